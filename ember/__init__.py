@@ -1,0 +1,53 @@
+"""ember: a PyTorch-compatible tensor library with automatic differentiation, on NumPy.
+
+``import ember as torch``: tensors, autograd and printing behave as torch's do.
+"""
+from ember import _dtype
+from ember._device import device
+from ember._dtype import (bfloat16, complex64, complex128, dtype, float16, float32, float64,
+                          get_default_dtype, int8, int16, int32, int64, promote_types,
+                          set_default_dtype, uint8)
+from ember._tensor import Size, Tensor, is_tensor
+from ember._ops import creation, linalg, pointwise, reduction, shape  # noqa: F401 - attach
+from ember._ops._promote import result_type
+from ember._ops.creation import (arange, as_tensor, clone, empty, empty_like, eye, from_numpy,
+                                 full, full_like, linspace, ones, ones_like, tensor, zeros,
+                                 zeros_like)
+from ember._ops.linalg import bmm, dot, matmul, mm, mv
+from ember._ops.pointwise import (abs, absolute, acos, add, arccos, arcsin, arctan, asin, atan,
+                                  bitwise_and, bitwise_not, bitwise_or, bitwise_xor, clamp, clip,
+                                  cos, cosh, div, divide, eq, exp, expm1, floor_divide, ge,
+                                  greater, greater_equal, gt, le, less, less_equal, log, log1p,
+                                  log2, log10, lt, maximum, minimum, mul, multiply, ne, neg,
+                                  negative, not_equal, pow, reciprocal, relu, remainder, rsqrt,
+                                  rsub, sigmoid, sign, sin, sinh, sqrt, sub, subtract, tan, tanh,
+                                  true_divide, where)
+from ember._ops.reduction import mean, sum
+from ember._ops.shape import (permute, reshape, select, squeeze, swapaxes, swapdims, t,
+                              transpose, unsqueeze)
+from ember._tensor_str import get_printoptions, printoptions, set_printoptions
+from ember import autograd
+from ember.autograd import (enable_grad, inference_mode, is_grad_enabled,
+                            is_inference_mode_enabled, no_grad, set_grad_enabled)
+
+bool = _dtype.bool_  # noqa: A001 - torch's name
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+short = int16
+cfloat = complex64
+cdouble = complex128
+
+__version__ = "0.1.0"
+
+
+def is_floating_point(input: Tensor) -> bool:
+    """Mirrors ``torch.is_floating_point``."""
+    return input.is_floating_point()
+
+
+def numel(input: Tensor) -> int:
+    """Mirrors ``torch.numel``."""
+    return input.numel()

@@ -1,0 +1,1 @@
+"""The op tables, one module per family; ``registry`` holds the record and the runner."""

@@ -1,0 +1,113 @@
+"""Type promotion as torch does it, and Python-scalar handling.
+
+torch sorts operands into three groups — tensors with dimensions, zero-dim tensors, and
+wrapped Python numbers — promotes within each group, and lets a lower group decide the
+result only when it is of a higher category (bool < int < float < complex). A Python float
+stands for the default dtype, a Python int for int64, a Python complex for the default
+complex dtype. Results are cached per operand description, so the hot path pays one dict
+lookup; the cache is cleared when the default dtype changes (NOTE [Default dtype]).
+"""
+from __future__ import annotations
+
+from ember import _dtype
+from ember._backend import np
+from ember._tensor import Tensor
+
+cache: dict = {}
+
+
+class OperandTypeError(TypeError):
+    """An operand that is neither a tensor nor a number (dunders answer NotImplemented)."""
+
+
+def clear_caches() -> None:
+    cache.clear()
+
+
+def result_types(args: tuple, positions: tuple, kind: int):
+    """(numpy dtype to compute in, numpy dtype of the result) for the arguments at
+    ``positions``; None arguments (an absent clamp bound) take no part."""
+    key = [kind]
+    for i in positions:
+        a = args[i]
+        if isinstance(a, Tensor):
+            d = a._data
+            key.append(d.dtype)
+            key.append(d.ndim == 0)
+        elif a is not None:
+            key.append(type(a))
+            key.append(None)
+    key = tuple(key)
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = compute(key)
+    return hit
+
+
+def compute(key: tuple):
+    """Promote a key of (kind, then per operand: numpy dtype and is-0-d, or Python type and
+    None) to (compute dtype, result dtype), both numpy dtypes."""
+    kind = key[0]
+    dims = zeros = wrapped = None
+    for i in range(1, len(key), 2):
+        item, zero_dim = key[i], key[i + 1]
+        if zero_dim is None:
+            d = scalar_dtype(item)
+            wrapped = d if wrapped is None else _dtype.promote_types(wrapped, d)
+        else:
+            d = _dtype.from_np(item)
+            if zero_dim:
+                zeros = d if zeros is None else _dtype.promote_types(zeros, d)
+            else:
+                dims = d if dims is None else _dtype.promote_types(dims, d)
+    compute = _combine(dims, _combine(zeros, wrapped))
+    if compute is None:
+        raise TypeError("an op needs at least one tensor or number")
+    from ember._ops.registry import COMPARE, FLOAT
+
+    if kind == FLOAT and compute.category < _dtype.FLOAT:
+        compute = _dtype.get_default_dtype()
+    out = _dtype.bool_ if kind == COMPARE else compute
+    return compute.np, out.np
+
+
+def scalar_dtype(kind: type) -> _dtype.dtype:
+    """The dtype a Python number of this type stands for in promotion."""
+    if issubclass(kind, bool) or kind is np.bool_:
+        return _dtype.bool_
+    if issubclass(kind, (int, np.integer)):
+        return _dtype.int64
+    if issubclass(kind, (float, np.floating)):
+        return _dtype.get_default_dtype()
+    if issubclass(kind, (complex, np.complexfloating)):
+        return _dtype.default_complex()
+    raise OperandTypeError(f"unsupported operand type: '{kind.__name__}'")
+
+
+def _combine(higher, lower):
+    """Merge a higher-priority group's dtype with a lower one's (torch's rule)."""
+    if higher is None:
+        return lower
+    if lower is None:
+        return higher
+    if higher.category == _dtype.COMPLEX:
+        return higher
+    if lower.category == _dtype.COMPLEX:
+        return higher.to_complex() if higher.category == _dtype.FLOAT else lower
+    if higher.category == _dtype.FLOAT:
+        return higher
+    if higher is _dtype.bool_ or lower.category == _dtype.FLOAT:
+        return _dtype.promote_types(higher, lower)
+    return higher
+
+
+def result_type(*operands) -> _dtype.dtype:
+    """Mirrors ``torch.result_type`` for tensors and Python numbers."""
+    from ember._ops.registry import SAME
+
+    return _dtype.from_np(result_types(operands, range(len(operands)), SAME)[1])
+
+
+def wrap_ints(arrays: list, np_dtype) -> list:
+    """Python ints outside ``np_dtype``'s range, wrapped around as torch's cast does."""
+    return [np.array(a).astype(np_dtype) if type(a) is int else a for a in arrays]

@@ -1,0 +1,368 @@
+"""Making tensors: ``tensor``, factories (``zeros``, ``arange``, ...), and the copy ops
+``to`` and ``clone``."""
+from __future__ import annotations
+
+import math
+import warnings
+
+from ember import _dtype
+from ember._backend import ndarray, np
+from ember._device import device as _device
+from ember._ops.registry import KEEP, attach, defop, run, run_inplace
+from ember._tensor import Size, Tensor, make
+
+# ---- dtype inference ------------------------------------------------------------------
+
+
+def _infer_np_dtype(kind: str):
+    """The dtype torch gives Python data of this NumPy kind (floats are the default dtype)."""
+    if kind == "b":
+        return _dtype.bool_.np
+    if kind in "iu":
+        return _dtype.int64.np
+    if kind == "f":
+        return _dtype.get_default_dtype().np
+    if kind == "c":
+        return _dtype.default_complex().np
+    raise TypeError("new(): invalid data type 'str'")
+
+
+def _unwrap(data):
+    """Nested Python data with any tensors inside replaced by their arrays."""
+    if isinstance(data, Tensor):
+        return data._data
+    if isinstance(data, (list, tuple)):
+        return [_unwrap(d) for d in data]
+    return data
+
+
+def _check_ragged(data, dim: int = 0) -> None:
+    """torch's ValueError for a nested sequence whose rows differ in length."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return
+    first = data[0]
+    if isinstance(first, (list, tuple)):
+        length = len(first)
+        for item in data:
+            if not isinstance(item, (list, tuple)) or len(item) != length:
+                got = len(item) if isinstance(item, (list, tuple)) else type(item).__name__
+                raise ValueError(f"expected sequence of length {length} at dim {dim + 1} "
+                                 f"(got {got})")
+        for item in data:
+            _check_ragged(item, dim + 1)
+
+
+def _np_dtype(dtype) -> object:
+    return None if dtype is None else dtype.np
+
+
+def _finish(data: ndarray, requires_grad: bool) -> Tensor:
+    t = make(data)
+    if requires_grad:
+        if data.dtype.kind not in "fc" and data.dtype != _dtype.bfloat16.np:
+            raise RuntimeError(
+                "Only Tensors of floating point and complex dtype can require gradients")
+        t._requires_grad = True
+    return t
+
+
+def tensor(data, *, dtype: _dtype.dtype | None = None, device=None,
+           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """Mirrors ``torch.tensor``: always copies; infers torch's dtype from Python data
+    (float -> default dtype, int -> int64) and keeps a NumPy array's dtype."""
+    if device is not None:
+        _device(device)
+    if isinstance(data, Tensor):
+        warnings.warn(
+            "To copy construct from a tensor, it is recommended to use "
+            "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
+            "requires_grad_(True), rather than torch.tensor(sourceTensor).",
+            UserWarning, stacklevel=2)
+        array = data._data.copy()
+    elif isinstance(data, (ndarray, np.generic)):
+        array = np.array(data)
+        _dtype.from_np(array.dtype)
+    else:
+        _check_ragged(data)
+        array = np.array(_unwrap(data))
+        if array.dtype.kind not in "biufc":
+            raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+        if not _holds_arrays(data):
+            inferred = _infer_np_dtype(array.dtype.kind)
+            if array.dtype != inferred:
+                array = array.astype(inferred)
+    if dtype is not None and array.dtype != dtype.np:
+        array = array.astype(dtype.np)
+    return _finish(array, requires_grad)
+
+
+def _holds_arrays(data) -> bool:
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return isinstance(data, (Tensor, ndarray, np.generic))
+
+
+def as_tensor(data, dtype: _dtype.dtype | None = None, device=None) -> Tensor:
+    """Mirrors ``torch.as_tensor``: shares memory with a tensor or NumPy array when no
+    conversion is needed."""
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, ndarray) and (dtype is None or data.dtype == dtype.np):
+        _dtype.from_np(data.dtype)
+        return make(data)
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(ndarray_: ndarray) -> Tensor:
+    """Mirrors ``torch.from_numpy``: the tensor shares the array's memory."""
+    if not isinstance(ndarray_, ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray_).__name__})")
+    _dtype.from_np(ndarray_.dtype)
+    return make(ndarray_)
+
+
+# ---- factories ------------------------------------------------------------------------
+
+
+def parse_size(size: tuple, name: str = "zeros") -> tuple:
+    """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(Size)`` all name shape (2, 3)."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    elif not size:
+        raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
+    shape = tuple(int(s) for s in size)
+    for s in shape:
+        if s < 0:
+            raise RuntimeError(
+                f"Trying to create tensor with negative dimension {s}: {list(shape)}")
+    return shape
+
+
+def _factory(shape: tuple, fill, dtype, requires_grad: bool) -> Tensor:
+    np_dtype = (dtype or _dtype.get_default_dtype()).np
+    if fill == 0:
+        data = np.zeros(shape, np_dtype)
+    else:
+        data = np.full(shape, fill, np_dtype)
+    return _finish(data, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
+    """Mirrors ``torch.zeros``."""
+    return _factory(parse_size(size), 0, dtype, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
+    """Mirrors ``torch.ones``."""
+    return _factory(parse_size(size, "ones"), 1, dtype, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None,
+          memory_format=None) -> Tensor:
+    """Mirrors ``torch.empty``; ember's memory is zero-filled rather than uninitialised."""
+    return _factory(parse_size(size, "empty"), 0, dtype, requires_grad)
+
+
+def _number_dtype(value) -> _dtype.dtype:
+    from ember._ops._promote import scalar_dtype
+
+    return scalar_dtype(type(value))
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
+         out=None) -> Tensor:
+    """Mirrors ``torch.full``: the dtype follows ``fill_value`` when not given."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _factory(parse_size((size,)), fill_value, dtype or _number_dtype(fill_value),
+                    requires_grad)
+
+
+def _like(input: Tensor, fill, dtype, requires_grad: bool) -> Tensor:
+    return _factory(input._data.shape, fill, dtype or input.dtype, requires_grad)
+
+
+def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False,
+               memory_format=None) -> Tensor:
+    """Mirrors ``torch.zeros_like``."""
+    return _like(input, 0, dtype, requires_grad)
+
+
+def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False,
+              memory_format=None) -> Tensor:
+    """Mirrors ``torch.ones_like``."""
+    return _like(input, 1, dtype, requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False,
+               memory_format=None) -> Tensor:
+    """Mirrors ``torch.empty_like`` (zero-filled)."""
+    return _like(input, 0, dtype, requires_grad)
+
+
+def full_like(input: Tensor, fill_value, *, dtype=None, device=None,
+              requires_grad: bool = False, memory_format=None) -> Tensor:
+    """Mirrors ``torch.full_like``: the dtype is the input's unless given."""
+    return _like(input, fill_value, dtype, requires_grad)
+
+
+def _plain_number(x):
+    return x.item() if isinstance(x, Tensor) else x
+
+
+def arange(start=0, end=None, step=1, *, dtype=None, device=None,
+           requires_grad: bool = False, out=None) -> Tensor:
+    """Mirrors ``torch.arange``: int64 for integer arguments, else the default float;
+    element i is ``start + i * step`` computed in float64 and rounded once."""
+    if end is None:
+        start, end = 0, start
+    start, end, step = _plain_number(start), _plain_number(end), _plain_number(step)
+    if dtype is None:
+        is_float = any(isinstance(v, float) for v in (start, end, step))
+        dtype = _dtype.get_default_dtype() if is_float else _dtype.int64
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    n = max(math.ceil((end - start) / step), 0)
+    if dtype.category == _dtype.INT and all(isinstance(v, int) for v in (start, end, step)):
+        data = np.arange(start, start + n * step, step, dtype=dtype.np)[:n]
+    else:
+        data = (start + np.arange(n, dtype=np.float64) * step).astype(dtype.np)
+    return _finish(data, requires_grad)
+
+
+def linspace(start, end, steps: int, *, dtype=None, device=None,
+             requires_grad: bool = False, out=None) -> Tensor:
+    """Mirrors ``torch.linspace``: the first half counts up from ``start`` and the second
+    half down from ``end``, as torch does, so both ends are exact."""
+    start, end = _plain_number(start), _plain_number(end)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dtype = dtype or _dtype.get_default_dtype()
+    if steps == 1:
+        data = np.full(1, start, np.float64)
+    else:
+        step = (end - start) / (steps - 1)
+        idx = np.arange(steps, dtype=np.float64)
+        half = steps // 2
+        data = np.concatenate([start + step * idx[:half],
+                               end - step * (steps - 1 - idx[half:])])
+    return _finish(data.astype(dtype.np), requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, device=None,
+        requires_grad: bool = False, out=None) -> Tensor:
+    """Mirrors ``torch.eye``."""
+    return _finish(np.eye(n, m, dtype=(dtype or _dtype.get_default_dtype()).np), requires_grad)
+
+
+def legacy_new(cls, *args, **kwargs) -> Tensor:
+    """``Tensor(*sizes)`` or ``Tensor(data)``: torch's legacy constructor, default dtype."""
+    if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        t = zeros(*args)
+    elif len(args) == 1 and isinstance(args[0], (Size, tuple)) and not args[0]:
+        t = zeros(0)
+    elif len(args) == 1:
+        t = tensor(args[0], dtype=_dtype.get_default_dtype())
+    elif not args:
+        t = zeros(0)
+    else:
+        raise TypeError("new(): invalid arguments")
+    if cls is not Tensor:
+        obj = object.__new__(cls)
+        obj._data, obj._requires_grad, obj._grad_fn, obj._version = t._data, False, None, [0]
+        return obj
+    return t
+
+
+# ---- copies ---------------------------------------------------------------------------
+
+TO = defop("to", node="ToCopyBackward0", kind=KEEP,
+           forward=lambda xp, self, np_dtype: self.astype(np_dtype),
+           # the engine casts the gradient back to the input's dtype (fit_gradient)
+           backward=lambda grad, self, np_dtype: grad)
+
+CLONE = defop("clone", node="CloneBackward0", kind=KEEP,
+              forward=lambda xp, self: self.copy(),
+              backward=lambda grad, self: grad)
+
+
+def _to(self: Tensor, *args, **kwargs) -> Tensor:
+    """Mirrors ``Tensor.to(dtype)``, ``to(device)``, ``to(other)``; returns ``self`` when
+    nothing changes and ``copy`` is False."""
+    dtype = kwargs.pop("dtype", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("device", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    for a in args:
+        if isinstance(a, _dtype.dtype):
+            dtype = a
+        elif isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (str, _device)):
+            _device(a)
+        elif isinstance(a, bool):
+            pass
+        elif a is not None:
+            raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
+    if dtype is None or dtype.np == self._data.dtype:
+        return clone(self) if copy else self
+    return run(TO, self, dtype.np)
+
+
+def clone(input: Tensor, *, memory_format=None) -> Tensor:
+    """Mirrors ``torch.clone``."""
+    return run(CLONE, input)
+
+
+def contiguous(self: Tensor, memory_format=None) -> Tensor:
+    """Mirrors ``Tensor.contiguous``: ``self`` when already C-contiguous, else a copy."""
+    return self if self._data.flags.c_contiguous else run(CLONE, self)
+
+
+def is_contiguous(self: Tensor, memory_format=None) -> bool:
+    return bool(self._data.flags.c_contiguous)
+
+
+def _new_factory(fill):
+    def new(self, *size, dtype=None, device=None, requires_grad=False):
+        return _factory(parse_size(size), fill, dtype or self.dtype, requires_grad)
+    return new
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    return _factory(parse_size((size,)), fill_value, dtype or self.dtype, requires_grad)
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+# Filling makes the values constant: the gradient to what was there before is zero.
+ZERO = defop("zero_", node="ZeroBackward0", kind=KEEP,
+             forward=lambda xp, self: xp.zeros_like(self),
+             backward=lambda grad, self: grad * 0)
+FILL = defop("fill_", node="FillBackward0", kind=KEEP,
+             forward=lambda xp, self, value: xp.full_like(self, value),
+             backward=lambda grad, self, value: grad * 0)
+
+
+def _zero_(self: Tensor) -> Tensor:
+    """Mirrors ``Tensor.zero_``."""
+    return run_inplace(ZERO, self)
+
+
+def _fill_(self: Tensor, value) -> Tensor:
+    """Mirrors ``Tensor.fill_``."""
+    return run_inplace(FILL, self, _plain_number(value))
+
+
+attach({
+    "to": _to, "clone": clone, "contiguous": contiguous, "is_contiguous": is_contiguous,
+    "new_zeros": _new_factory(0), "new_ones": _new_factory(1), "new_empty": _new_factory(0),
+    "new_full": _new_full, "new_tensor": _new_tensor, "zero_": _zero_, "fill_": _fill_,
+})

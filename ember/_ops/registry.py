@@ -1,0 +1,271 @@
+"""The op-definition record and the one function that runs an op.
+
+An op is one ``Op`` record in the table of its family (pointwise, reduction, shape, ...):
+a ``forward`` on raw arrays, ``forward(xp, *arrays, *params)``, and for each input a
+backward formula written in ember ops, ``formula(grad, *inputs, *params[, result])``,
+named with torch's derivative vocabulary. ``run`` is the only place that promotes dtypes,
+calls a forward and records a graph node.
+"""
+from __future__ import annotations
+
+from ember import _dtype
+from ember._backend import ndarray, np
+from ember._ops import _promote
+from ember._tensor import Tensor, make
+from ember.autograd import grad_mode
+from ember.autograd.graph import _counter, accumulator, node_class
+
+# How an op's result dtype follows from its inputs' (torch's promotion, see _promote):
+SAME = 0      # the promoted dtype (add, mul, maximum, ...)
+FLOAT = 1     # promoted, then integers and bool become the default float (sin, true div)
+COMPARE = 2   # computed in the promoted dtype, result bool (eq, lt, ...)
+KEEP = 3      # no promotion: the forward decides (shape ops, casts, reductions)
+
+_state = grad_mode.state
+
+
+class Op:
+    """One op: its torch name, its node's name, forward, per-input backward formulas."""
+
+    __slots__ = ("name", "node", "node_cls", "forward", "backward", "nin", "kind", "promote",
+                 "save_idx", "saves_all", "no_inputs", "save_result", "binary", "view", "jvp",
+                 "check")
+
+    def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
+                 check):
+        self.name = name
+        self.node = node
+        self.forward = forward
+        # None means not differentiable (no graph is recorded); a tuple has one formula per
+        # input, None where the input has no gradient (a condition, an index).
+        if backward is not None and not isinstance(backward, tuple):
+            backward = (backward,)
+        self.backward = backward
+        self.nin = nin
+        self.kind = kind
+        # Positions of the arguments that take part in type promotion; None for the unary
+        # fast path (one input, its dtype decides).
+        if promote is None and nin > 1:
+            promote = tuple(range(nin))
+        self.promote = promote
+        params = tuple(save)
+        self.save_result = "result" in params
+        self.save_idx = tuple(i for i in params if i != "result")
+        self.saves_all = len(self.save_idx) == nin
+        self.no_inputs = (None,) * nin
+        self.binary = nin == 2 and promote == (0, 1)
+        self.view = view
+        self.jvp = jvp  # reserved for forward-mode AD: the tangent rule lives on the record
+        self.check = check  # check(*args) raises torch's error for inputs torch refuses
+        self.node_cls = node_class(node) if node else None
+
+
+    def unsaved(self, args: tuple) -> tuple:
+        """``args`` with the input tensors the backward does not read replaced by None."""
+        keep = self.save_idx
+        return tuple(None if i < self.nin and i not in keep and isinstance(a, Tensor) else a
+                     for i, a in enumerate(args))
+
+
+def defop(name: str, *, forward, backward=None, node: str | None = None, nin: int = 1,
+          kind: int = SAME, promote: tuple | None = None, save=(), view: bool = False,
+          jvp=None, check=None) -> Op:
+    """Define an op. ``nin`` inputs (tensors or numbers, one graph edge each) come first in
+    the arguments, parameters after. ``promote`` names the argument positions whose types
+    decide the result dtype (default: the inputs). ``save`` lists what the backward formulas
+    read: input positions (ints) and/or "result"; inputs not listed reach the formulas as
+    None, so the graph keeps alive only what torch's would. ``check(*args)``, when given,
+    runs first and raises torch's error for arguments torch refuses."""
+    return Op(name, node, forward, backward, nin, kind, promote, save, view, jvp, check)
+
+
+def attach(methods: dict) -> None:
+    """Make functions Tensor methods (one function serves ``torch.f(t)`` and ``t.f()``)."""
+    for name, fn in methods.items():
+        setattr(Tensor, name, fn)
+
+
+def not_implemented(name: str):
+    """The backward formula of an op torch records but cannot differentiate (its node is
+    named ``NotImplemented``): running it raises torch's error."""
+    def formula(grad, *args):
+        raise RuntimeError(f"the derivative for '{name}' is not implemented.")
+    return formula
+
+
+def run(op: Op, *args):
+    """Run ``op`` on ``args`` (its ``nin`` inputs, tensors or Python scalars, then its
+    parameters) and return the result tensor, recording a node when a gradient is needed.
+
+    The unary and binary cases are spelled out: this is the per-op hot path."""
+    if op.check is not None:
+        op.check(*args)
+    promote = op.promote
+    out_np = None
+    if promote is None:  # one input, its dtype decides
+        x = args[0]
+        data = x._data
+        if op.kind == FLOAT and data.dtype.kind in "biu":
+            data = data.astype(_dtype.get_default_dtype().np)
+        r = op.forward(np, data, *args[1:]) if len(args) > 1 else op.forward(np, data)
+        needs_grad = x._requires_grad
+    elif op.binary:
+        a = args[0]
+        b = args[1]
+        a_is_t = isinstance(a, Tensor)
+        b_is_t = isinstance(b, Tensor)
+        if a_is_t:
+            ad = a._data
+            ka, za = ad.dtype, ad.ndim == 0
+        else:
+            ad, ka, za = a, type(a), None
+        if b_is_t:
+            bd = b._data
+            kb, zb = bd.dtype, bd.ndim == 0
+        else:
+            bd, kb, zb = b, type(b), None
+        if ka is kb and op.kind == SAME:
+            pass  # two tensors of one dtype: nothing to promote
+        else:
+            key = (op.kind, ka, za, kb, zb)
+            hit = _promote.cache.get(key)
+            if hit is None:
+                hit = _promote.cache[key] = _promote.compute(key)
+            compute_np, out_np = hit
+            if a_is_t and ka is not compute_np and ka != compute_np:
+                ad = ad.astype(compute_np)
+            if b_is_t and kb is not compute_np and kb != compute_np:
+                bd = bd.astype(compute_np)
+        try:
+            r = op.forward(np, ad, bd, *args[2:]) if len(args) > 2 else op.forward(np, ad, bd)
+        except OverflowError:  # a Python int outside a small int dtype: torch wraps it
+            ad, bd = _promote.wrap_ints([ad, bd], compute_np)
+            r = op.forward(np, ad, bd, *args[2:])
+        needs_grad = (a_is_t and a._requires_grad) or (b_is_t and b._requires_grad)
+    else:
+        nin = op.nin
+        compute_np, out_np = _promote.result_types(args, promote, op.kind)
+        arrays = []
+        needs_grad = False
+        for i in range(nin):
+            a = args[i]
+            if isinstance(a, Tensor):
+                needs_grad = needs_grad or a._requires_grad
+                a = a._data
+                if a.dtype != compute_np and i in promote:
+                    a = a.astype(compute_np)
+            arrays.append(a)
+        try:
+            r = op.forward(np, *arrays, *args[nin:])
+        except OverflowError:
+            r = op.forward(np, *_promote.wrap_ints(arrays, compute_np), *args[nin:])
+    if type(r) is not ndarray:
+        r = np.asarray(r)
+    if out_np is not None and r.dtype is not out_np and r.dtype != out_np:
+        r = r.astype(out_np)
+
+    if needs_grad and op.backward is not None and _state.enabled:
+        node = _record(op, args)
+        out = make(r, True, node)
+        if op.save_result:
+            # The result's data and counter, not the tensor: the tensor points at this
+            # node, and the node must not point back (no cycles; see graph.py).
+            node._result = (r, out._version, 0)
+    else:
+        out = make(r)
+    if op.view:
+        base = args[0]
+        out._version = base._version
+        out._base = base if base._base is None else base._base
+    return out
+
+
+def _edge(a) -> tuple:
+    if isinstance(a, Tensor) and a._requires_grad:
+        fn = a._grad_fn
+        return (fn, a._output_nr) if fn is not None else (accumulator(a), 0)
+    return _NO_EDGE
+
+
+def _meta(a):
+    if isinstance(a, Tensor) and a._requires_grad:
+        d = a._data
+        return (d.shape, d.dtype)
+    return None
+
+
+_NO_EDGE = (None, 0)
+
+
+_new = object.__new__
+
+
+def _record(op: Op, args: tuple):
+    node = _new(op.node_cls)
+    nin = op.nin
+    if nin == 1:
+        x = args[0]
+        fn = x._grad_fn
+        node.next_functions = ((fn, x._output_nr) if fn is not None else (accumulator(x), 0),)
+        d = x._data
+        node._meta = ((d.shape, d.dtype),)
+    elif nin == 2:
+        a = args[0]
+        b = args[1]
+        node.next_functions = (_edge(a), _edge(b))
+        node._meta = (_meta(a), _meta(b))
+    else:
+        node.next_functions = tuple(_edge(args[i]) for i in range(nin))
+        node._meta = tuple(_meta(args[i]) for i in range(nin))
+    node._key = -next(_counter)
+    node._extra = None
+    node._op = op
+    node._result = None
+    if op.saves_all:
+        node._args = args
+    elif not op.save_idx:
+        node._args = op.no_inputs + args[nin:]
+        node._versions = None
+        return node
+    else:
+        node._args = op.unsaved(args)
+    versions = []
+    for i in op.save_idx:
+        a = args[i]
+        if isinstance(a, Tensor):
+            versions.append((i, a._version[0]))
+    node._versions = versions or None
+    return node
+
+
+def check_inplace(target: Tensor) -> None:
+    """torch's refusal to overwrite a leaf that requires grad while recording."""
+    if target._requires_grad and target._grad_fn is None and _state.enabled:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+
+
+def run_inplace(op: Op, target: Tensor, *args) -> Tensor:
+    """Run ``op`` on ``target`` and write the result into it (torch's ``op_``): bumps the
+    version counter (NOTE [Version counters]) and moves ``target``'s history onto the new
+    node. Nothing is written when the op or a check raises."""
+    check_inplace(target)
+    out = run(op, target, *args)
+    data = target._data
+    result = out._data
+    if result.shape != data.shape:
+        raise RuntimeError(
+            f"output with shape {list(data.shape)} doesn't match the broadcast shape "
+            f"{list(result.shape)}")
+    if result.dtype != data.dtype and not np.can_cast(result.dtype, data.dtype, "same_kind"):
+        raise RuntimeError(
+            f"result type {_dtype.scalar_type_name(_dtype.from_np(result.dtype))} can't be "
+            f"cast to the desired output type "
+            f"{_dtype.scalar_type_name(_dtype.from_np(data.dtype))}")
+    data[...] = result
+    target._version[0] += 1
+    if out._requires_grad:
+        target._grad_fn = out._grad_fn
+        target._requires_grad = True
+        target._output_nr = 0
+    return target

@@ -1,0 +1,415 @@
+"""``Tensor``: an n-d array (``_data``, a NumPy array) with autograd state.
+
+Attributes and dunders live here; the ops are attached as methods from the op tables in
+``ember/_ops`` (each op is one record; see ``registry``). Internally tensors are made with
+``make``, which skips argument parsing (the per-op path is hot).
+"""
+from __future__ import annotations
+
+import warnings
+import weakref
+
+from ember import _dtype
+from ember._backend import ndarray, np
+from ember._device import CPU
+
+_FLOAT_OR_COMPLEX = (_dtype.FLOAT, _dtype.COMPLEX)
+
+
+class Size(tuple):
+    """Mirrors ``torch.Size``: a tuple of ints that prints as ``torch.Size([2, 3])``."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, key):
+        r = tuple.__getitem__(self, key)
+        return Size(r) if isinstance(key, slice) else r
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, tuple(other)))
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self))
+
+    def __repr__(self) -> str:
+        return f"torch.Size([{', '.join(str(s) for s in self)}])"
+
+    __str__ = __repr__
+
+
+class Tensor:
+    """Mirrors ``torch.Tensor``.
+
+    ``ember.Tensor(data)`` and ``ember.Tensor(*sizes)`` behave like torch's legacy
+    constructor (default float dtype); prefer ``ember.tensor``.
+    """
+
+    # Hot attributes are slots; rarely set ones are class-level defaults shadowed through
+    # ``__dict__`` when set, so making a tensor writes only four slots.
+    __slots__ = ("_data", "_requires_grad", "_grad_fn", "_version", "__dict__", "__weakref__")
+    __array_priority__ = 1000  # NumPy defers ``ndarray op Tensor`` to the Tensor's dunder
+    _grad = None
+    _base = None
+    _output_nr = 0
+    _hooks = None
+    _post_hooks = None
+    _grad_acc = None
+
+    def __new__(cls, *args, **kwargs):
+        from ember._ops.creation import legacy_new
+
+        return legacy_new(cls, *args, **kwargs)
+
+    # ---- autograd state -------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        value = bool(value)
+        if self._grad_fn is not None:
+            if not value:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want "
+                    "to use a computed variable in a subgraph that doesn't require "
+                    "differentiation use var_no_grad = var.detach().")
+            return
+        if value and self.dtype.category not in _FLOAT_OR_COMPLEX:
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self._requires_grad = value
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mirrors ``Tensor.requires_grad_``."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad_fn(self):
+        return self._grad_fn
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._grad_fn is None
+
+    @property
+    def grad(self) -> Tensor | None:
+        if self._grad_fn is not None and not self.retains_grad:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
+                "Its .grad attribute won't be populated during autograd.backward(). If you "
+                "indeed want the .grad field to be populated for a non-leaf Tensor, use "
+                ".retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor by "
+                "mistake, make sure you access the leaf Tensor instead. See "
+                "github.com/pytorch/pytorch/pull/30531 for more information.",
+                UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor "
+                    f"of size '{list(self.shape)}'. Please ensure that the gradient and the "
+                    "tensor are the same size")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{_c_name(value.dtype)}' to a "
+                    f"tensor with grad_dtype '{_dtype.scalar_type_name(self.dtype)}'. The gradient "
+                    "must match the tensor's grad_dtype (defaults to the tensor's dtype).")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
+
+    @property
+    def retains_grad(self) -> bool:
+        fn = self._grad_fn
+        if fn is None or fn._extra is None:
+            return False
+        ref = fn._extra.get("retain", {}).get(self._output_nr)
+        return ref is not None and ref() is self
+
+    def retain_grad(self) -> None:
+        """Mirrors ``Tensor.retain_grad``: a non-leaf keeps its ``.grad`` after backward."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._grad_fn is None:
+            return
+        self._grad_fn._extras().setdefault("retain", {})[self._output_nr] = weakref.ref(self)
+
+    def register_hook(self, hook):
+        """Mirrors ``Tensor.register_hook``: ``hook(grad)`` runs when this tensor's gradient
+        is computed and may return a replacement. Returns a handle with ``remove()``."""
+        from ember.autograd.graph import _Handle
+
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            return _Handle(self._hooks, hook)
+        table = self._grad_fn._extras().setdefault("tensor", {})
+        return _Handle(table.setdefault(self._output_nr, []), hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Mirrors ``Tensor.register_post_accumulate_grad_hook``: ``hook(tensor)`` runs on a
+        leaf after its ``.grad`` was accumulated."""
+        from ember.autograd.graph import _Handle
+
+        if self._grad_fn is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if self._post_hooks is None:
+            self._post_hooks = []
+        return _Handle(self._post_hooks, hook)
+
+    def detach(self) -> Tensor:
+        """Mirrors ``Tensor.detach``: same data and version counter, no graph."""
+        return make(self._data, False, None, self._version)
+
+    def detach_(self) -> Tensor:
+        """Mirrors ``Tensor.detach_``."""
+        if self._base is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs=None) -> None:
+        """Mirrors ``Tensor.backward``; see ``ember.autograd.backward``."""
+        from ember.autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    @property
+    def data(self) -> Tensor:
+        return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data
+
+    # ---- metadata -------------------------------------------------------------------
+    @property
+    def dtype(self) -> _dtype.dtype:
+        return _dtype.from_np(self._data.dtype)
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None):
+        """Mirrors ``Tensor.size``."""
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[wrap_dim(dim, self._data.ndim)]
+
+    @property
+    def device(self):
+        return CPU
+
+    is_cuda = False
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return self._data.size
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.category == _dtype.FLOAT
+
+    def is_complex(self) -> bool:
+        return self.dtype.category == _dtype.COMPLEX
+
+    # ---- conversion to Python and NumPy ---------------------------------------------
+    def item(self):
+        """Mirrors ``Tensor.item``: the one element as a Python number."""
+        data = self._data
+        if data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {data.size} elements cannot be converted to Scalar")
+        return _python_scalar(data, self.dtype)
+
+    def tolist(self):
+        """Mirrors ``Tensor.tolist``."""
+        data = self._data
+        if self.dtype is _dtype.bfloat16:
+            data = data.astype(np.float32)
+        return data.tolist()
+
+    def numpy(self, *, force: bool = False):
+        """Mirrors ``Tensor.numpy``: the array itself, sharing memory with the tensor."""
+        if self._requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead.")
+        if self.dtype is _dtype.bfloat16:
+            raise TypeError("Got unsupported ScalarType BFloat16")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        data = self.numpy()
+        return data if dtype is None else data.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self._one_element())
+
+    def __int__(self) -> int:
+        return int(self._one_element())
+
+    def __complex__(self) -> complex:
+        return complex(self._one_element())
+
+    def __index__(self) -> int:
+        if self.dtype.category > _dtype.INT or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.reshape(()))
+
+    def _one_element(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return _python_scalar(self._data, self.dtype)
+
+    def __bool__(self) -> bool:
+        size = self._data.size
+        if size != 1:
+            kind = "no values" if size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {kind} is ambiguous")
+        return bool(self._data.reshape(()))
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    __hash__ = object.__hash__
+
+    def __repr__(self, *, tensor_contents=None) -> str:
+        from ember._tensor_str import tensor_repr
+
+        return tensor_repr(self)
+
+    def __format__(self, format_spec: str) -> str:
+        if self._data.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
+    # ---- dtype and device conversion -------------------------------------------------
+    def type(self, dtype=None, non_blocking: bool = False):
+        """Mirrors ``Tensor.type``: with no argument the legacy type name."""
+        if dtype is None:
+            return _dtype.legacy_type_name(self._data.dtype)
+        if isinstance(dtype, str):
+            names = {_dtype.legacy_type_name(d.np): d for d in _dtype.ALL}
+            if dtype not in names:
+                raise ValueError(f"invalid type: '{dtype}'")
+            dtype = names[dtype]
+        return self.to(dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def float(self) -> Tensor:
+        return self.to(_dtype.float32)
+
+    def double(self) -> Tensor:
+        return self.to(_dtype.float64)
+
+    def half(self) -> Tensor:
+        return self.to(_dtype.float16)
+
+    def bfloat16(self) -> Tensor:
+        return self.to(_dtype.bfloat16)
+
+    def long(self) -> Tensor:
+        return self.to(_dtype.int64)
+
+    def int(self) -> Tensor:
+        return self.to(_dtype.int32)
+
+    def short(self) -> Tensor:
+        return self.to(_dtype.int16)
+
+    def char(self) -> Tensor:
+        return self.to(_dtype.int8)
+
+    def byte(self) -> Tensor:
+        return self.to(_dtype.uint8)
+
+    def bool(self) -> Tensor:
+        return self.to(_dtype.bool_)
+
+    def cfloat(self) -> Tensor:
+        return self.to(_dtype.complex64)
+
+    def cdouble(self) -> Tensor:
+        return self.to(_dtype.complex128)
+
+
+def _python_scalar(data, dt: _dtype.dtype):
+    value = data.reshape(()).item() if dt is not _dtype.bfloat16 else float(data.reshape(()))
+    return value
+
+
+def _c_name(dt: _dtype.dtype) -> str:
+    return {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
+            "float16": "c10::Half", "bfloat16": "c10::BFloat16"}.get(dt.name, dt.name)
+
+
+_new = object.__new__
+
+
+def make(data: ndarray, requires_grad: bool = False, grad_fn=None, version: list | None = None
+         ) -> Tensor:
+    """Wrap an array as a Tensor without argument parsing (the internal constructor)."""
+    t = _new(Tensor)
+    t._data = data
+    t._requires_grad = requires_grad
+    t._grad_fn = grad_fn
+    t._version = [0] if version is None else version
+    return t
+
+
+def wrap_dim(dim: int, ndim: int) -> int:
+    """A possibly negative dim as a non-negative index, with torch's IndexError."""
+    n = ndim if ndim > 0 else 1
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim + n if dim < 0 else dim
+
+
+def is_tensor(obj) -> bool:
+    """Mirrors ``torch.is_tensor``."""
+    return isinstance(obj, Tensor)

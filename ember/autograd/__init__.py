@@ -1,0 +1,128 @@
+"""``ember.autograd``: mirrors ``torch.autograd`` — ``backward``, ``grad``, grad modes and
+``gradcheck``."""
+from __future__ import annotations
+
+from ember.autograd import engine, graph
+from ember.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from ember.autograd.gradcheck import gradcheck, gradgradcheck
+
+__all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
+           "is_grad_enabled", "is_inference_mode_enabled", "gradcheck", "gradgradcheck",
+           "graph"]
+
+
+def _as_tuple(x) -> tuple:
+    from ember._tensor import Tensor
+
+    if x is None:
+        return ()
+    if isinstance(x, Tensor):
+        return (x,)
+    return tuple(x)
+
+
+def _seed_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list:
+    """Each output's starting gradient: given, or ones for a one-element output."""
+    from ember._ops.creation import ones_like
+    from ember._tensor import Tensor
+
+    if grad_outputs and len(grad_outputs) != len(outputs):
+        raise RuntimeError(
+            f"grad requires one gradient per output: got {len(grad_outputs)} gradients and "
+            f"{len(outputs)} outputs")
+    seeds = []
+    for i, out in enumerate(outputs):
+        g = grad_outputs[i] if grad_outputs else None
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if out.dtype.category < 2:
+                raise RuntimeError(
+                    "grad can be implicitly created only for real scalar outputs but got "
+                    f"{out.dtype!r}")
+            g = ones_like(out)
+        elif not isinstance(g, Tensor):
+            raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
+        elif g._data.shape != out._data.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
+                f"has a shape of {out.shape}.")
+        seeds.append(g)
+    return seeds
+
+
+def _check_requires_grad(outputs: tuple) -> None:
+    for i, out in enumerate(outputs):
+        if not out._requires_grad:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn")
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
+             create_graph: bool = False, grad_variables=None, inputs=None) -> None:
+    """Mirrors ``torch.autograd.backward``: accumulate the gradients of ``tensors`` into the
+    ``.grad`` of the leaves (or only of ``inputs``)."""
+    if inputs is not None and len(_as_tuple(inputs)) == 0:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    outputs = _as_tuple(tensors)
+    grads = _as_tuple(grad_tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    inputs = _as_tuple(inputs)
+    _check_requires_grad(outputs)
+    seeds = _seed_grads(outputs, grads, create_graph)
+    roots = engine.roots_of(outputs)
+    if not inputs:
+        engine.execute(roots, seeds, retain_graph, create_graph)
+        return
+    targets = [graph.grad_edge(t) for t in inputs]
+    captured = engine.execute(roots, seeds, retain_graph, create_graph, targets, accumulate=True)
+    for t, g in zip(inputs, captured):
+        if t._grad_fn is not None and g is not None:  # a non-leaf input keeps its grad
+            t._grad = g if t._grad is None else t._grad + g
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
+         is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple:
+    """Mirrors ``torch.autograd.grad``: the gradients of ``outputs`` with respect to
+    ``inputs``, returned rather than accumulated."""
+    from ember._ops.creation import zeros_like
+
+    outputs = _as_tuple(outputs)
+    inputs = _as_tuple(inputs)
+    grads = _as_tuple(grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if materialize_grads and not allow_unused:
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True, "
+            "but got: allow_unused=False.")
+    for t in inputs:
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    _check_requires_grad(outputs)
+    seeds = _seed_grads(outputs, grads, create_graph)
+    targets = [graph.grad_edge(t) for t in inputs]
+    captured = engine.execute(engine.roots_of(outputs), seeds, retain_graph, create_graph,
+                              targets, accumulate=False)
+    result = []
+    for t, g in zip(inputs, captured):
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the "
+                    "graph. Set allow_unused=True if this is the desired behavior.")
+            if materialize_grads:
+                g = zeros_like(t)
+        result.append(g)
+    return tuple(result)

@@ -1,0 +1,195 @@
+"""The backward engine: one iterative pass over the recorded graph in dependency order.
+
+1. Discover every node reachable from the roots and count, for each, the edges that feed
+   it (its consumers). No recursion, so a chain of a million ops is fine.
+2. Run ready nodes newest first (a heap on creation order); a node is ready once every
+   consumer has delivered its gradient, summed in the node's input buffer.
+3. Hand each output gradient on along ``next_functions``; AccumulateGrad nodes store into
+   leaves' ``.grad``, or, for ``autograd.grad``, the wanted gradients are captured instead.
+
+Without ``create_graph`` the backward formulas run under ``no_grad``: they are ember ops,
+so with it they record a graph of their own and give higher derivatives.
+"""
+from __future__ import annotations
+
+from heapq import heappop, heappush
+
+from ember.autograd import grad_mode
+from ember.autograd.graph import AccumulateGrad, GraphRoot, grad_edge
+
+
+def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
+            targets: list | None = None, accumulate: bool = True) -> list | None:
+    """Run backward from ``roots`` (edges) seeded with ``grads``.
+
+    ``targets``: edges whose incoming gradient is wanted; with ``accumulate`` False they
+    are captured and returned (``autograd.grad``), with it only their leaves accumulate
+    (``backward(inputs=...)``). Nodes that lead to no target are not run.
+    """
+    if len(roots) == 1:
+        root, root_nr = roots[0]
+        first = [None] * root.num_outputs
+        first[root_nr] = grads[0]
+    else:
+        root, root_nr = GraphRoot(tuple(roots)), 0
+        first = list(grads)
+
+    deps, order = _discover(root)
+    wanted = runs = captured = None
+    if targets is not None:
+        wanted = {}
+        for i, (node, nr) in enumerate(targets):
+            wanted.setdefault(node, []).append((nr, i))
+        runs = _prune(root, dict(deps), wanted, accumulate)
+        deps = _count_dependencies(order, runs)
+        captured = [None] * len(targets)
+
+    prev = grad_mode.state.enabled
+    grad_mode.state.enabled = create_graph
+    try:
+        buffers = {root: first}
+        ready = [(root._key, root)]
+        while ready:
+            node = heappop(ready)[1]
+            inputs = buffers.pop(node, None)
+            if inputs is None:
+                inputs = [None] * node.num_outputs
+            extra = node._extra
+            if extra is not None:
+                inputs = _pre_hooks(node, extra, inputs)
+            if wanted is not None:
+                if node in wanted:
+                    for nr, i in wanted[node]:
+                        captured[i] = inputs[nr]
+                if node not in runs:
+                    continue
+            if node is not root and all(g is None for g in inputs):
+                outputs = [None] * len(node.next_functions)
+            else:
+                outputs = node.apply(inputs)
+                if extra is not None and "post" in extra:
+                    outputs = _post_hooks(extra["post"], outputs, inputs)
+            if not retain_graph:
+                node.release()
+            for (nxt, nr), grad in zip(node.next_functions, outputs):
+                if nxt is None or (runs is not None and nxt not in deps):
+                    continue
+                if grad is not None:
+                    buf = buffers.get(nxt)
+                    if buf is None:
+                        buf = buffers[nxt] = [None] * nxt.num_outputs
+                    old = buf[nr]
+                    buf[nr] = grad if old is None else old + grad
+                left = deps[nxt] - 1
+                deps[nxt] = left
+                if left == 0:
+                    heappush(ready, (nxt._key, nxt))
+    finally:
+        grad_mode.state.enabled = prev
+    return captured
+
+
+def _discover(root) -> tuple[dict, list]:
+    """Count each reachable node's incoming edges; also return the nodes in discovery order."""
+    deps = {}
+    order = [root]
+    stack = [root]
+    while stack:
+        for nxt, _ in stack.pop().next_functions:
+            if nxt is None:
+                continue
+            if nxt in deps:
+                deps[nxt] += 1
+            else:
+                deps[nxt] = 1
+                order.append(nxt)
+                stack.append(nxt)
+    return deps, order
+
+
+def _prune(root, deps: dict, wanted: dict, accumulate: bool) -> set:
+    """The nodes that must run so every wanted edge receives its gradient: those with a
+    path to a wanted node (and, for ``backward(inputs=...)``, the wanted leaves' own
+    AccumulateGrad nodes)."""
+    topo = _topological(root, deps)
+    reaches = set()
+    runs = set()
+    for node in reversed(topo):
+        if node in wanted:
+            reaches.add(node)
+            if accumulate and type(node) is AccumulateGrad:
+                runs.add(node)
+        for nxt, _ in node.next_functions:
+            if nxt is not None and nxt in reaches:
+                reaches.add(node)
+                runs.add(node)
+                break
+    return runs
+
+
+def _topological(root, deps: dict) -> list:
+    """Kahn's order, parents before children; consumes ``deps``."""
+    topo = []
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        topo.append(node)
+        for nxt, _ in node.next_functions:
+            if nxt is not None:
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    ready.append(nxt)
+    return topo
+
+
+def _count_dependencies(order: list, runs: set) -> dict:
+    """Incoming edges counted only from nodes that will run, into nodes that matter."""
+    deps = {}
+    for node in order:
+        if node not in runs:
+            continue
+        for nxt, _ in node.next_functions:
+            if nxt is not None:
+                deps[nxt] = deps.get(nxt, 0) + 1
+    return deps
+
+
+def _pre_hooks(node, extra: dict, inputs: list) -> list:
+    """Tensor hooks of the node's outputs, then ``retain_grad`` copies, then node prehooks."""
+    tensor_hooks = extra.get("tensor")
+    if tensor_hooks:
+        for nr, hooks in tensor_hooks.items():
+            for hook in tuple(hooks):
+                if inputs[nr] is None:
+                    continue
+                new = hook(inputs[nr])
+                if new is not None:
+                    inputs[nr] = new
+    retained = extra.get("retain")
+    if retained:
+        for nr, ref in retained.items():
+            t = ref()
+            grad = inputs[nr]
+            if t is None or grad is None:
+                continue
+            if t._grad is None:
+                t._grad = grad.detach().clone() if not grad_mode.state.enabled else grad.clone()
+            else:
+                t._grad = t._grad + grad
+    for hook in tuple(extra.get("pre", ())):
+        new = hook(tuple(inputs))
+        if new is not None:
+            inputs = list(new)
+    return inputs
+
+
+def _post_hooks(hooks: list, outputs, inputs: list):
+    for hook in tuple(hooks):
+        new = hook(tuple(outputs), tuple(inputs))
+        if new is not None:
+            outputs = list(new)
+    return outputs
+
+
+def roots_of(tensors) -> list:
+    return [grad_edge(t) for t in tensors]

@@ -1,0 +1,280 @@
+"""The recorded graph: ``Node`` (what ``tensor.grad_fn`` is), one node class per op named as
+torch names it (``MulBackward0``), and ``AccumulateGrad`` for leaves.
+
+There are no reference cycles: tensors point at their ``grad_fn``, nodes point at the nodes
+of their inputs (``next_functions``) and at the tensors they saved; a leaf owns its
+``AccumulateGrad``, which points back at the leaf only weakly. A graph is freed as soon as
+its last output tensor goes. (torch's AccumulateGrad holds its leaf strongly; ember's weak
+reference means a leaf nobody else holds is not kept alive just to receive a gradient no
+one can read.)
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+
+from ember.autograd import grad_mode
+
+# Ready nodes run newest first (as in torch); ``_key`` is the negated creation order, and
+# AccumulateGrad nodes sort before every op node so a leaf's gradient lands as soon as it is
+# complete.
+_counter = itertools.count()
+_ACC_KEY_BASE = -(1 << 62)
+
+SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward.")
+
+_FREED = ("freed",)  # stands in for a node's saved arguments once backward released them
+
+
+class Node:
+    """Mirrors ``torch.autograd.graph.Node``: ``name()``, ``next_functions``, hooks, metadata."""
+
+    __slots__ = ("next_functions", "_key", "_extra", "__weakref__")
+    num_outputs = 1
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def metadata(self) -> dict:
+        return self._extras().setdefault("metadata", {})
+
+    def _extras(self) -> dict:
+        if self._extra is None:
+            self._extra = {}
+        return self._extra
+
+    def register_hook(self, fn):
+        """Mirrors ``Node.register_hook``: ``fn(grad_inputs, grad_outputs)`` runs after the
+        node; it may return replacement gradients for the node's inputs."""
+        return _Handle(self._extras().setdefault("post", []), fn)
+
+    def register_prehook(self, fn):
+        """Mirrors ``Node.register_prehook``: ``fn(grad_outputs)`` runs before the node; it may
+        return replacement gradients for the node's outputs."""
+        return _Handle(self._extras().setdefault("pre", []), fn)
+
+    def apply(self, grads: list) -> tuple:
+        raise NotImplementedError  # every concrete node class defines it
+
+    def release(self) -> None:
+        """Drop saved tensors after a backward that does not retain the graph."""
+
+    def __call__(self, *grads):
+        return self.apply(list(grads))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+
+class _Handle:
+    """Mirrors ``torch.utils.hooks.RemovableHandle``."""
+
+    __slots__ = ("_hooks", "_fn")
+
+    def __init__(self, hooks: list, fn) -> None:
+        hooks.append(fn)
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+class OpNode(Node):
+    """The node of one op call. ``_args`` are the op's arguments, with the tensors the op's
+    backward does not need replaced by None; ``_meta`` holds (shape, numpy dtype) of each
+    input that needs a gradient, so the engine can reduce broadcast gradients and cast them
+    back (see ``fit_gradient``)."""
+
+    __slots__ = ("_op", "_args", "_versions", "_result", "_meta")
+
+    def apply(self, grads: list) -> list:
+        grad = grads[0]
+        op = self._op
+        args = self._args
+        if args is _FREED:
+            raise RuntimeError(SECOND_BACKWARD)
+        if self._versions is not None:
+            check_versions(self, args, self._versions)
+        if self._result is not None:
+            args = (*args, self._unpack_result())
+        out = []
+        for fn, (node, _), meta in zip(op.backward, self.next_functions, self._meta):
+            if node is None or fn is None or grad is None:
+                out.append(None)
+            else:
+                out.append(fit_gradient(fn(grad, *args), meta))
+        return out
+
+    def _unpack_result(self):
+        data, version, saved_version = self._result
+        if version[0] != saved_version:
+            raise RuntimeError(version_error(data, self.name(), version[0], saved_version))
+        return make_tensor(data, True, self, version)
+
+    def release(self) -> None:
+        if self._versions is not None or self._result is not None:
+            self._args = _FREED
+            self._result = None
+
+
+def check_versions(node: Node, args: tuple, versions: tuple) -> None:
+    # NOTE [Version counters]: every tensor holds a one-element list ``_version``; a view
+    # shares its base's list, and every in-place op bumps it. A node records the counter
+    # value of each tensor it saves; if the value moved before backward, the saved data is
+    # no longer what the forward saw, and torch's "modified by an inplace operation" error
+    # is raised instead of a wrong gradient.
+    for index, saved_version in versions:
+        t = args[index]
+        if t._version[0] != saved_version:
+            fn = t._grad_fn
+            where = f", which is output {t._output_nr} of {fn.name()}," if fn is not None else ""
+            raise RuntimeError(version_error(t._data, None, t._version[0], saved_version, where))
+
+
+def version_error(data, node_name, version: int, expected: int, where: str = "") -> str:
+    from ember._dtype import legacy_type_name
+
+    if node_name is not None:
+        where = f", which is output 0 of {node_name},"
+    shape = ", ".join(str(s) for s in data.shape)
+    return (
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [{legacy_type_name(data.dtype)} [{shape}]]{where} is at version "
+        f"{version}; expected version {expected} instead. Hint: enable anomaly detection to "
+        "find the operation that failed to compute its gradient, with "
+        "torch.autograd.set_detect_anomaly(True).")
+
+
+def fit_gradient(grad, meta):
+    """Reduce a broadcast gradient to its input's shape and cast it to the input's dtype:
+    the one place where broadcasting is undone (torch does this when it validates a node's
+    outputs)."""
+    shape, np_dtype = meta
+    data = grad._data
+    if data.shape != shape:
+        grad = sum_to(grad, shape)
+    if data.dtype != np_dtype:
+        from ember._dtype import from_np
+
+        grad = grad.to(from_np(np_dtype))
+    return grad
+
+
+def sum_to(grad, shape: tuple):
+    """Sum ``grad`` over the dimensions that broadcasting added or stretched to reach its
+    shape from ``shape`` (HIPS autograd's ``unbroadcast``)."""
+    lead = grad.dim() - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1)
+    if dims:
+        grad = grad.sum(dims, keepdim=True)
+    if lead:
+        grad = grad.view(shape)
+    return grad
+
+
+class AccumulateGrad(Node):
+    """The sink of a leaf tensor's gradient (torch's AccumulateGrad): the first gradient is
+    stored as a fresh tensor, later ones are added in place, or out of place when the
+    backward records a graph (``create_graph=True``)."""
+
+    __slots__ = ("_variable",)
+
+    def __init__(self, variable) -> None:
+        self._variable = weakref.ref(variable)
+        self.next_functions = ()
+        self._key = _ACC_KEY_BASE - next(_counter)
+        self._extra = None
+
+    @property
+    def variable(self):
+        return self._variable()
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def apply(self, grads: list) -> tuple:
+        grad = grads[0]
+        var = self._variable()
+        if var is None:
+            return ()
+        if var._hooks is not None:
+            for hook in tuple(var._hooks):
+                new = hook(grad)
+                if new is not None:
+                    grad = new
+        if grad is None:
+            return ()
+        old = var._grad
+        if grad_mode.state.enabled:  # create_graph: keep the gradient's own graph
+            var._grad = grad if old is None else old + grad
+        elif old is None:
+            var._grad = make_tensor(grad._data.copy(), False, None, [0])
+        else:
+            old._data += grad._data
+            old._version[0] += 1
+        post = var._post_hooks
+        if post is not None:
+            for hook in tuple(post):
+                hook(var)
+        return ()
+
+
+class GraphRoot(Node):
+    """A stand-in first node for ``grad(outputs=[leaf, ...])``: it hands each output's
+    gradient to that output's own node."""
+
+    __slots__ = ()
+
+    def __init__(self, edges: tuple) -> None:
+        self.next_functions = edges
+        self._key = 1
+        self._extra = None
+
+    def apply(self, grads: list) -> list:
+        return grads
+
+
+def make_tensor(data, requires_grad: bool, grad_fn, version: list):
+    from ember._tensor import make
+
+    return make(data, requires_grad, grad_fn, version)
+
+
+def grad_edge(t) -> tuple:
+    """The (node, output number) a tensor's gradient flows into."""
+    fn = t._grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    return (accumulator(t), 0)
+
+
+def accumulator(t) -> AccumulateGrad:
+    """The leaf's AccumulateGrad node, made on first use and kept by the leaf."""
+    acc = t._grad_acc
+    if acc is None:
+        acc = t._grad_acc = AccumulateGrad(t)
+    return acc
+
+
+def node_class(name: str, base: type = OpNode) -> type:
+    """A node class named as torch names the op's node, so ``type(t.grad_fn).__name__``,
+    ``repr`` and ``name()`` all read ``MulBackward0``."""
+    return type(name, (base,), {"__slots__": (), "__module__": __name__})
+
+
+def new_key() -> int:
+    return -next(_counter)
