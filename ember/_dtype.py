@@ -149,7 +149,7 @@ def default_complex() -> dtype:
 def set_default_dtype(d: dtype) -> None:
     """Mirrors ``torch.set_default_dtype``; only floating-point dtypes are accepted."""
     if not isinstance(d, dtype) or d.category != FLOAT:
-        raise TypeError(f"only floating-point types are supported as the default type, got {d!r}")
+        raise TypeError("only floating-point types are supported as the default type")
     _default[0] = d
     from ember._ops import _promote
 

@@ -111,3 +111,21 @@ def result_type(*operands) -> _dtype.dtype:
 def wrap_ints(arrays: list, np_dtype) -> list:
     """Python ints outside ``np_dtype``'s range, wrapped around as torch's cast does."""
     return [np.array(a).astype(np_dtype) if type(a) is int else a for a in arrays]
+
+
+def broadcast_error(shapes: list) -> RuntimeError | None:
+    """torch's error for shapes that do not broadcast (None when they do)."""
+    out = ()
+    for shape in shapes:
+        n = max(len(out), len(shape))
+        a = (1,) * (n - len(out)) + tuple(out)
+        b = (1,) * (n - len(shape)) + tuple(shape)
+        merged = []
+        for i in range(n - 1, -1, -1):
+            if a[i] != b[i] and a[i] != 1 and b[i] != 1:
+                return RuntimeError(
+                    f"The size of tensor a ({a[i]}) must match the size of tensor b ({b[i]}) at "
+                    f"non-singleton dimension {i}")
+            merged.append(b[i] if a[i] == 1 else a[i])
+        out = tuple(reversed(merged))
+    return None

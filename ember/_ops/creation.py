@@ -87,7 +87,7 @@ def tensor(data, *, dtype: _dtype.dtype | None = None, device=None,
         array = np.array(_unwrap(data))
         if array.dtype.kind not in "biufc":
             raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
-        if not _holds_arrays(data):
+        if dtype is None and not _holds_arrays(data):
             inferred = _infer_np_dtype(array.dtype.kind)
             if array.dtype != inferred:
                 array = array.astype(inferred)
@@ -124,15 +124,17 @@ def from_numpy(ndarray_: ndarray) -> Tensor:
 # ---- factories ------------------------------------------------------------------------
 
 
-def parse_size(size: tuple, name: str = "zeros") -> tuple:
+def parse_size(size: tuple, name: str = "") -> tuple:
     """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(Size)`` all name shape (2, 3)."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
     elif not size:
-        raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
+        raise TypeError(f'{name or "new"}() missing 1 required positional arguments: "size"')
     shape = tuple(int(s) for s in size)
     for s in shape:
         if s < 0:
+            if name == "zeros":  # torch's zeros checks sizes with a message of its own
+                raise RuntimeError("zeros: Dimension size must be non-negative.")
             raise RuntimeError(
                 f"Trying to create tensor with negative dimension {s}: {list(shape)}")
     return shape
@@ -149,7 +151,7 @@ def _factory(shape: tuple, fill, dtype, requires_grad: bool) -> Tensor:
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.zeros``."""
-    return _factory(parse_size(size), 0, dtype, requires_grad)
+    return _factory(parse_size(size, "zeros"), 0, dtype, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
@@ -346,7 +348,7 @@ def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
 ZERO = defop("zero_", node="ZeroBackward0", kind=KEEP,
              forward=lambda xp, self: xp.zeros_like(self),
              backward=lambda grad, self: grad * 0)
-FILL = defop("fill_", node="FillBackward0", kind=KEEP,
+FILL = defop("fill_", node="FillBackward2", kind=KEEP,
              forward=lambda xp, self, value: xp.full_like(self, value),
              backward=lambda grad, self, value: grad * 0)
 

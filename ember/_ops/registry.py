@@ -96,10 +96,36 @@ def not_implemented(name: str):
 def run(op: Op, *args):
     """Run ``op`` on ``args`` (its ``nin`` inputs, tensors or Python scalars, then its
     parameters) and return the result tensor, recording a node when a gradient is needed.
-
-    The unary and binary cases are spelled out: this is the per-op hot path."""
+    Nothing is recorded or changed when it raises."""
     if op.check is not None:
         op.check(*args)
+    try:
+        r, out_np, needs_grad = _forward(op, args)
+    except ValueError:
+        error = _promote.broadcast_error(
+            [a._data.shape for a in args[:op.nin] if isinstance(a, Tensor)])
+        if error is None:
+            raise
+        raise error from None
+    if needs_grad and op.backward is not None and _state.enabled:
+        node = _record(op, args)
+        out = make(r, True, node)
+        if op.save_result:
+            # The result's data and counter, not the tensor: the tensor points at this
+            # node, and the node must not point back (no cycles; see graph.py).
+            node._result = (r, out._version, 0)
+    else:
+        out = make(r)
+    if op.view:
+        base = args[0]
+        out._version = base._version
+        out._base = base if base._base is None else base._base
+    return out
+
+
+def _forward(op: Op, args: tuple) -> tuple:
+    """(result array, its dtype or None, whether a gradient is needed): promotes, casts and
+    calls the op's forward. The unary and binary cases are spelled out (the hot path)."""
     promote = op.promote
     out_np = None
     if promote is None:  # one input, its dtype decides
@@ -163,21 +189,7 @@ def run(op: Op, *args):
         r = np.asarray(r)
     if out_np is not None and r.dtype is not out_np and r.dtype != out_np:
         r = r.astype(out_np)
-
-    if needs_grad and op.backward is not None and _state.enabled:
-        node = _record(op, args)
-        out = make(r, True, node)
-        if op.save_result:
-            # The result's data and counter, not the tensor: the tensor points at this
-            # node, and the node must not point back (no cycles; see graph.py).
-            node._result = (r, out._version, 0)
-    else:
-        out = make(r)
-    if op.view:
-        base = args[0]
-        out._version = base._version
-        out._base = base if base._base is None else base._base
-    return out
+    return r, out_np, needs_grad
 
 
 def _edge(a) -> tuple:

@@ -116,12 +116,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     captured = engine.execute(engine.roots_of(outputs), seeds, retain_graph, create_graph,
                               targets, accumulate=False)
     result = []
-    for t, g in zip(inputs, captured):
+    for i, (t, g) in enumerate(zip(inputs, captured)):
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the "
-                    "graph. Set allow_unused=True if this is the desired behavior.")
+                    f"The differentiated Tensor at index {i} appears to not have been used in "
+                    "the graph. Set allow_unused=True if this is the desired behavior.")
             if materialize_grads:
                 g = zeros_like(t)
         result.append(g)

@@ -140,7 +140,8 @@ def check_versions(node: Node, args: tuple, versions: tuple) -> None:
         t = args[index]
         if t._version[0] != saved_version:
             fn = t._grad_fn
-            where = f", which is output {t._output_nr} of {fn.name()}," if fn is not None else ""
+            where = (f", which is output {t._output_nr} of {_short_name(fn.name())},"
+                     if fn is not None else "")
             raise RuntimeError(version_error(t._data, None, t._version[0], saved_version, where))
 
 
@@ -148,14 +149,19 @@ def version_error(data, node_name, version: int, expected: int, where: str = "")
     from ember._dtype import legacy_type_name
 
     if node_name is not None:
-        where = f", which is output 0 of {node_name},"
+        where = f", which is output 0 of {_short_name(node_name)},"
     shape = ", ".join(str(s) for s in data.shape)
     return (
         "one of the variables needed for gradient computation has been modified by an "
         f"inplace operation: [{legacy_type_name(data.dtype)} [{shape}]]{where} is at version "
         f"{version}; expected version {expected} instead. Hint: enable anomaly detection to "
         "find the operation that failed to compute its gradient, with "
-        "torch.autograd.set_detect_anomaly(True).")
+        "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
+def _short_name(node_name: str) -> str:
+    # torch names the op, not the node, here: MulBackward0 -> Mul, FillBackward2 -> Fill2.
+    return node_name.replace("Backward0", "").replace("Backward", "")
 
 
 def fit_gradient(grad, meta):

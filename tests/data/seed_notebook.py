@@ -1,0 +1,35 @@
+"""The seed notebook (the first user's autograd notebook) as data: each cell's source and
+what Jupyter displayed under it (printed text, then the repr of the cell's last
+expression when that is not None). tests/test_notebook.py replays it with ember."""
+
+CELLS = [
+    ("import torch", ""),
+    ("x = 2.0\ny = x**3\n\ndef dydx(x):\n  return 3*x**2\n\ndydx(x)", "12.0\n"),
+    ("x = torch.tensor(2.0,requires_grad=True) # required grad helps to track the functions applied on x and x should be float\nx",
+     "tensor(2., requires_grad=True)\n"),
+    ("y = x**3\ny", "tensor(8., grad_fn=<PowBackward0>)\n"),
+    ("y.backward() # no manual dy/dx func required\nx.grad", "tensor(12.)\n"),
+    ("x = torch.tensor(2.0,requires_grad=True)\ny = x**3\nz = torch.sin(y)\nz", "tensor(0.9894, grad_fn=<SinBackward0>)\n"),
+    ("x", "tensor(2., requires_grad=True)\n"),
+    ("y", "tensor(8., grad_fn=<PowBackward0>)\n"),
+    ("z.backward()\nx.grad #backward function run only once for a varible because of gradient accumulation and only for the leaf or last variable",
+     "tensor(-1.7460)\n"),
+    ("x = torch.tensor(6.7)\ny = torch.tensor(0.0)\n\nw = torch.tensor(1.0, requires_grad=True)\nb = torch.tensor(0.0, requires_grad=True)", ""),
+    ("z = w*x+b\nz", "tensor(6.7000, grad_fn=<AddBackward0>)\n"),
+    ("ypred = torch.sigmoid(z)\nypred", "tensor(0.9988, grad_fn=<SigmoidBackward0>)\n"),
+    ("L = -(y*torch.log(ypred)+(1-y)*torch.log(1-ypred))\nL", "tensor(6.7012, grad_fn=<NegBackward0>)\n"),
+    ("L.backward()\nprint(w.grad)\nprint(b.grad)", "tensor(6.6918)\ntensor(0.9988)\n"),
+    ("x = torch.tensor([6.7,8.1,9.0])\ny = torch.tensor([0.0,1.0,1.0])\n\nw = torch.tensor(1.0, requires_grad=True)\nb = torch.tensor(0.0, requires_grad=True)", ""),
+    ("z = w*x+b\nz", "tensor([6.7000, 8.1000, 9.0000], grad_fn=<AddBackward0>)\n"),
+    ("ypred = torch.sigmoid(z)\nypred", "tensor([0.9988, 0.9997, 0.9999], grad_fn=<SigmoidBackward0>)\n"),
+    ("L = -(y*torch.log(ypred)+(1-y)*torch.log(1-ypred))\nL = torch.sum(L)\nL", "tensor(6.7016, grad_fn=<SumBackward0>)\n"),
+    ("L.backward()\nprint(w.grad)\nprint(b.grad)", "tensor(6.6882)\ntensor(0.9983)\n"),
+    ("x = torch.tensor(2.0,requires_grad=True)", ""),
+    ("for i in range(5):\n  y = x**3\n  y.backward()\n  print(f'Gradient of X at {i} is {x.grad}') # problem during multiple forward and backward pass in nn training",
+     "".join(f"Gradient of X at {i} is {12.0 * (i + 1)}\n" for i in range(5))),
+    ("x = torch.tensor(2.0,requires_grad=True)\n\nfor i in range(5):\n  y = x**3\n  y.backward()\n  print(f'Gradient of X at {i} is {x.grad}')\n  x.grad.zero_() # stops gradient accumulation",
+     "".join(f"Gradient of X at {i} is 12.0\n" for i in range(5))),
+    ("# gradient tracking is stopped after training\n\n# using require_gradient_\nx.requires_grad_(False)", "tensor(2.)\n"),
+    ("# using detach\n\nx = torch.tensor(2.0,requires_grad=True)\nz = x.detach()\nz", "tensor(2.)\n"),
+    ("# using torch.no_grad\n\nx = torch.tensor(2.0,requires_grad=True)\n\nwith torch.no_grad():\n  y = x**3\n  print(y)", "tensor(8.)\n"),
+]

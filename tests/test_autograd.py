@@ -1,0 +1,414 @@
+"""The engine and the autograd surface of the core, compared with torch."""
+from __future__ import annotations
+
+import gc
+import threading
+import warnings
+import weakref
+
+import numpy as np
+import pytest
+
+import ember
+from tests.helpers import assert_same, check_raises_like, torch
+
+
+def both(fn):
+    """fn(lib) for torch and ember."""
+    return fn(torch), fn(ember)
+
+
+# ---- gradients through small graphs ----------------------------------------------------
+
+
+def test_diamond_graph_gradients() -> None:
+    def fn(L):
+        x = L.tensor([0.5, -1.5, 2.0], requires_grad=True)
+        a = x.sin()
+        b = x * x
+        c = (a * b + a / (b + 1)).sum()
+        c.backward()
+        return x.grad
+    t, e = both(fn)
+    assert_same(e, t)
+
+
+def test_accumulation_and_zeroing() -> None:
+    def fn(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        out = []
+        for _ in range(3):
+            (x ** 2).sum().backward()
+            out.append(x.grad.clone())
+        x.grad.zero_()
+        (x * 3).sum().backward()
+        out.append(x.grad)
+        x.grad = None
+        (x * 4).sum().backward()
+        out.append(x.grad)
+        return out
+    for t, e in zip(*both(fn)):
+        assert_same(e, t)
+
+
+def test_grads_are_independent_tensors() -> None:
+    # The same gradient flows to two leaves; zeroing one must not zero the other.
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = ember.tensor([3.0, 4.0], requires_grad=True)
+    (x + y).sum().backward()
+    x.grad.zero_()
+    assert y.grad.tolist() == [1.0, 1.0]
+
+
+def test_broadcast_gradients_reduce_to_input_shapes() -> None:
+    def fn(L):
+        a = L.tensor([[1.0], [2.0]], requires_grad=True)
+        b = L.tensor([3.0, 4.0, 5.0], requires_grad=True)
+        c = L.tensor(2.0, dtype=L.float64, requires_grad=True)
+        (a * b * c).backward(L.tensor([[1.0, -1.0, 2.0], [0.5, 0.0, 1.0]]))
+        return a.grad, b.grad, c.grad
+    for t, e in zip(*both(fn)):
+        assert_same(e, t)
+
+
+def test_next_functions_and_names_match_torch() -> None:
+    def fn(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * 3).sin().sum()
+        names = []
+        node = y.grad_fn
+        while node is not None:
+            names.append(node.name())
+            nxt = [f for f, _ in node.next_functions if f is not None]
+            names.append(len(node.next_functions))
+            node = nxt[0] if nxt else None
+        return names
+    t, e = both(fn)
+    assert e == t
+    x = ember.tensor(1.0, requires_grad=True)
+    y = x * 2
+    assert y.grad_fn.next_functions[0][0].variable is x
+    assert repr(y.grad_fn).startswith("<MulBackward0 object at 0x")
+    assert type(y.grad_fn).__name__ == "MulBackward0"
+
+
+def test_saved_output_node_name_and_value() -> None:
+    def fn(L):
+        x = L.tensor([0.3, -0.2], requires_grad=True)
+        y = x.exp().sigmoid().tanh().sqrt()
+        y.sum().backward()
+        return y, x.grad
+    for t, e in zip(*both(fn)):
+        assert_same(e, t)
+
+
+# ---- errors, compared with torch's own messages ----------------------------------------
+
+
+def test_second_backward_raises_and_retain_graph_allows() -> None:
+    def fn(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        y = (x.exp() * x).sum()
+        y.backward(retain_graph=True)
+        y.backward()
+        y.backward()
+    check_raises_like(fn)
+
+    def retained(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        y = (x.exp() * x).sum()
+        y.backward(retain_graph=True)
+        y.backward()
+        return x.grad
+    t, e = both(retained)
+    assert_same(e, t)
+
+
+def test_second_backward_through_graph_without_saved_tensors() -> None:
+    # torch allows it when no node saved anything (add, sum): so must ember.
+    def fn(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        y = (x + 1).sum()
+        y.backward()
+        y.backward()
+        return x.grad
+    t, e = both(fn)
+    assert_same(e, t)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.tensor([1.0, 2.0], requires_grad=True).mul(2).backward(),
+    lambda L: L.tensor([1.0, 2.0]).sum().backward(),
+    lambda L: L.tensor([1, 2], requires_grad=True),
+    lambda L: L.tensor([1, 2]).requires_grad_(),
+    lambda L: L.tensor([1.0], requires_grad=True).mul(2).requires_grad_(False),
+    lambda L: L.tensor([1.0], requires_grad=True).mul(2).backward(L.tensor([1.0, 2.0])),
+    lambda L: L.tensor([1.0]).retain_grad(),
+    lambda L: L.tensor([1.0]).register_hook(print),
+    lambda L: setattr(L.tensor([1.0, 2.0], requires_grad=True), "grad", L.tensor([1.0])),
+    lambda L: L.tensor([1.0], requires_grad=True).numpy(),
+    lambda L: L.tensor([1.0], requires_grad=True).zero_(),
+    lambda L: L.autograd.grad(L.tensor([1.0], requires_grad=True).sum(),
+                              L.tensor([1.0], requires_grad=True)),
+    lambda L: L.autograd.grad(L.tensor([1.0], requires_grad=True).sum(), L.tensor([1.0])),
+], ids=["implicit-nonscalar", "no-grad-root", "int-requires-grad", "int-requires-grad_",
+        "nonleaf-requires-grad-false", "gradient-shape", "retain-grad-no-grad", "hook-no-grad",
+        "grad-size", "numpy-requires-grad", "inplace-leaf", "unused-input",
+        "input-without-grad"])
+def test_errors_match_torch(fn) -> None:
+    check_raises_like(fn)
+
+
+def test_inplace_modified_saved_tensor() -> None:
+    def fn(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        a = x * 2
+        b = (a * a).sum()
+        a.zero_()
+        b.backward()
+    check_raises_like(fn)
+
+    def output_modified(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        a = x.exp()  # ExpBackward0 saves its output, which zero_ then overwrites
+        a.zero_()
+        a.sum().backward()
+    check_raises_like(output_modified)
+
+
+def test_nonleaf_grad_warning() -> None:
+    x = torch.tensor([1.0], requires_grad=True) * 2
+    with warnings.catch_warnings(record=True) as t_w:
+        warnings.simplefilter("always")
+        assert x.grad is None
+    y = ember.tensor([1.0], requires_grad=True) * 2
+    with warnings.catch_warnings(record=True) as e_w:
+        warnings.simplefilter("always")
+        assert y.grad is None
+    assert e_w[0].category is t_w[0].category is UserWarning
+    torch_text = str(t_w[0].message).split(" (Triggered internally")[0]
+    assert str(e_w[0].message) == torch_text
+
+
+# ---- retain_grad, hooks, detach --------------------------------------------------------
+
+
+def test_retain_grad_and_hooks() -> None:
+    def fn(L):
+        seen = []
+        x = L.tensor([1.0, -2.0], requires_grad=True)
+        a = x * 3
+        a.retain_grad()
+        a.register_hook(lambda g: seen.append(g.clone()))
+        b = a.tanh()
+        b.register_hook(lambda g: g * 2)
+        x.register_hook(lambda g: seen.append(g.clone()))
+        b.sum().backward()
+        return [a.grad, x.grad, *seen, L.tensor(float(a.retains_grad))]
+    for t, e in zip(*both(fn)):
+        assert_same(e, t)
+
+
+def test_hook_handle_remove() -> None:
+    def fn(L):
+        x = L.tensor([1.0], requires_grad=True)
+        h = x.register_hook(lambda g: g * 10)
+        (x * 2).sum().backward()
+        h.remove()
+        (x * 2).sum().backward()
+        return x.grad
+    t, e = both(fn)
+    assert_same(e, t)
+
+
+def test_detach_shares_data_and_version() -> None:
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    d = x.detach()
+    assert not d.requires_grad and d.is_leaf
+    d.zero_()
+    assert x.tolist() == [0.0, 0.0]
+    assert x._version is d._version and x._version[0] == 1
+    y = x * 2
+    y.detach_()
+    assert y.grad_fn is None and not y.requires_grad
+
+
+def test_views_share_version_counter() -> None:
+    x = ember.zeros(2, 3)
+    v = x.view(6)
+    t = x.t()
+    assert v._version is x._version is t._version
+    v.fill_(1.0)
+    assert x._version[0] == 1 and x.sum().item() == 6.0
+    assert v._base is x and t._base is x
+
+
+# ---- create_graph, autograd.grad, backward(inputs=...) ---------------------------------
+
+
+def test_higher_order_derivatives() -> None:
+    def fn(L):
+        x = L.tensor([0.7, -1.3], dtype=L.float64, requires_grad=True)
+        y = (x.sin() * x ** 3).sum()
+        (g1,) = L.autograd.grad(y, x, create_graph=True)
+        (g2,) = L.autograd.grad(g1.sum(), x, create_graph=True)
+        (g3,) = L.autograd.grad(g2.sum(), x)
+        return g1, g2, g3
+    for t, e in zip(*both(fn)):
+        assert_same(e, t)
+
+
+def test_create_graph_backward_keeps_graph_in_grad() -> None:
+    def fn(L):
+        x = L.tensor([1.5], requires_grad=True)
+        (x ** 3).sum().backward(create_graph=True)
+        g = x.grad
+        assert g.requires_grad
+        (g2,) = L.autograd.grad(g.sum(), x)
+        return g, g2
+    for t, e in zip(*both(fn)):
+        assert_same(e, t)
+
+
+def test_grad_allow_unused_and_nonleaf_inputs() -> None:
+    def fn(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        z = L.tensor([3.0], requires_grad=True)
+        a = x * 2
+        y = (a * a).sum()
+        ga, gx, gz = L.autograd.grad(y, [a, x, z], allow_unused=True)
+        assert gz is None
+        (m,) = L.autograd.grad((x * 0).sum() + z.sum(), [x], materialize_grads=True)
+        return ga, gx, m
+    for t, e in zip(*both(fn)):
+        assert_same(e, t)
+
+
+def test_backward_inputs_only_accumulates_there() -> None:
+    def fn(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        w = L.tensor([3.0, 4.0], requires_grad=True)
+        (x * w).sum().backward(inputs=[w])
+        return x.grad, w.grad
+    (tx, tw), (ex, ew) = both(fn)
+    assert tx is None and ex is None
+    assert_same(ew, tw)
+
+
+def test_several_roots() -> None:
+    def fn(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        a = x.exp()
+        b = x * 5
+        L.autograd.backward([a, b], [L.tensor([1.0, 0.5]), L.tensor([2.0, -1.0])])
+        return x.grad
+    t, e = both(fn)
+    assert_same(e, t)
+
+
+# ---- scale and memory -------------------------------------------------------------------
+
+
+def test_million_op_chain_backpropagates() -> None:
+    x = ember.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(1_000_000):
+        y = y + 1.0
+    y.backward()
+    assert x.grad.item() == 1.0
+    del y  # freeing a million-node chain must not overflow the stack either
+
+
+def test_graph_is_freed_without_gc() -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        x = ember.tensor([1.0, 2.0], requires_grad=True)
+        a = x * 2
+        y = (a.sin() * a).sum()
+        nodes = [weakref.ref(y.grad_fn), weakref.ref(a.grad_fn)]
+        saved = weakref.ref(a)
+        y.backward()
+        del a
+        assert saved() is None, "backward must release the saved intermediate"
+        del y
+        # no reference cycles: plain reference counting frees the whole graph
+        assert all(n() is None for n in nodes)
+    finally:
+        gc.enable()
+
+
+def test_graph_is_freed_after_del_without_backward() -> None:
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    y = (x.exp() * x).sigmoid().sum()
+    ref = weakref.ref(y.grad_fn)
+    del y
+    gc.collect()
+    assert ref() is None
+
+
+# ---- grad modes -------------------------------------------------------------------------
+
+
+def test_grad_modes() -> None:
+    x = ember.tensor([1.0], requires_grad=True)
+    with ember.no_grad():
+        assert not (x * 2).requires_grad
+        with ember.enable_grad():
+            assert (x * 2).requires_grad
+    with ember.set_grad_enabled(False):
+        assert not ember.is_grad_enabled()
+    assert ember.is_grad_enabled()
+    ember.set_grad_enabled(False)
+    assert not ember.is_grad_enabled()
+    ember.set_grad_enabled(True)
+    with ember.inference_mode():
+        assert ember.is_inference_mode_enabled() and not (x * 2).requires_grad
+    assert not ember.is_inference_mode_enabled()
+
+    @ember.no_grad()
+    def f(t):
+        return t * 2
+
+    @ember.inference_mode
+    def g(t):
+        return t * 2
+
+    @ember.enable_grad()
+    def h(t):
+        return t * 2
+
+    assert not f(x).requires_grad and not g(x).requires_grad
+    with ember.no_grad():
+        assert h(x).requires_grad
+    assert ember.is_grad_enabled()
+
+
+def test_grad_mode_is_thread_local() -> None:
+    seen = []
+    started = threading.Event()
+    release = threading.Event()
+
+    def worker():
+        started.set()
+        release.wait(5)
+        seen.append(ember.is_grad_enabled())
+
+    with ember.no_grad():
+        th = threading.Thread(target=worker)
+        th.start()
+        started.wait(5)
+        release.set()
+        th.join(5)
+        assert not ember.is_grad_enabled()
+    assert seen == [True]
+
+
+def test_gradcheck_detects_a_wrong_gradient() -> None:
+    x = ember.tensor(np.linspace(0.1, 0.9, 4), requires_grad=True)
+    assert ember.autograd.gradcheck(lambda t: (t * t).exp(), (x,))
+
+    def wrong(t):
+        return ember.where(t > 2.0, t, t.detach() * t.detach()) + t * 0
+    with pytest.raises(RuntimeError, match="Jacobian mismatch"):
+        ember.autograd.gradcheck(wrong, (x,))
