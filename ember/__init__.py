@@ -23,8 +23,8 @@ from ember._ops.pointwise import (abs, absolute, acos, add, arccos, arcsin, arct
                                   rsub, sigmoid, sign, sin, sinh, sqrt, sub, subtract, tan, tanh,
                                   true_divide, where)
 from ember._ops.reduction import mean, sum
-from ember._ops.shape import (permute, reshape, select, squeeze, swapaxes, swapdims, t,
-                              transpose, unsqueeze)
+from ember._ops.shape import (permute, reshape, select, squeeze, stack, swapaxes, swapdims, t,
+                              transpose, unbind, unsqueeze)
 from ember._tensor_str import get_printoptions, printoptions, set_printoptions
 from ember import autograd
 from ember.autograd import (enable_grad, inference_mode, is_grad_enabled,

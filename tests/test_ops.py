@@ -111,6 +111,9 @@ ROWS = [
     Row("squeeze_dim", lambda L, a: a.unsqueeze(-1).squeeze(-1)),
     Row("unsqueeze", lambda L, a: L.unsqueeze(a, 0)),
     Row("getitem", lambda L, a: a[..., :1] if a.dim() else a[None]),
+    Row("unbind", lambda L, a: L.unbind(a.reshape(-1, 1), 0)[:2] if a.numel() else a),
+    Row("iter", lambda L, a: tuple(a.reshape(2, -1))[1] if a.numel() % 2 == 0 else a),
+    Row("stack", lambda L, a, b: L.stack([a, b * 2, a], -1), 2),
     # matrix products, every rank combination
     Row("matmul_vv", lambda L, a, b: a.reshape(-1)[:3] @ b.reshape(-1)[:3], 2),
     Row("composite", lambda L, a, b: L.sigmoid(a * b + 1).log().mean(), 2),

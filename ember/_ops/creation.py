@@ -10,6 +10,7 @@ from ember._backend import ndarray, np
 from ember._device import device as _device
 from ember._ops.registry import KEEP, attach, defop, run, run_inplace
 from ember._tensor import Size, Tensor, make
+from ember.autograd import grad_mode
 
 # ---- dtype inference ------------------------------------------------------------------
 
@@ -355,12 +356,24 @@ FILL = defop("fill_", node="FillBackward2", kind=KEEP,
 
 def _zero_(self: Tensor) -> Tensor:
     """Mirrors ``Tensor.zero_``."""
-    return run_inplace(ZERO, self)
+    if self._requires_grad and grad_mode.state.enabled:
+        return run_inplace(ZERO, self)
+    return _fill_unrecorded(self, 0)
 
 
 def _fill_(self: Tensor, value) -> Tensor:
     """Mirrors ``Tensor.fill_``."""
-    return run_inplace(FILL, self, _plain_number(value))
+    value = _plain_number(value)
+    if self._requires_grad and grad_mode.state.enabled:
+        return run_inplace(FILL, self, value)
+    return _fill_unrecorded(self, value)
+
+
+def _fill_unrecorded(self: Tensor, value) -> Tensor:
+    # Nothing to record (e.g. ``x.grad.zero_()``): write in place and bump the version.
+    self._data.fill(value)
+    self._version[0] += 1
+    return self
 
 
 attach({

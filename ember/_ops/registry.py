@@ -13,7 +13,7 @@ from ember._backend import ndarray, np
 from ember._ops import _promote
 from ember._tensor import Tensor, make
 from ember.autograd import grad_mode
-from ember.autograd.graph import _counter, accumulator, node_class
+from ember.autograd.graph import MultiOutputNode, _counter, accumulator, node_class
 
 # How an op's result dtype follows from its inputs' (torch's promotion, see _promote):
 SAME = 0      # the promoted dtype (add, mul, maximum, ...)
@@ -29,10 +29,10 @@ class Op:
 
     __slots__ = ("name", "node", "node_cls", "forward", "backward", "nin", "kind", "promote",
                  "save_idx", "saves_all", "no_inputs", "save_result", "binary", "view", "jvp",
-                 "check")
+                 "check", "multi")
 
     def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
-                 check):
+                 check, multi):
         self.name = name
         self.node = node
         self.forward = forward
@@ -57,7 +57,13 @@ class Op:
         self.view = view
         self.jvp = jvp  # reserved for forward-mode AD: the tangent rule lives on the record
         self.check = check  # check(*args) raises torch's error for inputs torch refuses
-        self.node_cls = node_class(node) if node else None
+        # multi: the forward returns a tuple of arrays; the first ``multi`` outputs (all when
+        # True) are differentiable, and the formulas receive ``grads``, a list.
+        self.multi = multi
+        if node:
+            self.node_cls = node_class(node, MultiOutputNode) if multi else node_class(node)
+        else:
+            self.node_cls = None
 
 
     def unsaved(self, args: tuple) -> tuple:
@@ -69,14 +75,14 @@ class Op:
 
 def defop(name: str, *, forward, backward=None, node: str | None = None, nin: int = 1,
           kind: int = SAME, promote: tuple | None = None, save=(), view: bool = False,
-          jvp=None, check=None) -> Op:
+          jvp=None, check=None, multi: bool | int = False) -> Op:
     """Define an op. ``nin`` inputs (tensors or numbers, one graph edge each) come first in
     the arguments, parameters after. ``promote`` names the argument positions whose types
     decide the result dtype (default: the inputs). ``save`` lists what the backward formulas
     read: input positions (ints) and/or "result"; inputs not listed reach the formulas as
     None, so the graph keeps alive only what torch's would. ``check(*args)``, when given,
     runs first and raises torch's error for arguments torch refuses."""
-    return Op(name, node, forward, backward, nin, kind, promote, save, view, jvp, check)
+    return Op(name, node, forward, backward, nin, kind, promote, save, view, jvp, check, multi)
 
 
 def attach(methods: dict) -> None:
@@ -107,6 +113,8 @@ def run(op: Op, *args):
         if error is None:
             raise
         raise error from None
+    if op.multi:
+        return _outputs(op, args, r, needs_grad)
     if needs_grad and op.backward is not None and _state.enabled:
         node = _record(op, args)
         out = make(r, True, node)
@@ -121,6 +129,30 @@ def run(op: Op, *args):
         out._version = base._version
         out._base = base if base._base is None else base._base
     return out
+
+
+def _outputs(op: Op, args: tuple, arrays, needs_grad: bool) -> tuple:
+    """The tensors of a several-output op; the differentiable ones share one node."""
+    node = None
+    if needs_grad and op.backward is not None and _state.enabled:
+        node = _record(op, args)
+        node.num_outputs = len(arrays)
+    n_diff = len(arrays) if op.multi is True else op.multi
+    base = args[0]
+    outs = []
+    for i, r in enumerate(arrays):
+        if type(r) is not ndarray:
+            r = np.asarray(r)
+        if node is not None and i < n_diff:
+            out = make(r, True, node)
+            out._output_nr = i
+        else:
+            out = make(r)
+        if op.view:
+            out._version = base._version
+            out._base = base if base._base is None else base._base
+        outs.append(out)
+    return tuple(outs)
 
 
 def _forward(op: Op, args: tuple) -> tuple:
@@ -185,6 +217,8 @@ def _forward(op: Op, args: tuple) -> tuple:
             r = op.forward(np, *arrays, *args[nin:])
         except OverflowError:
             r = op.forward(np, *_promote.wrap_ints(arrays, compute_np), *args[nin:])
+    if op.multi:
+        return r, None, needs_grad
     if type(r) is not ndarray:
         r = np.asarray(r)
     if out_np is not None and r.dtype is not out_np and r.dtype != out_np:

@@ -7,7 +7,7 @@ import warnings
 
 from ember._backend import ndarray, np
 from ember._dtype import legacy_type_name
-from ember._ops.registry import KEEP, attach, defop, run
+from ember._ops.registry import KEEP, SAME, attach, defop, run
 from ember._tensor import Tensor, wrap_dim
 
 
@@ -357,15 +357,78 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
     return getitem(input, (slice(None),) * dim + (index,))
 
 
+def _unbind_backward(grads, self, dim, self_shape):
+    from ember._ops.creation import zeros
+
+    like = next(g for g in grads if g is not None)
+    parts = [g if g is not None else zeros(like.shape, dtype=like.dtype) for g in grads]
+    return stack(parts, dim)
+
+
+UNBIND = defop("unbind", node="UnbindBackward0", kind=KEEP, view=True, multi=True,
+               forward=lambda xp, self, dim, self_shape: tuple(
+                   xp.moveaxis(self, dim, 0)[i] for i in range(self.shape[dim])),
+               backward=_unbind_backward)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    """Mirrors ``torch.unbind``: the slices along ``dim``, as views."""
+    data = input._data
+    if data.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    return run(UNBIND, input, wrap_dim(dim, data.ndim), data.shape)
+
+
+def _stack_forward(xp, *arrays_and_dim):
+    *arrays, dim = arrays_and_dim
+    return xp.stack(arrays, dim)
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Mirrors ``torch.stack``: joins same-shaped tensors along a new dim."""
+    tensors = tuple(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tensors[0]._data.shape
+    for i, t in enumerate(tensors):
+        if t._data.shape != shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
+                f"and {list(t._data.shape)} at entry {i}")
+    dim = wrap_dim(dim, len(shape) + 1)
+    op = _stack_op(len(tensors))
+    return run(op, *tensors, dim)
+
+
+_STACK_OPS: dict = {}
+
+
+def _stack_op(n: int):
+    """stack of n inputs: one record per arity, since an op's inputs are its graph edges."""
+    op = _STACK_OPS.get(n)
+    if op is None:
+        op = _STACK_OPS[n] = defop(
+            "stack", node="StackBackward0", nin=n, kind=KEEP if n == 1 else SAME,
+            forward=_stack_forward,
+            backward=tuple(_select_backward(i) for i in range(n)))
+    return op
+
+
+def _select_backward(i: int):
+    def formula(grad, *args):
+        return select(grad, args[-1], i)
+    return formula
+
+
 def _iter(self: Tensor):
     if self._data.ndim == 0:
         raise TypeError("iteration over a 0-d tensor")
-    return (getitem(self, i) for i in range(self._data.shape[0]))
+    return iter(unbind(self, 0))
 
 
 attach({
     "view": view, "reshape": reshape, "transpose": transpose, "swapaxes": transpose,
     "swapdims": transpose, "t": t, "permute": permute, "T": property(_T),
     "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand, "expand_as": expand_as,
-    "__getitem__": getitem, "select": select, "__iter__": _iter,
+    "__getitem__": getitem, "select": select, "__iter__": _iter, "unbind": unbind,
 })

@@ -63,7 +63,13 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
                         captured[i] = inputs[nr]
                 if node not in runs:
                     continue
-            if node is not root and all(g is None for g in inputs):
+            for g in inputs:
+                if g is not None:
+                    break
+            else:
+                if node is not root:  # nothing arrived: pass "no gradient" along
+                    inputs = None
+            if inputs is None:
                 outputs = [None] * len(node.next_functions)
             else:
                 outputs = node.apply(inputs)

@@ -101,7 +101,9 @@ class OpNode(Node):
     __slots__ = ("_op", "_args", "_versions", "_result", "_meta")
 
     def apply(self, grads: list) -> list:
-        grad = grads[0]
+        return self._apply(grads[0])
+
+    def _apply(self, grad) -> list:
         op = self._op
         args = self._args
         if args is _FREED:
@@ -128,6 +130,16 @@ class OpNode(Node):
         if self._versions is not None or self._result is not None:
             self._args = _FREED
             self._result = None
+
+
+class MultiOutputNode(OpNode):
+    """The node of an op with several outputs (unbind, split, ...): its backward formulas
+    get ``grads``, one per output, None where no gradient arrived."""
+
+    __slots__ = ("num_outputs",)
+
+    def apply(self, grads: list) -> list:
+        return self._apply(grads)
 
 
 def check_versions(node: Node, args: tuple, versions: tuple) -> None:
