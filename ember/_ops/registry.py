@@ -65,7 +65,6 @@ class Op:
         else:
             self.node_cls = None
 
-
     def unsaved(self, args: tuple) -> tuple:
         """``args`` with the input tensors the backward does not read replaced by None."""
         keep = self.save_idx
@@ -106,7 +105,7 @@ def run(op: Op, *args):
     if op.check is not None:
         op.check(*args)
     try:
-        r, out_np, needs_grad = _forward(op, args)
+        r, needs_grad = _forward(op, args)
     except ValueError:
         error = _promote.broadcast_error(
             [a._data.shape for a in args[:op.nin] if isinstance(a, Tensor)])
@@ -156,8 +155,8 @@ def _outputs(op: Op, args: tuple, arrays, needs_grad: bool) -> tuple:
 
 
 def _forward(op: Op, args: tuple) -> tuple:
-    """(result array, its dtype or None, whether a gradient is needed): promotes, casts and
-    calls the op's forward. The unary and binary cases are spelled out (the hot path)."""
+    """(result array, whether a gradient is needed): promotes, casts and calls the op's
+    forward. The unary and binary cases are spelled out (the hot path)."""
     promote = op.promote
     out_np = None
     if promote is None:  # one input, its dtype decides
@@ -182,7 +181,7 @@ def _forward(op: Op, args: tuple) -> tuple:
             kb, zb = bd.dtype, bd.ndim == 0
         else:
             bd, kb, zb = b, type(b), None
-        if ka is kb and op.kind == SAME:
+        if ka is kb and a_is_t and op.kind == SAME:
             pass  # two tensors of one dtype: nothing to promote
         else:
             key = (op.kind, ka, za, kb, zb)
@@ -218,12 +217,12 @@ def _forward(op: Op, args: tuple) -> tuple:
         except OverflowError:
             r = op.forward(np, *_promote.wrap_ints(arrays, compute_np), *args[nin:])
     if op.multi:
-        return r, None, needs_grad
+        return r, needs_grad
     if type(r) is not ndarray:
         r = np.asarray(r)
     if out_np is not None and r.dtype is not out_np and r.dtype != out_np:
         r = r.astype(out_np)
-    return r, out_np, needs_grad
+    return r, needs_grad
 
 
 def _edge(a) -> tuple:
@@ -241,8 +240,6 @@ def _meta(a):
 
 
 _NO_EDGE = (None, 0)
-
-
 _new = object.__new__
 
 
@@ -285,18 +282,25 @@ def _record(op: Op, args: tuple):
 
 
 def check_inplace(target: Tensor) -> None:
-    """torch's refusal to overwrite a leaf that requires grad while recording."""
-    if target._requires_grad and target._grad_fn is None and _state.enabled:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           "operation.")
+    """torch's refusal to overwrite a leaf that requires grad (or a view of one) while
+    recording."""
+    if _state.enabled:
+        if target._requires_grad and target._grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+        base = target._base
+        if base is not None and base._requires_grad and base._grad_fn is None:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in "
+                               "an in-place operation.")
 
 
-def run_inplace(op: Op, target: Tensor, *args) -> Tensor:
-    """Run ``op`` on ``target`` and write the result into it (torch's ``op_``): bumps the
-    version counter (NOTE [Version counters]) and moves ``target``'s history onto the new
-    node. Nothing is written when the op or a check raises."""
+def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
+    """torch's ``op_``: compute ``fn(target, *args, **kwargs)`` out of place, then write the
+    result into ``target``'s memory (views of it see the change), bump its version counter
+    (NOTE [Version counters]) and move its history onto the new node. Nothing is written
+    when ``fn`` or a check raises."""
     check_inplace(target)
-    out = run(op, target, *args)
+    out = fn(target, *args, **kwargs)
     data = target._data
     result = out._data
     if result.shape != data.shape:
@@ -308,10 +312,35 @@ def run_inplace(op: Op, target: Tensor, *args) -> Tensor:
             f"result type {_dtype.scalar_type_name(_dtype.from_np(result.dtype))} can't be "
             f"cast to the desired output type "
             f"{_dtype.scalar_type_name(_dtype.from_np(data.dtype))}")
+    node = out._grad_fn
+    if node is not None and isinstance(node._args, tuple) and any(
+            a is target for a in node._args):
+        _keep_original(node, target)
     data[...] = result
     target._version[0] += 1
-    if out._requires_grad:
-        target._grad_fn = out._grad_fn
+    if node is not None:
+        target._grad_fn = node
         target._requires_grad = True
         target._output_nr = 0
+        if node._result is not None:
+            # The saved output is now ``target`` itself: later writes to it must be caught.
+            node._result = (data, target._version, target._version[0])
     return target
+
+
+def _keep_original(node, target: Tensor) -> None:
+    """The node saved ``target``, which is about to be overwritten: give it a copy of the
+    values it saw, with the same history (torch saves the original self likewise)."""
+    original = make(target._data.copy(), target._requires_grad, target._grad_fn,
+                    [target._version[0]])
+    original._output_nr = target._output_nr
+    node._args = tuple(original if a is target else a for a in node._args)
+
+
+def run_inplace(op: Op, target: Tensor, *args) -> Tensor:
+    """``inplace`` for one op record: ``op_(target, *args)``."""
+    return inplace(_run_on, target, op, *args)
+
+
+def _run_on(target: Tensor, op: Op, *args) -> Tensor:
+    return run(op, target, *args)

@@ -1,0 +1,57 @@
+"""The in-place forms (``add_``, ``x += y``, ...) of the ops in the other tables.
+
+Each is the out-of-place op written back into ``self`` by ``registry.inplace``, which
+keeps torch's semantics: version counters, refusal on leaves that require grad, dtype
+casting rules, and the history moved onto the new node. Imported after the op tables.
+"""
+from __future__ import annotations
+
+from ember._ops.registry import attach, inplace
+from ember._tensor import Tensor
+
+# torch's in-place methods whose out-of-place op ember has; a name missing on Tensor is
+# skipped, so the list can run ahead of the tables.
+NAMES = (
+    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
+    "floor_divide", "remainder", "pow", "neg", "negative", "abs", "absolute", "exp", "log",
+    "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "asin", "acos",
+    "atan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "sigmoid", "relu", "clamp",
+    "clip", "reciprocal", "sign", "sgn", "maximum", "minimum", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_not", "eq", "ne", "lt", "le", "gt", "ge", "floor", "ceil", "round",
+    "trunc", "fix", "frac", "square", "exp2", "atan2", "arctan2", "hypot", "lerp", "erf",
+    "erfc", "erfinv", "lgamma", "digamma", "xlogy", "sinc", "logit", "nan_to_num", "fmod",
+    "copysign", "float_power", "heaviside", "logical_and", "logical_or", "logical_xor",
+    "logical_not", "bitwise_left_shift", "bitwise_right_shift", "clamp_min", "clamp_max",
+    "t", "transpose", "squeeze", "unsqueeze", "cumsum", "cumprod",
+)
+
+# The augmented operators and the in-place method each one is.
+AUGMENTED = {
+    "__iadd__": "add", "__isub__": "sub", "__imul__": "mul", "__itruediv__": "div",
+    "__ifloordiv__": "floor_divide", "__imod__": "remainder", "__ipow__": "pow",
+    "__iand__": "bitwise_and", "__ior__": "bitwise_or", "__ixor__": "bitwise_xor",
+    "__ilshift__": "bitwise_left_shift", "__irshift__": "bitwise_right_shift",
+}
+
+
+def _inplace_method(name: str, fn):
+    def method(self, *args, **kwargs):
+        return inplace(fn, self, *args, **kwargs)
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"Mirrors ``Tensor.{name}_``: ``{name}`` written into ``self``."
+    return method
+
+
+def attach_inplace() -> None:
+    """Attach every in-place form whose op exists; rerun after a table grows."""
+    methods = {}
+    for name in NAMES:
+        fn = getattr(Tensor, name, None)
+        if fn is not None and name + "_" not in vars(Tensor):
+            methods[name + "_"] = _inplace_method(name, fn)
+    attach(methods)
+    attach({dunder: vars(Tensor)[name + "_"] for dunder, name in AUGMENTED.items()
+            if name + "_" in vars(Tensor)})
+
+
+attach_inplace()

@@ -1,0 +1,121 @@
+"""In-place ops (``op_`` and augmented operators) against torch: values, gradients,
+version counters, and torch's refusals."""
+from __future__ import annotations
+
+import pytest
+
+import ember
+from tests.helpers import assert_same, check_raises_like, torch
+
+
+def both(fn):
+    return fn(torch), fn(ember)
+
+
+@pytest.mark.parametrize("name,args", [
+    ("add_", (1.5,)), ("sub_", (0.5,)), ("mul_", (3.0,)), ("div_", (2.0,)), ("pow_", (2,)),
+    ("neg_", ()), ("abs_", ()), ("exp_", ()), ("sin_", ()), ("tanh_", ()), ("sigmoid_", ()),
+    ("relu_", ()), ("clamp_", (-0.5, 0.5)), ("sqrt_", ()), ("reciprocal_", ()),
+])
+def test_inplace_values_and_gradients(name: str, args: tuple) -> None:
+    def fn(L):
+        w = L.tensor([0.3, 1.7, 2.2], requires_grad=True)
+        h = w * 1.5
+        out = getattr(h, name)(*args)
+        assert out is h
+        (h * L.tensor([1.0, -2.0, 0.5])).sum().backward()
+        return h, w.grad
+    for t, e in zip(*both(fn)):
+        assert_same(e, t)
+    t_node = torch.tensor([1.0], requires_grad=True).mul(2)
+    e_node = ember.tensor([1.0], requires_grad=True).mul(2)
+    getattr(t_node, name)(*args)
+    getattr(e_node, name)(*args)
+    assert e_node.grad_fn.name() == t_node.grad_fn.name()
+
+
+def test_inplace_with_tensor_operand_keeps_original_self() -> None:
+    def fn(L):
+        w = L.tensor([1.0, 2.0], requires_grad=True)
+        y = L.tensor([3.0, 4.0], requires_grad=True)
+        h = w * 2
+        h.mul_(y)
+        h.div_(y + 1)
+        h.sum().backward()
+        return h, w.grad, y.grad
+    for t, e in zip(*both(fn)):
+        assert_same(e, t)
+
+
+def test_augmented_operators_are_in_place() -> None:
+    def fn(L):
+        x = L.tensor([1.0, 2.0])
+        alias = x
+        x += 1
+        x *= L.tensor([2.0, 3.0])
+        x -= 0.5
+        x /= 2
+        x **= 2
+        assert alias is x
+        n = L.tensor([5, 7])
+        n //= 2
+        n %= 2
+        return x, n
+    for t, e in zip(*both(fn)):
+        assert_same(e, t)
+
+
+def test_version_counter_and_views() -> None:
+    for lib in (torch, ember):
+        x = lib.zeros(2, 3)
+        v = x[0]
+        v.add_(1)
+        assert x.sum().item() == 3.0
+        x.mul_(2)
+        assert v.tolist() == [2.0, 2.0, 2.0]
+        y = lib.ones(3)
+        y.add_(1)
+        y.add_(1)
+        assert (y._version if lib is torch else y._version[0]) == 2
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.ones(2, requires_grad=True).add_(1),
+    lambda L: L.ones(2, requires_grad=True).view(2).mul_(2),
+    lambda L: L.ones(2).add_(L.ones(2, 2)),
+    lambda L: L.ones(2, dtype=L.long).add_(1.5),
+    lambda L: L.ones(2, dtype=L.long).div_(2),
+], ids=["leaf", "view-of-leaf", "broadcast", "cast-float-to-long", "true-div-long"])
+def test_inplace_errors_match_torch(fn) -> None:
+    check_raises_like(fn)
+
+
+def test_inplace_modification_of_saved_values_is_caught() -> None:
+    def exp_then_add(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        h = x * 1
+        h.exp_()
+        h.add_(1)
+        h.sum().backward()
+    check_raises_like(exp_then_add)
+
+    def sigmoid_then_mul(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        h = x * 1
+        h.sigmoid_()
+        h.mul_(3)
+        h.sum().backward()
+    check_raises_like(sigmoid_then_mul)
+
+
+def test_inplace_under_no_grad_on_leaf() -> None:
+    def fn(L):
+        w = L.tensor([1.0, 2.0], requires_grad=True)
+        with L.no_grad():
+            w.sub_(0.5)
+            w.mul_(2)
+        assert w.is_leaf and w.requires_grad
+        (w * w).sum().backward()
+        return w, w.grad
+    for t, e in zip(*both(fn)):
+        assert_same(e, t)
