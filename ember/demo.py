@@ -155,10 +155,11 @@ def train_digit_classifier(steps: int = 300, learning_rate: float = 0.5) -> floa
         if step == steps:
             break
         loss.backward()
-        # ember has no in-place arithmetic yet, so each step makes fresh leaf tensors.
-        with ember.no_grad():
-            weight = (weight - learning_rate * weight.grad).requires_grad_()
-            bias = (bias - learning_rate * bias.grad).requires_grad_()
+        with ember.no_grad():  # the update itself is not part of the model
+            weight -= learning_rate * weight.grad
+            bias -= learning_rate * bias.grad
+        weight.grad.zero_()
+        bias.grad.zero_()
 
     with ember.no_grad():
         test_logits = x_test @ weight + bias
