@@ -119,3 +119,46 @@ def test_inplace_under_no_grad_on_leaf() -> None:
         return w, w.grad
     for t, e in zip(*both(fn)):
         assert_same(e, t)
+
+
+@pytest.mark.parametrize("case", ["slice", "select-of-transpose", "two-views", "into-constant",
+                                  "view-then-read", "nested"])
+def test_inplace_through_views_of_intermediates(case: str) -> None:
+    def fn(L):
+        w = L.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+        v = L.tensor([0.5, -1.5], requires_grad=True)
+        h = w * 2
+        if case == "slice":
+            h[:, 1:].mul_(L.tensor([3.0, 4.0]))
+        elif case == "select-of-transpose":
+            h.t()[0].mul_(v)
+        elif case == "two-views":
+            h[0].add_(1)
+            h[:, 2].mul_(v)
+        elif case == "into-constant":
+            h = L.zeros(2, 3)
+            h[1, :2].add_(v * 3)
+        elif case == "view-then-read":
+            row = h[1]
+            row.mul_(v.sum())
+            h = row * h
+        elif case == "nested":
+            h.view(6)[1:5].view(2, 2)[1].sub_(v)
+        cot = L.tensor([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]])
+        (h * cot).sum().backward()
+        return h, w.grad if w.grad is not None else L.zeros(1), v.grad
+    t_res, e_res = both(fn)
+    for t, e in zip(t_res, e_res):
+        if t is None:
+            assert e is None
+        else:
+            assert_same(e, t)
+    assert e_res[0].grad_fn.name() == t_res[0].grad_fn.name()
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.ones(3).expand(2, 3).add_(1),
+    lambda L: [r.mul_(2) for r in L.ones(2, 2, requires_grad=True) * 1],
+], ids=["expanded", "unbind-output"])
+def test_view_inplace_errors_match_torch(fn) -> None:
+    check_raises_like(fn)

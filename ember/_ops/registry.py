@@ -124,10 +124,18 @@ def run(op: Op, *args):
     else:
         out = make(r)
     if op.view:
-        base = args[0]
-        out._version = base._version
-        out._base = base if base._base is None else base._base
+        _link_view(out, op, args, None)
     return out
+
+
+def _link_view(out: Tensor, op: Op, args: tuple, index) -> None:
+    # A view shares its base's memory and version counter (NOTE [Version counters]) and
+    # remembers how it was made, so an in-place write through it can rewrite the base's
+    # history (see ``_copy_slices``).
+    parent = args[0]
+    out._version = parent._version
+    out._base = parent if parent._base is None else parent._base
+    out._view_src = (op, parent, args[1:], index)
 
 
 def _outputs(op: Op, args: tuple, arrays, needs_grad: bool) -> tuple:
@@ -137,7 +145,6 @@ def _outputs(op: Op, args: tuple, arrays, needs_grad: bool) -> tuple:
         node = _record(op, args)
         node.num_outputs = len(arrays)
     n_diff = len(arrays) if op.multi is True else op.multi
-    base = args[0]
     outs = []
     for i, r in enumerate(arrays):
         if type(r) is not ndarray:
@@ -148,8 +155,7 @@ def _outputs(op: Op, args: tuple, arrays, needs_grad: bool) -> tuple:
         else:
             out = make(r)
         if op.view:
-            out._version = base._version
-            out._base = base if base._base is None else base._base
+            _link_view(out, op, args, i)
         outs.append(out)
     return tuple(outs)
 
@@ -312,20 +318,89 @@ def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
             f"result type {_dtype.scalar_type_name(_dtype.from_np(result.dtype))} can't be "
             f"cast to the desired output type "
             f"{_dtype.scalar_type_name(_dtype.from_np(data.dtype))}")
+    if not data.flags.writeable:  # an expanded view: one element stands for several
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to "
+            "a single memory location. Please clone() the tensor before performing the "
+            "operation.")
     node = out._grad_fn
     if node is not None and isinstance(node._args, tuple) and any(
             a is target for a in node._args):
         _keep_original(node, target)
     data[...] = result
     target._version[0] += 1
-    if node is not None:
+    if node is None:
+        return target
+    if node._result is not None:
+        # The saved output is now ``target`` itself: later writes to it must be caught.
+        node._result = (data, target._version, target._version[0])
+    if target._base is not None:
+        _copy_slices(target, out)
+    else:
         target._grad_fn = node
         target._requires_grad = True
         target._output_nr = 0
-        if node._result is not None:
-            # The saved output is now ``target`` itself: later writes to it must be caught.
-            node._result = (data, target._version, target._version[0])
     return target
+
+
+def _view_chain(view: Tensor) -> list:
+    """The view ops that make ``view`` from its base, base first."""
+    chain = []
+    while view._base is not None:
+        op, parent, params, index = view._view_src
+        chain.append((op, params, index))
+        view = parent
+    chain.reverse()
+    return chain
+
+
+def replay_view(t: Tensor, chain: list) -> Tensor:
+    """Apply a view chain (from ``_view_chain``) to another tensor of the base's shape."""
+    for op, params, index in chain:
+        t = run(op, t, *params)
+        if index is not None:
+            t = t[index]
+    return t
+
+
+def _copy_slices_base(grad, base, value, chain):
+    from ember._ops.creation import ones_like
+
+    with grad_mode.no_grad():
+        keep = ones_like(grad)
+        replay_view(keep, chain).zero_()
+    return grad * keep
+
+
+COPY_SLICES = defop(
+    "copy_slices", node="CopySlices", nin=2, kind=KEEP, promote=(),
+    forward=None,  # never run: the write itself happens in place (see ``inplace``)
+    backward=(_copy_slices_base,
+              lambda grad, base, value, chain: replay_view(grad, chain)))
+COPY_SLICES.node_cls.name = lambda self: "torch::autograd::CopySlices"  # torch's spelling
+
+
+def _copy_slices(view: Tensor, value: Tensor) -> None:
+    """An in-place op wrote ``value`` through ``view``: the base's new history is torch's
+    CopySlices (its old history outside the view, ``value``'s inside), and the view's is
+    the same view of the new base."""
+    base = view._base
+    chain = _view_chain(view)
+    op, _, _, index = view._view_src
+    if index is not None:
+        raise RuntimeError(
+            f"Output {index} of {op.node.replace('Backward0', '')} is a view and is being "
+            "modified inplace. This view is the output of a function that returns multiple "
+            "views. Such functions do not allow the output views to be modified inplace. You "
+            "should replace the inplace operation by an out-of-place one.")
+    node = _record(COPY_SLICES, (base, value, chain))  # base's edge is still its old history
+    base._grad_fn = node
+    base._requires_grad = True
+    base._output_nr = 0
+    regenerated = replay_view(base, chain)
+    view._grad_fn = regenerated._grad_fn
+    view._requires_grad = True
+    view._output_nr = regenerated._output_nr
 
 
 def _keep_original(node, target: Tensor) -> None:
