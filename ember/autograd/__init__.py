@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ember.autograd import engine, graph
+from ember.autograd.function import Function, FunctionCtx, once_differentiable
 from ember.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -13,9 +14,9 @@ from ember.autograd.grad_mode import (
 )
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
 
-__all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
-           "is_grad_enabled", "is_inference_mode_enabled", "gradcheck", "gradgradcheck",
-           "graph"]
+__all__ = ["Function", "FunctionCtx", "once_differentiable", "backward", "grad", "no_grad",
+           "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
+           "is_inference_mode_enabled", "gradcheck", "gradgradcheck", "graph"]
 
 
 def _as_tuple(x) -> tuple:

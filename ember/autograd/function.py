@@ -1,0 +1,219 @@
+"""Custom autograd functions: mirrors ``torch.autograd.Function``.
+
+A subclass defines static ``forward`` and ``backward`` (and optionally ``setup_context``);
+``apply`` runs the forward without recording, then records one node whose ``backward`` is
+the user's. As in torch, the node *is* the ``ctx`` object: ``y.grad_fn`` is the ctx that
+``forward`` filled in, and it prints as ``<MyFunctionBackward>``.
+"""
+from __future__ import annotations
+
+import functools
+
+from ember.autograd import grad_mode
+from ember.autograd.graph import (
+    _FREED,
+    SECOND_BACKWARD,
+    Node,
+    check_versions,
+    fit_gradient,
+    grad_edge,
+    new_key,
+)
+
+
+class FunctionCtx:
+    """What ``forward`` sees as ``ctx`` (mirrors ``torch.autograd.function.FunctionCtx``)."""
+
+    def save_for_backward(self, *tensors) -> None:
+        """Keep tensors (or None) for ``backward``; read them back with ``saved_tensors``.
+        Modifying one in place before backward raises torch's version-counter error."""
+        self._to_save = tensors
+
+    def save_for_forward(self, *tensors) -> None:
+        self.saved_for_forward = tensors
+
+    def mark_dirty(self, *tensors) -> None:
+        """Declare inputs that ``forward`` modified in place (they take this node as their
+        history)."""
+        self._dirty = tensors
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        """Declare outputs that carry no gradient (e.g. indices)."""
+        self._non_differentiable = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, ``backward`` receives None (not zeros) for outputs without a
+        gradient."""
+        self.materialize_grads = value
+
+
+class BackwardCFunction(FunctionCtx, Node):
+    """The node of one ``Function.apply`` call; also its ``ctx``."""
+
+    _forward_cls: type = None
+    materialize_grads = True
+    _to_save = ()
+    _dirty = ()
+    _non_differentiable = ()
+
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = self._saved
+        if saved is _FREED:
+            raise RuntimeError(SECOND_BACKWARD)
+        if self._versions:
+            check_versions(self, saved, self._versions)
+        return saved
+
+    def apply(self, grads: list) -> list:
+        if self.materialize_grads:
+            from ember._ops.creation import zeros
+
+            grads = [zeros(meta[0], dtype=meta[1]) if g is None and meta is not None else g
+                     for g, meta in zip(grads, self._output_meta)]
+        backward = self._forward_cls.backward
+        result = backward(self, *grads)
+        if not isinstance(result, tuple):
+            result = (result,)
+        n_inputs = len(self._input_positions)
+        if len(result) != n_inputs:
+            if len(result) > n_inputs and all(r is None for r in result[n_inputs:]):
+                result = result[:n_inputs]
+            else:
+                raise RuntimeError(
+                    f"function {self.name()} returned an incorrect number of gradients "
+                    f"(expected {n_inputs}, got {len(result)})")
+        out = []
+        for i, pos in enumerate(self._tensor_positions):
+            g = result[pos]
+            meta = self._meta[i]
+            if g is None or meta is None:
+                out.append(None)
+                continue
+            shape = meta[0]
+            if g.shape != shape and not _expandable(shape, g.shape):
+                raise RuntimeError(
+                    f"Function {self.name()} returned an invalid gradient at index {pos} - "
+                    f"got {list(g.shape)} but expected shape compatible with {list(shape)}")
+            out.append(fit_gradient(g, meta))
+        return out
+
+    def release(self) -> None:
+        if self._saved:
+            self._saved = _FREED
+
+    def __repr__(self) -> str:
+        return f"<torch.autograd.function.{type(self).__name__} object at {hex(id(self))}>"
+
+
+def _expandable(shape: tuple, grad_shape: tuple) -> bool:
+    """Whether ``shape`` broadcasts to ``grad_shape`` (so the gradient can be summed back)."""
+    if len(shape) > len(grad_shape):
+        return False
+    for a, b in zip(reversed(shape), reversed(grad_shape)):
+        if a != b and a != 1:
+            return False
+    return True
+
+
+class _FunctionMeta(type):
+    """Gives every Function subclass its own node class, ``<Name>Backward``."""
+
+    def __init__(cls, name, bases, namespace):
+        super().__init__(name, bases, namespace)
+        cls._backward_cls = type(name + "Backward", (BackwardCFunction,),
+                                 {"_forward_cls": cls, "__module__": __name__})
+
+
+class Function(metaclass=_FunctionMeta):
+    """Mirrors ``torch.autograd.Function``: subclass it with static ``forward(ctx, *args)``
+    (or ``forward(*args)`` plus ``setup_context(ctx, inputs, output)``) and
+    ``backward(ctx, *grad_outputs)``, and call ``MyFunction.apply(*args)``."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError(
+            "You must implement the forward function for custom autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError(
+            "You must implement either the backward or vjp method for your custom "
+            "autograd.Function to use it with backward mode AD.")
+
+    setup_context = None
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from ember._tensor import Tensor
+
+        ctx = cls._backward_cls.__new__(cls._backward_cls)
+        ctx._extra = None
+        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        ctx._input_positions = tuple(range(len(args)))
+        ctx._tensor_positions = tuple(positions)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        custom_setup = cls.setup_context is not None and \
+            cls.setup_context is not Function.setup_context
+        with grad_mode.no_grad():
+            if custom_setup:
+                output = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, output)
+            else:
+                output = cls.forward(ctx, *args, **kwargs)
+        record = grad_mode.state.enabled and any(ctx.needs_input_grad[i] for i in positions)
+        return _wrap_outputs(ctx, args, positions, output, record)
+
+
+def _wrap_outputs(ctx, args: tuple, positions: list, output, record: bool):
+    from ember._tensor import Tensor, make
+
+    single = not isinstance(output, tuple)
+    outputs = (output,) if single else output
+    dirty = {id(t) for t in ctx._dirty}
+    non_diff = {id(t) for t in ctx._non_differentiable}
+    inputs_by_id = {id(args[i]): args[i] for i in positions}
+    wrapped = []
+    for out in outputs:
+        if isinstance(out, Tensor) and id(out) in inputs_by_id and id(out) not in dirty:
+            # An input returned as it is: the output is a new tensor viewing it (as torch).
+            alias = make(out._data, False, None, out._version)
+            alias._base = out if out._base is None else out._base
+            out = alias
+        wrapped.append(out)
+    if record:
+        ctx.next_functions = tuple(
+            grad_edge(args[i]) if args[i]._requires_grad else (None, 0) for i in positions)
+        ctx._meta = tuple((args[i]._data.shape, args[i]._data.dtype)
+                          if args[i]._requires_grad else None for i in positions)
+        ctx._key = new_key()
+        ctx.num_outputs = len(wrapped)
+        ctx._output_meta = tuple((o._data.shape, o.dtype) if isinstance(o, Tensor) else None
+                                 for o in wrapped)
+        saved = tuple(ctx._to_save)
+        ctx._saved = saved
+        ctx._versions = tuple((i, t._version[0]) for i, t in enumerate(saved)
+                              if isinstance(t, Tensor)) or None
+        for nr, out in enumerate(wrapped):
+            if not isinstance(out, Tensor):
+                continue
+            if id(out) in non_diff:
+                out._requires_grad = False
+                continue
+            out._grad_fn = ctx
+            out._requires_grad = out.dtype.category >= 2
+            out._output_nr = nr
+    else:
+        ctx._saved = tuple(ctx._to_save)
+        ctx._versions = None
+    return wrapped[0] if single else tuple(wrapped)
+
+
+def once_differentiable(fn):
+    """Mirrors ``torch.autograd.function.once_differentiable``: the decorated ``backward``
+    runs without recording, so differentiating its result again raises."""
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        with grad_mode.no_grad():
+            return fn(ctx, *args)
+    return wrapper
