@@ -28,8 +28,9 @@ from ember._ops.shape import (permute, reshape, select, squeeze, stack, swapaxes
                               transpose, unbind, unsqueeze)
 from ember._tensor_str import get_printoptions, printoptions, set_printoptions
 from ember import autograd
-from ember.autograd import (enable_grad, inference_mode, is_grad_enabled,
-                            is_inference_mode_enabled, no_grad, set_grad_enabled)
+from ember.autograd import (enable_grad, inference_mode, is_anomaly_check_nan_enabled,
+                            is_anomaly_enabled, is_grad_enabled, is_inference_mode_enabled,
+                            no_grad, set_grad_enabled)
 
 bool = _dtype.bool_  # noqa: A001 - torch's name
 float = float32  # noqa: A001

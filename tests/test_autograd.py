@@ -412,3 +412,31 @@ def test_gradcheck_detects_a_wrong_gradient() -> None:
         return ember.where(t > 2.0, t, t.detach() * t.detach()) + t * 0
     with pytest.raises(RuntimeError, match="Jacobian mismatch"):
         ember.autograd.gradcheck(wrong, (x,))
+
+
+def test_anomaly_detection_names_the_node_and_its_forward_call() -> None:
+    def fn(L):
+        x = L.tensor([0.0, 1.0], requires_grad=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            with L.autograd.detect_anomaly():
+                y = (x.log() * 0).sum()  # the forward call the warning must point at
+                with pytest.raises(RuntimeError) as info:
+                    y.backward()
+        texts = [str(w.message).split(" (Triggered internally")[0] for w in caught
+                 if w.category is UserWarning]
+        return str(info.value), texts, L.is_anomaly_enabled()
+    t, e = both(fn)
+    assert e == t
+    assert "LogBackward0" in t[0] and "x.log()" in t[1][-1]
+
+
+def test_set_detect_anomaly() -> None:
+    for lib in (torch, ember):
+        lib.autograd.set_detect_anomaly(True)
+        assert lib.is_anomaly_enabled()
+        with lib.autograd.set_detect_anomaly(False):
+            assert not lib.is_anomaly_enabled()
+        assert lib.is_anomaly_enabled()
+        lib.autograd.set_detect_anomaly(False)
+        assert not lib.is_anomaly_enabled()

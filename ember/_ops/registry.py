@@ -12,7 +12,7 @@ from ember import _dtype
 from ember._backend import ndarray, np
 from ember._ops import _promote
 from ember._tensor import Tensor, make
-from ember.autograd import grad_mode
+from ember.autograd import anomaly_mode, grad_mode
 from ember.autograd.graph import MultiOutputNode, _counter, accumulator, node_class
 
 # How an op's result dtype follows from its inputs' (torch's promotion, see _promote):
@@ -22,6 +22,7 @@ COMPARE = 2   # computed in the promoted dtype, result bool (eq, lt, ...)
 KEEP = 3      # no promotion: the forward decides (shape ops, casts, reductions)
 
 _state = grad_mode.state
+_anomaly = anomaly_mode.state
 
 
 class Op:
@@ -267,7 +268,7 @@ def _record(op: Op, args: tuple):
         node.next_functions = tuple(_edge(args[i]) for i in range(nin))
         node._meta = tuple(_meta(args[i]) for i in range(nin))
     node._key = -next(_counter)
-    node._extra = None
+    node._extra = {"trace": anomaly_mode.forward_trace()} if _anomaly[0] else None
     node._op = op
     node._result = None
     if op.saves_all:

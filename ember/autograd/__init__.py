@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from ember.autograd import engine, graph
+from ember.autograd.anomaly_mode import (
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_detect_anomaly,
+)
 from ember.autograd.function import Function, FunctionCtx, once_differentiable
 from ember.autograd.grad_mode import (
     enable_grad,
@@ -14,9 +20,11 @@ from ember.autograd.grad_mode import (
 )
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
 
-__all__ = ["Function", "FunctionCtx", "once_differentiable", "backward", "grad", "no_grad",
+__all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable", "no_grad",
            "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
-           "is_inference_mode_enabled", "gradcheck", "gradgradcheck", "graph"]
+           "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
+           "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "gradcheck", "gradgradcheck",
+           "graph"]
 
 
 def _as_tuple(x) -> tuple:

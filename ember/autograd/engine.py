@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 
-from ember.autograd import grad_mode
+from ember.autograd import anomaly_mode, grad_mode
 from ember.autograd.graph import AccumulateGrad, GraphRoot, grad_edge
 
 
@@ -71,10 +71,12 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
                     inputs = None
             if inputs is None:
                 outputs = [None] * len(node.next_functions)
+            elif anomaly_mode.state[0]:
+                outputs = _apply_watched(node, inputs)
             else:
                 outputs = node.apply(inputs)
-                if extra is not None and "post" in extra:
-                    outputs = _post_hooks(extra["post"], outputs, inputs)
+            if inputs is not None and extra is not None and "post" in extra:
+                outputs = _post_hooks(extra["post"], outputs, inputs)
             if not retain_graph:
                 node.release()
             for (nxt, nr), grad in zip(node.next_functions, outputs):
@@ -93,6 +95,19 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
     finally:
         grad_mode.state.enabled = prev
     return captured
+
+
+def _apply_watched(node, inputs: list) -> list:
+    """``node.apply`` under anomaly detection: a failure warns with the forward traceback,
+    and nan gradients raise."""
+    try:
+        outputs = node.apply(inputs)
+        if anomaly_mode.state[1]:
+            anomaly_mode.check_nan(node, outputs)
+    except Exception:
+        anomaly_mode.warn_error_in(node)
+        raise
+    return outputs
 
 
 def _discover(root) -> tuple[dict, list]:
