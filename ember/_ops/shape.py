@@ -70,6 +70,16 @@ def view(self: Tensor, *shape) -> Tensor:
     return run(VIEW, self, infer_shape(shape, data.size), data.shape)
 
 
+def view_as(self: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``Tensor.view_as``."""
+    return view(self, other._data.shape)
+
+
+def reshape_as(self: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``Tensor.reshape_as``."""
+    return reshape(self, other._data.shape)
+
+
 def reshape(input: Tensor, *shape) -> Tensor:
     """Mirrors ``torch.reshape``: a view when the strides allow, else a copy (recorded as
     torch records it: clone, then ``_unsafe_view``)."""
@@ -427,8 +437,9 @@ def _iter(self: Tensor):
 
 
 attach({
-    "view": view, "reshape": reshape, "transpose": transpose, "swapaxes": transpose,
-    "swapdims": transpose, "t": t, "permute": permute, "T": property(_T),
+    "view": view, "view_as": view_as, "reshape": reshape, "reshape_as": reshape_as,
+    "transpose": transpose, "swapaxes": transpose, "swapdims": transpose, "t": t,
+    "permute": permute, "T": property(_T),
     "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand, "expand_as": expand_as,
     "__getitem__": getitem, "select": select, "__iter__": _iter, "unbind": unbind,
 })

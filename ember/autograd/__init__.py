@@ -135,3 +135,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
                 g = zeros_like(t)
         result.append(g)
     return tuple(result)
+
+
+from ember.autograd import functional  # noqa: E402, F401 - built on grad above
