@@ -440,3 +440,23 @@ def test_set_detect_anomaly() -> None:
         assert lib.is_anomaly_enabled()
         lib.autograd.set_detect_anomaly(False)
         assert not lib.is_anomaly_enabled()
+
+
+def test_saved_attributes_like_torch() -> None:
+    def fn(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        w = L.tensor([[1.0], [3.0]])
+        y = x ** 3
+        z = x.exp()
+        p = L.mm(x.reshape(1, 2), w)
+        out = [y.grad_fn._saved_self is x, y.grad_fn._saved_exponent, z.grad_fn._saved_result,
+               p.grad_fn._saved_self, p.grad_fn._saved_mat2 is not None]
+        z.sum().backward()
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            z.grad_fn._saved_result
+        with pytest.raises(AttributeError):
+            z.grad_fn._saved_nothing
+        return out
+    t, e = both(fn)
+    assert e[:2] == t[:2] and e[3] is None and t[3] is None and e[4] == t[4]
+    assert_same(e[2], t[2])

@@ -9,19 +9,19 @@ from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view
 from ember._tensor import Tensor
 from ember.autograd import grad_mode
 
-DOT = defop("dot", node="DotBackward0", nin=2, kind=KEEP, save=(0, 1),
+DOT = defop("dot", node="DotBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
             forward=lambda xp, self, other: xp.dot(self, other),
             backward=(lambda grad, self, other: grad * other,
                       lambda grad, self, other: grad * self))
-MV = defop("mv", node="MvBackward0", nin=2, kind=KEEP, save=(0, 1),
+MV = defop("mv", node="MvBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
            forward=lambda xp, self, vec: xp.matmul(self, vec),
            backward=(lambda grad, self, vec: grad.unsqueeze(1) * vec,
                      lambda grad, self, vec: self.t().mv(grad)))
-MM = defop("mm", node="MmBackward0", nin=2, kind=KEEP, save=(0, 1),
+MM = defop("mm", node="MmBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
            forward=lambda xp, self, mat2: xp.matmul(self, mat2),
            backward=(lambda grad, self, mat2: grad.mm(mat2.t()),
                      lambda grad, self, mat2: self.t().mm(grad)))
-BMM = defop("bmm", node="BmmBackward0", nin=2, kind=KEEP, save=(0, 1),
+BMM = defop("bmm", node="BmmBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
             forward=lambda xp, self, mat2: xp.matmul(self, mat2),
             backward=(lambda grad, self, mat2: grad.bmm(mat2.transpose(1, 2)),
                       lambda grad, self, mat2: self.transpose(1, 2).bmm(grad)))

@@ -30,7 +30,7 @@ class Op:
 
     __slots__ = ("name", "node", "node_cls", "forward", "backward", "nin", "kind", "promote",
                  "save_idx", "saves_all", "no_inputs", "save_result", "binary", "view", "jvp",
-                 "check", "multi")
+                 "check", "multi", "needs", "arg_names")
 
     def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
                  check, multi):
@@ -49,12 +49,32 @@ class Op:
         if promote is None and nin > 1:
             promote = tuple(range(nin))
         self.promote = promote
+        # save: what the formulas read. A tuple names inputs (and "result") kept whenever a
+        # node is recorded; a dict maps an input to the inputs its own formula reads, so an
+        # input is kept only when an input whose formula reads it needs a gradient (x * y
+        # keeps y for x's gradient, and x only when y needs one, as torch does).
+        self.needs = None
+        if isinstance(save, dict):
+            self.needs = tuple(tuple(save.get(i, ())) for i in range(nin))
+            reads = {j for js in self.needs for j in js}
+            save = tuple(sorted(j for j in reads if j != "result")) + (
+                ("result",) if "result" in reads else ())
         params = tuple(save)
         self.save_result = "result" in params
         self.save_idx = tuple(i for i in params if i != "result")
-        self.saves_all = len(self.save_idx) == nin
+        self.saves_all = len(self.save_idx) == nin and self.needs is None
         self.no_inputs = (None,) * nin
         self.binary = nin == 2 and promote == (0, 1)
+        # The formulas' argument names (torch's: self, other, exponent, ...), for the
+        # ``grad_fn._saved_<name>`` attributes.
+        self.arg_names = ()
+        for fn in backward or ():
+            if fn is not None and not fn.__code__.co_flags & 0x04:  # no *args
+                code = fn.__code__
+                names = code.co_varnames[1:code.co_argcount]
+                self.arg_names = names[:-1] if self.save_result and names[-1:] == (
+                    "result",) else names
+                break
         self.view = view
         self.jvp = jvp  # reserved for forward-mode AD: the tangent rule lives on the record
         self.check = check  # check(*args) raises torch's error for inputs torch refuses
@@ -66,9 +86,8 @@ class Op:
         else:
             self.node_cls = None
 
-    def unsaved(self, args: tuple) -> tuple:
-        """``args`` with the input tensors the backward does not read replaced by None."""
-        keep = self.save_idx
+    def unsaved(self, args: tuple, keep: tuple) -> tuple:
+        """``args`` with the input tensors not in ``keep`` replaced by None."""
         return tuple(None if i < self.nin and i not in keep and isinstance(a, Tensor) else a
                      for i, a in enumerate(args))
 
@@ -273,19 +292,33 @@ def _record(op: Op, args: tuple):
     node._result = None
     if op.saves_all:
         node._args = args
+        save_idx = op.save_idx
     elif not op.save_idx:
         node._args = op.no_inputs + args[nin:]
         node._versions = None
         return node
     else:
-        node._args = op.unsaved(args)
+        save_idx = op.save_idx
+        if op.needs is not None:
+            save_idx = _needed(op, node.next_functions)
+        node._args = op.unsaved(args, save_idx)
     versions = []
-    for i in op.save_idx:
+    for i in save_idx:
         a = args[i]
         if isinstance(a, Tensor):
             versions.append((i, a._version[0]))
     node._versions = versions or None
     return node
+
+
+def _needed(op: Op, edges: tuple) -> tuple:
+    """The inputs read by the formulas of the inputs that need a gradient."""
+    keep = set()
+    for (fn, _), reads in zip(edges, op.needs):
+        if fn is not None:
+            keep.update(reads)
+    keep.discard("result")
+    return tuple(sorted(keep))
 
 
 def check_inplace(target: Tensor) -> None:

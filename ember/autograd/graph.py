@@ -120,6 +120,22 @@ class OpNode(Node):
                 out.append(fit_gradient(fn(grad, *args), meta))
         return out
 
+    def __getattr__(self, name: str):
+        # grad_fn._saved_self, ._saved_other, ._saved_result, ._saved_exponent, ...
+        # (only reached when normal lookup fails, so the engine never pays for it)
+        if name.startswith("_saved_"):
+            key = name[7:]
+            op = self._op
+            if key == "result" and op.save_result:
+                if self._args is _FREED:
+                    raise RuntimeError(SECOND_BACKWARD)
+                return self._unpack_result()
+            if key in op.arg_names:
+                if self._args is _FREED:
+                    raise RuntimeError(SECOND_BACKWARD)
+                return self._args[op.arg_names.index(key)]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
     def _unpack_result(self):
         data, version, saved_version = self._result
         if version[0] != saved_version:
