@@ -312,3 +312,100 @@ def node_class(name: str, base: type = OpNode) -> type:
 
 def new_key() -> int:
     return -next(_counter)
+
+
+# ---- pictures of the graph -------------------------------------------------------------
+
+
+class Digraph:
+    """Graphviz DOT text of a backward graph (``str()`` or ``.source``), with ``render``."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def __str__(self) -> str:
+        return self.source
+
+    def __repr__(self) -> str:
+        return f"<Digraph with {self.source.count(' -> ')} edges>"
+
+    def render(self, path: str, format: str = "svg") -> str:  # noqa: A002 - graphviz's name
+        """Write ``path`` (DOT text) and ``path.<format>`` drawn by Graphviz's ``dot``
+        program; returns the drawing's path."""
+        import shutil
+        import subprocess
+
+        if format not in ("svg", "png", "pdf"):
+            raise ValueError(f"format must be 'svg', 'png' or 'pdf', not {format!r}")
+        dot = shutil.which("dot")
+        if dot is None:
+            raise RuntimeError(
+                "rendering needs Graphviz's 'dot' program, which is not on PATH: install "
+                "Graphviz (e.g. 'apt-get install graphviz'), or use the DOT text in .source")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.source)
+        out = f"{path}.{format}"
+        subprocess.run([dot, f"-T{format}", path, "-o", out], check=True)
+        return out
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _shape(t) -> str:
+    return "(" + ", ".join(str(s) for s in t._data.shape) + ")"
+
+
+def to_dot(tensor, params: dict | None = None, show_saved: bool = False) -> Digraph:
+    """The backward graph that ends in ``tensor`` (or a sequence of tensors) as Graphviz
+    DOT: one box per node, named as torch names it; leaves show their name in ``params``
+    (name -> tensor, e.g. ``dict(model.named_parameters())``) and shape; with
+    ``show_saved`` the tensors each node saved for backward hang off it. ember's own
+    feature (torch has none built in)."""
+    tensors = tensor if isinstance(tensor, (list, tuple)) else [tensor]
+    names = {id(t): name for name, t in (params or {}).items()}
+    lines = ["digraph {",
+             '    graph [rankdir=BT fontname=monospace]',
+             '    node [shape=box style="rounded,filled" fontname=monospace fontsize=10 '
+             'fillcolor=white]']
+    seen = set()
+    stack = []
+    for i, t in enumerate(tensors):
+        out_id = f"out{i}"
+        lines.append(f"    {out_id} [label={_quote('output ' + _shape(t))} "
+                     "fillcolor=darkolivegreen1]")
+        root = t._grad_fn if t._grad_fn is not None else (
+            accumulator(t) if t._requires_grad else None)
+        if root is not None:
+            lines.append(f"    n{id(root)} -> {out_id}")
+            stack.append(root)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, AccumulateGrad):
+            var = node.variable
+            label = (names.get(id(var), "") + "\n" if var is not None else "") + (
+                _shape(var) if var is not None else "")
+            lines.append(f"    n{id(node)} [label={_quote(label.strip() or 'leaf')} "
+                         "fillcolor=lightblue]")
+        else:
+            lines.append(f"    n{id(node)} [label={_quote(node.name())}]")
+            if show_saved and isinstance(node, OpNode) and node._args is not _FREED:
+                saved = [(name, value._data.shape) for name, value in
+                         zip(node._op.arg_names, node._args) if hasattr(value, "_data")]
+                if node._result is not None:
+                    saved.append(("result", node._result[0].shape))
+                for name, shape in saved:
+                    sid = f"s{id(node)}_{name}"
+                    text = name + " (" + ", ".join(str(s) for s in shape) + ")"
+                    lines.append(f"    {sid} [label={_quote(text)} fillcolor=orange]")
+                    lines.append(f"    {sid} -> n{id(node)} [style=dashed arrowhead=none]")
+        for child, _ in node.next_functions:
+            if child is not None:
+                lines.append(f"    n{id(child)} -> n{id(node)}")
+                stack.append(child)
+    lines.append("}")
+    return Digraph("\n".join(lines) + "\n")
