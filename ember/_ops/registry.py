@@ -13,7 +13,15 @@ from ember._backend import ndarray, np
 from ember._ops import _promote
 from ember._tensor import Tensor, make
 from ember.autograd import anomaly_mode, grad_mode
-from ember.autograd.graph import MultiOutputNode, _counter, accumulator, node_class
+from ember.autograd.graph import (
+    MultiOutputNode,
+    Packed,
+    _counter,
+    accumulator,
+    node_class,
+    pack_saved,
+    saved_hooks,
+)
 
 # How an op's result dtype follows from its inputs' (torch's promotion, see _promote):
 SAME = 0      # the promoted dtype (add, mul, maximum, ...)
@@ -141,6 +149,8 @@ def run(op: Op, *args):
             # The result's data and counter, not the tensor: the tensor points at this
             # node, and the node must not point back (no cycles; see graph.py).
             node._result = (r, out._version, 0)
+            if saved_hooks:
+                node._result = Packed(saved_hooks[-1], out)
     else:
         out = make(r)
     if op.view:
@@ -308,6 +318,8 @@ def _record(op: Op, args: tuple):
         if isinstance(a, Tensor):
             versions.append((i, a._version[0]))
     node._versions = versions or None
+    if saved_hooks:
+        pack_saved(node, saved_hooks[-1])
     return node
 
 

@@ -200,7 +200,7 @@ def _pre_hooks(node, extra: dict, inputs: list) -> list:
     for hook in tuple(extra.get("pre", ())):
         new = hook(tuple(inputs))
         if new is not None:
-            inputs = list(new)
+            inputs = _checked(hook, new, len(inputs))
     return inputs
 
 
@@ -208,8 +208,18 @@ def _post_hooks(hooks: list, outputs, inputs: list):
     for hook in tuple(hooks):
         new = hook(tuple(outputs), tuple(inputs))
         if new is not None:
-            outputs = list(new)
+            outputs = _checked(hook, new, len(outputs))
     return outputs
+
+
+def _checked(hook, values, expected: int) -> list:
+    values = list(values)
+    if len(values) != expected:
+        name = getattr(hook, "__name__", type(hook).__name__)
+        raise RuntimeError(
+            f"hook '{name}' has returned an incorrect number of values (got {len(values)}, "
+            f"but expected {expected})")
+    return values
 
 
 def roots_of(tensors) -> list:

@@ -92,6 +92,66 @@ class _Handle:
         self.remove()
 
 
+# The active (pack, unpack) pairs of ``saved_tensors_hooks``, innermost last.
+saved_hooks: list = []
+
+
+class Packed:
+    """A saved tensor as a pack hook returned it; ``unpack()`` gives the tensor back."""
+
+    __slots__ = ("_unpack", "_value")
+
+    def __init__(self, hooks: tuple, tensor) -> None:
+        pack, self._unpack = hooks
+        self._value = _without_hooks(pack, tensor)
+
+    def unpack(self):
+        return _without_hooks(self._unpack, self._value)
+
+
+def _without_hooks(hook, value):
+    # A hook's own ops save tensors too; as in torch, those are not routed through hooks.
+    active = saved_hooks[:]
+    saved_hooks.clear()
+    try:
+        return hook(value)
+    finally:
+        saved_hooks[:] = active
+
+
+class saved_tensors_hooks:
+    """Mirrors ``torch.autograd.graph.saved_tensors_hooks``: inside it, every tensor a node
+    saves for backward goes through ``pack_hook(tensor)`` and comes back through
+    ``unpack_hook(packed)`` when backward needs it."""
+
+    def __init__(self, pack_hook, unpack_hook) -> None:
+        self.hooks = (pack_hook, unpack_hook)
+
+    def __enter__(self):
+        saved_hooks.append(self.hooks)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        saved_hooks.remove(self.hooks)
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Mirrors ``torch.autograd.graph.save_on_cpu``; ember's tensors already live on the
+    CPU, so saved tensors are kept as they are."""
+
+    def __init__(self, pin_memory: bool = False, device_type: str = "cuda") -> None:
+        super().__init__(lambda t: t, lambda t: t)
+
+
+def pack_saved(node, hooks: tuple) -> None:
+    """Route the tensors ``node`` saved through the innermost pack hook."""
+    from ember._tensor import Tensor
+
+    node._args = tuple(Packed(hooks, a) if isinstance(a, Tensor) else a for a in node._args)
+    node._versions = None  # the hooks own the saved values now
+    node._extras()["packed"] = True
+
+
 class OpNode(Node):
     """The node of one op call. ``_args`` are the op's arguments, with the tensors the op's
     backward does not need replaced by None; ``_meta`` holds (shape, numpy dtype) of each
@@ -110,6 +170,8 @@ class OpNode(Node):
             raise RuntimeError(SECOND_BACKWARD)
         if self._versions is not None:
             check_versions(self, args, self._versions)
+        if self._extra is not None and "packed" in self._extra:
+            args = tuple(a.unpack() if type(a) is Packed else a for a in args)
         if self._result is not None:
             args = (*args, self._unpack_result())
         out = []
@@ -133,17 +195,22 @@ class OpNode(Node):
             if key in op.arg_names:
                 if self._args is _FREED:
                     raise RuntimeError(SECOND_BACKWARD)
-                return self._args[op.arg_names.index(key)]
+                value = self._args[op.arg_names.index(key)]
+                return value.unpack() if type(value) is Packed else value
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def _unpack_result(self):
+        if type(self._result) is Packed:
+            saved = self._result.unpack()
+            return make_tensor(saved._data, True, self, saved._version)
         data, version, saved_version = self._result
         if version[0] != saved_version:
             raise RuntimeError(version_error(data, self.name(), version[0], saved_version))
         return make_tensor(data, True, self, version)
 
     def release(self) -> None:
-        if self._versions is not None or self._result is not None:
+        if self._versions is not None or self._result is not None or (
+                self._extra is not None and "packed" in self._extra):
             self._args = _FREED
             self._result = None
 
