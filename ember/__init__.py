@@ -23,7 +23,11 @@ from ember._ops.pointwise import (abs, absolute, acos, add, arccos, arcsin, arct
                                   negative, not_equal, pow, reciprocal, relu, remainder, rsqrt,
                                   rsub, sigmoid, sign, sin, sinh, sqrt, sub, subtract, tan, tanh,
                                   true_divide, where)
-from ember._ops.reduction import mean, sum
+from ember._ops.reduction import (all, amax, amin, any, argmax, argmin, argsort, bincount,
+                                  count_nonzero, cummax, cummin, cumprod, cumsum, histc,
+                                  kthvalue, logsumexp, max, mean, median, min, nanmean, nansum,
+                                  norm, prod, return_types, sort, std, std_mean, sum, topk,
+                                  unique, var, var_mean)
 from ember._ops.shape import (permute, reshape, select, squeeze, stack, swapaxes, swapdims, t,
                               transpose, unbind, unsqueeze)
 from ember._tensor_str import get_printoptions, printoptions, set_printoptions

@@ -1,10 +1,66 @@
-"""Reductions: ``sum`` and ``mean`` (over everything or over dims, with ``keepdim``)."""
+"""Reductions, scans and sorting: sum, mean, prod, max/min (and amax, argmax, ...), var/std,
+norm, logsumexp, cumsum/cumprod/cummax/cummin, all/any, median, sort/topk/kthvalue, unique,
+bincount, histc.
+
+Ops that return values with their indices (``max(dim)``, ``sort``, ``topk``, ...) compute the
+indices first, on the raw array, and pass them to the op as a parameter: the forward gathers
+the values with them and returns both, and the backward scatters the gradient back with the
+same indices, so the node keeps only the indices alive (as torch's does), not the input.
+"""
 from __future__ import annotations
+
+import builtins
+import math
+import types
+import warnings
 
 from ember import _dtype
 from ember._backend import np
-from ember._ops.registry import KEEP, attach, defop, run
-from ember._tensor import Tensor, wrap_dim
+from ember._ops.registry import KEEP, attach, defop, not_implemented, run
+from ember._tensor import Tensor, make, wrap_dim
+
+__all__ = [
+    "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
+    "var_mean", "std_mean", "norm", "logsumexp", "cumsum", "cumprod", "cummax", "cummin",
+    "all", "any", "count_nonzero", "median", "nanmean", "nansum", "sort", "argsort", "topk",
+    "kthvalue", "unique", "bincount", "histc", "return_types",
+]
+
+
+# ---- torch.return_types ---------------------------------------------------------------
+
+
+def _return_type(name: str) -> type:
+    """A (values, indices) tuple type that prints as torch's ``torch.return_types.NAME``."""
+    def __new__(cls, sequence):
+        sequence = tuple(sequence)
+        if len(sequence) != 2:
+            raise TypeError(f"torch.return_types.{name} takes a 2-sequence "
+                            f"({len(sequence)}-sequence given)")
+        return tuple.__new__(cls, sequence)
+
+    def __repr__(self) -> str:
+        return f"torch.return_types.{name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+    def __reduce__(self):
+        return (type(self), (tuple(self),))
+
+    namespace = {
+        "__slots__": (), "__new__": __new__, "__repr__": __repr__, "__reduce__": __reduce__,
+        "__module__": "ember.return_types", "n_fields": 2, "n_sequence_fields": 2,
+        "values": property(lambda self: self[0], doc="the values"),
+        "indices": property(lambda self: self[1], doc="the indices (int64)"),
+    }
+    return type(name, (tuple,), namespace)
+
+
+# Mirrors ``torch.return_types``.
+return_types = types.ModuleType("ember.return_types", "Mirrors ``torch.return_types``.")
+for _name in ("max", "min", "median", "kthvalue", "sort", "topk", "cummax", "cummin"):
+    setattr(return_types, _name, _return_type(_name))
+
+
+# ---- shared helpers -------------------------------------------------------------------
 
 
 def reduce_dims(dim, ndim: int) -> tuple | None:
@@ -45,6 +101,105 @@ def _accumulator(x):
     return None
 
 
+def _count(shape: tuple, dims: tuple | None) -> int:
+    n = 1
+    for i, s in enumerate(shape):
+        if dims is None or i in dims:
+            n *= s
+    return n
+
+
+def _int64_if_integral(data) -> object:
+    return np.dtype(np.int64) if data.dtype.kind in "biu" else data.dtype
+
+
+def _cast_input(input: Tensor, dtype) -> Tensor:
+    return input if dtype is None or dtype.np == input._data.dtype else input.to(dtype)
+
+
+def _require_float(input: Tensor, message: str) -> None:
+    if input.dtype.category < _dtype.FLOAT:
+        raise RuntimeError(message)
+
+
+def _check_nonempty(name: str, data, dims: tuple | None, error: type = RuntimeError) -> None:
+    """torch's refusal to reduce an empty tensor (or an empty dim) where there is no
+    identity value (max, min, argmax, median, ...)."""
+    if data.size:
+        return
+    if dims is None:
+        if error is IndexError:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                             "input.numel() == 0.")
+        raise RuntimeError(
+            f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+            "Specify the reduction dim with the 'dim' argument.")
+    for d in dims:
+        if data.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+
+
+def _isnan(x):
+    return x != x
+
+
+def _no_bool_kernel(name: str, input: Tensor) -> None:
+    if input._data.dtype.kind == "b":
+        raise NotImplementedError(f'"{name}_cpu" not implemented for \'Bool\'')
+
+
+# ---- gather / scatter along a dim (the backward of value-selecting ops) ---------------
+
+
+def _open_index(np_, index, dim: int) -> tuple:
+    grid = list(np_.indices(index.shape, sparse=True))
+    grid[dim] = index
+    return tuple(grid)
+
+
+def _scatter(xp, grad, index, dim, shape, accumulate):
+    if not shape:
+        return grad.copy()
+    out = xp.zeros(shape, grad.dtype)
+    if accumulate:
+        xp.add.at(out, _open_index(xp, index, dim), grad)
+    else:
+        xp.put_along_axis(out, index, grad, dim)
+    return out
+
+
+def _gather(xp, self, index, dim, self_shape, accumulate):
+    return self.copy() if self.ndim == 0 else xp.take_along_axis(self, index, dim)
+
+
+# torch's backward of max(dim)/sort/topk puts the gradient into zeros at the indices (a
+# scatter; cummax's indices repeat, so it accumulates); the gradient of that is a gather.
+SCATTER = defop("scatter", node="ScatterBackward0", kind=KEEP, forward=_scatter,
+                backward=lambda grad, g, index, dim, shape, accumulate: run(
+                    GATHER, grad, index, dim, shape, accumulate))
+SCATTER_ADD = defop("scatter_add", node="ScatterAddBackward0", kind=KEEP, forward=_scatter,
+                    backward=lambda grad, g, index, dim, shape, accumulate: run(
+                        GATHER, grad, index, dim, shape, accumulate))
+GATHER = defop("gather", node="GatherBackward0", kind=KEEP, forward=_gather,
+               backward=lambda grad, self, index, dim, shape, accumulate: run(
+                   SCATTER_ADD if accumulate else SCATTER, grad, index, dim, shape, accumulate))
+
+
+def _scatter_back(grad: Tensor, index, dim: int, keepdim: bool, shape: tuple,
+                  accumulate: bool = False) -> Tensor:
+    if shape and not keepdim:
+        grad = grad.unsqueeze(dim)
+    return run(SCATTER_ADD if accumulate else SCATTER, grad, index, dim, shape, accumulate)
+
+
+FLIP = defop("flip", node="FlipBackward0", kind=KEEP,
+             forward=lambda xp, self, dims: xp.flip(self, dims).copy(),
+             backward=lambda grad, self, dims: run(FLIP, grad, dims))
+
+
+# ---- sum and mean ---------------------------------------------------------------------
+
+
 def _sum(xp, x, dims, keepdim, shape, out_np):
     r = xp.sum(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
     return r.astype(out_np, copy=False) if hasattr(r, "astype") else xp.asarray(r, out_np)
@@ -54,14 +209,6 @@ def _mean(xp, x, dims, keepdim, shape, out_np):
     # The sum divided by the count, as torch computes it (an empty mean is nan).
     r = xp.sum(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
     return xp.true_divide(r, _count(shape, dims)).astype(out_np, copy=False)
-
-
-def _count(shape: tuple, dims: tuple | None) -> int:
-    n = 1
-    for i, s in enumerate(shape):
-        if dims is None or i in dims:
-            n *= s
-    return n
 
 
 def _sum_backward(grad, self, dims, keepdim, shape, out_np):
@@ -83,12 +230,11 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
     """Mirrors ``torch.sum``: integers and bools sum to int64 unless ``dtype`` is given."""
     data = input._data
     if dtype is None:
-        out_np = _dtype.int64.np if data.dtype.kind in "biu" else data.dtype
+        out_np = _int64_if_integral(data)
     else:
         out_np = dtype.np
-        data_dtype = dtype
         if data.dtype != out_np:
-            input = input.to(data_dtype)
+            input = input.to(dtype)
     if dim is None:
         return run(SUM, input, None, False, data.shape, out_np)
     return run(SUM_DIM, input, reduce_dims(dim, data.ndim), keepdim, data.shape, out_np)
@@ -109,4 +255,872 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
     return run(MEAN_DIM, input, reduce_dims(dim, data.ndim), keepdim, data.shape, data.dtype)
 
 
-attach({"sum": sum, "mean": mean})
+# ---- prod -----------------------------------------------------------------------------
+
+
+def _prod(xp, x, dims, keepdim, out_np):
+    r = xp.prod(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
+    return xp.asarray(r).astype(out_np, copy=False)
+
+
+def _exclusive_products(xp, x, dim):
+    """For each element, the product of the others along ``dim`` (exact with zeros)."""
+    if x.ndim == 0:
+        return xp.ones_like(x)
+    n = x.shape[dim]
+    moved = xp.moveaxis(x, dim, 0)
+    left = xp.ones_like(moved)
+    right = xp.ones_like(moved)
+    if n > 1:
+        left[1:] = xp.cumprod(moved[:-1], axis=0)
+        right[:-1] = xp.cumprod(moved[:0:-1], axis=0)[::-1]
+    return xp.moveaxis(left * right, 0, dim)
+
+
+# The product of the other elements, for prod's gradient when the input holds zeros (then
+# result / self is 0/0). torch differentiates this path again; ember does not (yet).
+PROD_OTHERS = defop("prod_backward", node="NotImplemented", kind=KEEP,
+                    forward=lambda xp, self, dim: _exclusive_products(xp, self, dim),
+                    backward=not_implemented("prod_backward"))
+
+
+def _prod_backward(grad, self, dims, keepdim, out_np, result):
+    shape = self._data.shape
+    grad = expand_back(grad, shape, dims, keepdim)
+    if not (self._data == 0).any():
+        return grad * expand_back(result, shape, dims, keepdim) / self
+    if dims is None:
+        others = run(PROD_OTHERS, self.reshape(-1), 0).reshape(shape)
+    else:
+        others = run(PROD_OTHERS, self, dims[0])
+    return grad * others
+
+
+PROD = defop("prod", node="ProdBackward0", kind=KEEP, save=(0, "result"), forward=_prod,
+             backward=_prod_backward)
+PROD_DIM = defop("prod", node="ProdBackward1", kind=KEEP, save=(0, "result"), forward=_prod,
+                 backward=_prod_backward)
+
+
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *,
+         dtype=None) -> Tensor:
+    """Mirrors ``torch.prod``: the product of all elements, or along one dim. Integers and
+    bools multiply to int64 unless ``dtype`` is given."""
+    input = _cast_input(input, dtype)
+    data = input._data
+    out_np = _int64_if_integral(data)
+    if dim is None:
+        return run(PROD, input, None, False, out_np)
+    return run(PROD_DIM, input, reduce_dims(int(dim), data.ndim), keepdim, out_np)
+
+
+# ---- max, min, amax, amin, argmax, argmin ---------------------------------------------
+
+
+def _evenly_distribute(grad, self, result):
+    # torch's full max/min/median split the gradient evenly among the elements equal to the
+    # result (among the nans when the result is nan).
+    from ember._ops.pointwise import where
+
+    mask = _isnan(self) if math.isnan(result.item()) else self == result
+    return where(mask, grad / mask.sum(), 0.0)
+
+
+MAX_ALL = defop("max", node="MaxBackward1", kind=KEEP, save=(0, "result"),
+                forward=lambda xp, self: xp.max(self),
+                backward=lambda grad, self, result: _evenly_distribute(grad, self, result))
+MIN_ALL = defop("min", node="MinBackward1", kind=KEEP, save=(0, "result"),
+                forward=lambda xp, self: xp.min(self),
+                backward=lambda grad, self, result: _evenly_distribute(grad, self, result))
+
+
+def _select_forward(xp, self, index, dim, keepdim, shape):
+    # ``index`` has the reduced dim kept (size 1): gather, then drop it unless keepdim.
+    if self.ndim == 0:
+        return self.copy(), index.reshape(())
+    values = xp.take_along_axis(self, index, dim)
+    if not keepdim:
+        return values.squeeze(dim), index.squeeze(dim)
+    return values, index
+
+
+def _select_backward(grads, self, index, dim, keepdim, shape):
+    return _scatter_back(grads[0], index, dim, keepdim, shape)
+
+
+def _selecting_op(name: str, node: str):
+    return defop(name, node=node, kind=KEEP, multi=1, forward=_select_forward,
+                 backward=_select_backward)
+
+
+MAX_DIM = _selecting_op("max", "MaxBackward0")
+MIN_DIM = _selecting_op("min", "MinBackward0")
+MEDIAN_DIM = _selecting_op("median", "MedianBackward1")
+KTHVALUE = _selecting_op("kthvalue", "KthvalueBackward0")
+
+
+def _arg_extreme(data, dim: int, largest: bool):
+    """The index of the first largest (smallest) element along ``dim``, kept as a size-1
+    dim; nan counts as the largest and the smallest, as in torch."""
+    if data.ndim == 0:
+        return np.zeros((), np.int64)
+    fn = np.argmax if largest else np.argmin
+    return np.expand_dims(fn(data, axis=dim), dim).astype(np.int64, copy=False)
+
+
+def _with_indices(op, name: str, input: Tensor, dim, keepdim: bool, index_fn):
+    data = input._data
+    d = wrap_dim(dim, data.ndim)
+    _check_nonempty(name, data, (d,) if data.ndim else None, IndexError)
+    index = index_fn(data, d)
+    return getattr(return_types, name)(run(op, input, index, d, keepdim, data.shape))
+
+
+def _max_or_min(name: str, input: Tensor, dim, keepdim: bool, other):
+    from ember._ops import pointwise
+
+    if other is None and isinstance(dim, Tensor):
+        other = dim
+    if other is not None:
+        return (pointwise.maximum if name == "max" else pointwise.minimum)(input, other)
+    if dim is None:
+        _check_nonempty(name, input._data, None)
+        return run(MAX_ALL if name == "max" else MIN_ALL, input)
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                        f"(Tensor, {type(dim).__name__})")
+    largest = name == "max"
+    return _with_indices(MAX_DIM if largest else MIN_DIM, name, input, dim, keepdim,
+                         lambda data, d: _arg_extreme(data, d, largest))
+
+
+def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
+    """Mirrors ``torch.max``: ``max(input)`` (the largest element), ``max(input, dim,
+    keepdim)`` (a ``return_types.max`` of values and int64 indices) and ``max(input,
+    other)`` (= ``maximum``). nan propagates."""
+    return _max_or_min("max", input, dim, keepdim, other)
+
+
+def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
+    """Mirrors ``torch.min`` (see ``max``)."""
+    return _max_or_min("min", input, dim, keepdim, other)
+
+
+def _scale_grad_by_count(grad, self, dims, keepdim, result):
+    # amax/amin split the gradient evenly among the ties of each reduced slice; a nan
+    # result has no equal element, and torch's 0/0 makes that slice's gradient nan.
+    shape = self._data.shape
+    mask = self == expand_back(result, shape, dims, keepdim)
+    count = mask.sum(dims, keepdim=True) if dims is not None else mask.sum()
+    return (expand_back(grad, shape, dims, keepdim) / count) * mask
+
+
+AMAX = defop("amax", node="AmaxBackward0", kind=KEEP, save=(0, "result"),
+             forward=lambda xp, self, dims, keepdim: xp.amax(self, axis=dims, keepdims=keepdim),
+             backward=_scale_grad_by_count)
+AMIN = defop("amin", node="AminBackward0", kind=KEEP, save=(0, "result"),
+             forward=lambda xp, self, dims, keepdim: xp.amin(self, axis=dims, keepdims=keepdim),
+             backward=_scale_grad_by_count)
+
+
+def _amax_or_amin(op, name: str, input: Tensor, dim, keepdim: bool) -> Tensor:
+    data = input._data
+    dims = reduce_dims(dim, data.ndim)
+    _check_nonempty(name, data, dims)
+    return run(op, input, dims, keepdim)
+
+
+def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Mirrors ``torch.amax``: the largest values over ``dim`` (all dims when empty); ties
+    share the gradient evenly."""
+    return _amax_or_amin(AMAX, "amax", input, dim, keepdim)
+
+
+def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Mirrors ``torch.amin``."""
+    return _amax_or_amin(AMIN, "amin", input, dim, keepdim)
+
+
+def _argmax_forward(xp, self, dim, keepdim, largest):
+    fn = xp.argmax if largest else xp.argmin
+    if dim is None:
+        r = xp.asarray(fn(self), np.int64)
+        return r.reshape((1,) * self.ndim) if keepdim else r
+    if self.ndim == 0:
+        return xp.zeros((), np.int64)
+    return xp.asarray(fn(self, axis=dim, keepdims=keepdim), np.int64)
+
+
+ARGMAX = defop("argmax", kind=KEEP, forward=_argmax_forward)
+
+
+def _arg(name: str, input: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
+    data = input._data
+    if data.dtype.kind == "b":
+        raise RuntimeError(f"{name}(): does not support bool input")
+    if dim is not None:
+        dim = wrap_dim(dim, data.ndim)
+    _check_nonempty(name, data, None if dim is None or data.ndim == 0 else (dim,), IndexError)
+    return run(ARGMAX, input, dim, keepdim, largest)
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Mirrors ``torch.argmax``: the (first) index of the largest value, int64."""
+    return _arg("argmax", input, dim, keepdim, True)
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Mirrors ``torch.argmin``."""
+    return _arg("argmin", input, dim, keepdim, False)
+
+
+# ---- var, std, var_mean, std_mean -----------------------------------------------------
+
+
+def _var(xp, x, dims, correction, keepdim, shape):
+    n = _count(shape, dims)
+    acc = _accumulator(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centred = x - xp.sum(x, axis=dims, keepdims=True, dtype=acc) / n
+        squares = (centred * centred.conj()).real if x.dtype.kind == "c" else centred * centred
+        r = xp.sum(squares, axis=dims, keepdims=keepdim, dtype=acc)
+        r = xp.true_divide(r, builtins.max(n - correction, 0))
+    return xp.asarray(r).astype(x.real.dtype if x.dtype.kind == "c" else x.dtype, copy=False)
+
+
+def _std(xp, x, dims, correction, keepdim, shape):
+    return xp.sqrt(_var(xp, x, dims, correction, keepdim, shape))
+
+
+def _var_mean_forward(xp, x, dims, correction, keepdim, shape):
+    return (_var(xp, x, dims, correction, keepdim, shape),
+            _mean(xp, x, dims, keepdim, shape, x.dtype))
+
+
+def _std_mean_forward(xp, x, dims, correction, keepdim, shape):
+    return (_std(xp, x, dims, correction, keepdim, shape),
+            _mean(xp, x, dims, keepdim, shape, x.dtype))
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    # C++ double division, as torch's formulas compute it: x/0 is +-inf (0/0 is nan).
+    if denominator:
+        return numerator / denominator
+    return math.nan if numerator == 0 else math.copysign(math.inf, numerator)
+
+
+def _var_backward(grad, self, dims, correction, keepdim, shape):
+    dof = builtins.max(_count(shape, dims) - correction, 0)
+    centred = self - (self.mean(dims, keepdim=True) if dims is not None else self.mean())
+    return _ratio(2.0, dof) * expand_back(grad, shape, dims, keepdim) * centred
+
+
+def _std_backward(grad, self, dims, correction, keepdim, shape, result):
+    from ember._ops.pointwise import where
+
+    return _var_backward(where(result == 0, 0.0, grad / (result * 2)), self, dims,
+                         correction, keepdim, shape)
+
+
+def _moments_backward(grads, self, dims, correction, keepdim, shape, with_std):
+    out = None
+    if grads[0] is not None:
+        if with_std:
+            result = run(STD, self, dims, correction, keepdim, shape)
+            out = _std_backward(grads[0], self, dims, correction, keepdim, shape, result)
+        else:
+            out = _var_backward(grads[0], self, dims, correction, keepdim, shape)
+    if grads[1] is not None:
+        from_mean = expand_back(grads[1], shape, dims, keepdim) / _count(shape, dims)
+        out = from_mean if out is None else out + from_mean
+    return out
+
+
+VAR = defop("var", node="VarBackward0", kind=KEEP, save=(0,), forward=_var,
+            backward=_var_backward)
+STD = defop("std", node="StdBackward0", kind=KEEP, save=(0, "result"), forward=_std,
+            backward=_std_backward)
+VAR_MEAN = defop("var_mean", node="VarMeanBackward0", kind=KEEP, save=(0,), multi=True,
+                 forward=_var_mean_forward,
+                 backward=lambda grads, self, dims, correction, keepdim, shape:
+                 _moments_backward(grads, self, dims, correction, keepdim, shape, False))
+STD_MEAN = defop("std_mean", node="StdMeanBackward0", kind=KEEP, save=(0,), multi=True,
+                 forward=_std_mean_forward,
+                 backward=lambda grads, self, dims, correction, keepdim, shape:
+                 _moments_backward(grads, self, dims, correction, keepdim, shape, True))
+
+
+def _moments(op, name: str, input: Tensor, dim, unbiased, keepdim: bool, correction):
+    if isinstance(dim, bool):  # var(input, unbiased)
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}() received an invalid combination of arguments - got both "
+                        "unbiased and correction")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    _require_float(input, "std and var only support floating point and complex dtypes")
+    data = input._data
+    dims = reduce_dims(dim, data.ndim)
+    if _count(data.shape, dims) - correction <= 0:
+        warnings.warn(
+            f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than "
+            "the reduction factor (input numel divided by output numel).", UserWarning,
+            stacklevel=3)
+    return run(op, input, dims, correction, keepdim, data.shape)
+
+
+def var(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction=None) -> Tensor:
+    """Mirrors ``torch.var``: the variance over ``dim`` (all dims when None), dividing by
+    ``N - correction`` (``unbiased=False`` is ``correction=0``)."""
+    return _moments(VAR, "var", input, dim, unbiased, keepdim, correction)
+
+
+def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction=None) -> Tensor:
+    """Mirrors ``torch.std`` (see ``var``)."""
+    return _moments(STD, "std", input, dim, unbiased, keepdim, correction)
+
+
+def var_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction=None) -> tuple:
+    """Mirrors ``torch.var_mean``: the tuple (var, mean), one node for both."""
+    return _moments(VAR_MEAN, "var_mean", input, dim, unbiased, keepdim, correction)
+
+
+def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction=None) -> tuple:
+    """Mirrors ``torch.std_mean``: the tuple (std, mean)."""
+    return _moments(STD_MEAN, "std_mean", input, dim, unbiased, keepdim, correction)
+
+
+# ---- norm -----------------------------------------------------------------------------
+
+
+def _vector_norm(xp, x, p, dims, keepdim):
+    a = xp.abs(x)
+    acc = _accumulator(a)
+    if p == 2:
+        r = xp.sqrt(xp.sum(a * a, axis=dims, keepdims=keepdim, dtype=acc))
+    elif p == 1:
+        r = xp.sum(a, axis=dims, keepdims=keepdim, dtype=acc)
+    elif p == math.inf:
+        r = xp.amax(a, axis=dims, keepdims=keepdim)
+    elif p == -math.inf:
+        r = xp.amin(a, axis=dims, keepdims=keepdim)
+    elif p == 0:
+        r = xp.sum(a != 0, axis=dims, keepdims=keepdim)
+    else:
+        with np.errstate(divide="ignore"):
+            r = xp.sum(a ** p, axis=dims, keepdims=keepdim, dtype=acc) ** (1.0 / p)
+    return xp.asarray(r).astype(a.dtype, copy=False)
+
+
+def _norm_backward(grad, self, p, dims, keepdim, result):
+    from ember._ops.pointwise import where
+
+    shape = self._data.shape
+    grad = expand_back(grad, shape, dims, keepdim)
+    if p == 0:
+        return grad * 0
+    if p == 1:
+        return grad * self.sign()
+    result = expand_back(result, shape, dims, keepdim)
+    if p == 2:
+        return self * where(result == 0, 0.0, grad / result)
+    if math.isinf(p):
+        # ties share the gradient; a nan result has no equal element and gets none
+        mask = self.abs() == result
+        count = mask.sum(dims, keepdim=True) if dims is not None else mask.sum()
+        return self.sign() * where(mask, grad / count, 0.0)
+    if p < 2:
+        scale = self.sign() * self.abs().pow(p - 1)
+        if p < 1:  # |x|^(p-1) is infinite at 0, where torch's gradient is 0
+            scale = where(self == 0, 0.0, scale)
+    else:
+        scale = self * self.abs().pow(p - 2)
+    return scale * where(result == 0, 0.0, grad / result.pow(p - 1))
+
+
+NORM = defop("linalg_vector_norm", node="LinalgVectorNormBackward0", kind=KEEP,
+             save=(0, "result"), forward=_vector_norm, backward=_norm_backward)
+
+
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """Mirrors ``torch.norm`` for vector norms (``p`` a number, ``inf``, ``-inf`` or
+    ``"fro"``), computed as ``torch.linalg.vector_norm`` over ``dim`` (all dims when None).
+    ember differs: ``p="nuc"`` (a matrix norm) is not supported."""
+    if p == "fro" or p is None:
+        p = 2
+    elif isinstance(p, str):
+        raise NotImplementedError(f"ember.norm: p={p!r} (a matrix norm) is not supported")
+    input = _cast_input(input, dtype)
+    if input.dtype.category < _dtype.FLOAT:
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
+                           f"as input. Got {_dtype.scalar_type_name(input.dtype)}")
+    data = input._data
+    dims = reduce_dims(dim, data.ndim)
+    if p < 0 and _count(data.shape, dims) == 0 or (
+            math.isinf(p) and data.size == 0 and (dims is None or builtins.any(
+                data.shape[d] == 0 for d in dims))):
+        raise RuntimeError(
+            f"linalg.vector_norm cannot compute the {p} norm on an empty tensor because the "
+            "operation does not have an identity")
+    return run(NORM, input, float(p), dims, keepdim)
+
+
+# ---- logsumexp ------------------------------------------------------------------------
+
+
+def _logsumexp(xp, x, dims, keepdim):
+    if x.size == 0:
+        with np.errstate(divide="ignore"):
+            return xp.log(xp.sum(xp.exp(x), axis=dims, keepdims=keepdim))
+    # Shift by the largest element (not when it is infinite, which would give inf - inf).
+    shift = xp.amax(x, axis=dims, keepdims=True)
+    shift = xp.where(xp.isinf(shift), 0, shift)
+    with np.errstate(divide="ignore"):
+        r = xp.log(xp.sum(xp.exp(x - shift), axis=dims, keepdims=True)) + shift
+    if not keepdim:
+        r = r.reshape(xp.sum(x, axis=dims).shape)
+    return r.astype(x.dtype, copy=False)
+
+
+LOGSUMEXP = defop(
+    "logsumexp", node="LogsumexpBackward0", kind=KEEP, save=(0, "result"),
+    forward=_logsumexp,
+    backward=lambda grad, self, dims, keepdim, result: expand_back(
+        grad, self._data.shape, dims, keepdim) * (
+            self - expand_back(result, self._data.shape, dims, keepdim)).exp())
+
+
+def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
+    """Mirrors ``torch.logsumexp``: ``log(sum(exp(input)))`` over ``dim``, computed
+    stably; integer inputs give the default float dtype."""
+    if input.dtype.category < _dtype.FLOAT:
+        input = input.to(_dtype.get_default_dtype())
+    return run(LOGSUMEXP, input, reduce_dims(dim, input._data.ndim), keepdim)
+
+
+# ---- cumsum, cumprod, cummax, cummin --------------------------------------------------
+
+
+def _cumsum(xp, x, dim):
+    if x.ndim == 0:
+        return x.astype(_int64_if_integral(x))
+    return xp.cumsum(x, axis=dim, dtype=_accumulator(x)).astype(
+        _int64_if_integral(x), copy=False)
+
+
+def _reverse_cumsum(grad: Tensor, dim: int) -> Tensor:
+    if grad.dim() == 0:
+        return grad
+    return run(FLIP, run(CUMSUM, run(FLIP, grad, (dim,)), dim), (dim,))
+
+
+CUMSUM = defop("cumsum", node="CumsumBackward0", kind=KEEP, forward=_cumsum,
+               backward=lambda grad, self, dim: _reverse_cumsum(grad, dim))
+
+
+def _cumprod(xp, x, dim):
+    if x.ndim == 0:
+        return x.astype(_int64_if_integral(x))
+    return xp.cumprod(x, axis=dim, dtype=_accumulator(x)).astype(
+        _int64_if_integral(x), copy=False)
+
+
+def _cumprod_grad_with_zeros(xp, grad, self, dim):
+    # d result_j / d self_i is the product of self_k for k <= j, k != i (for j >= i): one
+    # cumprod per position, with that position set to 1.
+    g = xp.moveaxis(grad, dim, 0)
+    x = xp.moveaxis(self, dim, 0)
+    out = xp.empty_like(x)
+    for i in range(x.shape[0]):
+        others = x[i:].copy()
+        others[0] = 1
+        partial = xp.cumprod(others, axis=0) * (xp.prod(x[:i], axis=0) if i else 1)
+        out[i] = xp.sum(g[i:] * partial, axis=0)
+    return xp.moveaxis(out, 0, dim)
+
+
+# cumprod's gradient where the input holds zeros (result / self is 0/0 there). torch
+# differentiates this path again; ember does not (yet).
+CUMPROD_ZEROS = defop("cumprod_backward", node="NotImplemented", nin=2, kind=KEEP,
+                      forward=_cumprod_grad_with_zeros,
+                      backward=(not_implemented("cumprod_backward"),
+                                not_implemented("cumprod_backward")))
+
+
+def _cumprod_backward(grad, self, dim, result):
+    if self.dim() == 0:
+        return grad
+    if not (self._data == 0).any():
+        return _reverse_cumsum(grad * result, dim) / self
+    return run(CUMPROD_ZEROS, grad, self, dim)
+
+
+CUMPROD = defop("cumprod", node="CumprodBackward0", kind=KEEP, save=(0, "result"),
+                forward=_cumprod, backward=_cumprod_backward)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Mirrors ``torch.cumsum``: integers and bools accumulate in int64 unless ``dtype``
+    is given."""
+    input = _cast_input(input, dtype)
+    return run(CUMSUM, input, wrap_dim(dim, input._data.ndim))
+
+
+def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Mirrors ``torch.cumprod`` (see ``cumsum``). ember differs: where the input holds
+    zeros, the gradient cannot be differentiated again."""
+    input = _cast_input(input, dtype)
+    return run(CUMPROD, input, wrap_dim(dim, input._data.ndim))
+
+
+def _cum_extreme_index(data, dim: int, largest: bool):
+    """The index of the running max (min) along ``dim``: a later equal element takes over,
+    and so does any nan (which then stays)."""
+    if data.ndim == 0:
+        return np.zeros((), np.int64)
+    x = np.moveaxis(data, dim, 0)
+    index = np.zeros(x.shape, np.int64)
+    if x.shape[0]:
+        best = x[0]
+        current = np.zeros(x.shape[1:], np.int64)
+        for j in range(1, x.shape[0]):
+            item = x[j]
+            take = (item >= best if largest else item <= best) | _isnan(item)
+            best = np.where(take, item, best)
+            current = np.where(take, j, current)
+            index[j] = current
+    return np.moveaxis(index, 0, dim)
+
+
+def _cum_forward(xp, self, index, dim, shape):
+    if self.ndim == 0:
+        return self.copy(), index
+    return xp.take_along_axis(self, index, dim), index
+
+
+def _cum_backward(grads, self, index, dim, shape):
+    return _scatter_back(grads[0], index, dim, True, shape, accumulate=True)
+
+
+CUMMAX = defop("cummax", node="CummaxBackward0", kind=KEEP, multi=1, forward=_cum_forward,
+               backward=_cum_backward)
+CUMMIN = defop("cummin", node="CumminBackward0", kind=KEEP, multi=1, forward=_cum_forward,
+               backward=_cum_backward)
+
+
+def _cum_extreme(name: str, input: Tensor, dim: int):
+    data = input._data
+    if data.ndim == 0 and dim not in (-1, 0):
+        raise IndexError(f"{name}(): Expected reduction dim -1 or 0 for scalar but got {dim}")
+    d = wrap_dim(dim, data.ndim)
+    index = _cum_extreme_index(data, d, name == "cummax")
+    return getattr(return_types, name)(
+        run(CUMMAX if name == "cummax" else CUMMIN, input, index, d, data.shape))
+
+
+def cummax(input: Tensor, dim: int):
+    """Mirrors ``torch.cummax``: the running maximum along ``dim`` and its indices."""
+    return _cum_extreme("cummax", input, dim)
+
+
+def cummin(input: Tensor, dim: int):
+    """Mirrors ``torch.cummin``."""
+    return _cum_extreme("cummin", input, dim)
+
+
+# ---- all, any, count_nonzero ----------------------------------------------------------
+
+
+def _logical_reduction(fn):
+    def forward(xp, self, dims, keepdim):
+        r = xp.asarray(fn(self, axis=dims, keepdims=keepdim))
+        # torch keeps uint8 for uint8 inputs (a legacy of byte masks)
+        return r.astype(np.uint8) if self.dtype == np.uint8 else r
+    return forward
+
+
+ALL = defop("all", kind=KEEP, forward=_logical_reduction(np.all))
+ANY = defop("any", kind=KEEP, forward=_logical_reduction(np.any))
+COUNT_NONZERO = defop(
+    "count_nonzero", kind=KEEP,
+    forward=lambda xp, self, dims: xp.asarray(xp.count_nonzero(self, axis=dims), np.int64))
+
+
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Mirrors ``torch.all``: whether every element is nonzero (over ``dim``); bool, or
+    uint8 for uint8 inputs."""
+    return run(ALL, input, reduce_dims(dim, input._data.ndim), keepdim)
+
+
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Mirrors ``torch.any``."""
+    return run(ANY, input, reduce_dims(dim, input._data.ndim), keepdim)
+
+
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    """Mirrors ``torch.count_nonzero``: int64."""
+    return run(COUNT_NONZERO, input, reduce_dims(dim, input._data.ndim))
+
+
+# ---- median, nanmean, nansum ----------------------------------------------------------
+
+
+def _median_all(xp, self):
+    flat = xp.sort(self.reshape(-1))  # nan sorts last
+    if flat.size == 0 or _isnan(flat[-1]):
+        return xp.asarray(xp.nan, self.dtype)
+    return flat[(flat.size - 1) // 2].copy()
+
+
+MEDIAN_ALL = defop("median", node="MedianBackward0", kind=KEEP, save=(0, "result"),
+                   forward=_median_all,
+                   backward=lambda grad, self, result: _evenly_distribute(grad, self, result))
+
+
+def _median_index(data, dim: int):
+    """The index of the lower median along ``dim`` (of the first nan where there is one)."""
+    if data.ndim == 0:
+        return np.zeros((), np.int64)
+    order = np.argsort(data, axis=dim, kind="stable")
+    index = np.take(order, [(data.shape[dim] - 1) // 2], axis=dim)
+    if data.dtype.kind in "fc":
+        nans = _isnan(data)
+        has_nan = nans.any(axis=dim, keepdims=True)
+        index = np.where(has_nan, np.argmax(nans, axis=dim, keepdims=True), index)
+    return index.astype(np.int64, copy=False)
+
+
+def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
+    """Mirrors ``torch.median``: the lower of the two middle values (not their mean); nan
+    when there is a nan. With ``dim``, a ``return_types.median`` with indices."""
+    _no_bool_kernel("median", input)
+    if dim is None:
+        if input._data.dtype.kind not in "fc":
+            # ints have no nan: the empty median has no value
+            _check_nonempty("median", input._data, None)
+        return run(MEDIAN_ALL, input)
+    return _with_indices(MEDIAN_DIM, "median", input, dim, keepdim, _median_index)
+
+
+def _nansum(xp, self, dims, keepdim, out_np):
+    return xp.asarray(xp.nansum(self, axis=dims, keepdims=keepdim, dtype=_accumulator(self))
+                      ).astype(out_np, copy=False)
+
+
+def _nansum_backward(grad, self, dims, keepdim, out_np):
+    from ember._ops.pointwise import where
+
+    return where(_isnan(self), 0.0, expand_back(grad, self._data.shape, dims, keepdim))
+
+
+NANSUM = defop("nansum", node="NansumBackward0", kind=KEEP, save=(0,), forward=_nansum,
+               backward=_nansum_backward)
+
+
+def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Mirrors ``torch.nansum``: ``sum`` with nan counted as zero."""
+    input = _cast_input(input, dtype)
+    data = input._data
+    return run(NANSUM, input, reduce_dims(dim, data.ndim), keepdim, _int64_if_integral(data))
+
+
+def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Mirrors ``torch.nanmean``: the mean of the non-nan elements (recorded, as in torch,
+    as ``nansum / count``)."""
+    input = _cast_input(input, dtype)
+    if input.dtype.category < _dtype.FLOAT:
+        raise RuntimeError("nanmean(): expected input to have floating point or complex "
+                           f"dtype but got {_dtype.scalar_type_name(input.dtype)}")
+    counted = (input == input).sum(dim, keepdim=keepdim)
+    return nansum(input, dim, keepdim) / counted
+
+
+# ---- sort, argsort, topk, kthvalue ----------------------------------------------------
+
+
+def _argsort_array(data, dim: int, descending: bool):
+    """Stable sort order along ``dim``: nan counts as the largest (last ascending, first
+    descending) and equal elements keep their order either way."""
+    if data.ndim == 0:
+        return np.zeros((), np.int64)
+    if not descending:
+        return np.argsort(data, axis=dim, kind="stable").astype(np.int64, copy=False)
+    # Sort the reversed array and reverse the order: ties come out in ascending index.
+    reversed_order = np.argsort(np.flip(data, dim), axis=dim, kind="stable")
+    return np.flip(data.shape[dim] - 1 - reversed_order, dim).astype(np.int64, copy=False)
+
+
+def _sorted_forward(xp, self, index, dim, shape):
+    if self.ndim == 0:
+        return self.copy(), index
+    return xp.take_along_axis(self, index, dim), index
+
+
+def _sorted_backward(grads, self, index, dim, shape):
+    return _scatter_back(grads[0], index, dim, True, shape)
+
+
+SORT = defop("sort", node="SortBackward0", kind=KEEP, multi=1, forward=_sorted_forward,
+             backward=_sorted_backward)
+# torch records its ``sort.stable`` overload (any call that names ``stable``) as this node
+SORT_STABLE = defop("sort", node="SortBackward1", kind=KEEP, multi=1,
+                    forward=_sorted_forward, backward=_sorted_backward)
+TOPK = defop("topk", node="TopkBackward0", kind=KEEP, multi=1, forward=_sorted_forward,
+             backward=_sorted_backward)
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False,
+         stable: bool | None = None):
+    """Mirrors ``torch.sort``: a ``return_types.sort`` of the sorted values and their
+    indices; nan sorts as the largest value. ember's sort is always stable."""
+    data = input._data
+    d = wrap_dim(dim, data.ndim)
+    op = SORT if stable is None else SORT_STABLE
+    return return_types.sort(
+        run(op, input, _argsort_array(data, d, descending), d, data.shape))
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False,
+            stable: bool = False) -> Tensor:
+    """Mirrors ``torch.argsort`` (always stable in ember)."""
+    data = input._data
+    return make(_argsort_array(data, wrap_dim(dim, data.ndim), descending))
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """Mirrors ``torch.topk``: the ``k`` largest (smallest) values along ``dim`` and their
+    indices. ember always returns them sorted."""
+    data = input._data
+    if data.dtype.kind == "b":
+        raise RuntimeError("topk does not support bool dtypes on CPU")
+    d = wrap_dim(dim, data.ndim)
+    size = data.shape[d] if data.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError("selected index k out of range")
+    order = _argsort_array(data, d, largest)
+    index = order if data.ndim == 0 else np.take(order, range(k), axis=d)
+    return return_types.topk(run(TOPK, input, index, d, data.shape))
+
+
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    """Mirrors ``torch.kthvalue``: the ``k``-th smallest value along ``dim`` (1-based) and
+    its index; nan counts as the largest."""
+    _no_bool_kernel("kthvalue", input)
+    data = input._data
+    d = wrap_dim(dim, data.ndim)
+    size = data.shape[d] if data.ndim else 1
+    if data.size and not 1 <= k <= size:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+
+    def index_fn(data, d):
+        if data.ndim == 0:
+            return np.zeros((), np.int64)
+        return np.take(_argsort_array(data, d, False), [k - 1], axis=d)
+    return _with_indices(KTHVALUE, "kthvalue", input, d, keepdim, index_fn)
+
+
+# ---- unique, bincount, histc ----------------------------------------------------------
+
+
+def _unique_formula(name: str):
+    def formula(grads, *args):
+        raise NotImplementedError(f"the derivative for '{name}' is not implemented.")
+    return formula
+
+
+def _unique_forward(xp, self, dim):
+    if dim is None:
+        values, inverse, counts = xp.unique(self.reshape(-1), return_inverse=True,
+                                            return_counts=True, equal_nan=False)
+        inverse = inverse.reshape(self.shape)
+    else:
+        values, inverse, counts = xp.unique(self, return_inverse=True, return_counts=True,
+                                            axis=dim)
+        inverse = inverse.reshape(-1)
+    return values, inverse.astype(np.int64), counts.astype(np.int64)
+
+
+UNIQUE = defop("_unique2", node="Unique2Backward0", kind=KEEP, multi=1,
+               forward=_unique_forward, backward=_unique_formula("_unique2"))
+UNIQUE_DIM = defop("unique_dim", node="UniqueDimBackward0", kind=KEEP, multi=1,
+                   forward=_unique_forward, backward=_unique_formula("unique_dim"))
+
+
+def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
+           return_counts: bool = False, dim: int | None = None):
+    """Mirrors ``torch.unique``: the distinct values (or slices along ``dim``), with the
+    inverse indices and counts when asked; every nan is distinct. ember always sorts."""
+    data = input._data
+    if dim is None:
+        values, inverse, counts = run(UNIQUE, input, None)
+    else:
+        values, inverse, counts = run(UNIQUE_DIM, input, wrap_dim(dim, data.ndim))
+    if not return_inverse and not return_counts:
+        return values
+    out = (values,)
+    if return_inverse:
+        out += (inverse,)
+    if return_counts:
+        out += (counts,)
+    return out
+
+
+def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+    """Mirrors ``torch.bincount``: counts of each value of a 1-d non-negative integer
+    tensor (int64), or sums of ``weights`` (their dtype when floating, else float64)."""
+    data = input._data
+    if data.dtype.kind not in "iu":
+        raise NotImplementedError(
+            f'"bincount_cpu" not implemented for \'{_dtype.scalar_type_name(input.dtype)}\'')
+    if minlength < 0:
+        raise RuntimeError("minlength should be >= 0")
+    if data.ndim != 1 or (data.size and data.min() < 0):
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if weights is None:
+        return make(np.bincount(data, minlength=minlength).astype(np.int64))
+    w = weights._data
+    if w.ndim != 1 or w.shape[0] != data.shape[0]:
+        raise RuntimeError("weights should be 1-d and have the same length as input")
+    out_np = w.dtype if w.dtype.kind == "f" else np.dtype(np.float64)
+    return make(np.bincount(data, w.astype(np.float64), minlength).astype(out_np))
+
+
+def histc(input: Tensor, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
+    """Mirrors ``torch.histc``: a histogram of ``bins`` equal bins over [min, max] (the
+    data's range when both are 0); values outside are ignored, max falls in the last bin."""
+    data = input._data
+    if data.dtype.kind != "f":
+        raise NotImplementedError(
+            f'"histogram_cpu" not implemented for \'{_dtype.scalar_type_name(input.dtype)}\'')
+    if bins <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for "
+                           "dimension 0")
+    lo, hi = float(min), float(max)
+    if lo == hi and data.size:
+        lo, hi = float(data.min()), float(data.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if lo > hi:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
+    flat = data.reshape(-1).astype(np.float64)
+    flat = flat[(flat >= lo) & (flat <= hi)]
+    index = np.floor((flat - lo) * bins / (hi - lo)).astype(np.int64)
+    index[index == bins] = bins - 1
+    return make(np.bincount(index, minlength=bins).astype(data.dtype))
+
+
+attach({
+    "sum": sum, "mean": mean, "prod": prod, "max": max, "min": min, "amax": amax,
+    "amin": amin, "argmax": argmax, "argmin": argmin, "var": var, "std": std, "norm": norm,
+    "logsumexp": logsumexp, "cumsum": cumsum, "cumprod": cumprod, "cummax": cummax,
+    "cummin": cummin, "all": all, "any": any, "count_nonzero": count_nonzero,
+    "median": median, "nanmean": nanmean, "nansum": nansum, "sort": sort,
+    "argsort": argsort, "topk": topk, "kthvalue": kthvalue, "unique": unique,
+    "bincount": bincount, "histc": histc,
+})

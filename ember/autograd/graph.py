@@ -179,7 +179,8 @@ class OpNode(Node):
             if node is None or fn is None or grad is None:
                 out.append(None)
             else:
-                out.append(fit_gradient(fn(grad, *args), meta))
+                g = fn(grad, *args)  # None: no gradient (torch's undefined gradient)
+                out.append(None if g is None else fit_gradient(g, meta))
         return out
 
     def __getattr__(self, name: str):
