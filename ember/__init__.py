@@ -23,6 +23,10 @@ from ember._ops.pointwise import (abs, absolute, acos, add, arccos, arcsin, arct
                                   negative, not_equal, pow, reciprocal, relu, remainder, rsqrt,
                                   rsub, sigmoid, sign, sin, sinh, sqrt, sub, subtract, tan, tanh,
                                   true_divide, where)
+from ember._ops.random import (Generator, bernoulli, default_generator, get_rng_state,
+                               initial_seed, manual_seed, multinomial, normal, poisson, rand,
+                               rand_like, randint, randint_like, randn, randn_like, randperm, seed,
+                               set_rng_state)
 from ember._ops.reduction import (all, amax, amin, any, argmax, argmin, argsort, bincount,
                                   count_nonzero, cummax, cummin, cumprod, cumsum, histc,
                                   kthvalue, logsumexp, max, mean, median, min, nanmean, nansum,
