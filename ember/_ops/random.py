@@ -54,10 +54,19 @@ class Generator:
     """
 
     def __init__(self, device="cpu") -> None:
-        self._bits = np.random.MT19937()
+        self._mt = None
         self._normal = None        # the cached float64 normal sample (torch's normal_y)
         self._float_normal = None  # torch keeps a float32 one too; round-tripped only
         self.manual_seed(_DEFAULT_SEED)
+
+    @property
+    def _bits(self):
+        # NumPy's random module costs ~25 ms to import: load it on the first draw, not at
+        # ``import ember``.
+        if self._mt is None:
+            self._mt = np.random.MT19937()
+            self._mt._legacy_seeding(self._initial_seed & 0xFFFFFFFF)
+        return self._mt
 
     @property
     def device(self):
@@ -72,7 +81,7 @@ class Generator:
             raise ValueError("Overflow when unpacking long long")
         seed &= 2 ** 64 - 1
         self._initial_seed = seed
-        self._bits._legacy_seeding(seed & 0xFFFFFFFF)
+        self._mt = None  # seeded from _initial_seed on the next draw
         self._normal = None
         self._float_normal = None
         # torch records "not yet twisted" (next = 0) after seeding; NumPy's position is 624
