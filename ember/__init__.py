@@ -35,7 +35,7 @@ from ember._ops.reduction import (all, amax, amin, any, argmax, argmin, argsort,
 from ember._ops.shape import (permute, reshape, select, squeeze, stack, swapaxes, swapdims, t,
                               transpose, unbind, unsqueeze)
 from ember._tensor_str import get_printoptions, printoptions, set_printoptions
-from ember import autograd
+from ember import autograd, func
 from ember.autograd import (enable_grad, inference_mode, is_anomaly_check_nan_enabled,
                             is_anomaly_enabled, is_grad_enabled, is_inference_mode_enabled,
                             no_grad, set_grad_enabled)

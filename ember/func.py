@@ -1,0 +1,217 @@
+"""Function transforms: mirrors ``torch.func`` (``grad``, ``grad_and_value``, ``vjp``,
+``jvp``, ``jacrev``, ``jacfwd``, ``hessian``).
+
+Each transform returns a function. Inputs are differentiated as fresh leaves, so the
+transforms never touch the caller's ``.grad``; an input that already requires grad (an
+outer transform's leaf) stays connected, so the transforms compose (``grad(grad(f))``),
+and the outermost call returns plain tensors, as torch's does. ember computes ``jvp`` and
+``jacfwd`` by reverse mode (the vjp of the vjp); the values are torch's forward-mode
+results.
+"""
+from __future__ import annotations
+
+from ember.autograd import grad as _autograd_grad
+from ember.autograd.grad_mode import enable_grad
+
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]
+
+
+def _argnums_tuple(argnums) -> tuple[bool, tuple]:
+    if isinstance(argnums, int):
+        return False, (argnums,)
+    argnums = tuple(argnums)
+    if not argnums:
+        raise RuntimeError("argnums must be non-empty")
+    return True, argnums
+
+
+def _leaves(args: tuple, argnums: tuple) -> tuple:
+    """args with the differentiated ones replaced by leaves connected to the originals
+    (so outer transforms can still differentiate through them)."""
+    from ember._tensor import Tensor
+
+    out = list(args)
+    for i in argnums:
+        a = args[i]
+        if not isinstance(a, Tensor):
+            raise RuntimeError(
+                f"Expected argument {i} to be a Tensor, got {type(a).__name__}")
+        if a.requires_grad:
+            out[i] = a.view_as(a)
+        else:
+            leaf = out[i] = a.detach().requires_grad_(True)
+            leaf._func_leaf = True
+    return tuple(out)
+
+
+def grad_and_value(func, argnums=0, has_aux: bool = False):
+    """Mirrors ``torch.func.grad_and_value``: ``(gradient, value)`` (``((gradient, aux),
+    ...)``-style with ``has_aux``) of a function returning a one-element tensor."""
+    many, nums = _argnums_tuple(argnums)
+
+    def wrapper(*args, **kwargs):
+        outer = _nested(args, nums)
+        with enable_grad():
+            args = _leaves(args, nums)
+            out = func(*args, **kwargs)
+            aux = None
+            if has_aux:
+                if not (isinstance(out, tuple) and len(out) == 2):
+                    raise RuntimeError(
+                        "grad_and_value(f)(*args): output of function f should be a tuple: "
+                        "(output, aux) if has_aux is True")
+                out, aux = out
+            if out.dim() != 0:
+                raise RuntimeError(
+                    "grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, "
+                    f"got tensor with {out.dim()} dims. Maybe you wanted to use the vjp or "
+                    "jacrev APIs instead?")
+            inputs = tuple(args[i] for i in nums)
+            grads = _autograd_grad(out, inputs, create_graph=True, allow_unused=True,
+                                   materialize_grads=True)
+        result = _plain(grads if many else grads[0], outer)
+        value = _plain(out, outer)
+        return (result, (value, _plain(aux, outer))) if has_aux else (result, value)
+
+    return wrapper
+
+
+def grad(func, argnums=0, has_aux: bool = False):
+    """Mirrors ``torch.func.grad``: the gradient of a scalar function with respect to the
+    arguments in ``argnums``."""
+    inner = grad_and_value(func, argnums, has_aux)
+
+    def wrapper(*args, **kwargs):
+        g, value = inner(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    return wrapper
+
+
+def vjp(func, *primals, has_aux: bool = False):
+    """Mirrors ``torch.func.vjp``: ``(output, vjp_fn)``; ``vjp_fn(cotangents)`` returns a
+    tuple with one gradient per primal."""
+    nums = tuple(range(len(primals)))
+    with enable_grad():
+        leaves = _leaves(primals, nums)
+        out = func(*leaves)
+        aux = None
+        if has_aux:
+            out, aux = out
+    outer = _nested(primals, nums)
+
+    def vjp_fn(*cotangents):
+        outs = out if isinstance(out, tuple) else (out,)
+        cots = cotangents[0] if len(cotangents) == 1 and isinstance(cotangents[0], tuple) \
+            else cotangents
+        with enable_grad():
+            grads = _autograd_grad(outs, leaves, cots, retain_graph=True, create_graph=True,
+                                   allow_unused=True, materialize_grads=True)
+        return _plain(grads, outer)
+
+    result = _plain(out, outer)
+    return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
+
+
+def jvp(func, primals: tuple, tangents: tuple, *, has_aux: bool = False):
+    """Mirrors ``torch.func.jvp``: ``(output, J @ tangents)``."""
+    from ember._ops.creation import zeros_like
+
+    if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to be "
+                           "tuples")
+    nums = tuple(range(len(primals)))
+    with enable_grad():
+        leaves = _leaves(primals, nums)
+        out = func(*leaves)
+        aux = None
+        if has_aux:
+            out, aux = out
+        outs = out if isinstance(out, tuple) else (out,)
+        dummies = tuple(zeros_like(o).requires_grad_(True) for o in outs)
+        back = _autograd_grad(outs, leaves, dummies, create_graph=True, allow_unused=True,
+                              materialize_grads=True)
+        forward = _autograd_grad(back, dummies, tangents, create_graph=True,
+                                 allow_unused=True, materialize_grads=True)
+    outer = _nested(primals, nums)
+    result = _plain(forward if isinstance(out, tuple) else forward[0], outer)
+    return (_plain(out, outer), result, aux) if has_aux else (_plain(out, outer), result)
+
+
+def jacrev(func, argnums=0, *, has_aux: bool = False):
+    """Mirrors ``torch.func.jacrev``: the Jacobian of ``func`` with respect to
+    ``argnums``, shape ``output.shape + input.shape``."""
+    from ember.autograd.functional import jacobian
+
+    many, nums = _argnums_tuple(argnums)
+
+    def wrapper(*args):
+        aux_box = []
+
+        def partial(*diff):
+            full = list(args)
+            for i, d in zip(nums, diff):
+                full[i] = d
+            out = func(*full)
+            if has_aux:
+                out, aux = out
+                aux_box.append(aux)
+            return out
+
+        jac = jacobian(partial, tuple(args[i] for i in nums),
+                       create_graph=_nested(args, nums))
+        if isinstance(jac, tuple) and isinstance(jac[0], tuple):
+            jac = tuple(row if many else row[0] for row in jac)
+        elif not many:
+            jac = jac[0]
+        return (jac, aux_box[0]) if has_aux else jac
+
+    return wrapper
+
+
+def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error"):
+    """Mirrors ``torch.func.jacfwd`` (computed by reverse mode in ember; same values)."""
+    return jacrev(func, argnums, has_aux=has_aux)
+
+
+def hessian(func, argnums=0):
+    """Mirrors ``torch.func.hessian``: ``jacfwd(jacrev(func))``."""
+    return jacfwd(jacrev(func, argnums), argnums)
+
+
+def _nested(args: tuple, nums: tuple) -> bool:
+    """Whether an outer transform (or the caller) differentiates through this call."""
+    return any(getattr(args[i], "requires_grad", False) for i in nums)
+
+
+def _plain(x, keep_graph: bool):
+    """A result as torch.func returns it: connected to what the caller differentiates (an
+    outer transform's inputs, or tensors the function closes over that require grad),
+    plain otherwise."""
+    from ember._tensor import Tensor
+
+    if isinstance(x, tuple):
+        return tuple(_plain(t, keep_graph) for t in x)
+    if not isinstance(x, Tensor) or keep_graph or not x.requires_grad:
+        return x
+    return x if _reaches_outer_leaf(x) else x.detach()
+
+
+def _reaches_outer_leaf(t) -> bool:
+    """Whether ``t``'s graph reaches a leaf the caller made (not one of ours: those were
+    made by ``_leaves`` with ``detach()``, and nothing else refers to them)."""
+    from ember.autograd.graph import AccumulateGrad
+
+    seen, stack = set(), [t.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, AccumulateGrad):
+            var = node.variable
+            if var is not None and not getattr(var, "_func_leaf", False):
+                return True
+            continue
+        stack.extend(child for child, _ in node.next_functions)
+    return False
