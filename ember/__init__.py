@@ -15,14 +15,7 @@ from ember._ops.creation import (arange, as_tensor, clone, empty, empty_like, ey
                                  full, full_like, linspace, ones, ones_like, tensor, zeros,
                                  zeros_like)
 from ember._ops.linalg import bmm, dot, matmul, mm, mv
-from ember._ops.pointwise import (abs, absolute, acos, add, arccos, arcsin, arctan, asin, atan,
-                                  bitwise_and, bitwise_not, bitwise_or, bitwise_xor, clamp, clip,
-                                  cos, cosh, div, divide, eq, exp, expm1, floor_divide, ge,
-                                  greater, greater_equal, gt, le, less, less_equal, log, log1p,
-                                  log2, log10, lt, maximum, minimum, mul, multiply, ne, neg,
-                                  negative, not_equal, pow, reciprocal, relu, remainder, rsqrt,
-                                  rsub, sigmoid, sign, sin, sinh, sqrt, sub, subtract, tan, tanh,
-                                  true_divide, where)
+from ember._ops.pointwise import *  # noqa: F403 - torch.abs, torch.add, ... (see __all__)
 from ember._ops.random import (Generator, bernoulli, default_generator, get_rng_state,
                                initial_seed, manual_seed, multinomial, normal, poisson, rand,
                                rand_like, randint, randint_like, randn, randn_like, randperm, seed,
@@ -35,7 +28,7 @@ from ember._ops.reduction import (all, amax, amin, any, argmax, argmin, argsort,
 from ember._ops.shape import (permute, reshape, select, squeeze, stack, swapaxes, swapdims, t,
                               transpose, unbind, unsqueeze)
 from ember._tensor_str import get_printoptions, printoptions, set_printoptions
-from ember import autograd, func
+from ember import autograd, func, special
 from ember.autograd import (enable_grad, inference_mode, is_anomaly_check_nan_enabled,
                             is_anomaly_enabled, is_grad_enabled, is_inference_mode_enabled,
                             no_grad, set_grad_enabled)

@@ -34,7 +34,7 @@ def to_numpy(t) -> np.ndarray:
     t = t.detach()
     if t.dtype == torch.bfloat16:
         t = t.float()
-    return t.numpy().copy()
+    return t.numpy(force=True).copy()  # force: torch's ZeroTensor gradients too
 
 
 def assert_same(e, t, *, rtol=None, atol=None, what="value") -> None:

@@ -453,9 +453,9 @@ def test_saved_attributes_like_torch() -> None:
                p.grad_fn._saved_self, p.grad_fn._saved_mat2 is not None]
         z.sum().backward()
         with pytest.raises(RuntimeError, match="backward through the graph a second time"):
-            z.grad_fn._saved_result
+            _ = z.grad_fn._saved_result
         with pytest.raises(AttributeError):
-            z.grad_fn._saved_nothing
+            _ = z.grad_fn._saved_nothing
         return out
     t, e = both(fn)
     assert e[:2] == t[:2] and e[3] is None and t[3] is None and e[4] == t[4]

@@ -1,4 +1,5 @@
-"""Elementwise ops: arithmetic, comparisons, unary math, clamp, where.
+"""Elementwise ops: arithmetic, comparisons, logic, rounding, unary and special math, clamp,
+where.
 
 Each record's backward formulas follow torch's derivatives (derivatives.yaml vocabulary:
 ``grad``, ``self``, ``other``, ``exponent``, ``result``) and are written in ember ops, so
@@ -9,10 +10,123 @@ from __future__ import annotations
 
 import math
 
-from ember._dtype import scalar_type_name
+from ember._backend import ndarray, np
+from ember._dtype import complex128, float64, from_np, get_default_dtype, int64, scalar_type_name
 from ember._ops._promote import OperandTypeError
+from ember._ops.creation import zeros_like
 from ember._ops.registry import COMPARE, FLOAT, KEEP, attach, defop, not_implemented, run
 from ember._tensor import Tensor
+
+# ---- helpers: torch's errors, integer powers, moduli, bitwise kernels ------------------
+
+# The C++ type names torch prints in dtype-mismatch errors (lerp).
+_CPP_NAMES = {
+    "bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
+    "int32": "int", "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+    "float32": "float", "float64": "double", "complex64": "c10::complex<float>",
+    "complex128": "c10::complex<double>"}
+
+
+def _type_name(np_dtype) -> str:
+    return scalar_type_name(from_np(np_dtype))
+
+
+def _unsupported(kernel: str, np_dtype) -> NotImplementedError:
+    return NotImplementedError(f'"{kernel}" not implemented for \'{_type_name(np_dtype)}\'')
+
+
+def _refuse(kernel: str, kinds: str):
+    """A check refusing a first input whose dtype kind is in ``kinds``, as torch's kernel."""
+    def check(self, *params) -> None:
+        kind = self._data.dtype.kind
+        if kind in kinds:
+            raise _unsupported(kernel, self._data.dtype)
+    return check
+
+
+def _tensors_only(fname: str, **named) -> None:
+    """torch's argument-parser error for a number where only a tensor is accepted."""
+    for position, (name, value) in enumerate(named.items(), start=1):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{fname}(): argument '{name}' (position {position}) must be "
+                            f"Tensor, not {type(value).__name__}")
+
+
+def _float_only(kernel: str, forward):
+    """``forward`` refusing integer and bool arrays (the promoted dtype), as torch's kernel."""
+    def checked(xp, *arrays):
+        if arrays[0].dtype.kind in "biu":
+            raise _unsupported(kernel, arrays[0].dtype)
+        return forward(xp, *arrays)
+    return checked
+
+
+def _zero_grad(grad, *args):
+    # torch's zeros_like(grad) for piecewise-constant ops: 0 even where grad is inf or nan.
+    return zeros_like(grad)
+
+
+_NEGATIVE_INT_POWER = "Integers to negative integer powers are not allowed."
+
+
+def _int_power(xp, base, exponent):
+    """Integer powers with C's rules for negative exponents, as torch's kernel: 1 and -1
+    keep their magnitude, every other base gives 0."""
+    negative = exponent < 0
+    r = xp.power(base, xp.where(negative, 0, exponent))
+    odd = xp.remainder(exponent, 2) != 0
+    unit = xp.where(base == 1, 1, xp.where(base == -1, xp.where(odd, -1, 1), 0))
+    return xp.where(negative, unit, r).astype(r.dtype, copy=False)
+
+
+def _power(xp, base, exponent):
+    try:
+        return xp.power(base, exponent)
+    except ValueError:  # integers to negative integer powers, element by element
+        return _int_power(xp, base, exponent)
+
+
+def _power_tensors(xp, base, exponent):
+    if base.dtype.kind == "b":
+        raise _unsupported("pow", base.dtype)
+    return _power(xp, base, exponent)
+
+
+def _power_scalar(xp, base, exponent):
+    if type(exponent) is int and exponent < 0 and base.dtype.kind in "biu":
+        raise RuntimeError(_NEGATIVE_INT_POWER)
+    return xp.power(base, exponent)
+
+
+def _modulus(ufunc, kernel):
+    """fmod / remainder: bool refused, an integer division by zero is torch's error."""
+    def forward(xp, self, other):
+        r = ufunc(self, other)
+        kind = r.dtype.kind
+        if kind in "iub":
+            if kind == "b" or (isinstance(self, ndarray) and self.dtype.kind == "b"):
+                raise _unsupported(kernel, np.dtype(bool))
+            # count_nonzero: the cheapest full scan NumPy offers (np.all costs 3x more)
+            if (xp.count_nonzero(other) != other.size if isinstance(other, ndarray)
+                    else other == 0):
+                raise RuntimeError("ZeroDivisionError")
+        return r
+    return forward
+
+
+def _reversed_modulus(ufunc, kernel):
+    forward = _modulus(ufunc, kernel)
+    return lambda xp, self, other: forward(xp, other, self)
+
+
+def _bitwise(ufunc, kernel: str):
+    def forward(xp, a, b):
+        try:
+            return ufunc(a, b)
+        except TypeError:  # floating operands: torch's kernel has no such dtype
+            raise _unsupported(kernel, xp.result_type(a, b)) from None
+    return forward
+
 
 # ---- arithmetic ---------------------------------------------------------------------
 
@@ -82,7 +196,6 @@ DIV = defop(
               lambda grad, self, other: -grad * ((self / other) / other)))
 
 
-
 def _div_rounded(xp, self, other, mode):
     if mode == "floor":
         return xp.floor_divide(self, other)  # Python's floor division, as torch's
@@ -106,24 +219,20 @@ FLOOR_DIVIDE = defop(
     backward=(not_implemented("floor_divide"), not_implemented("floor_divide")))
 
 
-def _remainder(xp, self, other):
-    return xp.remainder(self, other)
-
-
 REMAINDER_SCALAR = defop(
     "remainder", node="RemainderBackward0", nin=2,
-    forward=_remainder,
+    forward=_modulus(np.remainder, "remainder_cpu"),
     backward=(lambda grad, self, other: grad, None))
 
 REMAINDER = defop(
     "remainder", node="RemainderBackward1", nin=2, save=(0, 1),
-    forward=_remainder,
+    forward=_modulus(np.remainder, "remainder_cpu"),
     backward=(lambda grad, self, other: grad,
               lambda grad, self, other: -grad * div(self, other, rounding_mode="floor")))
 
 RREMAINDER = defop(
     "remainder", node="NotImplemented", nin=2,
-    forward=lambda xp, self, other: xp.remainder(other, self),
+    forward=_reversed_modulus(np.remainder, "remainder_cpu"),
     backward=(not_implemented("remainder"), None))
 
 
@@ -135,18 +244,17 @@ def _pow_backward(grad, self, exponent):
 
 POW_SCALAR = defop(
     "pow", node="PowBackward0", nin=1, promote=(0, 1), save=(0,),
-    forward=lambda xp, self, exponent: xp.power(self, exponent),
+    forward=_power_scalar,
     backward=_pow_backward)
 
 POW = defop(
     "pow", node="PowBackward1", nin=2, save=(0, 1, "result"),
-    forward=lambda xp, self, exponent: xp.power(self, exponent),
+    forward=_power_tensors,
     backward=(
         lambda grad, self, exponent, result: where(
             exponent == 0, 0.0, grad * (exponent * self.pow(exponent - 1))),
         lambda grad, self, exponent, result: grad * where(
             (self == 0) & (exponent >= 0), 0.0, result * self.log())))
-
 
 
 def _rpow_backward(grad, exponent, base, result):
@@ -158,7 +266,7 @@ def _rpow_backward(grad, exponent, base, result):
 # ``number ** tensor`` (torch's pow.Scalar): the number is a parameter, not an edge.
 RPOW = defop(
     "pow", node="PowBackward2", nin=1, promote=(0, 1), save=(0, "result"),
-    forward=lambda xp, exponent, base: xp.power(base, exponent),
+    forward=lambda xp, exponent, base: _power(xp, base, exponent),
     backward=_rpow_backward)
 
 RECIPROCAL = defop(
@@ -180,10 +288,10 @@ LT = defop("lt", nin=2, kind=COMPARE, forward=lambda xp, a, b: xp.less(a, b))
 LE = defop("le", nin=2, kind=COMPARE, forward=lambda xp, a, b: xp.less_equal(a, b))
 GT = defop("gt", nin=2, kind=COMPARE, forward=lambda xp, a, b: xp.greater(a, b))
 GE = defop("ge", nin=2, kind=COMPARE, forward=lambda xp, a, b: xp.greater_equal(a, b))
-BITWISE_AND = defop("bitwise_and", nin=2, forward=lambda xp, a, b: xp.bitwise_and(a, b))
-BITWISE_OR = defop("bitwise_or", nin=2, forward=lambda xp, a, b: xp.bitwise_or(a, b))
-BITWISE_XOR = defop("bitwise_xor", nin=2, forward=lambda xp, a, b: xp.bitwise_xor(a, b))
-BITWISE_NOT = defop("bitwise_not", kind=KEEP,
+BITWISE_AND = defop("bitwise_and", nin=2, forward=_bitwise(np.bitwise_and, "bitwise_and_cpu"))
+BITWISE_OR = defop("bitwise_or", nin=2, forward=_bitwise(np.bitwise_or, "bitwise_or_cpu"))
+BITWISE_XOR = defop("bitwise_xor", nin=2, forward=_bitwise(np.bitwise_xor, "bitwise_xor_cpu"))
+BITWISE_NOT = defop("bitwise_not", kind=KEEP, check=_refuse("bitwise_not_cpu", "fcV"),
                     forward=lambda xp, a: xp.logical_not(a) if a.dtype == bool else xp.invert(a))
 
 # ---- unary math ----------------------------------------------------------------------
@@ -312,6 +420,499 @@ WHERE = defop(
     backward=(None,
               lambda grad, condition, self, other: where(condition, grad, 0.0),
               lambda grad, condition, self, other: where(condition, 0.0, grad)))
+
+
+# ---- special-function kernels --------------------------------------------------------
+#
+# NOTE [Special-function kernels]: NumPy has no erf, erfinv, lgamma or digamma, and ember
+# takes no SciPy, so they are computed here in float64 (results are rounded to the input's
+# dtype), vectorised, from textbook expansions:
+#   erf   |x| < 1.5: erf(x) = 2/sqrt(pi) e^-x^2 sum_n (2x^2)^n x / (1*3*...*(2n+1)), a
+#         series of positive terms (no cancellation); beyond, 1 - erfc(x).
+#   erfc  |x| >= 1.5: Laplace's continued fraction, evaluated bottom-up to a fixed depth;
+#         below, 1 - erf(x) (erfc >= 0.03 there, so no digits are lost).
+#   erfinv  Winitzki's closed-form estimate, then three Halley steps on erf(x) = y (on
+#         erfc(x) = 1 - y when |y| > 1/2, where 1 - y is exact).
+#   lgamma  x in [1/2, 13): the Taylor series of lgamma(2 + z), |z| <= 1/2, whose
+#         coefficients are (zeta(k) - 1)/k, then the recurrence upward (a product, so no
+#         cancellation); x >= 13: Stirling's series; x < 1/2: the reflection formula.
+#   digamma  the recurrence up to x >= 10, then its asymptotic series; x < 0: reflection.
+#   polygamma(n)  (-1)^(n+1) n! zeta(n + 1, x), the Hurwitz zeta summed directly until
+#         x + k >= 21 + n and the rest by Euler-Maclaurin; trigamma reflects x < 1/2.
+# Each is within a few float64 roundings of the true value except near the zeros of
+# lgamma and digamma on the negative axis (and digamma's positive zero), where the
+# reflection's difference cancels, as it does in torch's own kernels.
+
+_SQRT_PI = math.sqrt(math.pi)
+_TWO_OVER_SQRT_PI = 2.0 / _SQRT_PI
+_EULER_GAMMA = 0.57721566490153286061
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
+_ERF_SPLIT = 1.5
+_ERF_SERIES_TERMS = 60  # the series' terms fall below 2^-53 of the sum by then at |x| < 1.5
+_ERFC_FRACTION_DEPTH = 80  # the fraction's error at x = 1.5 is below 2e-15 at this depth
+
+
+def _erf_series(x):
+    twice_x2 = 2.0 * x * x
+    acc = np.ones_like(x)
+    for n in range(_ERF_SERIES_TERMS, 0, -1):
+        acc = 1.0 + acc * twice_x2 / (2 * n + 1)
+    return _TWO_OVER_SQRT_PI * x * np.exp(-x * x) * acc
+
+
+def _erfc_fraction(x):
+    # erfc(x) = e^-x^2 / sqrt(pi) / (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...)))), x > 0
+    tail = x
+    for k in range(_ERFC_FRACTION_DEPTH, 0, -1):
+        tail = x + (k / 2.0) / tail
+    return np.exp(-x * x) / (_SQRT_PI * tail)
+
+
+def _erf64(x):
+    ax = np.abs(x)
+    small = ax < _ERF_SPLIT
+    r = np.where(small, _erf_series(np.where(small, ax, 0.0)),
+                 1.0 - _erfc_fraction(np.where(small, _ERF_SPLIT, ax)))
+    return np.copysign(r, x)
+
+
+def _erfc64(x):
+    ax = np.abs(x)
+    small = ax < _ERF_SPLIT
+    tail = np.where(small, 1.0 - _erf_series(np.where(small, ax, 0.0)),
+                    _erfc_fraction(np.where(small, _ERF_SPLIT, ax)))
+    return np.where(x < 0, 2.0 - tail, tail)
+
+
+def _erfinv64(y):
+    ay = np.abs(y)
+    a = 0.147  # Winitzki's constant: the estimate's relative error is ~2e-3 everywhere
+    log_term = np.log1p(-ay * ay)
+    b = 2.0 / (math.pi * a) + 0.5 * log_term
+    x = np.sqrt(np.sqrt(b * b - log_term / a) - b)
+    finite = np.isfinite(x)
+    x = np.where(finite, x, 0.0)
+    upper = ay > 0.5
+    complement = 1.0 - ay
+    for _ in range(3):  # Halley's method triples the digits: 2e-3 -> 1e-8 -> exact
+        residual = np.where(upper, complement - _erfc64(x), _erf64(x) - ay)
+        u = residual / (_TWO_OVER_SQRT_PI * np.exp(-x * x))
+        x = x - u / (1.0 + x * u)
+    x = np.where(finite, x, np.where(ay == 1.0, np.inf, np.nan))
+    return np.copysign(x, y)
+
+
+def _zeta_minus_one(s: int) -> float:
+    """zeta(s) - 1 for an integer s >= 2: a direct sum to 49, then the Euler-Maclaurin tail."""
+    n = 50
+    terms = [k ** -s for k in range(2, n)]
+    terms += [n ** (1 - s) / (s - 1), 0.5 * n ** -s]
+    rising = s
+    for j, b in enumerate(_BERNOULLI[:4], start=1):
+        terms.append(b / math.factorial(2 * j) * rising * n ** (-s - 2 * j + 1))
+        rising *= (s + 2 * j - 1) * (s + 2 * j)
+    return math.fsum(terms)
+
+
+# lgamma(2 + z) = (1 - gamma) z + sum_k>=2 (-1)^k (zeta(k) - 1) z^k / k; at |z| <= 1/2 the
+# terms fall like 4^-k, so thirty reach float64 rounding.
+_LGAMMA2_COEFFS = (1.0 - _EULER_GAMMA,) + tuple(
+    (-1) ** k * _zeta_minus_one(k) / k for k in range(2, 31))
+_STIRLING_FROM = 13
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _lgamma_positive(x):
+    """lgamma for x >= 1/2 (entries below are computed but meaningless)."""
+    n = np.floor(x + 0.5)
+    z = x - n
+    series = np.zeros_like(z)
+    for c in reversed(_LGAMMA2_COEFFS):
+        series = (series + c) * z
+    series = np.where(n == 1, series - np.log1p(z), series)  # lgamma(1+z) = lgamma(2+z) - log(1+z)
+    product = np.ones_like(x)
+    for j in range(2, _STIRLING_FROM):
+        product = np.where(n > j, product * (j + z), product)
+    big = x >= _STIRLING_FROM
+    xs = np.where(big, x, float(_STIRLING_FROM))
+    inv = 1.0 / xs
+    inv2 = inv * inv
+    acc = np.zeros_like(xs)
+    for j in range(len(_BERNOULLI), 0, -1):
+        acc = acc * inv2 + _BERNOULLI[j - 1] / (2 * j * (2 * j - 1))
+    stirling = (xs - 0.5) * np.log(xs) - xs + _HALF_LOG_2PI + acc * inv
+    return np.where(big, stirling, series + np.log(product))
+
+
+def _lgamma64(x):
+    low = x < 0.5
+    pos = _lgamma_positive(np.where(low, 1.0 - x, x))
+    sin_pi_x = np.abs(np.sin(math.pi * (x - np.round(x))))  # exact reduction: period 1
+    r = np.where(low, np.log(math.pi / sin_pi_x) - pos, pos)
+    # Near 0, pi / sin(pi x) overflows before lgamma does; -log|x| - gamma x is exact there.
+    tiny = np.abs(x) < 1e-9
+    r = np.where(tiny, -np.log(np.abs(x)) - _EULER_GAMMA * x, r)
+    return np.where(np.isinf(x), np.inf, r)
+
+
+def _digamma64(x):
+    neg = x < 0
+    y = np.where(neg, 1.0 - x, x)
+    acc = np.zeros_like(y)
+    for _ in range(10):
+        small = y < 10.0
+        acc = np.where(small, acc + 1.0 / y, acc)
+        y = np.where(small, y + 1.0, y)
+    inv2 = 1.0 / (y * y)
+    series = np.zeros_like(y)
+    for j in range(len(_BERNOULLI), 0, -1):
+        series = series * inv2 + _BERNOULLI[j - 1] / (2 * j)
+    r = np.log(y) - 0.5 / y - series * inv2 - acc
+    r = np.where(neg, r - math.pi / np.tan(math.pi * (x - np.round(x))), r)
+    r = np.where(neg & (x == np.round(x)), np.nan, r)  # torch: nan at negative integers
+    r = np.where(x == 0, np.copysign(np.inf, -x), r)  # and -inf at +0, +inf at -0
+    return np.where(x == np.inf, np.inf, r)
+
+
+def _hurwitz_zeta(s: int, x):
+    """zeta(s, x) = sum_k>=0 (x + k)^-s for an integer s >= 2."""
+    start = 20.0 + s
+    finite = x[np.isfinite(x)]
+    steps = int(max(0.0, math.ceil(start - finite.min()))) if finite.size else 0
+    acc = np.zeros_like(x)
+    y = x
+    for _ in range(steps):
+        small = y < start
+        acc = np.where(small, acc + y ** -s, acc)
+        y = np.where(small, y + 1.0, y)
+    tail = y ** (1 - s) / (s - 1) + 0.5 * y ** -s
+    rising = float(s)
+    for j, b in enumerate(_BERNOULLI, start=1):
+        tail = tail + b / math.factorial(2 * j) * rising * y ** (-s - 2 * j + 1)
+        rising *= (s + 2 * j - 1) * (s + 2 * j)
+    return acc + tail
+
+
+def _polygamma64(n: int, x):
+    if n == 0:
+        return _digamma64(x)
+    if n == 1:  # reflected, so that large negative x does not need a long recurrence
+        neg = x < 0.5
+        pos = _hurwitz_zeta(2, np.where(neg, 1.0 - x, x))
+        reflected = (math.pi / np.sin(math.pi * (x - np.round(x)))) ** 2 - pos
+        return np.where(neg, reflected, pos)
+    return (-1) ** (n + 1) * math.factorial(n) * _hurwitz_zeta(n + 1, x)
+
+
+def _in_float64(kernel):
+    """A forward computing ``kernel`` in float64 and rounding to the input's dtype."""
+    def forward(xp, x, *params):
+        return kernel(*params, x.astype(np.float64, copy=False)).astype(x.dtype, copy=False)
+    return forward
+
+
+# ---- rounding and sign --------------------------------------------------------------
+
+
+def _rounding(name: str, node: str, fn, kernel: str):
+    """floor, ceil, trunc, round: integers are returned unchanged, bool is refused."""
+    return defop(name, node=node, kind=KEEP, check=_refuse(kernel, "b"), backward=_zero_grad,
+                 forward=lambda xp, x: x.copy() if x.dtype.kind in "iu" else fn(x))
+
+
+FLOOR = _rounding("floor", "FloorBackward0", np.floor, "floor_vml_cpu")
+CEIL = _rounding("ceil", "CeilBackward0", np.ceil, "ceil_vml_cpu")
+TRUNC = _rounding("trunc", "TruncBackward0", np.trunc, "trunc_vml_cpu")
+ROUND = _rounding("round", "RoundBackward0", np.rint, "round_vml_cpu")  # half to even
+
+
+def _round_decimals(xp, x, decimals):
+    # As torch: scale by 10^|decimals| in the input's dtype, round half to even, unscale.
+    scale = xp.asarray(10.0 ** (decimals if decimals >= 0 else -decimals), dtype=x.dtype)
+    if decimals >= 0:
+        return xp.rint(x * scale) / scale
+    return xp.rint(x / scale) * scale
+
+
+ROUND_DECIMALS = defop("round", node="RoundBackward1", kind=KEEP, check=_refuse("round_cpu", "biu"),
+                       forward=_round_decimals, backward=_zero_grad)
+FRAC = defop("frac", node="FracBackward0", kind=KEEP, check=_refuse("frac_cpu", "biu"),
+             forward=lambda xp, x: x - xp.trunc(x), backward=lambda grad, self: grad)
+
+
+def _sgn(xp, x):
+    if x.dtype.kind != "c":
+        return _sign(xp, x)
+    magnitude = xp.abs(x)
+    return xp.where(magnitude == 0, 0, x / xp.where(magnitude == 0, 1, magnitude))
+
+
+def _sgn_backward(grad, self):
+    if self._data.dtype.kind == "c":
+        raise NotImplementedError("ember: the gradient of sgn for complex inputs is not "
+                                  "implemented")
+    return zeros_like(grad)
+
+
+SGN = defop("sgn", node="SgnBackward0", kind=KEEP, save=(0,), forward=_sgn,
+            backward=_sgn_backward)
+
+# ---- powers and exponentials ----------------------------------------------------------
+
+EXP2 = _unary("exp2", "Exp2Backward0", lambda xp, x: xp.exp2(x),
+              lambda grad, self, result: grad * (result * _LN2), ("result",))
+
+# ---- special functions ----------------------------------------------------------------
+
+ERF = _unary("erf", "ErfBackward0", _in_float64(_erf64),
+             lambda grad, self: grad * (_TWO_OVER_SQRT_PI * (-self * self).exp()), (0,))
+ERFC = _unary("erfc", "ErfcBackward0", _in_float64(_erfc64),
+              lambda grad, self: grad * (-_TWO_OVER_SQRT_PI * (-self * self).exp()), (0,))
+ERFINV = _unary("erfinv", "ErfinvBackward0", _in_float64(_erfinv64),
+                lambda grad, self, result: grad * (0.5 * _SQRT_PI * (result * result).exp()),
+                ("result",))
+LGAMMA = _unary("lgamma", "LgammaBackward0", _in_float64(_lgamma64),
+                lambda grad, self: grad * digamma(self), (0,))
+DIGAMMA = _unary("digamma", "DigammaBackward0", _in_float64(_digamma64),
+                 lambda grad, self: grad * polygamma(1, self), (0,))
+POLYGAMMA = defop("polygamma", node="PolygammaBackward0", kind=FLOAT, save=(0,),
+                  forward=_in_float64(_polygamma64),
+                  backward=lambda grad, self, n: grad * polygamma(n + 1, self))
+
+
+def _sinc(xp, x):
+    # Half-precision inputs are computed in float32, as torch's kernel does: pi * x rounded
+    # to float16 would move the result by several float16 steps.
+    wide = x.astype(np.float32) if x.dtype.itemsize < 4 else x
+    scaled = wide * math.pi
+    return xp.where(wide == 0, 1, xp.sin(scaled) / scaled).astype(x.dtype, copy=False)
+
+
+def _sinc_backward(grad, self):
+    scaled = self * math.pi
+    slope = (scaled * scaled.cos() - scaled.sin()) / (scaled * self)
+    return where(self == 0, 0.0, slope) * grad
+
+
+SINC = _unary("sinc", "SincBackward0", _sinc, _sinc_backward, (0,))
+
+
+def _logit(xp, x, eps):
+    if eps is not None:
+        x = xp.clip(x, eps, 1 - eps)
+    return xp.log(x / (1 - x))
+
+
+def _logit_backward(grad, self, eps):
+    slope = grad / (self * (1 - self))
+    if eps is None:
+        return slope
+    return where((self < eps) | (self > 1 - eps), 0.0, slope)
+
+
+LOGIT = defop("logit", node="LogitBackward0", kind=FLOAT, save=(0,), forward=_logit,
+              backward=_logit_backward)
+
+
+def _nan_to_num(xp, x, nan, posinf, neginf):
+    if x.dtype.kind not in "fcV":
+        return x.copy()
+    if x.dtype.kind == "V":  # bfloat16: NumPy's finfo does not know it
+        import ml_dtypes
+
+        info = ml_dtypes.finfo(x.dtype)
+    else:
+        info = xp.finfo(x.dtype)
+    big = info.max if posinf is None else posinf
+    small = info.min if neginf is None else neginf
+    r = xp.where(x != x, nan, x)
+    r = xp.where(x == math.inf, big, r)
+    return xp.where(x == -math.inf, small, r).astype(x.dtype, copy=False)
+
+
+NAN_TO_NUM = defop("nan_to_num", node="NanToNumBackward0", kind=KEEP, save=(0,),
+                   forward=_nan_to_num,
+                   backward=lambda grad, self, nan, posinf, neginf: grad * isfinite(self))
+
+# ---- two-input math -------------------------------------------------------------------
+
+
+def _atan2_self(grad, self, other):
+    return grad * (other / (self * self + other * other))
+
+
+def _atan2_other(grad, self, other):
+    return grad * (-self / (self * self + other * other))
+
+
+ATAN2 = defop("atan2", node="Atan2Backward0", nin=2, kind=FLOAT, save=(0, 1),
+              forward=lambda xp, self, other: xp.arctan2(self, other),
+              backward=(_atan2_self, _atan2_other))
+HYPOT = defop("hypot", node="HypotBackward0", nin=2, save=(0, 1, "result"),
+              forward=_float_only("hypot_cpu", lambda xp, self, other: xp.hypot(self, other)),
+              backward=(lambda grad, self, other, result: grad * (self / result),
+                        lambda grad, self, other, result: grad * (other / result)))
+
+
+def _lerp(xp, self, end, weight):
+    # As torch: from the nearer end, so that weight 0 gives self and weight 1 gives end.
+    diff = end - self
+    r = xp.where(xp.abs(weight) < 0.5, self + weight * diff, end - diff * (1 - weight))
+    return r.astype(self.dtype, copy=False)  # a Python weight promotes bfloat16 in NumPy
+
+
+LERP = defop("lerp", node="LerpBackward0", nin=2, forward=_lerp,
+             backward=(lambda grad, self, end, weight: grad * (1 - weight),
+                       lambda grad, self, end, weight: grad * weight))
+LERP_TENSOR = defop("lerp", node="LerpBackward1", nin=3, promote=(0, 1), save=(0, 1, 2),
+                    forward=_lerp,
+                    backward=(lambda grad, self, end, weight: grad * (1 - weight),
+                              lambda grad, self, end, weight: grad * weight,
+                              lambda grad, self, end, weight: grad * (end - self)))
+
+
+def _xlogy(xp, x, y):
+    return xp.where((x == 0) & (y == y), 0, x * xp.log(y))
+
+
+def _xlogy_self(grad, self, other):
+    return grad * xlogy(self != 0, other)
+
+
+def _xlogy_other(grad, self, other):
+    return grad * self / other
+
+
+XLOGY = defop("xlogy", node="XlogyBackward0", nin=2, kind=FLOAT, save=(0, 1), forward=_xlogy,
+              backward=(_xlogy_self, _xlogy_other))
+XLOGY_NUMBER_SELF = defop("xlogy", node="XlogyBackward1", nin=2, kind=FLOAT, save=(1,),
+                          forward=_xlogy, backward=(None, _xlogy_other))
+XLOGY_NUMBER_OTHER = defop("xlogy", node="XlogyBackward2", nin=2, kind=FLOAT, save=(0,),
+                           forward=_xlogy, backward=(_xlogy_self, None))
+
+
+LOGADDEXP = defop(
+    "logaddexp", node="LogaddexpBackward0", nin=2, save=(0, 1),
+    forward=_float_only("logaddexp_cpu", lambda xp, a, b: xp.logaddexp(a, b)),
+    backward=(lambda grad, self, other: grad / (1 + (other - self).exp()),
+              lambda grad, self, other: grad / (1 + (self - other).exp())))
+LOGADDEXP2 = defop(
+    "logaddexp2", node="Logaddexp2Backward0", nin=2, save=(0, 1),
+    forward=_float_only("logaddexp2_cpu", lambda xp, a, b: xp.logaddexp2(a, b)),
+    backward=(lambda grad, self, other: grad / (1 + (other - self).exp2()),
+              lambda grad, self, other: grad / (1 + (self - other).exp2())))
+
+
+FMOD_SCALAR = defop("fmod", node="FmodBackward0", nin=2,
+                    forward=_modulus(np.fmod, "fmod_cpu"),
+                    backward=(lambda grad, self, other: grad, None))
+FMOD = defop("fmod", node="FmodBackward1", nin=2, save=(0, 1),
+             forward=_modulus(np.fmod, "fmod_cpu"),
+             backward=(lambda grad, self, other: grad,
+                       lambda grad, self, other: -grad * div(self, other, rounding_mode="trunc")))
+
+
+def _copysign_self(grad, self, other, result):
+    return grad * where(self == 0, 0.0, result / self)
+
+
+COPYSIGN = defop("copysign", node="CopysignBackward0", nin=2, kind=FLOAT, save=(0, "result"),
+                 forward=lambda xp, self, other: xp.copysign(self, other),
+                 backward=(_copysign_self, _zero_grad))
+COPYSIGN_SCALAR = defop("copysign", node="CopysignBackward1", nin=2, kind=FLOAT,
+                        save=(0, "result"),
+                        forward=lambda xp, self, other: xp.copysign(self, other),
+                        backward=(_copysign_self, None))
+
+HEAVISIDE = defop(
+    "heaviside", node="NotImplemented", nin=2,
+    forward=lambda xp, self, values: xp.where(self == 0, values, self > 0).astype(
+        xp.result_type(self, values), copy=False),
+    backward=(not_implemented("heaviside"), not_implemented("heaviside")))
+
+# clamp_min / clamp_max: torch keeps them apart from clamp, with nodes of their own.
+CLAMP_MIN_SCALAR = defop(
+    "clamp_min", node="ClampMinBackward0", nin=1, promote=(0, 1), save=(0,),
+    forward=lambda xp, self, min: xp.maximum(self, min),
+    backward=lambda grad, self, min: where(self >= min, grad, 0.0))
+CLAMP_MIN = defop(
+    "clamp_min", node="ClampMinBackward1", nin=2, save=(0, 1),
+    forward=lambda xp, self, min: xp.maximum(self, min),
+    backward=(lambda grad, self, min: where(self >= min, grad, 0.0),
+              lambda grad, self, min: where(self < min, grad, 0.0)))
+CLAMP_MAX_SCALAR = defop(
+    "clamp_max", node="ClampMaxBackward0", nin=1, promote=(0, 1), save=(0,),
+    forward=lambda xp, self, max: xp.minimum(self, max),
+    backward=lambda grad, self, max: where(self <= max, grad, 0.0))
+CLAMP_MAX = defop(
+    "clamp_max", node="ClampMaxBackward1", nin=2, save=(0, 1),
+    forward=lambda xp, self, max: xp.minimum(self, max),
+    backward=(lambda grad, self, max: where(self <= max, grad, 0.0),
+              lambda grad, self, max: where(self > max, grad, 0.0)))
+
+# ---- floating-point classification (no gradient) ------------------------------------
+
+
+def _classify(name: str, fn, integers: bool):
+    """An is* op: ``fn`` on floating arrays, the constant ``integers`` elsewhere."""
+    return defop(name, kind=KEEP, forward=lambda xp, x: (
+        fn(xp, x) if x.dtype.kind in "fcV" else xp.full(x.shape, integers)))
+
+
+ISNAN = _classify("isnan", lambda xp, x: x != x, False)
+ISINF = _classify("isinf", lambda xp, x: xp.isinf(x), False)
+ISFINITE = _classify("isfinite", lambda xp, x: xp.isfinite(x), True)
+ISPOSINF = _classify("isposinf", lambda xp, x: x == math.inf, False)
+ISNEGINF = _classify("isneginf", lambda xp, x: x == -math.inf, False)
+
+
+def _isclose(xp, self, other, rtol, atol, equal_nan):
+    close = self == other
+    if equal_nan:
+        close = close | ((self != self) & (other != other))
+    if rtol == 0 and atol == 0:
+        return close
+    if self.dtype.kind in "biu":  # torch measures integer distances in the default dtype
+        default = get_default_dtype().np
+        self, other = self.astype(default), other.astype(default)
+    error = xp.abs(self - other)
+    return close | (xp.isfinite(error) & (error <= atol + xp.abs(rtol * other)))
+
+
+ISCLOSE = defop("isclose", nin=2, kind=COMPARE, forward=_isclose)
+
+# ---- logic and shifts (no gradient) -------------------------------------------------
+
+
+def _shift(left: bool):
+    kernel = "lshift_cpu" if left else "rshift_cpu"
+
+    def forward(xp, a, b):
+        dt = xp.result_type(a, b)
+        if dt.kind not in "iu":
+            raise _unsupported(kernel, dt)
+        a = xp.asarray(a, dtype=dt)
+        b = xp.asarray(b, dtype=dt)
+        # Shifting by the width or more (or by a negative count) is undefined in C and in
+        # NumPy; torch defines it: all bits shifted out (the sign fills a right shift).
+        out_of_range = (b < 0) | (b >= dt.itemsize * 8)
+        safe = xp.where(out_of_range, 0, b).astype(dt, copy=False)
+        if left:
+            return xp.where(out_of_range, 0, xp.left_shift(a, safe)).astype(dt, copy=False)
+        filled = xp.where(a < 0, -1, 0) if dt.kind == "i" else 0
+        return xp.where(out_of_range, filled, xp.right_shift(a, safe)).astype(dt, copy=False)
+    return forward
+
+
+LEFT_SHIFT = defop("bitwise_left_shift", nin=2, forward=_shift(True))
+RIGHT_SHIFT = defop("bitwise_right_shift", nin=2, forward=_shift(False))
+LOGICAL_AND = defop("logical_and", nin=2, kind=COMPARE,
+                    forward=lambda xp, a, b: xp.logical_and(a != 0, b != 0))
+LOGICAL_OR = defop("logical_or", nin=2, kind=COMPARE,
+                   forward=lambda xp, a, b: xp.logical_or(a != 0, b != 0))
+LOGICAL_XOR = defop("logical_xor", nin=2, kind=COMPARE,
+                    forward=lambda xp, a, b: xp.logical_xor(a != 0, b != 0))
+LOGICAL_NOT = defop("logical_not", kind=KEEP, forward=lambda xp, a: a == 0)
 
 
 # ---- the public functions (torch.f and Tensor.f) -------------------------------------
@@ -583,10 +1184,316 @@ attach({
     "__floordiv__": _dunder(FLOOR_DIVIDE), "__rfloordiv__": _dunder(FLOOR_DIVIDE, True),
     "__mod__": _dispatching_dunder(remainder), "__rmod__": _dunder(RREMAINDER),
     "__pow__": _dispatching_dunder(pow), "__rpow__": _dispatching_dunder(pow, True),
-    "__neg__": neg, "__abs__": abs, "__invert__": bitwise_not,
+    "__neg__": neg, "__abs__": abs,
     "__eq__": _dunder(EQ), "__ne__": _dunder(NE), "__lt__": _dunder(LT), "__le__": _dunder(LE),
     "__gt__": _dunder(GT), "__ge__": _dunder(GE),
     "__and__": _dunder(BITWISE_AND), "__or__": _dunder(BITWISE_OR),
     "__xor__": _dunder(BITWISE_XOR), "__rand__": _dunder(BITWISE_AND),
     "__ror__": _dunder(BITWISE_OR), "__rxor__": _dunder(BITWISE_XOR),
 })
+
+
+# ---- the public functions of the rest of the elementwise set ---------------------------
+
+floor = _unary_function(FLOOR, "floor")
+ceil = _unary_function(CEIL, "ceil")
+trunc = fix = _unary_function(TRUNC, "trunc")
+frac = _unary_function(FRAC, "frac")
+sgn = _unary_function(SGN, "sgn")
+exp2 = _unary_function(EXP2, "exp2")
+erf = _unary_function(ERF, "erf")
+erfc = _unary_function(ERFC, "erfc")
+erfinv = _unary_function(ERFINV, "erfinv")
+lgamma = _unary_function(LGAMMA, "lgamma")
+digamma = _unary_function(DIGAMMA, "digamma")
+sinc = _unary_function(SINC, "sinc")
+isnan = _unary_function(ISNAN, "isnan")
+isinf = _unary_function(ISINF, "isinf")
+isfinite = _unary_function(ISFINITE, "isfinite")
+isposinf = _unary_function(ISPOSINF, "isposinf")
+isneginf = _unary_function(ISNEGINF, "isneginf")
+logical_not = _unary_function(LOGICAL_NOT, "logical_not")
+for _fn, _kernel in ((erf, "float64 series / continued fraction"),
+                     (erfc, "float64 series / continued fraction"),
+                     (erfinv, "Winitzki's estimate and Halley steps"),
+                     (lgamma, "float64 series"), (digamma, "float64 series")):
+    _fn.__doc__ += f" Computed in ember ({_kernel}; see NOTE [Special-function kernels])."
+del _fn, _kernel
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - torch's name
+    """Mirrors ``torch.round``: half to even; ``decimals`` rounds to that many decimal places
+    (negative: to tens, hundreds, ...) by scaling, as torch does."""
+    if decimals == 0:
+        return run(ROUND, input)
+    return run(ROUND_DECIMALS, input, decimals)
+
+
+def square(input: Tensor) -> Tensor:
+    """Mirrors ``torch.square``: ``pow(input, 2)`` (its node is PowBackward0); bool squares
+    to int64, as in torch."""
+    if input._data.dtype.kind == "b":
+        input = input.to(int64)
+    return run(POW_SCALAR, input, 2)
+
+
+def float_power(input, exponent) -> Tensor:
+    """Mirrors ``torch.float_power``: ``pow`` computed in float64 (complex128 for complex
+    operands), whatever the inputs' dtypes."""
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        _tensors_only("float_power", input=input)
+    complex_ = any(isinstance(v, complex) or (isinstance(v, Tensor) and v.is_complex())
+                   for v in (input, exponent))
+    wide = complex128 if complex_ else float64
+    if isinstance(input, Tensor):
+        input = input.to(wide)
+    else:
+        input = complex(input) if complex_ else float(input)
+    if isinstance(exponent, Tensor):
+        exponent = exponent.to(wide)
+    else:
+        exponent = complex(exponent) if complex_ else float(exponent)
+    return pow(input, exponent)
+
+
+def polygamma(n: int, input: Tensor) -> Tensor:
+    """Mirrors ``torch.polygamma``: the n-th derivative of digamma (computed in ember, see
+    NOTE [Special-function kernels]). ember gives inf at the non-positive integers, where
+    torch's trigamma gives large finite values."""
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    return run(POLYGAMMA, input, n)
+
+
+def logit(input: Tensor, eps: float | None = None) -> Tensor:
+    """Mirrors ``torch.logit``: ``log(p / (1 - p))``, ``p`` clamped to [eps, 1 - eps] when
+    ``eps`` is given (the gradient is then 0 outside that interval)."""
+    return run(LOGIT, input, eps)
+
+
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
+    """Mirrors ``torch.nan_to_num``: infinities default to the dtype's extremes."""
+    return run(NAN_TO_NUM, input, nan, posinf, neginf)
+
+
+def atan2(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.atan2`` (both operands tensors, as torch requires)."""
+    _tensors_only("atan2", input=input, other=other)
+    return run(ATAN2, input, other)
+
+
+arctan2 = atan2
+
+
+def hypot(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.hypot`` (floating tensors only, as torch)."""
+    _tensors_only("hypot", input=input, other=other)
+    return run(HYPOT, input, other)
+
+
+def _lerp_dtype(input: Tensor, name: str, value: Tensor) -> None:
+    if value._data.dtype != input._data.dtype:
+        raise RuntimeError(
+            f"expected dtype {_CPP_NAMES[input.dtype.name]} for `{name}` but got dtype "
+            f"{_CPP_NAMES[value.dtype.name]}")
+
+
+def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
+    """Mirrors ``torch.lerp``: ``input + weight * (end - input)``, ``weight`` a number or a
+    tensor; ``end`` (and a tensor ``weight`` with dimensions) must have ``input``'s dtype."""
+    _tensors_only("lerp", input=input, end=end)
+    _lerp_dtype(input, "end", end)
+    tensor_weight = isinstance(weight, Tensor)
+    if tensor_weight and weight.dim() > 0:
+        _lerp_dtype(input, "weight", weight)
+    if input._data.dtype.kind in "biu":
+        raise _unsupported("lerp_kernel_tensor" if tensor_weight else "lerp_kernel_scalar",
+                           input._data.dtype)
+    if tensor_weight:
+        return run(LERP_TENSOR, input, end, weight)
+    return run(LERP, input, end, weight)
+
+
+def xlogy(input, other) -> Tensor:
+    """Mirrors ``torch.xlogy``: ``input * log(other)``, 0 where ``input`` is 0 (unless
+    ``other`` is nan); either operand may be a number."""
+    if not isinstance(input, Tensor):
+        return run(XLOGY_NUMBER_SELF, input, other)
+    if not isinstance(other, Tensor):
+        return run(XLOGY_NUMBER_OTHER, input, other)
+    return run(XLOGY, input, other)
+
+
+def logaddexp(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.logaddexp``: ``log(exp(input) + exp(other))`` without overflow."""
+    _tensors_only("logaddexp", input=input, other=other)
+    return run(LOGADDEXP, input, other)
+
+
+def logaddexp2(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.logaddexp2``: ``log2(2**input + 2**other)`` without overflow."""
+    _tensors_only("logaddexp2", input=input, other=other)
+    return run(LOGADDEXP2, input, other)
+
+
+def fmod(input: Tensor, other) -> Tensor:
+    """Mirrors ``torch.fmod``: C's remainder, with the sign of the dividend."""
+    _tensors_only("fmod", input=input)
+    if isinstance(other, Tensor):
+        return run(FMOD, input, other)
+    return run(FMOD_SCALAR, input, other)
+
+
+def copysign(input: Tensor, other) -> Tensor:
+    """Mirrors ``torch.copysign``: the magnitude of ``input`` with the sign of ``other``."""
+    _tensors_only("copysign", input=input)
+    if isinstance(other, Tensor):
+        return run(COPYSIGN, input, other)
+    return run(COPYSIGN_SCALAR, input, other)
+
+
+def heaviside(input: Tensor, values: Tensor) -> Tensor:
+    """Mirrors ``torch.heaviside``: 0 below zero, 1 above, ``values`` at zero."""
+    _tensors_only("heaviside", input=input, values=values)
+    if input._data.dtype != values._data.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
+    return run(HEAVISIDE, input, values)
+
+
+def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002 - torch's name
+    """Mirrors ``torch.clamp_min`` (``min`` a number or a tensor)."""
+    if isinstance(min, Tensor):
+        return run(CLAMP_MIN, input, min)
+    return run(CLAMP_MIN_SCALAR, input, min)
+
+
+def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002 - torch's name
+    """Mirrors ``torch.clamp_max`` (``max`` a number or a tensor)."""
+    if isinstance(max, Tensor):
+        return run(CLAMP_MAX, input, max)
+    return run(CLAMP_MAX_SCALAR, input, max)
+
+
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    """Mirrors ``torch.isclose``: ``|input - other| <= atol + rtol * |other|``; both
+    tensors of one dtype."""
+    _tensors_only("isclose", input=input, other=other)
+    if input._data.dtype != other._data.dtype:
+        raise RuntimeError(f"{scalar_type_name(input.dtype)} did not match "
+                           f"{scalar_type_name(other.dtype)}")
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
+    return run(ISCLOSE, input, other, rtol, atol, equal_nan)
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """Mirrors ``torch.allclose``: whether ``isclose`` holds everywhere (a Python bool)."""
+    _tensors_only("allclose", input=input, other=other)
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """Mirrors ``torch.equal``: same shape and same values (nan is never equal)."""
+    _tensors_only("equal", input=input, other=other)
+    if input._data.shape != other._data.shape:
+        return False
+    return bool(run(EQ, input, other)._data.all())
+
+
+def bitwise_left_shift(input, other) -> Tensor:
+    """Mirrors ``torch.bitwise_left_shift``: shifts past the width give 0, as torch."""
+    return run(LEFT_SHIFT, input, other)
+
+
+def bitwise_right_shift(input, other) -> Tensor:
+    """Mirrors ``torch.bitwise_right_shift``: arithmetic for signed dtypes; shifts past the
+    width give 0 (or -1 for negative values), as torch."""
+    return run(RIGHT_SHIFT, input, other)
+
+
+def logical_and(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.logical_and``: nonzero is true; the result is bool."""
+    _tensors_only("logical_and", input=input, other=other)
+    return run(LOGICAL_AND, input, other)
+
+
+def logical_or(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.logical_or``."""
+    _tensors_only("logical_or", input=input, other=other)
+    return run(LOGICAL_OR, input, other)
+
+
+def logical_xor(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.logical_xor``."""
+    _tensors_only("logical_xor", input=input, other=other)
+    return run(LOGICAL_XOR, input, other)
+
+
+# torch.special's basics (the lead wires them into an ``ember.special`` namespace).
+
+
+def expit(input: Tensor) -> Tensor:
+    """Mirrors ``torch.special.expit``: the logistic sigmoid (its node is SigmoidBackward0)."""
+    return run(SIGMOID, input)
+
+
+def gammaln(input: Tensor) -> Tensor:
+    """Mirrors ``torch.special.gammaln``: ``lgamma``."""
+    return run(LGAMMA, input)
+
+
+psi = digamma
+
+SPECIAL = {
+    "expit": expit, "logit": logit, "erf": erf, "erfc": erfc, "erfinv": erfinv,
+    "gammaln": gammaln, "digamma": digamma, "psi": psi, "polygamma": polygamma,
+    "exp2": exp2, "expm1": expm1, "log1p": log1p, "sinc": sinc, "round": round,
+    "xlogy": xlogy,
+}
+
+
+def _invert(self: Tensor) -> Tensor:
+    if self._data.dtype.kind not in "biu":
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                        "tensors")
+    return run(BITWISE_NOT, self)
+
+
+attach({
+    "floor": floor, "ceil": ceil, "round": round, "trunc": trunc, "fix": trunc, "frac": frac,
+    "sgn": sgn, "square": square, "exp2": exp2, "float_power": float_power,
+    "erf": erf, "erfc": erfc, "erfinv": erfinv, "lgamma": lgamma, "digamma": digamma,
+    "polygamma": lambda self, n: polygamma(n, self), "sinc": sinc, "logit": logit,
+    "nan_to_num": nan_to_num, "atan2": atan2, "arctan2": atan2, "hypot": hypot,
+    "lerp": lerp, "xlogy": xlogy, "logaddexp": logaddexp, "logaddexp2": logaddexp2,
+    "fmod": fmod, "copysign": copysign, "heaviside": heaviside, "clamp_min": clamp_min,
+    "clamp_max": clamp_max, "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
+    "isposinf": isposinf, "isneginf": isneginf, "isclose": isclose, "allclose": allclose,
+    "equal": equal, "bitwise_left_shift": bitwise_left_shift,
+    "bitwise_right_shift": bitwise_right_shift, "logical_and": logical_and,
+    "logical_or": logical_or, "logical_xor": logical_xor, "logical_not": logical_not,
+    "__lshift__": _dunder(LEFT_SHIFT), "__rlshift__": _dunder(LEFT_SHIFT, True),
+    "__rshift__": _dunder(RIGHT_SHIFT), "__rrshift__": _dunder(RIGHT_SHIFT, True),
+    "__invert__": _invert,
+})
+
+__all__ = [
+    "abs", "absolute", "acos", "add", "allclose", "arccos", "arcsin", "arctan", "arctan2",
+    "asin", "atan", "atan2", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or",
+    "bitwise_right_shift", "bitwise_xor", "ceil", "clamp", "clamp_max", "clamp_min", "clip",
+    "copysign", "cos", "cosh", "digamma", "div", "divide", "eq", "equal", "erf", "erfc",
+    "erfinv", "exp", "exp2", "expm1", "fix", "float_power", "floor", "floor_divide", "fmod",
+    "frac", "ge", "greater", "greater_equal", "gt", "heaviside", "hypot", "isclose",
+    "isfinite", "isinf", "isnan", "isneginf", "isposinf", "le", "lerp", "less", "less_equal",
+    "lgamma", "log", "log1p", "log2", "log10", "logaddexp", "logaddexp2", "logical_and",
+    "logical_not", "logical_or", "logical_xor", "logit", "lt", "maximum", "minimum", "mul",
+    "multiply", "nan_to_num", "ne", "neg", "negative", "not_equal", "polygamma", "pow",
+    "reciprocal", "relu", "remainder", "round", "rsqrt", "rsub", "sgn", "sigmoid", "sign",
+    "sin", "sinc", "sinh", "sqrt", "square", "sub", "subtract", "tan", "tanh", "true_divide",
+    "trunc", "where", "xlogy",
+]

@@ -122,7 +122,7 @@ def not_implemented(name: str):
     """The backward formula of an op torch records but cannot differentiate (its node is
     named ``NotImplemented``): running it raises torch's error."""
     def formula(grad, *args):
-        raise RuntimeError(f"the derivative for '{name}' is not implemented.")
+        raise RuntimeError(f"derivative for aten::{name} is not implemented")
     return formula
 
 

@@ -375,7 +375,10 @@ def accumulator(t) -> AccumulateGrad:
 def node_class(name: str, base: type = OpNode) -> type:
     """A node class named as torch names the op's node, so ``type(t.grad_fn).__name__``,
     ``repr`` and ``name()`` all read ``MulBackward0``."""
-    return type(name, (base,), {"__slots__": (), "__module__": __name__})
+    namespace = {"__slots__": (), "__module__": __name__}
+    if name == "NotImplemented":  # torch's C++ node for ops it cannot differentiate
+        namespace["name"] = lambda self: "torch::autograd::NotImplemented"
+    return type(name, (base,), namespace)
 
 
 def new_key() -> int:
