@@ -52,6 +52,19 @@ def assert_same(e, t, *, rtol=None, atol=None, what="value") -> None:
         np.testing.assert_allclose(ev, tv, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
 
 
+class Row:
+    """One row of an op table: ``fn(lib, *inputs)``, its input count, the value domain its
+    inputs are drawn from, and what to check."""
+
+    def __init__(self, name, fn, nargs=1, domain=(-2.0, 2.0), grad=True, gradgrad=True,
+                 dtypes=("float32", "float64")):
+        self.name, self.fn, self.nargs, self.domain = name, fn, nargs, domain
+        self.grad, self.gradgrad, self.dtypes = grad, gradgrad, dtypes
+
+    def __repr__(self) -> str:
+        return self.name
+
+
 def make_inputs(shapes, dtype: str = "float32", *, low: float = -2.0, high: float = 2.0,
                 seed: int = 0, requires_grad: bool = True, noncontiguous: bool = False):
     """The same inputs for both libraries: (torch leaves, ember leaves, torch args, ember

@@ -12,22 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
-from tests.helpers import check_gradcheck, check_op, torch  # noqa: F401 - torch skips module
+from tests.helpers import Row, check_gradcheck, check_op, torch  # noqa: F401 - torch skips module
 
 POS = (0.2, 3.0)  # domains: inputs of log, sqrt, division denominators
 UNIT = (-0.9, 0.9)
-
-
-class Row:
-    """One op: ``fn(lib, *inputs)``, its input count, value domain, and what to check."""
-
-    def __init__(self, name, fn, nargs=1, domain=(-2.0, 2.0), grad=True, gradgrad=True,
-                 dtypes=("float32", "float64")):
-        self.name, self.fn, self.nargs, self.domain = name, fn, nargs, domain
-        self.grad, self.gradgrad, self.dtypes = grad, gradgrad, dtypes
-
-    def __repr__(self) -> str:
-        return self.name
 
 
 ROWS = [

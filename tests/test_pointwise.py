@@ -17,7 +17,7 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import ember
 from ember._ops import pointwise as P
-from tests.helpers import assert_same, check_gradcheck, check_op, check_raises_like, torch
+from tests.helpers import Row, assert_same, check_gradcheck, check_op, check_raises_like, torch
 
 
 def _ns(L):
@@ -37,18 +37,6 @@ def _tensor(L, values, dtype=None):
 POS = (0.2, 3.0)
 UNIT = (-0.9, 0.9)
 PROB = (0.05, 0.95)
-
-
-class Row:
-    """One op: ``fn(lib, *inputs)``, its input count, value domain, and what to check."""
-
-    def __init__(self, name, fn, nargs=1, domain=(-2.0, 2.0), grad=True, gradgrad=True,
-                 dtypes=("float32", "float64")):
-        self.name, self.fn, self.nargs, self.domain = name, fn, nargs, domain
-        self.grad, self.gradgrad, self.dtypes = grad, gradgrad, dtypes
-
-    def __repr__(self) -> str:
-        return self.name
 
 
 ROWS = [
