@@ -14,7 +14,7 @@ from ember._ops._promote import result_type
 from ember._ops.creation import (arange, as_tensor, clone, empty, empty_like, eye, from_numpy,
                                  full, full_like, linspace, ones, ones_like, tensor, zeros,
                                  zeros_like)
-from ember._ops.linalg import bmm, dot, matmul, mm, mv
+from ember._ops.linalg import *  # noqa: F403 - matmul, einsum, addmm, ... (see __all__)
 from ember._ops.pointwise import *  # noqa: F403 - torch.abs, torch.add, ... (see __all__)
 from ember._ops.random import (Generator, bernoulli, default_generator, get_rng_state,
                                initial_seed, manual_seed, multinomial, normal, poisson, rand,
@@ -28,7 +28,10 @@ from ember._ops.reduction import (all, amax, amin, any, argmax, argmin, argsort,
 from ember._ops.shape import (permute, reshape, select, squeeze, stack, swapaxes, swapdims, t,
                               transpose, unbind, unsqueeze)
 from ember._tensor_str import get_printoptions, printoptions, set_printoptions
-from ember import autograd, func, special
+from ember import autograd, func, linalg, special
+from ember.linalg import det, matrix_power, slogdet
+from ember.linalg import inv as inverse
+from ember.linalg import pinv as pinverse
 from ember.autograd import (enable_grad, inference_mode, is_anomaly_check_nan_enabled,
                             is_anomaly_enabled, is_grad_enabled, is_inference_mode_enabled,
                             no_grad, set_grad_enabled)

@@ -3,10 +3,14 @@ the way torch composes it, so its ``grad_fn`` is the node torch shows (``MmBackw
 ``MvBackward0``, ``DotBackward0``, ``UnsafeViewBackward0`` for batched products)."""
 from __future__ import annotations
 
-from ember._dtype import scalar_type_name
-from ember._ops.registry import KEEP, attach, defop, run
+import math
+import warnings
+
+from ember._backend import np
+from ember._dtype import FLOAT, scalar_type_name
+from ember._ops.registry import KEEP, attach, defop, not_implemented, run
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view
-from ember._tensor import Tensor
+from ember._tensor import Tensor, make, wrap_dim
 from ember.autograd import grad_mode
 
 DOT = defop("dot", node="DotBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
@@ -129,7 +133,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if da >= 3 and db <= 2:
         # Fold the batch into the rows: one mm (or mv), then view the batch back out.
         lead = input._data.shape[:-1]
-        folded = input.reshape(-1, input._data.shape[-1])
+        folded = input.reshape(_numel(lead), input._data.shape[-1])
         if db == 2:
             return _unsafe_view(mm(folded, other), lead + (other._data.shape[1],))
         return _unsafe_view(mv(folded, other), lead)
@@ -147,8 +151,9 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     n, k = a._data.shape[-2:]
     k2, m = b._data.shape[-2:]
     batch = _broadcast_batch(a._data.shape[:-2], b._data.shape[:-2])
-    a3 = a.expand(batch + (n, k)).reshape(-1, n, k)
-    b3 = b.expand(batch + (k2, m)).reshape(-1, k2, m)
+    # the batch size spelled out: -1 cannot be inferred when a matrix is empty
+    a3 = a.expand(batch + (n, k)).reshape(_numel(batch), n, k)
+    b3 = b.expand(batch + (k2, m)).reshape(_numel(batch), k2, m)
     out_shape = batch + ((n,) if da > 1 else ()) + ((m,) if db > 1 else ())
     return _unsafe_view(bmm(a3, b3), out_shape)
 
@@ -166,3 +171,1228 @@ def _rmatmul(self: Tensor, other: Tensor) -> Tensor:
 
 attach({"dot": dot, "mv": mv, "mm": mm, "bmm": bmm, "matmul": matmul,
         "__matmul__": matmul, "__rmatmul__": _rmatmul})
+
+
+# ---- fused products: addmm, addmv, baddbmm, addbmm -------------------------------------
+# ``beta * self + alpha * (product)``. With beta == 0 torch ignores ``self`` entirely (nan
+# and inf in it do not propagate), and so does the forward here.
+
+
+def _fused(xp, bias, product, beta, alpha):
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return xp.broadcast_to(product, xp.broadcast_shapes(bias.shape, product.shape)).copy()
+    return product + (bias if beta == 1 else bias * beta)
+
+
+def _scale(grad, factor):
+    return grad if factor == 1 else grad * factor
+
+
+def _bias_grad(grad, self, mat1, mat2, beta, alpha):
+    return _scale(grad, beta)
+
+
+ADDMM = defop("addmm", node="AddmmBackward0", nin=3, kind=KEEP,
+              save={1: (2,), 2: (1,)},
+              forward=lambda xp, self, mat1, mat2, beta, alpha: _fused(
+                  xp, self, xp.matmul(mat1, mat2), beta, alpha),
+              backward=(_bias_grad,
+                        lambda grad, self, mat1, mat2, beta, alpha: _scale(
+                            grad.mm(mat2.t()), alpha),
+                        lambda grad, self, mat1, mat2, beta, alpha: _scale(
+                            mat1.t().mm(grad), alpha)))
+ADDMV = defop("addmv", node="AddmvBackward0", nin=3, kind=KEEP,
+              save={1: (2,), 2: (1,)},
+              forward=lambda xp, self, mat, vec, beta, alpha: _fused(
+                  xp, self, xp.matmul(mat, vec), beta, alpha),
+              backward=(_bias_grad,
+                        lambda grad, self, mat, vec, beta, alpha: _scale(
+                            grad.unsqueeze(1) * vec, alpha),
+                        lambda grad, self, mat, vec, beta, alpha: _scale(
+                            mat.t().mv(grad), alpha)))
+BADDBMM = defop("baddbmm", node="BaddbmmBackward0", nin=3, kind=KEEP,
+                save={1: (2,), 2: (1,)},
+                forward=lambda xp, self, batch1, batch2, beta, alpha: _fused(
+                    xp, self, xp.matmul(batch1, batch2), beta, alpha),
+                backward=(_bias_grad,
+                          lambda grad, self, batch1, batch2, beta, alpha: _scale(
+                              grad.bmm(batch2.transpose(1, 2)), alpha),
+                          lambda grad, self, batch1, batch2, beta, alpha: _scale(
+                              batch1.transpose(1, 2).bmm(grad), alpha)))
+
+
+def _batched_grad(grad, batch):
+    return grad.unsqueeze(0).expand((batch,) + tuple(grad.shape))
+
+
+ADDBMM = defop("addbmm", node="AddbmmBackward0", nin=3, kind=KEEP,
+               save={1: (2,), 2: (1,)},
+               forward=lambda xp, self, batch1, batch2, beta, alpha: _fused(
+                   xp, self, xp.matmul(batch1, batch2).sum(0), beta, alpha),
+               backward=(_bias_grad,
+                         lambda grad, self, batch1, batch2, beta, alpha: _scale(
+                             _batched_grad(grad, batch1.shape[0]).bmm(
+                                 batch2.transpose(1, 2)), alpha),
+                         lambda grad, self, batch1, batch2, beta, alpha: _scale(
+                             batch1.transpose(1, 2).bmm(
+                                 _batched_grad(grad, batch1.shape[0])), alpha)))
+
+
+def _check_bias(input: Tensor, shape: tuple, first: Tensor, name: str) -> None:
+    if input._data.dtype != first._data.dtype:
+        raise RuntimeError(
+            f"{name} and mat2 must have the same dtype, but got "
+            f"{scalar_type_name(input.dtype)} and {scalar_type_name(first.dtype)}")
+    try:
+        np.broadcast_shapes(input._data.shape, shape)
+    except ValueError:
+        raise RuntimeError(
+            f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
+            f"({input._data.shape[-1]}) at non-singleton dimension {len(shape) - 1}.  "
+            f"Target sizes: {list(shape)}.  Tensor sizes: {list(input._data.shape)}") from None
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """Mirrors ``torch.addmm``: ``beta * input + alpha * (mat1 @ mat2)``, ``input``
+    broadcast to the product's shape (ignored when ``beta`` is 0)."""
+    mm_shape_check(mat1, mat2)
+    _check_bias(input, (mat1._data.shape[0], mat2._data.shape[1]), mat1, "self")
+    return run(ADDMM, input, mat1, mat2, beta, alpha)
+
+
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """Mirrors ``torch.addmv``: ``beta * input + alpha * (mat @ vec)``."""
+    a, v = mat._data, vec._data
+    if a.ndim != 2 or v.ndim != 1 or a.shape[1] != v.shape[0]:
+        raise RuntimeError(
+            f"size mismatch, got input ({input._data.shape[0] if input._data.ndim else 1}), "
+            f"mat ({'x'.join(str(s) for s in a.shape)}), vec ({v.shape[0] if v.ndim else 0})")
+    _same_dtype(mat, vec)
+    _check_bias(input, (a.shape[0],), mat, "self")
+    return run(ADDMV, input, mat, vec, beta, alpha)
+
+
+def _check_batches(batch1: Tensor, batch2: Tensor) -> None:
+    a, b = batch1._data, batch2._data
+    if a.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if b.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    if b.shape[:2] != (a.shape[0], a.shape[2]):
+        raise RuntimeError(
+            "Expected size for first two dimensions of batch2 tensor to be: "
+            f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
+    _same_dtype(batch1, batch2)
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """Mirrors ``torch.baddbmm``: ``beta * input + alpha * bmm(batch1, batch2)``."""
+    _check_batches(batch1, batch2)
+    a, b = batch1._data, batch2._data
+    _check_bias(input, (a.shape[0], a.shape[1], b.shape[2]), batch1, "self")
+    return run(BADDBMM, input, batch1, batch2, beta, alpha)
+
+
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """Mirrors ``torch.addbmm``: ``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
+    _check_batches(batch1, batch2)
+    a, b = batch1._data, batch2._data
+    _check_bias(input, (a.shape[1], b.shape[2]), batch1, "self")
+    return run(ADDBMM, input, batch1, batch2, beta, alpha)
+
+
+def mm_shape_check(a: Tensor, b: Tensor) -> None:
+    """torch.mm's argument errors (shared with addmm)."""
+    x, y = a._data, b._data
+    if x.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if y.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    if x.shape[1] != y.shape[0]:
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({x.shape[0]}x{x.shape[1]} and "
+            f"{y.shape[0]}x{y.shape[1]})")
+    _same_dtype(a, b)
+
+
+# ---- outer, inner, vdot, tensordot, kron, cross ----------------------------------------
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """Mirrors ``torch.outer`` (alias ``ger``): composed as torch composes it, a broadcast
+    product (``MulBackward0``)."""
+    for t in (input, vec2):
+        if t._data.ndim != 1:
+            raise RuntimeError(
+                f"outer: Expected 1-D argument self, but got {input._data.ndim}-D"
+                if t is input else
+                f"outer: Expected 1-D argument vec2, but got {vec2._data.ndim}-D")
+    return input.reshape(-1, 1) * vec2
+
+
+ger = outer
+
+VDOT = defop("vdot", node="VdotBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
+             forward=lambda xp, self, other: xp.vdot(self, other),
+             backward=(lambda grad, self, other: grad * other,
+                       lambda grad, self, other: grad * self))
+
+
+def vdot(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.vdot`` for real tensors (conjugation is the identity there)."""
+    a, b = input._data, other._data
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+    if a.dtype != b.dtype:
+        raise RuntimeError(
+            "vdot : expected both vectors to have same dtype, but found "
+            f"{scalar_type_name(input.dtype)} and {scalar_type_name(other.dtype)}")
+    if a.shape[0] != b.shape[0]:
+        raise RuntimeError(
+            f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to "
+            f"have the same number of elements, but got {a.shape[0]} and {b.shape[0]} elements "
+            "respectively")
+    return run(VDOT, input, other)
+
+
+def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+    """Mirrors ``torch.tensordot``: contracts ``dims`` (an int: the last dims of ``a`` with
+    the first of ``b``; or two lists of dims), composed as torch composes it: permute,
+    reshape, one ``mm``, and a final view (``ViewBackward0``)."""
+    na, nb = a._data.ndim, b._data.ndim
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > na or dims > nb:
+            raise RuntimeError(
+                f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        dims_a, dims_b = list(range(na - dims, na)), list(range(dims))
+    else:
+        dims_a, dims_b = dims
+        if isinstance(dims_a, int):
+            dims_a, dims_b = [dims_a], [dims_b]
+        dims_a = [wrap_dim(int(d), na) for d in dims_a]
+        dims_b = [wrap_dim(int(d), nb) for d in dims_b]
+        if len(dims_a) != len(dims_b):
+            raise RuntimeError("both dimension lists should have same length")
+    sa, sb = a._data.shape, b._data.shape
+    for da, db in zip(dims_a, dims_b):
+        if sa[da] != sb[db]:
+            raise RuntimeError(
+                f"contracted dimensions need to match, but first has size {sa[da]} in dim "
+                f"{da} and second has size {sb[db]} in dim {db}")
+    free_a = [d for d in range(na) if d not in dims_a]
+    free_b = [d for d in range(nb) if d not in dims_b]
+    k = _numel(tuple(sa[d] for d in dims_a))
+    left = a.permute(free_a + dims_a).reshape(_numel(tuple(sa[d] for d in free_a)), k)
+    right = b.permute(dims_b + free_b).reshape(k, _numel(tuple(sb[d] for d in free_b)))
+    return mm(left, right).view(tuple(sa[d] for d in free_a) + tuple(sb[d] for d in free_b))
+
+
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.inner``: contracts the last dims (a product when either is 0-d)."""
+    na, nb = input._data.ndim, other._data.ndim
+    if na == 0 or nb == 0:
+        return input * other
+    sa, sb = input._data.shape[-1], other._data.shape[-1]
+    if sa != sb:
+        raise RuntimeError(
+            f"inner() the last dimension must match on both input tensors but got shapes "
+            f"{list(input._data.shape)} and {list(other._data.shape)}")
+    return tensordot(input, other, ([-1], [-1]))
+
+
+def kron(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.kron``: the Kronecker product, composed as torch composes it (an
+    interleaving broadcast product, then ``_unsafe_view``: ``UnsafeViewBackward0``)."""
+    n = max(input._data.ndim, other._data.ndim)
+    sa = (1,) * (n - input._data.ndim) + input._data.shape
+    sb = (1,) * (n - other._data.ndim) + other._data.shape
+    a = input.reshape(tuple(s for d in sa for s in (d, 1)))
+    b = other.reshape(tuple(s for d in sb for s in (1, d)))
+    return _unsafe_view(a * b, tuple(x * y for x, y in zip(sa, sb)))
+
+
+def _cross(xp, self, other, dim):
+    a = xp.moveaxis(self, dim, -1)
+    b = xp.moveaxis(other, dim, -1)
+    r = xp.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+                  a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                  a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], -1)
+    return xp.moveaxis(r, -1, dim)
+
+
+CROSS = defop("linalg_cross", node="LinalgCrossBackward0", nin=2, kind=KEEP,
+              save={0: (1,), 1: (0,)}, forward=_cross,
+              backward=(lambda grad, self, other, dim: run(CROSS, other, grad, dim),
+                        lambda grad, self, other, dim: run(CROSS, grad, self, dim)))
+
+
+def _linalg_cross(input: Tensor, other: Tensor, dim: int) -> Tensor:
+    a, b = input._data, other._data
+    if a.ndim != b.ndim:
+        raise RuntimeError(
+            f"linalg.cross: inputs must have the same number of dimensions. Got {a.ndim} and "
+            f"{b.ndim}")
+    if a.dtype != b.dtype:
+        raise RuntimeError(
+            f"linalg.cross: expected input and other to have the same dtype, but got "
+            f"{scalar_type_name(input.dtype)} and {scalar_type_name(other.dtype)}")
+    shape = _broadcast_batch(a.shape, b.shape)
+    d = wrap_dim(dim, len(shape))
+    if a.shape[d] != 3 or b.shape[d] != 3:
+        raise RuntimeError(
+            f"linalg.cross: inputs dimension {dim} must have length 3. Got {a.shape[d]} and "
+            f"{b.shape[d]}")
+    return run(CROSS, input, other, d)
+
+
+def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
+    """Mirrors ``torch.cross``: with ``dim`` None, the first dim of size 3 (torch's
+    deprecated default, with its warning)."""
+    if dim is None:
+        warnings.warn(
+            "Using torch.cross without specifying the dim arg is deprecated.\nPlease either "
+            "pass the dim explicitly or simply use torch.linalg.cross.\nThe default value of "
+            "dim will change to agree with that of linalg.cross in a future release.",
+            UserWarning, stacklevel=2)
+        shape = _broadcast_batch(input._data.shape, other._data.shape)
+        dim = next((i for i, s in enumerate(shape) if s == 3), -1)
+    return _linalg_cross(input, other, dim)
+
+
+# ---- einsum -----------------------------------------------------------------------------
+# NOTE [einsum gradients]: the gradient of operand k is one einsum of ``grad`` with the other
+# operands, producing k's labels. Two cases need constant helper operands so that this stays
+# a single einsum (and so is differentiable again): a label repeated within operand k (a
+# diagonal) gets fresh labels tied to it by identity matrices, and a label found only in
+# operand k (summed there) gets a ones vector, which broadcasts the gradient along it.
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _parse_einsum(equation: str, shapes: list) -> tuple:
+    """(input subscripts, output subscripts), ``...`` replaced by letters."""
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise RuntimeError(
+            "einsum(): more operands were provided than specified in the equation"
+            if len(terms) < len(shapes) else
+            "einsum(): fewer operands were provided than specified in the equation")
+    used = set(c for c in equation if c.isalpha())
+    spare = [c for c in _LETTERS if c not in used]
+    n_ell = max((len(s) - (len(t) - 3) for t, s in zip(terms, shapes) if "..." in t),
+                default=0)
+    ell = "".join(spare[:n_ell])
+    subs = []
+    for t, s in zip(terms, shapes):
+        if "..." in t:
+            k = len(s) - (len(t) - 3)
+            t = t.replace("...", ell[n_ell - k:] if k else "")
+        if not all(c.isalpha() for c in t):
+            raise RuntimeError(
+                "einsum(): invalid subscript given at index "
+                f"{next(i for i, c in enumerate(lhs) if not (c.isalpha() or c in ',.'))} in "
+                f"the equation string, subscripts must be in [a-zA-Z]")
+        if len(t) != len(s):
+            raise RuntimeError(
+                f"einsum(): the number of subscripts in the equation ({len(t)}) does not match "
+                f"the number of dimensions ({len(s)}) for operand {len(subs)} and no ellipsis "
+                "was given")
+        subs.append(t)
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        counts: dict = {}
+        for t in subs:
+            for c in t:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted((c for c in counts if counts[c] == 1 and c not in ell),
+                                   key=lambda c: (c.islower(), c)))
+    return subs, out
+
+
+def _einsum_forward(xp, *arrays_and_spec):
+    *arrays, spec = arrays_and_spec
+    subs, out = spec
+    return xp.einsum(",".join(subs) + "->" + out, *arrays, optimize=len(arrays) > 2)
+
+
+def _einsum_grad(k: int):
+    def formula(grad, *operands_and_spec):
+        *operands, spec = operands_and_spec
+        subs, out = spec
+        target = subs[k]
+        sizes = {c: operands[k].shape[i] for i, c in enumerate(target)}
+        for o, t in zip(operands, subs):
+            for i, c in enumerate(t):
+                sizes.setdefault(c, o.shape[i])
+        spare = iter(c for c in _LETTERS if c not in "".join(subs) + out)
+        terms = [out]
+        args = [grad]
+        for j, (o, t) in enumerate(zip(operands, subs)):
+            if j != k:
+                terms.append(t)
+                args.append(o)
+        present = set("".join(terms))
+        result = []
+        seen = set()
+        for c in target:
+            if c in seen:  # a diagonal: a fresh label, tied to c by the identity
+                fresh = next(spare)
+                terms.append(c + fresh)
+                args.append(_constant(np.eye(sizes[c], dtype=grad._data.dtype)))
+                result.append(fresh)
+                continue
+            seen.add(c)
+            if c not in present:
+                terms.append(c)
+                args.append(_constant(np.ones(sizes[c], dtype=grad._data.dtype)))
+                present.add(c)
+            result.append(c)
+        return _einsum_run(terms, "".join(result), args)
+    return formula
+
+
+_EINSUM_OPS: dict = {}
+
+
+def _einsum_run(subs: list, out: str, operands: list) -> Tensor:
+    n = len(operands)
+    in_labels = set("".join(subs))
+    if n == 1:
+        node = "SumBackward1" if in_labels - set(out) else "PermuteBackward0"
+    else:
+        node = "ViewBackward0" if in_labels - set(out) else "MulBackward0"
+    op = _EINSUM_OPS.get((n, node))
+    if op is None:
+        op = _EINSUM_OPS[(n, node)] = defop(
+            "einsum", node=node, nin=n, kind=KEEP, save=tuple(range(n)),
+            forward=_einsum_forward, backward=tuple(_einsum_grad(k) for k in range(n)))
+    return run(op, *operands, (tuple(subs), out))
+
+
+def _constant(array) -> Tensor:
+    return make(array)
+
+
+def einsum(equation, *operands) -> Tensor:
+    """Mirrors ``torch.einsum`` (equation form, also with the operands as one list, and the
+    sublist form). Computed by one NumPy einsum (``optimize=True`` for three or more
+    operands); the gradient is an einsum too (NOTE [einsum gradients]). ember differs: torch
+    contracts pairwise and its ``grad_fn`` is the last op it ran; ember records one node,
+    named as torch's usually is (``SumBackward1`` or ``PermuteBackward0`` for one operand,
+    ``ViewBackward0`` when labels are contracted, else ``MulBackward0``)."""
+    if not isinstance(equation, str):  # sublist form: op, [dims], op, [dims], ..., [out]
+        parts = (equation,) + operands
+        ops = parts[0::2]
+        lists = parts[1::2]
+        out = None
+        if len(parts) % 2:
+            out = ops[-1]
+            ops = ops[:-1]
+        letter = {}
+
+        def term(lst):
+            return "".join("..." if d is Ellipsis else letter.setdefault(d, _LETTERS[len(letter)])
+                           for d in lst)
+        equation = ",".join(term(lst) for lst in lists)
+        if out is not None:
+            equation += "->" + term(out)
+        operands = ops
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    subs, out = _parse_einsum(equation, [o._data.shape for o in operands])
+    dtypes = {o._data.dtype for o in operands}
+    if len(dtypes) > 1:
+        raise RuntimeError(
+            "expected scalar type "
+            f"{scalar_type_name(operands[0].dtype)} but found "
+            f"{scalar_type_name(next(o.dtype for o in operands if o.dtype != operands[0].dtype))}")
+    seen: dict = {}
+    for k, (t, o) in enumerate(zip(subs, operands)):
+        for c, size in zip(t, o._data.shape):
+            prev = seen.setdefault(c, size)
+            if prev == 1:
+                seen[c] = size
+            elif size not in (1, prev):
+                raise RuntimeError(
+                    f"einsum(): subscript {c} has size {size} for operand {k} which does not "
+                    f"broadcast with previously seen size {seen[c]}")
+    for c in set(out):
+        if out.count(c) > 1:
+            raise RuntimeError(
+                f"einsum(): output subscript {c} appears more than once in the output")
+    for c in out:
+        if not any(c in t for t in subs):
+            raise RuntimeError(
+                f"einsum(): output subscript {c} does not appear in the equation for any "
+                "input operand")
+    return _einsum_run(subs, out, list(operands))
+
+
+# ---- ember.linalg: shared helpers -------------------------------------------------------
+
+
+class LinAlgError(RuntimeError):
+    """Mirrors ``torch.linalg.LinAlgError``: a numerical failure (singular input, not
+    positive-definite, no convergence)."""
+
+
+def _mT(x: Tensor) -> Tensor:
+    return x.transpose(-2, -1)
+
+
+def _eye(n: int, like: Tensor) -> Tensor:
+    return make(np.eye(n, dtype=like._data.dtype))
+
+
+def _diag_embed(v: Tensor) -> Tensor:
+    return v.unsqueeze(-1) * _eye(v.shape[-1], v)
+
+
+def _tril_mask(n: int, like: Tensor, k: int = 0) -> Tensor:
+    return make(np.tril(np.ones((n, n), dtype=like._data.dtype), k))
+
+
+def _check_square(A: Tensor, name: str, arg: str = "A") -> None:
+    _check_float(A, name)
+    s = A._data.shape
+    if len(s) < 2:
+        raise RuntimeError(
+            f"{name}: The input tensor {arg} must have at least 2 dimensions.")
+    if s[-1] != s[-2]:
+        raise RuntimeError(
+            f"{name}: {arg} must be batches of square matrices, but they are {s[-2]} by "
+            f"{s[-1]} matrices")
+
+
+def _check_matrix(A: Tensor, name: str) -> None:
+    _check_float(A, name)
+    if A._data.ndim < 2:
+        raise RuntimeError(
+            f"{name}: The input tensor A must have at least 2 dimensions.")
+
+
+def _check_float(A: Tensor, name: str) -> None:
+    if A.dtype.category < FLOAT:
+        raise RuntimeError(
+            f"{name}: Expected a floating point or complex tensor as input. Got "
+            f"{scalar_type_name(A.dtype)}")
+
+
+def _lu_singular_index(a) -> int | None:
+    """The 1-based index of the first zero pivot of partial-pivoting LU (LAPACK getrf's
+    ``info``), or None when every pivot is nonzero; what torch reports for singular inputs."""
+    a = np.array(a, dtype=np.float64 if a.dtype != np.float32 else np.float32)
+    n = a.shape[0]
+    first = None
+    for j in range(n):
+        p = j + int(np.argmax(np.abs(a[j:, j])))
+        if a[p, j] == 0:
+            if first is None:
+                first = j + 1
+            continue
+        if p != j:
+            a[[j, p]] = a[[p, j]]
+        a[j + 1:, j] /= a[j, j]
+        a[j + 1:, j + 1:] -= np.outer(a[j + 1:, j], a[j, j + 1:])
+    return first
+
+
+def _raise_if_singular(data, message) -> None:
+    flat = data.reshape((-1,) + data.shape[-2:])
+    for b, m in enumerate(flat):
+        info = _lu_singular_index(m)
+        if info is not None:
+            where = f"(Batch element {b}): " if data.ndim > 2 else ""
+            raise LinAlgError(message(where, info))
+
+
+# ---- inv, det, slogdet, solve -----------------------------------------------------------
+
+
+def _inv(xp, A):
+    if A.shape[-1] == 0:
+        return A.copy()
+    _raise_if_singular(A, lambda where, info: (
+        f"linalg.inv: {where}The diagonal element {info} is zero, the inversion could not "
+        "be completed because the input matrix is singular."))
+    return xp.linalg.inv(A)
+
+
+INV = defop("linalg_inv_ex", node="LinalgInvExBackward0", kind=KEEP, save=("result",),
+            forward=_inv,
+            backward=lambda grad, A, result: -(_mT(result) @ grad @ _mT(result)))
+
+
+def inv(A: Tensor) -> Tensor:
+    """Mirrors ``torch.linalg.inv`` (and ``torch.inverse``): batched, with torch's error
+    naming the first zero pivot of a singular matrix."""
+    _check_square(A, "linalg.inv")
+    return run(INV, A)
+
+
+def _det_backward(grad, A, result):
+    return (grad * result).unsqueeze(-1).unsqueeze(-1) * _mT(inv(A))
+
+
+DET = defop("linalg_det", node="LinalgDetBackward0", kind=KEEP, save=(0, "result"),
+            forward=lambda xp, A: xp.asarray(xp.linalg.det(A)).astype(A.dtype),
+            backward=_det_backward)
+
+
+def det(A: Tensor) -> Tensor:
+    """Mirrors ``torch.linalg.det`` (and ``torch.det``). ember differs: the gradient goes
+    through the inverse, so it is not defined at singular matrices (torch's is)."""
+    _check_square(A, "linalg.det")
+    return run(DET, A)
+
+
+def _slogdet_forward(xp, A):
+    sign, logabsdet = xp.linalg.slogdet(A)
+    return xp.asarray(sign).astype(A.dtype), xp.asarray(logabsdet).astype(A.dtype)
+
+
+SLOGDET = defop("linalg_slogdet", node="LinalgSlogdetBackward0", kind=KEEP, save=(0,),
+                multi=True, forward=_slogdet_forward,
+                backward=lambda grads, A: None if grads[1] is None else
+                grads[1].unsqueeze(-1).unsqueeze(-1) * _mT(inv(A)))
+
+
+def _named(name: str, fields: tuple) -> type:
+    """A tuple type with named fields that prints as torch's ``torch.return_types.NAME``."""
+    def __new__(cls, *values):
+        return tuple.__new__(cls, values)
+
+    def __repr__(self) -> str:
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
+        return f"torch.return_types.{name}(\n{body})"
+
+    namespace = {"__slots__": (), "__new__": __new__, "__repr__": __repr__,
+                 "__module__": "ember.return_types", "n_fields": len(fields),
+                 "n_sequence_fields": len(fields),
+                 "__reduce__": lambda self: (type(self), tuple(self))}
+    for i, f in enumerate(fields):
+        namespace[f] = property(lambda self, i=i: self[i])
+    return type(name, (tuple,), namespace)
+
+
+slogdet_result = _named("linalg_slogdet", ("sign", "logabsdet"))
+qr_result = _named("linalg_qr", ("Q", "R"))
+svd_result = _named("linalg_svd", ("U", "S", "Vh"))
+eigh_result = _named("linalg_eigh", ("eigenvalues", "eigenvectors"))
+lstsq_result = _named("linalg_lstsq", ("solution", "residuals", "rank", "singular_values"))
+
+
+def slogdet(A: Tensor):
+    """Mirrors ``torch.linalg.slogdet``: a named tuple (sign, logabsdet); only
+    ``logabsdet`` carries a gradient."""
+    _check_square(A, "linalg.slogdet")
+    return slogdet_result(*run(SLOGDET, A))
+
+
+def _solve_forward(xp, A, B, vector):
+    _raise_if_singular(A, lambda where, info: (
+        f"torch.linalg.solve: {where}The solver failed because the input matrix is singular."))
+    if vector:
+        return xp.linalg.solve(A, B[..., None])[..., 0]
+    return xp.linalg.solve(A, B)
+
+
+def _solve_grad_B(grad, A, B, vector, result):
+    return solve(_mT(A), grad)
+
+
+def _solve_grad_A(grad, A, B, vector, result):
+    gB = solve(_mT(A), grad)
+    if vector:
+        return -(gB.unsqueeze(-1) * result.unsqueeze(-2))
+    return -(gB @ _mT(result))
+
+
+SOLVE = defop("linalg_solve_ex", node="LinalgSolveExBackward0", nin=2, kind=KEEP,
+              save=(0, "result"), forward=_solve_forward,
+              backward=(_solve_grad_A, _solve_grad_B))
+
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    """Mirrors ``torch.linalg.solve``: X with ``A @ X = B`` (``X @ A = B`` when ``left`` is
+    False). ``B`` is a batch of vectors when it is 1-d or has A's batch shape plus one dim."""
+    _check_square(A, "linalg.solve")
+    if not left:
+        return _mT(solve(_mT(A), _mT(B)))
+    if A._data.dtype != B._data.dtype:
+        raise RuntimeError(
+            f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
+            f"{scalar_type_name(A.dtype)} and B of type {scalar_type_name(B.dtype)} instead")
+    a, b = A._data.shape, B._data.shape
+    vector = len(b) == 1 or (len(b) == len(a) - 1 and b == a[:-1])
+    n = a[-1]
+    if (b[-1] if vector else b[-2]) != n:
+        raise RuntimeError(
+            "linalg.solve: Incompatible shapes of A and B for the equation "
+            f"{'AX = B' if not vector else 'Ax = b'} ({a[-2]}x{a[-1]} and "
+            f"{'x'.join(str(s) for s in b[-1:] if vector) or 'x'.join(str(s) for s in b[-2:])})")
+    return run(SOLVE, A, B, vector)
+
+
+# ---- cholesky, matrix_exp, matrix_power -------------------------------------------------
+
+
+def _cholesky_forward(xp, A, upper):
+    flat = A.reshape((-1,) + A.shape[-2:])
+    for b, m in enumerate(flat):
+        # Find the first leading minor that is not positive-definite, as LAPACK potrf does.
+        low = np.tril(m)
+        full = low + np.tril(m, -1).T
+        for k in range(1, m.shape[0] + 1):
+            try:
+                np.linalg.cholesky(full[:k, :k])
+            except np.linalg.LinAlgError:
+                where = f"(Batch element {b}): " if A.ndim > 2 else ""
+                raise LinAlgError(
+                    f"linalg.cholesky: {where}The factorization could not be completed because "
+                    f"the input is not positive-definite (the leading minor of order {k} is "
+                    "not positive-definite).") from None
+            else:
+                if k == m.shape[0]:
+                    break
+    sym = xp.tril(A) + xp.swapaxes(xp.tril(A, -1), -1, -2)
+    L = xp.linalg.cholesky(sym)
+    return xp.swapaxes(L, -1, -2).copy() if upper else L
+
+
+def _cholesky_backward(grad, A, upper, result):
+    L = _mT(result) if upper else result
+    gL = _mT(grad) if upper else grad
+    n = L.shape[-1]
+    # phi(L^T gL): the lower triangle with the diagonal halved.
+    P = _mT(L) @ gL
+    phi = P * (_tril_mask(n, P, -1) + _eye(n, P) * 0.5)
+    Linv = inv(L)
+    gA = _mT(Linv) @ phi @ Linv
+    return (gA + _mT(gA)) * 0.5
+
+
+CHOLESKY = defop("linalg_cholesky_ex", node="LinalgCholeskyExBackward0", kind=KEEP,
+                 save=("result",), forward=_cholesky_forward, backward=_cholesky_backward)
+
+
+def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
+    """Mirrors ``torch.linalg.cholesky``: reads the lower triangle of ``A``; the gradient is
+    the symmetric one torch returns."""
+    _check_square(A, "linalg.cholesky")
+    if A._data.shape[-1] == 0:
+        return A.clone()
+    return run(CHOLESKY, A, upper)
+
+
+def _expm(xp, A):
+    """exp(A) by scaling and squaring with a Taylor series: scale A by 2^-s until its
+    1-norm is below 1/2, sum the series to machine precision, then square s times."""
+    if A.size == 0:
+        return A.copy()
+    norm = float(xp.max(xp.abs(A).sum(-2))) if A.size else 0.0
+    s = max(0, int(np.ceil(np.log2(norm / 0.5)))) if norm > 0.5 else 0
+    X = A / (2.0 ** s)
+    n = A.shape[-1]
+    eye = np.broadcast_to(np.eye(n, dtype=A.dtype), A.shape)
+    result = eye.copy()
+    term = eye.copy()
+    for k in range(1, 30):
+        term = xp.matmul(term, X) / k
+        result = result + term
+        if float(xp.max(xp.abs(term))) <= np.finfo(A.dtype).eps * 1e-3:
+            break
+    for _ in range(s):
+        result = xp.matmul(result, result)
+    return result
+
+
+def _matrix_exp_backward(grad, A):
+    # d/dA <G, exp(A)> is the upper-right block of exp([[A^T, G], [0, A^T]]).
+    n = A.shape[-1]
+    top = make(np.eye(2 * n, n, dtype=A._data.dtype))       # [I; 0]
+    bottom = make(np.eye(2 * n, n, -n, dtype=A._data.dtype))  # [0; I]
+    At = _mT(A)
+    block = top @ At @ _mT(top) + top @ grad @ _mT(bottom) + bottom @ At @ _mT(bottom)
+    return _mT(top) @ matrix_exp(block) @ bottom
+
+
+MATRIX_EXP = defop("linalg_matrix_exp", node="LinalgMatrixExpBackward0", kind=KEEP,
+                   save=(0,), forward=_expm, backward=_matrix_exp_backward)
+
+
+def matrix_exp(A: Tensor) -> Tensor:
+    """Mirrors ``torch.linalg.matrix_exp`` (and ``torch.matrix_exp``); differentiable to any
+    order."""
+    _check_square(A, "linalg.matrix_exp")
+    return run(MATRIX_EXP, A)
+
+
+def matrix_power(A: Tensor, n: int) -> Tensor:
+    """Mirrors ``torch.linalg.matrix_power``: repeated squaring with ``matmul`` (its nodes
+    are torch's, ``MmBackward0`` for a single matrix); negative ``n`` inverts first. ember
+    differs for ``n`` of 0 and 1: torch records ``CopyBackwards`` and ``CloneBackward0``,
+    ember an identity product and a clone."""
+    s = A._data.shape
+    if len(s) < 2 or s[-1] != s[-2]:
+        if len(s) < 2:
+            raise RuntimeError(
+                "linalg.matrix_power: The input tensor A must have at least 2 dimensions.")
+        raise RuntimeError(
+            f"linalg.matrix_power: A must be batches of square matrices, but they are {s[-2]} "
+            f"by {s[-1]} matrices")
+    if n == 0:
+        return A * 0 + _eye(s[-1], A)
+    if n < 0:
+        A = inv(A)
+        n = -n
+    if n == 1:
+        return A.clone()
+    result = None
+    base = A
+    while n:
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    return result
+
+
+# ---- qr, svd, eigh (several outputs) ----------------------------------------------------
+# The factors are computed before the op runs and reach the forward and the backward as
+# parameters (as reduction.py does with indices). The formulas treat them as constants, so
+# their gradients are exact but cannot be differentiated again: under ``create_graph``
+# they come out through ``_first_order_only``, whose node raises torch's "derivative ...
+# is not implemented" if a second derivative is asked for, rather than giving a wrong one.
+# (torch has these second derivatives; ember does not yet.)
+
+FIRST_ORDER_ONLY = defop(
+    "first_order_only", node="NotImplemented", nin=2, kind=KEEP, promote=(0,),
+    forward=lambda xp, value, source, name: value,
+    backward=(None, lambda grad, value, source, name: not_implemented(name)(grad)))
+
+
+def _first_order_only(name: str):
+    """Wrap a formula whose result must not be differentiated again (see above)."""
+    def wrap(formula):
+        def wrapped(grad, A, *args):
+            out = formula(grad, A, *args)
+            if not grad_mode.state.enabled or out is None:
+                return out
+            return run(FIRST_ORDER_ONLY, out.detach(), A, name)
+        return wrapped
+    return wrap
+
+
+def _copyltu(M: Tensor) -> Tensor:
+    n = M.shape[-1]
+    low = M * _tril_mask(n, M, -1)
+    return low + _mT(low) + M * _eye(n, M)
+
+
+def _qr_square_backward(gQ, gR, Q, R):
+    # m >= n: A = QR, M = R gR^T - gQ^T Q; gA = (gQ + Q copyltu(M)) R^{-T}
+    M = R @ _mT(gR) - _mT(gQ) @ Q
+    b = gQ + Q @ _copyltu(M)
+    return b @ _mT(inv(R))
+
+
+def _qr_backward(grads, A, mode, Qd, Rd):
+    if mode == "r":
+        raise RuntimeError(
+            "The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
+            "Please use linalg.qr(A, mode='reduced') if you are going to differentiate "
+            "through linalg.qr.")
+    m, n = A.shape[-2:]
+    if mode == "complete" and m > n:
+        raise RuntimeError(
+            "The QR decomposition is not differentiable when mode='complete' and nrows > "
+            "ncols.")
+    Q, R = make(Qd), make(Rd)
+    gQ = grads[0] if grads[0] is not None else Q * 0
+    gR = grads[1] if grads[1] is not None else R * 0
+    if m >= n:
+        return _qr_square_backward(gQ, gR, Q, R)
+    # m < n: A = [X | Y] = Q [U | V]; X = QU is square, Y = QV adds gQ += Y gV^T.
+    U, V = R[..., :, :m], R[..., :, m:]
+    gU, gV = gR[..., :, :m], gR[..., :, m:]
+    Y = A[..., :, m:]
+    gX = _qr_square_backward(gQ + Y @ _mT(gV), gU, Q, U)
+    gY = Q @ gV
+    left = make(np.eye(m, n, dtype=Qd.dtype))            # X -> A: X @ [I 0]
+    right = make(np.eye(n - m, n, m, dtype=Qd.dtype))    # Y -> A: Y @ [0 I]
+    del V
+    return gX @ left + gY @ right
+
+
+QR = defop("linalg_qr", node="LinalgQrBackward0", kind=KEEP, save=(0,), multi=True,
+           forward=lambda xp, A, mode, Q, R: (Q, R),
+           backward=_first_order_only("linalg_qr_backward")(_qr_backward))
+
+
+def qr(A: Tensor, mode: str = "reduced"):
+    """Mirrors ``torch.linalg.qr`` (modes reduced, complete, r), batched. The factors are
+    LAPACK's (NumPy's), the same Householder convention as torch's, so they match torch's
+    values, signs included. See the note above on second derivatives."""
+    _check_matrix(A, "linalg.qr")
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(
+            f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
+            "'r', or 'complete'")
+    data = A._data
+    Q, R = np.linalg.qr(data, mode="complete" if mode == "complete" else "reduced")
+    if mode == "r":
+        Q = np.zeros((0,), dtype=data.dtype)
+    return qr_result(*run(QR, A, mode, Q, R))
+
+
+def _svd_backward(grads, A, full_matrices, Ud, Sd, Vhd):
+    gU, gS, gVh = grads
+    k = Sd.shape[-1]
+    U, S, Vh = make(Ud[..., :, :k]), make(Sd), make(Vhd[..., :k, :])
+    if gU is None and gVh is None:
+        return U @ _diag_embed(gS) @ Vh if gS is not None else None
+    if gU is not None:
+        gU = gU[..., :, :k]
+    if gVh is not None:
+        gVh = gVh[..., :k, :]
+    m, n = A.shape[-2:]
+    V = _mT(Vh)
+    s2 = Sd[..., None, :] ** 2 - Sd[..., :, None] ** 2   # s_j^2 - s_i^2
+    with np.errstate(divide="ignore"):
+        F = np.where(np.eye(k, dtype=bool), 0, 1 / np.where(s2 == 0, np.inf, s2))
+    F = make(F.astype(Sd.dtype))
+    inner = _diag_embed(gS) if gS is not None else _diag_embed(S) * 0
+    Sm = _diag_embed(S)
+    Sinv = _diag_embed(1 / S)
+    extra = 0
+    if gU is not None:
+        UtgU = _mT(U) @ gU
+        inner = inner + (F * (UtgU - _mT(UtgU))) @ Sm
+        if m > k:
+            extra = extra + (gU - U @ UtgU) @ Sinv @ Vh
+    if gVh is not None:
+        gV = _mT(gVh)
+        VtgV = _mT(V) @ gV
+        inner = inner + Sm @ (F * (VtgV - _mT(VtgV)))
+        if n > k:
+            extra = extra + U @ Sinv @ _mT(gV - V @ VtgV)
+    return U @ inner @ Vh + extra
+
+
+SVD = defop("linalg_svd", node="LinalgSvdBackward0", kind=KEEP, save=(0,), multi=True,
+            forward=lambda xp, A, full_matrices, U, S, Vh: (U, S, Vh),
+            backward=_first_order_only("linalg_svd_backward")(_svd_backward))
+SVDVALS = defop("linalg_svdvals", node="LinalgSvdBackward0", kind=KEEP, save=(0,),
+                forward=lambda xp, A, U, S, Vh: S,
+                backward=_first_order_only("linalg_svd_backward")(
+                    lambda grad, A, U, S, Vh: make(U) @ _diag_embed(grad) @ make(Vh)))
+
+
+def svd(A: Tensor, full_matrices: bool = True):
+    """Mirrors ``torch.linalg.svd``: (U, S, Vh), batched. Singular vectors are unique only
+    up to sign; NumPy and torch both call LAPACK's gesdd, so they agree in practice, but
+    tests compare reconstructions and gauge-invariant quantities. See the note above on
+    second derivatives; the gradient is unbounded at repeated singular values, as torch's."""
+    _check_matrix(A, "linalg.svd")
+    U, S, Vh = np.linalg.svd(A._data, full_matrices=full_matrices)
+    return svd_result(*run(SVD, A, full_matrices, U, S, Vh))
+
+
+def svdvals(A: Tensor) -> Tensor:
+    """Mirrors ``torch.linalg.svdvals``."""
+    _check_matrix(A, "linalg.svdvals")
+    U, S, Vh = np.linalg.svd(A._data, full_matrices=False)
+    return run(SVDVALS, A, U, S, Vh)
+
+
+def _eigh_backward(grads, A, UPLO, Ld, Qd):
+    gL, gQ = grads
+    L, Q = make(Ld), make(Qd)
+    n = Ld.shape[-1]
+    inner = _diag_embed(gL) if gL is not None else 0
+    if gQ is not None:
+        diff = Ld[..., None, :] - Ld[..., :, None]   # l_j - l_i
+        with np.errstate(divide="ignore"):
+            F = np.where(np.eye(n, dtype=bool), 0, 1 / np.where(diff == 0, np.inf, diff))
+        inner = inner + make(F.astype(Ld.dtype)) * (_mT(Q) @ gQ)
+    del L
+    return Q @ inner @ _mT(Q)
+
+
+EIGH = defop("linalg_eigh", node="LinalgEighBackward0", kind=KEEP, save=(0,), multi=True,
+             forward=lambda xp, A, UPLO, L, Q: (L, Q),
+             backward=_first_order_only("linalg_eigh_backward")(_eigh_backward))
+EIGVALSH = defop("linalg_eigvalsh", node="LinalgEighBackward0", kind=KEEP, save=(0,),
+                 forward=lambda xp, A, UPLO, L, Q: L,
+                 backward=_first_order_only("linalg_eigh_backward")(
+                     lambda grad, A, UPLO, L, Q: make(Q) @ _diag_embed(grad) @ _mT(make(Q))))
+
+
+def _check_uplo(UPLO: str) -> None:
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+
+
+def eigh(A: Tensor, UPLO: str = "L"):
+    """Mirrors ``torch.linalg.eigh``: ascending eigenvalues and orthonormal eigenvectors of
+    a symmetric matrix (one triangle read). Eigenvectors are unique only up to sign: tests
+    compare reconstructions and invariant quantities. See the note above on second
+    derivatives."""
+    _check_square(A, "linalg.eigh")
+    _check_uplo(UPLO)
+    L, Q = np.linalg.eigh(A._data, UPLO=UPLO)
+    return eigh_result(*run(EIGH, A, UPLO, L, Q))
+
+
+def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
+    """Mirrors ``torch.linalg.eigvalsh``."""
+    _check_square(A, "linalg.eigvalsh")
+    _check_uplo(UPLO)
+    L, Q = np.linalg.eigh(A._data, UPLO=UPLO)
+    return run(EIGVALSH, A, UPLO, L, Q)
+
+
+# ---- pinv, lstsq ------------------------------------------------------------------------
+
+
+def _pinv_forward(xp, A, atol, rtol):
+    U, S, Vh = xp.linalg.svd(A, full_matrices=False)
+    if S.shape[-1] == 0:
+        return xp.swapaxes(A, -1, -2).copy()
+    smax = S[..., :1]
+    cutoff = xp.maximum(atol, rtol * smax)
+    Sinv = xp.where(S > cutoff, 1 / xp.where(S > cutoff, S, 1), 0)
+    return xp.matmul(xp.swapaxes(Vh, -1, -2) * Sinv[..., None, :], xp.swapaxes(U, -1, -2))
+
+
+def _pinv_backward(grad, A, atol, rtol, result):
+    # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P
+    P = result
+    m, n = A.shape[-2:]
+    Pt = _mT(P)
+    gA = -(Pt @ grad @ Pt)
+    gA = gA + (_eye(m, A) - A @ P) @ _mT(grad) @ P @ Pt
+    gA = gA + Pt @ P @ _mT(grad) @ (_eye(n, A) - P @ A)
+    return gA
+
+
+PINV = defop("linalg_pinv", node="LinalgPinvBackward0", kind=KEEP, save=(0, "result"),
+             forward=_pinv_forward, backward=_pinv_backward)
+
+
+def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
+    """Mirrors ``torch.linalg.pinv`` (float ``atol``/``rtol``; singular values at most
+    ``max(atol, rtol * largest)`` are dropped; ``rtol`` defaults to ``eps * max(m, n)`` when
+    both are None). ``hermitian`` is accepted and the SVD used either way. The gradient
+    assumes the rank is locally constant (full-rank inputs), as torch's does."""
+    _check_matrix(A, "linalg.pinv")
+    m, n = A._data.shape[-2:]
+    if rtol is None:
+        rtol = np.finfo(A._data.dtype).eps * max(m, n) if atol is None or atol <= 0 else 0.0
+    return run(PINV, A, float(atol or 0.0), float(rtol))
+
+
+def _lstsq_backward(grads, A, B, vector):
+    gX = grads[0]
+    if gX is None:
+        return None, None
+    P = pinv(A)
+    if vector:
+        gX = gX.unsqueeze(-1)
+        B = B.unsqueeze(-1)
+    gB = _mT(P) @ gX
+    gP = gX @ _mT(B)
+    gA = _pinv_backward(gP, A, 0.0, 0.0, P)
+    return gA, gB.squeeze(-1) if vector else gB
+
+
+def _lstsq_forward(xp, A, B, vector, driver):
+    b = B[..., None] if vector else B
+    P = _pinv_forward(xp, A, 0.0, np.finfo(A.dtype).eps * max(A.shape[-2:]))
+    X = xp.matmul(P, b)
+    m, n = A.shape[-2:]
+    S = xp.linalg.svd(A, compute_uv=False) if A.size else xp.zeros(A.shape[:-2] + (0,))
+    tol = np.finfo(A.dtype).eps * max(m, n) * (S[..., :1] if S.shape[-1] else 0)
+    rank = (S > tol).sum(-1).astype(np.int64)
+    if m > n and driver != "gelsy" and bool((rank == n).all()):
+        residuals = ((xp.matmul(A, X) - b) ** 2).sum(-2)
+    else:
+        residuals = xp.zeros((0,), A.dtype)
+    if vector:
+        X = X[..., 0]
+        if residuals.size:
+            residuals = residuals[..., 0]
+    sv = S.astype(A.dtype) if driver in ("gelsd", "gelss") else xp.zeros((0,), A.dtype)
+    if driver == "gels":
+        rank = xp.zeros((0,), np.int64)
+    return X, residuals, rank, sv
+
+
+def _lstsq_grads(grads, A, B, vector, driver):
+    return _lstsq_backward(grads, A, B, vector)
+
+
+LSTSQ = defop("linalg_lstsq", node="LinalgLstsqBackward0", nin=2, kind=KEEP,
+              save=(0, 1), multi=2, forward=_lstsq_forward,
+              backward=(lambda grads, A, B, vector, driver: _lstsq_grads(
+                  grads, A, B, vector, driver)[0],
+                        lambda grads, A, B, vector, driver: _lstsq_grads(
+                  grads, A, B, vector, driver)[1]))
+
+
+def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver: str | None = None):
+    """Mirrors ``torch.linalg.lstsq`` on the CPU: a named tuple (solution, residuals, rank,
+    singular_values), computed through the pseudo-inverse (for full-rank ``A`` this is the
+    least-squares solution every driver returns). ``residuals`` are filled when m > n, ``A``
+    has full rank and the driver is not gelsy (torch's default); ``singular_values`` only
+    for gelsd and gelss. Only ``solution`` carries a gradient."""
+    _check_matrix(A, "linalg.lstsq")
+    driver = driver or "gelsy"
+    if driver not in ("gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError(
+            "torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, "
+            "gelss)")
+    if A._data.dtype != B._data.dtype:
+        raise RuntimeError(
+            "torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
+            f"input's dtype {A.dtype} and other's dtype {B.dtype}")
+    vector = B._data.ndim == A._data.ndim - 1
+    return lstsq_result(*run(LSTSQ, A, B, vector, driver))
+
+
+# ---- norms ------------------------------------------------------------------------------
+
+
+def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Mirrors ``torch.linalg.vector_norm`` (``LinalgVectorNormBackward0``)."""
+    from ember._ops.reduction import norm as _norm
+
+    return _norm(x, float(ord), dim, keepdim, dtype)
+
+
+def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
+                dtype=None) -> Tensor:
+    """Mirrors ``torch.linalg.matrix_norm``: fro and nuc, and 1, -1, inf, -inf (largest or
+    smallest absolute column or row sum), 2, -2 (largest or smallest singular value),
+    composed as torch composes them (so the nodes are torch's)."""
+    from ember._ops.reduction import amax, amin
+
+    _check_matrix(A, "linalg.matrix_norm")
+    if dtype is not None:
+        A = A.to(dtype)
+    nd = A._data.ndim
+    d0, d1 = (wrap_dim(d, nd) for d in dim)
+    if ord == "fro":
+        return vector_norm(A, 2, (d0, d1), keepdim)
+    if ord in ("nuc", 2, -2):
+        moved = A.permute([d for d in range(nd) if d not in (d0, d1)] + [d0, d1])
+        s = svdvals(moved)
+        r = s.sum(-1) if ord == "nuc" else (amax(s, -1) if ord == 2 else amin(s, -1))
+        if keepdim:
+            r = r.unsqueeze(min(d0, d1)).unsqueeze(max(d0, d1))
+        return r
+    if ord in (1, -1, math.inf, -math.inf):
+        # 1 sums over rows (column sums), inf over columns (row sums)
+        sum_dim, red_dim = (d0, d1) if abs(ord) == 1 else (d1, d0)
+        sums = A.abs().sum(sum_dim, keepdim=keepdim)
+        if not keepdim and sum_dim < red_dim:
+            red_dim -= 1
+        return (amax if ord > 0 else amin)(sums, red_dim, keepdim=keepdim)
+    raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+
+
+def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Mirrors ``torch.linalg.norm``: a vector norm, or a matrix norm when ``dim`` is a
+    pair (or ``A`` is 2-d with ``ord`` given and ``dim`` None)."""
+    if isinstance(dim, int):
+        dim = (dim,)
+    if dim is not None and len(dim) == 2:
+        return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype)
+    if ord is None:
+        return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+    if dim is None:
+        if A._data.ndim == 2:
+            return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
+        if A._data.ndim != 1:
+            raise RuntimeError(
+                "linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. "
+                f"Got {A._data.ndim}D.")
+    return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+
+
+# ---- cdist ------------------------------------------------------------------------------
+
+
+def _cdist_forward(xp, x1, x2, p):
+    diff = x1[..., :, None, :] - x2[..., None, :, :]
+    if p == 2:
+        return xp.sqrt((diff * diff).sum(-1))
+    if p == 1:
+        return xp.abs(diff).sum(-1)
+    if p == math.inf:
+        return xp.abs(diff).max(-1, initial=0)
+    if p == 0:
+        return (diff != 0).sum(-1).astype(x1.dtype)
+    return (xp.abs(diff) ** p).sum(-1) ** (1 / p)
+
+
+def _cdist_grad(grad, x1, x2, p, result):
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    if p == 1:
+        return (grad.unsqueeze(-1) * diff.sign())
+    if p == 2:
+        from ember._ops.pointwise import where
+        scale = where(result == 0, 0.0, grad / result)
+        return scale.unsqueeze(-1) * diff
+    raise NotImplementedError("ember.cdist: gradients for p other than 1 and 2")
+
+
+CDIST = defop("_cdist_forward", node="CdistBackward0", nin=2, kind=KEEP,
+              save=(0, 1, "result"), forward=_cdist_forward,
+              backward=(lambda grad, x1, x2, p, result: _cdist_grad(grad, x1, x2, p, result)
+                        .sum(-2),
+                        lambda grad, x1, x2, p, result: -_cdist_grad(grad, x1, x2, p, result)
+                        .sum(-3)))
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
+    """Mirrors ``torch.cdist``: pairwise p-norm distances between the rows of batches
+    (B x P x M and B x R x M give B x P x R). ember differs: it always computes the
+    differences directly (torch switches p=2 to a matrix-product formula for more than 25
+    rows, with a different node), and gradients exist for p = 1 and 2 only."""
+    a, b = x1._data, x2._data
+    if a.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {a.ndim}D")
+    if b.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X2 got: {b.ndim}D")
+    if a.shape[-1] != b.shape[-1]:
+        raise RuntimeError(
+            f"X1 and X2 must have the same number of columns. X1: {a.shape[-1]} X2: "
+            f"{b.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    return run(CDIST, x1, x2, float(p))
+
+
+__all__ = [
+    "dot", "mv", "mm", "bmm", "matmul", "addmm", "addmv", "baddbmm", "addbmm", "outer",
+    "ger", "inner", "vdot", "einsum", "tensordot", "kron", "cross", "cdist", "inv", "det",
+    "slogdet", "solve", "cholesky", "qr", "svd", "svdvals", "eigh", "eigvalsh", "pinv",
+    "lstsq", "matrix_power", "matrix_exp", "norm", "vector_norm", "matrix_norm",
+    "LinAlgError",
+]
+
+
+attach({"addmm": addmm, "addmv": addmv, "baddbmm": baddbmm, "addbmm": addbmm,
+        "outer": outer, "ger": ger, "inner": inner, "vdot": vdot, "kron": kron,
+        "cross": cross, "det": det, "inverse": inv, "slogdet": slogdet,
+        "matrix_power": matrix_power, "matrix_exp": matrix_exp, "pinverse": pinv})

@@ -1,0 +1,33 @@
+"""Mirrors ``torch.linalg``: the namespace of linear-algebra functions (defined with their
+gradients in ``ember._ops.linalg``)."""
+from ember._ops.linalg import (
+    LinAlgError,
+    _linalg_cross,
+    cholesky,
+    det,
+    eigh,
+    eigvalsh,
+    inv,
+    lstsq,
+    matmul,
+    matrix_exp,
+    matrix_norm,
+    matrix_power,
+    norm,
+    pinv,
+    qr,
+    slogdet,
+    solve,
+    svd,
+    svdvals,
+    vector_norm,
+)
+
+__all__ = ["LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "lstsq",
+           "matmul", "matrix_exp", "matrix_norm", "matrix_power", "norm", "pinv", "qr",
+           "slogdet", "solve", "svd", "svdvals", "vector_norm"]
+
+
+def cross(input, other, *, dim: int = -1):
+    """Mirrors ``torch.linalg.cross``: the cross product along ``dim`` (default -1)."""
+    return _linalg_cross(input, other, dim)

@@ -1,0 +1,336 @@
+"""Linear algebra against torch: fused products, einsum and friends, and ``ember.linalg``.
+
+Decompositions whose factors are unique only up to sign (qr is LAPACK's Householder
+convention in both, so it is compared directly; svd and eigh vectors are not) are compared
+through reconstructions and gauge-invariant quantities, and their gradients through losses
+that do not depend on the sign choice.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ember
+import ember.linalg
+from ember._ops import linalg as E
+from tests.helpers import assert_same, check_gradcheck, check_op, check_raises_like, torch
+
+
+def _lib(L):
+    """(namespace of top-level functions, linalg namespace) for torch or ember."""
+    return (torch, torch.linalg) if L is torch else (E, ember.linalg)
+
+
+def _spd(L, a):
+    """A well-conditioned symmetric positive-definite matrix from any square ``a``."""
+    n = a.shape[-1]
+    eye = (torch if L is torch else ember).eye(n, dtype=a.dtype)
+    return a @ a.transpose(-2, -1) + eye * n
+
+
+def _wc(L, a):
+    """A well-conditioned square matrix (diagonally dominated)."""
+    n = a.shape[-1]
+    eye = (torch if L is torch else ember).eye(n, dtype=a.dtype)
+    return a + eye * (2 * n)
+
+
+ROWS = [
+    # (name, fn, shapes, gradgrad)
+    ("addmm", lambda L, s, a, b: _lib(L)[0].addmm(s, a, b), [(3, 5), (3, 4), (4, 5)], True),
+    ("addmm_bcast", lambda L, s, a, b: _lib(L)[0].addmm(s, a, b, beta=0.5, alpha=2.0),
+     [(5,), (3, 4), (4, 5)], True),
+    ("addmm_beta0", lambda L, s, a, b: _lib(L)[0].addmm(s, a, b, beta=0), [(3, 5), (3, 4),
+                                                                            (4, 5)], True),
+    ("addmm_method", lambda L, s, a, b: s.addmm(a, b, alpha=-1.5), [(1, 5), (3, 4), (4, 5)],
+     True),
+    ("addmv", lambda L, s, a, v: _lib(L)[0].addmv(s, a, v, beta=2, alpha=3), [(3,), (3, 4),
+                                                                               (4,)], True),
+    ("baddbmm", lambda L, s, a, b: _lib(L)[0].baddbmm(s, a, b, beta=0.5),
+     [(2, 3, 5), (2, 3, 4), (2, 4, 5)], True),
+    ("baddbmm_bcast", lambda L, s, a, b: _lib(L)[0].baddbmm(s, a, b, alpha=2),
+     [(5,), (2, 3, 4), (2, 4, 5)], True),
+    ("addbmm", lambda L, s, a, b: _lib(L)[0].addbmm(s, a, b, beta=2, alpha=0.5),
+     [(3, 5), (2, 3, 4), (2, 4, 5)], True),
+    ("outer", lambda L, a, b: _lib(L)[0].outer(a, b), [(3,), (4,)], True),
+    ("ger", lambda L, a, b: a.ger(b), [(3,), (4,)], True),
+    ("inner", lambda L, a, b: _lib(L)[0].inner(a, b), [(2, 3, 4), (5, 4)], True),
+    ("inner_vec", lambda L, a, b: _lib(L)[0].inner(a, b), [(4,), (4,)], True),
+    ("inner_0d", lambda L, a, b: _lib(L)[0].inner(a, b), [(), (2, 3)], True),
+    ("vdot", lambda L, a, b: _lib(L)[0].vdot(a, b), [(4,), (4,)], True),
+    ("tensordot2", lambda L, a, b: _lib(L)[0].tensordot(a, b), [(2, 3, 4), (3, 4, 5)], True),
+    ("tensordot_lists", lambda L, a, b: _lib(L)[0].tensordot(a, b, ([0, 2], [2, 0])),
+     [(2, 3, 4), (4, 5, 2)], True),
+    ("tensordot0", lambda L, a, b: _lib(L)[0].tensordot(a, b, 0), [(2,), (3,)], True),
+    ("kron", lambda L, a, b: _lib(L)[0].kron(a, b), [(2, 3), (3, 2)], True),
+    ("kron_ranks", lambda L, a, b: _lib(L)[0].kron(a, b), [(2,), (2, 3, 2)], True),
+    ("cross", lambda L, a, b: _lib(L)[0].cross(a, b, dim=1), [(2, 3), (2, 3)], True),
+    ("linalg_cross", lambda L, a, b: _lib(L)[1].cross(a, b), [(4, 3), (1, 3)], True),
+    ("einsum_mm", lambda L, a, b: _lib(L)[0].einsum("ij,jk->ik", a, b), [(2, 3), (3, 4)],
+     True),
+    ("einsum_trace", lambda L, a: _lib(L)[0].einsum("ii", a), [(3, 3)], True),
+    ("einsum_diag", lambda L, a: _lib(L)[0].einsum("ii->i", a), [(3, 3)], True),
+    ("einsum_sum", lambda L, a: _lib(L)[0].einsum("ij->", a), [(2, 3)], True),
+    ("einsum_t", lambda L, a: _lib(L)[0].einsum("ij->ji", a), [(2, 3)], True),
+    ("einsum_outer", lambda L, a, b: _lib(L)[0].einsum("i,j->ij", a, b), [(2,), (3,)], True),
+    ("einsum_hadamard", lambda L, a, b: _lib(L)[0].einsum("ij,ij->ji", a, b),
+     [(2, 3), (2, 3)], True),
+    ("einsum_batch", lambda L, a, b: _lib(L)[0].einsum("bij,bjk->bik", a, b),
+     [(2, 2, 3), (2, 3, 4)], True),
+    ("einsum_ellipsis", lambda L, a, b: _lib(L)[0].einsum("...ij,...jk", a, b),
+     [(2, 1, 2, 3), (5, 3, 4)], True),
+    ("einsum_three", lambda L, a, b, c: _lib(L)[0].einsum("ij,jk,k->i", a, b, c),
+     [(2, 3), (3, 4), (4,)], True),
+    ("einsum_list", lambda L, a, b: _lib(L)[0].einsum("ij,kj", [a, b]), [(2, 3), (4, 3)],
+     True),
+    ("einsum_only_in_one", lambda L, a, b: _lib(L)[0].einsum("ij,k->i", a, b),
+     [(2, 3), (4,)], True),
+    ("einsum_sublist", lambda L, a, b: _lib(L)[0].einsum(a, [0, 1], b, [1, 2], [0, 2]),
+     [(2, 3), (3, 4)], True),
+    ("cdist", lambda L, a, b: _lib(L)[0].cdist(a, b), [(2, 4, 3), (2, 5, 3)], False),
+    ("cdist_p1", lambda L, a, b: _lib(L)[0].cdist(a, b, p=1), [(4, 3), (5, 3)], False),
+    ("inv", lambda L, a: _lib(L)[1].inv(_wc(L, a)), [(2, 3, 3)], True),
+    ("inverse_method", lambda L, a: _wc(L, a).inverse(), [(3, 3)], True),
+    ("det", lambda L, a: _lib(L)[1].det(_wc(L, a)), [(2, 3, 3)], True),
+    ("det_method", lambda L, a: a.det(), [(3, 3)], True),
+    ("slogdet", lambda L, a: _lib(L)[1].slogdet(a), [(2, 3, 3)], True),
+    ("solve", lambda L, a, b: _lib(L)[1].solve(_wc(L, a), b), [(2, 3, 3), (2, 3, 2)], True),
+    ("solve_vec", lambda L, a, b: _lib(L)[1].solve(_wc(L, a), b), [(2, 3, 3), (2, 3)], True),
+    ("solve_bcast", lambda L, a, b: _lib(L)[1].solve(_wc(L, a), b), [(3, 3), (2, 3, 1)], True),
+    ("cholesky", lambda L, a: _lib(L)[1].cholesky(_spd(L, a)), [(2, 3, 3)], True),
+    ("cholesky_upper", lambda L, a: _lib(L)[1].cholesky(_spd(L, a), upper=True), [(3, 3)],
+     True),
+    ("matrix_power3", lambda L, a: _lib(L)[1].matrix_power(a, 3), [(3, 3)], True),
+    ("matrix_power_batched", lambda L, a: _lib(L)[1].matrix_power(a, 2), [(2, 3, 3)], True),
+    ("matrix_power_neg", lambda L, a: _lib(L)[1].matrix_power(_wc(L, a), -2), [(3, 3)], True),
+    ("matrix_exp", lambda L, a: _lib(L)[1].matrix_exp(a), [(2, 3, 3)], True),
+    ("matrix_exp_method", lambda L, a: (a * 3).matrix_exp(), [(3, 3)], True),
+    ("vector_norm", lambda L, a: _lib(L)[1].vector_norm(a, 3, dim=1), [(2, 3)], True),
+    ("norm_default", lambda L, a: _lib(L)[1].norm(a), [(2, 3, 4)], True),
+    ("norm_fro", lambda L, a: _lib(L)[1].matrix_norm(a), [(2, 3, 4)], True),
+    ("norm_1", lambda L, a: _lib(L)[1].matrix_norm(a, 1), [(3, 4)], True),
+    ("norm_m1", lambda L, a: _lib(L)[1].matrix_norm(a, -1, keepdim=True), [(2, 3, 4)], True),
+    ("norm_inf", lambda L, a: _lib(L)[1].norm(a, math.inf), [(3, 4)], True),
+    ("norm_minf", lambda L, a: _lib(L)[1].matrix_norm(a, -math.inf, dim=(0, 2)),
+     [(3, 2, 4)], True),
+    ("norm_nuc", lambda L, a: _lib(L)[1].matrix_norm(a, "nuc"), [(2, 3, 4)], False),
+    ("norm_2", lambda L, a: _lib(L)[1].matrix_norm(a, 2), [(2, 3, 4)], False),
+    ("norm_m2", lambda L, a: _lib(L)[1].norm(a, -2), [(3, 4)], False),
+    ("svdvals", lambda L, a: _lib(L)[1].svdvals(a), [(2, 4, 3)], False),
+    ("eigvalsh", lambda L, a: _lib(L)[1].eigvalsh(a + a.mT), [(2, 3, 3)], False),
+    ("pinv", lambda L, a: _lib(L)[1].pinv(a), [(2, 4, 3)], True),
+    ("pinv_wide", lambda L, a: _lib(L)[1].pinv(a), [(3, 5)], True),
+    ("qr", lambda L, a: _lib(L)[1].qr(a), [(2, 4, 3)], False),
+    ("qr_wide", lambda L, a: _lib(L)[1].qr(a), [(3, 5)], False),
+    ("qr_complete_wide", lambda L, a: _lib(L)[1].qr(a, mode="complete"), [(3, 5)], False),
+    ("lstsq_solution", lambda L, a, b: _lib(L)[1].lstsq(a, b).solution, [(2, 5, 3),
+                                                                          (2, 5, 2)], False),
+]
+IDS = [r[0] for r in ROWS]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_matches_torch(row, dtype: str) -> None:
+    name, fn, shapes, _ = row
+    if name == "eigvalsh":
+        def fn(L, a):
+            return _lib(L)[1].eigvalsh(a + a.transpose(-2, -1))
+    tol = {} if dtype == "float64" else {"rtol": 1e-4, "atol": 1e-5,
+                                         "grad_rtol": 1e-3, "grad_atol": 1e-4}
+    check_op(fn, shapes, dtype=dtype, **tol)
+
+
+GRAD_ROWS = [r for r in ROWS if r[0] not in ("addmm_beta0",)]
+
+
+@pytest.mark.parametrize("row", GRAD_ROWS, ids=[r[0] for r in GRAD_ROWS])
+def test_gradcheck(row) -> None:
+    name, fn, shapes, gradgrad = row
+    if name == "eigvalsh":
+        def fn(L, a):
+            return _lib(L)[1].eigvalsh(a + a.transpose(-2, -1))
+    if name == "slogdet":
+        def fn(L, a):
+            return _lib(L)[1].slogdet(_wc(L, a)).logabsdet
+    if name.startswith("qr"):
+        base = fn
+
+        def fn(L, a):
+            return tuple(base(L, a))
+    check_gradcheck(fn, shapes, gradgrad=gradgrad)
+
+
+# ---- svd and eigh: invariant quantities ------------------------------------------------
+
+
+def _sign_free_svd(L, a):
+    U, S, Vh = _lib(L)[1].svd(a, full_matrices=False)
+    # U diag(S) Vh, S, and the rank-one pieces u_i v_i^T (invariant to the sign flips)
+    return (U * S.unsqueeze(-2)) @ Vh, S, U.transpose(-2, -1).unsqueeze(-1) * Vh.unsqueeze(-2)
+
+
+def _sign_free_eigh(L, a):
+    w, Q = _lib(L)[1].eigh(a + a.transpose(-2, -1))
+    Qt = Q.transpose(-2, -1)  # rows: eigenvectors; q_i q_i^T is invariant to their signs
+    return w, Qt.unsqueeze(-1) * Qt.unsqueeze(-2), (Q * w.unsqueeze(-2)) @ Qt
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 3), (3, 5)], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_svd_invariants(shape, dtype: str) -> None:
+    tol = {} if dtype == "float64" else {"rtol": 1e-4, "atol": 1e-5,
+                                         "grad_rtol": 1e-3, "grad_atol": 1e-4}
+    check_op(_sign_free_svd, [shape], dtype=dtype, **tol)
+    check_gradcheck(_sign_free_svd, [shape], gradgrad=False)
+
+
+def test_svd_full_matrices_shapes_and_reconstruction() -> None:
+    for full in (True, False):
+        a = np.random.default_rng(3).standard_normal((2, 5, 3))
+        tu, ts, tvh = torch.linalg.svd(torch.tensor(a), full_matrices=full)
+        eu, es, evh = ember.linalg.svd(ember.tensor(a), full_matrices=full)
+        assert tuple(eu.shape) == tuple(tu.shape) and tuple(evh.shape) == tuple(tvh.shape)
+        assert_same(es, ts)
+        # orthonormal columns, and U[:, :k] diag(S) Vh[:k] == A
+        k = 3
+        recon = (eu[..., :, :k] * es.unsqueeze(-2)) @ evh[..., :k, :]
+        np.testing.assert_allclose(recon.detach()._data, a, atol=1e-12)
+        assert repr(ember.linalg.svd(ember.tensor(a, requires_grad=True)).S.grad_fn) \
+            .startswith("<LinalgSvdBackward0")
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_eigh_invariants(shape, dtype: str) -> None:
+    tol = {} if dtype == "float64" else {"rtol": 1e-4, "atol": 1e-5,
+                                         "grad_rtol": 1e-3, "grad_atol": 1e-4}
+    check_op(_sign_free_eigh, [shape], dtype=dtype, **tol)
+    check_gradcheck(_sign_free_eigh, [shape], gradgrad=False)
+
+
+def test_eigh_uplo() -> None:
+    a = np.random.default_rng(4).standard_normal((3, 3))
+    for uplo in ("L", "U"):
+        tw, tq = torch.linalg.eigh(torch.tensor(a), UPLO=uplo)
+        ew, eq = ember.linalg.eigh(ember.tensor(a), UPLO=uplo)
+        assert_same(ew, tw)
+        assert_same((eq * ew.unsqueeze(-2)) @ eq.t(), (tq * tw.unsqueeze(-2)) @ tq.t())
+
+
+# ---- results, named tuples, hypothesis shapes -------------------------------------------
+
+
+def test_named_tuples() -> None:
+    a = np.random.default_rng(5).standard_normal((5, 3))
+    b = np.random.default_rng(6).standard_normal((5, 2))
+    t = torch.linalg.slogdet(torch.tensor(a[:3]))
+    e = ember.linalg.slogdet(ember.tensor(a[:3]))
+    assert_same(e.sign, t.sign)
+    assert_same(e.logabsdet, t.logabsdet)
+    for driver in (None, "gelsd", "gelss", "gels"):
+        t = torch.linalg.lstsq(torch.tensor(a), torch.tensor(b), driver=driver)
+        e = ember.linalg.lstsq(ember.tensor(a), ember.tensor(b), driver=driver)
+        for field in ("solution", "residuals", "rank", "singular_values"):
+            assert_same(getattr(e, field), getattr(t, field), what=f"{driver} {field}")
+    q = ember.linalg.qr(ember.tensor(a))
+    assert q.Q is q[0] and q.R is q[1]
+
+
+@settings(max_examples=10, deadline=None)
+@given(batch=st.lists(st.integers(0, 3), max_size=2), n=st.integers(0, 4),
+       dtype=st.sampled_from(["float32", "float64"]))
+def test_batched_shapes(batch, n, dtype) -> None:
+    shape = tuple(batch) + (n, n)
+    tol = {} if dtype == "float64" else {"rtol": 1e-4, "atol": 1e-4,
+                                         "grad_rtol": 1e-3, "grad_atol": 1e-3}
+    check_op(lambda L, a: _lib(L)[1].inv(_wc(L, a)), [shape], dtype=dtype, **tol)
+    check_op(lambda L, a: _lib(L)[1].det(_wc(L, a)), [shape], dtype=dtype, **tol)
+    check_op(lambda L, a: _lib(L)[1].matrix_exp(a), [shape], dtype=dtype, **tol)
+    check_op(lambda L, a, b: _lib(L)[0].einsum("...ij,...jk->...ik", a, b), [shape, shape],
+             dtype=dtype, **tol)
+
+
+def test_noncontiguous() -> None:
+    check_op(lambda L, s, a, b: _lib(L)[0].addmm(s, a, b), [(3, 3)] * 3, noncontiguous=True)
+    check_op(lambda L, a: _lib(L)[1].inv(_wc(L, a)), [(3, 3)], noncontiguous=True)
+    check_op(lambda L, a, b: _lib(L)[0].einsum("ij,jk", a, b), [(3, 3)] * 2,
+             noncontiguous=True)
+
+
+# ---- errors ------------------------------------------------------------------------------
+
+
+def _linalg_error_like(fn) -> None:
+    """torch raises torch.linalg.LinAlgError; ember its own LinAlgError (a RuntimeError,
+    as torch's is), with the same message."""
+    with pytest.raises(torch.linalg.LinAlgError) as t_info:
+        fn(torch)
+    with pytest.raises(ember.linalg.LinAlgError) as e_info:
+        fn(ember)
+    assert isinstance(e_info.value, RuntimeError)
+    assert str(e_info.value) == str(t_info.value)
+
+
+SINGULAR = [[1.0, 2.0, 0.0], [2.0, 4.0, 0.0], [0.0, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: _lib(L)[1].inv(L.tensor(SINGULAR)),
+    lambda L: _lib(L)[1].inv(L.tensor([SINGULAR, SINGULAR])),
+    lambda L: _lib(L)[1].inv(L.tensor([[0.0, 1.0], [0.0, 1.0]])),
+    lambda L: _lib(L)[1].solve(L.tensor(SINGULAR), L.ones(3)),
+    lambda L: _lib(L)[1].cholesky(-L.eye(3)),
+    lambda L: _lib(L)[1].cholesky(L.tensor([[1.0, 2.0], [2.0, 1.0]])),
+])
+def test_linalg_errors(fn) -> None:
+    _linalg_error_like(fn)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: _lib(L)[1].inv(L.ones(2, 3)),
+    lambda L: _lib(L)[1].det(L.ones(2, 3)),
+    lambda L: _lib(L)[1].cholesky(L.ones(2, 3)),
+    lambda L: _lib(L)[1].eigh(L.ones(2, 3)),
+    lambda L: _lib(L)[1].matrix_power(L.ones(2, 3), 2),
+    lambda L: _lib(L)[1].inv(L.ones(3, 3, dtype=L.int64)),
+    lambda L: _lib(L)[1].cross(L.ones(2, 4), L.ones(2, 4)),
+    lambda L: _lib(L)[0].addmm(L.ones(2, 2, dtype=L.float64), L.ones(2, 2), L.ones(2, 2)),
+    lambda L: _lib(L)[0].addmm(L.ones(2, 2), L.ones(2, 3), L.ones(2, 2)),
+    lambda L: _lib(L)[0].outer(L.ones(2, 2), L.ones(2)),
+    lambda L: _lib(L)[0].einsum("ij,jk", L.ones(2, 3), L.ones(2, 3)),
+    lambda L: _lib(L)[0].einsum("ij", L.ones(2, 3, 4)),
+    lambda L: _lib(L)[0].cdist(L.ones(2, 3), L.ones(2, 4)),
+])
+def test_errors(fn) -> None:
+    check_raises_like(fn)
+
+
+@pytest.mark.parametrize("mode,shape", [("r", (4, 3)), ("complete", (4, 3))])
+def test_qr_backward_errors(mode, shape) -> None:
+    def fn(L):
+        a = L.ones(shape, dtype=L.float64).cumsum(0).requires_grad_()
+        out = _lib(L)[1].qr(a + (L.eye(4, 3, dtype=L.float64)), mode=mode)
+        out[1].sum().backward()
+    check_raises_like(fn)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, A: L.linalg.svd(A)[1].sum(), lambda L, A: L.linalg.svdvals(A).sum(),
+    lambda L, A: L.linalg.eigh(A)[0].sum(), lambda L, A: L.linalg.eigvalsh(A).sum(),
+    lambda L, A: L.linalg.qr(A)[1].sum(),
+], ids=["svd", "svdvals", "eigh", "eigvalsh", "qr"])
+def test_decomposition_second_derivatives_refused_not_wrong(fn) -> None:
+    # torch has these second derivatives; ember gives the first exactly and refuses the
+    # second (rather than treating the factors as constants and answering wrongly).
+    A = ember.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=ember.float64, requires_grad=True)
+    (g,) = ember.autograd.grad(fn(ember, A), A, create_graph=True)
+    At = torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=torch.float64, requires_grad=True)
+    (gt,) = torch.autograd.grad(fn(torch, At), At)
+    assert_same(g, gt)
+    with pytest.raises(RuntimeError, match="is not implemented"):
+        ember.autograd.grad(g.sum(), A)
