@@ -8,7 +8,7 @@ from ember._dtype import (bfloat16, complex64, complex128, dtype, float16, float
                           get_default_dtype, int8, int16, int32, int64, promote_types,
                           set_default_dtype, uint8)
 from ember._tensor import Size, Tensor, is_tensor
-from ember._ops import creation, linalg, pointwise, reduction, shape  # noqa: F401 - attach
+from ember._ops import creation, pointwise, reduction, shape  # noqa: F401 - attach methods
 from ember._ops import inplace  # noqa: F401 - after the tables: their in-place forms
 from ember._ops._promote import result_type
 from ember._ops.creation import (arange, as_tensor, clone, empty, empty_like, eye, from_numpy,
