@@ -246,6 +246,13 @@ def _suffixes(t: Any) -> list[str]:
         out.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:
         out.append("requires_grad=True")
+    if "_fw" in getattr(t, "__dict__", ()):
+        from ember.autograd.forward_ad import tangent_of
+
+        tangent = tangent_of(t)
+        if tangent is not None:  # torch shows a 0-d tangent as a Python number
+            out.append("tangent=" + (repr(tangent.item()) if tangent.dim() == 0
+                                     else tensor_repr(tangent)))
     return out
 
 

@@ -4,13 +4,13 @@
 Each transform returns a function. Inputs are differentiated as fresh leaves, so the
 transforms never touch the caller's ``.grad``; an input that already requires grad (an
 outer transform's leaf) stays connected, so the transforms compose (``grad(grad(f))``),
-and the outermost call returns plain tensors, as torch's does. ember computes ``jvp`` and
-``jacfwd`` by reverse mode (the vjp of the vjp); the values are torch's forward-mode
-results.
+and the outermost call returns plain tensors, as torch's does. ``jvp`` and ``jacfwd`` run
+on forward-mode AD (``ember.autograd.forward_ad``).
 """
 from __future__ import annotations
 
 from ember.autograd import grad as _autograd_grad
+from ember.autograd.forward_ad import detach_dual
 from ember.autograd.grad_mode import enable_grad
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]
@@ -41,6 +41,8 @@ def _leaves(args: tuple, argnums: tuple) -> tuple:
         else:
             leaf = out[i] = a.detach().requires_grad_(True)
             leaf._func_leaf = True
+            if "_fw" in a.__dict__:  # forward over reverse: the leaf keeps its tangent
+                leaf._fw = a._fw
     return tuple(out)
 
 
@@ -114,28 +116,28 @@ def vjp(func, *primals, has_aux: bool = False):
 
 
 def jvp(func, primals: tuple, tangents: tuple, *, has_aux: bool = False):
-    """Mirrors ``torch.func.jvp``: ``(output, J @ tangents)``."""
+    """Mirrors ``torch.func.jvp``: ``(output, J @ tangents)``, by forward-mode AD
+    (``ember.autograd.forward_ad``)."""
     from ember._ops.creation import zeros_like
+    from ember.autograd import forward_ad as fw
 
     if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
         raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to be "
                            "tuples")
-    nums = tuple(range(len(primals)))
-    with enable_grad():
-        leaves = _leaves(primals, nums)
-        out = func(*leaves)
+    with fw.dual_level():
+        duals = tuple(fw.make_dual(p, t) for p, t in zip(primals, tangents))
+        out = func(*duals)
         aux = None
         if has_aux:
             out, aux = out
         outs = out if isinstance(out, tuple) else (out,)
-        dummies = tuple(zeros_like(o).requires_grad_(True) for o in outs)
-        back = _autograd_grad(outs, leaves, dummies, create_graph=True, allow_unused=True,
-                              materialize_grads=True)
-        forward = _autograd_grad(back, dummies, tangents, create_graph=True,
-                                 allow_unused=True, materialize_grads=True)
-    outer = _nested(primals, nums)
-    result = _plain(forward if isinstance(out, tuple) else forward[0], outer)
-    return (_plain(out, outer), result, aux) if has_aux else (_plain(out, outer), result)
+        unpacked = [fw.unpack_dual(o) for o in outs]
+    values = tuple(_plain(u.primal, False) for u in unpacked)
+    jvps = tuple(u.tangent if u.tangent is not None else zeros_like(u.primal)
+                 for u in unpacked)
+    if not isinstance(out, tuple):
+        values, jvps = values[0], jvps[0]
+    return (values, jvps, aux) if has_aux else (values, jvps)
 
 
 def jacrev(func, argnums=0, *, has_aux: bool = False):
@@ -170,8 +172,48 @@ def jacrev(func, argnums=0, *, has_aux: bool = False):
 
 
 def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error"):
-    """Mirrors ``torch.func.jacfwd`` (computed by reverse mode in ember; same values)."""
-    return jacrev(func, argnums, has_aux=has_aux)
+    """Mirrors ``torch.func.jacfwd``: the Jacobian, one forward-mode ``jvp`` per input
+    element (shape ``output.shape + input.shape``)."""
+    from ember._ops.creation import zeros
+    from ember._ops.shape import stack
+
+    many, nums = _argnums_tuple(argnums)
+
+    def wrapper(*args):
+        blocks = []
+        aux = None
+        for i in nums:
+            x = args[i]
+            columns = []
+            for j in range(x.numel()):
+                basis = zeros(x.numel(), dtype=x.dtype)
+                basis._data[j] = 1
+                tangents = tuple(basis.reshape(tuple(x.shape)) if k == i else
+                                 zeros(tuple(args[k].shape), dtype=args[k].dtype)
+                                 for k in nums)
+                primals = tuple(args[k] for k in nums)
+
+                def partial(*diff):
+                    full = list(args)
+                    for k, d in zip(nums, diff):
+                        full[k] = d
+                    return func(*full)
+
+                result = jvp(partial, primals, tangents, has_aux=has_aux)
+                value, column = result[0], result[1]
+                if has_aux:
+                    aux = result[2]
+                columns.append(column)
+            if columns:
+                block = stack(columns, -1).reshape(tuple(value.shape) + tuple(x.shape))
+            else:
+                value = func(*args)[0] if has_aux else func(*args)
+                block = zeros(tuple(value.shape) + tuple(x.shape), dtype=x.dtype)
+            blocks.append(block)
+        jac = tuple(blocks) if many else blocks[0]
+        return (jac, aux) if has_aux else jac
+
+    return wrapper
 
 
 def hessian(func, argnums=0):
@@ -194,7 +236,7 @@ def _plain(x, keep_graph: bool):
         return tuple(_plain(t, keep_graph) for t in x)
     if not isinstance(x, Tensor) or keep_graph or not x.requires_grad:
         return x
-    return x if _reaches_outer_leaf(x) else x.detach()
+    return x if _reaches_outer_leaf(x) else detach_dual(x)
 
 
 def _reaches_outer_leaf(t) -> bool:

@@ -12,7 +12,7 @@ from ember import _dtype
 from ember._backend import ndarray, np
 from ember._ops import _promote
 from ember._tensor import Tensor, make
-from ember.autograd import anomaly_mode, grad_mode
+from ember.autograd import anomaly_mode, forward_ad, grad_mode
 from ember.autograd.graph import (
     MultiOutputNode,
     Packed,
@@ -31,6 +31,7 @@ KEEP = 3      # no promotion: the forward decides (shape ops, casts, reductions)
 
 _state = grad_mode.state
 _anomaly = anomaly_mode.state
+_dual_levels = forward_ad.levels
 
 
 class Op:
@@ -155,6 +156,8 @@ def run(op: Op, *args):
         out = make(r)
     if op.view:
         _link_view(out, op, args, None)
+    if _dual_levels:
+        forward_ad.propagate(op, args, out)
     return out
 
 
@@ -369,6 +372,9 @@ def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
             "unsupported operation: more than one element of the written-to tensor refers to "
             "a single memory location. Please clone() the tensor before performing the "
             "operation.")
+    fw = out.__dict__.get("_fw")
+    if fw is not None:
+        target._fw = fw
     node = out._grad_fn
     if node is not None and isinstance(node._args, tuple) and any(
             a is target for a in node._args):

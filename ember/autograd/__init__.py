@@ -137,4 +137,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     return tuple(result)
 
 
-from ember.autograd import functional  # noqa: E402, F401 - built on grad above
+from ember.autograd import forward_ad, functional  # noqa: E402, F401 - built on grad above

@@ -10,6 +10,7 @@ ignored: ember always computes row by row.
 from __future__ import annotations
 
 from ember.autograd import grad as _grad
+from ember.autograd.forward_ad import detach_dual
 from ember.autograd.grad_mode import enable_grad
 
 
@@ -31,8 +32,16 @@ def _as_tuple(x, arg_name: str, fn_name: str) -> tuple[bool, tuple]:
 def _prepare_inputs(inputs: tuple, create_graph: bool) -> tuple:
     """Fresh leaves that require grad (views of the caller's tensors when create_graph, so
     the result stays connected to them)."""
-    return tuple(t.view_as(t) if create_graph and t._requires_grad
-                 else t.detach().requires_grad_(True) for t in inputs)
+    out = []
+    for t in inputs:
+        if create_graph and t._requires_grad:
+            out.append(t.view_as(t))
+            continue
+        leaf = t.detach().requires_grad_(True)
+        if "_fw" in t.__dict__:  # forward over reverse: the leaf keeps its tangent
+            leaf._fw = t._fw
+        out.append(leaf)
+    return tuple(out)
 
 
 def _grads(outputs: tuple, inputs: tuple, grad_outputs, create_graph: bool, strict: bool,
@@ -64,7 +73,7 @@ def _finish(x, create_graph: bool):
     from ember._tensor import Tensor
 
     if isinstance(x, Tensor):
-        return x if create_graph else x.detach()
+        return x if create_graph else detach_dual(x)
     return tuple(_finish(t, create_graph) for t in x)
 
 
