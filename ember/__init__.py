@@ -4,7 +4,8 @@
 """
 from ember import _dtype
 from ember._device import device
-from ember._dtype import (bfloat16, complex64, complex128, dtype, float16, float32, float64,
+from ember._dtype import (bfloat16, complex64, complex128, dtype, finfo, float16, float32,
+                          float64, iinfo,
                           get_default_dtype, int8, int16, int32, int64, promote_types,
                           set_default_dtype, uint8)
 from ember._tensor import Size, Tensor, is_tensor

@@ -5,6 +5,8 @@ It prints as torch's does (``torch.float32``), because user code compares those 
 """
 from __future__ import annotations
 
+import math
+
 from ember._backend import bfloat16_dtype, np
 
 # Categories, ordered as torch orders them when a lower category meets a higher one.
@@ -154,3 +156,50 @@ def set_default_dtype(d: dtype) -> None:
     from ember._ops import _promote
 
     _promote.clear_caches()
+
+
+class finfo:
+    """Mirrors ``torch.finfo``: machine limits of a floating-point dtype (complex dtypes
+    give their real part's)."""
+
+    def __init__(self, type: dtype | None = None) -> None:  # noqa: A002 - torch's name
+        d = get_default_dtype() if type is None else type
+        if d.category < FLOAT:
+            raise TypeError("torch.finfo() requires a floating point input type. Use "
+                            "torch.iinfo to handle 'torch.finfo'")
+        d = d.to_real()
+        if d is bfloat16:
+            import ml_dtypes
+
+            info = ml_dtypes.finfo(d.np)
+        else:
+            info = np.finfo(d.np)
+        self.bits = d.itemsize * 8
+        self.eps = float(info.eps)
+        self.max = float(info.max)
+        self.min = float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        # torch's resolution is 10**-digits, digits being the decimal digits eps resolves
+        self.resolution = 10.0 ** -math.floor(-math.log10(self.eps))
+        self.dtype = d.name
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, "
+                f"tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """Mirrors ``torch.iinfo``: the range of an integer dtype."""
+
+    def __init__(self, type: dtype) -> None:  # noqa: A002 - torch's name
+        if type.category != INT:
+            raise TypeError(f"{type!r} is not supported by torch.iinfo")
+        info = np.iinfo(type.np)
+        self.bits = type.itemsize * 8
+        self.max = int(info.max)
+        self.min = int(info.min)
+        self.dtype = type.name
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

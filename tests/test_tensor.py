@@ -244,3 +244,21 @@ def test_indexing_views_and_gathers() -> None:
         to.backward(torch.tensor(cot, dtype=torch.float32))
         eo.backward(ember.tensor(cot, dtype=ember.float32))
         assert_same(e.grad, t.grad, what=repr(key))
+
+
+@pytest.mark.parametrize("name", ["float32", "float64", "float16", "bfloat16", "complex64"])
+def test_finfo(name: str) -> None:
+    e, t = ember.finfo(getattr(ember, name)), torch.finfo(getattr(torch, name))
+    assert repr(e) == repr(t)
+    for attr in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype"):
+        assert getattr(e, attr) == getattr(t, attr), attr
+    assert repr(ember.finfo()) == repr(torch.finfo())
+
+
+@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "int64"])
+def test_iinfo(name: str) -> None:
+    e, t = ember.iinfo(getattr(ember, name)), torch.iinfo(getattr(torch, name))
+    assert repr(e) == repr(t)
+    assert (e.bits, e.max, e.min, e.dtype) == (t.bits, t.max, t.min, t.dtype)
+    check_raises_like(lambda L: L.iinfo(L.bool))
+    check_raises_like(lambda L: L.finfo(L.int32))
