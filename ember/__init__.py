@@ -10,7 +10,9 @@ from ember._dtype import (bfloat16, complex64, complex128, dtype, finfo, float16
                           set_default_dtype, uint8)
 from ember._tensor import Size, Tensor, is_tensor
 from ember._ops import creation, pointwise, reduction, shape  # noqa: F401 - attach methods
+from ember._ops import indexing  # noqa: F401 - after shape: its __setitem__
 from ember._ops import inplace  # noqa: F401 - after the tables: their in-place forms
+from ember._ops.indexing import *  # noqa: F403 - gather, scatter, masked_fill, ...
 from ember._ops._promote import result_type
 from ember._ops.creation import (arange, as_tensor, clone, empty, empty_like, eye, from_numpy,
                                  full, full_like, linspace, ones, ones_like, tensor, zeros,

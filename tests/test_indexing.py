@@ -1,0 +1,472 @@
+"""Indexing ops against torch: ``__setitem__``, gather/scatter, index_*, masked_*, take,
+nonzero. Values, dtypes, node names and gradients through check_op, float64 gradcheck,
+torch's errors through check_raises_like, and the in-place semantics (version counters,
+leaves, views)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes
+
+import ember
+from ember._ops import indexing  # attaches the Tensor methods
+from tests.helpers import assert_same, check_gradcheck, check_op, check_raises_like, torch
+
+
+def F(L):
+    """Where the functional forms live: torch, or ember's module until the lead wires its
+    names into the ember namespace."""
+    return torch if L is torch else indexing
+
+
+def idx(L, data, dtype=None):
+    return L.tensor(data, dtype=getattr(L, dtype or "int64"))
+
+
+# ---- one row per op ------------------------------------------------------------------
+
+ROWS = [
+    # (name, fn(L, *inputs), input shapes, gradgrad)
+    ("index_select", lambda L, x: F(L).index_select(x, 1, idx(L, [3, 0, 3])), [(3, 4)], True),
+    ("index_select_int32", lambda L, x: x.index_select(0, idx(L, [2, 1], "int32")),
+     [(3, 4)], True),
+    ("index_select_0d_index", lambda L, x: x.index_select(-1, idx(L, 1)), [(3, 4)], True),
+    ("index_select_0d_self", lambda L, x: x.index_select(0, idx(L, [0])), [()], True),
+    ("gather", lambda L, x: F(L).gather(x, 1, idx(L, [[0, 1], [3, 3], [2, 0]])), [(3, 4)], True),
+    ("gather_small", lambda L, x: x.gather(0, idx(L, [[2, 0]])), [(3, 4)], True),
+    ("gather_0d", lambda L, x: x.gather(0, idx(L, 0)), [()], True),
+    ("scatter_src", lambda L, x, s: F(L).scatter(x, 1, idx(L, [[0, 1], [3, 2], [2, 0]]), s),
+     [(3, 4), (3, 2)], True),
+    ("scatter_src_bigger", lambda L, x, s: x.scatter(0, idx(L, [[2, 0, 1]]), s),
+     [(3, 4), (2, 3)], False),
+    ("scatter_value", lambda L, x: x.scatter(1, idx(L, [[0], [3], [2]]), 1.5), [(3, 4)], True),
+    ("scatter_add", lambda L, x, s: F(L).scatter_add(x, 1, idx(L, [[0, 0], [3, 3], [2, 0]]), s),
+     [(3, 4), (3, 2)], True),
+    ("index_add", lambda L, x, s: F(L).index_add(x, 0, idx(L, [2, 0, 2]), s, alpha=1.5),
+     [(3, 4), (3, 4)], True),
+    ("index_add_dim1", lambda L, x, s: x.index_add(1, idx(L, [3, 1]), s), [(3, 4), (3, 2)],
+     True),
+    ("index_copy", lambda L, x, s: F(L).index_copy(x, 1, idx(L, [3, 1]), s), [(3, 4), (3, 2)],
+     True),
+    ("index_fill", lambda L, x: F(L).index_fill(x, 1, idx(L, [3, -4]), -1.0), [(3, 4)], True),
+    ("index_fill_tensor", lambda L, x, v: x.index_fill(0, idx(L, [1, 1, 0]), v),
+     [(3, 4), ()], True),
+    ("index_put", lambda L, x, v: F(L).index_put(x, (idx(L, [2, 0]),), v), [(3, 4), (4,)], True),
+    ("index_put_2idx", lambda L, x, v: x.index_put((idx(L, [2, 0]), idx(L, [1, 3])), v),
+     [(3, 4), (2,)], True),
+    ("index_put_accumulate", lambda L, x, v: x.index_put((idx(L, [2, 2, 0]),), v,
+                                                         accumulate=True),
+     [(3, 4), (3, 4)], True),
+    ("index_put_mask", lambda L, x, v: x.index_put((x > 0,), v), [(3, 4), ()], True),
+    ("masked_fill", lambda L, x: F(L).masked_fill(x, x > 0.5, 2.0), [(3, 4)], True),
+    ("masked_fill_broadcast", lambda L, x, m: x.masked_fill(m > 0, -1.0), [(3, 1), (2, 1, 4)],
+     True),
+    ("masked_fill_tensor", lambda L, x, v: x.masked_fill(x < 0, v), [(3, 4), ()], True),
+    ("masked_select", lambda L, x: F(L).masked_select(x, x > 0), [(3, 4)], True),
+    ("masked_select_broadcast", lambda L, x, m: x.masked_select(m > 0), [(3, 1), (4,)], True),
+    ("masked_scatter", lambda L, x, s: F(L).masked_scatter(x, x > 0, s), [(3, 4), (14,)], True),
+    ("masked_scatter_2d_source", lambda L, x, s: x.masked_scatter(x < 0, s), [(3, 4), (4, 4)],
+     True),
+    ("take", lambda L, x: F(L).take(x, idx(L, [[0, 11], [-1, 5]])), [(3, 4)], True),
+    ("take_along_dim", lambda L, x: F(L).take_along_dim(x, idx(L, [[0], [3], [1]]), 1), [(3, 4)],
+     True),
+    ("take_along_dim_broadcast", lambda L, x: x.take_along_dim(idx(L, [[0], [2]]), 0),
+     [(3, 4)], True),
+    ("take_along_dim_flat", lambda L, x: F(L).take_along_dim(x, idx(L, [0, 7, 7])), [(3, 4)],
+     True),
+    ("scatter_reduce_sum", lambda L, x, s: x.scatter_reduce(
+        0, idx(L, [[0, 1, 0, 2], [0, 2, 2, 2]]), s, "sum"), [(3, 4), (2, 4)], True),
+    ("scatter_reduce_sum_excl", lambda L, x, s: x.scatter_reduce(
+        0, idx(L, [[0, 1, 0, 2], [0, 2, 2, 2]]), s, "sum", include_self=False),
+     [(3, 4), (2, 4)], True),
+    ("scatter_reduce_mean", lambda L, x, s: F(L).scatter_reduce(
+        x, 0, idx(L, [[0, 1, 0, 2], [0, 2, 2, 2]]), s, "mean"), [(3, 4), (2, 4)], True),
+    ("scatter_reduce_mean_excl", lambda L, x, s: x.scatter_reduce(
+        0, idx(L, [[0, 1, 0, 2], [0, 2, 2, 2]]), s, "mean", include_self=False),
+     [(3, 4), (2, 4)], True),
+    ("scatter_reduce_prod", lambda L, x, s: x.scatter_reduce(
+        1, idx(L, [[0, 0], [1, 3], [2, 2]]), s, "prod"), [(3, 4), (3, 2)], False),
+    ("scatter_reduce_amax", lambda L, x, s: x.scatter_reduce(
+        1, idx(L, [[0, 0], [1, 3], [2, 2]]), s, "amax"), [(3, 4), (3, 2)], False),
+    ("scatter_reduce_amin_excl", lambda L, x, s: x.scatter_reduce(
+        1, idx(L, [[0, 0], [1, 3], [2, 2]]), s, "amin", include_self=False),
+     [(3, 4), (3, 2)], False),
+]
+
+
+@pytest.mark.parametrize("name,fn,shapes,gradgrad", ROWS, ids=[r[0] for r in ROWS])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_op_matches_torch(name, fn, shapes, gradgrad, dtype) -> None:
+    check_op(fn, shapes, dtype=dtype)
+
+
+# take_along_dim_flat is left out: ember.reshape of a transposed view fails in shape.py.
+CONTIG_ROWS = [r for r in ROWS if r[0] != "take_along_dim_flat"]
+
+
+@pytest.mark.parametrize("name,fn,shapes,gradgrad", CONTIG_ROWS, ids=[r[0] for r in CONTIG_ROWS])
+def test_op_noncontiguous(name, fn, shapes, gradgrad) -> None:
+    check_op(fn, shapes, noncontiguous=True, seed=3)
+
+
+@pytest.mark.parametrize("name,fn,shapes,gradgrad", ROWS, ids=[r[0] for r in ROWS])
+def test_op_gradcheck(name, fn, shapes, gradgrad) -> None:
+    # Values kept away from zero and from ties: prod divides, amax/amin split ties.
+    check_gradcheck(fn, shapes, low=0.5, high=2.0, gradgrad=gradgrad)
+
+
+def test_scatter_reduce_ties_split_gradient() -> None:
+    def fn(L, x, s):
+        return x.scatter_reduce(1, idx(L, [[0, 0, 0]]), s * 0 + x[:, :1].detach(), "amax")
+    check_op(fn, [(1, 3), (1, 3)], dtype="float64")
+
+
+def test_scatter_legacy_reduce() -> None:
+    for reduce in ("add", "multiply"):
+        check_op(lambda L, x, s, r=reduce: x.scatter(1, idx(L, [[0, 0], [1, 3]]), s, reduce=r),
+                 [(2, 4), (2, 2)], grad=False)
+        check_op(lambda L, x, r=reduce: x.scatter(0, idx(L, [[1, 1]]), 2.5, reduce=r),
+                 [(2, 4)], grad=False)
+    t = torch.ones(2, requires_grad=True) * 1
+    e = ember.ones(2, requires_grad=True) * 1
+    t_out = t.scatter(0, torch.tensor([0]), torch.ones(1), reduce="add")
+    e_out = e.scatter(0, ember.tensor([0]), ember.ones(1), reduce="add")
+    assert e_out.grad_fn.name() == t_out.grad_fn.name()
+
+
+def test_integer_inputs() -> None:
+    def fn(L, x):
+        x = x.long()
+        return (x.gather(1, idx(L, [[0, 1]])), x.index_select(0, idx(L, [1])),
+                x.scatter_reduce(1, idx(L, [[0, 0, 1]]), x[:1, :3], "mean"),
+                x.masked_fill(x > 0, 2.7), x.take(idx(L, [3])), x.index_fill(1, idx(L, [0]), 9))
+    check_op(fn, [(2, 4)], grad=False, low=-9, high=9)
+
+
+@pytest.mark.parametrize("as_tuple", [False, True])
+@pytest.mark.parametrize("shape", [(), (0,), (5,), (3, 4), (2, 0, 3), (2, 3, 2)])
+def test_nonzero(shape, as_tuple) -> None:
+    def fn(L, x):
+        x = (x > 0.3).to(L.float32) * x
+        return F(L).nonzero(x, as_tuple=as_tuple)
+    check_op(fn, [shape], grad=False)
+    check_op(lambda L, x: F(L).argwhere(x > 0), [shape], grad=False)
+    check_op(lambda L, x: x.nonzero(), [shape], grad=False)
+
+
+def test_where_condition_only() -> None:
+    check_op(lambda L, x: L.where(x > 0), [(3, 4)], grad=False)
+
+
+# ---- __setitem__ ---------------------------------------------------------------------
+
+# (key builder, value builder from (L, v)), for a (3, 4, 5) tensor and a value input v
+SETITEM_CASES = [
+    ("int", lambda L: 1, lambda L, v: v[0, 0]),
+    ("neg_int", lambda L: -1, lambda L, v: v[0]),
+    ("slice", lambda L: slice(1, None), lambda L, v: v[1:]),
+    ("slice_step", lambda L: (slice(None), slice(None, None, 2)), lambda L, v: v[:, :1]),
+    ("full_slice", lambda L: slice(None), lambda L, v: v),
+    ("ellipsis", lambda L: Ellipsis, lambda L, v: v),
+    ("ellipsis_scalar_tensor", lambda L: Ellipsis, lambda L, v: v.sum()),
+    ("ellipsis_int", lambda L: (Ellipsis, 2), lambda L, v: v[:, :, 0]),
+    ("none", lambda L: (None, 0), lambda L, v: v[0]),
+    ("int_slice", lambda L: (2, slice(1, 3)), lambda L, v: v[0, :2]),
+    ("number", lambda L: (0, 1), lambda L, v: 2.5),
+    ("number_slice", lambda L: slice(0, 2), lambda L, v: -1),
+    ("leading_ones", lambda L: 0, lambda L, v: v[:1]),
+    ("0d_int_tensor", lambda L: idx(L, 1), lambda L, v: v[0]),
+    ("list", lambda L: [0, 2], lambda L, v: v[:1]),
+    ("list_dupes", lambda L: [2, 2], lambda L, v: v[:2]),
+    ("tensor", lambda L: idx(L, [[0, 1], [2, 1]]), lambda L, v: v[0, 0]),
+    ("int32_tensor", lambda L: idx(L, [0, -1], "int32"), lambda L, v: v[0]),
+    ("two_tensors", lambda L: (idx(L, [0, 2]), slice(None), idx(L, [4, 1])),
+     lambda L, v: v[0, :, :1].t()),
+    ("adjacent_tensors", lambda L: (slice(None), idx(L, [0, 2]), idx(L, [4, 1])),
+     lambda L, v: v[0, :2, 0]),
+    ("int_and_tensor", lambda L: (0, slice(None), [1, 2]), lambda L, v: v[0, :, :2]),
+    ("int_then_tensor_split", lambda L: (idx(L, [0, 2]), 1, idx(L, [3, 3])),
+     lambda L, v: v[0, 0, :1]),
+    ("mask", lambda L: idx(L, [True, False, True], "bool"), lambda L, v: v[0]),
+    ("mask_2d", lambda L: idx(L, [[True, False, True, True]] * 3, "bool"),
+     lambda L, v: v[0, 0]),
+    ("mask_and_slice", lambda L: (slice(None), idx(L, [False, True, True, False], "bool")),
+     lambda L, v: v[0, :2]),
+    ("mask_number", lambda L: idx(L, [True, False, True], "bool"), lambda L, v: 0.5),
+    ("empty_list", lambda L: [], lambda L, v: v[0]),
+    ("true", lambda L: True, lambda L, v: v[0, 0]),
+    ("false", lambda L: False, lambda L, v: v[0, 0]),
+    ("slice_then_tensor", lambda L: (slice(1, 3), idx(L, [0])), lambda L, v: v[0, 0]),
+]
+
+
+@pytest.mark.parametrize("name,key,value", SETITEM_CASES, ids=[c[0] for c in SETITEM_CASES])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_setitem(name, key, value, dtype) -> None:
+    def fn(L, x, v):
+        h = x * 1
+        h[key(L)] = value(L, v * 1)
+        return h
+    check_op(fn, [(3, 4, 5), (3, 4, 5)], dtype=dtype)
+
+
+# Repeated indices: the last write wins, but torch's gradient reaches every repeat, so
+# finite differences disagree with torch itself; check_op covers those against torch.
+UNIQUE_CASES = [c for c in SETITEM_CASES if c[0] not in ("list_dupes", "tensor")]
+
+
+@pytest.mark.parametrize("name,key,value", UNIQUE_CASES, ids=[c[0] for c in UNIQUE_CASES])
+def test_setitem_gradcheck(name, key, value) -> None:
+    def fn(L, x, v):
+        h = x * 1
+        h[key(L)] = value(L, v * 1)
+        return h
+    check_gradcheck(fn, [(3, 4, 5), (3, 4, 5)])
+
+
+def test_setitem_casts_and_broadcasts() -> None:
+    def fn(L, x):
+        n = (x * 10).long()
+        n[0] = 2.7
+        n[1, :2] = L.tensor([1.5, -3.9])
+        n[[1]] = 7
+        b = x > 0
+        b[:, 0] = 1
+        h = x.double() * 1
+        h[0] = x[1]  # float32 into float64
+        return n, b, h
+    check_op(fn, [(2, 3)], grad=False)
+
+
+def test_setitem_no_grad_writes_through_views() -> None:
+    def fn(L, x):
+        base = x.detach().clone()
+        view = base[1:]
+        view[0, [0, 2]] = -5.0
+        base[:, 1] = L.tensor([7.0, 8.0, 9.0])
+        return base, view
+    check_op(fn, [(3, 3)], grad=False)
+
+
+def test_setitem_node_names() -> None:
+    for key, value in [(0, 1.0), ([0, 1], 1.0), (Ellipsis, 1.0), (slice(None), "t"),
+                       ((0, [1, 2]), 1.0), (None, 1.0), ((slice(None), [0]), "t0")]:
+        names = []
+        for L in (torch, ember):
+            h = L.ones(3, 4, requires_grad=True) * 1
+            v = L.ones(4) if value == "t" else L.ones(3, 1) if value == "t0" else value
+            h[key] = v
+            names.append(h.grad_fn.name())
+        assert names[0] == names[1], (key, names)
+
+
+def test_setitem_version_counter_and_saved_tensors() -> None:
+    def fn(L):
+        x = L.ones(3, requires_grad=True)
+        h = x * 2
+        y = h * h  # saves h
+        h[0] = 5.0
+        y.sum().backward()
+    check_raises_like(fn)
+
+
+def test_setitem_leaf_errors() -> None:
+    check_raises_like(lambda L: L.ones(3, requires_grad=True).__setitem__(0, 1.0))
+    check_raises_like(lambda L: L.ones(3, requires_grad=True).__setitem__([0], 1.0))
+    check_raises_like(lambda L: L.ones(3, requires_grad=True).index_fill_(0, idx(L, [0]), 1.0))
+    x_t, x_e = torch.ones(3, requires_grad=True), ember.ones(3, requires_grad=True)
+    with torch.no_grad():
+        x_t[0] = 4.0
+    with ember.no_grad():
+        x_e[0] = 4.0
+    assert_same(x_e, x_t)
+
+
+SETITEM_ERRORS = [
+    ("int_oob", lambda L, x: x.__setitem__(5, 1.0)),
+    ("neg_oob", lambda L, x: x.__setitem__(-4, 1.0)),
+    ("second_dim_oob", lambda L, x: x.__setitem__((0, 9), 1.0)),
+    ("list_oob", lambda L, x: x.__setitem__([0, 5], 1.0)),
+    ("tensor_neg_oob", lambda L, x: x.__setitem__(idx(L, [0, -4]), 1.0)),
+    ("float_index", lambda L, x: x.__setitem__(L.tensor([0.0]), 1.0)),
+    ("mask_shape", lambda L, x: x.__setitem__(idx(L, [True, False], "bool"), 1.0)),
+    ("negative_step", lambda L, x: x.__setitem__(slice(None, None, -1), 1.0)),
+    ("too_many", lambda L, x: x.__setitem__((0, 0, 0), 1.0)),
+    ("value_shape", lambda L, x: x.__setitem__(0, L.ones(3))),
+    ("value_more_dims", lambda L, x: x.__setitem__(0, L.ones(2, 4))),
+    ("put_value_shape", lambda L, x: x.__setitem__([0, 1], L.ones(3, 4))),
+    ("put_dtype", lambda L, x: x.__setitem__([0, 1], L.ones(2, 4, dtype=L.float64))),
+    ("list_value", lambda L, x: x.__setitem__(0, [1.0, 2.0, 3.0, 4.0])),
+]
+
+
+@pytest.mark.parametrize("name,fn", SETITEM_ERRORS, ids=[c[0] for c in SETITEM_ERRORS])
+def test_setitem_errors(name, fn) -> None:
+    check_raises_like(lambda L: fn(L, L.zeros(3, 4)))
+
+
+# ---- in-place forms ------------------------------------------------------------------
+
+INPLACE = [
+    ("index_add_", lambda L, h, s: h.index_add_(0, idx(L, [2, 0, 2]), s, alpha=2)),
+    ("index_copy_", lambda L, h, s: h.index_copy_(0, idx(L, [2, 0, 1]), s)),
+    ("index_fill_", lambda L, h, s: h.index_fill_(1, idx(L, [1]), 3.0)),
+    ("index_put_", lambda L, h, s: h.index_put_((idx(L, [1, 1]),), s[0], accumulate=True)),
+    ("scatter_", lambda L, h, s: h.scatter_(1, idx(L, [[0, 1], [2, 3], [1, 0]]), s)),
+    ("scatter_value_", lambda L, h, s: h.scatter_(1, idx(L, [[0], [2], [1]]), 0.5)),
+    ("scatter_add_", lambda L, h, s: h.scatter_add_(0, idx(L, [[0, 1, 2, 2]]), s)),
+    ("scatter_reduce_", lambda L, h, s: h.scatter_reduce_(
+        0, idx(L, [[0, 1, 2, 2]]), s, "mean", include_self=False)),
+    ("masked_fill_", lambda L, h, s: h.masked_fill_(h > 0, -2.0)),
+    ("masked_fill_tensor_", lambda L, h, s: h.masked_fill_(h > 0, s[0, 0])),
+    ("masked_scatter_", lambda L, h, s: h.masked_scatter_(h < 0, s)),
+]
+
+
+@pytest.mark.parametrize("name,fn", INPLACE, ids=[c[0] for c in INPLACE])
+def test_inplace_forms(name, fn) -> None:
+    def run(L, x, s):
+        h = x * 1
+        out = fn(L, h, s * 1)
+        assert out is h
+        return h
+    check_op(run, [(3, 4), (3, 4)], dtype="float64")
+    check_gradcheck(run, [(3, 4), (3, 4)], low=0.5, gradgrad=False)
+
+
+def test_inplace_form_through_view_rewrites_base() -> None:
+    def fn(L, x, s):
+        h = x * 1
+        h[1:].index_add_(1, idx(L, [0, 0]), s)
+        h.t().masked_fill_(idx(L, [True, False, False, True], "bool")[:, None], 0.0)
+        return h
+    check_op(fn, [(3, 4), (2, 2)], dtype="float64")
+
+
+def test_inplace_shape_error() -> None:
+    check_raises_like(lambda L: L.zeros(3, 4).masked_fill_(L.ones(2, 3, 4, dtype=L.bool), 1.0))
+
+
+# ---- errors --------------------------------------------------------------------------
+
+ERRORS = [
+    ("index_select_oob", lambda L, x: x.index_select(0, idx(L, [5]))),
+    ("index_select_neg", lambda L, x: x.index_select(0, idx(L, [-1]))),
+    ("index_select_float", lambda L, x: x.index_select(0, L.tensor([0.0]))),
+    ("index_select_int16", lambda L, x: x.index_select(0, idx(L, [0], "int16"))),
+    ("index_select_2d", lambda L, x: x.index_select(0, idx(L, [[0]]))),
+    ("index_select_dim", lambda L, x: x.index_select(2, idx(L, [0]))),
+    ("index_select_scalar", lambda L, x: L.tensor(2.0).index_select(0, idx(L, [0, 0]))),
+    ("gather_oob", lambda L, x: x.gather(1, idx(L, [[0, 9]]))),
+    ("gather_neg", lambda L, x: x.gather(1, idx(L, [[-1]]))),
+    ("gather_float", lambda L, x: x.gather(1, L.tensor([[0.0]]))),
+    ("gather_ndim", lambda L, x: x.gather(1, idx(L, [0, 1]))),
+    ("gather_size", lambda L, x: x.gather(1, L.zeros(4, 4, dtype=L.int64))),
+    ("scatter_oob", lambda L, x: x.scatter(1, idx(L, [[0, 9]]), 2.0)),
+    ("scatter_float", lambda L, x: x.scatter(1, L.tensor([[0.0]]), 2.0)),
+    ("scatter_dtype", lambda L, x: x.scatter(1, idx(L, [[0]]), x.double())),
+    ("scatter_src_size", lambda L, x: x.scatter(1, L.zeros(3, 3, dtype=L.int64), L.ones(2, 3))),
+    ("scatter_bad_reduce", lambda L, x: x.scatter(1, idx(L, [[0]]), x, reduce="max")),
+    ("scatter_add_oob", lambda L, x: x.scatter_add(1, idx(L, [[9]]), x)),
+    ("scatter_add_size", lambda L, x: x.scatter_add(1, L.zeros(4, 4, dtype=L.int64), x)),
+    ("scatter_add_float", lambda L, x: x.scatter_add(1, L.tensor([[0.0]]), x)),
+    ("scatter_reduce_oob", lambda L, x: x.scatter_reduce(1, idx(L, [[9]]), x, "sum")),
+    ("index_add_oob", lambda L, x: x.index_add(0, idx(L, [5, 0]), x[:2])),
+    ("index_add_neg", lambda L, x: x.index_add(0, idx(L, [-1, 0]), x[:2])),
+    ("index_add_float", lambda L, x: x.index_add(0, L.tensor([0.0, 1.0]), x[:2])),
+    ("index_add_dtype", lambda L, x: x.index_add(0, idx(L, [0, 1]), x[:2].double())),
+    ("index_add_2d", lambda L, x: x.index_add(0, idx(L, [[0, 1]]), x[:2])),
+    ("index_add_count", lambda L, x: x.index_add(0, idx(L, [0, 1]), x)),
+    ("index_copy_oob", lambda L, x: x.index_copy(0, idx(L, [5, 0]), x[:2])),
+    ("index_copy_int32", lambda L, x: x.index_copy(0, idx(L, [0, 1], "int32"), x[:2])),
+    ("index_copy_dtype", lambda L, x: x.index_copy(0, idx(L, [0, 1]), x[:2].double())),
+    ("index_copy_count", lambda L, x: x.index_copy(0, idx(L, [0, 1]), x)),
+    ("index_fill_oob", lambda L, x: x.index_fill(0, idx(L, [5]), 1.0)),
+    ("index_fill_int32", lambda L, x: x.index_fill(0, idx(L, [0], "int32"), 1.0)),
+    ("index_fill_value_dim", lambda L, x: x.index_fill(0, idx(L, [0]), L.ones(1))),
+    ("index_put_oob", lambda L, x: x.index_put((idx(L, [5]),), L.ones(4))),
+    ("index_put_float", lambda L, x: x.index_put((L.tensor([0.0]),), L.ones(4))),
+    ("index_put_dtype", lambda L, x: x.index_put((idx(L, [0]),), L.ones(4).double())),
+    ("index_put_too_many", lambda L, x: x.index_put((idx(L, [0]),) * 3, L.ones(1))),
+    ("masked_fill_uint8", lambda L, x: x.masked_fill((x > 0).to(L.uint8), 2.0)),
+    ("masked_fill_float", lambda L, x: x.masked_fill(x, 2.0)),
+    ("masked_fill_long", lambda L, x: x.masked_fill(x.long(), 2.0)),
+    ("masked_fill_value_dim", lambda L, x: x.masked_fill(x > 0, L.ones(1))),
+    ("masked_select_uint8", lambda L, x: x.masked_select((x > 0).to(L.uint8))),
+    ("masked_scatter_float", lambda L, x: x.masked_scatter(x, x)),
+    ("masked_scatter_dtype", lambda L, x: x.masked_scatter(x > 0, x.double())),
+    ("masked_scatter_short", lambda L, x: x.masked_scatter(x > -10, L.ones(5))),
+    ("take_oob", lambda L, x: x.take(idx(L, [[0, 12]]))),
+    ("take_neg_oob", lambda L, x: x.take(idx(L, [-13]))),
+    ("take_float", lambda L, x: x.take(L.tensor([0.0]))),
+    ("take_along_dim_ndim", lambda L, x: x.take_along_dim(idx(L, [0]), 0)),
+    ("take_along_dim_float", lambda L, x: x.take_along_dim(L.tensor([[0.0]]), 1)),
+    ("take_along_dim_flat_float", lambda L, x: x.take_along_dim(L.tensor([[0.0]]))),
+]
+
+
+@pytest.mark.parametrize("name,fn", ERRORS, ids=[c[0] for c in ERRORS])
+def test_errors(name, fn) -> None:
+    check_raises_like(lambda L: fn(L, L.tensor(np.arange(12.0).reshape(3, 4) - 5,
+                                               dtype=L.float32)))
+
+
+# ---- hypothesis: shapes --------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4),
+       data=st.data())
+def test_gather_scatter_index_select_random_shapes(shape, data) -> None:
+    dim = data.draw(st.integers(0, len(shape) - 1))
+    rng = np.random.default_rng(data.draw(st.integers(0, 1000)))
+    size = shape[dim]
+    ishape = tuple(data.draw(st.integers(0, s)) for s in shape)
+    ishape = ishape[:dim] + (data.draw(st.integers(0, 3)),) + ishape[dim + 1:]
+    if size == 0:
+        ishape = ishape[:dim] + (0,) + ishape[dim + 1:]
+    index = rng.integers(0, max(size, 1), ishape).tolist()
+    vec = rng.integers(0, max(size, 1), data.draw(st.integers(0, 4)) if size else 0).tolist()
+
+    def fn(L, x, s):
+        i = L.tensor(index, dtype=L.int64).reshape(ishape)
+        v = L.tensor(vec, dtype=L.int64)
+        return (x.gather(dim, i), x.scatter_add(dim, i, s), x.index_select(dim, v),
+                x.index_put((v,), L.tensor(1.5)) if dim == 0 else x.masked_fill(x > 0, 1.0))
+    check_op(fn, [shape, ishape], noncontiguous=data.draw(st.booleans()))
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4), data=st.data())
+def test_setitem_random_shapes(shape, data) -> None:
+    # 0-d targets are left out: torch records copy_ for ``h[()] = v`` (see the report).
+    key = []
+    dim = 0
+    for size in shape:
+        kind = data.draw(st.sampled_from(["int", "slice", "list"] if size else ["slice"]))
+        if kind == "int":
+            key.append(data.draw(st.integers(-size, size - 1)))
+        elif kind == "slice":
+            lo = data.draw(st.integers(-size - 1, size + 1))
+            key.append(slice(lo, None, data.draw(st.integers(1, 3))))
+        else:
+            key.append(data.draw(st.lists(st.integers(-size, size - 1), min_size=1,
+                                          max_size=3)))
+        dim += 1
+    key = tuple(key[:data.draw(st.integers(0, len(key)))])
+    lists = [k for k in key if isinstance(k, list)]
+    if len({len(k) for k in lists}) > 1:
+        key = tuple(k[:1] if isinstance(k, list) else k for k in key)
+
+    tshape = tuple(torch.zeros(shape)[key].shape)  # torch decides the target's shape
+    n = tshape[-1] if tshape else 0
+    # A 0-d value is left out: which of fill_/copy_ torch records for it is not settled here.
+    assume(0 < n <= 4)
+
+    def fn(L, x, v):
+        h = x * 1
+        h[key] = v.reshape(-1)[:n]
+        return h
+    check_op(fn, [shape, (4,)], dtype="float64")
