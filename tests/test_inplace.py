@@ -162,3 +162,18 @@ def test_inplace_through_views_of_intermediates(case: str) -> None:
 ], ids=["expanded", "unbind-output"])
 def test_view_inplace_errors_match_torch(fn) -> None:
     check_raises_like(fn)
+
+
+def test_copy_broadcasts_casts_and_differentiates() -> None:
+    def fn(L):
+        w = L.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+        src = L.tensor([0.5, -1.5, 2.5], dtype=L.float64, requires_grad=True)
+        h = w * 2
+        h[1].copy_(src)
+        n = L.zeros(2, 3, dtype=L.int64)
+        n.copy_(L.tensor([1.7, -2.2, 3.9]))
+        (h * L.tensor([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]])).sum().backward()
+        return h, w.grad, src.grad, n
+    for t, e in zip(*both(fn)):
+        assert_same(e, t)
+    check_raises_like(lambda L: L.ones(2, 3).copy_(L.ones(3, 2)))

@@ -262,3 +262,26 @@ def test_iinfo(name: str) -> None:
     assert (e.bits, e.max, e.min, e.dtype) == (t.bits, t.max, t.min, t.dtype)
     check_raises_like(lambda L: L.iinfo(L.bool))
     check_raises_like(lambda L: L.finfo(L.int32))
+
+
+def test_complex_parts_values_and_gradients() -> None:
+    def fn(L):
+        z = L.tensor([1 + 2j, -3 + 0.5j], requires_grad=True)
+        out = []
+        for f in (lambda z: z.real, lambda z: z.imag, lambda z: z.angle(), lambda z: z.conj(),
+                  lambda z: z.abs(), lambda z: L.real(z) * L.imag(z)):
+            y = f(z)
+            (g,) = L.autograd.grad(y.sum().real if y.is_complex() else y.sum(), z)
+            out += [y, g]
+        x = L.tensor([1.0, -2.0, 0.0])
+        out += [x.angle(), L.conj(x), L.real(x)]
+        return out
+    for t, e in zip(fn(torch), fn(ember)):
+        assert_same(e, t)
+    for lib in (torch, ember):
+        z = lib.tensor([1 + 2j])
+        z.real.mul_(3)  # the parts are views
+        assert z.tolist() == [3 + 2j]
+        x = lib.tensor([1.0])
+        assert x.real is x and x.conj() is x and not lib.is_complex(x)
+    check_raises_like(lambda L: L.tensor([1.0]).imag)

@@ -692,6 +692,19 @@ COPY = defop("copy", node="CopyBackwards", nin=2, kind=KEEP, promote=(0,), forwa
 COPY.node_cls.name = lambda self: "torch::autograd::CopyBackwards"  # torch's spelling
 
 
+def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
+    """Mirrors ``Tensor.copy_``: ``src`` broadcast to ``self``'s shape and converted to its
+    dtype, written into ``self``."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not "
+                        f"{type(src).__name__}")
+    return inplace(_copy_of, self, src)
+
+
+def _copy_of(self: Tensor, src: Tensor) -> Tensor:
+    return run(COPY, self, src)
+
+
 def _setitem_parts(self: Tensor, key) -> tuple:
     """Split a ``__setitem__`` key as torch's applySlicing does: (the basic key that views
     ``self``, or None when it names all of it; the tensor indices left for that view, or
@@ -955,7 +968,7 @@ attach({
     "index_add": index_add, "index_copy": index_copy, "index_fill": index_fill,
     "index_put": index_put, "masked_fill": masked_fill, "masked_select": masked_select,
     "masked_scatter": masked_scatter, "take": take, "take_along_dim": take_along_dim,
-    "nonzero": nonzero, "argwhere": argwhere,
+    "nonzero": nonzero, "argwhere": argwhere, "copy_": copy_,
 })
 attach({fn.__name__ + "_": _inplace(fn) for fn in (
     scatter, scatter_add, scatter_reduce, index_add, index_copy, index_fill, index_put,

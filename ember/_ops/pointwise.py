@@ -915,6 +915,62 @@ LOGICAL_XOR = defop("logical_xor", nin=2, kind=COMPARE,
 LOGICAL_NOT = defop("logical_not", kind=KEEP, forward=lambda xp, a: a == 0)
 
 
+# ---- complex parts ---------------------------------------------------------------------
+# torch reads the parts of a complex tensor as views (view_as_real, then select), so
+# their nodes are SelectBackward0; the gradient flows back into the chosen part.
+
+REAL = defop("real", node="SelectBackward0", kind=KEEP, view=True,
+             forward=lambda xp, self: self.real,
+             backward=lambda grad, self: grad)  # cast back to complex by the engine
+IMAG = defop("imag", node="SelectBackward0", kind=KEEP, view=True,
+             forward=lambda xp, self: self.imag,
+             backward=lambda grad, self: grad * 1j)
+CONJ = defop("conj", node="ConjBackward0", kind=KEEP,
+             forward=lambda xp, self: xp.conj(self),
+             backward=lambda grad, self: grad.conj())
+
+
+def _angle_backward(grad, self):
+    if not self.is_complex():
+        return grad * 0
+    return grad * ((1j * self.real - self.imag) / (self.abs() ** 2))
+
+
+ANGLE = defop("angle", node="AngleBackward0", kind=FLOAT, save=(0,),
+              forward=lambda xp, self: xp.angle(self) if self.dtype.kind == "c"
+              else xp.where(xp.isnan(self), self, xp.where(self < 0, xp.pi, 0.0)).astype(
+                  self.dtype),
+              backward=_angle_backward)
+
+
+def real(input: Tensor) -> Tensor:
+    """Mirrors ``torch.real``: the real part, a view (``input`` itself when real)."""
+    return run(REAL, input) if input._data.dtype.kind == "c" else input
+
+
+def imag(input: Tensor) -> Tensor:
+    """Mirrors ``torch.imag``: the imaginary part of a complex tensor, a view."""
+    if input._data.dtype.kind != "c":
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    return run(IMAG, input)
+
+
+def conj(input: Tensor) -> Tensor:
+    """Mirrors ``torch.conj`` (``input`` itself when real). ember conjugates eagerly where
+    torch sets a lazy conjugate bit; the values are the same."""
+    return run(CONJ, input) if input._data.dtype.kind == "c" else input
+
+
+def angle(input: Tensor) -> Tensor:
+    """Mirrors ``torch.angle``: the argument of each element (0 or pi for real ones)."""
+    return run(ANGLE, input)
+
+
+def is_complex(input: Tensor) -> bool:
+    """Mirrors ``torch.is_complex``."""
+    return input.is_complex()
+
+
 # ---- the public functions (torch.f and Tensor.f) -------------------------------------
 
 
@@ -1164,6 +1220,7 @@ def _rtruediv(self, other):
 
 
 attach({
+    "real": property(real), "imag": property(imag), "conj": conj, "angle": angle,
     "add": add, "sub": sub, "subtract": sub, "mul": mul, "multiply": mul, "div": div,
     "divide": div, "true_divide": div, "floor_divide": floor_divide, "remainder": remainder,
     "pow": pow, "reciprocal": reciprocal, "neg": neg, "negative": neg, "exp": exp, "log": log,
@@ -1483,6 +1540,7 @@ attach({
 })
 
 __all__ = [
+    "real", "imag", "conj", "angle", "is_complex",
     "abs", "absolute", "acos", "add", "allclose", "arccos", "arcsin", "arctan", "arctan2",
     "asin", "atan", "atan2", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or",
     "bitwise_right_shift", "bitwise_xor", "ceil", "clamp", "clamp_max", "clamp_min", "clip",
