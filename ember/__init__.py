@@ -28,8 +28,7 @@ from ember._ops.reduction import (all, amax, amin, any, argmax, argmin, argsort,
                                   kthvalue, logsumexp, max, mean, median, min, nanmean, nansum,
                                   norm, prod, return_types, sort, std, std_mean, sum, topk,
                                   unique, var, var_mean)
-from ember._ops.shape import (permute, reshape, select, squeeze, stack, swapaxes, swapdims, t,
-                              transpose, unbind, unsqueeze)
+from ember._ops.shape import *  # noqa: F403 - reshape, cat, split, flip, ...
 from ember._tensor_str import get_printoptions, printoptions, set_printoptions
 from ember import autograd, func, linalg, special
 from ember.linalg import det, matrix_power, slogdet

@@ -7,8 +7,10 @@ import warnings
 
 from ember._backend import ndarray, np
 from ember._dtype import legacy_type_name
+from ember._ops._promote import broadcast_error
+from ember._ops.reduction import FLIP
 from ember._ops.registry import KEEP, SAME, attach, defop, run
-from ember._tensor import Tensor, wrap_dim
+from ember._tensor import Size, Tensor, make, wrap_dim
 
 
 def infer_shape(shape: tuple, numel: int) -> tuple:
@@ -59,6 +61,9 @@ def _reshape_back(grad, self, shape, self_shape):
 
 VIEW = defop("view", node="ViewBackward0", kind=KEEP, view=True,
              forward=_view, backward=_reshape_back)
+# torch's reshape of a non-contiguous tensor that strides allow to view: ``_reshape_alias``
+RESHAPE_ALIAS = defop("_reshape_alias", node="ReshapeAliasBackward0", kind=KEEP, view=True,
+                      forward=_view, backward=_reshape_back)
 UNSAFE_VIEW = defop("_unsafe_view", node="UnsafeViewBackward0", kind=KEEP,
                     forward=lambda xp, self, shape, self_shape: self.reshape(shape),
                     backward=_reshape_back)
@@ -81,12 +86,13 @@ def reshape_as(self: Tensor, other: Tensor) -> Tensor:
 
 
 def reshape(input: Tensor, *shape) -> Tensor:
-    """Mirrors ``torch.reshape``: a view when the strides allow, else a copy (recorded as
-    torch records it: clone, then ``_unsafe_view``)."""
+    """Mirrors ``torch.reshape``: a view when the strides allow (recorded as torch records
+    it: ``view`` of a contiguous tensor, else ``_reshape_alias``), else a copy (clone, then
+    ``_unsafe_view``)."""
     data = input._data
     shape = infer_shape(shape, data.size)
     if _viewable(data, shape) is not None:
-        return run(VIEW, input, shape, data.shape)
+        return run(VIEW if data.flags.c_contiguous else RESHAPE_ALIAS, input, shape, data.shape)
     return run(UNSAFE_VIEW, input.clone(), shape, data.shape)
 
 
@@ -179,7 +185,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
         return run(SQUEEZE, input, None, data.shape)
     if isinstance(dim, int):
         return run(SQUEEZE_DIM, input, (wrap_dim(dim, n),), data.shape)
-    return run(SQUEEZE_DIMS, input, tuple(wrap_dim(d, n) for d in dim), data.shape)
+    return run(SQUEEZE_DIMS, input, _unique_dims(dim, n), data.shape)
 
 
 UNSQUEEZE = defop("unsqueeze", node="UnsqueezeBackward0", kind=KEEP, view=True,
@@ -273,6 +279,10 @@ def _index_key(key, shape: tuple):
             name = "SelectBackward0"
             dim += 1
         out.append(k)
+    if Ellipsis not in out:
+        # With every dim indexed by an int NumPy would return a scalar copy; a trailing
+        # ``...`` keeps the result a 0-d view, so writes through it reach the base.
+        out.append(Ellipsis)
     return tuple(out), name
 
 
@@ -436,10 +446,858 @@ def _iter(self: Tensor):
     return iter(unbind(self, 0))
 
 
+# ---- joining and splitting -------------------------------------------------------------
+
+
+def _cat_forward(xp, *arrays_and_params):
+    *arrays, dim, sizes = arrays_and_params
+    kept = [a for a, size in zip(arrays, sizes) if size is not None]
+    return xp.concatenate(kept or arrays, dim)
+
+
+_CAT_OPS: dict = {}
+
+
+def _cat_op(n: int):
+    """cat of n inputs: one record per arity, since an op's inputs are its graph edges."""
+    op = _CAT_OPS.get(n)
+    if op is None:
+        op = _CAT_OPS[n] = defop(
+            "cat", node="CatBackward0", nin=n, kind=KEEP if n == 1 else SAME,
+            forward=_cat_forward,
+            backward=tuple(_cat_piece_backward(i) for i in range(n)))
+    return op
+
+
+def _cat_piece_backward(i: int):
+    def formula(grad, *args):
+        dim, sizes = args[-2:]
+        if sizes[i] is None:  # a skipped legacy empty input: its gradient is empty too
+            return grad.reshape(-1).narrow(0, 0, 0)
+        start = sum(s for s in sizes[:i] if s is not None)
+        return narrow(grad, dim, start, sizes[i])
+    return formula
+
+
+def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
+    """Mirrors ``torch.cat``: joins tensors along an existing dim (a copy). As in torch,
+    1-D empty tensors are skipped whatever the other inputs' shapes, and dtypes promote."""
+    tensors = tuple(tensors)
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    for i, x in enumerate(tensors):
+        if x._data.ndim == 0:
+            raise RuntimeError(
+                f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    # torch's legacy rule: a 1-D empty tensor takes no part in the shape checks
+    kept = [i for i, x in enumerate(tensors) if x._data.shape != (0,)]
+    ref = tensors[kept[0]]._data.shape if kept else (0,)
+    dim = wrap_dim(dim, len(ref))
+    sizes = []
+    for i, x in enumerate(tensors):
+        shape = x._data.shape
+        if i not in kept:
+            sizes.append(None if kept else 0)
+            continue
+        if len(shape) != len(ref):
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got {len(ref)} and {len(shape)}")
+        for d, (a, b) in enumerate(zip(ref, shape)):
+            if d != dim and a != b:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {dim}. Expected size {a} "
+                    f"but got size {b} for tensor number {i} in the list.")
+        sizes.append(shape[dim])
+    return run(_cat_op(len(tensors)), *tensors, dim, tuple(sizes))
+
+
+concat = cat
+
+
+def concatenate(tensors, axis: int = 0, out=None) -> Tensor:
+    """Mirrors ``torch.concatenate`` (``cat`` with NumPy's ``axis`` name)."""
+    return cat(tensors, axis)
+
+
+def _split_forward(xp, self, sizes, dim, self_shape):
+    lead = (slice(None),) * dim
+    out = []
+    start = 0
+    for size in sizes:
+        out.append(self[lead + (slice(start, start + size),)])
+        start += size
+    return tuple(out)
+
+
+def _split_backward(grads, self, sizes, dim, self_shape):
+    from ember._ops.creation import zeros
+
+    like = next(g for g in grads if g is not None)
+    parts = []
+    for g, size in zip(grads, sizes):
+        if g is None:  # an output that was not used: torch fills its part with zeros
+            shape = list(self_shape)
+            shape[dim] = size
+            g = zeros(tuple(shape), dtype=like.dtype)
+        parts.append(g)
+    return cat(parts, dim)
+
+
+SPLIT = defop("split", node="SplitBackward0", kind=KEEP, view=True, multi=True,
+              forward=_split_forward, backward=_split_backward)
+SPLIT_WITH_SIZES = defop("split_with_sizes", node="SplitWithSizesBackward0", kind=KEEP,
+                         view=True, multi=True, forward=_split_forward,
+                         backward=_split_backward)
+
+
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Mirrors ``torch.split``: views of ``split_size`` along ``dim`` (the last may be
+    shorter), or of the given sizes."""
+    data = tensor._data
+    if isinstance(split_size_or_sections, (list, tuple)):
+        return split_with_sizes(tensor, split_size_or_sections, dim)
+    split_size = int(split_size_or_sections)
+    if data.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    dim = wrap_dim(dim, data.ndim)
+    if split_size < 0:
+        raise RuntimeError(
+            f"split expects split_size be non-negative, but got split_size={split_size}")
+    size = data.shape[dim]
+    if split_size == 0 and size != 0:
+        raise RuntimeError(
+            "split_size can only be 0 if dimension size is 0, but got dimension size of "
+            f"{size}")
+    count = max(-(-size // split_size), 1) if split_size else 1
+    sizes = tuple(min(split_size, size - i * split_size) for i in range(count))
+    return run(SPLIT, tensor, sizes, dim, data.shape)
+
+
+def split_with_sizes(self: Tensor, split_sizes, dim: int = 0) -> tuple:
+    """Mirrors ``torch.split_with_sizes``."""
+    data = self._data
+    if data.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    dim = wrap_dim(dim, data.ndim)
+    sizes = tuple(int(s) for s in split_sizes)
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(
+            "split_with_sizes expects split_sizes have only non-negative entries, but got "
+            f"split_sizes={list(sizes)}")
+    if sum(sizes) != data.shape[dim]:
+        raise RuntimeError(
+            f"split_with_sizes expects split_sizes to sum exactly to {data.shape[dim]} (input "
+            f"tensor's size at dimension {dim}), but got split_sizes={list(sizes)}")
+    return run(SPLIT_WITH_SIZES, self, sizes, dim, data.shape)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Mirrors ``torch.chunk``: ``split`` into pieces of ``ceil(size / chunks)``, so there
+    may be fewer than ``chunks`` pieces (as in torch)."""
+    data = input._data
+    if data.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    dim = wrap_dim(dim, data.ndim)
+    size = data.shape[dim]
+    split_size = -(-size // chunks)
+    if split_size == 0 and size == 0:
+        return run(SPLIT_WITH_SIZES, input, (0,) * chunks, dim, data.shape)
+    return split(input, split_size, dim)
+
+
+_SLICE = _BASIC_OPS["SliceBackward0"]
+
+
+def _slice(input: Tensor, dim: int, start: int, end: int) -> Tensor:
+    """torch's ``slice`` op: a SliceBackward0 view whatever range it keeps."""
+    shape = input._data.shape
+    return run(_SLICE, input, (slice(None),) * dim + (slice(start, end),), shape)
+
+
+def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
+    """Mirrors ``torch.narrow``: the view ``input[..., start:start + length, ...]``."""
+    data = input._data
+    if data.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    dim = wrap_dim(dim, data.ndim)
+    size = data.shape[dim]
+    start = int(start)
+    if not -size <= start <= size:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-size}, {size}], but got "
+            f"{start})")
+    if start < 0:
+        start += size
+    if start + length > size:
+        raise RuntimeError(
+            f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    return _slice(input, dim, start, start + length)
+
+
+def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
+    """Mirrors ``torch.tensor_split``: ``n`` nearly equal views (the first ``size % n`` one
+    longer), or views between the given indices; each is a SliceBackward0 view."""
+    data = input._data
+    if data.ndim == 0:
+        raise RuntimeError(
+            "tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 "
+            "dims")
+    dim = wrap_dim(dim, data.ndim)
+    size = data.shape[dim]
+    spec = indices_or_sections
+    if isinstance(spec, Tensor):
+        spec = spec.item() if spec._data.ndim == 0 else spec.tolist()
+    if isinstance(spec, (list, tuple)):
+        bounds = [0] + [int(i) for i in spec] + [size]
+    else:
+        sections = int(spec)
+        if sections <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {sections}")
+        small, extra = divmod(size, sections)
+        bounds = [0]
+        for i in range(sections):
+            bounds.append(bounds[-1] + small + (i < extra))
+    pieces = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        a = min(max(a + size if a < 0 else a, 0), size)
+        b = min(max(b + size if b < 0 else b, a), size)
+        pieces.append(_slice(input, dim, a, b))
+    return tuple(pieces)
+
+
+def _as_1d(t: Tensor) -> Tensor:
+    return reshape(t, (1,)) if t._data.ndim == 0 else t
+
+
+def _unpack_tensors(tensors: tuple) -> tuple:
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        return tuple(tensors[0]), True
+    return tensors, len(tensors) > 1
+
+
+def atleast_1d(*tensors):
+    """Mirrors ``torch.atleast_1d``: a 0-d tensor becomes a 1-element view; others are
+    returned as they are. Several tensors (or a list) give a tuple."""
+    tensors, many = _unpack_tensors(tensors)
+    out = tuple(_as_1d(t) for t in tensors)
+    return out if many else out[0]
+
+
+def atleast_2d(*tensors):
+    """Mirrors ``torch.atleast_2d``."""
+    tensors, many = _unpack_tensors(tensors)
+    out = []
+    for t in tensors:
+        n = t._data.ndim
+        out.append(reshape(t, (1, 1)) if n == 0 else unsqueeze(t, 0) if n == 1 else t)
+    return tuple(out) if many else out[0]
+
+
+def atleast_3d(*tensors):
+    """Mirrors ``torch.atleast_3d``: a vector of n becomes (1, n, 1), a matrix (m, n) becomes
+    (m, n, 1)."""
+    tensors, many = _unpack_tensors(tensors)
+    out = []
+    for t in tensors:
+        n = t._data.ndim
+        if n == 0:
+            t = reshape(t, (1, 1, 1))
+        elif n == 1:
+            t = unsqueeze(unsqueeze(t, 0), -1)
+        elif n == 2:
+            t = unsqueeze(t, -1)
+        out.append(t)
+    return tuple(out) if many else out[0]
+
+
+def _nonempty(tensors, name: str) -> tuple:
+    tensors = tuple(tensors)
+    if not tensors:
+        raise RuntimeError(f"{name} expects a non-empty TensorList")
+    return tensors
+
+
+def hstack(tensors) -> Tensor:
+    """Mirrors ``torch.hstack``: ``cat`` along dim 1, or dim 0 for vectors."""
+    tensors = atleast_1d(_nonempty(tensors, "hstack"))
+    return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    """Mirrors ``torch.vstack`` (and ``row_stack``): ``cat`` of ``atleast_2d`` along dim 0."""
+    return cat(atleast_2d(_nonempty(tensors, "vstack")), 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors) -> Tensor:
+    """Mirrors ``torch.dstack``: ``cat`` of ``atleast_3d`` along dim 2."""
+    return cat(atleast_3d(_nonempty(tensors, "dstack")), 2)
+
+
+def column_stack(tensors) -> Tensor:
+    """Mirrors ``torch.column_stack``: vectors and scalars become columns, then ``hstack``."""
+    tensors = _nonempty(tensors, "column_stack")
+    return hstack([reshape(t, (t._data.size, 1)) if t._data.ndim <= 1 else t
+                   for t in tensors])
+
+
+# ---- reshaping views -------------------------------------------------------------------
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Mirrors ``torch.flatten``: a view when the strides allow (``reshape``), else a copy;
+    ``input`` itself when there is nothing to merge."""
+    data = input._data
+    if data.ndim == 0:
+        return reshape(input, (1,))
+    start = wrap_dim(start_dim, data.ndim)
+    end = wrap_dim(end_dim, data.ndim)
+    if start > end:
+        raise RuntimeError(
+            "flatten() has invalid args: start_dim cannot come after end_dim")
+    if start == end:
+        return input
+    shape = data.shape
+    merged = 1
+    for s in shape[start:end + 1]:
+        merged *= s
+    return reshape(input, shape[:start] + (merged,) + shape[end + 1:])
+
+
+def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
+    """Mirrors ``torch.unflatten``: ``dim`` split into ``sizes`` (one may be -1), a view."""
+    shape = input._data.shape
+    dim = wrap_dim(dim, len(shape))
+    sizes = tuple(int(s) for s in sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    known = 1
+    for s in sizes:
+        if s != -1:
+            known *= s
+    size = shape[dim]
+    if sizes.count(-1) == 1 and known and size % known == 0:
+        sizes = tuple(size // known if s == -1 else s for s in sizes)
+        known = size
+    elif sizes.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    if sizes.count(-1) or known != size:
+        raise RuntimeError(
+            f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim "
+            f"{dim} ({size}) in the input tensor")
+    return view(input, shape[:dim] + sizes + shape[dim + 1:])
+
+
+def movedim(input: Tensor, source, destination) -> Tensor:
+    """Mirrors ``torch.movedim``: a permuted view with ``source`` dims moved to
+    ``destination``."""
+    n = input._data.ndim
+    src = (source,) if isinstance(source, int) else tuple(source)
+    dst = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
+            f"contain the same number of dims as destination ({list(dst)} dims)")
+    src_w = tuple(wrap_dim(d, n) for d in src)
+    dst_w = tuple(wrap_dim(d, n) for d in dst)
+    if len(set(src_w)) != len(src_w):
+        raise RuntimeError(f"movedim: repeated dim in `source` ({list(src)})")
+    if len(set(dst_w)) != len(dst_w):
+        raise RuntimeError(f"movedim: repeated dim in `destination` ({list(dst)})")
+    order = [None] * n
+    for s, d in zip(src_w, dst_w):
+        order[d] = s
+    rest = iter(d for d in range(n) if d not in src_w)
+    dims = tuple(next(rest) if d is None else d for d in order)
+    return run(PERMUTE, input, dims)
+
+
+moveaxis = movedim
+
+
+def _matrix_transpose(self: Tensor, what: str) -> Tensor:
+    n = self._data.ndim
+    if n < 2:
+        raise RuntimeError(
+            f"tensor.{what} is only supported on matrices or batches of matrices. Got {n}-D "
+            "tensor.")
+    return run(TRANSPOSE, self, n - 2, n - 1)
+
+
+def _mT(self: Tensor) -> Tensor:
+    return _matrix_transpose(self, "mT")
+
+
+def _mH(self: Tensor) -> Tensor:
+    out = _matrix_transpose(self, "mH")
+    return out.conj() if self._data.dtype.kind == "c" else out
+
+
+def adjoint(input: Tensor) -> Tensor:
+    """Mirrors ``torch.adjoint``: the conjugate transpose of the last two dims, a view for
+    real tensors. ember has no lazy conjugation, so for complex tensors it is a copy."""
+    out = _matrix_transpose(input, "adjoint()")
+    return out.conj() if input._data.dtype.kind == "c" else out
+
+
+# ---- broadcasting ----------------------------------------------------------------------
+
+
+def broadcast_to(input: Tensor, *size) -> Tensor:
+    """Mirrors ``torch.broadcast_to``: ``input.expand(size)``, a view."""
+    return expand(input, *size)
+
+
+def broadcast_shapes(*shapes) -> Size:
+    """Mirrors ``torch.broadcast_shapes``: the shape the given shapes broadcast to."""
+    shapes = [(s,) if isinstance(s, int) else tuple(s) for s in shapes]
+    n = max((len(s) for s in shapes), default=0)
+    out = [1] * n
+    for k, s in enumerate(shapes):
+        for i in range(-1, -len(s) - 1, -1):
+            size = s[i]
+            if size < 0:
+                raise ValueError("Attempting to broadcast a dimension with negative length!")
+            if out[i] == 1:
+                out[i] = size
+            elif size != 1 and size != out[i]:
+                raise RuntimeError(
+                    f"Attempting to broadcast a dimension of length {size} at {i}! Mismatching "
+                    f"argument at index {k} had {s}; but expected shape should be "
+                    f"broadcastable to {out}")
+    return Size(out)
+
+
+def broadcast_tensors(*tensors) -> tuple:
+    """Mirrors ``torch.broadcast_tensors``: each tensor expanded (a view) to the common
+    shape; a tensor that already has it is returned as it is, as torch does."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    shapes = [t._data.shape for t in tensors]
+    error = broadcast_error(shapes)
+    if error is not None:
+        raise error
+    shape = tuple(broadcast_shapes(*shapes))
+    return tuple(t if t._data.shape == shape else run(EXPAND, t, shape) for t in tensors)
+
+
+def meshgrid(*tensors, indexing: str | None = None) -> tuple:
+    """Mirrors ``torch.meshgrid``: expanded views of the inputs over the grid of their
+    sizes; ``indexing='xy'`` swaps the first two grid dims."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn(
+            "torch.meshgrid: in an upcoming release, it will be required to pass the indexing "
+            "argument.", UserWarning, stacklevel=2)
+        indexing = "ij"
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    for t in tensors:
+        if t._data.ndim > 1:
+            raise RuntimeError(
+                f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: {t}")
+    if any(t._data.dtype != tensors[0]._data.dtype for t in tensors):
+        raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(
+            f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    positions = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        positions[0], positions[1] = 1, 0
+    shape = [0] * len(tensors)
+    for t, p in zip(tensors, positions):
+        shape[p] = t._data.size
+    out = []
+    for t, p in zip(tensors, positions):
+        column = [1] * len(tensors)
+        column[p] = -1
+        out.append(run(EXPAND, view(t, tuple(column)), tuple(shape)))
+    return tuple(out)
+
+
+# ---- reordering copies ------------------------------------------------------------------
+
+
+def _dims_list(dims) -> tuple:
+    if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
+        return tuple(dims[0])
+    return tuple(dims)
+
+
+def _unique_dims(dims, n: int) -> tuple:
+    dims = tuple(wrap_dim(d, n) for d in dims)
+    seen = set()
+    for d in dims:
+        if d in seen:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        seen.add(d)
+    return dims
+
+
+def flip(input: Tensor, *dims) -> Tensor:
+    """Mirrors ``torch.flip``: reverses the order along ``dims`` (a copy, as in torch)."""
+    return run(FLIP, input, _unique_dims(_dims_list(dims), input._data.ndim))
+
+
+def fliplr(input: Tensor) -> Tensor:
+    """Mirrors ``torch.fliplr``: ``flip`` of dim 1."""
+    if input._data.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return run(FLIP, input, (1,))
+
+
+def flipud(input: Tensor) -> Tensor:
+    """Mirrors ``torch.flipud``: ``flip`` of dim 0."""
+    if input._data.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return run(FLIP, input, (0,))
+
+
+ROLL = defop("roll", node="RollBackward0", kind=KEEP,
+             forward=lambda xp, self, shifts, dims: xp.roll(self, shifts, dims),
+             backward=lambda grad, self, shifts, dims: run(
+                 ROLL, grad, tuple(-s for s in shifts), dims))
+
+
+def roll(input: Tensor, shifts, dims=None) -> Tensor:
+    """Mirrors ``torch.roll``: elements shifted circularly along ``dims`` (over the flattened
+    tensor when ``dims`` is None), a copy."""
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(int(s) for s in shifts)
+    dims = () if dims is None else (dims,) if isinstance(dims, int) else tuple(dims)
+    if not shifts:
+        raise RuntimeError("`shifts` required")
+    if dims or len(shifts) != 1:
+        if len(shifts) != len(dims):
+            raise RuntimeError(
+                f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+        n = input._data.ndim
+        return run(ROLL, input, shifts, tuple(wrap_dim(d, n) for d in dims))
+    return run(ROLL, input, shifts, None)
+
+
+ROT90 = defop("rot90", node="Rot90Backward0", kind=KEEP,
+              forward=lambda xp, self, k, dims: xp.rot90(self, k, dims).copy(),
+              backward=lambda grad, self, k, dims: run(ROT90, grad, -k, dims))
+
+
+def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
+    """Mirrors ``torch.rot90``: rotates by 90 degrees ``k`` times from the first of ``dims``
+    towards the second (a copy)."""
+    dims = tuple(dims)
+    n = input._data.ndim
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if n < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {n}")
+    wrapped = (wrap_dim(dims[0], n), wrap_dim(dims[1], n))
+    if wrapped[0] == wrapped[1]:
+        raise RuntimeError(
+            f"expected rotation dims to be different, but got dim0 = {dims[0]} and dim1 = "
+            f"{dims[1]}")
+    return run(ROT90, input, k % 4, wrapped)
+
+
+def _repeat_forward(xp, self, repeats, self_shape):
+    padded = (1,) * (len(repeats) - self.ndim) + self.shape
+    return xp.tile(self.reshape(padded), repeats)
+
+
+def _repeat_backward(grad, self, repeats, self_shape):
+    padded = (1,) * (len(repeats) - len(self_shape)) + tuple(self_shape)
+    interleaved = []
+    for r, s in zip(repeats, padded):
+        interleaved += [r, s]
+    summed = reshape(grad, tuple(interleaved)).sum(tuple(range(0, 2 * len(padded), 2)))
+    return reshape(summed, self_shape)
+
+
+REPEAT = defop("repeat", node="RepeatBackward0", kind=KEEP,
+               forward=_repeat_forward, backward=_repeat_backward)
+
+
+def repeat(self: Tensor, *repeats) -> Tensor:
+    """Mirrors ``Tensor.repeat``: the tensor tiled ``repeats`` times along each dim (a
+    copy); leading repeats add dims."""
+    repeats = tuple(int(r) for r in _dims_list(repeats))
+    shape = self._data.shape
+    if len(repeats) < len(shape):
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
+                           "of dimensions of tensor")
+    padded = (1,) * (len(repeats) - len(shape)) + shape
+    target = [r * s for r, s in zip(repeats, padded)]
+    for size in target:
+        if size < 0:
+            raise RuntimeError(
+                f"Trying to create tensor with negative dimension {size}: {target}")
+    return run(REPEAT, self, repeats, shape)
+
+
+def tile(input: Tensor, dims) -> Tensor:
+    """Mirrors ``torch.tile``: ``repeat`` with ``dims`` padded by leading ones to the
+    tensor's rank."""
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    lead = input._data.ndim - len(dims)
+    return repeat(input, (1,) * lead + dims)
+
+
+def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
+                      output_size: int | None = None) -> Tensor:
+    """Mirrors ``torch.repeat_interleave``: each element repeated along ``dim`` (the
+    flattened tensor when None). A number of repeats is composed as torch composes it
+    (unsqueeze, expand, clone, flatten); a tensor of per-element counts selects with
+    ``index_select``; ``repeat_interleave(counts)`` alone gives the repeated indices."""
+    if repeats is None:  # repeat_interleave(counts): 0 counts[0] times, 1 counts[1] times...
+        counts = input._data
+        return make(np.repeat(np.arange(counts.shape[0] if counts.ndim else 1), counts))
+    if isinstance(repeats, Tensor) and repeats._data.ndim == 1 and repeats._data.size != 1:
+        return _repeat_by_counts(input, repeats._data, dim)
+    if isinstance(repeats, Tensor):
+        repeats = repeats.item()
+    repeats = int(repeats)
+    if repeats < 0:
+        raise RuntimeError("Repeats must be non-negative")
+    if dim is None:
+        input = flatten(input)
+        dim = 0
+    n = input._data.ndim
+    dim = wrap_dim(dim, n)
+    if n == 0:
+        input = reshape(input, (1,))
+    shape = input._data.shape
+    grown = unsqueeze(input, dim + 1)
+    grown = expand(grown, shape[:dim + 1] + (repeats,) + shape[dim + 1:]).clone()
+    return flatten(grown, dim, dim + 1)
+
+
+def _repeat_by_counts(input: Tensor, counts, dim: int | None) -> Tensor:
+    from ember._ops.indexing import index_select
+
+    if dim is None:
+        input = flatten(input)
+        dim = 0
+    dim = wrap_dim(dim, input._data.ndim)
+    size = input._data.shape[dim]
+    if counts.shape[0] != size:
+        raise RuntimeError(
+            "repeats must have the same size as input along dim, but got repeats.size(0) = "
+            f"{counts.shape[0]} and input.size(0) = {size}")
+    if (counts < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    return index_select(input, dim, make(np.repeat(np.arange(size), counts)))
+
+
+# ---- triangles and diagonals ------------------------------------------------------------
+
+
+TRIL = defop("tril", node="TrilBackward0", kind=KEEP,
+             forward=lambda xp, self, diagonal: xp.tril(self, diagonal),
+             backward=lambda grad, self, diagonal: run(TRIL, grad, diagonal))
+TRIU = defop("triu", node="TriuBackward0", kind=KEEP,
+             forward=lambda xp, self, diagonal: xp.triu(self, diagonal),
+             backward=lambda grad, self, diagonal: run(TRIU, grad, diagonal))
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """Mirrors ``torch.tril``: the lower triangle of the last two dims (a copy)."""
+    if input._data.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return run(TRIL, input, int(diagonal))
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """Mirrors ``torch.triu``: the upper triangle of the last two dims (a copy)."""
+    if input._data.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return run(TRIU, input, int(diagonal))
+
+
+def _diagonal_view(xp, a, offset, dim1, dim2):
+    """A writable strided view of a diagonal (NumPy's ``diagonal`` is read-only, and a
+    write through an ember view must reach its base)."""
+    a = xp.moveaxis(a, (dim1, dim2), (-2, -1))
+    rows, cols = a.shape[-2:]
+    if offset >= 0:
+        a = a[..., :, offset:]
+        length = max(0, min(rows, cols - offset))
+    else:
+        a = a[..., -offset:, :]
+        length = max(0, min(rows + offset, cols))
+    step = a.strides[-2] + a.strides[-1]
+    return xp.lib.stride_tricks.as_strided(
+        a, a.shape[:-2] + (length,), a.strides[:-2] + (step,))
+
+
+def _diagonal_scatter(xp, grad, self_shape, offset, dim1, dim2):
+    out = xp.zeros(self_shape, grad.dtype)
+    _diagonal_view(xp, out, offset, dim1, dim2)[...] = grad
+    return out
+
+
+DIAGONAL_BACKWARD = defop(
+    "diagonal_backward", node="DiagonalBackwardBackward0", kind=KEEP,
+    forward=_diagonal_scatter,
+    backward=lambda grad, g, self_shape, offset, dim1, dim2: run(
+        DIAGONAL, grad, offset, dim1, dim2, self_shape))
+DIAGONAL = defop(
+    "diagonal", node="DiagonalBackward0", kind=KEEP, view=True,
+    forward=lambda xp, self, offset, dim1, dim2, self_shape: _diagonal_view(
+        xp, self, offset, dim1, dim2),
+    backward=lambda grad, self, offset, dim1, dim2, self_shape: run(
+        DIAGONAL_BACKWARD, grad, self_shape, offset, dim1, dim2))
+# torch.diag of a matrix is diagonal_copy, whose node torch names so.
+DIAG_COPY = defop(
+    "diag", node="DiagonalBackward0_copy", kind=KEEP,
+    forward=lambda xp, self, offset, dim1, dim2, self_shape: _diagonal_view(
+        xp, self, offset, dim1, dim2).copy(),
+    backward=lambda grad, self, offset, dim1, dim2, self_shape: run(
+        DIAGONAL_BACKWARD, grad, self_shape, offset, dim1, dim2))
+
+
+def _distinct_dims(dim1: int, dim2: int, n: int) -> tuple:
+    d1 = wrap_dim(dim1, n)
+    d2 = wrap_dim(dim2, n)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return d1, d2
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """Mirrors ``torch.diagonal``: a view of the diagonal of dims ``dim1`` and ``dim2``,
+    appended as the last dim."""
+    shape = input._data.shape
+    d1, d2 = _distinct_dims(dim1, dim2, len(shape))
+    return run(DIAGONAL, input, int(offset), d1, d2, shape)
+
+
+def _diag_embed_forward(xp, self, offset, dim1, dim2):
+    size = self.shape[-1] + abs(offset) if self.ndim else 1
+    batch = iter(self.shape[:-1])
+    shape = tuple(size if d in (dim1, dim2) else next(batch) for d in range(self.ndim + 1))
+    out = xp.zeros(shape, self.dtype)
+    _diagonal_view(xp, out, offset, dim1, dim2)[...] = self
+    return out
+
+
+DIAG_EMBED = defop(
+    "diag_embed", node="DiagEmbedBackward0", kind=KEEP, forward=_diag_embed_forward,
+    backward=lambda grad, self, offset, dim1, dim2: diagonal(grad, offset, dim1, dim2))
+
+
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Mirrors ``torch.diag_embed``: the last dim of ``input`` placed on the diagonal of
+    new dims ``dim1`` and ``dim2`` (zeros elsewhere)."""
+    d1, d2 = _distinct_dims(dim1, dim2, input._data.ndim + 1)
+    return run(DIAG_EMBED, input, int(offset), d1, d2)
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """Mirrors ``torch.diag``: a vector's square diagonal matrix, or a copy of a matrix's
+    diagonal."""
+    shape = input._data.shape
+    if len(shape) == 1:
+        return run(DIAG_EMBED, input, int(diagonal), 0, 1)
+    if len(shape) == 2:
+        return run(DIAG_COPY, input, int(diagonal), 0, 1, shape)
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {len(shape)}D")
+
+
+def _trace_forward(xp, self):
+    dtype = xp.int64 if self.dtype.kind in "iub" else self.dtype
+    return xp.asarray(xp.trace(self, dtype=dtype))
+
+
+def _trace_backward(grad, self, self_shape):
+    length = min(self_shape)
+    return run(DIAGONAL_BACKWARD, expand(grad, (length,)), self_shape, 0, 0, 1)
+
+
+TRACE = defop("trace", node="TraceBackward0", kind=KEEP,
+              forward=lambda xp, self, self_shape: _trace_forward(xp, self),
+              backward=_trace_backward)
+
+
+def trace(input: Tensor) -> Tensor:
+    """Mirrors ``torch.trace``: the sum of a matrix's diagonal (integers sum to int64)."""
+    shape = input._data.shape
+    if len(shape) != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {len(shape)}")
+    if input._data.dtype.kind == "b":
+        raise NotImplementedError("\"trace\" not implemented for 'Bool'")
+    return run(TRACE, input, shape)
+
+
+# ---- memory layout ---------------------------------------------------------------------
+
+
+def stride(self: Tensor, dim: int | None = None):
+    """Mirrors ``Tensor.stride``: steps in elements (not bytes) between neighbours along
+    each dim."""
+    data = self._data
+    if data.size == 0:
+        # NumPy gives empty arrays zero strides; torch lays them out contiguously, counting
+        # a size-0 dim as 1
+        steps = []
+        step = 1
+        for size in reversed(data.shape):
+            steps.append(step)
+            step *= max(size, 1)
+        steps = tuple(reversed(steps))
+    else:
+        steps = tuple(s // data.itemsize for s in data.strides)
+    return steps if dim is None else steps[wrap_dim(dim, data.ndim)]
+
+
+def _address(data: ndarray) -> int:
+    return data.__array_interface__["data"][0]
+
+
+def storage_offset(self: Tensor) -> int:
+    """Mirrors ``Tensor.storage_offset``: where the first element sits in the base's memory,
+    in elements (a tensor that is not a view owns its memory from its first element)."""
+    base = self._base
+    if base is None:
+        return 0
+    data = self._data
+    return (_address(data) - _address(base._data)) // data.itemsize
+
+
+def data_ptr(self: Tensor) -> int:
+    """Mirrors ``Tensor.data_ptr``: the address of the first element (0 when empty, as torch
+    allocates nothing), equal for views that start at the same element."""
+    data = self._data
+    return 0 if data.size == 0 else _address(data)
+
+
 attach({
     "view": view, "view_as": view_as, "reshape": reshape, "reshape_as": reshape_as,
     "transpose": transpose, "swapaxes": transpose, "swapdims": transpose, "t": t,
-    "permute": permute, "T": property(_T),
+    "permute": permute, "T": property(_T), "mT": property(_mT), "mH": property(_mH),
+    "H": property(_mH), "adjoint": adjoint,
     "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand, "expand_as": expand_as,
     "__getitem__": getitem, "select": select, "__iter__": _iter, "unbind": unbind,
+    "split": split, "split_with_sizes": split_with_sizes, "chunk": chunk, "narrow": narrow,
+    "tensor_split": tensor_split, "flatten": flatten, "unflatten": unflatten,
+    "movedim": movedim, "moveaxis": movedim, "broadcast_to": broadcast_to,
+    "flip": flip, "fliplr": fliplr, "flipud": flipud, "roll": roll, "rot90": rot90,
+    "repeat": repeat, "tile": tile, "repeat_interleave": repeat_interleave,
+    "tril": tril, "triu": triu, "diagonal": diagonal, "diag_embed": diag_embed, "diag": diag,
+    "trace": trace, "stride": stride, "storage_offset": storage_offset, "data_ptr": data_ptr,
 })
+
+__all__ = [
+    "adjoint", "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_shapes",
+    "broadcast_tensors", "broadcast_to", "cat", "chunk", "column_stack", "concat",
+    "concatenate", "diag", "diag_embed", "diagonal", "dstack", "flatten", "flip", "fliplr",
+    "flipud", "hstack", "meshgrid", "moveaxis", "movedim", "narrow", "permute",
+    "repeat_interleave", "reshape", "roll", "rot90", "row_stack", "select", "split",
+    "split_with_sizes", "squeeze", "stack",
+    "swapaxes", "swapdims", "t", "tensor_split", "tile", "trace", "transpose", "tril", "triu",
+    "unbind", "unflatten", "unsqueeze", "vstack",
+]
