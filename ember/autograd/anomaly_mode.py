@@ -7,7 +7,6 @@ whose gradients contain nan raises torch's RuntimeError naming it.
 from __future__ import annotations
 
 import os
-import traceback
 import warnings
 
 # [enabled, check_nan]: global, as torch's anomaly mode is (not per thread).
@@ -68,11 +67,15 @@ class set_detect_anomaly:
 
 def forward_trace() -> list:
     """The user's frames of the current stack (ember's own are left out)."""
+    import traceback  # only under anomaly mode: keeps it off ``import ember``
+
     return [frame for frame in traceback.extract_stack()[:-1]
             if not frame.filename.startswith(_PACKAGE)]
 
 
 def warn_error_in(node) -> None:
+    import traceback
+
     trace = (node._extra or {}).get("trace")
     if trace is None:
         return
