@@ -410,6 +410,18 @@ def wrap_dim(dim: int, ndim: int) -> int:
     return dim + n if dim < 0 else dim
 
 
+def wrap_dims(dims, ndim: int) -> tuple:
+    """Several dims wrapped by ``wrap_dim``, with torch's error for a repeated one."""
+    out = tuple(wrap_dim(d, ndim) for d in dims)
+    if len(set(out)) != len(out):
+        seen = set()
+        for d in out:
+            if d in seen:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+            seen.add(d)
+    return out
+
+
 def is_tensor(obj) -> bool:
     """Mirrors ``torch.is_tensor``."""
     return isinstance(obj, Tensor)

@@ -73,16 +73,7 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Mirrors ``torch.mm``: the product of two matrices."""
-    a, b = input._data, mat2._data
-    if a.ndim != 2:
-        raise RuntimeError("self must be a matrix")
-    if b.ndim != 2:
-        raise RuntimeError("mat2 must be a matrix")
-    if a.shape[1] != b.shape[0]:
-        raise RuntimeError(
-            f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
-            f"{b.shape[0]}x{b.shape[1]})")
-    _same_dtype(input, mat2)
+    mm_shape_check(input, mat2)
     return run(MM, input, mat2)
 
 

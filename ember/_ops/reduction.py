@@ -17,7 +17,7 @@ import warnings
 from ember import _dtype
 from ember._backend import np
 from ember._ops.registry import KEEP, attach, defop, not_implemented, run
-from ember._tensor import Tensor, make, wrap_dim
+from ember._tensor import Tensor, make, wrap_dim, wrap_dims
 
 __all__ = [
     "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
@@ -74,12 +74,7 @@ def reduce_dims(dim, ndim: int) -> tuple | None:
         return None
     if isinstance(dim, int):
         return (wrap_dim(dim, ndim),)
-    dims = tuple(wrap_dim(d, ndim) for d in dim)
-    seen = set()
-    for d in dims:
-        if d in seen:
-            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
-        seen.add(d)
+    dims = wrap_dims(dim, ndim)
     return tuple(sorted(dims)) if dims else None
 
 

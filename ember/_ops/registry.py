@@ -113,6 +113,21 @@ def defop(name: str, *, forward, backward=None, node: str | None = None, nin: in
     return Op(name, node, forward, backward, nin, kind, promote, save, view, jvp, check, multi)
 
 
+_VARIADIC: dict = {}
+
+
+def variadic(name: str, node: str, n: int, forward, piece_backward) -> Op:
+    """The record of an op over ``n`` tensors (cat, stack): one per arity, since an op's
+    inputs are its graph edges; ``piece_backward(i)`` is input i's formula. Inputs are
+    promoted together, as torch does."""
+    op = _VARIADIC.get((name, n))
+    if op is None:
+        op = _VARIADIC[name, n] = defop(
+            name, node=node, nin=n, kind=KEEP if n == 1 else SAME, forward=forward,
+            backward=tuple(piece_backward(i) for i in range(n)))
+    return op
+
+
 def attach(methods: dict) -> None:
     """Make functions Tensor methods (one function serves ``torch.f(t)`` and ``t.f()``)."""
     for name, fn in methods.items():

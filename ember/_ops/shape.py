@@ -9,8 +9,8 @@ from ember._backend import ndarray, np
 from ember._dtype import legacy_type_name
 from ember._ops._promote import broadcast_error
 from ember._ops.reduction import FLIP
-from ember._ops.registry import KEEP, SAME, attach, defop, run
-from ember._tensor import Size, Tensor, make, wrap_dim
+from ember._ops.registry import KEEP, attach, defop, run, variadic
+from ember._tensor import Size, Tensor, make, wrap_dim, wrap_dims
 
 
 def infer_shape(shape: tuple, numel: int) -> tuple:
@@ -185,7 +185,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
         return run(SQUEEZE, input, None, data.shape)
     if isinstance(dim, int):
         return run(SQUEEZE_DIM, input, (wrap_dim(dim, n),), data.shape)
-    return run(SQUEEZE_DIMS, input, _unique_dims(dim, n), data.shape)
+    return run(SQUEEZE_DIMS, input, wrap_dims(dim, n), data.shape)
 
 
 UNSQUEEZE = defop("unsqueeze", node="UnsqueezeBackward0", kind=KEEP, view=True,
@@ -420,18 +420,8 @@ def stack(tensors, dim: int = 0) -> Tensor:
     return run(op, *tensors, dim)
 
 
-_STACK_OPS: dict = {}
-
-
 def _stack_op(n: int):
-    """stack of n inputs: one record per arity, since an op's inputs are its graph edges."""
-    op = _STACK_OPS.get(n)
-    if op is None:
-        op = _STACK_OPS[n] = defop(
-            "stack", node="StackBackward0", nin=n, kind=KEEP if n == 1 else SAME,
-            forward=_stack_forward,
-            backward=tuple(_select_backward(i) for i in range(n)))
-    return op
+    return variadic("stack", "StackBackward0", n, _stack_forward, _select_backward)
 
 
 def _select_backward(i: int):
@@ -455,18 +445,8 @@ def _cat_forward(xp, *arrays_and_params):
     return xp.concatenate(kept or arrays, dim)
 
 
-_CAT_OPS: dict = {}
-
-
 def _cat_op(n: int):
-    """cat of n inputs: one record per arity, since an op's inputs are its graph edges."""
-    op = _CAT_OPS.get(n)
-    if op is None:
-        op = _CAT_OPS[n] = defop(
-            "cat", node="CatBackward0", nin=n, kind=KEEP if n == 1 else SAME,
-            forward=_cat_forward,
-            backward=tuple(_cat_piece_backward(i) for i in range(n)))
-    return op
+    return variadic("cat", "CatBackward0", n, _cat_forward, _cat_piece_backward)
 
 
 def _cat_piece_backward(i: int):
@@ -931,19 +911,10 @@ def _dims_list(dims) -> tuple:
     return tuple(dims)
 
 
-def _unique_dims(dims, n: int) -> tuple:
-    dims = tuple(wrap_dim(d, n) for d in dims)
-    seen = set()
-    for d in dims:
-        if d in seen:
-            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
-        seen.add(d)
-    return dims
-
 
 def flip(input: Tensor, *dims) -> Tensor:
     """Mirrors ``torch.flip``: reverses the order along ``dims`` (a copy, as in torch)."""
-    return run(FLIP, input, _unique_dims(_dims_list(dims), input._data.ndim))
+    return run(FLIP, input, wrap_dims(_dims_list(dims), input._data.ndim))
 
 
 def fliplr(input: Tensor) -> Tensor:
