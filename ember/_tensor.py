@@ -52,7 +52,7 @@ class Tensor:
 
     # Hot attributes are slots; rarely set ones are class-level defaults shadowed through
     # ``__dict__`` when set, so making a tensor writes only four slots.
-    __slots__ = ("_data", "_requires_grad", "_grad_fn", "_version", "__dict__", "__weakref__")
+    __slots__ = ("_data", "_requires_grad", "_grad_fn", "_vc", "__dict__", "__weakref__")
     __array_priority__ = 1000  # NumPy defers ``ndarray op Tensor`` to the Tensor's dunder
     _grad = None
     _base = None
@@ -89,6 +89,13 @@ class Tensor:
         """Mirrors ``Tensor.requires_grad_``."""
         self.requires_grad = requires_grad
         return self
+
+    @property
+    def _version(self) -> int:
+        """Mirrors torch's ``Tensor._version``: how many in-place writes the tensor (and every
+        view sharing its memory) has had. The counter itself is ``_vc`` (NOTE [Version
+        counters])."""
+        return self._vc[0]
 
     @property
     def grad_fn(self):
@@ -178,7 +185,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """Mirrors ``Tensor.detach``: same data and version counter, no graph."""
-        return make(self._data, False, None, self._version)
+        return make(self._data, False, None, self._vc)
 
     def detach_(self) -> Tensor:
         """Mirrors ``Tensor.detach_``."""
@@ -397,7 +404,7 @@ def make(data: ndarray, requires_grad: bool = False, grad_fn=None, version: list
     t._data = data
     t._requires_grad = requires_grad
     t._grad_fn = grad_fn
-    t._version = [0] if version is None else version
+    t._vc = [0] if version is None else version
     return t
 
 

@@ -274,7 +274,7 @@ def legacy_new(cls, *args, **kwargs) -> Tensor:
         raise TypeError("new(): invalid arguments")
     if cls is not Tensor:
         obj = object.__new__(cls)
-        obj._data, obj._requires_grad, obj._grad_fn, obj._version = t._data, False, None, [0]
+        obj._data, obj._requires_grad, obj._grad_fn, obj._vc = t._data, False, None, [0]
         return obj
     return t
 
@@ -372,7 +372,7 @@ def _fill_(self: Tensor, value) -> Tensor:
 def _fill_unrecorded(self: Tensor, value) -> Tensor:
     # Nothing to record (e.g. ``x.grad.zero_()``): write in place and bump the version.
     self._data.fill(value)
-    self._version[0] += 1
+    self._vc[0] += 1
     return self
 
 

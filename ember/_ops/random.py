@@ -612,7 +612,7 @@ def _write(self: Tensor, values) -> Tensor:
     order = sorted(range(data.ndim), key=lambda d: -abs(data.strides[d]))
     view = data.transpose(order)
     view[...] = values.reshape(view.shape)
-    self._version[0] += 1
+    self._vc[0] += 1
     return self
 
 

@@ -164,7 +164,7 @@ def run(op: Op, *args):
         if op.save_result:
             # The result's data and counter, not the tensor: the tensor points at this
             # node, and the node must not point back (no cycles; see graph.py).
-            node._result = (r, out._version, 0)
+            node._result = (r, out._vc, 0)
             if saved_hooks:
                 node._result = Packed(saved_hooks[-1], out)
     else:
@@ -181,7 +181,7 @@ def _link_view(out: Tensor, op: Op, args: tuple, index) -> None:
     # remembers how it was made, so an in-place write through it can rewrite the base's
     # history (see ``_copy_slices``).
     parent = args[0]
-    out._version = parent._version
+    out._vc = parent._vc
     out._base = parent if parent._base is None else parent._base
     out._view_src = (op, parent, args[1:], index)
 
@@ -334,7 +334,7 @@ def _record(op: Op, args: tuple):
     for i in save_idx:
         a = args[i]
         if isinstance(a, Tensor):
-            versions.append((i, a._version[0]))
+            versions.append((i, a._vc[0]))
     node._versions = versions or None
     if saved_hooks:
         pack_saved(node, saved_hooks[-1])
@@ -395,12 +395,12 @@ def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
             a is target for a in node._args):
         _keep_original(node, target)
     data[...] = result
-    target._version[0] += 1
+    target._vc[0] += 1
     if node is None:
         return target
     if node._result is not None:
         # The saved output is now ``target`` itself: later writes to it must be caught.
-        node._result = (data, target._version, target._version[0])
+        node._result = (data, target._vc, target._vc[0])
     if target._base is not None:
         _copy_slices(target, out)
     else:
@@ -474,7 +474,7 @@ def _keep_original(node, target: Tensor) -> None:
     """The node saved ``target``, which is about to be overwritten: give it a copy of the
     values it saw, with the same history (torch saves the original self likewise)."""
     original = make(target._data.copy(), target._requires_grad, target._grad_fn,
-                    [target._version[0]])
+                    [target._vc[0]])
     original._output_nr = target._output_nr
     node._args = tuple(original if a is target else a for a in node._args)
 

@@ -177,7 +177,7 @@ def _wrap_outputs(ctx, args: tuple, positions: list, output, record: bool):
     for out in outputs:
         if isinstance(out, Tensor) and id(out) in inputs_by_id and id(out) not in dirty:
             # An input returned as it is: the output is a new tensor viewing it (as torch).
-            alias = make(out._data, False, None, out._version)
+            alias = make(out._data, False, None, out._vc)
             alias._base = out if out._base is None else out._base
             out = alias
         wrapped.append(out)
@@ -192,7 +192,7 @@ def _wrap_outputs(ctx, args: tuple, positions: list, output, record: bool):
                                  for o in wrapped)
         saved = tuple(ctx._to_save)
         ctx._saved = saved
-        ctx._versions = tuple((i, t._version[0]) for i, t in enumerate(saved)
+        ctx._versions = tuple((i, t._vc[0]) for i, t in enumerate(saved)
                               if isinstance(t, Tensor)) or None
         for nr, out in enumerate(wrapped):
             if not isinstance(out, Tensor):

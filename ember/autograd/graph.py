@@ -203,7 +203,7 @@ class OpNode(Node):
     def _unpack_result(self):
         if type(self._result) is Packed:
             saved = self._result.unpack()
-            return make_tensor(saved._data, True, self, saved._version)
+            return make_tensor(saved._data, True, self, saved._vc)
         data, version, saved_version = self._result
         if version[0] != saved_version:
             raise RuntimeError(version_error(data, self.name(), version[0], saved_version))
@@ -227,18 +227,18 @@ class MultiOutputNode(OpNode):
 
 
 def check_versions(node: Node, args: tuple, versions: tuple) -> None:
-    # NOTE [Version counters]: every tensor holds a one-element list ``_version``; a view
+    # NOTE [Version counters]: every tensor holds a one-element list ``_vc``; a view
     # shares its base's list, and every in-place op bumps it. A node records the counter
     # value of each tensor it saves; if the value moved before backward, the saved data is
     # no longer what the forward saw, and torch's "modified by an inplace operation" error
     # is raised instead of a wrong gradient.
     for index, saved_version in versions:
         t = args[index]
-        if t._version[0] != saved_version:
+        if t._vc[0] != saved_version:
             fn = t._grad_fn
             where = (f", which is output {t._output_nr} of {_short_name(fn.name())},"
                      if fn is not None else "")
-            raise RuntimeError(version_error(t._data, None, t._version[0], saved_version, where))
+            raise RuntimeError(version_error(t._data, None, t._vc[0], saved_version, where))
 
 
 def version_error(data, node_name, version: int, expected: int, where: str = "") -> str:
@@ -327,7 +327,7 @@ class AccumulateGrad(Node):
             var._grad = make_tensor(grad._data.copy(), False, None, [0])
         else:
             old._data += grad._data
-            old._version[0] += 1
+            old._vc[0] += 1
         post = var._post_hooks
         if post is not None:
             for hook in tuple(post):
