@@ -285,3 +285,23 @@ def test_complex_parts_values_and_gradients() -> None:
         x = lib.tensor([1.0])
         assert x.real is x and x.conj() is x and not lib.is_complex(x)
     check_raises_like(lambda L: L.tensor([1.0]).imag)
+
+
+def test_sgn_gradient_for_complex_inputs() -> None:
+    def fn(L):
+        z = L.tensor([1 + 2j, -3 + 0.5j, 0j], requires_grad=True)
+        (g,) = L.autograd.grad(z.sgn().sum().real, z)
+        return z.sgn(), g
+    for t, e in zip(fn(torch), fn(ember)):
+        assert_same(e, t)
+
+
+def test_nuclear_norm_and_unknown_norm_names() -> None:
+    def fn(L):
+        x = L.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 7.0]], requires_grad=True)
+        n = L.norm(x, p="nuc")
+        n.backward()
+        return n, x.grad
+    for t, e in zip(fn(torch), fn(ember)):
+        assert_same(e, t)
+    check_raises_like(lambda L: L.norm(L.ones(2, 2), p="bad"))

@@ -647,14 +647,17 @@ def _sgn(xp, x):
     return xp.where(magnitude == 0, 0, x / xp.where(magnitude == 0, 1, magnitude))
 
 
-def _sgn_backward(grad, self):
-    if self._data.dtype.kind == "c":
-        raise NotImplementedError("ember: the gradient of sgn for complex inputs is not "
-                                  "implemented")
-    return zeros_like(grad)
+def _sgn_backward(grad, self, result):
+    if self._data.dtype.kind != "c":
+        return zeros_like(grad)
+    # z/|z| moves only along the circle: the gradient's component along the result is
+    # removed, the rest scaled by 1/|z|; zero at z = 0.
+    magnitude = self.abs()
+    along = (grad * result.conj()).real * result
+    return where(magnitude == 0, 0.0, (grad - along) / where(magnitude == 0, 1.0, magnitude))
 
 
-SGN = defop("sgn", node="SgnBackward0", kind=KEEP, save=(0,), forward=_sgn,
+SGN = defop("sgn", node="SgnBackward0", kind=KEEP, save=(0, "result"), forward=_sgn,
             backward=_sgn_backward)
 
 # ---- powers and exponentials ----------------------------------------------------------

@@ -643,12 +643,15 @@ NORM = defop("linalg_vector_norm", node="LinalgVectorNormBackward0", kind=KEEP,
 
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """Mirrors ``torch.norm`` for vector norms (``p`` a number, ``inf``, ``-inf`` or
-    ``"fro"``), computed as ``torch.linalg.vector_norm`` over ``dim`` (all dims when None).
-    ember differs: ``p="nuc"`` (a matrix norm) is not supported."""
+    ``"fro"``), computed as ``torch.linalg.vector_norm`` over ``dim`` (all dims when None),
+    and the nuclear norm ``p="nuc"`` of the matrices in the last two dims (or ``dim``)."""
     if p == "fro" or p is None:
         p = 2
-    elif isinstance(p, str):
-        raise NotImplementedError(f"ember.norm: p={p!r} (a matrix norm) is not supported")
+    elif isinstance(p, str):  # "nuc", and torch's error for any other name
+        from ember.linalg import matrix_norm
+
+        return matrix_norm(_cast_input(input, dtype), p, (-2, -1) if dim is None else dim,
+                           keepdim)
     input = _cast_input(input, dtype)
     if input.dtype.category < _dtype.FLOAT:
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
