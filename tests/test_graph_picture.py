@@ -83,3 +83,11 @@ def test_render_without_dot_names_the_program(monkeypatch, tmp_path) -> None:
     loss, _, _ = neuron(ember)
     with pytest.raises(RuntimeError, match="'dot' program"):
         to_dot(loss).render(str(tmp_path / "g"))
+
+
+def test_show_saved_with_several_outputs() -> None:
+    a = ember.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)
+    s = ember.linalg.svd(a)[1].sum()
+    labels, _ = parse_dot(str(to_dot(s, show_saved=True)))
+    saved = sorted(label for key, label in labels.items() if key.startswith("s"))
+    assert saved == ["result0 (2, 2)", "result1 (2)", "result2 (2, 2)"]

@@ -319,18 +319,115 @@ def test_qr_backward_errors(mode, shape) -> None:
     check_raises_like(fn)
 
 
-@pytest.mark.parametrize("fn", [
-    lambda L, A: L.linalg.svd(A)[1].sum(), lambda L, A: L.linalg.svdvals(A).sum(),
-    lambda L, A: L.linalg.eigh(A)[0].sum(), lambda L, A: L.linalg.eigvalsh(A).sum(),
-    lambda L, A: L.linalg.qr(A)[1].sum(),
-], ids=["svd", "svdvals", "eigh", "eigvalsh", "qr"])
-def test_decomposition_second_derivatives_refused_not_wrong(fn) -> None:
-    # torch has these second derivatives; ember gives the first exactly and refuses the
-    # second (rather than treating the factors as constants and answering wrongly).
-    A = ember.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=ember.float64, requires_grad=True)
-    (g,) = ember.autograd.grad(fn(ember, A), A, create_graph=True)
-    At = torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=torch.float64, requires_grad=True)
-    (gt,) = torch.autograd.grad(fn(torch, At), At)
+def _sym(A):
+    # eigh reads one triangle; the derivative torch and ember give is the one for a
+    # symmetric perturbation, so the checked function symmetrizes its input first.
+    return (A + A.transpose(-2, -1)) / 2
+
+
+def _recon(L, U, S, Vh, f):
+    """U[:, :k] diag(f(S)) Vh[:k]: invariant under the sign (gauge) of singular vectors."""
+    k = S.shape[-1]
+    return (U[..., :, :k] * f(S).unsqueeze(-2)) @ Vh[..., :k, :]
+
+
+# Gauge-invariant functions of the decompositions, as (id, fn(L, A) -> tuple, shape).
+_SECOND_ORDER = [
+    ("svd_S", lambda L, A: (L.linalg.svd(A)[1],), (4, 3)),
+    ("svd_recon_tall", lambda L, A: (_recon(L, *L.linalg.svd(A), lambda s: s),), (4, 3)),
+    ("svd_recon_wide_f", lambda L, A: (_recon(L, *L.linalg.svd(A, full_matrices=False),
+                                              lambda s: s * s),), (3, 5)),
+    ("svd_proj_U", lambda L, A: ((lambda U, S, Vh: (U[..., :, :3] * (S * S).unsqueeze(-2))
+                                  @ U[..., :, :3].transpose(-2, -1))(*L.linalg.svd(A)),),
+     (5, 3)),
+    ("svd_batched", lambda L, A: (_recon(L, *L.linalg.svd(A), lambda s: s.exp()),),
+     (2, 3, 4)),
+    ("svdvals", lambda L, A: (L.linalg.svdvals(A),), (3, 4)),
+    ("eigh_L", lambda L, A: (L.linalg.eigh(_sym(A))[0],), (4, 4)),
+    ("eigh_QfQt", lambda L, A: ((lambda lam, Q: (Q * lam.exp().unsqueeze(-2))
+                                 @ Q.transpose(-2, -1))(*L.linalg.eigh(_sym(A))),), (4, 4)),
+    ("eigh_batched_U", lambda L, A: ((lambda lam, Q: (Q * (lam * lam).unsqueeze(-2))
+                                      @ Q.transpose(-2, -1))(*L.linalg.eigh(_sym(A), "U")),),
+     (2, 3, 3)),
+    ("eigvalsh", lambda L, A: (L.linalg.eigvalsh(_sym(A)),), (3, 3)),
+    ("qr_tall", lambda L, A: tuple(L.linalg.qr(A)), (5, 3)),
+    ("qr_square", lambda L, A: tuple(L.linalg.qr(A)), (4, 4)),
+    ("qr_wide", lambda L, A: tuple(L.linalg.qr(A)), (3, 5)),
+    ("qr_complete_batched", lambda L, A: tuple(L.linalg.qr(A, mode="complete")), (2, 3, 3)),
+]
+
+
+def _second_order_input(shape, seed):
+    # Generic random entries: distinct singular values and eigenvalues, and a shift that
+    # keeps QR's R well away from singular.
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape)
+    m, n = shape[-2:]
+    return a + 2 * np.eye(m, n)
+
+
+@pytest.mark.parametrize("name,fn,shape", _SECOND_ORDER, ids=[c[0] for c in _SECOND_ORDER])
+def test_decomposition_gradgradcheck(name, fn, shape) -> None:
+    a = _second_order_input(shape, 0)
+    A = ember.tensor(a, dtype=ember.float64, requires_grad=True)
+    assert ember.autograd.gradgradcheck(lambda x: fn(ember, x), (A,), eps=1e-6, atol=1e-5,
+                                        rtol=1e-3)
+
+
+def _first_and_second(L, fn, a, seed):
+    # The gradient of a weighted sum of the outputs, then the gradient of a weighted sum
+    # of that gradient: a full Hessian-vector product, through every saved factor.
+    rng = np.random.default_rng(seed)
+    A = L.tensor(a, dtype=L.float64, requires_grad=True)
+    outs = fn(L, A)
+    loss = sum((o * L.tensor(rng.standard_normal(o.shape))).sum() for o in outs)
+    (g,) = L.autograd.grad(loss, A, create_graph=True)
+    (h,) = L.autograd.grad((g * L.tensor(rng.standard_normal(a.shape))).sum(), A)
+    return g, h
+
+
+@pytest.mark.parametrize("name,fn,shape", _SECOND_ORDER, ids=[c[0] for c in _SECOND_ORDER])
+def test_decomposition_second_derivatives_match_torch(name, fn, shape) -> None:
+    a = _second_order_input(shape, 1)
+    g, h = _first_and_second(ember, fn, a, 2)
+    gt, ht = _first_and_second(torch, fn, a, 2)
     assert_same(g, gt)
-    with pytest.raises(RuntimeError, match="is not implemented"):
-        ember.autograd.grad(g.sum(), A)
+    assert_same(h, ht)
+    assert h.grad_fn is None
+
+
+def test_decomposition_node_names_and_saved_factors() -> None:
+    for L in (ember, torch):
+        A = L.tensor(_second_order_input((4, 3), 3), requires_grad=True)
+        s = L.linalg.svdvals(A)
+        lam = L.linalg.eigvalsh(A[:3] @ A[:3].mT)
+        assert (s.grad_fn.name(), s.output_nr) == ("LinalgSvdBackward0", 1)
+        assert (lam.grad_fn.name(), lam.output_nr) == ("LinalgEighBackward0", 0)
+
+
+def test_decomposition_saved_output_modified_inplace() -> None:
+    def fn(L):
+        A = L.tensor(_second_order_input((3, 3), 4), requires_grad=True)
+        Q, R = L.linalg.qr(A)
+        loss = Q.sum() + R.sum()
+        with L.no_grad():
+            R.mul_(2)
+        loss.backward()
+    check_raises_like(fn)
+
+
+def test_decomposition_saved_factors_go_through_hooks() -> None:
+    def run_with_hooks(L):
+        packed = []
+        A = L.tensor(_second_order_input((4, 3), 5), requires_grad=True)
+        with L.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t) or t,
+                                                  lambda t: t):
+            U, S, Vh = L.linalg.svd(A, full_matrices=False)
+        (g,) = L.autograd.grad(((U * S.unsqueeze(-2)) @ Vh).pow(3).sum(), A, create_graph=True)
+        (h,) = L.autograd.grad(g.pow(2).sum(), A)
+        return len(packed), h
+
+    n, h = run_with_hooks(ember)
+    nt, ht = run_with_hooks(torch)
+    assert n == nt
+    assert_same(h, ht)

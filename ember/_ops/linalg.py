@@ -8,7 +8,8 @@ import warnings
 
 from ember._backend import np
 from ember._dtype import FLOAT, scalar_type_name
-from ember._ops.registry import KEEP, attach, defop, not_implemented, run
+from ember._ops.pointwise import where
+from ember._ops.registry import KEEP, attach, defop, run
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view
 from ember._tensor import Tensor, make, wrap_dim
 from ember.autograd import grad_mode
@@ -949,35 +950,22 @@ def matrix_power(A: Tensor, n: int) -> Tensor:
 
 
 # ---- qr, svd, eigh (several outputs) ----------------------------------------------------
-# The factors are computed before the op runs and reach the forward and the backward as
-# parameters (as reduction.py does with indices). The formulas treat them as constants, so
-# their gradients are exact but cannot be differentiated again: under ``create_graph``
-# they come out through ``_first_order_only``, whose node raises torch's "derivative ...
-# is not implemented" if a second derivative is asked for, rather than giving a wrong one.
-# (torch has these second derivatives; ember does not yet.)
-
-FIRST_ORDER_ONLY = defop(
-    "first_order_only", node="NotImplemented", nin=2, kind=KEEP, promote=(0,),
-    forward=lambda xp, value, source, name: value,
-    backward=(None, lambda grad, value, source, name: not_implemented(name)(grad)))
-
-
-def _first_order_only(name: str):
-    """Wrap a formula whose result must not be differentiated again (see above)."""
-    def wrap(formula):
-        def wrapped(grad, A, *args):
-            out = formula(grad, A, *args)
-            if not grad_mode.state.enabled or out is None:
-                return out
-            return run(FIRST_ORDER_ONLY, out.detach(), A, name)
-        return wrapped
-    return wrap
+# The ops save their outputs (save=("result",), as torch saves Q, R / U, S, Vh / L, Q) and
+# the formulas build every quantity that depends on A from those tensors with ember ops, so
+# a formula's own graph reaches back to this node and second derivatives come out exact.
 
 
 def _copyltu(M: Tensor) -> Tensor:
     n = M.shape[-1]
     low = M * _tril_mask(n, M, -1)
     return low + _mT(low) + M * _eye(n, M)
+
+
+def _inv_gaps(d: Tensor) -> Tensor:
+    # 1 / d off the zero entries (the diagonal, repeated values), 0 on them; the inner
+    # where keeps 1/0 out of the graph, so its second derivative has no inf * 0.
+    nonzero = d != 0
+    return where(nonzero, 1 / where(nonzero, d, 1.0), 0.0)
 
 
 def _qr_square_backward(gQ, gR, Q, R):
@@ -987,18 +975,19 @@ def _qr_square_backward(gQ, gR, Q, R):
     return b @ _mT(inv(R))
 
 
-def _qr_backward(grads, A, mode, Qd, Rd):
+def _qr_backward(grads, A, mode, result):
+    # A is not saved (None): everything comes from the saved factors, as in torch.
     if mode == "r":
         raise RuntimeError(
             "The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
             "Please use linalg.qr(A, mode='reduced') if you are going to differentiate "
             "through linalg.qr.")
-    m, n = A.shape[-2:]
+    Q, R = result
+    m, n = Q.shape[-2], R.shape[-1]
     if mode == "complete" and m > n:
         raise RuntimeError(
             "The QR decomposition is not differentiable when mode='complete' and nrows > "
             "ncols.")
-    Q, R = make(Qd), make(Rd)
     gQ = grads[0] if grads[0] is not None else Q * 0
     gR = grads[1] if grads[1] is not None else R * 0
     if m >= n:
@@ -1006,52 +995,52 @@ def _qr_backward(grads, A, mode, Qd, Rd):
     # m < n: A = [X | Y] = Q [U | V]; X = QU is square, Y = QV adds gQ += Y gV^T.
     U, V = R[..., :, :m], R[..., :, m:]
     gU, gV = gR[..., :, :m], gR[..., :, m:]
-    Y = A[..., :, m:]
-    gX = _qr_square_backward(gQ + Y @ _mT(gV), gU, Q, U)
+    gX = _qr_square_backward(gQ + (Q @ V) @ _mT(gV), gU, Q, U)
     gY = Q @ gV
-    left = make(np.eye(m, n, dtype=Qd.dtype))            # X -> A: X @ [I 0]
-    right = make(np.eye(n - m, n, m, dtype=Qd.dtype))    # Y -> A: Y @ [0 I]
-    del V
+    dtype = Q._data.dtype
+    left = make(np.eye(m, n, dtype=dtype))            # X -> A: X @ [I 0]
+    right = make(np.eye(n - m, n, m, dtype=dtype))    # Y -> A: Y @ [0 I]
     return gX @ left + gY @ right
 
 
-QR = defop("linalg_qr", node="LinalgQrBackward0", kind=KEEP, save=(0,), multi=True,
-           forward=lambda xp, A, mode, Q, R: (Q, R),
-           backward=_first_order_only("linalg_qr_backward")(_qr_backward))
+def _qr_forward(xp, A, mode):
+    Q, R = xp.linalg.qr(A, mode="complete" if mode == "complete" else "reduced")
+    if mode == "r":
+        Q = xp.zeros((0,), dtype=A.dtype)
+    return Q, R
+
+
+QR = defop("linalg_qr", node="LinalgQrBackward0", kind=KEEP, save=("result",), multi=True,
+           forward=_qr_forward, backward=_qr_backward)
 
 
 def qr(A: Tensor, mode: str = "reduced"):
     """Mirrors ``torch.linalg.qr`` (modes reduced, complete, r), batched. The factors are
     LAPACK's (NumPy's), the same Householder convention as torch's, so they match torch's
-    values, signs included. See the note above on second derivatives."""
+    values, signs included."""
     _check_matrix(A, "linalg.qr")
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(
             f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
             "'r', or 'complete'")
-    data = A._data
-    Q, R = np.linalg.qr(data, mode="complete" if mode == "complete" else "reduced")
-    if mode == "r":
-        Q = np.zeros((0,), dtype=data.dtype)
-    return qr_result(*run(QR, A, mode, Q, R))
+    return qr_result(*run(QR, A, mode))
 
 
-def _svd_backward(grads, A, full_matrices, Ud, Sd, Vhd):
+def _svd_backward(grads, A, full_matrices, result):
     gU, gS, gVh = grads
-    k = Sd.shape[-1]
-    U, S, Vh = make(Ud[..., :, :k]), make(Sd), make(Vhd[..., :k, :])
+    U, S, Vh = result
+    k = S.shape[-1]
+    m, n = U.shape[-2], Vh.shape[-1]
+    U, Vh = U[..., :, :k], Vh[..., :k, :]
     if gU is None and gVh is None:
         return U @ _diag_embed(gS) @ Vh if gS is not None else None
     if gU is not None:
         gU = gU[..., :, :k]
     if gVh is not None:
         gVh = gVh[..., :k, :]
-    m, n = A.shape[-2:]
     V = _mT(Vh)
-    s2 = Sd[..., None, :] ** 2 - Sd[..., :, None] ** 2   # s_j^2 - s_i^2
-    with np.errstate(divide="ignore"):
-        F = np.where(np.eye(k, dtype=bool), 0, 1 / np.where(s2 == 0, np.inf, s2))
-    F = make(F.astype(Sd.dtype))
+    S2 = S * S
+    F = _inv_gaps(S2.unsqueeze(-2) - S2.unsqueeze(-1))   # 1 / (s_j^2 - s_i^2)
     inner = _diag_embed(gS) if gS is not None else _diag_embed(S) * 0
     Sm = _diag_embed(S)
     Sinv = _diag_embed(1 / S)
@@ -1070,53 +1059,41 @@ def _svd_backward(grads, A, full_matrices, Ud, Sd, Vhd):
     return U @ inner @ Vh + extra
 
 
-SVD = defop("linalg_svd", node="LinalgSvdBackward0", kind=KEEP, save=(0,), multi=True,
-            forward=lambda xp, A, full_matrices, U, S, Vh: (U, S, Vh),
-            backward=_first_order_only("linalg_svd_backward")(_svd_backward))
-SVDVALS = defop("linalg_svdvals", node="LinalgSvdBackward0", kind=KEEP, save=(0,),
-                forward=lambda xp, A, U, S, Vh: S,
-                backward=_first_order_only("linalg_svd_backward")(
-                    lambda grad, A, U, S, Vh: make(U) @ _diag_embed(grad) @ make(Vh)))
+SVD = defop("linalg_svd", node="LinalgSvdBackward0", kind=KEEP, save=("result",), multi=True,
+            forward=lambda xp, A, full_matrices: tuple(
+                xp.linalg.svd(A, full_matrices=full_matrices)),
+            backward=_svd_backward)
 
 
 def svd(A: Tensor, full_matrices: bool = True):
     """Mirrors ``torch.linalg.svd``: (U, S, Vh), batched. Singular vectors are unique only
     up to sign; NumPy and torch both call LAPACK's gesdd, so they agree in practice, but
-    tests compare reconstructions and gauge-invariant quantities. See the note above on
-    second derivatives; the gradient is unbounded at repeated singular values, as torch's."""
+    tests compare reconstructions and gauge-invariant quantities. The gradient is unbounded
+    at repeated singular values, as torch's."""
     _check_matrix(A, "linalg.svd")
-    U, S, Vh = np.linalg.svd(A._data, full_matrices=full_matrices)
-    return svd_result(*run(SVD, A, full_matrices, U, S, Vh))
+    return svd_result(*run(SVD, A, full_matrices))
 
 
 def svdvals(A: Tensor) -> Tensor:
-    """Mirrors ``torch.linalg.svdvals``."""
+    """Mirrors ``torch.linalg.svdvals``: output 1 of the reduced SVD, so its node is
+    ``LinalgSvdBackward0`` as torch's (ember computes the singular vectors too)."""
     _check_matrix(A, "linalg.svdvals")
-    U, S, Vh = np.linalg.svd(A._data, full_matrices=False)
-    return run(SVDVALS, A, U, S, Vh)
+    return run(SVD, A, False)[1]
 
 
-def _eigh_backward(grads, A, UPLO, Ld, Qd):
+def _eigh_backward(grads, A, UPLO, result):
     gL, gQ = grads
-    L, Q = make(Ld), make(Qd)
-    n = Ld.shape[-1]
+    L, Q = result
     inner = _diag_embed(gL) if gL is not None else 0
     if gQ is not None:
-        diff = Ld[..., None, :] - Ld[..., :, None]   # l_j - l_i
-        with np.errstate(divide="ignore"):
-            F = np.where(np.eye(n, dtype=bool), 0, 1 / np.where(diff == 0, np.inf, diff))
-        inner = inner + make(F.astype(Ld.dtype)) * (_mT(Q) @ gQ)
-    del L
+        F = _inv_gaps(L.unsqueeze(-2) - L.unsqueeze(-1))   # 1 / (l_j - l_i)
+        inner = inner + F * (_mT(Q) @ gQ)
     return Q @ inner @ _mT(Q)
 
 
-EIGH = defop("linalg_eigh", node="LinalgEighBackward0", kind=KEEP, save=(0,), multi=True,
-             forward=lambda xp, A, UPLO, L, Q: (L, Q),
-             backward=_first_order_only("linalg_eigh_backward")(_eigh_backward))
-EIGVALSH = defop("linalg_eigvalsh", node="LinalgEighBackward0", kind=KEEP, save=(0,),
-                 forward=lambda xp, A, UPLO, L, Q: L,
-                 backward=_first_order_only("linalg_eigh_backward")(
-                     lambda grad, A, UPLO, L, Q: make(Q) @ _diag_embed(grad) @ _mT(make(Q))))
+EIGH = defop("linalg_eigh", node="LinalgEighBackward0", kind=KEEP, save=("result",),
+             multi=True, forward=lambda xp, A, UPLO: tuple(xp.linalg.eigh(A, UPLO=UPLO)),
+             backward=_eigh_backward)
 
 
 def _check_uplo(UPLO: str) -> None:
@@ -1127,20 +1104,18 @@ def _check_uplo(UPLO: str) -> None:
 def eigh(A: Tensor, UPLO: str = "L"):
     """Mirrors ``torch.linalg.eigh``: ascending eigenvalues and orthonormal eigenvectors of
     a symmetric matrix (one triangle read). Eigenvectors are unique only up to sign: tests
-    compare reconstructions and invariant quantities. See the note above on second
-    derivatives."""
+    compare reconstructions and invariant quantities."""
     _check_square(A, "linalg.eigh")
     _check_uplo(UPLO)
-    L, Q = np.linalg.eigh(A._data, UPLO=UPLO)
-    return eigh_result(*run(EIGH, A, UPLO, L, Q))
+    return eigh_result(*run(EIGH, A, UPLO))
 
 
 def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
-    """Mirrors ``torch.linalg.eigvalsh``."""
+    """Mirrors ``torch.linalg.eigvalsh``: output 0 of eigh, so its node is
+    ``LinalgEighBackward0`` as torch's (ember computes the eigenvectors too)."""
     _check_square(A, "linalg.eigvalsh")
     _check_uplo(UPLO)
-    L, Q = np.linalg.eigh(A._data, UPLO=UPLO)
-    return run(EIGVALSH, A, UPLO, L, Q)
+    return run(EIGH, A, UPLO)[0]
 
 
 # ---- pinv, lstsq ------------------------------------------------------------------------

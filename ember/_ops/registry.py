@@ -193,6 +193,9 @@ def _outputs(op: Op, args: tuple, arrays, needs_grad: bool) -> tuple:
         node = _record(op, args)
         node.num_outputs = len(arrays)
     n_diff = len(arrays) if op.multi is True else op.multi
+    # save=(..., "result"): a list with one entry per output, as ``run`` saves one output
+    # (data and counter, or what the pack hook made of it); OpNode._unpack_result reads it.
+    saved = [] if node is not None and op.save_result else None
     outs = []
     for i, r in enumerate(arrays):
         if type(r) is not ndarray:
@@ -204,7 +207,11 @@ def _outputs(op: Op, args: tuple, arrays, needs_grad: bool) -> tuple:
             out = make(r)
         if op.view:
             _link_view(out, op, args, i)
+        if saved is not None:
+            saved.append(Packed(saved_hooks[-1], out) if saved_hooks else (r, out._vc, 0))
         outs.append(out)
+    if saved is not None:
+        node._result = saved
     return tuple(outs)
 
 

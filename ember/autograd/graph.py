@@ -201,6 +201,8 @@ class OpNode(Node):
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def _unpack_result(self):
+        if type(self._result) is list:
+            return self._unpack_results()
         if type(self._result) is Packed:
             saved = self._result.unpack()
             return make_tensor(saved._data, True, self, saved._vc)
@@ -208,6 +210,30 @@ class OpNode(Node):
         if version[0] != saved_version:
             raise RuntimeError(version_error(data, self.name(), version[0], saved_version))
         return make_tensor(data, True, self, version)
+
+    def _unpack_results(self) -> tuple:
+        # A several-output op's saved outputs (see registry._outputs), one tensor each,
+        # output i of this node; outputs past the differentiable ones have no grad_fn.
+        multi = self._op.multi
+        n_diff = len(self._result) if multi is True else multi
+        outs = []
+        for i, entry in enumerate(self._result):
+            if type(entry) is Packed:
+                saved = entry.unpack()
+                data, version = saved._data, saved._vc
+            else:
+                data, version, saved_version = entry
+                if version[0] != saved_version:
+                    where = f", which is output {i} of {_short_name(self.name())},"
+                    raise RuntimeError(
+                        version_error(data, None, version[0], saved_version, where))
+            if i < n_diff:
+                t = make_tensor(data, True, self, version)
+                t._output_nr = i
+            else:
+                t = make_tensor(data, False, None, version)
+            outs.append(t)
+        return tuple(outs)
 
     def release(self) -> None:
         if self._versions is not None or self._result is not None or (
@@ -428,6 +454,17 @@ def _shape(t) -> str:
     return "(" + ", ".join(str(s) for s in t._data.shape) + ")"
 
 
+def _saved_result_shapes(saved) -> list:
+    """(label, shape) of a node's saved outputs, read without unpacking them (an unpack
+    hook must not run just to draw a picture); outputs held by pack hooks are left out."""
+    if saved is None or type(saved) is Packed:
+        return []
+    if isinstance(saved, list):  # several outputs
+        return [(f"result{i}", entry[0].shape) for i, entry in enumerate(saved)
+                if type(entry) is not Packed]
+    return [("result", saved[0].shape)]
+
+
 def to_dot(tensor, params: dict | None = None, show_saved: bool = False) -> Digraph:
     """The backward graph that ends in ``tensor`` (or a sequence of tensors) as Graphviz
     DOT: one box per node, named as torch names it; leaves show their name in ``params``
@@ -467,8 +504,7 @@ def to_dot(tensor, params: dict | None = None, show_saved: bool = False) -> Digr
             if show_saved and isinstance(node, OpNode) and node._args is not _FREED:
                 saved = [(name, value._data.shape) for name, value in
                          zip(node._op.arg_names, node._args) if hasattr(value, "_data")]
-                if node._result is not None:
-                    saved.append(("result", node._result[0].shape))
+                saved += _saved_result_shapes(node._result)
                 for name, shape in saved:
                     sid = f"s{id(node)}_{name}"
                     text = name + " (" + ", ".join(str(s) for s in shape) + ")"
