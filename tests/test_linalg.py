@@ -431,3 +431,10 @@ def test_decomposition_saved_factors_go_through_hooks() -> None:
     nt, ht = run_with_hooks(torch)
     assert n == nt
     assert_same(h, ht)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.5, 3.0, math.inf])
+def test_cdist_other_p(p: float) -> None:
+    check_op(lambda L, a, b: L.cdist(a, b, p=p), [(2, 4, 3), (2, 5, 3)], dtype="float64")
+    if p not in (0.0, math.inf):
+        check_gradcheck(lambda L, a, b: L.cdist(a, b, p=p), [(3, 2), (4, 2)], gradgrad=False)

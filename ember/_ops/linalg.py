@@ -1307,10 +1307,19 @@ def _cdist_grad(grad, x1, x2, p, result):
     if p == 1:
         return (grad.unsqueeze(-1) * diff.sign())
     if p == 2:
-        from ember._ops.pointwise import where
         scale = where(result == 0, 0.0, grad / result)
         return scale.unsqueeze(-1) * diff
-    raise NotImplementedError("ember.cdist: gradients for p other than 1 and 2")
+    if p == 0:  # a count of nonzero differences: piecewise constant
+        return grad.unsqueeze(-1) * diff * 0
+    r = result.unsqueeze(-1)
+    if p == math.inf:  # the largest |difference| takes the gradient
+        return grad.unsqueeze(-1) * diff.sign() * (diff.abs() == r)
+    # d||d||_p / dd = sign(d) |d|^(p-1) / ||d||_p^(p-1), zero where d or the norm is 0
+    magnitude = diff.abs()
+    safe = where(magnitude == 0, 1.0, magnitude)
+    ratio = where((magnitude == 0) | (r == 0), 0.0,
+                  (safe / where(r == 0, 1.0, r)) ** (p - 1))
+    return grad.unsqueeze(-1) * diff.sign() * ratio
 
 
 CDIST = defop("_cdist_forward", node="CdistBackward0", nin=2, kind=KEEP,
@@ -1325,7 +1334,7 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
     """Mirrors ``torch.cdist``: pairwise p-norm distances between the rows of batches
     (B x P x M and B x R x M give B x P x R). ember differs: it always computes the
     differences directly (torch switches p=2 to a matrix-product formula for more than 25
-    rows, with a different node), and gradients exist for p = 1 and 2 only."""
+    rows, with a different node)."""
     a, b = x1._data, x2._data
     if a.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {a.ndim}D")
