@@ -522,3 +522,24 @@ def test_new_public_names_are_exported() -> None:
         assert hasattr(torch, name), name
         assert getattr(ember, name) is getattr(P, name), name
         assert callable(getattr(P, name)), name
+
+
+# rsqrt is left out: torch's half rsqrt differs from the correctly rounded result in ~3 of
+# 1000 values by one half-precision ulp (its kernel, not the float32 round trip); ember
+# rounds correctly there, and test_ops compares rsqrt at half tolerances.
+HALF_EXACT = ["exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "sin", "cos", "tan",
+              "atan", "sinh", "cosh", "tanh", "sigmoid", "erf", "lgamma", "digamma",
+              "reciprocal", "square", "exp2", "sinc", "erfinv"]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name", HALF_EXACT)
+def test_half_precision_rounds_like_torch(name: str, dtype: str) -> None:
+    # torch computes half-precision math in float32 and rounds once: the bits must agree.
+    values = np.random.default_rng(0).uniform(0.1, 3.0, size=1000)
+    if name == "erfinv":
+        values = values / 3.5
+    t = getattr(torch, name)(torch.tensor(values).to(getattr(torch, dtype))).float().numpy()
+    e = getattr(ember, name)(ember.tensor(values).to(getattr(ember, dtype))).float().numpy()
+    differ = (t != e) & ~(np.isnan(t) & np.isnan(e))
+    assert not differ.any(), f"{int(differ.sum())} of 1000 differ"

@@ -319,7 +319,18 @@ EXPM1 = _unary("expm1", "Expm1Backward0", lambda xp, x: xp.expm1(x),
                lambda grad, self, result: grad * (result + 1), ("result",))
 SQRT = _unary("sqrt", "SqrtBackward0", lambda xp, x: xp.sqrt(x),
               lambda grad, self, result: grad / (2 * result), ("result",))
-RSQRT = _unary("rsqrt", "RsqrtBackward0", lambda xp, x: xp.reciprocal(xp.sqrt(x)),
+def _half_in_float32(fn):
+    """A forward that, for float16/bfloat16 input, computes in float32 and rounds once, as
+    torch's CPU kernels do (two half-precision roundings would differ from torch's)."""
+    def forward(xp, x, *params):
+        if x.dtype.itemsize == 2:  # float16 or bfloat16 (integers were cast to float)
+            return fn(xp, x.astype(np.float32), *params).astype(x.dtype)
+        return fn(xp, x, *params)
+    return forward
+
+
+RSQRT = _unary("rsqrt", "RsqrtBackward0",
+               _half_in_float32(lambda xp, x: xp.reciprocal(xp.sqrt(x))),
                lambda grad, self, result: -0.5 * grad * result.pow(3), ("result",))
 SIN = _unary("sin", "SinBackward0", lambda xp, x: xp.sin(x),
              lambda grad, self: grad * self.cos(), (0,))
@@ -346,7 +357,7 @@ def _sigmoid(xp, x):
     return xp.reciprocal(xp.add(xp.exp(xp.negative(x)), 1, dtype=x.dtype))
 
 
-SIGMOID = _unary("sigmoid", "SigmoidBackward0", _sigmoid,
+SIGMOID = _unary("sigmoid", "SigmoidBackward0", _half_in_float32(_sigmoid),
                  lambda grad, self, result: grad * ((1 - result) * result), ("result",))
 ABS = _unary("abs", "AbsBackward0", lambda xp, x: xp.absolute(x),
              lambda grad, self: grad * self.sign(), (0,), kind=KEEP,
@@ -607,7 +618,10 @@ def _polygamma64(n: int, x):
 def _in_float64(kernel):
     """A forward computing ``kernel`` in float64 and rounding to the input's dtype."""
     def forward(xp, x, *params):
-        return kernel(*params, x.astype(np.float64, copy=False)).astype(x.dtype, copy=False)
+        r = kernel(*params, x.astype(np.float64, copy=False))
+        if x.dtype.itemsize == 2:  # torch's half kernels round through float32
+            r = r.astype(np.float32)
+        return r.astype(x.dtype, copy=False)
     return forward
 
 
