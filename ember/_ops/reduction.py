@@ -143,48 +143,22 @@ def _no_bool_kernel(name: str, input: Tensor) -> None:
         raise NotImplementedError(f'"{name}_cpu" not implemented for \'Bool\'')
 
 
-# ---- gather / scatter along a dim (the backward of value-selecting ops) ---------------
-
-
-def _open_index(np_, index, dim: int) -> tuple:
-    grid = list(np_.indices(index.shape, sparse=True))
-    grid[dim] = index
-    return tuple(grid)
-
-
-def _scatter(xp, grad, index, dim, shape, accumulate):
-    if not shape:
-        return grad.copy()
-    out = xp.zeros(shape, grad.dtype)
-    if accumulate:
-        xp.add.at(out, _open_index(xp, index, dim), grad)
-    else:
-        xp.put_along_axis(out, index, grad, dim)
-    return out
-
-
-def _gather(xp, self, index, dim, self_shape, accumulate):
-    return self.copy() if self.ndim == 0 else xp.take_along_axis(self, index, dim)
-
-
-# torch's backward of max(dim)/sort/topk puts the gradient into zeros at the indices (a
-# scatter; cummax's indices repeat, so it accumulates); the gradient of that is a gather.
-SCATTER = defop("scatter", node="ScatterBackward0", kind=KEEP, forward=_scatter,
-                backward=lambda grad, g, index, dim, shape, accumulate: run(
-                    GATHER, grad, index, dim, shape, accumulate))
-SCATTER_ADD = defop("scatter_add", node="ScatterAddBackward0", kind=KEEP, forward=_scatter,
-                    backward=lambda grad, g, index, dim, shape, accumulate: run(
-                        GATHER, grad, index, dim, shape, accumulate))
-GATHER = defop("gather", node="GatherBackward0", kind=KEEP, forward=_gather,
-               backward=lambda grad, self, index, dim, shape, accumulate: run(
-                   SCATTER_ADD if accumulate else SCATTER, grad, index, dim, shape, accumulate))
+# ---- the backward of value-selecting ops -------------------------------------------------
 
 
 def _scatter_back(grad: Tensor, index, dim: int, keepdim: bool, shape: tuple,
                   accumulate: bool = False) -> Tensor:
-    if shape and not keepdim:
+    # torch's backward of max(dim)/sort/topk puts the gradient into zeros at the indices
+    # (a scatter; cummax's indices repeat, so it accumulates); its gradient is a gather.
+    from ember._ops import indexing
+
+    if not shape:  # a 0-d input: the gradient is the gradient
+        return grad.reshape(())
+    if not keepdim:
         grad = grad.unsqueeze(dim)
-    return run(SCATTER_ADD if accumulate else SCATTER, grad, index, dim, shape, accumulate)
+    zeros = make(np.zeros(shape, grad._data.dtype))
+    op = indexing.SCATTER_ADD if accumulate else indexing.SCATTER
+    return run(op, zeros, grad, index, dim, grad._data.shape)
 
 
 FLIP = defop("flip", node="FlipBackward0", kind=KEEP,
