@@ -256,6 +256,19 @@ def test_poisson(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_poisson_large_rates(seed):
+    # rates from 10 on take torch's transformed-rejection path
+    rates = np.concatenate([[10.0, 10.5, 12.5, 50.0, 1000.0, 3.0],
+                            np.random.default_rng(seed).random(30) * 300])
+
+    def run(lib):
+        r = lib.tensor(rates)
+        return [lib.poisson(r), lib.poisson(r.to(lib.float32)), lib.rand(2)]
+    for e, t in zip(*both(run, seed)):
+        same_bits(e, t)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_rng_state_layout_and_round_trip(seed):
     torch.manual_seed(seed)
     er.manual_seed(seed)
