@@ -308,3 +308,20 @@ def test_errors_match_torch():
         with pytest.raises(RuntimeError) as ee:
             case(E)
         assert str(ee.value) == str(te.value)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_uniforms(seed, dtype):
+    # float32 uniforms rounded to half; one that rounds up to the excluded bound wraps
+    # to the lower bound, as torch's do (checked over sizes where that happens).
+    def run(lib):
+        d = getattr(lib, dtype)
+        return [lib.rand(5, dtype=d), lib.rand(5000, dtype=d), lib.rand_like(lib.ones(17, dtype=d)),
+                lib.empty(1001, dtype=d).uniform_(-2, 3), lib.rand(2)]
+    for e, t in zip(*both(run, seed)):
+        if t.dtype == torch.float32:
+            same_bits(e, t)
+        else:  # compare the 16-bit patterns (NumPy cannot hold torch's bfloat16)
+            assert repr(e.dtype) == repr(t.dtype)
+            assert np.array_equal(e._data.view(np.int16), t.view(torch.int16).numpy())

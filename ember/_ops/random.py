@@ -325,7 +325,17 @@ def _check_float(np_dtype, name: str) -> None:
             f"ember's {name} supports float32 and float64 (torch also has {np_dtype})")
 
 
+def _half(np_dtype) -> bool:
+    return np_dtype.itemsize == 2 and np_dtype.kind != "i"  # float16 or bfloat16
+
+
 def _uniform_fill(g: Generator, n: int, np_dtype, low: float, high: float):
+    if _half(np_dtype):
+        # torch draws float32 uniforms and rounds them to half; one that rounds up to the
+        # (excluded) upper bound becomes the lower bound.
+        r = _uniform_fill(g, n, np.dtype(_F32), low, high).astype(np_dtype)
+        r[r == np_dtype.type(high)] = low
+        return r
     _check_float(np_dtype, "uniform sampling")
     if np_dtype == _F64:
         u = g._uniform64(n)
