@@ -190,7 +190,10 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """Mirrors ``Tensor.detach``: same data and version counter, no graph."""
-        return make(self._data, False, None, self._vc)
+        out = make(self._data, False, None, self._vc)
+        if "_phys" in self.__dict__:  # a batched tensor (vmap) stays batched
+            out._phys = self._phys
+        return out
 
     def detach_(self) -> Tensor:
         """Mirrors ``Tensor.detach_``."""
@@ -263,6 +266,11 @@ class Tensor:
     def item(self):
         """Mirrors ``Tensor.item``: the one element as a Python number."""
         data = self._data
+        if "_phys" in self.__dict__:
+            raise RuntimeError(
+                "vmap: It looks like you're calling .item() on a Tensor. We don't support vmap "
+                "over calling .item() on a Tensor, please try to rewrite what you're doing with "
+                "other operations.")
         if data.size != 1:
             raise RuntimeError(
                 f"a Tensor with {data.size} elements cannot be converted to Scalar")
@@ -270,6 +278,7 @@ class Tensor:
 
     def tolist(self):
         """Mirrors ``Tensor.tolist``."""
+        _no_storage_in_vmap(self)
         data = self._data
         if self.dtype is _dtype.bfloat16:
             data = data.astype(np.float32)
@@ -277,6 +286,7 @@ class Tensor:
 
     def numpy(self, *, force: bool = False):
         """Mirrors ``Tensor.numpy``: the array itself, sharing memory with the tensor."""
+        _no_storage_in_vmap(self)
         if self._requires_grad and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
@@ -309,6 +319,10 @@ class Tensor:
         return _python_scalar(self._data, self.dtype)
 
     def __bool__(self) -> bool:
+        if "_phys" in self.__dict__:
+            raise RuntimeError(
+                "vmap: It looks like you're attempting to use a Tensor in some data-dependent "
+                "control flow. We don't support that yet.")
         size = self._data.size
         if size != 1:
             kind = "no values" if size == 0 else "more than one value"
@@ -387,6 +401,11 @@ class Tensor:
 
     def cdouble(self) -> Tensor:
         return self.to(_dtype.complex128)
+
+
+def _no_storage_in_vmap(t: Tensor) -> None:
+    if "_phys" in t.__dict__:  # a batched tensor inside vmap has no single array to give
+        raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage")
 
 
 def _python_scalar(data, dt: _dtype.dtype):

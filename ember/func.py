@@ -13,7 +13,7 @@ from ember.autograd import grad as _autograd_grad
 from ember.autograd.forward_ad import detach_dual
 from ember.autograd.grad_mode import enable_grad
 
-__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap"]
 
 
 def _argnums_tuple(argnums) -> tuple[bool, tuple]:
@@ -257,3 +257,70 @@ def _reaches_outer_leaf(t) -> bool:
             continue
         stack.extend(child for child, _ in node.next_functions)
     return False
+
+
+def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
+         chunk_size: int | None = None):
+    """Mirrors ``torch.func.vmap``: ``func`` mapped over a dim of its inputs, computed on
+    the whole batch at once by each op's batching rule (``ember/_ops/batching.py``; ops
+    without one run per sample). ``grad`` inside ``vmap`` gives per-sample gradients.
+    ember differs: vmap cannot be nested yet, and its outputs cannot be differentiated
+    (inputs that require grad are refused)."""
+    from ember._backend import np
+    from ember._ops import batching
+    from ember._tensor import Tensor, make, wrap_dim
+    from ember.autograd.grad_mode import is_grad_enabled
+
+    def wrapped(*args, **kwargs):
+        if batching.levels:
+            raise RuntimeError("ember: vmap inside vmap is not supported yet")
+        dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
+        if len(dims) != len(args):
+            raise ValueError(
+                f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible "
+                "with the structure of `inputs`.")
+        sizes = []
+        mapped = []
+        for a, d in zip(args, dims):
+            if d is None:
+                mapped.append(a)
+                continue
+            if not isinstance(a, Tensor):
+                raise ValueError(
+                    f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an "
+                    f"input but the input is of type {type(a)}. We cannot vmap over non-Tensor "
+                    "arguments, please use None as the respective in_dim")
+            if a.requires_grad and is_grad_enabled():
+                raise RuntimeError("ember: differentiating through vmap is not supported yet; "
+                                   "detach the mapped inputs or use grad inside vmap")
+            phys = np.moveaxis(a._data, wrap_dim(d, a._data.ndim), 0)
+            sizes.append(phys.shape[0])
+            mapped.append(batching.wrap(phys))
+        if not sizes:
+            raise ValueError(
+                f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): at least one input must be "
+                "mapped (in_dims all None)")
+        if len(set(sizes)) != 1 or sizes[0] == 0:
+            raise ValueError(
+                "vmap: Expected all tensors to have the same size in the mapped dimension, got "
+                f"sizes {sizes} for the mapped dimension")
+        size = sizes[0]
+        batching.levels.append(size)
+        try:
+            out = func(*mapped, **kwargs)
+        finally:
+            batching.levels.pop()
+        return _unbatch(out, out_dims, size)
+
+    def _unbatch(out, dims, size):
+        if isinstance(out, tuple):
+            dims = dims if isinstance(dims, (tuple, list)) else (dims,) * len(out)
+            return tuple(_unbatch(o, d, size) for o, d in zip(out, dims))
+        if not isinstance(out, Tensor):
+            raise ValueError("vmap: func must return only tensors")
+        phys = out.__dict__.get("_phys")
+        if phys is None:  # the same for every sample
+            phys = np.broadcast_to(out._data, (size,) + out._data.shape)
+        return make(np.ascontiguousarray(np.moveaxis(phys, 0, wrap_dim(dims, phys.ndim))))
+
+    return wrapped

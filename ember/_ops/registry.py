@@ -8,9 +8,11 @@ calls a forward and records a graph node.
 """
 from __future__ import annotations
 
+import sys
+
 from ember import _dtype
 from ember._backend import ndarray, np
-from ember._ops import _promote
+from ember._ops import _promote, batching
 from ember._tensor import Tensor, make
 from ember.autograd import anomaly_mode, forward_ad, grad_mode
 from ember.autograd.graph import (
@@ -32,6 +34,7 @@ KEEP = 3      # no promotion: the forward decides (shape ops, casts, reductions)
 _state = grad_mode.state
 _anomaly = anomaly_mode.state
 _dual_levels = forward_ad.levels
+_batch_levels = batching.levels
 
 
 class Op:
@@ -39,7 +42,7 @@ class Op:
 
     __slots__ = ("name", "node", "node_cls", "forward", "backward", "nin", "kind", "promote",
                  "save_idx", "saves_all", "no_inputs", "save_result", "binary", "view", "jvp",
-                 "check", "multi", "needs", "arg_names")
+                 "check", "multi", "needs", "arg_names", "family")
 
     def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
                  check, multi):
@@ -110,7 +113,10 @@ def defop(name: str, *, forward, backward=None, node: str | None = None, nin: in
     read: input positions (ints) and/or "result"; inputs not listed reach the formulas as
     None, so the graph keeps alive only what torch's would. ``check(*args)``, when given,
     runs first and raises torch's error for arguments torch refuses."""
-    return Op(name, node, forward, backward, nin, kind, promote, save, view, jvp, check, multi)
+    op = Op(name, node, forward, backward, nin, kind, promote, save, view, jvp, check, multi)
+    # The module that defines the op: vmap batches the pointwise table's ops elementwise.
+    op.family = sys._getframe(1).f_globals.get("__name__")
+    return op
 
 
 _VARIADIC: dict = {}
@@ -148,8 +154,13 @@ def run(op: Op, *args):
     Nothing is recorded or changed when it raises."""
     if op.check is not None:
         op.check(*args)
+    phys = None
     try:
-        r, needs_grad = _forward(op, args)
+        if _batch_levels and any(batching.is_batched(a) for a in args[:op.nin]):
+            r, phys = batching.forward(op, args, _forward_array)
+            needs_grad = any(isinstance(a, Tensor) and a._requires_grad for a in args[:op.nin])
+        else:
+            r, needs_grad = _forward(op, args)
     except ValueError:
         error = _promote.broadcast_error(
             [a._data.shape for a in args[:op.nin] if isinstance(a, Tensor)])
@@ -157,18 +168,24 @@ def run(op: Op, *args):
             raise
         raise error from None
     if op.multi:
-        return _outputs(op, args, r, needs_grad)
+        return _outputs(op, args, r, needs_grad, phys)
     if needs_grad and op.backward is not None and _state.enabled:
         node = _record(op, args)
         out = make(r, True, node)
+        if phys is not None:
+            out._phys = phys
         if op.save_result:
             # The result's data and counter, not the tensor: the tensor points at this
             # node, and the node must not point back (no cycles; see graph.py).
             node._result = (r, out._vc, 0)
             if saved_hooks:
                 node._result = Packed(saved_hooks[-1], out)
+            elif phys is not None:  # a batched output must come back batched (vmap)
+                node._result = Packed(_KEEP, out)
     else:
         out = make(r)
+        if phys is not None:
+            out._phys = phys
     if op.view:
         _link_view(out, op, args, None)
     if _dual_levels:
@@ -186,7 +203,14 @@ def _link_view(out: Tensor, op: Op, args: tuple, index) -> None:
     out._view_src = (op, parent, args[1:], index)
 
 
-def _outputs(op: Op, args: tuple, arrays, needs_grad: bool) -> tuple:
+_KEEP = (lambda t: t, lambda t: t)
+
+
+def _forward_array(op: Op, args: tuple):
+    return _forward(op, args)[0]
+
+
+def _outputs(op: Op, args: tuple, arrays, needs_grad: bool, phys=None) -> tuple:
     """The tensors of a several-output op; the differentiable ones share one node."""
     node = None
     if needs_grad and op.backward is not None and _state.enabled:
@@ -205,10 +229,13 @@ def _outputs(op: Op, args: tuple, arrays, needs_grad: bool) -> tuple:
             out._output_nr = i
         else:
             out = make(r)
+        if phys is not None:
+            out._phys = phys[i]
         if op.view:
             _link_view(out, op, args, i)
         if saved is not None:
-            saved.append(Packed(saved_hooks[-1], out) if saved_hooks else (r, out._vc, 0))
+            hooks = saved_hooks[-1] if saved_hooks else (_KEEP if phys is not None else None)
+            saved.append(Packed(hooks, out) if hooks else (r, out._vc, 0))
         outs.append(out)
     if saved is not None:
         node._result = saved

@@ -205,7 +205,10 @@ class OpNode(Node):
             return self._unpack_results()
         if type(self._result) is Packed:
             saved = self._result.unpack()
-            return make_tensor(saved._data, True, self, saved._vc)
+            out = make_tensor(saved._data, True, self, saved._vc)
+            if "_phys" in saved.__dict__:  # a batched output (vmap) stays batched
+                out._phys = saved._phys
+            return out
         data, version, saved_version = self._result
         if version[0] != saved_version:
             raise RuntimeError(version_error(data, self.name(), version[0], saved_version))
@@ -218,9 +221,11 @@ class OpNode(Node):
         n_diff = len(self._result) if multi is True else multi
         outs = []
         for i, entry in enumerate(self._result):
+            phys = None
             if type(entry) is Packed:
                 saved = entry.unpack()
                 data, version = saved._data, saved._vc
+                phys = saved.__dict__.get("_phys")  # a batched output (vmap) stays batched
             else:
                 data, version, saved_version = entry
                 if version[0] != saved_version:
@@ -232,6 +237,8 @@ class OpNode(Node):
                 t._output_nr = i
             else:
                 t = make_tensor(data, False, None, version)
+            if phys is not None:
+                t._phys = phys
             outs.append(t)
         return tuple(outs)
 
