@@ -15,6 +15,10 @@ libraries run the very same code. What is measured:
 ``chain``
     A 10,000-op chain on a 0-d leaf (alternating ``* 1.0001`` and ``+ 1e-4``) followed by
     ``backward``, per whole chain; the table also shows the cost per op of the chain.
+``vmap_grads`` / ``loop_grads``
+    Per-sample gradients of a small MLP (10-16-3, tanh, MSE) for a batch of 64: with
+    ``func.vmap(func.grad(loss))`` and with a Python loop of ``func.grad`` per sample.
+    Their ratio (printed) is what vmap's batching rules buy.
 ``import``
     ``import ember`` against ``import torch`` in fresh child processes: the import
     statement alone (``time.perf_counter`` around it, inside the child) and the wall time
@@ -120,6 +124,48 @@ def scalar_chain(lib: ModuleType, n_ops: int = CHAIN_OPS) -> Step:
     return step
 
 
+def _mlp_per_sample(lib: ModuleType):
+    import importlib
+
+    import numpy as np
+
+    func = importlib.import_module(lib.__name__ + ".func")
+    rng = np.random.default_rng(0)
+    w1 = lib.tensor(rng.normal(size=(10, 16)) * 0.3)
+    b1 = lib.tensor(rng.normal(size=(16,)) * 0.1)
+    w2 = lib.tensor(rng.normal(size=(16, 3)) * 0.3)
+    x = lib.tensor(rng.normal(size=(64, 10)))
+    y = lib.tensor(rng.normal(size=(64, 3)))
+
+    def loss(w1, b1, w2, x, y):
+        return (((x @ w1 + b1).tanh() @ w2 - y) ** 2).mean()
+
+    return func, loss, (w1, b1, w2, x, y)
+
+
+def vmap_grads(lib: ModuleType) -> Step:
+    """Per-sample gradients of the MLP with vmap(grad(loss))."""
+    func, loss, (w1, b1, w2, x, y) = _mlp_per_sample(lib)
+    batched = func.vmap(func.grad(loss, argnums=(0, 1, 2)), in_dims=(None, None, None, 0, 0))
+
+    def step() -> None:
+        batched(w1, b1, w2, x, y)
+
+    return step
+
+
+def loop_grads(lib: ModuleType) -> Step:
+    """Per-sample gradients of the MLP with a loop of grad(loss) over the 64 samples."""
+    func, loss, (w1, b1, w2, x, y) = _mlp_per_sample(lib)
+    one = func.grad(loss, argnums=(0, 1, 2))
+
+    def step() -> None:
+        for i in range(64):
+            one(w1, b1, w2, x[i], y[i])
+
+    return step
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -135,6 +181,8 @@ CASES: list[Case] = [
     Case("add_nograd", lambda lib: add_forward(lib, False)),
     Case("bce", bce_step),
     Case("chain", scalar_chain, unit="µs/chain", ops=CHAIN_OPS, seconds=0.5),
+    Case("vmap_grads", vmap_grads, unit="µs/batch"),
+    Case("loop_grads", loop_grads, unit="µs/batch", seconds=0.5),
 ]
 CASE_NAMES = [c.name for c in CASES] + ["import"]
 
