@@ -85,6 +85,12 @@ def test_per_sample_gradients_match_torch_and_the_loop() -> None:
     compare(e_loop, e_vmap)
 
 
+def test_inplace_inside_vmap_is_refused_not_wrong() -> None:
+    for fn in (lambda a: a.mul_(2), lambda a: a.zero_(), lambda a: (a * 1).add_(1)):
+        with pytest.raises(RuntimeError, match="inside vmap"):
+            ember.func.vmap(fn)(ember.tensor(X))
+
+
 def test_ops_computing_from_values_are_refused_not_wrong() -> None:
     # sort's public function computes the order from the values: inside ember's vmap that
     # would be the first sample's, so it is refused (torch batches it; ember does not yet)

@@ -405,6 +405,9 @@ def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
     when ``fn`` or a check raises."""
     check_inplace(target)
     out = fn(target, *args, **kwargs)
+    if "_phys" in target.__dict__ or "_phys" in out.__dict__:
+        raise RuntimeError("ember: in-place ops on batched tensors inside vmap are not "
+                           "supported yet; use the out-of-place op")
     data = target._data
     result = out._data
     if result.shape != data.shape:
