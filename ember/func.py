@@ -263,22 +263,21 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
          chunk_size: int | None = None):
     """Mirrors ``torch.func.vmap``: ``func`` mapped over a dim of its inputs, computed on
     the whole batch at once by each op's batching rule (``ember/_ops/batching.py``; ops
-    without one run per sample). ``grad`` inside ``vmap`` gives per-sample gradients.
-    ember differs: vmap cannot be nested yet, and its outputs cannot be differentiated
-    (inputs that require grad are refused)."""
+    without one run per sample). Nests, and ``grad`` inside ``vmap`` gives per-sample
+    gradients. ember differs: vmap's outputs cannot be differentiated (inputs that require
+    grad are refused)."""
     from ember._backend import np
     from ember._ops import batching
     from ember._tensor import Tensor, make, wrap_dim
     from ember.autograd.grad_mode import is_grad_enabled
 
     def wrapped(*args, **kwargs):
-        if batching.levels:
-            raise RuntimeError("ember: vmap inside vmap is not supported yet")
         dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
         if len(dims) != len(args):
             raise ValueError(
                 f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible "
                 "with the structure of `inputs`.")
+        level = len(batching.levels)
         sizes = []
         mapped = []
         for a, d in zip(args, dims):
@@ -293,9 +292,16 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
             if a.requires_grad and is_grad_enabled():
                 raise RuntimeError("ember: differentiating through vmap is not supported yet; "
                                    "detach the mapped inputs or use grad inside vmap")
-            phys = np.moveaxis(a._data, wrap_dim(d, a._data.ndim), 0)
-            sizes.append(phys.shape[0])
-            mapped.append(batching.wrap(phys))
+            d = wrap_dim(d, a._data.ndim)
+            if batching.is_batched(a):  # batched by an outer vmap: the new dim goes last
+                outer = a._phys
+                k = len(outer.levels)
+                array = np.moveaxis(outer.array, k + d, k)
+                mapped.append(batching.wrap(array, outer.levels + (level,)))
+            else:
+                array = np.moveaxis(a._data, d, 0)
+                mapped.append(batching.wrap(array, (level,)))
+            sizes.append(a._data.shape[d])
         if not sizes:
             raise ValueError(
                 f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): at least one input must be "
@@ -304,23 +310,33 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
             raise ValueError(
                 "vmap: Expected all tensors to have the same size in the mapped dimension, got "
                 f"sizes {sizes} for the mapped dimension")
-        size = sizes[0]
-        batching.levels.append(size)
+        batching.levels.append(sizes[0])
         try:
             out = func(*mapped, **kwargs)
         finally:
             batching.levels.pop()
-        return _unbatch(out, out_dims, size)
+        return _unbatch(out, out_dims, level, sizes[0])
 
-    def _unbatch(out, dims, size):
+    def _unbatch(out, dims, level, size):
         if isinstance(out, tuple):
             dims = dims if isinstance(dims, (tuple, list)) else (dims,) * len(out)
-            return tuple(_unbatch(o, d, size) for o, d in zip(out, dims))
+            return tuple(_unbatch(o, d, level, size) for o, d in zip(out, dims))
         if not isinstance(out, Tensor):
             raise ValueError("vmap: func must return only tensors")
         phys = out.__dict__.get("_phys")
-        if phys is None:  # the same for every sample
-            phys = np.broadcast_to(out._data, (size,) + out._data.shape)
-        return make(np.ascontiguousarray(np.moveaxis(phys, 0, wrap_dim(dims, phys.ndim))))
+        array, batch_levels = (phys.array, phys.levels) if phys is not None else (out._data, ())
+        if level in batch_levels:
+            position = batch_levels.index(level)
+        else:  # the same for every sample of this level: broadcast over it
+            position = len(batch_levels)
+            array = np.expand_dims(array, position)
+            array = np.broadcast_to(
+                array, array.shape[:position] + (size,) + array.shape[position + 1:])
+        outer = tuple(lv for lv in batch_levels if lv != level)
+        k = len(outer)
+        # this level's dim joins the logical shape at out_dims; outer levels stay batched
+        array = np.moveaxis(array, position, k + wrap_dim(dims, array.ndim - k))
+        array = np.ascontiguousarray(array)
+        return batching.wrap(array, outer) if outer else make(array)
 
     return wrapped

@@ -48,6 +48,19 @@ CASES = {
     "unbatched-output": lambda L, F: F.vmap(lambda a: L.ones(2))(L.tensor(Y)),
     "fallback": lambda L, F: F.vmap(lambda a: a.cumsum(0) * a.logsumexp(1, keepdim=True))(
         L.tensor(X)),
+    "nested": lambda L, F: F.vmap(F.vmap(lambda r: (r.sin() * 2).sum()))(L.tensor(X)),
+    "nested-outer-closure": lambda L, F: F.vmap(
+        lambda x: F.vmap(lambda y: (x * y).sum(-1))(L.tensor(Y)))(L.tensor(X)),
+    "nested-in-dims": lambda L, F: F.vmap(
+        lambda a: F.vmap(lambda c: c @ c, in_dims=1)(a))(L.tensor(X)),
+    "nested-out-dims": lambda L, F: F.vmap(
+        F.vmap(lambda r: r.t() @ r.reshape(3, 1)), in_dims=1, out_dims=1)(L.tensor(X)),
+    "nested-self": lambda L, F: F.vmap(
+        lambda a: F.vmap(lambda b: a * b, out_dims=1)(a))(L.tensor(Y)),
+    "jacrev": lambda L, F: F.vmap(F.jacrev(lambda v: (v.exp() * v.sum()).tanh()))(
+        L.tensor(Y[:3])),
+    "hessian": lambda L, F: F.vmap(F.hessian(lambda v: (v ** 3).sum() * v[0]))(
+        L.tensor(Y[:2])),
 }
 
 
