@@ -13,7 +13,8 @@ from ember.autograd import grad as _autograd_grad
 from ember.autograd.forward_ad import detach_dual
 from ember.autograd.grad_mode import enable_grad
 
-__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap"]
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
+           "functional_call"]
 
 
 def _argnums_tuple(argnums) -> tuple[bool, tuple]:
@@ -25,24 +26,43 @@ def _argnums_tuple(argnums) -> tuple[bool, tuple]:
     return True, argnums
 
 
-def _leaves(args: tuple, argnums: tuple) -> tuple:
-    """args with the differentiated ones replaced by leaves connected to the originals
-    (so outer transforms can still differentiate through them)."""
+def _tree_map(fn, tree):
+    """``fn`` applied to every tensor of a pytree (dicts, lists and tuples of tensors), as
+    torch.func's transforms accept parameters given as dicts."""
+    if isinstance(tree, dict):
+        return {k: _tree_map(fn, v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_tree_map(fn, v) for v in tree)
+    return fn(tree)
+
+
+def _tree_leaves(tree) -> list:
+    leaves = []
+    _tree_map(leaves.append, tree)
+    return leaves
+
+
+def _leaf(a):
+    """A leaf to differentiate in place of ``a``, connected to ``a`` when it already
+    requires grad (so outer transforms can still differentiate through it)."""
     from ember._tensor import Tensor
 
+    if not isinstance(a, Tensor):
+        raise RuntimeError(f"Expected a Tensor to differentiate, got {type(a).__name__}")
+    if a.requires_grad:
+        return a.view_as(a)
+    leaf = a.detach().requires_grad_(True)
+    leaf._func_leaf = True
+    if "_fw" in a.__dict__:  # forward over reverse: the leaf keeps its tangent
+        leaf._fw = a._fw
+    return leaf
+
+
+def _leaves(args: tuple, argnums: tuple) -> tuple:
+    """args with the differentiated ones (tensors or pytrees of them) replaced by leaves."""
     out = list(args)
     for i in argnums:
-        a = args[i]
-        if not isinstance(a, Tensor):
-            raise RuntimeError(
-                f"Expected argument {i} to be a Tensor, got {type(a).__name__}")
-        if a.requires_grad:
-            out[i] = a.view_as(a)
-        else:
-            leaf = out[i] = a.detach().requires_grad_(True)
-            leaf._func_leaf = True
-            if "_fw" in a.__dict__:  # forward over reverse: the leaf keeps its tangent
-                leaf._fw = a._fw
+        out[i] = _tree_map(_leaf, args[i])
     return tuple(out)
 
 
@@ -68,9 +88,13 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
                     "grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, "
                     f"got tensor with {out.dim()} dims. Maybe you wanted to use the vjp or "
                     "jacrev APIs instead?")
-            inputs = tuple(args[i] for i in nums)
-            grads = _autograd_grad(out, inputs, create_graph=True, allow_unused=True,
-                                   materialize_grads=True)
+            inputs = [_tree_leaves(args[i]) for i in nums]
+            flat = _autograd_grad(out, [t for group in inputs for t in group],
+                                  create_graph=True, allow_unused=True, materialize_grads=True)
+            # back into each argument's structure
+            found = iter(flat)
+            leaf_grads = {id(t): next(found) for group in inputs for t in group}
+            grads = tuple(_tree_map(lambda t: leaf_grads[id(t)], args[i]) for i in nums)
         result = _plain(grads if many else grads[0], outer)
         value = _plain(out, outer)
         return (result, (value, _plain(aux, outer))) if has_aux else (result, value)
@@ -223,7 +247,7 @@ def hessian(func, argnums=0):
 
 def _nested(args: tuple, nums: tuple) -> bool:
     """Whether an outer transform (or the caller) differentiates through this call."""
-    return any(getattr(args[i], "requires_grad", False) for i in nums)
+    return any(getattr(t, "requires_grad", False) for i in nums for t in _tree_leaves(args[i]))
 
 
 def _plain(x, keep_graph: bool):
@@ -232,8 +256,8 @@ def _plain(x, keep_graph: bool):
     plain otherwise."""
     from ember._tensor import Tensor
 
-    if isinstance(x, tuple):
-        return tuple(_plain(t, keep_graph) for t in x)
+    if isinstance(x, (tuple, list, dict)):
+        return _tree_map(lambda t: _plain(t, keep_graph), x)
     if not isinstance(x, Tensor) or keep_graph or not x.requires_grad:
         return x
     return x if _reaches_outer_leaf(x) else detach_dual(x)
@@ -279,11 +303,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
                 "with the structure of `inputs`.")
         level = len(batching.levels)
         sizes = []
-        mapped = []
-        for a, d in zip(args, dims):
-            if d is None:
-                mapped.append(a)
-                continue
+
+        def map_one(a, d):
             if not isinstance(a, Tensor):
                 raise ValueError(
                     f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an "
@@ -293,15 +314,17 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
                 raise RuntimeError("ember: differentiating through vmap is not supported yet; "
                                    "detach the mapped inputs or use grad inside vmap")
             d = wrap_dim(d, a._data.ndim)
+            sizes.append(a._data.shape[d])
             if batching.is_batched(a):  # batched by an outer vmap: the new dim goes last
                 outer = a._phys
                 k = len(outer.levels)
-                array = np.moveaxis(outer.array, k + d, k)
-                mapped.append(batching.wrap(array, outer.levels + (level,)))
-            else:
-                array = np.moveaxis(a._data, d, 0)
-                mapped.append(batching.wrap(array, (level,)))
-            sizes.append(a._data.shape[d])
+                return batching.wrap(np.moveaxis(outer.array, k + d, k),
+                                     outer.levels + (level,))
+            return batching.wrap(np.moveaxis(a._data, d, 0), (level,))
+
+        # a dict, list or tuple argument maps every tensor in it over the same dim
+        mapped = [a if d is None else _tree_map(lambda t, d=d: map_one(t, d), a)
+                  for a, d in zip(args, dims)]
         if not sizes:
             raise ValueError(
                 f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): at least one input must be "
@@ -321,6 +344,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
         if isinstance(out, tuple):
             dims = dims if isinstance(dims, (tuple, list)) else (dims,) * len(out)
             return tuple(_unbatch(o, d, level, size) for o, d in zip(out, dims))
+        if isinstance(out, (dict, list)):
+            return _tree_map(lambda o: _unbatch(o, dims, level, size), out)
         if not isinstance(out, Tensor):
             raise ValueError("vmap: func must return only tensors")
         phys = out.__dict__.get("_phys")
@@ -340,3 +365,46 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
         return batching.wrap(array, outer) if outer else make(array)
 
     return wrapped
+
+
+def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,
+                    tie_weights: bool = True, strict: bool = False):
+    """Mirrors ``torch.func.functional_call``: call ``module`` with some of its attributes
+    (dotted names, ``"layer.weight"``) replaced by the given tensors for the duration of
+    the call, then put back — so ``grad`` and ``vmap`` can treat parameters as inputs.
+    Works on any object whose parameters are attributes (ember has no ``nn.Module`` yet)."""
+    dicts = parameter_and_buffer_dicts
+    if not isinstance(dicts, (tuple, list)):
+        dicts = (dicts,)
+    merged: dict = {}
+    for d in dicts:
+        for key, value in d.items():
+            if key in merged:
+                raise ValueError(f"{key} appeared in multiple dictionaries; behavior of "
+                                 "functional call is ambiguous")
+            merged[key] = value
+    if args is None:
+        args = ()
+    elif not isinstance(args, tuple):
+        args = (args,)
+    originals = []
+    try:
+        for name, value in merged.items():
+            *path, attr = name.split(".")
+            owner = module
+            for part in path:
+                owner = getattr(owner, part)
+            if strict and not hasattr(owner, attr):
+                raise RuntimeError(f"Unexpected key(s): '{name}'.")
+            originals.append((owner, attr, getattr(owner, attr, _MISSING)))
+            setattr(owner, attr, value)
+        return module(*args, **(kwargs or {}))
+    finally:
+        for owner, attr, value in reversed(originals):
+            if value is _MISSING:
+                delattr(owner, attr)
+            else:
+                setattr(owner, attr, value)
+
+
+_MISSING = object()

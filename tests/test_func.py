@@ -8,7 +8,7 @@ import io
 import pytest
 
 import ember
-from tests.helpers import torch
+from tests.helpers import assert_same, torch
 
 
 def scenario(L, F) -> None:
@@ -60,3 +60,44 @@ def test_per_sample_gradients_by_loop_match(lib: str) -> None:
     per_sample = [F.grad(loss)(w, x) for x in xs]
     total = F.grad(lambda weight: sum(loss(weight, x) for x in xs))(w)
     assert (sum(per_sample) - total).abs().max().item() < 1e-6
+
+
+class _Affine:
+    """A stand-in module (ember has no nn yet): parameters are attributes."""
+
+    def __init__(self, L):
+        self.weight = L.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]])
+        self.bias = L.tensor([0.1, -0.2])
+
+    def __call__(self, x):
+        return x @ self.weight.T + self.bias
+
+
+def _functional_call_case(lib, x0, w0):
+    F = importlib.import_module(lib.__name__ + ".func")
+    module = torch.nn.Linear(3, 2) if lib is torch else _Affine(lib)
+    if lib is torch:
+        with torch.no_grad():
+            module.weight.copy_(torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]]))
+            module.bias.copy_(torch.tensor([0.1, -0.2]))
+    x = lib.tensor(x0, dtype=lib.float32)
+    params = {"weight": lib.tensor(w0, dtype=lib.float32)}
+    out = F.functional_call(module, params, (x,))
+    grads = F.grad(lambda p: F.functional_call(module, p, x).pow(2).sum())(params)
+    per_sample = F.vmap(F.grad(lambda p, xi: F.functional_call(module, p, (xi,)).sum()),
+                        in_dims=(None, 0))(params, x)
+    return out, grads["weight"], per_sample["weight"], module(x).detach()
+
+
+def test_functional_call_like_torch() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x0, w0 = rng.normal(size=(4, 3)), rng.normal(size=(2, 3))
+    # the last item is the module's own output afterwards: its weight is back
+    results = [_functional_call_case(lib, x0, w0) for lib in (torch, ember)]
+    for t, e in zip(*results):
+        assert_same(e, t)
+    with pytest.raises(ValueError, match="multiple dictionaries"):
+        ember.func.functional_call(_Affine(ember), ({"bias": ember.ones(2)},
+                                                    {"bias": ember.ones(2)}), ember.ones(1, 3))
