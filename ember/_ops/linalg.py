@@ -43,21 +43,25 @@ def _c_type(t: Tensor) -> str:
             "float16": "c10::Half", "bfloat16": "c10::BFloat16"}.get(t.dtype.name, t.dtype.name)
 
 
-def dot(input: Tensor, tensor: Tensor) -> Tensor:
-    """Mirrors ``torch.dot``: the inner product of two 1-d tensors of one dtype."""
-    a, b = input._data, tensor._data
+def _check_vectors(name: str, input: Tensor, other: Tensor) -> None:
+    """torch's errors for dot and vdot: two 1-d tensors of one dtype and length."""
+    a, b = input._data, other._data
     if a.ndim != 1 or b.ndim != 1:
-        raise RuntimeError(
-            f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+        raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
     if a.dtype != b.dtype:
         raise RuntimeError(
-            "dot : expected both vectors to have same dtype, but found "
-            f"{scalar_type_name(input.dtype)} and {scalar_type_name(tensor.dtype)}")
+            f"{name} : expected both vectors to have same dtype, but found "
+            f"{scalar_type_name(input.dtype)} and {scalar_type_name(other.dtype)}")
     if a.shape[0] != b.shape[0]:
         raise RuntimeError(
             f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to "
             f"have the same number of elements, but got {a.shape[0]} and {b.shape[0]} elements "
             "respectively")
+
+
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
+    """Mirrors ``torch.dot``: the inner product of two 1-d tensors of one dtype."""
+    _check_vectors("dot", input, tensor)
     return run(DOT, input, tensor)
 
 
@@ -325,18 +329,7 @@ VDOT = defop("vdot", node="VdotBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (
 
 def vdot(input: Tensor, other: Tensor) -> Tensor:
     """Mirrors ``torch.vdot`` for real tensors (conjugation is the identity there)."""
-    a, b = input._data, other._data
-    if a.ndim != 1 or b.ndim != 1:
-        raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
-    if a.dtype != b.dtype:
-        raise RuntimeError(
-            "vdot : expected both vectors to have same dtype, but found "
-            f"{scalar_type_name(input.dtype)} and {scalar_type_name(other.dtype)}")
-    if a.shape[0] != b.shape[0]:
-        raise RuntimeError(
-            f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to "
-            f"have the same number of elements, but got {a.shape[0]} and {b.shape[0]} elements "
-            "respectively")
+    _check_vectors("vdot", input, other)
     return run(VDOT, input, other)
 
 
