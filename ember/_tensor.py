@@ -341,7 +341,7 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def __repr__(self, *, tensor_contents=None) -> str:
+    def __repr__(self) -> str:
         from ember._tensor_str import tensor_repr
 
         return tensor_repr(self)
