@@ -287,6 +287,24 @@ def test_complex_parts_values_and_gradients() -> None:
     check_raises_like(lambda L: L.tensor([1.0]).imag)
 
 
+def test_conj_physical_and_resolving() -> None:
+    def fn(L):
+        z = L.tensor([1 + 2j, -3 + 0.5j], requires_grad=True)
+        y = L.conj_physical(z)
+        (g,) = L.autograd.grad((y * L.tensor([2 - 1j, 1j])).sum().real, z)
+        w = z.detach().clone()
+        w.conj_physical_()
+        return [y, g, w, z.conj().resolve_conj(), L.resolve_neg(z)]
+    for t, e in zip(fn(torch), fn(ember)):
+        assert_same(e, t)
+    for lib in (torch, ember):
+        z = lib.tensor([1 + 2j], requires_grad=True)
+        assert type(lib.conj_physical(z).grad_fn).__name__ == "ConjPhysicalBackward0"
+        x = lib.tensor([1.0, 2.0])
+        assert x.conj_physical() is x and x.resolve_conj() is x and x.resolve_neg() is x
+        assert not lib.is_conj(x) and not x.is_neg() and not lib.is_conj(z.conj_physical())
+
+
 def test_sgn_gradient_for_complex_inputs() -> None:
     def fn(L):
         z = L.tensor([1 + 2j, -3 + 0.5j, 0j], requires_grad=True)

@@ -22,7 +22,7 @@ NAMES = (
     "erfc", "erfinv", "lgamma", "digamma", "xlogy", "sinc", "logit", "nan_to_num", "fmod",
     "copysign", "float_power", "heaviside", "logical_and", "logical_or", "logical_xor",
     "logical_not", "bitwise_left_shift", "bitwise_right_shift", "clamp_min", "clamp_max",
-    "t", "transpose", "squeeze", "unsqueeze", "cumsum", "cumprod",
+    "t", "transpose", "squeeze", "unsqueeze", "cumsum", "cumprod", "conj_physical",
 )
 
 # The augmented operators and the in-place method each one is.

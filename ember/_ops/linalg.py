@@ -323,12 +323,13 @@ ger = outer
 
 VDOT = defop("vdot", node="VdotBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
              forward=lambda xp, self, other: xp.vdot(self, other),
-             backward=(lambda grad, self, other: grad * other,
-                       lambda grad, self, other: grad * self))
+             backward=(lambda grad, self, other: other * grad.conj(),
+                       lambda grad, self, other: grad * self),
+             real_formulas=False)  # conj(self) makes it no complex-analytic product
 
 
 def vdot(input: Tensor, other: Tensor) -> Tensor:
-    """Mirrors ``torch.vdot`` for real tensors (conjugation is the identity there)."""
+    """Mirrors ``torch.vdot``: the dot product with ``input`` conjugated."""
     _check_vectors("vdot", input, other)
     return run(VDOT, input, other)
 

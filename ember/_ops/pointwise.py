@@ -360,7 +360,7 @@ def _sigmoid(xp, x):
 SIGMOID = _unary("sigmoid", "SigmoidBackward0", _half_in_float32(_sigmoid),
                  lambda grad, self, result: grad * ((1 - result) * result), ("result",))
 ABS = _unary("abs", "AbsBackward0", lambda xp, x: xp.absolute(x),
-             lambda grad, self: grad * self.sign(), (0,), kind=KEEP,
+             lambda grad, self: grad * self.sgn(), (0,), kind=KEEP,
              check=_refuse_bool('"abs_cpu" not implemented for \'Bool\'', NotImplementedError))
 
 
@@ -672,7 +672,7 @@ def _sgn_backward(grad, self, result):
 
 
 SGN = defop("sgn", node="SgnBackward0", kind=KEEP, save=(0, "result"), forward=_sgn,
-            backward=_sgn_backward)
+            backward=_sgn_backward, real_formulas=False)
 
 # ---- powers and exponentials ----------------------------------------------------------
 
@@ -944,7 +944,10 @@ IMAG = defop("imag", node="SelectBackward0", kind=KEEP, view=True,
              backward=lambda grad, self: grad * 1j)
 CONJ = defop("conj", node="ConjBackward0", kind=KEEP,
              forward=lambda xp, self: xp.conj(self),
-             backward=lambda grad, self: grad.conj())
+             backward=lambda grad, self: grad.conj(), real_formulas=False)
+CONJ_PHYSICAL = defop("conj_physical", node="ConjPhysicalBackward0", kind=KEEP,
+                      forward=lambda xp, self: xp.conj(self),
+                      backward=lambda grad, self: grad.conj(), real_formulas=False)
 
 
 def _angle_backward(grad, self):
@@ -976,6 +979,34 @@ def conj(input: Tensor) -> Tensor:
     """Mirrors ``torch.conj`` (``input`` itself when real). ember conjugates eagerly where
     torch sets a lazy conjugate bit; the values are the same."""
     return run(CONJ, input) if input._data.dtype.kind == "c" else input
+
+
+def conj_physical(input: Tensor) -> Tensor:
+    """Mirrors ``torch.conj_physical``: the conjugate computed now (``input`` itself when
+    real)."""
+    return run(CONJ_PHYSICAL, input) if input._data.dtype.kind == "c" else input
+
+
+def is_conj(input: Tensor) -> bool:
+    """Mirrors ``torch.is_conj``. ember has no lazy conjugate bit (``conj`` computes the
+    values at once), so this is always False; torch says True for ``x.conj()``."""
+    return False
+
+
+def is_neg(input: Tensor) -> bool:
+    """Mirrors ``torch.is_neg``; ember has no lazy negative bit, so always False."""
+    return False
+
+
+def resolve_conj(input: Tensor) -> Tensor:
+    """Mirrors ``torch.resolve_conj``: ``input`` itself, since ember's conjugates are
+    already materialised."""
+    return input
+
+
+def resolve_neg(input: Tensor) -> Tensor:
+    """Mirrors ``torch.resolve_neg``: ``input`` itself (ember has no lazy negative bit)."""
+    return input
 
 
 def angle(input: Tensor) -> Tensor:
@@ -1238,6 +1269,8 @@ def _rtruediv(self, other):
 
 attach({
     "real": property(real), "imag": property(imag), "conj": conj, "angle": angle,
+    "conj_physical": conj_physical, "is_conj": is_conj, "is_neg": is_neg,
+    "resolve_conj": resolve_conj, "resolve_neg": resolve_neg,
     "add": add, "sub": sub, "subtract": sub, "mul": mul, "multiply": mul, "div": div,
     "divide": div, "true_divide": div, "floor_divide": floor_divide, "remainder": remainder,
     "pow": pow, "reciprocal": reciprocal, "neg": neg, "negative": neg, "exp": exp, "log": log,
@@ -1557,7 +1590,8 @@ attach({
 })
 
 __all__ = [
-    "real", "imag", "conj", "angle", "is_complex",
+    "real", "imag", "conj", "angle", "is_complex", "conj_physical", "is_conj", "is_neg",
+    "resolve_conj", "resolve_neg",
     "abs", "absolute", "acos", "add", "allclose", "arccos", "arcsin", "arctan", "arctan2",
     "asin", "atan", "atan2", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or",
     "bitwise_right_shift", "bitwise_xor", "ceil", "clamp", "clamp_max", "clamp_min", "clip",

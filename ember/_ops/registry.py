@@ -42,11 +42,14 @@ class Op:
 
     __slots__ = ("name", "node", "node_cls", "forward", "backward", "nin", "kind", "promote",
                  "save_idx", "saves_all", "no_inputs", "save_result", "binary", "view", "jvp",
-                 "check", "multi", "needs", "arg_names", "family")
+                 "check", "multi", "needs", "arg_names", "family", "real_formulas")
 
     def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
-                 check, multi):
+                 check, multi, real_formulas=True):
         self.name = name
+        # False when the formulas already give torch's complex gradients; True makes the
+        # node conjugate around them for complex gradients (NOTE [Complex gradients]).
+        self.real_formulas = real_formulas
         self.node = node
         self.forward = forward
         # None means not differentiable (no graph is recorded); a tuple has one formula per
@@ -106,14 +109,17 @@ class Op:
 
 def defop(name: str, *, forward, backward=None, node: str | None = None, nin: int = 1,
           kind: int = SAME, promote: tuple | None = None, save=(), view: bool = False,
-          jvp=None, check=None, multi: bool | int = False) -> Op:
+          jvp=None, check=None, multi: bool | int = False, real_formulas: bool = True) -> Op:
     """Define an op. ``nin`` inputs (tensors or numbers, one graph edge each) come first in
     the arguments, parameters after. ``promote`` names the argument positions whose types
     decide the result dtype (default: the inputs). ``save`` lists what the backward formulas
     read: input positions (ints) and/or "result"; inputs not listed reach the formulas as
     None, so the graph keeps alive only what torch's would. ``check(*args)``, when given,
-    runs first and raises torch's error for arguments torch refuses."""
-    op = Op(name, node, forward, backward, nin, kind, promote, save, view, jvp, check, multi)
+    runs first and raises torch's error for arguments torch refuses. ``real_formulas=False``
+    says the formulas already give torch's gradients for complex inputs (see NOTE [Complex
+    gradients] in autograd/graph.py)."""
+    op = Op(name, node, forward, backward, nin, kind, promote, save, view, jvp, check, multi,
+            real_formulas)
     # The module that defines the op: vmap batches the pointwise table's ops elementwise.
     op.family = sys._getframe(1).f_globals.get("__name__")
     return op

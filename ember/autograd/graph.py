@@ -161,7 +161,23 @@ class OpNode(Node):
     __slots__ = ("_op", "_args", "_versions", "_result", "_meta")
 
     def apply(self, grads: list) -> list:
-        return self._apply(grads[0])
+        grad = grads[0]
+        if grad is not None and grad._data.dtype.kind == "c" and self._op.real_formulas:
+            return self._apply_conjugated(grad)
+        return self._apply(grad)
+
+    def _apply_conjugated(self, grad) -> list:
+        # NOTE [Complex gradients]: torch's gradient of a real loss L with respect to a
+        # complex z is dL/d(re z) + i dL/d(im z), so an op whose derivative is f'(z) passes
+        # back grad * conj(f'(z)). Formulas are written as for real numbers (grad * f'(z));
+        # conjugating the incoming gradient and every result turns the one into the other
+        # for every such formula (products, quotients, matmul, views, sums, ...). An op whose
+        # formulas already handle complex numbers says so with ``real_formulas=False``.
+        if type(grad) is list:
+            grad = [None if g is None else g.conj() for g in grad]
+        else:
+            grad = grad.conj()
+        return [None if g is None else g.conj() for g in self._apply(grad)]
 
     def _apply(self, grad) -> list:
         op = self._op
@@ -256,6 +272,9 @@ class MultiOutputNode(OpNode):
     __slots__ = ("num_outputs",)
 
     def apply(self, grads: list) -> list:
+        if self._op.real_formulas and any(
+                g is not None and g._data.dtype.kind == "c" for g in grads):
+            return self._apply_conjugated(grads)
         return self._apply(grads)
 
 
@@ -304,6 +323,8 @@ def fit_gradient(grad, meta):
     if data.dtype != np_dtype:
         from ember._dtype import from_np
 
+        if data.dtype.kind == "c" and np_dtype.kind != "c":  # a real input's gradient
+            grad = grad.real
         grad = grad.to(from_np(np_dtype))
     return grad
 

@@ -1,0 +1,120 @@
+"""Gradients through complex tensors, compared with torch (NOTE [Complex gradients]):
+torch's gradient of a real loss with respect to a complex input is
+dL/d(re z) + i dL/d(im z)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.helpers import assert_same
+
+torch = pytest.importorskip("torch")
+import ember  # noqa: E402
+
+
+def _complex(L, shape, seed: int, requires_grad: bool = True):
+    r = np.random.default_rng(seed)
+    return L.tensor(r.standard_normal(shape) + 1j * r.standard_normal(shape),
+                    requires_grad=requires_grad)
+
+
+def _real_loss(L, y, seed: int = 99):
+    """A real loss with a random complex (or real) cotangent, so no gradient is trivial."""
+    r = np.random.default_rng(seed)
+    c = r.standard_normal(tuple(y.shape))
+    if y.is_complex():
+        c = c + 1j * r.standard_normal(tuple(y.shape))
+    loss = (y * L.tensor(c)).sum()
+    return loss.real if loss.is_complex() else loss
+
+
+def _compare(fn, n_inputs: int, shape=(3, 3), create_graph: bool = False) -> None:
+    results = []
+    for L in (torch, ember):
+        xs = [_complex(L, shape, seed) for seed in range(n_inputs)]
+        y = fn(L, *xs)
+        grads = L.autograd.grad(_real_loss(L, y), xs, create_graph=create_graph)
+        out = [y, *grads]
+        if create_graph:  # second order: differentiate a real function of the gradients
+            out += L.autograd.grad(sum(_real_loss(L, g, 7 + i) for i, g in enumerate(grads)),
+                                   xs)
+        results.append([t.detach().resolve_conj() for t in out])
+    for t, e in zip(*results):
+        assert_same(e, t, rtol=1e-10, atol=1e-12)
+
+
+UNARY = {
+    "exp": lambda L, x: x.exp(), "log": lambda L, x: x.log(), "sin": lambda L, x: x.sin(),
+    "cos": lambda L, x: x.cos(), "tan": lambda L, x: x.tan(), "tanh": lambda L, x: x.tanh(),
+    "sinh": lambda L, x: x.sinh(), "cosh": lambda L, x: x.cosh(),
+    "sigmoid": lambda L, x: x.sigmoid(), "sqrt": lambda L, x: x.sqrt(),
+    "rsqrt": lambda L, x: x.rsqrt(), "reciprocal": lambda L, x: x.reciprocal(),
+    "square": lambda L, x: x.square(), "pow2": lambda L, x: x ** 2,
+    "pow_half": lambda L, x: x ** 0.5, "asin": lambda L, x: x.asin(),
+    "acos": lambda L, x: x.acos(), "atan": lambda L, x: x.atan(),
+    "log1p": lambda L, x: x.log1p(), "expm1": lambda L, x: x.expm1(),
+    "log2": lambda L, x: x.log2(), "sinc": lambda L, x: x.sinc(),
+    "sum": lambda L, x: x.sum(0), "mean": lambda L, x: x.mean(), "prod": lambda L, x: x.prod(1),
+    "abs": lambda L, x: x.abs(), "angle": lambda L, x: x.angle(), "sgn": lambda L, x: x.sgn(),
+    "conj": lambda L, x: x.conj(), "conj_physical": lambda L, x: x.conj_physical(),
+    "real": lambda L, x: x.real * 2, "imag": lambda L, x: x.imag * 2,
+    "mT": lambda L, x: x.mT, "mH": lambda L, x: x.mH, "flip": lambda L, x: x.flip(0),
+    "index": lambda L, x: x[[0, 2, 0]], "norm": lambda L, x: x.norm(),
+    "var": lambda L, x: x.var(0), "trace": lambda L, x: x.trace(),
+    "det": lambda L, x: L.linalg.det(x), "inv": lambda L, x: L.linalg.inv(x),
+    "matrix_exp": lambda L, x: L.linalg.matrix_exp(x),
+}
+
+BINARY = {
+    "add": lambda L, x, y: x + y, "sub": lambda L, x, y: x - y, "mul": lambda L, x, y: x * y,
+    "div": lambda L, x, y: x / y, "pow": lambda L, x, y: x ** y,
+    "matmul": lambda L, x, y: x @ y, "dot": lambda L, x, y: L.dot(x[0], y[1]),
+    "vdot": lambda L, x, y: L.vdot(x[0], y[1]), "outer": lambda L, x, y: L.outer(x[0], y[1]),
+    "lerp": lambda L, x, y: L.lerp(x, y, 0.3), "kron": lambda L, x, y: L.kron(x, y),
+    "solve": lambda L, x, y: L.linalg.solve(x, y),
+    "where": lambda L, x, y: L.where(x.real > 0, x, y),
+    "cat": lambda L, x, y: L.cat([x, y], 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_complex_gradients(name: str) -> None:
+    _compare(UNARY[name], 1)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_complex_gradients(name: str) -> None:
+    _compare(BINARY[name], 2)
+
+
+@pytest.mark.parametrize("name", ["mul", "div", "matmul", "vdot", "exp", "sgn", "abs"])
+def test_complex_second_derivatives(name: str) -> None:
+    fn = BINARY.get(name) or UNARY[name]
+    _compare(fn, 2 if name in BINARY else 1, create_graph=True)
+
+
+def test_real_input_meets_complex_values() -> None:
+    """A real tensor mixed with complex ones gets the real part of its gradient, reduced
+    over broadcasting; a real tensor cast to complex likewise."""
+    results = []
+    for L in (torch, ember):
+        x = L.tensor(np.linspace(-1.0, 1.0, 3), requires_grad=True)
+        z = _complex(L, (2, 3), 5)
+        y = x * z + (x * 1j).exp() + x.to(L.complex128) / z
+        grads = L.autograd.grad(_real_loss(L, y), [x, z])
+        results.append([y.detach(), *grads])
+    for t, e in zip(*results):
+        assert_same(e, t, rtol=1e-10, atol=1e-12)
+
+
+def test_inplace_ops_on_complex_tensors() -> None:
+    results = []
+    for L in (torch, ember):
+        x = _complex(L, (3,), 1)
+        y = x * 2
+        y.mul_(_complex(L, (3,), 2, requires_grad=False))
+        y[1:] *= 1j
+        (g,) = L.autograd.grad(_real_loss(L, y.exp()), x)
+        results.append([y.detach(), g])
+    for t, e in zip(*results):
+        assert_same(e, t, rtol=1e-10, atol=1e-12)
