@@ -417,6 +417,58 @@ def L0(L, x):
     return L.zeros(0, 3)
 
 
+@st.composite
+def _view_keys(draw):
+    """A non-empty tensor shape, whether to transpose it, and a basic index key mixing
+    None, ints, slices with steps and ``...``."""
+    shape = draw(st.lists(st.integers(1, 4), max_size=4).map(tuple))
+    key, dim = [], 0
+    for _ in range(draw(st.integers(0, 5))):
+        kind = draw(st.sampled_from(["none", "int", "slice"]))
+        if kind == "none" or dim == len(shape):
+            key.append(None)
+            continue
+        size = shape[dim]
+        if kind == "int":
+            key.append(draw(st.integers(-size, size - 1)))
+        else:
+            start = draw(st.integers(0, size - 1))
+            key.append(slice(start, draw(st.sampled_from([None, size])),
+                             draw(st.sampled_from([None, 1, 2, 3]))))
+        dim += 1
+    if draw(st.booleans()):
+        key.insert(draw(st.integers(0, len(key))), Ellipsis)
+    return shape, draw(st.booleans()) and len(shape) > 1, tuple(key)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_view_keys(), st.data())
+def test_stride_of_index_views(case, data):
+    # each None is an unsqueeze of what the key has made so far: torch strides it over the
+    # next dim still to be indexed (NumPy would give it stride 0)
+    shape, transposed, key = case
+    if transposed:  # the same shape, laid out the other way round
+        stored = (shape[1], shape[0]) + shape[2:]
+        t, e = torch.zeros(stored).transpose(0, 1), ember.zeros(stored).transpose(0, 1)
+    else:
+        t, e = torch.zeros(shape), ember.zeros(shape)
+    t, e = t[key], e[key]
+    assert (tuple(e.shape), e.stride(), e.storage_offset()) == (
+        tuple(t.shape), t.stride(), t.storage_offset())
+    dim = data.draw(st.integers(0, t.dim()))
+    assert e.unsqueeze(dim).stride() == t.unsqueeze(dim).stride()
+
+
+def test_stride_of_new_dims():
+    for fn in [lambda x: x[:, None], lambda x: x[None], lambda x: x[..., None],
+               lambda x: x[::2, None, 1:], lambda x: x[0, None], lambda x: x[:, None, None, 0],
+               lambda x: x[:, :, :1].unsqueeze(3), lambda x: x[1:, None][:, :, None],
+               lambda x: x[None, 0:1].unsqueeze(0)]:
+        t = fn(torch.arange(24.0).reshape(2, 3, 4))
+        e = fn(ember.arange(24.0).reshape(2, 3, 4))
+        assert e.stride() == t.stride()
+
+
 def test_data_ptr_views():
     for L in (torch, ember):
         x = _base_tensors(L)

@@ -188,8 +188,24 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
     return run(SQUEEZE_DIMS, input, wrap_dims(dim, n), data.shape)
 
 
+def _new_dim_stride(data: ndarray, dim: int) -> int:
+    """The stride, in bytes, torch gives a dim inserted before ``dim`` of ``data``: one step
+    over the whole of dim ``dim`` (1 element past the last dim). NumPy's choice differs
+    (0, or whatever its reshape picks), and ``Tensor.stride`` reports the array's own."""
+    if dim >= data.ndim:
+        return data.itemsize
+    return data.shape[dim] * data.strides[dim]
+
+
+def _unsqueeze_forward(xp, self, dim):
+    # expand_dims may restride the other size-1 dims too; torch keeps theirs
+    shape = self.shape[:dim] + (1,) + self.shape[dim:]
+    strides = self.strides[:dim] + (_new_dim_stride(self, dim),) + self.strides[dim:]
+    return xp.lib.stride_tricks.as_strided(self, shape, strides)
+
+
 UNSQUEEZE = defop("unsqueeze", node="UnsqueezeBackward0", kind=KEEP, view=True,
-                  forward=lambda xp, self, dim: xp.expand_dims(self, dim),
+                  forward=_unsqueeze_forward,
                   backward=lambda grad, self, dim: grad.squeeze(dim))
 
 
@@ -312,8 +328,30 @@ INDEX_PUT_ACCUMULATE = defop("index_put", node="IndexPutBackward0", kind=KEEP,
                              forward=_scatter_add_back,
                              backward=lambda grad, g, key, self_shape: _advanced(grad, key))
 
+def _basic_index(xp, self, key, self_shape):
+    out = self[key]
+    if type(key) is not tuple or None not in key:
+        return out
+    # torch applies the key left to right, and each None is an unsqueeze of the result so
+    # far: its stride spans the next dim of ``self`` not yet indexed (see _new_dim_stride).
+    strides = list(out.strides)
+    pos = dim = 0
+    for k in key:
+        if k is None:
+            strides[pos] = _new_dim_stride(self, dim)
+            pos += 1
+        elif k is Ellipsis:
+            skip = self.ndim - sum(1 for j in key if j is not None and j is not Ellipsis)
+            pos += skip
+            dim += skip
+        else:
+            pos += isinstance(k, slice)
+            dim += 1
+    return xp.lib.stride_tricks.as_strided(out, out.shape, strides)
+
+
 _BASIC_OPS = {name: defop("getitem", node=name, kind=KEEP, view=True,
-                          forward=lambda xp, self, key, self_shape: self[key],
+                          forward=_basic_index,
                           backward=lambda grad, self, key, self_shape: run(
                               INDEX_BACKWARD, grad, key, self_shape))
               for name in ("AliasBackward0", "SliceBackward0", "SelectBackward0",
