@@ -8,6 +8,7 @@ from ember._ops.linalg import (
     eigh,
     eigvalsh,
     inv,
+    linalg_svd,
     lstsq,
     matmul,
     matrix_exp,
@@ -18,10 +19,11 @@ from ember._ops.linalg import (
     qr,
     slogdet,
     solve,
-    svd,
     svdvals,
     vector_norm,
 )
+
+svd = linalg_svd
 
 __all__ = ["LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "lstsq",
            "matmul", "matrix_exp", "matrix_norm", "matrix_power", "norm", "pinv", "qr",

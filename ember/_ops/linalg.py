@@ -773,23 +773,26 @@ def slogdet(A: Tensor):
     return slogdet_result(*run(SLOGDET, A))
 
 
-def _solve_forward(xp, A, B, vector):
+def _solve_forward(xp, A, B, vector, left):
     _raise_if_singular(A, lambda where, info: (
         f"torch.linalg.solve: {where}The solver failed because the input matrix is singular."))
     if vector:
         return xp.linalg.solve(A, B[..., None])[..., 0]
-    return xp.linalg.solve(A, B)
+    if left:
+        return xp.linalg.solve(A, B)
+    return xp.swapaxes(xp.linalg.solve(xp.swapaxes(A, -1, -2), xp.swapaxes(B, -1, -2)), -1, -2)
 
 
-def _solve_grad_B(grad, A, B, vector, result):
-    return solve(_mT(A), grad)
+def _solve_grad_B(grad, A, B, vector, left, result):
+    # X = A^-1 B gives A^-T G; X = B A^-1 gives G A^-T
+    return solve(_mT(A), grad, left=left)
 
 
-def _solve_grad_A(grad, A, B, vector, result):
-    gB = solve(_mT(A), grad)
+def _solve_grad_A(grad, A, B, vector, left, result):
+    gB = _solve_grad_B(grad, A, B, vector, left, result)
     if vector:
         return -(gB.unsqueeze(-1) * result.unsqueeze(-2))
-    return -(gB @ _mT(result))
+    return -(gB @ _mT(result)) if left else -(_mT(result) @ gB)
 
 
 SOLVE = defop("linalg_solve_ex", node="LinalgSolveExBackward0", nin=2, kind=KEEP,
@@ -799,10 +802,9 @@ SOLVE = defop("linalg_solve_ex", node="LinalgSolveExBackward0", nin=2, kind=KEEP
 
 def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """Mirrors ``torch.linalg.solve``: X with ``A @ X = B`` (``X @ A = B`` when ``left`` is
-    False). ``B`` is a batch of vectors when it is 1-d or has A's batch shape plus one dim."""
+    False). ``B`` is a batch of vectors when it is 1-d or has A's batch shape plus one dim
+    (refused with ``left=False``, as in torch)."""
     _check_square(A, "linalg.solve")
-    if not left:
-        return _mT(solve(_mT(A), _mT(B)))
     if A._data.dtype != B._data.dtype:
         raise RuntimeError(
             f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
@@ -810,12 +812,16 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     a, b = A._data.shape, B._data.shape
     vector = len(b) == 1 or (len(b) == len(a) - 1 and b == a[:-1])
     n = a[-1]
-    if (b[-1] if vector else b[-2]) != n:
+    rows, cols = (b[-1], 1) if vector else b[-2:]  # a vector is a column
+    if (rows if left else cols) != n:
         raise RuntimeError(
             "linalg.solve: Incompatible shapes of A and B for the equation "
-            f"{'AX = B' if not vector else 'Ax = b'} ({a[-2]}x{a[-1]} and "
-            f"{'x'.join(str(s) for s in b[-1:] if vector) or 'x'.join(str(s) for s in b[-2:])})")
-    return run(SOLVE, A, B, vector)
+            f"{'AX = B' if left else 'XA = B'} ({a[-2]}x{a[-1]} and {rows}x{cols})")
+    if not left and vector:
+        raise RuntimeError(
+            "linalg.solve: Vector broadcasting of the left hand side is not supported for "
+            "left=False. In this case linalg.solve is equivalent to B / A.squeeze(-1)")
+    return run(SOLVE, A, B, vector, bool(left))
 
 
 # ---- cholesky, matrix_exp, matrix_power -------------------------------------------------
@@ -1059,13 +1065,33 @@ SVD = defop("linalg_svd", node="LinalgSvdBackward0", kind=KEEP, save=("result",)
             backward=_svd_backward)
 
 
-def svd(A: Tensor, full_matrices: bool = True):
+def linalg_svd(A: Tensor, full_matrices: bool = True):
     """Mirrors ``torch.linalg.svd``: (U, S, Vh), batched. Singular vectors are unique only
     up to sign; NumPy and torch both call LAPACK's gesdd, so they agree in practice, but
     tests compare reconstructions and gauge-invariant quantities. The gradient is unbounded
     at repeated singular values, as torch's."""
     _check_matrix(A, "linalg.svd")
     return svd_result(*run(SVD, A, full_matrices))
+
+
+svd_legacy_result = _named("svd", ("U", "S", "V"))
+
+
+def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
+    """Mirrors ``torch.svd`` (torch's older form of ``linalg.svd``): (U, S, V) with V, not
+    its transpose; ``some`` keeps the reduced factors. With ``compute_uv=False`` only S is
+    computed and U, V are zeros of shapes (m, m) and (n, n), as in torch."""
+    _check_matrix(input, "linalg.svd")
+    if not compute_uv:
+        from ember._ops.creation import zeros
+
+        shape = input._data.shape
+        dtype = input.dtype
+        return svd_legacy_result(zeros(shape[:-2] + (shape[-2],) * 2, dtype=dtype),
+                                 svdvals(input),
+                                 zeros(shape[:-2] + (shape[-1],) * 2, dtype=dtype))
+    U, S, Vh = run(SVD, input, not some)
+    return svd_legacy_result(U, S, _mT(Vh))
 
 
 def svdvals(A: Tensor) -> Tensor:
@@ -1088,6 +1114,26 @@ def _eigh_backward(grads, A, UPLO, result):
 EIGH = defop("linalg_eigh", node="LinalgEighBackward0", kind=KEEP, save=("result",),
              multi=True, forward=lambda xp, A, UPLO: tuple(xp.linalg.eigh(A, UPLO=UPLO)),
              backward=_eigh_backward)
+
+
+def _saved_as(op, **fetch) -> None:
+    """torch's ``grad_fn._saved_<name>`` attributes of a decomposition's node, read from
+    what ember's node keeps (``_saved_result``, the inputs under ember's formula names)."""
+    for name, get in fetch.items():
+        setattr(op.node_cls, f"_saved_{name}", property(get))
+
+
+def _output(i: int):
+    return lambda node: node._saved_result[i]
+
+
+_saved_as(SVD, U=_output(0), S=_output(1), Vh=_output(2),
+          S_sym_argsize_minus_1=lambda node: node._saved_result[1].shape[-1])
+_saved_as(QR, Q=_output(0), R=_output(1))
+_saved_as(EIGH, eigenvalues=_output(0), eigenvectors=_output(1))
+_saved_as(INV, inverse=lambda node: node._saved_result)
+_saved_as(CHOLESKY, L=lambda node: node._saved_result)
+_saved_as(MATRIX_EXP, self=lambda node: node._saved_A)
 
 
 def _check_uplo(UPLO: str) -> None:
@@ -1198,6 +1244,8 @@ LSTSQ = defop("linalg_lstsq", node="LinalgLstsqBackward0", nin=2, kind=KEEP,
                   grads, A, B, vector, driver)[0],
                         lambda grads, A, B, vector, driver: _lstsq_grads(
                   grads, A, B, vector, driver)[1]))
+_saved_as(PINV, self=lambda node: node._saved_A)
+_saved_as(LSTSQ, self=lambda node: node._saved_A, b=lambda node: node._saved_B)
 
 
 def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver: str | None = None):
