@@ -423,6 +423,37 @@ def test_solve_shape_errors(shapes, left) -> None:
     check_raises_like(fn)
 
 
+EINSUM_CASES = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk->ki", [(2, 3), (3, 4)]),
+    ("ij,jk->ik", [(1, 3), (3, 1)]), ("ij,jk->ik", [(2, 1), (1, 4)]),
+    ("ij,jk->ik", [(0, 3), (3, 4)]), ("ij,kj->ik", [(2, 3), (4, 3)]),
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 4)]), ("bij,jk->bik", [(2, 2, 3), (3, 4)]),
+    ("...ij,...jk->...ik", [(2, 2, 3), (2, 3, 4)]), ("ijk,ikl->jl", [(2, 3, 4), (2, 4, 5)]),
+    ("ij,j->i", [(2, 3), (3,)]), ("ij,i->j", [(2, 3), (2,)]), ("i,i->", [(3,), (3,)]),
+    ("bi,bi->b", [(2, 3), (2, 3)]), ("ij,ij->i", [(1, 3), (2, 3)]), ("ij,ij->", [(2, 3)] * 2),
+    ("ij,jk->", [(2, 3), (3, 4)]), ("ijk,jk->i", [(2, 3, 4), (3, 4)]),
+    ("ii->", [(3, 3)]), ("iii->", [(2, 2, 2)]), ("ii->i", [(3, 3)]), ("ii->i", [(1, 1)]),
+    ("bii->bi", [(2, 3, 3)]), ("iij->j", [(3, 3, 2)]), ("ii,i->i", [(3, 3), (3,)]),
+    ("i,j->ij", [(2,), (3,)]), ("ij,kl->ijkl", [(2, 3), (2, 2)]), ("i,j->", [(2,), (3,)]),
+    ("i,j->j", [(2,), (3,)]), ("ij,jk->ijk", [(2, 3), (3, 4)]), ("i,i->i", [(3,), (3,)]),
+    ("ij,ij->ij", [(2, 3), (2, 3)]), ("ij->", [(2, 3)]), ("ji->", [(2, 3)]), ("i->", [(1,)]),
+    ("ij->j", [(2, 3)]), ("ij->i", [(1, 3)]), ("...->", [(2, 3)]), ("ij->ij", [(2, 3)]),
+    ("i->i", [(3,)]), ("ij->ji", [(2, 3)]), ("ijk->kji", [(2, 3, 4)]),
+    ("bij->bji", [(2, 2, 3)]), ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
+    ("i,i,i->", [(3,)] * 3), ("i,j,k->ijk", [(2,), (3,), (2,)]),
+    ("ab,ab,ab->a", [(2, 3)] * 3), ("i,i,j->j", [(3,), (3,), (2,)]),
+    ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]),
+    ("ab,bc,cd,de->ae", [(2, 2)] * 4),
+]
+
+
+@pytest.mark.parametrize("equation,shapes", EINSUM_CASES)
+def test_einsum_node_names(equation, shapes) -> None:
+    # check_op compares the node name torch records (MulBackward0, ViewBackward0, ...) as
+    # well as values and gradients
+    check_op(lambda L, *xs: _lib(L)[0].einsum(equation, *xs), shapes, dtype="float64")
+
+
 def _saved_value(L, node, name):
     value = getattr(node, name)
     if name in ("_saved_U", "_saved_Vh", "_saved_eigenvectors"):
