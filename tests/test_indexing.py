@@ -413,6 +413,44 @@ def test_errors(name, fn) -> None:
                                                dtype=L.float32)))
 
 
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), include_self=st.booleans(), dim=st.integers(0, 1))
+def test_scatter_reduce_prod_grad_with_zeros(data, include_self, dim) -> None:
+    # small integers, so zeros are common, several can share a slot, and every product is
+    # exact: gradients must equal torch's bit for bit (the product of the other values).
+    # src is as large as the index: with a larger src torch's own backward fails or
+    # gives the unread entries nonzero gradients.
+    values = st.integers(-2, 2).map(float)
+    self_shape = (3, 2) if dim == 0 else (2, 3)
+    x = data.draw(st.lists(values, min_size=6, max_size=6))
+    ishape = (data.draw(st.integers(1, 4)), 2) if dim == 0 else (2, data.draw(st.integers(1, 4)))
+    n = ishape[0] * ishape[1]
+    src_shape = ishape
+    src = data.draw(st.lists(values, min_size=n, max_size=n))
+    index = data.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+    grads = []
+    for L in (torch, ember):
+        a = L.tensor(x, dtype=L.float64).reshape(self_shape).requires_grad_()
+        b = L.tensor(src, dtype=L.float64).reshape(src_shape).requires_grad_()
+        i = L.tensor(index).reshape(ishape)
+        out = a.scatter_reduce(dim, i, b, "prod", include_self=include_self)
+        cot = L.arange(1.0, 7.0, dtype=L.float64).reshape(out.shape)
+        grads.append((out, *L.autograd.grad(out, (a, b), cot)))
+    for e, t in zip(grads[1], grads[0]):
+        assert_same(e, t, rtol=0, atol=0)
+
+
+def test_scatter_reduce_prod_gradcheck_with_zeros() -> None:
+    for include_self in (True, False):
+        def fn(L, x, s, include_self=include_self):
+            x = x * L.tensor([[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]], dtype=x.dtype)
+            s = s * L.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]], dtype=s.dtype)
+            i = L.tensor([[0, 0, 2], [1, 2, 2]])
+            return x.scatter_reduce(1, i, s, "prod", include_self=include_self)
+        check_gradcheck(fn, [(2, 3), (2, 3)], gradgrad=False)
+        check_op(fn, [(2, 3), (2, 3)], dtype="float64")
+
+
 # ---- hypothesis: shapes --------------------------------------------------------------
 
 

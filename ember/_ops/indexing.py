@@ -310,7 +310,12 @@ def _scatter_reduce_self(grad, self, src, index, dim, reduce, include_self, resu
         out = grad / counts.clamp_min(1)
         return out if include_self else out.masked_fill(_scattered(index, dim, self.shape), 0)
     if reduce == "prod":
-        out = grad * result / self
+        # d result / d self is the product of the other values in the slot; a zero self is
+        # left out of the product (set to 1) instead of divided by, as torch does
+        nonzero_self = self.masked_fill(self == 0, 1)
+        others = run(SCATTER_REDUCE, nonzero_self, src, index, dim, reduce,
+                     include_self) / nonzero_self
+        out = grad * others
         return out if include_self else out.masked_fill(_scattered(index, dim, self.shape), 0)
     hit = (self == result)
     if not include_self:
@@ -342,10 +347,36 @@ def _scatter_reduce_src(grad, self, src, index, dim, reduce, include_self, resul
             grad._data.dtype))
         return _src_grad(grad / counts.clamp_min(1), index, dim, src.shape)
     if reduce == "prod":
-        return _src_grad(grad * result, index, dim, src.shape) / src
+        return _scatter_prod_src(grad, self, src, index, dim, include_self, result)
     ties = _ties(self, src, index, dim, include_self, result)
     hit = (src == run(GATHER, result, index, dim))
     return _src_grad(grad / ties, index, dim, src.shape) * hit
+
+
+def _scatter_prod_src(grad, self, src, index, dim, include_self, result):
+    """The 'prod' gradient of src: the product of the other values in its slot. That is
+    result / src, except for a zero src that is the only zero src in its slot, whose
+    product of the others is computed again with it set to 1 (torch's way: other zeros,
+    in self or in src, make the gradient 0 either way)."""
+    zero = src._data == 0
+    zero_head = _head(_at_least_1d(zero), index.shape)
+    per_slot = np.zeros(self._data.shape, np.int64)
+    view = per_slot.reshape(1) if per_slot.ndim == 0 else per_slot
+    key = _along(np, _at_least_1d(index), dim)
+    np.add.at(view, key, zero_head)
+    single = np.zeros(zero.shape, bool)
+    single_view = single.reshape(1) if single.ndim == 0 else single
+    head = tuple(slice(0, s) for s in index.shape)
+    single_view[head] = zero_head & (view[key] == 1)
+    by_division = _src_grad(grad * result, index, dim, src.shape) / src.masked_fill(
+        make(zero), 1)
+    if not single.any():
+        return by_division
+    single = make(single)
+    without = run(SCATTER_REDUCE, self, src.masked_fill(single, 1), index, dim, "prod",
+                  include_self)
+    by_product = _src_grad(grad * without, index, dim, src.shape)
+    return by_product.where(single, by_division)
 
 
 SCATTER_REDUCE = defop("scatter_reduce", node="ScatterReduceBackward0", nin=2, kind=KEEP,
@@ -356,8 +387,8 @@ SCATTER_REDUCE = defop("scatter_reduce", node="ScatterReduceBackward0", nin=2, k
 def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
                    include_self: bool = True) -> Tensor:
     """Mirrors ``torch.scatter_reduce``: ``src`` combined into ``input`` at ``index`` with
-    ``reduce`` in sum, prod, mean, amax, amin. ember differs: the 'prod' gradient divides
-    by the inputs, so zeros in them give nan where torch gives the product of the others."""
+    ``reduce`` in sum, prod, mean, amax, amin; the 'prod' gradient of each value is the
+    product of the others in its slot, zeros included, as torch's."""
     dim = wrap_dim(dim, input._data.ndim)
     if reduce not in _REDUCE_UFUNC:
         raise RuntimeError(
