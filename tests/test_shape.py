@@ -437,7 +437,10 @@ def _view_keys(draw):
                              draw(st.sampled_from([None, 1, 2, 3]))))
         dim += 1
     if draw(st.booleans()):
-        key.insert(draw(st.integers(0, len(key))), Ellipsis)
+        # ``...`` stands for the dims the key leaves out, so only where it keeps each
+        # entry on the dim it was drawn for: anywhere once every dim is indexed, else last
+        key.insert(draw(st.integers(0, len(key))) if dim == len(shape) else len(key),
+                   Ellipsis)
     return shape, draw(st.booleans()) and len(shape) > 1, tuple(key)
 
 
