@@ -141,21 +141,23 @@ def vjp(func, *primals, has_aux: bool = False):
 
 def jvp(func, primals: tuple, tangents: tuple, *, has_aux: bool = False):
     """Mirrors ``torch.func.jvp``: ``(output, J @ tangents)``, by forward-mode AD
-    (``ember.autograd.forward_ad``)."""
+    (``ember.autograd.forward_ad``) on a level of its own, so calls nest (forward over
+    forward). The tangents are differentiable: ``grad`` or ``jacrev`` around ``jvp`` runs
+    reverse mode over forward mode, as in torch."""
     from ember._ops.creation import zeros_like
     from ember.autograd import forward_ad as fw
 
     if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
         raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to be "
                            "tuples")
-    with fw.dual_level():
-        duals = tuple(fw.make_dual(p, t) for p, t in zip(primals, tangents))
+    with fw._nested_level() as level:
+        duals = tuple(fw._make_dual(p, t, level) for p, t in zip(primals, tangents))
         out = func(*duals)
         aux = None
         if has_aux:
             out, aux = out
         outs = out if isinstance(out, tuple) else (out,)
-        unpacked = [fw.unpack_dual(o) for o in outs]
+        unpacked = [fw._unpack_dual(o, level) for o in outs]
     values = tuple(_plain(u.primal, False) for u in unpacked)
     jvps = tuple(u.tangent if u.tangent is not None else zeros_like(u.primal)
                  for u in unpacked)

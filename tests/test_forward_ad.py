@@ -88,3 +88,105 @@ def test_tangent_shape_error() -> None:
     for L, fw in ((torch, tfw), (ember, efw)):
         with fw.dual_level(), pytest.raises(RuntimeError, match="different size"):
             fw.make_dual(L.ones(2), L.ones(3))
+
+
+# ---- ops with several outputs -----------------------------------------------------------
+# Each case maps an input of shape (3, 4) to the op's outputs. GAUGE names, per case, the
+# outputs made of vectors fixed only up to sign (singular vectors, eigenvectors) and the dim
+# the vectors run along: those are compared after aligning each vector's sign with torch's
+# (a tangent flips with its vector), which leaves only gauge-invariant content to differ.
+
+MULTI = {
+    "max": lambda L, a: a.max(1), "min": lambda L, a: a.min(0, keepdim=True),
+    "median": lambda L, a: a.median(1), "kthvalue": lambda L, a: a.kthvalue(2, 0),
+    "sort": lambda L, a: a.sort(1, descending=True), "sort_stable": lambda L, a: a.sort(
+        stable=True, dim=0), "topk": lambda L, a: a.topk(2), "cummax": lambda L, a: a.cummax(1),
+    "cummin": lambda L, a: a.cummin(0), "var_mean": lambda L, a: L.var_mean(a, 1),
+    "std_mean": lambda L, a: L.std_mean(a), "unbind": lambda L, a: a.unbind(1),
+    "split": lambda L, a: a.split(2, 1), "split_sizes": lambda L, a: a.split([1, 3], 1),
+    "chunk": lambda L, a: a.chunk(2), "tensor_split": lambda L, a: a.tensor_split(3, 1),
+    "slogdet": lambda L, a: L.linalg.slogdet(a[:, :3]), "qr": lambda L, a: L.linalg.qr(a),
+    "qr_tall": lambda L, a: L.linalg.qr(a.T), "qr_complete": lambda L, a: L.linalg.qr(
+        a, mode="complete"), "svd": lambda L, a: L.linalg.svd(a, full_matrices=False),
+    "svd_full": lambda L, a: L.linalg.svd(a), "svd_tall": lambda L, a: L.linalg.svd(a.T),
+    "svd_batched": lambda L, a: L.linalg.svd(a.reshape(2, 2, 3), full_matrices=False),
+    "svdvals": lambda L, a: (L.linalg.svdvals(a),),
+    "eigh": lambda L, a: L.linalg.eigh(a[:, :3] @ a[:, :3].T),
+    "eigh_upper": lambda L, a: L.linalg.eigh(a[:, 1:], UPLO="U"),
+    "lstsq": lambda L, a: L.linalg.lstsq(a.T, a.T[:, :2]),
+    "lstsq_gelsd": lambda L, a: L.linalg.lstsq(a.T, a.T[:, 1:], driver="gelsd"),
+}
+GAUGE = {"svd": {0: -2, 2: -1}, "svd_full": {0: -2, 2: -1}, "svd_tall": {0: -2, 2: -1},
+         "svd_batched": {0: -2, 2: -1}, "eigh": {1: -2}, "eigh_upper": {1: -2}}
+
+
+def _numpy(t) -> np.ndarray:
+    return t.detach().numpy(force=True) if isinstance(t, torch.Tensor) else t.detach()._data
+
+
+def _signs(e, t, dim: int) -> np.ndarray:
+    """+1/-1 per vector of ``e`` (vectors along ``dim``) to match ``t``'s orientation."""
+    s = np.sign((_numpy(e) * _numpy(t)).sum(dim, keepdims=True))
+    return np.where(s == 0, 1.0, s)
+
+
+def compare_outputs(name: str, e_outs, t_outs, what: str) -> None:
+    assert len(e_outs) == len(t_outs)
+    for k, (e, t) in enumerate(zip(e_outs, t_outs)):
+        (ep, et), (tp, tt) = e, t
+        assert (et is None) == (tt is None), f"{what} {k}: tangent {et} vs torch's {tt}"
+        dim = GAUGE.get(name, {}).get(k)
+        s = 1.0 if dim is None else _signs(ep, tp, dim)
+        assert_same(ember.tensor(_numpy(ep) * s).to(ep.dtype), tp, rtol=1e-9, atol=1e-9,
+                    what=f"{what} {k} primal")
+        if tt is not None:
+            assert_same(ember.tensor(_numpy(et) * s).to(et.dtype), tt, rtol=1e-7, atol=1e-9,
+                        what=f"{what} {k} tangent")
+
+
+def several_tangents(L, fw, fn, array, tangent_array):
+    with fw.dual_level():
+        out = fn(L, fw.make_dual(L.tensor(array), L.tensor(tangent_array)))
+        return [tuple(fw.unpack_dual(o)) for o in out]
+
+
+@pytest.mark.parametrize("name", sorted(MULTI))
+def test_several_output_tangents(name: str) -> None:
+    rng = np.random.default_rng(3)
+    arr, tan = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    t = several_tangents(torch, tfw, MULTI[name], arr, tan)
+    e = several_tangents(ember, efw, MULTI[name], arr, tan)
+    compare_outputs(name, e, t, "output")
+
+
+def test_every_several_output_record_is_covered() -> None:
+    """Each op record with several outputs is reached by a MULTI case or refuses forward
+    mode as torch does (test_forward_refusals)."""
+    import ember._ops.linalg as linalg
+    import ember._ops.reduction as reduction
+    import ember._ops.shape as shape
+
+    records = {op.name for mod in (linalg, reduction, shape) for op in vars(mod).values()
+               if isinstance(op, ember._ops.registry.Op) and op.multi}
+    covered = {"max", "min", "median", "kthvalue", "sort", "topk", "cummax", "cummin",
+               "var_mean", "std_mean", "unbind", "split", "split_with_sizes", "linalg_slogdet",
+               "linalg_qr", "linalg_svd", "linalg_eigh", "linalg_lstsq", "_unique2",
+               "unique_dim"}
+    assert records <= covered, records - covered
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.unique(L.autograd.forward_ad.make_dual(L.ones(3), L.ones(3)),
+                       return_inverse=True),
+    lambda L: L.unique(L.autograd.forward_ad.make_dual(L.ones(3, 2), L.ones(3, 2)), dim=0),
+    lambda L: L.linalg.qr(L.autograd.forward_ad.make_dual(L.ones(3, 2), L.ones(3, 2)),
+                          mode="r"),
+    lambda L: L.linalg.qr(L.autograd.forward_ad.make_dual(L.ones(3, 2), L.ones(3, 2)),
+                          mode="complete"),
+], ids=["unique", "unique_dim", "qr_r", "qr_complete_tall"])
+def test_forward_refusals(fn) -> None:
+    def inside_level(L):
+        with L.autograd.forward_ad.dual_level():
+            return fn(L)
+
+    check_raises_like(inside_level)

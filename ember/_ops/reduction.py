@@ -18,6 +18,7 @@ from ember import _dtype
 from ember._backend import np
 from ember._ops.registry import KEEP, attach, defop, not_implemented, run
 from ember._tensor import Tensor, make, wrap_dim, wrap_dims
+from ember.autograd.forward_ad import not_supported
 
 __all__ = [
     "sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
@@ -1017,9 +1018,11 @@ def _unique_forward(xp, self, dim):
 
 
 UNIQUE = defop("_unique2", node="Unique2Backward0", kind=KEEP, multi=1,
-               forward=_unique_forward, backward=_unique_formula("_unique2"))
+               forward=_unique_forward, backward=_unique_formula("_unique2"),
+               jvp=not_supported("_unique2"))
 UNIQUE_DIM = defop("unique_dim", node="UniqueDimBackward0", kind=KEEP, multi=1,
-                   forward=_unique_forward, backward=_unique_formula("unique_dim"))
+                   forward=_unique_forward, backward=_unique_formula("unique_dim"),
+                   jvp=not_supported("unique_dim"))
 
 
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002

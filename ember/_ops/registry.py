@@ -245,7 +245,10 @@ def _outputs(op: Op, args: tuple, arrays, needs_grad: bool, phys=None) -> tuple:
         outs.append(out)
     if saved is not None:
         node._result = saved
-    return tuple(outs)
+    outs = tuple(outs)
+    if _dual_levels:
+        forward_ad.propagate(op, args, outs)
+    return outs
 
 
 def _forward(op: Op, args: tuple) -> tuple:
