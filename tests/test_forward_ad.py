@@ -190,3 +190,125 @@ def test_forward_refusals(fn) -> None:
             return fn(L)
 
     check_raises_like(inside_level)
+
+
+def test_level_errors_match_torch() -> None:
+    def nested(L):
+        with L.autograd.forward_ad.dual_level(), L.autograd.forward_ad.dual_level():
+            pass
+
+    def twice(L):
+        fw = L.autograd.forward_ad
+        with fw.dual_level():
+            fw.make_dual(fw.make_dual(L.ones(2), L.ones(2)), L.ones(2))
+
+    def bad_level(L):
+        fw = L.autograd.forward_ad
+        with fw.dual_level():
+            fw.make_dual(L.ones(2), L.ones(2), level=3)
+
+    def bad_exit(L):
+        fw = L.autograd.forward_ad
+        with fw.dual_level():
+            fw.exit_dual_level(level=2)
+
+    for fn in (nested, twice, bad_level, bad_exit,
+               lambda L: L.autograd.forward_ad.exit_dual_level()):
+        check_raises_like(fn)
+    for L, fw in ((torch, tfw), (ember, efw)):
+        assert fw.enter_dual_level() == 0
+        try:
+            d = fw.make_dual(L.ones(2), L.ones(2) * 3, level=0)
+            assert fw.unpack_dual(d, level=0).tangent.tolist() == [3.0, 3.0]
+            assert fw.unpack_dual(L.ones(2), level=4).tangent is None
+        finally:
+            fw.exit_dual_level(level=0)
+
+    def unpack_bad_level(L):
+        fw = L.autograd.forward_ad
+        with fw.dual_level():
+            fw.unpack_dual(fw.make_dual(L.ones(2), L.ones(2)), level=4)
+
+    check_raises_like(unpack_bad_level)
+
+
+# ---- reverse mode over forward mode -----------------------------------------------------
+# torch itself cannot differentiate the logsumexp tangent (its tangent formula overwrites a
+# tensor it saved: "modified by an inplace operation"); its slogdet tangent is computed from
+# detached factors, so its reverse over forward is 0 (torch.func.jacrev(jacfwd(f)) then
+# disagrees with its own hessian); its eigh tangent's derivative is nan (an inf on the
+# eigenvalue gaps' diagonal times 0). Those are checked against torch's reverse over reverse
+# instead (test_reverse_over_forward_where_torch_fails).
+TORCH_FAILS_REVERSE = {"logsumexp"}
+# INVARIANT: several-output ops reduced to one gauge-invariant tensor, so that a loss on its
+# tangent is differentiable the same way in both libraries.
+INVARIANT = {
+    "sort": lambda L, a: a.sort(1).values, "max": lambda L, a: a.max(0).values,
+    "median": lambda L, a: a.median(1).values, "topk": lambda L, a: a.topk(2, 0).values,
+    "cummax": lambda L, a: a.cummax(1).values, "var_mean": lambda L, a: L.stack(
+        L.var_mean(a, 1)), "std_mean": lambda L, a: L.stack(L.std_mean(a, 0)),
+    "unbind": lambda L, a: a.unbind(1)[2] * a.unbind(1)[0],
+    "split": lambda L, a: a.split(2, 1)[1].exp(), "qr": lambda L, a: L.linalg.qr(a.T).R,
+    "slogdet_sign": lambda L, a: L.linalg.slogdet(a[:, :3]).sign * a[0, 0],
+    "svdvals": lambda L, a: L.linalg.svdvals(a), "svd_projector": lambda L, a: (
+        lambda u: u @ u.T)(L.linalg.svd(a).U[:, :1]),
+    "eigh": lambda L, a: (lambda r: r.eigenvalues[:1] * (
+        r.eigenvectors[:, :1] @ r.eigenvectors[:, :1].T))(L.linalg.eigh(a[:, :3] + a[:, :3].T)),
+    "lstsq": lambda L, a: L.linalg.lstsq(a.T, a.T[:, :2].cos()).solution,
+}
+REVERSE = {**{f"unary_{n}": lambda L, a, n=n: getattr(L, n)(a) for n in UNARY},
+           **{f"other_{n}": lambda L, a, f=f: f(a) for n, f in OTHER.items()
+              if n not in TORCH_FAILS_REVERSE},
+           **{f"binary_{n}": lambda L, a, f=f: f(a, a.flip(0) * 0.7 + 0.1)
+              for n, f in BINARY.items()},
+           **{n: f for n, f in INVARIANT.items() if n != "eigh"}}
+
+
+def tangent_gradients(L, fw, fn, array, tangent_array, cotangent):
+    """Gradients of ``<tangent of fn, cotangent>`` with respect to the primal and the
+    tangent fed to make_dual."""
+    x = L.tensor(array, requires_grad=True)
+    t = L.tensor(tangent_array, requires_grad=True)
+    with fw.dual_level():
+        out = fn(L, fw.make_dual(x, t))
+        tan = fw.unpack_dual(out).tangent
+    loss = (tan * L.tensor(cotangent)).sum()
+    return (loss, *L.autograd.grad(loss, (x, t), allow_unused=True, materialize_grads=True))
+
+
+@pytest.mark.parametrize("name", sorted(REVERSE))
+def test_reverse_over_forward(name: str) -> None:
+    domain = UNARY.get(name[6:]) if name.startswith("unary_") else None
+    low, high = domain or (-1.5, 1.5)
+    rng = np.random.default_rng(5)
+    arr, tan = rng.uniform(low, high, size=(3, 4)), rng.normal(size=(3, 4))
+    with torch.no_grad():
+        shape = tuple(REVERSE[name](torch, torch.tensor(arr)).shape)
+    cot = rng.normal(size=shape)
+    try:
+        t = tangent_gradients(torch, tfw, REVERSE[name], arr, tan, cot)
+    except RuntimeError as exc:  # a tangent with no graph (a zero derivative): ember too
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            tangent_gradients(ember, efw, REVERSE[name], arr, tan, cot)
+        assert "does not require grad" in str(exc)
+        return
+    e = tangent_gradients(ember, efw, REVERSE[name], arr, tan, cot)
+    for what, a, b in zip(("loss", "grad of primal", "grad of tangent"), e, t):
+        assert_same(a, b, rtol=1e-7, atol=1e-9, what=what)
+
+
+TORCH_FAILS = {
+    "slogdet": lambda L, a: L.linalg.slogdet(a[:, :3]).logabsdet,
+    "logsumexp": lambda L, a: a.logsumexp(1), "eigh": INVARIANT["eigh"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_FAILS))
+def test_reverse_over_forward_where_torch_fails(name: str) -> None:
+    """The derivative of a tangent is the second derivative: compare ember's jacrev over
+    jacfwd with torch's jacrev over jacrev."""
+    fn = TORCH_FAILS[name]
+    arr = np.random.default_rng(6).uniform(-1.5, 1.5, size=(3, 4))
+    t = torch.func.jacrev(torch.func.jacrev(lambda a: fn(torch, a)))(torch.tensor(arr))
+    e = ember.func.jacrev(ember.func.jacfwd(lambda a: fn(ember, a)))(ember.tensor(arr))
+    assert_same(e, t, rtol=1e-7, atol=1e-9)

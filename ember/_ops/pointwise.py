@@ -371,7 +371,7 @@ def _sign(xp, x):
     return xp.where(x != x, 0, xp.sign(x)).astype(x.dtype, copy=False)
 
 
-SIGN = _unary("sign", "SignBackward0", _sign, lambda grad, self: grad * 0, (), kind=KEEP)
+SIGN = _unary("sign", "SignBackward0", _sign, _zero_grad, (), kind=KEEP)
 RELU = _unary("relu", "ReluBackward0", lambda xp, x: xp.maximum(x, 0),
               lambda grad, self, result: where(result <= 0, 0.0, grad), ("result",), kind=KEEP,
               check=_refuse_bool("Boolean inputs not supported for relu"))

@@ -139,7 +139,7 @@ def tangent_of(t):
 def unpack_dual(tensor, *, level: int | None = None) -> UnpackedDualTensor:
     """Mirrors ``forward_ad.unpack_dual``: (primal, tangent or None). The primal is a view
     without the tangent of that level (it keeps those of other levels)."""
-    if not levels or (level is not None and not 0 <= level < len(levels)):
+    if not levels or "_fw" not in tensor.__dict__:
         return UnpackedDualTensor(tensor, None)
     return _unpack_dual(tensor, _level_id(level, "_fw_primal"))
 
@@ -215,7 +215,10 @@ def _tangent_by_double_vjp(op, args: tuple, tangents: list, out):
         any(isinstance(a, Tensor) and a._requires_grad for a in args[:op.nin])
         or any(t is not None and t._requires_grad for t in tangents))
     if keep_graph:
-        inputs, results = args, outs
+        # Copies, as the formulas save what they read, and an in-place op (``sin_``) is
+        # about to overwrite its input: the tangent's graph must keep the values it saw.
+        inputs = tuple(a.clone() if isinstance(a, Tensor) else a for a in args)
+        results = outs
     else:
         inputs = tuple(detach_dual(a) if isinstance(a, Tensor) else a for a in args)
         results = tuple(detach_dual(o) for o in outs)
