@@ -193,6 +193,24 @@ def propagate(op, args: tuple, out) -> None:
                     o._fw = {**o.__dict__.get("_fw", {}), level: tangent}
         elif found is not None:
             out._fw = {**out.__dict__.get("_fw", {}), level: found}
+    _save_result_tangents(op, out)
+
+
+def _save_result_tangents(op, out) -> None:
+    """NOTE [Saved outputs keep their tangents]: a node that saved its output rebuilds it
+    from the raw data when backward runs (graph.OpNode._unpack_result); the node keeps the
+    output's tangents too, so a backward formula run under a dual level (forward over
+    reverse: ``jacfwd(jacrev(f))``, ``hessian``) reads the tangent of ``result``. When that
+    tangent records a graph through this very node, node and tangent form a reference
+    cycle, freed by Python's collector rather than at once."""
+    first = out[0] if op.multi else out
+    node = first._grad_fn
+    if node is None or getattr(node, "_result", None) is None:
+        return
+    if op.multi:
+        node._extras()["fw"] = [o.__dict__.get("_fw") for o in out]
+    else:
+        node._extras()["fw"] = out.__dict__.get("_fw")
 
 
 def _tangent_by_double_vjp(op, args: tuple, tangents: list, out):

@@ -224,17 +224,21 @@ class OpNode(Node):
             out = make_tensor(saved._data, True, self, saved._vc)
             if "_phys" in saved.__dict__:  # a batched output (vmap) stays batched
                 out._phys = saved._phys
-            return out
-        data, version, saved_version = self._result
-        if version[0] != saved_version:
-            raise RuntimeError(version_error(data, self.name(), version[0], saved_version))
-        return make_tensor(data, True, self, version)
+        else:
+            data, version, saved_version = self._result
+            if version[0] != saved_version:
+                raise RuntimeError(version_error(data, self.name(), version[0], saved_version))
+            out = make_tensor(data, True, self, version)
+        if self._extra is not None and self._extra.get("fw"):
+            out._fw = self._extra["fw"]  # NOTE [Saved outputs keep their tangents]
+        return out
 
     def _unpack_results(self) -> tuple:
         # A several-output op's saved outputs (see registry._outputs), one tensor each,
         # output i of this node; outputs past the differentiable ones have no grad_fn.
         multi = self._op.multi
         n_diff = len(self._result) if multi is True else multi
+        tangents = self._extra.get("fw") if self._extra is not None else None
         outs = []
         for i, entry in enumerate(self._result):
             phys = None
@@ -255,6 +259,8 @@ class OpNode(Node):
                 t = make_tensor(data, False, None, version)
             if phys is not None:
                 t._phys = phys
+            if tangents is not None and tangents[i]:
+                t._fw = tangents[i]  # NOTE [Saved outputs keep their tangents]
             outs.append(t)
         return tuple(outs)
 
