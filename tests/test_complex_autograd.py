@@ -118,3 +118,27 @@ def test_inplace_ops_on_complex_tensors() -> None:
         results.append([y.detach(), g])
     for t, e in zip(*results):
         assert_same(e, t, rtol=1e-10, atol=1e-12)
+
+
+def _tangents(fn, n_inputs: int, shape=(3, 3)) -> None:
+    results = []
+    for L in (torch, ember):
+        fa = L.autograd.forward_ad
+        with fa.dual_level():
+            duals = [fa.make_dual(_complex(L, shape, s, False), _complex(L, shape, 10 + s, False))
+                     for s in range(n_inputs)]
+            y = fn(L, *duals)
+            primal, tangent = fa.unpack_dual(y)
+            results.append([primal.resolve_conj(), tangent.resolve_conj()])
+    for t, e in zip(*results):
+        assert_same(e, t, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_complex_tangents(name: str) -> None:
+    _tangents(UNARY[name], 1)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_complex_tangents(name: str) -> None:
+    _tangents(BINARY[name], 2)

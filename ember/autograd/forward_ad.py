@@ -244,12 +244,20 @@ def _tangent_by_double_vjp(op, args: tuple, tangents: list, out):
     totals = [None] * n_diff
     with enable_grad():
         ws = [zeros(tuple(o.shape), dtype=o.dtype, requires_grad=True) for o in outs[:n_diff]]
-        seed = ws if op.multi else ws[0]
+        # Formulas written as for real numbers are conjugated around for complex values,
+        # as the node does (NOTE [Complex gradients] in graph.py).
+        conjugate = op.real_formulas and any(w._data.dtype.kind == "c" for w in ws)
+        if conjugate:
+            seed = [w.conj() for w in ws] if op.multi else ws[0].conj()
+        else:
+            seed = ws if op.multi else ws[0]
         for i, t in enumerate(tangents):
             formula = op.backward[i]
             if t is None or formula is None:
                 continue
             g = formula(seed, *inputs, *extra)
+            if conjugate and g is not None:
+                g = g.conj()
             if g is None or not g._requires_grad:  # a constant gradient: zero tangent
                 continue
             a = args[i]
