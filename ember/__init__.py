@@ -18,6 +18,7 @@ from ember._ops.creation import (arange, as_tensor, clone, empty, empty_like, ey
                                  full, full_like, linspace, ones, ones_like, tensor, zeros,
                                  zeros_like)
 from ember._ops.linalg import *  # noqa: F403 - matmul, einsum, addmm, ... (see __all__)
+inplace.attach_inplace()  # again: the in-place forms of linalg's ops (addmm_, ...)
 from ember._ops.pointwise import *  # noqa: F403 - torch.abs, torch.add, ... (see __all__)
 from ember._ops.random import (Generator, bernoulli, default_generator, get_rng_state,
                                initial_seed, manual_seed, multinomial, normal, poisson, rand,
@@ -28,6 +29,8 @@ from ember._ops.reduction import (all, amax, amin, any, argmax, argmin, argsort,
                                   kthvalue, logsumexp, max, mean, median, min, nanmean, nansum,
                                   norm, prod, return_types, sort, std, std_mean, sum, topk,
                                   unique, var, var_mean)
+from ember._ops.reduction import (aminmax, dist, log_softmax, logcumsumexp, mode, msort,
+                                  nanmedian, softmax)
 from ember._ops.shape import *  # noqa: F403 - reshape, cat, split, flip, ...
 from ember._tensor_str import get_printoptions, printoptions, set_printoptions
 from ember import autograd, func, linalg, special

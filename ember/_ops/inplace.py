@@ -24,6 +24,13 @@ NAMES = (
     "logical_not", "bitwise_left_shift", "bitwise_right_shift", "clamp_min", "clamp_max",
     "t", "transpose", "squeeze", "unsqueeze", "cumsum", "cumprod", "conj_physical",
 )
+# The in-place forms of addcmul/addcdiv (optimizers' updates), the comparison aliases,
+# tril/triu and the matrix-product accumulations.
+NAMES += (
+    "addcmul", "addcdiv", "deg2rad", "rad2deg", "gcd", "lcm", "ldexp", "nextafter", "greater",
+    "less", "greater_equal", "less_equal", "not_equal", "tril", "triu", "addmm", "addmv",
+    "addbmm", "baddbmm", "addr",
+)
 
 # The augmented operators and the in-place method each one is.
 AUGMENTED = {

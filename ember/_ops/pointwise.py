@@ -1571,6 +1571,282 @@ def _invert(self: Tensor) -> Tensor:
     return run(BITWISE_NOT, self)
 
 
+# ---- more of torch's elementwise set: inverse hyperbolics, addcmul/addcdiv, fmax/fmin,
+# ---- gcd/lcm, signbit, positive, ldexp, nextafter, frexp, deg2rad/rad2deg -----------------
+
+ASINH = _unary("asinh", "AsinhBackward0", _half_in_float32(lambda xp, x: xp.arcsinh(x)),
+               lambda grad, self: grad * (self * self + 1).rsqrt(), (0,))
+ACOSH = _unary("acosh", "AcoshBackward0", _half_in_float32(lambda xp, x: xp.arccosh(x)),
+               lambda grad, self: grad * (self * self - 1).rsqrt(), (0,))
+ATANH = _unary("atanh", "AtanhBackward0", _half_in_float32(lambda xp, x: xp.arctanh(x)),
+               lambda grad, self: grad / (1 - self * self), (0,))
+
+_DEG_PER_RAD = 180.0 / math.pi
+_RAD_PER_DEG = math.pi / 180.0
+
+
+def _no_complex(message: str, error: type = RuntimeError):
+    def check(self, *params) -> None:
+        if isinstance(self, Tensor) and self._data.dtype.kind == "c":
+            raise error(message)
+    return check
+
+
+DEG2RAD = _unary("deg2rad", "Deg2RadBackward0",
+                 _half_in_float32(lambda xp, x: xp.multiply(x, _RAD_PER_DEG, dtype=x.dtype)),
+                 lambda grad, self: grad * _RAD_PER_DEG, (),
+                 check=_no_complex("deg2rad is not supported for complex tensors."))
+RAD2DEG = _unary("rad2deg", "Rad2DegBackward0",
+                 _half_in_float32(lambda xp, x: xp.multiply(x, _DEG_PER_RAD, dtype=x.dtype)),
+                 lambda grad, self: grad * _DEG_PER_RAD, (),
+                 check=_no_complex("rad2deg is not supported for complex tensors."))
+
+
+def _half_in_float32_n(fn):
+    """``_half_in_float32`` for several inputs of one promoted dtype."""
+    def forward(xp, *args):
+        dtype = args[0].dtype
+        if dtype.itemsize == 2 and dtype.kind not in "iu":  # float16 or bfloat16
+            wide = [a.astype(np.float32) if isinstance(a, ndarray) else a for a in args]
+            return fn(xp, *wide).astype(dtype)
+        return fn(xp, *args)
+    return forward
+
+
+def _value_for(dtype, value):
+    # torch converts ``value`` to the computation's scalar type: an integral one truncates.
+    return int(value) if dtype.kind in "iu" else value
+
+
+def _addcmul(xp, self, tensor1, tensor2, value):
+    if self.dtype.kind == "b":
+        raise _unsupported("addcmul_cpu_out", self.dtype)
+    product = xp.multiply(tensor1, tensor2)
+    value = _value_for(product.dtype, value)
+    return xp.add(self, product if value == 1 else xp.multiply(product, value))
+
+
+def _addcdiv(xp, self, tensor1, tensor2, value):
+    quotient = xp.true_divide(tensor1, tensor2)
+    return xp.add(self, quotient if value == 1 else xp.multiply(quotient, value))
+
+
+ADDCMUL = defop(
+    "addcmul", node="AddcmulBackward0", nin=3, save={1: (2,), 2: (1,)},
+    forward=_half_in_float32_n(_addcmul),
+    backward=(lambda grad, self, tensor1, tensor2, value: grad,
+              lambda grad, self, tensor1, tensor2, value: grad * (tensor2 * value),
+              lambda grad, self, tensor1, tensor2, value: grad * (tensor1 * value)))
+ADDCDIV = defop(
+    "addcdiv", node="AddcdivBackward0", nin=3, save={1: (2,), 2: (1, 2)},
+    forward=_half_in_float32_n(_addcdiv),
+    backward=(lambda grad, self, tensor1, tensor2, value: grad,
+              lambda grad, self, tensor1, tensor2, value: grad * (value / tensor2),
+              lambda grad, self, tensor1, tensor2, value:
+                  -grad * (value * tensor1 / (tensor2 * tensor2))))
+
+
+def _complex_refused(name: str):
+    def forward(xp, self, other):
+        if self.dtype.kind == "c":
+            raise RuntimeError(f"{name} not implemented for complex tensors.")
+        return getattr(xp, name)(self, other)
+    return forward
+
+
+# fmax/fmin ignore nan: the side that was picked gets the gradient; ties go to ``self``.
+FMAX = defop(
+    "fmax", node="FmaxBackward0", nin=2, save=(0, 1), forward=_complex_refused("fmax"),
+    backward=(lambda grad, self, other: where((self >= other) | other.isnan(), grad, 0.0),
+              lambda grad, self, other: where((self >= other) | other.isnan(), 0.0, grad)))
+FMIN = defop(
+    "fmin", node="FminBackward0", nin=2, save=(0, 1), forward=_complex_refused("fmin"),
+    backward=(lambda grad, self, other: where((self <= other) | other.isnan(), grad, 0.0),
+              lambda grad, self, other: where((self <= other) | other.isnan(), 0.0, grad)))
+
+
+def _integer_only(name: str, ufunc):
+    def forward(xp, self, other):
+        dtype = xp.result_type(self, other)
+        if dtype.kind not in "iu":
+            raise _unsupported(f"{name}_cpu", dtype)
+        return ufunc(self, other)
+    return forward
+
+
+GCD = defop("gcd", nin=2, forward=_integer_only("gcd", np.gcd))
+LCM = defop("lcm", nin=2, forward=_integer_only("lcm", np.lcm))
+
+
+def _signbit(xp, x):
+    if x.dtype.kind == "c":
+        raise NotImplementedError("signbit is not implemented for complex tensors.")
+    if x.dtype.kind in "bu":
+        return xp.zeros(x.shape, dtype=bool)
+    return x < 0 if x.dtype.kind == "i" else xp.signbit(x)
+
+
+SIGNBIT = defop("signbit", kind=KEEP, forward=_signbit)
+
+
+def _ldexp(xp, self, other):
+    return xp.multiply(self, xp.exp2(other, dtype=self.dtype), dtype=self.dtype)
+
+
+LDEXP = defop(
+    "ldexp", node="LdexpBackward0", nin=2, kind=FLOAT, save={0: (1,), 1: ("result",)},
+    forward=_half_in_float32_n(_ldexp),
+    backward=(lambda grad, self, other, result: grad * other.exp2(),
+              lambda grad, self, other, result: grad * (result * _LN2)))
+
+
+def _nextafter(xp, self, other):
+    if self.dtype.kind not in "fV":  # bfloat16's kind is V
+        raise _unsupported("nextafter_cpu", self.dtype)
+    return xp.nextafter(self, other)
+
+
+NEXTAFTER = defop("nextafter", node="NextafterBackward0", nin=2, forward=_nextafter,
+                  backward=(lambda grad, self, other: grad, _zero_grad))
+
+
+def _frexp(xp, x):
+    mantissa, exponent = xp.frexp(x)
+    return mantissa, exponent.astype(np.int32, copy=False)
+
+
+def _frexp_backward(grads, self):
+    from ember._tensor import make
+
+    # mantissa = self * 2^-exponent, the exponent constant between powers of two.
+    _, exponent = np.frexp(self._data)
+    scale = np.ldexp(np.ones((), dtype=self._data.dtype), -exponent)
+    return grads[0] * make(scale)
+
+
+FREXP = defop("frexp", node="FrexpBackward0", kind=KEEP, multi=1, save=(0,), forward=_frexp,
+              backward=_frexp_backward)
+
+
+def _inplace_underivable(name: str):
+    """The formula of torch's in-place inverse hyperbolics: their nodes are recorded, but
+    backward through them raises torch's error."""
+    def formula(grad, self):
+        raise NotImplementedError(f"the derivative for 'inplace version of {name}' is not "
+                                  "implemented.")
+    return formula
+
+
+def _inplace_op(op, node: str):
+    from ember._ops.registry import run_inplace
+
+    inplace_op = defop(op.name + "_", node=node, forward=op.forward,
+                       backward=_inplace_underivable(op.name), kind=op.kind, check=op.check)
+
+    def method(self: Tensor) -> Tensor:
+        return run_inplace(inplace_op, self)
+    method.__name__ = method.__qualname__ = op.name + "_"
+    method.__doc__ = (f"Mirrors ``Tensor.{op.name}_``; as in torch, backward through it "
+                      "raises.")
+    return method
+
+
+asinh_ = _inplace_op(ASINH, "AsinhBackward1")
+acosh_ = _inplace_op(ACOSH, "AcoshBackward1")
+atanh_ = _inplace_op(ATANH, "AtanhBackward1")
+asinh = arcsinh = _unary_function(ASINH, "asinh")
+acosh = arccosh = _unary_function(ACOSH, "acosh")
+atanh = arctanh = _unary_function(ATANH, "atanh")
+deg2rad = _unary_function(DEG2RAD, "deg2rad")
+rad2deg = _unary_function(RAD2DEG, "rad2deg")
+signbit = _unary_function(SIGNBIT, "signbit")
+
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """Mirrors ``torch.addcmul``: ``input + value * tensor1 * tensor2`` (an integral result
+    truncates ``value``, as torch does)."""
+    _tensors_only("addcmul", input=input, tensor1=tensor1, tensor2=tensor2)
+    return run(ADDCMUL, input, tensor1, tensor2, value)
+
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """Mirrors ``torch.addcdiv``: ``input + value * tensor1 / tensor2``; two integral
+    ``tensor1``/``tensor2`` are refused, as torch does."""
+    _tensors_only("addcdiv", input=input, tensor1=tensor1, tensor2=tensor2)
+    if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported, and in a future  release "
+            "addcdiv will perform a true division of tensor1 and tensor2. The historic addcdiv "
+            "behavior can be implemented as (input + value * torch.trunc(tensor1 / tensor2))"
+            ".to(input.dtype) for integer inputs and as (input + value * tensor1 / tensor2) "
+            "for float inputs. The future addcdiv behavior is just the latter implementation: "
+            "(input + value * tensor1 / tensor2), for all dtypes.")
+    return run(ADDCDIV, input, tensor1, tensor2, value)
+
+
+def fmax(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.fmax``: the elementwise maximum, a nan losing to a number."""
+    _tensors_only("fmax", input=input, other=other)
+    return run(FMAX, input, other)
+
+
+def fmin(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.fmin``: the elementwise minimum, a nan losing to a number."""
+    _tensors_only("fmin", input=input, other=other)
+    return run(FMIN, input, other)
+
+
+def gcd(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.gcd``: integer tensors only; the result is non-negative."""
+    _tensors_only("gcd", input=input, other=other)
+    return run(GCD, input, other)
+
+
+def lcm(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.lcm``: integer tensors only; the result is non-negative."""
+    _tensors_only("lcm", input=input, other=other)
+    return run(LCM, input, other)
+
+
+def positive(input: Tensor) -> Tensor:
+    """Mirrors ``torch.positive``: ``input`` itself (bool refused)."""
+    if input._data.dtype.kind == "b":
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+def ldexp(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.ldexp``: ``input * 2 ** other`` in a floating dtype."""
+    _tensors_only("ldexp", input=input, other=other)
+    return run(LDEXP, input, other)
+
+
+def nextafter(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.nextafter``: the next representable value after ``input`` towards
+    ``other``."""
+    _tensors_only("nextafter", input=input, other=other)
+    return run(NEXTAFTER, input, other)
+
+
+def frexp(input: Tensor):
+    """Mirrors ``torch.frexp``: ``torch.return_types.frexp(mantissa, exponent)``, mantissa in
+    [0.5, 1) in magnitude and an int32 exponent with ``input = mantissa * 2 ** exponent``."""
+    from ember._ops.reduction import return_types
+
+    if not input.is_floating_point():
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    return return_types.frexp(run(FREXP, input))
+
+
+attach({
+    "asinh": asinh, "arcsinh": asinh, "acosh": acosh, "arccosh": acosh, "atanh": atanh,
+    "arctanh": atanh, "deg2rad": deg2rad, "rad2deg": rad2deg, "signbit": signbit,
+    "addcmul": addcmul, "addcdiv": addcdiv, "fmax": fmax, "fmin": fmin, "gcd": gcd,
+    "lcm": lcm, "positive": positive, "ldexp": ldexp, "nextafter": nextafter, "frexp": frexp,
+    "asinh_": asinh_, "arcsinh_": asinh_, "acosh_": acosh_, "arccosh_": acosh_,
+    "atanh_": atanh_, "arctanh_": atanh_,
+})
+
 attach({
     "floor": floor, "ceil": ceil, "round": round, "trunc": trunc, "fix": trunc, "frac": frac,
     "sgn": sgn, "square": square, "exp2": exp2, "float_power": float_power,
@@ -1605,4 +1881,9 @@ __all__ = [
     "reciprocal", "relu", "remainder", "round", "rsqrt", "rsub", "sgn", "sigmoid", "sign",
     "sin", "sinc", "sinh", "sqrt", "square", "sub", "subtract", "tan", "tanh", "true_divide",
     "trunc", "where", "xlogy",
+]
+__all__ += [
+    "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "deg2rad", "rad2deg",
+    "signbit", "addcmul", "addcdiv", "fmax", "fmin", "gcd", "lcm", "positive", "ldexp",
+    "nextafter", "frexp",
 ]

@@ -1090,6 +1090,280 @@ def histc(input: Tensor, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     return make(np.bincount(index, minlength=bins).astype(data.dtype))
 
 
+# ---- softmax, log_softmax, logcumsumexp, aminmax, msort, nanmedian, mode, dist ----------
+
+
+def _named_return_type(name: str, fields: tuple) -> type:
+    """A two-field tuple type printing as torch's ``torch.return_types.NAME`` with the
+    given field names (frexp's mantissa/exponent, aminmax's min/max)."""
+    def __new__(cls, sequence):
+        sequence = tuple(sequence)
+        if len(sequence) != 2:
+            raise TypeError(f"torch.return_types.{name} takes a 2-sequence "
+                            f"({len(sequence)}-sequence given)")
+        return tuple.__new__(cls, sequence)
+
+    def __repr__(self) -> str:
+        return (f"torch.return_types.{name}(\n{fields[0]}={self[0]!r},\n"
+                f"{fields[1]}={self[1]!r})")
+
+    def __reduce__(self):
+        return (type(self), (tuple(self),))
+
+    namespace = {
+        "__slots__": (), "__new__": __new__, "__repr__": __repr__, "__reduce__": __reduce__,
+        "__module__": "ember.return_types", "n_fields": 2, "n_sequence_fields": 2,
+        fields[0]: property(lambda self: self[0]), fields[1]: property(lambda self: self[1]),
+    }
+    return type(name, (tuple,), namespace)
+
+
+return_types.frexp = _named_return_type("frexp", ("mantissa", "exponent"))
+return_types.aminmax = _named_return_type("aminmax", ("min", "max"))
+return_types.nanmedian = _return_type("nanmedian")
+return_types.mode = _return_type("mode")
+
+
+def _in_float32_if_half(fn):
+    """``fn`` computed in float32 for float16/bfloat16 input and rounded once, as torch's
+    CPU kernels accumulate half precision in float."""
+    def forward(xp, x, *params):
+        if x.dtype.itemsize == 2 and x.dtype.kind not in "iu":
+            return fn(xp, x.astype(np.float32), *params).astype(x.dtype)
+        return fn(xp, x, *params)
+    return forward
+
+
+def _softmax(xp, x, dim):
+    if x.size == 0:
+        return x.copy()
+    # Shifting by the largest element keeps exp finite; an infinite largest element gives
+    # torch's nan.
+    shifted = xp.exp(x - xp.amax(x, axis=dim, keepdims=True))
+    return shifted / xp.sum(shifted, axis=dim, keepdims=True)
+
+
+def _log_softmax(xp, x, dim):
+    if x.size == 0:
+        return x.copy()
+    shifted = x - xp.amax(x, axis=dim, keepdims=True)
+    with np.errstate(divide="ignore"):
+        return shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+
+
+SOFTMAX = defop(
+    "softmax", node="SoftmaxBackward0", kind=KEEP, save=("result",),
+    forward=_in_float32_if_half(_softmax),
+    backward=lambda grad, self, dim, result: result * (
+        grad - (grad * result).sum(dim, keepdim=True)))
+LOG_SOFTMAX = defop(
+    "log_softmax", node="LogSoftmaxBackward0", kind=KEEP, save=("result",),
+    forward=_in_float32_if_half(_log_softmax),
+    backward=lambda grad, self, dim, result: grad - result.exp() * grad.sum(dim, keepdim=True))
+
+
+def _softmax_input(kernel: str, input: Tensor, dim: int, dtype) -> tuple:
+    input = _cast_input(input, dtype)
+    d = wrap_dim(dim, input._data.ndim)
+    if input.dtype.category != _dtype.FLOAT:
+        raise NotImplementedError(f'"{kernel}_lastdim_kernel_impl" not implemented for '
+                                  f"'{_dtype.scalar_type_name(input.dtype)}'")
+    return input, (d if input._data.ndim else None)
+
+
+def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    """Mirrors ``torch.softmax`` / ``Tensor.softmax``: ``exp(x) / sum(exp(x))`` along
+    ``dim``, computed stably; ``dtype`` casts the input first."""
+    input, d = _softmax_input("softmax", input, dim, dtype)
+    return run(SOFTMAX, input, d)
+
+
+def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    """Mirrors ``torch.log_softmax`` / ``Tensor.log_softmax``: ``x - logsumexp(x)`` along
+    ``dim``, computed stably; ``dtype`` casts the input first."""
+    input, d = _softmax_input("log_softmax", input, dim, dtype)
+    return run(LOG_SOFTMAX, input, d)
+
+
+def _logcumsumexp(xp, x, dim):
+    if x.ndim == 0:
+        return x.copy()
+    with np.errstate(invalid="ignore"):
+        return xp.logaddexp.accumulate(x, axis=dim)
+
+
+def _logcumsumexp_backward(grad, self, dim, result):
+    # d result_j / d self_i = exp(self_i - result_j) for j >= i. The sum over j is taken in
+    # log space, the positive and negative parts of ``grad`` apart, so nothing overflows.
+    from ember._ops.pointwise import where
+
+    if self._data.ndim == 0:
+        return grad
+
+    def reverse_cumulative(t):
+        return logcumsumexp(t.flip(dim), dim).flip(dim)
+
+    def log_part(mask, magnitude):
+        # -inf where masked out, whatever ``result`` is (-inf - -inf would be nan)
+        return where(mask, where(mask, magnitude, 1.0).log() - result, -math.inf)
+
+    positive = log_part(grad > 0, grad)
+    negative = log_part(grad < 0, -grad)
+    return (reverse_cumulative(positive) + self).exp() - (
+        reverse_cumulative(negative) + self).exp()
+
+
+LOGCUMSUMEXP = defop("logcumsumexp", node="LogcumsumexpBackward0", kind=KEEP,
+                     save=(0, "result"), forward=_in_float32_if_half(_logcumsumexp),
+                     backward=_logcumsumexp_backward)
+
+
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:
+    """Mirrors ``torch.logcumsumexp``: ``log(cumsum(exp(input)))`` along ``dim``, stably."""
+    d = wrap_dim(dim, input._data.ndim)
+    if input.dtype.category < _dtype.FLOAT:
+        raise NotImplementedError('"logcumsumexp_out_cpu" not implemented for '
+                                  f"'{_dtype.scalar_type_name(input.dtype)}'")
+    return run(LOGCUMSUMEXP, input, d)
+
+
+def _aminmax_backward(grads, self, dims, keepdim, result):
+    total = None
+    for grad, extreme in zip(grads, result):
+        if grad is not None:
+            part = _scale_grad_by_count(grad, self, dims, keepdim, extreme)
+            total = part if total is None else total + part
+    return total
+
+
+AMINMAX = defop(
+    "aminmax", node="AminmaxBackward0", kind=KEEP, multi=True, save=(0, "result"),
+    forward=lambda xp, self, dims, keepdim: (xp.amin(self, axis=dims, keepdims=keepdim),
+                                             xp.amax(self, axis=dims, keepdims=keepdim)),
+    backward=_aminmax_backward)
+
+
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False):
+    """Mirrors ``torch.aminmax``: ``torch.return_types.aminmax(min, max)`` over ``dim`` (or
+    all elements)."""
+    data = input._data
+    if dim is None:
+        if not data.size:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as "
+                               "the operation has no identity.")
+        dims = None
+    else:
+        d = wrap_dim(dim, data.ndim)
+        if data.ndim and data.shape[d] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
+        dims = (d,) if data.ndim else None
+    return return_types.aminmax(run(AMINMAX, input, dims, keepdim))
+
+
+def msort(input: Tensor) -> Tensor:
+    """Mirrors ``torch.msort``: ``sort(input, dim=0).values``."""
+    return sort(input, 0).values
+
+
+def _nanmedian_all(xp, self):
+    flat = xp.sort(self.reshape(-1))  # nan sorts last
+    count = flat.size - int(_isnan(flat).sum())
+    if count == 0:
+        return xp.asarray(xp.nan, self.dtype)
+    return flat[(count - 1) // 2].copy()
+
+
+NANMEDIAN_ALL = defop("nanmedian", node="NanmedianBackward0", kind=KEEP, save=(0, "result"),
+                      forward=_nanmedian_all,
+                      backward=lambda grad, self, result: _evenly_distribute(grad, self, result))
+NANMEDIAN_DIM = _selecting_op("nanmedian", "NanmedianBackward1")
+
+
+def _nanmedian_index(data, dim: int):
+    """The index of the lower median of the non-nan values along ``dim`` (0 where a slice
+    is all nan, as torch)."""
+    if data.ndim == 0:
+        return np.zeros((), np.int64)
+    order = np.argsort(data, axis=dim, kind="stable")  # nan sorts last
+    count = data.shape[dim] - _isnan(data).sum(axis=dim, keepdims=True)
+    position = np.maximum(count - 1, 0) // 2
+    index = np.take_along_axis(order, position, dim)
+    return np.where(count == 0, 0, index).astype(np.int64, copy=False)
+
+
+def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False):
+    """Mirrors ``torch.nanmedian``: ``median`` of the non-nan values (nan only when all are
+    nan). With ``dim``, a ``return_types.nanmedian`` with indices."""
+    _no_bool_kernel("median", input)  # torch's message names median's kernel
+    if dim is None:
+        if input._data.dtype.kind not in "fc":
+            _check_nonempty("nanmedian", input._data, None)
+        return run(NANMEDIAN_ALL, input)
+    return _with_indices(NANMEDIAN_DIM, "nanmedian", input, dim, keepdim, _nanmedian_index)
+
+
+MODE = _selecting_op("mode", "ModeBackward0")
+
+
+def _mode_index(data, dim: int):
+    """The index of the most frequent value along ``dim`` (the smallest such value, at its
+    last position, as torch; each nan counts once)."""
+    if data.ndim == 0:
+        return np.zeros((), np.int64)
+    rows = np.moveaxis(data, dim, -1)
+    n = rows.shape[-1]  # not 0: the caller refuses an empty dim
+    ordered = np.sort(rows, axis=-1)
+    starts = np.ones(ordered.shape, bool)
+    starts[..., 1:] = ordered[..., 1:] != ordered[..., :-1]  # nan != nan: runs of one
+    position = np.arange(n)
+    run_start = np.maximum.accumulate(np.where(starts, position, 0), axis=-1)
+    length = position - run_start + 1
+    # argmax picks the first run to reach the longest length: the smallest such value.
+    value = np.take_along_axis(ordered, np.argmax(length, axis=-1)[..., None], -1)
+    same = (rows == value) | (_isnan(rows) & _isnan(value))
+    last = n - 1 - np.argmax(same[..., ::-1], axis=-1)
+    return np.moveaxis(last[..., None], -1, dim).astype(np.int64, copy=False)
+
+
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
+    """Mirrors ``torch.mode``: the most frequent value along ``dim`` (the smallest on a tie)
+    and the index of its last occurrence, as a ``return_types.mode``."""
+    return _with_indices(MODE, "mode", input, dim, keepdim, _mode_index)
+
+
+def _dist_backward(grad, self, other, p, result):
+    return _norm_backward(grad, self - other, p, None, False, result)
+
+
+DIST = defop("dist", node="DistBackward0", nin=2, save=(0, 1, "result"),
+             forward=lambda xp, self, other, p: _vector_norm(xp, self - other, p, None, False),
+             backward=(_dist_backward,
+                       lambda grad, self, other, p, result: -_dist_backward(
+                           grad, self, other, p, result)))
+
+
+def dist(input: Tensor, other: Tensor, p=2) -> Tensor:
+    """Mirrors ``torch.dist``: the ``p``-norm of ``input - other`` (broadcast)."""
+    for t in (input, other):
+        _require_float(t, "norm(): input dtype should be either floating point or complex. "
+                          f"Got {_dtype.scalar_type_name(t.dtype)} instead.")
+    p = float(p)
+    try:
+        shape = np.broadcast_shapes(input._data.shape, other._data.shape)
+    except ValueError:  # ``run`` raises torch's broadcast error
+        shape = ()
+    if (p < 0 or math.isinf(p)) and 0 in shape:
+        shown = int(p) if math.isfinite(p) and p == int(p) else p
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {shown} norm on an empty "
+                           "tensor because the operation does not have an identity")
+    return run(DIST, input, other, p)
+
+
+attach({
+    "softmax": softmax, "log_softmax": log_softmax, "logcumsumexp": logcumsumexp,
+    "aminmax": aminmax, "msort": msort, "nanmedian": nanmedian, "mode": mode, "dist": dist,
+})
+
 attach({
     "sum": sum, "mean": mean, "prod": prod, "max": max, "min": min, "amax": amax,
     "amin": amin, "argmax": argmax, "argmin": argmin, "var": var, "std": std, "norm": norm,
@@ -1099,3 +1373,6 @@ attach({
     "argsort": argsort, "topk": topk, "kthvalue": kthvalue, "unique": unique,
     "bincount": bincount, "histc": histc,
 })
+
+__all__ += ["softmax", "log_softmax", "logcumsumexp", "aminmax", "msort", "nanmedian", "mode",
+            "dist"]
