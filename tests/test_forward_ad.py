@@ -115,6 +115,8 @@ MULTI = {
     "eigh_upper": lambda L, a: L.linalg.eigh(a[:, 1:], UPLO="U"),
     "lstsq": lambda L, a: L.linalg.lstsq(a.T, a.T[:, :2]),
     "lstsq_gelsd": lambda L, a: L.linalg.lstsq(a.T, a.T[:, 1:], driver="gelsd"),
+    "aminmax": lambda L, a: tuple(L.aminmax(a, dim=1)), "aminmax_all": lambda L, a: tuple(
+        a.aminmax()), "mode": lambda L, a: a.mode(0), "nanmedian": lambda L, a: a.nanmedian(1),
 }
 GAUGE = {"svd": {0: -2, 2: -1}, "svd_full": {0: -2, 2: -1}, "svd_tall": {0: -2, 2: -1},
          "svd_batched": {0: -2, 2: -1}, "eigh": {1: -2}, "eigh_upper": {1: -2}}
@@ -171,7 +173,7 @@ def test_every_several_output_record_is_covered() -> None:
     covered = {"max", "min", "median", "kthvalue", "sort", "topk", "cummax", "cummin",
                "var_mean", "std_mean", "unbind", "split", "split_with_sizes", "linalg_slogdet",
                "linalg_qr", "linalg_svd", "linalg_eigh", "linalg_lstsq", "_unique2",
-               "unique_dim"}
+               "unique_dim", "aminmax", "mode", "nanmedian"}
     assert records <= covered, records - covered
 
 
