@@ -104,11 +104,95 @@ def test_inplace_inside_vmap_is_refused_not_wrong() -> None:
             ember.func.vmap(fn)(ember.tensor(X))
 
 
-def test_ops_computing_from_values_are_refused_not_wrong() -> None:
-    # sort's public function computes the order from the values: inside ember's vmap that
-    # would be the first sample's, so it is refused (torch batches it; ember does not yet)
-    with pytest.raises(RuntimeError, match="vmap over"):
-        ember.func.vmap(lambda a: a.sort(1).values)(ember.tensor(X))
+IDX = RNG.integers(0, 3, size=(6, 4, 2))
+W = RNG.normal(size=(4, 3))
+
+# Ops whose public function computes arrays from the values (an order, an index tensor's
+# entries): every sample must use its own.
+VALUE_CASES = {
+    "sort": lambda L, a, i: tuple(a.sort(1)) + tuple(a.sort(0, descending=True)),
+    "argsort": lambda L, a, i: a.argsort(-1),
+    "topk": lambda L, a, i: tuple(a.topk(2, 0)),
+    "max-min": lambda L, a, i: tuple(a.max(1)) + tuple(a.min(0, keepdim=True)),
+    "median-kthvalue": lambda L, a, i: tuple(a.median(1)) + tuple(a.kthvalue(2, 0)),
+    "argmax": lambda L, a, i: (a.argmax(), a.argmax(1), a.argmin(0, keepdim=True)),
+    "cummax-cummin": lambda L, a, i: tuple(a.cummax(0)) + tuple(a.cummin(1)),
+    "0-d": lambda L, a, i: tuple(a[0, 0].max(0)) + tuple(a[0, 0].sort()),
+    "gather": lambda L, a, i: (a.gather(1, i), a.gather(1, L.tensor(IDX[0])),
+                               L.tensor(X[0]).gather(1, i)),
+    "take_along_dim": lambda L, a, i: L.take_along_dim(a, i, 1),
+    "index_select": lambda L, a, i: (a.index_select(0, i[:, 0]),
+                                     a.index_select(1, L.tensor([2, 0])),
+                                     L.tensor(X[0]).index_select(1, i[:, 1])),
+    "getitem": lambda L, a, i: (a[i[:, 0]], a[:, i[:, 0]], a[i[:2, 0], 1:],
+                                a[L.tensor([0, 2]), :, None], L.tensor(X[0])[i[:, 0], i[:, 1]],
+                                a[L.tensor([True, False, True, True])]),
+    "scatter": lambda L, a, i: (a.scatter(1, i, a[:, :2] * 2), a.scatter_add(1, i, a[:, :2]),
+                                L.zeros(4, 3, dtype=L.float64).scatter(1, i, 1.5)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_CASES))
+def test_ops_computing_from_values_match_torch(name: str) -> None:
+    t, e = both(lambda L, F: F.vmap(lambda a, i: VALUE_CASES[name](L, a, i))(
+        L.tensor(X), L.tensor(IDX)))
+    compare(t, e)
+
+
+GRAD_CASES = {
+    "sort": lambda L, a, i: a.sort(1).values * 1.5,
+    "topk": lambda L, a, i: a.topk(2, 1).values.exp(),
+    "max": lambda L, a, i: a.max(1, keepdim=True).values.sin(),
+    "median": lambda L, a, i: a.median(1, keepdim=True).values ** 2,
+    "kthvalue": lambda L, a, i: a.kthvalue(2, 1, keepdim=True).values ** 2,
+    "cummax": lambda L, a, i: a.cummax(0).values ** 2,
+    "gather": lambda L, a, i: a.gather(1, i) ** 2,
+    "index_select": lambda L, a, i: a.index_select(0, i[:, 0]) ** 2,
+    "getitem": lambda L, a, i: a[i[:, 0]] ** 2 + a[:, i[:3, 1]],
+    "scatter": lambda L, a, i: a.scatter(1, i, a[:, :2] * 2) ** 2,
+    "scatter_add": lambda L, a, i: a.scatter_add(1, i, a[:, :2] * 2) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRAD_CASES))
+def test_per_sample_gradients_through_value_ops_match_torch(name: str) -> None:
+    def loss(L):
+        def f(a, i, w):
+            out = GRAD_CASES[name](L, a, i)
+            return (out * w[:, :out.shape[1]]).sum()
+        return f
+    t, e = both(lambda L, F: F.vmap(F.grad(loss(L), argnums=(0, 2)), in_dims=(0, 0, None))(
+        L.tensor(X), L.tensor(IDX), L.tensor(W)))
+    compare(t, e)
+
+
+NESTED_VALUE_CASES = {
+    "sort": lambda L, F: F.vmap(F.vmap(lambda r: r.sort().values * L.arange(3)))(L.tensor(X)),
+    "gather": lambda L, F: F.vmap(lambda a, i: F.vmap(lambda r, j: r.gather(0, j))(a, i))(
+        L.tensor(X), L.tensor(IDX)),
+    "getitem-outer-index": lambda L, F: F.vmap(
+        lambda i: F.vmap(lambda r: r[i])(L.tensor(X)))(L.tensor(IDX[:, 0, :])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NESTED_VALUE_CASES))
+def test_nested_vmap_over_value_ops_matches_torch(name: str) -> None:
+    t, e = both(NESTED_VALUE_CASES[name])
+    compare(t, e)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, a: L.unique(a),
+    lambda L, a: L.unique(a, dim=0),
+    lambda L, a: L.nonzero(a),
+    lambda L, a: a.masked_select(a > 0),
+    lambda L, a: a[a > 0],
+], ids=["unique", "unique-dim", "nonzero", "masked_select", "bool-mask"])
+def test_dynamic_shapes_are_refused_like_torch(fn) -> None:
+    from tests.helpers import check_raises_like
+
+    check_raises_like(lambda L: importlib.import_module(L.__name__ + ".func").vmap(
+        lambda a: fn(L, a))(L.tensor(X)))
 
 
 @pytest.mark.parametrize("fn", [

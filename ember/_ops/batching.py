@@ -10,6 +10,11 @@ ops broadcast, reductions and view ops shift their dims past the batch dims, mat
 broadcast over them — and the graph is recorded on the logical tensors as usual, so ``grad``
 inside ``vmap`` gives per-sample gradients. An op without a rule runs once per sample (the
 documented fallback).
+
+An array an op takes as a parameter (an index) and that differs per sample — computed from
+a batched tensor's values (sort's order) or taken from a batched index tensor — is passed
+as a ``Batched`` too: the public function makes it with ``from_values`` or ``param``, the
+rules read its whole array, and the per-sample fallback hands each sample its own slice.
 """
 from __future__ import annotations
 
@@ -30,9 +35,85 @@ class Batched:
         self.array = array
         self.levels = levels
 
+    # A batched parameter answers for its first sample, as a batched tensor's ``_data`` does
+    # (backward formulas read an index's shape).
+    @property
+    def shape(self) -> tuple:
+        return self.array.shape[len(self.levels):]
+
+    @property
+    def ndim(self) -> int:
+        return self.array.ndim - len(self.levels)
+
+    @property
+    def dtype(self):
+        return self.array.dtype
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
 
 def is_batched(t) -> bool:
     return isinstance(t, Tensor) and "_phys" in t.__dict__
+
+
+def involved(op, args: tuple) -> bool:
+    """Whether ``op``'s arguments hold a batched tensor (an input) or a batched array (a
+    parameter, possibly inside a tuple such as an index key)."""
+    for i, a in enumerate(args):
+        if i < op.nin:
+            if isinstance(a, Tensor) and "_phys" in a.__dict__:
+                return True
+        elif type(a) is Batched or (type(a) is tuple and any(type(p) is Batched for p in a)):
+            return True
+    return False
+
+
+def values(t: Tensor):
+    """Every sample's values of ``t`` (its ``_data`` when it is not batched), for checks
+    that read values (an index's bounds)."""
+    phys = t.__dict__.get("_phys")
+    return t._data if phys is None else phys.array
+
+
+def param(t: Tensor, convert):
+    """``convert(array, k)`` of ``t``'s data as an op parameter (``k`` leading dims are batch
+    dims): a plain array for a plain tensor, a ``Batched`` for a batched one."""
+    phys = t.__dict__.get("_phys")
+    if phys is None:
+        return convert(t._data, 0)
+    return Batched(convert(phys.array, len(phys.levels)), phys.levels)
+
+
+def from_values(t: Tensor, fn, dim: int, *extra):
+    """``fn(data, dim, *extra)``: an array a public function computes from ``t``'s values
+    along ``dim`` (sort's order, max's indices). For a batched ``t`` it is computed on every
+    sample at once (the dim shifted past the batch dims) and returned as a ``Batched``."""
+    phys = t.__dict__.get("_phys")
+    if phys is None:
+        return fn(t._data, dim, *extra)
+    k = len(phys.levels)
+    array = phys.array
+    if t._data.ndim:
+        return Batched(fn(array, dim + k, *extra), phys.levels)
+    samples = [fn(np.asarray(v), dim, *extra) for v in array.reshape(-1)]
+    stacked = np.stack(samples)
+    return Batched(stacked.reshape(array.shape + stacked.shape[1:]), phys.levels)
+
+
+def tensor(p) -> Tensor:
+    """A parameter array (plain or ``Batched``) as a tensor, batched when it is."""
+    return wrap(p.array, p.levels) if type(p) is Batched else make(p)
+
+
+def refuse_dynamic(name: str, *tensors) -> None:
+    """torch's refusal to batch an op whose result's shape depends on the values."""
+    if any(is_batched(t) for t in tensors):
+        raise RuntimeError(
+            "vmap: We do not support batching operators that can output dynamic shape. "
+            f"Attempted to vmap over aten::{name}. Please file an issue at "
+            "https://github.com/pytorch/pytorch/issues if you need this feature.")
 
 
 def wrap(array, batch_levels: tuple) -> Tensor:
@@ -59,6 +140,32 @@ def _aligned(t, union: tuple, bshape: tuple) -> Tensor:
     out = make(t._data)
     out._phys = Batched(array, union)
     return out
+
+
+def _aligned_param(p, union: tuple, bshape: tuple):
+    """A ``Batched`` parameter (or a tuple holding some) spread over all of ``union``."""
+    if type(p) is tuple:
+        return tuple(_aligned_param(q, union, bshape) for q in p)
+    if type(p) is not Batched or p.levels == union:
+        return p
+    array = p.array
+    for pos, level in enumerate(union):
+        if level not in p.levels:
+            array = np.expand_dims(array, pos)
+    return Batched(np.broadcast_to(array, bshape + array.shape[len(union):]), union)
+
+
+def _full(t, bshape: tuple):
+    """The whole batch of a tensor argument, broadcast when it is not batched."""
+    if is_batched(t):
+        return t._phys.array
+    return np.broadcast_to(t._data, bshape + t._data.shape)
+
+
+def _full_param(p, bshape: tuple):
+    if type(p) is Batched:
+        return p.array
+    return np.broadcast_to(p, bshape + p.shape)
 
 
 def _physical(a, rank: int, bshape: tuple):
@@ -143,22 +250,35 @@ def _matmul_like(kind):
 
 
 def _per_sample(op, args, bshape, run_forward):
-    """The fallback for ops without a rule: one call per sample, stacked. An op whose
-    public function computed arrays from its input's values (sort's indices, an advanced
-    index) got them from the first sample only, so it is refused rather than answered
-    wrongly."""
+    """The fallback for ops without a rule: one call per sample, stacked, each sample with
+    its own slice of the batched inputs and parameters. A plain array among the parameters
+    may have been computed by a public function from a batched tensor's first sample only
+    (one this module was not told about), so it is refused rather than answered wrongly."""
     params = args[op.nin:]
     if any(_holds_array(p) for p in params):
         raise RuntimeError(
             f"ember: vmap over {op.name} is not supported yet (its arguments are computed "
             "from the values of a batched tensor)")
-    k = len(bshape)
-    flat = tuple(a._phys.array.reshape((-1,) + a._phys.array.shape[k:]) if is_batched(a)
-                 else a for a in args)
-    results = []
-    for i in range(int(np.prod(bshape))):
-        sample = tuple(make(f[i]) if is_batched(a) else _plain(a) for a, f in zip(args, flat))
-        results.append(run_forward(op, sample))
+    n = int(np.prod(bshape))
+
+    def flat(a, i):
+        if i < op.nin:
+            return a._phys.array.reshape((n,) + a._data.shape) if is_batched(a) else a
+        if type(a) is tuple:
+            return tuple(flat(p, op.nin) for p in a)
+        return a.array.reshape((n,) + a.shape) if type(a) is Batched else a
+
+    def pick(a, f, i, j):
+        if i < op.nin:
+            return make(f[j]) if is_batched(a) else _plain(a)
+        if type(a) is tuple:
+            return tuple(pick(p, q, op.nin, j) for p, q in zip(a, f))
+        return f[j] if type(a) is Batched else a
+
+    flats = [flat(a, i) for i, a in enumerate(args)]
+    results = [run_forward(op, tuple(pick(a, f, i, j)
+                                     for i, (a, f) in enumerate(zip(args, flats))))
+               for j in range(n)]
 
     def stacked(rs):
         array = np.stack(rs)
@@ -174,11 +294,129 @@ def _holds_array(p) -> bool:
     return isinstance(p, (tuple, list)) and any(isinstance(q, np.ndarray) for q in p)
 
 
+def _select_along(op, args, bshape, run_forward):
+    """sort, topk, max/min/median/kthvalue with dim, cummax/cummin: ``(self, index, dim,
+    ...)`` with the index computed from every sample (``from_values``): the forward gathers
+    along the shifted dim."""
+    x, index, dim = args[:3]
+    if x._data.ndim == 0:
+        return _per_sample(op, args, bshape, run_forward)
+    return run_forward(op, (make(_full(x, bshape)), _full_param(index, bshape),
+                            dim + len(bshape)) + args[3:])
+
+
+def _argmax(op, args, bshape, run_forward):
+    x, dim, keepdim, largest = args
+    k = len(bshape)
+    array = x._phys.array
+    fn = np.argmax if largest else np.argmin
+    ndim = x._data.ndim
+    if dim is None:
+        r = fn(array.reshape(bshape + (-1,)), axis=k)
+        return r.reshape(bshape + (1,) * ndim) if keepdim else r
+    if ndim == 0:
+        return np.zeros(bshape, np.int64)
+    return fn(array, axis=dim + k, keepdims=keepdim)
+
+
+def _gather(op, args, bshape, run_forward):
+    x, index, dim = args
+    if x._data.ndim == 0:
+        return _per_sample(op, args, bshape, run_forward)
+    return run_forward(op, (make(_full(x, bshape)), _full_param(index, bshape),
+                            dim + len(bshape)))
+
+
+def _scatter(op, args, bshape, run_forward):
+    """scatter and scatter_add ``(self, src, index, dim, src_shape)``; scatter with a value
+    ``(self, index, dim, value)``."""
+    if args[0]._data.ndim == 0:
+        return _per_sample(op, args, bshape, run_forward)
+    k = len(bshape)
+    if op.nin == 1:
+        x, index, dim, value = args
+        return run_forward(op, (make(_full(x, bshape)), _full_param(index, bshape), dim + k,
+                                value))
+    x, src, index, dim, src_shape = args
+    return run_forward(op, (make(_full(x, bshape)), make(_full(src, bshape)),
+                            _full_param(index, bshape), dim + k, bshape + tuple(src_shape)))
+
+
+def _index_select(op, args, bshape, run_forward):
+    x, index, dim = args
+    if x._data.ndim == 0:
+        return _per_sample(op, args, bshape, run_forward)
+    k = len(bshape)
+    if type(index) is not Batched:
+        return np.take(x._phys.array, index, axis=dim + k)
+    # every sample its own index vector: a gather along the dim, broadcast over the others
+    rest = x._data.ndim - dim - 1
+    index = index.array.reshape(bshape + (1,) * dim + index.shape + (1,) * rest)
+    return np.take_along_axis(_full(x, bshape), index, dim + k)
+
+
+def _index_add(op, args, bshape, run_forward):
+    x, source, index, dim, alpha = args
+    if x._data.ndim == 0 or type(index) is Batched:
+        return _per_sample(op, args, bshape, run_forward)
+    return run_forward(op, (make(_full(x, bshape)), make(_full(source, bshape)), index,
+                            dim + len(bshape), alpha))
+
+
+def _batched_key(key, bshape: tuple, ndim: int):
+    """(key, dims) to apply a logical advanced index ``key`` (of an ``ndim``-dim tensor) to
+    every sample of an array with ``bshape`` leading dims: the batch dims are indexed by
+    broadcast grids, which join the key's own indices (ints count as indices, as in NumPy).
+    ``dims`` says where the indexed dims must move when the key's indices sit together
+    after a slice (NumPy keeps them in place for one sample but puts them first once the
+    grids are in front), else None."""
+    entries = []
+    for entry in (key if type(key) is tuple else (key,)):
+        if isinstance(entry, np.ndarray) and entry.dtype == bool:
+            entries.extend(np.nonzero(entry) if entry.ndim else (entry,))
+        else:
+            entries.append(entry)
+    advanced = [type(e) is Batched or isinstance(e, (np.ndarray, int)) for e in entries]
+    first = advanced.index(True)
+    last = len(advanced) - advanced[::-1].index(True)
+    ishape = np.broadcast_shapes(*(np.shape(e) if type(e) is not Batched else e.shape
+                                   for e, adv in zip(entries, advanced) if adv))
+    k = len(bshape)
+    m = len(ishape)
+    grids = tuple(np.arange(size).reshape((1,) * i + (size,) + (1,) * (k - i - 1 + m))
+                  for i, size in enumerate(bshape))
+    physical = grids + tuple(
+        e.array.reshape(bshape + (1,) * (m - e.ndim) + e.shape) if type(e) is Batched else e
+        for e in entries)
+    dims = None
+    if first and all(advanced[first:last]):
+        used = sum(1 for e in entries if e is not None and e is not Ellipsis)
+        before = sum(ndim - used if e is Ellipsis else 1 for e in entries[:first])
+        dims = (list(range(k, k + m)), list(range(k + before, k + before + m)))
+    return physical, dims
+
+
+def _index(op, args, bshape, run_forward):
+    x, key, self_shape = args
+    physical, dims = _batched_key(key, bshape, len(self_shape))
+    out = _full(x, bshape)[physical]
+    return out if dims is None else np.moveaxis(out, *dims)
+
+
+def _index_put_accumulate(op, args, bshape, run_forward):
+    grad, key, self_shape = args
+    physical, dims = _batched_key(key, bshape, len(self_shape))
+    out = np.zeros(bshape + tuple(self_shape), grad._data.dtype)
+    values = _full(grad, bshape)
+    np.add.at(out, physical, values if dims is None else np.moveaxis(values, dims[1], dims[0]))
+    return out
+
+
 RULES: dict = {}
 
 
 def _register() -> None:
-    from ember._ops import creation, linalg, reduction, shape
+    from ember._ops import creation, indexing, linalg, reduction, shape
 
     for op in (reduction.SUM, reduction.SUM_DIM, reduction.MEAN, reduction.MEAN_DIM):
         RULES[op] = _reduce
@@ -197,17 +435,37 @@ def _register() -> None:
     RULES[linalg.MV] = _matmul_like("mv")
     RULES[linalg.DOT] = _matmul_like("dot")
     RULES[creation.TO] = RULES[creation.CLONE] = _elementwise
+    for op in (reduction.SORT, reduction.SORT_STABLE, reduction.TOPK, reduction.MAX_DIM,
+               reduction.MIN_DIM, reduction.MEDIAN_DIM, reduction.KTHVALUE, reduction.CUMMAX,
+               reduction.CUMMIN):
+        RULES[op] = _select_along
+    RULES[reduction.ARGMAX] = _argmax
+    RULES[indexing.GATHER] = _gather
+    for op in (indexing.SCATTER, indexing.SCATTER_ADD, indexing.SCATTER_VALUE):
+        RULES[op] = _scatter
+    RULES[indexing.INDEX_SELECT] = _index_select
+    RULES[indexing.INDEX_ADD] = _index_add
+    RULES[shape.INDEX] = _index
+    RULES[shape.INDEX_PUT_ACCUMULATE] = _index_put_accumulate
 
 
 def forward(op, args, run_forward):
     """(logical result, ``Batched`` physical result) of ``op`` on ``args``, some batched."""
     if not RULES:
         _register()
-    union = tuple(sorted({lv for a in args[:op.nin] if is_batched(a)
-                          for lv in a._phys.levels}))
+    found = set()
+    for i, a in enumerate(args):
+        if i < op.nin:
+            if is_batched(a):
+                found.update(a._phys.levels)
+        elif type(a) is Batched:
+            found.update(a.levels)
+        elif type(a) is tuple:
+            found.update(lv for p in a if type(p) is Batched for lv in p.levels)
+    union = tuple(sorted(found))
     bshape = tuple(levels[lv] for lv in union)
-    args = tuple(_aligned(a, union, bshape) if i < op.nin and is_batched(a) else a
-                 for i, a in enumerate(args))
+    args = tuple((_aligned(a, union, bshape) if is_batched(a) else a) if i < op.nin
+                 else _aligned_param(a, union, bshape) for i, a in enumerate(args))
     rule = RULES.get(op)
     if rule is None:
         rule = _elementwise if op.family == "ember._ops.pointwise" else _per_sample

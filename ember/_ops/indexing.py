@@ -20,7 +20,7 @@ import operator
 
 from ember._backend import ndarray, np
 from ember._dtype import legacy_type_name, scalar_type_name
-from ember._ops import _promote
+from ember._ops import _promote, batching
 from ember._ops.registry import KEEP, attach, defop, inplace, not_implemented, run
 from ember._tensor import Tensor, make, wrap_dim
 
@@ -200,8 +200,8 @@ def _check_along(name: str, self: Tensor, dim: int, index, src: Tensor | None = 
                     f"Expected index {list(idx.shape)} to be no larger than self "
                     f"{list(shape)} apart from dimension {dim} and to be no larger size than "
                     f"src {list(src._data.shape)}")
-        _check_bounds(idx, full[dim], dim)
-    return idx.astype(np.intp, copy=False)
+        _check_bounds(batching.values(index), full[dim], dim)
+    return batching.param(index, lambda a, k: a.astype(np.intp, copy=False))
 
 
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
@@ -509,7 +509,8 @@ def _check_index_vector(name: str, index, long_only: bool = False) -> ndarray:
         raise IndexError(
             f"{name}(): Index is supposed to be a vector, but got dim: {idx.ndim} with type: "
             f"{_type_name(index)} and size: {list(idx.shape)}")
-    return idx.reshape(-1).astype(np.intp, copy=False)
+    return batching.param(
+        index, lambda a, k: a.reshape(a.shape[:k] + (-1,)).astype(np.intp, copy=False))
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -522,7 +523,8 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     if not shape and idx.size != 1:
         raise RuntimeError(
             f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
-    if idx.size and ((idx < 0) | (idx >= size)).any():
+    every = batching.values(index)
+    if every.size and ((every < 0) | (every >= size)).any():
         raise IndexError("index out of range in self")
     return run(INDEX_SELECT, input, idx, dim)
 
@@ -548,7 +550,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
         raise RuntimeError(f"index_add_(): self ({_type_name(input)}) and source "
                            f"({_type_name(source)}) must have the same scalar type")
     _check_source("index_add_", input, dim, idx, source)
-    _check_bounds(idx, shape[dim] if shape else 1, dim)
+    _check_bounds(batching.values(index), shape[dim] if shape else 1, dim)
     return run(INDEX_ADD, input, source, idx, dim, alpha)
 
 
@@ -563,7 +565,8 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
             "index_copy_(): self and source expected to have the same dtype, but got (self) "
             f"{_type_name(input)} and (source) {_type_name(source)}")
     _check_source("index_copy_", input, dim, idx, source)
-    _check_bounds(idx, shape[dim] if shape else 1, dim, IndexError, "index_copy_(): ")
+    _check_bounds(batching.values(index), shape[dim] if shape else 1, dim, IndexError,
+                  "index_copy_(): ")
     return run(INDEX_COPY, input, source, idx, dim)
 
 
@@ -927,6 +930,12 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     a 1-D tensor."""
     if mask._data.dtype != bool:
         raise RuntimeError("masked_select: expected BoolTensor for mask")
+    if batching.is_batched(mask):
+        raise RuntimeError(
+            "vmap: Attempted to vmap over `mask` in torch.masked_select(self, mask) We cannot "
+            "support this because for each batch this would return a differently shaped "
+            "Tensor. Please file an issue at https://github.com/pytorch/pytorch/issues if you "
+            "need this feature.")
     return run(MASKED_SELECT, input, mask)
 
 
@@ -970,6 +979,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:
 def nonzero(input: Tensor, *, as_tuple: bool = False):
     """Mirrors ``torch.nonzero``: the indices of the nonzero entries, one row each (int64),
     or with ``as_tuple`` one 1-D tensor per dim (a 0-d input counts as 1-D)."""
+    batching.refuse_dynamic("nonzero", input)
     data = input._data
     if as_tuple:
         return tuple(make(a.astype(np.int64)) for a in np.nonzero(_at_least_1d(data)))

@@ -16,6 +16,7 @@ import warnings
 
 from ember import _dtype
 from ember._backend import np
+from ember._ops import batching
 from ember._ops.registry import KEEP, attach, defop, not_implemented, run
 from ember._tensor import Tensor, make, wrap_dim, wrap_dims
 from ember.autograd.forward_ad import not_supported
@@ -342,7 +343,7 @@ def _with_indices(op, name: str, input: Tensor, dim, keepdim: bool, index_fn):
     data = input._data
     d = wrap_dim(dim, data.ndim)
     _check_nonempty(name, data, (d,) if data.ndim else None, IndexError)
-    index = index_fn(data, d)
+    index = batching.from_values(input, index_fn, d)
     return getattr(return_types, name)(run(op, input, index, d, keepdim, data.shape))
 
 
@@ -790,7 +791,7 @@ def _cum_extreme(name: str, input: Tensor, dim: int):
     if data.ndim == 0 and dim not in (-1, 0):
         raise IndexError(f"{name}(): Expected reduction dim -1 or 0 for scalar but got {dim}")
     d = wrap_dim(dim, data.ndim)
-    index = _cum_extreme_index(data, d, name == "cummax")
+    index = batching.from_values(input, _cum_extreme_index, d, name == "cummax")
     return getattr(return_types, name)(
         run(CUMMAX if name == "cummax" else CUMMIN, input, index, d, data.shape))
 
@@ -954,14 +955,15 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False,
     d = wrap_dim(dim, data.ndim)
     op = SORT if stable is None else SORT_STABLE
     return return_types.sort(
-        run(op, input, _argsort_array(data, d, descending), d, data.shape))
+        run(op, input, batching.from_values(input, _argsort_array, d, descending), d,
+            data.shape))
 
 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False,
             stable: bool = False) -> Tensor:
     """Mirrors ``torch.argsort`` (always stable in ember)."""
-    data = input._data
-    return make(_argsort_array(data, wrap_dim(dim, data.ndim), descending))
+    return batching.tensor(batching.from_values(
+        input, _argsort_array, wrap_dim(dim, input._data.ndim), descending))
 
 
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
@@ -974,8 +976,11 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     size = data.shape[d] if data.ndim else 1
     if not 0 <= k <= size:
         raise RuntimeError("selected index k out of range")
-    order = _argsort_array(data, d, largest)
-    index = order if data.ndim == 0 else np.take(order, range(k), axis=d)
+
+    def index_fn(data, d):
+        order = _argsort_array(data, d, largest)
+        return order if data.ndim == 0 else np.take(order, range(k), axis=d)
+    index = batching.from_values(input, index_fn, d)
     return return_types.topk(run(TOPK, input, index, d, data.shape))
 
 
@@ -1030,6 +1035,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
     """Mirrors ``torch.unique``: the distinct values (or slices along ``dim``), with the
     inverse indices and counts when asked; every nan is distinct. ember always sorts."""
     data = input._data
+    batching.refuse_dynamic("_unique2" if dim is None else "unique_dim", input)
     if dim is None:
         values, inverse, counts = run(UNIQUE, input, None)
     else:

@@ -162,7 +162,7 @@ def run(op: Op, *args):
         op.check(*args)
     phys = None
     try:
-        if _batch_levels and any(batching.is_batched(a) for a in args[:op.nin]):
+        if _batch_levels and batching.involved(op, args):
             r, phys = batching.forward(op, args, _forward_array)
             needs_grad = any(isinstance(a, Tensor) and a._requires_grad for a in args[:op.nin])
         else:

@@ -7,6 +7,7 @@ import warnings
 
 from ember._backend import ndarray, np
 from ember._dtype import legacy_type_name
+from ember._ops import batching
 from ember._ops._promote import broadcast_error
 from ember._ops.reduction import FLIP
 from ember._ops.registry import KEEP, attach, defop, run, variadic
@@ -373,10 +374,18 @@ def _advanced(input: Tensor, key) -> Tensor:
 
 
 def _array_key(k, shape: tuple, dim: int):
-    if isinstance(k, Tensor):
+    batched = isinstance(k, Tensor) and batching.is_batched(k)
+    if batched:  # every sample's index is checked; the key carries them all (a parameter)
+        levels = k._phys.levels
+        k = batching.values(k)
+    elif isinstance(k, Tensor):
         k = k._data
     k = np.asarray(k)
     if k.dtype == bool:
+        if batched:
+            raise RuntimeError(
+                "vmap: We do not support batching operators that can support dynamic shape. "
+                "Attempting to batch over indexing with a boolean mask.")
         return k
     if k.dtype.kind not in "iu":
         raise IndexError(
@@ -386,7 +395,7 @@ def _array_key(k, shape: tuple, dim: int):
     if bad.any():
         raise IndexError(
             f"index {int(k[bad].flat[0])} is out of bounds for dimension {dim} with size {size}")
-    return k.astype(np.intp)
+    return batching.Batched(k.astype(np.intp), levels) if batched else k.astype(np.intp)
 
 
 def getitem(self: Tensor, key) -> Tensor:
