@@ -12,6 +12,14 @@ from __future__ import annotations
 from ember.autograd import grad as _autograd_grad
 from ember.autograd.forward_ad import detach_dual
 from ember.autograd.grad_mode import enable_grad
+from ember.autograd.graph import (
+    SECOND_BACKWARD,
+    AccumulateGrad,
+    Node,
+    _counter,
+    accumulator,
+    grad_edge,
+)
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
            "functional_call"]
@@ -289,12 +297,13 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
          chunk_size: int | None = None):
     """Mirrors ``torch.func.vmap``: ``func`` mapped over a dim of its inputs, computed on
     the whole batch at once by each op's batching rule (``ember/_ops/batching.py``; ops
-    without one run per sample). Nests, and ``grad`` inside ``vmap`` gives per-sample
-    gradients. ember differs: vmap's outputs cannot be differentiated (inputs that require
-    grad are refused)."""
+    without one run per sample). Nests; ``grad`` inside ``vmap`` gives per-sample
+    gradients, and vmap's outputs can be differentiated (see ``_VmapBackward``). ember
+    differs: the outputs' ``grad_fn`` is one node for the whole call (named after the first
+    output's last op), and differentiating through vmap twice is not supported."""
     from ember._backend import np
     from ember._ops import batching
-    from ember._tensor import Tensor, make, wrap_dim
+    from ember._tensor import Tensor, wrap_dim
     from ember.autograd.grad_mode import is_grad_enabled
 
     def wrapped(*args, **kwargs):
@@ -305,6 +314,9 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
                 "with the structure of `inputs`.")
         level = len(batching.levels)
         sizes = []
+        recording = is_grad_enabled()
+        # the mapped inputs that need a gradient: (input, its stand-in leaf, in_dim)
+        differentiated = []
 
         def map_one(a, d):
             if not isinstance(a, Tensor):
@@ -312,17 +324,19 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
                     f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an "
                     f"input but the input is of type {type(a)}. We cannot vmap over non-Tensor "
                     "arguments, please use None as the respective in_dim")
-            if a.requires_grad and is_grad_enabled():
-                raise RuntimeError("ember: differentiating through vmap is not supported yet; "
-                                   "detach the mapped inputs or use grad inside vmap")
             d = wrap_dim(d, a._data.ndim)
             sizes.append(a._data.shape[d])
             if batching.is_batched(a):  # batched by an outer vmap: the new dim goes last
                 outer = a._phys
                 k = len(outer.levels)
-                return batching.wrap(np.moveaxis(outer.array, k + d, k),
-                                     outer.levels + (level,))
-            return batching.wrap(np.moveaxis(a._data, d, 0), (level,))
+                inner = batching.wrap(np.moveaxis(outer.array, k + d, k),
+                                      outer.levels + (level,))
+            else:
+                inner = batching.wrap(np.moveaxis(a._data, d, 0), (level,))
+            if a.requires_grad and recording:
+                inner._requires_grad = True
+                differentiated.append((a, inner, d))
+            return inner
 
         # a dict, list or tuple argument maps every tensor in it over the same dim
         mapped = [a if d is None else _tree_map(lambda t, d=d: map_one(t, d), a)
@@ -335,38 +349,172 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
             raise ValueError(
                 "vmap: Expected all tensors to have the same size in the mapped dimension, got "
                 f"sizes {sizes} for the mapped dimension")
+        outer_levels = batching.levels[:]
+        start = next(_counter)  # nodes made from here on belong to this call
         batching.levels.append(sizes[0])
         try:
             out = func(*mapped, **kwargs)
         finally:
             batching.levels.pop()
-        return _unbatch(out, out_dims, level, sizes[0])
-
-    def _unbatch(out, dims, level, size):
-        if isinstance(out, tuple):
-            dims = dims if isinstance(dims, (tuple, list)) else (dims,) * len(out)
-            return tuple(_unbatch(o, d, level, size) for o, d in zip(out, dims))
-        if isinstance(out, (dict, list)):
-            return _tree_map(lambda o: _unbatch(o, dims, level, size), out)
-        if not isinstance(out, Tensor):
-            raise ValueError("vmap: func must return only tensors")
-        phys = out.__dict__.get("_phys")
-        array, batch_levels = (phys.array, phys.levels) if phys is not None else (out._data, ())
-        if level in batch_levels:
-            position = batch_levels.index(level)
-        else:  # the same for every sample of this level: broadcast over it
-            position = len(batch_levels)
-            array = np.expand_dims(array, position)
-            array = np.broadcast_to(
-                array, array.shape[:position] + (size,) + array.shape[position + 1:])
-        outer = tuple(lv for lv in batch_levels if lv != level)
-        k = len(outer)
-        # this level's dim joins the logical shape at out_dims; outer levels stay batched
-        array = np.moveaxis(array, position, k + wrap_dim(dims, array.ndim - k))
-        array = np.ascontiguousarray(array)
-        return batching.wrap(array, outer) if outer else make(array)
+        result = _unbatch(out, out_dims, level, sizes[0])
+        if recording:
+            _VmapBackward.connect(out, result, out_dims, differentiated, start,
+                                  outer_levels, sizes[0])
+        return result
 
     return wrapped
+
+
+def _unbatch(out, dims, level: int, size: int):
+    """vmap's outputs (a pytree) for one level: that level's batch dim joins each tensor's
+    logical shape at ``dims``; outer levels stay batched. Also turns a gradient that arrived
+    for a mapped input back into the input's layout (``dims`` = its in_dim)."""
+    from ember._backend import np
+    from ember._ops import batching
+    from ember._tensor import Tensor, make, wrap_dim
+
+    if isinstance(out, tuple):
+        dims = dims if isinstance(dims, (tuple, list)) else (dims,) * len(out)
+        return tuple(_unbatch(o, d, level, size) for o, d in zip(out, dims))
+    if isinstance(out, (dict, list)):
+        return _tree_map(lambda o: _unbatch(o, dims, level, size), out)
+    if not isinstance(out, Tensor):
+        raise ValueError("vmap: func must return only tensors")
+    phys = out.__dict__.get("_phys")
+    array, batch_levels = (phys.array, phys.levels) if phys is not None else (out._data, ())
+    if level in batch_levels:
+        position = batch_levels.index(level)
+    else:  # the same for every sample of this level: broadcast over it
+        position = len(batch_levels)
+        array = np.expand_dims(array, position)
+        array = np.broadcast_to(
+            array, array.shape[:position] + (size,) + array.shape[position + 1:])
+    outer = tuple(lv for lv in batch_levels if lv != level)
+    k = len(outer)
+    # this level's dim joins the logical shape at out_dims; outer levels stay batched
+    array = np.moveaxis(array, position, k + wrap_dim(dims, array.ndim - k))
+    array = np.ascontiguousarray(array)
+    return batching.wrap(array, outer) if outer else make(array)
+
+
+def _flat_dims(tree, dims) -> list:
+    """(tensor, out_dim) for every tensor of vmap's output pytree, in ``_tree_leaves``
+    order."""
+    if isinstance(tree, tuple):
+        dims = dims if isinstance(dims, (tuple, list)) else (dims,) * len(tree)
+        return [p for o, d in zip(tree, dims) for p in _flat_dims(o, d)]
+    if isinstance(tree, (dict, list)):
+        return [(t, dims) for t in _tree_leaves(tree)]
+    return [(tree, dims)]
+
+
+class _VmapBackward(Node):
+    """The node of a vmap call's outputs, so that gradients flow through vmap.
+
+    ``func`` ran on the logical (per-sample) tensors and recorded its graph there, as it
+    does for ``grad`` inside ``vmap``. This node's backward turns the outputs' gradients
+    into batched gradients of those logical outputs and runs the engine over ``func``'s
+    graph with the vmap level active again, so every op's backward is batched by the same
+    rules as its forward (per-sample fallbacks included). The gradients that reach a mapped
+    input's stand-in are laid out as that input; those that reach a tensor ``func`` closed
+    over (a weight) are summed over the level. Its edges are the mapped inputs and those
+    closed-over tensors, found by walking ``func``'s graph down to nodes made before the
+    call. (Recording on the physical arrays instead would mean a second graph beside the
+    logical one that ``grad`` inside ``vmap`` needs.)"""
+
+    __slots__ = ("num_outputs", "_outputs", "_inputs", "_closed", "_levels", "_size",
+                 "_name")
+
+    @classmethod
+    def connect(cls, out, result, out_dims, differentiated, start, outer_levels, size):
+        """Give the outputs in ``result`` that need a gradient this node as ``grad_fn``."""
+        pairs = [(o, r, d) for (o, d), r in zip(_flat_dims(out, out_dims),
+                                                 _tree_leaves(result)) if o.requires_grad]
+        if not pairs:
+            return
+        stand_ins = {accumulator(inner) for _, inner, _ in differentiated}
+        closed, seen = [], set()
+        stack = [grad_edge(o) for o, _, _ in pairs]
+        while stack:
+            edge = stack.pop()
+            fn = edge[0]
+            if fn is None or edge in seen or fn in stand_ins:
+                continue
+            seen.add(edge)
+            if isinstance(fn, AccumulateGrad) or fn._key > -start:  # made before the call
+                closed.append(edge)
+            else:
+                stack.extend(fn.next_functions)
+        node = cls()
+        node.next_functions = tuple(grad_edge(a) for a, _, _ in differentiated) + tuple(closed)
+        node._key = -next(_counter)
+        node._extra = None
+        node.num_outputs = len(pairs)
+        node._outputs = [(grad_edge(o), d) for o, _, d in pairs]
+        node._inputs = [(accumulator(inner), d) for _, inner, d in differentiated]
+        node._closed = closed
+        node._levels = outer_levels
+        node._size = size
+        first = pairs[0][0].grad_fn
+        node._name = first.name() if first is not None else "AliasBackward0"
+        for i, (_, r, _) in enumerate(pairs):
+            r._requires_grad = True
+            r._grad_fn = node
+            r._output_nr = i
+
+    def name(self) -> str:
+        return self._name
+
+    def release(self) -> None:
+        self._outputs = None
+
+    def apply(self, grads: list) -> list:
+        from ember._backend import np
+        from ember._ops import batching
+        from ember._tensor import make, wrap_dim
+        from ember.autograd.engine import execute
+        from ember.autograd.grad_mode import is_grad_enabled
+
+        if self._outputs is None:
+            raise RuntimeError(SECOND_BACKWARD)
+        level = len(self._levels)
+        roots, seeds = [], []
+        for (edge, dim), grad in zip(self._outputs, grads):
+            if grad is None:
+                continue
+            # the output's gradient, batched again: this level's dim moves out of the
+            # logical shape to the front, behind the outer levels' dims
+            phys = grad.__dict__.get("_phys")
+            array, lv = (phys.array, phys.levels) if phys is not None else (grad._data, ())
+            k = len(lv)
+            array = np.moveaxis(array, k + wrap_dim(dim, array.ndim - k), k)
+            roots.append(edge)
+            seeds.append(batching.wrap(array, lv + (level,)))
+        if not roots:
+            return [None] * len(self.next_functions)
+        targets = [(acc, 0) for acc, _ in self._inputs] + self._closed
+        saved = batching.levels[:]
+        batching.levels[:] = self._levels + [self._size]
+        try:
+            captured = execute(roots, seeds, True, is_grad_enabled(), targets, False)
+        finally:
+            batching.levels[:] = saved
+        n = len(self._inputs)
+        out = [None if g is None else _unbatch(g, d, level, self._size)
+               for g, (_, d) in zip(captured[:n], self._inputs)]
+        for g in captured[n:]:
+            phys = None if g is None else g.__dict__.get("_phys")
+            if g is None:
+                out.append(None)
+            elif phys is not None and level in phys.levels:  # one gradient per sample: sum
+                rest = tuple(lv for lv in phys.levels if lv != level)
+                summed = phys.array.sum(phys.levels.index(level))
+                out.append(batching.wrap(summed, rest) if rest else make(summed))
+            else:  # the same for every sample
+                array = (phys.array if phys is not None else g._data) * self._size
+                out.append(batching.wrap(array, phys.levels) if phys is not None
+                           else make(array))
+        return out
 
 
 def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,

@@ -213,3 +213,58 @@ def test_vmap_errors(fn) -> None:
     except Exception as exc:  # noqa: BLE001
         e_err = exc
     assert t_err is not None and type(e_err) is type(t_err)
+
+
+V = RNG.normal(size=(3,))
+
+
+def _through(f, in_dims=0, out_dims=0, nested=False):
+    """vmap(f) differentiated: the outputs and the gradients of the mapped input and of the
+    tensors f closes over (a leaf and a non-leaf), for a random cotangent."""
+    def fn(L, F):
+        x = L.tensor(X, requires_grad=True)
+        w = L.tensor(W, requires_grad=True)
+        v = L.tensor(V, requires_grad=True)
+        w2 = w * 2
+        mapped = F.vmap(lambda a: f(L, a, w2, v), in_dims=in_dims, out_dims=out_dims)
+        if nested:
+            mapped = F.vmap(mapped)
+        ys = mapped(x)
+        ys = ys if isinstance(ys, tuple) else (ys,)
+        rng = np.random.default_rng(3)
+        cots = [L.tensor(rng.normal(size=tuple(y.shape))) for y in ys]
+        grads = L.autograd.grad(ys, (x, w, v), cots, allow_unused=True, materialize_grads=True)
+        return tuple(ys) + tuple(grads)
+    return fn
+
+
+THROUGH_CASES = {
+    "pointwise": _through(lambda L, a, w, v: (a * w).sin() + v),
+    "matmul": _through(lambda L, a, w, v: a @ v + (a.t() @ w).sum()),
+    "in-dims-1": _through(lambda L, a, w, v: a.exp() * v[:2].sum(), in_dims=1),
+    "out-dims-1": _through(lambda L, a, w, v: (a * w, a.sum(0)), out_dims=1),
+    "sort": _through(lambda L, a, w, v: a.sort(1).values * w),
+    "per-sample-fallback": _through(lambda L, a, w, v: a.cumsum(0).gather(
+        1, L.tensor(IDX[0])) * a.logsumexp(1, keepdim=True)),
+    "nested": _through(lambda L, a, w, v: (a * v).tanh(), nested=True),
+    "grad-of-vmap": lambda L, F: F.grad(lambda x: F.vmap(lambda a: (a ** 3).sum())(x).sum())(
+        L.tensor(X)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(THROUGH_CASES))
+def test_differentiating_through_vmap_matches_torch(name: str) -> None:
+    t, e = both(THROUGH_CASES[name])
+    compare(t, e)
+
+
+def test_backward_through_vmap_accumulates_like_torch() -> None:
+    def fn(L, F):
+        x = L.tensor(X, requires_grad=True)
+        w = L.tensor(W, requires_grad=True)
+        y = F.vmap(lambda a: (a * w).sin())(x)
+        y.sum().backward()
+        return y.grad_fn.name(), x.grad, w.grad
+    (t_name, *t), (e_name, *e) = both(fn)
+    assert e_name == t_name
+    compare(tuple(t), tuple(e))
