@@ -98,10 +98,48 @@ def test_per_sample_gradients_match_torch_and_the_loop() -> None:
     compare(e_loop, e_vmap)
 
 
-def test_inplace_inside_vmap_is_refused_not_wrong() -> None:
-    for fn in (lambda a: a.mul_(2), lambda a: a.zero_(), lambda a: (a * 1).add_(1)):
-        with pytest.raises(RuntimeError, match="inside vmap"):
-            ember.func.vmap(fn)(ember.tensor(X))
+INPLACE_CASES = {
+    "add_": lambda L, a, b: a.clone().add_(b[0]),
+    "mul_": lambda L, a, b: a.clone().mul_(2),
+    "zero_": lambda L, a, b: a.clone().zero_(),
+    "setitem": lambda L, a, b: _set(a.clone(), 0, L.tensor(Y[0])),
+    "setitem-batched-value": lambda L, a, b: _set(a.clone(), (slice(None), 1), b[:, 1]),
+    "write-through-view": lambda L, a, b: (lambda c: (c[:, 1].mul_(3), c)[1])(a.clone()),
+    "mapped-input": lambda L, a, b: (a.add_(1), a)[1],
+}
+
+
+def _set(t, key, value):
+    t[key] = value
+    return t
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_CASES))
+def test_inplace_on_batched_tensors_matches_torch(name: str) -> None:
+    def fn(L, F):
+        x = L.tensor(X)
+        out = F.vmap(lambda a, b: INPLACE_CASES[name](L, a, b))(x, L.tensor(X) * 2)
+        return out, x  # the mapped input is written through, as in torch
+    t, e = both(fn)
+    compare(t, e)
+
+
+def test_per_sample_gradients_through_inplace_ops_match_torch() -> None:
+    t, e = both(lambda L, F: F.vmap(F.grad(lambda a: (a * 1).mul_(a).sin().sum()))(
+        L.tensor(X)))
+    compare(t, e)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, a: L.tensor(X[0]).mul_(a),
+    lambda L, a: L.tensor(X[0]).copy_(a),
+    lambda L, a: _set(L.zeros(4, 3, dtype=L.float64), 0, a[0]),
+], ids=["mul_", "copy_", "setitem"])
+def test_inplace_on_unbatched_tensor_with_batched_argument_raises_like_torch(fn) -> None:
+    from tests.helpers import check_raises_like
+
+    check_raises_like(lambda L: importlib.import_module(L.__name__ + ".func").vmap(
+        lambda a: fn(L, a))(L.tensor(X)))
 
 
 IDX = RNG.integers(0, 3, size=(6, 4, 2))

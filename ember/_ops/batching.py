@@ -116,6 +116,25 @@ def refuse_dynamic(name: str, *tensors) -> None:
             "https://github.com/pytorch/pytorch/issues if you need this feature.")
 
 
+def check_inplace(target: Tensor, result: Batched) -> None:
+    """torch's refusal to write a result that varies over more vmap levels than the tensor
+    written to (an unbatched tensor updated from a batched one)."""
+    phys = target.__dict__.get("_phys")
+    if phys is None or phys.levels != result.levels:
+        raise RuntimeError(
+            "vmap: inplace arithmetic(self, *extra_args) is not possible because there exists "
+            "a Tensor `other` in extra_args that has more elements than `self`. This happened "
+            "due to `other` being vmapped over but `self` not being vmapped over in a vmap. "
+            "Please try to use out-of-place operators instead of inplace arithmetic. If said "
+            "operator is being called inside the PyTorch framework, please file a bug report "
+            "instead.")
+    if not phys.array.flags.writeable:
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to "
+            "a single memory location. Please clone() the tensor before performing the "
+            "operation.")
+
+
 def wrap(array, batch_levels: tuple) -> Tensor:
     """A batched tensor over ``array`` (its leading dims are ``batch_levels``)."""
     t = make(array[(0,) * len(batch_levels)])

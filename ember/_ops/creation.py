@@ -371,9 +371,9 @@ def _fill_(self: Tensor, value) -> Tensor:
 
 def _fill_unrecorded(self: Tensor, value) -> Tensor:
     # Nothing to record (e.g. ``x.grad.zero_()``): write in place and bump the version.
-    if "_phys" in self.__dict__:
-        raise RuntimeError("ember: in-place ops on batched tensors inside vmap are not "
-                           "supported yet; use the out-of-place op")
+    phys = self.__dict__.get("_phys")
+    if phys is not None:  # every sample (vmap); ``_data`` is the first one's view
+        phys.array.fill(value)
     self._data.fill(value)
     self._vc[0] += 1
     return self

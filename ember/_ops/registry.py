@@ -414,9 +414,9 @@ def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
     when ``fn`` or a check raises."""
     check_inplace(target)
     out = fn(target, *args, **kwargs)
-    if "_phys" in target.__dict__ or "_phys" in out.__dict__:
-        raise RuntimeError("ember: in-place ops on batched tensors inside vmap are not "
-                           "supported yet; use the out-of-place op")
+    phys = out.__dict__.get("_phys")
+    if phys is not None:
+        batching.check_inplace(target, phys)
     data = target._data
     result = out._data
     if result.shape != data.shape:
@@ -441,10 +441,14 @@ def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
             a is target for a in node._args):
         _keep_original(node, target)
     data[...] = result
+    if phys is not None:  # every sample (vmap); ``data`` is the first one's view
+        target._phys.array[...] = phys.array
     target._vc[0] += 1
     if node is None:
         return target
-    if node._result is not None:
+    if phys is not None and node._result is not None:
+        node._result = Packed(_KEEP, target)  # a batched output must come back batched
+    elif node._result is not None:
         # The saved output is now ``target`` itself: later writes to it must be caught.
         node._result = (data, target._vc, target._vc[0])
     if target._base is not None:
@@ -522,6 +526,11 @@ def _keep_original(node, target: Tensor) -> None:
     original = make(target._data.copy(), target._requires_grad, target._grad_fn,
                     [target._vc[0]])
     original._output_nr = target._output_nr
+    phys = target.__dict__.get("_phys")
+    if phys is not None:  # a batched tensor (vmap): keep every sample's values
+        array = phys.array.copy()
+        original._data = array[(0,) * len(phys.levels)]
+        original._phys = batching.Batched(array, phys.levels)
     node._args = tuple(original if a is target else a for a in node._args)
 
 
