@@ -473,18 +473,22 @@ def forward(op, args, run_forward):
     if not RULES:
         _register()
     found = set()
-    for i, a in enumerate(args):
-        if i < op.nin:
-            if is_batched(a):
-                found.update(a._phys.levels)
-        elif type(a) is Batched:
+    nin = op.nin
+    for a in args[:nin]:
+        if is_batched(a):
+            found.update(a._phys.levels)
+    params = False  # batched parameters (rare: indices from values)
+    for a in args[nin:]:
+        if type(a) is Batched:
             found.update(a.levels)
-        elif type(a) is tuple:
+            params = True
+        elif type(a) is tuple and any(type(p) is Batched for p in a):
             found.update(lv for p in a if type(p) is Batched for lv in p.levels)
+            params = True
     union = tuple(sorted(found))
     bshape = tuple(levels[lv] for lv in union)
-    args = tuple((_aligned(a, union, bshape) if is_batched(a) else a) if i < op.nin
-                 else _aligned_param(a, union, bshape) for i, a in enumerate(args))
+    args = tuple(_aligned(a, union, bshape) if is_batched(a) else a for a in args[:nin]) + (
+        tuple(_aligned_param(a, union, bshape) for a in args[nin:]) if params else args[nin:])
     rule = RULES.get(op)
     if rule is None:
         rule = _elementwise if op.family == "ember._ops.pointwise" else _per_sample
