@@ -83,7 +83,11 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
         outer = _nested(args, nums)
         with enable_grad():
             args = _leaves(args, nums)
-            out = func(*args, **kwargs)
+            _running.append({id(t) for i in nums for t in _tree_leaves(args[i])})
+            try:
+                out = func(*args, **kwargs)
+            finally:
+                _running.pop()
             aux = None
             if has_aux:
                 if not (isinstance(out, tuple) and len(out) == 2):
@@ -260,6 +264,12 @@ def _nested(args: tuple, nums: tuple) -> bool:
     return any(getattr(t, "requires_grad", False) for i in nums for t in _tree_leaves(args[i]))
 
 
+# The ids of the leaves of each grad transform whose function is running, outermost first:
+# a result of an inner transform that reaches them must keep its graph (a closure over an
+# outer transform's input, as in grad(lambda w: grad(lambda x: f(x, w))(x).sum())(w)).
+_running: list = []
+
+
 def _plain(x, keep_graph: bool):
     """A result as torch.func returns it: connected to what the caller differentiates (an
     outer transform's inputs, or tensors the function closes over that require grad),
@@ -275,7 +285,8 @@ def _plain(x, keep_graph: bool):
 
 def _reaches_outer_leaf(t) -> bool:
     """Whether ``t``'s graph reaches a leaf the caller made (not one of ours: those were
-    made by ``_leaves`` with ``detach()``, and nothing else refers to them)."""
+    made by ``_leaves`` with ``detach()``, and nothing else refers to them), or one of an
+    enclosing transform that is still running."""
     from ember.autograd.graph import AccumulateGrad
 
     seen, stack = set(), [t.grad_fn]
@@ -286,7 +297,8 @@ def _reaches_outer_leaf(t) -> bool:
         seen.add(id(node))
         if isinstance(node, AccumulateGrad):
             var = node.variable
-            if var is not None and not getattr(var, "_func_leaf", False):
+            if var is not None and (not getattr(var, "_func_leaf", False) or any(
+                    id(var) in leaves for leaves in _running)):
                 return True
             continue
         stack.extend(child for child, _ in node.next_functions)
@@ -300,7 +312,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
     without one run per sample). Nests; ``grad`` inside ``vmap`` gives per-sample
     gradients, and vmap's outputs can be differentiated (see ``_VmapBackward``). ember
     differs: the outputs' ``grad_fn`` is one node for the whole call (named after the first
-    output's last op), and differentiating through vmap twice is not supported."""
+    output's last op), gradients of any order flow through it but tangents (forward-mode AD:
+    ``jvp``, ``jacfwd``, ``hessian`` around vmap) do not: those raise."""
     from ember._backend import np
     from ember._ops import batching
     from ember._tensor import Tensor, wrap_dim
@@ -324,6 +337,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
                     f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an "
                     f"input but the input is of type {type(a)}. We cannot vmap over non-Tensor "
                     "arguments, please use None as the respective in_dim")
+            _forward_ad_refused([a])
             d = wrap_dim(d, a._data.ndim)
             sizes.append(a._data.shape[d])
             if batching.is_batched(a):  # batched by an outer vmap: the new dim goes last
@@ -356,10 +370,14 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
             out = func(*mapped, **kwargs)
         finally:
             batching.levels.pop()
+        flat = _flat_dims(out, out_dims)
+        _forward_ad_refused([o for o, _ in flat if isinstance(o, Tensor)])
         result = _unbatch(out, out_dims, level, sizes[0])
         if recording:
-            _VmapBackward.connect(out, result, out_dims, differentiated, start,
-                                  outer_levels, sizes[0])
+            _VmapBackward.connect(
+                [(o, r, d) for (o, d), r in zip(flat, _tree_leaves(result))],
+                [(grad_edge(a), accumulator(inner), d) for a, inner, d in differentiated],
+                start, outer_levels, sizes[0])
         return result
 
     return wrapped
@@ -408,6 +426,64 @@ def _flat_dims(tree, dims) -> list:
     return [(tree, dims)]
 
 
+# How a gradient leaves a ``_VmapBackward``: summed over the vmap level (a tensor the call
+# closed over), as opposed to an int, the in_dim of a mapped input laid out again.
+_SUMMED = object()
+
+
+def _leave(g, how, level: int, size: int):
+    """A gradient captured inside the level, as the tensor it flows to outside needs it:
+    laid out as a mapped input (``how`` its in_dim), or summed over the level."""
+    from ember._ops import batching
+    from ember._tensor import make
+
+    if g is None:
+        return None
+    if how is not _SUMMED:
+        return _unbatch(g, how, level, size)
+    phys = g.__dict__.get("_phys")
+    if phys is not None and level in phys.levels:  # one gradient per sample: sum
+        rest = tuple(lv for lv in phys.levels if lv != level)
+        summed = phys.array.sum(phys.levels.index(level))
+        return batching.wrap(summed, rest) if rest else make(summed)
+    array = (phys.array if phys is not None else g._data) * size  # the same for every sample
+    return batching.wrap(array, phys.levels) if phys is not None else make(array)
+
+
+def _enter(grad, how, level: int, size: int):
+    """An output's gradient batched again at the level (the inverse of ``_leave``): the
+    output's vmap dim moves out of the logical shape, or the gradient of a sum over the
+    level is the same for every sample."""
+    from ember._backend import np
+    from ember._ops import batching
+    from ember._tensor import wrap_dim
+
+    phys = grad.__dict__.get("_phys")
+    array, lv = (phys.array, phys.levels) if phys is not None else (grad._data, ())
+    k = len(lv)
+    if how is _SUMMED:
+        array = np.expand_dims(array, k)
+        array = np.ascontiguousarray(
+            np.broadcast_to(array, array.shape[:k] + (size,) + array.shape[k + 1:]))
+    else:
+        array = np.moveaxis(array, k + wrap_dim(how, array.ndim - k), k)
+    return batching.wrap(array, lv + (level,))
+
+
+def _forward_ad_refused(tensors) -> None:
+    """Tangents do not cross a vmap call (its inputs' stand-ins and its outputs are made from
+    raw arrays), so forward-mode AD through vmap is refused rather than answered with a
+    zero tangent."""
+    from ember.autograd import forward_ad
+
+    if forward_ad.levels and any(t is not None and forward_ad.tangent_of(t) is not None
+                                 for t in tensors):
+        raise RuntimeError(
+            "ember: forward-mode AD through vmap is not supported yet (jvp, jacfwd and "
+            "hessian of a function that calls vmap); jacrev(jacrev(f)) gives second "
+            "derivatives")
+
+
 class _VmapBackward(Node):
     """The node of a vmap call's outputs, so that gradients flow through vmap.
 
@@ -420,19 +496,27 @@ class _VmapBackward(Node):
     over (a weight) are summed over the level. Its edges are the mapped inputs and those
     closed-over tensors, found by walking ``func``'s graph down to nodes made before the
     call. (Recording on the physical arrays instead would mean a second graph beside the
-    logical one that ``grad`` inside ``vmap`` needs.)"""
+    logical one that ``grad`` inside ``vmap`` needs.)
 
-    __slots__ = ("num_outputs", "_outputs", "_inputs", "_closed", "_levels", "_size",
-                 "_name")
+    NOTE [Higher-order gradients through vmap]: with ``create_graph`` the replay records a
+    graph inside the level too, and is itself treated as a vmap call: its gradients get a
+    new ``_VmapBackward`` whose mapped inputs are the outputs' gradients (their batched
+    seeds are the stand-ins) and this node's mapped inputs (the same stand-ins, whose
+    graph the replay's saved tensors lead to), and whose closed-over tensors are found by
+    the same walk. Each order of derivative adds one such node, so any order works."""
+
+    __slots__ = ("num_outputs", "_outputs", "_inputs", "_mapped", "_levels", "_size",
+                 "_start", "_name")
 
     @classmethod
-    def connect(cls, out, result, out_dims, differentiated, start, outer_levels, size):
-        """Give the outputs in ``result`` that need a gradient this node as ``grad_fn``."""
-        pairs = [(o, r, d) for (o, d), r in zip(_flat_dims(out, out_dims),
-                                                 _tree_leaves(result)) if o.requires_grad]
+    def connect(cls, pairs, mapped, start, outer_levels, size):
+        """Give the results of a call this node as ``grad_fn``. ``pairs``: (logical output
+        inside the level, result outside, how: out_dim or ``_SUMMED``); ``mapped``: (edge
+        outside, the stand-in's accumulator inside, how: in_dim or ``_SUMMED``)."""
+        pairs = [p for p in pairs if p[0].requires_grad]
         if not pairs:
             return
-        stand_ins = {accumulator(inner) for _, inner, _ in differentiated}
+        stand_ins = {acc for _, acc, _ in mapped}
         closed, seen = [], set()
         stack = [grad_edge(o) for o, _, _ in pairs]
         while stack:
@@ -446,15 +530,17 @@ class _VmapBackward(Node):
             else:
                 stack.extend(fn.next_functions)
         node = cls()
-        node.next_functions = tuple(grad_edge(a) for a, _, _ in differentiated) + tuple(closed)
+        node.next_functions = tuple(edge for edge, _, _ in mapped) + tuple(closed)
         node._key = -next(_counter)
         node._extra = None
         node.num_outputs = len(pairs)
-        node._outputs = [(grad_edge(o), d) for o, _, d in pairs]
-        node._inputs = [(accumulator(inner), d) for _, inner, d in differentiated]
-        node._closed = closed
+        node._outputs = [(grad_edge(o), how) for o, _, how in pairs]
+        node._inputs = [((acc, 0), how) for _, acc, how in mapped] + [
+            (edge, _SUMMED) for edge in closed]
+        node._mapped = len(mapped)
         node._levels = outer_levels
         node._size = size
+        node._start = start
         first = pairs[0][0].grad_fn
         node._name = first.name() if first is not None else "AliasBackward0"
         for i, (_, r, _) in enumerate(pairs):
@@ -469,51 +555,43 @@ class _VmapBackward(Node):
         self._outputs = None
 
     def apply(self, grads: list) -> list:
-        from ember._backend import np
         from ember._ops import batching
-        from ember._tensor import make, wrap_dim
         from ember.autograd.engine import execute
         from ember.autograd.grad_mode import is_grad_enabled
 
         if self._outputs is None:
             raise RuntimeError(SECOND_BACKWARD)
+        _forward_ad_refused(grads)
         level = len(self._levels)
-        roots, seeds = [], []
-        for (edge, dim), grad in zip(self._outputs, grads):
+        create_graph = is_grad_enabled()
+        roots, seeds, seeded = [], [], []
+        for (edge, how), grad in zip(self._outputs, grads):
             if grad is None:
                 continue
-            # the output's gradient, batched again: this level's dim moves out of the
-            # logical shape to the front, behind the outer levels' dims
-            phys = grad.__dict__.get("_phys")
-            array, lv = (phys.array, phys.levels) if phys is not None else (grad._data, ())
-            k = len(lv)
-            array = np.moveaxis(array, k + wrap_dim(dim, array.ndim - k), k)
+            seed = _enter(grad, how, level, self._size)
+            if create_graph and grad.requires_grad:  # a stand-in for the gradient's graph
+                seed._requires_grad = True
+                seeded.append((grad_edge(grad), accumulator(seed), how))
             roots.append(edge)
-            seeds.append(batching.wrap(array, lv + (level,)))
+            seeds.append(seed)
         if not roots:
             return [None] * len(self.next_functions)
-        targets = [(acc, 0) for acc, _ in self._inputs] + self._closed
+        targets = [edge for edge, _ in self._inputs]
         saved = batching.levels[:]
         batching.levels[:] = self._levels + [self._size]
         try:
-            captured = execute(roots, seeds, True, is_grad_enabled(), targets, False)
+            captured = execute(roots, seeds, True, create_graph, targets, False)
         finally:
             batching.levels[:] = saved
-        n = len(self._inputs)
-        out = [None if g is None else _unbatch(g, d, level, self._size)
-               for g, (_, d) in zip(captured[:n], self._inputs)]
-        for g in captured[n:]:
-            phys = None if g is None else g.__dict__.get("_phys")
-            if g is None:
-                out.append(None)
-            elif phys is not None and level in phys.levels:  # one gradient per sample: sum
-                rest = tuple(lv for lv in phys.levels if lv != level)
-                summed = phys.array.sum(phys.levels.index(level))
-                out.append(batching.wrap(summed, rest) if rest else make(summed))
-            else:  # the same for every sample
-                array = (phys.array if phys is not None else g._data) * self._size
-                out.append(batching.wrap(array, phys.levels) if phys is not None
-                           else make(array))
+        _forward_ad_refused(captured)
+        out = [_leave(g, how, level, self._size) for g, (_, how) in zip(captured, self._inputs)]
+        if create_graph:  # NOTE [Higher-order gradients through vmap]
+            n = self._mapped
+            mapped = seeded + [(outer, edge[0], how) for outer, (edge, how) in zip(
+                self.next_functions[:n], self._inputs[:n])]
+            _VmapBackward.connect(
+                [(g, r, how) for g, r, (_, how) in zip(captured, out, self._inputs)
+                 if g is not None], mapped, self._start, self._levels, self._size)
         return out
 
 

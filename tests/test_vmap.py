@@ -306,3 +306,82 @@ def test_backward_through_vmap_accumulates_like_torch() -> None:
     (t_name, *t), (e_name, *e) = both(fn)
     assert e_name == t_name
     compare(tuple(t), tuple(e))
+
+
+def _twice(f, in_dims=0, out_dims=0, nested=False, third=False):
+    """vmap(f) differentiated twice (three times with ``third``) with ``create_graph``: the
+    second derivatives with respect to the mapped input, the tensors f closes over (a leaf
+    and a non-leaf) and the first backward's cotangents, for random cotangents."""
+    def fn(L, F):
+        x = L.tensor(X, requires_grad=True)
+        w = L.tensor(W, requires_grad=True)
+        v = L.tensor(V, requires_grad=True)
+        w2 = w * 2
+        mapped = F.vmap(lambda a: f(L, a, w2, v), in_dims=in_dims, out_dims=out_dims)
+        if nested:
+            mapped = F.vmap(mapped)
+        ys = mapped(x)
+        ys = ys if isinstance(ys, tuple) else (ys,)
+        rng = np.random.default_rng(5)
+        cots = [L.tensor(rng.normal(size=tuple(y.shape)), requires_grad=True) for y in ys]
+        leaves = (x, w, v)
+        first = L.autograd.grad(ys, leaves, cots, create_graph=True, allow_unused=True,
+                                materialize_grads=True)
+        total = sum((g * L.tensor(rng.normal(size=tuple(g.shape)))).sum() for g in first)
+        second = L.autograd.grad(total, leaves + tuple(cots), create_graph=third,
+                                 allow_unused=True, materialize_grads=True)
+        if not third:
+            return tuple(first) + tuple(second)
+        total = sum((g.sin()).sum() for g in second[:3])
+        return tuple(second) + L.autograd.grad(total, leaves, allow_unused=True,
+                                               materialize_grads=True)
+    return fn
+
+
+TWICE_CASES = {
+    "pointwise": _twice(lambda L, a, w, v: (a * w).sin() + v),
+    "matmul": _twice(lambda L, a, w, v: (a @ v).tanh() + ((a.t() @ w) ** 2).sum()),
+    "in-dims-1": _twice(lambda L, a, w, v: a.exp() * (v[:2] ** 2).sum(), in_dims=1),
+    "out-dims-1": _twice(lambda L, a, w, v: ((a * w).cos(), (a ** 3).sum(0)), out_dims=1),
+    "unbatched-output": _twice(lambda L, a, w, v: ((a * w).sin(), (v ** 3).sum())),
+    "per-sample-fallback": _twice(lambda L, a, w, v: a.cumsum(0).sin() * (a * w).logsumexp(
+        1, keepdim=True)),
+    "nested": _twice(lambda L, a, w, v: (a * v).tanh() * a, nested=True),
+    "third-order": _twice(lambda L, a, w, v: (a * w).sin() * (a @ v).unsqueeze(1),
+                          third=True),
+    "grad-of-grad": lambda L, F: F.grad(lambda x: (F.grad(lambda x: F.vmap(
+        lambda a: (a.sin() * a).sum())(x).sum())(x) ** 2).sum())(L.tensor(X)),
+    "grad-of-grad-closure": lambda L, F: F.grad(lambda w: F.grad(lambda x: F.vmap(
+        lambda a: ((a * w).tanh() * a).sum())(x).sum())(L.tensor(X)).cos().sum())(
+        L.tensor(W)),
+    "jacrev-of-jacrev": lambda L, F: F.jacrev(F.jacrev(lambda v: F.vmap(
+        lambda a: (a @ v).sin() * v)(L.tensor(X[:, 0]))))(L.tensor(V)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TWICE_CASES))
+def test_higher_order_gradients_through_vmap_match_torch(name: str) -> None:
+    t, e = both(TWICE_CASES[name])
+    compare(t, e)
+
+
+def test_gradgradcheck_through_vmap() -> None:
+    x = ember.tensor(X[:3, :2], requires_grad=True)
+    w = ember.tensor(W[:2], requires_grad=True)
+    f = ember.func.vmap(lambda a: (a * w).sin() @ a.t())
+    assert ember.autograd.gradgradcheck(lambda x, w: f(x), (x, w), eps=1e-6, atol=1e-5,
+                                        rtol=1e-3)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda F: F.hessian(lambda v: F.vmap(lambda a: (a * v).sin().sum())(
+        ember.tensor(X[:, 0])).sum())(ember.tensor(V)),
+    lambda F: F.jacfwd(F.vmap(lambda a: a.sin()))(ember.tensor(Y)),
+    lambda F: F.jvp(lambda v: F.vmap(lambda a: a * v)(ember.tensor(Y)), (ember.tensor(V),),
+                    (ember.tensor(V),)),
+])
+def test_forward_mode_through_vmap_raises(fn) -> None:
+    # torch computes these; ember's tangents do not cross a vmap call yet, and a zero
+    # tangent would be a wrong answer
+    with pytest.raises(RuntimeError, match="forward-mode AD through vmap"):
+        fn(ember.func)
