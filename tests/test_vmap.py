@@ -385,3 +385,42 @@ def test_forward_mode_through_vmap_raises(fn) -> None:
     # tangent would be a wrong answer
     with pytest.raises(RuntimeError, match="forward-mode AD through vmap"):
         fn(ember.func)
+
+
+SRC = RNG.normal(size=(6, 4, 2))
+SLOTS = [2, 0]
+
+INDEX_WRITE_CASES = {
+    "index_copy": lambda L, F: F.vmap(lambda a, s: a.index_copy(1, L.tensor(SLOTS), s))(
+        L.tensor(X), L.tensor(SRC)),
+    "index_copy-unbatched-source": lambda L, F: F.vmap(
+        lambda a: a.index_copy(1, L.tensor(SLOTS), L.tensor(SRC[0])))(L.tensor(X)),
+    "index_fill": lambda L, F: F.vmap(lambda a: a.index_fill(0, L.tensor(SLOTS), -1.5))(
+        L.tensor(X)),
+    "index_fill-batched-value": lambda L, F: F.vmap(
+        lambda a, v: a.index_fill(1, L.tensor(SLOTS), v))(L.tensor(X), L.tensor(X[:, 0, 0])),
+    "index_put": lambda L, F: F.vmap(lambda a, s: a.index_put(
+        (L.tensor(SLOTS), L.tensor([1, 2])), s[0]))(L.tensor(X), L.tensor(SRC)),
+    "index_put-accumulate": lambda L, F: F.vmap(lambda a: a.index_put(
+        (L.tensor([1, 1]),), L.tensor(X[0, :1]), accumulate=True))(L.tensor(X)),
+    "setitem": lambda L, F: F.vmap(_setitem(L))(L.tensor(X), L.tensor(SRC)),
+    "index_copy-grad": lambda L, F: F.vmap(F.grad(lambda a, s: (
+        a.index_copy(1, L.tensor(SLOTS), s.sin()) ** 2).sum(), argnums=(0, 1)))(
+        L.tensor(X), L.tensor(SRC)),
+}
+
+
+def _setitem(L):
+    def f(a, s):
+        a = a.clone()
+        a[:, L.tensor(SLOTS)] = s
+        a[L.tensor([0, 3]), L.tensor([2, 1])] = s[0, 0]
+        a[L.tensor([0, 3])] += 1.0
+        return a
+    return f
+
+
+@pytest.mark.parametrize("name", sorted(INDEX_WRITE_CASES))
+def test_index_writes_with_unbatched_index_match_torch(name: str) -> None:
+    t, e = both(INDEX_WRITE_CASES[name])
+    compare(t, e)

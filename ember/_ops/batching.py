@@ -382,6 +382,54 @@ def _index_add(op, args, bshape, run_forward):
                             dim + len(bshape), alpha))
 
 
+def _index_copy(op, args, bshape, run_forward):
+    """index_copy ``(self, source, index, dim)``: the slices written along the shifted dim."""
+    x, source, index, dim = args
+    if x._data.ndim == 0 or type(index) is Batched:
+        return _per_sample(op, args, bshape, run_forward)
+    return run_forward(op, (make(_full(x, bshape)), make(_full(source, bshape)), index,
+                            dim + len(bshape)))
+
+
+def _index_fill(op, args, bshape, run_forward):
+    """index_fill with a number ``(self, index, dim, value)`` or a 0-d tensor ``(self,
+    value, index, dim)``; a batched value fills each sample's slices with its own."""
+    if op.nin == 1:
+        x, index, dim, value = args
+    else:
+        x, value, index, dim = args
+    if x._data.ndim == 0 or type(index) is Batched:
+        return _per_sample(op, args, bshape, run_forward)
+    out = _full(x, bshape).copy()
+    if isinstance(value, Tensor):
+        value = _full(value, bshape).reshape(bshape + (1,) * x._data.ndim)
+    out[(slice(None),) * (dim + len(bshape)) + (index,)] = value
+    return out
+
+
+def _index_put(op, args, bshape, run_forward):
+    """index_put ``(self, values, key, accumulate)``: the key applied to every sample (as
+    ``_index`` does), the values broadcast to each sample's indexed shape."""
+    x, values, key, accumulate = args
+    shape = x._data.shape
+    physical, dims = _batched_key(key, bshape, len(shape))
+    target = np.broadcast_to(np.zeros((), bool), shape)[
+        tuple(e.array[(0,) * len(e.levels)] if type(e) is Batched else e
+              for e in (key if type(key) is tuple else (key,)))].shape
+    v = _full(values, bshape)
+    vshape = v.shape[len(bshape):]
+    v = np.broadcast_to(v.reshape(bshape + (1,) * (len(target) - len(vshape)) + vshape),
+                        bshape + target)
+    if dims is not None:
+        v = np.moveaxis(v, dims[1], dims[0])
+    out = _full(x, bshape).copy()
+    if accumulate:
+        np.add.at(out, physical, v.astype(out.dtype, copy=False))
+    else:
+        out[physical] = v
+    return out
+
+
 def _batched_key(key, bshape: tuple, ndim: int):
     """(key, dims) to apply a logical advanced index ``key`` (of an ``ndim``-dim tensor) to
     every sample of an array with ``bshape`` leading dims: the batch dims are indexed by
@@ -464,6 +512,9 @@ def _register() -> None:
         RULES[op] = _scatter
     RULES[indexing.INDEX_SELECT] = _index_select
     RULES[indexing.INDEX_ADD] = _index_add
+    RULES[indexing.INDEX_COPY] = _index_copy
+    RULES[indexing.INDEX_FILL] = RULES[indexing.INDEX_FILL_TENSOR] = _index_fill
+    RULES[indexing.INDEX_PUT] = _index_put
     RULES[shape.INDEX] = _index
     RULES[shape.INDEX_PUT_ACCUMULATE] = _index_put_accumulate
 
