@@ -16,20 +16,29 @@ them, learnt by experiment against torch 2.13 on the CPU:
   the last 16 elements are drawn afresh and transformed again. float32 does this with
   vectorised single-precision ``log``/``sincos`` approximations (Cephes polynomials, with
   fused multiply-adds), which ``_cephes_log``/``_cephes_sincos`` reproduce bit for bit;
-- integers are the raw draw modulo the range.
+  float16/bfloat16 normals of 16 or more are float32 ones on the uniforms padded to whole
+  blocks, the last block's normals overwriting the last 16 elements, then rounded;
+- a double sample stored in float16/bfloat16 rounds through float;
+- a complex tensor samples its interleaved real and imaginary parts (normals with
+  ``std / sqrt(2)`` each);
+- integers are the raw draw modulo the range, a 64-bit draw for ranges of 2**28 or more;
+- ``randperm`` is a forward Fisher-Yates pass on 32-bit words below ``(2**32 - 1) // 20``
+  and an inside-out pass on 64-bit draws from there on.
 
-The functions run on the vectorised NumPy arrays of words; only samplers whose draws
-depend on earlier values (``randperm``'s swaps, ``poisson``'s rejection loops) walk
-elements in Python.
+The functions run on the vectorised NumPy arrays of words, ``randperm``'s swaps included
+(NOTE [Fisher-Yates without a loop]); only ``poisson``, whose draws depend on earlier
+values, walks elements in Python.
 """
 from __future__ import annotations
 
 import math
 import os
+import warnings
 
 from ember import _dtype
 from ember._backend import np
 from ember._ops.creation import parse_size
+from ember._ops.pointwise import _CPP_NAMES
 from ember._ops.registry import attach, check_inplace
 from ember._tensor import Tensor, make
 
@@ -319,24 +328,59 @@ def _cephes_sincos(x):
 # ---- the samplers on raw arrays -----------------------------------------------------------
 
 
-def _check_float(np_dtype, name: str) -> None:
-    if np_dtype not in (np.dtype(_F32), np.dtype(_F64)):
-        raise NotImplementedError(
-            f"ember's {name} supports float32 and float64 (torch also has {np_dtype})")
+def _category(np_dtype) -> int:
+    return _dtype.from_np(np_dtype).category
+
+
+def _unsupported(kernel: str, np_dtype) -> NotImplementedError:
+    """torch's refusal of a dtype its kernel was not compiled for."""
+    name = _dtype.scalar_type_name(_dtype.from_np(np_dtype))
+    return NotImplementedError(f'"{kernel}" not implemented for \'{name}\'')
+
+
+def _require_float(np_dtype, kernel: str) -> None:
+    if _category(np_dtype) != _dtype.FLOAT:
+        raise _unsupported(kernel, np_dtype)
+
+
+def _continuous_only(np_dtype, distribution: str, name: str) -> None:
+    if _category(np_dtype) != _dtype.FLOAT:
+        raise RuntimeError(
+            f"{distribution} distribution is a continuous probability distribution. dtype must "
+            f"be a floating point but you specified {name}")
 
 
 def _half(np_dtype) -> bool:
-    return np_dtype.itemsize == 2 and np_dtype.kind != "i"  # float16 or bfloat16
+    return np_dtype.itemsize == 2 and _category(np_dtype) == _dtype.FLOAT
+
+
+def _narrow(values, np_dtype):
+    """float64 samples stored in ``np_dtype``. torch rounds a double sample to half through
+    float (C++'s conversion to Half/BFloat16 takes a float), a double rounding that differs
+    from rounding straight to half in rare ties."""
+    if _half(np_dtype):
+        values = values.astype(_F32)
+    return values.astype(np_dtype)
+
+
+def _real_part(np_dtype):
+    """The real dtype of a complex one: torch samples a complex tensor as its interleaved
+    real and imaginary parts."""
+    return np.dtype(_F32) if np_dtype == np.complex64 else np.dtype(_F64)
 
 
 def _uniform_fill(g: Generator, n: int, np_dtype, low: float, high: float):
+    category = _category(np_dtype)
+    if category == _dtype.COMPLEX:
+        return _uniform_fill(g, 2 * n, _real_part(np_dtype), low, high).view(np_dtype)
+    if category != _dtype.FLOAT:
+        raise _unsupported("check_uniform_bounds", np_dtype)
     if _half(np_dtype):
         # torch draws float32 uniforms and rounds them to half; one that rounds up to the
         # (excluded) upper bound becomes the lower bound.
         r = _uniform_fill(g, n, np.dtype(_F32), low, high).astype(np_dtype)
         r[r == np_dtype.type(high)] = low
         return r
-    _check_float(np_dtype, "uniform sampling")
     if np_dtype == _F64:
         u = g._uniform64(n)
         if low == 0.0 and high == 1.0:
@@ -367,9 +411,20 @@ def _normal_blocks(u, np_dtype, mean: float, std: float):
 
 def _normal_fill(g: Generator, n: int, np_dtype, mean: float, std: float,
                  contiguous: bool = True):
-    _check_float(np_dtype, "normal sampling")
+    category = _category(np_dtype)
+    if category == _dtype.COMPLEX:
+        # both parts share the variance: each real normal has std / sqrt(2)
+        return _normal_fill(g, 2 * n, _real_part(np_dtype), mean, std / math.sqrt(2),
+                            contiguous).view(np_dtype)
+    if category != _dtype.FLOAT:
+        raise _unsupported("normal_kernel_cpu", np_dtype)
     if n < 16 or not contiguous:
-        return _fma64(g._normals(n), std, mean).astype(np_dtype)
+        return _narrow(_fma64(g._normals(n), std, mean), np_dtype)
+    if _half(np_dtype):
+        # torch transforms float32 uniforms padded to whole blocks of 16, then lets the last
+        # block's normals overwrite the last 16 elements (NOTE [torch's CPU stream]).
+        padded = _normal_fill(g, -(-n // 16) * 16, np.dtype(_F32), mean, std)
+        return np.concatenate([padded[:n - 16], padded[-16:]]).astype(np_dtype)
     draw = g._uniform32 if np_dtype == _F32 else g._uniform64
     data = draw(n)
     whole = n // 16 * 16
@@ -380,28 +435,95 @@ def _normal_fill(g: Generator, n: int, np_dtype, mean: float, std: float,
 
 
 def _int_fill(g: Generator, n: int, np_dtype, low: int, high: int):
-    """``random_(low, high)``: the draw modulo the range, 64-bit draws for ranges of 2**32
-    or more."""
+    """``random_(low, high)``: the draw modulo the range. torch 2.13 takes a 64-bit draw for
+    ranges of 2**28 or more (found by experiment: 2**28 - 1 still takes one word)."""
     span = high - low
-    if span >= 2 ** 32:
+    if span >= 2 ** 28:
         words = g._words64(n)
     else:
         words = g._words(n)
     # uint64 arithmetic wraps as torch's int64 does for ranges past 2**63
     values = (words % _U64(span) + _U64(low % 2 ** 64)).view(np.int64)
-    return values.astype(np_dtype)
+    return _narrow(values, np_dtype)
+
+
+# Integers a floating dtype holds exactly: torch warns outside +-2**digits.
+_FLOAT_DIGITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+
+
+def _in_dtype(value: int, np_dtype) -> int:
+    """``value`` rounded to a floating dtype as C++ converts an int64 (to half through
+    float) and back; past float16's range, the infinity converts to x86's lowest int64."""
+    rounded = float(_narrow(np.array(value, np.int64), np_dtype).astype(_F64))
+    return int(rounded) if math.isfinite(rounded) else _INT64_MIN
+
+
+def _representable_range(np_dtype, low: int, high: int) -> tuple[int, int]:
+    """torch's adjustment of ``random_(from, to)`` for a floating dtype: where ``from``
+    rounds below itself it moves up to the next value the dtype holds; where ``to - 1``
+    rounds to ``to`` or above, ``to`` moves down to the value the dtype holds below it."""
+    digits = _FLOAT_DIGITS[_dtype.from_np(np_dtype).name]
+    rounded = _in_dtype(low + 1, np_dtype)
+    if rounded < low:
+        low = rounded + (1 << ((abs(low + 1).bit_length() - 1) - digits + 1))
+    rounded = _in_dtype(high - 1, np_dtype)
+    if rounded >= high:
+        high = rounded - (1 << ((abs(high - 1).bit_length() - 1) - digits + 1))
+    if low >= high:
+        raise RuntimeError("random_ expects 'from' casted to dtype to be less than 'to' casted "
+                           f"to dtype, but got from={low} >= to={high}")
+    return low, high
+
+
+def _check_random_bounds(np_dtype, low: int, high: int) -> tuple[int, int]:
+    """torch's checks on ``random_(from, to)``'s bounds for the destination dtype; returns
+    the bounds torch then samples between."""
+    dt = _dtype.from_np(np_dtype)
+    if low >= high:
+        raise RuntimeError(
+            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    if dt.category == _dtype.COMPLEX:
+        raise RuntimeError(
+            "check_random_bounds handles only integral, floating-point and boolean types")
+    cpp = _CPP_NAMES[dt.name]
+    if dt.category == _dtype.FLOAT:
+        low, high = _representable_range(np_dtype, low, high)
+        # of the floating dtypes only float16 ends below int64's range
+        largest = 65504 if dt.name == "float16" else math.inf
+        for what, value in (("from", low), ("to - 1", high - 1)):
+            if not -largest <= value <= largest:
+                raise RuntimeError(f"{what} is out of bounds for {cpp}")
+        digits = _FLOAT_DIGITS[dt.name]
+        for what, value in (("from", low), ("to - 1", high - 1)):
+            if not -2 ** digits <= value <= 2 ** digits:
+                warnings.warn(
+                    f"{what} is out of bounds [-(2^{digits}), 2^{digits}]. Due to precision "
+                    f"limitations {cpp} can support discrete uniform distribution only within "
+                    "this range. This warning will become an error in version 1.7 release, "
+                    "please fix the code in advance", UserWarning, stacklevel=3)
+        return low, high
+    info = np.iinfo(np_dtype) if dt.category == _dtype.INT else None
+    lowest, highest = (int(info.min), int(info.max)) if info is not None else (0, 1)
+    if not lowest <= low <= highest:
+        raise RuntimeError(f"from is out of bounds for {cpp}")
+    if not lowest <= high - 1 <= highest:
+        raise RuntimeError(f"to - 1 is out of bounds for {cpp}")
+    return low, high
 
 
 # Without bounds, random_ draws over the dtype's exactly representable integers.
 _FULL_RANGE = {"int64": (64, 2 ** 63), "float64": (64, 2 ** 53 + 1), "float32": (32, 2 ** 24 + 1),
-               "float16": (32, 2 ** 11 + 1), "int32": (32, 2 ** 31), "int16": (32, 2 ** 15),
-               "int8": (32, 2 ** 7), "uint8": (32, 2 ** 8), "bool": (32, 2)}
+               "float16": (32, 2 ** 11 + 1), "bfloat16": (32, 2 ** 8 + 1), "int32": (32, 2 ** 31),
+               "int16": (32, 2 ** 15), "int8": (32, 2 ** 7), "uint8": (32, 2 ** 8), "bool": (32, 2)}
 
 
 def _random_fill(g: Generator, n: int, np_dtype):
-    bits, modulus = _FULL_RANGE[np.dtype(np_dtype).name]
+    name = _dtype.from_np(np_dtype).name
+    if name not in _FULL_RANGE:
+        raise _unsupported("random_kernel_cpu", np_dtype)
+    bits, modulus = _FULL_RANGE[name]
     words = g._words64(n) if bits == 64 else g._words(n)
-    return (words % _U64(modulus)).astype(np_dtype)
+    return _narrow(words % _U64(modulus), np_dtype)
 
 
 # ---- public sampling functions -------------------------------------------------------------
@@ -452,35 +574,133 @@ def randint(*args, generator: Generator | None = None, dtype=None, device=None,
     else:
         raise TypeError("randint() received an invalid combination of arguments")
     low, high = int(low), int(high)
-    if low >= high:
-        raise RuntimeError(
-            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    shape, n = _shape_size((size,), "randint")
     np_dtype = (dtype or _dtype.int64).np
+    low, high = _check_random_bounds(np_dtype, low, high)
+    shape, n = _shape_size((size,), "randint")
     return _result(_int_fill(_gen(generator), n, np_dtype, low, high).reshape(shape),
                    requires_grad)
 
 
+# randperm's n from which torch shuffles inside out with 64-bit draws
+_RANDPERM_WIDE = (2 ** 32 - 1) // 20
+# The largest n whose values a floating dtype holds exactly (torch refuses more).
+_RANDPERM_FLOAT_LIMIT = {"float16": (2049, "2049", "Half"),
+                         "float32": (2 ** 24 + 1, "2^24+1", "Float"),
+                         "float64": (2 ** 53 + 1, "2^53+1", "Double")}
+
+
+_CHUNK = 1 << 22  # draws reduced at a time, so that a huge n's words never all sit in memory
+
+
+def _randperm_targets(g: Generator, n: int):
+    """torch's swap targets for ``randperm(n)`` below ``_RANDPERM_WIDE``: step ``i`` swaps
+    positions ``i`` and ``i + word % (n - i)``; a last step ``n - 1`` onto itself is added (the
+    last position keeps what the steps left there)."""
+    targets = np.empty(n, np.int32)
+    for start in range(0, n - 1, _CHUNK):
+        stop = min(start + _CHUNK, n - 1)
+        offsets = g._words(stop - start) % np.arange(n - start, n - stop, -1, dtype=_U64)
+        targets[start:stop] = offsets.astype(np.int64) + np.arange(start, stop)
+    targets[-1] = n - 1
+    return targets
+
+
+def _inside_out_draws(g: Generator, n: int):
+    """From ``_RANDPERM_WIDE`` on, torch shuffles "inside out": step ``i`` (``0 <= i < n``)
+    swaps positions ``i`` and ``draw64 % (i + 1)`` of the identity."""
+    picks = np.empty(n, np.int32 if n < 2 ** 31 else np.int64)
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
+        picks[start:stop] = g._words64(stop - start) % np.arange(start + 1, stop + 1, dtype=_U64)
+    return picks
+
+
+def _inside_out(picks):
+    """The permutation of the inside-out pass (``_inside_out_draws``). Its inverse is the
+    same swaps applied last to first; mirrored (position ``p`` read as ``n - 1 - p``), those
+    are a forward pass whose step ``s`` swaps ``s`` with ``n - 1 - picks[n - 1 - s] >= s``,
+    which ``_fisher_yates`` runs."""
+    n = picks.size
+    targets = (n - 1) - picks[::-1]
+    inverse = (n - 1) - _fisher_yates(targets)[::-1]
+    perm = np.empty(n, np.int64)
+    perm[inverse] = np.arange(n, dtype=np.int64)
+    return perm
+
+
+def _fisher_yates(targets):
+    """The values torch's forward Fisher-Yates pass leaves at positions ``0 .. m-1``, where
+    step ``i < m`` swaps positions ``i`` and ``targets[i] >= i``, without running the steps
+    one by one. Position ``i`` is final after step ``i``, so the first ``m`` steps fix the
+    first ``m`` values: a prefix of the steps gives a prefix of the permutation.
+
+    NOTE [Fisher-Yates without a loop]: let ``a_p`` be the value at position ``p`` just before
+    step ``p``: it was put there by the last earlier step ``k`` with ``targets[k] = p`` (so
+    ``a_p = a_k``), or is ``p`` itself. Step ``i`` leaves at ``i`` the value then at its
+    target: ``a_k`` for the last earlier step ``k`` with the same target, or the target
+    itself. Grouping the steps by target (a stable sort) gives both "last earlier" steps;
+    the chains ``a_p = a_k`` are resolved by pointer jumping: O(m log m) vectorised work."""
+    m = targets.size
+    index = targets.dtype
+    steps = np.arange(m, dtype=index)
+    order = np.argsort(targets, kind="stable").astype(index)
+    grouped = targets[order]
+    same = grouped[1:] == grouped[:-1]
+    # the previous step with the same target, or -1
+    previous = np.full(m, -1, index)
+    previous[order[1:][same]] = order[:-1][same]
+    # the last step targeting each position below m, or -1
+    last = np.full(m, -1, index)
+    ends = np.ones(m, bool)
+    ends[:-1] = ~same
+    ends &= grouped < m
+    last[grouped[ends]] = order[ends]
+    del order, grouped, same, ends
+    # the last step before p that targeted p: skip p's own step when it targeted p itself
+    source = np.where(last == steps, previous, last)
+    del last
+    root = np.where(source >= 0, source, steps)
+    del source
+    while True:
+        jumped = root[root]
+        if np.array_equal(jumped, root):
+            break
+        root = jumped
+    del jumped
+    return np.where(previous >= 0, root[np.maximum(previous, 0)], targets).astype(np.int64)
+
+
+def _check_randperm_dtype(n: int, np_dtype) -> None:
+    dt = _dtype.from_np(np_dtype)
+    if dt.category in (_dtype.BOOL, _dtype.COMPLEX):
+        raise _unsupported("randperm", np_dtype)
+    if dt.name in _RANDPERM_FLOAT_LIMIT:
+        limit, text, name = _RANDPERM_FLOAT_LIMIT[dt.name]
+        if n > limit:
+            raise RuntimeError(f"n cannot be greater than {text} for {name} type.")
+    elif dt.category == _dtype.INT and n - 1 > np.iinfo(np_dtype).max:
+        raise RuntimeError(
+            f"value cannot be converted to type {np_dtype.name}_t without overflow")
+
+
 def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=None,
              requires_grad: bool = False, out=None, pin_memory: bool = False) -> Tensor:
-    """Mirrors ``torch.randperm``: torch's Fisher-Yates pass, swapping element ``i`` with
-    ``i + word % (n - i)``. ember supports ``n`` below 2**32 / 20 (torch draws differently
-    above)."""
+    """Mirrors ``torch.randperm``: torch's Fisher-Yates pass swapping element ``i`` with
+    ``i + word % (n - i)`` below ``n = (2**32 - 1) // 20``, and from there on its
+    "inside-out" pass on 64-bit draws. Both run vectorised (NOTE [Fisher-Yates without a
+    loop])."""
     n = int(n)
     if n < 0:
         raise RuntimeError(f"n must be non-negative, got{n}")
-    if n >= 2 ** 32 // 20:
-        raise NotImplementedError("ember's randperm supports n < 2**32 / 20")
-    perm = np.arange(n, dtype=np.int64)
-    if n > 1:
-        offsets = (_gen(generator)._words(n - 1)
-                   % np.arange(n, 1, -1, dtype=np.uint64)).astype(np.int64)
-        targets = (offsets + np.arange(n - 1)).tolist()
-        values = perm.tolist()
-        for i, j in enumerate(targets):  # each swap reads the last: inherently sequential
-            values[i], values[j] = values[j], values[i]
-        perm = np.array(values, dtype=np.int64)
-    return _result(perm.astype((dtype or _dtype.int64).np), requires_grad)
+    np_dtype = (dtype or _dtype.int64).np
+    _check_randperm_dtype(n, np_dtype)
+    if n < 2:
+        perm = np.arange(n, dtype=np.int64)
+    elif n >= _RANDPERM_WIDE:
+        perm = _inside_out(_inside_out_draws(_gen(generator), n))
+    else:
+        perm = _fisher_yates(_randperm_targets(_gen(generator), n))
+    return _result(_narrow(perm, np_dtype), requires_grad)
 
 
 def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, device=None,
@@ -527,6 +747,8 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
                        requires_grad)
     if std_t:
         std_data = std._data
+        if _category(std_data.dtype) == _dtype.COMPLEX:
+            raise RuntimeError("normal expects standard deviation to be non-complex")
         if (std_data < 0).any():
             raise RuntimeError("normal expects all elements of std >= 0.0")
     else:
@@ -566,6 +788,9 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     searched in the row's normalised cumulative sum. Without (or one sample): the largest
     ``p / q`` with ``q`` exponential draws, as torch does."""
     data = input._data
+    if _category(data.dtype) != _dtype.FLOAT:
+        raise RuntimeError("multinomial only supports floating-point dtypes for input, got: "
+                           f"{_dtype.scalar_type_name(input.dtype)}")
     if data.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     rows = data.reshape(-1, data.shape[-1])
@@ -588,51 +813,111 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     return make(result.reshape(data.shape[:-1] + (num_samples,)))
 
 
-def _poisson_ptrs(g: Generator, rate: float) -> int:
+_INT64_MIN = -2 ** 63
+_lgamma = None
+
+
+def _c_lgamma():
+    """The C library's ``lgamma``, which torch's Poisson sampler calls. CPython's
+    ``math.lgamma`` is its own approximation, a few ulps away, and the rejection test for
+    huge rates subtracts numbers near 1e16 whose difference magnifies that. Falls back to
+    ``math.lgamma`` where no C library is found."""
+    global _lgamma
+    if _lgamma is None:
+        _lgamma = math.lgamma
+        try:
+            import ctypes
+            import ctypes.util
+
+            libm = ctypes.CDLL(ctypes.util.find_library("m"))
+            libm.lgamma.restype = ctypes.c_double
+            libm.lgamma.argtypes = [ctypes.c_double]
+            _lgamma = libm.lgamma
+        except (OSError, AttributeError, TypeError):
+            pass
+    return _lgamma
+
+
+def _poisson_ptrs(uniforms, at: int, rate: float) -> tuple[int, int]:
     """One Poisson sample by transformed rejection with squeeze (W. Hormann, "The
-    transformed rejection method for generating Poisson random variables", 1993)."""
+    transformed rejection method for generating Poisson random variables", 1993), from the
+    float64 uniforms ``uniforms[at:]`` two per try; returns the sample and the next unused
+    position."""
+    lgamma = _c_lgamma()
     root = math.sqrt(rate)
     log_rate = math.log(rate)
     b = 0.931 + 2.53 * root
     a = -0.059 + 0.02483 * b
-    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    log_inv_alpha = math.log(1.1239 + 1.1328 / (b - 3.4))
     v_r = 0.9277 - 3.6224 / (b - 2)
     while True:
-        u = float(g._uniform64(1)[0]) - 0.5
-        v = float(g._uniform64(1)[0])
+        u = uniforms[at] - 0.5
+        v = uniforms[at + 1]
+        at += 2
         us = 0.5 - abs(u)
-        k = math.floor((2 * a / us + b) * u + rate + 0.43)
+        x = (2 * a / us + b) * u + rate + 0.43
+        # torch truncates to int64: an infinite or NaN x (an infinite rate) gives x86's
+        # "integer indefinite" value, the lowest int64
+        k = math.floor(x) if -2.0 ** 63 <= x < 2.0 ** 63 else _INT64_MIN
         if us >= 0.07 and v <= v_r:
-            return k
+            return k, at
         if k < 0 or (us < 0.013 and v > us):
             continue
-        if (math.log(v) + math.log(inv_alpha) - math.log(a / (us * us) + b)
-                <= -rate + k * log_rate - math.lgamma(k + 1)):
-            return k
+        if (math.log(v) + log_inv_alpha - math.log(a / (us * us) + b)
+                <= -rate + k * log_rate - lgamma(k + 1)):
+            return k, at
+
+
+def _poisson_product(uniforms, at: int, rate: float) -> tuple[int, int]:
+    """One Poisson sample below rate 10: how many uniforms multiply to more than
+    ``exp(-rate)`` before one product falls to it."""
+    limit = math.exp(-rate)
+    count, product = 0, 1.0
+    while True:
+        product *= uniforms[at]
+        at += 1
+        if product <= limit:
+            return count, at
+        count += 1
 
 
 def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
     """Mirrors ``torch.poisson``: the product-of-uniforms method for rates under 10 and
-    Hormann's transformed rejection with squeeze (PTRS, 1993) from 10 on, as torch."""
+    Hormann's transformed rejection with squeeze (PTRS, 1993) from 10 on, as torch, element
+    after element in memory order (each draws until it stops).
+
+    The uniforms are drawn ahead in batches (a sample's draws depend on their values), and
+    the generator is then wound back to just after the last one used."""
+    data = input._data
+    _require_float(data.dtype, "poisson_cpu")
+    rates = np.ascontiguousarray(data).reshape(-1).astype(_F64)
+    if not (rates >= 0).all():
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
     g = _gen(generator)
-    rates = input._data.reshape(-1)
-    out = np.zeros(rates.shape, input._data.dtype)
-    for i, rate in enumerate(rates.tolist()):  # each element draws until it stops
+    start = g._bits.state if rates.size else None
+    fresh = g._fresh
+    # about rate + 1 draws under 10, about 2.3 from 10 on; topped up when short
+    budget = int(np.minimum(rates, 10.0).sum()) + 3 * rates.size + 64
+    uniforms = g._uniform64(budget).tolist()
+    at = 0
+    samples = []
+    for rate in rates.tolist():
+        while len(uniforms) - at < 4096:  # room for any one sample's rejections
+            uniforms.extend(g._uniform64(max(budget, 4096)).tolist())
         if rate >= 10:
-            out[i] = _poisson_ptrs(g, rate)
-            continue
-        if rate == 0:
-            continue
-        limit = math.exp(-rate)
-        count, product = 0, 1.0
-        while True:
-            product *= float(g._uniform64(1)[0])
-            if product > limit:
-                count += 1
-            else:
-                break
-        out[i] = count
-    return make(out.reshape(input._data.shape))
+            k, at = _poisson_ptrs(uniforms, at, rate)
+        elif rate == 0:
+            k = 0
+        else:
+            k, at = _poisson_product(uniforms, at, rate)
+        samples.append(k)
+    if start is not None:
+        g._bits.state = start
+        g._fresh = fresh
+        for done in range(0, at, 1 << 22):  # two words per float64 uniform
+            g._words(2 * min(1 << 22, at - done))
+    out = _narrow(np.array(samples, np.int64), data.dtype)
+    return make(out.reshape(data.shape))
 
 
 # ---- in-place Tensor methods ---------------------------------------------------------------
@@ -654,6 +939,9 @@ def _uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *,
               generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.uniform_``."""
     check_inplace(self)
+    if _category(self._data.dtype) == _dtype.FLOAT and from_ > to:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                           f"from={from_:g} > to={to:g}")
     return _write(self, _uniform_fill(_gen(generator), self._data.size, self._data.dtype,
                                       float(from_), float(to)))
 
@@ -679,22 +967,21 @@ def _random_(self: Tensor, from_: int | None = None, to: int | None = None, *,
     if to is None:
         from_, to = 0, from_
     from_, to = int(from_), int(to)
-    if from_ >= to:
-        raise RuntimeError(
-            f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
+    from_, to = _check_random_bounds(self._data.dtype, from_, to)
     return _write(self, _int_fill(g, n, self._data.dtype, from_, to))
 
 
 def _exponential_fill(g: Generator, n: int, np_dtype, lambd: float):
-    _check_float(np_dtype, "exponential_")
     u = g._uniform64(n)
-    return (-1.0 / lambd * np.log1p(-u)).astype(np_dtype)
+    return _narrow(-1.0 / lambd * np.log1p(-u), np_dtype)
 
 
 def _exponential_(self: Tensor, lambd: float = 1.0, *,
                   generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.exponential_``: ``-log1p(-u) / lambd`` on float64 uniforms."""
     check_inplace(self)
+    _continuous_only(self._data.dtype, "Exponential",
+                     _dtype.scalar_type_name(_dtype.from_np(self._data.dtype)))
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
     return _write(self, _exponential_fill(_gen(generator), self._data.size, self._data.dtype,
@@ -707,6 +994,9 @@ def _bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> T
     g = _gen(generator)
     shape = self._data.shape
     if isinstance(p, Tensor):
+        if _category(self._data.dtype) == _dtype.COMPLEX:
+            raise _unsupported("bernoulli_tensor_cpu_self_", self._data.dtype)
+        _require_float(p._data.dtype, "bernoulli_tensor_cpu_p_")
         probs = np.broadcast_to(p._data, shape).reshape(-1)
         if p._data.dtype == _F64:
             u = g._uniform64(probs.size)
@@ -715,6 +1005,8 @@ def _bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> T
             probs = probs.astype(_F32)
         values = u < probs
     else:
+        if _category(self._data.dtype) == _dtype.COMPLEX:
+            raise _unsupported("bernoulli_scalar_cpu_", self._data.dtype)
         if not 0 <= p <= 1:
             raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
         values = g._uniform64(self._data.size) < p
@@ -724,25 +1016,35 @@ def _bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> T
 def _geometric_(self: Tensor, p: float, *, generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.geometric_``: ``ceil(log(u) / log1p(-p))`` on float64 uniforms."""
     check_inplace(self)
+    if _category(self._data.dtype) in (_dtype.BOOL, _dtype.COMPLEX):
+        raise _unsupported("geometric_cpu", self._data.dtype)
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
     u = _gen(generator)._uniform64(self._data.size)
-    return _write(self, np.ceil(np.log(u) / math.log1p(-p)).astype(self._data.dtype))
+    return _write(self, _narrow(np.ceil(np.log(u) / math.log1p(-p)), self._data.dtype))
 
 
 def _cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
              generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.cauchy_``: ``median + sigma * tan(pi * (u - 1/2))``."""
     check_inplace(self)
+    _continuous_only(self._data.dtype, "Cauchy", _CPP_NAMES[_dtype.from_np(self._data.dtype).name])
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
     u = _gen(generator)._uniform64(self._data.size)
     values = median + sigma * np.tan(math.pi * (u - 0.5))
-    return _write(self, values.astype(self._data.dtype))
+    return _write(self, _narrow(values, self._data.dtype))
 
 
 def _log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
                  generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.log_normal_``: ``exp`` of single float64 normal samples."""
     check_inplace(self)
+    _require_float(self._data.dtype, "log_normal_cpu")
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
     z = _gen(generator)._normals(self._data.size)
-    return _write(self, np.exp(z * std + mean).astype(self._data.dtype))
+    return _write(self, _narrow(np.exp(z * std + mean), self._data.dtype))
 
 
 attach({
