@@ -102,6 +102,19 @@ def legacy_type_name(np_dtype) -> str:
     return f"torch.{_LEGACY[from_np(np_dtype).name]}Tensor"
 
 
+_CPP_NAMES = {
+    "bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
+    "int32": "int", "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+    "float32": "float", "float64": "double", "complex64": "c10::complex<float>",
+    "complex128": "c10::complex<double>"}
+
+
+def cpp_type_name(d) -> str:
+    """The C++ type torch prints for a dtype in some errors (``long int``, ``c10::Half``);
+    ``d`` is an ember or a NumPy dtype."""
+    return _CPP_NAMES[d.name]
+
+
 def scalar_type_name(d: dtype) -> str:
     """torch's C++ scalar-type name (``Float``, ``Long``), as its error messages show it."""
     return _LEGACY[d.name]

@@ -137,7 +137,8 @@ class Tensor:
                     "tensor are the same size")
             if value._data.dtype != self._data.dtype:
                 raise RuntimeError(
-                    f"attempting to assign a gradient with dtype '{_c_name(value.dtype)}' to a "
+                    "attempting to assign a gradient with dtype "
+                    f"'{_dtype.cpp_type_name(value.dtype)}' to a "
                     f"tensor with grad_dtype '{_dtype.scalar_type_name(self.dtype)}'. The gradient "
                     "must match the tensor's grad_dtype (defaults to the tensor's dtype).")
         self._grad = value
@@ -411,11 +412,6 @@ def _no_storage_in_vmap(t: Tensor) -> None:
 def _python_scalar(data, dt: _dtype.dtype):
     value = data.reshape(()).item() if dt is not _dtype.bfloat16 else float(data.reshape(()))
     return value
-
-
-def _c_name(dt: _dtype.dtype) -> str:
-    return {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
-            "float16": "c10::Half", "bfloat16": "c10::BFloat16"}.get(dt.name, dt.name)
 
 
 _new = object.__new__

@@ -19,7 +19,7 @@ from __future__ import annotations
 import operator
 
 from ember._backend import ndarray, np
-from ember._dtype import legacy_type_name, scalar_type_name
+from ember._dtype import cpp_type_name, legacy_type_name, scalar_type_name
 from ember._ops import _promote, batching
 from ember._ops.registry import KEEP, attach, defop, inplace, not_implemented, run
 from ember._tensor import Tensor, make, wrap_dim
@@ -858,19 +858,12 @@ MASKED_FILL_TENSOR = defop(
               lambda grad, self, mask, value: grad.masked_select(mask).sum()))
 
 
-# torch names the mask's dtype by its C type in masked_fill's refusal.
-_C_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half",
-           "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int", "int16": "short int",
-           "int8": "signed char", "uint8": "unsigned char", "complex64": "c10::complex<float>",
-           "complex128": "c10::complex<double>"}
-
-
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     """Mirrors ``torch.masked_fill``: ``value`` (a number or 0-d tensor) where ``mask``
     (bool, broadcast with ``input``) is True."""
     if mask._data.dtype != bool:
         raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
-                           + _C_TYPE.get(str(mask._data.dtype), str(mask._data.dtype)))
+                           + cpp_type_name(mask._data.dtype))
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(

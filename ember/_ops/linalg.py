@@ -7,7 +7,7 @@ import math
 import warnings
 
 from ember._backend import np
-from ember._dtype import FLOAT, scalar_type_name
+from ember._dtype import FLOAT, cpp_type_name, scalar_type_name
 from ember._ops.pointwise import where
 from ember._ops.registry import KEEP, attach, defop, run
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view
@@ -35,12 +35,8 @@ BMM = defop("bmm", node="BmmBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)
 def _same_dtype(a: Tensor, b: Tensor) -> None:
     if a._data.dtype != b._data.dtype:
         raise RuntimeError(
-            f"expected m1 and m2 to have the same dtype, but got: {_c_type(a)} != {_c_type(b)}")
-
-
-def _c_type(t: Tensor) -> str:
-    return {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
-            "float16": "c10::Half", "bfloat16": "c10::BFloat16"}.get(t.dtype.name, t.dtype.name)
+            "expected m1 and m2 to have the same dtype, but got: "
+            f"{cpp_type_name(a.dtype)} != {cpp_type_name(b.dtype)}")
 
 
 def _check_vectors(name: str, input: Tensor, other: Tensor) -> None:

@@ -11,21 +11,21 @@ from __future__ import annotations
 import math
 
 from ember._backend import ndarray, np
-from ember._dtype import complex128, float64, from_np, get_default_dtype, int64, scalar_type_name
+from ember._dtype import (
+    complex128,
+    cpp_type_name,
+    float64,
+    from_np,
+    get_default_dtype,
+    int64,
+    scalar_type_name,
+)
 from ember._ops._promote import OperandTypeError
 from ember._ops.creation import zeros_like
 from ember._ops.registry import COMPARE, FLOAT, KEEP, attach, defop, not_implemented, run
 from ember._tensor import Tensor
 
 # ---- helpers: torch's errors, integer powers, moduli, bitwise kernels ------------------
-
-# The C++ type names torch prints in dtype-mismatch errors (lerp).
-_CPP_NAMES = {
-    "bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
-    "int32": "int", "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-    "float32": "float", "float64": "double", "complex64": "c10::complex<float>",
-    "complex128": "c10::complex<double>"}
-
 
 def _type_name(np_dtype) -> str:
     return scalar_type_name(from_np(np_dtype))
@@ -1402,8 +1402,8 @@ def hypot(input: Tensor, other: Tensor) -> Tensor:
 def _lerp_dtype(input: Tensor, name: str, value: Tensor) -> None:
     if value._data.dtype != input._data.dtype:
         raise RuntimeError(
-            f"expected dtype {_CPP_NAMES[input.dtype.name]} for `{name}` but got dtype "
-            f"{_CPP_NAMES[value.dtype.name]}")
+            f"expected dtype {cpp_type_name(input.dtype)} for `{name}` but got dtype "
+            f"{cpp_type_name(value.dtype)}")
 
 
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:

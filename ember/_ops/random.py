@@ -38,7 +38,6 @@ import warnings
 from ember import _dtype
 from ember._backend import np
 from ember._ops.creation import parse_size
-from ember._ops.pointwise import _CPP_NAMES
 from ember._ops.registry import attach, check_inplace
 from ember._tensor import Tensor, make
 
@@ -485,7 +484,7 @@ def _check_random_bounds(np_dtype, low: int, high: int) -> tuple[int, int]:
     if dt.category == _dtype.COMPLEX:
         raise RuntimeError(
             "check_random_bounds handles only integral, floating-point and boolean types")
-    cpp = _CPP_NAMES[dt.name]
+    cpp = _dtype.cpp_type_name(dt)
     if dt.category == _dtype.FLOAT:
         low, high = _representable_range(np_dtype, low, high)
         # of the floating dtypes only float16 ends below int64's range
@@ -1028,7 +1027,7 @@ def _cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
              generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.cauchy_``: ``median + sigma * tan(pi * (u - 1/2))``."""
     check_inplace(self)
-    _continuous_only(self._data.dtype, "Cauchy", _CPP_NAMES[_dtype.from_np(self._data.dtype).name])
+    _continuous_only(self._data.dtype, "Cauchy", _dtype.cpp_type_name(self._data.dtype))
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
     u = _gen(generator)._uniform64(self._data.size)
