@@ -396,3 +396,35 @@ def test_hessian_of_unary(name: str) -> None:
     t = torch.func.hessian(lambda a: getattr(torch, name)(a).sum())(torch.tensor(arr))
     e = ember.func.hessian(lambda a: getattr(ember, name)(a).sum())(ember.tensor(arr))
     assert_same(e, t, rtol=1e-7, atol=1e-9)
+
+
+def _inplace_tangents(L) -> list:
+    fa = L.autograd.forward_ad
+    out = []
+    with fa.dual_level():
+        t = L.tensor([3.0, 4.0], dtype=L.float64)
+        x = fa.make_dual(L.tensor([1.0, 2.0], dtype=L.float64), t)
+        x.mul_(2)  # the tangent is written in place, the caller's included
+        out += [t.clone(), fa.unpack_dual(x).tangent.clone()]
+        y = x * 1
+        v = y[1:]
+        v.mul_(0.5)  # through a view: the base's tangent changes too
+        out += [fa.unpack_dual(y).tangent.clone(), fa.unpack_dual(v).tangent.clone()]
+        y[0] = 7.0  # a constant written: zero tangent there
+        out.append(fa.unpack_dual(y).tangent.clone())
+        for fill in (lambda w: w.zero_(), lambda w: w.fill_(2.0),
+                     lambda w: w.copy_(L.tensor([5.0, 6.0], dtype=L.float64))):
+            w = x * 1
+            fill(w)
+            out.append(fa.unpack_dual(w).tangent.clone())
+        for f in (lambda x: x + 0, lambda x: x * 1, lambda x: x.clone(), lambda x: L.cat([x]),
+                  lambda x: x.contiguous(), lambda x: x.reshape(2), lambda x: x.flatten()):
+            y = f(x)
+            y.mul_(3)  # a copy's tangent is its own; a view's (or x itself) is shared
+            out += [fa.unpack_dual(x).tangent.clone(), fa.unpack_dual(y).tangent.clone()]
+    return out
+
+
+def test_inplace_ops_write_tangents_in_place() -> None:
+    for e, t in zip(_inplace_tangents(ember), _inplace_tangents(torch)):
+        assert_same(e, t)

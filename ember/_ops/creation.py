@@ -356,7 +356,7 @@ FILL = defop("fill_", node="FillBackward2", kind=KEEP,
 
 def _zero_(self: Tensor) -> Tensor:
     """Mirrors ``Tensor.zero_``."""
-    if self._requires_grad and grad_mode.state.enabled:
+    if (self._requires_grad and grad_mode.state.enabled) or "_fw" in self.__dict__:
         return run_inplace(ZERO, self)
     return _fill_unrecorded(self, 0)
 
@@ -364,7 +364,7 @@ def _zero_(self: Tensor) -> Tensor:
 def _fill_(self: Tensor, value) -> Tensor:
     """Mirrors ``Tensor.fill_``."""
     value = _plain_number(value)
-    if self._requires_grad and grad_mode.state.enabled:
+    if (self._requires_grad and grad_mode.state.enabled) or "_fw" in self.__dict__:
         return run_inplace(FILL, self, value)
     return _fill_unrecorded(self, value)
 

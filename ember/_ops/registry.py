@@ -433,9 +433,8 @@ def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
             "unsupported operation: more than one element of the written-to tensor refers to "
             "a single memory location. Please clone() the tensor before performing the "
             "operation.")
-    fw = out.__dict__.get("_fw")
-    if fw is not None:
-        target._fw = fw
+    if "_fw" in out.__dict__ or "_fw" in target.__dict__:
+        forward_ad.write_inplace(target, out)
     node = out._grad_fn
     if node is not None and isinstance(node._args, tuple) and any(
             a is target for a in node._args):

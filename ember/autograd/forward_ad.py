@@ -183,8 +183,18 @@ def propagate(op, args: tuple, out) -> None:
             continue
         levels[:] = active[:k]  # the rule's own ops carry the outer levels' tangents only
         try:
-            found = op.jvp(args, tangents) if op.jvp is not None else \
-                _tangent_by_double_vjp(op, args, tangents, out)
+            if op.jvp is not None:
+                found = op.jvp(args, tangents)
+            elif op.view and not op.multi:
+                # NOTE [Tangents of views]: the same view of the tangent, sharing its
+                # memory, so an in-place op through the view reaches the base's tangent.
+                from ember._ops.registry import run
+
+                found = run(op, tangents[0], *args[1:])
+            else:
+                found = _tangent_by_double_vjp(op, args, tangents, out)
+                found = [_own(f, tangents) for f in found] if op.multi else \
+                    _own(found, tangents)
         finally:
             levels[:] = active
         if op.multi:
@@ -194,6 +204,43 @@ def propagate(op, args: tuple, out) -> None:
         elif found is not None:
             out._fw = {**out.__dict__.get("_fw", {}), level: found}
     _save_result_tangents(op, out)
+
+
+def _own(tangent, inputs: list):
+    """``tangent``, copied if it is (a view of) an input's tangent: only a view's tangent
+    may share memory with its input's, since in-place ops write tangents in place."""
+    if tangent is None:
+        return None
+    import numpy as np
+
+    data = tangent._data
+    if any(t is not None and np.may_share_memory(data, t._data) for t in inputs):
+        return tangent.clone()
+    return tangent
+
+
+def write_inplace(target, out) -> None:
+    """An in-place op made ``out`` to be written into ``target``: as torch does, each
+    tangent ``target`` has is overwritten in place by ``out``'s (zeros where ``out`` has
+    none at that level), so views of ``target`` see it (NOTE [Tangents of views]).
+    A tangent that records a graph, or whose memory cannot be written, is replaced."""
+    old = target.__dict__.get("_fw") or {}
+    new = out.__dict__.get("_fw") or {}
+    merged = dict(new)
+    for level, t_old in old.items():
+        t_new = new.get(level)
+        data = t_old._data
+        if (t_new is not None and t_new._requires_grad) or t_old._requires_grad \
+                or not data.flags.writeable:
+            if t_new is None:
+                from ember._ops.creation import zeros_like
+
+                t_new = zeros_like(t_old)
+            merged[level] = t_new
+        else:
+            data[...] = 0 if t_new is None else t_new._data
+            merged[level] = t_old
+    target._fw = merged
 
 
 def _save_result_tangents(op, out) -> None:
