@@ -490,3 +490,210 @@ def test_matrix_inplace_forms_like_torch(name: str) -> None:
         assert e_m is None
     else:
         assert_same(e_m, t_m)
+
+
+# ---- in-place view ops: the tensor becomes the view, of the same memory ------------------
+
+VIEW_INPLACE = {
+    "t_": lambda x: x.t_(),
+    "transpose_": lambda x: x.transpose_(0, -1),
+    "swapaxes_": lambda x: x.swapaxes_(1, 0),
+    "swapdims_": lambda x: x.swapdims_(0, 1),
+    "squeeze_": lambda x: x.unsqueeze(1).squeeze_(),
+    "squeeze_dim": lambda x: x.unsqueeze(0).squeeze_(0),
+    "squeeze_dims": lambda x: x.unsqueeze(1).unsqueeze(0).squeeze_((0, 2)),
+    "unsqueeze_": lambda x: x.unsqueeze_(1),
+    "unsqueeze_last": lambda x: x.unsqueeze_(-1),
+    "chain": lambda x: x.t_().unsqueeze_(0).transpose_(0, 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEW_INPLACE))
+def test_view_inplace_like_torch(name: str) -> None:
+    results = []
+    for L in (torch, ember):
+        leaf = L.tensor(np.linspace(-2, 2, 12).reshape(3, 4), requires_grad=True)
+        x = leaf * 1
+        out = VIEW_INPLACE[name](x)
+        cot = L.tensor(np.linspace(0.5, 2, out.numel()).reshape(tuple(out.shape)))
+        results.append((out, out is x, out.stride(), x._version, out.grad_fn.name()))
+        out.backward(cot)
+        results[-1] += (leaf.grad,)
+        with L.no_grad():  # no graph: the values and layout only
+            plain = L.tensor(np.linspace(-2, 2, 12).reshape(3, 4))
+            results[-1] += (VIEW_INPLACE[name](plain).stride(), plain._version)
+    (t, *t_rest, t_grad, t_stride, t_version), (e, *e_rest, e_grad, e_stride, e_version) = \
+        results
+    assert_same(e, t)
+    assert e_rest == t_rest
+    assert_same(e_grad, t_grad)
+    assert (e_stride, e_version) == (t_stride, t_version)
+
+
+def test_view_inplace_through_a_view_like_torch() -> None:
+    results = []
+    for L in (torch, ember):
+        leaf = L.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+        b = leaf * 1
+        v = b[:, :2]
+        v.t_()
+        names = [v.grad_fn.name(), b.grad_fn.name()]
+        v.mul_(L.tensor([[2.0, 3.0], [4.0, 5.0]]))  # writes through the transposed view
+        names.append(b.grad_fn.name())
+        b.backward(L.tensor(np.linspace(1, 2, 6).reshape(2, 3)))
+        with L.no_grad():
+            base = L.arange(6.0).reshape(2, 3)
+            w = base[:, 1:]
+            w.t_()
+            w.mul_(10)
+        results.append((b, names, v.stride(), v.storage_offset(), leaf.grad, base, w.stride()))
+    (t_b, t_names, *t_meta, t_grad, t_base, t_w), (e_b, e_names, *e_meta, e_grad, e_base, e_w) \
+        = results
+    assert_same(e_b, t_b)
+    assert (e_names, e_meta, e_w) == (t_names, t_meta, t_w)
+    assert_same(e_grad, t_grad)
+    assert_same(e_base, t_base)
+
+
+def test_view_inplace_no_grad_keeps_leaf_like_torch() -> None:
+    for L in (torch, ember):
+        with L.no_grad():
+            leaf = L.ones(2, 3, requires_grad=True)
+            leaf.t_()
+        assert tuple(leaf.shape) == (3, 2) and leaf.requires_grad and leaf.grad_fn is None
+
+
+def test_view_inplace_invalidates_saved_tensors_like_torch() -> None:
+    def fn(L):
+        x = L.arange(3.0, requires_grad=True) * 1
+        y = x * x
+        x.unsqueeze_(0)
+        y.sum().backward()
+    check_raises_like(fn)
+
+
+def test_view_inplace_double_backward_like_torch() -> None:
+    out = []
+    for L in (torch, ember):
+        a = L.tensor(np.linspace(-1, 2, 6).reshape(2, 3), requires_grad=True)
+        b = a.sin()
+        b.t_()
+        (g,) = L.autograd.grad((b * b * L.arange(6.0).reshape(3, 2)).sum(), a,
+                               create_graph=True)
+        (gg,) = L.autograd.grad(g.sum(), a)
+        out.append((g, gg))
+    assert_same(out[1][0], out[0][0])
+    assert_same(out[1][1], out[0][1])
+
+
+VIEW_INPLACE_ERRORS = {
+    "leaf_t_": lambda L: L.ones(2, 3, requires_grad=True).t_(),
+    "leaf_view_t_": lambda L: L.ones(2, 3, requires_grad=True)[0:1].t_(),
+    "leaf_unsqueeze_": lambda L: L.ones(2, requires_grad=True).unsqueeze_(0),
+    "t_3d": lambda L: L.zeros(2, 2, 2).t_(),
+    "squeeze_dim": lambda L: L.zeros(2).squeeze_(3),
+    "unsqueeze_dim": lambda L: L.zeros(2).unsqueeze_(3),
+    "transpose_dim": lambda L: L.zeros(2, 3).transpose_(0, 2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(VIEW_INPLACE_ERRORS))
+def test_view_inplace_errors_like_torch(case: str) -> None:
+    check_raises_like(VIEW_INPLACE_ERRORS[case])
+
+
+def test_view_inplace_error_leaves_tensor_untouched() -> None:
+    x = ember.zeros(2, 3)
+    with pytest.raises(IndexError):
+        x.transpose_(0, 2)
+    assert tuple(x.shape) == (2, 3) and x._version == 0
+
+
+# ---- in-place comparisons keep the graph, with zero gradients ----------------------------
+
+COMPARE_INPLACE = ["eq_", "ne_", "lt_", "le_", "gt_", "ge_", "greater_", "less_",
+                   "greater_equal_", "less_equal_", "not_equal_"]
+
+
+@pytest.mark.parametrize("other", ["tensor", "number", "0d"])
+@pytest.mark.parametrize("name", COMPARE_INPLACE)
+def test_comparison_inplace_graph_like_torch(name: str, other: str) -> None:
+    results = []
+    for L in (torch, ember):
+        leaf = L.tensor([1.0, 2.0, 3.0, -1.0], requires_grad=True)
+        y = L.tensor([2.0, 2.0, 0.0, 5.0], requires_grad=True)
+        x = leaf.sin() * 3
+        arg = {"tensor": y, "number": 2.0, "0d": L.tensor(0.5)}[other]
+        out = getattr(x, name)(arg)
+        results.append((out, out is x, x._version, out.grad_fn.name(),
+                        len(out.grad_fn.next_functions)))
+        (out * L.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+        results[-1] += (leaf.grad, y.grad)
+    (t, *t_meta, t_leaf, t_y), (e, *e_meta, e_leaf, e_y) = results
+    assert_same(e, t)
+    assert e_meta == t_meta
+    assert_same(e_leaf, t_leaf)
+    if t_y is None:
+        assert e_y is None
+    else:
+        assert_same(e_y, t_y)
+
+
+def test_comparison_inplace_other_requires_grad_like_torch() -> None:
+    for L in (torch, ember):
+        x = L.tensor([1.0, 2.0, 3.0])
+        y = L.tensor([2.0, 2.0, 2.0], requires_grad=True)
+        x.gt_(y)
+        assert x.requires_grad and x.grad_fn.name() == "GtBackward1"
+        x.sum().backward()
+        assert y.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_comparison_inplace_double_backward_like_torch() -> None:
+    for L in (torch, ember):
+        a = L.tensor([1.0, 2.0], requires_grad=True)
+        b = a * 1
+        b.le_(1.5)
+        (g,) = L.autograd.grad(b.sum(), a, create_graph=True)
+        assert g.tolist() == [0.0, 0.0] and g.grad_fn is None
+
+
+def test_comparison_inplace_leaf_refused_like_torch() -> None:
+    check_raises_like(lambda L: L.tensor([1.0, 2.0], requires_grad=True).gt_(1.0))
+
+
+# ---- 0-d tensors in flip, roll, select, movedim -------------------------------------------
+
+ZERO_D = {
+    "flip0": lambda L, x: x.flip(0), "flip_neg": lambda L, x: L.flip(x, (-1,)),
+    "flip_none": lambda L, x: x.flip(()), "roll": lambda L, x: L.roll(x, 1),
+    "movedim": lambda L, x: L.movedim(x, 0, -1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ZERO_D))
+def test_zero_dim_reorderings_like_torch(case: str) -> None:
+    check_op(lambda L, x: ZERO_D[case](L, x), [()])
+    check_op(lambda L, x: ZERO_D[case](L, x), [()], dtype="int64")
+
+
+ZERO_D_ERRORS = {
+    "flip1": lambda L: L.tensor(1.0).flip(1), "flip_twice": lambda L: L.tensor(1.0).flip(0, -1),
+    "roll0": lambda L: L.roll(L.tensor(1.0), 1, 0), "roll1": lambda L: L.roll(L.tensor(1.0), 1, 1),
+    "roll_neg": lambda L: L.roll(L.tensor(1.0), 2, -1), "rot90": lambda L: L.tensor(1.0).rot90(),
+    "fliplr": lambda L: L.tensor(1.0).fliplr(), "flipud": lambda L: L.tensor(1.0).flipud(),
+    "select": lambda L: L.tensor(1.0).select(0, 0),
+    "movedim": lambda L: L.movedim(L.tensor(1.0), 1, 0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ZERO_D_ERRORS))
+def test_zero_dim_errors_like_torch(case: str) -> None:
+    check_raises_like(ZERO_D_ERRORS[case])
+
+
+def test_zero_dim_flip_is_a_copy() -> None:
+    x = ember.tensor(2.0)
+    y = x.flip(0)
+    y.add_(1)
+    assert x.item() == 2.0 and y.item() == 3.0

@@ -17,19 +17,19 @@ NAMES = (
     "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "asin", "acos",
     "atan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "sigmoid", "relu", "clamp",
     "clip", "reciprocal", "sign", "sgn", "maximum", "minimum", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "bitwise_not", "eq", "ne", "lt", "le", "gt", "ge", "floor", "ceil", "round",
+    "bitwise_xor", "bitwise_not", "floor", "ceil", "round",
     "trunc", "fix", "frac", "square", "exp2", "atan2", "arctan2", "hypot", "lerp", "erf",
     "erfc", "erfinv", "lgamma", "digamma", "xlogy", "sinc", "logit", "nan_to_num", "fmod",
     "copysign", "float_power", "heaviside", "logical_and", "logical_or", "logical_xor",
     "logical_not", "bitwise_left_shift", "bitwise_right_shift", "clamp_min", "clamp_max",
-    "t", "transpose", "squeeze", "unsqueeze", "cumsum", "cumprod", "conj_physical",
+    "cumsum", "cumprod", "conj_physical",
 )
-# The in-place forms of addcmul/addcdiv (optimizers' updates), the comparison aliases,
-# tril/triu and the matrix-product accumulations.
+# The in-place forms of addcmul/addcdiv (optimizers' updates), tril/triu and the
+# matrix-product accumulations. (The comparisons' and the view ops' in-place forms are their
+# tables' own: they record nodes of their own.)
 NAMES += (
-    "addcmul", "addcdiv", "deg2rad", "rad2deg", "gcd", "lcm", "ldexp", "nextafter", "greater",
-    "less", "greater_equal", "less_equal", "not_equal", "tril", "triu", "addmm", "addmv",
-    "addbmm", "baddbmm", "addr",
+    "addcmul", "addcdiv", "deg2rad", "rad2deg", "gcd", "lcm", "ldexp", "nextafter", "tril",
+    "triu", "addmm", "addmv", "addbmm", "baddbmm", "addr",
 )
 
 # The augmented operators and the in-place method each one is.

@@ -1887,3 +1887,40 @@ __all__ += [
     "signbit", "addcmul", "addcdiv", "fmax", "fmin", "gcd", "lcm", "positive", "ldexp",
     "nextafter", "frexp",
 ]
+
+
+# ---- in-place comparisons: eq_, ne_, lt_, le_, gt_, ge_ and their aliases --------------------
+# torch records a node for them (GtBackward0 against a number, GtBackward1 against a tensor)
+# whose gradients are zeros, so the overwritten tensor's history stops there instead of
+# passing gradients through values the comparison replaced.
+
+def _compare_inplace(op, name: str):
+    from ember._ops.registry import inplace
+
+    node = name.capitalize() + "Backward"
+    number_op = defop(name + "_", node=node + "0", nin=1, kind=COMPARE, forward=op.forward,
+                      backward=_zero_grad)
+    tensor_op = defop(name + "_", node=node + "1", nin=2, kind=COMPARE, forward=op.forward,
+                      backward=(_zero_grad, _zero_grad))
+
+    def compare(self: Tensor, other) -> Tensor:
+        return run(tensor_op if isinstance(other, Tensor) else number_op, self, other)
+
+    def method(self: Tensor, other) -> Tensor:
+        return inplace(compare, self, other)
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = (f"Mirrors ``Tensor.{name}_``: ``self`` becomes 1 where ``self {name} "
+                      "other`` holds, else 0; gradients through it are zeros, as in torch.")
+    return method
+
+
+eq_ = _compare_inplace(EQ, "eq")
+ne_ = _compare_inplace(NE, "ne")
+lt_ = _compare_inplace(LT, "lt")
+le_ = _compare_inplace(LE, "le")
+gt_ = _compare_inplace(GT, "gt")
+ge_ = _compare_inplace(GE, "ge")
+
+attach({"eq_": eq_, "ne_": ne_, "lt_": lt_, "le_": le_, "gt_": gt_, "ge_": ge_,
+        "not_equal_": ne_, "less_": lt_, "less_equal_": le_, "greater_": gt_,
+        "greater_equal_": ge_})

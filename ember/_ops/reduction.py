@@ -164,7 +164,9 @@ def _scatter_back(grad: Tensor, index, dim: int, keepdim: bool, shape: tuple,
 
 
 FLIP = defop("flip", node="FlipBackward0", kind=KEEP,
-             forward=lambda xp, self, dims: xp.flip(self, dims).copy(),
+             # a 0-d tensor's only dim (0 or -1) reverses nothing: a copy, as in torch
+             forward=lambda xp, self, dims: xp.flip(self, dims).copy() if self.ndim else
+             self.copy(),
              backward=lambda grad, self, dims: run(FLIP, grad, dims))
 
 

@@ -10,7 +10,7 @@ from ember._dtype import legacy_type_name
 from ember._ops import batching
 from ember._ops._promote import broadcast_error
 from ember._ops.reduction import FLIP
-from ember._ops.registry import KEEP, attach, defop, run, variadic
+from ember._ops.registry import KEEP, Op, attach, check_inplace, defop, run, variadic
 from ember._tensor import Size, Tensor, make, wrap_dim, wrap_dims
 
 
@@ -420,6 +420,8 @@ def getitem(self: Tensor, key) -> Tensor:
 
 def select(input: Tensor, dim: int, index: int) -> Tensor:
     """Mirrors ``torch.select``."""
+    if input._data.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
     dim = wrap_dim(dim, input._data.ndim)
     return getitem(input, (slice(None),) * dim + (index,))
 
@@ -837,6 +839,8 @@ def movedim(input: Tensor, source, destination) -> Tensor:
         raise RuntimeError(f"movedim: repeated dim in `source` ({list(src)})")
     if len(set(dst_w)) != len(dst_w):
         raise RuntimeError(f"movedim: repeated dim in `destination` ({list(dst)})")
+    if n == 0:  # torch's alias of a 0-d tensor
+        return run(_BASIC_OPS["AliasBackward0"], input, (Ellipsis,), ())
     order = [None] * n
     for s, d in zip(src_w, dst_w):
         order[d] = s
@@ -996,6 +1000,8 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
             raise RuntimeError(
                 f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
         n = input._data.ndim
+        if n == 0:
+            raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
         return run(ROLL, input, shifts, tuple(wrap_dim(d, n) for d in dims))
     return run(ROLL, input, shifts, None)
 
@@ -1319,3 +1325,84 @@ __all__ = [
     "swapaxes", "swapdims", "t", "tensor_split", "tile", "trace", "transpose", "tril", "triu",
     "unbind", "unflatten", "unsqueeze", "vstack",
 ]
+
+
+# ---- in-place view ops: t_, transpose_, swapaxes_, swapdims_, squeeze_, unsqueeze_ --------
+# torch's in-place forms change the tensor's sizes and strides, not its memory: the tensor
+# becomes the view the out-of-place op would return, of the same memory; its version counter
+# moves, and its history goes on through a node of its own (TransposeBackward1, ...).
+
+def _view_op_(op: Op, node: str) -> Op:
+    return defop(op.name + "_", node=node, kind=KEEP, view=True, forward=op.forward,
+                 backward=op.backward)
+
+
+TRANSPOSE_ = _view_op_(TRANSPOSE, "TransposeBackward1")
+T_ = _view_op_(T, "TBackward1")
+SQUEEZE_ = _view_op_(SQUEEZE, "SqueezeBackward3")
+SQUEEZE_DIMS_ = _view_op_(SQUEEZE_DIMS, "SqueezeBackward5")
+UNSQUEEZE_ = _view_op_(UNSQUEEZE, "UnsqueezeBackward1")
+
+
+def _restride(self: Tensor, op: Op, *params) -> Tensor:
+    """Make ``self`` the view ``op`` gives of it, in place (see above). Nothing changes when
+    a check raises."""
+    check_inplace(self)
+    if "_phys" in self.__dict__:
+        raise RuntimeError("ember: in-place ops on batched tensors inside vmap are not "
+                           "supported yet; use the out-of-place op")
+    out = run(op, self, *params)
+    if self._base is not None:
+        # Still a view of the same base: its recipe gains this step, from what ``self`` was
+        # (an in-place write through it later replays the whole recipe on the base).
+        before = make(self._data, self._requires_grad, self._grad_fn, self._vc)
+        before._output_nr = self._output_nr
+        before._base = self._base
+        before._view_src = self._view_src
+        self._view_src = (op, before, params, None)
+    self._data = out._data
+    self._vc[0] += 1
+    if out._grad_fn is not None:
+        self._grad_fn = out._grad_fn
+        self._requires_grad = True
+        self._output_nr = 0
+    fw = out.__dict__.get("_fw")
+    if fw is not None:
+        self._fw = fw
+    return self
+
+
+def transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Mirrors ``Tensor.transpose_`` (and ``swapaxes_``/``swapdims_``): ``self`` becomes its
+    transpose, in place."""
+    n = self._data.ndim
+    return _restride(self, TRANSPOSE_, wrap_dim(dim0, n), wrap_dim(dim1, n))
+
+
+def t_(self: Tensor) -> Tensor:
+    """Mirrors ``Tensor.t_``: ``self`` (at most 2 dims) becomes its transpose, in place."""
+    n = self._data.ndim
+    if n > 2:
+        raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is {n}D")
+    return _restride(self, T_)
+
+
+def squeeze_(self: Tensor, dim=None) -> Tensor:
+    """Mirrors ``Tensor.squeeze_``: ``self`` loses its size-1 dims (all, one, or a tuple
+    of them), in place."""
+    data = self._data
+    n = data.ndim
+    if dim is None:
+        return _restride(self, SQUEEZE_, None, data.shape)
+    if isinstance(dim, int):
+        return _restride(self, SQUEEZE_INPLACE_DIM, (wrap_dim(dim, n),), data.shape)
+    return _restride(self, SQUEEZE_DIMS_, wrap_dims(dim, n), data.shape)
+
+
+def unsqueeze_(self: Tensor, dim: int) -> Tensor:
+    """Mirrors ``Tensor.unsqueeze_``: ``self`` gains a size-1 dim at ``dim``, in place."""
+    return _restride(self, UNSQUEEZE_, wrap_dim(dim, self._data.ndim + 1))
+
+
+attach({"transpose_": transpose_, "swapaxes_": transpose_, "swapdims_": transpose_, "t_": t_,
+        "squeeze_": squeeze_, "unsqueeze_": unsqueeze_})
