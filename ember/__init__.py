@@ -62,3 +62,8 @@ def is_floating_point(input: Tensor) -> bool:
 def numel(input: Tensor) -> int:
     """Mirrors ``torch.numel``."""
     return input.numel()
+
+# ---- more of torch's namespace: factories, shape helpers, runtime settings ---------------
+from ember._ops.creation import logspace, scalar_tensor, tril_indices, triu_indices  # noqa: E402
+from ember._runtime import *  # noqa: E402, F403 - typename, set_num_threads, detach, ...
+from ember._ops.shape import block_diag, cartesian_prod, combinations  # noqa: E402

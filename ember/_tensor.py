@@ -452,3 +452,43 @@ def wrap_dims(dims, ndim: int) -> tuple:
 def is_tensor(obj) -> bool:
     """Mirrors ``torch.is_tensor``."""
     return isinstance(obj, Tensor)
+
+
+# ---- more of torch's Tensor metadata and predicates ------------------------------------
+
+
+def _itemsize(self: Tensor) -> int:
+    return self._data.itemsize
+
+
+def _nbytes(self: Tensor) -> int:
+    return self._data.size * self._data.itemsize
+
+
+def _is_signed(self: Tensor) -> bool:
+    """Mirrors ``Tensor.is_signed``: False for bool and uint8 only."""
+    return self._data.dtype.kind not in "bu"
+
+
+def _is_nonzero(self: Tensor) -> bool:
+    """Mirrors ``Tensor.is_nonzero``: the truth of a one-element tensor."""
+    return self.__bool__()
+
+
+def _is_same_size(self: Tensor, other: Tensor) -> bool:
+    """Mirrors ``Tensor.is_same_size``."""
+    return self._data.shape == other._data.shape
+
+
+def _type_as(self: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``Tensor.type_as``: ``self`` in ``other``'s dtype."""
+    return self.to(other.dtype)
+
+
+Tensor.itemsize = property(_itemsize, doc="Mirrors ``Tensor.itemsize``: bytes per element.")
+Tensor.nbytes = property(_nbytes, doc="Mirrors ``Tensor.nbytes``: bytes of the elements.")
+Tensor.is_cpu = True
+Tensor.is_signed = _is_signed
+Tensor.is_nonzero = _is_nonzero
+Tensor.is_same_size = _is_same_size
+Tensor.type_as = _type_as

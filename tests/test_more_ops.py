@@ -697,3 +697,163 @@ def test_zero_dim_flip_is_a_copy() -> None:
     y = x.flip(0)
     y.add_(1)
     assert x.item() == 2.0 and y.item() == 3.0
+
+
+# ---- more of torch's API: shape ops, scatters, factories, metadata ----------------------
+
+SHAPE_ROWS = {
+    "ravel": lambda L, x: x.ravel(),
+    "ravel_noncontiguous": lambda L, x: L.ravel(x.t()),
+    "unfold": lambda L, x: x.unfold(1, 2, 1),
+    "unfold_step": lambda L, x: x.unfold(0, 2, 2),
+    "unfold_transposed": lambda L, x: x.t().unfold(1, 2, 1),
+    "unfold_empty_window": lambda L, x: x.unfold(0, 0, 1),
+    "sum_to_size": lambda L, x: x.sum_to_size(1, 4),
+    "sum_to_size_lead": lambda L, x: x.sum_to_size(4),
+    "sum_to_size_tuple": lambda L, x: x.sum_to_size((3, 1)),
+    "hsplit": lambda L, x: L.hsplit(x, 2),
+    "hsplit_indices": lambda L, x: x.hsplit([1, 3]),
+    "vsplit": lambda L, x: L.vsplit(x, 3),
+    "dsplit": lambda L, x: L.dsplit(x.reshape(1, 3, 4), [2]),
+    "diagflat": lambda L, x: L.diagflat(x[:2, :2], -1),
+    "diagflat_method": lambda L, x: x[0].diagflat(1),
+    "cartesian_prod": lambda L, x: L.cartesian_prod(x[0], x[1, :2]),
+    "cartesian_prod_three": lambda L, x: L.cartesian_prod(x[0, :2], x[1, :1], x[2, :3]),
+    "combinations": lambda L, x: L.combinations(x[0]),
+    "combinations_3": lambda L, x: L.combinations(x[0], 3),
+    "combinations_replacement": lambda L, x: L.combinations(x[1], with_replacement=True),
+    "combinations_1": lambda L, x: L.combinations(x[1], 1),
+    "combinations_too_many": lambda L, x: L.combinations(x[0, :2], 3),
+    "block_diag": lambda L, x: L.block_diag(x[:2], x[2], x[0, 0]),
+    "select_scatter": lambda L, x: L.select_scatter(x, x[2] * 2, 0, 1),
+    "select_scatter_neg": lambda L, x: x.select_scatter(x[:, 0] * 3, 1, -1),
+    "slice_scatter": lambda L, x: L.slice_scatter(x, x[:, :2] ** 2, 1, 0, 4, 2),
+    "slice_scatter_default": lambda L, x: L.slice_scatter(x, x.flip(0)),
+    "diagonal_scatter": lambda L, x: L.diagonal_scatter(x, x[0, :3] * 3, 1),
+    "diagonal_scatter_neg": lambda L, x: x.diagonal_scatter(x[1, :2].exp(), -1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_ROWS))
+def test_more_shape_ops_like_torch(name: str) -> None:
+    check_op(SHAPE_ROWS[name], [(3, 4)], dtype="float64")
+    check_op(SHAPE_ROWS[name], [(3, 4)], dtype="int64")
+
+
+@pytest.mark.parametrize("name", ["unfold", "unfold_step", "block_diag", "select_scatter",
+                                  "slice_scatter", "diagonal_scatter", "combinations",
+                                  "sum_to_size", "cartesian_prod"])
+def test_more_shape_ops_gradcheck(name: str) -> None:
+    check_gradcheck(SHAPE_ROWS[name], [(3, 4)])
+
+
+def test_unfold_is_a_view_like_torch() -> None:
+    for L in (torch, ember):
+        x = L.arange(6.0)
+        w = x.unfold(0, 3, 1)
+        w[1, 0] = 10.0
+        assert x.tolist()[1] == 10.0 and w.stride() == (1, 1) and x._version == 1
+
+
+def test_block_diag_dtypes_like_torch() -> None:
+    for fn in (lambda L: L.block_diag(L.tensor([[1, 2]]), L.tensor([3.0])),
+               lambda L: L.block_diag(L.tensor(True), L.tensor([2], dtype=L.int8)),
+               lambda L: L.block_diag()):
+        assert_same(fn(ember), fn(torch))
+
+
+MORE_ERRORS = {
+    "unfold_too_big": lambda L: L.ones(3, 4).unfold(0, 4, 1),
+    "unfold_step": lambda L: L.ones(3, 4).unfold(0, 2, 0),
+    "unfold_dim": lambda L: L.ones(3, 4).unfold(2, 1, 1),
+    "sum_to_size": lambda L: L.ones(3, 4).sum_to_size(2, 4),
+    "sum_to_size_more_dims": lambda L: L.ones(3, 4).sum_to_size(1, 3, 4),
+    "hsplit_indivisible": lambda L: L.hsplit(L.ones(3, 4), 3),
+    "hsplit_0d": lambda L: L.hsplit(L.tensor(1.0), 1),
+    "vsplit_1d": lambda L: L.vsplit(L.ones(3), 3),
+    "dsplit_2d": lambda L: L.dsplit(L.ones(3, 4), 1),
+    "combinations_2d": lambda L: L.combinations(L.ones(2, 2)),
+    "combinations_negative": lambda L: L.combinations(L.ones(2), -1),
+    "block_diag_3d": lambda L: L.block_diag(L.ones(1, 1, 1)),
+    "select_scatter_shape": lambda L: L.select_scatter(L.ones(3, 4), L.zeros(3), 0, 1),
+    "select_scatter_index": lambda L: L.select_scatter(L.ones(3, 4), L.zeros(4), 0, 5),
+    "slice_scatter_shape": lambda L: L.slice_scatter(L.ones(3, 4), L.zeros(3, 2), 1, 1),
+    "diagonal_scatter_shape": lambda L: L.diagonal_scatter(L.ones(3, 4), L.ones(3), 2),
+    "is_nonzero_many": lambda L: L.tensor([1, 2]).is_nonzero(),
+    "is_nonzero_empty": lambda L: L.tensor([]).is_nonzero(),
+    "logspace_steps": lambda L: L.logspace(0, 1, -1),
+    "set_num_threads": lambda L: L.set_num_threads(0),
+    "deterministic_mode_type": lambda L: L.use_deterministic_algorithms(1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MORE_ERRORS))
+def test_more_errors_like_torch(case: str) -> None:
+    check_raises_like(MORE_ERRORS[case])
+
+
+FACTORIES = {
+    "logspace": lambda L: L.logspace(0, 1, 5, base=2),
+    "logspace_int": lambda L: L.logspace(0, 3, 4, dtype=L.int64),
+    "logspace_double": lambda L: L.logspace(-2, 2, 7, dtype=L.float64),
+    "logspace_one": lambda L: L.logspace(2, 3, 1),
+    "logspace_grad": lambda L: L.logspace(-1, 1, 3, requires_grad=True),
+    "scalar_tensor": lambda L: L.scalar_tensor(3),
+    "scalar_tensor_int": lambda L: L.scalar_tensor(3, dtype=L.int64),
+    "scalar_tensor_bool": lambda L: L.scalar_tensor(True),
+    "tril_indices": lambda L: L.tril_indices(4, 3, -1),
+    "triu_indices": lambda L: L.triu_indices(2, 5, -1),
+    "tril_indices_empty": lambda L: L.tril_indices(0, 3),
+    "tril_indices_int32": lambda L: L.tril_indices(3, 3, dtype=L.int32),
+    "triu_indices_past_end": lambda L: L.triu_indices(3, 3, 5),
+    "type_as": lambda L: L.ones(2, 3).type_as(L.tensor([1])),
+    "type_as_grad": lambda L: L.ones(2, requires_grad=True).type_as(L.ones(1).double()),
+    "detach": lambda L: L.detach(L.ones(2, requires_grad=True) * 2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FACTORIES))
+def test_factories_like_torch(case: str) -> None:
+    e, t = FACTORIES[case](ember), FACTORIES[case](torch)
+    assert_same(e, t)
+    assert e.requires_grad == t.requires_grad
+    assert (e.grad_fn is None) == (t.grad_fn is None)
+    if t.grad_fn is not None:
+        assert e.grad_fn.name() == t.grad_fn.name()
+
+
+def test_metadata_like_torch() -> None:
+    def facts(L):
+        x = L.ones(3, 4)
+        dtypes = (L.bool, L.uint8, L.int8, L.int64, L.float16, L.float32, L.complex64)
+        return (x.is_cpu, x.itemsize, x.double().itemsize, x.bool().itemsize, x.nbytes,
+                x[:, ::2].nbytes, L.tensor(1.0).nbytes,
+                [L.tensor([1], dtype=d).is_signed() for d in dtypes],
+                L.tensor([1]).is_nonzero(), L.tensor([0.0]).is_nonzero(),
+                L.tensor([[3.0]]).is_nonzero(), x.is_same_size(L.zeros(3, 4)),
+                x.is_same_size(L.zeros(4, 3)), L.typename(x), L.typename(x.double()),
+                L.typename(3), L.typename(int), str(L.get_default_device()),
+                L.ones(2, dtype=L.float64).new_empty_strided((2, 3), (1, 2)).stride(),
+                str(L.ones(2).new_empty_strided((2, 3), (1, 2), dtype=L.int32).dtype))
+    assert facts(ember) == facts(torch)
+
+
+def test_runtime_settings_round_trip_like_torch() -> None:
+    for L in (torch, ember):
+        threads = L.get_num_threads()
+        assert threads == torch.get_num_threads()
+        try:
+            L.set_num_threads(1)
+            assert L.get_num_threads() == 1
+        finally:
+            L.set_num_threads(threads)
+        assert not L.are_deterministic_algorithms_enabled()
+        try:
+            L.use_deterministic_algorithms(True, warn_only=True)
+            assert L.are_deterministic_algorithms_enabled()
+            assert L.is_deterministic_algorithms_warn_only_enabled()
+        finally:
+            L.use_deterministic_algorithms(False)
+        L.set_default_device("cpu")
+        assert str(L.get_default_device()) == "cpu"
+        L.set_default_device(None)

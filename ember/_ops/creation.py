@@ -384,3 +384,61 @@ attach({
     "new_zeros": _new_factory(0), "new_ones": _new_factory(1), "new_empty": _new_factory(0),
     "new_full": _new_full, "new_tensor": _new_tensor, "zero_": _zero_, "fill_": _fill_,
 })
+
+
+# ---- more factories: logspace, scalar_tensor, tril_indices/triu_indices -------------------
+
+
+def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
+             requires_grad: bool = False, out=None) -> Tensor:
+    """Mirrors ``torch.logspace``: ``base ** linspace(start, end, steps)``, computed in
+    double precision and rounded once to ``dtype`` (integer dtypes truncate, as torch)."""
+    start, end = _plain_number(start), _plain_number(end)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dtype = dtype or _dtype.get_default_dtype()
+    exponents = linspace(start, end, steps, dtype=_dtype.float64)._data
+    data = np.power(float(base), exponents)
+    return _finish(data.astype(dtype.np), requires_grad)
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Mirrors ``torch.scalar_tensor``: a 0-d tensor of the default float dtype (whatever
+    the number's type) unless ``dtype`` says otherwise."""
+    dtype = dtype or _dtype.get_default_dtype()
+    return _finish(np.asarray(_plain_number(s)).astype(dtype.np), requires_grad)
+
+
+def _triangle_indices(row: int, col: int, offset: int, lower: bool, dtype) -> Tensor:
+    rows, cols = np.indices((row, col)).reshape(2, -1)
+    keep = cols - rows <= offset if lower else cols - rows >= offset
+    return make(np.stack([rows[keep], cols[keep]]).astype(dtype.np))
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None,
+                 layout=None) -> Tensor:
+    """Mirrors ``torch.tril_indices``: the (2, N) coordinates of the lower triangle of a
+    ``row`` x ``col`` matrix, row by row."""
+    return _triangle_indices(row, col, offset, True, dtype or _dtype.int64)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None,
+                 layout=None) -> Tensor:
+    """Mirrors ``torch.triu_indices``: the (2, N) coordinates of the upper triangle."""
+    return _triangle_indices(row, col, offset, False, dtype or _dtype.int64)
+
+
+def _new_empty_strided(self: Tensor, size, stride, *, dtype=None, device=None,
+                       requires_grad: bool = False) -> Tensor:
+    """Mirrors ``Tensor.new_empty_strided``: a tensor of ``size`` laid out with ``stride``
+    (in elements) over fresh memory; ember fills it with zeros."""
+    size, stride = tuple(size), tuple(stride)
+    np_dtype = (dtype or self.dtype).np
+    span = 1 + sum((n - 1) * s for n, s in zip(size, stride)) if 0 not in size else 0
+    memory = np.zeros(span, np_dtype)
+    item = memory.itemsize
+    data = np.lib.stride_tricks.as_strided(memory, size, tuple(s * item for s in stride))
+    return _finish(data, requires_grad)
+
+
+attach({"new_empty_strided": _new_empty_strided})

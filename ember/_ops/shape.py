@@ -1406,3 +1406,281 @@ def unsqueeze_(self: Tensor, dim: int) -> Tensor:
 
 attach({"transpose_": transpose_, "swapaxes_": transpose_, "swapdims_": transpose_, "t_": t_,
         "squeeze_": squeeze_, "unsqueeze_": unsqueeze_})
+
+
+# ---- more shape ops: ravel, unfold, sum_to_size, hsplit/vsplit/dsplit, diagflat,
+# ---- cartesian_prod, combinations, block_diag, the *_scatter ops -------------------------
+
+
+def ravel(input: Tensor) -> Tensor:
+    """Mirrors ``torch.ravel``: a 1-D view when the memory allows, else a copy (torch's
+    ``contiguous().view(-1)``)."""
+    return view(input.contiguous(), (-1,))
+
+
+def _unfold_forward(xp, self, dim, size, step):
+    if self.ndim == 0:
+        return self.reshape((1,))
+    count = (self.shape[dim] - size) // step + 1
+    stride = self.strides[dim]
+    shape = self.shape[:dim] + (count,) + self.shape[dim + 1:] + (size,)
+    strides = self.strides[:dim] + (stride * step,) + self.strides[dim + 1:] + (stride,)
+    return xp.lib.stride_tricks.as_strided(self, shape, strides)
+
+
+def _unfold_backward_forward(xp, grad, self_shape, dim, size, step):
+    if not self_shape:
+        return grad.reshape(())
+    out = xp.zeros(self_shape, grad.dtype)
+    count = grad.shape[dim]
+    target = xp.moveaxis(out, dim, 0)
+    windows = xp.moveaxis(grad, (dim, grad.ndim - 1), (0, 1))
+    for k in range(size):  # element k of every window lands at k, k + step, ...
+        target[k:k + step * (count - 1) + 1:step] += windows[:, k]
+    return out
+
+
+UNFOLD_BACKWARD = defop(
+    "unfold_backward", node="UnfoldBackwardBackward0", kind=KEEP,
+    forward=_unfold_backward_forward,
+    backward=lambda grad, g, self_shape, dim, size, step: run(
+        UNFOLD, grad, dim, size, step, self_shape))
+def _unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """Mirrors ``Tensor.unfold``: a view of the windows of ``size`` elements, ``step``
+    apart, along ``dimension`` (a new last dim holds each window)."""
+    shape = self._data.shape
+    dim = wrap_dim(dimension, len(shape))
+    length = shape[dim] if shape else 1
+    if size > length:
+        raise RuntimeError(
+            f"maximum size for tensor at dimension {dim} is {length} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    return run(UNFOLD, self, dim, size, step, shape)
+
+
+UNFOLD = defop(
+    "unfold", node="UnfoldBackward0", kind=KEEP, view=True,
+    forward=lambda xp, self, dim, size, step, self_shape: _unfold_forward(
+        xp, self, dim, size, step),
+    backward=lambda grad, self, dim, size, step, self_shape: run(
+        UNFOLD_BACKWARD, grad, self_shape, dim, size, step))
+
+
+def _sum_to_size(self: Tensor, *size) -> Tensor:
+    """Mirrors ``Tensor.sum_to_size``: sums ``self`` down to ``size``, which must expand to
+    ``self``'s shape; ``self`` itself when the sizes already agree."""
+    from ember.autograd.graph import sum_to
+
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    shape = self._data.shape
+    lead = len(shape) - len(size)
+    if lead < 0 or any(s != 1 and s != shape[lead + i] for i, s in enumerate(size)):
+        raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
+    if tuple(size) == shape:
+        return self
+    return sum_to(self, tuple(size))
+
+
+def _split_by(input: Tensor, spec, dim: int, name: str, min_dims: int) -> tuple:
+    n = input._data.ndim
+    if n < min_dims:
+        raise RuntimeError(
+            f"torch.{name} requires a tensor with at least {min_dims} dimension, but got a "
+            f"tensor with {n} dimensions!")
+    if isinstance(spec, int):
+        size = input._data.shape[dim]
+        if spec == 0 or size % spec:
+            raise RuntimeError(
+                f"torch.{name} attempted to split along dimension {dim}, but the size of the "
+                f"dimension {size} is not divisible by the split_size {spec}!")
+    return tensor_split(input, spec, dim)
+
+
+def hsplit(input: Tensor, indices_or_sections) -> tuple:
+    """Mirrors ``torch.hsplit``: ``tensor_split`` along dim 1 (dim 0 of a 1-D tensor); a
+    number of sections must divide the size."""
+    dim = 1 if input._data.ndim > 1 else 0
+    return _split_by(input, indices_or_sections, dim, "hsplit", 1)
+
+
+def vsplit(input: Tensor, indices_or_sections) -> tuple:
+    """Mirrors ``torch.vsplit``: ``tensor_split`` along dim 0 of a tensor of 2+ dims."""
+    return _split_by(input, indices_or_sections, 0, "vsplit", 2)
+
+
+def dsplit(input: Tensor, indices_or_sections) -> tuple:
+    """Mirrors ``torch.dsplit``: ``tensor_split`` along dim 2 of a tensor of 3+ dims."""
+    return _split_by(input, indices_or_sections, 2, "dsplit", 3)
+
+
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:
+    """Mirrors ``torch.diagflat``: the flattened ``input`` on the ``offset`` diagonal of a
+    square matrix."""
+    return run(DIAG_EMBED, reshape(input, (-1,)), int(offset), 0, 1)
+
+
+def cartesian_prod(*tensors) -> Tensor:
+    """Mirrors ``torch.cartesian_prod``: every combination of one element from each 1-D
+    tensor, one per row (a single tensor comes back as it is)."""
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = meshgrid(*tensors, indexing="ij")
+    return stack([reshape(g, (-1,)) for g in grids], 1)
+
+
+def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """Mirrors ``torch.combinations``: the length-``r`` combinations of a 1-D tensor's
+    elements, one per row, in itertools' order."""
+    import itertools
+
+    if input._data.ndim != 1:
+        raise RuntimeError(
+            f"Expect a 1D vector, but got shape {list(input._data.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return make(np.empty(0, input._data.dtype))
+    pick = itertools.combinations_with_replacement if with_replacement else \
+        itertools.combinations
+    rows = np.array(list(pick(range(input._data.shape[0]), r)), np.int64).reshape(-1, r)
+    from ember._ops.indexing import index_select
+
+    return stack([index_select(input, 0, make(rows[:, k].copy())) for k in range(r)], 1)
+
+
+def _block_diag_forward(xp, *arrays_and_spans):
+    *arrays, spans, shape, shapes = arrays_and_spans
+    dtype = xp.result_type(*arrays) if arrays else xp.float32
+    out = xp.zeros(shape, dtype)
+    for a, (r, c, rows, cols) in zip(arrays, spans):
+        out[r:r + rows, c:c + cols] = a.reshape(rows, cols)
+    return out
+
+
+def _block_diag_piece(i: int):
+    def formula(grad, *args):
+        spans, _, shapes = args[-3:]
+        r, c, rows, cols = spans[i]
+        return reshape(grad[r:r + rows, c:c + cols], shapes[i])
+    return formula
+
+
+def block_diag(*tensors) -> Tensor:
+    """Mirrors ``torch.block_diag``: the tensors (0-, 1- or 2-D; a 1-D one is a row) as the
+    blocks of a block-diagonal matrix, dtypes promoted."""
+    spans = []
+    r = c = 0
+    for i, t in enumerate(tensors):
+        shape = t._data.shape
+        if len(shape) > 2:
+            raise RuntimeError(
+                f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} "
+                f"has {len(shape)} dimensions")
+        rows, cols = (1, 1) if not shape else (1, shape[0]) if len(shape) == 1 else shape
+        spans.append((r, c, rows, cols))
+        r, c = r + rows, c + cols
+    if not tensors:
+        return make(np.zeros((1, 0), np.float32))  # torch's shape for no blocks
+    op = variadic("block_diag", "BlockDiagBackward0", len(tensors), _block_diag_forward,
+                  _block_diag_piece)
+    return run(op, *tensors, tuple(spans), (r, c), tuple(t._data.shape for t in tensors))
+
+
+# The *_scatter ops: ``input`` with a selection (a select, a slice or a diagonal) replaced by
+# ``src``, out of place. ``kind`` names the selection, ``params`` its arguments.
+
+_WHERE = {
+    "select": lambda xp, a, dim, index: a[(slice(None),) * dim + (index, Ellipsis)],
+    "slice": lambda xp, a, dim, start, end, step: a[
+        (slice(None),) * dim + (slice(start, end, step),)],
+    "diagonal": _diagonal_view,
+}
+
+
+def _selection(t: Tensor, kind: str, params: tuple) -> Tensor:
+    """The selection of ``t`` in ember ops (differentiable): src's gradient."""
+    if kind == "select":
+        return select(t, *params)
+    if kind == "slice":
+        dim, start, end, step = params
+        return getitem(t, (slice(None),) * dim + (slice(start, end, step),))
+    return diagonal(t, *params)
+
+
+def _scatter_forward(xp, self, src, kind, params, src_shape):
+    out = self.copy()
+    _WHERE[kind](xp, out, *params)[...] = src
+    return out
+
+
+def _scatter_input_grad(grad, self, src, kind, params, src_shape):
+    from ember._ops.creation import zeros
+
+    return run(_SCATTERS[kind], grad, zeros(src_shape, dtype=grad.dtype), kind, params,
+               src_shape)
+
+
+_SCATTERS = {
+    kind: defop(f"{kind}_scatter", node=node, nin=2, kind=KEEP, promote=(0,),
+                forward=_scatter_forward,
+                backward=(_scatter_input_grad,
+                          lambda grad, self, src, kind, params, src_shape: _selection(
+                              grad, kind, params)))
+    for kind, node in (("select", "SelectScatterBackward0"),
+                       ("slice", "SliceScatterBackward0"),
+                       ("diagonal", "DiagonalScatterBackward0"))}
+
+
+def _scatter(input: Tensor, src: Tensor, kind: str, params: tuple) -> Tensor:
+    expected = _WHERE[kind](np, input._data, *params).shape
+    if src._data.shape != expected:
+        raise RuntimeError(
+            f"expected src to have a size equal to the slice of self. src size = "
+            f"{list(src._data.shape)}, slice size = {list(expected)}")
+    return run(_SCATTERS[kind], input, src, kind, params, src._data.shape)
+
+
+def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
+    """Mirrors ``torch.select_scatter``: ``input`` with ``input.select(dim, index)``
+    replaced by ``src`` (a copy)."""
+    n = input._data.ndim
+    if n == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    dim = wrap_dim(dim, n)
+    size = input._data.shape[dim]
+    if not -size <= index < size:
+        raise IndexError(
+            f"select(): index {index} out of range for tensor of size "
+            f"{list(input._data.shape)} at dimension {dim}")
+    return _scatter(input, src, "select", (dim, index % size))
+
+
+def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start=None, end=None,
+                  step: int = 1) -> Tensor:
+    """Mirrors ``torch.slice_scatter``: ``input`` with the slice ``start:end:step`` of
+    ``dim`` replaced by ``src`` (a copy)."""
+    if step <= 0:
+        raise RuntimeError("slice step must be positive")
+    dim = wrap_dim(dim, input._data.ndim)
+    return _scatter(input, src, "slice", (dim, start, end, step))
+
+
+def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0,
+                     dim2: int = 1) -> Tensor:
+    """Mirrors ``torch.diagonal_scatter``: ``input`` with ``input.diagonal(offset, dim1,
+    dim2)`` replaced by ``src`` (a copy)."""
+    d1, d2 = _distinct_dims(dim1, dim2, input._data.ndim)
+    return _scatter(input, src, "diagonal", (int(offset), d1, d2))
+
+
+attach({
+    "ravel": ravel, "unfold": _unfold, "sum_to_size": _sum_to_size, "hsplit": hsplit,
+    "vsplit": vsplit, "dsplit": dsplit, "diagflat": diagflat, "select_scatter": select_scatter,
+    "slice_scatter": slice_scatter, "diagonal_scatter": diagonal_scatter,
+})
+__all__ += [
+    "ravel", "hsplit", "vsplit", "dsplit", "diagflat", "cartesian_prod", "combinations",
+    "block_diag", "select_scatter", "slice_scatter", "diagonal_scatter",
+]
