@@ -958,10 +958,12 @@ def _copyltu(M: Tensor) -> Tensor:
 
 
 def _inv_gaps(d: Tensor) -> Tensor:
-    # 1 / d off the zero entries (the diagonal, repeated values), 0 on them; the inner
-    # where keeps 1/0 out of the graph, so its second derivative has no inf * 0.
-    nonzero = d != 0
-    return where(nonzero, 1 / where(nonzero, d, 1.0), 0.0)
+    # 1 / d off the diagonal, 0 on it. Only the diagonal is masked, by position: a zero gap
+    # off it (a repeated singular value or eigenvalue) gives inf, and the gradient nan or
+    # inf, as torch's does. The inner where keeps 1/0 of the diagonal out of the graph, so
+    # the second derivative has no inf * 0 there.
+    diagonal = make(np.eye(d.shape[-1], dtype=bool))
+    return where(diagonal, 0.0, 1 / where(diagonal, 1.0, d))
 
 
 def _qr_square_backward(gQ, gR, Q, R):
