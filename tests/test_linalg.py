@@ -576,3 +576,37 @@ def test_decomposition_gradients_at_repeated_values(name, fn, a) -> None:
     gt, ht = _first_and_second(torch, fn, a, 9)
     assert_same(g, gt)
     assert_same(h, ht)
+
+
+LSTSQ_SHAPES = [((5, 3), (5,)), ((5, 3), (5, 2)), ((2, 5, 3), (2, 5)), ((2, 5, 3), (2, 5, 2)),
+                ((3, 5), (3,)), ((3, 5), (3, 2)), ((3, 3), (3,)), ((2, 1, 5, 3), (3, 5, 2)),
+                ((5, 0), (5, 2)), ((0, 3), (0, 2)), ((2, 4, 4), (4, 1))]
+
+
+@pytest.mark.parametrize("driver", [None, "gels", "gelsy", "gelsd", "gelss"])
+@pytest.mark.parametrize("shapes", LSTSQ_SHAPES, ids=str)
+def test_lstsq_fields(shapes, driver) -> None:
+    # every field's shape, dtype and values: residuals keep a column dim for a vector B
+    def fn(L, a, b):
+        return tuple(_lib(L)[1].lstsq(a, b, driver=driver))
+    check_op(fn, shapes, dtype="float64", grad=False)
+
+
+@pytest.mark.parametrize("args", [
+    ((3,), (3,)), ((3, 2), ()), ((5, 3), (2, 5, 2)), ((5, 3), (4,)), ((5, 3), (4, 2)),
+    ((5, 3), (1, 5)), ((2, 1, 5, 3), (3, 4, 5, 2)),
+], ids=str)
+def test_lstsq_shape_errors(args) -> None:
+    check_raises_like(lambda L: _lib(L)[1].lstsq(L.ones(args[0]), L.ones(args[1])))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.linalg.lstsq(L.ones(5, 3), L.ones(5, 2, dtype=L.float64)),
+    lambda L: L.linalg.lstsq(L.ones(5, 3, dtype=L.int64), L.ones(5, 2, dtype=L.int64)),
+    lambda L: L.linalg.lstsq(L.ones(5, 3, dtype=L.int64), L.ones(5, 2, dtype=L.int64), 0.1),
+    lambda L: L.linalg.lstsq(L.ones(5, 3, dtype=L.float16), L.ones(5, 2, dtype=L.float16)),
+    lambda L: L.linalg.lstsq(L.ones(5, 3), L.ones(5, 2), driver="gesv"),
+    lambda L: L.linalg.lstsq(L.ones(5, 3), L.ones(4, 2), driver="gesv"),
+])
+def test_lstsq_argument_errors(fn) -> None:
+    check_raises_like(fn)

@@ -1220,12 +1220,12 @@ def _lstsq_forward(xp, A, B, vector, driver):
     rank = (S > tol).sum(-1).astype(np.int64)
     if m > n and driver != "gelsy" and bool((rank == n).all()):
         residuals = ((xp.matmul(A, X) - b) ** 2).sum(-2)
+        if n == 0 and driver == "gels":  # torch's gels reports zeros for empty columns
+            residuals = residuals * 0
     else:
         residuals = xp.zeros((0,), A.dtype)
-    if vector:
+    if vector:  # the residuals keep their column dim, (..., 1), as torch's do
         X = X[..., 0]
-        if residuals.size:
-            residuals = residuals[..., 0]
     sv = S.astype(A.dtype) if driver in ("gelsd", "gelss") else xp.zeros((0,), A.dtype)
     if driver == "gels":
         rank = xp.zeros((0,), np.int64)
@@ -1251,18 +1251,40 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver: str | None = None):
     singular_values), computed through the pseudo-inverse (for full-rank ``A`` this is the
     least-squares solution every driver returns). ``residuals`` are filled when m > n, ``A``
     has full rank and the driver is not gelsy (torch's default); ``singular_values`` only
-    for gelsd and gelss. Only ``solution`` carries a gradient."""
-    _check_matrix(A, "linalg.lstsq")
+    for gelsd and gelss; for a vector ``B`` they keep its column dim, (..., 1), as torch's.
+    Only ``solution`` carries a gradient. ember differs when ``B`` has one dim fewer than
+    ``A`` without being a batch of vectors: torch then broadcasts B's leading dims against
+    A's batch as if it were one, ember treats B as a single matrix."""
+    a, b = A._data, B._data
+    if a.ndim < 2:
+        raise RuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
+    if b.ndim < 1:
+        raise RuntimeError("torch.linalg.lstsq: other must have at least 1 dimension.")
+    if a.dtype != b.dtype:
+        raise RuntimeError(
+            "torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
+            f"input's dtype {scalar_type_name(A.dtype)} and other's dtype "
+            f"{scalar_type_name(B.dtype)}")
+    if not 0 <= a.ndim - b.ndim <= 1:
+        raise RuntimeError(
+            "torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
+            "(input.dim() - other.dim()) <= 1")
+    vector = b.ndim == a.ndim - 1
+    if a.shape[-2] != b.shape[-1 if vector else -2]:
+        raise RuntimeError(
+            "torch.linalg.lstsq: input.size(-2) should match "
+            f"other.size({-1 if vector else -2})")
+    _broadcast_batch(a.shape[:-2], b.shape[:-1] if vector else b.shape[:-2])
     driver = driver or "gelsy"
     if driver not in ("gels", "gelsy", "gelsd", "gelss"):
         raise RuntimeError(
             "torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, "
             "gelss)")
-    if A._data.dtype != B._data.dtype:
-        raise RuntimeError(
-            "torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
-            f"input's dtype {A.dtype} and other's dtype {B.dtype}")
-    vector = B._data.ndim == A._data.ndim - 1
+    if A.dtype.category < FLOAT or a.dtype.itemsize < 4:
+        if rcond is None:  # torch fails first on the default rcond's epsilon
+            raise RuntimeError("This function doesn't handle types other than float and double")
+        raise NotImplementedError(
+            f'"linalg_lstsq_cpu" not implemented for \'{scalar_type_name(A.dtype)}\'')
     return lstsq_result(*run(LSTSQ, A, B, vector, driver))
 
 
