@@ -3,11 +3,12 @@ gradients in ``ember._ops.linalg``)."""
 from ember._ops.linalg import (
     LinAlgError,
     _linalg_cross,
-    cholesky,
     det,
     eigh,
     eigvalsh,
     inv,
+    linalg_cholesky,
+    linalg_qr,
     linalg_svd,
     lstsq,
     matmul,
@@ -16,7 +17,6 @@ from ember._ops.linalg import (
     matrix_power,
     norm,
     pinv,
-    qr,
     slogdet,
     solve,
     svdvals,
@@ -24,6 +24,8 @@ from ember._ops.linalg import (
 )
 
 svd = linalg_svd
+cholesky = linalg_cholesky
+qr = linalg_qr
 
 __all__ = ["LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "lstsq",
            "matmul", "matrix_exp", "matrix_norm", "matrix_power", "norm", "pinv", "qr",

@@ -108,6 +108,7 @@ ROWS = [
     ("cholesky", lambda L, a: _lib(L)[1].cholesky(_spd(L, a)), [(2, 3, 3)], True),
     ("cholesky_upper", lambda L, a: _lib(L)[1].cholesky(_spd(L, a), upper=True), [(3, 3)],
      True),
+    ("cholesky_empty", lambda L, a: _lib(L)[1].cholesky(a), [(2, 0, 0)], True),
     ("matrix_power3", lambda L, a: _lib(L)[1].matrix_power(a, 3), [(3, 3)], True),
     ("matrix_power_batched", lambda L, a: _lib(L)[1].matrix_power(a, 2), [(2, 3, 3)], True),
     ("matrix_power_neg", lambda L, a: _lib(L)[1].matrix_power(_wc(L, a), -2), [(3, 3)], True),
@@ -610,3 +611,119 @@ def test_lstsq_shape_errors(args) -> None:
 ])
 def test_lstsq_argument_errors(fn) -> None:
     check_raises_like(fn)
+
+
+def _deprecation_text(L, fn) -> list:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn(L)
+    return [str(w.message).split(" (Triggered internally")[0] for w in caught
+            if w.category is UserWarning]
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, a: L.cholesky(a), lambda L, a: L.cholesky(a, True),
+    lambda L, a: L.cholesky(a, upper=True), lambda L, a: L.cholesky(a[0], upper=False),
+], ids=["default", "upper_positional", "upper", "single"])
+def test_legacy_cholesky(call) -> None:
+    # torch.cholesky: the deprecated form, with its own node and warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_op(lambda L, a: call(L, _spd(L, a)), [(2, 3, 3)], dtype="float64")
+        check_gradcheck(lambda L, a: call(L, _spd(L, a)), [(2, 3, 3)])
+    warn_always = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)  # torch warns once per process otherwise
+    try:
+        t_text = _deprecation_text(torch, lambda L: call(L, L.eye(3).expand(2, 3, 3) * 2))
+    finally:
+        torch.set_warn_always(warn_always)
+    e_text = _deprecation_text(ember, lambda L: call(L, L.eye(3).expand(2, 3, 3) * 2))
+    assert t_text and e_text == t_text
+    A = ember.eye(3, dtype=ember.float64).requires_grad_()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        node = ember.cholesky(A * 2, upper=True).grad_fn
+    assert node._saved_upper is True
+    assert_same(node._saved_result, torch.eye(3, dtype=torch.float64) * 2 ** 0.5)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.cholesky(L.ones(3)), lambda L: L.cholesky(L.ones(2, 3)),
+    lambda L: L.cholesky(L.ones(3, 3, dtype=L.int64)),
+    lambda L: L.cholesky(L.eye(3, dtype=L.float16)),
+    lambda L: L.linalg.cholesky(L.eye(3, dtype=L.float16)),
+    lambda L: L.linalg.cholesky(L.eye(3, dtype=L.int64)),
+    lambda L: L.qr(L.eye(3, dtype=L.float16)), lambda L: L.qr(L.ones(3)),
+])
+def test_legacy_cholesky_qr_errors(fn) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_raises_like(fn)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.cholesky(-L.eye(3)), lambda L: L.cholesky(-L.eye(3).expand(2, 3, 3)),
+])
+def test_legacy_cholesky_not_positive_definite(fn) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _linalg_error_like(fn)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"some": True}, {"some": False}], ids=str)
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5), (3, 3)], ids=str)
+def test_legacy_qr(shape, kwargs) -> None:
+    # torch.qr: some= picks reduced or complete factors; torch.return_types.qr
+    if shape == (4, 3) and kwargs.get("some") is False:
+        check_raises_like(lambda L: L.qr(L.ones(shape, requires_grad=True), **kwargs)[0]
+                          .sum().backward())
+        check_op(lambda L, a: tuple(L.qr(a, **kwargs)), [shape], dtype="float64", grad=False)
+        return
+    check_op(lambda L, a: tuple(L.qr(a, **kwargs)), [shape], dtype="float64")
+    t = torch.qr(torch.ones(shape), **kwargs)
+    e = ember.qr(ember.ones(shape), **kwargs)
+    assert type(e).__name__ == type(t).__name__ == "qr"
+    assert repr(e).startswith("torch.return_types.qr(\nQ=tensor(")
+    assert e.Q is e[0] and e.R is e[1]
+
+
+def test_matrix_power_nodes() -> None:
+    # n = 0 copies the identity into a clone (CopyBackwards, zero gradient), 1 clones,
+    # -1 is the inverse itself
+    # -1 is the inverse itself; a cube is (A @ A) @ A; the whole graph is compared
+    def graph(node):
+        if node is None or "AccumulateGrad" in node.name():
+            return None if node is None else "leaf"
+        return node.name(), tuple(graph(f) for f, _ in node.next_functions)
+
+    for n in range(-7, 8):
+        # batched negative powers past -1: torch's inverse has column-major strides, so its
+        # batched products reshape through ReshapeAliasBackward0 where ember views
+        for shape in [(3, 3), (2, 3, 3)] if n >= -1 else [(3, 3)]:
+            graphs = []
+            for L in (torch, ember):
+                a = (L.eye(3, dtype=L.float64) * 2 + 0.1).expand(shape).clone()
+                graphs.append(graph(L.linalg.matrix_power(a.requires_grad_(), n).grad_fn))
+            assert graphs[1] == graphs[0], (n, shape)
+        check_op(lambda L, a, n=n: L.linalg.matrix_power(_wc(L, a), n), [(2, 3, 3)],
+                 dtype="float64")
+
+
+@pytest.mark.parametrize("name", ["eigh", "eigvalsh", "inv", "svdvals", "vector_norm",
+                                  "matrix_norm", "pinv", "LinAlgError", "cholesky", "qr",
+                                  "svd", "det", "slogdet", "inverse", "pinverse",
+                                  "matrix_power", "matrix_exp", "cdist"])
+def test_top_level_names(name) -> None:
+    # the functions of torch.linalg that torch does not also expose at the top level are not
+    # at ember's top level either; torch.linalg's are all in ember.linalg
+    assert hasattr(ember, name) == hasattr(torch, name)
+    if hasattr(torch.linalg, name):
+        assert hasattr(ember.linalg, name)

@@ -634,6 +634,11 @@ def _tril_mask(n: int, like: Tensor, k: int = 0) -> Tensor:
 
 def _check_square(A: Tensor, name: str, arg: str = "A") -> None:
     _check_float(A, name)
+    _check_dims(A, name, arg)
+
+
+def _check_dims(A: Tensor, name: str, arg: str = "A") -> None:
+    """torch's errors for an input that is not a batch of square matrices."""
     s = A._data.shape
     if len(s) < 2:
         raise RuntimeError(
@@ -823,7 +828,9 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
 # ---- cholesky, matrix_exp, matrix_power -------------------------------------------------
 
 
-def _cholesky_forward(xp, A, upper):
+def _cholesky_forward(xp, A, upper, name="linalg.cholesky"):
+    if A.size == 0:
+        return A.copy()
     flat = A.reshape((-1,) + A.shape[-2:])
     for b, m in enumerate(flat):
         # Find the first leading minor that is not positive-definite, as LAPACK potrf does.
@@ -835,7 +842,7 @@ def _cholesky_forward(xp, A, upper):
             except np.linalg.LinAlgError:
                 where = f"(Batch element {b}): " if A.ndim > 2 else ""
                 raise LinAlgError(
-                    f"linalg.cholesky: {where}The factorization could not be completed because "
+                    f"{name}: {where}The factorization could not be completed because "
                     f"the input is not positive-definite (the leading minor of order {k} is "
                     "not positive-definite).") from None
             else:
@@ -860,15 +867,43 @@ def _cholesky_backward(grad, A, upper, result):
 
 CHOLESKY = defop("linalg_cholesky_ex", node="LinalgCholeskyExBackward0", kind=KEEP,
                  save=("result",), forward=_cholesky_forward, backward=_cholesky_backward)
+# torch.cholesky, the deprecated form: its own node, and its own name in the errors.
+CHOLESKY_LEGACY = defop("cholesky", node="CholeskyBackward0", kind=KEEP, save=("result",),
+                        forward=lambda xp, A, upper: _cholesky_forward(xp, A, upper, "cholesky"),
+                        backward=_cholesky_backward)
 
 
-def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
+def _check_lapack_dtype(A: Tensor, kernel: str) -> None:
+    # half and bfloat16 pass the floating-point check; LAPACK has no kernel for them
+    if A._data.dtype.itemsize < 4 and A.dtype.category == FLOAT:
+        raise NotImplementedError(
+            f'"{kernel}" not implemented for \'{scalar_type_name(A.dtype)}\'')
+
+
+def linalg_cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """Mirrors ``torch.linalg.cholesky``: reads the lower triangle of ``A``; the gradient is
     the symmetric one torch returns."""
     _check_square(A, "linalg.cholesky")
-    if A._data.shape[-1] == 0:
-        return A.clone()
-    return run(CHOLESKY, A, upper)
+    _check_lapack_dtype(A, "cholesky_cpu")
+    return run(CHOLESKY, A, bool(upper))
+
+
+def cholesky(input: Tensor, upper: bool = False) -> Tensor:
+    """Mirrors ``torch.cholesky``, the deprecated form of ``torch.linalg.cholesky``: the
+    same factor, with torch's deprecation warning, its ``CholeskyBackward0`` node and
+    ``cholesky:`` errors (integer inputs are refused as torch's kernel refuses them)."""
+    _check_dims(input, "cholesky")
+    if input.dtype.category < FLOAT or input._data.dtype.itemsize < 4:
+        raise NotImplementedError(
+            f'"cholesky_cpu" not implemented for \'{scalar_type_name(input.dtype)}\'')
+    warnings.warn(
+        "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed "
+        "in a future PyTorch release.\nL = torch.cholesky(A)\nshould be replaced with\n"
+        "L = torch.linalg.cholesky(A)\nand\nU = torch.cholesky(A, upper=True)\nshould be "
+        "replaced with\nU = torch.linalg.cholesky(A).mH\nThis transform will produce "
+        "equivalent results for all valid (symmetric positive definite) inputs.",
+        UserWarning, stacklevel=2)
+    return run(CHOLESKY_LEGACY, input, bool(upper))
 
 
 def _expm(xp, A):
@@ -916,9 +951,9 @@ def matrix_exp(A: Tensor) -> Tensor:
 
 def matrix_power(A: Tensor, n: int) -> Tensor:
     """Mirrors ``torch.linalg.matrix_power``: repeated squaring with ``matmul`` (its nodes
-    are torch's, ``MmBackward0`` for a single matrix); negative ``n`` inverts first. ember
-    differs for ``n`` of 0 and 1: torch records ``CopyBackwards`` and ``CloneBackward0``,
-    ember an identity product and a clone."""
+    are torch's, ``MmBackward0`` for a single matrix); negative ``n`` inverts first. ``n``
+    of 0 writes the identity into a clone (``CopyBackwards``: a zero gradient), 1 is a clone
+    and -1 the inverse itself, as in torch."""
     s = A._data.shape
     if len(s) < 2 or s[-1] != s[-2]:
         if len(s) < 2:
@@ -928,12 +963,18 @@ def matrix_power(A: Tensor, n: int) -> Tensor:
             f"linalg.matrix_power: A must be batches of square matrices, but they are {s[-2]} "
             f"by {s[-1]} matrices")
     if n == 0:
-        return A * 0 + _eye(s[-1], A)
+        from ember._ops.indexing import COPY
+
+        return run(COPY, A.clone(), _eye(s[-1], A))
+    if n == -1:
+        return inv(A)
     if n < 0:
         A = inv(A)
         n = -n
     if n == 1:
         return A.clone()
+    if n == 3:  # torch's order for a cube: (A @ A) @ A
+        return matmul(matmul(A, A), A)
     result = None
     base = A
     while n:
@@ -1012,7 +1053,7 @@ QR = defop("linalg_qr", node="LinalgQrBackward0", kind=KEEP, save=("result",), m
            forward=_qr_forward, backward=_qr_backward)
 
 
-def qr(A: Tensor, mode: str = "reduced"):
+def linalg_qr(A: Tensor, mode: str = "reduced"):
     """Mirrors ``torch.linalg.qr`` (modes reduced, complete, r), batched. The factors are
     LAPACK's (NumPy's), the same Householder convention as torch's, so they match torch's
     values, signs included."""
@@ -1021,7 +1062,17 @@ def qr(A: Tensor, mode: str = "reduced"):
         raise RuntimeError(
             f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
             "'r', or 'complete'")
+    _check_lapack_dtype(A, "geqrf_cpu")
     return qr_result(*run(QR, A, mode))
+
+
+qr_legacy_result = _named("qr", ("Q", "R"))
+
+
+def qr(input: Tensor, some: bool = True):
+    """Mirrors ``torch.qr``, the older form of ``torch.linalg.qr``: ``some`` picks the
+    reduced factors, else the complete ones; a ``torch.return_types.qr`` (Q, R)."""
+    return qr_legacy_result(*linalg_qr(input, "reduced" if some else "complete"))
 
 
 def _svd_backward(grads, A, full_matrices, result):
@@ -1413,10 +1464,8 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
 
 __all__ = [
     "dot", "mv", "mm", "bmm", "matmul", "addmm", "addmv", "baddbmm", "addbmm", "outer",
-    "ger", "inner", "vdot", "einsum", "tensordot", "kron", "cross", "cdist", "inv", "det",
-    "slogdet", "solve", "cholesky", "qr", "svd", "svdvals", "eigh", "eigvalsh", "pinv",
-    "lstsq", "matrix_power", "matrix_exp", "norm", "vector_norm", "matrix_norm",
-    "LinAlgError",
+    "ger", "inner", "vdot", "einsum", "tensordot", "kron", "cross", "cdist", "det",
+    "slogdet", "cholesky", "qr", "svd", "matrix_power", "matrix_exp",
 ]
 
 
