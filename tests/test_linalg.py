@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 import ember
 import ember.linalg
 from ember._ops import linalg as E
-from tests.helpers import assert_same, check_gradcheck, check_op, check_raises_like, torch
+from tests.helpers import (
+    assert_same,
+    check_gradcheck,
+    check_op,
+    check_raises_like,
+    make_inputs,
+    torch,
+)
 
 
 def _lib(L):
@@ -727,3 +734,55 @@ def test_top_level_names(name) -> None:
     assert hasattr(ember, name) == hasattr(torch, name)
     if hasattr(torch.linalg, name):
         assert hasattr(ember.linalg, name)
+
+
+CDIST_MODES = ["use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+               "donot_use_mm_for_euclid_dist"]
+CDIST_SHAPES = [[(25, 3), (5, 3)], [(26, 3), (5, 3)], [(4, 3), (30, 3)], [(4, 3), (5, 3)],
+                [(2, 30, 3), (2, 5, 3)], [(2, 30, 3), (5, 3)], [(1, 30, 3), (2, 5, 3)],
+                [(2, 1, 30, 3), (3, 5, 3)], [(30, 3), (2, 5, 3)], [(30, 0), (5, 0)],
+                [(0, 3), (30, 3)], [(2, 30, 3), (2, 0, 3)]]
+
+
+def _graph(node):
+    """A node's whole history as nested (name, inputs) tuples, leaves as "leaf"."""
+    if node is None or "AccumulateGrad" in node.name():
+        return None if node is None else "leaf"
+    return node.name(), tuple(_graph(f) for f, _ in node.next_functions)
+
+
+@pytest.mark.parametrize("shapes", CDIST_SHAPES, ids=str)
+@pytest.mark.parametrize("mode", CDIST_MODES)
+def test_cdist_compute_mode(mode, shapes) -> None:
+    # p=2 takes torch's matrix-product path (EuclideanDistBackward0 under a view) when asked
+    # to, or by default above 25 rows; the graphs, values and gradients are torch's
+    def fn(L, a, b):
+        return L.cdist(a, b, compute_mode=mode)
+
+    check_op(fn, shapes, dtype="float64")
+    check_op(fn, shapes, dtype="float32", rtol=1e-4, atol=1e-5, grad_rtol=1e-3,
+             grad_atol=1e-4)
+    t_leaves, e_leaves, _, _ = make_inputs(shapes, "float64")
+    assert _graph(fn(ember, *e_leaves).grad_fn) == _graph(fn(torch, *t_leaves).grad_fn)
+    check_op(lambda L, a, b: L.cdist(a, b, p=1.0, compute_mode=mode), shapes,
+             dtype="float64")
+
+
+def test_cdist_matrix_product_path_gradgradcheck() -> None:
+    check_gradcheck(lambda L, a, b: L.cdist(a, b), [(26, 3), (4, 3)])
+    check_gradcheck(lambda L, a, b: L.cdist(a, b, compute_mode="use_mm_for_euclid_dist"),
+                    [(2, 3, 2), (1, 4, 2)])
+
+
+def test_cdist_matrix_product_path_duplicate_rows() -> None:
+    # a distance of 0 comes out of |a|^2 + |b|^2 - 2 a.b as rounding noise, in both
+    rng = np.random.default_rng(10)
+    a = rng.standard_normal((30, 3))
+    b = np.concatenate([a[:3], rng.standard_normal((2, 3))])
+    check_op(lambda L, x, y: L.cdist(x + L.tensor(a), y + L.tensor(b)), [(30, 3), (5, 3)],
+             dtype="float64", low=0.0, high=0.0)
+
+
+@pytest.mark.parametrize("mode", [None, "use_mm", 2])
+def test_cdist_bad_compute_mode(mode) -> None:
+    check_raises_like(lambda L: L.cdist(L.ones(2, 3), L.ones(2, 3), compute_mode=mode))

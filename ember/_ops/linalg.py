@@ -1443,11 +1443,59 @@ CDIST = defop("_cdist_forward", node="CdistBackward0", nin=2, kind=KEEP,
                         .sum(-3)))
 
 
-def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
+def _euclidean_forward(xp, x1, x2):
+    # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b as one product of augmented rows
+    # [-2a, |a|^2, 1] . [b, 1, |b|^2]; rounding can leave it slightly negative, hence the
+    # clamp at 0 before the root.
+    sq1 = (x1 * x1).sum(-1, keepdims=True)
+    sq2 = (x2 * x2).sum(-1, keepdims=True)
+    left = xp.concatenate([x1 * -2, sq1, xp.ones_like(sq1)], -1)
+    right = xp.concatenate([x2, xp.ones_like(sq2), sq2], -1)
+    return xp.sqrt(xp.maximum(xp.matmul(left, xp.swapaxes(right, -1, -2)), 0))
+
+
+def _euclidean_ratio(grad, result):
+    return where(result == 0, 0.0, grad / result)
+
+
+EUCLIDEAN_DIST = defop(
+    "_euclidean_dist", node="EuclideanDistBackward0", nin=2, kind=KEEP, save=(0, 1, "result"),
+    forward=_euclidean_forward,
+    # d|x1_i - x2_j| / dx1_i = (x1_i - x2_j) / |x1_i - x2_j|, summed over j with the
+    # weights grad / result (0 where the distance is 0); likewise for x2 over i.
+    backward=(lambda grad, x1, x2, result: x1 * _euclidean_ratio(grad, result).sum(
+                  -1, keepdim=True) - _euclidean_ratio(grad, result) @ x2,
+              lambda grad, x1, x2, result: x2 * _euclidean_ratio(grad, result).sum(
+                  -2).unsqueeze(-1) - _mT(_euclidean_ratio(grad, result)) @ x1))
+
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                "donot_use_mm_for_euclid_dist")
+
+
+def _euclidean_cdist(x1: Tensor, x2: Tensor) -> Tensor:
+    """cdist for p=2 through a matrix product, composed as torch composes it: batched
+    inputs are expanded to the common batch and made contiguous (a clone where expanding
+    repeats them), then one ``_euclidean_dist`` and a view of the result."""
+    a, b = x1._data.shape, x2._data.shape
+    r1, r2, c = a[-2], b[-2], a[-1]
+    if len(a) == 2 and len(b) == 2:
+        return run(EUCLIDEAN_DIST, x1, x2).view(r1, r2)
+    batch = _broadcast_batch(a[:-2], b[:-2])
+    n = _numel(batch)
+    x1 = x1.expand(batch + (r1, c)).contiguous().view(n, r1, c)
+    x2 = x2.expand(batch + (r2, c)).contiguous().view(n, r2, c)
+    return run(EUCLIDEAN_DIST, x1, x2).view(batch + (r1, r2))
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
+          compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
     """Mirrors ``torch.cdist``: pairwise p-norm distances between the rows of batches
-    (B x P x M and B x R x M give B x P x R). ember differs: it always computes the
-    differences directly (torch switches p=2 to a matrix-product formula for more than 25
-    rows, with a different node)."""
+    (B x P x M and B x R x M give B x P x R). For p=2 it takes torch's matrix-product path
+    (``|a|^2 + |b|^2 - 2 a.b``, node ``EuclideanDistBackward0`` under a view) when
+    ``compute_mode`` is "use_mm_for_euclid_dist", or by default when either input has more
+    than 25 rows; else the differences are computed directly (``CdistBackward0``)."""
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     a, b = x1._data, x2._data
     if a.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {a.ndim}D")
@@ -1459,6 +1507,10 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
             f"{b.shape[-1]}")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
+    r1, r2, c = a.shape[-2], b.shape[-2], a.shape[-1]
+    if p == 2 and r1 and r2 and c and (compute_mode == "use_mm_for_euclid_dist" or (
+            compute_mode != "donot_use_mm_for_euclid_dist" and (r1 > 25 or r2 > 25))):
+        return _euclidean_cdist(x1, x2)
     return run(CDIST, x1, x2, float(p))
 
 
