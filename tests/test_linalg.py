@@ -786,3 +786,36 @@ def test_cdist_matrix_product_path_duplicate_rows() -> None:
 @pytest.mark.parametrize("mode", [None, "use_mm", 2])
 def test_cdist_bad_compute_mode(mode) -> None:
     check_raises_like(lambda L: L.cdist(L.ones(2, 3), L.ones(2, 3), compute_mode=mode))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "int64", "bool"])
+@pytest.mark.parametrize("fn", [
+    lambda L, a: L.linalg.inv(a), lambda L, a: L.linalg.det(a), lambda L, a: L.linalg.slogdet(a),
+    lambda L, a: L.linalg.solve(a, a), lambda L, a: L.linalg.svd(a),
+    lambda L, a: L.linalg.svdvals(a), lambda L, a: L.svd(a), lambda L, a: L.linalg.eigh(a),
+    lambda L, a: L.linalg.eigvalsh(a), lambda L, a: L.linalg.pinv(a), lambda L, a: L.pinverse(a),
+    lambda L, a: L.linalg.matrix_norm(a, 2), lambda L, a: L.linalg.matrix_norm(a, "nuc"),
+    lambda L, a: L.inverse(a), lambda L, a: L.linalg.matrix_power(a, -2),
+    lambda L, a: L.cdist(a, a), lambda L, a: L.linalg.cholesky(a), lambda L, a: L.linalg.qr(a),
+])
+def test_linalg_dtype_errors(fn, dtype) -> None:
+    # integer, bool and low-precision inputs: torch's message, or its kernel's
+    # NotImplementedError
+    def call(L):
+        fn(L, L.eye(3).to(getattr(L, dtype)))
+        raise ValueError("accepted")  # torch accepts some (matrix_power of ints): so must ember
+    check_raises_like(call)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.linalg.solve(L.eye(3).expand(2, 3, 3), L.ones(3, 3, 2)),
+    lambda L: L.linalg.eigvalsh(L.ones(2, 3)), lambda L: L.linalg.eigh(L.ones(3)),
+    lambda L: L.linalg.pinv(L.ones(3)), lambda L: L.linalg.svdvals(L.ones(3)),
+    lambda L: L.linalg.cross(L.ones(2, 3), L.ones(3)),
+    lambda L: L.cdist(L.ones(2, 3), L.ones(2, 3, dtype=L.int64)),
+    lambda L: L.cdist(L.ones(2, 3, dtype=L.complex64), L.ones(2, 3, dtype=L.complex64)),
+    lambda L: L.cdist(L.ones(2, 3), L.ones(2, 3, dtype=L.float64)),
+    lambda L: L.cdist(L.ones(2, 3), L.ones(2, 4, dtype=L.float64)),
+])
+def test_linalg_argument_errors(fn) -> None:
+    check_raises_like(fn)

@@ -407,8 +407,7 @@ def _linalg_cross(input: Tensor, other: Tensor, dim: int) -> Tensor:
     a, b = input._data, other._data
     if a.ndim != b.ndim:
         raise RuntimeError(
-            f"linalg.cross: inputs must have the same number of dimensions. Got {a.ndim} and "
-            f"{b.ndim}")
+            "linalg.cross: inputs must have the same number of dimensions.")
     if a.dtype != b.dtype:
         raise RuntimeError(
             f"linalg.cross: expected input and other to have the same dtype, but got "
@@ -663,6 +662,26 @@ def _check_float(A: Tensor, name: str) -> None:
             f"{scalar_type_name(A.dtype)}")
 
 
+def _low_precision(A: Tensor) -> bool:
+    """half and bfloat16: they pass the floating-point checks, but LAPACK has no kernels
+    for them, and torch refuses them."""
+    return A.dtype.category == FLOAT and A._data.dtype.itemsize < 4
+
+
+def _check_lapack_dtype(A: Tensor, kernel: str, any_dtype: bool = False) -> None:
+    """torch's NotImplementedError from a CPU kernel with no version for A's dtype (half and
+    bfloat16; with ``any_dtype``, anything that is not float or complex)."""
+    if _low_precision(A) or (any_dtype and A.dtype.category < FLOAT):
+        raise NotImplementedError(
+            f'"{kernel}" not implemented for \'{scalar_type_name(A.dtype)}\'')
+
+
+def _check_precision(A: Tensor, name: str) -> None:
+    if _low_precision(A):
+        raise RuntimeError(
+            f"{name}: Low precision dtypes not supported. Got {scalar_type_name(A.dtype)}")
+
+
 def _lu_singular_index(a) -> int | None:
     """The 1-based index of the first zero pivot of partial-pivoting LU (LAPACK getrf's
     ``info``), or None when every pivot is nonzero; what torch reports for singular inputs."""
@@ -712,6 +731,7 @@ def inv(A: Tensor) -> Tensor:
     """Mirrors ``torch.linalg.inv`` (and ``torch.inverse``): batched, with torch's error
     naming the first zero pivot of a singular matrix."""
     _check_square(A, "linalg.inv")
+    _check_precision(A, "linalg.inv")
     return run(INV, A)
 
 
@@ -728,6 +748,7 @@ def det(A: Tensor) -> Tensor:
     """Mirrors ``torch.linalg.det`` (and ``torch.det``). ember differs: the gradient goes
     through the inverse, so it is not defined at singular matrices (torch's is)."""
     _check_square(A, "linalg.det")
+    _check_lapack_dtype(A, "lu_cpu")
     return run(DET, A)
 
 
@@ -771,6 +792,7 @@ def slogdet(A: Tensor):
     """Mirrors ``torch.linalg.slogdet``: a named tuple (sign, logabsdet); only
     ``logabsdet`` carries a gradient."""
     _check_square(A, "linalg.slogdet")
+    _check_precision(A, "linalg.slogdet")
     return slogdet_result(*run(SLOGDET, A))
 
 
@@ -822,6 +844,8 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
         raise RuntimeError(
             "linalg.solve: Vector broadcasting of the left hand side is not supported for "
             "left=False. In this case linalg.solve is equivalent to B / A.squeeze(-1)")
+    _broadcast_batch(b[:-1] if vector else b[:-2], a[:-2])  # torch's error: batch dims
+    _check_lapack_dtype(A, "lu_cpu")
     return run(SOLVE, A, B, vector, bool(left))
 
 
@@ -871,13 +895,6 @@ CHOLESKY = defop("linalg_cholesky_ex", node="LinalgCholeskyExBackward0", kind=KE
 CHOLESKY_LEGACY = defop("cholesky", node="CholeskyBackward0", kind=KEEP, save=("result",),
                         forward=lambda xp, A, upper: _cholesky_forward(xp, A, upper, "cholesky"),
                         backward=_cholesky_backward)
-
-
-def _check_lapack_dtype(A: Tensor, kernel: str) -> None:
-    # half and bfloat16 pass the floating-point check; LAPACK has no kernel for them
-    if A._data.dtype.itemsize < 4 and A.dtype.category == FLOAT:
-        raise NotImplementedError(
-            f'"{kernel}" not implemented for \'{scalar_type_name(A.dtype)}\'')
 
 
 def linalg_cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
@@ -1120,6 +1137,7 @@ def linalg_svd(A: Tensor, full_matrices: bool = True):
     tests compare reconstructions and gauge-invariant quantities. The gradient is unbounded
     at repeated singular values, as torch's."""
     _check_matrix(A, "linalg.svd")
+    _check_lapack_dtype(A, "linalg_svd_cpu")
     return svd_result(*run(SVD, A, full_matrices))
 
 
@@ -1131,6 +1149,7 @@ def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
     its transpose; ``some`` keeps the reduced factors. With ``compute_uv=False`` only S is
     computed and U, V are zeros of shapes (m, m) and (n, n), as in torch."""
     _check_matrix(input, "linalg.svd")
+    _check_lapack_dtype(input, "linalg_svd_cpu")
     if not compute_uv:
         from ember._ops.creation import zeros
 
@@ -1146,7 +1165,8 @@ def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
 def svdvals(A: Tensor) -> Tensor:
     """Mirrors ``torch.linalg.svdvals``: output 1 of the reduced SVD, so its node is
     ``LinalgSvdBackward0`` as torch's (ember computes the singular vectors too)."""
-    _check_matrix(A, "linalg.svdvals")
+    _check_matrix(A, "linalg.svd")
+    _check_lapack_dtype(A, "linalg_svd_cpu")
     return run(SVD, A, False)[1]
 
 
@@ -1194,7 +1214,8 @@ def eigh(A: Tensor, UPLO: str = "L"):
     """Mirrors ``torch.linalg.eigh``: ascending eigenvalues and orthonormal eigenvectors of
     a symmetric matrix (one triangle read). Eigenvectors are unique only up to sign: tests
     compare reconstructions and invariant quantities."""
-    _check_square(A, "linalg.eigh")
+    _check_dims(A, "linalg.eigh")
+    _check_lapack_dtype(A, "linalg_eigh_cpu", any_dtype=True)
     _check_uplo(UPLO)
     return eigh_result(*run(EIGH, A, UPLO))
 
@@ -1202,7 +1223,8 @@ def eigh(A: Tensor, UPLO: str = "L"):
 def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
     """Mirrors ``torch.linalg.eigvalsh``: output 0 of eigh, so its node is
     ``LinalgEighBackward0`` as torch's (ember computes the eigenvectors too)."""
-    _check_square(A, "linalg.eigvalsh")
+    _check_dims(A, "linalg.eigh")
+    _check_lapack_dtype(A, "linalg_eigh_cpu", any_dtype=True)
     _check_uplo(UPLO)
     return run(EIGH, A, UPLO)[0]
 
@@ -1240,7 +1262,11 @@ def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
     ``max(atol, rtol * largest)`` are dropped; ``rtol`` defaults to ``eps * max(m, n)`` when
     both are None). ``hermitian`` is accepted and the SVD used either way. The gradient
     assumes the rank is locally constant (full-rank inputs), as torch's does."""
-    _check_matrix(A, "linalg.pinv")
+    if A._data.ndim < 2 or A.dtype.category < FLOAT or _low_precision(A):
+        raise RuntimeError(
+            f"linalg.pinv({scalar_type_name(A.dtype)}{{{list(A._data.shape)}}}): expected a "
+            "tensor with 2 or "
+            "more dimensions of float, double, cfloat or cdouble types")
     m, n = A._data.shape[-2:]
     if rtol is None:
         rtol = np.finfo(A._data.dtype).eps * max(m, n) if atol is None or atol <= 0 else 0.0
@@ -1364,6 +1390,7 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2):
+        _check_precision(A, "linalg.matrix_norm")
         moved = A.permute([d for d in range(nd) if d not in (d0, d1)] + [d0, d1])
         s = svdvals(moved)
         r = s.sum(-1) if ord == "nuc" else (amax(s, -1) if ord == 2 else amin(s, -1))
@@ -1505,6 +1532,16 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
         raise RuntimeError(
             f"X1 and X2 must have the same number of columns. X1: {a.shape[-1]} X2: "
             f"{b.shape[-1]}")
+    for t, arg in ((x1, "X1"), (x2, "X2")):
+        if t.dtype.category != FLOAT:
+            raise RuntimeError(
+                f"cdist only supports floating-point dtypes, {arg} got: "
+                f"{scalar_type_name(t.dtype)}")
+    if a.dtype != b.dtype:
+        raise RuntimeError(
+            f"expected scalar type {scalar_type_name(x1.dtype)} but found "
+            f"{scalar_type_name(x2.dtype)}")
+    _check_lapack_dtype(x1, "cdist")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
     r1, r2, c = a.shape[-2], b.shape[-2], a.shape[-1]
