@@ -592,3 +592,42 @@ def test_meshgrid_matrix_refused():
         S.meshgrid(ember.ones(2, 3), indexing="ij")
     with pytest.raises(RuntimeError, match="Expected 0D or 1D tensor in the tensor list"):
         torch.meshgrid(torch.ones(2, 3), indexing="ij")
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.meshgrid(L.ones(2), L.ones(3), indexing="zz"), lambda L: L.meshgrid(),
+    lambda L: L.meshgrid(L.ones(2), L.ones(3, dtype=L.float64), indexing="ij"),
+    lambda L: L.ones(2, 6).unflatten(1, (4, 2)), lambda L: L.ones(2, 6).unflatten(1, ()),
+    lambda L: L.ones(2, 6).unflatten(3, (2, 3)),
+    lambda L: L.ones(2, 6).view(5, 2), lambda L: L.ones(2, 6).view(-1, -1),
+    lambda L: L.ones(2, 6).view(-2, 6), lambda L: L.ones(2, 6).reshape(3, -3),
+    lambda L: L.ones(2, 6).t().view(12), lambda L: L.ones(2, 6).reshape(5, -1),
+    lambda L: L.ones(0, 6).reshape(0, -1), lambda L: L.ones(0, 6).view(0, -1, 2),
+    lambda L: L.ones(6).view(0, -1),
+    lambda L: L.ones(2, 3).permute(0, 2), lambda L: L.ones(2, 3).permute(0, 0),
+    lambda L: L.ones(2, 3).permute(0), lambda L: L.ones(2, 3).transpose(0, 2),
+    lambda L: L.ones(2, 3).movedim((0, 0), (0, 1)), lambda L: L.ones(2, 3).movedim((0, 1), (0,)),
+    lambda L: L.ones(2, 3).movedim(0, 5),
+    lambda L: L.ones(4).split(0), lambda L: L.ones(4).split(-1), lambda L: L.ones(4).split([1, 2]),
+    lambda L: L.ones(4).split(2, 3), lambda L: L.ones(4).chunk(0), lambda L: L.ones(4).chunk(-2),
+    lambda L: L.ones(()).chunk(2), lambda L: L.ones(4).tensor_split(0),
+    lambda L: L.ones(()).tensor_split(2), lambda L: L.ones(4).tensor_split(L.tensor([1.0])),
+    lambda L: L.ones(4).tensor_split(L.tensor([1], dtype=L.int32)),
+    lambda L: L.ones(4).tensor_split(L.tensor([[1]])),
+    lambda L: L.cat([L.ones(2, 3), L.ones(2, 4)]), lambda L: L.cat([L.ones(2, 3), L.ones(3)]),
+    lambda L: L.cat([]), lambda L: L.cat([L.ones(()), L.ones(())]),
+    lambda L: L.cat([L.ones(2, 3), L.ones(2, 3)], 2),
+    lambda L: L.stack([L.ones(2, 3), L.ones(2, 4)]), lambda L: L.stack([]),
+    lambda L: L.stack([L.ones(2), L.ones(2)], 3),
+    lambda L: L.ones(2, 3).expand(2, 4), lambda L: L.ones(2, 3).expand(3),
+    lambda L: L.ones(2, 3).expand(-1, 2, 3), lambda L: L.ones(2, 3).repeat(2),
+    lambda L: L.ones(2, 3).repeat(2, -1), lambda L: L.ones(4).narrow(0, 3, 2),
+    lambda L: L.ones(4).narrow(0, 1, -1), lambda L: L.ones(4).narrow(0, 5, 0),
+    lambda L: L.ones(()).narrow(0, 0, 1), lambda L: L.ones(2, 3).diagonal(0, 0, 0),
+    lambda L: L.ones(2, 3).diagonal(0, 0, 2), lambda L: L.ones(3).diagonal(),
+    lambda L: L.ones(3).tril(), lambda L: L.ones(3).triu(), lambda L: L.ones(()).tril(),
+    lambda L: L.ones(2, 3).select(1, 5), lambda L: L.ones(2, 3).select(1, -4),
+    lambda L: L.ones(()).select(0, 0), lambda L: L.ones(2, 3).select(3, 0),
+])
+def test_error_messages_match_torch(fn) -> None:
+    check_raises_like(fn)

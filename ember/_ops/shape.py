@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 
 from ember._backend import ndarray, np
-from ember._dtype import legacy_type_name
+from ember._dtype import legacy_type_name, scalar_type_name
 from ember._ops import batching
 from ember._ops._promote import broadcast_error
 from ember._ops.reduction import FLIP
@@ -27,10 +27,14 @@ def infer_shape(shape: tuple, numel: int) -> tuple:
                 raise RuntimeError("only one dimension can be inferred")
             infer = i
         elif s < 0:
-            raise RuntimeError(f"invalid shape dimension {s}")
+            raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {list(shape)}")
         else:
             known *= s
     if infer is not None:
+        if known == 0 and numel == 0:
+            raise RuntimeError(
+                f"cannot reshape tensor of 0 elements into shape {list(shape)} because the "
+                "unspecified dimension size -1 can be any value and is ambiguous")
         if known == 0 or numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
         shape = shape[:infer] + (numel // known,) + shape[infer + 1:]
@@ -420,9 +424,13 @@ def getitem(self: Tensor, key) -> Tensor:
 
 def select(input: Tensor, dim: int, index: int) -> Tensor:
     """Mirrors ``torch.select``."""
-    if input._data.ndim == 0:
+    shape = input._data.shape
+    if not shape:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
-    dim = wrap_dim(dim, input._data.ndim)
+    dim = wrap_dim(dim, len(shape))
+    if isinstance(index, int) and not -shape[dim] <= index < shape[dim]:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(shape)} at dimension {dim}")
     return getitem(input, (slice(None),) * dim + (index,))
 
 
@@ -679,6 +687,14 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
     size = data.shape[dim]
     spec = indices_or_sections
     if isinstance(spec, Tensor):
+        if spec._data.dtype != np.int64:
+            raise RuntimeError(
+                "tensor_split expected tensor_indices_or_sections to have dtype of long, but "
+                f"got {scalar_type_name(spec.dtype)}")
+        if spec._data.ndim > 1:
+            raise RuntimeError(
+                "tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                f"one-dimensional tensor, but got a tensor with {spec._data.ndim} dims")
         spec = spec.item() if spec._data.ndim == 0 else spec.tolist()
     if isinstance(spec, (list, tuple)):
         bounds = [0] + [int(i) for i in spec] + [size]
