@@ -174,13 +174,13 @@ FLIP = defop("flip", node="FlipBackward0", kind=KEEP,
 
 
 def _sum(xp, x, dims, keepdim, shape, out_np):
-    r = xp.sum(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
+    r = xp.add.reduce(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
     return r.astype(out_np, copy=False) if hasattr(r, "astype") else xp.asarray(r, out_np)
 
 
 def _mean(xp, x, dims, keepdim, shape, out_np):
     # The sum divided by the count, as torch computes it (an empty mean is nan).
-    r = xp.sum(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
+    r = xp.add.reduce(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
     return xp.true_divide(r, _count(shape, dims)).astype(out_np, copy=False)
 
 
@@ -232,7 +232,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
 
 
 def _prod(xp, x, dims, keepdim, out_np):
-    r = xp.prod(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
+    r = xp.multiply.reduce(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
     return xp.asarray(r).astype(out_np, copy=False)
 
 
@@ -245,8 +245,8 @@ def _exclusive_products(xp, x, dim):
     left = xp.ones_like(moved)
     right = xp.ones_like(moved)
     if n > 1:
-        left[1:] = xp.cumprod(moved[:-1], axis=0)
-        right[:-1] = xp.cumprod(moved[:0:-1], axis=0)[::-1]
+        left[1:] = xp.multiply.accumulate(moved[:-1], axis=0)
+        right[:-1] = xp.multiply.accumulate(moved[:0:-1], axis=0)[::-1]
     return xp.moveaxis(left * right, 0, dim)
 
 
@@ -454,9 +454,9 @@ def _var(xp, x, dims, correction, keepdim, shape):
     n = _count(shape, dims)
     acc = _accumulator(x)
     with np.errstate(divide="ignore", invalid="ignore"):
-        centred = x - xp.sum(x, axis=dims, keepdims=True, dtype=acc) / n
+        centred = x - xp.add.reduce(x, axis=dims, keepdims=True, dtype=acc) / n
         squares = (centred * centred.conj()).real if x.dtype.kind == "c" else centred * centred
-        r = xp.sum(squares, axis=dims, keepdims=keepdim, dtype=acc)
+        r = xp.add.reduce(squares, axis=dims, keepdims=keepdim, dtype=acc)
         r = xp.true_divide(r, builtins.max(n - correction, 0))
     return xp.asarray(r).astype(x.real.dtype if x.dtype.kind == "c" else x.dtype, copy=False)
 
@@ -574,18 +574,18 @@ def _vector_norm(xp, x, p, dims, keepdim):
     a = xp.abs(x)
     acc = _accumulator(a)
     if p == 2:
-        r = xp.sqrt(xp.sum(a * a, axis=dims, keepdims=keepdim, dtype=acc))
+        r = xp.sqrt(xp.add.reduce(a * a, axis=dims, keepdims=keepdim, dtype=acc))
     elif p == 1:
-        r = xp.sum(a, axis=dims, keepdims=keepdim, dtype=acc)
+        r = xp.add.reduce(a, axis=dims, keepdims=keepdim, dtype=acc)
     elif p == math.inf:
         r = xp.amax(a, axis=dims, keepdims=keepdim)
     elif p == -math.inf:
         r = xp.amin(a, axis=dims, keepdims=keepdim)
     elif p == 0:
-        r = xp.sum(a != 0, axis=dims, keepdims=keepdim)
+        r = xp.add.reduce(a != 0, axis=dims, keepdims=keepdim)
     else:
         with np.errstate(divide="ignore"):
-            r = xp.sum(a ** p, axis=dims, keepdims=keepdim, dtype=acc) ** (1.0 / p)
+            r = xp.add.reduce(a ** p, axis=dims, keepdims=keepdim, dtype=acc) ** (1.0 / p)
     return xp.asarray(r).astype(a.dtype, copy=False)
 
 
@@ -651,14 +651,14 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
 def _logsumexp(xp, x, dims, keepdim):
     if x.size == 0:
         with np.errstate(divide="ignore"):
-            return xp.log(xp.sum(xp.exp(x), axis=dims, keepdims=keepdim))
+            return xp.log(xp.add.reduce(xp.exp(x), axis=dims, keepdims=keepdim))
     # Shift by the largest element (not when it is infinite, which would give inf - inf).
     shift = xp.amax(x, axis=dims, keepdims=True)
     shift = xp.where(xp.isinf(shift), 0, shift)
     with np.errstate(divide="ignore"):
-        r = xp.log(xp.sum(xp.exp(x - shift), axis=dims, keepdims=True)) + shift
+        r = xp.log(xp.add.reduce(xp.exp(x - shift), axis=dims, keepdims=True)) + shift
     if not keepdim:
-        r = r.reshape(xp.sum(x, axis=dims).shape)
+        r = r.reshape(xp.add.reduce(x, axis=dims).shape)
     return r.astype(x.dtype, copy=False)
 
 
@@ -684,7 +684,7 @@ def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
 def _cumsum(xp, x, dim):
     if x.ndim == 0:
         return x.astype(_int64_if_integral(x))
-    return xp.cumsum(x, axis=dim, dtype=_accumulator(x)).astype(
+    return xp.add.accumulate(x, axis=dim, dtype=_accumulator(x)).astype(
         _int64_if_integral(x), copy=False)
 
 
@@ -701,7 +701,7 @@ CUMSUM = defop("cumsum", node="CumsumBackward0", kind=KEEP, forward=_cumsum,
 def _cumprod(xp, x, dim):
     if x.ndim == 0:
         return x.astype(_int64_if_integral(x))
-    return xp.cumprod(x, axis=dim, dtype=_accumulator(x)).astype(
+    return xp.multiply.accumulate(x, axis=dim, dtype=_accumulator(x)).astype(
         _int64_if_integral(x), copy=False)
 
 
@@ -714,8 +714,9 @@ def _cumprod_grad_with_zeros(xp, grad, self, dim):
     for i in range(x.shape[0]):
         others = x[i:].copy()
         others[0] = 1
-        partial = xp.cumprod(others, axis=0) * (xp.prod(x[:i], axis=0) if i else 1)
-        out[i] = xp.sum(g[i:] * partial, axis=0)
+        partial = xp.multiply.accumulate(others, axis=0) * (
+            xp.multiply.reduce(x[:i], axis=0) if i else 1)
+        out[i] = xp.add.reduce(g[i:] * partial, axis=0)
     return xp.moveaxis(out, 0, dim)
 
 
@@ -883,7 +884,9 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
 
 
 def _nansum(xp, self, dims, keepdim, out_np):
-    return xp.asarray(xp.nansum(self, axis=dims, keepdims=keepdim, dtype=_accumulator(self))
+    # nan counts as 0; the ufunc is called from here so NumPy's warnings stay ember's
+    kept = xp.where(xp.isnan(self), 0, self) if self.dtype.kind in "fc" else self
+    return xp.asarray(xp.add.reduce(kept, axis=dims, keepdims=keepdim, dtype=_accumulator(self))
                       ).astype(out_np, copy=False)
 
 
@@ -1148,7 +1151,7 @@ def _softmax(xp, x, dim):
     # Shifting by the largest element keeps exp finite; an infinite largest element gives
     # torch's nan.
     shifted = xp.exp(x - xp.amax(x, axis=dim, keepdims=True))
-    return shifted / xp.sum(shifted, axis=dim, keepdims=True)
+    return shifted / xp.add.reduce(shifted, axis=dim, keepdims=True)
 
 
 def _log_softmax(xp, x, dim):
@@ -1156,7 +1159,7 @@ def _log_softmax(xp, x, dim):
         return x.copy()
     shifted = x - xp.amax(x, axis=dim, keepdims=True)
     with np.errstate(divide="ignore"):
-        return shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+        return shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=dim, keepdims=True))
 
 
 SOFTMAX = defop(
