@@ -32,7 +32,7 @@ from ember._ops.reduction import (all, amax, amin, any, argmax, argmin, argsort,
 from ember._ops.reduction import (aminmax, dist, log_softmax, logcumsumexp, mode, msort,
                                   nanmedian, softmax)
 from ember._ops.shape import *  # noqa: F403 - reshape, cat, split, flip, ...
-from ember._tensor_str import get_printoptions, printoptions, set_printoptions
+from ember._tensor_str import set_printoptions
 from ember import autograd, func, linalg, special
 from ember.linalg import det, matrix_power, slogdet
 from ember.linalg import inv as inverse
@@ -67,3 +67,6 @@ def numel(input: Tensor) -> int:
 from ember._ops.creation import logspace, scalar_tensor, tril_indices, triu_indices  # noqa: E402
 from ember._runtime import *  # noqa: E402, F403 - typename, set_num_threads, detach, ...
 from ember._ops.shape import block_diag, cartesian_prod, combinations  # noqa: E402
+
+# Imported above for what they attach to Tensor; torch's namespace has no such names.
+del creation, indexing, inplace, pointwise, reduction, shape
