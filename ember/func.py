@@ -310,11 +310,10 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
     """Mirrors ``torch.func.vmap``: ``func`` mapped over a dim of its inputs, computed on
     the whole batch at once by each op's batching rule (``ember/_ops/batching.py``; ops
     without one run per sample). Nests; ``grad`` inside ``vmap`` gives per-sample
-    gradients, and vmap's outputs can be differentiated (see ``_VmapBackward``). ember
-    differs: the outputs' ``grad_fn`` is one node for the whole call (named after the first
-    output's last op), gradients of any order flow through it but tangents (forward-mode AD:
-    ``jvp``, ``jacfwd``, ``hessian`` around vmap) do not: those raise."""
-    from ember._backend import np
+    gradients, and vmap's outputs can be differentiated in reverse mode (see
+    ``_VmapBackward``) and forward mode (``jvp``, ``jacfwd``, ``hessian`` and ``make_dual``
+    around vmap: NOTE [Tangents through vmap]). ember differs: the outputs' ``grad_fn`` is
+    one node for the whole call (named after the first output's last op)."""
     from ember._ops import batching
     from ember._tensor import Tensor, wrap_dim
     from ember.autograd.grad_mode import is_grad_enabled
@@ -330,6 +329,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
         recording = is_grad_enabled()
         # the mapped inputs that need a gradient: (input, its stand-in leaf, in_dim)
         differentiated = []
+        stand_ins = []  # (input, its stand-in, in_dim, the stand-in's tangents)
 
         def map_one(a, d):
             if not isinstance(a, Tensor):
@@ -337,19 +337,18 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
                     f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an "
                     f"input but the input is of type {type(a)}. We cannot vmap over non-Tensor "
                     "arguments, please use None as the respective in_dim")
-            _forward_ad_refused([a])
             d = wrap_dim(d, a._data.ndim)
             sizes.append(a._data.shape[d])
-            if batching.is_batched(a):  # batched by an outer vmap: the new dim goes last
-                outer = a._phys
-                k = len(outer.levels)
-                inner = batching.wrap(np.moveaxis(outer.array, k + d, k),
-                                      outer.levels + (level,))
-            else:
-                inner = batching.wrap(np.moveaxis(a._data, d, 0), (level,))
-            if a.requires_grad and recording:
-                inner._requires_grad = True
-                differentiated.append((a, inner, d))
+            # NOTE [Tangents through vmap]: a mapped input's tangents are mapped with it
+            tangents = []
+            inner = _carry_tangents(a, _into_level(a, d, level),
+                                    lambda t: _into_level(t, d, level), tangents)
+            stand_ins.append((a, inner, d, inner.__dict__.get("_fw")))
+            if recording:
+                for outer, stand_in in [(a, inner)] + tangents:
+                    if outer.requires_grad:
+                        stand_in._requires_grad = True
+                        differentiated.append((outer, stand_in, d))
             return inner
 
         # a dict, list or tuple argument maps every tensor in it over the same dim
@@ -370,17 +369,64 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
             out = func(*mapped, **kwargs)
         finally:
             batching.levels.pop()
+        for a, inner, d, fw in stand_ins:
+            if inner.__dict__.get("_fw") is not fw:  # an in-place op wrote the stand-in
+                _carry_tangents(inner, a, lambda t, d=d: _unbatch(t, d, level, sizes[0]))
         flat = _flat_dims(out, out_dims)
-        _forward_ad_refused([o for o, _ in flat if isinstance(o, Tensor)])
         result = _unbatch(out, out_dims, level, sizes[0])
+        pairs = []
+        for (o, d), r in zip(flat, _tree_leaves(result)):
+            tangents = []
+            _carry_tangents(o, r, lambda t, d=d: _unbatch(t, d, level, sizes[0]), tangents)
+            pairs += [(o, r, d)] + [(t, rt, d) for t, rt in tangents]
         if recording:
             _VmapBackward.connect(
-                [(o, r, d) for (o, d), r in zip(flat, _tree_leaves(result))],
+                pairs,
                 [(grad_edge(a), accumulator(inner), d) for a, inner, d in differentiated],
                 start, outer_levels, sizes[0])
         return result
 
     return wrapped
+
+
+def _into_level(a, d: int, level: int):
+    """A mapped input's stand-in inside the level: its dim ``d`` becomes the level's batch
+    dim (after the dims of outer levels, when an outer vmap batched it already)."""
+    from ember._backend import np
+    from ember._ops import batching
+
+    if batching.is_batched(a):
+        outer = a._phys
+        k = len(outer.levels)
+        return batching.wrap(np.moveaxis(outer.array, k + d, k), outer.levels + (level,))
+    return batching.wrap(np.moveaxis(a._data, d, 0), (level,))
+
+
+def _carry_tangents(src, out, move, found: list | None = None):
+    """``out`` (made from ``src`` by ``move``, a linear change of layout) given ``src``'s
+    tangents at the active forward-AD levels, each moved by ``move`` too, with their own
+    tangents (forward over forward); (tangent, moved tangent) pairs are appended to
+    ``found``, so the caller can connect those that carry a graph. NOTE [Tangents through
+    vmap]: the tangent of a batched tensor is batched the same way, so a mapped input's
+    stand-in carries its tangent mapped over the level, func's ops propagate batched
+    tangents by their batching rules as any op on batched tensors, and an output's tangent
+    leaves the level as the output does; gradients entering and leaving ``_VmapBackward``
+    (forward over reverse: ``hessian``) move their tangents likewise. Each move is linear,
+    so it commutes with taking the tangent."""
+    from ember.autograd import forward_ad
+
+    fw = src.__dict__.get("_fw")
+    if not fw:
+        return out
+    moved = {}
+    for level, tangent in fw.items():
+        if level in forward_ad.levels:
+            moved[level] = _carry_tangents(tangent, move(tangent), move, found)
+            if found is not None:
+                found.append((tangent, moved[level]))
+    if moved:
+        out._fw = moved
+    return out
 
 
 def _unbatch(out, dims, level: int, size: int):
@@ -470,20 +516,6 @@ def _enter(grad, how, level: int, size: int):
     return batching.wrap(array, lv + (level,))
 
 
-def _forward_ad_refused(tensors) -> None:
-    """Tangents do not cross a vmap call (its inputs' stand-ins and its outputs are made from
-    raw arrays), so forward-mode AD through vmap is refused rather than answered with a
-    zero tangent."""
-    from ember.autograd import forward_ad
-
-    if forward_ad.levels and any(t is not None and forward_ad.tangent_of(t) is not None
-                                 for t in tensors):
-        raise RuntimeError(
-            "ember: forward-mode AD through vmap is not supported yet (jvp, jacfwd and "
-            "hessian of a function that calls vmap); jacrev(jacrev(f)) gives second "
-            "derivatives")
-
-
 class _VmapBackward(Node):
     """The node of a vmap call's outputs, so that gradients flow through vmap.
 
@@ -561,17 +593,20 @@ class _VmapBackward(Node):
 
         if self._outputs is None:
             raise RuntimeError(SECOND_BACKWARD)
-        _forward_ad_refused(grads)
         level = len(self._levels)
         create_graph = is_grad_enabled()
         roots, seeds, seeded = [], [], []
         for (edge, how), grad in zip(self._outputs, grads):
             if grad is None:
                 continue
-            seed = _enter(grad, how, level, self._size)
-            if create_graph and grad.requires_grad:  # a stand-in for the gradient's graph
-                seed._requires_grad = True
-                seeded.append((grad_edge(grad), accumulator(seed), how))
+            tangents = []  # NOTE [Tangents through vmap]
+            seed = _carry_tangents(grad, _enter(grad, how, level, self._size),
+                                   lambda t, how=how: _enter(t, how, level, self._size),
+                                   tangents)
+            for outer, stand_in in [(grad, seed)] + tangents:
+                if create_graph and outer.requires_grad:  # a stand-in for its graph
+                    stand_in._requires_grad = True
+                    seeded.append((grad_edge(outer), accumulator(stand_in), how))
             roots.append(edge)
             seeds.append(seed)
         if not roots:
@@ -583,15 +618,20 @@ class _VmapBackward(Node):
             captured = execute(roots, seeds, True, create_graph, targets, False)
         finally:
             batching.levels[:] = saved
-        _forward_ad_refused(captured)
-        out = [_leave(g, how, level, self._size) for g, (_, how) in zip(captured, self._inputs)]
+        out, pairs = [], []
+        for g, (_, how) in zip(captured, self._inputs):
+            tangents = []
+            r = None if g is None else _carry_tangents(
+                g, _leave(g, how, level, self._size),
+                lambda t, how=how: _leave(t, how, level, self._size), tangents)
+            out.append(r)
+            if g is not None:
+                pairs += [(g, r, how)] + [(t, rt, how) for t, rt in tangents]
         if create_graph:  # NOTE [Higher-order gradients through vmap]
             n = self._mapped
             mapped = seeded + [(outer, edge[0], how) for outer, (edge, how) in zip(
                 self.next_functions[:n], self._inputs[:n])]
-            _VmapBackward.connect(
-                [(g, r, how) for g, r, (_, how) in zip(captured, out, self._inputs)
-                 if g is not None], mapped, self._start, self._levels, self._size)
+            _VmapBackward.connect(pairs, mapped, self._start, self._levels, self._size)
         return out
 
 

@@ -373,18 +373,95 @@ def test_gradgradcheck_through_vmap() -> None:
                                         rtol=1e-3)
 
 
-@pytest.mark.parametrize("fn", [
-    lambda F: F.hessian(lambda v: F.vmap(lambda a: (a * v).sin().sum())(
-        ember.tensor(X[:, 0])).sum())(ember.tensor(V)),
-    lambda F: F.jacfwd(F.vmap(lambda a: a.sin()))(ember.tensor(Y)),
-    lambda F: F.jvp(lambda v: F.vmap(lambda a: a * v)(ember.tensor(Y)), (ember.tensor(V),),
-                    (ember.tensor(V),)),
-])
-def test_forward_mode_through_vmap_raises(fn) -> None:
-    # torch computes these; ember's tangents do not cross a vmap call yet, and a zero
-    # tangent would be a wrong answer
-    with pytest.raises(RuntimeError, match="forward-mode AD through vmap"):
-        fn(ember.func)
+T = RNG.normal(size=X.shape)
+
+
+def _mapped_sin(L, F):
+    return F.vmap(lambda a: (a.sin() * a.sum()).cumsum(0))
+
+
+def _make_dual(inside_closure: bool):
+    """forward_ad.make_dual on vmap's input (or on a tensor func closes over), the tangents
+    of several outputs read with unpack_dual."""
+    def fn(L, F):
+        fa = L.autograd.forward_ad
+        with fa.dual_level():
+            if inside_closure:
+                w = fa.make_dual(L.tensor(W), L.tensor(W[::-1].copy()))
+                ys = F.vmap(lambda a: ((a * w).sin(), w.exp()))(L.tensor(X))
+            else:
+                x = fa.make_dual(L.tensor(X), L.tensor(T))
+                ys = F.vmap(lambda a: (a.sin() * a.sum(), a.cumsum(0)))(x)
+            return tuple(t for y in ys for t in fa.unpack_dual(y))
+    return fn
+
+
+def _reverse_over_forward(L, F):
+    x = L.tensor(X[:3], requires_grad=True)
+    t = L.tensor(T[:3], requires_grad=True)
+    w = L.tensor(W, requires_grad=True)
+    _, tangent = F.jvp(lambda y: F.vmap(lambda a: (a * w).sin() * a)(y), (x,), (t,))
+    return L.autograd.grad((tangent * L.tensor(X[:3] ** 2)).sum(), (x, t, w))
+
+
+def _inplace_on_mapped(L, F):
+    def f(x):
+        y = x.clone()
+        out = F.vmap(lambda a: a.mul_(2).sin())(y)
+        return out, y  # y was written through vmap: its tangent is written too
+    return F.jvp(f, (L.tensor(Y),), (L.tensor(Y[::-1].copy()),))
+
+
+FORWARD_CASES = {
+    "jvp": lambda L, F: F.jvp(lambda x: _mapped_sin(L, F)(x), (L.tensor(X),),
+                              (L.tensor(T),)),
+    "jvp-closure": lambda L, F: F.jvp(lambda w: F.vmap(lambda a: ((a * w).tanh(), w.sin()))(
+        L.tensor(X)), (L.tensor(W),), (L.tensor(W ** 2),)),
+    "jvp-in-out-dims": lambda L, F: F.jvp(lambda x, w: F.vmap(
+        lambda a, b: ((a @ a.t()) * b.sum(), a.sum(0)), in_dims=(1, None), out_dims=(1, 0))(
+        x, w), (L.tensor(X), L.tensor(V)), (L.tensor(T), L.tensor(V[::-1].copy()))),
+    "jvp-nested-vmap": lambda L, F: F.jvp(lambda x: F.vmap(F.vmap(
+        lambda r: r.cumsum(0) * r.logsumexp(0), in_dims=1), out_dims=1)(x), (L.tensor(X),),
+        (L.tensor(T),)),
+    "jvp-of-jvp": lambda L, F: F.jvp(lambda x: F.jvp(lambda y: F.vmap(
+        lambda a: a.exp() * a)(y), (x,), (x.cos(),))[1], (L.tensor(X),), (L.tensor(T),)),
+    "jacfwd": lambda L, F: F.jacfwd(lambda x: F.vmap(lambda a: a.sin() * a.logsumexp(0))(
+        x))(L.tensor(X[:2, :2])),
+    "jacfwd-closure": lambda L, F: F.jacfwd(lambda v: F.vmap(
+        lambda a: (a @ v).tanh().unsqueeze(1) * a)(L.tensor(X)))(L.tensor(V)),
+    "jacfwd-index-ops": lambda L, F: F.jacfwd(lambda x: F.vmap(
+        lambda a: a.sort()[0] * a.amax(0) + a[L.tensor([0, 2])].sum() + a.gather(
+            0, L.tensor([1, 1, 0])))(x))(L.tensor(Y[:2])),
+    "hessian": lambda L, F: F.hessian(lambda v: F.vmap(lambda a: (a * v).sin().sum())(
+        L.tensor(X[:, 0])).sum())(L.tensor(V)),
+    "hessian-mapped": lambda L, F: F.hessian(lambda x: _mapped_sin(L, F)(x).pow(2).sum())(
+        L.tensor(X[:2, :2])),
+    "hessian-nested-vmap": lambda L, F: F.hessian(lambda x: F.vmap(F.vmap(
+        lambda a: a.sin() * a))(x).sum())(L.tensor(X[:2, :2])),
+    "jacfwd-of-hessian": lambda L, F: F.jacfwd(F.hessian(lambda x: F.vmap(
+        lambda a: (a.sin() * a.sum()).sum())(x).sum()))(L.tensor(Y[:2, :2])),
+    "jacrev-of-jacfwd": lambda L, F: F.jacrev(F.jacfwd(lambda w: F.vmap(
+        lambda a: (a * w).sin())(L.tensor(X[:2]))))(L.tensor(W)),
+    "reverse-over-forward": _reverse_over_forward,
+    "make_dual": _make_dual(False),
+    "make_dual-closure": _make_dual(True),
+    "inplace-on-mapped-input": _inplace_on_mapped,
+    "vmap-of-jvp": lambda L, F: F.vmap(lambda x, t: F.jvp(lambda y: (y.sin() * y).exp(),
+                                                          (x,), (t,)))(L.tensor(Y),
+                                                                       L.tensor(Y ** 2)),
+    "vmap-of-jvp-closure": lambda L, F: F.vmap(lambda x: F.jvp(
+        lambda v: (v * x).sin(), (L.tensor(V),), (x,)))(L.tensor(Y)),
+    "vmap-of-jacfwd": lambda L, F: F.vmap(F.jacfwd(lambda y: (y.sin() * y.sum()).exp()))(
+        L.tensor(Y)),
+    "vmap-of-jvp-of-vmap": lambda L, F: F.vmap(lambda x, t: F.jvp(lambda y: F.vmap(
+        lambda a: a.exp() * a.sum())(y), (x,), (t,)))(L.tensor(X), L.tensor(T)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORWARD_CASES))
+def test_forward_mode_through_vmap_matches_torch(name: str) -> None:
+    t, e = both(FORWARD_CASES[name])
+    compare(t, e)
 
 
 SRC = RNG.normal(size=(6, 4, 2))
