@@ -501,3 +501,46 @@ def _setitem(L):
 def test_index_writes_with_unbatched_index_match_torch(name: str) -> None:
     t, e = both(INDEX_WRITE_CASES[name])
     compare(t, e)
+
+
+FLAT = np.array([[0, 5, -1], [11, 2, 2], [3, 3, 0], [1, 7, 8], [4, 4, 4], [9, 10, 6]])
+REDUCE_AT = [[0, 1, 0], [3, 3, 3]]
+
+SHARED_INDEX_CASES = {
+    "take": lambda L, F: F.vmap(lambda a: a.take(L.tensor([0, 5, -1])))(L.tensor(X)),
+    "take-batched-index": lambda L, F: F.vmap(lambda i: L.tensor(X[0]).take(i))(
+        L.tensor(FLAT)),
+    "take-both-batched": lambda L, F: F.vmap(lambda a, i: a.take(i))(L.tensor(X),
+                                                                     L.tensor(FLAT)),
+    "take-grad": lambda L, F: F.vmap(F.grad(lambda a, i: (a.take(i) ** 2).sum()))(
+        L.tensor(X), L.tensor(FLAT)),
+    "take-grad-shared-index": lambda L, F: F.vmap(F.grad(lambda a: (a.take(L.tensor(
+        [0, 5, 5])) ** 2).sum()))(L.tensor(X)),
+    "scatter_reduce-sum": lambda L, F: F.vmap(lambda a, s: a.scatter_reduce(
+        0, L.tensor(REDUCE_AT), s, "sum"))(L.tensor(X), L.tensor(SRC[:, :, :1].repeat(3, 2))),
+    "scatter_reduce-amax-grad": lambda L, F: F.vmap(F.grad(lambda a, s: (a.scatter_reduce(
+        1, L.tensor([[0, 1, 0], [1, 1, 1], [2, 2, 0], [0, 0, 0]]), s, "amax",
+        include_self=False) ** 2).sum(),
+        argnums=(0, 1)))(L.tensor(X), L.tensor(SRC[:, :, :1].repeat(3, 2))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_INDEX_CASES))
+def test_ops_with_an_unbatched_index_match_torch(name: str) -> None:
+    t, e = both(SHARED_INDEX_CASES[name])
+    compare(t, e)
+
+
+def test_per_sample_fallback_refuses_arrays_not_known_to_be_shared() -> None:
+    from ember._ops import batching, indexing, registry
+
+    index = np.array([0, 5], dtype=np.intp)
+    out = ember.func.vmap(lambda a: registry.run(indexing.TAKE, a, batching.shared(index)))(
+        ember.tensor(X))
+    assert_same(out, torch.tensor(X).reshape(6, -1)[:, index], rtol=0, atol=0)
+    # a plain array may have been computed from a batched tensor's first sample only
+    with pytest.raises(RuntimeError, match="vmap over take is not supported yet"):
+        ember.func.vmap(lambda a: registry.run(indexing.TAKE, a, index))(ember.tensor(X))
+    with pytest.raises(RuntimeError, match="vmap over take is not supported yet"):
+        ember.func.vmap(lambda a: registry.run(indexing.TAKE, a, batching.shared(index) + 0))(
+            ember.tensor(X))

@@ -54,6 +54,30 @@ class Batched:
         return int(np.prod(self.shape))
 
 
+    def reshape(self, *shape) -> Batched:
+        """Every sample reshaped to ``shape`` (a formula flattening an index)."""
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape
+        lead = self.array.shape[:len(self.levels)]
+        return Batched(self.array.reshape(lead + tuple(shape)), self.levels)
+
+
+class Shared(np.ndarray):
+    """A parameter array that is the same for every sample: made by ``shared`` from an
+    unbatched tensor (an index tensor vmap does not map), so the per-sample fallback may
+    hand it to every sample, unlike a plain array, which might have been computed from a
+    batched tensor's first sample only. It is an ndarray in every other respect; views,
+    copies and casts of it stay ``Shared``, but what a ufunc computes from it does not (it
+    may have mixed in other values)."""
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        return array[()] if return_scalar else array.view(np.ndarray)
+
+
+def shared(array):
+    """``array`` marked as the same for every sample when a vmap is active (as is)."""
+    return array.view(Shared) if levels else array
+
+
 def is_batched(t) -> bool:
     return isinstance(t, Tensor) and "_phys" in t.__dict__
 
@@ -82,7 +106,7 @@ def param(t: Tensor, convert):
     dims): a plain array for a plain tensor, a ``Batched`` for a batched one."""
     phys = t.__dict__.get("_phys")
     if phys is None:
-        return convert(t._data, 0)
+        return shared(convert(t._data, 0))
     return Batched(convert(phys.array, len(phys.levels)), phys.levels)
 
 
@@ -272,7 +296,8 @@ def _per_sample(op, args, bshape, run_forward):
     """The fallback for ops without a rule: one call per sample, stacked, each sample with
     its own slice of the batched inputs and parameters. A plain array among the parameters
     may have been computed by a public function from a batched tensor's first sample only
-    (one this module was not told about), so it is refused rather than answered wrongly."""
+    (one this module was not told about), so it is refused rather than answered wrongly;
+    a ``Shared`` one (from an unbatched tensor) is the same for every sample."""
     params = args[op.nin:]
     if any(_holds_array(p) for p in params):
         raise RuntimeError(
@@ -308,9 +333,10 @@ def _per_sample(op, args, bshape, run_forward):
 
 
 def _holds_array(p) -> bool:
+    """Whether ``p`` is (or holds) an array not known to be the same for every sample."""
     if isinstance(p, np.ndarray):
-        return True
-    return isinstance(p, (tuple, list)) and any(isinstance(q, np.ndarray) for q in p)
+        return type(p) is not Shared
+    return isinstance(p, (tuple, list)) and any(_holds_array(q) for q in p)
 
 
 def _select_along(op, args, bshape, run_forward):

@@ -957,16 +957,17 @@ TAKE = defop("take", node="TakeBackward0", kind=KEEP, save=(0,),
 def take(input: Tensor, index: Tensor) -> Tensor:
     """Mirrors ``torch.take``: ``input`` read as 1-D at ``index`` (negative counts from the
     end); the result has ``index``'s shape."""
-    idx = index._data
-    if idx.dtype != np.int64:
+    if index._data.dtype != np.int64:
         raise RuntimeError("take(): Expected a long tensor for index, but got "
                            + _type_name(index))
     n = input._data.size
-    bad = (idx < -n) | (idx >= n)
+    every = batching.values(index)  # every sample's index inside vmap
+    bad = (every < -n) | (every >= n)
     if bad.any():
-        raise IndexError(f"out of range: tried to access index {int(idx[bad].flat[0])} on a "
-                         f"tensor of {n} elements.")
-    return run(TAKE, input, np.where(idx < 0, idx + n, idx).astype(np.intp))
+        raise IndexError(f"out of range: tried to access index {int(every[bad].flat[0])} on "
+                         f"a tensor of {n} elements.")
+    return run(TAKE, input, batching.param(
+        index, lambda a, k: np.where(a < 0, a + n, a).astype(np.intp)))
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False):
