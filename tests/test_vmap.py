@@ -481,6 +481,8 @@ INDEX_WRITE_CASES = {
     "index_put-accumulate": lambda L, F: F.vmap(lambda a: a.index_put(
         (L.tensor([1, 1]),), L.tensor(X[0, :1]), accumulate=True))(L.tensor(X)),
     "setitem": lambda L, F: F.vmap(_setitem(L))(L.tensor(X), L.tensor(SRC)),
+    "setitem-0d": lambda L, F: F.vmap(_setitem_0d, in_dims=(0, None))(L.tensor(Y),
+                                                                      L.tensor(V)),
     "index_copy-grad": lambda L, F: F.vmap(F.grad(lambda a, s: (
         a.index_copy(1, L.tensor(SLOTS), s.sin()) ** 2).sum(), argnums=(0, 1)))(
         L.tensor(X), L.tensor(SRC)),
@@ -495,6 +497,14 @@ def _setitem(L):
         a[L.tensor([0, 3])] += 1.0
         return a
     return f
+
+
+def _setitem_0d(a, w):
+    # a 0-d view of a batched tensor is written in place: it must be a view, not a copy
+    b = a.clone()
+    b[0] = w[1]
+    b[1].mul_(w[2])
+    return b * w
 
 
 @pytest.mark.parametrize("name", sorted(INDEX_WRITE_CASES))

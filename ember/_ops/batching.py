@@ -161,7 +161,7 @@ def check_inplace(target: Tensor, result: Batched) -> None:
 
 def wrap(array, batch_levels: tuple) -> Tensor:
     """A batched tensor over ``array`` (its leading dims are ``batch_levels``)."""
-    t = make(array[(0,) * len(batch_levels)])
+    t = make(array[(0,) * len(batch_levels) + (Ellipsis,)])
     t._phys = Batched(array, batch_levels)
     return t
 
@@ -570,7 +570,7 @@ def forward(op, args, run_forward):
     if rule is None:
         rule = _elementwise if op.family == "ember._ops.pointwise" else _per_sample
     phys = rule(op, args, bshape, run_forward)
-    first = (0,) * len(union)
+    first = (0,) * len(union) + (Ellipsis,)  # a view, 0-d included (written in place)
     if op.multi:
         arrays = tuple(np.asarray(p._data if isinstance(p, Tensor) else p) for p in phys)
         return (tuple(a[first] for a in arrays),
