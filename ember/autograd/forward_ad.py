@@ -223,14 +223,16 @@ def write_inplace(target, out) -> None:
     """An in-place op made ``out`` to be written into ``target``: as torch does, each
     tangent ``target`` has is overwritten in place by ``out``'s (zeros where ``out`` has
     none at that level), so views of ``target`` see it (NOTE [Tangents of views]).
-    A tangent that records a graph, or whose memory cannot be written, is replaced."""
+    A tangent that records a graph, is batched (vmap: ``_data`` holds one sample), or whose
+    memory cannot be written, is replaced."""
     old = target.__dict__.get("_fw") or {}
     new = out.__dict__.get("_fw") or {}
     merged = dict(new)
     for level, t_old in old.items():
         t_new = new.get(level)
         data = t_old._data
-        if (t_new is not None and t_new._requires_grad) or t_old._requires_grad \
+        if (t_new is not None and (t_new._requires_grad or "_phys" in t_new.__dict__)) \
+                or t_old._requires_grad or "_phys" in t_old.__dict__ \
                 or not data.flags.writeable:
             if t_new is None:
                 from ember._ops.creation import zeros_like
