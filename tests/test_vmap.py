@@ -554,3 +554,15 @@ def test_per_sample_fallback_refuses_arrays_not_known_to_be_shared() -> None:
     with pytest.raises(RuntimeError, match="vmap over take is not supported yet"):
         ember.func.vmap(lambda a: registry.run(indexing.TAKE, a, batching.shared(index) + 0))(
             ember.tensor(X))
+
+
+@pytest.mark.parametrize("name", ["max", "min", "median", "amax", "nanmedian"])
+def test_vmap_of_grad_of_full_reductions_with_ties_and_nan(name: str) -> None:
+    """Each sample's gradient is split among its own ties (among its nans when its result
+    is nan), as torch's per-sample gradients are."""
+    data = np.array([[1.0, 3.0, 3.0], [2.0, np.nan, 0.0], [5.0, 1.0, 5.0]])
+    out = []
+    for L in (torch, ember):
+        x = L.tensor(data, dtype=L.float64)
+        out.append(L.func.vmap(L.func.grad(lambda a: getattr(a, name)()))(x))
+    assert_same(out[1], out[0])

@@ -295,7 +295,8 @@ def _evenly_distribute(grad, self, result):
     # result (among the nans when the result is nan).
     from ember._ops.pointwise import where
 
-    mask = _isnan(self) if math.isnan(result.item()) else self == result
+    # in ember ops, not from result.item(): under vmap each sample has its own result
+    mask = (self == result) | (_isnan(self) & _isnan(result))
     return where(mask, grad / mask.sum(), 0.0)
 
 
