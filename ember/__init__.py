@@ -67,6 +67,9 @@ def numel(input: Tensor) -> int:
 from ember._ops.creation import logspace, scalar_tensor, tril_indices, triu_indices  # noqa: E402
 from ember._runtime import *  # noqa: E402, F403 - typename, set_num_threads, detach, ...
 from ember._ops.shape import block_diag, cartesian_prod, combinations  # noqa: E402
+from ember._ops.reduction import (bucketize, corrcoef, cov, cumulative_trapezoid,  # noqa: E402
+                                  diff, isin, logdet, nanquantile, quantile, renorm,
+                                  searchsorted, trapezoid, trapz, unravel_index)
 
 # Imported above for what they attach to Tensor; torch's namespace has no such names.
 del creation, indexing, inplace, pointwise, reduction, shape

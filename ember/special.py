@@ -8,6 +8,8 @@ from ember._ops.pointwise import (
                                   expit,
                                   expm1,
                                   gammaln,
+                                  i0,
+                                  i1,
                                   log1p,
                                   logit,
                                   polygamma,
@@ -17,5 +19,5 @@ from ember._ops.pointwise import (
                                   xlogy,
 )
 
-__all__ = ["digamma", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "log1p",
-           "logit", "polygamma", "psi", "round", "sinc", "xlogy"]
+__all__ = ["digamma", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i1",
+           "log1p", "logit", "polygamma", "psi", "round", "sinc", "xlogy"]

@@ -857,3 +857,293 @@ def test_runtime_settings_round_trip_like_torch() -> None:
         L.set_default_device("cpu")
         assert str(L.get_default_device()) == "cpu"
         L.set_default_device(None)
+
+
+# ---- logdet, diff, quantile, searchsorted, isin, complex views, cov, trapezoid, renorm, i0 --
+
+def _spd_like(L, a):
+    # a well-conditioned square matrix (batch) whose determinant may be negative
+    return a + 3 * L.eye(a.shape[-1], dtype=a.dtype) * (a.detach().sum() > 0).to(a.dtype) - (
+        3 * L.eye(a.shape[-1], dtype=a.dtype) * (a.detach().sum() <= 0).to(a.dtype))
+
+
+LAST_ROWS = [
+    Row("logdet", lambda L, a: L.logdet(a @ a.mT + L.eye(a.shape[-1], dtype=a.dtype))),
+    Row("logdet_sign", lambda L, a: L.logdet(_spd_like(L, a))),
+    Row("diff", lambda L, a: L.diff(a)),
+    Row("diff_n2_dim0", lambda L, a: a.diff(2, 0) if a.dim() else a.diff(0, 0)),
+    Row("diff_pre_app", lambda L, a: L.diff(a, dim=-1, prepend=a[..., :1] * 2,
+                                            append=a[..., :2] * -1)),
+    Row("quantile", lambda L, a: L.quantile(a, 0.3)),
+    Row("quantile_dim", lambda L, a: L.quantile(a, 0.7, dim=-1, keepdim=True)),
+    Row("quantile_q", lambda L, a: a.quantile(L.tensor([0.0, 0.25, 1.0], dtype=a.dtype), 0)),
+    Row("quantile_lower", lambda L, a: L.quantile(a, 0.4, -1, interpolation="lower")),
+    Row("quantile_higher", lambda L, a: L.quantile(a, 0.4, 0, interpolation="higher")),
+    Row("quantile_midpoint", lambda L, a: L.quantile(a, 0.45, -1, interpolation="midpoint")),
+    Row("quantile_nearest", lambda L, a: L.quantile(
+        a, L.tensor([0.1, 0.5, 0.9], dtype=a.dtype), -1, True, interpolation="nearest")),
+    Row("nanquantile", lambda L, a: L.nanquantile(
+        L.where(a > 1.5, float("nan"), a), 0.6, dim=-1)),
+    Row("nanquantile_all", lambda L, a: a.nanquantile(L.tensor(0.5, dtype=a.dtype))),
+    Row("quantile_nan", lambda L, a: L.quantile(L.where(a > 1.5, float("nan"), a), 0.6, -1)),
+    Row("cov", lambda L, a: L.cov(a)),
+    Row("cov_correction", lambda L, a: L.cov(a, correction=0)),
+    Row("corrcoef", lambda L, a: L.corrcoef(a)),
+    Row("trapezoid", lambda L, a: L.trapezoid(a)),
+    Row("trapezoid_dx", lambda L, a: L.trapezoid(a, dx=0.3, dim=0)),
+    Row("trapz", lambda L, a: L.trapz(a, dx=2)),
+    Row("cumulative_trapezoid", lambda L, a: L.cumulative_trapezoid(a)),
+    Row("cumulative_trapezoid_dx", lambda L, a: L.cumulative_trapezoid(a, dx=0.5, dim=0)),
+    Row("renorm", lambda L, a: L.renorm(a, 2, 0, 1.0) if a.dim() > 1 else a * 1),
+    Row("renorm_p3", lambda L, a: a.renorm(3, -1, 0.8) if a.dim() > 1 else a * 1),
+    Row("renorm_p1", lambda L, a: a.renorm(1.5, 0, 1.2) if a.dim() > 1 else a * 1),
+    Row("i0", lambda L, a: L.i0(a * 3)),
+    Row("i0_method", lambda L, a: a.i0()),
+    Row("special_i0", lambda L, a: L.special.i0(a)),
+    Row("special_i1", lambda L, a: L.special.i1(a * 4)),
+    Row("vander", lambda L, a: L.vander(a.reshape(-1)[:4])),
+    Row("vander_increasing", lambda L, a: L.vander(a.reshape(-1)[:3], N=4, increasing=True)),
+    Row("complex", lambda L, a: L.view_as_real(L.complex(a, a * a))),
+    Row("polar", lambda L, a: L.view_as_real(L.polar(a.abs(), a * 2))),
+    Row("view_as_complex", lambda L, a: L.view_as_complex(L.stack([a, a.exp()], -1)).abs()),
+]
+LAST_IDS = [r.name for r in LAST_ROWS]
+
+
+def _matrix_shapes():
+    return st.tuples(st.lists(st.integers(0, 2), max_size=1), st.integers(0, 3)).map(
+        lambda t: tuple(t[0]) + (t[1], t[1]))
+
+
+@pytest.mark.parametrize("row", LAST_ROWS, ids=LAST_IDS)
+@settings(max_examples=5, deadline=None)
+@given(data=st.data())
+def test_more_op_matches_torch(row: Row, data) -> None:
+    if row.name.startswith("logdet"):
+        shape = data.draw(_matrix_shapes(), label="shape")
+    else:
+        shape = tuple(data.draw(st.lists(st.integers(0, 4), max_size=2), label="shape"))
+    dtype = data.draw(st.sampled_from(row.dtypes), label="dtype")
+    seed = data.draw(st.integers(0, 2 ** 16), label="seed")
+    check_op(row.fn, [shape], dtype=dtype, seed=seed, grad_rtol=1e-4 if dtype == "float32"
+             else None, grad_atol=1e-4 if dtype == "float32" else None)
+
+
+@pytest.mark.parametrize("row", LAST_ROWS, ids=LAST_IDS)
+def test_more_op_noncontiguous_and_gradcheck(row: Row) -> None:
+    check_op(row.fn, [(3, 3)], dtype="float64", noncontiguous=True)
+    if "nan" not in row.name:  # finite differences cannot see through nan
+        check_gradcheck(row.fn, [(3, 3)],
+                        gradgrad=not row.name.startswith(("quantile", "nanq")))
+
+
+def test_complex_gradients_like_torch() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((3, 2))
+    cot = rng.standard_normal((3, 2))
+
+    def grads(L):
+        z = L.tensor(values[:, 0] + 1j * values[:, 1]).requires_grad_()
+        r = L.view_as_real(z * (1 + 2j))
+        (r * L.tensor(cot)).sum().backward()
+        x = L.tensor(values).requires_grad_()
+        c = L.view_as_complex(x)
+        (c * (2 - 1j)).abs().sum().backward()
+        a = L.tensor(values[:, 0]).requires_grad_()
+        b = L.tensor(values[:, 1]).requires_grad_()
+        (L.polar(a, b) * (1 - 1j) + L.complex(b, a) ** 2).angle().sum().backward()
+        m = L.tensor(values[:, :1] * values[:, 1] + 1j * values[:, 0]).requires_grad_()
+        L.view_as_real(L.logdet(m + 2 * L.eye(3))).sum().backward()
+        return [z.grad, x.grad, a.grad, b.grad, m.grad, r.grad_fn.name(), c.grad_fn.name()]
+
+    for e, t in zip(grads(ember), grads(torch)):
+        if isinstance(t, str):
+            assert e == t
+        else:
+            assert_same(e, t)
+
+
+def test_complex_views_share_memory() -> None:
+    for L in (torch, ember):
+        z = L.tensor([1 + 2j, 3 - 1j])
+        r = L.view_as_real(z)
+        r[0, 1] = 7.0
+        assert z[0].imag.item() == 7.0
+        x = L.zeros(2, 4, dtype=L.float64)
+        c = L.view_as_complex(x[:, 2:])
+        c[1] = 5j
+        assert x[1, 3].item() == 5.0 and x._version == 1
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "lower", "higher", "midpoint", "nearest"])
+def test_quantile_values_like_torch(interpolation: str) -> None:
+    data = np.random.default_rng(1).standard_normal((4, 7))
+    data[1, 2] = np.nan
+    data[2] = np.nan
+    q = np.linspace(0, 1, 11)
+    for fn in ("quantile", "nanquantile"):
+        for dim in (None, 0, 1):
+            def run(L, fn=fn, dim=dim):
+                return getattr(L, fn)(L.tensor(data), L.tensor(q), dim, True,
+                                      interpolation=interpolation)
+            assert_same(run(ember), run(torch))
+    check_op(lambda L, a: L.quantile(a.round(), 0.5, interpolation=interpolation), [(2, 4)])
+
+
+SEARCH_CASES = {
+    "searchsorted": lambda L: L.searchsorted(L.tensor([1.0, 2, 2, 3]), L.tensor([[2.0, 0],
+                                                                                [9, 2.5]])),
+    "right": lambda L: L.searchsorted(L.tensor([1.0, 2, 2, 3]), L.tensor([2.0, 3]), right=True),
+    "side": lambda L: L.searchsorted(L.tensor([1, 2, 2, 3]), L.tensor([2, 3]), side="right"),
+    "scalar": lambda L: L.searchsorted(L.tensor([1.0, 2, 3]), 2.5),
+    "int32": lambda L: L.searchsorted(L.tensor([1.0, 2, 3]), L.tensor([2.0]), out_int32=True),
+    "rows": lambda L: L.searchsorted(L.tensor([[1.0, 2, 3], [0, 5, 9]]),
+                                     L.tensor([[2.0, 4], [6, 1]])),
+    "sorter": lambda L: L.searchsorted(L.tensor([3.0, 1, 2]), L.tensor([2.0, 0.5]),
+                                       sorter=L.tensor([1, 2, 0])),
+    "bucketize": lambda L: L.bucketize(L.tensor([[2.0, 5], [0, 1]]), L.tensor([1.0, 2, 3])),
+    "bucketize_right": lambda L: L.bucketize(L.tensor([2.0, 3]), L.tensor([1.0, 2, 3]),
+                                             right=True, out_int32=True),
+    "bucketize_scalar": lambda L: L.bucketize(2, L.tensor([1.0, 2, 3])),
+    "isin": lambda L: L.isin(L.tensor([[1.0, 2], [3, 4]]), L.tensor([2, 3])),
+    "isin_invert": lambda L: L.isin(L.tensor([1, 2, 3]), L.tensor([2]), invert=True,
+                                    assume_unique=True),
+    "isin_scalar": lambda L: L.isin(2, L.tensor([2, 3])),
+    "isin_scalar_test": lambda L: L.isin(L.tensor([2, 3]), 3),
+    "unravel_index": lambda L: L.unravel_index(L.tensor([[4, 1], [-1, 6]]), (2, 3)),
+    "unravel_0d": lambda L: L.unravel_index(L.tensor(5), L.Size([3, 2])),
+    "diff_bool": lambda L: L.diff(L.tensor([True, False, False])),
+    "diff_uint8": lambda L: L.diff(L.tensor([3, 1], dtype=L.uint8)),
+    "diff_promote": lambda L: L.diff(L.ones(3, dtype=L.int64), prepend=L.ones(1)),
+    "diff_n0": lambda L: L.diff(L.tensor([1.0, 2]).requires_grad_(), n=0),
+    "diff_long": lambda L: L.diff(L.arange(4.0).requires_grad_(), n=6),
+    "vander_int": lambda L: L.vander(L.tensor([1, 2, 3], dtype=L.int32)),
+    "vander_bool": lambda L: L.vander(L.tensor([True, False]), N=3),
+    "vander_N0": lambda L: L.vander(L.tensor([1.0, 2]).requires_grad_(), N=0),
+    "trapezoid_x": lambda L: L.trapezoid(L.tensor([[1.0, 2, 4], [0, 1, 5]]),
+                                         L.tensor([0.0, 0.5, 2])),
+    "trapezoid_x_rows": lambda L: L.trapezoid(L.tensor([[1.0, 2, 4], [0, 1, 5]]),
+                                              L.tensor([[0.0, 0.5, 1], [1, 2, 2.5]]), dim=0),
+    "trapezoid_int": lambda L: L.trapezoid(L.tensor([1, 2, 4])),
+    "trapezoid_empty": lambda L: L.trapezoid(L.ones(3, 0)),
+    "cumulative_trapezoid_x": lambda L: L.cumulative_trapezoid(
+        L.tensor([[1.0, 2, 4], [0, 1, 5]]), x=L.tensor([0.0, 0.5, 2])),
+    "cumulative_trapezoid_int": lambda L: L.cumulative_trapezoid(L.tensor([1, 2, 4]), dx=2),
+    "cov_weights": lambda L: L.cov(L.tensor([[1.0, 2, 4, 0], [3, 3, 1, 2]]),
+                                   fweights=L.tensor([1, 2, 1, 3]),
+                                   aweights=L.tensor([0.5, 1, 2, 0.1])),
+    "cov_fweights": lambda L: L.cov(L.tensor([[1.0, 2, 4, 0]]), fweights=L.tensor([1, 2, 1, 3]),
+                                    correction=2),
+    "cov_int": lambda L: L.cov(L.tensor([[1, 2, 4], [3, 3, 1]])),
+    "cov_complex": lambda L: L.cov(L.tensor([[1 + 1j, 2, 4j], [3, 3 - 1j, 1]])),
+    "corrcoef_1d": lambda L: L.corrcoef(L.tensor([1.0, 2, 4])),
+    "corrcoef_complex": lambda L: L.corrcoef(L.tensor([[1 + 1j, 2, 4j], [3, 3 - 1j, 1]])),
+    "complex_broadcast": lambda L: L.complex(L.ones(2, 1), L.arange(3.0)),
+    "complex_inf": lambda L: L.view_as_real(L.complex(L.tensor([0.0, 1]),
+                                                      L.tensor([float("inf"), -0.0]))),
+    "polar_f32": lambda L: L.polar(L.tensor([1.0, 2]), L.tensor([0.5, -3])),
+    "view_as_real_f32": lambda L: L.view_as_real(L.tensor([1 + 2j, 3j], dtype=L.complex64)),
+    "view_as_complex_cols": lambda L: L.view_as_complex(L.arange(12.0).reshape(3, 4)[:, :2]),
+    "i0_int": lambda L: L.i0(L.tensor([1, 2, 30])),
+    "i0_special_values": lambda L: L.i0(L.tensor([0.0, 1e-3, 7.5, 50, 700, 800, -800])),
+    "i1_special_values": lambda L: L.special.i1(L.tensor([0.0, -1e-3, 7.5, 24.9, 25.1, 700,
+                                                          -800], dtype=L.float64)),
+    "i0_half": lambda L: L.i0(L.tensor([1.5, -3], dtype=L.float16)),
+    "fill_diagonal": lambda L: L.zeros(3, 4).fill_diagonal_(2.0),
+    "fill_diagonal_tall": lambda L: L.zeros(7, 3).fill_diagonal_(5, wrap=True),
+    "fill_diagonal_tall_nowrap": lambda L: L.zeros(7, 3).fill_diagonal_(5),
+    "fill_diagonal_cube": lambda L: L.zeros(3, 3, 3, dtype=L.int64).fill_diagonal_(4),
+    "renorm_f32": lambda L: L.renorm(L.tensor([[3.0, 4], [0.1, 0.2]]), 2, 0, 1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SEARCH_CASES))
+def test_more_values_like_torch(case: str) -> None:
+    out_t = SEARCH_CASES[case](torch)
+    out_e = SEARCH_CASES[case](ember)
+    out_t, out_e = (out_t, out_e) if isinstance(out_t, tuple) else ((out_t,), (out_e,))
+    assert len(out_e) == len(out_t)
+    for e, t in zip(out_e, out_t):
+        assert_same(e, t)
+        assert (e.grad_fn is None) == (t.grad_fn is None)
+        if t.grad_fn is not None:
+            assert e.grad_fn.name() == t.grad_fn.name()
+
+
+def test_i1_matches_torch_to_float64_precision() -> None:
+    x = np.concatenate([np.linspace(-720, 720, 4001), np.geomspace(1e-8, 30, 500)])
+    for L in (torch, ember):
+        L.v = L.special.i1(L.tensor(x))
+    np.testing.assert_allclose(ember.v._data, torch.v.numpy(), rtol=5e-15, atol=0)
+    np.testing.assert_allclose(ember.i0(ember.tensor(x))._data, torch.i0(torch.tensor(x)),
+                               rtol=2e-15, atol=0)
+
+
+def test_fill_diagonal_grad_like_torch() -> None:
+    check_op(lambda L, a: (a * 1).fill_diagonal_(-1.5), [(3, 4)])
+    check_op(lambda L, a: (a * 1).fill_diagonal_(2, wrap=True), [(7, 2)])
+    check_gradcheck(lambda L, a: (a * 1).fill_diagonal_(0.5), [(3, 3)])
+
+
+LAST_ERRORS = {
+    "logdet_int": lambda L: L.logdet(L.ones(2, 2, dtype=L.int64)),
+    "logdet_half": lambda L: L.logdet(L.ones(2, 2, dtype=L.float16)),
+    "logdet_1d": lambda L: L.logdet(L.ones(3)),
+    "logdet_rect": lambda L: L.logdet(L.ones(2, 3)),
+    "diff_0d": lambda L: L.diff(L.tensor(1.0)),
+    "diff_order": lambda L: L.diff(L.ones(3), n=-1),
+    "diff_dim": lambda L: L.diff(L.ones(3, 2), dim=2),
+    "diff_prepend": lambda L: L.diff(L.ones(3, 2), prepend=L.ones(2)),
+    "quantile_int": lambda L: L.quantile(L.tensor([1, 2]), 0.3),
+    "quantile_half": lambda L: L.quantile(L.ones(2, dtype=L.float16), 0.3),
+    "quantile_q_range": lambda L: L.quantile(L.ones(2), 1.3),
+    "quantile_q_values": lambda L: L.quantile(L.ones(2), L.tensor([-0.1, 0.5])),
+    "quantile_q_dtype": lambda L: L.nanquantile(L.ones(2), L.tensor([0.1], dtype=L.float64)),
+    "quantile_q_dims": lambda L: L.quantile(L.ones(2), L.tensor([[0.1]])),
+    "quantile_empty": lambda L: L.quantile(L.ones(3, 0), 0.3, dim=0),
+    "quantile_interpolation": lambda L: L.quantile(L.ones(2), 0.3, interpolation="cubic"),
+    "quantile_dim": lambda L: L.quantile(L.ones(2), 0.3, dim=1),
+    "searchsorted_side": lambda L: L.searchsorted(L.ones(3), L.ones(1), side="up"),
+    "searchsorted_opposite": lambda L: L.searchsorted(L.ones(3), L.ones(1), right=True,
+                                                      side="left"),
+    "searchsorted_rows": lambda L: L.searchsorted(L.ones(2, 3), L.ones(2)),
+    "searchsorted_0d": lambda L: L.searchsorted(L.tensor(1.0), L.ones(2)),
+    "bucketize_2d": lambda L: L.bucketize(L.ones(2), L.ones(1, 3)),
+    "isin_complex": lambda L: L.isin(L.tensor([1j]), L.tensor([1j])),
+    "unravel_float": lambda L: L.unravel_index(L.tensor(1.0), (2, 3)),
+    "unravel_shape": lambda L: L.unravel_index(L.tensor(1), (-2, 3)),
+    "view_as_real": lambda L: L.view_as_real(L.ones(2)),
+    "view_as_complex_int": lambda L: L.view_as_complex(L.ones(2, 2, dtype=L.int64)),
+    "view_as_complex_0d": lambda L: L.view_as_complex(L.tensor(1.0)),
+    "view_as_complex_size": lambda L: L.view_as_complex(L.ones(2, 3)),
+    "view_as_complex_stride": lambda L: L.view_as_complex(L.ones(2, 2).t()),
+    "view_as_complex_even": lambda L: L.view_as_complex(L.ones(3, 3)[:, :2]),
+    "view_as_complex_offset": lambda L: L.view_as_complex(L.ones(5)[1:3]),
+    "complex_int": lambda L: L.complex(L.ones(2, dtype=L.int64), L.ones(2, dtype=L.int64)),
+    "complex_mixed": lambda L: L.complex(L.ones(2, dtype=L.float64), L.ones(2)),
+    "polar_mixed": lambda L: L.polar(L.ones(2), L.ones(2, dtype=L.float64)),
+    "cov_3d": lambda L: L.cov(L.ones(2, 2, 2)),
+    "cov_fweights_float": lambda L: L.cov(L.ones(2, 3), fweights=L.ones(3)),
+    "cov_fweights_negative": lambda L: L.cov(L.ones(2, 3), fweights=L.tensor([1, -1, 1])),
+    "cov_aweights_negative": lambda L: L.cov(L.ones(2, 3), aweights=L.tensor([1, -1, 1.0])),
+    "cov_fweights_size": lambda L: L.cov(L.ones(2, 3), fweights=L.tensor([1, 1])),
+    "trapezoid_x": lambda L: L.trapezoid(L.ones(3, 3), L.ones(2)),
+    "trapezoid_0d": lambda L: L.trapezoid(L.tensor(1.0)),
+    "cumulative_trapezoid_0d": lambda L: L.cumulative_trapezoid(L.tensor(1.0)),
+    "renorm_p": lambda L: L.renorm(L.ones(2, 2), 0, 0, 1.0),
+    "renorm_maxnorm": lambda L: L.renorm(L.ones(2, 2), 2, 0, -1.0),
+    "renorm_int": lambda L: L.renorm(L.ones(2, 2, dtype=L.int64), 2, 0, 1.0),
+    "renorm_1d": lambda L: L.renorm(L.ones(3), 2, 0, 1.0),
+    "i0_complex": lambda L: L.i0(L.tensor([1j])),
+    "i1_complex": lambda L: L.special.i1(L.tensor([1j], dtype=L.complex128)),
+    "vander_2d": lambda L: L.vander(L.ones(2, 2)),
+    "vander_N": lambda L: L.vander(L.ones(2), N=-1),
+    "fill_diagonal_1d": lambda L: L.zeros(3).fill_diagonal_(1.0),
+    "fill_diagonal_cube": lambda L: L.zeros(2, 3, 2).fill_diagonal_(1.0),
+    "fill_diagonal_leaf": lambda L: L.zeros(2, 2, requires_grad=True).fill_diagonal_(1.0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAST_ERRORS))
+def test_last_errors_like_torch(case: str) -> None:
+    check_raises_like(LAST_ERRORS[case])

@@ -8,6 +8,7 @@ they are differentiable again. Broadcast gradients are reduced by the engine
 """
 from __future__ import annotations
 
+import builtins
 import math
 
 from ember._backend import ndarray, np
@@ -1349,17 +1350,17 @@ def float_power(input, exponent) -> Tensor:
     operands), whatever the inputs' dtypes."""
     if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
         _tensors_only("float_power", input=input)
-    complex_ = any(isinstance(v, complex) or (isinstance(v, Tensor) and v.is_complex())
+    complex_ = any(isinstance(v, builtins.complex) or (isinstance(v, Tensor) and v.is_complex())
                    for v in (input, exponent))
     wide = complex128 if complex_ else float64
     if isinstance(input, Tensor):
         input = input.to(wide)
     else:
-        input = complex(input) if complex_ else float(input)
+        input = builtins.complex(input) if complex_ else float(input)
     if isinstance(exponent, Tensor):
         exponent = exponent.to(wide)
     else:
-        exponent = complex(exponent) if complex_ else float(exponent)
+        exponent = builtins.complex(exponent) if complex_ else float(exponent)
     return pow(input, exponent)
 
 
@@ -1924,3 +1925,173 @@ ge_ = _compare_inplace(GE, "ge")
 attach({"eq_": eq_, "ne_": ne_, "lt_": lt_, "le_": le_, "gt_": gt_, "ge_": ge_,
         "not_equal_": ne_, "less_": lt_, "less_equal_": le_, "greater_": gt_,
         "greater_equal_": ge_})
+
+
+# ---- complex, polar, i0 (and special.i1, its derivative) -------------------------------
+
+
+def _complex_check(name: str):
+    def check(a, b, marker) -> None:
+        for t in (a, b):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"{name}(): argument 'real' must be Tensor, not "
+                                f"{type(t).__name__}")
+        kinds = (a._data.dtype, b._data.dtype)
+        if any(k not in (np.float16, np.float32, np.float64) for k in kinds):
+            raise RuntimeError(
+                "Expected both inputs to be Half, Float or Double tensors but got "
+                f"{scalar_type_name(a.dtype)} and {scalar_type_name(b.dtype)}")
+        if kinds[0] != kinds[1]:
+            raise RuntimeError(
+                f"Expected object of scalar type {scalar_type_name(a.dtype)} but got scalar "
+                f"type {scalar_type_name(b.dtype)} for second argument")
+        if kinds[0] == np.float16:
+            raise TypeError("ember has no complex32 (torch's ComplexHalf); use float32 parts")
+    return check
+
+
+def _from_parts(xp, real_part, imag_part):
+    # Parts are written separately: real + 1j * imag would turn an infinite imaginary part
+    # into a nan real part (0 * inf).
+    real_part, imag_part = xp.broadcast_arrays(real_part, imag_part)
+    out = xp.empty(real_part.shape, xp.result_type(real_part.dtype, xp.complex64))
+    out.real = real_part
+    out.imag = imag_part
+    return out
+
+
+# complex and polar take a complex zero after their inputs and promote it with them: the
+# result dtype is then the parts' complex counterpart (float32 -> complex64), which ``run``
+# gives the result; the inputs arrive as complex arrays whose real parts are the values.
+_COMPLEX_RESULT = 0j
+
+
+def _complex_forward(xp, real, imag, marker):
+    return _from_parts(xp, real.real, imag.real)
+
+
+def _polar_forward(xp, abs, angle, marker):
+    abs, angle = abs.real, angle.real
+    return _from_parts(xp, abs * xp.cos(angle), abs * xp.sin(angle))
+
+
+COMPLEX = defop("complex", node="ComplexBackward0", nin=2, kind=KEEP, promote=(0, 1, 2),
+                check=_complex_check("complex"), forward=_complex_forward, real_formulas=False,
+                backward=(lambda grad, real, imag, marker: grad.real,
+                          lambda grad, real, imag, marker: grad.imag))
+
+
+def _polar_backward_abs(grad, abs, angle, marker):
+    # torch's direction is sgn(result): a negative abs turns it round, and 0 gives 0
+    return (grad.conj() * run(POLAR, abs, angle, marker).sgn()).real
+
+
+def _polar_backward_angle(grad, abs, angle, marker):
+    # d out / d angle = i * out, and Re(conj(grad) * i * out) = -Im(conj(grad) * out)
+    return -(grad.conj() * run(POLAR, abs, angle, marker)).imag
+
+
+POLAR = defop("polar", node="PolarBackward0", nin=2, kind=KEEP, promote=(0, 1, 2),
+              save=(0, 1), check=_complex_check("polar"), real_formulas=False,
+              forward=_polar_forward, backward=(_polar_backward_abs, _polar_backward_angle))
+
+
+# ``complex`` shadows the builtin in this module from here on: code above names it
+# ``builtins.complex``.
+def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001 - torch's name
+    """Mirrors ``torch.complex``: the complex tensor ``real + imag * 1j`` (broadcast) from
+    two float32 or float64 tensors of one dtype. ember has no complex32, so half-precision
+    parts are refused where torch gives ComplexHalf."""
+    return run(COMPLEX, real, imag, _COMPLEX_RESULT)
+
+
+def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002 - torch's names
+    """Mirrors ``torch.polar``: ``abs * (cos(angle) + sin(angle) * 1j)``, with
+    ``complex``'s dtype rules."""
+    return run(POLAR, abs, angle, _COMPLEX_RESULT)
+
+
+_I1_SERIES_TERMS = 80     # enough for |x| < _I1_ASYMPTOTIC_FROM at float64 precision
+_I1_ASYMPTOTIC_FROM = 25.0
+_I1_ASYMPTOTIC_TERMS = 40  # the series' terms shrink below 1e-20 of the sum from x = 25
+
+
+def _i1_kernel(x):
+    """The modified Bessel function of the first kind of order one, to float64 precision:
+    its power series sum (x/2)^(2k+1) / (k! (k+1)!) below 25 (all terms positive, so no
+    cancellation) and Hankel's asymptotic expansion above. I1 is odd."""
+    x = np.asarray(x, np.float64)
+    ax = np.abs(x)
+    out = np.empty_like(ax)
+    small = ax < _I1_ASYMPTOTIC_FROM
+    xs = ax[small]
+    term = xs / 2
+    half_square = term * term
+    total = term.copy()
+    for k in range(1, _I1_SERIES_TERMS):
+        term = term * half_square / (k * (k + 1))
+        total += term
+    out[small] = total
+    xb = ax[~small]
+    term = np.ones_like(xb)
+    series = term.copy()
+    for k in range(1, _I1_ASYMPTOTIC_TERMS):
+        term = term * ((2 * k - 1) ** 2 - 4) / (8 * k * xb)
+        series += term
+    with np.errstate(over="ignore", invalid="ignore"):
+        # e^x overflows past 709.78 a little before I1 does; torch gives inf there too
+        out[~small] = np.exp(xb) * series / np.sqrt(2 * np.pi * xb)
+    out[np.isnan(ax)] = np.nan
+    return np.copysign(out, x)
+
+
+def _no_complex_kernel(kernel: str):
+    def check(self) -> None:
+        if self._data.dtype.kind == "c":
+            raise NotImplementedError(
+                f"\"{kernel}\" not implemented for '{scalar_type_name(self.dtype)}'")
+    return check
+
+
+def _i0_forward(xp, x):
+    with np.errstate(over="ignore", invalid="ignore"):  # inf past 713; nan at +-inf, as torch
+        return xp.asarray(xp.i0(x.astype(np.float64))).astype(x.dtype, copy=False)
+
+
+def _i1_forward(xp, x):
+    return _i1_kernel(x).astype(x.dtype, copy=False)
+
+
+I1 = defop("special_i1", node="SpecialI1Backward0", kind=FLOAT, save=(0, "result"),
+           check=_no_complex_kernel("i1_cpu"),
+           forward=_half_in_float32(_i1_forward),
+           # I1' = I0 - I1 / x, whose limit at 0 is 1/2
+           backward=lambda grad, self, result: grad * where(
+               self == 0, 0.5, run(I0, self) - result / where(self == 0, 1.0, self)))
+I0 = defop("i0", node="I0Backward0", kind=FLOAT, save=(0,),
+           check=_no_complex_kernel("i0_vml_cpu"),
+           forward=_half_in_float32(_i0_forward),
+           backward=lambda grad, self: grad * run(I1, self))
+
+
+def i0(input: Tensor) -> Tensor:
+    """Mirrors ``torch.i0`` (and ``torch.special.i0``): the modified Bessel function of the
+    first kind of order zero; integers give the default float dtype."""
+    return run(I0, input)
+
+
+def i1(input: Tensor) -> Tensor:
+    """Mirrors ``torch.special.i1``: the modified Bessel function of the first kind of order
+    one (ember's own kernel, to float64 precision)."""
+    return run(I1, input)
+
+
+def i0_(self: Tensor) -> Tensor:
+    """Mirrors ``Tensor.i0_``."""
+    from ember._ops.registry import run_inplace
+
+    return run_inplace(I0, self)
+
+
+attach({"i0": i0, "i0_": i0_})
+__all__ += ["complex", "polar", "i0"]

@@ -1388,3 +1388,457 @@ attach({
 
 __all__ += ["softmax", "log_softmax", "logcumsumexp", "aminmax", "msort", "nanmedian", "mode",
             "dist"]
+
+
+# ---- logdet, diff, quantile/nanquantile, cov/corrcoef, trapezoid, renorm, searchsorted,
+# ---- bucketize, isin, unravel_index ------------------------------------------------------
+
+
+def logdet(input: Tensor) -> Tensor:
+    """Mirrors ``torch.logdet``: ``log(det(input))`` of (batches of) square matrices, from
+    ``linalg.slogdet``; a real matrix with a negative determinant gives nan (torch's
+    WhereBackward0 node), a complex one ``log(sign) + logabsdet``."""
+    from ember import linalg
+    from ember._ops.pointwise import where
+
+    if input.dtype.category < _dtype.FLOAT:
+        raise RuntimeError("logdet: Expected a floating point or complex tensor as input. "
+                           f"Got {_dtype.scalar_type_name(input.dtype)}")
+    if input._data.dtype.itemsize == 2:
+        raise RuntimeError("logdet: Low precision dtypes not supported. "
+                           f"Got {_dtype.scalar_type_name(input.dtype)}")
+    shape = input._data.shape
+    if len(shape) < 2:
+        raise RuntimeError("logdet: The input tensor A must have at least 2 dimensions.")
+    if shape[-1] != shape[-2]:
+        raise RuntimeError(f"logdet: A must be batches of square matrices, but they are "
+                           f"{shape[-2]} by {shape[-1]} matrices")
+    sign, logabsdet = linalg.slogdet(input)
+    if input.is_complex():
+        # ember's slogdet gives its sign no gradient and its logabsdet the complex dtype
+        # (torch: real), so the phase comes from det and the real part is taken.
+        return linalg.det(input).angle() * 1j + logabsdet.real
+    return where(sign < 0, math.nan, logabsdet)
+
+
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None,
+         append: Tensor | None = None) -> Tensor:
+    """Mirrors ``torch.diff``: the ``n``-th forward difference along ``dim``, after joining
+    ``prepend`` and ``append`` on that dim (bool tensors use ``!=``, as torch)."""
+    from ember._ops.creation import empty_like
+    from ember._ops.indexing import COPY
+    from ember._ops.shape import cat, narrow
+
+    ndim = input._data.ndim
+    if ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    d = wrap_dim(dim, ndim)
+    for extra in (prepend, append):
+        if extra is not None and extra._data.ndim != ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as "
+                               "input")
+    if prepend is not None or append is not None:
+        input = cat([t for t in (prepend, input, append) if t is not None], d)
+        if input._data.shape[d] == 0:
+            return input  # nothing to difference: torch returns the joined tensor
+    if n == 0:
+        return run(COPY, empty_like(input), input)  # torch's copy: CopyBackwards
+    for _ in range(n):
+        size = input._data.shape[d]
+        after = narrow(input, d, builtins.min(size, 1), builtins.max(size - 1, 0))
+        before = narrow(input, d, 0, builtins.max(size - 1, 0))
+        input = after != before if input._data.dtype == bool else after - before
+    return input
+
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile_ranks(sorted_data, q, interpolation: str, ignore_nan: bool):
+    """Fractional positions of the quantiles in each sorted row (q last), in the input's
+    dtype as torch computes them; a row with nan (or all nan, for nanquantile) points at
+    its last element, which is nan."""
+    n = sorted_data.shape[-1]
+    nan = _isnan(sorted_data)
+    if ignore_nan:
+        count = (n - nan.sum(-1, keepdims=True)).astype(sorted_data.dtype)
+        ranks = q * (count - 1)
+        ranks = np.where(count == 0, n - 1, ranks)
+    else:
+        ranks = q * np.asarray(n - 1, sorted_data.dtype)
+        ranks = np.where(nan.any(-1, keepdims=True), n - 1, ranks)
+    ranks = ranks.astype(sorted_data.dtype, copy=False)
+    if interpolation == "lower":
+        ranks = np.floor(ranks)
+    elif interpolation == "higher":
+        ranks = np.ceil(ranks)
+    elif interpolation == "nearest":
+        ranks = np.round(ranks)  # half to even, as torch's round
+    return ranks
+
+
+def _quantile(name: str, input: Tensor, q, dim, keepdim: bool, interpolation: str,
+              ignore_nan: bool) -> Tensor:
+    from ember._ops.indexing import take_along_dim
+    from ember._ops.pointwise import lerp
+    from ember._ops.shape import SQUEEZE_INPLACE_DIM
+
+    data = input._data
+    if data.dtype not in (np.float32, np.float64):
+        raise RuntimeError(f"{name}() input tensor must be either float or double dtype")
+    if isinstance(q, Tensor):
+        if q._data.ndim > 1:
+            raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
+        if q._data.dtype != data.dtype:
+            raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
+        q_shape, q_values = q._data.shape, q._data.reshape(-1)
+    else:
+        q_shape, q_values = (), np.asarray([q], data.dtype)
+    if data.size == 0:
+        raise RuntimeError(f"{name}() input tensor must be non-empty")
+    if interpolation not in _INTERPOLATIONS:
+        raise RuntimeError(f"{name}() interpolation must be one of linear, lower, higher, "
+                           f"midpoint or nearest, but got {interpolation}")
+    if isinstance(q, Tensor):
+        if not ((q_values >= 0) & (q_values <= 1)).all():
+            raise RuntimeError(f"{name}() q values must be in the range [0, 1]")
+    elif not 0 <= q <= 1:
+        raise RuntimeError(f"{name}() q must be in the range [0, 1] but got {q}")
+    if dim is None:
+        rows = input.reshape(-1)
+        rest = (1,) * data.ndim if keepdim else ()
+    else:
+        d = wrap_dim(dim, data.ndim)
+        rows = input.movedim(d, -1) if data.ndim else input.reshape(1)
+        rest = data.shape[:d] + ((1,) if keepdim else ()) + data.shape[d + 1:] if data.ndim \
+            else ()
+    ordered = rows.sort(-1).values
+    ranks = _quantile_ranks(ordered._data, q_values.astype(data.dtype), interpolation,
+                            ignore_nan)
+    below = ranks.astype(np.int64)
+    out = take_along_dim(ordered, make(below), -1)
+    if interpolation in ("linear", "midpoint"):
+        above = take_along_dim(ordered, make(np.ceil(ranks).astype(np.int64)), -1)
+        weights = np.full_like(ranks, 0.5) if interpolation == "midpoint" else (
+            ranks - below).astype(ranks.dtype)
+        out = lerp(out, above, make(weights))
+    # q's dim goes first, as torch; its last step is an in-place squeeze (SqueezeBackward4)
+    out = out.movedim(-1, 0).reshape(q_shape + rest + (1,))
+    return run(SQUEEZE_INPLACE_DIM, out, (out._data.ndim - 1,), out._data.shape)
+
+
+def quantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False, *,
+             interpolation: str = "linear") -> Tensor:
+    """Mirrors ``torch.quantile``: the ``q``-quantiles (a number or a 0-/1-D tensor of
+    ``input``'s dtype) along ``dim`` (all elements when None); q's dim comes first. Any nan
+    in a row gives nan."""
+    return _quantile("quantile", input, q, dim, keepdim, interpolation, False)
+
+
+def nanquantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False, *,
+                interpolation: str = "linear") -> Tensor:
+    """Mirrors ``torch.nanquantile``: ``quantile`` of the non-nan values of each row (nan
+    only where a row is all nan)."""
+    return _quantile("quantile", input, q, dim, keepdim, interpolation, True)
+
+
+def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
+        aweights: Tensor | None = None) -> Tensor:
+    """Mirrors ``torch.cov``: the covariance matrix of the variables in ``input``'s rows
+    (observations in columns), with integer frequency weights ``fweights`` and
+    observation weights ``aweights``; a 0-d result for one variable."""
+    data = input._data
+    if data.ndim > 2:
+        raise RuntimeError("cov(): expected input to have two or fewer dimensions but got an "
+                           f"input with {data.ndim} dimensions")
+    x = input.reshape(1, -1) if data.ndim < 2 else input
+    observations = x._data.shape[1]
+    weights = None
+    for label, w in (("fweights", fweights), ("aweights", aweights)):
+        if w is None:
+            continue
+        wd = w._data
+        if wd.ndim > 1:
+            raise RuntimeError(f"cov(): expected {label} to have one or fewer dimensions but "
+                               f"got {label} with {wd.ndim} dimensions")
+        if wd.size != observations:
+            raise RuntimeError(f"cov(): expected {label} to have the same numel as there are "
+                               f"observations in the input but got {wd.size} != "
+                               f"{observations}")
+        if label == "fweights" and wd.dtype.kind not in "biu":
+            raise RuntimeError("cov(): expected fweights to have integral dtype but got "
+                               f"fweights with {_dtype.scalar_type_name(w.dtype)} dtype")
+        if label == "aweights" and wd.dtype.kind not in "fc":
+            raise RuntimeError("cov(): expected aweights to have floating point dtype but got "
+                               f"aweights with {_dtype.scalar_type_name(w.dtype)} dtype")
+        if (wd < 0).any():
+            raise RuntimeError(f"cov(): {label} cannot be negative")
+        weights = w if weights is None else weights * w
+    if x.dtype.category < _dtype.FLOAT:
+        x = x.to(_dtype.get_default_dtype())
+    if weights is None:
+        average = x.mean(1)
+        total = observations
+        norm_factor = total - correction
+    else:
+        total = weights.sum()
+        average = (x * weights).sum(1) / total
+        if aweights is None or correction == 0:
+            norm_factor = total - correction
+        else:
+            norm_factor = total - correction * (weights * aweights).sum() / total
+    if (norm_factor <= 0) if not isinstance(norm_factor, Tensor) else bool(
+            (norm_factor <= 0)._data):
+        warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less "
+                      "than the number of observations.", UserWarning, stacklevel=2)
+        norm_factor = 0 if not isinstance(norm_factor, Tensor) else norm_factor * 0
+    centred = x - average.unsqueeze(1)
+    scaled = centred if weights is None else centred * weights
+    product = scaled @ centred.t().conj()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (product / norm_factor).squeeze()
+
+
+def corrcoef(input: Tensor) -> Tensor:
+    """Mirrors ``torch.corrcoef``: Pearson's correlation coefficients of the variables in
+    ``input``'s rows, clipped to [-1, 1] (real and imaginary parts apart for complex)."""
+    from ember._ops.pointwise import complex as make_complex
+
+    if input._data.ndim > 2:
+        raise RuntimeError("corrcoef(): expected input to have two or fewer dimensions but got "
+                           f"an input with {input._data.ndim} dimensions")
+    c = cov(input)
+    if c._data.ndim == 0:
+        return c / c
+    d = c.diagonal()
+    if d.is_complex():
+        d = d.real
+    stddev = d.sqrt()
+    c = c / stddev.unsqueeze(1)
+    c = c / stddev.unsqueeze(0)
+    if c.is_complex():
+        return make_complex(c.real.clip(-1, 1), c.imag.clip(-1, 1))
+    return c.clip(-1, 1)
+
+
+# torch's trapezoid rules scale by a number through mul/div's Scalar overloads, whose nodes
+# are MulBackward1 / DivBackward1 (``*`` between tensors records MulBackward0).
+_MUL_SCALAR = defop("mul", node="MulBackward1", promote=(0, 1),
+                    forward=lambda xp, self, other: xp.multiply(self, other),
+                    backward=lambda grad, self, other: grad * other)
+_DIV_SCALAR = defop("div", node="DivBackward1", promote=(0, 1),
+                    forward=lambda xp, self, other: xp.true_divide(self, other),
+                    backward=lambda grad, self, other: grad / other)
+
+
+def _trapezoid_spacing(y: Tensor, x: Tensor, d: int) -> Tensor:
+    xd = x._data
+    if xd.ndim == 1:
+        if xd.shape[0] != y._data.shape[d]:
+            raise RuntimeError("trapezoid: There must be one `x` value for each sample point")
+        shape = [1] * y._data.ndim
+        shape[d] = -1
+        return diff(x).reshape(shape)
+    return diff(x, dim=d)
+
+
+def _pairs_of(y: Tensor, d: int) -> Tensor:
+    from ember._ops.shape import narrow
+
+    length = builtins.max(y._data.shape[d] - 1, 0)
+    return narrow(y, d, builtins.min(y._data.shape[d], 1), length) + narrow(y, d, 0, length)
+
+
+def trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """Mirrors ``torch.trapezoid``: the trapezoidal rule along ``dim``, at sample points
+    ``x`` (a tensor) or spaced ``dx`` apart (default 1)."""
+    from ember._ops.creation import zeros
+
+    if x is not None and dx is not None:
+        raise TypeError("trapezoid() received an invalid combination of arguments")
+    if y._data.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    d = wrap_dim(dim, y._data.ndim)
+    if isinstance(x, Tensor):
+        spacing = _trapezoid_spacing(y, x, d)
+        if y._data.shape[d] == 0:
+            return zeros(y.sum(d).shape, dtype=(y.sum(d) * spacing.sum()).dtype)
+        return run(_DIV_SCALAR, (spacing * _pairs_of(y, d)).sum(d), 2.0)
+    dx = 1 if dx is None and x is None else (x if dx is None else dx)
+    if y._data.shape[d] == 0:
+        return zeros(y.sum(d).shape, dtype=(y.sum(d) * 0.5).dtype)
+    ends = y.select(d, 0) + y.select(d, -1)
+    return run(_MUL_SCALAR, y.sum(d) - ends * 0.5, dx)
+
+
+def trapz(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """Mirrors ``torch.trapz``, an alias of ``trapezoid``."""
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+
+def cumulative_trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """Mirrors ``torch.cumulative_trapezoid``: the running trapezoidal integral along
+    ``dim`` (one element fewer than ``y``), at sample points ``x`` or ``dx`` apart."""
+    if y._data.ndim == 0:
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, y._data.ndim)
+    if isinstance(x, Tensor):
+        spacing = _trapezoid_spacing(y, x, d)
+        return run(_DIV_SCALAR, (spacing * _pairs_of(y, d)).cumsum(d), 2.0)
+    dx = 1 if dx is None and x is None else (x if dx is None else dx)
+    return (_pairs_of(y, d) * (dx / 2.0)).cumsum(d)
+
+
+# renorm's scale: sub-tensors whose norm exceeds maxnorm are scaled by maxnorm / (norm + eps)
+_RENORM_EPS = 1e-7
+
+
+def _renorm_forward(xp, self, p, dim, maxnorm):
+    dims = tuple(i for i in range(self.ndim) if i != dim)
+    with np.errstate(over="ignore"):
+        norm = _vector_norm(xp, self, p, dims, True)
+    factor = xp.where(norm > maxnorm, maxnorm / (norm + _RENORM_EPS), 1.0)
+    return (self * factor.astype(self.dtype, copy=False)).astype(self.dtype, copy=False)
+
+
+def _renorm_backward(grad, self, p, dim, maxnorm):
+    from ember._ops.pointwise import where
+
+    dims = tuple(i for i in range(self._data.ndim) if i != dim)
+    norm = self.norm(p, dims, keepdim=True)
+    over = norm > maxnorm
+    factor = where(over, maxnorm / (norm + _RENORM_EPS), 1.0)
+    # the factor also depends on self through the norm, where it is below 1
+    slope = where(over, -maxnorm / (norm + _RENORM_EPS) ** 2, 0.0)
+    through_norm = (grad * self).sum(dims, keepdim=True) * slope
+    return grad * factor + _norm_backward(through_norm, self, p, dims, True, norm)
+
+
+RENORM = defop("renorm", node="RenormBackward0", kind=KEEP, save=(0,),
+               forward=_renorm_forward, backward=_renorm_backward)
+
+
+def renorm(input: Tensor, p, dim: int, maxnorm) -> Tensor:
+    """Mirrors ``torch.renorm``: each slice ``input.select(dim, i)`` whose ``p``-norm
+    exceeds ``maxnorm`` is scaled to norm ``maxnorm`` (by ``maxnorm / (norm + 1e-7)``)."""
+    ndim = input._data.ndim
+    if p <= 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        shown = int(maxnorm) if maxnorm == int(maxnorm) else maxnorm
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {shown}")
+    if ndim <= 1:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {ndim} dimensions")
+    _require_float(input, "linalg.vector_norm: Expected a floating point or complex tensor as "
+                          f"input. Got {_dtype.scalar_type_name(input.dtype)}")
+    return run(RENORM, input, float(p), wrap_dim(dim, ndim), float(maxnorm))
+
+
+def _as_array(value):
+    return value._data if isinstance(value, Tensor) else np.asarray(value)
+
+
+def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
+                 right: bool = False, side: str | None = None, sorter: Tensor | None = None,
+                 out=None) -> Tensor:
+    """Mirrors ``torch.searchsorted``: for each value, the index at which it would be
+    inserted into the innermost dim of ``sorted_sequence`` keeping it sorted (after the
+    first equal element when ``right`` / ``side='right'``). A 1-D sequence serves every
+    value; otherwise the leading dims of sequence and values must agree."""
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError("torch.searchsorted(): side can only be 'left' or 'right' but "
+                               f"got {side}")
+        if right and side == "left":
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to "
+                               "opposites, got side of left while right was True")
+        right = side == "right"
+    seq = sorted_sequence._data
+    values = _as_array(input)
+    if seq.ndim == 0:
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive "
+                           "dimension, but got 0 dimension")
+    if seq.ndim > 1 and seq.shape[:-1] != values.shape[:-1]:
+        raise RuntimeError(
+            "torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
+            "dimensions of boundaries tensor and input value tensor must match, but we got "
+            f"boundaries tensor {list(seq.shape)} and input value tensor "
+            f"{list(values.shape)}")
+    if sorter is not None:
+        seq = np.take_along_axis(seq, sorter._data, -1)
+    how = "right" if right else "left"
+    if seq.ndim == 1:
+        index = np.searchsorted(seq, values, side=how)
+    else:
+        rows = seq.reshape(-1, seq.shape[-1])
+        wanted = values.reshape(rows.shape[0], -1)
+        index = np.stack([np.searchsorted(r, v, side=how) for r, v in zip(rows, wanted)]
+                         ).reshape(values.shape) if rows.shape[0] else np.zeros(values.shape)
+    return make(np.asarray(index).astype(np.int32 if out_int32 else np.int64))
+
+
+def bucketize(input, boundaries: Tensor, *, out_int32: bool = False,
+              right: bool = False, out=None) -> Tensor:
+    """Mirrors ``torch.bucketize``: ``searchsorted(boundaries, input)`` for 1-D
+    ``boundaries``, the bucket of each element of ``input``."""
+    if boundaries._data.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim("
+                           f"{boundaries._data.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def isin(elements, test_elements, *, assume_unique: bool = False,
+         invert: bool = False) -> Tensor:
+    """Mirrors ``torch.isin``: whether each of ``elements`` occurs in ``test_elements``
+    (either may be a number); ``invert`` gives the opposite."""
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError(
+            f"isin() received an invalid combination of arguments - got "
+            f"({type(elements).__name__}, {type(test_elements).__name__}), but expected one "
+            "of:\n * (Tensor elements, Tensor test_elements, *, bool assume_unique = False, "
+            "bool invert = False, Tensor out = None)\n * (Number element, Tensor "
+            "test_elements, *, bool assume_unique = False, bool invert = False, Tensor out = "
+            "None)\n * (Tensor elements, Number test_element, *, bool assume_unique = False, "
+            "bool invert = False, Tensor out = None)\n")
+    for t in (elements, test_elements):
+        if isinstance(t, Tensor) and t._data.dtype.kind == "c":
+            raise RuntimeError("Unsupported input type encountered for isin(): "
+                               f"{_dtype.scalar_type_name(t.dtype)}")
+    found = np.isin(_as_array(elements), _as_array(test_elements), invert=invert)
+    return make(np.asarray(found))
+
+
+def unravel_index(indices, shape) -> tuple:
+    """Mirrors ``torch.unravel_index``: the coordinates in a tensor of ``shape`` of each
+    flat index, one int64 tensor per dim (negative indices count from the end)."""
+    if not isinstance(indices, Tensor):
+        raise AttributeError(f"'{type(indices).__name__}' object has no attribute "
+                             "'is_complex'")
+    if indices._data.dtype.kind not in "iu":
+        raise TypeError(f"expected 'indices' to be integer dtype, but got "
+                        f"{indices.dtype!r}".replace("ember.", "torch."))
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if builtins.any(s < 0 for s in shape):
+        raise ValueError(f"'shape' cannot have negative values, but got {shape}")
+    total = 1
+    for s in shape:
+        total *= s
+    flat = indices._data.astype(np.int64)
+    if total:
+        flat = np.mod(flat, total)  # torch wraps (a negative index counts from the end)
+    coords = []
+    for s in reversed(shape):
+        coords.append(np.mod(flat, s) if s else flat * 0)
+        flat = flat // s if s else flat
+    return tuple(make(c) for c in reversed(coords))
+
+
+attach({
+    "logdet": logdet, "diff": diff, "quantile": quantile, "nanquantile": nanquantile,
+    "cov": cov, "corrcoef": corrcoef, "renorm": renorm,
+})
+__all__ += ["logdet", "diff", "quantile", "nanquantile", "cov", "corrcoef", "trapezoid",
+            "trapz", "cumulative_trapezoid", "renorm", "searchsorted", "bucketize", "isin",
+            "unravel_index"]

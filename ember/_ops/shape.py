@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 
 from ember._backend import ndarray, np
-from ember._dtype import legacy_type_name, scalar_type_name
+from ember._dtype import int64, legacy_type_name, scalar_type_name
 from ember._ops import batching
 from ember._ops._promote import broadcast_error
 from ember._ops.reduction import FLIP
@@ -1700,3 +1700,121 @@ __all__ += [
     "ravel", "hsplit", "vsplit", "dsplit", "diagflat", "cartesian_prod", "combinations",
     "block_diag", "select_scatter", "slice_scatter", "diagonal_scatter",
 ]
+
+
+# ---- view_as_real, view_as_complex, vander, fill_diagonal_ -------------------------------
+
+_REAL_OF = {np.dtype(np.complex64): np.float32, np.dtype(np.complex128): np.float64}
+
+
+def _view_as_real_forward(xp, self):
+    # A trailing axis of length 1 is contiguous whatever the other strides, so NumPy can
+    # reinterpret each complex element as its two floats in place.
+    return self[..., None].view(_REAL_OF[self.dtype])
+
+
+def _view_as_complex_forward(xp, self):
+    return self.view(np.complex64 if self.dtype == np.float32 else np.complex128)[..., 0]
+
+
+VIEW_AS_REAL = defop("view_as_real", node="ViewAsRealBackward0", kind=KEEP, view=True,
+                     forward=_view_as_real_forward,
+                     backward=lambda grad, self: run(VIEW_AS_COMPLEX, grad.contiguous()))
+# the incoming gradient's real and imaginary parts are the pairs' gradients, as they are
+VIEW_AS_COMPLEX = defop("view_as_complex", node="ViewAsComplexBackward0", kind=KEEP,
+                        view=True, forward=_view_as_complex_forward, real_formulas=False,
+                        backward=lambda grad, self: run(VIEW_AS_REAL, grad))
+
+
+def view_as_real(input: Tensor) -> Tensor:
+    """Mirrors ``torch.view_as_real``: a float view of a complex tensor's memory with a new
+    last dim of size 2 (real, imaginary)."""
+    if input._data.dtype.kind != "c":
+        raise RuntimeError("view_as_real is only supported for complex tensors")
+    return run(VIEW_AS_REAL, input)
+
+
+def view_as_complex(input: Tensor) -> Tensor:
+    """Mirrors ``torch.view_as_complex``: a complex view of a float tensor whose last dim
+    holds (real, imaginary) pairs. ember has no complex32, so float16 pairs are refused."""
+    data = input._data
+    if data.dtype not in (np.float16, np.float32, np.float64):
+        raise RuntimeError("view_as_complex is only supported for half, float and double "
+                           "tensors, but got a tensor of scalar type: "
+                           f"{scalar_type_name(input.dtype)}")
+    if data.ndim == 0:
+        raise RuntimeError("Input tensor must have one or more dimensions")
+    if data.shape[-1] != 2:
+        raise RuntimeError("Tensor must have a last dimension of size 2")
+    strides = input.stride()
+    if strides[-1] != 1:
+        raise RuntimeError("Tensor must have a last dimension with stride 1")
+    if any(s % 2 for s in strides[:-1]):
+        raise RuntimeError("Tensor must have a stride divisible by 2 for all but last "
+                           "dimension")
+    if input.storage_offset() % 2:
+        raise RuntimeError("Tensor must have a storage_offset divisible by 2")
+    if data.dtype == np.float16:
+        raise TypeError("ember has no complex32 (torch's ComplexHalf); use float32 pairs")
+    return run(VIEW_AS_COMPLEX, input)
+
+
+def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
+    """Mirrors ``torch.vander``: the Vandermonde matrix of the 1-D ``x`` with ``N`` columns
+    (``len(x)`` by default): powers ``x**(N-1) ... x**0``, or ascending with
+    ``increasing``; integers and bool give int64."""
+    from ember._ops.creation import empty, ones
+
+    if x._data.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x._data.shape[0]
+    if N is None:
+        N = n
+    if N < 0:
+        raise RuntimeError("N must be non-negative.")
+    dtype = x.dtype if x._data.dtype.kind in "fc" else int64
+    if N == 0:
+        return empty((n, 0), dtype=dtype)
+    result = ones((n, N), dtype=dtype)
+    if N > 1:
+        # as torch: powers written into columns 1.. of a ones matrix (CopySlices), reversed
+        result[:, 1:] = x.to(dtype).unsqueeze(1).expand(n, N - 1).cumprod(1)
+    return result if increasing else result.flip(1)
+
+
+def _fill_diagonal_forward(xp, self, fill_value, wrap):
+    out = self.copy()
+    xp.fill_diagonal(out, fill_value, wrap=wrap)
+    return out
+
+
+FILL_DIAGONAL = defop("fill_diagonal_", node="CopySlices", kind=KEEP,
+                      forward=_fill_diagonal_forward,
+                      backward=lambda grad, self, fill_value, wrap: run(
+                          FILL_DIAGONAL, grad, 0, wrap))
+# torch fills the diagonal through a view of the tensor, so its node is CopySlices
+FILL_DIAGONAL.node_cls.name = lambda self: "torch::autograd::CopySlices"
+
+
+def _fill_diagonal(self: Tensor, fill_value, wrap: bool = False) -> Tensor:
+    from ember._ops.registry import inplace
+    from ember.autograd import grad_mode
+
+    shape = self._data.shape
+    if len(shape) < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if len(shape) > 2 and len(set(shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    if self._requires_grad and self._grad_fn is None and grad_mode.is_grad_enabled():
+        # torch writes through a diagonal view, so its refusal names a view of the leaf
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    return inplace(lambda t: run(FILL_DIAGONAL, t, fill_value, bool(wrap)), self)
+
+
+_fill_diagonal.__doc__ = """Mirrors ``Tensor.fill_diagonal_``: writes ``fill_value`` on the
+main diagonal (of a matrix, or of a tensor whose dims are all equal), in place; with
+``wrap`` a tall matrix's diagonal starts again every ``columns + 1`` rows."""
+
+attach({"fill_diagonal_": _fill_diagonal})
+__all__ += ["view_as_real", "view_as_complex", "vander"]
