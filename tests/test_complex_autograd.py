@@ -63,6 +63,10 @@ UNARY = {
     "var": lambda L, x: x.var(0), "trace": lambda L, x: x.trace(),
     "det": lambda L, x: L.linalg.det(x), "inv": lambda L, x: L.linalg.inv(x),
     "matrix_exp": lambda L, x: L.linalg.matrix_exp(x),
+    "slogdet_sign": lambda L, x: L.linalg.slogdet(x)[0],
+    "slogdet_logabsdet": lambda L, x: L.linalg.slogdet(x)[1],
+    "slogdet_both": lambda L, x: L.linalg.slogdet(x)[0] * L.linalg.slogdet(x)[1],
+    "logdet": lambda L, x: L.logdet(x),
 }
 
 BINARY = {

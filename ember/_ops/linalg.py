@@ -754,13 +754,27 @@ def det(A: Tensor) -> Tensor:
 
 def _slogdet_forward(xp, A):
     sign, logabsdet = xp.linalg.slogdet(A)
-    return xp.asarray(sign).astype(A.dtype), xp.asarray(logabsdet).astype(A.dtype)
+    return xp.asarray(sign).astype(A.dtype), xp.asarray(logabsdet).astype(A.real.dtype)
 
 
-SLOGDET = defop("linalg_slogdet", node="LinalgSlogdetBackward0", kind=KEEP, save=(0,),
-                multi=True, forward=_slogdet_forward,
-                backward=lambda grads, A: None if grads[1] is None else
-                grads[1].unsqueeze(-1).unsqueeze(-1) * _mT(inv(A)))
+def _slogdet_backward(grads, A, result):
+    # d log det = tr(A^-1 dA) = T: logabsdet moves by Re T, sign by sign * i Im T; so the
+    # gradient is c * A^-H with c = g_logabsdet - i Im(conj(g_sign) sign) (c = g_logabsdet
+    # for real A, whose sign is constant).
+    g_sign, g_log = grads
+    if A._data.dtype.kind == "c" and g_sign is not None:
+        turn = (g_sign.conj() * result[0]).imag
+        c = (turn * 0 if g_log is None else g_log) - 1j * turn
+    elif g_log is None:
+        return None
+    else:
+        c = g_log
+    return c.unsqueeze(-1).unsqueeze(-1) * inv(A).mH
+
+
+SLOGDET = defop("linalg_slogdet", node="LinalgSlogdetBackward0", kind=KEEP,
+                save=(0, "result"), multi=True, forward=_slogdet_forward,
+                backward=_slogdet_backward, real_formulas=False)
 
 
 def _named(name: str, fields: tuple) -> type:
