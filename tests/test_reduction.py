@@ -440,3 +440,18 @@ def test_reductions_of_infinities_are_silent(fn) -> None:
         e = fn(ember, ember.tensor(values))
     assert [str(w.message) for w in caught] == []
     assert_same(e, fn(torch, torch.tensor(values)))
+
+
+@pytest.mark.parametrize("name, fields", [
+    ("max", ("values", "indices")), ("aminmax", ("min", "max")),
+    ("frexp", ("mantissa", "exponent")), ("linalg_svd", ("U", "S", "Vh")),
+    ("linalg_lstsq", ("solution", "residuals", "rank", "singular_values")),
+])
+def test_return_types_are_built_from_one_sequence(name: str, fields: tuple) -> None:
+    values = [1.5 * i for i in range(len(fields))]
+    for L in (torch, ember):
+        r = getattr(L.return_types, name)(values)
+        assert isinstance(r, tuple) and list(r) == values
+        assert [getattr(r, f) for f in fields] == values
+        assert (r.n_fields, r.n_sequence_fields) == (len(fields), len(fields))
+    check_raises_like(lambda L: getattr(L.return_types, name)(values + [0.0]))

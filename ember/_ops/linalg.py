@@ -9,6 +9,7 @@ import warnings
 from ember._backend import np
 from ember._dtype import FLOAT, cpp_type_name, scalar_type_name
 from ember._ops.pointwise import where
+from ember._ops.reduction import _return_type
 from ember._ops.registry import KEEP, attach, defop, run
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view
 from ember._tensor import Tensor, make, wrap_dim
@@ -777,29 +778,12 @@ SLOGDET = defop("linalg_slogdet", node="LinalgSlogdetBackward0", kind=KEEP,
                 backward=_slogdet_backward, real_formulas=False)
 
 
-def _named(name: str, fields: tuple) -> type:
-    """A tuple type with named fields that prints as torch's ``torch.return_types.NAME``."""
-    def __new__(cls, *values):
-        return tuple.__new__(cls, values)
-
-    def __repr__(self) -> str:
-        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
-        return f"torch.return_types.{name}(\n{body})"
-
-    namespace = {"__slots__": (), "__new__": __new__, "__repr__": __repr__,
-                 "__module__": "ember.return_types", "n_fields": len(fields),
-                 "n_sequence_fields": len(fields),
-                 "__reduce__": lambda self: (type(self), tuple(self))}
-    for i, f in enumerate(fields):
-        namespace[f] = property(lambda self, i=i: self[i])
-    return type(name, (tuple,), namespace)
-
-
-slogdet_result = _named("linalg_slogdet", ("sign", "logabsdet"))
-qr_result = _named("linalg_qr", ("Q", "R"))
-svd_result = _named("linalg_svd", ("U", "S", "Vh"))
-eigh_result = _named("linalg_eigh", ("eigenvalues", "eigenvectors"))
-lstsq_result = _named("linalg_lstsq", ("solution", "residuals", "rank", "singular_values"))
+slogdet_result = _return_type("linalg_slogdet", ("sign", "logabsdet"))
+qr_result = _return_type("linalg_qr", ("Q", "R"))
+svd_result = _return_type("linalg_svd", ("U", "S", "Vh"))
+eigh_result = _return_type("linalg_eigh", ("eigenvalues", "eigenvectors"))
+lstsq_result = _return_type("linalg_lstsq",
+                            ("solution", "residuals", "rank", "singular_values"))
 
 
 def slogdet(A: Tensor):
@@ -807,7 +791,7 @@ def slogdet(A: Tensor):
     ``logabsdet`` carries a gradient."""
     _check_square(A, "linalg.slogdet")
     _check_precision(A, "linalg.slogdet")
-    return slogdet_result(*run(SLOGDET, A))
+    return slogdet_result(run(SLOGDET, A))
 
 
 def _solve_forward(xp, A, B, vector, left):
@@ -1094,16 +1078,16 @@ def linalg_qr(A: Tensor, mode: str = "reduced"):
             f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), "
             "'r', or 'complete'")
     _check_lapack_dtype(A, "geqrf_cpu")
-    return qr_result(*run(QR, A, mode))
+    return qr_result(run(QR, A, mode))
 
 
-qr_legacy_result = _named("qr", ("Q", "R"))
+qr_legacy_result = _return_type("qr", ("Q", "R"))
 
 
 def qr(input: Tensor, some: bool = True):
     """Mirrors ``torch.qr``, the older form of ``torch.linalg.qr``: ``some`` picks the
     reduced factors, else the complete ones; a ``torch.return_types.qr`` (Q, R)."""
-    return qr_legacy_result(*linalg_qr(input, "reduced" if some else "complete"))
+    return qr_legacy_result(linalg_qr(input, "reduced" if some else "complete"))
 
 
 def _svd_backward(grads, A, full_matrices, result):
@@ -1152,10 +1136,10 @@ def linalg_svd(A: Tensor, full_matrices: bool = True):
     at repeated singular values, as torch's."""
     _check_matrix(A, "linalg.svd")
     _check_lapack_dtype(A, "linalg_svd_cpu")
-    return svd_result(*run(SVD, A, full_matrices))
+    return svd_result(run(SVD, A, full_matrices))
 
 
-svd_legacy_result = _named("svd", ("U", "S", "V"))
+svd_legacy_result = _return_type("svd", ("U", "S", "V"))
 
 
 def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
@@ -1169,11 +1153,11 @@ def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
 
         shape = input._data.shape
         dtype = input.dtype
-        return svd_legacy_result(zeros(shape[:-2] + (shape[-2],) * 2, dtype=dtype),
-                                 svdvals(input),
-                                 zeros(shape[:-2] + (shape[-1],) * 2, dtype=dtype))
+        return svd_legacy_result((zeros(shape[:-2] + (shape[-2],) * 2, dtype=dtype),
+                                  svdvals(input),
+                                  zeros(shape[:-2] + (shape[-1],) * 2, dtype=dtype)))
     U, S, Vh = run(SVD, input, not some)
-    return svd_legacy_result(U, S, _mT(Vh))
+    return svd_legacy_result((U, S, _mT(Vh)))
 
 
 def svdvals(A: Tensor) -> Tensor:
@@ -1231,7 +1215,7 @@ def eigh(A: Tensor, UPLO: str = "L"):
     _check_dims(A, "linalg.eigh")
     _check_lapack_dtype(A, "linalg_eigh_cpu", any_dtype=True)
     _check_uplo(UPLO)
-    return eigh_result(*run(EIGH, A, UPLO))
+    return eigh_result(run(EIGH, A, UPLO))
 
 
 def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
@@ -1376,7 +1360,7 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver: str | None = None):
             raise RuntimeError("This function doesn't handle types other than float and double")
         raise NotImplementedError(
             f'"linalg_lstsq_cpu" not implemented for \'{scalar_type_name(A.dtype)}\'')
-    return lstsq_result(*run(LSTSQ, A, B, vector, driver))
+    return lstsq_result(run(LSTSQ, A, B, vector, driver))
 
 
 # ---- norms ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 import types
 import warnings
 
@@ -32,34 +33,42 @@ __all__ = [
 # ---- torch.return_types ---------------------------------------------------------------
 
 
-def _return_type(name: str) -> type:
-    """A (values, indices) tuple type that prints as torch's ``torch.return_types.NAME``."""
+# Mirrors ``torch.return_types``.
+return_types = types.ModuleType("ember.return_types", "Mirrors ``torch.return_types``.")
+
+
+def _return_type(name: str, fields: tuple = ("values", "indices")) -> type:
+    """A tuple type with named fields that prints as torch's ``torch.return_types.NAME``
+    and, like torch's, is built from one sequence; it is also ``return_types.NAME``."""
+    n = len(fields)
+
     def __new__(cls, sequence):
         sequence = tuple(sequence)
-        if len(sequence) != 2:
-            raise TypeError(f"torch.return_types.{name} takes a 2-sequence "
+        if len(sequence) != n:
+            raise TypeError(f"torch.return_types.{name}() takes a {n}-sequence "
                             f"({len(sequence)}-sequence given)")
         return tuple.__new__(cls, sequence)
 
     def __repr__(self) -> str:
-        return f"torch.return_types.{name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
+        return f"torch.return_types.{name}(\n{body})"
 
     def __reduce__(self):
         return (type(self), (tuple(self),))
 
     namespace = {
         "__slots__": (), "__new__": __new__, "__repr__": __repr__, "__reduce__": __reduce__,
-        "__module__": "ember.return_types", "n_fields": 2, "n_sequence_fields": 2,
-        "values": property(lambda self: self[0], doc="the values"),
-        "indices": property(lambda self: self[1], doc="the indices (int64)"),
+        "__module__": "ember.return_types", "n_fields": n, "n_sequence_fields": n,
     }
-    return type(name, (tuple,), namespace)
+    for i, field in enumerate(fields):
+        namespace[field] = property(operator.itemgetter(i))
+    cls = type(name, (tuple,), namespace)
+    setattr(return_types, name, cls)
+    return cls
 
 
-# Mirrors ``torch.return_types``.
-return_types = types.ModuleType("ember.return_types", "Mirrors ``torch.return_types``.")
 for _name in ("max", "min", "median", "kthvalue", "sort", "topk", "cummax", "cummin"):
-    setattr(return_types, _name, _return_type(_name))
+    _return_type(_name)
 
 
 # ---- shared helpers -------------------------------------------------------------------
@@ -1105,35 +1114,10 @@ def histc(input: Tensor, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
 # ---- softmax, log_softmax, logcumsumexp, aminmax, msort, nanmedian, mode, dist ----------
 
 
-def _named_return_type(name: str, fields: tuple) -> type:
-    """A two-field tuple type printing as torch's ``torch.return_types.NAME`` with the
-    given field names (frexp's mantissa/exponent, aminmax's min/max)."""
-    def __new__(cls, sequence):
-        sequence = tuple(sequence)
-        if len(sequence) != 2:
-            raise TypeError(f"torch.return_types.{name} takes a 2-sequence "
-                            f"({len(sequence)}-sequence given)")
-        return tuple.__new__(cls, sequence)
-
-    def __repr__(self) -> str:
-        return (f"torch.return_types.{name}(\n{fields[0]}={self[0]!r},\n"
-                f"{fields[1]}={self[1]!r})")
-
-    def __reduce__(self):
-        return (type(self), (tuple(self),))
-
-    namespace = {
-        "__slots__": (), "__new__": __new__, "__repr__": __repr__, "__reduce__": __reduce__,
-        "__module__": "ember.return_types", "n_fields": 2, "n_sequence_fields": 2,
-        fields[0]: property(lambda self: self[0]), fields[1]: property(lambda self: self[1]),
-    }
-    return type(name, (tuple,), namespace)
-
-
-return_types.frexp = _named_return_type("frexp", ("mantissa", "exponent"))
-return_types.aminmax = _named_return_type("aminmax", ("min", "max"))
-return_types.nanmedian = _return_type("nanmedian")
-return_types.mode = _return_type("mode")
+_return_type("frexp", ("mantissa", "exponent"))
+_return_type("aminmax", ("min", "max"))
+_return_type("nanmedian")
+_return_type("mode")
 
 
 def _in_float32_if_half(fn):
