@@ -1147,3 +1147,140 @@ LAST_ERRORS = {
 @pytest.mark.parametrize("case", sorted(LAST_ERRORS))
 def test_last_errors_like_torch(case: str) -> None:
     check_raises_like(LAST_ERRORS[case])
+
+
+# ---- as_strided: views with any sizes and strides over the tensor's memory -------------------
+
+AS_STRIDED_CASES = [
+    # (input shape, size, stride, storage_offset)
+    ((6,), (2, 2), (1, 2), 1),
+    ((6,), (3, 2), (1, 1), None),      # overlapping sliding windows
+    ((3, 4), (2, 3), (4, 1), 1),
+    ((3, 4), (4, 3), (1, 4), 0),       # a transpose through memory
+    ((3, 4), (5, 4), (2, 1), 0),       # windows overlapping by half
+    ((3, 4), (3, 2), (0, 3), 2),       # zero stride: one row read three times
+    ((2, 3, 4), (6, 4), (4, 1), None),
+    ((2, 3, 4), (2, 2, 2), (12, 5, 1), 3),
+    ((5,), (), (), 4),                 # a 0-d view
+    ((5,), (0, 3), (1, 1), 2),         # empty
+]
+
+
+@pytest.mark.parametrize("noncontiguous", [False, True])
+@pytest.mark.parametrize("case", AS_STRIDED_CASES, ids=str)
+def test_as_strided_like_torch(case, noncontiguous: bool) -> None:
+    shape, size, stride, offset = case
+    check_op(lambda L, x: L.as_strided(x, size, stride, offset), [shape],
+             noncontiguous=noncontiguous)
+    check_op(lambda L, x: (x * 1).as_strided(size, stride, offset).sum() if offset is None
+             else x.as_strided(size, stride, offset) * 2, [shape], noncontiguous=noncontiguous,
+             dtype="float64")
+
+
+@pytest.mark.parametrize("case", AS_STRIDED_CASES[:8], ids=str)
+def test_as_strided_gradcheck(case) -> None:
+    shape, size, stride, offset = case
+    check_gradcheck(lambda L, x: x.as_strided(size, stride, offset), [shape])
+    # through a non-leaf view: the gradient lands in the view's own geometry
+    check_gradcheck(lambda L, x: (x * 1).flatten()[1:].as_strided((2, 2), (1, 1)), [shape])
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.arange(12.).reshape(3, 4),
+    lambda L: L.arange(12.).reshape(3, 4).t(),
+    lambda L: L.arange(12.).reshape(3, 4)[1:, 1:],
+    lambda L: L.arange(12.).reshape(3, 4).expand(2, 3, 4),
+])
+def test_as_strided_geometry_like_torch(make) -> None:
+    for L in (torch, ember):
+        x = make(L)
+        views = [x.as_strided((2, 2), (1, 2)), x.as_strided((3,), (2,), 1),
+                 L.as_strided(x, (2, 3), (0, 1), 5)]
+        if L is torch:
+            expected = [(v.tolist(), v.stride(), v.storage_offset()) for v in views]
+        else:
+            got = [(v.tolist(), v.stride(), v.storage_offset()) for v in views]
+    assert got == expected
+
+
+def test_as_strided_shares_memory_like_torch() -> None:
+    results = []
+    for L in (torch, ember):
+        base = L.arange(12.).reshape(3, 4)
+        view = base[1:].as_strided((2, 3), (1, 2), 2)
+        view[0, 1] = -1.0          # into the base
+        base.add_(10)              # and back into the view
+        view.mul_(2)
+        results.append((base.tolist(), view.tolist(), view._version))
+    assert results[1] == results[0]
+
+
+def test_as_strided_with_overlap_backward_like_torch() -> None:
+    # a non-leaf input read through overlapping windows: torch sums the overlaps in memory
+    grads = []
+    for L in (torch, ember):
+        a = L.arange(1.0, 13.0, dtype=L.float64).reshape(3, 4).requires_grad_()
+        windows = (a * a).t().as_strided((5, 3), (2, 1), 1)
+        weight = L.arange(15.0, dtype=L.float64).reshape(5, 3)
+        (windows * weight).sum().backward()
+        grads.append(a.grad.tolist())
+    assert grads[1] == grads[0]
+
+
+def test_as_strided_inplace_like_torch() -> None:
+    results = []
+    for L in (torch, ember):
+        a = L.arange(8.0, dtype=L.float64).requires_grad_()
+        x = a * 1
+        out = x.as_strided_((3, 2), (2, 1), 1)
+        assert out is x
+        y = x * L.arange(6.0, dtype=L.float64).reshape(3, 2)
+        y.sum().backward()
+        results.append((x.tolist(), x.stride(), x.storage_offset(), x.grad_fn.name(),
+                        a.grad.tolist(), x.as_strided((2,), (1,)).tolist()))
+    assert results[1] == results[0]
+
+
+@given(st.data())
+@settings(max_examples=25, deadline=None)
+def test_as_strided_hypothesis(data) -> None:
+    n = data.draw(st.integers(1, 12))
+    ndim = data.draw(st.integers(0, 3))
+    size = tuple(data.draw(st.lists(st.integers(1, 4), min_size=ndim, max_size=ndim)))
+    stride = tuple(data.draw(st.lists(st.integers(0, 4), min_size=ndim, max_size=ndim)))
+    reach = sum((k - 1) * s for k, s in zip(size, stride))
+    offset = data.draw(st.integers(0, 13))
+    # in bounds or not: out of bounds must raise torch's error
+    check_op(lambda L, x: x.as_strided(size, stride, offset), [(n,)], dtype="float64")
+    if offset + reach < n:
+        check_gradcheck(lambda L, x: x.as_strided(size, stride, offset), [(n,)],
+                        gradgrad=False)
+
+
+AS_STRIDED_ERRORS = {
+    "out_of_bounds": lambda L: L.arange(4.0).as_strided((3,), (2,)),
+    "out_of_bounds_offset": lambda L: L.arange(4).as_strided((2,), (1,), 3),
+    "out_of_bounds_view": lambda L: L.arange(6.0)[2:].as_strided((5,), (1,)),
+    "negative_stride": lambda L: L.arange(4.0).as_strided((3,), (-1,)),
+    "negative_size": lambda L: L.arange(4.0).as_strided((-3,), (1,)),
+    "negative_offset": lambda L: L.arange(4.0).as_strided((3,), (1,), -1),
+    "length_mismatch": lambda L: L.arange(4.0).as_strided((3, 2), (1,)),
+    "write_zero_stride": lambda L: L.arange(4.0).as_strided((3, 1), (0, 1)).mul_(2),
+    "inplace_out_of_bounds": lambda L: L.arange(4.0).as_strided_((5,), (1,)),
+    "inplace_leaf": lambda L: L.ones(4, requires_grad=True).as_strided_((2,), (1,)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AS_STRIDED_ERRORS))
+def test_as_strided_errors_like_torch(case: str) -> None:
+    check_raises_like(AS_STRIDED_ERRORS[case])
+
+
+def test_as_strided_error_leaves_input_untouched() -> None:
+    a = ember.arange(6.0).requires_grad_()
+    x = a * 1
+    with pytest.raises(RuntimeError):
+        x.as_strided_((7,), (1,))
+    assert x.shape == (6,) and x.stride() == (1,) and x._version == 0
+    assert x.grad_fn.name() == "MulBackward0"
+

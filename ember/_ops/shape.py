@@ -1301,11 +1301,18 @@ def _address(data: ndarray) -> int:
 def storage_offset(self: Tensor) -> int:
     """Mirrors ``Tensor.storage_offset``: where the first element sits in the base's memory,
     in elements (a tensor that is not a view owns its memory from its first element)."""
-    base = self._base
-    if base is None:
+    memory = _memory(self)
+    if memory is self._data:
         return 0
     data = self._data
-    return (_address(data) - _address(base._data)) // data.itemsize
+    return (_address(data) - _address(memory)) // data.itemsize
+
+
+def _memory(t: Tensor) -> ndarray:
+    """The array that stands for ``t``'s storage: its base's data, or what that data was
+    before an ``as_strided_`` moved the base's start."""
+    base = t if t._base is None else t._base
+    return base.__dict__.get("_storage", base._data)
 
 
 def data_ptr(self: Tensor) -> int:
@@ -1818,3 +1825,146 @@ main diagonal (of a matrix, or of a tensor whose dims are all equal), in place; 
 
 attach({"fill_diagonal_": _fill_diagonal})
 __all__ += ["view_as_real", "view_as_complex", "vander"]
+
+
+# ---- as_strided: any sizes and strides over the tensor's memory ---------------------------
+# torch's storage is, in ember, the memory of the tensor's base (the tensor itself when it is
+# not a view), from the base's first element on; positions are counted in elements from
+# there, as ``storage_offset`` counts them. The op's parameters hold the view's start
+# relative to the input's first element (``shift``), so a recipe replayed on another tensor
+# of the input's layout (an in-place write through the view, see registry._copy_slices)
+# picks the same elements of it.
+
+
+def _storage_size(t: Tensor) -> int:
+    """Elements of ``t``'s storage: its base's memory from the first element to the last."""
+    data = _memory(t)
+    if data.size == 0:
+        return 0
+    return 1 + sum((n - 1) * s for n, s in zip(data.shape, data.strides) if s > 0) // (
+        data.itemsize)
+
+
+def _element_strides(data: ndarray) -> tuple:
+    return tuple(s // data.itemsize for s in data.strides)
+
+
+def lay_out(xp, array: ndarray, strides: tuple) -> ndarray:
+    """``array``'s values in fresh memory with the given element ``strides`` (those of a
+    dense, non-overlapping layout, such as a base's), or ``array`` itself when it already
+    has them."""
+    item = array.itemsize
+    if array.strides == tuple(s * item for s in strides) or array.size == 0:
+        return array
+    flat = xp.empty(max(1 + sum((n - 1) * s for n, s in zip(array.shape, strides)), 0),
+                    array.dtype)
+    out = xp.lib.stride_tricks.as_strided(flat, array.shape, tuple(s * item for s in strides))
+    out[...] = array
+    return out
+
+
+def _as_strided_forward(xp, self, size, stride, shift, self_shape, self_strides):
+    # A replay on a tensor laid out otherwise (a gradient) first takes the input's layout.
+    self = lay_out(xp, self, self_strides)
+    item = self.itemsize
+    # The start may lie before the input's first element (a view of a later part of its
+    # base): walk there through a one-dim view in the right direction.
+    n = abs(shift)
+    start = xp.lib.stride_tricks.as_strided(self, (n + 1,), (item if shift >= 0 else -item,))
+    out = xp.lib.stride_tricks.as_strided(start[n:], size, tuple(s * item for s in stride))
+    if any(s == 0 and k > 1 for k, s in zip(size, stride)):
+        # one memory location behind several elements: torch refuses to write through it
+        out.flags.writeable = False
+    return out
+
+
+def _positions(shape: tuple, strides: tuple, start: int) -> ndarray:
+    """Each element's memory position (elements from ``start``), in row-major order."""
+    pos = np.full(shape, start, np.int64)
+    for k, (n, s) in enumerate(zip(shape, strides)):
+        pos += (np.arange(n, dtype=np.int64) * s).reshape((n,) + (1,) * (len(shape) - k - 1))
+    return pos.reshape(-1)
+
+
+def _as_strided_backward(grad, self, size, stride, shift, self_shape, self_strides):
+    # The gradient lands in memory first: each output element adds its gradient at its
+    # position (summing where windows overlap); each input element then reads its own
+    # position, shared equally among the input elements that share one location.
+    out_pos = _positions(size, stride, shift)
+    in_pos = _positions(self_shape, self_strides, 0)
+    low = min(int(out_pos.min(initial=0)), int(in_pos.min(initial=0)))
+    high = max(int(out_pos.max(initial=0)), int(in_pos.max(initial=0)))
+    memory = grad.new_zeros(high - low + 1).index_add(0, make(out_pos - low),
+                                                     grad.reshape(-1))
+    result = memory[make(in_pos - low)].reshape(self_shape)
+    counts = np.bincount(in_pos - low, minlength=high - low + 1)[in_pos - low]
+    if counts.size and counts.max() > 1:
+        result = result / make(counts.reshape(self_shape).astype(grad._data.dtype))
+    return result
+
+
+AS_STRIDED = defop("as_strided", node="AsStridedBackward0", kind=KEEP, view=True,
+                   forward=_as_strided_forward, backward=_as_strided_backward)
+AS_STRIDED_ = _view_op_(AS_STRIDED, "AsStridedBackward1")
+
+
+def _as_strided_args(input: Tensor, size, stride, offset) -> tuple:
+    """The op's parameters for ``as_strided(input, size, stride, offset)``, after torch's
+    checks."""
+    size = tuple(int(n) for n in size)
+    stride = tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    if any(s < 0 for s in stride):
+        raise RuntimeError("as_strided: Negative strides are not supported at the moment, got "
+                           f"strides: {list(stride)}")
+    if any(n < 0 for n in size):
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(size)} and "
+                           f"strides={list(stride)}")
+    own = storage_offset(input)
+    offset = own if offset is None else int(offset)
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset}")
+    data = input._data
+    need = 0 if 0 in size else offset + 1 + sum((n - 1) * s for n, s in zip(size, stride))
+    have = _storage_size(input)
+    if need > have:
+        item = data.itemsize
+        raise RuntimeError(
+            f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, "
+            f"and itemsize {item} requiring a storage size of {need * item} are out of bounds "
+            f"for storage of size {have * item}")
+    return size, stride, offset - own, data.shape, _element_strides(data)
+
+
+def as_strided(input: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
+    """Mirrors ``torch.as_strided``: a view of ``input``'s memory (its base's, for a view)
+    with the given sizes and strides (in elements) from ``storage_offset`` (default: where
+    ``input`` starts). Writes go both ways; elements may overlap. Its gradient adds up in
+    memory where elements overlap, as torch's does."""
+    return run(AS_STRIDED, input, *_as_strided_args(input, size, stride, storage_offset))
+
+
+def as_strided_(input: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
+    """Mirrors ``Tensor.as_strided_``: ``input`` becomes ``as_strided(input, size, stride,
+    storage_offset)``, in place."""
+    memory = input._data
+    _restride(input, AS_STRIDED_, *_as_strided_args(input, size, stride, storage_offset))
+    if input._base is None and "_storage" not in input.__dict__:
+        input._storage = memory  # its storage stays where it was
+    return input
+
+
+def as_strided_recipe(view: Tensor, base: Tensor) -> list:
+    """A view chain (see registry._view_chain) that makes ``view`` from ``base`` by its
+    memory position alone: one as_strided step."""
+    data = view._data
+    shift = (_address(data) - _address(base._data)) // data.itemsize if data.size else 0
+    base_data = base._data
+    params = (data.shape, _element_strides(data), shift, base_data.shape,
+              _element_strides(base_data))
+    return [(AS_STRIDED, params, None)]
+
+
+attach({"as_strided": as_strided, "as_strided_": as_strided_})
+__all__ += ["as_strided", "as_strided_"]
