@@ -1284,3 +1284,46 @@ def test_as_strided_error_leaves_input_untouched() -> None:
     assert x.shape == (6,) and x.stride() == (1,) and x._version == 0
     assert x.grad_fn.name() == "MulBackward0"
 
+
+# ---- a write through a view after the base was restrided in place ----------------------------
+
+RESTRIDED_WRITES = {
+    "t_": lambda L, x: (x.reshape(4, 3), lambda b: b.t_(), lambda b: b[0]),
+    "transpose_then_row": lambda L, x: (x.reshape(3, 4), lambda b: b.transpose_(0, 1),
+                                        lambda b: b[1]),
+    "unsqueeze_": lambda L, x: (x.reshape(2, 6), lambda b: b.unsqueeze_(0), lambda b: b[:, 1]),
+    "as_strided_": lambda L, x: (x.reshape(12), lambda b: b.as_strided_((3, 3), (3, 1), 2),
+                                 lambda b: b[2:8:2]),
+    "transposed_base": lambda L, x: (x.reshape(4, 3).t(), lambda b: b.t_(), lambda b: b[1]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RESTRIDED_WRITES))
+def test_write_through_view_after_restride_like_torch(case: str) -> None:
+    results = []
+    for L in (torch, ember):
+        a = L.arange(12.0, dtype=L.float64).requires_grad_()
+        shaped, restride, take = RESTRIDED_WRITES[case](L, a * 1)
+        base = shaped * 1  # keeps ``shaped``'s layout (transposed for "transposed_base")
+        view = take(base)
+        restride(base)
+        view.mul_(L.arange(2.0, 2.0 + view.numel(), dtype=L.float64).reshape(view.shape))
+        weight = L.arange(base.numel(), dtype=L.float64).reshape(base.shape)
+        (base * weight).sum().backward()
+        results.append((base.tolist(), view.tolist(), view.grad_fn.name(),
+                        base.grad_fn.name(), a.grad.tolist()))
+    assert results[1] == results[0]
+
+
+def test_write_through_view_example_like_torch() -> None:
+    results = []
+    for L in (torch, ember):
+        a = L.arange(6.).reshape(2, 3).requires_grad_()
+        x = a * 1
+        w = x[0]
+        x.t_()
+        w.mul_(2)
+        w.add_(1)  # a second write goes through the regenerated (as_strided) view
+        (x * L.arange(6.).reshape(3, 2)).sum().backward()
+        results.append((a.grad.tolist(), w.grad_fn.name(), x.tolist()))
+    assert results[1] == results[0]

@@ -484,6 +484,11 @@ def _copy_slices_base(grad, base, value, chain):
 
     with grad_mode.no_grad():
         keep = ones_like(grad)
+        op, params, _ = chain[0]
+        if op.name == "as_strided":  # the mask must be laid out like the base to be written
+            from ember._ops.shape import lay_out
+
+            keep = make(lay_out(np, keep._data, params[4]))
         replay_view(keep, chain).zero_()
     return grad * keep
 
@@ -513,10 +518,35 @@ def _copy_slices(view: Tensor, value: Tensor) -> None:
     base._grad_fn = node
     base._requires_grad = True
     base._output_nr = 0
-    regenerated = replay_view(base, chain)
+    regenerated = _replay_if_fits(base, chain, view._data)
+    if regenerated is None:
+        # The base was restrided in place since the view was made (``t_``, ``as_strided_``):
+        # the recipe no longer makes the view, its memory position still does (torch
+        # regenerates such a view with as_strided too).
+        from ember._ops.shape import as_strided_recipe
+
+        chain = as_strided_recipe(view, base)
+        node._args = node._args[:2] + (chain,)
+        regenerated = replay_view(base, chain)
+        view._view_src = regenerated._view_src
     view._grad_fn = regenerated._grad_fn
     view._requires_grad = True
     view._output_nr = regenerated._output_nr
+
+
+def _replay_if_fits(base: Tensor, chain: list, data: ndarray):
+    """``replay_view(base, chain)`` when it gives the view of ``data``'s shape and memory
+    position, else None."""
+    try:
+        regenerated = replay_view(base, chain)
+    except (IndexError, ValueError, RuntimeError):
+        return None
+    made = regenerated._data
+    if made.shape != data.shape or made.strides != data.strides or (
+            data.size and made.__array_interface__["data"][0]
+            != data.__array_interface__["data"][0]):
+        return None
+    return regenerated
 
 
 def _keep_original(node, target: Tensor) -> None:
