@@ -518,11 +518,14 @@ def _copy_slices(view: Tensor, value: Tensor) -> None:
     base._grad_fn = node
     base._requires_grad = True
     base._output_nr = 0
-    regenerated = _replay_if_fits(base, chain, view._data)
+    if "_restrided" in base.__dict__:  # set by the in-place view ops (shape._restride)
+        regenerated = _replay_if_fits(base, chain, view._data)
+    else:  # the common path: nothing restrided in place, the recipe still makes the view
+        regenerated = replay_view(base, chain)
     if regenerated is None:
-        # The base was restrided in place since the view was made (``t_``, ``as_strided_``):
-        # the recipe no longer makes the view, its memory position still does (torch
-        # regenerates such a view with as_strided too).
+        # The base (or a view between it and this one) was restrided in place since the
+        # view was made (``t_``, ``as_strided_``): the recipe may no longer make the view,
+        # its memory position still does (torch regenerates such a view with as_strided).
         from ember._ops.shape import as_strided_recipe
 
         chain = as_strided_recipe(view, base)

@@ -1385,6 +1385,9 @@ def _restride(self: Tensor, op: Op, *params) -> Tensor:
         self._view_src = (op, before, params, None)
     self._data = out._data
     self._vc[0] += 1
+    # Recipes of views made before may no longer fit their base: registry._copy_slices then
+    # checks each replay.
+    (self if self._base is None else self._base)._restrided = True
     if out._grad_fn is not None:
         self._grad_fn = out._grad_fn
         self._requires_grad = True
