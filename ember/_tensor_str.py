@@ -243,7 +243,7 @@ def _suffixes(t: Any) -> list[str]:
         if dtype not in (get_default_dtype(), default_complex(), int64, bool_):
             out.append(f"dtype={dtype!r}")
     if t.grad_fn is not None:
-        out.append(f"grad_fn=<{t.grad_fn.name()}>")
+        out.append(f"grad_fn=<{type(t.grad_fn).__name__}>")  # CopySlices: no torch:: prefix
     elif t.requires_grad:
         out.append("requires_grad=True")
     if "_fw" in getattr(t, "__dict__", ()):

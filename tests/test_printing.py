@@ -363,3 +363,14 @@ def test_printoptions_context_manager_restores():
         _check(arr)
     assert _tensor_str.get_printoptions() == torch._tensor_str.get_printoptions()
     _check(arr)
+
+
+def test_grad_fn_in_repr_is_the_node_type_name() -> None:
+    """torch prints type(grad_fn).__name__: CopySlices, not its name() torch::autograd::..."""
+    def tensors(L):
+        a = L.zeros(3, requires_grad=True).clone()
+        a[0] = 1.0
+        b = L.ones(2, 3, requires_grad=True) * 2
+        b[:, 1].mul_(3)
+        return [a, b, b.sum(), L.ones(2, requires_grad=True).exp()]
+    assert [repr(t) for t in tensors(ember)] == [repr(t) for t in tensors(torch)]
