@@ -70,3 +70,26 @@ def test_third_derivative_binary(name: str) -> None:
     for i, (a, b) in enumerate(zip(e, t)):
         assert_same(a, b, what=f"derivative {i // 2 + 1} of input {i % 2}", rtol=1e-9,
                     atol=1e-9)
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("prod", lambda L, x: x.prod()),
+    ("prod_dim", lambda L, x: (x.prod(1) * L.tensor([1.0, -2.0], dtype=L.float64)).sum()),
+    ("prod_dim0", lambda L, x: x.prod(0, keepdim=True).sum()),
+    ("cumprod", lambda L, x: (x.cumprod(1) * L.tensor([1.0, -2.0, 3.0, 0.5],
+                                                     dtype=L.float64)).sum()),
+    ("cumprod_dim0", lambda L, x: x.cumprod(0).sum()),
+])
+def test_derivatives_of_products_over_zeros_to_third_order(name: str, fn) -> None:
+    """prod and cumprod take the zero-safe gradient path when the input holds zeros; that
+    path must be differentiable again, as torch's is."""
+    data = [[2.0, 0.0, 3.0, 0.5], [1.0, 0.5, 0.0, 0.0]]
+    out = []
+    for L in (torch, ember):
+        x = L.tensor(data, dtype=L.float64, requires_grad=True)
+        (g,) = L.autograd.grad(fn(L, x), x, create_graph=True)
+        (h,) = L.autograd.grad((g * g).sum(), x, create_graph=True)
+        (t,) = L.autograd.grad((h * h.exp()).sum(), x)
+        out.append((g.detach(), h.detach(), t))
+    for e, t in zip(out[1], out[0]):
+        assert_same(e, t, rtol=1e-12, atol=1e-12)

@@ -20,6 +20,7 @@ from ember._backend import np
 from ember._ops import batching
 from ember._ops.registry import KEEP, attach, defop, not_implemented, run
 from ember._tensor import Tensor, make, wrap_dim, wrap_dims
+from ember.autograd import grad_mode
 from ember.autograd.forward_ad import not_supported
 
 __all__ = [
@@ -259,11 +260,29 @@ def _exclusive_products(xp, x, dim):
     return xp.moveaxis(left * right, 0, dim)
 
 
+def _prod_others_backward(grad, self, dim):
+    # d others_i / d x_j is the product over k not in {i, j} (0 for i == j): the others of
+    # x with x_j set to 1, for each j at once along a new leading dim (n times the memory;
+    # only the gradient of a prod over zeros comes here).
+    from ember._ops.creation import eye
+    from ember._ops.pointwise import where
+
+    if self._data.ndim == 0:
+        return grad * 0
+    n = self._data.shape[dim]
+    shape = [1] * (self._data.ndim + 1)
+    shape[0] = shape[dim + 1] = n
+    mask = eye(n, dtype=self.dtype).bool().reshape(shape)
+    pairs = run(PROD_OTHERS, where(mask, 1.0, self.unsqueeze(0)), dim + 1)
+    total = (where(mask, 0.0, pairs) * grad.unsqueeze(0)).sum(dim + 1)
+    return total.movedim(0, dim)
+
+
 # The product of the other elements, for prod's gradient when the input holds zeros (then
-# result / self is 0/0). torch differentiates this path again; ember does not (yet).
-PROD_OTHERS = defop("prod_backward", node="NotImplemented", kind=KEEP,
+# result / self is 0/0). torch composes it of cumprods, so its last node is a product.
+PROD_OTHERS = defop("prod_backward", node="MulBackward0", kind=KEEP,
                     forward=lambda xp, self, dim: _exclusive_products(xp, self, dim),
-                    backward=not_implemented("prod_backward"))
+                    backward=_prod_others_backward, save=(0,))
 
 
 def _prod_backward(grad, self, dims, keepdim, out_np, result):
@@ -730,12 +749,27 @@ def _cumprod_grad_with_zeros(xp, grad, self, dim):
     return xp.moveaxis(out, 0, dim)
 
 
-# cumprod's gradient where the input holds zeros (result / self is 0/0 there). torch
-# differentiates this path again; ember does not (yet).
+# cumprod's gradient where the input holds zeros (result / self is 0/0 there), computed
+# in one pass per position; recorded only when no graph is wanted (see below).
 CUMPROD_ZEROS = defop("cumprod_backward", node="NotImplemented", nin=2, kind=KEEP,
                       forward=_cumprod_grad_with_zeros,
                       backward=(not_implemented("cumprod_backward"),
                                 not_implemented("cumprod_backward")))
+
+
+def _cumprod_grad_with_zeros_composed(grad, self, dim):
+    # The same gradient in ember ops, so it can be differentiated again (create_graph):
+    # copy i of the input has x_i = 1; its cumprod at j >= i is d result_j / d x_i.
+    from ember._ops.creation import arange, eye
+    from ember._ops.pointwise import where
+
+    n = self._data.shape[dim]
+    shape = [1] * (self._data.ndim + 1)
+    shape[0] = shape[dim + 1] = n
+    own = eye(n, dtype=self.dtype).bool().reshape(shape)
+    later = (arange(n).unsqueeze(1) <= arange(n)).reshape(shape)
+    partial = run(CUMPROD, where(own, 1.0, self.unsqueeze(0)), dim + 1)
+    return (where(later, partial, 0.0) * grad.unsqueeze(0)).sum(dim + 1).movedim(0, dim)
 
 
 def _cumprod_backward(grad, self, dim, result):
@@ -743,6 +777,8 @@ def _cumprod_backward(grad, self, dim, result):
         return grad
     if not (self._data == 0).any():
         return _reverse_cumsum(grad * result, dim) / self
+    if grad_mode.state.enabled:  # the gradient records a graph: n times the memory
+        return _cumprod_grad_with_zeros_composed(grad, self, dim)
     return run(CUMPROD_ZEROS, grad, self, dim)
 
 

@@ -151,6 +151,7 @@ def not_implemented(name: str):
     named ``NotImplemented``): running it raises torch's error."""
     def formula(grad, *args):
         raise RuntimeError(f"derivative for aten::{name} is not implemented")
+    formula.not_implemented = name  # forward mode raises torch's own text for it
     return formula
 
 

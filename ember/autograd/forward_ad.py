@@ -304,6 +304,10 @@ def _tangent_by_double_vjp(op, args: tuple, tangents: list, out):
             formula = op.backward[i]
             if t is None or formula is None:
                 continue
+            if hasattr(formula, "not_implemented"):
+                raise NotImplementedError(f"Trying to use forward AD with "
+                                          f"aten::{formula.not_implemented} that does not "
+                                          "support it.")
             g = formula(seed, *inputs, *extra)
             if conjugate and g is not None:
                 g = g.conj()
