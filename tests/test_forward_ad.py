@@ -428,3 +428,14 @@ def _inplace_tangents(L) -> list:
 def test_inplace_ops_write_tangents_in_place() -> None:
     for e, t in zip(_inplace_tangents(ember), _inplace_tangents(torch)):
         assert_same(e, t)
+
+
+@pytest.mark.parametrize("fn", [lambda L, d: d // 2,
+                                lambda L, d: L.heaviside(d, L.ones(2, dtype=L.float64))])
+def test_ops_without_forward_rules_raise_torchs_error(fn) -> None:
+    def run(L):
+        fa = L.autograd.forward_ad
+        with fa.dual_level():
+            fn(L, fa.make_dual(L.tensor([1.0, 0.5], dtype=L.float64),
+                               L.ones(2, dtype=L.float64)))
+    check_raises_like(run)
