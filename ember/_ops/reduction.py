@@ -260,22 +260,30 @@ def _exclusive_products(xp, x, dim):
     return xp.moveaxis(left * right, 0, dim)
 
 
+def _copies_with_one(self, dim: int):
+    """n copies of ``self`` (n its size along ``dim``) along a new leading dim, copy i with
+    element i along ``dim`` set to 1, and the mask of those elements; for gradients of
+    products over zeros that must be differentiable again (n times the memory)."""
+    from ember._ops.creation import eye
+    from ember._ops.pointwise import where
+
+    n = self._data.shape[dim]
+    shape = [1] * (self._data.ndim + 1)
+    shape[0] = shape[dim + 1] = n
+    own = eye(n, dtype=self.dtype).bool().reshape(shape)
+    return where(own, 1.0, self.unsqueeze(0)), own
+
+
 def _prod_others_backward(grad, self, dim):
     # d others_i / d x_j is the product over k not in {i, j} (0 for i == j): the others of
-    # x with x_j set to 1, for each j at once along a new leading dim (n times the memory;
-    # only the gradient of a prod over zeros comes here).
-    from ember._ops.creation import eye
+    # x with x_j set to 1.
     from ember._ops.pointwise import where
 
     if self._data.ndim == 0:
         return grad * 0
-    n = self._data.shape[dim]
-    shape = [1] * (self._data.ndim + 1)
-    shape[0] = shape[dim + 1] = n
-    mask = eye(n, dtype=self.dtype).bool().reshape(shape)
-    pairs = run(PROD_OTHERS, where(mask, 1.0, self.unsqueeze(0)), dim + 1)
-    total = (where(mask, 0.0, pairs) * grad.unsqueeze(0)).sum(dim + 1)
-    return total.movedim(0, dim)
+    copies, own = _copies_with_one(self, dim)
+    pairs = run(PROD_OTHERS, copies, dim + 1)
+    return (where(own, 0.0, pairs) * grad.unsqueeze(0)).sum(dim + 1).movedim(0, dim)
 
 
 # The product of the other elements, for prod's gradient when the input holds zeros (then
@@ -760,15 +768,13 @@ CUMPROD_ZEROS = defop("cumprod_backward", node="NotImplemented", nin=2, kind=KEE
 def _cumprod_grad_with_zeros_composed(grad, self, dim):
     # The same gradient in ember ops, so it can be differentiated again (create_graph):
     # copy i of the input has x_i = 1; its cumprod at j >= i is d result_j / d x_i.
-    from ember._ops.creation import arange, eye
+    from ember._ops.creation import arange
     from ember._ops.pointwise import where
 
+    copies, own = _copies_with_one(self, dim)
     n = self._data.shape[dim]
-    shape = [1] * (self._data.ndim + 1)
-    shape[0] = shape[dim + 1] = n
-    own = eye(n, dtype=self.dtype).bool().reshape(shape)
-    later = (arange(n).unsqueeze(1) <= arange(n)).reshape(shape)
-    partial = run(CUMPROD, where(own, 1.0, self.unsqueeze(0)), dim + 1)
+    later = (arange(n).unsqueeze(1) <= arange(n)).reshape(own.shape)
+    partial = run(CUMPROD, copies, dim + 1)
     return (where(later, partial, 0.0) * grad.unsqueeze(0)).sum(dim + 1).movedim(0, dim)
 
 
