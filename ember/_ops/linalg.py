@@ -1285,13 +1285,13 @@ def _lstsq_backward(grads, A, B, vector):
     return gA, gB.squeeze(-1) if vector else gB
 
 
-def _lstsq_forward(xp, A, B, vector, driver):
+def _lstsq_forward(xp, A, B, vector, driver, rcond):
     b = B[..., None] if vector else B
-    P = _pinv_forward(xp, A, 0.0, np.finfo(A.dtype).eps * max(A.shape[-2:]))
+    P = _pinv_forward(xp, A, 0.0, rcond)
     X = xp.matmul(P, b)
     m, n = A.shape[-2:]
     S = xp.linalg.svd(A, compute_uv=False) if A.size else xp.zeros(A.shape[:-2] + (0,))
-    tol = np.finfo(A.dtype).eps * max(m, n) * (S[..., :1] if S.shape[-1] else 0)
+    tol = rcond * (S[..., :1] if S.shape[-1] else 0)
     rank = (S > tol).sum(-1).astype(np.int64)
     if m > n and driver != "gelsy" and bool((rank == n).all()):
         residuals = ((xp.matmul(A, X) - b) ** 2).sum(-2)
@@ -1307,16 +1307,17 @@ def _lstsq_forward(xp, A, B, vector, driver):
     return X, residuals, rank, sv
 
 
-def _lstsq_grads(grads, A, B, vector, driver):
+def _lstsq_grads(grads, A, B, vector, driver, rcond):
+    # torch differentiates through the full pseudo-inverse, whatever rcond dropped
     return _lstsq_backward(grads, A, B, vector)
 
 
 LSTSQ = defop("linalg_lstsq", node="LinalgLstsqBackward0", nin=2, kind=KEEP,
               save=(0, 1), multi=2, forward=_lstsq_forward,
-              backward=(lambda grads, A, B, vector, driver: _lstsq_grads(
-                  grads, A, B, vector, driver)[0],
-                        lambda grads, A, B, vector, driver: _lstsq_grads(
-                  grads, A, B, vector, driver)[1]))
+              backward=(lambda grads, A, B, vector, driver, rcond: _lstsq_grads(
+                  grads, A, B, vector, driver, rcond)[0],
+                        lambda grads, A, B, vector, driver, rcond: _lstsq_grads(
+                  grads, A, B, vector, driver, rcond)[1]))
 _saved_as(PINV, self=lambda node: node._saved_A)
 _saved_as(LSTSQ, self=lambda node: node._saved_A, b=lambda node: node._saved_B)
 
@@ -1327,7 +1328,10 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver: str | None = None):
     least-squares solution every driver returns). ``residuals`` are filled when m > n, ``A``
     has full rank and the driver is not gelsy (torch's default); ``singular_values`` only
     for gelsd and gelss; for a vector ``B`` they keep its column dim, (..., 1), as torch's.
-    Only ``solution`` carries a gradient. ember differs when ``B`` has one dim fewer than
+    Only ``solution`` carries a gradient. ``rcond`` drops singular values below
+    ``rcond * largest`` (gelsd, gelss); for gelsy, whose rank decision torch makes on a
+    pivoted QR, ember truncates the SVD alike, so a gelsy solution that drops values can
+    differ from torch's. ember also differs when ``B`` has one dim fewer than
     ``A`` without being a batch of vectors: torch then broadcasts B's leading dims against
     A's batch as if it were one, ember treats B as a single matrix."""
     a, b = A._data, B._data
@@ -1360,7 +1364,9 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver: str | None = None):
             raise RuntimeError("This function doesn't handle types other than float and double")
         raise NotImplementedError(
             f'"linalg_lstsq_cpu" not implemented for \'{scalar_type_name(A.dtype)}\'')
-    return lstsq_result(run(LSTSQ, A, B, vector, driver))
+    if rcond is None:  # torch's default: the dtype's epsilon times the larger matrix dim
+        rcond = float(np.finfo(a.dtype).eps) * max(a.shape[-2:])
+    return lstsq_result(run(LSTSQ, A, B, vector, driver, float(rcond)))
 
 
 # ---- norms ------------------------------------------------------------------------------
