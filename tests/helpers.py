@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import ember
 
@@ -167,3 +169,20 @@ def check_raises_like(fn) -> None:
     with pytest.raises(type(t_info.value)) as e_info:
         fn(ember)
     assert str(e_info.value) == str(t_info.value)
+
+
+def broadcastable_shapes(nargs: int):
+    """A hypothesis strategy: ``nargs`` mutually broadcastable shapes, 0-d to 3-d, with
+    sides from 0 (empty) to 4."""
+    return mutually_broadcastable_shapes(num_shapes=nargs, min_dims=0, max_dims=3, min_side=0,
+                                         max_side=4).map(lambda s: s.input_shapes)
+
+
+def check_row(row, data) -> None:
+    """One hypothesis example of an op table's row: shapes, dtype and input seed drawn,
+    then ``check_op``."""
+    shapes = data.draw(broadcastable_shapes(row.nargs), label="shapes")
+    dtype = data.draw(st.sampled_from(row.dtypes), label="dtype")
+    seed = data.draw(st.integers(0, 2 ** 16), label="seed")
+    check_op(row.fn, shapes, dtype=dtype, low=row.domain[0], high=row.domain[1],
+             grad=row.grad, seed=seed)

@@ -10,9 +10,8 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
-from tests.helpers import Row, check_gradcheck, check_op, torch  # noqa: F401 - torch skips module
+from tests.helpers import Row, check_gradcheck, check_op, check_row, torch  # noqa: F401 - torch skips module
 
 POS = (0.2, 3.0)  # domains: inputs of log, sqrt, division denominators
 UNIT = (-0.9, 0.9)
@@ -116,19 +115,11 @@ MATMUL_SHAPES = [
 ]
 
 
-def _shapes(nargs: int):
-    return mutually_broadcastable_shapes(num_shapes=nargs, min_dims=0, max_dims=3, min_side=0,
-                                         max_side=4).map(lambda s: s.input_shapes)
-
-
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
 @settings(max_examples=12, deadline=None)
 @given(data=st.data())
 def test_op_matches_torch(row: Row, data) -> None:
-    shapes = data.draw(_shapes(row.nargs), label="shapes")
-    dtype = data.draw(st.sampled_from(row.dtypes), label="dtype")
-    check_op(row.fn, shapes, dtype=dtype, low=row.domain[0], high=row.domain[1],
-             grad=row.grad)
+    check_row(row, data)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)

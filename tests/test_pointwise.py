@@ -13,11 +13,18 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import ember
 from ember._ops import pointwise as P
-from tests.helpers import Row, assert_same, check_gradcheck, check_op, check_raises_like, torch
+from tests.helpers import (
+    Row,
+    assert_same,
+    check_gradcheck,
+    check_op,
+    check_raises_like,
+    check_row,
+    torch,
+)
 
 
 def _ns(L):
@@ -113,20 +120,11 @@ ROWS = [
 ROW_IDS = [r.name for r in ROWS]
 
 
-def _shapes(nargs: int):
-    return mutually_broadcastable_shapes(num_shapes=nargs, min_dims=0, max_dims=3, min_side=0,
-                                         max_side=4).map(lambda s: s.input_shapes)
-
-
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
 @settings(max_examples=8, deadline=None)
 @given(data=st.data())
 def test_op_matches_torch(row: Row, data) -> None:
-    shapes = data.draw(_shapes(row.nargs), label="shapes")
-    dtype = data.draw(st.sampled_from(row.dtypes), label="dtype")
-    seed = data.draw(st.integers(0, 2 ** 16), label="seed")
-    check_op(row.fn, shapes, dtype=dtype, low=row.domain[0], high=row.domain[1],
-             grad=row.grad, seed=seed)
+    check_row(row, data)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
