@@ -225,7 +225,10 @@ def test_nested_vmap_over_value_ops_matches_torch(name: str) -> None:
     lambda L, a: L.nonzero(a),
     lambda L, a: a.masked_select(a > 0),
     lambda L, a: a[a > 0],
-], ids=["unique", "unique-dim", "nonzero", "masked_select", "bool-mask"])
+    lambda L, a: a.nonzero(as_tuple=True),
+    lambda L, a: L.where(a > 0),
+], ids=["unique", "unique-dim", "nonzero", "masked_select", "bool-mask", "nonzero-as-tuple",
+        "where-condition"])
 def test_dynamic_shapes_are_refused_like_torch(fn) -> None:
     from tests.helpers import check_raises_like
 

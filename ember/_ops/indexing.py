@@ -973,6 +973,9 @@ def take(input: Tensor, index: Tensor) -> Tensor:
 def nonzero(input: Tensor, *, as_tuple: bool = False):
     """Mirrors ``torch.nonzero``: the indices of the nonzero entries, one row each (int64),
     or with ``as_tuple`` one 1-D tensor per dim (a 0-d input counts as 1-D)."""
+    if as_tuple and batching.is_batched(input):
+        raise RuntimeError("Batching rule not implemented for aten::nonzero_numpy. We could "
+                           "not generate a fallback.")
     batching.refuse_dynamic("nonzero", input)
     data = input._data
     if as_tuple:

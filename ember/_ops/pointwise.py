@@ -21,6 +21,7 @@ from ember._dtype import (
     int64,
     scalar_type_name,
 )
+from ember._ops import batching
 from ember._ops._promote import OperandTypeError
 from ember._ops.creation import zeros_like
 from ember._ops.registry import COMPARE, FLOAT, KEEP, attach, defop, not_implemented, run
@@ -1157,6 +1158,7 @@ def minimum(input, other) -> Tensor:
 def where(condition, input=None, other=None) -> Tensor:
     """Mirrors ``torch.where(condition, input, other)``; inputs may be numbers."""
     if input is None and other is None:
+        batching.refuse_dynamic("where", condition)  # torch names where, not nonzero
         return condition.nonzero(as_tuple=True)
     if condition._data.dtype != bool:
         raise RuntimeError(
