@@ -186,3 +186,9 @@ def check_row(row, data) -> None:
     seed = data.draw(st.integers(0, 2 ** 16), label="seed")
     check_op(row.fn, shapes, dtype=dtype, low=row.domain[0], high=row.domain[1],
              grad=row.grad, seed=seed)
+
+
+def check_row_noncontiguous(row) -> None:
+    """An op table's row on non-contiguous (3, 4) inputs."""
+    check_op(row.fn, [(3, 4)] * row.nargs, low=row.domain[0], high=row.domain[1],
+             grad=row.grad, noncontiguous=True)

@@ -18,6 +18,7 @@ from tests.helpers import (
     check_op,
     check_raises_like,
     check_row,
+    check_row_noncontiguous,
     torch,
 )
 
@@ -57,8 +58,7 @@ def test_op_matches_torch(row: Row, data) -> None:
 
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
 def test_op_noncontiguous(row: Row) -> None:
-    check_op(row.fn, [(3, 4)] * row.nargs, low=row.domain[0], high=row.domain[1],
-             grad=row.grad, noncontiguous=True)
+    check_row_noncontiguous(row)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)

@@ -11,7 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import Row, check_gradcheck, check_op, check_row, torch  # noqa: F401 - torch skips module
+from tests.helpers import (  # noqa: F401 - torch skips the module when absent
+    Row,
+    check_gradcheck,
+    check_op,
+    check_row,
+    check_row_noncontiguous,
+    torch,
+)
 
 POS = (0.2, 3.0)  # domains: inputs of log, sqrt, division denominators
 UNIT = (-0.9, 0.9)
@@ -124,9 +131,7 @@ def test_op_matches_torch(row: Row, data) -> None:
 
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
 def test_op_noncontiguous(row: Row) -> None:
-    shapes = [(3, 4)] * row.nargs
-    check_op(row.fn, shapes, low=row.domain[0], high=row.domain[1], grad=row.grad,
-             noncontiguous=True)
+    check_row_noncontiguous(row)
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.grad], ids=[r.name for r in ROWS if r.grad])

@@ -23,6 +23,7 @@ from tests.helpers import (
     check_op,
     check_raises_like,
     check_row,
+    check_row_noncontiguous,
     torch,
 )
 
@@ -129,8 +130,7 @@ def test_op_matches_torch(row: Row, data) -> None:
 
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
 def test_op_noncontiguous(row: Row) -> None:
-    check_op(row.fn, [(3, 4)] * row.nargs, low=row.domain[0], high=row.domain[1],
-             grad=row.grad, noncontiguous=True)
+    check_row_noncontiguous(row)
 
 
 GRAD_ROWS = [r for r in ROWS if r.grad]

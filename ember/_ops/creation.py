@@ -53,10 +53,6 @@ def _check_ragged(data, dim: int = 0) -> None:
             _check_ragged(item, dim + 1)
 
 
-def _np_dtype(dtype) -> object:
-    return None if dtype is None else dtype.np
-
-
 def _finish(data: ndarray, requires_grad: bool) -> Tensor:
     t = make(data)
     if requires_grad:
