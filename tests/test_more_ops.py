@@ -182,6 +182,7 @@ HALF_BITS = ["asinh", "acosh", "atanh", "deg2rad", "rad2deg", "softmax", "logcum
              "addcdiv", "ldexp"]
 
 
+@pytest.mark.bitexact
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 @pytest.mark.parametrize("name", HALF_BITS + ["log_softmax", "addcmul"])
 def test_half_precision_rounds_like_torch(name: str, dtype: str) -> None:

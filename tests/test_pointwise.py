@@ -530,6 +530,7 @@ HALF_EXACT = ["exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "sin", "c
               "reciprocal", "square", "exp2", "sinc", "erfinv"]
 
 
+@pytest.mark.bitexact
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 @pytest.mark.parametrize("name", HALF_EXACT)
 def test_half_precision_rounds_like_torch(name: str, dtype: str) -> None:
@@ -543,19 +544,57 @@ def test_half_precision_rounds_like_torch(name: str, dtype: str) -> None:
     assert not differ.any(), f"{int(differ.sum())} of 1000 differ"
 
 
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-@pytest.mark.parametrize("op", ["rsqrt", "sqrt", "reciprocal", "exp", "exp2", "expm1", "log",
-                                "log2", "log1p", "cos", "tanh", "atan", "square"])
-def test_half_unary_bits_match_torch_everywhere(op, dtype) -> None:
-    # every finite value of the 16-bit type: torch computes these in float32 and rounds
-    # once, and so must ember, to the bit (nan only where torch has nan)
+def _every_half_value(dtype: str):
+    """Every finite value of a 16-bit float type, as a torch tensor."""
     values = torch.arange(0, 1 << 16, dtype=torch.int32).to(torch.int16).view(
         getattr(torch, dtype))
-    values = values[torch.isfinite(values)]
+    return values[torch.isfinite(values)]
+
+
+def _half_ulps_apart(op: str, dtype: str):
+    """torch's and ember's ``op`` over every finite half value: the nan masks (which must
+    agree) and, elsewhere, how many half ulps apart the results are (as ordered integers)."""
+    values = _every_half_value(dtype)
+    if op in ("sinh", "cosh"):
+        # torch's vectorised float32 sinh/cosh overflow with exp(|x|), from |x| > 88.72,
+        # though the result fits up to 89.4 (its scalar tail gives the finite value, so torch
+        # itself answers both ways there); compare below that.
+        values = values[values.float().abs() <= 88.72]
     expected = getattr(values, op)()
     got = getattr(ember.tensor(values.double().numpy()).to(getattr(ember, dtype)), op)()
     t_nan = expected.float().isnan().numpy()
-    e_nan = np.isnan(got._data.astype(np.float32))
-    np.testing.assert_array_equal(e_nan, t_nan)
-    np.testing.assert_array_equal(got._data.view(np.int16)[~t_nan],
-                                  expected.view(torch.int16).numpy()[~t_nan])
+    np.testing.assert_array_equal(np.isnan(got._data.astype(np.float32)), t_nan)
+
+    def ordered(bits):  # sign-magnitude half bits to integers in value order
+        bits = bits.astype(np.int32)
+        return np.where(bits < 0, -(bits & 0x7FFF), bits)
+
+    apart = np.abs(ordered(got._data.view(np.int16)) -
+                   ordered(expected.view(torch.int16).numpy()))
+    return apart[~t_nan]
+
+
+# Bit-exact on every CPU: torch computes these in float32 and rounds once; ember computes in
+# float64 and rounds through float32 (NOTE [Half math on every CPU]), or uses IEEE-exact
+# arithmetic (sqrt, reciprocal, square, rsqrt's two roundings).
+HALF_EVERYWHERE = ["rsqrt", "sqrt", "reciprocal", "exp", "exp2", "expm1", "log", "log2",
+                   "log10", "log1p", "cos", "tan", "tanh", "atan", "acos", "acosh", "atanh",
+                   "square"]
+
+
+@pytest.mark.bitexact
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("op", HALF_EVERYWHERE)
+def test_half_unary_bits_match_torch_everywhere(op, dtype) -> None:
+    assert not _half_ulps_apart(op, dtype).any()
+
+
+# Where torch's float32 kernel misrounds a few half values (it is accurate to about a float32
+# ulp, not correctly rounded), ember's correctly rounded result is one half ulp away there.
+@pytest.mark.bitexact
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("op", ["sin", "sinh", "cosh", "asin", "asinh"])
+def test_half_unary_within_one_ulp_of_torch_everywhere(op, dtype) -> None:
+    apart = _half_ulps_apart(op, dtype)
+    assert apart.max() <= 1
+    assert np.count_nonzero(apart) <= 8, f"{np.count_nonzero(apart)} values differ"

@@ -9,6 +9,9 @@ import ember
 from ember._ops import random as er
 from tests.helpers import check_raises_like, torch
 
+# Every test here asserts bits: CI reruns them under each NumPy SIMD dispatch target.
+pytestmark = pytest.mark.bitexact
+
 SEEDS = [0, 1, 42, 12345]
 SHAPES = [(), (0,), (1,), (2,), (3,), (5,), (7,), (8,), (15,), (16,), (17,), (31,), (32,),
           (33,), (100,), (1000,), (1001,), (2, 3), (4, 4), (3, 5, 7), (2, 0, 3), (16, 1),
@@ -82,6 +85,22 @@ def test_randint(seed, shape):
 def test_randperm(seed, n):
     def run(lib):
         return [lib.randperm(n), lib.randperm(n, dtype=lib.int32), lib.rand(2)]
+    for e, t in zip(*both(run, seed)):
+        same_bits(e, t)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_streams_up_to_a_hundred_thousand(seed):
+    # float32 and int64 streams on sizes from 1 to 10**5, one after another from one seed,
+    # so each draw also starts where the last left the generator.
+    sizes = [1, 2, 9, 15, 16, 17, 63, 64, 65, 999, 1024, 4099, 10_007, 65_537, 100_000]
+
+    def run(lib):
+        out = []
+        for n in sizes:
+            out += [lib.rand(n), lib.randn(n), lib.randint(-7, 1 << 20, (n,)),
+                    lib.randint(0, 1 << 40, (n,)), lib.randperm(n)]
+        return out
     for e, t in zip(*both(run, seed)):
         same_bits(e, t)
 

@@ -25,6 +25,11 @@ them, learnt by experiment against torch 2.13 on the CPU:
 - ``randperm`` is a forward Fisher-Yates pass on 32-bit words below ``(2**32 - 1) // 20``
   and an inside-out pass on 64-bit draws from there on.
 
+The float64 transcendental steps (the Box-Muller ``log``/``log1p``, ``exponential_``'s
+``log1p``, ``geometric_``'s ``log``, ``cauchy_``'s ``tan``, ``log_normal_``'s ``exp``) are
+the C library's, as torch's scalar kernels call it, so the samples are the same on every CPU
+(NOTE [Sampler math on every CPU]).
+
 The functions run on the vectorised NumPy arrays of words, ``randperm``'s swaps included
 (NOTE [Fisher-Yates without a loop]); only ``poisson``, whose draws depend on earlier
 values, walks elements in Python.
@@ -188,7 +193,7 @@ class Generator:
         pairs = (m + 1) // 2
         u = self._uniform64(2 * pairs)
         theta = 2.0 * math.pi * u[0::2]
-        radius = np.sqrt(-2.0 * np.log1p(-u[1::2]))
+        radius = np.sqrt(-2.0 * _libm("log1p", -u[1::2]))
         both = np.empty(2 * pairs, _F64)
         both[0::2] = radius * np.cos(theta)
         both[1::2] = radius * np.sin(theta)
@@ -259,6 +264,8 @@ def _fma64(a, b, c):
     """Double-precision fused multiply-add (torch's kernels are compiled with contraction):
     the product's rounding error is recovered exactly (Dekker) and added back with the
     sum's. Equal to a single rounding except in astronomically rare double-rounding ties."""
+    if isinstance(b, float) and b == 1.0:  # a * 1 is exact, so the fused result is one sum
+        return np.asarray(a, _F64) + c
     a = np.asarray(a, _F64)
     b = np.asarray(b, _F64)
     p = a * b
@@ -273,6 +280,38 @@ def _fma64(a, b, c):
     fused = s + (p_err + s_err)
     # the error terms are NaN where the product or sum overflows: the plain result is right
     return np.where(np.isfinite(fused), fused, s)
+
+
+# NOTE [Sampler math on every CPU]: torch's float64 samplers call the C library's ``log``,
+# ``log1p``, ``exp`` and ``tan`` one element at a time. NumPy's float64 ufuncs for these pick a
+# vectorised kernel at run time; with AVX-512 it differs from the C library in the last bit for
+# 0.3% (log) to 10% (log1p) of values, so samples would depend on the CPU. Python's ``math``
+# module calls the C library itself, so ``_libm`` maps it over the elements: the same bits as
+# torch on every CPU, at about 90 ns an element. NumPy's float64 ``sin`` and ``cos`` call the C
+# library on every dispatch target (AVX-512, AVX2 and baseline alike) and ``sqrt`` is correctly
+# rounded by IEEE 754, so those stay vectorised; the tests rerun under each dispatch target.
+_LIBM = {
+    # math function, NumPy's ufunc, and the inputs where the math function returns what C
+    # does: outside them it raises, and NumPy's answer (inf, -inf or nan) is already C's.
+    "log": (math.log, np.log, lambda x: x > 0),
+    "log1p": (math.log1p, np.log1p, lambda x: x > -1),
+    "exp": (math.exp, np.exp, lambda x: x <= 709.782712893384),  # the largest finite exp
+    "tan": (math.tan, np.tan, np.isfinite),
+}
+
+
+def _libm(name: str, x):
+    """The C library's ``name`` of every element of the float64 array ``x`` (NOTE [Sampler
+    math on every CPU])."""
+    fn, ufunc, domain = _LIBM[name]
+    inside = domain(x)
+    if inside.all():
+        flat = x.reshape(-1)
+        return np.fromiter(map(fn, flat.tolist()), _F64, flat.size).reshape(x.shape)
+    with np.errstate(all="ignore"):
+        out = ufunc(x)
+    out[inside] = np.fromiter(map(fn, x[inside].tolist()), _F64)
+    return out
 
 
 _LOG_POLY = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
@@ -401,7 +440,7 @@ def _normal_blocks(u, np_dtype, mean: float, std: float):
         out[:, 0] = _fma32(radius * cos, _F32(std), _F32(mean))
         out[:, 1] = _fma32(radius * sin, _F32(std), _F32(mean))
     else:
-        radius = np.sqrt(-2.0 * np.log(1.0 - blocks[:, 0]))
+        radius = np.sqrt(-2.0 * _libm("log", 1.0 - blocks[:, 0]))
         theta = 2.0 * math.pi * blocks[:, 1]
         out[:, 0] = _fma64(radius * np.cos(theta), std, mean)
         out[:, 1] = _fma64(radius * np.sin(theta), std, mean)
@@ -972,7 +1011,7 @@ def _random_(self: Tensor, from_: int | None = None, to: int | None = None, *,
 
 def _exponential_fill(g: Generator, n: int, np_dtype, lambd: float):
     u = g._uniform64(n)
-    return _narrow(-1.0 / lambd * np.log1p(-u), np_dtype)
+    return _narrow(-1.0 / lambd * _libm("log1p", -u), np_dtype)
 
 
 def _exponential_(self: Tensor, lambd: float = 1.0, *,
@@ -1020,7 +1059,7 @@ def _geometric_(self: Tensor, p: float, *, generator: Generator | None = None) -
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
     u = _gen(generator)._uniform64(self._data.size)
-    return _write(self, _narrow(np.ceil(np.log(u) / math.log1p(-p)), self._data.dtype))
+    return _write(self, _narrow(np.ceil(_libm("log", u) / math.log1p(-p)), self._data.dtype))
 
 
 def _cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
@@ -1031,7 +1070,7 @@ def _cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
     u = _gen(generator)._uniform64(self._data.size)
-    values = median + sigma * np.tan(math.pi * (u - 0.5))
+    values = median + sigma * _libm("tan", math.pi * (u - 0.5))
     return _write(self, _narrow(values, self._data.dtype))
 
 
@@ -1043,7 +1082,7 @@ def _log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
     z = _gen(generator)._normals(self._data.size)
-    return _write(self, _narrow(np.exp(z * std + mean), self._data.dtype))
+    return _write(self, _narrow(_libm("exp", z * std + mean), self._data.dtype))
 
 
 attach({
