@@ -73,3 +73,17 @@ from ember._ops.reduction import (bucketize, corrcoef, cov, cumulative_trapezoid
 
 # Imported above for what they attach to Tensor; torch's namespace has no such names.
 del creation, indexing, inplace, pointwise, reduction, shape
+
+# Subpackages a plain tensor program does not use load on first access, so that they cost
+# ``import ember`` nothing.
+_LAZY_SUBMODULES = ("nn",)
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f"ember.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'ember' has no attribute '{name}'")
