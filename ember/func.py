@@ -676,3 +676,26 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
 
 
 _MISSING = object()
+
+
+_functional_call_on_attributes = functional_call
+
+
+def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,  # noqa: F811
+                    tie_weights: bool = True, strict: bool = False):
+    """Mirrors ``torch.func.functional_call``: call ``module`` with some of its parameters
+    and buffers (dotted names, ``"layer.weight"``) replaced by the given tensors for the
+    duration of the call, then put back, so ``grad`` and ``vmap`` can treat parameters as
+    inputs. ``parameter_and_buffer_dicts`` is a dict or a tuple of dicts; ``tie_weights``
+    replaces tied names together; ``strict`` requires exactly the module's names.
+    An object that is not an ``nn.Module`` has its attributes replaced instead."""
+    import sys
+
+    nn_modules = sys.modules.get("ember.nn.modules.module")
+    if nn_modules is not None and isinstance(module, nn_modules.Module):
+        from ember.nn.utils.stateless import _functional_call
+
+        return _functional_call(module, parameter_and_buffer_dicts, args, kwargs,
+                                tie_weights=tie_weights, strict=strict)
+    return _functional_call_on_attributes(module, parameter_and_buffer_dicts, args, kwargs,
+                                          tie_weights=tie_weights, strict=strict)

@@ -1,0 +1,1 @@
+"""The topic modules behind ``ember.nn.functional``."""

@@ -1,0 +1,3 @@
+"""Part of ``ember.nn.functional``."""
+
+__all__: list[str] = []

@@ -1,0 +1,20 @@
+"""Mirrors ``torch.nn.modules``: one file per family, each listing its classes in ``__all__``."""
+from ember.nn.modules.activation import *  # noqa: F403
+from ember.nn.modules.batchnorm import *  # noqa: F403
+from ember.nn.modules.channelshuffle import *  # noqa: F403
+from ember.nn.modules.container import *  # noqa: F403
+from ember.nn.modules.conv import *  # noqa: F403
+from ember.nn.modules.distance import *  # noqa: F403
+from ember.nn.modules.dropout import *  # noqa: F403
+from ember.nn.modules.flatten import *  # noqa: F403
+from ember.nn.modules.fold import *  # noqa: F403
+from ember.nn.modules.instancenorm import *  # noqa: F403
+from ember.nn.modules.linear import *  # noqa: F403
+from ember.nn.modules.loss import *  # noqa: F403
+from ember.nn.modules.module import *  # noqa: F403
+from ember.nn.modules.normalization import *  # noqa: F403
+from ember.nn.modules.padding import *  # noqa: F403
+from ember.nn.modules.pixelshuffle import *  # noqa: F403
+from ember.nn.modules.pooling import *  # noqa: F403
+from ember.nn.modules.sparse import *  # noqa: F403
+from ember.nn.modules.upsampling import *  # noqa: F403

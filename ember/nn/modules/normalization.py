@@ -1,0 +1,3 @@
+"""Part of ``ember.nn.modules``."""
+
+__all__: list[str] = []
