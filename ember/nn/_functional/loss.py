@@ -1,3 +1,612 @@
-"""Part of ``ember.nn.functional``."""
+"""Part of ``ember.nn.functional``: the loss functions (mirror ``torch.nn.functional``'s).
 
-__all__: list[str] = []
+Losses torch computes as one native op run the records of ``ember/_ops/nn_loss.py``; the
+others are composed of ember ops the way torch composes them, so their nodes carry torch's
+names (``MeanBackward0``, ``ClampMinBackward0``, ...).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+from ember import _dtype
+from ember._backend import np
+from ember._ops import nn_loss
+from ember._ops.registry import run
+from ember._tensor import Tensor, make
+
+__all__ = [
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss",
+    "gaussian_nll_loss", "cosine_embedding_loss", "margin_ranking_loss",
+    "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+    "multilabel_margin_loss", "multi_margin_loss", "triplet_margin_loss",
+    "triplet_margin_with_distance_loss", "ctc_loss",
+]
+
+
+# ---- reductions (torch's _Reduction) ----------------------------------------------------
+
+
+def legacy_get_string(size_average, reduce, emit_warning: bool = True) -> str:
+    """torch's mapping of the deprecated ``size_average``/``reduce`` to ``reduction``."""
+    if size_average is None:
+        size_average = True
+    if reduce is None:
+        reduce = True
+    if size_average and reduce:
+        reduction = "mean"
+    elif reduce:
+        reduction = "sum"
+    else:
+        reduction = "none"
+    if emit_warning:
+        warnings.warn("size_average and reduce args will be deprecated, please use "
+                      f"reduction='{reduction}' instead.", stacklevel=3)
+    return reduction
+
+
+def _reduction(size_average, reduce, reduction: str) -> str:
+    if size_average is not None or reduce is not None:
+        reduction = legacy_get_string(size_average, reduce)
+    if reduction == "elementwise_mean":
+        warnings.warn("reduction='elementwise_mean' is deprecated. Please use "
+                      "reduction='mean' instead.", stacklevel=3)
+        return "mean"
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _apply_reduction(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _not_differentiable(name: str, argument: str, tensor) -> None:
+    from ember.autograd import grad_mode
+
+    if tensor is not None and tensor.requires_grad and grad_mode.state.enabled:
+        raise RuntimeError(f"The function '{name}' is not differentiable with respect to "
+                           f"argument '{argument}'. This input cannot have requires_grad True.")
+
+
+def _broadcast_pair(input: Tensor, target: Tensor) -> tuple:
+    # torch warns, then broadcasts, when the target's shape is not the input's
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(
+            f"Using a target size ({target.shape}) that is different to the input size "
+            f"({input.shape}). This will likely lead to incorrect results due to "
+            "broadcasting. Please ensure they have the same size.", stacklevel=3)
+    from ember._ops.shape import broadcast_tensors
+
+    return broadcast_tensors(input, target)
+
+
+# ---- regression losses ------------------------------------------------------------------
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mirrors ``torch.nn.functional.mse_loss``: the squared differences (node
+    ``MseLossBackward0``); ``weight`` scales each element, as torch 2.6+ allows."""
+    reduction = _reduction(size_average, reduce, reduction)
+    input, target = _broadcast_pair(input, target)
+    if weight is None:
+        return run(nn_loss.MSE_LOSS, input, target, reduction)
+    return _apply_reduction((input - target) ** 2 * weight, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mirrors ``torch.nn.functional.l1_loss``: the absolute differences, composed as torch
+    composes it (``AbsBackward0`` then the reduction)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    input, target = _broadcast_pair(input, target)
+    loss = (input - target).abs()
+    if weight is not None:
+        loss = loss * weight
+    return _apply_reduction(loss, reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """Mirrors ``torch.nn.functional.smooth_l1_loss``: quadratic below ``beta``, linear
+    above (``beta == 0`` is the L1 loss, as in torch)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    input, target = _broadcast_pair(input, target)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0:
+        return _apply_reduction((input - target).abs(), reduction)
+    return run(nn_loss.SMOOTH_L1_LOSS, input, target, reduction, float(beta))
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """Mirrors ``torch.nn.functional.huber_loss``: quadratic below ``delta``, then linear
+    with slope ``delta``."""
+    reduction = _reduction(None, None, reduction)
+    input, target = _broadcast_pair(input, target)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    if weight is None:
+        return run(nn_loss.HUBER_LOSS, input, target, reduction, float(delta))
+    loss = run(nn_loss.HUBER_LOSS, input, target, "none", float(delta)) * weight
+    return _apply_reduction(loss, reduction)
+
+
+# ---- classification losses --------------------------------------------------------------
+
+
+def _check_nll(input: Tensor, target: Tensor, weight) -> None:
+    if target.dtype not in (_dtype.int64, _dtype.uint8):
+        raise RuntimeError("expected target dtype to be Long or Byte, but got "
+                           f"{_dtype.scalar_type_name(target.dtype)}")
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    if input.ndim != 1 and input.shape[0] != target.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
+                         f"batch_size ({target.shape[0]}).")
+    classes = input.shape[1] if input.ndim > 1 else input.shape[0]
+    if weight is not None and weight.numel() != classes:
+        raise RuntimeError(f"weight tensor should be defined either for all {classes} classes "
+                           f"or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
+
+
+def _check_targets(target, classes: int, ignore_index: int) -> None:
+    bad = (target != ignore_index) & ((target < 0) | (target >= classes))
+    if bad.any():
+        raise IndexError(f"Target {int(target[bad].flat[0])} is out of bounds.")
+
+
+def _nll_nd(input: Tensor, target: Tensor, weight, reduction: str, ignore_index: int) -> Tensor:
+    _check_nll(input, target, weight)
+    data = target._data.astype(np.int64, copy=False)
+    ndim = input.ndim
+    _not_differentiable("nll_loss_forward" if ndim <= 2 else "nll_loss2d_forward", "weight",
+                        weight)
+    if ndim <= 2:
+        if ndim == 2 and target.ndim != 1 or ndim == 1 and target.ndim > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        _check_targets(data, input.shape[-1], ignore_index)
+        return run(nn_loss.NLL_LOSS, input, weight, data, reduction, ignore_index)
+    expected = (input.shape[0],) + tuple(input.shape[2:])
+    if tuple(target.shape) != expected:
+        raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
+    _check_targets(data, input.shape[1], ignore_index)
+    if ndim == 4:
+        return run(nn_loss.NLL_LOSS2D, input, weight, data, reduction, ignore_index)
+    n, c = input.shape[0], input.shape[1]
+    out = run(nn_loss.NLL_LOSS2D, input.reshape(n, c, 1, -1), weight,
+              data.reshape(n, 1, -1), reduction, ignore_index)
+    return out.view(expected) if reduction == "none" else out
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.nll_loss``: ``-input[n, target[n]] * weight[target[n]]``
+    for inputs (C), (N, C) or (N, C, d1, ...); ``mean`` divides by the summed weights of
+    the targets not equal to ``ignore_index``. Nodes ``NllLossBackward0`` and, for
+    spatial inputs, ``NllLoss2DBackward0`` (as torch)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _nll_nd(input, target, weight, reduction, ignore_index)
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Mirrors ``torch.nn.functional.cross_entropy``: ``log_softmax`` over the class dim
+    (dim 1, or 0 for an unbatched input) then the negative log likelihood; ``target`` holds
+    class indices (integers) or class probabilities (floats, the input's shape).
+    ``label_smoothing`` mixes the target with the uniform distribution."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                           f"{label_smoothing:g}")
+    class_dim = 0 if input.ndim == 1 else 1
+    logp = input.log_softmax(class_dim)
+    classes = input.shape[class_dim]
+    if target.dtype.category >= _dtype.FLOAT and tuple(target.shape) == tuple(input.shape):
+        return _cross_entropy_probs(logp, target, weight, reduction, label_smoothing,
+                                    class_dim, classes)
+    nll = _nll_nd(logp, target, weight, reduction, ignore_index)
+    if label_smoothing <= 0.0:
+        return nll
+    ignored = make(target._data == ignore_index)
+    if weight is not None:
+        view = [1] * input.ndim
+        view[class_dim] = classes
+        smooth = -(logp * weight.reshape(view)).sum(class_dim)
+    else:
+        smooth = -logp.sum(class_dim)
+    smooth = smooth.masked_fill(ignored, 0.0)
+    if reduction == "mean":
+        if weight is not None:
+            kept = target._data[target._data != ignore_index]
+            smooth = smooth.sum() / weight[make(kept.astype(np.int64))].sum()
+        else:
+            smooth = smooth.sum() / (~ignored).sum()
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return (1 - label_smoothing) * nll + smooth * (label_smoothing / classes)
+
+
+def _cross_entropy_probs(logp, target, weight, reduction, label_smoothing, class_dim,
+                         classes) -> Tensor:
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / classes
+    product = logp * target
+    if weight is not None:
+        view = [1] * logp.ndim
+        view[class_dim] = classes
+        product = product * weight.reshape(view)
+    if reduction == "none":
+        return -product.sum(class_dim)
+    if reduction == "sum":
+        return -product.sum()
+    batch = logp.numel() // classes if classes else 0
+    return run(nn_loss.DIV_SCALAR, -product.sum(), batch)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.binary_cross_entropy``: ``-(t log p + (1-t) log(1-p))``
+    with each log clamped at -100 (as torch), times ``weight``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"Using a target size ({target.shape}) that is different to the input size "
+            f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    data = input._data
+    if data.size and ((data < 0) | (data > 1)).any():
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    _not_differentiable("binary_cross_entropy", "weight", weight)
+    if weight is not None:
+        from ember._ops.shape import broadcast_to
+
+        weight = broadcast_to(weight, input.shape)
+    return run(nn_loss.BINARY_CROSS_ENTROPY, input, target, weight, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Tensor | None = None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """Mirrors ``torch.nn.functional.binary_cross_entropy_with_logits``: the binary cross
+    entropy of ``sigmoid(input)``, computed from the logits stably (finite for any logit);
+    ``pos_weight`` weighs the positive term."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                         f"({input.shape})")
+    _not_differentiable("binary_cross_entropy_with_logits", "weight", weight)
+    _not_differentiable("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
+    return run(nn_loss.BCE_WITH_LOGITS, input, target, weight, pos_weight, reduction)
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Mirrors ``torch.nn.functional.kl_div``: ``target * (log target - input)`` with
+    ``input`` a log-probability (``log_target``: the target is one too); ``batchmean``
+    divides the sum by the batch size, ``mean`` warns as torch does."""
+    if size_average is not None or reduce is not None:
+        reduction = legacy_get_string(size_average, reduce)
+    elif reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support "
+            "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
+            "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
+            "major release.", stacklevel=2)
+    if reduction == "batchmean":
+        enum = "sum"
+    else:
+        enum = _reduction(None, None, reduction)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        from ember._ops.pointwise import xlogy
+
+        loss = xlogy(target, target) - target * input
+    loss = _apply_reduction(loss, enum)
+    if reduction == "batchmean" and input.ndim != 0:
+        loss = loss / input.shape[0]
+    return loss
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True,
+                     full: bool = False, size_average=None, eps: float = 1e-8, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.poisson_nll_loss``: ``exp(input) - target * input``
+    (``log_input``) or ``input - target * log(input + eps)``, plus Stirling's term for
+    targets above 1 when ``full``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0)
+    return _apply_reduction(loss, reduction)
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.gaussian_nll_loss``: ``0.5 * (log var + (input -
+    target)**2 / var)`` (+ ``0.5 log 2 pi`` when ``full``); ``var`` is clamped at ``eps``
+    without blocking its gradient, as torch does."""
+    from ember._ops.creation import full_like
+
+    if not isinstance(var, Tensor):
+        var = full_like(input, var)
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    if (var._data < 0).any():
+        raise ValueError("var has negative entry/entries")
+    from ember.autograd import grad_mode
+
+    var = var.clone()
+    with grad_mode.no_grad():
+        var.clamp_(min=eps)
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _apply_reduction(loss, reduction)
+
+
+# ---- embedding and margin losses --------------------------------------------------------
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
+                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.cosine_embedding_loss``: ``1 - cos(x1, x2)`` where the
+    target is 1, ``max(0, cos(x1, x2) - margin)`` where it is -1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    target_dim = target.ndim
+    if input1.shape != input2.shape:
+        raise RuntimeError(f"the size of tensor a ({input1.shape[-1]}) must match the size of "
+                           f"tensor b ({input2.shape[-1]}) at non-singleton dimension "
+                           f"{input1.ndim - 1}")
+    if target_dim == 1 and input1.ndim != 2:
+        raise RuntimeError(f"1D target tensor expects 2D input tensors, but found inputs with "
+                           f"sizes {list(input1.shape)} and {list(input2.shape)}.")
+    if target_dim == 0 and input1.ndim != 1:
+        raise RuntimeError(f"0D target tensor expects 1D input tensors, but found inputs with "
+                           f"sizes {list(input1.shape)} and {list(input2.shape)}.")
+    if target_dim > 1:
+        raise RuntimeError(f"{target_dim}D target tensor expected, multi-target not "
+                           "supported")
+    from ember._ops.pointwise import where
+
+    dim = target_dim
+    prod_sum = (input1 * input2).sum(dim)
+    mag1 = (input1 * input1).sum(dim) + 1e-12
+    mag2 = (input2 * input2).sum(dim) + 1e-12
+    cos = prod_sum / (mag1 * mag2).sqrt()
+    zeros = cos.new_zeros(cos.shape)
+    pos = 1 - cos
+    neg = (cos - margin).clamp_min(0)
+    loss = where(target == 1, pos, zeros) + where(target == -1, neg, zeros)
+    return _apply_reduction(loss, reduction)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.margin_ranking_loss``: ``max(0, -target * (input1 -
+    input2) + margin)``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1.ndim != input2.ndim or input1.ndim != target.ndim:
+        raise RuntimeError(
+            f"margin_ranking_loss : All input tensors should have same dimension but got "
+            f"sizes: input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
+    loss = (-target * (input1 - input2) + margin).clamp_min(0)
+    return _apply_reduction(loss, reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.hinge_embedding_loss``: ``input`` where the target is
+    1, ``max(0, margin - input)`` where it is -1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    from ember._ops.pointwise import where
+
+    zeros = input.new_zeros(input.shape)
+    margin_part = where(target != 1, (margin - input).clamp_min(0), zeros)
+    self_part = where(target != -1, input, zeros)
+    return _apply_reduction(margin_part + self_part, reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.soft_margin_loss``: ``log(1 + exp(-target * input))``
+    (node ``SoftMarginLossBackward0``)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    input, target = _broadcast_pair(input, target)
+    _not_differentiable("soft_margin_loss", "target", target)
+    return run(nn_loss.SOFT_MARGIN_LOSS, input, target, reduction)
+
+
+def _logsigmoid(x: Tensor) -> Tensor:
+    return x.clamp_max(0) - (-x.abs()).exp().log1p()
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                size_average=None, reduce=None,
+                                reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.multilabel_soft_margin_loss``: the binary logistic
+    loss of every class, averaged over the classes (the last dim)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    loss = -(target * _logsigmoid(input) + (1 - target) * _logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    class_dim = input.ndim - 1
+    loss = loss.sum(class_dim) / input.shape[class_dim]
+    return _apply_reduction(loss, reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.multilabel_margin_loss``: for each target class j
+    (the target's leading entries up to the first -1) and each other class i,
+    ``max(0, 1 - (x[j] - x[i]))``, summed and divided by the class count."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input.ndim > 2 or tuple(target.shape) != tuple(input.shape):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of "
+                           f"size: {list(input.shape)}")
+    data = target._data.astype(np.int64)
+    classes = input.shape[-1] if input.ndim else 1
+    if ((data < -1) | (data >= classes)).any():
+        raise RuntimeError(f"multilabel_margin_loss: target must be in range [-1, {classes})")
+    return run(nn_loss.MULTILABEL_MARGIN_LOSS, input, data, reduction)
+
+
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
+                      weight: Tensor | None = None, size_average=None, reduce=None,
+                      reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.multi_margin_loss``: the multi-class hinge loss
+    ``sum_i max(0, margin - x[y] + x[i])**p / C`` (``p`` 1 or 2), weighted by
+    ``weight[y]``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    _not_differentiable("multi_margin_loss", "weight", weight)
+    data = target._data.astype(np.int64)
+    classes = input.shape[-1] if input.ndim else 1
+    if ((data < 0) | (data >= classes)).any():
+        raise RuntimeError("target out of range")
+    return run(nn_loss.MULTI_MARGIN_LOSS, input, weight, data, int(p), float(margin),
+               reduction)
+
+
+def _pairwise_distance(x1: Tensor, x2: Tensor, p: float, eps: float) -> Tensor:
+    return (x1 - x2 + eps).norm(p, -1)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor,
+                        margin: float = 1.0, p: float = 2, eps: float = 1e-6,
+                        swap: bool = False, size_average=None, reduce=None,
+                        reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.triplet_margin_loss``: ``max(0, d(a, p) - d(a, n) +
+    margin)`` with ``d`` the p-norm distance (``swap``: the smaller of d(a, n) and
+    d(p, n))."""
+    reduction = _reduction(size_average, reduce, reduction)
+    a, pos, neg = anchor.ndim, positive.ndim, negative.ndim
+    if not a == pos == neg:
+        raise RuntimeError(
+            f"The anchor, positive, and negative tensors are expected to have the same number "
+            f"of dimensions, but got: anchor {a}D, positive {pos}D, and negative {neg}D inputs")
+    d_pos = _pairwise_distance(anchor, positive, p, eps)
+    d_neg = _pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        from ember._ops.pointwise import minimum
+
+        d_neg = minimum(d_neg, _pairwise_distance(positive, negative, p, eps))
+    return _apply_reduction((margin + d_pos - d_neg).clamp_min(0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function: Callable | None = None,
+                                      margin: float = 1.0, swap: bool = False,
+                                      reduction: str = "mean") -> Tensor:
+    """Mirrors ``torch.nn.functional.triplet_margin_with_distance_loss``: the triplet loss
+    under any ``distance_function`` (default: the Euclidean pairwise distance)."""
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    a, pos, neg = anchor.ndim, positive.ndim, negative.ndim
+    if not a == pos == neg:
+        raise RuntimeError(
+            f"The anchor, positive, and negative tensors are expected to have the same number "
+            f"of dimensions, but got: anchor {a}D, positive {pos}D, and negative {neg}D inputs")
+    if distance_function is None:
+        def distance_function(x1, x2):
+            return _pairwise_distance(x1, x2, 2.0, 1e-6)
+    d_pos = distance_function(anchor, positive)
+    d_neg = distance_function(anchor, negative)
+    if swap:
+        from ember._ops.pointwise import minimum
+
+        d_neg = minimum(d_neg, distance_function(positive, negative))
+    loss = (margin + d_pos - d_neg).clamp_min(0)
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _lengths(lengths, name: str):
+    if isinstance(lengths, Tensor):
+        return lengths._data.astype(np.int64).reshape(-1)
+    return np.asarray(lengths, np.int64).reshape(-1)
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
+             blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Mirrors ``torch.nn.functional.ctc_loss``: the negative log likelihood of the target
+    label sequences under ``log_probs`` (T, N, C) (or (T, C) unbatched), summed over all
+    alignments; ``targets`` padded (N, S) or concatenated (sum of target_lengths). ``mean``
+    divides each loss by its target length, then averages. As in torch, the gradient
+    assumes ``log_probs`` come from ``log_softmax``; ember differs in that a second
+    derivative is not refused (it is the derivative of that linear rule)."""
+    reduction = _reduction(None, None, reduction)
+    unbatched = log_probs.ndim == 2
+    if unbatched:
+        log_probs = log_probs.unsqueeze(1)
+    t_max, n, classes = log_probs.shape
+    in_lengths = _lengths(input_lengths, "input_lengths")
+    tgt_lengths = _lengths(target_lengths, "target_lengths")
+    tgt = targets._data.astype(np.int64)
+    if unbatched:
+        tgt = tgt.reshape(1, -1)
+    if not 0 <= blank < classes:
+        raise RuntimeError("blank must be in label range")
+    if in_lengths.shape[0] != n:
+        raise RuntimeError(f"input_lengths must be of size batch_size, but got "
+                           f"{in_lengths.shape[0]}")
+    if tgt_lengths.shape[0] != n:
+        raise RuntimeError(f"target_lengths must be of size batch_size, but got "
+                           f"{tgt_lengths.shape[0]}")
+    if (in_lengths > t_max).any():
+        bad = int(in_lengths[in_lengths > t_max][0])
+        raise RuntimeError(f"Expected input_lengths to have value at most {t_max}, but got "
+                           f"value {bad} (while checking arguments for ctc_loss_cpu)")
+    if tgt.ndim == 1:
+        # concatenated targets: lay them out padded
+        starts = np.concatenate([[0], np.cumsum(tgt_lengths)[:-1]])
+        width = int(tgt_lengths.max()) if n else 0
+        offsets = starts[:, None] + np.arange(width)
+        padded = np.where(np.arange(width) < tgt_lengths[:, None],
+                          tgt.reshape(-1)[np.minimum(offsets, max(tgt.size - 1, 0))]
+                          if tgt.size else 0, blank)
+        tgt = padded.reshape(n, width)
+    nll = run(nn_loss.CTC_LOSS, log_probs, tgt, in_lengths, tgt_lengths, int(blank),
+              bool(zero_infinity))[0]
+    if zero_infinity:  # torch's composition: the op's gradient is already 0 there
+        from ember._ops.pointwise import where
+
+        nll = where(nll == math.inf, nll.new_zeros(()), nll)
+    if unbatched:
+        nll = nll.squeeze(0)
+    if reduction == "mean":
+        lengths = make(np.maximum(tgt_lengths, 1).astype(log_probs._data.dtype))
+        if unbatched:
+            lengths = lengths.squeeze(0)
+        return (nll / lengths).mean()
+    if reduction == "sum":
+        return nll.sum()
+    return nll

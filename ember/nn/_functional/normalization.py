@@ -1,3 +1,229 @@
-"""Part of ``ember.nn.functional``."""
+"""Part of ``ember.nn.functional``: batch, instance, layer, group, RMS and local response
+normalization (mirrors the functions of ``torch.nn.functional``)."""
+from __future__ import annotations
 
-__all__: list[str] = []
+from ember import _dtype
+from ember._backend import np
+from ember._ops import nn_norm
+from ember._ops.registry import run
+from ember._tensor import Tensor
+
+__all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
+           "local_response_norm"]
+
+
+def _write(buffer: Tensor, array) -> None:
+    """Overwrite a running-statistics buffer in place, as torch's kernels do (no graph, one
+    version bump)."""
+    buffer._data[...] = array
+    buffer._vc[0] += 1
+
+
+def _check_channels(name: str, tensor, channels: int) -> None:
+    if tensor is not None and tensor.numel() != channels:
+        raise RuntimeError(f"{name} should contain {channels} elements not {tensor.numel()}")
+
+
+def _update_running(running_mean, running_var, mean, var, momentum: float, count: int,
+                    by_instance: int = 0) -> None:
+    # running_var tracks the unbiased variance, as torch's does.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unbiased = var * (count / (count - 1)) if count > 1 else var * np.inf
+    mean = mean.reshape(-1)
+    unbiased = unbiased.reshape(-1)
+    if by_instance:  # instance norm: the per-instance updates are averaged over the batch
+        mean = mean.reshape(by_instance, -1).mean(0)
+        unbiased = unbiased.reshape(by_instance, -1).mean(0)
+    if running_mean is not None:
+        _write(running_mean, (1 - momentum) * running_mean._data + momentum * mean)
+    if running_var is not None:
+        _write(running_var, (1 - momentum) * running_var._data + momentum * unbiased)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Mirrors ``torch.nn.functional.batch_norm``: normalise each channel (dim 1) over the
+    batch and the spatial dims. In training the batch statistics are used and the running
+    statistics (when given) move towards them by ``momentum`` (the variance unbiased); in
+    evaluation the running statistics are used. The node is ``NativeBatchNormBackward0``."""
+    if training:
+        size = input.shape
+        count = size[0]
+        for s in size[2:]:
+            count *= s
+        if count == 1:
+            raise ValueError("Expected more than 1 value per channel when training, got input "
+                             f"size {size}")
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
+                       eps)
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
+                eps) -> Tensor:
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"Expected 2D or higher input to batch_norm (got {input.ndim}D input)")
+    channels = input.shape[1]
+    _check_channels("weight", weight, channels)
+    _check_channels("bias", bias, channels)
+    if not training and (running_mean is None or running_var is None):
+        raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+    _check_channels("running_mean", running_mean, channels)
+    _check_channels("running_var", running_var, channels)
+    for t in (weight, bias, running_mean, running_var):
+        if t is not None and t.dtype is not input.dtype and input.dtype.itemsize > 2:
+            raise RuntimeError(f"expected scalar type {_dtype.scalar_type_name(input.dtype)} "
+                               f"but found {_dtype.scalar_type_name(t.dtype)}")
+    out, mean, _, var = run(
+        nn_norm.BATCH_NORM, input, weight, bias,
+        None if running_mean is None else running_mean._data,
+        None if running_var is None else running_var._data, bool(training), float(eps))
+    if training and (running_mean is not None or running_var is not None):
+        count = input.numel() // channels if channels else 0
+        _update_running(running_mean, running_var, mean._data, var._data, momentum, count)
+    return out
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Mirrors ``torch.nn.functional.instance_norm``: each (sample, channel) normalised over
+    its spatial dims; torch's composition (batch norm of the input seen as one sample of
+    N*C channels, then a view), so the node is ``ViewBackward0``. Running statistics, when
+    given, move towards the batch average of the per-instance statistics."""
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher input to instance_norm, got {input.ndim}D")
+    size = input.shape
+    if use_input_stats:
+        count = 1
+        for s in size[2:]:
+            count *= s
+        if count == 1:
+            raise ValueError("Expected more than 1 spatial element when training, got input "
+                             f"size {size}")
+    n, c = size[0], size[1]
+    flat = input.reshape((1, n * c) + tuple(size[2:]))
+    if weight is not None:
+        weight = weight.repeat(n)
+    if bias is not None:
+        bias = bias.repeat(n)
+    if use_input_stats:
+        out, mean, _, var = run(nn_norm.BATCH_NORM, flat, weight, bias, None, None, True,
+                                float(eps))
+        if running_mean is not None or running_var is not None:
+            _update_running(running_mean, running_var, mean._data, var._data, momentum,
+                            flat.numel() // (n * c) if n * c else 0, n)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("Expected running_mean and running_var to be defined when "
+                               "use_input_stats is false")
+        out = run(nn_norm.BATCH_NORM, flat, weight, bias, np.tile(running_mean._data, n),
+                  np.tile(running_var._data, n), False, float(eps))[0]
+    return out.view(size)
+
+
+def _normalized_shape(normalized_shape) -> tuple:
+    if isinstance(normalized_shape, int):
+        return (normalized_shape,)
+    return tuple(normalized_shape)
+
+
+def _check_normalized(input: Tensor, shape: tuple, weight, bias) -> None:
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise RuntimeError(
+                f"Expected {name} to be of same shape as normalized_shape, but got {name} of "
+                f"shape {list(t.shape)} and normalized_shape = {list(shape)}")
+    if not shape or tuple(input.shape[input.ndim - len(shape):]) != shape or \
+            input.ndim < len(shape):
+        if not shape:
+            raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
+                               "containing at least one element, but got normalized_shape = "
+                               "[]")
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(str(s) for s in shape)}], but got input of size"
+            f"{list(input.shape)}")
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Mirrors ``torch.nn.functional.layer_norm``: normalise over the last
+    ``len(normalized_shape)`` dims, then scale by ``weight`` and shift by ``bias``; the
+    node is ``NativeLayerNormBackward0``."""
+    shape = _normalized_shape(normalized_shape)
+    _check_normalized(input, shape, weight, bias)
+    return run(nn_norm.LAYER_NORM, input, weight, bias, len(shape), float(eps))[0]
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Mirrors ``torch.nn.functional.group_norm``: the channels (dim 1) split into
+    ``num_groups`` groups, each sample's group normalised over its channels and spatial
+    dims, then a per-channel affine; the node is ``NativeGroupNormBackward0``."""
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    channels = input.shape[1]
+    if channels % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by "
+                           f"num_groups, but got input of shape {list(input.shape)} and "
+                           f"num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.ndim != 1 or t.numel() != channels):
+            raise RuntimeError(
+                f"Expected {name} to be a vector of size equal to the number of channels in "
+                f"input, but got {name} of shape {list(t.shape)} and input of shape "
+                f"{list(input.shape)}")
+    return run(nn_norm.GROUP_NORM, input, weight, bias, int(num_groups), float(eps))[0]
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """Mirrors ``torch.nn.functional.rms_norm``: ``input / sqrt(mean(input**2) + eps)``
+    over the last ``len(normalized_shape)`` dims, times ``weight``; ``eps`` defaults to the
+    dtype's machine epsilon. Composed of ember ops as torch composes it."""
+    shape = _normalized_shape(normalized_shape)
+    if weight is not None and tuple(weight.shape) != shape:
+        raise RuntimeError(
+            f"Expected weight to be of same shape as normalized_shape, but got weight of "
+            f"shape {list(weight.shape)} and normalized_shape = {list(shape)}")
+    if tuple(input.shape[input.ndim - len(shape):]) != shape or input.ndim < len(shape):
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(str(s) for s in shape)}], but got input of size{list(input.shape)}")
+    if eps is None:
+        eps = _dtype.finfo(input.dtype).eps
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    out = input * (input.pow(2).mean(axes, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Tensor:
+    """Mirrors ``torch.nn.functional.local_response_norm``: each element divided by
+    ``(k + alpha * mean of the squares of the `size` neighbouring channels) ** beta``
+    (zero padding, the mean over ``size`` as torch's average pooling takes it)."""
+    dim = input.ndim
+    if dim < 3:
+        # torch's message carries the indentation of its source line
+        raise ValueError(f"Expected 3D or higher dimensionality                          "
+                         f"input (got {dim} dimensions)")
+    if input.numel() == 0:
+        return input
+    from ember._ops.shape import cat
+
+    squares = input * input
+    before, after = size // 2, (size - 1) // 2
+    pads = []
+    if before:
+        pads.append(squares.new_zeros((squares.shape[0], before) + tuple(squares.shape[2:])))
+    pads.append(squares)
+    if after:
+        pads.append(squares.new_zeros((squares.shape[0], after) + tuple(squares.shape[2:])))
+    padded = cat(pads, 1) if len(pads) > 1 else squares
+    window_mean = padded.unfold(1, size, 1).sum(-1) / size
+    div = (window_mean * alpha + k).pow(beta)
+    return input / div

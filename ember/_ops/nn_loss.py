@@ -1,0 +1,438 @@
+"""Loss kernels of ``ember.nn``: the losses torch computes as one native op (its node name
+says so: ``MseLossBackward0``, ``NllLossBackward0``, ``CtcLossBackward0``, ...). Losses torch
+composes from other ops are composed in ``ember/nn/_functional/loss.py``.
+
+Each record takes the reduction (``"none"``, ``"mean"`` or ``"sum"``) as a parameter and
+returns the reduced loss; ``_spread`` undoes the reduction in the backward. Formulas are
+ember ops, so they are differentiable again where torch's are. The index-driven losses (nll,
+multilabel margin, ctc) build their derivative as a constant array from the targets, which
+is linear in ``grad`` (so a second backward through ``grad`` works, as torch's does).
+"""
+from __future__ import annotations
+
+from ember._backend import np
+from ember._ops.registry import KEEP, defop
+from ember._tensor import Tensor, make
+
+
+def _reduce(xp, loss, reduction: str):
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return xp.asarray(loss.sum(), loss.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return xp.asarray(loss.mean() if loss.size else np.nan, loss.dtype)
+
+
+def _spread(grad: Tensor, shape: tuple, reduction: str) -> Tensor:
+    """The loss's gradient with respect to each element before reduction."""
+    if reduction == "none":
+        return grad
+    grad = grad.expand(shape)
+    if reduction == "mean":
+        n = 1
+        for s in shape:
+            n *= s
+        return grad / n if n else grad
+    return grad
+
+
+def _shape(t: Tensor) -> tuple:
+    return tuple(t._data.shape)
+
+
+# ---- elementwise losses -----------------------------------------------------------------
+
+
+def _mse_grad(grad, input, target, reduction):
+    return _spread(grad, _shape(input), reduction) * 2 * (input - target)
+
+
+MSE_LOSS = defop(
+    "mse_loss", node="MseLossBackward0", nin=2, kind=KEEP, save=(0, 1),
+    forward=lambda xp, input, target, reduction: _reduce(
+        xp, (input - target) * (input - target), reduction),
+    backward=(_mse_grad, lambda grad, input, target, reduction: -_mse_grad(
+        grad, input, target, reduction)))
+
+
+def _smooth_l1(xp, input, target, reduction, beta):
+    diff = xp.abs(input - target)
+    loss = xp.where(diff < beta, 0.5 * diff * diff / beta, diff - 0.5 * beta)
+    return _reduce(xp, loss.astype(input.dtype, copy=False), reduction)
+
+
+def _smooth_l1_grad(grad, input, target, reduction, beta):
+    return _spread(grad, _shape(input), reduction) * ((input - target) / beta).clamp(-1, 1)
+
+
+SMOOTH_L1_LOSS = defop(
+    "smooth_l1_loss", node="SmoothL1LossBackward0", nin=2, kind=KEEP, save=(0, 1),
+    forward=_smooth_l1,
+    backward=(_smooth_l1_grad, lambda grad, input, target, reduction, beta: -_smooth_l1_grad(
+        grad, input, target, reduction, beta)))
+
+
+def _huber(xp, input, target, reduction, delta):
+    diff = xp.abs(input - target)
+    loss = xp.where(diff < delta, 0.5 * diff * diff, delta * (diff - 0.5 * delta))
+    return _reduce(xp, loss.astype(input.dtype, copy=False), reduction)
+
+
+def _huber_grad(grad, input, target, reduction, delta):
+    return _spread(grad, _shape(input), reduction) * (input - target).clamp(-delta, delta)
+
+
+HUBER_LOSS = defop(
+    "huber_loss", node="HuberLossBackward0", nin=2, kind=KEEP, save=(0, 1), forward=_huber,
+    backward=(_huber_grad, lambda grad, input, target, reduction, delta: -_huber_grad(
+        grad, input, target, reduction, delta)))
+
+
+def _softplus(xp, x):
+    # log(1 + exp(x)) without overflow for large |x|
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+SOFT_MARGIN_LOSS = defop(
+    "soft_margin_loss", node="SoftMarginLossBackward0", nin=2, kind=KEEP, save=(0, 1),
+    forward=lambda xp, input, target, reduction: _reduce(
+        xp, _softplus(xp, -target * input).astype(input.dtype, copy=False), reduction),
+    backward=(lambda grad, input, target, reduction: _spread(grad, _shape(input), reduction)
+              * -target * _sigmoid(-target * input), None))
+
+
+# ---- binary cross entropy ---------------------------------------------------------------
+
+
+def _bce(xp, input, target, weight, reduction):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # torch clamps each log at -100, so a probability of exactly 0 or 1 stays finite
+        log_p = xp.maximum(xp.log(input), -100)
+        log_q = xp.maximum(xp.log1p(-input), -100)
+    loss = -(target * log_p + (1 - target) * log_q)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(xp, loss.astype(input.dtype, copy=False), reduction)
+
+
+def _bce_input_grad(grad, input, target, weight, reduction):
+    grad = _spread(grad, _shape(input), reduction) * (input - target) / (
+        (1 - input) * input).clamp_min(1e-12)
+    return grad if weight is None else grad * weight
+
+
+def _bce_target_grad(grad, input, target, weight, reduction):
+    grad = _spread(grad, _shape(input), reduction) * (
+        (-input).log1p().clamp_min(-100) - input.log().clamp_min(-100))
+    return grad if weight is None else grad * weight
+
+
+BINARY_CROSS_ENTROPY = defop(
+    "binary_cross_entropy", node="BinaryCrossEntropyBackward0", nin=3, kind=KEEP,
+    promote=(0,), save=(0, 1, 2), forward=_bce,
+    backward=(_bce_input_grad, _bce_target_grad, None))
+
+
+def _bce_logits(xp, input, target, weight, pos_weight, reduction):
+    softplus_neg = _softplus(xp, -input)  # -log(sigmoid(input)), finite for any logit
+    if pos_weight is None:
+        loss = (1 - target) * input + softplus_neg
+    else:
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(xp, loss.astype(input.dtype, copy=False), reduction)
+
+
+def _sigmoid(x: Tensor) -> Tensor:
+    # exp of -|x| only: finite and warning-free for any logit
+    from ember._ops.pointwise import where
+
+    small = (-x.abs()).exp()
+    return where(x >= 0, 1 / (1 + small), small / (1 + small))
+
+
+def _bce_logits_input_grad(grad, input, target, weight, pos_weight, reduction):
+    if pos_weight is None:
+        local = _sigmoid(input) - target
+    else:
+        scale = 1 + (pos_weight - 1) * target
+        local = scale * _sigmoid(input) - pos_weight * target
+    grad = _spread(grad, _shape(input), reduction) * local
+    return grad if weight is None else grad * weight
+
+
+def _softplus_t(x: Tensor) -> Tensor:
+    return x.clamp_min(0) + (-x.abs()).exp().log1p()
+
+
+def _bce_logits_target_grad(grad, input, target, weight, pos_weight, reduction):
+    if pos_weight is None:
+        local = -input
+    else:
+        local = (pos_weight - 1) * _softplus_t(-input) - input
+    grad = _spread(grad, _shape(input), reduction) * local
+    return grad if weight is None else grad * weight
+
+
+BCE_WITH_LOGITS = defop(
+    "binary_cross_entropy_with_logits", node="BinaryCrossEntropyWithLogitsBackward0", nin=4,
+    kind=KEEP, promote=(0,), save=(0, 1, 2, 3), forward=_bce_logits,
+    backward=(_bce_logits_input_grad, _bce_logits_target_grad, None, None))
+
+
+# ---- negative log likelihood ------------------------------------------------------------
+
+
+def _nll_parts(xp, input, weight, target, ignore_index):
+    """(per-element weight of each target, its index made safe for gathering), both
+    shaped like the target with the batch dim present."""
+    valid = target != ignore_index
+    safe = xp.where(valid, target, 0)
+    if weight is None:
+        w = valid.astype(input.dtype)
+    else:
+        w = weight.astype(input.dtype)[safe] * valid
+    return w, safe
+
+
+def _nll(xp, input, weight, target, reduction, ignore_index):
+    batched = input.ndim > 1
+    if not batched:
+        input, target = input[None], target[None]
+    w, safe = _nll_parts(xp, input, weight, target, ignore_index)
+    picked = xp.take_along_axis(input, safe[:, None], 1)[:, 0]
+    losses = -picked * w
+    if reduction == "none":
+        return (losses if batched else losses[0]).astype(input.dtype, copy=False)
+    total = losses.sum()
+    if reduction == "sum":
+        return xp.asarray(total, input.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return xp.asarray(total / w.sum(), input.dtype)
+
+
+def _nll_grad(grad, input, weight, target, reduction, ignore_index):
+    data = input._data
+    batched = data.ndim > 1
+    shape = data.shape if batched else (1,) + data.shape
+    tgt = target if batched else target[None]
+    w, safe = _nll_parts(np, np.empty(shape, data.dtype), None if weight is None else
+                         weight._data, tgt, ignore_index)
+    if reduction == "mean":
+        total = w.sum()
+        # all targets ignored: torch's loss is nan, its gradient 0
+        w = w / total if total else w
+    coef = np.zeros(shape, data.dtype)
+    np.put_along_axis(coef, safe[:, None], -w[:, None], 1)
+    if not batched:
+        coef = coef[0]
+        return make(coef) * grad
+    return make(coef) * (grad.unsqueeze(1) if reduction == "none" else grad)
+
+
+NLL_LOSS = defop("nll_loss", node="NllLossBackward0", nin=2, kind=KEEP, promote=(0,),
+                 save=(0, 1), forward=_nll, backward=(_nll_grad, None))
+NLL_LOSS2D = defop("nll_loss2d", node="NllLoss2DBackward0", nin=2, kind=KEEP, promote=(0,),
+                   save=(0, 1), forward=_nll, backward=(_nll_grad, None))
+
+# ``tensor / n`` computed inside an ATen op: torch's node for a division by a number.
+DIV_SCALAR = defop("div", node="DivBackward1", kind=KEEP,
+                   forward=lambda xp, self, other: xp.asarray(self / other, self.dtype),
+                   backward=lambda grad, self, other: grad / other)
+
+
+# ---- margin losses ----------------------------------------------------------------------
+
+
+def _multi_margin_terms(x, target, p, margin):
+    # x: (N, C) ember or NumPy; the hinge term of every class against the target's score
+    return margin - x.gather(1, target[:, None]) + x if isinstance(x, Tensor) else \
+        margin - np.take_along_axis(x, target[:, None], 1) + x
+
+
+def _multi_margin(xp, input, weight, target, p, margin, reduction):
+    batched = input.ndim > 1
+    x = input if batched else input[None]
+    tgt = target if batched else target[None]
+    h = xp.maximum(_multi_margin_terms(x, tgt, p, margin), 0)
+    h[np.arange(x.shape[0]), tgt] = 0
+    if p == 2:
+        h = h * h
+    if weight is not None:
+        h = h * weight.astype(x.dtype)[tgt][:, None]
+    losses = h.sum(1) / x.shape[1]
+    if not batched:
+        losses = losses[0]
+    return _reduce(xp, losses.astype(input.dtype, copy=False), reduction)
+
+
+def _multi_margin_grad(grad, input, weight, target, p, margin, reduction):
+    batched = input.ndim > 1
+    x = input if batched else input.unsqueeze(0)
+    tgt = target if batched else target[None]
+    n, c = x._data.shape
+    h = _multi_margin_terms(x, make(tgt), p, margin)
+    others = np.ones((n, c), bool)
+    others[np.arange(n), tgt] = False
+    active = make(((h._data > 0) & others).astype(x._data.dtype))
+    coef = active if p == 1 else 2 * h * active
+    if weight is not None:
+        coef = coef * weight[make(tgt)].unsqueeze(1)
+    coef = coef / c
+    onehot = make((~others).astype(x._data.dtype))
+    local = coef - onehot * coef.sum(1, keepdim=True)
+    spread = _spread(grad, (n,) if batched else (), reduction)
+    out = local * spread.reshape(-1, 1)
+    return out if batched else out[0]
+
+
+MULTI_MARGIN_LOSS = defop(
+    "multi_margin_loss", node="MultiMarginLossBackward0", nin=2, kind=KEEP, promote=(0,),
+    save=(0, 1), forward=_multi_margin, backward=(_multi_margin_grad, None))
+
+
+def _multilabel_terms(x, target):
+    """The hinge of every (target class j, non-target class i) pair, (N, S, C), zero where
+    j is past the target list's end or i is a target class."""
+    n, c = x.shape
+    listed = np.cumprod(target >= 0, axis=1).astype(bool)  # targets before the first -1
+    safe = np.where(listed, target, 0)
+    is_target = np.zeros((n, c), bool)
+    rows = np.broadcast_to(np.arange(n)[:, None], safe.shape)
+    is_target[rows[listed], safe[listed]] = True
+    scores = np.take_along_axis(x, safe, 1)
+    hinge = np.maximum(1 - scores[:, :, None] + x[:, None, :], 0)
+    keep = listed[:, :, None] & ~is_target[:, None, :]
+    return hinge * keep, keep, safe
+
+
+def _multilabel_margin(xp, input, target, reduction):
+    batched = input.ndim > 1
+    x = input if batched else input[None]
+    hinge, _, _ = _multilabel_terms(x, target if batched else target[None])
+    losses = hinge.sum((1, 2)) / x.shape[1]
+    if not batched:
+        losses = losses[0]
+    return _reduce(xp, losses.astype(input.dtype, copy=False), reduction)
+
+
+def _multilabel_margin_grad(grad, input, target, reduction):
+    data = input._data
+    batched = data.ndim > 1
+    x = data if batched else data[None]
+    hinge, keep, safe = _multilabel_terms(x, target if batched else target[None])
+    active = ((hinge > 0) & keep).astype(x.dtype) / x.shape[1]
+    coef = active.sum(1)
+    rows = np.broadcast_to(np.arange(x.shape[0])[:, None], safe.shape)
+    np.add.at(coef, (rows, safe), -active.sum(2))
+    spread = _spread(grad, (x.shape[0],) if batched else (), reduction)
+    out = make(coef) * spread.reshape(-1, 1)
+    return out if batched else out[0]
+
+
+MULTILABEL_MARGIN_LOSS = defop(
+    "multilabel_margin_loss", node="MultilabelMarginLossBackward0", kind=KEEP, save=(0,),
+    forward=_multilabel_margin, backward=_multilabel_margin_grad)
+
+
+# ---- connectionist temporal classification ----------------------------------------------
+
+
+def _logsumexp3(a, b, c):
+    top = np.maximum(np.maximum(a, b), c)
+    finite = np.where(np.isfinite(top), top, 0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.exp(a - finite) + np.exp(b - finite) + np.exp(c - finite)) + finite
+
+
+def _ctc_setup(log_probs, targets, target_lengths, blank):
+    n = log_probs.shape[1]
+    longest = targets.shape[1] if targets.size else 0
+    s = 2 * longest + 1
+    labels = np.full((n, s), blank, np.int64)
+    labels[:, 1::2] = targets[:, :longest]
+    pos = np.arange(s)
+    valid = pos[None, :] < (2 * target_lengths[:, None] + 1)
+    # a label may be reached by skipping the blank before it unless it repeats the previous
+    skip = np.zeros((n, s), bool)
+    skip[:, 2:] = (labels[:, 2:] != blank) & (labels[:, 2:] != labels[:, :-2])
+    return labels, valid, skip
+
+
+def _ctc_forward(xp, log_probs, targets, input_lengths, target_lengths, blank,
+                 zero_infinity):
+    t_max, n, _ = log_probs.shape
+    labels, valid, skip = _ctc_setup(log_probs, targets, target_lengths, blank)
+    s = labels.shape[1]
+    emit = np.take_along_axis(log_probs, np.broadcast_to(labels[None], (t_max, n, s)), 2)
+    alpha = np.full((t_max, n, s), -np.inf, log_probs.dtype)
+    if t_max:
+        alpha[0, :, :2] = emit[0, :, :2]
+        alpha[0] = np.where(valid, alpha[0], -np.inf)
+    none = np.full((n, 1), -np.inf, log_probs.dtype)
+    for t in range(1, t_max):
+        prev = alpha[t - 1]
+        one = np.concatenate([none, prev[:, :-1]], 1)
+        two = np.where(skip, np.concatenate([none, none, prev[:, :-2]], 1), -np.inf)
+        alpha[t] = np.where(valid, _logsumexp3(prev, one, two) + emit[t], -np.inf)
+    last = np.clip(input_lengths - 1, 0, None)
+    final = alpha[last, np.arange(n)]
+    end = 2 * target_lengths
+    rows = np.arange(n)
+    with np.errstate(divide="ignore"):
+        end_blank = final[rows, end]
+        end_label = np.where(target_lengths > 0, final[rows, np.maximum(end - 1, 0)], -np.inf)
+        nll = -np.logaddexp(end_blank, end_label)
+    nll = np.where(input_lengths > 0, nll, np.where(target_lengths > 0, np.inf, 0))
+    return nll.astype(log_probs.dtype), alpha
+
+
+def _ctc_grad(grads, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity,
+              result):
+    lp = log_probs._data
+    t_max, n, c = lp.shape
+    nll = result[0]._data
+    alpha = result[1]._data
+    labels, valid, skip = _ctc_setup(lp, targets, target_lengths, blank)
+    s = labels.shape[1]
+    emit = np.take_along_axis(lp, np.broadcast_to(labels[None], (t_max, n, s)), 2)
+    beta = np.full((t_max, n, s), -np.inf, lp.dtype)
+    rows = np.arange(n)
+    end = 2 * target_lengths
+    start = np.full((n, s), -np.inf, lp.dtype)
+    start[rows, end] = 0
+    start[rows, np.maximum(end - 1, 0)] = np.where(target_lengths > 0, 0, start[
+        rows, np.maximum(end - 1, 0)])
+    none = np.full((n, 1), -np.inf, lp.dtype)
+    # skipping back from label s to s + 2 is allowed where s + 2 could skip forward to s
+    skip_back = np.concatenate([skip[:, 2:], np.zeros((n, 2), bool)], 1)
+    for t in range(t_max - 1, -1, -1):
+        is_last = (input_lengths - 1 == t)[:, None]
+        if t + 1 < t_max:
+            nxt = beta[t + 1]
+            one = np.concatenate([nxt[:, 1:], none], 1)
+            two = np.where(skip_back, np.concatenate([nxt[:, 2:], none, none], 1), -np.inf)
+            carried = _logsumexp3(nxt, one, two)
+        else:
+            carried = np.full((n, s), -np.inf, lp.dtype)
+        step = np.where(is_last, start, carried) + emit[t]
+        beta[t] = np.where(valid & (t < input_lengths)[:, None], step, -np.inf)
+    both = alpha + beta
+    top = np.max(both, axis=2, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0)
+    onehot = (labels[:, :, None] == np.arange(c)).astype(lp.dtype)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        summed = np.einsum("tns,nsc->tnc", np.exp(both - top), onehot)
+        log_ab = np.log(summed) + top
+        coef = np.exp(lp) - np.exp(log_ab + nll[None, :, None] - lp)
+    alive = (np.arange(t_max)[:, None] < input_lengths[None, :])[:, :, None]
+    coef = np.where(alive, coef, 0)
+    if zero_infinity:
+        coef = np.where(np.isinf(nll)[None, :, None], 0, coef)
+    return make(coef.astype(lp.dtype)) * grads[0].reshape(1, n, 1)
+
+
+CTC_LOSS = defop("ctc_loss", node="CtcLossBackward0", kind=KEEP, multi=1, save=(0, "result"),
+                 forward=_ctc_forward, backward=_ctc_grad)

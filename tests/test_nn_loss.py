@@ -1,0 +1,296 @@
+"""ember.nn losses (functional and modules) against torch: values, node names, gradients of
+inputs, targets and weights, gradcheck/gradgradcheck, errors, warnings and reprs."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ember
+import ember.nn.functional as EF
+from tests.helpers import check_gradcheck, check_op, check_raises_like, torch
+
+TF = torch.nn.functional
+
+
+def F(lib):
+    return TF if lib is torch else EF
+
+
+def nn(lib):
+    return torch.nn if lib is torch else ember.nn
+
+
+def idx(lib, values):
+    return lib.tensor(np.asarray(values), dtype=lib.int64)
+
+
+T1 = [0, 2, 1, -100]
+T3 = np.array([[0, 2], [1, -100], [2, 2], [0, 1]])
+MLM = [[0, 1, -1, 2], [3, -1, 0, 0], [1, 0, 2, 3]]
+CTC_T = np.array([[1, 2, 2], [3, 1, 0], [1, 1, 1]])
+
+# name: (fn(lib, reduction, *inputs), input shapes, low, high, gradgrad in torch)
+ROWS = {
+    "mse": (lambda lib, r, x, y: F(lib).mse_loss(x, y, reduction=r), [(3, 4), (3, 4)]),
+    "l1": (lambda lib, r, x, y: F(lib).l1_loss(x, y, reduction=r), [(3, 4), (3, 4)]),
+    "smooth_l1": (lambda lib, r, x, y: F(lib).smooth_l1_loss(x, y, reduction=r, beta=0.5),
+                  [(3, 4), (3, 4)]),
+    "smooth_l1_beta0": (lambda lib, r, x, y: F(lib).smooth_l1_loss(x, y, reduction=r, beta=0),
+                        [(3, 4), (3, 4)]),
+    "huber": (lambda lib, r, x, y: F(lib).huber_loss(x, y, reduction=r, delta=0.7),
+              [(3, 4), (3, 4)]),
+    "soft_margin": (lambda lib, r, x, y: F(lib).soft_margin_loss(x, y.detach().sign(), reduction=r),
+                    [(3, 4), (3, 4)]),
+    "bce": (lambda lib, r, x, y, w: F(lib).binary_cross_entropy(
+        x.sigmoid(), y.sigmoid(), w.detach(), reduction=r), [(3, 4), (3, 4), (4,)]),
+    "bce_logits_pw": (lambda lib, r, x, y, w, pw: F(lib).binary_cross_entropy_with_logits(
+        x, y.sigmoid(), w.detach(), reduction=r, pos_weight=pw), [(3, 4), (3, 4), (4,), (4,)]),
+    "bce_logits": (lambda lib, r, x, y: F(lib).binary_cross_entropy_with_logits(
+        x, y.sigmoid(), reduction=r), [(3, 4), (3, 4)]),
+    "nll": (lambda lib, r, x, w: F(lib).nll_loss(x, idx(lib, T1), w.detach(), reduction=r),
+            [(4, 3), (3,)]),
+    "nll_unbatched": (lambda lib, r, x: F(lib).nll_loss(x, idx(lib, 2), reduction=r), [(3,)]),
+    "nll_4d": (lambda lib, r, x: F(lib).nll_loss(x, idx(lib, T3[..., None]), reduction=r),
+               [(4, 3, 2, 1)]),
+    "ce_smooth_w": (lambda lib, r, x, w: F(lib).cross_entropy(
+        x, idx(lib, T1), w.detach(), reduction=r, label_smoothing=0.2), [(4, 3), (3,)]),
+    "ce_smooth": (lambda lib, r, x: F(lib).cross_entropy(
+        x, idx(lib, T1), reduction=r, label_smoothing=0.2), [(4, 3)]),
+    "ce_3d": (lambda lib, r, x, w: F(lib).cross_entropy(x, idx(lib, T3), w.detach(), reduction=r),
+              [(4, 3, 2), (3,)]),
+    "ce_5d": (lambda lib, r, x, w: F(lib).cross_entropy(
+        x, idx(lib, T3[..., None, None]), w.detach(), reduction=r), [(4, 3, 2, 1, 1), (3,)]),
+    "ce_probs": (lambda lib, r, x, y, w: F(lib).cross_entropy(
+        x, y.softmax(1), w.detach(), reduction=r, label_smoothing=0.1), [(4, 3), (4, 3), (3,)]),
+    "ce_unbatched": (lambda lib, r, x: F(lib).cross_entropy(x, idx(lib, 1), reduction=r),
+                     [(3,)]),
+    "kl_div_log_target": (lambda lib, r, x, y: F(lib).kl_div(
+        x, y, reduction="batchmean" if r == "mean" else r, log_target=True), [(3, 4), (3, 4)]),
+    "kl_div": (lambda lib, r, x, y: F(lib).kl_div(
+        x, y.abs(), reduction="batchmean" if r == "mean" else r), [(3, 4), (3, 4)]),
+    "poisson_full": (lambda lib, r, x, y: F(lib).poisson_nll_loss(
+        x, y.abs() * 3, reduction=r, full=True), [(3, 4), (3, 4)]),
+    "poisson_linear": (lambda lib, r, x, y: F(lib).poisson_nll_loss(
+        x.abs(), y.abs(), log_input=False, reduction=r), [(3, 4), (3, 4)]),
+    "gaussian_full": (lambda lib, r, x, y, v: F(lib).gaussian_nll_loss(
+        x, y, v.abs(), reduction=r, full=True), [(3, 4), (3, 4), (3, 4)]),
+    "gaussian_homo": (lambda lib, r, x, y, v: F(lib).gaussian_nll_loss(
+        x, y, v.abs(), reduction=r), [(3, 4), (3, 4), (3,)]),
+    "cosine_embedding": (lambda lib, r, x, y: F(lib).cosine_embedding_loss(
+        x, y, lib.tensor([1, -1, 1], dtype=x.dtype), margin=0.1, reduction=r),
+        [(3, 4), (3, 4)]),
+    "margin_ranking": (lambda lib, r, x, y: F(lib).margin_ranking_loss(
+        x, y, lib.tensor([1, -1, 1], dtype=x.dtype), margin=0.1, reduction=r), [(3,), (3,)]),
+    "hinge_embedding": (lambda lib, r, x, y: F(lib).hinge_embedding_loss(
+        x, y.sign(), margin=0.5, reduction=r), [(3, 4), (3, 4)]),
+    "multilabel_soft_margin": (lambda lib, r, x, y, w: F(lib).multilabel_soft_margin_loss(
+        x, (y > 0).to(x.dtype), w, reduction=r), [(3, 4), (3, 4), (4,)]),
+    "multilabel_margin": (lambda lib, r, x: F(lib).multilabel_margin_loss(
+        x, idx(lib, MLM), reduction=r), [(3, 4)]),
+    "multilabel_margin_1d": (lambda lib, r, x: F(lib).multilabel_margin_loss(
+        x, idx(lib, [3, 1, -1, 2]), reduction=r), [(4,)]),
+    "multi_margin_p1": (lambda lib, r, x, w: F(lib).multi_margin_loss(
+        x, idx(lib, [0, 3, 1]), p=1, margin=0.8, weight=w.detach(), reduction=r), [(3, 4), (4,)]),
+    "multi_margin_p2": (lambda lib, r, x, w: F(lib).multi_margin_loss(
+        x, idx(lib, [0, 3, 1]), p=2, margin=0.8, weight=w.detach(), reduction=r), [(3, 4), (4,)]),
+    "triplet_swap_p1": (lambda lib, r, a, b, c: F(lib).triplet_margin_loss(
+        a, b, c, swap=True, p=1, reduction=r), [(3, 4), (3, 4), (3, 4)]),
+    "triplet_distance": (lambda lib, r, a, b, c: F(lib).triplet_margin_with_distance_loss(
+        a, b, c, reduction=r), [(3, 4), (3, 4), (3, 4)]),
+    "ctc_padded": (lambda lib, r, x: F(lib).ctc_loss(
+        x.log_softmax(2), idx(lib, CTC_T), idx(lib, [6, 5, 6]), idx(lib, [3, 2, 0]),
+        reduction=r), [(6, 3, 4)]),
+    "ctc_concatenated": (lambda lib, r, x: F(lib).ctc_loss(
+        x.log_softmax(2), idx(lib, [1, 2, 2, 3, 1]), [6, 5, 6], [3, 2, 0], reduction=r),
+        [(6, 3, 4)]),
+    "ctc_zero_infinity": (lambda lib, r, x: F(lib).ctc_loss(
+        x.log_softmax(2), idx(lib, [1, 1, 1, 1]), idx(lib, [2, 3, 6]), idx(lib, [2, 1, 1]),
+        reduction=r, zero_infinity=True), [(6, 3, 4)]),
+    "ctc_unbatched": (lambda lib, r, x: F(lib).ctc_loss(
+        x.log_softmax(1), idx(lib, [1, 2]), idx(lib, 5), idx(lib, 2), blank=3, reduction=r),
+        [(5, 4)]),
+}
+# torch refuses a second derivative of these (or of their index-driven parts)
+NO_GRADGRAD = {"multilabel_margin", "multilabel_margin_1d", "ctc_padded",
+               "ctc_concatenated", "ctc_zero_infinity", "ctc_unbatched", "multi_margin_p1",
+               "multi_margin_p2", "bce"}
+# how many leading inputs a row can differentiate (the rest are weights)
+FREE = {"bce": 2, "bce_logits_pw": 2, "nll": 1, "ce_smooth_w": 1, "ce_3d": 1, "ce_5d": 1,
+        "ce_probs": 2, "multi_margin_p1": 1, "multi_margin_p2": 1, "soft_margin": 1}
+REDUCTIONS = ("none", "mean", "sum")
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_loss_matches_torch(name, reduction, dtype):
+    fn, shapes = ROWS[name]
+    check_op(lambda lib, *xs: fn(lib, reduction, *xs), shapes, dtype=dtype)
+
+
+@pytest.mark.parametrize("name", sorted(set(ROWS)))
+def test_loss_gradcheck(name):
+    fn, shapes = ROWS[name]
+    if name.startswith("ctc"):  # torch's ctc gradient is only a gradient after log_softmax
+        gradgrad = False
+    else:
+        gradgrad = name not in NO_GRADGRAD
+    # away from the kinks of the piecewise losses, where finite differences straddle them
+    # weights torch refuses to differentiate are fixed: only the others are checked
+    fixed = [ember.tensor(np.linspace(0.5, 1.5, int(np.prod(s))).reshape(s))
+             for s in shapes[FREE.get(name, len(shapes)):]]
+    free = shapes[:FREE.get(name, len(shapes))]
+    check_gradcheck(lambda lib, *xs: fn(lib, "sum", *xs, *fixed), free, seed=3,
+                    gradgrad=gradgrad)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 4), c=st.integers(1, 5), extra=st.lists(st.integers(1, 3), max_size=2),
+       reduction=st.sampled_from(REDUCTIONS), smoothing=st.sampled_from([0.0, 0.3]),
+       weighted=st.booleans(), ignore=st.sampled_from([-100, 0]), seed=st.integers(0, 999))
+def test_cross_entropy_hypothesis(n, c, extra, reduction, smoothing, weighted, ignore, seed):
+    rng = np.random.default_rng(seed)
+    target = rng.integers(0, c, size=(n, *extra))
+    if ignore == -100:
+        target[rng.random(target.shape) < 0.2] = -100
+
+    def fn(lib, x, w):
+        return F(lib).cross_entropy(x, idx(lib, target), w if weighted else None,
+                                    ignore_index=ignore, reduction=reduction,
+                                    label_smoothing=smoothing)
+    check_op(fn, [(n, c, *extra), (c,)], seed=seed, dtype="float64")
+
+
+@settings(max_examples=20, deadline=None)
+@given(shape=st.lists(st.integers(0, 4), min_size=0, max_size=3),
+       reduction=st.sampled_from(REDUCTIONS), beta=st.sampled_from([0.3, 1.0, 2.0]),
+       seed=st.integers(0, 999))
+def test_regression_losses_hypothesis(shape, reduction, beta, seed):
+    for fn in (lambda lib, x, y: F(lib).mse_loss(x, y, reduction=reduction),
+               lambda lib, x, y: F(lib).smooth_l1_loss(x, y, reduction=reduction, beta=beta),
+               lambda lib, x, y: F(lib).huber_loss(x, y, reduction=reduction, delta=beta),
+               lambda lib, x, y: F(lib).soft_margin_loss(x, y, reduction=reduction),
+               lambda lib, x, y: F(lib).binary_cross_entropy_with_logits(
+                   x * 5, y.sigmoid(), reduction=reduction)):
+        check_op(fn, [shape, shape], seed=seed)
+
+
+@settings(max_examples=15, deadline=None)
+@given(t=st.integers(1, 7), n=st.integers(1, 3), c=st.integers(2, 5), seed=st.integers(0, 999),
+       reduction=st.sampled_from(REDUCTIONS))
+def test_ctc_hypothesis(t, n, c, seed, reduction):
+    rng = np.random.default_rng(seed)
+    in_lengths = rng.integers(1, t + 1, size=n)
+    tgt_lengths = rng.integers(0, 4, size=n)
+    targets = rng.integers(1, c, size=(n, 3))
+
+    def fn(lib, x):
+        return F(lib).ctc_loss(x.log_softmax(2), idx(lib, targets), idx(lib, in_lengths),
+                               idx(lib, tgt_lengths), reduction=reduction, zero_infinity=True)
+    check_op(fn, [(t, n, c)], seed=seed, dtype="float64")
+
+
+def test_extreme_logits_are_stable():
+    logits = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0]])
+    target = [0, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for lib in (torch, ember):
+            x = lib.tensor(logits, requires_grad=True)
+            out = F(lib).cross_entropy(x, idx(lib, target))
+            out.backward()
+            bce = F(lib).binary_cross_entropy_with_logits(
+                x, lib.tensor(np.eye(3)[[0, 2]]), pos_weight=lib.tensor([2.0, 1.0, 0.5]))
+            bce.backward()
+        check_op(lambda lib, x: F(lib).cross_entropy(x * 1e4, idx(lib, target)), [(2, 3)],
+                 dtype="float64")
+        check_op(lambda lib, x, y: F(lib).binary_cross_entropy_with_logits(
+            x * 1e4, y.sigmoid()), [(2, 3), (2, 3)], dtype="float64")
+        check_op(lambda lib, x: F(lib).binary_cross_entropy(
+            (x > 0).to(x.dtype), lib.ones_like(x) * 0.5), [(3, 4)], grad=False)
+
+
+def test_deprecated_arguments_warn_like_torch():
+    for kwargs in ({"size_average": False}, {"reduce": False}, {"size_average": True},
+                   {"reduction": "elementwise_mean"}):
+        results = []
+        for lib in (torch, ember):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                x = lib.tensor([[1.0, 2.0], [3.0, 5.0]])
+                out = F(lib).mse_loss(x, x * 2, **kwargs)
+            results.append((out.tolist(), [(w.category, str(w.message)) for w in caught]))
+        assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: F(lib).nll_loss(lib.zeros(4, 3), idx(lib, [0, 1, 5, 1])),
+    lambda lib: F(lib).nll_loss(lib.zeros(4, 3), idx(lib, [0, 1, 1])),
+    lambda lib: F(lib).nll_loss(lib.zeros(4, 3), lib.tensor([0.0, 1, 1, 1])),
+    lambda lib: F(lib).cross_entropy(lib.zeros(4, 3), idx(lib, [0, 1, -3, 1])),
+    lambda lib: F(lib).mse_loss(lib.zeros(3), lib.zeros(3), reduction="foo"),
+    lambda lib: F(lib).binary_cross_entropy(lib.zeros(4, 3), lib.zeros(4, 2)),
+    lambda lib: F(lib).binary_cross_entropy(lib.full((2,), 2.0), lib.zeros(2)),
+    lambda lib: F(lib).binary_cross_entropy_with_logits(lib.zeros(4, 3), lib.zeros(4, 2)),
+    lambda lib: F(lib).multi_margin_loss(lib.zeros(2, 3), idx(lib, [0, 1]), p=3),
+    lambda lib: F(lib).nll_loss(lib.zeros(4, 3), idx(lib, [0, 1, 1, 1]), weight=lib.ones(2)),
+    lambda lib: F(lib).nll_loss(lib.zeros(4, 3, 2, 2, 2), lib.zeros(4, 2, 2, 3).long()),
+    lambda lib: F(lib).triplet_margin_loss(lib.zeros(2, 3), lib.zeros(2, 3), lib.zeros(3)),
+    lambda lib: F(lib).triplet_margin_with_distance_loss(
+        lib.zeros(2, 3), lib.zeros(2, 3), lib.zeros(2, 3), margin=0),
+    lambda lib: F(lib).gaussian_nll_loss(lib.zeros(2, 3), lib.zeros(2, 3), lib.zeros(3, 3)),
+    lambda lib: F(lib).gaussian_nll_loss(lib.zeros(2, 3), lib.zeros(2, 3), -lib.ones(2, 3)),
+    lambda lib: F(lib).smooth_l1_loss(lib.zeros(2), lib.zeros(2), beta=-1.0),
+    lambda lib: F(lib).cross_entropy(lib.zeros(2, 3), idx(lib, [0, 1]), label_smoothing=2.0),
+])
+def test_errors_match_torch(call):
+    check_raises_like(call)
+
+
+MODULES = [
+    ("L1Loss", {}), ("MSELoss", {"reduction": "sum"}), ("SmoothL1Loss", {"beta": 0.5}),
+    ("HuberLoss", {"delta": 2.0}), ("SoftMarginLoss", {}), ("BCELoss", {}),
+    ("BCEWithLogitsLoss", {}), ("CrossEntropyLoss", {"label_smoothing": 0.1}),
+    ("NLLLoss", {"ignore_index": 1}), ("KLDivLoss", {"reduction": "batchmean"}),
+    ("PoissonNLLLoss", {"full": True}), ("GaussianNLLLoss", {"eps": 1e-3}),
+    ("CosineEmbeddingLoss", {"margin": 0.2}), ("MarginRankingLoss", {"margin": 0.1}),
+    ("HingeEmbeddingLoss", {"margin": 2.0}), ("MultiLabelSoftMarginLoss", {}),
+    ("MultiLabelMarginLoss", {}), ("MultiMarginLoss", {"p": 2, "margin": 0.5}),
+    ("TripletMarginLoss", {"margin": 0.5, "swap": True}),
+    ("TripletMarginWithDistanceLoss", {"margin": 0.5}), ("CTCLoss", {"blank": 1}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", MODULES)
+def test_module_repr_and_state(name, kwargs):
+    if name == "TripletMarginWithDistanceLoss" and not hasattr(ember.nn, "PairwiseDistance"):
+        pytest.skip("its default distance is nn.PairwiseDistance (modules/distance.py)")
+    t_mod = getattr(torch.nn, name)(**kwargs)
+    e_mod = getattr(ember.nn, name)(**kwargs)
+    assert repr(e_mod) == repr(t_mod)
+    assert list(e_mod.state_dict()) == list(t_mod.state_dict())
+    assert e_mod.reduction == t_mod.reduction
+
+
+def test_modules_compute_like_functional():
+    def fn(lib, x, w):
+        loss = nn(lib).CrossEntropyLoss(weight=w.detach(), label_smoothing=0.1)
+        return loss(x, idx(lib, [0, 2, 1]))
+    check_op(fn, [(3, 3), (3,)])
+
+    def fn2(lib, x, y):
+        return (nn(lib).BCEWithLogitsLoss(pos_weight=lib.tensor([1.0, 2.0, 3.0]))(x, y.sigmoid())
+                + nn(lib).MSELoss(reduction="sum")(x, y) + nn(lib).HuberLoss()(x, y)
+                + nn(lib).TripletMarginLoss(p=1)(x, y, y * 2)
+                + nn(lib).GaussianNLLLoss(full=True)(x, y, y.abs() + 0.1)
+                + nn(lib).MultiMarginLoss()(x, idx(lib, [0, 1, 2])))
+    check_op(fn2, [(3, 3), (3, 3)])
+
+    def fn3(lib, x):
+        ctc = nn(lib).CTCLoss(reduction="sum", zero_infinity=True)
+        return ctc(x.log_softmax(2), idx(lib, CTC_T), [4, 4, 3], [3, 2, 1])
+    check_op(fn3, [(4, 3, 4)])
