@@ -76,7 +76,7 @@ del creation, indexing, inplace, pointwise, reduction, shape
 
 # Subpackages a plain tensor program does not use load on first access, so that they cost
 # ``import ember`` nothing.
-_LAZY_SUBMODULES = ("nn",)
+_LAZY_SUBMODULES = ("nn", "optim")
 
 
 def __getattr__(name: str):

@@ -1,0 +1,81 @@
+"""``Adamax`` (mirrors ``torch.optim.Adamax``): Adam with the infinity norm."""
+from __future__ import annotations
+
+from ember._tensor import Tensor
+from ember.optim.optimizer import (
+    Optimizer,
+    _bump,
+    _check_capturable,
+    _check_lr,
+    _closure_loss,
+    _kernels,
+    _step_tensor,
+    _value,
+    _zeros_like,
+)
+
+__all__ = ["Adamax"]
+
+
+class Adamax(Optimizer):
+    """Mirrors ``torch.optim.Adamax``.
+
+    Args: params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach, and
+    keyword-only maximize, differentiable, capturable (NOTE [Optimizer updates]).
+    """
+
+    def __init__(self, params, lr: float | Tensor = 2e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False,
+                 capturable: bool = False) -> None:
+        _check_lr(lr)
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+                    "foreach": foreach, "maximize": maximize, "differentiable": differentiable,
+                    "capturable": capturable}
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """Mirrors ``Adamax.step``."""
+        loss = _closure_loss(closure)
+        for group in self.param_groups:
+            K = _kernels(group)
+            beta1, beta2 = group["betas"]
+            lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+            for p in group["params"]:
+                if p._grad is None:
+                    continue
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = _step_tensor()
+                    state["exp_avg"] = _zeros_like(p)
+                    state["exp_inf"] = _zeros_like(p)
+                if group["capturable"]:
+                    _check_capturable()
+                state["step"]._data += 1
+                param, grad = K.unwrap(p), K.unwrap(p._grad)
+                exp_avg, exp_inf = K.unwrap(state["exp_avg"]), K.unwrap(state["exp_inf"])
+                if group["maximize"]:
+                    grad = K.neg(grad)
+                if wd != 0:
+                    grad = K.add(grad, param, wd)
+                K.lerp_(exp_avg, grad, 1 - beta1)
+                K.mul_(exp_inf, beta2)
+                K.maximum_(exp_inf, K.adds_(K.abs(grad), eps))
+                clr = lr / (1 - beta1 ** _value(state["step"]))
+                K.addcdiv_(param, exp_avg, exp_inf, -clr)
+                if not group["differentiable"]:
+                    _bump(p)
+        return loss
+
+

@@ -1,0 +1,645 @@
+"""``Optimizer``: the base class of ember's optimizers (mirrors ``torch.optim.Optimizer``).
+
+Parameter groups, per-parameter ``state``, ``state_dict``/``load_state_dict`` in torch's
+layout (integer parameter ids, ``params`` as ids, ``step`` kept as a 0-d tensor), step and
+state-dict hooks, and torch's errors.
+
+NOTE [Optimizer updates]: an algorithm's ``step`` works on the parameters' arrays
+(``p._data``) with whole-array NumPy expressions written in place, then bumps each
+parameter's version counter once (NOTE [Version counters]), so a step costs a few array
+passes per parameter and records no graph. With ``differentiable=True`` the same update is
+built from ember ops instead (the ``_TensorKernels`` below), so it stays in the autograd
+graph, as torch's does. Both follow the arithmetic order of torch's single-tensor (CPU
+default) implementation; ``foreach`` and ``fused`` are checked as torch checks them and
+recorded in the groups, but on NumPy every path is already a whole-array one, so they select
+no different arithmetic.
+"""
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable
+from copy import deepcopy
+from itertools import chain
+from typing import Any
+
+import numpy as np
+
+import ember
+from ember._tensor import Tensor, make
+
+__all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook",
+           "required"]
+
+
+class _RequiredParameter:
+    """Singleton marking an option a parameter group must give (torch's ``required``)."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+_global_optimizer_pre_hooks: OrderedDict = OrderedDict()
+_global_optimizer_post_hooks: OrderedDict = OrderedDict()
+
+
+def _handle(hooks: OrderedDict):
+    from ember.nn.modules.module import RemovableHandle
+
+    return RemovableHandle(hooks)
+
+
+def register_optimizer_step_pre_hook(hook: Callable):
+    """Mirrors ``torch.optim.optimizer.register_optimizer_step_pre_hook``: ``hook(optimizer,
+    args, kwargs)`` runs before every optimizer's ``step``; it may return new
+    ``(args, kwargs)``."""
+    handle = _handle(_global_optimizer_pre_hooks)
+    _global_optimizer_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_optimizer_step_post_hook(hook: Callable):
+    """Mirrors ``torch.optim.optimizer.register_optimizer_step_post_hook``."""
+    handle = _handle(_global_optimizer_post_hooks)
+    _global_optimizer_post_hooks[handle.id] = hook
+    return handle
+
+
+def _hooked_step(step):
+    """Wrap an algorithm's ``step``: pre hooks, grad mode (enabled only for
+    ``differentiable``, as torch's ``_use_grad_for_differentiable``), post hooks."""
+
+    @functools.wraps(step)
+    def wrapper(*args, **kwargs):
+        self = args[0]
+        for pre_hook in chain(_global_optimizer_pre_hooks.values(),
+                              self._optimizer_step_pre_hooks.values()):
+            result = pre_hook(self, args, kwargs)
+            if result is not None:
+                if isinstance(result, tuple) and len(result) == 2:
+                    args, kwargs = result
+                else:
+                    raise RuntimeError(
+                        f"{step} must return None or a tuple of (new_args, new_kwargs), "
+                        f"but got {result}.")
+        self._opt_called = True  # read by the lr schedulers' call-order warning
+        with ember.set_grad_enabled(bool(self.defaults.get("differentiable", False))):
+            out = step(*args, **kwargs)
+        for post_hook in chain(self._optimizer_step_post_hooks.values(),
+                               _global_optimizer_post_hooks.values()):
+            post_hook(self, args, kwargs)
+        return out
+
+    wrapper.hooked = True
+    return wrapper
+
+
+def _typename(obj) -> str:
+    if isinstance(obj, Tensor):
+        return ember.typename(obj)
+    module = type(obj).__module__
+    name = type(obj).__qualname__
+    return name if module in ("builtins", None) else f"{module}.{name}"
+
+
+class Optimizer:
+    """Mirrors ``torch.optim.Optimizer``.
+
+    Args:
+        params: an iterable of tensors, of ``(name, tensor)`` pairs, or of dicts (parameter
+            groups, each with ``params`` and its own options).
+        defaults: the options a group takes when it does not give them.
+
+    Subclasses write ``step``; it is wrapped (once, when the class is made) to run the step
+    hooks, under torch's grad mode for the step.
+    """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "hooked", False):
+            cls.step = _hooked_step(step)
+
+    def __init__(self, params, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self._optimizer_step_pre_hooks: OrderedDict = OrderedDict()
+        self._optimizer_step_post_hooks: OrderedDict = OrderedDict()
+        self._optimizer_state_dict_pre_hooks: OrderedDict = OrderedDict()
+        self._optimizer_state_dict_post_hooks: OrderedDict = OrderedDict()
+        self._optimizer_load_state_dict_pre_hooks: OrderedDict = OrderedDict()
+        self._optimizer_load_state_dict_post_hooks: OrderedDict = OrderedDict()
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            "Tensors or dicts, but got " + ember.typename(params))
+        self.state: defaultdict = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for param_group in param_groups:
+            self.add_param_group(param_group)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"defaults": self.defaults, "state": self.state,
+                "param_groups": self.param_groups}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        for name in ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks",
+                     "_optimizer_state_dict_pre_hooks", "_optimizer_state_dict_post_hooks",
+                     "_optimizer_load_state_dict_pre_hooks",
+                     "_optimizer_load_state_dict_post_hooks"):
+            if name not in self.__dict__:
+                setattr(self, name, OrderedDict())
+
+    def __repr__(self) -> str:
+        text = self.__class__.__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            text += f"\nParameter Group {i}\n"
+            for key in sorted(group.keys()):
+                if key != "params":
+                    text += f"    {key}: {group[key]}\n"
+        return text + ")"
+
+    # ---- hooks -------------------------------------------------------------------------
+    def register_step_pre_hook(self, hook: Callable):
+        """Mirrors ``Optimizer.register_step_pre_hook``: ``hook(optimizer, args, kwargs)``
+        runs before ``step`` and may return new ``(args, kwargs)``."""
+        handle = _handle(self._optimizer_step_pre_hooks)
+        self._optimizer_step_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_step_post_hook(self, hook: Callable):
+        """Mirrors ``Optimizer.register_step_post_hook``: ``hook(optimizer, args, kwargs)``."""
+        handle = _handle(self._optimizer_step_post_hooks)
+        self._optimizer_step_post_hooks[handle.id] = hook
+        return handle
+
+    def _register(self, hooks: OrderedDict, hook: Callable, prepend: bool):
+        handle = _handle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False):
+        """Mirrors ``Optimizer.register_state_dict_pre_hook``: ``hook(optimizer)``."""
+        return self._register(self._optimizer_state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False):
+        """Mirrors ``Optimizer.register_state_dict_post_hook``: ``hook(optimizer,
+        state_dict)`` may return a replacement state dict."""
+        return self._register(self._optimizer_state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False):
+        """Mirrors ``Optimizer.register_load_state_dict_pre_hook``: ``hook(optimizer,
+        state_dict)`` may return the state dict to load."""
+        return self._register(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False):
+        """Mirrors ``Optimizer.register_load_state_dict_post_hook``: ``hook(optimizer)``."""
+        return self._register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
+
+    # ---- state dict --------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Mirrors ``Optimizer.state_dict``: ``{"state": {id: {...}}, "param_groups": [...]}``
+        with parameters replaced by their position (ids count on across groups). The state
+        tensors are the optimizer's own (not copies), as in torch."""
+        for pre_hook in self._optimizer_state_dict_pre_hooks.values():
+            pre_hook(self)
+        mapping: dict[int, int] = {}
+        start = 0
+
+        def pack_group(group):
+            nonlocal start
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                mapping.setdefault(id(p), i)
+            packed["params"] = [mapping[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            return packed
+
+        param_groups = [pack_group(g) for g in self.param_groups]
+        packed_state = {(mapping[id(k)] if isinstance(k, Tensor) else k): v
+                        for k, v in self.state.items()}
+        state_dict = {"state": packed_state, "param_groups": param_groups}
+        for post_hook in self._optimizer_state_dict_post_hooks.values():
+            result = post_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
+
+    @staticmethod
+    def _cast_state(param: Tensor, value, group: dict | None, key=None):
+        """A loaded state value for ``param``: tensors take the parameter's floating dtype,
+        except ``step``, which stays as saved unless the group is fused or capturable (then
+        float32), as torch's ``_process_value_according_to_param_policy``."""
+        if isinstance(value, Tensor):
+            if key == "step":
+                if group is not None and (group.get("capturable") or group.get("fused")):
+                    return value.to(dtype=ember.float32)
+                return value
+            if param.is_floating_point():
+                return value.to(dtype=param.dtype)
+            return value
+        if isinstance(value, dict):
+            return {k: Optimizer._cast_state(param, v, group, k) for k, v in value.items()}
+        if isinstance(value, Iterable) and not isinstance(value, str):
+            return type(value)(Optimizer._cast_state(param, v, group) for v in value)
+        return value
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Mirrors ``Optimizer.load_state_dict``: state matched to this optimizer's parameters
+        by position; group options replaced by the saved ones."""
+        state_dict = state_dict.copy()
+        for pre_hook in self._optimizer_load_state_dict_pre_hooks.values():
+            result = pre_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        groups = self.param_groups
+        saved_groups = deepcopy(state_dict["param_groups"])
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match "
+                             "the size of optimizer's group")
+        id_map = dict(zip(chain.from_iterable(g["params"] for g in saved_groups),
+                          chain.from_iterable(g["params"] for g in groups)))
+        group_of = {i: g for g in state_dict["param_groups"] for i in g["params"]}
+        state: defaultdict = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k in id_map:
+                state[id_map[k]] = self._cast_state(id_map[k], v, group_of.get(k))
+            else:
+                state[k] = v
+
+        def update_group(group, new_group):
+            new_group["params"] = group["params"]
+            if "param_names" in group and "param_names" not in new_group:
+                new_group["param_names"] = group["param_names"]
+            return new_group
+
+        param_groups = [update_group(g, ng) for g, ng in zip(groups, saved_groups)]
+        self.__setstate__({"state": state, "param_groups": param_groups})
+        for post_hook in self._optimizer_load_state_dict_post_hooks.values():
+            post_hook(self)
+
+    # ---- gradients and groups ----------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Mirrors ``Optimizer.zero_grad``: gradients set to ``None`` (default) or zeroed in
+        place (detached from any graph first)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = p._grad
+                if grad is None:
+                    continue
+                if set_to_none:
+                    p._grad = None
+                else:
+                    if grad._grad_fn is not None:
+                        grad.detach_()
+                    else:
+                        grad.requires_grad_(False)
+                    grad._data[...] = 0
+                    grad._vc[0] += 1
+
+    def step(self, closure: Callable[[], Any] | None = None):
+        """Mirrors ``Optimizer.step``: one update; each algorithm defines it."""
+        raise NotImplementedError
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Mirrors ``Optimizer.add_param_group``: a new group, its missing options taken
+        from the defaults, with torch's checks (leaf tensors, no parameter in two groups,
+        required options given, names on all or none)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            param_group["params"] = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list "
+                "instead.")
+        else:
+            param_group["params"] = list(params)
+        tensors, names = [], []
+        for param in param_group["params"]:
+            if isinstance(param, tuple):
+                names.append(param[0])
+                tensors.append(param[1])
+            else:
+                tensors.append(param)
+        param_group["params"] = tensors
+        if names:
+            if len(names) == len(tensors):
+                param_group["param_names"] = names
+            else:
+                raise ValueError("all optimizer params should be with/without names. Some "
+                                 "param names are missing")
+        for param in tensors:
+            if not isinstance(param, Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                                + _typename(param))
+            if not self.defaults.get("differentiable", None) and not (
+                    param.is_leaf or param.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError("parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            param_group.setdefault(name, default)
+        if len(tensors) != len({id(p) for p in tensors}):
+            import warnings
+
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, "
+                "this will cause an error; see github.com/pytorch/pytorch/issues/40967 for "
+                "more information", stacklevel=3)
+        seen: set[int] = set()
+        for group in self.param_groups:
+            seen.update(id(p) for p in group["params"])
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError("all optimizer param groups should be with/without names. "
+                                 f"cannot add param group {which} to the optimizer")
+        if not seen.isdisjoint(id(p) for p in tensors):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+
+# ---- shared pieces of the algorithms ------------------------------------------------------
+
+_CAPTURABLE_DEVICES = "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla']"
+
+
+def _check_lr(lr) -> None:
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+
+
+def _check_fused(fused, foreach, differentiable) -> None:
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
+def _check_fused_params(group: dict) -> None:
+    for p in group["params"]:
+        if not p.is_floating_point():
+            raise RuntimeError(
+                "`fused=True` requires all the params to be floating point Tensors of "
+                "supported devices: ['mps', 'cuda', 'xpu', 'hpu', 'cpu', 'mtia', "
+                f"'privateuseone'] but {p.dtype} and {p.device.type}")
+
+
+def _check_capturable(what: str = "params and state_steps",
+                      devices: str = _CAPTURABLE_DEVICES) -> None:
+    # ember's tensors live on the CPU, where torch refuses capturable steps.
+    raise AssertionError(
+        f"If capturable=True, {what} must be on supported devices: {devices}.")
+
+
+def _scalar_dtype(fused: bool = False):
+    """torch's ``_get_scalar_dtype``: the dtype of ``state["step"]``."""
+    if fused:
+        return ember.float32
+    return ember.float64 if ember.get_default_dtype() is ember.float64 else ember.float32
+
+
+def _step_tensor(value: float = 0.0, fused: bool = False) -> Tensor:
+    return ember.tensor(value, dtype=_scalar_dtype(fused))
+
+
+def _value(x) -> float:
+    """A hyperparameter or 0-d state tensor as a Python number (torch's ``_get_value``)."""
+    return x.item() if isinstance(x, Tensor) else x
+
+
+def _real(a: np.ndarray) -> np.ndarray:
+    """A complex array's view as interleaved reals (torch's ``view_as_real``); elementwise
+    updates are the same on that view."""
+    if a.dtype.kind == "c":
+        return a[..., None].view(a.real.dtype)
+    return a
+
+
+def _bump(t: Tensor) -> None:
+    t._vc[0] += 1  # NOTE [Version counters]: an in-place write
+
+
+def _zeros_like(p: Tensor) -> Tensor:
+    return make(np.zeros_like(p._data))
+
+
+def _full_like(p: Tensor, value: float) -> Tensor:
+    return make(np.full_like(p._data, value))
+
+
+def _arr(r):
+    # NumPy gives a scalar for a 0-d result; the in-place steps that follow need an array.
+    return r if type(r) is np.ndarray else np.asarray(r)
+
+
+class _ArrayKernels:
+    """The update primitives on NumPy arrays, written in place (NOTE [Optimizer updates]).
+    The order of each expression is torch's CPU kernel's (``addcdiv``: ``a + (v*b)/c``).
+    Out-of-place ones return new arrays (never NumPy scalars, even 0-d)."""
+
+    @staticmethod
+    def unwrap(t):
+        return None if t is None else _real(t._data)
+
+    @staticmethod
+    def neg(a):
+        return _arr(np.negative(a))
+
+    @staticmethod
+    def add(a, b, alpha=1.0):
+        return _arr(a + b if alpha == 1 else a + alpha * b)
+
+    @staticmethod
+    def add_(a, b, alpha=1.0):
+        if alpha == 1:
+            a += b
+        else:
+            a += alpha * b
+        return a
+
+    @staticmethod
+    def mul_(a, s):
+        a *= s
+        return a
+
+    @staticmethod
+    def addcmul_(a, b, c, value=1.0):
+        a += (value * b) * c if value != 1 else b * c
+        return a
+
+    @staticmethod
+    def addcdiv_(a, b, c, value=1.0):
+        a += (value * b) / c if value != 1 else b / c
+        return a
+
+    @staticmethod
+    def lerp_(a, b, w):
+        if abs(w) < 0.5:
+            a += w * (b - a)
+        else:
+            a[...] = b - (b - a) * (1 - w)
+        return a
+
+    @staticmethod
+    def sqrt(a):
+        return _arr(np.sqrt(a))
+
+    @staticmethod
+    def sqrt_(a):
+        return np.sqrt(a, out=a)
+
+    @staticmethod
+    def adds(a, s):
+        return _arr(a + s)
+
+    @staticmethod
+    def adds_(a, s):
+        a += s
+        return a
+
+    @staticmethod
+    def div(a, s):
+        return _arr(a / s)
+
+    @staticmethod
+    def div_(a, b):
+        a /= b
+        return a
+
+    @staticmethod
+    def mul(a, b):
+        return _arr(a * b)
+
+    @staticmethod
+    def maximum_(a, b):
+        return np.maximum(a, b, out=a)
+
+    @staticmethod
+    def copy_(a, b):
+        a[...] = b
+        return a
+
+    @staticmethod
+    def clone(a):
+        return np.array(a)
+
+    @staticmethod
+    def abs(a):
+        return _arr(np.abs(a))
+
+
+class _TensorKernels:
+    """The same primitives as ember ops, so a ``differentiable=True`` step stays in the
+    autograd graph (NOTE [Optimizer updates])."""
+
+    @staticmethod
+    def unwrap(t):
+        return t
+
+    @staticmethod
+    def neg(a):
+        return -a
+
+    @staticmethod
+    def add(a, b, alpha=1.0):
+        return a.add(b, alpha=alpha)
+
+    @staticmethod
+    def add_(a, b, alpha=1.0):
+        return a.add_(b, alpha=alpha)
+
+    @staticmethod
+    def mul_(a, s):
+        return a.mul_(s)
+
+    @staticmethod
+    def addcmul_(a, b, c, value=1.0):
+        return a.addcmul_(b, c, value=value)
+
+    @staticmethod
+    def addcdiv_(a, b, c, value=1.0):
+        return a.addcdiv_(b, c, value=value)
+
+    @staticmethod
+    def lerp_(a, b, w):
+        return a.lerp_(b, w)
+
+    @staticmethod
+    def sqrt(a):
+        return a.sqrt()
+
+    @staticmethod
+    def sqrt_(a):
+        return a.sqrt_()
+
+    @staticmethod
+    def adds(a, s):
+        return a.add(s)
+
+    @staticmethod
+    def adds_(a, s):
+        return a.add_(s)
+
+    @staticmethod
+    def div(a, s):
+        return a / s
+
+    @staticmethod
+    def div_(a, b):
+        return a.div_(b)
+
+    @staticmethod
+    def mul(a, b):
+        return a * b
+
+    @staticmethod
+    def maximum_(a, b):
+        return a.copy_(ember.maximum(a.clone(), b))
+
+    @staticmethod
+    def copy_(a, b):
+        return a.copy_(b)
+
+    @staticmethod
+    def clone(a):
+        return a.clone()
+
+    @staticmethod
+    def abs(a):
+        return a.abs()
+
+
+def _detached_copy(K, like: Tensor, value) -> Tensor:
+    """A new state tensor shaped like ``like`` holding ``value`` (an array, or a tensor
+    when differentiable), detached from any graph (torch's ``grad.detach().clone()``)."""
+    if K is _TensorKernels:
+        return value.detach().clone()
+    out = make(np.empty_like(like._data))
+    _real(out._data)[...] = value
+    return out
+
+
+def _kernels(group: dict):
+    return _TensorKernels if group.get("differentiable") else _ArrayKernels
+
+
+def _closure_loss(closure):
+    if closure is None:
+        return None
+    with ember.enable_grad():
+        return closure()

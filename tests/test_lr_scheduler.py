@@ -1,0 +1,299 @@
+"""ember.optim.lr_scheduler against torch's: 100 steps give torch's learning rates (and
+momenta) to 1e-15 relative, chained and sequential forms included; state dicts round-trip;
+torch's warnings and errors."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import ember
+import ember.optim
+from tests.helpers import check_raises_like, torch
+
+
+class Scale:
+    """A callable object: its attributes go into the state dict."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def __call__(self, epoch):
+        return self.factor ** epoch
+
+
+def make_optimizer(lib, name="SGD", groups=2):
+    params = [lib.zeros(2, requires_grad=True) for _ in range(groups)]
+    spec = [{"params": [p], "lr": 0.1 * (k + 1)} for k, p in enumerate(params)]
+    if name == "SGD":
+        return lib.optim.SGD(spec, lr=0.1, momentum=0.9)
+    return lib.optim.Adam(spec, lr=0.1)
+
+
+def S(lib):
+    return lib.optim.lr_scheduler
+
+
+SCHEDULERS = {
+    "LambdaLR": lambda lib, o: S(lib).LambdaLR(o, lambda e: 0.95 ** e),
+    "LambdaLR-list": lambda lib, o: S(lib).LambdaLR(o, [lambda e: 1 / (e + 1), Scale(0.9)]),
+    "MultiplicativeLR": lambda lib, o: S(lib).MultiplicativeLR(o, lambda e: 0.97),
+    "StepLR": lambda lib, o: S(lib).StepLR(o, step_size=7, gamma=0.3),
+    "MultiStepLR": lambda lib, o: S(lib).MultiStepLR(o, milestones=[10, 30, 30, 80],
+                                                     gamma=0.5),
+    "ConstantLR": lambda lib, o: S(lib).ConstantLR(o, factor=0.3, total_iters=13),
+    "LinearLR": lambda lib, o: S(lib).LinearLR(o, start_factor=0.1, end_factor=0.9,
+                                               total_iters=37),
+    "ExponentialLR": lambda lib, o: S(lib).ExponentialLR(o, gamma=0.93),
+    "PolynomialLR": lambda lib, o: S(lib).PolynomialLR(o, total_iters=60, power=2.3),
+    "CosineAnnealingLR": lambda lib, o: S(lib).CosineAnnealingLR(o, T_max=17, eta_min=1e-3),
+    "CosineAnnealingWarmRestarts": lambda lib, o: S(lib).CosineAnnealingWarmRestarts(
+        o, T_0=7, T_mult=2, eta_min=1e-4),
+    "CyclicLR": lambda lib, o: S(lib).CyclicLR(o, 0.01, [0.1, 0.3], step_size_up=9,
+                                               step_size_down=4),
+    "CyclicLR-triangular2": lambda lib, o: S(lib).CyclicLR(o, 0.01, 0.1, step_size_up=6,
+                                                           mode="triangular2"),
+    "CyclicLR-exp_range": lambda lib, o: S(lib).CyclicLR(o, 0.01, 0.1, step_size_up=6,
+                                                         mode="exp_range", gamma=0.98),
+    "CyclicLR-scale_fn": lambda lib, o: S(lib).CyclicLR(
+        o, 0.01, 0.1, step_size_up=5, scale_fn=lambda x: 0.9 ** x, scale_mode="iterations",
+        cycle_momentum=False),
+    "OneCycleLR": lambda lib, o: S(lib).OneCycleLR(o, max_lr=[0.5, 1.0], total_steps=101),
+    "OneCycleLR-linear": lambda lib, o: S(lib).OneCycleLR(
+        o, max_lr=0.5, epochs=10, steps_per_epoch=11, anneal_strategy="linear"),
+    "OneCycleLR-three_phase": lambda lib, o: S(lib).OneCycleLR(
+        o, max_lr=0.5, total_steps=120, three_phase=True, pct_start=0.25),
+    "SequentialLR": lambda lib, o: S(lib).SequentialLR(
+        o, [S(lib).LinearLR(o, start_factor=0.2, total_iters=10),
+            S(lib).CosineAnnealingLR(o, T_max=30), S(lib).ExponentialLR(o, gamma=0.9)],
+        milestones=[10, 50]),
+    "ChainedScheduler": lambda lib, o: S(lib).ChainedScheduler(
+        [S(lib).ConstantLR(o, factor=0.5, total_iters=20), S(lib).ExponentialLR(o, gamma=0.95),
+         S(lib).StepLR(o, step_size=15, gamma=0.5)]),
+}
+
+
+def lrs_and_momenta(opt):
+    out = []
+    for group in opt.param_groups:
+        out.append(group["lr"])
+        out.append(group.get("momentum", group.get("betas", (None,))[0]))
+    return out
+
+
+def assert_close(e, t, what):
+    assert len(e) == len(t), what
+    for a, b in zip(e, t):
+        if b is None:
+            assert a is None, what
+        else:
+            assert math.isclose(a, b, rel_tol=1e-15, abs_tol=0.0), f"{what}: {a!r} != {b!r}"
+
+
+def run(lib, key, optimizer="SGD", steps=100):
+    opt = make_optimizer(lib, optimizer)
+    sched = SCHEDULERS[key](lib, opt)
+    history = [lrs_and_momenta(opt) + list(sched.get_last_lr())]
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        history.append(lrs_and_momenta(opt) + list(sched.get_last_lr()))
+    return history, sched, opt
+
+
+@pytest.mark.parametrize("key", SCHEDULERS)
+def test_matches_torch(key):
+    optimizer = "Adam" if key.startswith("OneCycleLR-") else "SGD"
+    t_hist, t_sched, _ = run(torch, key, optimizer)
+    e_hist, e_sched, _ = run(ember, key, optimizer)
+    for step, (e, t) in enumerate(zip(e_hist, t_hist)):
+        assert_close(e, t, f"{key} step {step}")
+    e_sd, t_sd = e_sched.state_dict(), t_sched.state_dict()
+    assert set(e_sd) == set(t_sd)
+    for k in t_sd:
+        if k not in ("_schedulers",):
+            assert e_sd[k] == t_sd[k] or (isinstance(t_sd[k], float) and math.isclose(
+                e_sd[k], t_sd[k], rel_tol=1e-15)), k
+
+
+@pytest.mark.parametrize("key", SCHEDULERS)
+def test_state_dict_round_trip(key):
+    """A scheduler restored from another's state dict (mid-run) continues identically."""
+    optimizer = "Adam" if key.startswith("OneCycleLR-") else "SGD"
+    hist, sched, opt = run(ember, key, optimizer, steps=40)
+    opt2 = make_optimizer(ember, optimizer)
+    sched2 = SCHEDULERS[key](ember, opt2)
+    opt2.load_state_dict(opt.state_dict())
+    sched2.load_state_dict(sched.state_dict())
+    for _ in range(30):
+        for o, s in ((opt, sched), (opt2, sched2)):
+            o.step()
+            s.step()
+        assert lrs_and_momenta(opt2) == lrs_and_momenta(opt)
+        assert sched2.get_last_lr() == sched.get_last_lr()
+
+
+@pytest.mark.parametrize("mode,threshold_mode,cooldown,min_lr", [
+    ("min", "rel", 0, 0), ("min", "abs", 2, 0.004), ("max", "rel", 1, [0.001, 0.02]),
+    ("max", "abs", 0, 0.0)])
+def test_reduce_lr_on_plateau(mode, threshold_mode, cooldown, min_lr):
+    rng = np.random.default_rng(3)
+    metrics = np.cumsum(rng.standard_normal(100)) * 0.1
+    results = []
+    for lib in (torch, ember):
+        opt = make_optimizer(lib)
+        sched = lib.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode=mode, factor=0.5, patience=3, threshold=0.01,
+            threshold_mode=threshold_mode, cooldown=cooldown, min_lr=min_lr)
+        hist = []
+        for m in metrics:
+            opt.step()
+            sched.step(float(m))
+            hist.append(lrs_and_momenta(opt) + sched.get_last_lr())
+        results.append((hist, sched.state_dict()))
+    for step, (e, t) in enumerate(zip(results[1][0], results[0][0])):
+        assert_close(e, t, f"step {step}")
+    assert results[1][1] == results[0][1]
+
+
+def test_epoch_argument_uses_closed_form_and_warns():
+    for key in ("StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
+                "PolynomialLR", "ConstantLR"):
+        hist = []
+        for lib in (torch, ember):
+            opt = make_optimizer(lib)
+            sched = SCHEDULERS[key](lib, opt)
+            opt.step()
+            with pytest.warns(UserWarning, match="The epoch parameter"):
+                sched.step(25)
+            hist.append(sched.get_last_lr())
+        assert_close(hist[1], hist[0], key)
+
+
+def test_step_order_warning():
+    for lib in (torch, ember):
+        opt = make_optimizer(lib)
+        sched = lib.optim.lr_scheduler.StepLR(opt, 3)
+        with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
+            sched.step()
+        opt2 = make_optimizer(lib)
+        sched2 = lib.optim.lr_scheduler.StepLR(opt2, 3)
+        opt2.step()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            sched2.step()
+
+
+def test_get_lr_outside_step_warns():
+    for lib in (torch, ember):
+        sched = lib.optim.lr_scheduler.StepLR(make_optimizer(lib), 3)
+        with pytest.warns(UserWarning, match="get_last_lr"):
+            sched.get_lr()
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.optim.lr_scheduler.StepLR(None, 3),
+    lambda lib: lib.optim.lr_scheduler.StepLR(make_optimizer(lib), 3, last_epoch=5),
+    lambda lib: lib.optim.lr_scheduler.ConstantLR(make_optimizer(lib), factor=1.5),
+    lambda lib: lib.optim.lr_scheduler.LinearLR(make_optimizer(lib), start_factor=0),
+    lambda lib: lib.optim.lr_scheduler.LinearLR(make_optimizer(lib), end_factor=2),
+    lambda lib: lib.optim.lr_scheduler.LambdaLR(make_optimizer(lib), [lambda e: 1]),
+    lambda lib: lib.optim.lr_scheduler.MultiplicativeLR(make_optimizer(lib), [1, 2]),
+    lambda lib: lib.optim.lr_scheduler.CosineAnnealingWarmRestarts(make_optimizer(lib), 0),
+    lambda lib: lib.optim.lr_scheduler.CosineAnnealingWarmRestarts(make_optimizer(lib), 2,
+                                                                   T_mult=0),
+    lambda lib: lib.optim.lr_scheduler.CyclicLR(make_optimizer(lib), 0.1, 1, mode="x"),
+    lambda lib: lib.optim.lr_scheduler.CyclicLR(make_optimizer(lib), [0.1], 1),
+    lambda lib: lib.optim.lr_scheduler.CyclicLR(
+        lib.optim.Adagrad([lib.zeros(1, requires_grad=True)]), 0.1, 1),
+    lambda lib: lib.optim.lr_scheduler.OneCycleLR(make_optimizer(lib), 0.1),
+    lambda lib: lib.optim.lr_scheduler.OneCycleLR(make_optimizer(lib), 0.1, total_steps=0),
+    lambda lib: lib.optim.lr_scheduler.OneCycleLR(make_optimizer(lib), 0.1, total_steps=10,
+                                                  pct_start=1),
+    lambda lib: lib.optim.lr_scheduler.OneCycleLR(make_optimizer(lib), 0.1, total_steps=10,
+                                                  anneal_strategy="x"),
+    lambda lib: lib.optim.lr_scheduler.ReduceLROnPlateau(make_optimizer(lib), factor=1.0),
+    lambda lib: lib.optim.lr_scheduler.ReduceLROnPlateau(make_optimizer(lib), mode="x"),
+    lambda lib: lib.optim.lr_scheduler.ReduceLROnPlateau(make_optimizer(lib),
+                                                         threshold_mode="x"),
+    lambda lib: lib.optim.lr_scheduler.ReduceLROnPlateau(make_optimizer(lib), min_lr=[1]),
+    lambda lib: lib.optim.lr_scheduler.SequentialLR(make_optimizer(lib), [], []),
+    lambda lib: (lambda o: lib.optim.lr_scheduler.SequentialLR(
+        o, [lib.optim.lr_scheduler.StepLR(o, 2)], [3]))(make_optimizer(lib)),
+    lambda lib: (lambda o: lib.optim.lr_scheduler.ChainedScheduler(
+        [lib.optim.lr_scheduler.ReduceLROnPlateau(o)]))(make_optimizer(lib)),
+    lambda lib: lib.optim.lr_scheduler.ChainedScheduler([]),
+])
+def test_errors(make):
+    check_raises_like(make)
+
+
+def test_one_cycle_overrun():
+    def run_over(lib):
+        opt = make_optimizer(lib)
+        sched = lib.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=3)
+        for _ in range(4):
+            opt.step()
+            sched.step()
+
+    check_raises_like(run_over)
+
+
+# ---- swa_utils ------------------------------------------------------------------------------
+
+def needs_linear():
+    if not hasattr(ember.nn, "Linear"):
+        pytest.skip("ember.nn.Linear is not available yet")
+
+
+@pytest.mark.parametrize("anneal_strategy,anneal_epochs", [("cos", 10), ("linear", 5),
+                                                           ("cos", 0)])
+def test_swalr(anneal_strategy, anneal_epochs):
+    hist = []
+    for lib in (torch, ember):
+        opt = make_optimizer(lib)
+        sched = lib.optim.swa_utils.SWALR(opt, swa_lr=[0.05, 0.01], anneal_epochs=anneal_epochs,
+                                          anneal_strategy=anneal_strategy)
+        h = []
+        for _ in range(30):
+            opt.step()
+            sched.step()
+            h.append(sched.get_last_lr())
+        hist.append(h)
+    for e, t in zip(hist[1], hist[0]):
+        assert_close(e, t, "SWALR")
+
+
+@pytest.mark.parametrize("kind", ["swa", "ema", "ema_multi", "swa_multi", "buffers"])
+def test_averaged_model(kind):
+    needs_linear()
+    rng = np.random.default_rng(0)
+    snapshots = [(rng.standard_normal((3, 4)), rng.standard_normal(3)) for _ in range(5)]
+    results = []
+    for lib in (torch, ember):
+        model = lib.nn.Linear(4, 3)
+        swa = lib.optim.swa_utils
+        kwargs = {"swa": {}, "ema": {"avg_fn": swa.get_ema_avg_fn(0.9)},
+                  "ema_multi": {"multi_avg_fn": swa.get_ema_multi_avg_fn(0.8)},
+                  "swa_multi": {"multi_avg_fn": swa.get_swa_multi_avg_fn()},
+                  "buffers": {"use_buffers": True}}[kind]
+        averaged = swa.AveragedModel(model, **kwargs)
+        for w, b in snapshots:
+            with lib.no_grad():
+                model.weight.copy_(lib.tensor(w, dtype=lib.float32))
+                model.bias.copy_(lib.tensor(b, dtype=lib.float32))
+            averaged.update_parameters(model)
+        results.append([np.array(p.detach().numpy() if lib is torch else p._data)
+                        for p in averaged.module.parameters()] + [int(averaged.n_averaged)])
+    for e, t in zip(results[1], results[0]):
+        np.testing.assert_allclose(e, t, rtol=1.3e-6, atol=1e-5)
+
+
+def test_swa_errors():
+    check_raises_like(lambda lib: lib.optim.swa_utils.get_ema_avg_fn(1.5))
+    check_raises_like(lambda lib: lib.optim.swa_utils.SWALR(make_optimizer(lib), 0.1,
+                                                            anneal_epochs=-1))
+    check_raises_like(lambda lib: lib.optim.swa_utils.SWALR(make_optimizer(lib), 0.1,
+                                                            anneal_strategy="x"))

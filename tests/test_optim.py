@@ -1,0 +1,475 @@
+"""ember.optim against torch.optim: every optimizer with each of its options in turn, on
+one small problem, 20 steps from the same state: same parameters, same ``state_dict()``
+(keys, nesting, value types, values), and state dicts exchanged both ways mid-run."""
+from __future__ import annotations
+
+import copy
+import importlib
+
+import numpy as np
+import pytest
+
+import ember
+import ember.optim
+from tests.helpers import TOLERANCES, check_raises_like, torch
+
+# float64 runs follow torch's arithmetic order: they agree far below torch.testing's 1e-7.
+TOL64 = (1e-12, 1e-12)
+
+CASES = [
+    ("SGD", {"lr": 0.05}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("SGD", {"lr": 0.05, "weight_decay": 0.1}),
+    ("SGD", {"lr": 0.05, "momentum": 0.5, "maximize": True}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "foreach": True}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "fused": True}),
+    ("Adam", {"lr": 0.05}),
+    ("Adam", {"lr": 0.05, "amsgrad": True}),
+    ("Adam", {"lr": 0.05, "weight_decay": 0.1}),
+    ("Adam", {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("Adam", {"lr": 0.05, "maximize": True}),
+    ("Adam", {"lr": 0.05, "betas": (0.3, 0.4)}),
+    ("Adam", {"lr": 0.05, "foreach": True}),
+    ("Adam", {"lr": 0.05, "fused": True}),
+    ("AdamW", {"lr": 0.05}),
+    ("AdamW", {"lr": 0.05, "amsgrad": True, "weight_decay": 0.3}),
+    ("Adamax", {"lr": 0.05}),
+    ("Adamax", {"lr": 0.05, "weight_decay": 0.1}),
+    ("Adamax", {"lr": 0.05, "maximize": True}),
+    ("NAdam", {"lr": 0.05}),
+    ("NAdam", {"lr": 0.05, "weight_decay": 0.1}),
+    ("NAdam", {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("NAdam", {"lr": 0.05, "momentum_decay": 0.1, "maximize": True}),
+    ("RAdam", {"lr": 0.05}),
+    ("RAdam", {"lr": 0.05, "weight_decay": 0.1}),
+    ("RAdam", {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("RAdam", {"lr": 0.05, "betas": (0.9, 0.5), "maximize": True}),
+    ("RMSprop", {"lr": 0.01}),
+    ("RMSprop", {"lr": 0.01, "centered": True}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.5}),
+    ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.5, "weight_decay": 0.1}),
+    ("RMSprop", {"lr": 0.01, "maximize": True}),
+    ("Adagrad", {"lr": 0.05}),
+    ("Adagrad", {"lr": 0.05, "lr_decay": 0.1}),
+    ("Adagrad", {"lr": 0.05, "initial_accumulator_value": 0.2, "weight_decay": 0.1}),
+    ("Adagrad", {"lr": 0.05, "maximize": True}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.5, "weight_decay": 0.1}),
+    ("Adadelta", {"maximize": True}),
+    ("ASGD", {"lr": 0.05}),
+    ("ASGD", {"lr": 0.05, "t0": 5, "lambd": 0.01}),
+    ("ASGD", {"lr": 0.05, "t0": 5, "weight_decay": 0.1, "maximize": True}),
+    ("Rprop", {"lr": 0.01}),
+    ("Rprop", {"lr": 0.01, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.05)}),
+    ("Rprop", {"lr": 0.01, "maximize": True}),
+]
+
+
+def _ids(case):
+    name, kwargs = case
+    return name + "-" + "-".join(f"{k}={v}" for k, v in kwargs.items())
+
+
+def make_problem(lib, dtype):
+    """Parameters (a matrix, a bias-free matrix, a vector, a 0-d scale) and a fixed loss."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((4, 3)), rng.standard_normal((3, 2)),
+              rng.standard_normal(3), np.array(0.7)]
+    data = rng.standard_normal((5, 4))
+    params = [lib.tensor(a, dtype=getattr(lib, dtype)).requires_grad_() for a in arrays]
+
+    def loss_fn(maximize=False):
+        w1, w2, b, s = params
+        x = lib.tensor(data, dtype=w1.dtype)
+        out = (lib.tanh(x @ w1 + b) * s) @ w2
+        loss = ((out - 0.5) ** 2).mean() + 0.01 * (w1 ** 4).sum()
+        return -loss if maximize else loss
+
+    return params, loss_fn
+
+
+def run_steps(lib, opt, params, loss_fn, n, maximize=False):
+    for _ in range(n):
+        opt.zero_grad()
+        loss_fn(maximize).backward()
+        opt.step()
+
+
+def tolerance(dtype):
+    return TOL64 if dtype == "float64" else TOLERANCES[dtype]
+
+
+def assert_params(e_params, t_params, dtype):
+    rtol, atol = tolerance(dtype)
+    for i, (e, t) in enumerate(zip(e_params, t_params)):
+        assert repr(e.dtype) == repr(t.dtype)
+        np.testing.assert_allclose(e.detach()._data, t.detach().numpy(), rtol=rtol, atol=atol,
+                                   err_msg=f"param {i}")
+
+
+def assert_same_state(e, t, dtype, path="state_dict"):
+    """Same nesting, keys, value types and values (tensors: dtype, shape, values)."""
+    if isinstance(t, torch.Tensor):
+        assert isinstance(e, ember.Tensor), f"{path}: {type(e).__name__} is not a Tensor"
+        assert repr(e.dtype) == repr(t.dtype), f"{path}: {e.dtype} != {t.dtype}"
+        assert tuple(e.shape) == tuple(t.shape), path
+        rtol, atol = tolerance(dtype)
+        np.testing.assert_allclose(e._data, t.numpy(), rtol=rtol, atol=atol, err_msg=path)
+    elif isinstance(t, dict):
+        assert isinstance(e, dict) and list(e.keys()) == list(t.keys()), \
+            f"{path}: keys {list(e)} != {list(t)}"
+        for k in t:
+            assert_same_state(e[k], t[k], dtype, f"{path}[{k!r}]")
+    elif isinstance(t, (list, tuple)):
+        assert type(e) is type(t) and len(e) == len(t), path
+        for i, (a, b) in enumerate(zip(e, t)):
+            assert_same_state(a, b, dtype, f"{path}[{i}]")
+    elif isinstance(t, float) and dtype == "float32":
+        assert type(e) is type(t), path
+        np.testing.assert_allclose(e, t, rtol=1e-5, err_msg=path)
+    else:
+        assert type(e) is type(t) and e == t, f"{path}: {e!r} != {t!r}"
+
+
+def to_ember(value):
+    if isinstance(value, torch.Tensor):
+        return ember.tensor(value.detach().numpy().copy())
+    if isinstance(value, dict):
+        return {k: to_ember(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_ember(v) for v in value)
+    return value
+
+
+def to_torch(value):
+    if isinstance(value, ember.Tensor):
+        return torch.from_numpy(np.array(value._data))
+    if isinstance(value, dict):
+        return {k: to_torch(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_torch(v) for v in value)
+    return value
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_matches_torch(case, dtype):
+    name, kwargs = case
+    maximize = kwargs.get("maximize", False)
+    t_params, t_loss = make_problem(torch, dtype)
+    e_params, e_loss = make_problem(ember, dtype)
+    t_opt = getattr(torch.optim, name)(t_params, **kwargs)
+    e_opt = getattr(ember.optim, name)(e_params, **kwargs)
+    run_steps(torch, t_opt, t_params, t_loss, 20, maximize)
+    run_steps(ember, e_opt, e_params, e_loss, 20, maximize)
+    assert_params(e_params, t_params, dtype)
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), dtype)
+
+
+@pytest.mark.parametrize("case", CASES[::3], ids=_ids)
+def test_state_dict_exchange(case):
+    """A torch optimizer's state dict (through NumPy) continues identically in ember, and
+    the reverse."""
+    name, kwargs = case
+    maximize = kwargs.get("maximize", False)
+    t_params, t_loss = make_problem(torch, "float64")
+    e_params, e_loss = make_problem(ember, "float64")
+    t_opt = getattr(torch.optim, name)(t_params, **kwargs)
+    run_steps(torch, t_opt, t_params, t_loss, 10, maximize)
+    for e, t in zip(e_params, t_params):
+        e._data[...] = t.detach().numpy()
+    e_opt = getattr(ember.optim, name)(e_params, **kwargs)
+    saved = copy.deepcopy(t_opt.state_dict())
+    e_opt.load_state_dict(to_ember(saved))
+    # torch loading the same dict (its casts included) is the reference
+    t_opt = getattr(torch.optim, name)(t_params, **kwargs)
+    t_opt.load_state_dict(saved)
+    run_steps(torch, t_opt, t_params, t_loss, 10, maximize)
+    run_steps(ember, e_opt, e_params, e_loss, 10, maximize)
+    assert_params(e_params, t_params, "float64")
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), "float64")
+    # and back: ember's state dict loaded into a fresh torch optimizer
+    t2_params, t2_loss = make_problem(torch, "float64")
+    with torch.no_grad():
+        for e, t in zip(e_params, t2_params):
+            t.copy_(torch.from_numpy(np.array(e._data)))
+    t2_opt = getattr(torch.optim, name)(t2_params, **kwargs)
+    t2_opt.load_state_dict(to_torch(e_opt.state_dict()))
+    run_steps(torch, t2_opt, t2_params, t2_loss, 5, maximize)
+    run_steps(ember, e_opt, e_params, e_loss, 5, maximize)
+    assert_params(e_params, t2_params, "float64")
+
+
+def test_param_groups_and_lr_by_hand():
+    t_params, t_loss = make_problem(torch, "float64")
+    e_params, e_loss = make_problem(ember, "float64")
+
+    def groups(p):
+        return [{"params": p[:2], "lr": 0.1}, {"params": p[2:], "momentum": 0.5}]
+
+    t_opt = torch.optim.SGD(groups(t_params), lr=0.01, momentum=0.9)
+    e_opt = ember.optim.SGD(groups(e_params), lr=0.01, momentum=0.9)
+    for step in range(6):
+        if step == 3:
+            for opt in (t_opt, e_opt):
+                opt.param_groups[0]["lr"] = 0.02
+                opt.param_groups[1]["momentum"] = 0.1
+        run_steps(torch, t_opt, t_params, t_loss, 1)
+        run_steps(ember, e_opt, e_params, e_loss, 1)
+    assert_params(e_params, t_params, "float64")
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), "float64")
+    assert repr(e_opt) == repr(t_opt)
+
+
+def test_add_param_group_and_zero_grad():
+    e_params, e_loss = make_problem(ember, "float64")
+    t_params, t_loss = make_problem(torch, "float64")
+    e_opt = ember.optim.Adam(e_params[:2], lr=0.1)
+    t_opt = torch.optim.Adam(t_params[:2], lr=0.1)
+    e_opt.add_param_group({"params": e_params[2:], "lr": 0.01})
+    t_opt.add_param_group({"params": t_params[2:], "lr": 0.01})
+    run_steps(ember, e_opt, e_params, e_loss, 3)
+    run_steps(torch, t_opt, t_params, t_loss, 3)
+    assert_params(e_params, t_params, "float64")
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), "float64")
+    e_loss().backward()
+    e_opt.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad._data.any() for p in e_params)
+    e_opt.zero_grad()
+    assert all(p.grad is None for p in e_params)
+
+
+def test_named_parameters():
+    e_params, _ = make_problem(ember, "float64")
+    t_params, _ = make_problem(torch, "float64")
+    e_opt = ember.optim.SGD([(f"p{i}", p) for i, p in enumerate(e_params)], lr=0.1)
+    t_opt = torch.optim.SGD([(f"p{i}", p) for i, p in enumerate(t_params)], lr=0.1)
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), "float64")
+
+
+def test_update_bumps_version_in_place():
+    e_params, e_loss = make_problem(ember, "float32")
+    data = [p._data for p in e_params]
+    versions = [p._version for p in e_params]
+    opt = ember.optim.Adam(e_params)
+    run_steps(ember, opt, e_params, e_loss, 1)
+    assert all(p._data is d for p, d in zip(e_params, data))
+    assert all(p._version > v for p, v in zip(e_params, versions))
+
+
+def test_hooks():
+    calls = []
+    e_params, e_loss = make_problem(ember, "float64")
+    opt = ember.optim.SGD(e_params, lr=0.1)
+    h1 = opt.register_step_pre_hook(lambda o, a, k: calls.append("pre"))
+    h2 = opt.register_step_post_hook(lambda o, a, k: calls.append("post"))
+    g = ember.optim.optimizer.register_optimizer_step_pre_hook(
+        lambda o, a, k: calls.append("global"))
+    opt.register_state_dict_pre_hook(lambda o: calls.append("sd_pre"))
+    opt.register_state_dict_post_hook(lambda o, sd: {**sd, "extra": 1})
+    opt.register_load_state_dict_pre_hook(lambda o, sd: calls.append("load_pre"))
+    opt.register_load_state_dict_post_hook(lambda o: calls.append("load_post"))
+    run_steps(ember, opt, e_params, e_loss, 1)
+    assert calls == ["global", "pre", "post"]
+    h1.remove()
+    h2.remove()
+    g.remove()
+    run_steps(ember, opt, e_params, e_loss, 1)
+    assert calls == ["global", "pre", "post"]
+    sd = opt.state_dict()
+    assert sd["extra"] == 1 and calls[-1] == "sd_pre"
+    opt.load_state_dict(sd)
+    assert calls[-2:] == ["load_pre", "load_post"]
+
+
+def test_closure_returns_loss():
+    e_params, e_loss = make_problem(ember, "float64")
+    t_params, t_loss = make_problem(torch, "float64")
+    e_opt = ember.optim.RMSprop(e_params)
+    t_opt = torch.optim.RMSprop(t_params)
+
+    def closure(opt, loss_fn):
+        def run():
+            opt.zero_grad()
+            loss = loss_fn()
+            loss.backward()
+            return loss
+        return run
+
+    e_out = e_opt.step(closure(e_opt, e_loss))
+    t_out = t_opt.step(closure(t_opt, t_loss))
+    assert abs(e_out.item() - t_out.item()) < 1e-12
+    assert_params(e_params, t_params, "float64")
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Rprop",
+                                  "ASGD", "Adadelta", "NAdam", "RAdam", "Adamax"])
+def test_differentiable_keeps_graph(name):
+    """differentiable=True: the update is built from ops, so the parameters after a
+    step have gradients with respect to the parameters and gradients before them, equal
+    to torch's."""
+    kwargs = {"lr": 0.1, "differentiable": True}
+    if name == "SGD":
+        kwargs["momentum"] = 0.9
+    if name in ("Adam", "AdamW"):
+        kwargs["amsgrad"] = True
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal((3, 2)), rng.standard_normal(4), rng.standard_normal(())]
+    grad_arrays = [[rng.standard_normal(a.shape) for a in arrays]]
+    results = []
+    for lib, optim in ((torch, torch.optim), (ember, ember.optim)):
+        leaves = [lib.tensor(a).requires_grad_() for a in arrays]
+        grad_leaves = [[lib.tensor(g).requires_grad_() for g in gs] for gs in grad_arrays]
+        params = [p.clone() for p in leaves]
+        opt = getattr(optim, name)(params, **kwargs)
+        for gs in grad_leaves:
+            for p, g in zip(params, gs):
+                p.grad = g.clone()
+            opt.step()
+        out = sum(((p * (k + 1)) ** 2).sum() for k, p in enumerate(params))
+        inputs = leaves + grad_leaves[0]
+        results.append(lib.autograd.grad(out, inputs, allow_unused=True))
+    for i, (e, t) in enumerate(zip(results[1], results[0])):
+        if t is None:
+            assert e is None or not e._data.any(), f"input {i}"
+        else:
+            np.testing.assert_allclose(e._data, t.numpy(), rtol=1e-9, atol=1e-12,
+                                       err_msg=f"input {i}")
+
+
+def rosenbrock(lib, xy):
+    return (1 - xy[0]) ** 2 + 100 * (xy[1] - xy[0] ** 2) ** 2
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+@pytest.mark.parametrize("history_size", [100, 3])
+def test_lbfgs_rosenbrock(line_search_fn, history_size):
+    results = []
+    for lib, optim in ((torch, torch.optim), (ember, ember.optim)):
+        xy = lib.tensor([-1.5, 2.0], dtype=lib.float64, requires_grad=True)
+        opt = optim.LBFGS([xy], lr=1 if line_search_fn else 0.1, max_iter=20,
+                          history_size=history_size, line_search_fn=line_search_fn)
+        count = [0]
+
+        def closure(lib=lib, opt=opt, xy=xy, count=count):
+            count[0] += 1
+            opt.zero_grad()
+            loss = rosenbrock(lib, xy)
+            loss.backward()
+            return loss
+
+        iterates = []
+        for _ in range(5):
+            opt.step(closure)
+            iterates.append(xy.detach().numpy().copy() if lib is torch else
+                            np.array(xy._data))
+        results.append((np.array(iterates), count[0], opt.state_dict()))
+    (t_it, t_count, t_sd), (e_it, e_count, e_sd) = results
+    # torch's ``add_(x, alpha=a)`` is one fused multiply-add per element on AVX2 CPUs and
+    # NumPy's ``q += a * x`` rounds twice; Rosenbrock's ill-conditioned valley amplifies
+    # those last-bit differences over the iterations (to ~1e-9 relative), hence rtol 1e-7.
+    np.testing.assert_allclose(e_it, t_it, rtol=1e-7, atol=1e-12)
+    assert e_count == t_count
+    assert e_sd["state"][0]["func_evals"] == t_sd["state"][0]["func_evals"]
+    assert e_sd["state"][0]["n_iter"] == t_sd["state"][0]["n_iter"]
+    assert len(e_sd["state"][0]["old_dirs"]) == len(t_sd["state"][0]["old_dirs"])
+    assert e_sd["param_groups"] == t_sd["param_groups"]
+
+
+def _params(lib):
+    return [lib.zeros(3, requires_grad=True)]
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.optim.SGD([], lr=0.1),
+    lambda lib: lib.optim.SGD(_params(lib), lr=-0.1),
+    lambda lib: lib.optim.SGD(_params(lib), lr=0.1, momentum=-1),
+    lambda lib: lib.optim.SGD(_params(lib), lr=0.1, nesterov=True),
+    lambda lib: lib.optim.SGD(_params(lib), lr=0.1, fused=True, foreach=True),
+    lambda lib: lib.optim.SGD(_params(lib), lr=0.1, fused=True, differentiable=True),
+    lambda lib: lib.optim.SGD(lib.zeros(3, requires_grad=True), lr=0.1),
+    lambda lib: lib.optim.SGD([{"params": {lib.zeros(3, requires_grad=True)}}], lr=0.1),
+    lambda lib: lib.optim.SGD([lib.zeros(3, requires_grad=True) * 2], lr=0.1),
+    lambda lib: lib.optim.SGD([1.0], lr=0.1),
+    lambda lib: (lambda p: lib.optim.SGD([{"params": p}, {"params": p}], lr=0.1))(
+        _params(lib)),
+    lambda lib: lib.optim.Adam(_params(lib), betas=(1.0, 0.9)),
+    lambda lib: lib.optim.Adam(_params(lib), betas=(0.9, 1.5)),
+    lambda lib: lib.optim.Adam(_params(lib), eps=-1.0),
+    lambda lib: lib.optim.Adam(_params(lib), weight_decay=-1.0),
+    lambda lib: lib.optim.Adam(_params(lib), lr=lib.tensor([0.1, 0.2])),
+    lambda lib: lib.optim.Adam(_params(lib), betas=(0.9, lib.tensor(0.9))),
+    lambda lib: lib.optim.AdamW(_params(lib), lr=-1.0),
+    lambda lib: lib.optim.NAdam(_params(lib), momentum_decay=-1.0),
+    lambda lib: lib.optim.RMSprop(_params(lib), alpha=-1.0),
+    lambda lib: lib.optim.Adagrad(_params(lib), lr_decay=-1.0),
+    lambda lib: lib.optim.Adagrad(_params(lib), initial_accumulator_value=-1.0),
+    lambda lib: lib.optim.Adadelta(_params(lib), rho=1.5),
+    lambda lib: lib.optim.Rprop(_params(lib), etas=(1.5, 1.2)),
+    lambda lib: lib.optim.SparseAdam(_params(lib), lr=0.0),
+    lambda lib: lib.optim.LBFGS([{"params": _params(lib)}, {"params": _params(lib)}]),
+    lambda lib: lib.optim.Optimizer(
+        _params(lib), {"lr": importlib.import_module(lib.__name__ + ".optim.optimizer").required}),
+    lambda lib: lib.optim.SGD([("a", lib.zeros(1, requires_grad=True)),
+                               lib.zeros(1, requires_grad=True)]),
+])
+def test_constructor_errors(make):
+    check_raises_like(make)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop",
+                                  "Adadelta", "ASGD", "Rprop"])
+def test_capturable_refused_on_cpu(name):
+    def run(lib):
+        p = lib.zeros(3, requires_grad=True)
+        p.grad = lib.ones(3)
+        getattr(lib.optim, name)([p], capturable=True).step()
+
+    check_raises_like(run)
+
+
+def test_sparse_adam_dense_gradient():
+    def run(lib):
+        p = lib.zeros(3, requires_grad=True)
+        p.grad = lib.ones(3)
+        lib.optim.SparseAdam([p]).step()
+
+    check_raises_like(run)
+
+
+def test_load_state_dict_errors():
+    def wrong_groups(lib):
+        p = _params(lib)
+        opt = lib.optim.SGD(p, lr=0.1)
+        sd = lib.optim.SGD([{"params": p}, {"params": _params(lib)}], lr=0.1).state_dict()
+        opt.load_state_dict(sd)
+
+    def wrong_size(lib):
+        opt = lib.optim.SGD(_params(lib), lr=0.1)
+        opt.load_state_dict(lib.optim.SGD(_params(lib) * 0 + _params(lib) + _params(lib),
+                                          lr=0.1).state_dict())
+
+    check_raises_like(wrong_groups)
+    check_raises_like(wrong_size)
+
+
+def test_nn_model_training():
+    if not hasattr(ember.nn, "Linear"):
+        pytest.skip("ember.nn.Linear is not available yet")
+    t_model = torch.nn.Linear(4, 3)
+    e_model = ember.nn.Linear(4, 3)
+    with ember.no_grad():
+        e_model.weight.copy_(ember.tensor(t_model.weight.detach().numpy()))
+        e_model.bias.copy_(ember.tensor(t_model.bias.detach().numpy()))
+    x = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    t_opt = torch.optim.Adam(t_model.parameters(), lr=0.01)
+    e_opt = ember.optim.Adam(e_model.parameters(), lr=0.01)
+    for _ in range(10):
+        for lib, model, opt in ((torch, t_model, t_opt), (ember, e_model, e_opt)):
+            opt.zero_grad()
+            (model(lib.tensor(x)) ** 2).mean().backward()
+            opt.step()
+    assert_params(list(e_model.parameters()), list(t_model.parameters()), "float32")
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), "float32")
