@@ -1,3 +1,380 @@
-"""Part of ``ember.nn.modules``."""
+"""Part of ``ember.nn.modules``: the activation modules.
 
-__all__: list[str] = []
+Each is a short class over ``ember.nn.functional``: constructor arguments, attributes and
+``extra_repr`` are torch's, and ``forward`` is one functional call.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from ember._ops.creation import empty
+from ember._tensor import Tensor
+from ember.nn import init
+from ember.nn._functional import activation as F
+from ember.nn.modules.module import Module
+from ember.nn.parameter import Parameter
+
+__all__ = [
+    "Threshold", "ReLU", "RReLU", "Hardtanh", "ReLU6", "Sigmoid", "Hardsigmoid", "Tanh", "SiLU",
+    "Mish", "Hardswish", "ELU", "CELU", "SELU", "GLU", "GELU", "Hardshrink", "LeakyReLU",
+    "LogSigmoid", "Softplus", "Softshrink", "PReLU", "Softsign", "Tanhshrink", "Softmin",
+    "Softmax", "Softmax2d", "LogSoftmax",
+]
+
+
+def _inplace_suffix(inplace: bool) -> str:
+    return ", inplace=True" if inplace else ""
+
+
+def _inplace_only(inplace: bool) -> str:
+    return "inplace=True" if inplace else ""
+
+
+class Threshold(Module):
+    """Mirrors ``torch.nn.Threshold``: ``x`` where ``x > threshold``, else ``value``."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}{_inplace_suffix(self.inplace)}"
+
+
+class ReLU(Module):
+    """Mirrors ``torch.nn.ReLU``: ``max(x, 0)``; ``inplace`` writes into the input."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.relu(input, inplace=self.inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_only(self.inplace)
+
+
+class RReLU(Module):
+    """Mirrors ``torch.nn.RReLU``: in training, slopes for non-positive elements drawn from
+    ``U(lower, upper)`` (torch's draws for the same seed); in eval, their mean."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+                 inplace: bool = False) -> None:
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}{_inplace_suffix(self.inplace)}"
+
+
+class Hardtanh(Module):
+    """Mirrors ``torch.nn.Hardtanh``: ``x`` clamped to ``[min_val, max_val]``."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False,
+                 min_value: float | None = None, max_value: float | None = None) -> None:
+        super().__init__()
+        if min_value is not None:
+            warnings.warn("keyword argument `min_value` is deprecated and renamed to "
+                          "`min_val`", FutureWarning, stacklevel=2)
+            min_val = min_value
+        if max_value is not None:
+            warnings.warn("keyword argument `max_value` is deprecated and renamed to "
+                          "`max_val`", FutureWarning, stacklevel=2)
+            max_val = max_value
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+        if self.max_val <= self.min_val:
+            raise AssertionError(
+                f"max_val ({self.max_val}) must be greater than min_val ({self.min_val})")
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}{_inplace_suffix(self.inplace)}"
+
+
+class ReLU6(Hardtanh):
+    """Mirrors ``torch.nn.ReLU6``: ``min(max(x, 0), 6)``."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_only(self.inplace)
+
+
+class Sigmoid(Module):
+    """Mirrors ``torch.nn.Sigmoid``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.sigmoid()
+
+
+class Tanh(Module):
+    """Mirrors ``torch.nn.Tanh``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.tanh()
+
+
+class _InplaceActivation(Module):
+    """An activation whose only argument is ``inplace``; ``_fn`` is its functional form."""
+
+    _fn = None
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self)._fn(input, inplace=self.inplace)
+
+
+class Hardsigmoid(_InplaceActivation):
+    """Mirrors ``torch.nn.Hardsigmoid``: ``clamp(x + 3, 0, 6) / 6``."""
+
+    _fn = staticmethod(F.hardsigmoid)
+
+
+class Hardswish(_InplaceActivation):
+    """Mirrors ``torch.nn.Hardswish``: ``x * clamp(x + 3, 0, 6) / 6``."""
+
+    _fn = staticmethod(F.hardswish)
+
+
+class SiLU(_InplaceActivation):
+    """Mirrors ``torch.nn.SiLU``: ``x * sigmoid(x)``."""
+
+    _fn = staticmethod(F.silu)
+
+    def extra_repr(self) -> str:
+        return _inplace_only(self.inplace)
+
+
+class Mish(_InplaceActivation):
+    """Mirrors ``torch.nn.Mish``: ``x * tanh(softplus(x))``."""
+
+    _fn = staticmethod(F.mish)
+
+    def extra_repr(self) -> str:
+        return _inplace_only(self.inplace)
+
+
+class SELU(_InplaceActivation):
+    """Mirrors ``torch.nn.SELU``: ``scale * elu(x, alpha)`` with SELU's constants."""
+
+    _fn = staticmethod(F.selu)
+
+    def extra_repr(self) -> str:
+        return _inplace_only(self.inplace)
+
+
+class ELU(Module):
+    """Mirrors ``torch.nn.ELU``: ``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.elu(input, self.alpha, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}{_inplace_suffix(self.inplace)}"
+
+
+class CELU(ELU):
+    """Mirrors ``torch.nn.CELU``: ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.celu(input, self.alpha, self.inplace)
+
+
+class GLU(Module):
+    """Mirrors ``torch.nn.GLU``: ``a * sigmoid(b)`` for the halves of the input along
+    ``dim``."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class GELU(Module):
+    """Mirrors ``torch.nn.GELU``: ``x * Phi(x)`` (``approximate='tanh'``: its tanh
+    approximation)."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Hardshrink(Module):
+    """Mirrors ``torch.nn.Hardshrink``: ``x`` where ``|x| > lambd``, else 0."""
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """Mirrors ``torch.nn.Softshrink``: ``x -+ lambd`` outside ``[-lambd, lambd]``, else 0."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softshrink(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
+class LeakyReLU(Module):
+    """Mirrors ``torch.nn.LeakyReLU``: ``x`` for ``x > 0``, else ``negative_slope * x``."""
+
+    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}{_inplace_suffix(self.inplace)}"
+
+
+class LogSigmoid(Module):
+    """Mirrors ``torch.nn.LogSigmoid``: ``log(sigmoid(x))``, computed stably."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.logsigmoid(input)
+
+
+class Softplus(Module):
+    """Mirrors ``torch.nn.Softplus``: ``log(1 + exp(beta x)) / beta``, linear above
+    ``threshold``."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class PReLU(Module):
+    """Mirrors ``torch.nn.PReLU``: ``x`` for ``x > 0``, else ``weight * x``, with one learnt
+    slope or one per channel (``num_parameters``), each initialised to ``init``."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None,
+                 dtype=None) -> None:
+        self.num_parameters = num_parameters
+        super().__init__()
+        self.init = init
+        self.weight = Parameter(empty(num_parameters, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Set every slope back to ``init``."""
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class Softsign(Module):
+    """Mirrors ``torch.nn.Softsign``: ``x / (1 + |x|)``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softsign(input)
+
+
+class Tanhshrink(Module):
+    """Mirrors ``torch.nn.Tanhshrink``: ``x - tanh(x)``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.tanhshrink(input)
+
+
+class _AlongDim(Module):
+    """A softmax-like module along ``dim`` (torch's implicit choice and warning when ``dim``
+    is None)."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmin(_AlongDim):
+    """Mirrors ``torch.nn.Softmin``: ``softmax(-x)`` along ``dim``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmin(input, self.dim, _stacklevel=5)
+
+
+class Softmax(_AlongDim):
+    """Mirrors ``torch.nn.Softmax`` along ``dim``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softmax(input, self.dim, _stacklevel=5)
+
+
+class LogSoftmax(_AlongDim):
+    """Mirrors ``torch.nn.LogSoftmax`` along ``dim``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.log_softmax(input, self.dim, _stacklevel=5)
+
+
+class Softmax2d(Module):
+    """Mirrors ``torch.nn.Softmax2d``: softmax over the channels of a ``(N, C, H, W)`` or
+    ``(C, H, W)`` input."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.dim() not in (3, 4):
+            raise ValueError(
+                f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
+        return F.softmax(input, -3, _stacklevel=5)

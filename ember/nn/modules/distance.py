@@ -1,3 +1,35 @@
-"""Part of ``ember.nn.modules``."""
+"""Part of ``ember.nn.modules``: ``PairwiseDistance`` and ``CosineSimilarity``."""
+from __future__ import annotations
 
-__all__: list[str] = []
+from ember._tensor import Tensor
+from ember.nn._functional import distance as F
+from ember.nn.modules.module import Module
+
+__all__ = ["PairwiseDistance", "CosineSimilarity"]
+
+
+class PairwiseDistance(Module):
+    """Mirrors ``torch.nn.PairwiseDistance``: ``norm(x1 - x2 + eps, p)`` along the last
+    dimension."""
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> None:
+        super().__init__()
+        self.norm = p
+        self.eps = eps
+        self.keepdim = keepdim
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+class CosineSimilarity(Module):
+    """Mirrors ``torch.nn.CosineSimilarity``: the cosine of the angle between ``x1`` and
+    ``x2`` along ``dim``."""
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.dim = dim
+        self.eps = eps
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
