@@ -42,6 +42,47 @@ SECTIONS = {
         randn randint randperm rand_like randn_like randint_like normal bernoulli multinomial
         poisson Tensor.uniform_ Tensor.normal_ Tensor.random_ Tensor.exponential_
         Tensor.bernoulli_ Tensor.geometric_ Tensor.cauchy_ Tensor.log_normal_""",
+    "Devices": """device Tensor.device Tensor.to Tensor.cuda Tensor.cpu Tensor.get_device
+        Tensor.is_cuda Tensor.is_pinned Tensor.pin_memory get_default_device set_default_device""",
+    "torch.cuda": """cuda.is_available cuda.device_count cuda.current_device cuda.set_device
+        cuda.synchronize cuda.get_device_name cuda.get_device_properties
+        cuda.get_device_capability cuda.is_initialized cuda.init cuda.manual_seed
+        cuda.manual_seed_all cuda.seed cuda.seed_all cuda.initial_seed cuda.get_rng_state
+        cuda.set_rng_state cuda.get_rng_state_all cuda.set_rng_state_all cuda.empty_cache
+        cuda.memory_allocated cuda.max_memory_allocated cuda.memory_reserved
+        cuda.max_memory_reserved cuda.reset_peak_memory_stats cuda.memory_stats
+        cuda.memory_summary cuda.mem_get_info cuda.is_bf16_supported cuda.get_arch_list
+        cuda.device cuda.device_of cuda.stream cuda.Stream cuda.Event cuda.current_stream
+        cuda.FloatTensor cuda.amp.GradScaler cuda.amp.autocast""",
+    "torch.backends": """backends.cudnn.is_available backends.cudnn.version
+        backends.cudnn.enabled backends.cudnn.benchmark backends.cudnn.deterministic
+        backends.cudnn.allow_tf32 backends.cudnn.flags backends.cuda.is_built
+        backends.cuda.matmul backends.mps.is_available backends.mps.is_built
+        backends.mkldnn.is_available backends.mkldnn.flags backends.mkl.is_available
+        backends.openmp.is_available backends.cpu.get_cpu_capability""",
+    "torch.accelerator, torch.mps, torch.xpu, torch.cpu": """accelerator.is_available
+        accelerator.current_accelerator accelerator.device_count
+        accelerator.current_device_index accelerator.synchronize mps.is_available
+        mps.device_count mps.manual_seed mps.synchronize xpu.is_available xpu.device_count
+        xpu.manual_seed xpu.synchronize cpu.is_available cpu.device_count cpu.current_device
+        cpu.synchronize""",
+    "Legacy tensor types": """FloatTensor DoubleTensor HalfTensor BFloat16Tensor LongTensor
+        IntTensor ShortTensor CharTensor ByteTensor BoolTensor Tensor.type typename""",
+    "Top-level namespace": """compile utils.swap_tensors set_float32_matmul_precision
+        get_float32_matmul_precision use_deterministic_algorithms
+        are_deterministic_algorithms_enabled is_nonzero is_storage Tensor.is_inference
+        sin_ relu_ sigmoid_ zero_ celu_ selu_ threshold_ rrelu_ dropout_ alpha_dropout_
+        feature_alpha_dropout_ feature_dropout_ embedding_renorm_ resize_as_""",
+    "torch.functional": """functional.einsum functional.meshgrid functional.norm
+        functional.split functional.tensordot functional.unique functional.broadcast_tensors
+        functional.broadcast_shapes functional.block_diag functional.cartesian_prod
+        functional.cdist functional.chain_matmul functional.atleast_1d
+        functional.unravel_index functional.unique_consecutive functional.stft functional.istft
+        functional.lu functional.pca_lowrank functional.svd_lowrank""",
+    "torch.testing": """testing.assert_close testing.make_tensor""",
+    "torch.fft": """fft.fft fft.ifft fft.rfft fft.irfft fft.fft2 fft.ifft2 fft.rfft2 fft.irfft2
+        fft.fftn fft.ifftn fft.rfftn fft.irfftn fft.hfft fft.ihfft fft.fftfreq fft.rfftfreq
+        fft.fftshift fft.ifftshift""",
 }
 
 
@@ -50,8 +91,9 @@ def status(name: str) -> str:
 
     obj = ember
     for part in name.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
+        try:
+            obj = getattr(obj, part)
+        except (AttributeError, ImportError):
             return "missing"
     return "yes"
 

@@ -74,9 +74,27 @@ from ember._ops.reduction import (bucketize, corrcoef, cov, cumulative_trapezoid
 # Imported above for what they attach to Tensor; torch's namespace has no such names.
 del creation, indexing, inplace, pointwise, reduction, shape
 
+# ---- torch's legacy tensor types and public class names --------------------------------
+from ember._legacy import CPU_TYPES as _CPU_TYPES  # noqa: E402
+
+BFloat16Tensor = _CPU_TYPES["BFloat16Tensor"]
+BoolTensor = _CPU_TYPES["BoolTensor"]
+ByteTensor = _CPU_TYPES["ByteTensor"]
+CharTensor = _CPU_TYPES["CharTensor"]
+DoubleTensor = _CPU_TYPES["DoubleTensor"]
+FloatTensor = _CPU_TYPES["FloatTensor"]
+HalfTensor = _CPU_TYPES["HalfTensor"]
+IntTensor = _CPU_TYPES["IntTensor"]
+LongTensor = _CPU_TYPES["LongTensor"]
+ShortTensor = _CPU_TYPES["ShortTensor"]
+del _CPU_TYPES
+Generator.__module__ = "ember"  # printed as ``<class 'ember.Generator'>``
+
 # Subpackages a plain tensor program does not use load on first access, so that they cost
 # ``import ember`` nothing.
-_LAZY_SUBMODULES = ("nn", "optim")
+_LAZY_SUBMODULES = ("nn", "optim", "cuda", "backends", "accelerator", "mps", "xpu", "cpu",
+                    "testing",
+                    "functional", "utils")
 
 
 def __getattr__(name: str):

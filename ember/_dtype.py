@@ -55,6 +55,9 @@ class dtype:
         return self.name
 
 
+dtype.__module__ = "ember"  # the public name: ``<class 'ember.dtype'>``
+
+
 bool_ = dtype("bool", np.dtype(np.bool_), BOOL, 1, False, 0)
 uint8 = dtype("uint8", np.dtype(np.uint8), INT, 1, False, 1)
 int8 = dtype("int8", np.dtype(np.int8), INT, 1, True, 1)
@@ -216,3 +219,6 @@ class iinfo:
 
     def __repr__(self) -> str:
         return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
+
+
+finfo.__module__ = iinfo.__module__ = "ember"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 import weakref
 
-from ember import _dtype
+from ember import _device, _dtype
 from ember._backend import ndarray, np
 from ember._device import CPU
 
@@ -41,6 +41,9 @@ class Size(tuple):
         return f"torch.Size([{', '.join(str(s) for s in self)}])"
 
     __str__ = __repr__
+
+
+Size.__module__ = "ember"  # the public name: ``<class 'ember.Size'>``
 
 
 class Tensor:
@@ -354,15 +357,41 @@ class Tensor:
 
     # ---- dtype and device conversion -------------------------------------------------
     def type(self, dtype=None, non_blocking: bool = False):
-        """Mirrors ``Tensor.type``: with no argument the legacy type name."""
+        """Mirrors ``Tensor.type``: with no argument the legacy type name
+        (``'torch.FloatTensor'``); else a copy converted to a dtype, a legacy type
+        (``ember.LongTensor``) or a legacy type's name (``'torch.DoubleTensor'``)."""
         if dtype is None:
             return _dtype.legacy_type_name(self._data.dtype)
-        if isinstance(dtype, str):
-            names = {_dtype.legacy_type_name(d.np): d for d in _dtype.ALL}
-            if dtype not in names:
-                raise ValueError(f"invalid type: '{dtype}'")
-            dtype = names[dtype]
-        return self.to(dtype)
+        from ember._legacy import convert
+
+        return convert(self, dtype)
+
+    def cuda(self, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
+        """Mirrors ``Tensor.cuda``: a copy on a CUDA device; raises torch's error when no
+        backend serves CUDA (NOTE [Device backends])."""
+        return self.to(_device.device("cuda" if device is None else device))
+
+    def xpu(self, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
+        """Mirrors ``Tensor.xpu``, as ``cuda`` for Intel GPUs."""
+        return self.to(_device.device("xpu" if device is None else device))
+
+    def get_device(self) -> int:
+        """Mirrors ``Tensor.get_device``: -1 for a CPU tensor, else the device index."""
+        return -1
+
+    def is_pinned(self, device=None) -> bool:
+        """Mirrors ``Tensor.is_pinned``: ember has no pinned (page-locked) memory."""
+        return False
+
+    def pin_memory(self, device=None) -> Tensor:
+        """Mirrors ``Tensor.pin_memory``: pinning is for copies to an accelerator, which a
+        CPU-only build lacks (torch's RuntimeError)."""
+        raise RuntimeError(_device._NO_ACCELERATOR)
+
+    def is_inference(self) -> bool:
+        """Mirrors ``Tensor.is_inference``: ember makes no inference tensors (inside
+        ``inference_mode`` it records nothing, as ``no_grad``), so always False."""
+        return False
 
     def cpu(self) -> Tensor:
         return self
@@ -402,6 +431,9 @@ class Tensor:
 
     def cdouble(self) -> Tensor:
         return self.to(_dtype.complex128)
+
+
+Tensor.__module__ = "ember"  # the public name: ``<class 'ember.Tensor'>``
 
 
 def _no_storage_in_vmap(t: Tensor) -> None:

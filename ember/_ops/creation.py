@@ -8,6 +8,8 @@ import warnings
 from ember import _dtype
 from ember._backend import ndarray, np
 from ember._device import device as _device
+from ember._device import place as _place
+from ember._device import serve as _serve
 from ember._ops.registry import KEEP, attach, defop, run, run_inplace
 from ember._tensor import Size, Tensor, make
 from ember.autograd import grad_mode
@@ -67,8 +69,7 @@ def tensor(data, *, dtype: _dtype.dtype | None = None, device=None,
            requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.tensor``: always copies; infers torch's dtype from Python data
     (float -> default dtype, int -> int64) and keeps a NumPy array's dtype."""
-    if device is not None:
-        _device(device)
+    _place(device)
     if isinstance(data, Tensor):
         warnings.warn(
             "To copy construct from a tensor, it is recommended to use "
@@ -102,6 +103,7 @@ def _holds_arrays(data) -> bool:
 def as_tensor(data, dtype: _dtype.dtype | None = None, device=None) -> Tensor:
     """Mirrors ``torch.as_tensor``: shares memory with a tensor or NumPy array when no
     conversion is needed."""
+    _place(device)
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, ndarray) and (dtype is None or data.dtype == dtype.np):
@@ -148,17 +150,20 @@ def _factory(shape: tuple, fill, dtype, requires_grad: bool) -> Tensor:
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.zeros``."""
+    _place(device)
     return _factory(parse_size(size, "zeros"), 0, dtype, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.ones``."""
+    _place(device)
     return _factory(parse_size(size, "ones"), 1, dtype, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None,
           memory_format=None) -> Tensor:
     """Mirrors ``torch.empty``; ember's memory is zero-filled rather than uninitialised."""
+    _place(device)
     return _factory(parse_size(size, "empty"), 0, dtype, requires_grad)
 
 
@@ -171,6 +176,7 @@ def _number_dtype(value) -> _dtype.dtype:
 def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
          out=None) -> Tensor:
     """Mirrors ``torch.full``: the dtype follows ``fill_value`` when not given."""
+    _place(device)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     return _factory(parse_size((size,)), fill_value, dtype or _number_dtype(fill_value),
@@ -184,24 +190,28 @@ def _like(input: Tensor, fill, dtype, requires_grad: bool) -> Tensor:
 def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     """Mirrors ``torch.zeros_like``."""
+    _serve(device)
     return _like(input, 0, dtype, requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     """Mirrors ``torch.ones_like``."""
+    _serve(device)
     return _like(input, 1, dtype, requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     """Mirrors ``torch.empty_like`` (zero-filled)."""
+    _serve(device)
     return _like(input, 0, dtype, requires_grad)
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
     """Mirrors ``torch.full_like``: the dtype is the input's unless given."""
+    _serve(device)
     return _like(input, fill_value, dtype, requires_grad)
 
 
@@ -213,6 +223,7 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
            requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.arange``: int64 for integer arguments, else the default float;
     element i is ``start + i * step`` computed in float64 and rounded once."""
+    _place(device)
     if end is None:
         start, end = 0, start
     start, end, step = _plain_number(start), _plain_number(end), _plain_number(step)
@@ -235,6 +246,7 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
              requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.linspace``: the first half counts up from ``start`` and the second
     half down from ``end``, as torch does, so both ends are exact."""
+    _place(device)
     start, end = _plain_number(start), _plain_number(end)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -253,6 +265,7 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
 def eye(n: int, m: int | None = None, *, dtype=None, device=None,
         requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.eye``."""
+    _place(device)
     return _finish(np.eye(n, m, dtype=(dtype or _dtype.get_default_dtype()).np), requires_grad)
 
 
@@ -293,7 +306,7 @@ def _to(self: Tensor, *args, **kwargs) -> Tensor:
     dtype = kwargs.pop("dtype", None)
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
-    kwargs.pop("device", None)
+    _serve(kwargs.pop("device", None))
     kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
@@ -303,13 +316,16 @@ def _to(self: Tensor, *args, **kwargs) -> Tensor:
         elif isinstance(a, Tensor):
             dtype = a.dtype
         elif isinstance(a, (str, _device)):
-            _device(a)
+            _serve(a)
         elif isinstance(a, bool):
             pass
         elif a is not None:
             raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
     if dtype is None or dtype.np == self._data.dtype:
         return clone(self) if copy else self
+    if dtype.category < _dtype.FLOAT and self._requires_grad:
+        with grad_mode.no_grad():  # integer and bool results have no gradient in torch
+            return run(TO, self, dtype.np)
     return run(TO, self, dtype.np)
 
 
@@ -329,16 +345,19 @@ def is_contiguous(self: Tensor, memory_format=None) -> bool:
 
 def _new_factory(fill):
     def new(self, *size, dtype=None, device=None, requires_grad=False):
+        _serve(device)
         return _factory(parse_size(size), fill, dtype or self.dtype, requires_grad)
     return new
 
 
 def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    _serve(device)
     return _factory(parse_size((size,)), fill_value, dtype or self.dtype, requires_grad)
 
 
 def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
-    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return tensor(data, dtype=dtype or self.dtype, device=_serve(device),
+                  requires_grad=requires_grad)
 
 
 # Filling makes the values constant: the gradient to what was there before is zero.
@@ -389,6 +408,7 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=N
              requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.logspace``: ``base ** linspace(start, end, steps)``, computed in
     double precision and rounded once to ``dtype`` (integer dtypes truncate, as torch)."""
+    _place(device)
     start, end = _plain_number(start), _plain_number(end)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -401,6 +421,7 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=N
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.scalar_tensor``: a 0-d tensor of the default float dtype (whatever
     the number's type) unless ``dtype`` says otherwise."""
+    _place(device)
     dtype = dtype or _dtype.get_default_dtype()
     return _finish(np.asarray(_plain_number(s)).astype(dtype.np), requires_grad)
 
@@ -415,12 +436,14 @@ def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None
                  layout=None) -> Tensor:
     """Mirrors ``torch.tril_indices``: the (2, N) coordinates of the lower triangle of a
     ``row`` x ``col`` matrix, row by row."""
+    _place(device)
     return _triangle_indices(row, col, offset, True, dtype or _dtype.int64)
 
 
 def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None,
                  layout=None) -> Tensor:
     """Mirrors ``torch.triu_indices``: the (2, N) coordinates of the upper triangle."""
+    _place(device)
     return _triangle_indices(row, col, offset, False, dtype or _dtype.int64)
 
 
@@ -428,6 +451,7 @@ def _new_empty_strided(self: Tensor, size, stride, *, dtype=None, device=None,
                        requires_grad: bool = False) -> Tensor:
     """Mirrors ``Tensor.new_empty_strided``: a tensor of ``size`` laid out with ``stride``
     (in elements) over fresh memory; ember fills it with zeros."""
+    _serve(device)
     size, stride = tuple(size), tuple(stride)
     np_dtype = (dtype or self.dtype).np
     span = 1 + sum((n - 1) * s for n, s in zip(size, stride)) if 0 not in size else 0

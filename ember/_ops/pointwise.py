@@ -199,6 +199,13 @@ DIV = defop(
 
 
 def _div_rounded(xp, self, other, mode):
+    kind = xp.result_type(self, other).kind
+    if kind in "biu":  # integer division: bool refused, a zero divisor is torch's error
+        if kind == "b":
+            raise _unsupported(f"div_{mode}_cpu", np.dtype(bool))
+        if (xp.count_nonzero(other) != other.size if isinstance(other, ndarray)
+                else other == 0):
+            raise RuntimeError("ZeroDivisionError")
     if mode == "floor":
         return xp.floor_divide(self, other)  # Python's floor division, as torch's
     if xp.result_type(self, other).kind == "f":

@@ -42,6 +42,8 @@ import warnings
 
 from ember import _dtype
 from ember._backend import np
+from ember._device import place as _place
+from ember._device import serve as _serve
 from ember._ops.creation import parse_size
 from ember._ops.registry import attach, check_inplace
 from ember._tensor import Tensor, make
@@ -586,6 +588,7 @@ def _shape_size(size: tuple, name: str) -> tuple:
 def rand(*size, generator: Generator | None = None, dtype=None, device=None,
          requires_grad: bool = False, out=None, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.rand``: uniforms in [0, 1), torch's numbers for the same seed."""
+    _place(device)
     shape, n = _shape_size(size, "rand")
     np_dtype = _float_dtype(dtype).np
     return _result(_uniform_fill(_gen(generator), n, np_dtype, 0.0, 1.0).reshape(shape),
@@ -595,6 +598,7 @@ def rand(*size, generator: Generator | None = None, dtype=None, device=None,
 def randn(*size, generator: Generator | None = None, dtype=None, device=None,
           requires_grad: bool = False, out=None, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.randn``: standard normals, torch's numbers for the same seed."""
+    _place(device)
     shape, n = _shape_size(size, "randn")
     np_dtype = _float_dtype(dtype).np
     return _result(_normal_fill(_gen(generator), n, np_dtype, 0.0, 1.0).reshape(shape),
@@ -605,6 +609,7 @@ def randint(*args, generator: Generator | None = None, dtype=None, device=None,
             requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.randint(high, size)`` and ``torch.randint(low, high, size)``:
     int64 unless ``dtype`` says otherwise."""
+    _place(device)
     if len(args) == 2:
         low, (high, size) = 0, args
     elif len(args) == 3:
@@ -727,6 +732,7 @@ def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=N
     ``i + word % (n - i)`` below ``n = (2**32 - 1) // 20``, and from there on its
     "inside-out" pass on 64-bit draws. Both run vectorised (NOTE [Fisher-Yates without a
     loop])."""
+    _place(device)
     n = int(n)
     if n < 0:
         raise RuntimeError(f"n must be non-negative, got{n}")
@@ -744,15 +750,17 @@ def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=N
 def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
     """Mirrors ``torch.rand_like``."""
+    device = _serve(device)
     return rand(input._data.shape, generator=generator, dtype=dtype or input.dtype,
-                requires_grad=requires_grad)
+                device=device, requires_grad=requires_grad)
 
 
 def randn_like(input: Tensor, *, generator: Generator | None = None, dtype=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
     """Mirrors ``torch.randn_like``."""
+    device = _serve(device)
     return randn(input._data.shape, generator=generator, dtype=dtype or input.dtype,
-                 requires_grad=requires_grad)
+                 device=device, requires_grad=requires_grad)
 
 
 def randint_like(input: Tensor, low: int, high: int | None = None, *,
@@ -760,10 +768,11 @@ def randint_like(input: Tensor, low: int, high: int | None = None, *,
                  requires_grad: bool = False, memory_format=None) -> Tensor:
     """Mirrors ``torch.randint_like(input, high)`` / ``(input, low, high)``: the input's
     dtype unless given."""
+    device = _serve(device)
     if high is None:
         low, high = 0, low
     return randint(low, high, input._data.shape, generator=generator,
-                   dtype=dtype or input.dtype, requires_grad=requires_grad)
+                   dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
 
 
 def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtype=None,
@@ -772,6 +781,7 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
     ``(float, Tensor)`` and ``(float, float, size)``. As torch does, tensor overloads draw
     standard normals of the broadcast shape and then scale and shift them. ember records no
     gradient through ``mean``/``std``."""
+    _place(device)
     mean_t = isinstance(mean, Tensor)
     std_t = isinstance(std, Tensor)
     g = _gen(generator)

@@ -377,7 +377,7 @@ def _advanced(input: Tensor, key) -> Tensor:
     return run(INDEX, input, key, input._data.shape)
 
 
-def _array_key(k, shape: tuple, dim: int):
+def _array_key(k, shape: tuple, dim: int, check_mask: bool = True):
     batched = isinstance(k, Tensor) and batching.is_batched(k)
     if batched:  # every sample's index is checked; the key carries them all (a parameter)
         levels = k._phys.levels
@@ -390,6 +390,11 @@ def _array_key(k, shape: tuple, dim: int):
             raise RuntimeError(
                 "vmap: We do not support batching operators that can support dynamic shape. "
                 "Attempting to batch over indexing with a boolean mask.")
+        for j in range(k.ndim if check_mask else 0):
+            if dim + j < len(shape) and k.shape[j] != shape[dim + j]:
+                raise IndexError(
+                    f"The shape of the mask {list(k.shape)} at index {j} does not match the "
+                    f"shape of the indexed tensor {list(shape)} at index {dim + j}")
         return k
     if k.dtype.kind not in "iu":
         raise IndexError(
@@ -410,9 +415,13 @@ def getitem(self: Tensor, key) -> Tensor:
     if any(_is_advanced(k) for k in parts):
         dim = 0
         out = []
+        # A mask's shape is checked against the dims it covers when those are known here:
+        # after ``...`` they count from the end, and torch applies integer indices first.
+        check_mask = not any(k is Ellipsis or (isinstance(k, int) and not isinstance(k, bool))
+                             for k in parts)
         for k in parts:
             if _is_advanced(k):
-                k = _array_key(k, shape, dim)
+                k = _array_key(k, shape, dim, check_mask)
                 dim += k.ndim if k.dtype == bool else 1
             elif k is not None and k is not Ellipsis:
                 dim += 1
