@@ -1,0 +1,105 @@
+"""ember against PyTorch on convolution and pooling layers, forward and forward+backward.
+
+Cases, all on one (32, 16, 32, 32) float32 batch:
+
+``conv``       ``Conv2d(16, 32, 3, padding=1)``
+``maxpool``    ``MaxPool2d(2)``
+``avgpool``    ``AvgPool2d(2)``
+``upsample``   ``F.interpolate(scale_factor=2, mode='bilinear')``
+``pad``        ``F.pad(x, (1, 1, 1, 1), mode='reflect')``
+
+Each case runs forward alone and forward + ``backward`` (of a fixed random cotangent); the
+time is the minimum over repeats after a warm-up, the two libraries interleaved repeat by
+repeat so machine load hits both alike. ``ember/torch`` above 1 means ember is slower.
+torch runs with its default thread count (``--threads N`` sets it). Prints; asserts
+nothing.
+
+Usage: ``python benchmarks/bench_nn_conv.py [--repeats N] [--threads N]``
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import ember
+
+try:
+    import torch
+except ImportError:  # only ember's column then
+    torch = None
+
+
+def _cases(lib) -> dict:
+    nn = lib.nn
+    F = nn.functional
+    lib.manual_seed(0)
+    conv = nn.Conv2d(16, 32, 3, padding=1)
+    pool = nn.MaxPool2d(2)
+    avg = nn.AvgPool2d(2)
+    return {
+        "conv": conv,
+        "maxpool": pool,
+        "avgpool": avg,
+        "upsample": lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"),
+        "pad": lambda x: F.pad(x, (1, 1, 1, 1), mode="reflect"),
+    }
+
+
+def _step(lib, layer, x_np: np.ndarray, backward: bool):
+    x = lib.tensor(x_np, requires_grad=backward)
+    cot = None
+
+    def run():
+        nonlocal cot
+        y = layer(x)
+        if backward:
+            if cot is None:
+                cot = lib.tensor(np.random.default_rng(1).standard_normal(
+                    tuple(y.shape)).astype(np.float32))
+            y.backward(cot)
+    return run
+
+
+def _time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if torch is not None and args.threads:
+        torch.set_num_threads(args.threads)
+    x_np = np.random.default_rng(0).standard_normal((32, 16, 32, 32)).astype(np.float32)
+    libs = [("ember", ember)] + ([("torch", torch)] if torch is not None else [])
+    layers = {name: _cases(lib) for name, lib in libs}
+    print(f"{'case':<22}{'ember ms':>10}{'torch ms':>10}{'ember/torch':>13}")
+    for case in layers["ember"]:
+        for backward in (False, True):
+            fns = {name: _step(lib, layers[name][case], x_np, backward) for name, lib in libs}
+            best = {name: float("inf") for name in fns}
+            for fn in fns.values():
+                fn()  # warm-up
+            for _ in range(args.repeats):
+                for name, fn in fns.items():
+                    best[name] = min(best[name], _time(fn, 1))
+            label = f"{case} {'fwd+bwd' if backward else 'fwd'}"
+            e = best["ember"] * 1e3
+            if "torch" in best:
+                t = best["torch"] * 1e3
+                print(f"{label:<22}{e:>10.2f}{t:>10.2f}{e / t:>12.2f}x")
+            else:
+                print(f"{label:<22}{e:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+"""Op records of pooling: max pooling (with indices), average pooling, adaptive average and
+max pooling, max unpooling.
+
+NOTE [Separable pooling]
+Average pooling, adaptive average pooling and the linear interpolations are separable: the
+result is the input multiplied, along each spatial dim, by a small matrix (``out x in``) whose
+rows hold a window's weights. The forward applies those matrices with ``matmul`` (one BLAS
+call per spatial dim) and the backward applies their transposes with ember's ``matmul``,
+so second derivatives come for free. Max pooling reads windows through a strided view (or
+an index gather for adaptive bins), takes ``argmax`` over each window and scatters the
+gradient back to the winners with ``scatter_add`` (its own derivative is a gather).
+"""
+from __future__ import annotations
+
+import math
+
+from ember._backend import np
+from ember._ops.nn_conv import windows
+from ember._ops.registry import KEEP, defop
+from ember._tensor import Tensor, make
+
+# ---- separable linear maps ------------------------------------------------------------------
+
+
+def apply_mats_array(xp, x, mats: tuple):
+    """``x`` (N, C, *spatial) multiplied along each trailing spatial dim by ``mats[i]``
+    (out_i x in_i); None leaves a dim as it is."""
+    lead = x.ndim - len(mats)
+    for i, m in enumerate(mats):
+        if m is None:
+            continue
+        d = lead + i
+        shape = x.shape
+        pre = math.prod(shape[:d])
+        rest = math.prod(shape[d + 1:])
+        x = xp.matmul(m.astype(x.dtype, copy=False), x.reshape(pre, shape[d], rest))
+        x = x.reshape(shape[:d] + (m.shape[0],) + shape[d + 1:])
+    return xp.ascontiguousarray(x)
+
+
+def apply_mats(t: Tensor, mats: tuple, transpose: bool = False) -> Tensor:
+    """``apply_mats_array`` in ember ops (differentiable again); ``transpose`` applies the
+    matrices' transposes (the backward of the map)."""
+    lead = t.dim() - len(mats)
+    for i, m in enumerate(mats):
+        if m is None:
+            continue
+        d = lead + i
+        shape = tuple(t.shape)
+        pre = math.prod(shape[:d])
+        rest = math.prod(shape[d + 1:])
+        arr = m.T if transpose else m
+        mt = make(np.ascontiguousarray(arr.astype(t._data.dtype)))
+        t = mt.matmul(t.reshape(pre, shape[d], rest)).reshape(
+            shape[:d] + (arr.shape[0],) + shape[d + 1:])
+    return t
+
+
+def _separable_op(node: str):
+    return defop(node, node=node, kind=KEEP,
+                 forward=lambda xp, self, mats: apply_mats_array(xp, self, mats),
+                 backward=lambda grad, self, mats: apply_mats(grad, mats, True))
+
+
+SEPARABLE = {node: _separable_op(node) for node in (
+    "AvgPool2DBackward0", "AvgPool3DBackward0", "AdaptiveAvgPool2DBackward0",
+    "AdaptiveAvgPool3DBackward0", "UpsampleLinear1DBackward0", "UpsampleBilinear2DBackward0",
+    "UpsampleTrilinear3DBackward0", "UpsampleBicubic2DBackward0", "UpsampleNearest1DBackward0",
+    "UpsampleNearest2DBackward0", "UpsampleNearest3DBackward0",
+    "UpsampleNearestExact1DBackward0", "UpsampleNearestExact2DBackward0",
+    "UpsampleNearestExact3DBackward0")}
+
+
+def pool_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
+                  ceil_mode: bool) -> int:
+    """torch's pooling output size (``pooling_output_shape``)."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def avg_pool_matrix(size: int, kernel: int, stride: int, pad: int, ceil_mode: bool,
+                    count_include_pad: bool, divide: bool) -> np.ndarray:
+    """The (out x size) matrix of one dim's average pooling: row i holds 1 / count over the
+    window (1 when ``divide`` is False: a divisor_override divides afterwards)."""
+    out = pool_out_size(size, kernel, stride, pad, 1, ceil_mode)
+    start = np.arange(out) * stride - pad
+    end = np.minimum(start + kernel, size + pad)
+    count = end - start
+    lo = np.maximum(start, 0)
+    hi = np.minimum(end, size)
+    if not count_include_pad:
+        count = hi - lo
+    cols = np.arange(size)
+    inside = (cols >= lo[:, None]) & (cols < hi[:, None])
+    weight = 1.0 / np.maximum(count, 1) if divide else np.ones(out)
+    return np.where(inside, weight[:, None], 0.0)
+
+
+def adaptive_bins(size: int, out: int) -> tuple:
+    """torch's adaptive bins along one dim: start = floor(i * size / out), end =
+    ceil((i + 1) * size / out)."""
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def adaptive_avg_matrix(size: int, out: int) -> np.ndarray:
+    start, end = adaptive_bins(size, out)
+    cols = np.arange(size)
+    inside = (cols >= start[:, None]) & (cols < end[:, None])
+    return np.where(inside, 1.0 / np.maximum(end - start, 1)[:, None], 0.0)
+
+
+# ---- max pooling ------------------------------------------------------------------------------
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _winners(xp, win, nd: int):
+    """Values and kernel offsets (one array per dim) of the max of each window of ``win``
+    (..., *out, *kernel); NaN wins, as in torch, and the first of equal maxima."""
+    kernel = win.shape[-nd:]
+    lead = win.shape[:-nd]
+    # kernel positions first: argmax and max then run along contiguous rows (SIMD)
+    perm = tuple(range(win.ndim - nd, win.ndim)) + tuple(range(win.ndim - nd))
+    flat = xp.ascontiguousarray(win.transpose(perm)).reshape(math.prod(kernel), math.prod(lead))
+    arg = flat.argmax(0)
+    values = flat.max(0).reshape(lead)
+    return values, xp.unravel_index(arg.reshape(lead), kernel)
+
+
+def _ravel(xp, coords: list, spatial: tuple):
+    flat = coords[0]
+    for c, size in zip(coords[1:], spatial[1:]):
+        flat = flat * size + c
+    return flat.astype(xp.int64)
+
+
+def _max_pool_forward(xp, x, kernel, stride, padding, dilation, ceil_mode):
+    nd = len(kernel)
+    spatial = x.shape[2:]
+    out = tuple(pool_out_size(spatial[i], kernel[i], stride[i], padding[i], dilation[i],
+                              ceil_mode) for i in range(nd))
+    right = tuple(max((out[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1
+                      - spatial[i] - padding[i], 0) for i in range(nd))
+    if any(padding) or any(right):
+        x = xp.pad(x, ((0, 0), (0, 0)) + tuple(zip(padding, right)),
+                   constant_values=_lowest(x.dtype))
+    win = windows(xp, x, kernel, stride, dilation)
+    win = win[(Ellipsis,) + tuple(slice(0, o) for o in out) + (slice(None),) * nd]
+    values, offsets = _winners(xp, win, nd)
+    coords = []
+    for i in range(nd):
+        shape = [1] * nd
+        shape[i] = out[i]
+        base = (xp.arange(out[i]) * stride[i] - padding[i]).reshape(shape)
+        coords.append(base + offsets[i] * dilation[i])
+    return xp.ascontiguousarray(values), _ravel(xp, coords, spatial)
+
+
+def scatter_back(grad: Tensor, indices: Tensor, self_shape: tuple, nd: int) -> Tensor:
+    """``grad`` summed into a zero tensor of ``self_shape`` at the flat indices over its
+    last ``nd`` dims (the backward of every max pooling; differentiable: a gather)."""
+    from ember._ops.creation import zeros
+
+    lead = math.prod(self_shape[:-nd])
+    flat = zeros((lead, math.prod(self_shape[-nd:])), dtype=grad.dtype)
+    width = math.prod(tuple(grad.shape)[-nd:])
+    return flat.scatter_add(1, indices.reshape(lead, width), grad.reshape(lead, width)).reshape(
+        self_shape)
+
+
+def _gather_max(xp, x, index_arrays: tuple):
+    """Max over bins given per dim as (out_i, k_i) index arrays (adaptive pooling)."""
+    nd = len(index_arrays)
+    key = [slice(None), slice(None)]
+    for i, idx in enumerate(index_arrays):
+        shape = [1] * (2 * nd)
+        shape[2 * i], shape[2 * i + 1] = idx.shape
+        key.append(idx.reshape(shape))
+    g = x[tuple(key)]  # (N, C, o0, k0, o1, k1, ...)
+    perm = (0, 1) + tuple(2 + 2 * i for i in range(nd)) + tuple(3 + 2 * i for i in range(nd))
+    win = g.transpose(perm)
+    values, offsets = _winners(xp, win, nd)
+    coords = []
+    for i, idx in enumerate(index_arrays):
+        o = idx.shape[0]
+        shape = [1] * nd
+        shape[i] = o
+        rows = xp.arange(o).reshape(shape)
+        coords.append(idx[rows, offsets[i]])
+    return xp.ascontiguousarray(values), _ravel(xp, coords, x.shape[2:])
+
+
+def adaptive_index(size: int, out: int) -> np.ndarray:
+    """(out, widest bin) indices of each adaptive bin, the last repeated to fill a row."""
+    start, end = adaptive_bins(size, out)
+    width = int((end - start).max()) if out else 1
+    return np.minimum(start[:, None] + np.arange(width), end[:, None] - 1)
+
+
+def _indexed_op(node: str, forward):
+    """A max pooling record: ``forward(xp, self, *params)`` gives (values, indices); the
+    formula scatters ``grad`` back by the indices (the op's second output)."""
+    def backward(grads, self, *params_and_result):
+        nd = len(params_and_result[0])
+        return scatter_back(grads[0], params_and_result[-1][1], tuple(self.shape), nd)
+
+    def batched_forward(xp, self, *params):
+        nd = len(params[0])
+        if self.ndim == nd + 1:  # unbatched (C, *spatial)
+            values, indices = forward(xp, self[None], *params)
+            return values[0], indices[0]
+        return forward(xp, self, *params)
+    return defop(node, node=node, kind=KEEP, multi=1, save=(0, "result"),
+                 forward=batched_forward, backward=backward)
+
+
+MAX_POOL = {nd: _indexed_op(f"MaxPool{nd}DWithIndicesBackward0", _max_pool_forward)
+            for nd in (2, 3)}
+ADAPTIVE_MAX = {nd: _indexed_op(f"AdaptiveMaxPool{nd}DBackward0",
+                                lambda xp, self, index_arrays: _gather_max(xp, self,
+                                                                           index_arrays))
+                for nd in (2, 3)}
+
+
+# ---- max unpooling ----------------------------------------------------------------------------
+
+
+def _unpool_forward(xp, self, indices, out_spatial):
+    n, c = self.shape[:2]
+    size = math.prod(out_spatial)
+    out = xp.zeros((n, c, size), self.dtype)
+    xp.put_along_axis(out, indices.reshape(n, c, -1), self.reshape(n, c, -1), 2)
+    return out.reshape((n, c) + tuple(out_spatial))
+
+
+def _unpool_backward(grad, self, indices, out_spatial):
+    n, c = self.shape[:2]
+    idx = make(indices.reshape(n, c, -1))
+    return grad.reshape(n, c, -1).gather(2, idx).reshape(tuple(self.shape))
+
+
+MAX_UNPOOL = {nd: defop(f"max_unpool{nd}d", node=f"MaxUnpool{nd}DBackward0", kind=KEEP,
+                        save=(0,), forward=_unpool_forward, backward=_unpool_backward)
+              for nd in (2, 3)}
+
+
+# ---- fractional max pooling -----------------------------------------------------------------
+
+
+def fractional_starts(samples, size: int, out: int, pool: int):
+    """The window starts along one dim for each of ``samples`` (any shape): torch's
+    pseudo-random sequence, ``int((i + u) * alpha) - int(u * alpha)`` with
+    ``alpha = (size - pool) / (out - 1)``, the last window ending at the edge."""
+    u = samples.astype(np.float64)[..., None]
+    if out > 1:
+        alpha = (size - pool) / (out - 1)
+        i = np.arange(out - 1)
+        starts = ((i + u) * alpha).astype(np.int64) - (u * alpha).astype(np.int64)
+    else:
+        starts = np.zeros(u.shape[:-1] + (0,), np.int64)
+    last = np.full(u.shape[:-1] + (1,), size - pool, np.int64)
+    return np.concatenate([starts, last], -1)
+
+
+def _fractional_forward(xp, x, kernel, out, samples):
+    if x.ndim == 3:  # unbatched (C, H, W), samples (C, 2)
+        values, indices = _fractional_forward(xp, x[None], kernel, out, samples[None])
+        return values[0], indices[0]
+    n, c, h, w = x.shape
+    # samples[..., 0] drives the width, samples[..., 1] the height (torch's order)
+    rows = fractional_starts(samples[..., 1], h, out[0], kernel[0])  # (N, C, oh)
+    cols = fractional_starts(samples[..., 0], w, out[1], kernel[1])  # (N, C, ow)
+    rows = rows[:, :, :, None, None, None] + np.arange(kernel[0])[:, None]
+    cols = cols[:, :, None, :, None, None] + np.arange(kernel[1])
+    flat = (rows * w + cols).reshape(n, c, -1)  # (N, C, oh * ow * kh * kw)
+    win = xp.take_along_axis(x.reshape(n, c, -1), flat, 2).reshape(
+        n, c, out[0] * out[1], kernel[0] * kernel[1])
+    arg = win.argmax(-1)[..., None]
+    values = xp.take_along_axis(win, arg, -1).reshape(n, c, *out)
+    indices = xp.take_along_axis(flat.reshape(win.shape), arg, -1).reshape(n, c, *out)
+    return xp.ascontiguousarray(values), indices.astype(xp.int64)
+
+
+FRACTIONAL_MAX_POOL2D = defop(
+    "fractional_max_pool2d", node="FractionalMaxPool2DBackward0", kind=KEEP, multi=1,
+    save=(0, "result"), forward=_fractional_forward,
+    backward=lambda grads, self, kernel, out, samples, result: scatter_back(
+        grads[0], result[1], tuple(self.shape), 2))

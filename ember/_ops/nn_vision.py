@@ -1,0 +1,449 @@
+"""Op records of the vision ops: index gathers along spatial dims (nearest interpolation,
+reflection and replication padding), im2col / col2im (``unfold`` / ``fold``), pixel
+shuffles and channel shuffle.
+"""
+from __future__ import annotations
+
+import math
+
+from ember._backend import np
+from ember._ops.nn_conv import convolution, pad_array, windows
+from ember._ops.registry import KEEP, defop, run
+from ember._tensor import Tensor, make
+
+# ---- gathers along the trailing dims ---------------------------------------------------------
+
+
+def _gather_forward(xp, x, indices: tuple):
+    lead = x.ndim - len(indices)
+    for i, idx in enumerate(indices):
+        if idx is not None:
+            x = xp.take(x, idx, axis=lead + i)
+    return xp.ascontiguousarray(x)
+
+
+# Up to this size a dim's gather is summed back as a matmul with its one-hot matrix (one
+# BLAS call, much faster than ``index_add``'s scattered adds); larger dims use index_add.
+_ONE_HOT_MAX = 512
+
+
+def gather_back(grad: Tensor, self_shape: tuple, indices: tuple) -> Tensor:
+    """``grad`` summed back to ``self_shape`` through per-dim index gathers (the adjoint of
+    ``_gather_forward``), in ember ops (differentiable again)."""
+    from ember._ops.creation import zeros
+    from ember._ops.nn_pool import apply_mats
+
+    lead = len(self_shape) - len(indices)
+    for i, idx in enumerate(indices):
+        if idx is None:
+            continue
+        d = lead + i
+        size = self_shape[d]
+        if size <= _ONE_HOT_MAX and len(idx) <= 4 * _ONE_HOT_MAX:
+            one_hot = (idx[:, None] == np.arange(size)).astype(np.float64)
+            grad = apply_mats(grad, (None,) * i + (one_hot,) + (None,) * (len(indices) - i - 1),
+                              True)
+            continue
+        shape = tuple(grad.shape[:d]) + (size,) + tuple(grad.shape[d + 1:])
+        grad = zeros(shape, dtype=grad.dtype).index_add(d, make(idx.astype(np.int64)), grad)
+    return grad
+
+
+def _gather_op(node: str):
+    return defop(node, node=node, kind=KEEP, save=(0,),
+                 forward=_gather_forward,
+                 backward=lambda grad, self, indices: gather_back(grad, tuple(self.shape),
+                                                                  indices))
+
+
+GATHERS = {node: _gather_op(node) for node in (
+    [f"{kind}Pad{n}DBackward0" for kind in ("Reflection", "Replication") for n in (1, 2, 3)]
+    + [f"UpsampleNearest{n}DBackward0" for n in (1, 2, 3)]
+    + [f"UpsampleNearestExact{n}DBackward0" for n in (1, 2, 3)])}
+
+
+def pad_index(size: int, before: int, after: int, mode: str) -> np.ndarray:
+    """The source index of each padded position along one dim (reflect, replicate or
+    circular; negative sizes crop)."""
+    pos = np.arange(-before, size + after)
+    if mode == "replicate":
+        return np.clip(pos, 0, size - 1)
+    if mode == "circular":
+        return pos % size
+    period = 2 * (size - 1)
+    pos = np.abs(pos) % period if period else np.zeros_like(pos)
+    return np.where(pos >= size, period - pos, pos)
+
+
+# ---- im2col / col2im ------------------------------------------------------------------------
+
+
+def _im2col_forward(xp, x, kernel, dilation, padding, stride):
+    if x.ndim == 3:  # unbatched (C, H, W)
+        return _im2col_forward(xp, x[None], kernel, dilation, padding, stride)[0]
+    x = pad_array(xp, x, tuple((p, p) for p in padding))
+    win = windows(xp, x, kernel, stride, dilation)  # (N, C, oh, ow, kh, kw)
+    n, c = x.shape[:2]
+    cols = win.transpose(0, 1, 4, 5, 2, 3)
+    blocks = win.shape[2] * win.shape[3]
+    return xp.ascontiguousarray(cols).reshape(n, c * kernel[0] * kernel[1], blocks)
+
+
+def col2im(cols: Tensor, output_size: tuple, kernel: tuple, dilation: tuple, padding: tuple,
+           stride: tuple) -> Tensor:
+    """``fold`` in ember ops: the columns summed back into their windows, a transposed
+    convolution of one-hot kernels, one group per channel."""
+    n, ck, _ = cols.shape
+    k = kernel[0] * kernel[1]
+    c = ck // k
+    blocks = tuple((output_size[i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1)
+                   // stride[i] + 1 for i in range(2))
+    eye = np.eye(k, dtype=cols._data.dtype).reshape((k, 1) + tuple(kernel))
+    weight = make(np.ascontiguousarray(np.tile(eye, (c, 1, 1, 1))))
+    extra = tuple(output_size[i] - ((blocks[i] - 1) * stride[i] - 2 * padding[i]
+                                    + dilation[i] * (kernel[i] - 1) + 1) for i in range(2))
+    return convolution(cols.reshape((n, ck) + blocks), weight, None, stride, padding,
+                       dilation, True, extra, c)
+
+
+IM2COL = defop("im2col", node="Im2ColBackward0", kind=KEEP, save=(0,),
+               forward=_im2col_forward,
+               backward=lambda grad, self, kernel, dilation, padding, stride: run(
+                   COL2IM, grad, tuple(self.shape[-2:]), kernel, dilation, padding, stride))
+
+
+def _col2im_forward(xp, cols, output_size, kernel, dilation, padding, stride):
+    if cols.ndim == 2:  # unbatched (C * kH * kW, L)
+        return _col2im_forward(xp, cols[None], output_size, kernel, dilation, padding,
+                               stride)[0]
+    return col2im(make(cols), output_size, kernel, dilation, padding, stride)._data
+
+
+COL2IM = defop("col2im", node="Col2ImBackward0", kind=KEEP,
+               forward=_col2im_forward,
+               backward=lambda grad, self, output_size, kernel, dilation, padding, stride: run(
+                   IM2COL, grad, kernel, dilation, padding, stride))
+
+
+# ---- shuffles -----------------------------------------------------------------------------
+
+
+def _pixel_shuffle_forward(xp, x, r):
+    lead = x.shape[:-3]
+    c, h, w = x.shape[-3:]
+    oc = c // (r * r)
+    y = x.reshape(lead + (oc, r, r, h, w))
+    n = len(lead)
+    y = y.transpose(tuple(range(n)) + (n, n + 3, n + 1, n + 4, n + 2))
+    return xp.ascontiguousarray(y).reshape(lead + (oc, h * r, w * r))
+
+
+def _pixel_unshuffle_forward(xp, x, r):
+    lead = x.shape[:-3]
+    c, h, w = x.shape[-3:]
+    y = x.reshape(lead + (c, h // r, r, w // r, r))
+    n = len(lead)
+    y = y.transpose(tuple(range(n)) + (n, n + 2, n + 4, n + 1, n + 3))
+    return xp.ascontiguousarray(y).reshape(lead + (c * r * r, h // r, w // r))
+
+
+PIXEL_SHUFFLE = defop("pixel_shuffle", node="PixelShuffleBackward0", kind=KEEP,
+                      forward=_pixel_shuffle_forward,
+                      backward=lambda grad, self, r: run(PIXEL_UNSHUFFLE, grad, r))
+PIXEL_UNSHUFFLE = defop("pixel_unshuffle", node="PixelUnshuffleBackward0", kind=KEEP,
+                        forward=_pixel_unshuffle_forward,
+                        backward=lambda grad, self, r: run(PIXEL_SHUFFLE, grad, r))
+
+
+def _channel_shuffle_forward(xp, x, groups):
+    n, c = x.shape[:2]
+    rest = x.shape[2:]
+    y = x.reshape((n, groups, c // groups) + rest).swapaxes(1, 2)
+    return xp.ascontiguousarray(y).reshape(x.shape)
+
+
+CHANNEL_SHUFFLE = defop(
+    "channel_shuffle", node="ChannelShuffleBackward0", kind=KEEP,
+    forward=_channel_shuffle_forward,
+    backward=lambda grad, self, groups: run(CHANNEL_SHUFFLE, grad,
+                                            grad.shape[1] // groups))
+
+
+# ---- interpolation matrices ----------------------------------------------------------------
+
+
+def source_coords(out: int, size: int, scale, align_corners: bool, cubic: bool = False):
+    """torch's source coordinate of each output position along one dim (``scale`` is
+    1 / scale_factor when one is used, else None)."""
+    dst = np.arange(out, dtype=np.float64)
+    if align_corners:
+        step = (size - 1) / (out - 1) if out > 1 else 0.0
+        return dst * step
+    step = scale if scale is not None else size / out
+    src = (dst + 0.5) * step - 0.5
+    return src if cubic else np.maximum(src, 0.0)
+
+
+def linear_matrix(out: int, size: int, scale, align_corners: bool) -> np.ndarray:
+    src = source_coords(out, size, scale, align_corners)
+    i0 = np.minimum(np.floor(src).astype(np.int64), size - 1)
+    i1 = np.minimum(i0 + 1, size - 1)
+    lam = src - i0
+    m = np.zeros((out, size))
+    rows = np.arange(out)
+    np.add.at(m, (rows, i0), 1.0 - lam)
+    np.add.at(m, (rows, i1), lam)
+    return m
+
+
+def cubic_matrix(out: int, size: int, scale, align_corners: bool) -> np.ndarray:
+    src = source_coords(out, size, scale, align_corners, cubic=True)
+    i = np.floor(src).astype(np.int64)
+    t = src - i
+    a = -0.75
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    coeffs = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    m = np.zeros((out, size))
+    rows = np.arange(out)
+    for offset, w in zip((-1, 0, 1, 2), coeffs):
+        np.add.at(m, (rows, np.clip(i + offset, 0, size - 1)), w)
+    return m
+
+
+def nearest_index(out: int, size: int, scale, exact: bool) -> np.ndarray:
+    # torch computes these in single precision (floorf)
+    step = np.float32(scale if scale is not None else size / out)
+    dst = np.arange(out, dtype=np.float32)
+    src = np.floor((dst + np.float32(0.5)) * step if exact else dst * step)
+    return np.minimum(src.astype(np.int64), size - 1)
+
+
+# ---- affine_grid ---------------------------------------------------------------------------
+
+
+def affine_base(spatial: tuple, align_corners: bool) -> np.ndarray:
+    """The (prod(spatial), nd + 1) base grid of ``affine_grid``: normalised x, y(, z), 1
+    per output position, x varying fastest."""
+    axes = []
+    for size in spatial:
+        line = np.linspace(-1.0, 1.0, size) if size > 1 else np.zeros(size)
+        if not align_corners and size > 1:
+            line = line * (size - 1) / size
+        axes.append(line)
+    mesh = np.meshgrid(*axes, indexing="ij")  # one array per dim, slowest first
+    coords = [m.reshape(-1) for m in reversed(mesh)] + [np.ones(mesh[0].size)]
+    return np.stack(coords, -1)
+
+
+def _affine_forward(xp, theta, base, out_shape):
+    grid = xp.matmul(base.astype(theta.dtype), theta.swapaxes(1, 2))
+    return grid.reshape(out_shape)
+
+
+AFFINE_GRID = defop(
+    "affine_grid_generator", node="AffineGridGeneratorBackward0", kind=KEEP,
+    forward=_affine_forward,
+    backward=lambda grad, theta, base, out_shape: grad.reshape(
+        out_shape[0], -1, out_shape[-1]).transpose(1, 2).matmul(
+        make(base.astype(grad._data.dtype))))
+
+
+# ---- grid_sample (2-D) ------------------------------------------------------------------------
+
+_CUBIC_A = -0.75
+
+
+def _reflect(x: np.ndarray, twice_low: int, twice_high: int) -> tuple:
+    """torch's reflect_coordinates and its derivative (+1 or -1) per element."""
+    if twice_low == twice_high:
+        return np.zeros_like(x), np.zeros_like(x)
+    low = twice_low / 2
+    span = (twice_high - twice_low) / 2
+    sign = np.where(x < low, -1.0, 1.0)
+    x = np.abs(x - low)
+    extra = np.fmod(x, span)
+    flips = np.floor(x / span)
+    even = flips % 2 == 0
+    return np.where(even, extra + low, span - extra + low), np.where(even, sign, -sign)
+
+
+def _padded(raw: np.ndarray, size: int, padding_mode: str, align_corners: bool) -> tuple:
+    """Padded source coordinates (border / reflection) and their derivative."""
+    deriv = np.ones_like(raw)
+    if padding_mode == "reflection":
+        if align_corners:
+            raw, deriv = _reflect(raw, 0, 2 * (size - 1))
+        else:
+            raw, deriv = _reflect(raw, -1, 2 * size - 1)
+    inside = (raw > 0) & (raw < size - 1)
+    return np.clip(raw, 0, size - 1), np.where(inside, deriv, 0.0)
+
+
+def _source(g: Tensor, size: int, padding_mode: str, align_corners: bool, pad: bool):
+    """A normalised grid coordinate as a source position (an ember expression of ``g``, so
+    its derivatives follow), and d(position)/d(g) as an array."""
+    scale = (size - 1) / 2 if align_corners else size / 2
+    pos = g * scale + (size - 1) / 2
+    if not pad or padding_mode == "zeros":
+        return pos, np.full(tuple(g.shape), scale)
+    value, deriv = _padded(pos._data, size, padding_mode, align_corners)
+    # value with the padding's derivative: value + deriv * (pos - pos), to every order
+    dtype = pos._data.dtype
+    return (make(value.astype(dtype)) + make(deriv.astype(dtype)) * (pos - pos.detach()),
+            deriv * scale)
+
+
+def _cubic_near(t):
+    return ((_CUBIC_A + 2) * t - (_CUBIC_A + 3)) * t * t + 1
+
+
+def _cubic_far(t):
+    return ((_CUBIC_A * t - 5 * _CUBIC_A) * t + 8 * _CUBIC_A) * t - 4 * _CUBIC_A
+
+
+def _cubic_near_d(t):
+    return (3 * (_CUBIC_A + 2) * t - 2 * (_CUBIC_A + 3)) * t
+
+
+def _cubic_far_d(t):
+    return (3 * _CUBIC_A * t - 10 * _CUBIC_A) * t + 8 * _CUBIC_A
+
+
+def _taps_1d(pos: Tensor, mode: str) -> list:
+    """(integer index array, weight, d weight / d pos) per tap along one dim."""
+    if mode == "nearest":
+        index = np.rint(pos._data).astype(np.int64)
+        one = make(np.ones(index.shape, pos._data.dtype))
+        return [(index, one, one * 0)]
+    base = np.floor(pos._data)
+    t = pos - make(base)
+    index = base.astype(np.int64)
+    if mode == "bilinear":
+        return [(index, 1 - t, t * 0 - 1), (index + 1, t, t * 0 + 1)]
+    return [(index - 1, _cubic_far(t + 1), _cubic_far_d(t + 1)),
+            (index, _cubic_near(t), _cubic_near_d(t)),
+            (index + 1, _cubic_near(1 - t), -_cubic_near_d(1 - t)),
+            (index + 2, _cubic_far(2 - t), -_cubic_far_d(2 - t))]
+
+
+def _tap_index(index: np.ndarray, size: int, padding_mode: str, align_corners: bool,
+               cubic: bool) -> tuple:
+    """A tap's index clamped for the gather, and whether it reads the input (1) or a zero."""
+    if cubic and padding_mode != "zeros":
+        index, _ = _padded(index.astype(np.float64), size, padding_mode, align_corners)
+        index = index.astype(np.int64)
+    inside = (index >= 0) & (index < size)
+    return np.clip(index, 0, size - 1), inside
+
+
+def _grid_terms(input: Tensor, grid: Tensor, mode: str, padding_mode: str,
+                align_corners: bool) -> tuple:
+    """The taps of a grid sample over nd = 2 or 3 spatial dims: per combination of one tap
+    per dim, the flat input index (N, 1, L), the weight and, per dim, the weight's
+    derivative along that dim's position; and per dim d(position)/d(grid)."""
+    import itertools
+
+    spatial = tuple(input.shape[2:])
+    nd = len(spatial)
+    cubic = mode == "bicubic"
+    dtype = input._data.dtype
+    per_dim = []
+    dpos = []
+    # grid[..., 0] is x (the last dim), grid[..., 1] is y, grid[..., 2] is z
+    for d in range(nd):
+        size = spatial[nd - 1 - d]
+        pos, deriv = _source(grid[..., d], size, padding_mode, align_corners, not cubic)
+        taps = []
+        for index, weight, dweight in _taps_1d(pos, mode):
+            clamped, inside = _tap_index(index, size, padding_mode, align_corners, cubic)
+            taps.append((clamped, inside, weight, dweight))
+        per_dim.append(taps)
+        dpos.append(make(deriv.astype(dtype)))
+    n = grid.shape[0]
+    length = math.prod(tuple(grid.shape)[1:-1])
+    strides = [math.prod(spatial[nd - d:]) for d in range(nd)]  # x: 1, y: W, z: H * W
+    terms = []
+    for combo in itertools.product(*per_dim):
+        flat = sum(tap[0] * stride for tap, stride in zip(combo, strides))
+        inside = np.logical_and.reduce([tap[1] for tap in combo])
+        mask = make(inside.astype(dtype))
+        weights = [tap[2] for tap in combo]
+        weight = mask
+        for wt in weights:
+            weight = weight * wt
+        dweights = []
+        for d in range(nd):
+            dw = mask
+            for e, tap in enumerate(combo):
+                dw = dw * (tap[3] if e == d else tap[2])
+            dweights.append(dw)
+        terms.append((make(flat.reshape(n, 1, length)), weight, dweights))
+    return terms, dpos
+
+
+def _gathered(input: Tensor, flat: Tensor) -> Tensor:
+    n, c = input.shape[:2]
+    flat_input = input.reshape(n, c, math.prod(tuple(input.shape)[2:]))
+    return flat_input.gather(2, flat.expand(n, c, flat.shape[2]))
+
+
+def grid_sample_nd(input: Tensor, grid: Tensor, mode: str, padding_mode: str,
+                   align_corners: bool) -> Tensor:
+    """``grid_sample`` of an (N, C, *spatial) input at an (N, *out, nd) grid, in ember
+    ops."""
+    terms, _ = _grid_terms(input, grid, mode, padding_mode, align_corners)
+    n, c = input.shape[:2]
+    out = None
+    for flat, weight, _ in terms:
+        part = _gathered(input, flat) * weight.reshape(n, 1, flat.shape[2])
+        out = part if out is None else out + part
+    return out.reshape((n, c) + tuple(grid.shape[1:-1]))
+
+
+def _grid_forward(xp, input, grid, mode, padding_mode, align_corners):
+    from ember.autograd.grad_mode import no_grad
+
+    with no_grad():
+        return grid_sample_nd(make(input), make(grid), mode, padding_mode,
+                              align_corners)._data
+
+
+def _grid_input_grad(grad, input, grid, mode, padding_mode, align_corners):
+    from ember._ops.creation import zeros
+
+    terms, _ = _grid_terms(input, grid, mode, padding_mode, align_corners)
+    n, c = input.shape[:2]
+    g = grad.reshape(n, c, math.prod(tuple(grad.shape)[2:]))
+    out = zeros((n, c, math.prod(input.shape[2:])), dtype=grad.dtype)
+    for flat, weight, _ in terms:
+        out = out.scatter_add(2, flat.expand(n, c, flat.shape[2]),
+                              g * weight.reshape(n, 1, flat.shape[2]))
+    return out.reshape(tuple(input.shape))
+
+
+def _grid_grid_grad(grad, input, grid, mode, padding_mode, align_corners):
+    from ember._ops.shape import stack
+
+    terms, dpos = _grid_terms(input, grid, mode, padding_mode, align_corners)
+    n, c = input.shape[:2]
+    g = grad.reshape(n, c, math.prod(tuple(grad.shape)[2:]))
+    sums = [None] * len(dpos)
+    for flat, _, dweights in terms:
+        seen = (_gathered(input, flat) * g).sum(1)  # (N, L)
+        for d, dw in enumerate(dweights):
+            part = seen * dw.reshape(n, flat.shape[2])
+            sums[d] = part if sums[d] is None else sums[d] + part
+    shape = tuple(grid.shape[:-1])
+    return stack([s.reshape(shape) * dp for s, dp in zip(sums, dpos)], -1)
+
+
+GRID_SAMPLERS = {nd: defop(
+    f"grid_sampler_{nd}d", node=f"GridSampler{nd}DBackward0", nin=2, kind=KEEP,
+    promote=(0, 1), save=(0, 1), forward=_grid_forward,
+    backward=(_grid_input_grad, _grid_grid_grad)) for nd in (2, 3)}

@@ -1,0 +1,247 @@
+"""Pooling (functional and modules) against torch: values, indices, gradients, gradcheck,
+reprs and errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ember
+from tests.helpers import assert_same, check_gradcheck, check_op, check_raises_like, torch
+
+
+def _f(name, *args, **kwargs):
+    def fn(lib, x):
+        return getattr(lib.nn.functional, name)(x, *args, **kwargs)
+    fn.__name__ = name
+    return fn
+
+
+# (function, input shape); values are drawn apart enough that maxima are unique
+ROWS = [
+    (_f("max_pool1d", 3, 2, 1, return_indices=True), (2, 3, 9)),
+    (_f("max_pool1d", 2, ceil_mode=True), (3, 7)),
+    (_f("max_pool2d", 3, 2, 1, ceil_mode=True), (2, 3, 8, 7)),
+    (_f("max_pool2d", (2, 3), (1, 2), (1, 1), dilation=(2, 1), return_indices=True),
+     (2, 3, 8, 7)),
+    (_f("max_pool2d", 2), (3, 5, 5)),
+    (_f("max_pool2d_with_indices", 2), (1, 2, 5, 4)),
+    (_f("max_pool3d", 2, ceil_mode=True, return_indices=True), (2, 2, 5, 5, 5)),
+    (_f("max_pool3d", (1, 2, 2), padding=(0, 1, 1)), (2, 4, 3, 4)),
+    (_f("avg_pool1d", 3, 2, 1), (2, 3, 9)),
+    (_f("avg_pool1d", 3, 2, 1, ceil_mode=True, count_include_pad=False), (3, 8)),
+    (_f("avg_pool2d", 3, 2, 1, ceil_mode=True), (2, 3, 8, 7)),
+    (_f("avg_pool2d", 3, 2, 1, ceil_mode=True, count_include_pad=False), (2, 3, 8, 7)),
+    (_f("avg_pool2d", 3, 2, 1, divisor_override=5), (2, 3, 8, 7)),
+    (_f("avg_pool3d", 2, 1, 1), (2, 3, 4, 4, 4)),
+    (_f("avg_pool3d", (2, 3, 2), ceil_mode=True, count_include_pad=False), (3, 5, 5, 4)),
+    (_f("lp_pool1d", 3, 2), (2, 3, 6)),
+    (_f("lp_pool2d", 2, 2), (2, 3, 6, 6)),
+    (_f("lp_pool2d", 1.5, (2, 3), 2, ceil_mode=True), (2, 3, 7, 6)),
+    (_f("lp_pool3d", 2, (2, 1, 2)), (2, 2, 4, 3, 4)),
+    (_f("adaptive_avg_pool1d", 4), (2, 3, 7)),
+    (_f("adaptive_avg_pool2d", (3, 4)), (2, 3, 7, 9)),
+    (_f("adaptive_avg_pool2d", (None, 4)), (3, 7, 9)),
+    (_f("adaptive_avg_pool2d", 1), (2, 3, 5, 5)),
+    (_f("adaptive_avg_pool3d", (3, 2, 4)), (2, 3, 5, 7, 9)),
+    (_f("adaptive_max_pool1d", 4, True), (2, 3, 7)),
+    (_f("adaptive_max_pool2d", (3, 4), True), (2, 3, 7, 9)),
+    (_f("adaptive_max_pool2d", 5), (3, 7, 5)),
+    (_f("adaptive_max_pool3d", 3, True), (2, 3, 5, 7, 9)),
+]
+
+
+def _distinct(shape, seed: int = 0) -> np.ndarray:
+    """Distinct values (no ties between window maxima) in a random order."""
+    n = int(np.prod(shape))
+    return (np.random.default_rng(seed).permutation(n) / n * 4 + 0.1).reshape(shape)
+
+
+def _check(fn, shape, dtype: str, seed: int = 0) -> None:
+    check_op(fn, [shape], dtype=dtype, low=0.1, high=2.0, seed=seed)
+
+
+@pytest.mark.parametrize("fn,shape", ROWS, ids=[r[0].__name__ for r in ROWS])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pooling_matches_torch(fn, shape, dtype):
+    _check(fn, shape, dtype)
+
+
+@pytest.mark.parametrize("fn,shape", ROWS, ids=[r[0].__name__ for r in ROWS])
+def test_pooling_gradcheck(fn, shape):
+    check_gradcheck(fn, [shape], low=0.1, high=2.0)
+
+
+@pytest.mark.parametrize("fn,shape", ROWS[:8], ids=[r[0].__name__ for r in ROWS[:8]])
+def test_pooling_noncontiguous(fn, shape):
+    check_op(fn, [shape], low=0.1, noncontiguous=True)
+
+
+@st.composite
+def pool_args(draw):
+    nd = draw(st.integers(1, 3))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    size = tuple(draw(st.integers(k, 7)) for k in kernel)
+    ceil_mode = draw(st.booleans())
+    return nd, kernel, stride, padding, size, ceil_mode
+
+
+@settings(max_examples=20, deadline=None)
+@given(args=pool_args(), dilation=st.integers(1, 2), seed=st.integers(0, 1000))
+def test_max_pool_hypothesis(args, dilation, seed):
+    nd, kernel, stride, padding, size, ceil_mode = args
+    if any(p > (dilation * (k - 1) + 1) // 2 for p, k in zip(padding, kernel)) or any(
+            s < dilation * (k - 1) + 1 for s, k in zip(size, kernel)):
+        dilation = 1
+    fn = _f(f"max_pool{nd}d", kernel, stride, padding, dilation, ceil_mode,
+            return_indices=True)
+    x = _distinct((2, 2) + size, seed)
+    t_in = torch.tensor(x, requires_grad=True)
+    e_in = ember.tensor(x, requires_grad=True)
+    tv, ti = fn(torch, t_in)
+    ev, ei = fn(ember, e_in)
+    assert_same(ev, tv)
+    assert_same(ei, ti, what="indices")
+    assert ev.grad_fn.name() == tv.grad_fn.name()
+    cot = np.random.default_rng(seed + 1).standard_normal(tuple(tv.shape))
+    tv.backward(torch.tensor(cot))
+    ev.backward(ember.tensor(cot))
+    assert_same(e_in.grad, t_in.grad, what="grad")
+
+
+@settings(max_examples=20, deadline=None)
+@given(args=pool_args(), count_include_pad=st.booleans(),
+       divisor=st.sampled_from([None, 3]), seed=st.integers(0, 1000))
+def test_avg_pool_hypothesis(args, count_include_pad, divisor, seed):
+    nd, kernel, stride, padding, size, ceil_mode = args
+    kwargs = {} if nd == 1 else {"divisor_override": divisor}
+    fn = _f(f"avg_pool{nd}d", kernel, stride, padding, ceil_mode, count_include_pad, **kwargs)
+    check_op(fn, [(2, 2) + size], dtype="float64", seed=seed)
+
+
+@settings(max_examples=15, deadline=None)
+@given(size=st.lists(st.integers(1, 8), min_size=1, max_size=3),
+       out=st.lists(st.integers(1, 5), min_size=3, max_size=3), seed=st.integers(0, 1000))
+def test_adaptive_hypothesis(size, out, seed):
+    nd = len(size)
+    out = tuple(out[:nd])
+    check_op(_f(f"adaptive_avg_pool{nd}d", out if nd > 1 else out[0]), [(2, 2) + tuple(size)],
+             dtype="float64", seed=seed)
+    x = _distinct((2, 2) + tuple(size), seed)
+    fn = _f(f"adaptive_max_pool{nd}d", out if nd > 1 else out[0], True)
+    tv, ti = fn(torch, torch.tensor(x))
+    ev, ei = fn(ember, ember.tensor(x))
+    assert_same(ev, tv)
+    assert_same(ei, ti, what="indices")
+
+
+def test_max_unpool():
+    def unpool2(lib, x):
+        out, idx = lib.nn.functional.max_pool2d(x, 2, return_indices=True)
+        return lib.nn.functional.max_unpool2d(out, idx, 2, output_size=(7, 7))
+
+    def unpool1(lib, x):
+        out, idx = lib.nn.functional.max_pool1d(x, 3, 2, return_indices=True)
+        return lib.nn.functional.max_unpool1d(out, idx, 3, 2)
+
+    def unpool3(lib, x):
+        out, idx = lib.nn.functional.max_pool3d(x, 2, return_indices=True)
+        return lib.nn.functional.max_unpool3d(out, idx, 2)
+
+    check_op(unpool2, [(2, 3, 7, 7)])
+    check_op(unpool1, [(2, 3, 9)])
+    check_op(unpool3, [(1, 2, 4, 4, 4)])
+    check_gradcheck(unpool2, [(1, 2, 7, 7)])
+
+
+MODULES = [
+    lambda nn: nn.MaxPool1d(2), lambda nn: nn.MaxPool2d(2, return_indices=True),
+    lambda nn: nn.MaxPool3d((2, 1, 2), 1, 0, 1, True), lambda nn: nn.AvgPool1d(2),
+    lambda nn: nn.AvgPool2d(3, 2, 1, True, False, 2), lambda nn: nn.AvgPool3d(2),
+    lambda nn: nn.LPPool1d(2, 3), lambda nn: nn.LPPool2d(2, 3), lambda nn: nn.LPPool3d(2, 2),
+    lambda nn: nn.AdaptiveAvgPool1d(3), lambda nn: nn.AdaptiveAvgPool2d((3, None)),
+    lambda nn: nn.AdaptiveAvgPool3d(3), lambda nn: nn.AdaptiveMaxPool1d(3),
+    lambda nn: nn.AdaptiveMaxPool2d(3, True), lambda nn: nn.AdaptiveMaxPool3d(3),
+    lambda nn: nn.MaxUnpool1d(2), lambda nn: nn.MaxUnpool2d(2),
+    lambda nn: nn.MaxUnpool3d(2, 1, 1),
+]
+
+
+@pytest.mark.parametrize("make", MODULES)
+def test_pooling_module_repr(make):
+    assert repr(make(ember.nn)) == repr(make(torch.nn))
+
+
+@pytest.mark.parametrize("make,shape", [
+    (MODULES[1], (2, 3, 6, 6)), (MODULES[2], (2, 2, 4, 4, 4)), (MODULES[4], (2, 3, 7, 7)),
+    (MODULES[7], (2, 3, 6, 6)), (MODULES[10], (2, 3, 7, 5)), (MODULES[13], (2, 3, 7, 7)),
+    (MODULES[8], (2, 2, 6, 6, 6))])
+def test_pooling_module_forward(make, shape):
+    check_op(lambda lib, x: make(lib.nn)(x), [shape], low=0.1)
+
+
+ERRORS = [
+    lambda lib: lib.nn.functional.max_pool2d(lib.ones(2, 3, 6, 6), 2, padding=2),
+    lambda lib: lib.nn.functional.max_pool2d(lib.ones(2, 3, 6, 6), 7),
+    lambda lib: lib.nn.functional.max_pool2d(lib.ones(2, 3, 6, 6), (2, 2, 2)),
+    lambda lib: lib.nn.functional.max_pool2d(lib.ones(2, 3, 6, 6), 2, stride=0),
+    lambda lib: lib.nn.functional.max_pool2d(lib.ones(2, 3, 6, 6), 2, dilation=0),
+    lambda lib: lib.nn.functional.max_pool2d(lib.ones(6, 6), 2),
+    lambda lib: lib.nn.functional.avg_pool2d(lib.ones(2, 3, 6, 6), 2, padding=2),
+    lambda lib: lib.nn.functional.avg_pool2d(lib.ones(2, 3, 6, 6), 7),
+    lambda lib: lib.nn.functional.avg_pool2d(lib.ones(2, 3, 6, 6), 3, divisor_override=0),
+    lambda lib: lib.nn.functional.max_pool1d(lib.ones(3, 6), 7),
+    lambda lib: lib.nn.functional.max_pool1d(lib.ones(3, 6), 0),
+    lambda lib: lib.nn.functional.adaptive_avg_pool2d(lib.ones(2, 3, 6, 6), (2, 2, 2)),
+    lambda lib: lib.nn.functional.adaptive_avg_pool2d(lib.ones(6, 6), 2),
+    lambda lib: lib.nn.functional.adaptive_max_pool2d(lib.ones(6, 6), 2),
+]
+
+
+@pytest.mark.parametrize("fn", ERRORS)
+def test_pooling_errors(fn):
+    check_raises_like(fn)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2, output_size=4),
+                                    dict(kernel_size=(3, 2), output_ratio=(0.5, 0.6)),
+                                    dict(kernel_size=2, output_size=(1, 3))])
+@pytest.mark.parametrize("shape", [(2, 3, 9, 9), (3, 10, 8)])
+def test_fractional_max_pool_seeded(kwargs, shape, dtype):
+    """Same seed, same pseudo-random windows as torch (the samples are drawn inside)."""
+    def fn(lib, x):
+        lib.manual_seed(5)
+        return lib.nn.functional.fractional_max_pool2d(x, return_indices=True, **kwargs)
+    check_op(fn, [shape], dtype=dtype)
+
+
+def test_fractional_max_pool_module_and_gradcheck():
+    for lib in (torch, ember):
+        lib.manual_seed(1)
+    tm = torch.nn.FractionalMaxPool2d(3, output_size=5)
+    em = ember.nn.FractionalMaxPool2d(3, output_size=5)
+    assert repr(em) == repr(tm)
+    x = _distinct((2, 3, 11, 11)).astype(np.float32)
+    assert_same(em(ember.tensor(x)), tm(torch.tensor(x)))
+    check_gradcheck(lambda lib, x: lib.nn.functional.fractional_max_pool2d(
+        x, 2, output_size=3, _random_samples=lib.tensor([[[0.3, 0.7]]], dtype=lib.float64)),
+        [(1, 1, 6, 6)])
+    check_raises_like(lambda lib: lib.nn.FractionalMaxPool2d(2, output_ratio=1.5))
+    check_raises_like(lambda lib: lib.nn.FractionalMaxPool2d(2))
+    check_raises_like(lambda lib: lib.nn.FractionalMaxPool2d(2, 3, 0.5))
+    check_raises_like(lambda lib: lib.nn.functional.fractional_max_pool2d(
+        lib.ones(2, 3, 9, 9), 5, output_size=6))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib, x: lib.nn.functional.max_pool2d(x, 2, return_indices=True),
+    lambda lib, x: lib.nn.functional.avg_pool2d(x, 2),
+    lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x, 2, True),
+    lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, 3),
+])
+def test_pooling_empty_batch(fn):
+    check_op(fn, [(0, 3, 4, 4)])
