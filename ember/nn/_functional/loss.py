@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from ember import _dtype
 from ember._backend import np
-from ember._ops import nn_loss
+from ember._ops import batching, nn_loss
 from ember._ops.registry import run
 from ember._tensor import Tensor, make
 
@@ -175,6 +175,8 @@ def _nll_nd(input: Tensor, target: Tensor, weight, reduction: str, ignore_index:
         if ndim == 2 and target.ndim != 1 or ndim == 1 and target.ndim > 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
         _check_targets(data, input.shape[-1], ignore_index)
+        if batching.levels:
+            return _nll_by_gather(input, target, weight, reduction, ignore_index)
         return run(nn_loss.NLL_LOSS, input, weight, data, reduction, ignore_index)
     expected = (input.shape[0],) + tuple(input.shape[2:])
     if tuple(target.shape) != expected:
@@ -186,6 +188,24 @@ def _nll_nd(input: Tensor, target: Tensor, weight, reduction: str, ignore_index:
     out = run(nn_loss.NLL_LOSS2D, input.reshape(n, c, 1, -1), weight,
               data.reshape(n, 1, -1), reduction, ignore_index)
     return out.view(expected) if reduction == "none" else out
+
+
+def _nll_by_gather(input: Tensor, target: Tensor, weight, reduction: str,
+                   ignore_index: int) -> Tensor:
+    """nll_loss of a (C) or (N, C) input composed of ``gather`` and sums, for ``vmap``: the
+    NllLoss records take the target as one plain array, while vmap's rules for ``gather``
+    and indexing carry a target that differs per sample."""
+    class_dim = 0 if input.ndim == 1 else 1
+    valid = target != ignore_index
+    safe = target.masked_fill(~valid, 0)
+    picked = input.gather(class_dim, safe.unsqueeze(class_dim)).squeeze(class_dim)
+    w = valid.to(input.dtype)
+    if weight is not None:
+        w = weight[safe] * w
+    losses = -picked * w
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.sum() / w.sum()
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
