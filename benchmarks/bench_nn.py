@@ -1,12 +1,16 @@
-"""ember against PyTorch on convolution and pooling layers, forward and forward+backward.
+"""ember against PyTorch on nn layers, forward and forward+backward.
 
-Cases, all on one (32, 16, 32, 32) float32 batch:
+Cases on one (32, 16, 32, 32) float32 batch:
 
 ``conv``       ``Conv2d(16, 32, 3, padding=1)``
 ``maxpool``    ``MaxPool2d(2)``
 ``avgpool``    ``AvgPool2d(2)``
 ``upsample``   ``F.interpolate(scale_factor=2, mode='bilinear')``
 ``pad``        ``F.pad(x, (1, 1, 1, 1), mode='reflect')``
+``batchnorm``  ``BatchNorm2d(16)`` in training mode
+
+and ``mlp``: one training step of a 784-256-128-10 ReLU MLP on a batch of 64 (forward,
+cross-entropy, ``backward``, and an SGD update under ``no_grad``).
 
 Each case runs forward alone and forward + ``backward`` (of a fixed random cotangent); the
 time is the minimum over repeats after a warm-up, the two libraries interleaved repeat by
@@ -14,7 +18,7 @@ repeat so machine load hits both alike. ``ember/torch`` above 1 means ember is s
 torch runs with its default thread count (``--threads N`` sets it). Prints; asserts
 nothing.
 
-Usage: ``python benchmarks/bench_nn_conv.py [--repeats N] [--threads N]``
+Usage: ``python benchmarks/bench_nn.py [--repeats N] [--threads N]``
 """
 from __future__ import annotations
 
@@ -44,7 +48,45 @@ def _cases(lib) -> dict:
         "avgpool": avg,
         "upsample": lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"),
         "pad": lambda x: F.pad(x, (1, 1, 1, 1), mode="reflect"),
+        "batchnorm": nn.BatchNorm2d(16),
     }
+
+
+def _mlp_step(lib):
+    """One SGD training step of a 784-256-128-10 MLP on a fixed batch of 64."""
+    nn = lib.nn
+    lib.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                          nn.Linear(128, 10))
+    rng = np.random.default_rng(2)
+    x = lib.tensor(rng.standard_normal((64, 784)).astype(np.float32))
+    y = lib.tensor(rng.integers(0, 10, 64))
+    params = list(model.parameters())
+
+    def run():
+        loss = nn.functional.cross_entropy(model(x), y)
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with lib.no_grad():
+            for p in params:
+                p -= 0.01 * p.grad
+    return run
+
+
+def _report(label: str, fns: dict, repeats: int) -> None:
+    best = {name: float("inf") for name in fns}
+    for fn in fns.values():
+        fn()  # warm-up
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            best[name] = min(best[name], _time(fn, 1))
+    e = best["ember"] * 1e3
+    if "torch" in best:
+        t = best["torch"] * 1e3
+        print(f"{label:<22}{e:>10.2f}{t:>10.2f}{e / t:>12.2f}x")
+    else:
+        print(f"{label:<22}{e:>10.2f}")
 
 
 def _step(lib, layer, x_np: np.ndarray, backward: bool):
@@ -86,20 +128,8 @@ def main() -> None:
     for case in layers["ember"]:
         for backward in (False, True):
             fns = {name: _step(lib, layers[name][case], x_np, backward) for name, lib in libs}
-            best = {name: float("inf") for name in fns}
-            for fn in fns.values():
-                fn()  # warm-up
-            for _ in range(args.repeats):
-                for name, fn in fns.items():
-                    best[name] = min(best[name], _time(fn, 1))
-            label = f"{case} {'fwd+bwd' if backward else 'fwd'}"
-            e = best["ember"] * 1e3
-            if "torch" in best:
-                t = best["torch"] * 1e3
-                print(f"{label:<22}{e:>10.2f}{t:>10.2f}{e / t:>12.2f}x")
-            else:
-                print(f"{label:<22}{e:>10.2f}")
-
+            _report(f"{case} {'fwd+bwd' if backward else 'fwd'}", fns, args.repeats)
+    _report("mlp step", {name: _mlp_step(lib) for name, lib in libs}, args.repeats)
 
 if __name__ == "__main__":
     main()
