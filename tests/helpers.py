@@ -4,9 +4,16 @@
 ``fn(lib, *inputs)`` with ``lib`` = torch and ``lib`` = ember, and compares shape, dtype,
 values and node name, then backpropagates a *random* cotangent (an all-ones cotangent hides
 transposition bugs) and compares the gradient of every input. torch is the oracle: no
-expected value here comes from ember.
+expected value here comes from ember. Where torch refuses (forward or backward), ember must
+refuse with the same exception type and message.
+
+Every successful ``check_op`` records the public names it compared (NOTE [Compared names]);
+tests/test_coverage.py fails for a name ember provides that no test compares.
 """
 from __future__ import annotations
+
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -15,13 +22,88 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import ember
 
-torch = pytest.importorskip("torch")
+if os.environ.get("CI", "").lower() in ("true", "1"):
+    import torch  # CI: without the oracle the suite must fail, never skip
+else:
+    torch = pytest.importorskip("torch")
+
+from torch.overrides import TorchFunctionMode  # noqa: E402 - after the oracle check
 
 # Tolerances by dtype, torch.testing's defaults.
 TOLERANCES = {
     "float16": (1e-3, 1e-5), "bfloat16": (1.6e-2, 1e-5), "float32": (1.3e-6, 1e-5),
     "float64": (1e-7, 1e-7), "complex64": (1.3e-6, 1e-5), "complex128": (1e-7, 1e-7),
 }
+
+# NOTE [Compared names]
+# The coverage registry: ``("torch.linalg", "norm")``-style keys of the public names some
+# differential test compared against torch. Names of namespaces are recorded on the torch
+# side (a TorchFunctionMode sees the function object called, which tells ``arccos`` from
+# ``acos``); Tensor methods and properties on the ember side (the names test code looks up
+# on an ember tensor: torch hands a mode ``numel`` for ``nelement``). A check records only
+# after its comparison passed. Extend COVERED_NAMESPACES to cover a new torch namespace.
+COVERED_NAMESPACES = ("torch", "torch.linalg", "torch.special")
+TENSOR_NAMESPACE = "torch.Tensor"
+COMPARED: set[tuple[str, str]] = set()
+_TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+_torch_names_by_id: dict[int, list[tuple[str, str]]] = {}
+
+
+def torch_namespace(path: str):
+    """The torch module or class named by a dotted path such as ``"torch.linalg"``."""
+    obj = torch
+    for part in path.split(".")[1:]:
+        obj = getattr(obj, part)
+    return obj
+
+
+def _torch_names(func) -> list[tuple[str, str]]:
+    if not _torch_names_by_id:
+        for path in COVERED_NAMESPACES:
+            ns = torch_namespace(path)
+            for name in dir(ns):
+                if not name.startswith("_"):
+                    obj = getattr(ns, name, None)
+                    if callable(obj):
+                        _torch_names_by_id.setdefault(id(obj), []).append((path, name))
+    return _torch_names_by_id.get(id(func), [])
+
+
+class _TorchRecorder(TorchFunctionMode):
+    def __init__(self, seen: set) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.seen.update(_torch_names(func))
+        return func(*args, **(kwargs or {}))
+
+
+def _recording_getattribute(self, name, _get=object.__getattribute__):
+    # Only lookups made by test code count: ember's own internals use many methods.
+    if name[0] != "_" and sys._getframe(1).f_code.co_filename.startswith(_TESTS_DIR):
+        _ember_seen.add((TENSOR_NAMESPACE, name))
+    return _get(self, name)
+
+
+_ember_seen: set[tuple[str, str]] = set()
+
+
+def run_recorded(lib, fn, *args, seen: set | None = None):
+    """``fn(lib, *args)``, noting in ``seen`` the public names it uses (NOTE [Compared
+    names]); add ``seen`` to ``COMPARED`` once the results compared equal."""
+    if seen is None:
+        return fn(lib, *args)
+    if lib is torch:
+        with _TorchRecorder(seen):
+            return fn(lib, *args)
+    _ember_seen.clear()
+    ember.Tensor.__getattribute__ = _recording_getattribute
+    try:
+        return fn(lib, *args)
+    finally:
+        del ember.Tensor.__getattribute__
+        seen.update(_ember_seen)
 
 
 def dtype_name(dt) -> str:
@@ -54,14 +136,37 @@ def assert_same(e, t, *, rtol=None, atol=None, what="value") -> None:
         np.testing.assert_allclose(ev, tv, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
 
 
+def assert_raises_like(t_exc: BaseException, call, *, error_match: str | None = None,
+                       what: str = "") -> None:
+    """``call()`` raises what torch raised (``t_exc``): the same exception type and the same
+    message, or, where a row states ``error_match`` because the texts legitimately differ,
+    a message that holds that key phrase as torch's does."""
+    with pytest.raises(Exception) as info:  # noqa: B017 - the type is compared below
+        call()
+    e_exc = info.value
+    assert type(e_exc).__name__ == type(t_exc).__name__, \
+        f"{what}: ember raised {type(e_exc).__name__}({e_exc}), torch " \
+        f"{type(t_exc).__name__}({t_exc})"
+    if error_match is None:
+        assert str(e_exc) == str(t_exc), f"{what}: message {str(e_exc)!r} != {str(t_exc)!r}"
+    else:
+        assert error_match in str(t_exc), f"{what}: {error_match!r} not in torch's {t_exc}"
+        assert error_match in str(e_exc), f"{what}: {error_match!r} not in ember's {e_exc}"
+
+
 class Row:
     """One row of an op table: ``fn(lib, *inputs)``, its input count, the value domain its
-    inputs are drawn from, and what to check."""
+    inputs are drawn from, and what to check. ``error_match``: a key phrase of torch's
+    error message, for a row whose errors ember words differently; ``torch_backward_bug``:
+    see ``check_op`` (say why beside either)."""
 
     def __init__(self, name, fn, nargs=1, domain=(-2.0, 2.0), grad=True, gradgrad=True,
-                 dtypes=("float32", "float64")):
+                 dtypes=("float32", "float64"), error_match=None, rtol=None, atol=None,
+                 torch_backward_bug=None):
         self.name, self.fn, self.nargs, self.domain = name, fn, nargs, domain
         self.grad, self.gradgrad, self.dtypes = grad, gradgrad, dtypes
+        self.error_match, self.rtol, self.atol = error_match, rtol, atol
+        self.torch_backward_bug = torch_backward_bug
 
     def __repr__(self) -> str:
         return self.name
@@ -103,18 +208,26 @@ def _outputs(out) -> tuple:
 
 def check_op(fn, shapes, *, dtype: str = "float32", low: float = -2.0, high: float = 2.0,
              grad: bool = True, seed: int = 0, noncontiguous: bool = False,
-             rtol=None, atol=None, grad_rtol=None, grad_atol=None) -> None:
-    """Run ``fn(lib, *inputs)`` on torch and ember and compare results and gradients."""
+             rtol=None, atol=None, grad_rtol=None, grad_atol=None,
+             error_match: str | None = None, torch_backward_bug: str | None = None) -> None:
+    """Run ``fn(lib, *inputs)`` on torch and ember and compare results and gradients.
+
+    Where torch raises, in the forward or in the backward, ember must raise the same way
+    (see ``assert_raises_like``; ``error_match`` is the key phrase for a row whose messages
+    legitimately differ). ``torch_backward_bug``: a key phrase of a backward error that is a
+    defect of torch's kernel rather than a rule (the row says which): with that error there
+    is no reference gradient, and ember's backward must simply run."""
     t_leaves, e_leaves, t_args, e_args = make_inputs(
         shapes, dtype, low=low, high=high, seed=seed, requires_grad=grad,
         noncontiguous=noncontiguous)
+    seen: set[tuple[str, str]] = set()
     try:
-        t_out = _outputs(fn(torch, *t_args))
+        t_out = _outputs(run_recorded(torch, fn, *t_args, seen=seen))
     except Exception as exc:  # torch refuses: ember must refuse the same way
-        with pytest.raises(type(exc)):
-            fn(ember, *e_args)
+        assert_raises_like(exc, lambda: fn(ember, *e_args), error_match=error_match,
+                           what=f"forward on {shapes}")
         return
-    e_out = _outputs(fn(ember, *e_args))
+    e_out = _outputs(run_recorded(ember, fn, *e_args, seen=seen))
     assert len(e_out) == len(t_out)
     for k, (e, t) in enumerate(zip(e_out, t_out)):
         assert_same(e, t, rtol=rtol, atol=atol, what=f"output {k}")
@@ -122,6 +235,7 @@ def check_op(fn, shapes, *, dtype: str = "float32", low: float = -2.0, high: flo
         if t.grad_fn is not None:
             assert e.grad_fn is not None and e.grad_fn.name() == t.grad_fn.name(), \
                 f"output {k}: node {e.grad_fn} != {t.grad_fn.name()}"
+    COMPARED.update(seen)
     if not grad:
         return
     rng = np.random.default_rng(seed + 1)
@@ -135,9 +249,13 @@ def check_op(fn, shapes, *, dtype: str = "float32", low: float = -2.0, high: flo
         e_sum.append((e, ember.tensor(cot).to(e.dtype)))
     try:
         torch.autograd.backward([t for t, _ in t_sum], [c for _, c in t_sum])
-    except RuntimeError:
-        # torch's own backward rejects a few degenerate broadcasts (e.g. clamp of a 0-d
-        # tensor by empty bounds): there is no reference gradient to compare with.
+    except Exception as exc:  # torch's backward refuses: ember's must refuse too
+        if torch_backward_bug is not None and torch_backward_bug in str(exc):
+            ember.autograd.backward([e for e, _ in e_sum], [c for _, c in e_sum])
+            return
+        assert_raises_like(
+            exc, lambda: ember.autograd.backward([e for e, _ in e_sum], [c for _, c in e_sum]),
+            error_match=error_match, what=f"backward on {shapes}")
         return
     ember.autograd.backward([e for e, _ in e_sum], [c for _, c in e_sum])
     for i, (tl, el) in enumerate(zip(t_leaves, e_leaves)):
@@ -166,9 +284,7 @@ def check_raises_like(fn) -> None:
     """ember raises what torch raises, with torch's exception type and message."""
     with pytest.raises(Exception) as t_info:  # noqa: B017 - any exception torch raises
         fn(torch)
-    with pytest.raises(type(t_info.value)) as e_info:
-        fn(ember)
-    assert str(e_info.value) == str(t_info.value)
+    assert_raises_like(t_info.value, lambda: fn(ember))
 
 
 def broadcastable_shapes(nargs: int):
@@ -178,17 +294,76 @@ def broadcastable_shapes(nargs: int):
                                          max_side=4).map(lambda s: s.input_shapes)
 
 
+def _check_row_op(row, shapes, *, dtype: str, seed: int = 0,
+                  noncontiguous: bool = False) -> None:
+    check_op(row.fn, shapes, dtype=dtype, low=row.domain[0], high=row.domain[1],
+             grad=row.grad, seed=seed, noncontiguous=noncontiguous,
+             rtol=getattr(row, "rtol", None), atol=getattr(row, "atol", None),
+             error_match=getattr(row, "error_match", None),
+             torch_backward_bug=getattr(row, "torch_backward_bug", None))
+
+
 def check_row(row, data) -> None:
     """One hypothesis example of an op table's row: shapes, dtype and input seed drawn,
     then ``check_op``."""
     shapes = data.draw(broadcastable_shapes(row.nargs), label="shapes")
     dtype = data.draw(st.sampled_from(row.dtypes), label="dtype")
     seed = data.draw(st.integers(0, 2 ** 16), label="seed")
-    check_op(row.fn, shapes, dtype=dtype, low=row.domain[0], high=row.domain[1],
-             grad=row.grad, seed=seed)
+    _check_row_op(row, shapes, dtype=dtype, seed=seed)
+
+
+# The input kinds every op-table row sees on every run, not left to hypothesis' draws:
+# kind -> (shapes for ``nargs`` inputs, non-contiguous). Binary rows broadcast size-1 and
+# empty dims against the first input.
+SHAPE_CASES = {
+    "0-d": (lambda n: [()] * n, False),
+    "empty": (lambda n: [(0, 3)] + [(1, 3)] * (n - 1), False),
+    "size-1": (lambda n: [(1, 3)] + [(2, 1)] * (n - 1), False),
+    "3-d": (lambda n: [(2, 3, 4)] * n, False),
+    "noncontiguous": (lambda n: [(2, 3, 4)] * n, True),
+}
+REQUIRED_SHAPE_KINDS = ("0-d", "empty", "size-1", "3-d", "noncontiguous")
+SHAPE_CASES_SEEN: set[tuple[int, str]] = set()  # (id(row), kind): see tests/test_coverage.py
+ALL_ROWS: list = []  # every row of every op table, registered by ``shape_cases_for``
+
+
+def shape_cases_for(rows) -> list:
+    """``pytest.param``s of (row, kind) for every row and every kind of SHAPE_CASES; the
+    table's rows join the registry that tests/test_coverage.py checks."""
+    ALL_ROWS.extend(rows)
+    return [pytest.param(row, kind, id=f"{row.name}-{kind}")
+            for row in rows for kind in SHAPE_CASES]
+
+
+def check_row_case(row, kind: str) -> None:
+    """An op table's row on one explicit input kind of SHAPE_CASES (each dtype of the row
+    in turn across kinds, so both are seen on every run)."""
+    shapes_for, noncontiguous = SHAPE_CASES[kind]
+    dtype = row.dtypes[list(SHAPE_CASES).index(kind) % len(row.dtypes)]
+    _check_row_op(row, shapes_for(row.nargs), dtype=dtype, noncontiguous=noncontiguous)
+    SHAPE_CASES_SEEN.add((id(row), kind))
 
 
 def check_row_noncontiguous(row) -> None:
     """An op table's row on non-contiguous (3, 4) inputs."""
-    check_op(row.fn, [(3, 4)] * row.nargs, low=row.domain[0], high=row.domain[1],
-             grad=row.grad, noncontiguous=True)
+    _check_row_op(row, [(3, 4)] * row.nargs, dtype=row.dtypes[0], noncontiguous=True)
+
+
+def check_reduction(fn, shape=(2, 3, 4), *, dtype: str = "float32", low: float = -2.0,
+                    high: float = 2.0, grad: bool = True, noncontiguous: bool = False,
+                    error_match: str | None = None) -> None:
+    """``fn(lib, a, dim, keepdim)`` against torch for every dim of ``shape`` (negative and
+    positive spellings) with keepdim both ways."""
+    for dim in range(-len(shape), len(shape)):
+        for keepdim in (False, True):
+            check_op(lambda L, a, d=dim, k=keepdim: fn(L, a, d, k), [shape], dtype=dtype,
+                     low=low, high=high, grad=grad, seed=dim + 7, noncontiguous=noncontiguous,
+                     error_match=error_match)
+
+
+def examples(n: int) -> int:
+    """A test's hypothesis example count: ``n`` under the default "ci" profile (25
+    examples), proportionally more under ``--hypothesis-profile=thorough``."""
+    from hypothesis import settings
+
+    return max(n, settings.default.max_examples * n // 25)

@@ -6,10 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.helpers import assert_same
-
-torch = pytest.importorskip("torch")
-import ember  # noqa: E402
+import ember
+from tests.helpers import assert_same, torch
 
 
 def _complex(L, shape, seed: int, requires_grad: bool = True):

@@ -22,6 +22,7 @@ from tests.helpers import (
     check_gradcheck,
     check_op,
     check_raises_like,
+    examples,
     make_inputs,
     torch,
 )
@@ -152,8 +153,10 @@ def test_matches_torch(row, dtype: str) -> None:
     if name == "eigvalsh":
         def fn(L, a):
             return _lib(L)[1].eigvalsh(a + a.transpose(-2, -1))
-    tol = {} if dtype == "float64" else {"rtol": 1e-4, "atol": 1e-5,
-                                         "grad_rtol": 1e-3, "grad_atol": 1e-4}
+    # matrix_exp in float32 differs from torch's by ~2e-6 relative (its own Pade/squaring
+    # evaluation order); every other row runs at torch.testing's defaults.
+    tol = {"rtol": 1e-4, "atol": 1e-5, "grad_rtol": 1e-3, "grad_atol": 1e-4} if (
+        dtype == "float32" and name.startswith("matrix_exp")) else {}
     check_op(fn, shapes, dtype=dtype, **tol)
 
 
@@ -253,7 +256,7 @@ def test_named_tuples() -> None:
     assert q.Q is q[0] and q.R is q[1]
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=examples(10), deadline=None)
 @given(batch=st.lists(st.integers(0, 3), max_size=2), n=st.integers(0, 4),
        dtype=st.sampled_from(["float32", "float64"]))
 def test_batched_shapes(batch, n, dtype) -> None:
@@ -821,8 +824,9 @@ def test_linalg_argument_errors(fn) -> None:
     check_raises_like(fn)
 
 
-@pytest.mark.parametrize("driver", ["gelsd", "gelss", "gelsy"])
-@pytest.mark.parametrize("rcond", [None, 1e-2, 1e-5, 0.5])
+@pytest.mark.parametrize("driver,rcond", [
+    (driver, rcond) for driver in ("gelsd", "gelss", "gelsy") for rcond in (None, 1e-2, 1e-5, 0.5)
+    if not (driver == "gelsy" and rcond is not None and rcond > 1e-4)], ids=str)
 def test_lstsq_rcond(driver: str, rcond) -> None:
     """rcond drops singular values below rcond * largest from the solution and the rank;
     torch's gradient still goes through the full pseudo-inverse. (gelsy with a dropped
@@ -832,8 +836,6 @@ def test_lstsq_rcond(driver: str, rcond) -> None:
     V, _ = np.linalg.qr(rng.standard_normal((3, 3)))
     A = U[:, :3] * np.array([10.0, 1.0, 1e-3]) @ V.T
     B = rng.standard_normal((5, 2))
-    if driver == "gelsy" and rcond is not None and rcond > 1e-4:
-        pytest.skip("torch's gelsy decides the rank on a pivoted QR")
     out = []
     for L in (torch, ember):
         a = L.tensor(A, requires_grad=True)

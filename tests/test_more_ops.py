@@ -18,7 +18,9 @@ from tests.helpers import (
     check_op,
     check_raises_like,
     check_row,
-    check_row_noncontiguous,
+    check_row_case,
+    examples,
+    shape_cases_for,
     torch,
 )
 
@@ -50,15 +52,15 @@ ROW_IDS = [r.name for r in ROWS]
 
 
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=examples(6), deadline=None)
 @given(data=st.data())
 def test_op_matches_torch(row: Row, data) -> None:
     check_row(row, data)
 
 
-@pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
-def test_op_noncontiguous(row: Row) -> None:
-    check_row_noncontiguous(row)
+@pytest.mark.parametrize("row,kind", shape_cases_for(ROWS))
+def test_op_shape_cases(row: Row, kind: str) -> None:
+    check_row_case(row, kind)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
@@ -95,7 +97,7 @@ def _shape_and_dim(draw):
 
 
 @pytest.mark.parametrize("row", DIM_ROWS, ids=DIM_IDS)
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(data=st.data())
 def test_dim_op_matches_torch(row: Row, data) -> None:
     shape, dim = data.draw(_shape_and_dim(), label="shape, dim")
@@ -900,10 +902,19 @@ LAST_ROWS = [
     Row("i0_method", lambda L, a: a.i0()),
     Row("special_i0", lambda L, a: L.special.i0(a)),
     Row("special_i1", lambda L, a: L.special.i1(a * 4)),
-    Row("vander", lambda L, a: L.vander(a.reshape(-1)[:4])),
-    Row("vander_increasing", lambda L, a: L.vander(a.reshape(-1)[:3], N=4, increasing=True)),
-    Row("complex", lambda L, a: L.view_as_real(L.complex(a, a * a))),
-    Row("polar", lambda L, a: L.view_as_real(L.polar(a.abs(), a * 2))),
+    # torch's vander composes an in-place cumprod that its own backward then refuses
+    # ("modified by an inplace operation", whatever the input): a torch defect, so ember's
+    # gradient is checked by gradcheck only.
+    Row("vander", lambda L, a: L.vander(a.reshape(-1)[:4]),
+        torch_backward_bug="modified by an inplace operation"),
+    Row("vander_increasing", lambda L, a: L.vander(a.reshape(-1)[:3], N=4, increasing=True),
+        torch_backward_bug="modified by an inplace operation"),
+    # On empty input torch's backward of view_as_real trips over the stride of an empty
+    # complex gradient: a kernel limit, not a rule.
+    Row("complex", lambda L, a: L.view_as_real(L.complex(a, a * a)),
+        torch_backward_bug="Tensor must have a last dimension with stride 1"),
+    Row("polar", lambda L, a: L.view_as_real(L.polar(a.abs(), a * 2)),
+        torch_backward_bug="Tensor must have a last dimension with stride 1"),
     Row("view_as_complex", lambda L, a: L.view_as_complex(L.stack([a, a.exp()], -1)).abs()),
 ]
 LAST_IDS = [r.name for r in LAST_ROWS]
@@ -915,7 +926,7 @@ def _matrix_shapes():
 
 
 @pytest.mark.parametrize("row", LAST_ROWS, ids=LAST_IDS)
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=examples(5), deadline=None)
 @given(data=st.data())
 def test_more_op_matches_torch(row: Row, data) -> None:
     if row.name.startswith("logdet"):
@@ -925,12 +936,14 @@ def test_more_op_matches_torch(row: Row, data) -> None:
     dtype = data.draw(st.sampled_from(row.dtypes), label="dtype")
     seed = data.draw(st.integers(0, 2 ** 16), label="seed")
     check_op(row.fn, [shape], dtype=dtype, seed=seed, grad_rtol=1e-4 if dtype == "float32"
-             else None, grad_atol=1e-4 if dtype == "float32" else None)
+             else None, grad_atol=1e-4 if dtype == "float32" else None,
+             torch_backward_bug=row.torch_backward_bug)
 
 
 @pytest.mark.parametrize("row", LAST_ROWS, ids=LAST_IDS)
 def test_more_op_noncontiguous_and_gradcheck(row: Row) -> None:
-    check_op(row.fn, [(3, 3)], dtype="float64", noncontiguous=True)
+    check_op(row.fn, [(3, 3)], dtype="float64", noncontiguous=True,
+             torch_backward_bug=row.torch_backward_bug)
     if "nan" not in row.name:  # finite differences cannot see through nan
         check_gradcheck(row.fn, [(3, 3)],
                         gradgrad=not row.name.startswith(("quantile", "nanq")))
@@ -1241,7 +1254,7 @@ def test_as_strided_inplace_like_torch() -> None:
 
 
 @given(st.data())
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 def test_as_strided_hypothesis(data) -> None:
     n = data.draw(st.integers(1, 12))
     ndim = data.draw(st.integers(0, 3))

@@ -23,7 +23,9 @@ from tests.helpers import (
     check_op,
     check_raises_like,
     check_row,
-    check_row_noncontiguous,
+    check_row_case,
+    examples,
+    shape_cases_for,
     torch,
 )
 
@@ -122,15 +124,15 @@ ROW_IDS = [r.name for r in ROWS]
 
 
 @pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(data=st.data())
 def test_op_matches_torch(row: Row, data) -> None:
     check_row(row, data)
 
 
-@pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
-def test_op_noncontiguous(row: Row) -> None:
-    check_row_noncontiguous(row)
+@pytest.mark.parametrize("row,kind", shape_cases_for(ROWS))
+def test_op_shape_cases(row: Row, kind: str) -> None:
+    check_row_case(row, kind)
 
 
 GRAD_ROWS = [r for r in ROWS if r.grad]

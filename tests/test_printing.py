@@ -13,8 +13,7 @@ from hypothesis.extra import numpy as hnp
 import ember
 from ember import _tensor_str
 from ember._backend import bfloat16_dtype, np
-
-torch = pytest.importorskip("torch")
+from tests.helpers import examples, torch
 
 BF16 = bfloat16_dtype()
 NAN, INF = math.nan, math.inf
@@ -138,7 +137,7 @@ def arrays(draw, dtype_names=DTYPE_NAMES):
 
 def _slow(max_examples):
     """Settings for tests whose examples hold thousands of elements."""
-    return settings(max_examples=max_examples, deadline=None,
+    return settings(max_examples=examples(max_examples), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

@@ -1,5 +1,4 @@
 """ember's random functions give torch's CPU numbers bit for bit after the same seed."""
-import os
 import warnings
 
 import numpy as np
@@ -532,12 +531,3 @@ def test_randperm_large_n_last_steps():
     positions = {_WIDE_N - 1 - s: _WIDE_N - 1 - int(mirrored[s]) for s in range(count)}
     assert positions == _WIDE_POSITIONS
     assert er.rand(2, generator=g).tolist() == _WIDE_NEXT
-
-
-@pytest.mark.skipif(not os.environ.get("EMBER_SLOW_TESTS"),
-                    reason="minutes and ~8 GiB: set EMBER_SLOW_TESTS=1")
-@pytest.mark.parametrize("n", [_WIDE_N - 1, _WIDE_N])
-def test_randperm_at_the_draw_width_threshold(n):
-    e, t = both(lambda lib: [lib.randperm(n), lib.rand(4, dtype=lib.float64)], 0)
-    for ei, ti in zip(e, t):
-        same_bits(ei, ti)

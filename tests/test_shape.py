@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import ember
 from ember._ops import shape as S
-from tests.helpers import check_gradcheck, check_op, check_raises_like, torch
+from tests.helpers import check_gradcheck, check_op, check_raises_like, examples, torch
 
 
 def lib(L):
@@ -193,7 +193,7 @@ def test_other_dtypes(fn, dtype):
 shapes_st = st.lists(st.integers(0, 4), min_size=1, max_size=4).map(tuple)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(shape=shapes_st, data=st.data())
 def test_hypothesis_dim_ops(shape, data):
     n = len(shape)
@@ -224,7 +224,7 @@ def test_hypothesis_dim_ops(shape, data):
         check_op(fn, [shape], dtype="float64", noncontiguous=noncontiguous)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(shape=st.lists(st.integers(0, 4), min_size=2, max_size=4).map(tuple),
        k=st.integers(-5, 5), data=st.data())
 def test_hypothesis_matrix_ops(shape, k, data):
@@ -240,7 +240,7 @@ def test_hypothesis_matrix_ops(shape, k, data):
         check_op(fn, [shape], dtype="float64", noncontiguous=noncontiguous)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(shapes=st.lists(st.lists(st.integers(0, 3), max_size=3).map(tuple), min_size=1,
                        max_size=3))
 def test_hypothesis_broadcast(shapes):
@@ -444,7 +444,7 @@ def _view_keys(draw):
     return shape, draw(st.booleans()) and len(shape) > 1, tuple(key)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(_view_keys(), st.data())
 def test_stride_of_index_views(case, data):
     # each None is an unsqueeze of what the key has made so far: torch strides it over the

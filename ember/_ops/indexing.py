@@ -132,17 +132,23 @@ SCATTER_ADD = defop("scatter_add", node="ScatterAddBackward0", nin=2, kind=KEEP,
                     forward=_scatter_add,
                     backward=(lambda grad, self, src, index, dim, src_shape: grad,
                               lambda grad, self, src, index, dim, src_shape: _src_grad(
-                                  grad, index, dim, src_shape)))
+                                  grad, index, dim, src_shape, "ScatterAddBackward0")))
 
 
-def _src_grad(grad: Tensor, index: ndarray, dim: int, src_shape: tuple) -> Tensor:
-    """The gradient of a scatter's src: gathered at the index, zero where src is larger
-    than the index (those entries were never read)."""
-    out = run(GATHER, grad, index, dim)
-    if out._data.shape == src_shape:
-        return out
-    head = tuple(slice(0, s) for s in index.shape)
-    return run(INDEX_PUT, make(np.zeros(src_shape, grad._data.dtype)), out, head, False)
+def _src_grad(grad: Tensor, index: ndarray, dim: int, src_shape: tuple,
+              node: str = "ScatterBackward0") -> Tensor:
+    """The gradient of a scatter's src: gathered at the index."""
+    _check_src_grad_shape(index.shape, src_shape, node)
+    return run(GATHER, grad, index, dim)
+
+
+def _check_src_grad_shape(index_shape: tuple, src_shape: tuple, node: str) -> None:
+    # Where src is larger than the index, torch's engine refuses the index-shaped gradient
+    # of src (its formula gathers at the index); ember refuses the same way.
+    if tuple(index_shape) != tuple(src_shape):
+        raise RuntimeError(
+            f"Function {node} returned an invalid gradient at index 1 - got "
+            f"{list(index_shape)} but expected shape compatible with {list(src_shape)}")
 
 
 def _scatter_reduce_legacy(xp, self, src, index, dim, reduce):
@@ -340,6 +346,7 @@ def _head_t(src: Tensor, shape: tuple) -> Tensor:
 
 
 def _scatter_reduce_src(grad, self, src, index, dim, reduce, include_self, result):
+    _check_src_grad_shape(index.shape, src.shape, "ScatterReduceBackward0")
     if reduce == "sum":
         return _src_grad(grad, index, dim, src.shape)
     if reduce == "mean":

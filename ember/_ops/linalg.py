@@ -1348,11 +1348,14 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver: str | None = None):
         raise RuntimeError(
             "torch.linalg.lstsq: input.dim() must be greater or equal to other.dim() and "
             "(input.dim() - other.dim()) <= 1")
-    vector = b.ndim == a.ndim - 1
+    # torch's test for a (batch of) vector B: one dim, or exactly A's shape less its last
+    vector = b.ndim == 1 or b.shape == a.shape[:-1]
     if a.shape[-2] != b.shape[-1 if vector else -2]:
         raise RuntimeError(
             "torch.linalg.lstsq: input.size(-2) should match "
             f"other.size({-1 if vector else -2})")
+    if not vector and b.ndim == a.ndim - 1:  # torch broadcasts B's leading dims: its error
+        _broadcast_batch(a.shape[:-2], b.shape[:-1])
     _broadcast_batch(a.shape[:-2], b.shape[:-1] if vector else b.shape[:-2])
     driver = driver or "gelsy"
     if driver not in ("gels", "gelsy", "gelsd", "gelss"):

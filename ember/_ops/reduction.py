@@ -129,10 +129,26 @@ def _require_float(input: Tensor, message: str) -> None:
         raise RuntimeError(message)
 
 
-def _check_nonempty(name: str, data, dims: tuple | None, error: type = RuntimeError) -> None:
+def _empty_dim_as_given(shape: tuple, dim):
+    """The first empty dim of ``dim`` (an int or a sequence) in the caller's order and
+    spelling (torch's messages for amax/amin and vector norms show it so), or None."""
+    for d in (dim,) if isinstance(dim, int) else dim:
+        if shape[wrap_dim(d, len(shape))] == 0:
+            return d
+    return None
+
+
+def _check_nonempty(name: str, data, dims: tuple | None, error: type = RuntimeError,
+                    given=None) -> None:
     """torch's refusal to reduce an empty tensor (or an empty dim) where there is no
-    identity value (max, min, argmax, median, ...)."""
+    identity value (max, min, argmax, median, ...). ``given``: the dims as the caller spelled
+    them, where torch's message shows that spelling."""
     if data.size:
+        return
+    if dims is not None and given is not None:
+        empty = _empty_dim_as_given(data.shape, given)
+        if empty is not None:
+            raise IndexError(f"{name}(): Expected reduction dim {empty} to have non-zero size.")
         return
     if dims is None:
         if error is IndexError:
@@ -436,7 +452,7 @@ AMIN = defop("amin", node="AminBackward0", kind=KEEP, save=(0, "result"),
 def _amax_or_amin(op, name: str, input: Tensor, dim, keepdim: bool) -> Tensor:
     data = input._data
     dims = reduce_dims(dim, data.ndim)
-    _check_nonempty(name, data, dims)
+    _check_nonempty(name, data, dims, given=dim)
     return run(op, input, dims, keepdim)
 
 
@@ -676,9 +692,12 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     if p < 0 and _count(data.shape, dims) == 0 or (
             math.isinf(p) and data.size == 0 and (dims is None or builtins.any(
                 data.shape[d] == 0 for d in dims))):
-        raise RuntimeError(
-            f"linalg.vector_norm cannot compute the {p} norm on an empty tensor because the "
-            "operation does not have an identity")
+        shown = int(p) if math.isfinite(p) and p == int(p) else p
+        where = "an empty tensor because" if dims is None else (
+            f"the dimension {_empty_dim_as_given(data.shape, dim)}because this dimension is "
+            "empty and")  # sic: torch's message has no space before "because"
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {shown} norm on {where} "
+                           "the operation does not have an identity")
     return run(NORM, input, float(p), dims, keepdim)
 
 
@@ -1337,6 +1356,9 @@ def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False):
         if input._data.dtype.kind not in "fc":
             _check_nonempty("nanmedian", input._data, None)
         return run(NANMEDIAN_ALL, input)
+    # torch's empty-dim message names median's kernel
+    _check_nonempty("median", input._data, (wrap_dim(dim, input._data.ndim),)
+                    if input._data.ndim else None, IndexError)
     return _with_indices(NANMEDIAN_DIM, "nanmedian", input, dim, keepdim, _nanmedian_index)
 
 
