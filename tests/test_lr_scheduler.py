@@ -11,7 +11,7 @@ import pytest
 
 import ember
 import ember.optim
-from tests.helpers import check_raises_like, torch
+from tests.helpers import assert_same, check_raises_like, torch
 
 
 class Scale:
@@ -243,11 +243,6 @@ def test_one_cycle_overrun():
 
 # ---- swa_utils ------------------------------------------------------------------------------
 
-def needs_linear():
-    if not hasattr(ember.nn, "Linear"):
-        pytest.skip("ember.nn.Linear is not available yet")
-
-
 @pytest.mark.parametrize("anneal_strategy,anneal_epochs", [("cos", 10), ("linear", 5),
                                                            ("cos", 0)])
 def test_swalr(anneal_strategy, anneal_epochs):
@@ -268,7 +263,6 @@ def test_swalr(anneal_strategy, anneal_epochs):
 
 @pytest.mark.parametrize("kind", ["swa", "ema", "ema_multi", "swa_multi", "buffers"])
 def test_averaged_model(kind):
-    needs_linear()
     rng = np.random.default_rng(0)
     snapshots = [(rng.standard_normal((3, 4)), rng.standard_normal(3)) for _ in range(5)]
     results = []
@@ -297,3 +291,84 @@ def test_swa_errors():
                                                             anneal_epochs=-1))
     check_raises_like(lambda lib: lib.optim.swa_utils.SWALR(make_optimizer(lib), 0.1,
                                                             anneal_strategy="x"))
+
+
+def bn_model(lib, kind):
+    """A model with batch norms: BatchNorm1d with momentum 0.3 ("1d"), or BatchNorm2d with
+    the default momentum followed by a BatchNorm1d with momentum None ("2d", input
+    (N, 3, 5, 4))."""
+    nn = lib.nn
+    if kind == "1d":
+        return nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6, momentum=0.3), nn.ReLU(),
+                             nn.Linear(6, 1))
+    return nn.Sequential(nn.Linear(4, 4), nn.BatchNorm2d(3), nn.Tanh(), nn.Flatten(),
+                         nn.BatchNorm1d(60, momentum=None), nn.Linear(60, 1))
+
+
+class PairLoader:
+    """A loader yielding ``[input, target]`` lists, re-iterable like a DataLoader."""
+
+    def __init__(self, inputs, targets):
+        self.inputs, self.targets = inputs, targets
+
+    def __iter__(self):
+        return iter([[x, y] for x, y in zip(self.inputs, self.targets)])
+
+
+@pytest.mark.parametrize("kind,loader,training,device", [
+    ("1d", "tensors", True, None), ("1d", "pairs", False, "cpu"),
+    ("2d", "lists", True, None), ("2d", "pairs", False, None)])
+def test_update_bn(kind, loader, training, device):
+    """AveragedModel over SGD steps, then update_bn over a loader (inputs alone, (input,
+    target) tuples, or [input, target] lists): the averaged model's parameters, running
+    statistics and num_batches_tracked, the restored momenta and training flags, and its
+    evaluation output are torch's."""
+    rng = np.random.default_rng(0)
+    shape = (8, 4) if kind == "1d" else (8, 3, 5, 4)
+    batches = [(rng.standard_normal(shape).astype(np.float32) + k,
+                rng.standard_normal((8, 1)).astype(np.float32)) for k in range(5)]
+    probe = rng.standard_normal(shape).astype(np.float32)
+    torch.manual_seed(0)
+    t_model = bn_model(torch, kind)
+    e_model = bn_model(ember, kind)
+    e_model.load_state_dict({k: ember.tensor(v.numpy().copy())
+                             for k, v in t_model.state_dict().items()})
+    results = []
+    for lib, model in ((torch, t_model), (ember, e_model)):
+        swa = lib.optim.swa_utils
+        averaged = swa.AveragedModel(model)
+        opt = lib.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        for x, y in batches[:4]:
+            opt.zero_grad()
+            lib.nn.functional.mse_loss(model(lib.tensor(x)), lib.tensor(y)).backward()
+            opt.step()
+            averaged.update_parameters(model)
+        inputs = [lib.tensor(x) for x, _ in batches]
+        targets = [lib.tensor(y) for _, y in batches]
+        data = {"tensors": inputs, "pairs": (xy for xy in zip(inputs, targets)),
+                "lists": PairLoader(inputs, targets)}[loader]
+        averaged.train(training)
+        swa.update_bn(data, averaged, device=device)
+        bns = [m for m in averaged.modules() if "BatchNorm" in type(m).__name__]
+        flags = [m.training for m in averaged.modules()]
+        averaged.eval()
+        with lib.no_grad():
+            out = averaged(lib.tensor(probe))
+        results.append((averaged.state_dict(), [m.momentum for m in bns], flags, out))
+    (t_sd, t_mom, t_flags, t_out), (e_sd, e_mom, e_flags, e_out) = results
+    assert list(e_sd) == list(t_sd)
+    for key in t_sd:
+        assert_same(e_sd[key], t_sd[key], what=key)
+    assert e_mom == t_mom and t_mom == ([0.3] if kind == "1d" else [0.1, None])
+    assert e_flags == t_flags
+    assert_same(e_out, t_out, what="output")
+
+
+def test_update_bn_without_batch_norm():
+    """No batch norm: update_bn returns at once, leaving the loader unread and the mode."""
+    for lib in (torch, ember):
+        model = lib.nn.Linear(2, 1).eval()
+        loader = iter([lib.ones(3, 2), lib.zeros(3, 2)])
+        lib.optim.swa_utils.update_bn(loader, model)
+        assert not model.training
+        assert len(list(loader)) == 2

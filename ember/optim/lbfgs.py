@@ -2,8 +2,13 @@
 
 The algorithm runs on one flat NumPy vector of all the parameters' gradients. torch's
 scalars here are 0-d tensors of the parameters' dtype (dot products, ``H_diag``, ``ro``);
-NumPy scalars of that dtype follow the same promotion with Python floats, so the arithmetic
-is torch's; they are stored in ``state`` as 0-d ember tensors, as torch stores them.
+NumPy scalars of that dtype follow the same promotion with Python floats, so the dtypes
+are torch's; they are stored in ``state`` as 0-d ember tensors, as torch stores them.
+
+ember differs in the last bits, not in the algorithm: torch's ``add_(x, alpha=a)`` is a fused
+multiply-add and its ``dot`` is MKL's ddot (its own summation order); ember's axpy rounds twice
+and its dot is NumPy's BLAS, so iterates agree with torch's to ~1e-12 relative on
+well-conditioned problems rather than bit for bit (tests/test_optim.py ``test_lbfgs_*``).
 """
 from __future__ import annotations
 

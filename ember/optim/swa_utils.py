@@ -16,6 +16,7 @@ from typing import Any
 import ember
 from ember._tensor import Tensor
 from ember.nn import Module
+from ember.nn.modules.batchnorm import _BatchNorm
 from ember.optim.lr_scheduler import LRScheduler, _per_group
 from ember.optim.optimizer import Optimizer
 
@@ -150,15 +151,11 @@ def update_bn(loader: Iterable[Any], model: Module, device=None) -> None:
     """Mirrors ``torch.optim.swa_utils.update_bn``: recompute the batch-norm running
     statistics of ``model`` with one pass over ``loader`` (cumulative averages: momentum
     ``None``), then restore the modules' momenta and the training flag."""
-    from ember.nn.modules import batchnorm
-
-    batch_norm = getattr(batchnorm, "_BatchNorm", None)
     momenta = {}
-    if batch_norm is not None:
-        for module in model.modules():
-            if isinstance(module, batch_norm):
-                module.reset_running_stats()
-                momenta[module] = module.momentum
+    for module in model.modules():
+        if isinstance(module, _BatchNorm):
+            module.reset_running_stats()
+            momenta[module] = module.momentum
     if not momenta:
         return
     was_training = model.training
