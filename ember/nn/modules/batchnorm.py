@@ -6,12 +6,14 @@ from __future__ import annotations
 from ember import _dtype
 from ember._ops.creation import empty, ones, tensor, zeros
 from ember._tensor import Tensor
+from ember.autograd.grad_mode import no_grad
 from ember.nn import init
 from ember.nn._functional import normalization as F
-from ember.nn.modules.module import Module
-from ember.nn.parameter import Parameter
+from ember.nn.modules.module import LazyModuleMixin, Module
+from ember.nn.parameter import Parameter, UninitializedBuffer, UninitializedParameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d",
+           "LazyBatchNorm2d", "LazyBatchNorm3d"]
 
 
 class _NormBase(Module):
@@ -132,6 +134,73 @@ class BatchNorm3d(_BatchNorm):
     def _check_input_dim(self, input: Tensor) -> None:
         if input.dim() != 5:
             raise ValueError(f"expected 5D input (got {input.dim()}D input)")
+
+
+class _LazyNormBase(LazyModuleMixin, _NormBase):
+    """torch's ``_LazyNormBase``: ``num_features`` is read from dim 1 of the first input;
+    until then ``weight``/``bias`` are ``UninitializedParameter``s and the running
+    statistics ``UninitializedBuffer``s."""
+
+    weight: UninitializedParameter
+    bias: UninitializedParameter
+
+    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None, *,
+                 bias: bool = True) -> None:
+        # affine and track_running_stats off here so that no tensor is made only to be
+        # replaced by the uninitialized ones below
+        super().__init__(0, eps, momentum, False, False, device, dtype, bias=bias)
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if self.affine:
+            self.weight = UninitializedParameter(device=device, dtype=dtype)
+            if bias:
+                self.bias = UninitializedParameter(device=device, dtype=dtype)
+        if self.track_running_stats:
+            self.running_mean = UninitializedBuffer(device=device, dtype=dtype)
+            self.running_var = UninitializedBuffer(device=device, dtype=dtype)
+            self.num_batches_tracked = tensor(0, dtype=_dtype.int64)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.num_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input: Tensor) -> None:
+        if self.has_uninitialized_params():
+            self.num_features = input.shape[1]
+            with no_grad():
+                if self.affine:
+                    self.weight.materialize((self.num_features,))
+                    if self.bias is not None:
+                        self.bias.materialize((self.num_features,))
+                if self.track_running_stats:
+                    self.running_mean.materialize((self.num_features,))
+                    self.running_var.materialize((self.num_features,))
+                self.reset_parameters()
+
+
+class LazyBatchNorm1d(_LazyNormBase, _BatchNorm):
+    """Mirrors ``torch.nn.LazyBatchNorm1d``: a ``BatchNorm1d`` whose ``num_features`` is
+    dim 1 of its first input; it then becomes a ``BatchNorm1d``."""
+
+    cls_to_become = BatchNorm1d
+    _check_input_dim = BatchNorm1d._check_input_dim
+
+
+class LazyBatchNorm2d(_LazyNormBase, _BatchNorm):
+    """Mirrors ``torch.nn.LazyBatchNorm2d``: a ``BatchNorm2d`` whose ``num_features`` is
+    dim 1 of its first input; it then becomes a ``BatchNorm2d``."""
+
+    cls_to_become = BatchNorm2d
+    _check_input_dim = BatchNorm2d._check_input_dim
+
+
+class LazyBatchNorm3d(_LazyNormBase, _BatchNorm):
+    """Mirrors ``torch.nn.LazyBatchNorm3d``: a ``BatchNorm3d`` whose ``num_features`` is
+    dim 1 of its first input; it then becomes a ``BatchNorm3d``."""
+
+    cls_to_become = BatchNorm3d
+    _check_input_dim = BatchNorm3d._check_input_dim
 
 
 class SyncBatchNorm(_BatchNorm):

@@ -6,9 +6,10 @@ import warnings
 
 from ember._tensor import Tensor
 from ember.nn._functional import normalization as F
-from ember.nn.modules.batchnorm import _NormBase
+from ember.nn.modules.batchnorm import _LazyNormBase, _NormBase
 
-__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
+__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LazyInstanceNorm1d",
+           "LazyInstanceNorm2d", "LazyInstanceNorm3d"]
 
 
 class _InstanceNorm(_NormBase):
@@ -74,3 +75,33 @@ class InstanceNorm3d(_InstanceNorm):
     def _check_input_dim(self, input: Tensor) -> None:
         if input.dim() not in (4, 5):
             raise ValueError(f"expected 4D or 5D input (got {input.dim()}D input)")
+
+
+# As in torch, the lazy instance norms take _LazyNormBase's defaults (affine and
+# track_running_stats True, unlike InstanceNorm*d), and read num_features from dim 1 even
+# for an input without a batch dim.
+class LazyInstanceNorm1d(_LazyNormBase, _InstanceNorm):
+    """Mirrors ``torch.nn.LazyInstanceNorm1d``: an ``InstanceNorm1d`` whose
+    ``num_features`` is dim 1 of its first input; it then becomes an ``InstanceNorm1d``."""
+
+    cls_to_become = InstanceNorm1d
+    _no_batch_dim = 2
+    _check_input_dim = InstanceNorm1d._check_input_dim
+
+
+class LazyInstanceNorm2d(_LazyNormBase, _InstanceNorm):
+    """Mirrors ``torch.nn.LazyInstanceNorm2d``: an ``InstanceNorm2d`` whose
+    ``num_features`` is dim 1 of its first input; it then becomes an ``InstanceNorm2d``."""
+
+    cls_to_become = InstanceNorm2d
+    _no_batch_dim = 3
+    _check_input_dim = InstanceNorm2d._check_input_dim
+
+
+class LazyInstanceNorm3d(_LazyNormBase, _InstanceNorm):
+    """Mirrors ``torch.nn.LazyInstanceNorm3d``: an ``InstanceNorm3d`` whose
+    ``num_features`` is dim 1 of its first input; it then becomes an ``InstanceNorm3d``."""
+
+    cls_to_become = InstanceNorm3d
+    _no_batch_dim = 4
+    _check_input_dim = InstanceNorm3d._check_input_dim

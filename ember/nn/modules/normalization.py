@@ -1,17 +1,19 @@
-"""Part of ``ember.nn.modules``: LayerNorm, GroupNorm, RMSNorm and LocalResponseNorm (mirror
-``torch.nn``'s)."""
+"""Part of ``ember.nn.modules``: LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm and
+CrossMapLRN2d (mirror ``torch.nn``'s)."""
 from __future__ import annotations
 
 import numbers
 
-from ember._ops.creation import empty
+from ember._ops.creation import arange, empty
+from ember._ops.shape import cat
 from ember._tensor import Tensor
+from ember.autograd.function import Function, once_differentiable
 from ember.nn import init
 from ember.nn._functional import normalization as F
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 
-__all__ = ["LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm"]
+__all__ = ["LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm", "CrossMapLRN2d"]
 
 
 def _as_shape(normalized_shape) -> tuple:
@@ -139,6 +141,85 @@ class LocalResponseNorm(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+def _channel_window_sums(values: Tensor, first: Tensor, last: Tensor) -> Tensor:
+    """``values[:, first[c]:last[c] + 1].sum(1)`` for every channel ``c`` at once, from one
+    cumulative sum (``first``/``last`` already clipped to the channels; empty windows,
+    ``last < first``, give 0)."""
+    n, _, h, w = values.shape
+    cumulative = cat([values.new_zeros(n, 1, h, w), values.cumsum(1)], dim=1)
+    upper = cumulative.index_select(1, last + 1)
+    lower = cumulative.index_select(1, first)
+    return (upper - lower) * (last >= first).to(values.dtype).view(1, -1, 1, 1)
+
+
+class _CrossMapLRN2dImpl(Function):
+    """torch's legacy ``CrossMapLRN2d`` function, with its forward's channel window (the
+    running sum never drops channel 0 once the window has passed it) and its hand-written
+    backward (a centred window of ``size`` channels): ember reproduces both, as torch's
+    gradients are not the exact derivative of its forward."""
+
+    @staticmethod
+    def forward(ctx, input: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
+        if input.dim() != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.dim()}D "
+                             "instead.")
+        channels = input.size(1)
+        pre_pad = int((size - 1) / 2 + 1)
+        channel = arange(channels)
+        square = input * input
+        summed = _channel_window_sums(square, (channel * 0),
+                                      (channel + pre_pad - 1).clamp(max=channels - 1))
+        dropped = _channel_window_sums(square, (channel * 0 + 1),
+                                       (channel - pre_pad).clamp(min=0))
+        scale = (summed - dropped) * (alpha / size) + k
+        output = input * scale.pow(-beta)
+        ctx.save_for_backward(input, output, scale)
+        ctx.size, ctx.alpha, ctx.beta = size, alpha, beta
+        return output
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output: Tensor):
+        input, output, scale = ctx.saved_tensors
+        size, alpha, beta = ctx.size, ctx.alpha, ctx.beta
+        channels = input.size(1)
+        inverse_pre_pad = int(size - (size - 1) / 2)
+        channel = arange(channels)
+        ratio = grad_output * output / scale
+        accumulated = _channel_window_sums(
+            ratio, (channel - inverse_pre_pad).clamp(min=0),
+            (channel + size - 1 - inverse_pre_pad).clamp(max=channels - 1))
+        grad_input = scale.pow(-beta) * grad_output \
+            - input * accumulated * (2 * alpha * beta / size)
+        return grad_input, None, None, None, None
+
+
+# a Function's node is named after its class: torch's is CrossMapLRN2dBackward, and the
+# module below holds the name CrossMapLRN2d
+_CrossMapLRN2dFunction = type(Function)("CrossMapLRN2d", (_CrossMapLRN2dImpl,),
+                                        {"__module__": __name__})
+
+
+class CrossMapLRN2d(Module):
+    """Mirrors ``torch.nn.CrossMapLRN2d``: local response normalisation across channels of
+    a 4-D input, as torch's legacy (Lua Torch) implementation computes it; its node is
+    ``CrossMapLRN2dBackward``, differentiable once (torch's double backward raises too)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                 k: float = 1) -> None:
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input: Tensor) -> Tensor:
+        return _CrossMapLRN2dFunction.apply(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

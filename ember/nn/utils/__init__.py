@@ -1,6 +1,13 @@
-"""Mirrors ``torch.nn.utils``: gradient clipping, parameter/vector conversion and
-``stateless.functional_call``."""
-from ember.nn.utils import stateless  # noqa: F401
+"""Mirrors ``torch.nn.utils``: gradient clipping, parameter/vector conversion,
+``stateless.functional_call``, parametrizations (``parametrize``, ``parametrizations``),
+the hook-based ``weight_norm``/``spectral_norm``, ``prune`` and batch-norm ``fusion``."""
+from ember.nn.utils import (  # noqa: F401
+    fusion,
+    parametrizations,
+    parametrize,
+    prune,
+    stateless,
+)
 from ember.nn.utils.clip_grad import (  # noqa: F401
     clip_grad_norm,
     clip_grad_norm_,
@@ -12,3 +19,11 @@ from ember.nn.utils.convert_parameters import (  # noqa: F401
     parameters_to_vector,
     vector_to_parameters,
 )
+from ember.nn.utils.fusion import (  # noqa: F401
+    fuse_conv_bn_eval,
+    fuse_conv_bn_weights,
+    fuse_linear_bn_eval,
+    fuse_linear_bn_weights,
+)
+from ember.nn.utils.spectral_norm import remove_spectral_norm, spectral_norm  # noqa: F401
+from ember.nn.utils.weight_norm import remove_weight_norm, weight_norm  # noqa: F401
