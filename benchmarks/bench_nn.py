@@ -18,7 +18,7 @@ repeat so machine load hits both alike. ``ember/torch`` above 1 means ember is s
 torch runs with its default thread count (``--threads N`` sets it). Prints; asserts
 nothing.
 
-Usage: ``python benchmarks/bench_nn.py [--repeats N] [--threads N]``
+Usage: ``python benchmarks/bench_nn.py [--repeats N] [--threads N] [--cases conv,mlp,...]``
 """
 from __future__ import annotations
 
@@ -118,18 +118,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--cases", default=None,
+                        help="comma-separated subset of the cases (conv, ..., mlp)")
     args = parser.parse_args()
     if torch is not None and args.threads:
         torch.set_num_threads(args.threads)
     x_np = np.random.default_rng(0).standard_normal((32, 16, 32, 32)).astype(np.float32)
     libs = [("ember", ember)] + ([("torch", torch)] if torch is not None else [])
     layers = {name: _cases(lib) for name, lib in libs}
+    chosen = set(args.cases.split(",")) if args.cases else set(layers["ember"]) | {"mlp"}
     print(f"{'case':<22}{'ember ms':>10}{'torch ms':>10}{'ember/torch':>13}")
-    for case in layers["ember"]:
+    for case in [c for c in layers["ember"] if c in chosen]:
         for backward in (False, True):
             fns = {name: _step(lib, layers[name][case], x_np, backward) for name, lib in libs}
             _report(f"{case} {'fwd+bwd' if backward else 'fwd'}", fns, args.repeats)
-    _report("mlp step", {name: _mlp_step(lib) for name, lib in libs}, args.repeats)
+    if "mlp" in chosen:
+        _report("mlp step", {name: _mlp_step(lib) for name, lib in libs}, args.repeats)
 
 if __name__ == "__main__":
     main()

@@ -245,3 +245,38 @@ def test_conv_padding_mode_error():
         assert text.endswith("}, but got padding_mode='foo'")
         assert sorted(text[text.index("{") + 1:text.index("}")].split(", ")) == [
             "'circular'", "'reflect'", "'replicate'", "'zeros'"]
+
+
+@pytest.mark.parametrize("shape,kwargs", [
+    ((2, 4, 18, 18), dict(padding=1)),  # 324 positions per image: one product per image
+    ((2, 4, 17, 16), dict(padding=1, groups=2, bias=False)),
+    ((3, 4, 9, 9), dict(stride=2, padding=1)),  # 25 positions: one product over the batch
+    ((3, 4, 9, 9), dict(dilation=2, groups=2)),
+])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv_product_layouts(shape, kwargs, dtype):
+    """Both layouts of the im2col product (one per image for large outputs, one over the
+    batch for small ones), with their input gradient (col2im) and weight gradient (the
+    big-kernel layout)."""
+    kwargs = dict(kwargs)
+    bias = kwargs.pop("bias", True)
+    weight = (6, shape[1] // kwargs.get("groups", 1), 3, 3)
+    shapes = [shape, weight] + ([(6,)] if bias else [])
+    # float32: the weight gradient sums ~650 products per element, in an order that differs
+    # from torch's (the code before this layout missed the default tolerance as well)
+    tol = dict(grad_rtol=1e-5, grad_atol=1e-4) if dtype == "float32" else {}
+    check_op(lambda lib, x, w, b=None: lib.nn.functional.conv2d(x, w, b, **kwargs), shapes,
+             dtype=dtype, **tol)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(stride=2, padding=1, output_padding=1),
+    dict(stride=(1, 3), padding=(2, 0), dilation=(2, 1)),
+    dict(stride=3, padding=4, groups=2),  # the first offsets start outside the output
+])
+def test_conv_transpose_col2im(kwargs):
+    """The col2im kernel of transposed convolutions on outputs larger than the hypothesis
+    draws: kernel offsets that fall partly or wholly outside the cropped output (float64:
+    float32 weight gradients here sum hundreds of products in an order unlike torch's)."""
+    check_op(lambda lib, x, w, b: lib.nn.functional.conv_transpose2d(x, w, b, **kwargs),
+             [(2, 4, 12, 11), (4, 3, 3, 3), (3 * kwargs.get("groups", 1),)], dtype="float64")

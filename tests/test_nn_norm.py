@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import ember
 import ember.nn.functional as EF
-from tests.helpers import check_gradcheck, check_op, check_raises_like, torch
+from tests.helpers import assert_same, check_gradcheck, check_op, check_raises_like, torch
 
 TF = torch.nn.functional
 
@@ -205,3 +205,23 @@ def test_module_repr_state_and_forward(make):
 ])
 def test_errors_match_torch(call):
     check_raises_like(call)
+
+
+def test_batch_norm_fused_backward_shared_input():
+    """Two training-mode batch norms of one input, summed (so one gradient reaches both
+    nodes), with different weights and eps: each node's fused first-order backward
+    (NOTE [Fused batch norm backward]) must use its own sums."""
+    grads = {}
+    for lib in (torch, ember):
+        rng = np.random.default_rng(0)
+        x = lib.tensor(rng.standard_normal((4, 3, 5)).astype(np.float32), requires_grad=True)
+        w1, w2 = (lib.tensor(rng.standard_normal(3).astype(np.float32), requires_grad=True)
+                  for _ in range(2))
+        b = lib.tensor(rng.standard_normal(3).astype(np.float32), requires_grad=True)
+        F = lib.nn.functional
+        y = (F.batch_norm(x, None, None, w1, b, training=True)
+             + F.batch_norm(x, None, None, w2, b, training=True, eps=0.5))
+        y.backward(lib.tensor(rng.standard_normal((4, 3, 5)).astype(np.float32)))
+        grads[lib] = (x.grad, w1.grad, w2.grad, b.grad)
+    for e, t in zip(grads[ember], grads[torch]):
+        assert_same(e, t)

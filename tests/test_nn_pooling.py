@@ -245,3 +245,39 @@ def test_fractional_max_pool_module_and_gradcheck():
 ])
 def test_pooling_empty_batch(fn):
     check_op(fn, [(0, 3, 4, 4)])
+
+
+@pytest.mark.parametrize("row,kwargs", [
+    ([1.0, float("nan"), 2.0, float("nan"), 5.0], dict(kernel_size=(1, 5))),  # last NaN wins
+    ([1.0, float("nan"), float("nan"), 5.0], dict(kernel_size=(1, 2), stride=1, padding=(0, 1))),
+    ([-float("inf")] * 3, dict(kernel_size=(1, 2), stride=1, padding=(0, 1))),
+    ([-float("inf")] * 3, dict(kernel_size=(1, 3), stride=2, dilation=(1, 2), padding=(0, 1))),
+    ([-float("inf")] * 3, dict(kernel_size=(1, 2), stride=2, padding=(0, 1), ceil_mode=True)),
+])
+def test_max_pool_nan_and_padding_indices(row, kwargs):
+    """torch's winner rules: every NaN wins (the last NaN of a window), and a window with
+    nothing above the padding value points at its first position inside the input."""
+    t_out = torch.nn.functional.max_pool2d(torch.tensor([[[row]]]), return_indices=True,
+                                           **kwargs)
+    e_out = ember.nn.functional.max_pool2d(ember.tensor([[[row]]]), return_indices=True,
+                                           **kwargs)
+    for e, t in zip(e_out, t_out):
+        assert_same(e, t)
+
+
+def test_max_pool_double_backward_graph():
+    """The gradient's own node is torch's ``...BackwardBackward0``, with the input as an
+    edge (its gradient is zero), and its derivative is a gather."""
+    grads = {}
+    for lib in (torch, ember):
+        x = lib.tensor(np.random.default_rng(0).standard_normal((2, 3, 5, 5)),
+                       requires_grad=True)
+        y = lib.nn.functional.max_pool2d(x, 3, stride=1, padding=1)
+        cot = lib.tensor(np.random.default_rng(1).standard_normal(tuple(y.shape)),
+                         requires_grad=True)
+        (g,) = lib.autograd.grad(y, x, cot, create_graph=True)
+        assert g.grad_fn.name() == "MaxPool2DWithIndicesBackwardBackward0"
+        (g * g).sum().backward()
+        grads[lib] = (g, cot.grad, x.grad)
+    for e, t in zip(grads[ember], grads[torch]):
+        assert_same(e, t)

@@ -9,25 +9,54 @@ NOTE [Norm statistics in backward]: the saved mean and 1/std are constants of th
 first-order backward (the engine runs it under ``no_grad``) uses them as they are; a backward
 that records a graph (``create_graph=True``) recomputes them from the input in ember ops,
 because they depend on the input and a second derivative must see that dependence.
+
+NOTE [Fused batch norm backward]: a first-order backward of a training-mode batch norm (no
+graph recorded, no vmap or forward-mode levels active) skips the ember-op formulas and runs
+one NumPy computation: xhat, the per-channel sums of ``grad`` and ``grad * xhat`` (which are
+the bias and weight gradients), then the input gradient from them, updating arrays in place.
+The engine calls the three formulas one after the other with the same ``grads`` and
+``result``; the sums are kept for the later formulas under weak references to those two
+objects, which ``result`` (made afresh for every call of the node) makes unique to one call.
 """
 from __future__ import annotations
 
+import weakref
+
 from ember._backend import np
+from ember._ops import batching
 from ember._ops.registry import KEEP, defop
 from ember._tensor import Tensor, make
-from ember.autograd import grad_mode
+from ember.autograd import forward_ad, grad_mode
 
 _grad_state = grad_mode.state
+_batch_levels = batching.levels
+_dual_levels = forward_ad.levels
 
 
 def _moments(xp, x, axes: tuple, eps: float):
-    """(mean, 1/std, biased variance) over ``axes``, kept as size-1 dims."""
+    """(mean, 1/std, biased variance) over ``axes``, kept as size-1 dims, and ``x - mean``
+    (a fresh array the caller may overwrite)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = xp.mean(x, axis=axes, keepdims=True)
         centred = x - mean
         var = xp.mean(centred * centred, axis=axes, keepdims=True)
         invstd = 1.0 / xp.sqrt(var + eps)
-    return mean, invstd, var
+    return mean, invstd, var, centred
+
+
+def _affine(xp, centred, invstd, weight, bias, shape: tuple):
+    """``centred * invstd * weight + bias`` in place on ``centred`` (invstd, weight and bias
+    may be None; weight and bias are reshaped to ``shape``)."""
+    dtype = centred.dtype
+    scale = invstd
+    if weight is not None:
+        weight = weight.reshape(shape).astype(dtype)
+        scale = weight if scale is None else scale * weight
+    if scale is not None:
+        xp.multiply(centred, scale, out=centred, casting="unsafe")
+    if bias is not None:
+        xp.add(centred, bias.reshape(shape).astype(dtype), out=centred, casting="unsafe")
+    return centred
 
 
 def _stats(x: Tensor, axes: tuple, eps: float, saved_mean, saved_invstd) -> tuple:
@@ -66,17 +95,61 @@ def _batch_axes(ndim: int) -> tuple:
 def _batch_norm(xp, x, weight, bias, running_mean, running_var, training, eps):
     shape = _affine_shape(x.ndim, x.shape[1])
     if training:
-        mean, invstd, var = _moments(xp, x, _batch_axes(x.ndim), eps)
+        mean, invstd, var, centred = _moments(xp, x, _batch_axes(x.ndim), eps)
     else:
         mean = running_mean.reshape(shape).astype(x.dtype)
         var = running_var.reshape(shape).astype(x.dtype)
         invstd = 1.0 / xp.sqrt(var + eps)
-    out = (x - mean) * invstd
-    if weight is not None:
-        out = out * weight.reshape(shape).astype(x.dtype)
-    if bias is not None:
-        out = out + bias.reshape(shape).astype(x.dtype)
+        centred = x - mean
+    out = _affine(xp, centred, invstd, weight, bias, shape)
     return out.astype(x.dtype, copy=False), mean, invstd, var
+
+
+_fused_sums: list = [None]  # NOTE [Fused batch norm backward]: (keys, sum_grad, sum_grad_xhat)
+
+
+def _first_order_sums(grads, input, result, xhat=None) -> tuple:
+    """(sum of grad, sum of grad * xhat) per channel, kept as size-1 dims, for this call of
+    the node (NOTE [Fused batch norm backward]); ``xhat`` when the caller has it."""
+    grad = grads[0]
+    entry = _fused_sums[0]
+    if entry is not None and entry[0]() is result[1] and entry[1]() is grad:
+        return entry[2], entry[3]
+    x = input._data
+    if xhat is None:
+        xhat = _xhat_array(x, result)
+    g = grad._data
+    axes = _batch_axes(x.ndim)
+    sum_grad = g.sum(axes, keepdims=True)
+    sum_grad_xhat = (g * xhat).sum(axes, keepdims=True)
+    _fused_sums[0] = (weakref.ref(result[1]), weakref.ref(grad), sum_grad, sum_grad_xhat)
+    return sum_grad, sum_grad_xhat
+
+
+def _xhat_array(x, result):
+    xhat = x - result[1]._data
+    xhat *= result[2]._data
+    return xhat
+
+
+def _fused(training: bool) -> bool:
+    return training and not _grad_state.enabled and not _batch_levels and not _dual_levels
+
+
+def _fused_input_grad(grads, input, weight, result) -> Tensor:
+    x = input._data
+    xhat = _xhat_array(x, result)
+    sum_grad, sum_grad_xhat = _first_order_sums(grads, input, result, xhat)
+    count = x.size // x.shape[1] if x.shape[1] else 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xhat *= sum_grad_xhat / count
+        out = grads[0]._data - sum_grad / count
+    out -= xhat
+    scale = result[2]._data
+    if weight is not None:
+        scale = scale * weight._data.reshape(scale.shape)
+    out *= scale
+    return make(out)
 
 
 def _batch_norm_normalised(input, running_mean, running_var, training, eps, result):
@@ -91,6 +164,8 @@ def _batch_norm_normalised(input, running_mean, running_var, training, eps, resu
 
 def _batch_norm_input_grad(grads, input, weight, bias, running_mean, running_var, training,
                            eps, result):
+    if _fused(training):
+        return _fused_input_grad(grads, input, weight, result)
     grad = grads[0]
     if weight is not None:
         grad = grad * weight.reshape(_affine_shape(input.ndim, input.shape[1]))
@@ -103,15 +178,23 @@ def _batch_norm_input_grad(grads, input, weight, bias, running_mean, running_var
 
 def _batch_norm_weight_grad(grads, input, weight, bias, running_mean, running_var, training,
                             eps, result):
+    if _fused(training):
+        return make(_first_order_sums(grads, input, result)[1].reshape(-1))
     xhat, _ = _batch_norm_normalised(input, running_mean, running_var, training, eps, result)
     return _sum_except(grads[0] * xhat, (1,))
+
+
+def _batch_norm_bias_grad(grads, input, weight, bias, running_mean, running_var, training,
+                          eps, result):
+    if _fused(training):
+        return make(_first_order_sums(grads, input, result)[0].reshape(-1))
+    return _sum_except(grads[0], (1,))
 
 
 BATCH_NORM = defop(
     "native_batch_norm", node="NativeBatchNormBackward0", nin=3, kind=KEEP, promote=(0,),
     multi=1, save=(0, 1, "result"), forward=_batch_norm,
-    backward=(_batch_norm_input_grad, _batch_norm_weight_grad,
-              lambda grads, input, weight, bias, *params: _sum_except(grads[0], (1,))))
+    backward=(_batch_norm_input_grad, _batch_norm_weight_grad, _batch_norm_bias_grad))
 
 
 # ---- layer norm -------------------------------------------------------------------------
@@ -119,12 +202,8 @@ BATCH_NORM = defop(
 
 def _layer_norm(xp, x, weight, bias, k, eps):
     axes = tuple(range(x.ndim - k, x.ndim))
-    mean, invstd, _ = _moments(xp, x, axes, eps)
-    out = (x - mean) * invstd
-    if weight is not None:
-        out = out * weight.astype(x.dtype)
-    if bias is not None:
-        out = out + bias.astype(x.dtype)
+    mean, invstd, _, centred = _moments(xp, x, axes, eps)
+    out = _affine(xp, centred, invstd, weight, bias, x.shape[x.ndim - k:])
     return out.astype(x.dtype, copy=False), mean, invstd
 
 
@@ -163,13 +242,9 @@ def _grouped(shape: tuple, groups: int) -> tuple:
 def _group_norm(xp, x, weight, bias, groups, eps):
     shape = x.shape
     grouped = x.reshape(_grouped(shape, groups))
-    mean, invstd, _ = _moments(xp, grouped, (2,), eps)
-    out = ((grouped - mean) * invstd).reshape(shape)
-    affine = _affine_shape(x.ndim, shape[1])
-    if weight is not None:
-        out = out * weight.reshape(affine).astype(x.dtype)
-    if bias is not None:
-        out = out + bias.reshape(affine).astype(x.dtype)
+    mean, invstd, _, centred = _moments(xp, grouped, (2,), eps)
+    centred *= invstd
+    out = _affine(xp, centred.reshape(shape), None, weight, bias, _affine_shape(x.ndim, shape[1]))
     return out.astype(x.dtype, copy=False), mean.reshape(shape[0], groups), \
         invstd.reshape(shape[0], groups)
 

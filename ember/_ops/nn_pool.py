@@ -6,18 +6,31 @@ Average pooling, adaptive average pooling and the linear interpolations are sepa
 result is the input multiplied, along each spatial dim, by a small matrix (``out x in``) whose
 rows hold a window's weights. The forward applies those matrices with ``matmul`` (one BLAS
 call per spatial dim) and the backward applies their transposes with ember's ``matmul``,
-so second derivatives come for free. Max pooling reads windows through a strided view (or
-an index gather for adaptive bins), takes ``argmax`` over each window and scatters the
-gradient back to the winners with ``scatter_add`` (its own derivative is a gather).
+so second derivatives come for free. Max pooling (NOTE [Max pooling by offsets]) keeps a
+running maximum over the kernel offsets; adaptive bins are read by an index gather and
+reduced with ``argmax``. The gradient goes back to the winners through the backward's own
+record (``np.add.at`` at the flat indices; its derivative is a gather), or through
+``scatter_add`` when a vmap or forward-mode level is active.
+
+NOTE [Max pooling by offsets]
+For each kernel offset the input seen at that offset of every window is one strided view
+(N, C, *out); the forward keeps a running maximum over these few views, and the offset that
+last raised it (``v > best``: the first of equal maxima wins). torch's rule also lets every
+NaN win (the last NaN of a window), and its index of a window with nothing above the padding
+value (all of it the lowest value) is the first position inside the input: both are rare,
+detected on the result, and then recomputed exactly. The indices are flat positions in the
+input's spatial dims: a per-output base plus a per-offset step, looked up by offset.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 from ember._backend import np
-from ember._ops.nn_conv import windows
-from ember._ops.registry import KEEP, defop
+from ember._ops import batching
+from ember._ops.registry import KEEP, defop, run
 from ember._tensor import Tensor, make
+from ember.autograd import forward_ad
 
 # ---- separable linear maps ------------------------------------------------------------------
 
@@ -140,6 +153,39 @@ def _ravel(xp, coords: list, spatial: tuple):
     return flat.astype(xp.int64)
 
 
+def _offset_views(x, kernel: tuple, stride: tuple, dilation: tuple, out: tuple) -> list:
+    """One strided view (N, C, *out) of ``x`` per kernel offset, in row-major offset order."""
+    views = []
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        key = (slice(None), slice(None)) + tuple(
+            slice(offset[i] * dilation[i], offset[i] * dilation[i] + (out[i] - 1) * stride[i] + 1,
+                  stride[i]) for i in range(len(kernel)))
+        views.append(x[key])
+    return views
+
+
+def _running_max(xp, views: list, nan_rule: bool):
+    """(max, offset number of the winner) over ``views``: the first of equal maxima wins,
+    and with ``nan_rule`` every NaN wins (torch's ``val > max || isnan(val)``)."""
+    best = views[0].copy()
+    small = len(views) < 128
+    arg = xp.zeros(best.shape, xp.int8 if small else xp.int64)
+    for k, view in enumerate(views[1:], 1):
+        if nan_rule:
+            raise_ = (view > best) | (view != view)
+            xp.copyto(best, view, where=raise_)
+        else:
+            raise_ = view > best
+            xp.maximum(best, view, out=best)
+        # offsets come in increasing order, so the winner so far is the largest offset that
+        # raised the maximum: a running maximum of k * raised (much cheaper than a masked
+        # write)
+        step = raise_.view(xp.int8) if small else raise_.astype(xp.int64)
+        step *= k
+        xp.maximum(arg, step, out=arg)
+    return best, arg
+
+
 def _max_pool_forward(xp, x, kernel, stride, padding, dilation, ceil_mode):
     nd = len(kernel)
     spatial = x.shape[2:]
@@ -147,24 +193,85 @@ def _max_pool_forward(xp, x, kernel, stride, padding, dilation, ceil_mode):
                               ceil_mode) for i in range(nd))
     right = tuple(max((out[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1
                       - spatial[i] - padding[i], 0) for i in range(nd))
-    if any(padding) or any(right):
-        x = xp.pad(x, ((0, 0), (0, 0)) + tuple(zip(padding, right)),
-                   constant_values=_lowest(x.dtype))
-    win = windows(xp, x, kernel, stride, dilation)
-    win = win[(Ellipsis,) + tuple(slice(0, o) for o in out) + (slice(None),) * nd]
-    values, offsets = _winners(xp, win, nd)
-    coords = []
+    padded = any(padding) or any(right)
+    lowest = _lowest(x.dtype)
+    if padded:
+        x = xp.pad(x, ((0, 0), (0, 0)) + tuple(zip(padding, right)), constant_values=lowest)
+    views = _offset_views(x, kernel, stride, dilation, out)
+    values, arg = _running_max(xp, views, False)
+    floating = x.dtype.kind in "fc"
+    if floating and xp.isnan(values).any():
+        values, arg = _running_max(xp, views, True)
+    # flat index = base (window start) + step (offset), per dim, as in NOTE [Max pooling by
+    # offsets]; spatial strides of the unpadded input
+    sizes = [math.prod(spatial[i + 1:]) for i in range(nd)]
+    steps = xp.array([sum(o[i] * dilation[i] * sizes[i] for i in range(nd))
+                      for o in itertools.product(*(range(k) for k in kernel))], xp.int64)
+    base = xp.zeros(out, xp.int64)
     for i in range(nd):
         shape = [1] * nd
         shape[i] = out[i]
-        base = (xp.arange(out[i]) * stride[i] - padding[i]).reshape(shape)
-        coords.append(base + offsets[i] * dilation[i])
-    return xp.ascontiguousarray(values), _ravel(xp, coords, spatial)
+        base = base + ((xp.arange(out[i]) * stride[i] - padding[i]) * sizes[i]).reshape(shape)
+    indices = xp.take(steps, arg)
+    indices += base
+    if padded:
+        stuck = values == lowest
+        if stuck.any():  # windows with nothing above the padding: the first inside position
+            first = xp.zeros(out, xp.int64)
+            for i in range(nd):
+                start = xp.arange(out[i]) * stride[i] - padding[i]
+                inside = start + (-(start // dilation[i])).clip(0) * dilation[i]
+                shape = [1] * nd
+                shape[i] = out[i]
+                first = first + (inside.clip(0, spatial[i] - 1) * sizes[i]).reshape(shape)
+            indices = xp.where(stuck, first, indices)
+    return values, indices
 
 
-def scatter_back(grad: Tensor, indices: Tensor, self_shape: tuple, nd: int) -> Tensor:
+def _max_pool_backward(xp, grad, self, indices, self_shape, nd):
+    lead = math.prod(self_shape[:-nd])
+    size = math.prod(self_shape[-nd:])
+    flat = indices.reshape(lead, indices.size // lead if lead else 0) + (
+        xp.arange(lead, dtype=xp.int64) * size)[:, None]
+    out = xp.zeros(lead * size, grad.dtype)
+    xp.add.at(out, flat.reshape(-1), grad.reshape(-1))
+    return out.reshape(self_shape)
+
+
+def _max_pool_double_backward(grad, grad_output, self, indices, self_shape, nd):
+    """The derivative of the scatter by ``grad_output``: ``grad`` read at the indices."""
+    lead = math.prod(self_shape[:-nd])
+    size = math.prod(self_shape[-nd:])
+    width = indices.size // lead if lead else 0
+    picked = grad.reshape(lead, size).gather(1, make(indices.reshape(lead, width)))
+    return picked.reshape(indices.shape)  # grad_output is not saved: it has their shape
+
+
+def _max_pool_self_grad(grad, grad_output, self, indices, self_shape, nd):
+    """The scatter does not depend on the input's values: torch's zero gradient."""
+    from ember._ops.creation import zeros
+
+    return zeros(self_shape, dtype=grad.dtype)
+
+
+_BACKWARDS: dict = {}
+
+
+def scatter_back(grad: Tensor, indices: Tensor, self_shape: tuple, nd: int,
+                 node: str = "", self: Tensor | None = None) -> Tensor:
     """``grad`` summed into a zero tensor of ``self_shape`` at the flat indices over its
-    last ``nd`` dims (the backward of every max pooling; differentiable: a gather)."""
+    last ``nd`` dims (the backward of every max pooling; differentiable: a gather). ``node``,
+    the pooling's node name, names the record (torch's ``...BackwardBackward0``, whose
+    inputs are ``grad`` and the pooling's input ``self``)."""
+    if self is not None and not batching.levels and not forward_ad.levels:
+        op = _BACKWARDS.get(node)
+        if op is None:
+            op = _BACKWARDS[node] = defop(
+                node.replace("Backward0", "_backward"),
+                node=node.replace("Backward0", "BackwardBackward0"), nin=2, kind=KEEP,
+                forward=_max_pool_backward,
+                backward=(_max_pool_double_backward, _max_pool_self_grad))
+        return run(op, grad, self, indices._data, self_shape, nd)
     from ember._ops.creation import zeros
 
     lead = math.prod(self_shape[:-nd])
@@ -208,7 +315,8 @@ def _indexed_op(node: str, forward):
     formula scatters ``grad`` back by the indices (the op's second output)."""
     def backward(grads, self, *params_and_result):
         nd = len(params_and_result[0])
-        return scatter_back(grads[0], params_and_result[-1][1], tuple(self.shape), nd)
+        return scatter_back(grads[0], params_and_result[-1][1], tuple(self.shape), nd, node,
+                            self)
 
     def batched_forward(xp, self, *params):
         nd = len(params[0])
@@ -291,4 +399,4 @@ FRACTIONAL_MAX_POOL2D = defop(
     "fractional_max_pool2d", node="FractionalMaxPool2DBackward0", kind=KEEP, multi=1,
     save=(0, "result"), forward=_fractional_forward,
     backward=lambda grads, self, kernel, out, samples, result: scatter_back(
-        grads[0], result[1], tuple(self.shape), 2))
+        grads[0], result[1], tuple(self.shape), 2, "FractionalMaxPool2DBackward0", self))
