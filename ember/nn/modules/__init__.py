@@ -16,5 +16,6 @@ from ember.nn.modules.normalization import *  # noqa: F403
 from ember.nn.modules.padding import *  # noqa: F403
 from ember.nn.modules.pixelshuffle import *  # noqa: F403
 from ember.nn.modules.pooling import *  # noqa: F403
+from ember.nn.modules.rnn import *  # noqa: F403
 from ember.nn.modules.sparse import *  # noqa: F403
 from ember.nn.modules.upsampling import *  # noqa: F403

@@ -6,6 +6,7 @@ from ember.nn.utils import (  # noqa: F401
     parametrizations,
     parametrize,
     prune,
+    rnn,
     stateless,
 )
 from ember.nn.utils.clip_grad import (  # noqa: F401
