@@ -12,6 +12,7 @@ tests/test_coverage.py fails for a name ember provides that no test compares.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -104,6 +105,24 @@ def run_recorded(lib, fn, *args, seen: set | None = None):
     finally:
         del ember.Tensor.__getattribute__
         seen.update(_ember_seen)
+
+
+@contextlib.contextmanager
+def recording_compared(*names: str):
+    """Record, for a test that compares with ``assert_same`` or bits of its own rather than
+    ``check_op``, the public names its lambdas use (NOTE [Compared names]).
+
+    ``with recording_compared() as run:`` gives ``run(lib, fn, *args)`` = ``fn(lib, *args)``
+    with the recorder on; the names join ``COMPARED`` only when the block exits without an
+    exception, so put the comparison inside the block. ``names`` (dotted, such as
+    ``"torch.from_numpy"``) adds names that torch's function mode cannot see (functions that
+    take no tensor and do not dispatch): the block must call them on both libraries."""
+    seen: set[tuple[str, str]] = set()
+    for dotted in names:
+        path, _, name = dotted.rpartition(".")
+        seen.add((path, name))
+    yield lambda lib, fn, *args: run_recorded(lib, fn, *args, seen=seen)
+    COMPARED.update(seen)
 
 
 def dtype_name(dt) -> str:

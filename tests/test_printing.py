@@ -309,8 +309,9 @@ def test_non_default_float_dtype_suffixes():
 
 
 @pytest.mark.parametrize("view", [
-    lambda a: a.T, lambda a: a[::-1], lambda a: a[:, ::2], lambda a: a[1:, 1:3],
-    lambda a: a.swapaxes(0, 1)[::-2],
+    # torch.from_numpy refuses negative strides (so does ember's): steps stay positive
+    lambda a: a.T, lambda a: a[::3], lambda a: a[:, ::2], lambda a: a[1:, 1:3],
+    lambda a: a.swapaxes(0, 1)[1::2],
 ])
 def test_non_contiguous(view):
     arr = np.arange(60, dtype=np.float32).reshape(6, 10) / 8

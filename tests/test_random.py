@@ -6,7 +6,7 @@ import pytest
 
 import ember
 from ember._ops import random as er
-from tests.helpers import check_raises_like, torch
+from tests.helpers import check_raises_like, recording_compared, torch
 
 # Every test here asserts bits: CI reruns them under each NumPy SIMD dispatch target.
 pytestmark = pytest.mark.bitexact
@@ -44,6 +44,19 @@ def both(fn, seed):
     return e, t
 
 
+def check_bits(fn, seed, compare=same_bits) -> None:
+    """fn(lib) after seeding each library the same way, each pair of results compared as
+    bits; the names fn used join the coverage registry (NOTE [Compared names])."""
+    with recording_compared() as run:
+        torch.manual_seed(seed)
+        t = run(torch, fn)
+        er.manual_seed(seed)
+        e = run(E, fn)
+        assert len(e) == len(t)
+        for ei, ti in zip(e, t):
+            compare(ei, ti)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("dt", FLOATS, ids=["f32", "f64"])
@@ -52,8 +65,7 @@ def test_rand_randn(seed, shape, dt):
         d = dt[0] if lib is torch else dt[1]
         return [lib.rand(shape, dtype=d), lib.randn(shape, dtype=d),
                 lib.randn(*(shape or (1,)), dtype=d), lib.rand(3, dtype=d)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -63,8 +75,7 @@ def test_default_dtype_and_mixed_sequence(seed):
                 lib.randn(1, dtype=lib.float64), lib.randn(1), lib.randperm(13),
                 lib.rand(2, 2, dtype=lib.float64), lib.randint(-3, 2 ** 40, (5,)),
                 lib.normal(2.0, 3.0, (17,)), lib.randn(3, dtype=lib.float64), lib.rand(1)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -75,8 +86,7 @@ def test_randint(seed, shape):
                 lib.randint(-2 ** 62, 2 ** 62, shape),
                 lib.randint(3, 1000, shape, dtype=lib.int32),
                 lib.randint(0, 100, shape, dtype=lib.float32), lib.randint(7, (2,))]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -84,8 +94,7 @@ def test_randint(seed, shape):
 def test_randperm(seed, n):
     def run(lib):
         return [lib.randperm(n), lib.randperm(n, dtype=lib.int32), lib.rand(2)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -100,8 +109,7 @@ def test_streams_up_to_a_hundred_thousand(seed):
             out += [lib.rand(n), lib.randn(n), lib.randint(-7, 1 << 20, (n,)),
                     lib.randint(0, 1 << 40, (n,)), lib.randperm(n)]
         return out
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -117,8 +125,7 @@ def test_normal_overloads(seed, shape):
         return [lib.normal(m64, s64), lib.normal(m32, s32), lib.normal(m32, 2.5),
                 lib.normal(1.5, s64), lib.normal(m64, 0.3), lib.normal(-1.0, 0.5, shape),
                 lib.normal(0.25, 2.0, shape, dtype=lib.float64), lib.normal(m32[None], s32)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -165,8 +172,7 @@ def test_like_functions(seed):
         y = lib.zeros(17, dtype=lib.int32)
         return [lib.rand_like(x), lib.randn_like(x), lib.randn_like(x, dtype=lib.float32),
                 lib.randint_like(y, 9), lib.randint_like(x, -4, 4)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 INPLACE = [
@@ -200,8 +206,7 @@ def test_inplace_float(seed, shape, dt, name, fn):
         assert r is t
         assert t._version == 1
         return [t, lib.rand(2, dtype=lib.float64)]  # the stream stays in step
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -211,8 +216,7 @@ def test_random_integer_dtypes(seed, dtype):
         a = lib.zeros(37, dtype=getattr(lib, dtype))
         b = lib.zeros(5, dtype=getattr(lib, dtype))
         return [a.random_(), b.random_(0, 2), lib.rand(1)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 def test_normal_inplace_non_contiguous():
@@ -220,8 +224,7 @@ def test_normal_inplace_non_contiguous():
         t = lib.zeros(8, 6, dtype=lib.float32).transpose(0, 1)
         t.normal_()
         return [t.contiguous(), lib.rand(1)]
-    for e, t in zip(*both(run, 3)):
-        same_bits(e, t)
+    check_bits(run, 3)
 
 
 def test_inplace_refuses_leaf_requiring_grad():
@@ -248,8 +251,7 @@ def test_bernoulli_tensor(seed, shape):
         p32 = p64.to(lib.float32)
         return [lib.bernoulli(p64), lib.bernoulli(p32), p32.bernoulli(),
                 lib.bernoulli(p32, 0.7), lib.zeros(shape).bernoulli_(p64), lib.rand(1)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -263,8 +265,7 @@ def test_multinomial(seed):
                 lib.multinomial(p[0], 7, True), lib.multinomial(p, 1),
                 lib.multinomial(p32, 3), lib.multinomial(p[1], 6), p32.multinomial(2),
                 lib.rand(1)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -275,8 +276,7 @@ def test_poisson(seed):
     def run(lib):
         r = lib.tensor(rates)
         return [lib.poisson(r), lib.poisson(r.to(lib.float32)), lib.rand(1)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -288,8 +288,7 @@ def test_poisson_large_rates(seed):
     def run(lib):
         r = lib.tensor(rates)
         return [lib.poisson(r), lib.poisson(r.to(lib.float32)), lib.rand(2)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -343,12 +342,13 @@ def test_half_precision_uniforms(seed, dtype):
         d = getattr(lib, dtype)
         return [lib.rand(5, dtype=d), lib.rand(5000, dtype=d), lib.rand_like(lib.ones(17, dtype=d)),
                 lib.empty(1001, dtype=d).uniform_(-2, 3), lib.rand(2)]
-    for e, t in zip(*both(run, seed)):
+    def compare(e, t):
         if t.dtype == torch.float32:
             same_bits(e, t)
         else:  # compare the 16-bit patterns (NumPy cannot hold torch's bfloat16)
             assert repr(e.dtype) == repr(t.dtype)
             assert np.array_equal(e._data.view(np.int16), t.view(torch.int16).numpy())
+    check_bits(run, seed, compare)
 
 
 HALVES = ["float16", "bfloat16"]
@@ -373,8 +373,7 @@ def test_half_precision_samplers(seed, n, dtype):
                 lib.randint(0, 100, (n,), dtype=d), lib.randperm(n, dtype=d),
                 lib.poisson(lib.full((n,), 4.5, dtype=d)), lib.multinomial(lib.ones(n, dtype=d), 1),
                 lib.rand(2, dtype=lib.float64)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e.contiguous(), t.contiguous())
+    check_bits(run, seed, lambda e, t: same_bits(e.contiguous(), t.contiguous()))
 
 
 @pytest.mark.parametrize("dtype", HALVES)
@@ -385,8 +384,7 @@ def test_half_precision_many_draws(dtype):
         d = getattr(lib, dtype)
         return [lib.zeros(100000, dtype=d).exponential_(), lib.zeros(100000, dtype=d).cauchy_(),
                 lib.randn(20000, dtype=d), lib.rand(2)]
-    for e, t in zip(*both(run, 7)):
-        same_bits(e, t)
+    check_bits(run, 7)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -401,8 +399,7 @@ def test_complex_samplers(seed, n, dtype):
                 lib.zeros(n, dtype=d).uniform_(-1, 2), lib.zeros(n, dtype=d).normal_(0.5, 3.0),
                 lib.normal(lib.ones(n, dtype=d), 2.0), lib.rand_like(lib.zeros(n, dtype=d)),
                 lib.rand(2)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 ALL_DTYPES = ["float16", "bfloat16", "float32", "float64", "int64", "int32", "int16", "int8",
@@ -443,10 +440,11 @@ def test_every_sampler_every_dtype(dtype, k):
     except Exception:  # noqa: BLE001 - torch refuses this dtype: so must ember
         check_raises_like(run)
         return
-    e, t = both(lambda lib: [run(lib), lib.rand(2)], 0)
-    for ei, ti in zip(e, t):
-        same_bits(ei, ti)
-    assert repr(e[0].dtype) == repr(expected.dtype)
+    with recording_compared() as rec:
+        e, t = both(lambda lib: rec(lib, lambda L: [run(L), L.rand(2)]), 0)
+        for ei, ti in zip(e, t):
+            same_bits(ei, ti)
+        assert repr(e[0].dtype) == repr(expected.dtype)
 
 
 def test_random_bounds_errors_and_warnings():
@@ -496,16 +494,14 @@ def test_poisson_mixed_rates_and_stream(seed, dtype):
         r = lib.tensor(rates, dtype=getattr(lib, dtype))
         return [lib.poisson(r), lib.poisson(r.t()), lib.poisson(lib.tensor([float("inf"), 2.0])),
                 lib.poisson(lib.zeros(4)), lib.rand(3, dtype=lib.float64)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_randperm_sizes(seed):
     def run(lib):
         return [lib.randperm(n) for n in (2, 64, 100000, 65537)] + [lib.rand(2)]
-    for e, t in zip(*both(run, seed)):
-        same_bits(e, t)
+    check_bits(run, seed)
 
 
 _WIDE_N = (2 ** 32 - 1) // 20  # from here on torch shuffles inside out on 64-bit draws

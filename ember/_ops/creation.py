@@ -117,6 +117,11 @@ def from_numpy(ndarray_: ndarray) -> Tensor:
     if not isinstance(ndarray_, ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray_).__name__})")
     _dtype.from_np(ndarray_.dtype)
+    if any(st < 0 for st in ndarray_.strides):
+        raise ValueError(
+            "At least one stride in the given numpy array is negative, and tensors with "
+            "negative strides are not currently supported. (You can probably work around "
+            "this by making a copy of your array  with array.copy().) ")
     return make(ndarray_)
 
 
@@ -378,6 +383,15 @@ def _zero_(self: Tensor) -> Tensor:
 
 def _fill_(self: Tensor, value) -> Tensor:
     """Mirrors ``Tensor.fill_``."""
+    if isinstance(value, Tensor):
+        if value.dim() != 0:
+            raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.dim()} dimensions.")
+        if ((self._requires_grad or value._requires_grad) and grad_mode.state.enabled) or \
+                "_fw" in self.__dict__ or "_fw" in value.__dict__:
+            # torch's Tensor overload: its own node, whose value gets the summed gradient
+            from ember._ops import indexing  # imported after this table
+            return run_inplace(indexing.FILL, self, value)
     value = _plain_number(value)
     if (self._requires_grad and grad_mode.state.enabled) or "_fw" in self.__dict__:
         return run_inplace(FILL, self, value)

@@ -6,7 +6,8 @@ casting rules, and the history moved onto the new node. Imported after the op ta
 """
 from __future__ import annotations
 
-from ember._ops.registry import attach, inplace
+from ember import _dtype
+from ember._ops.registry import KEEP, attach, defop, inplace, run
 from ember._tensor import Tensor
 
 # torch's in-place methods whose out-of-place op ember has; a name missing on Tensor is
@@ -49,6 +50,30 @@ def _inplace_method(name: str, fn):
     return method
 
 
+def _float_power_(self, exponent):
+    """Mirrors ``Tensor.float_power_``: only a float64 (complex128) ``self`` can hold the
+    result, which torch computes in that dtype whatever the operands are."""
+    complex_ = self.is_complex() or isinstance(exponent, complex) or (
+        isinstance(exponent, Tensor) and exponent.is_complex())
+    wide = _dtype.complex128 if complex_ else _dtype.float64
+    if self.dtype is not wide:
+        raise RuntimeError(
+            f"the base given to float_power_ has dtype {_dtype.scalar_type_name(self.dtype)} "
+            f"but the operation's result requires dtype {_dtype.scalar_type_name(wide)}")
+    return inplace(Tensor.float_power, self, exponent)
+
+
+def _conj_physical_(self):
+    """Mirrors ``Tensor.conj_physical_``: torch records its own node even for a real
+    ``self``, whose values stay as they are."""
+    return inplace(lambda t: run(_CONJ_PHYSICAL_, t), self)
+
+
+_CONJ_PHYSICAL_ = defop("conj_physical_", node="ConjPhysicalBackward1", kind=KEEP,
+                        forward=lambda xp, self: xp.conj(self),
+                        backward=lambda grad, self: grad.conj(), real_formulas=False)
+
+
 def attach_inplace() -> None:
     """Attach every in-place form whose op exists; rerun after a table grows."""
     methods = {}
@@ -56,6 +81,7 @@ def attach_inplace() -> None:
         fn = getattr(Tensor, name, None)
         if fn is not None and name + "_" not in vars(Tensor):
             methods[name + "_"] = _inplace_method(name, fn)
+    methods.update(float_power_=_float_power_, conj_physical_=_conj_physical_)
     attach(methods)
     attach({dunder: vars(Tensor)[name + "_"] for dunder, name in AUGMENTED.items()
             if name + "_" in vars(Tensor)})

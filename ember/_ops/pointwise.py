@@ -184,6 +184,10 @@ RSUB = defop(
         else xp.subtract(other, xp.multiply(self, alpha))),
     backward=(lambda grad, self, other, alpha: _scaled(-grad, alpha),
               lambda grad, self, other, alpha: grad))
+# ``torch.rsub(tensor, tensor)``: the same formulas, torch's other node name.
+RSUB_TENSOR = defop(
+    "rsub", node="RsubBackward0", nin=2, check=_no_bool_sub, forward=RSUB.forward,
+    backward=RSUB.backward)
 
 MUL = defop(
     "mul", node="MulBackward0", nin=2, save=(0, 1),
@@ -1063,9 +1067,7 @@ subtract = sub
 
 def rsub(input, other, *, alpha=1) -> Tensor:
     """Mirrors ``torch.rsub``: ``other - alpha * input``."""
-    if isinstance(other, Tensor):
-        return run(SUB, other, input, alpha)
-    return run(RSUB, input, other, alpha)
+    return run(RSUB_TENSOR if isinstance(other, Tensor) else RSUB, input, other, alpha)
 
 
 def mul(input, other) -> Tensor:

@@ -1142,8 +1142,17 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     w = weights._data
     if w.ndim != 1 or w.shape[0] != data.shape[0]:
         raise RuntimeError("weights should be 1-d and have the same length as input")
-    out_np = w.dtype if w.dtype.kind == "f" else np.dtype(np.float64)
-    return make(np.bincount(data, w.astype(np.float64), minlength).astype(out_np))
+    if w.dtype.kind != "f":  # integer or bool weights sum in float64
+        weights = weights.to(_dtype.float64)
+    return run(BINCOUNT_WEIGHTED, input, weights, minlength)
+
+
+# torch records a node for weights that require grad, but cannot differentiate it.
+BINCOUNT_WEIGHTED = defop(
+    "bincount", node="NotImplemented", nin=2, kind=KEEP, promote=(1,),
+    forward=lambda xp, self, weights, minlength: xp.bincount(
+        self, weights.astype(xp.float64), minlength).astype(weights.dtype),
+    backward=(None, not_implemented("bincount")))
 
 
 def histc(input: Tensor, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
