@@ -4,6 +4,7 @@ The functions live by topic in ``ember/nn/_functional/``; their array kernels an
 rules are op records in ``ember/_ops/nn_*.py``.
 """
 from ember.nn._functional.activation import *  # noqa: F403
+from ember.nn._functional.attention import *  # noqa: F403
 from ember.nn._functional.conv import *  # noqa: F403
 from ember.nn._functional.distance import *  # noqa: F403
 from ember.nn._functional.dropout import *  # noqa: F403

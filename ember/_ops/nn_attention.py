@@ -1,0 +1,155 @@
+"""Attention kernels of ``ember.nn``: fused softmax attention and the safe softmax.
+
+NOTE [Fused attention]: torch's CPU ``scaled_dot_product_attention`` runs a fused kernel
+(``_scaled_dot_product_flash_attention_for_cpu``, node
+``ScaledDotProductFlashAttentionForCpuBackward0``) when its inputs allow it (4-D, no
+dropout, a mask that needs no gradient, ...), and otherwise composes it from ``matmul``,
+``_safe_softmax`` and ``dropout`` (learnt by experiment against torch 2.13). ember does the
+same: ``FLASH_ATTENTION`` is one record whose forward is two batched matmuls over all
+batch and head dimensions around a masked, "safe" softmax (a row whose every score is
+masked gives zeros, not nan), and whose backward is one record too
+(``FLASH_ATTENTION_BACKWARD``) computing the three input gradients from the saved
+probabilities. torch cannot differentiate that backward again (its node is
+``NotImplemented``): neither can ember, with torch's error. The composed path lives in
+``ember.nn._functional.attention`` and is differentiable to any order, as torch's is.
+"""
+from __future__ import annotations
+
+from ember._backend import np
+from ember._ops.registry import KEEP, defop, not_implemented, run
+from ember._tensor import Tensor
+
+
+def _memory_order(data) -> tuple:
+    """The dimensions of ``data`` from outermost to innermost in memory."""
+    if data.flags.c_contiguous:
+        return tuple(range(data.ndim))
+    return tuple(sorted(range(data.ndim), key=lambda d: -abs(data.strides[d])))
+
+
+def _laid_out_like(result, like):
+    """``result`` copied into memory ordered like ``like``'s (torch's fused kernel writes its
+    output in the query's layout, so ``permute(...).contiguous()`` after it is a no-op)."""
+    order = _memory_order(like)
+    if order == tuple(range(like.ndim)):
+        return result
+    inverse = [0] * len(order)
+    for i, d in enumerate(order):
+        inverse[d] = i
+    return np.ascontiguousarray(result.transpose(order)).transpose(inverse)
+
+
+def safe_softmax_array(xp, scores):
+    """Softmax over the last dim whose fully masked (all ``-inf``) rows give zeros."""
+    if scores.size == 0:
+        return scores.copy()
+    top = xp.amax(scores, axis=-1, keepdims=True)
+    top = xp.where(top == -np.inf, 0, top)
+    e = xp.exp(scores - top)
+    total = xp.add.reduce(e, axis=-1, keepdims=True)
+    return e / xp.where(total == 0, 1, total)
+
+
+def _scores(xp, q, k, mask, scale, causal):
+    scores = xp.matmul(q, xp.swapaxes(k, -1, -2))
+    scores *= scale
+    if causal:
+        keep = np.tri(scores.shape[-2], scores.shape[-1], dtype=bool)
+        scores = xp.where(keep, scores, -np.inf)
+    if mask is not None:
+        if mask.dtype == np.bool_:
+            scores = xp.where(mask, scores, -np.inf)
+        else:
+            scores = scores + mask
+    return scores.astype(q.dtype, copy=False)
+
+
+def _flash_forward(xp, q, k, v, mask, scale, causal, groups):
+    if groups > 1:  # grouped-query attention: each key/value head serves ``groups`` heads
+        k = xp.repeat(k, groups, axis=-3)
+        v = xp.repeat(v, groups, axis=-3)
+    probs = safe_softmax_array(xp, _scores(xp, q, k, mask, scale, causal))
+    out = xp.matmul(probs, v).astype(q.dtype, copy=False)
+    return _laid_out_like(out, q), probs
+
+
+def _fold_groups(grad, groups):
+    """The gradient of a key/value repeated ``groups`` times along the head dim."""
+    if groups == 1:
+        return grad
+    shape = grad.shape
+    return grad.reshape(shape[:-3] + (shape[-3] // groups, groups) + shape[-2:]).sum(axis=-3)
+
+
+def _flash_backward(xp, grad, q, k, v, probs, scale, groups):
+    if groups > 1:
+        k = xp.repeat(k, groups, axis=-3)
+        v = xp.repeat(v, groups, axis=-3)
+    grad_v = xp.matmul(xp.swapaxes(probs, -1, -2), grad)
+    grad_probs = xp.matmul(grad, xp.swapaxes(v, -1, -2))
+    grad_scores = probs * (grad_probs - xp.add.reduce(grad_probs * probs, axis=-1,
+                                                        keepdims=True))
+    grad_scores *= scale
+    grad_q = xp.matmul(grad_scores, k)
+    grad_k = xp.matmul(xp.swapaxes(grad_scores, -1, -2), q)
+    dtype = q.dtype
+    return (grad_q.astype(dtype, copy=False), _fold_groups(grad_k, groups).astype(dtype),
+            _fold_groups(grad_v, groups).astype(dtype))
+
+
+_NOT_TWICE = not_implemented("_scaled_dot_product_flash_attention_for_cpu_backward")
+
+FLASH_ATTENTION_BACKWARD = defop(
+    "_scaled_dot_product_flash_attention_for_cpu_backward", node="NotImplemented", nin=4,
+    kind=KEEP, promote=(0,), multi=True, forward=_flash_backward,
+    backward=(_NOT_TWICE,) * 4)
+
+# One backward run serves the formulas of q, k and v: the engine calls them one after the
+# other with the same ``grads`` list, so the list's identity keys the shared result.
+_shared = [None, None]
+
+
+def _input_grads(grads, query, key, value, result, scale, groups):
+    if _shared[0] is not grads:
+        probs = result[1]._data
+        _shared[1] = run(FLASH_ATTENTION_BACKWARD, grads[0], query, key, value, probs, scale,
+                         groups)
+        _shared[0] = grads
+    return _shared[1]
+
+
+def _formula(i):
+    def formula(grads, query, key, value, attn_mask, scale, is_causal, groups, result):
+        return _input_grads(grads, query, key, value, result, scale, groups)[i]
+    return formula
+
+
+FLASH_ATTENTION = defop(
+    "_scaled_dot_product_flash_attention_for_cpu",
+    node="ScaledDotProductFlashAttentionForCpuBackward0", nin=4, kind=KEEP, promote=(0,),
+    multi=1, save=(0, 1, 2, "result"), forward=_flash_forward,
+    backward=(_formula(0), _formula(1), _formula(2), None))
+
+
+def flash_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask, scale: float,
+                    is_causal: bool, groups: int) -> Tensor:
+    """The fused attention of 4-D ``(N, H, L, E)`` inputs (NOTE [Fused attention]);
+    ``attn_mask`` (bool: True takes part; float: added to the scores) needs no gradient."""
+    return run(FLASH_ATTENTION, query, key, value, attn_mask, scale, is_causal, groups)[0]
+
+
+def _safe_softmax_grad(grad, self, dim, result):
+    return result * (grad - (grad * result).sum(dim, keepdim=True))
+
+
+SAFE_SOFTMAX = defop(
+    "_safe_softmax", node="SafeSoftmaxBackward0", kind=KEEP, save=("result",),
+    forward=lambda xp, x, dim: safe_softmax_array(xp, x) if dim in (-1, x.ndim - 1)
+    else xp.moveaxis(safe_softmax_array(xp, xp.moveaxis(x, dim, -1)), -1, dim),
+    backward=_safe_softmax_grad)
+
+
+def safe_softmax(input: Tensor, dim: int) -> Tensor:
+    """torch's ``_safe_softmax``: softmax along ``dim`` where a fully masked row gives 0."""
+    return run(SAFE_SOFTMAX, input, dim)
+
