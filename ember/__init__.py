@@ -105,3 +105,24 @@ def __getattr__(name: str):
         globals()[name] = module
         return module
     raise AttributeError(f"module 'ember' has no attribute '{name}'")
+
+# ---- checkpoints: ``ember.save`` / ``ember.load`` (torch's file format) ------------------
+# ember.serialization pulls in zipfile and pickle machinery; it loads on first use.
+_LAZY_SUBMODULES += ("serialization",)
+
+
+def save(obj, f, pickle_protocol: int = 2) -> None:
+    """Mirrors ``torch.save``; see ``ember.serialization.save``."""
+    from ember.serialization import save as _save
+
+    _save(obj, f, pickle_protocol)
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
+         **pickle_load_args):
+    """Mirrors ``torch.load`` (``weights_only=True`` by default); see
+    ``ember.serialization.load``."""
+    from ember.serialization import load as _load
+
+    return _load(f, map_location, pickle_module, weights_only=weights_only, mmap=mmap,
+                 **pickle_load_args)
