@@ -102,31 +102,31 @@ def tolerance(dtype):
     return TOL64 if dtype == "float64" else TOLERANCES[dtype]
 
 
-def assert_params(e_params, t_params, dtype):
-    rtol, atol = tolerance(dtype)
+def assert_params(e_params, t_params, dtype, tol=None):
+    rtol, atol = tol or tolerance(dtype)
     for i, (e, t) in enumerate(zip(e_params, t_params)):
         assert repr(e.dtype) == repr(t.dtype)
         np.testing.assert_allclose(e.detach()._data, t.detach().numpy(), rtol=rtol, atol=atol,
                                    err_msg=f"param {i}")
 
 
-def assert_same_state(e, t, dtype, path="state_dict"):
+def assert_same_state(e, t, dtype, path="state_dict", tol=None):
     """Same nesting, keys, value types and values (tensors: dtype, shape, values)."""
     if isinstance(t, torch.Tensor):
         assert isinstance(e, ember.Tensor), f"{path}: {type(e).__name__} is not a Tensor"
         assert repr(e.dtype) == repr(t.dtype), f"{path}: {e.dtype} != {t.dtype}"
         assert tuple(e.shape) == tuple(t.shape), path
-        rtol, atol = tolerance(dtype)
+        rtol, atol = tol or tolerance(dtype)
         np.testing.assert_allclose(e._data, t.numpy(), rtol=rtol, atol=atol, err_msg=path)
     elif isinstance(t, dict):
         assert isinstance(e, dict) and list(e.keys()) == list(t.keys()), \
             f"{path}: keys {list(e)} != {list(t)}"
         for k in t:
-            assert_same_state(e[k], t[k], dtype, f"{path}[{k!r}]")
+            assert_same_state(e[k], t[k], dtype, f"{path}[{k!r}]", tol)
     elif isinstance(t, (list, tuple)):
         assert type(e) is type(t) and len(e) == len(t), path
         for i, (a, b) in enumerate(zip(e, t)):
-            assert_same_state(a, b, dtype, f"{path}[{i}]")
+            assert_same_state(a, b, dtype, f"{path}[{i}]", tol)
     elif isinstance(t, float) and dtype == "float32":
         assert type(e) is type(t), path
         np.testing.assert_allclose(e, t, rtol=1e-5, err_msg=path)
@@ -521,8 +521,14 @@ def test_nn_model_matches_torch(name, dtype):
     t_opt, e_opt = opts
     assert [n for n, _ in e_model.named_parameters()] == \
         [n for n, _ in t_model.named_parameters()]
-    assert_params(list(e_model.parameters()), list(t_model.parameters()), dtype)
-    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), dtype)
+    # In float32 the MLP's matmul and tanh round differently from torch's (and between
+    # NumPy's AVX-512, AVX2 and baseline kernels) in the last bit, and the adaptive
+    # optimizers divide each gradient by its running RMS: a last-bit difference in a
+    # gradient near zero moves a parameter by up to ~1e-5 over 20 steps (float64 agrees to
+    # 1e-12, so the updates themselves are torch's).
+    tol = (1e-5, 1e-4) if dtype == "float32" else None
+    assert_params(list(e_model.parameters()), list(t_model.parameters()), dtype, tol)
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), dtype, tol=tol)
 
 
 @pytest.mark.parametrize("line_search_fn,lr", [(None, 0.5), ("strong_wolfe", 1)])
