@@ -350,3 +350,21 @@ def test_module(name, args, kwargs):
     assert_same(e_in.grad, t_in.grad)
     for (_, e_p), (_, t_p) in zip(e_m.named_parameters(), t_m.named_parameters()):
         assert_same(e_p.grad, t_p.grad)
+
+
+@pytest.mark.parametrize("hard", [False, True])
+@pytest.mark.parametrize("dim", [-1, 0])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gumbel_softmax_draws_and_gradients_match_torch(hard, dim, dtype) -> None:
+    # the same seed gives torch's Gumbel noise, so values and gradients compare as usual
+    def fn(lib, x):
+        lib.manual_seed(5)
+        return lib.nn.functional.gumbel_softmax(x, tau=0.7, hard=hard, dim=dim)
+    check_op(fn, [(4, 6)], dtype=dtype)
+
+
+def test_gumbel_softmax_eps_is_deprecated_and_dims_checked() -> None:
+    for lib in (torch, ember):
+        with pytest.warns(UserWarning, match="`eps` parameter is deprecated"):
+            lib.nn.functional.gumbel_softmax(lib.ones(2, 3), eps=1e-5)
+    check_raises_like(lambda lib: lib.nn.functional.gumbel_softmax(lib.ones(2, 3), dim=5))

@@ -20,7 +20,7 @@ __all__ = [
     "selu", "selu_", "celu", "celu_", "leaky_relu", "leaky_relu_", "prelu", "rrelu", "rrelu_",
     "glu", "gelu", "logsigmoid", "hardshrink", "tanhshrink", "softsign", "softplus", "softmin",
     "softmax", "log_softmax", "softshrink", "tanh", "sigmoid", "hardsigmoid", "silu", "mish",
-    "hardswish",
+    "hardswish", "gumbel_softmax",
 ]
 
 
@@ -236,6 +236,24 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     if dim is None:
         dim = _get_softmax_dim("log_softmax", input.dim(), _stacklevel)
     return ember.log_softmax(input, dim, dtype=dtype)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """Mirrors ``torch.nn.functional.gumbel_softmax``: ``softmax((logits + g) / tau)`` with
+    Gumbel noise ``g = -log(e)``, ``e`` drawn by ``exponential_`` from the generator as torch
+    draws it (so a seeded call gives torch's sample). ``hard=True`` returns the one-hot of
+    the argmax with the soft sample's gradient (``y_hard - y_soft.detach() + y_soft``).
+    ``eps`` is deprecated and has no effect, as in torch (it warns)."""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    gumbels = -ember.empty_like(logits).exponential_().log()
+    y_soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    index = y_soft.max(dim, keepdim=True)[1]
+    y_hard = ember.zeros_like(logits).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
