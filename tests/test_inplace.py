@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import ember
-from tests.helpers import assert_same, check_raises_like, torch
+from tests.helpers import assert_same, check_op, check_raises_like, torch
 
 
 def both(fn):
@@ -177,3 +177,18 @@ def test_copy_broadcasts_casts_and_differentiates() -> None:
     for t, e in zip(*both(fn)):
         assert_same(e, t)
     check_raises_like(lambda L: L.ones(2, 3).copy_(L.ones(3, 2)))
+
+
+@pytest.mark.parametrize("index", [False, True])
+def test_write_through_a_flattening_view_then_a_transposed_use(index) -> None:
+    # the base's CopySlices receives a non-contiguous gradient (from the transpose) and
+    # replays the flattening view on it: it must lay the gradient out as the base first
+    def fn(lib, x):
+        out = lib.zeros(4, 3, 2, dtype=x.dtype)
+        flat = out.view(12, 2)
+        if index:
+            flat.index_put_((lib.tensor([0, 4, 8]),), x)
+        else:
+            flat[2:5] = x
+        return out.transpose(0, 1) * 2
+    check_op(fn, [(3, 2)])

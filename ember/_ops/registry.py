@@ -483,6 +483,7 @@ def replay_view(t: Tensor, chain: list) -> Tensor:
 def _copy_slices_base(grad, base, value, chain):
     from ember._ops.creation import ones_like
 
+    grad = grad.contiguous()  # laid out as the base the chain was recorded on
     with grad_mode.no_grad():
         keep = ones_like(grad)
         op, params, _ = chain[0]
@@ -498,7 +499,9 @@ COPY_SLICES = defop(
     "copy_slices", node="CopySlices", nin=2, kind=KEEP, promote=(),
     forward=None,  # never run: the write itself happens in place (see ``inplace``)
     backward=(_copy_slices_base,
-              lambda grad, base, value, chain: replay_view(grad, chain)))
+              # the chain was recorded on the (contiguous) base, and a view step such as
+              # ``view(12, 2)`` cannot be replayed on a gradient laid out otherwise
+              lambda grad, base, value, chain: replay_view(grad.contiguous(), chain)))
 COPY_SLICES.node_cls.name = lambda self: "torch::autograd::CopySlices"  # torch's spelling
 
 
