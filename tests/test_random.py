@@ -90,6 +90,19 @@ def test_randint(seed, shape):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_randint_keyword_forms(seed):
+    check_bits(lambda lib: [lib.randint(high=5, size=(7,)), lib.randint(2, high=9, size=(3,)),
+                            lib.randint(low=-4, high=4, size=(2, 3)), lib.randint(6, size=(4,))],
+               seed)
+    for call in (lambda lib: lib.randint(5), lambda lib: lib.randint(3, high=4),
+                 lambda lib: lib.randint(5, (2,), high=3)):
+        with pytest.raises(TypeError):
+            call(torch)
+        with pytest.raises(TypeError):
+            call(ember)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 10, 16, 17, 100, 1000, 5001])
 def test_randperm(seed, n):
     def run(lib):

@@ -606,10 +606,26 @@ def randn(*size, generator: Generator | None = None, dtype=None, device=None,
 
 
 def randint(*args, generator: Generator | None = None, dtype=None, device=None,
-            requires_grad: bool = False, out=None) -> Tensor:
-    """Mirrors ``torch.randint(high, size)`` and ``torch.randint(low, high, size)``:
-    int64 unless ``dtype`` says otherwise."""
+            requires_grad: bool = False, out=None, **bounds) -> Tensor:
+    """Mirrors ``torch.randint(high, size)`` and ``torch.randint(low, high, size)``, each
+    argument also by keyword (``low=``, ``high=``, ``size=``): int64 unless ``dtype`` says
+    otherwise."""
     _place(device)
+    if bounds:
+        unknown = set(bounds) - {"low", "high", "size"}
+        if unknown:
+            raise TypeError(f"randint() got an unexpected keyword argument '{unknown.pop()}'")
+        three = "low" in bounds or len(args) + len(bounds) == 3
+        names = ("low", "high", "size") if three else ("high", "size")
+        given = dict(zip(names, args))
+        if any(k in given for k in bounds) or not set(bounds) <= set(names):
+            raise TypeError("randint() received an invalid combination of arguments")
+        given.update(bounds)
+        if set(given) != set(names):
+            missing = ", ".join(f'"{k}"' for k in names if k not in given)
+            raise TypeError(f"randint() missing {len(names) - len(given)} required positional "
+                            f"argument: {missing}")
+        args = tuple(given[k] for k in names)
     if len(args) == 2:
         low, (high, size) = 0, args
     elif len(args) == 3:
