@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import ember
 import ember.nn.functional as EF
-from tests.helpers import check_gradcheck, check_op, check_raises_like, torch
+from tests.helpers import assert_same, check_gradcheck, check_op, check_raises_like, torch
 
 TF = torch.nn.functional
 
@@ -294,3 +294,17 @@ def test_modules_compute_like_functional():
         ctc = nn(lib).CTCLoss(reduction="sum", zero_infinity=True)
         return ctc(x.log_softmax(2), idx(lib, CTC_T), [4, 4, 3], [3, 2, 1])
     check_op(fn3, [(4, 3, 4)])
+
+
+def test_nll_loss_2d_is_the_deprecated_nll_loss() -> None:
+    rng = np.random.default_rng(3)
+    logp = rng.normal(size=(2, 3, 4, 5))
+    target = rng.integers(0, 3, size=(2, 4, 5))
+    out = {}
+    for lib in (torch, ember):
+        with pytest.warns(FutureWarning) as record:
+            loss = lib.nn.NLLLoss2d(ignore_index=1, reduction="sum")
+        out[lib.__name__] = (str(record[0].message), repr(loss),
+                             loss(lib.tensor(logp), lib.tensor(target)))
+    assert out["ember"][:2] == out["torch"][:2]
+    assert_same(out["ember"][2], out["torch"][2])
