@@ -183,3 +183,17 @@ def test_vmap_of_nll_loss_with_per_sample_targets(reduction, weighted) -> None:
     (t_grad, t_value), (e_grad, e_value) = results
     assert_same(e_grad, t_grad)
     assert_same(e_value, t_value)
+
+
+def test_data_parallel_on_a_cpu_build() -> None:
+    x = np.random.default_rng(8).normal(size=(4, 2)).astype(np.float32)
+    results = []
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        model = lib.nn.DataParallel(lib.nn.Linear(2, 3), device_ids=[0], dim=0)
+        out = model(lib.tensor(x))
+        results.append((repr(model), list(model.state_dict()), model.device_ids, out))
+    (t_repr, t_keys, t_ids, t_out), (e_repr, e_keys, e_ids, e_out) = results
+    assert (e_repr, e_keys, e_ids) == (t_repr, t_keys, t_ids)
+    assert e_out.grad_fn.name() == t_out.grad_fn.name()
+    assert_same(e_out, t_out.detach())
