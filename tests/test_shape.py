@@ -7,13 +7,21 @@ empty tensors where torch accepts them, and runs on contiguous and non-contiguou
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ember
 from ember._ops import shape as S
-from tests.helpers import check_gradcheck, check_op, check_raises_like, examples, torch
+from tests.helpers import (
+    check_gradcheck,
+    check_op,
+    check_raises_like,
+    examples,
+    to_numpy,
+    torch,
+)
 
 
 def lib(L):
@@ -631,3 +639,46 @@ def test_meshgrid_matrix_refused():
 ])
 def test_error_messages_match_torch(fn) -> None:
     check_raises_like(fn)
+
+
+VIEW_DTYPE_CASES = [
+    ("float32", "int32", (2, 3), False), ("float32", "float16", (2, 3), False),
+    ("float32", "uint8", (2, 3), False), ("float16", "float32", (2, 4), False),
+    ("float16", "bfloat16", (3,), False), ("int8", "int64", (2, 8), False),
+    ("float64", "complex128", (2, 4), False), ("float32", "int32", (4, 2), True),
+    ("float32", "int64", (2, 3), False), ("float32", "float16", (4, 2), True),
+    ("float32", "float16", (), False), ("int16", "float32", (3, 3), False),
+]
+
+
+@pytest.mark.parametrize("src,dst,shape,transposed", VIEW_DTYPE_CASES)
+def test_view_as_another_dtype(src, dst, shape, transposed) -> None:
+    # the same memory read as another dtype: values as bits, shapes, torch's errors, no
+    # gradient, and writes through the view reach the tensor
+    data = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape) * 0.75 + 1
+
+    def fn(lib):
+        x = lib.tensor(data).to(getattr(lib, src))
+        x = x.t() if transposed else x
+        if x.is_floating_point():
+            x.requires_grad_()
+        y = x.view(getattr(lib, dst))
+        return x, y
+
+    try:
+        t_x, t_y = fn(torch)
+    except RuntimeError as exc:
+        with pytest.raises(RuntimeError) as info:
+            fn(ember)
+        assert str(info.value) == str(exc)
+        return
+    e_x, e_y = fn(ember)
+    assert tuple(e_y.shape) == tuple(t_y.shape) and repr(e_y.dtype) == repr(t_y.dtype)
+    assert (e_y.requires_grad, e_y.grad_fn) == (t_y.requires_grad, t_y.grad_fn)
+    # bits compared as bytes (both sides read through the same reinterpretation)
+    np.testing.assert_array_equal(e_y.detach().contiguous().view(ember.uint8)._data,
+                                  t_y.detach().contiguous().view(torch.uint8).numpy())
+    with torch.no_grad(), ember.no_grad():
+        t_y.zero_()
+        e_y.zero_()
+    np.testing.assert_array_equal(to_numpy(e_x), to_numpy(t_x))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 
+from ember import _dtype
 from ember._backend import ndarray, np
 from ember._dtype import int64, legacy_type_name, scalar_type_name
 from ember._ops import batching
@@ -75,9 +76,45 @@ UNSAFE_VIEW = defop("_unsafe_view", node="UnsafeViewBackward0", kind=KEEP,
 
 
 def view(self: Tensor, *shape) -> Tensor:
-    """Mirrors ``Tensor.view``: a view with a new shape, never a copy."""
+    """Mirrors ``Tensor.view``: a view with a new shape, never a copy; ``view(dtype)``
+    reinterprets the memory as another dtype."""
+    if len(shape) == 1 and isinstance(shape[0], _dtype.dtype):
+        return _view_as_dtype(self, shape[0])
     data = self._data
     return run(VIEW, self, infer_shape(shape, data.size), data.shape)
+
+
+def _view_as_dtype(self: Tensor, dtype) -> Tensor:
+    """``Tensor.view(dtype)``: the same memory read as ``dtype``; with another element size
+    the last dim shrinks or grows by the ratio. As in torch it records no gradient, and it
+    shares the tensor's version counter."""
+    data = self._data
+    new = dtype.np
+    old_size, new_size = data.dtype.itemsize, new.itemsize
+    if old_size != new_size:
+        what = (f"to view {scalar_type_name(_dtype.from_np(data.dtype))} as "
+                f"{scalar_type_name(dtype)} (different element sizes)")
+        if data.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 {what}")
+        strides = tuple(st // old_size for st in data.strides)
+        if data.shape[-1] != 1 and strides[-1] != 1:
+            raise RuntimeError(f"self.stride(-1) must be 1 {what}, but got {strides[-1]}")
+        if new_size > old_size:
+            ratio = new_size // old_size
+            if data.shape[-1] % ratio:
+                raise RuntimeError(f"self.size(-1) must be divisible by {ratio} {what}, but "
+                                   f"got {data.shape[-1]}")
+            for d, st in enumerate(strides[:-1]):
+                if st % ratio:
+                    raise RuntimeError(f"self.stride({d}) must be divisible by {ratio} {what}, "
+                                       f"but got {st}")
+            offset = self.storage_offset()
+            if offset % ratio:
+                raise RuntimeError(f"self.storage_offset() must be divisible by {ratio} {what}, "
+                                   f"but got {offset}")
+    out = make(data.view(new))
+    out._vc = self._vc
+    return out
 
 
 def view_as(self: Tensor, other: Tensor) -> Tensor:
