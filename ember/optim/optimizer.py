@@ -382,6 +382,20 @@ def _check_lr(lr) -> None:
         raise ValueError("Tensor lr must be 1-element")
 
 
+def _check_adam_ranges(lr, eps: float, betas, weight_decay: float) -> None:
+    """The range checks of torch's Adam-family constructors, in their order and words."""
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
 def _check_fused(fused, foreach, differentiable) -> None:
     if fused:
         if differentiable:
