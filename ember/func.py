@@ -637,65 +637,13 @@ class _VmapBackward(Node):
 
 def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,
                     tie_weights: bool = True, strict: bool = False):
-    """Mirrors ``torch.func.functional_call``: call ``module`` with some of its attributes
-    (dotted names, ``"layer.weight"``) replaced by the given tensors for the duration of
-    the call, then put back — so ``grad`` and ``vmap`` can treat parameters as inputs.
-    Works on any object whose parameters are attributes (ember has no ``nn.Module`` yet)."""
-    dicts = parameter_and_buffer_dicts
-    if not isinstance(dicts, (tuple, list)):
-        dicts = (dicts,)
-    merged: dict = {}
-    for d in dicts:
-        for key, value in d.items():
-            if key in merged:
-                raise ValueError(f"{key} appeared in multiple dictionaries; behavior of "
-                                 "functional call is ambiguous")
-            merged[key] = value
-    if args is None:
-        args = ()
-    elif not isinstance(args, tuple):
-        args = (args,)
-    originals = []
-    try:
-        for name, value in merged.items():
-            *path, attr = name.split(".")
-            owner = module
-            for part in path:
-                owner = getattr(owner, part)
-            if strict and not hasattr(owner, attr):
-                raise RuntimeError(f"Unexpected key(s): '{name}'.")
-            originals.append((owner, attr, getattr(owner, attr, _MISSING)))
-            setattr(owner, attr, value)
-        return module(*args, **(kwargs or {}))
-    finally:
-        for owner, attr, value in reversed(originals):
-            if value is _MISSING:
-                delattr(owner, attr)
-            else:
-                setattr(owner, attr, value)
+    """Mirrors ``torch.func.functional_call``: call the ``nn.Module`` ``module`` with some of
+    its parameters and buffers (dotted names, ``"layer.weight"``) replaced by the given
+    tensors for the duration of the call, then put back, so ``grad`` and ``vmap`` can treat
+    parameters as inputs. ``parameter_and_buffer_dicts`` is a dict or a tuple of dicts;
+    ``tie_weights`` replaces tied names together; ``strict`` requires exactly the module's
+    names. The work is ``nn.utils.stateless``'s."""
+    from ember.nn.utils.stateless import _functional_call
 
-
-_MISSING = object()
-
-
-_functional_call_on_attributes = functional_call
-
-
-def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,  # noqa: F811
-                    tie_weights: bool = True, strict: bool = False):
-    """Mirrors ``torch.func.functional_call``: call ``module`` with some of its parameters
-    and buffers (dotted names, ``"layer.weight"``) replaced by the given tensors for the
-    duration of the call, then put back, so ``grad`` and ``vmap`` can treat parameters as
-    inputs. ``parameter_and_buffer_dicts`` is a dict or a tuple of dicts; ``tie_weights``
-    replaces tied names together; ``strict`` requires exactly the module's names.
-    An object that is not an ``nn.Module`` has its attributes replaced instead."""
-    import sys
-
-    nn_modules = sys.modules.get("ember.nn.modules.module")
-    if nn_modules is not None and isinstance(module, nn_modules.Module):
-        from ember.nn.utils.stateless import _functional_call
-
-        return _functional_call(module, parameter_and_buffer_dicts, args, kwargs,
-                                tie_weights=tie_weights, strict=strict)
-    return _functional_call_on_attributes(module, parameter_and_buffer_dicts, args, kwargs,
-                                          tie_weights=tie_weights, strict=strict)
+    return _functional_call(module, parameter_and_buffer_dicts, args, kwargs,
+                            tie_weights=tie_weights, strict=strict)

@@ -47,24 +47,12 @@ def test_func_transforms_like_torch() -> None:
     assert outputs[1] == outputs[0]
 
 
-class _Affine:
-    """A stand-in module (ember has no nn yet): parameters are attributes."""
-
-    def __init__(self, L):
-        self.weight = L.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]])
-        self.bias = L.tensor([0.1, -0.2])
-
-    def __call__(self, x):
-        return x @ self.weight.T + self.bias
-
-
 def _functional_call_case(lib, x0, w0):
     F = importlib.import_module(lib.__name__ + ".func")
-    module = torch.nn.Linear(3, 2) if lib is torch else _Affine(lib)
-    if lib is torch:
-        with torch.no_grad():
-            module.weight.copy_(torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]]))
-            module.bias.copy_(torch.tensor([0.1, -0.2]))
+    module = lib.nn.Linear(3, 2)
+    with lib.no_grad():
+        module.weight.copy_(lib.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]]))
+        module.bias.copy_(lib.tensor([0.1, -0.2]))
     x = lib.tensor(x0, dtype=lib.float32)
     params = {"weight": lib.tensor(w0, dtype=lib.float32)}
     out = F.functional_call(module, params, (x,))
@@ -84,5 +72,6 @@ def test_functional_call_like_torch() -> None:
     for t, e in zip(*results):
         assert_same(e, t)
     with pytest.raises(ValueError, match="multiple dictionaries"):
-        ember.func.functional_call(_Affine(ember), ({"bias": ember.ones(2)},
-                                                    {"bias": ember.ones(2)}), ember.ones(1, 3))
+        ember.func.functional_call(ember.nn.Linear(3, 2), ({"bias": ember.ones(2)},
+                                                           {"bias": ember.ones(2)}),
+                                   ember.ones(1, 3))
