@@ -4,13 +4,13 @@ the instance norms."""
 from __future__ import annotations
 
 from ember import _dtype
-from ember._ops.creation import empty, ones, tensor, zeros
+from ember._ops.creation import ones, tensor, zeros
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
-from ember.nn import init
 from ember.nn._functional import normalization as F
 from ember.nn.modules.module import LazyModuleMixin, Module
-from ember.nn.parameter import Parameter, UninitializedBuffer, UninitializedParameter
+from ember.nn.modules.normalization import register_affine, reset_affine
+from ember.nn.parameter import UninitializedBuffer, UninitializedParameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d",
            "LazyBatchNorm2d", "LazyBatchNorm3d"]
@@ -32,15 +32,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(empty(num_features, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(empty(num_features, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, affine, bias, num_features, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, device=device,
                                                        dtype=dtype))
@@ -63,10 +55,7 @@ class _NormBase(Module):
         """Mirrors ``_NormBase.reset_parameters``: the running statistics reset, weight 1,
         bias 0."""
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine(self)
 
     def _check_input_dim(self, input: Tensor) -> None:
         raise NotImplementedError
