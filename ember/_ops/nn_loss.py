@@ -237,11 +237,6 @@ NLL_LOSS = defop("nll_loss", node="NllLossBackward0", nin=2, kind=KEEP, promote=
 NLL_LOSS2D = defop("nll_loss2d", node="NllLoss2DBackward0", nin=2, kind=KEEP, promote=(0,),
                    save=(0, 1), forward=_nll, backward=(_nll_grad, None))
 
-# ``tensor / n`` computed inside an ATen op: torch's node for a division by a number.
-DIV_SCALAR = defop("div", node="DivBackward1", kind=KEEP,
-                   forward=lambda xp, self, other: xp.asarray(self / other, self.dtype),
-                   backward=lambda grad, self, other: grad / other)
-
 
 # ---- margin losses ----------------------------------------------------------------------
 

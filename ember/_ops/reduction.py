@@ -1680,12 +1680,13 @@ def corrcoef(input: Tensor) -> Tensor:
     return c.clip(-1, 1)
 
 
-# torch's trapezoid rules scale by a number through mul/div's Scalar overloads, whose nodes
-# are MulBackward1 / DivBackward1 (``*`` between tensors records MulBackward0).
-_MUL_SCALAR = defop("mul", node="MulBackward1", promote=(0, 1),
+# mul/div's Scalar overloads, whose nodes are MulBackward1 / DivBackward1 (``*`` between
+# tensors records MulBackward0): torch's trapezoid rules, losses and attention scale by a
+# number through them.
+MUL_SCALAR = defop("mul", node="MulBackward1", promote=(0, 1),
                     forward=lambda xp, self, other: xp.multiply(self, other),
                     backward=lambda grad, self, other: grad * other)
-_DIV_SCALAR = defop("div", node="DivBackward1", promote=(0, 1),
+DIV_SCALAR = defop("div", node="DivBackward1", promote=(0, 1),
                     forward=lambda xp, self, other: xp.true_divide(self, other),
                     backward=lambda grad, self, other: grad / other)
 
@@ -1722,12 +1723,12 @@ def trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
         spacing = _trapezoid_spacing(y, x, d)
         if y._data.shape[d] == 0:
             return zeros(y.sum(d).shape, dtype=(y.sum(d) * spacing.sum()).dtype)
-        return run(_DIV_SCALAR, (spacing * _pairs_of(y, d)).sum(d), 2.0)
+        return run(DIV_SCALAR, (spacing * _pairs_of(y, d)).sum(d), 2.0)
     dx = 1 if dx is None and x is None else (x if dx is None else dx)
     if y._data.shape[d] == 0:
         return zeros(y.sum(d).shape, dtype=(y.sum(d) * 0.5).dtype)
     ends = y.select(d, 0) + y.select(d, -1)
-    return run(_MUL_SCALAR, y.sum(d) - ends * 0.5, dx)
+    return run(MUL_SCALAR, y.sum(d) - ends * 0.5, dx)
 
 
 def trapz(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
@@ -1743,7 +1744,7 @@ def cumulative_trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor
     d = wrap_dim(dim, y._data.ndim)
     if isinstance(x, Tensor):
         spacing = _trapezoid_spacing(y, x, d)
-        return run(_DIV_SCALAR, (spacing * _pairs_of(y, d)).cumsum(d), 2.0)
+        return run(DIV_SCALAR, (spacing * _pairs_of(y, d)).cumsum(d), 2.0)
     dx = 1 if dx is None and x is None else (x if dx is None else dx)
     return (_pairs_of(y, d) * (dx / 2.0)).cumsum(d)
 

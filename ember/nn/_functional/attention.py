@@ -85,9 +85,9 @@ def _bool_to_additive(mask: Tensor, dtype) -> Tensor:
 
 
 def _scaled_by(t: Tensor, factor: float) -> Tensor:
-    from ember._ops.reduction import _MUL_SCALAR  # torch's Scalar overload: MulBackward1
+    from ember._ops.reduction import MUL_SCALAR  # torch's Scalar overload: MulBackward1
 
-    return run(_MUL_SCALAR, t, factor)
+    return run(MUL_SCALAR, t, factor)
 
 
 def _math_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask, dropout_p: float,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from ember import _dtype
 from ember._backend import np
 from ember._ops import batching, nn_loss
+from ember._ops.reduction import DIV_SCALAR
 from ember._ops.registry import run
 from ember._tensor import Tensor, make
 
@@ -271,7 +272,7 @@ def _cross_entropy_probs(logp, target, weight, reduction, label_smoothing, class
     if reduction == "sum":
         return -product.sum()
     batch = logp.numel() // classes if classes else 0
-    return run(nn_loss.DIV_SCALAR, -product.sum(), batch)
+    return run(DIV_SCALAR, -product.sum(), batch)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
