@@ -415,7 +415,7 @@ def test_weight_norm_conv_dim_and_old_state_dict():
 
 
 def test_weight_norm_gradcheck():
-    from ember.nn.utils._norm_ops import weight_norm as op
+    from ember._ops.nn_parametrize import weight_norm as op
     rng = np.random.default_rng(0)
     for dim, g_shape in ((0, (4, 1, 1)), (2, (1, 1, 2)), (1, (1, 3, 1))):
         v = ember.tensor(rng.standard_normal((4, 3, 2)), requires_grad=True)

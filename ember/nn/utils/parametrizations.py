@@ -7,6 +7,8 @@ from enum import Enum, auto
 from ember._dtype import finfo
 from ember._ops.creation import eye, zeros_like
 from ember._ops.linalg import matrix_exp, solve
+from ember._ops.nn_parametrize import geqrf, householder_product, norm_except_dim
+from ember._ops.nn_parametrize import weight_norm as _weight_norm_op
 from ember._ops.pointwise import allclose
 from ember._ops.random import randn
 from ember._ops.shape import cat
@@ -16,8 +18,6 @@ from ember.nn._functional.distance import normalize
 from ember.nn.modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ember.nn.modules.module import Module
 from ember.nn.utils import parametrize
-from ember.nn.utils._norm_ops import geqrf, householder_product, norm_except_dim
-from ember.nn.utils._norm_ops import weight_norm as _weight_norm_op
 
 __all__ = ["orthogonal", "spectral_norm", "weight_norm"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import warnings
 
+from ember._ops.nn_parametrize import norm_except_dim
+from ember._ops.nn_parametrize import weight_norm as _weight_norm
 from ember._tensor import Tensor
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter, UninitializedParameter
-from ember.nn.utils._norm_ops import norm_except_dim
-from ember.nn.utils._norm_ops import weight_norm as _weight_norm
 
 __all__ = ["WeightNorm", "weight_norm", "remove_weight_norm"]
 

@@ -1,10 +1,8 @@
-"""Array-level pieces the weight-norm utilities share: ``torch.norm_except_dim``,
+"""Op records and array pieces of ``nn.utils``' parametrizations: ``torch.norm_except_dim``,
 ``torch._weight_norm`` (whose CPU kernel records ``WeightNormInterfaceBackward0`` when the
 norm keeps dim 0 or the last dim) and ``torch.geqrf`` / ``torch.linalg.householder_product``,
-which ``parametrizations.orthogonal`` needs and ember's linalg does not have yet.
-
-The weight-norm record lives here rather than in ``ember/_ops`` because only these
-utilities use it; its backward is written in ember ops like every record's.
+which ``parametrizations.orthogonal`` needs (ember's linalg does not have them yet).
+Imported only by ``ember.nn``.
 """
 from __future__ import annotations
 
