@@ -52,8 +52,15 @@ def _sigmoid(xp, x):
     return out
 
 
+def _mm(a, b):
+    """``a @ b`` on arrays in their own dtype: NumPy multiplies bfloat16 into float32, where
+    torch rounds the product back to bfloat16."""
+    out = a @ b
+    return out if out.dtype == a.dtype else out.astype(a.dtype)
+
+
 def _hidden_projection(xp, h, w_hh, b_hh):
-    hh = h @ w_hh.T
+    hh = _mm(h, w_hh.T)
     if b_hh is not None:
         hh += b_hh
     return hh
@@ -99,14 +106,14 @@ def _hidden_input_grad(parts, w_hh):
     d_hh = parts["d_hh"]
     if type(d_hh) is Tensor:
         return parts["dh"] + d_hh @ w_hh
-    return make(parts["dh"] + d_hh @ w_hh._data)
+    return make(parts["dh"] + _mm(d_hh, w_hh._data))
 
 
 def _weight_grad(parts, h):
     d_hh = parts["d_hh"]
     if type(d_hh) is Tensor:
         return d_hh.T @ h
-    return make(d_hh.T @ h._data)
+    return make(_mm(d_hh.T, h._data))
 
 
 def _bias_grad(parts):
@@ -183,7 +190,7 @@ def _lstm_step(xp, x, h, c, w_hh, b_hh, w_hr):
     c_new += act[:, :hidden] * act[:, g]
     tanh_c = xp.tanh(c_new)
     h_full = act[:, 3 * hidden:] * tanh_c
-    h_new = h_full if w_hr is None else h_full @ w_hr.T
+    h_new = h_full if w_hr is None else _mm(h_full, w_hr.T)
     return h_new, c_new, act, tanh_c, h_full
 
 
@@ -193,8 +200,8 @@ def _lstm_gate_grads(cat, grad_h, grad_c, act, tanh_c, c, w_hr, h_full):
     hidden = c.shape[1]
     parts = {}
     if w_hr is not None:
-        parts["d_w_hr"] = grad_h.T @ h_full
-        grad_h = grad_h @ w_hr
+        parts["d_w_hr"] = _mm(grad_h.T, h_full)
+        grad_h = _mm(grad_h, w_hr)
     i = act[:, :hidden]
     f = act[:, hidden:2 * hidden]
     g = act[:, 2 * hidden:3 * hidden]
