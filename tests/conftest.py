@@ -3,7 +3,7 @@ coverage test's place at the end of the run (tests/test_coverage.py).
 
 Profiles: "ci" (the default) draws a fixed set of examples, so every run tests the same
 inputs; ``--hypothesis-profile=thorough`` draws many more, at random, to hunt for new
-failures (``--hypothesis-seed=N`` replays one).
+failures (``--hypothesis-seed=N`` replays one); "random" draws as many as "ci", at random.
 """
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=25,
                           print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", deadline=None, max_examples=400,
+                          suppress_health_check=[HealthCheck.too_slow])
+# As many examples as "ci", drawn at random (``--hypothesis-seed=N`` picks the draw): what
+# tools/planted_bugs.py runs besides "ci", to show a bug is caught whatever the draw.
+settings.register_profile("random", deadline=None, max_examples=25, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci")
 
