@@ -81,8 +81,9 @@ SECTIONS = {
         functional.lu functional.pca_lowrank functional.svd_lowrank""",
     "torch.testing": """testing.assert_close testing.make_tensor""",
     "torch.fft": """fft.fft fft.ifft fft.rfft fft.irfft fft.fft2 fft.ifft2 fft.rfft2 fft.irfft2
-        fft.fftn fft.ifftn fft.rfftn fft.irfftn fft.hfft fft.ihfft fft.fftfreq fft.rfftfreq
-        fft.fftshift fft.ifftshift""",
+        fft.fftn fft.ifftn fft.rfftn fft.irfftn fft.hfft fft.ihfft fft.hfft2 fft.ihfft2
+        fft.hfftn fft.ihfftn fft.fftfreq fft.rfftfreq fft.fftshift fft.ifftshift stft istft
+        Tensor.stft Tensor.istft""",
 }
 
 

@@ -93,8 +93,8 @@ Generator.__module__ = "ember"  # printed as ``<class 'ember.Generator'>``
 # Subpackages a plain tensor program does not use load on first access, so that they cost
 # ``import ember`` nothing.
 _LAZY_SUBMODULES = ("nn", "optim", "cuda", "backends", "accelerator", "mps", "xpu", "cpu",
-                    "testing",
-                    "functional", "utils")
+                    "testing", "distributed",
+                    "functional", "utils", "fft")
 
 
 def __getattr__(name: str):
@@ -106,16 +106,43 @@ def __getattr__(name: str):
         return module
     raise AttributeError(f"module 'ember' has no attribute '{name}'")
 
+# ``stft``/``istft`` live with the transforms in ember._ops.fft, which loads on first use;
+# importing it attaches the Tensor methods in place of these.
+def stft(input: Tensor, n_fft: int, hop_length=None, win_length=None, window=None,
+         center: bool = True, pad_mode: str = "reflect", normalized: bool = False,
+         onesided=None, return_complex=None, align_to_window=None) -> Tensor:
+    """Mirrors ``torch.stft``; see ``ember._ops.fft.stft``."""
+    from ember._ops.fft import stft as _stft
+
+    return _stft(input, n_fft, hop_length, win_length, window, center, pad_mode, normalized,
+                 onesided, return_complex, align_to_window)
+
+
+def istft(input: Tensor, n_fft: int, hop_length=None, win_length=None, window=None,
+          center: bool = True, normalized: bool = False, onesided=None, length=None,
+          return_complex: bool = False) -> Tensor:
+    """Mirrors ``torch.istft``; see ``ember._ops.fft.istft``."""
+    from ember._ops.fft import istft as _istft
+
+    return _istft(input, n_fft, hop_length, win_length, window, center, normalized, onesided,
+                  length, return_complex)
+
+
+Tensor.stft = stft
+Tensor.istft = istft
+
 # ---- checkpoints: ``ember.save`` / ``ember.load`` (torch's file format) ------------------
 # ember.serialization pulls in zipfile and pickle machinery; it loads on first use.
 _LAZY_SUBMODULES += ("serialization",)
 
 
-def save(obj, f, pickle_protocol: int = 2) -> None:
+def save(obj, f, pickle_module=None, pickle_protocol: int = 2,
+         _use_new_zipfile_serialization: bool = True) -> None:
     """Mirrors ``torch.save``; see ``ember.serialization.save``."""
     from ember.serialization import save as _save
 
-    _save(obj, f, pickle_protocol)
+    _save(obj, f, pickle_protocol, pickle_module=pickle_module,
+          _use_new_zipfile_serialization=_use_new_zipfile_serialization)
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,

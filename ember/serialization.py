@@ -523,10 +523,12 @@ class _Pickler(pickle._Pickler):
     """Python's pickler, writing ember's tensors, dtypes, devices and sizes under torch's
     names (the C pickler insists on importing the module a global names)."""
 
-    def __init__(self, file, protocol: int) -> None:
+    def __init__(self, file, protocol: int, legacy: bool) -> None:
         super().__init__(file, protocol)
         self.storages = _StorageTable()
         self.refs: dict = {}
+        # the legacy format's persistent ids end in a storage view record, always None
+        self.pid_tail = (None,) if legacy else ()
 
     def persistent_id(self, obj):
         if type(obj) is _StorageRef:
@@ -541,7 +543,7 @@ class _Pickler(pickle._Pickler):
         ref = self.refs.get(key)
         if ref is None:
             ref = self.refs[key] = _StorageRef(
-                ("storage", _STORAGE_OF_DTYPE[dt], key, "cpu", numel))
+                ("storage", _STORAGE_OF_DTYPE[dt], key, "cpu", numel) + self.pid_tail)
         return ref, offset, Size(size), stride
 
     def reducer_override(self, obj):
@@ -612,39 +614,82 @@ def _open_for_write(f):
     return f, False
 
 
-def save(obj: Any, f, pickle_protocol: int = DEFAULT_PROTOCOL) -> None:
+def save(obj: Any, f, pickle_protocol: int = DEFAULT_PROTOCOL, *, pickle_module=None,
+         _use_new_zipfile_serialization: bool = True) -> None:
     """Mirrors ``torch.save``: writes ``obj`` to ``f`` (a path or a binary file object) in
     torch's zip checkpoint format (NOTE [Checkpoint format]), which ``torch.load`` reads.
 
+    Args:
+        obj: what to save; tensors, dtypes, devices and sizes pickle under torch's names,
+            other objects under their own (ember) names.
+        f: a path (``str``/``os.PathLike``) or a binary file object (need not be seekable).
+        pickle_protocol: 2 to 5, as torch's.
+        pickle_module: only ``pickle`` (or None) is accepted. Keyword-only here, where
+            torch's is the third positional argument.
+        _use_new_zipfile_serialization: False writes torch's legacy (pre-1.6) format
+            instead (NOTE [Legacy format]), which ``torch.load`` and ``ember.load`` read but
+            cannot memory-map.
+
     Tensors whose arrays share memory are saved as one storage, so views stay views.
-    Objects other than tensors, dtypes, devices and sizes pickle under their own (ember)
-    names. ember does not write torch's legacy (pre-1.6) format."""
+    """
     global _SAVE_NAMES
     if _SAVE_NAMES is None:
         _SAVE_NAMES = _torch_global_names()
+    if pickle_module is not None and pickle_module is not pickle:
+        raise TypeError("ember.save supports only the standard pickle module")
     if not isinstance(pickle_protocol, int) or not 2 <= pickle_protocol <= 5:
         raise ValueError(f"pickle_protocol must be between 2 and 5, got {pickle_protocol!r}")
+    legacy = not _use_new_zipfile_serialization
     buffer = io.BytesIO()
-    pickler = _Pickler(buffer, pickle_protocol)
+    pickler = _Pickler(buffer, pickle_protocol, legacy)
     pickler.dump(obj)
     fp, owned = _open_for_write(f)
     try:
-        writer = ZipWriter(fp)
-        name = pathlib.Path(os.fspath(f)).stem if owned else "archive"
-        name = name or "archive"
-        writer.write(f"{name}/data.pkl", buffer.getbuffer())
-        writer.write(f"{name}/.format_version", b"1")
-        writer.write(f"{name}/.storage_alignment", b"64")
-        writer.write(f"{name}/byteorder", sys.byteorder.encode())
-        for key, blob in pickler.storages.blobs:
-            writer.write(f"{name}/data/{key}", blob)
-        writer.write(f"{name}/version", b"3\n")
-        writer.write(f"{name}/.data/serialization_id",
-                     f"{int.from_bytes(os.urandom(16), 'little'):040d}".encode())
-        writer.close()
+        if legacy:
+            _write_legacy(fp, buffer.getbuffer(), pickler, pickle_protocol)
+        else:
+            name = pathlib.Path(os.fspath(f)).stem if owned else "archive"
+            _write_zip(fp, name or "archive", buffer.getbuffer(), pickler.storages.blobs)
     finally:
         if owned:
             fp.close()
+
+
+def _write_zip(fp, name: str, data_pkl, blobs: list) -> None:
+    writer = ZipWriter(fp)
+    records = [(f"{name}/data.pkl", data_pkl), (f"{name}/.format_version", b"1"),
+               (f"{name}/.storage_alignment", b"64"),
+               (f"{name}/byteorder", sys.byteorder.encode())]
+    records += [(f"{name}/data/{key}", blob) for key, blob in blobs]
+    records += [(f"{name}/version", b"3\n"),
+                (f"{name}/.data/serialization_id",
+                 f"{int.from_bytes(os.urandom(16), 'little'):040d}".encode())]
+    writer.write_all(records)
+    writer.close()
+
+
+# NOTE [Legacy format]
+# torch's pre-1.6 checkpoint is a stream of pickles: the magic number, the protocol version
+# (1001), a dict describing the machine, the object (persistent ids ``('storage', <torch.
+# XStorage>, key, location, numel, None)``), the list of storage keys; then, for each key in
+# that order, the storage's element count as a little-endian int64 and its raw bytes.
+_LEGACY_SYS_INFO = {"protocol_version": _LEGACY_PROTOCOL, "little_endian": True,
+                    "type_sizes": {"short": 2, "int": 4, "long": 4}}
+
+
+def _write_legacy(fp, data_pkl, pickler: _Pickler, protocol: int) -> None:
+    if sys.byteorder != "little":
+        raise RuntimeError("ember.save writes the legacy format on little-endian machines "
+                           "only")
+    for header in (_LEGACY_MAGIC, _LEGACY_PROTOCOL, _LEGACY_SYS_INFO):
+        pickle.dump(header, fp, protocol=protocol)
+    fp.write(data_pkl)
+    # torch lists the keys sorted, as strings
+    blobs = sorted(pickler.storages.blobs, key=lambda blob: blob[0])
+    pickle.dump([key for key, _ in blobs], fp, protocol=protocol)
+    for key, blob in blobs:
+        fp.write(struct.pack("<q", pickler.refs[key].pid[4]))
+        fp.write(blob)
 
 
 # ---- loading --------------------------------------------------------------------------
@@ -856,7 +901,7 @@ def _load_zip(fp, mmap_path, map_location, weights_only: bool, encoding: str):
     return _unpickle(data, loader, weights_only, encoding)
 
 
-# ---- torch's legacy (pre-1.6) format, read only ----------------------------------------
+# ---- reading torch's legacy (pre-1.6) format (NOTE [Legacy format]) --------------------
 def _read_small_pickle(fp, weights_only: bool, encoding: str):
     """One of the legacy format's header pickles (plain values only)."""
     start = fp.tell()

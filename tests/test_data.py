@@ -411,6 +411,13 @@ def test_distributed_sampler_errors(rank):
 
 
 def test_distributed_sampler_needs_a_process_group():
+    check_raises_like(lambda lib: lib.utils.data.distributed.DistributedSampler(range(5)))
+
+
+def test_distributed_sampler_without_mpi(monkeypatch):
+    import ember.distributed
+
+    monkeypatch.setattr(ember.distributed, "is_available", lambda: False)
     with pytest.raises(RuntimeError, match="Requires distributed package to be available"):
         ember.utils.data.distributed.DistributedSampler(range(5))
 

@@ -314,6 +314,92 @@ def test_legacy_format_is_read() -> None:
     assert loaded["a"][2].item() == -5.0
 
 
+def _legacy_objects(lib):
+    base = lib.arange(6.0)
+    return {"a": base, "b": base[2:4], "t": base.view(2, 3).t(),
+            "p": lib.nn.Parameter(lib.ones(2)), "n": 3, "e": lib.zeros(0, 2),
+            "z": lib.tensor(2.5), "h": lib.ones(2, dtype=lib.float16),
+            "bf": lib.arange(3.0).to(lib.bfloat16), "i": lib.arange(4).to(lib.int8),
+            "flag": lib.tensor([True, False]), "c": lib.ones(2, dtype=lib.complex128)}
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_legacy_format_is_written(protocol, tmp_path) -> None:
+    obj = _legacy_objects(ember)
+    buf = io.BytesIO()
+    serialization.save(obj, buf, protocol, _use_new_zipfile_serialization=False)
+    raw = buf.getvalue()
+    assert not zipfile.is_zipfile(io.BytesIO(raw))
+    # torch's own weights-only unpickler has no FRAME opcode (protocols 4 and 5)
+    loaded = torch.load(io.BytesIO(raw), weights_only=protocol < 4)
+    assert_tree(obj, loaded)
+    loaded["b"][0] = -1.0  # views are views of one storage again
+    assert loaded["a"][2].item() == -1.0 and loaded["t"][2, 0].item() == -1.0
+    t_buf = io.BytesIO()
+    torch.save(_legacy_objects(torch), t_buf, pickle_protocol=protocol,
+               _use_new_zipfile_serialization=False)
+    assert_tree(ember.load(io.BytesIO(raw)), torch.load(io.BytesIO(t_buf.getvalue()),
+                                                        weights_only=protocol < 4))
+    path = tmp_path / "legacy.pt"
+    serialization.save(obj, path, protocol, _use_new_zipfile_serialization=False)
+    assert_tree(ember.load(path), torch.load(path, weights_only=protocol < 4))
+    with pytest.raises(RuntimeError, match="mmap can only be used"):
+        ember.load(path, mmap=True)
+
+
+def test_only_the_pickle_module_is_accepted() -> None:
+    buf = io.BytesIO()
+    serialization.save({"x": ember.ones(2)}, buf, pickle_module=pickle)
+    assert_tree(ember.load(io.BytesIO(buf.getvalue())), {"x": torch.ones(2)})
+    with pytest.raises(TypeError, match="standard pickle module"):
+        serialization.save({"x": ember.ones(2)}, io.BytesIO(), pickle_module=struct)
+
+
+class _StreamOnly:
+    """A write-only, non-seekable sink (a pipe or socket), failing after ``limit`` bytes."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.parts: list = []
+        self.size = 0
+        self.limit = limit
+
+    def write(self, data) -> int:
+        n = memoryview(data).nbytes
+        if self.limit is not None and self.size + n > self.limit:
+            raise OSError("disk full")
+        self.parts.append(bytes(data))
+        self.size += n
+        return n
+
+
+def _large_state(lib) -> dict:
+    # above the size at which checksums move to a worker thread (NOTE [Checksums beside
+    # the writes]); several storages, so later checksums overlap earlier writes
+    rng = np.random.default_rng(5)
+    return {f"w{i}": lib.from_numpy(rng.standard_normal((256, 1024 + i)).astype(np.float32))
+            for i in range(6)} | {"empty": lib.zeros(0), "view": lib.arange(10.0)[3:]}
+
+
+def test_large_checkpoints_checksum_beside_the_writes(tmp_path) -> None:
+    import threading
+
+    obj = _large_state(ember)
+    threads = threading.active_count()
+    sink = _StreamOnly()
+    ember.save(obj, sink)
+    raw = b"".join(sink.parts)
+    path = tmp_path / "large.pt"
+    ember.save(obj, path)
+    for data in (raw, path.read_bytes()):
+        assert zipfile.ZipFile(io.BytesIO(data)).testzip() is None  # every CRC-32 holds
+        assert_tree(obj, torch.load(io.BytesIO(data)))
+    assert_tree(ember.load(path, mmap=True), _large_state(torch))
+    with pytest.raises(OSError, match="disk full"):
+        ember.save(obj, _StreamOnly(limit=3 << 20))
+    assert threading.active_count() == threads
+
+
 def test_zip64_records_are_read_by_torch() -> None:
     from ember._serialization_zip import ZipWriter
 

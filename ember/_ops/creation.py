@@ -153,19 +153,19 @@ def _factory(shape: tuple, fill, dtype, requires_grad: bool) -> Tensor:
     return _finish(data, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.zeros``."""
     _place(device)
     return _factory(parse_size(size, "zeros"), 0, dtype, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.ones``."""
     _place(device)
     return _factory(parse_size(size, "ones"), 1, dtype, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None,
+def empty(*size, dtype=None, device=None, requires_grad: bool = False,
           memory_format=None) -> Tensor:
     """Mirrors ``torch.empty``; ember's memory is zero-filled rather than uninitialised."""
     _place(device)
@@ -178,8 +178,8 @@ def _number_dtype(value) -> _dtype.dtype:
     return scalar_dtype(type(value))
 
 
-def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False,
-         out=None) -> Tensor:
+def full(size, fill_value, *, dtype=None, device=None,
+         requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.full``: the dtype follows ``fill_value`` when not given."""
     _place(device)
     if isinstance(fill_value, Tensor):
@@ -224,10 +224,124 @@ def _plain_number(x):
     return x.item() if isinstance(x, Tensor) else x
 
 
+# NOTE [Exact ranges]
+# torch's CPU kernels for arange and linspace (in their AVX2/AVX-512 builds, which every
+# x86-64 CPU of the last decade runs) compute each element as one fused multiply-add,
+# rounded once: linspace as ``start + step * i`` over the first half and
+# ``end - step * (steps - 1 - i)`` over the second, in the output dtype with ``step``
+# rounded to it; arange in double, in blocks of one vector (8 floats, 4 doubles) whose
+# first element is ``start + step * i`` and the others that element plus ``step * j``, the
+# remainder past whole pairs of vectors element by element. NumPy has no fused multiply-add,
+# so ``_fma`` computes the exactly rounded a * b + c from exact products and sums
+# (Dekker's product, Knuth's sum, and a sum rounded to odd; Boldo and Melquiond), which
+# holds bit for bit whatever SIMD NumPy itself uses.
+
+
+def _two_sum(a: ndarray, b: ndarray) -> tuple:
+    s = a + b
+    b_virtual = s - a
+    return s, (a - (s - b_virtual)) + (b - b_virtual)
+
+
+def _split(a: ndarray) -> tuple:
+    c = 134217729.0 * a  # 2 ** 27 + 1: halves of 26 bits whose products are exact
+    high = c - (c - a)
+    return high, a - high
+
+
+def _two_product(a: ndarray, b: ndarray) -> tuple:
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _sum_to_odd(a: ndarray, b: ndarray) -> ndarray:
+    """a + b rounded to odd (an inexact sum gets the neighbour with an odd last bit), so
+    that rounding it again to fewer bits rounds the exact sum once."""
+    s, err = _two_sum(a, b)
+    even = (s.view(np.int64) & 1) == 0
+    fix = (err != 0) & even
+    return np.where(fix, np.nextafter(s, np.where(err > 0, np.inf, -np.inf)), s)
+
+
+def _fma(a, b, c) -> ndarray:
+    """a * b + c in float64 rounded once (NOTE [Exact ranges])."""
+    a, b, c = (np.asarray(v, np.float64) for v in (a, b, c))
+    p, p_err = _two_product(a, b)
+    s, s_err = _two_sum(c, p)
+    return s + _sum_to_odd(s_err, p_err)
+
+
+def _fma32(a, b, c) -> ndarray:
+    """a * b + c for float32 values rounded once to float32: the product of a float32 and
+    an index below 2 ** 29 is exact in float64, the sum is rounded to odd there."""
+    p = np.asarray(a, np.float64) * np.asarray(b, np.float64)
+    return _sum_to_odd(np.asarray(c, np.float64) + np.zeros_like(p), p).astype(np.float32)
+
+
+def _fma32(a, b, c) -> ndarray:
+    """a * b + c rounded once to float32, for float32 ``a``/``c`` and integer ``b`` below
+    2 ** 29: the product is exact in float64, the sum is rounded to odd there."""
+    p = np.asarray(a, np.float64) * np.asarray(b, np.float64)
+    return _sum_to_odd(np.asarray(c, np.float64) + np.zeros_like(p), p).astype(np.float32)
+
+
+def _arange_values(start, step, n: int, dtype) -> ndarray:
+    """torch's arange values for a floating dtype (NOTE [Exact ranges]): float64 and
+    float32 accumulate in double, float16 and bfloat16 in float; vectors are 32 bytes."""
+    kind = dtype.np.type
+    idx = np.arange(n, dtype=np.float64)
+    width = 32 // np.dtype(kind).itemsize
+    vectored = n // (2 * width) * (2 * width)
+    lane = idx[:vectored] % width
+    block = idx[:vectored] - lane
+    if kind in (np.float64, np.float32):
+        base = _fma(block, step, start).astype(kind)
+        head = _fma(lane, step, base)
+        tail = _fma(idx[vectored:], step, start)
+    else:
+        start, step = np.float32(start), np.float32(step)
+        base = _fma32(step, block, start).astype(kind).astype(np.float32)
+        head = _fma32(step, lane, base)
+        tail = _fma32(step, idx[vectored:], start)
+    return np.concatenate([head.astype(kind), tail.astype(kind)])
+
+
+def _linspace_values(start, end, steps: int, dtype) -> ndarray:
+    """torch's linspace values for ``steps`` > 1 (NOTE [Exact ranges]): integer dtypes
+    truncate the ends and step in double; float16 and bfloat16 round every operation (in
+    float) to themselves, with no fused multiply-add."""
+    half = steps // 2
+    up = np.arange(half, dtype=np.float64)
+    down = np.arange(steps - 1 - half, -1, -1, dtype=np.float64)
+    kind = dtype.np.type
+    if dtype.category == _dtype.INT:
+        first, last = math.trunc(start), math.trunc(end)
+        step = (last - first) / (steps - 1)
+        values = np.concatenate([_fma(up, step, first), _fma(down, -step, last)])
+        return np.trunc(values).astype(np.int64).astype(kind)
+    if kind in (np.float64, np.float32):
+        first, last = kind(start), kind(end)
+        step = kind((last - first) / kind(steps - 1))
+        fma = _fma32 if kind == np.float32 else _fma
+        return np.concatenate([fma(up, step, first), fma(down, -step, last)]).astype(kind)
+
+    def rounded(x):
+        return np.asarray(x, np.float32).astype(kind).astype(np.float32)
+
+    first, last = rounded(start), rounded(end)
+    step = rounded(rounded(last - first) / rounded(steps - 1))
+    ups = rounded(first + rounded(step * rounded(up)))
+    downs = rounded(last - rounded(step * rounded(down)))
+    return np.concatenate([ups, downs]).astype(kind)
+
+
 def arange(start=0, end=None, step=1, *, dtype=None, device=None,
            requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.arange``: int64 for integer arguments, else the default float;
-    element i is ``start + i * step`` computed in float64 and rounded once."""
+    element i is ``start + i * step`` in double precision, float32 and float64 bit for bit
+    as torch's CPU kernel rounds them (NOTE [Exact ranges])."""
     _place(device)
     if end is None:
         start, end = 0, start
@@ -240,8 +354,15 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
     if (end - start) * step < 0:
         raise RuntimeError("upper bound and larger bound inconsistent with step sign")
     n = max(math.ceil((end - start) / step), 0)
-    if dtype.category == _dtype.INT and all(isinstance(v, int) for v in (start, end, step)):
-        data = np.arange(start, start + n * step, step, dtype=dtype.np)[:n]
+    if dtype.category == _dtype.INT:
+        # integer dtypes count in int64 from the truncated arguments; int64 also takes its
+        # length from them, the others from the arguments as given
+        first, last, by = math.trunc(start), math.trunc(end), math.trunc(step)
+        if dtype is _dtype.int64:
+            n = max(math.ceil((last - first) / by), 0) if by else 0
+        data = (first + np.arange(n, dtype=np.int64) * by).astype(dtype.np)
+    elif dtype.category == _dtype.FLOAT:
+        data = _arange_values(float(start), float(step), n, dtype)
     else:
         data = (start + np.arange(n, dtype=np.float64) * step).astype(dtype.np)
     return _finish(data, requires_grad)
@@ -250,13 +371,16 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
 def linspace(start, end, steps: int, *, dtype=None, device=None,
              requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.linspace``: the first half counts up from ``start`` and the second
-    half down from ``end``, as torch does, so both ends are exact."""
+    half down from ``end``, as torch does, so both ends are exact; float32 and float64 bit
+    for bit as torch's CPU kernel rounds them (NOTE [Exact ranges])."""
     _place(device)
     start, end = _plain_number(start), _plain_number(end)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dtype = dtype or _dtype.get_default_dtype()
-    if steps == 1:
+    if steps > 1 and dtype.category in (_dtype.INT, _dtype.FLOAT):
+        data = _linspace_values(start, end, steps, dtype)
+    elif steps == 1:
         data = np.full(1, start, np.float64)
     else:
         step = (end - start) / (steps - 1)
@@ -268,7 +392,7 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None,
-        requires_grad: bool = False, out=None) -> Tensor:
+        requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.eye``."""
     _place(device)
     return _finish(np.eye(n, m, dtype=(dtype or _dtype.get_default_dtype()).np), requires_grad)

@@ -1,13 +1,15 @@
-"""``ember.utils``: mirrors ``torch.utils`` (``checkpoint``, ``swap_tensors`` today)."""
+"""``ember.utils``: mirrors ``torch.utils`` (``checkpoint``, ``swap_tensors`` today), plus
+``ember.utils.safetensors`` (``safetensors.torch`` for ember)."""
 from ember._runtime import swap_tensors  # noqa: F401 - torch.utils.swap_tensors
 
 
 def __getattr__(name: str):
-    # ``ember.utils.data`` starts multiprocessing machinery: load it on first access only.
-    if name == "data":
+    # ``ember.utils.data`` starts multiprocessing machinery and ``ember.utils.safetensors``
+    # needs an optional package: load them on first access only.
+    if name in ("data", "safetensors"):
         import importlib
 
-        module = importlib.import_module("ember.utils.data")
-        globals()["data"] = module
+        module = importlib.import_module(f"ember.utils.{name}")
+        globals()[name] = module
         return module
     raise AttributeError(f"module 'ember.utils' has no attribute '{name}'")

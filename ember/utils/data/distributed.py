@@ -12,12 +12,9 @@ __all__ = ["DistributedSampler"]
 
 
 def _process_group():
-    """``ember.distributed`` when this build has it and it is available."""
-    try:
-        dist = importlib.import_module("ember.distributed")
-    except ImportError:
-        dist = None
-    if dist is None or not dist.is_available():
+    """``ember.distributed``, when MPI is there to back it."""
+    dist = importlib.import_module("ember.distributed")
+    if not dist.is_available():
         raise RuntimeError("Requires distributed package to be available")
     return dist
 

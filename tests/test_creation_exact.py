@@ -1,0 +1,78 @@
+"""linspace and arange give torch's exact bits (NOTE [Exact ranges] in
+ember/_ops/creation.py) for float32, float64, float16, bfloat16 and integer dtypes.
+
+torch's own values depend on its CPU kernels: its AVX2 and AVX-512 builds (what torch picks
+on every x86-64 CPU since 2013) round as these tests expect, its plain build does not, so
+the tests skip there."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import ember
+from tests.helpers import recording_compared, torch
+
+pytestmark = pytest.mark.skipif(
+    torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"),
+    reason="torch's plain CPU kernels round ranges otherwise")
+
+FLOAT_DTYPES = ["float32", "float64", "float16", "bfloat16"]
+INT_DTYPES = ["int64", "int32", "int16"]
+
+
+def _bits_equal(e, t) -> None:
+    assert repr(e.dtype) == repr(t.dtype)
+    assert tuple(e.shape) == tuple(t.shape)
+    if t.dtype == torch.bfloat16:
+        t = t.view(torch.int16)
+        np.testing.assert_array_equal(e._data.view(np.int16), t.numpy())
+    else:
+        np.testing.assert_array_equal(e._data, t.numpy())
+
+
+@pytest.mark.bitexact
+@settings(max_examples=200, deadline=None)
+@given(dtype=st.sampled_from(FLOAT_DTYPES + INT_DTYPES),
+       scale=st.sampled_from([1e-3, 1.0, 7.0, 100.0, 1e5]),
+       start=st.floats(-1, 1), end=st.floats(-1, 1), steps=st.integers(0, 3000))
+def test_linspace_bits(dtype, scale, start, end, steps) -> None:
+    assume(dtype != "float16" or scale < 6e4)  # torch refuses ends beyond float16's range
+    assume(dtype != "int16" or scale < 300)
+    start, end = start * scale, end * scale
+    with recording_compared("torch.linspace") as run:
+        t = run(torch, lambda L: L.linspace(start, end, steps, dtype=getattr(L, dtype)))
+        e = run(ember, lambda L: L.linspace(start, end, steps, dtype=getattr(L, dtype)))
+        _bits_equal(e, t)
+
+
+@pytest.mark.bitexact
+@settings(max_examples=200, deadline=None)
+@given(dtype=st.sampled_from(FLOAT_DTYPES + INT_DTYPES),
+       scale=st.sampled_from([1e-2, 1.0, 10.0, 1000.0]),
+       start=st.floats(-1, 1), step=st.floats(0.001, 1), count=st.integers(0, 2000),
+       sign=st.sampled_from([1, -1]), frac=st.floats(-0.5, 0.5))
+def test_arange_bits(dtype, scale, start, step, count, sign, frac) -> None:
+    start, step = start * scale, step * scale * sign
+    end = start + step * (count + frac)
+    if dtype in INT_DTYPES:
+        start, end, step = start * 10, end * 10, step * 10 + sign
+    assume(dtype != "float16" or abs(end) < 6e4)
+    try:
+        t = torch.arange(start, end, step, dtype=getattr(torch, dtype))
+    except RuntimeError:
+        return  # a size torch refuses (tested with the other errors in test_ops)
+    with recording_compared("torch.arange"):
+        _bits_equal(ember.arange(start, end, step, dtype=getattr(ember, dtype)), t)
+
+
+@pytest.mark.bitexact
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES + INT_DTYPES)
+def test_integer_arguments(dtype) -> None:
+    for args in [(0, 10), (3, 50, 7), (-5, 5, 3), (0.5, 10, 1.5), (-2.7, 10, 2.5)]:
+        _bits_equal(ember.arange(*args, dtype=getattr(ember, dtype)),
+                    torch.arange(*args, dtype=getattr(torch, dtype)))
+    for args in [(0, 1, 5), (-3, 7, 11), (1e-3, 1e3, 257), (5, 5, 4), (2, -2, 1)]:
+        _bits_equal(ember.linspace(*args, dtype=getattr(ember, dtype)),
+                    torch.linspace(*args, dtype=getattr(torch, dtype)))
