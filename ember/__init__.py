@@ -70,6 +70,11 @@ from ember._ops.shape import block_diag, cartesian_prod, combinations  # noqa: E
 from ember._ops.reduction import (bucketize, corrcoef, cov, cumulative_trapezoid,  # noqa: E402
                                   diff, isin, logdet, nanquantile, quantile, renorm,
                                   searchsorted, trapezoid, trapz, unravel_index)
+from ember._ops.out import install as _install_out  # noqa: E402
+
+# torch's ``out=`` keyword for every function that takes it in torch (see ember/_ops/out.py)
+_install_out(globals())
+del _install_out
 
 # Imported above for what they attach to Tensor; torch's namespace has no such names.
 del creation, indexing, inplace, pointwise, reduction, shape
@@ -93,7 +98,7 @@ Generator.__module__ = "ember"  # printed as ``<class 'ember.Generator'>``
 # Subpackages a plain tensor program does not use load on first access, so that they cost
 # ``import ember`` nothing.
 _LAZY_SUBMODULES = ("nn", "optim", "cuda", "backends", "accelerator", "mps", "xpu", "cpu",
-                    "testing", "distributed",
+                    "testing", "amp", "profiler", "distributed",
                     "functional", "utils", "fft")
 
 
@@ -105,6 +110,32 @@ def __getattr__(name: str):
         globals()[name] = module
         return module
     raise AttributeError(f"module 'ember' has no attribute '{name}'")
+
+
+# Autocast's state and context manager (ember.amp and ember.cpu.amp hold the same objects).
+from ember._autocast import (autocast, autocast_decrement_nesting,  # noqa: E402
+                             autocast_increment_nesting, clear_autocast_cache,
+                             get_autocast_cpu_dtype, get_autocast_dtype, is_autocast_cache_enabled,
+                             is_autocast_cpu_enabled, is_autocast_enabled,
+                             set_autocast_cache_enabled, set_autocast_cpu_dtype,
+                             set_autocast_cpu_enabled, set_autocast_dtype, set_autocast_enabled)
+
+
+def _shared_memory_method(name: str):
+    # Shared memory needs mmap and a scan of live objects (ember/_shared_memory.py): loaded
+    # on the first call, not at import.
+    def method(self):
+        from ember import _shared_memory
+
+        return getattr(_shared_memory, name)(self)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"Mirrors ``Tensor.{name}``; see ``ember._shared_memory.{name}``."
+    return method
+
+
+Tensor.share_memory_ = _shared_memory_method("share_memory_")
+Tensor.is_shared = _shared_memory_method("is_shared")
+
 
 # ``stft``/``istft`` live with the transforms in ember._ops.fft, which loads on first use;
 # importing it attaches the Tensor methods in place of these.

@@ -25,3 +25,14 @@ def synchronize(device=None) -> None:
 def is_initialized() -> bool:
     """Mirrors ``torch.cpu.is_initialized``."""
     return True
+
+
+
+def __getattr__(name: str):
+    # ``ember.cpu.amp`` loads with its first use, as ``ember.amp`` does
+    if name == "amp":
+        from ember.amp import cpu_amp
+
+        globals()["amp"] = cpu_amp
+        return cpu_amp
+    raise AttributeError(f"module 'ember.cpu' has no attribute '{name}'")

@@ -388,3 +388,8 @@ def ifftshift(input: Tensor, dim=None) -> Tensor:
     """Mirrors ``torch.fft.ifftshift``: the inverse of ``fftshift`` (a roll by
     ``(n + 1) // 2``)."""
     return _shift(input, dim, True)
+
+
+from ember._ops.out import install as _install_out  # noqa: E402 - torch's out= keyword
+
+_install_out(globals(), "fft.")

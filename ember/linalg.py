@@ -22,6 +22,7 @@ from ember._ops.linalg import (
     svdvals,
     vector_norm,
 )
+from ember._ops.out import install as _install_out
 
 svd = linalg_svd
 cholesky = linalg_cholesky
@@ -35,3 +36,7 @@ __all__ = ["LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv",
 def cross(input, other, *, dim: int = -1):
     """Mirrors ``torch.linalg.cross``: the cross product along ``dim`` (default -1)."""
     return _linalg_cross(input, other, dim)
+
+
+_install_out(globals(), "linalg.")  # torch's out= keyword
+del _install_out

@@ -1,4 +1,5 @@
 """``ember.special``: mirrors ``torch.special`` for the functions ember has."""
+from ember._ops.out import install as _install_out
 from ember._ops.pointwise import (
                                   digamma,
                                   erf,
@@ -21,3 +22,7 @@ from ember._ops.pointwise import (
 
 __all__ = ["digamma", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i1",
            "log1p", "logit", "polygamma", "psi", "round", "sinc", "xlogy"]
+
+
+_install_out(globals(), "special.")  # torch's out= keyword
+del _install_out

@@ -41,10 +41,13 @@ TOLERANCES = {
 # differential test compared against torch. Names of namespaces are recorded on the torch
 # side (a TorchFunctionMode sees the function object called, which tells ``arccos`` from
 # ``acos``); Tensor methods and properties on the ember side (the names test code looks up
-# on an ember tensor: torch hands a mode ``numel`` for ``nelement``). A check records only
-# after its comparison passed. Extend COVERED_NAMESPACES to cover a new torch namespace.
-COVERED_NAMESPACES = ("torch", "torch.linalg", "torch.special")
+# on an ember tensor: torch hands a mode ``numel`` for ``nelement``). ``torch.nn`` classes
+# are recorded on the ember side too: the module classes whose ``__call__`` ran (a test's own
+# subclass counts as its nearest ember.nn base). A check records only after its comparison
+# passed. Extend COVERED_NAMESPACES to cover a new torch namespace.
+COVERED_NAMESPACES = ("torch", "torch.linalg", "torch.special", "torch.nn.functional")
 TENSOR_NAMESPACE = "torch.Tensor"
+MODULE_NAMESPACE = "torch.nn"
 COMPARED: set[tuple[str, str]] = set()
 _TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 _torch_names_by_id: dict[int, list[tuple[str, str]]] = {}
@@ -67,7 +70,19 @@ def _torch_names(func) -> list[tuple[str, str]]:
                     obj = getattr(ns, name, None)
                     if callable(obj):
                         _torch_names_by_id.setdefault(id(obj), []).append((path, name))
+                        for inner in _dispatched_without_indices(obj):
+                            _torch_names_by_id.setdefault(id(inner), []).append((path, name))
     return _torch_names_by_id.get(id(func), [])
+
+
+def _dispatched_without_indices(func) -> tuple:
+    """The private function that a ``torch.nn.functional`` pooling name such as
+    ``max_pool2d`` hands its call to when ``return_indices`` is False: the function mode
+    sees that one, never the public dispatcher (a closure over both branches)."""
+    cells = getattr(func, "__closure__", None) or ()
+    inner = tuple(c.cell_contents for c in cells if callable(c.cell_contents)
+                  and getattr(c.cell_contents, "__name__", "").startswith("_"))
+    return inner if len(cells) > 1 else ()
 
 
 class _TorchRecorder(TorchFunctionMode):
@@ -90,9 +105,22 @@ def _recording_getattribute(self, name, _get=object.__getattribute__):
 _ember_seen: set[tuple[str, str]] = set()
 
 
+def _recording_module_call(self, *args, **kwargs):
+    for cls in type(self).__mro__:
+        if cls.__module__.startswith("ember.nn") and isinstance(
+                getattr(torch.nn, cls.__name__, None), type):
+            _ember_seen.add((MODULE_NAMESPACE, cls.__name__))
+            break
+    return _module_call(self, *args, **kwargs)
+
+
+_module_call = None
+
+
 def run_recorded(lib, fn, *args, seen: set | None = None):
     """``fn(lib, *args)``, noting in ``seen`` the public names it uses (NOTE [Compared
     names]); add ``seen`` to ``COMPARED`` once the results compared equal."""
+    global _module_call
     if seen is None:
         return fn(lib, *args)
     if lib is torch:
@@ -100,10 +128,18 @@ def run_recorded(lib, fn, *args, seen: set | None = None):
             return fn(lib, *args)
     _ember_seen.clear()
     ember.Tensor.__getattribute__ = _recording_getattribute
+    module = sys.modules.get("ember.nn.modules.module")  # only once ember.nn is in use
+    if module is not None and module.Module.__dict__["__call__"] is _recording_module_call:
+        module = None  # a recorded call inside another: the outer one restores it
+    if module is not None:
+        _module_call = module.Module.__dict__["__call__"]
+        module.Module.__call__ = _recording_module_call
     try:
         return fn(lib, *args)
     finally:
         del ember.Tensor.__getattribute__
+        if module is not None:
+            module.Module.__call__ = _module_call
         seen.update(_ember_seen)
 
 

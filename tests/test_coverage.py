@@ -1,9 +1,10 @@
 """Every public torch name ember provides is compared against torch by some test.
 
-The names come from torch itself (the namespaces in ``helpers.COVERED_NAMESPACES`` and
-``torch.Tensor``); what was compared comes from the registry that each passing
-``check_op`` fills (NOTE [Compared names] in tests/helpers.py), not from reading the test
-files. This test runs last (tests/conftest.py) and needs the whole suite before it.
+The names come from torch itself (the namespaces in ``helpers.COVERED_NAMESPACES``,
+``torch.Tensor`` and the classes of ``torch.nn``); what was compared comes from the
+registry that each passing ``check_op`` fills (NOTE [Compared names] in tests/helpers.py),
+not from reading the test files. This test runs last (tests/conftest.py) and needs the
+whole suite before it.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.helpers import (
     ALL_ROWS,
     COMPARED,
     COVERED_NAMESPACES,
+    MODULE_NAMESPACE,
     REQUIRED_SHAPE_KINDS,
     SHAPE_CASES,
     SHAPE_CASES_SEEN,
@@ -49,6 +51,30 @@ NOT_OPS = {
         "type", "cpu", "cuda", "to", "share_memory_", "is_set_to", "is_inference",
         "is_nonzero", "is_conj", "is_neg", "names", "nbytes", "itemsize", "_version",
     },
+    MODULE_NAMESPACE: {
+        # the machinery every module row exercises, tested by test_nn_module.py and
+        # test_nn_lazy_norm.py (hooks, state dicts, lazy materialisation)
+        "Module", "Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer",
+        # abstract bases without a forward: their subclasses' rows compare them
+        "RNNBase", "RNNCellBase",
+    },
+}
+
+# torch.nn / torch.nn.functional names ember does not provide, each with its reason; any
+# other public torch.nn class or torch.nn.functional function missing from ember fails.
+NOT_PROVIDED = {
+    "torch.nn.functional": {
+        # torch's dispatch and typing helpers, not functions of the API
+        "Optional", "assert_int_or_pair", "boolean_dispatch", "handle_torch_function",
+        "has_torch_function", "has_torch_function_unary", "has_torch_function_variadic",
+        # float8 products: torch computes them on the CPU only for float8 inputs, and ember
+        # has no float8 dtypes
+        "scaled_mm", "scaled_grouped_mm",
+    },
+    MODULE_NAMESPACE: {
+        # the chunked path of linear_cross_entropy (its ``options``), not provided
+        "LinearCrossEntropyOptions",
+    },
 }
 
 
@@ -70,9 +96,18 @@ def _ember_namespace(path: str):
     return obj
 
 
+def _torch_nn_classes() -> list[str]:
+    return [name for name in dir(torch_namespace(MODULE_NAMESPACE))
+            if not name.startswith("_")
+            and isinstance(getattr(torch_namespace(MODULE_NAMESPACE), name), type)]
+
+
 def provided_names() -> set[tuple[str, str]]:
-    """(namespace, name) for each public torch op name that ember also provides."""
-    names = set()
+    """(namespace, name) for each public torch op name (and torch.nn class) that ember also
+    provides."""
+    e_nn = _ember_namespace(MODULE_NAMESPACE)
+    names = {(MODULE_NAMESPACE, name) for name in _torch_nn_classes()
+             if name not in NOT_OPS[MODULE_NAMESPACE] and hasattr(e_nn, name)}
     for path in (*COVERED_NAMESPACES, TENSOR_NAMESPACE):
         t_ns, e_ns = torch_namespace(path), _ember_namespace(path)
         for name in dir(t_ns):
@@ -86,6 +121,21 @@ def provided_names() -> set[tuple[str, str]]:
             if op and hasattr(e_ns, name):
                 names.add((path, name))
     return names
+
+
+def test_every_torch_nn_name_is_provided() -> None:
+    missing = [f"{MODULE_NAMESPACE}.{name}" for name in _torch_nn_classes()
+               if name not in NOT_PROVIDED[MODULE_NAMESPACE]
+               and not hasattr(_ember_namespace(MODULE_NAMESPACE), name)]
+    path = "torch.nn.functional"
+    functional = torch_namespace(path)
+    missing += [f"{path}.{name}" for name in dir(functional)
+                if not name.startswith("_") and _is_op(getattr(functional, name))
+                and name not in NOT_PROVIDED[path] and not hasattr(_ember_namespace(path), name)]
+    assert not missing, "torch.nn names ember lacks:\n" + "\n".join(missing)
+    stale = [f"{ns}.{name}" for ns, names in NOT_PROVIDED.items() for name in names
+             if hasattr(_ember_namespace(ns), name)]
+    assert not stale, "NOT_PROVIDED names ember now provides: remove them:\n" + "\n".join(stale)
 
 
 @pytest.fixture

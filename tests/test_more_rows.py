@@ -10,6 +10,7 @@ the names compared (NOTE [Compared names] in tests/helpers.py).
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 import pytest
@@ -489,3 +490,11 @@ def test_random_inplace_functions(fn) -> None:
         L.manual_seed(5)
         return fn(L, x)
     check_op(seeded, [(4, 6, 2)])
+
+
+def test_chain_matmul_row():
+    # torch warns once per process that chain_matmul is deprecated (the warning's text is
+    # compared in tests/test_namespace.py); this row compares values and gradients
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check_op(lambda L, a, b, c: L.chain_matmul(a, b, c), [(2, 3), (3, 4), (4, 2)])

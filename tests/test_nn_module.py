@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -990,3 +991,83 @@ def test_mlp_sgd_training_matches_torch():
     e_losses, t_losses = train(ember), train(torch)
     np.testing.assert_allclose(e_losses, t_losses, rtol=1e-5)
     assert e_losses[-1] < e_losses[0]
+
+
+# ---- the deprecated non-full backward hook -----------------------------------------------
+
+
+def _non_full_hook_run(lib):
+    """Hooks on modules of one node, several nodes, tuple and two-input outputs; a hook that
+    replaces its grad_input. Returns what the hooks saw, the input's gradients and the
+    warnings."""
+    seen = []
+
+    class Square(lib.nn.Module):
+        def forward(self, a):
+            return a * a
+
+    class Pair(lib.nn.Module):
+        def forward(self, a, b):
+            return a * b + 1, a - b
+
+    class Nested(lib.nn.Module):
+        def forward(self, a):
+            return {"aux": [a], "out": a.exp()}
+
+    lib.manual_seed(0)
+    modules = [lib.nn.Linear(3, 2), lib.nn.Sequential(lib.nn.Linear(3, 2), lib.nn.ReLU()),
+               Square(), Pair(), Nested()]
+
+    def hook(module, grad_input, grad_output):
+        seen.append((type(module).__name__, grad_input, grad_output))
+
+    for m in modules:
+        m.register_backward_hook(hook)
+    doubling = Square()
+    doubling.register_backward_hook(lambda m, gi, go: tuple(g * 2 for g in gi))
+    x = lib.tensor(np.arange(12.0).reshape(4, 3) / 7, dtype=lib.float32, requires_grad=True)
+    grads = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for m in modules[:3]:
+            m(x).sum().backward()
+        modules[2](x * 2).sum().backward()
+        p, q = modules[3](x, x[:, :1])
+        (p.sum() + q.sum()).backward()
+        modules[4](x)["out"][0].sum().backward()
+        grads.append(x.grad.clone())
+        x.grad = None
+        doubling(x * 1).sum().backward()
+        grads.append(x.grad)
+    messages = [(w.category.__name__, str(w.message)) for w in caught]
+    return seen, grads, messages
+
+
+def test_register_backward_hook_sees_the_last_node():
+    t_seen, t_grads, t_messages = _non_full_hook_run(torch)
+    e_seen, e_grads, e_messages = _non_full_hook_run(ember)
+    assert e_messages == t_messages
+    assert [s[0] for s in e_seen] == [s[0] for s in t_seen]
+    for (_, e_in, e_out), (_, t_in, t_out) in zip(e_seen, t_seen):
+        assert len(e_in) == len(t_in) and len(e_out) == len(t_out)
+        for e, t in zip(e_in + e_out, t_in + t_out):
+            assert (e is None) == (t is None)
+            if t is not None:
+                assert_same(e, t)
+    for e, t in zip(e_grads, t_grads):
+        assert_same(e, t)
+
+
+def test_register_backward_hook_mixing_errors():
+    check_raises_like(lambda lib: _mixed(lib, full_first=True))
+    check_raises_like(lambda lib: _mixed(lib, full_first=False))
+
+
+def _mixed(lib, full_first: bool):
+    m = lib.nn.ReLU()
+    if full_first:
+        m.register_full_backward_hook(lambda *a: None)
+        m.register_backward_hook(lambda *a: None)
+    else:
+        m.register_backward_hook(lambda *a: None)
+        m.register_full_backward_hook(lambda *a: None)

@@ -237,6 +237,71 @@ def test_fractional_max_pool_module_and_gradcheck():
         lib.ones(2, 3, 9, 9), 5, output_size=6))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2, output_size=3),
+                                    dict(kernel_size=(3, 2, 2), output_ratio=(0.5, 0.6, 0.4)),
+                                    dict(kernel_size=2, output_ratio=0.5),
+                                    dict(kernel_size=(1, 2, 3), output_size=(4, 1, 3))])
+@pytest.mark.parametrize("shape", [(2, 3, 7, 8, 9), (3, 6, 7, 8)])
+def test_fractional_max_pool3d_seeded(kwargs, shape, dtype):
+    """Same seed, same (time, height, width) windows as torch."""
+    def fn(lib, x):
+        lib.manual_seed(5)
+        return lib.nn.functional.fractional_max_pool3d(x, return_indices=True, **kwargs)
+    check_op(fn, [shape], dtype=dtype)
+
+
+def test_fractional_max_pool3d_given_samples():
+    samples = np.random.default_rng(3).uniform(size=(2, 3, 3)).astype(np.float32)
+
+    def fn(lib, x):
+        return lib.nn.functional.fractional_max_pool3d_with_indices(
+            x, (2, 3, 2), (3, 2, 4), _random_samples=lib.tensor(samples))
+    check_op(fn, [(2, 3, 6, 7, 8)])
+    check_op(lambda lib, x: lib.nn.functional.fractional_max_pool3d(
+        x, 2, output_size=2, _random_samples=lib.tensor(samples[:1])), [(1, 3, 5, 5, 5)])
+
+
+def test_fractional_max_pool3d_module_errors_and_gradcheck():
+    for lib in (torch, ember):
+        lib.manual_seed(1)
+    tm = torch.nn.FractionalMaxPool3d(2, output_ratio=0.5, return_indices=True)
+    em = ember.nn.FractionalMaxPool3d(2, output_ratio=0.5, return_indices=True)
+    assert repr(em) == repr(tm)
+    assert (em.kernel_size, em.output_ratio, em.output_size) == (
+        tm.kernel_size, tm.output_ratio, tm.output_size)
+    x = _distinct((2, 3, 6, 7, 8)).astype(np.float32)
+    for e, t in zip(em(ember.tensor(x)), tm(torch.tensor(x))):
+        assert_same(e, t)
+    check_gradcheck(lambda lib, x: lib.nn.functional.fractional_max_pool3d(
+        x, 2, output_size=2, _random_samples=lib.tensor([[[0.3, 0.7, 0.1]]],
+                                                        dtype=lib.float64)),
+        [(1, 1, 4, 5, 4)])
+    x5 = lambda lib: lib.ones(1, 2, 5, 6, 7)  # noqa: E731
+    for fn in [
+        lambda lib: lib.nn.FractionalMaxPool3d(2, output_ratio=1.5),
+        lambda lib: lib.nn.FractionalMaxPool3d(2),
+        lambda lib: lib.nn.FractionalMaxPool3d(2, 3, 0.5),
+        lambda lib: lib.nn.functional.fractional_max_pool3d(x5(lib), 2),
+        lambda lib: lib.nn.functional.fractional_max_pool3d(x5(lib), 5, output_size=2),
+        lambda lib: lib.nn.functional.fractional_max_pool3d(x5(lib), 2, output_size=(2, 5, 6)),
+        lambda lib: lib.nn.functional.fractional_max_pool3d(x5(lib), (2, 2), output_size=2),
+        lambda lib: lib.nn.functional.fractional_max_pool3d(x5(lib), 2, output_size=(2, 2)),
+        lambda lib: lib.nn.functional.fractional_max_pool3d(x5(lib), 2, output_ratio=(0.5,)),
+        lambda lib: lib.nn.functional.fractional_max_pool3d(lib.ones(5, 6, 7), 2,
+                                                            output_size=2),
+        lambda lib: lib.nn.functional.fractional_max_pool3d(lib.ones(1, 1, 2, 5, 6, 7), 2,
+                                                            output_size=2),
+        lambda lib: lib.nn.functional.fractional_max_pool3d(
+            x5(lib), 2, output_size=2, _random_samples=lib.rand(1, 2, 2)),
+        lambda lib: lib.nn.functional.fractional_max_pool3d(
+            x5(lib), 2, output_size=2, _random_samples=lib.rand(1, 3, 3)),
+        lambda lib: lib.nn.functional.fractional_max_pool3d(
+            x5(lib), 2, output_size=2, _random_samples=lib.rand(1, 2, 3, dtype=lib.float64)),
+    ]:
+        check_raises_like(fn)
+
+
 @pytest.mark.parametrize("fn", [
     lambda lib, x: lib.nn.functional.max_pool2d(x, 2, return_indices=True),
     lambda lib, x: lib.nn.functional.avg_pool2d(x, 2),

@@ -1558,9 +1558,29 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
     return run(CDIST, x1, x2, float(p))
 
 
+def chain_matmul(*matrices: Tensor) -> Tensor:
+    """Mirrors the deprecated ``torch.chain_matmul``: the product of 2-D matrices, left to
+    right (torch picks the cheapest bracketing; the values agree up to rounding). Warns as
+    torch does. ``out=`` is added where the namespace is built (ember/_ops/out.py)."""
+    warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch "
+                  "release. Use torch.linalg.multi_dot instead, which accepts a list of two "
+                  "or more tensors rather than multiple parameters.", UserWarning, stacklevel=3)
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    for m in matrices:
+        if m.dim() != 2:
+            raise RuntimeError(f"Tensor dimension is {m.dim()}, expected 2 instead.")
+    if len(matrices) == 1:
+        return matrices[0].clone()
+    result = matrices[0]
+    for m in matrices[1:]:
+        result = result.mm(m)
+    return result.view(result.shape)  # torch's result is a view of multi_dot's (ViewBackward0)
+
+
 __all__ = [
-    "dot", "mv", "mm", "bmm", "matmul", "addmm", "addmv", "baddbmm", "addbmm", "outer",
-    "ger", "inner", "vdot", "einsum", "tensordot", "kron", "cross", "cdist", "det",
+    "chain_matmul", "dot", "mv", "mm", "bmm", "matmul", "addmm", "addmv", "baddbmm", "addbmm",
+    "outer", "ger", "inner", "vdot", "einsum", "tensordot", "kron", "cross", "cdist", "det",
     "slogdet", "cholesky", "qr", "svd", "matrix_power", "matrix_exp",
 ]
 

@@ -1,4 +1,4 @@
-"""Op records of convolution and constant padding (``torch.convolution``,
+"""Op records of convolution, ``conv_tbc`` and constant padding (``torch.convolution``,
 ``constant_pad_nd``).
 
 NOTE [Convolution as im2col]
@@ -246,3 +246,43 @@ CONSTANT_PAD = defop(
     forward=_constant_pad_forward,
     backward=lambda grad, self, pads, value: run(
         CONSTANT_PAD, grad, tuple((-b, -a) for b, a in pads), 0))
+
+
+# ---- conv_tbc -------------------------------------------------------------------------------
+
+
+def _conv_tbc_forward(xp, x, w, b, pad):
+    k = w.shape[0]
+    x = pad_array(xp, x, ((pad, pad), (0, 0), (0, 0)))
+    t_out = x.shape[0] - k + 1
+    out = xp.empty((t_out, x.shape[1], w.shape[2]), x.dtype)
+    out[...] = b.astype(x.dtype, copy=False)
+    if k and t_out and x.shape[1]:
+        # (K, B, Cin, T_out) windows contracted with (K, Cin, Cout): one BLAS product
+        view = xp.lib.stride_tricks.sliding_window_view(x, t_out, axis=0)
+        out += xp.tensordot(view, w, axes=([0, 2], [0, 1])).transpose(1, 0, 2)
+    return out
+
+
+def _conv_tbc_input_grad(grad, self, weight, bias, pad):
+    # a conv_tbc of ``grad`` with the kernel reversed and transposed; a pad beyond the
+    # kernel's reach becomes a crop (negative padding), which the forward accepts
+    k = weight.shape[0]
+    flipped = weight.flip(0).transpose(1, 2)
+    return run(CONV_TBC, grad, flipped, grad.new_zeros(self.shape[2]), k - 1 - pad)
+
+
+def _conv_tbc_weight_grad(grad, self, weight, bias, pad):
+    k, c_in, c_out = weight.shape
+    t_out = grad.shape[0]
+    padded = run(CONSTANT_PAD, self, ((pad, pad), (0, 0), (0, 0)), 0)
+    cols = padded.unfold(0, t_out, 1)[:k]  # (K, B, Cin, T_out)
+    cols = cols.permute(0, 2, 3, 1).reshape(k, c_in, -1)
+    return cols.matmul(grad.reshape(-1, c_out))
+
+
+CONV_TBC = defop(
+    "conv_tbc", node="ConvTbcBackward0", nin=3, kind=KEEP, promote=(0,), save=(0, 1),
+    forward=_conv_tbc_forward,
+    backward=(_conv_tbc_input_grad, _conv_tbc_weight_grad,
+              lambda grad, self, weight, bias, pad: grad.sum((0, 1))))

@@ -81,7 +81,8 @@ SEPARABLE = {node: _separable_op(node) for node in (
     "UpsampleTrilinear3DBackward0", "UpsampleBicubic2DBackward0", "UpsampleNearest1DBackward0",
     "UpsampleNearest2DBackward0", "UpsampleNearest3DBackward0",
     "UpsampleNearestExact1DBackward0", "UpsampleNearestExact2DBackward0",
-    "UpsampleNearestExact3DBackward0")}
+    "UpsampleNearestExact3DBackward0", "UpsampleBilinear2DAaBackward0",
+    "UpsampleBicubic2DAaBackward0", "UpsampleLanczos2DAaBackward0")}
 
 
 def pool_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
@@ -377,26 +378,39 @@ def fractional_starts(samples, size: int, out: int, pool: int):
 
 
 def _fractional_forward(xp, x, kernel, out, samples):
-    if x.ndim == 3:  # unbatched (C, H, W), samples (C, 2)
+    nd = len(kernel)
+    if x.ndim == nd + 1:  # unbatched (C, *spatial), samples (C, nd)
         values, indices = _fractional_forward(xp, x[None], kernel, out, samples[None])
         return values[0], indices[0]
-    n, c, h, w = x.shape
-    # samples[..., 0] drives the width, samples[..., 1] the height (torch's order)
-    rows = fractional_starts(samples[..., 1], h, out[0], kernel[0])  # (N, C, oh)
-    cols = fractional_starts(samples[..., 0], w, out[1], kernel[1])  # (N, C, ow)
-    rows = rows[:, :, :, None, None, None] + np.arange(kernel[0])[:, None]
-    cols = cols[:, :, None, :, None, None] + np.arange(kernel[1])
-    flat = (rows * w + cols).reshape(n, c, -1)  # (N, C, oh * ow * kh * kw)
+    n, c = x.shape[:2]
+    spatial = x.shape[2:]
+    # torch's sample order: (width, height) in 2-d, (time, height, width) in 3-d
+    order = (1, 0) if nd == 2 else tuple(range(nd))
+    # flat input position of each (window, offset) pair: dims interleaved as
+    # (out_0, ..., out_{nd-1}, k_0, ..., k_{nd-1}) after (N, C)
+    flat = np.zeros((n, c) + (1,) * (2 * nd), np.int64)
+    for d in range(nd):
+        starts = fractional_starts(samples[..., order[d]], spatial[d], out[d], kernel[d])
+        pos = starts.reshape((n, c) + (1,) * d + (out[d],) + (1,) * (2 * nd - d - 1))
+        pos = pos + np.arange(kernel[d]).reshape((1,) * (nd + d + 2) + (kernel[d],)
+                                                  + (1,) * (nd - d - 1))
+        flat = flat * spatial[d] + pos
+    flat = flat.reshape(n, c, -1)
     win = xp.take_along_axis(x.reshape(n, c, -1), flat, 2).reshape(
-        n, c, out[0] * out[1], kernel[0] * kernel[1])
+        n, c, math.prod(out), math.prod(kernel))
     arg = win.argmax(-1)[..., None]
     values = xp.take_along_axis(win, arg, -1).reshape(n, c, *out)
     indices = xp.take_along_axis(flat.reshape(win.shape), arg, -1).reshape(n, c, *out)
     return xp.ascontiguousarray(values), indices.astype(xp.int64)
 
 
-FRACTIONAL_MAX_POOL2D = defop(
-    "fractional_max_pool2d", node="FractionalMaxPool2DBackward0", kind=KEEP, multi=1,
-    save=(0, "result"), forward=_fractional_forward,
-    backward=lambda grads, self, kernel, out, samples, result: scatter_back(
-        grads[0], result[1], tuple(self.shape), 2, "FractionalMaxPool2DBackward0", self))
+def _fractional_op(nd: int):
+    node = f"FractionalMaxPool{nd}DBackward0"
+    return defop(
+        f"fractional_max_pool{nd}d", node=node, kind=KEEP, multi=1, save=(0, "result"),
+        forward=_fractional_forward,
+        backward=lambda grads, self, kernel, out, samples, result: scatter_back(
+            grads[0], result[1], tuple(self.shape), nd, node, self))
+
+
+FRACTIONAL_MAX_POOL = {nd: _fractional_op(nd) for nd in (2, 3)}

@@ -8,7 +8,7 @@ import math
 
 from ember._backend import np
 from ember._ops.nn_conv import convolution, pad_array, windows
-from ember._ops.registry import KEEP, defop, run
+from ember._ops.registry import KEEP, defop, not_implemented, run
 from ember._tensor import Tensor, make
 
 # ---- gathers along the trailing dims ---------------------------------------------------------
@@ -168,6 +168,11 @@ CHANNEL_SHUFFLE = defop(
     backward=lambda grad, self, groups: run(CHANNEL_SHUFFLE, grad,
                                             grad.shape[1] // groups))
 
+NATIVE_CHANNEL_SHUFFLE = defop(
+    "native_channel_shuffle", node="NotImplemented", kind=KEEP,
+    forward=_channel_shuffle_forward,
+    backward=not_implemented("native_channel_shuffle"))
+
 
 # ---- interpolation matrices ----------------------------------------------------------------
 
@@ -214,6 +219,48 @@ def cubic_matrix(out: int, size: int, scale, align_corners: bool) -> np.ndarray:
     for offset, w in zip((-1, 0, 1, 2), coeffs):
         np.add.at(m, (rows, np.clip(i + offset, 0, size - 1)), w)
     return m
+
+
+# NOTE [Antialiased resize]
+# torch's antialiased resize (Pillow's) is separable: along each dim, output i is a
+# normalised filter over the inputs near its centre ``scale * (i + 0.5)``. Downsampling
+# (scale > 1) stretches the filter by ``scale``, so every input in the widened support
+# contributes; upsampling keeps the filter's own support. Inputs j in
+# [trunc(centre - support + 0.5), trunc(centre + support + 0.5)) clipped to the input get
+# ``filter((j - centre + 0.5) / stretch)``, divided by their sum. As a matrix (out x in)
+# it goes through the separable record (NOTE [Separable pooling]).
+_AA_FILTERS = {
+    "bilinear": (1.0, lambda x: np.maximum(1.0 - np.abs(x), 0.0)),
+    "bicubic": (2.0, lambda x: _keys_cubic(np.abs(x), -0.5)),
+    "lanczos": (3.0, lambda x: np.where(np.abs(x) < 3.0, np.sinc(x) * np.sinc(x / 3.0), 0.0)),
+}
+
+
+def _keys_cubic(x, a: float):
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
+
+
+def antialias_matrix(out: int, size: int, scale, align_corners: bool,
+                     mode: str) -> np.ndarray:
+    """The (out x size) matrix of torch's antialiased ``mode`` resize along one dim
+    (NOTE [Antialiased resize]); ``scale`` is 1 / scale_factor when one is used."""
+    if align_corners:
+        scale = (size - 1) / (out - 1) if out > 1 else 0.0
+    elif scale is None:
+        scale = size / out
+    half, kernel = _AA_FILTERS[mode]
+    stretch = scale if scale >= 1.0 else 1.0
+    support = half * stretch
+    centre = scale * (np.arange(out, dtype=np.float64) + 0.5)
+    low = np.maximum(np.trunc(centre - support + 0.5), 0.0)
+    high = np.minimum(np.trunc(centre + support + 0.5), size)
+    cols = np.arange(size, dtype=np.float64)
+    inside = (cols >= low[:, None]) & (cols < high[:, None])
+    weights = np.where(inside, kernel((cols - centre[:, None] + 0.5) / stretch), 0.0)
+    total = weights.sum(1, keepdims=True)
+    return np.divide(weights, total, out=np.zeros_like(weights), where=total != 0)
 
 
 def nearest_index(out: int, size: int, scale, exact: bool) -> np.ndarray:

@@ -1089,7 +1089,12 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     return run(DIV_ROUNDED, input, other, rounding_mode)
 
 
-divide = true_divide = div
+divide = div
+
+
+def true_divide(input, other) -> Tensor:
+    """Mirrors ``torch.true_divide``: ``div`` without a rounding mode."""
+    return run(DIV, input, other)
 
 
 def floor_divide(input, other) -> Tensor:
@@ -1301,7 +1306,7 @@ attach({
     "conj_physical": conj_physical, "is_conj": is_conj, "is_neg": is_neg,
     "resolve_conj": resolve_conj, "resolve_neg": resolve_neg,
     "add": add, "sub": sub, "subtract": sub, "mul": mul, "multiply": mul, "div": div,
-    "divide": div, "true_divide": div, "floor_divide": floor_divide, "remainder": remainder,
+    "divide": div, "true_divide": true_divide, "floor_divide": floor_divide, "remainder": remainder,
     "pow": pow, "reciprocal": reciprocal, "neg": neg, "negative": neg, "exp": exp, "log": log,
     "log2": log2,
     "log10": log10, "log1p": log1p, "expm1": expm1, "sqrt": sqrt, "rsqrt": rsqrt, "sin": sin,

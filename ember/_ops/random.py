@@ -586,7 +586,7 @@ def _shape_size(size: tuple, name: str) -> tuple:
 
 
 def rand(*size, generator: Generator | None = None, dtype=None, device=None,
-         requires_grad: bool = False, out=None, pin_memory: bool = False) -> Tensor:
+         requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.rand``: uniforms in [0, 1), torch's numbers for the same seed."""
     _place(device)
     shape, n = _shape_size(size, "rand")
@@ -596,7 +596,7 @@ def rand(*size, generator: Generator | None = None, dtype=None, device=None,
 
 
 def randn(*size, generator: Generator | None = None, dtype=None, device=None,
-          requires_grad: bool = False, out=None, pin_memory: bool = False) -> Tensor:
+          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.randn``: standard normals, torch's numbers for the same seed."""
     _place(device)
     shape, n = _shape_size(size, "randn")
@@ -606,7 +606,7 @@ def randn(*size, generator: Generator | None = None, dtype=None, device=None,
 
 
 def randint(*args, generator: Generator | None = None, dtype=None, device=None,
-            requires_grad: bool = False, out=None, **bounds) -> Tensor:
+            requires_grad: bool = False, **bounds) -> Tensor:
     """Mirrors ``torch.randint(high, size)`` and ``torch.randint(low, high, size)``, each
     argument also by keyword (``low=``, ``high=``, ``size=``): int64 unless ``dtype`` says
     otherwise."""
@@ -743,7 +743,7 @@ def _check_randperm_dtype(n: int, np_dtype) -> None:
 
 
 def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=None,
-             requires_grad: bool = False, out=None, pin_memory: bool = False) -> Tensor:
+             requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.randperm``: torch's Fisher-Yates pass swapping element ``i`` with
     ``i + word % (n - i)`` below ``n = (2**32 - 1) // 20``, and from there on its
     "inside-out" pass on 64-bit draws. Both run vectorised (NOTE [Fisher-Yates without a
@@ -792,7 +792,7 @@ def randint_like(input: Tensor, low: int, high: int | None = None, *,
 
 
 def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtype=None,
-           device=None, requires_grad: bool = False, out=None) -> Tensor:
+           device=None, requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.normal``'s overloads: ``(Tensor, Tensor)``, ``(Tensor, float)``,
     ``(float, Tensor)`` and ``(float, float, size)``. As torch does, tensor overloads draw
     standard normals of the broadcast shape and then scale and shift them. ember records no
@@ -837,8 +837,8 @@ def _check_std(std: float) -> None:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
 
 
-def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | None = None,
-              out=None) -> Tensor:
+def bernoulli(input: Tensor, p: float | None = None, *,
+              generator: Generator | None = None) -> Tensor:
     """Mirrors ``torch.bernoulli``: 1 where a uniform falls below the probability (the
     input's elements, or ``p``); float64 probabilities compare with float64 uniforms,
     others with float32 ones."""
@@ -847,7 +847,7 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator: Generator | N
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
-                generator: Generator | None = None, out=None) -> Tensor:
+                generator: Generator | None = None) -> Tensor:
     """Mirrors ``torch.multinomial``. With replacement: a float64 uniform per sample,
     searched in the row's normalised cumulative sum. Without (or one sample): the largest
     ``p / q`` with ``q`` exponential draws, as torch does."""

@@ -333,7 +333,7 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *,
     bools multiply to int64 unless ``dtype`` is given."""
     input = _cast_input(input, dtype)
     data = input._data
-    out_np = _int64_if_integral(data)
+    out_np = _int64_if_integral(data) if dtype is None else data.dtype
     if dim is None:
         return run(PROD, input, None, False, out_np)
     return run(PROD_DIM, input, reduce_dims(int(dim), data.ndim), keepdim, out_np)
@@ -1799,8 +1799,8 @@ def _as_array(value):
 
 
 def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
-                 right: bool = False, side: str | None = None, sorter: Tensor | None = None,
-                 out=None) -> Tensor:
+                 right: bool = False, side: str | None = None,
+                 sorter: Tensor | None = None) -> Tensor:
     """Mirrors ``torch.searchsorted``: for each value, the index at which it would be
     inserted into the innermost dim of ``sorted_sequence`` keeping it sorted (after the
     first equal element when ``right`` / ``side='right'``). A 1-D sequence serves every
@@ -1838,7 +1838,7 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
 
 
 def bucketize(input, boundaries: Tensor, *, out_int32: bool = False,
-              right: bool = False, out=None) -> Tensor:
+              right: bool = False) -> Tensor:
     """Mirrors ``torch.bucketize``: ``searchsorted(boundaries, input)`` for 1-D
     ``boundaries``, the bucket of each element of ``input``."""
     if boundaries._data.ndim != 1:

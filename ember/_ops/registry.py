@@ -155,10 +155,55 @@ def not_implemented(name: str):
     return formula
 
 
-def run(op: Op, *args):
+# NOTE [Op modes]
+# Features that intercept every op (autocast, the profiler) are modes: objects on one tuple,
+# ``_modes``, that ``run`` tests once per op. With modes active, ``run`` hands the op to the
+# last-pushed mode's ``run_op(op, args)``; each mode does its work and calls ``proceed(op,
+# args)``, which is the mode pushed before it, and after the first-pushed mode the op's
+# own run (``run`` entered with ``_bare=True``). An empty tuple costs one truthiness test.
+_modes: tuple = ()
+
+
+class OpMode:
+    """A mode on the op path (NOTE [Op modes]): ``run_op`` sees each op and its arguments
+    and calls ``self.proceed(op, args)`` to run it."""
+
+    proceed = None
+
+    def run_op(self, op: Op, args: tuple):
+        return self.proceed(op, args)
+
+
+def push_mode(mode: OpMode) -> None:
+    """Make ``mode`` the outermost active mode."""
+    _set_modes(_modes + (mode,))
+
+
+def pop_mode(mode: OpMode) -> None:
+    """Take ``mode`` off the active modes (wherever it stands among them)."""
+    _set_modes(tuple(m for m in _modes if m is not mode))
+
+
+def _set_modes(modes: tuple) -> None:
+    global _modes
+    below = _run_bare
+    for mode in modes:
+        mode.proceed = below
+        below = mode.run_op
+    _modes = modes
+
+
+def _run_bare(op: Op, args: tuple):
+    return run(op, *args, _bare=True)
+
+
+def run(op: Op, *args, _bare: bool = False):
     """Run ``op`` on ``args`` (its ``nin`` inputs, tensors or Python scalars, then its
     parameters) and return the result tensor, recording a node when a gradient is needed.
-    Nothing is recorded or changed when it raises."""
+    Nothing is recorded or changed when it raises. Active modes see the op first (NOTE [Op
+    modes])."""
+    if _modes and not _bare:
+        return _modes[-1].run_op(op, args)
     if op.check is not None:
         op.check(*args)
     phys = None

@@ -161,7 +161,12 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     return run(TRANSPOSE, input, wrap_dim(dim0, n), wrap_dim(dim1, n))
 
 
-swapaxes = swapdims = transpose
+swapdims = transpose
+
+
+def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
+    """Mirrors ``torch.swapaxes``: ``transpose`` under NumPy's argument names."""
+    return transpose(input, axis0, axis1)
 
 
 def t(input: Tensor) -> Tensor:
@@ -562,7 +567,7 @@ def _cat_piece_backward(i: int):
     return formula
 
 
-def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
+def cat(tensors, dim: int = 0) -> Tensor:
     """Mirrors ``torch.cat``: joins tensors along an existing dim (a copy). As in torch,
     1-D empty tensors are skipped whatever the other inputs' shapes, and dtypes promote."""
     tensors = tuple(tensors)
@@ -597,7 +602,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
 concat = cat
 
 
-def concatenate(tensors, axis: int = 0, out=None) -> Tensor:
+def concatenate(tensors, axis: int = 0) -> Tensor:
     """Mirrors ``torch.concatenate`` (``cat`` with NumPy's ``axis`` name)."""
     return cat(tensors, axis)
 

@@ -138,3 +138,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
 
 
 from ember.autograd import forward_ad, functional  # noqa: E402, F401 - built on grad above
+
+
+def __getattr__(name: str):
+    # ``ember.autograd.profiler`` (torch.autograd.profiler) loads on first access: a plain
+    # training program never pays for it.
+    if name == "profiler":
+        import importlib
+
+        return importlib.import_module("ember.autograd.profiler")
+    raise AttributeError(f"module 'ember.autograd' has no attribute '{name}'")

@@ -17,6 +17,9 @@ from heapq import heappop, heappush
 from ember.autograd import anomaly_mode, grad_mode
 from ember.autograd.graph import AccumulateGrad, GraphRoot, grad_edge
 
+# The recording profiler (autograd/profiler.py sets it), told of every node the engine runs.
+profiler = None
+
 
 def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
             targets: list | None = None, accumulate: bool = True) -> list | None:
@@ -44,6 +47,7 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
         deps = _count_dependencies(order, runs)
         captured = [None] * len(targets)
 
+    prof = profiler
     prev = grad_mode.state.enabled
     grad_mode.state.enabled = create_graph
     try:
@@ -63,6 +67,9 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
                         captured[i] = inputs[nr]
                 if node not in runs:
                     continue
+            events = None
+            if prof is not None and type(node) is not GraphRoot:
+                events = prof.node_events(node, inputs)
             for g in inputs:
                 if g is not None:
                     break
@@ -77,6 +84,8 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
                 outputs = node.apply(inputs)
             if inputs is not None and extra is not None and "post" in extra:
                 outputs = _post_hooks(extra["post"], outputs, inputs)
+            if events is not None:
+                prof.close(events[1])
             if not retain_graph:
                 node.release()
             for (nxt, nr), grad in zip(node.next_functions, outputs):
@@ -92,6 +101,8 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
                 deps[nxt] = left
                 if left == 0:
                     heappush(ready, (nxt._key, nxt))
+            if events is not None:
+                prof.close(events[0])
     finally:
         grad_mode.state.enabled = prev
     return captured

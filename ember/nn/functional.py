@@ -3,6 +3,7 @@
 The functions live by topic in ``ember/nn/_functional/``; their array kernels and backward
 rules are op records in ``ember/_ops/nn_*.py``.
 """
+from ember._ops.out import install as _install_out  # torch's out= keyword, below
 from ember.nn._functional.activation import *  # noqa: F403
 from ember.nn._functional.attention import *  # noqa: F403
 from ember.nn._functional.conv import *  # noqa: F403
@@ -14,3 +15,6 @@ from ember.nn._functional.normalization import *  # noqa: F403
 from ember.nn._functional.pooling import *  # noqa: F403
 from ember.nn._functional.sparse import *  # noqa: F403
 from ember.nn._functional.vision import *  # noqa: F403
+
+_install_out(globals(), "nn.functional.")
+del _install_out

@@ -1,17 +1,20 @@
 """``Adagrad`` (mirrors ``torch.optim.Adagrad``)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ember._tensor import Tensor
 from ember.optim.optimizer import (
     Optimizer,
-    _bump,
     _check_fused,
     _check_fused_params,
     _check_lr,
     _closure_loss,
     _full_like,
-    _kernels,
+    _negated_decayed,
+    _real,
     _step_tensor,
+    _TensorKernels,
     _value,
 )
 
@@ -65,26 +68,55 @@ class Adagrad(Optimizer):
         """Mirrors ``Adagrad.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
-            K = _kernels(group)
+            differentiable = group["differentiable"]
             lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
-            lr_decay = group["lr_decay"]
+            lr_decay, maximize = group["lr_decay"], group["maximize"]
+            n_scratch = 3 if maximize or wd != 0 else 2
+            jobs = []
             for p in group["params"]:
                 if p._grad is None:
                     continue
                 state = self.state[p]
                 state["step"]._data += 1
                 step = _value(state["step"])
-                param, grad = K.unwrap(p), K.unwrap(p._grad)
-                state_sum = K.unwrap(state["sum"])
-                if group["maximize"]:
-                    grad = K.neg(grad)
-                if wd != 0:
-                    grad = K.add(grad, param, wd)
                 clr = lr / (1 + (step - 1) * lr_decay)
-                K.addcmul_(state_sum, grad, grad, 1)
-                std = K.sqrt(state_sum)
-                std = K.adds(std, eps) if group["differentiable"] else K.adds_(std, eps)
-                K.addcdiv_(param, grad, std, -clr)
-                if not group["differentiable"]:
-                    _bump(p)
+                if differentiable:
+                    self._differentiable_update(group, p, state["sum"], clr)
+                    continue
+                # NOTE [Version counters]: each tensor the step writes in place
+                p._vc[0] += 1
+                state["step"]._vc[0] += 1
+                state["sum"]._vc[0] += 1
+                jobs.append((p, (_real(p._data), _real(p._grad._data),
+                                 _real(state["sum"]._data)),
+                             n_scratch, (maximize, wd, eps, -clr)))
+            self._run_jobs(_adagrad_kernel, jobs, 7)
         return loss
+
+    @staticmethod
+    def _differentiable_update(group: dict, p: Tensor, state_sum: Tensor, clr: float) -> None:
+        K = _TensorKernels
+        grad = p._grad
+        if group["maximize"]:
+            grad = K.neg(grad)
+        if group["weight_decay"] != 0:
+            grad = K.add(grad, p, group["weight_decay"])
+        K.addcmul_(state_sum, grad, grad, 1)
+        std = K.adds(K.sqrt(state_sum), group["eps"])
+        K.addcdiv_(p, grad, std, -clr)
+
+
+def _adagrad_kernel(param, grad, state_sum, scratch, maximize, weight_decay, eps,
+                    neg_clr) -> None:
+    """torch's single-tensor Adagrad step on arrays, in place, with two or three
+    temporaries."""
+    std, tmp = scratch[0], scratch[1]
+    if maximize or weight_decay != 0:
+        grad = _negated_decayed(grad, param, maximize, weight_decay, scratch[2], tmp)
+    np.multiply(grad, grad, out=tmp)
+    state_sum += tmp
+    np.sqrt(state_sum, out=std)
+    std += eps
+    np.multiply(grad, neg_clr, out=tmp)
+    tmp /= std
+    param += tmp

@@ -7,13 +7,14 @@ import ember
 from ember._tensor import Tensor
 from ember.optim.optimizer import (
     Optimizer,
-    _bump,
     _check_adam_ranges,
     _check_capturable,
     _check_fused,
     _check_fused_params,
     _check_lr,
     _closure_loss,
+    _lerp_,
+    _negated_decayed,
     _real,
     _step_tensor,
     _value,
@@ -21,6 +22,87 @@ from ember.optim.optimizer import (
 )
 
 __all__ = ["Adam"]
+
+
+def _adam_jobs(group: dict, params: list, states: list) -> list:
+    """The parameters' updates for ``_adam_kernel`` (NOTE [Optimizer threads]), their steps
+    counted and their scalars folded (NOTE [Adam's folded scalars])."""
+    beta1, beta2 = _value(group["betas"][0]), _value(group["betas"][1])
+    lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+    maximize, amsgrad = group["maximize"], group["amsgrad"]
+    decay, l2 = None, 0.0
+    if wd != 0:
+        if group["decoupled_weight_decay"]:
+            decay = 1 - lr * wd
+        else:
+            l2 = wd
+    n_scratch = 2 if maximize or l2 else 1
+    jobs = []
+    folded: dict = {}  # (step, half precision) -> the kernel's scalars
+    for p, state in zip(params, states):
+        step_t = state["step"]
+        step_t._data += 1
+        step = float(step_t._data)
+        param = _real(p._data)
+        half = param.dtype.itemsize < 4
+        scalars = folded.get((step, half))
+        if scalars is None:
+            bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+            step_size = lr / (1 - beta1 ** step)
+            if half:
+                denom_div, eps_, scale = bias_correction2_sqrt, eps, -step_size
+            else:
+                denom_div, eps_, scale = (1.0, eps * bias_correction2_sqrt,
+                                          -step_size * bias_correction2_sqrt)
+            scalars = folded[(step, half)] = (maximize, decay, l2, 1 - beta1, beta2, 1 - beta2,
+                                              denom_div, eps_, scale)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        max_exp_avg_sq = state["max_exp_avg_sq"] if amsgrad else None
+        # NOTE [Version counters]: each tensor the step writes in place
+        p._vc[0] += 1
+        step_t._vc[0] += 1
+        exp_avg._vc[0] += 1
+        exp_avg_sq._vc[0] += 1
+        if amsgrad:
+            max_exp_avg_sq._vc[0] += 1
+        arrays = (param, _real(p._grad._data), _real(exp_avg._data), _real(exp_avg_sq._data),
+                  _real(max_exp_avg_sq._data) if amsgrad else None)
+        jobs.append((p, arrays, n_scratch, scalars))
+    return jobs
+
+
+def _adam_kernel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, maximize, decay,
+                 l2, weight, beta2, one_minus_beta2, denom_div, eps, scale) -> None:
+    """torch's single-tensor Adam step on arrays, in place, with one or two temporaries.
+
+    NOTE [Adam's folded scalars]: torch divides ``sqrt(v)`` by ``sqrt(bias_correction2)``,
+    adds ``eps`` and divides the step size times ``m`` by that; here (in float32 and
+    float64) the first division is folded into the two scalars, ``eps * sqrt(bc2)`` and
+    ``step_size * sqrt(bc2)``, which saves one pass over the parameters and changes the
+    result by rounding only. Half-precision dtypes keep the division: the folded scalars
+    could fall below their smallest normal number.
+    """
+    tmp = scratch[0]
+    if maximize or l2:
+        grad = _negated_decayed(grad, param, maximize, l2, scratch[1], tmp)
+    if decay is not None:
+        param *= decay
+    _lerp_(exp_avg, grad, weight, tmp)
+    # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    exp_avg_sq *= beta2
+    np.multiply(grad, one_minus_beta2, out=tmp)
+    tmp *= grad
+    exp_avg_sq += tmp
+    second = exp_avg_sq
+    if max_exp_avg_sq is not None:
+        second = np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+    np.sqrt(second, out=tmp)
+    if denom_div != 1.0:
+        tmp /= denom_div
+    tmp += eps
+    np.divide(exp_avg, tmp, out=tmp)
+    tmp *= scale
+    param += tmp
 
 
 def _to_scalar(x):
@@ -66,11 +148,9 @@ class Adam(Optimizer):
                     "decoupled_weight_decay": decoupled_weight_decay}
         super().__init__(params, defaults)
         _check_fused(fused, foreach, differentiable)
-        self._scratch: dict = {}
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
-        self.__dict__.setdefault("_scratch", {})
         for group in self.param_groups:
             group.setdefault("amsgrad", False)
             group.setdefault("maximize", False)
@@ -96,19 +176,13 @@ class Adam(Optimizer):
                                "foreach=True")
         return state
 
-    def _buffers(self, shape: tuple, dtype) -> tuple:
-        key = (shape, dtype)
-        bufs = self._scratch.get(key)
-        if bufs is None:
-            bufs = self._scratch[key] = (np.empty(shape, dtype), np.empty(shape, dtype))
-        return bufs
-
     def step(self, closure=None):
         """Mirrors ``Adam.step``: one update; ``closure`` re-evaluates the loss."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
             if group["fused"]:
                 _check_fused_params(group)
+            params, states = [], []
             for p in group["params"]:
                 grad = p._grad
                 if grad is None:
@@ -119,53 +193,11 @@ class Adam(Optimizer):
                 if group["differentiable"]:
                     self._differentiable_update(group, p, grad, state)
                 else:
-                    self._array_update(group, p, grad, state)
+                    params.append(p)
+                    states.append(state)
+            if params:
+                self._run_jobs(_adam_kernel, _adam_jobs(group, params, states), 12)
         return loss
-
-    def _array_update(self, group: dict, p: Tensor, grad: Tensor, state: dict) -> None:
-        beta1, beta2 = (_value(b) for b in group["betas"])
-        lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
-        param, g = _real(p._data), _real(grad._data)
-        exp_avg, exp_avg_sq = _real(state["exp_avg"]._data), _real(state["exp_avg_sq"]._data)
-        step_t = state["step"]
-        step_t._data += 1
-        if group["maximize"]:
-            g = -g
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - lr * wd
-            else:
-                g = g + wd * param
-        tmp, upd = self._buffers(param.shape, param.dtype)
-        w = 1 - beta1  # exp_avg.lerp_(grad, 1 - beta1)
-        if abs(w) < 0.5:
-            np.subtract(g, exp_avg, out=tmp)
-            tmp *= w
-            exp_avg += tmp
-        else:
-            np.subtract(g, exp_avg, out=tmp)
-            tmp *= 1 - w
-            np.subtract(g, tmp, out=exp_avg)
-        exp_avg_sq *= beta2  # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        np.multiply(g, 1 - beta2, out=tmp)
-        tmp *= g
-        exp_avg_sq += tmp
-        step = float(step_t._data)
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
-        step_size = lr / bias_correction1
-        bias_correction2_sqrt = bias_correction2 ** 0.5
-        second = exp_avg_sq
-        if group["amsgrad"]:
-            second = _real(state["max_exp_avg_sq"]._data)
-            np.maximum(second, exp_avg_sq, out=second)
-        np.sqrt(second, out=tmp)  # denom = sqrt(v) / bias_correction2_sqrt + eps
-        tmp /= bias_correction2_sqrt
-        tmp += eps
-        np.multiply(exp_avg, -step_size, out=upd)  # param.addcdiv_(m, denom, -step_size)
-        upd /= tmp
-        param += upd
-        _bump(p)
 
     def _differentiable_update(self, group: dict, p: Tensor, grad: Tensor, state: dict) -> None:
         # torch's differentiable branch: bias corrections as tensors of the step, the update

@@ -6,13 +6,15 @@ import numpy as np
 from ember._tensor import Tensor
 from ember.optim.optimizer import (
     Optimizer,
-    _bump,
     _check_adam_ranges,
     _check_capturable,
     _check_lr,
     _closure_loss,
-    _kernels,
+    _lerp_,
+    _negated_decayed,
+    _real,
     _step_tensor,
+    _TensorKernels,
     _value,
     _zeros_like,
 )
@@ -50,10 +52,17 @@ class NAdam(Optimizer):
         """Mirrors ``NAdam.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
-            K = _kernels(group)
             beta1, beta2 = group["betas"]
-            lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
-            momentum_decay = group["momentum_decay"]
+            lr, wd = _value(group["lr"]), group["weight_decay"]
+            momentum_decay, maximize = group["momentum_decay"], group["maximize"]
+            decay, l2 = None, 0
+            if wd != 0:
+                if group["decoupled_weight_decay"]:
+                    decay = 1 - lr * wd
+                else:
+                    l2 = wd
+            n_scratch = 3 if maximize or l2 else 2
+            jobs = []
             for p in group["params"]:
                 if p._grad is None:
                     continue
@@ -65,40 +74,81 @@ class NAdam(Optimizer):
                     state["exp_avg_sq"] = _zeros_like(p)
                 if group["capturable"]:
                     _check_capturable("params, mu_products and state_steps")
-                param, grad = K.unwrap(p), K.unwrap(p._grad)
-                exp_avg, exp_avg_sq = K.unwrap(state["exp_avg"]), K.unwrap(state["exp_avg_sq"])
-                if group["maximize"]:
-                    grad = K.neg(grad)
                 state["step"]._data += 1
                 step = _value(state["step"])
-                bias_correction2 = 1 - beta2 ** step
-                if wd != 0:
-                    if group["decoupled_weight_decay"]:
-                        K.mul_(param, 1 - lr * wd)
-                    else:
-                        grad = K.add(grad, param, wd)
                 mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
                 mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
                 mu_product = state["mu_product"]
                 mu_product._data *= mu
-                K.lerp_(exp_avg, grad, 1 - beta1)
-                K.mul_(exp_avg_sq, beta2)
-                K.addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
-                denom = K.sqrt(K.div(exp_avg_sq, bias_correction2))
-                denom = K.adds(denom, eps) if group["differentiable"] else K.adds_(denom, eps)
                 if group["differentiable"]:
-                    # torch's differentiable branch keeps mu_product a tensor: the factors
-                    # round to its dtype, and ``float / tensor`` is ``reciprocal * float``
-                    mu_product_next = mu_product._data * mu_next
-                    value_grad = np.reciprocal(1.0 - mu_product._data) * (-lr * (1.0 - mu))
-                    value_avg = np.reciprocal(1.0 - mu_product_next) * (-lr * mu_next)
-                else:
-                    mu_product_value = _value(mu_product)
-                    mu_product_next = mu_product_value * mu_next
-                    value_grad = -lr * (1.0 - mu) / (1.0 - mu_product_value)
-                    value_avg = (-lr * mu_next) / (1.0 - mu_product_next)
-                K.addcdiv_(param, grad, denom, float(value_grad))
-                K.addcdiv_(param, exp_avg, denom, float(value_avg))
-                if not group["differentiable"]:
-                    _bump(p)
+                    self._differentiable_update(group, p, state, step, mu, mu_next)
+                    continue
+                mu_product_value = _value(mu_product)
+                mu_product_next = mu_product_value * mu_next
+                value_grad = -lr * (1.0 - mu) / (1.0 - mu_product_value)
+                value_avg = (-lr * mu_next) / (1.0 - mu_product_next)
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                # NOTE [Version counters]: each tensor the step writes in place
+                for t in (p, state["step"], mu_product, exp_avg, exp_avg_sq):
+                    t._vc[0] += 1
+                jobs.append((p, (_real(p._data), _real(p._grad._data), _real(exp_avg._data),
+                                 _real(exp_avg_sq._data)), n_scratch,
+                             (maximize, decay, l2, 1 - beta1, beta2, 1 - beta2,
+                              1 - beta2 ** step, group["eps"], float(value_grad),
+                              float(value_avg))))
+            self._run_jobs(_nadam_kernel, jobs, 16)
         return loss
+
+    @staticmethod
+    def _differentiable_update(group: dict, p: Tensor, state: dict, step: float, mu: float,
+                               mu_next: float) -> None:
+        K = _TensorKernels
+        beta1, beta2 = group["betas"]
+        lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+        grad, exp_avg, exp_avg_sq = p._grad, state["exp_avg"], state["exp_avg_sq"]
+        if group["maximize"]:
+            grad = K.neg(grad)
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                K.mul_(p, 1 - lr * wd)
+            else:
+                grad = K.add(grad, p, wd)
+        K.lerp_(exp_avg, grad, 1 - beta1)
+        K.mul_(exp_avg_sq, beta2)
+        K.addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
+        denom = K.adds(K.sqrt(K.div(exp_avg_sq, 1 - beta2 ** step)), eps)
+        # torch's differentiable branch keeps mu_product a tensor: the factors round to its
+        # dtype, and ``float / tensor`` is ``reciprocal * float``
+        mu_product = state["mu_product"]._data
+        mu_product_next = mu_product * mu_next
+        value_grad = np.reciprocal(1.0 - mu_product) * (-lr * (1.0 - mu))
+        value_avg = np.reciprocal(1.0 - mu_product_next) * (-lr * mu_next)
+        K.addcdiv_(p, grad, denom, float(value_grad))
+        K.addcdiv_(p, exp_avg, denom, float(value_avg))
+
+
+def _nadam_kernel(param, grad, exp_avg, exp_avg_sq, scratch, maximize, decay, l2, weight,
+                  beta2, one_minus_beta2, bias_correction2, eps, value_grad,
+                  value_avg) -> None:
+    """torch's single-tensor NAdam step on arrays, in place, with two or three
+    temporaries."""
+    denom, tmp = scratch[0], scratch[1]
+    if maximize or l2:
+        grad = _negated_decayed(grad, param, maximize, l2, scratch[2], tmp)
+    if decay is not None:
+        param *= decay
+    _lerp_(exp_avg, grad, weight, tmp)
+    exp_avg_sq *= beta2
+    np.multiply(grad, one_minus_beta2, out=tmp)
+    tmp *= grad
+    exp_avg_sq += tmp
+    np.divide(exp_avg_sq, bias_correction2, out=denom)
+    np.sqrt(denom, out=denom)
+    denom += eps
+    # param.addcdiv_(grad, denom, value_grad).addcdiv_(exp_avg, denom, value_avg)
+    np.multiply(grad, value_grad, out=tmp)
+    tmp /= denom
+    param += tmp
+    np.multiply(exp_avg, value_avg, out=tmp)
+    tmp /= denom
+    param += tmp

@@ -5,18 +5,34 @@ layout (integer parameter ids, ``params`` as ids, ``step`` kept as a 0-d tensor)
 state-dict hooks, and torch's errors.
 
 NOTE [Optimizer updates]: an algorithm's ``step`` works on the parameters' arrays
-(``p._data``) with whole-array NumPy expressions written in place, then bumps each
-parameter's version counter once (NOTE [Version counters]), so a step costs a few array
-passes per parameter and records no graph. With ``differentiable=True`` the same update is
-built from ember ops instead (the ``_TensorKernels`` below), so it stays in the autograd
-graph, as torch's does. Both follow the arithmetic order of torch's single-tensor (CPU
-default) implementation; ``foreach`` and ``fused`` are checked as torch checks them and
-recorded in the groups, but on NumPy every path is already a whole-array one, so they select
-no different arithmetic.
+(``p._data``) with whole-array NumPy calls written in place (``out=``), then bumps the
+version counter of each tensor it wrote (NOTE [Version counters]), so a step records no
+graph and allocates nothing once its state exists. With ``differentiable=True`` the same
+update is built from ember ops instead (the ``_TensorKernels`` below), so it stays in the
+autograd graph, as torch's does. Both follow the arithmetic order of torch's single-tensor
+(CPU default) implementation, except where a note at an algorithm says which scalars it
+folds together to save a pass. ``foreach`` and ``fused`` are checked as torch checks them
+and recorded in the groups; on NumPy every path is already a whole-array one, so they
+select the same arithmetic and give the same bits.
+
+NOTE [Optimizer threads]: the fast algorithms (Adam, AdamW, SGD, RMSprop, Adagrad, NAdam,
+RAdam) describe each parameter's update as a job (its arrays and scalars) for one kernel
+function of elementwise NumPy calls, and ``Optimizer._run_jobs`` runs a group's jobs. When
+the step is long enough (``_WORK_PER_THREAD`` per thread) and ``ember.get_num_threads()``
+allows more than one thread, the jobs' arrays are cut into flat ranges of about equal size,
+a few per thread, and the threads take ranges until none is left (NumPy releases the GIL
+inside its loops), as torch's CPU kernels split their elements over its intra-op threads.
+Every element sees the same operations in the same order whatever the cut, so the results
+do not depend on the thread count. The kernels' temporaries live in scratch arrays kept per
+thread and dtype on the optimizer (``_scratch``: not part of ``state_dict``, not pickled),
+reused from step to step.
 """
 from __future__ import annotations
 
 import functools
+import itertools
+import os
+import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from copy import deepcopy
@@ -130,6 +146,7 @@ class Optimizer:
         self._optimizer_state_dict_post_hooks: OrderedDict = OrderedDict()
         self._optimizer_load_state_dict_pre_hooks: OrderedDict = OrderedDict()
         self._optimizer_load_state_dict_post_hooks: OrderedDict = OrderedDict()
+        self._scratch: dict = {}
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             "Tensors or dicts, but got " + ember.typename(params))
@@ -155,6 +172,7 @@ class Optimizer:
                      "_optimizer_load_state_dict_post_hooks"):
             if name not in self.__dict__:
                 setattr(self, name, OrderedDict())
+        self.__dict__.setdefault("_scratch", {})
 
     def __repr__(self) -> str:
         text = self.__class__.__name__ + " ("
@@ -370,6 +388,44 @@ class Optimizer:
         if not seen.isdisjoint(id(p) for p in tensors):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
+
+    # ---- the array fast path (NOTE [Optimizer threads]) ---------------------------------
+    def _run_jobs(self, kernel: Callable, jobs: list, passes: int) -> None:
+        """Run ``kernel(*arrays, scratch, *scalars)`` for each job ``(param, arrays,
+        n_scratch, scalars)``: ``arrays`` of one shape (``None`` for an absent state),
+        ``scratch`` a list of ``n_scratch`` temporaries of that shape; over as many threads as
+        pay for a kernel of about ``passes`` NumPy calls over its arrays."""
+        if not jobs:
+            return
+        threads, chunks = _chunk_jobs(jobs, passes)
+        needs: dict = {}
+        for chunk in chunks:
+            for _, arrays, n_scratch, _ in chunk:
+                a = arrays[0]
+                need = n_scratch * _padded(a.size)
+                if need > needs.get(a.dtype, -1):
+                    needs[a.dtype] = need
+        scratch = self.__dict__.setdefault("_scratch", {})
+        buffers = []
+        for runner in range(threads):
+            mine = {}
+            for dtype, need in needs.items():
+                buf = scratch.get((runner, dtype))
+                if buf is None or buf.size < need:
+                    buf = scratch[(runner, dtype)] = np.empty(need, dtype)
+                mine[dtype] = buf
+            buffers.append(mine)
+        if threads == 1:
+            _run_chunk(kernel, jobs, buffers[0])
+            return
+        shared = _Chunks(chunks)
+        pool = _executor(threads - 1)
+        for runner in range(1, threads):
+            pool.submit(shared.drain, kernel, buffers[runner])
+        shared.drain(kernel, buffers[0])
+        shared.finished.wait()
+        if shared.error is not None:
+            raise shared.error
 
 
 # ---- shared pieces of the algorithms ------------------------------------------------------
@@ -650,6 +706,141 @@ def _detached_copy(K, like: Tensor, value) -> Tensor:
 
 def _kernels(group: dict):
     return _TensorKernels if group.get("differentiable") else _ArrayKernels
+
+
+# A thread takes at least this much work, in elements times passes (~0.1 ms): below it,
+# handing work to another thread costs about what the thread saves.
+_WORK_PER_THREAD = 1 << 20
+# Chunks per thread: a thread that starts late (a busy machine) finds the others have taken
+# its share, so a step never waits long on one.
+_CHUNKS_PER_THREAD = 4
+_pool: list = [0, None]  # (workers, ThreadPoolExecutor), made on first parallel step
+
+
+def _forget_pool() -> None:
+    # A forked child has none of its parent's threads: it makes its own pool when needed.
+    _pool[:] = [0, None]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _executor(workers: int):
+    if _pool[0] < workers:
+        from concurrent.futures import ThreadPoolExecutor
+
+        old = _pool[1]
+        _pool[:] = [workers, ThreadPoolExecutor(workers, thread_name_prefix="ember-optim")]
+        if old is not None:
+            old.shutdown(wait=False)
+    return _pool[1]
+
+
+def _padded(n: int) -> int:
+    # Each scratch temporary starts on a 64-byte boundary of its buffer (SIMD loads).
+    return (n + 15) & ~15
+
+
+def _chunk_jobs(jobs: list, passes: int) -> tuple[int, list]:
+    """The thread count and the jobs as chunks of about equal numbers of elements (cut in
+    flat ranges of the jobs' arrays): one chunk of all the jobs, whole, when the thread
+    count, the size, a non-contiguous array or a parameter given twice (its updates must
+    run in order) rules the cut out."""
+    total = 0
+    for _, arrays, _, _ in jobs:
+        total += arrays[0].size
+    threads = min(ember.get_num_threads(), total * passes // _WORK_PER_THREAD)
+    if threads < 2 or len({id(job[0]) for job in jobs}) != len(jobs) or not all(
+            a is None or a.flags.c_contiguous for _, arrays, _, _ in jobs for a in arrays):
+        return 1, [jobs]
+    count = threads * _CHUNKS_PER_THREAD
+    per = -(-total // count)
+    chunks: list = [[] for _ in range(count)]
+    pos = 0
+    for param, arrays, n_scratch, scalars in jobs:
+        flats = [None if a is None else a.reshape(-1) for a in arrays]
+        n = len(flats[0])
+        start = 0
+        while start < n:
+            c = pos // per
+            stop = min(n, start + (c + 1) * per - pos)
+            chunks[c].append((param, tuple(None if f is None else f[start:stop] for f in flats),
+                              n_scratch, scalars))
+            pos += stop - start
+            start = stop
+    return threads, chunks
+
+
+def _run_chunk(kernel: Callable, chunk: list, buffers: dict) -> None:
+    for _, arrays, n_scratch, scalars in chunk:
+        a = arrays[0]
+        n, shape = a.size, a.shape
+        buf = buffers[a.dtype]
+        if n_scratch == 1:
+            scratch = [buf[:n].reshape(shape)]
+        else:
+            stride = _padded(n)
+            scratch = [buf[i * stride:i * stride + n].reshape(shape) for i in range(n_scratch)]
+        kernel(*arrays, scratch, *scalars)
+
+
+class _Chunks:
+    """One step's chunks, each handed to whichever thread asks next."""
+
+    __slots__ = ("chunks", "take", "left", "lock", "finished", "error")
+
+    def __init__(self, chunks: list) -> None:
+        self.chunks = chunks
+        self.take = itertools.count().__next__  # one C call: atomic under the GIL
+        self.left = len(chunks)
+        self.lock = threading.Lock()
+        self.finished = threading.Event()
+        self.error: BaseException | None = None
+
+    def drain(self, kernel: Callable, buffers: dict) -> None:
+        """Run chunks until none is left; the last one to finish sets ``finished``."""
+        while True:
+            i = self.take()
+            if i >= len(self.chunks):
+                return
+            try:
+                _run_chunk(kernel, self.chunks[i], buffers)
+            except BaseException as exc:  # raised again by the thread that waits
+                self.error = exc
+            with self.lock:
+                self.left -= 1
+                if self.left == 0:
+                    self.finished.set()
+
+
+def _lerp_(a: np.ndarray, b: np.ndarray, weight: float, tmp: np.ndarray) -> None:
+    """``a.lerp_(b, weight)`` in place through ``tmp``, in the order of each of torch's two
+    branches."""
+    np.subtract(b, a, out=tmp)
+    if abs(weight) < 0.5:
+        tmp *= weight
+        a += tmp
+    else:
+        tmp *= 1 - weight
+        np.subtract(b, tmp, out=a)
+
+
+def _negated_decayed(grad: np.ndarray, param: np.ndarray, maximize: bool, weight_decay: float,
+                     out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """torch's ``grad = -grad if maximize`` then ``grad = grad.add(param, alpha=weight_decay)``
+    written into ``out`` (``tmp`` a second temporary); ``grad`` itself when neither
+    applies."""
+    if maximize:
+        grad = np.negative(grad, out=out)
+        if weight_decay != 0:
+            np.multiply(param, weight_decay, out=tmp)
+            out += tmp
+    elif weight_decay != 0:
+        np.multiply(param, weight_decay, out=out)
+        out += grad
+        grad = out
+    return grad
 
 
 def _closure_loss(closure):

@@ -1,16 +1,20 @@
 """``RAdam`` (mirrors ``torch.optim.RAdam``): Adam with a rectified adaptive step."""
 from __future__ import annotations
 
+import numpy as np
+
 from ember._tensor import Tensor
 from ember.optim.optimizer import (
     Optimizer,
-    _bump,
     _check_adam_ranges,
     _check_capturable,
     _check_lr,
     _closure_loss,
-    _kernels,
+    _lerp_,
+    _negated_decayed,
+    _real,
     _step_tensor,
+    _TensorKernels,
     _value,
     _zeros_like,
 )
@@ -44,9 +48,17 @@ class RAdam(Optimizer):
         """Mirrors ``RAdam.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
-            K = _kernels(group)
             beta1, beta2 = group["betas"]
-            lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+            lr, wd, maximize = _value(group["lr"]), group["weight_decay"], group["maximize"]
+            decay, l2 = None, 0
+            if wd != 0:
+                if group["decoupled_weight_decay"]:
+                    decay = 1 - lr * wd
+                else:
+                    l2 = wd
+            n_scratch = 3 if maximize or l2 else 2
+            rho_inf = 2 / (1 - beta2) - 1
+            jobs = []
             for p in group["params"]:
                 if p._grad is None:
                     continue
@@ -57,35 +69,77 @@ class RAdam(Optimizer):
                     state["exp_avg_sq"] = _zeros_like(p)
                 if group["capturable"]:
                     _check_capturable()
-                param, grad = K.unwrap(p), K.unwrap(p._grad)
-                exp_avg, exp_avg_sq = K.unwrap(state["exp_avg"]), K.unwrap(state["exp_avg_sq"])
-                if group["maximize"]:
-                    grad = K.neg(grad)
                 state["step"]._data += 1
                 step = _value(state["step"])
-                if wd != 0:
-                    if group["decoupled_weight_decay"]:
-                        K.mul_(param, 1 - lr * wd)
-                    else:
-                        grad = K.add(grad, param, wd)
-                K.lerp_(exp_avg, grad, 1 - beta1)
-                K.mul_(exp_avg_sq, beta2)
-                K.addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
                 bias_correction1 = 1 - beta1 ** step
                 bias_correction2 = 1 - beta2 ** step
-                corrected = K.div(exp_avg, bias_correction1)
-                rho_inf = 2 / (1 - beta2) - 1
                 rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+                rect = None
                 if rho_t > 5.0:
                     rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
                             / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-                    adaptive = K.sqrt(exp_avg_sq)
-                    adaptive = (K.adds(adaptive, eps) if group["differentiable"]
-                                else K.adds_(adaptive, eps))
-                    adaptive = (bias_correction2 ** 0.5) / adaptive
-                    K.add_(param, K.mul(corrected * lr, adaptive) * rect, -1.0)
-                else:
-                    K.add_(param, corrected * lr, -1.0)
-                if not group["differentiable"]:
-                    _bump(p)
+                if group["differentiable"]:
+                    self._differentiable_update(group, p, state, bias_correction1,
+                                                bias_correction2, rect)
+                    continue
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                # NOTE [Version counters]: each tensor the step writes in place
+                for t in (p, state["step"], exp_avg, exp_avg_sq):
+                    t._vc[0] += 1
+                jobs.append((p, (_real(p._data), _real(p._grad._data), _real(exp_avg._data),
+                                 _real(exp_avg_sq._data)), n_scratch,
+                             (maximize, decay, l2, 1 - beta1, beta2, 1 - beta2,
+                              bias_correction1, bias_correction2 ** 0.5, lr, group["eps"],
+                              rect)))
+            self._run_jobs(_radam_kernel, jobs, 13)
         return loss
+
+    @staticmethod
+    def _differentiable_update(group: dict, p: Tensor, state: dict, bias_correction1: float,
+                               bias_correction2: float, rect: float | None) -> None:
+        K = _TensorKernels
+        beta1, beta2 = group["betas"]
+        lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+        grad, exp_avg, exp_avg_sq = p._grad, state["exp_avg"], state["exp_avg_sq"]
+        if group["maximize"]:
+            grad = K.neg(grad)
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                K.mul_(p, 1 - lr * wd)
+            else:
+                grad = K.add(grad, p, wd)
+        K.lerp_(exp_avg, grad, 1 - beta1)
+        K.mul_(exp_avg_sq, beta2)
+        K.addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
+        corrected = K.div(exp_avg, bias_correction1)
+        if rect is not None:
+            adaptive = (bias_correction2 ** 0.5) / K.adds(K.sqrt(exp_avg_sq), eps)
+            K.add_(p, K.mul(corrected * lr, adaptive) * rect, -1.0)
+        else:
+            K.add_(p, corrected * lr, -1.0)
+
+
+def _radam_kernel(param, grad, exp_avg, exp_avg_sq, scratch, maximize, decay, l2, weight,
+                  beta2, one_minus_beta2, bias_correction1, bias_correction2_sqrt, lr, eps,
+                  rect) -> None:
+    """torch's single-tensor RAdam step on arrays, in place, with two or three
+    temporaries; ``rect`` is None while the variance estimate is intractable."""
+    update, tmp = scratch[0], scratch[1]
+    if maximize or l2:
+        grad = _negated_decayed(grad, param, maximize, l2, scratch[2], tmp)
+    if decay is not None:
+        param *= decay
+    _lerp_(exp_avg, grad, weight, tmp)
+    exp_avg_sq *= beta2
+    np.multiply(grad, one_minus_beta2, out=tmp)
+    tmp *= grad
+    exp_avg_sq += tmp
+    np.divide(exp_avg, bias_correction1, out=update)
+    update *= lr
+    if rect is not None:
+        np.sqrt(exp_avg_sq, out=tmp)
+        tmp += eps
+        np.divide(bias_correction2_sqrt, tmp, out=tmp)
+        update *= tmp
+        update *= rect
+    param -= update  # param.add_(update, alpha=-1): adding -u is subtracting u

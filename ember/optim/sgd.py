@@ -1,16 +1,19 @@
 """``SGD`` (mirrors ``torch.optim.SGD``): momentum, dampening, Nesterov, weight decay."""
 from __future__ import annotations
 
-from ember._tensor import Tensor
+import numpy as np
+
+from ember._tensor import Tensor, make
 from ember.optim.optimizer import (
     Optimizer,
-    _bump,
     _check_fused,
     _check_fused_params,
     _check_lr,
     _closure_loss,
     _detached_copy,
-    _kernels,
+    _negated_decayed,
+    _real,
+    _TensorKernels,
     _value,
 )
 
@@ -60,36 +63,84 @@ class SGD(Optimizer):
         for group in self.param_groups:
             if group["fused"]:
                 _check_fused_params(group)
-            K = _kernels(group)
-            differentiable = group["differentiable"]
-            lr, momentum = group["lr"], group["momentum"]
-            dampening, nesterov = group["dampening"], group["nesterov"]
-            wd, maximize = group["weight_decay"], group["maximize"]
+            if group["differentiable"]:
+                self._differentiable_update(group)
+                continue
+            lr, momentum = _value(group["lr"]), group["momentum"]
+            wd, maximize = _value(group["weight_decay"]), group["maximize"]
+            scalars = (maximize, wd, momentum, 1 - group["dampening"], group["nesterov"])
+            later, first = (*scalars, False, -lr), (*scalars, True, -lr)
+            n_scratch = 2 if maximize or wd != 0 else 1
+            jobs = []
             for p in group["params"]:
-                if p._grad is None:
+                grad = p._grad
+                if grad is None:
                     continue
-                param = K.unwrap(p)
-                grad = K.unwrap(p._grad)
-                if maximize:
-                    grad = K.neg(grad)
-                if wd != 0:
-                    grad = K.add(grad, param, _value(wd))
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = _detached_copy(K, p, grad)
-                        state["momentum_buffer"] = buf
-                        buf = K.unwrap(buf)
-                    else:
-                        buf = K.unwrap(buf)
-                        K.mul_(buf, momentum)
-                        K.add_(buf, grad, 1 - dampening)
-                    grad = K.add(grad, buf, momentum) if nesterov else buf
-                if differentiable and isinstance(lr, Tensor) and lr.requires_grad:
-                    param.addcmul_(grad, lr, value=-1)
+                p._vc[0] += 1  # NOTE [Version counters]
+                if momentum == 0:
+                    jobs.append((p, (_real(p._data), _real(grad._data), None), n_scratch, later))
+                    continue
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:  # torch's ``grad.clone()``: filled by the kernel
+                    buf = state["momentum_buffer"] = make(np.empty_like(p._data))
+                    jobs.append((p, (_real(p._data), _real(grad._data), _real(buf._data)),
+                                 n_scratch, first))
                 else:
-                    K.add_(param, grad, -_value(lr))
-                if not differentiable:
-                    _bump(p)
+                    buf._vc[0] += 1
+                    jobs.append((p, (_real(p._data), _real(grad._data), _real(buf._data)),
+                                 n_scratch, later))
+            self._run_jobs(_sgd_kernel, jobs, 4)
         return loss
+
+    def _differentiable_update(self, group: dict) -> None:
+        K = _TensorKernels
+        lr, momentum = group["lr"], group["momentum"]
+        dampening, nesterov = group["dampening"], group["nesterov"]
+        wd, maximize = group["weight_decay"], group["maximize"]
+        for p in group["params"]:
+            if p._grad is None:
+                continue
+            grad = p._grad
+            if maximize:
+                grad = K.neg(grad)
+            if wd != 0:
+                grad = K.add(grad, p, _value(wd))
+            if momentum != 0:
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = _detached_copy(K, p, grad)
+                else:
+                    K.mul_(buf, momentum)
+                    K.add_(buf, grad, 1 - dampening)
+                grad = K.add(grad, buf, momentum) if nesterov else buf
+            if isinstance(lr, Tensor) and lr.requires_grad:
+                p.addcmul_(grad, lr, value=-1)
+            else:
+                K.add_(p, grad, -_value(lr))
+
+
+def _sgd_kernel(param, grad, buf, scratch, maximize, weight_decay, momentum, dampening_alpha,
+                nesterov, first, neg_lr) -> None:
+    """torch's single-tensor SGD step on arrays, in place, with one or two temporaries."""
+    tmp = scratch[0]
+    if maximize or weight_decay != 0:
+        grad = _negated_decayed(grad, param, maximize, weight_decay, scratch[1], tmp)
+    if buf is not None:
+        if first:
+            np.copyto(buf, grad)
+        else:
+            buf *= momentum
+            if dampening_alpha == 1:
+                buf += grad
+            else:
+                np.multiply(grad, dampening_alpha, out=tmp)
+                buf += tmp
+        if nesterov:
+            np.multiply(buf, momentum, out=tmp)
+            grad = np.add(grad, tmp, out=tmp)
+        else:
+            grad = buf
+    np.multiply(grad, neg_lr, out=tmp)
+    param += tmp

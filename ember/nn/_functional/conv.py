@@ -8,12 +8,12 @@ from __future__ import annotations
 import warnings
 
 from ember._dtype import cpp_type_name, scalar_type_name
-from ember._ops.nn_conv import CONSTANT_PAD, convolution
+from ember._ops.nn_conv import CONSTANT_PAD, CONV_TBC, convolution
 from ember._ops.registry import run
 from ember._tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-           "conv_transpose3d"]
+           "conv_transpose3d", "conv_tbc"]
 
 
 def expand_param(value, nd: int, name: str) -> tuple:
@@ -206,3 +206,32 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     kH, kW); the gradient of ``conv3d`` with respect to its input."""
     return _conv_transpose(3, "conv_transpose3d", input, weight, bias, stride, padding,
                            output_padding, groups, dilation)
+
+
+def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tensor:
+    """Mirrors ``torch.nn.functional.conv_tbc``: a 1-d convolution over (time, batch,
+    channels) input with a (kernel_width, in_channels, out_channels) weight and a bias of
+    out_channels, zero-padding the time dim by ``pad`` on both sides."""
+    if input.dim() != 3:
+        raise RuntimeError("Input must have 3 dims: time, batch, in_channel")
+    if weight.dim() != 3:
+        raise RuntimeError("Weight tensor must have 3 dims: kernel_width, in_channels, "
+                           "out_channels.")
+    if bias.dim() != 1:
+        raise RuntimeError("Bias must be 1-D")
+    if input.shape[2] != weight.shape[1]:
+        raise RuntimeError("Input dim 2 (input channels) is not == dim 1 in the weight tensor")
+    if weight.shape[2] != bias.shape[0]:
+        raise RuntimeError("Bias size must equal dim 2 in the weight tensor (output channels).")
+    t_out = input.shape[0] + 2 * pad - weight.shape[0] + 1
+    if t_out < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {t_out}: "
+                           f"[{t_out}, {input.shape[1]}, {weight.shape[2]}]")
+    if input.dtype is not weight.dtype:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                           f"{scalar_type_name(input.dtype)} and "
+                           f"{scalar_type_name(weight.dtype)}")
+    # torch's kernel views the input as (time * batch, channels): a layout that cannot be
+    # viewed so is refused with view's error
+    input.view(-1, input.shape[2])
+    return run(CONV_TBC, input, weight, bias, pad)

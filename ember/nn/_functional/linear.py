@@ -1,9 +1,10 @@
 """Part of ``ember.nn.functional``: ``linear`` and ``bilinear``."""
 from __future__ import annotations
 
+from ember._ops.registry import run
 from ember._tensor import Tensor
 
-__all__ = ["linear", "bilinear"]
+__all__ = ["linear", "bilinear", "grouped_mm"]
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -78,3 +79,51 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
     if bias is not None:
         out = out + bias
     return out
+
+
+def grouped_mm(mat_a: Tensor, mat_b: Tensor, *, offs: Tensor | None = None,
+               bias: Tensor | None = None, out_dtype=None) -> Tensor:
+    """Mirrors ``torch.nn.functional.grouped_mm``: matrix products of groups of rows,
+    columns or contraction slices. Both 3-d: a batched product, no ``offs``. Otherwise
+    ``offs`` (1-d int32, cumulative ends) splits the 2-d operand's rows (2-d ``mat_a``,
+    3-d ``mat_b``: out (M, N)), columns (3-d ``mat_a``, 2-d ``mat_b``: out (M, N)) or the
+    contraction dim (both 2-d: out (G, M, N)). float32, bfloat16 and float16 as on torch's
+    CPU, with its stride rules; ``bias`` is refused as torch does. Rows past the last
+    offset come out zero (torch leaves them unset). See NOTE [Grouped products by
+    padding] in ember/_ops/nn_grouped.py."""
+    from ember._dtype import cpp_type_name, scalar_type_name
+    from ember._ops.nn_grouped import GROUPED_MM, check_strides
+
+    for name, mat in (("mat_a", mat_a), ("mat_b", mat_b)):
+        if mat.dim() not in (2, 3):
+            raise RuntimeError(f"{name} has to be 2 or 3d")
+    for name, mat in (("mat_a", mat_a), ("mat_b", mat_b)):
+        if mat.dtype.np.name not in ("float32", "bfloat16", "float16"):
+            raise RuntimeError(f"Expected {name} to be Float32, BFloat16 or Float16 matrix, "
+                               f"got {scalar_type_name(mat.dtype)}")
+    if out_dtype is not None and out_dtype is not mat_a.dtype:
+        raise RuntimeError("Grouped gemm output dtype must match `mat_a` dtype")
+    if mat_b.dtype is not mat_a.dtype:
+        raise RuntimeError(f"Expected out tensor to have dtype {cpp_type_name(mat_b.dtype)}, "
+                           f"but got {cpp_type_name(mat_a.dtype)} instead")
+    if offs is not None:
+        if offs.dim() != 1:
+            raise RuntimeError("offs has to be 1D")
+        if offs.dtype.np.name != "int32":
+            raise RuntimeError("Offsets have to be int32")
+    if (offs is not None) == (mat_a.dim() == 3 and mat_b.dim() == 3):
+        raise RuntimeError("Have to provide offsets if there is a 2d matrix, or no offset if "
+                           "both matrices are 3d")
+    if mat_a.shape[-1] != mat_b.shape[-2]:
+        raise RuntimeError("contraction dimension of mat_a and mat_b must match")
+    groups = [m.shape[0] for m in (mat_a, mat_b) if m.dim() == 3]
+    if offs is not None:
+        groups.append(offs.shape[0])
+    if len(set(groups)) > 1:
+        raise RuntimeError("matrix batch sizes have to match" if offs is not None
+                           else "batched dimension has to match")
+    check_strides(mat_a)
+    check_strides(mat_b)
+    if bias is not None:
+        raise RuntimeError("Bias not supported yet")
+    return run(GROUPED_MM, mat_a, mat_b, None if offs is None else offs._data, mat_a.dtype.np)

@@ -23,7 +23,7 @@ __all__ = [
     "gaussian_nll_loss", "cosine_embedding_loss", "margin_ranking_loss",
     "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
     "multilabel_margin_loss", "multi_margin_loss", "triplet_margin_loss",
-    "triplet_margin_with_distance_loss", "ctc_loss",
+    "triplet_margin_with_distance_loss", "ctc_loss", "linear_cross_entropy",
 ]
 
 
@@ -631,3 +631,43 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
     if reduction == "sum":
         return nll.sum()
     return nll
+
+
+def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Tensor, *,
+                         linear_bias: Tensor | None = None, weight: Tensor | None = None,
+                         reduction: str = "mean", ignore_index: int | None = None,
+                         label_smoothing: float = 0.0) -> Tensor:
+    """Mirrors ``torch.nn.functional.linear_cross_entropy`` (torch's reference path,
+    ``options=None``): ``cross_entropy(linear(input, linear_weight, linear_bias), target)``.
+    ``input`` is (in_features,) or (N, in_features); ``linear_weight`` is (C, *out_features,
+    in_features) and ``linear_bias`` (C, *out_features), giving logits (N, C,
+    *out_features). ``ignore_index=None`` means -100 for class-index targets. ember
+    differs: torch's chunked path (the ``options`` argument, ``LinearCrossEntropyOptions``)
+    is not provided."""
+    from ember.nn._functional.linear import linear
+
+    if input.dim() not in (1, 2):
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.dim()}")
+    if linear_weight.dim() < 2:
+        raise RuntimeError(f"expected linear_weight with dimensionality at least 2, got "
+                           f"{linear_weight.dim()}")
+    in_features = input.shape[-1]
+    if linear_weight.shape[-1] != in_features:
+        raise RuntimeError(f"expected equal input and linear_weight last dimensions "
+                           f"(in_features), got {in_features} and {linear_weight.shape[-1]}, "
+                           f"respectively")
+    classes = tuple(linear_weight.shape[:-1])
+    if linear_bias is not None and tuple(linear_bias.shape) != classes:
+        raise RuntimeError(f"expected linear_bias shape {classes}, got "
+                           f"{tuple(linear_bias.shape)}")
+    if ignore_index is None:
+        ignore_index = -100
+    elif target.is_floating_point():
+        raise RuntimeError("ignore_index cannot be specified when target contains "
+                           "probabilities")
+    flat_bias = None if linear_bias is None else linear_bias.reshape(-1)
+    logits = linear(input, linear_weight.reshape(-1, in_features), flat_bias)
+    if len(classes) > 1:
+        logits = logits.reshape(tuple(input.shape[:-1]) + classes)
+    return cross_entropy(logits, target, weight, ignore_index=ignore_index,
+                         reduction=reduction, label_smoothing=label_smoothing)

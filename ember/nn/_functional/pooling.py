@@ -17,7 +17,8 @@ __all__ = [
     "adaptive_max_pool3d",
     "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
     "adaptive_max_pool3d_with_indices", "max_unpool1d", "max_unpool2d", "max_unpool3d",
-    "fractional_max_pool2d", "fractional_max_pool2d_with_indices",
+    "fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
+    "fractional_max_pool3d_with_indices",
 ]
 
 
@@ -414,7 +415,7 @@ def fractional_max_pool2d(input: Tensor, kernel_size, output_size=None, output_r
     samples = _random_samples._data
     if input.dim() == 3:
         samples = samples[0]
-    values, indices = run(nn_pool.FRACTIONAL_MAX_POOL2D, input, kernel, out, samples)
+    values, indices = run(nn_pool.FRACTIONAL_MAX_POOL[2], input, kernel, out, samples)
     return (values, indices) if return_indices else values
 
 
@@ -423,4 +424,66 @@ def fractional_max_pool2d_with_indices(input: Tensor, kernel_size, output_size=N
                                        _random_samples=None):
     """Mirrors ``torch.nn.functional.fractional_max_pool2d_with_indices``."""
     return fractional_max_pool2d(input, kernel_size, output_size, output_ratio, True,
+                                 _random_samples)
+
+
+def _triple_arg(value, what: str) -> tuple:
+    if isinstance(value, int):
+        return (value,) * 3
+    value = tuple(value)
+    if len(value) != 3:
+        raise RuntimeError(f"fractional_max_pool3d: {what} must either be a single Int or "
+                           "tuple of three Ints")
+    return tuple(int(v) for v in value)
+
+
+def fractional_max_pool3d(input: Tensor, kernel_size, output_size=None, output_ratio=None,
+                          return_indices: bool = False, _random_samples=None):
+    """Mirrors ``torch.nn.functional.fractional_max_pool3d``: the 3-d form of
+    ``fractional_max_pool2d`` on (N, C, T, H, W) or (C, T, H, W) input. Without
+    ``_random_samples`` (N, C, 3) they are drawn as torch draws them (``rand`` in the input's
+    dtype, one (time, height, width) triple per plane), so a seed gives torch's windows."""
+    from ember._ops.random import rand
+
+    if output_size is None and output_ratio is None:
+        raise ValueError("fractional_max_pool3d requires specifying either an output_size or "
+                         "an output_ratio")
+    if output_size is None:
+        if isinstance(output_ratio, (int, float)):
+            output_ratio = (output_ratio,) * 3
+        output_size = [int(input.size(-3) * output_ratio[0]),
+                       int(input.size(-2) * output_ratio[1]),
+                       int(input.size(-1) * output_ratio[2])]
+    if _random_samples is None:
+        batch = 1 if input.dim() == 4 else input.size(0)
+        _random_samples = rand(batch, input.size(-4), 3, dtype=input.dtype)
+    kernel = _triple_arg(kernel_size, "kernel_size")
+    out = _triple_arg(output_size, "output_size")
+    if input.dim() not in (4, 5):
+        raise RuntimeError(f"fractional_max_pool3d_out(): Expected 4D or 5D tensor, but got: "
+                           f"{list(input.shape)}")
+    # torch checks the width before the height
+    for d, name in ((0, "time"), (2, "width"), (1, "height")):
+        o, k, size = out[d], kernel[d], input.shape[d - 3]
+        if o + k - 1 >= size:
+            raise RuntimeError(f"fractional_max_pool3d_out(): pool {name} {k} too large "
+                               f"relative to input {name} {size}")
+    if _random_samples.size(2) != 3:
+        raise RuntimeError(f"Expect _random_samples.size(2) equals to 3; got "
+                           f"{_random_samples.size(2)}.")
+    if _random_samples.size(1) != input.size(-4):
+        raise RuntimeError("Expect _random_samples.size(1) equals to input channel size.")
+    if _random_samples.dtype is not input.dtype:
+        raise RuntimeError("Expect _random_samples to have the same dtype as input")
+    samples = _random_samples._data
+    samples = samples[0] if input.dim() == 4 else samples[:input.size(0)]
+    values, indices = run(nn_pool.FRACTIONAL_MAX_POOL[3], input, kernel, out, samples)
+    return (values, indices) if return_indices else values
+
+
+def fractional_max_pool3d_with_indices(input: Tensor, kernel_size, output_size=None,
+                                       output_ratio=None, return_indices: bool = False,
+                                       _random_samples=None):
+    """Mirrors ``torch.nn.functional.fractional_max_pool3d_with_indices``."""
+    return fractional_max_pool3d(input, kernel_size, output_size, output_ratio, True,
                                  _random_samples)

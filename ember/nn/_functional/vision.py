@@ -209,9 +209,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     return run(nn_vision.PIXEL_UNSHUFFLE, input, r)
 
 
-def channel_shuffle(input: Tensor, groups: int) -> Tensor:
-    """Mirrors ``torch.nn.functional.channel_shuffle``: (N, g * k, *) with the channels
-    read as (g, k) and transposed to (k, g)."""
+def _shuffle_channels(op, input: Tensor, groups: int) -> Tensor:
     if input.dim() <= 2:
         raise RuntimeError(f"channel_shuffle expects input to have at least 3 dimensions, but "
                            f"got input with {input.dim()} dimension(s)")
@@ -222,10 +220,20 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:
     if c % groups:
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels "
                            f"and {groups} groups.")
-    return run(nn_vision.CHANNEL_SHUFFLE, input, int(groups))
+    return run(op, input, int(groups))
 
 
-native_channel_shuffle = channel_shuffle
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """Mirrors ``torch.nn.functional.channel_shuffle``: (N, g * k, *) with the channels
+    read as (g, k) and transposed to (k, g)."""
+    return _shuffle_channels(nn_vision.CHANNEL_SHUFFLE, input, groups)
+
+
+def native_channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """Mirrors ``torch.nn.functional.native_channel_shuffle``: ``channel_shuffle``'s values,
+    recorded as torch records them, by a node whose backward raises (torch defines no
+    derivative for it)."""
+    return _shuffle_channels(nn_vision.NATIVE_CHANNEL_SHUFFLE, input, groups)
 
 _INTERP_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 _NAMES = {1: "1D", 2: "2D", 3: "3D"}
@@ -235,8 +243,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
     """Mirrors ``torch.nn.functional.interpolate`` for 3-D to 5-D inputs; modes nearest,
-    nearest-exact, linear, bilinear, bicubic, trilinear and area. ``antialias=True`` is not
-    supported (it raises)."""
+    nearest-exact, linear, bilinear, bicubic, trilinear, area and (with ``antialias=True``
+    only) lanczos. ``antialias=True`` (bilinear, bicubic, lanczos; 4-D input) resizes with
+    torch's antialiasing filters (NOTE [Antialiased resize] in ember/_ops/nn_vision.py)."""
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating "
@@ -275,8 +284,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             scales = None
     else:
         raise ValueError("either size or scale_factor should be defined")
-    if antialias:
-        raise NotImplementedError("Anti-alias option is not supported in ember")
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.dim() == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
+                         "modes and requires a 4-D tensor as input")
     if mode in _INTERP_DIMS and _INTERP_DIMS[mode] != nd and nd in (1, 2, 3):
         raise NotImplementedError(
             f"Got {input.dim()}D input, but {mode} mode needs {_INTERP_DIMS[mode] + 2}D input")
@@ -284,7 +294,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise NotImplementedError(
             "Input Error: Only 3D, 4D and 5D input Tensors supported (got "
             f"{input.dim()}D) for the modes: nearest | linear | bilinear | bicubic | trilinear "
-            f"| area | nearest-exact (got {mode})")
+            f"| lanczos | area | nearest-exact (got {mode})")
     spatial = tuple(input.shape[2:])
     # torch hands the kernels 1 / scale_factor when a scale factor is used
     inv = tuple(None if scales is None else 1.0 / scales[i] for i in range(nd))
@@ -302,16 +312,33 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                       for i in range(nd))
         name = "NearestExact" if exact else "Nearest"
         return run(nn_vision.GATHERS[f"Upsample{name}{_NAMES[nd]}Backward0"], input, index)
+    if mode == "lanczos" and nd == 2:
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
+    if antialias:
+        for i in range(nd):
+            if out[i] <= 0:
+                raise RuntimeError(
+                    f"Input and output sizes should be greater than 0, but got input (H: "
+                    f"{spatial[0]}, W: {spatial[1]}) output (H: {out[0]}, W: {out[1]})")
+        # torch's separable kernels leave a dim whose size does not change as it is (for
+        # any scale factor), here and in the linear modes below
+        mats = tuple(None if out[i] == spatial[i] else nn_vision.antialias_matrix(
+            out[i], spatial[i], inv[i], align_corners, mode) for i in range(nd))
+        node = f"Upsample{mode.capitalize()}2DAaBackward0"
+        return run(nn_pool.SEPARABLE[node], input, mats)
     if mode == "bicubic":
         mats = tuple(nn_vision.cubic_matrix(out[i], spatial[i], inv[i], align_corners)
                      for i in range(nd))
     elif mode in _INTERP_DIMS:
-        mats = tuple(nn_vision.linear_matrix(out[i], spatial[i], inv[i], align_corners)
-                     for i in range(nd))
+        mats = tuple(None if out[i] == spatial[i] else nn_vision.linear_matrix(
+            out[i], spatial[i], inv[i], align_corners) for i in range(nd))
     else:
         raise NotImplementedError(
             f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for "
-            "the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
+            "the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
             f"nearest-exact (got {mode})")
     node = {"linear": "UpsampleLinear1DBackward0", "bilinear": "UpsampleBilinear2DBackward0",
             "bicubic": "UpsampleBicubic2DBackward0",

@@ -1,5 +1,6 @@
 """Mirrors ``torch.nn.modules``: one file per family, each listing its classes in ``__all__``."""
 from ember.nn.modules.activation import *  # noqa: F403
+from ember.nn.modules.adaptive import *  # noqa: F403
 from ember.nn.modules.batchnorm import *  # noqa: F403
 from ember.nn.modules.channelshuffle import *  # noqa: F403
 from ember.nn.modules.container import *  # noqa: F403

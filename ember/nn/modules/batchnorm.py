@@ -3,10 +3,13 @@ and SyncBatchNorm) and ``_NormBase``, the parameters and running statistics they
 the instance norms."""
 from __future__ import annotations
 
+import importlib
+
 from ember import _dtype
 from ember._ops.creation import ones, tensor, zeros
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
+from ember.nn._functional import _sync_batch_norm
 from ember.nn._functional import normalization as F
 from ember.nn.modules.module import LazyModuleMixin, Module
 from ember.nn.modules.normalization import register_affine, reset_affine
@@ -193,9 +196,19 @@ class LazyBatchNorm3d(_LazyNormBase, _BatchNorm):
 
 
 class SyncBatchNorm(_BatchNorm):
-    """Mirrors ``torch.nn.SyncBatchNorm``. ember differs: there is one process, so the
-    statistics are this process's batch statistics (torch's result with world size 1);
-    ``process_group`` is kept for ``convert_sync_batchnorm`` round trips."""
+    """Mirrors ``torch.nn.SyncBatchNorm``: batch norm whose training statistics are those
+    of the batches of all processes of ``process_group`` (the default group when None)
+    together, so N processes with batches of B train as one process with a batch of N*B
+    (see NOTE [Synchronised batch norm]); the running variance is unbiased over the global
+    count. In evaluation, with no initialised process group or with a group of one
+    process, it is ordinary batch norm.
+
+    Args: those of ``BatchNorm1d`` (``num_features``, ``eps``, ``momentum``, ``affine``,
+    ``track_running_stats``, ``device``, ``dtype``, ``bias``) and ``process_group``.
+
+    ember differs: torch's CPU build refuses to synchronise (it raises ValueError asking
+    for a GPU input); ember synchronises CPU tensors over ``ember.distributed``.
+    """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, process_group=None,
@@ -213,8 +226,32 @@ class SyncBatchNorm(_BatchNorm):
             raise ValueError("SyncBatchNorm number of input channels should be non-zero")
 
     def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
         self._check_non_zero_input_channels(input)
-        return super().forward(input)
+        group = self._sync_group() if self.training else None
+        if group is None:
+            return super().forward(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked)
+        keep = self.track_running_stats
+        return _sync_batch_norm.SyncBatchNorm.apply(
+            input, self.weight, self.bias, self.running_mean if keep else None,
+            self.running_var if keep else None, self.eps, factor, group)
+
+    def _sync_group(self):
+        """The process group to synchronise over, or None when there is nothing to
+        synchronise (no distributed package or group, or a group of one process)."""
+        try:
+            dist = importlib.import_module("ember.distributed")
+        except ImportError:
+            return None
+        if not dist.is_available() or not dist.is_initialized():
+            return None
+        group = self.process_group if self.process_group else dist.group.WORLD
+        return group if dist.get_world_size(group) > 1 else None
 
     @classmethod
     def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain, islice
@@ -12,7 +13,8 @@ from ember._tensor import Tensor
 from ember.nn.modules.module import Module, _addindent
 from ember.nn.parameter import Parameter
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
+__all__ = ["Container", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
+           "ParameterDict"]
 
 
 def _abs_index(idx, size: int) -> int:
@@ -24,6 +26,19 @@ def _abs_index(idx, size: int) -> int:
 
 def _digits_hidden(keys: list[str]) -> list[str]:
     return [k for k in keys if not k.isdigit()]
+
+
+class Container(Module):
+    """Mirrors ``torch.nn.Container``, deprecated: a ``Module`` whose keyword arguments
+    become its named submodules; constructing one warns as torch does (FutureWarning)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__()
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now "
+                      "implemented in `nn.Module`. Subclass that instead.", FutureWarning,
+                      stacklevel=2)
+        for key, value in kwargs.items():
+            self.add_module(key, value)
 
 
 class Sequential(Module):

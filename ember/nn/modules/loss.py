@@ -15,7 +15,7 @@ __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss",
     "SmoothL1Loss", "HuberLoss", "SoftMarginLoss", "CrossEntropyLoss",
     "MultiLabelSoftMarginLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "MultiMarginLoss",
-    "TripletMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss",
+    "TripletMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss", "LinearCrossEntropyLoss",
 ]
 
 
@@ -324,3 +324,45 @@ class CTCLoss(_Loss):
                 target_lengths) -> Tensor:
         return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
                           self.reduction, self.zero_infinity)
+
+
+class LinearCrossEntropyLoss(_WeightedLoss):
+    """Mirrors ``torch.nn.LinearCrossEntropyLoss``: a bias-free (by default) ``Linear``
+    from ``in_features`` to ``num_classes * prod(out_features)`` logits, read as (N,
+    num_classes, *out_features), followed by cross entropy (``F.linear_cross_entropy``).
+    Arguments: in_features, num_classes, keyword-only out_features=(), bias=False,
+    device, dtype, reduction, weight (class weights, a buffer), ignore_index=None,
+    label_smoothing. ember differs: torch's chunked ``options`` are not provided (its repr
+    shows ``options=None``, the reference path)."""
+
+    def __init__(self, in_features: int, num_classes: int, *, out_features: tuple = (),
+                 bias: bool = False, device=None, dtype=None, reduction: str = "mean",
+                 weight: Tensor | None = None, ignore_index: int | None = None,
+                 label_smoothing: float = 0.0) -> None:
+        from ember.nn.modules.linear import Linear
+
+        super().__init__(weight, None, None, reduction)
+        self.num_classes = num_classes
+        self.out_features = tuple(out_features)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        self.options = None
+        count = num_classes
+        for size in self.out_features:
+            count *= size
+        self.linear = Linear(in_features, count, bias=bias, device=device, dtype=dtype)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.linear.in_features}, num_classes={self.num_classes}, "
+                f"out_features={self.out_features}, bias={self.linear.bias is not None}, "
+                f"reduction={self.reduction}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}, options={self.options}")
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        classes = (self.num_classes,) + self.out_features
+        bias = self.linear.bias
+        return F.linear_cross_entropy(
+            input, self.linear.weight.reshape(classes + (-1,)), target,
+            linear_bias=None if bias is None else bias.reshape(classes), weight=self.weight,
+            reduction=self.reduction, ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing)

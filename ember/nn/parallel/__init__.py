@@ -1,5 +1,6 @@
-"""Mirrors ``torch.nn.parallel``: ``DataParallel`` (data-parallel training across processes,
-``DistributedDataParallel``, comes with ``ember.distributed``)."""
+"""Mirrors ``torch.nn.parallel``: ``DataParallel`` and ``DistributedDataParallel``
+(data-parallel training across processes over ``ember.distributed``)."""
 from ember.nn.parallel.data_parallel import DataParallel
+from ember.nn.parallel.distributed import DistributedDataParallel
 
-__all__ = ["DataParallel"]
+__all__ = ["DataParallel", "DistributedDataParallel"]

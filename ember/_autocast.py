@@ -1,0 +1,343 @@
+"""Autocast: the state behind ``ember.autocast`` / ``ember.amp.autocast`` and the mode that
+casts op inputs (NOTE [Op modes] in ``_ops/registry.py``).
+
+Inside an enabled CPU autocast region an op on torch's CPU lists runs as torch runs it:
+the lower-precision ops (matrix products, convolutions, ...) cast their floating inputs to
+the autocast dtype, the float32 ops (losses, linear algebra, ...) cast lower-precision
+inputs up to float32, and the promote ops (cat, stack, index_copy) cast to the widest
+input type. Every other op runs on its inputs' dtypes. float64 inputs are never cast. A
+cast is a recorded ``to`` op, so gradients flow back through ``ToCopyBackward0`` nodes;
+casts of leaf tensors that require grad (weights) are cached for the region, as torch
+caches them, so one weight gets one cast node however often it is used.
+
+The state is thread-local, as torch's. ember runs on the CPU, so CUDA autocast is always
+disabled (with torch's warning on a machine without CUDA).
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+import warnings
+
+from ember import _dtype
+from ember._ops import registry
+from ember._tensor import Tensor
+
+# torch's CPU autocast lists (the ops its AutocastCPU dispatch key registers), by the name
+# of the op record ember runs. Records that implement a listed op under another name are
+# listed under theirs: ``convolution`` (conv1d/2d/3d, conv_transpose*), ``_prelu_kernel``
+# (prelu), the CPU attention kernel (scaled_dot_product_attention), the pooling and
+# padding records named after their nodes.
+LOWER = frozenset((
+    "_addmm_activation", "_convolution", "conv1d", "conv2d", "conv3d", "conv_tbc",
+    "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "convolution", "addbmm",
+    "addmm", "baddbmm", "bmm", "linalg_vecdot", "linear", "matmul", "mm", "mkldnn_rnn_layer",
+    "prelu", "_prelu_kernel", "scaled_dot_product_attention",
+    "_scaled_dot_product_flash_attention_for_cpu", "_native_multi_head_attention"))
+FLOAT32 = frozenset((
+    "_grid_sampler_2d_cpu_fallback", "_lu_with_info", "adaptive_avg_pool3d",
+    "AdaptiveAvgPool3DBackward0", "adaptive_max_pool3d", "AdaptiveMaxPool3DBackward0",
+    "avg_pool3d", "AvgPool3DBackward0", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "cdist", "_cdist_forward", "_euclidean_dist",
+    "cholesky", "cholesky_inverse", "cholesky_solve", "cosine_embedding_loss",
+    "cross_entropy_loss", "ctc_loss", "fake_quantize_per_tensor_affine", "fft_fft",
+    "fft_fft2", "fft_fftn", "fft_hfft", "fft_ifft", "fft_ifft2", "fft_ifftn", "fft_ihfft",
+    "fft_irfft", "fft_irfft2", "fft_irfftn", "fft_rfft", "fft_rfft2", "fft_rfftn",
+    "fractional_max_pool2d", "fractional_max_pool3d", "geqrf", "grid_sampler",
+    "grid_sampler_2d", "grid_sampler_3d", "hinge_embedding_loss", "huber_loss", "inverse",
+    "kl_div", "l1_loss", "linalg_cholesky", "linalg_cholesky_ex", "linalg_cond", "linalg_eig",
+    "linalg_eigh", "linalg_eigvals", "linalg_eigvalsh", "linalg_householder_product",
+    "linalg_inv", "linalg_inv_ex", "linalg_lstsq", "linalg_matrix_rank", "linalg_qr",
+    "linalg_solve", "linalg_solve_ex", "linalg_svd", "linalg_svdvals", "linalg_tensorinv",
+    "linalg_tensorsolve", "linalg_pinv", "lu_solve", "margin_ranking_loss", "max_pool3d",
+    "MaxPool3DWithIndicesBackward0", "max_unpool2d", "max_unpool3d", "mse_loss",
+    "multi_margin_loss", "multilabel_margin_loss", "multilabel_margin_loss_forward",
+    "nanquantile", "nll_loss", "nll_loss2d", "orgqr", "ormqr", "pinverse",
+    "poisson_nll_loss", "polar", "prod", "qr", "quantile", "reflection_pad1d",
+    "ReflectionPad1DBackward0", "reflection_pad2d", "ReflectionPad2DBackward0",
+    "replication_pad1d", "ReplicationPad1DBackward0", "replication_pad2d",
+    "ReplicationPad2DBackward0", "replication_pad3d", "ReplicationPad3DBackward0",
+    "smooth_l1_loss", "soft_margin_loss", "stft", "svd", "trace", "triangular_solve",
+    "triplet_margin_loss", "view_as_complex"))
+PROMOTE = frozenset(("cat", "stack", "index_copy"))
+
+_LOWER, _FLOAT32, _PROMOTE = 1, 2, 3
+_POLICY = {**{n: _LOWER for n in LOWER}, **{n: _FLOAT32 for n in FLOAT32},
+           **{n: _PROMOTE for n in PROMOTE}}
+
+_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip",
+                 "ve", "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
+                 "privateuseone")
+
+
+class _State(threading.local):
+    # the per-thread defaults (torch's): off, bfloat16 on the CPU, float16 elsewhere
+    def __init__(self) -> None:
+        self.enabled: dict = {}
+        self.dtype: dict = {}
+        self.cache_enabled = True
+        self.nesting = 0
+        self.cache: dict = {}
+
+
+state = _State()
+_enabled_threads: set = set()
+_lock = threading.Lock()
+
+
+def check_device_type(device_type) -> str:
+    """``device_type`` as torch accepts it ("cpu", "cuda", ...), else torch's error."""
+    if not isinstance(device_type, str):
+        raise ValueError(
+            f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if device_type not in _DEVICE_TYPES:
+        raise RuntimeError(
+            "Expected one of " + ", ".join(_DEVICE_TYPES) + " device type at start of device "
+            f"string: {device_type}")
+    return device_type
+
+
+def is_enabled(device_type: str) -> bool:
+    return state.enabled.get(check_device_type(device_type), False)
+
+
+def set_enabled(device_type: str, enabled: bool) -> None:
+    state.enabled[check_device_type(device_type)] = bool(enabled)
+    if device_type == "cpu":
+        ident = threading.get_ident()
+        with _lock:
+            if enabled:
+                _enabled_threads.add(ident)
+            else:
+                _enabled_threads.discard(ident)
+            active = _MODE in registry._modes
+            if _enabled_threads and not active:
+                registry.push_mode(_MODE)
+            elif not _enabled_threads and active:
+                registry.pop_mode(_MODE)
+
+
+def get_dtype(device_type: str) -> _dtype.dtype:
+    device_type = check_device_type(device_type)
+    if device_type == "meta":
+        raise RuntimeError("unsupported scalarType")
+    default = _dtype.bfloat16 if device_type in ("cpu", "hpu", "xla") else _dtype.float16
+    return state.dtype.get(device_type, default)
+
+
+def set_dtype(device_type: str, dtype: _dtype.dtype) -> None:
+    state.dtype[check_device_type(device_type)] = dtype
+
+
+def clear_cache() -> None:
+    state.cache.clear()
+
+
+def _eligible(t) -> bool:
+    return type(t) is Tensor or isinstance(t, Tensor)
+
+
+class _AutocastMode(registry.OpMode):
+    """Casts the inputs of the listed ops while this thread's CPU autocast is on."""
+
+    def run_op(self, op, args):
+        st = state
+        policy = _POLICY.get(op.name)
+        if policy is None or not st.enabled.get("cpu", False):
+            return self.proceed(op, args)
+        nin = op.nin
+        if policy == _LOWER:
+            target = get_dtype("cpu")
+            casts = (_dtype.float32, _dtype.float16, _dtype.bfloat16)
+        elif policy == _FLOAT32:
+            target = _dtype.float32
+            casts = (_dtype.float16, _dtype.bfloat16)
+        else:
+            floats = [a.dtype for a in args[:nin]
+                      if _eligible(a) and a.dtype.is_floating_point]
+            if not floats:
+                return self.proceed(op, args)
+            target = floats[0]
+            for d in floats[1:]:
+                target = _dtype.promote_types(target, d)
+            casts = (_dtype.float16, _dtype.bfloat16, _dtype.float32)
+        args = tuple(self._cast(a, target) if i < nin and _eligible(a) and a.dtype in casts
+                     and a.dtype is not target else a for i, a in enumerate(args))
+        return self.proceed(op, args)
+
+    def _cast(self, t: Tensor, target: _dtype.dtype) -> Tensor:
+        from ember._ops.creation import TO
+
+        st = state
+        cacheable = st.cache_enabled and t._requires_grad and t._grad_fn is None
+        if cacheable:
+            hit = st.cache.get((id(t), target))
+            if hit is not None and hit[0] is t:
+                return hit[1]
+        out = self.proceed(TO, (t, target.np))
+        if cacheable:
+            st.cache[id(t), target] = (t, out)
+        return out
+
+
+_MODE = _AutocastMode()
+
+
+# ---- the public API (torch.autocast, torch.is_autocast_enabled, ...) -----------------------
+
+
+class autocast:
+    """Mirrors ``torch.autocast`` (= ``torch.amp.autocast``): a context manager and
+    decorator in which ops on torch's autocast lists run in mixed precision.
+
+    Arguments: ``device_type`` ("cpu"; "cuda" is disabled with torch's warning, ember having
+    no CUDA device), ``dtype`` (the lower-precision dtype: ``torch.bfloat16``, the CPU
+    default, or ``torch.float16``; another dtype disables autocast with torch's warning),
+    ``enabled`` (False turns autocast off inside the region, e.g. nested in an enabled one),
+    ``cache_enabled`` (cache the casts of weights inside the region; default
+    ``is_autocast_cache_enabled()``). Regions nest; leaving one restores the state found on
+    entering it.
+
+    Example: ``with ember.autocast("cpu", dtype=ember.bfloat16): y = model(x)``.
+    """
+
+    def __init__(self, device_type: str, dtype: _dtype.dtype | None = None,
+                 enabled: bool = True, cache_enabled: bool | None = None) -> None:
+        check_device_type(device_type)
+        self.device = device_type
+        self.fast_dtype = get_dtype(device_type) if dtype is None else dtype
+        self._cache_enabled = state.cache_enabled if cache_enabled is None else cache_enabled
+        if device_type == "cpu" and enabled and self.fast_dtype not in (
+                _dtype.bfloat16, _dtype.float16):
+            warnings.warn(
+                "In CPU autocast, but the target dtype is not supported. Disabling autocast.\n"
+                "CPU Autocast only supports dtypes of torch.bfloat16, torch.float16 "
+                "currently.", stacklevel=2)
+            enabled = False
+        elif device_type == "cuda" and enabled:
+            warnings.warn("CUDA is not available or torch_xla is imported. Disabling autocast.",
+                          stacklevel=2)
+            enabled = False
+        self._enabled = enabled
+
+    def __enter__(self) -> None:
+        self.prev = is_enabled(self.device)
+        self.prev_dtype = get_dtype(self.device)
+        self.prev_cache_enabled = state.cache_enabled
+        set_dtype(self.device, self.fast_dtype)
+        set_enabled(self.device, self._enabled)
+        state.nesting += 1
+        state.cache_enabled = self._cache_enabled
+
+    def __exit__(self, *exc) -> bool:
+        state.nesting -= 1
+        if state.nesting == 0:
+            clear_cache()
+        set_enabled(self.device, self.prev)
+        set_dtype(self.device, self.prev_dtype)
+        state.cache_enabled = self.prev_cache_enabled
+        return False
+
+    def __call__(self, func):
+        if inspect.isclass(func):
+            raise RuntimeError("autocast cannot decorate a class")
+
+        @functools.wraps(func)
+        def decorated(*args, **kwargs):
+            with autocast(self.device, self.fast_dtype, self._enabled, self._cache_enabled):
+                return func(*args, **kwargs)
+        return decorated
+
+
+autocast.__module__ = "ember.amp.autocast_mode"
+
+
+def is_autocast_enabled(device_type: str | None = None) -> bool:
+    """Mirrors ``torch.is_autocast_enabled``: this thread's autocast state for
+    ``device_type`` (CUDA's when omitted, as in torch)."""
+    return is_enabled("cuda" if device_type is None else device_type)
+
+
+def set_autocast_enabled(device_type, enabled: bool | None = None) -> None:
+    """Mirrors ``torch.set_autocast_enabled(device_type, enabled)`` (and the older
+    ``set_autocast_enabled(enabled)``, for CUDA)."""
+    if enabled is None:
+        device_type, enabled = "cuda", device_type
+    set_enabled(device_type, enabled)
+
+
+def get_autocast_dtype(device_type: str) -> _dtype.dtype:
+    """Mirrors ``torch.get_autocast_dtype``: the lower-precision dtype of ``device_type``'s
+    autocast (``torch.bfloat16`` for the CPU by default)."""
+    return get_dtype(device_type)
+
+
+def set_autocast_dtype(device_type: str, dtype: _dtype.dtype) -> None:
+    """Mirrors ``torch.set_autocast_dtype``."""
+    set_dtype(device_type, dtype)
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"torch.{old} is deprecated. Please use torch.{new} instead.",
+                  DeprecationWarning, stacklevel=3)
+
+
+def is_autocast_cpu_enabled() -> bool:
+    """Mirrors the deprecated ``torch.is_autocast_cpu_enabled``."""
+    _deprecated("is_autocast_cpu_enabled()", "is_autocast_enabled('cpu')")
+    return is_enabled("cpu")
+
+
+def set_autocast_cpu_enabled(enabled: bool) -> None:
+    """Mirrors the deprecated ``torch.set_autocast_cpu_enabled``."""
+    _deprecated("set_autocast_cpu_enabled(enabled)", "set_autocast_enabled('cpu', enabled)")
+    set_enabled("cpu", enabled)
+
+
+def get_autocast_cpu_dtype() -> _dtype.dtype:
+    """Mirrors the deprecated ``torch.get_autocast_cpu_dtype``."""
+    _deprecated("get_autocast_cpu_dtype()", "get_autocast_dtype('cpu')")
+    return get_dtype("cpu")
+
+
+def set_autocast_cpu_dtype(dtype: _dtype.dtype) -> None:
+    """Mirrors the deprecated ``torch.set_autocast_cpu_dtype``."""
+    _deprecated("set_autocast_cpu_dtype(dtype)", "set_autocast_dtype('cpu', dtype)")
+    set_dtype("cpu", dtype)
+
+
+def is_autocast_cache_enabled() -> bool:
+    """Mirrors ``torch.is_autocast_cache_enabled``."""
+    return state.cache_enabled
+
+
+def set_autocast_cache_enabled(enabled: bool) -> None:
+    """Mirrors ``torch.set_autocast_cache_enabled``."""
+    state.cache_enabled = bool(enabled)
+
+
+def clear_autocast_cache() -> None:
+    """Mirrors ``torch.clear_autocast_cache``: forget the cached casts of weights."""
+    clear_cache()
+
+
+def autocast_increment_nesting() -> int:
+    """Mirrors ``torch.autocast_increment_nesting``: the new nesting depth."""
+    state.nesting += 1
+    return state.nesting
+
+
+def autocast_decrement_nesting() -> int:
+    """Mirrors ``torch.autocast_decrement_nesting``: the new nesting depth."""
+    state.nesting -= 1
+    return state.nesting
+
+
+def is_autocast_available(device_type: str) -> bool:
+    """Mirrors ``torch.amp.is_autocast_available``."""
+    try:
+        check_device_type(device_type)
+    except RuntimeError:
+        return False
+    return True
