@@ -267,7 +267,9 @@ def time_interleaved(makers: dict[str, Callable[[], Step]], repeats: int,
         step = make()
         for _ in range(2):  # warm-up: first-call caches, gradients allocated
             step()
-        timers[name] = timeit.Timer(step)
+        # timeit switches the garbage collector off; a user's program runs with it on, and
+        # it costs a library in proportion to the objects each op creates
+        timers[name] = timeit.Timer(step, setup="gc.enable()", globals={"gc": gc})
         numbers[name] = _calibrate(timers[name], seconds)
     samples: dict[str, list[float]] = {name: [] for name in makers}
     for _ in range(repeats):

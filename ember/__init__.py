@@ -7,8 +7,8 @@ from ember._device import device
 from ember._dtype import (bfloat16, complex64, complex128, dtype, finfo, float16, float32,
                           float64, iinfo,
                           get_default_dtype, int8, int16, int32, int64, promote_types,
-                          set_default_dtype, uint8)
-from ember._tensor import Size, Tensor, is_tensor
+                          uint8)
+from ember._tensor import Size, Tensor
 from ember._ops import creation, pointwise, reduction, shape  # noqa: F401 - attach methods
 from ember._ops import indexing  # noqa: F401 - after shape: its __setitem__
 from ember._ops import inplace  # noqa: F401 - after the tables: their in-place forms
@@ -34,9 +34,9 @@ from ember._ops.reduction import (aminmax, dist, log_softmax, logcumsumexp, mode
 from ember._ops.shape import *  # noqa: F403 - reshape, cat, split, flip, ...
 from ember._tensor_str import set_printoptions
 from ember import autograd, func, linalg, special
-from ember.linalg import det, matrix_power, slogdet
-from ember.linalg import inv as inverse
-from ember.linalg import pinv as pinverse
+from ember.linalg import matrix_power
+from ember._ops.linalg import _det_top as det
+from ember._ops.linalg import _slogdet_top as slogdet
 from ember.autograd import (enable_grad, inference_mode, is_anomaly_check_nan_enabled,
                             is_anomaly_enabled, is_grad_enabled, is_inference_mode_enabled,
                             no_grad, set_grad_enabled)

@@ -1,50 +1,140 @@
 """torch's runtime settings and small namespace helpers: thread counts, deterministic
-algorithms, the default device, ``typename`` and ``torch.detach``.
+algorithms, the default device, layouts and the factories' tensor options, ``typename`` and
+``torch.detach``.
 
-ember runs its kernels through NumPy on the CPU, so the settings are recorded and reported
-back as torch reports them; they change nothing in how ember computes (its ops are already
-deterministic).
+ember runs its kernels through NumPy on the CPU: the thread count sizes NumPy's BLAS pool
+(NOTE [Thread counts]); the other settings are recorded and reported back as torch reports
+them and change nothing in how ember computes (its ops are already deterministic).
 """
 from __future__ import annotations
 
-import functools
 import os
-import types
 import warnings
 
-from ember import _device
+from ember import _device, _dtype, _threads
 from ember._device import device
 from ember._tensor import Tensor
 
-# torch starts with one thread per core this process may run on
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-_settings = {"threads": _CORES or 1, "interop": _CORES or 1,
-             "deterministic": False, "warn_only": False, "matmul_precision": "highest"}
+_settings = {"threads": None, "interop": None, "deterministic": False, "warn_only": False,
+             "matmul_precision": "highest"}
+
+
+# NOTE [Thread counts]
+# torch starts with one intra-op thread per physical core this process may run on, or the
+# number that OMP_NUM_THREADS (overridden by MKL_NUM_THREADS) asks for, at most that many
+# cores; an invalid or non-positive value is ignored. ember's parallel work is NumPy's BLAS
+# (ember._threads), which reads OMP_NUM_THREADS itself when it loads, so ember leaves the
+# BLAS pool alone until ``set_num_threads`` is called: nothing is looked up at import, and
+# the default count is computed on first request.
+def _physical_cores() -> int:
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else range(
+        os.cpu_count() or 1)
+    cores = set()
+    for cpu in cpus:
+        try:
+            with open(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list") as f:
+                cores.add(f.read().strip())
+        except OSError:  # no topology to read: count each CPU as a core
+            return len(cpus) or 1
+    return len(cores) or 1
+
+
+def _env_threads(name: str) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else 0
+
+
+def _default_threads() -> int:
+    cores = _physical_cores()
+    asked = _env_threads("MKL_NUM_THREADS") or _env_threads("OMP_NUM_THREADS")
+    return min(asked, cores) if asked else cores
+
+
+def _check_count(count, name: str) -> None:
+    if type(count) is not int:  # noqa: E721 - torch refuses bool and other int-likes too
+        raise RuntimeError(f"{name} expects an int, but got {type(count).__name__}")
+    if count <= 0:
+        raise RuntimeError(f"{name} expects a positive integer")
 
 
 def get_num_threads() -> int:
-    """Mirrors ``torch.get_num_threads``: the number set by ``set_num_threads`` (the CPU
-    count until then). ember's NumPy kernels do not read it."""
+    """Mirrors ``torch.get_num_threads``: the number last given to ``set_num_threads``, else
+    torch's default (NOTE [Thread counts])."""
+    if _settings["threads"] is None:
+        _settings["threads"] = _default_threads()
     return _settings["threads"]
 
 
-def set_num_threads(int: int) -> None:  # noqa: A002 - torch's argument name
-    """Mirrors ``torch.set_num_threads``; refuses a count below 1, as torch does."""
-    if int <= 0:
-        raise RuntimeError("set_num_threads expects a positive integer")
-    _settings["threads"] = int
+def set_num_threads(count: int, /) -> None:
+    """Mirrors ``torch.set_num_threads``: sizes the thread pool of NumPy's BLAS (ember's
+    parallel kernels: matmul and the linear algebra built on it) to ``count`` and records
+    it for ``get_num_threads``. Refuses a non-int or a count below 1 with torch's errors.
+    Where NumPy's BLAS has no thread pool to size, the count is only recorded."""
+    _check_count(count, "set_num_threads")
+    _threads.set_blas_threads(count)
+    _settings["threads"] = count
 
 
 def get_num_interop_threads() -> int:
-    """Mirrors ``torch.get_num_interop_threads``."""
+    """Mirrors ``torch.get_num_interop_threads``: torch's default is one per physical core.
+    ember runs no inter-op pool, so the number is only recorded."""
+    if _settings["interop"] is None:
+        _settings["interop"] = _physical_cores()
     return _settings["interop"]
 
 
-def set_num_interop_threads(int: int) -> None:  # noqa: A002 - torch's argument name
-    """Mirrors ``torch.set_num_interop_threads``."""
-    if int <= 0:
-        raise RuntimeError("Expected positive number of threads")
-    _settings["interop"] = int
+def set_num_interop_threads(count: int, /) -> None:
+    """Mirrors ``torch.set_num_interop_threads`` (torch's errors for a non-int or a count
+    below 1). ember differs: torch allows one call before any parallel work, ember records
+    every call."""
+    _check_count(count, "set_num_interop_threads")
+    _settings["interop"] = count
+
+
+class layout:
+    """Mirrors ``torch.layout``: how a tensor's elements are stored. ember's tensors are all
+    ``strided`` (dense); the sparse layouts exist to be named, and a factory asked for one
+    refuses (ember has no sparse tensors)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"torch.{self.name}"
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle 'layout' object")
+
+
+layout.__module__ = "ember"  # as ember.dtype: printed <class 'ember.layout'>
+strided = layout("strided")
+sparse_coo = layout("sparse_coo")
+sparse_csr = layout("sparse_csr")
+sparse_csc = layout("sparse_csc")
+sparse_bsr = layout("sparse_bsr")
+sparse_bsc = layout("sparse_bsc")
+jagged = layout("jagged")
+
+
+def check_tensor_options(name: str, layout_, pin_memory) -> None:
+    """torch's checks of a factory's ``layout`` and ``pin_memory`` (``name`` is the
+    factory's, for the errors); callers skip it when ``layout is None and not pin_memory``.
+    A strided layout is ember's; pinned memory needs an accelerator, which this build lacks
+    (torch's CPU error)."""
+    if layout_ is not None and not isinstance(layout_, layout):
+        raise TypeError(f"{name}(): argument 'layout' must be torch.layout, not "
+                        f"{type(layout_).__name__}")
+    if pin_memory is not None and not isinstance(pin_memory, bool):
+        raise TypeError(f"{name}(): argument 'pin_memory' must be bool, not "
+                        f"{type(pin_memory).__name__}")
+    if layout_ is not None and layout_ is not strided:
+        raise RuntimeError(f"{name}(): ember tensors are strided; it cannot make a tensor of "
+                           f"layout {layout_!r}")
+    if pin_memory:
+        raise RuntimeError("pin_memory=True requires a CUDA or other accelerator backend; no "
+                           "pinned memory allocator is available on this system.")
 
 
 def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
@@ -80,7 +170,7 @@ def set_default_device(device) -> None:  # noqa: F811 - torch's argument name
     _device.set_default(device)
 
 
-def typename(obj) -> str:
+def typename(obj, /) -> str:
     """Mirrors ``torch.typename``: a tensor's legacy type name (``torch.FloatTensor``),
     else the object's class as ``module.QualName`` (builtins without the module)."""
     if isinstance(obj, Tensor):
@@ -88,6 +178,17 @@ def typename(obj) -> str:
     module = getattr(obj, "__module__", None) or type(obj).__module__
     qualname = getattr(obj, "__qualname__", None) or type(obj).__qualname__
     return qualname if module in ("builtins", None) else f"{module}.{qualname}"
+
+
+def is_tensor(obj, /) -> bool:
+    """Mirrors ``torch.is_tensor``: whether ``obj`` is a tensor (a Tensor subclass too)."""
+    return isinstance(obj, Tensor)
+
+
+def set_default_dtype(d, /) -> None:
+    """Mirrors ``torch.set_default_dtype``: the dtype of floating-point tensors made from
+    Python floats and of factories given no ``dtype`` (floating-point dtypes only)."""
+    _dtype.set_default_dtype(d)
 
 
 def detach(input: Tensor) -> Tensor:
@@ -126,7 +227,7 @@ def is_nonzero(input: Tensor) -> bool:
     return input.__bool__()
 
 
-def is_storage(obj) -> bool:
+def is_storage(obj, /) -> bool:
     """Mirrors ``torch.is_storage``: ember has no storage objects, so always False."""
     return False
 
@@ -165,10 +266,15 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
             name: str | None = None, disable: bool = False, recompile_limit: int | None = None,
             isolate_recompiles: bool = False, shapes_spec=None):
     """Mirrors ``torch.compile``: checks torch's arguments (mode, backend, mode with options)
-    and returns a callable that behaves exactly as ``model``; ember runs it eagerly, op by
-    op, as torch does with ``disable=True``. A function comes back wrapped
-    (``__wrapped__`` is the original), a module unchanged (torch wraps it in an
-    ``OptimizedModule``). Without ``model`` it returns a decorator."""
+    and returns ``model`` compiled into programs of array calls (ember/_compile.py, NOTE
+    [Compiled programs]): a function comes back wrapped (``__wrapped__`` is the original), a
+    module as an ``OptimizedModule`` (``_orig_mod``). Without ``model`` it returns a
+    decorator; ``disable=True`` returns ``model`` itself.
+
+    ember differs: every ``backend`` and ``mode`` gives the same program (eager's results
+    exactly), and shapes are always specialised, one program per guard set, whatever
+    ``dynamic`` and ``shapes_spec`` say (torch's ``dynamic=False``); ``recompile_limit``
+    bounds the guard sets kept (default 8, torch's ``config.recompile_limit``)."""
     if mode is not None and options is not None:
         raise RuntimeError("Either mode or options can be specified, but both can't be "
                            "specified at the same time.")
@@ -181,17 +287,17 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
     if model is None:
         def decorate(fn):
             return compile(fn, fullgraph=fullgraph, dynamic=dynamic, backend=backend,
-                           mode=mode, options=options, name=name, disable=disable)
+                           mode=mode, options=options, name=name, disable=disable,
+                           recompile_limit=recompile_limit,
+                           isolate_recompiles=isolate_recompiles, shapes_spec=shapes_spec)
         return decorate
     if not callable(model):
         raise AssertionError(f"A callable function is expected, but {type(model)} is provided.")
-    if disable or not isinstance(model, types.FunctionType):
+    if disable:
         return model
+    from ember._compile import compile_callable  # the tracer loads on first use
 
-    @functools.wraps(model)
-    def compiled(*args, **kwargs):
-        return model(*args, **kwargs)
-    return compiled
+    return compile_callable(model, fullgraph, recompile_limit)
 
 
 # torch's top-level in-place functions that are Tensor methods too: ``torch.sin_(x)`` is
@@ -269,7 +375,9 @@ __all__ = [
     "alpha_dropout_", "are_deterministic_algorithms_enabled", "celu_", "compile", "detach",
     "dropout_", "feature_alpha_dropout_", "get_default_device", "get_float32_matmul_precision",
     "get_num_interop_threads", "get_num_threads", "is_deterministic_algorithms_warn_only_enabled",
-    "is_nonzero", "is_storage", "rrelu_", "selu_", "set_default_device",
-    "set_float32_matmul_precision", "set_num_interop_threads", "set_num_threads", "threshold_",
-    "typename", "use_deterministic_algorithms", *_INPLACE_METHODS,
+    "is_nonzero", "is_storage", "is_tensor", "jagged", "layout", "rrelu_", "selu_",
+    "set_default_device", "set_default_dtype", "set_float32_matmul_precision",
+    "set_num_interop_threads", "set_num_threads", "sparse_bsc", "sparse_bsr", "sparse_coo",
+    "sparse_csc", "sparse_csr", "strided", "threshold_", "typename",
+    "use_deterministic_algorithms", *_INPLACE_METHODS,
 ]

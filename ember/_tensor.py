@@ -210,9 +210,18 @@ class Tensor:
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:
         """Mirrors ``Tensor.backward``; see ``ember.autograd.backward``."""
-        from ember.autograd import backward
+        from ember import autograd
 
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        fn = self._grad_fn
+        data = self._data
+        if (gradient is None and inputs is None and not create_graph and fn is not None
+                and data.size == 1 and data.dtype.kind == "f" and "_phys" not in self.__dict__):
+            # The common ``loss.backward()``, without the general path's argument handling:
+            # a one-element real output seeded with one.
+            autograd.engine.execute([(fn, self._output_nr)], [make(np.ones_like(data))],
+                                    bool(retain_graph), False)
+            return
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     @property
     def data(self) -> Tensor:

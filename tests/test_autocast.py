@@ -43,10 +43,6 @@ def test_linear_relu_mse_dtypes_values_and_grads_match_torch():
     assert e_out[0].grad_fn.name() == t_out[0].grad_fn.name() == "AddmmBackward0"
 
 
-@pytest.mark.xfail(strict=True, reason="ember/_ops/linalg.py checks mat1/mat2 dtypes before "
-                   "registry.run, so a bfloat16 activation meeting a float32 weight raises "
-                   "before autocast can cast it; moving those checks into the records' "
-                   "check= (run after the modes) makes this pass")
 def test_mlp_forward_under_bfloat16_autocast_matches_torch():
     rng = np.random.default_rng(1)
     x_np = rng.standard_normal((6, 4)).astype(np.float32)
@@ -79,11 +75,7 @@ OPS = [
                                                          b.reshape(1, 1, 3, 3)),
      ("float32", "float32")),
     ("mse_loss", lambda lib, a, b: lib.nn.functional.mse_loss(a, b), ("bfloat16", "bfloat16")),
-    pytest.param("prod", lambda lib, a, b: lib.prod(a), ("bfloat16", "bfloat16"),
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "reduction.prod passes its result dtype (the input's) to the record "
-                     "before registry.run, so the float32 cast made by autocast is cast "
-                     "back; deriving it inside the forward makes this pass"))),
+    ("prod", lambda lib, a, b: lib.prod(a), ("bfloat16", "bfloat16")),
     ("binary_cross_entropy_with_logits",
      lambda lib, a, b: lib.nn.functional.binary_cross_entropy_with_logits(a, b.sigmoid()),
      ("bfloat16", "bfloat16")),

@@ -101,11 +101,19 @@ def _combine(higher, lower):
     return higher
 
 
-def result_type(*operands) -> _dtype.dtype:
-    """Mirrors ``torch.result_type`` for tensors and Python numbers."""
+def result_type(tensor=None, other=None, *, scalar=None, scalar1=None,
+                scalar2=None) -> _dtype.dtype:
+    """Mirrors ``torch.result_type``: the dtype an op on two operands (tensors or Python
+    numbers) computes in. torch's overloads name them ``(tensor, other)``, ``(scalar,
+    tensor)`` and ``(scalar1, scalar2)``; ember differs in taking numbers positionally
+    under any of them, as torch does, and under ``tensor=``/``other=`` by keyword too."""
     from ember._ops.registry import SAME
+    from ember._tensor import Tensor
 
-    return _dtype.from_np(result_types(operands, range(len(operands)), SAME)[1])
+    operands = tuple(v for v in (tensor, other, scalar, scalar1, scalar2) if v is not None)
+    if len(operands) != 2 or any(isinstance(v, Tensor) for v in (scalar, scalar1, scalar2)):
+        raise TypeError("result_type() received an invalid combination of arguments")
+    return _dtype.from_np(result_types(operands, range(2), SAME)[1])
 
 
 def wrap_ints(arrays: list, np_dtype) -> list:

@@ -70,6 +70,8 @@ def tensor(data, *, dtype: _dtype.dtype | None = None, device=None,
     """Mirrors ``torch.tensor``: always copies; infers torch's dtype from Python data
     (float -> default dtype, int -> int64) and keeps a NumPy array's dtype."""
     _place(device)
+    if pin_memory:
+        check_tensor_options("tensor", None, pin_memory)
     if isinstance(data, Tensor):
         warnings.warn(
             "To copy construct from a tensor, it is recommended to use "
@@ -112,7 +114,7 @@ def as_tensor(data, dtype: _dtype.dtype | None = None, device=None) -> Tensor:
     return tensor(data, dtype=dtype)
 
 
-def from_numpy(ndarray_: ndarray) -> Tensor:
+def from_numpy(ndarray_: ndarray, /) -> Tensor:
     """Mirrors ``torch.from_numpy``: the tensor shares the array's memory."""
     if not isinstance(ndarray_, ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray_).__name__})")
@@ -153,23 +155,50 @@ def _factory(shape: tuple, fill, dtype, requires_grad: bool) -> Tensor:
     return _finish(data, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Mirrors ``torch.zeros``."""
+def check_tensor_options(name: str, layout, pin_memory) -> None:
+    """torch's checks of factory ``name``'s ``layout`` and ``pin_memory`` (see
+    ``ember._runtime.check_tensor_options``); called only when either is given."""
+    from ember._runtime import check_tensor_options as check  # loads after the op tables
+
+    check(name, layout, pin_memory)
+
+
+def sizes_or_size(sizes: tuple, size, name: str) -> tuple:
+    """The shape a factory's ``*size`` positionals or its ``size=`` keyword name (torch's
+    error when both are given)."""
+    if size is not None:
+        if sizes:
+            raise TypeError(f"{name}() got multiple values for argument 'size'")
+        sizes = (size,)
+    return parse_size(sizes, name)
+
+
+def zeros(*sizes, size=None, dtype=None, layout=None, device=None, pin_memory: bool = False,
+          requires_grad: bool = False) -> Tensor:
+    """Mirrors ``torch.zeros``: the shape as positionals or ``size=``."""
     _place(device)
-    return _factory(parse_size(size, "zeros"), 0, dtype, requires_grad)
+    if layout is not None or pin_memory:
+        check_tensor_options("zeros", layout, pin_memory)
+    return _factory(sizes_or_size(sizes, size, "zeros"), 0, dtype, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Mirrors ``torch.ones``."""
+def ones(*sizes, size=None, dtype=None, layout=None, device=None, pin_memory: bool = False,
+         requires_grad: bool = False) -> Tensor:
+    """Mirrors ``torch.ones``: the shape as positionals or ``size=``."""
     _place(device)
-    return _factory(parse_size(size, "ones"), 1, dtype, requires_grad)
+    if layout is not None or pin_memory:
+        check_tensor_options("ones", layout, pin_memory)
+    return _factory(sizes_or_size(sizes, size, "ones"), 1, dtype, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False,
-          memory_format=None) -> Tensor:
-    """Mirrors ``torch.empty``; ember's memory is zero-filled rather than uninitialised."""
+def empty(*sizes, size=None, dtype=None, layout=None, device=None, pin_memory: bool = False,
+          requires_grad: bool = False, memory_format=None) -> Tensor:
+    """Mirrors ``torch.empty`` (the shape as positionals or ``size=``); ember's memory is
+    zero-filled rather than uninitialised."""
     _place(device)
-    return _factory(parse_size(size, "empty"), 0, dtype, requires_grad)
+    if layout is not None or pin_memory:
+        check_tensor_options("empty", layout, pin_memory)
+    return _factory(sizes_or_size(sizes, size, "empty"), 0, dtype, requires_grad)
 
 
 def _number_dtype(value) -> _dtype.dtype:
@@ -178,10 +207,12 @@ def _number_dtype(value) -> _dtype.dtype:
     return scalar_dtype(type(value))
 
 
-def full(size, fill_value, *, dtype=None, device=None,
+def full(size, fill_value, *, dtype=None, layout=None, device=None, pin_memory: bool = False,
          requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.full``: the dtype follows ``fill_value`` when not given."""
     _place(device)
+    if layout is not None or pin_memory:
+        check_tensor_options("full", layout, pin_memory)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     return _factory(parse_size((size,)), fill_value, dtype or _number_dtype(fill_value),
@@ -192,31 +223,43 @@ def _like(input: Tensor, fill, dtype, requires_grad: bool) -> Tensor:
     return _factory(input._data.shape, fill, dtype or input.dtype, requires_grad)
 
 
-def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False,
+def zeros_like(input: Tensor, *, dtype=None, layout=None, device=None,
+               pin_memory: bool = False, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     """Mirrors ``torch.zeros_like``."""
     _serve(device)
+    if layout is not None or pin_memory:
+        check_tensor_options("zeros_like", layout, pin_memory)
     return _like(input, 0, dtype, requires_grad)
 
 
-def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False,
+def ones_like(input: Tensor, *, dtype=None, layout=None, device=None,
+              pin_memory: bool = False, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     """Mirrors ``torch.ones_like``."""
     _serve(device)
+    if layout is not None or pin_memory:
+        check_tensor_options("ones_like", layout, pin_memory)
     return _like(input, 1, dtype, requires_grad)
 
 
-def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False,
+def empty_like(input: Tensor, *, dtype=None, layout=None, device=None,
+               pin_memory: bool = False, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     """Mirrors ``torch.empty_like`` (zero-filled)."""
     _serve(device)
+    if layout is not None or pin_memory:
+        check_tensor_options("empty_like", layout, pin_memory)
     return _like(input, 0, dtype, requires_grad)
 
 
-def full_like(input: Tensor, fill_value, *, dtype=None, device=None,
-              requires_grad: bool = False, memory_format=None) -> Tensor:
+def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None,
+              pin_memory: bool = False, requires_grad: bool = False,
+              memory_format=None) -> Tensor:
     """Mirrors ``torch.full_like``: the dtype is the input's unless given."""
     _serve(device)
+    if layout is not None or pin_memory:
+        check_tensor_options("full_like", layout, pin_memory)
     return _like(input, fill_value, dtype, requires_grad)
 
 
@@ -391,10 +434,12 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
     return _finish(data.astype(dtype.np), requires_grad)
 
 
-def eye(n: int, m: int | None = None, *, dtype=None, device=None,
-        requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, *, dtype=None, layout=None, device=None,
+        pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.eye``."""
     _place(device)
+    if layout is not None or pin_memory:
+        check_tensor_options("eye", layout, pin_memory)
     return _finish(np.eye(n, m, dtype=(dtype or _dtype.get_default_dtype()).np), requires_grad)
 
 
@@ -556,33 +601,41 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=N
     return _finish(data.astype(dtype.np), requires_grad)
 
 
-def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory: bool = False,
+                  requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.scalar_tensor``: a 0-d tensor of the default float dtype (whatever
     the number's type) unless ``dtype`` says otherwise."""
     _place(device)
+    if layout is not None or pin_memory:
+        check_tensor_options("scalar_tensor", layout, pin_memory)
     dtype = dtype or _dtype.get_default_dtype()
     return _finish(np.asarray(_plain_number(s)).astype(dtype.np), requires_grad)
 
 
-def _triangle_indices(row: int, col: int, offset: int, lower: bool, dtype) -> Tensor:
+def _triangle_indices(name: str, row: int, col: int, offset: int, lower: bool, dtype, layout,
+                      pin_memory, requires_grad: bool) -> Tensor:
+    if layout is not None or pin_memory:
+        check_tensor_options(name, layout, pin_memory)
     rows, cols = np.indices((row, col)).reshape(2, -1)
     keep = cols - rows <= offset if lower else cols - rows >= offset
-    return make(np.stack([rows[keep], cols[keep]]).astype(dtype.np))
+    return _finish(np.stack([rows[keep], cols[keep]]).astype(dtype.np), requires_grad)
 
 
 def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None,
-                 layout=None) -> Tensor:
+                 layout=None, pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.tril_indices``: the (2, N) coordinates of the lower triangle of a
     ``row`` x ``col`` matrix, row by row."""
     _place(device)
-    return _triangle_indices(row, col, offset, True, dtype or _dtype.int64)
+    return _triangle_indices("tril_indices", row, col, offset, True, dtype or _dtype.int64,
+                             layout, pin_memory, requires_grad)
 
 
 def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None,
-                 layout=None) -> Tensor:
+                 layout=None, pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.triu_indices``: the (2, N) coordinates of the upper triangle."""
     _place(device)
-    return _triangle_indices(row, col, offset, False, dtype or _dtype.int64)
+    return _triangle_indices("triu_indices", row, col, offset, False, dtype or _dtype.int64,
+                             layout, pin_memory, requires_grad)
 
 
 def _new_empty_strided(self: Tensor, size, stride, *, dtype=None, device=None,

@@ -7,7 +7,7 @@ import math
 import warnings
 
 from ember._backend import np
-from ember._dtype import FLOAT, cpp_type_name, scalar_type_name
+from ember._dtype import FLOAT, cpp_type_name, dtype, scalar_type_name
 from ember._ops.pointwise import where
 from ember._ops.reduction import _return_type
 from ember._ops.registry import KEEP, attach, defop, run
@@ -15,19 +15,39 @@ from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view
 from ember._tensor import Tensor, make, wrap_dim
 from ember.autograd import grad_mode
 
+
+# NOTE [Product dtype checks]
+# The products' dtype checks are their records' ``check=``, which ``registry.run`` calls
+# after the op modes: autocast casts a bfloat16 activation and a float32 weight to one dtype
+# before they are compared, as torch's autocast does. Shape checks stay before ``run``.
+def _check_pair(self, other, *params) -> None:
+    _same_dtype(self, other)
+
+
+def _check_fused(self, first, second, beta, alpha) -> None:
+    _same_dtype(first, second)
+    if self._data.dtype != first._data.dtype:
+        raise RuntimeError(
+            "self and mat2 must have the same dtype, but got "
+            f"{scalar_type_name(self.dtype)} and {scalar_type_name(first.dtype)}")
+
+
 DOT = defop("dot", node="DotBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
             forward=lambda xp, self, other: xp.dot(self, other),
             backward=(lambda grad, self, other: grad * other,
                       lambda grad, self, other: grad * self))
 MV = defop("mv", node="MvBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
+           check=_check_pair,
            forward=lambda xp, self, vec: xp.matmul(self, vec),
            backward=(lambda grad, self, vec: grad.unsqueeze(1) * vec,
                      lambda grad, self, vec: self.t().mv(grad)))
 MM = defop("mm", node="MmBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
+           check=_check_pair,
            forward=lambda xp, self, mat2: xp.matmul(self, mat2),
            backward=(lambda grad, self, mat2: grad.mm(mat2.t()),
                      lambda grad, self, mat2: self.t().mm(grad)))
 BMM = defop("bmm", node="BmmBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
+            check=_check_pair,
             forward=lambda xp, self, mat2: xp.matmul(self, mat2),
             backward=(lambda grad, self, mat2: grad.bmm(mat2.transpose(1, 2)),
                       lambda grad, self, mat2: self.transpose(1, 2).bmm(grad)))
@@ -69,18 +89,35 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
         raise RuntimeError(
             f"size mismatch, got input ({a.shape[0] if a.ndim else 0}), mat "
             f"({'x'.join(str(s) for s in a.shape)}), vec ({v.shape[0] if v.ndim else 0})")
-    _same_dtype(input, vec)
     return run(MV, input, vec)
 
 
-def mm(input: Tensor, mat2: Tensor) -> Tensor:
-    """Mirrors ``torch.mm``: the product of two matrices."""
+def _refuse_out_dtype(name: str, out_dtype) -> None:
+    """torch's CPU build has no kernel for the ``out_dtype`` overloads of the products."""
+    if not isinstance(out_dtype, dtype):
+        raise TypeError(f"{name}(): argument 'out_dtype' must be torch.dtype, not "
+                        f"{type(out_dtype).__name__}")
+    raise NotImplementedError(
+        f"Could not run 'aten::{name}.dtype' with arguments from the 'CPU' backend. This "
+        "could be because the operator doesn't exist for this backend, or was omitted during "
+        "the selective/custom build process (if using custom build).")
+
+
+def mm(input: Tensor, mat2: Tensor, out_dtype=None) -> Tensor:
+    """Mirrors ``torch.mm``: the product of two matrices. ``out_dtype`` raises torch's CPU
+    error (its kernels are CUDA's); ember differs in taking an explicit None as not given
+    (torch refuses it)."""
+    if out_dtype is not None:
+        _refuse_out_dtype("mm", out_dtype)
     mm_shape_check(input, mat2)
     return run(MM, input, mat2)
 
 
-def bmm(input: Tensor, mat2: Tensor) -> Tensor:
-    """Mirrors ``torch.bmm``: batches of matrix products, (b, n, m) @ (b, m, p)."""
+def bmm(input: Tensor, mat2: Tensor, out_dtype=None) -> Tensor:
+    """Mirrors ``torch.bmm``: batches of matrix products, (b, n, m) @ (b, m, p).
+    ``out_dtype`` as in ``mm``."""
+    if out_dtype is not None:
+        _refuse_out_dtype("bmm", out_dtype)
     _check_batches(input, mat2)
     return run(BMM, input, mat2)
 
@@ -179,7 +216,7 @@ def _bias_grad(grad, self, mat1, mat2, beta, alpha):
 
 
 ADDMM = defop("addmm", node="AddmmBackward0", nin=3, kind=KEEP,
-              save={1: (2,), 2: (1,)},
+              save={1: (2,), 2: (1,)}, check=_check_fused,
               forward=lambda xp, self, mat1, mat2, beta, alpha: _fused(
                   xp, self, xp.matmul(mat1, mat2), beta, alpha),
               backward=(_bias_grad,
@@ -188,7 +225,7 @@ ADDMM = defop("addmm", node="AddmmBackward0", nin=3, kind=KEEP,
                         lambda grad, self, mat1, mat2, beta, alpha: _scale(
                             mat1.t().mm(grad), alpha)))
 ADDMV = defop("addmv", node="AddmvBackward0", nin=3, kind=KEEP,
-              save={1: (2,), 2: (1,)},
+              save={1: (2,), 2: (1,)}, check=_check_fused,
               forward=lambda xp, self, mat, vec, beta, alpha: _fused(
                   xp, self, xp.matmul(mat, vec), beta, alpha),
               backward=(_bias_grad,
@@ -197,7 +234,7 @@ ADDMV = defop("addmv", node="AddmvBackward0", nin=3, kind=KEEP,
                         lambda grad, self, mat, vec, beta, alpha: _scale(
                             mat.t().mv(grad), alpha)))
 BADDBMM = defop("baddbmm", node="BaddbmmBackward0", nin=3, kind=KEEP,
-                save={1: (2,), 2: (1,)},
+                save={1: (2,), 2: (1,)}, check=_check_fused,
                 forward=lambda xp, self, batch1, batch2, beta, alpha: _fused(
                     xp, self, xp.matmul(batch1, batch2), beta, alpha),
                 backward=(_bias_grad,
@@ -212,7 +249,7 @@ def _batched_grad(grad, batch):
 
 
 ADDBMM = defop("addbmm", node="AddbmmBackward0", nin=3, kind=KEEP,
-               save={1: (2,), 2: (1,)},
+               save={1: (2,), 2: (1,)}, check=_check_fused,
                forward=lambda xp, self, batch1, batch2, beta, alpha: _fused(
                    xp, self, xp.matmul(batch1, batch2).sum(0), beta, alpha),
                backward=(_bias_grad,
@@ -224,11 +261,7 @@ ADDBMM = defop("addbmm", node="AddbmmBackward0", nin=3, kind=KEEP,
                                  _batched_grad(grad, batch1.shape[0])), alpha)))
 
 
-def _check_bias(input: Tensor, shape: tuple, first: Tensor, name: str) -> None:
-    if input._data.dtype != first._data.dtype:
-        raise RuntimeError(
-            f"{name} and mat2 must have the same dtype, but got "
-            f"{scalar_type_name(input.dtype)} and {scalar_type_name(first.dtype)}")
+def _check_bias(input: Tensor, shape: tuple) -> None:
     try:
         np.broadcast_shapes(input._data.shape, shape)
     except ValueError:
@@ -238,11 +271,15 @@ def _check_bias(input: Tensor, shape: tuple, first: Tensor, name: str) -> None:
             f"Target sizes: {list(shape)}.  Tensor sizes: {list(input._data.shape)}") from None
 
 
-def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, out_dtype=None, *, beta=1,
+          alpha=1) -> Tensor:
     """Mirrors ``torch.addmm``: ``beta * input + alpha * (mat1 @ mat2)``, ``input``
-    broadcast to the product's shape (ignored when ``beta`` is 0)."""
+    broadcast to the product's shape (ignored when ``beta`` is 0). ``out_dtype`` as in
+    ``mm``."""
+    if out_dtype is not None:
+        _refuse_out_dtype("addmm", out_dtype)
     mm_shape_check(mat1, mat2)
-    _check_bias(input, (mat1._data.shape[0], mat2._data.shape[1]), mat1, "self")
+    _check_bias(input, (mat1._data.shape[0], mat2._data.shape[1]))
     return run(ADDMM, input, mat1, mat2, beta, alpha)
 
 
@@ -253,8 +290,7 @@ def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor
         raise RuntimeError(
             f"size mismatch, got input ({input._data.shape[0] if input._data.ndim else 1}), "
             f"mat ({'x'.join(str(s) for s in a.shape)}), vec ({v.shape[0] if v.ndim else 0})")
-    _same_dtype(mat, vec)
-    _check_bias(input, (a.shape[0],), mat, "self")
+    _check_bias(input, (a.shape[0],))
     return run(ADDMV, input, mat, vec, beta, alpha)
 
 
@@ -268,14 +304,17 @@ def _check_batches(batch1: Tensor, batch2: Tensor) -> None:
         raise RuntimeError(
             "Expected size for first two dimensions of batch2 tensor to be: "
             f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
-    _same_dtype(batch1, batch2)
 
 
-def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
-    """Mirrors ``torch.baddbmm``: ``beta * input + alpha * bmm(batch1, batch2)``."""
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, out_dtype=None, *, beta=1,
+            alpha=1) -> Tensor:
+    """Mirrors ``torch.baddbmm``: ``beta * input + alpha * bmm(batch1, batch2)``.
+    ``out_dtype`` as in ``mm``."""
+    if out_dtype is not None:
+        _refuse_out_dtype("baddbmm", out_dtype)
     _check_batches(batch1, batch2)
     a, b = batch1._data, batch2._data
-    _check_bias(input, (a.shape[0], a.shape[1], b.shape[2]), batch1, "self")
+    _check_bias(input, (a.shape[0], a.shape[1], b.shape[2]))
     return run(BADDBMM, input, batch1, batch2, beta, alpha)
 
 
@@ -283,12 +322,13 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
     """Mirrors ``torch.addbmm``: ``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
     _check_batches(batch1, batch2)
     a, b = batch1._data, batch2._data
-    _check_bias(input, (a.shape[1], b.shape[2]), batch1, "self")
+    _check_bias(input, (a.shape[1], b.shape[2]))
     return run(ADDBMM, input, batch1, batch2, beta, alpha)
 
 
 def mm_shape_check(a: Tensor, b: Tensor) -> None:
-    """torch.mm's argument errors (shared with addmm)."""
+    """torch.mm's shape errors (shared with addmm); the dtypes are the record's check (NOTE
+    [Product dtype checks])."""
     x, y = a._data, b._data
     if x.ndim != 2:
         raise RuntimeError("self must be a matrix")
@@ -298,7 +338,6 @@ def mm_shape_check(a: Tensor, b: Tensor) -> None:
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({x.shape[0]}x{x.shape[1]} and "
             f"{y.shape[0]}x{y.shape[1]})")
-    _same_dtype(a, b)
 
 
 # ---- outer, inner, vdot, tensordot, kron, cross ----------------------------------------
@@ -553,7 +592,7 @@ def _constant(array) -> Tensor:
     return make(array)
 
 
-def einsum(equation, *operands) -> Tensor:
+def einsum(equation, /, *operands) -> Tensor:
     """Mirrors ``torch.einsum`` (equation form, also with the operands as one list, and the
     sublist form). Computed by one NumPy einsum (``optimize=True`` for three or more
     operands); the gradient is an einsum too (NOTE [einsum gradients]). ember differs: torch
@@ -895,12 +934,12 @@ CHOLESKY_LEGACY = defop("cholesky", node="CholeskyBackward0", kind=KEEP, save=("
                         backward=_cholesky_backward)
 
 
-def linalg_cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
-    """Mirrors ``torch.linalg.cholesky``: reads the lower triangle of ``A``; the gradient is
-    the symmetric one torch returns."""
-    _check_square(A, "linalg.cholesky")
-    _check_lapack_dtype(A, "cholesky_cpu")
-    return run(CHOLESKY, A, bool(upper))
+def linalg_cholesky(input: Tensor, *, upper: bool = False) -> Tensor:
+    """Mirrors ``torch.linalg.cholesky``: reads the lower triangle of ``input``; the gradient
+    is the symmetric one torch returns."""
+    _check_square(input, "linalg.cholesky")
+    _check_lapack_dtype(input, "cholesky_cpu")
+    return run(CHOLESKY, input, bool(upper))
 
 
 def cholesky(input: Tensor, upper: bool = False) -> Tensor:
@@ -957,18 +996,19 @@ MATRIX_EXP = defop("linalg_matrix_exp", node="LinalgMatrixExpBackward0", kind=KE
                    save=(0,), forward=_expm, backward=_matrix_exp_backward)
 
 
-def matrix_exp(A: Tensor) -> Tensor:
+def matrix_exp(input: Tensor) -> Tensor:
     """Mirrors ``torch.linalg.matrix_exp`` (and ``torch.matrix_exp``); differentiable to any
     order."""
-    _check_square(A, "linalg.matrix_exp")
-    return run(MATRIX_EXP, A)
+    _check_square(input, "linalg.matrix_exp")
+    return run(MATRIX_EXP, input)
 
 
-def matrix_power(A: Tensor, n: int) -> Tensor:
+def matrix_power(input: Tensor, n: int) -> Tensor:
     """Mirrors ``torch.linalg.matrix_power``: repeated squaring with ``matmul`` (its nodes
     are torch's, ``MmBackward0`` for a single matrix); negative ``n`` inverts first. ``n``
     of 0 writes the identity into a clone (``CopyBackwards``: a zero gradient), 1 is a clone
     and -1 the inverse itself, as in torch."""
+    A = input
     s = A._data.shape
     if len(s) < 2 or s[-1] != s[-2]:
         if len(s) < 2:
@@ -1129,11 +1169,21 @@ SVD = defop("linalg_svd", node="LinalgSvdBackward0", kind=KEEP, save=("result",)
             backward=_svd_backward)
 
 
-def linalg_svd(A: Tensor, full_matrices: bool = True):
+def _refuse_driver(name: str, driver) -> None:
+    if not isinstance(driver, str):
+        raise TypeError(f"{name}(): argument 'driver' must be str, not {type(driver).__name__}")
+    raise RuntimeError("torch.linalg.svd: keyword argument `driver=` is only supported on "
+                       "CUDA inputs with cuSOLVER backend.")
+
+
+def linalg_svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None):
     """Mirrors ``torch.linalg.svd``: (U, S, Vh), batched. Singular vectors are unique only
     up to sign; NumPy and torch both call LAPACK's gesdd, so they agree in practice, but
     tests compare reconstructions and gauge-invariant quantities. The gradient is unbounded
-    at repeated singular values, as torch's."""
+    at repeated singular values, as torch's. ``driver`` must be None (on the CPU torch
+    refuses any other)."""
+    if driver is not None:
+        _refuse_driver("linalg_svd", driver)
     _check_matrix(A, "linalg.svd")
     _check_lapack_dtype(A, "linalg_svd_cpu")
     return svd_result(run(SVD, A, full_matrices))
@@ -1160,9 +1210,12 @@ def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
     return svd_legacy_result((U, S, _mT(Vh)))
 
 
-def svdvals(A: Tensor) -> Tensor:
+def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:
     """Mirrors ``torch.linalg.svdvals``: output 1 of the reduced SVD, so its node is
-    ``LinalgSvdBackward0`` as torch's (ember computes the singular vectors too)."""
+    ``LinalgSvdBackward0`` as torch's (ember computes the singular vectors too). ``driver``
+    as in ``linalg.svd``."""
+    if driver is not None:
+        _refuse_driver("linalg_svdvals", driver)
     _check_matrix(A, "linalg.svd")
     _check_lapack_dtype(A, "linalg_svd_cpu")
     return run(SVD, A, False)[1]
@@ -1208,23 +1261,23 @@ def _check_uplo(UPLO: str) -> None:
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
 
 
-def eigh(A: Tensor, UPLO: str = "L"):
+def eigh(input: Tensor, UPLO: str = "L"):
     """Mirrors ``torch.linalg.eigh``: ascending eigenvalues and orthonormal eigenvectors of
     a symmetric matrix (one triangle read). Eigenvectors are unique only up to sign: tests
     compare reconstructions and invariant quantities."""
-    _check_dims(A, "linalg.eigh")
-    _check_lapack_dtype(A, "linalg_eigh_cpu", any_dtype=True)
+    _check_dims(input, "linalg.eigh")
+    _check_lapack_dtype(input, "linalg_eigh_cpu", any_dtype=True)
     _check_uplo(UPLO)
-    return eigh_result(run(EIGH, A, UPLO))
+    return eigh_result(run(EIGH, input, UPLO))
 
 
-def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
+def eigvalsh(input: Tensor, UPLO: str = "L") -> Tensor:
     """Mirrors ``torch.linalg.eigvalsh``: output 0 of eigh, so its node is
     ``LinalgEighBackward0`` as torch's (ember computes the eigenvectors too)."""
-    _check_dims(A, "linalg.eigh")
-    _check_lapack_dtype(A, "linalg_eigh_cpu", any_dtype=True)
+    _check_dims(input, "linalg.eigh")
+    _check_lapack_dtype(input, "linalg_eigh_cpu", any_dtype=True)
     _check_uplo(UPLO)
-    return run(EIGH, A, UPLO)[0]
+    return run(EIGH, input, UPLO)[0]
 
 
 # ---- pinv, lstsq ------------------------------------------------------------------------
@@ -1255,11 +1308,19 @@ PINV = defop("linalg_pinv", node="LinalgPinvBackward0", kind=KEEP, save=(0, "res
              forward=_pinv_forward, backward=_pinv_backward)
 
 
-def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
+def pinv(input: Tensor, rcond=None, hermitian: bool = False, *, atol=None,
+         rtol=None) -> Tensor:
     """Mirrors ``torch.linalg.pinv`` (float ``atol``/``rtol``; singular values at most
     ``max(atol, rtol * largest)`` are dropped; ``rtol`` defaults to ``eps * max(m, n)`` when
-    both are None). ``hermitian`` is accepted and the SVD used either way. The gradient
+    both are None). ``rcond`` is torch's older name for ``rtol`` (not to be given with
+    ``atol``/``rtol``). ``hermitian`` is accepted and the SVD used either way. The gradient
     assumes the rank is locally constant (full-rank inputs), as torch's does."""
+    if rcond is not None:
+        if atol is not None or rtol is not None:
+            raise TypeError("linalg_pinv() received an invalid combination of arguments - "
+                            "rcond cannot be given with atol or rtol")
+        rtol = rcond
+    A = input
     if A._data.ndim < 2 or A.dtype.category < FLOAT or _low_precision(A):
         raise RuntimeError(
             f"linalg.pinv({scalar_type_name(A.dtype)}{{{list(A._data.shape)}}}): expected a "
@@ -1322,7 +1383,7 @@ _saved_as(PINV, self=lambda node: node._saved_A)
 _saved_as(LSTSQ, self=lambda node: node._saved_A, b=lambda node: node._saved_B)
 
 
-def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver: str | None = None):
+def lstsq(input: Tensor, b: Tensor, rcond=None, *, driver: str | None = None):
     """Mirrors ``torch.linalg.lstsq`` on the CPU: a named tuple (solution, residuals, rank,
     singular_values), computed through the pseudo-inverse (for full-rank ``A`` this is the
     least-squares solution every driver returns). ``residuals`` are filled when m > n, ``A``
@@ -1334,6 +1395,7 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver: str | None = None):
     differ from torch's. ember also differs when ``B`` has one dim fewer than
     ``A`` without being a batch of vectors: torch then broadcasts B's leading dims against
     A's batch as if it were one, ember treats B as a single matrix."""
+    A, B = input, b
     a, b = A._data, B._data
     if a.ndim < 2:
         raise RuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
@@ -1375,20 +1437,22 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver: str | None = None):
 # ---- norms ------------------------------------------------------------------------------
 
 
-def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *,
+                dtype=None) -> Tensor:
     """Mirrors ``torch.linalg.vector_norm`` (``LinalgVectorNormBackward0``)."""
     from ember._ops.reduction import norm as _norm
 
-    return _norm(x, float(ord), dim, keepdim, dtype)
+    return _norm(input, float(ord), dim, keepdim, dtype)
 
 
-def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
+def matrix_norm(input: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
                 dtype=None) -> Tensor:
     """Mirrors ``torch.linalg.matrix_norm``: fro and nuc, and 1, -1, inf, -inf (largest or
     smallest absolute column or row sum), 2, -2 (largest or smallest singular value),
     composed as torch composes them (so the nodes are torch's)."""
     from ember._ops.reduction import amax, amin
 
+    A = input
     _check_matrix(A, "linalg.matrix_norm")
     if dtype is not None:
         A = A.to(dtype)
@@ -1414,9 +1478,10 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
     raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
 
 
-def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def norm(input: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mirrors ``torch.linalg.norm``: a vector norm, or a matrix norm when ``dim`` is a
-    pair (or ``A`` is 2-d with ``ord`` given and ``dim`` None)."""
+    pair (or ``input`` is 2-d with ``ord`` given and ``dim`` None)."""
+    A = input
     if isinstance(dim, int):
         dim = (dim,)
     if dim is not None and len(dim) == 2:
@@ -1578,14 +1643,46 @@ def chain_matmul(*matrices: Tensor) -> Tensor:
     return result.view(result.shape)  # torch's result is a view of multi_dot's (ViewBackward0)
 
 
+slogdet_legacy_result = _return_type("slogdet", ("sign", "logabsdet"))
+
+
+# torch.det and torch.slogdet bind their argument as ``input`` where torch.linalg's bind
+# ``A`` (and torch.det takes no ``out``): functions of their own, named as torch's.
+def _det_top(input: Tensor) -> Tensor:
+    """Mirrors ``torch.det`` and ``Tensor.det``: ``torch.linalg.det`` of ``input``."""
+    return det(input)
+
+
+def _slogdet_top(input: Tensor):
+    """Mirrors ``torch.slogdet`` and ``Tensor.slogdet``: ``torch.linalg.slogdet`` of
+    ``input``, as a ``torch.return_types.slogdet``."""
+    return slogdet_legacy_result(slogdet(input))
+
+
+_det_top.__name__ = _det_top.__qualname__ = "det"
+_slogdet_top.__name__ = _slogdet_top.__qualname__ = "slogdet"
+
+
+def inverse(input: Tensor) -> Tensor:
+    """Mirrors ``torch.inverse``: ``torch.linalg.inv`` under torch's top-level argument
+    name."""
+    return inv(input)
+
+
+def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
+    """Mirrors ``torch.pinverse``: ``torch.linalg.pinv(input, rcond)`` (singular values
+    below ``rcond`` times the largest are dropped)."""
+    return pinv(input, rcond)
+
+
 __all__ = [
     "chain_matmul", "dot", "mv", "mm", "bmm", "matmul", "addmm", "addmv", "baddbmm", "addbmm",
-    "outer", "ger", "inner", "vdot", "einsum", "tensordot", "kron", "cross", "cdist", "det",
-    "slogdet", "cholesky", "qr", "svd", "matrix_power", "matrix_exp",
+    "outer", "ger", "inner", "vdot", "einsum", "tensordot", "kron", "cross", "cdist",
+    "cholesky", "qr", "svd", "matrix_power", "matrix_exp", "inverse", "pinverse",
 ]
 
 
 attach({"addmm": addmm, "addmv": addmv, "baddbmm": baddbmm, "addbmm": addbmm,
         "outer": outer, "ger": ger, "inner": inner, "vdot": vdot, "kron": kron,
-        "cross": cross, "det": det, "inverse": inv, "slogdet": slogdet,
-        "matrix_power": matrix_power, "matrix_exp": matrix_exp, "pinverse": pinv})
+        "cross": cross, "det": _det_top, "inverse": inverse, "slogdet": _slogdet_top,
+        "matrix_power": matrix_power, "matrix_exp": matrix_exp, "pinverse": pinverse})

@@ -526,14 +526,38 @@ def _generic_wrapper(fn, name: str):
     return wrapper
 
 
+def _with_tensor_options(fn, name: str, sig: inspect.Signature):
+    """``fn``, a factory defined without them, with torch's ``layout`` and ``pin_memory``
+    keywords (checked as every factory checks them, then left out of the call)."""
+    from ember._runtime import check_tensor_options
+
+    binding = name.replace(".", "_")  # the name torch's parser gives in its errors
+
+    def factory(*args, layout=None, pin_memory=False, **kwargs):
+        if layout is not None or pin_memory:
+            check_tensor_options(binding, layout, pin_memory)
+        return fn(*args, **kwargs)
+    params = list(sig.parameters.values())
+    at = len(params) - (bool(params) and params[-1].kind is _P.VAR_KEYWORD)
+    params[at:at] = [_P("layout", _P.KEYWORD_ONLY, default=None),
+                     _P("pin_memory", _P.KEYWORD_ONLY, default=False)]
+    factory.__signature__ = sig.replace(parameters=params)
+    factory.__name__, factory.__doc__ = fn.__name__, fn.__doc__
+    return factory
+
+
 def with_out(fn, name: str):
     """``fn`` with torch's ``out=None`` keyword; ``name`` is its public name (``"add"``,
-    ``"linalg.svd"``), which selects its dtype rule and torch's error texts."""
+    ``"linalg.svd"``), which selects its dtype rule and torch's error texts. A factory
+    defined without torch's ``layout``/``pin_memory`` keywords is given them here too."""
     fn = getattr(fn, "_out_wrapped", fn)
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         sig = None
+    if sig is not None and name in _FACTORY and "layout" not in sig.parameters:
+        fn = _with_tensor_options(fn, name, sig)
+        sig = inspect.signature(fn)
     if sig is None:
         call = _generic_wrapper(fn, name)
     else:

@@ -44,7 +44,7 @@ from ember import _dtype
 from ember._backend import np
 from ember._device import place as _place
 from ember._device import serve as _serve
-from ember._ops.creation import parse_size
+from ember._ops.creation import check_tensor_options, sizes_or_size
 from ember._ops.registry import attach, check_inplace
 from ember._tensor import Tensor, make
 
@@ -580,26 +580,32 @@ def _result(data, requires_grad: bool) -> Tensor:
     return t
 
 
-def _shape_size(size: tuple, name: str) -> tuple:
-    shape = parse_size(size, name)
+def _shape_size(sizes: tuple, name: str, size=None) -> tuple:
+    shape = sizes_or_size(sizes, size, name)
     return shape, math.prod(shape)
 
 
-def rand(*size, generator: Generator | None = None, dtype=None, device=None,
-         requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """Mirrors ``torch.rand``: uniforms in [0, 1), torch's numbers for the same seed."""
+def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, layout=None,
+         device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """Mirrors ``torch.rand``: uniforms in [0, 1), torch's numbers for the same seed (the
+    shape as positionals or ``size=``)."""
     _place(device)
-    shape, n = _shape_size(size, "rand")
+    if layout is not None or pin_memory:
+        check_tensor_options("rand", layout, pin_memory)
+    shape, n = _shape_size(sizes, "rand", size)
     np_dtype = _float_dtype(dtype).np
     return _result(_uniform_fill(_gen(generator), n, np_dtype, 0.0, 1.0).reshape(shape),
                    requires_grad)
 
 
-def randn(*size, generator: Generator | None = None, dtype=None, device=None,
-          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """Mirrors ``torch.randn``: standard normals, torch's numbers for the same seed."""
+def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, layout=None,
+          device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """Mirrors ``torch.randn``: standard normals, torch's numbers for the same seed (the
+    shape as positionals or ``size=``)."""
     _place(device)
-    shape, n = _shape_size(size, "randn")
+    if layout is not None or pin_memory:
+        check_tensor_options("randn", layout, pin_memory)
+    shape, n = _shape_size(sizes, "randn", size)
     np_dtype = _float_dtype(dtype).np
     return _result(_normal_fill(_gen(generator), n, np_dtype, 0.0, 1.0).reshape(shape),
                    requires_grad)
@@ -742,13 +748,15 @@ def _check_randperm_dtype(n: int, np_dtype) -> None:
             f"value cannot be converted to type {np_dtype.name}_t without overflow")
 
 
-def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=None,
-             requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+def randperm(n: int, *, generator: Generator | None = None, dtype=None, layout=None,
+             device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.randperm``: torch's Fisher-Yates pass swapping element ``i`` with
     ``i + word % (n - i)`` below ``n = (2**32 - 1) // 20``, and from there on its
     "inside-out" pass on 64-bit draws. Both run vectorised (NOTE [Fisher-Yates without a
     loop])."""
     _place(device)
+    if layout is not None or pin_memory:
+        check_tensor_options("randperm", layout, pin_memory)
     n = int(n)
     if n < 0:
         raise RuntimeError(f"n must be non-negative, got{n}")
@@ -763,28 +771,37 @@ def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=N
     return _result(_narrow(perm, np_dtype), requires_grad)
 
 
-def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, device=None,
-              requires_grad: bool = False, memory_format=None) -> Tensor:
+def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, layout=None,
+              device=None, pin_memory: bool = False, requires_grad: bool = False,
+              memory_format=None) -> Tensor:
     """Mirrors ``torch.rand_like``."""
     device = _serve(device)
+    if layout is not None or pin_memory:
+        check_tensor_options("rand_like", layout, pin_memory)
     return rand(input._data.shape, generator=generator, dtype=dtype or input.dtype,
                 device=device, requires_grad=requires_grad)
 
 
-def randn_like(input: Tensor, *, generator: Generator | None = None, dtype=None, device=None,
-               requires_grad: bool = False, memory_format=None) -> Tensor:
+def randn_like(input: Tensor, *, generator: Generator | None = None, dtype=None, layout=None,
+               device=None, pin_memory: bool = False, requires_grad: bool = False,
+               memory_format=None) -> Tensor:
     """Mirrors ``torch.randn_like``."""
     device = _serve(device)
+    if layout is not None or pin_memory:
+        check_tensor_options("randn_like", layout, pin_memory)
     return randn(input._data.shape, generator=generator, dtype=dtype or input.dtype,
                  device=device, requires_grad=requires_grad)
 
 
 def randint_like(input: Tensor, low: int, high: int | None = None, *,
-                 generator: Generator | None = None, dtype=None, device=None,
-                 requires_grad: bool = False, memory_format=None) -> Tensor:
+                 generator: Generator | None = None, dtype=None, layout=None, device=None,
+                 pin_memory: bool = False, requires_grad: bool = False,
+                 memory_format=None) -> Tensor:
     """Mirrors ``torch.randint_like(input, high)`` / ``(input, low, high)``: the input's
     dtype unless given."""
     device = _serve(device)
+    if layout is not None or pin_memory:
+        check_tensor_options("randint_like", layout, pin_memory)
     if high is None:
         low, high = 0, low
     return randint(low, high, input._data.shape, generator=generator,
@@ -792,12 +809,15 @@ def randint_like(input: Tensor, low: int, high: int | None = None, *,
 
 
 def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtype=None,
-           device=None, requires_grad: bool = False) -> Tensor:
+           layout=None, device=None, pin_memory: bool = False,
+           requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.normal``'s overloads: ``(Tensor, Tensor)``, ``(Tensor, float)``,
     ``(float, Tensor)`` and ``(float, float, size)``. As torch does, tensor overloads draw
     standard normals of the broadcast shape and then scale and shift them. ember records no
     gradient through ``mean``/``std``."""
     _place(device)
+    if layout is not None or pin_memory:
+        check_tensor_options("normal", layout, pin_memory)
     mean_t = isinstance(mean, Tensor)
     std_t = isinstance(std, Tensor)
     g = _gen(generator)

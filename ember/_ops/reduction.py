@@ -258,8 +258,11 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
 
 
 def _prod(xp, x, dims, keepdim, out_np):
+    # ``out_np`` is None unless ``dtype=`` chose it: the result dtype is then derived here,
+    # from the input the op modes passed on (autocast's float32 cast stays float32)
     r = xp.multiply.reduce(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
-    return xp.asarray(r).astype(out_np, copy=False)
+    return xp.asarray(r).astype(_int64_if_integral(x) if out_np is None else out_np,
+                                copy=False)
 
 
 def _exclusive_products(xp, x, dim):
@@ -333,7 +336,7 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *,
     bools multiply to int64 unless ``dtype`` is given."""
     input = _cast_input(input, dtype)
     data = input._data
-    out_np = _int64_if_integral(data) if dtype is None else data.dtype
+    out_np = None if dtype is None else data.dtype
     if dim is None:
         return run(PROD, input, None, False, out_np)
     return run(PROD_DIM, input, reduce_dims(int(dim), data.ndim), keepdim, out_np)
@@ -1847,10 +1850,18 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False,
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
-def isin(elements, test_elements, *, assume_unique: bool = False,
-         invert: bool = False) -> Tensor:
+def isin(elements=None, test_elements=None, *, assume_unique: bool = False,
+         invert: bool = False, element=None, test_element=None) -> Tensor:
     """Mirrors ``torch.isin``: whether each of ``elements`` occurs in ``test_elements``
-    (either may be a number); ``invert`` gives the opposite."""
+    (either may be a number, by keyword named ``element`` or ``test_element`` as in torch);
+    ``invert`` gives the opposite."""
+    if element is not None or test_element is not None:
+        if (element is not None and (elements is not None or isinstance(element, Tensor))) or (
+                test_element is not None and (test_elements is not None
+                                              or isinstance(test_element, Tensor))):
+            raise TypeError("isin() received an invalid combination of arguments")
+        elements = element if element is not None else elements
+        test_elements = test_element if test_element is not None else test_elements
     if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
         raise TypeError(
             f"isin() received an invalid combination of arguments - got "

@@ -124,11 +124,12 @@ def view_as(self: Tensor, other: Tensor) -> Tensor:
 
 def reshape_as(self: Tensor, other: Tensor) -> Tensor:
     """Mirrors ``Tensor.reshape_as``."""
-    return reshape(self, other._data.shape)
+    return _reshape(self, other._data.shape)
 
 
-def reshape(input: Tensor, *shape) -> Tensor:
-    """Mirrors ``torch.reshape``: a view when the strides allow (recorded as torch records
+def _reshape(input: Tensor, *shape) -> Tensor:
+    """Mirrors ``Tensor.reshape`` (the shape as one sequence or as separate sizes): a view
+    when the strides allow (recorded as torch records
     it: ``view`` of a contiguous tensor, else ``_reshape_alias``), else a copy (clone, then
     ``_unsafe_view``)."""
     data = input._data
@@ -177,8 +178,8 @@ def t(input: Tensor) -> Tensor:
     return run(T, input)
 
 
-def permute(input: Tensor, *dims) -> Tensor:
-    """Mirrors ``torch.permute``."""
+def _permute(input: Tensor, *dims) -> Tensor:
+    """Mirrors ``Tensor.permute`` (the dims as one sequence or as separate ints)."""
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     n = input._data.ndim
@@ -602,9 +603,13 @@ def cat(tensors, dim: int = 0) -> Tensor:
 concat = cat
 
 
-def concatenate(tensors, axis: int = 0) -> Tensor:
-    """Mirrors ``torch.concatenate`` (``cat`` with NumPy's ``axis`` name)."""
-    return cat(tensors, axis)
+def concatenate(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Mirrors ``torch.concatenate``: ``cat``, the dim also under NumPy's name ``axis``."""
+    if axis is not None:
+        if dim:
+            raise TypeError("concatenate() got an unexpected keyword argument 'axis'")
+        dim = axis
+    return cat(tensors, dim)
 
 
 def _split_forward(xp, self, sizes, dim, self_shape):
@@ -661,8 +666,9 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     return run(SPLIT, tensor, sizes, dim, data.shape)
 
 
-def split_with_sizes(self: Tensor, split_sizes, dim: int = 0) -> tuple:
+def split_with_sizes(input: Tensor, split_sizes, dim: int = 0) -> tuple:
     """Mirrors ``torch.split_with_sizes``."""
+    self = input
     data = self._data
     if data.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
@@ -726,9 +732,30 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
     return _slice(input, dim, start, start + length)
 
 
-def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
+def _split_spec(name: str, sections, indices, tensor_indices_or_sections=None):
+    """The one of torch's split arguments given: ``sections`` (an int, or positionally a
+    list of indices or a tensor: torch's parser picks the overload by its type),
+    ``indices=`` (a sequence) or ``tensor_indices_or_sections=`` (a tensor)."""
+    given = [v for v in (sections, indices, tensor_indices_or_sections) if v is not None]
+    if len(given) != 1 or (indices is not None and not isinstance(indices, (tuple, list))) or (
+            tensor_indices_or_sections is not None and not isinstance(
+                tensor_indices_or_sections, Tensor)):
+        raise TypeError(f"{name}() received an invalid combination of arguments")
+    return given[0]
+
+
+def tensor_split(input: Tensor, sections=None, dim: int = 0, *, indices=None,
+                 tensor_indices_or_sections=None) -> tuple:
     """Mirrors ``torch.tensor_split``: ``n`` nearly equal views (the first ``size % n`` one
-    longer), or views between the given indices; each is a SliceBackward0 view."""
+    longer), or views between the given indices; each is a SliceBackward0 view. The split
+    is ``sections``, ``indices`` or ``tensor_indices_or_sections``, as in torch (``sections``
+    also takes the indices or the tensor positionally). ember differs: it takes them under
+    ``sections=`` by keyword too (torch wants their own names)."""
+    return _tensor_split(input, _split_spec("tensor_split", sections, indices,
+                                            tensor_indices_or_sections), dim)
+
+
+def _tensor_split(input: Tensor, indices_or_sections, dim: int) -> tuple:
     data = input._data
     if data.ndim == 0:
         raise RuntimeError(
@@ -766,7 +793,7 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
 
 
 def _as_1d(t: Tensor) -> Tensor:
-    return reshape(t, (1,)) if t._data.ndim == 0 else t
+    return _reshape(t, (1,)) if t._data.ndim == 0 else t
 
 
 def _unpack_tensors(tensors: tuple) -> tuple:
@@ -789,7 +816,7 @@ def atleast_2d(*tensors):
     out = []
     for t in tensors:
         n = t._data.ndim
-        out.append(reshape(t, (1, 1)) if n == 0 else unsqueeze(t, 0) if n == 1 else t)
+        out.append(_reshape(t, (1, 1)) if n == 0 else unsqueeze(t, 0) if n == 1 else t)
     return tuple(out) if many else out[0]
 
 
@@ -801,7 +828,7 @@ def atleast_3d(*tensors):
     for t in tensors:
         n = t._data.ndim
         if n == 0:
-            t = reshape(t, (1, 1, 1))
+            t = _reshape(t, (1, 1, 1))
         elif n == 1:
             t = unsqueeze(unsqueeze(t, 0), -1)
         elif n == 2:
@@ -839,7 +866,7 @@ def dstack(tensors) -> Tensor:
 def column_stack(tensors) -> Tensor:
     """Mirrors ``torch.column_stack``: vectors and scalars become columns, then ``hstack``."""
     tensors = _nonempty(tensors, "column_stack")
-    return hstack([reshape(t, (t._data.size, 1)) if t._data.ndim <= 1 else t
+    return hstack([_reshape(t, (t._data.size, 1)) if t._data.ndim <= 1 else t
                    for t in tensors])
 
 
@@ -851,7 +878,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     ``input`` itself when there is nothing to merge."""
     data = input._data
     if data.ndim == 0:
-        return reshape(input, (1,))
+        return _reshape(input, (1,))
     start = wrap_dim(start_dim, data.ndim)
     end = wrap_dim(end_dim, data.ndim)
     if start > end:
@@ -863,7 +890,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     merged = 1
     for s in shape[start:end + 1]:
         merged *= s
-    return reshape(input, shape[:start] + (merged,) + shape[end + 1:])
+    return _reshape(input, shape[:start] + (merged,) + shape[end + 1:])
 
 
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
@@ -947,8 +974,8 @@ def adjoint(input: Tensor) -> Tensor:
 # ---- broadcasting ----------------------------------------------------------------------
 
 
-def broadcast_to(input: Tensor, *size) -> Tensor:
-    """Mirrors ``torch.broadcast_to``: ``input.expand(size)``, a view."""
+def _broadcast_to(input: Tensor, *size) -> Tensor:
+    """Mirrors ``Tensor.broadcast_to``: ``input.expand(size)``, a view."""
     return expand(input, *size)
 
 
@@ -1030,8 +1057,8 @@ def _dims_list(dims) -> tuple:
 
 
 
-def flip(input: Tensor, *dims) -> Tensor:
-    """Mirrors ``torch.flip``: reverses the order along ``dims`` (a copy, as in torch)."""
+def _flip(input: Tensor, *dims) -> Tensor:
+    """Mirrors ``Tensor.flip``: reverses the order along ``dims`` (a copy, as in torch)."""
     return run(FLIP, input, wrap_dims(_dims_list(dims), input._data.ndim))
 
 
@@ -1105,8 +1132,8 @@ def _repeat_backward(grad, self, repeats, self_shape):
     interleaved = []
     for r, s in zip(repeats, padded):
         interleaved += [r, s]
-    summed = reshape(grad, tuple(interleaved)).sum(tuple(range(0, 2 * len(padded), 2)))
-    return reshape(summed, self_shape)
+    summed = _reshape(grad, tuple(interleaved)).sum(tuple(range(0, 2 * len(padded), 2)))
+    return _reshape(summed, self_shape)
 
 
 REPEAT = defop("repeat", node="RepeatBackward0", kind=KEEP,
@@ -1160,7 +1187,7 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
     n = input._data.ndim
     dim = wrap_dim(dim, n)
     if n == 0:
-        input = reshape(input, (1,))
+        input = _reshape(input, (1,))
     shape = input._data.shape
     grown = unsqueeze(input, dim + 1)
     grown = expand(grown, shape[:dim + 1] + (repeats,) + shape[dim + 1:]).clone()
@@ -1373,17 +1400,46 @@ def data_ptr(self: Tensor) -> int:
     return 0 if data.size == 0 else _address(data)
 
 
+def _sequence(name: str, arg: str, value) -> tuple:
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name}(): argument '{arg}' (position 2) must be tuple of ints, not "
+                        f"{type(value).__name__}")
+    return value
+
+
+# torch's functions take the sizes or dims as one sequence (its Tensor methods also take them
+# as separate arguments: the ``_``-prefixed forms above)
+def reshape(input: Tensor, shape) -> Tensor:
+    """Mirrors ``torch.reshape``: see ``Tensor.reshape``."""
+    return _reshape(input, _sequence("reshape", "shape", shape))
+
+
+def permute(input: Tensor, dims) -> Tensor:
+    """Mirrors ``torch.permute``: see ``Tensor.permute``."""
+    return _permute(input, _sequence("permute", "dims", dims))
+
+
+def flip(input: Tensor, dims) -> Tensor:
+    """Mirrors ``torch.flip``: reverses the order along ``dims`` (a copy, as in torch)."""
+    return _flip(input, _sequence("flip", "dims", dims))
+
+
+def broadcast_to(input: Tensor, size) -> Tensor:
+    """Mirrors ``torch.broadcast_to``: ``input.expand(size)``, a view."""
+    return _broadcast_to(input, _sequence("broadcast_to", "size", size))
+
+
 attach({
-    "view": view, "view_as": view_as, "reshape": reshape, "reshape_as": reshape_as,
+    "view": view, "view_as": view_as, "reshape": _reshape, "reshape_as": reshape_as,
     "transpose": transpose, "swapaxes": transpose, "swapdims": transpose, "t": t,
-    "permute": permute, "T": property(_T), "mT": property(_mT), "mH": property(_mH),
+    "permute": _permute, "T": property(_T), "mT": property(_mT), "mH": property(_mH),
     "H": property(_mH), "adjoint": adjoint,
     "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand, "expand_as": expand_as,
     "__getitem__": getitem, "select": select, "__iter__": _iter, "unbind": unbind,
     "split": split, "split_with_sizes": split_with_sizes, "chunk": chunk, "narrow": narrow,
     "tensor_split": tensor_split, "flatten": flatten, "unflatten": unflatten,
-    "movedim": movedim, "moveaxis": movedim, "broadcast_to": broadcast_to,
-    "flip": flip, "fliplr": fliplr, "flipud": flipud, "roll": roll, "rot90": rot90,
+    "movedim": movedim, "moveaxis": movedim, "broadcast_to": _broadcast_to,
+    "flip": _flip, "fliplr": fliplr, "flipud": flipud, "roll": roll, "rot90": rot90,
     "repeat": repeat, "tile": tile, "repeat_interleave": repeat_interleave,
     "tril": tril, "triu": triu, "diagonal": diagonal, "diag_embed": diag_embed, "diag": diag,
     "trace": trace, "stride": stride, "storage_offset": storage_offset, "data_ptr": data_ptr,
@@ -1572,30 +1628,33 @@ def _split_by(input: Tensor, spec, dim: int, name: str, min_dims: int) -> tuple:
             raise RuntimeError(
                 f"torch.{name} attempted to split along dimension {dim}, but the size of the "
                 f"dimension {size} is not divisible by the split_size {spec}!")
-    return tensor_split(input, spec, dim)
+    return _tensor_split(input, spec, dim)
 
 
-def hsplit(input: Tensor, indices_or_sections) -> tuple:
+def hsplit(input: Tensor, sections=None, *, indices=None) -> tuple:
     """Mirrors ``torch.hsplit``: ``tensor_split`` along dim 1 (dim 0 of a 1-D tensor); a
-    number of sections must divide the size."""
+    number of sections must divide the size. The split is ``sections`` or ``indices`` (see
+    ``tensor_split``)."""
     dim = 1 if input._data.ndim > 1 else 0
-    return _split_by(input, indices_or_sections, dim, "hsplit", 1)
+    return _split_by(input, _split_spec("hsplit", sections, indices), dim, "hsplit", 1)
 
 
-def vsplit(input: Tensor, indices_or_sections) -> tuple:
-    """Mirrors ``torch.vsplit``: ``tensor_split`` along dim 0 of a tensor of 2+ dims."""
-    return _split_by(input, indices_or_sections, 0, "vsplit", 2)
+def vsplit(input: Tensor, sections=None, *, indices=None) -> tuple:
+    """Mirrors ``torch.vsplit``: ``tensor_split`` along dim 0 of a tensor of 2+ dims (see
+    ``hsplit``)."""
+    return _split_by(input, _split_spec("vsplit", sections, indices), 0, "vsplit", 2)
 
 
-def dsplit(input: Tensor, indices_or_sections) -> tuple:
-    """Mirrors ``torch.dsplit``: ``tensor_split`` along dim 2 of a tensor of 3+ dims."""
-    return _split_by(input, indices_or_sections, 2, "dsplit", 3)
+def dsplit(input: Tensor, sections=None, *, indices=None) -> tuple:
+    """Mirrors ``torch.dsplit``: ``tensor_split`` along dim 2 of a tensor of 3+ dims (see
+    ``hsplit``)."""
+    return _split_by(input, _split_spec("dsplit", sections, indices), 2, "dsplit", 3)
 
 
 def diagflat(input: Tensor, offset: int = 0) -> Tensor:
     """Mirrors ``torch.diagflat``: the flattened ``input`` on the ``offset`` diagonal of a
     square matrix."""
-    return run(DIAG_EMBED, reshape(input, (-1,)), int(offset), 0, 1)
+    return run(DIAG_EMBED, _reshape(input, (-1,)), int(offset), 0, 1)
 
 
 def cartesian_prod(*tensors) -> Tensor:
@@ -1604,7 +1663,7 @@ def cartesian_prod(*tensors) -> Tensor:
     if len(tensors) == 1:
         return tensors[0]
     grids = meshgrid(*tensors, indexing="ij")
-    return stack([reshape(g, (-1,)) for g in grids], 1)
+    return stack([_reshape(g, (-1,)) for g in grids], 1)
 
 
 def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
@@ -1640,7 +1699,7 @@ def _block_diag_piece(i: int):
     def formula(grad, *args):
         spans, _, shapes = args[-3:]
         r, c, rows, cols = spans[i]
-        return reshape(grad[r:r + rows, c:c + cols], shapes[i])
+        return _reshape(grad[r:r + rows, c:c + cols], shapes[i])
     return formula
 
 

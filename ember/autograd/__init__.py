@@ -2,6 +2,8 @@
 ``gradcheck``."""
 from __future__ import annotations
 
+import warnings
+
 from ember.autograd import engine, graph
 from ember.autograd.anomaly_mode import (
     detect_anomaly,
@@ -24,7 +26,60 @@ __all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable",
            "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
            "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "gradcheck", "gradgradcheck",
-           "graph"]
+           "graph", "Variable"]
+
+
+class _ExecutionEngine:
+    """Mirrors the object at ``torch.autograd.Variable._execution_engine``; ember exposes its
+    ``queue_callback`` only."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def queue_callback(callback) -> None:
+        """Mirrors ``Variable._execution_engine.queue_callback``: run ``callback()`` when the
+        backward pass in progress has finished (callbacks may queue more); raises torch's
+        RuntimeError outside a backward pass."""
+        engine.queue_callback(callback)
+
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, obj) -> bool:
+        from ember._tensor import Tensor
+
+        return isinstance(obj, Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """Mirrors ``torch.autograd.Variable``, the deprecated wrapper: ``Variable(t)`` is a new
+    tensor sharing ``t``'s data and version counter with no history (like ``t.detach()``),
+    with ``requires_grad`` as given; ``Variable()`` is an empty tensor of the default dtype.
+    Every tensor is an instance of it. ``volatile`` only warns, as in torch."""
+
+    _execution_engine = _ExecutionEngine()
+
+    def __new__(cls, data=None, requires_grad: bool = False, volatile: bool = False,
+                **unknown):
+        from ember._ops.creation import empty
+        from ember._tensor import Tensor
+
+        for name in unknown:  # torch's argument parser's wording, not Python's
+            raise TypeError(f"'{name}' is an invalid keyword argument for this function")
+        if volatile:
+            warnings.warn("volatile was removed and now has no effect. Use `with "
+                          "torch.no_grad():` instead.", UserWarning, stacklevel=2)
+        if data is None:
+            data = empty(0)
+        elif not isinstance(data, Tensor):
+            raise TypeError(
+                f"Variable data has to be a tensor, but got {type(data).__name__}")
+        out = data.detach()
+        if requires_grad:
+            if out.dtype.category < 2:
+                raise RuntimeError("Only Tensors of floating point and complex dtype can "
+                                   "require gradients")
+            out._requires_grad = True
+        return out
 
 
 def _as_tuple(x) -> tuple:

@@ -6,19 +6,40 @@
    consumer has delivered its gradient, summed in the node's input buffer.
 3. Hand each output gradient on along ``next_functions``; AccumulateGrad nodes store into
    leaves' ``.grad``, or, for ``autograd.grad``, the wanted gradients are captured instead.
+4. Run the callbacks queued during the pass (``queue_callback``), in queue order.
 
 Without ``create_graph`` the backward formulas run under ``no_grad``: they are ember ops,
 so with it they record a graph of their own and give higher derivatives.
 """
 from __future__ import annotations
 
+import threading
 from heapq import heappop, heappush
 
 from ember.autograd import anomaly_mode, grad_mode
-from ember.autograd.graph import AccumulateGrad, GraphRoot, grad_edge
+from ember.autograd.graph import AccumulateGrad, GraphRoot, call_tensor_hook, grad_edge
 
 # The recording profiler (autograd/profiler.py sets it), told of every node the engine runs.
 profiler = None
+
+
+class _Running(threading.local):
+    # One list of queued callbacks per backward pass in progress in this thread, innermost
+    # last (a callback or hook may start a backward of its own).
+    callbacks: list | None = None
+
+
+_running = _Running()
+
+
+def queue_callback(callback) -> None:
+    """Mirrors ``Variable._execution_engine.queue_callback``: ``callback()`` runs once the
+    backward pass now in progress has finished its graph, in queue order; a callback may
+    queue more. Only callable during a backward pass."""
+    stack = _running.callbacks
+    if not stack:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    stack[-1].append(callback)
 
 
 def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
@@ -48,8 +69,14 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
         captured = [None] * len(targets)
 
     prof = profiler
+    stack = _running.callbacks
+    if stack is None:
+        stack = _running.callbacks = []
+    callbacks = []
+    stack.append(callbacks)
     prev = grad_mode.state.enabled
     grad_mode.state.enabled = create_graph
+    anomaly = anomaly_mode.state
     try:
         buffers = {root: first}
         ready = [(root._key, root)]
@@ -77,8 +104,10 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
                 if node is not root:  # nothing arrived: pass "no gradient" along
                     inputs = None
             if inputs is None:
+                if type(node) is AccumulateGrad:  # its hooks still run (as in torch)
+                    node.apply([None])
                 outputs = [None] * len(node.next_functions)
-            elif anomaly_mode.state[0]:
+            elif anomaly[0]:
                 outputs = _apply_watched(node, inputs)
             else:
                 outputs = node.apply(inputs)
@@ -94,17 +123,27 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
                 if grad is not None:
                     buf = buffers.get(nxt)
                     if buf is None:
-                        buf = buffers[nxt] = [None] * nxt.num_outputs
-                    old = buf[nr]
-                    buf[nr] = grad if old is None else old + grad
+                        if nxt.num_outputs == 1:
+                            buffers[nxt] = [grad]
+                        else:
+                            buf = buffers[nxt] = [None] * nxt.num_outputs
+                            buf[nr] = grad
+                    else:
+                        old = buf[nr]
+                        buf[nr] = grad if old is None else old + grad
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if left == 0:
                     heappush(ready, (nxt._key, nxt))
             if events is not None:
                 prof.close(events[0])
+        i = 0
+        while i < len(callbacks):  # the list may grow while it runs
+            callbacks[i]()
+            i += 1
     finally:
         grad_mode.state.enabled = prev
+        stack.pop()
     return captured
 
 
@@ -192,11 +231,7 @@ def _pre_hooks(node, extra: dict, inputs: list) -> list:
     if tensor_hooks:
         for nr, hooks in tensor_hooks.items():
             for hook in tuple(hooks):
-                if inputs[nr] is None:
-                    continue
-                new = hook(inputs[nr])
-                if new is not None:
-                    inputs[nr] = new
+                inputs[nr] = call_tensor_hook(hook, inputs[nr])
     retained = extra.get("retain")
     if retained:
         for nr, ref in retained.items():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import weakref
 
+from ember._tensor import make as make_tensor
 from ember.autograd import grad_mode
 
 # Ready nodes run newest first (as in torch); ``_key`` is the negated creation order, and
@@ -196,7 +197,14 @@ class OpNode(Node):
                 out.append(None)
             else:
                 g = fn(grad, *args)  # None: no gradient (torch's undefined gradient)
-                out.append(None if g is None else fit_gradient(g, meta))
+                if g is None:
+                    out.append(None)
+                else:
+                    # fit_gradient, when there is something to fit
+                    data = g._data
+                    out.append(g if data.shape == meta[0] and (
+                        data.dtype is meta[1] or data.dtype == meta[1])
+                        else fit_gradient(g, meta))
         return out
 
     def __getattr__(self, name: str):
@@ -348,6 +356,18 @@ def sum_to(grad, shape: tuple):
     return grad
 
 
+def call_tensor_hook(hook, grad):
+    """A tensor hook's view of a gradient, ``None`` included (torch calls tensor hooks for a
+    gradient that never arrived too): the replacement it returns, or ``grad``."""
+    new = hook(grad)
+    if new is None:
+        return grad
+    if grad is None:
+        raise RuntimeError("can't replace a None gradient with a non-None value")
+    return new
+
+
+
 class AccumulateGrad(Node):
     """The sink of a leaf tensor's gradient (torch's AccumulateGrad): the first gradient is
     stored as a fresh tensor, later ones are added in place, or out of place when the
@@ -375,19 +395,17 @@ class AccumulateGrad(Node):
             return ()
         if var._hooks is not None:
             for hook in tuple(var._hooks):
-                new = hook(grad)
-                if new is not None:
-                    grad = new
-        if grad is None:
-            return ()
-        old = var._grad
-        if grad_mode.state.enabled:  # create_graph: keep the gradient's own graph
-            var._grad = grad if old is None else old + grad
-        elif old is None:
-            var._grad = make_tensor(grad._data.copy(), False, None, [0])
-        else:
-            old._data += grad._data
-            old._vc[0] += 1
+                grad = call_tensor_hook(hook, grad)
+        if grad is not None:
+            old = var._grad
+            if grad_mode.state.enabled:  # create_graph: keep the gradient's own graph
+                var._grad = grad if old is None else old + grad
+            elif old is None:
+                var._grad = make_tensor(grad._data.copy(), False, None, [0])
+            else:
+                old._data += grad._data
+                old._vc[0] += 1
+        # Post-accumulate hooks run even when no gradient arrived (torch's too).
         post = var._post_hooks
         if post is not None:
             for hook in tuple(post):
@@ -408,12 +426,6 @@ class GraphRoot(Node):
 
     def apply(self, grads: list) -> list:
         return grads
-
-
-def make_tensor(data, requires_grad: bool, grad_fn, version: list):
-    from ember._tensor import make
-
-    return make(data, requires_grad, grad_fn, version)
 
 
 def grad_edge(t) -> tuple:
