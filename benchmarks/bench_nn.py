@@ -14,9 +14,11 @@ cross-entropy, ``backward``, and an SGD update under ``no_grad``).
 
 Each case runs forward alone and forward + ``backward`` (of a fixed random cotangent); the
 time is the minimum over repeats after a warm-up, the two libraries interleaved repeat by
-repeat so machine load hits both alike. ``ember/torch`` above 1 means ember is slower.
-torch runs with its default thread count (``--threads N`` sets it). Prints; asserts
-nothing.
+repeat so machine load hits both alike. ``ember/torch`` above 1 means ember is slower. The
+last column compares CPU time (of all the process's threads), which a loaded machine
+disturbs far less than wall time; with one thread each (``--threads 1`` and
+``OPENBLAS_NUM_THREADS=1`` in the environment) it compares the work done. torch runs with
+its default thread count (``--threads N`` sets it). Prints; asserts nothing.
 
 Usage: ``python benchmarks/bench_nn.py [--repeats N] [--threads N] [--cases conv,mlp,...]``
 """
@@ -76,15 +78,19 @@ def _mlp_step(lib):
 
 def _report(label: str, fns: dict, repeats: int) -> None:
     best = {name: float("inf") for name in fns}
+    cpu = dict(best)
     for fn in fns.values():
         fn()  # warm-up
     for _ in range(repeats):
         for name, fn in fns.items():
-            best[name] = min(best[name], _time(fn, 1))
+            wall, used = _time(fn, 1)
+            best[name] = min(best[name], wall)
+            cpu[name] = min(cpu[name], used)
     e = best["ember"] * 1e3
     if "torch" in best:
         t = best["torch"] * 1e3
-        print(f"{label:<22}{e:>10.2f}{t:>10.2f}{e / t:>12.2f}x")
+        print(f"{label:<22}{e:>10.2f}{t:>10.2f}{e / t:>12.2f}x"
+              f"{cpu['ember'] / cpu['torch']:>10.2f}x")
     else:
         print(f"{label:<22}{e:>10.2f}")
 
@@ -104,14 +110,16 @@ def _step(lib, layer, x_np: np.ndarray, backward: bool):
     return run
 
 
-def _time(fn, repeats: int) -> float:
+def _time(fn, repeats: int) -> tuple:
+    """(best wall time, best CPU time of the process) of ``fn`` over ``repeats`` runs."""
     fn()  # warm-up
-    best = float("inf")
+    best = used = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn()
+        used = min(used, time.process_time() - cpu)
         best = min(best, time.perf_counter() - start)
-    return best
+    return best, used
 
 
 def main() -> None:
@@ -127,7 +135,7 @@ def main() -> None:
     libs = [("ember", ember)] + ([("torch", torch)] if torch is not None else [])
     layers = {name: _cases(lib) for name, lib in libs}
     chosen = set(args.cases.split(",")) if args.cases else set(layers["ember"]) | {"mlp"}
-    print(f"{'case':<22}{'ember ms':>10}{'torch ms':>10}{'ember/torch':>13}")
+    print(f"{'case':<22}{'ember ms':>10}{'torch ms':>10}{'ember/torch':>13}{'cpu':>10}")
     for case in [c for c in layers["ember"] if c in chosen]:
         for backward in (False, True):
             fns = {name: _step(lib, layers[name][case], x_np, backward) for name, lib in libs}

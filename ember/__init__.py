@@ -4,8 +4,9 @@
 """
 from ember import _dtype
 from ember._device import device
-from ember._dtype import (bfloat16, complex64, complex128, dtype, finfo, float16, float32,
-                          float64, iinfo,
+from ember._dtype import (bfloat16, complex64, complex128, dtype, finfo, float8_e4m3fn,
+                          float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz, float8_e8m0fnu,
+                          float16, float32, float64, iinfo,
                           get_default_dtype, int8, int16, int32, int64, promote_types,
                           uint8)
 from ember._tensor import Size, Tensor
@@ -66,6 +67,8 @@ def numel(input: Tensor) -> int:
 # ---- more of torch's namespace: factories, shape helpers, runtime settings ---------------
 from ember._ops.creation import logspace, scalar_tensor, tril_indices, triu_indices  # noqa: E402
 from ember._runtime import *  # noqa: E402, F403 - typename, set_num_threads, detach, ...
+from ember._ops.windows import *  # noqa: E402, F403 - hann_window, kaiser_window, ...
+from ember.func import vmap  # noqa: E402 - torch.vmap is torch.func.vmap
 from ember._ops.shape import block_diag, cartesian_prod, combinations  # noqa: E402
 from ember._ops.reduction import (bucketize, corrcoef, cov, cumulative_trapezoid,  # noqa: E402
                                   diff, isin, logdet, nanquantile, quantile, renorm,
@@ -102,6 +105,25 @@ _LAZY_SUBMODULES = ("nn", "optim", "cuda", "backends", "accelerator", "mps", "xp
                     "functional", "utils", "fft")
 
 
+# torch's top-level names of neural-network ops (``torch.conv2d``, ``torch.dropout``, ...):
+# they need ember.nn, so they resolve on first access too (see ember/_aten_nn.py).
+_LAZY_NN_FUNCTIONS = frozenset((
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "conv_tbc", "prelu", "selu_", "celu_", "rrelu_", "threshold_", "hardshrink", "bilinear",
+    "cosine_similarity", "pairwise_distance", "pdist", "pixel_shuffle", "pixel_unshuffle",
+    "channel_shuffle", "native_channel_shuffle", "adaptive_avg_pool1d", "avg_pool1d",
+    "batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm", "embedding",
+    "dropout", "dropout_", "alpha_dropout", "alpha_dropout_", "feature_dropout",
+    "feature_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_", "selu", "celu",
+    "rrelu", "threshold", "adaptive_max_pool1d", "max_pool1d", "max_pool2d", "max_pool3d",
+    "max_pool1d_with_indices", "kl_div", "binary_cross_entropy_with_logits",
+    "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "poisson_nll_loss",
+    "triplet_margin_loss", "ctc_loss", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
+    "affine_grid_generator", "constant_pad_nd", "lstm", "gru", "rnn_tanh", "rnn_relu",
+    "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell",
+))
+
+
 def __getattr__(name: str):
     if name in _LAZY_SUBMODULES:
         import importlib
@@ -109,6 +131,11 @@ def __getattr__(name: str):
         module = importlib.import_module(f"ember.{name}")
         globals()[name] = module
         return module
+    if name in _LAZY_NN_FUNCTIONS:
+        from ember._aten_nn import resolve
+
+        function = globals()[name] = resolve(name)
+        return function
     raise AttributeError(f"module 'ember' has no attribute '{name}'")
 
 

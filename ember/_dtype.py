@@ -37,15 +37,16 @@ class dtype:
     @property
     def np(self):
         """The NumPy dtype that holds this dtype's elements."""
-        if self._np is None:  # bfloat16: ml_dtypes is imported on first use
-            self._np = bfloat16_dtype()
-            _FROM_NP[self._np] = self
+        if self._np is None:  # bfloat16 and float8: ml_dtypes is imported on first use
+            _resolve_ml_dtypes()
         return self._np
 
     def to_real(self) -> dtype:
         return {complex64: float32, complex128: float64}.get(self, self)
 
     def to_complex(self) -> dtype:
+        if self._rank is None:
+            raise RuntimeError(f"Unknown Complex ScalarType for {_LEGACY[self.name]}")
         return {float64: complex128, complex128: complex128}.get(self, complex64)
 
     def __repr__(self) -> str:
@@ -70,10 +71,31 @@ float32 = dtype("float32", np.dtype(np.float32), FLOAT, 4, True, 2)
 float64 = dtype("float64", np.dtype(np.float64), FLOAT, 8, True, 3)
 complex64 = dtype("complex64", np.dtype(np.complex64), COMPLEX, 8, True, 2)
 complex128 = dtype("complex128", np.dtype(np.complex128), COMPLEX, 16, True, 3)
+# NOTE [float8 dtypes]: torch's five 8-bit float formats, held in ml_dtypes' NumPy types of
+# the same names. torch promotes none of them with any other dtype (rank None: see
+# promote_types), computes only a few ops on them on the CPU, and converts to them with its
+# own saturation and NaN rules (``to_float8``), which differ from ml_dtypes' casts.
+float8_e4m3fn = dtype("float8_e4m3fn", None, FLOAT, 1, True, None)
+float8_e5m2 = dtype("float8_e5m2", None, FLOAT, 1, True, None)
+float8_e4m3fnuz = dtype("float8_e4m3fnuz", None, FLOAT, 1, True, None)
+float8_e5m2fnuz = dtype("float8_e5m2fnuz", None, FLOAT, 1, True, None)
+float8_e8m0fnu = dtype("float8_e8m0fnu", None, FLOAT, 1, False, None)
+FLOAT8 = (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, float8_e8m0fnu)
 
 ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64,
-       complex64, complex128)
+       complex64, complex128) + FLOAT8
 _FROM_NP = {d._np: d for d in ALL if d._np is not None}
+
+
+def _resolve_ml_dtypes() -> None:
+    """Give the dtypes that ml_dtypes holds their NumPy types (imported on first use)."""
+    bfloat16._np = bfloat16_dtype()
+    _FROM_NP[bfloat16._np] = bfloat16
+    import ml_dtypes
+
+    for d in FLOAT8:
+        d._np = np.dtype(getattr(ml_dtypes, d.name))
+        _FROM_NP[d._np] = d
 
 
 def from_np(np_dtype) -> dtype:
@@ -82,12 +104,13 @@ def from_np(np_dtype) -> dtype:
         return _FROM_NP[np_dtype]
     except KeyError:
         pass
-    if np_dtype == bfloat16.np:
-        return bfloat16
     # NumPy's other integer widths and platform aliases.
     np_dtype = np.dtype(np_dtype)
     if np_dtype in _FROM_NP:
         return _FROM_NP[np_dtype]
+    if bfloat16._np is None and np_dtype.type.__module__ == "ml_dtypes":
+        _resolve_ml_dtypes()
+        return from_np(np_dtype)
     raise TypeError(
         f"can't convert np.ndarray of type numpy.{np_dtype.name}. The only supported types are: "
         "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, "
@@ -96,7 +119,8 @@ def from_np(np_dtype) -> dtype:
 
 _LEGACY = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
            "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
-           "float64": "Double", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+           "float64": "Double", "complex64": "ComplexFloat", "complex128": "ComplexDouble",
+           **{d.name: "F" + d.name[1:] for d in FLOAT8}}  # Float8_e4m3fn, ...
 
 
 def legacy_type_name(np_dtype) -> str:
@@ -109,7 +133,8 @@ _CPP_NAMES = {
     "bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
     "int32": "int", "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
     "float32": "float", "float64": "double", "complex64": "c10::complex<float>",
-    "complex128": "c10::complex<double>"}
+    "complex128": "c10::complex<double>",
+    **{d.name: "c10::F" + d.name[1:] for d in FLOAT8}}
 
 
 def cpp_type_name(d) -> str:
@@ -121,6 +146,100 @@ def cpp_type_name(d) -> str:
 def scalar_type_name(d: dtype) -> str:
     """torch's C++ scalar-type name (``Float``, ``Long``), as its error messages show it."""
     return _LEGACY[d.name]
+
+
+def cast(array, np_dtype):
+    """``array`` converted to ``np_dtype`` as torch converts (``Tensor.to``): NumPy's
+    ``astype``, except to and from the float8 dtypes (NOTE [float8 dtypes]) and to the 16-bit
+    floats, where torch's rules differ from NumPy's and ml_dtypes' casts:
+
+    - to float8_e4m3fn, finite values beyond +-448 and infinities saturate to +-448 (NaN in
+      ml_dtypes); to float8_e5m2, a NaN becomes 0x7f/0xff (ml_dtypes: 0x7e/0xfe);
+    - to float8_e8m0fnu (a power of two, no sign), the sign is dropped, zero becomes 2**-127
+      and the float32 mantissa rounds half up (ml_dtypes: round to nearest even, zero NaN);
+    - from a float8 dtype, a NaN has torch's float32 payload;
+    - to bfloat16 and float16, from a float dtype, through float32 (from float64 too, which
+      can round twice); a NaN becomes 0x7fc0 in bfloat16 (ml_dtypes keeps its sign) and in
+      float16 is quieted keeping its top payload bits, as x86's conversion does (NumPy's
+      may leave it signalling).
+
+    torch's vectorised float32 -> bfloat16 copy (AVX2 and up) gives 0xffff for a NaN, its
+    scalar one 0x7fc0: ember gives 0x7fc0 whatever the CPU.
+    """
+    target = np.dtype(np_dtype)
+    source = from_np(array.dtype)
+    if source._rank is None and target != array.dtype:
+        array = _FROM_FLOAT8[source.name][array.view(np.uint8)]
+        if target == array.dtype:
+            return array
+        source = float32
+    ember_target = _FROM_NP.get(target)
+    if (ember_target is bfloat16 or ember_target is float16) and source.category == FLOAT and (
+            source is not ember_target):
+        return _to_16bit(array, target, ember_target is bfloat16)
+    if ember_target is None or ember_target._rank is not None:
+        return array.astype(target)
+    if ember_target is float8_e4m3fn:
+        if array.dtype.kind == "c":
+            array = array.real
+        if array.dtype.kind != "b":
+            array = np.clip(array, -448, 448)
+        return array.astype(target)
+    if ember_target is float8_e5m2:
+        bits = array.astype(target).view(np.uint8)
+        return np.where((bits & 0x7F) > 0x7C, bits | 0x03, bits).view(target)
+    if ember_target is float8_e8m0fnu:
+        bits = array.astype(np.float32).view(np.uint32)
+        exponent = (bits >> 23) & 0xFF
+        mantissa = bits & 0x7FFFFF
+        round_up = (mantissa > 0x400000) | ((mantissa == 0x400000) & (exponent != 0))
+        exponent = np.where(exponent == 0xFF, 0xFF, np.minimum(exponent + round_up, 0xFF))
+        return exponent.astype(np.uint8).view(target)
+    return array.astype(target)
+
+
+def _to_16bit(array, target, brain: bool):
+    """A float array in float16 or (``brain``) bfloat16, as torch converts (see ``cast``)."""
+    if array.dtype != np.float32:
+        array = array.astype(np.float32)
+    result = array.astype(target)
+    nan = np.isnan(array)
+    if nan.any():
+        bits = result.view(np.uint16)
+        if brain:
+            bits[nan] = 0x7FC0
+        else:
+            source = array.view(np.uint32)[nan]
+            bits[nan] = ((source >> 16) & 0x8000) | 0x7E00 | ((source >> 13) & 0x3FF)
+    return result
+
+
+# torch's float32 bits for the float8 NaN patterns (byte -> bits); the other NaN patterns of
+# a format are its other bytes that decode to NaN: they all give ``_NAN_BITS``.
+_NAN_PAYLOADS = {
+    "float8_e4m3fn": {0x7F: 0x7FF00000, 0xFF: 0xFFF00000},
+    "float8_e5m2": {0x7D: 0x7FE00000, 0x7E: 0x7FC00000, 0x7F: 0x7FE00000,
+                    0xFD: 0xFFE00000, 0xFE: 0xFFC00000, 0xFF: 0xFFE00000}}
+_NAN_BITS = 0x7F800001
+
+
+class _Float8Tables(dict):
+    """Per float8 dtype name, the float32 value of each of the 256 byte patterns, NaNs with
+    torch's payloads; each table is built on first use."""
+
+    def __missing__(self, name: str):
+        import ml_dtypes
+
+        table = np.arange(256, dtype=np.uint8).view(getattr(ml_dtypes, name)).astype(np.float32)
+        bits = table.view(np.uint32)
+        bits[np.isnan(table)] = _NAN_BITS
+        for byte, nan_bits in _NAN_PAYLOADS.get(name, {}).items():
+            bits[byte] = nan_bits
+        self[name] = table
+        return table
+
+
+_FROM_FLOAT8 = _Float8Tables()
 
 
 def _promote_pair(a: dtype, b: dtype) -> dtype:
@@ -141,12 +260,19 @@ def _promote_pair(a: dtype, b: dtype) -> dtype:
     return a if a._rank > b._rank else b
 
 
-_PROMOTE = {(a, b): _promote_pair(a, b) for a in ALL for b in ALL}
+_PROMOTE = {(a, b): _promote_pair(a, b) for a in ALL for b in ALL
+            if a is b or (a._rank is not None and b._rank is not None)}
 
 
 def promote_types(type1: dtype, type2: dtype) -> dtype:
-    """Mirrors ``torch.promote_types``: the smallest dtype both inputs convert to safely."""
-    return _PROMOTE[type1, type2]
+    """Mirrors ``torch.promote_types``: the smallest dtype both inputs convert to safely.
+    A float8 dtype promotes only with itself (NOTE [float8 dtypes])."""
+    try:
+        return _PROMOTE[type1, type2]
+    except KeyError:
+        raise RuntimeError(
+            "Promotion for Float8 Types is not supported, attempted to promote "
+            f"{_LEGACY[type1.name]} and {_LEGACY[type2.name]}") from None
 
 
 # NOTE [Default dtype]: Python floats, float factories and int->float ops use this dtype.
@@ -184,14 +310,15 @@ class finfo:
             raise TypeError("torch.finfo() requires a floating point input type. Use "
                             "torch.iinfo to handle 'torch.finfo'")
         d = d.to_real()
-        if d is bfloat16:
+        if d._np is None or d.itemsize < 2:  # bfloat16 and float8: ml_dtypes knows them
             import ml_dtypes
 
             info = ml_dtypes.finfo(d.np)
         else:
             info = np.finfo(d.np)
         self.bits = d.itemsize * 8
-        self.eps = float(info.eps)
+        # torch gives float8_e5m2fnuz float8_e4m3fnuz's epsilon, where ml_dtypes has 2**-2
+        self.eps = 0.125 if d is float8_e5m2fnuz else float(info.eps)
         self.max = float(info.max)
         self.min = float(info.min)
         self.tiny = self.smallest_normal = float(info.smallest_normal)

@@ -8,6 +8,7 @@ them and change nothing in how ember computes (its ops are already deterministic
 """
 from __future__ import annotations
 
+import builtins
 import os
 import warnings
 
@@ -27,7 +28,7 @@ _settings = {"threads": None, "interop": None, "deterministic": False, "warn_onl
 # BLAS pool alone until ``set_num_threads`` is called: nothing is looked up at import, and
 # the default count is computed on first request.
 def _physical_cores() -> int:
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else range(
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else builtins.range(
         os.cpu_count() or 1)
     cores = set()
     for cpu in cpus:
@@ -326,58 +327,93 @@ def _inplace_function(name: str):
 globals().update({name: _inplace_function(name) for name in _INPLACE_METHODS})
 
 
-def _functional():
-    from ember.nn import functional
-
-    return functional
-
-
-def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
-    """Mirrors ``torch.celu_``: ``nn.functional.celu_``."""
-    return _functional().celu_(input, alpha)
+def _tensor_argument(name: str, arg: str, position: int, value) -> None:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
+                        f"{type(value).__name__}")
 
 
-def selu_(input: Tensor) -> Tensor:
-    """Mirrors ``torch.selu_``: ``nn.functional.selu_``."""
-    return _functional().selu_(input)
+def can_cast(from_: _dtype.dtype, to: _dtype.dtype) -> bool:
+    """Mirrors ``torch.can_cast``: whether torch's type promotion allows casting ``from_`` to
+    ``to`` (not from floating to integral, from complex to non-complex, or to bool)."""
+    for arg, value, position in (("from_", from_, 1), ("to", to, 2)):
+        if not isinstance(value, _dtype.dtype):
+            raise TypeError(f"can_cast(): argument '{arg}' (position {position}) must be "
+                            f"torch.dtype, not {type(value).__name__}")
+    if from_.is_floating_point and not (to.is_floating_point or to.is_complex):
+        return False
+    if from_.is_complex and not to.is_complex:
+        return False
+    return not (from_ is not _dtype.bool_ and to is _dtype.bool_)
 
 
-def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
-    """Mirrors ``torch.threshold_``: ``nn.functional.threshold_``."""
-    return _functional().threshold_(input, threshold, value)
+def is_signed(input: Tensor) -> bool:
+    """Mirrors ``torch.is_signed``: ``input.is_signed()``."""
+    _tensor_argument("is_signed", "input", 1, input)
+    return input.is_signed()
 
 
-def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
-           training: bool = False, generator=None) -> Tensor:
-    """Mirrors ``torch.rrelu_``: ``nn.functional.rrelu_``."""
-    if generator is not None:
-        raise TypeError("rrelu_(): ember's nn.functional.rrelu_ takes no generator")
-    return _functional().rrelu_(input, lower, upper, training)
+def is_inference(input: Tensor) -> bool:
+    """Mirrors ``torch.is_inference``: ``input.is_inference()``."""
+    _tensor_argument("is_inference", "input", 1, input)
+    return input.is_inference()
 
 
-def dropout_(input: Tensor, p: float, train: bool) -> Tensor:
-    """Mirrors ``torch.dropout_``: ``nn.functional.dropout(..., inplace=True)``."""
-    return _functional().dropout(input, p, train, inplace=True)
+def is_same_size(input: Tensor, other: Tensor) -> bool:
+    """Mirrors ``torch.is_same_size``: whether the two shapes are equal."""
+    _tensor_argument("is_same_size", "input", 1, input)
+    _tensor_argument("is_same_size", "other", 2, other)
+    return input.is_same_size(other)
 
 
-def alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
-    """Mirrors ``torch.alpha_dropout_``: ``nn.functional.alpha_dropout(..., inplace=True)``."""
-    return _functional().alpha_dropout(input, p, train, inplace=True)
+def isreal(input: Tensor) -> Tensor:
+    """Mirrors ``torch.isreal``: True where the imaginary part is zero (everywhere for a
+    real tensor)."""
+    _tensor_argument("isreal", "input", 1, input)
+    if input.is_complex():
+        return input.imag == 0
+    from ember._ops.creation import ones_like
+
+    return ones_like(input, dtype=_dtype.bool_)
 
 
-def feature_alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
-    """Mirrors ``torch.feature_alpha_dropout_``: ``nn.functional.feature_alpha_dropout``
-    in place."""
-    return _functional().feature_alpha_dropout(input, p, train, inplace=True)
+def range(start=0, end=None, step=1, *, dtype=None, layout=None, device=None,  # noqa: A001
+          requires_grad: bool = False) -> Tensor:
+    """Mirrors the deprecated ``torch.range``: ``start, start + step, ...`` up to and
+    including ``end``, in the default dtype unless ``dtype`` is given; warns as torch does."""
+    import math
+
+    from ember._backend import np
+    from ember._ops.creation import _finish, check_tensor_options
+
+    warnings.warn("torch.range is deprecated and will be removed in a future release because "
+                  "its behavior is inconsistent with Python's range builtin. Instead, use "
+                  "torch.arange, which produces values in [start, end).", UserWarning,
+                  stacklevel=2)
+    if end is None:
+        raise TypeError('range() missing 1 required positional arguments: "end"')
+    _device.place(device)
+    if layout is not None:
+        check_tensor_options("range", layout, None)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    count = math.floor((end - start) / step) + 1
+    # torch accumulates each value as ``start + i * step`` in double, then casts
+    values = start + np.arange(count, dtype=np.float64) * step
+    out = (dtype or _dtype.get_default_dtype()).np
+    return _finish(values.astype(out), requires_grad)
 
 
 __all__ = [
-    "alpha_dropout_", "are_deterministic_algorithms_enabled", "celu_", "compile", "detach",
-    "dropout_", "feature_alpha_dropout_", "get_default_device", "get_float32_matmul_precision",
+    "can_cast", "is_inference", "is_same_size", "is_signed", "isreal", "range",
+    "are_deterministic_algorithms_enabled", "compile", "detach", "get_default_device",
+    "get_float32_matmul_precision",
     "get_num_interop_threads", "get_num_threads", "is_deterministic_algorithms_warn_only_enabled",
-    "is_nonzero", "is_storage", "is_tensor", "jagged", "layout", "rrelu_", "selu_",
+    "is_nonzero", "is_storage", "is_tensor", "jagged", "layout",
     "set_default_device", "set_default_dtype", "set_float32_matmul_precision",
     "set_num_interop_threads", "set_num_threads", "sparse_bsc", "sparse_bsr", "sparse_coo",
-    "sparse_csc", "sparse_csr", "strided", "threshold_", "typename",
+    "sparse_csc", "sparse_csr", "strided", "typename",
     "use_deterministic_algorithms", *_INPLACE_METHODS,
 ]

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ember._backend import np
-from ember._dtype import bool_, default_complex, get_default_dtype, int64
+from ember._dtype import bool_, default_complex, float8_e8m0fnu, get_default_dtype, int64
 
 _PREFIX = "tensor("
 _INDENT = len(_PREFIX)  # continuation lines line up under the first "[".
@@ -94,7 +94,7 @@ def printoptions(**kwargs: Any) -> Iterator[None]:
 # Number formatting
 
 
-def _format_reals(values: list[float]) -> tuple[list[str], int]:
+def _format_reals(values: list[float], e8m0: bool = False) -> tuple[list[str], int]:
     """Format real floating-point values (Python floats) as one torch formatter would.
 
     Returns the unpadded strings and the column width. The style is chosen from the nonzero
@@ -105,15 +105,25 @@ def _format_reals(values: list[float]) -> tuple[list[str], int]:
 
     The width also comes from the nonzero finite values alone (at least 1): zeros, ``nan`` and
     ``inf`` never widen a column, so ``-0.0000`` or ``-inf`` can stick out past it.
+
+    ``e8m0``: the values are float8_e8m0fnu's, for which torch's test "nonzero and finite"
+    keeps everything but 2**-127 (it compares with 0 converted to the dtype, 2**-127, and
+    finds NaN finite); a NaN kept makes the smallest and largest NaN, as torch's min/max do.
     """
     precision = PRINT_OPTS.precision
-    shown = [v for v in values if v != 0 and math.isfinite(v)]
+    if e8m0:
+        shown = [v for v in values if v != _E8M0_SMALLEST]
+    else:
+        shown = [v for v in values if v != 0 and math.isfinite(v)]
     if not shown:
         sci, integral = False, True
     else:
-        smallest = min(map(abs, shown))
-        largest = max(map(abs, shown))
-        integral = all(v == math.ceil(v) for v in shown)
+        if any(v != v for v in shown):
+            smallest = largest = math.nan
+        else:
+            smallest = min(map(abs, shown))
+            largest = max(map(abs, shown))
+        integral = all(math.isfinite(v) and v == math.ceil(v) for v in shown)
         sci = largest / smallest > 1000.0 or largest > 1.0e8
         if not integral:
             sci = sci or smallest < 1.0e-4
@@ -135,6 +145,9 @@ def _format_reals(values: list[float]) -> tuple[list[str], int]:
             return format(v, spec)
     width = max((len(fmt(v)) for v in shown), default=1)
     return [fmt(v) for v in values], width
+
+
+_E8M0_SMALLEST = 2.0 ** -127  # float8_e8m0fnu's byte 0
 
 
 def _pad(strings: list[str], width: int) -> list[str]:
@@ -159,7 +172,8 @@ def _format_elements(data: Any, dtype: Any) -> tuple[list[str], int]:
             out.append(r + (i if i[0] in "+-" else "+" + i) + "j")
         return out, real_width + imag_width + 1
     if dtype.is_floating_point:
-        strings, width = _format_reals(flat.astype(np.float64).tolist())
+        strings, width = _format_reals(flat.astype(np.float64).tolist(),
+                                       dtype is float8_e8m0fnu)
         return _pad(strings, width), width
     # Integers and bools print as Python prints them (True / False); every value counts.
     strings = [str(v) for v in flat.tolist()]

@@ -13,9 +13,11 @@ from ember import (
     cdist,
     chain_matmul,
     einsum,
+    istft,
     meshgrid,
     norm,
     split,
+    stft,
     tensordot,
     unique,
     unravel_index,
@@ -23,6 +25,6 @@ from ember import (
 
 __all__ = ["atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_shapes",
            "broadcast_tensors", "cartesian_prod", "cdist", "chain_matmul", "einsum", "meshgrid",
-           "norm", "split", "tensordot", "unique", "unravel_index"]
+           "istft", "norm", "split", "stft", "tensordot", "unique", "unravel_index"]
 
 

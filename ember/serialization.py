@@ -79,6 +79,11 @@ for _name in ("QInt32Storage", "QInt8Storage", "QUInt2x4Storage", "QUInt4x2Stora
               "QUInt8Storage"):
     _STORAGE_TYPES[_name] = _StorageType(_name, None)  # quantized: ember has none
 _STORAGE_OF_DTYPE = {t.dtype: t for t in _STORAGE_TYPES.values() if t.dtype is not None}
+# NOTE [Untyped storages]: torch has no typed storage class for the float8 dtypes; it saves
+# such a tensor as ``_rebuild_tensor_v3(storage, offset, size, stride, requires_grad, hooks,
+# dtype)`` over a ``torch.storage.UntypedStorage`` (its numel counts bytes), offset and
+# strides in elements of ``dtype``. ember reads an untyped storage as bytes.
+_UNTYPED = _StorageType("UntypedStorage", _dtype.uint8)
 
 
 class _LoadedStorage:
@@ -164,6 +169,24 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     if type(requires_grad) is not bool:
         raise RuntimeError("ember.load: requires_grad is not a bool")
     return _tensor_from(storage, storage_offset, size, stride, requires_grad)
+
+
+def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks,
+                       dtype, metadata=None) -> Tensor:
+    """Rebuilds a tensor as ``torch._utils._rebuild_tensor_v3`` does: ``storage`` holds bytes
+    (NOTE [Untyped storages]), read as ``dtype``'s elements."""
+    if not isinstance(dtype, _dtype.dtype):
+        raise RuntimeError(f"ember.load: {dtype!r:.100} is not a dtype")
+    if not isinstance(storage, _LoadedStorage):
+        raise RuntimeError(f"ember.load: expected a storage, got {type(storage).__name__}")
+    data = storage.array
+    if data.dtype != dtype.np:
+        if data.dtype != np.uint8 or data.shape[0] % dtype.itemsize:
+            raise RuntimeError(f"ember.load: a storage of {data.shape[0]} bytes cannot hold "
+                               f"{dtype} elements")
+        storage = _LoadedStorage(data.view(dtype.np), dtype, storage.location)
+    return _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
+                              backward_hooks, metadata)
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride) -> Tensor:
@@ -295,6 +318,9 @@ def _torch_names() -> dict:
     names: dict = {
         ("torch._utils", "_rebuild_tensor_v2"): Callable(_rebuild_tensor_v2),
         ("torch._utils", "_rebuild_tensor"): Callable(_rebuild_tensor),
+        ("torch._utils", "_rebuild_tensor_v3"): Callable(_rebuild_tensor_v3),
+        ("torch.storage", "UntypedStorage"): _UNTYPED,
+        ("torch", "UntypedStorage"): _UNTYPED,
         ("torch._utils", "_rebuild_parameter"): Callable(_rebuild_parameter),
         ("torch._utils", "_rebuild_parameter_with_state"):
             Callable(_rebuild_parameter_with_state),
@@ -315,8 +341,7 @@ def _torch_names() -> dict:
                      ("meta tensors", "_rebuild_meta_tensor_no_storage"),
                      ("tensor subclasses", "_rebuild_wrapper_subclass"),
                      ("device tensors", "_rebuild_device_tensor_from_numpy"),
-                     ("device tensors", "_rebuild_device_tensor_from_cpu_tensor"),
-                     ("tensor v3 records", "_rebuild_tensor_v3")):
+                     ("device tensors", "_rebuild_device_tensor_from_cpu_tensor")):
         names["torch._utils", fn] = Callable(_unsupported(kind))
     names["torch.serialization", "_get_layout"] = Callable(_unsupported("sparse layouts"))
     for d in _dtype.ALL:
@@ -420,6 +445,8 @@ def _restricted_resolver(user: dict):
 def _torch_global_names() -> dict:
     """id of an ember object -> the ``(module, name)`` torch pickles it as."""
     out = {id(_rebuild_tensor_v2): ("torch._utils", "_rebuild_tensor_v2"),
+           id(_rebuild_tensor_v3): ("torch._utils", "_rebuild_tensor_v3"),
+           id(_UNTYPED): ("torch.storage", "UntypedStorage"),
            id(_rebuild_parameter): ("torch._utils", "_rebuild_parameter"),
            id(_rebuild_parameter_with_state): ("torch._utils", "_rebuild_parameter_with_state"),
            id(_rebuild_from_type_v2): ("torch._tensor", "_rebuild_from_type_v2"),
@@ -542,8 +569,11 @@ class _Pickler(pickle._Pickler):
         (key, dt, numel), offset, size, stride = self.storages.locate(t._data, dt)
         ref = self.refs.get(key)
         if ref is None:
+            stype = _STORAGE_OF_DTYPE.get(dt)
+            if stype is None:  # NOTE [Untyped storages]
+                stype, numel = _UNTYPED, numel * dt.itemsize
             ref = self.refs[key] = _StorageRef(
-                ("storage", _STORAGE_OF_DTYPE[dt], key, "cpu", numel) + self.pid_tail)
+                ("storage", stype, key, "cpu", numel) + self.pid_tail)
         return ref, offset, Size(size), stride
 
     def reducer_override(self, obj):
@@ -555,17 +585,20 @@ class _Pickler(pickle._Pickler):
             is_param = cls.__name__ == "Parameter" and cls is _parameter_class()
             args = (storage, offset, size, stride,
                     False if is_param else obj.requires_grad, OrderedDict())
+            rebuild = _rebuild_tensor_v2
+            if obj.dtype not in _STORAGE_OF_DTYPE:  # NOTE [Untyped storages]
+                rebuild, args = _rebuild_tensor_v3, args + (obj.dtype,)
             state = {k: v for k, v in obj.__dict__.items()
                      if k[:1] != "_" or k in _SAVED_PRIVATE_ATTRS}
             if is_param:
                 if state:
                     return (_rebuild_parameter_with_state,
-                            (make_rebuilt(args), obj.requires_grad, OrderedDict(), state))
-                return _rebuild_parameter, (make_rebuilt(args), obj.requires_grad,
+                            (_Rebuilt(rebuild, args), obj.requires_grad, OrderedDict(), state))
+                return _rebuild_parameter, (_Rebuilt(rebuild, args), obj.requires_grad,
                                             OrderedDict())
             if cls is Tensor and not state:
-                return _rebuild_tensor_v2, args
-            return _rebuild_from_type_v2, (_rebuild_tensor_v2, cls, args, state)
+                return rebuild, args
+            return _rebuild_from_type_v2, (rebuild, cls, args, state)
         if cls is Size:
             return Size, (tuple(obj),)
         return NotImplemented
@@ -593,17 +626,13 @@ class _Rebuilt:
     """A tensor record inside a Parameter record: pickled as the nested REDUCE torch
     writes (``_rebuild_parameter(_rebuild_tensor_v2(...), ...)``)."""
 
-    __slots__ = ("args",)
+    __slots__ = ("rebuild", "args")
 
-    def __init__(self, args) -> None:
-        self.args = args
+    def __init__(self, rebuild, args) -> None:
+        self.rebuild, self.args = rebuild, args
 
     def __reduce__(self):
-        return _rebuild_tensor_v2, self.args
-
-
-def make_rebuilt(args) -> _Rebuilt:
-    return _Rebuilt(args)
+        return self.rebuild, self.args
 
 
 def _open_for_write(f):

@@ -67,14 +67,8 @@ NOT_PROVIDED = {
         # torch's dispatch and typing helpers, not functions of the API
         "Optional", "assert_int_or_pair", "boolean_dispatch", "handle_torch_function",
         "has_torch_function", "has_torch_function_unary", "has_torch_function_variadic",
-        # float8 products: torch computes them on the CPU only for float8 inputs, and ember
-        # has no float8 dtypes
-        "scaled_mm", "scaled_grouped_mm",
     },
-    MODULE_NAMESPACE: {
-        # the chunked path of linear_cross_entropy (its ``options``), not provided
-        "LinearCrossEntropyOptions",
-    },
+    MODULE_NAMESPACE: set(),
 }
 
 

@@ -1,5 +1,6 @@
-"""linspace and arange give torch's exact bits (NOTE [Exact ranges] in
-ember/_ops/creation.py) for float32, float64, float16, bfloat16 and integer dtypes.
+"""linspace, arange and logspace give torch's exact bits (NOTE [Exact ranges] and NOTE
+[Exact logspace] in ember/_ops/creation.py) for float32, float64, float16, bfloat16 and
+integer dtypes.
 
 torch's own values depend on its CPU kernels: its AVX2 and AVX-512 builds (what torch picks
 on every x86-64 CPU since 2013) round as these tests expect, its plain build does not, so
@@ -12,7 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import ember
-from tests.helpers import recording_compared, torch
+from tests.helpers import check_raises_like, recording_compared, torch
 
 pytestmark = pytest.mark.skipif(
     torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"),
@@ -76,3 +77,57 @@ def test_integer_arguments(dtype) -> None:
     for args in [(0, 1, 5), (-3, 7, 11), (1e-3, 1e3, 257), (5, 5, 4), (2, -2, 1)]:
         _bits_equal(ember.linspace(*args, dtype=getattr(ember, dtype)),
                     torch.linspace(*args, dtype=getattr(torch, dtype)))
+
+
+INT_LOGSPACE_DTYPES = INT_DTYPES + ["int8", "uint8"]
+
+
+@pytest.mark.bitexact
+@settings(max_examples=300, deadline=None)
+@given(dtype=st.sampled_from(FLOAT_DTYPES + INT_LOGSPACE_DTYPES),
+       base=st.sampled_from([10.0, 2.0, 2.5, 0.5, 7.3, -2.0, 1.0, 0.0, 1e-3]),
+       scale=st.sampled_from([1e-2, 1.0, 4.0, 30.0]),
+       start=st.floats(-1, 1), end=st.floats(-1, 1), steps=st.integers(0, 600))
+def test_logspace_bits(dtype, base, scale, start, end, steps) -> None:
+    start, end = start * scale, end * scale
+    if dtype in INT_LOGSPACE_DTYPES:
+        # integer results must stay in range: out-of-range casts are undefined in C++
+        start, end = abs(start) if dtype == "uint8" else start, abs(end)
+        assume(abs(base) <= 2.5 and max(start, end) <= 6 and (base >= 0 or dtype != "uint8"))
+        assume(base != 0 or min(start, end) >= 0)
+    with recording_compared("torch.logspace") as run:
+        t = run(torch, lambda L: L.logspace(start, end, steps, base, dtype=getattr(L, dtype)))
+        e = run(ember, lambda L: L.logspace(start, end, steps, base, dtype=getattr(L, dtype)))
+        _bits_equal(e, t)
+
+
+@pytest.mark.bitexact
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES + INT_LOGSPACE_DTYPES)
+def test_logspace_fixed_arguments(dtype) -> None:
+    for args in [(0, 10, 11, 2.0), (-1.7, 2.9, 7, 2.0), (0.1, 1, 1), (1.9, 1, 1, 2.0),
+                 (0, 2, 5), (-2, 2, 5, -2.0), (2, 0, 4, 3.0), (0, 3, 0), (-2, 2, 5, 1.01),
+                 (-128, 0, 3, 1.001), (-255, 0, 3, 1.001)]:
+        try:
+            expected = torch.logspace(*args, dtype=getattr(torch, dtype))
+        except RuntimeError:  # a start or end outside the dtype's range
+            check_raises_like(lambda L: L.logspace(*args, dtype=getattr(L, dtype)))  # noqa: B023
+            continue
+        _bits_equal(ember.logspace(*args, dtype=getattr(ember, dtype)), expected)
+
+
+def test_logspace_default_dtype_and_errors() -> None:
+    _bits_equal(ember.logspace(0.118, 4.5, 4), torch.logspace(0.118, 4.5, 4))
+    check_raises_like(lambda L: L.logspace(0, 1, 3, dtype=L.bool))
+    check_raises_like(lambda L: L.logspace(0, 1, -1))
+    for dtype, value, steps in [("uint8", -1.0, 3), ("uint8", -0.3, 3), ("int8", 128.0, 3),
+                                ("uint8", -256, 3), ("int8", -129, 3), ("uint8", 256, 3),
+                                ("int8", 300.0, 1), ("int16", 1e6, 1), ("int32", 1e10, 3),
+                                ("int64", 1e19, 3), ("float16", 65519.0, 3),
+                                ("bfloat16", 1e39, 3), ("float32", 3.4028236e38, 3),
+                                ("float32", 39.0, 1)]:
+        check_raises_like(
+            lambda L: L.logspace(value, 0, steps, dtype=getattr(L, dtype)))  # noqa: B023
+    for dtype, value, steps in [("uint8", -1.0, 1), ("float16", 65504.0, 3),
+                                ("float32", float("inf"), 3), ("float16", 1e5, 1)]:
+        _bits_equal(ember.logspace(value, 0, steps, dtype=getattr(ember, dtype)),
+                    torch.logspace(value, 0, steps, dtype=getattr(torch, dtype)))

@@ -109,11 +109,11 @@ SAMPLES = {
     "sum": "x,1", "prod": "x,1", "argsort": "x,stable=True", "where": "bo,x,y",
     "median": "x,1", "nanmedian": "x,1", "index_add": "x,1,idx,x[:,:2]",
     "index_copy": "x,1,idx,x[:,:2]", "renorm": "x,2,0,1.0", "scatter_reduce": "x,1,gi,y,'sum'",
-    "linspace": "0,1,5", "logspace": "0,1,5", "max": "x,1", "min": "x,1",
+    "linspace": "0,1,5", "logspace": "0,1,5", "range": "0,4", "max": "x,1", "min": "x,1",
     "nn.functional.avg_pool2d": "b3,2", "nn.functional.avg_pool3d": "b3[None],2",
     "nn.functional.channel_shuffle": "b3[None],2", "nn.functional.conv_tbc": "b3,b3,v",
     "nn.functional.pixel_shuffle": "x.reshape(1,4,3,1),2",
-    "nn.functional.pixel_unshuffle": "x.reshape(1,1,2,6),2",
+    "nn.functional.pixel_unshuffle": "x.reshape(1,1,2,6),2", "threshold": "x,0.5,2.0",
 }
 
 

@@ -313,21 +313,17 @@ def _fma(a, b, c) -> ndarray:
     a, b, c = (np.asarray(v, np.float64) for v in (a, b, c))
     p, p_err = _two_product(a, b)
     s, s_err = _two_sum(c, p)
-    return s + _sum_to_odd(s_err, p_err)
-
-
-def _fma32(a, b, c) -> ndarray:
-    """a * b + c for float32 values rounded once to float32: the product of a float32 and
-    an index below 2 ** 29 is exact in float64, the sum is rounded to odd there."""
-    p = np.asarray(a, np.float64) * np.asarray(b, np.float64)
-    return _sum_to_odd(np.asarray(c, np.float64) + np.zeros_like(p), p).astype(np.float32)
+    correction = _sum_to_odd(s_err, p_err)
+    # a zero correction leaves s as it is (-0.0 + 0.0 would be +0.0)
+    return np.where(correction == 0, s, s + correction)
 
 
 def _fma32(a, b, c) -> ndarray:
     """a * b + c rounded once to float32, for float32 ``a``/``c`` and integer ``b`` below
     2 ** 29: the product is exact in float64, the sum is rounded to odd there."""
     p = np.asarray(a, np.float64) * np.asarray(b, np.float64)
-    return _sum_to_odd(np.asarray(c, np.float64) + np.zeros_like(p), p).astype(np.float32)
+    # c broadcast by a product with ones, not a sum with zeros: -0.0 must stay -0.0
+    return _sum_to_odd(np.asarray(c, np.float64) * np.ones_like(p), p).astype(np.float32)
 
 
 def _arange_values(start, step, n: int, dtype) -> ndarray:
@@ -465,7 +461,7 @@ def legacy_new(cls, *args, **kwargs) -> Tensor:
 # ---- copies ---------------------------------------------------------------------------
 
 TO = defop("to", node="ToCopyBackward0", kind=KEEP,
-           forward=lambda xp, self, np_dtype: self.astype(np_dtype),
+           forward=lambda xp, self, np_dtype: _dtype.cast(self, np_dtype),
            # the engine casts the gradient back to the input's dtype (fit_gradient)
            backward=lambda grad, self, np_dtype: grad)
 
@@ -587,18 +583,86 @@ attach({
 # ---- more factories: logspace, scalar_tensor, tril_indices/triu_indices -------------------
 
 
+# NOTE [Exact logspace]
+# torch's CPU logspace rounds ``start`` and ``end`` to the output dtype (integer dtypes
+# truncate), takes their difference in that dtype, divides it by ``steps - 1`` in double,
+# and builds each exponent in double without a fused multiply-add, counting up from
+# ``start`` over the first half and down from ``end`` over the second; the power is the C
+# library's double ``pow``, rounded once to the dtype (half types through float). NumPy's
+# ``float_power`` calls that same ``pow`` on every CPU (``power`` may take a SIMD kernel
+# whose last bit differs), so the values match torch's bit for bit. ``steps == 1`` is
+# ``base ** start`` with ``start`` unrounded.
+
+_C_TYPE_NAMES = {
+    "uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t",
+    "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double",
+}
+
+
+def _check_fits(value, dtype) -> None:
+    """Raises torch's overflow error for a number outside ``dtype``'s range (infinities and
+    NaN pass for floating dtypes); a Python int may also be the negative of an unsigned
+    dtype's value (it wraps)."""
+    info = np.iinfo(dtype.np) if dtype.category == _dtype.INT else np.finfo(dtype.np)
+    low = -int(info.max) if isinstance(value, int) and info.min == 0 else info.min
+    inside = float(low) <= value <= float(info.max)
+    if not inside and (dtype.category == _dtype.INT or math.isfinite(value)):
+        raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES[dtype.name]}"
+                           " without overflow")
+
+
+def _logspace_exponents(start, end, steps: int, dtype) -> ndarray:
+    """The double exponents of torch's logspace for ``steps`` > 1 (NOTE [Exact logspace])."""
+    _check_fits(start, dtype)
+    _check_fits(end, dtype)
+    if dtype.category == _dtype.INT:
+        first, last = math.trunc(start), math.trunc(end)
+        if dtype is _dtype.uint8:
+            first, last = first % 256, last % 256
+        difference = float(last - first)
+    else:
+        kind = dtype.np.type
+        if kind in (np.float32, np.float64):
+            first, last = kind(start), kind(end)
+            difference = float(last - first)
+        else:
+            first, last = (np.float32(v).astype(kind) for v in (start, end))
+            difference = float(np.float32(np.float32(last) - np.float32(first)).astype(kind))
+        first, last = float(first), float(last)
+    step = difference / (steps - 1)
+    half = steps // 2
+    up = first + step * np.arange(half, dtype=np.float64)
+    down = last - step * np.arange(steps - 1 - half, -1, -1, dtype=np.float64)
+    return np.concatenate([up, down])
+
+
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
              requires_grad: bool = False, out=None) -> Tensor:
-    """Mirrors ``torch.logspace``: ``base ** linspace(start, end, steps)``, computed in
-    double precision and rounded once to ``dtype`` (integer dtypes truncate, as torch)."""
+    """Mirrors ``torch.logspace``: ``base ** linspace(start, end, steps)``; integer and
+    floating dtypes bit for bit as torch's CPU kernel computes them (NOTE [Exact logspace]),
+    complex dtypes from double exponents."""
     _place(device)
     start, end = _plain_number(start), _plain_number(end)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dtype = dtype or _dtype.get_default_dtype()
-    exponents = linspace(start, end, steps, dtype=_dtype.float64)._data
-    data = np.power(float(base), exponents)
-    return _finish(data.astype(dtype.np), requires_grad)
+    if dtype.category == _dtype.BOOL:
+        raise NotImplementedError("\"logspace_cpu\" not implemented for 'Bool'")
+    with np.errstate(all="ignore"):
+        if steps == 1 and dtype.category != _dtype.COMPLEX:
+            data = np.float_power(float(base), np.full(1, float(start)))
+            _check_fits(float(data[0]), dtype)
+        elif steps > 1 and dtype.category != _dtype.COMPLEX:
+            data = np.float_power(float(base), _logspace_exponents(start, end, steps, dtype))
+        else:
+            exponents = linspace(start, end, steps, dtype=_dtype.float64)._data
+            data = np.float_power(float(base), exponents)
+        if dtype is _dtype.bfloat16:
+            # torch's bfloat16 conversion makes every NaN its one positive quiet NaN
+            data = np.where(np.isnan(data), np.nan, data).astype(np.float32)
+        elif dtype is _dtype.float16:
+            data = data.astype(np.float32)
+        return _finish(data.astype(dtype.np), requires_grad)
 
 
 def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory: bool = False,
@@ -616,6 +680,9 @@ def _triangle_indices(name: str, row: int, col: int, offset: int, lower: bool, d
                       pin_memory, requires_grad: bool) -> Tensor:
     if layout is not None or pin_memory:
         check_tensor_options(name, layout, pin_memory)
+    if dtype not in (_dtype.int32, _dtype.int64):
+        raise NotImplementedError(
+            f"\"{name}\" not implemented for '{_dtype.scalar_type_name(dtype)}'")
     rows, cols = np.indices((row, col)).reshape(2, -1)
     keep = cols - rows <= offset if lower else cols - rows >= offset
     return _finish(np.stack([rows[keep], cols[keep]]).astype(dtype.np), requires_grad)

@@ -279,7 +279,12 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, out_dtype=None, *, beta=1,
     if out_dtype is not None:
         _refuse_out_dtype("addmm", out_dtype)
     mm_shape_check(mat1, mat2)
-    _check_bias(input, (mat1._data.shape[0], mat2._data.shape[1]))
+    shape = (mat1._data.shape[0], mat2._data.shape[1])
+    have = input._data.shape
+    # The common biases, (p,) and (n, p), broadcast without asking NumPy (which costs
+    # microseconds per call); anything else takes the full check and its error.
+    if not (have == shape or have == shape[1:]):
+        _check_bias(input, shape)
     return run(ADDMM, input, mat1, mat2, beta, alpha)
 
 

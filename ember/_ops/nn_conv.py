@@ -9,31 +9,44 @@ the output's layout, or, for small outputs, one product over the whole batch and
 transpose. A transposed convolution is col2im: one product gives every input position's
 contribution at each kernel offset, and a loop over the kernel offsets adds them into the
 output at the strided positions they reach (the zero-inserted input a transposed
-convolution amounts to is never built). The bias is added in place on the product.
-Gradients are convolutions again, run through the same record, so double backward
-works: the input's gradient is the transposed convolution of ``grad`` (and the transposed
-one's a plain convolution), the weight's gradient is a convolution of the input, read with
-its batch and channel dims swapped, by ``grad`` used as the weight (stride and dilation
-exchange roles).
+convolution amounts to is never built); an offset that reaches every output position (the
+centre of a stride-1 "same" kernel) is copied rather than added onto zeros. The bias is
+added in place on the product. Gradients are convolutions again, run through the same
+record, so double backward works: the input's gradient is the transposed convolution of
+``grad`` (and the transposed one's a plain convolution), the weight's gradient is a
+convolution of the input, read with its batch and channel dims swapped, by ``grad`` used
+as the weight (stride and dilation exchange roles). A first-order backward (nothing
+recorded, no vmap or forward-mode level) computes the weight's gradient on arrays instead
+(``_weight_grad_array``): the input's columns times ``grad`` per image, summed over the
+batch, without the layout copies of the batch/channel swap.
 
-Where the time goes (Conv2d(16, 32, 3, padding=1) on a (32, 16, 32, 32) float32 batch, best
-of many runs on the shared 2-core machine, torch 2.13 CPU alongside): the forward takes
-~4.3 ms against torch's ~1.6 ms: the sgemm (32 x 144 by 144 x 1024 per image, 0.3 GFLOP)
-~2.8 ms, the im2col copy ~0.9 ms, the bias and padding ~0.5 ms; OpenBLAS reaches ~110
-GFLOP/s on the two cores where torch's direct convolution is near the machine's peak. The
-backward adds the input gradient (~7.5 ms: an sgemm with an inner dim of only 32, ~3.7 ms,
-and the col2im adds, ~3.9 ms, bound by memory traffic over the 19 MB of columns) and the
-weight gradient (~5 ms: an sgemm with a long inner dim, ~3 ms, and the copies that lay the
-input and ``grad`` out for it). Forward + backward is ~2-3x torch's: three GEMMs of 0.3
-GFLOP each are the floor of this design.
+Where the time goes (Conv2d(16, 32, 3, padding=1) on a (32, 16, 32, 32) float32 batch; CPU
+time of one thread with one OpenBLAS thread, best of 20, on the shared 2-core machine under
+load, torch 2.13 alongside with one thread): the forward ~6.8 ms (torch ~3.4 ms): the sgemm
+(32 x 144 by 144 x 1024 per image, 0.3 GFLOP at ~60 GFLOP/s) ~5 ms, the im2col copy
+~0.9 ms, padding and bias ~0.4 ms. The input gradient ~7.4 ms: the sgemm on the framed
+``grad`` (144 x 32 by 32 x 1156 per image) ~4.7 ms, the framing copy ~0.3 ms and the
+one-pass col2im sum ~1.3 ms (the loop of adds over the kernel offsets took 3-4 ms). The
+weight gradient ~6.8 ms: the sgemm ~4.6 ms and the im2col copy ~1 ms. Forward + backward
+~21-23 ms against torch's ~10.5 ms: the three GEMMs (~14.5 ms; OpenBLAS reaches ~60
+GFLOP/s on these thin shapes where torch's kernels reach ~95) are the floor of this design,
+and with two threads only they run in parallel (NumPy's copies and sums, ~4.5 ms, stay on
+one core, where all of torch's kernels use both).
 """
 from __future__ import annotations
 
 import itertools
 import math
 
+from ember._backend import np
+from ember._ops import batching
 from ember._ops.registry import KEEP, defop, run
-from ember._tensor import Tensor
+from ember._tensor import Tensor, make
+from ember.autograd import forward_ad, grad_mode
+
+_grad_state = grad_mode.state
+_batch_levels = batching.levels
+_dual_levels = forward_ad.levels
 
 # ---- array kernels ----------------------------------------------------------------------
 
@@ -120,10 +133,54 @@ def _scatter_range(start: int, count: int, stride: int, size: int) -> tuple:
     return first, max(last, first)
 
 
+# NOTE [Col2im in one pass]
+# A stride-1 transposed convolution (the input gradient of a stride-1 convolution) sums, at
+# each output position o, the columns of the kernel offsets j at input position
+# o + padding - j * dilation. With the input placed in a zero frame (``before`` / ``after``
+# positions around each spatial dim, enough that every such position lies inside it) and
+# the product taken over the framed input, the columns are one array (N, Cout * k, F) over
+# the F framed positions, and the position read for (o, j) is linear in both: one strided
+# view (N, Cout, *out, *kernel) of the columns reads every term, and one sum over its kernel
+# axes is the output, already cropped. This replaces one read-modify-write pass over the
+# output per kernel offset by one pass over the columns, for a product larger by the frame
+# (taken only while the frame adds at most ``_FRAME_MAX - 1`` of the positions).
+_FRAME_MAX = 1.35
+
+
+def _col2im_flat(xp, x, weight, kernel: tuple, size: tuple, padding, dilation, before: tuple,
+                 after: tuple, cout: int):
+    """NOTE [Col2im in one pass]: ``x`` (N, Cin, *in) and ``weight`` read as (G, Cout/G * k,
+    Cin/G); the (N, Cout, *size) output."""
+    nd = x.ndim - 2
+    n, cin = x.shape[:2]
+    groups = weight.shape[0]
+    kernel_count = math.prod(kernel)
+    frame = tuple(x.shape[2 + i] + before[i] + after[i] for i in range(nd))
+    framed = xp.zeros((n, cin) + frame, x.dtype)
+    framed[(slice(None), slice(None)) + tuple(
+        slice(before[i], before[i] + x.shape[2 + i]) for i in range(nd))] = x
+    length = math.prod(frame)
+    cols = xp.matmul(weight, framed.reshape(n, groups, cin // groups, length))
+    cols = cols.reshape(n, cout * kernel_count, length)  # (N, G, Cout/G * k, F)
+    item = cols.itemsize
+    # element strides of the framed positions per dim, and of the kernel offsets per dim
+    pos = [math.prod(frame[i + 1:]) for i in range(nd)]
+    rows = [math.prod(kernel[i + 1:]) for i in range(nd)]
+    start = sum((padding[i] + before[i]) * pos[i] for i in range(nd))
+    view = xp.lib.stride_tricks.as_strided(
+        cols.reshape(-1)[start:], (n, cout) + size + kernel,
+        tuple(s * item for s in (cout * kernel_count * length, kernel_count * length))
+        + tuple(p * item for p in pos)
+        + tuple((rows[i] * length - dilation[i] * pos[i]) * item for i in range(nd)),
+        writeable=False)
+    return view.sum(tuple(range(2 + nd, 2 + 2 * nd)))
+
+
 def _conv_transpose_forward(xp, x, w, b, stride, padding, dilation, output_padding, groups):
     """A transposed convolution as col2im: each input position's contribution to every
-    kernel offset comes from one matrix product, then each offset's columns are added into
-    the output at its strided positions (a loop over the few kernel offsets)."""
+    kernel offset comes from one matrix product, then, for stride 1, one sum over a strided
+    view of them (NOTE [Col2im in one pass]), else each offset's columns are added into the
+    output at its strided positions (a loop over the few kernel offsets)."""
     nd = x.ndim - 2
     n, cin = x.shape[:2]
     spatial = x.shape[2:]
@@ -135,12 +192,26 @@ def _conv_transpose_forward(xp, x, w, b, stride, padding, dilation, output_paddi
                  + output_padding[i] + 1 for i in range(nd))
     # (Cin, Cout/G, *k) read as (G, Cout/G * k, Cin/G)
     weight = w.reshape(groups, cin // groups, cout_g * math.prod(kernel)).swapaxes(1, 2)
+    if all(s == 1 for s in stride) and math.prod(kernel) > 1:
+        # the zero frame the flat col2im needs around each dim (NOTE [Col2im in one pass])
+        before = tuple(max(dilation[i] * (kernel[i] - 1) - padding[i], 0) for i in range(nd))
+        after = tuple(max(dilation[i] * (kernel[i] - 1) - padding[i] + output_padding[i], 0)
+                      for i in range(nd))
+        framed = math.prod(spatial[i] + before[i] + after[i] for i in range(nd))
+        if framed <= _FRAME_MAX * length:
+            out = _col2im_flat(xp, x, weight, kernel, size, padding, dilation, before, after,
+                               cout)
+            if b is not None:
+                out += b.reshape((cout,) + (1,) * nd)
+            return out
     cols = xp.matmul(weight, x.reshape(n, groups, cin // groups, length))
     cols = cols.reshape((n, cout) + kernel + spatial)  # (N, G, Cout/G * k, L)
-    out = xp.zeros((n, cout) + size, cols.dtype)
+    adds = []
+    cover = None  # an offset that reaches every output position is copied, not added
     for offset in itertools.product(*(range(k) for k in kernel)):
         dst = [slice(None), slice(None)]
         src = [slice(None), slice(None), *offset]
+        full = True
         for i in range(nd):
             start = offset[i] * dilation[i] - padding[i]
             first, last = _scatter_range(start, spatial[i], stride[i], size[i])
@@ -149,11 +220,46 @@ def _conv_transpose_forward(xp, x, w, b, stride, padding, dilation, output_paddi
             dst.append(slice(start + first * stride[i], start + (last - 1) * stride[i] + 1,
                              stride[i]))
             src.append(slice(first, last))
+            full = full and stride[i] == 1 and start + first == 0 and last - first == size[i]
         else:
-            out[tuple(dst)] += cols[tuple(src)]
+            if full and cover is None:
+                cover = tuple(src)
+            else:
+                adds.append((tuple(dst), tuple(src)))
+    if cover is None:
+        out = xp.zeros((n, cout) + size, cols.dtype)
+    else:
+        out = xp.empty((n, cout) + size, cols.dtype)
+        out[...] = cols[cover]
+    for dst, src in adds:
+        out[dst] += cols[src]
     if b is not None:
         out += b.reshape((cout,) + (1,) * nd)
     return out
+
+
+def _weight_grad_array(xp, a, b, weight_shape: tuple, stride, padding, dilation, groups):
+    """The weight gradient of the convolution of ``a`` (N, C, *in) whose result's gradient
+    is ``b`` (N, O, *out): per image, ``a``'s columns (G, Cg * k, L) times ``b`` read as
+    (G, L, O / G) (one batched product, ``b`` never copied), summed over the batch."""
+    nd = a.ndim - 2
+    kernel = tuple(weight_shape[2:])
+    win = windows(xp, pad_array(xp, a, tuple((p, p) for p in padding)), kernel, stride,
+                  dilation)
+    out = b.shape[2:]
+    if win.shape[2:2 + nd] != out:
+        # a transposed convolution's output_padding of at least the stride leaves positions
+        # no input reached: the windows past its input's extent are not read
+        win = win[(slice(None), slice(None)) + tuple(slice(0, k) for k in out)]
+    n, c = a.shape[:2]
+    o = b.shape[1]
+    length = math.prod(out)
+    cgk = (c // groups) * math.prod(kernel)
+    cols = win.transpose((0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd)))
+    cols = cols.reshape(n, groups, cgk, length)
+    grads = b.reshape(n, groups, o // groups, length).swapaxes(2, 3)
+    result = xp.matmul(cols, grads).sum(0)  # (G, Cg * k, O / G)
+    return xp.ascontiguousarray(result.swapaxes(1, 2)).reshape(weight_shape)
 
 
 def _convolution_forward(xp, x, w, b, stride, padding, dilation, transposed, output_padding,
@@ -213,6 +319,12 @@ def _input_grad(grad, input, weight, stride, padding, dilation, transposed, outp
 
 def _weight_grad_formula(grad, input, weight, bias, stride, padding, dilation, transposed,
                          output_padding, groups):
+    if not _grad_state.enabled and not _batch_levels and not _dual_levels:
+        # a first-order backward: the product of the columns and ``grad`` on arrays, with
+        # none of the layout copies of the convolution the formula below runs
+        a, b = (grad, input) if transposed else (input, grad)
+        return make(_weight_grad_array(np, a._data, b._data, tuple(weight.shape), stride,
+                                       padding, dilation, groups))
     if transposed:
         return _weight_grad(grad, input, weight.shape, stride, padding, dilation, groups)
     return _weight_grad(input, grad, weight.shape, stride, padding, dilation, groups)

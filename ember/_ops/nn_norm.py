@@ -12,8 +12,9 @@ because they depend on the input and a second derivative must see that dependenc
 
 NOTE [Fused batch norm backward]: a first-order backward of a training-mode batch norm (no
 graph recorded, no vmap or forward-mode levels active) skips the ember-op formulas and runs
-one NumPy computation: xhat, the per-channel sums of ``grad`` and ``grad * xhat`` (which are
-the bias and weight gradients), then the input gradient from them, updating arrays in place.
+one NumPy computation: ``x - mean``, the per-channel sums of ``grad`` and of ``grad * (x -
+mean)`` (times 1/std, the weight gradient; the first is the bias gradient), then the input
+gradient from them, updating those arrays in place.
 The engine calls the three formulas one after the other with the same ``grads`` and
 ``result``; the sums are kept for the later formulas under weak references to those two
 objects, which ``result`` (made afresh for every call of the node) makes unique to one call.
@@ -108,28 +109,24 @@ def _batch_norm(xp, x, weight, bias, running_mean, running_var, training, eps):
 _fused_sums: list = [None]  # NOTE [Fused batch norm backward]: (keys, sum_grad, sum_grad_xhat)
 
 
-def _first_order_sums(grads, input, result, xhat=None) -> tuple:
-    """(sum of grad, sum of grad * xhat) per channel, kept as size-1 dims, for this call of
-    the node (NOTE [Fused batch norm backward]); ``xhat`` when the caller has it."""
+def _first_order_sums(grads, input, result, centred=None) -> tuple:
+    """(sum of grad, sum of grad * xhat, a spare array of the input's shape or None) per
+    channel, the sums kept as size-1 dims, for this call of the node (NOTE [Fused batch norm
+    backward]); ``centred`` is ``input - mean`` when the caller has it."""
     grad = grads[0]
     entry = _fused_sums[0]
     if entry is not None and entry[0]() is result[1] and entry[1]() is grad:
-        return entry[2], entry[3]
+        return entry[2], entry[3], None
     x = input._data
-    if xhat is None:
-        xhat = _xhat_array(x, result)
+    if centred is None:
+        centred = x - result[1]._data
     g = grad._data
     axes = _batch_axes(x.ndim)
     sum_grad = g.sum(axes, keepdims=True)
-    sum_grad_xhat = (g * xhat).sum(axes, keepdims=True)
+    product = g * centred
+    sum_grad_xhat = product.sum(axes, keepdims=True) * result[2]._data
     _fused_sums[0] = (weakref.ref(result[1]), weakref.ref(grad), sum_grad, sum_grad_xhat)
-    return sum_grad, sum_grad_xhat
-
-
-def _xhat_array(x, result):
-    xhat = x - result[1]._data
-    xhat *= result[2]._data
-    return xhat
+    return sum_grad, sum_grad_xhat, product
 
 
 def _fused(training: bool) -> bool:
@@ -137,15 +134,20 @@ def _fused(training: bool) -> bool:
 
 
 def _fused_input_grad(grads, input, weight, result) -> Tensor:
+    # invstd * (grad - mean(grad) - xhat * mean(grad * xhat)) * weight, with
+    # xhat = (x - mean) * invstd: the centred input is scaled once, not normalised first
     x = input._data
-    xhat = _xhat_array(x, result)
-    sum_grad, sum_grad_xhat = _first_order_sums(grads, input, result, xhat)
+    invstd = result[2]._data
+    centred = x - result[1]._data
+    sum_grad, sum_grad_xhat, spare = _first_order_sums(grads, input, result, centred)
+    g = grads[0]._data
     count = x.size // x.shape[1] if x.shape[1] else 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        xhat *= sum_grad_xhat / count
-        out = grads[0]._data - sum_grad / count
-    out -= xhat
-    scale = result[2]._data
+        centred *= invstd * (sum_grad_xhat / count)
+        mean_grad = sum_grad / count
+    out = g - mean_grad if spare is None else np.subtract(g, mean_grad, out=spare)
+    out -= centred
+    scale = invstd
     if weight is not None:
         scale = scale * weight._data.reshape(scale.shape)
     out *= scale

@@ -4,6 +4,8 @@ shuffles and channel shuffle.
 """
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 
 from ember._backend import np
@@ -13,50 +15,263 @@ from ember._tensor import Tensor, make
 
 # ---- gathers along the trailing dims ---------------------------------------------------------
 
+# NOTE [Gathers by runs]
+# Reflect and replicate padding and nearest interpolation read, along each trailing dim, the
+# input at an index array ``idx`` (output position j reads input position idx[j]). Such an
+# array splits into a few runs of one step each: +1 copies, -1 mirrors, 0 repeats (a reflect
+# pad is a mirrored run, the interior and a mirrored run). The forward copies the interior
+# runs of all dims at once and then fills each dim's border runs from values already
+# written: one pass over the output. The adjoint copies the gradient of the interior run
+# and adds each border run back as one slice (a sum for a repeat): no scattered adds, no
+# one-hot products. Nearest interpolation's indices repeat positions and make many runs:
+# its forward is a take and its adjoint sums each stretch of repeats (for an integer scale
+# a reshape and one sum; else the first reads of every stretch, plus the second, ...).
+# Half-precision gradients are summed as torch sums them: a nearest adjoint in float32,
+# rounded once; a padding's by adding the blocks of all dims' runs one at a time in the
+# padded tensor's order, rounding each sum, as torch adds position by position.
+# The gather and its adjoint are two records, each the other's backward, so every order of
+# derivative is one of them (torch's ...Backward0 and ...BackwardBackward0 nodes).
 
-def _gather_forward(xp, x, indices: tuple):
+# Above this many runs along a dim the forward takes and the adjoint sums stretches.
+_MAX_RUNS = 8
+
+
+def _greedy_runs(idx, steps, lo: int, hi: int):
+    """idx[lo:hi] split greedily into runs ``(j0, j1, s0, step)`` (``steps`` is
+    ``diff(idx)``), or None past ``2 * _MAX_RUNS`` of them; one iteration per run."""
+    runs = []
+    i = lo
+    while i < hi:
+        step = int(steps[i]) if i + 1 < hi else 1
+        j = i + 1
+        if step in (-1, 0, 1):
+            ends = np.flatnonzero(steps[i:hi - 1] != step)
+            j = i + 1 + (int(ends[0]) if ends.size else hi - 1 - i)
+        else:
+            step = 1
+        runs.append((i, j, int(idx[i]), step))
+        if len(runs) > 2 * _MAX_RUNS:
+            return None
+        i = j
+    return runs
+
+
+@functools.lru_cache(maxsize=256)
+def _runs_of(key: bytes) -> tuple:
+    idx = np.frombuffer(key, np.int64)
+    m = len(idx)
+    steps = np.diff(idx)
+    # the interior: the longest stretch of step +1 (a single position when there is none)
+    ones = np.flatnonzero(np.diff(np.concatenate(([0], steps == 1, [0])).astype(np.int8)))
+    if ones.size:
+        lengths = ones[1::2] - ones[::2]
+        k = int(np.argmax(lengths))
+        first, last = int(ones[2 * k]), int(ones[2 * k + 1]) + 1
+    else:
+        first, last = 0, min(m, 1)
+    interior = (first, last, int(idx[first]) if m else 0)
+    before = _greedy_runs(idx, steps, 0, first)
+    after = _greedy_runs(idx, steps, last, m)
+    return interior, None if before is None or after is None else tuple(before + after)
+
+
+def index_runs(idx: np.ndarray) -> tuple:
+    """``((j0, j1, s0), runs)`` for a gather index array (NOTE [Gathers by runs]): the
+    interior run (output positions j0..j1 read s0, s0 + 1, ...) and the other runs as
+    ``(j0, j1, s0, step)``, or None for more than ``2 * _MAX_RUNS`` of them; cached per index
+    array."""
+    return _runs_of(np.ascontiguousarray(idx, np.int64).tobytes())
+
+
+def _fills_from_interior(idx) -> bool:
+    (j0, j1, s0), runs = index_runs(idx)
+    if runs is None or len(runs) > _MAX_RUNS or j1 == j0:
+        return False
+    for start, end, s, step in runs:
+        last = s + step * (end - 1 - start)
+        if min(s, last) < s0 or max(s, last) >= s0 + j1 - j0:
+            return False  # a border reads a position the crop left out
+    return True
+
+
+def _gather_forward(xp, x, indices: tuple, self_shape: tuple):
     lead = x.ndim - len(indices)
+    if not all(idx is None or _fills_from_interior(idx) for idx in indices):
+        for i, idx in enumerate(indices):
+            if idx is not None:
+                x = xp.take(x, idx, axis=lead + i)
+        return xp.ascontiguousarray(x)
+    plans = [None if idx is None else index_runs(idx) for idx in indices]
+    shape = x.shape[:lead] + tuple(x.shape[lead + i] if idx is None else len(idx)
+                                   for i, idx in enumerate(indices))
+    out = xp.empty(shape, x.dtype)
+    inner = [slice(None) if p is None else slice(p[0][0], p[0][1]) for p in plans]
+    src = [slice(None) if p is None else slice(p[0][2], p[0][2] + p[0][1] - p[0][0])
+           for p in plans]
+    full = (slice(None),) * lead
+    out[full + tuple(inner)] = x[full + tuple(src)]
+    for d, plan in enumerate(plans):
+        if plan is None:
+            continue
+        (j0, _, s0), runs = plan
+        before = full + (slice(None),) * d
+        after = tuple(inner[d + 1:])
+        for start, end, s, step in runs:
+            at = j0 + s - s0  # where input position s sits in the output
+            if step == 1:
+                read = slice(at, at + end - start)
+            elif step == -1:
+                stop = at - (end - start)
+                read = slice(at, stop if stop >= 0 else None, -1)
+            else:
+                read = slice(at, at + 1)
+            out[before + (slice(start, end),) + after] = out[before + (read,) + after]
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _stretches_of(key: bytes) -> tuple:
+    idx = np.frombuffer(key, np.int64)
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(idx)) + 1))
+    counts = np.diff(np.append(starts, len(idx)))
+    return starts, counts, idx[starts]
+
+
+def _repeats_back(xp, grad, axis: int, idx, size: int):
+    """The adjoint of a gather whose ``idx`` never decreases (nearest interpolation): each
+    stretch of one repeated position summed, as the sum of its first, second, ... reads."""
+    before = (slice(None),) * axis
+    starts, counts, sources = _stretches_of(np.ascontiguousarray(idx, np.int64).tobytes())
+    repeat = int(counts[0])
+    if len(sources) == size and (counts == repeat).all():
+        # an integer scale: the r-th reads are every repeat-th position from r (a sum over
+        # a short inner axis would be far slower)
+        sums = grad[before + (slice(0, None, repeat),)].copy()
+        for r in range(1, repeat):
+            sums += grad[before + (slice(r, None, repeat),)]
+        return sums
+    sums = xp.take(grad, starts, axis=axis)
+    for r in range(1, int(counts.max())):
+        more = np.flatnonzero(counts > r)
+        sums[before + (more,)] += xp.take(grad, starts[more] + r, axis=axis)
+    if len(sources) == size:
+        return sums
+    out = xp.zeros(grad.shape[:axis] + (size,) + grad.shape[axis + 1:], grad.dtype)
+    out[before + (sources,)] = sums
+    return out
+
+
+def _gather_back_dim(xp, grad, axis: int, idx, size: int):
+    """``grad`` summed back along ``axis`` through the gather ``idx`` of a dim of ``size``
+    (NOTE [Gathers by runs])."""
+    shape = grad.shape[:axis] + (size,) + grad.shape[axis + 1:]
+    before = (slice(None),) * axis
+    (j0, j1, s0), runs = index_runs(idx)
+    if runs is None or len(runs) > _MAX_RUNS:
+        if not (idx[1:] >= idx[:-1]).all():
+            # an order that sorts the reads makes the index non-decreasing
+            order = np.argsort(idx, kind="stable")
+            grad, idx = xp.take(grad, order, axis=axis), idx[order]
+        return _repeats_back(xp, grad, axis, idx, size)
+    out = xp.empty(shape, grad.dtype)
+    s1 = s0 + j1 - j0
+    out[before + (slice(s0, s1),)] = grad[before + (slice(j0, j1),)]
+    out[before + (slice(0, s0),)] = 0
+    out[before + (slice(s1, None),)] = 0
+    for start, end, s, step in runs:
+        part = grad[before + (slice(start, end),)]
+        if step == 1:
+            out[before + (slice(s, s + end - start),)] += part
+        elif step == -1:
+            out[before + (slice(s - (end - start) + 1, s + 1),)] += part[
+                before + (slice(None, None, -1),)]
+        else:
+            out[before + (slice(s, s + 1),)] += part.sum(axis, keepdims=True)
+    return out
+
+
+def _half(dtype) -> bool:
+    return dtype.name in ("float16", "bfloat16")
+
+
+def _gather_back_forward(xp, grad, indices: tuple, self_shape: tuple):
+    lead = grad.ndim - len(indices)
+    sizes = self_shape[len(self_shape) - len(indices):]
+    dtype = grad.dtype
+    if _half(dtype):  # torch sums a half-precision gradient in float32, rounded once
+        grad = grad.astype(xp.float32)
     for i, idx in enumerate(indices):
         if idx is not None:
-            x = xp.take(x, idx, axis=lead + i)
-    return xp.ascontiguousarray(x)
+            grad = _gather_back_dim(xp, grad, lead + i, idx, sizes[i])
+    return grad.astype(dtype, copy=False)
 
 
-# Up to this size a dim's gather is summed back as a matmul with its one-hot matrix (one
-# BLAS call, much faster than ``index_add``'s scattered adds); larger dims use index_add.
-_ONE_HOT_MAX = 512
+def _sorted_runs(idx) -> list:
+    """All runs of a gather index array (the interior too) in output order, the repeats
+    split into single positions."""
+    (j0, j1, s0), runs = index_runs(idx)
+    out = [(j0, j1, s0, 1)] if j1 > j0 else []
+    for start, end, s, step in runs:
+        out.extend([(j, j + 1, s, 0) for j in range(start, end)] if step == 0 else
+                   [(start, end, s, step)])
+    return sorted(out)
 
 
-def gather_back(grad: Tensor, self_shape: tuple, indices: tuple) -> Tensor:
-    """``grad`` summed back to ``self_shape`` through per-dim index gathers (the adjoint of
-    ``_gather_forward``), in ember ops (differentiable again)."""
-    from ember._ops.creation import zeros
-    from ember._ops.nn_pool import apply_mats
-
-    lead = len(self_shape) - len(indices)
-    for i, idx in enumerate(indices):
-        if idx is None:
-            continue
-        d = lead + i
-        size = self_shape[d]
-        if size <= _ONE_HOT_MAX and len(idx) <= 4 * _ONE_HOT_MAX:
-            one_hot = (idx[:, None] == np.arange(size)).astype(np.float64)
-            grad = apply_mats(grad, (None,) * i + (one_hot,) + (None,) * (len(indices) - i - 1),
-                              True)
-            continue
-        shape = tuple(grad.shape[:d]) + (size,) + tuple(grad.shape[d + 1:])
-        grad = zeros(shape, dtype=grad.dtype).index_add(d, make(idx.astype(np.int64)), grad)
-    return grad
-
-
-def _gather_op(node: str):
-    return defop(node, node=node, kind=KEEP, save=(0,),
-                 forward=_gather_forward,
-                 backward=lambda grad, self, indices: gather_back(grad, tuple(self.shape),
-                                                                  indices))
+def _pad_back_forward(xp, grad, indices: tuple, self_shape: tuple):
+    """A padding's adjoint (NOTE [Gathers by runs]). In half precision torch adds the
+    gradient of each padded position into the input's in turn, in the padded tensor's
+    order, rounding every sum: the runs of all dims are added one block at a time in that
+    order, which rounds alike (within a block no two positions meet)."""
+    if not _half(grad.dtype) or any(index_runs(idx)[1] is None for idx in indices):
+        return _gather_back_forward(xp, grad, indices, self_shape)
+    lead = grad.ndim - len(indices)
+    full = (slice(None),) * lead
+    out = xp.zeros(grad.shape[:lead] + tuple(self_shape[len(self_shape) - len(indices):]),
+                   grad.dtype)
+    for blocks in itertools.product(*(_sorted_runs(idx) for idx in indices)):
+        dst, src = [], []
+        for start, end, s, step in blocks:
+            if step == -1:
+                dst.append(slice(s - (end - start) + 1, s + 1))
+                src.append(slice(end - 1, start - 1 if start else None, -1))
+            else:
+                dst.append(slice(s, s + end - start if step else s + 1))
+                src.append(slice(start, end))
+        out[full + tuple(dst)] += grad[full + tuple(src)]
+    return out
 
 
-GATHERS = {node: _gather_op(node) for node in (
+def _gather_ops(node: str, pad: bool) -> tuple:
+    """The gather record named ``node`` and its adjoint's record; a pad's adjoint also
+    takes the padded input (torch's ``*_pad*d_backward(grad_output, self, padding)``, whose
+    gradient for ``self`` is zero)."""
+    back_node = node.replace("Backward0", "BackwardBackward0")
+    if pad:
+        def grad_output_grad(grad, grad_output, self, indices, self_shape):
+            return run(gather, grad, indices, self_shape)
+
+        def self_grad(grad, grad_output, self, indices, self_shape):
+            return grad.new_zeros(self_shape)
+
+        back = defop(
+            back_node, node=back_node, nin=2, kind=KEEP, promote=(0,),
+            forward=lambda xp, grad_output, self, indices, self_shape: _pad_back_forward(
+                xp, grad_output, indices, self_shape),
+            backward=(grad_output_grad, self_grad))
+        gather = defop(node, node=node, kind=KEEP, save=(0,), forward=_gather_forward,
+                       backward=lambda grad, self, indices, self_shape: run(
+                           back, grad, self, indices, self_shape))
+    else:
+        back = defop(back_node, node=back_node, kind=KEEP, forward=_gather_back_forward,
+                     backward=lambda grad, grad_output, indices, self_shape: run(
+                         gather, grad, indices, self_shape))
+        gather = defop(node, node=node, kind=KEEP, forward=_gather_forward,
+                       backward=lambda grad, self, indices, self_shape: run(
+                           back, grad, indices, self_shape))
+    return gather, back
+
+
+GATHERS = {node: _gather_ops(node, "Pad" in node)[0] for node in (
     [f"{kind}Pad{n}DBackward0" for kind in ("Reflection", "Replication") for n in (1, 2, 3)]
     + [f"UpsampleNearest{n}DBackward0" for n in (1, 2, 3)]
     + [f"UpsampleNearestExact{n}DBackward0" for n in (1, 2, 3)])}
@@ -394,8 +609,6 @@ def _grid_terms(input: Tensor, grid: Tensor, mode: str, padding_mode: str,
     """The taps of a grid sample over nd = 2 or 3 spatial dims: per combination of one tap
     per dim, the flat input index (N, 1, L), the weight and, per dim, the weight's
     derivative along that dim's position; and per dim d(position)/d(grid)."""
-    import itertools
-
     spatial = tuple(input.shape[2:])
     nd = len(spatial)
     cubic = mode == "bicubic"

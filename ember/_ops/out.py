@@ -56,7 +56,7 @@ _DTYPE = frozenset(("cumprod", "cumsum", "prod", "sum"))
 _ANY = frozenset(("bernoulli",))
 _FACTORY = frozenset((
     "arange", "empty", "eye", "fft.fftfreq", "fft.rfftfreq", "full", "linspace", "logspace",
-    "ones", "rand", "randint", "randn", "randperm", "zeros"))
+    "ones", "rand", "randint", "randn", "randperm", "range", "zeros"))
 # The cast family: torch's structured pointwise and reduction kernels.
 _CAST = frozenset((
     "acos", "acosh", "add", "addcdiv", "addcmul", "angle", "arccos", "arccosh", "arcsin",
@@ -75,7 +75,8 @@ _CAST = frozenset((
     "special.erfc", "special.erfinv", "special.exp2", "special.expit", "special.expm1",
     "special.gammaln", "special.i0", "special.i1", "special.log1p", "special.logit",
     "special.polygamma", "special.psi", "special.sinc", "special.xlogy", "sqrt", "square",
-    "stack", "std", "sub", "subtract", "tan", "tanh", "true_divide", "var", "vstack", "xlogy",
+    "stack", "std", "sub", "subtract", "tan", "tanh", "threshold", "true_divide", "var",
+    "vstack", "xlogy",
     # torch functions with out= whose dtype rule is the cast one; kept with the family
     "aminmax", "cummax", "cummin", "frexp", "kthvalue", "median", "mode", "nanmedian",
     "qr", "slogdet", "sort", "svd", "topk", "linalg.eigh", "linalg.qr", "linalg.slogdet",
@@ -157,6 +158,7 @@ _KERNELS = {
     "nanmean": ("nansum_cpu", lambda o, i: i not in _FLOATING or o in _FLOATING),
     "normal": ("normal_kernel_cpu", lambda o, i: o in _FLOATING or o in _COMPLEX),
     "arange": ("arange_cpu", lambda o, i: o != "bool" and o not in _COMPLEX),
+    "range": ("range_cpu", lambda o, i: o != "bool" and o not in _COMPLEX),
     "linspace": ("linspace_cpu", lambda o, i: o != "bool"),
     "logspace": ("logspace_cpu", lambda o, i: o != "bool"),
     "fft.fftfreq": ("arange_cpu", lambda o, i: o not in _COMPLEX),

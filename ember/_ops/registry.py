@@ -136,8 +136,9 @@ class Op:
 
     def unsaved(self, args: tuple, keep: tuple) -> tuple:
         """``args`` with the input tensors not in ``keep`` replaced by None."""
-        return tuple(None if i < self.nin and i not in keep and isinstance(a, Tensor) else a
-                     for i, a in enumerate(args))
+        nin = self.nin
+        return tuple([None if i < nin and i not in keep and isinstance(a, Tensor) else a
+                      for i, a in enumerate(args)])
 
 
 def defop(name: str, *, forward, backward=None, node: str | None = None, nin: int = 1,
@@ -412,20 +413,6 @@ def _forward(op: Op, args: tuple) -> tuple:
     return r, needs_grad
 
 
-def _edge(a) -> tuple:
-    if isinstance(a, Tensor) and a._requires_grad:
-        fn = a._grad_fn
-        return (fn, a._output_nr) if fn is not None else (a._grad_acc or accumulator(a), 0)
-    return _NO_EDGE
-
-
-def _meta(a):
-    if isinstance(a, Tensor) and a._requires_grad:
-        d = a._data
-        return (d.shape, d.dtype)
-    return None
-
-
 _NO_EDGE = (None, 0)
 _new = object.__new__
 
@@ -440,7 +427,7 @@ def _record(op: Op, args: tuple):
             x._grad_acc or accumulator(x), 0),)
         d = x._data
         node._meta = ((d.shape, d.dtype),)
-    elif nin == 2:  # _edge and _meta spelled out
+    elif nin == 2:  # the edges and metas spelled out
         a = args[0]
         b = args[1]
         if isinstance(a, Tensor) and a._requires_grad:
@@ -461,9 +448,22 @@ def _record(op: Op, args: tuple):
             edge_b, meta_b = _NO_EDGE, None
         node.next_functions = (edge_a, edge_b)
         node._meta = (meta_a, meta_b)
-    else:
-        node.next_functions = tuple(_edge(args[i]) for i in range(nin))
-        node._meta = tuple(_meta(args[i]) for i in range(nin))
+    else:  # one loop, no generators (addmm, addcmul, where, ...)
+        edges = []
+        metas = []
+        for i in range(nin):
+            a = args[i]
+            if isinstance(a, Tensor) and a._requires_grad:
+                fn = a._grad_fn
+                edges.append((fn, a._output_nr) if fn is not None else (
+                    a._grad_acc or accumulator(a), 0))
+                d = a._data
+                metas.append((d.shape, d.dtype))
+            else:
+                edges.append(_NO_EDGE)
+                metas.append(None)
+        node.next_functions = tuple(edges)
+        node._meta = tuple(metas)
     node._key = -next(_counter)
     node._extra = {"trace": anomaly_mode.forward_trace()} if _anomaly[0] else None
     node._op = op

@@ -15,6 +15,15 @@ from ember._ops.registry import KEEP, Op, attach, check_inplace, defop, run, var
 from ember._tensor import Size, Tensor, make, wrap_dim, wrap_dims
 
 
+def _as_strided(xp, array, shape, strides):
+    """NumPy's ``as_strided``, which rebuilds the dtype from its type string: float8_e5m2's,
+    ``'<f1'``, is one NumPy cannot parse, so that dtype goes through a uint8 view."""
+    if array.dtype.char == "5":
+        return xp.lib.stride_tricks.as_strided(
+            array.view(xp.uint8), shape, strides).view(array.dtype)
+    return xp.lib.stride_tricks.as_strided(array, shape, strides)
+
+
 def infer_shape(shape: tuple, numel: int) -> tuple:
     """Resolve one -1 in ``shape`` with torch's errors."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -249,7 +258,7 @@ def _unsqueeze_forward(xp, self, dim):
     # expand_dims may restride the other size-1 dims too; torch keeps theirs
     shape = self.shape[:dim] + (1,) + self.shape[dim:]
     strides = self.strides[:dim] + (_new_dim_stride(self, dim),) + self.strides[dim:]
-    return xp.lib.stride_tricks.as_strided(self, shape, strides)
+    return _as_strided(xp, self, shape, strides)
 
 
 UNSQUEEZE = defop("unsqueeze", node="UnsqueezeBackward0", kind=KEEP, view=True,
@@ -395,7 +404,7 @@ def _basic_index(xp, self, key, self_shape):
         else:
             pos += isinstance(k, slice)
             dim += 1
-    return xp.lib.stride_tricks.as_strided(out, out.shape, strides)
+    return _as_strided(xp, out, out.shape, strides)
 
 
 _BASIC_OPS = {name: defop("getitem", node=name, kind=KEEP, view=True,
@@ -1248,8 +1257,7 @@ def _diagonal_view(xp, a, offset, dim1, dim2):
         a = a[..., -offset:, :]
         length = max(0, min(rows + offset, cols))
     step = a.strides[-2] + a.strides[-1]
-    return xp.lib.stride_tricks.as_strided(
-        a, a.shape[:-2] + (length,), a.strides[:-2] + (step,))
+    return _as_strided(xp, a, a.shape[:-2] + (length,), a.strides[:-2] + (step,))
 
 
 def _diagonal_scatter(xp, grad, self_shape, offset, dim1, dim2):
@@ -1558,7 +1566,7 @@ def _unfold_forward(xp, self, dim, size, step):
     stride = self.strides[dim]
     shape = self.shape[:dim] + (count,) + self.shape[dim + 1:] + (size,)
     strides = self.strides[:dim] + (stride * step,) + self.strides[dim + 1:] + (stride,)
-    return xp.lib.stride_tricks.as_strided(self, shape, strides)
+    return _as_strided(xp, self, shape, strides)
 
 
 def _unfold_backward_forward(xp, grad, self_shape, dim, size, step):
@@ -1971,7 +1979,7 @@ def lay_out(xp, array: ndarray, strides: tuple) -> ndarray:
         return array
     flat = xp.empty(max(1 + sum((n - 1) * s for n, s in zip(array.shape, strides)), 0),
                     array.dtype)
-    out = xp.lib.stride_tricks.as_strided(flat, array.shape, tuple(s * item for s in strides))
+    out = _as_strided(xp, flat, array.shape, tuple(s * item for s in strides))
     out[...] = array
     return out
 
@@ -1983,8 +1991,8 @@ def _as_strided_forward(xp, self, size, stride, shift, self_shape, self_strides)
     # The start may lie before the input's first element (a view of a later part of its
     # base): walk there through a one-dim view in the right direction.
     n = abs(shift)
-    start = xp.lib.stride_tricks.as_strided(self, (n + 1,), (item if shift >= 0 else -item,))
-    out = xp.lib.stride_tricks.as_strided(start[n:], size, tuple(s * item for s in stride))
+    start = _as_strided(xp, self, (n + 1,), (item if shift >= 0 else -item,))
+    out = _as_strided(xp, start[n:], size, tuple(s * item for s in stride))
     if any(s == 0 and k > 1 for k, s in zip(size, stride)):
         # one memory location behind several elements: torch refuses to write through it
         out.flags.writeable = False

@@ -1,10 +1,15 @@
-"""Part of ``ember.nn.functional``: ``linear`` and ``bilinear``."""
+"""Part of ``ember.nn.functional``: ``linear``, ``bilinear``, the grouped product and the
+scaled (float8) products."""
 from __future__ import annotations
 
+import enum
+
+from ember._dtype import bfloat16
 from ember._ops.registry import run
 from ember._tensor import Tensor
 
-__all__ = ["linear", "bilinear", "grouped_mm"]
+__all__ = ["linear", "bilinear", "grouped_mm", "scaled_mm", "scaled_grouped_mm", "ScalingType",
+           "SwizzleType"]
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -127,3 +132,165 @@ def grouped_mm(mat_a: Tensor, mat_b: Tensor, *, offs: Tensor | None = None,
     if bias is not None:
         raise RuntimeError("Bias not supported yet")
     return run(GROUPED_MM, mat_a, mat_b, None if offs is None else offs._data, mat_a.dtype.np)
+
+
+class _ScalingType(enum.Enum):
+    """Mirrors ``torch.nn.functional.ScalingType``: how a scaled product's operand was
+    scaled (one scale for the tensor, one per row, or per block); ``int()`` gives its
+    value as torch's enum does."""
+
+    TensorWise = 0
+    RowWise = 1
+    BlockWise1x16 = 2
+    BlockWise1x32 = 3
+    BlockWise1x128 = 4
+    BlockWise128x128 = 5
+
+    def __int__(self) -> int:
+        return self.value
+
+    __index__ = __int__
+
+
+class _SwizzleType(enum.Enum):
+    """Mirrors ``torch.nn.functional.SwizzleType``: the layout of a block-scaled operand's
+    scales."""
+
+    NO_SWIZZLE = 0
+    SWIZZLE_32_4_4 = 1
+
+    def __int__(self) -> int:
+        return self.value
+
+    __index__ = __int__
+
+
+_ScalingType.__module__ = _SwizzleType.__module__ = "ember.nn.functional"
+ScalingType = _ScalingType
+SwizzleType = _SwizzleType
+
+
+def _size(t: Tensor, dim: int) -> int:
+    """``t.size(dim)`` with torch's errors (the scaled products read scales' sizes so)."""
+    ndim = t.dim()
+    if ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, "
+                         f"{ndim - 1}], but got {dim})")
+    return t.shape[dim]
+
+
+def _single(value):
+    """A scale or recipe given as a list: (its first element, whether it was one)."""
+    if isinstance(value, (list, tuple)):
+        return (value[0] if value else None), len(value) == 1
+    return value, True
+
+
+def _scaling_error(mat_a: Tensor, scale_a: Tensor, mat_b: Tensor, scale_b: Tensor) -> ValueError:
+    from ember._dtype import scalar_type_name
+
+    m, n = mat_a.shape[0], mat_b.shape[1]
+
+    def described(name: str, mat: Tensor, scale: Tensor, last: str) -> str:
+        return (f"mat_{name}.dtype()={scalar_type_name(mat.dtype)}, "
+                f"scale_{name}.dtype()={scalar_type_name(scale.dtype)}, "
+                f"scale_{name}.size()={list(scale.shape)}{last}"
+                f"scale_{name}.stride()={list(scale.stride())}")
+    return ValueError(
+        "Invalid scaling configuration.\n"
+        "- For TensorWise scaling, a and b should be float8, scales should be float and "
+        "singletons.\n"
+        "- For RowWise scaling, a and b should be float8, scales should be float, scale_a "
+        f"should be ({m}, 1) and scale_b should be (1, {n}), and both should be contiguous.\n"
+        f"Got {described('a', mat_a, scale_a, ', ')}, {described('b', mat_b, scale_b, ' and ')}")
+
+
+def _valid_scaling(mat_a: Tensor, scale_a: Tensor, recipe_a, mat_b: Tensor, scale_b: Tensor,
+                   recipe_b) -> bool:
+    from ember._dtype import FLOAT8, float8_e8m0fnu, float32
+
+    if recipe_a is not recipe_b or scale_a.dtype is not float32 or \
+            scale_b.dtype is not float32:
+        return False
+    if any(m.dtype not in FLOAT8 or m.dtype is float8_e8m0fnu for m in (mat_a, mat_b)):
+        return False
+    if recipe_a is _ScalingType.TensorWise:
+        return scale_a.numel() == 1 and scale_b.numel() == 1
+    if recipe_a is _ScalingType.RowWise:
+        _size(scale_a, 0), _size(scale_a, 1), _size(scale_b, 0), _size(scale_b, 1)
+        return scale_a.numel() == mat_a.shape[0] and scale_b.numel() == mat_b.shape[1]
+    return False  # block-wise scaling: torch's CPU kernel has none
+
+
+def scaled_mm(mat_a: Tensor, mat_b: Tensor, scale_a, scale_recipe_a, scale_b, scale_recipe_b,
+              swizzle_a=None, swizzle_b=None, bias: Tensor | None = None,
+              output_dtype=bfloat16, contraction_dim=(),
+              use_fast_accum: bool = False) -> Tensor:
+    """Mirrors ``torch.nn.functional.scaled_mm`` on the CPU: ``(mat_a * scale_a) @ (mat_b
+    * scale_b) + bias`` for float8 matrices, computed in float32 and rounded once to
+    ``output_dtype`` (default bfloat16; None: ``mat_a``'s dtype).
+
+    Scales and recipes may be given as one-element lists. ``TensorWise`` takes one float32
+    scale per operand, ``RowWise`` one per row of ``mat_a`` (shape (M, 1)) and per column
+    of ``mat_b`` ((1, N)); other recipes raise torch's ValueError. As on torch's CPU, the
+    swizzles, ``use_fast_accum`` and a ``contraction_dim`` whose sizes agree do not change
+    the product (``mat_a @ mat_b``). Not differentiable: the result's node is torch's
+    ``NotImplemented``, whose backward raises."""
+    from ember._ops.nn_scaled import SCALED_MM
+
+    for name, mat in (("mat_a", mat_a), ("mat_b", mat_b)):
+        if mat.dim() != 2:
+            raise ValueError(f"{name} must be a matrix")
+    if contraction_dim:
+        if len(contraction_dim) != 2:
+            raise ValueError("contraction_dim must have exactly 2 elements")
+        dim_a, dim_b = contraction_dim
+        if _size(mat_a, dim_a) != _size(mat_b, dim_b):
+            raise ValueError(
+                f"mat_a and mat_b shapes cannot be multiplied ({mat_a.shape[0]}x"
+                f"{mat_a.shape[1]} and {mat_b.shape[0]}x{mat_b.shape[1]}) with contraction "
+                f"dims mat_a: {dim_a}, mat_b: {dim_b}")
+    if mat_a.shape[1] != mat_b.shape[0]:
+        raise ValueError(
+            f"mat_a and mat_b shapes cannot be multiplied ({mat_a.shape[0]}x{mat_a.shape[1]} "
+            f"and {mat_b.shape[0]}x{mat_b.shape[1]})")
+    (scale_a, one_a), (scale_b, one_b) = _single(scale_a), _single(scale_b)
+    (recipe_a, _), (recipe_b, _) = _single(scale_recipe_a), _single(scale_recipe_b)
+    if not (one_a and one_b and _valid_scaling(mat_a, scale_a, recipe_a, mat_b, scale_b,
+                                               recipe_b)):
+        raise _scaling_error(mat_a, scale_a, mat_b, scale_b)
+    if recipe_a is _ScalingType.RowWise:
+        for name, scale in (("a", scale_a), ("b", scale_b)):
+            if scale.stride(1) != 1:
+                raise ValueError(f"expected scale_{name}.stride(1) to be 1, but got "
+                                 f"{scale.stride(1)}")
+    if bias is not None and bias.numel() != mat_b.shape[1]:
+        raise ValueError(f"Bias must be size {mat_b.shape[1]} but got {bias.numel()}")
+    from ember._ops._promote import broadcast_error
+
+    for mat, scale in ((mat_a, scale_a), (mat_b, scale_b)):
+        error = broadcast_error([tuple(mat.shape), tuple(scale.shape)])
+        if error is not None:
+            raise error
+    out = run(SCALED_MM, mat_a, mat_b, scale_a, scale_b, bias,
+              (mat_a.dtype if output_dtype is None else output_dtype).np)[0]
+    if out.dim() != 2:
+        raise RuntimeError(f"output with shape [{mat_a.shape[0]}, {mat_b.shape[1]}] doesn't "
+                           f"match the broadcast shape {list(out.shape)}")
+    return out
+
+
+def scaled_grouped_mm(mat_a: Tensor, mat_b: Tensor, scale_a, scale_recipe_a, scale_b,
+                      scale_recipe_b, swizzle_a=None, swizzle_b=None,
+                      bias: Tensor | None = None, offs: Tensor | None = None,
+                      output_dtype=None, contraction_dim=(),
+                      use_fast_accum: bool = False) -> Tensor:
+    """Mirrors ``torch.nn.functional.scaled_grouped_mm`` on the CPU, where torch has no
+    kernel for it: whatever the arguments, it raises torch's NotImplementedError (the first
+    sentences of torch's dispatcher message; torch goes on to list its backends)."""
+    raise NotImplementedError(
+        "Could not run 'aten::_scaled_grouped_mm_v2' with arguments from the 'CPU' backend. "
+        "This could be because the operator doesn't exist for this backend, or was omitted "
+        "during the selective/custom build process (if using custom build).")

@@ -16,6 +16,7 @@ from ember._ops import batching, nn_loss
 from ember._ops.reduction import DIV_SCALAR
 from ember._ops.registry import run
 from ember._tensor import Tensor, make
+from ember.autograd.function import Function
 
 __all__ = [
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
@@ -636,14 +637,17 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
 def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Tensor, *,
                          linear_bias: Tensor | None = None, weight: Tensor | None = None,
                          reduction: str = "mean", ignore_index: int | None = None,
-                         label_smoothing: float = 0.0) -> Tensor:
-    """Mirrors ``torch.nn.functional.linear_cross_entropy`` (torch's reference path,
-    ``options=None``): ``cross_entropy(linear(input, linear_weight, linear_bias), target)``.
-    ``input`` is (in_features,) or (N, in_features); ``linear_weight`` is (C, *out_features,
-    in_features) and ``linear_bias`` (C, *out_features), giving logits (N, C,
-    *out_features). ``ignore_index=None`` means -100 for class-index targets. ember
-    differs: torch's chunked path (the ``options`` argument, ``LinearCrossEntropyOptions``)
-    is not provided."""
+                         label_smoothing: float = 0.0, options=None) -> Tensor:
+    """Mirrors ``torch.nn.functional.linear_cross_entropy``: ``cross_entropy(linear(input,
+    linear_weight, linear_bias), target)``. ``input`` is (in_features,) or (N,
+    in_features); ``linear_weight`` is (C, *out_features, in_features) and ``linear_bias``
+    (C, *out_features), giving logits (N, C, *out_features). ``ignore_index=None`` means
+    -100 for class-index targets.
+
+    ``options`` (``nn.LinearCrossEntropyOptions``) takes torch's chunked path (NOTE
+    [Chunked linear cross entropy]) for int64 class targets, 2-d ``linear_weight``, no label
+    smoothing and reduction mean, sum or none; other calls warn as torch does and take the
+    reference path (``options=None``)."""
     from ember.nn._functional.linear import linear
 
     if input.dim() not in (1, 2):
@@ -665,9 +669,184 @@ def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Tensor, *
     elif target.is_floating_point():
         raise RuntimeError("ignore_index cannot be specified when target contains "
                            "probabilities")
+    if options is not None:
+        chunked = (len(classes) == 1 and reduction in ("mean", "sum", "none")
+                   and label_smoothing == 0.0 and target.dtype is _dtype.int64)
+        if chunked:
+            return _chunked_linear_cross_entropy(input, linear_weight, target, linear_bias,
+                                                 weight, reduction, ignore_index, options)
+        warnings.warn(
+            "linear_cross_entropy: ``options`` ignored; chunked path needs reduction in "
+            "{'mean','sum','none'}, label_smoothing == 0, target.dtype == int64, out_features "
+            f"== (). Got reduction={reduction!r}, label_smoothing={label_smoothing}, "
+            f"target.dtype={target.dtype}, out_features={classes[1:]}, tracing=False, "
+            "linear_bias.shape="
+            f"{None if linear_bias is None else tuple(linear_bias.shape)}.", stacklevel=2)
     flat_bias = None if linear_bias is None else linear_bias.reshape(-1)
     logits = linear(input, linear_weight.reshape(-1, in_features), flat_bias)
     if len(classes) > 1:
         logits = logits.reshape(tuple(input.shape[:-1]) + classes)
     return cross_entropy(logits, target, weight, ignore_index=ignore_index,
                          reduction=reduction, label_smoothing=label_smoothing)
+
+
+# NOTE [Chunked linear cross entropy]
+# With ``options``, torch's linear_cross_entropy never holds the (N, C) logits: it goes over
+# the batch ``rows`` rows at a time, each chunk's logits (rows, C) computed, turned into its
+# loss and, for the scalar reductions, at once into its share of the gradients (the softmax
+# minus the one-hot target, times the class weights and the 1/total of "mean"), which are
+# accumulated into buffers of the inputs' shapes; the backward only scales them by the
+# incoming gradient (once, unless ``allow_retain_graph``). Per-sample losses
+# (reduction "none") need the incoming gradient per row, so their backward recomputes the
+# chunks. Peak memory is one chunk's logits, as torch's.
+
+
+def _chunk_pass(x, w, b, target, class_weight, ignore_index: int, rows: int, acc, scale=None):
+    """The chunks' losses (per row, weighted; 0 where ignored) and, when ``scale`` (per
+    row) is given, the gradients of ``sum(loss * scale)`` for x, w and b."""
+    n = x.shape[0]
+    losses = np.empty(n, acc)
+    grads = None
+    if scale is not None:
+        grads = (np.empty(x.shape, acc), np.zeros(w.shape, acc), np.zeros(w.shape[0], acc))
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        xc = x[start:stop]
+        logits = xc @ w.T
+        if b is not None:
+            logits += b
+        kept = target[start:stop] != ignore_index
+        picked = np.where(kept, target[start:stop], 0)
+        top = logits.max(axis=1, keepdims=True)
+        shifted = logits - top
+        sums = np.exp(shifted).sum(axis=1, keepdims=True)
+        row_weight = kept.astype(acc)
+        if class_weight is not None:
+            row_weight *= class_weight[picked]
+        index = np.arange(stop - start)
+        losses[start:stop] = (np.log(sums[:, 0]) - shifted[index, picked]) * row_weight
+        if scale is not None:
+            probs = np.exp(shifted, out=shifted)
+            probs /= sums
+            probs[index, picked] -= 1
+            probs *= (row_weight * scale[start:stop])[:, None]
+            grad_x, grad_w, grad_b = grads
+            grad_x[start:stop] = probs @ w
+            grad_w += probs.T @ xc
+            grad_b += probs.sum(axis=0)
+    return losses, grads
+
+
+def _chunk_arrays(input: Tensor, linear_weight: Tensor, linear_bias, weight, acc) -> tuple:
+    def cast(t):
+        return None if t is None else t._data.astype(acc.np, copy=False)
+    return cast(input), cast(linear_weight), cast(linear_bias), cast(weight)
+
+
+def _chunk_denominator(target, class_weight, ignore_index: int, acc):
+    kept = target != ignore_index
+    if class_weight is None:
+        return acc.np.type(kept.sum())
+    return class_weight[np.where(kept, target, 0)][kept].sum(dtype=acc.np)
+
+
+def _chunked_linear_cross_entropy(input, linear_weight, target, linear_bias, weight,
+                                  reduction: str, ignore_index: int, options) -> Tensor:
+    from ember.autograd import grad_mode
+
+    unbatched = input.dim() == 1
+    if unbatched:
+        input, target = input.unsqueeze(0), target.unsqueeze(0)
+    rows = options._chunk_rows(input.shape[0], input.shape[1], linear_weight.shape[0],
+                               input.dtype)
+    acc = options._acc_dtype(input.dtype)
+    enabled = grad_mode.is_grad_enabled()
+    if reduction == "none":
+        out = _ChunkedPerSample.apply(input, linear_weight, target, linear_bias, weight,
+                                      ignore_index, rows, acc)
+    else:
+        wants = tuple(t is not None and t.requires_grad and enabled
+                      for t in (input, linear_weight, linear_bias))
+        out = _ChunkedReduced.apply(input, linear_weight, target, linear_bias, weight,
+                                    reduction, ignore_index, rows, acc,
+                                    options.allow_retain_graph, wants)
+    return out.squeeze(0) if unbatched else out
+
+
+def _loss_dtype(dtype, acc):
+    # torch returns a float16 input's loss in the accumulation dtype, the others' in theirs
+    return acc if dtype is _dtype.float16 else dtype
+
+
+class GeneratedBackwardFor_torch_nn__linear_cross_entropy_batch_chunked_default(  # noqa: N801
+        Function):
+    """The chunked op of the scalar reductions (NOTE [Chunked linear cross entropy]); its
+    node has torch's name. Gradients are computed in the forward for the inputs in
+    ``wants`` and consumed by the first backward unless ``allow_retain_graph``."""
+
+    @staticmethod
+    def forward(ctx, input, linear_weight, target, linear_bias, weight, reduction,
+                ignore_index, rows, acc, allow_retain_graph, wants):
+        x, w, b, class_weight = _chunk_arrays(input, linear_weight, linear_bias, weight, acc)
+        tgt = target._data
+        total = _chunk_denominator(tgt, class_weight, ignore_index, acc)
+        scale = None
+        if any(wants):
+            per_row = 1 / total if reduction == "mean" else acc.np.type(1)
+            scale = np.full(x.shape[0], per_row, acc.np)
+        losses, grads = _chunk_pass(x, w, b, tgt, class_weight, ignore_index, rows, acc.np,
+                                    scale)
+        loss = losses.sum(dtype=acc.np)
+        if reduction == "mean":
+            loss = loss / total
+        ctx.grads = None if grads is None else [
+            make(g.astype(t.dtype.np, copy=False)) if want else None
+            for g, t, want in zip(grads, (input, linear_weight, linear_bias), wants)]
+        ctx.allow_retain_graph = allow_retain_graph
+        return make(np.asarray(loss).astype(_loss_dtype(input.dtype, acc).np))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        grads = ctx.grads
+        if grads is None:
+            raise RuntimeError("linear_cross_entropy chunked backward called twice; "
+                               "retain_graph=True / double backward are not supported.")
+        if not ctx.allow_retain_graph:
+            ctx.grads = None
+        gi, gw, gb = (None if g is None else g * grad_output for g in grads)
+        return gi, gw, None, gb, None, None, None, None, None, None, None
+
+
+_ChunkedReduced = GeneratedBackwardFor_torch_nn__linear_cross_entropy_batch_chunked_default
+
+
+class GeneratedBackwardFor_torch_nn__linear_cross_entropy_batch_chunked_no_reduction_default(  # noqa: N801, E501
+        Function):
+    """The chunked op of reduction "none" (NOTE [Chunked linear cross entropy]): the
+    backward recomputes the chunks with the incoming per-row gradient."""
+
+    @staticmethod
+    def forward(ctx, input, linear_weight, target, linear_bias, weight, ignore_index, rows,
+                acc):
+        ctx.save_for_backward(input, linear_weight, target, linear_bias, weight)
+        ctx.config = (ignore_index, rows, acc)
+        x, w, b, class_weight = _chunk_arrays(input, linear_weight, linear_bias, weight, acc)
+        losses, _ = _chunk_pass(x, w, b, target._data, class_weight, ignore_index, rows,
+                                acc.np)
+        return make(losses.astype(_loss_dtype(input.dtype, acc).np, copy=False))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, linear_weight, target, linear_bias, weight = ctx.saved_tensors
+        ignore_index, rows, acc = ctx.config
+        x, w, b, class_weight = _chunk_arrays(input, linear_weight, linear_bias, weight, acc)
+        scale = grad_output._data.astype(acc.np, copy=False)
+        _, grads = _chunk_pass(x, w, b, target._data, class_weight, ignore_index, rows,
+                               acc.np, scale)
+        gi, gw, gb = (make(g.astype(t.dtype.np, copy=False)) if t is not None else None
+                      for g, t in zip(grads, (input, linear_weight, linear_bias)))
+        return gi, gw, None, gb, None, None, None, None
+
+
+_ChunkedPerSample = (
+    GeneratedBackwardFor_torch_nn__linear_cross_entropy_batch_chunked_no_reduction_default)

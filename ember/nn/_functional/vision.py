@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import warnings
 
-from ember._dtype import scalar_type_name
-from ember._ops import nn_pool, nn_vision
+from ember._dtype import bool_, scalar_type_name
+from ember._ops import batching, nn_pool, nn_vision
 from ember._ops.nn_conv import CONSTANT_PAD
 from ember._ops.registry import run
 from ember._tensor import Tensor
@@ -68,10 +68,14 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
                     f"Argument #{2 + 2 * nd}: Padding size should be less than the "
                     f"corresponding input dimension, but got: padding ({b}, {a}) at dimension "
                     f"{dim - nd + i} of input {list(input.shape)}")
-    indices = tuple(nn_vision.pad_index(spatial[i], b, a, mode)
-                    for i, (b, a) in enumerate(pads))
     name = "Reflection" if mode == "reflect" else "Replication"
-    return run(nn_vision.GATHERS[f"{name}Pad{nd}DBackward0"], input, indices)
+    if input.dtype is bool_:
+        raise NotImplementedError(f'"{name.lower()}_pad{nd}d" not implemented for \'Bool\'')
+    # the indices follow from the shape alone: the same for every sample of a vmap
+    indices = tuple(batching.shared(nn_vision.pad_index(spatial[i], b, a, mode))
+                    for i, (b, a) in enumerate(pads))
+    return run(nn_vision.GATHERS[f"{name}Pad{nd}DBackward0"], input, indices,
+               tuple(input.shape))
 
 
 def _constant(input: Tensor, pads: tuple, value) -> Tensor:
@@ -308,10 +312,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                 raise RuntimeError(f"Input and output sizes should be greater than 0, but got "
                                    f"input ({', '.join(map(str, spatial))}) and output "
                                    f"({', '.join(map(str, out))})")
-        index = tuple(nn_vision.nearest_index(out[i], spatial[i], inv[i], exact)
+        index = tuple(batching.shared(nn_vision.nearest_index(out[i], spatial[i], inv[i], exact))
                       for i in range(nd))
         name = "NearestExact" if exact else "Nearest"
-        return run(nn_vision.GATHERS[f"Upsample{name}{_NAMES[nd]}Backward0"], input, index)
+        return run(nn_vision.GATHERS[f"Upsample{name}{_NAMES[nd]}Backward0"], input, index,
+                   tuple(input.shape))
     if mode == "lanczos" and nd == 2:
         if align_corners:
             raise ValueError("Lanczos mode does not support align_corners=True")

@@ -3,6 +3,7 @@ wrapper over its ``ember.nn.functional`` loss. Like torch's, they print without
 arguments (``MSELoss()``) and keep class weights as buffers."""
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable
 
@@ -16,6 +17,7 @@ __all__ = [
     "SmoothL1Loss", "HuberLoss", "SoftMarginLoss", "CrossEntropyLoss",
     "MultiLabelSoftMarginLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "MultiMarginLoss",
     "TripletMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss", "LinearCrossEntropyLoss",
+    "LinearCrossEntropyOptions",
 ]
 
 
@@ -326,19 +328,115 @@ class CTCLoss(_Loss):
                           self.reduction, self.zero_infinity)
 
 
+_ACC_POLICIES = ("auto", "accurate", "balanced", "compact")
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class LinearCrossEntropyOptions:
+    """Mirrors ``torch.nn.LinearCrossEntropyOptions``: asks ``F.linear_cross_entropy`` for
+    its chunked path, which takes the batch ``batch_chunk_size`` rows at a time so the
+    (N, num_classes) logits are never held whole.
+
+    - ``allow_retain_graph``: for the scalar reductions, whether a second backward through
+      the loss may run (the gradients are computed in the forward and, by default, handed
+      over once);
+    - ``batch_chunk_size``: rows per chunk (None: the whole batch, or what
+      ``chunking_method`` says);
+    - ``chunking_method``: ``"auto"``, ``"aspect_ratio"`` or ``"aspect_ratio:N"`` (chunks of
+      ``next_pow2(ceil(N_rows / ceil(num_classes / in_features))) // N`` rows, so a chunk's
+      logits take about the input's memory over N), or None (use ``batch_chunk_size``);
+    - ``acc_policy`` and ``acc_dtype``: the precision of the intermediates. ember computes
+      float16/bfloat16 inputs in ``acc_dtype`` (float32 unless given) whatever the policy,
+      float32 and float64 inputs in their own dtype, as torch's policies do there.
+    """
+
+    allow_retain_graph: bool = False
+    batch_chunk_size: int | None = None
+    chunking_method: str | None = "auto"
+    acc_policy: str = "auto"
+    acc_dtype: object = None
+
+    def __post_init__(self) -> None:
+        from ember import _dtype
+
+        if self.acc_policy not in _ACC_POLICIES:
+            raise ValueError(f"invalid acc_policy: {self.acc_policy!r}")
+        method = self.chunking_method
+        if method is not None and method != "auto":
+            name, colon, factor = method.partition(":")
+            if not colon:
+                factor = "1"
+            if name != "aspect_ratio" or not factor.isdigit() or int(factor) < 1:
+                raise ValueError(f"invalid chunking_method: {method!r}")
+        size = self.batch_chunk_size
+        if size is not None and not (isinstance(size, int) and size > 0):
+            raise ValueError(f"batch_chunk_size must be positive int or None, got {size!r}")
+        if self.acc_dtype is not None and self.acc_dtype not in (
+                _dtype.float16, _dtype.bfloat16, _dtype.float32, _dtype.float64):
+            raise ValueError(
+                "acc_dtype must be one of {None, torch.float16, torch.bfloat16, torch.float32, "
+                f"torch.float64}}, got {self.acc_dtype!r}. Pass acc_dtype=None to let the op "
+                "pick automatically.")
+
+    def _chunk_rows(self, rows: int, in_features: int, num_classes: int, dtype) -> int:
+        """The rows per chunk for this call (torch resolves ``"auto"`` per device and
+        dtype: on the CPU ``"aspect_ratio"`` for float16/bfloat16, ``"aspect_ratio:2"``
+        otherwise)."""
+        from ember import _dtype
+
+        method = self.chunking_method
+        if method == "auto":
+            if self.batch_chunk_size is not None:
+                method = None
+            else:
+                half = dtype in (_dtype.float16, _dtype.bfloat16)
+                method = "aspect_ratio" if half else "aspect_ratio:2"
+        size = rows if self.batch_chunk_size is None else min(self.batch_chunk_size, rows)
+        if method is not None:
+            name, _, factor = method.partition(":")
+            per_row = -(-num_classes // in_features)
+            target = -(-rows // per_row)
+            computed = min((1 << (target - 1).bit_length()) // int(factor or 1), rows)
+            if self.batch_chunk_size is not None and self.batch_chunk_size != computed:
+                raise ValueError(
+                    f"batch_chunk_size (={self.batch_chunk_size}) and chunking_method "
+                    f"('{method}') give different chunk sizes ({self.batch_chunk_size} vs "
+                    f"{computed}); pass only one.")
+            size = computed
+        return max(1, size)
+
+    def _acc_dtype(self, dtype):
+        """The dtype the chunks are computed in, with torch's check of the pair."""
+        from ember import _dtype
+
+        half = (_dtype.float16, _dtype.bfloat16)
+        acc = self.acc_dtype
+        if acc is None:
+            acc = _dtype.float32 if self.acc_policy == "auto" and dtype in half else dtype
+        if acc is not dtype and not (dtype in half and acc is _dtype.float32):
+            raise RuntimeError(
+                "linear_cross_entropy supports float32 acc_dtype with float16/bfloat16 "
+                f"inputs, but got {acc} acc_dtype and {dtype} inputs.")
+        return acc
+
+
+LinearCrossEntropyOptions.__module__ = "ember.nn"
+
+
 class LinearCrossEntropyLoss(_WeightedLoss):
     """Mirrors ``torch.nn.LinearCrossEntropyLoss``: a bias-free (by default) ``Linear``
     from ``in_features`` to ``num_classes * prod(out_features)`` logits, read as (N,
     num_classes, *out_features), followed by cross entropy (``F.linear_cross_entropy``).
     Arguments: in_features, num_classes, keyword-only out_features=(), bias=False,
     device, dtype, reduction, weight (class weights, a buffer), ignore_index=None,
-    label_smoothing. ember differs: torch's chunked ``options`` are not provided (its repr
-    shows ``options=None``, the reference path)."""
+    label_smoothing, options (a ``LinearCrossEntropyOptions`` for the chunked path, None for
+    the reference path)."""
 
     def __init__(self, in_features: int, num_classes: int, *, out_features: tuple = (),
                  bias: bool = False, device=None, dtype=None, reduction: str = "mean",
                  weight: Tensor | None = None, ignore_index: int | None = None,
-                 label_smoothing: float = 0.0) -> None:
+                 label_smoothing: float = 0.0,
+                 options: LinearCrossEntropyOptions | None = None) -> None:
         from ember.nn.modules.linear import Linear
 
         super().__init__(weight, None, None, reduction)
@@ -346,7 +444,7 @@ class LinearCrossEntropyLoss(_WeightedLoss):
         self.out_features = tuple(out_features)
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
-        self.options = None
+        self.options = options
         count = num_classes
         for size in self.out_features:
             count *= size
@@ -365,4 +463,4 @@ class LinearCrossEntropyLoss(_WeightedLoss):
             input, self.linear.weight.reshape(classes + (-1,)), target,
             linear_bias=None if bias is None else bias.reshape(classes), weight=self.weight,
             reduction=self.reduction, ignore_index=self.ignore_index,
-            label_smoothing=self.label_smoothing)
+            label_smoothing=self.label_smoothing, options=self.options)
