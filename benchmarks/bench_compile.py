@@ -25,9 +25,7 @@ NAMES = ("W1", "W2", "W4", "W8")
 
 
 def _compiled(make, lib: ModuleType):
-    from ember._compile import compile as ember_compile
-
-    step = ember_compile(make(lib))
+    step = lib.compile(make(lib))
     for _ in range(3):  # two tracing calls per guard set, then the program
         step()
     return step

@@ -13,8 +13,10 @@ tests/test_coverage.py fails for a name ember provides that no test compares.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -43,11 +45,17 @@ TOLERANCES = {
 # ``acos``); Tensor methods and properties on the ember side (the names test code looks up
 # on an ember tensor: torch hands a mode ``numel`` for ``nelement``). ``torch.nn`` classes
 # are recorded on the ember side too: the module classes whose ``__call__`` ran (a test's own
-# subclass counts as its nearest ember.nn base). A check records only after its comparison
-# passed. Extend COVERED_NAMESPACES to cover a new torch namespace.
-COVERED_NAMESPACES = ("torch", "torch.linalg", "torch.special", "torch.nn.functional")
+# subclass counts as its nearest ember.nn base). So are the classes of ``OPTIM_NAMESPACES``:
+# the optimizers and lr schedulers whose ``step`` was called inside a ``recording_compared``
+# block (a step that raises counts: torch's error is then what the block compares); the
+# block's explicit names record the rest (``swa_utils``'s functions and ``AveragedModel``).
+# A check records only after its comparison passed. Extend COVERED_NAMESPACES to cover a new
+# torch namespace of functions.
+COVERED_NAMESPACES = ("torch", "torch.linalg", "torch.special", "torch.fft",
+                      "torch.nn.functional")
 TENSOR_NAMESPACE = "torch.Tensor"
 MODULE_NAMESPACE = "torch.nn"
+OPTIM_NAMESPACES = ("torch.optim", "torch.optim.lr_scheduler", "torch.optim.swa_utils")
 COMPARED: set[tuple[str, str]] = set()
 _TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 _torch_names_by_id: dict[int, list[tuple[str, str]]] = {}
@@ -143,6 +151,74 @@ def run_recorded(lib, fn, *args, seen: set | None = None):
         seen.update(_ember_seen)
 
 
+def _optim_name(cls: type) -> tuple[str, str] | None:
+    """``(namespace, name)`` of the nearest class in ``cls``'s MRO that ember.optim defines
+    and one of ``OPTIM_NAMESPACES`` exports (``ember.optim.adam.Adam``: torch.optim's)."""
+    for base in cls.__mro__:
+        module = base.__module__
+        if module != "ember.optim" and not module.startswith("ember.optim."):
+            continue
+        path = "torch" + module[len("ember"):]
+        while path not in OPTIM_NAMESPACES:
+            path = path.rpartition(".")[0]
+        if base.__name__ in torch_namespace(path).__all__:
+            return path, base.__name__
+    return None
+
+
+_step_seen: list[set] = []  # the sets of the open recording blocks, innermost last
+_steps_hooked = False
+
+
+def _record_step(obj) -> None:
+    name = _optim_name(type(obj))
+    if name is not None:
+        for seen in _step_seen:
+            seen.add(name)
+
+
+def _recording_scheduler_step(step):
+    @functools.wraps(step)
+    def wrapper(self, *args, **kwargs):
+        _record_step(self)
+        return step(self, *args, **kwargs)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def _recording_steps(seen: set):
+    """Inside the block, the ember optimizers and lr schedulers whose ``step`` is called
+    join ``seen`` (once ember.optim is in use): a global step pre-hook for the optimizers,
+    each scheduler class's own ``step`` wrapped for the schedulers. An inner block records
+    through the hooks of the block that installed them."""
+    global _steps_hooked
+    schedulers = sys.modules.get("ember.optim.lr_scheduler")
+    install = schedulers is not None and not _steps_hooked
+    if install:
+        _steps_hooked = True
+        handle = sys.modules["ember.optim.optimizer"].register_optimizer_step_pre_hook(
+            lambda opt, args, kwargs: _record_step(opt))
+        classes, todo = [], [schedulers.LRScheduler]
+        while todo:
+            cls = todo.pop()
+            todo.extend(cls.__subclasses__())
+            if "step" in cls.__dict__:
+                classes.append((cls, cls.__dict__["step"]))
+        for cls, step in classes:
+            cls.step = _recording_scheduler_step(step)
+    _step_seen.append(seen)
+    try:
+        yield
+    finally:
+        _step_seen.pop()
+        if install:
+            _steps_hooked = False
+            handle.remove()
+            for cls, step in classes:
+                cls.step = step
+
+
 @contextlib.contextmanager
 def recording_compared(*names: str):
     """Record, for a test that compares with ``assert_same`` or bits of its own rather than
@@ -152,13 +228,30 @@ def recording_compared(*names: str):
     with the recorder on; the names join ``COMPARED`` only when the block exits without an
     exception, so put the comparison inside the block. ``names`` (dotted, such as
     ``"torch.from_numpy"``) adds names that torch's function mode cannot see (functions that
-    take no tensor and do not dispatch): the block must call them on both libraries."""
+    take no tensor and do not dispatch): the block must call them on both libraries. The
+    ember optimizers and lr schedulers stepped anywhere in the block are recorded too."""
     seen: set[tuple[str, str]] = set()
     for dotted in names:
         path, _, name = dotted.rpartition(".")
         seen.add((path, name))
-    yield lambda lib, fn, *args: run_recorded(lib, fn, *args, seen=seen)
+    with _recording_steps(seen):
+        yield lambda lib, fn, *args: run_recorded(lib, fn, *args, seen=seen)
     COMPARED.update(seen)
+
+
+def records_compared(*names: str) -> Callable[[Callable], Callable]:
+    """A decorator for a test that compares with torch by its own means: the whole test runs
+    as a ``recording_compared(*names)`` block, so what it compared (the optimizers and lr
+    schedulers it steps, the names given) joins ``COMPARED`` when it passes."""
+    def decorate(test):
+        @functools.wraps(test)
+        def recorded(*args, **kwargs):
+            with recording_compared(*names):
+                return test(*args, **kwargs)
+
+        return recorded
+
+    return decorate
 
 
 def dtype_name(dt) -> str:

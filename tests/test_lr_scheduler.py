@@ -11,7 +11,13 @@ import pytest
 
 import ember
 import ember.optim
-from tests.helpers import assert_same, check_raises_like, torch
+from tests.helpers import (
+    assert_same,
+    check_raises_like,
+    recording_compared,
+    records_compared,
+    torch,
+)
 
 
 class Scale:
@@ -104,6 +110,7 @@ def run(lib, key, optimizer="SGD", steps=100):
 
 
 @pytest.mark.parametrize("key", SCHEDULERS)
+@records_compared()
 def test_matches_torch(key):
     optimizer = "Adam" if key.startswith("OneCycleLR-") else "SGD"
     t_hist, t_sched, _ = run(torch, key, optimizer)
@@ -138,6 +145,7 @@ def test_state_dict_round_trip(key):
 @pytest.mark.parametrize("mode,threshold_mode,cooldown,min_lr", [
     ("min", "rel", 0, 0), ("min", "abs", 2, 0.004), ("max", "rel", 1, [0.001, 0.02]),
     ("max", "abs", 0, 0.0)])
+@records_compared()
 def test_reduce_lr_on_plateau(mode, threshold_mode, cooldown, min_lr):
     rng = np.random.default_rng(3)
     metrics = np.cumsum(rng.standard_normal(100)) * 0.1
@@ -245,6 +253,7 @@ def test_one_cycle_overrun():
 
 @pytest.mark.parametrize("anneal_strategy,anneal_epochs", [("cos", 10), ("linear", 5),
                                                            ("cos", 0)])
+@records_compared()
 def test_swalr(anneal_strategy, anneal_epochs):
     hist = []
     for lib in (torch, ember):
@@ -261,28 +270,35 @@ def test_swalr(anneal_strategy, anneal_epochs):
         assert_close(e, t, "SWALR")
 
 
-@pytest.mark.parametrize("kind", ["swa", "ema", "ema_multi", "swa_multi", "buffers"])
+@pytest.mark.parametrize("kind", ["swa", "swa_fn", "ema", "ema_multi", "swa_multi",
+                                  "buffers"])
 def test_averaged_model(kind):
-    rng = np.random.default_rng(0)
-    snapshots = [(rng.standard_normal((3, 4)), rng.standard_normal(3)) for _ in range(5)]
-    results = []
-    for lib in (torch, ember):
-        model = lib.nn.Linear(4, 3)
-        swa = lib.optim.swa_utils
-        kwargs = {"swa": {}, "ema": {"avg_fn": swa.get_ema_avg_fn(0.9)},
-                  "ema_multi": {"multi_avg_fn": swa.get_ema_multi_avg_fn(0.8)},
-                  "swa_multi": {"multi_avg_fn": swa.get_swa_multi_avg_fn()},
-                  "buffers": {"use_buffers": True}}[kind]
-        averaged = swa.AveragedModel(model, **kwargs)
-        for w, b in snapshots:
-            with lib.no_grad():
-                model.weight.copy_(lib.tensor(w, dtype=lib.float32))
-                model.bias.copy_(lib.tensor(b, dtype=lib.float32))
-            averaged.update_parameters(model)
-        results.append([np.array(p.detach().numpy() if lib is torch else p._data)
-                        for p in averaged.module.parameters()] + [int(averaged.n_averaged)])
-    for e, t in zip(results[1], results[0]):
-        np.testing.assert_allclose(e, t, rtol=1.3e-6, atol=1e-5)
+    # the swa_utils names this kind calls on both libraries
+    names = ["AveragedModel", *{"swa_fn": ["get_swa_avg_fn"], "ema": ["get_ema_avg_fn"],
+                                "ema_multi": ["get_ema_multi_avg_fn"],
+                                "swa_multi": ["get_swa_multi_avg_fn"]}.get(kind, [])]
+    with recording_compared(*(f"torch.optim.swa_utils.{name}" for name in names)):
+        rng = np.random.default_rng(0)
+        snapshots = [(rng.standard_normal((3, 4)), rng.standard_normal(3)) for _ in range(5)]
+        results = []
+        for lib in (torch, ember):
+            model = lib.nn.Linear(4, 3)
+            swa = lib.optim.swa_utils
+            kwargs = {"swa": {}, "swa_fn": {"avg_fn": swa.get_swa_avg_fn()},
+                      "ema": {"avg_fn": swa.get_ema_avg_fn(0.9)},
+                      "ema_multi": {"multi_avg_fn": swa.get_ema_multi_avg_fn(0.8)},
+                      "swa_multi": {"multi_avg_fn": swa.get_swa_multi_avg_fn()},
+                      "buffers": {"use_buffers": True}}[kind]
+            averaged = swa.AveragedModel(model, **kwargs)
+            for w, b in snapshots:
+                with lib.no_grad():
+                    model.weight.copy_(lib.tensor(w, dtype=lib.float32))
+                    model.bias.copy_(lib.tensor(b, dtype=lib.float32))
+                averaged.update_parameters(model)
+            results.append([np.array(p.detach().numpy() if lib is torch else p._data)
+                            for p in averaged.module.parameters()] + [int(averaged.n_averaged)])
+        for e, t in zip(results[1], results[0]):
+            np.testing.assert_allclose(e, t, rtol=1.3e-6, atol=1e-5)
 
 
 def test_swa_errors():
@@ -318,6 +334,7 @@ class PairLoader:
 @pytest.mark.parametrize("kind,loader,training,device", [
     ("1d", "tensors", True, None), ("1d", "pairs", False, "cpu"),
     ("2d", "lists", True, None), ("2d", "pairs", False, None)])
+@records_compared("torch.optim.swa_utils.AveragedModel", "torch.optim.swa_utils.update_bn")
 def test_update_bn(kind, loader, training, device):
     """AveragedModel over SGD steps, then update_bn over a loader (inputs alone, (input,
     target) tuples, or [input, target] lists): the averaged model's parameters, running

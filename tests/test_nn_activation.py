@@ -368,3 +368,16 @@ def test_gumbel_softmax_eps_is_deprecated_and_dims_checked() -> None:
         with pytest.warns(UserWarning, match="`eps` parameter is deprecated"):
             lib.nn.functional.gumbel_softmax(lib.ones(2, 3), eps=1e-5)
     check_raises_like(lambda lib: lib.nn.functional.gumbel_softmax(lib.ones(2, 3), dim=5))
+
+
+@pytest.mark.parametrize("shape", [(2, 5), (), (0, 3)])
+def test_relu_backward_is_threshold_backward(shape):
+    # ReluBackward0 runs one op, threshold_backward(grad, result, 0), whose node
+    # (ThresholdBackwardBackward0) gives the second derivatives: through the incoming
+    # gradient, and zero through the result.
+    def fn(lib, x, g):
+        return lib.autograd.grad(_f(lib).relu(x), x, g, create_graph=True)[0]
+    check_op(fn, [shape, shape], dtype="float64")
+    check_op(fn, [shape, shape])
+    if 0 not in shape:
+        check_gradcheck(fn, [shape, shape])

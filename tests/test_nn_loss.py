@@ -308,3 +308,19 @@ def test_nll_loss_2d_is_the_deprecated_nll_loss() -> None:
                              loss(lib.tensor(logp), lib.tensor(target)))
     assert out["ember"][:2] == out["torch"][:2]
     assert_same(out["ember"][2], out["torch"][2])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(3, 4), (), (0, 2)])
+def test_mse_loss_backward_record(reduction, shape):
+    # MseLossBackward0 runs one op, mse_loss_backward, whose node (MseLossBackwardBackward0)
+    # gives the second derivatives in the incoming gradient, the input and the target.
+    out_shape = shape if reduction == "none" else ()
+
+    def fn(lib, x, y, g):
+        loss = F(lib).mse_loss(x, y, reduction=reduction)
+        return lib.autograd.grad(loss, (x, y), g, create_graph=True)
+    check_op(fn, [shape, shape, out_shape], dtype="float64")
+    check_op(fn, [shape, shape, out_shape])
+    if 0 not in shape:
+        check_gradcheck(fn, [shape, shape, out_shape])

@@ -12,7 +12,7 @@ import pytest
 
 import ember
 import ember.optim
-from tests.helpers import TOLERANCES, check_raises_like, to_numpy, torch
+from tests.helpers import TOLERANCES, check_raises_like, records_compared, to_numpy, torch
 
 # float64 runs follow torch's arithmetic order: they agree far below torch.testing's 1e-7.
 TOL64 = (1e-12, 1e-12)
@@ -156,6 +156,7 @@ def to_torch(value):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", CASES, ids=_ids)
+@records_compared()
 def test_matches_torch(case, dtype):
     name, kwargs = case
     maximize = kwargs.get("maximize", False)
@@ -346,6 +347,7 @@ def rosenbrock(lib, xy):
 
 @pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
 @pytest.mark.parametrize("history_size", [100, 3])
+@records_compared()
 def test_lbfgs_rosenbrock(line_search_fn, history_size):
     results = []
     for lib, optim in ((torch, torch.optim), (ember, ember.optim)):
@@ -438,6 +440,9 @@ def test_capturable_refused_on_cpu(name):
     check_raises_like(run)
 
 
+# ember has no sparse tensors: refusing a dense gradient with torch's error is all that
+# SparseAdam's step does, so that is its comparison with torch
+@records_compared()
 def test_sparse_adam_dense_gradient():
     def run(lib):
         p = lib.zeros(3, requires_grad=True)
@@ -505,6 +510,7 @@ def mlp_pair(dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", DEFAULT_NAMES)
+@records_compared()
 def test_nn_model_matches_torch(name, dtype):
     """Each optimizer with its default options trains the same ember.nn and torch.nn MLP
     for 20 steps to the same parameters and state dict."""
@@ -532,6 +538,7 @@ def test_nn_model_matches_torch(name, dtype):
 
 
 @pytest.mark.parametrize("line_search_fn,lr", [(None, 0.5), ("strong_wolfe", 1)])
+@records_compared()
 def test_lbfgs_mlp(line_search_fn, lr):
     """LBFGS on an ember.nn MLP: the iterates after each step(), the losses step() returns,
     the closure call counts and the state's counters are torch's."""

@@ -11,7 +11,8 @@ is linear in ``grad`` (so a second backward through ``grad`` works, as torch's d
 from __future__ import annotations
 
 from ember._backend import np
-from ember._ops.registry import KEEP, defop
+from ember._ops import registry
+from ember._ops.registry import KEEP, defop, run
 from ember._tensor import Tensor, make
 
 
@@ -44,16 +45,54 @@ def _shape(t: Tensor) -> tuple:
 # ---- elementwise losses -----------------------------------------------------------------
 
 
-def _mse_grad(grad, input, target, reduction):
-    return _spread(grad, _shape(input), reduction) * 2 * (input - target)
+def _mse_norm(numel: int, reduction: str) -> float:
+    # the derivative of the squared difference, divided by the count under "mean"
+    return 2.0 / numel if reduction == "mean" and numel else 2.0
+
+
+def _mse_backward(xp, grad_output, input, target, reduction):
+    # torch's kernel order: norm * (input - target) * grad_output
+    return _mse_norm(input.size, reduction) * (input - target) * grad_output
+
+
+def _mse_backward_grad(grad, grad_output, self, target, reduction):
+    # ``grad`` has the shape of self (the elementwise gradient), so its size is self's
+    return grad * (self - target) * _mse_norm(grad._data.size, reduction)
+
+
+# torch's MseLossBackward0 runs one kernel, ``mse_loss_backward(grad, self, target)``, and
+# for the target ``mse_loss_backward(grad, target, self)``; that kernel's own node
+# (MseLossBackwardBackward0) carries the second derivatives.
+MSE_LOSS_BACKWARD = defop(
+    "mse_loss_backward", node="MseLossBackwardBackward0", nin=3,
+    save={0: (1, 2), 1: (0,), 2: (0,)},
+    forward=_mse_backward,
+    backward=(
+        _mse_backward_grad,
+        lambda grad, grad_output, self, target, reduction: (
+            grad * grad_output * _mse_norm(grad._data.size, reduction)),
+        lambda grad, grad_output, self, target, reduction: (
+            grad * grad_output * -_mse_norm(grad._data.size, reduction))))
+
+
+def _mse_loss(xp, input, target, reduction):
+    loss = (input - target) * (input - target)
+    if reduction == "mean" and registry._modes:
+        from ember.autograd.profiler import op_range
+
+        # torch's profile shows the reduction as aten::mean inside aten::mse_loss
+        with op_range("aten::mean", [list(loss.shape), [], [], [], []]):
+            return _reduce(xp, loss, reduction)
+    return _reduce(xp, loss, reduction)
 
 
 MSE_LOSS = defop(
     "mse_loss", node="MseLossBackward0", nin=2, kind=KEEP, save=(0, 1),
-    forward=lambda xp, input, target, reduction: _reduce(
-        xp, (input - target) * (input - target), reduction),
-    backward=(_mse_grad, lambda grad, input, target, reduction: -_mse_grad(
-        grad, input, target, reduction)))
+    forward=_mse_loss,
+    backward=(lambda grad, input, target, reduction: run(
+                  MSE_LOSS_BACKWARD, grad, input, target, reduction),
+              lambda grad, input, target, reduction: run(
+                  MSE_LOSS_BACKWARD, grad, target, input, reduction)))
 
 
 def _smooth_l1(xp, input, target, reduction, beta):

@@ -21,7 +21,7 @@ from ember._dtype import (
     int64,
     scalar_type_name,
 )
-from ember._ops import batching
+from ember._ops import batching, registry
 from ember._ops._promote import OperandTypeError
 from ember._ops.creation import zeros_like
 from ember._ops.registry import COMPARE, FLOAT, KEEP, attach, defop, not_implemented, run
@@ -402,9 +402,30 @@ def _sign(xp, x):
 
 
 SIGN = _unary("sign", "SignBackward0", _sign, _zero_grad, (), kind=KEEP)
-RELU = _unary("relu", "ReluBackward0", lambda xp, x: xp.maximum(x, 0),
-              lambda grad, self, result: where(result <= 0, 0.0, grad), ("result",), kind=KEEP,
-              check=_refuse_bool("Boolean inputs not supported for relu"))
+def _threshold_backward(xp, grad_output, self, threshold):
+    return xp.where(self <= threshold, grad_output.dtype.type(0), grad_output)
+
+
+# torch's ReluBackward0 runs one kernel, ``threshold_backward(grad, result, 0)``, whose own
+# node (ThresholdBackwardBackward0) carries the second derivative.
+THRESHOLD_BACKWARD = defop(
+    "threshold_backward", node="ThresholdBackwardBackward0", nin=2, save={0: (1,)},
+    forward=_threshold_backward,
+    backward=(lambda grad, grad_output, self, threshold: run(
+                  THRESHOLD_BACKWARD, grad, self, threshold), _zero_grad))
+def _relu(xp, x):
+    if registry._modes:
+        from ember.autograd.profiler import op_range
+
+        # torch's relu runs clamp_min(x, 0), which its profile lists inside aten::relu
+        with op_range("aten::clamp_min", [list(x.shape), []]):
+            return xp.maximum(x, 0)
+    return xp.maximum(x, 0)
+
+
+RELU = _unary("relu", "ReluBackward0", _relu,
+              lambda grad, self, result: run(THRESHOLD_BACKWARD, grad, result, 0), ("result",),
+              kind=KEEP, check=_refuse_bool("Boolean inputs not supported for relu"))
 
 # ---- clamp, maximum, minimum, where --------------------------------------------------
 

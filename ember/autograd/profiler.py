@@ -15,6 +15,7 @@ composes an op from internal ones (``aten::t`` from ``aten::transpose`` and
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -371,6 +372,41 @@ class record_function:
             with record_function(self.name, self.args):
                 return func(*args, **kwargs)
         return wrapper
+
+
+class _Range:
+    """An op's range opened by ember code rather than by ``run`` (``op_range``)."""
+
+    __slots__ = ("recorder", "name", "shapes", "event")
+
+    def __init__(self, recorder: _Recorder, name: str, shapes: list) -> None:
+        self.recorder = recorder
+        self.name = name
+        self.shapes = shapes
+
+    def __enter__(self) -> _Range:
+        recorder = self.recorder
+        self.event = recorder.open(self.name, self.shapes if recorder.record_shapes else None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.recorder.close(self.event)
+
+
+_IDLE = contextlib.nullcontext()
+
+
+def op_range(name: str, shapes: list):
+    """A context manager timing ``name`` (torch's op name, ``aten::linear``) as an op of the
+    profile, with argument ``shapes`` (one list per argument, as torch records them), for
+    work torch reports as one op and ember runs otherwise: a composition of op records
+    (``F.linear``) or one step of an op's forward (the mean inside ``mse_loss``). Does
+    nothing while no profiler records. Callers test ``registry._modes`` first, so the path
+    without a profiler costs one truthiness test."""
+    recorder = _active
+    if recorder is None:
+        return _IDLE
+    return _Range(recorder, name, shapes)
 
 
 class profile:

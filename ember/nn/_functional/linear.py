@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 
 from ember._dtype import bfloat16
+from ember._ops import registry
 from ember._ops.registry import run
 from ember._tensor import Tensor
 
@@ -21,6 +22,20 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     (``ViewBackward0``); otherwise ``matmul`` (``MmBackward0``, ``UnsafeViewBackward0``,
     ``SqueezeBackward4``) followed by an in-place add of the bias (``AddBackward0``).
     """
+    if registry._modes:
+        from ember.autograd.profiler import op_range
+
+        # torch's profile shows aten::linear around the ops it runs
+        with op_range("aten::linear", [_sizes(input), _sizes(weight), _sizes(bias)]):
+            return _linear(input, weight, bias)
+    return _linear(input, weight, bias)
+
+
+def _sizes(t: Tensor | None) -> list:
+    return [] if t is None else list(t.shape)
+
+
+def _linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     from ember._ops.linalg import addmm, matmul
 
     ndim = input.dim()
