@@ -7,14 +7,13 @@ import ember
 from ember._tensor import Tensor
 from ember.optim.optimizer import (
     Optimizer,
+    _adam_moments_,
     _check_adam_ranges,
     _check_capturable,
     _check_fused,
     _check_fused_params,
     _check_lr,
     _closure_loss,
-    _lerp_,
-    _negated_decayed,
     _real,
     _step_tensor,
     _value,
@@ -83,16 +82,8 @@ def _adam_kernel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, maxi
     could fall below their smallest normal number.
     """
     tmp = scratch[0]
-    if maximize or l2:
-        grad = _negated_decayed(grad, param, maximize, l2, scratch[1], tmp)
-    if decay is not None:
-        param *= decay
-    _lerp_(exp_avg, grad, weight, tmp)
-    # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-    exp_avg_sq *= beta2
-    np.multiply(grad, one_minus_beta2, out=tmp)
-    tmp *= grad
-    exp_avg_sq += tmp
+    _adam_moments_(param, grad, exp_avg, exp_avg_sq, maximize, l2, decay, weight, beta2,
+                   one_minus_beta2, scratch[1] if maximize or l2 else None, tmp)
     second = exp_avg_sq
     if max_exp_avg_sq is not None:
         second = np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)

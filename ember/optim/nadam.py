@@ -6,12 +6,11 @@ import numpy as np
 from ember._tensor import Tensor
 from ember.optim.optimizer import (
     Optimizer,
+    _adam_moments_,
     _check_adam_ranges,
     _check_capturable,
     _check_lr,
     _closure_loss,
-    _lerp_,
-    _negated_decayed,
     _real,
     _step_tensor,
     _TensorKernels,
@@ -133,15 +132,8 @@ def _nadam_kernel(param, grad, exp_avg, exp_avg_sq, scratch, maximize, decay, l2
     """torch's single-tensor NAdam step on arrays, in place, with two or three
     temporaries."""
     denom, tmp = scratch[0], scratch[1]
-    if maximize or l2:
-        grad = _negated_decayed(grad, param, maximize, l2, scratch[2], tmp)
-    if decay is not None:
-        param *= decay
-    _lerp_(exp_avg, grad, weight, tmp)
-    exp_avg_sq *= beta2
-    np.multiply(grad, one_minus_beta2, out=tmp)
-    tmp *= grad
-    exp_avg_sq += tmp
+    grad = _adam_moments_(param, grad, exp_avg, exp_avg_sq, maximize, l2, decay, weight,
+                          beta2, one_minus_beta2, scratch[2] if maximize or l2 else None, tmp)
     np.divide(exp_avg_sq, bias_correction2, out=denom)
     np.sqrt(denom, out=denom)
     denom += eps

@@ -843,6 +843,28 @@ def _negated_decayed(grad: np.ndarray, param: np.ndarray, maximize: bool, weight
     return grad
 
 
+def _adam_moments_(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray,
+                   exp_avg_sq: np.ndarray, maximize: bool, l2: float, decay, weight: float,
+                   beta2: float, one_minus_beta2: float, spare: np.ndarray | None,
+                   tmp: np.ndarray) -> np.ndarray:
+    """The first half of torch's Adam-family step (Adam, AdamW, NAdam, RAdam) on arrays, in
+    place: the gradient negated and L2-decayed (into ``spare``, needed only with
+    ``maximize`` or ``l2``), the decoupled decay of
+    ``param`` (``decay``: its factor, or None), ``exp_avg.lerp_(grad, weight)`` and
+    ``exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)``; returns the gradient
+    the rest of the step reads."""
+    if maximize or l2:
+        grad = _negated_decayed(grad, param, maximize, l2, spare, tmp)
+    if decay is not None:
+        param *= decay
+    _lerp_(exp_avg, grad, weight, tmp)
+    exp_avg_sq *= beta2
+    np.multiply(grad, one_minus_beta2, out=tmp)
+    tmp *= grad
+    exp_avg_sq += tmp
+    return grad
+
+
 def _closure_loss(closure):
     if closure is None:
         return None
