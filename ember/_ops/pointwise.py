@@ -149,13 +149,13 @@ def _is_bool(x) -> bool:
 
 
 def _no_bool_sub(self, other, alpha=1) -> None:
-    if _is_bool(self) and _is_bool(other) and isinstance(self, Tensor) \
-            and isinstance(other, Tensor):
+    # torch wraps a Python bool as a bool tensor: ``x - True`` is refused as ``x - mask`` is
+    self_bool, other_bool = _is_bool(self), _is_bool(other)
+    if self_bool and other_bool:
         raise RuntimeError(
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
             "or `logical_xor()` operator instead.")
-    if (isinstance(self, Tensor) and _is_bool(self)) or (
-            isinstance(other, Tensor) and _is_bool(other)):
+    if self_bool or other_bool:
         raise RuntimeError(
             "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
             "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
