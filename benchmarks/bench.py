@@ -55,6 +55,11 @@ from pathlib import Path
 from types import ModuleType
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script: benchmarks/run.py's workloads are shared
+    sys.path.insert(0, str(REPO))
+from benchmarks.run import w1_seed_cell as seed_cell  # noqa: E402
+from benchmarks.run import w3_add as add_forward  # noqa: E402
+
 # Children import with bytecode cached here (the normal state of an installed package), not
 # next to the sources: the checkout stays untouched, and PYTHONDONTWRITEBYTECODE=1 in the
 # environment would otherwise make every ``import ember`` compile from source.
@@ -65,30 +70,6 @@ Step = Callable[[], object]
 
 
 # --- the cases: one function per case, the library passed in -------------------------------
-
-
-def seed_cell(lib: ModuleType) -> Step:
-    """The seed notebook loop body on ``x = tensor(2.0, requires_grad=True)``."""
-    x = lib.tensor(2.0, requires_grad=True)
-
-    def step() -> None:
-        y = x**3
-        z = lib.sin(y)
-        z.backward()
-        x.grad.zero_()
-
-    return step
-
-
-def add_forward(lib: ModuleType, requires_grad: bool) -> Step:
-    """Forward of a 3-element ``a + b``; the graph (if any) is dropped at once."""
-    a = lib.tensor([1.0, 2.0, 3.0], requires_grad=requires_grad)
-    b = lib.tensor([4.0, 5.0, 6.0], requires_grad=requires_grad)
-
-    def step() -> object:
-        return a + b
-
-    return step
 
 
 def bce_step(lib: ModuleType) -> Step:

@@ -7,6 +7,7 @@ from ember._tensor import Tensor
 from ember.optim.optimizer import (
     Optimizer,
     _adam_moments_,
+    _adam_moments_differentiable,
     _check_adam_ranges,
     _check_capturable,
     _check_lr,
@@ -102,19 +103,9 @@ class NAdam(Optimizer):
     def _differentiable_update(group: dict, p: Tensor, state: dict, step: float, mu: float,
                                mu_next: float) -> None:
         K = _TensorKernels
-        beta1, beta2 = group["betas"]
-        lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
-        grad, exp_avg, exp_avg_sq = p._grad, state["exp_avg"], state["exp_avg_sq"]
-        if group["maximize"]:
-            grad = K.neg(grad)
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                K.mul_(p, 1 - lr * wd)
-            else:
-                grad = K.add(grad, p, wd)
-        K.lerp_(exp_avg, grad, 1 - beta1)
-        K.mul_(exp_avg_sq, beta2)
-        K.addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
+        beta2, lr, eps = group["betas"][1], _value(group["lr"]), group["eps"]
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        grad = _adam_moments_differentiable(group, p, state)
         denom = K.adds(K.sqrt(K.div(exp_avg_sq, 1 - beta2 ** step)), eps)
         # torch's differentiable branch keeps mu_product a tensor: the factors round to its
         # dtype, and ``float / tensor`` is ``reciprocal * float``

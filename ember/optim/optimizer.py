@@ -843,6 +843,27 @@ def _negated_decayed(grad: np.ndarray, param: np.ndarray, maximize: bool, weight
     return grad
 
 
+def _adam_moments_differentiable(group: dict, p: Tensor, state: dict) -> Tensor:
+    """``_adam_moments_`` in ember ops, for ``differentiable=True`` (the update is recorded):
+    negation, L2 or decoupled decay, ``exp_avg.lerp_`` and ``exp_avg_sq``'s update; returns
+    the gradient the rest of the step reads."""
+    K = _TensorKernels
+    beta1, beta2 = group["betas"]
+    lr, wd = _value(group["lr"]), group["weight_decay"]
+    grad, exp_avg, exp_avg_sq = p._grad, state["exp_avg"], state["exp_avg_sq"]
+    if group["maximize"]:
+        grad = K.neg(grad)
+    if wd != 0:
+        if group["decoupled_weight_decay"]:
+            K.mul_(p, 1 - lr * wd)
+        else:
+            grad = K.add(grad, p, wd)
+    K.lerp_(exp_avg, grad, 1 - beta1)
+    K.mul_(exp_avg_sq, beta2)
+    K.addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
+    return grad
+
+
 def _adam_moments_(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray,
                    exp_avg_sq: np.ndarray, maximize: bool, l2: float, decay, weight: float,
                    beta2: float, one_minus_beta2: float, spare: np.ndarray | None,

@@ -7,6 +7,7 @@ from ember._tensor import Tensor
 from ember.optim.optimizer import (
     Optimizer,
     _adam_moments_,
+    _adam_moments_differentiable,
     _check_adam_ranges,
     _check_capturable,
     _check_lr,
@@ -97,19 +98,9 @@ class RAdam(Optimizer):
     def _differentiable_update(group: dict, p: Tensor, state: dict, bias_correction1: float,
                                bias_correction2: float, rect: float | None) -> None:
         K = _TensorKernels
-        beta1, beta2 = group["betas"]
-        lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
-        grad, exp_avg, exp_avg_sq = p._grad, state["exp_avg"], state["exp_avg_sq"]
-        if group["maximize"]:
-            grad = K.neg(grad)
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                K.mul_(p, 1 - lr * wd)
-            else:
-                grad = K.add(grad, p, wd)
-        K.lerp_(exp_avg, grad, 1 - beta1)
-        K.mul_(exp_avg_sq, beta2)
-        K.addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
+        lr, eps = _value(group["lr"]), group["eps"]
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        _adam_moments_differentiable(group, p, state)
         corrected = K.div(exp_avg, bias_correction1)
         if rect is not None:
             adaptive = (bias_correction2 ** 0.5) / K.adds(K.sqrt(exp_avg_sq), eps)
