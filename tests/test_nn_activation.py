@@ -381,3 +381,23 @@ def test_relu_backward_is_threshold_backward(shape):
     check_op(fn, [shape, shape])
     if 0 not in shape:
         check_gradcheck(fn, [shape, shape])
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gelu_double_backward_matches_torch(approximate, dtype):
+    # gelu's gradient is torch's gelu_backward kernel, with a node of its own
+    # (GeluBackwardBackward0) for the second derivatives; the tails reach where 1 + erf and
+    # 1 - tanh^2 would cancel
+    values = np.concatenate([np.linspace(-8.0, 8.0, 161), [-30.0, 30.0, 0.0]])
+    cot = np.cos(np.arange(values.size))
+    grads = {}
+    for lib in (torch, ember):
+        x = lib.tensor(values).to(getattr(lib, dtype)).requires_grad_()
+        y = lib.nn.functional.gelu(x, approximate=approximate)
+        (gx,) = lib.autograd.grad(y, x, lib.tensor(cot).to(y.dtype), create_graph=True)
+        (ggx,) = lib.autograd.grad((gx * gx).sum(), x)
+        grads[lib] = (gx, gx.grad_fn.name(), ggx)
+    assert grads[ember][1] == grads[torch][1] == "GeluBackwardBackward0"
+    assert_same(grads[ember][0], grads[torch][0], what="gradient")
+    assert_same(grads[ember][2], grads[torch][2], what="second derivative")

@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 
 from ember._backend import np
-from ember._ops.pointwise import _erf64, _refuse, where
-from ember._ops.registry import KEEP, defop
+from ember._ops.pointwise import _erfc64, _half_in_float32_n, _refuse, where
+from ember._ops.registry import KEEP, defop, run
 from ember._tensor import Tensor
 
 _SQRT1_2 = math.sqrt(0.5)
@@ -173,20 +173,52 @@ def _gelu(xp, x, approximate):
         inner = _GELU_BETA * (x + _GELU_KAPPA * (x * x * x))
         return _as(x, 0.5 * x * (1 + xp.tanh(inner)))
     wide = x.astype(np.float64)
-    return _as(x, 0.5 * wide * (1 + _erf64(wide * _SQRT1_2)))
+    return _as(x, wide * (0.5 * _erfc64(wide * -_SQRT1_2, x.dtype == np.float64)))
+
+
+def _gelu_backward(xp, grad_output, self, approximate):
+    # d gelu / dx, fused into one array expression: Phi(x) + x phi(x) (exact), or the
+    # derivative of the tanh form
+    if approximate == "tanh":
+        x_sq = self * self
+        tanh_inner = xp.tanh(_GELU_BETA * (self + _GELU_KAPPA * (x_sq * self)))
+        left = 0.5 * (1 + tanh_inner)
+        right = (0.5 * self) * (1 - tanh_inner * tanh_inner) * (
+            _GELU_BETA * (1 + 3 * _GELU_KAPPA * x_sq))
+        return _as(self, grad_output * (left + right))
+    wide = self.astype(np.float64)
+    cdf = 0.5 * _erfc64(wide * -_SQRT1_2, self.dtype == np.float64)
+    pdf = np.exp(-0.5 * wide * wide) * _INV_SQRT_2PI
+    return _as(self, grad_output * (cdf + wide * pdf))
+
+
+def _gelu_derivative_grad(grad, grad_output, self, approximate):
+    # the second derivative of gelu, times grad and grad_output, in ember ops
+    if approximate == "tanh":
+        x_sq = self * self
+        inner_grad = _GELU_BETA * (1 + 3 * _GELU_KAPPA * x_sq)
+        inner = _GELU_BETA * (self + _GELU_KAPPA * (x_sq * self))
+        tanh_inner = inner.tanh()
+        sech_sq = inner.cosh().reciprocal().square()  # not 1 - tanh^2: no cancellation
+        second = sech_sq * (inner_grad - self * tanh_inner * inner_grad * inner_grad
+                            + self * (3 * _GELU_BETA * _GELU_KAPPA) * self)
+        return grad * grad_output * second
+    pdf = (-0.5 * self * self).exp() * _INV_SQRT_2PI
+    return grad * grad_output * (pdf * (2 - self * self))
+
+
+# torch's GeluBackward0 runs the kernel ``gelu_backward(grad, self)``, whose own node
+# (GeluBackwardBackward0) carries the second derivatives.
+GELU_BACKWARD = defop(
+    "gelu_backward", node="GeluBackwardBackward0", nin=2, kind=KEEP, promote=(0, 1),
+    save={0: (1,), 1: (0, 1)}, forward=_half_in_float32_n(_gelu_backward),
+    backward=(lambda grad, grad_output, self, approximate: run(
+                  GELU_BACKWARD, grad, self, approximate),
+              _gelu_derivative_grad))
 
 
 def _gelu_grad(grad, self, approximate):
-    if approximate == "tanh":
-        x_sq = self * self
-        tanh_inner = (_GELU_BETA * (self + _GELU_KAPPA * (x_sq * self))).tanh()
-        left_derivative = 0.5 * (1 + tanh_inner)
-        right_derivative = (0.5 * self) * (1 - tanh_inner * tanh_inner) * (
-            _GELU_BETA * (1 + 3 * _GELU_KAPPA * x_sq))
-        return grad * (left_derivative + right_derivative)
-    cdf = 0.5 * (1 + (self * _SQRT1_2).erf())
-    pdf = (-0.5 * self * self).exp() * _INV_SQRT_2PI
-    return grad * (cdf + self * pdf)
+    return run(GELU_BACKWARD, grad, self, approximate)
 
 
 def _gelu_check(self, approximate):

@@ -489,8 +489,9 @@ WHERE = defop(
 # NOTE [Special-function kernels]: NumPy has no erf, erfinv, lgamma or digamma, and ember
 # takes no SciPy, so they are computed here in float64 (results are rounded to the input's
 # dtype), vectorised, from textbook expansions:
-#   erf   |x| < 1.5: erf(x) = 2/sqrt(pi) e^-x^2 sum_n (2x^2)^n x / (1*3*...*(2n+1)), a
-#         series of positive terms (no cancellation); beyond, 1 - erfc(x).
+#   erf   |x| < 1.5: x P(x^2), P the polynomial fitted to erf(x)/x by Chebyshev
+#         interpolation (tools/fit_erf.py; relative error 4e-16, or 4e-15 with the shorter
+#         one for results rounded to float32); beyond, 1 - erfc(x).
 #   erfc  |x| >= 1.5: Laplace's continued fraction, evaluated bottom-up to a fixed depth;
 #         below, 1 - erf(x) (erfc >= 0.03 there, so no digits are lost).
 #   erfinv  Winitzki's closed-form estimate, then three Halley steps on erf(x) = y (on
@@ -510,59 +511,76 @@ _TWO_OVER_SQRT_PI = 2.0 / _SQRT_PI
 _EULER_GAMMA = 0.57721566490153286061
 _BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
 _ERF_SPLIT = 1.5
-_ERF_SERIES_TERMS = 60  # the series' terms fall below 2^-53 of the sum by then at |x| < 1.5
-_ERFC_FRACTION_DEPTH = 80  # the fraction's error at x = 1.5 is below 2e-15 at this depth
-_ERF_BLOCK = 32768  # elements per block: the series' working arrays stay in L2 cache
+# P, highest degree first (tools/fit_erf.py), and the depth of erfc's continued fraction that
+# brings its relative error at the split (its worst point) below 2^-55 for float64 results
+# and 2^-44 for float32 and narrower ones (so that rounding to float32 almost never differs
+# from rounding the exact value).
+_ERF_POLYS = {
+    True: (5.7576765073143e-16, -2.0228771051208672e-14, 4.1007877897879646e-13,
+           -6.590309159346088e-12, 9.393394515555037e-11, -1.2285272929100173e-09,
+           1.480648066710169e-08, -1.6365772583546365e-07, 1.6462108911940447e-06,
+           -1.4925650054313179e-05, 0.00012055332969568869, -0.0008548327023108964,
+           0.0052239776254358735, -0.026866170645130544, 0.11283791670955122,
+           -0.37612638903183754, 1.1283791670955126),
+    False: (3.4002037759025336e-11, -9.070111061038018e-10, 1.3706607527542944e-08,
+            -1.6113454325628176e-07, 1.6422253201228919e-06, -1.4921279135886372e-05,
+            0.00012055002569578857, -0.0008548310208914727, 0.0052239770743338545,
+            -0.02686617053735424, 0.11283791669857676, -0.3761263890313976,
+            1.1283791670955097),
+}
+_ERFC_DEPTH = {True: 98, False: 65}
+_ERF_BLOCK = 32768  # elements per block: the working arrays stay in L2 cache
 
 
-def _erf_series(x):
-    # In place and block by block: the 60 passes then run in cache without allocating; each
-    # element sees the same operations in the same order as a whole-array evaluation.
-    acc = np.ones_like(x)
-    for start in range(0, x.size, _ERF_BLOCK):
-        block = x[start:start + _ERF_BLOCK]
-        twice_x2 = 2.0 * block * block
+def _erf_poly(ax, wide):
+    """erf(|x|) from the polynomial, for every element of the flat array ``ax`` of |x| (the
+    elements beyond the split get erf(1.5)'s neighbourhood and are replaced by the caller)."""
+    coeffs = _ERF_POLYS[wide]
+    acc = np.empty_like(ax)
+    for start in range(0, ax.size, _ERF_BLOCK):
+        block = ax[start:start + _ERF_BLOCK]
+        t = np.minimum(block * block, _ERF_SPLIT * _ERF_SPLIT)
         part = acc[start:start + _ERF_BLOCK]
-        for n in range(_ERF_SERIES_TERMS, 0, -1):
-            np.multiply(part, twice_x2, out=part)
-            np.divide(part, 2 * n + 1, out=part)
-            np.add(part, 1.0, out=part)
-    return _TWO_OVER_SQRT_PI * x * np.exp(-x * x) * acc
+        part.fill(coeffs[0])
+        for c in coeffs[1:]:
+            np.multiply(part, t, out=part)
+            np.add(part, c, out=part)
+        np.multiply(part, np.minimum(block, _ERF_SPLIT), out=part)
+    return acc
 
 
-def _erfc_fraction(x):
+def _erfc_fraction(x, depth):
     # erfc(x) = e^-x^2 / sqrt(pi) / (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...)))), x > 0
     tail = x.copy()
     for start in range(0, x.size, _ERF_BLOCK):
         block = x[start:start + _ERF_BLOCK]
         part = tail[start:start + _ERF_BLOCK]
-        for k in range(_ERFC_FRACTION_DEPTH, 0, -1):
+        for k in range(depth, 0, -1):
             np.divide(k / 2.0, part, out=part)
             np.add(block, part, out=part)
     return np.exp(-x * x) / (_SQRT_PI * tail)
 
 
-def _erf_split(x):
-    """|x| flattened, the mask of its series branch, and an output array to fill."""
+def _erf64(x, wide: bool = True):
+    """erf of a float64 array; ``wide=False`` when the result is rounded to float32 or a
+    narrower type, which needs less work (``_ERF_POLYS``, ``_ERFC_DEPTH``)."""
     ax = np.abs(x).ravel()
-    small = ax < _ERF_SPLIT
-    return ax, small, np.empty_like(ax)
-
-
-def _erf64(x):
-    ax, small, r = _erf_split(x)
-    # each branch runs on its own elements only
-    r[small] = _erf_series(ax[small])
-    large = ~small
-    r[large] = 1.0 - _erfc_fraction(ax[large])
+    r = _erf_poly(ax, wide)
+    large = ax >= _ERF_SPLIT
+    if large.any():  # few elements, usually: the fraction runs on them only
+        r[large] = 1.0 - _erfc_fraction(ax[large], _ERFC_DEPTH[wide])
     return np.copysign(r.reshape(np.shape(x)), x)
 
 
-def _erfc64(x):
-    ax, small, tail = _erf_split(x)
-    tail[small] = 1.0 - _erf_series(ax[small])
-    large = ~small
-    tail[large] = _erfc_fraction(ax[large])
+def _erfc64(x, wide: bool = True):
+    """erfc of a float64 array, accurate relative to erfc (no 1 - erf cancellation for large
+    x); ``wide`` as in ``_erf64``."""
+    ax = np.abs(x).ravel()
+    tail = _erf_poly(ax, wide)
+    np.subtract(1.0, tail, out=tail)
+    large = ax >= _ERF_SPLIT
+    if large.any():
+        tail[large] = _erfc_fraction(ax[large], _ERFC_DEPTH[wide])
     tail = tail.reshape(np.shape(x))
     return np.where(x < 0, 2.0 - tail, tail)
 
