@@ -84,6 +84,39 @@ SECTIONS = {
         fft.fftn fft.ifftn fft.rfftn fft.irfftn fft.hfft fft.ihfft fft.hfft2 fft.ihfft2
         fft.hfftn fft.ihfftn fft.fftfreq fft.rfftfreq fft.fftshift fft.ifftshift stft istft
         Tensor.stft Tensor.istft""",
+    "More of torch.linalg": """linalg.lu linalg.lu_factor linalg.lu_factor_ex linalg.lu_solve
+        linalg.ldl_factor linalg.ldl_factor_ex linalg.ldl_solve linalg.householder_product
+        linalg.eig linalg.eigvals linalg.cholesky_ex linalg.inv_ex linalg.solve_ex
+        linalg.solve_triangular linalg.cond linalg.matrix_rank linalg.multi_dot
+        linalg.tensorinv linalg.tensorsolve linalg.vander linalg.vecdot linalg.diagonal lu
+        lu_solve lu_unpack geqrf orgqr ormqr cholesky_solve cholesky_inverse
+        triangular_solve pca_lowrank svd_lowrank nuclear_norm frobenius_norm""",
+    "torch.special": """special.airy_ai special.bessel_j0 special.bessel_j1 special.bessel_y0
+        special.bessel_y1 special.chebyshev_polynomial_t special.hermite_polynomial_h
+        special.laguerre_polynomial_l special.legendre_polynomial_p special.entr special.erfcx
+        special.gammainc special.gammaincc special.i0e special.i1e special.log_ndtr
+        special.ndtr special.ndtri special.modified_bessel_i0 special.modified_bessel_k0
+        special.multigammaln special.spherical_bessel_j0 special.xlog1py special.zeta
+        special.softmax special.log_softmax special.logsumexp igamma igammac mvlgamma""",
+    "Memory formats, storages, DLPack, factories": """memory_format contiguous_format
+        channels_last channels_last_3d preserve_format Tensor.layout Tensor.is_sparse
+        Tensor.untyped_storage Tensor.storage UntypedStorage TypedStorage FloatStorage
+        Tensor.set_ Tensor.resize_ Tensor.new from_dlpack to_dlpack utils.dlpack.from_dlpack
+        asarray frombuffer empty_strided empty_permuted from_file""",
+    "More top-level operations": """addr put index_reduce histogram histogramdd gradient
+        unique_consecutive nonzero_static transpose_copy view_copy unsafe_split
+        as_strided_scatter native_layer_norm native_batch_norm native_dropout convolution
+        embedding_bag segment_reduce binomial cond while_loop""",
+    "torch.distributions": """distributions.Normal distributions.Bernoulli
+        distributions.Categorical distributions.Uniform distributions.OneHotCategorical
+        distributions.Independent distributions.MultivariateNormal distributions.Exponential
+        distributions.Laplace distributions.LogNormal distributions.TransformedDistribution
+        distributions.Poisson distributions.Binomial distributions.Geometric
+        distributions.kl_divergence distributions.register_kl distributions.constraints""",
+    "torch.random, torch.multiprocessing, torch.version": """random.manual_seed random.fork_rng
+        random.get_rng_state multiprocessing.Process multiprocessing.Queue multiprocessing.spawn
+        multiprocessing.get_sharing_strategy version.__version__ version.cuda
+        torch_version.TorchVersion set_flush_denormal set_warn_always get_device""",
 }
 
 

@@ -52,7 +52,12 @@ short = int16
 cfloat = complex64
 cdouble = complex128
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # made a TorchVersion below, as torch.__version__ is
+
+# torch's constants: Python floats (math's), and None for indexing
+from math import e, inf, nan, pi  # noqa: E402
+
+newaxis = None
 
 
 def is_floating_point(input: Tensor) -> bool:
@@ -73,6 +78,16 @@ from ember._ops.shape import block_diag, cartesian_prod, combinations  # noqa: E
 from ember._ops.reduction import (bucketize, corrcoef, cov, cumulative_trapezoid,  # noqa: E402
                                   diff, isin, logdet, nanquantile, quantile, renorm,
                                   searchsorted, trapezoid, trapz, unravel_index)
+from ember._ops.creation_more import *  # noqa: E402, F403 - asarray, frombuffer, ...
+from ember._ops.linalg_decomp import *  # noqa: E402, F403 - lu, lu_solve, geqrf, ...
+from ember._ops.linalg_more import *  # noqa: E402, F403 - cholesky_solve, triangular_solve, ...
+# torch.matrix_rank is the removed function (it raises), torch.linalg.matrix_rank the real one
+from ember._ops.linalg_more import _removed_matrix_rank as matrix_rank  # noqa: E402
+from ember._ops.special_more import *  # noqa: E402, F403 - igamma, mvlgamma, ...
+from ember._ops.misc_ops import *  # noqa: E402, F403 - addr, put, index_reduce, ...
+from ember._memory_format import *  # noqa: E402, F403 - channels_last, contiguous_format, ...
+legacy_contiguous_format = contiguous_format  # noqa: F405 - torch's alias, the same object
+from ember._tensor_attrs import *  # noqa: E402, F403 - layouts, storages, Tensor attributes
 from ember._ops.out import install as _install_out  # noqa: E402
 
 # torch's ``out=`` keyword for every function that takes it in torch (see ember/_ops/out.py)
@@ -102,7 +117,8 @@ Generator.__module__ = "ember"  # printed as ``<class 'ember.Generator'>``
 # ``import ember`` nothing.
 _LAZY_SUBMODULES = ("nn", "optim", "cuda", "backends", "accelerator", "mps", "xpu", "cpu",
                     "testing", "amp", "profiler", "distributed",
-                    "functional", "utils", "fft")
+                    "functional", "utils", "fft", "distributions", "random", "multiprocessing",
+                    "version", "torch_version", "storage")
 
 
 # torch's top-level names of neural-network ops (``torch.conv2d``, ``torch.dropout``, ...):
@@ -120,7 +136,12 @@ _LAZY_NN_FUNCTIONS = frozenset((
     "cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "poisson_nll_loss",
     "triplet_margin_loss", "ctc_loss", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
     "affine_grid_generator", "constant_pad_nd", "lstm", "gru", "rnn_tanh", "rnn_relu",
-    "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell",
+    "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "native_batch_norm",
+    "native_layer_norm", "native_group_norm", "native_dropout", "convolution",
+    "embedding_renorm_", "embedding_bag", "batch_norm_stats",
+    "batch_norm_elemt", "batch_norm_gather_stats", "batch_norm_gather_stats_with_counts",
+    "batch_norm_backward_reduce", "batch_norm_backward_elemt", "batch_norm_update_stats",
+    "segment_reduce", "binomial", "cond", "while_loop",
 ))
 
 
@@ -136,16 +157,23 @@ def __getattr__(name: str):
 
         function = globals()[name] = resolve(name)
         return function
+    if name == "GradScaler":  # torch.GradScaler is torch.amp.GradScaler
+        from ember.amp import GradScaler
+
+        globals()[name] = GradScaler
+        return GradScaler
     raise AttributeError(f"module 'ember' has no attribute '{name}'")
 
 
 # Autocast's state and context manager (ember.amp and ember.cpu.amp hold the same objects).
 from ember._autocast import (autocast, autocast_decrement_nesting,  # noqa: E402
-                             autocast_increment_nesting, clear_autocast_cache,
-                             get_autocast_cpu_dtype, get_autocast_dtype, is_autocast_cache_enabled,
-                             is_autocast_cpu_enabled, is_autocast_enabled,
-                             set_autocast_cache_enabled, set_autocast_cpu_dtype,
-                             set_autocast_cpu_enabled, set_autocast_dtype, set_autocast_enabled)
+                             autocast_increment_nesting, clear_autocast_cache, get_autocast_dtype,
+                             is_autocast_cache_enabled, is_autocast_enabled,
+                             set_autocast_cache_enabled, set_autocast_dtype, set_autocast_enabled)
+from ember._autocast import DEPRECATED as _DEPRECATED_AUTOCAST  # noqa: E402
+
+globals().update(_DEPRECATED_AUTOCAST)  # is_autocast_cpu_enabled, get_autocast_gpu_dtype, ...
+del _DEPRECATED_AUTOCAST
 
 
 def _shared_memory_method(name: str):
@@ -211,3 +239,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
 
     return _load(f, map_location, pickle_module, weights_only=weights_only, mmap=mmap,
                  **pickle_load_args)
+
+
+# ``torch.__version__`` is a string that also compares as a version (ember.torch_version)
+from ember.torch_version import TorchVersion as _TorchVersion  # noqa: E402
+
+__version__ = _TorchVersion(__version__)
+del _TorchVersion

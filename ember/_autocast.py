@@ -283,28 +283,44 @@ def _deprecated(old: str, new: str) -> None:
                   DeprecationWarning, stacklevel=3)
 
 
-def is_autocast_cpu_enabled() -> bool:
-    """Mirrors the deprecated ``torch.is_autocast_cpu_enabled``."""
-    _deprecated("is_autocast_cpu_enabled()", "is_autocast_enabled('cpu')")
-    return is_enabled("cpu")
+def _deprecated_functions(label: str, device: str) -> dict:
+    """torch's deprecated per-device forms of the state functions:
+    ``is_autocast_<label>_enabled()`` for ``is_autocast_enabled('<device>')`` and so on."""
+    def is_enabled_() -> bool:
+        _deprecated(f"is_autocast_{label}_enabled()", f"is_autocast_enabled('{device}')")
+        return is_enabled(device)
+
+    def set_enabled_(enabled: bool) -> None:
+        _deprecated(f"set_autocast_{label}_enabled(enabled)",
+                    f"set_autocast_enabled('{device}', enabled)")
+        set_enabled(device, enabled)
+
+    def get_dtype_() -> _dtype.dtype:
+        _deprecated(f"get_autocast_{label}_dtype()", f"get_autocast_dtype('{device}')")
+        return get_dtype(device)
+
+    def set_dtype_(dtype: _dtype.dtype) -> None:
+        _deprecated(f"set_autocast_{label}_dtype(dtype)",
+                    f"set_autocast_dtype('{device}', dtype)")
+        set_dtype(device, dtype)
+
+    functions = {f"is_autocast_{label}_enabled": is_enabled_,
+                 f"set_autocast_{label}_enabled": set_enabled_,
+                 f"get_autocast_{label}_dtype": get_dtype_,
+                 f"set_autocast_{label}_dtype": set_dtype_}
+    for name, function in functions.items():
+        function.__name__ = function.__qualname__ = name
+        function.__doc__ = f"Mirrors the deprecated ``torch.{name}``."
+    return functions
 
 
-def set_autocast_cpu_enabled(enabled: bool) -> None:
-    """Mirrors the deprecated ``torch.set_autocast_cpu_enabled``."""
-    _deprecated("set_autocast_cpu_enabled(enabled)", "set_autocast_enabled('cpu', enabled)")
-    set_enabled("cpu", enabled)
-
-
-def get_autocast_cpu_dtype() -> _dtype.dtype:
-    """Mirrors the deprecated ``torch.get_autocast_cpu_dtype``."""
-    _deprecated("get_autocast_cpu_dtype()", "get_autocast_dtype('cpu')")
-    return get_dtype("cpu")
-
-
-def set_autocast_cpu_dtype(dtype: _dtype.dtype) -> None:
-    """Mirrors the deprecated ``torch.set_autocast_cpu_dtype``."""
-    _deprecated("set_autocast_cpu_dtype(dtype)", "set_autocast_dtype('cpu', dtype)")
-    set_dtype("cpu", dtype)
+# torch has no is/set_autocast_gpu_enabled: its CUDA forms are the device-less defaults
+DEPRECATED = {name: function
+              for label, device in (("cpu", "cpu"), ("gpu", "cuda"), ("ipu", "ipu"),
+                                    ("xla", "xla"))
+              for name, function in _deprecated_functions(label, device).items()
+              if name not in ("is_autocast_gpu_enabled", "set_autocast_gpu_enabled")}
+globals().update(DEPRECATED)
 
 
 def is_autocast_cache_enabled() -> bool:

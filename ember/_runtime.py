@@ -1,5 +1,7 @@
 """torch's runtime settings and small namespace helpers: thread counts, deterministic
-algorithms, the default device, layouts and the factories' tensor options, ``typename`` and
+algorithms (and their debug mode), warn-always, flushing denormals, the default device and
+tensor type, layouts and the factories' tensor options, build facts (``has_lapack``, ...),
+device helpers, inference tensors (NOTE [Inference tensors]), ``typename`` and
 ``torch.detach``.
 
 ember runs its kernels through NumPy on the CPU: the thread count sizes NumPy's BLAS pool
@@ -14,10 +16,12 @@ import warnings
 
 from ember import _device, _dtype, _threads
 from ember._device import device
+from ember._ops import registry as _registry
 from ember._tensor import Tensor
+from ember.autograd.grad_mode import state as _grad_state
 
 _settings = {"threads": None, "interop": None, "deterministic": False, "warn_only": False,
-             "matmul_precision": "highest"}
+             "matmul_precision": "highest", "warn_always": False}
 
 
 # NOTE [Thread counts]
@@ -158,6 +162,227 @@ def is_deterministic_algorithms_warn_only_enabled() -> bool:
     return _settings["warn_only"]
 
 
+def get_deterministic_debug_mode() -> int:
+    """Mirrors ``torch.get_deterministic_debug_mode``: 0 (deterministic algorithms off), 1
+    (on, warn only) or 2 (on), as ``use_deterministic_algorithms`` last set them."""
+    if not _settings["deterministic"]:
+        return 0
+    return 1 if _settings["warn_only"] else 2
+
+
+_DEBUG_MODES = ("default", "warn", "error")
+
+
+def set_deterministic_debug_mode(debug_mode: int | str) -> None:
+    """Mirrors ``torch.set_deterministic_debug_mode``: "default"/0, "warn"/1 or "error"/2
+    is ``use_deterministic_algorithms(False)``, ``(True, warn_only=True)`` or ``(True)``;
+    torch's errors for another value or type."""
+    if isinstance(debug_mode, str):
+        if debug_mode not in _DEBUG_MODES:
+            raise RuntimeError("invalid value of debug_mode, expected one of `default`, `warn`, "
+                               f"`error`, but got {debug_mode}")
+        debug_mode = _DEBUG_MODES.index(debug_mode)
+    elif not isinstance(debug_mode, int):
+        raise TypeError(f"debug_mode must be str or int, but got {type(debug_mode)}")
+    elif debug_mode not in (0, 1, 2):
+        raise RuntimeError("invalid value of debug_mode, expected 0, 1, or 2, but got "
+                           f"{debug_mode}")
+    use_deterministic_algorithms(debug_mode != 0, warn_only=debug_mode == 1)
+
+
+def _bool_argument(value, message: str) -> None:
+    if not isinstance(value, bool):
+        raise RuntimeError(f"{message}, but got {type(value).__name__}")
+
+
+def set_warn_always(b: bool, /) -> None:
+    """Mirrors ``torch.set_warn_always``: when True, the warnings torch gives once per
+    process (ember's: ``set_default_tensor_type``'s deprecation) are given on every call."""
+    _bool_argument(b, "setWarnOnlyOnce expects a bool")
+    _settings["warn_always"] = b
+
+
+def is_warn_always_enabled() -> bool:
+    """Mirrors ``torch.is_warn_always_enabled``."""
+    return _settings["warn_always"]
+
+
+def _warn_once(key: str, message: str) -> None:
+    # torch's once-per-process warnings (TORCH_WARN_ONCE): under ``set_warn_always(True)``
+    # every call warns, and those warnings do not use up the once
+    if _settings["warn_always"]:
+        warnings.warn(message, UserWarning, stacklevel=3)
+    elif key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
+_warned: set = set()
+
+
+# NOTE [Flushing denormals]
+# torch sets the calling thread's SSE control register (MXCSR) to flush denormal results to
+# zero (FTZ) and read denormal inputs as zero (DAZ). NumPy's kernels and Python's float
+# arithmetic run on that register too, so ember does the same through C's <fenv.h>: on
+# x86-64 glibc the MXCSR word is the last 32-bit field of ``fenv_t`` (8 words). Elsewhere
+# (another libc or CPU) ember cannot set the mode and returns False, as torch does on a CPU
+# without support.
+_FENV_WORDS = 8
+_MXCSR_WORD = 7
+_FTZ_DAZ = 0x8040
+
+
+def _libm():
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.machine() not in ("x86_64", "AMD64") or platform.libc_ver()[0] != "glibc":
+        return None
+    return ctypes.CDLL(ctypes.util.find_library("m")), ctypes
+
+
+def set_flush_denormal(mode: bool, /) -> bool:
+    """Mirrors ``torch.set_flush_denormal``: with True, float32 and float64 denormal numbers
+    become zero in arithmetic on the calling thread (NOTE [Flushing denormals]); False
+    restores IEEE behaviour. Returns whether the mode could be set (False on a platform
+    where ember cannot, where nothing changes)."""
+    _bool_argument(mode, "flush_denormal expects a bool")
+    found = _libm()
+    if found is None:
+        return False
+    libm, ctypes = found
+    env = (ctypes.c_uint32 * _FENV_WORDS)()
+    if libm.fegetenv(env) != 0:
+        return False
+    env[_MXCSR_WORD] = (env[_MXCSR_WORD] | _FTZ_DAZ) if mode else (env[_MXCSR_WORD] & ~_FTZ_DAZ)
+    return libm.fesetenv(env) == 0
+
+
+def set_default_tensor_type(t, /) -> None:
+    """Mirrors the deprecated ``torch.set_default_tensor_type``: a floating-point legacy
+    tensor type (``torch.DoubleTensor``, or its name as a string) sets the default dtype to
+    its dtype. Warns once per process (every call under ``set_warn_always(True)``) and gives
+    torch's errors for an integral, CUDA or unknown type. Names starting ``torch.`` are
+    looked up in ember, others imported as torch does."""
+    from ember._legacy import tensortype
+
+    if isinstance(t, str):
+        t = _dotted_name(t)
+    _warn_once("set_default_tensor_type",
+               "torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+               "torch.set_default_dtype() and torch.set_default_device() as alternatives.")
+    message = "only floating-point types are supported as the default type"
+    if not isinstance(t, tensortype):
+        raise TypeError(f"invalid type object: {message}")
+    if t.is_cuda:
+        raise TypeError(f"type torch.cuda.{t.__name__} not available. Torch not compiled with "
+                        "CUDA enabled.")
+    if not t.dtype.is_floating_point:
+        raise TypeError(message)
+    set_default_dtype(t.dtype)
+
+
+def _dotted_name(name: str):
+    import importlib
+
+    import ember
+
+    parts = name.split(".")
+    if parts[0] in ("torch", "ember"):
+        obj = ember
+    else:
+        obj = importlib.import_module(parts[0])
+    shown = parts[0]
+    for part in parts[1:]:
+        if not hasattr(obj, part):
+            raise AttributeError(f"module '{shown}' has no attribute '{part}'")
+        obj = getattr(obj, part)
+        shown = f"{shown}.{part}"
+    return obj
+
+
+def compiled_with_cxx11_abi() -> bool:
+    """Mirrors ``torch.compiled_with_cxx11_abi``: whether the library was built with the C++11
+    ABI, which matters for linking C++ extensions against it. ember is pure Python with no
+    C++ library to link against, so False (torch's own builds answer True)."""
+    return False
+
+
+# What torch reports of its build, answered for ember's NumPy backend: LAPACK (NumPy's
+# linalg, on which ember's decompositions run) and spectral ops (ember.fft) are there; ember
+# uses neither OpenMP nor links MKL itself (NumPy's BLAS is whatever NumPy was built with).
+has_lapack = True
+has_spectral = True
+has_openmp = False
+has_mkl = False
+
+
+def get_device(input: Tensor) -> int:
+    """Mirrors ``torch.get_device``: ``input.get_device()``, -1 for a CPU tensor."""
+    _tensor_argument("get_device", "input", 1, input)
+    return input.get_device()
+
+
+def get_device_module(device=None):
+    """Mirrors ``torch.get_device_module``: the ``ember.<type>`` module of a device (a
+    ``device``, or its string): ``ember.cuda`` for "cuda:0"; with None the current
+    accelerator's, which this build lacks, so ``ember.cpu``. torch's RuntimeError for a type
+    with no such module or for another kind of argument."""
+    import ember
+
+    if device is None:
+        return ember.cpu
+    if not isinstance(device, (str, _device.device)):
+        raise RuntimeError(f"Invalid value of device '{device}', expect torch.device, str, or "
+                           "None")
+    name = _device.device(device).type
+    module = getattr(ember, name, None) if name in ember._LAZY_SUBMODULES else None
+    if module is None:
+        raise RuntimeError(f"Device '{name}' does not have a corresponding module registered "
+                           f"as 'torch.{name}'.")
+    return module
+
+
+def is_distributed(input: Tensor) -> bool:
+    """Mirrors ``torch.is_distributed``: whether ``input`` is a distributed tensor; ember's
+    tensors never are (nor are torch's dense CPU ones)."""
+    _tensor_argument("is_distributed", "input", 1, input)
+    return False
+
+
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    """Mirrors ``torch.set_anomaly_enabled``: turns anomaly detection on or off for good
+    (``autograd.set_detect_anomaly`` without the context)."""
+    from ember.autograd import anomaly_mode
+
+    for arg, value, position in (("enabled", enabled, 1), ("check_nan", check_nan, 2)):
+        if not isinstance(value, bool):
+            raise TypeError(f"set_anomaly_enabled(): argument '{arg}' (position {position}) "
+                            f"must be bool, not {type(value).__name__}")
+    anomaly_mode.state[:] = [enabled, check_nan]
+
+
+def is_vulkan_available(*, requires_grad: bool = False) -> bool:
+    """Mirrors ``torch.is_vulkan_available``: ember has no Vulkan backend. torch's argument
+    parser gives this function, which takes no tensor, the factories' ``requires_grad``
+    keyword; it is accepted here as there, and a bool answer has no gradient to track."""
+    return False
+
+
+def init_num_threads() -> None:
+    """Mirrors ``torch.init_num_threads``: torch gives a new thread the count of
+    ``set_num_threads``. ember's one thread pool (NumPy's BLAS) is process-wide and already
+    sized, so there is nothing to do for the calling thread."""
+
+
+def thread_safe_generator():
+    """Mirrors ``torch.thread_safe_generator``; see ``ember.random.thread_safe_generator``."""
+    from ember.random import thread_safe_generator as _thread_safe_generator
+
+    return _thread_safe_generator()
+
+
 def get_default_device() -> device:
     """Mirrors ``torch.get_default_device``: the CPU unless ``set_default_device`` chose
     another device (an unindexed accelerator raises torch's error: this build has none)."""
@@ -226,11 +451,6 @@ def is_nonzero(input: Tensor) -> bool:
         raise TypeError(f"is_nonzero(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
     return input.__bool__()
-
-
-def is_storage(obj, /) -> bool:
-    """Mirrors ``torch.is_storage``: ember has no storage objects, so always False."""
-    return False
 
 
 def swap_tensors(t1: Tensor, t2: Tensor) -> None:
@@ -353,6 +573,85 @@ def is_signed(input: Tensor) -> bool:
     return input.is_signed()
 
 
+# NOTE [Inference tensors]
+# A tensor made inside ``inference_mode`` is an inference tensor, as in torch: it has no
+# version counter, must not be saved for backward, written in place or made to require grad
+# outside the mode. ember marks one by its version counter's type: ``_InferenceVersion``
+# instead of a plain list (``Tensor.is_inference`` tests it). Views and ``detach`` share
+# their base's counter, so they are inference tensors exactly when their base is, and an
+# in-place op returns its target with its own counter, as in torch. Fresh tensors get the
+# marked counter from ``new_version`` (factories) and from ``_INFERENCE_OUTPUTS``, the op
+# mode (NOTE [Op modes]) that ``inference_mode`` pushes while a region is open: outside
+# inference mode no op pays anything. Reading the counter outside the mode means an op is
+# saving the tensor for backward (the in-place and ``requires_grad`` paths refuse earlier),
+# which torch refuses.
+_SAVED_FOR_BACKWARD = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+    "inference mode in computation tracked by autograd. To work around this, you can make a "
+    "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
+    "`torch.inference_mode()`.")
+INPLACE_OUTSIDE = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a "
+    "clone to get a normal tensor before doing inplace update.See "
+    "https://github.com/pytorch/rfcs/pull/17 for more details.")
+REQUIRES_GRAD_OUTSIDE = ("Setting requires_grad=True on inference tensor outside "
+                         "InferenceMode is not allowed.")
+NO_VERSION = "Inference tensors do not track version counter."
+
+
+class _InferenceVersion(list):
+    """An inference tensor's version counter (NOTE [Inference tensors])."""
+
+    __slots__ = ()
+
+    def __getitem__(self, index):
+        if not _grad_state.inference:
+            raise RuntimeError(_SAVED_FOR_BACKWARD)
+        return list.__getitem__(self, index)
+
+
+def new_version() -> list:
+    """A fresh tensor's version counter: marked inside ``inference_mode`` (NOTE [Inference
+    tensors])."""
+    return _InferenceVersion((0,)) if _grad_state.inference else [0]
+
+
+def is_inference_version(version: list) -> bool:
+    """Whether a tensor with this version counter is an inference tensor."""
+    return type(version) is _InferenceVersion
+
+
+class _InferenceOutputs(_registry.OpMode):
+    """Marks the fresh outputs of ops run in inference mode (NOTE [Inference tensors])."""
+
+    def run_op(self, op, args: tuple):
+        out = self.proceed(op, args)
+        if _grad_state.inference and not op.view:
+            for t in out if type(out) is tuple else (out,):
+                if isinstance(t, Tensor) and type(t._vc) is list and not any(
+                        t is a for a in args):
+                    t._vc = _InferenceVersion(t._vc)
+        return out
+
+
+_INFERENCE_OUTPUTS = _InferenceOutputs()
+_inference_regions = [0]  # open inference_mode regions, all threads
+
+
+def inference_region_entered() -> None:
+    """Called by ``inference_mode`` on entering an enabled region."""
+    _inference_regions[0] += 1
+    if _inference_regions[0] == 1:
+        _registry.push_mode(_INFERENCE_OUTPUTS)
+
+
+def inference_region_exited() -> None:
+    """Called by ``inference_mode`` on leaving an enabled region."""
+    _inference_regions[0] -= 1
+    if _inference_regions[0] == 0:
+        _registry.pop_mode(_INFERENCE_OUTPUTS)
+
+
 def is_inference(input: Tensor) -> bool:
     """Mirrors ``torch.is_inference``: ``input.is_inference()``."""
     _tensor_argument("is_inference", "input", 1, input)
@@ -411,9 +710,14 @@ __all__ = [
     "are_deterministic_algorithms_enabled", "compile", "detach", "get_default_device",
     "get_float32_matmul_precision",
     "get_num_interop_threads", "get_num_threads", "is_deterministic_algorithms_warn_only_enabled",
-    "is_nonzero", "is_storage", "is_tensor", "jagged", "layout",
+    "is_nonzero", "is_tensor", "jagged", "layout",
     "set_default_device", "set_default_dtype", "set_float32_matmul_precision",
     "set_num_interop_threads", "set_num_threads", "sparse_bsc", "sparse_bsr", "sparse_coo",
     "sparse_csc", "sparse_csr", "strided", "typename",
     "use_deterministic_algorithms", *_INPLACE_METHODS,
+    "compiled_with_cxx11_abi", "get_deterministic_debug_mode", "get_device", "get_device_module",
+    "has_lapack", "has_mkl", "has_openmp", "has_spectral", "init_num_threads", "is_distributed",
+    "is_vulkan_available", "is_warn_always_enabled", "set_anomaly_enabled",
+    "set_default_tensor_type", "set_deterministic_debug_mode", "set_flush_denormal",
+    "set_warn_always", "thread_safe_generator",
 ]

@@ -70,15 +70,21 @@ def share_memory_(tensor: Tensor) -> Tensor:
         return tensor
     owner = _owner(tensor._data)
     low, high = np.lib.array_utils.byte_bounds(owner)
-    size = high - low
-    mapping = mmap.mmap(-1, max(size, 1))
-    flat = np.frombuffer(mapping, np.uint8)  # its base views the mapping: see ``is_shared``
-    if size:
-        ctypes.memmove(_address(flat), low, size)
+    mapping = mmap.mmap(-1, max(high - low, 1))
+    # the array's base views the mapping: see ``is_shared``
+    move_memory(owner, np.frombuffer(mapping, np.uint8))
+    return tensor
+
+
+def move_memory(owner: np.ndarray, flat: np.ndarray) -> None:
+    """Copy the bytes the array ``owner`` spans into ``flat`` (uint8, at least as long) and
+    re-point every tensor viewing ``owner``'s memory into ``flat``, at the same offsets."""
+    low, high = np.lib.array_utils.byte_bounds(owner)
+    if high > low:
+        ctypes.memmove(_address(flat), low, high - low)
     for holder in _tensors_on(owner):
         old = holder._data
         new = np.ndarray(old.shape, old.dtype, buffer=flat, offset=_address(old) - low,
                          strides=old.strides)
         new.flags.writeable = old.flags.writeable
         holder._data = new
-    return tensor

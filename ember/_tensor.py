@@ -86,6 +86,9 @@ class Tensor:
             return
         if value and self.dtype.category not in _FLOAT_OR_COMPLEX:
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if value and type(self._vc) is not list and not _grad_state.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside "
+                               "InferenceMode is not allowed.")
         self._requires_grad = value
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -98,6 +101,8 @@ class Tensor:
         """Mirrors torch's ``Tensor._version``: how many in-place writes the tensor (and every
         view sharing its memory) has had. The counter itself is ``_vc`` (NOTE [Version
         counters])."""
+        if type(self._vc) is not list:
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._vc[0]
 
     @property
@@ -193,10 +198,19 @@ class Tensor:
         return _Handle(self._post_hooks, hook)
 
     def detach(self) -> Tensor:
-        """Mirrors ``Tensor.detach``: same data and version counter, no graph."""
+        """Mirrors ``Tensor.detach``: same data, storage and version counter, no graph. The
+        result is no view (``_base`` is None) but measures ``storage_offset`` from the same
+        memory as ``self`` (see ember._ops.shape._memory)."""
         out = make(self._data, False, None, self._vc)
-        if "_phys" in self.__dict__:  # a batched tensor (vmap) stays batched
-            out._phys = self._phys
+        base = self._base
+        if base is not None:
+            out._storage = base.__dict__.get("_storage", base._data)
+        state = self.__dict__
+        if state:
+            if "_storage" in state:
+                out._storage = state["_storage"]
+            if "_phys" in state:  # a batched tensor (vmap) stays batched
+                out._phys = state["_phys"]
         return out
 
     def detach_(self) -> Tensor:
@@ -354,6 +368,48 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    # ---- copying and pickling (NOTE [Tensor copies]) ---------------------------------
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """Mirrors ``Tensor.__deepcopy__``: a leaf with a copy of the storage (one copy per
+        storage within one ``memo``, so views of one base stay views of one new storage),
+        the same storage offset, sizes and strides, ``requires_grad``, a deep copy of
+        ``.grad`` and of the Python attributes."""
+        if self._grad_fn is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the "
+                "deepcopy protocol at the moment.  If you were attempting to deepcopy a module, "
+                "this may be because of a torch.nn.utils.weight_norm usage, see "
+                "https://github.com/pytorch/pytorch/pull/103001")
+        if id(self) in memo:
+            return memo[id(self)]
+        memory, offset, stride = _storage_layout(self)
+        key = ("ember.Tensor storage", id(memory))
+        copied = memo.get(key)
+        if copied is None:
+            copied = memo[key] = _storage_elements(memory, _span(memory)).copy()
+            memo.setdefault(id(memo), []).append(memory)  # keeps the id unique meanwhile
+        import copy
+
+        state = {k: copy.deepcopy(v, memo) for k, v in self.__dict__.items()
+                 if k not in _INTERNAL_ATTRS}
+        out = _rebuild_tensor(type(self), copied, offset, self._data.shape, stride,
+                              self._requires_grad, state)
+        memo[id(self)] = out
+        if self._grad is not None:
+            out._grad = copy.deepcopy(self._grad, memo)
+        return out
+
+    def __reduce_ex__(self, protocol: int):
+        """Mirrors ``Tensor.__reduce_ex__``: the tensor's whole storage (each tensor its own,
+        as torch pickles them), storage offset, sizes, strides, ``requires_grad`` and the
+        Python attributes; not ``.grad`` nor the graph. ``copy.copy`` thus shares the
+        storage, as torch's does."""
+        memory, offset, stride = _storage_layout(self)
+        state = {k: v for k, v in self.__dict__.items() if k not in _INTERNAL_ATTRS}
+        return (_rebuild_tensor,
+                (type(self), _storage_elements(memory, _span(memory)), offset,
+                 self._data.shape, stride, self._requires_grad, state))
+
     def __repr__(self) -> str:
         from ember._tensor_str import tensor_repr
 
@@ -398,9 +454,10 @@ class Tensor:
         raise RuntimeError(_device._NO_ACCELERATOR)
 
     def is_inference(self) -> bool:
-        """Mirrors ``Tensor.is_inference``: ember makes no inference tensors (inside
-        ``inference_mode`` it records nothing, as ``no_grad``), so always False."""
-        return False
+        """Mirrors ``Tensor.is_inference``: whether the tensor was made inside
+        ``inference_mode``, or views or detaches one. Its version counter says so: a plain
+        list for every other tensor (NOTE [Inference tensors] in ember/_runtime.py)."""
+        return type(self._vc) is not list
 
     def cpu(self) -> Tensor:
         return self
@@ -450,6 +507,61 @@ def _no_storage_in_vmap(t: Tensor) -> None:
         raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage")
 
 
+# NOTE [Tensor copies]
+# ``copy.deepcopy`` and ``pickle`` copy a tensor's storage, the memory ``storage_offset``
+# counts in (ember._ops.shape._memory), not only its elements, and rebuild the tensor over
+# the copy with the same offset and strides, as torch does. The attributes that hold
+# autograd state or memory bookkeeping are rebuilt, never copied.
+_INTERNAL_ATTRS = frozenset((
+    "_grad", "_base", "_output_nr", "_hooks", "_post_hooks", "_grad_acc", "_storage",
+    "_view_src", "_phys", "_fw"))
+
+
+def _storage_layout(t: Tensor) -> tuple:
+    """``t``'s storage array, storage offset and element strides."""
+    from ember._ops.shape import _memory, storage_offset, stride
+
+    if "_phys" in t.__dict__:
+        raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage")
+    return _memory(t), storage_offset(t), stride(t)
+
+
+def _span(memory: ndarray) -> int:
+    """Elements from ``memory``'s first element to its last (its storage's length)."""
+    if memory.size == 0:
+        return 0
+    return 1 + sum((n - 1) * s for n, s in zip(memory.shape, memory.strides) if s > 0) // (
+        memory.itemsize)
+
+
+def _storage_elements(memory: ndarray, n: int) -> ndarray:
+    """A one-dim array over the ``n`` elements of storage that start at ``memory``'s first
+    element."""
+    return np.lib.stride_tricks.as_strided(memory, (n,), (memory.itemsize,))
+
+
+def _rebuild_tensor(cls: type, memory: ndarray, offset: int, size: tuple, stride: tuple,
+                    requires_grad: bool, state: dict) -> Tensor:
+    """The tensor of ``cls`` with ``size`` and ``stride`` from element ``offset`` of the
+    one-dim ``memory``, which it shares (NOTE [Tensor copies]); as in torch its version
+    is 1."""
+    item = memory.itemsize
+    byte_strides = tuple(s * item for s in stride)
+    start = memory[offset:] if 0 not in size else memory[:0]
+    data = np.lib.stride_tricks.as_strided(start, size, byte_strides)
+    t = _new(cls)
+    t._data = data
+    t._requires_grad = False
+    t._grad_fn = None
+    t._vc = [1] if not _grad_state.inference else _inference_version()
+    if offset or data.size != memory.size or not data.flags.c_contiguous:
+        t._storage = memory
+    t.__dict__.update(state)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
 def _python_scalar(data, dt: _dtype.dtype):
     value = data.reshape(()).item() if dt is not _dtype.bfloat16 else float(data.reshape(()))
     return value
@@ -465,8 +577,16 @@ def make(data: ndarray, requires_grad: bool = False, grad_fn=None, version: list
     t._data = data
     t._requires_grad = requires_grad
     t._grad_fn = grad_fn
-    t._vc = [0] if version is None else version
+    if version is None:
+        version = [0] if not _grad_state.inference else _inference_version()
+    t._vc = version
     return t
+
+
+def _inference_version() -> list:
+    from ember._runtime import new_version
+
+    return new_version()
 
 
 def wrap_dim(dim: int, ndim: int) -> int:
@@ -533,3 +653,7 @@ Tensor.is_signed = _is_signed
 Tensor.is_nonzero = _is_nonzero
 Tensor.is_same_size = _is_same_size
 Tensor.type_as = _type_as
+
+
+# last: the autograd package imports this module's names
+from ember.autograd.grad_mode import state as _grad_state  # noqa: E402

@@ -14,17 +14,22 @@ from ember import (
     chain_matmul,
     einsum,
     istft,
+    lu,
     meshgrid,
     norm,
+    pca_lowrank,
     split,
     stft,
+    svd_lowrank,
     tensordot,
     unique,
+    unique_consecutive,
     unravel_index,
 )
 
 __all__ = ["atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_shapes",
            "broadcast_tensors", "cartesian_prod", "cdist", "chain_matmul", "einsum", "meshgrid",
-           "istft", "norm", "split", "stft", "tensordot", "unique", "unravel_index"]
+           "istft", "lu", "norm", "pca_lowrank", "split", "stft", "svd_lowrank", "tensordot",
+           "unique", "unique_consecutive", "unravel_index"]
 
 

@@ -330,3 +330,31 @@ def test_grad_scaler_state_dict_and_errors_match_torch():
                  lambda lib: lib.amp.GradScaler("cpu").load_state_dict({}),
                  lambda lib: lib.amp.GradScaler("cpu").scale(3.0)):
         check_raises_like(case)
+
+
+@pytest.mark.parametrize("label,device", [("gpu", "cuda"), ("ipu", "ipu"), ("xla", "xla")])
+def test_deprecated_device_state_functions_match_torch(label, device):
+    names = [f"get_autocast_{label}_dtype", f"set_autocast_{label}_dtype"]
+    if label != "gpu":  # torch has no is/set_autocast_gpu_enabled
+        names += [f"is_autocast_{label}_enabled", f"set_autocast_{label}_enabled"]
+    seen = {}
+    with recording_compared(*(f"torch.{name}" for name in names)):
+        for lib in (torch, ember):
+            before = (lib.get_autocast_dtype(device), lib.is_autocast_enabled(device))
+            with warnings.catch_warnings(record=True) as record:
+                warnings.simplefilter("always")
+                first = getattr(lib, f"get_autocast_{label}_dtype")()
+                getattr(lib, f"set_autocast_{label}_dtype")(lib.float64)
+                after = lib.get_autocast_dtype(device)
+                flags = []
+                if label != "gpu":
+                    getattr(lib, f"set_autocast_{label}_enabled")(True)
+                    flags = [getattr(lib, f"is_autocast_{label}_enabled")(),
+                             lib.is_autocast_enabled(device)]
+            lib.set_autocast_dtype(device, before[0])
+            lib.set_autocast_enabled(device, before[1])
+            seen[lib] = (repr(first), repr(after), flags,
+                         [type(w.category).__name__ for w in record],
+                         [str(w.message).split(" (Triggered")[0] for w in record])
+        assert seen[ember] == seen[torch]
+    assert not hasattr(ember, "is_autocast_gpu_enabled")

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember._ops import out as out_rules
 from tests.helpers import assert_raises_like, assert_same, torch
 
 NAMESPACES = ("", "linalg.", "special.", "fft.", "nn.functional.")
@@ -83,9 +84,6 @@ def torch_out_functions() -> dict:
     return found
 
 
-TORCH_OUT = torch_out_functions()
-CHECKED = sorted(n for n in TORCH_OUT if ember_function(n) is not None)
-
 _rng = np.random.default_rng(0)
 _A = _rng.uniform(0.1, 0.9, (3, 3))
 ARRAYS = {
@@ -114,11 +112,32 @@ SAMPLES = {
     "nn.functional.channel_shuffle": "b3[None],2", "nn.functional.conv_tbc": "b3,b3,v",
     "nn.functional.pixel_shuffle": "x.reshape(1,4,3,1),2",
     "nn.functional.pixel_unshuffle": "x.reshape(1,1,2,6),2", "threshold": "x,0.5,2.0",
+    "addr": "x,v,x[0]", "index_reduce": "x,1,idx,x[:,:2],'prod'", "narrow_copy": "x,1,0,2",
+    "nonzero_static": "x,size=2", "as_strided_copy": "x,(2,2),(1,2)",
+    "expand_copy": "v,(2,3)", "permute_copy": "x,(1,0)", "select_copy": "x,0,1",
+    "split_with_sizes_copy": "x,[1,2]", "transpose_copy": "x,0,1", "unfold_copy": "x,1,2,1",
+    "unsqueeze_copy": "x,1", "view_as_complex_copy": "x.reshape(3,2,2)",
+    "view_as_real_copy": "x+0j", "view_copy": "x,(4,3)", "linalg.multi_dot": "[sq,x,x.T]",
+    "linalg.solve_triangular": "sq,x,upper=True", "linalg.tensorinv": "sq,1",
+    "lu_solve": "sq,*sq.lu()", "linalg.lu_solve": "*sq.lu(),sq", "lu_unpack": "*sq.lu()",
+    "ormqr": "*sq.geqrf(),sq", "linalg.ldl_solve": "*lib.linalg.ldl_factor(sq),x",
+    "native_batch_norm": "b3,v,v,None,None,True,0.1,1e-5",
 }
+# Functions whose torch signature lists out= but that no sample can run on torch's CPU build:
+# each is checked against torch by a test of its own below.
+UNSAMPLED = {
+    # removed from torch: it always raises, out= or not
+    "lstsq", "matrix_rank", "solve", "symeig",
+    # torch has only a CUDA kernel for it
+    "batch_norm_elemt",
+}
+
+TORCH_OUT = torch_out_functions()
+CHECKED = sorted(n for n in TORCH_OUT if ember_function(n) is not None and n not in UNSAMPLED)
 
 
 def _env(lib) -> dict:
-    return {k: lib.tensor(v) for k, v in ARRAYS.items()}
+    return {"lib": lib, **{k: lib.tensor(v) for k, v in ARRAYS.items()}}
 
 
 def call(lib, fn, spec: str, **kwargs):
@@ -183,7 +202,10 @@ def test_out_writes_and_returns_out(name):
     versions = [o._version for o in (e_out if isinstance(e_out, tuple) else (e_out,))]
     ember.manual_seed(0)
     got = call(ember, fn, spec, out=e_out)
-    if isinstance(e_out, tuple):
+    torch.manual_seed(0)
+    if call(torch, TORCH_OUT[name], spec, out=_outs(torch, t_result)) is None:
+        assert got is None  # torch's functions with a list out= (split_copy) return nothing
+    elif isinstance(e_out, tuple):
         assert tuple(got) == e_out and all(a is b for a, b in zip(got, e_out))
     else:
         assert got is e_out
@@ -236,11 +258,13 @@ _GENERIC = ("can't be cast to the desired output type", "Expected out tensor to 
             "functions with out=... arguments don't support automatic differentiation")
 
 
-def _compare(name, torch_call, ember_call):
+def _compare(name, torch_call, ember_call, worded=False):
+    """Compare the errors of the two calls: the whole message where ember words it as torch
+    does (the generic texts, and ``worded``: one of out.py's ``_WORDING``), else the type."""
     try:
         torch_call()
     except Exception as t_exc:  # noqa: BLE001 - any error torch raises is compared
-        match = None if any(g in str(t_exc) for g in _GENERIC) else ""
+        match = None if worded or any(g in str(t_exc) for g in _GENERIC) else ""
         if type(t_exc) is not RuntimeError or match is None:
             assert_raises_like(t_exc, ember_call, error_match=match, what=name)
         else:
@@ -271,7 +295,7 @@ def test_out_dtype_rules(name):
             return call(ember, fn, spec, out=_outs(ember, t_result, dtype=getattr(ember, dtype)))
         if "int" in dtype and first.is_floating_point() and name in ("rand", "randn"):
             continue  # torch: NotImplementedError from its kernel; ember draws in ints too
-        _compare(f"{name} out={dtype}", run_torch, run_ember)
+        _compare(f"{name} out={dtype}", run_torch, run_ember, worded=name in out_rules._WORDING)
 
 
 @pytest.mark.parametrize("name", CHECKED)
@@ -285,7 +309,9 @@ def test_out_refuses_grad(name):
         env = _env(lib)
         for k in ("x", "sq", "v", "b3"):
             env[k].requires_grad_()
-        return eval(f"f({spec}, out=out)", {"f": f, "out": _outs(lib, t_result)}, env)  # noqa: S307
+        out = _outs(lib, t_result)
+        eval(f"f({spec}, out=out)", {"f": f, "out": out}, env)  # noqa: S307
+        return out
     _compare(name, lambda: with_grad(torch, TORCH_OUT[name]), lambda: with_grad(ember, fn))
     with ember.no_grad():  # under no_grad the values are written, no history recorded
         out = with_grad(ember, fn)
@@ -343,3 +369,75 @@ def test_factories_take_out_dtype():
     assert_raises_like(
         _raised(lambda: torch.zeros(3, dtype=torch.float64, out=torch.empty(3, dtype=torch.long))),
         lambda: ember.zeros(3, dtype=ember.float64, out=ember.empty(3, dtype=ember.long)))
+
+
+def test_unsampled_functions():
+    x = np.random.default_rng(2).uniform(0.1, 0.9, (3, 3)).astype(np.float32)
+    t, e = torch.tensor(x), ember.tensor(x)
+    # torch's removed functions raise their removal notice, out= or not
+    for name, nargs in (("lstsq", 2), ("matrix_rank", 1), ("solve", 2), ("symeig", 1)):
+        one = name == "matrix_rank"
+        t_out = torch.empty(0) if one else (torch.empty(0), torch.empty(0))
+        e_out = ember.empty(0) if one else (ember.empty(0), ember.empty(0))
+        assert_raises_like(_raised(lambda n=name, a=nargs, o=t_out: getattr(torch, n)(
+            *[t] * a, out=o)), lambda n=name, a=nargs, o=e_out: getattr(ember, n)(
+            *[e] * a, out=o), what=name)
+    # batch_norm_elemt has only a CUDA kernel in torch: its formula, in torch ops, is the oracle
+    b = np.random.default_rng(3).normal(size=(2, 3, 4)).astype(np.float32)
+    w, bias, mean, invstd = (np.random.default_rng(s).uniform(0.5, 1.5, 3).astype(np.float32)
+                             for s in range(4, 8))
+    args = (b, w, bias, mean, invstd)
+    with pytest.raises(NotImplementedError):
+        torch.batch_norm_elemt(*map(torch.tensor, args), 1e-5)
+    tb, tw, tbias, tmean, tinvstd = (torch.tensor(a)[:, None] if a.ndim == 1 else torch.tensor(a)
+                                     for a in args)
+    expected = (tb - tmean) * tinvstd * tw + tbias
+    out = ember.empty(0)
+    assert ember.batch_norm_elemt(*map(ember.tensor, args), 1e-5, out=out) is out
+    assert_same(out, expected, what="batch_norm_elemt")
+    assert out._version == 1
+
+
+def test_list_outs_and_copies():
+    x = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    t, e = torch.tensor(x), ember.tensor(x)
+
+    def both(fn):
+        t_result = fn(torch, t)
+        e_result = fn(ember, e)
+        assert e_result is None and t_result is None
+    # split_copy copies each piece as out.copy_(piece) does: any dtype, broadcast into out
+    for shape, dtype in (((1, 4), "float32"), ((2, 1, 4), "int32"), ((1, 4), "bool")):
+        outs = {lib: tuple(lib.zeros(shape, dtype=getattr(lib, dtype)) for _ in range(3))
+                for lib in (torch, ember)}
+        both(lambda lib, a, o=outs: lib.split_copy(a, 1, out=o[lib]))
+        for a, b in zip(outs[ember], outs[torch]):
+            assert_same(a, b, what=f"split_copy into {shape} {dtype}")
+    for shape in ((1,), (7,), (0,)):
+        assert_raises_like(
+            _raised(lambda s=shape: torch.split_copy(t, 1, out=[torch.empty(s)] * 3)),
+            lambda s=shape: ember.split_copy(e, 1, out=[ember.empty(s)] * 3), what=str(shape))
+    # a list of the wrong length: torch names its out= kernel
+    for name, args in (("split_copy", (1,)), ("split_with_sizes_copy", ([1, 2],)),
+                       ("unbind_copy", ())):
+        assert_raises_like(
+            _raised(lambda n=name, a=args: getattr(torch, n)(t, *a, out=[torch.empty(0)])),
+            lambda n=name, a=args: getattr(ember, n)(e, *a, out=[ember.empty(0)]), what=name)
+
+
+def test_worded_errors_of_later_outputs():
+    x = np.random.default_rng(4).uniform(0.1, 0.9, (3, 4)).astype(np.float32)
+    t, e = torch.tensor(x), ember.tensor(x)
+    for name, dtypes in (("geqrf", ("float64", "int64")), ("geqrf", ("float32", "bool")),
+                         ("histogram", ("float32", "float64")), ("histogram", ("float32",
+                                                                              "int64"))):
+        def run(lib, a, name=name, dtypes=dtypes):
+            out = tuple(lib.empty(0, dtype=getattr(lib, d)) for d in dtypes)
+            return getattr(lib, name)(a, out=out)
+        assert_raises_like(_raised(lambda run=run: run(torch, t)), lambda run=run: run(ember, e),
+                           what=f"{name} {dtypes}")
+    # geqrf's outs take the cast rule each: a float64 ``a`` holds float32 results
+    t_r = torch.geqrf(t, out=(torch.empty(0, dtype=torch.float64), torch.empty(0)))
+    e_r = ember.geqrf(e, out=(ember.empty(0, dtype=ember.float64), ember.empty(0)))
+    for a, b in zip(e_r, t_r):
+        assert_same(a, b, what="geqrf")

@@ -6,7 +6,7 @@ import pytest
 
 import ember
 from ember._ops import random as er
-from tests.helpers import check_raises_like, recording_compared, torch
+from tests.helpers import assert_same, check_raises_like, recording_compared, torch
 
 # Every test here asserts bits: CI reruns them under each NumPy SIMD dispatch target.
 pytestmark = pytest.mark.bitexact
@@ -540,3 +540,14 @@ def test_randperm_large_n_last_steps():
     positions = {_WIDE_N - 1 - s: _WIDE_N - 1 - int(mirrored[s]) for s in range(count)}
     assert positions == _WIDE_POSITIONS
     assert er.rand(2, generator=g).tolist() == _WIDE_NEXT
+
+
+@pytest.mark.parametrize("replacement", [False, True])
+def test_multinomial_of_no_rows_and_no_samples_match_torch(replacement):
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        drawn = lib.multinomial(lib.ones(0, 3), 2, replacement)
+        assert tuple(drawn.shape) == (0, 2) and drawn.dtype == lib.int64
+    assert_same(ember.rand(3), torch.rand(3))  # nothing was drawn from the generators
+    check_raises_like(lambda L: L.multinomial(L.ones(2, 3), 0, replacement))
+    check_raises_like(lambda L: L.multinomial(L.ones(3), -1, replacement))

@@ -2,10 +2,13 @@
 ``to`` and ``clone``."""
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
 from ember import _dtype
+from ember import _memory_format as _mf
+from ember import storage as _storage
 from ember._backend import ndarray, np
 from ember._device import device as _device
 from ember._device import place as _place
@@ -16,27 +19,32 @@ from ember.autograd import grad_mode
 
 # ---- dtype inference ------------------------------------------------------------------
 
+# NOTE [Data to tensors]
+# torch.tensor reads nested sequences as torch does: the dtype (when not given) promotes the
+# dtypes of all the leaves (``promote_types``, not the weak rules of arithmetic): a Python
+# bool is bool, an int int64, a float the default dtype, a complex the default complex
+# dtype, a tensor (a scalar of one element here) or NumPy scalar its own dtype; a NumPy
+# array inside is a nested sequence of its dtype. Storing checks each value against the
+# dtype as torch does: a complex number does not become real, an integer dtype refuses
+# values outside its range, an int beyond int64 is refused. Data made of Python numbers
+# alone (the common case) goes to NumPy in one call, its dtype read from the set of the
+# leaves' types (one C-level pass per nesting level), and the checks run on the array;
+# only data holding anything else is walked in Python.
 
-def _infer_np_dtype(kind: str):
-    """The dtype torch gives Python data of this NumPy kind (floats are the default dtype)."""
+_PY_NUMBERS = frozenset((bool, int, float, complex))
+_NESTED = frozenset((list, tuple))
+_NUMBER_KINDS = {bool: "b", int: "i", float: "f", complex: "c"}
+
+
+def _number_category_dtype(kind: str) -> _dtype.dtype:
+    """The dtype torch infers for Python numbers of this NumPy kind ("b", "i", "f", "c")."""
     if kind == "b":
-        return _dtype.bool_.np
-    if kind in "iu":
-        return _dtype.int64.np
+        return _dtype.bool_
     if kind == "f":
-        return _dtype.get_default_dtype().np
+        return _dtype.get_default_dtype()
     if kind == "c":
-        return _dtype.default_complex().np
-    raise TypeError("new(): invalid data type 'str'")
-
-
-def _unwrap(data):
-    """Nested Python data with any tensors inside replaced by their arrays."""
-    if isinstance(data, Tensor):
-        return data._data
-    if isinstance(data, (list, tuple)):
-        return [_unwrap(d) for d in data]
-    return data
+        return _dtype.default_complex()
+    return _dtype.int64
 
 
 def _check_ragged(data, dim: int = 0) -> None:
@@ -47,28 +55,195 @@ def _check_ragged(data, dim: int = 0) -> None:
     if isinstance(first, (list, tuple)):
         length = len(first)
         for item in data:
-            if not isinstance(item, (list, tuple)) or len(item) != length:
-                got = len(item) if isinstance(item, (list, tuple)) else type(item).__name__
+            if not isinstance(item, (list, tuple)):
+                raise TypeError("not a sequence")
+            if len(item) != length:
                 raise ValueError(f"expected sequence of length {length} at dim {dim + 1} "
-                                 f"(got {got})")
+                                 f"(got {len(item)})")
         for item in data:
             _check_ragged(item, dim + 1)
+
+
+def _leaf_types(data) -> set:
+    """The types of the leaves of rectangular nested lists and tuples, one C-level pass per
+    nesting level."""
+    level = data
+    while True:
+        kinds = set(map(type, level))
+        if not kinds or not kinds <= _NESTED:
+            return kinds
+        level = list(itertools.chain.from_iterable(level))
+
+
+def _bad_leaf(item, dtype) -> Exception:
+    """torch's error for a leaf that is no number: inferring its dtype, or storing it."""
+    name = type(item).__name__
+    if dtype is None:
+        if isinstance(item, str):
+            return TypeError("new(): invalid data type 'str'")
+        return RuntimeError(f"Could not infer dtype of {name}")
+    if dtype.category <= _dtype.INT:
+        return TypeError(f"'{name}' object cannot be interpreted as an integer")
+    return TypeError(f"must be real number, not {name}")
+
+
+def _tensor_leaf(t: Tensor, dtype):
+    """The Python number a tensor of one element inside a sequence stands for, checked
+    against ``dtype`` as torch stores it."""
+    value = t.item()
+    if dtype is None:
+        return value
+    source = t.dtype.category
+    if dtype.category <= _dtype.INT and source >= _dtype.FLOAT:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    if dtype.category == _dtype.FLOAT and source == _dtype.COMPLEX:
+        if value.imag != 0:
+            raise RuntimeError(f"value cannot be converted to type {_dtype.cpp_type_name(dtype)}"
+                               " without overflow")
+        value = value.real
+    return value
+
+
+def _mixed_leaves(data, dtype) -> tuple:
+    """Nested data holding tensors, NumPy values or non-numbers as Python numbers, and the
+    dtype its leaves promote to (NOTE [Data to tensors])."""
+    first = data
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+    if isinstance(first, str):
+        raise ValueError("too many dimensions 'str'")
+    seen = []
+    oversized = []
+
+    def walk(item):
+        if isinstance(item, (list, tuple)):
+            return [walk(x) for x in item]
+        kind = type(item)
+        if kind in _PY_NUMBERS:
+            seen.append(_number_category_dtype(_NUMBER_KINDS[kind]))
+            return item
+        if isinstance(item, Tensor):
+            seen.append(item.dtype)
+            if item._data.size != 1:
+                oversized.append(item)  # torch's error depends on the dtype: raised below
+                return None
+            return _tensor_leaf(item, dtype)
+        if isinstance(item, ndarray):
+            if item.ndim == 0:
+                raise TypeError("len() of unsized object")
+            seen.append(_dtype.from_np(item.dtype))
+            return item.tolist()
+        if isinstance(item, np.generic):
+            seen.append(_dtype.from_np(item.dtype))
+            value = item.item()
+            if isinstance(value, complex) and dtype is not None and not dtype.is_complex:
+                value = value.real  # a NumPy scalar converts as NumPy converts it
+            return value
+        raise _bad_leaf(item, dtype)
+
+    values = walk(data)
+    inferred = _dtype.get_default_dtype()
+    if seen:
+        inferred = seen[0]
+        for d in seen[1:]:
+            inferred = _dtype.promote_types(inferred, d)
+    if oversized:
+        if (dtype or inferred).category <= _dtype.INT:
+            raise TypeError(
+                "only integer tensors of a single element can be converted to an index")
+        raise ValueError("only one element tensors can be converted to Python scalars")
+    return values, inferred
+
+
+def _store(array: ndarray, dtype: _dtype.dtype) -> ndarray:
+    """Python numbers (as NumPy read them) stored as ``dtype``, with torch's errors for
+    values that dtype cannot hold (NOTE [Data to tensors])."""
+    kind = array.dtype.kind
+    category = dtype.category
+    if kind == "c" and category in (_dtype.INT, _dtype.FLOAT):
+        raise _bad_leaf(1j, dtype)
+    if category == _dtype.INT:
+        if kind in "Ou":  # ints beyond int64
+            raise ValueError("Overflow when unpacking long long")
+        if array.size and kind in "if" and (kind == "f" or dtype.itemsize < 8):
+            info = np.iinfo(dtype.np)
+            low = min(int(info.min), -int(info.max))  # negatives wrap into unsigned types
+            finite = kind == "i" or bool(np.isfinite(array).all())
+            if not finite or array.min() < low or array.max() > info.max:
+                raise RuntimeError(
+                    f"value cannot be converted to type {dtype.name} without overflow")
+    elif kind == "O":
+        if category == _dtype.BOOL:
+            array = array != 0
+        else:
+            array = array.astype(np.complex128 if category == _dtype.COMPLEX else np.float64)
+    if array.dtype != dtype.np:
+        array = array.astype(dtype.np)
+    return array
+
+
+def _from_python(data, dtype) -> ndarray:
+    """The array of nested Python data (NOTE [Data to tensors])."""
+    if type(data) not in _NESTED and type(data) not in _PY_NUMBERS:
+        if isinstance(data, str):
+            raise TypeError("new(): invalid data type 'str'")
+        if not hasattr(data, "__len__"):
+            raise _bad_leaf(data, dtype)
+        data = list(data)  # range, torch.Size and other sequences
+    _check_ragged(data)
+    leaves = _leaf_types(data) if type(data) in _NESTED else {type(data)}
+    if leaves <= _PY_NUMBERS:
+        # NumPy may keep big ints as objects, so the category comes from the leaves' types
+        inferred = _number_category_dtype(max((_NUMBER_KINDS[k] for k in leaves),
+                                              key="bifc".index, default="f"))
+    else:
+        data, inferred = _mixed_leaves(data, dtype)
+    try:
+        array = np.array(data)
+    except OverflowError:  # ints of both signs beyond int64
+        array = np.array(data, dtype=object)
+    return _store(array, dtype or inferred)
+
+
+def _from_storage(data, dtype) -> Tensor:
+    """torch.tensor of a storage: a tensor over the storage's whole memory (shared, as torch
+    shares it), of ``dtype``; an ``UntypedStorage`` defaults to int64 and a ``TypedStorage``
+    must hold the dtype asked for (the default dtype when none is)."""
+    from ember._tensor_attrs import set_
+
+    if isinstance(data, _storage.TypedStorage):
+        want = dtype or _dtype.get_default_dtype()
+        if data.dtype is not want:
+            raise RuntimeError(
+                f"Expected a Storage of type {_dtype.scalar_type_name(want)} or an "
+                f"UntypedStorage, but got {_dtype.scalar_type_name(data.dtype)}")
+    else:
+        want = dtype or _dtype.int64
+    t = set_(make(np.empty(0, want.np)), data)
+    t._vc[0] = 0  # a new tensor, not one set_ wrote to: torch's version is 0
+    return t
 
 
 def _finish(data: ndarray, requires_grad: bool) -> Tensor:
     t = make(data)
     if requires_grad:
-        if data.dtype.kind not in "fc" and data.dtype != _dtype.bfloat16.np:
-            raise RuntimeError(
-                "Only Tensors of floating point and complex dtype can require gradients")
-        t._requires_grad = True
+        _require_grad(t)
     return t
+
+
+def _require_grad(t: Tensor) -> None:
+    data = t._data
+    if data.dtype.kind not in "fc" and data.dtype != _dtype.bfloat16.np:
+        raise RuntimeError(
+            "Only Tensors of floating point and complex dtype can require gradients")
+    t._requires_grad = True
 
 
 def tensor(data, *, dtype: _dtype.dtype | None = None, device=None,
            requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """Mirrors ``torch.tensor``: always copies; infers torch's dtype from Python data
-    (float -> default dtype, int -> int64) and keeps a NumPy array's dtype."""
+    """Mirrors ``torch.tensor``: copies ``data`` (a tensor, NumPy array, nested sequence of
+    numbers and one-element tensors, or a storage, which it shares as torch does) into a
+    tensor of ``dtype``, else of the dtype torch infers (NOTE [Data to tensors])."""
     _place(device)
     if pin_memory:
         check_tensor_options("tensor", None, pin_memory)
@@ -82,24 +257,16 @@ def tensor(data, *, dtype: _dtype.dtype | None = None, device=None,
     elif isinstance(data, (ndarray, np.generic)):
         array = np.array(data)
         _dtype.from_np(array.dtype)
+    elif isinstance(data, (_storage.UntypedStorage, _storage.TypedStorage)):
+        t = _from_storage(data, dtype)
+        if requires_grad:
+            _require_grad(t)
+        return t
     else:
-        _check_ragged(data)
-        array = np.array(_unwrap(data))
-        if array.dtype.kind not in "biufc":
-            raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
-        if dtype is None and not _holds_arrays(data):
-            inferred = _infer_np_dtype(array.dtype.kind)
-            if array.dtype != inferred:
-                array = array.astype(inferred)
+        array = _from_python(data, dtype)
     if dtype is not None and array.dtype != dtype.np:
         array = array.astype(dtype.np)
     return _finish(array, requires_grad)
-
-
-def _holds_arrays(data) -> bool:
-    while isinstance(data, (list, tuple)) and data:
-        data = data[0]
-    return isinstance(data, (Tensor, ndarray, np.generic))
 
 
 def as_tensor(data, dtype: _dtype.dtype | None = None, device=None) -> Tensor:
@@ -148,11 +315,21 @@ def parse_size(size: tuple, name: str = "") -> tuple:
 
 def _factory(shape: tuple, fill, dtype, requires_grad: bool) -> Tensor:
     np_dtype = (dtype or _dtype.get_default_dtype()).np
+    if 0 in shape:
+        return _finish(_empty_contiguous(shape, np_dtype), requires_grad)
     if fill == 0:
         data = np.zeros(shape, np_dtype)
     else:
         data = np.full(shape, fill, np_dtype)
     return _finish(data, requires_grad)
+
+
+def _empty_contiguous(shape: tuple, np_dtype) -> ndarray:
+    """An array with no elements that carries torch's contiguous strides (a size-0 dim
+    counting as 1), so that its views keep the strides torch's views of it have; NumPy
+    would give every stride 0 (see ember._ops.shape.stride)."""
+    return _mf.empty_strided_array(shape, _mf.format_strides(shape, _mf.contiguous_format),
+                                   np_dtype)
 
 
 def check_tensor_options(name: str, layout, pin_memory) -> None:
@@ -193,12 +370,21 @@ def ones(*sizes, size=None, dtype=None, layout=None, device=None, pin_memory: bo
 
 def empty(*sizes, size=None, dtype=None, layout=None, device=None, pin_memory: bool = False,
           requires_grad: bool = False, memory_format=None) -> Tensor:
-    """Mirrors ``torch.empty`` (the shape as positionals or ``size=``); ember's memory is
-    zero-filled rather than uninitialised."""
+    """Mirrors ``torch.empty`` (the shape as positionals or ``size=``, laid out as
+    ``memory_format`` says); ember's memory is zero-filled rather than uninitialised."""
     _place(device)
     if layout is not None or pin_memory:
         check_tensor_options("empty", layout, pin_memory)
-    return _factory(sizes_or_size(sizes, size, "empty"), 0, dtype, requires_grad)
+    shape = sizes_or_size(sizes, size, "empty")
+    if memory_format is None or memory_format is _mf.contiguous_format:
+        return _factory(shape, 0, dtype, requires_grad)
+    _mf.check_format(memory_format, "empty")
+    if memory_format is _mf.preserve_format:
+        raise RuntimeError("unsupported memory format Preserve")
+    _mf.check_rank(memory_format, len(shape))
+    np_dtype = (dtype or _dtype.get_default_dtype()).np
+    strides = _mf.format_strides(shape, memory_format)
+    return _finish(_mf.empty_strided_array(shape, strides, np_dtype), requires_grad)
 
 
 def _number_dtype(value) -> _dtype.dtype:
@@ -219,8 +405,35 @@ def full(size, fill_value, *, dtype=None, layout=None, device=None, pin_memory: 
                     requires_grad)
 
 
-def _like(input: Tensor, fill, dtype, requires_grad: bool) -> Tensor:
-    return _factory(input._data.shape, fill, dtype or input.dtype, requires_grad)
+def like_layout(input: Tensor, np_dtype, memory_format, name: str):
+    """For a ``*_like`` factory ``name``: a fresh zero-filled array of ``input``'s shape laid
+    out as torch's ``memory_format`` rule says (NOTE [Memory format rules]), or None when
+    that layout is C order."""
+    data = input._data
+    if memory_format is not None and memory_format is not _mf.preserve_format:
+        _mf.check_format(memory_format, name)
+        if memory_format is _mf.contiguous_format:
+            return None
+        _mf.check_rank(memory_format, data.ndim)
+        strides = _mf.format_strides(data.shape, memory_format)
+    elif _mf.has_c_strides(data):  # the common case: preserving C order is C order
+        return None
+    else:
+        strides = _mf.preserved_strides(data)
+    if strides == _mf.format_strides(data.shape, _mf.contiguous_format):
+        return None
+    return _mf.empty_strided_array(data.shape, strides, np_dtype)
+
+
+def _like(input: Tensor, fill, dtype, requires_grad: bool, memory_format, name: str
+          ) -> Tensor:
+    dtype = dtype or input.dtype
+    out = like_layout(input, dtype.np, memory_format, name)
+    if out is None:
+        return _factory(input._data.shape, fill, dtype, requires_grad)
+    if fill != 0:
+        out.fill(fill)
+    return _finish(out, requires_grad)
 
 
 def zeros_like(input: Tensor, *, dtype=None, layout=None, device=None,
@@ -230,7 +443,7 @@ def zeros_like(input: Tensor, *, dtype=None, layout=None, device=None,
     _serve(device)
     if layout is not None or pin_memory:
         check_tensor_options("zeros_like", layout, pin_memory)
-    return _like(input, 0, dtype, requires_grad)
+    return _like(input, 0, dtype, requires_grad, memory_format, "zeros_like")
 
 
 def ones_like(input: Tensor, *, dtype=None, layout=None, device=None,
@@ -240,7 +453,7 @@ def ones_like(input: Tensor, *, dtype=None, layout=None, device=None,
     _serve(device)
     if layout is not None or pin_memory:
         check_tensor_options("ones_like", layout, pin_memory)
-    return _like(input, 1, dtype, requires_grad)
+    return _like(input, 1, dtype, requires_grad, memory_format, "ones_like")
 
 
 def empty_like(input: Tensor, *, dtype=None, layout=None, device=None,
@@ -250,7 +463,7 @@ def empty_like(input: Tensor, *, dtype=None, layout=None, device=None,
     _serve(device)
     if layout is not None or pin_memory:
         check_tensor_options("empty_like", layout, pin_memory)
-    return _like(input, 0, dtype, requires_grad)
+    return _like(input, 0, dtype, requires_grad, memory_format, "empty_like")
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None,
@@ -260,7 +473,7 @@ def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None
     _serve(device)
     if layout is not None or pin_memory:
         check_tensor_options("full_like", layout, pin_memory)
-    return _like(input, fill_value, dtype, requires_grad)
+    return _like(input, fill_value, dtype, requires_grad, memory_format, "full_like")
 
 
 def _plain_number(x):
@@ -440,44 +653,82 @@ def eye(n: int, m: int | None = None, *, dtype=None, layout=None, device=None,
 
 
 def legacy_new(cls, *args, **kwargs) -> Tensor:
-    """``Tensor(*sizes)`` or ``Tensor(data)``: torch's legacy constructor, default dtype."""
+    """``Tensor(*sizes)``, ``Tensor(size)``, ``Tensor(data)`` (a sequence, copied to the
+    default dtype), ``Tensor(tensor)`` (an alias of it) or ``Tensor(storage)`` (the storage's
+    whole memory read as the default dtype, shared): torch's legacy constructor."""
+    _place(kwargs.pop("device", None))
+    if kwargs:
+        raise TypeError(f"new() got an unexpected keyword argument '{next(iter(kwargs))}'")
     if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args):
         t = zeros(*args)
     elif len(args) == 1 and isinstance(args[0], (Size, tuple)) and not args[0]:
         t = zeros(0)
     elif len(args) == 1:
-        t = tensor(args[0], dtype=_dtype.get_default_dtype())
+        data = args[0]
+        if isinstance(data, Tensor):
+            t = data.detach()
+        elif isinstance(data, (_storage.UntypedStorage, _storage.TypedStorage)):
+            t = _legacy_from_storage(data)
+        elif isinstance(data, (ndarray, str)) or hasattr(data, "__len__"):
+            t = tensor(data, dtype=_dtype.get_default_dtype())
+        else:
+            raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
     elif not args:
         t = zeros(0)
     else:
         raise TypeError("new(): invalid arguments")
     if cls is not Tensor:
         obj = object.__new__(cls)
-        obj._data, obj._requires_grad, obj._grad_fn, obj._vc = t._data, False, None, [0]
+        obj._data, obj._requires_grad, obj._grad_fn, obj._vc = t._data, False, None, t._vc
+        obj.__dict__.update(t.__dict__)
         return obj
     return t
 
 
+def _legacy_from_storage(data) -> Tensor:
+    """``Tensor(storage)``: the storage's whole memory as the default dtype, shared."""
+    from ember._tensor_attrs import set_
+
+    want = _dtype.get_default_dtype()
+    if isinstance(data, _storage.TypedStorage) and data.dtype is not want:
+        raise RuntimeError(
+            f"Expected a Storage of type {_dtype.scalar_type_name(want)} or an UntypedStorage, "
+            f"but got type {_dtype.scalar_type_name(data.dtype)} for argument 1 'storage'")
+    return set_(zeros(0), data)
+
+
 # ---- copies ---------------------------------------------------------------------------
 
+# A copy keeps its input's layout (``preserve_format``) unless told otherwise: NOTE [Memory
+# format rules]. The ``*_FORMAT`` records take the format as a parameter.
 TO = defop("to", node="ToCopyBackward0", kind=KEEP,
-           forward=lambda xp, self, np_dtype: _dtype.cast(self, np_dtype),
+           forward=lambda xp, self, np_dtype: _mf.relayout(self, _dtype.cast(self, np_dtype),
+                                                           None),
            # the engine casts the gradient back to the input's dtype (fit_gradient)
            backward=lambda grad, self, np_dtype: grad)
+TO_FORMAT = defop("to", node="ToCopyBackward0", kind=KEEP,
+                  forward=lambda xp, self, np_dtype, memory_format: _mf.relayout(
+                      self, _dtype.cast(self, np_dtype), memory_format),
+                  backward=lambda grad, self, np_dtype, memory_format: grad)
 
 CLONE = defop("clone", node="CloneBackward0", kind=KEEP,
-              forward=lambda xp, self: self.copy(),
+              forward=lambda xp, self: _mf.preserve_copy(self),
               backward=lambda grad, self: grad)
+CLONE_FORMAT = defop("clone", node="CloneBackward0", kind=KEEP,
+                     forward=lambda xp, self, memory_format: _mf.copy_in_format(
+                         self, memory_format),
+                     backward=lambda grad, self, memory_format: grad)
 
 
 def _to(self: Tensor, *args, **kwargs) -> Tensor:
     """Mirrors ``Tensor.to(dtype)``, ``to(device)``, ``to(other)``; returns ``self`` when
-    nothing changes and ``copy`` is False."""
+    nothing changes (dtype, and the layout ``memory_format`` asks for) and ``copy`` is
+    False. A copy keeps ``self``'s strides unless ``memory_format`` says otherwise."""
     dtype = kwargs.pop("dtype", None)
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
     _serve(kwargs.pop("device", None))
-    kwargs.pop("memory_format", None)
+    fmt = kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
     for a in args:
@@ -491,26 +742,56 @@ def _to(self: Tensor, *args, **kwargs) -> Tensor:
             pass
         elif a is not None:
             raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
-    if dtype is None or dtype.np == self._data.dtype:
-        return clone(self) if copy else self
-    if dtype.category < _dtype.FLOAT and self._requires_grad:
+    if fmt is _mf.preserve_format:
+        fmt = None
+    elif fmt is not None:
+        _mf.check_format(fmt, "to")
+        _mf.check_rank(fmt, self._data.ndim)
+    np_dtype = self._data.dtype if dtype is None else dtype.np
+    if np_dtype == self._data.dtype and not copy and (
+            fmt is None or _mf.suggest_format(self._data.shape,
+                                              _mf.element_strides(self._data)) is fmt):
+        return self
+    op, args = (TO, (self, np_dtype)) if fmt is None else (TO_FORMAT, (self, np_dtype, fmt))
+    if dtype is not None and dtype.category < _dtype.FLOAT and self._requires_grad:
         with grad_mode.no_grad():  # integer and bool results have no gradient in torch
-            return run(TO, self, dtype.np)
-    return run(TO, self, dtype.np)
+            return run(op, *args)
+    return run(op, *args)
 
 
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
-    """Mirrors ``torch.clone``."""
-    return run(CLONE, input)
+    """Mirrors ``torch.clone``: the copy keeps ``input``'s strides when they are
+    non-overlapping and dense (``preserve_format``, the default), else lays out as
+    ``memory_format`` says (NOTE [Memory format rules])."""
+    if memory_format is None or memory_format is _mf.preserve_format:
+        return run(CLONE, input)
+    _mf.check_format(memory_format, "clone")
+    _mf.check_rank(memory_format, input._data.ndim)
+    return run(CLONE_FORMAT, input, memory_format)
 
 
-def contiguous(self: Tensor, memory_format=None) -> Tensor:
-    """Mirrors ``Tensor.contiguous``: ``self`` when already C-contiguous, else a copy."""
-    return self if self._data.flags.c_contiguous else run(CLONE, self)
+def contiguous(self: Tensor, memory_format=_mf.contiguous_format) -> Tensor:
+    """Mirrors ``Tensor.contiguous``: ``self`` when already contiguous in ``memory_format``,
+    else a copy laid out that way."""
+    if memory_format is _mf.contiguous_format:
+        return self if self._data.flags.c_contiguous else run(CLONE_FORMAT, self, memory_format)
+    _mf.check_format(memory_format, "contiguous")
+    if is_contiguous(self, memory_format):
+        return self
+    if memory_format is _mf.preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    _mf.check_rank(memory_format, self._data.ndim)
+    return run(CLONE_FORMAT, self, memory_format)
 
 
-def is_contiguous(self: Tensor, memory_format=None) -> bool:
-    return bool(self._data.flags.c_contiguous)
+def is_contiguous(self: Tensor, memory_format=_mf.contiguous_format) -> bool:
+    """Mirrors ``Tensor.is_contiguous``: whether the strides are ``memory_format``'s (a
+    channels-last format on another rank: False; ``preserve_format`` asks for contiguous)."""
+    if memory_format is _mf.contiguous_format or memory_format is _mf.preserve_format:
+        return bool(self._data.flags.c_contiguous)
+    _mf.check_format(memory_format, "is_contiguous")
+    data = self._data
+    return _mf.is_format(data.shape, _mf.element_strides(data), memory_format)
 
 
 def _new_factory(fill):

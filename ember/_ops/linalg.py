@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from ember._backend import np
+from ember._backend import ndarray, np
 from ember._dtype import FLOAT, cpp_type_name, dtype, scalar_type_name
 from ember._ops.pointwise import where
 from ember._ops.reduction import _return_type
@@ -746,13 +746,55 @@ def _lu_singular_index(a) -> int | None:
     return first
 
 
+def _singular_indices(flat) -> ndarray:
+    """For a stack of square matrices, the 1-based index of each one's first zero pivot of
+    partial-pivoting LU (LAPACK getrf's ``info``; 0 when every pivot is nonzero), all
+    matrices eliminated together, one column at a time. A column whose candidates are all
+    zero has a zero pivot and eliminates nothing, as getrf goes on past it."""
+    kind = flat.dtype
+    if kind.kind == "c":
+        work = flat.astype(np.complex64 if kind == np.complex64 else np.complex128)
+    else:
+        work = flat.astype(np.float32 if kind == np.float32 else np.float64)
+    batch, n = work.shape[0], work.shape[-1]
+    info = np.zeros(batch, np.int64)
+    rows = np.arange(batch)
+    for j in range(n):
+        column = work[:, j:, j]
+        # getrf picks the largest |re| + |im| (i?amax), the modulus for real matrices
+        size = np.abs(column.real) + np.abs(column.imag) if kind.kind == "c" else np.abs(column)
+        p = j + np.argmax(size, axis=1)
+        pivot = work[rows, p, j]
+        zero = pivot == 0
+        info[(info == 0) & zero] = j + 1
+        top = work[:, j].copy()
+        work[:, j] = work[rows, p]
+        work[rows, p] = top
+        factors = work[:, j + 1:, j] / np.where(zero, 1, pivot)[:, None]
+        work[:, j + 1:, j] = factors
+        work[:, j + 1:, j + 1:] -= factors[:, :, None] * work[:, j, None, j + 1:]
+    return info
+
+
+def _lu_singular_index(a) -> int | None:
+    """The 1-based index of the first zero pivot of partial-pivoting LU (LAPACK getrf's
+    ``info``), or None when every pivot is nonzero; what torch reports for singular inputs."""
+    info = int(_singular_indices(np.asarray(a)[None])[0])
+    return info or None
+
+
 def _raise_if_singular(data, message) -> None:
+    """torch's LinAlgError, ``message(where, info)``, for the first singular matrix of the
+    stack ``data`` (in one pass over the whole batch)."""
+    if data.size == 0:
+        return
     flat = data.reshape((-1,) + data.shape[-2:])
-    for b, m in enumerate(flat):
-        info = _lu_singular_index(m)
-        if info is not None:
-            where = f"(Batch element {b}): " if data.ndim > 2 else ""
-            raise LinAlgError(message(where, info))
+    info = _singular_indices(flat)
+    singular = np.flatnonzero(info)
+    if singular.size:
+        b = int(singular[0])
+        where = f"(Batch element {b}): " if data.ndim > 2 else ""
+        raise LinAlgError(message(where, int(info[b])))
 
 
 # ---- inv, det, slogdet, solve -----------------------------------------------------------
@@ -838,14 +880,27 @@ def slogdet(A: Tensor):
     return slogdet_result(run(SLOGDET, A))
 
 
+def _solve_message(where: str, info: int) -> str:
+    return f"torch.linalg.solve: {where}The solver failed because the input matrix is singular."
+
+
 def _solve_forward(xp, A, B, vector, left):
-    _raise_if_singular(A, lambda where, info: (
-        f"torch.linalg.solve: {where}The solver failed because the input matrix is singular."))
-    if vector:
-        return xp.linalg.solve(A, B[..., None])[..., 0]
-    if left:
-        return xp.linalg.solve(A, B)
-    return xp.swapaxes(xp.linalg.solve(xp.swapaxes(A, -1, -2), xp.swapaxes(B, -1, -2)), -1, -2)
+    # LAPACK's gesv fails exactly where getrf finds a zero pivot, as torch's solve does: only
+    # then is the batch searched for the singular matrix that torch's error names.
+    try:
+        if vector:
+            return xp.linalg.solve(A, B[..., None])[..., 0]
+        if left:
+            return xp.linalg.solve(A, B)
+        return xp.swapaxes(xp.linalg.solve(xp.swapaxes(A, -1, -2), xp.swapaxes(B, -1, -2)),
+                           -1, -2)
+    except np.linalg.LinAlgError:
+        _raise_if_singular(A, _solve_message)
+        # LAPACK's blocked LU met a zero pivot that the unblocked elimination rounds past
+        singular = np.flatnonzero(np.linalg.det(A.reshape((-1,) + A.shape[-2:])) == 0)
+        first = int(singular[0]) if singular.size else 0
+        raise LinAlgError(_solve_message(
+            f"(Batch element {first}): " if A.ndim > 2 else "", 0)) from None
 
 
 def _solve_grad_B(grad, A, B, vector, left, result):

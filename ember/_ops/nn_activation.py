@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from ember import _memory_format as _mf
 from ember._backend import np
 from ember._ops.pointwise import _erfc64, _half_in_float32_n, _refuse, where
 from ember._ops.registry import KEEP, defop, run
@@ -169,6 +170,12 @@ CELU, CELU_ = _elu_records("celu", "CeluBackward")
 
 
 def _gelu(xp, x, approximate):
+    # a pointwise result keeps the input's layout (torch's TensorIterator; channels_last
+    # among others), which the float64 detour through ``_erfc64`` does not
+    return _mf.relayout(x, _gelu_values(xp, x, approximate), None)
+
+
+def _gelu_values(xp, x, approximate):
     if approximate == "tanh":
         inner = _GELU_BETA * (x + _GELU_KAPPA * (x * x * x))
         return _as(x, 0.5 * x * (1 + xp.tanh(inner)))
@@ -177,6 +184,13 @@ def _gelu(xp, x, approximate):
 
 
 def _gelu_backward(xp, grad_output, self, approximate):
+    # laid out as the incoming gradient, the first of the kernel's inputs (torch's
+    # TensorIterator order)
+    return _mf.relayout(grad_output, _gelu_backward_values(xp, grad_output, self, approximate),
+                        None)
+
+
+def _gelu_backward_values(xp, grad_output, self, approximate):
     # d gelu / dx, fused into one array expression: Phi(x) + x phi(x) (exact), or the
     # derivative of the tanh form
     if approximate == "tanh":

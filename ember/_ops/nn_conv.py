@@ -38,6 +38,7 @@ from __future__ import annotations
 import itertools
 import math
 
+from ember import _memory_format as _mf
 from ember._backend import np
 from ember._ops import batching
 from ember._ops.registry import KEEP, defop, run
@@ -65,6 +66,73 @@ def windows(xp, x, kernel: tuple, stride: tuple, dilation: tuple):
         + tuple(st[2 + i] * dilation[i] for i in range(nd)), writeable=False)
 
 
+# NOTE [Channels-last outputs]
+# torch gives the nn ops a channels-last result (channels_last for 4-d, channels_last_3d for
+# 5-d) when it reads the input's strides as that format (``suggest_memory_format``); a
+# convolution does so when the input's or the weight's strides read that way, and its input
+# and weight gradients then follow the same format whatever the incoming gradient's layout.
+# ember decides the format from the arrays' strides (``channels_last_format``); a kernel
+# computes in that layout where it comes naturally (the convolution's columns are taken
+# from the N, *spatial, C layout) and otherwise lays its C-ordered result out in it with one
+# copy (``in_format``). A C-ordered input with no size-1 dim is never channels-last, so the
+# default path decides with one flag test.
+
+
+def channels_last_format(x):
+    """``channels_last`` or ``channels_last_3d`` when torch reads the strides of ``x`` as
+    that format (NOTE [Channels-last outputs]), else None."""
+    if x.ndim not in (4, 5) or (x.flags.c_contiguous and 1 not in x.shape):
+        return None
+    fmt = _mf.suggest_format(x.shape, _mf.element_strides(x))
+    return None if fmt is _mf.contiguous_format else fmt
+
+
+def _target_strides(shape: tuple, fmt, like) -> tuple:
+    if like is not None:
+        strides = _mf.element_strides(like)
+        if _mf.is_format(shape, strides, fmt):
+            return strides
+    return _mf.format_strides(shape, fmt)
+
+
+def in_format(x, fmt, like=None):
+    """The array ``x`` laid out in format ``fmt`` (None: as it is), copied only when its
+    strides differ; with ``like`` (an array of the same shape) contiguous in that format,
+    laid out with ``like``'s strides instead (whose size-1 dims may differ)."""
+    if fmt is None:
+        return x
+    strides = _target_strides(x.shape, fmt, like)
+    if _mf.element_strides(x) == strides:
+        return x
+    return _mf.copy_with_strides(x, strides)
+
+
+def format_of(t: Tensor, fmt, like=None) -> Tensor:
+    """``in_format`` in ember ops (a gradient's layout, NOTE [Channels-last outputs]); a
+    tensor under vmap or forward mode is left as it is (its array is not the logical one)."""
+    if fmt is None or _batch_levels or _dual_levels:
+        return t
+    strides = _target_strides(tuple(t.shape), fmt, like)
+    if _mf.element_strides(t._data) == strides:
+        return t
+    if _grad_state.enabled:
+        # recorded (a double backward): the format's strides, a size-1 dim's aside
+        return t.contiguous(memory_format=fmt)
+    return make(_mf.copy_with_strides(t._data, strides))
+
+
+def _conv_format(x, w):
+    """The layout of a convolution's result and gradients (NOTE [Channels-last outputs]),
+    and whether the weight gradient takes the weight's own strides where those are
+    contiguous in it. torch's float32 kernels (oneDNN) honour both channels-last formats;
+    its other dtypes take kernels that honour ``channels_last`` only and give the weight
+    gradient the weight's strides."""
+    fmt = channels_last_format(x) or channels_last_format(w)
+    if fmt is None or x.dtype == np.float32:
+        return fmt, False
+    return (fmt if x.ndim == 4 else None), True
+
+
 def pad_array(xp, x, pads: tuple, value=0):
     """``x`` padded (or cropped, for negative sizes) by ``pads`` = ((before, after), ...)
     on its trailing dims."""
@@ -86,6 +154,43 @@ def pad_array(xp, x, pads: tuple, value=0):
 # Below this many output positions per image the batch is folded into one matrix product
 # (one large GEMM and a transpose) rather than one product per image.
 _PER_IMAGE_MIN = 256
+
+
+def _conv_forward_channels_last(xp, x, w, b, stride, padding, dilation, groups):
+    """A convolution computed in the channels-last layout (NOTE [Channels-last outputs]):
+    the columns are windows of the (N, *spatial, C) input, one row per output position, and
+    one product by the weight read as (*kernel, C) per output channel gives the
+    (N, *out, O) result, returned as an (N, O, *out) view."""
+    nd = x.ndim - 2
+    to_last = (0,) + tuple(range(2, 2 + nd)) + (1,)
+    xl = pad_array(xp, x.transpose(to_last), tuple((p, p) for p in padding) + ((0, 0),))
+    kernel = w.shape[2:]
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    spatial = xl.shape[1:1 + nd]
+    out = tuple(max((spatial[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1, 0)
+                for i in range(nd))
+    st = xl.strides
+    win = xp.lib.stride_tricks.as_strided(
+        xl, (n,) + out + tuple(kernel) + (c,),
+        (st[0],) + tuple(st[1 + i] * stride[i] for i in range(nd))
+        + tuple(st[1 + i] * dilation[i] for i in range(nd)) + (st[-1],), writeable=False)
+    rows = n * math.prod(out)
+    k = math.prod(kernel)
+    cg = c // groups
+    weight = w.reshape((groups, o // groups, cg) + tuple(kernel))
+    weight = weight.transpose((0, 1) + tuple(range(3, 3 + nd)) + (2,)).reshape(
+        groups, o // groups, k * cg)
+    if groups == 1:
+        result = xp.matmul(win.reshape(rows, k * c), weight[0].T)
+    else:
+        cols = win.reshape(rows, k, groups, cg).transpose(2, 0, 1, 3).reshape(
+            groups, rows, k * cg)
+        result = xp.matmul(cols, weight.swapaxes(1, 2))  # (G, rows, O / G)
+        result = xp.ascontiguousarray(result.transpose(1, 0, 2)).reshape(rows, o)
+    if b is not None:
+        result += b
+    return result.reshape((n,) + out + (o,)).transpose((0, nd + 1) + tuple(range(1, nd + 1)))
 
 
 def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
@@ -264,9 +369,12 @@ def _weight_grad_array(xp, a, b, weight_shape: tuple, stride, padding, dilation,
 
 def _convolution_forward(xp, x, w, b, stride, padding, dilation, transposed, output_padding,
                          groups):
+    fmt = _conv_format(x, w)[0]
     if transposed:
-        return _conv_transpose_forward(xp, x, w, b, stride, padding, dilation, output_padding,
-                                       groups)
+        return in_format(_conv_transpose_forward(xp, x, w, b, stride, padding, dilation,
+                                                 output_padding, groups), fmt)
+    if fmt is not None:
+        return _conv_forward_channels_last(xp, x, w, b, stride, padding, dilation, groups)
     return _conv_forward(xp, x, w, b, stride, padding, dilation, groups)
 
 
@@ -300,6 +408,13 @@ def _weight_grad(input, grad, weight_shape, stride, padding, dilation, groups):
 
 def _input_grad(grad, input, weight, stride, padding, dilation, transposed, output_padding,
                 groups):
+    fmt = _conv_format(input._data, weight._data)[0]
+    return format_of(_input_grad_any(grad, input, weight, stride, padding, dilation,
+                                     transposed, output_padding, groups), fmt)
+
+
+def _input_grad_any(grad, input, weight, stride, padding, dilation, transposed,
+                    output_padding, groups):
     nd = input.dim() - 2
     if transposed:
         out = convolution(grad, weight, None, stride, padding, dilation, False, (0,) * nd,
@@ -319,15 +434,19 @@ def _input_grad(grad, input, weight, stride, padding, dilation, transposed, outp
 
 def _weight_grad_formula(grad, input, weight, bias, stride, padding, dilation, transposed,
                          output_padding, groups):
+    fmt, keep = _conv_format(input._data, weight._data)
+    like = weight._data if keep else None
     if not _grad_state.enabled and not _batch_levels and not _dual_levels:
         # a first-order backward: the product of the columns and ``grad`` on arrays, with
         # none of the layout copies of the convolution the formula below runs
         a, b = (grad, input) if transposed else (input, grad)
-        return make(_weight_grad_array(np, a._data, b._data, tuple(weight.shape), stride,
-                                       padding, dilation, groups))
+        return make(in_format(_weight_grad_array(np, a._data, b._data, tuple(weight.shape),
+                                                 stride, padding, dilation, groups), fmt, like))
     if transposed:
-        return _weight_grad(grad, input, weight.shape, stride, padding, dilation, groups)
-    return _weight_grad(input, grad, weight.shape, stride, padding, dilation, groups)
+        result = _weight_grad(grad, input, weight.shape, stride, padding, dilation, groups)
+    else:
+        result = _weight_grad(input, grad, weight.shape, stride, padding, dilation, groups)
+    return format_of(result, fmt, like)
 
 
 def _bias_grad(grad, input, weight, bias, stride, padding, dilation, transposed,
@@ -350,7 +469,9 @@ CONVOLUTION = defop(
 
 
 def _constant_pad_forward(xp, x, pads, value):
-    return xp.ascontiguousarray(pad_array(xp, x, pads, value))
+    # torch lays the result out in the input's format (NOTE [Channels-last outputs])
+    return in_format(xp.ascontiguousarray(pad_array(xp, x, pads, value)),
+                     channels_last_format(x))
 
 
 CONSTANT_PAD = defop(

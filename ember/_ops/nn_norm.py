@@ -25,6 +25,7 @@ import weakref
 
 from ember._backend import np
 from ember._ops import batching
+from ember._ops.nn_conv import channels_last_format, format_of, in_format
 from ember._ops.registry import KEEP, defop
 from ember._tensor import Tensor, make
 from ember.autograd import forward_ad, grad_mode
@@ -166,6 +167,14 @@ def _batch_norm_normalised(input, running_mean, running_var, training, eps, resu
 
 def _batch_norm_input_grad(grads, input, weight, bias, running_mean, running_var, training,
                            eps, result):
+    # torch lays the input gradient out in the input's format (NOTE [Channels-last outputs])
+    return format_of(_batch_norm_input_grad_any(grads, input, weight, running_mean,
+                                                running_var, training, eps, result),
+                     channels_last_format(input._data))
+
+
+def _batch_norm_input_grad_any(grads, input, weight, running_mean, running_var, training, eps,
+                               result):
     if _fused(training):
         return _fused_input_grad(grads, input, weight, result)
     grad = grads[0]
@@ -206,7 +215,15 @@ def _layer_norm(xp, x, weight, bias, k, eps):
     axes = tuple(range(x.ndim - k, x.ndim))
     mean, invstd, _, centred = _moments(xp, x, axes, eps)
     out = _affine(xp, centred, invstd, weight, bias, x.shape[x.ndim - k:])
-    return out.astype(x.dtype, copy=False), mean, invstd
+    # torch's result is C-ordered whatever the input's layout
+    return xp.ascontiguousarray(out.astype(x.dtype, copy=False)), mean, invstd
+
+
+def _c_ordered(t: Tensor) -> Tensor:
+    """``t`` in C order (torch's layer norm input gradient, whatever the layouts)."""
+    if t._data.flags.c_contiguous:
+        return t
+    return t.contiguous() if _grad_state.enabled else make(np.ascontiguousarray(t._data))
 
 
 def _layer_norm_normalised(input, k, eps, result):
@@ -218,7 +235,7 @@ def _layer_norm_normalised(input, k, eps, result):
 def _layer_norm_input_grad(grads, input, weight, bias, k, eps, result):
     grad = grads[0] if weight is None else grads[0] * weight
     xhat, invstd, axes = _layer_norm_normalised(input, k, eps, result)
-    return _input_grad(grad, xhat, invstd, axes)
+    return _c_ordered(_input_grad(grad, xhat, invstd, axes))
 
 
 def _layer_norm_weight_grad(grads, input, weight, bias, k, eps, result):
@@ -247,8 +264,9 @@ def _group_norm(xp, x, weight, bias, groups, eps):
     mean, invstd, _, centred = _moments(xp, grouped, (2,), eps)
     centred *= invstd
     out = _affine(xp, centred.reshape(shape), None, weight, bias, _affine_shape(x.ndim, shape[1]))
-    return out.astype(x.dtype, copy=False), mean.reshape(shape[0], groups), \
-        invstd.reshape(shape[0], groups)
+    # laid out in the input's format, as torch's (NOTE [Channels-last outputs])
+    return in_format(out.astype(x.dtype, copy=False), channels_last_format(x)), \
+        mean.reshape(shape[0], groups), invstd.reshape(shape[0], groups)
 
 
 def _group_norm_normalised(input, groups, eps, result):
@@ -264,7 +282,9 @@ def _group_norm_input_grad(grads, input, weight, bias, groups, eps, result):
         grad = grad * weight.reshape(_affine_shape(input.ndim, input.shape[1]))
     xhat, invstd = _group_norm_normalised(input, groups, eps, result)
     grouped = grad.reshape(_grouped(tuple(input.shape), groups))
-    return _input_grad(grouped, xhat, invstd, (2,)).reshape(input.shape)
+    # torch lays the input gradient out in the input's format (NOTE [Channels-last outputs])
+    return format_of(_input_grad(grouped, xhat, invstd, (2,)).reshape(input.shape),
+                     channels_last_format(input._data))
 
 
 def _group_norm_weight_grad(grads, input, weight, bias, groups, eps, result):

@@ -28,6 +28,7 @@ import math
 
 from ember._backend import np
 from ember._ops import batching
+from ember._ops.nn_conv import channels_last_format, format_of, in_format
 from ember._ops.registry import KEEP, defop, run
 from ember._tensor import Tensor, make
 from ember.autograd import forward_ad
@@ -69,10 +70,41 @@ def apply_mats(t: Tensor, mats: tuple, transpose: bool = False) -> Tensor:
     return t
 
 
+# The layouts torch gives these ops' results and input gradients for a channels-last input
+# (NOTE [Channels-last outputs]): the 3-d average poolings are C-ordered both ways; the
+# linear interpolations' gradients follow the incoming gradient's format and the cubic
+# ones' are C-ordered; the rest follow the input's format.
+_C_ORDERED = frozenset(("AvgPool3DBackward0", "AdaptiveAvgPool3DBackward0"))
+_GRAD_LIKE_GRAD = frozenset((
+    "UpsampleLinear1DBackward0", "UpsampleBilinear2DBackward0", "UpsampleTrilinear3DBackward0",
+    "UpsampleBilinear2DAaBackward0"))
+_GRAD_C_ORDERED = _C_ORDERED | frozenset((
+    "UpsampleBicubic2DBackward0", "UpsampleBicubic2DAaBackward0",
+    "UpsampleLanczos2DAaBackward0"))
+
+
 def _separable_op(node: str):
-    return defop(node, node=node, kind=KEEP,
-                 forward=lambda xp, self, mats: apply_mats_array(xp, self, mats),
-                 backward=lambda grad, self, mats: apply_mats(grad, mats, True))
+    if node in _C_ORDERED:
+        return defop(node, node=node, kind=KEEP,
+                     forward=lambda xp, self, mats: apply_mats_array(xp, self, mats),
+                     backward=lambda grad, self, mats: apply_mats(grad, mats, True))
+    save = ()
+    if node in _GRAD_C_ORDERED:
+        def backward(grad, self, mats):
+            return apply_mats(grad, mats, True)
+    elif node in _GRAD_LIKE_GRAD:
+        def backward(grad, self, mats):
+            return format_of(apply_mats(grad, mats, True), channels_last_format(grad._data))
+    else:
+        # the input is saved, as torch saves it for these (its layout decides the gradient's)
+        save = (0,)
+
+        def backward(grad, self, mats):
+            return format_of(apply_mats(grad, mats, True), channels_last_format(self._data))
+    return defop(node, node=node, kind=KEEP, save=save,
+                 forward=lambda xp, self, mats: in_format(apply_mats_array(xp, self, mats),
+                                                          channels_last_format(self)),
+                 backward=backward)
 
 
 SEPARABLE = {node: _separable_op(node) for node in (
@@ -188,6 +220,12 @@ def _running_max(xp, views: list, nan_rule: bool):
 
 
 def _max_pool_forward(xp, x, kernel, stride, padding, dilation, ceil_mode):
+    fmt = channels_last_format(x)
+    values, indices = _max_pool_values(xp, x, kernel, stride, padding, dilation, ceil_mode)
+    return in_format(values, fmt), in_format(indices, fmt)
+
+
+def _max_pool_values(xp, x, kernel, stride, padding, dilation, ceil_mode):
     nd = len(kernel)
     spatial = x.shape[2:]
     out = tuple(pool_out_size(spatial[i], kernel[i], stride[i], padding[i], dilation[i],
@@ -239,6 +277,13 @@ def _max_pool_backward(xp, grad, self, indices, self_shape, nd):
     return out.reshape(self_shape)
 
 
+def _max_pool_backward_in_format(xp, grad, self, indices, self_shape, nd):
+    """``_max_pool_backward`` laid out in the input's format (NOTE [Channels-last
+    outputs])."""
+    return in_format(_max_pool_backward(xp, grad, self, indices, self_shape, nd),
+                     channels_last_format(self))
+
+
 def _max_pool_double_backward(grad, grad_output, self, indices, self_shape, nd):
     """The derivative of the scatter by ``grad_output``: ``grad`` read at the indices."""
     lead = math.prod(self_shape[:-nd])
@@ -256,6 +301,10 @@ def _max_pool_self_grad(grad, grad_output, self, indices, self_shape, nd):
 
 
 _BACKWARDS: dict = {}
+# max poolings whose result and input gradient torch lays out in C order whatever the input's
+# format (NOTE [Channels-last outputs])
+_C_ORDERED_MAX = frozenset(("AdaptiveMaxPool3DBackward0", "FractionalMaxPool2DBackward0",
+                            "FractionalMaxPool3DBackward0"))
 
 
 def scatter_back(grad: Tensor, indices: Tensor, self_shape: tuple, nd: int,
@@ -270,7 +319,8 @@ def scatter_back(grad: Tensor, indices: Tensor, self_shape: tuple, nd: int,
             op = _BACKWARDS[node] = defop(
                 node.replace("Backward0", "_backward"),
                 node=node.replace("Backward0", "BackwardBackward0"), nin=2, kind=KEEP,
-                forward=_max_pool_backward,
+                forward=(_max_pool_backward if node in _C_ORDERED_MAX
+                         else _max_pool_backward_in_format),
                 backward=(_max_pool_double_backward, _max_pool_self_grad))
         return run(op, grad, self, indices._data, self_shape, nd)
     from ember._ops.creation import zeros
@@ -331,10 +381,16 @@ def _indexed_op(node: str, forward):
 
 MAX_POOL = {nd: _indexed_op(f"MaxPool{nd}DWithIndicesBackward0", _max_pool_forward)
             for nd in (2, 3)}
-ADAPTIVE_MAX = {nd: _indexed_op(f"AdaptiveMaxPool{nd}DBackward0",
-                                lambda xp, self, index_arrays: _gather_max(xp, self,
-                                                                           index_arrays))
-                for nd in (2, 3)}
+def _adaptive_max_in_format(xp, x, index_arrays: tuple):
+    fmt = channels_last_format(x)
+    values, indices = _gather_max(xp, x, index_arrays)
+    return in_format(values, fmt), in_format(indices, fmt)
+
+
+ADAPTIVE_MAX = {2: _indexed_op("AdaptiveMaxPool2DBackward0", _adaptive_max_in_format),
+                3: _indexed_op("AdaptiveMaxPool3DBackward0",
+                               lambda xp, self, index_arrays: _gather_max(xp, self,
+                                                                          index_arrays))}
 
 
 # ---- max unpooling ----------------------------------------------------------------------------

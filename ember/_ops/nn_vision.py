@@ -9,7 +9,7 @@ import itertools
 import math
 
 from ember._backend import np
-from ember._ops.nn_conv import convolution, pad_array, windows
+from ember._ops.nn_conv import channels_last_format, convolution, in_format, pad_array, windows
 from ember._ops.registry import KEEP, defop, not_implemented, run
 from ember._tensor import Tensor, make
 
@@ -241,10 +241,23 @@ def _pad_back_forward(xp, grad, indices: tuple, self_shape: tuple):
     return out
 
 
+def _gather_in_format(xp, x, indices: tuple, self_shape: tuple):
+    """``_gather_forward`` laid out in the input's format (NOTE [Channels-last outputs])."""
+    return in_format(_gather_forward(xp, x, indices, self_shape), channels_last_format(x))
+
+
+def _gather_back_like_grad(xp, grad, indices: tuple, self_shape: tuple):
+    """``_gather_back_forward`` laid out in the format of ``grad``: torch's 2-d nearest
+    upsampling gradient (NOTE [Channels-last outputs]; its 3-d one is C-ordered)."""
+    return in_format(_gather_back_forward(xp, grad, indices, self_shape),
+                     channels_last_format(grad))
+
+
 def _gather_ops(node: str, pad: bool) -> tuple:
     """The gather record named ``node`` and its adjoint's record; a pad's adjoint also
     takes the padded input (torch's ``*_pad*d_backward(grad_output, self, padding)``, whose
-    gradient for ``self`` is zero)."""
+    gradient for ``self`` is zero). Results and a pad's gradient are laid out in the input's
+    format (NOTE [Channels-last outputs])."""
     back_node = node.replace("Backward0", "BackwardBackward0")
     if pad:
         def grad_output_grad(grad, grad_output, self, indices, self_shape):
@@ -255,17 +268,19 @@ def _gather_ops(node: str, pad: bool) -> tuple:
 
         back = defop(
             back_node, node=back_node, nin=2, kind=KEEP, promote=(0,),
-            forward=lambda xp, grad_output, self, indices, self_shape: _pad_back_forward(
-                xp, grad_output, indices, self_shape),
+            forward=lambda xp, grad_output, self, indices, self_shape: in_format(
+                _pad_back_forward(xp, grad_output, indices, self_shape),
+                channels_last_format(self)),
             backward=(grad_output_grad, self_grad))
-        gather = defop(node, node=node, kind=KEEP, save=(0,), forward=_gather_forward,
+        gather = defop(node, node=node, kind=KEEP, save=(0,), forward=_gather_in_format,
                        backward=lambda grad, self, indices, self_shape: run(
                            back, grad, self, indices, self_shape))
     else:
-        back = defop(back_node, node=back_node, kind=KEEP, forward=_gather_back_forward,
+        back = defop(back_node, node=back_node, kind=KEEP,
+                     forward=(_gather_back_like_grad if "2D" in node else _gather_back_forward),
                      backward=lambda grad, grad_output, indices, self_shape: run(
                          gather, grad, indices, self_shape))
-        gather = defop(node, node=node, kind=KEEP, forward=_gather_forward,
+        gather = defop(node, node=node, kind=KEEP, forward=_gather_in_format,
                        backward=lambda grad, self, indices, self_shape: run(
                            back, grad, indices, self_shape))
     return gather, back

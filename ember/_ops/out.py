@@ -16,7 +16,11 @@ family each function belongs to (learned from torch's behaviour):
 - found / exact: ``out`` must have the result's dtype exactly (two wordings of the error);
 - dtype: the op computes in ``out``'s dtype (``sum(x, out=long)`` casts ``x`` first);
 - factory: ``out``'s dtype is the result dtype unless ``dtype=`` says otherwise;
-- any: a sampler that draws into whatever dtype ``out`` has (``bernoulli``).
+- any: a sampler that draws into whatever dtype ``out`` has (``bernoulli``);
+- copy into: the result is copied as ``out.copy_(result)`` copies (``split_copy``).
+
+A function of several outputs checks each out by the exact rule unless torch's kernel casts
+(``_CAST_EACH``); those whose out is a list (``split_copy``) return None, as torch's do.
 
 ember differs from torch in the wording of the dtype error of the ops whose torch kernel
 words it in a way of its own (``mv``, ``histc``, ...): those raise the "exact" wording.
@@ -50,13 +54,25 @@ _EXACT = frozenset((
     "scatter_reduce", "searchsorted", "signbit", "slice_scatter", "softmax", "take",
     "take_along_dim", "chain_matmul", "nn.functional.avg_pool2d", "nn.functional.avg_pool3d",
     "nn.functional.linear", "nn.functional.logsigmoid",
-    "tensordot", "tril", "triu", "vdot", "where"))
+    "tensordot", "tril", "triu", "vdot", "where",
+    "frobenius_norm", "histogram", "index_reduce", "linalg.ldl_solve", "linalg.lu_solve",
+    "linalg.multi_dot", "linalg.solve_triangular", "linalg.vecdot", "lu_solve", "lu_unpack",
+    "narrow_copy", "native_batch_norm", "nonzero_static", "nuclear_norm", "ormqr",
+    # torch's functional twins of the view ops (``split_copy`` is a copy: ``_COPY_INTO``)
+    "alias_copy", "as_strided_copy", "detach_copy", "diagonal_copy", "expand_copy",
+    "permute_copy", "select_copy", "slice_copy", "split_with_sizes_copy", "squeeze_copy",
+    "t_copy", "transpose_copy", "unbind_copy", "unfold_copy", "unsqueeze_copy",
+    "view_as_complex_copy", "view_as_real_copy", "view_copy"))
 _DTYPE = frozenset(("cumprod", "cumsum", "prod", "sum"))
 # Samplers that draw into any dtype ``out`` has.
 _ANY = frozenset(("bernoulli",))
 _FACTORY = frozenset((
     "arange", "empty", "eye", "fft.fftfreq", "fft.rfftfreq", "full", "linspace", "logspace",
     "ones", "rand", "randint", "randn", "randperm", "range", "zeros"))
+# torch.special's orthogonal polynomials P_n(x)
+_POLYNOMIALS = tuple(f"special.{kind}_polynomial_{letter}" for kind, letters in (
+    ("chebyshev", "tuvw"), ("shifted_chebyshev", "tuvw"), ("hermite", ("h", "he")),
+    ("laguerre", "l"), ("legendre", "p")) for letter in letters)
 # The cast family: torch's structured pointwise and reduction kernels.
 _CAST = frozenset((
     "acos", "acosh", "add", "addcdiv", "addcmul", "angle", "arccos", "arccosh", "arcsin",
@@ -80,18 +96,19 @@ _CAST = frozenset((
     # torch functions with out= whose dtype rule is the cast one; kept with the family
     "aminmax", "cummax", "cummin", "frexp", "kthvalue", "median", "mode", "nanmedian",
     "qr", "slogdet", "sort", "svd", "topk", "linalg.eigh", "linalg.qr", "linalg.slogdet",
-    "linalg.svd", "linalg.lstsq", "linalg.vecdot", "linalg.multi_dot", "linalg.cond",
-    "linalg.matrix_rank", "linalg.cholesky_ex", "linalg.inv_ex", "linalg.solve_ex",
-    "linalg.lu_factor", "linalg.lu", "linalg.eig", "linalg.eigvals", "linalg.tensorinv",
-    "linalg.tensorsolve", "linalg.solve_triangular", "linalg.householder_product",
-    "linalg.lu_factor_ex", "linalg.lu_solve", "linalg.ldl_factor", "linalg.ldl_factor_ex",
-    "linalg.ldl_solve", "addr", "cholesky_inverse", "cholesky_solve", "geqrf", "histogram",
-    "igamma", "igammac", "lu_solve", "lu_unpack", "mvlgamma", "narrow_copy", "orgqr", "ormqr",
-    "special.airy_ai", "special.bessel_j0", "special.bessel_j1", "special.bessel_y0",
-    "special.bessel_y1", "special.entr", "special.erfcx", "special.gammainc",
-    "special.gammaincc", "special.i0e", "nn.functional.normalize", "special.i1e",
-    "special.log_ndtr",
-    "special.logsumexp", "special.multigammaln", "special.ndtr", "special.ndtri",
+    "linalg.svd", "linalg.lstsq", "linalg.cond", "linalg.matrix_rank", "linalg.cholesky_ex",
+    "linalg.inv_ex", "linalg.solve_ex", "linalg.lu_factor", "linalg.lu", "linalg.eig",
+    "linalg.eigvals", "linalg.tensorinv", "linalg.tensorsolve", "linalg.householder_product",
+    "linalg.lu_factor_ex", "linalg.ldl_factor", "linalg.ldl_factor_ex", "addr",
+    "batch_norm_elemt", "cholesky_inverse", "cholesky_solve", "geqrf", "igamma", "igammac",
+    "mvlgamma", "orgqr", "special.airy_ai", "special.bessel_j0", "special.bessel_j1",
+    "special.bessel_y0", "special.bessel_y1", "special.entr", "special.erfcx",
+    "special.gammainc", "special.gammaincc", "special.i0e", "nn.functional.normalize",
+    "special.i1e", "special.log_ndtr", "special.logsumexp", "special.multigammaln",
+    "special.ndtr", "special.ndtri", "special.spherical_bessel_j0",
+    "special.modified_bessel_i0", "special.modified_bessel_i1", "special.modified_bessel_k0",
+    "special.modified_bessel_k1", "special.scaled_modified_bessel_k0",
+    "special.scaled_modified_bessel_k1", *_POLYNOMIALS,
     "special.xlog1py", "special.zeta", "triangular_solve",
     # torch.fft: the kind of ``out`` is checked first (``_FFT``), then the cast rule
     "fft.fft", "fft.fft2", "fft.fftn", "fft.hfft", "fft.hfft2", "fft.hfftn", "fft.ifft",
@@ -120,7 +137,11 @@ _ATEN = {
     "special.psi": "digamma", "special.round": "round", "special.sinc": "sinc",
     "special.xlogy": "xlogy", "square": "pow", "subtract": "sub", "svd": "_linalg_svd",
     "true_divide": "div", "vstack": "cat", "chain_matmul": "mm",
-    "nn.functional.logsigmoid": "log_sigmoid_forward", "nn.functional.normalize": "div"}
+    "nn.functional.logsigmoid": "log_sigmoid_forward", "nn.functional.normalize": "div",
+    "frobenius_norm": "norm", "linalg.multi_dot": "mm", "linalg.vecdot": "sum",
+    "lu_solve": "linalg_lu_solve", "orgqr": "linalg_householder_product",
+    "special.gammainc": "igamma", "special.gammaincc": "igammac",
+    "special.logsumexp": "logsumexp", "special.multigammaln": "mvlgamma"}
 # torch composes these of other ops (or they have no derivative), so it writes their
 # result into ``out`` even when an argument requires grad: no autograd error.
 _NO_GRAD_CHECK = frozenset((
@@ -129,9 +150,19 @@ _NO_GRAD_CHECK = frozenset((
     "linalg.norm", "log_softmax", "masked_select", "multinomial", "nanquantile", "nonzero",
     "quantile", "searchsorted", "signbit", "slice_scatter", "softmax", "take", "tensordot",
     "eq", "ge", "greater", "greater_equal", "gt", "le", "less", "less_equal", "logical_and",
-    "logical_not", "logical_or", "logical_xor", "lt", "ne", "not_equal", *_FACTORY))
-
-OUT_NAMES = _FOUND | _EXACT | _DTYPE | _FACTORY | _ANY | _CAST
+    "logical_not", "logical_or", "logical_xor", "lt", "ne", "not_equal", *_FACTORY,
+    "histogram", "linalg.cond", "linalg.eigvals", "linalg.ldl_solve", "linalg.matrix_rank",
+    "linalg.tensorinv", "linalg.tensorsolve", "nonzero_static", "nuclear_norm",
+    "special.airy_ai", "special.bessel_j0", "special.bessel_j1", "special.bessel_y0",
+    "special.bessel_y1", "special.modified_bessel_i0", "special.modified_bessel_i1",
+    "special.modified_bessel_k0", "special.modified_bessel_k1", "special.ndtr",
+    "special.scaled_modified_bessel_k0", "special.scaled_modified_bessel_k1",
+    "special.spherical_bessel_j0", *_POLYNOMIALS,
+    # the view ops' functional twins (``narrow_copy`` has an out= kernel of its own)
+    "alias_copy", "as_strided_copy", "detach_copy", "diagonal_copy", "expand_copy",
+    "permute_copy", "select_copy", "slice_copy", "split_copy", "split_with_sizes_copy",
+    "squeeze_copy", "t_copy", "transpose_copy", "unbind_copy", "unfold_copy",
+    "unsqueeze_copy", "view_as_complex_copy", "view_as_real_copy", "view_copy"))
 
 # torch.fft's functions check the kind of ``out`` first, in the words of the kernel they call
 # (the n-d ones share one): (kernel, whether ``out`` must be complex rather than real).
@@ -164,18 +195,68 @@ _KERNELS = {
     "fft.fftfreq": ("arange_cpu", lambda o, i: o not in _COMPLEX),
     "fft.rfftfreq": ("arange_cpu", lambda o, i: o not in _COMPLEX),
 }
+_SAFELY = ("{fn}: Expected {out} to be safely castable from {{have}} dtype, but got {out} with "
+           "dtype {{want}}")
 # Ops whose dtype error torch words in a way of its own: {have}/{want} are the result's and
-# out's scalar-type names, {have_cpp}/{want_cpp} their C++ names.
+# out's scalar-type names, {have_cpp}/{want_cpp} their C++ names; a tuple words it for each
+# output.
 _WORDING = {
     "mean": "mean.dtype_out(): input types can't be cast to the desired output type {want}",
     "ldexp": "ldexp can't be cast to the desired output type {want}",
     "chain_matmul": "multi_dot(): expected out tensor to have dtype {have_cpp} but got "
                     "{want_cpp}",
     "nn.functional.logsigmoid": "expected scalar type {have} but found {want}",
+    "linalg.solve_triangular": "expected scalar type {have} but found {want}",
+    "native_batch_norm": "expected scalar type {have} but found {want}",
+    "linalg.multi_dot": "multi_dot(): expected out tensor to have dtype {have_cpp} but got "
+                        "{want_cpp}",
+    "linalg.vecdot": "linalg.vecdot: Expected out of dtype{have} but found {want}",
+    "logsumexp": "logsumexp(): Expected floating point type for result tensor, but got: {want}",
+    "special.logsumexp": "logsumexp(): Expected floating point type for result tensor, but "
+                         "got: {want}",
+    "mvlgamma": "mvlgamma: result type {have} can't be cast to the desired output type {have}",
+    "special.multigammaln": "mvlgamma: result type {have} can't be cast to the desired output "
+                            "type {have}",
+    "narrow_copy": "Expected self.dtype() == output.dtype() to be true, but got false.  "
+                   "(Could this error message be improved?  If so, please report an "
+                   "enhancement request to PyTorch.)",
+    "nonzero_static": "nonzero_static: Expected out tensor to have scalar type {have} but got "
+                      "scalar type{want}",
+    "nuclear_norm": "linalg.matrix_norm expected out tensor dtype {have} but got: {want}",
+    "ormqr": "torch.ormqr: Expected input and result to have the same dtype, but input has "
+             "dtype{have} and result has dtype {want}",
+    # torch's linalg kernels check that the result casts safely to ``out``'s dtype
+    "geqrf": tuple(_SAFELY.format(fn="torch.geqrf", out=out) for out in ("a", "tau")),
+    "linalg.cond": _SAFELY.format(fn="linalg.cond", out="result"),
+    "linalg.eigvals": _SAFELY.format(fn="torch.linalg.eigvals", out="eigenvalues"),
+    "linalg.householder_product": _SAFELY.format(fn="torch.linalg.householder_product",
+                                                 out="result"),
+    "linalg.matrix_rank": _SAFELY.format(fn="torch.linalg.matrix_rank", out="result"),
+    "linalg.tensorinv": _SAFELY.format(fn="tensorinv", out="result"),
+    "linalg.tensorsolve": _SAFELY.format(fn="tensorsolve", out="result"),
+    "orgqr": _SAFELY.format(fn="torch.linalg.householder_product", out="result"),
+    "histogram": (
+        "torch.histogram: input tensor and hist tensor should have the same dtype, but got "
+        "input {have_cpp} and hist {want_cpp}",
+        "torch.histogram: input tensor and bin_edges tensor should have the same dtype, but got "
+        "input {have_cpp} and bin_edges {want_cpp} for dimension 0"),
 }
 # torch resizes the ``out`` of these without the deprecation warning.
-_SILENT_RESIZE = frozenset(("addbmm", "bernoulli", "multinomial", "nn.functional.logsigmoid",
-                            *_FACTORY))
+_SILENT_RESIZE = frozenset(("addbmm", "bernoulli", "multinomial", "narrow_copy",
+                            "nn.functional.logsigmoid", *_FACTORY))
+# Functions of several outputs whose outs torch checks by the cast rule (the others' outs must
+# have their results' dtypes exactly).
+_CAST_EACH = frozenset(("geqrf",))
+# Functions whose out is a list of any length: torch returns None, and names its kernel when
+# the list has the wrong length.
+_LIST_OUT = {"split_copy": "split_copy_Tensor_out()",
+             "split_with_sizes_copy": "split_with_sizes_copy_out",
+             "unbind_copy": "unbind_copy_int_out"}
+# torch copies these results into ``out`` as ``out.copy_(result)`` does: any dtype, the
+# result broadcast to ``out``'s shape, never resized.
+_COPY_INTO = frozenset(("split_copy",))
+
+OUT_NAMES = _FOUND | _EXACT | _DTYPE | _FACTORY | _ANY | _CAST | _COPY_INTO
 # torch's range factories keep an ``out`` that has the right number of elements in its shape;
 # those made by ``arange`` warn in words of their own when it has a different non-zero number.
 _RANGES = frozenset(("arange", "linspace", "logspace", "fft.fftfreq", "fft.rfftfreq"))
@@ -258,7 +339,7 @@ def _check_fft_kind(name: str, out: Tensor) -> None:
                            f"{_dtype.scalar_type_name(out.dtype)}")
 
 
-def _check_dtype(rule: str, result_dtype, out: Tensor, name: str) -> None:
+def _check_dtype(rule: str, result_dtype, out: Tensor, name: str, index: int = 0) -> None:
     got = out._data.dtype
     if result_dtype == got or rule == "any":
         return
@@ -269,7 +350,9 @@ def _check_dtype(rule: str, result_dtype, out: Tensor, name: str) -> None:
     if rule == "cast" and np.can_cast(result_dtype, got, "same_kind"):
         return
     if name in _WORDING:
-        raise RuntimeError(_WORDING[name].format(**names))
+        wording = _WORDING[name]
+        raise RuntimeError((wording if isinstance(wording, str) else wording[index]).format(
+            **names))
     if rule == "cast":
         if name in _CAT:  # torch's cat checks the inputs in its argument parsing layer
             raise TypeError("torch.cat(): input types can't be cast to the desired output "
@@ -342,6 +425,11 @@ def _seen_shapes(name: str, fn, args: tuple, kwargs: dict, out: Tensor, result: 
     return had, needed
 
 
+# torch resizes the outs of these in an order of its own (linalg.svd: U, Vh, then S;
+# histogram: the bin edges first).
+_RESIZE_ORDER = {"svd": (0, 2, 1), "linalg.svd": (0, 2, 1), "histogram": (1, 0)}
+
+
 def _warn_resizes(name: str, fn, args: tuple, kwargs: dict, results: tuple,
                   outs: tuple) -> None:
     if name in _ARANGES:
@@ -353,9 +441,7 @@ def _warn_resizes(name: str, fn, args: tuple, kwargs: dict, results: tuple,
     if name in _SILENT_RESIZE or (name == "normal" and not any(
             isinstance(a, Tensor) for a in args[:2])):
         return
-    # torch's linalg.svd resizes U, then Vh, then S
-    order = (0, 2, 1) if name in ("svd", "linalg.svd") else range(len(outs))
-    for i in order:
+    for i in _RESIZE_ORDER.get(name, range(len(outs))):
         had, needed = _seen_shapes(name, fn, args, kwargs, outs[i], results[i], i)
         if had != needed and outs[i]._data.size:
             warnings.warn(_RESIZE_WARNING.format(list(had), list(needed)), UserWarning,
@@ -378,10 +464,28 @@ def _store(name: str, result: Tensor, out: Tensor) -> None:
     out._vc[0] += 1
 
 
+def _copy_into(results: tuple, outs: tuple) -> None:
+    """Write each result into its out as ``out.copy_(result)`` does (``_COPY_INTO``)."""
+    for r, o in zip(results, outs):
+        data = o._data
+        error = _promote.broadcast_error([data.shape, r._data.shape])
+        if error is not None:
+            raise error
+        shape = tuple(np.broadcast_shapes(data.shape, r._data.shape))
+        if shape != data.shape:
+            raise RuntimeError(f"output with shape {list(data.shape)} doesn't match the "
+                               f"broadcast shape {list(shape)}")
+        _check_overlap(o, [])
+    for r, o in zip(results, outs):
+        o._data[...] = r._data
+        o._vc[0] += 1
+
+
 def write(name: str, fn, args: tuple, kwargs: dict, out):
     """Run ``fn(*args, **kwargs)`` and write its result into ``out`` (a tensor, or a tuple
     or list of tensors for the functions that return several) with torch's checks; returns
-    ``out`` (a tuple of the same named type as the result for several outputs)."""
+    ``out`` (a tuple of the same named type as the result for several outputs; None for the
+    functions whose out is a list, as torch)."""
     short = name.rsplit(".", 1)[-1]
     outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
     for o in outs:
@@ -421,15 +525,24 @@ def write(name: str, fn, args: tuple, kwargs: dict, out):
         kind = "tuple of Tensors" if isinstance(result, tuple) else "Tensor"
         raise TypeError(f"{short}(): argument 'out' must be {kind}, not {type(out).__name__}")
     if len(outs) != len(results):
+        if name in _LIST_OUT:
+            raise RuntimeError(f"{_LIST_OUT[name]} expected an out= argument of size "
+                               f"{len(results)}, got size {len(outs)}")
         raise TypeError(f"expected tuple of {len(results)} elements but got {len(outs)}")
-    for r, o in zip(results, outs):
-        # several outputs: each must have its result's dtype (values and int64 indices)
-        _check_dtype("exact" if len(results) > 1 else rule, r._data.dtype, o, name)
+    if name in _COPY_INTO:
+        _copy_into(results, outs)
+        return None
+    if len(results) > 1 and name not in _CAST_EACH:
+        rule = "exact"  # each out must have its result's dtype (values and int64 indices)
+    for i, (r, o) in enumerate(zip(results, outs)):
+        _check_dtype(rule, r._data.dtype, o, name, i)
     for o in outs:
         _check_overlap(o, inputs)
     _warn_resizes(name, fn, args, kwargs, results, outs)
     for r, o in zip(results, outs):
         _store(name, r, o)
+    if name in _LIST_OUT:
+        return None
     if isinstance(result, tuple):
         return type(result)(outs) if hasattr(type(result), "n_fields") else outs
     return out

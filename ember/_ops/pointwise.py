@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import math
 
+from ember import _memory_format as _mf
 from ember._backend import ndarray, np
 from ember._dtype import (
     complex128,
@@ -403,7 +404,9 @@ def _sign(xp, x):
 
 SIGN = _unary("sign", "SignBackward0", _sign, _zero_grad, (), kind=KEEP)
 def _threshold_backward(xp, grad_output, self, threshold):
-    return xp.where(self <= threshold, grad_output.dtype.type(0), grad_output)
+    # laid out like ``self`` (channels_last stays so), as torch's kernel lays it out
+    return _mf.relayout(self, xp.where(self <= threshold, grad_output.dtype.type(0),
+                                       grad_output), None)
 
 
 # torch's ReluBackward0 runs one kernel, ``threshold_backward(grad, result, 0)``, whose own
@@ -575,14 +578,16 @@ def _erf64(x, wide: bool = True):
 def _erfc64(x, wide: bool = True):
     """erfc of a float64 array, accurate relative to erfc (no 1 - erf cancellation for large
     x); ``wide`` as in ``_erf64``."""
-    ax = np.abs(x).ravel()
-    tail = _erf_poly(ax, wide)
-    np.subtract(1.0, tail, out=tail)
+    flat = np.ravel(x)
+    ax = np.abs(flat)
+    r = _erf_poly(ax, wide)
+    np.copysign(r, flat, out=r)
+    np.subtract(1.0, r, out=r)  # 1 - erf(x): at least 0.03 below the split, no digits lost
     large = ax >= _ERF_SPLIT
     if large.any():
-        tail[large] = _erfc_fraction(ax[large], _ERFC_DEPTH[wide])
-    tail = tail.reshape(np.shape(x))
-    return np.where(x < 0, 2.0 - tail, tail)
+        tail = _erfc_fraction(ax[large], _ERFC_DEPTH[wide])
+        r[large] = np.where(flat[large] < 0, 2.0 - tail, tail)
+    return r.reshape(np.shape(x))
 
 
 def _erfinv64(y):

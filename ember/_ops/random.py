@@ -44,7 +44,7 @@ from ember import _dtype
 from ember._backend import np
 from ember._device import place as _place
 from ember._device import serve as _serve
-from ember._ops.creation import check_tensor_options, sizes_or_size
+from ember._ops.creation import check_tensor_options, like_layout, sizes_or_size
 from ember._ops.registry import attach, check_inplace
 from ember._tensor import Tensor, make
 
@@ -771,26 +771,48 @@ def randperm(n: int, *, generator: Generator | None = None, dtype=None, layout=N
     return _result(_narrow(perm, np_dtype), requires_grad)
 
 
+def _fill_memory_order(data, values):
+    """``data`` (fresh, dense) with the flat ``values`` stored in its memory order, as torch's
+    kernels fill a tensor laid out in another order (see ``_write``)."""
+    order = sorted(range(data.ndim), key=lambda d: -data.strides[d])
+    data.transpose(order)[...] = values.reshape([data.shape[d] for d in order])
+    return data
+
+
 def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, layout=None,
               device=None, pin_memory: bool = False, requires_grad: bool = False,
               memory_format=None) -> Tensor:
-    """Mirrors ``torch.rand_like``."""
+    """Mirrors ``torch.rand_like``: laid out as ``memory_format`` says (preserving
+    ``input``'s strides by default), the numbers drawn in memory order as torch's."""
     device = _serve(device)
     if layout is not None or pin_memory:
         check_tensor_options("rand_like", layout, pin_memory)
-    return rand(input._data.shape, generator=generator, dtype=dtype or input.dtype,
-                device=device, requires_grad=requires_grad)
+    np_dtype = _float_dtype(dtype or input.dtype).np
+    data = like_layout(input, np_dtype, memory_format, "rand_like")
+    if data is None:
+        return rand(input._data.shape, generator=generator, dtype=dtype or input.dtype,
+                    device=device, requires_grad=requires_grad)
+    values = _uniform_fill(_gen(generator), data.size, np_dtype, 0.0, 1.0)
+    return _result(_fill_memory_order(data, values), requires_grad)
 
 
 def randn_like(input: Tensor, *, generator: Generator | None = None, dtype=None, layout=None,
                device=None, pin_memory: bool = False, requires_grad: bool = False,
                memory_format=None) -> Tensor:
-    """Mirrors ``torch.randn_like``."""
+    """Mirrors ``torch.randn_like``: laid out as ``memory_format`` says (preserving
+    ``input``'s strides by default); a layout other than C order draws one sample at a time
+    in memory order, as torch's kernel does for a non-contiguous tensor."""
     device = _serve(device)
     if layout is not None or pin_memory:
         check_tensor_options("randn_like", layout, pin_memory)
-    return randn(input._data.shape, generator=generator, dtype=dtype or input.dtype,
-                 device=device, requires_grad=requires_grad)
+    np_dtype = _float_dtype(dtype or input.dtype).np
+    data = like_layout(input, np_dtype, memory_format, "randn_like")
+    if data is None:
+        return randn(input._data.shape, generator=generator, dtype=dtype or input.dtype,
+                     device=device, requires_grad=requires_grad)
+    values = _normal_fill(_gen(generator), data.size, np_dtype, 0.0, 1.0,
+                          data.flags.c_contiguous)
+    return _result(_fill_memory_order(data, values), requires_grad)
 
 
 def randint_like(input: Tensor, low: int, high: int | None = None, *,
@@ -798,14 +820,21 @@ def randint_like(input: Tensor, low: int, high: int | None = None, *,
                  pin_memory: bool = False, requires_grad: bool = False,
                  memory_format=None) -> Tensor:
     """Mirrors ``torch.randint_like(input, high)`` / ``(input, low, high)``: the input's
-    dtype unless given."""
+    dtype unless given, laid out as ``memory_format`` says (preserving ``input``'s strides by
+    default), the numbers drawn in memory order as torch's."""
     device = _serve(device)
     if layout is not None or pin_memory:
         check_tensor_options("randint_like", layout, pin_memory)
     if high is None:
         low, high = 0, low
-    return randint(low, high, input._data.shape, generator=generator,
-                   dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    dtype = dtype or input.dtype
+    data = like_layout(input, dtype.np, memory_format, "randint_like")
+    drawn = randint(low, high, input._data.shape if data is None else (input._data.size,),
+                    generator=generator, dtype=dtype, device=device,
+                    requires_grad=requires_grad)
+    if data is None:
+        return drawn
+    return _result(_fill_memory_order(data, drawn._data), requires_grad)
 
 
 def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtype=None,
@@ -877,9 +906,13 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
                            f"{_dtype.scalar_type_name(input.dtype)}")
     if data.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
     rows = data.reshape(-1, data.shape[-1])
     g = _gen(generator)
-    if not replacement or num_samples == 1:
+    if rows.shape[0] == 0:  # no distribution to draw from: nothing drawn, as in torch
+        result = np.empty((0, num_samples), np.int64)
+    elif not replacement or num_samples == 1:
         if num_samples > rows.shape[1]:
             raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                                "replacement")

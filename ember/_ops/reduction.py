@@ -199,15 +199,29 @@ FLIP = defop("flip", node="FlipBackward0", kind=KEEP,
 # ---- sum and mean ---------------------------------------------------------------------
 
 
+def _c_ordered(xp, r):
+    """``r`` with the strides torch gives a reduction's result whatever the input's layout:
+    C order, a size-1 dim's stride included (NumPy's reductions keep the input's order)."""
+    if not r.flags.c_contiguous:
+        return xp.ascontiguousarray(r)
+    if 1 in r.shape:
+        return r.reshape(-1).reshape(r.shape)  # C-ordered already: only the strides change
+    return r
+
+
 def _sum(xp, x, dims, keepdim, shape, out_np):
     r = xp.add.reduce(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
-    return r.astype(out_np, copy=False) if hasattr(r, "astype") else xp.asarray(r, out_np)
+    if not hasattr(r, "astype"):
+        return xp.asarray(r, out_np)
+    r = r.astype(out_np, copy=False)
+    return _c_ordered(xp, r) if r.ndim > 1 else r
 
 
 def _mean(xp, x, dims, keepdim, shape, out_np):
     # The sum divided by the count, as torch computes it (an empty mean is nan).
     r = xp.add.reduce(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
-    return xp.true_divide(r, _count(shape, dims)).astype(out_np, copy=False)
+    r = xp.true_divide(r, _count(shape, dims)).astype(out_np, copy=False)
+    return _c_ordered(xp, r) if r.ndim > 1 else r
 
 
 def _sum_backward(grad, self, dims, keepdim, shape, out_np):
@@ -1119,6 +1133,13 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
         values, inverse, counts = run(UNIQUE, input, None)
     else:
         values, inverse, counts = run(UNIQUE_DIM, input, wrap_dim(dim, data.ndim))
+    return unique_outputs(values, inverse, counts, return_inverse, return_counts)
+
+
+def unique_outputs(values: Tensor, inverse: Tensor, counts: Tensor, return_inverse: bool,
+                   return_counts: bool):
+    """What torch's ``unique`` functions return: the values alone, or a tuple with the
+    inverse indices and/or counts asked for."""
     if not return_inverse and not return_counts:
         return values
     out = (values,)
@@ -1209,7 +1230,8 @@ def _softmax(xp, x, dim):
     # Shifting by the largest element keeps exp finite; an infinite largest element gives
     # torch's nan.
     shifted = xp.exp(x - xp.amax(x, axis=dim, keepdims=True))
-    return shifted / xp.add.reduce(shifted, axis=dim, keepdims=True)
+    # torch's result is C-ordered whatever the input's layout
+    return _c_ordered(xp, shifted / xp.add.reduce(shifted, axis=dim, keepdims=True))
 
 
 def _log_softmax(xp, x, dim):
@@ -1217,7 +1239,8 @@ def _log_softmax(xp, x, dim):
         return x.copy()
     shifted = x - xp.amax(x, axis=dim, keepdims=True)
     with np.errstate(divide="ignore"):
-        return shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=dim, keepdims=True))
+        return _c_ordered(xp, shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=dim,
+                                                             keepdims=True)))
 
 
 SOFTMAX = defop(

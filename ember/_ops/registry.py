@@ -503,7 +503,11 @@ def _needed(op: Op, edges: tuple) -> tuple:
 
 def check_inplace(target: Tensor) -> None:
     """torch's refusal to overwrite a leaf that requires grad (or a view of one) while
-    recording."""
+    recording, and torch's refusal to write an inference tensor outside inference mode."""
+    if type(target._vc) is not list and not _state.inference:
+        from ember._runtime import INPLACE_OUTSIDE
+
+        raise RuntimeError(INPLACE_OUTSIDE)
     if _state.enabled:
         if target._requires_grad and target._grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an "

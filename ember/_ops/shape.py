@@ -8,6 +8,7 @@ import warnings
 from ember import _dtype
 from ember._backend import ndarray, np
 from ember._dtype import int64, legacy_type_name, scalar_type_name
+from ember._memory_format import contiguous_format
 from ember._ops import batching
 from ember._ops._promote import broadcast_error
 from ember._ops.reduction import FLIP
@@ -145,7 +146,7 @@ def _reshape(input: Tensor, *shape) -> Tensor:
     shape = infer_shape(shape, data.size)
     if _viewable(data, shape) is not None:
         return run(VIEW if data.flags.c_contiguous else RESHAPE_ALIAS, input, shape, data.shape)
-    return run(UNSAFE_VIEW, input.clone(), shape, data.shape)
+    return run(UNSAFE_VIEW, input.clone(memory_format=contiguous_format), shape, data.shape)
 
 
 def _unsafe_view(input: Tensor, shape: tuple) -> Tensor:
@@ -1199,7 +1200,8 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
         input = _reshape(input, (1,))
     shape = input._data.shape
     grown = unsqueeze(input, dim + 1)
-    grown = expand(grown, shape[:dim + 1] + (repeats,) + shape[dim + 1:]).clone()
+    grown = expand(grown, shape[:dim + 1] + (repeats,) + shape[dim + 1:])
+    grown = grown.clone(memory_format=contiguous_format)  # C order: the flatten is a view
     return flatten(grown, dim, dim + 1)
 
 
@@ -1364,11 +1366,13 @@ def trace(input: Tensor) -> Tensor:
 
 def stride(self: Tensor, dim: int | None = None):
     """Mirrors ``Tensor.stride``: steps in elements (not bytes) between neighbours along
-    each dim."""
+    each dim. An empty tensor keeps the strides it was made or viewed with (NumPy keeps
+    them through slicing, transposing and ``as_strided``); NumPy makes a fresh empty array
+    with all strides zero, where torch lays it out contiguously, counting a size-0 dim as
+    1."""
     data = self._data
-    if data.size == 0:
-        # NumPy gives empty arrays zero strides; torch lays them out contiguously, counting
-        # a size-0 dim as 1
+    byte_steps = data.strides
+    if data.size == 0 and not any(byte_steps):
         steps = []
         step = 1
         for size in reversed(data.shape):
@@ -1376,7 +1380,8 @@ def stride(self: Tensor, dim: int | None = None):
             step *= max(size, 1)
         steps = tuple(reversed(steps))
     else:
-        steps = tuple(s // data.itemsize for s in data.strides)
+        item = data.itemsize
+        steps = tuple(s // item for s in byte_steps)
     return steps if dim is None else steps[wrap_dim(dim, data.ndim)]
 
 
@@ -2047,15 +2052,20 @@ def _as_strided_args(input: Tensor, size, stride, offset) -> tuple:
     if offset < 0:
         raise RuntimeError(f"Tensor: invalid storage offset {offset}")
     data = input._data
+    check_storage_bounds(size, stride, offset, _storage_size(input), data.itemsize)
+    return size, stride, offset - own, data.shape, _element_strides(data)
+
+
+def check_storage_bounds(size: tuple, stride: tuple, offset: int, have: int,
+                         itemsize: int) -> None:
+    """torch's refusal of a view (size, stride, offset) that reaches past the ``have``
+    elements of its memory."""
     need = 0 if 0 in size else offset + 1 + sum((n - 1) * s for n, s in zip(size, stride))
-    have = _storage_size(input)
     if need > have:
-        item = data.itemsize
         raise RuntimeError(
             f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, "
-            f"and itemsize {item} requiring a storage size of {need * item} are out of bounds "
-            f"for storage of size {have * item}")
-    return size, stride, offset - own, data.shape, _element_strides(data)
+            f"and itemsize {itemsize} requiring a storage size of {need * itemsize} are out "
+            f"of bounds for storage of size {have * itemsize}")
 
 
 def as_strided(input: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:

@@ -135,10 +135,17 @@ class inference_mode(_Mode):
     def __enter__(self) -> None:
         self.prev = (state.enabled, state.inference)
         if self.mode:
-            state.enabled, state.inference = False, True
+            from ember._runtime import inference_region_entered
+
+            inference_region_entered()
+        state.enabled, state.inference = (False, True) if self.mode else (True, False)
 
     def __exit__(self, *exc) -> None:
         state.enabled, state.inference = self.prev
+        if self.mode:
+            from ember._runtime import inference_region_exited
+
+            inference_region_exited()
 
     def clone(self):
         return type(self)(self.mode)

@@ -51,6 +51,7 @@ def _numerical(func, inputs: tuple, eps: float) -> list:
 
 
 def _analytical(func, inputs: tuple) -> list:
+    from ember._memory_format import contiguous_format
     from ember._ops.creation import zeros_like
     from ember.autograd import grad
 
@@ -61,7 +62,8 @@ def _analytical(func, inputs: tuple) -> list:
         if not out._requires_grad:
             continue
         for j in range(out._data.size):
-            seed = zeros_like(out)
+            # C-ordered, so that element j of the flat view is output element j
+            seed = zeros_like(out, memory_format=contiguous_format)
             seed._data.reshape(-1)[j] = 1
             grads = grad(out, diff, seed, retain_graph=True, allow_unused=True)
             k = 0

@@ -307,3 +307,8 @@ def stream(stream) -> StreamContext:
 for _cls in (device, device_of, Stream, Event, StreamContext):
     _cls.__module__ = "ember.cuda"
 del _cls
+
+
+# torch.cuda.memory's names (it reads the counters above, so it comes last)
+from ember.cuda import memory  # noqa: E402, F401
+from ember.cuda.memory import *  # noqa: E402, F403

@@ -1,9 +1,12 @@
-"""``ember.cuda.amp``: mirrors ``torch.cuda.amp`` without CUDA: ``GradScaler`` disables
-itself (as torch's does when CUDA is not available) and passes everything through.
-Autocast is not part of ember yet (a later task)."""
+"""``ember.cuda.amp``: mirrors ``torch.cuda.amp`` without CUDA: ``GradScaler`` and
+``autocast`` disable themselves (as torch's do when CUDA is not available), so everything
+passes through at its own precision."""
 from __future__ import annotations
 
 import warnings
+
+from ember import _dtype
+from ember._autocast import autocast as _autocast
 
 
 def amp_definitely_not_available() -> bool:
@@ -62,3 +65,20 @@ class GradScaler:
 
 
 GradScaler.__module__ = "ember.cuda.amp"
+
+
+class autocast(_autocast):
+    """Mirrors the deprecated ``torch.cuda.amp.autocast``: ``torch.amp.autocast("cuda",
+    ...)`` with torch's arguments (``enabled``, ``dtype`` default ``torch.float16``,
+    ``cache_enabled``). It warns that it is deprecated and, CUDA not being available,
+    that it disables itself: the region runs as outside it (CPU autocast unchanged)."""
+
+    def __init__(self, enabled: bool = True, dtype: _dtype.dtype = _dtype.float16,
+                 cache_enabled: bool = True) -> None:
+        warnings.warn("`torch.cuda.amp.autocast(args...)` is deprecated. Please use "
+                      "`torch.amp.autocast('cuda', args...)` instead.", FutureWarning,
+                      stacklevel=2)
+        super().__init__("cuda", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
+
+
+autocast.__module__ = "ember.cuda.amp"

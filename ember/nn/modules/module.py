@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ember import _dtype
+from ember._memory_format import memory_format as _memory_format_cls
 from ember._tensor import Tensor
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import no_grad
@@ -609,15 +610,20 @@ class Module:
 
     def to(self, *args, **kwargs) -> Module:
         """Mirrors ``Module.to(dtype)``, ``to(device)``, ``to(device, dtype)``,
-        ``to(tensor)``: floating-point and complex parameters and buffers take the dtype."""
+        ``to(tensor)``: floating-point and complex parameters and buffers take the dtype;
+        ``memory_format=`` lays out the 4-d and 5-d ones as it says (a channels-last format
+        of the other rank raises, as torch's)."""
         from ember._device import device as _device_cls
 
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
+        memory_format = kwargs.pop("memory_format", None)
         if kwargs:
             raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+        if memory_format is not None and type(memory_format) is not _memory_format_cls:
+            raise TypeError("to() received an invalid combination of arguments - got "
+                            f"(memory_format={type(memory_format).__name__}, )")
         for a in args:
             if isinstance(a, _dtype.dtype):
                 dtype = a
@@ -635,7 +641,11 @@ class Module:
                             f"got desired dtype={dtype}")
 
         def convert(t: Tensor) -> Tensor:
-            if dtype is not None and (t.is_floating_point() or t.is_complex()):
+            floating = t.is_floating_point() or t.is_complex()
+            if memory_format is not None and t.dim() in (4, 5):
+                # as torch: only 4-d and 5-d tensors take the memory format
+                return t.to(dtype if floating else None, memory_format=memory_format)
+            if dtype is not None and floating:
                 return t.to(dtype)
             return t
 

@@ -1,0 +1,70 @@
+"""Mirrors ``torch.distributions``: parameterised probability distributions whose samples
+draw torch's random numbers for the same seed and whose ``log_prob``, ``entropy`` and
+``rsample`` are differentiable ember ops.
+
+Provided: Normal, Bernoulli, Categorical, Uniform, OneHotCategorical, Independent,
+MultivariateNormal, LowRankMultivariateNormal, Exponential, Laplace, LogNormal, Cauchy,
+HalfNormal, HalfCauchy, Gumbel, Pareto, Weibull, RelaxedBernoulli, RelaxedOneHotCategorical,
+OneHotCategoricalStraightThrough, Multinomial, MixtureSameFamily, TransformedDistribution
+(with the Exp, Affine, Sigmoid, Tanh, Softplus, Power, Abs, Softmax, Independent and Compose
+transforms), Poisson, Binomial, Geometric, ExponentialFamily,
+``kl_divergence``/``register_kl`` and ``constraints``.
+Beta, Gamma and Dirichlet are left out: their samplers need torch's ``_standard_gamma``
+stream, which ember does not draw."""
+from ember.distributions.bernoulli import Bernoulli
+from ember.distributions.binomial import Binomial
+from ember.distributions.categorical import Categorical
+from ember.distributions.cauchy import Cauchy
+from ember.distributions.distribution import Distribution
+from ember.distributions.exp_family import ExponentialFamily
+from ember.distributions.exponential import Exponential
+from ember.distributions.geometric import Geometric
+from ember.distributions.gumbel import Gumbel
+from ember.distributions.half_cauchy import HalfCauchy
+from ember.distributions.half_normal import HalfNormal
+from ember.distributions.independent import Independent
+from ember.distributions.kl import kl_divergence, register_kl
+from ember.distributions.laplace import Laplace
+from ember.distributions.log_normal import LogNormal
+from ember.distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
+from ember.distributions.mixture_same_family import MixtureSameFamily
+from ember.distributions.multinomial import Multinomial
+from ember.distributions.multivariate_normal import MultivariateNormal
+from ember.distributions.normal import Normal
+from ember.distributions.one_hot_categorical import (
+                                                     OneHotCategorical,
+                                                     OneHotCategoricalStraightThrough,
+)
+from ember.distributions.pareto import Pareto
+from ember.distributions.poisson import Poisson
+from ember.distributions.relaxed_bernoulli import RelaxedBernoulli
+from ember.distributions.relaxed_categorical import RelaxedOneHotCategorical
+from ember.distributions.transformed_distribution import TransformedDistribution
+from ember.distributions.transforms import (
+                                                     AbsTransform,
+                                                     AffineTransform,
+                                                     ComposeTransform,
+                                                     ExpTransform,
+                                                     IndependentTransform,
+                                                     PowerTransform,
+                                                     SigmoidTransform,
+                                                     SoftmaxTransform,
+                                                     SoftplusTransform,
+                                                     TanhTransform,
+                                                     Transform,
+                                                     identity_transform,
+)
+from ember.distributions.uniform import Uniform
+from ember.distributions.weibull import Weibull
+
+__all__ = [
+    "AbsTransform", "AffineTransform", "Bernoulli", "Binomial", "Categorical", "Cauchy",
+    "ComposeTransform", "Distribution", "ExpTransform", "Exponential", "ExponentialFamily",
+    "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "IndependentTransform",
+    "Laplace", "LogNormal", "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial",
+    "MultivariateNormal", "Normal", "OneHotCategorical", "OneHotCategoricalStraightThrough",
+    "Pareto", "Poisson", "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical",
+    "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform", "TanhTransform", "Transform",
+    "TransformedDistribution", "Uniform", "Weibull", "identity_transform", "kl_divergence",
+    "register_kl",
+]

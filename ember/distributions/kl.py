@@ -1,0 +1,437 @@
+"""Mirrors ``torch.distributions.kl``: ``kl_divergence(p, q)`` dispatched on the pair of
+types through ``register_kl``'s table, the most specific registered pair winning."""
+from __future__ import annotations
+
+import math
+
+import ember
+from ember import Tensor
+from ember.distributions.bernoulli import Bernoulli
+from ember.distributions.binomial import Binomial
+from ember.distributions.categorical import Categorical
+from ember.distributions.cauchy import Cauchy
+from ember.distributions.distribution import Distribution
+from ember.distributions.exp_family import ExponentialFamily
+from ember.distributions.exponential import Exponential
+from ember.distributions.geometric import Geometric
+from ember.distributions.gumbel import _EULER_GAMMA, Gumbel
+from ember.distributions.half_normal import HalfNormal
+from ember.distributions.independent import Independent
+from ember.distributions.laplace import Laplace
+from ember.distributions.lowrank_multivariate_normal import (
+    LowRankMultivariateNormal,
+    _batch_lowrank_mahalanobis,
+)
+from ember.distributions.multivariate_normal import MultivariateNormal, _batch_mahalanobis
+from ember.distributions.normal import Normal
+from ember.distributions.one_hot_categorical import OneHotCategorical
+from ember.distributions.pareto import Pareto
+from ember.distributions.poisson import Poisson
+from ember.distributions.transformed_distribution import TransformedDistribution
+from ember.distributions.uniform import Uniform
+from ember.distributions.utils import _sum_rightmost
+
+__all__ = ["kl_divergence", "register_kl"]
+
+_KL_REGISTRY: dict = {}
+_KL_MEMOIZE: dict = {}
+
+
+def register_kl(type_p: type, type_q: type):
+    """Mirrors ``torch.distributions.kl.register_kl``: a decorator registering
+    ``fn(p, q)`` as the KL divergence of instances of ``type_p`` from ``type_q``."""
+    if not isinstance(type_p, type) and issubclass(type_p, Distribution):
+        raise TypeError(f"Expected type_p to be a Distribution subclass but got {type_p}")
+    if not isinstance(type_q, type) and issubclass(type_q, Distribution):
+        raise TypeError(f"Expected type_q to be a Distribution subclass but got {type_q}")
+
+    def decorator(fun):
+        _KL_REGISTRY[type_p, type_q] = fun
+        _KL_MEMOIZE.clear()
+        return fun
+
+    return decorator
+
+
+def _dispatch_kl(type_p: type, type_q: type):
+    """The registered function of the most specific pair both types derive from: nearest
+    ``type_p`` base first, then nearest ``type_q`` base."""
+    best, best_rank = NotImplemented, None
+    for (super_p, super_q), fun in _KL_REGISTRY.items():
+        if issubclass(type_p, super_p) and issubclass(type_q, super_q):
+            rank = (type_p.__mro__.index(super_p), type_q.__mro__.index(super_q))
+            if best_rank is None or rank < best_rank:
+                best, best_rank = fun, rank
+    return best
+
+
+def kl_divergence(p: Distribution, q: Distribution) -> Tensor:
+    """Mirrors ``torch.distributions.kl.kl_divergence``: ``KL(p || q)`` over the batch."""
+    key = type(p), type(q)
+    fun = _KL_MEMOIZE.get(key)
+    if fun is None:
+        fun = _KL_MEMOIZE[key] = _dispatch_kl(*key)
+    if fun is NotImplemented:
+        raise NotImplementedError(f"No KL(p || q) is implemented for p type "
+                                  f"{p.__class__.__name__} and q type {q.__class__.__name__}")
+    return fun(p, q)
+
+
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p, q):
+    """The Bregman divergence of the log-normalizer between the natural parameters."""
+    if type(p) is not type(q):
+        # torch's message keeps the indentation of a line continuation inside its text
+        raise NotImplementedError("The cross KL-divergence between different exponential "
+                                  "families cannot" + " " * 29
+                                  + "be computed using Bregman divergences")
+    p_natural = [param.detach().requires_grad_() for param in p._natural_params]
+    q_natural = q._natural_params
+    log_normalizer = p._log_normalizer(*p_natural)
+    gradients = ember.autograd.grad(log_normalizer.sum(), p_natural, create_graph=True)
+    result = q._log_normalizer(*q_natural) - log_normalizer
+    for p_param, q_param, grad in zip(p_natural, q_natural, gradients):
+        result = result - _sum_rightmost((q_param - p_param) * grad, len(q.event_shape))
+    return result
+
+
+@register_kl(Normal, Normal)
+def _kl_normal_normal(p, q):
+    var_ratio = (p.scale / q.scale).pow(2)
+    t1 = ((p.loc - q.loc) / q.scale).pow(2)
+    return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
+
+
+@register_kl(Bernoulli, Bernoulli)
+def _kl_bernoulli_bernoulli(p, q):
+    from ember.nn.functional import softplus
+
+    t1 = p.probs * (softplus(-q.logits) - softplus(-p.logits))
+    t1[q.probs == 0] = math.inf
+    t1[p.probs == 0] = 0
+    t2 = (1 - p.probs) * (softplus(q.logits) - softplus(p.logits))
+    t2[q.probs == 1] = math.inf
+    t2[p.probs == 1] = 0
+    return t1 + t2
+
+
+@register_kl(Categorical, Categorical)
+def _kl_categorical_categorical(p, q):
+    t = p.probs * (p.logits - q.logits)
+    t[(q.probs == 0).expand_as(t)] = math.inf
+    t[(p.probs == 0).expand_as(t)] = 0
+    return t.sum(-1)
+
+
+@register_kl(OneHotCategorical, OneHotCategorical)
+def _kl_onehotcategorical_onehotcategorical(p, q):
+    return _kl_categorical_categorical(p._categorical, q._categorical)
+
+
+@register_kl(Independent, Independent)
+def _kl_independent_independent(p, q):
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError
+    return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist),
+                          p.reinterpreted_batch_ndims)
+
+
+@register_kl(Uniform, Uniform)
+def _kl_uniform_uniform(p, q):
+    result = ((q.high - q.low) / (p.high - p.low)).log()
+    result[(q.low > p.low) | (q.high < p.high)] = math.inf
+    return result
+
+
+@register_kl(Exponential, Exponential)
+def _kl_exponential_exponential(p, q):
+    rate_ratio = q.rate / p.rate
+    return -rate_ratio.log() + rate_ratio - 1
+
+
+@register_kl(Laplace, Laplace)
+def _kl_laplace_laplace(p, q):
+    scale_ratio = p.scale / q.scale
+    loc_abs_diff = (p.loc - q.loc).abs()
+    t1 = -scale_ratio.log()
+    t2 = loc_abs_diff / q.scale
+    t3 = scale_ratio * ember.exp(-loc_abs_diff / p.scale)
+    return t1 + t2 + t3 - 1
+
+
+@register_kl(Poisson, Poisson)
+def _kl_poisson_poisson(p, q):
+    return p.rate * (p.rate.log() - q.rate.log()) - (p.rate - q.rate)
+
+
+@register_kl(Geometric, Geometric)
+def _kl_geometric_geometric(p, q):
+    return -p.entropy() - ember.log1p(-q.probs) / p.probs - q.logits
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_multivariatenormal_multivariatenormal(p, q):
+    if p.event_shape != q.event_shape:
+        # torch's message keeps the indentation of a line continuation inside its text
+        raise ValueError("KL-divergence between two Multivariate Normals with"
+                         + " " * 26 + "different event shapes cannot be computed")
+    half_term1 = (q._half_log_det() - p._half_log_det())
+    batch = ember.broadcast_shapes(q._unbroadcasted_scale_tril.shape[:-2],
+                                   p._unbroadcasted_scale_tril.shape[:-2])
+    n = p.event_shape[0]
+    q_scale_tril = q._unbroadcasted_scale_tril.expand(tuple(batch) + (n, n))
+    p_scale_tril = p._unbroadcasted_scale_tril.expand(tuple(batch) + (n, n))
+    solved = ember.linalg.solve_triangular(q_scale_tril, p_scale_tril, upper=False)
+    term2 = solved.pow(2).sum((-2, -1))
+    term3 = _batch_mahalanobis(q._unbroadcasted_scale_tril, q.loc - p.loc)
+    return half_term1 + 0.5 * (term2 + term3 - n)
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p, q):
+    if p.transforms != q.transforms:
+        raise NotImplementedError
+    if p.event_shape != q.event_shape:
+        raise NotImplementedError
+    return kl_divergence(p.base_dist, q.base_dist)
+
+
+@register_kl(Binomial, Binomial)
+def _kl_binomial_binomial(p, q):
+    if (p.total_count < q.total_count).any():
+        raise NotImplementedError(
+            "KL between Binomials where q.total_count > p.total_count is not implemented")
+    kl = p.total_count * (p.probs * (p.logits - q.logits) + (-p.probs).log1p()
+                          - (-q.probs).log1p())
+    beyond = p.total_count > q.total_count  # p puts mass where q has none
+    kl[beyond] = math.inf
+    return kl
+
+
+@register_kl(Bernoulli, Poisson)
+def _kl_bernoulli_poisson(p, q):
+    # E_p[log q(x)] = x log(rate) - rate on x in {0, 1}
+    return -p.entropy() - (p.probs * q.rate.log() - q.rate)
+
+
+def _infinite_like(tensor: Tensor) -> Tensor:
+    return ember.full_like(tensor, math.inf)
+
+
+@register_kl(Exponential, Pareto)
+@register_kl(Gumbel, Pareto)
+@register_kl(Laplace, Pareto)
+@register_kl(Normal, Pareto)
+@register_kl(Pareto, Uniform)
+@register_kl(Exponential, Uniform)
+@register_kl(Gumbel, Uniform)
+@register_kl(Gumbel, Exponential)
+@register_kl(Laplace, Uniform)
+@register_kl(Laplace, Exponential)
+@register_kl(Normal, Uniform)
+@register_kl(Normal, Exponential)
+@register_kl(Poisson, Binomial)
+@register_kl(Poisson, Bernoulli)
+def _kl_support_mismatch(p, q):
+    """p has mass outside q's support: the divergence is infinite."""
+    if isinstance(p, (Exponential, Poisson)):
+        return _infinite_like(p.rate)
+    return _infinite_like(p.scale if isinstance(p, Pareto) else p.loc)
+
+
+@register_kl(Exponential, Normal)
+def _kl_exponential_normal(p, q):
+    # -H(p) - E_p[log q], with E_p[(x - loc)^2] = 2 / rate^2 - 2 loc / rate + loc^2
+    var_normal = q.scale.pow(2)
+    rate_sqr = p.rate.pow(2)
+    t1 = 0.5 * ember.log(rate_sqr * var_normal * 2 * math.pi)
+    t2 = rate_sqr.reciprocal()
+    t3 = q.loc / p.rate
+    t4 = q.loc.pow(2) * 0.5
+    return t1 - 1 + (t2 - t3 + t4) / var_normal
+
+
+@register_kl(Laplace, Normal)
+def _kl_laplace_normal(p, q):
+    # -H(p) - E_p[log q], with E_p[(x - q.loc)^2] = 2 scale^2 + (p.loc - q.loc)^2
+    var_normal = q.scale.pow(2)
+    ratio = p.scale.pow(2) / var_normal
+    t1 = 0.5 * ember.log(2 * ratio / math.pi)
+    t2 = 0.5 * p.loc.pow(2)
+    t3 = p.loc * q.loc
+    t4 = 0.5 * q.loc.pow(2)
+    return -t1 + ratio + (t2 - t3 + t4) / var_normal - 1
+
+
+@register_kl(Normal, Laplace)
+def _kl_normal_laplace(p, q):
+    # E_p|x - q.loc| is the mean of a folded normal
+    loc_diff = p.loc - q.loc
+    standardized = loc_diff / p.scale
+    t1 = ember.log(p.scale / q.scale)
+    t2 = math.sqrt(2 / math.pi) * p.scale * ember.exp(-0.5 * standardized.pow(2))
+    t3 = loc_diff * ember.erf(math.sqrt(0.5) * standardized)
+    return -t1 + (t2 + t3) / q.scale - (0.5 * (1 + math.log(0.5 * math.pi)))
+
+
+@register_kl(Uniform, Exponential)
+def _kl_uniform_exponential(p, q):
+    result = q.rate * (p.high + p.low) / 2 - ((p.high - p.low) * q.rate).log()
+    result[p.low < 0] = math.inf
+    return result
+
+
+@register_kl(Uniform, Normal)
+def _kl_uniform_normal(p, q):
+    # E_p[(x - loc)^2] = width^2 / 12 + (midpoint - loc)^2
+    width = p.high - p.low
+    t1 = (math.sqrt(math.pi * 2) * q.scale / width).log()
+    t2 = width.pow(2) / 12
+    t3 = ((p.high + p.low - 2 * q.loc) / 2).pow(2)
+    return t1 + 0.5 * (t2 + t3) / q.scale.pow(2)
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal_halfnormal(p, q):
+    return _kl_normal_normal(p.base_dist, q.base_dist)
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy_cauchy(p, q):
+    t1 = ((p.scale + q.scale).pow(2) + (p.loc - q.loc).pow(2)).log()
+    t2 = (4 * p.scale * q.scale).log()
+    return t1 - t2
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel_gumbel(p, q):
+    ct1 = p.scale / q.scale
+    ct2 = q.loc / q.scale
+    ct3 = p.loc / q.scale
+    t1 = -ct1.log() - ct2 + ct3
+    t2 = ct1 * _EULER_GAMMA
+    t3 = ember.exp(ct2 + (1 + ct1).lgamma() - ct3)
+    return t1 + t2 + t3 - (1 + _EULER_GAMMA)
+
+
+@register_kl(Gumbel, Normal)
+def _kl_gumbel_normal(p, q):
+    # -H(p) - E_p[log q]: Var_p = (pi scale)^2 / 6, E_p = loc + scale * gamma
+    param_ratio = p.scale / q.scale
+    t1 = (param_ratio / math.sqrt(2 * math.pi)).log()
+    t2 = (math.pi * param_ratio * 0.5).pow(2) / 3
+    t3 = ((p.loc + p.scale * _EULER_GAMMA - q.loc) / q.scale).pow(2) * 0.5
+    return -t1 + t2 + t3 - (_EULER_GAMMA + 1)
+
+
+@register_kl(Normal, Gumbel)
+def _kl_normal_gumbel(p, q):
+    # E_p[exp((q.loc - x) / q.scale)] is a log-normal mean
+    mean_scale_ratio = p.loc / q.scale
+    var_scale_sqr_ratio = (p.scale / q.scale).pow(2)
+    loc_scale_ratio = q.loc / q.scale
+    t1 = var_scale_sqr_ratio.log() * 0.5
+    t2 = mean_scale_ratio - loc_scale_ratio
+    t3 = ember.exp(-mean_scale_ratio + 0.5 * var_scale_sqr_ratio + loc_scale_ratio)
+    return -t1 + t2 + t3 - (0.5 * (1 + math.log(2 * math.pi)))
+
+
+@register_kl(Uniform, Gumbel)
+def _kl_uniform_gumbel(p, q):
+    common_term = q.scale / (p.high - p.low)
+    high_loc_diff = (p.high - q.loc) / q.scale
+    low_loc_diff = (p.low - q.loc) / q.scale
+    t1 = common_term.log() + 0.5 * (high_loc_diff + low_loc_diff)
+    t2 = common_term * (ember.exp(-high_loc_diff) - ember.exp(-low_loc_diff))
+    return t1 - t2
+
+
+@register_kl(Exponential, Gumbel)
+def _kl_exponential_gumbel(p, q):
+    # E_p[exp((q.loc - x) / q.scale)] = exp(q.loc / q.scale) * rate / (rate + 1 / q.scale)
+    scale_rate_prod = p.rate * q.scale
+    loc_scale_ratio = q.loc / q.scale
+    t1 = scale_rate_prod.log() - 1
+    t2 = ember.exp(loc_scale_ratio) * scale_rate_prod / (scale_rate_prod + 1)
+    t3 = scale_rate_prod.reciprocal()
+    return t1 - loc_scale_ratio + t2 + t3
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto_pareto(p, q):
+    scale_ratio = p.scale / q.scale
+    alpha_ratio = q.alpha / p.alpha
+    t1 = q.alpha * scale_ratio.log()
+    t2 = -alpha_ratio.log()
+    result = t1 + t2 + alpha_ratio - 1
+    result[p.support.lower_bound < q.support.lower_bound] = math.inf
+    return result
+
+
+@register_kl(Pareto, Exponential)
+def _kl_pareto_exponential(p, q):
+    scale_rate_prod = p.scale * q.rate
+    t1 = (p.alpha / scale_rate_prod).log()
+    t2 = p.alpha.reciprocal()
+    t3 = p.alpha * scale_rate_prod / (p.alpha - 1)
+    result = t1 - t2 + t3 - 1
+    result[p.alpha <= 1] = math.inf  # p has no mean
+    return result
+
+
+@register_kl(Pareto, Normal)
+def _kl_pareto_normal(p, q):
+    var_normal = 2 * q.scale.pow(2)
+    common_term = p.scale / (p.alpha - 1)
+    t1 = (math.sqrt(2 * math.pi) * q.scale * p.alpha / p.scale).log()
+    t2 = p.alpha.reciprocal()
+    t3 = p.alpha * common_term.pow(2) / (p.alpha - 2)
+    t4 = (p.alpha * common_term - q.loc).pow(2)
+    result = t1 - t2 + (t3 + t4) / var_normal - 1
+    result[p.alpha <= 2] = math.inf  # p has no variance
+    return result
+
+
+@register_kl(Uniform, Pareto)
+def _kl_uniform_pareto(p, q):
+    # E_p[log x] = (high log high - low log low) / width - 1
+    width = p.high - p.low
+    t1 = (q.alpha * q.scale.pow(q.alpha) * width).log()
+    t2 = (p.high * p.high.log() - p.low * p.low.log() - width) / width
+    result = t2 * (q.alpha + 1) - t1
+    result[p.low < q.support.lower_bound] = math.inf
+    return result
+
+
+def _gaussian_logdet_and_mahalanobis(d, x: Tensor) -> tuple:
+    """``log det(cov)`` of a (low-rank) multivariate normal, and ``x^T cov^{-1} x``."""
+    if isinstance(d, LowRankMultivariateNormal):
+        return d._logdet(), _batch_lowrank_mahalanobis(
+            d._unbroadcasted_cov_factor, d._unbroadcasted_cov_diag, x, d._capacitance_tril)
+    return 2 * d._half_log_det(), _batch_mahalanobis(d._unbroadcasted_scale_tril, x)
+
+
+def _kl_gaussians(p, q, what: str):
+    """``(tr(cov_q^-1 cov_p) + maha_q(q.loc - p.loc) - n + logdet_q - logdet_p) / 2``."""
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"KL-divergence between two {what} with" + " " * 26
+                         + "different event shapes cannot be computed")
+    logdet_p, _ = _gaussian_logdet_and_mahalanobis(p, p.loc)
+    logdet_q, mahalanobis = _gaussian_logdet_and_mahalanobis(q, q.loc - p.loc)
+    trace = (q.precision_matrix * p.covariance_matrix.mT).sum((-2, -1))
+    return 0.5 * (trace + mahalanobis - p.event_shape[0] + logdet_q - logdet_p)
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrankmultivariatenormal_lowrankmultivariatenormal(p, q):
+    return _kl_gaussians(p, q, "Low Rank Multivariate Normals")
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_multivariatenormal_lowrankmultivariatenormal(p, q):
+    return _kl_gaussians(p, q, "(Low Rank) Multivariate Normals")
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrankmultivariatenormal_multivariatenormal(p, q):
+    return _kl_gaussians(p, q, "(Low Rank) Multivariate Normals")

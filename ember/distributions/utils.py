@@ -1,0 +1,80 @@
+"""Mirrors ``torch.distributions.utils``: parameter broadcasting, probs/logits conversion and
+the cached ``lazy_property``."""
+from __future__ import annotations
+
+from numbers import Number
+
+import ember
+from ember import Size, Tensor
+
+__all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs",
+           "probs_to_logits"]
+
+_EMPTY_SHAPE = Size()  # the default sample_shape
+
+
+def broadcast_all(*values) -> tuple:
+    """Mirrors ``torch.distributions.utils.broadcast_all``: numbers become tensors of the
+    first tensor's dtype and device (the default dtype when there is none), then all are
+    broadcast together."""
+    if not all(isinstance(v, (Tensor, Number)) for v in values):
+        raise ValueError("Input arguments must all be instances of Number, "
+                         "torch.Tensor or objects implementing __torch_function__.")
+    if not all(isinstance(v, Tensor) for v in values):
+        options = {"dtype": ember.get_default_dtype()}
+        for value in values:
+            if isinstance(value, Tensor):
+                options = {"dtype": value.dtype, "device": value.device}
+                break
+        values = [v if isinstance(v, Tensor) else ember.tensor(v, **options) for v in values]
+    return ember.broadcast_tensors(*values)
+
+
+def _standard_normal(shape, dtype, device) -> Tensor:
+    return ember.empty(shape, dtype=dtype, device=device).normal_()
+
+
+def _sum_rightmost(value, dim: int):
+    """``value`` summed over its ``dim`` rightmost dimensions."""
+    if dim == 0:
+        return value
+    return value.reshape(tuple(value.shape[:value.dim() - dim]) + (-1,)).sum(-1)
+
+
+def clamp_probs(probs: Tensor) -> Tensor:
+    """Mirrors ``torch.distributions.utils.clamp_probs``: into ``[eps, 1 - eps]``."""
+    eps = ember.finfo(probs.dtype).eps
+    return probs.clamp(min=eps, max=1 - eps)
+
+
+def logits_to_probs(logits: Tensor, is_binary: bool = False) -> Tensor:
+    """Mirrors ``torch.distributions.utils.logits_to_probs``: sigmoid (binary) or softmax
+    over the last dimension."""
+    if is_binary:
+        return ember.sigmoid(logits)
+    return ember.softmax(logits, dim=-1)
+
+
+def probs_to_logits(probs: Tensor, is_binary: bool = False) -> Tensor:
+    """Mirrors ``torch.distributions.utils.probs_to_logits`` (on clamped probabilities)."""
+    clamped = clamp_probs(probs)
+    if is_binary:
+        return ember.log(clamped) - ember.log1p(-clamped)
+    return ember.log(clamped)
+
+
+class lazy_property:
+    """Mirrors ``torch.distributions.utils.lazy_property``: computed (with grad enabled) on
+    first access and stored in the instance, as a parameter given to the constructor is."""
+
+    def __init__(self, wrapped) -> None:
+        self.wrapped = wrapped
+        self.__doc__ = wrapped.__doc__
+
+    def __get__(self, instance, obj_type=None):
+        if instance is None:
+            return self
+        with ember.enable_grad():
+            value = self.wrapped(instance)
+        setattr(instance, self.wrapped.__name__, value)
+        return value
