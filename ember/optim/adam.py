@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 import ember
+from ember import _blas
 from ember._tensor import Tensor
 from ember.optim.optimizer import (
     Optimizer,
@@ -92,8 +93,9 @@ def _adam_kernel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, maxi
         tmp /= denom_div
     tmp += eps
     np.divide(exp_avg, tmp, out=tmp)
-    tmp *= scale
-    param += tmp
+    if not _blas.axpy(scale, tmp, param):
+        tmp *= scale
+        param += tmp
 
 
 def _to_scalar(x):

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 import ember
+from ember import _blas
 from ember._tensor import Tensor, make
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook",
@@ -878,6 +879,11 @@ def _adam_moments_(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray,
         grad = _negated_decayed(grad, param, maximize, l2, spare, tmp)
     if decay is not None:
         param *= decay
+    if _blas.usable(grad, exp_avg) and _blas.usable(grad, exp_avg_sq):  # ember/_blas.py
+        _blas.axpby(weight, grad, 1 - weight, exp_avg)
+        np.multiply(grad, grad, out=tmp)
+        _blas.axpby(one_minus_beta2, tmp, beta2, exp_avg_sq)
+        return grad
     _lerp_(exp_avg, grad, weight, tmp)
     exp_avg_sq *= beta2
     np.multiply(grad, one_minus_beta2, out=tmp)

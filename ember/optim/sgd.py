@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import _blas
 from ember._tensor import Tensor, make
 from ember.optim.optimizer import (
     Optimizer,
@@ -130,7 +131,7 @@ def _sgd_kernel(param, grad, buf, scratch, maximize, weight_decay, momentum, dam
     if buf is not None:
         if first:
             np.copyto(buf, grad)
-        else:
+        elif not _blas.axpby(dampening_alpha, grad, momentum, buf):  # one pass: ember/_blas.py
             buf *= momentum
             if dampening_alpha == 1:
                 buf += grad
@@ -142,5 +143,6 @@ def _sgd_kernel(param, grad, buf, scratch, maximize, weight_decay, momentum, dam
             grad = np.add(grad, tmp, out=tmp)
         else:
             grad = buf
-    np.multiply(grad, neg_lr, out=tmp)
-    param += tmp
+    if not _blas.axpy(neg_lr, grad, param):
+        np.multiply(grad, neg_lr, out=tmp)
+        param += tmp
