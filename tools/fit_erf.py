@@ -1,9 +1,11 @@
-"""Fit the polynomials of ember's erf (ember/_ops/pointwise.py, ``_ERF_POLYS``).
+"""Fit the polynomials of ember's erf (ember/_ops/pointwise.py, ``_ERF_POLYS`` and
+``_ERF_POLY32``).
 
 erf(x) / x, as a polynomial in t = x^2 on [0, 2.25] (|x| < 1.5), fitted by Chebyshev
 interpolation at 40 significant digits (mpmath, which comes with the test dependencies) and
-rounded to float64. Prints the coefficients, highest degree first, and each fit's largest
-error over the interval, evaluated as ember evaluates it (Horner in float64)::
+rounded to the dtype it is evaluated in. Prints the coefficients, highest degree first, and
+each fit's largest error over the interval, evaluated as ember evaluates it (Horner in that
+dtype)::
 
     python tools/fit_erf.py
 """
@@ -12,7 +14,10 @@ from __future__ import annotations
 import mpmath as mp
 import numpy as np
 
-DEGREES = {"float64": 16, "float32": 12}  # results rounded to float64 / to float32 or narrower
+# name: (degree, the dtype of the arithmetic): results rounded to float64; to float32 or
+# narrower; and float32 arithmetic throughout (GELU's float32 kernels)
+DEGREES = {"float64": (16, np.float64), "float32": (12, np.float64),
+           "float32 arithmetic": (7, np.float32)}
 
 
 def erf_over_x(t):
@@ -21,14 +26,14 @@ def erf_over_x(t):
 
 def main() -> None:
     mp.mp.dps = 40
-    x = np.linspace(0.0, 1.5, 20001)
-    exact = np.array([float(mp.erf(mp.mpf(float(v)))) for v in x])
-    for name, degree in DEGREES.items():
+    for name, (degree, dtype) in DEGREES.items():
+        x = np.linspace(0.0, 1.5, 20001).astype(dtype)
+        exact = np.array([float(mp.erf(mp.mpf(float(v)))) for v in x])
         coeffs, _ = mp.chebyfit(erf_over_x, [0, 2.25], degree + 1, error=True)
-        floats = [float(c) for c in coeffs]
+        floats = [float(dtype(float(c))) for c in coeffs]
         acc = np.full_like(x, floats[0])
         for c in floats[1:]:
-            acc = acc * (x * x) + c
+            acc = acc * (x * x) + dtype(c)
         worst = np.max(np.abs(acc * x - exact) / np.maximum(np.abs(exact), 1e-300))
         print(f"{name}: degree {degree}, largest relative error {worst:.2e}")
         print("    (" + ",\n     ".join(repr(c) for c in floats) + ")")

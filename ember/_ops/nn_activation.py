@@ -17,7 +17,7 @@ import math
 
 from ember import _memory_format as _mf
 from ember._backend import np
-from ember._ops.pointwise import _erfc64, _half_in_float32_n, _refuse, where
+from ember._ops.pointwise import _erfc32, _erfc64, _half_in_float32_n, _refuse, where
 from ember._ops.registry import KEEP, defop, run
 from ember._tensor import Tensor
 
@@ -179,8 +179,18 @@ def _gelu_values(xp, x, approximate):
     if approximate == "tanh":
         inner = _GELU_BETA * (x + _GELU_KAPPA * (x * x * x))
         return _as(x, 0.5 * x * (1 + xp.tanh(inner)))
+    if x.dtype == np.float32:  # in float32, as torch's kernel (half types arrive as float32)
+        return x * _normal_cdf32(x)
     wide = x.astype(np.float64)
     return _as(x, wide * (0.5 * _erfc64(wide * -_SQRT1_2, x.dtype == np.float64)))
+
+
+def _normal_cdf32(x):
+    """Phi(x) of a float32 array, erfc(-x / sqrt 2) / 2 in float32 (no 1 + erf cancellation
+    for negative x)."""
+    cdf = _erfc32(x * np.float32(-_SQRT1_2))
+    cdf *= np.float32(0.5)
+    return cdf
 
 
 def _gelu_backward(xp, grad_output, self, approximate):
@@ -200,6 +210,17 @@ def _gelu_backward_values(xp, grad_output, self, approximate):
         right = (0.5 * self) * (1 - tanh_inner * tanh_inner) * (
             _GELU_BETA * (1 + 3 * _GELU_KAPPA * x_sq))
         return _as(self, grad_output * (left + right))
+    if self.dtype == np.float32:  # in float32, in place on flat arrays (a 0-d one too)
+        x = np.ravel(self)
+        derivative = _normal_cdf32(x)
+        pdf = np.multiply(x, x)
+        pdf *= np.float32(-0.5)
+        np.exp(pdf, out=pdf)
+        pdf *= x
+        pdf *= np.float32(_INV_SQRT_2PI)
+        derivative += pdf
+        derivative *= np.ravel(grad_output)
+        return derivative.reshape(self.shape)
     wide = self.astype(np.float64)
     cdf = 0.5 * _erfc64(wide * -_SQRT1_2, self.dtype == np.float64)
     pdf = np.exp(-0.5 * wide * wide) * _INV_SQRT_2PI

@@ -532,6 +532,13 @@ _ERF_POLYS = {
             1.1283791670955097),
 }
 _ERFC_DEPTH = {True: 98, False: 65}
+_ERFC_DEPTH32 = 29  # 2^-28 at the split: float32 arithmetic's own precision
+# P of degree 7 for float32 arithmetic (tools/fit_erf.py): erf within 2.4e-7 relative, a few
+# float32 ulps, as torch's own float32 kernels compute it (GELU's)
+_ERF_POLY32 = tuple(np.float32(c) for c in (
+    -5.724338279833319e-06, 9.252342715626583e-05, -0.000806111260317266,
+    0.005175185389816761, -0.026839084923267365, 0.11283043771982193, -0.37612560391426086,
+    1.1283791065216064))
 _ERF_BLOCK = 32768  # elements per block: the working arrays stay in L2 cache
 
 
@@ -588,6 +595,32 @@ def _erfc64(x, wide: bool = True):
         tail = _erfc_fraction(ax[large], _ERFC_DEPTH[wide])
         r[large] = np.where(flat[large] < 0, 2.0 - tail, tail)
     return r.reshape(np.shape(x))
+
+
+def _erfc32(x):
+    """erfc of a float32 array in float32 arithmetic (``_ERF_POLY32``), for the kernels torch
+    computes in float32; beyond the split the continued fraction runs in float64 on those
+    elements only (to 2^-28, ``_ERFC_DEPTH32``), so that erfc keeps its relative accuracy in
+    the tail."""
+    shape = np.shape(x)
+    x = np.ravel(x)  # 1-d: in-place ufuncs need arrays, and a 0-d one gives scalars
+    # x P(x^2) is erf(x) with its sign; beyond the split P's values (inf or nan for huge x)
+    # are replaced below
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = np.multiply(x, x)
+        r = np.multiply(t, _ERF_POLY32[0])
+        for c in _ERF_POLY32[1:-1]:
+            r += c
+            r *= t
+        r += _ERF_POLY32[-1]
+        r *= x
+    np.subtract(np.float32(1), r, out=r)
+    large = t >= np.float32(_ERF_SPLIT * _ERF_SPLIT)
+    if large.any():
+        beyond = x[large].astype(np.float64)
+        tail = _erfc_fraction(np.abs(beyond), _ERFC_DEPTH32)
+        r[large] = np.where(beyond < 0, 2.0 - tail, tail)
+    return r.reshape(shape)
 
 
 def _erfinv64(y):
