@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-_kernels: list = []  # [{dtype: (axpby, axpy)}] once looked up (empty dict: none found)
+_kernels: list = []  # [{dtype: axpby}] once looked up (empty dict: none found)
 
 
 def _lookup() -> dict:
@@ -34,11 +34,9 @@ def _lookup() -> dict:
             for code, dtype, scalar in (("s", np.float32, ctypes.c_float),
                                         ("d", np.float64, ctypes.c_double)):
                 axpby = getattr(library, f"scipy_cblas_{code}axpby64_")
-                axpy = getattr(library, f"scipy_cblas_{code}axpy64_")
                 n, ptr = ctypes.c_int64, ctypes.c_void_p
                 axpby.argtypes, axpby.restype = [n, scalar, ptr, n, scalar, ptr, n], None
-                axpy.argtypes, axpy.restype = [n, scalar, ptr, n, ptr, n], None
-                found[np.dtype(dtype)] = (axpby, axpy)
+                found[np.dtype(dtype)] = axpby
         except (OSError, AttributeError):
             found = {}
             continue
@@ -48,7 +46,7 @@ def _lookup() -> dict:
 
 
 def _kernel(x: np.ndarray, y: np.ndarray):
-    """The (axpby, axpy) pair for ``x`` and ``y``, or None when they need NumPy's path."""
+    """The axpby for ``x`` and ``y``, or None when they need NumPy's path."""
     if (x.dtype is not y.dtype and x.dtype != y.dtype) or x.shape != y.shape \
             or not (x.flags.c_contiguous and y.flags.c_contiguous):
         return None
@@ -67,15 +65,12 @@ def axpby(alpha: float, x: np.ndarray, beta: float, y: np.ndarray) -> bool:
     if kernel is None:
         return False
     if x.size:
-        kernel[0](x.size, alpha, x.ctypes.data, 1, beta, y.ctypes.data, 1)
+        kernel(x.size, alpha, x.ctypes.data, 1, beta, y.ctypes.data, 1)
     return True
 
 
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> bool:
-    """``y += alpha * x`` in place in one BLAS pass; False as in ``axpby``."""
-    kernel = _kernel(x, y)
-    if kernel is None:
-        return False
-    if x.size:
-        kernel[1](x.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
-    return True
+    """``y += alpha * x`` in place in one BLAS pass; False as in ``axpby``. It is axpby with
+    ``b = 1``: OpenBLAS's own axpy starts its thread pool on long arrays, which would contend
+    with the optimizer's threads that each update a part (NOTE [Optimizer threads])."""
+    return axpby(alpha, x, 1.0, y)
