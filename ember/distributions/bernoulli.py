@@ -1,8 +1,6 @@
 """Mirrors ``torch.distributions.Bernoulli``."""
 from __future__ import annotations
 
-from numbers import Number
-
 import ember
 from ember import Size, Tensor
 from ember.distributions import constraints
@@ -10,6 +8,7 @@ from ember.distributions.distribution import Distribution
 from ember.distributions.exp_family import ExponentialFamily
 from ember.distributions.utils import (
     _EMPTY_SHAPE,
+    _probs_or_logits,
     broadcast_all,
     lazy_property,
     logits_to_probs,
@@ -30,16 +29,7 @@ class Bernoulli(ExponentialFamily):
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args=None) -> None:
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            is_scalar = isinstance(probs, Number)
-            (self.probs,) = broadcast_all(probs)
-        else:
-            is_scalar = isinstance(logits, Number)
-            (self.logits,) = broadcast_all(logits)
-        self._param = self.probs if probs is not None else self.logits
-        batch_shape = Size() if is_scalar else self._param.size()
+        batch_shape = _probs_or_logits(self, probs, logits)
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):

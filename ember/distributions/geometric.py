@@ -1,14 +1,13 @@
 """Mirrors ``torch.distributions.Geometric``."""
 from __future__ import annotations
 
-from numbers import Number
-
 import ember
 from ember import Size, Tensor
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution
 from ember.distributions.utils import (
     _EMPTY_SHAPE,
+    _probs_or_logits,
     broadcast_all,
     lazy_property,
     logits_to_probs,
@@ -27,15 +26,7 @@ class Geometric(Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, validate_args=None) -> None:
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-            param, given = self.probs, probs
-        else:
-            (self.logits,) = broadcast_all(logits)
-            param, given = self.logits, logits
-        batch_shape = Size() if isinstance(given, Number) else param.size()
+        batch_shape = _probs_or_logits(self, probs, logits)
         super().__init__(batch_shape, validate_args=validate_args)
         if self._validate_args and probs is not None:
             value = self.probs

@@ -2,8 +2,6 @@
 ``RelaxedBernoulli`` (the binary Concrete / Gumbel-softmax distribution)."""
 from __future__ import annotations
 
-from numbers import Number
-
 import ember
 from ember import Size, Tensor
 from ember.distributions import constraints
@@ -12,6 +10,7 @@ from ember.distributions.transformed_distribution import TransformedDistribution
 from ember.distributions.transforms import SigmoidTransform
 from ember.distributions.utils import (
     _EMPTY_SHAPE,
+    _probs_or_logits,
     broadcast_all,
     clamp_probs,
     lazy_property,
@@ -32,16 +31,7 @@ class LogitRelaxedBernoulli(Distribution):
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None) -> None:
         self.temperature = temperature
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            is_scalar = isinstance(probs, Number)
-            (self.probs,) = broadcast_all(probs)
-        else:
-            is_scalar = isinstance(logits, Number)
-            (self.logits,) = broadcast_all(logits)
-        self._param = self.probs if probs is not None else self.logits
-        batch_shape = Size() if is_scalar else self._param.size()
+        batch_shape = _probs_or_logits(self, probs, logits)
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):

@@ -30,6 +30,19 @@ def broadcast_all(*values) -> tuple:
     return ember.broadcast_tensors(*values)
 
 
+def _probs_or_logits(dist, probs, logits) -> Size:
+    """For the families parameterised by ``probs`` or ``logits`` (one of them, as torch
+    insists): broadcast the one given, set it and ``dist._param`` to it, and return the batch
+    shape (empty for a number)."""
+    if (probs is None) == (logits is None):
+        raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+    given = probs if probs is not None else logits
+    (param,) = broadcast_all(given)
+    setattr(dist, "probs" if probs is not None else "logits", param)
+    dist._param = param
+    return Size() if isinstance(given, Number) else param.size()
+
+
 def _standard_normal(shape, dtype, device) -> Tensor:
     return ember.empty(shape, dtype=dtype, device=device).normal_()
 
