@@ -181,21 +181,28 @@ def _harmonic(terms: int) -> list[float]:
 _HARMONIC = _harmonic(42)
 
 
-def _k_series(order: int, x):
-    """K_order(x) for small positive x (A&S 9.6.13 and 9.6.11)."""
-    q = x * x / 4
-    log_half = np.log(x / 2)  # torch's: inf (K0) and nan (K1) at the least subnormal
+def _log_series_sums(order: int, x, q, terms: int):
+    """The two power series of the small-argument forms of K and Y (orders 0 and 1): the
+    sum of t_k = (x/2)^order q^k / (k! (k + order)!) and its sum weighted by the harmonic
+    numbers (H_k, or H_k + H_(k+1) - 2 gamma for order 1)."""
     term = np.ones_like(x) if order == 0 else x / 2
-    i_sum = np.zeros_like(x)
-    digamma_sum = np.zeros_like(x)
-    for k in range(40):
+    plain = np.zeros_like(x)
+    weighted = np.zeros_like(x)
+    for k in range(terms):
         if k:
             term = term * q / (k * (k + order))
-        i_sum += term
+        plain += term
         if order == 0:
-            digamma_sum += _HARMONIC[k] * term
+            weighted += _HARMONIC[k] * term
         else:
-            digamma_sum += (_HARMONIC[k] + _HARMONIC[k + 1] - 2 * _EULER_GAMMA) * term
+            weighted += (_HARMONIC[k] + _HARMONIC[k + 1] - 2 * _EULER_GAMMA) * term
+    return plain, weighted
+
+
+def _k_series(order: int, x):
+    """K_order(x) for small positive x (A&S 9.6.13 and 9.6.11)."""
+    log_half = np.log(x / 2)  # torch's: inf (K0) and nan (K1) at the least subnormal
+    i_sum, digamma_sum = _log_series_sums(order, x, x * x / 4, 40)
     if order == 0:
         return -(log_half + _EULER_GAMMA) * i_sum + digamma_sum
     return 1.0 / x + log_half * i_sum - 0.5 * digamma_sum
@@ -325,19 +332,8 @@ def _y_integral(order: int, x):
 
 def _y_series(order: int, x):
     """Y_order(x) for small positive x (A&S 9.1.13 and 9.1.11)."""
-    q = -x * x / 4
     log_term = (2 / math.pi) * (np.log(x) - _LN2)  # x / 2 underflows at 5e-324
-    term = np.ones_like(x) if order == 0 else x / 2
-    j_sum = np.zeros_like(x)
-    digamma_sum = np.zeros_like(x)
-    for k in range(30):
-        if k:
-            term = term * q / (k * (k + order))
-        j_sum += term
-        if order == 0:
-            digamma_sum += _HARMONIC[k] * term
-        else:
-            digamma_sum += (_HARMONIC[k] + _HARMONIC[k + 1] - 2 * _EULER_GAMMA) * term
+    j_sum, digamma_sum = _log_series_sums(order, x, -x * x / 4, 30)
     if order == 0:
         return (log_term + 2 * _EULER_GAMMA / math.pi) * j_sum - (2 / math.pi) * digamma_sum
     return -2 / (math.pi * x) + log_term * j_sum - digamma_sum / math.pi
