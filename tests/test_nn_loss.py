@@ -324,3 +324,24 @@ def test_mse_loss_backward_record(reduction, shape):
     check_op(fn, [shape, shape, out_shape])
     if 0 not in shape:
         check_gradcheck(fn, [shape, shape, out_shape])
+
+
+@pytest.mark.parametrize("input_dtype,target_dtype", [
+    ("float64", "float32"), ("float32", "float64"), ("float32", "float16"),
+    ("float16", "float32"), ("float32", "bfloat16")])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_bce_with_logits_result_has_the_targets_dtype(input_dtype, target_dtype, reduction):
+    # torch's result dtype is the target's, whichever of the two is wider
+    logits, targets = np.linspace(-2.0, 2.0, 5), np.linspace(0.0, 1.0, 5)
+    out = {}
+    for lib in (torch, ember):
+        x = lib.tensor(logits).to(getattr(lib, input_dtype)).requires_grad_()
+        t = lib.tensor(targets).to(getattr(lib, target_dtype)).requires_grad_()
+        r = lib.nn.functional.binary_cross_entropy_with_logits(x, t, reduction=reduction)
+        r.sum().backward()
+        out[lib] = (r, x.grad, t.grad)
+    for e, t in zip(out[ember], out[torch]):
+        assert repr(e.dtype) == repr(t.dtype)
+        if {input_dtype, target_dtype} <= {"float32", "float64"}:
+            # (half precision: the two libraries round the intermediate steps differently)
+            assert_same(e, t)

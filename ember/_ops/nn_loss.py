@@ -181,7 +181,7 @@ def _bce_logits(xp, input, target, weight, pos_weight, reduction):
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
     if weight is not None:
         loss = loss * weight
-    return _reduce(xp, loss.astype(input.dtype, copy=False), reduction)
+    return _reduce(xp, loss.astype(target.dtype, copy=False), reduction)
 
 
 def _sigmoid(x: Tensor) -> Tensor:
@@ -217,7 +217,8 @@ def _bce_logits_target_grad(grad, input, target, weight, pos_weight, reduction):
 
 BCE_WITH_LOGITS = defop(
     "binary_cross_entropy_with_logits", node="BinaryCrossEntropyWithLogitsBackward0", nin=4,
-    kind=KEEP, promote=(0,), save=(0, 1, 2, 3), forward=_bce_logits,
+    # torch's result has the target's dtype (float64 logits, float32 targets: float32)
+    kind=KEEP, promote=(1,), save=(0, 1, 2, 3), forward=_bce_logits,
     backward=(_bce_logits_input_grad, _bce_logits_target_grad, None, None))
 
 
