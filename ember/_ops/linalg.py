@@ -800,13 +800,24 @@ def _raise_if_singular(data, message) -> None:
 # ---- inv, det, slogdet, solve -----------------------------------------------------------
 
 
+def _inv_message(where: str, info: int) -> str:
+    return (f"linalg.inv: {where}The diagonal element {info} is zero, the inversion could not "
+            "be completed because the input matrix is singular.")
+
+
 def _inv(xp, A):
     if A.shape[-1] == 0:
         return A.copy()
-    _raise_if_singular(A, lambda where, info: (
-        f"linalg.inv: {where}The diagonal element {info} is zero, the inversion could not "
-        "be completed because the input matrix is singular."))
-    return xp.linalg.inv(A)
+    # as in ``_solve_forward``: the batch is searched for torch's singular matrix only when
+    # LAPACK's factorisation failed
+    try:
+        return xp.linalg.inv(A)
+    except np.linalg.LinAlgError:
+        _raise_if_singular(A, _inv_message)
+        singular = np.flatnonzero(np.linalg.det(A.reshape((-1,) + A.shape[-2:])) == 0)
+        first = int(singular[0]) if singular.size else 0
+        raise LinAlgError(_inv_message(f"(Batch element {first}): " if A.ndim > 2 else "",
+                                       0)) from None
 
 
 INV = defop("linalg_inv_ex", node="LinalgInvExBackward0", kind=KEEP, save=("result",),
