@@ -55,7 +55,14 @@ from ember._backend import ndarray, np
 from ember._ops import batching, registry
 from ember._tensor import Tensor, make
 from ember.autograd import anomaly_mode, engine, forward_ad, grad_mode
-from ember.autograd.graph import AccumulateGrad, OpNode, Packed, fit_gradient, saved_hooks
+from ember.autograd.graph import (
+    AccumulateGrad,
+    OpNode,
+    Packed,
+    _first_grad,
+    fit_gradient,
+    saved_hooks,
+)
 
 __all__ = ["compile", "Unsupported"]
 
@@ -1060,7 +1067,7 @@ class _Namer:
 
     def __init__(self) -> None:
         self.names: dict = {"np": np, "ndarray": ndarray, "asarray": np.asarray, "make": make,
-                            "add": np.add, "_formulas": _formulas}
+                            "add": np.add, "_formulas": _formulas, "first_grad": _first_grad}
         self.ids: dict = {}
         self.keep: list = []  # what was bound, so the ids stay unique
 
@@ -1128,7 +1135,9 @@ def _generate(tracer: _Tracer, output, tables: list, fresh: set, template: dict,
                 emit(f"    o{obj}._vc[0] += 1")
         elif kind == _ACC_NEW:
             _, leaf, src, (slot, obj) = step
-            emit(f"    o{obj} = o{leaf}._grad = make(s{src}.copy(), False, None, [0])")
+            # as AccumulateGrad lays a first gradient out (NOTE [Leaf gradient layout])
+            emit(f"    o{obj} = o{leaf}._grad = make(first_grad(o{leaf}._data, s{src}), False, "
+                 "None, [0])")
             emit(f"    s{slot} = o{obj}._data")
         elif kind == _ACC_ADD:  # ``+=`` is this add, and slower on 0-d arrays
             emit(f"    _g = o{step[1]}._grad")

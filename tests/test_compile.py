@@ -481,3 +481,23 @@ def test_hooks_added_later_are_guards():
         for _ in range(3):
             assert opt(x)._data.tobytes() == lin(x)._data.tobytes()
         glob.remove()
+
+
+def test_replayed_first_gradient_keeps_the_leaf_layout():
+    # AccumulateGrad lays a channels_last parameter's first gradient out channels_last (NOTE
+    # [Leaf gradient layout]); the replay must store the same strides and values
+    ember.manual_seed(0)
+    model = ember.nn.Conv2d(3, 4, 3).to(memory_format=ember.channels_last)
+    x = ember.randn(2, 3, 8, 8)
+
+    def step(x):
+        model.zero_grad()
+        model(x).sum().backward()
+        return model.weight.grad.clone(memory_format=ember.preserve_format)
+
+    eager = step(x)
+    compiled = ember.compile(step)
+    for _ in range(3):  # trace, then replays
+        replayed = compiled(x)
+        assert replayed.stride() == eager.stride() == (27, 1, 9, 3)
+        assert np.array_equal(replayed.numpy(), eager.numpy())

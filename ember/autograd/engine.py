@@ -16,7 +16,6 @@ from __future__ import annotations
 import threading
 from heapq import heappop, heappush
 
-from ember import _memory_format as _mf
 from ember.autograd import anomaly_mode, grad_mode
 from ember.autograd.graph import AccumulateGrad, GraphRoot, call_tensor_hook, grad_edge
 
@@ -110,8 +109,6 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
                 outputs = [None] * len(node.next_functions)
             elif anomaly[0]:
                 outputs = _apply_watched(node, inputs)
-            elif type(node) is AccumulateGrad and not create_graph:
-                outputs = _accumulate(node, inputs)
             else:
                 outputs = node.apply(inputs)
             if inputs is not None and extra is not None and "post" in extra:
@@ -226,49 +223,6 @@ def _count_dependencies(order: list, runs: set) -> dict:
             if nxt is not None:
                 deps[nxt] = deps.get(nxt, 0) + 1
     return deps
-
-
-# NOTE [Leaf gradient layout]
-# torch's AccumulateGrad gives a leaf's first gradient a layout by a contract: when the leaf
-# is non-overlapping and dense, the gradient takes the leaf's strides (channels_last
-# parameters after ``model.to(memory_format=...)``, a transposed leaf), unless the incoming
-# gradient already has them on every dim of size other than 1 (and no zero stride on a
-# size-1 dim), when it is kept as it came; any other leaf's gradient is C-ordered. Later
-# gradients are added in place and keep the layout. AccumulateGrad copies the incoming
-# gradient in C order; the engine then lays the copy out by the contract, which leaves the
-# default case (a C-ordered leaf) untouched. (Post-accumulate hooks, run inside AccumulateGrad,
-# still see the C-ordered copy: the values are the same.)
-
-
-def _accumulate(node, inputs: list) -> tuple:
-    """AccumulateGrad's ``apply``, the leaf's first gradient then laid out as NOTE [Leaf
-    gradient layout] asks."""
-    var = node._variable()
-    if var is None or var._grad is not None:
-        return node.apply(inputs)
-    data = var._data
-    outputs = node.apply(inputs)
-    stored = var._grad
-    if stored is None or (data.flags.c_contiguous and 1 not in data.shape) or data.size == 0:
-        return outputs
-    strides = _leaf_grad_strides(data, inputs[0]._data)
-    if strides is not None and _mf.element_strides(stored._data) != strides:
-        stored._data = _mf.copy_with_strides(stored._data, strides)
-    return outputs
-
-
-def _leaf_grad_strides(variable, incoming) -> tuple | None:
-    """The strides of a leaf's first gradient (NOTE [Leaf gradient layout]) for the leaf
-    array ``variable`` and the ``incoming`` gradient array; None: C order."""
-    shape = variable.shape
-    strides = _mf.element_strides(variable)
-    if not _mf.is_dense(shape, strides):
-        return None
-    given = _mf.element_strides(incoming)
-    if incoming.shape == shape and all(
-            (g != 0) if n == 1 else (g == s) for n, g, s in zip(shape, given, strides)):
-        return given
-    return strides
 
 
 def _pre_hooks(node, extra: dict, inputs: list) -> list:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import weakref
 
+from ember import _memory_format as _mf
 from ember._tensor import make as make_tensor
 from ember.autograd import grad_mode
 
@@ -368,6 +369,41 @@ def call_tensor_hook(hook, grad):
 
 
 
+# NOTE [Leaf gradient layout]
+# torch's AccumulateGrad gives a leaf's first gradient a layout by a contract: when the leaf
+# is non-overlapping and dense, the gradient takes the leaf's strides (channels_last
+# parameters after ``model.to(memory_format=...)``, a transposed leaf), unless the incoming
+# gradient already has them on every dim of size other than 1 (and no zero stride on a
+# size-1 dim), when it keeps its own; any other leaf's gradient is C-ordered. Later
+# gradients are added in place and keep the layout. (Under ``create_graph`` the gradient is
+# stored as it comes, with its graph.)
+
+
+def _first_grad(variable, incoming):
+    """The array stored as a leaf's first gradient: a copy of ``incoming`` laid out as NOTE
+    [Leaf gradient layout] says for the leaf array ``variable``."""
+    if (variable.flags.c_contiguous and 1 not in variable.shape) or variable.size == 0:
+        return incoming.copy()  # the common case, C order, decided without strides
+    strides = _leaf_grad_strides(variable, incoming)
+    if strides is None:
+        return incoming.copy()
+    return _mf.copy_with_strides(incoming, strides)
+
+
+def _leaf_grad_strides(variable, incoming) -> tuple | None:
+    """The strides of a leaf's first gradient (NOTE [Leaf gradient layout]) for the leaf
+    array ``variable`` and the ``incoming`` gradient array; None: C order."""
+    shape = variable.shape
+    strides = _mf.element_strides(variable)
+    if not _mf.is_dense(shape, strides):
+        return None
+    given = _mf.element_strides(incoming)
+    if incoming.shape == shape and all(
+            (g != 0) if n == 1 else (g == s) for n, g, s in zip(shape, given, strides)):
+        return given
+    return strides
+
+
 class AccumulateGrad(Node):
     """The sink of a leaf tensor's gradient (torch's AccumulateGrad): the first gradient is
     stored as a fresh tensor, later ones are added in place, or out of place when the
@@ -401,7 +437,7 @@ class AccumulateGrad(Node):
             if grad_mode.state.enabled:  # create_graph: keep the gradient's own graph
                 var._grad = grad if old is None else old + grad
             elif old is None:
-                var._grad = make_tensor(grad._data.copy(), False, None, [0])
+                var._grad = make_tensor(_first_grad(var._data, grad._data), False, None, [0])
             else:
                 old._data += grad._data
                 old._vc[0] += 1
