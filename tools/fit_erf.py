@@ -1,4 +1,4 @@
-"""Fit the polynomials of ember's erf (ember/_ops/pointwise.py, ``_ERF_POLYS`` and
+"""Fit the polynomials of ember's erf (ember/_ops/pointwise.py, ``_ERF_POLY`` and
 ``_ERF_POLY32``).
 
 erf(x) / x, as a polynomial in t = x^2 on [0, 2.25] (|x| < 1.5), fitted by Chebyshev
@@ -14,10 +14,9 @@ from __future__ import annotations
 import mpmath as mp
 import numpy as np
 
-# name: (degree, the dtype of the arithmetic): results rounded to float64; to float32 or
-# narrower; and float32 arithmetic throughout (GELU's float32 kernels)
-DEGREES = {"float64": (16, np.float64), "float32": (12, np.float64),
-           "float32 arithmetic": (7, np.float32)}
+# name: (degree, the dtype of the arithmetic): float64 results (``_ERF_POLY``); float32
+# arithmetic throughout (``_ERF_POLY32``, GELU's float32 kernels)
+DEGREES = {"float64": (16, np.float64), "float32 arithmetic": (7, np.float32)}
 
 
 def erf_over_x(t):

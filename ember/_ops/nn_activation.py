@@ -181,8 +181,7 @@ def _gelu_values(xp, x, approximate):
         return _as(x, 0.5 * x * (1 + xp.tanh(inner)))
     if x.dtype == np.float32:  # in float32, as torch's kernel (half types arrive as float32)
         return x * _normal_cdf32(x)
-    wide = x.astype(np.float64)
-    return _as(x, wide * (0.5 * _erfc64(wide * -_SQRT1_2, x.dtype == np.float64)))
+    return x * (0.5 * _erfc64(x * -_SQRT1_2))  # float64
 
 
 def _normal_cdf32(x):
@@ -221,10 +220,9 @@ def _gelu_backward_values(xp, grad_output, self, approximate):
         derivative += pdf
         derivative *= np.ravel(grad_output)
         return derivative.reshape(self.shape)
-    wide = self.astype(np.float64)
-    cdf = 0.5 * _erfc64(wide * -_SQRT1_2, self.dtype == np.float64)
-    pdf = np.exp(-0.5 * wide * wide) * _INV_SQRT_2PI
-    return _as(self, grad_output * (cdf + wide * pdf))
+    cdf = 0.5 * _erfc64(self * -_SQRT1_2)  # float64
+    pdf = np.exp(-0.5 * self * self) * _INV_SQRT_2PI
+    return _as(self, grad_output * (cdf + self * pdf))
 
 
 def _gelu_derivative_grad(grad, grad_output, self, approximate):

@@ -493,8 +493,7 @@ WHERE = defop(
 # takes no SciPy, so they are computed here in float64 (results are rounded to the input's
 # dtype), vectorised, from textbook expansions:
 #   erf   |x| < 1.5: x P(x^2), P the polynomial fitted to erf(x)/x by Chebyshev
-#         interpolation (tools/fit_erf.py; relative error 4e-16, or 4e-15 with the shorter
-#         one for results rounded to float32); beyond, 1 - erfc(x).
+#         interpolation (tools/fit_erf.py; relative error 4e-16); beyond, 1 - erfc(x).
 #   erfc  |x| >= 1.5: Laplace's continued fraction, evaluated bottom-up to a fixed depth;
 #         below, 1 - erf(x) (erfc >= 0.03 there, so no digits are lost).
 #   erfinv  Winitzki's closed-form estimate, then three Halley steps on erf(x) = y (on
@@ -514,24 +513,15 @@ _TWO_OVER_SQRT_PI = 2.0 / _SQRT_PI
 _EULER_GAMMA = 0.57721566490153286061
 _BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
 _ERF_SPLIT = 1.5
-# P, highest degree first (tools/fit_erf.py), and the depth of erfc's continued fraction that
-# brings its relative error at the split (its worst point) below 2^-55 for float64 results
-# and 2^-44 for float32 and narrower ones (so that rounding to float32 almost never differs
-# from rounding the exact value).
-_ERF_POLYS = {
-    True: (5.7576765073143e-16, -2.0228771051208672e-14, 4.1007877897879646e-13,
-           -6.590309159346088e-12, 9.393394515555037e-11, -1.2285272929100173e-09,
-           1.480648066710169e-08, -1.6365772583546365e-07, 1.6462108911940447e-06,
-           -1.4925650054313179e-05, 0.00012055332969568869, -0.0008548327023108964,
-           0.0052239776254358735, -0.026866170645130544, 0.11283791670955122,
-           -0.37612638903183754, 1.1283791670955126),
-    False: (3.4002037759025336e-11, -9.070111061038018e-10, 1.3706607527542944e-08,
-            -1.6113454325628176e-07, 1.6422253201228919e-06, -1.4921279135886372e-05,
-            0.00012055002569578857, -0.0008548310208914727, 0.0052239770743338545,
-            -0.02686617053735424, 0.11283791669857676, -0.3761263890313976,
-            1.1283791670955097),
-}
-_ERFC_DEPTH = {True: 98, False: 65}
+# P, highest degree first (tools/fit_erf.py), and the depth of erfc's continued fraction
+# that brings its relative error at the split (its worst point) below 2^-55.
+_ERF_POLY = (5.7576765073143e-16, -2.0228771051208672e-14, 4.1007877897879646e-13,
+             -6.590309159346088e-12, 9.393394515555037e-11, -1.2285272929100173e-09,
+             1.480648066710169e-08, -1.6365772583546365e-07, 1.6462108911940447e-06,
+             -1.4925650054313179e-05, 0.00012055332969568869, -0.0008548327023108964,
+             0.0052239776254358735, -0.026866170645130544, 0.11283791670955122,
+             -0.37612638903183754, 1.1283791670955126)
+_ERFC_DEPTH = 98
 _ERFC_DEPTH32 = 29  # 2^-28 at the split: float32 arithmetic's own precision
 # P of degree 7 for float32 arithmetic (tools/fit_erf.py): erf within 2.4e-7 relative, a few
 # float32 ulps, as torch's own float32 kernels compute it (GELU's)
@@ -542,10 +532,10 @@ _ERF_POLY32 = tuple(np.float32(c) for c in (
 _ERF_BLOCK = 32768  # elements per block: the working arrays stay in L2 cache
 
 
-def _erf_poly(ax, wide):
+def _erf_poly(ax):
     """erf(|x|) from the polynomial, for every element of the flat array ``ax`` of |x| (the
     elements beyond the split get erf(1.5)'s neighbourhood and are replaced by the caller)."""
-    coeffs = _ERF_POLYS[wide]
+    coeffs = _ERF_POLY
     acc = np.empty_like(ax)
     for start in range(0, ax.size, _ERF_BLOCK):
         block = ax[start:start + _ERF_BLOCK]
@@ -571,28 +561,27 @@ def _erfc_fraction(x, depth):
     return np.exp(-x * x) / (_SQRT_PI * tail)
 
 
-def _erf64(x, wide: bool = True):
-    """erf of a float64 array; ``wide=False`` when the result is rounded to float32 or a
-    narrower type, which needs less work (``_ERF_POLYS``, ``_ERFC_DEPTH``)."""
+def _erf64(x):
+    """erf of a float64 array."""
     ax = np.abs(x).ravel()
-    r = _erf_poly(ax, wide)
+    r = _erf_poly(ax)
     large = ax >= _ERF_SPLIT
     if large.any():  # few elements, usually: the fraction runs on them only
-        r[large] = 1.0 - _erfc_fraction(ax[large], _ERFC_DEPTH[wide])
+        r[large] = 1.0 - _erfc_fraction(ax[large], _ERFC_DEPTH)
     return np.copysign(r.reshape(np.shape(x)), x)
 
 
-def _erfc64(x, wide: bool = True):
+def _erfc64(x):
     """erfc of a float64 array, accurate relative to erfc (no 1 - erf cancellation for large
-    x); ``wide`` as in ``_erf64``."""
+    x)."""
     flat = np.ravel(x)
     ax = np.abs(flat)
-    r = _erf_poly(ax, wide)
+    r = _erf_poly(ax)
     np.copysign(r, flat, out=r)
     np.subtract(1.0, r, out=r)  # 1 - erf(x): at least 0.03 below the split, no digits lost
     large = ax >= _ERF_SPLIT
     if large.any():
-        tail = _erfc_fraction(ax[large], _ERFC_DEPTH[wide])
+        tail = _erfc_fraction(ax[large], _ERFC_DEPTH)
         r[large] = np.where(flat[large] < 0, 2.0 - tail, tail)
     return r.reshape(np.shape(x))
 
