@@ -8,17 +8,15 @@ from ember.distributions.distribution import Distribution
 from ember.distributions.exp_family import ExponentialFamily
 from ember.distributions.utils import (
     _EMPTY_SHAPE,
+    _BinaryParams,
     _probs_or_logits,
     broadcast_all,
-    lazy_property,
-    logits_to_probs,
-    probs_to_logits,
 )
 
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(ExponentialFamily):
+class Bernoulli(_BinaryParams, ExponentialFamily):
     """Mirrors ``torch.distributions.Bernoulli(probs=None, logits=None,
     validate_args=None)``: 1 with probability ``probs`` (or ``sigmoid(logits)``), else 0;
     samples are floats of the parameter's dtype, drawn by ``torch.bernoulli``."""
@@ -58,14 +56,6 @@ class Bernoulli(ExponentialFamily):
     @property
     def variance(self) -> Tensor:
         return self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def param_shape(self) -> Size:

@@ -7,17 +7,15 @@ from ember.distributions import constraints
 from ember.distributions.distribution import Distribution
 from ember.distributions.utils import (
     _EMPTY_SHAPE,
+    _BinaryParams,
     _probs_or_logits,
     broadcast_all,
-    lazy_property,
-    logits_to_probs,
-    probs_to_logits,
 )
 
 __all__ = ["Geometric"]
 
 
-class Geometric(Distribution):
+class Geometric(_BinaryParams, Distribution):
     """Mirrors ``torch.distributions.Geometric(probs=None, logits=None,
     validate_args=None)``: the number of failures before the first success; ``sample``
     inverts the CDF at ``uniform_(tiny, 1)`` draws, as torch does."""
@@ -59,14 +57,6 @@ class Geometric(Distribution):
     @property
     def variance(self) -> Tensor:
         return (1.0 / self.probs - 1.0) / self.probs
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
 
     def sample(self, sample_shape=_EMPTY_SHAPE) -> Tensor:
         shape = self._extended_shape(sample_shape)

@@ -10,18 +10,16 @@ from ember.distributions.transformed_distribution import TransformedDistribution
 from ember.distributions.transforms import SigmoidTransform
 from ember.distributions.utils import (
     _EMPTY_SHAPE,
+    _BinaryParams,
     _probs_or_logits,
     broadcast_all,
     clamp_probs,
-    lazy_property,
-    logits_to_probs,
-    probs_to_logits,
 )
 
 __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli"]
 
 
-class LogitRelaxedBernoulli(Distribution):
+class LogitRelaxedBernoulli(_BinaryParams, Distribution):
     """Mirrors ``torch.distributions.relaxed_bernoulli.LogitRelaxedBernoulli(temperature,
     probs=None, logits=None, validate_args=None)``: the logit of a relaxed Bernoulli
     sample; ``rsample`` uses ``torch.rand``'s draws as torch does."""
@@ -47,14 +45,6 @@ class LogitRelaxedBernoulli(Distribution):
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def param_shape(self) -> Size:

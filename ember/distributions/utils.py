@@ -91,3 +91,18 @@ class lazy_property:
             value = self.wrapped(instance)
         setattr(instance, self.wrapped.__name__, value)
         return value
+
+
+class _BinaryParams:
+    """The probs/logits pair of the families of one success probability (Bernoulli, Binomial,
+    Geometric, LogitRelaxedBernoulli): whichever was not given is computed from the other on
+    first use, as torch's classes each do."""
+
+    @lazy_property
+    def logits(self) -> Tensor:
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self) -> Tensor:
+        return logits_to_probs(self.logits, is_binary=True)
+
