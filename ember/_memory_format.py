@@ -189,28 +189,38 @@ def is_dense(shape: tuple, strides: tuple) -> bool:
     return True
 
 
-def _infer_dense_strides(shape: tuple, strides: tuple) -> tuple:
-    """Dense strides in the order of ``strides`` (NOTE [Memory format rules])."""
-    ndim = len(shape)
-    perm = list(range(ndim - 1, -1, -1))  # fastest first
-
-    def swap_order(a: int, b: int) -> int:
+def dim_comparison(shape: tuple, strides: tuple):
+    """torch's comparison of two dims by their strides, then sizes: 1 when dim ``a`` lies
+    outside dim ``b``, -1 inside, 0 undecided (a zero stride, or equal strides and sizes)."""
+    def outer(a: int, b: int) -> int:
         if strides[a] == 0 or strides[b] == 0:
             return 0
         if strides[a] != strides[b]:
             return 1 if strides[a] > strides[b] else -1
         return 1 if shape[a] > shape[b] else 0
+    return outer
 
-    # an insertion sort: a zero stride leaves the order undecided, so no key sorts it
-    for i in range(1, ndim):
-        j = i
-        for k in range(i - 1, -1, -1):
-            order = swap_order(perm[k], perm[j])
-            if order > 0:
-                perm[k], perm[j] = perm[j], perm[k]
-                j = k
-            elif order < 0:
+
+def sort_inner_first(order: list, outer) -> None:
+    """Sort the dims ``order`` (innermost first) in place by ``outer`` (``dim_comparison``),
+    as torch does: an insertion sort, since an undecided pair keeps its place and no key
+    sort can express that."""
+    for i in range(1, len(order)):
+        moving = i
+        for j in range(i - 1, -1, -1):
+            verdict = outer(order[j], order[moving])
+            if verdict > 0:
+                order[j], order[moving] = order[moving], order[j]
+                moving = j
+            elif verdict < 0:
                 break
+
+
+def _infer_dense_strides(shape: tuple, strides: tuple) -> tuple:
+    """Dense strides in the order of ``strides`` (NOTE [Memory format rules])."""
+    ndim = len(shape)
+    perm = list(range(ndim - 1, -1, -1))  # fastest first
+    sort_inner_first(perm, dim_comparison(shape, strides))
     out = [0] * ndim
     step = 1
     for d in perm:

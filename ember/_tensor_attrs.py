@@ -503,35 +503,24 @@ def _in_format(self: Tensor, fmt) -> bool:
 def _physical_order(self: Tensor, shape: tuple, strides: tuple) -> tuple[list, bool]:
     """Dims outermost first, and whether each neighbouring pair's order is decided by their
     strides and sizes."""
-    from ember._memory_format import channels_last, contiguous_format
+    from ember._memory_format import (
+        channels_last,
+        contiguous_format,
+        dim_comparison,
+        sort_inner_first,
+    )
 
     ndim = len(shape)
     if ndim <= 1:
         return list(range(ndim)), True
-
-    def outer(a: int, b: int) -> int:
-        # 1: dim ``a`` lies outside ``b``; -1: inside; 0: undecided
-        if strides[a] == 0 or strides[b] == 0:
-            return 0
-        if strides[a] == strides[b]:
-            return 1 if shape[a] > shape[b] else 0
-        return 1 if strides[a] > strides[b] else -1
-
+    outer = dim_comparison(shape, strides)
     plain = self.is_contiguous(memory_format=contiguous_format)
     last = ndim == 4 and self.is_contiguous(memory_format=channels_last)
     if plain != last:
         order = list(range(ndim)) if plain else [0, 2, 3, 1]
     else:
-        order = list(range(ndim))[::-1]  # sorted innermost first, by insertion
-        for i in range(1, ndim):
-            moving = i
-            for j in range(i - 1, -1, -1):
-                verdict = outer(order[j], order[moving])
-                if verdict > 0:
-                    order[j], order[moving] = order[moving], order[j]
-                    moving = j
-                elif verdict < 0:
-                    break
+        order = list(range(ndim))[::-1]
+        sort_inner_first(order, outer)
         order.reverse()
     decided = all(outer(a, b) == 1 for a, b in zip(order, order[1:]))
     return order, decided
