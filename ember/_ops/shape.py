@@ -415,6 +415,8 @@ _BASIC_OPS = {name: defop("getitem", node=name, kind=KEEP, view=True,
               for name in ("AliasBackward0", "SliceBackward0", "SelectBackward0",
                            "UnsqueezeBackward0")}
 
+_SELECT = _BASIC_OPS["SelectBackward0"]
+
 INDEX = defop("index", node="IndexBackward0", kind=KEEP,
               forward=lambda xp, self, key, self_shape: self[key],
               backward=lambda grad, self, key, self_shape: run(
@@ -464,6 +466,11 @@ def getitem(self: Tensor, key) -> Tensor:
     """Mirrors ``Tensor.__getitem__``: ints, slices, None and ``...`` give views (as torch's
     select/slice/unsqueeze do); integer and boolean tensors or lists gather a copy."""
     shape = self._data.shape
+    if type(key) is int and shape:
+        # t[i], the most common index (a dataset's samples): _index_key's result, spelled out
+        if not -shape[0] <= key < shape[0]:
+            raise IndexError(f"index {key} is out of bounds for dimension 0 with size {shape[0]}")
+        return run(_SELECT, self, (key, Ellipsis), shape)
     parts = key if isinstance(key, tuple) else (key,)
     if any(_is_advanced(k) for k in parts):
         dim = 0
