@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
+from collections.abc import Callable
 
 # (name fragment of the library file, setter, getter), tried in order: NumPy's wheels bundle
 # OpenBLAS with 64-bit integers under a "scipy_openblas" prefix; other builds link plain
@@ -83,3 +85,75 @@ def get_blas_threads() -> int | None:
     """The BLAS pool's thread count, or None when there is no pool."""
     functions = _lookup()
     return None if functions is None else functions[1]()
+
+
+# ---- ember's own threads ------------------------------------------------------------------
+
+_executor_state: list = [0, None]  # (workers, ThreadPoolExecutor), made on first use
+
+
+def _forget_executor() -> None:
+    # A forked child has none of its parent's threads: it makes its own pool when needed.
+    _executor_state[:] = [0, None]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_executor)
+
+
+def executor(workers: int):
+    """The process's pool of at least ``workers`` threads for ember's parallel kernels (the
+    optimizers' steps, the batch-parallel convolution), made on first use."""
+    if _executor_state[0] < workers:
+        from concurrent.futures import ThreadPoolExecutor
+
+        old = _executor_state[1]
+        _executor_state[:] = [workers, ThreadPoolExecutor(workers, thread_name_prefix="ember")]
+        if old is not None:
+            old.shutdown(wait=False)
+    return _executor_state[1]
+
+
+# NOTE [Batch-parallel kernels]
+# A kernel whose work is independent per image (the convolution's forward, its input
+# gradient, the per-image products of its weight gradient) runs as one part per thread, each
+# part a contiguous range of the batch doing its own copies and products, as torch's CPU
+# kernels split the batch over its intra-op threads. NumPy's copies and reductions run on
+# one core, so splitting the batch is what puts them on all of them; while parts run, the
+# BLAS pool is held at one thread (each part's products then run in the part's own thread,
+# not two pools contending for the cores) and restored when the last concurrent part set
+# finishes. A part computes exactly what the whole batch would for its images (the same
+# products, image by image), so results do not depend on the thread count.
+_blas_hold = threading.Lock()
+_blas_held: list = [0, None]  # [part sets running, the BLAS thread count to restore]
+
+
+def run_parts(fn: Callable[[int, int], None], n: int, threads: int) -> None:
+    """Call ``fn(start, stop)`` on ``threads`` contiguous parts of ``range(n)`` at once (the
+    calling thread takes the first), with NumPy's BLAS at one thread meanwhile (NOTE
+    [Batch-parallel kernels]); one call over the whole range when ``threads`` < 2."""
+    threads = min(threads, n)
+    if threads < 2:
+        fn(0, n)
+        return
+    with _blas_hold:
+        if _blas_held[0] == 0:
+            _blas_held[1] = get_blas_threads()
+            if _blas_held[1] is not None and _blas_held[1] != 1:
+                set_blas_threads(1)
+        _blas_held[0] += 1
+    try:
+        step = -(-n // threads)
+        pool = executor(threads - 1)
+        futures = [pool.submit(fn, start, min(n, start + step))
+                   for start in range(step, n, step)]
+        try:
+            fn(0, step)
+        finally:
+            for future in futures:
+                future.result()
+    finally:
+        with _blas_hold:
+            _blas_held[0] -= 1
+            if _blas_held[0] == 0 and _blas_held[1] not in (None, 1):
+                set_blas_threads(_blas_held[1])

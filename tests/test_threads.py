@@ -13,10 +13,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import ember
-from tests.helpers import check_raises_like, torch
+from tests.helpers import assert_same, check_raises_like, torch
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -121,3 +122,54 @@ def test_count_is_positional_only(name):
     for lib in (torch, ember):
         with pytest.raises(TypeError):
             getattr(lib, name)(num=1)
+
+
+# NOTE [Batch-parallel kernels]: a convolution large enough splits its batch over the threads
+# with the BLAS pool held at one thread meanwhile.
+@needs_openblas
+def test_batch_parallel_convolution_restores_the_pool_and_ignores_the_thread_count():
+    got = _run("""
+import numpy as np, ember
+ember.set_num_threads(2)
+ember.manual_seed(0)
+conv = ember.nn.Conv2d(16, 32, 3, padding=1)
+x = ember.randn(8, 16, 32, 32, requires_grad=True)
+g = ember.randn(8, 32, 32, 32)
+results = []
+for threads in (2, 1):
+    ember.set_num_threads(threads)
+    x.grad = None
+    conv.zero_grad()
+    y = conv(x)
+    y.backward(g)
+    results.append([a.detach().numpy().copy() for a in (y, x.grad, conv.weight.grad)])
+ember.set_num_threads(2)
+conv(x).backward(g)
+report(after=blas_threads(), same=[bool(np.array_equal(a, b)) for a, b in zip(*results)])
+""")
+    assert got["after"] == 2
+    assert got["same"] == [True, True, True]
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_batch_parallel_convolution_matches_torch(transposed):
+    saved = ember.get_num_threads()
+    # float64: the weight gradient sums 5,400 products, beyond float32's default tolerance
+    rng = np.random.default_rng(3)
+    x_np = rng.standard_normal((6, 16, 30, 30))
+    shape = (16, 24, 3, 3) if transposed else (24, 16, 3, 3)
+    w_np = rng.standard_normal(shape) * 0.1
+    b_np = rng.standard_normal(24)
+    fn = "conv_transpose2d" if transposed else "conv2d"
+    out = {}
+    try:
+        ember.set_num_threads(2)
+        for lib in (torch, ember):
+            x, w, b = (lib.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np))
+            y = getattr(lib.nn.functional, fn)(x, w, b, padding=1)
+            y.backward(lib.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape))))
+            out[lib] = (y, x.grad, w.grad, b.grad)
+    finally:
+        ember.set_num_threads(saved)
+    for e, t in zip(out[ember], out[torch]):
+        assert_same(e, t)

@@ -39,6 +39,7 @@ import itertools
 import math
 
 from ember import _memory_format as _mf
+from ember import _threads
 from ember._backend import np
 from ember._ops import batching
 from ember._ops.registry import KEEP, defop, run
@@ -154,6 +155,41 @@ def pad_array(xp, x, pads: tuple, value=0):
 # Below this many output positions per image the batch is folded into one matrix product
 # (one large GEMM and a transpose) rather than one product per image.
 _PER_IMAGE_MIN = 256
+# Small images are convolved in the channels-last layout when its columns' contiguous runs
+# (kernel width times channels) are at least this many times the output rows' (measured on
+# 3x3 kernels: 2x longer runs gained nothing, 6x and more halved the time).
+_SHORT_RUNS = 4
+# A kernel splits its batch over threads (NOTE [Batch-parallel kernels]) from this many
+# multiply-adds (~0.3 ms of one core's BLAS): below it, handing a part to another thread
+# costs about what the thread saves.
+_PARALLEL_MACS = 1 << 24
+
+
+def _part_threads(xp, macs: int) -> int:
+    """How many threads a per-image kernel of ``macs`` multiply-adds splits its batch over."""
+    if xp is not np or macs < _PARALLEL_MACS:
+        return 1
+    from ember._runtime import get_num_threads
+
+    return get_num_threads()
+
+
+def windows_last(xp, x, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
+                 out: tuple | None = None):
+    """A read-only view (N, *out, *kernel, C) of ``x`` (N, C, *spatial) laid out channels-last
+    and zero-padded: element [n, o, k, c] is the padded x[n, c, o * stride + k * dilation];
+    ``out`` (default: every whole window) may ask for fewer windows."""
+    nd = x.ndim - 2
+    to_last = (0,) + tuple(range(2, 2 + nd)) + (1,)
+    xl = pad_array(xp, x.transpose(to_last), tuple((p, p) for p in padding) + ((0, 0),))
+    if out is None:
+        out = tuple(max((xl.shape[1 + i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1,
+                        0) for i in range(nd))
+    st = xl.strides
+    return xp.lib.stride_tricks.as_strided(
+        xl, (x.shape[0],) + tuple(out) + tuple(kernel) + (x.shape[1],),
+        (st[0],) + tuple(st[1 + i] * stride[i] for i in range(nd))
+        + tuple(st[1 + i] * dilation[i] for i in range(nd)) + (st[-1],), writeable=False)
 
 
 def _conv_forward_channels_last(xp, x, w, b, stride, padding, dilation, groups):
@@ -162,19 +198,11 @@ def _conv_forward_channels_last(xp, x, w, b, stride, padding, dilation, groups):
     one product by the weight read as (*kernel, C) per output channel gives the
     (N, *out, O) result, returned as an (N, O, *out) view."""
     nd = x.ndim - 2
-    to_last = (0,) + tuple(range(2, 2 + nd)) + (1,)
-    xl = pad_array(xp, x.transpose(to_last), tuple((p, p) for p in padding) + ((0, 0),))
     kernel = w.shape[2:]
+    win = windows_last(xp, x, kernel, stride, padding, dilation)
+    out = win.shape[1:1 + nd]
     n, c = x.shape[:2]
     o = w.shape[0]
-    spatial = xl.shape[1:1 + nd]
-    out = tuple(max((spatial[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1, 0)
-                for i in range(nd))
-    st = xl.strides
-    win = xp.lib.stride_tricks.as_strided(
-        xl, (n,) + out + tuple(kernel) + (c,),
-        (st[0],) + tuple(st[1 + i] * stride[i] for i in range(nd))
-        + tuple(st[1 + i] * dilation[i] for i in range(nd)) + (st[-1],), writeable=False)
     rows = n * math.prod(out)
     k = math.prod(kernel)
     cg = c // groups
@@ -196,12 +224,12 @@ def _conv_forward_channels_last(xp, x, w, b, stride, padding, dilation, groups):
 def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
     """A convolution (NOTE [Convolution as im2col]), the bias ``b`` (or None) added."""
     nd = x.ndim - 2
-    x = pad_array(xp, x, tuple((p, p) for p in padding))
+    pads = tuple((p, p) for p in padding)
     kernel = w.shape[2:]
-    win = windows(xp, x, kernel, stride, dilation)  # (N, C, *out, *kernel)
     n, c = x.shape[:2]
     o = w.shape[0]
-    out = win.shape[2:2 + nd]
+    out = tuple(max((x.shape[2 + i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1)
+                    // stride[i] + 1, 0) for i in range(nd))
     length = math.prod(out)
     cgk = (c // groups) * math.prod(kernel)
     weight = w.reshape(groups, o // groups, cgk)
@@ -210,22 +238,40 @@ def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
     # The im2col copy reads runs along the last dim of the output or of the kernel; the
     # columns are laid out so that the longer run is innermost (the weight gradient is a
     # convolution with a big kernel and a small output).
+    if kernel[-1] <= out[-1] and length >= _PER_IMAGE_MIN:
+        # one product per image writes the result in its final layout (no transpose), the
+        # batch split over threads (NOTE [Batch-parallel kernels])
+        result = xp.empty((n, o, length), xp.result_type(x.dtype, w.dtype))
+
+        def part(start: int, stop: int) -> None:
+            win = windows(xp, pad_array(xp, x[start:stop], pads), kernel, stride, dilation)
+            cols = win.transpose((0, 1) + kernel_axes + out_axes)
+            cols = cols.reshape(stop - start, groups, cgk, length)
+            xp.matmul(weight, cols, out=result[start:stop].reshape(
+                stop - start, groups, o // groups, length))  # (N, G, O / G, L)
+            if b is not None:
+                result[start:stop] += b.reshape(o, 1)
+
+        _threads.run_parts(part, n, _part_threads(xp, n * o * cgk * length))
+        return result.reshape((n, o) + out)
+    if groups == 1 and stride[-1] == 1 and dilation[-1] == 1 \
+            and _SHORT_RUNS * out[-1] <= c * kernel[-1] and kernel[-1] <= out[-1]:
+        # The columns' copy reads runs of out[-1] elements in this layout and of
+        # kernel[-1] * C in the channels-last one, where small images copy much faster.
+        return xp.ascontiguousarray(_conv_forward_channels_last(
+            xp, x, w, b, stride, padding, dilation, groups))
+    win = windows(xp, pad_array(xp, x, pads), kernel, stride, dilation)  # (N, C, *out, *k)
     if kernel[-1] > out[-1]:
         cols = win.transpose((0,) + out_axes + (1,) + kernel_axes)
         cols = cols.reshape(n * length, groups, cgk).swapaxes(0, 1)
         result = xp.matmul(cols, weight.swapaxes(1, 2))  # (G, N * L, O / G)
         result = result.reshape(groups, n, length, o // groups).transpose(1, 0, 3, 2)
-        result = xp.ascontiguousarray(result).reshape(n, o, length)
-    elif length >= _PER_IMAGE_MIN:
-        # one product per image writes the result in its final layout (no transpose)
-        cols = win.transpose((0, 1) + kernel_axes + out_axes).reshape(n, groups, cgk, length)
-        result = xp.matmul(weight, cols).reshape(n, o, length)  # (N, G, O / G, L)
     else:
         cols = win.transpose((1,) + kernel_axes + (0,) + out_axes)
         cols = cols.reshape(groups, cgk, n * length)
         result = xp.matmul(weight, cols)  # (G, O / G, N * L)
         result = result.reshape(groups, o // groups, n, length).transpose(2, 0, 1, 3)
-        result = xp.ascontiguousarray(result).reshape(n, o, length)
+    result = xp.ascontiguousarray(result).reshape(n, o, length)
     if b is not None:
         result += b.reshape(o, 1)
     return result.reshape((n, o) + out)
@@ -253,9 +299,9 @@ _FRAME_MAX = 1.35
 
 
 def _col2im_flat(xp, x, weight, kernel: tuple, size: tuple, padding, dilation, before: tuple,
-                 after: tuple, cout: int):
+                 after: tuple, cout: int, out) -> None:
     """NOTE [Col2im in one pass]: ``x`` (N, Cin, *in) and ``weight`` read as (G, Cout/G * k,
-    Cin/G); the (N, Cout, *size) output."""
+    Cin/G); writes the (N, Cout, *size) output into ``out``."""
     nd = x.ndim - 2
     n, cin = x.shape[:2]
     groups = weight.shape[0]
@@ -278,7 +324,7 @@ def _col2im_flat(xp, x, weight, kernel: tuple, size: tuple, padding, dilation, b
         + tuple(p * item for p in pos)
         + tuple((rows[i] * length - dilation[i] * pos[i]) * item for i in range(nd)),
         writeable=False)
-    return view.sum(tuple(range(2 + nd, 2 + 2 * nd)))
+    view.sum(tuple(range(2 + nd, 2 + 2 * nd)), out=out)
 
 
 def _conv_transpose_forward(xp, x, w, b, stride, padding, dilation, output_padding, groups):
@@ -304,11 +350,27 @@ def _conv_transpose_forward(xp, x, w, b, stride, padding, dilation, output_paddi
                       for i in range(nd))
         framed = math.prod(spatial[i] + before[i] + after[i] for i in range(nd))
         if framed <= _FRAME_MAX * length:
-            out = _col2im_flat(xp, x, weight, kernel, size, padding, dilation, before, after,
-                               cout)
-            if b is not None:
-                out += b.reshape((cout,) + (1,) * nd)
+            out = xp.empty((n, cout) + size, xp.result_type(x.dtype, w.dtype))
+
+            def part(start: int, stop: int) -> None:
+                _col2im_flat(xp, x[start:stop], weight, kernel, size, padding, dilation,
+                             before, after, cout, out[start:stop])
+                if b is not None:
+                    out[start:stop] += b.reshape((cout,) + (1,) * nd)
+
+            _threads.run_parts(part, n, _part_threads(
+                xp, n * cin * cout_g * math.prod(kernel) * framed))
             return out
+        if groups == 1 and not any(output_padding) and dilation[-1] == 1 \
+                and _SHORT_RUNS * spatial[-1] <= cin * kernel[-1] and 8 * cout >= cin:
+            # small images: the convolution of ``x`` by the flipped kernel, in the
+            # channels-last layout (see ``_conv_forward``), whose columns (Cin per position)
+            # are not many more than col2im's (Cout per position)
+            flipped = w[(slice(None), slice(None)) + (slice(None, None, -1),) * nd]
+            return xp.ascontiguousarray(_conv_forward_channels_last(
+                xp, x, flipped.swapaxes(0, 1), b, stride,
+                tuple(dilation[i] * (kernel[i] - 1) - padding[i] for i in range(nd)), dilation,
+                1))
     cols = xp.matmul(weight, x.reshape(n, groups, cin // groups, length))
     cols = cols.reshape((n, cout) + kernel + spatial)  # (N, G, Cout/G * k, L)
     adds = []
@@ -349,21 +411,39 @@ def _weight_grad_array(xp, a, b, weight_shape: tuple, stride, padding, dilation,
     (G, L, O / G) (one batched product, ``b`` never copied), summed over the batch."""
     nd = a.ndim - 2
     kernel = tuple(weight_shape[2:])
-    win = windows(xp, pad_array(xp, a, tuple((p, p) for p in padding)), kernel, stride,
-                  dilation)
     out = b.shape[2:]
-    if win.shape[2:2 + nd] != out:
-        # a transposed convolution's output_padding of at least the stride leaves positions
-        # no input reached: the windows past its input's extent are not read
-        win = win[(slice(None), slice(None)) + tuple(slice(0, k) for k in out)]
     n, c = a.shape[:2]
     o = b.shape[1]
     length = math.prod(out)
     cgk = (c // groups) * math.prod(kernel)
-    cols = win.transpose((0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd)))
-    cols = cols.reshape(n, groups, cgk, length)
-    grads = b.reshape(n, groups, o // groups, length).swapaxes(2, 3)
-    result = xp.matmul(cols, grads).sum(0)  # (G, Cg * k, O / G)
+    if groups == 1 and dilation[-1] == 1 and _SHORT_RUNS * out[-1] <= c * kernel[-1] \
+            and length < _PER_IMAGE_MIN:
+        # small images: one product of ``b`` by the channels-last columns (see
+        # ``_conv_forward``), over the whole batch
+        rows = windows_last(xp, a, kernel, stride, padding, dilation, out).reshape(
+            n * length, cgk)
+        grads = b.reshape(n, o, length).transpose(0, 2, 1).reshape(n * length, o)
+        result = xp.matmul(grads.T, rows).reshape((o,) + kernel + (c,))  # (O, *k, C)
+        return xp.ascontiguousarray(result.transpose((0, nd + 1) + tuple(range(1, nd + 1))))
+    products = xp.empty((n, groups, cgk, o // groups), xp.result_type(a.dtype, b.dtype))
+
+    def part(start: int, stop: int) -> None:
+        win = windows(xp, pad_array(xp, a[start:stop], tuple((p, p) for p in padding)),
+                      kernel, stride, dilation)
+        if win.shape[2:2 + nd] != out:
+            # a transposed convolution's output_padding of at least the stride leaves
+            # positions no input reached: the windows past its input's extent are not read
+            win = win[(slice(None), slice(None)) + tuple(slice(0, k) for k in out)]
+        cols = win.transpose((0, 1) + tuple(range(2 + nd, 2 + 2 * nd))
+                             + tuple(range(2, 2 + nd)))
+        cols = cols.reshape(stop - start, groups, cgk, length)
+        grads = b[start:stop].reshape(stop - start, groups, o // groups, length)
+        xp.matmul(cols, grads.swapaxes(2, 3), out=products[start:stop])
+
+    # the per-image products split over threads (NOTE [Batch-parallel kernels]), summed
+    # over the batch in one reduction whatever the split
+    _threads.run_parts(part, n, _part_threads(xp, n * cgk * o * length))
+    result = products.sum(0)  # (G, Cg * k, O / G)
     return xp.ascontiguousarray(result.swapaxes(1, 2)).reshape(weight_shape)
 
 

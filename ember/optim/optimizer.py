@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
@@ -42,7 +41,7 @@ from typing import Any
 import numpy as np
 
 import ember
-from ember import _blas
+from ember import _blas, _threads
 from ember._tensor import Tensor, make
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook",
@@ -420,7 +419,7 @@ class Optimizer:
             _run_chunk(kernel, jobs, buffers[0])
             return
         shared = _Chunks(chunks)
-        pool = _executor(threads - 1)
+        pool = _threads.executor(threads - 1)
         for runner in range(1, threads):
             pool.submit(shared.drain, kernel, buffers[runner])
         shared.drain(kernel, buffers[0])
@@ -717,29 +716,6 @@ _WORK_PER_THREAD = 1 << 20
 # measured on Adam and SGD over 1M parameters with two threads, four chunks a thread took
 # 1.7-2x the time of one.
 _CHUNKS_PER_THREAD = 1
-_pool: list = [0, None]  # (workers, ThreadPoolExecutor), made on first parallel step
-
-
-def _forget_pool() -> None:
-    # A forked child has none of its parent's threads: it makes its own pool when needed.
-    _pool[:] = [0, None]
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _executor(workers: int):
-    if _pool[0] < workers:
-        from concurrent.futures import ThreadPoolExecutor
-
-        old = _pool[1]
-        _pool[:] = [workers, ThreadPoolExecutor(workers, thread_name_prefix="ember-optim")]
-        if old is not None:
-            old.shutdown(wait=False)
-    return _pool[1]
-
-
 def _padded(n: int) -> int:
     # Each scratch temporary starts on a 64-byte boundary of its buffer (SIMD loads).
     return (n + 15) & ~15
