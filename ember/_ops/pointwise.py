@@ -191,13 +191,13 @@ RSUB_TENSOR = defop(
     backward=RSUB.backward)
 
 MUL = defop(
-    "mul", node="MulBackward0", nin=2, save=(0, 1),
+    "mul", node="MulBackward0", nin=2, save={0: (1,), 1: (0,)},
     forward=lambda xp, self, other: xp.multiply(self, other),
     backward=(lambda grad, self, other: grad * other,
               lambda grad, self, other: grad * self))
 
 DIV = defop(
-    "div", node="DivBackward0", nin=2, kind=FLOAT, save=(0, 1),
+    "div", node="DivBackward0", nin=2, kind=FLOAT, save={0: (1,), 1: (0, 1)},
     forward=lambda xp, self, other: xp.true_divide(self, other),
     backward=(lambda grad, self, other: grad / other,
               lambda grad, self, other: -grad * ((self / other) / other)))
@@ -239,7 +239,7 @@ REMAINDER_SCALAR = defop(
     backward=(lambda grad, self, other: grad, None))
 
 REMAINDER = defop(
-    "remainder", node="RemainderBackward1", nin=2, save=(0, 1),
+    "remainder", node="RemainderBackward1", nin=2, save={1: (0, 1)},
     forward=_modulus(np.remainder, "remainder_cpu"),
     backward=(lambda grad, self, other: grad,
               lambda grad, self, other: -grad * div(self, other, rounding_mode="floor")))
@@ -882,7 +882,7 @@ def _atan2_other(grad, self, other):
 ATAN2 = defop("atan2", node="Atan2Backward0", nin=2, kind=FLOAT, save=(0, 1),
               forward=lambda xp, self, other: xp.arctan2(self, other),
               backward=(_atan2_self, _atan2_other))
-HYPOT = defop("hypot", node="HypotBackward0", nin=2, save=(0, 1, "result"),
+HYPOT = defop("hypot", node="HypotBackward0", nin=2, save={0: (0, "result"), 1: (1, "result")},
               forward=_float_only("hypot_cpu", lambda xp, self, other: xp.hypot(self, other)),
               backward=(lambda grad, self, other, result: grad * (self / result),
                         lambda grad, self, other, result: grad * (other / result)))
@@ -898,7 +898,8 @@ def _lerp(xp, self, end, weight):
 LERP = defop("lerp", node="LerpBackward0", nin=2, forward=_lerp,
              backward=(lambda grad, self, end, weight: grad * (1 - weight),
                        lambda grad, self, end, weight: grad * weight))
-LERP_TENSOR = defop("lerp", node="LerpBackward1", nin=3, promote=(0, 1), save=(0, 1, 2),
+LERP_TENSOR = defop("lerp", node="LerpBackward1", nin=3, promote=(0, 1),
+                    save={0: (2,), 1: (2,), 2: (0, 1, 2)},
                     forward=_lerp,
                     backward=(lambda grad, self, end, weight: grad * (1 - weight),
                               lambda grad, self, end, weight: grad * weight,
@@ -940,7 +941,7 @@ LOGADDEXP2 = defop(
 FMOD_SCALAR = defop("fmod", node="FmodBackward0", nin=2,
                     forward=_modulus(np.fmod, "fmod_cpu"),
                     backward=(lambda grad, self, other: grad, None))
-FMOD = defop("fmod", node="FmodBackward1", nin=2, save=(0, 1),
+FMOD = defop("fmod", node="FmodBackward1", nin=2, save={1: (0, 1)},
              forward=_modulus(np.fmod, "fmod_cpu"),
              backward=(lambda grad, self, other: grad,
                        lambda grad, self, other: -grad * div(self, other, rounding_mode="trunc")))
@@ -950,7 +951,8 @@ def _copysign_self(grad, self, other, result):
     return grad * where(self == 0, 0.0, result / self)
 
 
-COPYSIGN = defop("copysign", node="CopysignBackward0", nin=2, kind=FLOAT, save=(0, "result"),
+COPYSIGN = defop("copysign", node="CopysignBackward0", nin=2, kind=FLOAT,
+                 save={0: (0, "result"), 1: ("result",)},
                  forward=lambda xp, self, other: xp.copysign(self, other),
                  backward=(_copysign_self, _zero_grad))
 COPYSIGN_SCALAR = defop("copysign", node="CopysignBackward1", nin=2, kind=FLOAT,

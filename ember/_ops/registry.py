@@ -73,7 +73,7 @@ class Op:
 
     __slots__ = ("name", "node", "node_cls", "forward", "backward", "nin", "kind", "promote",
                  "save_idx", "saves_all", "no_inputs", "save_result", "binary", "view", "jvp",
-                 "check", "multi", "needs", "arg_names", "family", "real_formulas",
+                 "check", "multi", "needs", "kept", "arg_names", "family", "real_formulas",
                  "scalar_array")
 
     def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
@@ -101,8 +101,12 @@ class Op:
         # input is kept only when an input whose formula reads it needs a gradient (x * y
         # keeps y for x's gradient, and x only when y needs one, as torch does).
         self.needs = None
+        # kept: for a dict ``save``, (inputs kept, inputs dropped) indexed by the mask of the
+        # inputs that need a gradient (bit i: input i), so recording looks it up (``_kept``).
+        self.kept = None
         if isinstance(save, dict):
             self.needs = tuple(tuple(save.get(i, ())) for i in range(nin))
+            self.kept = tuple(_kept(self.needs, mask) for mask in range(1 << nin))
             reads = {j for js in self.needs for j in js}
             save = tuple(sorted(j for j in reads if j != "result")) + (
                 ("result",) if "result" in reads else ())
@@ -413,56 +417,82 @@ def _forward(op: Op, args: tuple) -> tuple:
     return r, needs_grad
 
 
-_NO_EDGE = (None, 0)
+_NRS_0 = (0,)
+_NRS_00 = (0, 0)
 _new = object.__new__
 
 
 def _record(op: Op, args: tuple):
     node = _new(op.node_cls)
     nin = op.nin
+    # The edges as two tuples (NOTE [Edges as two tuples] in autograd/graph.py); a leaf's
+    # edge leads to its AccumulateGrad, output 0.
     if nin == 1:
         x = args[0]
         fn = x._grad_fn
-        node.next_functions = ((fn, x._output_nr) if fn is not None else (
-            x._grad_acc or accumulator(x), 0),)
+        mask = 1
+        if fn is None:
+            node._next = (x._grad_acc or accumulator(x),)
+            node._nrs = _NRS_0
+        else:
+            node._next = (fn,)
+            nr = x._output_nr
+            node._nrs = (nr,) if nr else _NRS_0
         d = x._data
         node._meta = ((d.shape, d.dtype),)
     elif nin == 2:  # the edges and metas spelled out
         a = args[0]
         b = args[1]
+        nr_a = nr_b = mask = 0
         if isinstance(a, Tensor) and a._requires_grad:
-            fn = a._grad_fn
-            edge_a = (fn, a._output_nr) if fn is not None else (
-                a._grad_acc or accumulator(a), 0)
+            mask = 1
+            fn_a = a._grad_fn
+            if fn_a is None:
+                fn_a = a._grad_acc or accumulator(a)
+            else:
+                nr_a = a._output_nr
             d = a._data
             meta_a = (d.shape, d.dtype)
         else:
-            edge_a, meta_a = _NO_EDGE, None
+            fn_a = meta_a = None
         if isinstance(b, Tensor) and b._requires_grad:
-            fn = b._grad_fn
-            edge_b = (fn, b._output_nr) if fn is not None else (
-                b._grad_acc or accumulator(b), 0)
+            mask |= 2
+            fn_b = b._grad_fn
+            if fn_b is None:
+                fn_b = b._grad_acc or accumulator(b)
+            else:
+                nr_b = b._output_nr
             d = b._data
             meta_b = (d.shape, d.dtype)
         else:
-            edge_b, meta_b = _NO_EDGE, None
-        node.next_functions = (edge_a, edge_b)
+            fn_b = meta_b = None
+        node._next = (fn_a, fn_b)
+        node._nrs = (nr_a, nr_b) if nr_a or nr_b else _NRS_00
         node._meta = (meta_a, meta_b)
     else:  # one loop, no generators (addmm, addcmul, where, ...)
-        edges = []
+        nexts = []
+        nrs = []
         metas = []
+        mask = 0
         for i in range(nin):
             a = args[i]
             if isinstance(a, Tensor) and a._requires_grad:
+                mask |= 1 << i
                 fn = a._grad_fn
-                edges.append((fn, a._output_nr) if fn is not None else (
-                    a._grad_acc or accumulator(a), 0))
+                if fn is None:
+                    nexts.append(a._grad_acc or accumulator(a))
+                    nrs.append(0)
+                else:
+                    nexts.append(fn)
+                    nrs.append(a._output_nr)
                 d = a._data
                 metas.append((d.shape, d.dtype))
             else:
-                edges.append(_NO_EDGE)
+                nexts.append(None)
+                nrs.append(0)
                 metas.append(None)
-        node.next_functions = tuple(edges)
+        node._next = tuple(nexts)
+        node._nrs = tuple(nrs)
         node._meta = tuple(metas)
     node._key = -next(_counter)
     node._extra = {"trace": anomaly_mode.forward_trace()} if _anomaly[0] else None
@@ -475,30 +505,49 @@ def _record(op: Op, args: tuple):
         node._args = op.no_inputs + args[nin:] if len(args) > nin else op.no_inputs
         node._versions = None
         return node
-    else:
+    elif op.kept is None:
         save_idx = op.save_idx
-        if op.needs is not None:
-            save_idx = _needed(op, node.next_functions)
         node._args = op.unsaved(args, save_idx)
-    versions = []
+    else:
+        save_idx, dropped = op.kept[mask]
+        if not dropped:
+            node._args = args
+        elif len(args) == 2 and len(dropped) == 1:  # the common case spelled out
+            if dropped[0]:
+                node._args = (args[0], None) if isinstance(args[1], Tensor) else args
+            else:
+                node._args = (None, args[1]) if isinstance(args[0], Tensor) else args
+        else:
+            node._args = op.unsaved(args, save_idx)
+        if not save_idx:
+            node._versions = None
+            return node
+    # NOTE [Versions as tuples]: a tuple of (position, version) pairs of ints, which the
+    # garbage collector stops tracking at its first pass (a list would stay tracked for the
+    # node's whole life, and every tracked survivor brings the next full collection nearer).
+    versions = None
     for i in save_idx:
         a = args[i]
         if isinstance(a, Tensor):
-            versions.append((i, a._vc[0]))
-    node._versions = versions or None
+            entry = ((i, a._vc[0]),)
+            versions = entry if versions is None else versions + entry
+    # () when only numbers were kept: the node still counts as holding saved values, so a
+    # second backward through it raises as torch's does (torch saves numbers as tensors).
+    node._versions = () if versions is None else versions
     if saved_hooks:
         pack_saved(node, saved_hooks[-1])
     return node
 
 
-def _needed(op: Op, edges: tuple) -> tuple:
-    """The inputs read by the formulas of the inputs that need a gradient."""
+def _kept(needs: tuple, mask: int) -> tuple:
+    """(the inputs kept, the inputs dropped) when the inputs in ``mask`` (bit i: input i)
+    need a gradient; ``needs[i]`` lists what input i's formula reads."""
     keep = set()
-    for (fn, _), reads in zip(edges, op.needs):
-        if fn is not None:
+    for i, reads in enumerate(needs):
+        if mask >> i & 1:
             keep.update(reads)
     keep.discard("result")
-    return tuple(sorted(keep))
+    return tuple(sorted(keep)), tuple(i for i in range(len(needs)) if i not in keep)
 
 
 def check_inplace(target: Tensor) -> None:

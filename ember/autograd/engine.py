@@ -106,7 +106,7 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
             if inputs is None:
                 if type(node) is AccumulateGrad:  # its hooks still run (as in torch)
                     node.apply([None])
-                outputs = [None] * len(node.next_functions)
+                outputs = [None] * len(node._next)
             elif anomaly[0]:
                 outputs = _apply_watched(node, inputs)
             else:
@@ -117,7 +117,7 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
                 prof.close(events[1])
             if not retain_graph:
                 node.release()
-            for (nxt, nr), grad in zip(node.next_functions, outputs):
+            for nxt, nr, grad in zip(node._next, node._nrs, outputs):
                 if nxt is None or (runs is not None and nxt not in deps):
                     continue
                 if grad is not None:
@@ -166,7 +166,7 @@ def _discover(root) -> tuple[dict, list]:
     order = [root]
     stack = [root]
     while stack:
-        for nxt, _ in stack.pop().next_functions:
+        for nxt in stack.pop()._next:
             if nxt is None:
                 continue
             if nxt in deps:
@@ -190,7 +190,7 @@ def _prune(root, deps: dict, wanted: dict, accumulate: bool) -> set:
             reaches.add(node)
             if accumulate and type(node) is AccumulateGrad:
                 runs.add(node)
-        for nxt, _ in node.next_functions:
+        for nxt in node._next:
             if nxt is not None and nxt in reaches:
                 reaches.add(node)
                 runs.add(node)
@@ -205,7 +205,7 @@ def _topological(root, deps: dict) -> list:
     while ready:
         node = ready.pop()
         topo.append(node)
-        for nxt, _ in node.next_functions:
+        for nxt in node._next:
             if nxt is not None:
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
@@ -219,7 +219,7 @@ def _count_dependencies(order: list, runs: set) -> dict:
     for node in order:
         if node not in runs:
             continue
-        for nxt, _ in node.next_functions:
+        for nxt in node._next:
             if nxt is not None:
                 deps[nxt] = deps.get(nxt, 0) + 1
     return deps

@@ -36,8 +36,27 @@ _FREED = ("freed",)  # stands in for a node's saved arguments once backward rele
 class Node:
     """Mirrors ``torch.autograd.graph.Node``: ``name()``, ``next_functions``, hooks, metadata."""
 
-    __slots__ = ("next_functions", "_key", "_extra", "__weakref__")
+    # NOTE [Edges as two tuples]: a node's edges are kept as ``_next`` (the next nodes, None
+    # where an input needs no gradient) and ``_nrs`` (which output of each, a tuple of ints
+    # that the garbage collector stops tracking, often a shared constant) rather than as
+    # torch's tuple of (node, index) pairs: one tracked container per node instead of one
+    # per edge plus one, and every tracked object a graph keeps alive brings the next full
+    # collection nearer. ``next_functions`` builds torch's pairs when asked.
+    __slots__ = ("_next", "_nrs", "_key", "_extra", "__weakref__")
     num_outputs = 1
+
+    @property
+    def next_functions(self) -> tuple:
+        """Mirrors ``Node.next_functions``: one (node, output index) pair per input, (None,
+        0) for an input that needs no gradient."""
+        return tuple(zip(self._next, self._nrs))
+
+    @next_functions.setter
+    def next_functions(self, edges) -> None:
+        # ember's own nodes made outside ``registry`` (custom Function, vmap) set their edges
+        # as torch's pairs
+        self._next = tuple([fn for fn, _ in edges])
+        self._nrs = tuple([nr for _, nr in edges])
 
     def name(self) -> str:
         return type(self).__name__
@@ -186,14 +205,14 @@ class OpNode(Node):
         args = self._args
         if args is _FREED:
             raise RuntimeError(SECOND_BACKWARD)
-        if self._versions is not None:
+        if self._versions:
             check_versions(self, args, self._versions)
         if self._extra is not None and "packed" in self._extra:
             args = tuple(a.unpack() if type(a) is Packed else a for a in args)
         if self._result is not None:
             args = (*args, self._unpack_result())
         out = []
-        for fn, (node, _), meta in zip(op.backward, self.next_functions, self._meta):
+        for fn, node, meta in zip(op.backward, self._next, self._meta):
             if node is None or fn is None or grad is None:
                 out.append(None)
             else:
@@ -219,11 +238,25 @@ class OpNode(Node):
                     raise RuntimeError(SECOND_BACKWARD)
                 return self._unpack_result()
             if key in op.arg_names:
+                index = op.arg_names.index(key)
                 if self._args is _FREED:
+                    if index < op.nin and index not in self._kept_inputs():
+                        return None  # never saved: torch answers None after backward too
                     raise RuntimeError(SECOND_BACKWARD)
-                value = self._args[op.arg_names.index(key)]
+                value = self._args[index]
                 return value.unpack() if type(value) is Packed else value
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def _kept_inputs(self) -> tuple:
+        # the inputs this node saved (registry's Op.kept, by which inputs need a gradient)
+        op = self._op
+        if op.kept is None:
+            return op.save_idx
+        mask = 0
+        for i, nxt in enumerate(self._next):
+            if nxt is not None:
+                mask |= 1 << i
+        return op.kept[mask][0]
 
     def _unpack_result(self):
         if type(self._result) is list:
@@ -413,7 +446,7 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable) -> None:
         self._variable = weakref.ref(variable)
-        self.next_functions = ()
+        self._next = self._nrs = ()
         self._key = _ACC_KEY_BASE - next(_counter)
         self._extra = None
 
@@ -592,7 +625,7 @@ def to_dot(tensor, params: dict | None = None, show_saved: bool = False) -> Digr
                     text = name + " (" + ", ".join(str(s) for s in shape) + ")"
                     lines.append(f"    {sid} [label={_quote(text)} fillcolor=orange]")
                     lines.append(f"    {sid} -> n{id(node)} [style=dashed arrowhead=none]")
-        for child, _ in node.next_functions:
+        for child in node._next:
             if child is not None:
                 lines.append(f"    n{id(child)} -> n{id(node)}")
                 stack.append(child)

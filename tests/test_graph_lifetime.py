@@ -1,0 +1,263 @@
+"""What a recorded graph keeps alive, compared with torch on the same code: a node keeps the
+inputs its formulas read for the inputs that need a gradient, and nothing else (``x * 2.0``
+does not keep ``x``), so intermediate tensors of a long chain die as torch's do; the
+gradients and ``grad_fn._saved_*`` values of the ops whose saving depends on which inputs
+need a gradient match torch's."""
+from __future__ import annotations
+
+import functools
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import ember
+from tests.helpers import assert_same, check_op, torch
+
+# (input ``a`` requires grad, ``y`` does not): whether the op's node keeps ``a``.
+KEEPS = {
+    "a * 2.0": lambda L, a, y: a * 2.0,
+    "2.0 * a": lambda L, a, y: 2.0 * a,
+    "a * y": lambda L, a, y: a * y,
+    "y * a": lambda L, a, y: y * a,
+    "a * a": lambda L, a, y: a * a,
+    "a / 2.0": lambda L, a, y: a / 2.0,
+    "a / y": lambda L, a, y: a / y,
+    "y / a": lambda L, a, y: y / a,
+    "remainder(a, y)": lambda L, a, y: L.remainder(a, y),
+    "remainder(y, a)": lambda L, a, y: L.remainder(y, a),
+    "fmod(a, y)": lambda L, a, y: L.fmod(a, y),
+    "lerp(a, y, y)": lambda L, a, y: L.lerp(a, y, y),
+    "lerp(y, a, y)": lambda L, a, y: L.lerp(y, a, y),
+    "lerp(y, y, a)": lambda L, a, y: L.lerp(y, y, a),
+    "hypot(a, y)": lambda L, a, y: L.hypot(a, y),
+    "hypot(y, a)": lambda L, a, y: L.hypot(y, a),
+    "copysign(a, y)": lambda L, a, y: L.copysign(a, y),
+    "copysign(y, a)": lambda L, a, y: L.copysign(y, a),
+    "addcmul(y, a, y)": lambda L, a, y: L.addcmul(y, a, y),
+}
+
+
+def _input_kept(L, fn) -> bool:
+    x = L.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    a = x.exp()  # a non-leaf that only this scope holds (exp saves its result, not ``a``)
+    y = L.tensor([0.5, -1.5, 2.5])
+    out = fn(L, a, y)
+    ref = weakref.ref(a)
+    del a
+    kept = ref() is not None
+    assert out.grad_fn is not None
+    return kept
+
+
+@pytest.mark.parametrize("case", list(KEEPS))
+def test_a_node_keeps_an_input_only_when_torch_does(case: str) -> None:
+    # Without a garbage collection: ember's graph has no cycles, so what dies dies at once.
+    assert _input_kept(ember, KEEPS[case]) == _input_kept(torch, KEEPS[case])
+
+
+def _live_tensors(L) -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if issubclass(type(o), L.Tensor))
+
+
+@pytest.mark.parametrize("step", [lambda y: y * 1.0001 + 1e-4, lambda y: (y / 3.0).sin() * 2.0])
+def test_a_long_chain_keeps_no_intermediate_tensors(step) -> None:
+    counts = []
+    for L in (torch, ember):
+        x = L.tensor(1.0, requires_grad=True)
+        before = _live_tensors(L)
+        y = x
+        for _ in range(200):
+            y = step(y)
+        counts.append(_live_tensors(L) - before)
+        y.backward()
+        counts.append(x.grad.item())
+    assert counts[0] == counts[2]  # only ``y`` (torch keeps no Python tensors in its graph)
+    assert counts[3] == pytest.approx(counts[1])
+
+
+SAVED = {
+    "a * y": lambda L, a, y: a * y,
+    "y * a": lambda L, a, y: y * a,
+    "a * a": lambda L, a, y: a * a,
+    "a / y": lambda L, a, y: a / y,
+    "y / a": lambda L, a, y: y / a,
+    "remainder(a, y)": lambda L, a, y: L.remainder(a, y),
+    "remainder(y, a)": lambda L, a, y: L.remainder(y, a),
+    "fmod(a, y)": lambda L, a, y: L.fmod(a, y),
+    "fmod(y, a)": lambda L, a, y: L.fmod(y, a),
+    "lerp(a, y, y)": lambda L, a, y: L.lerp(a, y, y),
+    "lerp(y, a, y)": lambda L, a, y: L.lerp(y, a, y),
+    "lerp(y, y, a)": lambda L, a, y: L.lerp(y, y, a),
+    "hypot(a, y)": lambda L, a, y: L.hypot(a, y),
+    "hypot(y, a)": lambda L, a, y: L.hypot(y, a),
+    "copysign(y, a)": lambda L, a, y: L.copysign(y, a),
+}
+_SAVED_NAMES = ("self", "other", "end", "weight", "result")
+
+
+def _saved(L, fn) -> dict:
+    a = L.tensor([1.5, -2.0, 3.0], requires_grad=True)
+    y = L.tensor([0.5, -1.5, 2.5])
+    node = fn(L, a, y).grad_fn
+    out = {}
+    for name in _SAVED_NAMES:
+        try:
+            out[name] = getattr(node, "_saved_" + name)
+        except AttributeError:
+            pass
+    return out
+
+
+@pytest.mark.parametrize("case", list(SAVED))
+def test_saved_values_match_torch(case: str) -> None:
+    t_saved = _saved(torch, SAVED[case])
+    e_saved = _saved(ember, SAVED[case])
+    for name, t in t_saved.items():
+        assert name in e_saved, f"_saved_{name} missing"
+        if t is None:
+            assert e_saved[name] is None, f"_saved_{name}: torch keeps nothing"
+        else:
+            assert e_saved[name] is not None, f"_saved_{name}: torch keeps it"
+            assert_same(e_saved[name], t, what=f"_saved_{name}")
+
+
+@pytest.mark.parametrize("case", ["a * y", "y / a", "remainder(a, y)", "lerp(a, y, y)"])
+def test_saved_values_after_backward_match_torch(case: str) -> None:
+    # An input that was never saved reads None after backward; a saved one raises.
+    outcomes = []
+    for L in (torch, ember):
+        a = L.tensor([1.5, -2.0, 3.0], requires_grad=True)
+        y = L.tensor([0.5, -1.5, 2.5])
+        out = SAVED[case](L, a, y)
+        out.sum().backward()
+        for name in ("self", "other", "end", "weight"):
+            try:
+                value = getattr(out.grad_fn, "_saved_" + name)
+                outcomes.append((name, "None" if value is None else "value"))
+            except AttributeError:
+                outcomes.append((name, "absent"))
+            except RuntimeError as exc:
+                outcomes.append((name, str(exc)))
+    half = len(outcomes) // 2
+    for (name, e), (_, t) in zip(outcomes[half:], outcomes[:half]):
+        if t != "absent":
+            assert e == t, f"_saved_{name}"
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.tensor([1.0, 2.0], requires_grad=True) * 2.0,
+    lambda L: L.tensor([1.0, 2.0], requires_grad=True) / 2.0,
+    lambda L: L.tensor([1.0, 2.0], requires_grad=True) * L.tensor([3.0, 4.0]),
+    lambda L: L.remainder(L.tensor([1.0, 2.0], requires_grad=True), L.tensor([3.0, 4.0])),
+    lambda L: L.fmod(L.tensor([1.0, 2.0], requires_grad=True), L.tensor([3.0, 4.0])),
+    lambda L: L.remainder(L.tensor([1.0, 2.0]), L.tensor([3.0, 4.0], requires_grad=True)),
+], ids=["mul-number", "div-number", "mul-tensor", "remainder-self", "fmod-self",
+        "remainder-other"])
+def test_second_backward_raises_where_torch_does(fn) -> None:
+    # A node that saved something (a number included: torch saves it as a tensor) refuses a
+    # second backward without retain_graph; one that saved nothing runs it again.
+    outcomes = []
+    for L in (torch, ember):
+        loss = fn(L).sum()
+        loss.backward()
+        try:
+            loss.backward()
+            outcomes.append(None)
+        except RuntimeError as exc:
+            outcomes.append(str(exc))
+    assert outcomes[1] == outcomes[0]
+
+
+# Gradients through the ops whose saving depends on which inputs need a gradient, with
+# every subset of the inputs detached.
+GRAD_ROWS = {
+    "mul": lambda L, a, b: a * b,
+    "mul-a": lambda L, a, b: a * b.detach(),
+    "mul-b": lambda L, a, b: a.detach() * b,
+    "mul-number": lambda L, a, b: a * 2.5 + 1.5 * b,
+    "mul-same": lambda L, a, b: a * a,
+    "div": lambda L, a, b: a / b,
+    "div-a": lambda L, a, b: a / b.detach(),
+    "div-b": lambda L, a, b: a.detach() / b,
+    "remainder": lambda L, a, b: L.remainder(a, b),
+    "remainder-b": lambda L, a, b: L.remainder(a.detach(), b),
+    "fmod-a": lambda L, a, b: L.fmod(a, b.detach()),
+    "fmod-b": lambda L, a, b: L.fmod(a.detach(), b),
+    "hypot-a": lambda L, a, b: L.hypot(a, b.detach()),
+    "hypot-b": lambda L, a, b: L.hypot(a.detach(), b),
+    "copysign-b": lambda L, a, b: L.copysign(a.detach(), b),
+    "copysign": lambda L, a, b: L.copysign(a, b),
+}
+
+
+@pytest.mark.parametrize("name", list(GRAD_ROWS))
+def test_gradients_match_torch(name: str) -> None:
+    check_op(GRAD_ROWS[name], [(3, 4), (4,)], low=0.5, high=2.0)
+
+
+LERP_ROWS = {
+    "self": lambda L, a, b, w: L.lerp(a, b.detach(), w.detach()),
+    "end": lambda L, a, b, w: L.lerp(a.detach(), b, w.detach()),
+    "weight": lambda L, a, b, w: L.lerp(a.detach(), b.detach(), w),
+    "all": lambda L, a, b, w: L.lerp(a, b, w),
+}
+
+
+@pytest.mark.parametrize("name", list(LERP_ROWS))
+def test_lerp_gradients_match_torch(name: str) -> None:
+    check_op(LERP_ROWS[name], [(3, 4), (4,), (3, 1)])
+
+
+SECOND = {
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "hypot": lambda a, b: ember.hypot(a, b),
+    "lerp": lambda a, b: ember.lerp(a, b, b * 0.25),
+}
+
+
+@pytest.mark.parametrize("wanted", [(True, False), (False, True)], ids=["first", "second"])
+@pytest.mark.parametrize("name", list(SECOND))
+def test_second_derivatives(name: str, wanted: tuple) -> None:
+    # Only one input requires grad, so the node keeps only what that input's formula reads.
+    rng = np.random.default_rng(0)
+    inputs = [ember.tensor(rng.uniform(0.5, 2.0, shape), dtype=ember.float64,
+                           requires_grad=flag) for shape, flag in zip([(2, 3), (3,)], wanted)]
+    assert ember.autograd.gradcheck(SECOND[name], inputs)
+    assert ember.autograd.gradgradcheck(SECOND[name], inputs)
+
+
+def test_double_backward_through_mul_by_a_number_matches_torch() -> None:
+    grads = []
+    for L in (torch, ember):
+        x = L.tensor([0.5, 1.5, -2.0], requires_grad=True)
+        y = (x * 3.0) * x.exp()
+        (g,) = L.autograd.grad(y.sum(), x, create_graph=True)
+        (gg,) = L.autograd.grad((g * 2.0).sum(), x)
+        grads.append((g.detach(), gg))
+    assert_same(grads[1][0], grads[0][0])
+    assert_same(grads[1][1], grads[0][1])
+
+
+@pytest.mark.parametrize("case", ["a * 2.0", "a * y", "y / a", "remainder(a, y)",
+                                  "lerp(a, y, y)", "hypot(y, a)"])
+def test_pack_hooks_see_what_torch_saves(case: str) -> None:
+    def pack(shapes: list, t):
+        shapes.append(tuple(t.shape))
+        return t
+
+    packed = []
+    for L in (torch, ember):
+        shapes: list = []
+        a = L.tensor([1.5, -2.0, 3.0], requires_grad=True)
+        y = L.tensor([0.5, -1.5, 2.5])
+        with L.autograd.graph.saved_tensors_hooks(functools.partial(pack, shapes),
+                                                  lambda t: t):
+            out = KEEPS[case](L, a, y)
+        out.sum().backward()
+        packed.append((shapes, a.grad))
+    assert packed[1][0] == packed[0][0]
+    assert_same(packed[1][1], packed[0][1], what="grad")
