@@ -128,10 +128,19 @@ _blas_hold = threading.Lock()
 _blas_held: list = [0, None]  # [part sets running, the BLAS thread count to restore]
 
 
-def run_parts(fn: Callable[[int, int], None], n: int, threads: int) -> None:
+def run_parts(fn: Callable[[int, int], None], n: int, threads: int, block: int = 0) -> None:
     """Call ``fn(start, stop)`` on ``threads`` contiguous parts of ``range(n)`` at once (the
     calling thread takes the first), with NumPy's BLAS at one thread meanwhile (NOTE
-    [Batch-parallel kernels]); one call over the whole range when ``threads`` < 2."""
+    [Batch-parallel kernels]); one call over the whole range when ``threads`` < 2. With
+    ``block``, a part is worked through in ranges of at most that many items, each call's
+    temporaries small enough to stay in cache."""
+    if 0 < block < n:
+        whole = fn
+
+        def fn(start: int, stop: int) -> None:
+            for first in range(start, stop, block):
+                whole(first, min(stop, first + block))
+
     threads = min(threads, n)
     if threads < 2:
         fn(0, n)

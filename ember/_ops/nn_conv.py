@@ -6,32 +6,37 @@ The forward of a convolution reads the zero-padded input through one strided vie
 shape is (N, C, *out, *kernel) (``windows``), lays it out as columns and multiplies it by
 the weight: one ``matmul`` per image (batched over the groups), whose result is already in
 the output's layout, or, for small outputs, one product over the whole batch and a
-transpose. A transposed convolution is col2im: one product gives every input position's
-contribution at each kernel offset, and a loop over the kernel offsets adds them into the
-output at the strided positions they reach (the zero-inserted input a transposed
-convolution amounts to is never built); an offset that reaches every output position (the
-centre of a stride-1 "same" kernel) is copied rather than added onto zeros. The bias is
-added in place on the product. Gradients are convolutions again, run through the same
-record, so double backward works: the input's gradient is the transposed convolution of
-``grad`` (and the transposed one's a plain convolution), the weight's gradient is a
-convolution of the input, read with its batch and channel dims swapped, by ``grad`` used
-as the weight (stride and dilation exchange roles). A first-order backward (nothing
-recorded, no vmap or forward-mode level) computes the weight's gradient on arrays instead
+transpose. Small images take the channels-last columns instead (``windows_last``, one row
+per output position): their copy reads runs of kernel width x channels elements where the
+other layout reads runs of the output width, a few elements for a 4x4 map. A transposed
+convolution is col2im: one product gives every input position's contribution at each
+kernel offset, and a loop over the kernel offsets adds them into the output at the strided
+positions they reach (the zero-inserted input a transposed convolution amounts to is never
+built); an offset that reaches every output position (the centre of a stride-1 "same"
+kernel) is copied rather than added onto zeros; a stride-1 one over small images is the
+convolution by the flipped kernel in channels-last columns. The bias is added in place on
+the product. Gradients are convolutions again, run through the same record, so double
+backward works: the input's gradient is the transposed convolution of ``grad`` (and the
+transposed one's a plain convolution), the weight's gradient is a convolution of the
+input, read with its batch and channel dims swapped, by ``grad`` used as the weight (stride
+and dilation exchange roles). A first-order backward (nothing recorded, no vmap or
+forward-mode level) computes the weight's gradient on arrays instead
 (``_weight_grad_array``): the input's columns times ``grad`` per image, summed over the
-batch, without the layout copies of the batch/channel swap.
+batch, without the layout copies of the batch/channel swap (for small images, one product
+of ``grad`` by the channels-last columns of the whole batch).
 
-Where the time goes (Conv2d(16, 32, 3, padding=1) on a (32, 16, 32, 32) float32 batch; CPU
-time of one thread with one OpenBLAS thread, best of 20, on the shared 2-core machine under
-load, torch 2.13 alongside with one thread): the forward ~6.8 ms (torch ~3.4 ms): the sgemm
-(32 x 144 by 144 x 1024 per image, 0.3 GFLOP at ~60 GFLOP/s) ~5 ms, the im2col copy
-~0.9 ms, padding and bias ~0.4 ms. The input gradient ~7.4 ms: the sgemm on the framed
-``grad`` (144 x 32 by 32 x 1156 per image) ~4.7 ms, the framing copy ~0.3 ms and the
-one-pass col2im sum ~1.3 ms (the loop of adds over the kernel offsets took 3-4 ms). The
-weight gradient ~6.8 ms: the sgemm ~4.6 ms and the im2col copy ~1 ms. Forward + backward
-~21-23 ms against torch's ~10.5 ms: the three GEMMs (~14.5 ms; OpenBLAS reaches ~60
-GFLOP/s on these thin shapes where torch's kernels reach ~95) are the floor of this design,
-and with two threads only they run in parallel (NumPy's copies and sums, ~4.5 ms, stay on
-one core, where all of torch's kernels use both).
+The per-image kernels (the forward, the stride-1 input gradient, the weight gradient's
+products) split the batch over the threads (NOTE [Batch-parallel kernels] in
+ember/_threads.py) and work through a few images at a time (``_CACHE_BYTES``), so the
+columns a product writes are still in cache when the sum or copy reads them. Where the
+time goes (Conv2d(16, 32, 3, padding=1) on a (32, 16, 32, 32) float32 batch, two threads,
+wall time, best of 30 on the 2-core machine): forward ~3.7 ms (one thread's BLAS: the sgemm,
+32 x 144 by 144 x 1024 per image at ~60 GFLOP/s, is ~2.6 ms of each half), input gradient
+~3.7 ms, weight gradient ~3.0 ms; before the split 4.7, 6.2 and 4.7 ms. Forward + backward
+10.7-12.7 ms against torch's 5.9-7.4 ms in the same runs: the three GEMMs at OpenBLAS's
+~60 GFLOP/s per core on these thin shapes (torch's oneDNN kernels reach ~80-95) are most of
+it; the im2col copies, the col2im sum, the bias gradient's sum and the leaf gradient's copy
+the rest.
 """
 from __future__ import annotations
 
@@ -163,6 +168,17 @@ _SHORT_RUNS = 4
 # multiply-adds (~0.3 ms of one core's BLAS): below it, handing a part to another thread
 # costs about what the thread saves.
 _PARALLEL_MACS = 1 << 24
+# The bytes of columns a per-image kernel makes at once: a few images' worth, so the product
+# that writes them and the copy or sum that reads them work in cache (measured on the input
+# gradient of Conv2d(16, 32, 3) over 32x32 images: 4 images at a time, 2.7 MB, took 0.7x
+# the time of 16).
+_CACHE_BYTES = 3 << 20
+
+
+def _cache_block(per_item: int) -> int:
+    """How many images a kernel works through at once whose temporaries take ``per_item``
+    bytes per image (at least one)."""
+    return max(_CACHE_BYTES // max(per_item, 1), 1)
 
 
 def _part_threads(xp, macs: int) -> int:
@@ -252,7 +268,8 @@ def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
             if b is not None:
                 result[start:stop] += b.reshape(o, 1)
 
-        _threads.run_parts(part, n, _part_threads(xp, n * o * cgk * length))
+        _threads.run_parts(part, n, _part_threads(xp, n * o * cgk * length),
+                           block=_cache_block(cgk * length * x.itemsize))
         return result.reshape((n, o) + out)
     if groups == 1 and stride[-1] == 1 and dilation[-1] == 1 \
             and _SHORT_RUNS * out[-1] <= c * kernel[-1] and kernel[-1] <= out[-1]:
@@ -359,7 +376,8 @@ def _conv_transpose_forward(xp, x, w, b, stride, padding, dilation, output_paddi
                     out[start:stop] += b.reshape((cout,) + (1,) * nd)
 
             _threads.run_parts(part, n, _part_threads(
-                xp, n * cin * cout_g * math.prod(kernel) * framed))
+                xp, n * cin * cout_g * math.prod(kernel) * framed),
+                block=_cache_block(cout * math.prod(kernel) * framed * x.itemsize))
             return out
         if groups == 1 and not any(output_padding) and dilation[-1] == 1 \
                 and _SHORT_RUNS * spatial[-1] <= cin * kernel[-1] and 8 * cout >= cin:
@@ -442,7 +460,8 @@ def _weight_grad_array(xp, a, b, weight_shape: tuple, stride, padding, dilation,
 
     # the per-image products split over threads (NOTE [Batch-parallel kernels]), summed
     # over the batch in one reduction whatever the split
-    _threads.run_parts(part, n, _part_threads(xp, n * cgk * o * length))
+    _threads.run_parts(part, n, _part_threads(xp, n * cgk * o * length),
+                       block=_cache_block(groups * cgk * length * a.itemsize))
     result = products.sum(0)  # (G, Cg * k, O / G)
     return xp.ascontiguousarray(result.swapaxes(1, 2)).reshape(weight_shape)
 
