@@ -21,6 +21,7 @@ objects, which ``result`` (made afresh for every call of the node) makes unique 
 """
 from __future__ import annotations
 
+import math
 import weakref
 
 from ember._backend import np
@@ -35,13 +36,27 @@ _batch_levels = batching.levels
 _dual_levels = forward_ad.levels
 
 
+def _sum_of_products(a, b, axes: tuple):
+    """The sum of ``a * b`` over ``axes``, kept as size-1 dims. In float32 and float64 one
+    ``einsum`` pass (the product is never stored); half types keep NumPy's float32
+    accumulation of ``sum``."""
+    if a.dtype not in (np.float32, np.float64) or a.dtype != b.dtype:
+        return (a * b).sum(axes, keepdims=True)
+    letters = "abcdefghijklmnopqrstuvwxyz"[:a.ndim]
+    kept = "".join(c for i, c in enumerate(letters) if i not in axes)
+    total = np.einsum(f"{letters},{letters}->{kept}", a, b)
+    return total.reshape(tuple(1 if i in axes else n for i, n in enumerate(a.shape)))
+
+
 def _moments(xp, x, axes: tuple, eps: float):
     """(mean, 1/std, biased variance) over ``axes``, kept as size-1 dims, and ``x - mean``
     (a fresh array the caller may overwrite)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = xp.mean(x, axis=axes, keepdims=True)
         centred = x - mean
-        var = xp.mean(centred * centred, axis=axes, keepdims=True)
+        count = math.prod(x.shape[i] for i in axes)
+        var = _sum_of_products(centred, centred, axes) / count if count else \
+            xp.mean(centred * centred, axis=axes, keepdims=True)
         invstd = 1.0 / xp.sqrt(var + eps)
     return mean, invstd, var, centred
 
@@ -111,23 +126,22 @@ _fused_sums: list = [None]  # NOTE [Fused batch norm backward]: (keys, sum_grad,
 
 
 def _first_order_sums(grads, input, result, centred=None) -> tuple:
-    """(sum of grad, sum of grad * xhat, a spare array of the input's shape or None) per
-    channel, the sums kept as size-1 dims, for this call of the node (NOTE [Fused batch norm
-    backward]); ``centred`` is ``input - mean`` when the caller has it."""
+    """(sum of grad, sum of grad * xhat) per channel, kept as size-1 dims, for this call of
+    the node (NOTE [Fused batch norm backward]); ``centred`` is ``input - mean`` when the
+    caller has it."""
     grad = grads[0]
     entry = _fused_sums[0]
     if entry is not None and entry[0]() is result[1] and entry[1]() is grad:
-        return entry[2], entry[3], None
+        return entry[2], entry[3]
     x = input._data
     if centred is None:
         centred = x - result[1]._data
     g = grad._data
     axes = _batch_axes(x.ndim)
     sum_grad = g.sum(axes, keepdims=True)
-    product = g * centred
-    sum_grad_xhat = product.sum(axes, keepdims=True) * result[2]._data
+    sum_grad_xhat = _sum_of_products(g, centred, axes) * result[2]._data
     _fused_sums[0] = (weakref.ref(result[1]), weakref.ref(grad), sum_grad, sum_grad_xhat)
-    return sum_grad, sum_grad_xhat, product
+    return sum_grad, sum_grad_xhat
 
 
 def _fused(training: bool) -> bool:
@@ -140,13 +154,13 @@ def _fused_input_grad(grads, input, weight, result) -> Tensor:
     x = input._data
     invstd = result[2]._data
     centred = x - result[1]._data
-    sum_grad, sum_grad_xhat, spare = _first_order_sums(grads, input, result, centred)
+    sum_grad, sum_grad_xhat = _first_order_sums(grads, input, result, centred)
     g = grads[0]._data
     count = x.size // x.shape[1] if x.shape[1] else 0
     with np.errstate(divide="ignore", invalid="ignore"):
         centred *= invstd * (sum_grad_xhat / count)
         mean_grad = sum_grad / count
-    out = g - mean_grad if spare is None else np.subtract(g, mean_grad, out=spare)
+    out = g - mean_grad
     out -= centred
     scale = invstd
     if weight is not None:
