@@ -17,7 +17,7 @@ import math
 
 from ember import _memory_format as _mf
 from ember._backend import np
-from ember._ops.pointwise import _erfc32, _erfc64, _half_in_float32_n, _refuse, where
+from ember._ops.pointwise import _erfc32, _erfc64, _half_in_float32_n, _refuse, select, where
 from ember._ops.registry import KEEP, defop, run
 from ember._tensor import Tensor
 
@@ -53,7 +53,7 @@ def _as(x, r):
 def stable_sigmoid(xp, x):
     """1 / (1 + e^-x) with ``exp`` taken of -|x| only (no overflow)."""
     e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return select(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def _sigmoid_of(self: Tensor) -> Tensor:
@@ -91,7 +91,7 @@ HARDTANH_ = defop("hardtanh_", node="HardtanhBackward0", kind=KEEP, save=("resul
 
 
 def _leaky_relu(xp, x, negative_slope):
-    return _as(x, xp.where(x > 0, x, x * negative_slope))
+    return _as(x, select(x > 0, x, x * negative_slope))
 
 
 LEAKY_RELU = defop(
@@ -117,7 +117,7 @@ LEAKY_RELU_ = defop("leaky_relu_", node="LeakyReluBackward1", kind=KEEP, save=("
 
 
 def _threshold(xp, x, threshold, value):
-    return _as(x, xp.where(x <= threshold, value, x))
+    return _as(x, select(x <= threshold, value, x))
 
 
 THRESHOLD = defop(
@@ -137,7 +137,7 @@ THRESHOLD_ = defop(
 def _elu(xp, x, alpha, scale, input_scale):
     # expm1 of the non-positive part only: a large positive x must not overflow.
     negative = xp.expm1(xp.minimum(x, 0) * input_scale) * (alpha * scale)
-    return _as(x, xp.where(x <= 0, negative, x * scale))
+    return _as(x, select(x <= 0, negative, x * scale))
 
 
 def _elu_grad(grad, self, alpha, scale, input_scale):
@@ -297,7 +297,7 @@ def _softplus(xp, x, beta, threshold):
     # Above the threshold torch returns x itself; below it log1p(e^(beta x)) / beta, whose
     # exp is bounded by the threshold (the minimum keeps the unused branch finite).
     soft = xp.log1p(xp.exp(xp.minimum(scaled, threshold))) / beta
-    return _as(x, xp.where(scaled > threshold, x, soft))
+    return _as(x, select(scaled > threshold, x, soft))
 
 
 def _softplus_grad(grad, self, beta, threshold):
@@ -344,8 +344,8 @@ HARDSWISH = defop(
 
 def _softshrink(xp, x, lambd):
     # nan stays nan, as in torch (both comparisons are false for it)
-    shrunk = xp.where(x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, 0))
-    return _as(x, xp.where(x != x, x, shrunk))
+    shrunk = select(x > lambd, x - lambd, select(x < -lambd, x + lambd, 0))
+    return _as(x, select(x != x, x, shrunk))
 
 
 def _softshrink_check(self, lambd):
@@ -366,7 +366,7 @@ SOFTSHRINK = defop(
 
 
 def _hardshrink(xp, x, lambd):
-    return _as(x, xp.where((x >= -lambd) & (x <= lambd), 0, x))
+    return _as(x, select((x >= -lambd) & (x <= lambd), 0, x))
 
 
 HARDSHRINK = defop(
@@ -398,7 +398,7 @@ GLU = defop("glu", node="GluBackward0", kind=KEEP, save=(0,), check=_floats("glu
 # torch); the engine sums its gradient back over the other dimensions.
 PRELU = defop(
     "_prelu_kernel", node="PreluKernelBackward0", nin=2, kind=KEEP, save=(0, 1),
-    forward=lambda xp, self, weight: _as(self, xp.where(self > 0, self, weight * self)),
+    forward=lambda xp, self, weight: _as(self, select(self > 0, self, weight * self)),
     backward=(lambda grad, self, weight: where(self > 0, grad, weight * grad),
               lambda grad, self, weight: where(self > 0, 0.0, self * grad)))
 
