@@ -52,7 +52,7 @@ import types
 
 from ember import _dtype
 from ember._backend import ndarray, np
-from ember._ops import batching, registry
+from ember._ops import batching, pointwise, registry
 from ember._tensor import Tensor, make
 from ember.autograd import anomaly_mode, engine, forward_ad, grad_mode
 from ember.autograd.graph import (
@@ -84,6 +84,7 @@ class _Abort(Exception):
 _OP, _MULTI, _WRITE, _ACC_NEW, _ACC_ADD, _SETGRAD, _OPAQUE, _FORMULA, _FILL = range(9)
 
 _tls = threading.local()
+_MUL_FORWARD = pointwise.MUL.forward
 
 
 def _tracer():
@@ -1108,10 +1109,14 @@ def _generate(tracer: _Tracer, output, tables: list, fresh: set, template: dict,
         return ", ".join(["np"] + parts)
 
     steps = _live(tracer.steps, [slot for slot, *_ in tables])
+    units = _unit_products(tracer, steps, template, tables)
     for step in steps:
         kind = step[0]
         if kind == _OP:
             _, fn, base, inputs, out, cast, scalar = step
+            if out in units:
+                emit(f"    s{out} = s{units[out]}")
+                continue
             emit(f"    s{out} = {bind(fn, 'f')}({arguments(base, inputs)})")
             if scalar:
                 emit(f"    s{out} = asarray(s{out})")
@@ -1191,6 +1196,42 @@ def _generate(tracer: _Tracer, output, tables: list, fresh: set, template: dict,
             emit(f"    t{k}.{attr} = {value if isinstance(value, str) else bind(value)}")
     emit(f"    return {_output_expr(output, bind)}")
     return "\n".join(lines) + "\n"
+
+
+def _unit_products(tracer: _Tracer, steps: list, template: dict, tables: list) -> dict:
+    """{slot: slot it equals}: the products by a constant of ones (a backward's seed times
+    the first formula's factor) whose result is the other factor bit for bit (a real dtype,
+    the other factor's shape and dtype), replayed as that array. Only between op results no
+    step writes and no returned tensor holds, so sharing the array changes nothing a
+    replay or its caller can see."""
+    written = {step[2] for step in steps if step[0] == _WRITE or step[0] == _FILL}
+    made = set()
+    returned = {slot for slot, *_ in tables}
+    units = {}
+    for step in steps:
+        if step[0] == _MULTI:
+            made.update(step[4])
+        if step[0] != _OP:
+            continue
+        _, fn, _, inputs, out, cast, _ = step
+        made.add(out)
+        if fn is not _MUL_FORWARD or cast is not None or len(inputs) != 2 \
+                or out in written or out in returned:
+            continue
+        (_, first, first_cast), (_, second, second_cast) = inputs
+        if first_cast is not None or second_cast is not None:
+            continue
+        result = tracer.arrays[out]
+        for ones, other in ((first, second), (second, first)):
+            value = template.get(ones)
+            factor = tracer.arrays[other]
+            if value is not None and other in made and other not in written \
+                    and result.dtype.kind in "iuf" and value.dtype == result.dtype \
+                    and factor.dtype == result.dtype and factor.shape == result.shape \
+                    and bool(np.all(value == 1)):
+                units[out] = units.get(other, other)
+                break
+    return units
 
 
 def _live(steps: list, needed: list) -> list:

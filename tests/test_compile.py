@@ -3,6 +3,8 @@ optimizer states, random draws) across guard hits and misses; fallbacks and torc
 arguments."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -505,3 +507,33 @@ def test_replayed_first_gradient_keeps_the_leaf_layout():
         replayed = compiled(x)
         assert replayed.stride() == eager.stride()
         assert np.array_equal(replayed.numpy(), eager.numpy())
+
+
+def test_products_by_ones_share_an_array_only_where_nothing_tells():
+    # A backward's seed times its first factor replays as that factor's own array; a product
+    # by ones that is written afterwards, returned, or whose factor is written stays a copy.
+    def build():
+        x = ember.tensor(0.75, requires_grad=True)
+        v = ember.tensor([0.5, -1.5, 2.0], requires_grad=True)
+
+        def step():
+            x.sin().backward()  # the seed: a 0-d constant of ones
+            ones = ember.ones(3)  # made in the call: a constant of the program
+            y = v.detach().exp()
+            kept = y * ones  # returned
+            written = y * ones
+            written.add_(1)  # must not reach y
+            factor = v.detach().cos()
+            shared = factor * ones
+            factor.mul_(3)  # must not reach shared
+            (v * ones).sum().backward()
+            return kept, written * 2, shared + 0, factor, y
+        return step, lambda: [x, v]
+
+    c = _twins(build, _no_args)
+    assert "ready" in _states(c)
+    program = next(entry[1] for entry in c.cache.values() if entry[0] == "ready")
+    # the seed's product and the backward of the sum's product are assignments, the three
+    # products in the step are not
+    assert sum(1 for line in program.source.splitlines()
+               if re.fullmatch(r"\s*s\d+ = s\d+", line)) == 2
