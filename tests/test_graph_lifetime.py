@@ -28,6 +28,7 @@ KEEPS = {
     "remainder(a, y)": lambda L, a, y: L.remainder(a, y),
     "remainder(y, a)": lambda L, a, y: L.remainder(y, a),
     "fmod(a, y)": lambda L, a, y: L.fmod(a, y),
+    "fmod(y, a)": lambda L, a, y: L.fmod(y, a),
     "lerp(a, y, y)": lambda L, a, y: L.lerp(a, y, y),
     "lerp(y, a, y)": lambda L, a, y: L.lerp(y, a, y),
     "lerp(y, y, a)": lambda L, a, y: L.lerp(y, y, a),
@@ -78,23 +79,10 @@ def test_a_long_chain_keeps_no_intermediate_tensors(step) -> None:
     assert counts[3] == pytest.approx(counts[1])
 
 
-SAVED = {
-    "a * y": lambda L, a, y: a * y,
-    "y * a": lambda L, a, y: y * a,
-    "a * a": lambda L, a, y: a * a,
-    "a / y": lambda L, a, y: a / y,
-    "y / a": lambda L, a, y: y / a,
-    "remainder(a, y)": lambda L, a, y: L.remainder(a, y),
-    "remainder(y, a)": lambda L, a, y: L.remainder(y, a),
-    "fmod(a, y)": lambda L, a, y: L.fmod(a, y),
-    "fmod(y, a)": lambda L, a, y: L.fmod(y, a),
-    "lerp(a, y, y)": lambda L, a, y: L.lerp(a, y, y),
-    "lerp(y, a, y)": lambda L, a, y: L.lerp(y, a, y),
-    "lerp(y, y, a)": lambda L, a, y: L.lerp(y, y, a),
-    "hypot(a, y)": lambda L, a, y: L.hypot(a, y),
-    "hypot(y, a)": lambda L, a, y: L.hypot(y, a),
-    "copysign(y, a)": lambda L, a, y: L.copysign(y, a),
-}
+SAVED = {name: KEEPS[name] for name in (
+    "a * y", "y * a", "a * a", "a / y", "y / a", "remainder(a, y)", "remainder(y, a)",
+    "fmod(a, y)", "fmod(y, a)", "lerp(a, y, y)", "lerp(y, a, y)", "lerp(y, y, a)",
+    "hypot(a, y)", "hypot(y, a)", "copysign(y, a)")}
 _SAVED_NAMES = ("self", "other", "end", "weight", "result")
 
 
