@@ -1,14 +1,20 @@
-"""Two level-1 BLAS updates, ``y = a x + b y`` and ``y += a x``, on the BLAS NumPy loaded.
+"""Two level-1 BLAS updates, ``y = a x + b y`` and ``y += a x``, and a transposing copy, on
+the BLAS NumPy loaded.
 
 NumPy has no fused multiply-add ufunc, so ``y = a x + b y`` costs it three passes over memory
 (a temporary for ``a x``, ``y *= b``, ``y += temporary``). The optimizers' moment updates are
 that expression; BLAS's ``axpby`` and ``axpy`` do it in one pass. NumPy's wheels bundle
 OpenBLAS with 64-bit integers under a ``scipy_`` prefix (the library ember/_threads.py finds);
 its C entry points serve contiguous float32 and float64 arrays. The functions return False
-where they do nothing (another BLAS, other dtypes, strided arrays), and the caller takes its
-NumPy path, in torch's order of operations. The two paths round differently (BLAS may fuse
-the multiply and the add), each the same way for every element wherever an array is cut, so
-results do not depend on how a step is split over threads (NOTE [Optimizer threads]).
+(or None) where they do nothing (another BLAS, other dtypes, strided arrays), and the caller
+takes its NumPy path, in torch's order of operations. The two paths round differently (BLAS
+may fuse the multiply and the add), each the same way for every element wherever an array is
+cut, so results do not depend on how a step is split over threads (NOTE [Optimizer
+threads]).
+
+NumPy copies a transposed matrix element by element along the destination, reading the
+source a column at a time; OpenBLAS's ``omatcopy`` copies it in cache-sized tiles, 4-7x
+faster from a few thousand elements (``transposed_copy``; a copy, so exact).
 """
 from __future__ import annotations
 
@@ -17,7 +23,8 @@ import os
 
 import numpy as np
 
-_kernels: list = []  # [{dtype: axpby}] once looked up (empty dict: none found)
+# [{dtype: axpby, ("omatcopy", dtype): omatcopy}] once looked up (empty dict: none found)
+_kernels: list = []
 
 
 def _lookup() -> dict:
@@ -37,12 +44,37 @@ def _lookup() -> dict:
                 n, ptr = ctypes.c_int64, ctypes.c_void_p
                 axpby.argtypes, axpby.restype = [n, scalar, ptr, n, scalar, ptr, n], None
                 found[np.dtype(dtype)] = axpby
+                omatcopy = getattr(library, f"scipy_cblas_{code}omatcopy64_")
+                omatcopy.argtypes = [ctypes.c_int, ctypes.c_int, n, n, scalar, ptr, n, ptr, n]
+                omatcopy.restype = None
+                found[("omatcopy", np.dtype(dtype))] = omatcopy
         except (OSError, AttributeError):
             found = {}
             continue
         break
     _kernels.append(found)
     return found
+
+
+_ROW_MAJOR, _TRANSPOSE = 101, 112  # CBLAS's CblasRowMajor and CblasTrans
+_TRANSPOSED_COPY_MIN = 4096  # below this many elements NumPy's copy is the faster
+
+
+def transposed_copy(a: np.ndarray) -> np.ndarray | None:
+    """A C-ordered copy of the 2-d array ``a`` whose transpose is C-contiguous (a transposed
+    matrix), by OpenBLAS's tiled ``omatcopy``; None where NumPy's copy serves (another BLAS
+    or dtype, another layout, a small matrix)."""
+    if a.ndim != 2 or a.size < _TRANSPOSED_COPY_MIN or not a.T.flags.c_contiguous \
+            or a.flags.c_contiguous:
+        return None
+    kernel = (_kernels[0] if _kernels else _lookup()).get(("omatcopy", a.dtype))
+    if kernel is None:
+        return None
+    rows, cols = a.shape
+    out = np.empty((rows, cols), a.dtype)
+    # the source in memory is the (cols, rows) row-major matrix a.T
+    kernel(_ROW_MAJOR, _TRANSPOSE, cols, rows, 1.0, a.ctypes.data, rows, out.ctypes.data, cols)
+    return out
 
 
 def _kernel(x: np.ndarray, y: np.ndarray):

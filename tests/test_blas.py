@@ -52,3 +52,32 @@ def test_unsupported_arrays_are_left_to_numpy(x, y):
     assert not _blas.axpby(2.0, x, 3.0, y)
     assert not _blas.axpy(2.0, x, y)
     assert np.array_equal(y, before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(784, 256), (41, 100), (5000, 3), (1, 9000)])
+def test_transposed_copy_is_numpys_copy(dtype, shape):
+    # every bit, specials included, C-ordered
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(shape).astype(dtype)
+    a.reshape(-1)[::97] = np.nan
+    a.reshape(-1)[::89] = -0.0
+    a.reshape(-1)[::83] = np.inf
+    source = a.T
+    out = _blas.transposed_copy(source)
+    if source.flags.c_contiguous:  # a row or a column: NumPy's plain copy serves
+        assert out is None
+        return
+    assert out.flags.c_contiguous and out.dtype == source.dtype and out.shape == source.shape
+    assert np.array_equal(out.view(np.uint8), np.ascontiguousarray(source).view(np.uint8))
+
+
+@pytest.mark.parametrize("array", [
+    np.zeros((100, 100), np.float32),                   # C-ordered already
+    np.zeros((100, 100), np.float16).T,                 # a dtype OpenBLAS has no copy for
+    np.zeros((10, 20), np.float32).T,                   # small: NumPy's copy is faster
+    np.zeros((200, 300), np.float32)[::2].T,            # strided, not a transposed matrix
+    np.zeros((4, 100, 100), np.float32).transpose(0, 2, 1),  # not 2-d
+])
+def test_transposed_copy_leaves_other_layouts_to_numpy(array):
+    assert _blas.transposed_copy(array) is None

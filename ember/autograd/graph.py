@@ -416,11 +416,21 @@ def _first_grad(variable, incoming):
     """The array stored as a leaf's first gradient: a copy of ``incoming`` laid out as NOTE
     [Leaf gradient layout] says for the leaf array ``variable``."""
     if (variable.flags.c_contiguous and 1 not in variable.shape) or variable.size == 0:
-        return incoming.copy()  # the common case, C order, decided without strides
+        return _c_copy(incoming)  # the common case, C order, decided without strides
     strides = _leaf_grad_strides(variable, incoming)
     if strides is None:
-        return incoming.copy()
+        return _c_copy(incoming)
     return _mf.copy_with_strides(incoming, strides)
+
+
+def _c_copy(incoming):
+    # a linear layer's weight gradient arrives as a transposed product: OpenBLAS copies
+    # that layout several times faster than NumPy does (ember/_blas.py, imported here so
+    # that ``import ember`` does not load it)
+    from ember import _blas
+
+    out = _blas.transposed_copy(incoming)
+    return incoming.copy() if out is None else out
 
 
 def _leaf_grad_strides(variable, incoming) -> tuple | None:
