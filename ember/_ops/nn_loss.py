@@ -237,13 +237,28 @@ def _nll_parts(xp, input, weight, target, ignore_index):
     return w, safe
 
 
+def _picked(xp, input, index):
+    """input[n, index[n], ...]: each row's entry at its class (a fancy index on a 2-d input,
+    NumPy's slower take_along_axis on more dims)."""
+    if input.ndim == 2:
+        return input[xp.arange(len(index)), index]
+    return xp.take_along_axis(input, index[:, None], 1)[:, 0]
+
+
 def _nll(xp, input, weight, target, reduction, ignore_index):
     batched = input.ndim > 1
     if not batched:
         input, target = input[None], target[None]
+    if weight is None and target.size and (target != ignore_index).all():
+        # every target counts with weight 1 (the common case): the same sums as below,
+        # without the weights
+        losses = -_picked(xp, input, target)
+        if reduction == "none":
+            return (losses if batched else losses[0]).astype(input.dtype, copy=False)
+        total = losses.sum()
+        return xp.asarray(total if reduction == "sum" else total / target.size, input.dtype)
     w, safe = _nll_parts(xp, input, weight, target, ignore_index)
-    picked = xp.take_along_axis(input, safe[:, None], 1)[:, 0]
-    losses = -picked * w
+    losses = -_picked(xp, input, safe) * w
     if reduction == "none":
         return (losses if batched else losses[0]).astype(input.dtype, copy=False)
     total = losses.sum()
@@ -265,7 +280,10 @@ def _nll_grad(grad, input, weight, target, reduction, ignore_index):
         # all targets ignored: torch's loss is nan, its gradient 0
         w = w / total if total else w
     coef = np.zeros(shape, data.dtype)
-    np.put_along_axis(coef, safe[:, None], -w[:, None], 1)
+    if len(shape) == 2:
+        coef[np.arange(len(safe)), safe] = -w
+    else:
+        np.put_along_axis(coef, safe[:, None], -w[:, None], 1)
     if not batched:
         coef = coef[0]
         return make(coef) * grad
