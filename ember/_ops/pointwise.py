@@ -498,12 +498,16 @@ def select(condition, a, b):
     a_bits = np.asarray(a, dtype).view(bits)
     b_bits = np.asarray(b, dtype).view(bits)
     mask = np.asarray(condition).astype(bits)
+    # the result goes into the mask's array where it has the result's shape: one large
+    # temporary fewer, and large temporaries cost page faults as well as their pass
     if a_bits.ndim == 0 and not a_bits:  # where(c, 0, b), a ReLU's backward: b & ~mask
         mask -= 1  # 1 -> 0, 0 -> all ones (unsigned arithmetic wraps)
-        return np.bitwise_and(b_bits, mask).view(dtype)
+        into = mask if mask.shape == b_bits.shape else None
+        return np.bitwise_and(b_bits, mask, out=into).view(dtype)
     np.negative(mask, out=mask)  # 1 -> all ones
     if b_bits.ndim == 0 and not b_bits:  # where(c, a, 0): a & mask
-        return np.bitwise_and(a_bits, mask).view(dtype)
+        into = mask if mask.shape == a_bits.shape else None
+        return np.bitwise_and(a_bits, mask, out=into).view(dtype)
     out = np.bitwise_and(np.bitwise_xor(a_bits, b_bits), mask)
     out ^= b_bits
     return out.view(dtype)
