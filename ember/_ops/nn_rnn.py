@@ -60,7 +60,14 @@ def _mm(a, b):
 
 
 def _hidden_projection(xp, h, w_hh, b_hh):
-    hh = _mm(h, w_hh.T)
+    if 4 * h.shape[0] <= w_hh.shape[0] and h.shape[0] <= 32:
+        # a small batch against many gate rows: OpenBLAS multiplies (gates, hidden) by
+        # (hidden, batch) about twice as fast as (batch, hidden) by the transposed weight
+        # (16 x 128 by 128 x 512: 17 against 39 us), and the C-ordered copy of the result is
+        # small
+        hh = xp.ascontiguousarray(_mm(w_hh, h.T).T)
+    else:
+        hh = _mm(h, w_hh.T)
     if b_hh is not None:
         hh += b_hh
     return hh
