@@ -92,13 +92,23 @@ def get_blas_threads() -> int | None:
 _executor_state: list = [0, None]  # (workers, ThreadPoolExecutor), made on first use
 
 
-def _forget_executor() -> None:
+def _after_fork() -> None:
     # A forked child has none of its parent's threads: it makes its own pool when needed.
+    # Parts its parent was running (NOTE [Batch-parallel kernels]) never finish here, so the
+    # BLAS pool they held at one thread gets its count back, and the lock (which one of
+    # those threads may have held at the fork) starts anew.
+    global _blas_hold
     _executor_state[:] = [0, None]
+    _blas_hold = threading.Lock()
+    if _blas_held[0]:
+        count = _blas_held[1]
+        _blas_held[:] = [0, None]
+        if count not in (None, 1):
+            set_blas_threads(count)
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_executor)
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def executor(workers: int):

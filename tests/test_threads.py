@@ -173,3 +173,26 @@ def test_batch_parallel_convolution_matches_torch(transposed):
         ember.set_num_threads(saved)
     for e, t in zip(out[ember], out[torch]):
         assert_same(e, t)
+
+
+@needs_openblas
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_while_parts_run_gets_the_blas_pool_back():
+    # parts running in another thread when the process forks never finish in the child
+    got = _run("""
+import os
+import ember
+from ember import _threads
+ember.set_num_threads(2)
+_threads.set_blas_threads(1)
+_threads._blas_held[:] = [1, 2]  # as run_parts leaves them while its parts run
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, f"{blas_threads()} {_threads._blas_held[0]}".encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+child = os.read(read, 100).decode().split()
+report(child_pool=int(child[0]), child_held=int(child[1]), parent_pool=blas_threads())
+""")
+    assert got == {"child_pool": 2, "child_held": 0, "parent_pool": 1}
