@@ -1,32 +1,22 @@
 """Mirrors ``torch.distributions.Laplace``."""
 from __future__ import annotations
 
-from numbers import Number
-
 import ember
-from ember import Size, Tensor
+from ember import Tensor
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution
-from ember.distributions.utils import _EMPTY_SHAPE, broadcast_all
+from ember.distributions.utils import _EMPTY_SHAPE, _LocScale
 
 __all__ = ["Laplace"]
 
 
-class Laplace(Distribution):
+class Laplace(_LocScale, Distribution):
     """Mirrors ``torch.distributions.Laplace(loc, scale, validate_args=None)``; ``rsample``
     inverts the CDF at ``uniform_(eps - 1, 1)`` draws, as torch does."""
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        if isinstance(loc, Number) and isinstance(scale, Number):
-            batch_shape = Size()
-        else:
-            batch_shape = self.loc.size()
-        super().__init__(batch_shape, validate_args=validate_args)
 
     @property
     def mean(self) -> Tensor:
@@ -43,15 +33,6 @@ class Laplace(Distribution):
     @property
     def stddev(self) -> Tensor:
         return (2 ** 0.5) * self.scale
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Laplace, _instance)
-        batch_shape = Size(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
 
     def rsample(self, sample_shape=_EMPTY_SHAPE) -> Tensor:
         shape = self._extended_shape(sample_shape)

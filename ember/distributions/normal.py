@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import math
-from numbers import Number
 
 import ember
-from ember import Size, Tensor
+from ember import Tensor
 from ember.distributions import constraints
-from ember.distributions.distribution import Distribution
 from ember.distributions.exp_family import ExponentialFamily
-from ember.distributions.utils import _EMPTY_SHAPE, _standard_normal, broadcast_all
+from ember.distributions.utils import _EMPTY_SHAPE, _LocScale, _standard_normal
 
 __all__ = ["Normal"]
 
 
-class Normal(ExponentialFamily):
+class Normal(_LocScale, ExponentialFamily):
     """Mirrors ``torch.distributions.Normal(loc, scale, validate_args=None)``: the Gaussian
     with mean ``loc`` and standard deviation ``scale`` (broadcast together). ``sample`` draws
     ``torch.normal``'s numbers; ``rsample`` is ``loc + eps * scale``."""
@@ -23,14 +21,6 @@ class Normal(ExponentialFamily):
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        if isinstance(loc, Number) and isinstance(scale, Number):
-            batch_shape = Size()
-        else:
-            batch_shape = self.loc.size()
-        super().__init__(batch_shape, validate_args=validate_args)
 
     @property
     def mean(self) -> Tensor:
@@ -47,15 +37,6 @@ class Normal(ExponentialFamily):
     @property
     def variance(self) -> Tensor:
         return self.stddev.pow(2)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Normal, _instance)
-        batch_shape = Size(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
 
     def sample(self, sample_shape=_EMPTY_SHAPE) -> Tensor:
         shape = self._extended_shape(sample_shape)

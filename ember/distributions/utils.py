@@ -93,6 +93,36 @@ class lazy_property:
         return value
 
 
+class _LocScale:
+    """The loc/scale pair of the location-scale families (Normal, Laplace, Cauchy), as
+    torch's classes each handle it: broadcast together (the batch shape theirs, empty for two
+    numbers) and expanded together."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if _LocScale in cls.__bases__:
+            cls._family = cls  # what ``expand`` checks a subclass's ``_instance`` against
+
+    def __init__(self, loc, scale, validate_args=None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        if isinstance(loc, Number) and isinstance(scale, Number):
+            batch_shape = Size()
+        else:
+            batch_shape = self.loc.size()
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        from ember.distributions.distribution import Distribution
+
+        new = self._get_checked_instance(self._family, _instance)
+        batch_shape = Size(batch_shape)
+        new.loc = self.loc.expand(batch_shape)
+        new.scale = self.scale.expand(batch_shape)
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+
 class _BinaryParams:
     """The probs/logits pair of the families of one success probability (Bernoulli, Binomial,
     Geometric, LogitRelaxedBernoulli): whichever was not given is computed from the other on
