@@ -8,6 +8,7 @@ from ember.distributions.distribution import Distribution
 from ember.distributions.utils import (
     _EMPTY_SHAPE,
     _BinaryParams,
+    _expand_probs_or_logits,
     broadcast_all,
 )
 
@@ -43,12 +44,7 @@ class Binomial(_BinaryParams, Distribution):
         new = self._get_checked_instance(Binomial, _instance)
         batch_shape = Size(batch_shape)
         new.total_count = self.total_count.expand(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-            new._param = new.logits
+        _expand_probs_or_logits(self, new, batch_shape)
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new

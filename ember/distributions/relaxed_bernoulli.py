@@ -11,6 +11,7 @@ from ember.distributions.transforms import SigmoidTransform
 from ember.distributions.utils import (
     _EMPTY_SHAPE,
     _BinaryParams,
+    _expand_probs_or_logits,
     _probs_or_logits,
     broadcast_all,
     clamp_probs,
@@ -36,12 +37,7 @@ class LogitRelaxedBernoulli(_BinaryParams, Distribution):
         new = self._get_checked_instance(LogitRelaxedBernoulli, _instance)
         batch_shape = Size(batch_shape)
         new.temperature = self.temperature
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-            new._param = new.logits
+        _expand_probs_or_logits(self, new, batch_shape)
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new

@@ -47,6 +47,18 @@ def _standard_normal(shape, dtype, device) -> Tensor:
     return ember.empty(shape, dtype=dtype, device=device).normal_()
 
 
+def _expand_probs_or_logits(source, new, shape) -> None:
+    """Give ``new`` whichever of ``probs`` and ``logits`` ``source`` holds (given or already
+    computed), expanded to ``shape``, with ``_param`` the last of them, as torch's
+    ``expand`` of the families with a ``_param`` does."""
+    if "probs" in source.__dict__:
+        new.probs = source.probs.expand(shape)
+        new._param = new.probs
+    if "logits" in source.__dict__:
+        new.logits = source.logits.expand(shape)
+        new._param = new.logits
+
+
 def _sum_rightmost(value, dim: int):
     """``value`` summed over its ``dim`` rightmost dimensions."""
     if dim == 0:
