@@ -54,9 +54,8 @@ def _moments(xp, x, axes: tuple, eps: float):
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = xp.mean(x, axis=axes, keepdims=True)
         centred = x - mean
-        count = math.prod(x.shape[i] for i in axes)
-        var = _sum_of_products(centred, centred, axes) / count if count else \
-            xp.mean(centred * centred, axis=axes, keepdims=True)
+        # an empty reduction divides 0 by 0: nan, as the mean of nothing is
+        var = _sum_of_products(centred, centred, axes) / math.prod(x.shape[i] for i in axes)
         invstd = 1.0 / xp.sqrt(var + eps)
     return mean, invstd, var, centred
 
