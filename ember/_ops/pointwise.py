@@ -491,9 +491,11 @@ _SELECT_MIN = 1024  # below this many elements ``where``'s one call is the cheap
 def select(condition, a, b):
     """``np.where(condition, a, b)`` (NOTE [Bitwise select]); ``a`` and ``b`` arrays or
     numbers, of NumPy's result dtype for them."""
+    if np.size(condition) < _SELECT_MIN:  # decided before the dtype: small wheres are hot
+        return np.where(condition, a, b)
     dtype = np.result_type(a, b)
     bits = _SELECT_BITS.get(dtype.itemsize)
-    if bits is None or dtype.kind not in "iufc" or np.size(condition) < _SELECT_MIN:
+    if bits is None or dtype.kind not in "iufc":
         return np.where(condition, a, b)
     a_bits = np.asarray(a, dtype).view(bits)
     b_bits = np.asarray(b, dtype).view(bits)
