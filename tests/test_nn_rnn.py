@@ -4,6 +4,7 @@ errors, float64 gradcheck (and gradgradcheck: torch's CPU RNN has second derivat
 two short trainings."""
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -33,12 +34,19 @@ def _cases() -> list:
             and ("nonlinearity" not in config or mode == "RNN")]
 
 
-def _no_mkldnn():
-    """torch's composed CPU path, whose nodes ember's outputs carry (torch's oneDNN LSTM
-    names its output's node ``MkldnnRnnLayerBackward0``)."""
+@contextlib.contextmanager
+def _mkldnn(enabled: bool):
+    """Both libraries on torch's oneDNN path (a float32 LSTM without projections on a padded
+    batch records one ``MkldnnRnnLayerBackward0`` per layer) or on its composed CPU path."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return torch.backends.mkldnn.flags(enabled=False)
+        with torch.backends.mkldnn.flags(enabled=enabled), \
+                ember.backends.mkldnn.flags(enabled=enabled):
+            yield
+
+
+def _no_mkldnn():
+    return _mkldnn(False)
 
 
 def _pair(mode: str, *args, seed: int = 0, **kwargs):
@@ -124,8 +132,9 @@ def test_reset_parameters_and_reassignment_follow_torch():
 # ---- forward and backward ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize("mkldnn", [False, True], ids=["composed", "mkldnn"])
 @pytest.mark.parametrize(("mode", "config"), _cases())
-def test_forward_backward_match_torch(mode, config):
+def test_forward_backward_match_torch(mode, config, mkldnn):
     t_model, e_model = _pair(mode, 3, 5, **config)
     rng = np.random.default_rng(0)
     batch_first = config.get("batch_first", False)
@@ -138,9 +147,9 @@ def test_forward_backward_match_torch(mode, config):
     t_c0, e_c0 = _leaf(rng.standard_normal((layers, 2, 5)).astype(np.float32))
     t_hx = (t_h0, t_c0) if mode == "LSTM" else t_h0
     e_hx = (e_h0, e_c0) if mode == "LSTM" else e_h0
-    with _no_mkldnn():
+    with _mkldnn(mkldnn):
         t_out, t_hn = t_model(tx, t_hx)
-    e_out, e_hn = e_model(ex, e_hx)
+        e_out, e_hn = e_model(ex, e_hx)
     assert_same(e_out, t_out, what="output")
     assert e_out.grad_fn.name() == t_out.grad_fn.name()
     for e, t in zip(_states(e_hn), _states(t_hn)):
@@ -293,14 +302,79 @@ def test_fused_steps_gradcheck_and_gradgradcheck_float64(mode, kwargs):
     assert ember.autograd.gradgradcheck(run, inputs, eps=1e-6, atol=1e-5, rtol=1e-3)
 
 
-def test_double_backward_matches_torch():
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_lstm_layer_gradcheck_and_gradgradcheck_float64(reverse, bias):
+    """The fused LSTM layer record (NOTE [Fused LSTM layers]) in float64, called directly (the
+    module takes it for float32 only, as torch's oneDNN path): its first derivatives on
+    arrays and its recomputed second derivatives against finite differences."""
+    from ember._ops import nn_rnn
+    from ember._ops.registry import run
+
+    rng = np.random.default_rng(12)
+    shapes = [(3, 2, 2), (8, 2), (8, 2)] + ([(8,), (8,)] if bias else []) + [(2, 2), (2, 2)]
+    inputs = tuple(ember.tensor(rng.uniform(-1, 1, shape), requires_grad=True)
+                   for shape in shapes)
+
+    def layer(x, w_ih, w_hh, *rest):
+        b_ih, b_hh = rest[:2] if bias else (None, None)
+        return run(nn_rnn.LSTM_LAYER, x, w_ih, w_hh, b_ih, b_hh, *rest[-2:], reverse)[:3]
+
+    assert ember.autograd.gradcheck(layer, inputs)
+    assert ember.autograd.gradgradcheck(layer, inputs)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_lstm_layer_graph_is_torchs(bias):
+    """Edges of the layer nodes and of the final states' stacks, as torch's oneDNN LSTM
+    records them (initial states taken by select)."""
+    t_model, e_model = _pair("LSTM", 3, 4, num_layers=2, bias=bias)
+    rng = np.random.default_rng(13)
+    tx, ex = _leaf(rng.standard_normal((5, 2, 3)).astype(np.float32))
+    t_h0, e_h0 = _leaf(rng.standard_normal((2, 2, 4)).astype(np.float32))
+    t_c0, e_c0 = _leaf(rng.standard_normal((2, 2, 4)).astype(np.float32))
+
+    def edges(node, depth=2):
+        if node is None:
+            return None
+        found = [(n.name() if n is not None else None, nr) for n, nr in node.next_functions]
+        if depth:
+            found.append([edges(n, depth - 1) for n, _ in node.next_functions
+                          if n is not None and n.name() != "torch::autograd::AccumulateGrad"])
+        return node.name(), found
+
+    with _mkldnn(True):
+        t_out, (t_h, t_c) = t_model(tx, (t_h0, t_c0))
+        e_out, (e_h, e_c) = e_model(ex, (e_h0, e_c0))
+    for t, e in ((t_out, e_out), (t_h, e_h), (t_c, e_c)):
+        assert edges(e.grad_fn) == edges(t.grad_fn)
+        assert_same(e, t)
+
+
+def test_fused_lstm_layer_output_modified_in_place_as_torch():
+    models = dict(zip((torch, ember), _pair("LSTM", 2, 3)))
+    x = np.ones((4, 2, 2), np.float32)
+
+    def call(lib):
+        out = models[lib](lib.tensor(x, requires_grad=True))[0]
+        out.mul_(2)
+        out.sum().backward()
+
+    with _mkldnn(True):
+        check_raises_like(call)
+
+
+@pytest.mark.parametrize("mkldnn", [False, True], ids=["composed", "mkldnn"])
+def test_double_backward_matches_torch(mkldnn):
     t_model, e_model = _pair("LSTM", 2, 3, num_layers=2)
     x = np.random.default_rng(9).standard_normal((4, 2, 2)).astype(np.float32)
     tx, ex = _leaf(x)
-    with _no_mkldnn():
+    with _mkldnn(mkldnn):
         (t_g,) = torch.autograd.grad(t_model(tx)[0].pow(2).sum(), tx, create_graph=True)
-    (e_g,) = ember.autograd.grad(e_model(ex)[0].pow(2).sum(), ex, create_graph=True)
+        (e_g,) = ember.autograd.grad(e_model(ex)[0].pow(2).sum(), ex, create_graph=True)
     assert_same(e_g, t_g, what="first derivative")
+    if mkldnn:  # torch's differentiable oneDNN backward joins the steps' input gradients
+        assert e_g.grad_fn.name() == t_g.grad_fn.name() == "CatBackward0"
     t_g.pow(2).sum().backward()
     e_g.pow(2).sum().backward()
     assert_same(ex.grad, tx.grad, what="second derivative")
@@ -495,10 +569,22 @@ def test_forward_mode_tangents_match_torch(mode):
     v = rng.standard_normal((4, 2, 2)).astype(np.float32)
     e_fw = ember.autograd.forward_ad
     t_fw = torch.autograd.forward_ad
-    with e_fw.dual_level():
-        e_tangent = e_fw.unpack_dual(e_model(e_fw.make_dual(ember.tensor(x),
-                                                            ember.tensor(v)))[0]).tangent
-    with _no_mkldnn(), t_fw.dual_level():  # torch's oneDNN LSTM has no forward mode
-        t_tangent = t_fw.unpack_dual(t_model(t_fw.make_dual(torch.tensor(x),
-                                                            torch.tensor(v)))[0]).tangent
+    with _no_mkldnn():  # torch's oneDNN LSTM has no forward mode (below)
+        with e_fw.dual_level():
+            e_tangent = e_fw.unpack_dual(e_model(e_fw.make_dual(ember.tensor(x),
+                                                                ember.tensor(v)))[0]).tangent
+        with t_fw.dual_level():
+            t_tangent = t_fw.unpack_dual(t_model(t_fw.make_dual(torch.tensor(x),
+                                                                torch.tensor(v)))[0]).tangent
     assert_same(e_tangent, t_tangent)
+
+
+def test_fused_lstm_layer_refuses_forward_mode_as_torch():
+    models = dict(zip((torch, ember), _pair("LSTM", 2, 3)))
+    x = np.ones((4, 2, 2), np.float32)
+
+    def call(lib):
+        with lib.autograd.forward_ad.dual_level():
+            models[lib](lib.autograd.forward_ad.make_dual(lib.tensor(x), lib.tensor(x)))
+
+    check_raises_like(call)

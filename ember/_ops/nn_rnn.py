@@ -1,5 +1,6 @@
 """Recurrent kernels of ``ember.nn``: one fused record per time step of RNN, LSTM and GRU,
-and the gather that packs a padded batch.
+one per layer of the LSTM torch runs through oneDNN (NOTE [Fused LSTM layers]), and the
+gather that packs a padded batch.
 
 NOTE [Fused recurrent steps]: ``nn.RNN``/``LSTM``/``GRU`` project the whole input sequence
 with one matmul (an ordinary ember op), then run one record per time step: its inputs are
@@ -262,6 +263,179 @@ LSTM_STEP = defop(
             _lstm(grads, x, h, c, w_hh, b_hh, w_hr, result)),
         lambda grads, x, h, c, w_hh, b_hh, w_hr, result: _wrap(
             _lstm(grads, x, h, c, w_hh, b_hh, w_hr, result)["d_w_hr"])))
+
+
+# ---- LSTM layer (torch's oneDNN path) ---------------------------------------------------
+#
+# NOTE [Fused LSTM layers]: torch's CPU build runs a float32 LSTM without projections over a
+# padded sequence as one oneDNN primitive per layer and direction (``aten::mkldnn_rnn_layer``,
+# node ``MkldnnRnnLayerBackward0`` with edges input, w_ih, w_hh, b_ih, b_hh, hx, cx); users
+# meet that node as ``output.grad_fn``. ember records the same node, so the graph users see
+# is torch's, and its one record lets the whole layer's gradient come out of a few large
+# products instead of one record per step:
+# - the forward projects the whole input once, then runs the steps on arrays, writing each
+#   step's gate activations, cell state and tanh(cell) into (seq, batch, ...) buffers (the
+#   workspace outputs, torch's ``result3``). The gates are kept in the order (i, f, o, g)
+#   with i, f and o pre-scaled by 1/2 (in the weights and the projection: exact), so one
+#   ``tanh`` over all gates gives tanh(x / 2) for the sigmoid gates and tanh(x) for g, and
+#   sigmoid(x) = tanh(x / 2) / 2 + 1/2 is two passes over one contiguous slice;
+# - the backward takes every factor that does not depend on the incoming gradients over the
+#   whole sequence at once, then walks the steps backward with a few passes and one
+#   (batch, 4 hidden) x (4 hidden, hidden) product each; the input, weight and bias
+#   gradients are one product (or sum) each over all steps.
+# A backward that records a graph (or runs under vmap or forward-mode levels) recomputes the
+# layer from its inputs in ember ops and runs the same step formulas
+# (``_lstm_gate_grads``) in ember ops, so second derivatives see every dependence, as
+# torch's differentiable oneDNN backward gives them.
+
+
+def _lstm_layer(xp, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse):
+    steps, batch = input.shape[:2]
+    hidden = w_hh.shape[1]
+    dt = input.dtype
+    # (i, f, o, g) rows, i f o halved (NOTE [Fused LSTM layers])
+    order = np.r_[0:2 * hidden, 3 * hidden:4 * hidden, 2 * hidden:3 * hidden]
+    scale = np.ones(4 * hidden, dt)
+    scale[:3 * hidden] = 0.5
+    w_in = w_ih[order] * scale[:, None]
+    w_rec = w_hh[order] * scale[:, None]
+    gates = _mm(input.reshape(steps * batch, -1), w_in.T).reshape(steps, batch, 4 * hidden)
+    if b_ih is not None:
+        gates += (b_ih + b_hh)[order] * scale
+    out = np.empty((steps, batch, hidden), dt)
+    cells = np.empty((steps + 1, batch, hidden), dt)  # c_t at t + 1, the first state at 0
+    tanh_c = np.empty((steps, batch, hidden), dt)
+    h, c = hx, cx
+    cells[0] = cx
+    small = batch <= hidden and batch <= 32
+    for k in range(steps):
+        t = steps - 1 - k if reverse else k
+        act = gates[t]
+        if small:  # see _hidden_projection
+            act += _mm(w_rec, h.T).T
+        else:
+            act += _mm(h, w_rec.T)
+        np.tanh(act, out=act)
+        sig = act[:, :3 * hidden]
+        sig *= 0.5
+        sig += 0.5
+        c_new = cells[k + 1]
+        np.multiply(act[:, hidden:2 * hidden], c, out=c_new)
+        c_new += act[:, :hidden] * act[:, 3 * hidden:]
+        np.tanh(c_new, out=tanh_c[t])
+        h = np.multiply(act[:, 2 * hidden:3 * hidden], tanh_c[t], out=out[t])
+        c = c_new
+    # cells in step order; the workspace is (activations, cells, tanh of cells)
+    return out, h.copy(), c.copy(), gates, cells, tanh_c
+
+
+def _lstm_layer_arrays(grads, input, w_ih, w_hh, hx, cx, reverse, result) -> dict:
+    """The layer's gradients on arrays (the first-order path, NOTE [Fused LSTM layers])."""
+    out, act, cells, tanh_c = (result[0]._data, result[3]._data, result[4]._data,
+                               result[5]._data)
+    steps, batch, hidden = out.shape
+    g_out, g_h, g_c = _array_grads(grads, result, 3)
+    i = act[..., :hidden]
+    f = act[..., hidden:2 * hidden]
+    o = act[..., 2 * hidden:3 * hidden]
+    g = act[..., 3 * hidden:]
+    # cells[k] is the state step k starts from, in processing order: c_prev in time order
+    prev_c = cells[-2::-1] if reverse else cells[:-1]
+    # the factors of d_c (o (1 - tanh^2 c)) and of each gate's pre-activation gradient,
+    # (i, f, g) times d_c and o times the hidden gradient, in torch's gate order
+    through = 1 - tanh_c * tanh_c
+    through *= o
+    factor = np.empty((steps, batch, 4, hidden), out.dtype)
+    np.multiply(g, i * (1 - i), out=factor[:, :, 0])
+    np.multiply(prev_c, f * (1 - f), out=factor[:, :, 1])
+    np.multiply(i, 1 - g * g, out=factor[:, :, 2])
+    np.multiply(tanh_c, o * (1 - o), out=factor[:, :, 3])
+    d_gates = np.empty_like(factor)
+    carry = g_c
+    d_h = g_h
+    for k in range(steps):
+        t = k if reverse else steps - 1 - k
+        grad_h = g_out[t] + d_h
+        d_c = grad_h * through[t]
+        d_c += carry
+        np.multiply(factor[t, :, :3], d_c[:, None], out=d_gates[t, :, :3])
+        np.multiply(factor[t, :, 3], grad_h, out=d_gates[t, :, 3])
+        carry = d_c * f[t]
+        d_h = _mm(d_gates[t].reshape(batch, 4 * hidden), w_hh)
+    flat = d_gates.reshape(steps * batch, 4 * hidden)
+    if reverse:
+        prev_h = np.concatenate((out[1:], hx[None]))
+    else:
+        prev_h = np.concatenate((hx[None], out[:-1]))
+    bias = flat.sum(0)
+    return {"input": _mm(flat, w_ih).reshape(input.shape),
+            "w_ih": _mm(flat.T, input.reshape(steps * batch, -1)),
+            "w_hh": _mm(flat.T, prev_h.reshape(steps * batch, hidden)),
+            "b_ih": bias, "b_hh": bias.copy(), "hx": d_h, "cx": carry}
+
+
+def _lstm_layer_ops(grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse, result) -> dict:
+    """The layer's gradients in ember ops, recomputed from the inputs (NOTE [Fused LSTM
+    layers])."""
+    from ember._ops.shape import cat, stack
+    from ember.nn._functional.linear import linear
+
+    steps, batch = input.shape[:2]
+    hidden = w_hh.shape[1]
+    projected = linear(input, w_ih, b_ih)
+    h, c = hx, cx
+    saved = [None] * steps
+    prev_h = [None] * steps
+    for k in range(steps):
+        t = steps - 1 - k if reverse else k
+        i, f, g, o = (projected[t] + linear(h, w_hh, b_hh)).split(hidden, 1)
+        act = _ember_cat([i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()])
+        c_new = act[:, hidden:2 * hidden] * c + act[:, :hidden] * act[:, 2 * hidden:3 * hidden]
+        tanh_c = c_new.tanh()
+        saved[t] = (act, tanh_c, c)
+        prev_h[t] = h
+        h = act[:, 3 * hidden:] * tanh_c
+        c = c_new
+    g_out, d_h, carry = _tensor_grads(grads, result, 3)
+    d_gates = [None] * steps
+    for k in range(steps):
+        t = k if reverse else steps - 1 - k
+        act, tanh_c, c = saved[t]
+        parts = _lstm_gate_grads(_ember_cat, g_out[t] + d_h, carry, act, tanh_c, c, None,
+                                 None)
+        d_gates[t] = parts["d_x"]
+        carry = parts["dc"]
+        d_h = d_gates[t] @ w_hh
+    flat = stack(d_gates, 0).reshape(steps * batch, 4 * hidden)
+    bias = flat.sum(0)
+    # the input's gradient step by step, joined as torch's differentiable backward joins it
+    return {"input": cat([(d @ w_ih).unsqueeze(0) for d in d_gates], 0),
+            "w_ih": flat.T @ input.reshape(steps * batch, -1),
+            "w_hh": flat.T @ stack(prev_h, 0).reshape(steps * batch, hidden),
+            "b_ih": bias, "b_hh": bias, "hx": d_h, "cx": carry}
+
+
+def _lstm_layer_grads(grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse, result):
+    def compute():
+        if _fast():
+            return {k: make(v) for k, v in _lstm_layer_arrays(
+                grads, input._data, w_ih._data, w_hh._data, hx._data, cx._data, reverse,
+                result).items()}
+        return _lstm_layer_ops(grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse,
+                               result)
+    return _cached(result, compute)
+
+
+def _layer_formula(name: str):
+    return lambda grads, *args: _lstm_layer_grads(grads, *args)[name]
+
+
+LSTM_LAYER = defop(
+    "mkldnn_rnn_layer", node="MkldnnRnnLayerBackward0", nin=7, kind=KEEP, promote=(0,),
+    multi=3, save=(0, 1, 2, 3, 4, 5, 6, "result"), forward=_lstm_layer,
+    jvp=forward_ad.not_supported("mkldnn_rnn_layer"),
+    backward=tuple(_layer_formula(name) for name in
+                   ("input", "w_ih", "w_hh", "b_ih", "b_hh", "hx", "cx")))
 
 
 # ---- GRU --------------------------------------------------------------------------------

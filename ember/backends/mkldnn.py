@@ -1,6 +1,7 @@
 """``ember.backends.mkldnn``: mirrors ``torch.backends.mkldnn`` (oneDNN). ember's kernels
 are NumPy's, not oneDNN's, so ``is_available()`` is False where torch's CPU build says
-True; the flags keep torch's defaults."""
+True; the flags keep torch's defaults. ``enabled`` chooses, as in torch, between the graph of
+torch's oneDNN LSTM (one ``MkldnnRnnLayerBackward0`` per layer) and its composed one."""
 from __future__ import annotations
 
 from ember.backends._flags import flag_module, set_flags

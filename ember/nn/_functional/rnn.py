@@ -4,11 +4,13 @@ no recurrent functions, so nothing here is exported there.
 
 The cell functions (one step, used by ``RNNCell``/``LSTMCell``/``GRUCell``) are composed of
 ember ops as torch's CPU cells are, so their outputs carry torch's nodes (``TanhBackward0``,
-``MulBackward0``/``AddBackward0``, ``AddBackward0``). The sequence functions project the
-whole input of a layer with one matmul and run one fused record per step (NOTE [Fused
-recurrent steps] in ember/_ops/nn_rnn.py); the outputs are stacked (``StackBackward0``),
-joined (``CatBackward0``) and dropped out between layers as torch's CPU RNN does: NOTE [RNN
-dropout masks].
+``MulBackward0``/``AddBackward0``, ``AddBackward0``). Where torch's CPU build takes its
+oneDNN path (a float32 LSTM without projections on a padded batch, while
+``backends.mkldnn.enabled``), a layer is one record (NOTE [Fused LSTM layers] in
+ember/_ops/nn_rnn.py). Otherwise the sequence functions project the whole input of a layer
+with one matmul and run one fused record per step (NOTE [Fused recurrent steps]). The
+outputs are stacked (``StackBackward0``), joined (``CatBackward0``) and dropped out between
+layers as torch's CPU RNN does: NOTE [RNN dropout masks].
 
 NOTE [RNN dropout masks]: torch's CPU RNN (learnt by experiment against torch 2.13) applies
 ``dropout`` to each layer's whole output but the last's, after both directions are joined:
@@ -19,10 +21,12 @@ torch's units bit for bit.
 """
 from __future__ import annotations
 
+from ember._dtype import float32
 from ember._ops import nn_rnn
 from ember._ops.registry import run
 from ember._ops.shape import cat, stack
 from ember._tensor import Tensor
+from ember.backends import mkldnn as _mkldnn
 from ember.nn._functional.dropout import dropout as _dropout
 from ember.nn._functional.linear import linear
 
@@ -171,7 +175,12 @@ def rnn(mode: str, input: Tensor, hx: tuple, weights: list, has_biases: bool,
     directions = 2 if bidirectional else 1
     proj = mode == "LSTM" and len(weights) == num_layers * directions * (
         3 + 2 * has_biases)
-    initial = [s.unbind(0) for s in hx]
+    # torch's CPU build runs a float32 LSTM without projections on a padded batch through
+    # oneDNN, one record per layer and direction, taking each initial state by select
+    fused = (mode == "LSTM" and not proj and batch_sizes is None and _mkldnn.enabled
+             and input.dtype is float32 and input.shape[1 if not batch_first else 0] > 0
+             and all(w.dtype is float32 for w in weights))
+    initial = [] if fused else [s.unbind(0) for s in hx]
     if batch_sizes is None and batch_first:
         input = input.transpose(0, 1)
     layer_input = input
@@ -181,9 +190,16 @@ def rnn(mode: str, input: Tensor, hx: tuple, weights: list, has_biases: bool,
         for direction in range(directions):
             index = layer * directions + direction
             w_ih, w_hh, b_ih, b_hh, w_hr = _layer_weights(weights, has_biases, proj, index)
+            reverse = direction == 1
+            if fused:  # NOTE [Fused LSTM layers] in ember/_ops/nn_rnn.py
+                out, h, c = run(nn_rnn.LSTM_LAYER, layer_input, w_ih, w_hh, b_ih, b_hh,
+                                hx[0][index], hx[1][index], reverse)[:3]
+                outputs.append(out)
+                finals[0].append(h)
+                finals[1].append(c)
+                continue
             projected = linear(layer_input, w_ih, b_ih)
             state = tuple(s[index] for s in initial)
-            reverse = direction == 1
             if batch_sizes is None:
                 outs, state = _run_padded(mode, projected.unbind(0), state, w_hh, b_hh, w_hr,
                                           reverse)
