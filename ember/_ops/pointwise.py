@@ -420,10 +420,11 @@ def _relu(xp, x):
     if registry._modes:
         from ember.autograd.profiler import op_range
 
-        # torch's relu runs clamp_min(x, 0), which its profile lists inside aten::relu
+        # torch's relu runs clamp_min(x, 0), which its profile lists inside aten::relu;
+        # NOTE [Bounds first]
         with op_range("aten::clamp_min", [list(x.shape), []]):
-            return xp.maximum(x, 0)
-    return xp.maximum(x, 0)
+            return xp.maximum(0, x)
+    return xp.maximum(0, x)
 
 
 RELU = _unary("relu", "ReluBackward0", _relu,
@@ -441,6 +442,18 @@ def _in_bounds(self, lo, hi):
     return (self >= lo) & (self <= hi)
 
 
+def _clamp_scalar(xp, self, lo, hi):
+    # NOTE [Bounds first]: NumPy's maximum and minimum give their second operand where the
+    # two are equal, so with the bound first ``x`` comes out for x == bound, as torch's
+    # clamp of a number gives it (-0.0 stays -0.0 under relu and clamp_min(x, 0)); NaNs
+    # propagate either way
+    if lo is not None and hi is not None:
+        return xp.minimum(hi, xp.maximum(lo, self))
+    if lo is not None:
+        return xp.maximum(lo, self)
+    return xp.minimum(hi, self)
+
+
 def _clamp(xp, self, lo, hi):
     if lo is not None and hi is not None:
         return xp.minimum(xp.maximum(self, lo), hi)
@@ -451,7 +464,7 @@ def _clamp(xp, self, lo, hi):
 
 CLAMP_SCALAR = defop(
     "clamp", node="ClampBackward1", nin=1, promote=(0, 1, 2), save=(0,),
-    forward=_clamp,
+    forward=_clamp_scalar,
     backward=lambda grad, self, lo, hi: where(_in_bounds(self, lo, hi), grad, 0.0))
 
 CLAMP = defop(
@@ -1005,7 +1018,7 @@ HEAVISIDE = defop(
 # clamp_min / clamp_max: torch keeps them apart from clamp, with nodes of their own.
 CLAMP_MIN_SCALAR = defop(
     "clamp_min", node="ClampMinBackward0", nin=1, promote=(0, 1), save=(0,),
-    forward=lambda xp, self, min: xp.maximum(self, min),
+    forward=lambda xp, self, min: xp.maximum(min, self),  # NOTE [Bounds first]
     backward=lambda grad, self, min: where(self >= min, grad, 0.0))
 CLAMP_MIN = defop(
     "clamp_min", node="ClampMinBackward1", nin=2, save=(0, 1),
@@ -1014,7 +1027,7 @@ CLAMP_MIN = defop(
               lambda grad, self, min: where(self < min, grad, 0.0)))
 CLAMP_MAX_SCALAR = defop(
     "clamp_max", node="ClampMaxBackward0", nin=1, promote=(0, 1), save=(0,),
-    forward=lambda xp, self, max: xp.minimum(self, max),
+    forward=lambda xp, self, max: xp.minimum(max, self),  # NOTE [Bounds first]
     backward=lambda grad, self, max: where(self <= max, grad, 0.0))
 CLAMP_MAX = defop(
     "clamp_max", node="ClampMaxBackward1", nin=2, save=(0, 1),
