@@ -1,6 +1,7 @@
-"""Clamps of a tensor by numbers and ReLU, bit for bit against torch: signed zeros (torch
-keeps ``x`` where it equals the bound: relu(-0.0) is -0.0) and NaN payloads, on every NumPy
-dispatch target (NOTE [Bounds first] in ember/_ops/pointwise.py)."""
+"""Pointwise ops bit for bit against torch, on every NumPy dispatch target: clamps of a
+tensor by numbers and ReLU (signed zeros: torch keeps ``x`` where it equals the bound, so
+relu(-0.0) is -0.0; NaN payloads; NOTE [Bounds first] in ember/_ops/pointwise.py) and the
+powers torch multiplies out."""
 from __future__ import annotations
 
 import numpy as np
@@ -56,3 +57,22 @@ def test_integers_match_torch(call):
     e = CALLS[call](ember, ember.tensor(x))
     assert str(e.dtype) == str(t.dtype)
     assert np.array_equal(e.numpy(), t.numpy())
+
+
+@pytest.mark.parametrize("exponent", [3, -2, 3.0, -2.0, 2, -1])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16", "float16"])
+def test_multiplied_out_powers_match_torch(dtype, exponent):
+    x = _values(np.float32, 2053)
+    if dtype in ("bfloat16", "float16"):
+        # half-precision NaNs come out of every op (square, reciprocal too) with other
+        # payloads than torch's: NaN-ness is compared elsewhere, the bits here
+        x = np.nan_to_num(x, nan=1.5)
+    t = torch.tensor(x).to(getattr(torch, dtype))
+    # the same bits in both (compared as integers: float conversions of a NaN may differ in
+    # payload)
+    view = "int16" if dtype in ("bfloat16", "float16") else \
+        "int32" if dtype == "float32" else "int64"
+    e = ember.tensor(t.view(getattr(torch, view)).numpy()).view(getattr(ember, dtype))
+    t_bits = t.pow(exponent).view(getattr(torch, view)).numpy()
+    e_bits = e.pow(exponent).view(getattr(ember, view)).numpy()
+    assert np.array_equal(e_bits, t_bits)
