@@ -373,3 +373,23 @@ def test_functional_mha_static_kv():
 ])
 def test_mha_errors(bad):
     check_raises_like(bad)
+
+
+# ---- the fused kernel's softmax with and without the row maximum -------------------------
+
+
+@pytest.mark.parametrize("scale, dtype", [(1.0, "float32"), (1.0, "float64"),
+                                          (40.0, "float64")])
+@pytest.mark.parametrize("mask", [None, "causal", "bool", "float"])
+def test_fused_attention_scores_of_any_size(scale, dtype, mask):
+    # scores within +-64 skip the row maximum, larger ones (scale 40) subtract it; float64
+    # there, as a softmax that saturated amplifies float32 roundings beyond rtol (in torch's
+    # own float32 kernel against its float64 one too)
+    def fn(L, q, k, v):
+        kwargs = {"is_causal": mask == "causal"}
+        if mask == "bool":
+            kwargs["attn_mask"] = _t(L, BOOL_MASK)
+        elif mask == "float":
+            kwargs["attn_mask"] = _t(L, FLOAT_MASK, q.dtype)
+        return L.nn.functional.scaled_dot_product_attention(q * scale, k, v, **kwargs)
+    check_op(fn, QKV, dtype=dtype)

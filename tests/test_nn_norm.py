@@ -225,3 +225,46 @@ def test_batch_norm_fused_backward_shared_input():
         grads[lib] = (x.grad, w1.grad, w2.grad, b.grad)
     for e, t in zip(grads[ember], grads[torch]):
         assert_same(e, t)
+
+
+# ---- layer norm's (rows, cols) kernels -----------------------------------------------------
+
+
+@pytest.mark.parametrize("offset, dtype", [(0.0, "float32"), (0.0, "float64"),
+                                           (1e3, "float64")])
+def test_layer_norm_rows_kernel_matches_torch(offset, dtype):
+    # a large mean (cancellation in x - mean: float64, as float32 inputs 1e3 apart from their
+    # mean carry only 1e-4 of their spread), two normalised dims, a non-contiguous input,
+    # and a weight without a gradient (the input formula must not leave its weight gradient
+    # to a later call)
+    arr = np.random.default_rng(3).standard_normal((6, 5, 4, 3)) + offset
+    def fn(lib, x, w, b):
+        return F(lib).layer_norm(x.transpose(0, 1) * 2, (4, 3), w, b, 1e-5)
+    check_op(fn, [arr.shape, (4, 3), (4, 3)], dtype=dtype, low=offset - 2, high=offset + 2)
+    for lib_requires in (False, True):
+        outs = []
+        for lib in (torch, ember):
+            x = lib.tensor(arr, dtype=getattr(lib, dtype), requires_grad=True)
+            w = lib.tensor(np.linspace(0.5, 1.5, 12).reshape(4, 3), dtype=getattr(lib, dtype),
+                           requires_grad=lib_requires)
+            y = F(lib).layer_norm(x, (4, 3), w, None)
+            y.backward(lib.tensor(np.cos(arr), dtype=getattr(lib, dtype)))
+            outs.append((y, x.grad, w.grad))
+        (t_y, t_gx, t_gw), (e_y, e_gx, e_gw) = outs
+        assert_same(e_y, t_y)
+        assert_same(e_gx, t_gx, what="input gradient")
+        if lib_requires:
+            assert_same(e_gw, t_gw, what="weight gradient")
+        else:
+            assert e_gw is None and t_gw is None
+
+
+def test_layer_norm_inf_and_nan_rows_silently():
+    arr = np.random.default_rng(4).standard_normal((3, 4))
+    arr[1, 2] = np.inf
+    arr[2, 0] = np.nan
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e_y = F(ember).layer_norm(ember.tensor(arr, dtype=ember.float32), (4,))
+    assert_same(e_y, F(torch).layer_norm(torch.tensor(arr, dtype=torch.float32), (4,)))

@@ -356,3 +356,26 @@ def test_from_pretrained(cls, freeze):
     assert e_m.weight.requires_grad == t_m.weight.requires_grad
     assert_same(e_m.weight, t_m.weight)
     assert_same(e_m(_idx(ember, [[0, 1, 3]])), t_m(_idx(torch, [[0, 1, 3]])))
+
+
+# ---- embedding backward: the one-hot product and the sorted-segment sum -------------------
+
+
+@pytest.mark.parametrize("num, dim", [(65, 64), (32, 8), (300, 16)])
+@pytest.mark.parametrize("special", [None, "inf", "nan"])
+def test_embedding_backward_sums_like_torch(num, dim, special):
+    # few rows (the one-hot product), many (the sorted segments), and non-finite gradients
+    # (the one-hot product would spread 0 * inf to every row)
+    rng = np.random.default_rng(num)
+    idx = rng.integers(0, num, (8, 32))
+    weight = rng.standard_normal((num, dim))
+    cot = rng.standard_normal((8, 32, dim))
+    if special is not None:
+        cot[1, 3, 2] = np.inf if special == "inf" else np.nan
+    grads = []
+    for lib in (torch, ember):
+        w = lib.tensor(weight, dtype=lib.float32, requires_grad=True)
+        F_ = torch.nn.functional if lib is torch else ember.nn.functional
+        F_.embedding(_idx(lib, idx), w).backward(lib.tensor(cot, dtype=lib.float32))
+        grads.append(w.grad)
+    assert_same(grads[1], grads[0])

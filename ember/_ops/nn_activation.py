@@ -180,16 +180,16 @@ def _gelu_values(xp, x, approximate):
         inner = _GELU_BETA * (x + _GELU_KAPPA * (x * x * x))
         return _as(x, 0.5 * x * (1 + xp.tanh(inner)))
     if x.dtype == np.float32:  # in float32, as torch's kernel (half types arrive as float32)
-        return x * _normal_cdf32(x)
+        cdf = _normal_cdf32(x)
+        cdf *= x
+        return cdf
     return x * (0.5 * _erfc64(x * -_SQRT1_2))  # float64
 
 
 def _normal_cdf32(x):
     """Phi(x) of a float32 array, erfc(-x / sqrt 2) / 2 in float32 (no 1 + erf cancellation
     for negative x)."""
-    cdf = _erfc32(x * np.float32(-_SQRT1_2))
-    cdf *= np.float32(0.5)
-    return cdf
+    return _erfc32(x * np.float32(-_SQRT1_2), 0.5)
 
 
 def _gelu_backward(xp, grad_output, self, approximate):

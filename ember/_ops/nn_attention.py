@@ -27,20 +27,56 @@ def _memory_order(data) -> tuple:
     return tuple(sorted(range(data.ndim), key=lambda d: -abs(data.strides[d])))
 
 
-def _laid_out_like(result, like):
-    """``result`` copied into memory ordered like ``like``'s (torch's fused kernel writes its
-    output in the query's layout, so ``permute(...).contiguous()`` after it is a no-op)."""
+def _empty_like_layout(shape: tuple, dtype, like):
+    """An uninitialised array of ``shape`` whose memory is ordered like ``like``'s (torch's
+    fused kernel writes its output in the query's layout, so ``permute(...).contiguous()``
+    after it is a no-op)."""
     order = _memory_order(like)
     if order == tuple(range(like.ndim)):
-        return result
+        return np.empty(shape, dtype)
     inverse = [0] * len(order)
     for i, d in enumerate(order):
         inverse[d] = i
-    return np.ascontiguousarray(result.transpose(order)).transpose(inverse)
+    return np.empty(tuple(shape[d] for d in order), dtype).transpose(inverse)
+
+
+# NOTE [Softmax without the row maximum]: softmax subtracts each row's maximum before ``exp``
+# so that ``exp`` cannot overflow, and ``max`` along a short last axis is one of NumPy's
+# slowest reductions (a call per row). When every score that takes part lies within
+# +-_UNSHIFTED (checked by one global ``min`` and ``max``), ``exp`` of the scores themselves
+# neither overflows nor underflows a row's sum to zero, and the quotient is the same softmax
+# (to rounding); otherwise the maximum is subtracted. Row sums are a matrix-vector product
+# with ones.
+_UNSHIFTED = 64.0
+
+
+def _in_unshifted_range(scores) -> bool:
+    # a nan fails both comparisons: the shifted path then gives torch's nan
+    return bool(scores.size and -_UNSHIFTED <= scores.min() and scores.max() <= _UNSHIFTED)
+
+
+def _softmax_rows_(scores, unshifted: bool):
+    """Safe softmax over the last dim of the float array ``scores``, in place: a row whose
+    every score is ``-inf`` gives zeros, not nan. ``unshifted``: the scores that are not
+    ``-inf`` are known to lie within +-_UNSHIFTED (NOTE [Softmax without the row
+    maximum])."""
+    if scores.size == 0:
+        return scores
+    if not unshifted:
+        top = np.amax(scores, axis=-1, keepdims=True)
+        top[top == -np.inf] = 0
+        scores -= top
+    np.exp(scores, out=scores)
+    total = scores @ np.ones(scores.shape[-1], scores.dtype)
+    total[total == 0] = 1
+    scores /= total[..., None]
+    return scores
 
 
 def safe_softmax_array(xp, scores):
     """Softmax over the last dim whose fully masked (all ``-inf``) rows give zeros."""
+    if scores.dtype in (np.float32, np.float64):
+        return _softmax_rows_(scores.copy(), _in_unshifted_range(scores))
     if scores.size == 0:
         return scores.copy()
     top = xp.amax(scores, axis=-1, keepdims=True)
@@ -50,27 +86,49 @@ def safe_softmax_array(xp, scores):
     return e / xp.where(total == 0, 1, total)
 
 
-def _scores(xp, q, k, mask, scale, causal):
+_causal_masks: dict = {}
+
+
+def _causal_mask(rows: int, cols: int):
+    """True above the diagonal: the scores a causal query does not see (cached)."""
+    mask = _causal_masks.get((rows, cols))
+    if mask is None:
+        if len(_causal_masks) >= 64:
+            _causal_masks.clear()
+        mask = _causal_masks[rows, cols] = ~np.tri(rows, cols, dtype=bool)
+        mask.flags.writeable = False
+    return mask
+
+
+def _probs(xp, q, k, mask, scale, causal):
+    """The attention probabilities, a fresh array (NOTE [Softmax without the row
+    maximum])."""
     scores = xp.matmul(q, xp.swapaxes(k, -1, -2))
     scores *= scale
+    # without an additive mask, the scores that take part are the product's own
+    unshifted = (mask is None or mask.dtype == np.bool_) and _in_unshifted_range(scores)
     if causal:
-        keep = np.tri(scores.shape[-2], scores.shape[-1], dtype=bool)
-        scores = xp.where(keep, scores, -np.inf)
+        np.copyto(scores, -np.inf, where=_causal_mask(scores.shape[-2], scores.shape[-1]))
     if mask is not None:
         if mask.dtype == np.bool_:
-            scores = xp.where(mask, scores, -np.inf)
+            np.copyto(scores, -np.inf, where=~mask)
         else:
-            scores = scores + mask
-    return scores.astype(q.dtype, copy=False)
+            scores = (scores + mask).astype(q.dtype, copy=False)
+    if scores.dtype not in (np.float32, np.float64):
+        return safe_softmax_array(xp, scores)
+    return _softmax_rows_(scores, unshifted)
 
 
 def _flash_forward(xp, q, k, v, mask, scale, causal, groups):
     if groups > 1:  # grouped-query attention: each key/value head serves ``groups`` heads
         k = xp.repeat(k, groups, axis=-3)
         v = xp.repeat(v, groups, axis=-3)
-    probs = safe_softmax_array(xp, _scores(xp, q, k, mask, scale, causal))
-    out = xp.matmul(probs, v).astype(q.dtype, copy=False)
-    return _laid_out_like(out, q), probs
+    probs = _probs(xp, q, k, mask, scale, causal)
+    shape = np.broadcast_shapes(probs.shape[:-2], v.shape[:-2]) + (probs.shape[-2],
+                                                                   v.shape[-1])
+    out = _empty_like_layout(shape, q.dtype, q)
+    np.matmul(probs, v, out=out, casting="unsafe")
+    return out, probs
 
 
 def _fold_groups(grad, groups):
@@ -86,9 +144,15 @@ def _flash_backward(xp, grad, q, k, v, probs, scale, groups):
         k = xp.repeat(k, groups, axis=-3)
         v = xp.repeat(v, groups, axis=-3)
     grad_v = xp.matmul(xp.swapaxes(probs, -1, -2), grad)
-    grad_probs = xp.matmul(grad, xp.swapaxes(v, -1, -2))
-    grad_scores = probs * (grad_probs - xp.add.reduce(grad_probs * probs, axis=-1,
-                                                        keepdims=True))
+    # probs * (grad_probs - rowsum(grad_probs * probs)) * scale, in place on grad_probs
+    grad_scores = xp.matmul(grad, xp.swapaxes(v, -1, -2))
+    if grad_scores.dtype in (np.float32, np.float64) and grad_scores.shape == probs.shape:
+        row_dots = np.einsum("...j,...j->...", grad_scores, probs)
+        grad_scores -= row_dots[..., None]
+        grad_scores *= probs
+    else:
+        grad_scores = probs * (grad_scores - xp.add.reduce(grad_scores * probs, axis=-1,
+                                                           keepdims=True))
     grad_scores *= scale
     grad_q = xp.matmul(grad_scores, k)
     grad_k = xp.matmul(xp.swapaxes(grad_scores, -1, -2), q)

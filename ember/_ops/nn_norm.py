@@ -222,14 +222,73 @@ BATCH_NORM = defop(
 
 
 # ---- layer norm -------------------------------------------------------------------------
+#
+# NOTE [Layer norm as rows]: layer norm normalises each row of the input seen as a (rows,
+# cols) matrix, cols the product of the normalised dims. In float32 and float64 its forward
+# and first-order backward (as NOTE [Fused batch norm backward]'s conditions) run on that
+# matrix: row sums by a matrix-vector product with ones, sums of products by one ``einsum``,
+# scalings in place, a handful of passes in all. Half types, empty inputs and backwards that
+# record a graph (or see vmap/forward-mode levels) take the general path below.
+
+
+def _rows_kernel(x, weight, bias) -> bool:
+    """Whether the (rows, cols) kernels serve these arrays (NOTE [Layer norm as rows])."""
+    dtype = x.dtype
+    return (dtype in (np.float32, np.float64) and x.size > 0
+            and (weight is None or weight.dtype == dtype)
+            and (bias is None or bias.dtype == dtype))
+
+
+def _row_sums(rows):
+    return rows @ np.ones(rows.shape[1], rows.dtype)
+
+
+def _layer_norm_rows(x, weight, bias, k, eps):
+    lead = x.shape[:x.ndim - k]
+    cols = math.prod(x.shape[x.ndim - k:])
+    rows = x.reshape(-1, cols)  # a copy where the normalised dims do not merge
+    with np.errstate(divide="ignore", invalid="ignore"):  # inf and nan as torch's, silently
+        mean = _row_sums(rows)
+        mean /= cols
+        out = rows - mean[:, None]  # a fresh C-ordered array: torch's result layout
+        var = np.einsum("ij,ij->i", out, out)
+        var /= cols
+        var += eps
+        invstd = np.sqrt(var, out=var)
+        np.divide(1.0, invstd, out=invstd)
+    out *= invstd[:, None]
+    if weight is not None:
+        out *= weight.reshape(-1)
+    if bias is not None:
+        out += bias.reshape(-1)
+    stat_shape = lead + (1,) * k
+    return out.reshape(x.shape), mean.reshape(stat_shape), invstd.reshape(stat_shape)
 
 
 def _layer_norm(xp, x, weight, bias, k, eps):
+    if _rows_kernel(x, weight, bias):
+        return _layer_norm_rows(x, weight, bias, k, eps)
     axes = tuple(range(x.ndim - k, x.ndim))
     mean, invstd, _, centred = _moments(xp, x, axes, eps)
     out = _affine(xp, centred, invstd, weight, bias, x.shape[x.ndim - k:])
     # torch's result is C-ordered whatever the input's layout
     return xp.ascontiguousarray(out.astype(x.dtype, copy=False)), mean, invstd
+
+
+def _fused_rows(grads, input, weight, result) -> bool:
+    """Whether this backward formula runs on the (rows, cols) matrix (NOTE [Layer norm as
+    rows])."""
+    return (not _grad_state.enabled and not _batch_levels and not _dual_levels
+            and _rows_kernel(input._data, None if weight is None else weight._data, None)
+            and grads[0]._data.dtype == input._data.dtype)
+
+
+def _normalised_rows(input, k, result):
+    """The fused formulas' xhat, a fresh (rows, cols) array."""
+    x = input._data
+    xhat = x.reshape(-1, math.prod(x.shape[x.ndim - k:])) - result[1]._data.reshape(-1, 1)
+    xhat *= result[2]._data.reshape(-1, 1)
+    return xhat
 
 
 def _c_ordered(t: Tensor) -> Tensor:
@@ -245,23 +304,68 @@ def _layer_norm_normalised(input, k, eps, result):
     return (input - mean) * invstd, invstd, axes
 
 
+def _rows_weight_grad(grads, xhat, trailing: tuple):
+    return make(np.einsum("ij,ij->j", grads[0]._data.reshape(xhat.shape), xhat).reshape(
+        trailing))
+
+
+# The weight gradient the input-gradient formula computed beside its own from the same xhat,
+# for the weight formula the engine calls next with the same ``grads`` and ``result`` (keyed
+# by weak references to them, as NOTE [Fused batch norm backward]'s sums).
+_rows_weight_grads: list = [None]  # (result[1], grads[0], weight gradient)
+
+
 def _layer_norm_input_grad(grads, input, weight, bias, k, eps, result):
+    if _fused_rows(grads, input, weight, result):
+        # invstd * (g - mean(g) - xhat * mean(g * xhat)) per row, g = grad * weight
+        xhat = _normalised_rows(input, k, result)
+        trailing = input._data.shape[input.ndim - k:]
+        if weight is not None and weight._requires_grad:
+            _rows_weight_grads[0] = (weakref.ref(result[1]), weakref.ref(grads[0]),
+                                     _rows_weight_grad(grads, xhat, trailing))
+        scaled = grads[0]._data.reshape(xhat.shape)
+        if weight is not None:
+            scaled = scaled * weight._data.reshape(-1)
+        cols = xhat.shape[1]
+        mean_scaled = _row_sums(scaled)
+        mean_scaled /= cols
+        mean_product = np.einsum("ij,ij->i", scaled, xhat)
+        mean_product /= cols
+        xhat *= mean_product[:, None]
+        np.subtract(scaled, xhat, out=xhat)
+        xhat -= mean_scaled[:, None]
+        xhat *= result[2]._data.reshape(-1, 1)
+        return make(xhat.reshape(input._data.shape))
     grad = grads[0] if weight is None else grads[0] * weight
     xhat, invstd, axes = _layer_norm_normalised(input, k, eps, result)
     return _c_ordered(_input_grad(grad, xhat, invstd, axes))
 
 
 def _layer_norm_weight_grad(grads, input, weight, bias, k, eps, result):
+    if _fused_rows(grads, input, weight, result):
+        entry = _rows_weight_grads[0]
+        _rows_weight_grads[0] = None
+        if entry is not None and entry[0]() is result[1] and entry[1]() is grads[0]:
+            return entry[2]
+        return _rows_weight_grad(grads, _normalised_rows(input, k, result),
+                                 input._data.shape[input.ndim - k:])
     xhat, _, _ = _layer_norm_normalised(input, k, eps, result)
     return _sum_except(grads[0] * xhat, tuple(range(input.ndim - k, input.ndim)))
+
+
+def _layer_norm_bias_grad(grads, input, weight, bias, k, eps, result):
+    grad = grads[0]
+    trailing = grad.shape[grad.ndim - k:]
+    if _fused_rows(grads, input, weight, result):
+        rows = grad._data.reshape(-1, math.prod(trailing))
+        return make((np.ones(rows.shape[0], rows.dtype) @ rows).reshape(trailing))
+    return _sum_except(grad, tuple(range(grad.ndim - k, grad.ndim)))
 
 
 LAYER_NORM = defop(
     "native_layer_norm", node="NativeLayerNormBackward0", nin=3, kind=KEEP, promote=(0,),
     multi=1, save=(0, 1, "result"), forward=_layer_norm,
-    backward=(_layer_norm_input_grad, _layer_norm_weight_grad,
-              lambda grads, input, weight, bias, k, eps, result: _sum_except(
-                  grads[0], tuple(range(grads[0].ndim - k, grads[0].ndim)))))
+    backward=(_layer_norm_input_grad, _layer_norm_weight_grad, _layer_norm_bias_grad))
 
 
 # ---- group norm -------------------------------------------------------------------------

@@ -582,7 +582,6 @@ _ERF_POLY = (5.7576765073143e-16, -2.0228771051208672e-14, 4.1007877897879646e-1
              0.0052239776254358735, -0.026866170645130544, 0.11283791670955122,
              -0.37612638903183754, 1.1283791670955126)
 _ERFC_DEPTH = 98
-_ERFC_DEPTH32 = 29  # 2^-28 at the split: float32 arithmetic's own precision
 # P of degree 7 for float32 arithmetic (tools/fit_erf.py): erf within 2.4e-7 relative, a few
 # float32 ulps, as torch's own float32 kernels compute it (GELU's)
 _ERF_POLY32 = tuple(np.float32(c) for c in (
@@ -590,6 +589,16 @@ _ERF_POLY32 = tuple(np.float32(c) for c in (
     0.005175185389816761, -0.026839084923267365, 0.11283043771982193, -0.37612560391426086,
     1.1283791065216064))
 _ERF_BLOCK = 32768  # elements per block: the working arrays stay in L2 cache
+# float32's erfc beyond the split: erfcx(z) = e^(z^2) erfc(z) = w Q(w), w = 2 / (2 + z), for
+# 1.5 <= z <= 10.5, Q of degree 9 (highest first) fitted by Chebyshev interpolation of
+# erfcx(z) / w in w (64 nodes, mpmath values): relative error 1.7e-11 (2^-35.8), so float32
+# roundings of it are erfc's correct ones but for ties this close. Past 10.5 erfc is under
+# half float32's smallest subnormal.
+_ERFCX_POLY = (-0.09418758507366508, 0.30223371514821884, -0.31522344918770273,
+               0.07490575873494203, -0.04734362764525339, 0.093077532878829,
+               0.17497216786556402, 0.24695340006329852, 0.28208868540684473,
+               0.2820949218783271)
+_ERFCX_TOP = 10.5
 
 
 def _erf_poly(ax):
@@ -646,29 +655,52 @@ def _erfc64(x):
     return r.reshape(np.shape(x))
 
 
-def _erfc32(x):
-    """erfc of a float32 array in float32 arithmetic (``_ERF_POLY32``), for the kernels torch
-    computes in float32; beyond the split the continued fraction runs in float64 on those
-    elements only (to 2^-28, ``_ERFC_DEPTH32``), so that erfc keeps its relative accuracy in
-    the tail."""
+def _erfc_tail32(z):
+    """erfc of the float64 array ``z`` >= 1.5 (inf included) to float32's needs
+    (``_ERFCX_POLY``): a fresh array."""
+    w = np.minimum(z, _ERFCX_TOP)
+    w += 2.0
+    np.divide(2.0, w, out=w)
+    q = np.multiply(w, _ERFCX_POLY[0])
+    for c in _ERFCX_POLY[1:-1]:
+        q += c
+        q *= w
+    q += _ERFCX_POLY[-1]
+    q *= w
+    damping = np.multiply(z, z)  # exact: z has float32's 24 bits
+    np.negative(damping, out=damping)
+    np.exp(damping, out=damping)
+    q *= damping
+    return q
+
+
+def _erfc32(x, scale: float = 1.0):
+    """``scale`` times erfc of a float32 array in float32 arithmetic (``_ERF_POLY32``), for
+    the kernels torch computes in float32; ``scale`` is a power of two (folded into the
+    polynomial, exactly). Beyond the split erfc is computed in float64 on those elements only
+    (``_erfc_tail32``), so that it keeps its relative accuracy in the tail."""
     shape = np.shape(x)
     x = np.ravel(x)  # 1-d: in-place ufuncs need arrays, and a 0-d one gives scalars
     # x P(x^2) is erf(x) with its sign; beyond the split P's values (inf or nan for huge x)
     # are replaced below
+    scale = np.float32(scale)
+    coeffs = _ERF_POLY32 if scale == 1 else tuple(c * scale for c in _ERF_POLY32)
     with np.errstate(over="ignore", invalid="ignore"):
         t = np.multiply(x, x)
-        r = np.multiply(t, _ERF_POLY32[0])
-        for c in _ERF_POLY32[1:-1]:
+        r = np.multiply(t, coeffs[0])
+        for c in coeffs[1:-1]:
             r += c
             r *= t
-        r += _ERF_POLY32[-1]
+        r += coeffs[-1]
         r *= x
-    np.subtract(np.float32(1), r, out=r)
-    large = t >= np.float32(_ERF_SPLIT * _ERF_SPLIT)
-    if large.any():
-        beyond = x[large].astype(np.float64)
-        tail = _erfc_fraction(np.abs(beyond), _ERFC_DEPTH32)
-        r[large] = np.where(beyond < 0, 2.0 - tail, tail)
+    np.subtract(scale, r, out=r)
+    # the largest t decides whether any element is beyond the split (a nan max: look)
+    if t.size and not t.max() < np.float32(_ERF_SPLIT * _ERF_SPLIT):
+        large = np.flatnonzero(t >= np.float32(_ERF_SPLIT * _ERF_SPLIT))
+        if large.size:
+            beyond = x[large].astype(np.float64)
+            tail = _erfc_tail32(np.abs(beyond))
+            r[large] = np.where(beyond < 0, 2.0 - tail, tail) * float(scale)
     return r.reshape(shape)
 
 
