@@ -24,7 +24,7 @@ def _check_pair(self, other, *params) -> None:
     _same_dtype(self, other)
 
 
-def _check_fused(self, first, second, beta, alpha) -> None:
+def _check_fused(self, first, second, beta, alpha, *params) -> None:
     _same_dtype(first, second)
     if self._data.dtype != first._data.dtype:
         raise RuntimeError(
@@ -41,11 +41,29 @@ MV = defop("mv", node="MvBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
            forward=lambda xp, self, vec: xp.matmul(self, vec),
            backward=(lambda grad, self, vec: grad.unsqueeze(1) * vec,
                      lambda grad, self, vec: self.t().mv(grad)))
+def _mat2_grad(grad, mat1, mat2_sym_strides):
+    """The gradient of a product's right factor, laid out as that factor: one stored
+    column-major (a linear layer's transposed weight) gets (grad^T mat1)^T, so its leaf's
+    gradient arrives in the weight's own layout (as torch's mm_mat2_backward; NOTE [Stealing
+    a gradient] in autograd/graph.py)."""
+    if mat2_sym_strides[0] == 1 and mat2_sym_strides[1] == mat1.shape[1]:
+        return grad.t().mm(mat1).t()
+    return mat1.t().mm(grad)
+
+
+def _strides_2d(t: Tensor) -> tuple:
+    """A matrix's strides in elements, torch's ``t.stride()``."""
+    d = t._data
+    size = d.itemsize
+    return (d.strides[0] // size, d.strides[1] // size)
+
+
 MM = defop("mm", node="MmBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
-           check=_check_pair,
-           forward=lambda xp, self, mat2: xp.matmul(self, mat2),
-           backward=(lambda grad, self, mat2: grad.mm(mat2.t()),
-                     lambda grad, self, mat2: self.t().mm(grad)))
+           check=_check_pair, layout_params=1,
+           forward=lambda xp, self, mat2, mat2_sym_strides: xp.matmul(self, mat2),
+           backward=(lambda grad, self, mat2, mat2_sym_strides: grad.mm(mat2.t()),
+                     lambda grad, self, mat2, mat2_sym_strides: _mat2_grad(
+                         grad, self, mat2_sym_strides)))
 BMM = defop("bmm", node="BmmBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
             check=_check_pair,
             forward=lambda xp, self, mat2: xp.matmul(self, mat2),
@@ -110,7 +128,7 @@ def mm(input: Tensor, mat2: Tensor, out_dtype=None) -> Tensor:
     if out_dtype is not None:
         _refuse_out_dtype("mm", out_dtype)
     mm_shape_check(input, mat2)
-    return run(MM, input, mat2)
+    return run(MM, input, mat2, _strides_2d(mat2))
 
 
 def bmm(input: Tensor, mat2: Tensor, out_dtype=None) -> Tensor:
@@ -211,19 +229,19 @@ def _scale(grad, factor):
     return grad if factor == 1 else grad * factor
 
 
-def _bias_grad(grad, self, mat1, mat2, beta, alpha):
+def _bias_grad(grad, self, mat1, mat2, beta, alpha, mat2_sym_strides=None):
     return _scale(grad, beta)
 
 
 ADDMM = defop("addmm", node="AddmmBackward0", nin=3, kind=KEEP,
-              save={1: (2,), 2: (1,)}, check=_check_fused,
-              forward=lambda xp, self, mat1, mat2, beta, alpha: _fused(
+              save={1: (2,), 2: (1,)}, check=_check_fused, layout_params=1,
+              forward=lambda xp, self, mat1, mat2, beta, alpha, mat2_sym_strides: _fused(
                   xp, self, xp.matmul(mat1, mat2), beta, alpha),
               backward=(_bias_grad,
-                        lambda grad, self, mat1, mat2, beta, alpha: _scale(
+                        lambda grad, self, mat1, mat2, beta, alpha, mat2_sym_strides: _scale(
                             grad.mm(mat2.t()), alpha),
-                        lambda grad, self, mat1, mat2, beta, alpha: _scale(
-                            mat1.t().mm(grad), alpha)))
+                        lambda grad, self, mat1, mat2, beta, alpha, mat2_sym_strides: _scale(
+                            _mat2_grad(grad, mat1, mat2_sym_strides), alpha)))
 ADDMV = defop("addmv", node="AddmvBackward0", nin=3, kind=KEEP,
               save={1: (2,), 2: (1,)}, check=_check_fused,
               forward=lambda xp, self, mat, vec, beta, alpha: _fused(
@@ -285,7 +303,7 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, out_dtype=None, *, beta=1,
     # microseconds per call); anything else takes the full check and its error.
     if not (have == shape or have == shape[1:]):
         _check_bias(input, shape)
-    return run(ADDMM, input, mat1, mat2, beta, alpha)
+    return run(ADDMM, input, mat1, mat2, beta, alpha, _strides_2d(mat2))
 
 
 def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:

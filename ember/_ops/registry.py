@@ -74,7 +74,7 @@ class Op:
     __slots__ = ("name", "node", "node_cls", "forward", "backward", "nin", "kind", "promote",
                  "save_idx", "saves_all", "no_inputs", "save_result", "binary", "view", "jvp",
                  "check", "multi", "needs", "kept", "arg_names", "family", "real_formulas",
-                 "scalar_array")
+                 "scalar_array", "layout_params")
 
     def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
                  check, multi, real_formulas=True):
@@ -82,6 +82,9 @@ class Op:
         # False when the formulas already give torch's complex gradients; True makes the
         # node conjugate around them for complex gradients (NOTE [Complex gradients]).
         self.real_formulas = real_formulas
+        # trailing parameters torch's op does not take: layout facts a formula reads, as
+        # torch's nodes save them (``mat2_sym_strides``); the profiler leaves them out
+        self.layout_params = 0
         self.node = node
         self.forward = forward
         # None means not differentiable (no graph is recorded); a tuple has one formula per
@@ -147,7 +150,8 @@ class Op:
 
 def defop(name: str, *, forward, backward=None, node: str | None = None, nin: int = 1,
           kind: int = SAME, promote: tuple | None = None, save=(), view: bool = False,
-          jvp=None, check=None, multi: bool | int = False, real_formulas: bool = True) -> Op:
+          jvp=None, check=None, multi: bool | int = False, real_formulas: bool = True,
+          layout_params: int = 0) -> Op:
     """Define an op. ``nin`` inputs (tensors or numbers, one graph edge each) come first in
     the arguments, parameters after. ``promote`` names the argument positions whose types
     decide the result dtype (default: the inputs). ``save`` lists what the backward formulas
@@ -158,6 +162,7 @@ def defop(name: str, *, forward, backward=None, node: str | None = None, nin: in
     gradients] in autograd/graph.py)."""
     op = Op(name, node, forward, backward, nin, kind, promote, save, view, jvp, check, multi,
             real_formulas)
+    op.layout_params = layout_params
     # The module that defines the op: vmap batches the pointwise table's ops elementwise.
     op.family = sys._getframe(1).f_globals.get("__name__")
     return op

@@ -103,6 +103,7 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
             else:
                 if node is not root:  # nothing arrived: pass "no gradient" along
                     inputs = None
+            g = None
             if inputs is None:
                 if type(node) is AccumulateGrad:  # its hooks still run (as in torch)
                     node.apply([None])
@@ -135,6 +136,8 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
                 deps[nxt] = left
                 if left == 0:
                     heappush(ready, (nxt._key, nxt))
+            # the gradients now live in the buffers only (NOTE [Stealing a gradient])
+            outputs = grad = None
             if events is not None:
                 prof.close(events[0])
         i = 0

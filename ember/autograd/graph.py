@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import itertools
 import weakref
+from sys import getrefcount
 
 from ember import _memory_format as _mf
+from ember._backend import np
 from ember._tensor import make as make_tensor
 from ember.autograd import grad_mode
 
@@ -423,6 +425,76 @@ def _first_grad(variable, incoming):
     return _mf.copy_with_strides(incoming, strides)
 
 
+# NOTE [Stealing a gradient]
+# As torch's AccumulateGrad does, a leaf's first gradient is stored without a copy when
+# nothing else can reach it and it already has the layout NOTE [Leaf gradient layout]
+# gives. CPython's reference counts tell: the engine holds the tensor only in the list it
+# hands over (``_GRAD_REFS``: that list, ``apply``'s local and getrefcount's argument; the
+# engine drops its other names for it), its array only the tensor, and the array's memory,
+# when it is a view (a transposed product transposed back, a sum viewed to shape), belongs
+# to arrays and ember tensors held by that chain alone. Any other holder (a hook or a user
+# keeping the tensor, a graph saving it, a second edge given the same gradient: add's
+# backward hands one tensor to both inputs, and the second may take it once the first
+# copied it) adds a reference, and the gradient is copied.
+_GRAD_REFS = 3
+
+
+def _stealable(grad, variable) -> bool:
+    data = grad._data
+    # data's references: grad._data, the local, the argument
+    if not (data.flags.c_contiguous and data.flags.writeable and variable.flags.c_contiguous
+            and data.shape == variable.shape and data.dtype == variable.dtype
+            and 1 not in variable.shape and getrefcount(data) <= 3):
+        return False
+    base = data.base
+    if base is not None and (type(base) is not np.ndarray or base.base is not None
+                             or base.nbytes != data.nbytes):
+        return False
+    owner = grad._base
+    if owner is None:
+        # base's references: data.base, the local, the argument
+        return base is None or getrefcount(base) <= 3
+    if base is None or owner._base is not None:
+        return False
+    links = _view_links(grad, owner)
+    if links is None:
+        return False
+    held = owner._data
+    if held is not base and (held.base is not base or getrefcount(held) > 3):
+        return False
+    # base's references: owner._data or held.base, data.base and each link's array's base,
+    # the locals ``base`` and ``held`` (one more when held is base), the argument
+    return getrefcount(base) <= len(links) + (5 if held is base else 4)
+
+
+def _view_links(grad, owner) -> list | None:
+    """The ember views between ``grad`` and its base ``owner`` (child first) when nothing
+    but that chain holds them, nor ``owner``; None otherwise."""
+    links = []
+    t = grad
+    for _ in range(8):
+        source = t._view_src
+        if source is None or t._base is not owner:
+            return None
+        t = source[1]
+        if t is owner:
+            break
+        links.append(t)
+    else:
+        return None
+    t = source = None
+    for i in range(len(links)):
+        # a link's references: its child's view source, the list, the argument; its array's:
+        # the link's and the argument
+        if getrefcount(links[i]) > 3 or getrefcount(links[i]._data) > 2:
+            return None
+    # owner's: every view's ``_base``, the last view's source, the caller's local, this
+    # parameter, the argument
+    if getrefcount(owner) > len(links) + 5:
+        return None
+    return links
+
+
 def _c_copy(incoming):
     # a linear layer's weight gradient arrives as a transposed product: OpenBLAS copies
     # that layout several times faster than NumPy does (ember/_blas.py, imported here so
@@ -480,7 +552,13 @@ class AccumulateGrad(Node):
             if grad_mode.state.enabled:  # create_graph: keep the gradient's own graph
                 var._grad = grad if old is None else old + grad
             elif old is None:
-                var._grad = make_tensor(_first_grad(var._data, grad._data), False, None, [0])
+                # a hook's new tensor is not in the engine's list: one reference fewer
+                refs = _GRAD_REFS if grad is grads[0] else _GRAD_REFS - 1
+                if getrefcount(grad) <= refs and _stealable(grad, var._data):
+                    var._grad = make_tensor(grad._data, False, None, [0])
+                else:
+                    var._grad = make_tensor(_first_grad(var._data, grad._data), False, None,
+                                            [0])
             else:
                 old._data += grad._data
                 old._vc[0] += 1

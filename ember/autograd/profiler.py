@@ -307,7 +307,10 @@ class _Recorder(registry.OpMode):
             stack.pop()
 
     def run_op(self, op, args):
-        event = self.open(aten_name(op.name), _shapes(args) if self.record_shapes else None)
+        shapes = None
+        if self.record_shapes:
+            shapes = _shapes(args[:len(args) - op.layout_params] if op.layout_params else args)
+        event = self.open(aten_name(op.name), shapes)
         try:
             return self.proceed(op, args)
         finally:

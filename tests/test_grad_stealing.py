@@ -1,0 +1,124 @@
+"""A leaf's first gradient stored without a copy only when nothing else holds it (NOTE
+[Stealing a gradient] in ember/autograd/graph.py): in every case below a gradient some other
+tensor, hook, graph or second leaf can see is copied, so later accumulation and the
+optimizer's in-place updates never reach it; values and layouts are torch's."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+from tests.helpers import assert_same, torch
+
+
+def _shares(a, b) -> bool:
+    return np.shares_memory(a.detach().numpy(), b.detach().numpy())
+
+
+def test_two_leaves_given_one_gradient_do_not_share_it():
+    a = ember.ones(3, requires_grad=True)
+    b = ember.ones(3, requires_grad=True)
+    ((a + b) * 2).sum().backward()  # add's backward hands mul's fresh gradient to both
+    assert not _shares(a.grad, b.grad)
+    a.grad.add_(1)
+    assert b.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("keep", ["incoming", "returned"])
+def test_a_gradient_a_hook_keeps_is_copied(keep):
+    kept = []
+    x = ember.ones(3, requires_grad=True)
+
+    def hook(g):
+        if keep == "incoming":
+            kept.append(g)
+            return None
+        new = g * 2
+        kept.append(new)
+        return new
+
+    x.register_hook(hook)
+    (x * 3).sum().backward()
+    assert not _shares(x.grad, kept[0])
+
+
+def test_a_gradient_the_caller_passed_is_copied():
+    x = ember.ones(2, 3, requires_grad=True)
+    g = ember.full((2, 3), 2.0)
+    x.backward(g)
+    assert not _shares(x.grad, g)
+    y = ember.ones(2, 3, requires_grad=True)
+    g6 = ember.full((6,), 2.0)
+    y.view(6).backward(g6)  # the leaf's gradient is a view of the caller's tensor
+    assert not _shares(y.grad, g6)
+
+
+def test_a_retained_gradient_is_not_shared_with_the_leaf():
+    x = ember.ones(2, 3, requires_grad=True)
+    h = x.view(6)
+    h.retain_grad()
+    h.backward(ember.full((6,), 2.0))
+    assert not _shares(x.grad, h.grad)
+
+
+def test_pieces_of_one_gradient_are_copied():
+    a = ember.ones(3, requires_grad=True)
+    b = ember.ones(3, requires_grad=True)
+    ember.cat([a, b]).mul(2).sum().backward()
+    assert not _shares(a.grad, b.grad)
+
+
+def test_repeated_backward_accumulates_as_torch():
+    results = {}
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        model = lib.nn.Sequential(lib.nn.Linear(5, 4), lib.nn.ReLU(), lib.nn.Linear(4, 2))
+        x = lib.ones(3, 5)
+        loss = model(x).pow(2).sum()
+        loss.backward(retain_graph=True)
+        first = [p.grad.clone() for p in model.parameters()]
+        loss.backward()
+        results[lib] = (first, [p.grad for p in model.parameters()])
+    for (t_first, t_acc), (e_first, e_acc) in [(results[torch], results[ember])]:
+        for t, e in zip(t_first + t_acc, e_first + e_acc):
+            assert_same(e, t)
+            assert e.stride() == t.stride()
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("batch_shape", [(4,), (2, 3)])
+def test_linear_gradients_have_torchs_layout_and_saved_strides(bias, batch_shape):
+    found = {}
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        layer = lib.nn.Linear(5, 3, bias=bias)
+        x = lib.ones(*batch_shape, 5, requires_grad=True)
+        out = layer(x)
+        saved = out.grad_fn._saved_mat2_sym_strides if len(batch_shape) == 1 and bias \
+            else None
+        out.pow(2).sum().backward()
+        found[lib] = [(tuple(p.grad.shape), p.grad.stride(), p.grad.detach().numpy().copy())
+                      for p in layer.parameters()]
+        if saved is not None:
+            found[lib].append(saved)
+    assert len(found[ember]) == len(found[torch])
+    for e, t in zip(found[ember], found[torch]):
+        if isinstance(t, tuple) and len(t) == 3:
+            assert e[:2] == t[:2]
+            np.testing.assert_allclose(e[2], t[2], rtol=1.3e-6, atol=1e-5)
+        else:
+            assert tuple(e) == tuple(t)
+
+
+def test_mm_of_a_transposed_leaf_gives_torchs_gradient_layout():
+    found = {}
+    for lib in (torch, ember):
+        w = lib.ones(4, 3, requires_grad=True)
+        v = lib.ones(3, 4, requires_grad=True)
+        x = lib.ones(2, 4)
+        product = lib.mm(x, v.t())
+        saved = product.grad_fn._saved_mat2_sym_strides
+        (lib.mm(x, w).sum() + product.sum()).backward()
+        found[lib] = (w.grad.stride(), v.grad.stride(), w.grad.tolist(), v.grad.tolist(),
+                      saved)
+    assert found[ember] == found[torch]
