@@ -363,15 +363,16 @@ def _lstm_layer_arrays(grads, input, w_ih, w_hh, hx, cx, reverse, result) -> dic
         carry = d_c * f[t]
         d_h = _mm(d_gates[t].reshape(batch, 4 * hidden), w_hh)
     flat = d_gates.reshape(steps * batch, 4 * hidden)
-    if reverse:
-        prev_h = np.concatenate((out[1:], hx[None]))
-    else:
-        prev_h = np.concatenate((hx[None], out[:-1]))
-    bias = flat.sum(0)
-    return {"input": _mm(flat, w_ih).reshape(input.shape),
-            "w_ih": _mm(flat.T, input.reshape(steps * batch, -1)),
-            "w_hh": _mm(flat.T, prev_h.reshape(steps * batch, hidden)),
-            "b_ih": bias, "b_hh": bias.copy(), "hx": d_h, "cx": carry}
+
+    def w_hh_grad():
+        pairs = (out[1:], hx[None]) if reverse else (hx[None], out[:-1])
+        return _mm(flat.T, np.concatenate(pairs).reshape(steps * batch, hidden))
+
+    # each made only if its input needs a gradient (the engine asks for those alone)
+    return {"input": lambda: _mm(flat, w_ih).reshape(input.shape),
+            "w_ih": lambda: _mm(flat.T, input.reshape(steps * batch, -1)),
+            "w_hh": w_hh_grad, "b_ih": lambda: flat.sum(0), "b_hh": lambda: flat.sum(0),
+            "hx": lambda: d_h, "cx": lambda: carry}
 
 
 def _lstm_layer_ops(grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse, result) -> dict:
@@ -415,19 +416,18 @@ def _lstm_layer_ops(grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse, resul
             "b_ih": bias, "b_hh": bias, "hx": d_h, "cx": carry}
 
 
-def _lstm_layer_grads(grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse, result):
-    def compute():
-        if _fast():
-            return {k: make(v) for k, v in _lstm_layer_arrays(
-                grads, input._data, w_ih._data, w_hh._data, hx._data, cx._data, reverse,
-                result).items()}
-        return _lstm_layer_ops(grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse,
-                               result)
-    return _cached(result, compute)
+def _lstm_layer_grad(name, grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse, result):
+    """Input ``name``'s gradient: on arrays from the gate gradients the node's first formula
+    call computed, or recomputed in ember ops (NOTE [Fused LSTM layers])."""
+    if _fast():
+        return make(_cached(result, _lstm_layer_arrays, grads, input._data, w_ih._data,
+                            w_hh._data, hx._data, cx._data, reverse, result)[name]())
+    return _cached(result, _lstm_layer_ops, grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx,
+                   reverse, result)[name]
 
 
 def _layer_formula(name: str):
-    return lambda grads, *args: _lstm_layer_grads(grads, *args)[name]
+    return lambda grads, *args: _lstm_layer_grad(name, grads, *args)
 
 
 LSTM_LAYER = defop(
