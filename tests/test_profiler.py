@@ -320,3 +320,23 @@ def test_profiler_activity_and_action_names_match_torch():
         torch.profiler.ProfilerActivity.CPU)
     assert [a.name for a in ember.profiler.ProfilerAction] == [
         a.name for a in torch.profiler.ProfilerAction][:4]
+
+
+@pytest.mark.parametrize("name", ["SGD", "AdamW"])
+def test_optimizer_ranges_as_torch(name):
+    found = {}
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        lin = lib.nn.Linear(4, 3)
+        opt = getattr(lib.optim, name)(lin.parameters(), lr=0.1)
+        x = lib.ones(5, 4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with lib.profiler.profile() as prof:
+                opt.zero_grad()
+                lin(x).sum().backward()
+                opt.step()
+        found[lib] = [(e.name, e.cpu_parent) for e in prof.events()
+                      if e.name.startswith("Optimizer.")]
+    assert found[ember] == found[torch] == [
+        (f"Optimizer.zero_grad#{name}.zero_grad", None), (f"Optimizer.step#{name}.step", None)]

@@ -42,6 +42,7 @@ import numpy as np
 
 import ember
 from ember import _blas, _threads
+from ember._ops import registry as _registry
 from ember._tensor import Tensor, make
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook",
@@ -89,6 +90,14 @@ def _hooked_step(step):
 
     @functools.wraps(step)
     def wrapper(*args, **kwargs):
+        if _registry._modes:  # torch's profile shows the step as a range
+            from ember.autograd.profiler import record_function
+
+            with record_function(f"Optimizer.step#{type(args[0]).__name__}.step"):
+                return hooked(*args, **kwargs)
+        return hooked(*args, **kwargs)
+
+    def hooked(*args, **kwargs):
         self = args[0]
         for pre_hook in chain(_global_optimizer_pre_hooks.values(),
                               self._optimizer_step_pre_hooks.values()):
@@ -310,6 +319,14 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Mirrors ``Optimizer.zero_grad``: gradients set to ``None`` (default) or zeroed in
         place (detached from any graph first)."""
+        if _registry._modes:  # torch's profile shows it as a range
+            from ember.autograd.profiler import record_function
+
+            with record_function(f"Optimizer.zero_grad#{type(self).__name__}.zero_grad"):
+                return self._zero_grad(set_to_none)
+        return self._zero_grad(set_to_none)
+
+    def _zero_grad(self, set_to_none: bool) -> None:
         for group in self.param_groups:
             for p in group["params"]:
                 grad = p._grad
