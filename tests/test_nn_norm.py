@@ -268,3 +268,32 @@ def test_layer_norm_inf_and_nan_rows_silently():
         warnings.simplefilter("error")
         e_y = F(ember).layer_norm(ember.tensor(arr, dtype=ember.float32), (4,))
     assert_same(e_y, F(torch).layer_norm(torch.tensor(arr, dtype=torch.float32), (4,)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(6, 3), (5, 4, 7), (8, 3, 4, 4), (4, 2, 3, 2, 5), (1, 3, 2, 2)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_channel_columns_match_torch(shape, dtype, affine):
+    """The channel-column kernels (NOTE [Batch norm as channel columns]): training-mode
+    forward, running statistics and every gradient, on inputs whose mean is away from zero
+    (far in float64, where the centred sums must not cancel; float32's own rounding of
+    x - mean would exceed its tolerance at the same distance, in torch as in ember)."""
+    rng = np.random.default_rng(21)
+    x = (rng.standard_normal(shape) * 3 + (100 if dtype == "float64" else 2)).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    results = {}
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        bn = getattr(lib.nn, f"BatchNorm{max(len(shape) - 2, 1)}d")(
+            shape[1], affine=affine, dtype=getattr(lib, dtype))
+        if affine:
+            with lib.no_grad():
+                bn.weight.uniform_(0.5, 1.5)
+                bn.bias.uniform_(-1, 1)
+        t = lib.tensor(x, requires_grad=True)
+        out = bn(t)
+        out.backward(lib.tensor(g))
+        results[lib] = [out, t.grad, bn.running_mean, bn.running_var] + (
+            [bn.weight.grad, bn.bias.grad] if affine else [])
+    for e, t in zip(results[ember], results[torch]):
+        assert_same(e, t)

@@ -108,8 +108,53 @@ def _batch_axes(ndim: int) -> tuple:
     return (0,) + tuple(range(2, ndim))
 
 
+# NOTE [Batch norm as channel columns]: a C-ordered (N, C, *spatial) float32/float64 input
+# seen as an (N, C * S) matrix has each channel's S elements side by side in every row, so a
+# per-channel factor tiled S times (``np.repeat``, C * S elements) broadcasts along the rows:
+# every pass is a row operation over C * S contiguous elements, where broadcasting (1, C, 1,
+# 1) runs NumPy's inner loop over the last spatial dim only (4 or 8 elements on small maps).
+# Per-channel sums are column sums (a product with ones) folded S to one.
+
+
+def _channel_rows(x):
+    """(x as an (N, C * S) matrix, C, S) for the channel-column kernels, or None."""
+    if x.dtype not in (np.float32, np.float64) or not x.flags.c_contiguous or x.ndim < 2 \
+            or x.size == 0:
+        return None
+    n, c = x.shape[:2]
+    return x.reshape(n, -1), c, x.size // (n * c)
+
+
+def _channel_sums(columns, c: int, spatial: int):
+    """Per-channel totals of column totals (NOTE [Batch norm as channel columns])."""
+    return columns.reshape(c, spatial).sum(1) if spatial > 1 else columns
+
+
+def _batch_norm_columns(rows, c, spatial, x_shape, shape, weight, bias, eps):
+    """Training-mode batch norm on the channel columns: (out, mean, invstd, var), the
+    statistics in ``shape`` (1, C, 1, ...)."""
+    n = rows.shape[0]
+    count = n * spatial
+    ones = np.ones(n, rows.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = _channel_sums(ones @ rows, c, spatial) / count
+        out = rows - np.repeat(mean, spatial)  # a fresh C-ordered array: the result
+        var = _channel_sums(np.einsum("ij,ij->j", out, out), c, spatial) / count
+        invstd = 1.0 / np.sqrt(var + eps)
+    scale = invstd if weight is None else invstd * weight.astype(rows.dtype)
+    out *= np.repeat(scale, spatial)
+    if bias is not None:
+        out += np.repeat(bias.astype(rows.dtype), spatial)
+    return (out.reshape(x_shape), mean.reshape(shape), invstd.reshape(shape),
+            var.reshape(shape))
+
+
 def _batch_norm(xp, x, weight, bias, running_mean, running_var, training, eps):
     shape = _affine_shape(x.ndim, x.shape[1])
+    if training and xp is np:
+        columns = _channel_rows(x)
+        if columns is not None:
+            return _batch_norm_columns(*columns, x.shape, shape, weight, bias, eps)
     if training:
         mean, invstd, var, centred = _moments(xp, x, _batch_axes(x.ndim), eps)
     else:
@@ -133,14 +178,33 @@ def _first_order_sums(grads, input, result, centred=None) -> tuple:
     if entry is not None and entry[0]() is result[1] and entry[1]() is grad:
         return entry[2], entry[3]
     x = input._data
-    if centred is None:
-        centred = x - result[1]._data
     g = grad._data
-    axes = _batch_axes(x.ndim)
-    sum_grad = g.sum(axes, keepdims=True)
-    sum_grad_xhat = _sum_of_products(g, centred, axes) * result[2]._data
+    columns = _grad_columns(g, x)
+    if columns is not None:
+        rows, c, spatial = columns
+        if centred is None:
+            centred = rows - np.repeat(result[1]._data.reshape(c), spatial)
+        grows = g.reshape(rows.shape)
+        shape = result[1]._data.shape
+        sum_grad = _channel_sums(np.ones(rows.shape[0], g.dtype) @ grows, c,
+                                 spatial).reshape(shape)
+        sum_grad_xhat = _channel_sums(np.einsum("ij,ij->j", grows, centred), c,
+                                      spatial).reshape(shape) * result[2]._data
+    else:
+        if centred is None:
+            centred = x - result[1]._data
+        axes = _batch_axes(x.ndim)
+        sum_grad = g.sum(axes, keepdims=True)
+        sum_grad_xhat = _sum_of_products(g, centred, axes) * result[2]._data
     _fused_sums[0] = (weakref.ref(result[1]), weakref.ref(grad), sum_grad, sum_grad_xhat)
     return sum_grad, sum_grad_xhat
+
+
+def _grad_columns(g, x):
+    """The channel columns of ``x`` when its gradient ``g`` can be read the same way."""
+    if g.dtype != x.dtype or not g.flags.c_contiguous:
+        return None
+    return _channel_rows(x)
 
 
 def _fused(training: bool) -> bool:
@@ -152,20 +216,32 @@ def _fused_input_grad(grads, input, weight, result) -> Tensor:
     # xhat = (x - mean) * invstd: the centred input is scaled once, not normalised first
     x = input._data
     invstd = result[2]._data
-    centred = x - result[1]._data
-    sum_grad, sum_grad_xhat = _first_order_sums(grads, input, result, centred)
     g = grads[0]._data
+    columns = _grad_columns(g, x)
+    if columns is not None:  # NOTE [Batch norm as channel columns]
+        rows, c, spatial = columns
+        g = g.reshape(rows.shape)
+        centred = rows - np.repeat(result[1]._data.reshape(c), spatial)
+
+        def per_channel(v):
+            return np.repeat(v.reshape(c), spatial)
+    else:
+        centred = x - result[1]._data
+
+        def per_channel(v):
+            return v
+    sum_grad, sum_grad_xhat = _first_order_sums(grads, input, result, centred)
     count = x.size // x.shape[1] if x.shape[1] else 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        centred *= invstd * (sum_grad_xhat / count)
+        centred *= per_channel(invstd * (sum_grad_xhat / count))
         mean_grad = sum_grad / count
-    out = g - mean_grad
+    out = g - per_channel(mean_grad)
     out -= centred
     scale = invstd
     if weight is not None:
         scale = scale * weight._data.reshape(scale.shape)
-    out *= scale
-    return make(out)
+    out *= per_channel(scale)
+    return make(out.reshape(x.shape))
 
 
 def _batch_norm_normalised(input, running_mean, running_var, training, eps, result):
