@@ -237,6 +237,10 @@ def _max_pool_values(xp, x, kernel, stride, padding, dilation, ceil_mode):
     if padded:
         x = xp.pad(x, ((0, 0), (0, 0)) + tuple(zip(padding, right)), constant_values=lowest)
     views = _offset_views(x, kernel, stride, dilation, out)
+    if stride[-1] > 1 and len(views) > 1:
+        # strided views make every pass of the running maximum a strided loop; one copy
+        # puts each view's elements side by side (the same values, in the same order)
+        views = list(xp.stack(views))
     values, arg = _running_max(xp, views, False)
     floating = x.dtype.kind in "fc"
     if floating and xp.isnan(values).any():
