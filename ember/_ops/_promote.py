@@ -27,6 +27,21 @@ def clear_caches() -> None:
 def result_types(args: tuple, positions: tuple, kind: int):
     """(numpy dtype to compute in, numpy dtype of the result) for the arguments at
     ``positions``; None arguments (an absent clamp bound) take no part."""
+    first = args[positions[0]] if positions else None
+    if type(first) is Tensor:
+        # one dtype throughout (a stack or cat of like tensors): promotion is that of one
+        # operand, whatever is 0-d
+        dt = first._data.dtype
+        for i in positions:
+            a = args[i]
+            if type(a) is not Tensor or a._data.dtype is not dt:
+                break
+        else:
+            key = (kind, dt, False)
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = compute(key)
+            return hit
     key = [kind]
     for i in positions:
         a = args[i]
