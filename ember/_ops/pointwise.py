@@ -591,7 +591,7 @@ _ERF_POLY32 = tuple(np.float32(c) for c in (
 _ERF_BLOCK = 32768  # elements per block: the working arrays stay in L2 cache
 # float32's erfc beyond the split: erfcx(z) = e^(z^2) erfc(z) = w Q(w), w = 2 / (2 + z), for
 # 1.5 <= z <= 10.5, Q of degree 9 (highest first) fitted by Chebyshev interpolation of
-# erfcx(z) / w in w (64 nodes, mpmath values): relative error 1.7e-11 (2^-35.8), so float32
+# erfcx(z) / w in w (tools/fit_erf.py): relative error 1.7e-11 (2^-35.8), so float32
 # roundings of it are erfc's correct ones but for ties this close. Past 10.5 erfc is under
 # half float32's smallest subnormal.
 _ERFCX_POLY = (-0.09418758507366508, 0.30223371514821884, -0.31522344918770273,
