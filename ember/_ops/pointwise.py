@@ -655,17 +655,24 @@ def _erfc64(x):
     return r.reshape(np.shape(x))
 
 
+def _horner(var, coeffs):
+    """The polynomial ``coeffs`` (highest degree first) at ``var``, in place on one fresh
+    array."""
+    acc = np.multiply(var, coeffs[0])
+    for c in coeffs[1:-1]:
+        acc += c
+        acc *= var
+    acc += coeffs[-1]
+    return acc
+
+
 def _erfc_tail32(z):
     """erfc of the float64 array ``z`` >= 1.5 (inf included) to float32's needs
     (``_ERFCX_POLY``): a fresh array."""
     w = np.minimum(z, _ERFCX_TOP)
     w += 2.0
     np.divide(2.0, w, out=w)
-    q = np.multiply(w, _ERFCX_POLY[0])
-    for c in _ERFCX_POLY[1:-1]:
-        q += c
-        q *= w
-    q += _ERFCX_POLY[-1]
+    q = _horner(w, _ERFCX_POLY)
     q *= w
     damping = np.multiply(z, z)  # exact: z has float32's 24 bits
     np.negative(damping, out=damping)
@@ -687,11 +694,7 @@ def _erfc32(x, scale: float = 1.0):
     coeffs = _ERF_POLY32 if scale == 1 else tuple(c * scale for c in _ERF_POLY32)
     with np.errstate(over="ignore", invalid="ignore"):
         t = np.multiply(x, x)
-        r = np.multiply(t, coeffs[0])
-        for c in coeffs[1:-1]:
-            r += c
-            r *= t
-        r += coeffs[-1]
+        r = _horner(t, coeffs)
         r *= x
     np.subtract(scale, r, out=r)
     # the largest t decides whether any element is beyond the split (a nan max: look)
