@@ -60,12 +60,15 @@ def _mm(a, b):
     return out if out.dtype == a.dtype else out.astype(a.dtype)
 
 
+def _small_batch(batch: int, gate_rows: int) -> bool:
+    # a small batch against many gate rows: OpenBLAS multiplies (gates, hidden) by (hidden,
+    # batch) about twice as fast as (batch, hidden) by the transposed weight (16 x 128 by
+    # 128 x 512: 17 against 39 us), and the result's transpose is small to read
+    return 4 * batch <= gate_rows and batch <= 32
+
+
 def _hidden_projection(xp, h, w_hh, b_hh):
-    if 4 * h.shape[0] <= w_hh.shape[0] and h.shape[0] <= 32:
-        # a small batch against many gate rows: OpenBLAS multiplies (gates, hidden) by
-        # (hidden, batch) about twice as fast as (batch, hidden) by the transposed weight
-        # (16 x 128 by 128 x 512: 17 against 39 us), and the C-ordered copy of the result is
-        # small
+    if _small_batch(h.shape[0], w_hh.shape[0]):
         hh = xp.ascontiguousarray(_mm(w_hh, h.T).T)
     else:
         hh = _mm(h, w_hh.T)
@@ -307,11 +310,11 @@ def _lstm_layer(xp, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse):
     tanh_c = np.empty((steps, batch, hidden), dt)
     h, c = hx, cx
     cells[0] = cx
-    small = batch <= hidden and batch <= 32
+    small = _small_batch(batch, 4 * hidden)
     for k in range(steps):
         t = steps - 1 - k if reverse else k
         act = gates[t]
-        if small:  # see _hidden_projection
+        if small:
             act += _mm(w_rec, h.T).T
         else:
             act += _mm(h, w_rec.T)
