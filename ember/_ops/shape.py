@@ -29,7 +29,10 @@ def infer_shape(shape: tuple, numel: int) -> tuple:
     """Resolve one -1 in ``shape`` with torch's errors."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    shape = tuple(int(s) for s in shape)
+    for s in shape:
+        if type(s) is not int:  # NumPy integers, 0-d tensors, bools: as int() reads them
+            shape = tuple(int(s) for s in shape)
+            break
     known = 1
     infer = None
     for i, s in enumerate(shape):
@@ -57,7 +60,11 @@ def infer_shape(shape: tuple, numel: int) -> tuple:
 def _viewable(data: ndarray, shape: tuple):
     """``data`` reshaped without a copy, or None when its strides do not allow it."""
     r = data.reshape(shape)
-    if data.size == 0 or np.may_share_memory(r, data):
+    base = r.base
+    # a view's base is data or data's own base (NumPy collapses chains); anything else is a
+    # copy's, but for unusual buffers, which the memory test settles
+    if base is data or (base is not None and base is data.base) or data.size == 0 \
+            or np.may_share_memory(r, data):
         return r
     return None
 
