@@ -1237,6 +1237,16 @@ def _softmax(xp, x, dim):
 def _log_softmax(xp, x, dim):
     if x.size == 0:
         return x.copy()
+    if dim == x.ndim - 1 and x.ndim == 2 and x.dtype in (np.float32, np.float64) \
+            and x.flags.c_contiguous:
+        # rows (the classifier's case): the row maximum by the ufunc's own reduce, the row
+        # sums by one product with ones, the rest in place on the one fresh array
+        shifted = x - np.maximum.reduce(x, axis=1)[:, None]
+        with np.errstate(divide="ignore"):
+            total = np.exp(shifted) @ np.ones(x.shape[1], x.dtype)
+            np.log(total, out=total)
+        shifted -= total[:, None]
+        return shifted
     shifted = x - xp.amax(x, axis=dim, keepdims=True)
     with np.errstate(divide="ignore"):
         return _c_ordered(xp, shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=dim,
