@@ -276,15 +276,18 @@ LSTM_STEP = defop(
 # meet that node as ``output.grad_fn``. ember records the same node, so the graph users see
 # is torch's, and its one record lets the whole layer's gradient come out of a few large
 # products instead of one record per step:
-# - the forward projects the whole input once, then runs the steps on arrays, writing each
-#   step's gate activations, cell state and tanh(cell) into (seq, batch, ...) buffers (the
+# - the steps run transposed, on (features, batch) arrays: each gate is then a contiguous
+#   block of rows, and the hidden product is (gates, hidden) x (hidden, batch), which
+#   OpenBLAS runs faster at small batches than the other way round;
+# - the forward projects the whole input once, then runs the steps, writing each step's
+#   gate activations, cell state and tanh(cell) into (seq, ..., batch) buffers (the
 #   workspace outputs, torch's ``result3``). The gates are kept in the order (i, f, o, g)
 #   with i, f and o pre-scaled by 1/2 (in the weights and the projection: exact), so one
 #   ``tanh`` over all gates gives tanh(x / 2) for the sigmoid gates and tanh(x) for g, and
-#   sigmoid(x) = tanh(x / 2) / 2 + 1/2 is two passes over one contiguous slice;
+#   sigmoid(x) = tanh(x / 2) / 2 + 1/2 is two passes over one contiguous block;
 # - the backward takes every factor that does not depend on the incoming gradients over the
 #   whole sequence at once, then walks the steps backward with a few passes and one
-#   (batch, 4 hidden) x (4 hidden, hidden) product each; the input, weight and bias
+#   (hidden, 4 hidden) x (4 hidden, batch) product each; the input, weight and bias
 #   gradients are one product (or sum) each over all steps.
 # A backward that records a graph (or runs under vmap or forward-mode levels) recomputes the
 # layer from its inputs in ember ops and runs the same step formulas
@@ -302,34 +305,31 @@ def _lstm_layer(xp, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse):
     scale[:3 * hidden] = 0.5
     w_in = w_ih[order] * scale[:, None]
     w_rec = w_hh[order] * scale[:, None]
-    gates = _mm(input.reshape(steps * batch, -1), w_in.T).reshape(steps, batch, 4 * hidden)
+    gates = _mm(w_in, input.transpose(0, 2, 1))  # (steps, 4 hidden, batch)
     if b_ih is not None:
-        gates += (b_ih + b_hh)[order] * scale
-    out = np.empty((steps, batch, hidden), dt)
-    cells = np.empty((steps + 1, batch, hidden), dt)  # c_t at t + 1, the first state at 0
-    tanh_c = np.empty((steps, batch, hidden), dt)
-    h, c = hx, cx
-    cells[0] = cx
-    small = _small_batch(batch, 4 * hidden)
+        gates += ((b_ih + b_hh)[order] * scale)[:, None]
+    out = np.empty((steps, hidden, batch), dt)
+    cells = np.empty((steps + 1, hidden, batch), dt)  # the first state at 0, then each step's
+    tanh_c = np.empty((steps, hidden, batch), dt)
+    cells[0] = cx.T
+    h, c = hx.T, cells[0]
     for k in range(steps):
         t = steps - 1 - k if reverse else k
         act = gates[t]
-        if small:
-            act += _mm(w_rec, h.T).T
-        else:
-            act += _mm(h, w_rec.T)
+        act += _mm(w_rec, h)
         np.tanh(act, out=act)
-        sig = act[:, :3 * hidden]
+        sig = act[:3 * hidden]
         sig *= 0.5
         sig += 0.5
         c_new = cells[k + 1]
-        np.multiply(act[:, hidden:2 * hidden], c, out=c_new)
-        c_new += act[:, :hidden] * act[:, 3 * hidden:]
+        np.multiply(act[hidden:2 * hidden], c, out=c_new)
+        c_new += act[:hidden] * act[3 * hidden:]
         np.tanh(c_new, out=tanh_c[t])
-        h = np.multiply(act[:, 2 * hidden:3 * hidden], tanh_c[t], out=out[t])
+        h = np.multiply(act[2 * hidden:3 * hidden], tanh_c[t], out=out[t])
         c = c_new
-    # cells in step order; the workspace is (activations, cells, tanh of cells)
-    return out, h.copy(), c.copy(), gates, cells, tanh_c
+    out = np.ascontiguousarray(out.transpose(0, 2, 1))
+    # the workspace, transposed as the steps ran: (activations, cells, tanh of cells)
+    return out, out[0 if reverse else -1].copy(), c.T.copy(), gates, cells, tanh_c
 
 
 def _lstm_layer_arrays(grads, input, w_ih, w_hh, hx, cx, reverse, result) -> dict:
@@ -338,34 +338,37 @@ def _lstm_layer_arrays(grads, input, w_ih, w_hh, hx, cx, reverse, result) -> dic
                                result[5]._data)
     steps, batch, hidden = out.shape
     g_out, g_h, g_c = _array_grads(grads, result, 3)
-    i = act[..., :hidden]
-    f = act[..., hidden:2 * hidden]
-    o = act[..., 2 * hidden:3 * hidden]
-    g = act[..., 3 * hidden:]
+    g_out = np.ascontiguousarray(g_out.transpose(0, 2, 1))  # the steps run transposed
+    i = act[:, :hidden]
+    f = act[:, hidden:2 * hidden]
+    o = act[:, 2 * hidden:3 * hidden]
+    g = act[:, 3 * hidden:]
     # cells[k] is the state step k starts from, in processing order: c_prev in time order
     prev_c = cells[-2::-1] if reverse else cells[:-1]
     # the factors of d_c (o (1 - tanh^2 c)) and of each gate's pre-activation gradient,
     # (i, f, g) times d_c and o times the hidden gradient, in torch's gate order
     through = 1 - tanh_c * tanh_c
     through *= o
-    factor = np.empty((steps, batch, 4, hidden), out.dtype)
-    np.multiply(g, i * (1 - i), out=factor[:, :, 0])
-    np.multiply(prev_c, f * (1 - f), out=factor[:, :, 1])
-    np.multiply(i, 1 - g * g, out=factor[:, :, 2])
-    np.multiply(tanh_c, o * (1 - o), out=factor[:, :, 3])
+    factor = np.empty((steps, 4, hidden, batch), out.dtype)
+    np.multiply(g, i * (1 - i), out=factor[:, 0])
+    np.multiply(prev_c, f * (1 - f), out=factor[:, 1])
+    np.multiply(i, 1 - g * g, out=factor[:, 2])
+    np.multiply(tanh_c, o * (1 - o), out=factor[:, 3])
     d_gates = np.empty_like(factor)
-    carry = g_c
-    d_h = g_h
+    carry = g_c.T
+    d_h = g_h.T
+    w_back = w_hh.T
     for k in range(steps):
         t = k if reverse else steps - 1 - k
         grad_h = g_out[t] + d_h
         d_c = grad_h * through[t]
         d_c += carry
-        np.multiply(factor[t, :, :3], d_c[:, None], out=d_gates[t, :, :3])
-        np.multiply(factor[t, :, 3], grad_h, out=d_gates[t, :, 3])
+        np.multiply(factor[t, :3], d_c, out=d_gates[t, :3])
+        np.multiply(factor[t, 3], grad_h, out=d_gates[t, 3])
         carry = d_c * f[t]
-        d_h = _mm(d_gates[t].reshape(batch, 4 * hidden), w_hh)
-    flat = d_gates.reshape(steps * batch, 4 * hidden)
+        d_h = _mm(w_back, d_gates[t].reshape(4 * hidden, batch))
+    flat = np.ascontiguousarray(d_gates.reshape(steps, 4 * hidden, batch).transpose(0, 2, 1))
+    flat = flat.reshape(steps * batch, 4 * hidden)
 
     def w_hh_grad():
         pairs = (out[1:], hx[None]) if reverse else (hx[None], out[:-1])
@@ -375,7 +378,8 @@ def _lstm_layer_arrays(grads, input, w_ih, w_hh, hx, cx, reverse, result) -> dic
     return {"input": lambda: _mm(flat, w_ih).reshape(input.shape),
             "w_ih": lambda: _mm(flat.T, input.reshape(steps * batch, -1)),
             "w_hh": w_hh_grad, "b_ih": lambda: flat.sum(0), "b_hh": lambda: flat.sum(0),
-            "hx": lambda: d_h, "cx": lambda: carry}
+            "hx": lambda: np.ascontiguousarray(d_h.T),
+            "cx": lambda: np.ascontiguousarray(carry.T)}
 
 
 def _lstm_layer_ops(grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse, result) -> dict:
