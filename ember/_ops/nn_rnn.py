@@ -101,7 +101,8 @@ def _ember_cat(parts):
 
 
 def _cached(result, compute, *args) -> dict:
-    """The step's gate gradients for this call of the node (NOTE [Fused recurrent steps])."""
+    """The gate gradients for this call of the node (NOTE [Fused recurrent steps], NOTE
+    [Fused LSTM layers])."""
     holder = result[0].__dict__
     parts = holder.get("_step_grads")
     if parts is None:

@@ -1,13 +1,11 @@
 """Mirrors ``torch.distributions.Uniform``."""
 from __future__ import annotations
 
-from numbers import Number
-
 import ember
 from ember import Size, Tensor
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution
-from ember.distributions.utils import _EMPTY_SHAPE, broadcast_all
+from ember.distributions.utils import _EMPTY_SHAPE, _broadcast_pair
 
 __all__ = ["Uniform"]
 
@@ -25,11 +23,7 @@ class Uniform(Distribution):
                 "high": constraints.greater_than(self.low)}
 
     def __init__(self, low, high, validate_args=None) -> None:
-        self.low, self.high = broadcast_all(low, high)
-        if isinstance(low, Number) and isinstance(high, Number):
-            batch_shape = Size()
-        else:
-            batch_shape = self.low.size()
+        self.low, self.high, batch_shape = _broadcast_pair(low, high)
         super().__init__(batch_shape, validate_args=validate_args)
 
     @property

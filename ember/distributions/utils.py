@@ -43,6 +43,14 @@ def _probs_or_logits(dist, probs, logits) -> Size:
     return Size() if isinstance(given, Number) else param.size()
 
 
+def _broadcast_pair(first, second) -> tuple:
+    """``broadcast_all(first, second)`` and the batch shape torch's two-parameter families
+    give: empty for two numbers, else the broadcast shape."""
+    a, b = broadcast_all(first, second)
+    numbers = isinstance(first, Number) and isinstance(second, Number)
+    return a, b, Size() if numbers else a.size()
+
+
 def _standard_normal(shape, dtype, device) -> Tensor:
     return ember.empty(shape, dtype=dtype, device=device).normal_()
 
@@ -116,11 +124,7 @@ class _LocScale:
             cls._family = cls  # what ``expand`` checks a subclass's ``_instance`` against
 
     def __init__(self, loc, scale, validate_args=None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        if isinstance(loc, Number) and isinstance(scale, Number):
-            batch_shape = Size()
-        else:
-            batch_shape = self.loc.size()
+        self.loc, self.scale, batch_shape = _broadcast_pair(loc, scale)
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
