@@ -391,7 +391,13 @@ def _forward(op: Op, args: tuple) -> tuple:
                 cached = _scalar_arrays.get((bd, kb, compute_np))
                 bd = cached if cached is not None else _scalar_array(bd, kb, compute_np)
         try:
-            r = op.forward(np, ad, bd, *args[2:]) if len(args) > 2 else op.forward(np, ad, bd)
+            n_args = len(args)
+            if n_args == 2:
+                r = op.forward(np, ad, bd)
+            elif n_args == 3:  # add/sub's alpha, most often: no slice to unpack
+                r = op.forward(np, ad, bd, args[2])
+            else:
+                r = op.forward(np, ad, bd, *args[2:])
         except OverflowError:  # a Python int outside a small int dtype: torch wraps it
             ad, bd = _promote.wrap_ints([ad, bd], compute_np)
             r = op.forward(np, ad, bd, *args[2:])
