@@ -210,8 +210,9 @@ def _c_ordered(xp, r):
 
 
 def _sum(xp, x, dims, keepdim, shape, out_np):
-    r = xp.add.reduce(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
-    if not hasattr(r, "astype"):
+    # positional arguments (axis, dtype, out, keepdims): NumPy parses keywords more slowly
+    r = xp.add.reduce(x, dims, _accumulator(x), None, keepdim)
+    if type(r) is not xp.ndarray:  # a whole reduction's scalar: one cast to a 0-d array
         return xp.asarray(r, out_np)
     r = r.astype(out_np, copy=False)
     return _c_ordered(xp, r) if r.ndim > 1 else r
