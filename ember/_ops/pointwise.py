@@ -396,7 +396,20 @@ TANH = _unary("tanh", "TanhBackward0", _half_in_float64(lambda xp, x: xp.tanh(x)
 
 def _sigmoid(xp, x):
     # 1 / (1 + e^-x), as torch computes it; e^-x overflowing to inf gives exactly 0.
-    return xp.reciprocal(xp.add(xp.exp(xp.negative(x)), 1, dtype=x.dtype))
+    return xp.reciprocal(xp.add(xp.exp(xp.negative(x)), _one(xp, x.dtype)))
+
+
+_ONES: dict = {}
+
+
+def _one(xp, dtype):
+    """A read-only 0-d one of ``dtype``: NumPy adds it as it adds the number 1 to an array
+    of that dtype, at less cost (NOTE [Scalar operands as arrays])."""
+    one = _ONES.get(dtype)
+    if one is None:
+        one = _ONES[dtype] = xp.ones((), dtype)
+        one.flags.writeable = False
+    return one
 
 
 SIGMOID = _unary("sigmoid", "SigmoidBackward0", _half_via(_sigmoid),
