@@ -94,6 +94,12 @@ def _kernel(x: np.ndarray, y: np.ndarray):
     return (_kernels[0] if _kernels else _lookup()).get(x.dtype)
 
 
+def kernels_for(dtype: np.dtype) -> bool:
+    """Whether NumPy's BLAS is the OpenBLAS these functions call, with kernels for
+    ``dtype`` (layout choices measured on OpenBLAS hold for it only)."""
+    return dtype in (_kernels[0] if _kernels else _lookup())
+
+
 def usable(x: np.ndarray, y: np.ndarray) -> bool:
     """Whether ``axpby``/``axpy`` of ``x`` into ``y`` run in BLAS."""
     return _kernel(x, y) is not None

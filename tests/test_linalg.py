@@ -277,6 +277,32 @@ def test_noncontiguous() -> None:
              noncontiguous=True)
 
 
+# NOTE [Wide products of few rows] (ember/_ops/linalg.py): a linear layer's addmm with at
+# least 8 rows and 4 times as many columns takes the product the other way round. Rows on
+# both sides of each bound, both float dtypes, a bias of each broadcastable shape, and
+# addmm's own transposed-mat2 calls; the result laid out as torch's.
+WIDE = [((8, 12), 32, "float32"), ((8, 12), 31, "float32"), ((7, 12), 40, "float32"),
+        ((16, 33), 64, "float64"), ((2, 8, 12), 40, "float32"), ((4, 5), 40, "float32")]
+
+
+@pytest.mark.parametrize("x_shape,cols,dtype", WIDE)
+def test_linear_wide_few_rows(x_shape, cols, dtype) -> None:
+    k = x_shape[-1]
+    for bias_shape in ((cols,), (1, cols)):
+        check_op(lambda L, x, w, b: L.nn.functional.linear(x, w, b.reshape(-1)),
+                 [x_shape, (cols, k), bias_shape], dtype=dtype)
+    check_op(lambda L, s, a, w: _lib(L)[0].addmm(s, a, w.t()),
+             [(x_shape[-2], cols), (x_shape[-2], k), (cols, k)], dtype=dtype)
+    _, _, t_args, e_args = make_inputs([x_shape, (cols, k), (cols,)], dtype)
+    e = ember.nn.functional.linear(*e_args)
+    t = torch.nn.functional.linear(*t_args)
+    assert e.stride() == t.stride() and e.is_contiguous()
+
+
+def test_linear_wide_few_rows_gradcheck() -> None:
+    check_gradcheck(lambda L, x, w, b: L.nn.functional.linear(x, w, b), [(8, 3), (32, 3), (32,)])
+
+
 # ---- errors ------------------------------------------------------------------------------
 
 
