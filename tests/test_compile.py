@@ -537,3 +537,77 @@ def test_products_by_ones_share_an_array_only_where_nothing_tells():
     # products in the step are not
     assert sum(1 for line in program.source.splitlines()
                if re.fullmatch(r"\s*s\d+ = s\d+", line)) == 2
+
+
+def _count_traces(compiled) -> list:
+    traces: list = []
+    trace = compiled._compiled.trace
+
+    def counted(*args):
+        traces.append(1)
+        return trace(*args)
+
+    compiled._compiled.trace = counted
+    return traces
+
+
+def test_an_equal_number_put_back_keeps_the_program():
+    # NOTE [Guard snapshots]: a module's number set again between calls to an equal float
+    # (a new object) fails the identity check but not the stamp: the program stays; a new
+    # value traces anew; the results are eager's throughout
+    def build():
+        lin = ember.nn.Linear(3, 2)
+        lin.scale = 0.5
+        opt = ember.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9)
+        x = ember.randn(4, 3)
+
+        def step():
+            loss = (lin(x) * lin.scale).square().sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        return step, lin, lambda: list(lin.parameters())
+
+    ember.manual_seed(0)
+    eager, eager_lin, eager_state = build()
+    ember.manual_seed(0)
+    step, lin, state = build()
+    compiled = ember.compile(step)
+    traces = _count_traces(compiled)
+
+    def calls(n: int, scale: float) -> None:
+        for i in range(n):
+            eager_lin.scale = lin.scale = float(str(scale))
+            assert _result_bytes(eager()) == _result_bytes(compiled()), f"call {i}"
+            assert _snapshot(eager_state()) == _snapshot(state()), f"call {i}"
+
+    calls(4, 0.5)  # the momentum buffers made: the guard sets are settled
+    assert _states(compiled._compiled)[-1] == "ready"
+    settled = len(traces)
+    calls(6, 0.5)
+    assert len(traces) == settled
+    calls(3, 0.25)
+    assert len(traces) == settled + 2
+
+
+def test_an_object_moved_between_containers_is_a_new_guard_set():
+    # the same objects in the same order across two lists, cut elsewhere: the identities
+    # alone would match; the lengths tell
+    class Holder:
+        def __init__(self, first, second):
+            self.first, self.second = first, second
+
+    tensors = [ember.tensor([float(i + 1)]) for i in range(3)]
+    holder = Holder(tensors[:1], tensors[1:])
+
+    def f():
+        return ember.cat(holder.first).sum() * 10 + ember.cat(holder.second).sum()
+
+    compiled = ember.compile(f)
+    for _ in range(3):
+        assert compiled()._data.tobytes() == f()._data.tobytes()
+    holder.first.append(holder.second.pop(0))
+    for _ in range(3):
+        assert compiled()._data.tobytes() == f()._data.tobytes()
+    assert _states(compiled._compiled).count("ready") == 2
