@@ -928,9 +928,14 @@ class _Reach:
                 cells.extend(fn.__closure__ or ())
                 spaces.extend([fn.__globals__] * len(fn_names))
                 names.extend(fn_names)
+        # the same global of one namespace read by several functions is compared once
+        pairs = dict(zip(zip(map(id, spaces), names), spaces))
         self.views, self.cells = views, tuple(cells)
-        self.spaces, self.names = tuple(spaces), tuple(names)
+        self.spaces = tuple(pairs.values())
+        self.names = tuple([name for _, name in pairs])
         self.lengths = list(map(len, views))
+        # a container empty now has nothing to compare while its length stays 0
+        self.held_views = [view for view in views if len(view)]
         try:
             self.snapshot = list(self._now())
             self.fast = True
@@ -939,7 +944,7 @@ class _Reach:
             self.fast = False
 
     def _now(self):
-        return itertools.chain(itertools.chain.from_iterable(self.views),
+        return itertools.chain(itertools.chain.from_iterable(self.held_views),
                                map(_CONTENTS, self.cells),
                                map(dict.get, self.spaces, self.names))
 
