@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import warnings
 
-from ember import _blas
 from ember._backend import ndarray, np
 from ember._dtype import FLOAT, cpp_type_name, dtype, scalar_type_name
 from ember._ops.pointwise import where
@@ -244,10 +243,12 @@ def _addmm_forward(xp, bias, mat1, mat2, beta, alpha):
     if beta == 1 and alpha == 1 and _FEW_ROWS_MIN <= rows and _WIDE_FACTOR * rows <= cols \
             and mat2.T.flags.c_contiguous and mat1.flags.c_contiguous \
             and mat1.dtype == mat2.dtype == bias.dtype and mat1.dtype.kind == "f" \
-            and mat1.dtype.itemsize >= 4 and _blas.kernels_for(mat1.dtype):
-        # NOTE [Wide products of few rows]
-        out = xp.empty((rows, cols), mat1.dtype)
-        return xp.add(xp.matmul(mat2.T, mat1.T).T, bias, out=out)
+            and mat1.dtype.itemsize >= 4:
+        from ember import _blas  # here, not at import: ``import ember`` stays without it
+
+        if _blas.kernels_for(mat1.dtype):  # NOTE [Wide products of few rows]
+            out = xp.empty((rows, cols), mat1.dtype)
+            return xp.add(xp.matmul(mat2.T, mat1.T).T, bias, out=out)
     return _fused(xp, bias, xp.matmul(mat1, mat2), beta, alpha)
 
 
