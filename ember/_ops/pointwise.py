@@ -96,13 +96,16 @@ def _power_tensors(xp, base, exponent):
 
 
 def _power_scalar(xp, base, exponent):
-    if exponent == 3 or exponent == -2:
+    if exponent == 2 or exponent == 3 or exponent == -2:
         dt = base.dtype
         if (dt.kind == "f" and dt.itemsize >= 4 or dt.name == "bfloat16") \
                 and type(exponent) in _REAL_NUMBERS:
-            # torch multiplies these powers out (x * x * x, 1 / (x * x): bfloat16 rounding
-            # each step) where pow would round differently in a third of the elements;
-            # float16 goes through float32 in both libraries, as NumPy's power computes it
+            # torch multiplies these powers out (x * x, x * x * x, 1 / (x * x): bfloat16
+            # rounding each step) where pow would round differently in a third of the
+            # elements (x * x is pow's value, at a quarter of its cost); float16 goes through
+            # float32 in both libraries, as NumPy's power computes it
+            if exponent == 2:
+                return base * base
             return base * base * base if exponent == 3 else 1 / (base * base)
     if type(exponent) is int and exponent < 0 and base.dtype.kind in "biu":
         raise RuntimeError(_NEGATIVE_INT_POWER)
