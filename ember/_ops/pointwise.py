@@ -107,6 +107,15 @@ def _power_scalar(xp, base, exponent):
             if exponent == 2:
                 return base * base
             return base * base * base if exponent == 3 else 1 / (base * base)
+    elif exponent == 0.5 or exponent == -0.5:
+        dt = base.dtype
+        if type(exponent) is float and (dt.kind == "f" and dt.itemsize >= 4 or (
+                exponent == 0.5 and dt.name == "bfloat16")):
+            # torch takes the square root here (1 / sqrt for -0.5), as its sqrt and rsqrt
+            # give (-0 for -0, nan for -inf), where pow rounds otherwise; float16 (and
+            # bfloat16's -0.5) keep pow, as torch's kernels for them do
+            root = xp.sqrt(base)
+            return root if exponent == 0.5 else 1 / root
     if type(exponent) is int and exponent < 0 and base.dtype.kind in "biu":
         raise RuntimeError(_NEGATIVE_INT_POWER)
     return xp.power(base, exponent)
