@@ -306,6 +306,40 @@ def test_linear_wide_few_rows_gradcheck() -> None:
 # ---- errors ------------------------------------------------------------------------------
 
 
+# A fused product's bias expands to the product's shape, as torch's expand does: no more
+# dimensions than the product (a larger bias was once broadcast silently), sizes 1 or equal;
+# addmv wants a vector.
+BIAS_ERRORS = [
+    lambda L: L.addmv(L.ones(3, 1), L.ones(3, 4), L.ones(4)),
+    lambda L: L.addmv(L.ones(2), L.ones(3, 4), L.ones(4)),
+    lambda L: L.addmv(L.ones(3), L.ones(3, 4, 1), L.ones(4)),
+    lambda L: L.baddbmm(L.ones(3, 1, 4, 4), L.ones(2, 5, 4), L.ones(2, 4, 4)),
+    lambda L: L.baddbmm(L.ones(3, 5, 4), L.ones(2, 5, 4), L.ones(2, 4, 4)),
+    lambda L: L.addbmm(L.ones(2, 5, 4), L.ones(2, 5, 4), L.ones(2, 4, 4)),
+    lambda L: L.addbmm(L.ones(3, 4), L.ones(2, 5, 4), L.ones(2, 4, 4)),
+    lambda L: L.addmm(L.ones(1, 1, 5), L.ones(3, 4), L.ones(4, 5)),
+    lambda L: L.addmm(L.ones(2, 3, 5), L.ones(3, 4), L.ones(4, 5), beta=0),
+    lambda L: L.addmm(L.ones(2, 5), L.ones(3, 4), L.ones(4, 5)),
+    lambda L: L.addmm(L.ones(1, 1, 32), L.ones(8, 12), L.ones(32, 12).t()),
+]
+
+
+@pytest.mark.parametrize("fn", BIAS_ERRORS)
+def test_fused_product_bias_errors_as_torch(fn) -> None:
+    check_raises_like(fn)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.addmv(L.ones(1), L.ones(3, 4), L.ones(4)),
+    lambda L: L.addmv(L.ones(()), L.ones(3, 4), L.ones(4)),
+    lambda L: L.baddbmm(L.ones(1, 5, 1), L.ones(2, 5, 4), L.ones(2, 4, 4)),
+    lambda L: L.addmm(L.ones(3, 1), L.ones(3, 4), L.ones(4, 5)),
+    lambda L: L.addmm(L.ones(()), L.ones(3, 4), L.ones(4, 5)),
+])
+def test_fused_product_biases_that_expand(fn) -> None:
+    assert_same(fn(ember), fn(torch))
+
+
 def _linalg_error_like(fn) -> None:
     """torch raises torch.linalg.LinAlgError; ember its own LinAlgError (a RuntimeError,
     as torch's is), with the same message."""

@@ -11,7 +11,7 @@ from ember._dtype import FLOAT, cpp_type_name, dtype, scalar_type_name
 from ember._ops.pointwise import where
 from ember._ops.reduction import _return_type
 from ember._ops.registry import KEEP, attach, defop, run
-from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view
+from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view, expanded_shape
 from ember._tensor import Tensor, make, wrap_dim
 from ember.autograd import grad_mode
 
@@ -307,13 +307,8 @@ ADDBMM = defop("addbmm", node="AddbmmBackward0", nin=3, kind=KEEP,
 
 
 def _check_bias(input: Tensor, shape: tuple) -> None:
-    try:
-        np.broadcast_shapes(input._data.shape, shape)
-    except ValueError:
-        raise RuntimeError(
-            f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
-            f"({input._data.shape[-1]}) at non-singleton dimension {len(shape) - 1}.  "
-            f"Target sizes: {list(shape)}.  Tensor sizes: {list(input._data.shape)}") from None
+    # torch expands the bias to the product's shape: no more dimensions than it has
+    expanded_shape(input, shape)
 
 
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, out_dtype=None, *, beta=1,
@@ -335,12 +330,14 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, out_dtype=None, *, beta=1,
 
 def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
     """Mirrors ``torch.addmv``: ``beta * input + alpha * (mat @ vec)``."""
-    a, v = mat._data, vec._data
-    if a.ndim != 2 or v.ndim != 1 or a.shape[1] != v.shape[0]:
+    a, v, bias = mat._data, vec._data, input._data
+    if a.ndim != 2 or v.ndim != 1 or bias.ndim > 1:
         raise RuntimeError(
-            f"size mismatch, got input ({input._data.shape[0] if input._data.ndim else 1}), "
-            f"mat ({'x'.join(str(s) for s in a.shape)}), vec ({v.shape[0] if v.ndim else 0})")
-    _check_bias(input, (a.shape[0],))
+            f"vector + matrix @ vector expected, got {bias.ndim}, {a.ndim}, {v.ndim}")
+    if a.shape[1] != v.shape[0] or (bias.ndim and bias.shape[0] not in (1, a.shape[0])):
+        raise RuntimeError(
+            f"size mismatch, got input ({bias.shape[0] if bias.ndim else 1}), "
+            f"mat ({'x'.join(str(s) for s in a.shape)}), vec ({v.shape[0]})")
     return run(ADDMV, input, mat, vec, beta, alpha)
 
 

@@ -289,6 +289,12 @@ def expand(self: Tensor, *sizes) -> Tensor:
     """Mirrors ``Tensor.expand``: a broadcast view; -1 keeps a size."""
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
+    return run(EXPAND, self, expanded_shape(self, sizes))
+
+
+def expanded_shape(self: Tensor, sizes: tuple) -> tuple:
+    """The shape ``self.expand(sizes)`` has, or torch's error for it (also the rule a fused
+    product's bias follows: addmm, baddbmm, addbmm)."""
     old = self._data.shape
     lead = len(sizes) - len(old)
     if lead < 0:
@@ -314,7 +320,7 @@ def expand(self: Tensor, *sizes) -> Tensor:
                 f"at non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
                 f"{list(old)}")
         shape.append(s)
-    return run(EXPAND, self, tuple(shape))
+    return tuple(shape)
 
 
 def expand_as(self: Tensor, other: Tensor) -> Tensor:
