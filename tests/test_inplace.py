@@ -192,3 +192,16 @@ def test_write_through_a_flattening_view_then_a_transposed_use(index) -> None:
             flat[2:5] = x
         return out.transpose(0, 1) * 2
     check_op(fn, [(3, 2)])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.ones(3).copy_(L.ones(2, 3)),
+    lambda L: L.ones(3).copy_(L.ones(1, 3)),
+    lambda L: L.ones(1, 3).copy_(L.ones(2, 3)),
+    lambda L: L.ones(3).copy_(L.ones(4)),
+    lambda L: L.ones(2, 3).copy_(L.ones(3, 2)),
+], ids=["more-dims", "leading-one", "size-one-self", "mismatch", "mismatch-2d"])
+def test_copy_from_a_larger_broadcast_raises_as_torch(fn) -> None:
+    # the source broadcasts, but to more than the target holds: torch's in-place error, not
+    # NumPy's
+    check_raises_like(fn)

@@ -739,6 +739,13 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not "
                         f"{type(src).__name__}")
+    have, want = src._data.shape, self._data.shape
+    if have != want and _promote.broadcast_error([want, have]) is None:
+        # sizes that broadcast, but to more than ``self`` holds: torch's in-place error
+        shape = np.broadcast_shapes(want, have)
+        if shape != want:
+            raise RuntimeError(f"output with shape {list(want)} doesn't match the broadcast "
+                               f"shape {list(shape)}")
     return inplace(_copy_of, self, src)
 
 
