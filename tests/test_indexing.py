@@ -530,3 +530,24 @@ def test_setitem_random_shapes(shape, data) -> None:
         h[key] = v.reshape(-1)[:n]
         return h
     check_op(fn, [shape, (4,)], dtype="float64")
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.ones(3, 2).index_add_(0, L.tensor([0]), L.ones(1, 2, 1)),
+    lambda L: L.ones(3, 2).index_add_(1, L.tensor([0]), L.ones(2, 1)),
+    lambda L: L.ones(3, 2).index_add(0, L.tensor([0]), L.ones(1, 3)),
+    lambda L: L.ones(3).index_add_(0, L.tensor([0]), L.ones(())),
+    lambda L: L.ones(()).index_add_(0, L.tensor([0]), L.ones(1)),
+    lambda L: L.ones(3, 2).index_add_(0, L.tensor([0]), L.ones(2, 2)),
+])
+def test_index_add_source_shape_errors_as_torch(fn) -> None:
+    # the source's shape must be self's but along dim (no broadcasting), in torch's words
+    check_raises_like(fn)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.ones(3, 2).index_add_(-1, L.tensor([1]), L.arange(3.0).reshape(3, 1)),
+    lambda L: L.ones(()).index_add_(0, L.tensor([0]), L.tensor(2.0)),
+])
+def test_index_add_matching_sources(fn) -> None:
+    assert_same(fn(ember), fn(torch))

@@ -557,6 +557,12 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
         raise RuntimeError(f"index_add_(): self ({_type_name(input)}) and source "
                            f"({_type_name(source)}) must have the same scalar type")
     _check_source("index_add_", input, dim, idx, source)
+    src_shape = source._data.shape
+    if len(src_shape) != len(shape) or any(
+            s != t for i, (s, t) in enumerate(zip(src_shape, shape)) if i != dim):
+        raise RuntimeError(
+            "source tensor shape must match self tensor shape, excluding the specified "
+            f"dimension. Got self.shape = {list(shape)} source.shape = {list(src_shape)}")
     _check_bounds(batching.values(index), shape[dim] if shape else 1, dim)
     return run(INDEX_ADD, input, source, idx, dim, alpha)
 
