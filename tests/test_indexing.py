@@ -551,3 +551,26 @@ def test_index_add_source_shape_errors_as_torch(fn) -> None:
 ])
 def test_index_add_matching_sources(fn) -> None:
     assert_same(fn(ember), fn(torch))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.ones(3, 2).index_copy_(0, L.tensor([0]), L.ones(1, 3)),
+    lambda L: L.ones(3, 2, 4).index_copy_(1, L.tensor([0]), L.ones(3, 1, 5)),
+    lambda L: L.ones(3, 2, 4).index_copy_(-1, L.tensor([0]), L.ones(3, 1, 1)),
+    lambda L: L.ones(3, 2).index_copy_(0, L.tensor([0]), L.ones(1, 2, 1)),
+    lambda L: L.ones(3, 2).index_copy_(0, L.tensor([0, 1]), L.ones(1, 3)),
+    lambda L: L.ones(3, 2).index_copy_(0, L.tensor([0]), L.ones(())),
+    lambda L: L.ones(3, 2).index_copy_(0, L.tensor([0]), L.ones(2)),
+])
+def test_index_copy_source_shape_errors_as_torch(fn) -> None:
+    # dimensionality first (scalars exempt), then the slices beside dim, then the count
+    check_raises_like(fn)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.ones(()).index_copy_(0, L.tensor([0]), L.tensor([2.0])),
+    lambda L: L.ones(3).index_copy_(0, L.tensor([1]), L.tensor(2.0)),
+    lambda L: L.ones(3, 2).index_copy_(1, L.tensor([1]), L.arange(3.0).reshape(3, 1)),
+])
+def test_index_copy_matching_sources(fn) -> None:
+    assert_same(fn(ember), fn(torch))

@@ -577,6 +577,19 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
         raise RuntimeError(
             "index_copy_(): self and source expected to have the same dtype, but got (self) "
             f"{_type_name(input)} and (source) {_type_name(source)}")
+    src_shape = source._data.shape
+    if shape and src_shape and len(shape) != len(src_shape):
+        raise IndexError(
+            "index_copy_(): When source and destination are not scalars, their "
+            f"dimensionality must match. Source dimensionality ({len(src_shape)}), "
+            f"destination dimensionality ({len(shape)})")
+    dest_slice = shape[:dim] + shape[dim + 1:]
+    src_slice = src_shape[:dim] + src_shape[dim + 1:]
+    if dest_slice != src_slice:
+        raise RuntimeError(  # torch names dimension 0 for the source whatever ``dim`` is
+            "index_copy_(): Source/destination tensor must have same slice shapes. "
+            f"Destination slice shape: {' '.join(map(str, dest_slice))} at dimension {dim} "
+            f"and source slice shape: {' '.join(map(str, src_slice))} at dimension 0.")
     _check_source("index_copy_", input, dim, idx, source)
     _check_bounds(batching.values(index), shape[dim] if shape else 1, dim, IndexError,
                   "index_copy_(): ")
