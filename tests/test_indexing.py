@@ -574,3 +574,35 @@ def test_index_copy_source_shape_errors_as_torch(fn) -> None:
 ])
 def test_index_copy_matching_sources(fn) -> None:
     assert_same(fn(ember), fn(torch))
+
+
+def _setitem(value_shape, index):
+    def fn(L):
+        t = L.ones(3, 2)
+        t[L.tensor(index)] = L.ones(*value_shape)
+        return t
+    return fn
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.ones(3, 2).index_put_((L.tensor([0]),), L.ones(2, 2)),
+    lambda L: L.ones(3, 2).index_put_((L.tensor([0, 1]),), L.ones(3, 2)),
+    lambda L: L.ones(3, 2).index_put_((L.tensor([0]),), L.ones(1, 1, 2)),
+    lambda L: L.ones(3).index_put((L.tensor([0, 1]),), L.ones(1, 2)),
+    lambda L: L.ones(3, 2).index_put_((L.tensor([0, 1]),), L.ones(1, 1, 2), accumulate=True),
+    _setitem((2, 2), [0]),
+])
+def test_index_put_value_shape_errors_as_torch(fn) -> None:
+    # the value broadcasts into the indexed shape, not the other way; index_put keeps a
+    # value's leading size-1 dims, where __setitem__ drops them
+    check_raises_like(fn)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.ones(3, 2).index_put_((L.tensor([0, 1]),), L.arange(2.0).reshape(2, 1)),
+    lambda L: L.ones(3, 2).index_put_((L.tensor([0, 1]),), L.tensor([[4.0, 5.0]]), True),
+    _setitem((1, 2, 1), [0, 1]),
+    _setitem((1, 1, 2), [0, 1]),
+])
+def test_index_put_values_that_broadcast(fn) -> None:
+    assert_same(fn(ember), fn(torch))

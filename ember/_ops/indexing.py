@@ -705,11 +705,10 @@ def _strip_leading_ones(value: Tensor) -> Tensor:
 
 
 def _put(input: Tensor, key: tuple, values: Tensor, accumulate: bool) -> Tensor:
-    values = _strip_leading_ones(values)
+    # unlike ``__setitem__``, torch's index_put keeps a value's leading size-1 dims
     target = _indexed_shape(input._data.shape, key)
-    try:
-        np.broadcast_shapes(values._data.shape, target)
-        ok = len(values._data.shape) <= len(target)
+    try:  # the values broadcast into the indexed shape, not it into theirs
+        ok = np.broadcast_shapes(values._data.shape, target) == tuple(target)
     except ValueError:
         ok = False
     if not ok:
@@ -860,7 +859,7 @@ def setitem(self: Tensor, key, value) -> None:
         else:
             value = _value_tensor(value, target)
         put_key = _put_key(put_parts, target._data.shape)
-        inplace(_put, target, put_key, value, False)
+        inplace(_put, target, put_key, _strip_leading_ones(value), False)
         return
     if not isinstance(value, Tensor):
         value = _value_tensor(value, target)
