@@ -897,8 +897,7 @@ class _Reach:
         self.optimizers: dict = {}
         self.sources: list = []
         self.held: list = []  # the values a stamp has the id of
-        self.stamp = None
-        self.stamp_key = None
+        self.stamp_key = None  # the stamp (``tokens``) with its hash
         self.fast = False  # whether ``snapshot`` can be compared (no empty closure cell)
 
     def add(self, t: Tensor) -> None:
@@ -908,7 +907,6 @@ class _Reach:
         return tuple([_stamp(kind, obj) for kind, obj in self.sources])
 
     def set_stamp(self, stamp: tuple) -> None:
-        self.stamp = stamp
         self.stamp_key = _StampKey(stamp)
         self.take_snapshot()
 
@@ -958,7 +956,7 @@ class _Reach:
                     return True
             except ValueError:  # a cell emptied since
                 pass
-        if self.compute_stamp() != self.stamp:
+        if self.compute_stamp() != self.stamp_key.tokens:
             return False
         self.take_snapshot()
         return True

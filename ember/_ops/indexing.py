@@ -547,6 +547,11 @@ def _check_source(name: str, input: Tensor, dim: int, idx: ndarray, source: Tens
             + (f": ({n}){sep}{dim}" if sep else f" ({n})"))
 
 
+def _beside(shape: tuple, dim: int) -> tuple:
+    """``shape`` without ``dim``: the slice shape index_add and index_copy compare."""
+    return shape[:dim] + shape[dim + 1:]
+
+
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
     """Mirrors ``torch.index_add``: ``alpha * source`` added into ``input`` at ``index``
     along ``dim`` (repeated indices accumulate)."""
@@ -558,8 +563,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
                            f"({_type_name(source)}) must have the same scalar type")
     _check_source("index_add_", input, dim, idx, source)
     src_shape = source._data.shape
-    if len(src_shape) != len(shape) or any(
-            s != t for i, (s, t) in enumerate(zip(src_shape, shape)) if i != dim):
+    if len(src_shape) != len(shape) or _beside(src_shape, dim) != _beside(shape, dim):
         raise RuntimeError(
             "source tensor shape must match self tensor shape, excluding the specified "
             f"dimension. Got self.shape = {list(shape)} source.shape = {list(src_shape)}")
@@ -583,8 +587,7 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
             "index_copy_(): When source and destination are not scalars, their "
             f"dimensionality must match. Source dimensionality ({len(src_shape)}), "
             f"destination dimensionality ({len(shape)})")
-    dest_slice = shape[:dim] + shape[dim + 1:]
-    src_slice = src_shape[:dim] + src_shape[dim + 1:]
+    dest_slice, src_slice = _beside(shape, dim), _beside(src_shape, dim)
     if dest_slice != src_slice:
         raise RuntimeError(  # torch names dimension 0 for the source whatever ``dim`` is
             "index_copy_(): Source/destination tensor must have same slice shapes. "
@@ -737,7 +740,12 @@ def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tenso
 
 
 def _fill(xp, self, value):
-    return xp.broadcast_to(value.astype(self.dtype), self.shape).copy()
+    shape = self.shape
+    if value.shape != shape:
+        # both ways, as other ops broadcast: ``inplace`` refuses a result larger than
+        # ``self`` in torch's words, ``run`` sizes that do not broadcast
+        shape = xp.broadcast_shapes(shape, value.shape)
+    return xp.broadcast_to(value.astype(self.dtype), shape).copy()
 
 
 # The self formulas of fill_ and copy_ give zeros, as torch's do: the old values of the
@@ -757,13 +765,6 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not "
                         f"{type(src).__name__}")
-    have, want = src._data.shape, self._data.shape
-    if have != want and _promote.broadcast_error([want, have]) is None:
-        # sizes that broadcast, but to more than ``self`` holds: torch's in-place error
-        shape = np.broadcast_shapes(want, have)
-        if shape != want:
-            raise RuntimeError(f"output with shape {list(want)} doesn't match the broadcast "
-                               f"shape {list(shape)}")
     return inplace(_copy_of, self, src)
 
 

@@ -306,11 +306,6 @@ ADDBMM = defop("addbmm", node="AddbmmBackward0", nin=3, kind=KEEP,
                                  _batched_grad(grad, batch1.shape[0])), alpha)))
 
 
-def _check_bias(input: Tensor, shape: tuple) -> None:
-    # torch expands the bias to the product's shape: no more dimensions than it has
-    expanded_shape(input, shape)
-
-
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, out_dtype=None, *, beta=1,
           alpha=1) -> Tensor:
     """Mirrors ``torch.addmm``: ``beta * input + alpha * (mat1 @ mat2)``, ``input``
@@ -324,7 +319,7 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, out_dtype=None, *, beta=1,
     # The common biases, (p,) and (n, p), broadcast without asking NumPy (which costs
     # microseconds per call); anything else takes the full check and its error.
     if not (have == shape or have == shape[1:]):
-        _check_bias(input, shape)
+        expanded_shape(input, shape)
     return run(ADDMM, input, mat1, mat2, beta, alpha, _strides_2d(mat2))
 
 
@@ -361,7 +356,7 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, out_dtype=None, *, be
         _refuse_out_dtype("baddbmm", out_dtype)
     _check_batches(batch1, batch2)
     a, b = batch1._data, batch2._data
-    _check_bias(input, (a.shape[0], a.shape[1], b.shape[2]))
+    expanded_shape(input, (a.shape[0], a.shape[1], b.shape[2]))
     return run(BADDBMM, input, batch1, batch2, beta, alpha)
 
 
@@ -369,7 +364,7 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
     """Mirrors ``torch.addbmm``: ``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
     _check_batches(batch1, batch2)
     a, b = batch1._data, batch2._data
-    _check_bias(input, (a.shape[1], b.shape[2]))
+    expanded_shape(input, (a.shape[1], b.shape[2]))
     return run(ADDBMM, input, batch1, batch2, beta, alpha)
 
 

@@ -25,7 +25,17 @@ from ember._dtype import (
 from ember._ops import batching, registry
 from ember._ops._promote import OperandTypeError
 from ember._ops.creation import zeros_like
-from ember._ops.registry import COMPARE, FLOAT, KEEP, attach, defop, not_implemented, run
+from ember._ops.registry import (
+    COMPARE,
+    FLOAT,
+    KEEP,
+    _scalar_array,
+    _scalar_arrays,
+    attach,
+    defop,
+    not_implemented,
+    run,
+)
 from ember._tensor import Tensor
 
 # ---- helpers: torch's errors, integer powers, moduli, bitwise kernels ------------------
@@ -408,20 +418,11 @@ TANH = _unary("tanh", "TanhBackward0", _half_in_float64(lambda xp, x: xp.tanh(x)
 
 def _sigmoid(xp, x):
     # 1 / (1 + e^-x), as torch computes it; e^-x overflowing to inf gives exactly 0.
-    return xp.reciprocal(xp.add(xp.exp(xp.negative(x)), _one(xp, x.dtype)))
-
-
-_ONES: dict = {}
-
-
-def _one(xp, dtype):
-    """A read-only 0-d one of ``dtype``: NumPy adds it as it adds the number 1 to an array
-    of that dtype, at less cost (NOTE [Scalar operands as arrays])."""
-    one = _ONES.get(dtype)
+    # the 1 as registry's cached 0-d array of x's dtype (NOTE [Scalar operands as arrays])
+    one = _scalar_arrays.get((1, int, x.dtype))
     if one is None:
-        one = _ONES[dtype] = xp.ones((), dtype)
-        one.flags.writeable = False
-    return one
+        one = _scalar_array(1, int, x.dtype)
+    return xp.reciprocal(xp.add(xp.exp(xp.negative(x)), one))
 
 
 SIGMOID = _unary("sigmoid", "SigmoidBackward0", _half_via(_sigmoid),
