@@ -323,7 +323,7 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tenso
              vec2._data.shape[0] if vec2._data.ndim else 1)
     have = input._data.shape
     if not (have == shape or have == shape[1:]):
-        _linalg._check_bias(input, shape)
+        _shape.expanded_shape(input, shape)
     return run(ADDR, input, vec1, vec2, beta, alpha)
 
 
