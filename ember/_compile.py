@@ -859,13 +859,14 @@ def _uninstall() -> None:
 # (its stamp). Computing the stamp token by token costs a Python call per value: 80 us of
 # W4's compiled step, 120 us of W8's. So a reach also keeps a snapshot, the very objects its
 # sources held (which keeps them alive, so an identity cannot be a dead object's reused
-# one), and each call first compares those identities in C loops (``map``/``all`` over the
-# live dict views, lists, closure cells and globals): a few microseconds. Only when some
+# one), and each call first compares those identities: the live dict views' and lists'
+# contents in C loops (``map``/``all``), the closure cells and globals in one written-out
+# expression (``_identity_check``: 0.1 us for the seed cell's two cells, where the loops'
+# set-up alone took 0.7 us); a few microseconds for a model. Only when some
 # object differs is the stamp computed; if it is still equal (a value replaced by an equal
 # number, say) the snapshot is retaken and the reach kept, else the function is walked
 # again. The stamp enters the guard key wrapped with its hash computed once (``_StampKey``):
 # hashing the tuple on every lookup would cost another pass over it.
-_CONTENTS = operator.attrgetter("cell_contents")
 
 
 class _StampKey:
@@ -898,7 +899,7 @@ class _Reach:
         self.sources: list = []
         self.held: list = []  # the values a stamp has the id of
         self.stamp_key = None  # the stamp (``tokens``) with its hash
-        self.fast = False  # whether ``snapshot`` can be compared (no empty closure cell)
+        self.same = None  # the snapshot's identity check (None: an empty closure cell)
 
     def add(self, t: Tensor) -> None:
         self.tensors.setdefault(id(t), t)
@@ -928,31 +929,31 @@ class _Reach:
                 names.extend(fn_names)
         # the same global of one namespace read by several functions is compared once
         pairs = dict(zip(zip(map(id, spaces), names), spaces))
-        self.views, self.cells = views, tuple(cells)
-        self.spaces = tuple(pairs.values())
-        self.names = tuple([name for _, name in pairs])
+        spaces, names = list(pairs.values()), [name for _, name in pairs]
+        self.views = views
         self.lengths = list(map(len, views))
         # a container empty now has nothing to compare while its length stays 0
         self.held_views = [view for view in views if len(view)]
+        self.view_values = list(itertools.chain.from_iterable(self.held_views))
         try:
-            self.snapshot = list(self._now())
-            self.fast = True
+            values = [cell.cell_contents for cell in cells]
         except ValueError:  # an empty cell: the stamp alone decides
-            self.snapshot = None
-            self.fast = False
-
-    def _now(self):
-        return itertools.chain(itertools.chain.from_iterable(self.held_views),
-                               map(_CONTENTS, self.cells),
-                               map(dict.get, self.spaces, self.names))
+            self.same = None
+            return
+        values += map(dict.get, spaces, names)
+        self.same = _identity_check(len(cells), len(spaces))(*cells, *spaces, *names, *values)
 
     def unchanged(self) -> bool:
         """Whether the sources still hold the stamp's values: the very objects of the
         snapshot, or (the stamp computed) values equal to the stamp's, the snapshot then
         retaken."""
-        if self.fast and list(map(len, self.views)) == self.lengths:
+        same = self.same
+        if same is not None:
+            views = self.views
             try:
-                if all(map(operator.is_, self._now(), self.snapshot)):
+                if same() and (not views or list(map(len, views)) == self.lengths and all(
+                        map(operator.is_, itertools.chain.from_iterable(self.held_views),
+                            self.view_values))):
                     return True
             except ValueError:  # a cell emptied since
                 pass
@@ -960,6 +961,30 @@ class _Reach:
             return False
         self.take_snapshot()
         return True
+
+
+_IDENTITY_CHECKS: dict = {}
+
+
+def _identity_check(ncells: int, nglobals: int):
+    """A maker of the function that tells whether ``ncells`` closure cells and ``nglobals``
+    (namespace, name) pairs still hold the objects given: its comparisons written out, as
+    one expression (a Python loop over a few values costs more than the values' checks)."""
+    maker = _IDENTITY_CHECKS.get((ncells, nglobals))
+    if maker is None:
+        cells = [f"c{i}" for i in range(ncells)]
+        spaces = [f"g{i}" for i in range(nglobals)]
+        names = [f"n{i}" for i in range(nglobals)]
+        values = [f"v{i}" for i in range(ncells + nglobals)]
+        tests = [f"c{i}.cell_contents is v{i}" for i in range(ncells)] + [
+            f"g{i}.get(n{i}) is v{ncells + i}" for i in range(nglobals)]
+        source = (f"def make({', '.join(cells + spaces + names + values)}):\n"
+                  f"    def same():\n        return {' and '.join(tests) or 'True'}\n"
+                  "    return same\n")
+        namespace: dict = {}
+        exec(builtins.compile(source, "<ember.compile guard>", "exec"), namespace)  # noqa: S102
+        maker = _IDENTITY_CHECKS[(ncells, nglobals)] = namespace["make"]
+    return maker
 
 
 def _stamp(kind: str, obj) -> tuple:
@@ -1158,7 +1183,7 @@ class _Namer:
 
     def __init__(self) -> None:
         self.names: dict = {"np": np, "ndarray": ndarray, "asarray": np.asarray, "make": make,
-                            "add": np.add, "_formulas": _formulas, "first_grad": _first_grad}
+                            "_formulas": _formulas, "first_grad": _first_grad}
         self.ids: dict = {}
         self.keep: list = []  # what was bound, so the ids stay unique
 
@@ -1234,10 +1259,13 @@ def _generate(tracer: _Tracer, output, tables: list, fresh: set, template: dict,
             emit(f"    o{obj} = o{leaf}._grad = make(first_grad(o{leaf}._data, s{src}), False, "
                  "None, [0])")
             emit(f"    s{slot} = o{obj}._data")
-        elif kind == _ACC_ADD:  # ``+=`` is this add, and slower on 0-d arrays
+        elif kind == _ACC_ADD:  # AccumulateGrad's ``+=`` (NOTE [0-d accumulation])
             emit(f"    _g = o{step[1]}._grad")
             emit("    _d = _g._data")
-            emit(f"    add(_d, s{step[2]}, out=_d)")
+            if tracer.arrays[step[2]].ndim:
+                emit(f"    _d += s{step[2]}")
+            else:
+                emit(f"    _d[()] = _d + s{step[2]}")
             emit("    _g._vc[0] += 1")
         elif kind == _SETGRAD:
             _, obj, slot, value_obj = step
@@ -1544,7 +1572,7 @@ class _Compiled:
         """What the function reaches through its closure, globals, module and the modules
         or optimizers among its arguments; walked again only when its stamp moved."""
         reach = self.last_reach
-        ids = list(map(id, objects))
+        ids = list(map(id, objects)) if objects else []
         if reach is not None and reach.ids == ids and reach.unchanged():
             return reach
         reach = _Reach()

@@ -611,3 +611,63 @@ def test_an_object_moved_between_containers_is_a_new_guard_set():
     for _ in range(3):
         assert compiled()._data.tobytes() == f()._data.tobytes()
     assert _states(compiled._compiled).count("ready") == 2
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_zero_dim_leaf_accumulates_as_eager(dtype):
+    # the seed cell's step: the replay adds into the 0-d gradient through a scalar (NOTE
+    # [0-d accumulation]), and the leaf of shape (1,) in place
+    def build():
+        x = ember.tensor(0.7, dtype=getattr(ember, dtype), requires_grad=True)
+        w = ember.tensor([1.3], dtype=getattr(ember, dtype), requires_grad=True)
+
+        def step():
+            y = ember.sin(x ** 3) * w
+            y.sum().backward()
+            return y.detach()
+        return step, lambda: [x, w]
+
+    c = _twins(build, _no_args, n=8)
+    assert "ready" in _states(c)
+
+
+WEIGHT = None
+
+
+def test_replaced_globals_and_cells_are_read_anew():
+    # the guard compares the objects a function's globals and closure cells hold: a new
+    # tensor there (same shape) is a new reach, and an emptied cell raises as in eager
+    global WEIGHT
+
+    def make():
+        bias = ember.tensor([0.5, -0.5])
+
+        def step(x):
+            return x * WEIGHT + bias
+
+        def set_bias(value):
+            nonlocal bias
+            bias = value
+
+        def clear():
+            nonlocal bias
+            del bias
+        return step, set_bias, clear
+
+    step, set_bias, clear = make()
+    g = ember.compile(step)
+    x = ember.tensor([1.0, 2.0])
+    for i in range(4):
+        WEIGHT = ember.tensor([float(i), 3.0])
+        for _ in range(3):
+            assert g(x).tolist() == step(x).tolist()
+        set_bias(ember.tensor([float(-i), 1.0]))
+        assert g(x).tolist() == step(x).tolist()
+    assert "ready" in _states(g._compiled)
+    clear()
+    with pytest.raises(NameError) as eager:
+        step(x)
+    with pytest.raises(NameError) as compiled:
+        g(x)
+    assert str(compiled.value) == str(eager.value)
+    WEIGHT = None

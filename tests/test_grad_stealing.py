@@ -122,3 +122,30 @@ def test_mm_of_a_transposed_leaf_gives_torchs_gradient_layout():
         found[lib] = (w.grad.stride(), v.grad.stride(), w.grad.tolist(), v.grad.tolist(),
                       saved)
     assert found[ember] == found[torch]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64", "complex64"])
+@pytest.mark.parametrize("shape", [(), (1,), (3,)])
+def test_later_gradients_add_in_place_as_torch(dtype, shape):
+    # NOTE [0-d accumulation]: a 0-d leaf's gradient is summed through a scalar, others in
+    # place; both keep the gradient object, bump its version and round as torch does (each
+    # backward's gradient is a factor exactly, so only the sums round)
+    rng = np.random.default_rng(7)
+    factors = [rng.standard_normal(shape) * 10 ** k for k in (0, -3, 2, -1)]
+    if dtype == "complex64":
+        factors = [f + 1j * rng.standard_normal(shape) for f in factors]
+    found = {}
+    for lib in (torch, ember):
+        x = lib.zeros(shape, dtype=getattr(lib, dtype), requires_grad=True)
+        seen = []
+        for f in factors:
+            y = x * lib.tensor(f, dtype=x.dtype)
+            (y.real if dtype == "complex64" else y).sum().backward()
+            if not seen:
+                first, version = x.grad, x.grad._version
+            seen.append(x.grad.detach().clone())
+        assert x.grad is first
+        found[lib] = (x.grad._version - version, seen)
+    assert found[ember][0] == found[torch][0] == 3
+    for e, t in zip(found[ember][1], found[torch][1]):
+        assert_same(e, t, rtol=0, atol=0)
