@@ -1225,7 +1225,8 @@ def _generate(tracer: _Tracer, output, tables: list, fresh: set, template: dict,
 
     steps = _live(tracer.steps, [slot for slot, *_ in tables])
     units = _unit_products(tracer, steps, template, tables)
-    for step in steps:
+    stolen = _stolen_gradients(tracer, steps, units, tables)
+    for index, step in enumerate(steps):
         kind = step[0]
         if kind == _OP:
             _, fn, base, inputs, out, cast, scalar = step
@@ -1255,6 +1256,10 @@ def _generate(tracer: _Tracer, output, tables: list, fresh: set, template: dict,
                 emit(f"    o{obj}._vc[0] += 1")
         elif kind == _ACC_NEW:
             _, leaf, src, (slot, obj) = step
+            if index in stolen:  # NOTE [Stolen gradients at replay]
+                emit(f"    o{obj} = o{leaf}._grad = make(s{src}, False, None, [0])")
+                emit(f"    s{slot} = s{src}")
+                continue
             # as AccumulateGrad lays a first gradient out (NOTE [Leaf gradient layout])
             emit(f"    o{obj} = o{leaf}._grad = make(first_grad(o{leaf}._data, s{src}), False, "
                  "None, [0])")
@@ -1314,6 +1319,84 @@ def _generate(tracer: _Tracer, output, tables: list, fresh: set, template: dict,
             emit(f"    t{k}.{attr} = {value if isinstance(value, str) else bind(value)}")
     emit(f"    return {_output_expr(output, bind)}")
     return "\n".join(lines) + "\n"
+
+
+# NOTE [Stolen gradients at replay]
+# Eager AccumulateGrad stores a leaf's first gradient without a copy when nothing else can
+# reach its memory (NOTE [Stealing a gradient]); the tracer's own references to every array
+# keep that from happening while it traces, so a replay would copy each first gradient: 0.9
+# MB a step for W4's MLP, a tenth of its time. The generator decides it from the program
+# instead: a first gradient made by a step of this call (an op, a node's formulas) takes
+# the array itself when the array already has the layout AccumulateGrad would give it, and
+# no step after the accumulation reads or writes it or any array sharing its memory, and
+# none of those arrays outlives the call (a root's, a constant, a returned tensor's, one
+# handed to an opaque call, one replayed as another's array). The gradient then holds the
+# only reference, as in eager.
+
+
+def _stolen_gradients(tracer: _Tracer, steps: list, units: dict, tables: list) -> set:
+    """The indices in ``steps`` of the first-gradient accumulations that can keep their
+    incoming array (NOTE [Stolen gradients at replay])."""
+    made = set()
+    for step in steps:
+        kind = step[0]
+        if kind == _OP:
+            made.add(step[4])
+        elif kind == _MULTI:
+            made.update(step[4])
+        elif kind == _FORMULA:
+            made.update(slot for slot in step[7] if slot is not None)
+    last = {}  # slot -> the last step that names it
+    kept = set(units) | set(units.values()) | {slot for slot, *_ in tables}
+    for index, step in enumerate(steps):
+        for slot in _step_slots(step):
+            last[slot] = index
+        if step[0] == _OPAQUE or step[0] == _SETGRAD:
+            kept.update(_step_slots(step))
+    stolen = set()
+    for index, step in enumerate(steps):
+        if step[0] != _ACC_NEW:
+            continue
+        _, leaf, src, (slot, _) = step
+        array = tracer.arrays[src]
+        if src not in made or src in kept or last.get(src, index) > index or \
+                not array.flags.writeable:
+            continue
+        leaf_array = tracer.tensors[leaf]._data
+        if _first_grad(leaf_array, array).strides != array.strides:
+            continue
+        if all(other == src or other == slot or not np.may_share_memory(other_array, array)
+               or (other in made and other not in kept and last.get(other, -1) < index)
+               for other, other_array in enumerate(tracer.arrays)):
+            stolen.add(index)
+    return stolen
+
+
+def _step_slots(step) -> list:
+    """The slots a step reads or writes."""
+    kind = step[0]
+    if kind == _OP:
+        return [slot for _, slot, _ in step[3]] + [step[4]]
+    if kind == _MULTI:
+        return [slot for _, slot, _ in step[3]] + list(step[4])
+    if kind == _WRITE:
+        return [step[1], step[2]]
+    if kind == _FILL:
+        return [step[2]]
+    if kind == _ACC_NEW:
+        return [step[2], step[3][0]]
+    if kind == _ACC_ADD:
+        return [step[2]]
+    if kind == _SETGRAD:
+        return [] if step[2] is None else [step[2]]
+    if kind == _FORMULA:
+        grads, spec, result = step[2], step[3], step[4]
+        out = [v for how, v in spec if how in (_ARG_TENSOR, _ARG_ARRAY)]
+        out += grads if type(grads) is list else [grads]
+        out += result if type(result) is list else [result]
+        return [v for v in out + list(step[7]) if v is not None]
+    out = [v for how, v in step[2] if how in (_ARG_TENSOR, _ARG_ARRAY)]
+    return out + ([] if step[4] is None else [step[4][0]])
 
 
 def _unit_products(tracer: _Tracer, steps: list, template: dict, tables: list) -> dict:

@@ -21,6 +21,27 @@ def _snapshot(tensors) -> list:
     return out
 
 
+def _sharing(tensors) -> set:
+    """Which of the tensors' and their gradients' arrays share memory: a replayed first
+    gradient that keeps its array (NOTE [Stolen gradients at replay]) shares it with
+    nothing eager's would not."""
+    arrays = []
+    for t in tensors:
+        arrays.append(t._data)
+        if t._grad is not None:
+            arrays.append(t._grad._data)
+    return {(i, j) for i in range(len(arrays)) for j in range(i)
+            if np.shares_memory(arrays[i], arrays[j])}
+
+
+def _tensors(r) -> list:
+    if isinstance(r, ember.Tensor):
+        return [r]
+    if isinstance(r, (tuple, list)):
+        return [t for v in r for t in _tensors(v)]
+    return []
+
+
 def _result_bytes(r):
     if isinstance(r, ember.Tensor):
         return (r._data.tobytes(), r._data.shape, r._data.dtype, r.requires_grad, r._version,
@@ -41,14 +62,18 @@ def _twins(build, calls, n: int = 6):
     for i in range(n):
         args = calls(i)
         ember.manual_seed(100 + i)
-        a = _result_bytes(eager_step(*args[0]))
+        a_out = eager_step(*args[0])
+        a = _result_bytes(a_out)
         rng_a = ember.get_rng_state()._data.tobytes()
         ember.manual_seed(100 + i)
-        b = _result_bytes(compiled(*args[1]))
+        b_out = compiled(*args[1])
+        b = _result_bytes(b_out)
         rng_b = ember.get_rng_state()._data.tobytes()
         assert a == b, f"call {i}"
         assert rng_a == rng_b, f"call {i}: RNG state"
         assert _snapshot(eager_state()) == _snapshot(state()), f"call {i}: state"
+        assert _sharing(eager_state() + _tensors(a_out)) == \
+            _sharing(state() + _tensors(b_out)), f"call {i}: shared memory"
     return compiled._compiled
 
 
@@ -671,3 +696,29 @@ def test_replaced_globals_and_cells_are_read_anew():
         g(x)
     assert str(compiled.value) == str(eager.value)
     WEIGHT = None
+
+
+def test_first_gradients_share_memory_as_eager():
+    # add's backward hands one gradient to two leaves, which view it back to their shapes
+    # (the first copies it), a product's gradient is a view of its transpose, a bias's a
+    # view of a sum; the results are views of the forward's arrays: none may share a
+    # replayed gradient's memory
+    def build():
+        a = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        b = ember.tensor([0.5, -0.5, 0.25], requires_grad=True)
+        w = ember.randn(3, 4, requires_grad=True)
+        c = ember.randn(4, requires_grad=True)
+
+        def step():
+            for p in (a, b, w, c):
+                p.grad = None
+            y = (a.view(1, 3) + b.unsqueeze(0)).expand(2, 3) @ w + c
+            h = y.relu()
+            h.sum().backward()
+            return h.detach(), y.detach()[0], a.grad
+        return step, lambda: [a, b, w, c]
+
+    c = _twins(build, _no_args)
+    assert "ready" in _states(c)
+    program = next(p for state, p, _ in c.cache.values() if state == "ready")
+    assert program.source.count("first_grad(") == 1  # a's: the gradient b takes after it
