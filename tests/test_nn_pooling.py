@@ -346,3 +346,26 @@ def test_max_pool_double_backward_graph():
         grads[lib] = (g, cot.grad, x.grad)
     for e, t in zip(grads[ember], grads[torch]):
         assert_same(e, t)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=3, padding=1),
+                                    dict(kernel_size=2, stride=1),
+                                    dict(kernel_size=2, stride=3, dilation=2)])
+def test_max_pool_backward_adds_into_zero_as_torch(dtype, kwargs):
+    """Windows apart or overlapping, each input position's gradient is torch's 0 + g (the
+    sum where windows share a winner): a -0.0 cotangent gives 0.0."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 7, 7))
+    cot_shape = tuple(torch.nn.functional.max_pool2d(torch.tensor(x), **kwargs).shape)
+    cot = rng.standard_normal(cot_shape) * rng.integers(0, 2, cot_shape)
+    cot[..., 0, :] = -0.0
+    found = {}
+    for lib in (torch, ember):
+        xt = lib.tensor(x, dtype=getattr(lib, dtype), requires_grad=True)
+        lib.nn.functional.max_pool2d(xt, **kwargs).backward(
+            lib.tensor(cot, dtype=getattr(lib, dtype)))
+        found[lib] = xt.grad
+    assert_same(found[ember], found[torch], rtol=0, atol=0)
+    signs = [np.signbit(g.float().numpy()) for g in (found[ember], found[torch])]
+    assert (signs[0] == signs[1]).all()
