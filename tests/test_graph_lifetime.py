@@ -249,3 +249,49 @@ def test_pack_hooks_see_what_torch_saves(case: str) -> None:
         packed.append((shapes, a.grad))
     assert packed[1][0] == packed[0][0]
     assert_same(packed[1][1], packed[0][1], what="grad")
+
+
+# ops whose nodes save numbers (parameters) beside tensors: after a backward that frees the
+# graph torch still answers the numbers and refuses the tensors
+AFTER_BACKWARD = {
+    "pow": lambda L, x: x.pow(3), "pow-root": lambda L, x: x.pow(-0.5),
+    "clamp": lambda L, x: L.clamp(x, 0.5, 1.8), "clamp-min": lambda L, x: L.clamp(x, min=0.5),
+    "leaky_relu": lambda L, x: L.nn.functional.leaky_relu(x, 0.3),
+    "celu": lambda L, x: L.nn.functional.celu(x, 0.7),
+    "softplus": lambda L, x: L.nn.functional.softplus(x, 2.0, 10.0),
+    "hardtanh": lambda L, x: L.nn.functional.hardtanh(x, -0.5, 1.7),
+    "threshold": lambda L, x: L.nn.functional.threshold(x, 1.6, 0.5),
+    "hardshrink": lambda L, x: L.nn.functional.hardshrink(x, 0.6),
+    "gelu": lambda L, x: L.nn.functional.gelu(x, approximate="tanh"),
+    "log_softmax": lambda L, x: L.log_softmax(x, 0), "cumsum": lambda L, x: L.cumsum(x, 0),
+    "logit": lambda L, x: L.logit(x, 0.1), "polygamma": lambda L, x: L.polygamma(2, x),
+    "lerp": lambda L, x: L.lerp(x, x * 2, 0.3),
+    "addcmul": lambda L, x: L.addcmul(x, x, x, value=0.5),
+    "sub": lambda L, x: L.sub(x, x * 2, alpha=3),
+}
+
+
+def _saved_outcomes(L, make) -> dict:
+    x = L.tensor([0.3, 0.6], dtype=L.float64, requires_grad=True)
+    y = make(L, x)
+    y.sum().backward()
+    node = y.grad_fn
+    names = [a for a in dir(node) if a.startswith("_saved_")] if L is torch else None
+    return node, names
+
+
+@pytest.mark.parametrize("case", list(AFTER_BACKWARD))
+def test_saved_parameters_after_backward_match_torch(case: str) -> None:
+    t_node, names = _saved_outcomes(torch, AFTER_BACKWARD[case])
+    e_node, _ = _saved_outcomes(ember, AFTER_BACKWARD[case])
+    assert names
+    for name in names:
+        found = []
+        for node in (t_node, e_node):
+            try:
+                value = getattr(node, name)
+                found.append("tensor" if isinstance(value, (torch.Tensor, ember.Tensor))
+                             else repr(value))
+            except RuntimeError as exc:
+                found.append(str(exc))
+        assert found[1] == found[0], name

@@ -501,8 +501,8 @@ def _clamp(xp, self, lo, hi):
 
 CLAMP_SCALAR = defop(
     "clamp", node="ClampBackward1", nin=1, promote=(0, 1, 2), save=(0,),
-    forward=_clamp_scalar,
-    backward=lambda grad, self, lo, hi: where(_in_bounds(self, lo, hi), grad, 0.0))
+    forward=_clamp_scalar,  # the formula's names are torch's ``_saved_min``/``_saved_max``
+    backward=lambda grad, self, min, max: where(_in_bounds(self, min, max), grad, 0.0))
 
 CLAMP = defop(
     "clamp", node="ClampBackward0", nin=3, save=(0, 1, 2),

@@ -16,6 +16,7 @@ from sys import getrefcount
 
 from ember import _memory_format as _mf
 from ember._backend import np
+from ember._tensor import Tensor
 from ember._tensor import make as make_tensor
 from ember.autograd import grad_mode
 
@@ -168,7 +169,6 @@ class save_on_cpu(saved_tensors_hooks):
 
 def pack_saved(node, hooks: tuple) -> None:
     """Route the tensors ``node`` saved through the innermost pack hook."""
-    from ember._tensor import Tensor
 
     node._args = tuple(Packed(hooks, a) if isinstance(a, Tensor) else a for a in node._args)
     node._versions = None  # the hooks own the saved values now
@@ -181,7 +181,7 @@ class OpNode(Node):
     input that needs a gradient, so the engine can reduce broadcast gradients and cast them
     back (see ``fit_gradient``)."""
 
-    __slots__ = ("_op", "_args", "_versions", "_result", "_meta")
+    __slots__ = ("_op", "_args", "_versions", "_result", "_meta", "_params")
 
     def apply(self, grads: list) -> list:
         grad = grads[0]
@@ -244,6 +244,10 @@ class OpNode(Node):
                 if self._args is _FREED:
                     if index < op.nin and index not in self._kept_inputs():
                         return None  # never saved: torch answers None after backward too
+                    if index >= op.nin:  # a parameter: torch keeps its numbers
+                        value = self._params[index - op.nin]
+                        if not isinstance(value, (Packed, Tensor)):
+                            return value
                     raise RuntimeError(SECOND_BACKWARD)
                 value = self._args[index]
                 return value.unpack() if type(value) is Packed else value
@@ -311,6 +315,8 @@ class OpNode(Node):
     def release(self) -> None:
         if self._versions is not None or self._result is not None or (
                 self._extra is not None and "packed" in self._extra):
+            # the parameters (numbers, dims) stay readable, as torch's ``_saved_exponent``
+            self._params = self._args[self._op.nin:]
             self._args = _FREED
             self._result = None
 
