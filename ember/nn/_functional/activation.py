@@ -73,19 +73,19 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """Mirrors ``torch.nn.functional.elu``: ``x`` for ``x > 0``, else
-    ``alpha * (exp(x) - 1)``."""
-    return _apply(_act.ELU, _act.ELU_, input, inplace, alpha, 1.0, 1.0)
+    ``alpha * (exp(x) - 1)``. Its scales are the integer 1, as torch's node saves them."""
+    return _apply(_act.ELU, _act.ELU_, input, inplace, alpha, 1, 1)
 
 
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
     """Mirrors ``torch.nn.functional.elu_``."""
-    return run_inplace(_act.ELU_, input, alpha, 1.0, 1.0)
+    return run_inplace(_act.ELU_, input, alpha, 1, 1)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """Mirrors ``torch.nn.functional.selu``: ``scale * elu(x, alpha)`` with the SELU constants
     (its node is torch's ``EluBackward0``)."""
-    return _apply(_act.ELU, _act.ELU_, input, inplace, _act.SELU_ALPHA, _act.SELU_SCALE, 1.0)
+    return _apply(_act.ELU, _act.ELU_, input, inplace, _act.SELU_ALPHA, _act.SELU_SCALE, 1)
 
 
 def selu_(input: Tensor) -> Tensor:
