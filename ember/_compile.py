@@ -1686,8 +1686,8 @@ class _Compiled:
             shape = metas = ()
         reach = self.reach(objects)
         roots = reach.roots
-        key = (grad_mode.state.enabled, _dtype.get_default_dtype(), shape, metas,
-               tuple([(id(t), t._data.shape, t._data.dtype, t._data.strides,
+        key = (grad_mode.state.enabled, _dtype._default[0], shape, metas,
+               tuple([(id(t), (d := t._data).shape, d.dtype, d.strides,
                        t._requires_grad, t._grad is None,
                        t._hooks is None and t._post_hooks is None, t._grad_fn is None)
                       for t in roots]),
