@@ -440,3 +440,35 @@ def test_erfc32_tail_is_correctly_rounded_but_for_ties():
     # the tail's fit is within 2^-35.8 relative, so a rounding can differ only that close to
     # a tie between float32 neighbours (2^-24 apart relative, at least): a 2^-10.8 share
     assert np.count_nonzero(apart) <= apart.size * 2 ** -10.8, f"{np.count_nonzero(apart)}"
+
+
+@pytest.mark.parametrize("shape", [(2, 5), (), (0, 3)])
+def test_sigmoid_backward_is_sigmoid_backward(shape):
+    # SigmoidBackward0 runs one op, sigmoid_backward(grad, result), whose node
+    # (SigmoidBackwardBackward0) gives the second derivatives through the incoming gradient
+    # and through the result
+    def fn(lib, x, g):
+        return lib.autograd.grad(lib.sigmoid(x), x, g, create_graph=True)[0]
+    for dtype in ("float64", "float32", "bfloat16"):
+        check_op(fn, [shape, shape], dtype=dtype)
+    if 0 not in shape:
+        check_gradcheck(fn, [shape, shape])
+
+
+def test_sigmoid_double_backward_graph_matches_torch():
+    found = {}
+    names = None
+    for lib in (torch, ember):
+        x = lib.tensor([0.3, -0.6, 4.0], dtype=lib.float64, requires_grad=True)
+        g = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64, requires_grad=True)
+        (gx,) = lib.autograd.grad(lib.sigmoid(x), x, g, create_graph=True)
+        node = gx.grad_fn
+        if names is None:
+            names = sorted(a for a in dir(node) if a.startswith("_saved_"))
+        found[lib] = [node.name(), [f.name() if f else None for f, _ in node.next_functions]]
+        found[lib] += [getattr(node, name) for name in names]
+        found[lib] += lib.autograd.grad((gx * gx).sum(), (x, g))
+    assert names == ["_saved_grad_output", "_saved_output"]
+    assert found[ember][:2] == found[torch][:2]
+    for e, t in zip(found[ember][2:], found[torch][2:]):
+        assert_same(e, t)

@@ -113,3 +113,27 @@ def test_half_power_is_sqrt(dtype):
     _, e = _same_inputs(dtype, 1031)
     assert np.array_equal(_bits(ember, e.pow(0.5)), _bits(ember, e.sqrt()))
     assert np.array_equal(_bits(ember, e ** 0.5), _bits(ember, e.sqrt()))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16", "float16"])
+def test_sigmoid_backward_kernel_matches_torch(dtype):
+    # SigmoidBackward0's one kernel, (g * (1 - y)) * y in torch's order and roundings, on the
+    # same gradients and outputs (special values included)
+    from ember._ops.pointwise import SIGMOID_BACKWARD
+    from ember._ops.registry import run
+
+    rng = np.random.default_rng(11)
+    g = _values(np.float64, 4099)
+    y = rng.random(4099)
+    y[:6] = [0.0, 1.0, -0.0, np.nan, 0.5, 1e-30]
+    t = torch.ops.aten.sigmoid_backward(torch.tensor(g, dtype=getattr(torch, dtype)),
+                                        torch.tensor(y, dtype=getattr(torch, dtype)))
+    e = run(SIGMOID_BACKWARD, ember.tensor(g, dtype=getattr(ember, dtype)),
+            ember.tensor(y, dtype=getattr(ember, dtype)))
+    assert e.dtype == getattr(ember, dtype)
+    t_bits = t.view(torch.int16 if t.element_size() == 2 else
+                    torch.int32 if t.element_size() == 4 else torch.int64).numpy()
+    e_bits = e._data.view(t_bits.dtype)
+    nan = np.isnan(e.float().numpy())
+    assert (np.isnan(t.float().numpy()) == nan).all()
+    assert (e_bits[~nan] == t_bits[~nan]).all()

@@ -105,10 +105,16 @@ def _power_tensors(xp, base, exponent):
     return _power(xp, base, exponent)
 
 
+def _is_bfloat16(dt) -> bool:
+    # NumPy builds ``dtype.name`` anew on each read (2 us); bfloat16 is the one 2-byte dtype
+    # of kind V (ml_dtypes' float8 types take one byte)
+    return dt.kind == "V" and dt.itemsize == 2
+
+
 def _power_scalar(xp, base, exponent):
     if exponent == 2 or exponent == 3 or exponent == -2:
         dt = base.dtype
-        if (dt.kind == "f" and dt.itemsize >= 4 or dt.name == "bfloat16") \
+        if (dt.kind == "f" and dt.itemsize >= 4 or _is_bfloat16(dt)) \
                 and type(exponent) in _REAL_NUMBERS:
             # torch multiplies these powers out (x * x, x * x * x, 1 / (x * x): bfloat16
             # rounding each step) where pow would round differently in a third of the
@@ -120,7 +126,7 @@ def _power_scalar(xp, base, exponent):
     elif exponent == 0.5 or exponent == -0.5:
         dt = base.dtype
         if type(exponent) is float and (dt.kind == "f" and dt.itemsize >= 4 or (
-                exponent == 0.5 and dt.name == "bfloat16")):
+                exponent == 0.5 and _is_bfloat16(dt))):
             # torch takes the square root here (1 / sqrt for -0.5), as its sqrt and rsqrt
             # give (-0 for -0, nan for -inf), where pow rounds otherwise; float16 (and
             # bfloat16's -0.5) keep pow, as torch's kernels for them do
@@ -425,8 +431,34 @@ def _sigmoid(xp, x):
     return xp.reciprocal(xp.add(xp.exp(xp.negative(x)), one))
 
 
-SIGMOID = _unary("sigmoid", "SigmoidBackward0", _half_via(_sigmoid),
-                 lambda grad, self, result: grad * ((1 - result) * result), ("result",))
+def _sigmoid_backward(xp, grad_output, output):
+    # torch's sigmoid_backward kernel, one pass: (g * (1 - y)) * y in that order; bfloat16
+    # in float32, rounded once; float16 rounding after each step, as torch's Half arithmetic
+    if _is_bfloat16(output.dtype):
+        y = output.astype(np.float32)
+        return ((grad_output.astype(np.float32) * (1 - y)) * y).astype(output.dtype)
+    return (grad_output * (1 - output)) * output
+
+
+# torch's SigmoidBackward0 runs one kernel, ``sigmoid_backward(grad, result)``, whose own
+# node (SigmoidBackwardBackward0) carries the second derivatives. Real dtypes: a complex
+# gradient keeps the composed formula (the node conjugates around it, NOTE [Complex
+# gradients]), which gives torch's grad * conj((1 - y) * y).
+SIGMOID_BACKWARD = defop(
+    "sigmoid_backward", node="SigmoidBackwardBackward0", nin=2,
+    save={0: (1,), 1: (0, 1)}, forward=_sigmoid_backward,
+    backward=(lambda grad, grad_output, output: run(SIGMOID_BACKWARD, grad, output),
+              lambda grad, grad_output, output: grad * grad_output * (-2 * output + 1)))
+
+
+def _sigmoid_grad(grad, self, result):
+    if result._data.dtype.kind == "c":
+        return grad * ((1 - result) * result)
+    return run(SIGMOID_BACKWARD, grad, result)
+
+
+SIGMOID = _unary("sigmoid", "SigmoidBackward0", _half_via(_sigmoid), _sigmoid_grad,
+                 ("result",))
 ABS = _unary("abs", "AbsBackward0", lambda xp, x: xp.absolute(x),
              lambda grad, self: grad * self.sgn(), (0,), kind=KEEP,
              check=_refuse_bool('"abs_cpu" not implemented for \'Bool\'', NotImplementedError))
