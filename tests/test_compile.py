@@ -722,3 +722,22 @@ def test_first_gradients_share_memory_as_eager():
     assert "ready" in _states(c)
     program = next(p for state, p, _ in c.cache.values() if state == "ready")
     assert program.source.count("first_grad(") == 1  # a's: the gradient b takes after it
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_specialised_forwards_replay_as_eager(dtype):
+    # NOTE [Specialised forwards]: the replay calls the kernel the forward chose for the
+    # traced dtype and exponent (the half types' float32 detour, the multiplied-out powers,
+    # the roots, pow itself)
+    def build():
+        x = ember.linspace(0.05, 9.0, 2000, dtype=getattr(ember, dtype)).requires_grad_()
+
+        def step():
+            y = (x.cos() + x.exp().log() + x.sigmoid() + x ** 2 + x ** 3 + x ** -2
+                 + x ** 0.5 + x ** -0.5 + x ** 2.5)
+            y.sum().backward()
+            return y.detach()
+        return step, lambda: [x]
+
+    c = _twins(build, _no_args)
+    assert "ready" in _states(c)

@@ -111,30 +111,61 @@ def _is_bfloat16(dt) -> bool:
     return dt.kind == "V" and dt.itemsize == 2
 
 
-def _power_scalar(xp, base, exponent):
+def _power_rule(dt, exponent):
+    """The kernel torch computes ``x ** exponent`` with for NumPy dtype ``dt`` where that is
+    not pow (None: pow)."""
     if exponent == 2 or exponent == 3 or exponent == -2:
-        dt = base.dtype
         if (dt.kind == "f" and dt.itemsize >= 4 or _is_bfloat16(dt)) \
                 and type(exponent) in _REAL_NUMBERS:
             # torch multiplies these powers out (x * x, x * x * x, 1 / (x * x): bfloat16
             # rounding each step) where pow would round differently in a third of the
             # elements (x * x is pow's value, at a quarter of its cost); float16 goes through
             # float32 in both libraries, as NumPy's power computes it
-            if exponent == 2:
-                return base * base
-            return base * base * base if exponent == 3 else 1 / (base * base)
+            return _square if exponent == 2 else _cube if exponent == 3 else _inverse_square
     elif exponent == 0.5 or exponent == -0.5:
-        dt = base.dtype
         if type(exponent) is float and (dt.kind == "f" and dt.itemsize >= 4 or (
                 exponent == 0.5 and _is_bfloat16(dt))):
             # torch takes the square root here (1 / sqrt for -0.5), as its sqrt and rsqrt
             # give (-0 for -0, nan for -inf), where pow rounds otherwise; float16 (and
             # bfloat16's -0.5) keep pow, as torch's kernels for them do
-            root = xp.sqrt(base)
-            return root if exponent == 0.5 else 1 / root
+            return _root if exponent == 0.5 else _inverse_root
+    return None
+
+
+def _square(xp, base, exponent):
+    return base * base
+
+
+def _cube(xp, base, exponent):
+    return base * base * base
+
+
+def _inverse_square(xp, base, exponent):
+    return 1 / (base * base)
+
+
+def _root(xp, base, exponent):
+    return xp.sqrt(base)
+
+
+def _inverse_root(xp, base, exponent):
+    return 1 / xp.sqrt(base)
+
+
+def _pow_number(xp, base, exponent):
     if type(exponent) is int and exponent < 0 and base.dtype.kind in "biu":
         raise RuntimeError(_NEGATIVE_INT_POWER)
     return xp.power(base, exponent)
+
+
+def _power_scalar(xp, base, exponent):
+    return (_power_rule(base.dtype, exponent) or _pow_number)(xp, base, exponent)
+
+
+# a compiled step's replay calls the kernel itself (NOTE [Specialised forwards] in
+# ember/_compile.py)
+_power_scalar.specialize = lambda xp, base, exponent: (
+    _power_rule(base.dtype, exponent) or _pow_number)
 
 
 _REAL_NUMBERS = (int, float)
@@ -378,6 +409,8 @@ def _half_via(fn, wide=np.float32):
         if x.dtype.itemsize == 2:  # float16 or bfloat16 (integers were cast to float)
             return fn(xp, x.astype(wide), *params).astype(np.float32).astype(x.dtype)
         return fn(xp, x, *params)
+    # NOTE [Specialised forwards]
+    forward.specialize = lambda xp, x, *params: forward if x.dtype.itemsize == 2 else fn
     return forward
 
 
