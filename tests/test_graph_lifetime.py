@@ -296,3 +296,18 @@ def test_saved_parameters_after_backward_match_torch(case: str) -> None:
             except RuntimeError as exc:
                 found.append(str(exc))
         assert found[1] == found[0], name
+
+
+@pytest.mark.parametrize("case", ["sum", "sum-dim", "mean", "mean-dim-keepdim"])
+def test_reductions_save_the_input_sizes_as_torch(case: str) -> None:
+    make = {"sum": lambda x: x.sum(), "sum-dim": lambda x: x.sum(0),
+            "mean": lambda x: x.mean(), "mean-dim-keepdim": lambda x: x.mean(1, keepdim=True)}
+    found = {}
+    for L in (torch, ember):
+        x = L.ones(2, 3, dtype=L.float64, requires_grad=True)
+        y = make[case](x)
+        node = y.grad_fn
+        before = node._saved_self_sym_sizes
+        y.sum().backward()
+        found[L] = (node.name(), before, node._saved_self_sym_sizes)
+    assert found[ember] == found[torch]

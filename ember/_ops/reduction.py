@@ -225,12 +225,13 @@ def _mean(xp, x, dims, keepdim, shape, out_np):
     return _c_ordered(xp, r) if r.ndim > 1 else r
 
 
-def _sum_backward(grad, self, dims, keepdim, shape, out_np):
-    return expand_back(grad, shape, dims, keepdim)
+# The input's shape is named as torch's nodes save it (``_saved_self_sym_sizes``).
+def _sum_backward(grad, self, dims, keepdim, self_sym_sizes, out_np):
+    return expand_back(grad, self_sym_sizes, dims, keepdim)
 
 
-def _mean_backward(grad, self, dims, keepdim, shape, out_np):
-    return expand_back(grad, shape, dims, keepdim) / _count(shape, dims)
+def _mean_backward(grad, self, dims, keepdim, self_sym_sizes, out_np):
+    return expand_back(grad, self_sym_sizes, dims, keepdim) / _count(self_sym_sizes, dims)
 
 
 SUM = defop("sum", node="SumBackward0", kind=KEEP, forward=_sum, backward=_sum_backward)
