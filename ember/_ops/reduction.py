@@ -239,6 +239,10 @@ SUM_DIM = defop("sum", node="SumBackward1", kind=KEEP, forward=_sum, backward=_s
 MEAN = defop("mean", node="MeanBackward0", kind=KEEP, forward=_mean, backward=_mean_backward)
 MEAN_DIM = defop("mean", node="MeanBackward1", kind=KEEP, forward=_mean,
                  backward=_mean_backward)
+for _op in (MEAN, MEAN_DIM):  # torch's mean nodes also save the input's element count
+    _op.node_cls._saved_self_sym_numel = property(
+        lambda node: math.prod(node._saved_self_sym_sizes))
+del _op
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
