@@ -312,3 +312,34 @@ def test_reductions_save_the_input_sizes_as_torch(case: str) -> None:
         numel = node._saved_self_sym_numel if case.startswith("mean") else None
         found[L] = (node.name(), before, node._saved_self_sym_sizes, numel)
     assert found[ember] == found[torch]
+
+
+SIZES_SAVED = {
+    "view": lambda x: x.view(6, 4), "reshape": lambda x: x.reshape(4, 6),
+    "slice": lambda x: x[1:], "select": lambda x: x[:, 1], "narrow": lambda x: x.narrow(1, 1, 2),
+    "repeat": lambda x: x.repeat(2, 1, 1), "squeeze": lambda x: x.unsqueeze(0).squeeze(0),
+    "index": lambda x: x[[0, 1]], "expand": lambda x: x[:, :1].expand(2, 5, 4),
+    "select-dim": lambda x: x.select(2, 1),
+}
+
+
+@pytest.mark.parametrize("case", list(SIZES_SAVED))
+def test_shape_nodes_save_the_input_sizes_as_torch(case: str) -> None:
+    found = {}
+    for L in (torch, ember):
+        x = L.ones(2, 3, 4, dtype=L.float64, requires_grad=True)
+        y = SIZES_SAVED[case](x)
+        node = y.grad_fn
+        before = node._saved_self_sym_sizes
+        y.sum().backward()
+        found[L] = (node.name(), before, node._saved_self_sym_sizes)
+    assert found[ember] == found[torch]
+
+
+def test_rounded_division_saves_its_mode_as_torch() -> None:
+    found = {}
+    for L in (torch, ember):
+        x = L.ones(3, requires_grad=True)
+        found[L] = [L.div(x, 2.0, rounding_mode=m).grad_fn._saved_rounding_mode
+                    for m in ("floor", "trunc")]
+    assert found[ember] == found[torch] == ["floor", "trunc"]

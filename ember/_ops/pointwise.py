@@ -294,8 +294,8 @@ def _div_rounded(xp, self, other, mode):
 DIV_ROUNDED = defop(
     "div", node="DivBackward2", nin=2,
     forward=_div_rounded,
-    backward=(lambda grad, self, other, mode: grad * 0,
-              lambda grad, self, other, mode: grad * 0))
+    backward=(lambda grad, self, other, rounding_mode: grad * 0,
+              lambda grad, self, other, rounding_mode: grad * 0))
 
 FLOOR_DIVIDE = defop(
     "floor_divide", node="NotImplemented", nin=2,

@@ -69,7 +69,7 @@ def _viewable(data: ndarray, shape: tuple):
     return None
 
 
-def _view(xp, self, shape, self_shape):
+def _view(xp, self, shape, self_sym_sizes):
     r = _viewable(self, shape)
     if r is None:
         raise RuntimeError(
@@ -78,8 +78,8 @@ def _view(xp, self, shape, self_shape):
     return r
 
 
-def _reshape_back(grad, self, shape, self_shape):
-    return grad.reshape(self_shape)
+def _reshape_back(grad, self, shape, self_sym_sizes):
+    return grad.reshape(self_sym_sizes)
 
 
 VIEW = defop("view", node="ViewBackward0", kind=KEEP, view=True,
@@ -88,7 +88,7 @@ VIEW = defop("view", node="ViewBackward0", kind=KEEP, view=True,
 RESHAPE_ALIAS = defop("_reshape_alias", node="ReshapeAliasBackward0", kind=KEEP, view=True,
                       forward=_view, backward=_reshape_back)
 UNSAFE_VIEW = defop("_unsafe_view", node="UnsafeViewBackward0", kind=KEEP,
-                    forward=lambda xp, self, shape, self_shape: self.reshape(shape),
+                    forward=lambda xp, self, shape, self_sym_sizes: self.reshape(shape),
                     backward=_reshape_back)
 
 
@@ -222,11 +222,11 @@ def _T(self: Tensor) -> Tensor:
     return run(PERMUTE, self, tuple(range(n - 1, -1, -1)))
 
 
-def _squeeze_back(grad, self, dims, self_shape):
-    return grad.reshape(self_shape)
+def _squeeze_back(grad, self, dims, self_sym_sizes):
+    return grad.reshape(self_sym_sizes)
 
 
-def _squeeze(xp, self, dims, self_shape):
+def _squeeze(xp, self, dims, self_sym_sizes):
     axes = tuple(d for d in range(self.ndim) if self.shape[d] == 1 and (dims is None or d in dims))
     return xp.squeeze(self, axes)
 
@@ -283,6 +283,8 @@ EXPAND = defop("expand", node="ExpandBackward0", kind=KEEP, view=True,
                forward=lambda xp, self, shape: xp.broadcast_to(self, shape),
                # the engine sums the gradient back to the input's shape (fit_gradient)
                backward=lambda grad, self, shape: grad)
+# torch's node saves the input's sizes; ember's keeps them among the gradient's fitting facts
+EXPAND.node_cls._saved_self_sym_sizes = property(lambda node: node._meta[0][0])
 
 
 def expand(self: Tensor, *sizes) -> Tensor:
@@ -378,14 +380,14 @@ def _check_slice(k: slice) -> None:
         raise ValueError("step must be greater than zero")
 
 
-def _scatter_back(xp, grad, key, self_shape):
-    out = xp.zeros(self_shape, grad.dtype)
+def _scatter_back(xp, grad, key, self_sym_sizes):
+    out = xp.zeros(self_sym_sizes, grad.dtype)
     out[key] = grad
     return out
 
 
-def _scatter_add_back(xp, grad, key, self_shape):
-    out = xp.zeros(self_shape, grad.dtype)
+def _scatter_add_back(xp, grad, key, self_sym_sizes):
+    out = xp.zeros(self_sym_sizes, grad.dtype)
     xp.add.at(out, key, grad)
     return out
 
@@ -394,12 +396,12 @@ def _scatter_add_back(xp, grad, key, self_shape):
 # its own it is differentiable too (its gradient is indexing again).
 INDEX_BACKWARD = defop("index_backward", node="IndexBackwardBackward0", kind=KEEP,
                        forward=_scatter_back,
-                       backward=lambda grad, g, key, self_shape: grad[key])
+                       backward=lambda grad, g, key, self_sym_sizes: grad[key])
 INDEX_PUT_ACCUMULATE = defop("index_put", node="IndexPutBackward0", kind=KEEP,
                              forward=_scatter_add_back,
-                             backward=lambda grad, g, key, self_shape: _advanced(grad, key))
+                             backward=lambda grad, g, key, self_sym_sizes: _advanced(grad, key))
 
-def _basic_index(xp, self, key, self_shape):
+def _basic_index(xp, self, key, self_sym_sizes):
     out = self[key]
     if type(key) is not tuple or None not in key:
         return out
@@ -423,17 +425,17 @@ def _basic_index(xp, self, key, self_shape):
 
 _BASIC_OPS = {name: defop("getitem", node=name, kind=KEEP, view=True,
                           forward=_basic_index,
-                          backward=lambda grad, self, key, self_shape: run(
-                              INDEX_BACKWARD, grad, key, self_shape))
+                          backward=lambda grad, self, key, self_sym_sizes: run(
+                              INDEX_BACKWARD, grad, key, self_sym_sizes))
               for name in ("AliasBackward0", "SliceBackward0", "SelectBackward0",
                            "UnsqueezeBackward0")}
 
 _SELECT = _BASIC_OPS["SelectBackward0"]
 
 INDEX = defop("index", node="IndexBackward0", kind=KEEP,
-              forward=lambda xp, self, key, self_shape: self[key],
-              backward=lambda grad, self, key, self_shape: run(
-                  INDEX_PUT_ACCUMULATE, grad, key, self_shape))
+              forward=lambda xp, self, key, self_sym_sizes: self[key],
+              backward=lambda grad, self, key, self_sym_sizes: run(
+                  INDEX_PUT_ACCUMULATE, grad, key, self_sym_sizes))
 
 
 def _is_advanced(k) -> bool:
@@ -516,7 +518,7 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
     return getitem(input, (slice(None),) * dim + (index,))
 
 
-def _unbind_backward(grads, self, dim, self_shape):
+def _unbind_backward(grads, self, dim, self_sym_sizes):
     from ember._ops.creation import zeros
 
     like = next(g for g in grads if g is not None)
@@ -525,7 +527,7 @@ def _unbind_backward(grads, self, dim, self_shape):
 
 
 UNBIND = defop("unbind", node="UnbindBackward0", kind=KEEP, view=True, multi=True,
-               forward=lambda xp, self, dim, self_shape: tuple(
+               forward=lambda xp, self, dim, self_sym_sizes: tuple(
                    xp.moveaxis(self, dim, 0)[i] for i in range(self.shape[dim])),
                backward=_unbind_backward)
 
@@ -646,7 +648,7 @@ def concatenate(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
     return cat(tensors, dim)
 
 
-def _split_forward(xp, self, sizes, dim, self_shape):
+def _split_forward(xp, self, sizes, dim, self_sym_sizes):
     lead = (slice(None),) * dim
     out = []
     start = 0
@@ -656,14 +658,14 @@ def _split_forward(xp, self, sizes, dim, self_shape):
     return tuple(out)
 
 
-def _split_backward(grads, self, sizes, dim, self_shape):
+def _split_backward(grads, self, sizes, dim, self_sym_sizes):
     from ember._ops.creation import zeros
 
     like = next(g for g in grads if g is not None)
     parts = []
     for g, size in zip(grads, sizes):
         if g is None:  # an output that was not used: torch fills its part with zeros
-            shape = list(self_shape)
+            shape = list(self_sym_sizes)
             shape[dim] = size
             g = zeros(tuple(shape), dtype=like.dtype)
         parts.append(g)
@@ -1156,18 +1158,18 @@ def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
     return run(ROT90, input, k % 4, wrapped)
 
 
-def _repeat_forward(xp, self, repeats, self_shape):
+def _repeat_forward(xp, self, repeats, self_sym_sizes):
     padded = (1,) * (len(repeats) - self.ndim) + self.shape
     return xp.tile(self.reshape(padded), repeats)
 
 
-def _repeat_backward(grad, self, repeats, self_shape):
-    padded = (1,) * (len(repeats) - len(self_shape)) + tuple(self_shape)
+def _repeat_backward(grad, self, repeats, self_sym_sizes):
+    padded = (1,) * (len(repeats) - len(self_sym_sizes)) + tuple(self_sym_sizes)
     interleaved = []
     for r, s in zip(repeats, padded):
         interleaved += [r, s]
     summed = _reshape(grad, tuple(interleaved)).sum(tuple(range(0, 2 * len(padded), 2)))
-    return _reshape(summed, self_shape)
+    return _reshape(summed, self_sym_sizes)
 
 
 REPEAT = defop("repeat", node="RepeatBackward0", kind=KEEP,
@@ -1286,8 +1288,8 @@ def _diagonal_view(xp, a, offset, dim1, dim2):
     return _as_strided(xp, a, a.shape[:-2] + (length,), a.strides[:-2] + (step,))
 
 
-def _diagonal_scatter(xp, grad, self_shape, offset, dim1, dim2):
-    out = xp.zeros(self_shape, grad.dtype)
+def _diagonal_scatter(xp, grad, self_sym_sizes, offset, dim1, dim2):
+    out = xp.zeros(self_sym_sizes, grad.dtype)
     _diagonal_view(xp, out, offset, dim1, dim2)[...] = grad
     return out
 
@@ -1295,21 +1297,21 @@ def _diagonal_scatter(xp, grad, self_shape, offset, dim1, dim2):
 DIAGONAL_BACKWARD = defop(
     "diagonal_backward", node="DiagonalBackwardBackward0", kind=KEEP,
     forward=_diagonal_scatter,
-    backward=lambda grad, g, self_shape, offset, dim1, dim2: run(
-        DIAGONAL, grad, offset, dim1, dim2, self_shape))
+    backward=lambda grad, g, self_sym_sizes, offset, dim1, dim2: run(
+        DIAGONAL, grad, offset, dim1, dim2, self_sym_sizes))
 DIAGONAL = defop(
     "diagonal", node="DiagonalBackward0", kind=KEEP, view=True,
-    forward=lambda xp, self, offset, dim1, dim2, self_shape: _diagonal_view(
+    forward=lambda xp, self, offset, dim1, dim2, self_sym_sizes: _diagonal_view(
         xp, self, offset, dim1, dim2),
-    backward=lambda grad, self, offset, dim1, dim2, self_shape: run(
-        DIAGONAL_BACKWARD, grad, self_shape, offset, dim1, dim2))
+    backward=lambda grad, self, offset, dim1, dim2, self_sym_sizes: run(
+        DIAGONAL_BACKWARD, grad, self_sym_sizes, offset, dim1, dim2))
 # torch.diag of a matrix is diagonal_copy, whose node torch names so.
 DIAG_COPY = defop(
     "diag", node="DiagonalBackward0_copy", kind=KEEP,
-    forward=lambda xp, self, offset, dim1, dim2, self_shape: _diagonal_view(
+    forward=lambda xp, self, offset, dim1, dim2, self_sym_sizes: _diagonal_view(
         xp, self, offset, dim1, dim2).copy(),
-    backward=lambda grad, self, offset, dim1, dim2, self_shape: run(
-        DIAGONAL_BACKWARD, grad, self_shape, offset, dim1, dim2))
+    backward=lambda grad, self, offset, dim1, dim2, self_sym_sizes: run(
+        DIAGONAL_BACKWARD, grad, self_sym_sizes, offset, dim1, dim2))
 
 
 def _distinct_dims(dim1: int, dim2: int, n: int) -> tuple:
@@ -1365,13 +1367,13 @@ def _trace_forward(xp, self):
     return xp.asarray(xp.trace(self, dtype=dtype))
 
 
-def _trace_backward(grad, self, self_shape):
-    length = min(self_shape)
-    return run(DIAGONAL_BACKWARD, expand(grad, (length,)), self_shape, 0, 0, 1)
+def _trace_backward(grad, self, self_sym_sizes):
+    length = min(self_sym_sizes)
+    return run(DIAGONAL_BACKWARD, expand(grad, (length,)), self_sym_sizes, 0, 0, 1)
 
 
 TRACE = defop("trace", node="TraceBackward0", kind=KEEP,
-              forward=lambda xp, self, self_shape: _trace_forward(xp, self),
+              forward=lambda xp, self, self_sym_sizes: _trace_forward(xp, self),
               backward=_trace_backward)
 
 
@@ -1598,10 +1600,10 @@ def _unfold_forward(xp, self, dim, size, step):
     return _as_strided(xp, self, shape, strides)
 
 
-def _unfold_backward_forward(xp, grad, self_shape, dim, size, step):
-    if not self_shape:
+def _unfold_backward_forward(xp, grad, self_sym_sizes, dim, size, step):
+    if not self_sym_sizes:
         return grad.reshape(())
-    out = xp.zeros(self_shape, grad.dtype)
+    out = xp.zeros(self_sym_sizes, grad.dtype)
     count = grad.shape[dim]
     target = xp.moveaxis(out, dim, 0)
     windows = xp.moveaxis(grad, (dim, grad.ndim - 1), (0, 1))
@@ -1613,8 +1615,8 @@ def _unfold_backward_forward(xp, grad, self_shape, dim, size, step):
 UNFOLD_BACKWARD = defop(
     "unfold_backward", node="UnfoldBackwardBackward0", kind=KEEP,
     forward=_unfold_backward_forward,
-    backward=lambda grad, g, self_shape, dim, size, step: run(
-        UNFOLD, grad, dim, size, step, self_shape))
+    backward=lambda grad, g, self_sym_sizes, dim, size, step: run(
+        UNFOLD, grad, dim, size, step, self_sym_sizes))
 def _unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
     """Mirrors ``Tensor.unfold``: a view of the windows of ``size`` elements, ``step``
     apart, along ``dimension`` (a new last dim holds each window)."""
@@ -1631,10 +1633,10 @@ def _unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
 
 UNFOLD = defop(
     "unfold", node="UnfoldBackward0", kind=KEEP, view=True,
-    forward=lambda xp, self, dim, size, step, self_shape: _unfold_forward(
+    forward=lambda xp, self, dim, size, step, self_sym_sizes: _unfold_forward(
         xp, self, dim, size, step),
-    backward=lambda grad, self, dim, size, step, self_shape: run(
-        UNFOLD_BACKWARD, grad, self_shape, dim, size, step))
+    backward=lambda grad, self, dim, size, step, self_sym_sizes: run(
+        UNFOLD_BACKWARD, grad, self_sym_sizes, dim, size, step))
 
 
 def _sum_to_size(self: Tensor, *size) -> Tensor:
@@ -2013,7 +2015,7 @@ def lay_out(xp, array: ndarray, strides: tuple) -> ndarray:
     return out
 
 
-def _as_strided_forward(xp, self, size, stride, shift, self_shape, self_strides):
+def _as_strided_forward(xp, self, size, stride, shift, self_sym_sizes, self_strides):
     # A replay on a tensor laid out otherwise (a gradient) first takes the input's layout.
     self = lay_out(xp, self, self_strides)
     item = self.itemsize
@@ -2036,20 +2038,20 @@ def _positions(shape: tuple, strides: tuple, start: int) -> ndarray:
     return pos.reshape(-1)
 
 
-def _as_strided_backward(grad, self, size, stride, shift, self_shape, self_strides):
+def _as_strided_backward(grad, self, size, stride, shift, self_sym_sizes, self_strides):
     # The gradient lands in memory first: each output element adds its gradient at its
     # position (summing where windows overlap); each input element then reads its own
     # position, shared equally among the input elements that share one location.
     out_pos = _positions(size, stride, shift)
-    in_pos = _positions(self_shape, self_strides, 0)
+    in_pos = _positions(self_sym_sizes, self_strides, 0)
     low = min(int(out_pos.min(initial=0)), int(in_pos.min(initial=0)))
     high = max(int(out_pos.max(initial=0)), int(in_pos.max(initial=0)))
     memory = grad.new_zeros(high - low + 1).index_add(0, make(out_pos - low),
                                                      grad.reshape(-1))
-    result = memory[make(in_pos - low)].reshape(self_shape)
+    result = memory[make(in_pos - low)].reshape(self_sym_sizes)
     counts = np.bincount(in_pos - low, minlength=high - low + 1)[in_pos - low]
     if counts.size and counts.max() > 1:
-        result = result / make(counts.reshape(self_shape).astype(grad._data.dtype))
+        result = result / make(counts.reshape(self_sym_sizes).astype(grad._data.dtype))
     return result
 
 
