@@ -10,7 +10,7 @@ from ember._backend import ndarray, np
 from ember._dtype import FLOAT, cpp_type_name, dtype, scalar_type_name
 from ember._ops.pointwise import where
 from ember._ops.reduction import _return_type
-from ember._ops.registry import KEEP, attach, defop, run
+from ember._ops.registry import KEEP, attach, defop, run, saved_as
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view, expanded_shape
 from ember._tensor import Tensor, make, wrap_dim
 from ember.autograd import grad_mode
@@ -1344,24 +1344,17 @@ EIGH = defop("linalg_eigh", node="LinalgEighBackward0", kind=KEEP, save=("result
              backward=_eigh_backward)
 
 
-def _saved_as(op, **fetch) -> None:
-    """torch's ``grad_fn._saved_<name>`` attributes of a decomposition's node, read from
-    what ember's node keeps (``_saved_result``, the inputs under ember's formula names)."""
-    for name, get in fetch.items():
-        setattr(op.node_cls, f"_saved_{name}", property(get))
-
-
 def _output(i: int):
     return lambda node: node._saved_result[i]
 
 
-_saved_as(SVD, U=_output(0), S=_output(1), Vh=_output(2),
+saved_as(SVD, U=_output(0), S=_output(1), Vh=_output(2),
           S_sym_argsize_minus_1=lambda node: node._saved_result[1].shape[-1])
-_saved_as(QR, Q=_output(0), R=_output(1))
-_saved_as(EIGH, eigenvalues=_output(0), eigenvectors=_output(1))
-_saved_as(INV, inverse=lambda node: node._saved_result)
-_saved_as(CHOLESKY, L=lambda node: node._saved_result)
-_saved_as(MATRIX_EXP, self=lambda node: node._saved_A)
+saved_as(QR, Q=_output(0), R=_output(1))
+saved_as(EIGH, eigenvalues=_output(0), eigenvectors=_output(1))
+saved_as(INV, inverse=lambda node: node._saved_result)
+saved_as(CHOLESKY, L=lambda node: node._saved_result)
+saved_as(MATRIX_EXP, self=lambda node: node._saved_A)
 
 
 def _check_uplo(UPLO: str) -> None:
@@ -1487,8 +1480,8 @@ LSTSQ = defop("linalg_lstsq", node="LinalgLstsqBackward0", nin=2, kind=KEEP,
                   grads, A, B, vector, driver, rcond)[0],
                         lambda grads, A, B, vector, driver, rcond: _lstsq_grads(
                   grads, A, B, vector, driver, rcond)[1]))
-_saved_as(PINV, self=lambda node: node._saved_A)
-_saved_as(LSTSQ, self=lambda node: node._saved_A, b=lambda node: node._saved_B)
+saved_as(PINV, self=lambda node: node._saved_A)
+saved_as(LSTSQ, self=lambda node: node._saved_A, b=lambda node: node._saved_B)
 
 
 def lstsq(input: Tensor, b: Tensor, rcond=None, *, driver: str | None = None):

@@ -112,8 +112,8 @@ def _is_bfloat16(dt) -> bool:
 
 
 def _power_rule(dt, exponent):
-    """The kernel torch computes ``x ** exponent`` with for NumPy dtype ``dt`` where that is
-    not pow (None: pow)."""
+    """The kernel torch computes ``x ** exponent`` with for NumPy dtype ``dt``: a
+    multiplied-out power, a root, or pow itself."""
     if exponent == 2 or exponent == 3 or exponent == -2:
         if (dt.kind == "f" and dt.itemsize >= 4 or _is_bfloat16(dt)) \
                 and type(exponent) in _REAL_NUMBERS:
@@ -129,7 +129,7 @@ def _power_rule(dt, exponent):
             # give (-0 for -0, nan for -inf), where pow rounds otherwise; float16 (and
             # bfloat16's -0.5) keep pow, as torch's kernels for them do
             return _root if exponent == 0.5 else _inverse_root
-    return None
+    return _pow_number
 
 
 def _square(xp, base, exponent):
@@ -159,13 +159,12 @@ def _pow_number(xp, base, exponent):
 
 
 def _power_scalar(xp, base, exponent):
-    return (_power_rule(base.dtype, exponent) or _pow_number)(xp, base, exponent)
+    return _power_rule(base.dtype, exponent)(xp, base, exponent)
 
 
 # a compiled step's replay calls the kernel itself (NOTE [Specialised forwards] in
 # ember/_compile.py)
-_power_scalar.specialize = lambda xp, base, exponent: (
-    _power_rule(base.dtype, exponent) or _pow_number)
+_power_scalar.specialize = lambda xp, base, exponent: _power_rule(base.dtype, exponent)
 
 
 _REAL_NUMBERS = (int, float)

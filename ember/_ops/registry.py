@@ -148,6 +148,14 @@ class Op:
                       for i, a in enumerate(args)])
 
 
+def saved_as(op: Op, **fetch) -> None:
+    """torch's ``grad_fn._saved_<name>`` attributes of ``op``'s node that its formulas'
+    parameter names do not give, each read from what ember's node keeps by ``fetch[name]``
+    (a function of the node)."""
+    for name, get in fetch.items():
+        setattr(op.node_cls, f"_saved_{name}", property(get))
+
+
 def defop(name: str, *, forward, backward=None, node: str | None = None, nin: int = 1,
           kind: int = SAME, promote: tuple | None = None, save=(), view: bool = False,
           jvp=None, check=None, multi: bool | int = False, real_formulas: bool = True,

@@ -12,7 +12,16 @@ from ember._memory_format import contiguous_format
 from ember._ops import batching
 from ember._ops._promote import broadcast_error
 from ember._ops.reduction import FLIP
-from ember._ops.registry import KEEP, Op, attach, check_inplace, defop, run, variadic
+from ember._ops.registry import (
+    KEEP,
+    Op,
+    attach,
+    check_inplace,
+    defop,
+    run,
+    saved_as,
+    variadic,
+)
 from ember._tensor import Size, Tensor, make, wrap_dim, wrap_dims
 
 
@@ -284,7 +293,7 @@ EXPAND = defop("expand", node="ExpandBackward0", kind=KEEP, view=True,
                # the engine sums the gradient back to the input's shape (fit_gradient)
                backward=lambda grad, self, shape: grad)
 # torch's node saves the input's sizes; ember's keeps them among the gradient's fitting facts
-EXPAND.node_cls._saved_self_sym_sizes = property(lambda node: node._meta[0][0])
+saved_as(EXPAND, self_sym_sizes=lambda node: node._meta[0][0])
 
 
 def expand(self: Tensor, *sizes) -> Tensor:

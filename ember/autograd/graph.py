@@ -169,7 +169,6 @@ class save_on_cpu(saved_tensors_hooks):
 
 def pack_saved(node, hooks: tuple) -> None:
     """Route the tensors ``node`` saved through the innermost pack hook."""
-
     node._args = tuple(Packed(hooks, a) if isinstance(a, Tensor) else a for a in node._args)
     node._versions = None  # the hooks own the saved values now
     node._extras()["packed"] = True
@@ -381,9 +380,7 @@ def fit_gradient(grad, meta):
         if grad_mode.state.enabled or registry._modes or batching.levels or forward_ad.levels:
             grad = sum_to(grad, shape)
         else:  # NOTE [Direct gradient sums]
-            lead = data.ndim - len(shape)
-            dims = tuple(range(lead)) + tuple(lead + i for i, size in enumerate(shape)
-                                              if size == 1 and data.shape[lead + i] != 1)
+            lead, dims = _summed_dims(data.shape, shape)
             summed = sum_forward(np, data, dims, True, data.shape, data.dtype)
             grad = make_tensor(summed.reshape(shape) if lead else summed)
     if data.dtype != np_dtype:
@@ -414,12 +411,18 @@ def _bind_direct_sums() -> None:
     _direct_sums = (registry, batching, forward_ad, SUM_DIM.forward)
 
 
+def _summed_dims(wide: tuple, shape: tuple) -> tuple:
+    """(how many leading dims, the dims to sum with keepdim) that take a gradient of shape
+    ``wide`` back to ``shape``, from which broadcasting widened it."""
+    lead = len(wide) - len(shape)
+    return lead, tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and wide[lead + i] != 1)
+
+
 def sum_to(grad, shape: tuple):
     """Sum ``grad`` over the dimensions that broadcasting added or stretched to reach its
     shape from ``shape`` (HIPS autograd's ``unbroadcast``)."""
-    lead = grad.dim() - len(shape)
-    dims = tuple(range(lead)) + tuple(
-        lead + i for i, size in enumerate(shape) if size == 1 and grad.shape[lead + i] != 1)
+    lead, dims = _summed_dims(grad._data.shape, shape)
     if dims:
         grad = grad.sum(dims, keepdim=True)
     if lead:
