@@ -224,15 +224,20 @@ class Tensor:
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:
         """Mirrors ``Tensor.backward``; see ``ember.autograd.backward``."""
-        from ember import autograd
-
+        autograd = _autograd
         fn = self._grad_fn
         data = self._data
         if (gradient is None and inputs is None and not create_graph and fn is not None
                 and data.size == 1 and data.dtype.kind == "f" and "_phys" not in self.__dict__):
             # The common ``loss.backward()``, without the general path's argument handling:
-            # a one-element real output seeded with one.
-            autograd.engine.execute([(fn, self._output_nr)], [make(np.ones_like(data))],
+            # a one-element real output seeded with one (a copy of a kept array of ones: an
+            # eighth of ``np.ones_like``'s time; few are kept, one per dtype and shape of
+            # one element).
+            key = (data.dtype, data.shape)
+            one = _ONES.get(key)
+            if one is None:
+                one = _ONES[key] = np.ones(data.shape, data.dtype)
+            autograd.engine.execute([(fn, self._output_nr)], [make(one.copy())],
                                     bool(retain_graph), False)
             return
         autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
@@ -570,6 +575,9 @@ def _python_scalar(data, dt: _dtype.dtype):
 _new = object.__new__
 
 
+_ONES: dict = {}  # Tensor.backward's seeds, by (dtype, shape)
+
+
 def make(data: ndarray, requires_grad: bool = False, grad_fn=None, version: list | None = None
          ) -> Tensor:
     """Wrap an array as a Tensor without argument parsing (the internal constructor)."""
@@ -656,4 +664,5 @@ Tensor.type_as = _type_as
 
 
 # last: the autograd package imports this module's names
+from ember import autograd as _autograd  # noqa: E402
 from ember.autograd.grad_mode import state as _grad_state  # noqa: E402

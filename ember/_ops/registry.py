@@ -118,7 +118,10 @@ class Op:
         self.save_idx = tuple(i for i in params if i != "result")
         self.saves_all = len(self.save_idx) == nin and self.needs is None
         self.no_inputs = (None,) * nin
-        self.binary = nin == 2 and promote == (0, 1)
+        # binary: two operands that promote together, the second a tensor or a number;
+        # an op of one input and a number that promotes with it (x ** 2.5, x * 2 as
+        # MulBackward1) takes the same path
+        self.binary = nin <= 2 and promote == (0, 1)
         self.scalar_array = (name, node) in _SCALAR_ARRAY_OPS
         # The formulas' argument names (torch's: self, other, exponent, ...), for the
         # ``grad_fn._saved_<name>`` attributes.

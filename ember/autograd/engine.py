@@ -58,9 +58,12 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
         root, root_nr = GraphRoot(tuple(roots)), 0
         first = list(grads)
 
-    deps, order = _discover(root)
     wanted = runs = captured = None
-    if targets is not None:
+    if targets is None:
+        deps = _discover(root, None)
+    else:
+        order = [root]
+        deps = _discover(root, order)
         wanted = {}
         for i, (node, nr) in enumerate(targets):
             wanted.setdefault(node, []).append((nr, i))
@@ -82,38 +85,31 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
         ready = [(root._key, root)]
         while ready:
             node = heappop(ready)[1]
+            # Gradients arrive in a buffer only when one is not None, so ``inputs`` is None
+            # exactly when nothing arrived, unless hooks replaced them (or at the root).
             inputs = buffers.pop(node, None)
-            if inputs is None:
-                inputs = [None] * node.num_outputs
             extra = node._extra
             if extra is not None:
-                inputs = _pre_hooks(node, extra, inputs)
+                inputs = _pre_hooks(node, extra, inputs or [None] * node.num_outputs)
+                if node is not root and all(g is None for g in inputs):
+                    inputs = None
             if wanted is not None:
                 if node in wanted:
                     for nr, i in wanted[node]:
-                        captured[i] = inputs[nr]
+                        captured[i] = inputs[nr] if inputs is not None else None
                 if node not in runs:
                     continue
             events = None
             if prof is not None and type(node) is not GraphRoot:
-                events = prof.node_events(node, inputs)
-            for g in inputs:
-                if g is not None:
-                    break
-            else:
-                if node is not root:  # nothing arrived: pass "no gradient" along
-                    inputs = None
-            g = None
+                events = prof.node_events(node, inputs or [None] * node.num_outputs)
             if inputs is None:
                 if type(node) is AccumulateGrad:  # its hooks still run (as in torch)
                     node.apply([None])
                 outputs = [None] * len(node._next)
-            elif anomaly[0]:
-                outputs = _apply_watched(node, inputs)
             else:
-                outputs = node.apply(inputs)
-            if inputs is not None and extra is not None and "post" in extra:
-                outputs = _post_hooks(extra["post"], outputs, inputs)
+                outputs = node.apply(inputs) if not anomaly[0] else _apply_watched(node, inputs)
+                if extra is not None and "post" in extra:
+                    outputs = _post_hooks(extra["post"], outputs, inputs)
             if events is not None:
                 prof.close(events[1])
             if not retain_graph:
@@ -163,10 +159,10 @@ def _apply_watched(node, inputs: list) -> list:
     return outputs
 
 
-def _discover(root) -> tuple[dict, list]:
-    """Count each reachable node's incoming edges; also return the nodes in discovery order."""
+def _discover(root, order: list | None) -> dict:
+    """Count each reachable node's incoming edges; also append the nodes to ``order`` in
+    discovery order, when given."""
     deps = {}
-    order = [root]
     stack = [root]
     while stack:
         for nxt in stack.pop()._next:
@@ -176,9 +172,10 @@ def _discover(root) -> tuple[dict, list]:
                 deps[nxt] += 1
             else:
                 deps[nxt] = 1
-                order.append(nxt)
                 stack.append(nxt)
-    return deps, order
+                if order is not None:
+                    order.append(nxt)
+    return deps
 
 
 def _prune(root, deps: dict, wanted: dict, accumulate: bool) -> set:
