@@ -68,13 +68,19 @@ def _scalar_array(value, kind: type, dtype):
     return array
 
 
+# the op families (defining modules) whose formulas may run as programs: their Python code
+# branches on dtypes, shapes and saved numbers only (NOTE [Formula programs] in
+# ember/autograd/programs.py)
+_REPLAYED_FAMILIES = frozenset(("ember._ops.pointwise",))
+
+
 class Op:
     """One op: its torch name, its node's name, forward, per-input backward formulas."""
 
     __slots__ = ("name", "node", "node_cls", "forward", "backward", "nin", "kind", "promote",
                  "save_idx", "saves_all", "no_inputs", "save_result", "binary", "view", "jvp",
                  "check", "multi", "needs", "kept", "arg_names", "family", "real_formulas",
-                 "scalar_array", "layout_params")
+                 "scalar_array", "layout_params", "replayed")
 
     def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
                  check, multi, real_formulas=True):
@@ -85,6 +91,7 @@ class Op:
         # trailing parameters torch's op does not take: layout facts a formula reads, as
         # torch's nodes save them (``mat2_sym_strides``); the profiler leaves them out
         self.layout_params = 0
+        self.replayed = False  # see defop
         self.node = node
         self.forward = forward
         # None means not differentiable (no graph is recorded); a tuple has one formula per
@@ -176,6 +183,8 @@ def defop(name: str, *, forward, backward=None, node: str | None = None, nin: in
     op.layout_params = layout_params
     # The module that defines the op: vmap batches the pointwise table's ops elementwise.
     op.family = sys._getframe(1).f_globals.get("__name__")
+    # whether its formulas may run as programs (NOTE [Formula programs])
+    op.replayed = op.family in _REPLAYED_FAMILIES
     return op
 
 

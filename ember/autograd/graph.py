@@ -212,12 +212,16 @@ class OpNode(Node):
             args = tuple(a.unpack() if type(a) is Packed else a for a in args)
         if self._result is not None:
             args = (*args, self._unpack_result())
+        programs = None
+        if op.replayed and not op.multi and not _watched():
+            programs = _late[4]  # NOTE [Formula programs]
         out = []
         for fn, node, meta in zip(op.backward, self._next, self._meta):
             if node is None or fn is None or grad is None:
                 out.append(None)
             else:
-                g = fn(grad, *args)  # None: no gradient (torch's undefined gradient)
+                # None: no gradient (torch's undefined gradient)
+                g = fn(grad, *args) if programs is None else programs(op, fn, grad, args)
                 if g is None:
                     out.append(None)
                 else:
@@ -374,14 +378,11 @@ def fit_gradient(grad, meta):
     shape, np_dtype = meta
     data = grad._data
     if data.shape != shape:
-        if _direct_sums is None:
-            _bind_direct_sums()
-        registry, batching, forward_ad, sum_forward = _direct_sums
-        if grad_mode.state.enabled or registry._modes or batching.levels or forward_ad.levels:
+        if _watched():
             grad = sum_to(grad, shape)
         else:  # NOTE [Direct gradient sums]
             lead, dims = _summed_dims(data.shape, shape)
-            summed = sum_forward(np, data, dims, True, data.shape, data.dtype)
+            summed = _late[3](np, data, dims, True, data.shape, data.dtype)
             grad = make_tensor(summed.reshape(shape) if lead else summed)
     if data.dtype != np_dtype:
         from ember._dtype import from_np
@@ -399,16 +400,26 @@ def fit_gradient(grad, meta):
 # records that sum, so the engine calls the sum's forward (the same function, so the same
 # accumulator and bits) and wraps the array, instead of running two ops (sum, view): 2-3 us
 # less per broadcast gradient. Where something watches, the ops run as torch's do.
-_direct_sums = None
+
+# What the backward's shortcuts need, bound at first use (these modules import this one):
+# registry, batching and forward_ad (whether anything watches the ops), the sum's forward
+# (NOTE [Direct gradient sums]) and ``programs.call`` (NOTE [Formula programs]).
+_late = None
 
 
-def _bind_direct_sums() -> None:
-    global _direct_sums
-    from ember._ops import batching, registry
-    from ember._ops.reduction import SUM_DIM
-    from ember.autograd import forward_ad
+def _watched() -> bool:
+    """Whether the ops a formula runs are watched: recorded (grad mode, ``create_graph``),
+    seen by an op mode (profiler, autocast, compile's tracer) or batched (vmap, forward
+    mode)."""
+    global _late
+    if _late is None:
+        from ember._ops import batching, registry
+        from ember._ops.reduction import SUM_DIM
+        from ember.autograd import forward_ad, programs
 
-    _direct_sums = (registry, batching, forward_ad, SUM_DIM.forward)
+        _late = (registry, batching, forward_ad, SUM_DIM.forward, programs.call)
+    return bool(grad_mode.state.enabled or _late[0]._modes or _late[1].levels
+                or _late[2].levels)
 
 
 def _summed_dims(wide: tuple, shape: tuple) -> tuple:
