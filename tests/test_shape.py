@@ -287,8 +287,21 @@ VIEWS = {
 EXPANDED = {
     "broadcast_to": lambda L, x: x.broadcast_to(2, 3, 4),
     "expand": lambda L, x: x[:1].expand(3, 4),
+    # the other layouts of a source: a strided column, a transposed (Fortran-ordered) block,
+    # an element inside the storage
+    "expand_column": lambda L, x: x[:, 1:2].expand(2, 3, 4),
+    "expand_transposed": lambda L, x: x.t().expand(2, 4, 3),
+    "expand_element": lambda L, x: x[1, 2].expand(2, 3),
     "broadcast_tensors": lambda L, x: lib(L).broadcast_tensors(x, L.zeros(2, 1, 1))[0],
     "meshgrid": lambda L, x: lib(L).meshgrid(x[0], x[1], indexing="xy")[1],
+}
+# expanded views whose elements do not overlap: torch writes through them
+WRITABLE_EXPANDED = {
+    "expand_empty": lambda L, x: x[:0, :1].expand(2, 0, 5),
+    "expand_to_zero": lambda L, x: x[:1].expand(0, 4),
+    "expand_size_one": lambda L, x: x[:1].expand(1, 1, 4),
+    "expand_same": lambda L, x: x.expand(3, 4),
+    "expand_column_size_one": lambda L, x: x[:, 1:2].expand(1, 3, 1),
 }
 COPIES = {
     "cat": lambda L, x: lib(L).cat([x, x]),
@@ -353,6 +366,50 @@ def test_expanded_view_sees_base_writes(name):
         results.append(out.clone().tolist())
     assert results[0] == results[1]
     check_raises_like(lambda L: EXPANDED[name](L, _base_tensors(L)).add_(1))
+
+
+@pytest.mark.parametrize("name", list(WRITABLE_EXPANDED))
+def test_expanded_view_without_overlap_is_written_through(name):
+    results = []
+    for L in (torch, ember):
+        base, out, layout = _layout(L, WRITABLE_EXPANDED[name])
+        out.add_(100)
+        results.append((layout, out.tolist(), base.tolist()))
+    assert results[1] == results[0]
+
+
+def _expand_source(L, shape: tuple, how: str):
+    """A tensor of ``shape`` laid out ``how``: inside a larger storage, Fortran-ordered, or
+    strided (every other element)."""
+    n = int(np.prod(shape, dtype=int))
+    if how == "offset":
+        return L.arange(float(2 * n)).reshape(2, *shape)[1]
+    if how == "transposed":
+        return L.arange(float(n)).reshape(shape[::-1]).permute(tuple(range(len(shape)))[::-1])
+    return L.arange(float(2 * n)).reshape(*shape, 2)[..., 1]
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(data=st.data())
+def test_expand_layout_and_writes_like_torch(data):
+    # any source layout, any target: strides, offset, and whether a write goes through
+    # (torch refuses one where elements overlap) and where it lands
+    shape = tuple(data.draw(st.lists(st.integers(0, 3), max_size=3), label="shape"))
+    how = data.draw(st.sampled_from(["offset", "transposed", "strided"]), label="how")
+    sizes = [data.draw(st.sampled_from([n, -1] if n != 1 else [1, 0, 2, 3, -1]))
+             for n in shape]
+    lead = data.draw(st.lists(st.integers(0, 3), max_size=2), label="lead")
+    results = []
+    for L in (torch, ember):
+        x = _expand_source(L, shape, how)
+        out = x.expand((*lead, *sizes))
+        try:
+            out.add_(1)
+            written = x.tolist()
+        except RuntimeError as exc:
+            written = str(exc)
+        results.append((tuple(out.shape), out.stride(), out.storage_offset(), written))
+    assert results[1] == results[0]
 
 
 @pytest.mark.parametrize("name", list(COPIES))

@@ -288,8 +288,37 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
     return run(UNSQUEEZE, input, wrap_dim(dim, input._data.ndim + 1))
 
 
-EXPAND = defop("expand", node="ExpandBackward0", kind=KEEP, view=True,
-               forward=lambda xp, self, shape: xp.broadcast_to(self, shape),
+def _expand_steps(old_shape: tuple, old_steps: tuple, shape: tuple) -> tuple:
+    """The strides torch gives ``old.expand(shape)`` (its inferExpandGeometry), in the units
+    of ``old_steps``: 0 where a dim is stretched or added above 1; a new leading dim of size
+    1 steps over the dims after it (0 over a 0-d source)."""
+    lead = len(shape) - len(old_shape)
+    steps = [s if n == m else 0 for n, m, s in zip(old_shape, shape[lead:], old_steps)]
+    step = shape[lead] * steps[0] if old_shape else 0
+    for size in shape[lead - 1::-1] if lead else ():
+        step = step if size == 1 else 0
+        steps.insert(0, step)
+        step *= size
+    return tuple(steps)
+
+
+def _expanded(xp, self, shape):
+    # The stride-0 view, made from strides (np.broadcast_to checks the shapes with an
+    # iterator, 2.5 us; ``expanded_shape`` has checked them): an array whose memory is one
+    # block gives its buffer directly (0.5 us). Writes are refused, as torch refuses them,
+    # where elements overlap: a stride-0 dim of more than one element (an empty view, or
+    # one that only re-strides size-1 dims, stays writable).
+    strides = _expand_steps(self.shape, self.strides, shape)
+    if self.flags.c_contiguous or self.flags.f_contiguous:
+        view = xp.ndarray(shape, self.dtype, self, 0, strides)
+    else:
+        view = xp.lib.stride_tricks.as_strided(self, shape, strides)
+    if 0 not in shape and any(n > 1 and s == 0 for n, s in zip(shape, strides)):
+        view.flags.writeable = False
+    return view
+
+
+EXPAND = defop("expand", node="ExpandBackward0", kind=KEEP, view=True, forward=_expanded,
                # the engine sums the gradient back to the input's shape (fit_gradient)
                backward=lambda grad, self, shape: grad)
 # torch's node saves the input's sizes; ember's keeps them among the gradient's fitting facts
@@ -1408,6 +1437,11 @@ def stride(self: Tensor, dim: int | None = None):
     data = self._data
     byte_steps = data.strides
     if data.size == 0 and not any(byte_steps):
+        made = self.__dict__.get("_view_src")
+        if made is not None and made[0] is EXPAND:  # zero strides that torch gives too
+            parent = made[1]
+            steps = _expand_steps(parent._data.shape, stride(parent), data.shape)
+            return steps if dim is None else steps[wrap_dim(dim, data.ndim)]
         steps = []
         step = 1
         for size in reversed(data.shape):
