@@ -425,9 +425,18 @@ def _watched() -> bool:
 def _summed_dims(wide: tuple, shape: tuple) -> tuple:
     """(how many leading dims, the dims to sum with keepdim) that take a gradient of shape
     ``wide`` back to ``shape``, from which broadcasting widened it."""
-    lead = len(wide) - len(shape)
-    return lead, tuple(range(lead)) + tuple(
-        lead + i for i, size in enumerate(shape) if size == 1 and wide[lead + i] != 1)
+    key = (wide, shape)
+    found = _SUMMED.get(key)
+    if found is None:
+        if len(_SUMMED) >= 1024:  # a model's few pairs of shapes, not every shape ever seen
+            _SUMMED.clear()
+        lead = len(wide) - len(shape)
+        found = _SUMMED[key] = lead, tuple(range(lead)) + tuple(
+            lead + i for i, size in enumerate(shape) if size == 1 and wide[lead + i] != 1)
+    return found
+
+
+_SUMMED: dict = {}  # _summed_dims's answers: a bias's gradient asks the same every step
 
 
 def sum_to(grad, shape: tuple):
