@@ -281,22 +281,7 @@ class _Tracer(registry.OpMode):
         except _Abort as e:
             self.fail(str(e))
             return self.proceed(op, args)
-        # Watch the arrays ``run`` hands the forward: they carry its casts.
-        calls = []
-        original = op.forward
-        thread = self.thread
-
-        def spy(xp, *a):
-            r = original(xp, *a)
-            if threading.get_ident() == thread:
-                calls.append((a, r))
-            return r
-
-        op.forward = spy
-        try:
-            out = self.proceed(op, args)
-        finally:
-            op.forward = original
+        out, calls = self.proceed_watched(op, args, self.thread)
         try:
             self._record(op, args, dyn, calls, out)
         except _Abort as e:

@@ -9,6 +9,7 @@ calls a forward and records a graph node.
 from __future__ import annotations
 
 import sys
+import threading
 
 from ember import _dtype
 from ember._backend import ndarray, np
@@ -235,6 +236,27 @@ class OpMode:
 
     def run_op(self, op: Op, args: tuple):
         return self.proceed(op, args)
+
+    def proceed_watched(self, op: Op, args: tuple, thread: int) -> tuple:
+        """``self.proceed(op, args)`` while the op's forward is watched: (its output, the
+        (arguments, raw result) of each forward call made in ``thread``). The arrays ``run``
+        hands the forward carry its casts, which a mode that records programs replays (the
+        compile tracer, formula programs)."""
+        calls = []
+        original = op.forward
+
+        def spy(xp, *a):
+            r = original(xp, *a)
+            if threading.get_ident() == thread:
+                calls.append((a, r))
+            return r
+
+        op.forward = spy
+        try:
+            out = self.proceed(op, args)
+        finally:
+            op.forward = original
+        return out, calls
 
 
 def push_mode(mode: OpMode) -> None:

@@ -168,21 +168,8 @@ class _Recorder(registry.OpMode):
         except _Abandon:
             self.failed = True
             return self.proceed(op, args)
-        calls = []
         original = op.forward
-        thread = self.thread
-
-        def spy(xp, *a):
-            r = original(xp, *a)
-            if threading.get_ident() == thread:
-                calls.append((a, r))
-            return r
-
-        op.forward = spy
-        try:
-            out = self.proceed(op, args)
-        finally:
-            op.forward = original
+        out, calls = self.proceed_watched(op, args, self.thread)
         try:
             self._record(op, original, args, inputs, calls, out)
         except _Abandon:
