@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import ember
-from tests.helpers import assert_same, check_op, torch
+from tests.helpers import assert_same, check_op, to_numpy, torch
 
 # (input ``a`` requires grad, ``y`` does not): whether the op's node keeps ``a``.
 KEEPS = {
@@ -343,3 +343,48 @@ def test_rounded_division_saves_its_mode_as_torch() -> None:
         found[L] = [L.div(x, 2.0, rounding_mode=m).grad_fn._saved_rounding_mode
                     for m in ("floor", "trunc")]
     assert found[ember] == found[torch] == ["floor", "trunc"]
+
+
+# nodes whose saved names or values once differed from torch's: the tensor bounds of clamp
+# (``_saved_min``/``_saved_max``), dot's ``_saved_tensor``, the number ``number ** x`` raises
+# (``_saved_self``), and the numbers torch wraps into 0-d tensors where its op takes a tensor
+# (``x * 2``, ``2 / x``: ``_saved_other`` is ``tensor(2)``, of the number's default dtype)
+SAVED_NAMES = {
+    "clamp-tensors": lambda L, x: L.clamp(x, x.detach() - 0.2, x.detach() + 0.1),
+    "dot": lambda L, x: L.dot(x, x.detach() * 2),
+    "rpow": lambda L, x: 2.5 ** x,
+    "mul-int": lambda L, x: x * 2, "rmul-float": lambda L, x: 2.5 * x,
+    "mul-bool": lambda L, x: x * True, "mul-complex": lambda L, x: x * 1j,
+    "div-float": lambda L, x: x / 2.5, "rdiv-int": lambda L, x: 3 / x,
+}
+
+
+def _saved_view(node, names) -> list:
+    found = []
+    for name in names:
+        try:
+            value = getattr(node, name)
+        except RuntimeError as exc:
+            found.append((name, "raises", str(exc)))
+            continue
+        if isinstance(value, (torch.Tensor, ember.Tensor)):
+            found.append((name, "tensor", repr(value.dtype).split(".")[-1],
+                          tuple(value.shape), to_numpy(value).tolist()))
+        else:
+            found.append((name, repr(value)))
+    return found
+
+
+@pytest.mark.parametrize("case", list(SAVED_NAMES))
+def test_saved_names_and_values_match_torch(case: str) -> None:
+    seen = {}
+    for L in (torch, ember):
+        x = L.tensor([0.3, 0.6], dtype=L.float64, requires_grad=True)
+        y = SAVED_NAMES[case](L, x)
+        if L is torch:
+            names = sorted(a for a in dir(y.grad_fn) if a.startswith("_saved_"))
+        before = _saved_view(y.grad_fn, names)
+        (y.abs() if y.is_complex() else y).sum().backward()
+        seen[L] = (y.grad_fn.name(), before, _saved_view(y.grad_fn, names))
+    assert names
+    assert seen[ember] == seen[torch]

@@ -33,9 +33,9 @@ def _check_fused(self, first, second, beta, alpha, *params) -> None:
 
 
 DOT = defop("dot", node="DotBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
-            forward=lambda xp, self, other: xp.dot(self, other),
-            backward=(lambda grad, self, other: grad * other,
-                      lambda grad, self, other: grad * self))
+            forward=lambda xp, self, tensor: xp.dot(self, tensor),  # torch's argument names
+            backward=(lambda grad, self, tensor: grad * tensor,
+                      lambda grad, self, tensor: grad * self))
 MV = defop("mv", node="MvBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
            check=_check_pair,
            forward=lambda xp, self, vec: xp.matmul(self, vec),

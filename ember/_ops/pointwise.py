@@ -340,10 +340,11 @@ POW = defop(
             (self == 0) & (exponent >= 0), 0.0, result * self.log())))
 
 
-def _rpow_backward(grad, exponent, base, result):
-    if base == 0:  # d/dx 0**x: 0 where x >= 0 (torch's convention), else -inf-scaled
+def _rpow_backward(grad, exponent, self, result):
+    # ``self`` is the number raised (torch's name: ``_saved_self``)
+    if self == 0:  # d/dx 0**x: 0 where x >= 0 (torch's convention), else -inf-scaled
         return grad * where(exponent >= 0, 0.0, result * -math.inf)
-    return grad * (result * (math.log(base) if base > 0 else math.nan))
+    return grad * (result * (math.log(self) if self > 0 else math.nan))
 
 
 # ``number ** tensor`` (torch's pow.Scalar): the number is a parameter, not an edge.
@@ -570,10 +571,10 @@ CLAMP_SCALAR = defop(
 
 CLAMP = defop(
     "clamp", node="ClampBackward0", nin=3, save=(0, 1, 2),
-    forward=_clamp,
-    backward=(lambda grad, self, lo, hi: where(_in_bounds(self, lo, hi), grad, 0.0),
-              lambda grad, self, lo, hi: where(self < lo, grad, 0.0),
-              lambda grad, self, lo, hi: where(self > hi, grad, 0.0)))
+    forward=_clamp,  # the formulas' names are torch's ``_saved_min``/``_saved_max``
+    backward=(lambda grad, self, min, max: where(_in_bounds(self, min, max), grad, 0.0),
+              lambda grad, self, min, max: where(self < min, grad, 0.0),
+              lambda grad, self, min, max: where(self > max, grad, 0.0)))
 
 
 def _ties_split(grad, self, other, keep):

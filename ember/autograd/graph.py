@@ -253,7 +253,11 @@ class OpNode(Node):
                             return value
                     raise RuntimeError(SECOND_BACKWARD)
                 value = self._args[index]
-                return value.unpack() if type(value) is Packed else value
+                if type(value) is Packed:
+                    return value.unpack()
+                if index < op.nin and op.scalar_array and type(value) in _WRAPPED:
+                    return _wrapped(value)
+                return value
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def _kept_inputs(self) -> tuple:
@@ -322,6 +326,15 @@ class OpNode(Node):
             self._params = self._args[self._op.nin:]
             self._args = _FREED
             self._result = None
+
+
+# A Python number where torch's op takes a tensor (``x * 2``, ``x / 2.5``) is, in torch, a
+# "wrapped number": a 0-d tensor of the number's default type, and its node saves that tensor.
+_WRAPPED = {bool: np.bool_, int: np.int64, float: np.float64, complex: np.complex128}
+
+
+def _wrapped(value):
+    return make_tensor(np.asarray(value, _WRAPPED[type(value)]))
 
 
 class MultiOutputNode(OpNode):
