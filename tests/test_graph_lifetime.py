@@ -347,8 +347,9 @@ def test_rounded_division_saves_its_mode_as_torch() -> None:
 
 # nodes whose saved names or values once differed from torch's: the tensor bounds of clamp
 # (``_saved_min``/``_saved_max``), dot's ``_saved_tensor``, the number ``number ** x`` raises
-# (``_saved_self``), and the numbers torch wraps into 0-d tensors where its op takes a tensor
-# (``x * 2``, ``2 / x``: ``_saved_other`` is ``tensor(2)``, of the number's default dtype)
+# (``_saved_self``), erfinv's and nextafter's inputs, and the numbers torch wraps into 0-d
+# tensors where its op takes a tensor (``x * 2``, ``2 / x``: ``_saved_other`` is
+# ``tensor(2)``, of the number's default dtype)
 SAVED_NAMES = {
     "clamp-tensors": lambda L, x: L.clamp(x, x.detach() - 0.2, x.detach() + 0.1),
     "dot": lambda L, x: L.dot(x, x.detach() * 2),
@@ -356,6 +357,8 @@ SAVED_NAMES = {
     "mul-int": lambda L, x: x * 2, "rmul-float": lambda L, x: 2.5 * x,
     "mul-bool": lambda L, x: x * True, "mul-complex": lambda L, x: x * 1j,
     "div-float": lambda L, x: x / 2.5, "rdiv-int": lambda L, x: 3 / x,
+    # erfinv keeps its input, not its result; nextafter keeps both inputs
+    "erfinv": lambda L, x: L.erfinv(x), "nextafter": lambda L, x: L.nextafter(x, x * 2),
 }
 
 

@@ -988,9 +988,11 @@ ERF = _unary("erf", "ErfBackward0", _in_float64(_erf64),
              lambda grad, self: grad * (_TWO_OVER_SQRT_PI * (-self * self).exp()), (0,))
 ERFC = _unary("erfc", "ErfcBackward0", _in_float64(_erfc64),
               lambda grad, self: grad * (-_TWO_OVER_SQRT_PI * (-self * self).exp()), (0,))
+# torch's node saves the input and computes erfinv again in backward (the same bits as the
+# result: one deterministic kernel), so ``_saved_self`` is what it keeps
 ERFINV = _unary("erfinv", "ErfinvBackward0", _in_float64(_erfinv64),
-                lambda grad, self, result: grad * (0.5 * _SQRT_PI * (result * result).exp()),
-                ("result",))
+                lambda grad, self: grad * (0.5 * _SQRT_PI * self.erfinv().pow(2).exp()),
+                (0,))
 LGAMMA = _unary("lgamma", "LgammaBackward0", _in_float64(_lgamma64),
                 lambda grad, self: grad * digamma(self), (0,))
 DIGAMMA = _unary("digamma", "DigammaBackward0", _in_float64(_digamma64),
@@ -2015,8 +2017,10 @@ def _nextafter(xp, self, other):
     return xp.nextafter(self, other)
 
 
-NEXTAFTER = defop("nextafter", node="NextafterBackward0", nin=2, forward=_nextafter,
-                  backward=(lambda grad, self, other: grad, _zero_grad))
+# torch's node keeps both inputs (``_saved_self``, ``_saved_other``), which its formulas
+# do not read
+NEXTAFTER = defop("nextafter", node="NextafterBackward0", nin=2, save=(0, 1),
+                  forward=_nextafter, backward=(lambda grad, self, other: grad, _zero_grad))
 
 
 def _frexp(xp, x):
