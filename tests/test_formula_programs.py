@@ -11,10 +11,12 @@ import pytest
 
 import ember
 from ember.autograd import programs
-from tests import test_ops, test_pointwise
+from tests import test_nn_activation, test_ops, test_pointwise
 from tests.helpers import SHAPE_CASES, _check_row_op, assert_same, make_inputs, torch
 
-ROWS = [r for r in test_pointwise.ROWS + test_ops.ROWS if r.grad]
+# the rows of the families whose formulas run as programs (registry's _REPLAYED_FAMILIES),
+# and the arithmetic table, which reaches them through the dunders
+ROWS = [r for r in test_pointwise.ROWS + test_ops.ROWS + test_nn_activation.ROWS if r.grad]
 KINDS = ("0-d", "size-1", "noncontiguous")
 
 

@@ -72,7 +72,7 @@ def _scalar_array(value, kind: type, dtype):
 # the op families (defining modules) whose formulas may run as programs: their Python code
 # branches on dtypes, shapes and saved numbers only (NOTE [Formula programs] in
 # ember/autograd/programs.py)
-_REPLAYED_FAMILIES = frozenset(("ember._ops.pointwise",))
+_REPLAYED_FAMILIES = frozenset(("ember._ops.pointwise", "ember._ops.nn_activation"))
 
 
 class Op:
