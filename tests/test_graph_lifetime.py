@@ -359,7 +359,22 @@ SAVED_NAMES = {
     "div-float": lambda L, x: x / 2.5, "rdiv-int": lambda L, x: 3 / x,
     # erfinv keeps its input, not its result; nextafter keeps both inputs
     "erfinv": lambda L, x: L.erfinv(x), "nextafter": lambda L, x: L.nextafter(x, x * 2),
+    # frexp keeps its exponent, not its input
+    "frexp": lambda L, x: L.frexp(x)[0],
 }
+
+
+@pytest.mark.bitexact
+def test_frexp_gradient_is_torchs_beyond_float32s_range():
+    # torch divides by 2^exponent computed in the default dtype: past 2^128 a float64
+    # input's gradient is 0 (and inf below 2^-128), where the exact value would be finite
+    grads = []
+    for L in (torch, ember):
+        x = L.tensor([2.0 ** 200, 2.0 ** -200, 3.0, -0.75, 0.0], dtype=L.float64,
+                     requires_grad=True)
+        L.frexp(x)[0].sum().backward()
+        grads.append(to_numpy(x.grad).tobytes())
+    assert grads[1] == grads[0]
 
 
 def _saved_view(node, names) -> list:

@@ -35,6 +35,7 @@ from ember._ops.registry import (
     defop,
     not_implemented,
     run,
+    saved_as,
 )
 from ember._tensor import Tensor
 
@@ -2028,17 +2029,17 @@ def _frexp(xp, x):
     return mantissa, exponent.astype(np.int32, copy=False)
 
 
-def _frexp_backward(grads, self):
-    from ember._tensor import make
-
-    # mantissa = self * 2^-exponent, the exponent constant between powers of two.
-    _, exponent = np.frexp(self._data)
-    scale = np.ldexp(np.ones((), dtype=self._data.dtype), -exponent)
-    return grads[0] * make(scale)
+def _frexp_backward(grads, self, result):
+    # mantissa = self * 2^-exponent, the exponent constant between powers of two. As torch's
+    # formula: 2^exponent in the default dtype, so beyond its range (float64 inputs past
+    # 2^128 in float32) the gradient is 0 or inf, as torch's is.
+    return grads[0] / result[1].exp2()
 
 
-FREXP = defop("frexp", node="FrexpBackward0", kind=KEEP, multi=1, save=(0,), forward=_frexp,
-              backward=_frexp_backward)
+# torch's node keeps the exponent (``_saved_exponent``), not the input
+FREXP = defop("frexp", node="FrexpBackward0", kind=KEEP, multi=1, save=("result",),
+              forward=_frexp, backward=_frexp_backward)
+saved_as(FREXP, exponent=lambda node: node._saved_result[1])
 
 
 def _inplace_underivable(name: str):
