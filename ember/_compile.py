@@ -305,37 +305,13 @@ class _Tracer(registry.OpMode):
         return dyn
 
     def _record(self, op, args, dyn, calls, out) -> None:
-        if len(calls) != 1:
-            raise _Abort(f"{op.name} ran its forward {len(calls)} times")
-        passed, raw = calls[0]
-        if len(passed) != len(args):
-            raise _Abort(f"{op.name}'s forward took other arguments")
-        base = list(passed)
-        inputs = []
-        for i, slot in dyn:
-            given = args[i]._data if isinstance(args[i], Tensor) else args[i]
-            arr = passed[i]
-            if arr is given:
-                inputs.append((i, slot, None))
-            elif isinstance(arr, ndarray) and arr.shape == given.shape:
-                inputs.append((i, slot, arr.dtype))
-            else:
-                raise _Abort(f"{op.name}'s input was changed on the way to its forward")
-            base[i] = None
-        for i, a in enumerate(args):
-            # ``run`` may hand a Python number on as a 0-d array of the computing dtype; it
-            # depends only on the number and the dtypes, so it is a parameter like the number
-            if not isinstance(a, (Tensor, ndarray)) and passed[i] is not a and not (
-                    type(a) in (int, float, bool, complex) and type(passed[i]) is ndarray
-                    and passed[i].ndim == 0):
-                raise _Abort(f"{op.name}'s parameter was changed on the way to its forward")
-        fn = op.forward
-        special = getattr(fn, "specialize", None)
-        if special is not None:  # NOTE [Specialised forwards]
-            fn = special(np, *passed)
+        try:
+            fn, base, inputs, raw = registry.forward_record(op, args, dyn, calls)
+        except registry.Unrecordable as e:
+            raise _Abort(str(e)) from None
         if op.multi:
             outs = tuple(self._new_slot(t._data) for t in out)
-            self.steps.append((_MULTI, fn, tuple(base), tuple(inputs), outs))
+            self.steps.append((_MULTI, fn, base, inputs, outs))
             self.last_out = (outs[0], out[0]._data) if outs else None
             for slot, t in zip(outs, out):
                 self.sums[slot] = hash(t._data.tobytes())
@@ -346,8 +322,8 @@ class _Tracer(registry.OpMode):
             # and whether it made an array of the result (a ufunc on 0-d arrays gives a
             # NumPy scalar): both follow from the guarded shapes and dtypes
             cast = np.asarray(raw).dtype != data.dtype
-            self.steps.append((_OP, fn, tuple(base), tuple(inputs), slot,
-                               data.dtype if cast else None, type(raw) is not ndarray))
+            self.steps.append((_OP, fn, base, inputs, slot, data.dtype if cast else None,
+                               type(raw) is not ndarray))
             self.sums[slot] = hash(data.tobytes())
             self.last_out = (slot, data)
 

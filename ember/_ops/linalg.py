@@ -10,7 +10,7 @@ from ember._backend import ndarray, np
 from ember._dtype import FLOAT, cpp_type_name, dtype, scalar_type_name
 from ember._ops.pointwise import where
 from ember._ops.reduction import _return_type
-from ember._ops.registry import KEEP, attach, defop, run, saved_as
+from ember._ops.registry import KEEP, attach, defop, run, saved_as, saved_output
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view, expanded_shape
 from ember._tensor import Tensor, make, wrap_dim
 from ember.autograd import grad_mode
@@ -1344,14 +1344,10 @@ EIGH = defop("linalg_eigh", node="LinalgEighBackward0", kind=KEEP, save=("result
              backward=_eigh_backward)
 
 
-def _output(i: int):
-    return lambda node: node._saved_result[i]
-
-
-saved_as(SVD, U=_output(0), S=_output(1), Vh=_output(2),
+saved_as(SVD, U=saved_output(0), S=saved_output(1), Vh=saved_output(2),
           S_sym_argsize_minus_1=lambda node: node._saved_result[1].shape[-1])
-saved_as(QR, Q=_output(0), R=_output(1))
-saved_as(EIGH, eigenvalues=_output(0), eigenvectors=_output(1))
+saved_as(QR, Q=saved_output(0), R=saved_output(1))
+saved_as(EIGH, eigenvalues=saved_output(0), eigenvectors=saved_output(1))
 saved_as(INV, inverse=lambda node: node._saved_result)
 saved_as(CHOLESKY, L=lambda node: node._saved_result)
 saved_as(MATRIX_EXP, self=lambda node: node._saved_A)

@@ -36,6 +36,7 @@ from ember._ops.registry import (
     not_implemented,
     run,
     saved_as,
+    saved_output,
 )
 from ember._tensor import Tensor
 
@@ -2039,7 +2040,7 @@ def _frexp_backward(grads, self, result):
 # torch's node keeps the exponent (``_saved_exponent``), not the input
 FREXP = defop("frexp", node="FrexpBackward0", kind=KEEP, multi=1, save=("result",),
               forward=_frexp, backward=_frexp_backward)
-saved_as(FREXP, exponent=lambda node: node._saved_result[1])
+saved_as(FREXP, exponent=saved_output(1))
 
 
 def _inplace_underivable(name: str):

@@ -259,6 +259,52 @@ class OpMode:
         return out, calls
 
 
+class Unrecordable(Exception):
+    """A forward call that a replay could not repeat from what was seen of it."""
+
+
+def forward_record(op: Op, args: tuple, inputs: list, calls: list) -> tuple:
+    """What a replay of ``op``'s forward needs, from the ``calls`` ``proceed_watched`` saw:
+    (the function to call, NOTE [Specialised forwards] in ember/_compile.py; the arguments
+    it got, None at the inputs; per input (position, slot, the dtype ``run`` cast it to or
+    None); the raw result). ``inputs`` pairs each input position with the recorder's slot.
+    Raises Unrecordable where the forward ran other than once, or got other arguments than
+    these inputs (cast at most) and these parameters (a number at most made a 0-d array of
+    the computing dtype, which depends only on the number and the dtypes)."""
+    if len(calls) != 1:
+        raise Unrecordable(f"{op.name} ran its forward {len(calls)} times")
+    passed, raw = calls[0]
+    if len(passed) != len(args):
+        raise Unrecordable(f"{op.name}'s forward took other arguments")
+    base = list(passed)
+    feeds = []
+    for i, slot in inputs:
+        given = args[i]._data if isinstance(args[i], Tensor) else args[i]
+        array = passed[i]
+        if array is given:
+            feeds.append((i, slot, None))
+        elif isinstance(array, ndarray) and array.shape == given.shape:
+            feeds.append((i, slot, array.dtype))
+        else:
+            raise Unrecordable(f"{op.name}'s input was changed on the way to its forward")
+        base[i] = None
+    for i, a in enumerate(args):
+        if not isinstance(a, (Tensor, ndarray)) and passed[i] is not a and not (
+                type(a) in (int, float, bool, complex) and type(passed[i]) is ndarray
+                and passed[i].ndim == 0):
+            raise Unrecordable(f"{op.name}'s parameter was changed on the way to its forward")
+    fn = op.forward
+    special = getattr(fn, "specialize", None)
+    if special is not None:
+        fn = special(np, *passed)
+    return fn, tuple(base), tuple(feeds), raw
+
+
+def saved_output(i: int):
+    """For ``saved_as``: output ``i`` of a several-output op's saved results."""
+    return lambda node: node._saved_result[i]
+
+
 def push_mode(mode: OpMode) -> None:
     """Make ``mode`` the outermost active mode."""
     _set_modes(_modes + (mode,))

@@ -168,12 +168,20 @@ class _Recorder(registry.OpMode):
         except _Abandon:
             self.failed = True
             return self.proceed(op, args)
-        original = op.forward
         out, calls = self.proceed_watched(op, args, self.thread)
         try:
-            self._record(op, original, args, inputs, calls, out)
-        except _Abandon:
+            fn, base, feeds, raw = registry.forward_record(op, args, inputs, calls)
+        except registry.Unrecordable:
             self.failed = True
+            return out
+        self.made.append(out)
+        data = out._data
+        slot = self._slot(data)
+        if op.view:
+            self.views.add(slot)
+        cast = np.asarray(raw).dtype != data.dtype
+        self.steps.append((fn, base, feeds, slot, data.dtype if cast else None,
+                           type(raw) is not ndarray))
         return out
 
     def _inputs(self, op, args) -> list:
@@ -191,35 +199,6 @@ class _Recorder(registry.OpMode):
                     isinstance(b, (Tensor, ndarray)) for b in a):
                 raise _Abandon
         return inputs
-
-    def _record(self, op, forward, args, inputs, calls, out) -> None:
-        if len(calls) != 1:
-            raise _Abandon
-        passed, raw = calls[0]
-        if len(passed) != len(args):
-            raise _Abandon
-        base = list(passed)
-        feeds = []
-        for i, slot in inputs:
-            given = self.arrays[slot]
-            array = passed[i]
-            if array is given:
-                feeds.append((i, slot, None))
-            elif isinstance(array, ndarray) and array.shape == given.shape:
-                feeds.append((i, slot, array.dtype))  # run cast it
-            else:
-                raise _Abandon
-            base[i] = None
-        special = getattr(forward, "specialize", None)
-        fn = special(np, *passed) if special is not None else forward
-        self.made.append(out)
-        data = out._data
-        slot = self._slot(data)
-        if op.view:
-            self.views.add(slot)
-        cast = np.asarray(raw).dtype != data.dtype
-        self.steps.append((fn, tuple(base), tuple(feeds), slot, data.dtype if cast else None,
-                           type(raw) is not ndarray))
 
     def finish(self, result):
         """The replay function of the trace, or _EAGER."""
