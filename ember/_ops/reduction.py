@@ -18,7 +18,7 @@ import warnings
 from ember import _dtype
 from ember._backend import np
 from ember._ops import batching
-from ember._ops.registry import KEEP, attach, defop, not_implemented, run, saved_as
+from ember._ops.registry import KEEP, attach, audit, defop, not_implemented, run, saved_as
 from ember._tensor import Tensor, make, wrap_dim, wrap_dims
 from ember.autograd import grad_mode
 from ember.autograd.forward_ad import not_supported
@@ -242,6 +242,8 @@ MEAN_DIM = defop("mean", node="MeanBackward1", kind=KEEP, forward=_mean,
 for _op in (MEAN, MEAN_DIM):  # torch's mean nodes also save the input's element count
     saved_as(_op, self_sym_numel=lambda node: math.prod(node._saved_self_sym_sizes))
 del _op
+# their formulas branch on the saved dims only
+audit(SUM, SUM_DIM, MEAN, MEAN_DIM)
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001

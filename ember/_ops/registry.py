@@ -81,7 +81,7 @@ class Op:
     __slots__ = ("name", "node", "node_cls", "forward", "backward", "nin", "kind", "promote",
                  "save_idx", "saves_all", "no_inputs", "save_result", "binary", "view", "jvp",
                  "check", "multi", "needs", "kept", "arg_names", "family", "real_formulas",
-                 "scalar_array", "layout_params", "replayed")
+                 "scalar_array", "layout_params", "replayed", "audited")
 
     def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
                  check, multi, real_formulas=True):
@@ -93,6 +93,7 @@ class Op:
         # torch's nodes save them (``mat2_sym_strides``); the profiler leaves them out
         self.layout_params = 0
         self.replayed = False  # see defop
+        self.audited = False
         self.node = node
         self.forward = forward
         # None means not differentiable (no graph is recorded); a tuple has one formula per
@@ -184,9 +185,19 @@ def defop(name: str, *, forward, backward=None, node: str | None = None, nin: in
     op.layout_params = layout_params
     # The module that defines the op: vmap batches the pointwise table's ops elementwise.
     op.family = sys._getframe(1).f_globals.get("__name__")
-    # whether its formulas may run as programs (NOTE [Formula programs])
-    op.replayed = op.family in _REPLAYED_FAMILIES
+    # whether its formulas may run as programs (NOTE [Formula programs]); ``audited`` stays
+    # when ``replayed`` turns off, and admits the op's nodes to graph programs (NOTE [Graph
+    # programs]), as ``audit`` does for single ops of other families
+    op.replayed = op.audited = op.family in _REPLAYED_FAMILIES
     return op
+
+
+def audit(*ops: Op) -> None:
+    """Admit ops of a family not audited as a whole to graph programs (NOTE [Graph
+    programs]): their formulas' Python code branches on dtypes, shapes and saved numbers
+    only."""
+    for op in ops:
+        op.audited = True
 
 
 _VARIADIC: dict = {}

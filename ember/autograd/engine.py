@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from heapq import heappop, heappush
 
-from ember.autograd import anomaly_mode, grad_mode
+from ember.autograd import anomaly_mode, grad_mode, programs
 from ember.autograd.graph import AccumulateGrad, GraphRoot, call_tensor_hook, grad_edge
 
 # The recording profiler (autograd/profiler.py sets it), told of every node the engine runs.
@@ -72,6 +72,9 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
         captured = [None] * len(targets)
 
     prof = profiler
+    # NOTE [Graph programs]: a plain backward may run as one program, or be recorded as one
+    graphed = (targets is None and not create_graph and prof is None and root_nr == 0
+               and not anomaly_mode.state[0])
     stack = _running.callbacks
     if stack is None:
         stack = _running.callbacks = []
@@ -80,7 +83,12 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
     prev = grad_mode.state.enabled
     grad_mode.state.enabled = create_graph
     anomaly = anomaly_mode.state
+    tracer = None
     try:
+        if graphed:
+            tracer = programs.graph_backward(root, first[0], retain_graph)
+            if tracer is True:
+                return None
         buffers = {root: first}
         ready = [(root._key, root)]
         while ready:
@@ -107,6 +115,8 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
                     node.apply([None])
                 outputs = [None] * len(node._next)
             else:
+                if tracer is not None and type(node) is AccumulateGrad:
+                    tracer.sink(node, inputs)
                 outputs = node.apply(inputs) if not anomaly[0] else _apply_watched(node, inputs)
                 if extra is not None and "post" in extra:
                     outputs = _post_hooks(extra["post"], outputs, inputs)
@@ -136,11 +146,15 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
             outputs = grad = None
             if events is not None:
                 prof.close(events[0])
+        if tracer is not None:
+            tracer.finish()
         i = 0
         while i < len(callbacks):  # the list may grow while it runs
             callbacks[i]()
             i += 1
     finally:
+        if tracer is not None and tracer is not True:
+            tracer.abandon()
         grad_mode.state.enabled = prev
         stack.pop()
     return captured
