@@ -188,7 +188,8 @@ def defop(name: str, *, forward, backward=None, node: str | None = None, nin: in
     # whether its formulas may run as programs (NOTE [Formula programs]); ``audited`` stays
     # when ``replayed`` turns off, and admits the op's nodes to graph programs (NOTE [Graph
     # programs]), as ``audit`` does for single ops of other families
-    op.replayed = op.audited = op.family in _REPLAYED_FAMILIES
+    op.replayed = op.family in _REPLAYED_FAMILIES
+    op.audited = op.replayed and not multi
     return op
 
 
@@ -197,7 +198,7 @@ def audit(*ops: Op) -> None:
     programs]): their formulas' Python code branches on dtypes, shapes and saved numbers
     only."""
     for op in ops:
-        op.audited = True
+        op.audited = not op.multi  # a node of several outputs is the engine's
 
 
 _VARIADIC: dict = {}

@@ -47,6 +47,7 @@ class Node:
     # collection nearer. ``next_functions`` builds torch's pairs when asked.
     __slots__ = ("_next", "_nrs", "_key", "_extra", "__weakref__")
     num_outputs = 1
+    _op = None  # the op record of an OpNode (its slot); graph programs ask any node
 
     @property
     def next_functions(self) -> tuple:

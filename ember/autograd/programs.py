@@ -314,8 +314,8 @@ def _graph_key(root, seed):
                 return None
             append(_SINK)
             continue
-        op = getattr(node, "_op", None)
-        if op is None or not op.audited or op.multi:
+        op = node._op
+        if op is None or not op.audited:
             return None
         args = node._args
         if args is _FREED:
@@ -354,6 +354,8 @@ def _graph_key(root, seed):
                 key += (j, array.dtype, array.shape)
             elif a is None:
                 append(None)
+            elif kind is float and a == a and a:  # a zero's sign and nan: _key_value
+                key += (float, a)
             elif not _key_value(key, kind, a):
                 return None
     append(tuple(sorted(range(len(ranks)), key=ranks.__getitem__)))
