@@ -1,9 +1,10 @@
 """``ember.compile`` on the step functions of W1, W2, W4 and W8 against torch eager.
 
-Each workload of ``benchmarks/run.py`` is built three times: ember eager, ember with its
-step function compiled (``ember._compile.compile``), and torch eager; the three are timed
-interleaved, repeat by repeat, after warm-up (which includes the compiled step's tracing
-calls). Ratios are against torch eager (below 1x: faster than torch)::
+Each workload of ``benchmarks/run.py`` is built three times, each in a worker process of
+its own (benchmarks/run.py's ``Worker``): ember eager, ember with its step function compiled
+(``ember.compile``), and torch eager; the three are timed interleaved, repeat by repeat, after
+warm-up (which includes the compiled step's tracing calls). Ratios are against torch eager
+(below 1x: faster than torch)::
 
     python -m benchmarks.bench_compile [--quick] [--only W4 ...] [--threads 1]
 
@@ -14,21 +15,12 @@ slower, in either library; one thread each compares the libraries, not their thr
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
-from types import ModuleType
 
-from benchmarks.run import WORKLOADS, load_libraries, time_interleaved
+from benchmarks.run import WORKLOADS, Worker, load_libraries, time_in_workers
 
 NAMES = ("W1", "W2", "W4", "W8")
-
-
-def _compiled(make, lib: ModuleType):
-    step = lib.compile(make(lib))
-    for _ in range(3):  # two tracing calls per guard set, then the program
-        step()
-    return step
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,25 +36,26 @@ def main(argv: list[str] | None = None) -> None:
             os.environ[name] = str(args.threads)
     repeats = 3 if args.quick else 7
     scale = 0.25 if args.quick else 1.0
-    libs = load_libraries()
-    if args.threads and "torch" in libs:
-        libs["torch"].set_num_threads(args.threads)
+    libs = load_libraries()  # which are installed (the workers import their own)
     print(f"{'workload':<10}{'ember':>14}{'compiled':>14}{'torch':>14}{'eager/t':>9}"
           f"{'comp/t':>9}")
-    for name in args.only or NAMES:
-        make, unit, seconds = WORKLOADS[name]
-        makers = {"ember": functools.partial(make, libs["ember"]),
-                  "compiled": functools.partial(_compiled, make, libs["ember"])}
-        if "torch" in libs:
-            makers["torch"] = functools.partial(make, libs["torch"])
-        medians = time_interleaved(makers, repeats, seconds * scale)
-        us = {k: v * 1e6 for k, v in medians.items()}
-        torch_us = us.get("torch")
-        line = f"{name:<10}{us['ember']:>14,.1f}{us['compiled']:>14,.1f}"
-        if torch_us:
-            line += (f"{torch_us:>14,.1f}{us['ember'] / torch_us:>8.2f}x"
-                     f"{us['compiled'] / torch_us:>8.2f}x")
-        print(line + f"  ({unit})", flush=True)
+    workers = {"ember": Worker("ember"), "compiled": Worker("ember", compiled=True)}
+    if "torch" in libs:
+        workers["torch"] = Worker("torch")
+    try:
+        for name in args.only or NAMES:
+            unit, seconds = WORKLOADS[name][1:]
+            medians = time_in_workers(workers, name, repeats, seconds * scale)
+            us = {k: v * 1e6 for k, v in medians.items()}
+            torch_us = us.get("torch")
+            line = f"{name:<10}{us['ember']:>14,.1f}{us['compiled']:>14,.1f}"
+            if torch_us:
+                line += (f"{torch_us:>14,.1f}{us['ember'] / torch_us:>8.2f}x"
+                         f"{us['compiled'] / torch_us:>8.2f}x")
+            print(line + f"  ({unit})", flush=True)
+    finally:
+        for worker in workers.values():
+            worker.close()
 
 
 if __name__ == "__main__":

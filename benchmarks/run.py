@@ -1,9 +1,10 @@
 """ember's benchmark suite: the workloads of the performance goals, on ember and torch.
 
 Each workload is written once against the torch API and run with each library module
-(``ember``, and ``torch`` when installed), interleaved repeat by repeat after warm-up, so both
-see the same machine load. The table gives medians and ember/torch ratios (above 1x: ember
-is slower). All workloads are float32 on the CPU:
+(``ember``, and ``torch`` when installed), each in a worker process of its own (``Worker``),
+interleaved repeat by repeat after warm-up, so both see the same machine load. The table
+gives medians and ember/torch ratios (above 1x: ember is slower). All workloads are float32
+on the CPU:
 
 W1   the seed cell: ``y = x**3; z = sin(y); z.backward(); x.grad.zero_()``
 W2   the seed's sigmoid neuron: binary cross-entropy over 3 samples, backward, grads reset
@@ -25,6 +26,7 @@ Usage::
     python -m benchmarks                 # everything (a few minutes)
     python -m benchmarks --only W4 --only W8
     python -m benchmarks --quick --json results.json
+    python -m benchmarks --same-process  # both libraries timed in this one process
 
 Some machines set ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE``, which slows NumPy's matmul;
 to see the figures without them, run ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m
@@ -259,18 +261,22 @@ def _calibrate(timer: timeit.Timer, seconds: float) -> int:
         number *= 10
 
 
+def _warm_timer(step: Step, seconds: float) -> tuple[timeit.Timer, int]:
+    """A timer of ``step`` after warm-up, and the calls per repeat that last ``seconds``."""
+    for _ in range(2):  # warm-up: first-call caches, gradients allocated
+        step()
+    # timeit switches the garbage collector off; a user's program runs with it on, and it
+    # costs a library in proportion to the objects each op creates
+    timer = timeit.Timer(step, setup="gc.enable()", globals={"gc": gc})
+    return timer, _calibrate(timer, seconds)
+
+
 def time_interleaved(makers: dict[str, Callable[[], Step]], repeats: int,
                      seconds: float) -> dict[str, float]:
     """Median seconds per call for each entry of ``makers``, repeats interleaved."""
     timers, numbers = {}, {}
     for name, make in makers.items():
-        step = make()
-        for _ in range(2):  # warm-up: first-call caches, gradients allocated
-            step()
-        # timeit switches the garbage collector off; a user's program runs with it on, and
-        # it costs a library in proportion to the objects each op creates
-        timers[name] = timeit.Timer(step, setup="gc.enable()", globals={"gc": gc})
-        numbers[name] = _calibrate(timers[name], seconds)
+        timers[name], numbers[name] = _warm_timer(make(), seconds)
     samples: dict[str, list[float]] = {name: [] for name in makers}
     for _ in range(repeats):
         for name in makers:
@@ -278,14 +284,91 @@ def time_interleaved(makers: dict[str, Callable[[], Step]], repeats: int,
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
-def _child(code: str) -> dict:
-    """Runs ``code`` in a fresh interpreter (bytecode cached) and returns the JSON it prints
-    on its last line."""
+class Worker:
+    """One library's own process, running its side of each workload when asked: a library
+    is timed in a process as its users run it, without the other's objects in the heap (the
+    garbage collector's full collections walk every object the process holds: torch's import
+    leaves about 146,000, which a library allocating Python objects per op would pay for in
+    a shared process) or the other's thread pools and allocator state. The parent alternates
+    the workers repeat by repeat, so both still see the same machine load."""
+
+    def __init__(self, module: str, compiled: bool = False) -> None:
+        self.module = module
+        self.compiled = compiled  # the step function through ``lib.compile``
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.run", "--worker", module], cwd=REPO,
+            env=_child_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._answer()  # the import done
+
+    def ask(self, **request) -> dict:
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def _answer(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.module} worker stopped (see its output above)")
+        return json.loads(line)
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:  # it stopped already
+            pass
+        self.proc.wait(timeout=60)
+
+
+def _serve(module: str) -> None:
+    """A worker's loop (``Worker``): {"setup": workload, "seconds": s, "compiled": c} builds,
+    warms up and calibrates the workload's step; {"time": true} answers the seconds per call
+    of one repeat."""
+    lib = importlib.import_module(module)
+    reply = sys.stdout
+    sys.stdout = sys.stderr  # a workload's own prints must not reach the parent's pipe
+    print(json.dumps({"ready": True}), file=reply, flush=True)
+    timer = number = None
+    for line in sys.stdin:
+        request = json.loads(line)
+        if "setup" in request:
+            timer = number = None
+            gc.collect()
+            step = WORKLOADS[request["setup"]][0](lib)
+            if request["compiled"]:
+                step = lib.compile(step)
+                for _ in range(3):  # two tracing calls per guard set, then the program
+                    step()
+            timer, number = _warm_timer(step, request["seconds"])
+            answer = {"number": number}
+        else:
+            answer = {"seconds": timer.timeit(number) / number}
+        print(json.dumps(answer), file=reply, flush=True)
+
+
+def time_in_workers(workers: dict[str, Worker], workload: str, repeats: int,
+                    seconds: float) -> dict[str, float]:
+    """Median seconds per call of ``workload`` in each worker, repeats interleaved."""
+    for worker in workers.values():
+        worker.ask(setup=workload, seconds=seconds, compiled=worker.compiled)
+    samples: dict[str, list[float]] = {name: [] for name in workers}
+    for _ in range(repeats):
+        for name, worker in workers.items():
+            samples[name].append(worker.ask(time=True)["seconds"])
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def _child_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
-                          text=True, check=True)
+    return env
+
+
+def _child(code: str) -> dict:
+    """Runs ``code`` in a fresh interpreter (bytecode cached) and returns the JSON it prints
+    on its last line."""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_child_env(),
+                          capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -400,7 +483,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--same-process", action="store_true",
+                        help="time both libraries in this one process (as before the workers)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        _serve(args.worker)
+        return
     names = args.only or list(NAMES)
     repeats = args.repeats or (3 if args.quick else 7)
     scale = 0.25 if args.quick else 1.0
@@ -408,18 +497,27 @@ def main(argv: list[str] | None = None) -> None:
     libs = load_libraries()
     with_torch = "torch" in libs
     versions = ", ".join(f"{n} {getattr(m, '__version__', '?')}" for n, m in libs.items())
+    where = "one process" if args.same_process else "a process each"
     print(f"python {sys.version.split()[0]}; {versions}; medians of {repeats} interleaved "
-          f"repeats\n")
+          f"repeats, {where}\n")
     report = Report("torch" if with_torch else None)
-    for name in names:
-        if name not in WORKLOADS:
-            continue
-        make, unit, seconds = WORKLOADS[name]
-        gc.collect()
-        medians = time_interleaved({n: functools.partial(make, lib) for n, lib in libs.items()},
-                                   repeats, seconds * scale)
-        report.row(name, unit, medians["ember"] * 1e6,
-                   medians["torch"] * 1e6 if with_torch else None)
+    timed = [name for name in names if name in WORKLOADS]
+    workers = {} if args.same_process or not timed else {n: Worker(n) for n in libs}
+    try:
+        for name in timed:
+            make, unit, seconds = WORKLOADS[name]
+            if workers:
+                medians = time_in_workers(workers, name, repeats, seconds * scale)
+            else:
+                gc.collect()
+                medians = time_interleaved(
+                    {n: functools.partial(make, lib) for n, lib in libs.items()}, repeats,
+                    seconds * scale)
+            report.row(name, unit, medians["ember"] * 1e6,
+                       medians["torch"] * 1e6 if with_torch else None)
+    finally:
+        for worker in workers.values():
+            worker.close()
     if "mm2048" in names:
         medians = matmul_2048(repeats)
         report.row("mm2048 (vs numpy)", "ms", medians["ember"] * 1e3, medians["numpy"] * 1e3,
