@@ -44,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import timeit
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +54,12 @@ REPO = Path(__file__).resolve().parent.parent
 PYCACHE = Path(tempfile.gettempdir()) / "ember-bench-pycache"
 
 Step = Callable[[], object]
+
+# Seconds between one worker's repeat and the next's: BLAS and OpenMP threads spin for a
+# while after their last parallel work before they sleep (OpenBLAS's for about 2^28
+# cycles), and a worker's spinning threads would take the cores from the next worker's
+# repeat, which no user of one library meets.
+SETTLE = 0.2
 
 
 # --- the workloads: each takes the library module and returns one iteration's callable ------
@@ -353,6 +360,7 @@ def time_in_workers(workers: dict[str, Worker], workload: str, repeats: int,
     samples: dict[str, list[float]] = {name: [] for name in workers}
     for _ in range(repeats):
         for name, worker in workers.items():
+            time.sleep(SETTLE)
             samples[name].append(worker.ask(time=True)["seconds"])
     return {name: statistics.median(s) for name, s in samples.items()}
 
