@@ -340,6 +340,8 @@ def test_watchers_run_the_engine():
     (g,) = ember.autograd.grad((x.exp() * 2).sum(), x)
     (x.exp() * 2).sum().backward(inputs=[x])
     (x.exp() * 2).sum().backward(create_graph=True)
+    with ember.autograd.forward_ad.dual_level():
+        (x.exp() * 2).sum().backward()
     assert sum(counts.values()) == 0
 
 

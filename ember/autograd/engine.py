@@ -73,8 +73,8 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
 
     prof = profiler
     # NOTE [Graph programs]: a plain backward may run as one program, or be recorded as one
-    graphed = (targets is None and not create_graph and prof is None and root_nr == 0
-               and not anomaly_mode.state[0])
+    graphed = (targets is None and len(roots) == 1 and root_nr == 0 and not create_graph
+               and prof is None and not anomaly_mode.state[0])
     stack = _running.callbacks
     if stack is None:
         stack = _running.callbacks = []

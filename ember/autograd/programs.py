@@ -35,7 +35,7 @@ from ember import _dtype
 from ember._backend import ndarray, np
 from ember._ops import registry
 from ember._tensor import Tensor, make
-from ember.autograd.graph import _FREED
+from ember.autograd.graph import _FREED, _watched
 from ember.autograd.graph import AccumulateGrad as _AccumulateGrad
 
 _programs: dict = {}   # signature -> replay function, _SEEN or _EAGER
@@ -389,7 +389,7 @@ def graph_backward(root, seed, retain_graph: bool):
     """Run a plain backward from ``root`` as its graph program (NOTE [Graph programs]):
     True when it ran; a recorder when the engine should run it under that recorder (then
     ``finish`` or ``abandon`` it); None when the engine runs it as usual."""
-    if not (enabled and graphs) or registry._modes or _levels():
+    if not (enabled and graphs) or _watched():  # the engine has switched grad mode off
         return None
     found = _graph_key(root, seed)
     if found is None:
@@ -420,13 +420,6 @@ def graph_backward(root, seed, retain_graph: bool):
         arrays[i] = None
         nodes[position].apply(inputs)
     return True
-
-
-def _levels() -> bool:
-    from ember._ops import batching
-    from ember.autograd import forward_ad
-
-    return bool(batching.levels or forward_ad.levels)
 
 
 class _GraphRecorder(_Recorder):
