@@ -67,9 +67,8 @@ def call(op, fn, grad, args: tuple):
 
 
 def _signature(fn, grad, args: tuple):
-    """The formula with what decides its ops: dtypes and shapes of the arrays, types and
-    values of the rest (a float zero with its sign, which equality ignores); None for an
-    argument that cannot be keyed (nan, which equals nothing; an unhashable value)."""
+    """The formula with what decides its ops: dtypes and shapes of the arrays, the rest as
+    ``_key_value`` keys it; None when an argument cannot be keyed."""
     data = grad._data
     # the default dtype decides what an integer input computes in
     key = [fn, _dtype._default[0], data.dtype, data.shape]
@@ -79,24 +78,11 @@ def _signature(fn, grad, args: tuple):
             a = a._data
             key.append(a.dtype)
             key.append(a.shape)
-        elif a is None:
-            key.append(None)
-        elif kind is int or kind is bool or kind is str:
-            key.append(kind)
-            key.append(a)
-        elif kind is float:
-            if a != a:
-                return None
-            key.append(kind)
-            key.append(a if a else math.copysign(1.0, a))
-        elif kind is tuple and all(type(v) is int for v in a):
-            key.append(kind)
-            key.append(a)
         elif kind is ndarray:
             key.append(kind)
             key.append(a.dtype)
             key.append(a.shape)
-        else:
+        elif not _key_value(key, kind, a):
             return None
     return tuple(key)
 
@@ -363,8 +349,10 @@ def _graph_key(root, seed):
 
 
 def _key_value(key: list, kind, a) -> bool:
-    """Append what decides a formula's ops of the non-array argument ``a`` to ``key``, as
-    ``_signature`` does; False when it cannot be keyed."""
+    """Append what decides a formula's ops of the argument ``a`` (not an array) of type
+    ``kind`` to ``key``: its type and value, a float zero with its sign (which equality
+    ignores); False when it cannot be keyed (nan, which equals nothing; an unhashable
+    value)."""
     if a is None:
         key.append(None)
     elif kind is int or kind is bool or kind is str:
