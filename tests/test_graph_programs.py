@@ -423,3 +423,26 @@ def test_threads_replay_one_program():
         t.join(timeout=60)
     assert not errors and not any(t.is_alive() for t in threads)
     assert [type(v) for v in programs._graphs.values()] == [tuple]
+
+
+def test_a_formula_that_writes_in_place_stays_on_the_engine():
+    # no audited formula writes in place; one that did would not be replayed
+    from ember._ops import registry
+
+    def formula(grad, self):
+        r = grad * 2.0
+        r.add_(1.0)
+        return r
+
+    op = registry.defop("twice_for_test", node="TwiceForTestBackward0",
+                        forward=lambda xp, x: x * 2, backward=formula)
+    registry.audit(op)
+
+    def run():
+        x = ember.tensor([1.0, -2.0], requires_grad=True)
+        registry.run(op, x).sum().backward()
+        return x.grad
+
+    for _ in range(4):
+        assert run().tolist() == [3.0, 3.0]
+    assert list(programs._graphs.values()) == [programs._EAGER]
