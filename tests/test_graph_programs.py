@@ -233,6 +233,31 @@ def test_inputs_of_other_shapes_that_save_nothing():
         assert grad.tolist() == np.full(shape, 6 // np.prod(shape) * 1.0).tolist()
 
 
+def test_saved_arrays_of_other_layouts_replay_one_program():
+    # strides are not in the key: one program serves a contiguous saved constant and a
+    # transposed one of the same shape, each giving the engine's bits
+    c_np = np.array([[0.5, -1.5, 2.0], [3.0, 0.25, -0.75]])
+
+    def run(transposed):
+        x = ember.tensor([[1.0, 2.0, -3.0], [0.5, -0.5, 4.0]], requires_grad=True)
+        c = ember.tensor(np.ascontiguousarray(c_np.T)).t() if transposed else ember.tensor(c_np)
+        assert c.is_contiguous() != transposed
+        ((x * c).sin() * c).sum().backward()
+        return x.grad
+
+    eager = {}
+    programs.enabled = False
+    for transposed in (False, True):
+        eager[transposed] = run(transposed)
+    programs.enabled = True
+    run(False)
+    run(False)
+    counts = _counted()
+    for transposed in (True, False, True):
+        _assert_same_bits(run(transposed), eager[transposed], f"transposed={transposed}")
+    assert list(counts.values()) == [3]
+
+
 def test_the_engines_order_of_summing_is_kept():
     # three gradients summed in x's buffer, in the order their nodes were made: the
     # programs of the two orders differ, and each gives the engine's bits

@@ -196,7 +196,7 @@ def defop(name: str, *, forward, backward=None, node: str | None = None, nin: in
 def audit(*ops: Op) -> None:
     """Admit ops of a family not audited as a whole to graph programs (NOTE [Graph
     programs]): their formulas' Python code branches on dtypes, shapes and saved numbers
-    only."""
+    only (never on values or strides)."""
     for op in ops:
         op.audited = not op.multi  # a node of several outputs is the engine's
 

@@ -292,8 +292,11 @@ def _define(names: dict, head: str, body: list) -> None:
 #   memory (NOTE [Stealing a gradient]): the replay holds each array once, in the list of
 #   gradients it hands on, so a gradient that is (a view of) the seed, a saved array or
 #   another leaf's gradient is copied, as on the engine.
-# Errors on values (an integer division by zero) are raised by the replay too, before any
-# leaf received anything.
+# Layouts are not in the key: the audited formulas and the engine's sums and fits choose
+# their ops by dtypes, shapes and numbers only, and strides are read inside the forwards,
+# which the replay calls on the arrays at hand (ops whose Python code chooses by strides,
+# as reshape's view-or-copy does, are not audited). Errors on values (an integer division
+# by zero) are raised by the replay too, before any leaf received anything.
 
 _graphs: dict = {}   # key -> (program, sink positions), _SEEN or _EAGER
 _GRAPH_NODES = 16384  # larger graphs stay eager
