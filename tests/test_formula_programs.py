@@ -53,10 +53,11 @@ def _gradients(row, shapes, dtype: str, noncontiguous: bool) -> list:
     return [leaf.grad for leaf in leaves]
 
 
-def _outcome(*args):
+def outcome(gradients, *args):
+    """(``gradients(*args)``, None), or (None, the exception's type and text)."""
     try:
-        return _gradients(*args), None
-    except Exception as exc:  # compared below: the same error each way
+        return gradients(*args), None
+    except Exception as exc:  # compared by the callers: the same error each way
         return None, (type(exc), str(exc))
 
 
@@ -76,10 +77,10 @@ def test_replay_is_eager_bit_for_bit(row, kind):
     noncontiguous = SHAPE_CASES[kind][1]
     for dtype in row.dtypes:
         programs.enabled = False
-        eager, error = _outcome(row, shapes, dtype, noncontiguous)
+        eager, error = outcome(_gradients, row, shapes, dtype, noncontiguous)
         programs.enabled = True
         for run in ("first sighting", "trace", "replay"):
-            got, got_error = _outcome(row, shapes, dtype, noncontiguous)
+            got, got_error = outcome(_gradients, row, shapes, dtype, noncontiguous)
             assert got_error == error, f"{run}: {got_error} != {error}"
             if error is None:
                 for i, (e, g) in enumerate(zip(eager, got)):

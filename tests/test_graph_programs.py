@@ -13,7 +13,7 @@ import ember
 from ember.autograd import programs
 from tests import test_nn_activation, test_ops, test_pointwise
 from tests.helpers import SHAPE_CASES, assert_same, make_inputs, torch
-from tests.test_formula_programs import _assert_same_bits
+from tests.test_formula_programs import _assert_same_bits, outcome
 
 ROWS = [r for r in test_pointwise.ROWS + test_ops.ROWS + test_nn_activation.ROWS if r.grad]
 KINDS = ("0-d", "size-1", "3-d")
@@ -60,13 +60,6 @@ def _row_gradients(row, shapes, dtype: str) -> list:
     return [leaf.grad for leaf in leaves]
 
 
-def _outcome(*args):
-    try:
-        return _row_gradients(*args), None
-    except Exception as exc:  # compared below: the same error each way
-        return None, (type(exc), str(exc))
-
-
 replayed_rows: set = set()
 
 
@@ -76,13 +69,13 @@ def test_replay_is_eager_bit_for_bit(row, kind):
     shapes = SHAPE_CASES[kind][0](row.nargs)
     for dtype in row.dtypes:
         programs.enabled = False
-        eager, error = _outcome(row, shapes, dtype)
+        eager, error = outcome(_row_gradients, row, shapes, dtype)
         programs.enabled = True
         counts = {}
         for run in ("first sighting", "trace", "replay"):
             if run == "replay":
                 counts = _counted()
-            got, got_error = _outcome(row, shapes, dtype)
+            got, got_error = outcome(_row_gradients, row, shapes, dtype)
             assert got_error == error, f"{run}: {got_error} != {error}"
             if error is None:
                 for i, (e, g) in enumerate(zip(eager, got)):

@@ -538,15 +538,15 @@ _new = object.__new__
 # three new ones each (shape, pair, tuple), every one of which the garbage collector tracks
 # until its next pass; each net allocation brings that pass nearer (a 10,000-op chain:
 # 60 young collections -> 34).
-_METAS: dict = {}    # (shape, dtype) -> ((shape, dtype),)
-_METAS_A: dict = {}  # (shape, dtype) -> ((shape, dtype), None)
-_METAS_B: dict = {}  # (shape, dtype) -> (None, (shape, dtype))
+# One dict serves both kinds: a one-input key is (shape, dtype), a two-input one a pair with
+# a None.
+_METAS: dict = {}
 
 
-def _meta_of(metas: dict, key: tuple, meta: tuple) -> tuple:
-    if len(metas) >= 4096:  # a program's few shapes, not every shape ever seen
-        metas.clear()
-    metas[key] = meta
+def _meta_of(key: tuple, meta: tuple) -> tuple:
+    if len(_METAS) >= 4096:  # a program's few shapes, not every shape ever seen
+        _METAS.clear()
+    _METAS[key] = meta
     return meta
 
 
@@ -568,7 +568,7 @@ def _record(op: Op, args: tuple):
             node._nrs = (nr,) if nr else _NRS_0
         d = x._data
         meta = (d.shape, d.dtype)
-        node._meta = _METAS.get(meta) or _meta_of(_METAS, meta, (meta,))
+        node._meta = _METAS.get(meta) or _meta_of(meta, (meta,))
     elif nin == 2:  # the edges and metas spelled out
         a = args[0]
         b = args[1]
@@ -597,12 +597,10 @@ def _record(op: Op, args: tuple):
             fn_b = meta_b = None
         node._next = (fn_a, fn_b)
         node._nrs = (nr_a, nr_b) if nr_a or nr_b else _NRS_00
-        if meta_b is None:  # a tensor and a number (or one that needs no gradient)
-            node._meta = _METAS_A.get(meta_a) or _meta_of(_METAS_A, meta_a, (meta_a, None))
-        elif meta_a is None:
-            node._meta = _METAS_B.get(meta_b) or _meta_of(_METAS_B, meta_b, (None, meta_b))
-        else:  # two lookups would cost more than the pair saves
-            node._meta = (meta_a, meta_b)
+        meta = (meta_a, meta_b)
+        if meta_a is None or meta_b is None:  # a tensor and a number, or one without grad
+            meta = _METAS.get(meta) or _meta_of(meta, meta)
+        node._meta = meta  # two inputs with gradients: hashing both costs more than it saves
     else:  # one loop, no generators (addmm, addcmul, where, ...)
         nexts = []
         nrs = []

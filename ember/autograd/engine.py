@@ -58,10 +58,8 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
         root, root_nr = GraphRoot(tuple(roots)), 0
         first = list(grads)
 
-    wanted = runs = captured = None
-    if targets is None:
-        deps = _discover(root, None)
-    else:
+    wanted = runs = captured = deps = None
+    if targets is not None:
         order = [root]
         deps = _discover(root, order)
         wanted = {}
@@ -89,6 +87,8 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
             tracer = programs.graph_backward(root, first[0], retain_graph)
             if tracer is True:
                 return None
+        if deps is None:  # counted once no program ran (NOTE [Graph programs])
+            deps = _discover(root, None)
         buffers = {root: first}
         ready = [(root._key, root)]
         while ready:

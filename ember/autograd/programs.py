@@ -131,7 +131,7 @@ class _Recorder(registry.OpMode):
         self.failed = False
         self.slots: dict = {}    # id(array) -> slot
         self.arrays: list = []   # slot -> array, alive until the trace ends (ids stay unique)
-        self.views: dict = {}    # slot made by a view op -> the slot it views
+        self.views: set = set()  # slots made by view ops
         self.steps: list = []
         self.made: list = []     # the tensors the ops returned
         self.inputs = []         # (tensor, its version) of the tensor arguments
@@ -167,7 +167,7 @@ class _Recorder(registry.OpMode):
         data = out._data
         slot = self._slot(data)
         if op.view:
-            self.views[slot] = inputs[0][1] if inputs else None
+            self.views.add(slot)
         cast = np.asarray(raw).dtype != data.dtype
         self.steps.append((fn, base, feeds, slot, data.dtype if cast else None,
                            type(raw) is not ndarray))
