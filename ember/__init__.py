@@ -2,7 +2,11 @@
 
 ``import ember as torch``: tensors, autograd and printing behave as torch's do.
 """
-from ember import _dtype
+from ember import _allocator
+
+_allocator.set_thresholds()  # before ember allocates: NOTE [Allocator thresholds]
+
+from ember import _dtype  # noqa: E402
 from ember._device import device
 from ember._dtype import (bfloat16, complex64, complex128, dtype, finfo, float8_e4m3fn,
                           float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz, float8_e8m0fnu,
