@@ -19,8 +19,8 @@ threshold at its ceiling (32 MiB on 64-bit systems) and the trim threshold at tw
 blocks below 32 MiB come from the heap, and the heap keeps up to 64 MiB of free memory for
 the next op instead of handing it back and faulting it in again: what a long-running
 program whose arrays glibc has seen freed gets anyway, from the first step on. torch's
-allocator faces the same choice (users of its CPU build are told to preload jemalloc or
-tcmalloc for it); ember, whose ops allocate more temporaries than torch's fused kernels,
+allocator faces the same choice (PyTorch's performance tuning guide advises preloading
+jemalloc or TCMalloc on CPU); ember, whose ops allocate more temporaries than torch's fused kernels,
 makes it at import, where it costs two library calls.
 
 Nothing is changed where the user has chosen: if the environment sets any of glibc's
