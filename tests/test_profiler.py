@@ -3,7 +3,9 @@ string layout for the same timings, the op and node names of a training step, th
 trace, record_function, schedule, and that recording leaves the op path as it found it."""
 from __future__ import annotations
 
+import gc
 import json
+import threading
 import warnings
 
 import numpy as np
@@ -212,6 +214,90 @@ def test_shapes_and_parents_of_recorded_events():
         x * 2
     assert plain.function_events[0].input_shapes == []
     assert "Input Shapes" not in plain.key_averages().table()
+
+
+def test_recording_keeps_no_object_per_event():
+    # NOTE [Profiler records]: what recording keeps must not bring on garbage collections
+    # the program would not have had (their pauses would be timed as part of some op); the
+    # events become objects only when asked for
+    x = ember.ones(3, requires_grad=True)
+
+    def work(count: int) -> None:
+        for _ in range(count):
+            with ember.profiler.record_function("step"):
+                ember.relu(x * 2).sum().backward()
+
+    def made_less_freed(profiled: bool) -> int:
+        # the collector's count of tracked objects made less those freed, which starts a
+        # collection when it passes a threshold
+        with eprof.profile(record_shapes=True, enabled=profiled) as prof:
+            work(5)  # what is made once (caches, first calls)
+            gc.collect()
+            work(300)
+            count = gc.get_count()[0]
+        return count, prof
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        plain, _ = made_less_freed(False)
+        profiled, prof = made_less_freed(True)
+    finally:
+        if enabled:
+            gc.enable()
+    events = len(prof.function_events)
+    assert events >= 300 * 13
+    assert profiled - plain < events // 100, (profiled, plain)
+
+
+def test_events_of_two_threads():
+    x = ember.ones(3, requires_grad=True)
+    idents = {}
+
+    def worker() -> None:
+        idents["worker"] = threading.get_ident()
+        with ember.profiler.record_function("in worker"):
+            ember.relu(x * 3)
+
+    with eprof.profile() as prof:
+        with ember.profiler.record_function("in main"):
+            thread = threading.Thread(target=worker)
+            thread.start()
+            thread.join(timeout=60)
+            x - 1
+    assert not thread.is_alive()
+    events = prof.function_events
+    assert [e.id for e in events] == sorted(e.id for e in events)
+    assert [e.start_us for e in events] == sorted(e.start_us for e in events)
+    by_name = {e.name: e for e in events}
+    main, work = by_name["in main"], by_name["in worker"]
+    assert main.thread == threading.get_ident() and work.thread == idents["worker"]
+    # nesting stays within each thread: the worker's range is not a child of main's
+    assert work.cpu_parent is None
+    assert [(c.name, c.thread) for c in work.cpu_children] == [
+        ("aten::mul", idents["worker"]), ("aten::relu", idents["worker"])]
+    assert [c.name for c in by_name["aten::relu"].cpu_children] == ["aten::clamp_min"]
+    assert [c.name for c in main.cpu_children] == ["aten::sub"]
+    assert all(e.start_us <= e.end_us for e in events)
+    assert main.start_us <= work.start_us and work.end_us <= main.end_us
+
+
+def test_ranges_left_open_end_at_stop_and_out_of_order_closes():
+    x = ember.ones(3)
+    with eprof.profile() as prof:
+        outer = ember.profiler.record_function("outer").__enter__()
+        inner = ember.profiler.record_function("inner").__enter__()
+        outer.__exit__(None, None, None)  # closed before the range inside it
+        x + 1  # outer is closed: the add is inner's
+        inner.__exit__(None, None, None)
+        ember.profiler.record_function("left open").__enter__()
+        x * 2
+    by_name = {e.name: e for e in prof.function_events}
+    assert by_name["aten::add"].cpu_parent is by_name["inner"]
+    assert by_name["outer"].end_us <= by_name["aten::add"].start_us
+    assert by_name["inner"].end_us >= by_name["aten::add"].end_us
+    assert by_name["left open"].end_us >= by_name["aten::mul"].end_us
+    assert by_name["aten::mul"].cpu_parent is by_name["left open"]
 
 
 def test_record_function_context_and_decorator():

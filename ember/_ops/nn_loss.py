@@ -81,7 +81,7 @@ def _mse_loss(xp, input, target, reduction):
         from ember.autograd.profiler import op_range
 
         # torch's profile shows the reduction as aten::mean inside aten::mse_loss
-        with op_range("aten::mean", [list(loss.shape), [], [], [], []]):
+        with op_range("aten::mean", (loss.shape, (), (), (), ())):
             return _reduce(xp, loss, reduction)
     return _reduce(xp, loss, reduction)
 

@@ -526,7 +526,7 @@ def _relu(xp, x):
 
         # torch's relu runs clamp_min(x, 0), which its profile lists inside aten::relu;
         # NOTE [Bounds first]
-        with op_range("aten::clamp_min", [list(x.shape), []]):
+        with op_range("aten::clamp_min", (x.shape, ())):
             return xp.maximum(0, x)
     return xp.maximum(0, x)
 

@@ -145,7 +145,7 @@ class profile:
             self._recorder = _Recorder(self.record_shapes)
             self._recorder.start()
         if action in _RECORDING and self.record_steps:
-            self._step_event = self._recorder.open("ProfilerStep*", [], user=True)
+            self._step_event = self._recorder.open("ProfilerStep*", (), user=True)
 
     def _leave_action(self, action: ProfilerAction, following) -> None:
         recorder = self._recorder
@@ -158,7 +158,7 @@ class profile:
             if following not in _RECORDING:
                 self._drop()
             else:  # warm-up steps are not reported
-                recorder.events.clear()
+                recorder.clear()
             return
         if action is ProfilerAction.RECORD and following in _RECORDING:
             return

@@ -26,13 +26,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         from ember.autograd.profiler import op_range
 
         # torch's profile shows aten::linear around the ops it runs
-        with op_range("aten::linear", [_sizes(input), _sizes(weight), _sizes(bias)]):
+        with op_range("aten::linear", (_sizes(input), _sizes(weight), _sizes(bias))):
             return _linear(input, weight, bias)
     return _linear(input, weight, bias)
 
 
-def _sizes(t: Tensor | None) -> list:
-    return [] if t is None else list(t.shape)
+def _sizes(t: Tensor | None) -> tuple:
+    return () if t is None else t._data.shape
 
 
 def _linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
