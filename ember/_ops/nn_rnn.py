@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from ember._backend import np
 from ember._ops import batching
+from ember._ops.pointwise import _sigmoid
 from ember._ops.registry import KEEP, defop
 from ember._tensor import Tensor, make
 from ember.autograd import forward_ad, grad_mode
@@ -43,14 +44,6 @@ _dual_levels = forward_ad.levels
 
 def _fast() -> bool:
     return not _grad_state.enabled and not _batch_levels and not _dual_levels
-
-
-def _sigmoid(xp, x):
-    # 1 / (1 + e^-x) as tanh: no overflow for large |x|
-    out = xp.tanh(x * 0.5)
-    out *= 0.5
-    out += 0.5
-    return out
 
 
 def _mm(a, b):
@@ -285,9 +278,8 @@ LSTM_STEP = defop(
 #   workspace outputs, torch's ``result3``). The gates are kept in the order (i, f, o, g)
 #   with i, f and o negated (in the weights and the projection: exact), so the sigmoid
 #   gates are one contiguous block whose sigmoid 1 / (1 + e^-x) is ``exp``, an addition
-#   and a reciprocal in place (NumPy's float32 ``exp`` costs about 60% of its ``tanh``, and
-#   for negative x this is the accurate form: tanh(x / 2) / 2 + 1/2 loses the small values
-#   to cancellation); g is a ``tanh``;
+#   and a reciprocal in place, as the ``sigmoid`` op computes it (NumPy's float32 ``exp``
+#   costs about 60% of its ``tanh``; e^-x overflowing to inf gives 0); g is a ``tanh``;
 # - the backward takes every factor that does not depend on the incoming gradients over the
 #   whole sequence at once, then walks the steps backward with a few passes and one
 #   (hidden, 4 hidden) x (4 hidden, batch) product each; the input, weight and bias
@@ -316,22 +308,21 @@ def _lstm_layer(xp, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse):
     tanh_c = np.empty((steps, hidden, batch), dt)
     cells[0] = cx.T
     h, c = hx.T, cells[0]
-    with np.errstate(over="ignore"):  # e^-x is inf below x = -88 (float32): sigmoid 0
-        for k in range(steps):
-            t = steps - 1 - k if reverse else k
-            act = gates[t]
-            act += _mm(w_rec, h)
-            sig = act[:3 * hidden]
-            np.exp(sig, out=sig)
-            sig += 1
-            np.reciprocal(sig, out=sig)
-            np.tanh(act[3 * hidden:], out=act[3 * hidden:])
-            c_new = cells[k + 1]
-            np.multiply(act[hidden:2 * hidden], c, out=c_new)
-            c_new += act[:hidden] * act[3 * hidden:]
-            np.tanh(c_new, out=tanh_c[t])
-            h = np.multiply(act[2 * hidden:3 * hidden], tanh_c[t], out=out[t])
-            c = c_new
+    for k in range(steps):
+        t = steps - 1 - k if reverse else k
+        act = gates[t]
+        act += _mm(w_rec, h)
+        sig = act[:3 * hidden]
+        np.exp(sig, out=sig)
+        sig += 1
+        np.reciprocal(sig, out=sig)
+        np.tanh(act[3 * hidden:], out=act[3 * hidden:])
+        c_new = cells[k + 1]
+        np.multiply(act[hidden:2 * hidden], c, out=c_new)
+        c_new += act[:hidden] * act[3 * hidden:]
+        np.tanh(c_new, out=tanh_c[t])
+        h = np.multiply(act[2 * hidden:3 * hidden], tanh_c[t], out=out[t])
+        c = c_new
     out = np.ascontiguousarray(out.transpose(0, 2, 1))
     # the workspace, transposed as the steps ran: (activations, cells, tanh of cells)
     return out, out[0 if reverse else -1].copy(), c.T.copy(), gates, cells, tanh_c
