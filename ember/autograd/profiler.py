@@ -475,9 +475,7 @@ class _Range:
         self.shapes = shapes
 
     def __enter__(self) -> _Range:
-        recorder = self.recorder
-        self.event = recorder.open(
-            self.name, self.shapes if recorder.record_shapes else None)
+        self.event = self.recorder.open(self.name, self.shapes)
         return self
 
     def __exit__(self, *exc) -> None:
