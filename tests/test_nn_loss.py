@@ -345,3 +345,49 @@ def test_bce_with_logits_result_has_the_targets_dtype(input_dtype, target_dtype,
         if {input_dtype, target_dtype} <= {"float32", "float64"}:
             # (half precision: the two libraries round the intermediate steps differently)
             assert_same(e, t)
+
+
+def _grads_two_ways(fn, x):
+    """x's gradient of ``fn(x)`` from a first-order backward (formulas on arrays where they
+    have a path for it) and from one that records a graph (the formulas' ops)."""
+    out = []
+    for create_graph in (False, True):
+        leaf = x.detach().requires_grad_()
+        y = fn(leaf)
+        seed = ember.linspace(-1.5, 2.0, y.numel(), dtype=y.dtype).reshape(y.shape)
+        (g,) = ember.autograd.grad(y, leaf, seed, create_graph=create_graph)
+        out.append(g.detach())
+    return out
+
+
+@pytest.mark.bitexact
+@pytest.mark.parametrize("shape, dim", [((64, 10), 1), ((5, 3, 4), 1), ((7,), 0),
+                                        ((4, 6), 0), ((2, 3), -1)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_log_softmax_first_order_backward_is_its_formula_bit_for_bit(shape, dim, dtype):
+    # LogSoftmaxBackward0 computes on arrays when nothing records a graph: the same NumPy
+    # calls as the formula's ops, so the same bits (both ways on this machine)
+    x = ember.tensor(np.random.default_rng(0).standard_normal(shape) * 3,
+                     dtype=getattr(ember, dtype))
+    arrays, ops = _grads_two_ways(lambda t: t.log_softmax(dim), x)
+    assert arrays.dtype == ops.dtype and arrays.stride() == ops.stride()
+    assert arrays.numpy().tobytes() == ops.numpy().tobytes()
+
+
+@pytest.mark.bitexact
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("case", ["plain", "weighted", "ignored", "unbatched"])
+def test_cross_entropy_first_order_backward_is_its_formulas_bit_for_bit(reduction, case):
+    rng = np.random.default_rng(1)
+    x = ember.tensor(rng.standard_normal((6, 5)).astype(np.float32))
+    target = ember.tensor(np.array([0, 4, 2, 2, 1, 3]))
+    kwargs = {"reduction": reduction}
+    if case == "weighted":
+        kwargs["weight"] = ember.tensor(np.linspace(0.5, 2.0, 5, dtype=np.float32))
+    if case == "ignored":
+        target = ember.tensor(np.array([0, -100, 2, 2, -100, 3]))
+    if case == "unbatched":
+        x, target = x[0], target[1]
+    arrays, ops = _grads_two_ways(lambda t: EF.cross_entropy(t, target, **kwargs), x)
+    assert arrays.dtype == ops.dtype and arrays.stride() == ops.stride()
+    assert arrays.numpy().tobytes() == ops.numpy().tobytes()

@@ -47,7 +47,7 @@ from ember import _memory_format as _mf
 from ember import _threads
 from ember._backend import np
 from ember._ops import batching
-from ember._ops.registry import KEEP, defop, run
+from ember._ops.registry import KEEP, defop, first_order, run
 from ember._tensor import Tensor, make
 from ember.autograd import forward_ad, grad_mode
 
@@ -535,7 +535,7 @@ def _weight_grad_formula(grad, input, weight, bias, stride, padding, dilation, t
                          output_padding, groups):
     fmt, keep = _conv_format(input._data, weight._data)
     like = weight._data if keep else None
-    if not _grad_state.enabled and not _batch_levels and not _dual_levels:
+    if first_order():
         # a first-order backward: the product of the columns and ``grad`` on arrays, with
         # none of the layout copies of the convolution the formula below runs
         a, b = (grad, input) if transposed else (input, grad)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ember._backend import np
 from ember._ops import registry
-from ember._ops.registry import KEEP, defop, run
+from ember._ops.registry import KEEP, defop, first_order, run
 from ember._tensor import Tensor, make
 
 
@@ -286,6 +286,10 @@ def _nll_grad(grad, input, weight, target, reduction, ignore_index):
         np.put_along_axis(coef, safe[:, None], -w[:, None], 1)
     if not batched:
         coef = coef[0]
+    if reduction != "none" and grad._data.dtype == coef.dtype and first_order():
+        coef *= grad._data  # the product below, in place on the fresh array
+        return make(coef)
+    if not batched:
         return make(coef) * grad
     return make(coef) * (grad.unsqueeze(1) if reduction == "none" else grad)
 

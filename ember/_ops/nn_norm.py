@@ -25,15 +25,12 @@ import math
 import weakref
 
 from ember._backend import np
-from ember._ops import batching
 from ember._ops.nn_conv import channels_last_format, format_of, in_format
-from ember._ops.registry import KEEP, defop
+from ember._ops.registry import KEEP, defop, first_order
 from ember._tensor import Tensor, make
-from ember.autograd import forward_ad, grad_mode
+from ember.autograd import grad_mode
 
 _grad_state = grad_mode.state
-_batch_levels = batching.levels
-_dual_levels = forward_ad.levels
 
 
 def _sum_of_products(a, b, axes: tuple):
@@ -208,7 +205,7 @@ def _grad_columns(g, x):
 
 
 def _fused(training: bool) -> bool:
-    return training and not _grad_state.enabled and not _batch_levels and not _dual_levels
+    return training and first_order()
 
 
 def _fused_input_grad(grads, input, weight, result) -> Tensor:
@@ -354,7 +351,7 @@ def _layer_norm(xp, x, weight, bias, k, eps):
 def _fused_rows(grads, input, weight, result) -> bool:
     """Whether this backward formula runs on the (rows, cols) matrix (NOTE [Layer norm as
     rows])."""
-    return (not _grad_state.enabled and not _batch_levels and not _dual_levels
+    return (first_order()
             and _rows_kernel(input._data, None if weight is None else weight._data, None)
             and grads[0]._data.dtype == input._data.dtype)
 

@@ -31,19 +31,10 @@ users only meet through ``next_functions`` (the outputs users see are ``StackBac
 from __future__ import annotations
 
 from ember._backend import np
-from ember._ops import batching
 from ember._ops.pointwise import _sigmoid
-from ember._ops.registry import KEEP, defop
+from ember._ops.registry import KEEP, defop, first_order
 from ember._tensor import Tensor, make
-from ember.autograd import forward_ad, grad_mode
-
-_grad_state = grad_mode.state
-_batch_levels = batching.levels
-_dual_levels = forward_ad.levels
-
-
-def _fast() -> bool:
-    return not _grad_state.enabled and not _batch_levels and not _dual_levels
+from ember.autograd import forward_ad
 
 
 def _mm(a, b):
@@ -147,7 +138,7 @@ def _rnn_gate_grads(nonlinearity: str, grad, result):
 
 
 def _rnn_parts(nonlinearity: str, grads, x, h, w_hh, b_hh, result):
-    if _fast():
+    if first_order():
         (grad,) = _array_grads(grads, result, 1)
         return _rnn_gate_grads(nonlinearity, grad, result[0]._data)
     from ember.nn._functional.linear import linear
@@ -222,7 +213,7 @@ def _lstm_gate_grads(cat, grad_h, grad_c, act, tanh_c, c, w_hr, h_full):
 
 
 def _lstm_parts(grads, x, h, c, w_hh, b_hh, w_hr, result):
-    if _fast():
+    if first_order():
         grad_h, grad_c = _array_grads(grads, result, 2)
         return _lstm_gate_grads(_np_cat, grad_h, grad_c, result[2]._data, result[3]._data,
                                 c._data, None if w_hr is None else w_hr._data,
@@ -422,7 +413,7 @@ def _lstm_layer_ops(grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse, resul
 def _lstm_layer_grad(name, grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx, reverse, result):
     """Input ``name``'s gradient: on arrays from the gate gradients the node's first formula
     call computed, or recomputed in ember ops (NOTE [Fused LSTM layers])."""
-    if _fast():
+    if first_order():
         return make(_cached(result, _lstm_layer_arrays, grads, input._data, w_ih._data,
                             w_hh._data, hx._data, cx._data, reverse, result)[name]())
     return _cached(result, _lstm_layer_ops, grads, input, w_ih, w_hh, b_ih, b_hh, hx, cx,
@@ -471,7 +462,7 @@ def _gru_gate_grads(cat, grad, h, rz, n, hn):
 
 
 def _gru_parts(grads, x, h, w_hh, b_hh, result):
-    if _fast():
+    if first_order():
         (grad,) = _array_grads(grads, result, 1)
         return _gru_gate_grads(_np_cat, grad, h._data, result[1]._data, result[2]._data,
                                result[3]._data)

@@ -38,6 +38,12 @@ _dual_levels = forward_ad.levels
 _batch_levels = batching.levels
 
 
+def first_order() -> bool:
+    """Whether a backward formula may compute on arrays instead of ops: nothing records a
+    graph of it (no ``create_graph``) and no vmap or forward-mode level sees its ops."""
+    return not _state.enabled and not _batch_levels and not _dual_levels
+
+
 # NOTE [Scalar operands as arrays]
 # NumPy takes a Python number beside an array as a weak scalar: it converts the number to
 # the array's dtype, then runs the same loop as for two arrays, but finding that out costs

@@ -162,8 +162,9 @@ def _check_nll(input: Tensor, target: Tensor, weight) -> None:
 
 
 def _check_targets(target, classes: int, ignore_index: int) -> None:
-    if target.size and 0 <= target.min() and target.max() < classes:
-        return  # the common case in two reductions
+    if target.size and target.view(np.uint64).max() < classes:
+        return  # the common case, every target in [0, classes), in one reduction (a
+        # negative target is above every class read as unsigned)
     bad = (target != ignore_index) & ((target < 0) | (target >= classes))
     if bad.any():
         raise IndexError(f"Target {int(target[bad].flat[0])} is out of bounds.")
