@@ -904,3 +904,50 @@ def test_lstsq_rcond(driver: str, rcond) -> None:
         out.append([res.solution, res.rank, *L.autograd.grad(res.solution.sum(), (a, b))])
     for e, t in zip(out[1], out[0]):
         assert_same(e.detach(), t.detach(), rtol=1e-9, atol=1e-10)
+
+
+PRODUCT_GRADS = {
+    "linear": lambda lib, x, w, b: lib.nn.functional.linear(x, w, b),
+    "linear-no-bias": lambda lib, x, w, b: lib.nn.functional.linear(x, w),
+    "linear-3d": lambda lib, x, w, b: lib.nn.functional.linear(x.reshape(2, 3, 4), w, b),
+    "mm": lambda lib, x, w, b: x.mm(w.t()),
+    "mm-row-major": lambda lib, x, w, b: x.mm(w.t().contiguous()),
+    "addmm-scaled": lambda lib, x, w, b: lib.addmm(b, x, w.t(), beta=0.5, alpha=2.0),
+}
+
+
+@pytest.mark.bitexact
+@pytest.mark.parametrize("case", list(PRODUCT_GRADS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_product_gradients_on_arrays_are_the_formulas_bit_for_bit(case, dtype, monkeypatch):
+    # a first-order backward makes the t and mm ops' NumPy calls on the arrays: the same
+    # bits, dtypes and leaf gradient layouts as the formulas' ops (the path taken when
+    # first_order() does not hold), and torch's layouts
+    from ember.autograd import graph
+
+    found, copied = [], {}
+    first_grad = graph._first_grad
+
+    def copying(variable, incoming):  # a leaf's first gradient copied, not taken
+        copied[on_arrays].append(variable.shape)
+        return first_grad(variable, incoming)
+
+    monkeypatch.setattr(graph, "_first_grad", copying)
+    for lib, on_arrays in ((ember, True), (ember, False), (torch, None)):
+        copied[on_arrays] = []
+        if on_arrays is False:
+            monkeypatch.setattr(E, "first_order", lambda: False)
+        rng = np.random.default_rng(3)
+        x, w, b = (lib.tensor(rng.standard_normal(s), dtype=getattr(lib, dtype),
+                              requires_grad=True) for s in ((6, 4), (5, 4), (5,)))
+        y = PRODUCT_GRADS[case](lib, x, w, b)
+        y.backward(lib.linspace(-1.0, 2.0, y.numel(), dtype=y.dtype).reshape(y.shape))
+        found.append([(str(t.grad.dtype), t.grad.stride(), t.grad.detach().numpy())
+                      for t in (x, w, b) if t.grad is not None])
+    arrays, ops, from_torch = found
+    assert copied[True] == copied[False]  # the same leaf gradients taken without a copy
+    assert [(d, s, a.tobytes()) for d, s, a in arrays] == [(d, s, a.tobytes()) for d, s, a in ops]
+    assert [(d.split(".")[-1], s) for d, s, _ in arrays] == \
+        [(d.split(".")[-1], s) for d, s, _ in from_torch]
+    for (_, _, a), (_, _, t) in zip(arrays, from_torch):
+        np.testing.assert_allclose(a, t, rtol=1e-5 if dtype == "float32" else 1e-12)

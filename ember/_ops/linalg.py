@@ -8,9 +8,10 @@ import warnings
 
 from ember._backend import ndarray, np
 from ember._dtype import FLOAT, cpp_type_name, dtype, scalar_type_name
+from ember._ops import registry
 from ember._ops.pointwise import where
 from ember._ops.reduction import _return_type
-from ember._ops.registry import KEEP, attach, defop, run, saved_as, saved_output
+from ember._ops.registry import KEEP, attach, defop, first_order, run, saved_as, saved_output
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view, expanded_shape
 from ember._tensor import Tensor, make, wrap_dim
 from ember.autograd import grad_mode
@@ -41,12 +42,34 @@ MV = defop("mv", node="MvBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
            forward=lambda xp, self, vec: xp.matmul(self, vec),
            backward=(lambda grad, self, vec: grad.unsqueeze(1) * vec,
                      lambda grad, self, vec: self.t().mv(grad)))
+def _on_arrays(a: Tensor, b: Tensor) -> bool:
+    """Whether a product's gradient formula may make its NumPy calls on the arrays (the
+    same calls its ``t`` and ``mm`` ops make, so the same bits) without the op runner around
+    each: float32 or float64 factors of one dtype, ``registry.first_order()``, and no op
+    mode (a profile lists these ``mm`` and ``t`` under the node, as torch's does; compile's
+    tracer records them as steps)."""
+    dt = a._data.dtype
+    return (dt == b._data.dtype and dt in (np.float32, np.float64) and not registry._modes
+            and first_order())
+
+
+def _mat1_grad(grad, mat2):
+    """The gradient of a product's left factor, ``grad @ mat2^T``."""
+    if _on_arrays(grad, mat2):
+        return make(np.matmul(grad._data, mat2._data.T))
+    return grad.mm(mat2.t())
+
+
 def _mat2_grad(grad, mat1, mat2_sym_strides):
     """The gradient of a product's right factor, laid out as that factor: one stored
     column-major (a linear layer's transposed weight) gets (grad^T mat1)^T, so its leaf's
     gradient arrives in the weight's own layout (as torch's mm_mat2_backward; NOTE [Stealing
     a gradient] in autograd/graph.py)."""
-    if mat2_sym_strides[0] == 1 and mat2_sym_strides[1] == mat1.shape[1]:
+    column_major = mat2_sym_strides[0] == 1 and mat2_sym_strides[1] == mat1.shape[1]
+    if _on_arrays(grad, mat1):
+        g, m = grad._data, mat1._data
+        return make(np.matmul(g.T, m).T if column_major else np.matmul(m.T, g))
+    if column_major:
         return grad.t().mm(mat1).t()
     return mat1.t().mm(grad)
 
@@ -61,7 +84,7 @@ def _strides_2d(t: Tensor) -> tuple:
 MM = defop("mm", node="MmBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
            check=_check_pair, layout_params=1,
            forward=lambda xp, self, mat2, mat2_sym_strides: xp.matmul(self, mat2),
-           backward=(lambda grad, self, mat2, mat2_sym_strides: grad.mm(mat2.t()),
+           backward=(lambda grad, self, mat2, mat2_sym_strides: _mat1_grad(grad, mat2),
                      lambda grad, self, mat2, mat2_sym_strides: _mat2_grad(
                          grad, self, mat2_sym_strides)))
 BMM = defop("bmm", node="BmmBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
@@ -266,7 +289,7 @@ ADDMM = defop("addmm", node="AddmmBackward0", nin=3, kind=KEEP,
                   _addmm_forward(xp, self, mat1, mat2, beta, alpha)),
               backward=(_bias_grad,
                         lambda grad, self, mat1, mat2, beta, alpha, mat2_sym_strides: _scale(
-                            grad.mm(mat2.t()), alpha),
+                            _mat1_grad(grad, mat2), alpha),
                         lambda grad, self, mat1, mat2, beta, alpha, mat2_sym_strides: _scale(
                             _mat2_grad(grad, mat1, mat2_sym_strides), alpha)))
 ADDMV = defop("addmv", node="AddmvBackward0", nin=3, kind=KEEP,
