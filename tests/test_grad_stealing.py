@@ -4,6 +4,8 @@ tensor, hook, graph or second leaf can see is copied, so later accumulation and 
 optimizer's in-place updates never reach it; values and layouts are torch's."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -149,3 +151,39 @@ def test_later_gradients_add_in_place_as_torch(dtype, shape):
     assert found[ember][0] == found[torch][0] == 3
     for e, t in zip(found[ember][1], found[torch][1]):
         assert_same(e, t, rtol=0, atol=0)
+
+
+CREATE_GRAPH_CASES = {
+    "cube": (lambda lib, x: (x ** 3).sum(), (2,)),
+    "constant": (lambda lib, x: (x * 2).sum(), (3,)),
+    "column-major-product": (lambda lib, x: lib.ones(6, 4).mm(x.t().contiguous()).sum(),
+                             (5, 4)),
+    "transposed-leaf": (lambda lib, x: (x.t() * x.t()).sum(), (3, 2)),
+}
+
+
+@pytest.mark.parametrize("case", list(CREATE_GRAPH_CASES))
+def test_create_graph_first_gradient_is_a_recorded_copy_as_torch(case):
+    # torch copies a leaf's first gradient into the layout contract's strides with a
+    # recorded copy_ (CopyBackwards, version 1); a second backward adds out of place
+    fn, shape = CREATE_GRAPH_CASES[case]
+    seen = {}
+    for lib in (torch, ember):
+        x = lib.tensor(np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape),
+                       dtype=lib.float32, requires_grad=True)
+        if case == "transposed-leaf":
+            x = x.detach().t().requires_grad_()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's reference-cycle warning
+            fn(lib, x).backward(create_graph=True)
+            first = x.grad
+            state = [repr(first), first.stride(), first._version, first.is_leaf]
+            fn(lib, x).backward(create_graph=True)
+        state += [repr(x.grad), x.grad.stride(), x.grad._version, first._version]
+        if first.requires_grad:  # differentiate the first gradient again, through the copy
+            x.grad = None
+            first.sum().backward()
+            state.append(repr(x.grad))
+        seen[lib] = state
+    assert seen[ember] == [s.replace("torch", "ember") if isinstance(s, str) else s
+                           for s in seen[torch]]

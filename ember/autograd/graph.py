@@ -482,8 +482,9 @@ def call_tensor_hook(hook, grad):
 # parameters after ``model.to(memory_format=...)``, a transposed leaf), unless the incoming
 # gradient already has them on every dim of size other than 1 (and no zero stride on a
 # size-1 dim), when it keeps its own; any other leaf's gradient is C-ordered. Later
-# gradients are added in place and keep the layout. (Under ``create_graph`` the gradient is
-# stored as it comes, with its graph.)
+# gradients are added in place and keep the layout. Under ``create_graph`` the first
+# gradient is copied into that layout by a recorded ``copy_`` (its node ``CopyBackwards``,
+# its version 1, as torch's), later ones are added out of place, both keeping the graph.
 
 
 def _first_grad(variable, incoming):
@@ -629,7 +630,13 @@ class AccumulateGrad(Node):
         if grad is not None:
             old = var._grad
             if grad_mode.state.enabled:  # create_graph: keep the gradient's own graph
-                var._grad = grad if old is None else old + grad
+                if old is None:
+                    # copied, as torch does, into the contract's layout by a recorded copy_
+                    # (CopyBackwards): NOTE [Leaf gradient layout]
+                    old = make_tensor(_first_grad(var._data, grad._data), False, None, [0])
+                    var._grad = old.copy_(grad)
+                else:
+                    var._grad = old + grad
             elif old is None:
                 # a hook's new tensor is not in the engine's list: one reference fewer
                 refs = _GRAD_REFS if grad is grads[0] else _GRAD_REFS - 1
