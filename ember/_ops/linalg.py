@@ -42,6 +42,8 @@ MV = defop("mv", node="MvBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
            forward=lambda xp, self, vec: xp.matmul(self, vec),
            backward=(lambda grad, self, vec: grad.unsqueeze(1) * vec,
                      lambda grad, self, vec: self.t().mv(grad)))
+
+
 def _on_arrays(a: Tensor, b: Tensor) -> bool:
     """Whether a product's gradient formula may make its NumPy calls on the arrays (the
     same calls its ``t`` and ``mm`` ops make, so the same bits) without the op runner around
