@@ -8,13 +8,13 @@ import warnings
 
 from ember._backend import ndarray, np
 from ember._dtype import FLOAT, cpp_type_name, dtype, scalar_type_name
-from ember._ops import registry
 from ember._ops.pointwise import where
 from ember._ops.reduction import _return_type
-from ember._ops.registry import KEEP, attach, defop, first_order, run, saved_as, saved_output
+from ember._ops.registry import KEEP, attach, defop, run, saved_as, saved_output
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view, expanded_shape
 from ember._tensor import Tensor, make, wrap_dim
 from ember.autograd import grad_mode
+from ember.autograd.graph import _watched
 
 
 # NOTE [Product dtype checks]
@@ -47,12 +47,11 @@ MV = defop("mv", node="MvBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
 def _on_arrays(a: Tensor, b: Tensor) -> bool:
     """Whether a product's gradient formula may make its NumPy calls on the arrays (the
     same calls its ``t`` and ``mm`` ops make, so the same bits) without the op runner around
-    each: float32 or float64 factors of one dtype, ``registry.first_order()``, and no op
-    mode (a profile lists these ``mm`` and ``t`` under the node, as torch's does; compile's
-    tracer records them as steps)."""
+    each: float32 or float64 factors of one dtype, and nothing watching the formula's ops
+    (``graph._watched``: a profile lists these ``mm`` and ``t`` under the node, as torch's
+    does; compile's tracer records them as steps)."""
     dt = a._data.dtype
-    return (dt == b._data.dtype and dt in (np.float32, np.float64) and not registry._modes
-            and first_order())
+    return dt == b._data.dtype and dt in (np.float32, np.float64) and not _watched()
 
 
 def _mat1_grad(grad, mat2):

@@ -487,12 +487,18 @@ def call_tensor_hook(hook, grad):
 # its version 1, as torch's), later ones are added out of place, both keeping the graph.
 
 
+def _first_grad_strides(variable, incoming) -> tuple | None:
+    """The element strides NOTE [Leaf gradient layout] gives the first gradient
+    ``incoming`` of the leaf array ``variable``; None: C order."""
+    if (variable.flags.c_contiguous and 1 not in variable.shape) or variable.size == 0:
+        return None  # the common case, C order, decided without strides
+    return _leaf_grad_strides(variable, incoming)
+
+
 def _first_grad(variable, incoming):
     """The array stored as a leaf's first gradient: a copy of ``incoming`` laid out as NOTE
     [Leaf gradient layout] says for the leaf array ``variable``."""
-    if (variable.flags.c_contiguous and 1 not in variable.shape) or variable.size == 0:
-        return _c_copy(incoming)  # the common case, C order, decided without strides
-    strides = _leaf_grad_strides(variable, incoming)
+    strides = _first_grad_strides(variable, incoming)
     if strides is None:
         return _c_copy(incoming)
     return _mf.copy_with_strides(incoming, strides)
@@ -633,8 +639,11 @@ class AccumulateGrad(Node):
                 if old is None:
                     # copied, as torch does, into the contract's layout by a recorded copy_
                     # (CopyBackwards): NOTE [Leaf gradient layout]
-                    old = make_tensor(_first_grad(var._data, grad._data), False, None, [0])
-                    var._grad = old.copy_(grad)
+                    data = grad._data
+                    strides = _first_grad_strides(var._data, data)
+                    target = np.empty(data.shape, data.dtype) if strides is None else \
+                        _mf.empty_strided_array(data.shape, strides, data.dtype)
+                    var._grad = make_tensor(target, False, None, [0]).copy_(grad)
                 else:
                     var._grad = old + grad
             elif old is None:

@@ -407,7 +407,8 @@ class _Recorder(registry.OpMode):
         node itself (closed by the engine in reverse order)."""
         name = node.name()
         outer = self.open("autograd::engine::evaluate_function: " + name, ())
-        inner = self.open(name, tuple([g._data.shape if g is not None else () for g in inputs]))
+        inner = self.open(name, tuple([g._data.shape if g is not None else () for g in inputs])
+                          if self.record_shapes else None)
         return outer, inner
 
     def start(self) -> None:
