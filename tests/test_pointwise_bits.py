@@ -39,7 +39,9 @@ CALLS = {
 }
 
 
-@pytest.mark.parametrize("n", [40, 1031])
+# 5003: above the size where a float32 input meets a zero bound as an array (NOTE [Zero
+# bounds as arrays])
+@pytest.mark.parametrize("n", [40, 1031, 5003])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("call", list(CALLS))
 def test_bits_match_torch(call, dtype, n):
@@ -48,6 +50,22 @@ def test_bits_match_torch(call, dtype, n):
     e = CALLS[call](ember, ember.tensor(x)).numpy()
     assert e.dtype == t.dtype
     assert np.array_equal(e.view(np.uint8), t.view(np.uint8))
+
+
+@pytest.mark.parametrize("layout", ["transposed", "channels_last", "strided"])
+@pytest.mark.parametrize("call", ["relu", "clamp_min 0", "clamp_max 0", "clamp min only"])
+def test_zero_bounds_keep_layout_and_bits(call, layout):
+    # large float32 inputs that are not C-ordered: torch's result strides and bits
+    x = _values(np.float32, 8 * 16 * 12 * 10).reshape(8, 16, 12, 10)
+    laid_out = {"transposed": lambda lib, t: t.transpose(1, 3),
+                "channels_last": lambda lib, t: t.contiguous(memory_format=lib.channels_last),
+                "strided": lambda lib, t: t[:, ::2]}[layout]
+    results = {}
+    for lib in (torch, ember):
+        out = CALLS[call](lib, laid_out(lib, lib.tensor(x)))
+        results[lib] = (out.stride(), _bits(lib, out.contiguous()))
+    assert results[ember][0] == results[torch][0]
+    assert np.array_equal(results[ember][1], results[torch][1])
 
 
 @pytest.mark.parametrize("call", ["relu", "clamp_min 0", "clamp 0 6", "clamp_max 0"])
