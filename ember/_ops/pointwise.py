@@ -700,6 +700,8 @@ _ERF_POLY32 = tuple(np.float32(c) for c in (
     -5.724338279833319e-06, 9.252342715626583e-05, -0.000806111260317266,
     0.005175185389816761, -0.026839084923267365, 0.11283043771982193, -0.37612560391426086,
     1.1283791065216064))
+_ERF_POLY32_SCALED = {np.float32(1): _ERF_POLY32}  # by scale (``_erfc32``), made on first use
+_ERF_SPLIT_SQ32 = np.float32(_ERF_SPLIT * _ERF_SPLIT)
 _ERF_BLOCK = 32768  # elements per block: the working arrays stay in L2 cache
 # float32's erfc beyond the split: erfcx(z) = e^(z^2) erfc(z) = w Q(w), w = 2 / (2 + z), for
 # 1.5 <= z <= 10.5, Q of degree 9 (highest first) fitted by Chebyshev interpolation of
@@ -771,10 +773,11 @@ def _horner(var, coeffs):
     """The polynomial ``coeffs`` (highest degree first) at ``var``, in place on one fresh
     array."""
     acc = np.multiply(var, coeffs[0])
-    for c in coeffs[1:-1]:
-        acc += c
-        acc *= var
-    acc += coeffs[-1]
+    add, multiply = np.add, np.multiply  # the ufuncs called with ``out=``: the operators'
+    for c in coeffs[1:-1]:               # bits, without their dispatch (a fixed cost a pass)
+        add(acc, c, out=acc)
+        multiply(acc, var, out=acc)
+    add(acc, coeffs[-1], out=acc)
     return acc
 
 
@@ -803,15 +806,17 @@ def _erfc32(x, scale: float = 1.0):
     # x P(x^2) is erf(x) with its sign; beyond the split P's values (inf or nan for huge x)
     # are replaced below
     scale = np.float32(scale)
-    coeffs = _ERF_POLY32 if scale == 1 else tuple(c * scale for c in _ERF_POLY32)
+    coeffs = _ERF_POLY32_SCALED.get(scale)
+    if coeffs is None:
+        coeffs = _ERF_POLY32_SCALED[scale] = tuple(c * scale for c in _ERF_POLY32)
     with np.errstate(over="ignore", invalid="ignore"):
         t = np.multiply(x, x)
         r = _horner(t, coeffs)
-        r *= x
+        np.multiply(r, x, out=r)
     np.subtract(scale, r, out=r)
     # the largest t decides whether any element is beyond the split (a nan max: look)
-    if t.size and not t.max() < np.float32(_ERF_SPLIT * _ERF_SPLIT):
-        large = np.flatnonzero(t >= np.float32(_ERF_SPLIT * _ERF_SPLIT))
+    if t.size and not t.max() < _ERF_SPLIT_SQ32:
+        large = np.flatnonzero(t >= _ERF_SPLIT_SQ32)
         if large.size:
             beyond = x[large].astype(np.float64)
             tail = _erfc_tail32(np.abs(beyond))
