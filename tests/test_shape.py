@@ -735,3 +735,33 @@ def test_view_as_another_dtype(src, dst, shape, transposed) -> None:
         t_y.zero_()
         e_y.zero_()
     np.testing.assert_array_equal(to_numpy(e_x), to_numpy(t_x))
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.arange(4096.0).reshape(16, 16, 16).transpose(0, 1),    # must copy
+    lambda L: L.arange(4096.0).reshape(64, 64).t(),                    # must copy
+    lambda L: L.arange(8192.0).reshape(16, 16, 32)[:, :, ::2],         # must copy
+    lambda L: L.arange(4096.0).reshape(16, 16, 16).transpose(1, 2),    # must copy
+    lambda L: L.arange(8192.0).reshape(16, 2, 16, 16)[:, 0],           # a view will do
+])
+def test_reshape_copies_once_and_as_torch(make) -> None:
+    # a reshape the strides do not allow is one copy (clone, then _unsafe_view), as torch's:
+    # deciding whether a view will do makes no copy of its own
+    import tracemalloc
+
+    results = {}
+    for lib in (torch, ember):
+        x = make(lib).requires_grad_()
+        y = x.reshape(16, -1)
+        results[lib] = (y.grad_fn.name(), y.stride(), y._base is x or y._base is x._base)
+        np.testing.assert_array_equal(to_numpy(y), to_numpy(x).reshape(16, -1))
+    assert results[ember] == results[torch]
+    data = make(ember)._data
+    tracemalloc.start()
+    try:
+        viewed = S._viewable(data, (16, data.size // 16))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (viewed is None) == (results[ember][0] == "UnsafeViewBackward0")
+    assert peak < data.nbytes / 2, peak

@@ -66,8 +66,20 @@ def infer_shape(shape: tuple, numel: int) -> tuple:
     return shape
 
 
+# NumPy 2.1's ``reshape(copy=False)`` refuses where a view cannot be made, instead of
+# copying (a reshape that must copy then made a whole copy only to throw it away).
+_RESHAPE_REFUSES_COPY = np.lib.NumpyVersion(np.__version__) >= "2.1.0"
+
+
 def _viewable(data: ndarray, shape: tuple):
     """``data`` reshaped without a copy, or None when its strides do not allow it."""
+    if data.flags.c_contiguous:
+        return data.reshape(shape)
+    if _RESHAPE_REFUSES_COPY and data.size:
+        try:
+            return data.reshape(shape, copy=False)
+        except ValueError:
+            return None
     r = data.reshape(shape)
     base = r.base
     # a view's base is data or data's own base (NumPy collapses chains); anything else is a
