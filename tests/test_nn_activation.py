@@ -422,6 +422,82 @@ def test_gelu_float32_tail_matches_torch(scale):
     assert_same(e_x.grad, t_x.grad, what="gradient")
 
 
+# ---- GELU's workspace (NOTE [GELU's workspace]) ---------------------------------------------
+
+
+def _gelu_input(lib, arr, dtype, layout):
+    x = lib.tensor(arr, dtype=getattr(lib, dtype))
+    if layout == "transposed":
+        x = x.transpose(0, 2)
+    elif layout == "channels_last":
+        x = x.unsqueeze(0).contiguous(memory_format=lib.channels_last)
+    return x.requires_grad_()
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "channels_last"])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+def test_gelu_backward_from_workspace_is_the_kernels(dtype, approximate, layout):
+    # the first-order backward reads the forward's workspace; it gives the bits, strides and
+    # values of the gelu_backward kernel (run when a graph of the backward is recorded) and
+    # torch's gradient
+    rng = np.random.default_rng(11)
+    arr = rng.standard_normal((5, 6, 7)) * 3
+    cot = rng.standard_normal((5, 6, 7)) if layout != "transposed" else \
+        rng.standard_normal((7, 6, 5))
+    if layout == "channels_last":
+        cot = cot[None]
+    grads = {}
+    for lib in (torch, ember):
+        x = _gelu_input(lib, arr, dtype, layout)
+        y = _f(lib).gelu(x, approximate=approximate)
+        g = lib.tensor(cot, dtype=getattr(lib, dtype))
+        y.backward(g)
+        grads[lib] = x.grad
+    assert_same(grads[ember], grads[torch], what="gradient")
+    x = _gelu_input(ember, arr, dtype, layout)
+    y = _f(ember).gelu(x, approximate=approximate)
+    y.backward(ember.tensor(cot, dtype=getattr(ember, dtype)), create_graph=True)
+    recorded = x.grad
+    nodes, seen = [recorded.grad_fn], set()
+    while nodes:  # the recorded gradient came from torch's gelu_backward kernel
+        node = nodes.pop()
+        seen.add(node.name())
+        nodes += [n for n, _ in node.next_functions if n is not None]
+    assert "GeluBackwardBackward0" in seen
+    assert grads[ember].stride() == recorded.stride() == grads[torch].stride()
+    bits = {"float32": np.uint32, "float64": np.uint64, "bfloat16": np.uint16}[dtype]
+    np.testing.assert_array_equal(grads[ember].detach()._data.view(bits),
+                                  recorded.detach()._data.view(bits))
+
+
+def test_gelu_backward_reads_the_workspace_and_the_profile_lists_the_kernel(monkeypatch):
+    from ember._ops import nn_activation
+
+    calls = []
+    real = nn_activation._normal_cdf32
+    monkeypatch.setattr(nn_activation, "_normal_cdf32", lambda x: calls.append(1) or real(x))
+    x = ember.randn(4, 8, requires_grad=True)
+    y = _f(ember).gelu(x)
+    assert (len(calls), y.grad_fn.name(), y.grad_fn._saved_approximate) == \
+        (1, "GeluBackward0", "none")
+    assert y.grad_fn._saved_self is x
+    y.sum().backward()
+    assert len(calls) == 1  # Phi from the forward, not computed again
+    # profiled, the backward runs torch's gelu_backward op, listed under its node
+    names = {}
+    for lib in (torch, ember):
+        x = lib.randn(4, 8, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with lib.profiler.profile() as prof:
+                _f(lib).gelu(x).sum().backward()
+        names[lib] = {(e.name, e.cpu_parent.name if e.cpu_parent else None)
+                      for e in prof.events() if "gelu" in e.name.lower()}
+    assert names[ember] == names[torch]
+    assert ("aten::gelu_backward", "GeluBackward0") in names[ember]
+
+
 def test_erfc32_tail_is_correctly_rounded_but_for_ties():
     # the float32 erfc beyond the split against the float64 kernel rounded once: at most one
     # float32 ulp anywhere, and equal but for near-ties (inf, nan and the underflow too)

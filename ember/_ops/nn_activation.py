@@ -19,7 +19,8 @@ from ember import _memory_format as _mf
 from ember._backend import np
 from ember._ops.pointwise import _erfc32, _erfc64, _half_in_float32_n, _refuse, select, where
 from ember._ops.registry import KEEP, defop, run
-from ember._tensor import Tensor
+from ember._tensor import Tensor, make
+from ember.autograd.graph import _watched
 
 _SQRT1_2 = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -169,21 +170,45 @@ CELU, CELU_ = _elu_records("celu", "CeluBackward")
 # ---- gelu, silu, mish, softplus, logsigmoid ---------------------------------------------
 
 
+# NOTE [GELU's workspace]: the backward of GELU needs what its forward computed on the way,
+# Phi(x) (erfc's polynomial and tail: two thirds of the float32 backward's time) or, for the
+# tanh form, tanh of its inner term. The record returns it as a second, plain output that
+# the node keeps with its result, as the fused LSTM layer keeps its gate activations
+# (NOTE [Fused LSTM layers]); ``nn.functional.gelu`` hands back the first output only. A
+# backward that nothing watches (``graph._watched``: no ``create_graph``, no op mode such
+# as the profiler or compile's tracer, no vmap or forward-mode level) on float32/float64
+# computes torch's ``gelu_backward`` formula from it, the same calls on the same values as
+# the kernel's (the same bits); otherwise the formula runs the ``gelu_backward`` op, which
+# recomputes it, so a profile lists ``aten::gelu_backward`` under ``GeluBackward0`` and a
+# graph of it has torch's ``GeluBackwardBackward0`` node. The workspace costs one array per
+# GELU kept until its node is released.
+
+
 def _gelu(xp, x, approximate):
+    """(gelu(x), the workspace), half types computed in float32 and rounded once (torch's
+    CPU kernel)."""
+    # inf and nan inputs give torch's inf/nan results silently, as torch does
+    with np.errstate(over="ignore", invalid="ignore"):
+        half = x.dtype.itemsize == 2 and x.dtype.kind not in "iu"
+        out, work = _gelu_values(xp, x.astype(np.float32) if half else x, approximate)
+    if half:
+        out = out.astype(x.dtype)
     # a pointwise result keeps the input's layout (torch's TensorIterator; channels_last
     # among others), which the float64 detour through ``_erfc64`` does not
-    return _mf.relayout(x, _gelu_values(xp, x, approximate), None)
+    return _mf.relayout(x, out, None), work
 
 
 def _gelu_values(xp, x, approximate):
+    """(gelu(x), the workspace of NOTE [GELU's workspace]) of a float32/float64 array."""
     if approximate == "tanh":
         inner = _GELU_BETA * (x + _GELU_KAPPA * (x * x * x))
-        return _as(x, 0.5 * x * (1 + xp.tanh(inner)))
+        tanh_inner = xp.tanh(inner)
+        return _as(x, 0.5 * x * (1 + tanh_inner)), tanh_inner
     if x.dtype == np.float32:  # in float32, as torch's kernel (half types arrive as float32)
         cdf = _normal_cdf32(x)
-        cdf *= x
-        return cdf
-    return x * (0.5 * _erfc64(x * -_SQRT1_2))  # float64
+        return np.multiply(cdf, x), cdf
+    cdf = 0.5 * _erfc64(x * -_SQRT1_2)  # float64
+    return x * cdf, cdf
 
 
 def _normal_cdf32(x):
@@ -199,28 +224,30 @@ def _gelu_backward(xp, grad_output, self, approximate):
                         None)
 
 
-def _gelu_backward_values(xp, grad_output, self, approximate):
-    # d gelu / dx, fused into one array expression: Phi(x) + x phi(x) (exact), or the
-    # derivative of the tanh form
+def _gelu_backward_values(xp, grad_output, self, approximate, work=None):
+    """d gelu / dx times ``grad_output``, fused into one array expression: Phi(x) + x phi(x)
+    (exact), or the derivative of the tanh form; ``work`` is the forward's workspace (NOTE
+    [GELU's workspace]) or None to compute it."""
     if approximate == "tanh":
         x_sq = self * self
-        tanh_inner = xp.tanh(_GELU_BETA * (self + _GELU_KAPPA * (x_sq * self)))
+        tanh_inner = xp.tanh(_GELU_BETA * (self + _GELU_KAPPA * (x_sq * self))) \
+            if work is None else work
         left = 0.5 * (1 + tanh_inner)
         right = (0.5 * self) * (1 - tanh_inner * tanh_inner) * (
             _GELU_BETA * (1 + 3 * _GELU_KAPPA * x_sq))
         return _as(self, grad_output * (left + right))
     if self.dtype == np.float32:  # in float32, in place on flat arrays (a 0-d one too)
         x = np.ravel(self)
-        derivative = _normal_cdf32(x)
+        cdf = _normal_cdf32(x) if work is None else np.ravel(work)
         pdf = np.multiply(x, x)
         pdf *= np.float32(-0.5)
         np.exp(pdf, out=pdf)
         pdf *= x
         pdf *= np.float32(_INV_SQRT_2PI)
-        derivative += pdf
-        derivative *= np.ravel(grad_output)
-        return derivative.reshape(self.shape)
-    cdf = 0.5 * _erfc64(self * -_SQRT1_2)  # float64
+        pdf += cdf  # Phi + x phi: an addition's bits do not depend on the operands' order
+        pdf *= np.ravel(grad_output)
+        return pdf.reshape(self.shape)
+    cdf = 0.5 * _erfc64(self * -_SQRT1_2) if work is None else work  # float64
     pdf = np.exp(-0.5 * self * self) * _INV_SQRT_2PI
     return _as(self, grad_output * (cdf + self * pdf))
 
@@ -250,7 +277,13 @@ GELU_BACKWARD = defop(
               _gelu_derivative_grad))
 
 
-def _gelu_grad(grad, self, approximate):
+def _gelu_grad(grads, self, approximate, result):
+    grad = grads[0]
+    g, x = grad._data, self._data
+    if x.dtype in (np.float32, np.float64) and g.dtype == x.dtype and not _watched():
+        # NOTE [GELU's workspace]
+        return make(_mf.relayout(g, _gelu_backward_values(np, g, x, approximate,
+                                                          result[1]._data), None))
     return run(GELU_BACKWARD, grad, self, approximate)
 
 
@@ -260,8 +293,8 @@ def _gelu_check(self, approximate):
     _floats("GeluKernelImpl")(self)
 
 
-GELU = defop("gelu", node="GeluBackward0", kind=KEEP, save=(0,), check=_gelu_check,
-             forward=_half_in_float32(_gelu), backward=_gelu_grad)
+GELU = defop("gelu", node="GeluBackward0", kind=KEEP, multi=1, save=(0, "result"),
+             check=_gelu_check, forward=_gelu, backward=(_gelu_grad,))
 
 
 def _silu(xp, x):

@@ -176,7 +176,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """Mirrors ``torch.nn.functional.gelu``: ``x * Phi(x)``, or its tanh approximation with
     ``approximate='tanh'``."""
-    return run(_act.GELU, input, approximate)
+    return run(_act.GELU, input, approximate)[0]  # NOTE [GELU's workspace]
 
 
 def logsigmoid(input: Tensor) -> Tensor:
