@@ -550,6 +550,15 @@ def _weight_grad_formula(grad, input, weight, bias, stride, padding, dilation, t
 
 def _bias_grad(grad, input, weight, bias, stride, padding, dilation, transposed,
                output_padding, groups):
+    g = grad._data
+    if g.ndim > 2 and g.size and g.dtype in (np.float32, np.float64) \
+            and g.flags.c_contiguous and first_order():
+        # NumPy sums over (N, *spatial) of an (N, C, *spatial) array a call per run of the
+        # last dim (62 us for W10's 64 x 32 x 4 x 4 gradient); as an (N, C * S) matrix its
+        # column sums are row additions over C * S contiguous elements, then each channel's S
+        # columns fold into one (9 us), the order fixed on every CPU
+        n, c = g.shape[:2]
+        return make(np.add.reduce(g.reshape(n, -1), axis=0).reshape(c, -1).sum(1))
     return grad.sum((0,) + tuple(range(2, grad.dim())))
 
 
