@@ -281,6 +281,60 @@ def test_multinomial(seed):
     check_bits(run, seed)
 
 
+_NAN, _INF = float("nan"), float("inf")
+# (probabilities, dtype, num_samples, replacement): torch's checks of the probabilities, on
+# the path without replacement (one sample, or several) and on the one with (row by row,
+# entry by entry), and the argument checks in torch's order
+_BAD_DISTRIBUTIONS = [
+    ([0.0, 0.0], "float32", 1, False), ([0.0, 0.0], "float32", 2, True),
+    ([0.0, 0.0], "float32", 2, False), ([-0.0, -0.0], "float32", 1, False),
+    ([-1.0, 2.0], "float32", 1, False), ([-1.0, 2.0], "float32", 3, True),
+    ([_NAN, 2.0], "float32", 1, False), ([_NAN, 2.0], "float32", 2, True),
+    ([2.0, _NAN], "float32", 2, True), ([_INF, 2.0], "float32", 1, False),
+    ([_INF, 2.0], "float32", 2, True), ([-_INF, 2.0], "float32", 2, True),
+    ([_INF, -1.0], "float32", 2, True),
+    ([[1.0, 1.0], [0.0, 0.0]], "float32", 1, False),
+    ([[1.0, 1.0], [0.0, 0.0]], "float32", 3, True),
+    ([[1.0, 1.0], [0.0, -1.0]], "float32", 1, False),
+    ([[1.0, _INF], [-1.0, 1.0]], "float32", 2, True),
+    ([[0.0, 0.0], [-1.0, 1.0]], "float32", 2, True),
+    ([[0.0, 0.0], [-1.0, 1.0]], "float32", 1, False),
+    ([0.0, 0.0], "float64", 1, False), ([0.0, 0.0], "float16", 1, False),
+    ([-1.0, 1.0], "bfloat16", 1, False), ([0.0], "float32", 3, True),
+    ([], "float32", 1, False), ([], "float32", 1, True), ([], "float32", 2, True),
+    ([[], []], "float32", 1, True), ([[], []], "float32", 3, True),
+    (1.0, "float32", 1, False), (1, "int64", 1, False), ([1, 2], "int64", 1, False),
+    ([[[1.0]]], "float32", 1, False), ([1.0, 2.0], "float32", 0, False),
+    ([1.0, 2.0], "float32", 3, False),
+]
+
+
+@pytest.mark.parametrize("probs, dtype, n, replacement", _BAD_DISTRIBUTIONS)
+def test_multinomial_refuses_bad_distributions_as_torch(probs, dtype, n, replacement):
+    # a row of zeros, a negative, inf or nan probability: torch's error, never a draw
+    check_raises_like(lambda lib: lib.multinomial(
+        lib.tensor(probs, dtype=getattr(lib, dtype)), n, replacement))
+
+
+def test_multinomial_edge_distributions_draw_as_torch():
+    # what torch accepts: a tiny or signed-zero entry, rows past float32's range, fewer
+    # non-zero categories than samples without replacement, no rows at all
+    cases = [([0.0, 1e-30], 1, False), ([-0.0, 1.0], 1, False), ([1e-45, 0.0], 2, True),
+             ([3e38, 3e38], 1, False), ([3e38, 3e38], 2, True), ([0.0, 1.0, 0.0], 2, False),
+             ([[1.0, 1.0], [0.0, 1.0]], 2, False)]
+    for probs, n, replacement in cases:
+        drawn = {}
+        for lib in (torch, ember):
+            lib.manual_seed(3)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # and no NumPy warning on the way
+                drawn[lib] = lib.multinomial(lib.tensor(probs), n, replacement)
+        assert drawn[ember].tolist() == drawn[torch].tolist(), probs
+    for lib in (torch, ember):
+        assert tuple(lib.multinomial(lib.zeros(0, 3), 2).shape) == (0, 2)
+        assert tuple(lib.multinomial(lib.zeros(0, 3), 5, True).shape) == (0, 5)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_poisson(seed):
     rates = np.random.default_rng(seed).random((4, 5)) * 9.5

@@ -895,35 +895,77 @@ def bernoulli(input: Tensor, p: float | None = None, *,
     return _bernoulli_(result, input if p is None else p, generator=generator)
 
 
+_SUM_ERROR = "invalid multinomial distribution (sum of probabilities <= 0)"
+
+
+def _check_distributions(rows) -> None:
+    """torch's checks of the probabilities before drawing one sample, or several without
+    replacement: every entry finite and non-negative (a nan fails), no row of zeros."""
+    if rows.size == 0:  # torch takes their max and min first
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                           "operation has no identity.")
+    if not (rows.max() < np.inf and rows.min() >= 0):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if not (rows != 0).any(axis=-1).all():  # a sum of non-negative numbers is 0 only so
+        raise RuntimeError(_SUM_ERROR)
+
+
+def _check_rows(rows) -> None:
+    """torch's checks as it draws with replacement, row by row, entry by entry: an entry
+    that is not >= 0 (a nan included), then one that is not finite, then a row of zeros."""
+    negative = ~(rows >= 0)
+    infinite = ~negative & ~np.isfinite(rows)
+    bad = negative | infinite
+    problem = bad.any(axis=-1) | ~(rows != 0).any(axis=-1)
+    if not problem.any():
+        return
+    row = int(np.argmax(problem))
+    if not bad[row].any():
+        raise RuntimeError(_SUM_ERROR)
+    first = int(np.argmax(bad[row]))
+    if negative[row, first]:
+        raise RuntimeError("invalid multinomial distribution (encountering probability entry "
+                           "< 0)")
+    raise RuntimeError("invalid multinomial distribution (encountering probability entry = "
+                       "infinity or NaN)")
+
+
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
                 generator: Generator | None = None) -> Tensor:
     """Mirrors ``torch.multinomial``. With replacement: a float64 uniform per sample,
     searched in the row's normalised cumulative sum. Without (or one sample): the largest
     ``p / q`` with ``q`` exponential draws, as torch does."""
     data = input._data
+    if data.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
     if _category(data.dtype) != _dtype.FLOAT:
         raise RuntimeError("multinomial only supports floating-point dtypes for input, got: "
                            f"{_dtype.scalar_type_name(input.dtype)}")
-    if data.ndim not in (1, 2):
-        raise RuntimeError("prob_dist must be 1 or 2 dim")
     if num_samples <= 0:
         raise RuntimeError("cannot sample n_sample <= 0 samples")
-    rows = data.reshape(-1, data.shape[-1])
+    if not replacement and num_samples > data.shape[-1]:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
+    if data.shape[-1] > 1 << 24:
+        raise RuntimeError("number of categories cannot exceed 2^24")
+    rows = data.reshape(data.shape[0] if data.ndim == 2 else 1, data.shape[-1])
     g = _gen(generator)
     if rows.shape[0] == 0:  # no distribution to draw from: nothing drawn, as in torch
         result = np.empty((0, num_samples), np.int64)
     elif not replacement or num_samples == 1:
-        if num_samples > rows.shape[1]:
-            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
-                               "replacement")
+        _check_distributions(rows)
         q = _exponential_fill(g, rows.size, data.dtype, 1.0).reshape(rows.shape)
-        keys = rows / q
+        with np.errstate(over="ignore"):  # huge probabilities: inf keys, as torch's
+            keys = rows / q
         # topk's order: largest first, ties by the lower index
         order = np.argsort(-keys, axis=-1, kind="stable")[:, :num_samples]
         result = order.astype(np.int64)
     else:
-        cumulative = np.cumsum(rows.astype(_F64 if data.dtype == _F64 else _F32), axis=-1)
-        cumulative = cumulative / cumulative[:, -1:]
+        _check_rows(rows)
+        with np.errstate(over="ignore", invalid="ignore"):  # a sum past float32's range
+            cumulative = np.cumsum(rows.astype(_F64 if data.dtype == _F64 else _F32),
+                                   axis=-1)
+            cumulative = cumulative / cumulative[:, -1:]
         u = g._uniform64(rows.shape[0] * num_samples).reshape(rows.shape[0], num_samples)
         result = np.stack([np.searchsorted(c, s, side="left") for c, s in zip(cumulative, u)])
         result = np.minimum(result, rows.shape[1] - 1).astype(np.int64)
