@@ -538,6 +538,10 @@ def test_singular_errors(fn):
     # torch's class is torch._C._LinAlgError, public as torch.linalg.LinAlgError
     assert type(t_info.value).__name__ == "_LinAlgError"
     assert isinstance(e_info.value, ember.linalg.LinAlgError)
+    assert str(type(e_info.value)) == str(type(t_info.value)).replace("torch", "ember")
+    assert repr(e_info.value) == repr(t_info.value)
+    again = pickle.loads(pickle.dumps(e_info.value))  # the class is found by its path
+    assert type(again) is type(e_info.value) and str(again) == str(e_info.value)
     assert str(e_info.value) == str(t_info.value)
 
 

@@ -721,6 +721,12 @@ class LinAlgError(RuntimeError):
     positive-definite, no convergence)."""
 
 
+# torch's class is ``torch._C._LinAlgError`` (public as ``torch.linalg.LinAlgError``): a
+# traceback and ``repr`` name it so, with ``ember`` in place of ``torch``
+LinAlgError.__module__ = "ember._C"
+LinAlgError.__name__ = LinAlgError.__qualname__ = "_LinAlgError"
+
+
 def _mT(x: Tensor) -> Tensor:
     return x.transpose(-2, -1)
 
