@@ -122,7 +122,7 @@ Generator.__module__ = "ember"  # printed as ``<class 'ember.Generator'>``
 _LAZY_SUBMODULES = ("nn", "optim", "cuda", "backends", "accelerator", "mps", "xpu", "cpu",
                     "testing", "amp", "profiler", "distributed",
                     "functional", "utils", "fft", "distributions", "random", "multiprocessing",
-                    "version", "torch_version", "storage")
+                    "version", "torch_version", "storage", "_dynamo")
 
 
 # torch's top-level names of neural-network ops (``torch.conv2d``, ``torch.dropout``, ...):

@@ -1770,7 +1770,14 @@ def _optimized_module_class():
                     return self._modules["_orig_mod"]
                 return getattr(self._modules["_orig_mod"], name)
 
+            def __reduce__(self):
+                # as torch's: a pickle holds the module and the options, and loading it
+                # compiles the module anew (traced programs are not kept)
+                compiled = self._compiled_call
+                return (compile_callable, (self._orig_mod, compiled.fullgraph, compiled.limit))
+
         OptimizedModule.__module__ = "ember._dynamo.eval_frame"
+        OptimizedModule.__qualname__ = "OptimizedModule"
         _OptimizedModule = OptimizedModule
     return _OptimizedModule
 

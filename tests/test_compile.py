@@ -284,6 +284,31 @@ def test_compiled_module_wraps_original():
     assert opt.weight is lin.weight
 
 
+def test_compiled_module_pickles_and_is_found_as_torch_finds_it():
+    # torch's OptimizedModule pickles (torch.save of a compiled model) as the module and its
+    # options, compiled anew on load; scripts test isinstance against its class's path
+    import io
+    import pickle
+
+    lin = ember.nn.Linear(2, 2)
+    opt = ember.compile(lin, fullgraph=True)
+    x = ember.ones(3, 2)
+    for _ in range(3):
+        y = opt(x)  # traced twice, then replayed
+    lin(x).sum().backward()  # the parameters now carry their gradient nodes
+    cls = ember._dynamo.eval_frame.OptimizedModule
+    assert isinstance(opt, cls) and str(cls) == "<class 'ember._dynamo.eval_frame.OptimizedModule'>"
+    buffer = io.BytesIO()
+    ember.save(opt, buffer)
+    buffer.seek(0)
+    for clone in (pickle.loads(pickle.dumps(opt)), ember.load(buffer, weights_only=False)):
+        assert type(clone) is cls and isinstance(clone._orig_mod, ember.nn.Linear)
+        assert clone._orig_mod is not lin
+        assert clone._compiled_call.fullgraph is True
+        for _ in range(3):
+            assert clone(x)._data.tobytes() == y._data.tobytes()
+
+
 def test_batchnorm_train_step_running_stats():
     nn = ember.nn
 

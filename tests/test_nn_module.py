@@ -964,6 +964,26 @@ def test_pickle_and_deepcopy_module():
         assert "cache" not in clone.state_dict()
 
 
+def test_pickle_module_after_a_training_step_as_torch():
+    # a parameter that has been through forward and backward carries the node that
+    # accumulates its gradient; a pickle leaves it out, as .grad and hooks (torch's too)
+    results = {}
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        m = lib.nn.Linear(3, 2)
+        m.weight.note = "kept"
+        m(lib.ones(4, 3)).pow(2).sum().backward()
+        m.weight.register_hook(lambda g: g)
+        clone = pickle.loads(pickle.dumps(m))
+        results[lib] = (type(clone.weight).__name__, clone.weight.grad, clone.weight.note,
+                        clone.weight.requires_grad, m.weight.detach().numpy().tolist(),
+                        clone.weight.detach().numpy().tolist())
+        clone(lib.ones(1, 3)).sum().backward()  # trains on
+        assert clone.weight.grad is not None
+    assert results[ember] == results[torch]
+    assert results[ember][4] == results[ember][5]
+
+
 # ---- end to end ---------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ember import _dtype
 from ember._backend import np
-from ember._tensor import Tensor
+from ember._tensor import _INTERNAL_ATTRS, Tensor
 
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"]
 
@@ -66,7 +66,9 @@ class Parameter(Tensor):
         return result
 
     def __reduce_ex__(self, protocol):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_grad", "_hooks")}
+        # the Python attributes go with it; autograd state (.grad, hooks, the node that
+        # accumulates into it) does not (NOTE [Tensor copies])
+        state = {k: v for k, v in self.__dict__.items() if k not in _INTERNAL_ATTRS}
         return (_rebuild_parameter,
                 (type(self), Tensor.detach(self), self._requires_grad, state))
 
