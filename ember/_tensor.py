@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
+from collections import OrderedDict
 
 from ember import _device, _dtype
 from ember._backend import ndarray, np
@@ -174,28 +175,28 @@ class Tensor:
     def register_hook(self, hook):
         """Mirrors ``Tensor.register_hook``: ``hook(grad)`` runs when this tensor's gradient
         is computed and may return a replacement. Returns a handle with ``remove()``."""
-        from ember.autograd.graph import _Handle
+        from ember.utils.hooks import add_hook
 
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._grad_fn is None:
             if self._hooks is None:
-                self._hooks = []
-            return _Handle(self._hooks, hook)
+                self._hooks = OrderedDict()
+            return add_hook(self._hooks, hook)
         table = self._grad_fn._extras().setdefault("tensor", {})
-        return _Handle(table.setdefault(self._output_nr, []), hook)
+        return add_hook(table.setdefault(self._output_nr, OrderedDict()), hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         """Mirrors ``Tensor.register_post_accumulate_grad_hook``: ``hook(tensor)`` runs on a
         leaf after its ``.grad`` was accumulated."""
-        from ember.autograd.graph import _Handle
+        from ember.utils.hooks import add_hook
 
         if self._grad_fn is not None:
             raise RuntimeError(
                 "post accumulate grad hooks cannot be registered on non-leaf tensors")
         if self._post_hooks is None:
-            self._post_hooks = []
-        return _Handle(self._post_hooks, hook)
+            self._post_hooks = OrderedDict()
+        return add_hook(self._post_hooks, hook)
 
     def detach(self) -> Tensor:
         """Mirrors ``Tensor.detach``: same data, storage and version counter, no graph. The

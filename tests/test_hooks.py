@@ -98,3 +98,49 @@ def test_checkpoint_gives_the_same_gradients_and_recomputes() -> None:
         results.append((out, a.grad, b.grad))
     for t, e in zip(*results):
         assert_same(e, t)
+
+
+def test_every_hook_handle_is_torchs_removable_handle():
+    # tensors, autograd nodes, modules and optimizers return one handle class, found where
+    # torch's is (ember.utils.hooks, reachable after a plain import, as ember.utils.checkpoint)
+    names, runs = {}, {}
+    for lib in (torch, ember):
+        x = lib.ones(2, requires_grad=True)
+        y = x * 2
+        lin = lib.nn.Linear(2, 2)
+        opt = lib.optim.SGD(lin.parameters(), lr=0.1)
+        calls = []
+
+        def hook(g, calls=calls):
+            calls.append(1)
+
+        handles = [x.register_hook(hook), x.register_hook(hook), y.register_hook(hook),
+                   y.grad_fn.register_hook(lambda gi, go: None),
+                   y.grad_fn.register_prehook(lambda go: None),
+                   x.register_post_accumulate_grad_hook(lambda t: None),
+                   lin.register_forward_hook(lambda *a: None),
+                   opt.register_step_pre_hook(lambda *a: None)]
+        names[lib] = {f"{type(h).__module__}.{type(h).__qualname__}".split(".", 1)[1]
+                      for h in handles}
+        assert all(isinstance(h, lib.utils.hooks.RemovableHandle) for h in handles)
+        assert callable(lib.utils.checkpoint.checkpoint)
+        handles[0].remove()  # one of the two registrations of one function
+        handles[0].remove()  # twice: nothing more
+        with handles[2]:
+            pass  # a context manager removes on exit
+        y.sum().backward()
+        runs[lib] = (len(calls), x.grad.tolist())
+    assert names[ember] == names[torch] == {"utils.hooks.RemovableHandle"}
+    assert runs[ember] == runs[torch] == (1, [2.0, 2.0])
+
+
+def test_utils_submodules_resolve_after_a_plain_import():
+    # torch.utils.checkpoint.checkpoint(...) works after `import torch` alone
+    import subprocess
+    import sys
+
+    code = ("import ember; print(ember.utils.checkpoint.checkpoint.__name__, "
+            "ember.utils.hooks.RemovableHandle.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out == ["checkpoint", "RemovableHandle"]

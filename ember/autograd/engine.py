@@ -244,7 +244,7 @@ def _pre_hooks(node, extra: dict, inputs: list) -> list:
     tensor_hooks = extra.get("tensor")
     if tensor_hooks:
         for nr, hooks in tensor_hooks.items():
-            for hook in tuple(hooks):
+            for hook in tuple(hooks.values()):
                 inputs[nr] = call_tensor_hook(hook, inputs[nr])
     retained = extra.get("retain")
     if retained:
@@ -257,15 +257,15 @@ def _pre_hooks(node, extra: dict, inputs: list) -> list:
                 t._grad = grad.detach().clone() if not grad_mode.state.enabled else grad.clone()
             else:
                 t._grad = t._grad + grad
-    for hook in tuple(extra.get("pre", ())):
+    for hook in tuple(extra["pre"].values()) if "pre" in extra else ():
         new = hook(tuple(inputs))
         if new is not None:
             inputs = _checked(hook, new, len(inputs))
     return inputs
 
 
-def _post_hooks(hooks: list, outputs, inputs: list):
-    for hook in tuple(hooks):
+def _post_hooks(hooks: dict, outputs, inputs: list):
+    for hook in tuple(hooks.values()):
         new = hook(tuple(outputs), tuple(inputs))
         if new is not None:
             outputs = _checked(hook, new, len(outputs))

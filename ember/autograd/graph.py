@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
+from collections import OrderedDict
 from sys import getrefcount
 
 from ember import _memory_format as _mf
@@ -77,12 +78,16 @@ class Node:
     def register_hook(self, fn):
         """Mirrors ``Node.register_hook``: ``fn(grad_inputs, grad_outputs)`` runs after the
         node; it may return replacement gradients for the node's inputs."""
-        return _Handle(self._extras().setdefault("post", []), fn)
+        from ember.utils.hooks import add_hook
+
+        return add_hook(self._extras().setdefault("post", OrderedDict()), fn)
 
     def register_prehook(self, fn):
         """Mirrors ``Node.register_prehook``: ``fn(grad_outputs)`` runs before the node; it may
         return replacement gradients for the node's outputs."""
-        return _Handle(self._extras().setdefault("pre", []), fn)
+        from ember.utils.hooks import add_hook
+
+        return add_hook(self._extras().setdefault("pre", OrderedDict()), fn)
 
     def apply(self, grads: list) -> tuple:
         raise NotImplementedError  # every concrete node class defines it
@@ -95,26 +100,6 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {hex(id(self))}>"
-
-
-class _Handle:
-    """Mirrors ``torch.utils.hooks.RemovableHandle``."""
-
-    __slots__ = ("_hooks", "_fn")
-
-    def __init__(self, hooks: list, fn) -> None:
-        hooks.append(fn)
-        self._hooks, self._fn = hooks, fn
-
-    def remove(self) -> None:
-        if self._fn in self._hooks:
-            self._hooks.remove(self._fn)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
 
 
 # The active (pack, unpack) pairs of ``saved_tensors_hooks``, innermost last.
@@ -631,7 +616,7 @@ class AccumulateGrad(Node):
         if var is None:
             return ()
         if var._hooks is not None:
-            for hook in tuple(var._hooks):
+            for hook in tuple(var._hooks.values()):
                 grad = call_tensor_hook(hook, grad)
         if grad is not None:
             old = var._grad
@@ -664,7 +649,7 @@ class AccumulateGrad(Node):
         # Post-accumulate hooks run even when no gradient arrived (torch's too).
         post = var._post_hooks
         if post is not None:
-            for hook in tuple(post):
+            for hook in tuple(post.values()):
                 hook(var)
         return ()
 

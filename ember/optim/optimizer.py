@@ -62,26 +62,22 @@ _global_optimizer_pre_hooks: OrderedDict = OrderedDict()
 _global_optimizer_post_hooks: OrderedDict = OrderedDict()
 
 
-def _handle(hooks: OrderedDict):
-    from ember.nn.modules.module import RemovableHandle
+def _add_hook(hooks: OrderedDict, hook: Callable, prepend: bool = False):
+    from ember.utils.hooks import add_hook
 
-    return RemovableHandle(hooks)
+    return add_hook(hooks, hook, prepend)
 
 
 def register_optimizer_step_pre_hook(hook: Callable):
     """Mirrors ``torch.optim.optimizer.register_optimizer_step_pre_hook``: ``hook(optimizer,
     args, kwargs)`` runs before every optimizer's ``step``; it may return new
     ``(args, kwargs)``."""
-    handle = _handle(_global_optimizer_pre_hooks)
-    _global_optimizer_pre_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_optimizer_pre_hooks, hook)
 
 
 def register_optimizer_step_post_hook(hook: Callable):
     """Mirrors ``torch.optim.optimizer.register_optimizer_step_post_hook``."""
-    handle = _handle(_global_optimizer_post_hooks)
-    _global_optimizer_post_hooks[handle.id] = hook
-    return handle
+    return _add_hook(_global_optimizer_post_hooks, hook)
 
 
 def _hooked_step(step):
@@ -196,22 +192,14 @@ class Optimizer:
     def register_step_pre_hook(self, hook: Callable):
         """Mirrors ``Optimizer.register_step_pre_hook``: ``hook(optimizer, args, kwargs)``
         runs before ``step`` and may return new ``(args, kwargs)``."""
-        handle = _handle(self._optimizer_step_pre_hooks)
-        self._optimizer_step_pre_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._optimizer_step_pre_hooks, hook)
 
     def register_step_post_hook(self, hook: Callable):
         """Mirrors ``Optimizer.register_step_post_hook``: ``hook(optimizer, args, kwargs)``."""
-        handle = _handle(self._optimizer_step_post_hooks)
-        self._optimizer_step_post_hooks[handle.id] = hook
-        return handle
+        return _add_hook(self._optimizer_step_post_hooks, hook)
 
     def _register(self, hooks: OrderedDict, hook: Callable, prepend: bool):
-        handle = _handle(hooks)
-        hooks[handle.id] = hook
-        if prepend:
-            hooks.move_to_end(handle.id, last=False)
-        return handle
+        return _add_hook(hooks, hook, prepend)
 
     def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False):
         """Mirrors ``Optimizer.register_state_dict_pre_hook``: ``hook(optimizer)``."""

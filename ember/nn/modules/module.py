@@ -23,6 +23,7 @@ from ember.autograd.function import Function
 from ember.autograd.grad_mode import no_grad
 from ember.autograd.grad_mode import state as _grad_state
 from ember.nn.parameter import Buffer, Parameter, is_lazy
+from ember.utils.hooks import RemovableHandle, add_hook
 
 __all__ = [
     "Module", "register_module_forward_pre_hook", "register_module_forward_hook",
@@ -36,55 +37,6 @@ def _typename(obj) -> str:
     from ember._runtime import typename
 
     return typename(obj)
-
-
-class RemovableHandle:
-    """Mirrors ``torch.utils.hooks.RemovableHandle``: ``remove()`` takes the hook out of the
-    dict(s) it was registered in; usable as a context manager."""
-
-    next_id: int = 0
-
-    def __init__(self, hooks_dict: OrderedDict, *, extra_dict=None) -> None:
-        self.hooks_dict_ref = weakref.ref(hooks_dict)
-        self.id = RemovableHandle.next_id
-        RemovableHandle.next_id += 1
-        if extra_dict is None:
-            extra_dict = ()
-        elif isinstance(extra_dict, OrderedDict):
-            extra_dict = (extra_dict,)
-        self.extra_dict_ref = tuple(weakref.ref(d) for d in extra_dict)
-
-    def remove(self) -> None:
-        for ref in (self.hooks_dict_ref, *self.extra_dict_ref):
-            hooks = ref()
-            if hooks is not None and self.id in hooks:
-                del hooks[self.id]
-
-    def __getstate__(self):
-        if not self.extra_dict_ref:
-            return (self.hooks_dict_ref(), self.id)
-        return (self.hooks_dict_ref(), self.id, tuple(r() for r in self.extra_dict_ref))
-
-    def __setstate__(self, state) -> None:
-        self.hooks_dict_ref = weakref.ref(OrderedDict() if state[0] is None else state[0])
-        self.id = state[1]
-        RemovableHandle.next_id = max(RemovableHandle.next_id, self.id + 1)
-        self.extra_dict_ref = () if len(state) < 3 else tuple(
-            weakref.ref(OrderedDict() if d is None else d) for d in state[2])
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
-
-
-def _add_hook(hooks: OrderedDict, hook, prepend: bool, extra=None) -> RemovableHandle:
-    handle = RemovableHandle(hooks, extra_dict=extra)
-    hooks[handle.id] = hook
-    if prepend:
-        hooks.move_to_end(handle.id, last=False)
-    return handle
 
 
 _global_buffer_registration_hooks: OrderedDict = OrderedDict()
@@ -101,14 +53,14 @@ _global_forward_hooks_with_kwargs: OrderedDict = OrderedDict()
 def register_module_forward_pre_hook(hook: Callable) -> RemovableHandle:
     """Mirrors ``torch.nn.modules.module.register_module_forward_pre_hook``: ``hook(module,
     args)`` before every module's forward (before the module's own pre-hooks)."""
-    return _add_hook(_global_forward_pre_hooks, hook, False)
+    return add_hook(_global_forward_pre_hooks, hook, False)
 
 
 def register_module_forward_hook(hook: Callable, *, with_kwargs: bool = False,
                                  always_call: bool = False) -> RemovableHandle:
     """Mirrors ``torch.nn.modules.module.register_module_forward_hook``: ``hook(module,
     args, output)`` (or ``(module, args, kwargs, output)``) after every module's forward."""
-    handle = _add_hook(_global_forward_hooks, hook, False,
+    handle = add_hook(_global_forward_hooks, hook, False,
                        [_global_forward_hooks_always_called, _global_forward_hooks_with_kwargs])
     if with_kwargs:
         _global_forward_hooks_with_kwargs[handle.id] = True
@@ -119,30 +71,30 @@ def register_module_forward_hook(hook: Callable, *, with_kwargs: bool = False,
 
 def register_module_full_backward_pre_hook(hook: Callable) -> RemovableHandle:
     """Mirrors ``torch.nn.modules.module.register_module_full_backward_pre_hook``."""
-    return _add_hook(_global_backward_pre_hooks, hook, False)
+    return add_hook(_global_backward_pre_hooks, hook, False)
 
 
 def register_module_full_backward_hook(hook: Callable) -> RemovableHandle:
     """Mirrors ``torch.nn.modules.module.register_module_full_backward_hook``."""
-    return _add_hook(_global_backward_hooks, hook, False)
+    return add_hook(_global_backward_hooks, hook, False)
 
 
 def register_module_buffer_registration_hook(hook: Callable) -> RemovableHandle:
     """Mirrors torch's global ``hook(module, name, buffer)`` run at each buffer
     registration; it may return a replacement buffer."""
-    return _add_hook(_global_buffer_registration_hooks, hook, False)
+    return add_hook(_global_buffer_registration_hooks, hook, False)
 
 
 def register_module_module_registration_hook(hook: Callable) -> RemovableHandle:
     """Mirrors torch's global ``hook(module, name, submodule)`` run at each submodule
     registration; it may return a replacement."""
-    return _add_hook(_global_module_registration_hooks, hook, False)
+    return add_hook(_global_module_registration_hooks, hook, False)
 
 
 def register_module_parameter_registration_hook(hook: Callable) -> RemovableHandle:
     """Mirrors torch's global ``hook(module, name, param)`` run at each parameter
     registration; it may return a replacement."""
-    return _add_hook(_global_parameter_registration_hooks, hook, False)
+    return add_hook(_global_parameter_registration_hooks, hook, False)
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -665,7 +617,7 @@ class Module:
         """Mirrors ``Module.register_forward_pre_hook``: ``hook(module, args)`` (or
         ``hook(module, args, kwargs)`` with ``with_kwargs``) before ``forward``; it may
         return new args (or ``(args, kwargs)``)."""
-        handle = _add_hook(self._forward_pre_hooks, hook, prepend,
+        handle = add_hook(self._forward_pre_hooks, hook, prepend,
                            self._forward_pre_hooks_with_kwargs)
         if with_kwargs:
             self._forward_pre_hooks_with_kwargs[handle.id] = True
@@ -677,7 +629,7 @@ class Module:
         """Mirrors ``Module.register_forward_hook``: ``hook(module, args, output)`` (or
         ``hook(module, args, kwargs, output)``) after ``forward``; it may return a new
         output. ``always_call`` runs it even when ``forward`` raises."""
-        handle = _add_hook(self._forward_hooks, hook, prepend,
+        handle = add_hook(self._forward_hooks, hook, prepend,
                            [self._forward_hooks_with_kwargs, self._forward_hooks_always_called])
         if with_kwargs:
             self._forward_hooks_with_kwargs[handle.id] = True
@@ -689,7 +641,7 @@ class Module:
                                         prepend: bool = False) -> RemovableHandle:
         """Mirrors ``Module.register_full_backward_pre_hook``: ``hook(module, grad_output)``
         when the gradients of the outputs are computed; it may return a new grad_output."""
-        return _add_hook(self._backward_pre_hooks, hook, prepend)
+        return add_hook(self._backward_pre_hooks, hook, prepend)
 
     def register_full_backward_hook(self, hook: Callable,
                                     prepend: bool = False) -> RemovableHandle:
@@ -699,7 +651,7 @@ class Module:
         if self._is_full_backward_hook is False:
             raise RuntimeError(_MIXED_BACKWARD_HOOKS)
         self._is_full_backward_hook = True
-        return _add_hook(self._backward_hooks, hook, prepend)
+        return add_hook(self._backward_hooks, hook, prepend)
 
     def register_backward_hook(self, hook: Callable) -> RemovableHandle:
         """Mirrors the deprecated ``Module.register_backward_hook``: ``hook(module,
@@ -709,7 +661,7 @@ class Module:
         if self._is_full_backward_hook is True:
             raise RuntimeError(_MIXED_BACKWARD_HOOKS)
         self._is_full_backward_hook = False
-        return _add_hook(self._backward_hooks, hook, False)
+        return add_hook(self._backward_hooks, hook, False)
 
     def _hook_last_node(self, hooks: list, args: tuple, result) -> None:
         # NOTE [Non-full backward hooks]: the hooks go on the node of the first tensor found
@@ -733,7 +685,7 @@ class Module:
     def register_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Mirrors ``Module.register_state_dict_pre_hook``: ``hook(module, prefix,
         keep_vars)`` before ``state_dict`` saves this module."""
-        return _add_hook(self._state_dict_pre_hooks, hook, False)
+        return add_hook(self._state_dict_pre_hooks, hook, False)
 
     def register_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
         """Mirrors ``Module.register_state_dict_post_hook``: ``hook(module, state_dict,
@@ -741,25 +693,25 @@ class Module:
         def checked(module, state_dict, prefix, local_metadata):
             if hook(module, state_dict, prefix, local_metadata) is not None:
                 raise RuntimeError("state_dict post-hook must return None")
-        return _add_hook(self._state_dict_hooks, checked, False)
+        return add_hook(self._state_dict_hooks, checked, False)
 
     def _register_state_dict_hook(self, hook: Callable) -> RemovableHandle:
-        return _add_hook(self._state_dict_hooks, hook, False)
+        return add_hook(self._state_dict_hooks, hook, False)
 
     def register_load_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Mirrors ``Module.register_load_state_dict_pre_hook``: ``hook(module, state_dict,
         prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)``."""
-        return _add_hook(self._load_state_dict_pre_hooks, _WrappedHook(hook, self), False)
+        return add_hook(self._load_state_dict_pre_hooks, _WrappedHook(hook, self), False)
 
     def _register_load_state_dict_pre_hook(self, hook: Callable,
                                            with_module: bool = False) -> RemovableHandle:
         wrapped = _WrappedHook(hook, self if with_module else None)
-        return _add_hook(self._load_state_dict_pre_hooks, wrapped, False)
+        return add_hook(self._load_state_dict_pre_hooks, wrapped, False)
 
     def register_load_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
         """Mirrors ``Module.register_load_state_dict_post_hook``: ``hook(module,
         incompatible_keys)`` after this module was loaded; it may edit the key lists."""
-        return _add_hook(self._load_state_dict_post_hooks, hook, False)
+        return add_hook(self._load_state_dict_post_hooks, hook, False)
 
     # ---- calling ---------------------------------------------------------------------
     def _call_impl(self, *args, **kwargs):
