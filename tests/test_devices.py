@@ -241,3 +241,71 @@ def test_device_namespaces_do_not_slow_import() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+# Every layer that takes ``device=`` creates its parameters and buffers there, so a device
+# this build lacks (or a name no build knows) raises torch's error instead of being ignored;
+# so do moving a module and making uninitialised parameters.
+_MODULES_ON = {
+    "Linear": lambda nn, d: nn.Linear(2, 3, device=d),
+    "Bilinear": lambda nn, d: nn.Bilinear(2, 2, 3, device=d),
+    "LazyLinear": lambda nn, d: nn.LazyLinear(3, device=d),
+    "Conv1d": lambda nn, d: nn.Conv1d(2, 3, 2, device=d),
+    "Conv2d": lambda nn, d: nn.Conv2d(2, 3, 2, device=d),
+    "ConvTranspose3d": lambda nn, d: nn.ConvTranspose3d(2, 3, 2, device=d),
+    "LazyConv2d": lambda nn, d: nn.LazyConv2d(3, 2, device=d),
+    "BatchNorm1d": lambda nn, d: nn.BatchNorm1d(3, device=d),
+    "LazyBatchNorm2d": lambda nn, d: nn.LazyBatchNorm2d(device=d),
+    "InstanceNorm2d": lambda nn, d: nn.InstanceNorm2d(3, affine=True, device=d),
+    "LayerNorm": lambda nn, d: nn.LayerNorm(3, device=d),
+    "GroupNorm": lambda nn, d: nn.GroupNorm(1, 3, device=d),
+    "RMSNorm": lambda nn, d: nn.RMSNorm(3, device=d),
+    "Embedding": lambda nn, d: nn.Embedding(4, 3, device=d),
+    "EmbeddingBag": lambda nn, d: nn.EmbeddingBag(4, 3, device=d),
+    "LSTM": lambda nn, d: nn.LSTM(2, 3, device=d),
+    "GRUCell": lambda nn, d: nn.GRUCell(2, 3, device=d),
+    "PReLU": lambda nn, d: nn.PReLU(device=d),
+    "MultiheadAttention": lambda nn, d: nn.MultiheadAttention(4, 2, kdim=3, vdim=3, device=d),
+    "TransformerEncoderLayer": lambda nn, d: nn.TransformerEncoderLayer(4, 2, 8, device=d),
+    "Transformer": lambda nn, d: nn.Transformer(4, 2, 1, 1, 8, device=d),
+    "AdaptiveLogSoftmaxWithLoss": lambda nn, d: nn.AdaptiveLogSoftmaxWithLoss(
+        4, 10, [5], device=d),
+    "UninitializedParameter": lambda nn, d: nn.UninitializedParameter(device=d),
+    "square mask": lambda nn, d: nn.Transformer.generate_square_subsequent_mask(3, device=d),
+    "to": lambda nn, d: nn.Linear(2, 2).to(d),
+    "to_empty": lambda nn, d: nn.Linear(2, 2).to_empty(device=d),
+}
+
+
+@pytest.mark.parametrize("where", ["cuda", "xpu", "cuda:1", "nowhere"])
+@pytest.mark.parametrize("name", list(_MODULES_ON))
+def test_modules_refuse_devices_this_build_lacks(name, where):
+    check_raises_like(lambda lib: _MODULES_ON[name](lib.nn, where))
+
+
+@pytest.mark.parametrize("name", list(_MODULES_ON))
+def test_modules_on_the_cpu_as_torch(name):
+    # device="cpu" (and a torch.device) builds what no device builds: the same tensors
+    results = {}
+    for lib in (torch, ember):
+        for where in ("cpu", lib.device("cpu"), None):
+            lib.manual_seed(0)
+            made = _MODULES_ON[name](lib.nn, where)
+            if name == "UninitializedParameter":
+                results.setdefault(lib, []).append(type(made).__name__)
+                continue
+            tensors = [made] if isinstance(made, lib.Tensor) else \
+                list(made.parameters()) + list(made.buffers())
+            results.setdefault(lib, []).append(
+                [type(t).__name__ if lib.nn.parameter.is_lazy(t)
+                 else (str(t.device), tuple(t.shape)) for t in tensors])
+    assert results[ember] == results[torch]
+
+
+def test_module_moves_as_torch():
+    # cuda()/xpu() move every tensor (torch's error on this build); a module without tensors
+    # comes back as it is
+    check_raises_like(lambda lib: lib.nn.Linear(2, 2).cuda())
+    check_raises_like(lambda lib: lib.nn.Linear(2, 2).xpu())
+    relu = ember.nn.ReLU()
+    assert relu.cuda() is relu and relu.xpu() is relu and relu.cpu() is relu

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ember import _dtype
 from ember._backend import np
+from ember._device import place
 from ember._tensor import _INTERNAL_ATTRS, Tensor
 
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"]
@@ -134,6 +135,7 @@ class UninitializedTensorMixin:
     def materialize(self, shape, device=None, dtype=None) -> None:
         """Mirrors ``UninitializedParameter.materialize``: allocate an (uninitialised) tensor
         of ``shape`` and become ``cls_to_become``."""
+        place(device)
         if isinstance(shape, int):
             shape = (shape,)
         np_dtype = (self.__dict__.get("_uninit_dtype") if dtype is None else dtype).np
@@ -179,7 +181,8 @@ class UninitializedTensorMixin:
         return result
 
 
-def _uninit(cls, requires_grad: bool, dtype) -> Tensor:
+def _uninit(cls, requires_grad: bool, device, dtype) -> Tensor:
+    place(device)  # torch's error for a device this build lacks
     dtype = _dtype.get_default_dtype() if dtype is None else dtype
     obj = object.__new__(cls)
     _slot_data.__set__(obj, np.empty((0,), dtype.np))
@@ -197,7 +200,7 @@ class UninitializedParameter(UninitializedTensorMixin, Parameter):
     cls_to_become = Parameter
 
     def __new__(cls, requires_grad: bool = True, device=None, dtype=None):
-        return _uninit(cls, requires_grad, dtype)
+        return _uninit(cls, requires_grad, device, dtype)
 
     def __init__(self, requires_grad: bool = True, device=None, dtype=None) -> None:
         pass
@@ -211,7 +214,7 @@ class UninitializedBuffer(UninitializedTensorMixin, Tensor):
 
     def __new__(cls, requires_grad: bool = False, device=None, dtype=None,
                 persistent: bool = True):
-        obj = _uninit(cls, requires_grad, dtype)
+        obj = _uninit(cls, requires_grad, device, dtype)
         obj.persistent = persistent
         return obj
 

@@ -85,9 +85,9 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups) + kernel_size
         else:
             shape = (out_channels, in_channels // groups) + kernel_size
-        self.weight = Parameter(empty(shape, dtype=dtype))
+        self.weight = Parameter(empty(shape, device=device, dtype=dtype))
         if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dtype))
+            self.bias = Parameter(empty(out_channels, device=device, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -269,10 +269,10 @@ class _LazyConvXdMixin(LazyModuleMixin):
                     self.bias.materialize((self.out_channels,))
                 self.reset_parameters()
 
-    def _lazy_init(self, bias: bool, dtype) -> None:
-        self.weight = UninitializedParameter(dtype=dtype)
+    def _lazy_init(self, bias: bool, device, dtype) -> None:
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
         if bias:
-            self.bias = UninitializedParameter(dtype=dtype)
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
 
 
 def _lazy_conv(name: str, base: type):
@@ -284,7 +284,7 @@ def _lazy_conv(name: str, base: type):
         LazyModuleMixin.__init__(self, 0, 0, kernel_size, stride, padding, dilation, groups,
                                  False, padding_mode, device, dtype)
         self.out_channels = out_channels
-        self._lazy_init(bias, dtype)
+        self._lazy_init(bias, device, dtype)
 
     def __init_t__(self, out_channels: int, kernel_size, stride=1, padding=0,
                    output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
@@ -292,7 +292,7 @@ def _lazy_conv(name: str, base: type):
         LazyModuleMixin.__init__(self, 0, 0, kernel_size, stride, padding, output_padding,
                                  groups, False, dilation, padding_mode, device, dtype)
         self.out_channels = out_channels
-        self._lazy_init(bias, dtype)
+        self._lazy_init(bias, device, dtype)
 
     transposed = issubclass(base, _ConvTranspose)
     doc = (f"Mirrors ``torch.nn.{name}``: a ``{base.__name__}`` whose ``in_channels`` is "

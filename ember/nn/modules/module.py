@@ -533,6 +533,16 @@ class Module:
         """Mirrors ``Module.cpu`` (ember's tensors are on the CPU)."""
         return self
 
+    def cuda(self, device=None) -> Module:
+        """Mirrors ``Module.cuda``: every parameter and buffer moved by ``Tensor.cuda``, which
+        raises torch's error where this build has no CUDA (a module without tensors comes
+        back as it is, as torch's does)."""
+        return self._apply(lambda t: t.cuda(device))
+
+    def xpu(self, device=None) -> Module:
+        """Mirrors ``Module.xpu`` (as ``cuda``, for XPU devices)."""
+        return self._apply(lambda t: t.xpu(device))
+
     def type(self, dst_type) -> Module:
         """Mirrors ``Module.type``: cast every parameter and buffer to ``dst_type``."""
         return self._apply(lambda t: t.type(dst_type))
@@ -558,7 +568,7 @@ class Module:
         tensors of the same shape and dtype."""
         from ember._ops.creation import empty_like
 
-        return self._apply(lambda t: empty_like(t), recurse=recurse)
+        return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     def to(self, *args, **kwargs) -> Module:
         """Mirrors ``Module.to(dtype)``, ``to(device)``, ``to(device, dtype)``,
@@ -566,6 +576,7 @@ class Module:
         ``memory_format=`` lays out the 4-d and 5-d ones as it says (a channels-last format
         of the other rank raises, as torch's)."""
         from ember._device import device as _device_cls
+        from ember._device import serve
 
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
@@ -577,6 +588,8 @@ class Module:
             raise TypeError("to() received an invalid combination of arguments - got "
                             f"(memory_format={type(memory_format).__name__}, )")
         for a in args:
+            if a is None:  # torch's to(None) / to(None, dtype): nothing to move
+                continue
             if isinstance(a, _dtype.dtype):
                 dtype = a
             elif isinstance(a, Tensor):
@@ -587,7 +600,7 @@ class Module:
                 raise TypeError(f"to() received an invalid combination of arguments - got "
                                 f"({type(a).__name__})")
         if device is not None:
-            _device_cls(device)
+            serve(device)  # torch's error for a device this build lacks
         if dtype is not None and dtype.category not in (_dtype.FLOAT, _dtype.COMPLEX):
             raise TypeError("nn.Module.to only accepts floating point or complex dtypes, but "
                             f"got desired dtype={dtype}")

@@ -107,7 +107,7 @@ class RNNBase(Module):
                 names = []
                 for prefix, shape in shapes:
                     name = f"{prefix}_l{layer}{suffix}"
-                    setattr(self, name, Parameter(empty(shape, dtype=dtype)))
+                    setattr(self, name, Parameter(empty(shape, device=device, dtype=dtype)))
                     names.append(name)
                 self._flat_weights_names.extend(names)
                 self._all_weights.append(names)
@@ -415,12 +415,13 @@ class RNNCellBase(Module):
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
-        self.weight_ih = Parameter(empty((num_chunks * hidden_size, input_size), dtype=dtype))
+        self.weight_ih = Parameter(empty((num_chunks * hidden_size, input_size),
+                                         device=device, dtype=dtype))
         self.weight_hh = Parameter(empty((num_chunks * hidden_size, hidden_size),
-                                         dtype=dtype))
+                                         device=device, dtype=dtype))
         if bias:
-            self.bias_ih = Parameter(empty(num_chunks * hidden_size, dtype=dtype))
-            self.bias_hh = Parameter(empty(num_chunks * hidden_size, dtype=dtype))
+            self.bias_ih = Parameter(empty(num_chunks * hidden_size, device=device, dtype=dtype))
+            self.bias_hh = Parameter(empty(num_chunks * hidden_size, device=device, dtype=dtype))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)

@@ -28,9 +28,10 @@ def _normalised_padding(padding_idx: int | None, num_embeddings: int) -> int | N
     return padding_idx
 
 
-def _weight_of(num_embeddings: int, embedding_dim: int, _weight, requires_grad: bool, dtype):
+def _weight_of(num_embeddings: int, embedding_dim: int, _weight, requires_grad: bool, device,
+               dtype):
     if _weight is None:
-        return Parameter(empty((num_embeddings, embedding_dim), dtype=dtype),
+        return Parameter(empty((num_embeddings, embedding_dim), device=device, dtype=dtype),
                          requires_grad=requires_grad), True
     if list(_weight.shape) != [num_embeddings, embedding_dim]:
         raise AssertionError("Shape of weight does not match num_embeddings and embedding_dim")
@@ -56,7 +57,7 @@ class Embedding(Module):
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
         self.weight, fresh = _weight_of(num_embeddings, embedding_dim, _weight, not _freeze,
-                                        dtype)
+                                        device, dtype)
         if fresh:
             self.reset_parameters()
         self.sparse = sparse
@@ -121,7 +122,8 @@ class EmbeddingBag(Module):
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
         self.padding_idx = _normalised_padding(padding_idx, num_embeddings)
-        self.weight, fresh = _weight_of(num_embeddings, embedding_dim, _weight, True, dtype)
+        self.weight, fresh = _weight_of(num_embeddings, embedding_dim, _weight, True, device,
+                                        dtype)
         if fresh:
             self.reset_parameters()
         self.mode = mode
