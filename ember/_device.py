@@ -125,6 +125,80 @@ def unavailable(type_: str) -> Exception:
     return RuntimeError(f"PyTorch is not linked with support for {type_} devices")
 
 
+# What a CPU-only torch says where a device's own library would be needed: a generator on
+# it (``Generator(device=...)``) or pinned memory for it (``pin_memory(device)``). Types not
+# listed are "not an accelerator".
+_CUDA_LIBRARY = (
+    " without ATen_cuda library. PyTorch splits its backend into two shared libraries: a CPU "
+    "library and a CUDA library; this error has occurred because you are trying to use some "
+    "CUDA functionality, but the CUDA library has not been loaded by the dynamic linker for "
+    "some reason.  The CUDA library MUST be loaded, EVEN IF you don't directly use any "
+    "symbols from the CUDA library! One common culprit is a lack of -Wl,--no-as-needed in "
+    "your link arguments; many dynamic linkers will delete dynamic library dependencies if "
+    "you don't depend on any of their symbols.  You can check if this has occurred by using "
+    "ldd on your binary to see if there is a dependency on *_cuda.so library.")
+_XLA_LIBRARY = (
+    " without torch_xla library. This error has occurred because you are trying to use some "
+    "XLA functionality, but the XLA library has not been loaded by the dynamic linker. You "
+    "must load xla libraries by `import torch_xla`")
+_PRIVATE_USE = ("Please register PrivateUse1HooksInterface by "
+                "`RegisterPrivateUse1HooksInterface` first.")
+_NO_GENERATOR = {
+    "cuda": "Cannot get CUDA generator" + _CUDA_LIBRARY,
+    "xpu": "Cannot get XPU generator without ATen_xpu library.",
+    "xla": "Cannot get XLA generator" + _XLA_LIBRARY,
+    "mps": "Cannot execute getNewGenerator() without MPS backend.",
+    "mtia": "Cannot execute getNewGenerator() without MTIA backend.",
+    "hip": "Backend doesn`t support getNewGenerator()",
+    "hpu": "Backend doesn`t support getNewGenerator()",
+    "privateuseone": _PRIVATE_USE,
+}
+_NO_PINNING = {
+    "cuda": "Cannot initialize CUDA" + _CUDA_LIBRARY,
+    "xpu": "Cannot initialize XPU without ATen_xpu library.",
+    "xla": "Cannot initialize XLA" + _XLA_LIBRARY,
+    "hip": "Cannot initialize HIP without ATen_hip library.",
+    "mps": "Cannot execute init() without MPS backend.",
+    "mtia": "Cannot execute getPinnedMemoryAllocator() without MTIA backend.",
+    "hpu": "Cannot initialize HPU without HPU backend",
+    "privateuseone": _PRIVATE_USE,
+}
+
+
+def cuda_library_error(action: str) -> RuntimeError:
+    """torch's error where a CPU-only build is asked to ``action`` (``initialize CUDA``)."""
+    return RuntimeError(f"Cannot {action}{_CUDA_LIBRARY}")
+
+
+def device_argument(dev, argument: str) -> device:
+    """``dev``, a ``device=`` argument torch's signature types as a device, as a device;
+    ``argument`` names it in torch's TypeError (``"Generator(): argument 'device'"``)."""
+    if isinstance(dev, bool) or not isinstance(dev, (str, int, device)):
+        raise TypeError(f"{argument} must be torch.device, not {builtin_type(dev).__name__}")
+    return device(dev)
+
+
+def generator_device(dev) -> device:
+    """The device of ``Generator(device=dev)``: the CPU, or torch's error for a device this
+    build has no generator for."""
+    if dev is None:
+        return CPU
+    dev = device_argument(dev, "Generator(): argument 'device'")
+    if dev.type == "cpu":
+        return CPU
+    raise RuntimeError(_NO_GENERATOR.get(dev.type, f"{dev.type.upper()} device type not an "
+                                                   "accelerator."))
+
+
+def pinning_error(dev: device | None) -> RuntimeError:
+    """torch's error for ``pin_memory(dev)`` on a CPU-only build (no accelerator to pin
+    for; ``dev`` None: the current one)."""
+    if dev is None:
+        return RuntimeError(_NO_ACCELERATOR)
+    return RuntimeError(_NO_PINNING.get(dev.type, f"{dev.type.upper()} device type not an "
+                                                  "accelerator."))
+
+
 def backend(dev: device):
     """The array module serving ``dev``, or torch's error for a device this build lacks."""
     xp = _BACKENDS.get(dev.type)

@@ -9,19 +9,9 @@ from __future__ import annotations
 
 from ember import _dtype
 from ember._backend import np
+from ember._device import cuda_library_error
 from ember._device import device as _device
 from ember._tensor import Size, Tensor, make
-
-_CPU_ONLY = (
-    "Cannot initialize CUDA without ATen_cuda library. PyTorch splits its backend into two "
-    "shared libraries: a CPU library and a CUDA library; this error has occurred because you "
-    "are trying to use some CUDA functionality, but the CUDA library has not been loaded by "
-    "the dynamic linker for some reason.  The CUDA library MUST be loaded, EVEN IF you don't "
-    "directly use any symbols from the CUDA library! One common culprit is a lack of "
-    "-Wl,--no-as-needed in your link arguments; many dynamic linkers will delete dynamic "
-    "library dependencies if you don't depend on any of their symbols.  You can check if "
-    "this has occurred by using ldd on your binary to see if there is a dependency on "
-    "*_cuda.so library.")
 
 _OPTIONS = ("TensorOptions(dtype={}, device=cpu, layout=Strided, requires_grad=false "
             "(default), pinned_memory=false (default), memory_format=(nullopt))")
@@ -105,7 +95,7 @@ def convert(t: Tensor, target) -> Tensor:
     ``Tensor`` itself (the default float type)."""
     if isinstance(target, str):
         if target.startswith("torch.cuda.") and target[11:] in CUDA_TYPES:
-            raise RuntimeError(_CPU_ONLY)
+            raise cuda_library_error("initialize CUDA")
         name = target[6:] if target.startswith("torch.") else None
         cls = CPU_TYPES.get(name)
         if cls is not None:
@@ -121,7 +111,7 @@ def convert(t: Tensor, target) -> Tensor:
         return t.to(target)
     if isinstance(target, tensortype):
         if target.is_cuda:
-            raise RuntimeError(_CPU_ONLY)
+            raise cuda_library_error("initialize CUDA")
         return t.to(target.dtype)
     if target is Tensor:
         return t.to(_dtype.get_default_dtype())

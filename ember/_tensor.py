@@ -451,13 +451,21 @@ class Tensor:
         return -1
 
     def is_pinned(self, device=None) -> bool:
-        """Mirrors ``Tensor.is_pinned``: ember has no pinned (page-locked) memory."""
+        """Mirrors ``Tensor.is_pinned``: ember has no pinned (page-locked) memory; a
+        ``device`` (deprecated, as torch warns) must name one."""
+        if device is not None:
+            _device.device_argument(device, "is_pinned(): argument 'device' (position 1)")
+            _deprecated_device("is_pinned")
         return False
 
     def pin_memory(self, device=None) -> Tensor:
         """Mirrors ``Tensor.pin_memory``: pinning is for copies to an accelerator, which a
-        CPU-only build lacks (torch's RuntimeError)."""
-        raise RuntimeError(_device._NO_ACCELERATOR)
+        CPU-only build lacks (torch's RuntimeError, worded per device)."""
+        if device is not None:
+            device = _device.device_argument(device, "pin_memory(): argument 'device' "
+                                             "(position 1)")
+            _deprecated_device("pin_memory")
+        raise _device.pinning_error(device)
 
     def is_inference(self) -> bool:
         """Mirrors ``Tensor.is_inference``: whether the tensor was made inside
@@ -506,6 +514,11 @@ class Tensor:
 
 
 Tensor.__module__ = "ember"  # the public name: ``<class 'ember.Tensor'>``
+
+
+def _deprecated_device(method: str) -> None:
+    warnings.warn(f"The argument 'device' of Tensor.{method}() is deprecated. Please do not "
+                  "pass this argument.", DeprecationWarning, stacklevel=3)
 
 
 def _no_storage_in_vmap(t: Tensor) -> None:

@@ -309,3 +309,37 @@ def test_module_moves_as_torch():
     check_raises_like(lambda lib: lib.nn.Linear(2, 2).xpu())
     relu = ember.nn.ReLU()
     assert relu.cuda() is relu and relu.xpu() is relu and relu.cpu() is relu
+
+
+_DEVICE_NAMES = ["cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip",
+                 "ve", "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
+                 "privateuseone", "cuda:1", 1, None, True, 1.5, "nowhere"]
+
+
+@pytest.mark.parametrize("where", _DEVICE_NAMES)
+def test_generators_and_pinning_on_devices_as_torch(where):
+    # a generator or pinned memory for a device this build lacks: torch's error, worded per
+    # device type (never a CPU generator for a device=cuda request)
+    import warnings
+
+    for call in (lambda lib: lib.Generator(device=where).device,
+                 lambda lib: lib.ones(1).pin_memory(where),
+                 lambda lib: lib.ones(1).is_pinned(where)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                expected = str(call(torch))
+            except Exception as exc:  # noqa: BLE001 - compared with ember's below
+                from tests.helpers import assert_raises_like
+
+                assert_raises_like(exc, lambda call=call: call(ember))
+                continue
+            assert str(call(ember)) == expected
+
+
+def test_pinning_device_argument_is_deprecated_as_torch():
+    for lib in (torch, ember):
+        with pytest.warns(DeprecationWarning, match="The argument 'device' of "
+                          r"Tensor.is_pinned\(\) is deprecated. Please do not pass this "
+                          "argument."):
+            assert lib.ones(1).is_pinned("cuda") is False

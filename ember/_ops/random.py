@@ -69,6 +69,9 @@ class Generator:
     """
 
     def __init__(self, device="cpu") -> None:
+        from ember._device import generator_device
+
+        generator_device(device)  # torch's error for a device without a generator here
         self._mt = None
         self._normal = None        # the cached float64 normal sample (torch's normal_y)
         self._float_normal = None  # torch keeps a float32 one too; round-tripped only
