@@ -22,7 +22,7 @@ from ember.autograd.graph import (
 )
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
-           "functional_call"]
+           "functional_call", "stack_module_state"]
 
 
 def _argnums_tuple(argnums) -> tuple[bool, tuple]:
@@ -647,3 +647,35 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
 
     return _functional_call(module, parameter_and_buffer_dicts, args, kwargs,
                             tie_weights=tie_weights, strict=strict)
+
+
+def stack_module_state(models) -> tuple[dict, dict]:
+    """Mirrors ``torch.func.stack_module_state``: the parameters and the buffers of several
+    modules of one class and one training mode, each name's tensors stacked along a new
+    leading dim (dicts by dotted name), for ``vmap`` over ``functional_call`` (model
+    ensembling). A stacked parameter is a new leaf that requires grad when the modules'
+    tensors do (all of them or none)."""
+    from ember._ops.shape import stack
+
+    models = list(models)
+    if not models:
+        raise RuntimeError("stack_module_state: Expected at least one model, got 0.")
+    if len({m.training for m in models}) > 1:
+        raise RuntimeError(
+            "stack_module_state: Expected all models to have the same training/eval mode.")
+    if any(type(m) is not type(models[0]) for m in models):
+        raise RuntimeError("stack_module_state: Expected all models to be of the same class.")
+
+    def stacked(named: list) -> dict:
+        out = {}
+        for name in named[0]:
+            tensors = [tensors_of[name] for tensors_of in named]
+            flags = {t.requires_grad for t in tensors}
+            if len(flags) > 1:
+                raise RuntimeError(
+                    f"Expected {name} from each model to have the same .requires_grad")
+            out[name] = stack(tensors).detach().requires_grad_(flags.pop())
+        return out
+
+    return (stacked([dict(m.named_parameters()) for m in models]),
+            stacked([dict(m.named_buffers()) for m in models]))

@@ -8,7 +8,7 @@ import io
 import pytest
 
 import ember
-from tests.helpers import assert_same, torch
+from tests.helpers import assert_same, check_raises_like, torch
 
 
 def scenario(L, F) -> None:
@@ -75,3 +75,55 @@ def test_functional_call_like_torch() -> None:
         ember.func.functional_call(ember.nn.Linear(3, 2), ({"bias": ember.ones(2)},
                                                            {"bias": ember.ones(2)}),
                                    ember.ones(1, 3))
+
+
+def test_stack_module_state_ensembles_as_torch():
+    # torch's model-ensembling recipe: stack the models' state, then vmap functional_call
+    # over it with one base model
+    import copy
+
+    def run(lib):
+        class Scale(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("scale", lib.rand(4) + 0.5)
+
+            def forward(self, x):
+                return x * self.scale
+
+        lib.manual_seed(0)
+        models = [lib.nn.Sequential(lib.nn.Linear(3, 4), Scale(), lib.nn.Tanh(),
+                                    lib.nn.Linear(4, 2)) for _ in range(3)]
+        params, buffers = lib.func.stack_module_state(models)
+        base = copy.deepcopy(models[0]).to("meta" if lib is torch else "cpu")
+
+        def one(p, b, x):
+            return lib.func.functional_call(base, (p, b), (x,))
+
+        x = lib.randn(5, 3)
+        out = lib.func.vmap(one, in_dims=(0, 0, None))(params, buffers, x)
+        out.sum().backward()
+        return (out, {k: (tuple(v.shape), v.requires_grad, v.is_leaf, v.grad is not None)
+                      for k, v in params.items()},
+                {k: tuple(v.shape) for k, v in buffers.items()})
+
+    t_out, t_params, t_buffers = run(torch)
+    e_out, e_params, e_buffers = run(ember)
+    assert_same(e_out, t_out)
+    assert e_params == t_params and e_buffers == t_buffers
+
+
+@pytest.mark.parametrize("case", ["none", "modes", "classes", "requires_grad"])
+def test_stack_module_state_refusals_as_torch(case):
+    def models(lib):
+        a, b = lib.nn.Linear(2, 2), lib.nn.Linear(2, 2)
+        if case == "none":
+            return []
+        if case == "modes":
+            return [a, b.eval()]
+        if case == "classes":
+            return [a, lib.nn.ReLU()]
+        b.weight.requires_grad_(False)
+        return [a, b]
+
+    check_raises_like(lambda lib: lib.func.stack_module_state(models(lib)))
