@@ -199,3 +199,65 @@ def test_stateless_functional_call_deprecated():
 ])
 def test_functional_call_errors(call):
     check_raises_like(lambda lib: call(lib, tied_model(lib)))
+
+
+def test_convert_conv_weight_memory_format_as_torch():
+    # every Conv2d/ConvTranspose2d weight in the tree (the module itself included) laid out
+    # in the format, the same parameter objects and values; other modules untouched
+    results = {}
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        nn = lib.nn
+        model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.Sequential(nn.ConvTranspose2d(3, 2, 2)),
+                              nn.Linear(2, 2), nn.Conv3d(1, 2, 1), nn.ConvTranspose3d(2, 1, 2))
+        before = [p for p in model.parameters()]
+        values = [p.detach().clone() for p in before]
+        assert nn.utils.convert_conv2d_weight_memory_format(model, lib.channels_last) is model
+        strides = [p.stride() for p in model.parameters()]
+        assert nn.utils.convert_conv3d_weight_memory_format(
+            model, lib.channels_last_3d) is model
+        strides3 = [p.stride() for p in model.parameters()]
+        assert all(a is b for a, b in zip(before, model.parameters()))
+        assert all(lib.equal(a, b) for a, b in zip(values, model.parameters()))
+        single = nn.Conv2d(2, 2, 2)
+        nn.utils.convert_conv2d_weight_memory_format(single, lib.channels_last)
+        results[lib] = (strides, strides3, single.weight.stride())
+    assert results[ember] == results[torch]
+
+
+def test_skip_init_as_torch():
+    # no random number drawn, the module's own class and shapes, torch's refusals
+    results = {}
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        linear = lib.nn.utils.skip_init(lib.nn.Linear, 3, 2, bias=False, device="cpu")
+        conv = lib.nn.utils.skip_init(lib.nn.Conv2d, 1, 2, 3)
+        results[lib] = (type(linear).__name__, tuple(linear.weight.shape), linear.bias,
+                        tuple(conv.weight.shape), conv.weight.requires_grad,
+                        lib.rand(2).tolist())
+    assert results[ember] == results[torch]
+
+
+def test_skip_init_refusals_as_torch():
+    def no_device(lib):
+        class NoDevice(lib.nn.Module):
+            pass
+        return lib.nn.utils.skip_init(NoDevice)
+
+    check_raises_like(no_device)
+    check_raises_like(lambda lib: lib.nn.utils.skip_init(3))
+    check_raises_like(lambda lib: lib.nn.utils.skip_init(dict))
+    check_raises_like(lambda lib: lib.nn.utils.skip_init(lib.nn.Linear, 2, 2, device="cuda"))
+
+
+@pytest.mark.parametrize("name", ["eye", "dirac"])
+def test_deprecated_eye_and_dirac_as_torch(name):
+    shape = (2, 3) if name == "eye" else (2, 2, 3)
+    results = []
+    for lib in (torch, ember):
+        with pytest.warns(FutureWarning, match=f"`nn.init.{name}` is now deprecated in favor "
+                          f"of `nn.init.{name}_`."):
+            out = getattr(lib.nn.init, name)(lib.empty(*shape))
+        assert out.tolist() == getattr(lib.nn.init, name + "_")(lib.empty(*shape)).tolist()
+        results.append(out.tolist())
+    assert results[0] == results[1]
