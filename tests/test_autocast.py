@@ -358,3 +358,48 @@ def test_deprecated_device_state_functions_match_torch(label, device):
                          [str(w.message).split(" (Triggered")[0] for w in record])
         assert seen[ember] == seen[torch]
     assert not hasattr(ember, "is_autocast_gpu_enabled")
+
+
+def _custom_function(lib, cast):
+    class Product(lib.autograd.Function):
+        @staticmethod
+        @lib.amp.custom_fwd(device_type="cpu", cast_inputs=cast)
+        def forward(ctx, x, w, extra):
+            ctx.save_for_backward(x, w)
+            ctx.seen = (x.dtype, w.dtype, extra["t"][0].dtype, extra["i"].dtype,
+                        lib.is_autocast_enabled("cpu"))
+            return x @ w
+
+        @staticmethod
+        @lib.amp.custom_bwd(device_type="cpu")
+        def backward(ctx, g):
+            x, w = ctx.saved_tensors
+            ctx.seen_backward = (lib.is_autocast_enabled("cpu"), g.dtype)
+            return g @ w.t(), x.t() @ g, None
+
+    return Product
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+@pytest.mark.parametrize("cast", [None, "float32", "bfloat16"])
+def test_custom_fwd_and_bwd_as_torch(cast, enabled):
+    # custom_fwd casts floating-point tensor arguments (in containers too, not integers) and
+    # turns autocast off when given a dtype inside a region, else runs in the region's
+    # state; custom_bwd runs the backward in the forward's state
+    seen = {}
+    for lib in (torch, ember):
+        product = _custom_function(lib, None if cast is None else getattr(lib, cast))
+        x = lib.ones(2, 3, requires_grad=True)
+        w = lib.full((3, 2), 0.5, requires_grad=True)
+        with lib.autocast("cpu", dtype=lib.bfloat16, enabled=enabled):
+            out = product.apply(x, w, {"t": [lib.ones(1)], "i": lib.ones(1, dtype=lib.long)})
+        out.float().sum().backward()
+        seen[lib] = (str(out.dtype), [str(v) for v in out.grad_fn.seen],
+                     [str(v) for v in out.grad_fn.seen_backward], x.grad.tolist(),
+                     w.grad.tolist())
+    assert seen[ember] == seen[torch]
+
+
+def test_custom_fwd_refuses_a_device_type_that_is_no_string():
+    check_raises_like(lambda lib: lib.amp.custom_fwd(device_type=None))
+    check_raises_like(lambda lib: lib.amp.custom_bwd(device_type=3))
