@@ -611,6 +611,20 @@ def _inference_version() -> list:
     return new_version()
 
 
+def int_index(k) -> int:
+    """An index that is neither a slice, None, ``...``, a tensor nor a sequence, as an int
+    (``operator.index``), or torch's error for an object that is no index: a string is
+    refused as the tensor torch tries to make of it, anything else (a float, a complex
+    number) as an invalid index."""
+    index = getattr(type(k), "__index__", None)
+    if index is None:
+        if isinstance(k, str):
+            raise TypeError("new(): invalid data type 'str'")
+        raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
+                         f"byte Variables are valid indices (got {type(k).__name__})")
+    return int(index(k))
+
+
 def wrap_dim(dim: int, ndim: int) -> int:
     """A possibly negative dim as a non-negative index, with torch's IndexError."""
     n = ndim if ndim > 0 else 1

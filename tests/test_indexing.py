@@ -606,3 +606,18 @@ def test_index_put_value_shape_errors_as_torch(fn) -> None:
 ])
 def test_index_put_values_that_broadcast(fn) -> None:
     assert_same(fn(ember), fn(torch))
+
+
+@pytest.mark.parametrize("key", [1.5, (0, 1.5), (0, None, 1.0), 2 + 1j, object(), "a",
+                                 (slice(None), "a"), slice(0.5, 2)],
+                         ids=["float", "float second", "float after None", "complex",
+                              "object", "str", "str second", "float slice"])
+def test_keys_that_are_no_index_raise_as_torch(key):
+    # read and write: torch's exception type and text, never an AttributeError
+    check_raises_like(lambda lib: lib.arange(24.0).view(2, 3, 4)[key])
+
+    def write(lib):
+        x = lib.arange(24.0).view(2, 3, 4)
+        x[key] = 0
+
+    check_raises_like(write)

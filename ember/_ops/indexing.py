@@ -16,13 +16,11 @@ written by ``index_put_``.
 """
 from __future__ import annotations
 
-import operator
-
 from ember._backend import ndarray, np
 from ember._dtype import cpp_type_name, legacy_type_name, scalar_type_name
 from ember._ops import _promote, batching
 from ember._ops.registry import KEEP, attach, defop, inplace, not_implemented, run
-from ember._tensor import Tensor, make, wrap_dim
+from ember._tensor import Tensor, int_index, make, wrap_dim
 
 __all__ = [
     "index_select", "gather", "scatter", "scatter_add", "scatter_reduce", "index_add",
@@ -822,7 +820,7 @@ def _setitem_parts(self: Tensor, key) -> tuple:
             put_parts.append(None)
             dim += 1
         else:
-            k = operator.index(k)
+            k = int_index(k)
             if not -shape[dim] <= k < shape[dim]:
                 raise IndexError(
                     f"index {k} is out of bounds for dimension {dim} with size {shape[dim]}")

@@ -22,7 +22,7 @@ from ember._ops.registry import (
     saved_as,
     variadic,
 )
-from ember._tensor import Size, Tensor, make, wrap_dim, wrap_dims
+from ember._tensor import Size, Tensor, int_index, make, wrap_dim, wrap_dims
 
 
 def _as_strided(xp, array, shape, strides):
@@ -410,7 +410,7 @@ def _index_key(key, shape: tuple):
                 name = "SliceBackward0"
             dim += 1
         else:
-            k = int(k.__index__())
+            k = int_index(k)
             size = shape[dim]
             if not -size <= k < size:
                 raise IndexError(
