@@ -621,3 +621,28 @@ def test_keys_that_are_no_index_raise_as_torch(key):
         x[key] = 0
 
     check_raises_like(write)
+
+
+def test_scatter_reduce_argument_with_tensor_src_warns_once_as_torch():
+    # torch's once-per-process deprecation (with set_warn_always, every call), before its
+    # check of the reduce name; a number src does not warn
+    import warnings
+
+    for lib in (torch, ember):
+        lib.set_warn_always(True)
+        try:
+            for reduce in ("add", "xyz"):
+                with pytest.warns(UserWarning, match=r"The reduce argument of torch.scatter "
+                                  r"with Tensor src is deprecated and will be removed in a "
+                                  r"future PyTorch release. Use torch.scatter_reduce instead "
+                                  r"for more reduction options."):
+                    try:
+                        lib.zeros(3).scatter(0, lib.tensor([0]), lib.tensor([1.0]),
+                                             reduce=reduce)
+                    except RuntimeError as exc:
+                        assert str(exc) == "reduce argument must be either add or multiply."
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                lib.zeros(3).scatter(0, lib.tensor([0]), 2.0, reduce="add")
+        finally:
+            lib.set_warn_always(False)

@@ -220,6 +220,11 @@ def _check_same_dtype(name: str, self: Tensor, src: Tensor) -> None:
         raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
 
 
+_SCATTER_REDUCE_DEPRECATED = (
+    "The reduce argument of torch.scatter with Tensor src is deprecated and will be removed in "
+    "a future PyTorch release. Use torch.scatter_reduce instead for more reduction options.")
+
+
 def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, *,
             reduce: str | None = None) -> Tensor:
     """Mirrors ``torch.scatter``: ``src`` (a tensor) or ``value`` (a number) written at
@@ -233,6 +238,10 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, *,
     if is_tensor:
         _check_same_dtype("scatter", input, src)
     if reduce is not None:
+        if is_tensor:
+            from ember._runtime import _warn_once
+
+            _warn_once("scatter_reduce_src", _SCATTER_REDUCE_DEPRECATED)
         if reduce not in ("add", "multiply"):
             raise RuntimeError("reduce argument must be either add or multiply.")
         if not is_tensor:
