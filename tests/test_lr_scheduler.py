@@ -389,3 +389,26 @@ def test_update_bn_without_batch_norm():
         lib.optim.swa_utils.update_bn(loader, model)
         assert not model.training
         assert len(list(loader)) == 2
+
+
+@pytest.mark.parametrize("stepped_before", [False, True])
+def test_call_order_warning_counts_steps_from_the_first_scheduler(stepped_before):
+    # torch starts counting the optimizer's steps when its first scheduler is made: a step
+    # taken before that does not silence the call-order warning
+    import warnings
+
+    seen = {}
+    for lib in (torch, ember):
+        opt = lib.optim.SGD([lib.nn.Parameter(lib.ones(1))], lr=0.1)
+        if stepped_before:
+            opt.step()
+        scheduler = lib.optim.lr_scheduler.StepLR(opt, 1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scheduler.step()
+            later = lib.optim.lr_scheduler.ExponentialLR(opt, 0.5)  # a second scheduler
+            opt.step()
+            later.step()
+        seen[lib] = [str(w.message)[:60] for w in caught]
+    assert seen[ember] == seen[torch]
+    assert len(seen[ember]) == 1

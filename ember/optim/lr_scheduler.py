@@ -101,8 +101,12 @@ class LRScheduler:
         self.base_lrs: list = _group_values(optimizer, "initial_lr")
         self.last_epoch = last_epoch
         # The optimizer's ``step`` (wrapped by ``Optimizer``) sets ``_opt_called``, which
-        # the first scheduler step checks to warn about the wrong call order.
-        optimizer.__dict__.setdefault("_opt_called", False)
+        # the first scheduler step checks to warn about the wrong call order; as in torch,
+        # which wraps the step when the optimizer's first scheduler is made, steps taken
+        # before that do not count.
+        if not optimizer.__dict__.get("_lr_sched_tracked", False):
+            optimizer.__dict__["_lr_sched_tracked"] = True
+            optimizer.__dict__["_opt_called"] = False
         self._initial_step()
 
     def _initial_step(self) -> None:
