@@ -151,11 +151,13 @@ def vjp(func, *primals, has_aux: bool = False):
     return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
 
 
-def jvp(func, primals: tuple, tangents: tuple, *, has_aux: bool = False):
+def jvp(func, primals: tuple, tangents: tuple, *, strict: bool = False,
+        has_aux: bool = False):
     """Mirrors ``torch.func.jvp``: ``(output, J @ tangents)``, by forward-mode AD
     (``ember.autograd.forward_ad``) on a level of its own, so calls nest (forward over
     forward). The tangents are differentiable: ``grad`` or ``jacrev`` around ``jvp`` runs
-    reverse mode over forward mode, as in torch."""
+    reverse mode over forward mode, as in torch. ``strict``: an output that does not
+    depend on the primals raises, as torch's."""
     from ember._ops.creation import zeros_like
     from ember.autograd import forward_ad as fw
 
@@ -170,6 +172,9 @@ def jvp(func, primals: tuple, tangents: tuple, *, has_aux: bool = False):
             out, aux = out
         outs = out if isinstance(out, tuple) else (out,)
         unpacked = [fw._unpack_dual(o, level) for o in outs]
+    if strict and any(u.tangent is None for u in unpacked):
+        raise RuntimeError("jvp(f, primals, tangents, strict=True): The output of f is "
+                           "independent of the inputs. This is not allowed with strict=True.")
     values = tuple(_plain(u.primal, False) for u in unpacked)
     jvps = tuple(u.tangent if u.tangent is not None else zeros_like(u.primal)
                  for u in unpacked)
@@ -178,10 +183,17 @@ def jvp(func, primals: tuple, tangents: tuple, *, has_aux: bool = False):
     return (values, jvps, aux) if has_aux else (values, jvps)
 
 
-def jacrev(func, argnums=0, *, has_aux: bool = False):
+def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size: int | None = None,
+           _preallocate_and_copy: bool = False):
     """Mirrors ``torch.func.jacrev``: the Jacobian of ``func`` with respect to
-    ``argnums``, shape ``output.shape + input.shape``."""
+    ``argnums``, shape ``output.shape + input.shape``. torch's ``chunk_size`` (how many rows
+    one vmapped vjp computes) and ``_preallocate_and_copy`` trade memory for speed there;
+    ember computes the rows one vjp each (``autograd.functional.jacobian``), whatever they
+    say: the same Jacobian."""
     from ember.autograd.functional import jacobian
+
+    if chunk_size is not None and chunk_size <= 0:
+        raise ValueError("jacrev: `chunk_size` should be greater than 0.")
 
     many, nums = _argnums_tuple(argnums)
 

@@ -127,3 +127,30 @@ def test_stack_module_state_refusals_as_torch(case):
         return [a, b]
 
     check_raises_like(lambda lib: lib.func.stack_module_state(models(lib)))
+
+
+@pytest.mark.parametrize("chunk_size", [None, 1, 2, 0, -1])
+def test_jacrev_chunk_size_as_torch(chunk_size):
+    # any chunk size gives the same Jacobian; one below 1 raises torch's error
+    def run(lib):
+        f = lib.func.jacrev(lambda x: x.sin() * x.sum(), chunk_size=chunk_size)
+        return f(lib.arange(3.0))
+
+    if chunk_size is not None and chunk_size <= 0:
+        check_raises_like(run)
+    else:
+        assert_same(run(ember), run(torch))
+
+
+def test_jvp_strict_as_torch():
+    primal, tangent = (0.5, 1.5), (1.0, -1.0)
+
+    def run(lib, fn):
+        return lib.func.jvp(fn(lib), (lib.tensor(primal),), (lib.tensor(tangent),),
+                            strict=True)
+
+    for lib_fn in (lambda lib: lambda x: lib.ones(2), lambda lib: lambda x: (x * 2, lib.ones(2))):
+        check_raises_like(lambda lib, f=lib_fn: run(lib, f))
+    exp = lambda lib: lambda x: x.exp()  # noqa: E731
+    for e, t in zip(run(ember, exp), run(torch, exp)):
+        assert_same(e, t)
