@@ -548,3 +548,39 @@ def test_sigmoid_double_backward_graph_matches_torch():
     assert found[ember][:2] == found[torch][:2]
     for e, t in zip(found[ember][2:], found[torch][2:]):
         assert_same(e, t)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_output_written_in_place_still_differentiates_as_torch(approximate):
+    # torch's GeluBackward0 saves no output, so writing to the output in place (an in-place
+    # dropout or scaling after it) leaves the backward valid; ember's node keeps only its
+    # workspace (NOTE [GELU's workspace])
+    grads = {}
+    for lib in (torch, ember):
+        x = lib.tensor([-1.5, 0.2, 2.5], requires_grad=True)
+        y = _f(lib).gelu(x, approximate=approximate)
+        y.mul_(3)
+        y.sum().backward()
+        grads[lib] = x.grad
+    assert_same(grads[ember], grads[torch])
+
+
+def test_gelu_compiled_step_gives_eager_bits():
+    # a compiled step replays GELU's formula with its workspace: the eager bits
+    def build():
+        ember.manual_seed(0)
+        model = ember.nn.Sequential(ember.nn.Linear(4, 8), ember.nn.GELU(),
+                                    ember.nn.Linear(8, 1))
+        x = ember.randn(5, 4)
+
+        def step():
+            model.zero_grad()
+            model(x).pow(2).sum().backward()
+            return [p.grad.clone() for p in model.parameters()]
+
+        return step
+
+    eager, compiled = build(), ember.compile(build())
+    for _ in range(4):
+        for e, c in zip(eager(), compiled()):
+            assert e._data.tobytes() == c._data.tobytes()

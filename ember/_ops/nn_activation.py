@@ -180,8 +180,9 @@ CELU, CELU_ = _elu_records("celu", "CeluBackward")
 # computes torch's ``gelu_backward`` formula from it, the same calls on the same values as
 # the kernel's (the same bits); otherwise the formula runs the ``gelu_backward`` op, which
 # recomputes it, so a profile lists ``aten::gelu_backward`` under ``GeluBackward0`` and a
-# graph of it has torch's ``GeluBackwardBackward0`` node. The workspace costs one array per
-# GELU kept until its node is released.
+# graph of it has torch's ``GeluBackwardBackward0`` node. The node keeps the workspace only
+# (``save="result1"``), not the output, which users may still write to in place as torch
+# allows (its node saves no output); one array per GELU until its node is released.
 
 
 def _gelu(xp, x, approximate):
@@ -293,7 +294,7 @@ def _gelu_check(self, approximate):
     _floats("GeluKernelImpl")(self)
 
 
-GELU = defop("gelu", node="GeluBackward0", kind=KEEP, multi=1, save=(0, "result"),
+GELU = defop("gelu", node="GeluBackward0", kind=KEEP, multi=1, save=(0, "result1"),
              check=_gelu_check, forward=_gelu, backward=(_gelu_grad,))
 
 

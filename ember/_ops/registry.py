@@ -85,9 +85,10 @@ class Op:
     """One op: its torch name, its node's name, forward, per-input backward formulas."""
 
     __slots__ = ("name", "node", "node_cls", "forward", "backward", "nin", "kind", "promote",
-                 "save_idx", "saves_all", "no_inputs", "save_result", "binary", "view", "jvp",
-                 "check", "multi", "needs", "kept", "arg_names", "family", "real_formulas",
-                 "scalar_array", "layout_params", "replayed", "audited")
+                 "save_idx", "saves_all", "no_inputs", "save_result", "saved_outputs",
+                 "binary", "view", "jvp", "check", "multi", "needs", "kept", "arg_names",
+                 "family", "real_formulas", "scalar_array", "layout_params", "replayed",
+                 "audited")
 
     def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
                  check, multi, real_formulas=True):
@@ -129,8 +130,13 @@ class Op:
             save = tuple(sorted(j for j in reads if j != "result")) + (
                 ("result",) if "result" in reads else ())
         params = tuple(save)
-        self.save_result = "result" in params
-        self.save_idx = tuple(i for i in params if i != "result")
+        # "result" keeps every output; "result<i>" only output i of a several-output op (a
+        # workspace its formulas read, not the outputs users may write to in place)
+        results = [p for p in params if isinstance(p, str)]
+        self.save_result = bool(results)
+        self.saved_outputs = None if "result" in results or not results else \
+            frozenset(int(p[len("result"):]) for p in results)
+        self.save_idx = tuple(i for i in params if not isinstance(i, str))
         self.saves_all = len(self.save_idx) == nin and self.needs is None
         self.no_inputs = (None,) * nin
         # binary: two operands that promote together, the second a tensor or a number;
@@ -441,8 +447,12 @@ def _outputs(op: Op, args: tuple, arrays, needs_grad: bool, phys=None) -> tuple:
         if op.view:
             _link_view(out, op, args, i)
         if saved is not None:
-            hooks = saved_hooks[-1] if saved_hooks else (_KEEP if phys is not None else None)
-            saved.append(Packed(hooks, out) if hooks else (r, out._vc, 0))
+            if op.saved_outputs is not None and i not in op.saved_outputs:
+                saved.append(None)  # not kept: in-place writes to it stay allowed
+            else:
+                hooks = saved_hooks[-1] if saved_hooks else (
+                    _KEEP if phys is not None else None)
+                saved.append(Packed(hooks, out) if hooks else (r, out._vc, 0))
         outs.append(out)
     if saved is not None:
         node._result = saved

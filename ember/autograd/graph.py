@@ -282,6 +282,9 @@ class OpNode(Node):
         tangents = self._extra.get("fw") if self._extra is not None else None
         outs = []
         for i, entry in enumerate(self._result):
+            if entry is None:  # an output the op does not keep (registry's saved_outputs)
+                outs.append(None)
+                continue
             phys = None
             if type(entry) is Packed:
                 saved = entry.unpack()
@@ -748,7 +751,7 @@ def _saved_result_shapes(saved) -> list:
         return []
     if isinstance(saved, list):  # several outputs
         return [(f"result{i}", entry[0].shape) for i, entry in enumerate(saved)
-                if type(entry) is not Packed]
+                if entry is not None and type(entry) is not Packed]
     return [("result", saved[0].shape)]
 
 
