@@ -11,7 +11,7 @@ from ember import _dtype
 from ember._backend import ndarray, np
 from ember._tensor import Tensor
 
-__all__ = ["assert_close", "make_tensor"]
+__all__ = ["assert_close", "make_tensor", "assert_allclose"]
 
 # (rtol, atol) by dtype, torch.testing's defaults; other dtypes compare exactly.
 _TOLERANCES = {
@@ -117,12 +117,17 @@ def _compare_tensors(actual: Tensor, expected: Tensor, rtol, atol, equal_nan, ch
     common = _dtype.promote_types(actual.dtype, expected.dtype)
     a_data = actual.detach().to(common)._data
     e_data = expected.detach().to(common)._data
+    rounding = None
     if common is _dtype.bfloat16:  # NumPy's math on ml_dtypes' bfloat16 goes through float32
         a_data, e_data = a_data.astype(np.float32), e_data.astype(np.float32)
-    _compare_values(a_data, e_data, r, a, equal_nan, actual.dim() == 0, path)
+        rounding = common.np
+    _compare_values(a_data, e_data, r, a, equal_nan, actual.dim() == 0, path, rounding)
 
 
-def _compare_values(actual, expected, rtol, atol, equal_nan, scalar: bool, path: str) -> None:
+def _compare_values(actual, expected, rtol, atol, equal_nan, scalar: bool, path: str,
+                    rounding=None) -> None:
+    """``rounding``: the dtype torch computes the reported differences in, when the values
+    arrive widened (bfloat16's, in float32)."""
     exact = rtol == 0 and atol == 0
     if actual.dtype.kind in "biu":
         actual, expected = actual.astype(np.int64), expected.astype(np.int64)
@@ -138,6 +143,9 @@ def _compare_values(actual, expected, rtol, atol, equal_nan, scalar: bool, path:
         abs_diff = np.abs(actual - expected)
         if abs_diff.dtype.kind in "iu":
             rel_diff = abs_diff.astype(np.float32) / np.abs(expected).astype(np.float32)
+        elif rounding is not None:  # each of torch's steps rounds to the narrow dtype
+            abs_diff = abs_diff.astype(rounding).astype(np.float32)
+            rel_diff = (abs_diff / np.abs(expected)).astype(rounding).astype(np.float32)
         else:
             rel_diff = abs_diff / np.abs(expected)
     word = "equal" if exact else "close"
@@ -275,3 +283,32 @@ def _range(dtype, low, high, lowest, highest, default_low, default_high) -> tupl
     if not floating:
         return math.ceil(low), math.ceil(high)
     return low, high
+
+
+# (rtol, atol) of the deprecated ``assert_allclose`` by dtype; other dtypes compare exactly
+_ALLCLOSE_TOLERANCES = {_dtype.float16: (1e-3, 1e-3), _dtype.float32: (1e-4, 1e-5),
+                        _dtype.float64: (1e-5, 1e-8)}
+
+
+def assert_allclose(actual, expected, rtol: float | None = None, atol: float | None = None,
+                    equal_nan: bool = True, msg: str = "") -> None:
+    """Mirrors the deprecated ``torch.testing.assert_allclose`` (with its FutureWarning):
+    ``assert_close`` with the older default tolerances (the larger of the two dtypes'),
+    nan equal to nan, the dtypes and strides left unchecked; a non-tensor ``expected`` is
+    made in ``actual``'s dtype."""
+    from ember._ops.creation import tensor
+
+    warnings.warn(
+        "`torch.testing.assert_allclose()` is deprecated since 1.12 and will be removed in a "
+        "future release. Please use `torch.testing.assert_close()` instead. You can find "
+        "detailed upgrade instructions in https://github.com/pytorch/pytorch/issues/61844.",
+        FutureWarning, stacklevel=2)
+    if not isinstance(actual, Tensor):
+        actual = tensor(actual)
+    if not isinstance(expected, Tensor):
+        expected = tensor(expected, dtype=actual.dtype)
+    if rtol is None and atol is None:
+        pairs = [_ALLCLOSE_TOLERANCES.get(t.dtype, (0.0, 0.0)) for t in (actual, expected)]
+        rtol, atol = max(p[0] for p in pairs), max(p[1] for p in pairs)
+    assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan,
+                 check_device=True, check_dtype=False, check_stride=False, msg=msg or None)

@@ -374,3 +374,45 @@ def test_removed_matrix_rank_raises_like_torch() -> None:
     # torch raises before its function mode sees the call: the block names it
     with recording_compared("torch.matrix_rank"):
         check_raises_like(lambda L: L.matrix_rank(L.eye(3)))
+
+
+_ALLCLOSE_CASES = [
+    ("float64 off", lambda lib: (lib.ones(1, dtype=lib.float64),
+                                 lib.ones(1, dtype=lib.float64) * (1 + 2e-5)), {}),
+    ("float16 off", lambda lib: (lib.ones(1, dtype=lib.float16),
+                                 lib.ones(1, dtype=lib.float16) * 1.01), {}),
+    ("float32 against float64", lambda lib: (lib.ones(1),
+                                             lib.ones(1, dtype=lib.float64) * 1.001), {}),
+    ("integers", lambda lib: (lib.ones(1, dtype=lib.int64), lib.ones(1, dtype=lib.int64) * 2),
+     {}),
+    ("bfloat16 exact", lambda lib: (lib.ones(1, dtype=lib.bfloat16),
+                                    lib.ones(1, dtype=lib.bfloat16) * 1.1), {}),
+    ("float32 off", lambda lib: (lib.ones(2), lib.ones(2) * 1.001), {}),
+    ("custom message", lambda lib: (lib.ones(2), lib.ones(2) * 1.1), {"msg": "custom"}),
+    ("rtol alone", lambda lib: (lib.ones(2), lib.ones(2) * 1.1), {"rtol": 0.2}),
+]
+
+
+@pytest.mark.parametrize("name", [c[0] for c in _ALLCLOSE_CASES])
+def test_deprecated_assert_allclose_as_torch(name):
+    # the older default tolerances, torch's messages, and the deprecation warning
+    make, kwargs = next((c[1], c[2]) for c in _ALLCLOSE_CASES if c[0] == name)
+
+    def call(lib):
+        with pytest.warns(FutureWarning, match=r"`torch.testing.assert_allclose\(\)` is "
+                          "deprecated since 1.12"):
+            lib.testing.assert_allclose(*make(lib), **kwargs)
+
+    check_raises_like(call)
+
+
+def test_deprecated_assert_allclose_passes_as_torch():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        for lib in (torch, ember):
+            lib.testing.assert_allclose([1.0, 2.0], (1.0, 2.0))
+            lib.testing.assert_allclose(lib.tensor([float("nan")]), lib.tensor([float("nan")]))
+            lib.testing.assert_allclose(lib.ones(2), lib.ones(2) * (1 + 5e-5))
+            lib.testing.assert_allclose(lib.ones(2, dtype=lib.float64), lib.ones(2))
