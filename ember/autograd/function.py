@@ -58,6 +58,8 @@ class BackwardCFunction(FunctionCtx, Node):
 
     @property
     def saved_tensors(self) -> tuple:
+        if self.__dict__.get("_in_jvp"):  # inside jvp: what forward saved for it
+            return tuple(self.__dict__.get("saved_for_forward", ()))
         saved = self._saved
         if saved is _FREED:
             raise RuntimeError(SECOND_BACKWARD)
@@ -143,10 +145,27 @@ class Function(metaclass=_FunctionMeta):
 
     setup_context = None
 
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        raise NotImplementedError(
+            "You must implement the jvp function for custom autograd.Function to use it with "
+            "forward mode AD.")
+
     @classmethod
     def apply(cls, *args, **kwargs):
         from ember._tensor import Tensor
+        from ember.autograd import forward_ad
 
+        levels = [level for level in forward_ad.levels if any(
+            isinstance(a, Tensor) and a.__dict__.get("_fw", {}).get(level) is not None
+            for a in args)] if forward_ad.levels else ()
+        if levels:
+            # NOTE [Custom functions in forward mode]: as torch's, forward runs on the
+            # primals (its own ops propagate no tangent) and the outputs' tangents are what
+            # ``jvp`` returns from the inputs' (zeros for a tensor without one, None for
+            # other arguments), one level at a time
+            duals = args
+            args = tuple(a.detach() if isinstance(a, Tensor) else a for a in args)
         ctx = cls._backward_cls.__new__(cls._backward_cls)
         ctx._extra = None
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
@@ -161,8 +180,43 @@ class Function(metaclass=_FunctionMeta):
                 cls.setup_context(ctx, args, output)
             else:
                 output = cls.forward(ctx, *args, **kwargs)
+        if levels:
+            args = duals  # the graph links to the tensors the caller passed
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad
+                                         for a in args)
         record = grad_mode.state.enabled and any(ctx.needs_input_grad[i] for i in positions)
-        return _wrap_outputs(ctx, args, positions, output, record)
+        result = _wrap_outputs(ctx, args, positions, output, record)
+        if levels:
+            _forward_tangents(cls, ctx, args, result, levels)
+        return result
+
+
+def _forward_tangents(cls, ctx, args: tuple, result, levels: list) -> None:
+    """NOTE [Custom functions in forward mode]: ``cls.jvp`` gives the outputs' tangents."""
+    from ember._ops.creation import zeros_like
+    from ember._tensor import Tensor
+    from ember.autograd import forward_ad
+
+    outputs = result if isinstance(result, tuple) else (result,)
+    active = forward_ad.levels[:]
+    for level in levels:
+        tangents = []
+        for a in args:
+            tangent = a.__dict__.get("_fw", {}).get(level) if isinstance(a, Tensor) else None
+            if isinstance(a, Tensor) and tangent is None:
+                tangent = zeros_like(a)
+            tangents.append(tangent)
+        forward_ad.levels[:] = [lv for lv in active if lv < level]  # jvp's ops: outer only
+        ctx._in_jvp = True
+        try:
+            found = cls.jvp(ctx, *tangents)
+        finally:
+            ctx._in_jvp = False
+            forward_ad.levels[:] = active
+        found = found if isinstance(found, tuple) else (found,)
+        for out, tangent in zip(outputs, found):
+            if isinstance(out, Tensor) and isinstance(tangent, Tensor):
+                out._fw = {**out.__dict__.get("_fw", {}), level: tangent}
 
 
 def _wrap_outputs(ctx, args: tuple, positions: list, output, record: bool):
