@@ -7,8 +7,10 @@ import gc
 import io
 import weakref
 
+import pytest
+
 import ember
-from tests.helpers import torch
+from tests.helpers import check_raises_like, torch
 
 
 def _attempt(fn) -> None:
@@ -172,3 +174,146 @@ def test_function_node_repr_and_graph_freeing() -> None:
     del y
     gc.collect()
     assert ref() is None
+
+
+# ---- forward mode (NOTE [Custom functions in forward mode]) ------------------------------
+
+
+def _custom_with_jvp(lib, seen):
+    class Scale(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y, k):
+            ctx.save_for_forward(x)
+            fw = lib.autograd.forward_ad
+            seen.append(("forward sees a dual", fw.unpack_dual(x).tangent is not None))
+            return x * y * k, x + 1
+
+        @staticmethod
+        def jvp(ctx, tx, ty, tk):
+            seen.append(("jvp", tx.tolist(), ty.tolist(), tk,
+                         [t.tolist() for t in ctx.saved_tensors]))
+            return tx * 3, tx
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            return g1, g1, None
+
+    return Scale
+
+
+def test_custom_function_forward_mode_uses_jvp_as_torch():
+    # forward on the primals; jvp with the inputs' tangents (zeros for a tensor without
+    # one, None for a number) and what forward saved for it; the outputs take its result
+    results = {}
+    for lib in (torch, ember):
+        seen = []
+        fw = lib.autograd.forward_ad
+        with fw.dual_level():
+            x = fw.make_dual(lib.ones(2, dtype=lib.float64), lib.full((2,), 0.5,
+                                                                      dtype=lib.float64))
+            a, b = _custom_with_jvp(lib, seen).apply(x, lib.ones(2, dtype=lib.float64), 2.0)
+            results[lib] = (seen, fw.unpack_dual(a).tangent.tolist(),
+                            fw.unpack_dual(b).tangent.tolist())
+    assert results[ember] == results[torch]
+
+
+def test_custom_function_without_jvp_refuses_forward_mode_as_torch():
+    def run(lib):
+        class Double(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * 2
+
+        with lib.autograd.forward_ad.dual_level():
+            x = lib.autograd.forward_ad.make_dual(lib.ones(2), lib.ones(2))
+            Double.apply(x)
+
+    check_raises_like(run)
+
+
+# ---- gradcheck's checks, as torch's -------------------------------------------------------
+
+
+def _gradcheck_functions(lib):
+    import itertools
+
+    counter = itertools.count()
+
+    class Nondeterministic(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2 + next(counter) * 1e-9  # another value each run
+
+    class WrongForward(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+        @staticmethod
+        def jvp(ctx, t):
+            return t * 3
+
+    class NotScaled(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2 + (0 if g.abs().sum() > 0 else 1)
+
+    return {"nondeterministic": Nondeterministic.apply, "wrong forward": WrongForward.apply,
+            "not scaled": NotScaled.apply, "sin": lambda x: x.sin()}
+
+
+_GRADCHECKS = [
+    ("nondeterministic", {}), ("nondeterministic", {"nondet_tol": 1e-6}),
+    ("wrong forward", {"check_forward_ad": True}),
+    ("wrong forward", {"check_forward_ad": True, "check_backward_ad": False}),
+    ("wrong forward", {}), ("not scaled", {}), ("not scaled", {"raise_exception": False}),
+    ("sin", {"check_backward_ad": False}),
+    ("sin", {"check_forward_ad": True, "check_batched_grad": True,
+             "check_batched_forward_grad": True, "fast_mode": True, "masked": True,
+             "nondet_tol": 1e-12, "check_grad_dtypes": True, "check_undefined_grad": False}),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", _GRADCHECKS,
+                         ids=[f"{n} {sorted(k)}" for n, k in _GRADCHECKS])
+def test_gradcheck_checks_as_torch(name, kwargs):
+    # what torch's gradcheck checks besides the backward Jacobian: reentrancy within
+    # nondet_tol, backward scaled by the output gradient, forward mode, batched gradients;
+    # torch's outcome, exception type and text
+    def run(lib):
+        x = lib.tensor([0.3, -1.2, 2.0], dtype=lib.float64, requires_grad=True)
+        return lib.autograd.gradcheck(_gradcheck_functions(lib)[name], (x,), **kwargs)
+
+    try:
+        expected = run(torch)
+    except Exception as exc:  # noqa: BLE001 - compared with ember's below
+        from tests.helpers import assert_raises_like
+
+        assert_raises_like(exc, lambda: run(ember))
+        return
+    assert run(ember) is expected
+
+
+def test_gradgradcheck_keywords_as_torch():
+    for lib in (torch, ember):
+        x = lib.tensor([0.3, -1.2, 2.0], dtype=lib.float64, requires_grad=True)
+        assert lib.autograd.gradgradcheck(lambda v: (v.sin() * v).sum(), (x,),
+                                          check_fwd_over_rev=True, check_rev_over_rev=True,
+                                          gen_non_contig_grad_outputs=True,
+                                          check_batched_grad=True, nondet_tol=0.0)
