@@ -219,18 +219,9 @@ def test_custom_function_forward_mode_uses_jvp_as_torch():
 
 def test_custom_function_without_jvp_refuses_forward_mode_as_torch():
     def run(lib):
-        class Double(lib.autograd.Function):
-            @staticmethod
-            def forward(ctx, x):
-                return x * 2
-
-            @staticmethod
-            def backward(ctx, g):
-                return g * 2
-
         with lib.autograd.forward_ad.dual_level():
             x = lib.autograd.forward_ad.make_dual(lib.ones(2), lib.ones(2))
-            Double.apply(x)
+            _gradcheck_functions(lib)["without jvp"](x)
 
     check_raises_like(run)
 
@@ -243,16 +234,7 @@ def _gradcheck_functions(lib):
 
     counter = itertools.count()
 
-    class Nondeterministic(lib.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2
-
-        @staticmethod
-        def backward(ctx, g):
-            return g * 2 + next(counter) * 1e-9  # another value each run
-
-    class WrongForward(lib.autograd.Function):
+    class Double(lib.autograd.Function):
         @staticmethod
         def forward(ctx, x):
             return x * 2
@@ -261,21 +243,24 @@ def _gradcheck_functions(lib):
         def backward(ctx, g):
             return g * 2
 
+    class Nondeterministic(Double):
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2 + next(counter) * 1e-9  # another value each run
+
+    class WrongForward(Double):
         @staticmethod
         def jvp(ctx, t):
             return t * 3
 
-    class NotScaled(lib.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2
-
+    class NotScaled(Double):
         @staticmethod
         def backward(ctx, g):
             return g * 2 + (0 if g.abs().sum() > 0 else 1)
 
     return {"nondeterministic": Nondeterministic.apply, "wrong forward": WrongForward.apply,
-            "not scaled": NotScaled.apply, "sin": lambda x: x.sin()}
+            "without jvp": Double.apply, "not scaled": NotScaled.apply,
+            "sin": lambda x: x.sin()}
 
 
 _GRADCHECKS = [
