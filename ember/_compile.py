@@ -402,8 +402,8 @@ class _Tracer(registry.OpMode):
             result = None
         elif type(saved) is tuple:
             result = self.ref(saved[0])
-        elif type(saved) is list and all(e is None or type(e) is tuple for e in saved):
-            result = [None if e is None else self.ref(e[0]) for e in saved]
+        elif type(saved) is list and all(type(e) is tuple for e in saved):
+            result = [self.ref(e[0]) for e in saved]
         else:
             raise _Abort(f"{node.name()}'s formulas build arrays outside the op runner")
         if isinstance(grad, list):
@@ -1256,8 +1256,7 @@ def _generate(tracer: _Tracer, output, tables: list, fresh: set, template: dict,
             args = [f"make(s{v})" if how == _ARG_TENSOR else f"s{v}" if how == _ARG_ARRAY
                     else bind(v) for how, v in spec]
             if type(result) is list:
-                args.append("(" + "".join("None, " if v is None else f"make(s{v}), "
-                                          for v in result) + ")")
+                args.append("(" + "".join(f"make(s{v}), " for v in result) + ")")
             elif result is not None:
                 args.append(f"make(s{result})")
             grad = "[" + ", ".join("None" if g is None else f"make(s{g})" for g in grads) + \
@@ -1423,8 +1422,7 @@ def _live(steps: list, needed: list) -> list:
             if kind == _FORMULA:
                 live.update(step[2] if type(step[2]) is list else (step[2],))
                 live.update(v for how, v in step[3] if how != _ARG_CONST)
-                live.update(v for v in (step[4] if type(step[4]) is list else (step[4],))
-                            if v is not None)
+                live.update(step[4] if type(step[4]) is list else (step[4],))
             else:
                 live.update(slot for _, slot, _ in step[3])
         elif kind == _WRITE:

@@ -91,3 +91,12 @@ def test_show_saved_with_several_outputs() -> None:
     labels, _ = parse_dot(str(to_dot(s, show_saved=True)))
     saved = sorted(label for key, label in labels.items() if key.startswith("s"))
     assert saved == ["result0 (2, 2)", "result1 (2)", "result2 (2, 2)"]
+
+
+def test_show_saved_skips_outputs_a_node_does_not_keep() -> None:
+    # GELU's node keeps its input and its workspace (output 1), not its result
+    x = ember.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    s = ember.nn.functional.gelu(x).sum()
+    labels, _ = parse_dot(str(to_dot(s, show_saved=True)))
+    saved = sorted(label for key, label in labels.items() if key.startswith("s"))
+    assert saved == ["result1 (3)", "self (3)"]

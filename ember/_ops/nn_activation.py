@@ -42,7 +42,10 @@ def _half_in_float32(fn):
         # inf and nan inputs give torch's inf/nan results silently, as torch does
         with np.errstate(over="ignore", invalid="ignore"):
             if x.dtype.itemsize == 2 and x.dtype.kind not in "iu":
-                return fn(xp, x.astype(np.float32), *params).astype(x.dtype)
+                out = fn(xp, x.astype(np.float32), *params)
+                if type(out) is tuple:  # the result, then workspaces kept in float32
+                    return (out[0].astype(x.dtype),) + out[1:]
+                return out.astype(x.dtype)
             return fn(xp, x, *params)
     return forward
 
@@ -186,14 +189,8 @@ CELU, CELU_ = _elu_records("celu", "CeluBackward")
 
 
 def _gelu(xp, x, approximate):
-    """(gelu(x), the workspace), half types computed in float32 and rounded once (torch's
-    CPU kernel)."""
-    # inf and nan inputs give torch's inf/nan results silently, as torch does
-    with np.errstate(over="ignore", invalid="ignore"):
-        half = x.dtype.itemsize == 2 and x.dtype.kind not in "iu"
-        out, work = _gelu_values(xp, x.astype(np.float32) if half else x, approximate)
-    if half:
-        out = out.astype(x.dtype)
+    """(gelu(x), the workspace)."""
+    out, work = _gelu_values(xp, x, approximate)
     # a pointwise result keeps the input's layout (torch's TensorIterator; channels_last
     # among others), which the float64 detour through ``_erfc64`` does not
     return _mf.relayout(x, out, None), work
@@ -295,7 +292,7 @@ def _gelu_check(self, approximate):
 
 
 GELU = defop("gelu", node="GeluBackward0", kind=KEEP, multi=1, save=(0, "result1"),
-             check=_gelu_check, forward=_gelu, backward=(_gelu_grad,))
+             check=_gelu_check, forward=_half_in_float32(_gelu), backward=(_gelu_grad,))
 
 
 def _silu(xp, x):

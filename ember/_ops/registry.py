@@ -131,7 +131,9 @@ class Op:
                 ("result",) if "result" in reads else ())
         params = tuple(save)
         # "result" keeps every output; "result<i>" only output i of a several-output op (a
-        # workspace its formulas read, not the outputs users may write to in place)
+        # workspace its formulas read, not the outputs users may write to in place); the
+        # others are None in the node's result (a formula that reads them on raw arrays
+        # makes compile's tracer run that call eagerly)
         results = [p for p in params if isinstance(p, str)]
         self.save_result = bool(results)
         self.saved_outputs = None if "result" in results or not results else \

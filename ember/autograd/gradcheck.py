@@ -191,8 +191,8 @@ def _check_batched(func, inputs, live, diff) -> None:
             if got is None or not np.allclose(got[b]._data, want._data, rtol=1e-3,
                                                atol=1e-5, equal_nan=True):
                 raise GradcheckError(
-                    f"For output {b} and input {i}:\n\nbackward computed with vmap over "
-                    "several output gradients does not match backward on each alone")
+                    f"For input {i}:\n\nbackward computed with vmap over several output "
+                    f"gradients does not match backward on gradient {b} alone")
 
 
 def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
@@ -270,8 +270,8 @@ def _check_batched_forward(func, inputs) -> None:
             if not np.allclose(got[b]._data, want._data, rtol=1e-3, atol=1e-5,
                                equal_nan=True):
                 raise GradcheckError(
-                    f"For output {o} and input {b}:\n\nforward mode computed with vmap over "
-                    "several tangents does not match forward mode on each alone")
+                    f"For output {o}:\n\nforward mode computed with vmap over several "
+                    f"tangents does not match forward mode on tangent {b} alone")
 
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: float = 1e-5,
