@@ -96,6 +96,8 @@ def _tracer():
 class _Tracer(registry.OpMode):
     """Records one call (NOTE [Compiled programs])."""
 
+    whole_formulas = True  # a formula on arrays is one step of the program
+
     def __init__(self, roots: list, fullgraph: bool, watched: list = ()) -> None:
         self.fullgraph = fullgraph
         self.watched = list(watched)  # tensors outside the roots whose writes are checked
@@ -402,8 +404,9 @@ class _Tracer(registry.OpMode):
             result = None
         elif type(saved) is tuple:
             result = self.ref(saved[0])
-        elif type(saved) is list and all(type(e) is tuple for e in saved):
-            result = [self.ref(e[0]) for e in saved]
+        elif type(saved) is list and all(e is None or type(e) is tuple for e in saved):
+            # None: an output the node does not keep (registry's saved_outputs)
+            result = [None if e is None else self.ref(e[0]) for e in saved]
         else:
             raise _Abort(f"{node.name()}'s formulas build arrays outside the op runner")
         if isinstance(grad, list):
@@ -1256,7 +1259,8 @@ def _generate(tracer: _Tracer, output, tables: list, fresh: set, template: dict,
             args = [f"make(s{v})" if how == _ARG_TENSOR else f"s{v}" if how == _ARG_ARRAY
                     else bind(v) for how, v in spec]
             if type(result) is list:
-                args.append("(" + "".join(f"make(s{v}), " for v in result) + ")")
+                args.append("(" + "".join("None, " if v is None else f"make(s{v}), "
+                                          for v in result) + ")")
             elif result is not None:
                 args.append(f"make(s{result})")
             grad = "[" + ", ".join("None" if g is None else f"make(s{g})" for g in grads) + \

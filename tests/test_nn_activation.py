@@ -565,7 +565,7 @@ def test_gelu_output_written_in_place_still_differentiates_as_torch(approximate)
     assert_same(grads[ember], grads[torch])
 
 
-def test_gelu_compiled_step_gives_eager_bits():
+def test_gelu_compiled_step_gives_eager_bits(monkeypatch):
     # a compiled step replays GELU's formula with its workspace: the eager bits
     def build():
         ember.manual_seed(0)
@@ -584,5 +584,17 @@ def test_gelu_compiled_step_gives_eager_bits():
     for _ in range(4):
         for e, c in zip(eager(), compiled()):
             assert e._data.tobytes() == c._data.tobytes()
-    # replayed, not run eagerly (under the tracer the formula runs the gelu_backward op)
-    assert "ready" in [entry[0] for entry in compiled._compiled.cache.values()]
+    # replayed, not run eagerly, and the program's backward reads the forward's workspace
+    # (one formula step) instead of running the gelu_backward kernel, which recomputes Phi
+    (program,) = [entry[1] for entry in compiled._compiled.cache.values()
+                  if entry[0] == "ready"]
+    calls = [line for line in program.source.splitlines() if "_formulas(" in line]
+    assert len(calls) == 1
+    from ember._ops import nn_activation
+
+    calls = []
+    real = nn_activation._normal_cdf32
+    monkeypatch.setattr(nn_activation, "_normal_cdf32", lambda x: calls.append(1) or real(x))
+    for e, c in zip(eager(), compiled()):
+        assert e._data.tobytes() == c._data.tobytes()
+    assert len(calls) == 2  # each forward's, none in either backward

@@ -18,9 +18,8 @@ import math
 from ember import _memory_format as _mf
 from ember._backend import np
 from ember._ops.pointwise import _erfc32, _erfc64, _half_in_float32_n, _refuse, select, where
-from ember._ops.registry import KEEP, defop, run
+from ember._ops.registry import KEEP, arrays_unwatched, defop, run
 from ember._tensor import Tensor, make
-from ember.autograd.graph import _watched
 
 _SQRT1_2 = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -178,10 +177,11 @@ CELU, CELU_ = _elu_records("celu", "CeluBackward")
 # tanh form, tanh of its inner term. The record returns it as a second, plain output that
 # the node keeps with its result, as the fused LSTM layer keeps its gate activations
 # (NOTE [Fused LSTM layers]); ``nn.functional.gelu`` hands back the first output only. A
-# backward that nothing watches (``graph._watched``: no ``create_graph``, no op mode such
-# as the profiler or compile's tracer, no vmap or forward-mode level) on float32/float64
-# computes torch's ``gelu_backward`` formula from it, the same calls on the same values as
-# the kernel's (the same bits); otherwise the formula runs the ``gelu_backward`` op, which
+# backward whose ops nothing watches (``registry.arrays_unwatched``: no ``create_graph``, no
+# op mode such as the profiler or autocast, no vmap or forward-mode level; compile's tracer
+# takes the formula whole, so its programs replay this too) on float32/float64 computes
+# torch's ``gelu_backward`` formula from it, the same calls on the same values as the
+# kernel's (the same bits); otherwise the formula runs the ``gelu_backward`` op, which
 # recomputes it, so a profile lists ``aten::gelu_backward`` under ``GeluBackward0`` and a
 # graph of it has torch's ``GeluBackwardBackward0`` node. The node keeps the workspace only
 # (``save="result1"``), not the output, which users may still write to in place as torch
@@ -278,7 +278,7 @@ GELU_BACKWARD = defop(
 def _gelu_grad(grads, self, approximate, result):
     grad = grads[0]
     g, x = grad._data, self._data
-    if x.dtype in (np.float32, np.float64) and g.dtype == x.dtype and not _watched():
+    if x.dtype in (np.float32, np.float64) and g.dtype == x.dtype and arrays_unwatched():
         # NOTE [GELU's workspace]
         return make(_mf.relayout(g, _gelu_backward_values(np, g, x, approximate,
                                                           result[1]._data), None))

@@ -44,6 +44,18 @@ def first_order() -> bool:
     return not _state.enabled and not _batch_levels and not _dual_levels
 
 
+def arrays_unwatched() -> bool:
+    """Whether a formula whose ops a profile would list may compute on arrays instead: as
+    ``first_order``, and no mode watches its ops (the profiler, autocast) other than one that
+    takes whole formulas (``OpMode.whole_formulas``)."""
+    if not first_order():
+        return False
+    for mode in _modes:
+        if not mode.whole_formulas:
+            return False
+    return True
+
+
 # NOTE [Scalar operands as arrays]
 # NumPy takes a Python number beside an array as a weak scalar: it converts the number to
 # the array's dtype, then runs the same loop as for two arrays, but finding that out costs
@@ -256,9 +268,12 @@ _modes: tuple = ()
 
 class OpMode:
     """A mode on the op path (NOTE [Op modes]): ``run_op`` sees each op and its arguments
-    and calls ``self.proceed(op, args)`` to run it."""
+    and calls ``self.proceed(op, args)`` to run it. ``whole_formulas``: the mode takes a
+    backward formula that computes on arrays as one step, so a formula need not run ops for
+    it (compile's tracer; ``arrays_unwatched``)."""
 
     proceed = None
+    whole_formulas = False
 
     def run_op(self, op: Op, args: tuple):
         return self.proceed(op, args)
