@@ -223,19 +223,37 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size: int | None = N
 
 def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error"):
     """Mirrors ``torch.func.jacfwd``: the Jacobian, one forward-mode ``jvp`` per input
-    element (shape ``output.shape + input.shape``)."""
+    element (shape ``output.shape + input.shape``). ``randomness`` as vmap's, which torch's
+    jacfwd runs the columns under: "error" refuses a random op in ``func``, "same" gives
+    every column the draws of one call, "different" draws afresh for each column in turn
+    (torch draws them as one batch: the same bits where a sampler draws value after value,
+    as ``rand`` does)."""
+    from ember._ops import random
     from ember._ops.creation import zeros
     from ember._ops.shape import stack
 
     many, nums = _argnums_tuple(argnums)
 
     def wrapper(*args):
+        _check_randomness(randomness)  # torch checks it on the call
+        if randomness == "error":
+            random.refusing.append(randomness)
+            try:
+                return columns_of(*args)
+            finally:
+                random.refusing.pop()
+        return columns_of(*args)
+
+    def columns_of(*args):
+        start = random.default_generator.get_state() if randomness == "same" else None
         blocks = []
         aux = None
         for i in nums:
             x = args[i]
             columns = []
             for j in range(x.numel()):
+                if start is not None and (j or i != nums[0]):
+                    random.default_generator.set_state(start)  # the draws of one call
                 basis = zeros(x.numel(), dtype=x.dtype)
                 basis._data[j] = 1
                 tangents = tuple(basis.reshape(tuple(x.shape)) if k == i else
@@ -317,6 +335,12 @@ def _reaches_outer_leaf(t) -> bool:
     return False
 
 
+def _check_randomness(randomness: str) -> None:
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError("Only allowed values for randomness are 'error', 'different', or "
+                           f"'same'. Got {randomness}")
+
+
 def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
          chunk_size: int | None = None):
     """Mirrors ``torch.func.vmap``: ``func`` mapped over a dim of its inputs, computed on
@@ -324,11 +348,15 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
     without one run per sample). Nests; ``grad`` inside ``vmap`` gives per-sample
     gradients, and vmap's outputs can be differentiated in reverse mode (see
     ``_VmapBackward``) and forward mode (``jvp``, ``jacfwd``, ``hessian`` and ``make_dual``
-    around vmap: NOTE [Tangents through vmap]). ember differs: the outputs' ``grad_fn`` is
+    around vmap: NOTE [Tangents through vmap]). ``randomness`` ("error", "same" or
+    "different") says what random ops inside mean for the batch, as torch's (NOTE [Random
+    ops inside vmap] in ember/_ops/random.py). ember differs: the outputs' ``grad_fn`` is
     one node for the whole call (named after the first output's last op)."""
     from ember._ops import batching
     from ember._tensor import Tensor, wrap_dim
     from ember.autograd.grad_mode import is_grad_enabled
+
+    _check_randomness(randomness)
 
     def wrapped(*args, **kwargs):
         dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
@@ -377,10 +405,12 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
         outer_levels = batching.levels[:]
         start = next(_counter)  # nodes made from here on belong to this call
         batching.levels.append(sizes[0])
+        batching.randomness.append(randomness)
         try:
             out = func(*mapped, **kwargs)
         finally:
             batching.levels.pop()
+            batching.randomness.pop()
         for a, inner, d, fw in stand_ins:
             if inner.__dict__.get("_fw") is not fw:  # an in-place op wrote the stand-in
                 _carry_tangents(inner, a, lambda t, d=d: _unbatch(t, d, level, sizes[0]))
@@ -624,12 +654,15 @@ class _VmapBackward(Node):
         if not roots:
             return [None] * len(self.next_functions)
         targets = [edge for edge, _ in self._inputs]
-        saved = batching.levels[:]
+        saved, modes = batching.levels[:], batching.randomness[:]
         batching.levels[:] = self._levels + [self._size]
+        # a backward formula draws nothing; should one, it is refused as vmap's default does
+        batching.randomness[:] = ["error"] * len(batching.levels)
         try:
             captured = execute(roots, seeds, True, create_graph, targets, False)
         finally:
             batching.levels[:] = saved
+            batching.randomness[:] = modes
         out, pairs = [], []
         for g, (_, how) in zip(captured, self._inputs):
             tangents = []

@@ -569,3 +569,107 @@ def test_vmap_of_grad_of_full_reductions_with_ties_and_nan(name: str) -> None:
         x = L.tensor(data, dtype=L.float64)
         out.append(L.func.vmap(L.func.grad(lambda a: getattr(a, name)()))(x))
     assert_same(out[1], out[0])
+
+
+# ---- random ops inside vmap (NOTE [Random ops inside vmap]) ------------------------------
+
+
+def _dropout(L, a, p=0.5):
+    return L.nn.functional.dropout(a + 1, p)
+
+
+RANDOM_CASES = {
+    # name: (function of (lib, func), randomness modes it is compared under)
+    "rand": (lambda L, F, r: F.vmap(lambda a: L.rand(2) + a, randomness=r)(L.zeros(3, 2)),
+             ("same", "different")),
+    "randn-16": (lambda L, F, r: F.vmap(lambda a: L.randn(16) + a, randomness=r)(
+        L.zeros(2, 16)), ("same", "different")),
+    "randint": (lambda L, F, r: F.vmap(lambda a: L.randint(0, 10, (3,)) + a, randomness=r)(
+        L.zeros(2, 3, dtype=L.long)), ("same", "different")),
+    "randperm": (lambda L, F, r: F.vmap(lambda a: L.randperm(4) + a, randomness=r)(
+        L.zeros(3, 4, dtype=L.long)), ("same", "different")),
+    "normal-numbers": (lambda L, F, r: F.vmap(lambda a: L.normal(0.0, 2.0, (3,)) + a,
+                                              randomness=r)(L.zeros(2, 3)),
+                       ("same", "different")),
+    "rand_like": (lambda L, F, r: F.vmap(L.rand_like, randomness=r)(L.zeros(2, 3)),
+                  ("same", "different")),
+    "randn_like": (lambda L, F, r: F.vmap(L.randn_like, randomness=r)(L.zeros(2, 17)),
+                   ("same", "different")),
+    "uniform_-batched": (lambda L, F, r: F.vmap(lambda a: a.clone().uniform_(), randomness=r)(
+        L.zeros(3, 2)), ("same", "different")),
+    "normal_-batched": (lambda L, F, r: F.vmap(lambda a: a.clone().normal_(), randomness=r)(
+        L.zeros(2, 16)), ("same", "different")),
+    "uniform_-unbatched": (lambda L, F, r: F.vmap(lambda a: L.empty(2).uniform_() + a,
+                                                  randomness=r)(L.ones(3, 2)),
+                           ("same", "different")),
+    "dropout": (lambda L, F, r: F.vmap(lambda a: _dropout(L, a), randomness=r)(L.zeros(2, 20)),
+                ("same", "different")),
+    "dropout-transposed": (lambda L, F, r: F.vmap(lambda a: _dropout(L, a.t()), randomness=r)(
+        L.zeros(2, 3, 5)), ("same", "different")),
+    "dropout2d": (lambda L, F, r: F.vmap(lambda a: L.nn.functional.dropout2d(a + 1),
+                                         randomness=r)(L.zeros(2, 3, 4, 2, 2)),
+                  ("same", "different")),
+    "bernoulli": (lambda L, F, r: F.vmap(L.bernoulli, randomness=r)(L.full((3, 4), 0.5)),
+                  ("same", "different")),
+    "bernoulli_-batched-p": (lambda L, F, r: F.vmap(lambda p: L.zeros(3).bernoulli_(p),
+                                                    randomness=r)(L.full((2, 3), 0.5)),
+                             ("same", "different")),
+    "normal-tensor": (lambda L, F, r: F.vmap(lambda m: L.normal(m, 1.0), randomness=r)(
+        L.arange(6.0).reshape(2, 3)), ("same", "different")),
+    "normal-unbatched-tensor": (lambda L, F, r: F.vmap(lambda a: L.normal(L.zeros(3), 1.0) + a,
+                                                       randomness=r)(L.zeros(2, 3)),
+                                ("same", "different")),
+    "multinomial": (lambda L, F, r: F.vmap(lambda p: L.multinomial(p, 2), randomness=r)(
+        L.tensor([[1.0, 2, 3, 4, 5], [5.0, 1, 1, 1, 1]])), ("same", "different")),
+    "multinomial-rows": (lambda L, F, r: F.vmap(lambda p: L.multinomial(p, 3, True),
+                                                randomness=r)(L.ones(2, 3, 4)),
+                         ("same", "different")),
+    "poisson": (lambda L, F, r: F.vmap(L.poisson, randomness=r)(L.full((2, 3), 4.0)),
+                ("same", "different")),
+    "nested-different-different": (
+        lambda L, F, r: F.vmap(F.vmap(lambda a: L.rand(()) + a, randomness=r),
+                               randomness=r)(L.zeros(2, 3)), ("same", "different")),
+    "nested-different-same": (
+        lambda L, F, r: F.vmap(F.vmap(lambda a: L.rand(()) + a, randomness="same"),
+                               randomness=r)(L.zeros(2, 3)), ("same", "different")),
+    "nested-same-different": (
+        lambda L, F, r: F.vmap(F.vmap(lambda a: L.rand(()) + a, randomness=r),
+                               randomness="same")(L.zeros(2, 3)), ("same", "different")),
+    "error-default": (lambda L, F, r: F.vmap(lambda a: L.rand(2) + a)(L.zeros(3, 2)), ("-",)),
+    "error-dropout": (lambda L, F, r: F.vmap(lambda a: _dropout(L, a))(L.zeros(3, 2)), ("-",)),
+    "error-bernoulli_": (lambda L, F, r: F.vmap(lambda a: a.bernoulli_(0.5))(L.zeros(3, 2)),
+                         ("-",)),
+    "error-inner": (lambda L, F, r: F.vmap(F.vmap(lambda a: L.rand(()) + a),
+                                           randomness="same")(L.zeros(2, 3)), ("-",)),
+    "error-outer": (lambda L, F, r: F.vmap(F.vmap(lambda a: L.rand(()) + a,
+                                                  randomness="different"))(L.zeros(2, 3)),
+                    ("-",)),
+    "unknown-mode": (lambda L, F, r: F.vmap(lambda a: a, randomness="sometimes"), ("-",)),
+    "jacfwd": (lambda L, F, r: F.jacfwd(lambda a: a * L.rand(3), randomness=r)(L.ones(3)),
+               ("same", "different")),
+    "jacfwd-error": (lambda L, F, r: F.jacfwd(lambda a: a * L.rand(3))(L.ones(3)), ("-",)),
+    "jacfwd-unknown": (lambda L, F, r: F.jacfwd(lambda a: a, randomness="x")(L.ones(2)),
+                       ("-",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RANDOM_CASES))
+def test_random_ops_follow_randomness_as_torch(name: str) -> None:
+    # the same draws (bits) after the same seed, the generator left where torch leaves it,
+    # or torch's error for the mode
+    fn, modes = RANDOM_CASES[name]
+    for mode in modes:
+        results = []
+        for lib in (torch, ember):
+            lib.manual_seed(0)
+            func = importlib.import_module(lib.__name__ + ".func")
+            try:
+                out = fn(lib, func, mode)
+            except RuntimeError as e:
+                results.append((type(e), str(e)))
+                continue
+            results.append((out.dtype, tuple(out.shape), out.tolist(), lib.rand(2).tolist()))
+        expected, got = results
+        assert got[1:] == expected[1:], mode
+        # the dtype's name, or the exception's type
+        assert str(got[0]).rsplit(".", 1)[-1] == str(expected[0]).rsplit(".", 1)[-1]

@@ -21,8 +21,10 @@ from __future__ import annotations
 from ember._backend import np
 from ember._tensor import Tensor, make
 
-# The batch size of each active vmap level, outermost first.
+# The batch size of each active vmap level, outermost first, and its ``randomness`` (NOTE
+# [Random ops inside vmap] in _ops/random.py).
 levels: list = []
+randomness: list = []
 
 
 class Batched:

@@ -36,6 +36,7 @@ values, walks elements in Python.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
@@ -44,6 +45,7 @@ from ember import _dtype
 from ember._backend import np
 from ember._device import place as _place
 from ember._device import serve as _serve
+from ember._ops import batching
 from ember._ops.creation import check_tensor_options, like_layout, sizes_or_size
 from ember._ops.registry import attach, check_inplace
 from ember._tensor import Tensor, make
@@ -212,7 +214,145 @@ default_generator = Generator()
 
 
 def _gen(generator: Generator | None) -> Generator:
+    if refusing:  # a jacfwd whose randomness is "error" (NOTE [Random ops inside vmap])
+        raise RuntimeError(_ERROR_MODE)
     return default_generator if generator is None else generator
+
+
+# NOTE [Random ops inside vmap]
+# vmap's ``randomness`` says what a random op means for a batch, as in torch (learnt by
+# experiment against torch 2.13, bits included): "error" refuses any draw; "same" draws once
+# for the logical shape, shared by every sample, and refuses an op whose tensor input is
+# batched; "different" runs the op on the physical batch: a factory draws its shape with the
+# sizes of the "different" levels in front (outermost first; "same" levels broadcast), an
+# in-place fill draws its target's whole physical array (an unbatched target is refused), an
+# op on batched inputs runs on their physical arrays lined up over the levels, and
+# ``randperm`` draws one permutation per sample in turn. The public functions are wrapped by
+# ``_vmap_random``, which costs one test of ``batching.levels`` outside vmap; while a wrapped
+# function runs on physical arrays, the wrapping steps aside (``_physical``). ``jacfwd``,
+# which runs its columns one after another, refuses draws through ``refusing``.
+_ERROR_MODE = ("vmap: called random operation while in randomness error mode. Please either "
+               "use the 'same' or 'different' randomness flags on vmap or perform the "
+               "randomness operation out of vmap")
+_SAME_BATCHED = ("Vmap does not currently support same randomness with a batched tensor "
+                 "input. Please file an issue with functorch")
+_DIFFERENT_UNBATCHED = ("vmap: Cannot ask for different inplace randomness on an unbatched "
+                        "tensor. This will appear like same randomness. If this is necessary "
+                        "for your usage, please file an issue with functorch.")
+refusing: list = []      # "error" while a jacfwd with randomness="error" runs its function
+_physical = [False]      # a wrapped function is running on physical arrays
+_lead: list = [()]       # the batch sizes a factory's shape takes in front ("different")
+
+
+def _vmap_random(kind: str):
+    """Wrap a public random function for vmap (NOTE [Random ops inside vmap]); ``kind``:
+    "factory" (its shape through ``_shape_size``), "like" (the shape of its first argument),
+    "perm" (``randperm``), "inplace" (fills its first argument), "data" (draws from its
+    tensor arguments' values)."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if not batching.levels or _physical[0]:
+                return fn(*args, **kwargs)
+            _physical[0] = True
+            try:
+                return _in_vmap(fn, kind, args, kwargs)
+            finally:
+                _physical[0] = False
+                _lead[0] = ()
+        return wrapper
+    return decorate
+
+
+def _lined_up(t: Tensor, levels: tuple, sizes: tuple):
+    """``t``'s physical array with one leading dim per level of ``levels`` (broadcast where
+    ``t`` does not vary over it)."""
+    phys = t.__dict__.get("_phys")
+    if phys is None:
+        array = t._data.reshape((1,) * len(levels) + t._data.shape)
+    else:
+        array = phys.array
+        for i, level in enumerate(levels):
+            if level not in phys.levels:
+                array = np.expand_dims(array, i)
+    return np.broadcast_to(array, sizes + t._data.shape)
+
+
+def _in_vmap(fn, kind: str, args: tuple, kwargs: dict):
+    modes = batching.randomness
+    if "error" in modes:
+        raise RuntimeError(_ERROR_MODE)
+    different = tuple(i for i, mode in enumerate(modes) if mode == "different")
+    sizes = tuple(batching.levels[i] for i in different)
+    if kind == "data" and not any(isinstance(a, Tensor) for a in args + tuple(kwargs.values())):
+        kind = "factory"  # normal(mean, std, size) with numbers
+    if kind == "factory":
+        if not different:
+            return fn(*args, **kwargs)
+        _lead[0] = sizes
+        return batching.wrap(fn(*args, **kwargs)._data, different)
+    if kind == "like":
+        if not different:
+            return fn(*args, **kwargs)
+        like = make(np.empty(sizes + args[0]._data.shape, args[0]._data.dtype))
+        return batching.wrap(fn(like, *args[1:], **kwargs)._data, different)
+    if kind == "perm":
+        if not different:
+            return fn(*args, **kwargs)
+        draws = [fn(*args, **kwargs)._data for _ in range(math.prod(sizes))]
+        return batching.wrap(np.stack(draws).reshape(sizes + draws[0].shape), different)
+    tensors = [a for a in args + tuple(kwargs.values()) if isinstance(a, Tensor)]
+    batched = [t for t in tensors if batching.is_batched(t)]
+    for t in batched:
+        if any(modes[level] == "same" for level in t._phys.levels) and not (
+                kind == "inplace" and t is args[0]):
+            raise RuntimeError(_SAME_BATCHED)
+    if kind == "inplace":
+        target, others = args[0], batched[1:] if batched and batched[0] is args[0] else batched
+        phys = target.__dict__.get("_phys")
+        own = phys.levels if phys is not None else ()
+        for t in others:
+            if not set(t._phys.levels) <= set(own):
+                raise RuntimeError(
+                    f"vmap: inplace {fn.__name__.strip('_')}(self, *extra_args) is not "
+                    "possible because there exists a Tensor `other` in extra_args that has "
+                    "more elements than `self`. This happened due to `other` being vmapped "
+                    "over but `self` not being vmapped over in a vmap. Please try to use "
+                    f"out-of-place operators instead of inplace {fn.__name__.strip('_')}. "
+                    "If said operator is being called inside the PyTorch framework, please "
+                    "file a bug report instead.")
+    if kind == "inplace":
+        if any(level not in own for level in different):
+            raise RuntimeError(_DIFFERENT_UNBATCHED)
+        if phys is None:
+            return fn(*args, **kwargs)
+        check_inplace(target)
+        # draw for the "different" levels, broadcast over the "same" ones
+        draw = tuple(batching.levels[lv] if modes[lv] == "different" else 1 for lv in own)
+        fresh = phys.array if draw == phys.array.shape[:len(own)] else np.empty(
+            draw + target._data.shape, phys.array.dtype)
+
+        def lined(a):
+            return make(_lined_up(a, own, draw)) if isinstance(a, Tensor) else a
+        fn(make(fresh), *map(lined, args[1:]), **{k: lined(v) for k, v in kwargs.items()})
+        if fresh is not phys.array:
+            phys.array[...] = fresh
+        target._vc[0] += 1
+        return target
+    levels = tuple(sorted({lv for t in batched for lv in t._phys.levels} | set(different)))
+    if not levels:
+        return fn(*args, **kwargs)
+    lead = tuple(batching.levels[lv] for lv in levels)
+
+    def lined(a):
+        return make(_lined_up(a, levels, lead)) if isinstance(a, Tensor) else a
+    if fn.__name__ == "multinomial":  # one distribution a row: the batch's rows in turn
+        probs = _lined_up(args[0], levels, lead)
+        rows = make(np.ascontiguousarray(probs).reshape(-1, probs.shape[-1]))
+        out = fn(rows, *args[1:], **kwargs)._data
+        return batching.wrap(out.reshape(probs.shape[:-1] + out.shape[-1:]), levels)
+    out = fn(*map(lined, args), **{k: lined(v) for k, v in kwargs.items()})
+    return batching.wrap(out._data, levels)
 
 
 def manual_seed(seed: int) -> Generator:
@@ -585,9 +725,12 @@ def _result(data, requires_grad: bool) -> Tensor:
 
 def _shape_size(sizes: tuple, name: str, size=None) -> tuple:
     shape = sizes_or_size(sizes, size, name)
+    if _lead[0]:  # a factory drawing for a vmap batch (NOTE [Random ops inside vmap])
+        shape = _lead[0] + tuple(shape)
     return shape, math.prod(shape)
 
 
+@_vmap_random("factory")
 def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, layout=None,
          device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.rand``: uniforms in [0, 1), torch's numbers for the same seed (the
@@ -601,6 +744,7 @@ def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, layo
                    requires_grad)
 
 
+@_vmap_random("factory")
 def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, layout=None,
           device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.randn``: standard normals, torch's numbers for the same seed (the
@@ -614,6 +758,7 @@ def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, lay
                    requires_grad)
 
 
+@_vmap_random("factory")
 def randint(*args, generator: Generator | None = None, dtype=None, device=None,
             requires_grad: bool = False, **bounds) -> Tensor:
     """Mirrors ``torch.randint(high, size)`` and ``torch.randint(low, high, size)``, each
@@ -751,6 +896,7 @@ def _check_randperm_dtype(n: int, np_dtype) -> None:
             f"value cannot be converted to type {np_dtype.name}_t without overflow")
 
 
+@_vmap_random("perm")
 def randperm(n: int, *, generator: Generator | None = None, dtype=None, layout=None,
              device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.randperm``: torch's Fisher-Yates pass swapping element ``i`` with
@@ -782,6 +928,7 @@ def _fill_memory_order(data, values):
     return data
 
 
+@_vmap_random("like")
 def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, layout=None,
               device=None, pin_memory: bool = False, requires_grad: bool = False,
               memory_format=None) -> Tensor:
@@ -799,6 +946,7 @@ def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, 
     return _result(_fill_memory_order(data, values), requires_grad)
 
 
+@_vmap_random("like")
 def randn_like(input: Tensor, *, generator: Generator | None = None, dtype=None, layout=None,
                device=None, pin_memory: bool = False, requires_grad: bool = False,
                memory_format=None) -> Tensor:
@@ -818,6 +966,7 @@ def randn_like(input: Tensor, *, generator: Generator | None = None, dtype=None,
     return _result(_fill_memory_order(data, values), requires_grad)
 
 
+@_vmap_random("like")
 def randint_like(input: Tensor, low: int, high: int | None = None, *,
                  generator: Generator | None = None, dtype=None, layout=None, device=None,
                  pin_memory: bool = False, requires_grad: bool = False,
@@ -840,6 +989,7 @@ def randint_like(input: Tensor, low: int, high: int | None = None, *,
     return _result(_fill_memory_order(data, drawn._data), requires_grad)
 
 
+@_vmap_random("data")
 def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtype=None,
            layout=None, device=None, pin_memory: bool = False,
            requires_grad: bool = False) -> Tensor:
@@ -889,6 +1039,7 @@ def _check_std(std: float) -> None:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
 
 
+@_vmap_random("data")
 def bernoulli(input: Tensor, p: float | None = None, *,
               generator: Generator | None = None) -> Tensor:
     """Mirrors ``torch.bernoulli``: 1 where a uniform falls below the probability (the
@@ -933,6 +1084,7 @@ def _check_rows(rows) -> None:
                        "infinity or NaN)")
 
 
+@_vmap_random("data")
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
                 generator: Generator | None = None) -> Tensor:
     """Mirrors ``torch.multinomial``. With replacement: a float64 uniform per sample,
@@ -1043,6 +1195,7 @@ def _poisson_product(uniforms, at: int, rate: float) -> tuple[int, int]:
         count += 1
 
 
+@_vmap_random("data")
 def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
     """Mirrors ``torch.poisson``: the product-of-uniforms method for rates under 10 and
     Hormann's transformed rejection with squeeze (PTRS, 1993) from 10 on, as torch, element
@@ -1097,6 +1250,7 @@ def _write(self: Tensor, values) -> Tensor:
     return self
 
 
+@_vmap_random("inplace")
 def _uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *,
               generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.uniform_``."""
@@ -1108,6 +1262,7 @@ def _uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *,
                                       float(from_), float(to)))
 
 
+@_vmap_random("inplace")
 def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
              generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.normal_``."""
@@ -1118,6 +1273,7 @@ def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
                                      float(std), data.flags.c_contiguous))
 
 
+@_vmap_random("inplace")
 def _random_(self: Tensor, from_: int | None = None, to: int | None = None, *,
              generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.random_()``, ``random_(to)`` and ``random_(from, to)``."""
@@ -1138,6 +1294,7 @@ def _exponential_fill(g: Generator, n: int, np_dtype, lambd: float):
     return _narrow(-1.0 / lambd * _libm("log1p", -u), np_dtype)
 
 
+@_vmap_random("inplace")
 def _exponential_(self: Tensor, lambd: float = 1.0, *,
                   generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.exponential_``: ``-log1p(-u) / lambd`` on float64 uniforms."""
@@ -1150,6 +1307,7 @@ def _exponential_(self: Tensor, lambd: float = 1.0, *,
                                           float(lambd)))
 
 
+@_vmap_random("inplace")
 def _bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.bernoulli_(p)`` for a float or a tensor of probabilities."""
     check_inplace(self)
@@ -1175,6 +1333,7 @@ def _bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> T
     return _write(self, values.astype(self._data.dtype))
 
 
+@_vmap_random("inplace")
 def _geometric_(self: Tensor, p: float, *, generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.geometric_``: ``ceil(log(u) / log1p(-p))`` on float64 uniforms."""
     check_inplace(self)
@@ -1186,6 +1345,7 @@ def _geometric_(self: Tensor, p: float, *, generator: Generator | None = None) -
     return _write(self, _narrow(np.ceil(_libm("log", u) / math.log1p(-p)), self._data.dtype))
 
 
+@_vmap_random("inplace")
 def _cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
              generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.cauchy_``: ``median + sigma * tan(pi * (u - 1/2))``."""
@@ -1198,6 +1358,7 @@ def _cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
     return _write(self, _narrow(values, self._data.dtype))
 
 
+@_vmap_random("inplace")
 def _log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
                  generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.log_normal_``: ``exp`` of single float64 normal samples."""

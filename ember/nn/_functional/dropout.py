@@ -9,7 +9,9 @@ draws. The channel-wise forms draw one value per (sample, channel) in a contiguo
 ``(N, C, 1, ...)`` mask. The alpha forms turn the 0/1 mask ``m`` into ``a * m`` and ``b =
 (m - 1) * alpha' a + alpha' a p`` and return ``input * (a m) + b``. ``p = 0``, evaluation mode
 and empty inputs return the input itself; ``p = 1`` multiplies by a 0-d zero without drawing.
-ember follows all of this, so a seeded run draws torch's masks bit for bit.
+ember follows all of this, so a seeded run draws torch's masks bit for bit. Inside vmap the
+mask is batched like the input, so vmap's ``randomness`` decides whether the samples share
+one mask (NOTE [Random ops inside vmap] in ember/_ops/random.py).
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import math
 import warnings
 
 import ember
+from ember._backend import np
+from ember._ops import batching
 from ember._tensor import Tensor
 
 __all__ = ["dropout", "alpha_dropout", "dropout1d", "dropout2d", "dropout3d",
@@ -40,13 +44,26 @@ def _memory_order(data) -> tuple:
     return tuple(sorted(range(data.ndim), key=lambda d: -abs(strides[d])))
 
 
+def _empty_mask(input: Tensor, shape: tuple) -> Tensor:
+    """An uninitialised C-ordered mask of the logical ``shape`` in ``input``'s dtype, batched
+    over the vmap levels ``input`` is batched over."""
+    phys = input.__dict__.get("_phys")
+    if phys is None:
+        return ember.empty(shape, dtype=input.dtype)
+    lead = phys.array.shape[:len(phys.levels)]
+    return batching.wrap(np.empty(lead + tuple(shape), input._data.dtype), phys.levels)
+
+
 def _bernoulli_like(input: Tensor, p: float) -> Tensor:
     """A ``bernoulli_(1 - p)`` mask of ``input``'s shape and dtype, drawn in ``input``'s
-    memory order (NOTE [Dropout masks])."""
+    memory order (NOTE [Dropout masks]); inside vmap in C order, as torch's batched masks
+    are drawn whatever the input's layout."""
+    if "_phys" in input.__dict__:
+        return _empty_mask(input, tuple(input._data.shape)).bernoulli_(1 - p)
     data = input._data
     order = _memory_order(data)
     shape = tuple(data.shape[d] for d in order)
-    mask = ember.empty(shape, dtype=input.dtype).bernoulli_(1 - p)
+    mask = _empty_mask(input, shape).bernoulli_(1 - p)
     if order != tuple(range(data.ndim)):
         inverse = [0] * len(order)
         for i, d in enumerate(order):
@@ -59,7 +76,7 @@ def _feature_mask(input: Tensor, p: float) -> Tensor:
     if input._data.ndim < 2:
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
     shape = tuple(input._data.shape[:2]) + (1,) * (input._data.ndim - 2)
-    return ember.empty(shape, dtype=input.dtype).bernoulli_(1 - p)
+    return _empty_mask(input, shape).bernoulli_(1 - p)
 
 
 def _in_place(t: Tensor, method: str, number: float) -> Tensor:
