@@ -539,3 +539,57 @@ def test_broadcast_gradient_sums_match_torch_and_the_recorded_sums(dtype) -> Non
         assert_same(d, t)
         assert d._data.tobytes() == r._data.tobytes()
         assert d.dtype == r.dtype and tuple(d.shape) == tuple(r.shape)
+
+
+IS_GRADS_BATCHED_CASES = {
+    "eye": lambda L, x: L.autograd.grad(x ** 2, x, L.eye(3), is_grads_batched=True),
+    "scalar-output": lambda L, x: L.autograd.grad((x * x).sum(), x, L.tensor([1.0, 2.0]),
+                                                  is_grads_batched=True),
+    "two-outputs": lambda L, x: L.autograd.grad(
+        [x * 2, x.sum()], x, [L.ones(2, 3), L.tensor([1.0, 5.0])], is_grads_batched=True),
+    "create-graph": lambda L, x: L.autograd.grad(x.exp(), x, L.eye(3), is_grads_batched=True,
+                                                 create_graph=True),
+    "unused": lambda L, x: L.autograd.grad(
+        x * 2, [x, L.ones(1, requires_grad=True)], L.eye(3), is_grads_batched=True,
+        allow_unused=True),
+    "materialized": lambda L, x: L.autograd.grad(
+        x * 2, [x, L.ones(1, requires_grad=True)], L.eye(3), is_grads_batched=True,
+        materialize_grads=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IS_GRADS_BATCHED_CASES))
+def test_is_grads_batched_matches_torch(name: str) -> None:
+    # each row of grad_outputs seeds its own backward, in one vmapped pass
+    fn = IS_GRADS_BATCHED_CASES[name]
+    results = [fn(lib, lib.tensor([1.0, 2.0, 3.0], requires_grad=True)) for lib in (torch, ember)]
+    assert len(results[0]) == len(results[1])
+    for t, e in zip(*results):
+        if t is None:
+            assert e is None
+        else:
+            assert_same(e.detach(), t.detach())
+            assert e.requires_grad == t.requires_grad
+
+
+@pytest.mark.parametrize("seed", ["unbatched", "none", "unused"])
+def test_is_grads_batched_errors_match_torch(seed: str) -> None:
+    def fn(L):
+        x = L.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        if seed == "unused":
+            return L.autograd.grad(x * 2, [x, L.ones(1, requires_grad=True)], L.eye(3),
+                                   is_grads_batched=True)
+        return L.autograd.grad(x ** 2, x, L.ones(3) if seed == "unbatched" else None,
+                               is_grads_batched=True)
+    check_raises_like(fn)
+
+
+def test_only_inputs_false_warns_as_torch() -> None:
+    messages = []
+    for lib in (torch, ember):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        with pytest.warns(FutureWarning) as record:
+            g = lib.autograd.grad(x ** 2, x, lib.ones(2), only_inputs=False)
+        assert g[0].tolist() == [2.0, 4.0]
+        messages.append([str(w.message) for w in record])
+    assert messages[0] == messages[1]

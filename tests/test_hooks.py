@@ -6,7 +6,7 @@ import io
 
 import ember
 from ember.utils.checkpoint import checkpoint as ember_checkpoint
-from tests.helpers import assert_same, torch
+from tests.helpers import assert_same, check_raises_like, torch
 
 
 def printed(fn) -> list:
@@ -144,3 +144,131 @@ def test_utils_submodules_resolve_after_a_plain_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout.split()
     assert out == ["checkpoint", "RemovableHandle"]
+
+
+def _grads(gs) -> list:
+    return [None if g is None else g.tolist() for g in gs]
+
+
+def test_multi_grad_hook_all_and_any() -> None:
+    # "all" waits for every gradient the pass computes (None for tensors it does not
+    # reach or need), once per pass; "any" takes the first one; remove() takes both out
+    def fn(L):
+        G = L.autograd.graph
+        a = L.tensor([1.0, 2.0], requires_grad=True)
+        b = L.tensor([3.0, 4.0], requires_grad=True)
+        h = G.register_multi_grad_hook((a, b), lambda gs: print("all", _grads(gs)))
+        print(type(h).__name__)
+        (a * 2).sum().backward()
+        (a * b).sum().backward()
+        c, d = a * 3, b * 4
+        h2 = G.register_multi_grad_hook((c, d), lambda gs: print("non-leaf", _grads(gs)))
+        (c + d).sum().backward(retain_graph=True)
+        c.sum().backward(retain_graph=True)
+        print(L.autograd.grad((c * d).sum(), [c], retain_graph=True))
+        (c * d).sum().backward(inputs=[a], retain_graph=True)
+        h.remove()
+        h2.remove()
+        (a * b).sum().backward()
+        h3 = G.register_multi_grad_hook((b,), lambda g: print("any", g.tolist()), mode="any")
+        (a * b).sum().backward()
+        (b * 2).sum().backward()
+        h3.remove()
+        e = a * 1
+        e.register_hook(lambda g: print("tensor hook first"))
+        G.register_multi_grad_hook((e,), lambda gs: print("single", _grads(gs)))
+        (e * 5).sum().backward()
+
+    ours, theirs = printed(fn)[::-1]
+    assert ours == theirs
+
+
+def test_multi_grad_hook_errors() -> None:
+    for make in (lambda L: L.autograd.graph.register_multi_grad_hook(
+                     (L.ones(2, requires_grad=True),), print, mode="some"),
+                 lambda L: L.autograd.graph.register_multi_grad_hook(
+                     (L.ones(2, requires_grad=True), L.ones(2)), print)):
+        check_raises_like(make)
+
+
+def test_hooks_of_nodes_no_wanted_gradient_needs_do_not_run() -> None:
+    # autograd.grad and backward(inputs=) run only the nodes on the way to the inputs; the
+    # others' tensor hooks are not called
+    def fn(L):
+        a = L.tensor([1.0, 2.0], requires_grad=True)
+        b = L.tensor([3.0, 4.0], requires_grad=True)
+        c, d = a * 3, b * 4
+        d.register_hook(lambda g: print("d", g.tolist()))
+        c.register_hook(lambda g: print("c", g.tolist()))
+        b.register_hook(lambda g: print("b", g.tolist()))
+        print(L.autograd.grad((c * d).sum(), [a], retain_graph=True))
+        print(L.autograd.grad((c * d).sum(), [c], retain_graph=True))
+        (c * d).sum().backward(inputs=[a])
+        print(a.grad, b.grad)
+
+    ours, theirs = printed(fn)[::-1]
+    assert ours == theirs
+
+
+def test_gradient_edges_stand_for_tensors() -> None:
+    def fn(L):
+        G = L.autograd.graph
+        a = L.ones(2, requires_grad=True)
+        b = a * 2
+        e = G.get_gradient_edge(b)
+        print(type(e).__name__, e._fields, type(e.node).__name__, e.output_nr)
+        print(type(G.get_gradient_edge(a).node).__name__)
+        print(G.get_gradient_edge(L.ones(3, requires_grad=True).split(1)[2]).output_nr)
+        c = b.sum()
+        print(L.autograd.grad(c, e, retain_graph=True))
+        print(L.autograd.grad(c, [e, a], retain_graph=True))
+        print(L.autograd.grad(G.GradientEdge(c.grad_fn, 0), [a],
+                               grad_outputs=[L.tensor(2.0)], retain_graph=True))
+        (b * 3).sum().backward(inputs=[e])
+        print(a.grad)
+
+    ours, theirs = printed(fn)[::-1]
+    assert ours == theirs
+    check_raises_like(lambda L: L.autograd.graph.get_gradient_edge(L.ones(2)))
+
+
+def test_increment_version() -> None:
+    def fn(L):
+        t = L.ones(2)
+        L.autograd.graph.increment_version(t)
+        L.autograd.graph.increment_version((t, t))
+        print(t._version)
+
+    ours, theirs = printed(fn)[::-1]
+    assert ours == theirs
+    check_raises_like(lambda L: L.autograd.graph.increment_version(3))
+    check_raises_like(lambda L: L.autograd.graph.increment_version([3]))
+
+
+def test_disable_saved_tensors_hooks() -> None:
+    def hooks(L):
+        return L.autograd.graph.saved_tensors_hooks(lambda x: x, lambda x: x)
+
+    def inside(L):
+        with L.autograd.graph.disable_saved_tensors_hooks("outer"):
+            with L.autograd.graph.disable_saved_tensors_hooks("inner"):
+                pass
+            with hooks(L):
+                pass
+
+    def nested(L):
+        with hooks(L), L.autograd.graph.disable_saved_tensors_hooks("while active"):
+            pass
+
+    def decorated(L):
+        @L.autograd.graph.disable_saved_tensors_hooks("decorated")
+        def f():
+            with hooks(L):
+                pass
+        f()
+
+    for fn in (inside, nested, decorated):
+        check_raises_like(fn)
+    for lib in (torch, ember):  # usable again afterwards
+        with hooks(lib):
+            pass

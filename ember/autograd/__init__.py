@@ -87,7 +87,7 @@ def _as_tuple(x) -> tuple:
 
     if x is None:
         return ()
-    if isinstance(x, Tensor):
+    if isinstance(x, (Tensor, graph.GradientEdge)):
         return (x,)
     return tuple(x)
 
@@ -104,6 +104,11 @@ def _seed_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list
     seeds = []
     for i, out in enumerate(outputs):
         g = grad_outputs[i] if grad_outputs else None
+        if isinstance(out, graph.GradientEdge):  # torch's engine takes its gradient as given
+            if g is None:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            seeds.append(g)
+            continue
         if g is None:
             if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
@@ -124,9 +129,18 @@ def _seed_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list
 
 def _check_requires_grad(outputs: tuple) -> None:
     for i, out in enumerate(outputs):
+        if isinstance(out, graph.GradientEdge):
+            continue
         if not out._requires_grad:
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn")
+
+
+def _edge(t) -> tuple:
+    """The (node, input number) of a tensor or a ``GradientEdge``."""
+    if isinstance(t, graph.GradientEdge):
+        return (t.node, t.output_nr)
+    return graph.grad_edge(t)
 
 
 def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
@@ -142,13 +156,15 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
     inputs = _as_tuple(inputs)
     _check_requires_grad(outputs)
     seeds = _seed_grads(outputs, grads, create_graph)
-    roots = engine.roots_of(outputs)
+    roots = [_edge(t) for t in outputs]
     if not inputs:
         engine.execute(roots, seeds, retain_graph, create_graph)
         return
-    targets = [graph.grad_edge(t) for t in inputs]
+    targets = [_edge(t) for t in inputs]
     captured = engine.execute(roots, seeds, retain_graph, create_graph, targets, accumulate=True)
     for t, g in zip(inputs, captured):
+        if isinstance(t, graph.GradientEdge):
+            continue
         if t._grad_fn is not None and g is not None:  # a non-leaf input keeps its grad
             t._grad = g if t._grad is None else t._grad + g
 
@@ -157,9 +173,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
          create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
          is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple:
     """Mirrors ``torch.autograd.grad``: the gradients of ``outputs`` with respect to
-    ``inputs``, returned rather than accumulated."""
+    ``inputs`` (tensors or ``GradientEdge``s), returned rather than accumulated. With
+    ``is_grads_batched`` the first dim of each of ``grad_outputs`` is a batch of seeds, run
+    as one backward under vmap."""
     from ember._ops.creation import zeros_like
 
+    if not only_inputs:
+        warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to "
+                      "True). To accumulate gradient for other parts of the graph, please use "
+                      "torch.autograd.backward.", FutureWarning, stacklevel=2)
     outputs = _as_tuple(outputs)
     inputs = _as_tuple(inputs)
     grads = _as_tuple(grad_outputs)
@@ -172,13 +194,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
             "Expected allow_unused to be True or not passed when materialize_grads=True, "
             "but got: allow_unused=False.")
     for t in inputs:
-        if not t._requires_grad:
+        if not isinstance(t, graph.GradientEdge) and not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     _check_requires_grad(outputs)
-    seeds = _seed_grads(outputs, grads, create_graph)
-    targets = [graph.grad_edge(t) for t in inputs]
-    captured = engine.execute(engine.roots_of(outputs), seeds, retain_graph, create_graph,
-                              targets, accumulate=False)
+    if is_grads_batched:
+        captured = _batched_grads(outputs, inputs, grads, retain_graph, create_graph)
+    else:
+        seeds = _seed_grads(outputs, grads, create_graph)
+        captured = engine.execute([_edge(t) for t in outputs], seeds, retain_graph,
+                                  create_graph, [_edge(t) for t in inputs], accumulate=False)
     result = []
     for i, (t, g) in enumerate(zip(inputs, captured)):
         if g is None:
@@ -186,10 +210,46 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
                 raise RuntimeError(
                     f"The differentiated Tensor at index {i} appears to not have been used in "
                     "the graph. Set allow_unused=True if this is the desired behavior.")
-            if materialize_grads:
+            if materialize_grads and not isinstance(t, graph.GradientEdge):
                 g = zeros_like(t)
         result.append(g)
     return tuple(result)
+
+
+def _batched_grads(outputs: tuple, inputs: tuple, grads: tuple, retain_graph: bool,
+                   create_graph: bool) -> list:
+    """``grad`` for a batch of seeds: one backward under ``vmap`` over the seeds' first dim
+    (as torch runs it), None where an input's gradient was not computed."""
+    from ember._ops.creation import zeros_like
+    from ember.func import vmap
+
+    grads = grads or (None,) * len(outputs)
+    for i, (g, out) in enumerate(zip(grads, outputs)):
+        if g is None:
+            _seed_grads((out,), (), create_graph)  # torch's errors for an implicit seed
+        elif not isinstance(out, graph.GradientEdge) and g.shape[1:] != out.shape:
+            raise RuntimeError(
+                "If `is_grads_batched=True`, we interpret the first dimension of each "
+                "grad_output as the batch dimension. The sizes of the remaining dimensions "
+                "are expected to match the shape of corresponding output, but a mismatch was "
+                f"detected: grad_output[{i}] has a shape of {g.shape[1:]} and output[{i}] has "
+                f"a shape of {out.shape}. If you only want some tensors in `grad_output` to "
+                "be considered batched, consider using vmap.")
+    unused: list = []
+
+    def one(*seeds):
+        it = iter(seeds)
+        given = [next(it) if g is not None else None for g in grads]
+        seeded = _seed_grads(outputs, given, create_graph)
+        captured = engine.execute([_edge(t) for t in outputs], seeded, retain_graph,
+                                  create_graph, [_edge(t) for t in inputs], accumulate=False)
+        unused[:] = [g is None for g in captured]
+        # vmap returns tensors: a placeholder where nothing came, dropped below
+        return tuple(zeros_like(t) if g is None and not isinstance(t, graph.GradientEdge)
+                     else g for g, t in zip(captured, inputs))
+
+    batched = vmap(one)(*[g for g in grads if g is not None])
+    return [None if skip else g for g, skip in zip(batched, unused)]
 
 
 from ember.autograd import forward_ad, functional  # noqa: E402, F401 - built on grad above

@@ -25,8 +25,11 @@ profiler = None
 
 class _Running(threading.local):
     # One list of queued callbacks per backward pass in progress in this thread, innermost
-    # last (a callback or hook may start a backward of its own).
+    # last (a callback or hook may start a backward of its own), and beside it the pass's
+    # nodes: (its root, dependency counts, the nodes that run when some are pruned, the
+    # wanted ones).
     callbacks: list | None = None
+    tasks: list | None = None
 
 
 _running = _Running()
@@ -81,7 +84,7 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
     prev = grad_mode.state.enabled
     grad_mode.state.enabled = create_graph
     anomaly = anomaly_mode.state
-    tracer = None
+    tracer = task = None
     try:
         if graphed:
             tracer = programs.graph_backward(root, first[0], retain_graph)
@@ -89,6 +92,11 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
                 return None
         if deps is None:  # counted once no program ran (NOTE [Graph programs])
             deps = _discover(root, None)
+        tasks = _running.tasks
+        if tasks is None:
+            tasks = _running.tasks = []
+        task = (root, deps, runs, wanted)
+        tasks.append(task)
         buffers = {root: first}
         ready = [(root._key, root)]
         while ready:
@@ -96,6 +104,8 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
             # Gradients arrive in a buffer only when one is not None, so ``inputs`` is None
             # exactly when nothing arrived, unless hooks replaced them (or at the root).
             inputs = buffers.pop(node, None)
+            if wanted is not None and node not in runs and node not in wanted:
+                continue  # a node no wanted gradient needs: not run, its hooks not called
             extra = node._extra
             if extra is not None:
                 inputs = _pre_hooks(node, extra, inputs or [None] * node.num_outputs)
@@ -157,7 +167,27 @@ def execute(roots: list, grads: list, retain_graph: bool, create_graph: bool,
             tracer.abandon()
         grad_mode.state.enabled = prev
         stack.pop()
+        if task is not None:
+            _running.tasks.pop()
     return captured
+
+
+def current_task():
+    """The backward pass in progress in this thread (innermost), or None: an object that
+    stays the same for the whole pass."""
+    tasks = _running.tasks
+    return tasks[-1] if tasks else None
+
+
+def will_execute(node) -> bool:
+    """Whether the backward pass in progress runs ``node`` (torch's
+    ``_will_engine_execute_node``): it is reachable from the roots and, when the pass
+    computes some gradients only (``inputs=``, ``autograd.grad``), leads to one of them or
+    is one of them."""
+    root, deps, runs, wanted = _running.tasks[-1]
+    if node is not root and node not in deps:
+        return False
+    return runs is None or node in runs or node in wanted
 
 
 def _apply_watched(node, inputs: list) -> list:

@@ -14,6 +14,7 @@ import itertools
 import weakref
 from collections import OrderedDict
 from sys import getrefcount
+from typing import NamedTuple
 
 from ember import _memory_format as _mf
 from ember._backend import np
@@ -138,11 +139,43 @@ class saved_tensors_hooks:
         self.hooks = (pack_hook, unpack_hook)
 
     def __enter__(self):
+        if _hooks_disabled:
+            raise RuntimeError(_hooks_disabled[-1])
         saved_hooks.append(self.hooks)
         return self
 
     def __exit__(self, *exc) -> None:
         saved_hooks.remove(self.hooks)
+
+
+_hooks_disabled: list = []  # the messages of the disable_saved_tensors_hooks in force
+
+
+class disable_saved_tensors_hooks:
+    """Mirrors ``torch.autograd.graph.disable_saved_tensors_hooks``: inside it, entering
+    ``saved_tensors_hooks`` raises ``RuntimeError(error_message)`` (the innermost's), as does
+    entering it while saved-tensor hooks are active."""
+
+    def __init__(self, error_message: str) -> None:
+        self.error_message = error_message
+
+    def __enter__(self):
+        if saved_hooks:
+            raise RuntimeError(self.error_message)
+        _hooks_disabled.append(self.error_message)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _hooks_disabled.pop()
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            with disable_saved_tensors_hooks(self.error_message):
+                return fn(*args, **kwargs)
+        return wrapped
 
 
 class save_on_cpu(saved_tensors_hooks):
@@ -678,6 +711,100 @@ def grad_edge(t) -> tuple:
     if fn is not None:
         return (fn, t._output_nr)
     return (accumulator(t), 0)
+
+
+class GradientEdge(NamedTuple):
+    """Mirrors ``torch.autograd.graph.GradientEdge``: where a gradient enters the graph, a
+    node and which of its inputs; ``autograd.grad`` and ``backward`` take one in place of a
+    tensor."""
+
+    node: Node
+    output_nr: int
+    ownership_token: object = None
+
+
+def get_gradient_edge(tensor: Tensor) -> GradientEdge:
+    """Mirrors ``torch.autograd.graph.get_gradient_edge``: the edge ``tensor``'s gradient
+    flows into (its ``grad_fn``, or a leaf's ``AccumulateGrad``)."""
+    if not tensor.requires_grad:
+        raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does "
+                           "not require gradients")
+    node, nr = grad_edge(tensor)
+    return GradientEdge(node, nr)
+
+
+def increment_version(tensor) -> None:
+    """Mirrors ``torch.autograd.graph.increment_version``: bump the version counter of a
+    tensor (or of each tensor of an iterable), as an in-place write would."""
+    tensors = (tensor,) if isinstance(tensor, Tensor) else tensor
+    try:
+        tensors = list(tensors)
+    except TypeError:
+        raise RuntimeError("increment_version expect a Iterable[Tensor] as input") from None
+    if not all(isinstance(t, Tensor) for t in tensors):
+        raise RuntimeError("increment_version expects each element of the iterable to be a "
+                           "tensor")
+    for t in tensors:
+        t._vc[0] += 1
+
+
+class _MultiHandle:
+    """The handle ``register_multi_grad_hook`` returns: ``remove()`` removes every tensor
+    hook it registered."""
+
+    def __init__(self, handles: tuple) -> None:
+        self.handles = handles
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def register_multi_grad_hook(tensors, fn, *, mode: str = "all") -> _MultiHandle:
+    """Mirrors ``torch.autograd.graph.register_multi_grad_hook``. ``mode="all"``: ``fn`` gets
+    the gradients of all of ``tensors`` once the backward pass has computed every one it
+    computes (``None`` for a tensor the pass does not reach or does not need); ``"any"``:
+    ``fn`` gets the first gradient computed, once per pass. A tensor hook on each tensor
+    does it, so it runs after the hooks registered before it. ember differs where torch
+    refuses: ``autograd.grad`` with leaves among ``tensors`` works."""
+    from ember.autograd import engine
+
+    if mode not in ("all", "any"):
+        raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
+    tensors = tuple(tensors)
+    for t in tensors:
+        if not t.requires_grad:
+            raise AssertionError("Expected gradient function to be set")
+    passes: dict = {}  # id of the pass in progress -> its state (the pass keeps it alive)
+
+    def hook_for(i: int):
+        def hook(grad):
+            task = engine.current_task()
+            state = passes.get(id(task))
+            if state is None or state[0] is not task:
+                passes.clear()  # earlier passes are over
+                needed = sum(engine.will_execute(grad_edge(t)[0]) for t in tensors)
+                state = passes[id(task)] = [task, needed, [None] * len(tensors), False]
+            if mode == "any":
+                if not state[3]:
+                    state[3] = True
+                    fn(grad)
+                return None
+            state[2][i] = grad
+            state[1] -= 1
+            if state[1] == 0:
+                grads, state[2] = state[2], None
+                fn(grads)
+            return None
+        return hook
+
+    return _MultiHandle(tuple(t.register_hook(hook_for(i)) for i, t in enumerate(tensors)))
 
 
 def accumulator(t) -> AccumulateGrad:
