@@ -4,6 +4,8 @@ from __future__ import annotations
 import contextlib
 import io
 
+import pytest
+
 import ember
 from ember.utils.checkpoint import checkpoint as ember_checkpoint
 from tests.helpers import assert_same, check_raises_like, torch
@@ -272,3 +274,146 @@ def test_disable_saved_tensors_hooks() -> None:
     for lib in (torch, ember):  # usable again afterwards
         with hooks(lib):
             pass
+
+
+def _dropped(L, t):
+    return L.nn.functional.dropout(t * 2)
+
+
+@pytest.mark.parametrize("use_reentrant", [True, False])
+@pytest.mark.parametrize("preserve", [True, False])
+def test_checkpoint_recomputes_with_the_forwards_random_draws(use_reentrant, preserve) -> None:
+    # the recomputation draws dropout's mask again from the forward's generator state, so the
+    # gradient is the forward's mask (times 2 / keep); the caller's generator is left as the
+    # forward left it. Without preserve_rng_state the recomputation draws on.
+    results = []
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        x = lib.randn(40, requires_grad=True)
+        y = lib.utils.checkpoint.checkpoint(lambda t, L=lib: _dropped(L, t), x,
+                                            use_reentrant=use_reentrant,
+                                            preserve_rng_state=preserve)
+        y.sum().backward()
+        results.append((y.detach(), x.grad, y.grad_fn.name(), lib.rand(3)))
+    (ty, tg, tn, tr), (ey, eg, en, er) = results
+    assert_same(ey, ty)
+    assert_same(eg, tg)
+    assert_same(er, tr)
+    assert en == tn
+    if preserve:
+        assert ((eg != 0) == (ey != 0)).all()
+
+
+def test_checkpoint_without_use_reentrant_warns_and_is_reentrant() -> None:
+    names, messages = [], []
+    for lib in (torch, ember):
+        x = lib.ones(2, requires_grad=True)
+        with pytest.warns(UserWarning) as record:
+            y = lib.utils.checkpoint.checkpoint(lambda t: t * 2, x)
+        names.append(y.grad_fn.name())
+        messages.append([str(w.message) for w in record])
+    assert names[0] == names[1] == "CheckpointFunctionBackward"
+    assert messages[0] == messages[1]
+
+
+def _varying(first, second):
+    calls = []
+
+    def f(t):
+        calls.append(1)
+        return first(t) if len(calls) == 1 else second(t)
+    return f
+
+
+CHECKPOINT_ERRORS = {
+    "reentrant-keywords": lambda L, C, x: C.checkpoint(lambda t: t * 2, x, use_reentrant=True,
+                                                       foo=1),
+    "reentrant-debug": lambda L, C, x: C.checkpoint(lambda t: t * 2, x, use_reentrant=True,
+                                                    debug=True),
+    "reentrant-grad": lambda L, C, x: L.autograd.grad(
+        C.checkpoint(lambda t: t * 2, x, use_reentrant=True).sum(), x),
+    "determinism-check-value": lambda L, C, x: C.checkpoint(
+        lambda t: t, x, use_reentrant=False, determinism_check="sometimes"),
+    "fewer-saved": lambda L, C, x: C.checkpoint(
+        _varying(lambda t: t.exp().exp(), lambda t: t.exp() * 1), x,
+        use_reentrant=False).sum().backward(),
+    "other-shape": lambda L, C, x: C.checkpoint(
+        _varying(lambda t: t.exp(), lambda t: t[:2].exp()), x,
+        use_reentrant=False).sum().backward(),
+    "more-saved-without-early-stop": lambda L, C, x: _no_early_stop(C, lambda: C.checkpoint(
+        _varying(lambda t: t.exp(), lambda t: t.exp().exp()), x,
+        use_reentrant=False).sum().backward()),
+    "sequential-keywords": lambda L, C, x: C.checkpoint_sequential(
+        L.nn.Sequential(L.nn.Tanh()), 1, x, use_reentrant=False, foo=3),
+    "detach-list": lambda L, C, x: C.detach_variable([x]),
+}
+
+
+def _no_early_stop(C, fn):
+    with C.set_checkpoint_early_stop(False):
+        fn()
+
+
+@pytest.mark.parametrize("name", sorted(CHECKPOINT_ERRORS))
+def test_checkpoint_errors_match_torch(name: str) -> None:
+    check_raises_like(lambda L: CHECKPOINT_ERRORS[name](
+        L, L.utils.checkpoint, L.tensor([0.5, -1.0, 2.0], requires_grad=True)))
+
+
+def test_checkpoint_early_stop_and_unchecked_metadata() -> None:
+    # with early stop a recomputation that would save more stops in time; with
+    # determinism_check="none" a different dtype is not checked
+    def fn(L):
+        C = L.utils.checkpoint
+        x = L.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        C.checkpoint(_varying(lambda t: t.exp(), lambda t: t.exp().exp()), x,
+                     use_reentrant=False).sum().backward()
+        print(x.grad)
+        x.grad = None
+        C.checkpoint(_varying(lambda t: t.exp(), lambda t: t.double().exp()), x,
+                     use_reentrant=False, determinism_check="none").sum().backward()
+        print(x.grad)
+
+    ours, theirs = printed(fn)[::-1]
+    assert ours == theirs
+
+
+def test_checkpoint_context_fn_and_keywords() -> None:
+    def fn(L):
+        C = L.utils.checkpoint
+        x = L.tensor([0.5, -1.0, 2.0], requires_grad=True)
+
+        def contexts():
+            @contextlib.contextmanager
+            def say(name):
+                print(name, "in")
+                yield
+                print(name, "out")
+            return say("forward"), say("recompute")
+
+        y = C.checkpoint(lambda t, s: t.sin() * s, x, use_reentrant=False,
+                         context_fn=contexts, s=3.0)
+        y.sum().backward()
+        print(x.grad)
+
+    ours, theirs = printed(fn)[::-1]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("use_reentrant", [True, False])
+def test_checkpoint_sequential_matches_torch(use_reentrant) -> None:
+    results = []
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        nn = lib.nn
+        model = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 3), nn.Dropout(),
+                              nn.Linear(3, 1))
+        x = lib.randn(4, 3, requires_grad=True)
+        out = lib.utils.checkpoint.checkpoint_sequential(model, 2, x,
+                                                         use_reentrant=use_reentrant)
+        out.sum().backward()
+        five = lib.utils.checkpoint.checkpoint_sequential(list(model.children()), 5, x,
+                                                          use_reentrant=use_reentrant)
+        results.append((out.detach(), x.grad, model[0].weight.grad, five.detach()))
+    for t, e in zip(*results):
+        assert_same(e, t)
