@@ -299,8 +299,6 @@ def test_enable_grad_restores_an_enabled_mode() -> None:
     assert seen[ember] == seen[torch] == (True, True)
 
 
-@pytest.mark.xfail(strict=True, reason="ember's autograd.functional.jacobian accepts any "
-                   "strategy and ignores it; torch checks it (and forward-mode's vectorize)")
 @pytest.mark.parametrize("strategy", ["bogus", "forward-mode"])
 def test_jacobian_checks_its_strategy(strategy: str) -> None:
     # Found by examining ember/autograd/functional.py:110.
