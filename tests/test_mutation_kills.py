@@ -253,8 +253,6 @@ def test_angle_of_signed_zeros(dtype: str) -> None:
                 torch.angle(torch.tensor(values, dtype=getattr(torch, dtype))))
 
 
-@pytest.mark.xfail(strict=True, reason="vmap of scatter over 0-d samples answers the input "
-                   "unchanged (ember/_ops/batching.py _scatter's per-sample path)")
 def test_vmap_scatter_of_0d_samples() -> None:
     # Found by examining ember/_ops/batching.py:253.
     check_op(lambda lib, x: lib.func.vmap(lambda s: s.scatter(0, lib.tensor(0), 5.0))(x),

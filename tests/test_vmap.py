@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ember
-from tests.helpers import assert_same, torch
+from tests.helpers import assert_same, check_raises_like, torch
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(6, 4, 3))
@@ -673,3 +673,75 @@ def test_random_ops_follow_randomness_as_torch(name: str) -> None:
         assert got[1:] == expected[1:], mode
         # the dtype's name, or the exception's type
         assert str(got[0]).rsplit(".", 1)[-1] == str(expected[0]).rsplit(".", 1)[-1]
+
+
+# ---- batched index tensors (each sample's own indices) ------------------------------------
+
+_X = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+_I = np.array([[2, 0], [1, 1]])
+INDEX_CASES = {
+    "embedding": lambda L, F: F.vmap(lambda j: L.nn.functional.embedding(
+        j, L.arange(8.0).reshape(4, 2)))(L.tensor(_I)),
+    "one_hot": lambda L, F: F.vmap(lambda j: L.nn.functional.one_hot(j, 3))(L.tensor(_I)),
+    "bincount": lambda L, F: F.vmap(lambda j: L.bincount(j, minlength=3))(L.tensor(_I)),
+    "bucketize": lambda L, F: F.vmap(lambda v: L.bucketize(v, L.tensor([1.0, 3.0])))(
+        L.tensor(_X)),
+    "searchsorted": lambda L, F: F.vmap(lambda s, v: L.searchsorted(s, v))(
+        L.tensor(_X), L.tensor([[1.5], [4.5]])),
+    "isin": lambda L, F: F.vmap(lambda v: L.isin(v, L.tensor([1.0, 4.0])))(L.tensor(_X)),
+    "unravel_index": lambda L, F: F.vmap(lambda j: L.stack(L.unravel_index(j, (2, 2))))(
+        L.tensor(_I)),
+    "repeat_interleave-counts": lambda L, F: F.vmap(lambda r: L.repeat_interleave(r))(
+        L.tensor([[1, 2, 0], [0, 1, 2]])),
+    "repeat_interleave-by": lambda L, F: F.vmap(lambda s, r: s.repeat_interleave(r))(
+        L.tensor(_X), L.tensor([[1, 2, 0], [0, 1, 2]])),
+    "index_put": lambda L, F: F.vmap(lambda s, j: s.index_put((j,), L.tensor(9.0)))(
+        L.tensor(_X), L.tensor([[2], [0]])),
+    "index_put-accumulate": lambda L, F: F.vmap(
+        lambda s, j: s.index_put((j,), L.tensor(1.0), accumulate=True))(
+        L.tensor(_X), L.tensor([[2, 2], [0, 1]])),
+    "setitem": lambda L, F: F.vmap(_set_nine)(L.tensor(_X), L.tensor([[2], [0]])),
+    "index_fill": lambda L, F: F.vmap(lambda s, j: s.index_fill(0, j, 5.0))(
+        L.tensor(_X), L.tensor([[0], [2]])),
+    "index_fill-0d": lambda L, F: F.vmap(lambda s: s.clone().index_fill_(0, L.tensor(0), 9.0))(
+        L.tensor([1.0, 2.0])),
+    "index_reduce": lambda L, F: F.vmap(
+        lambda s, j: s.index_reduce(0, j, L.ones(2) * 5, "amax"))(L.tensor(_X), L.tensor(_I)),
+    "put": lambda L, F: F.vmap(lambda s, j: s.put(j, L.tensor([7.0, 8.0])))(
+        L.tensor(_X), L.tensor([[2, 2], [0, 0]])),
+    "scatter-0d": lambda L, F: F.vmap(lambda s: s.scatter(0, L.tensor(0), 5.0))(
+        L.tensor([1.0, 2.0, 3.0])),
+}
+
+
+def _set_nine(s, j):
+    s = s.clone()
+    s[j] = 9.0
+    return s
+
+
+@pytest.mark.parametrize("name", sorted(INDEX_CASES))
+def test_batched_indices_match_torch(name: str) -> None:
+    # every sample uses its own index values (not the first sample's)
+    t, e = both(lambda L, F: INDEX_CASES[name](L, F))
+    if isinstance(t, tuple):
+        t, e = t[0], e[0]
+    assert e.tolist() == t.tolist()
+    assert str(e.dtype).rsplit(".")[-1] == str(t.dtype).rsplit(".")[-1]
+
+
+def test_per_sample_embedding_gradients_match_torch() -> None:
+    # vmap(grad) over examples of a lookup: each sample's gradient of the table
+    def fn(L, F):
+        table = L.tensor(np.arange(8.0).reshape(4, 2) / 7, dtype=L.float64)
+
+        def loss(w, j):
+            return (L.nn.functional.embedding(j, w) ** 2).sum()
+        return F.vmap(F.grad(loss), in_dims=(None, 0))(table, L.tensor(_I))
+    t, e = both(fn)
+    assert_same(e, t)
+
+
+def test_samples_of_different_result_shapes_are_refused() -> None:
+    check_raises_like(lambda L: importlib.import_module(L.__name__ + ".func").vmap(
+        lambda j: L.bincount(j))(L.tensor([[0, 1], [3, 3]])))

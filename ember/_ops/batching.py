@@ -18,6 +18,8 @@ rules read its whole array, and the per-sample fallback hands each sample its ow
 """
 from __future__ import annotations
 
+import functools
+
 from ember._backend import np
 from ember._tensor import Tensor, make
 
@@ -131,6 +133,51 @@ def from_values(t: Tensor, fn, dim: int, *extra):
 def tensor(p) -> Tensor:
     """A parameter array (plain or ``Batched``) as a tensor, batched when it is."""
     return wrap(p.array, p.levels) if type(p) is Batched else make(p)
+
+
+def samplewise(fn):
+    """Wrap a public function that computes new tensors from its tensor arguments' values
+    with NumPy and records no graph (``one_hot``, ``bincount``, ``searchsorted``...): inside
+    vmap, with a batched argument, it runs once per sample on the sample's values and the
+    results are stacked, batched, as torch's fallback for ops without a batching rule does
+    (with its error for samples whose results differ in shape)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not levels:
+            return fn(*args, **kwargs)
+        values = list(args) + list(kwargs.values())
+        batched = [a for a in values if is_batched(a)]
+        if not batched:
+            return fn(*args, **kwargs)
+        union = tuple(sorted({lv for a in batched for lv in a._phys.levels}))
+        bshape = tuple(levels[lv] for lv in union)
+        n = int(np.prod(bshape))
+
+        def flat(a):
+            if not is_batched(a):
+                return None
+            return _aligned(a, union, bshape)._phys.array.reshape((n,) + a._data.shape)
+        flats = [flat(a) for a in values]
+
+        def sample(j):
+            picked = [a if f is None else make(f[j, ...]) for a, f in zip(values, flats)]
+            return fn(*picked[:len(args)], **dict(zip(kwargs, picked[len(args):])))
+        results = [sample(j) for j in range(n)]
+        several = isinstance(results[0], tuple)
+        parts = list(zip(*results)) if several else [results]
+        out = []
+        for part in parts:
+            arrays = [t._data for t in part]
+            for j, a in enumerate(arrays):
+                if a.shape != arrays[0].shape:
+                    raise RuntimeError(
+                        "stack expects each tensor to be equal size, but got "
+                        f"{list(arrays[0].shape)} at entry 0 and {list(a.shape)} at entry "
+                        f"{j}")
+            stacked = np.stack(arrays)
+            out.append(wrap(stacked.reshape(bshape + stacked.shape[1:]), union))
+        return tuple(out) if several else out[0]
+    return wrapper
 
 
 def refuse_dynamic(name: str, *tensors) -> None:
@@ -315,11 +362,13 @@ def _per_sample(op, args, bshape, run_forward):
         return a.array.reshape((n,) + a.shape) if type(a) is Batched else a
 
     def pick(a, f, i, j):
+        # ``f[j, ...]``: a 0-d sample stays an array (``f[j]`` would give a NumPy scalar,
+        # which an op's forward cannot write into)
         if i < op.nin:
-            return make(f[j]) if is_batched(a) else _plain(a)
+            return make(f[j, ...]) if is_batched(a) else _plain(a)
         if type(a) is tuple:
             return tuple(pick(p, q, op.nin, j) for p, q in zip(a, f))
-        return f[j] if type(a) is Batched else a
+        return f[j, ...] if type(a) is Batched else a
 
     flats = [flat(a, i) for i, a in enumerate(args)]
     results = [run_forward(op, tuple(pick(a, f, i, j)
@@ -387,6 +436,15 @@ def _scatter(op, args, bshape, run_forward):
     x, src, index, dim, src_shape = args
     return run_forward(op, (make(_full(x, bshape)), make(_full(src, bshape)),
                             _full_param(index, bshape), dim + k, bshape + tuple(src_shape)))
+
+
+def _embedding(op, args, bshape, run_forward):
+    """embedding ``(weight, indices, ...)``: a plain weight looked up at every sample's
+    indices at once."""
+    weight, indices = args[:2]
+    if is_batched(weight) or type(indices) is not Batched:
+        return _per_sample(op, args, bshape, run_forward)
+    return run_forward(op, (weight, indices.array) + tuple(args[2:]))
 
 
 def _index_select(op, args, bshape, run_forward):
@@ -511,7 +569,7 @@ RULES: dict = {}
 
 
 def _register() -> None:
-    from ember._ops import creation, indexing, linalg, reduction, shape
+    from ember._ops import creation, indexing, linalg, nn_sparse, reduction, shape
 
     for op in (reduction.SUM, reduction.SUM_DIM, reduction.MEAN, reduction.MEAN_DIM):
         RULES[op] = _reduce
@@ -539,6 +597,7 @@ def _register() -> None:
     for op in (indexing.SCATTER, indexing.SCATTER_ADD, indexing.SCATTER_VALUE):
         RULES[op] = _scatter
     RULES[indexing.INDEX_SELECT] = _index_select
+    RULES[nn_sparse.EMBEDDING] = _embedding
     RULES[indexing.INDEX_ADD] = _index_add
     RULES[indexing.INDEX_COPY] = _index_copy
     RULES[indexing.INDEX_FILL] = RULES[indexing.INDEX_FILL_TENSOR] = _index_fill

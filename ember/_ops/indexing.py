@@ -613,10 +613,14 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     dim = wrap_dim(dim, len(shape))
     if index._data.dtype != np.int64:
         raise IndexError("index_fill_(): Expected dtype int64 for index.")
-    idx = index._data.reshape(-1).astype(np.intp, copy=False)
     size = shape[dim] if shape else 1
-    _check_bounds(idx, size, dim, IndexError, negative=True)
-    idx = np.where(idx < 0, idx + size, idx)
+    _check_bounds(batching.values(index).reshape(-1).astype(np.intp, copy=False), size, dim,
+                  IndexError, negative=True)
+
+    def flat(a, k):  # each sample's index, flat, negative entries wrapped
+        a = a.reshape(a.shape[:k] + (-1,)).astype(np.intp, copy=False)
+        return np.where(a < 0, a + size, a)
+    idx = batching.param(index, flat)  # batched when the index is (NOTE in batching.py)
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(
@@ -652,10 +656,15 @@ INDEX_PUT = defop(
 def _index_array(k, shape: tuple, dim: int) -> tuple:
     """A tensor (or list) index as NumPy arrays, with torch's checks: a bool mask becomes
     its nonzero positions (one array per dim it covers)."""
-    arr = k._data if isinstance(k, Tensor) else np.asarray(k)
+    batched = isinstance(k, Tensor) and batching.is_batched(k)
+    arr = batching.values(k) if batched else k._data if isinstance(k, Tensor) else np.asarray(k)
     if isinstance(k, (list, tuple)) and len(k) == 0:
         arr = np.zeros(0, np.intp)
     if arr.dtype == bool or arr.dtype == np.uint8:
+        if batched:
+            raise RuntimeError(
+                "vmap: We do not support batching operators that can support dynamic shape. "
+                "Attempting to batch over indexing with a boolean mask.")
         arr = arr.astype(bool, copy=False)
         for j in range(arr.ndim):
             if dim + j >= len(shape) or arr.shape[j] != shape[dim + j]:
@@ -667,6 +676,8 @@ def _index_array(k, shape: tuple, dim: int) -> tuple:
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     size = shape[dim]
     _check_bounds(arr, size, dim, IndexError, negative=True)
+    if batched:  # every sample's index (a parameter carrying them all)
+        return (batching.Batched(arr.astype(np.intp, copy=False), k._phys.levels),)
     return (arr.astype(np.intp, copy=False),)
 
 
@@ -701,7 +712,10 @@ def _put_key(parts, shape: tuple) -> tuple:
 
 
 def _indexed_shape(shape: tuple, key: tuple) -> tuple:
-    # A zero-strided stand-in: indexing it costs only the result's bools.
+    # A zero-strided stand-in: indexing it costs only the result's bools. A batched index
+    # (inside vmap) answers for its first sample: every sample's has its shape.
+    key = tuple(e.array[(0,) * len(e.levels)] if type(e) is batching.Batched else e
+                for e in key)
     return np.broadcast_to(np.zeros((), bool), shape)[key].shape
 
 

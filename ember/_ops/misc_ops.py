@@ -10,6 +10,7 @@ import warnings
 
 from ember import _dtype
 from ember._backend import np
+from ember._ops import batching
 from ember._ops import creation as _creation
 from ember._ops import indexing as _indexing
 from ember._ops import linalg as _linalg
@@ -373,13 +374,14 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
             "put_(): Expected source and index to have the same number of elements, but got "
             f"source.numel() = {source._data.size}, index.numel() = {index._data.size}")
     n = input._data.size
-    idx = index._data
+    idx = batching.values(index)  # every sample's index inside vmap
     bad = (idx < -n) | (idx >= n)
     if bad.any():
         raise IndexError(f"out of range: tried to access index {int(idx[bad].flat[0])} on a "
                          f"tensor of {n} elements.")
-    return run(PUT, input, source, idx.astype(np.intp, copy=False), bool(accumulate),
-               source._data.shape)
+    return run(PUT, input, source,
+               batching.param(index, lambda a, k: a.astype(np.intp, copy=False)),
+               bool(accumulate), source._data.shape)
 
 
 def put_(self: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
@@ -420,12 +422,16 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
         raise RuntimeError(f"index_reduce_(): Number of indices ({idx.size}) should be equal "
                            f"to source.size(dim): ({n}), for dim: {dim}")
     size = shape[dim] if shape else 1
-    if idx.size and ((idx < 0) | (idx >= size)).any():
+    every = batching.values(index)  # every sample's index inside vmap
+    if every.size and ((every < 0) | (every >= size)).any():
         raise IndexError("index out of range in self")
     along = [1] * len(src_shape)
     if src_shape:
         along[dim] = idx.size
-    spread = np.broadcast_to(idx.reshape(along), src_shape)
+
+    def spread_over_source(a, k):  # each sample's index along ``dim`` of ``source``
+        return np.broadcast_to(a.reshape(a.shape[:k] + tuple(along)), a.shape[:k] + src_shape)
+    spread = batching.param(index, spread_over_source)
     op = _twin(_indexing.SCATTER_REDUCE, "IndexReduceBackward0", copies=False)
     return run(op, input, source, spread, dim, reduce, bool(include_self))
 

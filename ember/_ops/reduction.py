@@ -1166,6 +1166,7 @@ def unique_outputs(values: Tensor, inverse: Tensor, counts: Tensor, return_inver
     return out
 
 
+@batching.samplewise
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
     """Mirrors ``torch.bincount``: counts of each value of a 1-d non-negative integer
     tensor (int64), or sums of ``weights`` (their dtype when floating, else float64)."""
@@ -1864,6 +1865,7 @@ def _as_array(value):
     return value._data if isinstance(value, Tensor) else np.asarray(value)
 
 
+@batching.samplewise
 def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
                  right: bool = False, side: str | None = None,
                  sorter: Tensor | None = None) -> Tensor:
@@ -1913,6 +1915,7 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False,
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
+@batching.samplewise
 def isin(elements=None, test_elements=None, *, assume_unique: bool = False,
          invert: bool = False, element=None, test_element=None) -> Tensor:
     """Mirrors ``torch.isin``: whether each of ``elements`` occurs in ``test_elements``
@@ -1942,6 +1945,7 @@ def isin(elements=None, test_elements=None, *, assume_unique: bool = False,
     return make(np.asarray(found))
 
 
+@batching.samplewise
 def unravel_index(indices, shape) -> tuple:
     """Mirrors ``torch.unravel_index``: the coordinates in a tensor of ``shape`` of each
     flat index, one int64 tensor per dim (negative indices count from the end)."""

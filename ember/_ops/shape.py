@@ -1258,9 +1258,10 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
     (unsqueeze, expand, clone, flatten); a tensor of per-element counts selects with
     ``index_select``; ``repeat_interleave(counts)`` alone gives the repeated indices."""
     if repeats is None:  # repeat_interleave(counts): 0 counts[0] times, 1 counts[1] times...
-        counts = input._data
-        return make(np.repeat(np.arange(counts.shape[0] if counts.ndim else 1), counts))
+        return _repeated_indices(input)
     if isinstance(repeats, Tensor) and repeats._data.ndim == 1 and repeats._data.size != 1:
+        if batching.is_batched(repeats):  # each sample's counts: their repeated indices
+            return _repeat_by_batched_counts(input, repeats, dim)
         return _repeat_by_counts(input, repeats._data, dim)
     if isinstance(repeats, Tensor):
         repeats = repeats.item()
@@ -1279,6 +1280,32 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
     grown = expand(grown, shape[:dim + 1] + (repeats,) + shape[dim + 1:])
     grown = grown.clone(memory_format=contiguous_format)  # C order: the flatten is a view
     return flatten(grown, dim, dim + 1)
+
+
+@batching.samplewise
+def _repeated_indices(counts: Tensor) -> Tensor:
+    data = counts._data
+    return make(np.repeat(np.arange(data.shape[0] if data.ndim else 1), data))
+
+
+def _repeat_by_batched_counts(input: Tensor, counts: Tensor, dim: int | None) -> Tensor:
+    """``repeat_interleave`` with counts that differ by sample (vmap): each sample selects
+    its own repeated indices (samples whose totals differ are refused, as torch refuses a
+    dynamic shape)."""
+    from ember._ops.indexing import index_select
+
+    if dim is None:
+        input = flatten(input)
+        dim = 0
+    dim = wrap_dim(dim, input._data.ndim)
+    size = input._data.shape[dim]
+    if counts._data.shape[0] != size:
+        raise RuntimeError(
+            "repeats must have the same size as input along dim, but got repeats.size(0) = "
+            f"{counts._data.shape[0]} and input.size(0) = {size}")
+    if (batching.values(counts) < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    return index_select(input, dim, _repeated_indices(counts))
 
 
 def _repeat_by_counts(input: Tensor, counts, dim: int | None) -> Tensor:

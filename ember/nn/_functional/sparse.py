@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ember import _dtype
 from ember._backend import np
+from ember._ops import batching
 from ember._ops import nn_sparse as _sparse
 from ember._ops.registry import run
 from ember._tensor import Tensor, make
@@ -50,11 +51,12 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     if weight._data.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
     _check_indices(input, "embedding")
-    indices = input._data.astype(np.int64, copy=False)
-    if indices.size and (indices.min() < 0 or indices.max() >= num_weights):
+    every = batching.values(input).astype(np.int64, copy=False)  # every sample's, in vmap
+    if every.size and (every.min() < 0 or every.max() >= num_weights):
         raise IndexError("index out of range in self")
     if max_norm is not None:
-        _sparse.embedding_renorm_(weight, indices, max_norm, norm_type)
+        _sparse.embedding_renorm_(weight, every, max_norm, norm_type)
+    indices = batching.param(input, lambda a, k: a.astype(np.int64, copy=False))
     return run(_sparse.EMBEDDING, weight, indices, num_weights, padding_idx,
                bool(scale_grad_by_freq))
 
@@ -162,6 +164,7 @@ def _bags(indices, offsets, num_weights: int, padding_idx: int, mode: int,
                         scale_grad_by_freq)
 
 
+@batching.samplewise
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Mirrors ``torch.nn.functional.one_hot``: an int64 tensor with a new last dimension of
     ``num_classes`` (inferred as ``max + 1`` when -1) holding a 1 at each value."""
