@@ -29,6 +29,8 @@ from ember._ops.random import (Generator, bernoulli, default_generator, get_rng_
                                initial_seed, manual_seed, multinomial, normal, poisson, rand,
                                rand_like, randint, randint_like, randn, randn_like, randperm, seed,
                                set_rng_state)
+from ember._ops.gamma_sampling import (_dirichlet_grad, _sample_dirichlet, _standard_gamma,
+                                       _standard_gamma_grad)
 from ember._ops.reduction import (all, amax, amin, any, argmax, argmin, argsort, bincount,
                                   count_nonzero, cummax, cummin, cumprod, cumsum, histc,
                                   kthvalue, logsumexp, max, mean, median, min, nanmean, nansum,

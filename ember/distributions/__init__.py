@@ -7,22 +7,28 @@ MultivariateNormal, LowRankMultivariateNormal, Exponential, Laplace, LogNormal, 
 HalfNormal, HalfCauchy, Gumbel, Pareto, Weibull, RelaxedBernoulli, RelaxedOneHotCategorical,
 OneHotCategoricalStraightThrough, Multinomial, MixtureSameFamily, TransformedDistribution
 (with the Exp, Affine, Sigmoid, Tanh, Softplus, Power, Abs, Softmax, Independent and Compose
-transforms), Poisson, Binomial, Geometric, ExponentialFamily,
-``kl_divergence``/``register_kl`` and ``constraints``.
-Beta, Gamma and Dirichlet are left out: their samplers need torch's ``_standard_gamma``
-stream, which ember does not draw."""
+transforms), Poisson, Binomial, Geometric, the Gamma family (Gamma, Chi2, Beta, Dirichlet,
+StudentT, InverseGamma, FisherSnedecor: torch's ``_standard_gamma`` stream, NOTE [torch's
+gamma stream] in ember/_ops/gamma_sampling.py), ExponentialFamily,
+``kl_divergence``/``register_kl`` and ``constraints``."""
 from ember.distributions.bernoulli import Bernoulli
+from ember.distributions.beta import Beta
 from ember.distributions.binomial import Binomial
 from ember.distributions.categorical import Categorical
 from ember.distributions.cauchy import Cauchy
+from ember.distributions.chi2 import Chi2
+from ember.distributions.dirichlet import Dirichlet
 from ember.distributions.distribution import Distribution
 from ember.distributions.exp_family import ExponentialFamily
 from ember.distributions.exponential import Exponential
+from ember.distributions.fishersnedecor import FisherSnedecor
+from ember.distributions.gamma import Gamma
 from ember.distributions.geometric import Geometric
 from ember.distributions.gumbel import Gumbel
 from ember.distributions.half_cauchy import HalfCauchy
 from ember.distributions.half_normal import HalfNormal
 from ember.distributions.independent import Independent
+from ember.distributions.inverse_gamma import InverseGamma
 from ember.distributions.kl import kl_divergence, register_kl
 from ember.distributions.laplace import Laplace
 from ember.distributions.log_normal import LogNormal
@@ -39,6 +45,7 @@ from ember.distributions.pareto import Pareto
 from ember.distributions.poisson import Poisson
 from ember.distributions.relaxed_bernoulli import RelaxedBernoulli
 from ember.distributions.relaxed_categorical import RelaxedOneHotCategorical
+from ember.distributions.studentT import StudentT
 from ember.distributions.transformed_distribution import TransformedDistribution
 from ember.distributions.transforms import (
                                                      AbsTransform,
@@ -58,13 +65,14 @@ from ember.distributions.uniform import Uniform
 from ember.distributions.weibull import Weibull
 
 __all__ = [
-    "AbsTransform", "AffineTransform", "Bernoulli", "Binomial", "Categorical", "Cauchy",
-    "ComposeTransform", "Distribution", "ExpTransform", "Exponential", "ExponentialFamily",
-    "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "IndependentTransform",
+    "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical",
+    "Cauchy", "Chi2", "ComposeTransform", "Dirichlet", "Distribution", "ExpTransform",
+    "Exponential", "ExponentialFamily", "FisherSnedecor", "Gamma", "Geometric", "Gumbel",
+    "HalfCauchy", "HalfNormal", "Independent", "IndependentTransform", "InverseGamma",
     "Laplace", "LogNormal", "LowRankMultivariateNormal", "MixtureSameFamily", "Multinomial",
     "MultivariateNormal", "Normal", "OneHotCategorical", "OneHotCategoricalStraightThrough",
     "Pareto", "Poisson", "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical",
-    "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform", "TanhTransform", "Transform",
-    "TransformedDistribution", "Uniform", "Weibull", "identity_transform", "kl_divergence",
-    "register_kl",
+    "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform", "StudentT", "TanhTransform",
+    "Transform", "TransformedDistribution", "Uniform", "Weibull", "identity_transform",
+    "kl_divergence", "register_kl",
 ]
