@@ -208,11 +208,16 @@ def test_istft_length_warning_points_at_the_caller() -> None:
     assert [w.filename for w in caught[ember]] == [__file__]
 
 
-@pytest.mark.xfail(strict=True, reason="ember.randint takes an int or a float as its size; "
-                   "torch refuses both with a TypeError")
 @pytest.mark.parametrize("size", [5, (2.5,)], ids=["int", "float"])
 def test_randint_size_must_be_a_tuple_of_ints(size) -> None:
     check_raises_like(lambda lib: lib.randint(0, 5, size))
+    check_raises_like(lambda lib: lib.randint(5, size))
+
+
+@pytest.mark.parametrize("high", [5.5, True], ids=["float", "bool"])
+def test_randint_bounds_must_be_ints(high) -> None:
+    check_raises_like(lambda lib: lib.randint(high, (2,)))
+    check_raises_like(lambda lib: lib.randint(0, high, (2,), dtype=lib.float32))
 
 
 def test_double_backward_through_saved_outputs() -> None:

@@ -758,6 +758,61 @@ def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, lay
                    requires_grad)
 
 
+def _is_int(value) -> bool:
+    """An argument torch's parser takes as an int: a Python or NumPy integer, or an integer
+    tensor of one element (not a bool, not a float)."""
+    if isinstance(value, Tensor):
+        return value._data.size == 1 and value._data.dtype.kind in "iu"
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _parser_type(value) -> str:
+    """How torch's argument parser names an argument's type in its messages."""
+    if isinstance(value, Tensor):
+        return "Tensor"
+    if isinstance(value, Generator):
+        return "torch._C.Generator"
+    if isinstance(value, _dtype.dtype):
+        return "torch.dtype"
+    return type(value).__name__
+
+
+_RANDINT_OVERLOADS = "".join(
+    f" * ({first}tuple of ints size, *, {generator}Tensor out = None, torch.dtype dtype = None, "
+    "torch.layout layout = None, torch.device device = None, bool pin_memory = False, bool "
+    "requires_grad = False)\n"
+    for first in ("int high, ", "int low, int high, ")
+    for generator in ("torch.Generator generator, ", ""))
+
+
+def _check_randint_arguments(args: tuple, by_keyword: bool, generator, dtype, device,
+                             requires_grad) -> None:
+    """torch's TypeErrors for bounds that are not ints and a size that is not a sequence
+    of ints."""
+    *bounds, size = args
+    size_ok = isinstance(size, (tuple, list)) and all(_is_int(v) for v in size)
+    bad_bound = next((i for i, b in enumerate(bounds) if not _is_int(b)), None)
+    if size_ok and bad_bound is None:
+        return
+    if len(args) == 2 and not by_keyword:  # the two-argument overloads, named by position
+        if bad_bound is not None:
+            raise TypeError("randint(): argument 'high' (position 1) must be int, not "
+                            f"{_parser_type(bounds[0])}")
+        if isinstance(size, (tuple, list)):
+            at = next(i for i, v in enumerate(size) if not _is_int(v))
+            raise TypeError("randint(): argument 'size' (position 2) must be tuple of ints, "
+                            f"but found element of type {_parser_type(size[at])} at pos {at}")
+        raise TypeError("randint(): argument 'size' (position 2) must be tuple of ints, not "
+                        f"{_parser_type(size)}")
+    keywords = [(name, value) for name, value, default in (
+        ("generator", generator, None), ("requires_grad", requires_grad, False),
+        ("device", device, None), ("dtype", dtype, None)) if value is not default]
+    got = ", ".join([_parser_type(a) for a in args]
+                    + [f"{name}={_parser_type(value)}" for name, value in keywords])
+    raise TypeError(f"randint() received an invalid combination of arguments - got ({got}), "
+                    f"but expected one of:\n{_RANDINT_OVERLOADS}")
+
+
 @_vmap_random("factory")
 def randint(*args, generator: Generator | None = None, dtype=None, device=None,
             requires_grad: bool = False, **bounds) -> Tensor:
@@ -786,6 +841,7 @@ def randint(*args, generator: Generator | None = None, dtype=None, device=None,
         low, high, size = args
     else:
         raise TypeError("randint() received an invalid combination of arguments")
+    _check_randint_arguments(args, bool(bounds), generator, dtype, device, requires_grad)
     low, high = int(low), int(high)
     np_dtype = (dtype or _dtype.int64).np
     low, high = _check_random_bounds(np_dtype, low, high)
