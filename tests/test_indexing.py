@@ -646,3 +646,35 @@ def test_scatter_reduce_argument_with_tensor_src_warns_once_as_torch():
                 lib.zeros(3).scatter(0, lib.tensor([0]), 2.0, reduce="add")
         finally:
             lib.set_warn_always(False)
+
+
+# ---- keys mixing integers, ``...`` and index tensors, as torch applies them -----------------
+# torch selects with integers first (a view) and indexes the view with the tensors; ``...``
+# stands for the dims the other parts leave; an out-of-range index names its dim by its place
+# among the indexed dims.
+_MIXED_KEYS = {
+    "ellipsis-2d-index": lambda L: (Ellipsis, L.tensor([[0, 1], [3, 2]])),
+    "int-ellipsis-index": lambda L: (0, Ellipsis, L.tensor([[0, 1], [3, 2]])),
+    "index-int-index": lambda L: (L.tensor([1, 0]), 0, L.tensor([2, 3])),
+    "none-int-slice-index": lambda L: (None, 0, slice(None), L.tensor([2, 1])),
+    "int-mask": lambda L: (1, L.tensor([True, False, True])),
+    "index-negative-int-slice": lambda L: (L.tensor([1]), -1, slice(1, 3)),
+    "slice-ellipsis-index": lambda L: (slice(None), Ellipsis, L.tensor([1])),
+    "ellipsis-mask": lambda L: (Ellipsis, L.tensor([True, False, True, True])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MIXED_KEYS))
+def test_mixed_keys_match_torch(name: str) -> None:
+    check_op(lambda lib, a: a[_MIXED_KEYS[name](lib)], [(2, 3, 4)])
+
+
+@pytest.mark.parametrize("key", [
+    lambda L: (L.tensor([9]),), lambda L: (slice(None), L.tensor([9])),
+    lambda L: (Ellipsis, L.tensor([9])), lambda L: (L.tensor([0]), L.tensor([9])),
+    lambda L: (slice(None), 0, L.tensor([9])), lambda L: (L.tensor([0]), slice(None),
+                                                         L.tensor([9])),
+    lambda L: (5, L.tensor([0])), lambda L: (1, L.tensor([True, False])),
+])
+def test_mixed_key_errors_match_torch(key) -> None:
+    check_raises_like(lambda L: L.arange(24.0).reshape(2, 3, 4)[key(L)])

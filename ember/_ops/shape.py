@@ -497,7 +497,10 @@ def _advanced(input: Tensor, key) -> Tensor:
     return run(INDEX, input, key, input._data.shape)
 
 
-def _array_key(k, shape: tuple, dim: int, check_mask: bool = True):
+def _array_key(k, shape: tuple, dim: int, check_mask: bool = True, ordinal: int = 0):
+    """An advanced index of dim ``dim`` as an array (a ``Batched`` one inside vmap), with
+    torch's checks; an out-of-range error names the dim as torch's kernel does, by its
+    place (``ordinal``) among the advanced-indexed dims."""
     batched = isinstance(k, Tensor) and batching.is_batched(k)
     if batched:  # every sample's index is checked; the key carries them all (a parameter)
         levels = k._phys.levels
@@ -522,9 +525,22 @@ def _array_key(k, shape: tuple, dim: int, check_mask: bool = True):
     size = shape[dim] if dim < len(shape) else 0
     bad = (k >= size) | (k < -size)
     if bad.any():
-        raise IndexError(
-            f"index {int(k[bad].flat[0])} is out of bounds for dimension {dim} with size {size}")
+        raise IndexError(f"index {int(k[bad].flat[0])} is out of bounds for dimension "
+                         f"{ordinal} with size {size}")
     return batching.Batched(k.astype(np.intp), levels) if batched else k.astype(np.intp)
+
+
+def _dims_named(k) -> int:
+    """How many of the indexed tensor's dims one part of a key names: a bool mask its own
+    dims, anything else one."""
+    if isinstance(k, bool):
+        return 0
+    if isinstance(k, Tensor):
+        return k._data.ndim if k._data.dtype == bool else 1
+    if isinstance(k, (list, ndarray)):
+        arr = np.asarray(k)
+        return arr.ndim if arr.dtype == bool else 1
+    return 1
 
 
 def getitem(self: Tensor, key) -> Tensor:
@@ -538,17 +554,30 @@ def getitem(self: Tensor, key) -> Tensor:
         return run(_SELECT, self, (key, Ellipsis), shape)
     parts = key if isinstance(key, tuple) else (key,)
     if any(_is_advanced(k) for k in parts):
-        dim = 0
+        if any(type(k) is int for k in parts):
+            # torch selects with the integers first (a view), then indexes the view with the
+            # tensors: NumPy would take the integers as advanced indices too and move the
+            # indexed dims elsewhere
+            view = getitem(self, tuple(slice(None) if _is_advanced(k) else k for k in parts))
+            return getitem(view, tuple(k if _is_advanced(k) or k is Ellipsis else slice(None)
+                                       for k in parts if type(k) is not int))
+        dim = ordinal = 0
         out = []
         # A mask's shape is checked against the dims it covers when those are known here:
         # after ``...`` they count from the end, and torch applies integer indices first.
         check_mask = not any(k is Ellipsis or (isinstance(k, int) and not isinstance(k, bool))
                              for k in parts)
+        # the dims the parts other than ``...`` and None name: ``...`` covers the rest
+        named = sum(_dims_named(k) for k in parts if k is not None and k is not Ellipsis)
         for k in parts:
             if _is_advanced(k):
-                k = _array_key(k, shape, dim, check_mask)
-                dim += k.ndim if k.dtype == bool else 1
-            elif k is not None and k is not Ellipsis:
+                k = _array_key(k, shape, dim, check_mask, ordinal)
+                step = k.ndim if k.dtype == bool else 1
+                dim += step
+                ordinal += step
+            elif k is Ellipsis:
+                dim += max(len(shape) - named, 0)
+            elif k is not None:
                 dim += 1
             out.append(k)
         return _advanced(self, tuple(out))
