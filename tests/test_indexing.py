@@ -675,6 +675,7 @@ def test_mixed_keys_match_torch(name: str) -> None:
     lambda L: (slice(None), 0, L.tensor([9])), lambda L: (L.tensor([0]), slice(None),
                                                          L.tensor([9])),
     lambda L: (5, L.tensor([0])), lambda L: (1, L.tensor([True, False])),
+    lambda L: (Ellipsis, L.ones(4, 4, dtype=L.bool)), lambda L: (Ellipsis, L.ones(3, dtype=L.bool)),
 ])
 def test_mixed_key_errors_match_torch(key) -> None:
     check_raises_like(lambda L: L.arange(24.0).reshape(2, 3, 4)[key(L)])

@@ -497,7 +497,7 @@ def _advanced(input: Tensor, key) -> Tensor:
     return run(INDEX, input, key, input._data.shape)
 
 
-def _array_key(k, shape: tuple, dim: int, check_mask: bool = True, ordinal: int = 0):
+def _array_key(k, shape: tuple, dim: int, ordinal: int = 0):
     """An advanced index of dim ``dim`` as an array (a ``Batched`` one inside vmap), with
     torch's checks; an out-of-range error names the dim as torch's kernel does, by its
     place (``ordinal``) among the advanced-indexed dims."""
@@ -513,7 +513,7 @@ def _array_key(k, shape: tuple, dim: int, check_mask: bool = True, ordinal: int 
             raise RuntimeError(
                 "vmap: We do not support batching operators that can support dynamic shape. "
                 "Attempting to batch over indexing with a boolean mask.")
-        for j in range(k.ndim if check_mask else 0):
+        for j in range(k.ndim):
             if dim + j < len(shape) and k.shape[j] != shape[dim + j]:
                 raise IndexError(
                     f"The shape of the mask {list(k.shape)} at index {j} does not match the "
@@ -563,15 +563,11 @@ def getitem(self: Tensor, key) -> Tensor:
                                        for k in parts if type(k) is not int))
         dim = ordinal = 0
         out = []
-        # A mask's shape is checked against the dims it covers when those are known here:
-        # after ``...`` they count from the end, and torch applies integer indices first.
-        check_mask = not any(k is Ellipsis or (isinstance(k, int) and not isinstance(k, bool))
-                             for k in parts)
         # the dims the parts other than ``...`` and None name: ``...`` covers the rest
         named = sum(_dims_named(k) for k in parts if k is not None and k is not Ellipsis)
         for k in parts:
             if _is_advanced(k):
-                k = _array_key(k, shape, dim, check_mask, ordinal)
+                k = _array_key(k, shape, dim, ordinal)
                 step = k.ndim if k.dtype == bool else 1
                 dim += step
                 ordinal += step
