@@ -1,5 +1,5 @@
-"""Mirrors the common part of ``torch.distributions.transforms``: invertible maps with
-their log-Jacobians, for ``TransformedDistribution``."""
+"""Mirrors ``torch.distributions.transforms``: invertible maps with their log-Jacobians, for
+``TransformedDistribution`` and ``biject_to``/``transform_to``."""
 from __future__ import annotations
 
 import math
@@ -11,9 +11,12 @@ from ember import Tensor
 from ember.distributions import constraints
 from ember.distributions.utils import _sum_rightmost, broadcast_all
 
-__all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform",
-           "IndependentTransform", "PowerTransform", "SigmoidTransform", "SoftmaxTransform",
-           "SoftplusTransform", "TanhTransform", "Transform", "identity_transform"]
+__all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
+           "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform",
+           "IndependentTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform",
+           "PowerTransform", "ReshapeTransform", "SigmoidTransform", "SoftmaxTransform",
+           "SoftplusTransform", "StackTransform", "StickBreakingTransform", "TanhTransform",
+           "Transform", "identity_transform"]
 
 
 class Transform:
@@ -605,3 +608,421 @@ class SoftmaxTransform(Transform):
         if len(shape) < 1:
             raise ValueError("Too few dimensions on input")
         return shape
+
+
+class CatTransform(Transform):
+    """Mirrors ``torch.distributions.transforms.CatTransform(tseq, dim=0, lengths=None,
+    cache_size=0)``: transform ``i`` of ``tseq`` applied to its slice (``lengths[i]`` long,
+    1 by default) of dimension ``dim``, the results concatenated. Its event has as many
+    dimensions as the widest part's; its repr is torch's bare ``CatTransform()``."""
+
+    def __init__(self, tseq, dim: int = 0, lengths=None, cache_size: int = 0) -> None:
+        if not all(isinstance(t, Transform) for t in tseq):
+            raise AssertionError("All elements of tseq must be Transform instances")
+        if cache_size:
+            tseq = [t.with_cache(cache_size) for t in tseq]
+        super().__init__(cache_size=cache_size)
+        self.transforms = list(tseq)
+        self.lengths = [1] * len(self.transforms) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.transforms):
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match transforms "
+                                 f"({len(self.transforms)})")
+        self.dim = dim
+
+    @property
+    def event_dim(self) -> int:
+        return max(t.event_dim for t in self.transforms)
+
+    @property
+    def length(self) -> int:
+        """The size of dimension ``dim`` the transform takes (the sum of ``lengths``)."""
+        return sum(self.lengths)
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        if self._cache_size == cache_size:
+            return self
+        return CatTransform(self.transforms, self.dim, self.lengths, cache_size)
+
+    def _check_sized(self, value: Tensor, name: str, what: str = "tensor") -> None:
+        # torch states these preconditions as assertions; their texts are its messages
+        if not -value.dim() <= self.dim < value.dim():
+            raise AssertionError(f"dim {self.dim} out of range for {what} with "
+                                 f"{value.dim()} dimensions")
+        if value.size(self.dim) != self.length:
+            raise AssertionError(f"{name}.size({self.dim}) = {value.size(self.dim)} must "
+                                 f"equal length {self.length}")
+
+    def _slices(self, value: Tensor) -> list:
+        pieces, start = [], 0
+        for length in self.lengths:
+            pieces.append(value.narrow(self.dim, start, length))
+            start += length
+        return pieces
+
+    def _call(self, x: Tensor) -> Tensor:
+        self._check_sized(x, "x")
+        return ember.cat([t(piece) for t, piece in zip(self.transforms, self._slices(x))],
+                         dim=self.dim)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        self._check_sized(y, "y")
+        return ember.cat([t.inv(piece) for t, piece in zip(self.transforms, self._slices(y))],
+                         dim=self.dim)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        self._check_sized(x, "x", what="x")
+        self._check_sized(y, "y")
+        terms = []
+        for t, x_piece, y_piece in zip(self.transforms, self._slices(x), self._slices(y)):
+            terms.append(_sum_rightmost(t.log_abs_det_jacobian(x_piece, y_piece),
+                                        self.event_dim - t.event_dim))
+        # Where ``dim`` lies in the batch the slices' terms line up along it; where it lies
+        # in the event they were already summed over it, so they add.
+        dim = (self.dim - x.dim() if self.dim >= 0 else self.dim) + self.event_dim
+        if dim < 0:
+            return ember.cat(terms, dim=dim)
+        return sum(terms)
+
+    @property
+    def bijective(self) -> bool:
+        return all(t.bijective for t in self.transforms)
+
+    @constraints.dependent_property
+    def domain(self):
+        return constraints.cat([t.domain for t in self.transforms], self.dim, self.lengths)
+
+    @constraints.dependent_property
+    def codomain(self):
+        return constraints.cat([t.codomain for t in self.transforms], self.dim, self.lengths)
+
+
+class StackTransform(Transform):
+    """Mirrors ``torch.distributions.transforms.StackTransform(tseq, dim=0, cache_size=0)``:
+    transform ``i`` of ``tseq`` applied to index ``i`` of dimension ``dim``, the results
+    stacked along it."""
+
+    def __init__(self, tseq, dim: int = 0, cache_size: int = 0) -> None:
+        if not all(isinstance(t, Transform) for t in tseq):
+            raise AssertionError("All elements of tseq must be Transform instances")
+        if cache_size:
+            tseq = [t.with_cache(cache_size) for t in tseq]
+        super().__init__(cache_size=cache_size)
+        self.transforms = list(tseq)
+        self.dim = dim
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        if self._cache_size == cache_size:
+            return self
+        return StackTransform(self.transforms, self.dim, cache_size)
+
+    def _check_sized(self, value: Tensor, name: str, what: str = "tensor") -> None:
+        if not -value.dim() <= self.dim < value.dim():
+            raise AssertionError(f"dim {self.dim} out of range for {what} with "
+                                 f"{value.dim()} dimensions")
+        if value.size(self.dim) != len(self.transforms):
+            raise AssertionError(f"{name}.size({self.dim}) = {value.size(self.dim)} must "
+                                 f"equal len(transforms) {len(self.transforms)}")
+
+    def _slices(self, value: Tensor) -> list:
+        return [value.select(self.dim, i) for i in range(value.size(self.dim))]
+
+    def _call(self, x: Tensor) -> Tensor:
+        self._check_sized(x, "x")
+        return ember.stack([t(piece) for t, piece in zip(self.transforms, self._slices(x))],
+                           dim=self.dim)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        self._check_sized(y, "y")
+        return ember.stack([t.inv(piece) for t, piece in zip(self.transforms,
+                                                                self._slices(y))], dim=self.dim)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        self._check_sized(x, "x", what="x")
+        self._check_sized(y, "y")
+        terms = [t.log_abs_det_jacobian(x_piece, y_piece) for t, x_piece, y_piece
+                 in zip(self.transforms, self._slices(x), self._slices(y))]
+        return ember.stack(terms, dim=self.dim)
+
+    @property
+    def bijective(self) -> bool:
+        return all(t.bijective for t in self.transforms)
+
+    @constraints.dependent_property
+    def domain(self):
+        return constraints.stack([t.domain for t in self.transforms], self.dim)
+
+    @constraints.dependent_property
+    def codomain(self):
+        return constraints.stack([t.codomain for t in self.transforms], self.dim)
+
+
+class ReshapeTransform(Transform):
+    """Mirrors ``torch.distributions.transforms.ReshapeTransform(in_shape, out_shape,
+    cache_size=0)``: the rightmost ``in_shape`` dimensions reshaped to ``out_shape`` (a unit
+    Jacobian)."""
+
+    bijective = True
+
+    def __init__(self, in_shape, out_shape, cache_size: int = 0) -> None:
+        self.in_shape = ember.Size(in_shape)
+        self.out_shape = ember.Size(out_shape)
+        if self.in_shape.numel() != self.out_shape.numel():
+            raise ValueError("in_shape, out_shape have different numbers of elements")
+        super().__init__(cache_size=cache_size)
+
+    @constraints.dependent_property
+    def domain(self):
+        return constraints.independent(constraints.real, len(self.in_shape))
+
+    @constraints.dependent_property
+    def codomain(self):
+        return constraints.independent(constraints.real, len(self.out_shape))
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        if self._cache_size == cache_size:
+            return self
+        return ReshapeTransform(self.in_shape, self.out_shape, cache_size=cache_size)
+
+    def _call(self, x: Tensor) -> Tensor:
+        batch_shape = x.shape[:x.dim() - len(self.in_shape)]
+        return x.reshape(batch_shape + self.out_shape)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        batch_shape = y.shape[:y.dim() - len(self.out_shape)]
+        return y.reshape(batch_shape + self.in_shape)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return x.new_zeros(x.shape[:x.dim() - len(self.in_shape)])
+
+    @staticmethod
+    def _swap_event(shape, old, new):
+        if len(shape) < len(old):
+            raise ValueError("Too few dimensions on input")
+        cut = len(shape) - len(old)
+        if shape[cut:] != old:
+            raise ValueError(f"Shape mismatch: expected {shape[cut:]} but got {old}")
+        return shape[:cut] + new
+
+    def forward_shape(self, shape):
+        return self._swap_event(shape, self.in_shape, self.out_shape)
+
+    def inverse_shape(self, shape):
+        return self._swap_event(shape, self.out_shape, self.in_shape)
+
+
+def _reversed_counts(like: Tensor, n: int) -> Tensor:
+    """``[n, n - 1, ..., 1]`` in ``like``'s dtype: how many coordinates each stick-breaking
+    step still shares the remaining mass with."""
+    return ember.arange(n, 0, -1, dtype=like.dtype, device=like.device)
+
+
+class StickBreakingTransform(Transform):
+    """Mirrors ``torch.distributions.transforms.StickBreakingTransform``: a vector of ``K``
+    reals to a point of the ``K + 1`` simplex by breaking off ``sigmoid(x_i - log(K - i))``
+    of what remains at each step (so ``x = 0`` lands on the centre). Bijective; its event is
+    the last dimension."""
+
+    domain = constraints.real_vector
+    codomain = constraints.simplex
+    bijective = True
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, StickBreakingTransform)
+
+    __hash__ = object.__hash__
+
+    def _call(self, x: Tensor) -> Tensor:
+        from ember.nn.functional import pad
+
+        fractions = ember.sigmoid(x - _reversed_counts(x, x.shape[-1]).log())
+        remaining = (1 - fractions).cumprod(-1)
+        return pad(fractions, [0, 1], value=1) * pad(remaining, [1, 0], value=1)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        head = y[..., :-1]
+        # the mass left before each step, kept off zero so that its log stays finite
+        remaining = (1 - head.cumsum(-1)).clamp(min=ember.finfo(y.dtype).tiny)
+        return head.log() - remaining.log() + _reversed_counts(y, head.shape[-1]).log()
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        from ember.nn.functional import logsigmoid
+
+        shifted = x - _reversed_counts(x, x.shape[-1]).log()
+        return (-shifted + logsigmoid(shifted) + y[..., :-1].log()).sum(-1)
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        return shape[:-1] + (shape[-1] + 1,)
+
+    def inverse_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        return shape[:-1] + (shape[-1] - 1,)
+
+
+class LowerCholeskyTransform(Transform):
+    """Mirrors ``torch.distributions.transforms.LowerCholeskyTransform``: a square matrix to
+    a lower-triangular one with a positive diagonal (the strictly lower part kept, the
+    diagonal exponentiated). Not bijective, and, as in torch, without a log-Jacobian."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.lower_cholesky
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, LowerCholeskyTransform)
+
+    __hash__ = object.__hash__
+
+    def _call(self, x: Tensor) -> Tensor:
+        return x.tril(-1) + x.diagonal(dim1=-2, dim2=-1).exp().diag_embed()
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
+
+
+class PositiveDefiniteTransform(Transform):
+    """Mirrors ``torch.distributions.transforms.PositiveDefiniteTransform``: a square matrix
+    to ``L @ L.mT`` with ``L`` its ``LowerCholeskyTransform``; the inverse takes the Cholesky
+    factor back. Not bijective; no log-Jacobian (as in torch)."""
+
+    domain = constraints.independent(constraints.real, 2)
+    codomain = constraints.positive_definite
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, PositiveDefiniteTransform)
+
+    __hash__ = object.__hash__
+
+    def _call(self, x: Tensor) -> Tensor:
+        factor = LowerCholeskyTransform()(x)
+        return factor @ factor.mT
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return LowerCholeskyTransform().inv(ember.linalg.cholesky(y))
+
+
+def _tril_size(n_elements: int) -> int:
+    """``D`` with ``D (D - 1) / 2 == n_elements``, or torch's error."""
+    size = round((1 + math.sqrt(1 + 8 * n_elements)) / 2)
+    if size * (size - 1) // 2 != n_elements:
+        raise ValueError(f"The size of last dimension is {n_elements} which cannot be "
+                         "expressed as the lower triangular part of a square D x D matrix.")
+    return size
+
+
+def _vec_to_strict_tril(vec: Tensor) -> Tensor:
+    """The ``D (D - 1) / 2`` rightmost values laid row by row into the strictly lower
+    triangle of a ``D x D`` matrix (zeros elsewhere), by one gather from ``[0, vec]``."""
+    from ember.nn.functional import pad
+
+    size = _tril_size(vec.shape[-1])
+    rows = ember.arange(size).unsqueeze(-1)
+    cols = ember.arange(size)
+    # element (i, j < i) is number i (i - 1) / 2 + j of the row-major strict triangle;
+    # everything else points at the padded zero
+    index = ember.where(cols < rows, rows * (rows - 1) // 2 + cols + 1, 0)
+    gathered = pad(vec, [1, 0]).index_select(-1, index.reshape(-1))
+    return gathered.reshape(tuple(vec.shape[:-1]) + (size, size))
+
+
+def _tril_to_vec(mat: Tensor, diag: int) -> Tensor:
+    """The elements on or below diagonal ``diag`` of the rightmost two dimensions, row by
+    row (torch's ``tril_matrix_to_vec``, with its error for a diagonal out of range)."""
+    size = mat.shape[-1]
+    if diag < -size or diag >= size:
+        raise ValueError(f"diag ({diag}) provided is outside [{-size}, {size - 1}].")
+    rows = ember.arange(size).unsqueeze(-1)
+    mask = ember.arange(size) <= rows + diag
+    return mat[..., mask]
+
+
+class CorrCholeskyTransform(Transform):
+    """Mirrors ``torch.distributions.transforms.CorrCholeskyTransform``: a vector of
+    ``D (D - 1) / 2`` reals to the Cholesky factor of a ``D x D`` correlation matrix (unit
+    rows, positive diagonal): ``tanh`` of each value, clamped inside ``(-1, 1)``, gives the
+    partial correlations that stick-breaking turns into each row. Bijective; as in torch it
+    compares equal only to itself and its ``event_dim`` raises (the domain's event is 1-d,
+    the codomain's 2-d)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.corr_cholesky
+    bijective = True
+
+    def _call(self, x: Tensor) -> Tensor:
+        from ember.nn.functional import pad
+
+        eps = ember.finfo(x.dtype).eps
+        partial = _vec_to_strict_tril(x.tanh().clamp(min=-1 + eps, max=1 - eps))
+        # each row's mass left after each entry: prod over k < j of sqrt(1 - r_ik^2)
+        left = (1 - partial.pow(2)).sqrt().cumprod(-1)
+        eye = ember.eye(partial.shape[-1], dtype=x.dtype, device=x.device)
+        return (partial + eye) * pad(left[..., :-1], [1, 0], value=1)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        from ember.nn.functional import pad
+
+        left = 1 - (y * y).cumsum(-1)
+        left_before = pad(left[..., :-1], [1, 0], value=1)
+        partial = _tril_to_vec(y, diag=-1) / _tril_to_vec(left_before, diag=-1).sqrt()
+        return (partial.log1p() - (-partial).log1p()) / 2
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor, intermediates=None) -> Tensor:
+        """``log |det J|`` at ``(x, y)``. ``intermediates`` is in torch's signature and
+        unused by torch as well; ember keeps it so that the same calls run."""
+        from ember.nn.functional import softplus
+
+        left = 1 - (y * y).cumsum(-1)
+        stick_breaking = 0.5 * _tril_to_vec(left, diag=-2).log().sum(-1)
+        tanh_part = -2 * (x + softplus(-2 * x) - math.log(2.0)).sum(-1)
+        return stick_breaking + tanh_part
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        n_elements = shape[-1]
+        size = round((0.25 + 2 * n_elements) ** 0.5 + 0.5)
+        if size * (size - 1) // 2 != n_elements:
+            raise ValueError("Input is not a flattened lower-diagonal number")
+        return shape[:-1] + (size, size)
+
+    def inverse_shape(self, shape):
+        if len(shape) < 2:
+            raise ValueError("Too few dimensions on input")
+        if shape[-2] != shape[-1]:
+            raise ValueError("Input is not square")
+        size = shape[-1]
+        return shape[:-2] + (size * (size - 1) // 2,)
+
+
+class CumulativeDistributionTransform(Transform):
+    """Mirrors ``torch.distributions.transforms.CumulativeDistributionTransform(
+    distribution, cache_size=0)``: ``y = distribution.cdf(x)`` from the distribution's
+    support to the unit interval; the inverse is ``icdf`` and the log-Jacobian
+    ``log_prob``."""
+
+    bijective = True
+    codomain = constraints.unit_interval
+    sign = +1
+
+    def __init__(self, distribution, cache_size: int = 0) -> None:
+        super().__init__(cache_size=cache_size)
+        self.distribution = distribution
+
+    @property
+    def domain(self):
+        return self.distribution.support
+
+    def _call(self, x: Tensor) -> Tensor:
+        return self.distribution.cdf(x)
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        return self.distribution.icdf(y)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.distribution.log_prob(x)
+
+    def with_cache(self, cache_size: int = 1) -> Transform:
+        if self._cache_size == cache_size:
+            return self
+        return type(self)(self.distribution, cache_size=cache_size)
