@@ -207,14 +207,15 @@ def is_warn_always_enabled() -> bool:
     return _settings["warn_always"]
 
 
-def _warn_once(key: str, message: str) -> None:
+def _warn_once(key: str, message: str, stacklevel: int = 3) -> None:
     # torch's once-per-process warnings (TORCH_WARN_ONCE): under ``set_warn_always(True)``
-    # every call warns, and those warnings do not use up the once
+    # every call warns, and those warnings do not use up the once. ``stacklevel`` as
+    # ``warnings.warn``'s, counted from the caller of this function.
     if _settings["warn_always"]:
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, UserWarning, stacklevel=stacklevel)
     elif key not in _warned:
         _warned.add(key)
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, UserWarning, stacklevel=stacklevel)
 
 
 _warned: set = set()

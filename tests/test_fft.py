@@ -233,8 +233,15 @@ def test_stft_errors_match_torch(call) -> None:
 
 
 def test_stft_warns_like_torch() -> None:
+    # torch's warnings are once a process; under set_warn_always(True) they are given on
+    # every call
     x = ember.ones(2, 40)
-    with pytest.warns(UserWarning, match="A window was not provided"):
-        ember.stft(x, 16, return_complex=True)
-    with pytest.warns(UserWarning, match="return_complex=False is deprecated"):
-        ember.stft(x, 16, window=ember.ones(16), return_complex=False)
+    always = ember.is_warn_always_enabled()
+    ember.set_warn_always(True)
+    try:
+        with pytest.warns(UserWarning, match="A window was not provided"):
+            ember.stft(x, 16, return_complex=True)
+        with pytest.warns(UserWarning, match="return_complex=False is deprecated"):
+            ember.stft(x, 16, window=ember.ones(16), return_complex=False)
+    finally:
+        ember.set_warn_always(always)

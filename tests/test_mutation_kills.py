@@ -5,6 +5,8 @@ on the commit docs/testing.md names) and compares with torch like every other te
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -192,8 +194,6 @@ def test_matrix_norm_of_a_batch(ord: float) -> None:
     check_op(lambda lib, a: lib.linalg.matrix_norm(a, ord=ord, dim=(0, 2)), [(2, 3, 4)])
 
 
-@pytest.mark.xfail(strict=True, reason="ember.istft's warning points into ember/__init__.py "
-                   "(stacklevel counts only ember._ops.fft.istft); torch's points at the caller")
 def test_istft_length_warning_points_at_the_caller() -> None:
     # Found by examining ember/_ops/fft.py:390. torch warns once a process (its C++
     # warn-once), so its location is checked only when it warned here.
@@ -201,11 +201,33 @@ def test_istft_length_warning_points_at_the_caller() -> None:
     for lib in (ember, torch):
         window = lib.ones(16)
         spec = lib.stft(lib.randn(64), 16, hop_length=4, window=window, return_complex=True)
-        with warnings.catch_warnings(record=True) as caught[lib]:
-            warnings.simplefilter("always")
-            lib.istft(spec, 16, hop_length=4, window=window, length=80)
-    assert all(w.filename == __file__ for w in caught[torch])
+        always = lib.is_warn_always_enabled()
+        lib.set_warn_always(True)  # the warning is torch's once-a-process one
+        try:
+            with warnings.catch_warnings(record=True) as caught[lib]:
+                warnings.simplefilter("always")
+                lib.istft(spec, 16, hop_length=4, window=window, length=80)
+        finally:
+            lib.set_warn_always(always)
+    assert [w.filename for w in caught[torch]] == [__file__]
     assert [w.filename for w in caught[ember]] == [__file__]
+
+
+def test_spectral_warnings_are_once_a_process_as_torch() -> None:
+    code = ("import warnings, {lib} as L\n"
+            "w, x = L.ones(16), L.randn(64)\n"
+            "s = L.stft(x, 16, hop_length=4, window=w, return_complex=True)\n"
+            "with warnings.catch_warnings(record=True) as r:\n"
+            "    warnings.simplefilter('always')\n"
+            "    for _ in range(2):\n"
+            "        L.stft(x, 16, return_complex=False)\n"
+            "        L.istft(s, 16, hop_length=4, length=80)\n"
+            "print(sorted(str(m.message)[:20] for m in r))\n")
+    seen = [subprocess.run([sys.executable, "-c", code.format(lib=lib)], capture_output=True,
+                           text=True, timeout=120, check=True).stdout
+            for lib in ("torch", "ember")]
+    assert seen[1] == seen[0]
+    assert seen[0].count("'") == 2 * 4  # each of the four warnings once
 
 
 @pytest.mark.parametrize("size", [5, (2.5,)], ids=["int", "float"])

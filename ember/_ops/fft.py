@@ -10,8 +10,6 @@ work. This module loads with ``ember.fft`` or the first ``stft``/``istft`` call,
 """
 from __future__ import annotations
 
-import warnings
-
 from ember import _dtype
 from ember._backend import np
 from ember._ops.nn_conv import CONSTANT_PAD
@@ -158,12 +156,15 @@ def stft(input: Tensor, n_fft: int, hop_length: int | None = None,
     if center and align_to_window is not None:
         raise RuntimeError("stft align_to_window should only be set when center = false")
     if window is None:
-        warnings.warn(
+        from ember._runtime import _warn_once  # loads after the op tables
+
+        _warn_once(
+            "stft-window",
             "A window was not provided. A rectangular window will be applied,which is known "
             "to cause spectral leakage. Other windows such as torch.hann_window or "
             "torch.hamming_window are recommended to reduce spectral leakage.To suppress this "
             "warning and use a rectangular window, explicitly set "
-            "`window=torch.ones(n_fft, device=<device>)`.", UserWarning, stacklevel=2)
+            "`window=torch.ones(n_fft, device=<device>)`.", stacklevel=4)
     if center:
         from ember.nn.functional import pad
 
@@ -182,11 +183,14 @@ def stft(input: Tensor, n_fft: int, hop_length: int | None = None,
                 "will further require that return_complex=True in a future PyTorch release.")
         return_complex = True
     elif not return_complex:
-        warnings.warn(
+        from ember._runtime import _warn_once  # loads after the op tables
+
+        _warn_once(
+            "stft-return-complex",
             "stft with return_complex=False is deprecated. In a future pytorch release, stft "
             "will return complex tensors for all inputs, and return_complex=False will raise "
             "an error.\nNote: you can still call torch.view_as_real on the complex output to "
-            "recover the old return format.", UserWarning, stacklevel=2)
+            "recover the old return format.", stacklevel=4)
 
     def fail(what: str):
         return RuntimeError(_stft_call(input, n_fft, hop, win, window, normalized, onesided,
@@ -276,11 +280,14 @@ def istft(input: Tensor, n_fft: int, hop_length: int | None = None,
     if window is not None and window.is_complex() and not return_complex:
         raise RuntimeError("Complex windows are incompatible with return_complex=False")
     if window is None:
-        warnings.warn(
+        from ember._runtime import _warn_once  # loads after the op tables
+
+        _warn_once(
+            "istft-window",
             "A window was not provided. A rectangular window will be applied.Please provide "
             "the same window used by stft to make the inversion lossless.To suppress this "
             "warning and use a rectangular window, explicitly set "
-            "`window=torch.ones(n_fft, device=<device>)`.", UserWarning, stacklevel=2)
+            "`window=torch.ones(n_fft, device=<device>)`.", stacklevel=4)
     if input.numel() == 0:
         raise fail("input tensor cannot be empty.")
     ndim = input.dim() + 1  # torch counts the (real, imag) pair as a dim
@@ -341,10 +348,13 @@ def istft(input: Tensor, n_fft: int, hop_length: int | None = None,
     if ndim == 3:
         signal = signal.squeeze(0)
     if length is not None and signal.shape[-1] < length:
-        warnings.warn(
+        from ember._runtime import _warn_once  # loads after the op tables
+
+        _warn_once(
+            "istft-length",
             "The length of signal is shorter than the length parameter. Result is being "
             "padded with zeros in the tail. Please check your center and hop_length "
-            "settings.", UserWarning, stacklevel=2)
+            "settings.", stacklevel=4)
         signal = run(CONSTANT_PAD, signal, ((0, length - signal.shape[-1]),), 0)
     return signal
 
