@@ -112,7 +112,18 @@ SECTIONS = {
         distributions.Independent distributions.MultivariateNormal distributions.Exponential
         distributions.Laplace distributions.LogNormal distributions.TransformedDistribution
         distributions.Poisson distributions.Binomial distributions.Geometric
-        distributions.kl_divergence distributions.register_kl distributions.constraints""",
+        distributions.kl_divergence distributions.register_kl distributions.constraints
+        distributions.Gamma distributions.Chi2 distributions.Beta distributions.Dirichlet
+        distributions.StudentT distributions.InverseGamma distributions.FisherSnedecor
+        distributions.ContinuousBernoulli distributions.GeneralizedPareto
+        distributions.LogisticNormal distributions.VonMises distributions.NegativeBinomial
+        distributions.Kumaraswamy distributions.LKJCholesky distributions.Wishart
+        distributions.biject_to distributions.transform_to distributions.CatTransform
+        distributions.StackTransform distributions.ReshapeTransform
+        distributions.StickBreakingTransform distributions.LowerCholeskyTransform
+        distributions.PositiveDefiniteTransform distributions.CorrCholeskyTransform
+        distributions.CumulativeDistributionTransform _standard_gamma _standard_gamma_grad
+        _sample_dirichlet _dirichlet_grad""",
     "torch.random, torch.multiprocessing, torch.version": """random.manual_seed random.fork_rng
         random.get_rng_state multiprocessing.Process multiprocessing.Queue multiprocessing.spawn
         multiprocessing.get_sharing_strategy version.__version__ version.cuda

@@ -9,10 +9,11 @@ OneHotCategoricalStraightThrough, Multinomial, MixtureSameFamily, TransformedDis
 (with the Exp, Affine, Sigmoid, Tanh, Softplus, Power, Abs, Softmax, Independent and Compose
 transforms, and Cat, Stack, Reshape, StickBreaking, LowerCholesky, PositiveDefinite,
 CorrCholesky and CumulativeDistribution), ``biject_to``/``transform_to``, Poisson, Binomial,
-Geometric, ContinuousBernoulli, GeneralizedPareto, LogisticNormal, VonMises, the Gamma
-family (Gamma, Chi2, Beta, Dirichlet, StudentT, InverseGamma, FisherSnedecor: torch's
-``_standard_gamma`` stream, NOTE [torch's gamma stream] in ember/_ops/gamma_sampling.py),
-ExponentialFamily, ``kl_divergence``/``register_kl`` and ``constraints``.
+Geometric, ContinuousBernoulli, GeneralizedPareto, LogisticNormal, VonMises,
+NegativeBinomial, Kumaraswamy, LKJCholesky, Wishart, the Gamma family (Gamma, Chi2, Beta,
+Dirichlet, StudentT, InverseGamma, FisherSnedecor: torch's ``_standard_gamma`` stream, NOTE
+[torch's gamma stream] in ember/_ops/gamma_sampling.py), ExponentialFamily,
+``kl_divergence``/``register_kl`` and ``constraints``.
 """
 from ember.distributions.bernoulli import Bernoulli
 from ember.distributions.beta import Beta
@@ -36,13 +37,16 @@ from ember.distributions.half_normal import HalfNormal
 from ember.distributions.independent import Independent
 from ember.distributions.inverse_gamma import InverseGamma
 from ember.distributions.kl import kl_divergence, register_kl
+from ember.distributions.kumaraswamy import Kumaraswamy
 from ember.distributions.laplace import Laplace
+from ember.distributions.lkj_cholesky import LKJCholesky
 from ember.distributions.log_normal import LogNormal
 from ember.distributions.logistic_normal import LogisticNormal
 from ember.distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 from ember.distributions.mixture_same_family import MixtureSameFamily
 from ember.distributions.multinomial import Multinomial
 from ember.distributions.multivariate_normal import MultivariateNormal
+from ember.distributions.negative_binomial import NegativeBinomial
 from ember.distributions.normal import Normal
 from ember.distributions.one_hot_categorical import (
                                                      OneHotCategorical,
@@ -79,6 +83,7 @@ from ember.distributions.transforms import (
 from ember.distributions.uniform import Uniform
 from ember.distributions.von_mises import VonMises
 from ember.distributions.weibull import Weibull
+from ember.distributions.wishart import Wishart
 
 __all__ = [
     "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "CatTransform",
@@ -86,12 +91,14 @@ __all__ = [
     "CorrCholeskyTransform", "CumulativeDistributionTransform", "Dirichlet", "Distribution",
     "ExpTransform", "Exponential", "ExponentialFamily", "FisherSnedecor", "Gamma",
     "GeneralizedPareto", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal", "Independent",
-    "IndependentTransform", "InverseGamma", "Laplace", "LogNormal", "LogisticNormal",
-    "LowRankMultivariateNormal", "LowerCholeskyTransform", "MixtureSameFamily", "Multinomial",
-    "MultivariateNormal", "Normal", "OneHotCategorical", "OneHotCategoricalStraightThrough",
-    "Pareto", "Poisson", "PositiveDefiniteTransform", "PowerTransform", "RelaxedBernoulli",
+    "IndependentTransform", "InverseGamma", "Kumaraswamy", "LKJCholesky", "Laplace",
+    "LogNormal", "LogisticNormal", "LowRankMultivariateNormal", "LowerCholeskyTransform",
+    "MixtureSameFamily", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal",
+    "OneHotCategorical", "OneHotCategoricalStraightThrough", "Pareto", "Poisson",
+    "PositiveDefiniteTransform", "PowerTransform", "RelaxedBernoulli",
     "RelaxedOneHotCategorical", "ReshapeTransform", "SigmoidTransform", "SoftmaxTransform",
     "SoftplusTransform", "StackTransform", "StickBreakingTransform", "StudentT",
     "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "VonMises", "Weibull",
-    "biject_to", "identity_transform", "kl_divergence", "register_kl", "transform_to",
+    "Wishart", "biject_to", "identity_transform", "kl_divergence", "register_kl",
+    "transform_to",
 ]
