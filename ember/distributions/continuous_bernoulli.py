@@ -10,13 +10,6 @@ from ember import Size, Tensor
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution
 from ember.distributions.exp_family import ExponentialFamily
-from ember.distributions.exponential import Exponential
-from ember.distributions.gumbel import Gumbel
-from ember.distributions.kl import _infinite_like, register_kl
-from ember.distributions.laplace import Laplace
-from ember.distributions.normal import Normal
-from ember.distributions.pareto import Pareto
-from ember.distributions.uniform import Uniform
 from ember.distributions.utils import (
     _EMPTY_SHAPE,
     broadcast_all,
@@ -193,65 +186,3 @@ class ContinuousBernoulli(ExponentialFamily):
         taylor = 0.5 * x + x.pow(2) / 24.0 - x.pow(4) / 2880.0
         return ember.where(outside, log_norm, taylor)
 
-
-@register_kl(ContinuousBernoulli, ContinuousBernoulli)
-def _kl_continuous_bernoulli_continuous_bernoulli(p, q) -> Tensor:
-    t1 = p.mean * (p.logits - q.logits)
-    t2 = p._cont_bern_log_norm() + ember.log1p(-p.probs)
-    t3 = -q._cont_bern_log_norm() - ember.log1p(-q.probs)
-    return t1 + t2 + t3
-
-
-@register_kl(ContinuousBernoulli, Exponential)
-def _kl_continuous_bernoulli_exponential(p, q) -> Tensor:
-    return -p.entropy() - ember.log(q.rate) + q.rate * p.mean
-
-
-@register_kl(ContinuousBernoulli, Normal)
-def _kl_continuous_bernoulli_normal(p, q) -> Tensor:
-    t1 = -p.entropy()
-    t2 = 0.5 * (math.log(2.0 * math.pi) + (q.loc / q.scale).pow(2)) + ember.log(q.scale)
-    t3 = (p.variance + p.mean.pow(2) - 2.0 * q.loc * p.mean) / (2.0 * q.scale.pow(2))
-    return t1 + t2 + t3
-
-
-def _infinite_where(outside: Tensor, result: Tensor) -> Tensor:
-    return ember.where(outside, ember.ones_like(result) * math.inf, result)
-
-
-@register_kl(ContinuousBernoulli, Uniform)
-def _kl_continuous_bernoulli_uniform(p, q) -> Tensor:
-    # infinite unless q's interval covers p's support [0, 1] strictly
-    result = -p.entropy() + (q.high - q.low).log()
-    return _infinite_where((q.low >= p.support.lower_bound)
-                           | (q.high <= p.support.upper_bound), result)
-
-
-@register_kl(Uniform, ContinuousBernoulli)
-def _kl_uniform_continuous_bernoulli(p, q) -> Tensor:
-    result = (-p.entropy() - p.mean * q.logits - ember.log1p(-q.probs)
-              - q._cont_bern_log_norm())
-    return _infinite_where((p.high >= q.support.upper_bound)
-                           | (p.low <= q.support.lower_bound), result)
-
-
-@register_kl(ContinuousBernoulli, Pareto)
-def _kl_continuous_bernoulli_infinity(p, q) -> Tensor:
-    return _infinite_like(p.probs)
-
-
-@register_kl(Exponential, ContinuousBernoulli)
-def _kl_exponential_infinity(p, q) -> Tensor:
-    return _infinite_like(p.rate)
-
-
-@register_kl(Gumbel, ContinuousBernoulli)
-@register_kl(Laplace, ContinuousBernoulli)
-@register_kl(Normal, ContinuousBernoulli)
-def _kl_loc_family_infinity(p, q) -> Tensor:
-    return _infinite_like(p.loc)
-
-
-@register_kl(Pareto, ContinuousBernoulli)
-def _kl_pareto_infinity(p, q) -> Tensor:
-    return _infinite_like(p.scale)
