@@ -679,3 +679,52 @@ def test_mixed_keys_match_torch(name: str) -> None:
 ])
 def test_mixed_key_errors_match_torch(key) -> None:
     check_raises_like(lambda L: L.arange(24.0).reshape(2, 3, 4)[key(L)])
+
+
+# An index written in place after the op: torch's backward raises its version error; ember's
+# backward uses the index values the forward used (never the new ones), so its gradients
+# are torch's gradients of the op as it ran.
+_REWRITTEN_INDEX = {
+    "getitem": lambda L, x, i: x[i],
+    "gather": lambda L, x, i: x.gather(0, i),
+    "index_select": lambda L, x, i: x.index_select(0, i),
+    "take": lambda L, x, i: x.take(i),
+    "embedding": lambda L, x, i: L.nn.functional.embedding(i, x.unsqueeze(1)).squeeze(1),
+    "index_add": lambda L, x, i: L.zeros(4).index_add(0, i, x[:2]),
+    "scatter_add": lambda L, x, i: L.zeros(4).scatter_add(0, i, x[:2]),
+    "setitem": lambda L, x, i: _set_at(x * 1, i, x[3] * 5),
+}
+
+
+def _set_at(y, key, value):
+    y[key] = value
+    return y
+
+
+@pytest.mark.parametrize("name", sorted(_REWRITTEN_INDEX))
+def test_backward_reads_the_index_the_forward_used(name: str) -> None:
+    fn = _REWRITTEN_INDEX[name]
+    grads = []
+    for lib, rewrite in ((torch, False), (ember, True)):
+        x = lib.arange(1.0, 5.0, requires_grad=True)
+        index = lib.tensor([0, 2])
+        y = fn(lib, x, index)
+        if rewrite:
+            index[0] = 1
+            index[1] = 3
+        (y * lib.arange(1.0, y.numel() + 1).reshape(y.shape)).sum().backward()
+        grads.append(x.grad)
+    assert_same(grads[1], grads[0])
+
+
+def test_backward_reads_the_mask_the_forward_used() -> None:
+    grads = []
+    for lib, rewrite in ((torch, False), (ember, True)):
+        x = lib.arange(1.0, 5.0, requires_grad=True)
+        mask = lib.tensor([True, False, True, False])
+        y = _set_at(x * 1, mask, x[1] * 3)
+        if rewrite:
+            mask[1] = True
+        (y * lib.arange(1.0, 5.0)).sum().backward()
+        grads.append(x.grad)
+    assert_same(grads[1], grads[0])

@@ -107,11 +107,18 @@ def values(t: Tensor):
 
 def param(t: Tensor, convert):
     """``convert(array, k)`` of ``t``'s data as an op parameter (``k`` leading dims are batch
-    dims): a plain array for a plain tensor, a ``Batched`` for a batched one."""
+    dims): a plain array for a plain tensor, a ``Batched`` for a batched one. The array is
+    the values as the op saw them: a copy where ``convert`` kept the tensor's memory, so an
+    in-place write to an index tensor after the op cannot change what its backward reads
+    (torch raises its version error there; ember's backward uses the forward's values)."""
     phys = t.__dict__.get("_phys")
+    source = t._data if phys is None else phys.array
+    array = convert(source, 0 if phys is None else len(phys.levels))
+    if np.may_share_memory(array, source):
+        array = array.copy()
     if phys is None:
-        return shared(convert(t._data, 0))
-    return Batched(convert(phys.array, len(phys.levels)), phys.levels)
+        return shared(array)
+    return Batched(array, phys.levels)
 
 
 def from_values(t: Tensor, fn, dim: int, *extra):

@@ -676,9 +676,10 @@ def _index_array(k, shape: tuple, dim: int) -> tuple:
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     size = shape[dim]
     _check_bounds(arr, size, dim, IndexError, negative=True)
+    arr = np.array(arr, np.intp)  # a copy: the values the op saw (see ``batching.param``)
     if batched:  # every sample's index (a parameter carrying them all)
-        return (batching.Batched(arr.astype(np.intp, copy=False), k._phys.levels),)
-    return (arr.astype(np.intp, copy=False),)
+        return (batching.Batched(arr, k._phys.levels),)
+    return (arr,)
 
 
 def _dims_used(k) -> int:
