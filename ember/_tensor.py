@@ -18,9 +18,18 @@ _FLOAT_OR_COMPLEX = (_dtype.FLOAT, _dtype.COMPLEX)
 
 
 class Size(tuple):
-    """Mirrors ``torch.Size``: a tuple of ints that prints as ``torch.Size([2, 3])``."""
+    """Mirrors ``torch.Size``: a tuple of ints that prints as ``torch.Size([2, 3])``. Its
+    items are ints (a NumPy integer or a one-element integer tensor becomes one); anything
+    else raises torch's TypeError."""
 
     __slots__ = ()
+
+    def __new__(cls, sizes=()):
+        items = tuple(sizes)
+        for i, s in enumerate(items):
+            if type(s) is not int:
+                return tuple.__new__(cls, _int_items(items, i))
+        return tuple.__new__(cls, items)
 
     def numel(self) -> int:
         n = 1
@@ -30,7 +39,7 @@ class Size(tuple):
 
     def __getitem__(self, key):
         r = tuple.__getitem__(self, key)
-        return Size(r) if isinstance(key, slice) else r
+        return tuple.__new__(Size, r) if isinstance(key, slice) else r
 
     def __add__(self, other):
         return Size(tuple.__add__(self, tuple(other)))
@@ -45,6 +54,24 @@ class Size(tuple):
 
 
 Size.__module__ = "ember"  # the public name: ``<class 'ember.Size'>``
+
+
+def _int_items(items: tuple, start: int) -> list:
+    """``items`` as Python ints from ``start`` on, or torch's TypeError for one that is not
+    an integer."""
+    out = list(items)
+    for i in range(start, len(out)):
+        s = out[i]
+        if type(s) is int:
+            continue
+        if isinstance(s, Tensor) and s._data.size == 1 and s._data.dtype.kind in "iub":
+            out[i] = int(s._data.reshape(()))
+        elif hasattr(s, "__index__") and not isinstance(s, Tensor):
+            out[i] = s.__index__()
+        else:
+            raise TypeError(f"torch.Size() takes an iterable of 'int' (item {i} is "
+                            f"'{type(s).__name__}')")
+    return out
 
 
 class Tensor:
@@ -258,12 +285,12 @@ class Tensor:
 
     @property
     def shape(self) -> Size:
-        return Size(self._data.shape)
+        return tuple.__new__(Size, self._data.shape)  # NumPy's shape holds ints already
 
     def size(self, dim: int | None = None):
         """Mirrors ``Tensor.size``."""
         if dim is None:
-            return Size(self._data.shape)
+            return tuple.__new__(Size, self._data.shape)
         return self._data.shape[wrap_dim(dim, self._data.ndim)]
 
     @property

@@ -558,3 +558,20 @@ def test_singular_pivot_index_property(seed, batch, n, dtype):
         e = run(ember, lambda m: m.linalg.inv_ex(m.tensor(a)).info)
         t = run(torch, lambda m: m.linalg.inv_ex(m.tensor(a)).info)
         assert_same(e, t)
+
+
+@pytest.mark.parametrize("items", [
+    lambda L: [2.5], lambda L: (2, 3.0), lambda L: ["a"], lambda L: [L.tensor(2.0)],
+])
+def test_size_refuses_items_that_are_not_ints(items) -> None:
+    check_raises_like(lambda L: L.Size(items(L)))
+
+
+@pytest.mark.parametrize("items", [
+    lambda L: [L.tensor(2)], lambda L: [True, 2], lambda L: range(3), lambda L: (),
+    lambda L: [np.int64(4), 1],
+])
+def test_size_takes_what_torch_takes_as_ints(items) -> None:
+    made = [L.Size(items(L)) for L in (torch, ember)]
+    assert repr(made[1]) == repr(made[0])
+    assert all(type(s) is int for s in made[1])
