@@ -97,6 +97,7 @@ class _Tracer(registry.OpMode):
     """Records one call (NOTE [Compiled programs])."""
 
     whole_formulas = True  # a formula on arrays is one step of the program
+    follows_arrays = True
 
     def __init__(self, roots: list, fullgraph: bool, watched: list = ()) -> None:
         self.fullgraph = fullgraph

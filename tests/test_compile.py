@@ -766,3 +766,24 @@ def test_specialised_forwards_replay_as_eager(dtype):
 
     c = _twins(build, _no_args)
     assert "ready" in _states(c)
+
+
+def test_index_taking_ops_replay():
+    # embedding and gather take their index as an op parameter: the program must follow
+    # the index tensor's own array (and replay, not fall back to eager)
+    nn = ember.nn
+
+    def build():
+        emb = nn.Embedding(7, 3)
+        w = ember.randn(7, 3, requires_grad=True)
+        idx = ember.tensor([[1, 4], [6, 0]])
+
+        def step():
+            y = emb(idx).sum(1) + w.gather(0, idx[:, :1].expand(2, 3))
+            loss = y.sum()
+            loss.backward()
+            return loss.detach()
+        return step, lambda: [emb.weight, w]
+
+    c = _twins(build, _no_args)
+    assert "ready" in _states(c)

@@ -110,11 +110,15 @@ def param(t: Tensor, convert):
     dims): a plain array for a plain tensor, a ``Batched`` for a batched one. The array is
     the values as the op saw them: a copy where ``convert`` kept the tensor's memory, so an
     in-place write to an index tensor after the op cannot change what its backward reads
-    (torch raises its version error there; ember's backward uses the forward's values)."""
+    (torch raises its version error there; ember's backward uses the forward's values), but
+    not while a mode records a program over the arrays it follows (``OpMode.follows_arrays``:
+    compile's tracer must see the tensor's own array)."""
+    from ember._ops import registry  # registry imports this module
+
     phys = t.__dict__.get("_phys")
     source = t._data if phys is None else phys.array
     array = convert(source, 0 if phys is None else len(phys.levels))
-    if np.may_share_memory(array, source):
+    if np.may_share_memory(array, source) and not registry.arrays_followed():
         array = array.copy()
     if phys is None:
         return shared(array)

@@ -56,6 +56,14 @@ def arrays_unwatched() -> bool:
     return True
 
 
+def arrays_followed() -> bool:
+    """Whether a mode that records programs over arrays is active (``OpMode``)."""
+    for mode in _modes:
+        if mode.follows_arrays:
+            return True
+    return False
+
+
 # NOTE [Scalar operands as arrays]
 # NumPy takes a Python number beside an array as a weak scalar: it converts the number to
 # the array's dtype, then runs the same loop as for two arrays, but finding that out costs
@@ -270,10 +278,14 @@ class OpMode:
     """A mode on the op path (NOTE [Op modes]): ``run_op`` sees each op and its arguments
     and calls ``self.proceed(op, args)`` to run it. ``whole_formulas``: the mode takes a
     backward formula that computes on arrays as one step, so a formula need not run ops for
-    it (compile's tracer; ``arrays_unwatched``)."""
+    it (compile's tracer; ``arrays_unwatched``). ``follows_arrays``: the mode records a
+    program over the arrays it has seen, by identity (compile's tracer, formula programs),
+    so an op's parameter taken from a tensor stays that tensor's array (``batching.param``
+    copies it otherwise)."""
 
     proceed = None
     whole_formulas = False
+    follows_arrays = False
 
     def run_op(self, op: Op, args: tuple):
         return self.proceed(op, args)

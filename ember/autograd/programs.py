@@ -126,6 +126,8 @@ class _Abandon(Exception):
 class _Recorder(registry.OpMode):
     """Writes down the ops of one formula call (NOTE [Formula programs])."""
 
+    follows_arrays = True
+
     def __init__(self) -> None:
         self.thread = threading.get_ident()
         self.failed = False
