@@ -369,23 +369,33 @@ def _sample_dirichlet(self: Tensor, generator: Generator | None = None) -> Tenso
 # 1/2. On [0, y] the substitution t = y s**(1/p) removes the t**(p-1) singularity; the
 # integral over s is Gauss-Legendre on panels graded towards both ends (log s at 0, and
 # s**(1/p) steep near 1 for small p).
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(24)
-_EDGES = np.concatenate([[0.0], np.geomspace(1e-14, 1e-2, 7), np.linspace(0.05, 0.95, 10),
-                         1.0 - np.geomspace(1e-2, 1e-12, 6), [1.0]])
-_S = ((_EDGES[:-1, None] + _EDGES[1:, None]) / 2
-      + np.diff(_EDGES)[:, None] / 2 * _NODES).reshape(-1)
-_S_WEIGHTS = (np.diff(_EDGES)[:, None] / 2 * _WEIGHTS).reshape(-1)
-_LOG_S = np.log(_S)
+_quadrature_rule: list = []  # (s, weights, log s), made on first use
+
+
+def _quadrature() -> tuple:
+    """The graded Gauss-Legendre rule on [0, 1] of NOTE [Dirichlet sample gradient] (built
+    on first use: numpy.polynomial is not loaded by ``import ember``)."""
+    if not _quadrature_rule:
+        nodes, weights = np.polynomial.legendre.leggauss(24)
+        edges = np.concatenate([[0.0], np.geomspace(1e-14, 1e-2, 7),
+                                np.linspace(0.05, 0.95, 10),
+                                1.0 - np.geomspace(1e-2, 1e-12, 6), [1.0]])
+        s = ((edges[:-1, None] + edges[1:, None]) / 2
+             + np.diff(edges)[:, None] / 2 * nodes).reshape(-1)
+        _quadrature_rule.append((s, (np.diff(edges)[:, None] / 2 * weights).reshape(-1),
+                                 np.log(s)))
+    return _quadrature_rule[0]
 
 
 def _beta_partial_integrals(y, p, q, log_beta_fn):
     """For t ~ Beta(p, q) restricted to [0, y] (y <= 1/2): P(t < y), E[log t; t < y] and
     E[log(1 - t); t < y], by the quadrature of NOTE [Dirichlet sample gradient]."""
+    _, s_weights, log_s = _quadrature()
     yy, pp, qq = y[..., None], p[..., None], q[..., None]
-    log_t = np.log(yy) + _LOG_S / pp
+    log_t = np.log(yy) + log_s / pp
     t = np.exp(log_t)
     log_1mt = np.log1p(-t)
-    body = np.exp((qq - 1.0) * log_1mt) * _S_WEIGHTS
+    body = np.exp((qq - 1.0) * log_1mt) * s_weights
     front = np.exp(p * np.log(y) - np.log(p) - log_beta_fn)  # t**(p-1) dt = y**p / p ds
     return (front * body.sum(-1), front * (body * log_t).sum(-1),
             front * (body * log_1mt).sum(-1))
