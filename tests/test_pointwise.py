@@ -548,6 +548,36 @@ def test_half_precision_rounds_like_torch(name: str, dtype: str) -> None:
     assert not differ.any(), f"{int(differ.sum())} of 1000 differ"
 
 
+# NOTE [Half-precision arithmetic in float32]: a number or a 0-d tensor of another dtype
+# enters a half-precision product or quotient at float32 precision.
+HALF_SCALAR_ARITHMETIC = {
+    "mul-number": lambda L, x: x * 3.3,
+    "number-mul": lambda L, x: 3.3 * x,
+    "div-number": lambda L, x: x / 3.3,
+    "number-div": lambda L, x: 3.3 / x,
+    "mul-0d-float32": lambda L, x: x * L.tensor(3.3),
+    "div-0d-float64": lambda L, x: x / L.tensor(0.7, dtype=L.float64),
+    "mul-int-tensor": lambda L, x: x * L.arange(1000) % 7,
+    "mul_": lambda L, x: x.clone().mul_(1.1),
+    "mul-0d-half": lambda L, x: x * L.tensor(3.3, dtype=x.dtype),
+    "add-number": lambda L, x: x + 0.1,
+    "rsub-number": lambda L, x: 0.7 - x,
+    "div-floor": lambda L, x: L.div(x, 0.3, rounding_mode="floor"),
+}
+
+
+@pytest.mark.bitexact
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name", sorted(HALF_SCALAR_ARITHMETIC))
+def test_half_arithmetic_with_numbers_rounds_like_torch(name: str, dtype: str) -> None:
+    values = np.random.default_rng(0).uniform(-10, 10, size=1000).astype(np.float32)
+    fn = HALF_SCALAR_ARITHMETIC[name]
+    t = fn(torch, torch.tensor(values).to(getattr(torch, dtype))).float().numpy()
+    e = fn(ember, ember.tensor(values).to(getattr(ember, dtype))).float().numpy()
+    differ = (t != e) & ~(np.isnan(t) & np.isnan(e))
+    assert not differ.any(), f"{int(differ.sum())} of 1000 differ"
+
+
 def _every_half_value(dtype: str):
     """Every finite value of a 16-bit float type, as a torch tensor."""
     values = torch.arange(0, 1 << 16, dtype=torch.int32).to(torch.int16).view(

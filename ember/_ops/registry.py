@@ -78,6 +78,40 @@ _SCALAR_ARRAY_OPS = frozenset([
     ("eq", None), ("ne", None), ("lt", None), ("le", None), ("gt", None), ("ge", None)])
 _scalar_arrays: dict = {}
 
+# NOTE [Half-precision arithmetic in float32]
+# torch's CPU kernels multiply and divide float16/bfloat16 in float32 ("opmath") and round
+# the result once, and a number, or a 0-d tensor that did not decide the result's dtype,
+# enters at float32 precision (torch reads a CPU scalar straight into opmath), where NumPy
+# rounds it to the half type first: ``x * 3.3`` rounds 3.3 to float16's 3.30078 and gives
+# another result for a third of the values (learnt by experiment against torch 2.13; its
+# add and sub round the number to the half type, as NumPy does). ``_opmath`` computes mul
+# and div as torch does; two half tensors of one dtype need nothing, NumPy's float16 loops
+# already compute in float32 and round once.
+_OPMATH = frozenset(("mul", "div"))
+_REDUCED_FLOATS = (np.dtype(np.float16), _dtype.bfloat16.np)
+
+
+def binary_opmath(name: str) -> bool:
+    return name in _OPMATH
+
+
+def _scalar_operand(x, out_np) -> bool:
+    """Whether ``x`` enters a half-precision op as a CPU scalar: a number, or a 0-d tensor of
+    another dtype."""
+    return not isinstance(x, Tensor) or (x._data.ndim == 0 and x._data.dtype != out_np)
+
+
+def _opmath(op, a, b, extra: tuple, out_np):
+    """``op`` of a and b (one a scalar operand, the other a tensor of the half type
+    ``out_np``) computed in float32 and rounded once, as NOTE [Half-precision arithmetic in
+    float32]; a number passes as a 0-d float32 array (what compile's tracer takes as a
+    number's array)."""
+    def opmath_value(x):
+        if isinstance(x, Tensor):
+            return x._data.astype(np.float32)
+        return np.asarray(x, np.float32)
+    return op.forward(np, opmath_value(a), opmath_value(b), *extra).astype(out_np)
+
 
 def _scalar_array(value, kind: type, dtype):
     """``value`` as a read-only 0-d array of ``dtype`` (NOTE [Scalar operands as arrays]),
@@ -108,7 +142,7 @@ class Op:
                  "save_idx", "saves_all", "no_inputs", "save_result", "saved_outputs",
                  "binary", "view", "jvp", "check", "multi", "needs", "kept", "arg_names",
                  "family", "real_formulas", "scalar_array", "layout_params", "replayed",
-                 "audited")
+                 "audited", "opmath")
 
     def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
                  check, multi, real_formulas=True):
@@ -166,6 +200,7 @@ class Op:
         # MulBackward1) takes the same path
         self.binary = nin <= 2 and promote == (0, 1)
         self.scalar_array = (name, node) in _SCALAR_ARRAY_OPS
+        self.opmath = binary_opmath(name)
         # The formulas' argument names (torch's: self, other, exponent, ...), for the
         # ``grad_fn._saved_<name>`` attributes.
         self.arg_names = ()
@@ -535,6 +570,11 @@ def _forward(op: Op, args: tuple) -> tuple:
                 # ``args[2]`` is add/sub's alpha (NOTE [Scalar operands as arrays])
                 cached = _scalar_arrays.get((bd, kb, compute_np))
                 bd = cached if cached is not None else _scalar_array(bd, kb, compute_np)
+            if op.opmath and compute_np.itemsize == 2 and compute_np in _REDUCED_FLOATS and (
+                    _scalar_operand(a, compute_np) or _scalar_operand(b, compute_np)):
+                r = _opmath(op, a, b, args[2:], compute_np)
+                return (r if out_np is None or r.dtype == out_np else r.astype(out_np),
+                        (a_is_t and a._requires_grad) or (b_is_t and b._requires_grad))
         try:
             n_args = len(args)
             if n_args == 2:
