@@ -297,3 +297,22 @@ def test_batch_norm_channel_columns_match_torch(shape, dtype, affine):
             [bn.weight.grad, bn.bias.grad] if affine else [])
     for e, t in zip(results[ember], results[torch]):
         assert_same(e, t)
+
+
+@pytest.mark.bitexact
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("affine", [False, True])
+def test_layer_norm_half_types_round_once_like_torch(dtype: str, affine: bool) -> None:
+    # torch normalises float16/bfloat16 in float32 and rounds the output, mean and rstd once
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 32)).astype(np.float32) * 3 + 1
+    w, b = rng.standard_normal((2, 32)).astype(np.float32)
+    outs = []
+    for lib in (torch, ember):
+        dt = getattr(lib, dtype)
+        args = (lib.tensor(w).to(dt), lib.tensor(b).to(dt)) if affine else (None, None)
+        outs.append([t.float().numpy() for t in lib.native_layer_norm(
+            lib.tensor(x).to(dt), (32,), *args, 1e-5)])
+    for t, e in zip(*outs):
+        assert t.shape == e.shape
+        assert (t == e).all(), f"{int((t != e).sum())} of {t.size} differ"

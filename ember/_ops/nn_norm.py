@@ -341,6 +341,13 @@ def _layer_norm_rows(x, weight, bias, k, eps):
 def _layer_norm(xp, x, weight, bias, k, eps):
     if _rows_kernel(x, weight, bias):
         return _layer_norm_rows(x, weight, bias, k, eps)
+    if x.dtype.itemsize == 2 and x.dtype.kind != "i" and x.dtype.kind != "u" and x.size and all(
+            p is None or p.dtype == x.dtype for p in (weight, bias)):
+        # float16/bfloat16: torch normalises in float32 and rounds each output once
+        def wide(a):
+            return None if a is None else a.astype(np.float32)
+        out, mean, invstd = _layer_norm_rows(wide(x), wide(weight), wide(bias), k, eps)
+        return out.astype(x.dtype), mean.astype(x.dtype), invstd.astype(x.dtype)
     axes = tuple(range(x.ndim - k, x.ndim))
     mean, invstd, _, centred = _moments(xp, x, axes, eps)
     out = _affine(xp, centred, invstd, weight, bias, x.shape[x.ndim - k:])
