@@ -26,7 +26,7 @@ import weakref
 
 from ember._backend import np
 from ember._ops.nn_conv import channels_last_format, format_of, in_format
-from ember._ops.registry import KEEP, defop, first_order
+from ember._ops.registry import KEEP, defop, first_order, reduced_float
 from ember._tensor import Tensor, make
 from ember.autograd import grad_mode
 
@@ -341,7 +341,7 @@ def _layer_norm_rows(x, weight, bias, k, eps):
 def _layer_norm(xp, x, weight, bias, k, eps):
     if _rows_kernel(x, weight, bias):
         return _layer_norm_rows(x, weight, bias, k, eps)
-    if x.dtype.itemsize == 2 and x.dtype.kind != "i" and x.dtype.kind != "u" and x.size and all(
+    if reduced_float(x.dtype) and x.size and all(
             p is None or p.dtype == x.dtype for p in (weight, bias)):
         # float16/bfloat16: torch normalises in float32 and rounds each output once
         def wide(a):

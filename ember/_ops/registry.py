@@ -88,7 +88,12 @@ _scalar_arrays: dict = {}
 # and div as torch does; two half tensors of one dtype need nothing, NumPy's float16 loops
 # already compute in float32 and round once.
 _OPMATH = frozenset(("mul", "div"))
-_REDUCED_FLOATS = (np.dtype(np.float16), _dtype.bfloat16.np)
+
+
+def reduced_float(dtype) -> bool:
+    """Whether a NumPy dtype is float16 or bfloat16 (by name: looking bfloat16's dtype up
+    would load its extension module, which ``import ember`` does not)."""
+    return dtype.itemsize == 2 and (dtype.kind == "f" or dtype.name == "bfloat16")
 
 
 def binary_opmath(name: str) -> bool:
@@ -570,7 +575,7 @@ def _forward(op: Op, args: tuple) -> tuple:
                 # ``args[2]`` is add/sub's alpha (NOTE [Scalar operands as arrays])
                 cached = _scalar_arrays.get((bd, kb, compute_np))
                 bd = cached if cached is not None else _scalar_array(bd, kb, compute_np)
-            if op.opmath and compute_np.itemsize == 2 and compute_np in _REDUCED_FLOATS and (
+            if op.opmath and compute_np.itemsize == 2 and reduced_float(compute_np) and (
                     _scalar_operand(a, compute_np) or _scalar_operand(b, compute_np)):
                 r = _opmath(op, a, b, args[2:], compute_np)
                 return (r if out_np is None or r.dtype == out_np else r.astype(out_np),
