@@ -393,18 +393,26 @@ def _scalar_function(outputs: tuple, out_tuple: bool, fn_name: str) -> None:
                            "contain a single element")
 
 
+def _scalar_jacobian(func, inputs, v, create_graph: bool, strict: bool, fn_name: str):
+    """What vhp and hvp share: the prepared inputs and ``v``, the function's one scalar
+    output and its Jacobian (with a graph), with torch's checks. Runs under grad mode."""
+    in_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+    inputs = _prepare(inputs, create_graph, need_graph=True)
+    v = _vector(v, inputs, in_tuple, create_graph, fn_name, _V_OF_INPUT)
+    out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
+                                   fn_name)
+    _check_requires_grad(outputs, "outputs", strict)
+    _scalar_function(outputs, out_tuple, fn_name)
+    jac = _grads_of(outputs, inputs, create_graph=True)
+    _check_requires_grad(jac, "jacobian", strict)
+    return in_tuple, inputs, v, out_tuple, outputs, jac
+
+
 def vhp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """Mirrors ``torch.autograd.functional.vhp``: (output, v^T H)."""
     with enable_grad():
-        in_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        v = _vector(v, inputs, in_tuple, create_graph, "vhp", _V_OF_INPUT)
-        out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
-                                       "vhp")
-        _check_requires_grad(outputs, "outputs", strict)
-        _scalar_function(outputs, out_tuple, "vhp")
-        jac = _grads_of(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict)
+        in_tuple, inputs, v, out_tuple, outputs, jac = _scalar_jacobian(
+            func, inputs, v, create_graph, strict, "vhp")
         with set_grad_enabled(create_graph or is_grad_enabled()):
             result = _zero_filled(_grads_of(jac, inputs, v, create_graph), inputs, strict,
                                   "double_back")
@@ -418,15 +426,8 @@ def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     from ember._ops.creation import zeros_like
 
     with enable_grad():
-        in_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        v = _vector(v, inputs, in_tuple, create_graph, "hvp", _V_OF_INPUT)
-        out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
-                                       "hvp")
-        _check_requires_grad(outputs, "outputs", strict)
-        _scalar_function(outputs, out_tuple, "hvp")
-        jac = _grads_of(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict)
+        in_tuple, inputs, v, out_tuple, outputs, jac = _scalar_jacobian(
+            func, inputs, v, create_graph, strict, "hvp")
         grad_jac = tuple(zeros_like(x).requires_grad_(True) for x in inputs)
         double_back = _grads_of(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict)
