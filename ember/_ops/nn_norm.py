@@ -456,6 +456,11 @@ def _grouped(shape: tuple, groups: int) -> tuple:
 
 
 def _group_norm(xp, x, weight, bias, groups, eps):
+    if reduced_float(x.dtype) and all(p is None or p.dtype == x.dtype for p in (weight, bias)):
+        # float16/bfloat16: torch normalises in float32 and rounds each output once
+        out, mean, invstd = _group_norm(xp, x.astype(np.float32), *(
+            None if p is None else p.astype(np.float32) for p in (weight, bias)), groups, eps)
+        return out.astype(x.dtype), mean.astype(x.dtype), invstd.astype(x.dtype)
     shape = x.shape
     grouped = x.reshape(_grouped(shape, groups))
     mean, invstd, _, centred = _moments(xp, grouped, (2,), eps)

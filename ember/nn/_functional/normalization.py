@@ -194,9 +194,18 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
         raise RuntimeError(
             f"Given normalized_shape={list(shape)}, expected input with shape "
             f"[*, {', '.join(str(s) for s in shape)}], but got input of size{list(input.shape)}")
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    if input.dtype in (_dtype.float16, _dtype.bfloat16):
+        # as torch: computed in float32 (eps float32's by default), weight included, and
+        # rounded to the input's type once (the result's node is ToCopyBackward0)
+        wide = input.to(_dtype.float32)
+        out = wide * (wide.pow(2).mean(axes, keepdim=True)
+                      + (_dtype.finfo(_dtype.float32).eps if eps is None else eps)).rsqrt()
+        if weight is not None:
+            out = out * weight.to(_dtype.float32)
+        return out.to(input.dtype)
     if eps is None:
         eps = _dtype.finfo(input.dtype).eps
-    axes = tuple(range(input.ndim - len(shape), input.ndim))
     out = input * (input.pow(2).mean(axes, keepdim=True) + eps).rsqrt()
     return out if weight is None else out * weight
 
