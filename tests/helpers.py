@@ -61,6 +61,21 @@ _TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 _torch_names_by_id: dict[int, list[tuple[str, str]]] = {}
 
 
+@contextlib.contextmanager
+def distribution_validation():
+    """Both libraries validate distributions' arguments, torch's default, inside; the
+    settings are restored after. torch's compiler turns its validation off for the whole
+    process once it loads, so another test file may have left it off."""
+    saved = [lib.distributions.Distribution._validate_args for lib in (torch, ember)]
+    for lib in (torch, ember):
+        lib.distributions.Distribution.set_default_validate_args(True)
+    try:
+        yield
+    finally:
+        for lib, value in zip((torch, ember), saved):
+            lib.distributions.Distribution.set_default_validate_args(value)
+
+
 def torch_namespace(path: str):
     """The torch module or class named by a dotted path such as ``"torch.linalg"``."""
     obj = torch

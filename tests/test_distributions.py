@@ -12,6 +12,7 @@ from tests.helpers import (
     check_gradcheck,
     check_op,
     check_raises_like,
+    distribution_validation,
     recording_compared,
     torch,
 )
@@ -22,12 +23,8 @@ def _validation_on():
     """Both libraries validate arguments, as torch does by default: torch's compiler turns
     torch's validation off for the whole process once it loads (another test file may have
     compiled something)."""
-    saved = [lib.distributions.Distribution._validate_args for lib in (torch, ember)]
-    for lib in (torch, ember):
-        lib.distributions.Distribution.set_default_validate_args(True)
-    yield
-    for lib, value in zip((torch, ember), saved):
-        lib.distributions.Distribution.set_default_validate_args(value)
+    with distribution_validation():
+        yield
 
 
 def _summary(lib, d, value, *, sample_shape=(4,), cdf=False, rsample=True, entropy=True,

@@ -16,6 +16,7 @@ from tests.helpers import (
     check_gradcheck,
     check_op,
     check_raises_like,
+    distribution_validation,
     recording_compared,
     torch,
 )
@@ -28,15 +29,10 @@ def _validation_on():
     """Both libraries validate arguments, as torch does by default; Wishart's warnings
     ("Singular sample detected." on every rsample, see NOTE [torch's Wishart retry]) are
     compared where they matter and silenced elsewhere."""
-    saved = [lib.distributions.Distribution._validate_args for lib in (torch, ember)]
-    for lib in (torch, ember):
-        lib.distributions.Distribution.set_default_validate_args(True)
-    with warnings.catch_warnings():
+    with distribution_validation(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Singular sample detected", UserWarning)
         warnings.filterwarnings("ignore", "Low df values detected", UserWarning)
         yield
-    for lib, value in zip((torch, ember), saved):
-        lib.distributions.Distribution.set_default_validate_args(value)
 
 
 def _D(lib):

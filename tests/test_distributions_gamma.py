@@ -17,6 +17,7 @@ from tests.helpers import (
     check_gradcheck,
     check_op,
     check_raises_like,
+    distribution_validation,
     examples,
     recording_compared,
     torch,
@@ -29,12 +30,8 @@ pytestmark = pytest.mark.skipif(torch is None, reason="needs torch as the oracle
 def _validation_on():
     """Both libraries validate arguments, as torch does by default (another test file may
     have compiled something, which turns torch's validation off)."""
-    saved = [lib.distributions.Distribution._validate_args for lib in (torch, ember)]
-    for lib in (torch, ember):
-        lib.distributions.Distribution.set_default_validate_args(True)
-    yield
-    for lib, value in zip((torch, ember), saved):
-        lib.distributions.Distribution.set_default_validate_args(value)
+    with distribution_validation():
+        yield
 
 
 def _D(lib):

@@ -21,6 +21,7 @@ from tests.helpers import (
     check_gradcheck,
     check_op,
     check_raises_like,
+    distribution_validation,
     recording_compared,
     torch,
 )
@@ -57,12 +58,8 @@ def _C(lib):
 @pytest.fixture(autouse=True)
 def _validation_on():
     """Both libraries validate arguments, torch's default (see test_distributions.py)."""
-    saved = [lib.distributions.Distribution._validate_args for lib in (torch, ember)]
-    for lib in (torch, ember):
-        lib.distributions.Distribution.set_default_validate_args(True)
-    yield
-    for lib, value in zip((torch, ember), saved):
-        lib.distributions.Distribution.set_default_validate_args(value)
+    with distribution_validation():
+        yield
 
 
 def _check(fn, shapes, **options):

@@ -105,6 +105,16 @@ def values(t: Tensor):
     return t._data if phys is None else phys.array
 
 
+def own_values(array, source):
+    """``array`` (made from the tensor array ``source``), or a copy where it shares
+    ``source``'s memory: an op parameter holds the values the op saw (see ``param``)."""
+    from ember._ops import registry  # registry imports this module
+
+    if np.may_share_memory(array, source) and not registry.arrays_followed():
+        return array.copy()
+    return array
+
+
 def param(t: Tensor, convert):
     """``convert(array, k)`` of ``t``'s data as an op parameter (``k`` leading dims are batch
     dims): a plain array for a plain tensor, a ``Batched`` for a batched one. The array is
@@ -113,13 +123,9 @@ def param(t: Tensor, convert):
     (torch raises its version error there; ember's backward uses the forward's values), but
     not while a mode records a program over the arrays it follows (``OpMode.follows_arrays``:
     compile's tracer must see the tensor's own array)."""
-    from ember._ops import registry  # registry imports this module
-
     phys = t.__dict__.get("_phys")
     source = t._data if phys is None else phys.array
-    array = convert(source, 0 if phys is None else len(phys.levels))
-    if np.may_share_memory(array, source) and not registry.arrays_followed():
-        array = array.copy()
+    array = own_values(convert(source, 0 if phys is None else len(phys.levels)), source)
     if phys is None:
         return shared(array)
     return Batched(array, phys.levels)

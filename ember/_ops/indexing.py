@@ -19,7 +19,7 @@ from __future__ import annotations
 from ember._backend import ndarray, np
 from ember._dtype import cpp_type_name, legacy_type_name, scalar_type_name
 from ember._ops import _promote, batching
-from ember._ops.registry import KEEP, arrays_followed, attach, defop, inplace, not_implemented, run
+from ember._ops.registry import KEEP, attach, defop, inplace, not_implemented, run
 from ember._tensor import Tensor, int_index, make, wrap_dim
 
 __all__ = [
@@ -676,10 +676,7 @@ def _index_array(k, shape: tuple, dim: int) -> tuple:
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     size = shape[dim]
     _check_bounds(arr, size, dim, IndexError, negative=True)
-    index = arr.astype(np.intp, copy=False)
-    if np.may_share_memory(index, arr) and not arrays_followed():
-        index = index.copy()  # the values the op saw (see ``batching.param``)
-    arr = index
+    arr = batching.own_values(arr.astype(np.intp, copy=False), arr)
     if batched:  # every sample's index (a parameter carrying them all)
         return (batching.Batched(arr, k._phys.levels),)
     return (arr,)

@@ -96,10 +96,6 @@ def reduced_float(dtype) -> bool:
     return dtype.itemsize == 2 and (dtype.kind == "f" or dtype.name == "bfloat16")
 
 
-def binary_opmath(name: str) -> bool:
-    return name in _OPMATH
-
-
 def _scalar_operand(x, out_np) -> bool:
     """Whether ``x`` enters a half-precision op as a CPU scalar: a number, or a 0-d tensor of
     another dtype."""
@@ -205,7 +201,7 @@ class Op:
         # MulBackward1) takes the same path
         self.binary = nin <= 2 and promote == (0, 1)
         self.scalar_array = (name, node) in _SCALAR_ARRAY_OPS
-        self.opmath = binary_opmath(name)
+        self.opmath = name in _OPMATH  # NOTE [Half-precision arithmetic in float32]
         # The formulas' argument names (torch's: self, other, exponent, ...), for the
         # ``grad_fn._saved_<name>`` attributes.
         self.arg_names = ()
