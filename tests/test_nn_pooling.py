@@ -369,3 +369,35 @@ def test_max_pool_backward_adds_into_zero_as_torch(dtype, kwargs):
     assert_same(found[ember], found[torch], rtol=0, atol=0)
     signs = [np.signbit(g.float().numpy()) for g in (found[ember], found[torch])]
     assert (signs[0] == signs[1]).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(nd=st.integers(1, 3), kernel=st.integers(1, 3), extra=st.integers(0, 2),
+       layout=st.sampled_from(["contiguous", "channels_last", "strided"]),
+       ceil_mode=st.booleans(), seed=st.integers(0, 1000))
+def test_max_pool_tiled_windows_ties_as_torch(nd, kernel, extra, layout, ceil_mode, seed):
+    """Windows that tile the input (stride = kernel): with many equal values and signed
+    zeros, the winner is the first maximum in row-major offset order and the value is the
+    winner's own (0.0 before -0.0 gives 0.0), as torch's; partial windows are dropped or,
+    under ceil_mode, kept; any input layout."""
+    rng = np.random.default_rng(seed)
+    size = tuple(kernel * int(rng.integers(1, 4)) + extra for _ in range(nd))
+    x = rng.integers(-2, 2, (2, 3) + size).astype(np.float32)
+    x[x == 0] = np.where(rng.random(int((x == 0).sum())) < 0.5, 0.0, -0.0)
+    fn = _f(f"max_pool{nd}d", kernel, ceil_mode=ceil_mode, return_indices=True)
+    got = {}
+    for lib in (torch, ember):
+        t = lib.tensor(x)
+        if layout == "channels_last" and nd == 2:
+            t = t.to(memory_format=lib.channels_last)
+        elif layout == "strided":
+            t = lib.tensor(np.repeat(x, 2, axis=-1))[..., ::2]
+        t.requires_grad_()
+        values, indices = fn(lib, t)
+        values.backward(lib.ones_like(values))
+        got[lib] = values, indices, t.grad
+    (ev, ei, eg), (tv, ti, tg) = got[ember], got[torch]
+    assert_same(ev, tv)
+    np.testing.assert_array_equal(np.signbit(ev.detach().numpy()), np.signbit(tv.detach().numpy()))
+    assert_same(ei, ti, what="indices")
+    assert_same(eg, tg, what="grad")

@@ -23,9 +23,11 @@ input's spatial dims: a per-output base plus a per-offset step, looked up by off
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
+from ember import _blas
 from ember._backend import np
 from ember._ops import batching
 from ember._ops.nn_conv import channels_last_format, format_of, in_format
@@ -209,7 +211,9 @@ def _running_max(xp, views: list, nan_rule: bool):
             xp.copyto(best, view, where=raise_)
         else:
             raise_ = view > best
-            xp.maximum(best, view, out=best)
+            # the view first: on equal values maximum gives its second operand, so the
+            # earlier winner's own value stays (torch's 0.0 before -0.0 gives 0.0)
+            xp.maximum(view, best, out=best)
         # offsets come in increasing order, so the winner so far is the largest offset that
         # raised the maximum: a running maximum of k * raised (much cheaper than a masked
         # write)
@@ -219,10 +223,66 @@ def _running_max(xp, views: list, nan_rule: bool):
     return best, arg
 
 
+def _contiguous_rows(xp, v):
+    """The 2-D view ``v`` (rows of contiguous elements) copied into a C-contiguous array,
+    each row moved as one item: NumPy copies a strided 2-D view one row per inner loop, which
+    costs a loop call per row when rows are a few elements long."""
+    rows, width = v.shape
+    if width == 1:
+        return xp.ascontiguousarray(v[:, 0])
+    wide = v.view(xp.dtype((xp.void, width * v.itemsize)))[:, 0]
+    return xp.ascontiguousarray(wide).view(v.dtype)
+
+
+def _tiled_views(xp, x, kernel: tuple, out: tuple) -> list:
+    """The views of ``_offset_views`` as C-contiguous arrays, for windows that tile the input
+    (stride = kernel, no padding or dilation): the last spatial dim's offsets are split by
+    one transposing copy ((rest, k) to (k, rest)), each earlier dim's by copying its rows as
+    whole items (``_contiguous_rows``). NumPy's copy of a strided offset view is a loop call
+    per output row, a few elements long on small images."""
+    n, c = x.shape[:2]
+    crop = tuple(o * k for o, k in zip(out, kernel))
+    if x.shape[2:] != crop:
+        x = x[(Ellipsis,) + tuple(slice(0, s) for s in crop)]
+    flat = xp.ascontiguousarray(x).reshape(-1, kernel[-1])
+    split = _blas.transposed_copy(flat.T) if xp is np else None
+    if split is None:
+        split = xp.ascontiguousarray(flat.T)
+    parts = [((j,), split[j]) for j in range(kernel[-1])]
+    for d in reversed(range(len(kernel) - 1)):
+        before = n * c * math.prod(crop[:d]) * out[d]
+        after = math.prod(out[d + 1:])
+        parts = [((i,) + offset, _contiguous_rows(xp, part.reshape(before, kernel[d], after)
+                                                   [:, i, :]))
+                 for offset, part in parts for i in range(kernel[d])]
+    parts.sort(key=lambda item: item[0])  # row-major offset order, as _offset_views
+    return [part.reshape((n, c) + tuple(out)) for _, part in parts]
+
+
 def _max_pool_forward(xp, x, kernel, stride, padding, dilation, ceil_mode):
     fmt = channels_last_format(x)
     values, indices = _max_pool_values(xp, x, kernel, stride, padding, dilation, ceil_mode)
     return in_format(values, fmt), in_format(indices, fmt)
+
+
+@functools.lru_cache(maxsize=64)
+def _index_parts(xp, spatial: tuple, kernel: tuple, stride: tuple, padding: tuple,
+                 dilation: tuple, out: tuple) -> tuple:
+    """(step per kernel offset, base per window) of the flat indices: index = base (the
+    window's start) + step (the offset), per dim, in the unpadded input's spatial strides
+    (NOTE [Max pooling by offsets]); read-only, kept per geometry (a training loop pools the
+    same shapes every step)."""
+    nd = len(kernel)
+    sizes = [math.prod(spatial[i + 1:]) for i in range(nd)]
+    steps = xp.array([sum(o[i] * dilation[i] * sizes[i] for i in range(nd))
+                      for o in itertools.product(*(range(k) for k in kernel))], xp.int64)
+    base = xp.zeros(out, xp.int64)
+    for i in range(nd):
+        shape = [1] * nd
+        shape[i] = out[i]
+        base = base + ((xp.arange(out[i]) * stride[i] - padding[i]) * sizes[i]).reshape(shape)
+    steps.flags.writeable = base.flags.writeable = False
+    return steps, base
 
 
 def _max_pool_values(xp, x, kernel, stride, padding, dilation, ceil_mode):
@@ -236,30 +296,26 @@ def _max_pool_values(xp, x, kernel, stride, padding, dilation, ceil_mode):
     lowest = _lowest(x.dtype)
     if padded:
         x = xp.pad(x, ((0, 0), (0, 0)) + tuple(zip(padding, right)), constant_values=lowest)
-    views = _offset_views(x, kernel, stride, dilation, out)
-    if stride[-1] > 1 and len(views) > 1:
-        # strided views make every pass of the running maximum a strided loop; one copy
-        # puts each view's elements side by side (the same values, in the same order)
-        views = list(xp.stack(views))
+    if not padded and stride == kernel and all(d == 1 for d in dilation) and len(kernel) > 0:
+        views = _tiled_views(xp, x, kernel, out)
+    else:
+        views = _offset_views(x, kernel, stride, dilation, out)
+        if stride[-1] > 1 and len(views) > 1:
+            # strided views make every pass of the running maximum a strided loop; one copy
+            # puts each view's elements side by side (the same values, in the same order)
+            views = list(xp.stack(views))
     values, arg = _running_max(xp, views, False)
     floating = x.dtype.kind in "fc"
     if floating and xp.isnan(values).any():
         values, arg = _running_max(xp, views, True)
-    # flat index = base (window start) + step (offset), per dim, as in NOTE [Max pooling by
-    # offsets]; spatial strides of the unpadded input
-    sizes = [math.prod(spatial[i + 1:]) for i in range(nd)]
-    steps = xp.array([sum(o[i] * dilation[i] * sizes[i] for i in range(nd))
-                      for o in itertools.product(*(range(k) for k in kernel))], xp.int64)
-    base = xp.zeros(out, xp.int64)
-    for i in range(nd):
-        shape = [1] * nd
-        shape[i] = out[i]
-        base = base + ((xp.arange(out[i]) * stride[i] - padding[i]) * sizes[i]).reshape(shape)
+    steps, base = _index_parts(xp, tuple(spatial), tuple(kernel), tuple(stride),
+                               tuple(padding), tuple(dilation), out)
     indices = xp.take(steps, arg)
     indices += base
     if padded:
         stuck = values == lowest
         if stuck.any():  # windows with nothing above the padding: the first inside position
+            sizes = [math.prod(spatial[i + 1:]) for i in range(nd)]
             first = xp.zeros(out, xp.int64)
             for i in range(nd):
                 start = xp.arange(out[i]) * stride[i] - padding[i]
