@@ -152,6 +152,8 @@ def _batch_norm(xp, x, weight, bias, running_mean, running_var, training, eps):
         columns = _channel_rows(x)
         if columns is not None:
             return _batch_norm_columns(*columns, x.shape, shape, weight, bias, eps)
+    if reduced_float(x.dtype) and x.size:
+        return _batch_norm_half(x, weight, bias, running_mean, running_var, training, eps)
     if training:
         mean, invstd, var, centred = _moments(xp, x, _batch_axes(x.ndim), eps)
     else:
@@ -161,6 +163,174 @@ def _batch_norm(xp, x, weight, bias, running_mean, running_var, training, eps):
         centred = x - mean
     out = _affine(xp, centred, invstd, weight, bias, shape)
     return out.astype(x.dtype, copy=False), mean, invstd, var
+
+
+# ---- batch norm of float16/bfloat16 -------------------------------------------------------
+#
+# NOTE [Half-precision batch norm]
+# torch's CPU batch norm of a float16/bfloat16 input computes in float32 and rounds its results
+# to the input's type; the parameters and running statistics are either all of the input's
+# type or all float32 (autocast's "mixed" case, whose saved mean and 1/std are float32 too).
+# Learnt by experiment against torch 2.13, step by step, each matching torch's bits on
+# thousands of random inputs:
+# - A C-ordered or channels-last input: the float32 mean and sum of squared deviations of each
+#   channel. The mean is saved rounded to the statistics' type, 1/std = 1/sqrt(sum / n + eps)
+#   in double; bfloat16 with bfloat16 parameters rounds the sum of squares to bfloat16 and
+#   divides it by n (rounded to bfloat16 too), and updates its running statistics in bfloat16,
+#   every operation rounded, where the other cases update them in float32 from the unrounded
+#   mean. The output is ``x * alpha + beta`` in one fused multiply-add (emulated in float64,
+#   where the product of a half value and a float32 is exact), ``alpha = invstd * weight`` and
+#   ``beta = bias - mean * alpha`` in float32 from the saved statistics (in evaluation from the
+#   running ones, 1/std in float32).
+# - Another layout (a transposed or sliced input): the mean rounded first and the squares taken
+#   from it, the running statistics updated in double, and the output ``((x - mean) * invstd)
+#   * weight + bias``, each operation rounded to the input's type unless the parameters are
+#   float32 (in evaluation 1/std too is computed so).
+# - The gradients, where the input and the gradient are both C-ordered or both channels-last:
+#   float32 sums of ``grad`` and ``grad * (x - mean)`` per channel, then ``((grad - sum / n) -
+#   (x - mean) * k) * invstd * weight`` (the subtraction of the product fused), ``k = dot *
+#   invstd**2 / n``, rounded once; in evaluation 1/std in double. Other layouts run the same
+#   formula one operation at a time, a result rounded to the input's type where torch's
+#   operands are of it (a bfloat16 gradient's sum too).
+# The one thing not torch's: its float32 sums are vectorised, rounding on the way in an order
+# of its own (and of the CPU's vector width); ember's are exact sums rounded once. A float32
+# result not rounded to the half type after (the mixed case's saved and running statistics
+# and weight and bias gradients) then differs from torch's in its last bit or few (measured:
+# the weight gradient in half to most channels, the running variance in a third, the mean and
+# bias gradient in a few in a hundred), and a half result where its value lands on a rounding
+# boundary: a few in 10,000 on random data, but up to a tenth of an input gradient that cancels
+# to rounding noise (a loss of ``out`` alone, such as ``out.pow(2).sum()``, whose exact input
+# gradient is zero).
+
+
+def _float32_sum(a, axes: tuple):
+    """The sum of a float32 array over ``axes`` (kept as size-1 dims), exact in float64 and
+    rounded once (NOTE [Half-precision batch norm])."""
+    return a.sum(axes, dtype=np.float64, keepdims=True).astype(np.float32)
+
+
+def _rounder(dtype):
+    """A float32 array rounded to ``dtype`` and back: one rounded operation of torch's."""
+    def rounded(a):
+        return a.astype(dtype).astype(np.float32)
+    return rounded
+
+
+def _unrounded(a):
+    return a
+
+
+def _half_layout(x) -> tuple:
+    """(the channels-last format of ``x`` or None, whether torch's kernels read ``x`` as dense:
+    C-ordered or channels-last)."""
+    fmt = channels_last_format(x)
+    return fmt, fmt is not None or x.flags.c_contiguous
+
+
+def _invstd(var, eps: float):
+    """1 / sqrt(var + eps) of a float32 array, computed in double as torch's ``InvStd``."""
+    with np.errstate(divide="ignore"):
+        return (1.0 / np.sqrt(var.astype(np.float64) + eps)).astype(np.float32)
+
+
+def _stat_dtype(x, params):
+    """The dtype of a half-type batch norm's statistics: its parameters' (float32 in the mixed
+    case), else the input's."""
+    for p in params:
+        if p is not None:
+            return p.dtype
+    return x.dtype
+
+
+def _batch_norm_half(x, weight, bias, running_mean, running_var, training, eps):
+    """Batch norm of a float16/bfloat16 input as torch's (NOTE [Half-precision batch norm]):
+    (out, mean, invstd, record), the statistics in the parameters' dtype. In training the
+    record holds what the running statistics update reads (see ``half_running_stats``), in
+    evaluation the running variance."""
+    half = x.dtype
+    stat = _stat_dtype(x, (weight, bias, running_mean, running_var))
+    mixed = stat != half
+    fmt, dense = _half_layout(x)
+    f32 = np.float32
+    shape = _affine_shape(x.ndim, x.shape[1])
+    wide = x.astype(f32)  # in the input's layout
+    if training:
+        axes = _batch_axes(x.ndim)
+        count = x.size // x.shape[1]
+        mean = _float32_sum(wide, axes) / f32(count)
+        if not dense:  # the squares are taken from the saved (rounded) mean
+            mean = mean.astype(stat).astype(f32)
+        centred = wide - mean
+        squares = _float32_sum(np.multiply(centred, centred, out=centred), axes)
+        if dense and not mixed and half != np.float16:
+            # bfloat16 throughout: the sum of squares rounded, divided by n rounded
+            squares = squares.astype(half)
+            divisor = f32(count).astype(half).astype(f32)
+            var = (squares.astype(f32) / divisor).astype(half)
+            save_mean = mean.astype(half)
+            save_invstd = _invstd(var, eps).astype(half)
+            record = np.stack([save_mean, squares])
+        else:
+            save_mean = mean.astype(stat)
+            save_invstd = _invstd(squares / f32(count), eps).astype(stat)
+            # float32 arithmetic from the unrounded mean; double from the saved one
+            record = np.stack([mean, squares]) if dense else np.stack(
+                [save_mean, squares]).astype(np.float64)
+        mean, invstd = save_mean.astype(f32), save_invstd.astype(f32)
+    else:
+        mean = running_mean.reshape(shape).astype(f32)
+        var = running_var.reshape(shape).astype(f32)
+        if dense or mixed:
+            invstd = f32(1) / np.sqrt(var + f32(eps))
+        else:
+            rounded = _rounder(half)
+            invstd = rounded(f32(1) / rounded(np.sqrt(rounded(var + f32(eps)))))
+        save_mean, save_invstd, record = mean.astype(stat), invstd.astype(stat), var.astype(stat)
+    w = None if weight is None else weight.reshape(shape).astype(f32)
+    b = None if bias is None else bias.reshape(shape).astype(f32)
+    if dense:
+        alpha = invstd if w is None else invstd * w
+        beta = (f32(0) if b is None else b) - mean * alpha
+        out = (x.astype(np.float64) * alpha + beta).astype(f32).astype(half)
+        return in_format(out, fmt), save_mean, save_invstd, record
+    rounded = _unrounded if mixed else _rounder(half)
+    out = rounded(rounded(wide - mean) * invstd)
+    if w is not None:
+        out = rounded(out * w)
+    if b is not None:
+        out = rounded(out + b)
+    return np.ascontiguousarray(out.astype(half)), save_mean, save_invstd, record
+
+
+def half_running_stats(record, running_mean, running_var, momentum: float, count: int) -> tuple:
+    """The running statistics after a half-type batch norm in training, from its ``record``
+    (NOTE [Half-precision batch norm]): its mean and sum of squared deviations stacked, in the
+    dtype the update runs in (bfloat16: each operation rounded to it). Returns (mean, var),
+    each None where that statistic is, in its dtype."""
+    f32 = np.float32
+    kind = record.dtype
+    mean, squares = record[0].reshape(-1), record[1].reshape(-1)
+    new_mean = new_var = None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind in (np.float32, np.float64):
+            rate = kind.type(momentum)
+            unbiased = (squares.astype(f32) / f32(count - 1)).astype(kind)
+            if running_mean is not None:
+                new_mean = rate * mean + (1 - rate) * running_mean.astype(kind)
+            if running_var is not None:
+                new_var = rate * unbiased + (1 - rate) * running_var.astype(kind)
+        else:
+            rounded = _rounder(kind)
+            rate = rounded(f32(momentum))
+            keep = rounded(f32(1) - rate)
+            if running_mean is not None:
+                new_mean = rounded(rate * mean.astype(f32)) + rounded(
+                    keep * running_mean.astype(f32))
+            if running_var is not None:
+                unbiased = rounded(squares.astype(f32) / rounded(f32(count - 1)))
+                new_var = rate * unbiased + rounded(keep * running_var.astype(f32))
+    return (None if new_mean is None else new_mean.astype(running_mean.dtype),
+            None if new_var is None else new_var.astype(running_var.dtype))
 
 
 _fused_sums: list = [None]  # NOTE [Fused batch norm backward]: (keys, sum_grad, sum_grad_xhat)
@@ -241,6 +411,100 @@ def _fused_input_grad(grads, input, weight, result) -> Tensor:
     return make(out.reshape(x.shape))
 
 
+# The per-channel sums of a half-type backward (NOTE [Half-precision batch norm]) for the
+# three formulas the engine calls with the same ``grads`` and ``result``, kept under weak
+# references to them as NOTE [Fused batch norm backward]'s sums.
+_half_sums: list = [None]  # (result[1], grads[0], (sum of grad, sum of grad * (x - mean)))
+
+
+def _half_backward_stats(grads, input, running_mean, running_var, training, eps,
+                         result) -> tuple:
+    """(the rounding of an operation on the input's type, that of one on the statistics'
+    type, mean, invstd, sum of grad, sum of grad * (x - mean), x - mean or None where the
+    sums were kept), the per-channel values float32 in (1, C, 1, ...), for this call of the
+    node."""
+    grad = grads[0]
+    x = input._data
+    half = x.dtype
+    save_mean = result[1]._data
+    mixed = save_mean.dtype != half
+    # torch's vectorised kernels take an input and a gradient both C-ordered or both
+    # channels-last, and compute in float32; the other kernel rounds each operation on the
+    # input's type (on the statistics', where those are of it)
+    fmt = channels_last_format(x)
+    dense = (x.flags.c_contiguous and grad._data.flags.c_contiguous) or (
+        fmt is not None and fmt == channels_last_format(grad._data))
+    rounded = _unrounded if dense else _rounder(half)
+    param_rounded = _unrounded if dense or mixed else rounded
+    f32 = np.float32
+    if training:
+        mean, invstd = save_mean.astype(f32), result[2]._data.astype(f32)
+    else:
+        mean = running_mean.reshape(save_mean.shape).astype(f32)
+        invstd = param_rounded(_invstd(running_var.reshape(save_mean.shape), eps))
+    entry = _half_sums[0]
+    if entry is not None and entry[0]() is result[1] and entry[1]() is grad:
+        return (rounded, param_rounded, mean, invstd) + entry[2] + (None,)
+    axes = _batch_axes(x.ndim)
+    g = grad._data.astype(f32)
+    sum_grad = _float32_sum(g, axes)
+    if not dense and half != np.float16:  # torch sums a bfloat16 gradient to bfloat16
+        sum_grad = rounded(sum_grad)
+    centred = param_rounded(x.astype(f32) - mean)
+    sums = (sum_grad, _float32_sum(param_rounded(centred * g), axes))
+    _half_sums[0] = (weakref.ref(result[1]), weakref.ref(grad), sums)
+    return (rounded, param_rounded, mean, invstd) + sums + (centred,)
+
+
+def _half_input_grad(grads, input, weight, running_mean, running_var, training, eps, result):
+    """The input gradient of a half-type batch norm (NOTE [Half-precision batch norm])."""
+    rounded, param_rounded, mean, invstd, sum_grad, dot, centred = _half_backward_stats(
+        grads, input, running_mean, running_var, training, eps, result)
+    f32 = np.float32
+    x = input._data
+    g = grads[0]._data.astype(f32)
+    if training:
+        if centred is None:
+            centred = param_rounded(x.astype(f32) - mean)
+        # n enters each of torch's divisions in the other operand's type (the sum of a
+        # bfloat16 gradient is of the input's type)
+        count = f32(x.size // x.shape[1])
+        k = rounded(param_rounded(param_rounded(rounded(dot) * invstd) * invstd)
+                    / param_rounded(count))
+        if rounded is _unrounded:
+            # one fused multiply-add (emulated in float64, where its product is exact)
+            out = ((g - sum_grad / count).astype(np.float64) - centred.astype(np.float64) * k
+                   ).astype(f32)
+        else:
+            if x.dtype != np.float16:
+                count = rounded(count)
+            out = rounded(rounded(g - rounded(sum_grad / count)) - rounded(centred * k))
+    else:
+        out = g
+    out = param_rounded(out * invstd)
+    if weight is not None:
+        out = param_rounded(out * weight._data.reshape(mean.shape).astype(f32))
+    return make(out.astype(x.dtype))
+
+
+def _half_weight_grad(grads, input, running_mean, running_var, training, eps, result):
+    stats = _half_backward_stats(grads, input, running_mean, running_var, training, eps,
+                                 result)
+    return make((stats[5] * stats[3]).astype(result[1]._data.dtype).reshape(-1))
+
+
+def _half_bias_grad(grads, input, running_mean, running_var, training, eps, result):
+    stats = _half_backward_stats(grads, input, running_mean, running_var, training, eps,
+                                 result)
+    return make(stats[4].astype(result[1]._data.dtype).reshape(-1))
+
+
+def _half_first_order(input) -> bool:
+    """Whether a backward formula takes the half-type kernels (NOTE [Half-precision batch
+    norm]): a first-order backward of a float16/bfloat16 input."""
+    return reduced_float(input._data.dtype) and input._data.size > 0 and first_order()
+
+
 def _batch_norm_normalised(input, running_mean, running_var, training, eps, result):
     # (xhat, invstd) in the layout of the input, the statistics as the backward needs them
     axes = _batch_axes(input.ndim)
@@ -261,6 +525,9 @@ def _batch_norm_input_grad(grads, input, weight, bias, running_mean, running_var
 
 def _batch_norm_input_grad_any(grads, input, weight, running_mean, running_var, training, eps,
                                result):
+    if _half_first_order(input):
+        return _half_input_grad(grads, input, weight, running_mean, running_var, training, eps,
+                                result)
     if _fused(training):
         return _fused_input_grad(grads, input, weight, result)
     grad = grads[0]
@@ -275,6 +542,8 @@ def _batch_norm_input_grad_any(grads, input, weight, running_mean, running_var, 
 
 def _batch_norm_weight_grad(grads, input, weight, bias, running_mean, running_var, training,
                             eps, result):
+    if _half_first_order(input):
+        return _half_weight_grad(grads, input, running_mean, running_var, training, eps, result)
     if _fused(training):
         return make(_first_order_sums(grads, input, result)[1].reshape(-1))
     xhat, _ = _batch_norm_normalised(input, running_mean, running_var, training, eps, result)
@@ -283,6 +552,8 @@ def _batch_norm_weight_grad(grads, input, weight, bias, running_mean, running_va
 
 def _batch_norm_bias_grad(grads, input, weight, bias, running_mean, running_var, training,
                           eps, result):
+    if _half_first_order(input):
+        return _half_bias_grad(grads, input, running_mean, running_var, training, eps, result)
     if _fused(training):
         return make(_first_order_sums(grads, input, result)[0].reshape(-1))
     return _sum_except(grads[0], (1,))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ember import _dtype
 from ember._backend import np
 from ember._ops import nn_norm
-from ember._ops.registry import run
+from ember._ops.registry import reduced_float, run
 from ember._tensor import Tensor
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
@@ -26,18 +26,66 @@ def _check_channels(name: str, tensor, channels: int) -> None:
 
 def _update_running(running_mean, running_var, mean, var, momentum: float, count: int,
                     by_instance: int = 0) -> None:
-    # running_var tracks the unbiased variance, as torch's does.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        unbiased = var * (count / (count - 1)) if count > 1 else var * np.inf
-    mean = mean.reshape(-1)
-    unbiased = unbiased.reshape(-1)
-    if by_instance:  # instance norm: the per-instance updates are averaged over the batch
-        mean = mean.reshape(by_instance, -1).mean(0)
-        unbiased = unbiased.reshape(by_instance, -1).mean(0)
-    if running_mean is not None:
-        _write(running_mean, (1 - momentum) * running_mean._data + momentum * mean)
-    if running_var is not None:
-        _write(running_var, (1 - momentum) * running_var._data + momentum * unbiased)
+    """Move the running statistics by ``momentum`` towards the batch's: ``mean`` and ``var``
+    are the batch norm's second and fourth results, the mean and biased variance (a half
+    type's record, NOTE [Half-precision batch norm]); running_var tracks the unbiased
+    variance, as torch's does. Instance norm (``by_instance`` samples) updates a copy per
+    sample and writes their average, as torch's composition does."""
+    old_mean = None if running_mean is None else running_mean._data
+    old_var = None if running_var is None else running_var._data
+    if by_instance:
+        old_mean = None if old_mean is None else np.tile(old_mean, by_instance)
+        old_var = None if old_var is None else np.tile(old_var, by_instance)
+    if var.ndim > mean.ndim:  # a half-type batch norm's record (NOTE [Half-precision batch norm])
+        new_mean, new_var = nn_norm.half_running_stats(var, old_mean, old_var, momentum, count)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            unbiased = var * (count / (count - 1)) if count > 1 else var * np.inf
+        new_mean = None if old_mean is None else (
+            (1 - momentum) * old_mean + momentum * mean.reshape(-1))
+        new_var = None if old_var is None else (
+            (1 - momentum) * old_var + momentum * unbiased.reshape(-1))
+    for buffer, new in ((running_mean, new_mean), (running_var, new_var)):
+        if buffer is not None:
+            _write(buffer, _sample_average(new, by_instance) if by_instance else new)
+
+
+def _sample_average(stats, samples: int):
+    """The average over ``samples`` of per-sample statistics laid end to end, in their dtype
+    (a half type's summed in float32 and rounded once, as torch's ``mean``)."""
+    rows = stats.reshape(samples, -1)
+    if not reduced_float(rows.dtype):
+        return rows.mean(0)
+    total = rows.astype(np.float32).sum(0, dtype=np.float64).astype(np.float32)
+    return (total / np.float32(samples)).astype(rows.dtype)
+
+
+def _check_dtypes(input: Tensor, weight, bias, running_mean, running_var,
+                  training: bool) -> None:
+    """torch's dtype rules for batch norm's parameters and running statistics: of the input's
+    dtype, or all float32 with a float16/bfloat16 input (torch's "mixed" case, decided by the
+    first one given)."""
+    params = (weight, bias, running_mean, running_var)
+    if input.dtype is not _dtype.float16 and input.dtype is not _dtype.bfloat16:
+        for t in params:
+            if t is not None and t.dtype is not input.dtype and input.dtype.itemsize > 2:
+                raise RuntimeError(
+                    f"expected scalar type {_dtype.scalar_type_name(input.dtype)} but found "
+                    f"{_dtype.scalar_type_name(t.dtype)}")
+        return
+    given = [t for t in params if t is not None]
+    if not given:
+        return
+    if given[0].dtype is not input.dtype:
+        if any(t.dtype is not _dtype.float32 for t in given):
+            raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+        return
+    # torch reads the running statistics first in training, the affine parameters in eval
+    order = (running_mean, running_var, weight, bias) if training else params
+    for t in order:
+        if t is not None and t.dtype is not input.dtype:
+            raise RuntimeError(f"expected scalar type {_dtype.scalar_type_name(input.dtype)} "
+                               f"but found {_dtype.scalar_type_name(t.dtype)}")
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -71,10 +119,7 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
     _check_channels("running_mean", running_mean, channels)
     _check_channels("running_var", running_var, channels)
-    for t in (weight, bias, running_mean, running_var):
-        if t is not None and t.dtype is not input.dtype and input.dtype.itemsize > 2:
-            raise RuntimeError(f"expected scalar type {_dtype.scalar_type_name(input.dtype)} "
-                               f"but found {_dtype.scalar_type_name(t.dtype)}")
+    _check_dtypes(input, weight, bias, running_mean, running_var, training)
     out, mean, _, var = run(
         nn_norm.BATCH_NORM, input, weight, bias,
         None if running_mean is None else running_mean._data,
@@ -104,14 +149,18 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
             raise ValueError("Expected more than 1 spatial element when training, got input "
                              f"size {size}")
     n, c = size[0], size[1]
-    flat = input.reshape((1, n * c) + tuple(size[2:]))
+    flat = input.contiguous().reshape((1, n * c) + tuple(size[2:]))
     if weight is not None:
         weight = weight.repeat(n)
     if bias is not None:
         bias = bias.repeat(n)
+    # the running statistics repeated per sample, as torch's (their dtype decides a half
+    # type's mixed case, NOTE [Half-precision batch norm])
+    tiled_mean = None if running_mean is None else np.tile(running_mean._data, n)
+    tiled_var = None if running_var is None else np.tile(running_var._data, n)
     if use_input_stats:
-        out, mean, _, var = run(nn_norm.BATCH_NORM, flat, weight, bias, None, None, True,
-                                float(eps))
+        out, mean, _, var = run(nn_norm.BATCH_NORM, flat, weight, bias, tiled_mean, tiled_var,
+                                True, float(eps))
         if running_mean is not None or running_var is not None:
             _update_running(running_mean, running_var, mean._data, var._data, momentum,
                             flat.numel() // (n * c) if n * c else 0, n)
@@ -119,8 +168,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
         if running_mean is None or running_var is None:
             raise RuntimeError("Expected running_mean and running_var to be defined when "
                                "use_input_stats is false")
-        out = run(nn_norm.BATCH_NORM, flat, weight, bias, np.tile(running_mean._data, n),
-                  np.tile(running_var._data, n), False, float(eps))[0]
+        out = run(nn_norm.BATCH_NORM, flat, weight, bias, tiled_mean, tiled_var, False,
+                  float(eps))[0]
     return out.view(size)
 
 
