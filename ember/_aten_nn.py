@@ -450,7 +450,10 @@ def native_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                     ("running_var", running_var)):
         _check_channels(name, t, channels)
-    if not training and (running_mean is None or running_var is None):
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither "
+                         "be None")
+    if not training and running_mean is None:
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
     out, mean, invstd, var = run(
         nn_norm.BATCH_NORM, input, weight, bias,

@@ -4,6 +4,7 @@ and reprs."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -585,3 +586,70 @@ def test_batch_norm_half_types_fused_multiply_add_like_torch(dtype, mixed):
         results[lib] = [y, x.grad]
     for name, e, t in zip(["out", "input grad"], results[ember], results[torch]):
         _assert_bits(e, t, name)
+
+
+_BN_STAT_ERRORS = [
+    # (input shape, running_mean, running_var, weight size, training)
+    ((4, 3), 3, None, None, True),
+    ((4, 3), None, 3, None, True),
+    ((4, 3), 3, None, None, False),
+    ((4, 3), None, 3, None, False),
+    ((4, 3), None, None, None, False),
+    ((4, 3), None, 3, 5, False),
+    ((4, 3), 3, None, 5, True),
+    ((4, 3), 5, None, None, True),
+    ((3,), 3, None, None, True),
+    ((3,), None, None, None, True),
+    ((3,), None, None, None, False),
+    ((3,), None, None, 3, True),
+]
+
+
+@pytest.mark.parametrize("shape,mean,var,weight,training", _BN_STAT_ERRORS)
+def test_batch_norm_running_stat_errors_as_torch(shape, mean, var, weight, training):
+    """torch's checks in its order: each running statistic's size (or, in evaluation, its
+    absence), the weight's size, the input's dims, then a lone running statistic."""
+    def call(lib):
+        return lib.nn.functional.batch_norm(
+            lib.ones(shape), None if mean is None else lib.zeros(mean),
+            None if var is None else lib.ones(var),
+            None if weight is None else lib.ones(weight), training=training)
+    check_raises_like(call)
+
+
+@pytest.mark.parametrize("mean,var,training", [(3, None, True), (None, 3, False)])
+def test_native_batch_norm_lone_running_stat_as_torch(mean, var, training):
+    def call(lib):
+        return lib.native_batch_norm(lib.ones(4, 3), None, None,
+                                     None if mean is None else lib.zeros(mean),
+                                     None if var is None else lib.ones(var), training, 0.1,
+                                     1e-5)
+    check_raises_like(call)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (0, 3, 2, 2)])
+def test_batch_norm_empty_batch_keeps_running_stats_as_torch(shape):
+    """An empty batch in training leaves the running statistics as they were (the batch
+    counter still moves) and gives zero affine gradients, without a NumPy warning."""
+    got = {}
+    for lib in (torch, ember):
+        bn = (lib.nn.BatchNorm1d if len(shape) == 2 else lib.nn.BatchNorm2d)(3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            y = bn(lib.ones(shape))
+        (y * 2).sum().backward()
+        got[lib] = (y, bn.running_mean, bn.running_var, bn.num_batches_tracked,
+                    bn.weight.grad, bn.bias.grad)
+    for e, t in zip(got[ember], got[torch]):
+        assert_same(e, t)
+
+
+def test_instance_norm_empty_batch_running_stats_as_torch():
+    # torch averages no per-sample statistics: nan
+    got = {}
+    for lib in (torch, ember):
+        norm = lib.nn.InstanceNorm1d(3, track_running_stats=True)
+        y = norm(lib.ones(0, 3, 4))
+        got[lib] = (y, norm.running_mean, norm.running_var)
+    for e, t in zip(got[ember], got[torch]):
+        assert_same(e, t)

@@ -49,7 +49,11 @@ def _moments(xp, x, axes: tuple, eps: float):
     """(mean, 1/std, biased variance) over ``axes``, kept as size-1 dims, and ``x - mean``
     (a fresh array the caller may overwrite)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = xp.mean(x, axis=axes, keepdims=True)
+        if any(x.shape[i] == 0 for i in axes):  # nan, without NumPy's empty-mean warning
+            mean = xp.full(tuple(1 if i in axes else s for i, s in enumerate(x.shape)),
+                           xp.nan, x.dtype)
+        else:
+            mean = xp.mean(x, axis=axes, keepdims=True)
         centred = x - mean
         # an empty reduction divides 0 by 0: nan, as the mean of nothing is
         var = _sum_of_products(centred, centred, axes) / math.prod(x.shape[i] for i in axes)
@@ -542,6 +546,8 @@ def _batch_norm_input_grad_any(grads, input, weight, running_mean, running_var, 
 
 def _batch_norm_weight_grad(grads, input, weight, bias, running_mean, running_var, training,
                             eps, result):
+    if not input._data.size:  # an empty batch: zeros (nothing multiplies the nan statistics)
+        return grads[0].new_zeros(input.shape[1:2])
     if _half_first_order(input):
         return _half_weight_grad(grads, input, running_mean, running_var, training, eps, result)
     if _fused(training):

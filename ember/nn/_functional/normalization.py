@@ -25,12 +25,18 @@ def _check_channels(name: str, tensor, channels: int) -> None:
 
 
 def _update_running(running_mean, running_var, mean, var, momentum: float, count: int,
-                    by_instance: int = 0) -> None:
+                    by_instance: int | None = None) -> None:
     """Move the running statistics by ``momentum`` towards the batch's: ``mean`` and ``var``
     are the batch norm's second and fourth results, the mean and biased variance (a half
     type's record, NOTE [Half-precision batch norm]); running_var tracks the unbiased
     variance, as torch's does. Instance norm (``by_instance`` samples) updates a copy per
-    sample and writes their average, as torch's composition does."""
+    sample and writes their average, as torch's composition does (the average of no
+    samples is nan)."""
+    if by_instance == 0:
+        for buffer in (running_mean, running_var):
+            if buffer is not None:
+                _write(buffer, np.full(buffer._data.shape, np.nan, buffer._data.dtype))
+        return
     old_mean = None if running_mean is None else running_mean._data
     old_var = None if running_var is None else running_var._data
     if by_instance:
@@ -109,22 +115,30 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 
 def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
                 eps) -> Tensor:
-    if input.ndim < 2:
-        raise RuntimeError(
-            f"Expected 2D or higher input to batch_norm (got {input.ndim}D input)")
-    channels = input.shape[1]
+    # torch's order: each running statistic (its size, or its absence in evaluation), the
+    # affine parameters' sizes, the input's dims, then a lone running statistic in training
+    channels = input.shape[1] if input.ndim > 1 else 0
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None:
+            _check_channels(name, t, channels)
+        elif not training:
+            raise RuntimeError(f"{name} must be defined in evaluation mode")
     _check_channels("weight", weight, channels)
     _check_channels("bias", bias, channels)
-    if not training and (running_mean is None or running_var is None):
-        raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
-    _check_channels("running_mean", running_mean, channels)
-    _check_channels("running_var", running_var, channels)
+    if input.ndim < 2:
+        top = max(input.ndim, 1)
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-top}, "
+                         f"{top - 1}], but got 1)")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither "
+                         "be None")
     _check_dtypes(input, weight, bias, running_mean, running_var, training)
     out, mean, _, var = run(
         nn_norm.BATCH_NORM, input, weight, bias,
         None if running_mean is None else running_mean._data,
         None if running_var is None else running_var._data, bool(training), float(eps))
-    if training and (running_mean is not None or running_var is not None):
+    # an empty batch leaves the running statistics as they are (torch's)
+    if training and running_mean is not None and input.numel():
         count = input.numel() // channels if channels else 0
         _update_running(running_mean, running_var, mean._data, var._data, momentum, count)
     return out
