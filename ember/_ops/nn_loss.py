@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ember._backend import np
 from ember._ops import registry
-from ember._ops.registry import KEEP, defop, first_order, run
+from ember._ops.registry import KEEP, defop, first_order, reduced_float, run
 from ember._tensor import Tensor, make
 
 
@@ -249,6 +249,8 @@ def _nll(xp, input, weight, target, reduction, ignore_index):
     batched = input.ndim > 1
     if not batched:
         input, target = input[None], target[None]
+    if reduced_float(input.dtype):
+        return _nll_half(xp, input, weight, target, reduction, ignore_index, batched)
     if weight is None and target.size and (target != ignore_index).all():
         # every target counts with weight 1 (the common case): the same sums as below,
         # without the weights
@@ -268,6 +270,84 @@ def _nll(xp, input, weight, target, reduction, ignore_index):
         return xp.asarray(total / w.sum(), input.dtype)
 
 
+# NOTE [nll_loss of float16/bfloat16]
+# torch's CPU nll_loss (and nll_loss2d) of a half type works in that type: each loss is
+# ``-(input * weight)`` rounded to it, and the sums over the batch (the losses' and the
+# weights') run a cascade of partial sums held in the half type (_cascade_sum); a target equal
+# to ignore_index is skipped, its turn to carry included. Without weights the total weight is
+# the count of kept targets, rounded to the half type. The gradient of "mean" divides the
+# incoming gradient by the total weight first and rounds it, then multiplies by -weight.
+# Learnt by experiment against torch 2.13, bit for bit; the order of the sums is fixed (no
+# SIMD), so nothing is left over.
+_CASCADE_LEVELS = 8
+
+
+def _round_to(values, dtype):
+    """float32 ``values`` rounded to the half ``dtype`` (and held in float32)."""
+    return values.astype(dtype).astype(np.float32)
+
+
+def _running_sums(values, lengths, dtype):
+    """The sum of each run of ``lengths`` consecutive ``values`` (float32), added one after
+    another in the half ``dtype`` from 0."""
+    order = np.argsort(-lengths, kind="stable")  # the longest first: the runs still going
+    starts = (np.cumsum(lengths) - lengths)[order]
+    ordered = lengths[order]
+    sums = np.zeros(len(lengths), np.float32)
+    for step in range(int(ordered[0]) if len(ordered) else 0):
+        going = int(np.searchsorted(-ordered, -step, side="left"))
+        sums[:going] = _round_to(sums[:going] + values[starts[:going] + step], dtype)
+    out = np.empty_like(sums)
+    out[order] = sums
+    return out
+
+
+def _cascade_sum(values, kept, dtype) -> float:
+    """torch's sum over a batch in the half ``dtype`` (NOTE [nll_loss of float16/bfloat16]):
+    element b is added to the first of ``_CASCADE_LEVELS`` partial sums, then, where b is a
+    multiple of step**(j + 1), partial sum j is added to the next and restarts from 0 (for
+    j = 0, 1, ... while that holds); at the end the partial sums are added from the first.
+    The step is 16 below 2**40 elements. Every addition rounds to the half type. ``kept``:
+    which elements take part (None: all)."""
+    n = values.size
+    power = max(4, (n - 1).bit_length() // _CASCADE_LEVELS)
+    index = np.arange(n) if kept is None else np.flatnonzero(kept.reshape(-1))
+    events = values.reshape(-1).astype(np.float32)[index]
+    partials = []
+    for level in range(_CASCADE_LEVELS - 1):
+        carries = index % (1 << (power * (level + 1))) == 0
+        run_of = np.cumsum(carries) - carries  # the runs end at each carry
+        lengths = np.bincount(run_of, minlength=int(carries.sum()) + 1)
+        sums = _running_sums(events, lengths, dtype)
+        partials.append(sums[-1] if lengths[-1] else np.float32(0))
+        events, index = sums[:-1], index[carries]
+    partials.append(_running_sums(events, np.array([events.size]), dtype)[0])
+    total = np.float32(0)
+    for partial in partials:
+        total = _round_to(np.float32(total + partial), dtype)
+    return float(total)
+
+
+def _nll_half_total_weight(w, valid, weighted: bool, dtype) -> float:
+    if weighted:
+        return _cascade_sum(w, valid, dtype)
+    return float(np.asarray(valid.sum()).astype(dtype))
+
+
+def _nll_half(xp, input, weight, target, reduction, ignore_index, batched):
+    w, safe = _nll_parts(xp, input, weight, target, ignore_index)
+    losses = -(_picked(xp, input, safe) * w)  # the product rounds to the half type
+    if reduction == "none":
+        return losses if batched else losses[0]
+    valid = target != ignore_index
+    total = _cascade_sum(losses, valid, input.dtype)
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = np.float32(total) / np.float32(
+                _nll_half_total_weight(w, valid, weight is not None, input.dtype))
+    return xp.asarray(total, input.dtype)
+
+
 def _nll_grad(grad, input, weight, target, reduction, ignore_index):
     data = input._data
     batched = data.ndim > 1
@@ -276,9 +356,15 @@ def _nll_grad(grad, input, weight, target, reduction, ignore_index):
     w, safe = _nll_parts(np, np.empty(shape, data.dtype), None if weight is None else
                          weight._data, tgt, ignore_index)
     if reduction == "mean":
-        total = w.sum()
-        # all targets ignored: torch's loss is nan, its gradient 0
-        w = w / total if total else w
+        if reduced_float(data.dtype):
+            # NOTE [nll_loss of float16/bfloat16]: the gradient divided by the total, rounded
+            total = _nll_half_total_weight(w, tgt != ignore_index, weight is not None,
+                                           data.dtype)
+            grad = grad / total if total else grad
+        else:
+            total = w.sum()
+            # all targets ignored: torch's loss is nan, its gradient 0
+            w = w / total if total else w
     coef = np.zeros(shape, data.dtype)
     if len(shape) == 2:
         coef[np.arange(len(safe)), safe] = -w

@@ -25,6 +25,7 @@ from ember._ops.registry import (
     defop,
     first_order,
     not_implemented,
+    reduced_float,
     run,
     saved_as,
 )
@@ -1244,6 +1245,8 @@ def _in_float32_if_half(fn):
 def _softmax(xp, x, dim):
     if x.size == 0:
         return x.copy()
+    if reduced_float(x.dtype):
+        return _softmax_half(x, dim)
     # Shifting by the largest element keeps exp finite; an infinite largest element gives
     # torch's nan.
     shifted = xp.exp(x - xp.amax(x, axis=dim, keepdims=True))
@@ -1264,17 +1267,212 @@ def _log_softmax(xp, x, dim):
         np.log(total, out=total)
         shifted -= total[:, None]
         return shifted
+    if reduced_float(x.dtype):
+        return _log_softmax_half(x, dim)
     shifted = x - xp.amax(x, axis=dim, keepdims=True)
     with np.errstate(divide="ignore"):
         return _c_ordered(xp, shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=dim,
                                                              keepdims=True)))
 
 
+# NOTE [Softmax of float16/bfloat16]
+# torch's CPU kernels compute softmax and log_softmax of float16/bfloat16 (and their
+# backwards) in float32 from the half inputs, but each kernel rounds some intermediates to
+# the half type and sums in its own order; all was learnt by experiment against torch 2.13
+# (AVX2 kernels), comparing candidate formulas with its results bit for bit on random
+# inputs. With ``d = x - max`` and ``s`` the sum along ``dim``, all in float32:
+# - log_softmax: the last dim's kernel rounds ``s`` to the half type and then ``log(s)``
+#   too, and gives ``d - log(s)``; along another dim nothing is rounded before the result.
+# - softmax: the last dim's kernel gives ``exp(d) * (1 / s)``; along another dim
+#   ``exp(d) / s``, except where its scalar loop runs (_softmax_scalar_positions), which
+#   divides ``exp(d)`` rounded to the half type.
+# - backwards: softmax's ``result * (grad - s)`` with ``s = sum(grad * result)``;
+#   log_softmax's ``grad - exp(result) * s`` with ``s = sum(grad)``, as one fused
+#   multiply-add. The half inputs' products are exact in float32.
+# - The sums: along the last dim, in the lanes of torch's vectors (_row_sum,
+#   _softmax_row_sum); along another dim, element after element (those kernels vectorise
+#   across the other dims).
+# Left over: torch's own exp and log are within 1 ulp of the correctly rounded float32
+# values ember computes (through float64), and its softmax kernels use a faster exp, so
+# about 1e-5 of the results (softmax's and the backwards' most) differ from torch's by 1 ulp
+# of the half type. torch dispatching to its AVX-512 kernels (16 lanes) sums along the last
+# dim in another order, which can change a last bit at a similar rate.
+_LANES = 8  # float32 lanes in a vector of torch's AVX2 kernels
+
+
+def _exp32(x):
+    """Correctly rounded float32 exp (through float64): nearer torch's than NumPy's float32
+    exp, whose last bit depends on the SIMD kernel NumPy dispatches to."""
+    return np.exp(x.astype(np.float64)).astype(np.float32)
+
+
+def _log32(x):
+    return np.log(x.astype(np.float64)).astype(np.float32)
+
+
+def _tree_lanes(acc):
+    """The sum of a vector's lanes (the last axis) as torch's horizontal add takes it: the
+    upper half onto the lower, until one lane is left (keeping the axis)."""
+    width = acc.shape[-1]
+    while width > 1:
+        width //= 2
+        acc = acc[..., :width] + acc[..., width:2 * width]
+    return acc
+
+
+def _sum_in_order(v, axis: int):
+    """The sum along ``axis``, element after element (keeping the axis): NumPy's reductions
+    may add in pairs, and its accumulate along an outer axis is slow."""
+    rows = np.moveaxis(v, axis, 0)
+    total = rows[0].copy()
+    for row in rows[1:]:
+        total += row
+    return np.expand_dims(total, axis)
+
+
+def _sum_vectors(v, width: int):
+    """Lane-wise sum of the whole ``width``-lane vectors of the last axis, one after the
+    other: (..., width)."""
+    whole = v.shape[-1] // width * width
+    chunks = v[..., :whole].reshape(v.shape[:-1] + (whole // width, width))
+    return _sum_in_order(chunks, -2)[..., 0, :]
+
+
+def _row_sum(v):
+    """Sums of the last axis of float32 ``v`` (keeping it) as torch's last-dim kernels of a
+    half type take them: vectors of 2 * _LANES half values read into two float32 vectors and
+    added lane-wise (a partial last one into its first lanes), the two vectors added, then
+    their lanes; a row shorter than one such vector has its two vectors added lane by lane,
+    then the lanes in order."""
+    n = v.shape[-1]
+    width = 2 * _LANES
+    if n < width:
+        lanes = v[..., :_LANES].copy()
+        if n > _LANES:
+            lanes[..., :n - _LANES] += v[..., _LANES:]
+        return _sum_in_order(lanes, -1)
+    acc = _sum_vectors(v, width)
+    rest = n % width
+    if rest:
+        acc[..., :rest] += v[..., n - rest:]
+    return _tree_lanes(acc[..., :_LANES] + acc[..., _LANES:])
+
+
+def _softmax_row_sum(v):
+    """Sums of the last axis of float32 ``v`` (keeping it) as torch's last-dim softmax of a
+    half type takes them, in float32 vectors: the whole vectors added lane-wise, their
+    lanes, then the remaining elements in order."""
+    rest = v.shape[-1] % _LANES
+    if rest == v.shape[-1]:
+        return _sum_in_order(v, -1)
+    total = _tree_lanes(_sum_vectors(v, _LANES))
+    for i in builtins.range(v.shape[-1] - rest, v.shape[-1]):
+        total = total + v[..., i:i + 1]
+    return total
+
+
+def _along(v, dim: int, last: bool):
+    """The sum along ``dim`` in the order of torch's half-type kernels, keeping the dim."""
+    return _row_sum(v) if last else _sum_in_order(v, dim)
+
+
+def _kernel_layout(x, dim):
+    """``(x, dim, last)`` as torch's kernels take them: C-ordered, a 0-d ``x`` a row of one
+    element; ``last``: whether torch runs its last dim's kernel."""
+    if x.ndim == 0:
+        return x.reshape(1), 0, True
+    return np.ascontiguousarray(x), dim, dim == x.ndim - 1
+
+
+def _softmax_scalar_positions(outer: int, inner: int):
+    """Where torch's softmax of a half type along a dim other than the last computes in its
+    scalar loop, as an (outer, 1, inner) mask. The kernel splits the outer * inner positions
+    into one equal run per thread (torch's thread count, ember.get_num_threads), each run
+    into its parts in one outer row, and takes each part in vectors of 2 * _LANES from its
+    start: the remainder runs the scalar loop."""
+    from ember._runtime import get_num_threads  # loads after the op tables
+
+    width = 2 * _LANES
+    if inner < width:  # no part holds a whole vector
+        return np.ones((outer, 1, inner), bool)
+    total = outer * inner
+    run = -(-total // builtins.min(get_num_threads(), total))
+    starts = np.union1d(np.arange(0, total, run), np.arange(0, total, inner))
+    lengths = np.diff(np.append(starts, total))
+    vector_ends = starts + lengths // width * width
+    return (np.arange(total) >= np.repeat(vector_ends, lengths)).reshape(outer, 1, inner)
+
+
+def _softmax_half(x, dim):
+    """softmax of a float16/bfloat16 array as torch's kernels compute it (NOTE [Softmax of
+    float16/bfloat16])."""
+    shape = x.shape
+    x, dim, last = _kernel_layout(x, dim)
+    x32 = x.astype(np.float32)
+    e = _exp32(x32 - x32.max(axis=dim, keepdims=True))
+    if last:
+        return (e * (np.float32(1) / _softmax_row_sum(e))).astype(x.dtype).reshape(shape)
+    scalar = _softmax_scalar_positions(math.prod(shape[:dim]), math.prod(shape[dim + 1:]))
+    scalar = scalar.reshape(shape[:dim] + (1,) + shape[dim + 1:])
+    rounded = np.where(scalar, e.astype(x.dtype).astype(np.float32), e)
+    return (rounded / _sum_in_order(e, dim)).astype(x.dtype)
+
+
+def _log_softmax_half(x, dim):
+    """log_softmax of a float16/bfloat16 array as torch's kernels compute it (NOTE [Softmax
+    of float16/bfloat16])."""
+    shape = x.shape
+    x, dim, last = _kernel_layout(x, dim)
+    x32 = x.astype(np.float32)
+    shifted = x32 - x32.max(axis=dim, keepdims=True)
+    total = _along(_exp32(shifted), dim, last)
+    if last:
+        log_total = _log32(total.astype(x.dtype)).astype(x.dtype).astype(np.float32)
+    else:
+        log_total = _log32(total)
+    return (shifted - log_total).astype(x.dtype).reshape(shape)
+
+
+def _half_backward(kernel, formula, grad: Tensor, result: Tensor, dim) -> Tensor:
+    """The gradient of a half type's softmax or log_softmax: ``kernel(grad, result, dim,
+    last)`` on float32 arrays rounded once (NOTE [Softmax of float16/bfloat16]); under
+    ``create_graph`` the ``formula`` in float32 ember ops, differentiable again (its sums in
+    NumPy's order)."""
+    dtype = result._data.dtype
+    if not first_order():
+        return formula(grad.float(), result.float(), dim).to(grad.dtype)
+    g, _, _ = _kernel_layout(grad._data.astype(np.float32), dim)
+    r, dim, last = _kernel_layout(result._data.astype(np.float32), dim)
+    return make(kernel(g, r, dim, last).astype(dtype).reshape(result._data.shape))
+
+
+def _softmax_grad_kernel(grad, result, dim, last):
+    return result * (grad - _along(grad * result, dim, last))
+
+
+def _log_softmax_grad_kernel(grad, result, dim, last):
+    # one rounding, as a fused multiply-add: the float64 product of float32 values is exact
+    return (grad - _exp32(result) * _along(grad, dim, last).astype(np.float64)).astype(
+        np.float32)
+
+
+def _softmax_grad_formula(grad, result, dim):
+    return result * (grad - (grad * result).sum(dim, keepdim=True))
+
+
+def _softmax_grad(grad, self, dim, result):
+    if reduced_float(result._data.dtype):
+        return _half_backward(_softmax_grad_kernel, _softmax_grad_formula, grad, result, dim)
+    return _softmax_grad_formula(grad, result, dim)
+
+
 SOFTMAX = defop(
     "softmax", node="SoftmaxBackward0", kind=KEEP, save=("result",),
-    forward=_in_float32_if_half(_softmax),
-    backward=lambda grad, self, dim, result: result * (
-        grad - (grad * result).sum(dim, keepdim=True)))
+    forward=_softmax, backward=_softmax_grad)
+
+
+def _log_softmax_grad_formula(grad, result, dim):
+    return grad - result.exp() * grad.sum(dim, keepdim=True)
 
 
 def _log_softmax_grad(grad, self, dim, result):
@@ -1287,12 +1485,15 @@ def _log_softmax_grad(grad, self, dim, result):
         e = np.exp(r)
         e *= total
         return make(np.subtract(g, e))
-    return grad - result.exp() * grad.sum(dim, keepdim=True)
+    if reduced_float(r.dtype):
+        return _half_backward(_log_softmax_grad_kernel, _log_softmax_grad_formula, grad,
+                              result, dim)
+    return _log_softmax_grad_formula(grad, result, dim)
 
 
 LOG_SOFTMAX = defop(
     "log_softmax", node="LogSoftmaxBackward0", kind=KEEP, save=("result",),
-    forward=_in_float32_if_half(_log_softmax), backward=_log_softmax_grad)
+    forward=_log_softmax, backward=_log_softmax_grad)
 
 
 def _softmax_input(kernel: str, input: Tensor, dim: int, dtype) -> tuple:
