@@ -288,9 +288,42 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
 # ---- prod -----------------------------------------------------------------------------
 
 
+# NOTE [prod of float16/bfloat16]
+# torch's prod of a half type multiplies in that type, one element after another along the
+# reduced dim, each product rounded to it: always along an outer dim (its kernel vectorises
+# across the others), and along the last dim (or over all elements) when fewer than 64 are
+# multiplied; longer inner products take a vectorised order that ember does not follow (it
+# then multiplies in float32 and rounds once). The gradient without zeros is ``grad *
+# (result / self)`` in the half type. Learnt by experiment against torch 2.13, bit for bit.
+_HALF_PROD_SEQUENTIAL = 64
+
+
+def _prod_half(x, dims, keepdim):
+    """x's product along ``dims`` (None or one dim) as NOTE [prod of float16/bfloat16], or
+    None where ember does not follow torch's order."""
+    if dims is None:
+        moved, dim = x.reshape(-1), 0
+    else:
+        moved, dim = x, dims[0]
+    n = moved.shape[dim] if moved.ndim else 1
+    if moved.ndim == 0 or x.size == 0 or (
+            n >= _HALF_PROD_SEQUENTIAL and dim == moved.ndim - 1):
+        return None
+    r = np.take(moved, 0, axis=dim)
+    for i in range(1, n):
+        r = r * np.take(moved, i, axis=dim)  # NumPy's half product rounds as torch's
+    if keepdim:
+        r = np.expand_dims(r, tuple(range(x.ndim)) if dims is None else dims[0])
+    return np.ascontiguousarray(r) if np.ndim(r) else np.asarray(r, x.dtype)
+
+
 def _prod(xp, x, dims, keepdim, out_np):
     # ``out_np`` is None unless ``dtype=`` chose it: the result dtype is then derived here,
     # from the input the op modes passed on (autocast's float32 cast stays float32)
+    if reduced_float(x.dtype) and (out_np is None or out_np == x.dtype):
+        r = _prod_half(x, dims, keepdim)
+        if r is not None:
+            return r
     r = xp.multiply.reduce(x, axis=dims, keepdims=keepdim, dtype=_accumulator(x))
     return xp.asarray(r).astype(_int64_if_integral(x) if out_np is None else out_np,
                                 copy=False)
@@ -347,6 +380,8 @@ def _prod_backward(grad, self, dims, keepdim, out_np, result):
     shape = self._data.shape
     grad = expand_back(grad, shape, dims, keepdim)
     if not (self._data == 0).any():
+        if reduced_float(self._data.dtype):  # NOTE [prod of float16/bfloat16]
+            return grad * (expand_back(result, shape, dims, keepdim) / self)
         return grad * expand_back(result, shape, dims, keepdim) / self
     if dims is None:
         others = run(PROD_OTHERS, self.reshape(-1), 0).reshape(shape)
@@ -549,6 +584,12 @@ def _var(xp, x, dims, correction, keepdim, shape):
 
 
 def _std(xp, x, dims, correction, keepdim, shape):
+    if reduced_float(x.dtype):
+        # torch takes the root of the float32 variance and rounds once; its gradient (the
+        # formula below, in the half type) then matches torch's bit for bit (learnt by
+        # experiment against torch 2.13)
+        return xp.sqrt(_var(xp, x.astype(np.float32), dims, correction, keepdim,
+                            shape)).astype(x.dtype)
     return xp.sqrt(_var(xp, x, dims, correction, keepdim, shape))
 
 
@@ -657,7 +698,16 @@ def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: boo
 # ---- norm -----------------------------------------------------------------------------
 
 
+# NOTE [vector_norm of float16/bfloat16]
+# torch's vector norm of a half type is computed in float32 from the half values and rounded
+# once (the powers, the sum and the root); its gradient is composed of ops in the half type,
+# each rounded to it, which ember's ops of half types do too. For p = 2 that is ``grad *
+# (self / norm)`` (0 where the norm is 0), where the float formula multiplies ``self`` last;
+# for the other p the float formulas are already torch's order. Learnt by experiment against
+# torch 2.13, bit for bit on random inputs. Left over: the float32 sum's order is NumPy's.
 def _vector_norm(xp, x, p, dims, keepdim):
+    if reduced_float(x.dtype):
+        return _vector_norm(xp, x.astype(np.float32), p, dims, keepdim).astype(x.dtype)
     a = xp.abs(x)
     acc = _accumulator(a)
     if p == 2:
@@ -687,6 +737,8 @@ def _norm_backward(grad, self, p, dims, keepdim, result):
         return grad * self.sign()
     result = expand_back(result, shape, dims, keepdim)
     if p == 2:
+        if reduced_float(self._data.dtype):  # NOTE [vector_norm of float16/bfloat16]
+            return grad * where(result == 0, 0.0, self / result)
         return self * where(result == 0, 0.0, grad / result)
     if math.isinf(p):
         # ties share the gradient; a nan result has no equal element and gets none
@@ -738,7 +790,28 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
 # ---- logsumexp ------------------------------------------------------------------------
 
 
+# NOTE [logsumexp of float16/bfloat16]
+# torch's logsumexp of a half type is composed of ops in that type: with ``m`` the largest
+# element (0 where it is infinite), ``exp(x - m)`` rounded to the half type (after the
+# difference, rounded too), their sum accumulated in float32 and rounded, its log rounded,
+# and ``m`` added (learnt by experiment against torch 2.13, bit for bit on random inputs).
+# Its gradient ``grad * (self - result).exp()`` then matches torch's as ember's ops of half
+# types round as torch's do. Left over: the float32 sum's order is NumPy's, and the exp and
+# log are rounded from float64 where torch rounds its float32 values.
+def _logsumexp_half(x, dims, keepdim):
+    dtype = x.dtype
+    shift = np.amax(x, axis=dims, keepdims=True)
+    shift = np.where(np.isinf(shift), 0, shift).astype(dtype)
+    exps = np.exp((x - shift).astype(np.float64)).astype(dtype)
+    total = np.add.reduce(exps, axis=dims, keepdims=True, dtype=np.float32).astype(dtype)
+    with np.errstate(divide="ignore"):
+        r = np.log(total.astype(np.float64)).astype(dtype) + shift
+    return r if keepdim else r.reshape(np.add.reduce(x, axis=dims).shape)
+
+
 def _logsumexp(xp, x, dims, keepdim):
+    if reduced_float(x.dtype) and x.size:
+        return _logsumexp_half(x, dims, keepdim)
     if x.size == 0:
         with np.errstate(divide="ignore"):
             return xp.log(xp.add.reduce(xp.exp(x), axis=dims, keepdims=keepdim))
