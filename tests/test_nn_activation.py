@@ -87,8 +87,11 @@ def test_dim_rows(row, shape):
 @pytest.mark.parametrize("row", ROWS + DIM_ROWS, ids=repr)
 def test_gradcheck(row):
     # Inputs kept off the kinks (0, +-0.4, +-0.5, ...) where the finite difference straddles.
-    check_gradcheck(row.fn, [(3, 4)], low=0.55, high=1.9)
-    check_gradcheck(row.fn, [(3, 4)], low=-1.9, high=-0.55)
+    # torch cannot differentiate hardsigmoid's backward kernel (its node is NotImplemented),
+    # nor can ember: tests/test_half_grads.py checks the error
+    gradgrad = row.name != "hardsigmoid"
+    check_gradcheck(row.fn, [(3, 4)], low=0.55, high=1.9, gradgrad=gradgrad)
+    check_gradcheck(row.fn, [(3, 4)], low=-1.9, high=-0.55, gradgrad=gradgrad)
 
 
 # Functions taking the extreme values; gelu is left out of float32 +inf (torch's vectorised

@@ -34,6 +34,7 @@ from ember._ops.registry import (
     attach,
     defop,
     not_implemented,
+    reduced_float,
     run,
     saved_as,
     saved_output,
@@ -274,8 +275,27 @@ DIV = defop(
               lambda grad, self, other: -grad * ((self / other) / other)))
 
 
+def _floor_divide_half(xp, self, other, dt):
+    """Python's floor division of float16/bfloat16 operands rounded to ``dt`` after each step,
+    as torch's half kernel computes it (NumPy's float16 loop computes it in float32 and rounds
+    once, which differs in about one quotient in 200)."""
+    a = xp.asarray(self, dt)
+    b = xp.asarray(other, dt)
+    one = xp.asarray(1, dt)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mod = xp.fmod(a, b)
+        quotient = (a - mod) / b
+        quotient = xp.where((mod != 0) & ((b < 0) != (mod < 0)), quotient - one, quotient)
+        floor = xp.floor(quotient)
+        floor = xp.where(quotient - floor > xp.asarray(0.5, dt), floor + one, floor)
+        exact = a / b
+        floor = xp.where(quotient == 0, xp.copysign(xp.zeros_like(exact), exact), floor)
+        return xp.where(b == 0, exact, floor).astype(dt, copy=False)
+
+
 def _div_rounded(xp, self, other, mode):
-    kind = xp.result_type(self, other).kind
+    dt = xp.result_type(self, other)
+    kind = dt.kind
     if kind in "biu":  # integer division: bool refused, a zero divisor is torch's error
         if kind == "b":
             raise _unsupported(f"div_{mode}_cpu", np.dtype(bool))
@@ -283,8 +303,11 @@ def _div_rounded(xp, self, other, mode):
                 else other == 0):
             raise RuntimeError("ZeroDivisionError")
     if mode == "floor":
+        if dt.itemsize == 2 and kind in "fV":
+            return _floor_divide_half(xp, self, other, dt)
         return xp.floor_divide(self, other)  # Python's floor division, as torch's
-    if xp.result_type(self, other).kind == "f":
+    if kind == "f" or _is_bfloat16(dt):
+        # a half quotient is rounded before it is truncated, as torch's half kernel does
         return xp.trunc(xp.true_divide(self, other))
     quotient = xp.floor_divide(self, other)
     inexact = (xp.remainder(self, other) != 0) & ((xp.less(self, 0)) != (xp.less(other, 0)))
@@ -420,6 +443,47 @@ def _half_in_float64(fn):
     return _half_via(fn, np.float64)
 
 
+# NOTE [Backward kernels]: torch computes the gradients of many elementwise ops in a kernel of
+# their own (``tanh_backward``, ``sigmoid_backward``, ``silu_backward``, ``elu_backward``, ...),
+# not as a sequence of ops; ember gives each such kernel one op record whose node carries the
+# second derivatives under torch's name (``TanhBackwardBackward0``). What the kernels compute,
+# learnt by running torch 2.13 on many inputs and comparing bits:
+# - float16 and bfloat16 are computed in float32 and rounded once (sigmoid_backward's float16,
+#   which rounds after each step, and glu_backward, which rounds the sigmoid, excepted);
+# - the compiled float32 arithmetic contracts a product and a sum into one fused multiply-add
+#   (silu_backward's ``x * (1 - s) + 1``, tanh_backward's ``1 - y * y``): ``fma32`` computes
+#   it through float64, where the product of two float32 values is exact;
+# - their exp, log1p and tanh are SLEEF's vectorised functions, within an ulp of the correctly
+#   rounded float32 value and nearly always equal to it: ``float32_of`` takes the correctly
+#   rounded value (computed in float64, so the same on every CPU, NOTE [Half math on every
+#   CPU]), but for tanh, which is exactly +-1 from 8.66 on (nn_activation's ``_tanh32``). The
+#   few float32 values where SLEEF's differ change a half-precision gradient in about one
+#   element in 10^5 (where a sum cancels); the elements a vectorised loop leaves to its scalar
+#   tail (the last ``n % 32`` of a contiguous half tensor, on AVX2) use the C library's
+#   functions instead, which ember does not single out either.
+# float32 and float64 inputs take the same formulas in torch's order with NumPy's own
+# functions, unfused: the float32 paths are hot, and NumPy's float64 exp costs four times its
+# float32 one (on AVX2), an emulated fused multiply-add ten times a product. Their gradients
+# are torch's bits where no function value or fused step decides them (hardswish,
+# hardsigmoid, elu's result form, sigmoid), within an ulp or so elsewhere, as before.
+
+
+def fma32(a, b, c):
+    """``a * b + c`` of float32 operands rounded once to float32, as a fused multiply-add (NOTE
+    [Backward kernels]): the float64 product is exact, and the float64 sum's own rounding
+    changes the float32 result only on an exact float32 tie, which no float32 operands of
+    these kernels' magnitudes reach."""
+    r = np.multiply(a, b, dtype=np.float64)
+    r += c
+    return r.astype(np.float32)
+
+
+def float32_of(ufunc, x):
+    """``ufunc`` (exp, log1p, tanh, ...) of a float32 array, correctly rounded (NOTE [Backward
+    kernels])."""
+    return ufunc(x, dtype=np.float64).astype(np.float32)
+
+
 EXP = _unary("exp", "ExpBackward0", _half_in_float64(lambda xp, x: xp.exp(x)),
              lambda grad, self, result: grad * result, ("result",))
 LOG = _unary("log", "LogBackward0", _half_in_float64(lambda xp, x: xp.log(x)),
@@ -453,8 +517,42 @@ SINH = _unary("sinh", "SinhBackward0", _half_in_float64(lambda xp, x: xp.sinh(x)
               lambda grad, self: grad * self.cosh(), (0,))
 COSH = _unary("cosh", "CoshBackward0", _half_in_float64(lambda xp, x: xp.cosh(x)),
               lambda grad, self: grad * self.sinh(), (0,))
-TANH = _unary("tanh", "TanhBackward0", _half_in_float64(lambda xp, x: xp.tanh(x)),
-              lambda grad, self, result: grad * (1 - result * result), ("result",))
+
+
+def _tanh_backward(xp, grad_output, output):
+    # torch's tanh_backward kernel: g * (1 - y * y) (NOTE [Backward kernels]), for a half y in
+    # float32, where y * y is exact (so torch's fused 1 - y * y is this one)
+    dt = output.dtype
+    if dt.itemsize == 2:
+        y = output.astype(np.float32)
+        y *= y
+        np.subtract(1, y, out=y)
+        y *= grad_output
+        return y.astype(dt)
+    one = _scalar_arrays.get((1, int, dt))  # NOTE [Scalar operands as arrays]
+    if one is None:
+        one = _scalar_array(1, int, dt)
+    return grad_output * (one - output * output)
+
+
+# torch's TanhBackward0 runs one kernel, ``tanh_backward(grad, result)``, whose own node
+# (TanhBackwardBackward0) carries the second derivatives (NOTE [Backward kernels]); a complex
+# gradient keeps the composed formula, as sigmoid's does.
+TANH_BACKWARD = defop(
+    "tanh_backward", node="TanhBackwardBackward0", nin=2,
+    save={0: (1,), 1: (0, 1)}, forward=_tanh_backward,
+    backward=(lambda grad, grad_output, output: run(TANH_BACKWARD, grad, output),
+              lambda grad, grad_output, output: -2 * output * grad * grad_output))
+
+
+def _tanh_grad(grad, self, result):
+    if result._data.dtype.kind == "c":
+        return grad * (1 - result * result)
+    return run(TANH_BACKWARD, grad, result)
+
+
+TANH = _unary("tanh", "TanhBackward0", _half_in_float64(lambda xp, x: xp.tanh(x)), _tanh_grad,
+              ("result",))
 
 
 def _sigmoid(xp, x):
@@ -492,8 +590,28 @@ def _sigmoid_grad(grad, self, result):
     return run(SIGMOID_BACKWARD, grad, result)
 
 
-SIGMOID = _unary("sigmoid", "SigmoidBackward0", _half_via(_sigmoid), _sigmoid_grad,
-                 ("result",))
+def _sigmoid_of_half(xp, x):
+    """torch's float32 sigmoid of a half tensor's values (a float32 array), 1 / (1 + e^-x) with
+    e^-x correctly rounded to float32 (NOTE [Backward kernels]; NumPy's float32 exp is not, and
+    depends on the CPU: two float16 sigmoids near a tie rounded otherwise with it)."""
+    with np.errstate(over="ignore"):
+        e = float32_of(np.exp, -x)
+    e += 1
+    return 1 / e
+
+
+def _sigmoid_forward(xp, x):
+    if x.dtype.itemsize == 2:  # float16 or bfloat16 (integers were cast to float)
+        return _sigmoid_of_half(xp, x.astype(np.float32)).astype(x.dtype)
+    return _sigmoid(xp, x)
+
+
+# NOTE [Specialised forwards]
+_sigmoid_forward.specialize = lambda xp, x: _sigmoid_forward if x.dtype.itemsize == 2 \
+    else _sigmoid
+
+
+SIGMOID = _unary("sigmoid", "SigmoidBackward0", _sigmoid_forward, _sigmoid_grad, ("result",))
 ABS = _unary("abs", "AbsBackward0", lambda xp, x: xp.absolute(x),
              lambda grad, self: grad * self.sgn(), (0,), kind=KEEP,
              check=_refuse_bool('"abs_cpu" not implemented for \'Bool\'', NotImplementedError))
@@ -508,9 +626,11 @@ def _sign(xp, x):
 
 SIGN = _unary("sign", "SignBackward0", _sign, _zero_grad, (), kind=KEEP)
 def _threshold_backward(xp, grad_output, self, threshold):
-    # laid out like ``self`` (channels_last stays so), as torch's kernel lays it out
-    return _mf.relayout(self, select(self <= threshold, grad_output.dtype.type(0),
-                                     grad_output), None)
+    # laid out like ``self`` (channels_last stays so), as torch's kernel lays it out; a half
+    # input meets the threshold in float32, as torch's kernel compares (ReLU's 0 is exact)
+    x = self.astype(np.float32) if reduced_float(self.dtype) and threshold != 0 else self
+    return _mf.relayout(self, select(x <= threshold, grad_output.dtype.type(0), grad_output),
+                        None)
 
 
 # torch's ReluBackward0 runs one kernel, ``threshold_backward(grad, result, 0)``, whose own
@@ -1006,7 +1126,7 @@ SGN = defop("sgn", node="SgnBackward0", kind=KEEP, save=(0, "result"), forward=_
 # ---- powers and exponentials ----------------------------------------------------------
 
 EXP2 = _unary("exp2", "Exp2Backward0", _half_in_float64(lambda xp, x: xp.exp2(x)),
-              lambda grad, self, result: grad * (result * _LN2), ("result",))
+              lambda grad, self, result: grad * result * _LN2, ("result",))
 
 # ---- special functions ----------------------------------------------------------------
 
@@ -1037,9 +1157,12 @@ def _sinc(xp, x):
 
 
 def _sinc_backward(grad, self):
+    # torch's order: pi x cos(pi x) - sin(pi x) over pi x^2 as (x * x) * pi, times grad; 0
+    # where x * x is 0 (underflowing for tiny x too, whose 0 / 0 would be nan)
     scaled = self * math.pi
-    slope = (scaled * scaled.cos() - scaled.sin()) / (scaled * self)
-    return where(self == 0, 0.0, slope) * grad
+    square = self * self
+    slope = (scaled * scaled.cos() - scaled.sin()) / (square * math.pi)
+    return where(square == 0, 0.0, grad * slope)
 
 
 SINC = _unary("sinc", "SincBackward0", _sinc, _sinc_backward, (0,))
@@ -1085,11 +1208,25 @@ NAN_TO_NUM = defop("nan_to_num", node="NanToNumBackward0", kind=KEEP, save=(0,),
 # ---- two-input math -------------------------------------------------------------------
 
 
+def _atan2_reciprocal(self, other):
+    # torch's 1 / (self^2 + other^2), 0 where that sum is 0 (not where it is merely tiny: a
+    # sum that rounds to a subnormal gives inf)
+    denominator = self * self + other * other
+    return where(denominator == 0, 0.0, denominator.reciprocal())
+
+
+# The half types take torch's steps, (grad * other) * r, r the reciprocal above: their bits.
+# float32 and float64 keep one division by the sum, half the ops on a hot path (their bits
+# differ from torch's in about four gradients in ten, by an ulp, as they did before).
 def _atan2_self(grad, self, other):
+    if reduced_float(self._data.dtype):
+        return grad * other * _atan2_reciprocal(self, other)
     return grad * (other / (self * self + other * other))
 
 
 def _atan2_other(grad, self, other):
+    if reduced_float(self._data.dtype):
+        return grad * -self * _atan2_reciprocal(self, other)
     return grad * (-self / (self * self + other * other))
 
 
@@ -1098,8 +1235,8 @@ ATAN2 = defop("atan2", node="Atan2Backward0", nin=2, kind=FLOAT, save=(0, 1),
               backward=(_atan2_self, _atan2_other))
 HYPOT = defop("hypot", node="HypotBackward0", nin=2, save={0: (0, "result"), 1: (1, "result")},
               forward=_float_only("hypot_cpu", lambda xp, self, other: xp.hypot(self, other)),
-              backward=(lambda grad, self, other, result: grad * (self / result),
-                        lambda grad, self, other, result: grad * (other / result)))
+              backward=(lambda grad, self, other, result: grad * self / result,
+                        lambda grad, self, other, result: grad * other / result))
 
 
 def _lerp(xp, self, end, weight):
@@ -1125,7 +1262,10 @@ def _xlogy(xp, x, y):
 
 
 def _xlogy_self(grad, self, other):
-    return grad * xlogy(self != 0, other)
+    # torch's: xlogy(grad, other), with 0 where self is 0 and other is not positive
+    if not isinstance(other, Tensor):
+        return where(self == 0, 0.0, xlogy(grad, other)) if other <= 0 else xlogy(grad, other)
+    return where((self == 0) & (other <= 0), 0.0, xlogy(grad, other))
 
 
 def _xlogy_other(grad, self, other):
@@ -1974,11 +2114,25 @@ ADDCMUL = defop(
     backward=(lambda grad, self, tensor1, tensor2, value: grad,
               lambda grad, self, tensor1, tensor2, value: grad * (tensor2 * value),
               lambda grad, self, tensor1, tensor2, value: grad * (tensor1 * value)))
+
+
+def _addcdiv_tensor1(grad, self, tensor1, tensor2, value):
+    # torch's ``value / tensor2`` fills a tensor of tensor2's floating dtype with value
+    # (rounding it to a half type) and divides that, where ember's number / tensor multiplies
+    # a reciprocal
+    dt = tensor2._data.dtype
+    if dt.kind in "biu":
+        return grad * (value / tensor2)
+    if reduced_float(dt):
+        value = float(np.asarray(value, dt))
+    return grad * run(DIV, value, tensor2)
+
+
 ADDCDIV = defop(
     "addcdiv", node="AddcdivBackward0", nin=3, save={1: (2,), 2: (1, 2)},
     forward=_half_in_float32_n(_addcdiv),
     backward=(lambda grad, self, tensor1, tensor2, value: grad,
-              lambda grad, self, tensor1, tensor2, value: grad * (value / tensor2),
+              _addcdiv_tensor1,
               lambda grad, self, tensor1, tensor2, value:
                   -grad * (value * tensor1 / (tensor2 * tensor2))))
 
@@ -2027,14 +2181,19 @@ SIGNBIT = defop("signbit", kind=KEEP, forward=_signbit)
 
 
 def _ldexp(xp, self, other):
+    if self.dtype.itemsize == 2:
+        # torch: self * pow(2, other), the power rounded to the half type first (computed in
+        # float64: NOTE [Half math on every CPU])
+        power = xp.exp2(other, dtype=np.float64).astype(np.float32).astype(self.dtype)
+        return xp.multiply(self, power)
     return xp.multiply(self, xp.exp2(other, dtype=self.dtype), dtype=self.dtype)
 
 
 LDEXP = defop(
     "ldexp", node="LdexpBackward0", nin=2, kind=FLOAT, save={0: (1,), 1: ("result",)},
-    forward=_half_in_float32_n(_ldexp),
+    forward=_ldexp,
     backward=(lambda grad, self, other, result: grad * other.exp2(),
-              lambda grad, self, other, result: grad * (result * _LN2)))
+              lambda grad, self, other, result: grad * result * _LN2))
 
 
 def _nextafter(xp, self, other):

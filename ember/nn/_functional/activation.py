@@ -181,7 +181,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def logsigmoid(input: Tensor) -> Tensor:
     """Mirrors ``torch.nn.functional.logsigmoid``: ``log(sigmoid(x))``, computed stably."""
-    return run(_act.LOG_SIGMOID, input)
+    return run(_act.LOG_SIGMOID, input)[0]  # the buffer is the node's
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
