@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ember._backend import np
 from ember._ops import registry
-from ember._ops.registry import KEEP, defop, first_order, reduced_float, run
+from ember._ops.registry import KEEP, defop, first_order, reduced_float, round_through, run
 from ember._tensor import Tensor, make
 
 
@@ -364,11 +364,6 @@ def _nll(xp, input, weight, target, reduction, ignore_index):
 _CASCADE_LEVELS = 8
 
 
-def _round_to(values, dtype):
-    """float32 ``values`` rounded to the half ``dtype`` (and held in float32)."""
-    return values.astype(dtype).astype(np.float32)
-
-
 def _running_sums(values, lengths, dtype):
     """The sum of each run of ``lengths`` consecutive ``values`` (float32), added one after
     another in the half ``dtype`` from 0."""
@@ -378,7 +373,7 @@ def _running_sums(values, lengths, dtype):
     sums = np.zeros(len(lengths), np.float32)
     for step in range(int(ordered[0]) if len(ordered) else 0):
         going = int(np.searchsorted(-ordered, -step, side="left"))
-        sums[:going] = _round_to(sums[:going] + values[starts[:going] + step], dtype)
+        sums[:going] = round_through(sums[:going] + values[starts[:going] + step], dtype)
     out = np.empty_like(sums)
     out[order] = sums
     return out
@@ -406,7 +401,7 @@ def _cascade_sum(values, kept, dtype) -> float:
     partials.append(_running_sums(events, np.array([events.size]), dtype)[0])
     total = np.float32(0)
     for partial in partials:
-        total = _round_to(np.float32(total + partial), dtype)
+        total = round_through(np.float32(total + partial), dtype)
     return float(total)
 
 

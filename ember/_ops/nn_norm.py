@@ -26,7 +26,7 @@ import weakref
 
 from ember._backend import np
 from ember._ops.nn_conv import channels_last_format, format_of, in_format
-from ember._ops.registry import KEEP, defop, first_order, reduced_float
+from ember._ops.registry import KEEP, defop, first_order, reduced_float, round_through
 from ember._tensor import Tensor, make
 from ember.autograd import grad_mode
 
@@ -216,7 +216,7 @@ def _float32_sum(a, axes: tuple):
 def _rounder(dtype):
     """A float32 array rounded to ``dtype`` and back: one rounded operation of torch's."""
     def rounded(a):
-        return a.astype(dtype).astype(np.float32)
+        return round_through(a, dtype)
     return rounded
 
 

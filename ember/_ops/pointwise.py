@@ -33,6 +33,7 @@ from ember._ops.registry import (
     _scalar_arrays,
     attach,
     defop,
+    float32_of,
     not_implemented,
     reduced_float,
     run,
@@ -476,12 +477,6 @@ def fma32(a, b, c):
     r = np.multiply(a, b, dtype=np.float64)
     r += c
     return r.astype(np.float32)
-
-
-def float32_of(ufunc, x):
-    """``ufunc`` (exp, log1p, tanh, ...) of a float32 array, correctly rounded (NOTE [Backward
-    kernels])."""
-    return ufunc(x, dtype=np.float64).astype(np.float32)
 
 
 EXP = _unary("exp", "ExpBackward0", _half_in_float64(lambda xp, x: xp.exp(x)),

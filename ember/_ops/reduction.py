@@ -24,6 +24,7 @@ from ember._ops.registry import (
     audit,
     defop,
     first_order,
+    float32_of,
     not_implemented,
     reduced_float,
     run,
@@ -1373,16 +1374,6 @@ def _log_softmax(xp, x, dim):
 _LANES = 8  # float32 lanes in a vector of torch's AVX2 kernels
 
 
-def _exp32(x):
-    """Correctly rounded float32 exp (through float64): nearer torch's than NumPy's float32
-    exp, whose last bit depends on the SIMD kernel NumPy dispatches to."""
-    return np.exp(x.astype(np.float64)).astype(np.float32)
-
-
-def _log32(x):
-    return np.log(x.astype(np.float64)).astype(np.float32)
-
-
 def _tree_lanes(acc):
     """The sum of a vector's lanes (the last axis) as torch's horizontal add takes it: the
     upper half onto the lower, until one lane is left (keeping the axis)."""
@@ -1482,7 +1473,7 @@ def _softmax_half(x, dim):
     shape = x.shape
     x, dim, last = _kernel_layout(x, dim)
     x32 = x.astype(np.float32)
-    e = _exp32(x32 - x32.max(axis=dim, keepdims=True))
+    e = float32_of(np.exp, x32 - x32.max(axis=dim, keepdims=True))
     if last:
         return (e * (np.float32(1) / _softmax_row_sum(e))).astype(x.dtype).reshape(shape)
     scalar = _softmax_scalar_positions(math.prod(shape[:dim]), math.prod(shape[dim + 1:]))
@@ -1498,11 +1489,11 @@ def _log_softmax_half(x, dim):
     x, dim, last = _kernel_layout(x, dim)
     x32 = x.astype(np.float32)
     shifted = x32 - x32.max(axis=dim, keepdims=True)
-    total = _along(_exp32(shifted), dim, last)
+    total = _along(float32_of(np.exp, shifted), dim, last)
     if last:
-        log_total = _log32(total.astype(x.dtype)).astype(x.dtype).astype(np.float32)
+        log_total = float32_of(np.log, total.astype(x.dtype)).astype(x.dtype).astype(np.float32)
     else:
-        log_total = _log32(total)
+        log_total = float32_of(np.log, total)
     return (shifted - log_total).astype(x.dtype).reshape(shape)
 
 
@@ -1525,7 +1516,7 @@ def _softmax_grad_kernel(grad, result, dim, last):
 
 def _log_softmax_grad_kernel(grad, result, dim, last):
     # one rounding, as a fused multiply-add: the float64 product of float32 values is exact
-    return (grad - _exp32(result) * _along(grad, dim, last).astype(np.float64)).astype(
+    return (grad - float32_of(np.exp, result) * _along(grad, dim, last).astype(np.float64)).astype(
         np.float32)
 
 

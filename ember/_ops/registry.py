@@ -96,6 +96,19 @@ def reduced_float(dtype) -> bool:
     return dtype.itemsize == 2 and (dtype.kind == "f" or dtype.name == "bfloat16")
 
 
+def float32_of(ufunc, x):
+    """``ufunc`` (exp, log, log1p, tanh, ...) of a float32 array, correctly rounded (through
+    float64, so the same on every CPU): the float32 functions torch's half-precision kernels
+    call are within an ulp of it and nearly always equal (NOTE [Backward kernels])."""
+    return ufunc(x, dtype=np.float64).astype(np.float32)
+
+
+def round_through(values, dtype):
+    """float32 ``values`` rounded to the half ``dtype`` and held in float32 again: one
+    operation of a torch kernel that rounds to the half type between steps."""
+    return values.astype(dtype).astype(np.float32)
+
+
 def _scalar_operand(x, out_np) -> bool:
     """Whether ``x`` enters a half-precision op as a CPU scalar: a number, or a 0-d tensor of
     another dtype."""
