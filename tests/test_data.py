@@ -137,6 +137,34 @@ def test_loader_batch_sampler_collate_fn_getitems():
     both(run)
 
 
+@pytest.mark.parametrize("kw", [dict(batch_size=4, shuffle=True), dict(batch_size=3)])
+def test_loader_over_subsets_matches_torch(kw):
+    # random_split's Subsets of a TensorDataset, nested too, with list, range and tensor
+    # indices: the batches and their dtypes as torch's
+    def run(lib):
+        d = lib_data(lib)
+        base = d.TensorDataset(*tensors(lib))
+        outer, _ = d.random_split(base, [0.7, 0.3], generator=lib.Generator().manual_seed(1))
+        inner = d.Subset(outer, [6, 0, 3, 5, -1])
+        ranged = d.Subset(base, range(8, 1, -2))
+        by_tensor = d.Subset(base, lib.tensor([9, 2, 4]))
+        return [list(d.DataLoader(ds, **kw)) for ds in (outer, inner, ranged, by_tensor)]
+    both(seeded(run))
+
+
+@pytest.mark.parametrize("indices", [[0, 10], [0, -11], [0, 1.5]])
+def test_subset_gather_path_errors_like_torch(indices):
+    check_raises_like(lambda lib: list(lib_data(lib).DataLoader(
+        lib_data(lib).Subset(lib_data(lib).TensorDataset(*tensors(lib)), indices),
+        batch_size=2)))
+
+
+def test_subset_index_out_of_the_subset_like_torch():
+    check_raises_like(lambda lib: list(lib_data(lib).DataLoader(
+        lib_data(lib).Subset(lib_data(lib).TensorDataset(*tensors(lib)), [0, 1]),
+        batch_sampler=[[0, 2]])))
+
+
 def test_tensordataset_gather_path_errors_like_torch():
     check_raises_like(lambda lib: list(lib_data(lib).DataLoader(
         lib_data(lib).TensorDataset(*tensors(lib)), batch_sampler=[[0, 10]])))

@@ -23,7 +23,7 @@ import numpy as np
 
 from ember.utils.data import _worker
 from ember.utils.data._collate import default_collate, default_convert
-from ember.utils.data.dataset import Dataset, IterableDataset, TensorDataset
+from ember.utils.data.dataset import Dataset, IterableDataset, Subset, TensorDataset
 from ember.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 __all__ = ["DataLoader"]
@@ -51,6 +51,19 @@ class _InfiniteConstantSampler(Sampler):
             yield None
 
 
+def _tensor_rows(dataset) -> tuple | None:
+    """(the Subsets, outermost first, the TensorDataset) when ``dataset`` is a TensorDataset
+    of tensors that do not require grad under a chain of Subsets (the exact classes), else
+    None (NOTE [Batched TensorDataset reads])."""
+    subsets = []
+    while type(dataset) is Subset:
+        subsets.append(dataset)
+        dataset = dataset.dataset
+    if type(dataset) is not TensorDataset or any(t.requires_grad for t in dataset.tensors):
+        return None
+    return subsets, dataset
+
+
 class _MapFetcher:
     def __init__(self, dataset, auto_collation: bool, collate_fn: Callable,
                  drop_last: bool) -> None:
@@ -58,22 +71,29 @@ class _MapFetcher:
         self.auto_collation = auto_collation
         self.collate_fn = collate_fn
         # NOTE [Batched TensorDataset reads]: collating TensorDataset rows with
-        # default_collate stacks them, which equals one gather of the batch's rows. Take that
-        # path when nothing can tell the difference (the exact classes, no tensor requiring
-        # grad, in-range integer indices); otherwise read sample by sample.
+        # default_collate stacks them, which equals one gather of the batch's rows; reading
+        # them through Subsets (random_split's) maps the indices first, as Subset's
+        # __getitems__ does. Take that path when nothing can tell the difference (the exact
+        # classes, no tensor requiring grad, in-range integer indices); otherwise read sample
+        # by sample.
         self._gather = (auto_collation and collate_fn is default_collate
-                        and type(dataset) is TensorDataset
-                        and not any(t.requires_grad for t in dataset.tensors))
+                        and _tensor_rows(dataset) is not None)
 
     def _gathered(self, indices):
         from ember._tensor import make
 
+        source = _tensor_rows(self.dataset)
+        if source is None:
+            return None
+        subsets, tensors = source
+        for subset in subsets:  # outermost first; an index out of a list raises as torch's
+            indices = [subset.indices[i] for i in indices]
         rows = np.asarray(indices)
-        n = len(self.dataset)
+        n = len(tensors)
         if rows.ndim != 1 or rows.dtype.kind not in "iu" or rows.size == 0 \
                 or rows.min() < -n or rows.max() >= n:
             return None
-        return [make(t._data.take(rows, axis=0)) for t in self.dataset.tensors]
+        return [make(t._data.take(rows, axis=0)) for t in tensors.tensors]
 
     def fetch(self, index):
         if not self.auto_collation:
@@ -144,8 +164,9 @@ class DataLoader:
     ``in_order`` (``False`` yields worker batches as they arrive).
 
     Where ember differs: batches leave workers as pickled NumPy buffers rather than
-    shared-memory tensors (NOTE [Batches across processes]); a ``TensorDataset`` with
-    ``default_collate`` is read one gather per batch (NOTE [Batched TensorDataset reads]).
+    shared-memory tensors (NOTE [Batches across processes]); a ``TensorDataset``, or
+    Subsets of one, with ``default_collate`` is read one gather per batch (NOTE [Batched
+    TensorDataset reads]).
 
     Example: ``for x, y in DataLoader(TensorDataset(X, Y), batch_size=64, shuffle=True)``.
     """
