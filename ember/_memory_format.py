@@ -8,6 +8,8 @@ arrays laid out that way; the ops that take ``memory_format=`` call them.
 """
 from __future__ import annotations
 
+import math
+
 from ember._backend import ndarray, np
 
 __all__ = ["memory_format", "contiguous_format", "preserve_format", "channels_last",
@@ -244,9 +246,11 @@ def empty_strided_array(shape: tuple, strides: tuple, np_dtype) -> ndarray:
         item = np.dtype(np_dtype).itemsize
         return np.ndarray(shape, np_dtype, buffer=np.zeros(0, np_dtype),
                           strides=tuple(s * item for s in strides))
+    if strides == format_strides(shape, contiguous_format):  # the common case
+        return np.zeros(shape, np_dtype)
     span = 1 + sum((n - 1) * s for n, s in zip(shape, strides))
     memory = np.zeros(span, np_dtype)
-    if span == int(np.prod(shape)):
+    if span == math.prod(shape):
         # dense: a transposed C-ordered array has the wanted strides in the common case and
         # is cheaper to make and to copy into than an as_strided view
         order = sorted(range(len(shape)), key=lambda d: -strides[d])

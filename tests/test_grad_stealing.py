@@ -187,3 +187,33 @@ def test_create_graph_first_gradient_is_a_recorded_copy_as_torch(case):
         seen[lib] = state
     assert seen[ember] == [s.replace("torch", "ember") if isinstance(s, str) else s
                            for s in seen[torch]]
+
+
+@pytest.mark.parametrize("case", ["conv_weight", "column_through_t", "row_sum", "single"])
+def test_leaves_with_size_one_dims_get_torchs_gradient_layout(case):
+    # a size-1 dim's stride is free in C order: the first gradient is kept when its strides
+    # are the ones torch's gradient gets, copied into them otherwise
+    found = {}
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        x = lib.randn(2, 1, 5, 5)
+        if case == "conv_weight":
+            w = lib.randn(4, 1, 3, 3, requires_grad=True)
+            loss = lib.nn.functional.conv2d(x, w).square().sum()
+        elif case == "column_through_t":
+            w = lib.randn(3, 1, requires_grad=True)
+            loss = (lib.randn(2, 1) @ w.t()).square().sum()
+        elif case == "row_sum":
+            w = lib.randn(1, 5, requires_grad=True)
+            loss = (x.reshape(10, 5) * w).sum()
+        else:
+            w = lib.randn(1, requires_grad=True)
+            loss = (x * w).sum()
+        loss.backward()
+        grad = w.grad
+        found[lib] = (grad.stride(), grad.is_contiguous())
+        with lib.no_grad():
+            w.add_(1.0)  # an optimizer's write reaches the leaf only, not its gradient
+        found[lib] += (grad.detach().numpy().copy(),)
+    assert found[ember][:2] == found[torch][:2]
+    np.testing.assert_allclose(found[ember][2], found[torch][2], rtol=1e-5, atol=1e-5)

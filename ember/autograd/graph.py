@@ -551,8 +551,13 @@ def _stealable(grad, variable) -> bool:
     # data's references: grad._data, the local, the argument
     if not (data.flags.c_contiguous and data.flags.writeable and variable.flags.c_contiguous
             and data.shape == variable.shape and data.dtype == variable.dtype
-            and 1 not in variable.shape and getrefcount(data) <= 3):
+            and getrefcount(data) <= 3):
         return False
+    if 1 in variable.shape:  # a size-1 dim's stride is free in C order: the contract's?
+        wanted = _leaf_grad_strides(variable, data)
+        if _mf.element_strides(data) != (
+                wanted or _mf.format_strides(data.shape, _mf.contiguous_format)):
+            return False
     base = data.base
     if base is not None and (type(base) is not np.ndarray or base.base is not None
                              or base.nbytes != data.nbytes):
