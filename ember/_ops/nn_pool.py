@@ -342,11 +342,24 @@ def _max_pool_values(xp, x, kernel, stride, padding, dilation, ceil_mode):
     return values, indices
 
 
+@functools.lru_cache(maxsize=64)
+def _plane_starts(planes: int, size: int, windows: int):
+    """The flat position of each plane's first element, once per window of the plane (a
+    plane of ``size`` elements pooled to ``windows``), read-only, kept per geometry as
+    ``_index_parts``'s tiled bases are."""
+    starts = np.repeat(np.arange(planes, dtype=np.int64) * size, windows)
+    starts.flags.writeable = False
+    return starts
+
+
 def _max_pool_backward(xp, grad, self, indices, self_shape, nd, disjoint):
     lead = math.prod(self_shape[:-nd])
     size = math.prod(self_shape[-nd:])
-    flat = indices.reshape(lead, indices.size // lead if lead else 0) + (
-        xp.arange(lead, dtype=xp.int64) * size)[:, None]
+    width = indices.size // lead if lead else 0
+    if xp is np and 0 < width < _TILED_WINDOWS and indices.size <= _TILED_MAX:
+        flat = indices.reshape(-1) + _plane_starts(lead, size, width)
+    else:
+        flat = indices.reshape(lead, width) + (xp.arange(lead, dtype=xp.int64) * size)[:, None]
     out = xp.zeros(lead * size, grad.dtype)
     if disjoint:
         # windows that do not overlap pick distinct positions: each receives one gradient,
