@@ -230,6 +230,8 @@ def test_deprecated_arguments_warn_like_torch():
 @pytest.mark.parametrize("call", [
     lambda lib: F(lib).nll_loss(lib.zeros(4, 3), idx(lib, [0, 1, 5, 1])),
     lambda lib: F(lib).nll_loss(lib.zeros(4, 3), idx(lib, [0, 1, 1])),
+    lambda lib: F(lib).nll_loss(lib.zeros(4, 3), lib.tensor(1)),  # 0-d: a batch of 0
+    lambda lib: F(lib).cross_entropy(lib.zeros(4, 3), lib.tensor(1)),
     lambda lib: F(lib).nll_loss(lib.zeros(4, 3), lib.tensor([0.0, 1, 1, 1])),
     lambda lib: F(lib).cross_entropy(lib.zeros(4, 3), idx(lib, [0, 1, -3, 1])),
     lambda lib: F(lib).mse_loss(lib.zeros(3), lib.zeros(3), reduction="foo"),

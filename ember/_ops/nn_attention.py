@@ -16,7 +16,7 @@ probabilities. torch cannot differentiate that backward again (its node is
 from __future__ import annotations
 
 from ember._backend import np
-from ember._ops.registry import KEEP, defop, not_implemented, run
+from ember._ops.registry import KEEP, defop, not_implemented, ones_vector, run
 from ember._tensor import Tensor
 
 
@@ -67,7 +67,7 @@ def _softmax_rows_(scores, unshifted: bool):
         top[top == -np.inf] = 0
         scores -= top
     np.exp(scores, out=scores)
-    total = scores @ np.ones(scores.shape[-1], scores.dtype)
+    total = scores @ ones_vector(scores.shape[-1], scores.dtype)
     total[total == 0] = 1
     scores /= total[..., None]
     return scores

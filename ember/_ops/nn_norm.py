@@ -26,7 +26,14 @@ import weakref
 
 from ember._backend import np
 from ember._ops.nn_conv import channels_last_format, format_of, in_format
-from ember._ops.registry import KEEP, defop, first_order, reduced_float, round_through
+from ember._ops.registry import (
+    KEEP,
+    defop,
+    first_order,
+    ones_vector,
+    reduced_float,
+    round_through,
+)
 from ember._tensor import Tensor, make
 from ember.autograd import grad_mode
 
@@ -136,7 +143,7 @@ def _batch_norm_columns(rows, c, spatial, x_shape, shape, weight, bias, eps):
     statistics in ``shape`` (1, C, 1, ...)."""
     n = rows.shape[0]
     count = n * spatial
-    ones = np.ones(n, rows.dtype)
+    ones = ones_vector(n, rows.dtype)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = _channel_sums(ones @ rows, c, spatial) / count
         out = rows - np.repeat(mean, spatial)  # a fresh C-ordered array: the result
@@ -357,7 +364,7 @@ def _first_order_sums(grads, input, result, centred=None) -> tuple:
             centred = rows - np.repeat(result[1]._data.reshape(c), spatial)
         grows = g.reshape(rows.shape)
         shape = result[1]._data.shape
-        sum_grad = _channel_sums(np.ones(rows.shape[0], g.dtype) @ grows, c,
+        sum_grad = _channel_sums(ones_vector(rows.shape[0], g.dtype) @ grows, c,
                                  spatial).reshape(shape)
         sum_grad_xhat = _channel_sums(np.einsum("ij,ij->j", grows, centred), c,
                                       spatial).reshape(shape) * result[2]._data
@@ -590,7 +597,7 @@ def _rows_kernel(x, weight, bias) -> bool:
 
 
 def _row_sums(rows):
-    return rows @ np.ones(rows.shape[1], rows.dtype)
+    return rows @ ones_vector(rows.shape[1], rows.dtype)
 
 
 def _layer_norm_rows(x, weight, bias, k, eps):
@@ -715,7 +722,7 @@ def _layer_norm_bias_grad(grads, input, weight, bias, k, eps, result):
     trailing = grad.shape[grad.ndim - k:]
     if _fused_rows(grads, input, weight, result):
         rows = grad._data.reshape(-1, math.prod(trailing))
-        return make((np.ones(rows.shape[0], rows.dtype) @ rows).reshape(trailing))
+        return make((ones_vector(rows.shape[0], rows.dtype) @ rows).reshape(trailing))
     return _sum_except(grad, tuple(range(grad.ndim - k, grad.ndim)))
 
 

@@ -26,6 +26,7 @@ from ember._ops.registry import (
     first_order,
     float32_of,
     not_implemented,
+    ones_vector,
     reduced_float,
     run,
     saved_as,
@@ -1337,7 +1338,7 @@ def _log_softmax(xp, x, dim):
         # sums by one product with ones, the rest in place on the one fresh array
         shifted = x - np.maximum.reduce(x, axis=1)[:, None]
         # each row's total is at least 1 (its maximum's term) or nan: no log of 0
-        total = np.exp(shifted) @ np.ones(x.shape[1], x.dtype)
+        total = np.exp(shifted) @ ones_vector(x.shape[1], x.dtype)
         np.log(total, out=total)
         shifted -= total[:, None]
         return shifted

@@ -103,6 +103,23 @@ def float32_of(ufunc, x):
     return ufunc(x, dtype=np.float64).astype(np.float32)
 
 
+_ONES: dict = {}
+
+
+def ones_vector(n: int, dtype):
+    """A read-only vector of ``n`` ones of the NumPy ``dtype``, kept per (n, dtype): the
+    kernels take row and column sums as products with it (BLAS's matrix-vector product is
+    NumPy's fastest sum along an axis), and making it anew cost as much as a small sum."""
+    key = (n, dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) >= 256:  # a program's few sizes, not every size ever seen
+            _ONES.clear()
+        ones = _ONES[key] = np.ones(n, dtype)
+        ones.flags.writeable = False
+    return ones
+
+
 def round_through(values, dtype):
     """float32 ``values`` rounded to the half ``dtype`` and held in float32 again: one
     operation of a torch kernel that rounds to the half type between steps."""

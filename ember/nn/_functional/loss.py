@@ -70,9 +70,11 @@ def _apply_reduction(loss: Tensor, reduction: str) -> Tensor:
 
 
 def _not_differentiable(name: str, argument: str, tensor) -> None:
+    if tensor is None:  # the common case, before the import
+        return
     from ember.autograd import grad_mode
 
-    if tensor is not None and tensor.requires_grad and grad_mode.state.enabled:
+    if tensor.requires_grad and grad_mode.state.enabled:
         raise RuntimeError(f"The function '{name}' is not differentiable with respect to "
                            f"argument '{argument}'. This input cannot have requires_grad True.")
 
@@ -149,12 +151,15 @@ def _check_nll(input: Tensor, target: Tensor, weight) -> None:
     if target.dtype not in (_dtype.int64, _dtype.uint8):
         raise RuntimeError("expected target dtype to be Long or Byte, but got "
                            f"{_dtype.scalar_type_name(target.dtype)}")
-    if input.ndim < 1:
-        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
-    if input.ndim != 1 and input.shape[0] != target.shape[0]:
-        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
-                         f"batch_size ({target.shape[0]}).")
-    classes = input.shape[1] if input.ndim > 1 else input.shape[0]
+    shape = input._data.shape  # the arrays' shapes: no Size objects on the hot path
+    if len(shape) < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {len(shape)})")
+    # a 0-d target counts as a batch of 0 in torch's message
+    batch = target._data.shape[0] if target._data.ndim else 0
+    if len(shape) != 1 and shape[0] != batch:
+        raise ValueError(f"Expected input batch_size ({shape[0]}) to match target "
+                         f"batch_size ({batch}).")
+    classes = shape[1] if len(shape) > 1 else shape[0]
     if weight is not None and weight.numel() != classes:
         raise RuntimeError(f"weight tensor should be defined either for all {classes} classes "
                            f"or no classes but got weight tensor of shape: "
@@ -162,7 +167,7 @@ def _check_nll(input: Tensor, target: Tensor, weight) -> None:
 
 
 def _check_targets(target, classes: int, ignore_index: int) -> None:
-    if target.size and target.view(np.uint64).max() < classes:
+    if target.size and np.maximum.reduce(target.view(np.uint64), None) < classes:
         return  # the common case, every target in [0, classes), in one reduction (a
         # negative target is above every class read as unsigned)
     bad = (target != ignore_index) & ((target < 0) | (target >= classes))
