@@ -650,10 +650,15 @@ def _bits(params, opt):
     return [np.array(p._data) for p in params] + state
 
 
+@pytest.mark.parametrize("blas_from", [None, 2000])
 @pytest.mark.parametrize("case", FAST_CASES, ids=_ids)
-def test_threads_give_same_bits_and_torch(case, small_thread_work):
+def test_threads_give_same_bits_and_torch(case, blas_from, small_thread_work, monkeypatch):
     """A step split over one, two or three threads gives the same bits (every element sees
-    the same operations), and torch's values."""
+    the same operations), and torch's values. With ``blas_from`` the 70 x 60 parameter
+    takes BLAS's passes (NOTE [BLAS passes on large arrays]) and the small ones NumPy's,
+    decided per parameter, so the threads' cuts of it (smaller than that) change nothing."""
+    if blas_from is not None:
+        monkeypatch.setattr(importlib.import_module("ember._blas"), "PASSES_MIN", blas_from)
     name, kwargs = case
     runs = []
     for threads in (1, 2, 3):

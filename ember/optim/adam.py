@@ -38,14 +38,15 @@ def _adam_jobs(group: dict, params: list, states: list) -> list:
             l2 = wd
     n_scratch = 2 if maximize or l2 else 1
     jobs = []
-    folded: dict = {}  # (step, half precision) -> the kernel's scalars
+    folded: dict = {}  # (step, half precision, BLAS passes) -> the kernel's scalars
     for p, state in zip(params, states):
         step_t = state["step"]
         step_t._data += 1
         step = float(step_t._data)
         param = _real(p._data)
         half = param.dtype.itemsize < 4
-        scalars = folded.get((step, half))
+        blas = param.size >= _blas.PASSES_MIN  # per parameter, not per thread's cut
+        scalars = folded.get((step, half, blas))
         if scalars is None:
             bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
             step_size = lr / (1 - beta1 ** step)
@@ -54,8 +55,8 @@ def _adam_jobs(group: dict, params: list, states: list) -> list:
             else:
                 denom_div, eps_, scale = (1.0, eps * bias_correction2_sqrt,
                                           -step_size * bias_correction2_sqrt)
-            scalars = folded[(step, half)] = (maximize, decay, l2, 1 - beta1, beta2, 1 - beta2,
-                                              denom_div, eps_, scale)
+            scalars = folded[(step, half, blas)] = (
+                maximize, decay, l2, 1 - beta1, beta2, 1 - beta2, denom_div, eps_, scale, blas)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         max_exp_avg_sq = state["max_exp_avg_sq"] if amsgrad else None
         # NOTE [Version counters]: each tensor the step writes in place
@@ -72,8 +73,10 @@ def _adam_jobs(group: dict, params: list, states: list) -> list:
 
 
 def _adam_kernel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, maximize, decay,
-                 l2, weight, beta2, one_minus_beta2, denom_div, eps, scale) -> None:
-    """torch's single-tensor Adam step on arrays, in place, with one or two temporaries.
+                 l2, weight, beta2, one_minus_beta2, denom_div, eps, scale, blas) -> None:
+    """torch's single-tensor Adam step on arrays, in place, with one or two temporaries;
+    ``blas``: the moments and the update take BLAS's one-pass calls where they can (a
+    parameter of ``_blas.PASSES_MIN`` elements or more).
 
     NOTE [Adam's folded scalars]: torch divides ``sqrt(v)`` by ``sqrt(bias_correction2)``,
     adds ``eps`` and divides the step size times ``m`` by that; here (in float32 and
@@ -84,7 +87,7 @@ def _adam_kernel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, maxi
     """
     tmp = scratch[0]
     _adam_moments_(param, grad, exp_avg, exp_avg_sq, maximize, l2, decay, weight, beta2,
-                   one_minus_beta2, scratch[1] if maximize or l2 else None, tmp)
+                   one_minus_beta2, scratch[1] if maximize or l2 else None, tmp, blas)
     second = exp_avg_sq
     if max_exp_avg_sq is not None:
         second = np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
@@ -93,7 +96,7 @@ def _adam_kernel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scratch, maxi
         tmp /= denom_div
     tmp += eps
     np.divide(exp_avg, tmp, out=tmp)
-    if not _blas.axpy(scale, tmp, param):
+    if not (blas and _blas.axpy(scale, tmp, param)):
         tmp *= scale
         param += tmp
 

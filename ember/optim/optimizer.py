@@ -851,18 +851,19 @@ def _adam_moments_differentiable(group: dict, p: Tensor, state: dict) -> Tensor:
 def _adam_moments_(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray,
                    exp_avg_sq: np.ndarray, maximize: bool, l2: float, decay, weight: float,
                    beta2: float, one_minus_beta2: float, spare: np.ndarray | None,
-                   tmp: np.ndarray) -> np.ndarray:
+                   tmp: np.ndarray, blas: bool = True) -> np.ndarray:
     """The first half of torch's Adam-family step (Adam, AdamW, NAdam, RAdam) on arrays, in
     place: the gradient negated and L2-decayed (into ``spare``, needed only with
     ``maximize`` or ``l2``), the decoupled decay of
     ``param`` (``decay``: its factor, or None), ``exp_avg.lerp_(grad, weight)`` and
     ``exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)``; returns the gradient
-    the rest of the step reads."""
+    the rest of the step reads; ``blas=False`` keeps to NumPy's calls (NOTE [BLAS passes on
+    large arrays] in ember/_blas.py)."""
     if maximize or l2:
         grad = _negated_decayed(grad, param, maximize, l2, spare, tmp)
     if decay is not None:
         param *= decay
-    if _blas.usable(grad, exp_avg) and _blas.usable(grad, exp_avg_sq):  # ember/_blas.py
+    if blas and _blas.usable(grad, exp_avg) and _blas.usable(grad, exp_avg_sq):
         _blas.axpby(weight, grad, 1 - weight, exp_avg)
         np.multiply(grad, grad, out=tmp)
         _blas.axpby(one_minus_beta2, tmp, beta2, exp_avg_sq)
