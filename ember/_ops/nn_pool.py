@@ -268,9 +268,10 @@ def _max_pool_forward(xp, x, kernel, stride, padding, dilation, ceil_mode):
 # A base of fewer windows than this is tiled over the (N, C) planes, so adding it is one
 # contiguous pass: broadcast over them, NumPy's inner loop covers one plane's few windows
 # (4 on a 4x4 map pooled by 2: the addition took 8x as long). Tiled only up to _TILED_MAX
-# elements, since it is kept per geometry.
+# elements (1 MB of int64), since it is kept per geometry: the two caches below hold at
+# most 64 geometries each.
 _TILED_WINDOWS = 64
-_TILED_MAX = 1 << 20
+_TILED_MAX = 1 << 17
 
 
 @functools.lru_cache(maxsize=64)
