@@ -104,6 +104,7 @@ def float32_of(ufunc, x):
 
 
 _ONES: dict = {}
+_ONES_KEPT_MAX = 1 << 16  # elements: at most 64 vectors of 512 KB are kept
 
 
 def ones_vector(n: int, dtype):
@@ -113,10 +114,12 @@ def ones_vector(n: int, dtype):
     key = (n, dtype)
     ones = _ONES.get(key)
     if ones is None:
-        if len(_ONES) >= 256:  # a program's few sizes, not every size ever seen
-            _ONES.clear()
-        ones = _ONES[key] = np.ones(n, dtype)
+        ones = np.ones(n, dtype)
         ones.flags.writeable = False
+        if n <= _ONES_KEPT_MAX:  # a longer one costs little beside the sum it serves
+            if len(_ONES) >= 64:  # a program's few sizes, not every size ever seen
+                _ONES.clear()
+            _ONES[key] = ones
     return ones
 
 
