@@ -25,6 +25,7 @@ from ember._dtype import (
 from ember._ops import batching, registry
 from ember._ops._promote import OperandTypeError
 from ember._ops.creation import zeros_like
+from ember._ops.fused import fma
 from ember._ops.registry import (
     COMPARE,
     FLOAT,
@@ -211,10 +212,40 @@ def _scaled(grad, alpha):
     return grad if alpha == 1 else grad * alpha
 
 
+# NOTE [Fused multiply-adds]: torch's CPU kernels are compiled with contraction, so a
+# product and a sum in one expression round once: ``add``/``sub`` with an ``alpha`` are
+# ``fma(other, alpha, self)``, ``lerp`` is ``fma(weight, end - self, self)`` (from ``end``
+# with ``weight - 1`` when |weight| >= 0.5), ``addcmul`` is ``fma(value * tensor1, tensor2,
+# self)``, in the vectorised and the scalar loops alike; float16/bfloat16 compute that in
+# float32 and round once more. Learnt by experiment against torch 2.13: every element of
+# 100,000 random float32 and float64 values (and of short tensors, the scalar loop) agreed
+# with these single roundings, against 75-84% with NumPy's two. ``fused.fma`` computes them.
+# ``addcdiv`` is not contracted: ``self + (value * tensor1) / tensor2``, three roundings.
+def _float_dtype(dtype) -> bool:
+    return dtype.kind == "f" or reduced_float(dtype)
+
+
+def _fused_add(xp, self, other, alpha):
+    """``self + alpha * other`` as torch's kernel rounds it (NOTE [Fused multiply-adds]):
+    fused in a floating dtype, ``alpha`` first rounded to a half type. torch's scalar loop
+    (tensors of a few elements and the last few of longer ones) rounds otherwise for a
+    number operand, and for half types; ember follows the vectorised loop."""
+    dtype = xp.result_type(self, other)
+    if xp is not np or not _float_dtype(dtype):
+        return xp.add(self, xp.multiply(other, alpha))
+    if dtype == np.float64:
+        wide = np.float64
+    else:
+        wide = np.float32
+        if dtype != np.float32:  # float16/bfloat16: torch rounds alpha to the tensors' type
+            alpha = np.asarray(alpha, dtype).astype(np.float32)
+    return fma(np.asarray(other, wide), wide(alpha), np.asarray(self, wide), dtype)
+
+
 ADD = defop(
     "add", node="AddBackward0", nin=2,
     forward=lambda xp, self, other, alpha: (
-        xp.add(self, other) if alpha == 1 else xp.add(self, xp.multiply(other, alpha))),
+        xp.add(self, other) if alpha == 1 else _fused_add(xp, self, other, alpha)),
     backward=(lambda grad, self, other, alpha: grad,
               lambda grad, self, other, alpha: _scaled(grad, alpha)))
 
@@ -245,8 +276,7 @@ def _refuse_bool(message: str, error: type = RuntimeError):
 SUB = defop(
     "sub", node="SubBackward0", nin=2, check=_no_bool_sub,
     forward=lambda xp, self, other, alpha: (
-        xp.subtract(self, other) if alpha == 1
-        else xp.subtract(self, xp.multiply(other, alpha))),
+        xp.subtract(self, other) if alpha == 1 else _fused_add(xp, self, other, -alpha)),
     backward=(lambda grad, self, other, alpha: grad,
               lambda grad, self, other, alpha: _scaled(-grad, alpha)))
 
@@ -254,8 +284,7 @@ SUB = defop(
 RSUB = defop(
     "rsub", node="RsubBackward1", nin=2, check=_no_bool_sub,
     forward=lambda xp, self, other, alpha: (
-        xp.subtract(other, self) if alpha == 1
-        else xp.subtract(other, xp.multiply(self, alpha))),
+        xp.subtract(other, self) if alpha == 1 else _fused_add(xp, other, self, -alpha)),
     backward=(lambda grad, self, other, alpha: _scaled(-grad, alpha),
               lambda grad, self, other, alpha: grad))
 # ``torch.rsub(tensor, tensor)``: the same formulas, torch's other node name.
@@ -1236,9 +1265,17 @@ HYPOT = defop("hypot", node="HypotBackward0", nin=2, save={0: (0, "result"), 1: 
 
 def _lerp(xp, self, end, weight):
     # As torch: from the nearer end, so that weight 0 gives self and weight 1 gives end.
+    dtype = self.dtype
+    if xp is np and _float_dtype(dtype):  # NOTE [Fused multiply-adds]
+        wide = np.float64 if dtype == np.float64 else np.float32
+        a, b = self.astype(wide, copy=False), end.astype(wide, copy=False)
+        w = np.asarray(weight, wide)
+        near = np.abs(w) < 0.5
+        # -(1 - w) is w - 1, the same value rounded the same way
+        return fma(np.where(near, w, w - wide(1)), b - a, np.where(near, a, b), dtype)
     diff = end - self
     r = xp.where(xp.abs(weight) < 0.5, self + weight * diff, end - diff * (1 - weight))
-    return r.astype(self.dtype, copy=False)  # a Python weight promotes bfloat16 in NumPy
+    return r.astype(dtype, copy=False)  # a Python weight promotes bfloat16 in NumPy
 
 
 LERP = defop("lerp", node="LerpBackward0", nin=2, forward=_lerp,
@@ -2093,14 +2130,19 @@ def _value_for(dtype, value):
 def _addcmul(xp, self, tensor1, tensor2, value):
     if self.dtype.kind == "b":
         raise _unsupported("addcmul_cpu_out", self.dtype)
+    dtype = xp.result_type(self, tensor1, tensor2)
+    if xp is np and dtype in (np.float32, np.float64):  # NOTE [Fused multiply-adds]
+        scaled = tensor1 if value == 1 else np.multiply(tensor1, dtype.type(value))
+        return fma(scaled, tensor2, self, dtype)
     product = xp.multiply(tensor1, tensor2)
     value = _value_for(product.dtype, value)
     return xp.add(self, product if value == 1 else xp.multiply(product, value))
 
 
 def _addcdiv(xp, self, tensor1, tensor2, value):
-    quotient = xp.true_divide(tensor1, tensor2)
-    return xp.add(self, quotient if value == 1 else xp.multiply(quotient, value))
+    # torch's order (NOTE [Fused multiply-adds]): the value scales tensor1 before the division
+    scaled = tensor1 if value == 1 else xp.multiply(tensor1, value)
+    return xp.add(self, xp.true_divide(scaled, tensor2))
 
 
 ADDCMUL = defop(

@@ -47,6 +47,7 @@ from ember._device import place as _place
 from ember._device import serve as _serve
 from ember._ops import batching
 from ember._ops.creation import check_tensor_options, like_layout, sizes_or_size
+from ember._ops.fused import fma32, fma64
 from ember._ops.registry import attach, check_inplace
 from ember._tensor import Tensor, make
 
@@ -383,50 +384,6 @@ def set_rng_state(new_state: Tensor) -> None:
 # ---- float32 arithmetic as torch's vectorised kernels do it ----------------------------------
 
 
-def _fma32(a, b, c):
-    """Single-precision fused multiply-add, rounded once. The float64 product of two
-    float32s is exact; rounding its float64 sum to float32 is a double rounding only where
-    that sum lands exactly halfway between two float32s, so only there is the sum's own
-    error consulted to break the tie (float32 subnormal results aside)."""
-    p = np.asarray(a, _F64) * np.asarray(b, _F64)
-    c = np.asarray(c, _F64)
-    s = p + c
-    tie = (s.view(np.int64) & 0x1FFFFFFF) == 0x10000000
-    if tie.any():
-        p, c = np.broadcast_arrays(p, c)
-        at = np.nonzero(tie)
-        p_t, c_t, s_t = p[at], c[at], s[at]
-        back = s_t - p_t
-        err = (p_t - (s_t - back)) + (c_t - back)
-        s[at] = np.where(err == 0, s_t, np.nextafter(s_t, np.where(err > 0, np.inf, -np.inf)))
-    return s.astype(_F32)
-
-
-_SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's splitter for float64
-
-
-def _fma64(a, b, c):
-    """Double-precision fused multiply-add (torch's kernels are compiled with contraction):
-    the product's rounding error is recovered exactly (Dekker) and added back with the
-    sum's. Equal to a single rounding except in astronomically rare double-rounding ties."""
-    if isinstance(b, float) and b == 1.0:  # a * 1 is exact, so the fused result is one sum
-        return np.asarray(a, _F64) + c
-    a = np.asarray(a, _F64)
-    b = np.asarray(b, _F64)
-    p = a * b
-    a_hi = a * _SPLIT - (a * _SPLIT - a)
-    b_hi = b * _SPLIT - (b * _SPLIT - b)
-    a_lo = a - a_hi
-    b_lo = b - b_hi
-    p_err = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
-    s = p + c
-    back = s - p
-    s_err = (p - (s - back)) + (c - back)
-    fused = s + (p_err + s_err)
-    # the error terms are NaN where the product or sum overflows: the plain result is right
-    return np.where(np.isfinite(fused), fused, s)
-
-
 # NOTE [Sampler math on every CPU]: torch's float64 samplers call the C library's ``log``,
 # ``log1p``, ``exp`` and ``tan`` one element at a time. NumPy's float64 ufuncs for these pick a
 # vectorised kernel at run time; with AVX-512 it differs from the C library in the last bit for
@@ -478,10 +435,10 @@ def _cephes_log(x):
     z = f * f
     y = np.full_like(f, _F32(_LOG_POLY[0]))
     for coef in _LOG_POLY[1:]:
-        y = _fma32(y, f, _F32(coef))
-    y = _fma32(y * f, z, e * _F32(-2.12194440e-4))
-    y = _fma32(z, _F32(-0.5), y)
-    return _fma32(e, _F32(0.693359375), f + y)
+        y = fma32(y, f, _F32(coef))
+    y = fma32(y * f, z, e * _F32(-2.12194440e-4))
+    y = fma32(z, _F32(-0.5), y)
+    return fma32(e, _F32(0.693359375), f + y)
 
 
 def _cephes_sincos(x):
@@ -490,19 +447,19 @@ def _cephes_sincos(x):
     x = np.abs(x)
     octant = ((x * _F32(1.27323954473516)).astype(np.int32) + 1) & ~1
     y = octant.astype(_F32)
-    x = _fma32(y, _F32(-0.78515625), x)
-    x = _fma32(y, _F32(-2.4187564849853515625e-4), x)
-    x = _fma32(y, _F32(-3.77489497744594108e-8), x)
+    x = fma32(y, _F32(-0.78515625), x)
+    x = fma32(y, _F32(-2.4187564849853515625e-4), x)
+    x = fma32(y, _F32(-3.77489497744594108e-8), x)
     sin_sign = negative ^ ((octant & 4) != 0)
     cos_sign = ((~(octant - 2)) & 4) != 0
     use_sin_poly = (octant & 2) == 0
     z = x * x
-    cos_poly = _fma32(_F32(2.443315711809948e-5), z, _F32(-1.388731625493765e-3))
-    cos_poly = _fma32(cos_poly, z, _F32(4.166664568298827e-2))
-    cos_poly = _fma32(cos_poly * z, z, -(z * _F32(0.5))) + _F32(1)
-    sin_poly = _fma32(_F32(-1.9515295891e-4), z, _F32(8.3321608736e-3))
-    sin_poly = _fma32(sin_poly, z, _F32(-1.6666654611e-1))
-    sin_poly = _fma32(sin_poly * z, x, x)
+    cos_poly = fma32(_F32(2.443315711809948e-5), z, _F32(-1.388731625493765e-3))
+    cos_poly = fma32(cos_poly, z, _F32(4.166664568298827e-2))
+    cos_poly = fma32(cos_poly * z, z, -(z * _F32(0.5))) + _F32(1)
+    sin_poly = fma32(_F32(-1.9515295891e-4), z, _F32(8.3321608736e-3))
+    sin_poly = fma32(sin_poly, z, _F32(-1.6666654611e-1))
+    sin_poly = fma32(sin_poly * z, x, x)
     s = np.where(use_sin_poly, sin_poly, cos_poly)
     c = np.where(use_sin_poly, cos_poly, sin_poly)
     return np.where(sin_sign, -s, s), np.where(cos_sign, -c, c)
@@ -568,11 +525,11 @@ def _uniform_fill(g: Generator, n: int, np_dtype, low: float, high: float):
         u = g._uniform64(n)
         if low == 0.0 and high == 1.0:
             return u
-        return _fma64(u, high - low, low)
+        return fma64(u, high - low, low)
     u = g._uniform32(n)
     if low == 0.0 and high == 1.0:
         return u
-    return _fma32(u, _F32(high) - _F32(low), _F32(low))
+    return fma32(u, _F32(high) - _F32(low), _F32(low))
 
 
 def _normal_blocks(u, np_dtype, mean: float, std: float):
@@ -582,13 +539,13 @@ def _normal_blocks(u, np_dtype, mean: float, std: float):
     if np_dtype == _F32:
         radius = np.sqrt(_F32(-2) * _cephes_log(_F32(1) - blocks[:, 0]))
         sin, cos = _cephes_sincos(_F32(2 * math.pi) * blocks[:, 1])
-        out[:, 0] = _fma32(radius * cos, _F32(std), _F32(mean))
-        out[:, 1] = _fma32(radius * sin, _F32(std), _F32(mean))
+        out[:, 0] = fma32(radius * cos, _F32(std), _F32(mean))
+        out[:, 1] = fma32(radius * sin, _F32(std), _F32(mean))
     else:
         radius = np.sqrt(-2.0 * _libm("log", 1.0 - blocks[:, 0]))
         theta = 2.0 * math.pi * blocks[:, 1]
-        out[:, 0] = _fma64(radius * np.cos(theta), std, mean)
-        out[:, 1] = _fma64(radius * np.sin(theta), std, mean)
+        out[:, 0] = fma64(radius * np.cos(theta), std, mean)
+        out[:, 1] = fma64(radius * np.sin(theta), std, mean)
     return out.reshape(-1)
 
 
@@ -602,7 +559,7 @@ def _normal_fill(g: Generator, n: int, np_dtype, mean: float, std: float,
     if category != _dtype.FLOAT:
         raise _unsupported("normal_kernel_cpu", np_dtype)
     if n < 16 or not contiguous:
-        return _narrow(_fma64(g._normals(n), std, mean), np_dtype)
+        return _narrow(fma64(g._normals(n), std, mean), np_dtype)
     if _half(np_dtype):
         # torch transforms float32 uniforms padded to whole blocks of 16, then lets the last
         # block's normals overwrite the last 16 elements (NOTE [torch's CPU stream]).
