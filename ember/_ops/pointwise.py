@@ -217,7 +217,8 @@ def _scaled(grad, alpha):
 # ``fma(other, alpha, self)``, ``lerp`` is ``fma(weight, end - self, self)`` (from ``end``
 # with ``weight - 1`` when |weight| >= 0.5), ``addcmul`` is ``fma(value * tensor1, tensor2,
 # self)``, in the vectorised and the scalar loops alike; float16/bfloat16 compute that in
-# float32 and round once more. Learnt by experiment against torch 2.13: every element of
+# float32 and round once more (``add``'s alpha, and a number operand, rounded to the half
+# type first). Learnt by experiment against torch 2.13: every element of
 # 100,000 random float32 and float64 values (and of short tensors, the scalar loop) agreed
 # with these single roundings, against 75-84% with NumPy's two. ``fused.fma`` computes them.
 # ``addcdiv`` is not contracted: ``self + (value * tensor1) / tensor2``, three roundings.
@@ -230,15 +231,20 @@ def _fused_add(xp, self, other, alpha):
     fused in a floating dtype, ``alpha`` first rounded to a half type. torch's scalar loop
     (tensors of a few elements and the last few of longer ones) rounds otherwise for a
     number operand, and for half types; ember follows the vectorised loop."""
-    dtype = xp.result_type(self, other)
+    # a number takes the tensor's dtype (NumPy's result_type of a number and a bfloat16
+    # array depends on their order)
+    arrays = [x for x in (self, other) if isinstance(x, ndarray)]
+    dtype = arrays[0].dtype if len(arrays) == 1 else xp.result_type(self, other)
     if xp is not np or not _float_dtype(dtype):
         return xp.add(self, xp.multiply(other, alpha))
     if dtype == np.float64:
         wide = np.float64
     else:
         wide = np.float32
-        if dtype != np.float32:  # float16/bfloat16: torch rounds alpha to the tensors' type
+        if dtype != np.float32:  # float16/bfloat16: torch rounds alpha (and a number) to the
+            # tensors' type first
             alpha = np.asarray(alpha, dtype).astype(np.float32)
+            self, other = np.asarray(self, dtype), np.asarray(other, dtype)
     return fma(np.asarray(other, wide), wide(alpha), np.asarray(self, wide), dtype)
 
 
