@@ -274,6 +274,11 @@ _TILED_WINDOWS = 64
 _TILED_MAX = 1 << 17
 
 
+def _tiled(planes: int, windows: int) -> bool:
+    """Whether ``planes`` planes of ``windows`` windows each take a kept tiled array."""
+    return 0 < planes and 0 < windows < _TILED_WINDOWS and planes * windows <= _TILED_MAX
+
+
 @functools.lru_cache(maxsize=64)
 def _index_parts(xp, spatial: tuple, kernel: tuple, stride: tuple, padding: tuple,
                  dilation: tuple, out: tuple, planes: int) -> tuple:
@@ -322,8 +327,7 @@ def _max_pool_values(xp, x, kernel, stride, padding, dilation, ceil_mode):
         values, arg = _running_max(xp, views, True)
     planes = math.prod(x.shape[:2])
     windows = math.prod(out)
-    tiled = xp is np and 0 < planes and windows < _TILED_WINDOWS \
-        and planes * windows <= _TILED_MAX
+    tiled = xp is np and _tiled(planes, windows)
     steps, base = _index_parts(xp, tuple(spatial), tuple(kernel), tuple(stride),
                                tuple(padding), tuple(dilation), out, planes if tiled else 0)
     indices = xp.take(steps, arg)
@@ -357,7 +361,7 @@ def _max_pool_backward(xp, grad, self, indices, self_shape, nd, disjoint):
     lead = math.prod(self_shape[:-nd])
     size = math.prod(self_shape[-nd:])
     width = indices.size // lead if lead else 0
-    if xp is np and 0 < width < _TILED_WINDOWS and indices.size <= _TILED_MAX:
+    if xp is np and _tiled(lead, width):
         flat = indices.reshape(-1) + _plane_starts(lead, size, width)
     else:
         flat = indices.reshape(lead, width) + (xp.arange(lead, dtype=xp.int64) * size)[:, None]

@@ -76,16 +76,13 @@ class _MapFetcher:
         # __getitems__ does. Take that path when nothing can tell the difference (the exact
         # classes, no tensor requiring grad, in-range integer indices); otherwise read sample
         # by sample.
-        self._gather = (auto_collation and collate_fn is default_collate
-                        and _tensor_rows(dataset) is not None)
+        self._rows = _tensor_rows(dataset) if auto_collation \
+            and collate_fn is default_collate else None
 
     def _gathered(self, indices):
         from ember._tensor import make
 
-        source = _tensor_rows(self.dataset)
-        if source is None:
-            return None
-        subsets, tensors = source
+        subsets, tensors = self._rows
         for subset in subsets:  # outermost first; an index out of a list raises as torch's
             indices = [subset.indices[i] for i in indices]
         rows = np.asarray(indices)
@@ -98,7 +95,7 @@ class _MapFetcher:
     def fetch(self, index):
         if not self.auto_collation:
             return self.collate_fn(self.dataset[index])
-        if self._gather:
+        if self._rows is not None:
             batch = self._gathered(index)
             if batch is not None:
                 return batch
