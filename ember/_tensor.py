@@ -176,7 +176,11 @@ class Tensor:
                     "attempting to assign a gradient with dtype "
                     f"'{_dtype.cpp_type_name(value.dtype)}' to a "
                     f"tensor with grad_dtype '{_dtype.scalar_type_name(self.dtype)}'. The gradient "
-                    "must match the tensor's grad_dtype (defaults to the tensor's dtype).")
+                    "must match the tensor's grad_dtype (defaults to the tensor's dtype). You "
+                    "can set the tensor's grad_dtype attribute with a specific dtype, or None to "
+                    "allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a "
+                    "tensor and its gradient may break downstream systems that assume they "
+                    "match.")
         self._grad = value
 
     @grad.deleter
@@ -244,7 +248,12 @@ class Tensor:
     def detach_(self) -> Tensor:
         """Mirrors ``Tensor.detach_``."""
         if self._base is not None:
-            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. If you are using "
+                "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
+                "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
+                "called on these gradients. To fix this error, please refer to the "
+                "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.")
         self._grad_fn = None
         self._requires_grad = False
         return self
@@ -276,6 +285,10 @@ class Tensor:
 
     @data.setter
     def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            from ember.autograd.graph import c_type_name
+
+            raise TypeError(f"Variable data has to be a tensor, but got {c_type_name(value)}")
         self._data = value._data
 
     # ---- metadata -------------------------------------------------------------------

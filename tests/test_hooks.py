@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 
 import pytest
@@ -417,3 +418,129 @@ def test_checkpoint_sequential_matches_torch(use_reentrant) -> None:
         results.append((out.detach(), x.grad, model[0].weight.grad, five.detach()))
     for t, e in zip(*results):
         assert_same(e, t)
+
+
+class _Callable:
+    def __call__(self, grad):
+        return grad[:1]
+
+
+class _NotATensor:
+    pass
+
+
+def _tensor_hook_case(returned, leaf: bool = False):
+    def fn(L):
+        x = L.ones(3, requires_grad=True)
+        y = x * 2
+        (x if leaf else y).register_hook(lambda g: returned(L, g))
+        y.sum().backward()
+    return fn
+
+
+# What a hook returned in place of a gradient: torch accepts only None or a tensor of the
+# gradient's dtype and size (a node hook: a tuple of as many), and says which hook broke it.
+HOOK_RESULT_ERRORS = {
+    "size": _tensor_hook_case(lambda L, g: g[:2]),
+    "size of a leaf's": _tensor_hook_case(lambda L, g: g[:2], leaf=True),
+    "dtype": _tensor_hook_case(lambda L, g: g.double()),
+    "dtype of a leaf's": _tensor_hook_case(lambda L, g: g.double(), leaf=True),
+    "dtype and size": _tensor_hook_case(lambda L, g: g[:2].long()),
+    "bfloat16": _tensor_hook_case(lambda L, g: g.bfloat16()),
+    "complex": _tensor_hook_case(lambda L, g: g.to(L.complex64)),
+    "bool": _tensor_hook_case(lambda L, g: g.bool()),
+    "uint8": _tensor_hook_case(lambda L, g: g.to(L.uint8)),
+    "an int": _tensor_hook_case(lambda L, g: 5),
+    "an array": _tensor_hook_case(lambda L, g: g.detach().numpy()),
+    "a NumPy scalar": _tensor_hook_case(lambda L, g: g.detach().numpy()[0]),
+    "an object": _tensor_hook_case(lambda L, g: _NotATensor()),
+}
+
+
+def _node_hook_case(kind: str, returned):
+    def fn(L):
+        x = L.ones(3, requires_grad=True)
+        y = x * 2
+        if kind == "pre":
+            y.grad_fn.register_prehook(lambda go: returned(L, go))
+        elif kind == "post":
+            y.grad_fn.register_hook(lambda gi, go: returned(L, gi))
+        else:  # the leaf's AccumulateGrad node
+            y.grad_fn.next_functions[0][0].register_prehook(lambda go: returned(L, go))
+        y.sum().backward()
+    return fn
+
+
+HOOK_RESULT_ERRORS.update({
+    "prehook list": _node_hook_case("pre", lambda L, go: list(go)),
+    "prehook size": _node_hook_case("pre", lambda L, go: (go[0][:2],)),
+    "prehook count": _node_hook_case("pre", lambda L, go: go * 2),
+    "prehook int": _node_hook_case("pre", lambda L, go: (5,)),
+    "accumulator prehook size": _node_hook_case("acc", lambda L, go: (go[0][:2],)),
+    "posthook list": _node_hook_case("post", lambda L, gi: [gi[0] * 2, None]),
+    "posthook dtype": _node_hook_case("post", lambda L, gi: (gi[0].double(), None)),
+    # the number 2 of ``x * 2`` has no gradient to replace
+    "posthook replaces None": _node_hook_case("post", lambda L, gi: (gi[0], gi[0])),
+    "posthook int": _node_hook_case("post", lambda L, gi: 5),
+})
+
+
+def _size_change_hook(g):
+    return g[:1]
+
+
+def _hook_named(hook):
+    def fn(L):
+        x = L.ones(3, requires_grad=True)
+        y = x * 2
+        y.register_hook(hook)
+        y.sum().backward()
+    return fn
+
+
+HOOK_RESULT_ERRORS.update({
+    "a function's name": _hook_named(_size_change_hook),
+    "a partial": _hook_named(functools.partial(_size_change_hook)),
+    "a callable object": _hook_named(_Callable()),
+})
+
+
+def _post_accumulate_returning(returned):
+    def fn(L):
+        x = L.ones(3, requires_grad=True)
+        x.register_post_accumulate_grad_hook(lambda p: returned(L, p))
+        (x * 2).sum().backward()
+    return fn
+
+
+HOOK_RESULT_ERRORS.update({
+    "post-accumulate tensor": _post_accumulate_returning(lambda L, p: p.grad.mul_(3)),
+    "post-accumulate int": _post_accumulate_returning(lambda L, p: 5),
+})
+
+
+@pytest.mark.parametrize("name", sorted(HOOK_RESULT_ERRORS))
+def test_hook_results_are_checked_as_torch_checks_them(name: str) -> None:
+    check_raises_like(HOOK_RESULT_ERRORS[name])
+
+
+def test_hook_results_torch_accepts() -> None:
+    # a replacement of the same dtype and size in another layout, a node hook's None, a
+    # tensor that requires grad: the gradients are torch's
+    def fn(L):
+        x = L.ones(2, 3, requires_grad=True)
+        y = x * 2
+        y.register_hook(lambda g: L.arange(6.0).reshape(3, 2).t())
+        w = L.ones(3, requires_grad=True)
+        z = w * 3
+        z.register_hook(lambda g: L.full((3,), 4.0, requires_grad=True))
+        v = L.ones(3, requires_grad=True)
+        u = v * 5
+        u.grad_fn.register_hook(lambda gi, go: (None, None))
+        (y.sum() + z.sum() + u.sum()).backward()
+        return x.grad, x.grad.stride(), w.grad, v.grad
+    t, e = fn(torch), fn(ember)
+    assert_same(e[0], t[0])
+    assert e[1] == t[1]
+    assert_same(e[2], t[2])
+    assert e[3] is None and t[3] is None

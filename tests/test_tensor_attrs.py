@@ -494,3 +494,19 @@ def test_removed_and_sparse_only_methods_raise_like_torch(call):
             errors.append(info.value)
         assert type(errors[1]) is type(errors[0])
         assert str(errors[0]).startswith(str(errors[1]))
+
+
+@pytest.mark.parametrize("value", ["list", "array", "none"])
+def test_data_setter_refuses_what_is_not_a_tensor(value: str) -> None:
+    def fn(L):
+        t = L.ones(3)
+        t.data = {"list": [1.0], "array": np.ones(3, np.float32), "none": None}[value]
+    check_raises_like(fn)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int64"])
+def test_grad_of_another_dtype_is_refused_in_torchs_words(dtype: str) -> None:
+    def fn(L):
+        x = L.ones(3, requires_grad=True)
+        x.grad = L.ones(3, dtype=getattr(L, dtype))
+    check_raises_like(fn)

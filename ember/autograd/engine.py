@@ -17,7 +17,15 @@ import threading
 from heapq import heappop, heappush
 
 from ember.autograd import anomaly_mode, grad_mode, programs
-from ember.autograd.graph import AccumulateGrad, GraphRoot, call_tensor_hook, grad_edge
+from ember.autograd.graph import (
+    AccumulateGrad,
+    GraphRoot,
+    c_type_name,
+    call_tensor_hook,
+    check_hook_result,
+    grad_edge,
+    hook_name,
+)
 
 # The recording profiler (autograd/profiler.py sets it), told of every node the engine runs.
 profiler = None
@@ -290,7 +298,7 @@ def _pre_hooks(node, extra: dict, inputs: list) -> list:
     for hook in tuple(extra["pre"].values()) if "pre" in extra else ():
         new = hook(tuple(inputs))
         if new is not None:
-            inputs = _checked(hook, new, len(inputs))
+            inputs = _checked(hook, new, inputs)
     return inputs
 
 
@@ -298,18 +306,24 @@ def _post_hooks(hooks: dict, outputs, inputs: list):
     for hook in tuple(hooks.values()):
         new = hook(tuple(outputs), tuple(inputs))
         if new is not None:
-            outputs = _checked(hook, new, len(outputs))
+            outputs = _checked(hook, new, outputs)
     return outputs
 
 
-def _checked(hook, values, expected: int) -> list:
-    values = list(values)
-    if len(values) != expected:
-        name = getattr(hook, "__name__", type(hook).__name__)
+def _checked(hook, values, originals) -> list:
+    """torch's checks of what a node hook returned in place of the gradients
+    ``originals``: a tuple of as many, each None or a gradient of the same kind
+    (``check_hook_result``)."""
+    if not isinstance(values, tuple):
+        raise TypeError(f"expected tuple, but hook returned '{c_type_name(values)}'")
+    if len(values) != len(originals):
         raise RuntimeError(
-            f"hook '{name}' has returned an incorrect number of values (got {len(values)}, "
-            f"but expected {expected})")
-    return values
+            f"hook '{hook_name(hook)}' has returned an incorrect number of values (got "
+            f"{len(values)}, but expected {len(originals)})")
+    for original, new in zip(originals, values):
+        if new is not None:
+            check_hook_result(hook, original, new)
+    return list(values)
 
 
 def roots_of(tensors) -> list:

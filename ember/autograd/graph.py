@@ -489,11 +489,58 @@ def call_tensor_hook(hook, grad):
     """A tensor hook's view of a gradient, ``None`` included (torch calls tensor hooks for a
     gradient that never arrived too): the replacement it returns, or ``grad``."""
     new = hook(grad)
-    if new is None:
-        return grad
-    if grad is None:
+    if new is not None:
+        check_hook_result(hook, grad, new)
+        return new
+    return grad
+
+
+def check_hook_result(hook, original, new) -> None:
+    """torch's checks of a gradient ``new`` (not None) that ``hook`` returned in place of
+    ``original``: a tensor, where a gradient arrived, of its dtype and size (a hook cannot
+    cast or reshape a gradient behind the engine's back)."""
+    if original is None:
         raise RuntimeError("can't replace a None gradient with a non-None value")
-    return new
+    if not isinstance(new, Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{c_type_name(new)}'")
+    if new._data.dtype != original._data.dtype:
+        raise RuntimeError(
+            f"hook '{hook_name(hook)}' has changed the type of value (was "
+            f"{_type_string(original)} got {_type_string(new)})")
+    if new._data.shape != original._data.shape:
+        raise RuntimeError(f"hook '{hook_name(hook)}' has changed the size of value")
+
+
+def hook_name(hook) -> str:
+    """How torch's hook errors name a hook: its ``__name__``, else ``<unknown>`` (a
+    callable object, a ``functools.partial``)."""
+    name = getattr(hook, "__name__", None)
+    return name if isinstance(name, str) else "<unknown>"
+
+
+def c_type_name(obj) -> str:
+    """The type name torch's C++ errors give a Python object (CPython's ``tp_name``): a
+    class defined in Python by its name alone, an extension type with its module
+    (``numpy.ndarray``), a built-in without one."""
+    kind = type(obj)
+    if kind.__flags__ & _HEAP_TYPE or kind.__module__ == "builtins":
+        return kind.__name__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
+# the scalar types whose CPU tensors had a class of their own in torch's first type system:
+# torch's ``Tensor::toString()`` names them so, any other as ``CPU<ScalarType>Type``
+_CLASSIC_TYPES = frozenset(("uint8", "int8", "int16", "int32", "int64", "float16", "float32",
+                            "float64"))
+
+
+def _type_string(t: Tensor) -> str:
+    from ember import _dtype
+
+    if t._data.dtype.name in _CLASSIC_TYPES:
+        return t.type()
+    return f"CPU{_dtype.scalar_type_name(t.dtype)}Type"
 
 
 
@@ -691,7 +738,12 @@ class AccumulateGrad(Node):
         post = var._post_hooks
         if post is not None:
             for hook in tuple(post.values()):
-                hook(var)
+                result = hook(var)
+                if result is not None:  # torch's: such a hook only observes
+                    if not isinstance(result, Tensor):
+                        raise TypeError(
+                            f"expected Variable, but hook returned '{c_type_name(result)}'")
+                    raise RuntimeError("Tensor post accumulate grad hooks should return None.")
         return ()
 
 
