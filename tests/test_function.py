@@ -302,3 +302,127 @@ def test_gradgradcheck_keywords_as_torch():
                                           check_fwd_over_rev=True, check_rev_over_rev=True,
                                           gen_non_contig_grad_outputs=True,
                                           check_batched_grad=True, nondet_tol=0.0)
+
+
+def _returning(backward, n_numbers: int = 0):
+    """A script whose Function's backward returns ``backward(L, g)``; its forward takes one
+    tensor and ``n_numbers`` numbers."""
+    def fn(L):
+        class Fn(L.autograd.Function):
+            @staticmethod
+            def forward(ctx, a, *numbers):
+                return a * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                return backward(L, g)
+        Fn.apply(L.ones(3, requires_grad=True), *(2,) * n_numbers).sum().backward()
+    return fn
+
+
+def _dirty(forward, make_input, outputs: int = 1, grad_mode: bool = True):
+    """A script whose Function marks dirty what ``forward(ctx, a)`` says."""
+    def fn(L):
+        class Fn(L.autograd.Function):
+            @staticmethod
+            def forward(ctx, a):
+                result = forward(ctx, a)
+                return result if outputs == 1 else (result,) + (a * 2,) * (outputs - 1)
+
+            @staticmethod
+            def backward(ctx, *grads):
+                return grads[0]
+        with L.set_grad_enabled(grad_mode):
+            Fn.apply(make_input(L))
+    return fn
+
+
+def _mark_and_write(ctx, a):
+    ctx.mark_dirty(a)
+    return a.mul_(3)
+
+
+def _mark_only(ctx, a):
+    ctx.mark_dirty(a)
+    return a * 2
+
+
+FUNCTION_ERRORS = {
+    # what backward returned
+    "a number": _returning(lambda L, g: 5),
+    "a list": _returning(lambda L, g: [g]),
+    "an array": _returning(lambda L, g: g.numpy()),
+    "a number for the tensor": _returning(lambda L, g: (5, g), 1),
+    "a gradient for a number": _returning(lambda L, g: (g, g), 1),
+    "a number for a number": _returning(lambda L, g: (g, 5, None), 2),
+    "one too many": _returning(lambda L, g: (g, None, g), 1),
+    # what forward marked dirty
+    "a leaf": _dirty(_mark_and_write, lambda L: L.ones(3, requires_grad=True)),
+    "a view of a leaf": _dirty(_mark_and_write, lambda L: L.ones(3, requires_grad=True)[:2]),
+    "an unbind output": _dirty(
+        _mark_and_write, lambda L: (L.ones(3, 2, requires_grad=True) * 1).unbind(0)[1]),
+    "a view, two outputs": _dirty(
+        _mark_and_write, lambda L: (L.ones(3, requires_grad=True) * 1)[1:], outputs=2),
+    "not returned": _dirty(_mark_only, lambda L: L.ones(3, requires_grad=True) * 1),
+    "not returned, no grad": _dirty(_mark_only, lambda L: L.ones(3), grad_mode=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTION_ERRORS))
+def test_function_results_are_checked_as_torch_checks_them(name: str) -> None:
+    check_raises_like(FUNCTION_ERRORS[name])
+
+
+def test_dirty_view_rewrites_the_base_history_as_torch() -> None:
+    # forward scales a slice of a non-leaf in place: the base's history becomes CopySlices
+    # over the Function's node, and the gradient outside the slice passes unscaled
+    def fn(L):
+        class Scale(L.autograd.Function):
+            @staticmethod
+            def forward(ctx, a):
+                ctx.mark_dirty(a)
+                return a.mul_(3)
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * 3
+        x = L.arange(5.0, requires_grad=True)
+        base = x * 1
+        view = base[1:3]
+        out = Scale.apply(view)
+        (base * L.arange(5.0)).sum().backward()
+        return x.grad.tolist(), base.grad_fn.name(), out is view, out.requires_grad
+    assert fn(ember) == fn(torch)
+
+
+def test_dirty_input_that_is_not_an_input_warns_as_torch() -> None:
+    def fn(L):
+        class Fn(L.autograd.Function):
+            @staticmethod
+            def forward(ctx, a):
+                out = a * 2
+                ctx.mark_dirty(out)
+                return out
+
+            @staticmethod
+            def backward(ctx, g):
+                return g
+        with pytest.warns(UserWarning) as caught:
+            out = Fn.apply(L.ones(2, requires_grad=True))
+        return str(caught[0].message).split(" (Triggered")[0], out.tolist()
+    assert fn(ember) == fn(torch)
+
+
+def test_instantiating_a_function_warns_and_calling_it_raises_as_torch() -> None:
+    def fn(L):
+        class Fn(L.autograd.Function):
+            @staticmethod
+            def forward(ctx, a):
+                return a * 2
+        with pytest.warns(DeprecationWarning) as caught:
+            instance = Fn()
+        message = str(caught[0].message)
+        with pytest.raises(RuntimeError) as info:
+            instance(L.ones(2))
+        return message, str(info.value)
+    assert fn(ember) == fn(torch)

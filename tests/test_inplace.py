@@ -205,3 +205,80 @@ def test_copy_from_a_larger_broadcast_raises_as_torch(fn) -> None:
     # the source broadcasts, but to more than the target holds: torch's in-place error, not
     # NumPy's
     check_raises_like(fn)
+
+
+class _ViewOf:
+    """Custom Functions returning a view of their input (or the input itself)."""
+
+    @staticmethod
+    def make(L, kind: str, outputs: int = 1):
+        class Fn(L.autograd.Function):
+            @staticmethod
+            def forward(ctx, a):
+                out = a.view(-1) if kind == "view" else a
+                if outputs == 1:
+                    return out
+                # a number, an integer tensor and a non-differentiable output do not count
+                indices = L.zeros(2, dtype=L.int64)
+                marked = a * 3
+                ctx.mark_non_differentiable(marked)
+                return (out, 5, indices, marked) + (a * 2,) * (outputs - 2)
+
+            @staticmethod
+            def backward(ctx, *grads):
+                return grads[0].view(3, 2) if kind == "view" else grads[0]
+        return Fn
+
+
+def _leaf(L):
+    return L.ones(3, 2, requires_grad=True)
+
+
+def _nonleaf(L):
+    return L.ones(3, 2, requires_grad=True) * 1
+
+
+# NOTE [Views that refuse writes]: writes torch refuses through views of multi-output ops and
+# through views a custom Function returned, also a view of such a view, whatever the write
+VIEW_WRITES = {
+    "unbind of a leaf": lambda L: _leaf(L).unbind(0)[1].mul_(2),
+    "unbind of a non-leaf": lambda L: _nonleaf(L).unbind(0)[2].mul_(2),
+    "split of a leaf": lambda L: _leaf(L).split(1)[0].add_(1),
+    "chunk of a leaf": lambda L: _leaf(L).chunk(3)[0].zero_(),
+    "unbind of a leaf, copy_": lambda L: _leaf(L).unbind(0)[0].copy_(L.ones(2)),
+    "unbind of a leaf, uniform_": lambda L: _leaf(L).unbind(0)[0].uniform_(),
+    "unbind of a leaf, unsqueeze_": lambda L: _leaf(L).unbind(0)[0].unsqueeze_(0),
+    "unbind of a leaf, t_": lambda L: _leaf(L).unbind(0)[0].t_(),
+    "slice of an unbind output": lambda L: _nonleaf(L).unbind(0)[0][:1].mul_(2),
+    "unbind of no grad, a value with grad":
+        lambda L: L.ones(3, 2).unbind(0)[1].mul_(L.ones(2, requires_grad=True)),
+    "custom view": lambda L: _ViewOf.make(L, "view").apply(_nonleaf(L)).mul_(2),
+    "custom view of a leaf": lambda L: _ViewOf.make(L, "view").apply(_leaf(L)).mul_(2),
+    "custom identity": lambda L: _ViewOf.make(L, "same").apply(_nonleaf(L)).mul_(2),
+    "custom identity of a leaf": lambda L: _ViewOf.make(L, "same").apply(_leaf(L)).mul_(2),
+    "custom view, unsqueeze_": lambda L: _ViewOf.make(L, "view").apply(_nonleaf(L)).unsqueeze_(0),
+    "slice of a custom view": lambda L: _ViewOf.make(L, "view").apply(_nonleaf(L))[:2].mul_(2),
+    "custom view, one differentiable output": lambda L: _ViewOf.make(L, "view", 2).apply(
+        _nonleaf(L))[0].mul_(2),
+    "custom view, two differentiable outputs": lambda L: _ViewOf.make(L, "view", 3).apply(
+        _nonleaf(L))[0].mul_(2),
+    "custom view of no grad, a value with grad": lambda L: _ViewOf.make(L, "view").apply(
+        L.ones(3, 2)).mul_(L.ones(6, requires_grad=True)),
+    "detach_ of a view": lambda L: _leaf(L)[:1].detach_(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEW_WRITES))
+def test_view_writes_torch_refuses(name: str) -> None:
+    check_raises_like(VIEW_WRITES[name])
+
+
+def test_view_writes_torch_allows() -> None:
+    # the same views written without anything that needs a gradient
+    def fn(L):
+        a = L.ones(3, 2).unbind(0)[1].mul_(2)
+        b = _ViewOf.make(L, "view").apply(L.ones(3, 2)).mul_(3)
+        with L.no_grad():
+            c = _nonleaf(L).unbind(0)[0].mul_(4)
+        return a.tolist(), b.tolist(), c.tolist()
+    assert fn(ember) == fn(torch)

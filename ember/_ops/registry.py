@@ -813,9 +813,57 @@ def check_inplace(target: Tensor) -> None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an "
                                "in-place operation.")
         base = target._base
-        if base is not None and base._requires_grad and base._grad_fn is None:
-            raise RuntimeError("a view of a leaf Variable that requires grad is being used in "
-                               "an in-place operation.")
+        if base is not None:
+            if target._grad_fn is not None:
+                _check_view_writable(target)
+            if base._requires_grad and base._grad_fn is None:
+                raise RuntimeError("a view of a leaf Variable that requires grad is being used "
+                                   "in an in-place operation.")
+
+
+# NOTE [Views that refuse writes]
+# An in-place write through a view rewrites its base's history (``_copy_slices``), which
+# torch refuses for two kinds of view, and for any view of one (the refusal is inherited):
+# an output of an op that returns several views (``unbind``, ``split``: the others would
+# keep stale histories), and a view a custom Function returned (made inside its forward, or
+# an input returned as it is: the rewrite would bypass the Function's own backward; with
+# several outputs torch gives the first kind's message). Such a custom output carries
+# ``_made_in`` ("custom" or "multi"); the walk up the view links happens only for a write.
+_VIEW_WRITE = {
+    "multi": "This view is the output of a function that returns multiple views. Such "
+             "functions do not allow the output views to be modified inplace. You should "
+             "replace the inplace operation by an out-of-place one.",
+    "custom": "This view was created inside a custom Function (or because an input was "
+              "returned as-is) and the autograd logic to handle view+inplace would override "
+              "the custom backward associated with the custom Function, leading to incorrect "
+              "gradients. This behavior is forbidden. You can fix this by cloning the output "
+              "of the custom Function.",
+}
+
+
+def _check_view_writable(view: Tensor) -> None:
+    t = view
+    while True:
+        state = t.__dict__
+        kind = state.get("_made_in")
+        source = state.get("_view_src")
+        if kind is None and source is not None and source[3] is not None:
+            kind = "multi"
+        if kind is not None:
+            break
+        if source is None:
+            return
+        t = source[1]
+        if t._base is None:
+            return
+    node = view._grad_fn
+    if node is None:  # made from a tensor that needed no gradient: torch's view of no_grad
+        raise RuntimeError("A view was created in no_grad mode and is being modified inplace "
+                           f"with grad mode enabled. {_VIEW_WRITE[kind]}")
+    name = node.name()
+    cut = name.rfind("Backward")
+    raise RuntimeError(f"Output {view._output_nr} of {name[:cut] if cut > 0 else name} is a "
+                       f"view and is being modified inplace. {_VIEW_WRITE[kind]}")
 
 
 def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
@@ -921,13 +969,8 @@ def _copy_slices(view: Tensor, value: Tensor) -> None:
     the same view of the new base."""
     base = view._base
     chain = _view_chain(view)
-    op, _, _, index = view._view_src
-    if index is not None:
-        raise RuntimeError(
-            f"Output {index} of {op.node.replace('Backward0', '')} is a view and is being "
-            "modified inplace. This view is the output of a function that returns multiple "
-            "views. Such functions do not allow the output views to be modified inplace. You "
-            "should replace the inplace operation by an out-of-place one.")
+    if view._grad_fn is None:  # check_inplace saw no history: a write that records one
+        _check_view_writable(view)
     node = _record(COPY_SLICES, (base, value, chain))  # base's edge is still its old history
     base._grad_fn = node
     base._requires_grad = True

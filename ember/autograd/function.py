@@ -8,12 +8,14 @@ the user's. As in torch, the node *is* the ``ctx`` object: ``y.grad_fn`` is the 
 from __future__ import annotations
 
 import functools
+import warnings
 
 from ember.autograd import grad_mode
 from ember.autograd.graph import (
     _FREED,
     SECOND_BACKWARD,
     Node,
+    c_type_name,
     check_versions,
     fit_gradient,
     grad_edge,
@@ -85,8 +87,20 @@ class BackwardCFunction(FunctionCtx, Node):
                 raise RuntimeError(
                     f"function {self.name()} returned an incorrect number of gradients "
                     f"(expected {n_inputs}, got {len(result)})")
+        from ember._tensor import Tensor
+
+        tensors = self._tensor_positions
+        for pos, g in enumerate(result):
+            if g is not None:
+                if pos not in tensors:
+                    raise RuntimeError(
+                        f"function {self.name()} returned a gradient different than None at "
+                        f"position {pos + 1}, but the corresponding forward input was not a "
+                        "Variable")
+                if not isinstance(g, Tensor):
+                    raise RuntimeError(f"expected Variable or None (got {c_type_name(g)})")
         out = []
-        for i, pos in enumerate(self._tensor_positions):
+        for i, pos in enumerate(tensors):
             g = result[pos]
             meta = self._meta[i]
             if g is None or meta is None:
@@ -144,6 +158,19 @@ class Function(metaclass=_FunctionMeta):
             "autograd.Function to use it with backward mode AD.")
 
     setup_context = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        warnings.warn(
+            f"{type(self)} should not be instantiated. Methods on autograd functions are all "
+            "static, so you should invoke them on the class itself. Instantiating an autograd "
+            "function will raise an error in a future version of PyTorch.", DeprecationWarning,
+            stacklevel=2)
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(
+            "Legacy autograd function with non-static forward method is deprecated. Please use "
+            "new-style autograd function with static forward method. (Example: "
+            "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)")
 
     @staticmethod
     def jvp(ctx, *grad_inputs):
@@ -225,16 +252,30 @@ def _wrap_outputs(ctx, args: tuple, positions: list, output, record: bool):
     single = not isinstance(output, tuple)
     outputs = (output,) if single else output
     dirty = {id(t) for t in ctx._dirty}
+    if dirty and dirty - {id(out) for out in outputs}:
+        raise RuntimeError(
+            "Some elements marked as dirty during the forward method were not returned as "
+            "output. The inputs that are modified inplace must all be outputs of the Function.")
     non_diff = {id(t) for t in ctx._non_differentiable}
     inputs_by_id = {id(args[i]): args[i] for i in positions}
+    # NOTE [Views that refuse writes]: a view among the outputs refuses in-place writes, in
+    # the words for several views when other outputs could take a gradient
+    differentiable = sum(1 for out in outputs if isinstance(out, Tensor)
+                         and id(out) not in non_diff and out.dtype.category >= 2)
+    made_in = "custom" if differentiable <= 1 else "multi"
     wrapped = []
     for out in outputs:
-        if isinstance(out, Tensor) and id(out) in inputs_by_id and id(out) not in dirty:
-            # An input returned as it is: the output is a new tensor viewing it (as torch).
-            alias = make(out._data, False, None, out._vc)
-            alias._base = out if out._base is None else out._base
-            out = alias
+        if isinstance(out, Tensor) and id(out) not in dirty:
+            if id(out) in inputs_by_id:
+                # An input returned as it is: the output is a new tensor viewing it (as torch).
+                alias = make(out._data, False, None, out._vc)
+                alias._base = out if out._base is None else out._base
+                out = alias
+            if out._base is not None:
+                out._made_in = made_in
         wrapped.append(out)
+    if record and dirty:
+        _check_dirty(ctx, outputs, inputs_by_id)
     if record:
         ctx.next_functions = tuple(
             grad_edge(args[i]) if args[i]._requires_grad else (None, 0) for i in positions)
@@ -254,6 +295,15 @@ def _wrap_outputs(ctx, args: tuple, positions: list, output, record: bool):
             if id(out) in non_diff:
                 out._requires_grad = False
                 continue
+            if id(out) in dirty and out._base is not None:
+                # written in place through a view: the base's history is rewritten as any
+                # in-place write through a view rewrites it (CopySlices over this node)
+                from ember._ops.registry import _copy_slices
+
+                value = make(out._data, True, ctx, out._vc)
+                value._output_nr = nr
+                _copy_slices(out, value)
+                continue
             out._grad_fn = ctx
             out._requires_grad = out.dtype.category >= 2
             out._output_nr = nr
@@ -261,6 +311,34 @@ def _wrap_outputs(ctx, args: tuple, positions: list, output, record: bool):
         ctx._saved = tuple(ctx._to_save)
         ctx._versions = None
     return wrapped[0] if single else tuple(wrapped)
+
+
+def _check_dirty(ctx, outputs: tuple, inputs_by_id: dict) -> None:
+    """torch's checks of the tensors ``forward`` marked dirty, before any history changes:
+    a leaf that requires grad cannot have been written, a view only by a Function with one
+    output (and only as an in-place op may write it: ``check_inplace``)."""
+    from ember._ops.registry import check_inplace
+
+    for t in ctx._dirty:
+        if t._base is None and t._requires_grad and t._grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad has been used in an "
+                               "in-place operation.")
+        if id(t) not in inputs_by_id:
+            warnings.warn("ctx.mark_dirty() received a tensor that was not an input. Only "
+                          "input Tensors that have been mutated should be passed to "
+                          "ctx.mark_dirty().", UserWarning, stacklevel=4)
+        if t._base is not None:
+            if len(outputs) > 1:
+                raise RuntimeError(
+                    "If your Function modifies inplace an input that is a view of another "
+                    "Tensor, your Function cannot return more than one Tensor. This is not "
+                    "supported by the current autograd engine. You should either make sure "
+                    "the input is not a view (using .clone() for example) or make your "
+                    "Function only return one Tensor (potentially splitting it into two "
+                    "Functions: one doing the inplace that returns a single Tensor and a "
+                    "second one that does the other operations). You can ask on the forum "
+                    "https://discuss.pytorch.org/ if you need help to do this change.")
+            check_inplace(t)
 
 
 def once_differentiable(fn):
