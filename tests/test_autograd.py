@@ -593,3 +593,99 @@ def test_only_inputs_false_warns_as_torch() -> None:
         assert g[0].tolist() == [2.0, 4.0]
         messages.append([str(w.message) for w in record])
     assert messages[0] == messages[1]
+
+
+def _leaf3(L):
+    return L.ones(3, requires_grad=True)
+
+
+# torch checks backward's and grad's arguments pair by pair (a given gradient's shape and
+# whether it is complex as the output is, an implicit one only for an output that requires
+# grad), then their count (extra gradients are dropped), then that the outputs require grad
+ENTRY_ERRORS = {
+    "grad without inputs": lambda L: L.autograd.grad(_leaf3(L).sum(), []),
+    "grad without inputs, outputs without grad": lambda L: L.autograd.grad(L.ones(2).sum(), []),
+    "grad, too few gradients": lambda L: L.autograd.grad(
+        [_leaf3(L).sum(), _leaf3(L).sum()], _leaf3(L), grad_outputs=[L.tensor(1.0)]),
+    "grad, an empty list of gradients": lambda L: L.autograd.grad(
+        _leaf3(L).sum(), _leaf3(L), grad_outputs=[]),
+    "grad, a complex gradient of a real output": lambda L: L.autograd.grad(
+        (_leaf3(L) * 2).sum(), _leaf3(L), grad_outputs=L.tensor(2j)),
+    "grad, a real gradient of a complex output": lambda L: (lambda x: L.autograd.grad(
+        (x * (2 + 1j)).sum(), x, grad_outputs=L.tensor(2.0, dtype=L.float64)))(_leaf3(L)),
+    "backward, too few gradients": lambda L: L.autograd.backward(
+        [_leaf3(L).sum(), _leaf3(L).sum()], [L.tensor(1.0)]),
+    "backward, too few, the first without grad": lambda L: L.autograd.backward(
+        [L.ones(3), _leaf3(L).sum()], [L.ones(3)]),
+    "backward, too few, the first of a wrong shape": lambda L: L.autograd.backward(
+        [_leaf3(L).sum(), _leaf3(L).sum()], [L.ones(2)]),
+    "backward, a complex gradient, output without grad": lambda L: L.autograd.backward(
+        [L.ones(3)], [L.ones(3, dtype=L.complex64)]),
+    "backward, a gradient of a wrong shape, output without grad": lambda L: L.ones(3).backward(
+        L.ones(2)),
+    "backward, empty inputs": lambda L: (_leaf3(L) * 2).sum().backward(inputs=[]),
+    "backward, an input without grad": lambda L: (lambda x: (x * 2).sum().backward(
+        inputs=[x, L.ones(3)]))(_leaf3(L)),
+    "backward, a detached input": lambda L: (lambda x: (x * 2).sum().backward(
+        inputs=[x.detach()]))(_leaf3(L)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY_ERRORS))
+def test_backward_and_grad_arguments_are_checked_as_torch(name: str) -> None:
+    check_raises_like(ENTRY_ERRORS[name])
+
+
+def test_extra_gradients_are_dropped_as_torch() -> None:
+    def fn(L):
+        x = _leaf3(L)
+        (g,) = L.autograd.grad((x * 2).sum(), x, grad_outputs=[L.tensor(3.0), L.tensor(5.0)])
+        L.autograd.backward([(x * 4).sum()], [L.tensor(2.0), L.tensor(7.0)])
+        return g.tolist(), x.grad.tolist()
+    assert fn(ember) == fn(torch)
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "enable_grad", "inference_mode",
+                                  "set_grad_enabled"])
+def test_grad_modes_decorate_generators_to_their_end(mode: str) -> None:
+    def fn(L):
+        decorator = getattr(L, mode)(False) if mode == "set_grad_enabled" else \
+            getattr(L, mode)()
+
+        def steps():
+            sent = yield L.is_grad_enabled()
+            yield sent, L.is_grad_enabled()
+            return "done"
+
+        wrapped = decorator(steps)
+        it = wrapped()
+        seen = [next(it), it.send("x")]
+        with pytest.raises(StopIteration) as end:
+            next(it)
+        return seen, end.value.value, list(wrapped())
+    assert fn(ember) == fn(torch)
+
+
+def test_calling_a_node_as_torch() -> None:
+    def fn(L):
+        x = _leaf3(L)
+        one = (-x).grad_fn(L.ones(3))  # one input: the tensor itself
+        pair = (x * x).grad_fn(L.ones(3))
+        parts = x.unbind(0)[0].grad_fn(L.tensor(1.0), L.tensor(2.0), None)
+        return one.tolist(), [p.tolist() for p in pair], parts.tolist()
+    assert fn(ember) == fn(torch)
+    for call in (lambda L: _leaf3(L).exp().grad_fn(),
+                 lambda L: _leaf3(L).exp().grad_fn(L.ones(3), L.ones(3)),
+                 lambda L: _leaf3(L).exp().grad_fn(L.ones(3), key=1)):
+        check_raises_like(call)
+
+
+@pytest.mark.parametrize("unpacked", ["int", "str"])
+def test_unpack_hook_must_give_a_tensor(unpacked: str) -> None:
+    def fn(L):
+        x = _leaf3(L)
+        value = {"int": 5, "str": "s"}[unpacked]
+        with L.autograd.graph.saved_tensors_hooks(lambda t: t, lambda p: value):
+            y = x.exp()
+        y.sum().backward()
+    check_raises_like(fn)

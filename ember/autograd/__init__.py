@@ -92,38 +92,45 @@ def _as_tuple(x) -> tuple:
     return tuple(x)
 
 
-def _seed_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list:
-    """Each output's starting gradient: given, or ones for a one-element output."""
+def _seed_grads(outputs: tuple, grad_outputs: tuple | None, create_graph: bool) -> list:
+    """Each output's starting gradient, checked as torch checks them, pair by pair: given
+    (extra ones are ignored, as torch's zip drops them; too few raise once the pairs passed),
+    or ones for a one-element output that requires grad (None for one that does not: the
+    caller's requires-grad check refuses it next)."""
     from ember._ops.creation import ones_like
     from ember._tensor import Tensor
 
-    if grad_outputs and len(grad_outputs) != len(outputs):
-        raise RuntimeError(
-            f"grad requires one gradient per output: got {len(grad_outputs)} gradients and "
-            f"{len(outputs)} outputs")
+    pairs = zip(outputs, grad_outputs if grad_outputs is not None else (None,) * len(outputs))
     seeds = []
-    for i, out in enumerate(outputs):
-        g = grad_outputs[i] if grad_outputs else None
+    for i, (out, g) in enumerate(pairs):
         if isinstance(out, graph.GradientEdge):  # torch's engine takes its gradient as given
             if g is None:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             seeds.append(g)
             continue
         if g is None:
-            if out._data.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if out.dtype.category < 2:
-                raise RuntimeError(
-                    "grad can be implicitly created only for real scalar outputs but got "
-                    f"{out.dtype!r}")
-            g = ones_like(out)
+            if out._requires_grad:
+                if out._data.size != 1:
+                    raise RuntimeError("grad can be implicitly created only for scalar outputs")
+                if out.dtype.category < 2:
+                    raise RuntimeError(
+                        "grad can be implicitly created only for real scalar outputs but got "
+                        f"{out.dtype!r}")
+                g = ones_like(out)
         elif not isinstance(g, Tensor):
             raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
         elif g._data.shape != out._data.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
                 f"has a shape of {out.shape}.")
+        elif g.is_complex() != out.is_complex():
+            raise RuntimeError(
+                "For complex Tensors, both grad_output and output are required to have the "
+                f"same dtype. Mismatch in dtype: grad_output[{i}] has a dtype of {g.dtype} and "
+                f"output[{i}] has a dtype of {out.dtype}.")
         seeds.append(g)
+    if len(seeds) != len(outputs):
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(seeds)} gradients")
     return seeds
 
 
@@ -148,14 +155,17 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
     """Mirrors ``torch.autograd.backward``: accumulate the gradients of ``tensors`` into the
     ``.grad`` of the leaves (or only of ``inputs``)."""
     if inputs is not None and len(_as_tuple(inputs)) == 0:
-        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     outputs = _as_tuple(tensors)
-    grads = _as_tuple(grad_tensors)
+    grads = None if grad_tensors is None else _as_tuple(grad_tensors)
     if retain_graph is None:
         retain_graph = create_graph
     inputs = _as_tuple(inputs)
-    _check_requires_grad(outputs)
     seeds = _seed_grads(outputs, grads, create_graph)
+    _check_requires_grad(outputs)
+    for t in inputs:
+        if not isinstance(t, graph.GradientEdge) and not t._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
     roots = [_edge(t) for t in outputs]
     if not inputs:
         engine.execute(roots, seeds, retain_graph, create_graph)
@@ -184,7 +194,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
                       "torch.autograd.backward.", FutureWarning, stacklevel=2)
     outputs = _as_tuple(outputs)
     inputs = _as_tuple(inputs)
-    grads = _as_tuple(grad_outputs)
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+    grads = None if grad_outputs is None else _as_tuple(grad_outputs)
     if retain_graph is None:
         retain_graph = create_graph
     if allow_unused is None:
@@ -196,11 +208,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     for t in inputs:
         if not isinstance(t, graph.GradientEdge) and not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    _check_requires_grad(outputs)
     if is_grads_batched:
+        _check_requires_grad(outputs)
         captured = _batched_grads(outputs, inputs, grads, retain_graph, create_graph)
     else:
         seeds = _seed_grads(outputs, grads, create_graph)
+        _check_requires_grad(outputs)
         captured = engine.execute([_edge(t) for t in outputs], seeds, retain_graph,
                                   create_graph, [_edge(t) for t in inputs], accumulate=False)
     result = []
@@ -226,7 +239,7 @@ def _batched_grads(outputs: tuple, inputs: tuple, grads: tuple, retain_graph: bo
     grads = grads or (None,) * len(outputs)
     for i, (g, out) in enumerate(zip(grads, outputs)):
         if g is None:
-            _seed_grads((out,), (), create_graph)  # torch's errors for an implicit seed
+            _seed_grads((out,), None, create_graph)  # torch's errors for an implicit seed
         elif not isinstance(out, graph.GradientEdge) and g.shape[1:] != out.shape:
             raise RuntimeError(
                 "If `is_grads_batched=True`, we interpret the first dimension of each "

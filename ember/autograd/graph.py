@@ -96,8 +96,15 @@ class Node:
     def release(self) -> None:
         """Drop saved tensors after a backward that does not retain the graph."""
 
-    def __call__(self, *grads):
-        return self.apply(list(grads))
+    def __call__(self, *grads, **kwargs):
+        """Mirrors calling a node: its formulas on the gradients of its outputs, one per
+        output; the gradient of its one input as it is, else a tuple of them."""
+        if kwargs:
+            raise TypeError("keyword arguments are not supported")
+        if len(grads) != self.num_outputs:
+            raise TypeError(f"expected {self.num_outputs} arguments, got {len(grads)} instead")
+        result = self.apply(list(grads))
+        return result[0] if len(result) == 1 else tuple(result)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {hex(id(self))}>"
@@ -117,7 +124,11 @@ class Packed:
         self._value = _without_hooks(pack, tensor)
 
     def unpack(self):
-        return _without_hooks(self._unpack, self._value)
+        tensor = _without_hooks(self._unpack, self._value)
+        if not isinstance(tensor, Tensor):
+            raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got "
+                            f"result of type {type(tensor).__name__}")
+        return tensor
 
 
 def _without_hooks(hook, value):
