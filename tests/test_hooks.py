@@ -544,3 +544,58 @@ def test_hook_results_torch_accepts() -> None:
     assert e[1] == t[1]
     assert_same(e[2], t[2])
     assert e[3] is None and t[3] is None
+
+
+def test_raw_saved_tensors_take_hooks_as_torch() -> None:
+    # torch's saved-tensor hooks tutorial: pack runs at once, unpack when backward reads
+    def fn(L):
+        calls = []
+
+        def pack(t):
+            calls.append(("pack", t.tolist()))
+            return t.tolist()
+
+        def unpack(p):
+            calls.append(("unpack", p))
+            return L.tensor(p) * 2
+
+        x = L.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x.pow(2)
+        y.grad_fn._raw_saved_self.register_hooks(pack, unpack)
+        calls.append("registered")
+        y.sum().backward()
+        e = x.exp()
+        e.grad_fn._raw_saved_result.register_hooks(lambda t: t, lambda t: t * 0 + 1)
+        e.sum().backward()
+        m = x * 2  # a saved number goes through the hooks as a 0-d tensor
+        m.grad_fn._raw_saved_other.register_hooks(lambda t: calls.append(t.tolist()) or t,
+                                                  lambda t: t * 10)
+        m.sum().backward()
+        c = x.clone()
+        p = c.pow(2)
+        p.grad_fn._raw_saved_self.register_hooks(lambda t: t, lambda t: t)
+        c.mul_(2)  # the hooks own the saved value: no version error
+        p.sum().backward()
+        return calls, x.grad.tolist(), type(y.grad_fn._raw_saved_self).__name__
+    assert fn(ember) == fn(torch)
+
+
+def _raw(L, after_backward: bool = False, twice: bool = False, unused: bool = False,
+         under_hooks: bool = False):
+    x = L.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    if under_hooks:
+        with L.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+            y = x.pow(2)
+    else:
+        y = x * 2 if unused else x.pow(2)
+    raw = y.grad_fn._raw_saved_self
+    if after_backward:
+        y.sum().backward()
+    raw.register_hooks(lambda t: t, lambda t: t)
+    if twice:
+        raw.register_hooks(lambda t: t, lambda t: t)
+
+
+@pytest.mark.parametrize("case", ["after_backward", "twice", "unused", "under_hooks"])
+def test_raw_saved_tensor_refusals_as_torch(case: str) -> None:
+    check_raises_like(lambda L: _raw(L, **{case: True}))

@@ -131,6 +131,65 @@ class Packed:
         return tensor
 
 
+class _PackedNumber(Packed):
+    """A number an op saved (``x * 2``'s 2), routed through hooks as torch routes it: as a
+    0-d tensor (its wrapped number), given back to the formula as a number again."""
+
+    __slots__ = ()
+
+    def unpack(self):
+        return Packed.unpack(self).item()
+
+
+class SavedTensor:
+    """Mirrors ``torch._C._autograd.SavedTensor`` (``grad_fn._raw_saved_self``): one tensor
+    a node saved, whose ``register_hooks(pack_hook, unpack_hook)`` routes it through a pair
+    of hooks from now on (``pack_hook`` runs at once, ``unpack_hook`` when backward reads
+    it; the hooks then own the value, so in-place writes to the tensor are not checked)."""
+
+    __slots__ = ("_node", "_index")
+
+    def __init__(self, node, index) -> None:
+        self._node = node
+        self._index = index  # an input's position, or None: the node's result
+
+    def register_hooks(self, pack_hook, unpack_hook) -> None:
+        if not (callable(pack_hook) and callable(unpack_hook)):
+            raise TypeError(
+                "register_hooks(): incompatible function arguments. The following argument "
+                "types are supported:\n    1. (self: torch._C._autograd.SavedTensor, arg0: "
+                "collections.abc.Callable, arg1: collections.abc.Callable) -> None\n\nInvoked "
+                f"with: {self!r}, {pack_hook!r}, {unpack_hook!r}")
+        node, index = self._node, self._index
+        if node._args is _FREED:
+            raise RuntimeError(
+                "Calling register_hooks on a saved tensor after it has been freed. Saved "
+                "intermediate values of the graph are freed when you call .backward() or "
+                "autograd.grad(). Specify retain_graph=True if you need to backward through "
+                "the graph a second time or if you need to access saved variables after "
+                "calling backward.")
+        value = node._result if index is None else node._args[index]
+        if value is None:
+            raise RuntimeError("Calling register_hooks on a saved tensor with value None is "
+                               "forbidden")
+        if isinstance(value, Packed):
+            raise RuntimeError(
+                "Calling register_hooks on a saved tensor whose hooks have already been set. "
+                "Hint: only one pair of hooks is allowed at a time.")
+        hooks = (pack_hook, unpack_hook)
+        if index is None:
+            node._result = Packed(hooks, node._unpack_result())
+        else:
+            packed = Packed(hooks, value) if isinstance(value, Tensor) else \
+                _PackedNumber(hooks, _wrapped(value))
+            node._args = node._args[:index] + (packed,) + node._args[index + 1:]
+        node._versions = None  # the hooks own the saved value now
+        node._extras()["packed"] = True
+
+    def __repr__(self) -> str:
+        return f"<torch._C._autograd.SavedTensor object at {hex(id(self))}>"
+
+
 def _without_hooks(hook, value):
     # A hook's own ops save tensors too; as in torch, those are not routed through hooks.
     active = saved_hooks[:]
@@ -239,7 +298,7 @@ class OpNode(Node):
         if self._versions:
             check_versions(self, args, self._versions)
         if self._extra is not None and "packed" in self._extra:
-            args = tuple(a.unpack() if type(a) is Packed else a for a in args)
+            args = tuple(a.unpack() if isinstance(a, Packed) else a for a in args)
         if self._result is not None:
             args = (*args, self._unpack_result())
         programs = None
@@ -265,7 +324,14 @@ class OpNode(Node):
     def __getattr__(self, name: str):
         # grad_fn._saved_self, ._saved_other, ._saved_result, ._saved_exponent, ...
         # (only reached when normal lookup fails, so the engine never pays for it)
-        if name.startswith("_saved_"):
+        if name.startswith("_raw_saved_"):
+            key = name[11:]
+            op = self._op
+            if key == "result" and op.save_result and not op.multi:
+                return SavedTensor(self, None)
+            if key in op.arg_names[:op.nin]:
+                return SavedTensor(self, op.arg_names.index(key))
+        elif name.startswith("_saved_"):
             key = name[7:]
             op = self._op
             if key == "result" and op.save_result:
@@ -283,7 +349,7 @@ class OpNode(Node):
                             return value
                     raise RuntimeError(SECOND_BACKWARD)
                 value = self._args[index]
-                if type(value) is Packed:
+                if isinstance(value, Packed):
                     return value.unpack()
                 if index < op.nin and op.scalar_array and type(value) in _WRAPPED:
                     return _wrapped(value)
