@@ -9,6 +9,8 @@ on forward-mode AD (``ember.autograd.forward_ad``).
 """
 from __future__ import annotations
 
+import functools
+
 from ember.autograd import grad as _autograd_grad
 from ember.autograd.forward_ad import detach_dual
 from ember.autograd.grad_mode import enable_grad
@@ -22,16 +24,37 @@ from ember.autograd.graph import (
 )
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
-           "functional_call", "stack_module_state"]
+           "functional_call", "stack_module_state", "linearize", "functionalize",
+           "replace_all_batch_norm_modules_", "debug_unwrap"]
 
 
-def _argnums_tuple(argnums) -> tuple[bool, tuple]:
-    if isinstance(argnums, int):
-        return False, (argnums,)
-    argnums = tuple(argnums)
-    if not argnums:
+def _argnums(argnums, args: tuple) -> tuple[bool, tuple]:
+    """(whether ``argnums`` is a tuple, the positions it names, made non-negative), checked
+    as torch checks them when the transformed function is called."""
+    many = isinstance(argnums, tuple)
+    if not many and not isinstance(argnums, int):
+        raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(argnums)}")
+    nums = argnums if many else (argnums,)
+    if not nums:
         raise RuntimeError("argnums must be non-empty")
-    return True, argnums
+    for num in nums:
+        if not isinstance(num, int):
+            raise RuntimeError(f"argnum must be int, got: {type(num)}")
+        if not -len(args) <= num < len(args):
+            raise RuntimeError(f"Got argnum={num}, but only {len(args)} positional inputs")
+    if len(set(nums)) != len(nums):
+        raise RuntimeError(f"argnums elements must be unique, got {argnums}")
+    return many, tuple(num % len(args) for num in nums)
+
+
+def _only_tensors(out, where: str) -> None:
+    """torch.func's refusal of a function output (a pytree) holding anything but tensors."""
+    from ember._tensor import Tensor
+
+    for leaf in _flatten(out)[0]:
+        if not isinstance(leaf, Tensor):
+            raise RuntimeError(f"{where}: expected f(*primals) to return only tensors, got "
+                               f"unsupported type {type(leaf)}")
 
 
 def _tree_map(fn, tree):
@@ -56,7 +79,7 @@ def _leaf(a):
     from ember._tensor import Tensor
 
     if not isinstance(a, Tensor):
-        raise RuntimeError(f"Expected a Tensor to differentiate, got {type(a).__name__}")
+        raise ValueError(f"Thing passed to transform API must be Tensor, got {type(a)}")
     if a.requires_grad:
         return a.view_as(a)
     leaf = a.detach().requires_grad_(True)
@@ -64,6 +87,13 @@ def _leaf(a):
     if "_fw" in a.__dict__:  # forward over reverse: the leaf keeps its tangent
         leaf._fw = a._fw
     return leaf
+
+
+def _is_tensor_input(a) -> None:
+    from ember._tensor import Tensor
+
+    if not isinstance(a, Tensor):
+        raise ValueError(f"Thing passed to transform API must be Tensor, got {type(a)}")
 
 
 def _leaves(args: tuple, argnums: tuple) -> tuple:
@@ -77,9 +107,10 @@ def _leaves(args: tuple, argnums: tuple) -> tuple:
 def grad_and_value(func, argnums=0, has_aux: bool = False):
     """Mirrors ``torch.func.grad_and_value``: ``(gradient, value)`` (``((gradient, aux),
     ...)``-style with ``has_aux``) of a function returning a one-element tensor."""
-    many, nums = _argnums_tuple(argnums)
+    from ember._tensor import Tensor
 
     def wrapper(*args, **kwargs):
+        many, nums = _argnums(argnums, args)
         outer = _nested(args, nums)
         with enable_grad():
             args = _leaves(args, nums)
@@ -95,6 +126,9 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
                         "grad_and_value(f)(*args): output of function f should be a tuple: "
                         "(output, aux) if has_aux is True")
                 out, aux = out
+            if not isinstance(out, Tensor):
+                raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a "
+                                   f"Tensor, got {type(out)}")
             if out.dim() != 0:
                 raise RuntimeError(
                     "grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, "
@@ -136,6 +170,7 @@ def vjp(func, *primals, has_aux: bool = False):
         aux = None
         if has_aux:
             out, aux = out
+    _only_tensors(out, "vjp(f, *primals)")
     outer = _nested(primals, nums)
 
     def vjp_fn(*cotangents):
@@ -159,17 +194,36 @@ def jvp(func, primals: tuple, tangents: tuple, *, strict: bool = False,
     reverse mode over forward mode, as in torch. ``strict``: an output that does not
     depend on the primals raises, as torch's."""
     from ember._ops.creation import zeros_like
+    from ember._tensor import Tensor
     from ember.autograd import forward_ad as fw
 
-    if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
-        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to be "
-                           "tuples")
+    where = "jvp(f, primals, tangents)"
+    if not isinstance(primals, tuple):
+        raise RuntimeError(f"{where}: Expected primals to be a tuple. E.g. it should be valid to "
+                           "call f(*primals).")
+    flat_primals, spec = _flatten(primals)
+    flat_tangents, tangents_spec = _flatten(tangents)
+    if tangents_spec != spec:
+        raise RuntimeError(
+            f"{where}: Expected primals and tangents to have the same python structure. For "
+            "example, if primals is a tuple of 3 tensors, tangents also must be. Got primals "
+            f"with structure {_spec_repr(spec)} and tangents with structure "
+            f"{_spec_repr(tangents_spec)}")
+    for kind, leaves in (("primals", flat_primals), ("tangents", flat_tangents)):
+        for leaf in leaves:
+            if not isinstance(leaf, Tensor):
+                raise RuntimeError(
+                    f"{where}: Expected {kind} to only contain Tensors, got {type(leaf)}")
+    if not flat_primals:
+        raise RuntimeError(f"{where}: Expected primals to contain at least one Tensor.")
     with fw._nested_level() as level:
-        duals = tuple(fw._make_dual(p, t, level) for p, t in zip(primals, tangents))
+        duals = _unflatten(iter([fw._make_dual(p, t, level)
+                                 for p, t in zip(flat_primals, flat_tangents)]), spec)
         out = func(*duals)
         aux = None
         if has_aux:
             out, aux = out
+        _only_tensors(out, where)
         outs = out if isinstance(out, tuple) else (out,)
         unpacked = [fw._unpack_dual(o, level) for o in outs]
     if strict and any(u.tangent is None for u in unpacked):
@@ -195,10 +249,12 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size: int | None = N
     if chunk_size is not None and chunk_size <= 0:
         raise ValueError("jacrev: `chunk_size` should be greater than 0.")
 
-    many, nums = _argnums_tuple(argnums)
-
     def wrapper(*args):
+        many, nums = _argnums(argnums, args)
+        for i in nums:
+            _tree_map(_is_tensor_input, args[i])
         aux_box = []
+        spec_box = []
 
         def partial(*diff):
             full = list(args)
@@ -208,14 +264,20 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size: int | None = N
             if has_aux:
                 out, aux = out
                 aux_box.append(aux)
-            return out
+            _only_tensors(out, "vjp(f, *primals)")
+            # a pytree of outputs: one Jacobian per tensor, in the same structure
+            leaves, spec = _flatten(out)
+            spec_box.append(spec)
+            return leaves[0] if spec is None else tuple(leaves)
 
         jac = jacobian(partial, tuple(args[i] for i in nums),
                        create_graph=_nested(args, nums))
-        if isinstance(jac, tuple) and isinstance(jac[0], tuple):
+        if isinstance(jac, tuple) and jac and isinstance(jac[0], tuple):
             jac = tuple(row if many else row[0] for row in jac)
         elif not many:
             jac = jac[0]
+        if spec_box[0] is not None:
+            jac = _unflatten(iter(jac), spec_box[0])
         return (jac, aux_box[0]) if has_aux else jac
 
     return wrapper
@@ -232,19 +294,18 @@ def jacfwd(func, argnums=0, has_aux: bool = False, *, randomness: str = "error")
     from ember._ops.creation import zeros
     from ember._ops.shape import stack
 
-    many, nums = _argnums_tuple(argnums)
-
     def wrapper(*args):
         _check_randomness(randomness)  # torch checks it on the call
+        many, nums = _argnums(argnums, args)
         if randomness == "error":
             random.refusing.append(randomness)
             try:
-                return columns_of(*args)
+                return columns_of(args, many, nums)
             finally:
                 random.refusing.pop()
-        return columns_of(*args)
+        return columns_of(args, many, nums)
 
-    def columns_of(*args):
+    def columns_of(args: tuple, many: bool, nums: tuple):
         start = random.default_generator.get_state() if randomness == "same" else None
         blocks = []
         aux = None
@@ -358,12 +419,22 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
 
     _check_randomness(randomness)
 
+    name = _function_name(func)
+
     def wrapped(*args, **kwargs):
-        dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
-        if len(dims) != len(args):
+        where = f"vmap({name}, in_dims={in_dims}, ...)(<inputs>)"
+        if not isinstance(in_dims, (int, tuple)):
             raise ValueError(
-                f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible "
-                "with the structure of `inputs`.")
+                f"{where}: expected `in_dims` to be int or a (potentially nested) tuple matching "
+                f"the structure of inputs, got: {type(in_dims)}.")
+        _check_out_dims(out_dims, name)
+        flat_args, args_spec = _flatten(args)
+        flat_dims = _broadcast_dims(in_dims, args_spec)
+        if flat_dims is None:
+            raise ValueError(
+                f"{where}: in_dims is not compatible with the structure of `inputs`. in_dims has "
+                f"structure {_spec_repr(_flatten(in_dims)[1])} but inputs has structure "
+                f"{_spec_repr(args_spec)}.")
         level = len(batching.levels)
         sizes = []
         recording = is_grad_enabled()
@@ -372,12 +443,21 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
         stand_ins = []  # (input, its stand-in, in_dim, the stand-in's tangents)
 
         def map_one(a, d):
+            if not isinstance(d, int):
+                raise ValueError(f"{where}: Got in_dim={d} for an input but in_dim must be "
+                                 "either an integer dimension or None.")
             if not isinstance(a, Tensor):
                 raise ValueError(
-                    f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an "
-                    f"input but the input is of type {type(a)}. We cannot vmap over non-Tensor "
-                    "arguments, please use None as the respective in_dim")
-            d = wrap_dim(d, a._data.ndim)
+                    f"{where}: Got in_dim={d} for an input but the input is of type {type(a)}. "
+                    "We cannot vmap over non-Tensor arguments, please use None as the "
+                    "respective in_dim")
+            ndim = a.dim()
+            if not -ndim <= d < ndim:
+                raise ValueError(
+                    f"{where}: Got in_dim={d} for some input, but that input is a Tensor of "
+                    f"dimensionality {ndim} so expected in_dim to satisfy -{ndim} <= in_dim < "
+                    f"{ndim}.")
+            d = wrap_dim(d, ndim)
             sizes.append(a._data.shape[d])
             # NOTE [Tangents through vmap]: a mapped input's tangents are mapped with it
             tangents = []
@@ -391,13 +471,10 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
                         differentiated.append((outer, stand_in, d))
             return inner
 
-        # a dict, list or tuple argument maps every tensor in it over the same dim
-        mapped = [a if d is None else _tree_map(lambda t, d=d: map_one(t, d), a)
-                  for a, d in zip(args, dims)]
+        mapped = _unflatten(iter([a if d is None else map_one(a, d)
+                                  for a, d in zip(flat_args, flat_dims)]), args_spec)
         if not sizes:
-            raise ValueError(
-                f"vmap(wrapped, in_dims={in_dims}, ...)(<inputs>): at least one input must be "
-                "mapped (in_dims all None)")
+            raise ValueError("vmap: Expected at least one Tensor to vmap over")
         if len(set(sizes)) != 1 or sizes[0] == 0:
             raise ValueError(
                 "vmap: Expected all tensors to have the same size in the mapped dimension, got "
@@ -414,13 +491,27 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
         for a, inner, d, fw in stand_ins:
             if inner.__dict__.get("_fw") is not fw:  # an in-place op wrote the stand-in
                 _carry_tangents(inner, a, lambda t, d=d: _unbatch(t, d, level, sizes[0]))
-        flat = _flat_dims(out, out_dims)
-        result = _unbatch(out, out_dims, level, sizes[0])
+        flat_out, out_spec = _flatten(out)
+        results = []
         pairs = []
-        for (o, d), r in zip(flat, _tree_leaves(result)):
+        for o, d in zip(flat_out, _output_dims(out, out_spec, out_dims, name)):
+            if d is None:  # returned as it is, where it does not vary over the batch
+                if isinstance(o, Tensor) and level in getattr(o.__dict__.get("_phys"),
+                                                              "levels", ()):
+                    raise ValueError(f"vmap({name}, ...): `{name}` can not return a "
+                                     "BatchedTensor when out_dim is None")
+                results.append(o)
+                continue
+            if not isinstance(o, Tensor):
+                raise ValueError(
+                    f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(o)}. "
+                    "Did you mean to set out_dims= to None for output?")
+            r = _unbatch(o, d, level, sizes[0])
+            results.append(r)
             tangents = []
             _carry_tangents(o, r, lambda t, d=d: _unbatch(t, d, level, sizes[0]), tangents)
             pairs += [(o, r, d)] + [(t, rt, d) for t, rt in tangents]
+        result = _unflatten(iter(results), out_spec)
         if recording:
             _VmapBackward.connect(
                 pairs,
@@ -429,6 +520,105 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
         return result
 
     return wrapped
+
+
+def _function_name(func) -> str:
+    """How torch.func's messages name a function: its ``__name__``, a partial by its
+    function's, anything else by its repr."""
+    if hasattr(func, "__name__"):
+        return func.__name__
+    if isinstance(func, functools.partial):
+        return f"functools.partial({_function_name(func.func)}, ...)"
+    return repr(func)
+
+
+# ---- pytrees as torch.func reads them: tuples, lists, dicts and sizes are nodes, all else
+# a leaf.
+# A spec is None for a leaf, else (type, keys of a dict or None, the children's specs).
+
+
+def _flatten(tree) -> tuple[list, object]:
+    from ember._tensor import Size
+
+    kind = type(tree)
+    if kind is tuple or kind is list or kind is dict or kind is Size:
+        leaves, specs = [], []
+        for child in (tree.values() if kind is dict else tree):
+            found, spec = _flatten(child)
+            leaves += found
+            specs.append(spec)
+        return leaves, (kind, list(tree) if kind is dict else None, specs)
+    return [tree], None
+
+
+def _unflatten(leaves, spec):
+    if spec is None:
+        return next(leaves)
+    kind, keys, children = spec
+    values = [_unflatten(leaves, child) for child in children]
+    return dict(zip(keys, values)) if kind is dict else kind(values)
+
+
+def _spec_repr(spec, indent: int = 0) -> str:
+    """torch's ``TreeSpec`` repr, as its structure errors print it."""
+    if spec is None:
+        return "*"
+    kind, keys, children = spec
+    inner = (",\n" + " " * (indent + 2)).join(_spec_repr(c, indent + 2) for c in children)
+    return f"TreeSpec({kind.__name__}, {keys!r}, [{inner}])"
+
+
+def _count_leaves(spec) -> int:
+    return 1 if spec is None else sum(_count_leaves(c) for c in spec[2])
+
+
+def _broadcast_dims(dims, spec) -> list | None:
+    """One dim per leaf of the tree ``spec``: ``dims`` is a prefix of the tree (a dim at a
+    node stands for its every leaf); None when it does not fit the tree."""
+    kind = type(dims)
+    if kind is not tuple and kind is not list and kind is not dict:
+        return [dims] * _count_leaves(spec)
+    if spec is None or kind is not spec[0]:
+        return None
+    _, keys, children = spec
+    if kind is dict:
+        if set(dims) != set(keys):
+            return None
+        values = [dims[k] for k in keys]
+    elif len(dims) != len(children):
+        return None
+    else:
+        values = dims
+    flat = []
+    for d, child in zip(values, children):
+        found = _broadcast_dims(d, child)
+        if found is None:
+            return None
+        flat += found
+    return flat
+
+
+def _check_out_dims(out_dims, name: str) -> None:
+    leaves, _ = _flatten(out_dims)
+    if not all(d is None or isinstance(d, int) for d in leaves):
+        raise ValueError(
+            f"vmap({name}, ..., out_dims={out_dims}): `out_dims` must be an int, None or a "
+            "python collection of ints representing where in the outputs the vmapped "
+            "dimension should appear.")
+
+
+def _output_dims(out, out_spec, out_dims, name: str) -> list:
+    """One out_dim per leaf of vmap's output; a lone tensor also takes a one-element tuple
+    (as torch's vmap does)."""
+    lone = out_spec is None and type(out_dims) is tuple and len(out_dims) == 1
+    flat = _broadcast_dims(out_dims[0] if lone else out_dims, out_spec)
+    if flat is None:
+        raise ValueError(
+            f"vmap({name}, ..., out_dims={out_dims})(<inputs>): out_dims is not compatible with "
+            f"the structure of `outputs`. out_dims has structure "
+            f"{_spec_repr(_flatten(out_dims)[1])} but outputs has structure "
+            f"{_spec_repr(out_spec)}.")
+    return flat
 
 
 def _into_level(a, d: int, level: int):
@@ -501,17 +691,6 @@ def _unbatch(out, dims, level: int, size: int):
     array = np.moveaxis(array, position, k + wrap_dim(dims, array.ndim - k))
     array = np.ascontiguousarray(array)
     return batching.wrap(array, outer) if outer else make(array)
-
-
-def _flat_dims(tree, dims) -> list:
-    """(tensor, out_dim) for every tensor of vmap's output pytree, in ``_tree_leaves``
-    order."""
-    if isinstance(tree, tuple):
-        dims = dims if isinstance(dims, (tuple, list)) else (dims,) * len(tree)
-        return [p for o, d in zip(tree, dims) for p in _flat_dims(o, d)]
-    if isinstance(tree, (dict, list)):
-        return [(t, dims) for t in _tree_leaves(tree)]
-    return [(tree, dims)]
 
 
 # How a gradient leaves a ``_VmapBackward``: summed over the vmap level (a tensor the call
@@ -678,6 +857,101 @@ class _VmapBackward(Node):
                 self.next_functions[:n], self._inputs[:n])]
             _VmapBackward.connect(pairs, mapped, self._start, self._levels, self._size)
         return out
+
+
+def linearize(func, *primals) -> tuple:
+    """Mirrors ``torch.func.linearize``: ``(func(*primals), jvp_fn)``, where ``jvp_fn(*tangents)``
+    gives the Jacobian-vector product at ``primals``. torch traces ``func`` once into a
+    graph of the linear part; ember runs forward-mode AD (``jvp``) on each call of
+    ``jvp_fn``: the same values, a forward pass each time."""
+    from ember._ops.creation import zeros_like
+
+    flat, spec = _flatten(primals)
+    output, _ = jvp(func, primals, _unflatten(iter([zeros_like(p) for p in flat]), spec))
+
+    def jvp_fn(*tangents):
+        flat_tangents, tangents_spec = _flatten(tangents)
+        if tangents_spec != spec:
+            raise RuntimeError(
+                f"Expected the tangents {_spec_repr(tangents_spec)} to have the same argspec as "
+                f"the primals {_spec_repr(spec)}")
+        for i, (p, t) in enumerate(zip(flat, flat_tangents)):
+            if t.shape != p.shape:
+                raise RuntimeError(
+                    f"tangent:{i} with shape {t.shape} in flattened pytree doesn't match the "
+                    f"shape {p.shape} of the corresponding primal.")
+        return jvp(func, primals, tangents)[1]
+
+    return output, jvp_fn
+
+
+_REMOVE = ("mutations", "mutations_and_views")
+
+
+def functionalize(func, *, remove: str = "mutations"):
+    """Mirrors ``torch.func.functionalize``: ``func`` with its mutations (and, with
+    ``remove="mutations_and_views"``, its aliasing) kept away from the caller's tensors: it
+    runs on private copies of the tensor arguments, an argument it wrote is then updated
+    with ``copy_`` (as torch writes mutated inputs back), and no output aliases an argument.
+    torch rewrites the program into out-of-place ops, which matters to its graph tracing;
+    in eager ember (and torch) the values are the same."""
+    from ember._tensor import Tensor
+
+    if remove not in _REMOVE:
+        raise RuntimeError(
+            f"functionalize(f, remove='mutations'): received invalid argument for remove={remove}."
+            " Valid options are:\n     remove='mutations': all inplace and out= operators will "
+            "be removed from the program, and replaced with their out-of-place equivalents.\n"
+            "     remove='mutations_and_views': In addition to the above, all aliasing operators "
+            "{view} will be replaced with their non-aliasing counterparts, {view}_copy.\n")
+
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        flat, spec = _flatten((args, kwargs))
+        copies = [a.clone() if isinstance(a, Tensor) else a for a in flat]
+        versions = [c._version if isinstance(c, Tensor) else None for c in copies]
+        inner_args, inner_kwargs = _unflatten(iter(copies), spec)
+        out = func(*inner_args, **inner_kwargs)
+        for original, copy, version in zip(flat, copies, versions):
+            if version is not None and copy._version != version:
+                original.copy_(copy)
+        return out
+
+    return wrapped
+
+
+def replace_all_batch_norm_modules_(root):
+    """Mirrors ``torch.func.replace_all_batch_norm_modules_``: every batch norm module
+    under ``root`` (itself included) stops tracking running statistics, in place (its
+    running mean, variance and batch count become None), so that it normalises each batch
+    by its own statistics, as vmap over models needs; returns ``root``."""
+    from ember.nn.modules.batchnorm import _BatchNorm
+
+    for module in root.modules():
+        if isinstance(module, _BatchNorm):
+            module.running_mean = None
+            module.running_var = None
+            module.num_batches_tracked = None
+            module.track_running_stats = False
+    return root
+
+
+def debug_unwrap(tensor, *, recurse: bool = True):
+    """Mirrors ``torch.func.debug_unwrap``: a batched tensor inside ``vmap`` as the tensor
+    of its whole batch (the batch dims first; ``recurse=False``: only the innermost level's
+    dim, still batched over the outer levels); any other tensor as it is (ember's ``grad``
+    transforms wrap nothing)."""
+    from ember._backend import np
+    from ember._ops import batching
+    from ember._tensor import make
+
+    phys = tensor.__dict__.get("_phys")
+    if phys is None:
+        return tensor
+    array = phys.array.view(np.ndarray)
+    if recurse or len(phys.levels) == 1:
+        return make(array)
+    return batching.wrap(phys.array, phys.levels[:-1])
 
 
 def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 
@@ -154,3 +155,144 @@ def test_jvp_strict_as_torch():
     exp = lambda lib: lambda x: x.exp()  # noqa: E731
     for e, t in zip(run(ember, exp), run(torch, exp)):
         assert_same(e, t)
+
+
+def _x(L):
+    return L.tensor([1.0, 2.0])
+
+
+def _m(L):
+    return L.ones(2, 3)
+
+
+def _five(a):
+    return 5
+
+
+class _ReturnsFive:
+    def __call__(self, a):
+        return 5
+
+    def __repr__(self) -> str:  # the same text for both libraries' messages
+        return "<ReturnsFive>"
+
+
+# torch.func's refusals, derived from the arguments' pytree structures as torch's
+FUNC_ERRORS = {
+    "jvp, primals a list": lambda L: L.func.jvp(lambda a: a, [_x(L)], (_x(L),)),
+    "jvp, tangents a list": lambda L: L.func.jvp(lambda a: a, (_x(L),), [_x(L)]),
+    "jvp, one tangent too many": lambda L: L.func.jvp(lambda a: a, (_x(L),), (_x(L), _x(L))),
+    "jvp, a number primal": lambda L: L.func.jvp(lambda a: a, (1.0,), (1.0,)),
+    "jvp, a None tangent": lambda L: L.func.jvp(lambda a: a, (_x(L),), (None,)),
+    "jvp, no primals": lambda L: L.func.jvp(lambda: _x(L), (), ()),
+    "jvp, a number output": lambda L: L.func.jvp(lambda a: 5, (_x(L),), (_x(L),)),
+    "vjp, a number output": lambda L: L.func.vjp(lambda a: 5, _x(L)),
+    "grad, argnum past the inputs": lambda L: L.func.grad(lambda a: a.sum(), argnums=2)(_x(L)),
+    "grad, negative argnum past": lambda L: L.func.grad(lambda a: a.sum(), argnums=-2)(_x(L)),
+    "grad, argnums twice": lambda L: L.func.grad(lambda a: a.sum(), argnums=(0, 0))(_x(L)),
+    "grad, argnums a list": lambda L: L.func.grad(lambda a: a.sum(), argnums=[0])(_x(L)),
+    "grad, an argnum a float": lambda L: L.func.grad(lambda a, b: a.sum(),
+                                                     argnums=(0, 1.0))(_x(L), _x(L)),
+    "grad, no inputs": lambda L: L.func.grad(lambda: _x(L).sum())(),
+    "grad, a number input": lambda L: L.func.grad(lambda a: a * 2)(2.0),
+    "grad, a number output": lambda L: L.func.grad(lambda a: 5)(_x(L)),
+    "jacrev, argnum past": lambda L: L.func.jacrev(lambda a: a, argnums=1)(_x(L)),
+    "jacrev, a number output": lambda L: L.func.jacrev(lambda a: 5)(_x(L)),
+    "jacrev, a number input": lambda L: L.func.jacrev(lambda a: a)(2.0),
+    "jacfwd, argnums twice": lambda L: L.func.jacfwd(lambda a: a, argnums=(0, 0))(_x(L)),
+    "vmap, in_dim past the dims": lambda L: L.func.vmap(lambda a: a, in_dims=2)(_m(L)),
+    "vmap, negative in_dim past": lambda L: L.func.vmap(lambda a: a, in_dims=-3)(_m(L)),
+    "vmap, a 0-d input": lambda L: L.func.vmap(lambda a: a)(L.tensor(5.0)),
+    "vmap, in_dims a float": lambda L: L.func.vmap(lambda a: a, in_dims=1.0)(_m(L)),
+    "vmap, in_dims a list": lambda L: L.func.vmap(lambda a: a, in_dims=[0])(_m(L)),
+    "vmap, in_dims None": lambda L: L.func.vmap(lambda a: a, in_dims=None)(_m(L)),
+    "vmap, every in_dim None": lambda L: L.func.vmap(lambda a: a, in_dims=(None,))(_m(L)),
+    "vmap, an in_dim a string": lambda L: L.func.vmap(lambda a: a, in_dims=("a",))(_m(L)),
+    "vmap, in_dims too short": lambda L: L.func.vmap(_five, in_dims=(0,))(_x(L), _x(L)),
+    "vmap, in_dims too deep": lambda L: L.func.vmap(lambda a: a, in_dims=((0,),))(_m(L)),
+    "vmap, in_dims a tuple for a list": lambda L: L.func.vmap(
+        lambda a: a[0], in_dims=((0,),))([_m(L)]),
+    "vmap, a number output": lambda L: L.func.vmap(lambda a: 5)(_m(L)),
+    "vmap, a number among outputs": lambda L: L.func.vmap(lambda a: (a, 5))(_m(L)),
+    "vmap, a number in a dict output": lambda L: L.func.vmap(lambda a: {"k": a, "j": 5})(_m(L)),
+    "vmap, a size output": lambda L: L.func.vmap(lambda a: a.shape)(_m(L)),
+    "vmap, named function": lambda L: L.func.vmap(_five)(_m(L)),
+    "vmap, partial": lambda L: L.func.vmap(functools.partial(lambda a, b: 5, b=1))(_m(L)),
+    "vmap, callable object": lambda L: L.func.vmap(_ReturnsFive())(_m(L)),
+    "vmap, out_dims too long": lambda L: L.func.vmap(lambda a: a, out_dims=(0, 0))(_m(L)),
+    "vmap, out_dims too short": lambda L: L.func.vmap(lambda a: (a, a), out_dims=(0,))(_x(L)),
+    "vmap, out_dims a list for a tuple": lambda L: L.func.vmap(
+        lambda a: (a, a), out_dims=[0, 1])(_m(L)),
+    "vmap, out_dims a tuple for a list": lambda L: L.func.vmap(
+        lambda a: [a, a], out_dims=(0, 1))(_m(L)),
+    "vmap, out_dims a float": lambda L: L.func.vmap(lambda a: a, out_dims=1.0)(_m(L)),
+    "vmap, out_dim None for a batched output": lambda L: L.func.vmap(
+        lambda a: (a, a), out_dims=(0, None))(_m(L)),
+    "linearize, too few tangents": lambda L: L.func.linearize(
+        lambda a, b: a * b, _x(L), _x(L))[1](_x(L)),
+    "linearize, a tangent of another shape": lambda L: L.func.linearize(
+        lambda a: a * 2, _x(L))[1](L.ones(3)),
+    "functionalize, an unknown remove": lambda L: L.func.functionalize(_five, remove="x"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNC_ERRORS))
+def test_func_refusals_as_torch(name: str) -> None:
+    check_raises_like(FUNC_ERRORS[name])
+
+
+def test_vmap_pytree_dims_as_torch() -> None:
+    def fn(L):
+        m = L.arange(6.0).reshape(2, 3)
+        vmap = L.func.vmap
+        nested = vmap(lambda a: a[0] + a[1], in_dims=((0, 1),))((m, m.t()))
+        keyed = vmap(lambda a: a["x"] * 2, in_dims=({"x": 1},))({"x": m})
+        outs = vmap(lambda a: (a, (a * 2, a * 3)), out_dims=(0, (1, 0)))(m)
+        lone = vmap(lambda a: a, out_dims=(1,))(m)
+        unmapped = vmap(lambda a: (a, 5, L.ones(2)), out_dims=(0, None, None))(m)
+        plain = vmap(lambda a, b: a * b, in_dims=(0, None))(m, 3)
+        return [t.tolist() for t in (nested, keyed, outs[0], outs[1][0], outs[1][1], lone,
+                                     unmapped[0], unmapped[2], plain)] + [unmapped[1]]
+    assert fn(ember) == fn(torch)
+
+
+def test_jacrev_of_a_pytree_output_as_torch() -> None:
+    def fn(L):
+        x = L.tensor([1.0, 2.0])
+        jac = L.func.jacrev(lambda a: {"sq": a ** 2, "pair": (a.sum(), a * 3)})(x)
+        return jac["sq"].tolist(), jac["pair"][0].tolist(), jac["pair"][1].tolist()
+    assert fn(ember) == fn(torch)
+
+
+def test_linearize_functionalize_and_friends_as_torch() -> None:
+    def fn(L):
+        F = L.func
+        x = L.tensor([1.0, 2.0])
+        y, jvp_fn = F.linearize(lambda a, b: (a * b, a + b), x, x * 3)
+        lin = [y[0].tolist(), y[1].tolist()] + [t.tolist() for t in jvp_fn(L.ones(2), x)]
+
+        def mutate(a):
+            a.add_(1)
+            b = a.clone()
+            b.view(-1).mul_(2)
+            return a.view(-1), b
+        t = L.ones(2)
+        out, b = F.functionalize(mutate)(t)
+        u = L.ones(2)
+        out2, _ = F.functionalize(mutate, remove="mutations_and_views")(u)
+        func = [t.tolist(), out.tolist(), b.tolist(), out._base is t, out is t,
+                out2._base is u]
+        model = L.nn.Sequential(L.nn.BatchNorm1d(3), L.nn.Linear(3, 3))
+        same = F.replace_all_batch_norm_modules_(model) is model
+        norm = model[0]
+        bn = [same, norm.running_mean, norm.running_var, norm.num_batches_tracked,
+              norm.track_running_stats]
+        normed = norm(L.arange(6.0).reshape(2, 3))
+        m = L.arange(12.0).reshape(2, 2, 3)
+        unwrap = [F.debug_unwrap(x) is x,
+                  F.vmap(lambda a: F.debug_unwrap(a).sum(0))(m[0]).tolist(),
+                  F.vmap(F.vmap(lambda a: F.debug_unwrap(a, recurse=False).sum(0)))(m).tolist()]
+        return (lin, func, bn, unwrap), normed
+    (e, e_normed), (t, t_normed) = fn(ember), fn(torch)
+    assert e == t
+    assert_same(e_normed, t_normed)  # batch statistics: float32 rounding may differ
