@@ -25,7 +25,7 @@ from ember.autograd.graph import (
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
            "functional_call", "stack_module_state", "linearize", "functionalize",
-           "replace_all_batch_norm_modules_", "debug_unwrap"]
+           "replace_all_batch_norm_modules_", "debug_unwrap", "rearrange"]
 
 
 def _argnums(argnums, args: tuple) -> tuple[bool, tuple]:
@@ -952,6 +952,13 @@ def debug_unwrap(tensor, *, recurse: bool = True):
     if recurse or len(phys.levels) == 1:
         return make(array)
     return batching.wrap(phys.array, phys.levels[:-1])
+
+
+def rearrange(tensor, pattern: str, **axes_lengths: int):
+    """Mirrors ``torch.func.rearrange`` (einops' ``rearrange``); see ember/_rearrange.py."""
+    from ember._rearrange import rearrange as _rearrange
+
+    return _rearrange(tensor, pattern, **axes_lengths)
 
 
 def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *,

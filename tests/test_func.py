@@ -296,3 +296,70 @@ def test_linearize_functionalize_and_friends_as_torch() -> None:
     (e, e_normed), (t, t_normed) = fn(ember), fn(torch)
     assert e == t
     assert_same(e_normed, t_normed)  # batch statistics: float32 rounding may differ
+
+
+REARRANGE = [
+    ("b h w c -> b h w c", {}), ("b h w c -> (b h) w c", {}), ("b h w c -> h (b w) c", {}),
+    ("b h w c -> b c h w", {}), ("b h w c -> b (c h w)", {}),
+    ("b h (w1 w2) c -> b h w1 w2 c", {"w1": 2}), ("b h (w1 w2) c -> (b w1) h w2 c",
+                                                   {"w1": 2, "w2": 2}),
+    ("b ... c -> c ... b", {}), ("b ... c -> (b ...) c", {}), ("b h ... -> b ... h", {}),
+    ("... -> ...", {}), ("b h w c -> b 1 h w c", {}), ("b h w c -> b () h w c", {}),
+    ("b h w c->b c h w", {}), ("  b_1 h w c2 -> c2 h w b_1 ", {}), ("b h w c -> b h w c", {"h": 3}),
+    ("b (h) w c -> (b 1) h w c", {}), ("b h w c -> () b h w c", {}),
+    # torch sums an unnamed axis on the left that is not of size one
+    ("b 1 w c -> b w c", {}), ("b () w c -> c b w", {}),
+]
+
+
+@pytest.mark.parametrize("pattern,lengths", REARRANGE)
+def test_rearrange_as_torch(pattern: str, lengths: dict) -> None:
+    def fn(L):
+        x = L.arange(120.0).reshape(2, 3, 4, 5).requires_grad_()
+        out = L.func.rearrange(x, pattern, **lengths)
+        weights = L.arange(float(out.numel())).reshape(out.shape)
+        (out * weights).sum().backward()
+        return out, x.grad
+    (e_out, e_grad), (t_out, t_grad) = fn(ember), fn(torch)
+    assert_same(e_out, t_out)
+    assert_same(e_grad, t_grad)
+    if "1" not in pattern.split() and "()" not in pattern:
+        assert (e_out._base is None) == (t_out._base is None)
+        assert e_out.is_contiguous() == t_out.is_contiguous()
+
+
+def test_rearrange_stacks_a_sequence_as_torch() -> None:
+    def fn(L):
+        x = L.arange(24.0).reshape(2, 3, 4)
+        return [L.func.rearrange(seq, "b h w -> h (b w)").tolist() for seq in
+                ([x[0], x[1]], (x[0], x[1]))]
+    assert fn(ember) == fn(torch)
+
+
+REARRANGE_ERRORS = {
+    "no arrow": ("b h w", {}), "two arrows": ("a -> b -> c", {}),
+    "one side only": ("b h w -> b h", {}), "a new axis": ("b h w -> b h w d", {}),
+    "too few dims": ("b h -> b h", {}), "too many dims": ("b h w c -> b h w c", {}),
+    "too many dims for the ellipsis": ("a b c d ... -> a b c d ...", {}),
+    "a duplicate": ("b b w -> b w", {}), "an rhs duplicate": ("b h w -> b h h w", {}),
+    "two unknowns": ("b (h1 h2) w -> b h1 h2 w", {}),
+    "two unknowns first": ("(b1 b2) h w -> b1 b2 h w", {}),
+    "an uneven split": ("b h (w1 w2) -> b h w1 w2", {"w1": 3}),
+    "an uneven split of three": ("b h (w1 w2 w3) -> b h w1 w2 w3", {"w1": 2, "w2": 3}),
+    "a wrong length": ("b h w -> b h w", {"h": 4}),
+    "wrong lengths of a group": ("(b1 b2) h w -> b1 b2 h w", {"b1": 2, "b2": 2}),
+    "an unused length": ("b h w -> b h w", {"q": 1}),
+    "a float length": ("b h w -> b h w", {"q": 1.0}),
+    "an unknown character": ("b h w -> b h w!", {}), "a stray dot": ("b h.w -> b h w", {}),
+    "two ellipses": ("... b ... -> b", {}), "an ellipsis on the right only":
+        ("b h w -> b h w ...", {}),
+    "an ellipsis in brackets on the left": ("b (h ...) -> b h ...", {}),
+    "nested brackets": ("b h w -> b ((h w))", {}), "an open bracket": ("b h w -> (b h", {}),
+    "a closing bracket": ("b h w) -> b h w", {}), "an axis of two": ("b h w -> b h w 2", {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REARRANGE_ERRORS))
+def test_rearrange_refusals_as_torch(name: str) -> None:
+    pattern, lengths = REARRANGE_ERRORS[name]
+    check_raises_like(lambda L: L.func.rearrange(L.ones(2, 3, 4), pattern, **lengths))
