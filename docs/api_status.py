@@ -124,6 +124,10 @@ SECTIONS = {
         distributions.PositiveDefiniteTransform distributions.CorrCholeskyTransform
         distributions.CumulativeDistributionTransform _standard_gamma _standard_gamma_grad
         _sample_dirichlet _dirichlet_grad""",
+    "torch.func": """func.grad func.grad_and_value func.vmap func.replace_all_batch_norm_modules_
+        func.functionalize func.hessian func.jacfwd func.jacrev func.jvp func.linearize
+        func.rearrange func.vjp func.functional_call func.stack_module_state
+        func.debug_unwrap""",
     "torch.random, torch.multiprocessing, torch.version": """random.manual_seed random.fork_rng
         random.get_rng_state multiprocessing.Process multiprocessing.Queue multiprocessing.spawn
         multiprocessing.get_sharing_strategy version.__version__ version.cuda
