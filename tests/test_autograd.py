@@ -689,3 +689,89 @@ def test_unpack_hook_must_give_a_tensor(unpacked: str) -> None:
             y = x.exp()
         y.sum().backward()
     check_raises_like(fn)
+
+
+def _f64(L, n: int = 2):
+    return L.ones(n, dtype=L.float64, requires_grad=True)
+
+
+@pytest.mark.parametrize("case", ["detached output", "mixed outputs", "detached first",
+                                  "a number input", "float32 second input", "all zero",
+                                  "no input requires grad"])
+def test_gradcheck_reads_outputs_and_inputs_as_torch(case: str) -> None:
+    def fn(L):
+        x = _f64(L)
+        func, inputs = {
+            "detached output": (lambda a: (a * 2).detach(), (x,)),
+            "mixed outputs": (lambda a: (a * 2, (a * 3).detach()), (x,)),
+            "detached first": (lambda a: ((a * 3).detach(), a * 2), (x,)),
+            "a number input": (lambda a, n: a * n, (x, 2)),
+            "float32 second input": (lambda a, b: a * b, (x, L.ones(2, requires_grad=True))),
+            "all zero": (lambda a: (a * 0).detach(), (x,)),
+            "no input requires grad": (lambda a: a * 2, (x.detach(),)),
+        }[case]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = L.autograd.gradcheck(func, inputs, raise_exception=False)
+            except ValueError as e:
+                result = str(e)
+        return result, [str(w.message) for w in caught if "precision" in str(w.message)]
+    assert fn(ember) == fn(torch)
+
+
+def test_gradcheck_mismatch_shows_the_inputs_dtype_as_torch() -> None:
+    def fn(L):
+        x = L.ones(2, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(RuntimeError) as info:  # GradcheckError
+                L.autograd.gradcheck(lambda a: a * 2, (x,), eps=1e-3, atol=1e-7, rtol=1e-7)
+        # float32 Jacobians print without a dtype suffix
+        return type(info.value).__name__, "dtype" in str(info.value)
+    assert fn(ember) == fn(torch) == ("GradcheckError", False)
+    for lib in (ember, torch):
+        with pytest.raises(RuntimeError) as info:
+            lib.autograd.gradcheck(lambda a: a.detach() * 2, (_f64(lib),))
+        assert str(info.value) == "Numerical gradient for function expected to be zero"
+
+
+def test_multithreading_flag_as_torch() -> None:
+    def fn(L):
+        A = L.autograd
+        seen = [A.is_multithreading_enabled()]
+        with A.set_multithreading_enabled(False):
+            seen.append(A.is_multithreading_enabled())
+        seen.append(A.is_multithreading_enabled())
+        setter = A.set_multithreading_enabled(False)
+        seen.append(A.is_multithreading_enabled())
+        setter.__exit__(None, None, None)
+        seen.append(A.is_multithreading_enabled())
+        return seen
+    assert fn(ember) == fn(torch)
+
+
+def test_allow_mutation_on_saved_tensors_as_torch() -> None:
+    def fn(L):
+        G = L.autograd.graph
+        x = L.tensor([0.5, 1.5], requires_grad=True)
+        with G.allow_mutation_on_saved_tensors() as ctx:
+            y = x.clone()
+            z = y.sin()          # saves y
+            y.mul_(2)            # would raise in backward outside the context
+            w = x.exp()          # saves its result
+            w.mul_(3)
+            (z.sum() + w.sum()).backward()
+        grads = x.grad.tolist()
+        with G.allow_mutation_on_saved_tensors():
+            late = (x * 1).sin()
+        with pytest.raises(AssertionError) as outside:
+            late.sum().backward()
+        with pytest.raises(RuntimeError) as nested:
+            with G.allow_mutation_on_saved_tensors():
+                with G.allow_mutation_on_saved_tensors():
+                    pass
+        return grads, type(ctx).__name__, str(outside.value), str(nested.value)
+    e, t = fn(ember), fn(torch)
+    np.testing.assert_allclose(e[0], t[0], rtol=1e-6)
+    assert e[1:] == t[1:]

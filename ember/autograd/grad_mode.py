@@ -121,6 +121,36 @@ class set_grad_enabled(_Mode):
         return type(self)(self.mode)
 
 
+_multithreading = [True]
+
+
+def is_multithreading_enabled() -> bool:
+    """Mirrors ``torch.autograd.is_multithreading_enabled``: whether backward may use a
+    thread per device (torch's engine on several devices). A CPU's backward runs on the
+    calling thread either way, in torch's CPU build as in ember."""
+    return _multithreading[0]
+
+
+class set_multithreading_enabled(_Mode):
+    """Mirrors ``torch.autograd.set_multithreading_enabled``: sets the flag at once; as a
+    context manager it restores the previous flag on exit (as a decorator, as torch's, it
+    leaves the flag set)."""
+
+    def __init__(self, mode: bool) -> None:
+        self.prev = _multithreading[0]
+        self.mode = bool(mode)
+        _multithreading[0] = self.mode
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc) -> None:
+        _multithreading[0] = self.prev
+
+    def clone(self):
+        return type(self)(self.mode)
+
+
 class inference_mode(_Mode):
     """Mirrors ``torch.inference_mode``. ember has no separate inference tensors, so inside
     it behaves like ``no_grad`` and ``is_inference_mode_enabled()`` reports True."""

@@ -17,23 +17,35 @@ def _tensors(x) -> tuple:
     return tuple(x)
 
 
-def _outputs(func, inputs) -> tuple:
-    """The function's differentiable outputs (torch's gradcheck skips the others, such as
-    the indices of ``max(dim)``)."""
+def _outputs(func, inputs, every: bool = False) -> tuple:
+    """The function's differentiable outputs: those that require grad (torch's gradcheck
+    skips the others, such as the indices of ``max(dim)`` or a detached result); with
+    ``every``, each floating-point or complex one."""
     from ember._tensor import Tensor
 
     out = func(*inputs)
     outs = (out,) if isinstance(out, Tensor) else tuple(o for o in out if isinstance(o, Tensor))
-    return tuple(o for o in outs if o.dtype.category >= 2)
+    return tuple(o for o in outs if o.dtype.category >= 2 and (every or o._requires_grad))
 
 
-def _numerical(func, inputs: tuple, eps: float) -> list:
+def _needs_grad(x) -> bool:
+    """Whether the input ``x`` is differentiated (a number or an index tensor is not)."""
+    from ember._tensor import Tensor
+
+    return isinstance(x, Tensor) and x._requires_grad
+
+
+def _size(x) -> int:
+    return x._data.size if _needs_grad(x) else 0
+
+
+def _numerical(func, inputs: tuple, eps: float, every: bool = False) -> list:
     """J[o][i]: (numel of input i, numel of output o), by central differences in float64."""
     # Not under no_grad: the function may itself differentiate (gradgradcheck).
-    base = _outputs(func, inputs)
-    jac = [[np.zeros((x._data.size, o._data.size)) for x in inputs] for o in base]
+    base = _outputs(func, inputs, every)
+    jac = [[np.zeros((_size(x), o._data.size)) for x in inputs] for o in base]
     for i, x in enumerate(inputs):
-        if not x._requires_grad:
+        if not _needs_grad(x):
             continue
         flat = x._data.reshape(-1) if x._data.flags.c_contiguous else None
         if flat is None:
@@ -41,9 +53,11 @@ def _numerical(func, inputs: tuple, eps: float) -> list:
         for k in range(flat.size):
             orig = flat[k].item()
             flat[k] = orig + eps
-            plus = [o._data.astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
+            plus = [o._data.astype(np.float64).reshape(-1)
+                    for o in _outputs(func, inputs, every)]
             flat[k] = orig - eps
-            minus = [o._data.astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
+            minus = [o._data.astype(np.float64).reshape(-1)
+                     for o in _outputs(func, inputs, every)]
             flat[k] = orig
             for o in range(len(base)):
                 jac[o][i][k] = (plus[o] - minus[o]) / (2 * eps)
@@ -56,11 +70,9 @@ def _analytical(func, inputs: tuple) -> list:
     from ember.autograd import grad
 
     outs = _outputs(func, inputs)
-    diff = [x for x in inputs if x._requires_grad]
-    jac = [[np.zeros((x._data.size, o._data.size)) for x in inputs] for o in outs]
+    diff = [x for x in inputs if _needs_grad(x)]
+    jac = [[np.zeros((_size(x), o._data.size)) for x in inputs] for o in outs]
     for o, out in enumerate(outs):
-        if not out._requires_grad:
-            continue
         for j in range(out._data.size):
             # C-ordered, so that element j of the flat view is output element j
             seed = zeros_like(out, memory_format=contiguous_format)
@@ -68,7 +80,7 @@ def _analytical(func, inputs: tuple) -> list:
             grads = grad(out, diff, seed, retain_graph=True, allow_unused=True)
             k = 0
             for i, x in enumerate(inputs):
-                if not x._requires_grad:
+                if not _needs_grad(x):
                     continue
                 g = grads[k]
                 k += 1
@@ -96,18 +108,20 @@ _UNDEFINED = ("Expected backward function to handle undefined output grads. Plea
               "\"tools/autograd/derivatives.yaml\"")
 
 
-def _mismatch(kind: str, o: int, i: int, num, ana) -> GradcheckError:
+def _mismatch(kind: str, o: int, i: int, num, ana, dtype) -> GradcheckError:
     from ember._tensor import make
 
+    # shown in the input's dtype, as torch keeps its Jacobians
+    num, ana = make(num.astype(dtype)), make(ana.astype(dtype))
     return GradcheckError(f"{kind} for output {o} with respect to input {i},\n"
-                          f"numerical:{make(num)!r}\nanalytical:{make(ana)!r}\n")
+                          f"numerical:{num!r}\nanalytical:{ana!r}\n")
 
 
-def _compare(numerical, analytical, rtol, atol, kind: str) -> None:
+def _compare(numerical, analytical, rtol, atol, kind: str, inputs: tuple) -> None:
     for o, (num_row, ana_row) in enumerate(zip(numerical, analytical)):
         for i, (num, ana) in enumerate(zip(num_row, ana_row)):
             if not np.allclose(ana, num, rtol=rtol, atol=atol, equal_nan=True):
-                raise _mismatch(kind, o, i, num, ana)
+                raise _mismatch(kind, o, i, num, ana, inputs[i]._data.dtype)
 
 
 def _forward_jacobian(func, inputs: tuple) -> list:
@@ -116,9 +130,9 @@ def _forward_jacobian(func, inputs: tuple) -> list:
     from ember.autograd import forward_ad as fw
 
     outs = _outputs(func, inputs)
-    jac = [[np.zeros((x._data.size, o._data.size)) for x in inputs] for o in outs]
+    jac = [[np.zeros((_size(x), o._data.size)) for x in inputs] for o in outs]
     for i, x in enumerate(inputs):
-        if not x._requires_grad:
+        if not _needs_grad(x):
             continue
         for k in range(x._data.size):
             tangent = zeros_like(x)
@@ -139,15 +153,14 @@ def _check_backward(func, inputs, numerical, rtol, atol, nondet_tol, check_grad_
     from ember.autograd import grad
 
     analytical = _analytical(func, inputs)
-    _compare(numerical, analytical, rtol, atol, "Jacobian mismatch")
+    _compare(numerical, analytical, rtol, atol, "Jacobian mismatch", inputs)
     again = _analytical(func, inputs)  # reentrancy: the same gradients a second time
     for row, row_again in zip(analytical, again):
         for a, b in zip(row, row_again):
             if a.size and np.max(np.abs(a - b)) > nondet_tol:
                 raise GradcheckError(_NONDET.format(nondet_tol))
-    outs = _outputs(func, inputs)
-    diff = [x for x in inputs if x._requires_grad]
-    live = [o for o in outs if o._requires_grad]
+    live = list(_outputs(func, inputs))
+    diff = [x for x in inputs if _needs_grad(x)]
     if not live or not diff:
         return
     grads = grad(live, diff, [zeros_like(o) for o in live], retain_graph=True,
@@ -216,23 +229,33 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
     if not (check_forward_ad or check_backward_ad):
         raise AssertionError(
             "Expected at least one of check_forward_ad or check_backward_ad to be True")
-    inputs = _tensors(inputs)
-    for x in inputs:
-        if x._requires_grad and x._data.dtype != np.float64:
-            import warnings
+    import warnings
 
+    inputs = _tensors(inputs)
+    for i, x in enumerate(inputs):
+        if _needs_grad(x) and x._data.dtype not in (np.float64, np.complex128):
             warnings.warn(
-                "Input #0 requires gradient and is not a double precision floating point. "
-                "This check will likely fail if all the inputs are not of double precision "
-                "floating point. ", UserWarning, stacklevel=2)
+                f"Input #{i} requires gradient and is not a double precision floating point "
+                "or complex. This check will likely fail if all the inputs are not of double "
+                "precision floating point or complex. ", UserWarning, stacklevel=2)
+    if not any(_needs_grad(x) for x in inputs):
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, "
+                         "but none of them have requires_grad=True.")
     try:
+        if not _outputs(func, inputs):
+            # nothing that requires grad comes out: the function must not depend on the
+            # inputs at all (torch's check of a function without differentiable outputs)
+            for row in _numerical(func, inputs, eps, every=True):
+                if any(np.any(j != 0) for j in row):
+                    raise GradcheckError("Numerical gradient for function expected to be zero")
+            return True
         numerical = _numerical(func, inputs, eps)
         if check_backward_ad:
             _check_backward(func, inputs, numerical, rtol, atol, nondet_tol,
                             check_grad_dtypes, check_undefined_grad, check_batched_grad)
         if check_forward_ad:
             _compare(numerical, _forward_jacobian(func, inputs), rtol, atol,
-                     "Jacobian computed with forward mode mismatch")
+                     "Jacobian computed with forward mode mismatch", inputs)
             if check_batched_forward_grad:
                 _check_batched_forward(func, inputs)
     except GradcheckError:
@@ -248,7 +271,7 @@ def _check_batched_forward(func, inputs) -> None:
     from ember._ops.shape import stack
     from ember.func import jvp, vmap
 
-    diff = [i for i, x in enumerate(inputs) if x._requires_grad]
+    diff = [i for i, x in enumerate(inputs) if _needs_grad(x)]
     tangents = [stack([randn_like(inputs[i]), randn_like(inputs[i])]) for i in diff]
 
     def forward(*ts):
@@ -299,10 +322,10 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
             grad_outputs = tuple(
                 tensor(np.repeat(g._data.reshape(-1), 2)).to(g.dtype)[::2].view(g.shape)
                 if g._data.size > 1 else g for g in grad_outputs)
-    diff = tuple(x for x in inputs if x._requires_grad)
+    diff = tuple(x for x in inputs if _needs_grad(x))
 
     def first_grads(*xs):
-        return grad(_outputs(func, xs), [x for x in xs if x._requires_grad], grad_outputs,
+        return grad(_outputs(func, xs), [x for x in xs if _needs_grad(x)], grad_outputs,
                     create_graph=True, allow_unused=True)
 
     return gradcheck(first_grads, inputs, eps=eps, atol=atol, rtol=rtol,

@@ -218,6 +218,50 @@ class saved_tensors_hooks:
         saved_hooks.remove(self.hooks)
 
 
+class _AllowMutationOnSavedContext:
+    """What ``allow_mutation_on_saved_tensors`` returns: the graph recorded inside it
+    belongs to it, and its backward must run inside it too."""
+
+    def __init__(self) -> None:
+        self.active = True
+
+
+_mutation_context: list = []
+
+
+class allow_mutation_on_saved_tensors:
+    """Mirrors ``torch.autograd.graph.allow_mutation_on_saved_tensors``: inside it, a tensor
+    saved for backward may be written in place afterwards, and backward (run inside it too)
+    still reads the values the forward saw. torch clones a saved tensor when it is first
+    written; ember keeps a copy of each saved tensor from the start (the same values, more
+    memory inside the context)."""
+
+    def __enter__(self) -> _AllowMutationOnSavedContext:
+        if _mutation_context:
+            raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+        context = _AllowMutationOnSavedContext()
+
+        def pack(t):
+            return context, t.detach().clone()
+
+        def unpack(packed):
+            owner, t = packed
+            if not owner.active:
+                raise AssertionError(
+                    "Trying to backward outside of the 'allow_mutation_on_saved_tensors' "
+                    "contextin which the graph was originally recorded.")
+            return t
+
+        self.hooks = saved_tensors_hooks(pack, unpack)
+        self.hooks.__enter__()
+        _mutation_context.append(context)
+        return context
+
+    def __exit__(self, *exc) -> None:
+        self.hooks.__exit__(*exc)
+        _mutation_context.pop().active = False
+
+
 _hooks_disabled: list = []  # the messages of the disable_saved_tensors_hooks in force
 
 
