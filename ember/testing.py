@@ -61,6 +61,9 @@ def _as_tensor(x):
 
 def _compare(actual, expected, *, rtol, atol, equal_nan, check_dtype, check_stride,
              allow_subclasses, path: str) -> None:
+    # a NumPy scalar is compared as the Python number it holds, as torch's
+    actual = actual.item() if isinstance(actual, np.generic) else actual
+    expected = expected.item() if isinstance(expected, np.generic) else expected
     if _is_number(actual) and _is_number(expected):
         if check_dtype and type(actual) is not type(expected):
             raise _Mismatch(f"The (d)types do not match: {type(actual)} != {type(expected)}.")
@@ -70,7 +73,9 @@ def _compare(actual, expected, *, rtol, atol, equal_nan, check_dtype, check_stri
         return
     a_t, e_t = _as_tensor(actual), _as_tensor(expected)
     if a_t is not None and e_t is not None:
-        if not allow_subclasses and type(actual) is not type(expected):
+        # a tensor and an array are not a pair torch compares; two of either kind are
+        if isinstance(actual, Tensor) != isinstance(expected, Tensor) or (
+                not allow_subclasses and type(actual) is not type(expected)):
             raise TypeError(f"No comparison pair was able to handle inputs of type "
                             f"{type(actual)} and {type(expected)}.")
         _compare_tensors(a_t, e_t, rtol, atol, equal_nan, check_dtype, check_stride, path)

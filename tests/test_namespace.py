@@ -234,6 +234,10 @@ _CLOSE_CASES = [
     lambda L: L.testing.assert_close(L.tensor([1.0], dtype=L.float16),
                                      L.tensor([1.01], dtype=L.float16)),
     lambda L: L.testing.assert_close(L.arange(6.0).view(2, 3), L.arange(6.0).view(2, 3) * 1.5),
+    # NumPy scalars compare as the Python numbers they hold
+    lambda L: L.testing.assert_close(np.float32(1.0), np.float32(1.1)),
+    lambda L: L.testing.assert_close(np.int64(1), 1.0),
+    lambda L: L.testing.assert_close(np.ones(2), np.zeros(2)),
 ]
 
 
@@ -251,10 +255,26 @@ def test_assert_close_fails_like_torch(case: int) -> None:
     lambda L: L.testing.assert_close(L.tensor([0.0]), L.tensor([1e-6])),
     lambda L: L.testing.assert_close([L.ones(2), 1], [L.ones(2), 1]),
     lambda L: L.testing.assert_close(L.tensor([float("inf")]), L.tensor([float("inf")])),
+    lambda L: L.testing.assert_close(np.float64(1.0), 1.0),
+    lambda L: L.testing.assert_close(np.float32(1.0), 1.0),
+    lambda L: L.testing.assert_close(np.float32(1.0), np.float64(1.0)),
+    lambda L: L.testing.assert_close([np.bool_(True), np.int64(2)], [True, 2]),
+    lambda L: L.testing.assert_close(np.ones(2), np.ones(2)),
 ])
 def test_assert_close_passes_like_torch(call) -> None:
     assert call(torch) is None
     assert call(ember) is None
+
+
+@pytest.mark.parametrize("order", ["tensor first", "array first"])
+def test_assert_close_refuses_a_tensor_and_an_array_as_torch(order: str) -> None:
+    messages = []
+    for lib in (torch, ember):
+        pair = (lib.ones(2), np.ones(2))
+        with pytest.raises(TypeError) as info:
+            lib.testing.assert_close(*(pair if order == "tensor first" else pair[::-1]))
+        messages.append(str(info.value).replace("ember.Tensor", "torch.Tensor"))
+    assert messages[0] == messages[1]
 
 
 def test_assert_close_callable_msg() -> None:
