@@ -1513,11 +1513,11 @@ class _Outputs:
         base = None if t._base is None else self.tensor(t._base)
         extra = []
         if "_view_src" in t.__dict__:
-            op, parent, params, index = t._view_src
+            op, parent, params, index, version = t._view_src
             if _holds_code_or_tensors(params):
                 raise _Unreplayable("an output view made with tensor parameters")
             extra.append(("_view_src", f"({self.bind(op)}, {self.tensor(parent)}, "
-                                       f"{self.bind(params)}, {index!r})"))
+                                       f"{self.bind(params)}, {index!r}, {version!r})"))
         if "_output_nr" in t.__dict__:
             extra.append(("_output_nr", repr(t._output_nr)))
         vc_obj = tracer.obj_vcs.get(id(t._vc))

@@ -100,6 +100,8 @@ class Tensor:
     # ---- autograd state -------------------------------------------------------------
     @property
     def requires_grad(self) -> bool:
+        if self._base is not None and not self._requires_grad:
+            _refresh_view(self)  # NOTE [Stale views]: its base may have been given a history
         return self._requires_grad
 
     @requires_grad.setter
@@ -135,6 +137,8 @@ class Tensor:
 
     @property
     def grad_fn(self):
+        if self._base is not None:
+            _refresh_view(self)  # NOTE [Stale views]
         return self._grad_fn
 
     @property
@@ -144,7 +148,7 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._grad_fn is None
+        return self.grad_fn is None
 
     @property
     def grad(self) -> Tensor | None:
@@ -265,7 +269,8 @@ class Tensor:
         fn = self._grad_fn
         data = self._data
         if (gradient is None and inputs is None and not create_graph and fn is not None
-                and data.size == 1 and data.dtype.kind == "f" and "_phys" not in self.__dict__):
+                and data.size == 1 and data.dtype.kind == "f" and self._base is None
+                and "_phys" not in self.__dict__):
             # The common ``loss.backward()``, without the general path's argument handling:
             # a one-element real output seeded with one (a copy of a kept array of ones: an
             # eighth of ``np.ones_like``'s time; few are kept, one per dtype and shape of
@@ -729,6 +734,12 @@ Tensor.is_signed = _is_signed
 Tensor.is_nonzero = _is_nonzero
 Tensor.is_same_size = _is_same_size
 Tensor.type_as = _type_as
+
+
+def _refresh_view(view: Tensor) -> None:
+    from ember._ops.registry import refresh_view
+
+    refresh_view(view)
 
 
 # last: the autograd package imports this module's names

@@ -507,11 +507,47 @@ def run(op: Op, *args, _bare: bool = False):
 def _link_view(out: Tensor, op: Op, args: tuple, index) -> None:
     # A view shares its base's memory and version counter (NOTE [Version counters]) and
     # remembers how it was made, so an in-place write through it can rewrite the base's
-    # history (see ``_copy_slices``).
+    # history (see ``_copy_slices``), and at which version its history was made (NOTE
+    # [Stale views]; None for a view made without grad mode, which has none).
     parent = args[0]
-    out._vc = parent._vc
+    vc = parent._vc
+    out._vc = vc
     out._base = parent if parent._base is None else parent._base
-    out._view_src = (op, parent, args[1:], index)
+    out._view_src = (op, parent, args[1:], index, vc[0] if _state.enabled else None)
+
+
+# NOTE [Stale views]
+# An in-place write to a base, or through another of its views, gives the base a new history
+# (a new node, or CopySlices over it), and every view made before it still points into the
+# old one: its values changed but its gradient would not flow through the write (torch:
+# ``x = a * 1; v = x[1:3]; x.mul_(s)``, then ``v.sum()`` must reach ``s``). As torch, a view
+# remembers the version of the shared counter at which its history was made, and where its
+# history is read while recording (an op's inputs in ``_record``, a backward root, the
+# ``grad_fn``/``requires_grad``/``is_leaf`` properties) a moved counter makes it replay its
+# recipe on the base's present history first (``refresh_view``). torch regenerates such a
+# view with ``as_strided`` (``AsStridedBackward0``); ember replays the recipe, so its node is
+# the view op's (torch's with view replay enabled). A view of a base that needs no gradient
+# keeps none. One gap is left open, as its check would cost every op: a view of a tensor that
+# needed no gradient until a write gave it one (``v = x[:2]; x.mul_(s)``) learns so only when
+# it meets an input that requires grad or its properties are read; ``v * 1`` alone does not
+# require grad in ember (it does in torch).
+
+
+def refresh_view(view: Tensor) -> None:
+    """NOTE [Stale views]: ``view``'s history made again from its base's, when a write since
+    it was made may have given the base another."""
+    source = view.__dict__.get("_view_src")
+    if source is None or source[4] is None or source[4] == view._vc[0]:
+        return
+    base = view._base
+    if not base._requires_grad:
+        view._view_src = source[:4] + (view._vc[0],)
+        return
+    kind = _view_kind(view)
+    if kind is not None and view._grad_fn is not None:  # NOTE [Views that refuse writes]
+        raise _view_refusal(view, kind, "its base or another view of its base has been "
+                                        "modified inplace")
+    _regenerate(view, base, _view_chain(view))
 
 
 _KEEP = (lambda t: t, lambda t: t)
@@ -676,6 +712,8 @@ def _record(op: Op, args: tuple):
     # edge leads to its AccumulateGrad, output 0.
     if nin == 1:
         x = args[0]
+        if x._base is not None:
+            refresh_view(x)  # NOTE [Stale views]
         fn = x._grad_fn
         mask = 1
         if fn is None:
@@ -692,6 +730,10 @@ def _record(op: Op, args: tuple):
         a = args[0]
         b = args[1]
         nr_a = nr_b = mask = 0
+        if isinstance(a, Tensor) and a._base is not None:
+            refresh_view(a)  # NOTE [Stale views]
+        if isinstance(b, Tensor) and b._base is not None:
+            refresh_view(b)
         if isinstance(a, Tensor) and a._requires_grad:
             mask = 1
             fn_a = a._grad_fn
@@ -727,6 +769,8 @@ def _record(op: Op, args: tuple):
         mask = 0
         for i in range(nin):
             a = args[i]
+            if isinstance(a, Tensor) and a._base is not None:
+                refresh_view(a)  # NOTE [Stale views]
             if isinstance(a, Tensor) and a._requires_grad:
                 mask |= 1 << i
                 fn = a._grad_fn
@@ -841,7 +885,9 @@ _VIEW_WRITE = {
 }
 
 
-def _check_view_writable(view: Tensor) -> None:
+def _view_kind(view: Tensor) -> str | None:
+    """"multi" or "custom" when ``view`` (or a view it was made from) is a view NOTE [Views
+    that refuse writes] names, else None."""
     t = view
     while True:
         state = t.__dict__
@@ -850,20 +896,29 @@ def _check_view_writable(view: Tensor) -> None:
         if kind is None and source is not None and source[3] is not None:
             kind = "multi"
         if kind is not None:
-            break
+            return kind
         if source is None:
-            return
+            return None
         t = source[1]
         if t._base is None:
-            return
-    node = view._grad_fn
-    if node is None:  # made from a tensor that needed no gradient: torch's view of no_grad
+            return None
+
+
+def _view_refusal(view: Tensor, kind: str, what: str) -> RuntimeError:
+    name = view._grad_fn.name()
+    cut = name.rfind("Backward")
+    return RuntimeError(f"Output {view._output_nr} of {name[:cut] if cut > 0 else name} is a "
+                        f"view and {what}. {_VIEW_WRITE[kind]}")
+
+
+def _check_view_writable(view: Tensor) -> None:
+    kind = _view_kind(view)
+    if kind is None:
+        return
+    if view._grad_fn is None:  # made from a tensor that needed no gradient: torch's view of no_grad
         raise RuntimeError("A view was created in no_grad mode and is being modified inplace "
                            f"with grad mode enabled. {_VIEW_WRITE[kind]}")
-    name = node.name()
-    cut = name.rfind("Backward")
-    raise RuntimeError(f"Output {view._output_nr} of {name[:cut] if cut > 0 else name} is a "
-                       f"view and is being modified inplace. {_VIEW_WRITE[kind]}")
+    raise _view_refusal(view, kind, "is being modified inplace")
 
 
 def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
@@ -922,7 +977,7 @@ def _view_chain(view: Tensor) -> list:
     """The view ops that make ``view`` from its base, base first."""
     chain = []
     while view._base is not None:
-        op, parent, params, index = view._view_src
+        op, parent, params, index, _ = view._view_src
         chain.append((op, params, index))
         view = parent
     chain.reverse()
@@ -975,23 +1030,36 @@ def _copy_slices(view: Tensor, value: Tensor) -> None:
     base._grad_fn = node
     base._requires_grad = True
     base._output_nr = 0
-    if "_restrided" in base.__dict__:  # set by the in-place view ops (shape._restride)
-        regenerated = _replay_if_fits(base, chain, view._data)
-    else:  # the common path: nothing restrided in place, the recipe still makes the view
-        regenerated = replay_view(base, chain)
-    if regenerated is None:
-        # The base (or a view between it and this one) was restrided in place since the
-        # view was made (``t_``, ``as_strided_``): the recipe may no longer make the view,
-        # its memory position still does (torch regenerates such a view with as_strided).
-        from ember._ops.shape import as_strided_recipe
+    chain = _regenerate(view, base, chain)
+    node._args = node._args[:2] + (chain,)
 
-        chain = as_strided_recipe(view, base)
-        node._args = node._args[:2] + (chain,)
-        regenerated = replay_view(base, chain)
-        view._view_src = regenerated._view_src
+
+def _regenerate(view: Tensor, base: Tensor, chain: list) -> list:
+    """Give ``view`` the history of its recipe ``chain`` replayed on ``base``'s (recorded,
+    whatever the grad mode); returns the chain that made it."""
+    prev = _state.enabled
+    _state.enabled = True
+    try:
+        if "_restrided" in base.__dict__:  # set by the in-place view ops (shape._restride)
+            regenerated = _replay_if_fits(base, chain, view._data)
+        else:  # the common path: nothing restrided in place, the recipe still makes the view
+            regenerated = replay_view(base, chain)
+        if regenerated is None:
+            # The base (or a view between it and this one) was restrided in place since the
+            # view was made (``t_``, ``as_strided_``): the recipe may no longer make the view,
+            # its memory position still does (torch regenerates such a view with as_strided).
+            from ember._ops.shape import as_strided_recipe
+
+            chain = as_strided_recipe(view, base)
+            regenerated = replay_view(base, chain)
+            view._view_src = regenerated._view_src
+    finally:
+        _state.enabled = prev
     view._grad_fn = regenerated._grad_fn
     view._requires_grad = True
     view._output_nr = regenerated._output_nr
+    view._view_src = view._view_src[:4] + (view._vc[0],)
+    return chain
 
 
 def _replay_if_fits(base: Tensor, chain: list, data: ndarray):

@@ -1634,8 +1634,11 @@ def _restride(self: Tensor, op: Op, *params) -> Tensor:
         before = make(self._data, self._requires_grad, self._grad_fn, self._vc)
         before._output_nr = self._output_nr
         before._base = self._base
-        before._view_src = self._view_src
-        self._view_src = (op, before, params, None)
+        made = self._view_src
+        before._view_src = made
+        # its history is ``out``'s, made at the version this write leaves (NOTE [Stale views])
+        self._view_src = (op, before, params, None, None if made[4] is None else
+                          self._vc[0] + 1)
     self._data = out._data
     self._vc[0] += 1
     # Recipes of views made before may no longer fit their base: registry._copy_slices then

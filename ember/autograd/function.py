@@ -307,6 +307,9 @@ def _wrap_outputs(ctx, args: tuple, positions: list, output, record: bool):
             out._grad_fn = ctx
             out._requires_grad = out.dtype.category >= 2
             out._output_nr = nr
+            made = out.__dict__.get("_view_src")
+            if made is not None:  # its history is this node's as of now (NOTE [Stale views])
+                out._view_src = made[:4] + (out._vc[0],)
     else:
         ctx._saved = tuple(ctx._to_save)
         ctx._versions = None

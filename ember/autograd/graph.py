@@ -885,7 +885,7 @@ class GraphRoot(Node):
 
 def grad_edge(t) -> tuple:
     """The (node, output number) a tensor's gradient flows into."""
-    fn = t._grad_fn
+    fn = t.grad_fn if t._base is not None else t._grad_fn  # NOTE [Stale views]
     if fn is not None:
         return (fn, t._output_nr)
     return (accumulator(t), 0)
