@@ -669,6 +669,11 @@ def save(obj: Any, f, pickle_protocol: int = DEFAULT_PROTOCOL, *, pickle_module=
     if not isinstance(pickle_protocol, int) or not 2 <= pickle_protocol <= 5:
         raise ValueError(f"pickle_protocol must be between 2 and 5, got {pickle_protocol!r}")
     legacy = not _use_new_zipfile_serialization
+    if not legacy and isinstance(f, (str, os.PathLike)):
+        # torch's zip writer checks the directory before it pickles anything
+        parent = os.path.dirname(os.fspath(f))
+        if parent and not os.path.isdir(parent):
+            raise RuntimeError(f"Parent directory {parent} does not exist.")
     buffer = io.BytesIO()
     pickler = _Pickler(buffer, pickle_protocol, legacy)
     pickler.dump(obj)

@@ -19,7 +19,7 @@ import pytest
 
 import ember
 from ember import serialization
-from tests.helpers import recording_compared, to_numpy, torch
+from tests.helpers import assert_raises_like, recording_compared, to_numpy, torch
 
 DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
           "float32", "float64", "complex64", "complex128"]
@@ -286,6 +286,17 @@ def test_paths_mmap_and_map_location(tmp_path) -> None:
     assert_tree(ember.load(path), obj)
     ember.save(obj_e := {"w": ember.ones(3)}, tmp_path / "e.pt")
     assert_tree(obj_e, torch.load(tmp_path / "e.pt"))
+
+
+def test_saving_into_a_missing_directory_raises_like_torch(tmp_path) -> None:
+    (tmp_path / "file").write_bytes(b"")
+    for target in (tmp_path / "missing" / "x.pt", str(tmp_path / "missing" / "x.pt"),
+                   tmp_path / "file" / "x.pt"):
+        with pytest.raises(RuntimeError) as t_info:
+            torch.save({"w": torch.ones(2)}, target)
+        assert_raises_like(t_info.value,
+                           lambda target=target: ember.save({"w": ember.ones(2)}, target))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_cuda_storages_need_map_location() -> None:
