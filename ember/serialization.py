@@ -25,6 +25,7 @@ import pathlib
 import pickle
 import struct
 import sys
+import warnings
 from collections import Counter, OrderedDict
 from typing import Any
 
@@ -889,7 +890,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
         map_location: ``'cpu'``, a ``device``, a dict from saved to new locations, or a
             callable ``(storage, location) -> storage or None``. ember holds tensors on the
             CPU only: storages saved on CUDA need ``map_location='cpu'`` (torch's error).
-        pickle_module: only ``pickle`` (or None) is accepted.
+        pickle_module: only ``pickle`` (or None) is accepted; naming it makes
+            ``weights_only`` default to False, as in torch.
         weights_only: True (the default, as in torch 2.6+) unpickles with the allow-list
             (see ``add_safe_globals``); False runs the pickle unrestricted, which can
             execute arbitrary code: ask for it only for trusted files.
@@ -897,13 +899,20 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
             reading them; ``f`` must be a path.
         pickle_load_args: ``encoding`` for Python 2 strings in old files.
     """
+    if weights_only is None:  # torch's default: restricted unless a pickle module is named
+        weights_only = pickle_module is None
+    if weights_only and pickle_module is not None:
+        raise RuntimeError("Can not safely load weights when explicit pickle_module is "
+                           "specified")
     if pickle_module is not None and pickle_module is not pickle:
         raise TypeError("ember.load supports only the standard pickle module")
     unknown = set(pickle_load_args) - {"encoding"}
     if unknown:
         raise TypeError(f"load() got an unexpected keyword argument '{sorted(unknown)[0]}'")
+    if pickle_load_args and weights_only:
+        warnings.warn("pickle_load_args only works if `weights_only=False`.", stacklevel=2)
     encoding = pickle_load_args.get("encoding", "utf-8")
-    weights_only = True if weights_only is None else bool(weights_only)
+    weights_only = bool(weights_only)
     if mmap and not isinstance(f, (str, os.PathLike)):
         raise ValueError("f must be a file path in order to use the mmap argument")
     fp, owned = _open_for_read(f)

@@ -12,6 +12,7 @@ import pickle
 import random
 import struct
 import time
+import warnings
 import zipfile
 
 import numpy as np
@@ -365,6 +366,37 @@ def test_only_the_pickle_module_is_accepted() -> None:
     assert_tree(ember.load(io.BytesIO(buf.getvalue())), {"x": torch.ones(2)})
     with pytest.raises(TypeError, match="standard pickle module"):
         serialization.save({"x": ember.ones(2)}, io.BytesIO(), pickle_module=struct)
+
+
+class _Plain:
+    """A class outside the weights-only allow-list."""
+
+    def __init__(self) -> None:
+        self.x = 3
+
+
+@pytest.mark.parametrize("kwargs", [{"pickle_module": pickle},
+                                    {"pickle_module": pickle, "weights_only": True},
+                                    {"pickle_module": pickle, "weights_only": False},
+                                    {"encoding": "latin1"},
+                                    {"encoding": "latin1", "weights_only": False}])
+def test_load_pickle_module_and_pickle_load_args_like_torch(kwargs) -> None:
+    """Naming a pickle module turns ``weights_only`` off by default and refuses it on;
+    ``encoding`` with ``weights_only`` warns, as torch's."""
+    results = []
+    for lib in (torch, ember):
+        buf = io.BytesIO()
+        lib.save({"obj": _Plain(), "w": lib.ones(2)}, buf)
+        buf.seek(0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                loaded = lib.load(buf, **kwargs)
+                outcome = ("loaded", type(loaded["obj"]).__name__, loaded["obj"].x)
+            except Exception as exc:  # noqa: BLE001 - the type is compared below
+                outcome = (type(exc).__name__, str(exc).replace("ember", "torch")[:200])
+        results.append((outcome, [str(w.message) for w in caught]))
+    assert results[1] == results[0]
 
 
 class _StreamOnly:
