@@ -301,6 +301,42 @@ def test_averaged_model(kind):
             np.testing.assert_allclose(e, t, rtol=1.3e-6, atol=1e-5)
 
 
+def test_averaged_model_multi_avg_fn_with_integer_buffers():
+    """With ``use_buffers`` a batch norm's int64 ``num_batches_tracked`` is averaged too:
+    torch calls ``multi_avg_fn`` once per dtype, so the float lists lerp and the integer
+    one takes the integer branch (EMA: a rounded blend)."""
+    rng = np.random.default_rng(0)
+    batches = [rng.standard_normal((6, 3)).astype(np.float32) for _ in range(4)]
+    results = []
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        model = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.BatchNorm1d(4))
+        calls = []
+        ema = lib.optim.swa_utils.get_ema_multi_avg_fn(0.7)
+
+        def recording_ema(averaged, current, n, ema=ema, calls=calls):
+            calls.append(sorted({str(t.dtype).split(".")[-1] for t in averaged}))
+            ema(averaged, current, n)
+
+        averaged = lib.optim.swa_utils.AveragedModel(model, multi_avg_fn=recording_ema,
+                                                     use_buffers=True)
+        opt = lib.optim.SGD(model.parameters(), lr=0.1)
+        for x in batches:
+            opt.zero_grad()
+            model(lib.tensor(x)).pow(2).sum().backward()
+            opt.step()
+            averaged.update_parameters(model)
+        results.append(({k: np.array(v.detach().numpy() if lib is torch else v._data)
+                         for k, v in averaged.state_dict().items()}, sorted(calls)))
+    (e_state, e_calls), (t_state, t_calls) = results[1], results[0]
+    assert e_calls == t_calls
+    assert list(e_state) == list(t_state)
+    for key in t_state:
+        assert e_state[key].dtype == t_state[key].dtype, key
+        np.testing.assert_allclose(e_state[key], t_state[key], rtol=1e-5, atol=1e-6,
+                                   err_msg=key)
+
+
 def test_swa_errors():
     check_raises_like(lambda lib: lib.optim.swa_utils.get_ema_avg_fn(1.5))
     check_raises_like(lambda lib: lib.optim.swa_utils.SWALR(make_optimizer(lib), 0.1,

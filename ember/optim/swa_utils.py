@@ -134,7 +134,15 @@ class AveragedModel(Module):
         if self.n_averaged > 0:
             with ember.no_grad():
                 if self.multi_avg_fn is not None:
-                    self.multi_avg_fn(averaged, current, self.n_averaged)
+                    # torch calls it once per dtype (its foreach groups): each list it gets
+                    # holds one dtype, so integer buffers (use_buffers) come on their own
+                    by_dtype: dict = {}
+                    for p_averaged, p_model in zip(averaged, current):
+                        lists = by_dtype.setdefault(p_averaged.dtype, ([], []))
+                        lists[0].append(p_averaged)
+                        lists[1].append(p_model)
+                    for same_averaged, same_current in by_dtype.values():
+                        self.multi_avg_fn(same_averaged, same_current, self.n_averaged)
                 else:
                     avg_fn = self.avg_fn if self.avg_fn is not None else get_swa_avg_fn()
                     for p_averaged, p_model in zip(averaged, current):
