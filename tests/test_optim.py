@@ -471,6 +471,42 @@ def test_load_state_dict_errors():
 DEFAULT_NAMES = ["SGD", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad",
                  "Adadelta", "ASGD", "Rprop"]
 
+# options that torch's later versions added to the groups, and state scalars that its older
+# versions kept as Python numbers
+NEWER_OPTIONS = ("foreach", "maximize", "differentiable", "capturable", "fused",
+                 "decoupled_weight_decay")
+SCALAR_STATE = ("step", "eta", "mu", "mu_product")
+
+
+@pytest.mark.parametrize("name", DEFAULT_NAMES)
+def test_load_state_dict_from_older_torch(name):
+    """A state dict in an older torch's layout (groups without the newer options, ``step``
+    as a number) loads as torch loads it: options defaulted, scalars made tensors, and the
+    run goes on to the same parameters."""
+    t_params, t_loss = make_problem(torch, "float64")
+    t_opt = getattr(torch.optim, name)(t_params, lr=0.01)
+    run_steps(torch, t_opt, t_params, t_loss, 3)
+    old = copy.deepcopy(t_opt.state_dict())
+    for group in old["param_groups"]:
+        for key in NEWER_OPTIONS:
+            group.pop(key, None)
+    for state in old["state"].values():
+        for key in SCALAR_STATE:
+            if key in state:
+                state[key] = state[key].item()
+    e_params, e_loss = make_problem(ember, "float64")
+    for e, t in zip(e_params, t_params):
+        e._data[...] = t.detach().numpy()
+    t_opt = getattr(torch.optim, name)(t_params, lr=0.01)
+    e_opt = getattr(ember.optim, name)(e_params, lr=0.01)
+    t_opt.load_state_dict(copy.deepcopy(old))
+    e_opt.load_state_dict(to_ember(old))
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), "float64")
+    run_steps(torch, t_opt, t_params, t_loss, 3)
+    run_steps(ember, e_opt, e_params, e_loss, 3)
+    assert_params(e_params, t_params, "float64")
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), "float64")
+
 
 def make_mlp(lib, dtype):
     """A 4-8-1 tanh MLP as an nn.Module: a 0-d ``scale`` parameter registered on the module

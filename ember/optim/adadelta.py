@@ -10,6 +10,7 @@ from ember.optim.optimizer import (
     _closure_loss,
     _kernels,
     _step_tensor,
+    _upgrade_loaded_state,
     _value,
     _zeros_like,
 )
@@ -41,6 +42,11 @@ class Adadelta(Optimizer):
                     "maximize": maximize, "capturable": capturable, "foreach": foreach,
                     "differentiable": differentiable}
         super().__init__(params, defaults)
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        _upgrade_loaded_state(self, {"foreach": None, "maximize": False, "differentiable": False,
+                                     "capturable": False})
 
     def step(self, closure=None):
         """Mirrors ``Adadelta.step``."""

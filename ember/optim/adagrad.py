@@ -15,6 +15,7 @@ from ember.optim.optimizer import (
     _real,
     _step_tensor,
     _TensorKernels,
+    _upgrade_loaded_state,
     _value,
 )
 
@@ -59,6 +60,11 @@ class Adagrad(Optimizer):
                 state["step"] = _step_tensor(0.0, bool(group["fused"]))
                 init = group["initial_accumulator_value"]
                 state["sum"] = _full_like(p, complex(init, init) if p.is_complex() else init)
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        _upgrade_loaded_state(self, {"foreach": None, "maximize": False, "differentiable": False,
+                                     "fused": None})
 
     def share_memory(self) -> None:
         """Mirrors ``Adagrad.share_memory``: NumPy arrays of one process are already

@@ -17,6 +17,7 @@ from ember.optim.optimizer import (
     _closure_loss,
     _real,
     _step_tensor,
+    _upgrade_loaded_state,
     _value,
     _zeros_like,
 )
@@ -147,14 +148,9 @@ class Adam(Optimizer):
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("fused", None)
+        _upgrade_loaded_state(self, {"amsgrad": False, "maximize": False, "foreach": None,
+                                     "capturable": False, "differentiable": False,
+                                     "decoupled_weight_decay": False, "fused": None})
 
     def _init_state(self, group: dict, p: Tensor) -> dict:
         state = self.state[p]

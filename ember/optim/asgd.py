@@ -13,6 +13,7 @@ from ember.optim.optimizer import (
     _closure_loss,
     _kernels,
     _step_tensor,
+    _upgrade_loaded_state,
     _value,
     _zeros_like,
 )
@@ -46,6 +47,11 @@ class ASGD(Optimizer):
                     "weight_decay": weight_decay, "foreach": foreach, "maximize": maximize,
                     "differentiable": differentiable, "capturable": capturable}
         super().__init__(params, defaults)
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        _upgrade_loaded_state(self, {"foreach": None, "maximize": False, "differentiable": False,
+                                     "capturable": False}, ("step", "eta", "mu"))
 
     def step(self, closure=None):
         """Mirrors ``ASGD.step``."""

@@ -15,6 +15,7 @@ from ember.optim.optimizer import (
     _real,
     _step_tensor,
     _TensorKernels,
+    _upgrade_loaded_state,
     _value,
     _zeros_like,
 )
@@ -47,6 +48,12 @@ class NAdam(Optimizer):
                     "foreach": foreach, "capturable": capturable,
                     "differentiable": differentiable}
         super().__init__(params, defaults)
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        _upgrade_loaded_state(self, {"maximize": False, "foreach": None, "capturable": False,
+                                     "differentiable": False, "decoupled_weight_decay": False},
+                              ("step", "mu_product"))
 
     def step(self, closure=None):
         """Mirrors ``NAdam.step``."""

@@ -492,6 +492,24 @@ def _step_tensor(value: float = 0.0, fused: bool = False) -> Tensor:
     return ember.tensor(value, dtype=_scalar_dtype(fused))
 
 
+def _upgrade_loaded_state(optimizer: Optimizer, group_defaults: dict,
+                          scalar_keys: tuple = ("step",)) -> None:
+    """What torch's algorithms' ``__setstate__`` do (``load_state_dict`` and unpickling run
+    it) to a state saved by an older torch: options a group lacks take ``group_defaults``
+    (torch's constants, in its order), and the state scalars ``scalar_keys`` kept as Python
+    numbers become 0-d tensors of the scalar dtype (float32 in a fused group)."""
+    for group in optimizer.param_groups:
+        for key, value in group_defaults.items():
+            group.setdefault(key, value)
+        fused = bool(group.get("fused"))
+        for p in group["params"]:
+            state = optimizer.state.get(p)
+            if state:
+                for key in scalar_keys:
+                    if not isinstance(state[key], Tensor):
+                        state[key] = _step_tensor(float(state[key]), fused)
+
+
 def _value(x) -> float:
     """A hyperparameter or 0-d state tensor as a Python number (torch's ``_get_value``)."""
     return x.item() if isinstance(x, Tensor) else x

@@ -15,6 +15,7 @@ from ember.optim.optimizer import (
     _real,
     _step_tensor,
     _TensorKernels,
+    _upgrade_loaded_state,
     _value,
     _zeros_like,
 )
@@ -43,6 +44,11 @@ class RAdam(Optimizer):
                     "decoupled_weight_decay": decoupled_weight_decay,
                     "differentiable": differentiable}
         super().__init__(params, defaults)
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        _upgrade_loaded_state(self, {"foreach": None, "maximize": False, "differentiable": False,
+                                     "decoupled_weight_decay": False, "capturable": False})
 
     def step(self, closure=None):
         """Mirrors ``RAdam.step``."""

@@ -14,6 +14,7 @@ from ember.optim.optimizer import (
     _real,
     _step_tensor,
     _TensorKernels,
+    _upgrade_loaded_state,
     _value,
     _zeros_like,
 )
@@ -49,6 +50,12 @@ class RMSprop(Optimizer):
                     "capturable": capturable, "foreach": foreach, "maximize": maximize,
                     "differentiable": differentiable}
         super().__init__(params, defaults)
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        _upgrade_loaded_state(self, {"momentum": 0, "centered": False, "foreach": None,
+                                     "maximize": False, "differentiable": False,
+                                     "capturable": False})
 
     def step(self, closure=None):
         """Mirrors ``RMSprop.step``."""

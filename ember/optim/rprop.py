@@ -14,6 +14,7 @@ from ember.optim.optimizer import (
     _full_like,
     _real,
     _step_tensor,
+    _upgrade_loaded_state,
     _value,
     _zeros_like,
 )
@@ -42,6 +43,11 @@ class Rprop(Optimizer):
                     "maximize": maximize, "differentiable": differentiable,
                     "capturable": capturable}
         super().__init__(params, defaults)
+
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        _upgrade_loaded_state(self, {"foreach": None, "maximize": False, "differentiable": False,
+                                     "capturable": False})
 
     def step(self, closure=None):
         """Mirrors ``Rprop.step``."""

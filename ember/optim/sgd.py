@@ -15,6 +15,7 @@ from ember.optim.optimizer import (
     _negated_decayed,
     _real,
     _TensorKernels,
+    _upgrade_loaded_state,
     _value,
 )
 
@@ -51,12 +52,8 @@ class SGD(Optimizer):
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", False)
+        _upgrade_loaded_state(self, {"nesterov": False, "maximize": False, "foreach": None,
+                                     "differentiable": False, "fused": False}, ())
 
     def step(self, closure=None):
         """Mirrors ``SGD.step``: one update; ``closure`` re-evaluates the loss."""
