@@ -170,6 +170,22 @@ def test_matches_torch(case, dtype):
     assert_same_state(e_opt.state_dict(), t_opt.state_dict(), dtype)
 
 
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "Adamax", "NAdam", "RAdam"])
+def test_tensor_betas(name):
+    """Betas given as 0-d tensors (torch runs every Adam-family algorithm with them) give
+    torch's steps, and the groups keep the tensors."""
+    t_params, t_loss = make_problem(torch, "float32")
+    e_params, e_loss = make_problem(ember, "float32")
+    t_opt = getattr(torch.optim, name)(t_params, lr=0.05,
+                                       betas=(torch.tensor(0.8), torch.tensor(0.9)))
+    e_opt = getattr(ember.optim, name)(e_params, lr=0.05,
+                                       betas=(ember.tensor(0.8), ember.tensor(0.9)))
+    run_steps(torch, t_opt, t_params, t_loss, 20)
+    run_steps(ember, e_opt, e_params, e_loss, 20)
+    assert_params(e_params, t_params, "float32")
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), "float32")
+
+
 @pytest.mark.parametrize("case", CASES[::3], ids=_ids)
 def test_state_dict_exchange(case):
     """A torch optimizer's state dict (through NumPy) continues identically in ember, and

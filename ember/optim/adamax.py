@@ -48,7 +48,7 @@ class Adamax(Optimizer):
         loss = _closure_loss(closure)
         for group in self.param_groups:
             K = _kernels(group)
-            beta1, beta2 = group["betas"]
+            beta1, beta2 = _value(group["betas"][0]), _value(group["betas"][1])
             lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
             for p in group["params"]:
                 if p._grad is None:

@@ -59,7 +59,7 @@ class NAdam(Optimizer):
         """Mirrors ``NAdam.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
-            beta1, beta2 = group["betas"]
+            beta1, beta2 = _value(group["betas"][0]), _value(group["betas"][1])
             lr, wd = _value(group["lr"]), group["weight_decay"]
             momentum_decay, maximize = group["momentum_decay"], group["maximize"]
             decay, l2 = None, 0

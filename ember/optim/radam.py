@@ -54,7 +54,7 @@ class RAdam(Optimizer):
         """Mirrors ``RAdam.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
-            beta1, beta2 = group["betas"]
+            beta1, beta2 = _value(group["betas"][0]), _value(group["betas"][1])
             lr, wd, maximize = _value(group["lr"]), group["weight_decay"], group["maximize"]
             decay, l2 = None, 0
             if wd != 0:
