@@ -302,6 +302,30 @@ def test_hooks():
     assert calls[-2:] == ["load_pre", "load_post"]
 
 
+def test_grad_mode_of_steps():
+    """A user's Optimizer subclass steps in the caller's grad mode (torch wraps its step for
+    the hooks only); the algorithms step with grad disabled unless differentiable."""
+    seen = {}
+    for lib in (torch, ember):
+        modes = seen[lib.__name__] = []
+
+        class Recording(lib.optim.Optimizer):
+            def step(self, closure=None, modes=modes, lib=lib):
+                modes.append(lib.is_grad_enabled())
+
+        p = lib.zeros(2, requires_grad=True)
+        p.grad = lib.ones(2)
+        opt = Recording([p], {"lr": 0.1})
+        opt.step()
+        with lib.no_grad():
+            opt.step()
+        sgd = lib.optim.SGD([p], lr=0.1)
+        sgd.register_step_pre_hook(lambda o, a, k, modes=modes, lib=lib:
+                                   modes.append(lib.is_grad_enabled()))
+        sgd.step()
+    assert seen["ember"] == seen["torch"]
+
+
 def test_closure_returns_loss():
     e_params, e_loss = make_problem(ember, "float64")
     t_params, t_loss = make_problem(torch, "float64")

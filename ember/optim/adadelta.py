@@ -11,6 +11,7 @@ from ember.optim.optimizer import (
     _kernels,
     _step_tensor,
     _upgrade_loaded_state,
+    _use_grad_for_differentiable,
     _value,
     _zeros_like,
 )
@@ -48,6 +49,7 @@ class Adadelta(Optimizer):
         _upgrade_loaded_state(self, {"foreach": None, "maximize": False, "differentiable": False,
                                      "capturable": False})
 
+    @_use_grad_for_differentiable
     def step(self, closure=None):
         """Mirrors ``Adadelta.step``."""
         loss = _closure_loss(closure)

@@ -16,6 +16,7 @@ from ember.optim.optimizer import (
     _step_tensor,
     _TensorKernels,
     _upgrade_loaded_state,
+    _use_grad_for_differentiable,
     _value,
 )
 
@@ -70,6 +71,7 @@ class Adagrad(Optimizer):
         """Mirrors ``Adagrad.share_memory``: NumPy arrays of one process are already
         shared by every thread; nothing moves."""
 
+    @_use_grad_for_differentiable
     def step(self, closure=None):
         """Mirrors ``Adagrad.step``."""
         loss = _closure_loss(closure)

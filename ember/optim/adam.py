@@ -18,6 +18,7 @@ from ember.optim.optimizer import (
     _real,
     _step_tensor,
     _upgrade_loaded_state,
+    _use_grad_for_differentiable,
     _value,
     _zeros_like,
 )
@@ -168,6 +169,7 @@ class Adam(Optimizer):
                                "foreach=True")
         return state
 
+    @_use_grad_for_differentiable
     def step(self, closure=None):
         """Mirrors ``Adam.step``: one update; ``closure`` re-evaluates the loss."""
         loss = _closure_loss(closure)

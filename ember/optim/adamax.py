@@ -12,6 +12,7 @@ from ember.optim.optimizer import (
     _kernels,
     _step_tensor,
     _upgrade_loaded_state,
+    _use_grad_for_differentiable,
     _value,
     _zeros_like,
 )
@@ -43,6 +44,7 @@ class Adamax(Optimizer):
         _upgrade_loaded_state(self, {"foreach": None, "maximize": False, "differentiable": False,
                                      "capturable": False})
 
+    @_use_grad_for_differentiable
     def step(self, closure=None):
         """Mirrors ``Adamax.step``."""
         loss = _closure_loss(closure)

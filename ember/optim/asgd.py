@@ -14,6 +14,7 @@ from ember.optim.optimizer import (
     _kernels,
     _step_tensor,
     _upgrade_loaded_state,
+    _use_grad_for_differentiable,
     _value,
     _zeros_like,
 )
@@ -53,6 +54,7 @@ class ASGD(Optimizer):
         _upgrade_loaded_state(self, {"foreach": None, "maximize": False, "differentiable": False,
                                      "capturable": False}, ("step", "eta", "mu"))
 
+    @_use_grad_for_differentiable
     def step(self, closure=None):
         """Mirrors ``ASGD.step``."""
         loss = _closure_loss(closure)

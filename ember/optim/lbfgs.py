@@ -16,7 +16,7 @@ import numpy as np
 
 import ember
 from ember._tensor import Tensor, make
-from ember.optim.optimizer import Optimizer, _check_lr, _value
+from ember.optim.optimizer import Optimizer, _check_lr, _use_grad_for_differentiable, _value
 
 __all__ = ["LBFGS"]
 
@@ -193,6 +193,7 @@ class LBFGS(Optimizer):
             p._vc[0] += 1
         return loss, flat_grad
 
+    @_use_grad_for_differentiable
     def step(self, closure):
         """Mirrors ``LBFGS.step``: up to ``max_iter`` iterations, each evaluating
         ``closure`` (with grad enabled); returns the first loss."""

@@ -16,6 +16,7 @@ from ember.optim.optimizer import (
     _step_tensor,
     _TensorKernels,
     _upgrade_loaded_state,
+    _use_grad_for_differentiable,
     _value,
     _zeros_like,
 )
@@ -55,6 +56,7 @@ class NAdam(Optimizer):
                                      "differentiable": False, "decoupled_weight_decay": False},
                               ("step", "mu_product"))
 
+    @_use_grad_for_differentiable
     def step(self, closure=None):
         """Mirrors ``NAdam.step``."""
         loss = _closure_loss(closure)

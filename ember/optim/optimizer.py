@@ -80,9 +80,19 @@ def register_optimizer_step_post_hook(hook: Callable):
     return _add_hook(_global_optimizer_post_hooks, hook)
 
 
+def _use_grad_for_differentiable(step):
+    """Mark an algorithm's ``step`` to run with grad enabled only for ``differentiable``
+    (torch's decorator of that name); ``_hooked_step`` sets the mode for a marked step."""
+    step.use_grad_for_differentiable = True
+    return step
+
+
 def _hooked_step(step):
-    """Wrap an algorithm's ``step``: pre hooks, grad mode (enabled only for
-    ``differentiable``, as torch's ``_use_grad_for_differentiable``), post hooks."""
+    """Wrap a ``step``: pre hooks, then the step, then post hooks. A step marked by
+    ``_use_grad_for_differentiable`` (ember's algorithms) runs with grad enabled only for
+    ``differentiable``; any other (a user's subclass) in the caller's grad mode, as in
+    torch."""
+    sets_grad_mode = getattr(step, "use_grad_for_differentiable", False)
 
     @functools.wraps(step)
     def wrapper(*args, **kwargs):
@@ -106,7 +116,10 @@ def _hooked_step(step):
                         f"{step} must return None or a tuple of (new_args, new_kwargs), "
                         f"but got {result}.")
         self._opt_called = True  # read by the lr schedulers' call-order warning
-        with ember.set_grad_enabled(bool(self.defaults.get("differentiable", False))):
+        if sets_grad_mode:
+            with ember.set_grad_enabled(bool(self.defaults.get("differentiable", False))):
+                out = step(*args, **kwargs)
+        else:
             out = step(*args, **kwargs)
         for post_hook in chain(self._optimizer_step_post_hooks.values(),
                                _global_optimizer_post_hooks.values()):
@@ -134,7 +147,7 @@ class Optimizer:
         defaults: the options a group takes when it does not give them.
 
     Subclasses write ``step``; it is wrapped (once, when the class is made) to run the step
-    hooks, under torch's grad mode for the step.
+    hooks; ember's algorithms mark theirs to run under torch's grad mode for the step.
     """
 
     def __init_subclass__(cls, **kwargs) -> None:

@@ -16,6 +16,7 @@ from ember.optim.optimizer import (
     _step_tensor,
     _TensorKernels,
     _upgrade_loaded_state,
+    _use_grad_for_differentiable,
     _value,
     _zeros_like,
 )
@@ -50,6 +51,7 @@ class RAdam(Optimizer):
         _upgrade_loaded_state(self, {"foreach": None, "maximize": False, "differentiable": False,
                                      "decoupled_weight_decay": False, "capturable": False})
 
+    @_use_grad_for_differentiable
     def step(self, closure=None):
         """Mirrors ``RAdam.step``."""
         loss = _closure_loss(closure)

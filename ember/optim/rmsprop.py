@@ -15,6 +15,7 @@ from ember.optim.optimizer import (
     _step_tensor,
     _TensorKernels,
     _upgrade_loaded_state,
+    _use_grad_for_differentiable,
     _value,
     _zeros_like,
 )
@@ -57,6 +58,7 @@ class RMSprop(Optimizer):
                                      "maximize": False, "differentiable": False,
                                      "capturable": False})
 
+    @_use_grad_for_differentiable
     def step(self, closure=None):
         """Mirrors ``RMSprop.step``."""
         loss = _closure_loss(closure)

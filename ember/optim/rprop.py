@@ -15,6 +15,7 @@ from ember.optim.optimizer import (
     _real,
     _step_tensor,
     _upgrade_loaded_state,
+    _use_grad_for_differentiable,
     _value,
     _zeros_like,
 )
@@ -49,6 +50,7 @@ class Rprop(Optimizer):
         _upgrade_loaded_state(self, {"foreach": None, "maximize": False, "differentiable": False,
                                      "capturable": False})
 
+    @_use_grad_for_differentiable
     def step(self, closure=None):
         """Mirrors ``Rprop.step``."""
         loss = _closure_loss(closure)

@@ -16,6 +16,7 @@ from ember.optim.optimizer import (
     _real,
     _TensorKernels,
     _upgrade_loaded_state,
+    _use_grad_for_differentiable,
     _value,
 )
 
@@ -55,6 +56,7 @@ class SGD(Optimizer):
         _upgrade_loaded_state(self, {"nesterov": False, "maximize": False, "foreach": None,
                                      "differentiable": False, "fused": False}, ())
 
+    @_use_grad_for_differentiable
     def step(self, closure=None):
         """Mirrors ``SGD.step``: one update; ``closure`` re-evaluates the loss."""
         loss = _closure_loss(closure)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor
-from ember.optim.optimizer import Optimizer, _check_lr, _closure_loss
+from ember.optim.optimizer import Optimizer, _check_lr, _closure_loss, _use_grad_for_differentiable
 
 __all__ = ["SparseAdam"]
 
@@ -39,6 +39,7 @@ class SparseAdam(Optimizer):
             raise ValueError(f"Complex params at indices {complex_params}: SparseAdam does not "
                              "support complex parameters")
 
+    @_use_grad_for_differentiable
     def step(self, closure=None):
         """Mirrors ``SparseAdam.step``: raises torch's error for the (dense) gradients."""
         loss = _closure_loss(closure)
