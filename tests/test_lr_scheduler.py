@@ -194,6 +194,37 @@ def test_step_order_warning():
             sched2.step()
 
 
+@pytest.mark.parametrize("replaced", ["after", "after_second_scheduler", "never"])
+def test_replaced_optimizer_step_warning(replaced):
+    """torch warns at the first scheduler step when ``optimizer.step`` was replaced on the
+    instance after the scheduler was made (a wrapper that still steps)."""
+    caught = {}
+    for lib in (torch, ember):
+        opt = make_optimizer(lib)
+        sched = lib.optim.lr_scheduler.StepLR(opt, 3)
+        if replaced != "never":
+            opt.step = _forwarding(opt.step)
+        if replaced == "after_second_scheduler":
+            lib.optim.lr_scheduler.ExponentialLR(opt, 0.5)
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            opt.step()
+            sched.step()
+        caught[lib.__name__] = [str(w.message) for w in record]
+    assert caught["ember"] == caught["torch"]
+
+
+def _forwarding(step):
+    """A replacement ``step`` that calls the original (a bound method, as torch's scheduler
+    needs to wrap it)."""
+
+    class Forwarding:
+        def step(self, *args, **kwargs):
+            return step(*args, **kwargs)
+
+    return Forwarding().step
+
+
 def test_get_lr_outside_step_warns():
     for lib in (torch, ember):
         sched = lib.optim.lr_scheduler.StepLR(make_optimizer(lib), 3)

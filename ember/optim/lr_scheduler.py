@@ -38,6 +38,11 @@ _STEP_ORDER_WARNING = (
     "`lr_scheduler.step()`.  Failure to do this will result in PyTorch skipping the first "
     "value of the learning rate schedule. See more details at "
     "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate")
+_STEP_OVERRIDDEN_WARNING = (
+    "Seems like `optimizer.step()` has been overridden after learning rate scheduler "
+    "initialization. Please, make sure to call `optimizer.step()` before "
+    "`lr_scheduler.step()`. See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate")
 
 inf = math.inf
 
@@ -103,9 +108,14 @@ class LRScheduler:
         # The optimizer's ``step`` (wrapped by ``Optimizer``) sets ``_opt_called``, which
         # the first scheduler step checks to warn about the wrong call order; as in torch,
         # which wraps the step when the optimizer's first scheduler is made, steps taken
-        # before that do not count.
-        if not optimizer.__dict__.get("_lr_sched_tracked", False):
+        # before that do not count. torch wraps the instance's ``step`` attribute, and warns
+        # when it finds it replaced: ``_lr_sched_step`` is the one it would have wrapped (a
+        # replacement set on the instance, or None).
+        step_override = optimizer.__dict__.get("step")
+        if not optimizer.__dict__.get("_lr_sched_tracked", False) \
+                or optimizer.__dict__.get("_lr_sched_step") is not step_override:
             optimizer.__dict__["_lr_sched_tracked"] = True
+            optimizer.__dict__["_lr_sched_step"] = step_override
             optimizer.__dict__["_opt_called"] = False
         self._initial_step()
 
@@ -141,8 +151,12 @@ class LRScheduler:
     def step(self, epoch: int | None = None) -> None:
         """Mirrors ``LRScheduler.step``: advance one epoch (or jump to ``epoch``, with
         torch's deprecation warning) and write the new rates into the groups."""
-        if self._step_count == 1 and not self.optimizer.__dict__.get("_opt_called", True):
-            warnings.warn(_STEP_ORDER_WARNING, UserWarning, stacklevel=2)
+        if self._step_count == 1:
+            opt_dict = self.optimizer.__dict__
+            if opt_dict.get("step") is not opt_dict.get("_lr_sched_step"):
+                warnings.warn(_STEP_OVERRIDDEN_WARNING, UserWarning, stacklevel=2)
+            elif not opt_dict.get("_opt_called", True):
+                warnings.warn(_STEP_ORDER_WARNING, UserWarning, stacklevel=2)
         self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
