@@ -985,8 +985,8 @@ def _load_legacy(fp, map_location, weights_only: bool, encoding: str):
     fp.seek(0, 2)
     length = fp.tell()
     fp.seek(start)
-    if length == start:
-        raise EOFError("Ran out of input")
+    if length == start:  # pickle's words; torch's weights-only unpickler gives none
+        raise EOFError() if weights_only else EOFError("Ran out of input")
     magic = _read_small_pickle(fp, weights_only, encoding)
     if magic != _LEGACY_MAGIC:
         raise RuntimeError("Invalid magic number; corrupt file?")

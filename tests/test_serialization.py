@@ -610,6 +610,16 @@ def test_malformed_files_raise_clear_errors(name) -> None:
     assert name == "empty" or str(err.value)
 
 
+@pytest.mark.parametrize("weights_only", [True, False])
+def test_empty_file_raises_like_torch(weights_only, tmp_path) -> None:
+    (tmp_path / "empty.pt").write_bytes(b"")
+    for source in (lambda: io.BytesIO(b""), lambda: tmp_path / "empty.pt"):
+        with pytest.raises(EOFError) as t_info:
+            torch.load(source(), weights_only=weights_only)
+        assert_raises_like(t_info.value,
+                           lambda source=source: ember.load(source(), weights_only=weights_only))
+
+
 def test_deflated_checkpoints_are_read() -> None:
     good = zipfile.ZipFile(io.BytesIO(_valid()))
     raw = _zip_deflated({n: good.read(n) for n in good.namelist()})
