@@ -921,10 +921,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
             return _load_zip(fp, os.fspath(f) if mmap else None, map_location, weights_only,
                              encoding)
         if mmap:
+            named = f"{f}, " if isinstance(f, str) else ""  # torch names a str path only
             raise RuntimeError("mmap can only be used with files saved with "
-                               "`torch.save(_use_new_zipfile_serialization=True), please "
-                               "torch.save your checkpoint with this option in order to use "
-                               "mmap.")
+                               f"`torch.save({named}_use_new_zipfile_serialization=True), "
+                               "please torch.save your checkpoint with this option in order "
+                               "to use mmap.")
         return _load_legacy(fp, map_location, weights_only, encoding)
     finally:
         if owned:

@@ -620,6 +620,15 @@ def test_empty_file_raises_like_torch(weights_only, tmp_path) -> None:
                            lambda source=source: ember.load(source(), weights_only=weights_only))
 
 
+def test_mmap_of_a_legacy_file_raises_like_torch(tmp_path) -> None:
+    path = tmp_path / "legacy.pt"
+    torch.save(torch.ones(2), path, _use_new_zipfile_serialization=False)
+    for source in (path, str(path)):
+        with pytest.raises(RuntimeError) as t_info:
+            torch.load(source, mmap=True)
+        assert_raises_like(t_info.value, lambda source=source: ember.load(source, mmap=True))
+
+
 def test_deflated_checkpoints_are_read() -> None:
     good = zipfile.ZipFile(io.BytesIO(_valid()))
     raw = _zip_deflated({n: good.read(n) for n in good.namelist()})
