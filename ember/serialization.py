@@ -751,13 +751,34 @@ def _placement(location: str, map_location):
         target = str(target)
     if not isinstance(target, str):
         raise TypeError(f"map_location maps {location!r} to a {type(target).__name__}")
-    dev = device(target)
-    if dev.type == "cuda":
+    if target == "cpu":
+        return None
+    # torch asks each backend's deserializer in turn: the CPU's takes "cpu" only, the
+    # others their device type with or without an index
+    backend = target.split(":")[0]
+    if backend == "cuda":
+        device(target)  # a malformed index raises torch's error
         raise RuntimeError(_NO_CUDA)
-    if dev.type != "cpu":
+    if backend in _UNAVAILABLE_BACKENDS:
+        raise RuntimeError(_UNAVAILABLE_BACKENDS[backend])
+    if backend == "meta":
         raise RuntimeError(f"ember.load: cannot place storages on {target}: ember holds "
                            "tensors on the CPU only")
-    return None
+    raise RuntimeError("don't know how to restore data location of "
+                       f"torch.storage.UntypedStorage (tagged with {target})")
+
+
+_TO_CPU = ("If you are running on a CPU-only machine, please use torch.load with "
+           "map_location=torch.device('cpu') to map your storages to the CPU.")
+# torch's words for the backends it knows but this machine lacks
+_UNAVAILABLE_BACKENDS = {
+    "xpu": "Attempting to deserialize object on a XPU device but torch.xpu.is_available() "
+           "is False. " + _TO_CPU,
+    "hpu": "The HPU device module is not registered. " + _TO_CPU,
+    "privateuseone": "The PRIVATEUSEONE device module is not registered. " + _TO_CPU,
+    "mps": "torch.UntypedStorage(): Storage device not recognized: mps",
+    "mtia": "Cannot execute getCurrentDevice() without MTIA backend.",
+}
 
 
 class _Loader:

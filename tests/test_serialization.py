@@ -300,6 +300,23 @@ def test_saving_into_a_missing_directory_raises_like_torch(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+@pytest.mark.parametrize("target", ["cpu:0", "CPU", "cpu ", "foo", "", "cudax", "cuda:x", "xpu",
+                                    "hpu:1", "privateuseone", "mps", "mtia", "xla", "ipu"])
+def test_map_location_elsewhere_than_the_cpu_raises_like_torch(target) -> None:
+    """torch places a storage on "cpu" exactly; any other target fails with the words of the
+    backend that claims it, or "don't know how to restore"."""
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buf)
+    with pytest.raises(RuntimeError) as t_info:
+        torch.load(io.BytesIO(buf.getvalue()), map_location=target)
+    assert_raises_like(t_info.value,
+                       lambda: ember.load(io.BytesIO(buf.getvalue()), map_location=target))
+    with pytest.raises(RuntimeError) as t_info:
+        torch.load(io.BytesIO(buf.getvalue()), map_location={"cpu": target})
+    assert_raises_like(t_info.value, lambda: ember.load(io.BytesIO(buf.getvalue()),
+                                                        map_location={"cpu": target}))
+
+
 def test_cuda_storages_need_map_location() -> None:
     buf = io.BytesIO()
     torch.save(torch.ones(2), buf)
