@@ -126,6 +126,36 @@ def test_matches_torch(key):
 
 
 @pytest.mark.parametrize("key", SCHEDULERS)
+def test_param_group_added_after_the_scheduler(key):
+    """A group added to the optimizer after its scheduler was made: the schedulers whose
+    per-group lists torch zips strictly raise its ValueError, OneCycleLR its KeyError (the
+    group has no initial_lr), the others go on."""
+    outcomes = []
+    for lib in (torch, ember):
+        opt = make_optimizer(lib)
+        sched = SCHEDULERS[key](lib, opt)
+        history = []
+        try:
+            for i in range(6):
+                if i == 2:
+                    opt.add_param_group({"params": [lib.zeros(2, requires_grad=True)],
+                                         "lr": 0.3, "momentum": 0.9})
+                opt.step()
+                sched.step()
+                history.append([float(lr) for lr in sched.get_last_lr()])
+        except (ValueError, KeyError) as exc:
+            history.append((type(exc).__name__, str(exc)))
+        outcomes.append(history)
+    t_hist, e_hist = outcomes
+    assert len(e_hist) == len(t_hist)
+    for e, t in zip(e_hist, t_hist):
+        if isinstance(t, tuple):
+            assert e == t
+        else:
+            assert_close(e, t, key)
+
+
+@pytest.mark.parametrize("key", SCHEDULERS)
 def test_state_dict_round_trip(key):
     """A scheduler restored from another's state dict (mid-run) continues identically."""
     optimizer = "Adam" if key.startswith("OneCycleLR-") else "SGD"
