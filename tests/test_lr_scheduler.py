@@ -398,6 +398,33 @@ def test_averaged_model_multi_avg_fn_with_integer_buffers():
                                    err_msg=key)
 
 
+def _average_into_another_model(lib):
+    averaged = lib.optim.swa_utils.AveragedModel(
+        lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.BatchNorm1d(2)))
+    averaged.update_parameters(lib.nn.Sequential(lib.nn.Linear(2, 2)))
+
+
+def _lists_of_two_lengths(lib, name, dtype, reverse):
+    swa = lib.optim.swa_utils
+    update = swa.get_swa_multi_avg_fn() if name == "swa" else swa.get_ema_multi_avg_fn(0.5)
+    dtype = getattr(lib, dtype)
+    longer = [lib.ones(2, dtype=dtype), lib.ones(1, dtype=dtype)]
+    shorter = [lib.ones(2, dtype=dtype)]
+    averaged, current = (shorter, longer) if reverse else (longer, shorter)
+    update(averaged, current, lib.tensor(1))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+@pytest.mark.parametrize("name", ["swa", "ema"])
+def test_swa_updates_refuse_lists_of_two_lengths(name, dtype, reverse):
+    check_raises_like(lambda lib: _lists_of_two_lengths(lib, name, dtype, reverse))
+
+
+def test_averaged_model_refuses_another_model():
+    check_raises_like(_average_into_another_model)
+
+
 def test_swa_errors():
     check_raises_like(lambda lib: lib.optim.swa_utils.get_ema_avg_fn(1.5))
     check_raises_like(lambda lib: lib.optim.swa_utils.SWALR(make_optimizer(lib), 0.1,

@@ -30,6 +30,13 @@ def _check_decay(decay: float) -> None:
             f"Invalid decay value {decay} provided. Please provide a value in [0,1] range.")
 
 
+def _check_same_count(first: list, second: list) -> None:
+    # torch's foreach kernels, which these updates stand for, refuse lists of two lengths
+    if len(first) != len(second):
+        raise RuntimeError("Tensor lists must have the same number of tensors, got "
+                           f"{len(first)} and {len(second)}")
+
+
 def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable:
     """Mirrors ``torch.optim.swa_utils.get_ema_multi_avg_fn``: an in-place exponential
     moving average of lists of tensors, ``ema.lerp_(current, 1 - decay)``."""
@@ -38,10 +45,11 @@ def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable:
     def ema_update(ema_param_list, current_param_list, _) -> None:
         with ember.no_grad():
             if ema_param_list[0].is_floating_point() or ema_param_list[0].is_complex():
+                _check_same_count(ema_param_list, current_param_list)
                 for p_ema, p_model in zip(ema_param_list, current_param_list):
                     p_ema.lerp_(p_model, 1 - decay)
             else:
-                for p_ema, p_model in zip(ema_param_list, current_param_list):
+                for p_ema, p_model in zip(ema_param_list, current_param_list, strict=True):
                     p_ema.copy_(p_ema * decay + p_model * (1 - decay))
 
     return ema_update
@@ -56,9 +64,11 @@ def get_swa_multi_avg_fn() -> Callable:
             if averaged_param_list[0].is_floating_point() or averaged_param_list[0].is_complex():
                 weight = 1 / (num_averaged + 1)
                 weight = weight.item() if isinstance(weight, Tensor) else weight
+                _check_same_count(averaged_param_list, current_param_list)
                 for p_avg, p_model in zip(averaged_param_list, current_param_list):
                     p_avg.lerp_(p_model, weight)
             else:
+                _check_same_count(current_param_list, averaged_param_list)
                 for p_avg, p_model in zip(averaged_param_list, current_param_list):
                     diff = p_model - p_avg
                     if isinstance(num_averaged, Tensor):
@@ -149,7 +159,8 @@ class AveragedModel(Module):
                         p_averaged.copy_(avg_fn(p_averaged, p_model, self.n_averaged))
         if not self.use_buffers:
             with ember.no_grad():
-                for b_swa, b_model in zip(self.module.buffers(), model.buffers()):
+                for b_swa, b_model in zip(self.module.buffers(), model.buffers(),
+                                          strict=True):
                     b_swa.detach().copy_(b_model.detach())
         with ember.no_grad():
             self.n_averaged += 1
@@ -188,7 +199,8 @@ class SWALR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, swa_lr, anneal_epochs: int = 10,
                  anneal_strategy: str = "cos", last_epoch: int = -1) -> None:
-        for value, group in zip(_per_group("swa_lr", optimizer, swa_lr), optimizer.param_groups):
+        for value, group in zip(_per_group("swa_lr", optimizer, swa_lr), optimizer.param_groups,
+                                strict=True):
             group["swa_lr"] = value
         if anneal_strategy not in ["cos", "linear"]:
             raise ValueError("anneal_strategy must be one of 'cos' or 'linear', instead got "
@@ -227,7 +239,7 @@ class SWALR(LRScheduler):
         t = max(0, min(1, step / max(1, self.anneal_epochs)))
         alpha = self.anneal_func(t)
         return [group["swa_lr"] * alpha + lr * (1 - alpha)
-                for group, lr in zip(self.optimizer.param_groups, prev_lrs)]
+                for group, lr in zip(self.optimizer.param_groups, prev_lrs, strict=True)]
 
     def _set_anneal_func(self, anneal_strategy: str) -> None:
         self._anneal_strategy = anneal_strategy
