@@ -411,6 +411,36 @@ def test_default_collate_errors(batch):
     check_raises_like(lambda lib: lib_data(lib).default_collate(batch(lib)))
 
 
+class Box:
+    """A sample type default_collate does not know."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _collate_boxes(batch, *, collate_fn_map=None):
+    return sum(box.value for box in batch)
+
+
+def test_collate_extended_through_utils_path():
+    """torch's documentation of default_collate extends it through
+    ``torch.utils.data._utils.collate``: ``collate`` with a map that knows a new type, and
+    ``default_collate_fn_map`` updated for DataLoader's default."""
+    def extended(lib):
+        module = lib.utils.data._utils.collate
+        fn_map = {**module.default_collate_fn_map, Box: _collate_boxes}
+        direct = module.collate([(Box(1), lib.ones(2)), (Box(2), lib.zeros(2))],
+                                collate_fn_map=fn_map)
+        module.default_collate_fn_map[Box] = _collate_boxes
+        try:
+            loaded = list(lib.utils.data.DataLoader([Box(i) for i in range(5)], batch_size=2))
+        finally:
+            del module.default_collate_fn_map[Box]
+        return direct, loaded
+
+    both(extended)
+
+
 # ---- DistributedSampler --------------------------------------------------------------------
 
 

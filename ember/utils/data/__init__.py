@@ -1,6 +1,6 @@
 """``ember.utils.data``: mirrors ``torch.utils.data`` (datasets, samplers, collation,
 ``DataLoader`` with worker processes, ``DistributedSampler``)."""
-from ember.utils.data._collate import default_collate, default_convert
+from ember.utils.data._utils.collate import default_collate, default_convert
 from ember.utils.data._worker import get_worker_info
 from ember.utils.data.dataloader import DataLoader, _DatasetKind
 from ember.utils.data.dataset import (

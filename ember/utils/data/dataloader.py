@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ember.utils.data import _worker
-from ember.utils.data._collate import default_collate, default_convert
+from ember.utils.data._utils.collate import default_collate, default_convert
 from ember.utils.data.dataset import Dataset, IterableDataset, Subset, TensorDataset
 from ember.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
