@@ -110,7 +110,8 @@ class layout:
         return f"torch.{self.name}"
 
     def __reduce__(self):
-        raise TypeError("cannot pickle 'layout' object")
+        # by name, as torch pickles its layouts (copies are the one object)
+        return _get_layout, (repr(self),)
 
 
 layout.__module__ = "ember"  # as ember.dtype: printed <class 'ember.layout'>
@@ -121,6 +122,14 @@ sparse_csc = layout("sparse_csc")
 sparse_bsr = layout("sparse_bsr")
 sparse_bsc = layout("sparse_bsc")
 jagged = layout("jagged")
+_LAYOUTS = {repr(value): value for value in (strided, sparse_coo, sparse_csr, sparse_csc,
+                                              sparse_bsr, sparse_bsc, jagged)}
+
+
+def _get_layout(name: str) -> layout:
+    """The layout ``name`` (``"torch.strided"``) stands for: what a pickled layout is
+    rebuilt by (torch's ``torch.serialization._get_layout``)."""
+    return _LAYOUTS[name]
 
 
 def check_tensor_options(name: str, layout_, pin_memory) -> None:

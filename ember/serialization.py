@@ -29,7 +29,7 @@ import warnings
 from collections import Counter, OrderedDict
 from typing import Any
 
-from ember import _dtype
+from ember import _dtype, _runtime
 from ember._backend import np
 from ember._device import device
 from ember._serialization_unpickler import (
@@ -344,7 +344,7 @@ def _torch_names() -> dict:
                      ("device tensors", "_rebuild_device_tensor_from_numpy"),
                      ("device tensors", "_rebuild_device_tensor_from_cpu_tensor")):
         names["torch._utils", fn] = Callable(_unsupported(kind))
-    names["torch.serialization", "_get_layout"] = Callable(_unsupported("sparse layouts"))
+    names["torch.serialization", "_get_layout"] = Callable(_runtime._get_layout)
     for d in _dtype.ALL:
         names["torch", d.name] = d
     for name, stype in _STORAGE_TYPES.items():
@@ -452,7 +452,8 @@ def _torch_global_names() -> dict:
            id(_rebuild_parameter_with_state): ("torch._utils", "_rebuild_parameter_with_state"),
            id(_rebuild_from_type_v2): ("torch._tensor", "_rebuild_from_type_v2"),
            id(Tensor): ("torch", "Tensor"), id(Size): ("torch", "Size"),
-           id(device): ("torch", "device")}
+           id(device): ("torch", "device"),
+           id(_runtime._get_layout): ("torch.serialization", "_get_layout")}
     for d in _dtype.ALL:
         out[id(d)] = ("torch", d.name)
     for stype in _STORAGE_OF_DTYPE.values():

@@ -6,6 +6,7 @@ tolerances), together with dtype, shape, strides, storage offsets and storage sh
 from __future__ import annotations
 
 import collections
+import copy
 import io
 import os
 import pickle
@@ -315,6 +316,19 @@ def test_map_location_elsewhere_than_the_cpu_raises_like_torch(target) -> None:
         torch.load(io.BytesIO(buf.getvalue()), map_location={"cpu": target})
     assert_raises_like(t_info.value, lambda: ember.load(io.BytesIO(buf.getvalue()),
                                                         map_location={"cpu": target}))
+
+
+def test_layouts_both_ways_and_copied() -> None:
+    """Layouts pickle by name, as torch's: a checkpoint holding them loads in either
+    library, and a copy is the same object."""
+    names = ["strided", "sparse_coo", "sparse_csr", "jagged"]
+    t_obj = {"layouts": [getattr(torch, n) for n in names]}
+    e_obj = {"layouts": [getattr(ember, n) for n in names]}
+    loaded = _via(torch.save, ember.load, t_obj)["layouts"]
+    assert all(e is getattr(ember, n) for e, n in zip(loaded, names, strict=True))
+    assert _via(ember.save, torch.load, e_obj) == t_obj
+    assert copy.deepcopy(e_obj)["layouts"][0] is ember.strided
+    assert pickle.loads(pickle.dumps(ember.sparse_coo)) is ember.sparse_coo
 
 
 def test_cuda_storages_need_map_location() -> None:
