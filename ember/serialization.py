@@ -417,16 +417,43 @@ class safe_globals(contextlib.ContextDecorator):
         _safe_globals[:] = self._previous
 
 
-_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+# Python 2 names in protocol-2 pickles, as torch's weights-only unpickler maps them (a name
+# first, else its module): the subset of pickle's fix_imports tables that torch applies
+_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg", "Queue": "queue",
+                "repr": "reprlib", "_abcoll": "collections.abc", "UserDict": "collections",
+                "UserList": "collections", "UserString": "collections", "whichdb": "dbm",
+                "StringIO": "io", "cStringIO": "io"}
+_PY2_NAMES = {
+    ("__builtin__", "xrange"): ("builtins", "range"),
+    ("__builtin__", "reduce"): ("functools", "reduce"),
+    ("__builtin__", "intern"): ("sys", "intern"),
+    ("__builtin__", "unichr"): ("builtins", "chr"),
+    ("__builtin__", "unicode"): ("builtins", "str"),
+    ("__builtin__", "basestring"): ("builtins", "str"),
+    ("__builtin__", "long"): ("builtins", "int"),
+    ("itertools", "izip"): ("builtins", "zip"),
+    ("itertools", "imap"): ("builtins", "map"),
+    ("itertools", "ifilter"): ("builtins", "filter"),
+    ("itertools", "ifilterfalse"): ("itertools", "filterfalse"),
+    ("itertools", "izip_longest"): ("itertools", "zip_longest"),
+    ("UserDict", "IterableUserDict"): ("collections", "UserDict"),
+    ("UserDict", "UserDict"): ("collections", "UserDict"),
+    ("UserList", "UserList"): ("collections", "UserList"),
+    ("UserString", "UserString"): ("collections", "UserString"),
+    ("exceptions", "StandardError"): ("builtins", "Exception"),
+}
+
+
+def _py3_name(module: str, name: str) -> tuple:
+    found = _PY2_NAMES.get((module, name))
+    return found if found is not None else (_PY2_MODULES.get(module, module), name)
 
 
 def _restricted_resolver(user: dict):
     allowed = _allowed()
 
     def resolve(module: str, name: str):
-        # Python 2 names, as pickle's fix_imports maps them
-        module = _PY2_MODULES.get(module, module)
-        key = (module, name)
+        key = module, name = _py3_name(module, name)
         found = allowed.get(key)
         if found is not None:
             return found
@@ -1114,7 +1141,7 @@ def get_unsafe_globals_in_checkpoint(f) -> list:
             try:
                 resolve(module, name)
             except _Refused:
-                full = f"{module}.{name}"
+                full = ".".join(_py3_name(module, name))
                 if full not in found:
                     found.append(full)
     except (ValueError, struct.error) as exc:

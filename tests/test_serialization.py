@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import functools
 import io
 import os
 import pickle
@@ -539,6 +540,30 @@ def test_safe_globals_allow_listed_classes() -> None:
         serialization.clear_safe_globals()
     assert serialization.get_safe_globals() == []
     assert ember.load(io.BytesIO(raw), weights_only=False)["p"].x == 3
+
+
+@pytest.mark.parametrize("obj,allowed", [
+    (range(3), range), (int, int), (str, str), (zip, zip), (functools.reduce, functools.reduce),
+    (collections.UserDict(a=1), collections.UserDict), (ValueError("x"), ValueError),
+])
+def test_python2_names_of_protocol_2_like_torch(obj, allowed) -> None:
+    """Protocol 2 writes some builtins under their Python 2 names (``__builtin__.xrange``);
+    torch's weights-only unpickler reads them as the Python 3 ones, for its allow-list, its
+    messages and get_unsafe_globals_in_checkpoint."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    raw = buf.getvalue()
+    outcomes = []
+    for lib in (torch, ember):
+        outcome = [lib.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(raw))]
+        for allow in ([], [allowed]):
+            try:
+                with lib.serialization.safe_globals(allow):
+                    outcome.append(repr(lib.load(io.BytesIO(raw))))
+            except pickle.UnpicklingError as exc:
+                outcome.append(str(exc).replace("ember", "torch"))
+        outcomes.append(outcome)
+    assert outcomes[1] == outcomes[0]
 
 
 def _archive(pkl: bytes, extra: dict | None = None) -> bytes:
