@@ -259,6 +259,21 @@ def test_add_param_group_and_zero_grad():
     assert all(p.grad is None for p in e_params)
 
 
+@pytest.mark.filterwarnings("ignore:optimizer contains a parameter group with duplicate")
+def test_state_dict_ids_of_a_parameter_given_twice():
+    """torch numbers a parameter given twice in a group by its last position."""
+    sds = []
+    for lib in (torch, ember):
+        p, q = lib.zeros(2, requires_grad=True), lib.zeros(1, requires_grad=True)
+        opt = lib.optim.Adam([q, p, q, p], lr=0.1)
+        opt.add_param_group({"params": [lib.zeros(1, requires_grad=True)]})
+        p.grad, q.grad = lib.ones(2), lib.ones(1)
+        opt.step()
+        sd = opt.state_dict()
+        sds.append((sorted(sd["state"]), [g["params"] for g in sd["param_groups"]]))
+    assert sds[1] == sds[0]
+
+
 def test_named_parameters():
     e_params, _ = make_problem(ember, "float64")
     t_params, _ = make_problem(torch, "float64")

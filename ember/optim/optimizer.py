@@ -245,8 +245,11 @@ class Optimizer:
         def pack_group(group):
             nonlocal start
             packed = {k: v for k, v in group.items() if k != "params"}
-            for i, p in enumerate(group["params"], start):
-                mapping.setdefault(id(p), i)
+            # as in torch's state dict: a parameter given twice in a group (torch warns)
+            # takes its last position there, one in two groups its first group's
+            positions = {id(p): i for i, p in enumerate(group["params"], start)}
+            for key, i in positions.items():
+                mapping.setdefault(key, i)
             packed["params"] = [mapping[id(p)] for p in group["params"]]
             start += len(packed["params"])
             return packed
