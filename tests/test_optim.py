@@ -274,6 +274,25 @@ def test_state_dict_ids_of_a_parameter_given_twice():
     assert sds[1] == sds[0]
 
 
+@pytest.mark.filterwarnings("ignore:optimizer contains a parameter group with duplicate")
+@pytest.mark.parametrize("kwargs", [{"momentum": 0.9}, {"momentum": 0.9, "weight_decay": 0.1},
+                                    {"momentum": 0.9, "nesterov": True}])
+def test_sgd_momentum_of_a_parameter_given_twice(kwargs):
+    """torch's SGD reads every buffer before its first update: a parameter given twice
+    starts two buffers from its gradient in the first step."""
+    results = []
+    for lib in (torch, ember):
+        p = lib.tensor([1.0, -2.0], dtype=lib.float64, requires_grad=True)
+        opt = lib.optim.SGD([p, p], lr=0.1, **kwargs)
+        for _ in range(3):
+            p.grad = p.detach() * 2 + 1
+            opt.step()
+        results.append((p.detach().numpy() if lib is torch else p.detach()._data,
+                        opt.state_dict()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    assert_same_state(results[1][1], results[0][1], "float64")
+
+
 def test_named_parameters():
     e_params, _ = make_problem(ember, "float64")
     t_params, _ = make_problem(torch, "float64")

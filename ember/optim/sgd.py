@@ -72,6 +72,7 @@ class SGD(Optimizer):
             later, first = (*scalars, False, -lr), (*scalars, True, -lr)
             n_scratch = 2 if maximize or wd != 0 else 1
             jobs = []
+            new_buffers = []  # NOTE [SGD's new momentum buffers]
             for p in group["params"]:
                 grad = p._grad
                 if grad is None:
@@ -83,7 +84,8 @@ class SGD(Optimizer):
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:  # torch's ``grad.clone()``: filled by the kernel
-                    buf = state["momentum_buffer"] = make(np.empty_like(p._data))
+                    buf = make(np.empty_like(p._data))
+                    new_buffers.append((state, buf))
                     jobs.append((p, (_real(p._data), _real(grad._data), _real(buf._data)),
                                  n_scratch, first))
                 else:
@@ -91,6 +93,8 @@ class SGD(Optimizer):
                     jobs.append((p, (_real(p._data), _real(grad._data), _real(buf._data)),
                                  n_scratch, later))
             self._run_jobs(_sgd_kernel, jobs, 4)
+            for state, buf in new_buffers:
+                state["momentum_buffer"] = buf
         return loss
 
     def _differentiable_update(self, group: dict) -> None:
@@ -98,6 +102,7 @@ class SGD(Optimizer):
         lr, momentum = group["lr"], group["momentum"]
         dampening, nesterov = group["dampening"], group["nesterov"]
         wd, maximize = group["weight_decay"], group["maximize"]
+        new_buffers = []  # NOTE [SGD's new momentum buffers]
         for p in group["params"]:
             if p._grad is None:
                 continue
@@ -110,7 +115,8 @@ class SGD(Optimizer):
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = state["momentum_buffer"] = _detached_copy(K, p, grad)
+                    buf = _detached_copy(K, p, grad)
+                    new_buffers.append((state, buf))
                 else:
                     K.mul_(buf, momentum)
                     K.add_(buf, grad, 1 - dampening)
@@ -119,8 +125,14 @@ class SGD(Optimizer):
                 p.addcmul_(grad, lr, value=-1)
             else:
                 K.add_(p, grad, -_value(lr))
+        for state, buf in new_buffers:
+            state["momentum_buffer"] = buf
 
 
+# NOTE [SGD's new momentum buffers]: as torch's SGD reads every parameter's buffer before it
+# updates any and stores them after, a buffer made in a step enters the state after the
+# step: a parameter given twice in a group (torch warns) then starts two buffers from its
+# gradient, the later one kept, instead of updating the first one's.
 def _sgd_kernel(param, grad, buf, scratch, maximize, weight_decay, momentum, dampening_alpha,
                 nesterov, first, neg_lr) -> None:
     """torch's single-tensor SGD step on arrays, in place, with one or two temporaries."""
