@@ -4,6 +4,7 @@ loading is in tests/test_dataloader_workers.py."""
 from __future__ import annotations
 
 import collections
+import os
 import subprocess
 import sys
 import warnings
@@ -409,6 +410,22 @@ def test_default_convert(sample):
 ])
 def test_default_collate_errors(batch):
     check_raises_like(lambda lib: lib_data(lib).default_collate(batch(lib)))
+
+
+def test_more_workers_than_cpus_warn_when_made():
+    """torch warns about a worker count above the CPUs the process may use when the loader
+    is made (as well as at each new iterator); made only here, so no process starts."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count()
+    caught = []
+    for lib in (torch, ember):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            lib_data(lib).DataLoader(list(range(4)), num_workers=cpus + 1)
+        caught.append([str(w.message) for w in record])
+    assert caught[1] == caught[0] and len(caught[0]) == 1
 
 
 class Box:

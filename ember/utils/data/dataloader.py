@@ -253,6 +253,7 @@ class DataLoader:
         self.persistent_workers = persistent_workers
         self._iterator = None
         self._initialized = True
+        self._check_worker_number()  # torch warns when made, and again at each new iterator
 
     @property
     def multiprocessing_context(self):
