@@ -730,11 +730,13 @@ def _record(op: Op, args: tuple):
         a = args[0]
         b = args[1]
         nr_a = nr_b = mask = 0
-        if isinstance(a, Tensor) and a._base is not None:
+        a_is_t = isinstance(a, Tensor)
+        b_is_t = isinstance(b, Tensor)
+        if a_is_t and a._base is not None:
             refresh_view(a)  # NOTE [Stale views]
-        if isinstance(b, Tensor) and b._base is not None:
+        if b_is_t and b._base is not None:
             refresh_view(b)
-        if isinstance(a, Tensor) and a._requires_grad:
+        if a_is_t and a._requires_grad:
             mask = 1
             fn_a = a._grad_fn
             if fn_a is None:
@@ -745,7 +747,7 @@ def _record(op: Op, args: tuple):
             meta_a = (d.shape, d.dtype)
         else:
             fn_a = meta_a = None
-        if isinstance(b, Tensor) and b._requires_grad:
+        if b_is_t and b._requires_grad:
             mask |= 2
             fn_b = b._grad_fn
             if fn_b is None:
@@ -769,9 +771,10 @@ def _record(op: Op, args: tuple):
         mask = 0
         for i in range(nin):
             a = args[i]
-            if isinstance(a, Tensor) and a._base is not None:
+            is_t = isinstance(a, Tensor)
+            if is_t and a._base is not None:
                 refresh_view(a)  # NOTE [Stale views]
-            if isinstance(a, Tensor) and a._requires_grad:
+            if is_t and a._requires_grad:
                 mask |= 1 << i
                 fn = a._grad_fn
                 if fn is None:
