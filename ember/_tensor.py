@@ -378,12 +378,14 @@ class Tensor:
         return data if dtype is None else data.astype(dtype)
 
     def __float__(self) -> float:
-        return float(self._one_element())
+        _warn_scalar_of_grad(self)
+        return float(_real_value(self._one_element(), "double"))
 
     def __int__(self) -> int:
-        return int(self._one_element())
+        return int(_real_value(self._one_element(), "int64_t"))
 
     def __complex__(self) -> complex:
+        _warn_scalar_of_grad(self)
         return complex(self._one_element())
 
     def __index__(self) -> int:
@@ -734,6 +736,28 @@ Tensor.is_signed = _is_signed
 Tensor.is_nonzero = _is_nonzero
 Tensor.is_same_size = _is_same_size
 Tensor.type_as = _type_as
+
+
+def _real_value(value, c_type: str):
+    """A complex element as the real number torch converts it to: its real part, when it has
+    no imaginary part; else torch's overflow error."""
+    if isinstance(value, (complex, np.complexfloating)):
+        if value.imag != 0:
+            raise RuntimeError(f"value cannot be converted to type {c_type} without overflow")
+        return value.real
+    return value
+
+
+_warned_scalar = [False]
+
+
+def _warn_scalar_of_grad(t: Tensor) -> None:
+    # torch warns once a process, from float() and complex() of a tensor that requires grad
+    if t._requires_grad and not _warned_scalar[0]:
+        _warned_scalar[0] = True
+        warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
+                      "unexpected behavior.\nConsider using tensor.detach() first.",
+                      UserWarning, stacklevel=3)
 
 
 def _refresh_view(view: Tensor) -> None:

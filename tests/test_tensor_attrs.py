@@ -510,3 +510,42 @@ def test_grad_of_another_dtype_is_refused_in_torchs_words(dtype: str) -> None:
         x = L.ones(3, requires_grad=True)
         x.grad = L.ones(3, dtype=getattr(L, dtype))
     check_raises_like(fn)
+
+
+_ONCE_WARNINGS = """
+import warnings
+import {lib} as torch
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    x = torch.ones(1, requires_grad=True)
+    values = [float(x), float(x * 2), complex(x), int(x), x.item()]
+    (x * 2).sum().backward(create_graph=True)
+    (x * 3).sum().backward(create_graph=True)
+    torch.autograd.grad((x * 4).sum(), x, create_graph=True)
+print(values)
+for w in caught:
+    print(w.category.__name__, str(w.message).split(" (Triggered")[0])
+"""
+
+
+def test_scalar_and_create_graph_warnings_once_a_process_as_torch() -> None:
+    import subprocess
+    import sys
+
+    printed = [subprocess.run([sys.executable, "-c", _ONCE_WARNINGS.format(lib=lib)],
+                              capture_output=True, text=True, timeout=120, check=True).stdout
+               for lib in ("torch", "ember")]
+    assert printed[0] == printed[1]
+    assert printed[0].count("Warning") == 2
+
+
+@pytest.mark.parametrize("expr", ["float(L.tensor(1 + 0j))", "int(L.tensor(2 + 0j))",
+                                  "complex(L.tensor(2))"])
+def test_complex_without_imaginary_part_converts_as_torch(expr: str) -> None:
+    assert eval(expr, {"L": ember}) == eval(expr, {"L": torch})
+
+
+@pytest.mark.parametrize("expr", ["float(L.tensor(1 + 2j))", "int(L.tensor(1 + 2j))",
+                                  "float(L.tensor(1 - 1j, dtype=L.complex64))"])
+def test_complex_with_imaginary_part_refused_as_torch(expr: str) -> None:
+    check_raises_like(lambda L: eval(expr, {"L": L}))

@@ -162,6 +162,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
     grads = None if grad_tensors is None else _as_tuple(grad_tensors)
     if retain_graph is None:
         retain_graph = create_graph
+    if create_graph:
+        _warn_create_graph()
     inputs = _as_tuple(inputs)
     seeds = _seed_grads(outputs, grads, create_graph)
     _check_requires_grad(outputs)
@@ -179,6 +181,22 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
             continue
         if t._grad_fn is not None and g is not None:  # a non-leaf input keeps its grad
             t._grad = g if t._grad is None else t._grad + g
+
+
+_warned_create_graph = [False]
+
+
+def _warn_create_graph() -> None:
+    # torch warns once a process: backward (not grad) with create_graph accumulates into
+    # leaves gradients that point back at them
+    if not _warned_create_graph[0]:
+        _warned_create_graph[0] = True
+        warnings.warn(
+            "Using backward() with create_graph=True will create a reference cycle between the "
+            "parameter and its gradient which can cause a memory leak. We recommend using "
+            "autograd.grad when creating the graph to avoid this. If you have to use this "
+            "function, make sure to reset the .grad fields of your parameters to None after "
+            "use to break the cycle and avoid the leak.", UserWarning, stacklevel=3)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
