@@ -441,3 +441,28 @@ def test_ops_without_forward_rules_raise_torchs_error(fn) -> None:
             fn(L, fa.make_dual(L.tensor([1.0, 0.5], dtype=L.float64),
                                L.ones(2, dtype=L.float64)))
     check_raises_like(run)
+
+
+FORWARD_AD_REFUSALS = {
+    "an integer tangent": lambda L: L.autograd.forward_ad.make_dual(
+        L.ones(3), L.ones(3, dtype=L.int64)),
+    "an integer primal": lambda L: L.autograd.forward_ad.make_dual(
+        L.ones(3, dtype=L.int64), L.ones(3, dtype=L.int64)),
+    "an integer primal, a wrong size": lambda L: L.autograd.forward_ad.make_dual(
+        L.ones(2, dtype=L.int64), L.ones(3)),
+    "unpacking an array": lambda L: L.autograd.forward_ad.unpack_dual(L.ones(2).numpy()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORWARD_AD_REFUSALS))
+def test_forward_ad_refusals_as_torch(name: str) -> None:
+    def fn(L):
+        with L.autograd.forward_ad.dual_level():
+            FORWARD_AD_REFUSALS[name](L)
+    check_raises_like(fn)
+
+
+def test_unpacking_outside_a_level_passes_anything_through_as_torch() -> None:
+    for lib in (ember, torch):
+        unpacked = lib.autograd.forward_ad.unpack_dual(5)
+        assert (unpacked.primal, unpacked.tangent) == (5, None)

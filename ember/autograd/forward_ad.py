@@ -111,6 +111,10 @@ def make_dual(tensor, tangent, *, level: int | None = None):
 
 
 def _make_dual(tensor, tangent, level: int):
+    for kind, t in (("primal", tensor), ("tangent", tangent)):
+        if not (t.is_floating_point() or t.is_complex()):
+            raise ValueError(f"Expected {kind} to be floating point or complex, but got: "
+                             f"{t.dtype}")
     if tuple(tangent.shape) != tuple(tensor.shape):
         raise RuntimeError(
             "Trying to set a forward gradient that has a different size than that of the "
@@ -139,7 +143,16 @@ def tangent_of(t):
 def unpack_dual(tensor, *, level: int | None = None) -> UnpackedDualTensor:
     """Mirrors ``forward_ad.unpack_dual``: (primal, tangent or None). The primal is a view
     without the tangent of that level (it keeps those of other levels)."""
-    if not levels or "_fw" not in tensor.__dict__:
+    from ember._tensor import Tensor
+
+    if not levels:
+        return UnpackedDualTensor(tensor, None)
+    if not isinstance(tensor, Tensor):
+        from ember.autograd.graph import c_type_name
+
+        raise TypeError("_unpack_dual(): argument 'dual' (position 1) must be Tensor, not "
+                        f"{c_type_name(tensor)}")
+    if "_fw" not in tensor.__dict__:
         return UnpackedDualTensor(tensor, None)
     return _unpack_dual(tensor, _level_id(level, "_fw_primal"))
 
