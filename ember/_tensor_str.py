@@ -256,8 +256,14 @@ def _suffixes(t: Any) -> list[str]:
         # int64 and bool are recognisable from the printed values, so torch omits them.
         if dtype not in (get_default_dtype(), default_complex(), int64, bool_):
             out.append(f"dtype={dtype!r}")
-    if t.grad_fn is not None:
-        out.append(f"grad_fn=<{type(t.grad_fn).__name__}>")  # CopySlices: no torch:: prefix
+    try:
+        node = t.grad_fn
+    except RuntimeError:  # a view whose history is ambiguous (NOTE [Views made without grad
+        node_name = "Invalid"  # mode]): torch prints its placeholder node so
+    else:
+        node_name = None if node is None else type(node).__name__  # CopySlices: no torch::
+    if node_name is not None:
+        out.append(f"grad_fn=<{node_name}>")
     elif t.requires_grad:
         out.append("requires_grad=True")
     if "_fw" in getattr(t, "__dict__", ()):

@@ -368,3 +368,71 @@ def _stale_refused(kind: str, write_without_grad: bool = False):
 @pytest.mark.parametrize("without_grad", [False, True])
 def test_stale_views_torch_refuses(kind: str, without_grad: bool) -> None:
     check_raises_like(_stale_refused(kind, without_grad))
+
+
+def _no_grad_view(L):
+    x = L.ones(3, requires_grad=True)
+    with L.no_grad():
+        v = x[:2]
+    return x, v
+
+
+def test_views_made_without_grad_mode_as_torch() -> None:
+    # NOTE [Views made without grad mode]: they require grad, record graphs in grad mode,
+    # and no gradient flows through them to the base
+    def fn(L):
+        x, v = _no_grad_view(L)
+        seen = [v.requires_grad, v.is_leaf, v.grad_fn is None, repr(v)]
+        y = v * 2
+        seen += [y.requires_grad, y.grad_fn.name()]
+        y.sum().backward()
+        seen += [x.grad, v.grad]
+        v2 = v[:1]
+        seen += [v2.requires_grad, v2.grad_fn.name(), v2.is_leaf]
+        with L.no_grad():
+            u = x.unbind(0)
+        seen += [u[0].requires_grad, u[0].grad_fn]
+        with L.inference_mode():
+            seen.append(x[:2].requires_grad)
+            seen.append(L.ones(3, requires_grad=True)[:2].requires_grad)
+        with L.no_grad():
+            seen.append(x.detach()[:2].requires_grad)
+        y = L.ones(3, requires_grad=True).clone()
+        with L.no_grad():
+            w = y[:2]
+        y.mul_(2)
+        seen.append(repr(w))
+        return seen
+    assert fn(ember) == fn(torch)
+
+
+def _unbind_written(L):
+    x = L.ones(3, requires_grad=True)
+    with L.no_grad():
+        u = x.unbind(0)
+    u[0].mul_(2)
+
+
+def _written_then_used(L, write_with_grad: bool):
+    y = L.ones(3, requires_grad=True).clone()
+    with L.no_grad():
+        w = y[:2]
+    if write_with_grad:
+        y.mul_(2)
+    else:
+        with L.no_grad():
+            y.mul_(2)
+    return w * 2
+
+
+@pytest.mark.parametrize("case", ["written in grad mode", "unbind output written",
+                                  "base written, then used", "base written without grad, then used",
+                                  "base written, then grad_fn"])
+def test_views_made_without_grad_mode_refusals_as_torch(case: str) -> None:
+    check_raises_like({
+        "written in grad mode": lambda L: _no_grad_view(L)[1].mul_(2),
+        "unbind output written": _unbind_written,
+        "base written, then used": lambda L: _written_then_used(L, True),
+        "base written without grad, then used": lambda L: _written_then_used(L, False),
+        "base written, then grad_fn": lambda L: _written_then_used(L, True).grad_fn,
+    }[case])

@@ -513,7 +513,34 @@ def _link_view(out: Tensor, op: Op, args: tuple, index) -> None:
     vc = parent._vc
     out._vc = vc
     out._base = parent if parent._base is None else parent._base
-    out._view_src = (op, parent, args[1:], index, vc[0] if _state.enabled else None)
+    if _state.enabled:
+        out._view_src = (op, parent, args[1:], index, vc[0])
+        return
+    out._view_src = (op, parent, args[1:], index, None)
+    if parent._requires_grad and type(vc) is list:  # NOTE [Views made without grad mode]
+        out._requires_grad = True
+        out._no_grad_version = vc[0]
+
+
+# NOTE [Views made without grad mode]
+# As torch's, a view made under no_grad (or inference mode) of a tensor that requires grad
+# (not an inference tensor) requires grad too, without a history: ops on it in grad mode
+# record a graph, and its edge leads nowhere, so backward runs and no gradient reaches the
+# base (``_leaf_edge``). Writing it in place in grad mode, or using it after its base (or
+# another view of it) was written in place, is refused with torch's errors: which history it
+# should have is ambiguous.
+_NO_GRAD_VIEW = (" Given that this use case is ambiguous and error-prone, it is forbidden. You "
+                 "can clarify your code by moving both the view and the inplace either both "
+                 "inside the no_grad block (if you don't want the inplace to be tracked) or "
+                 "both outside (if you want the inplace to be tracked).")
+
+
+def _leaf_edge(t: Tensor):
+    """A tensor without history's edge: its AccumulateGrad, or none for a view made without
+    grad mode (NOTE [Views made without grad mode])."""
+    if "_no_grad_version" in t.__dict__:
+        return None
+    return accumulator(t)
 
 
 # NOTE [Stale views]
@@ -536,8 +563,14 @@ def _link_view(out: Tensor, op: Op, args: tuple, index) -> None:
 def refresh_view(view: Tensor) -> None:
     """NOTE [Stale views]: ``view``'s history made again from its base's, when a write since
     it was made may have given the base another."""
-    source = view.__dict__.get("_view_src")
+    state = view.__dict__
+    source = state.get("_view_src")
     if source is None or source[4] is None or source[4] == view._vc[0]:
+        made = state.get("_no_grad_version")
+        if made is not None and made != view._vc[0]:
+            raise RuntimeError("A view was created in no_grad mode and its base or another view "
+                               "of its base has been modified inplace with grad mode enabled."
+                               + _NO_GRAD_VIEW)
         return
     base = view._base
     if not base._requires_grad:
@@ -717,7 +750,7 @@ def _record(op: Op, args: tuple):
         fn = x._grad_fn
         mask = 1
         if fn is None:
-            node._next = (x._grad_acc or accumulator(x),)
+            node._next = (x._grad_acc or _leaf_edge(x),)
             node._nrs = _NRS_0
         else:
             node._next = (fn,)
@@ -740,7 +773,7 @@ def _record(op: Op, args: tuple):
             mask = 1
             fn_a = a._grad_fn
             if fn_a is None:
-                fn_a = a._grad_acc or accumulator(a)
+                fn_a = a._grad_acc or _leaf_edge(a)
             else:
                 nr_a = a._output_nr
             d = a._data
@@ -751,7 +784,7 @@ def _record(op: Op, args: tuple):
             mask |= 2
             fn_b = b._grad_fn
             if fn_b is None:
-                fn_b = b._grad_acc or accumulator(b)
+                fn_b = b._grad_acc or _leaf_edge(b)
             else:
                 nr_b = b._output_nr
             d = b._data
@@ -778,7 +811,7 @@ def _record(op: Op, args: tuple):
                 mask |= 1 << i
                 fn = a._grad_fn
                 if fn is None:
-                    nexts.append(a._grad_acc or accumulator(a))
+                    nexts.append(a._grad_acc or _leaf_edge(a))
                     nrs.append(0)
                 else:
                     nexts.append(fn)
@@ -856,16 +889,19 @@ def check_inplace(target: Tensor) -> None:
 
         raise RuntimeError(INPLACE_OUTSIDE)
     if _state.enabled:
-        if target._requires_grad and target._grad_fn is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an "
-                               "in-place operation.")
         base = target._base
         if base is not None:
             if target._grad_fn is not None:
                 _check_view_writable(target)
+            elif "_no_grad_version" in target.__dict__:
+                raise RuntimeError("A view was created in no_grad mode and is being modified "
+                                   "inplace with grad mode enabled." + _NO_GRAD_VIEW)
             if base._requires_grad and base._grad_fn is None:
                 raise RuntimeError("a view of a leaf Variable that requires grad is being used "
                                    "in an in-place operation.")
+        if target._requires_grad and target._grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
 
 
 # NOTE [Views that refuse writes]
