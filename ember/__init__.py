@@ -41,7 +41,7 @@ from ember._ops.reduction import (aminmax, dist, log_softmax, logcumsumexp, mode
 from ember._ops.shape import *  # noqa: F403 - reshape, cat, split, flip, ...
 from ember._tensor_str import set_printoptions
 from ember import autograd, func, linalg, special
-from ember.linalg import matrix_power
+from ember._ops.linalg import _matrix_power_top as matrix_power
 from ember._ops.linalg import _det_top as det
 from ember._ops.linalg import _slogdet_top as slogdet
 from ember.autograd import (enable_grad, inference_mode, is_anomaly_check_nan_enabled,

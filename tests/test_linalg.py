@@ -951,3 +951,74 @@ def test_product_gradients_on_arrays_are_the_formulas_bit_for_bit(case, dtype, m
         [(d.split(".")[-1], s) for d, s, _ in from_torch]
     for (_, _, a), (_, _, t) in zip(arrays, from_torch):
         np.testing.assert_allclose(a, t, rtol=1e-5 if dtype == "float32" else 1e-12)
+
+
+_A = [[4.0, 1.0], [2.0, 3.0]]
+
+LINALG_ARGUMENT_REFUSALS = {
+    "matrix_power, a float power": lambda L: L.linalg.matrix_power(L.tensor(_A), 0.5),
+    "matrix_power, a bool power": lambda L: L.linalg.matrix_power(L.tensor(_A), True),
+    "torch.matrix_power, a float power": lambda L: L.matrix_power(L.tensor(_A), 2.0),
+    "Tensor.matrix_power, a float power": lambda L: L.tensor(_A).matrix_power(2.0),
+    "norm, a matrix norm over one dim": lambda L: L.linalg.norm(L.tensor(_A), "fro", dim=0),
+    "norm, nuc over a 1-tuple": lambda L: L.linalg.norm(L.tensor(_A), "nuc", dim=(1,)),
+    "norm, three dims": lambda L: L.linalg.norm(L.ones(2, 2, 2), 2, dim=(0, 1, 2)),
+    "norm, fro of a vector": lambda L: L.linalg.norm(L.ones(3), "fro"),
+    "norm, fro of a 3-d tensor": lambda L: L.linalg.norm(L.ones(2, 2, 2), "fro"),
+    "vector_norm, a string ord": lambda L: L.linalg.vector_norm(L.tensor(_A), "fro"),
+    "vector_norm, None ord": lambda L: L.linalg.vector_norm(L.tensor(_A), None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LINALG_ARGUMENT_REFUSALS))
+def test_linalg_argument_refusals_as_torch(name: str) -> None:
+    check_raises_like(LINALG_ARGUMENT_REFUSALS[name])
+
+
+def test_integer_powers_given_as_tensors_or_numpy_ints_as_torch() -> None:
+    for lib in (ember, torch):
+        A = lib.tensor(_A)
+        assert lib.linalg.matrix_power(A, lib.tensor(2)).tolist() == \
+            lib.linalg.matrix_power(A, np.int64(2)).tolist() == (A @ A).tolist()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_pinv_hermitian_reads_the_lower_triangle_as_torch(dtype: str) -> None:
+    # a non-Hermitian input: torch's pinv with hermitian=True stands for the Hermitian
+    # matrix its lower triangle makes; its gradient is the pinv formula on the input itself
+    rng = np.random.default_rng(7)
+    data = rng.standard_normal((2, 3, 3))
+    if dtype == "complex128":
+        data = data + 1j * rng.standard_normal((2, 3, 3))
+    weights = rng.standard_normal((2, 3, 3))
+    found = []
+    for lib in (ember, torch):
+        A = lib.tensor(data).requires_grad_()
+        P = lib.linalg.pinv(A, hermitian=True)
+        loss = (P * lib.tensor(weights)).sum()
+        if dtype == "complex128":
+            loss = loss.abs()
+        loss.backward()
+        found.append((P.detach(), A.grad))
+    assert_same(found[0][0], found[1][0])
+    assert_same(found[0][1], found[1][1])
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 3), (2, 3, 5)])
+def test_complex_pinv_and_lstsq_values_and_gradients_as_torch(shape) -> None:
+    # V S^-1 U^H: ember took plain transposes, and gave the conjugate of the pseudo-inverse
+    rng = np.random.default_rng(11)
+    data = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    rhs = rng.standard_normal(shape[:-1] + (2,)) + 1j * rng.standard_normal(shape[:-1] + (2,))
+    weights = rng.standard_normal(shape[:-2] + shape[-2:][::-1])
+    found = []
+    for lib in (ember, torch):
+        A = lib.tensor(data).requires_grad_()
+        P = lib.linalg.pinv(A)
+        (P * lib.tensor(weights)).sum().abs().backward()
+        X = lib.linalg.lstsq(lib.tensor(data), lib.tensor(rhs)).solution
+        found.append((P.detach(), A.grad, X))
+    for e, t in zip(*found):
+        assert_same(e, t)
+    A = ember.tensor(data[..., :3, :3] if len(shape) == 2 else data[0, :, :3]).requires_grad_()
+    assert ember.autograd.gradcheck(ember.linalg.pinv, (A,))

@@ -7,7 +7,7 @@ import math
 import warnings
 
 from ember._backend import ndarray, np
-from ember._dtype import FLOAT, cpp_type_name, dtype, scalar_type_name
+from ember._dtype import FLOAT, INT, cpp_type_name, dtype, scalar_type_name
 from ember._ops.pointwise import where
 from ember._ops.reduction import _return_type
 from ember._ops.registry import KEEP, attach, defop, run, saved_as, saved_output
@@ -1141,11 +1141,42 @@ def matrix_exp(input: Tensor) -> Tensor:
     return run(MATRIX_EXP, input)
 
 
+def _power_of(n, name: str, position: int) -> int:
+    """``n`` as torch's argument parser reads an int: an integer number or a one-element
+    integer tensor (not a bool)."""
+    if isinstance(n, Tensor) and n.dtype.category == INT and n._data.size == 1:
+        return int(n)
+    if isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)):
+        return int(n)
+    from ember.autograd.graph import c_type_name
+
+    raise TypeError(f"{name}(): argument 'n' (position {position}) must be int, not "
+                    f"{c_type_name(n)}")
+
+
 def matrix_power(input: Tensor, n: int) -> Tensor:
     """Mirrors ``torch.linalg.matrix_power``: repeated squaring with ``matmul`` (its nodes
     are torch's, ``MmBackward0`` for a single matrix); negative ``n`` inverts first. ``n``
     of 0 writes the identity into a clone (``CopyBackwards``: a zero gradient), 1 is a clone
     and -1 the inverse itself, as in torch."""
+    return _matrix_power(input, _power_of(n, "linalg_matrix_power", 2))
+
+
+def _matrix_power_top(input: Tensor, n: int) -> Tensor:
+    """Mirrors ``torch.matrix_power``: ``torch.linalg.matrix_power``."""
+    return _matrix_power(input, _power_of(n, "matrix_power", 2))
+
+
+def _matrix_power_method(self: Tensor, n: int) -> Tensor:
+    """Mirrors ``Tensor.matrix_power``: ``torch.linalg.matrix_power`` of ``self``."""
+    return _matrix_power(self, _power_of(n, "matrix_power", 1))
+
+
+_matrix_power_top.__name__ = _matrix_power_top.__qualname__ = "matrix_power"
+_matrix_power_method.__name__ = _matrix_power_method.__qualname__ = "matrix_power"
+
+
+def _matrix_power(input: Tensor, n: int) -> Tensor:
     A = input
     s = A._data.shape
     if len(s) < 2 or s[-1] != s[-2]:
@@ -1410,29 +1441,45 @@ def eigvalsh(input: Tensor, UPLO: str = "L") -> Tensor:
 # ---- pinv, lstsq ------------------------------------------------------------------------
 
 
-def _pinv_forward(xp, A, atol, rtol):
+def _pinv_forward(xp, A, atol, rtol, hermitian=False):
+    if hermitian:
+        # torch reads a Hermitian input's lower triangle only (its eigh does), its diagonal
+        # as real: the matrix that stands for, whose singular values are its eigenvalues'
+        # magnitudes
+        lower = xp.tril(A, -1)
+        diagonal = xp.diagonal(A, axis1=-2, axis2=-1).real.astype(A.dtype)
+        A = lower + xp.conj(xp.swapaxes(lower, -1, -2)) + diagonal[..., None] * xp.eye(
+            A.shape[-1], dtype=A.dtype)
     U, S, Vh = xp.linalg.svd(A, full_matrices=False)
     if S.shape[-1] == 0:
-        return xp.swapaxes(A, -1, -2).copy()
+        return xp.conj(xp.swapaxes(A, -1, -2))
     smax = S[..., :1]
     cutoff = xp.maximum(atol, rtol * smax)
     Sinv = xp.where(S > cutoff, 1 / xp.where(S > cutoff, S, 1), 0)
-    return xp.matmul(xp.swapaxes(Vh, -1, -2) * Sinv[..., None, :], xp.swapaxes(U, -1, -2))
+    # V S^-1 U^H: conjugate transposes, for complex inputs
+    return xp.matmul(xp.conj(xp.swapaxes(Vh, -1, -2)) * Sinv[..., None, :],
+                     xp.conj(xp.swapaxes(U, -1, -2)))
 
 
-def _pinv_backward(grad, A, atol, rtol, result):
-    # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P
+def _pinv_backward(grad, A, atol, rtol, hermitian, result):
+    # dP = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P, whose adjoint under
+    # Re tr(G^H dA) is below (conjugate transposes: pinv is not complex-analytic)
     P = result
     m, n = A.shape[-2:]
-    Pt = _mT(P)
-    gA = -(Pt @ grad @ Pt)
-    gA = gA + (_eye(m, A) - A @ P) @ _mT(grad) @ P @ Pt
-    gA = gA + Pt @ P @ _mT(grad) @ (_eye(n, A) - P @ A)
+    Ph = _mH(P)
+    gh = _mH(grad)
+    gA = -(Ph @ grad @ Ph)
+    gA = gA + (_eye(m, A) - A @ P) @ gh @ P @ Ph
+    gA = gA + Ph @ P @ gh @ (_eye(n, A) - P @ A)
     return gA
 
 
+def _mH(x: Tensor) -> Tensor:
+    return x.transpose(-2, -1).conj() if x.is_complex() else x.transpose(-2, -1)
+
+
 PINV = defop("linalg_pinv", node="LinalgPinvBackward0", kind=KEEP, save=(0, "result"),
-             forward=_pinv_forward, backward=_pinv_backward)
+             forward=_pinv_forward, backward=_pinv_backward, real_formulas=False)
 
 
 def pinv(input: Tensor, rcond=None, hermitian: bool = False, *, atol=None,
@@ -1440,8 +1487,9 @@ def pinv(input: Tensor, rcond=None, hermitian: bool = False, *, atol=None,
     """Mirrors ``torch.linalg.pinv`` (float ``atol``/``rtol``; singular values at most
     ``max(atol, rtol * largest)`` are dropped; ``rtol`` defaults to ``eps * max(m, n)`` when
     both are None). ``rcond`` is torch's older name for ``rtol`` (not to be given with
-    ``atol``/``rtol``). ``hermitian`` is accepted and the SVD used either way. The gradient
-    assumes the rank is locally constant (full-rank inputs), as torch's does."""
+    ``atol``/``rtol``). With ``hermitian`` only the lower triangle is read, as torch's
+    eigendecomposition reads it; the gradient is torch's pinv formula on the input either
+    way, and assumes the rank is locally constant (full-rank inputs), as torch's does."""
     if rcond is not None:
         if atol is not None or rtol is not None:
             raise TypeError("linalg_pinv() received an invalid combination of arguments - "
@@ -1456,7 +1504,7 @@ def pinv(input: Tensor, rcond=None, hermitian: bool = False, *, atol=None,
     m, n = A._data.shape[-2:]
     if rtol is None:
         rtol = np.finfo(A._data.dtype).eps * max(m, n) if atol is None or atol <= 0 else 0.0
-    return run(PINV, A, float(atol or 0.0), float(rtol))
+    return run(PINV, A, float(atol or 0.0), float(rtol), bool(hermitian))
 
 
 def _lstsq_backward(grads, A, B, vector):
@@ -1469,7 +1517,7 @@ def _lstsq_backward(grads, A, B, vector):
         B = B.unsqueeze(-1)
     gB = _mT(P) @ gX
     gP = gX @ _mT(B)
-    gA = _pinv_backward(gP, A, 0.0, 0.0, P)
+    gA = _pinv_backward(gP, A, 0.0, 0.0, False, P)
     return gA, gB.squeeze(-1) if vector else gB
 
 
@@ -1569,6 +1617,11 @@ def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *,
     """Mirrors ``torch.linalg.vector_norm`` (``LinalgVectorNormBackward0``)."""
     from ember._ops.reduction import norm as _norm
 
+    if not isinstance(ord, (int, float, np.number, Tensor)):
+        from ember.autograd.graph import c_type_name
+
+        raise TypeError("linalg_vector_norm(): argument 'ord' (position 2) must be Number, not "
+                        f"{c_type_name(ord)}")
     return _norm(input, float(ord), dim, keepdim, dtype)
 
 
@@ -1611,6 +1664,11 @@ def norm(input: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None
     A = input
     if isinstance(dim, int):
         dim = (dim,)
+    if dim is not None and len(dim) not in (1, 2):
+        raise RuntimeError("linalg.norm: If dim is specified, it must be of length 1 or 2. Got "
+                           f"{list(dim)}")
+    if isinstance(ord, str) and dim is not None and len(dim) == 1:  # a matrix norm's name
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {dim[0]}")
     if dim is not None and len(dim) == 2:
         return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype)
     if ord is None:
@@ -1622,6 +1680,8 @@ def norm(input: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None
             raise RuntimeError(
                 "linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. "
                 f"Got {A._data.ndim}D.")
+        if isinstance(ord, str):  # a matrix norm's name, of a vector
+            return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
     return vector_norm(A, ord, dim, keepdim, dtype=dtype)
 
 
@@ -1812,4 +1872,5 @@ __all__ = [
 attach({"addmm": addmm, "addmv": addmv, "baddbmm": baddbmm, "addbmm": addbmm,
         "outer": outer, "ger": ger, "inner": inner, "vdot": vdot, "kron": kron,
         "cross": cross, "det": _det_top, "inverse": inverse, "slogdet": _slogdet_top,
-        "matrix_power": matrix_power, "matrix_exp": matrix_exp, "pinverse": pinverse})
+        "matrix_power": _matrix_power_method, "matrix_exp": matrix_exp,
+        "pinverse": pinverse})
