@@ -144,3 +144,63 @@ def test_unary_complex_tangents(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(BINARY))
 def test_binary_complex_tangents(name: str) -> None:
     _tangents(BINARY[name], 2)
+
+
+def _hermitian(L, x):
+    return x @ x.mH + 3 * L.eye(x.shape[-1], dtype=x.dtype)
+
+
+# Complex decompositions are not complex-analytic: their gradients take conjugate transposes
+# and, for the SVD, the phase each pair of singular vectors may take. Each function is a
+# smooth function of an unconstrained complex input (gauge-invariant where vectors appear).
+COMPLEX_DECOMPOSITIONS = {
+    "cholesky": (lambda L, a: L.linalg.cholesky(_hermitian(L, a)), (3, 3)),
+    "cholesky upper": (lambda L, a: L.linalg.cholesky(_hermitian(L, a), upper=True), (3, 3)),
+    "cholesky of a Hermitian input": (lambda L, a: L.linalg.cholesky(a), "hermitian"),
+    "cholesky_inverse": (lambda L, a: L.cholesky_inverse(L.linalg.cholesky(_hermitian(L, a))),
+                         (3, 3)),
+    "cholesky_solve": (lambda L, a: L.cholesky_solve(a[:, :2], L.linalg.cholesky(
+        _hermitian(L, a))), (3, 3)),
+    "qr tall": (lambda L, a: L.linalg.qr(a), (4, 3)),
+    "qr wide": (lambda L, a: L.linalg.qr(a), (3, 4)),
+    "svdvals": (lambda L, a: L.linalg.svdvals(a), (4, 3)),
+    "svd magnitudes": (lambda L, a: tuple(f.abs() for f in L.linalg.svd(a, full_matrices=False)),
+                       (4, 3)),
+    "svd of a wide input": (lambda L, a: (lambda u, s, vh: u @ vh)(
+        *L.linalg.svd(a, full_matrices=False)), (3, 4)),
+    "nuclear norm": (lambda L, a: L.linalg.matrix_norm(a, "nuc"), (4, 3)),
+    "spectral norm": (lambda L, a: L.linalg.matrix_norm(a, 2), (4, 3)),
+    "condition number": (lambda L, a: L.linalg.cond(a), (3, 3)),
+    "eigvalsh": (lambda L, a: L.linalg.eigvalsh(_hermitian(L, a)), (3, 3)),
+    "eigh magnitudes": (lambda L, a: L.linalg.eigh(_hermitian(L, a))[1].abs(), (3, 3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPLEX_DECOMPOSITIONS))
+def test_complex_decomposition_gradients_as_torch(name: str) -> None:
+    fn, shape = COMPLEX_DECOMPOSITIONS[name]
+    rng = np.random.default_rng(sum(map(ord, name)))
+    if shape == "hermitian":
+        x = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))
+        data = x @ x.conj().T + 3 * np.eye(3)
+    else:
+        data = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    found = []
+    for lib in (ember, torch):
+        a = lib.tensor(data).requires_grad_()
+        outs = fn(lib, a)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        loss = 0
+        for k, out in enumerate(outs):
+            w = np.random.default_rng(k).standard_normal(tuple(out.shape))
+            if out.is_complex():
+                w = w + 1j * np.random.default_rng(k + 10).standard_normal(tuple(out.shape))
+            loss = loss + (out * lib.tensor(w)).sum()
+        (loss.real if loss.is_complex() else loss).backward()
+        found.append(([o.detach() for o in outs], a.grad))
+    for e, t in zip(found[0][0], found[1][0]):
+        assert_same(e, t)
+    assert_same(found[0][1], found[1][1])
+    if shape != "hermitian":
+        a = ember.tensor(data).requires_grad_()
+        assert ember.autograd.gradcheck(lambda x: fn(ember, x), (a,))

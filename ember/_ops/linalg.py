@@ -731,6 +731,10 @@ def _mT(x: Tensor) -> Tensor:
     return x.transpose(-2, -1)
 
 
+def _mH(x: Tensor) -> Tensor:
+    return x.transpose(-2, -1).conj() if x.is_complex() else x.transpose(-2, -1)
+
+
 def _eye(n: int, like: Tensor) -> Tensor:
     return make(np.eye(n, dtype=like._data.dtype))
 
@@ -1047,29 +1051,33 @@ def _cholesky_forward(xp, A, upper, name="linalg.cholesky"):
             else:
                 if k == m.shape[0]:
                     break
-    sym = xp.tril(A) + xp.swapaxes(xp.tril(A, -1), -1, -2)
+    sym = xp.tril(A) + xp.conj(xp.swapaxes(xp.tril(A, -1), -1, -2))
     L = xp.linalg.cholesky(sym)
-    return xp.swapaxes(L, -1, -2).copy() if upper else L
+    # U = L^H: the conjugate transpose, for a complex input
+    return xp.conj(xp.swapaxes(L, -1, -2)) if upper else L
 
 
 def _cholesky_backward(grad, A, upper, result):
-    L = _mT(result) if upper else result
-    gL = _mT(grad) if upper else grad
+    # A = L L^H, L lower triangular with a real diagonal. With P = L^H gL, the gradient is
+    # L^{-H} X L^{-1}, X the Hermitian matrix of P's strict lower triangle, halved, and P's
+    # diagonal, halved (its imaginary part included, as torch's formula keeps it).
+    L = _mH(result) if upper else result
+    gL = _mH(grad) if upper else grad
     n = L.shape[-1]
-    # phi(L^T gL): the lower triangle with the diagonal halved.
-    P = _mT(L) @ gL
-    phi = P * (_tril_mask(n, P, -1) + _eye(n, P) * 0.5)
+    P = _mH(L) @ gL
+    low = P * _tril_mask(n, P, -1)
+    X = (low + _mH(low) + P * _eye(n, P)) * 0.5
     Linv = inv(L)
-    gA = _mT(Linv) @ phi @ Linv
-    return (gA + _mT(gA)) * 0.5
+    return _mH(Linv) @ X @ Linv
 
 
 CHOLESKY = defop("linalg_cholesky_ex", node="LinalgCholeskyExBackward0", kind=KEEP,
-                 save=("result",), forward=_cholesky_forward, backward=_cholesky_backward)
+                 save=("result",), forward=_cholesky_forward, backward=_cholesky_backward,
+                 real_formulas=False)
 # torch.cholesky, the deprecated form: its own node, and its own name in the errors.
 CHOLESKY_LEGACY = defop("cholesky", node="CholeskyBackward0", kind=KEEP, save=("result",),
                         forward=lambda xp, A, upper: _cholesky_forward(xp, A, upper, "cholesky"),
-                        backward=_cholesky_backward)
+                        backward=_cholesky_backward, real_formulas=False)
 
 
 def linalg_cholesky(input: Tensor, *, upper: bool = False) -> Tensor:
@@ -1217,9 +1225,11 @@ def _matrix_power(input: Tensor, n: int) -> Tensor:
 
 
 def _copyltu(M: Tensor) -> Tensor:
+    # the Hermitian matrix of M's strict lower triangle and the real part of its diagonal
     n = M.shape[-1]
     low = M * _tril_mask(n, M, -1)
-    return low + _mT(low) + M * _eye(n, M)
+    diagonal = M * _eye(n, M)
+    return low + _mH(low) + (diagonal + _mH(diagonal)) * 0.5
 
 
 def _inv_gaps(d: Tensor) -> Tensor:
@@ -1232,10 +1242,10 @@ def _inv_gaps(d: Tensor) -> Tensor:
 
 
 def _qr_square_backward(gQ, gR, Q, R):
-    # m >= n: A = QR, M = R gR^T - gQ^T Q; gA = (gQ + Q copyltu(M)) R^{-T}
-    M = R @ _mT(gR) - _mT(gQ) @ Q
+    # m >= n: A = QR, M = R gR^H - gQ^H Q; gA = (gQ + Q copyltu(M)) R^{-H}
+    M = R @ _mH(gR) - _mH(gQ) @ Q
     b = gQ + Q @ _copyltu(M)
-    return b @ _mT(inv(R))
+    return b @ _mH(inv(R))
 
 
 def _qr_backward(grads, A, mode, result):
@@ -1258,7 +1268,7 @@ def _qr_backward(grads, A, mode, result):
     # m < n: A = [X | Y] = Q [U | V]; X = QU is square, Y = QV adds gQ += Y gV^T.
     U, V = R[..., :, :m], R[..., :, m:]
     gU, gV = gR[..., :, :m], gR[..., :, m:]
-    gX = _qr_square_backward(gQ + (Q @ V) @ _mT(gV), gU, Q, U)
+    gX = _qr_square_backward(gQ + (Q @ V) @ _mH(gV), gU, Q, U)
     gY = Q @ gV
     dtype = Q._data.dtype
     left = make(np.eye(m, n, dtype=dtype))            # X -> A: X @ [I 0]
@@ -1274,7 +1284,7 @@ def _qr_forward(xp, A, mode):
 
 
 QR = defop("linalg_qr", node="LinalgQrBackward0", kind=KEEP, save=("result",), multi=True,
-           forward=_qr_forward, backward=_qr_backward)
+           forward=_qr_forward, backward=_qr_backward, real_formulas=False)
 
 
 def linalg_qr(A: Tensor, mode: str = "reduced"):
@@ -1300,42 +1310,48 @@ def qr(input: Tensor, some: bool = True):
 
 
 def _svd_backward(grads, A, full_matrices, result):
+    # A = U S V^H. Conjugate transposes throughout (the SVD is not complex-analytic), and for
+    # a complex input the term of the phase each pair of singular vectors may take.
     gU, gS, gVh = grads
     U, S, Vh = result
     k = S.shape[-1]
     m, n = U.shape[-2], Vh.shape[-1]
     U, Vh = U[..., :, :k], Vh[..., :k, :]
+    dtype = U.dtype
     if gU is None and gVh is None:
-        return U @ _diag_embed(gS) @ Vh if gS is not None else None
+        return U @ _diag_embed(gS.to(dtype)) @ Vh if gS is not None else None
     if gU is not None:
         gU = gU[..., :, :k]
     if gVh is not None:
         gVh = gVh[..., :k, :]
-    V = _mT(Vh)
+    V = _mH(Vh)
     S2 = S * S
-    F = _inv_gaps(S2.unsqueeze(-2) - S2.unsqueeze(-1))   # 1 / (s_j^2 - s_i^2)
-    inner = _diag_embed(gS) if gS is not None else _diag_embed(S) * 0
-    Sm = _diag_embed(S)
-    Sinv = _diag_embed(1 / S)
+    F = _inv_gaps(S2.unsqueeze(-2) - S2.unsqueeze(-1)).to(dtype)   # 1 / (s_j^2 - s_i^2)
+    Sm = _diag_embed(S).to(dtype)
+    inner = _diag_embed(gS.to(dtype)) if gS is not None else Sm * 0
+    Sinv = _diag_embed(1 / S).to(dtype)
     extra = 0
     if gU is not None:
-        UtgU = _mT(U) @ gU
-        inner = inner + (F * (UtgU - _mT(UtgU))) @ Sm
+        UhgU = _mH(U) @ gU
+        inner = inner + (F * (UhgU - _mH(UhgU))) @ Sm
+        if U.is_complex():
+            phase = UhgU.diagonal(dim1=-2, dim2=-1).imag / S
+            inner = inner + _diag_embed(phase.to(dtype) * 1j)
         if m > k:
-            extra = extra + (gU - U @ UtgU) @ Sinv @ Vh
+            extra = extra + (gU - U @ UhgU) @ Sinv @ Vh
     if gVh is not None:
-        gV = _mT(gVh)
-        VtgV = _mT(V) @ gV
-        inner = inner + Sm @ (F * (VtgV - _mT(VtgV)))
+        gV = _mH(gVh)
+        VhgV = _mH(V) @ gV
+        inner = inner + Sm @ (F * (VhgV - _mH(VhgV)))
         if n > k:
-            extra = extra + U @ Sinv @ _mT(gV - V @ VtgV)
+            extra = extra + U @ Sinv @ _mH(gV - V @ VhgV)
     return U @ inner @ Vh + extra
 
 
 SVD = defop("linalg_svd", node="LinalgSvdBackward0", kind=KEEP, save=("result",), multi=True,
             forward=lambda xp, A, full_matrices: tuple(
                 xp.linalg.svd(A, full_matrices=full_matrices)),
-            backward=_svd_backward)
+            backward=_svd_backward, real_formulas=False)
 
 
 def _refuse_driver(name: str, driver) -> None:
@@ -1391,18 +1407,21 @@ def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:
 
 
 def _eigh_backward(grads, A, UPLO, result):
+    # A = Q L Q^H with real eigenvalues: conjugate transposes, the real parts cast to Q's
+    # dtype for a complex input
     gL, gQ = grads
     L, Q = result
-    inner = _diag_embed(gL) if gL is not None else 0
+    dtype = Q.dtype
+    inner = _diag_embed(gL.to(dtype)) if gL is not None else 0
     if gQ is not None:
-        F = _inv_gaps(L.unsqueeze(-2) - L.unsqueeze(-1))   # 1 / (l_j - l_i)
-        inner = inner + F * (_mT(Q) @ gQ)
-    return Q @ inner @ _mT(Q)
+        F = _inv_gaps(L.unsqueeze(-2) - L.unsqueeze(-1)).to(dtype)   # 1 / (l_j - l_i)
+        inner = inner + F * (_mH(Q) @ gQ)
+    return Q @ inner @ _mH(Q)
 
 
 EIGH = defop("linalg_eigh", node="LinalgEighBackward0", kind=KEEP, save=("result",),
              multi=True, forward=lambda xp, A, UPLO: tuple(xp.linalg.eigh(A, UPLO=UPLO)),
-             backward=_eigh_backward)
+             backward=_eigh_backward, real_formulas=False)
 
 
 saved_as(SVD, U=saved_output(0), S=saved_output(1), Vh=saved_output(2),
@@ -1472,10 +1491,6 @@ def _pinv_backward(grad, A, atol, rtol, hermitian, result):
     gA = gA + (_eye(m, A) - A @ P) @ gh @ P @ Ph
     gA = gA + Ph @ P @ gh @ (_eye(n, A) - P @ A)
     return gA
-
-
-def _mH(x: Tensor) -> Tensor:
-    return x.transpose(-2, -1).conj() if x.is_complex() else x.transpose(-2, -1)
 
 
 PINV = defop("linalg_pinv", node="LinalgPinvBackward0", kind=KEEP, save=(0, "result"),
