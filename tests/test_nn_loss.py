@@ -194,6 +194,30 @@ def test_ctc_hypothesis(t, n, c, seed, reduction):
     check_op(fn, [(t, n, c)], seed=seed, dtype="float64")
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("name,kwargs", [("nll_loss", {}), ("cross_entropy", {}),
+                                         ("cross_entropy", {"label_smoothing": 0.3})])
+def test_unbatched_input_with_one_element_target(name, kwargs, weighted, reduction):
+    # one sample of C classes whose target is a (1,) vector: torch's loss is 0-d, as for a
+    # 0-d target (its backward refuses the pair, a defect of its kernel's size check); with
+    # label smoothing its in-place masking of the 0-d smoothing term refuses the (1,) mask
+    kwargs = {**kwargs, "reduction": reduction}
+
+    def fn(lib, x, w):
+        return getattr(F(lib), name)(x, idx(lib, [2]), w.detach() if weighted else None,
+                                     **kwargs)
+    check_op(fn, [(4,), (4,)], torch_backward_bug="size mismatch (got input: [4], target: [1])")
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: F(lib).nll_loss(lib.zeros(4), idx(lib, [0, 1])),
+    lambda lib: F(lib).cross_entropy(lib.zeros(4), idx(lib, np.zeros(0, np.int64))),
+])
+def test_unbatched_input_refuses_a_longer_target(call):
+    check_raises_like(call)
+
+
 def test_extreme_logits_are_stable():
     logits = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0]])
     target = [0, 2]

@@ -184,6 +184,11 @@ def _nll_nd(input: Tensor, target: Tensor, weight, reduction: str, ignore_index:
     if ndim <= 2:
         if ndim == 2 and target.ndim != 1 or ndim == 1 and target.ndim > 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if ndim == 1 and target.ndim == 1:  # one sample whose target is a 1-element vector
+            if target.shape[0] != 1:
+                raise ValueError(f"For 1D input, 1D target must have size 1, but got target "
+                                 f"size: {target.shape[0]}")
+            target, data = target.reshape(()), data.reshape(())
         _check_targets(data, input.shape[-1], ignore_index)
         if batching.levels:
             return _nll_by_gather(input, target, weight, reduction, ignore_index)
@@ -255,7 +260,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         smooth = -(logp * weight.reshape(view)).sum(class_dim)
     else:
         smooth = -logp.sum(class_dim)
-    smooth = smooth.masked_fill(ignored, 0.0)
+    smooth.masked_fill_(ignored, 0.0)  # in place, as torch: a 0-d loss refuses a (1,) mask
     if reduction == "mean":
         if weight is not None:
             kept = target._data[target._data != ignore_index]
