@@ -218,6 +218,54 @@ def test_unbatched_input_refuses_a_longer_target(call):
     check_raises_like(call)
 
 
+def _nll(lib, shape, target, weight=None, **kwargs):
+    return F(lib).nll_loss(lib.ones(shape, dtype=kwargs.pop("dtype", lib.float32)),
+                           lib.tensor(np.asarray(target), dtype=kwargs.pop("target_dtype",
+                                                                           lib.int64)),
+                           weight if weight is None else lib.ones(weight, dtype=kwargs.pop(
+                               "weight_dtype", lib.float32)), **kwargs)
+
+
+# each refusal names the first of torch's checks that fails (NOTE [nll_loss's checks])
+@pytest.mark.parametrize("call", [
+    lambda lib: _nll(lib, (4,), [1.0, 2.0], target_dtype=lib.float32),
+    lambda lib: _nll(lib, (4,), [1.0], (3,), target_dtype=lib.float32),
+    lambda lib: _nll(lib, (4,), [1, 2], (3,)),
+    lambda lib: _nll(lib, (2, 4), [1, 2], (2, 2)),
+    lambda lib: _nll(lib, (2, 4), [1, 2], (1, 4)),
+    lambda lib: _nll(lib, (2, 4), [1, 2], (4,), weight_dtype=lib.float64),
+    lambda lib: _nll(lib, (2, 4), [1, 9], (4,), dtype=lib.float64),
+    lambda lib: _nll(lib, (2, 4), [1, 2], (4,), dtype=lib.int64),
+    lambda lib: _nll(lib, (2, 4), [1.0, 2.0], dtype=lib.int64, target_dtype=lib.float32),
+    lambda lib: _nll(lib, (2, 4, 3, 2), np.ones((2, 3))),
+    lambda lib: _nll(lib, (2, 4, 3, 2), np.ones((2, 3, 2, 1))),
+    lambda lib: _nll(lib, (2, 4, 3, 2), np.ones((2, 3, 3))),
+    lambda lib: _nll(lib, (2, 4, 3, 2), np.ones((2, 3, 3)), target_dtype=lib.float32),
+    lambda lib: _nll(lib, (2, 4, 3, 2), np.ones((2, 3, 2)), (3,)),
+    lambda lib: _nll(lib, (2, 4, 3, 2), np.ones((2, 3, 2)), (3,), target_dtype=lib.float32),
+    lambda lib: _nll(lib, (2, 4, 3), np.ones((2, 3)), (3,), target_dtype=lib.float32),
+    lambda lib: _nll(lib, (2, 4, 3), np.ones((2, 3)), (4,), weight_dtype=lib.float64),
+    lambda lib: _nll(lib, (2, 4, 3), np.ones((2, 3)), target_dtype=lib.uint8),
+    lambda lib: _nll(lib, (2, 4, 3, 2), np.ones((2, 3, 2)), (4,), dtype=lib.int64,
+                     target_dtype=lib.uint8, weight_dtype=lib.float64),
+    lambda lib: _nll(lib, (2, 4, 3, 2), np.ones((2, 3, 2)), (4,), target_dtype=lib.uint8,
+                     weight_dtype=lib.float64),
+])
+def test_nll_loss_checks_in_torchs_order(call):
+    check_raises_like(call)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(2, 4, 3), (2, 4, 3, 1)])
+def test_spatial_nll_loss_reads_any_weight_of_c_elements(shape, reduction):
+    target = np.arange(6).reshape((2, 3) + shape[3:]) % 4
+
+    def fn(lib, x, w):
+        return F(lib).nll_loss(x, idx(lib, target), w.detach().reshape(2, 2),
+                               reduction=reduction)
+    check_op(fn, [shape, (4,)])
+
+
 def test_extreme_logits_are_stable():
     logits = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0]])
     target = [0, 2]

@@ -147,10 +147,16 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 # ---- classification losses --------------------------------------------------------------
 
 
-def _check_nll(input: Tensor, target: Tensor, weight) -> None:
-    if target.dtype not in (_dtype.int64, _dtype.uint8):
-        raise RuntimeError("expected target dtype to be Long or Byte, but got "
-                           f"{_dtype.scalar_type_name(target.dtype)}")
+# NOTE [nll_loss's checks]
+# torch checks nll_loss's arguments in layers, and the first failing check names the error:
+# nll_loss_nd (input rank, batch sizes; for inputs of 3 or 5+ dims the target's size), then
+# the kernel's shape checks (for (C) and (N, C): target rank, target dtype, a (1,) target,
+# the weight's shape; for (N, C, H, W): target rank, target dtype, weight size, sizes), then
+# the dispatch on the input's dtype, then the weight's dtype (the input's), then (spatial
+# kernel) a Byte target, then the targets' range.
+
+
+def _check_nll(input: Tensor, target: Tensor) -> None:
     shape = input._data.shape  # the arrays' shapes: no Size objects on the hot path
     if len(shape) < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {len(shape)})")
@@ -159,11 +165,22 @@ def _check_nll(input: Tensor, target: Tensor, weight) -> None:
     if len(shape) != 1 and shape[0] != batch:
         raise ValueError(f"Expected input batch_size ({shape[0]}) to match target "
                          f"batch_size ({batch}).")
-    classes = shape[1] if len(shape) > 1 else shape[0]
-    if weight is not None and weight.numel() != classes:
-        raise RuntimeError(f"weight tensor should be defined either for all {classes} classes "
-                           f"or no classes but got weight tensor of shape: "
-                           f"{list(weight.shape)}")
+
+
+def _check_nll_target_dtype(target: Tensor) -> None:
+    if target.dtype is not _dtype.int64 and target.dtype is not _dtype.uint8:
+        raise RuntimeError("expected target dtype to be Long or Byte, but got "
+                           f"{_dtype.scalar_type_name(target.dtype)}")
+
+
+def _check_nll_dtypes(input: Tensor, weight, frame: str) -> None:
+    dtype = input.dtype
+    if dtype.category != _dtype.FLOAT:
+        raise NotImplementedError(
+            f'"{frame}" not implemented for \'{_dtype.scalar_type_name(dtype)}\'')
+    if weight is not None and weight.dtype is not dtype:
+        raise RuntimeError(f"expected scalar type {_dtype.scalar_type_name(dtype)} but found "
+                           f"{_dtype.scalar_type_name(weight.dtype)}")
 
 
 def _check_targets(target, classes: int, ignore_index: int) -> None:
@@ -176,26 +193,49 @@ def _check_targets(target, classes: int, ignore_index: int) -> None:
 
 
 def _nll_nd(input: Tensor, target: Tensor, weight, reduction: str, ignore_index: int) -> Tensor:
-    _check_nll(input, target, weight)
-    data = target._data.astype(np.int64, copy=False)
+    _check_nll(input, target)  # NOTE [nll_loss's checks]
     ndim = input.ndim
     _not_differentiable("nll_loss_forward" if ndim <= 2 else "nll_loss2d_forward", "weight",
                         weight)
     if ndim <= 2:
         if ndim == 2 and target.ndim != 1 or ndim == 1 and target.ndim > 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        _check_nll_target_dtype(target)
+        data = target._data.astype(np.int64, copy=False)
         if ndim == 1 and target.ndim == 1:  # one sample whose target is a 1-element vector
             if target.shape[0] != 1:
                 raise ValueError(f"For 1D input, 1D target must have size 1, but got target "
                                  f"size: {target.shape[0]}")
             target, data = target.reshape(()), data.reshape(())
-        _check_targets(data, input.shape[-1], ignore_index)
+        classes = input.shape[-1]
+        if weight is not None and (weight.ndim != 1 or weight.shape[0] != classes):
+            raise RuntimeError(f"weight tensor should be defined either for all {classes} "
+                               f"classes or no classes but got weight tensor of shape: "
+                               f"{list(weight.shape)}")
+        _check_nll_dtypes(input, weight, "nll_loss_out_frame")
+        _check_targets(data, classes, ignore_index)
         if batching.levels:
             return _nll_by_gather(input, target, weight, reduction, ignore_index)
         return run(nn_loss.NLL_LOSS, input, weight, data, reduction, ignore_index)
     expected = (input.shape[0],) + tuple(input.shape[2:])
-    if tuple(target.shape) != expected:
+    if ndim != 4 and tuple(target.shape) != expected:
         raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
+    if ndim == 4 and target.ndim != 3:
+        raise RuntimeError(f"only batches of spatial targets supported (3D tensors) but got "
+                           f"targets of dimension: {target.ndim}")
+    _check_nll_target_dtype(target)
+    if weight is not None and weight.numel() != input.shape[1]:
+        raise RuntimeError("weight tensor should be defined either for all or no classes")
+    if ndim == 4 and tuple(target.shape) != expected:
+        raise RuntimeError(f"size mismatch (got input: {list(input.shape)} , target: "
+                           f"{list(target.shape)}")
+    _check_nll_dtypes(input, weight, "nll_loss2d_forward_out_frame")
+    if target.dtype is not _dtype.int64:
+        raise RuntimeError(f"expected scalar type Long but found "
+                           f"{_dtype.scalar_type_name(target.dtype)}")
+    if weight is not None and weight.ndim != 1:
+        weight = weight.reshape(-1)  # the spatial kernel reads any weight of C elements
+    data = target._data
     _check_targets(data, input.shape[1], ignore_index)
     if ndim == 4:
         return run(nn_loss.NLL_LOSS2D, input, weight, data, reduction, ignore_index)
