@@ -266,6 +266,23 @@ def test_spatial_nll_loss_reads_any_weight_of_c_elements(shape, reduction):
     check_op(fn, [shape, (4,)])
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape,target", [((3, 4), [1, -100, 2]), ((4,), -100),
+                                          ((2, 4, 1, 2), [[[1, -100]], [[-100, 2]]])])
+def test_nll_loss_zeros_are_positive(shape, target, reduction, dtype, create_graph):
+    # torch skips an ignored target (its loss is 0) and writes each target's gradient into
+    # zeros: no -0 in the loss or the gradient, even for a negative incoming gradient
+    out = {}
+    for lib in (torch, ember):
+        x = lib.ones(shape, dtype=getattr(lib, dtype), requires_grad=True)
+        loss = F(lib).nll_loss(x, idx(lib, target), reduction=reduction)
+        (grad,) = lib.autograd.grad(loss, x, -lib.ones_like(loss), create_graph=create_graph)
+        out[lib] = [repr(loss.detach()), repr(grad.detach())]
+    assert out[ember] == out[torch]
+
+
 def test_extreme_logits_are_stable():
     logits = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0]])
     target = [0, 2]

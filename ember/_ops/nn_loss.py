@@ -343,6 +343,7 @@ def _nll(xp, input, weight, target, reduction, ignore_index):
         return xp.asarray(total if reduction == "sum" else total / target.size, input.dtype)
     w, safe = _nll_parts(xp, input, weight, target, ignore_index)
     losses = -_picked(xp, input, safe) * w
+    losses[target == ignore_index] = 0  # torch skips an ignored target: 0, never -0
     if reduction == "none":
         return (losses if batched else losses[0]).astype(input.dtype, copy=False)
     total = losses.sum()
@@ -414,9 +415,10 @@ def _nll_half_total_weight(w, valid, weighted: bool, dtype) -> float:
 def _nll_half(xp, input, weight, target, reduction, ignore_index, batched):
     w, safe = _nll_parts(xp, input, weight, target, ignore_index)
     losses = -(_picked(xp, input, safe) * w)  # the product rounds to the half type
+    valid = target != ignore_index
+    losses[~valid] = 0  # torch skips an ignored target: 0, never -0
     if reduction == "none":
         return losses if batched else losses[0]
-    valid = target != ignore_index
     total = _cascade_sum(losses, valid, input.dtype)
     if reduction == "mean":
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -442,19 +444,31 @@ def _nll_grad(grad, input, weight, target, reduction, ignore_index):
             total = w.sum()
             # all targets ignored: torch's loss is nan, its gradient 0
             w = w / total if total else w
-    coef = np.zeros(shape, data.dtype)
+    # torch writes each target's gradient into zeros and skips ignored targets: the other
+    # entries stay 0, never the -0 of a zero coefficient times a negative gradient
+    kept = tgt != ignore_index
+    scaled = grad._data.dtype == data.dtype and first_order()
+    values = -w * (grad._data if batched or reduction != "none" else grad._data[None]) \
+        if scaled else -w
+    values[~kept] = 0
+    coef = _placed(shape, safe, values)
+    if scaled:
+        return make(coef if batched else coef[0])
+    placed = _placed(shape, safe, kept)
+    if not batched:
+        return (make(coef[0]) * grad).where(make(placed[0]), 0.0)
+    out = make(coef) * (grad.unsqueeze(1) if reduction == "none" else grad)
+    return out.where(make(placed), 0.0)
+
+
+def _placed(shape, safe, values):
+    """Zeros of ``shape`` (N, C, ...) holding ``values[n, ...]`` at class ``safe[n, ...]``."""
+    out = np.zeros(shape, values.dtype)
     if len(shape) == 2:
-        coef[np.arange(len(safe)), safe] = -w
+        out[np.arange(len(safe)), safe] = values
     else:
-        np.put_along_axis(coef, safe[:, None], -w[:, None], 1)
-    if not batched:
-        coef = coef[0]
-    if reduction != "none" and grad._data.dtype == coef.dtype and first_order():
-        coef *= grad._data  # the product below, in place on the fresh array
-        return make(coef)
-    if not batched:
-        return make(coef) * grad
-    return make(coef) * (grad.unsqueeze(1) if reduction == "none" else grad)
+        np.put_along_axis(out, safe[:, None], values[:, None], 1)
+    return out
 
 
 NLL_LOSS = defop("nll_loss", node="NllLossBackward0", nin=2, kind=KEEP, promote=(0,),
