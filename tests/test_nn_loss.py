@@ -255,6 +255,36 @@ def test_nll_loss_checks_in_torchs_order(call):
     check_raises_like(call)
 
 
+# a target of the input's shape holds class probabilities (torch decides by the shapes alone)
+@pytest.mark.parametrize("call", [
+    lambda lib: F(lib).cross_entropy(lib.ones(2, 4), lib.ones(2, 4, dtype=lib.int32)),
+    lambda lib: F(lib).cross_entropy(lib.ones(4), lib.ones(4, dtype=lib.int64)),
+    lambda lib: F(lib).cross_entropy(lib.ones(()), lib.tensor(0)),
+    lambda lib: F(lib).cross_entropy(lib.ones(()), lib.tensor(0.0)),
+    lambda lib: F(lib).cross_entropy(lib.ones(2, 4), lib.ones(2, 4, dtype=lib.int32),
+                                     label_smoothing=1.5),
+    lambda lib: F(lib).cross_entropy(lib.ones(2, 4), lib.ones(2, 4), ignore_index=0),
+    lambda lib: F(lib).cross_entropy(lib.ones(2, 4), lib.ones(2, 4), weight=lib.ones(3),
+                                     ignore_index=1),
+    lambda lib: F(lib).cross_entropy(lib.ones(2, 4), lib.ones(2, 4), weight=lib.ones(3),
+                                     label_smoothing=3.0),
+    lambda lib: F(lib).cross_entropy(lib.ones(2, 4), lib.ones(2, 4), weight=lib.ones(1, 4)),
+    lambda lib: F(lib).cross_entropy(lib.ones(2, 4), lib.ones(2, 4), weight=lib.ones(2, 2)),
+    lambda lib: F(lib).cross_entropy(lib.ones(2, 4), lib.ones(2, 4), label_smoothing=1.5),
+])
+def test_cross_entropy_probability_target_checks(call):
+    check_raises_like(call)
+
+
+@pytest.mark.parametrize("probabilities", [False, True])
+def test_cross_entropy_ignores_a_negative_label_smoothing(probabilities):
+    # torch checks only label_smoothing > 1 and smooths only when it is positive
+    def fn(lib, x, y):
+        target = y.softmax(1) if probabilities else idx(lib, [0, 3, 1])
+        return F(lib).cross_entropy(x, target, ignore_index=-5, label_smoothing=-0.5)
+    check_op(fn, [(3, 4), (3, 4)])
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("shape", [(2, 4, 3), (2, 4, 3, 1)])
 def test_spatial_nll_loss_reads_any_weight_of_c_elements(shape, reduction):

@@ -281,18 +281,18 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     class indices (integers) or class probabilities (floats, the input's shape).
     ``label_smoothing`` mixes the target with the uniform distribution."""
     reduction = _reduction(size_average, reduce, reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
+    class_dim = 0 if input.ndim == 1 else 1
+    if target._data.shape == input._data.shape:  # as torch: same shapes, probabilities
+        return _cross_entropy_probs(input, target, weight, reduction, ignore_index,
+                                    label_smoothing, class_dim)
+    if label_smoothing > 1.0:  # torch ignores a negative one
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
                            f"{label_smoothing:g}")
-    class_dim = 0 if input.ndim == 1 else 1
     logp = input.log_softmax(class_dim)
-    classes = input.shape[class_dim]
-    if target.dtype.category >= _dtype.FLOAT and tuple(target.shape) == tuple(input.shape):
-        return _cross_entropy_probs(logp, target, weight, reduction, label_smoothing,
-                                    class_dim, classes)
     nll = _nll_nd(logp, target, weight, reduction, ignore_index)
     if label_smoothing <= 0.0:
         return nll
+    classes = input.shape[class_dim]
     ignored = make(target._data == ignore_index)
     if weight is not None:
         view = [1] * input.ndim
@@ -312,8 +312,24 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / classes)
 
 
-def _cross_entropy_probs(logp, target, weight, reduction, label_smoothing, class_dim,
-                         classes) -> Tensor:
+def _cross_entropy_probs(input, target, weight, reduction, ignore_index, label_smoothing,
+                         class_dim) -> Tensor:
+    if target.dtype.category != _dtype.FLOAT:
+        raise RuntimeError(f"Expected floating point type for target with class probabilities, "
+                           f"got {_dtype.scalar_type_name(target.dtype)}")
+    if ignore_index >= 0:
+        raise RuntimeError("ignore_index is not supported for floating point target")
+    if input.ndim == 0:
+        raise IndexError(f"Dimension specified as {class_dim} but tensor has no dimensions")
+    classes = input.shape[class_dim]
+    if weight is not None and (weight.ndim != 1 or weight.shape[0] != classes):
+        raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all "
+                           f"{classes} classes or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
+    if label_smoothing > 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                           f"{label_smoothing:g}")
+    logp = input.log_softmax(class_dim)
     if label_smoothing > 0:
         target = target * (1 - label_smoothing) + label_smoothing / classes
     product = logp * target
