@@ -286,6 +286,53 @@ def test_cross_entropy_ignores_a_negative_label_smoothing(probabilities):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape,target", [((4,), [2]), ((4,), 2), ((1, 4), 2), ((), [0]),
+                                          ((), 0)])
+@pytest.mark.parametrize("p", [1, 2])
+def test_multi_margin_loss_shapes(shape, target, p, reduction):
+    # torch reads N class indices from a 0-d or 1-D target (N = 1 for an input (C) or a 0-d
+    # one-class input); the unreduced loss has the target's shape
+    check_op(lambda lib, x: F(lib).multi_margin_loss(x, idx(lib, target), p=p, margin=0.7,
+                                                     reduction=reduction), [shape])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("target", [[0], 0, -1])
+def test_multilabel_margin_loss_of_one_class(target, reduction):
+    check_op(lambda lib, x: F(lib).multilabel_margin_loss(x, idx(lib, target),
+                                                          reduction=reduction), [()])
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: F(lib).multi_margin_loss(lib.ones(2, 4), idx(lib, [[1, 2]])),
+    lambda lib: F(lib).multi_margin_loss(lib.ones(2, 4), idx(lib, [1])),
+    lambda lib: F(lib).multi_margin_loss(lib.ones(4), idx(lib, [1, 2])),
+    lambda lib: F(lib).multi_margin_loss(lib.ones(2, 3, 4), idx(lib, [1, 2])),
+    lambda lib: F(lib).multi_margin_loss(lib.ones(2, 0), lib.tensor([1.0, 2.0])),
+    lambda lib: F(lib).multi_margin_loss(lib.ones(2, 4), idx(lib, [1, 2]), weight=lib.ones(3)),
+    lambda lib: F(lib).multi_margin_loss(lib.ones(()), idx(lib, [0]), weight=lib.ones(2)),
+    lambda lib: F(lib).multi_margin_loss(lib.ones(2, 4), lib.tensor([1.0, 2.0]),
+                                         weight=lib.ones(4, dtype=lib.float64)),
+    lambda lib: F(lib).multi_margin_loss(lib.ones(2, 4), idx(lib, [1, 7]),
+                                         weight=lib.ones(4, dtype=lib.float64)),
+    lambda lib: F(lib).multi_margin_loss(lib.ones(2, 4, dtype=lib.int64), lib.tensor([1., 2.])),
+    lambda lib: F(lib).multi_margin_loss(lib.ones(2, 4, dtype=lib.bfloat16), idx(lib, [1, 2])),
+    lambda lib: F(lib).multi_margin_loss(lib.ones(2, 4), lib.tensor([1, 2], dtype=lib.int32)),
+    lambda lib: F(lib).multilabel_margin_loss(lib.ones(2, 3, 4), lib.ones(2, 3, 4).long()),
+    lambda lib: F(lib).multilabel_margin_loss(lib.ones(2, 0), lib.ones(2, 0).long()),
+    lambda lib: F(lib).multilabel_margin_loss(lib.ones(2, 4), idx(lib, [[1, 2, 3, 7]] * 2)),
+    lambda lib: F(lib).multilabel_margin_loss(lib.ones(2, 4, dtype=lib.int64),
+                                              idx(lib, [[1, 2, 3, 7]] * 2)),
+    lambda lib: F(lib).multilabel_margin_loss(lib.ones(2, 4, dtype=lib.int64),
+                                              idx(lib, [[1, 2, 3, -1]] * 2)),
+    lambda lib: F(lib).multilabel_margin_loss(lib.ones(2, 4), lib.tensor([[1.0, 2, 3, -1]] * 2)),
+    lambda lib: F(lib).multilabel_margin_loss(lib.ones(()), idx(lib, 1)),
+])
+def test_margin_losses_check_like_torch(call):
+    check_raises_like(call)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("shape", [(2, 4, 3), (2, 4, 3, 1)])
 def test_spatial_nll_loss_reads_any_weight_of_c_elements(shape, reduction):
     target = np.arange(6).reshape((2, 3) + shape[3:]) % 4

@@ -487,25 +487,23 @@ def _multi_margin_terms(x, target, p, margin):
 
 
 def _multi_margin(xp, input, weight, target, p, margin, reduction):
-    batched = input.ndim > 1
-    x = input if batched else input[None]
-    tgt = target if batched else target[None]
+    # input (N, C), (C) or a 0-d single class; target N class indices, its shape the loss's
+    x = input.reshape(-1, input.shape[-1] if input.ndim else 1)
+    tgt = target.reshape(-1)
     h = xp.maximum(_multi_margin_terms(x, tgt, p, margin), 0)
     h[np.arange(x.shape[0]), tgt] = 0
     if p == 2:
         h = h * h
     if weight is not None:
         h = h * weight.astype(x.dtype)[tgt][:, None]
-    losses = h.sum(1) / x.shape[1]
-    if not batched:
-        losses = losses[0]
+    losses = (h.sum(1) / x.shape[1]).reshape(target.shape)
     return _reduce(xp, losses.astype(input.dtype, copy=False), reduction)
 
 
 def _multi_margin_grad(grad, input, weight, target, p, margin, reduction):
-    batched = input.ndim > 1
-    x = input if batched else input.unsqueeze(0)
-    tgt = target if batched else target[None]
+    shape = input._data.shape
+    x = input.reshape(-1, shape[-1] if shape else 1)
+    tgt = target.reshape(-1)
     n, c = x._data.shape
     h = _multi_margin_terms(x, make(tgt), p, margin)
     others = np.ones((n, c), bool)
@@ -517,9 +515,8 @@ def _multi_margin_grad(grad, input, weight, target, p, margin, reduction):
     coef = coef / c
     onehot = make((~others).astype(x._data.dtype))
     local = coef - onehot * coef.sum(1, keepdim=True)
-    spread = _spread(grad, (n,) if batched else (), reduction)
-    out = local * spread.reshape(-1, 1)
-    return out if batched else out[0]
+    spread = _spread(grad, target.shape, reduction)
+    return (local * spread.reshape(-1, 1)).reshape(shape)
 
 
 MULTI_MARGIN_LOSS = defop(

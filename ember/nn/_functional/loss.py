@@ -550,20 +550,41 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
     return _apply_reduction(loss, reduction)
 
 
+def _check_margin_input(input: Tensor) -> None:
+    shape = input._data.shape
+    if not (len(shape) == 2 and shape[1] or len(shape) == 1 and shape[0] or not shape):
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch "
+                           f"size, but got: {list(shape)}")
+
+
+def _check_margin_dtype(input: Tensor, frame: str) -> None:
+    if input.dtype is not _dtype.float32 and input.dtype is not _dtype.float64:
+        raise NotImplementedError(
+            f'"{frame}" not implemented for \'{_dtype.scalar_type_name(input.dtype)}\'')
+
+
 def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                            reduction: str = "mean") -> Tensor:
     """Mirrors ``torch.nn.functional.multilabel_margin_loss``: for each target class j
     (the target's leading entries up to the first -1) and each other class i,
-    ``max(0, 1 - (x[j] - x[i]))``, summed and divided by the class count."""
+    ``max(0, 1 - (x[j] - x[i]))``, summed and divided by the class count. Inputs (N, C),
+    (C) or 0-d (one class); the target holds as many entries."""
     reduction = _reduction(size_average, reduce, reduction)
-    if input.ndim > 2 or tuple(target.shape) != tuple(input.shape):
+    _check_margin_input(input)
+    classes = input.shape[-1] if input.ndim else 1
+    if not (tuple(target.shape) == tuple(input.shape) if input.ndim == 2 else
+            target.ndim <= 1 and target.numel() == classes):
         raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of "
                            f"size: {list(input.shape)}")
-    data = target._data.astype(np.int64)
-    classes = input.shape[-1] if input.ndim else 1
+    data = target._data
     if ((data < -1) | (data >= classes)).any():
-        raise RuntimeError(f"multilabel_margin_loss: target must be in range [-1, {classes})")
-    return run(nn_loss.MULTILABEL_MARGIN_LOSS, input, data, reduction)
+        raise RuntimeError("argument #2 'target' is out of range")
+    _check_margin_dtype(input, "multilabel_margin_loss_forward_out_frame")
+    if target.dtype is not _dtype.int64:
+        raise RuntimeError(f"expected scalar type Long but found "
+                           f"{_dtype.scalar_type_name(target.dtype)}")
+    x = input.reshape(1) if input.ndim == 0 else input
+    return run(nn_loss.MULTILABEL_MARGIN_LOSS, x, data.reshape(x.shape), reduction)
 
 
 def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
@@ -571,15 +592,33 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
                       reduction: str = "mean") -> Tensor:
     """Mirrors ``torch.nn.functional.multi_margin_loss``: the multi-class hinge loss
     ``sum_i max(0, margin - x[y] + x[i])**p / C`` (``p`` 1 or 2), weighted by
-    ``weight[y]``."""
+    ``weight[y]``. Inputs (N, C), (C) or 0-d (one class); the target holds the N class
+    indices (0-d or 1-D), its shape the unreduced loss's."""
     reduction = _reduction(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
     if weight is not None and weight.ndim != 1:
         raise ValueError("weight must be one-dimensional")
     _not_differentiable("multi_margin_loss", "weight", weight)
-    data = target._data.astype(np.int64)
+    _check_margin_input(input)
+    frames = input.shape[0] if input.ndim == 2 else 1
     classes = input.shape[-1] if input.ndim else 1
+    if target.ndim > 1 or target.numel() != frames:
+        raise RuntimeError(
+            f"multi_margin_loss: target tensor should be 1-D with size equal to the number of "
+            f"input samples (batch size). Expected target size [{frames}], but got "
+            f"{list(target.shape)}. Input has shape {list(input.shape)}.")
+    if weight is not None and weight.shape[0] != classes:
+        raise RuntimeError(f"inconsistent weight size, expected {classes} but got "
+                           f"{list(weight.shape)}")
+    _check_margin_dtype(input, "multi_margin_loss_cpu_kernel")
+    if target.dtype is not _dtype.int64:
+        raise RuntimeError(f"expected scalar type Long but found "
+                           f"{_dtype.scalar_type_name(target.dtype)}")
+    if weight is not None and weight.dtype is not input.dtype:
+        raise RuntimeError(f"expected scalar type {_dtype.scalar_type_name(input.dtype)} but "
+                           f"found {_dtype.scalar_type_name(weight.dtype)}")
+    data = target._data
     if ((data < 0) | (data >= classes)).any():
         raise RuntimeError("target out of range")
     return run(nn_loss.MULTI_MARGIN_LOSS, input, weight, data, int(p), float(margin),
