@@ -401,3 +401,17 @@ def test_max_pool_tiled_windows_ties_as_torch(nd, kernel, extra, layout, ceil_mo
     np.testing.assert_array_equal(np.signbit(ev.detach().numpy()), np.signbit(tv.detach().numpy()))
     assert_same(ei, ti, what="indices")
     assert_same(eg, tg, what="grad")
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("fn", [
+    _f("avg_pool2d", 3, 2, 1), _f("avg_pool2d", 2), _f("avg_pool2d", 3, divisor_override=7),
+    _f("adaptive_avg_pool2d", (4, 3)), _f("interpolate", scale_factor=2, mode="bilinear"),
+    _f("interpolate", size=(5, 17), mode="bilinear", align_corners=True),
+])
+def test_separable_maps_keep_half_types(fn, dtype):
+    # the window matrices map a half input in float32 and round once, as torch's forward
+    # kernels accumulate in float: the result keeps the input's dtype (bfloat16 came out
+    # float32). torch's backward adds overlapping windows' shares in the half type, one
+    # rounding per window, where ember rounds once: the gradients agree to a few half ulps.
+    check_op(fn, [(2, 3, 9, 10)], dtype=dtype, grad_atol=1e-3)

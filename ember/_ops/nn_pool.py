@@ -31,7 +31,7 @@ from ember import _blas
 from ember._backend import np
 from ember._ops import batching
 from ember._ops.nn_conv import channels_last_format, format_of, in_format
-from ember._ops.registry import KEEP, defop, run
+from ember._ops.registry import KEEP, defop, reduced_float, run
 from ember._tensor import Tensor, make
 from ember.autograd import forward_ad
 
@@ -40,7 +40,11 @@ from ember.autograd import forward_ad
 
 def apply_mats_array(xp, x, mats: tuple):
     """``x`` (N, C, *spatial) multiplied along each trailing spatial dim by ``mats[i]``
-    (out_i x in_i); None leaves a dim as it is."""
+    (out_i x in_i); None leaves a dim as it is. A float16/bfloat16 ``x`` is mapped in
+    float32 and rounded once, as torch's kernels accumulate them in float."""
+    dtype = x.dtype
+    if reduced_float(dtype):
+        return apply_mats_array(xp, x.astype(np.float32), mats).astype(dtype)
     lead = x.ndim - len(mats)
     for i, m in enumerate(mats):
         if m is None:
@@ -56,7 +60,9 @@ def apply_mats_array(xp, x, mats: tuple):
 
 def apply_mats(t: Tensor, mats: tuple, transpose: bool = False) -> Tensor:
     """``apply_mats_array`` in ember ops (differentiable again); ``transpose`` applies the
-    matrices' transposes (the backward of the map)."""
+    matrices' transposes (the backward of the map). Half types as in ``apply_mats_array``."""
+    if reduced_float(t._data.dtype):
+        return apply_mats(t.float(), mats, transpose).to(t.dtype)
     lead = t.dim() - len(mats)
     for i, m in enumerate(mats):
         if m is None:
