@@ -415,3 +415,16 @@ def test_separable_maps_keep_half_types(fn, dtype):
     # float32). torch's backward adds overlapping windows' shares in the half type, one
     # rounding per window, where ember rounds once: the gradients agree to a few half ulps.
     check_op(fn, [(2, 3, 9, 10)], dtype=dtype, grad_atol=1e-3)
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+@pytest.mark.parametrize("norm_type", [float("inf"), -float("inf")])
+@pytest.mark.parametrize("fn,shape", [
+    (lambda lib, x, p, c: lib.nn.functional.lp_pool1d(x, p, 3, 2, ceil_mode=c), (2, 3, 8)),
+    (lambda lib, x, p, c: lib.nn.functional.lp_pool2d(x, p, (2, 3), ceil_mode=c), (2, 3, 7, 8)),
+    (lambda lib, x, p, c: lib.nn.functional.lp_pool3d(x, p, 2, 1, ceil_mode=c), (1, 2, 3, 4, 3)),
+    (lambda lib, x, p, c: lib.nn.LPPool2d(p, 2, ceil_mode=c)(x), (2, 3, 5, 5)),
+])
+def test_lp_pool_infinite_norm_is_a_max_of_magnitudes(fn, shape, norm_type, ceil_mode):
+    # torch takes the limit: each window's largest |x| (the smallest for -inf), by max pooling
+    check_op(lambda lib, x: fn(lib, x, norm_type, ceil_mode), [shape])

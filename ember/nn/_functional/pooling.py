@@ -5,6 +5,8 @@ torch does (its result's node is ``SqueezeBackward1``).
 """
 from __future__ import annotations
 
+import math
+
 from ember._ops import nn_pool
 from ember._ops.registry import run
 from ember._tensor import Tensor
@@ -204,6 +206,12 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 
 def _lp_pool(nd: int, input: Tensor, norm_type: float, kernel_size, stride, ceil_mode):
     kernel = _tuple(kernel_size, nd, f"lp_pool{nd}d", "kernel_size")
+    if isinstance(norm_type, (int, float)) and math.isinf(norm_type):
+        # the limits, as torch: each window's largest |x| (smallest for -inf)
+        maximum = (max_pool1d, max_pool2d, max_pool3d)[nd - 1]
+        if norm_type > 0:
+            return maximum(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        return -maximum(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
     pool = (avg_pool1d, avg_pool2d, avg_pool3d)[nd - 1]
     out = pool(input.pow(norm_type), kernel if nd > 1 else kernel[0], stride, 0, ceil_mode)
     count = 1
