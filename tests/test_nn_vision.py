@@ -152,6 +152,49 @@ ERRORS = [
 ]
 
 
+def _unfold(lib, shape, kernel_size, dtype="float32", **kwargs):
+    return lib.nn.functional.unfold(lib.ones(shape, dtype=getattr(lib, dtype)), kernel_size,
+                                    **kwargs)
+
+
+def _fold(lib, shape, output_size, kernel_size, dtype="float32", **kwargs):
+    return lib.nn.functional.fold(lib.ones(shape, dtype=getattr(lib, dtype)), output_size,
+                                  kernel_size, **kwargs)
+
+
+# im2col's and col2im's checks, each named by the first that fails, in torch's order
+ERRORS += [
+    lambda lib: _unfold(lib, (2, 3, 4, 5), 0, dilation=0, padding=-1, stride=0),
+    lambda lib: _unfold(lib, (2, 3, 4, 5), 2, dilation=0, padding=-1, stride=0),
+    lambda lib: _unfold(lib, (2, 3, 4, 5), 2, padding=-1, stride=0),
+    lambda lib: _unfold(lib, (2, 3, 4, 5, 6), 2, stride=0),
+    lambda lib: _unfold(lib, (2, 3, 4, 5, 6), 2),
+    lambda lib: _unfold(lib, (3, 4), 2),
+    lambda lib: _unfold(lib, (5,), 2),
+    lambda lib: _unfold(lib, (), 2),
+    lambda lib: _unfold(lib, (2, 0, 4, 5), 2),
+    lambda lib: _unfold(lib, (0, 4, 5), 2),
+    lambda lib: _unfold(lib, (3, 4, 5), 7, dtype="int64"),
+    lambda lib: _unfold(lib, (3, 4, 5), 2, dtype="int32"),
+    lambda lib: _unfold(lib, (3, 4, 5), (2,)),
+    lambda lib: _unfold(lib, (3, 4, 5), (2, 3, 4), stride=(1, 2, 3)),
+    lambda lib: _unfold(lib, (3, 4, 5), 2, dilation=(1, 2, 3)),
+    lambda lib: _fold(lib, (2, 8, 12), (4, 5), 0, dilation=0, padding=-1, stride=0),
+    lambda lib: _fold(lib, (2, 8, 12), (4, 5), 2, dilation=0, padding=-1, stride=0),
+    lambda lib: _fold(lib, (2, 8, 12), (4, 5), 2, dilation=0, padding=-1),
+    lambda lib: _fold(lib, (2, 8, 12), (4, 5), 2, padding=-1),
+    lambda lib: _fold(lib, (2, 8, 0), (1, 1), 2),
+    lambda lib: _fold(lib, (0, 12), (4, 5), 2),
+    lambda lib: _fold(lib, (), (4, 5), 2),
+    lambda lib: _fold(lib, (2, 3, 4, 5, 6), (4, 5), 2),
+    lambda lib: _fold(lib, (2, 7, 12), (4, 5), 2, stride=0),
+    lambda lib: _fold(lib, (2, 8, 11), (4, 5), 2, dtype="int64"),
+    lambda lib: _fold(lib, (2, 8, 12), (4, 5), 2, dtype="uint8"),
+    lambda lib: _fold(lib, (2, 8, 12), (4, 5, 1), (2, 2, 3)),
+    lambda lib: _fold(lib, (2, 8, 12), (4, 5), 2, dilation=(1, 1, 1)),
+]
+
+
 @pytest.mark.parametrize("fn", ERRORS)
 def test_vision_errors(fn):
     with warnings.catch_warnings():

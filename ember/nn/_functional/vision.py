@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from ember._dtype import bool_, scalar_type_name
+from ember._dtype import INT, bool_, scalar_type_name
 from ember._ops import batching, nn_pool, nn_vision
 from ember._ops.nn_conv import CONSTANT_PAD
 from ember._ops.registry import run
@@ -117,24 +117,60 @@ def _circular(input: Tensor, pads: tuple) -> Tensor:
 
 
 def _pair(value, name: str) -> tuple:
+    """torch's ``_pair`` then im2col's length check: an int is used for both dims, a
+    sequence must hold two."""
     if isinstance(value, int):
         return (value, value)
     value = tuple(int(v) for v in value)
-    if len(value) == 1:
-        return value * 2
+    if len(value) != 2:
+        raise RuntimeError(f"It is expected {name} equals to 2, but got size {len(value)}")
     return value
+
+
+_WINDOW_CHECKS = {
+    "kernel": lambda v: v[0] > 0 and v[1] > 0,
+    "dilation": lambda v: v[0] > 0 and v[1] > 0,
+    "padding": lambda v: v[0] >= 0 and v[1] >= 0,
+    "stride": lambda v: v[0] > 0 and v[1] > 0,
+}
+_WINDOW_ERRORS = {
+    "kernel": "kernel size should be greater than zero, but got kernel_height: {} "
+              "kernel_width: {}",
+    "dilation": "dilation should be greater than zero, but got dilation_height: {} "
+                "dilation_width: {}",
+    "padding": "padding should be non-negative, but got pad_height: {} pad_width: {}",
+    "stride": "stride should be greater than zero, but got stride_height: {} stride_width: {}",
+}
+
+
+def _check_window(**params) -> None:
+    """im2col's and col2im's checks of the window's numbers, in the order given."""
+    for name, value in params.items():
+        if not _WINDOW_CHECKS[name](value):
+            raise RuntimeError(_WINDOW_ERRORS[name].format(*value))
+
+
+def _check_unfold_dtype(input: Tensor, frame: str) -> None:
+    if input.dtype.category == INT:
+        raise NotImplementedError(
+            f'"{frame}" not implemented for \'{scalar_type_name(input.dtype)}\'')
 
 
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Mirrors ``torch.nn.functional.unfold`` (im2col): (N, C, H, W) or (C, H, W) to
     (N, C * kH * kW, L) columns, one per sliding block."""
-    if input.dim() not in (3, 4):
-        raise NotImplementedError(
-            f"Input Error: Only 3D or 4D input Tensors are supported (got {input.dim()}D)")
     kernel = _pair(kernel_size, "kernel_size")
     dilation = _pair(dilation, "dilation")
     padding = _pair(padding, "padding")
     stride = _pair(stride, "stride")
+    _check_window(kernel=kernel, dilation=dilation, padding=padding, stride=stride)
+    shape = tuple(input.shape)
+    if not shape:  # torch reads sizes 1 and 2 before it looks at the rank
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+    valid = input.size(1) != 0 and input.size(2) != 0
+    if not (len(shape) == 3 and shape[0] and valid or len(shape) == 4 and valid and shape[3]):
+        raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor with possibly 0 batch size "
+                           f"and other non-zero dimensions for input, but got: {list(shape)}")
     h, w = input.shape[-2:]
     blocks = tuple((s + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1
                    for i, s in enumerate((h, w)))
@@ -144,21 +180,25 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
             f"{kernel[1]}), dilation=({dilation[0]}, {dilation[1]}), padding=({padding[0]}, "
             f"{padding[1]}), calculated shape of the array of sliding blocks as "
             f"({blocks[0]}, {blocks[1]}), but its components must be at least one.")
+    _check_unfold_dtype(input, "im2col_out_cpu")
     return run(nn_vision.IM2COL, input, kernel, dilation, padding, stride)
 
 
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Mirrors ``torch.nn.functional.fold`` (col2im): sums (N, C * kH * kW, L) columns into
     their blocks of an (N, C, *output_size) tensor."""
-    if input.dim() not in (2, 3):
-        raise NotImplementedError(
-            f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
-            f"(got {input.dim()}D)")
     output_size = _pair(output_size, "output_size")
     kernel = _pair(kernel_size, "kernel_size")
     dilation = _pair(dilation, "dilation")
     padding = _pair(padding, "padding")
     stride = _pair(stride, "stride")
+    _check_window(kernel=kernel, stride=stride, dilation=dilation, padding=padding)
+    shape = tuple(input.shape)
+    if not (len(shape) == 2 and shape[0] and shape[1] or len(shape) == 3 and shape[1]
+            and shape[2]):
+        raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor for input with possibly 0 "
+                           f"batch size and non-zero dimensions for input, but got: "
+                           f"{list(shape)}")
     ck, length = input.shape[-2:]
     k = kernel[0] * kernel[1]
     if ck % k:
@@ -175,6 +215,7 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
             f"{padding[1]}), stride=({stride[0]}, {stride[1]}), expected size of input's "
             f"dimension 2 to match the calculated number of sliding blocks {blocks[0]} * "
             f"{blocks[1]} = {blocks[0] * blocks[1]}, but got input.size(2)={length}.")
+    _check_unfold_dtype(input, "col2im_out_cpu")
     return run(nn_vision.COL2IM, input, output_size, kernel, dilation, padding, stride)
 
 
