@@ -428,3 +428,50 @@ def test_separable_maps_keep_half_types(fn, dtype):
 def test_lp_pool_infinite_norm_is_a_max_of_magnitudes(fn, shape, norm_type, ceil_mode):
     # torch takes the limit: each window's largest |x| (the smallest for -inf), by max pooling
     check_op(lambda lib, x: fn(lib, x, norm_type, ceil_mode), [shape])
+
+
+@pytest.mark.parametrize("count_include_pad", [False, True])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+@pytest.mark.parametrize("fn", [
+    lambda lib, x, c, i: lib.nn.functional.avg_pool1d(x[0], 3, 2, 1, c, i),
+    lambda lib, x, c, i: lib.nn.functional.avg_pool2d(x, 3, 2, 1, c, i),
+    lambda lib, x, c, i: lib.nn.functional.avg_pool2d(x, (2, 3), 1, (1, 0), c, i,
+                                                      divisor_override=5),
+    lambda lib, x, c, i: lib.nn.functional.avg_pool3d(x[None], 2, (1, 2, 1), 1, c, i),
+    lambda lib, x, c, i: lib.nn.functional.avg_pool2d(
+        x.to(memory_format=lib.channels_last), 3, 2, 1, c, i),
+])
+def test_int64_average_pooling_truncates_as_torch(fn, ceil_mode, count_include_pad):
+    # torch averages int64 windows as sum / divisor truncated toward zero (the window
+    # matrices' fractions were cast to integers: zeros)
+    data = np.random.default_rng(1).integers(-1000, 1000, size=(2, 3, 7, 8))
+    out = [fn(lib, lib.tensor(data), ceil_mode, count_include_pad) for lib in (torch, ember)]
+    assert_same(out[1], out[0])
+    assert out[1].stride() == out[0].stride()
+
+
+_AVERAGES = [
+    lambda lib, x: lib.nn.functional.avg_pool1d(x[0, 0], 2),
+    lambda lib, x: lib.nn.functional.avg_pool2d(x[0], 2),
+    lambda lib, x: lib.nn.functional.avg_pool3d(x, 2),
+]
+_ADAPTIVE = [
+    lambda lib, x: lib.nn.functional.adaptive_avg_pool1d(x[0, 0], 2),
+    lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x[0], 2),
+    lambda lib, x: lib.nn.functional.adaptive_avg_pool3d(x, 2),
+    lambda lib, x: lib.nn.functional.adaptive_max_pool1d(x[0, 0], 2),
+    lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x[0], 2),
+    lambda lib, x: lib.nn.functional.adaptive_max_pool3d(x, 2),
+]
+_REFUSED = ["int32", "uint8", "bool", "complex64"]
+
+
+@pytest.mark.parametrize("fn,dtype", [(fn, d) for fn in _AVERAGES for d in _REFUSED]
+                         + [(fn, d) for fn in _ADAPTIVE for d in _REFUSED + ["int64"]]
+                         + [(_AVERAGES[2], "float16"), (_AVERAGES[2], "bfloat16")])
+def test_pooling_refuses_dtypes_as_torch(fn, dtype):
+    # the average pools take int64 (above) and refuse other integer, bool and complex
+    # inputs (avg_pool3d the half types too); the adaptive ones refuse every non-floating
+    # dtype (ember averaged integers with weights cast to zero)
+    data = np.arange(2 * 2 * 4 * 4 * 4).reshape(2, 2, 4, 4, 4) % 7
+    check_raises_like(lambda lib: fn(lib, lib.tensor(data).to(getattr(lib, dtype))))

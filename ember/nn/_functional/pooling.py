@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import math
 
+from ember import _dtype
+from ember._backend import np
 from ember._ops import nn_pool
+from ember._ops.nn_conv import channels_last_format, in_format
 from ember._ops.registry import run
-from ember._tensor import Tensor
+from ember._tensor import Tensor, make
 
 __all__ = [
     "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
@@ -68,6 +71,33 @@ def _check_pool_input(input: Tensor, nd: int) -> None:
     if input.dim() not in (nd + 1, nd + 2) or any(s == 0 for s in input.shape[-nd - 1:]):
         raise RuntimeError(f"non-empty {nd + 1}D or {nd + 2}D (batch mode) tensor expected for "
                            "input")
+
+
+def _check_pool_dtype(input: Tensor, frame: str, halves: bool = True,
+                      long: bool = False) -> None:
+    """torch's pooling kernels dispatch on the dtype: the floating types (float16 and
+    bfloat16 only where ``halves``), and int64 for the average pools that take it."""
+    dtype = input.dtype
+    if dtype.category == _dtype.FLOAT and (halves or dtype.itemsize > 2) or (
+            long and dtype is _dtype.int64):
+        return
+    raise NotImplementedError(
+        f'"{frame}" not implemented for \'{_dtype.scalar_type_name(dtype)}\'')
+
+
+def _avg_pool_long(input: Tensor, mats: tuple) -> Tensor:
+    """torch's average pooling of int64: each window's sum divided by the window's divisor,
+    truncated toward zero. A window matrix's row holds one weight, 1 / (that dim's share of
+    the divisor), where the window reads (NOTE [Separable pooling])."""
+    data = input._data
+    sums = nn_pool.apply_mats_array(np, data, tuple((m != 0).astype(np.int64) for m in mats))
+    weight = np.ones(())
+    for m in mats:
+        weight = np.multiply.outer(weight, m.max(1))
+    divisor = np.rint(1.0 / weight).astype(np.int64)
+    quotient = np.abs(sums) // divisor
+    return make(in_format(np.where(sums < 0, -quotient, quotient),
+                          channels_last_format(data)))
 
 
 def _check_out_size(input: Tensor, out: tuple) -> None:
@@ -176,6 +206,10 @@ def _avg_pool(nd: int, input: Tensor, kernel_size, stride, padding, ceil_mode,
     _check_out_size(input, tuple(m.shape[0] for m in mats))
     if divisor_override is not None:
         mats = (mats[0] / divisor_override,) + mats[1:]
+    _check_pool_dtype(input, "avg_pool2d" if nd == 2 else "avg_pool3d_out_frame",
+                      halves=nd == 2, long=True)
+    if input.dtype is _dtype.int64:
+        return _avg_pool_long(input, mats)
     return run(nn_pool.SEPARABLE[f"AvgPool{nd}DBackward0"], input, mats)
 
 
@@ -262,6 +296,7 @@ def _adaptive_avg(nd: int, input: Tensor, output_size) -> Tensor:
     out = _output_size(output_size, input, nd, fname)
     if all(o == 1 for o in out):  # torch takes the mean (its node is MeanBackward1)
         return input.mean(tuple(range(-nd, 0)), keepdim=True)
+    _check_pool_dtype(input, "adaptive_avg_pool2d" if nd == 2 else "adaptive_avg_pool3d_cpu")
     mats = tuple(nn_pool.adaptive_avg_matrix(input.shape[-nd + i], out[i]) for i in range(nd))
     return run(nn_pool.SEPARABLE[f"AdaptiveAvgPool{nd}DBackward0"], input, mats)
 
@@ -290,6 +325,7 @@ def _adaptive_max(nd: int, input: Tensor, output_size, return_indices: bool):
     fname = f"adaptive_max_pool{nd}d"
     _check_adaptive_input(input, nd, fname, ":")
     out = _output_size(output_size, input, nd, fname)
+    _check_pool_dtype(input, "adaptive_max_pool2d" if nd == 2 else "adaptive_max_pool3d_cpu")
     index = tuple(nn_pool.adaptive_index(input.shape[-nd + i], out[i]) for i in range(nd))
     values, indices = run(nn_pool.ADAPTIVE_MAX[nd], input, index)
     return (values, indices) if return_indices else values
