@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -370,3 +371,24 @@ def test_interpolate_same_size_dim_with_scale_factor():
         for align in (False, True):
             check_op(_f("interpolate", scale_factor=scale, mode=mode, align_corners=align),
                      [shape])
+
+
+_RESAMPLES = [
+    ("nearest", 4, {}), ("nearest", 3, {}), ("nearest", 5, {}), ("nearest-exact", 4, {}),
+    ("nearest-exact", 3, {}), ("linear", 3, {}), ("trilinear", 5, {}), ("bilinear", 4, {}),
+    ("bicubic", 4, {}), ("bilinear", 4, {"antialias": True}),
+    ("bicubic", 4, {"antialias": True}),
+]
+_REFUSED = [row + (d,) for row in _RESAMPLES for d in ("int64", "int32", "bool", "complex64")]
+_REFUSED += [row + (d,) for row in _RESAMPLES[5:7] for d in ("uint8",)]
+_REFUSED += [row + (d,) for row in _RESAMPLES[9:] for d in ("float16", "bfloat16")]
+
+
+@pytest.mark.parametrize("mode,ndim,kwargs,dtype", _REFUSED)
+def test_interpolate_refuses_dtypes_as_torch(mode, ndim, kwargs, dtype):
+    # torch resamples floating types (no half types with antialias) and uint8 images in the
+    # nearest, bilinear and bicubic modes; the rest raise its dispatch's NotImplementedError
+    # (ember resampled integers with weights cast to the integer type)
+    data = np.arange(4 * 3 ** (ndim - 2)).reshape((2, 2, 3, 3, 3)[:ndim]) % 5
+    check_raises_like(lambda lib: lib.nn.functional.interpolate(
+        lib.tensor(data).to(getattr(lib, dtype)), scale_factor=2, mode=mode, **kwargs))

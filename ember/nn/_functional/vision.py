@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import warnings
 
-from ember._dtype import INT, bool_, scalar_type_name
+from ember._dtype import FLOAT, INT, bool_, scalar_type_name
+from ember._dtype import uint8 as uint8_dtype
 from ember._ops import batching, nn_pool, nn_vision
 from ember._ops.nn_conv import CONSTANT_PAD
 from ember._ops.registry import run
@@ -353,6 +354,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                 raise RuntimeError(f"Input and output sizes should be greater than 0, but got "
                                    f"input ({', '.join(map(str, spatial))}) and output "
                                    f"({', '.join(map(str, out))})")
+        _check_interp_dtype(input, "upsample_nearest2d_channels_last" if nd == 2 else
+                            "compute_indices_weights_nearest", uint8=True)
         index = tuple(batching.shared(nn_vision.nearest_index(out[i], spatial[i], inv[i], exact))
                       for i in range(nd))
         name = "NearestExact" if exact else "Nearest"
@@ -373,6 +376,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         # any scale factor), here and in the linear modes below
         mats = tuple(None if out[i] == spatial[i] else nn_vision.antialias_matrix(
             out[i], spatial[i], inv[i], align_corners, mode) for i in range(nd))
+        _check_interp_dtype(input, "compute_index_ranges_weights", uint8=True, halves=False)
         node = f"Upsample{mode.capitalize()}2DAaBackward0"
         return run(nn_pool.SEPARABLE[node], input, mats)
     if mode == "bicubic":
@@ -389,7 +393,26 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     node = {"linear": "UpsampleLinear1DBackward0", "bilinear": "UpsampleBilinear2DBackward0",
             "bicubic": "UpsampleBicubic2DBackward0",
             "trilinear": "UpsampleTrilinear3DBackward0"}[mode]
+    _check_interp_dtype(input, _INTERP_FRAMES[mode], uint8=mode in ("bilinear", "bicubic"))
     return run(nn_pool.SEPARABLE[node], input, mats)
+
+
+_INTERP_FRAMES = {"linear": "compute_indices_weights_linear",
+                  "trilinear": "compute_indices_weights_linear",
+                  "bilinear": "upsample_bilinear2d_channels_last",
+                  "bicubic": "compute_indices_weights_cubic"}
+
+
+def _check_interp_dtype(input: Tensor, frame: str, uint8: bool = False,
+                        halves: bool = True) -> None:
+    """torch's resampling kernels take the floating types (the half ones where ``halves``)
+    and, where ``uint8``, uint8 images; other dtypes raise as torch's dispatch does."""
+    dtype = input.dtype
+    if dtype.category == FLOAT and (halves or dtype.itemsize > 2) or (
+            uint8 and dtype is uint8_dtype):
+        return
+    raise NotImplementedError(
+        f'"{frame}" not implemented for \'{scalar_type_name(dtype)}\'')
 
 
 def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
