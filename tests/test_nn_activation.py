@@ -157,6 +157,15 @@ def test_glu_and_prelu_channels():
     check_gradcheck(lambda lib, x, w: _f(lib).prelu(x, w), [(2, 3, 2), (3,)])
 
 
+@pytest.mark.parametrize("weight_shape", [(1,), ()])
+def test_prelu_of_a_zero_dim_input(weight_shape):
+    # torch scales a 0-d input by a single weight (and keeps it 0-d); more weights refuse it
+    check_op(lambda lib, x, w: _f(lib).prelu(x, w), [(), weight_shape])
+    check_op(lambda lib, x, w: _f(lib).prelu(x, w), [(), weight_shape], dtype="float64",
+             low=-2.0, high=-0.5)
+    check_gradcheck(lambda lib, x, w: _f(lib).prelu(x, w), [(), weight_shape])
+
+
 INPLACE = [
     ("relu", lambda F, x: F.relu(x, inplace=True)),
     ("relu_", lambda F, x: F.relu_(x)),

@@ -125,7 +125,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
         raise _unsupported("prelu_cpu", input._data.dtype)
     ndim = input._data.ndim
-    if ndim == 0:
+    if ndim == 0 and weight._data.size != 1:  # one weight may scale a 0-d input
         raise RuntimeError("Not allow zero-dim input tensor.")
     if weight._data.ndim > 1:
         raise RuntimeError("prelu: Expected `weight` to be a scalar or 1D tensor, but got: "
@@ -139,6 +139,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         shape = [1] * ndim
         shape[1] = count
         weight = weight.reshape(shape)
+    elif ndim == 0:
+        weight = weight.reshape(())  # the result keeps the 0-d input's shape
     return run(_act.PRELU, input, weight)
 
 
