@@ -150,6 +150,8 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
     multiplied by a slope drawn uniformly from ``[lower, upper]`` (from ember's generator, in
     torch's order: the same seed gives torch's slopes); otherwise leaky_relu with slope
     ``(lower + upper) / 2``."""
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     noise = _act.rrelu_noise(input, lower, upper) if training else None
     return _apply(_act.RRELU, _act.RRELU_, input, inplace, noise, lower, upper, training)
 
