@@ -475,3 +475,26 @@ def test_pooling_refuses_dtypes_as_torch(fn, dtype):
     # dtype (ember averaged integers with weights cast to zero)
     data = np.arange(2 * 2 * 4 * 4 * 4).reshape(2, 2, 4, 4, 4) % 7
     check_raises_like(lambda lib: fn(lib, lib.tensor(data).to(getattr(lib, dtype))))
+
+
+_MAX_POOLS = [
+    lambda lib, x: lib.nn.functional.max_pool1d(x[0, 0], 2),
+    lambda lib, x: lib.nn.functional.max_pool1d(x[0, 0], 2, return_indices=True),
+    lambda lib, x: lib.nn.functional.max_pool2d(x[0], 2),
+    lambda lib, x: lib.nn.functional.max_pool3d(x, 2, return_indices=True),
+]
+_UNPOOLS = [
+    lambda lib, x: lib.nn.functional.max_unpool1d(x[0, 0], lib.zeros(4, 4, 4).long(), 2),
+    lambda lib, x: lib.nn.functional.max_unpool2d(x[0], lib.zeros(2, 4, 4, 4).long(), 2),
+    lambda lib, x: lib.nn.functional.max_unpool3d(x, lib.zeros(2, 2, 4, 4, 4).long(), 2),
+]
+
+
+@pytest.mark.parametrize("fn,dtype", [(fn, d) for fn in _MAX_POOLS for d in ("bool", "complex64")]
+                         + [(_MAX_POOLS[0], d) for d in ("int64", "uint8")]
+                         + [(fn, d) for fn in _UNPOOLS for d in ("int32", "bool", "complex64")])
+def test_max_pooling_refuses_dtypes_as_torch(fn, dtype):
+    # max pooling takes real numbers (max_pool1d's own kernel, without indices, floats
+    # only); unpooling floats only. ember raised NumPy's ValueError or computed.
+    data = np.arange(2 * 2 * 4 * 4 * 4).reshape(2, 2, 4, 4, 4) % 7
+    check_raises_like(lambda lib: fn(lib, lib.tensor(data).to(getattr(lib, dtype))))

@@ -117,6 +117,9 @@ def _max_pool(nd: int, input: Tensor, kernel_size, stride, padding, dilation, ce
     out = tuple(nn_pool.pool_out_size(input.shape[-nd + i], kernel[i], stride[i], padding[i],
                                       dilation[i], bool(ceil_mode)) for i in range(nd))
     _check_out_size(input, out)
+    if input.dtype.category in (_dtype.BOOL, _dtype.COMPLEX):  # torch's kernels: real numbers
+        raise NotImplementedError(f'"{fname}" not implemented for '
+                                  f"'{_dtype.scalar_type_name(input.dtype)}'")
     values, indices = run(nn_pool.MAX_POOL[nd], input, kernel, stride, padding, dilation,
                           bool(ceil_mode))
     return (values, indices) if return_indices else values
@@ -162,6 +165,8 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                                 _widen(padding, 0)[1], _widen(dilation, 1)[1], bool(ceil_mode))
     if out <= 0 and (stride is None or stride[1] > 0):
         raise RuntimeError(f"max_pool1d() Invalid computed output size: {out}")
+    if not return_indices and not input.requires_grad:  # torch's own 1-d kernel: floats
+        _check_pool_dtype(input, "max_pool1d_impl")
     return _one_d(_max_pool, input, 2, kernel, stride, _widen(padding, 0), _widen(dilation, 1),
                   ceil_mode, return_indices, "max_pool2d")
 
@@ -390,6 +395,7 @@ def _unpool(nd: int, input: Tensor, indices: Tensor, kernel_size, stride, paddin
             if not lo < out[i] < hi:
                 raise ValueError(f'invalid output_size "{list(out)}" (dim {i} must be between '
                                  f"{lo} and {hi})")
+    _check_pool_dtype(input, f"max_unpool{nd}d")
     size = 1
     for o in out:
         size *= o
