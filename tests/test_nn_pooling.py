@@ -498,3 +498,39 @@ def test_max_pooling_refuses_dtypes_as_torch(fn, dtype):
     # only); unpooling floats only. ember raised NumPy's ValueError or computed.
     data = np.arange(2 * 2 * 4 * 4 * 4).reshape(2, 2, 4, 4, 4) % 7
     check_raises_like(lambda lib: fn(lib, lib.tensor(data).to(getattr(lib, dtype))))
+
+
+def _unpool_call(nd, shape, index_shape=None, index_dtype="int64", **kwargs):
+    def call(lib):
+        fn = getattr(lib.nn.functional, f"max_unpool{nd}d")
+        indices = lib.zeros(index_shape or shape).to(getattr(lib, index_dtype))
+        return fn(lib.ones(shape), indices, 2, **kwargs)
+    return call
+
+
+@pytest.mark.parametrize("call", [
+    _unpool_call(1, (2, 2, 4, 4)), _unpool_call(1, (4,)), _unpool_call(2, (2, 2, 2, 4, 4)),
+    _unpool_call(2, (4, 4)), _unpool_call(3, (1, 2, 2, 2, 4, 4)), _unpool_call(3, (2, 4, 4)),
+    _unpool_call(1, (2, 4), (2, 3)), _unpool_call(2, (2, 4, 4), (2, 4, 3)),
+    _unpool_call(3, (2, 2, 4, 4), (2, 2, 4, 3)),
+    _unpool_call(2, (2, 4, 4), index_dtype="int32"),
+    _unpool_call(3, (2, 2, 4, 4), index_dtype="float32"),
+    _unpool_call(2, (2, 2, 2, 4, 4), index_dtype="int32"),
+    _unpool_call(1, (2, 0)), _unpool_call(2, (2, 0, 4)), _unpool_call(3, (2, 2, 0, 4)),
+    _unpool_call(3, (2, 2, 4, 4), stride=0),
+    lambda lib: lib.nn.functional.max_unpool2d(lib.ones(2, 4, 4), lib.full((2, 4, 4), 100), 2),
+])
+def test_max_unpool_checks_as_torch(call):
+    # ember took inputs of any rank (a 4-d input to max_unpool1d gave a 2-d result) and
+    # indices of other shapes and dtypes
+    check_raises_like(call)
+
+
+@pytest.mark.parametrize("nd,shape", [(1, (0, 2, 3)), (2, (0, 2, 2, 3)), (3, (0, 1, 2, 2, 2)),
+                                      (2, (2, 3, 2))])
+def test_max_unpool_empty_batch_and_unbatched(nd, shape):
+    def fn(lib, x):
+        pool = getattr(lib.nn.functional, f"max_pool{nd}d")
+        values, indices = pool(x, 2, return_indices=True)
+        return getattr(lib.nn.functional, f"max_unpool{nd}d")(values, indices, 2)
+    check_op(fn, [shape[:-nd] + tuple(2 * s for s in shape[-nd:])])

@@ -512,17 +512,21 @@ ADAPTIVE_MAX = {2: _indexed_op("AdaptiveMaxPool2DBackward0", _adaptive_max_in_fo
 
 
 def _unpool_forward(xp, self, indices, out_spatial):
-    n, c = self.shape[:2]
-    size = math.prod(out_spatial)
-    out = xp.zeros((n, c, size), self.dtype)
-    xp.put_along_axis(out, indices.reshape(n, c, -1), self.reshape(n, c, -1), 2)
-    return out.reshape((n, c) + tuple(out_spatial))
+    # (N, C, *in) or unbatched (C, *in): each plane's values put at their flat indices
+    lead = self.shape[:self.ndim - len(out_spatial)]
+    planes, size = math.prod(lead), math.prod(out_spatial)
+    out = xp.zeros((planes, size), self.dtype)
+    xp.put_along_axis(out, indices.reshape(planes, -1 if planes else 0),
+                      self.reshape(planes, -1 if planes else 0), 1)
+    return out.reshape(lead + tuple(out_spatial))
 
 
 def _unpool_backward(grad, self, indices, out_spatial):
-    n, c = self.shape[:2]
-    idx = make(indices.reshape(n, c, -1))
-    return grad.reshape(n, c, -1).gather(2, idx).reshape(tuple(self.shape))
+    lead = tuple(self.shape[:self.dim() - len(out_spatial)])
+    planes = math.prod(lead)
+    idx = make(indices.reshape(planes, -1 if planes else 0))
+    return grad.reshape(planes, math.prod(out_spatial)).gather(1, idx).reshape(
+        tuple(self.shape))
 
 
 MAX_UNPOOL = {nd: defop(f"max_unpool{nd}d", node=f"MaxUnpool{nd}DBackward0", kind=KEEP,

@@ -371,7 +371,7 @@ def adaptive_max_pool3d_with_indices(input: Tensor, output_size, return_indices=
 
 
 def _unpool(nd: int, input: Tensor, indices: Tensor, kernel_size, stride, padding,
-            output_size) -> Tensor:
+            output_size, check: bool = True) -> Tensor:
     kernel = _tuple(kernel_size, nd, f"max_unpool{nd}d", "kernel_size")
     stride = kernel if stride is None else _tuple(stride, nd, f"max_unpool{nd}d", "stride")
     padding = _tuple(padding, nd, f"max_unpool{nd}d", "padding")
@@ -395,6 +395,8 @@ def _unpool(nd: int, input: Tensor, indices: Tensor, kernel_size, stride, paddin
             if not lo < out[i] < hi:
                 raise ValueError(f'invalid output_size "{list(out)}" (dim {i} must be between '
                                  f"{lo} and {hi})")
+    if check:
+        _check_unpool(nd, input, indices, stride)
     _check_pool_dtype(input, f"max_unpool{nd}d")
     size = 1
     for o in out:
@@ -403,12 +405,33 @@ def _unpool(nd: int, input: Tensor, indices: Tensor, kernel_size, stride, paddin
     if idx.size and (idx.min() < 0 or idx.max() >= size):
         bad = int(idx.max()) if idx.max() >= size else int(idx.min())
         raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
-                           f"{'x'.join(map(str, out))}")
-    batched = input.dim() == nd + 2
-    if not batched:
-        input, idx = input.unsqueeze(0), idx[None]
-    result = run(nn_pool.MAX_UNPOOL[nd], input, idx, out)
-    return result if batched else result.squeeze(0)
+                           f"{'x'.join(map(str, out))})")
+    return run(nn_pool.MAX_UNPOOL[nd], input, idx, out)
+
+
+def _check_unpool(nd: int, input: Tensor, indices: Tensor, stride) -> None:
+    """torch's max_unpooling shape checks (max_unpool1d's on its inputs with a trailing unit
+    dim, as torch runs the 2-d kernel on them)."""
+    name = f"max_unpooling{nd}d"
+    if indices.dtype is not _dtype.int64:
+        raise RuntimeError("elements in indices should be type int64" + (
+            "" if nd == 3 else f" but got: {_dtype.scalar_type_name(indices.dtype)}"))
+    shape = tuple(input.shape)
+    if len(shape) not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Input to {name} should be a {nd + 1}d or {nd + 2}d Tensor, but "
+                           f"got a tensor with {len(shape)} dimensions.")
+    if tuple(indices.shape) != shape:
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
+                           f"({list(shape)}) but got indices tensor with shape: "
+                           f"{list(indices.shape)}")
+    for i in range(1, len(shape)):
+        if not shape[i]:
+            raise RuntimeError(f"{name}_forward_out_cpu(): Expected input to have non-zero "
+                               f"size for non-batch dimensions, but got {list(shape)} with "
+                               f"dimension {i} being empty.")
+    if nd == 3 and any(s <= 0 for s in stride):
+        raise RuntimeError(f"strides should be greater than zero, but got stride: "
+                           f"{list(stride)}")
 
 
 def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
@@ -417,8 +440,9 @@ def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
     off the maxima."""
     size = None if output_size is None else tuple(output_size)[:-1] + (1,) + tuple(
         output_size)[-1:]
+    _check_unpool(2, input.unsqueeze(-1), indices.unsqueeze(-1), None)
     return _unpool(2, input.unsqueeze(-2), indices.unsqueeze(-2), _widen(kernel_size, 1),
-                   _widen(stride, 1), _widen(padding, 0), size).squeeze(-2)
+                   _widen(stride, 1), _widen(padding, 0), size, check=False).squeeze(-2)
 
 
 def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
