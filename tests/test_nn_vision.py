@@ -392,3 +392,29 @@ def test_interpolate_refuses_dtypes_as_torch(mode, ndim, kwargs, dtype):
     data = np.arange(4 * 3 ** (ndim - 2)).reshape((2, 2, 3, 3, 3)[:ndim]) % 5
     check_raises_like(lambda lib: lib.nn.functional.interpolate(
         lib.tensor(data).to(getattr(lib, dtype)), scale_factor=2, mode=mode, **kwargs))
+
+
+_SIZES = [("nearest", (1, 1, 4)), ("nearest", (1, 1, 4, 5)), ("nearest", (1, 1, 3, 4, 5)),
+          ("nearest-exact", (1, 1, 4, 5)), ("linear", (1, 1, 4)), ("bilinear", (1, 1, 4, 5)),
+          ("bicubic", (1, 1, 4, 5)), ("trilinear", (1, 1, 3, 4, 5))]
+
+
+@pytest.mark.parametrize("mode,shape", _SIZES)
+@pytest.mark.parametrize("case", ["negative", "zero_scale", "empty_input", "recompute"])
+def test_interpolate_sizes_checked_as_torch(mode, shape, case):
+    # torch's kernels refuse an empty input or output with one message for every mode (the
+    # linear ones gave empty results or NumPy errors) and its Python refuses
+    # recompute_scale_factor with an explicit size
+    nd = len(shape) - 2
+
+    def call(lib):
+        interpolate = lib.nn.functional.interpolate
+        if case == "negative":
+            return interpolate(lib.ones(shape), size=(-1,) * nd, mode=mode)
+        if case == "zero_scale":
+            return interpolate(lib.ones(shape), scale_factor=0.1, mode=mode)
+        if case == "empty_input":
+            return interpolate(lib.ones(shape[:2] + (0,) + shape[3:]), size=(2,) * nd, mode=mode)
+        return interpolate(lib.ones(shape), size=(2,) * nd, mode=mode,
+                           recompute_scale_factor=True)
+    check_raises_like(call)

@@ -330,6 +330,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             scales = None
     else:
         raise ValueError("either size or scale_factor should be defined")
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
     if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.dim() == 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
                          "modes and requires a 4-D tensor as input")
@@ -347,13 +349,18 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if mode == "area":
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[nd - 1]
         return pool(input, out)
+    if mode == "lanczos" and nd == 2:
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
+    if min(spatial) <= 0 or min(out) <= 0:  # torch's resampling kernels' shared check
+        names = ("D", "H", "W")[3 - nd:]
+        sizes = [", ".join(f"{n}: {v}" for n, v in zip(names, dims)) for dims in (spatial, out)]
+        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
+                           f"({sizes[0]}){' and' if nd == 1 else ''} output ({sizes[1]})")
     if mode in ("nearest", "nearest-exact"):
         exact = mode == "nearest-exact"
-        for i in range(nd):
-            if out[i] <= 0:
-                raise RuntimeError(f"Input and output sizes should be greater than 0, but got "
-                                   f"input ({', '.join(map(str, spatial))}) and output "
-                                   f"({', '.join(map(str, out))})")
         _check_interp_dtype(input, "upsample_nearest2d_channels_last" if nd == 2 else
                             "compute_indices_weights_nearest", uint8=True)
         index = tuple(batching.shared(nn_vision.nearest_index(out[i], spatial[i], inv[i], exact))
@@ -361,17 +368,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         name = "NearestExact" if exact else "Nearest"
         return run(nn_vision.GATHERS[f"Upsample{name}{_NAMES[nd]}Backward0"], input, index,
                    tuple(input.shape))
-    if mode == "lanczos" and nd == 2:
-        if align_corners:
-            raise ValueError("Lanczos mode does not support align_corners=True")
-        if not antialias:
-            raise ValueError("Lanczos mode requires antialias=True")
     if antialias:
-        for i in range(nd):
-            if out[i] <= 0:
-                raise RuntimeError(
-                    f"Input and output sizes should be greater than 0, but got input (H: "
-                    f"{spatial[0]}, W: {spatial[1]}) output (H: {out[0]}, W: {out[1]})")
         # torch's separable kernels leave a dim whose size does not change as it is (for
         # any scale factor), here and in the linear modes below
         mats = tuple(None if out[i] == spatial[i] else nn_vision.antialias_matrix(
