@@ -534,3 +534,23 @@ def test_max_unpool_empty_batch_and_unbatched(nd, shape):
         values, indices = pool(x, 2, return_indices=True)
         return getattr(lib.nn.functional, f"max_unpool{nd}d")(values, indices, 2)
     check_op(fn, [shape[:-nd] + tuple(2 * s for s in shape[-nd:])])
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@pytest.mark.parametrize("case", ["negative", "empty", "empty_channels"])
+def test_adaptive_pool_sizes_checked_as_torch(nd, kind, case):
+    # a negative output size gave an empty result (average) or a NumPy error (max); an
+    # empty input dim gave values from nothing (average) or NumPy's argmax error (max)
+    shape = {"negative": (1, 2) + (3,) * nd, "empty": (1, 2, 0) + (3,) * (nd - 1),
+             "empty_channels": (1, 0) + (3,) * nd}[case]
+    size = (-1 if case == "negative" else 2,) * nd
+
+    def call(lib):
+        return getattr(lib.nn.functional, f"adaptive_{kind}_pool{nd}d")(lib.ones(shape), size)
+    try:
+        call(torch)
+    except RuntimeError:
+        check_raises_like(call)
+    else:  # torch's 2-d average pools an input without channels
+        assert_same(call(ember), call(torch))

@@ -295,10 +295,26 @@ def _check_adaptive_input(input: Tensor, nd: int, fname: str, colon: str = "") -
                            f"{colon} {list(input.shape)}")
 
 
+def _check_adaptive_sizes(input: Tensor, first: int, fname: str) -> None:
+    """torch's adaptive pools refuse an input with an empty dim from ``first`` on."""
+    shape = tuple(input.shape)
+    for i in range(first, len(shape)):
+        if not shape[i]:
+            raise RuntimeError(f"{fname}(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but input has sizes {list(shape)} with dimension "
+                               f"{i} being empty")
+
+
 def _adaptive_avg(nd: int, input: Tensor, output_size) -> Tensor:
     fname = f"adaptive_avg_pool{nd}d"
     _check_adaptive_input(input, nd, fname)
     out = _output_size(output_size, input, nd, fname)
+    # the 2-d pool checks its spatial dims, the 3-d one every dim after the first
+    _check_adaptive_sizes(input, input.dim() - 2 if nd == 2 else 1, fname)
+    if min(out) < 0:
+        sizes = ", ".join(map(str, out)) if nd == 2 else f"{out[0]}, {out[1]},{out[2]}"
+        raise RuntimeError(f"{fname}: elements of output_size must be greater than or equal "
+                           f"to 0 but received {{{sizes}}}")
     if all(o == 1 for o in out):  # torch takes the mean (its node is MeanBackward1)
         return input.mean(tuple(range(-nd, 0)), keepdim=True)
     _check_pool_dtype(input, "adaptive_avg_pool2d" if nd == 2 else "adaptive_avg_pool3d_cpu")
@@ -330,6 +346,11 @@ def _adaptive_max(nd: int, input: Tensor, output_size, return_indices: bool):
     fname = f"adaptive_max_pool{nd}d"
     _check_adaptive_input(input, nd, fname, ":")
     out = _output_size(output_size, input, nd, fname)
+    _check_adaptive_sizes(input, 1, fname)
+    if min(out) < 0:
+        shape = list(input.shape[:-nd]) + list(out)
+        raise RuntimeError(f"Trying to create tensor with negative dimension "
+                           f"{next(o for o in out if o < 0)}: {shape}")
     _check_pool_dtype(input, "adaptive_max_pool2d" if nd == 2 else "adaptive_max_pool3d_cpu")
     index = tuple(nn_pool.adaptive_index(input.shape[-nd + i], out[i]) for i in range(nd))
     values, indices = run(nn_pool.ADAPTIVE_MAX[nd], input, index)
@@ -342,6 +363,7 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False
     if input.dim() not in (2, 3):
         raise RuntimeError(f"adaptive_max_pool1d(): Expected 2D or 3D tensor, but got: "
                            f"{list(input.shape)}")
+    _check_adaptive_sizes(input, 1, "adaptive_max_pool1d")
     return _one_d(_adaptive_max, input, 2, (1, size), return_indices)
 
 
