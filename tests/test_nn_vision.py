@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ember
-from tests.helpers import check_gradcheck, check_op, check_raises_like, torch
+from tests.helpers import assert_same, check_gradcheck, check_op, check_raises_like, torch
 
 
 def _f(name, *args, **kwargs):
@@ -418,3 +418,20 @@ def test_interpolate_sizes_checked_as_torch(mode, shape, case):
         return interpolate(lib.ones(shape), size=(2,) * nd, mode=mode,
                            recompute_scale_factor=True)
     check_raises_like(call)
+
+
+@pytest.mark.parametrize("shape,pad", [((3,), (0, 0)), ((3,), ()), ((2, 3), (-1, 0)),
+                                       ((2, 3), (0, -1, 0, 0)), ((), ())])
+def test_constant_pad_that_adds_nothing_is_a_new_tensor(shape, pad):
+    # torch's result never shares the input's memory (ember gave the input's array, or a
+    # cropped view of it, so an in-place op on the result changed the input) and a 0-d
+    # input stays 0-d
+    out = {}
+    for lib in (torch, ember):
+        x = lib.ones(shape)
+        y = lib.nn.functional.pad(x, pad, value=3.0)
+        y.add_(1)
+        out[lib] = (x, y)
+    for e, t in zip(out[ember], out[torch]):
+        assert_same(e, t)
+    check_op(lambda lib, x: lib.nn.functional.pad(x, pad), [shape])

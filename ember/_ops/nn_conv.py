@@ -578,8 +578,12 @@ CONVOLUTION = defop(
 
 def _constant_pad_forward(xp, x, pads, value):
     # torch lays the result out in the input's format (NOTE [Channels-last outputs])
-    return in_format(xp.ascontiguousarray(pad_array(xp, x, pads, value)),
-                     channels_last_format(x))
+    out = pad_array(xp, x, pads, value)
+    if not any(b > 0 or a > 0 for b, a in pads):
+        # nothing added: pad_array gave the input or a cropped view of it; torch's result is
+        # a new tensor (and a 0-d one stays 0-d)
+        out = out.copy(order="C")
+    return in_format(out, channels_last_format(x))
 
 
 CONSTANT_PAD = defop(
