@@ -163,6 +163,20 @@ def _fold(lib, shape, output_size, kernel_size, dtype="float32", **kwargs):
                                   kernel_size, **kwargs)
 
 
+# torch parses pad as a tuple of ints: floats (even 1.0), strings, None and ints refused
+ERRORS += [
+    lambda lib: lib.nn.functional.pad(lib.ones(2, 3, 5), (1.5, 1)),
+    lambda lib: lib.nn.functional.pad(lib.ones(2, 3, 5), (1, 1.0)),
+    lambda lib: lib.nn.functional.pad(lib.ones(2, 3, 5), (1.5, 1), mode="reflect"),
+    lambda lib: lib.nn.functional.pad(lib.ones(2, 3, 5), "ab"),
+    lambda lib: lib.nn.functional.pad(lib.ones(2, 3, 5), None),
+    lambda lib: lib.nn.functional.pad(lib.ones(2, 3, 5), 1),
+    lambda lib: lib.nn.functional.pad(lib.ones(2, 3, 5), (1, 2, "a", 4)),
+    lambda lib: lib.nn.functional.pad(lib.ones(2, 3, 5), (True, 1)),
+    lambda lib: lib.nn.functional.pad(lib.ones(2, 3, 5), ([1], 1)),
+]
+
+
 # im2col's and col2im's checks, each named by the first that fails, in torch's order
 ERRORS += [
     lambda lib: _unfold(lib, (2, 3, 4, 5), 0, dilation=0, padding=-1, stride=0),
