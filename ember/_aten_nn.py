@@ -473,7 +473,7 @@ def native_layer_norm(input: Tensor, normalized_shape, weight: Tensor | None,
     shaped like the input with the normalised dimensions kept as size 1."""
     from ember.nn._functional.normalization import _check_normalized, _normalized_shape
 
-    shape = _normalized_shape(normalized_shape)
+    shape = _normalized_shape("native_layer_norm", normalized_shape)
     _check_normalized(input, shape, weight, bias)
     return run(nn_norm.LAYER_NORM, input, weight, bias, len(shape), float(eps))
 

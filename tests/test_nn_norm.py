@@ -653,3 +653,21 @@ def test_instance_norm_empty_batch_running_stats_as_torch():
         got[lib] = (y, norm.running_mean, norm.running_var)
     for e, t in zip(got[ember], got[torch]):
         assert_same(e, t)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.nn.functional.layer_norm(lib.ones(2, 4, 3), 3),
+    lambda lib: lib.nn.functional.layer_norm(lib.ones(2, 3), [3.0]),
+    lambda lib: lib.nn.functional.layer_norm(lib.ones(2, 3), (1, 3.5)),
+    lambda lib: lib.nn.functional.layer_norm(lib.ones(2, 3), None),
+    lambda lib: lib.layer_norm(lib.ones(2, 3), 3),
+    lambda lib: lib.native_layer_norm(lib.ones(2, 3), 3, None, None, 1e-5),
+    lambda lib: lib.nn.functional.rms_norm(lib.ones(2, 4, 3), 3),
+    lambda lib: lib.nn.functional.rms_norm(lib.ones(2, 3), [3.0]),
+    lambda lib: lib.nn.functional.rms_norm(lib.ones(2, 4, 3), (2, 3)),
+    lambda lib: lib.nn.functional.rms_norm(lib.ones(2, 4, 3), (4,)),
+])
+def test_normalized_shape_parsed_as_torch(call):
+    # torch's normalized_shape is a tuple of ints (an int is refused: ember normalised over
+    # the last dim), and rms_norm words its shape error '[*4]' where layer_norm's is '[*, 4]'
+    check_raises_like(call)

@@ -7,6 +7,7 @@ from ember._backend import np
 from ember._ops import nn_norm
 from ember._ops.registry import reduced_float, run
 from ember._tensor import Tensor
+from ember.nn._functional._args import int_tuple
 
 __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
            "local_response_norm"]
@@ -187,10 +188,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     return out.view(size)
 
 
-def _normalized_shape(normalized_shape) -> tuple:
-    if isinstance(normalized_shape, int):
-        return (normalized_shape,)
-    return tuple(normalized_shape)
+def _normalized_shape(fname: str, normalized_shape) -> tuple:
+    return int_tuple(fname, "normalized_shape", normalized_shape)
 
 
 def _check_normalized(input: Tensor, shape: tuple, weight, bias) -> None:
@@ -216,7 +215,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     """Mirrors ``torch.nn.functional.layer_norm``: normalise over the last
     ``len(normalized_shape)`` dims, then scale by ``weight`` and shift by ``bias``; the
     node is ``NativeLayerNormBackward0``."""
-    shape = _normalized_shape(normalized_shape)
+    shape = _normalized_shape("layer_norm", normalized_shape)
     _check_normalized(input, shape, weight, bias)
     return run(nn_norm.LAYER_NORM, input, weight, bias, len(shape), float(eps))[0]
 
@@ -248,7 +247,7 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     """Mirrors ``torch.nn.functional.rms_norm``: ``input / sqrt(mean(input**2) + eps)``
     over the last ``len(normalized_shape)`` dims, times ``weight``; ``eps`` defaults to the
     dtype's machine epsilon. Composed of ember ops as torch composes it."""
-    shape = _normalized_shape(normalized_shape)
+    shape = _normalized_shape("rms_norm", normalized_shape)
     if weight is not None and tuple(weight.shape) != shape:
         raise RuntimeError(
             f"Expected weight to be of same shape as normalized_shape, but got weight of "
@@ -256,7 +255,7 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     if tuple(input.shape[input.ndim - len(shape):]) != shape or input.ndim < len(shape):
         raise RuntimeError(
             f"Given normalized_shape={list(shape)}, expected input with shape "
-            f"[*, {', '.join(str(s) for s in shape)}], but got input of size{list(input.shape)}")
+            f"[*{', '.join(str(s) for s in shape)}], but got input of size{list(input.shape)}")
     axes = tuple(range(input.ndim - len(shape), input.ndim))
     if input.dtype in (_dtype.float16, _dtype.bfloat16):
         # as torch: computed in float32 (eps float32's by default), weight included, and

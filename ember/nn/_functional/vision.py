@@ -8,7 +8,6 @@ cubic interpolation, NOTE [Separable pooling]).
 from __future__ import annotations
 
 import math
-import operator
 import warnings
 
 from ember._dtype import FLOAT, INT, bool_, scalar_type_name
@@ -17,6 +16,7 @@ from ember._ops import batching, nn_pool, nn_vision
 from ember._ops.nn_conv import CONSTANT_PAD
 from ember._ops.registry import run
 from ember._tensor import Tensor
+from ember.nn._functional._args import int_tuple
 from ember.nn._functional.pooling import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -37,7 +37,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     """Mirrors ``torch.nn.functional.pad``: ``pad`` lists (before, after) sizes from the last
     dim backwards; ``mode`` is constant (``value``, default 0), reflect, replicate or
     circular; negative sizes crop."""
-    pad = _pad_sizes(pad)
+    pad = int_tuple("pad", "pad", pad)
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if len(pad) % 2:
@@ -78,28 +78,6 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
                     for i, (b, a) in enumerate(pads))
     return run(nn_vision.GATHERS[f"{name}Pad{nd}DBackward0"], input, indices,
                tuple(input.shape))
-
-
-def _pad_sizes(pad) -> tuple:
-    """torch's parsing of ``pad``: a tuple or list of ints (anything with ``__index__`` but
-    a bool); its message for a bad first element differs from the one for the others."""
-    if not isinstance(pad, (tuple, list)):
-        raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, not "
-                        f"{type(pad).__name__}")
-    sizes = []
-    for i, p in enumerate(pad):
-        try:
-            if isinstance(p, bool):
-                raise TypeError
-            sizes.append(operator.index(p))
-        except TypeError:
-            kind = type(p).__name__
-            if i == 0:
-                raise TypeError(f"pad(): argument 'pad' (position 2) must be tuple of ints, "
-                                f"but found element of type {kind} at pos 0") from None
-            raise TypeError(f"pad(): argument 'pad' failed to unpack the object at pos {i + 1} "
-                            f"with error \"type must be tuple of ints,but got {kind}\"") from None
-    return tuple(sizes)
 
 
 def _constant(input: Tensor, pads: tuple, value) -> Tensor:
