@@ -332,6 +332,31 @@ def test_margin_losses_check_like_torch(call):
     check_raises_like(call)
 
 
+def _ctc(lib, targets, input_lengths, target_lengths, unbatched=False):
+    log_probs = lib.tensor(np.random.default_rng(0).normal(size=(5, 2, 4))).log_softmax(2)
+    if unbatched:
+        log_probs = log_probs[:, 0]
+    return F(lib).ctc_loss(log_probs, idx(lib, targets), idx(lib, input_lengths),
+                           idx(lib, target_lengths))
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: _ctc(lib, np.ones((2, 3)), [5, 5], [4, 3]),
+    lambda lib: _ctc(lib, np.ones(5), [5, 5], [4, 3]),
+    lambda lib: _ctc(lib, np.ones((3, 3)), [5, 5], [1, 3]),
+    lambda lib: _ctc(lib, np.ones((2, 3, 3)), [5, 5], [1, 3]),
+    lambda lib: _ctc(lib, np.ones((2, 3)), [5, 5], [-1, 3]),
+    lambda lib: _ctc(lib, np.ones((2, 3)), [5, -1], [1, 3]),
+    lambda lib: _ctc(lib, np.ones((2, 3)), [5, 6], [1, 3]),
+    lambda lib: _ctc(lib, np.ones(3), 5, 2, unbatched=True),
+    lambda lib: _ctc(lib, np.ones((2, 3)), 5, 1, unbatched=True),
+])
+def test_ctc_loss_checks_targets_and_lengths_as_torch(call):
+    # targets shorter than their lengths indexed past the end (an IndexError) or were read
+    # padded; negative lengths were taken; an unbatched 1-D target is a concatenation
+    check_raises_like(call)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("shape", [(2, 4, 3), (2, 4, 3, 1)])
 def test_spatial_nll_loss_reads_any_weight_of_c_elements(shape, reduction):

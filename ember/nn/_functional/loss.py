@@ -704,9 +704,11 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
     t_max, n, classes = log_probs.shape
     in_lengths = _lengths(input_lengths, "input_lengths")
     tgt_lengths = _lengths(target_lengths, "target_lengths")
-    tgt = targets._data.astype(np.int64)
-    if unbatched:
-        tgt = tgt.reshape(1, -1)
+    tgt = targets._data.astype(np.int64)  # unbatched too, as torch: 1-D is concatenated
+    checking = "(while checking arguments for ctc_loss_allocate_outputs)"
+    if tgt.ndim not in (1, 2):
+        raise RuntimeError(f"Expected 1 to 2 dimensions, but got {tgt.ndim}-dimensional tensor "
+                           f"for argument #2 'targets' {checking}")
     if not 0 <= blank < classes:
         raise RuntimeError("blank must be in label range")
     if in_lengths.shape[0] != n:
@@ -715,10 +717,24 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
     if tgt_lengths.shape[0] != n:
         raise RuntimeError(f"target_lengths must be of size batch_size, but got "
                            f"{tgt_lengths.shape[0]}")
-    if (in_lengths > t_max).any():
-        bad = int(in_lengths[in_lengths > t_max][0])
-        raise RuntimeError(f"Expected input_lengths to have value at most {t_max}, but got "
-                           f"value {bad} (while checking arguments for ctc_loss_cpu)")
+    if (tgt_lengths < 0).any():
+        raise RuntimeError(f"Expected target_lengths to have value at least 0, but got value "
+                           f"{int(tgt_lengths[tgt_lengths < 0][0])} {checking}")
+    # torch's size checks of the targets, concatenated (1-D) or padded (N, S)
+    expected = (int(tgt_lengths.sum()) if tgt.ndim == 1 else n, tgt.shape[0])
+    if expected[0] != expected[1]:
+        raise RuntimeError(f"Expected tensor to have size {expected[0]} at dimension 0, but "
+                           f"got size {expected[1]} for argument #2 'targets' {checking}")
+    longest = int(tgt_lengths.max()) if n else 0
+    if tgt.ndim == 2 and tgt.shape[1] < longest:
+        raise RuntimeError(f"Expected tensor to have size at least {longest} at dimension 1, "
+                           f"but got size {tgt.shape[1]} for argument #2 'targets' {checking}")
+    bad = (in_lengths < 0) | (in_lengths > t_max)
+    if bad.any():
+        value = int(in_lengths[bad][0])
+        bound = "at least 0" if value < 0 else f"at most {t_max}"
+        raise RuntimeError(f"Expected input_lengths to have value {bound}, but got value "
+                           f"{value} {checking}")
     if tgt.ndim == 1:
         # concatenated targets: lay them out padded
         starts = np.concatenate([[0], np.cumsum(tgt_lengths)[:-1]])
