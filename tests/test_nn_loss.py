@@ -433,6 +433,9 @@ def test_deprecated_arguments_warn_like_torch():
     lambda lib: F(lib).nll_loss(lib.zeros(4, 3), idx(lib, [0, 1, 1, 1]), weight=lib.ones(2)),
     lambda lib: F(lib).nll_loss(lib.zeros(4, 3, 2, 2, 2), lib.zeros(4, 2, 2, 3).long()),
     lambda lib: F(lib).triplet_margin_loss(lib.zeros(2, 3), lib.zeros(2, 3), lib.zeros(3)),
+    lambda lib: F(lib).cosine_embedding_loss(lib.ones(2, 3), lib.ones(2, 3), lib.ones(2, 1)),
+    lambda lib: F(lib).cosine_embedding_loss(lib.ones(2, 3, 1), lib.ones(2, 3, 1),
+                                             lib.ones(2, 3)),
     lambda lib: F(lib).triplet_margin_with_distance_loss(
         lib.zeros(2, 3), lib.zeros(2, 3), lib.zeros(2, 3), margin=0),
     lambda lib: F(lib).gaussian_nll_loss(lib.zeros(2, 3), lib.zeros(2, 3), lib.zeros(3, 3)),

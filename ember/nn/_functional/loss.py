@@ -480,8 +480,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
         raise RuntimeError(f"0D target tensor expects 1D input tensors, but found inputs with "
                            f"sizes {list(input1.shape)} and {list(input2.shape)}.")
     if target_dim > 1:
-        raise RuntimeError(f"{target_dim}D target tensor expected, multi-target not "
-                           "supported")
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     from ember._ops.pointwise import where
 
     dim = target_dim
