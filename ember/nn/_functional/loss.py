@@ -94,6 +94,13 @@ def _broadcast_pair(input: Tensor, target: Tensor) -> tuple:
 # ---- regression losses ------------------------------------------------------------------
 
 
+def _check_floating(input: Tensor, target: Tensor, frame: str) -> None:
+    """torch's pointwise loss kernels run on the pair's promoted type: floating ones only."""
+    if input.dtype.category < _dtype.FLOAT and target.dtype.category < _dtype.FLOAT:
+        name = _dtype.scalar_type_name(_dtype.promote_types(input.dtype, target.dtype))
+        raise NotImplementedError(f'"{frame}" not implemented for \'{name}\'')
+
+
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """Mirrors ``torch.nn.functional.mse_loss``: the squared differences (node
@@ -101,6 +108,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     reduction = _reduction(size_average, reduce, reduction)
     input, target = _broadcast_pair(input, target)
     if weight is None:
+        _check_floating(input, target, "mse_cpu")
         return run(nn_loss.MSE_LOSS, input, target, reduction)
     return _apply_reduction((input - target) ** 2 * weight, reduction)
 
@@ -127,6 +135,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     if beta == 0:
         return _apply_reduction((input - target).abs(), reduction)
+    _check_floating(input, target, "smooth_l1_cpu")
     return run(nn_loss.SMOOTH_L1_LOSS, input, target, reduction, float(beta))
 
 
@@ -138,6 +147,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     input, target = _broadcast_pair(input, target)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _check_floating(input, target, "huber_cpu")
     if weight is None:
         return run(nn_loss.HUBER_LOSS, input, target, reduction, float(delta))
     loss = run(nn_loss.HUBER_LOSS, input, target, "none", float(delta)) * weight
