@@ -385,6 +385,32 @@ def test_nll_loss_zeros_are_positive(shape, target, reduction, dtype, create_gra
     assert out[ember] == out[torch]
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+def test_weighted_regression_losses(name, reduction):
+    # torch's weighted mse and l1 means divide by the weights' sum (huber's by the count);
+    # the weight must have the input's own shape. (Compared directly: under a torch
+    # function mode, as check_op's recorder, torch's l1_loss drops its weight.)
+    rng = np.random.default_rng(0)
+    x, y, w = rng.normal(size=(3, 3, 4))
+    out, grads = [], []
+    for lib in (torch, ember):
+        xs = lib.tensor(x, requires_grad=True)
+        loss = getattr(F(lib), name)(xs, lib.tensor(y), weight=lib.tensor(abs(w)),
+                                     reduction=reduction)
+        loss.sum().backward()
+        out.append(loss)
+        grads.append(xs.grad)
+    assert_same(out[1], out[0])
+    assert_same(grads[1], grads[0])
+    check_raises_like(lambda lib: getattr(F(lib), name)(lib.ones(2, 3), lib.zeros(2, 3),
+                                                        weight=lib.ones(3)))
+    with warnings.catch_warnings():  # the broadcast target's warning
+        warnings.simplefilter("ignore")
+        check_raises_like(lambda lib: getattr(F(lib), name)(lib.ones(3), lib.zeros(2, 3),
+                                                            weight=lib.ones(2, 3)))
+
+
 def test_extreme_logits_are_stable():
     logits = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0]])
     target = [0, 2]

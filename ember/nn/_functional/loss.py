@@ -106,11 +106,25 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     """Mirrors ``torch.nn.functional.mse_loss``: the squared differences (node
     ``MseLossBackward0``); ``weight`` scales each element, as torch 2.6+ allows."""
     reduction = _reduction(size_average, reduce, reduction)
+    shape = input.shape
     input, target = _broadcast_pair(input, target)
     if weight is None:
         _check_floating(input, target, "mse_cpu")
         return run(nn_loss.MSE_LOSS, input, target, reduction)
-    return _apply_reduction((input - target) ** 2 * weight, reduction)
+    return _weighted((input - target) ** 2, weight, shape, reduction)
+
+
+def _weighted(loss: Tensor, weight: Tensor, shape, reduction: str,
+              by_weight: bool = True) -> Tensor:
+    """torch's weighted regression losses: ``weight`` of the (unbroadcast) input's shape
+    scales each element; ``mean`` divides by the weights' sum (``by_weight``, mse and l1)
+    or by the element count (huber)."""
+    if weight.shape != shape:
+        raise ValueError("Weights and input must have the same size.")
+    loss = loss * weight
+    if reduction == "mean" and by_weight:
+        return loss.sum() / weight.sum()
+    return _apply_reduction(loss, reduction)
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -118,10 +132,11 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     """Mirrors ``torch.nn.functional.l1_loss``: the absolute differences, composed as torch
     composes it (``AbsBackward0`` then the reduction)."""
     reduction = _reduction(size_average, reduce, reduction)
+    shape = input.shape
     input, target = _broadcast_pair(input, target)
     loss = (input - target).abs()
     if weight is not None:
-        loss = loss * weight
+        return _weighted(loss, weight, shape, reduction)
     return _apply_reduction(loss, reduction)
 
 
@@ -144,14 +159,17 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     """Mirrors ``torch.nn.functional.huber_loss``: quadratic below ``delta``, then linear
     with slope ``delta``."""
     reduction = _reduction(None, None, reduction)
+    shape = input.shape
     input, target = _broadcast_pair(input, target)
+    if weight is not None and weight.shape != shape:
+        raise ValueError("Weights and input must have the same size.")
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _check_floating(input, target, "huber_cpu")
     if weight is None:
         return run(nn_loss.HUBER_LOSS, input, target, reduction, float(delta))
-    loss = run(nn_loss.HUBER_LOSS, input, target, "none", float(delta)) * weight
-    return _apply_reduction(loss, reduction)
+    loss = run(nn_loss.HUBER_LOSS, input, target, "none", float(delta))
+    return _weighted(loss, weight, shape, reduction, by_weight=False)
 
 
 # ---- classification losses --------------------------------------------------------------
