@@ -177,6 +177,15 @@ ERRORS += [
 ]
 
 
+# affine_grid's messages show size as the caller gave it (list, tuple or Size)
+ERRORS += [
+    lambda lib: lib.nn.functional.affine_grid(lib.ones(2, 2, 3), [2, 3, 4], False),
+    lambda lib: lib.nn.functional.affine_grid(lib.ones(2, 2, 3), lib.Size([2, 3, 4]), False),
+    lambda lib: lib.nn.functional.affine_grid(lib.ones(2, 3, 3), [2, 3, 4, 5], False),
+    lambda lib: lib.nn.functional.affine_grid(lib.ones(2, 2, 3), [2, 3, 0, 5], False),
+]
+
+
 # im2col's and col2im's checks, each named by the first that fails, in torch's order
 ERRORS += [
     lambda lib: _unfold(lib, (2, 3, 4, 5), 0, dilation=0, padding=-1, stride=0),

@@ -450,7 +450,7 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
         align_corners = False
     if not theta.is_floating_point():
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
-    size = tuple(int(s) for s in size)
+    given, size = size, tuple(int(s) for s in size)  # the messages show size as given
     if len(size) == 4:
         nd = 2
     elif len(size) == 5:
@@ -458,11 +458,11 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
     else:
         raise NotImplementedError(
             "affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
-            f"respectively. Got size {size}.")
+            f"respectively. Got size {given}.")
     if theta.dim() != 3 or tuple(theta.shape[1:]) != (nd, nd + 1) or theta.shape[0] != size[0]:
         raise ValueError(
             f"Expected a batch of {nd}D affine matrices of shape Nx{nd}x{nd + 1} for size "
-            f"{size}. Got {theta.shape}.")
+            f"{given}. Got {theta.shape}.")
     spatial = size[2:]
     if align_corners and min(spatial) == 1:
         warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size "
@@ -470,7 +470,7 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
                       "affine_grid. See the documentation of affine_grid for details.",
                       UserWarning, stacklevel=2)
     if min(spatial) <= 0:
-        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+        raise ValueError(f"Expected non-zero, positive output size. Got {given}")
     base = nn_vision.affine_base(spatial, bool(align_corners))
     return run(nn_vision.AFFINE_GRID, theta, base, (size[0],) + spatial + (nd,))
 
