@@ -177,6 +177,16 @@ ERRORS += [
 ]
 
 
+# the constant fill value is converted to the input's type with torch's range check
+ERRORS += [
+    lambda lib, dtype=dtype, value=value: lib.nn.functional.pad(
+        lib.ones(3, dtype=getattr(lib, dtype)), (1, 1), value=value)
+    for dtype, value in (("uint8", -1), ("uint8", 256), ("uint8", -0.5), ("int8", 200),
+                         ("int16", 1e6), ("int32", 2 ** 40), ("int32", float("nan")),
+                         ("int64", 2 ** 70), ("float16", 1e6))
+]
+
+
 # affine_grid's messages show size as the caller gave it (list, tuple or Size)
 ERRORS += [
     lambda lib: lib.nn.functional.affine_grid(lib.ones(2, 2, 3), [2, 3, 4], False),

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import warnings
 
+from ember._backend import np
 from ember._dtype import FLOAT, INT, bool_, scalar_type_name
 from ember._dtype import uint8 as uint8_dtype
 from ember._ops import batching, nn_pool, nn_vision
+from ember._ops.creation import _C_TYPE_NAMES
 from ember._ops.nn_conv import CONSTANT_PAD
 from ember._ops.registry import run
 from ember._tensor import Tensor
@@ -84,7 +86,22 @@ def _constant(input: Tensor, pads: tuple, value) -> Tensor:
     for i, (b, a) in enumerate(pads):
         if input.shape[input.dim() - len(pads) + i] + b + a < 0:
             raise RuntimeError("narrow(): length must be non-negative.")
+    _check_pad_value(value, input.dtype)
     return run(CONSTANT_PAD, input, pads, value)
+
+
+def _check_pad_value(value, dtype) -> None:
+    """torch converts the fill value to the input's type with a range check: a value outside
+    an integer type's range (or NaN), or a finite one beyond a floating type's, is refused
+    (NumPy would wrap it, or round it to infinity)."""
+    if value == 0 or dtype.category not in (INT, FLOAT) or isinstance(value, bool):
+        return  # zero (the default) fits every type
+    info = np.iinfo(dtype.np) if dtype.category == INT else np.finfo(dtype.np)
+    value = float(value) if dtype.category == FLOAT else value
+    inside = info.min <= value <= info.max
+    if not inside and (dtype.category == INT or math.isfinite(value)):
+        raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES[dtype.name]} "
+                           f"without overflow")
 
 
 def _circular(input: Tensor, pads: tuple) -> Tensor:
