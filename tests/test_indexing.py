@@ -609,9 +609,11 @@ def test_index_put_values_that_broadcast(fn) -> None:
 
 
 @pytest.mark.parametrize("key", [1.5, (0, 1.5), (0, None, 1.0), 2 + 1j, object(), "a",
-                                 (slice(None), "a"), slice(0.5, 2)],
+                                 (slice(None), "a"), slice(0.5, 2), slice(None, None, 0),
+                                 (0, slice(1, None, 0)), slice(None, None, -1)],
                          ids=["float", "float second", "float after None", "complex",
-                              "object", "str", "str second", "float slice"])
+                              "object", "str", "str second", "float slice", "zero step",
+                              "zero step second", "negative step"])
 def test_keys_that_are_no_index_raise_as_torch(key):
     # read and write: torch's exception type and text, never an AttributeError
     check_raises_like(lambda lib: lib.arange(24.0).view(2, 3, 4)[key])

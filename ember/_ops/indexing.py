@@ -20,6 +20,7 @@ from ember._backend import ndarray, np
 from ember._dtype import cpp_type_name, legacy_type_name, scalar_type_name
 from ember._ops import _promote, batching
 from ember._ops.registry import KEEP, attach, defop, inplace, not_implemented, run
+from ember._ops.shape import check_slice, getitem
 from ember._tensor import Tensor, int_index, make, wrap_dim
 
 __all__ = [
@@ -836,8 +837,7 @@ def _setitem_parts(self: Tensor, key) -> tuple:
             put_parts.append(Ellipsis)
             dim += ndim - used
         elif isinstance(k, slice):
-            if k.step is not None and k.step <= 0:
-                raise ValueError("step must be greater than zero")
+            check_slice(k)
             if k.start not in (None, 0) or k.indices(shape[dim]) != (0, shape[dim], 1):
                 trivial = False
             view_key.append(k)
@@ -873,8 +873,6 @@ def setitem(self: Tensor, key, value) -> None:
     view_key, put_parts, empty = _setitem_parts(self, key)
     if empty:
         return
-    from ember._ops.shape import getitem
-
     target = self if view_key is None else getitem(self, view_key)
     if put_parts is not None:
         if isinstance(value, Tensor):

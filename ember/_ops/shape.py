@@ -388,7 +388,7 @@ def _index_key(key, shape: tuple):
     and the name of the node torch would record (the last view op it applies)."""
     if not isinstance(key, tuple):
         if isinstance(key, slice):
-            _check_slice(key)
+            check_slice(key)
             return key, "SliceBackward0"
         key = (key,)
     name = "AliasBackward0"
@@ -404,7 +404,7 @@ def _index_key(key, shape: tuple):
         elif k is Ellipsis:
             dim += ndim - used
         elif isinstance(k, slice):
-            _check_slice(k)
+            check_slice(k)
             size = shape[dim]
             if k.indices(size) != (0, size, 1):  # torch skips slices that keep everything
                 name = "SliceBackward0"
@@ -425,9 +425,11 @@ def _index_key(key, shape: tuple):
     return tuple(out), name
 
 
-def _check_slice(k: slice) -> None:
+def check_slice(k: slice) -> None:
+    """torch's refusal of a slice step that is not positive: zero is Python's own error."""
     if k.step is not None and k.step <= 0:
-        raise ValueError("step must be greater than zero")
+        raise ValueError("step must be greater than zero" if k.step else
+                         "slice step cannot be zero")
 
 
 def _scatter_back(xp, grad, key, self_sym_sizes):
