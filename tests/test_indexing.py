@@ -730,3 +730,48 @@ def test_backward_reads_the_mask_the_forward_used() -> None:
         (y * lib.arange(1.0, 5.0)).sum().backward()
         grads.append(x.grad)
     assert_same(grads[1], grads[0])
+
+
+# ---- sequence keys and index dtypes, as torch reads them (NOTE [Sequence keys]) ----------
+_SEQUENCE_KEYS = {
+    "list-of-lists-is-a-tuple": lambda L: [[0, 2], [1, 3]],
+    "list-of-one-list": lambda L: [[2, 0, 1]],
+    "list-with-slice": lambda L: [1, slice(None), [0, 3]],
+    "list-with-none": lambda L: [None, 1],
+    "long-list-of-lists-is-one-index": lambda L: [[0, 1]] * 32,
+    "tuple-in-key": lambda L: ((0, 2), (1, 3)),
+    "tuple-as-only-part": lambda L: ((0, 2),),
+    "range": lambda L: range(2),
+    "float-list-truncates": lambda L: [1.5, 0.7],
+    "float-list-in-key": lambda L: (0, [2.9, 0.2]),
+    "empty-list-in-key": lambda L: ([], 0),
+    "list-of-empty-lists": lambda L: [[], []],
+}
+
+
+@pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
+@pytest.mark.parametrize("name", sorted(_SEQUENCE_KEYS))
+def test_sequence_keys_match_torch(name: str) -> None:
+    check_op(lambda lib, a: a[_SEQUENCE_KEYS[name](lib)], [(3, 4, 5)])
+
+    def write(lib, a, v):
+        h = a * 1
+        key = _SEQUENCE_KEYS[name](lib)
+        h[key] = v[key] * 2
+        return h
+    check_op(write, [(3, 4, 5), (3, 4, 5)])
+
+
+@pytest.mark.parametrize("key", [lambda L: [[0, 2], [1, 3]]], ids=["sequence"])
+def test_deprecated_keys_warn_as_torch(key) -> None:
+    import warnings
+
+    messages = []
+    for lib in (torch, ember):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lib.zeros(3, 4)[key(lib)]
+        assert [w.filename for w in caught] == [__file__]
+        messages.append([str(w.message) for w in caught])
+    assert len(messages[1]) == 1 and messages[0][0].startswith(messages[1][0])
+

@@ -20,7 +20,13 @@ from ember._backend import ndarray, np
 from ember._dtype import cpp_type_name, legacy_type_name, scalar_type_name
 from ember._ops import _promote, batching
 from ember._ops.registry import KEEP, attach, defop, inplace, not_implemented, run
-from ember._ops.shape import check_slice, getitem
+from ember._ops.shape import (
+    check_slice,
+    dims_named,
+    getitem,
+    index_array,
+    index_parts,
+)
 from ember._tensor import Tensor, int_index, make, wrap_dim
 
 __all__ = [
@@ -658,9 +664,7 @@ def _index_array(k, shape: tuple, dim: int) -> tuple:
     """A tensor (or list) index as NumPy arrays, with torch's checks: a bool mask becomes
     its nonzero positions (one array per dim it covers)."""
     batched = isinstance(k, Tensor) and batching.is_batched(k)
-    arr = batching.values(k) if batched else k._data if isinstance(k, Tensor) else np.asarray(k)
-    if isinstance(k, (list, tuple)) and len(k) == 0:
-        arr = np.zeros(0, np.intp)
+    arr = batching.values(k) if batched else k._data if isinstance(k, Tensor) else index_array(k)
     if arr.dtype == bool or arr.dtype == np.uint8:
         if batched:
             raise RuntimeError(
@@ -683,16 +687,11 @@ def _index_array(k, shape: tuple, dim: int) -> tuple:
     return (arr,)
 
 
-def _dims_used(k) -> int:
-    arr = k._data if isinstance(k, Tensor) else np.asarray(k)
-    return arr.ndim if arr.dtype == bool or arr.dtype == np.uint8 else 1
-
-
 def _put_key(parts, shape: tuple) -> tuple:
     """The NumPy key of an ``index_put``: None or a full slice keeps a dim, ``...`` keeps
     the dims no part names, and tensors index."""
     ndim = len(shape)
-    used = sum(_dims_used(k) for k in parts
+    used = sum(dims_named(k) for k in parts
                if k is not None and k is not Ellipsis and not isinstance(k, slice)) + sum(
         1 for k in parts if k is None or isinstance(k, slice))
     if used > ndim:
@@ -801,17 +800,17 @@ def _setitem_parts(self: Tensor, key) -> tuple:
     None; whether a Python ``False`` makes the write empty)."""
     shape = self._data.shape
     ndim = len(shape)
-    parts = key if isinstance(key, tuple) else (key,)
+    parts = index_parts(key)
     converted = []
     for k in parts:
         if isinstance(k, Tensor) and k._data.ndim == 0 and k._data.dtype.kind in "iu":
             k = int(k._data)  # torch selects with a 0-d integer tensor
         converted.append(k)
-    advanced = [isinstance(k, (Tensor, list, ndarray)) for k in converted]
+    advanced = [isinstance(k, (Tensor, list, tuple, range, ndarray)) for k in converted]
     used = 0
     for k, adv in zip(converted, advanced):
         if adv:
-            used += _dims_used(k)
+            used += dims_named(k)
         elif k is not None and k is not Ellipsis and not isinstance(k, bool):
             used += 1
     if used > ndim:
@@ -823,7 +822,7 @@ def _setitem_parts(self: Tensor, key) -> tuple:
     dim = 0
     for k, adv in zip(converted, advanced):
         if adv:
-            n = _dims_used(k)
+            n = dims_named(k)
             view_key.extend([slice(None)] * n)
             put_parts.append(k)
             dim += n

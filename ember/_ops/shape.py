@@ -3,6 +3,8 @@ basic indexing. Views share their base's memory and version counter (NOTE [Versi
 counters], in autograd/graph.py)."""
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 from ember import _dtype
@@ -490,9 +492,56 @@ INDEX = defop("index", node="IndexBackward0", kind=KEEP,
                   INDEX_PUT_ACCUMULATE, grad, key, self_sym_sizes))
 
 
+# NOTE [Sequence keys]
+# torch reads a list (or range) key of fewer than 32 entries as a tuple of indices when an
+# entry is a tensor, a sequence, a slice, ``...`` or None (a reading it deprecates with a
+# warning): ``x[[[0, 1], [2, 3]]]`` is ``x[[0, 1], [2, 3]]``. Any other list, and a list,
+# tuple or range inside a key, is one index tensor, made as torch makes it: bool and uint8
+# (a mask) entries keep their dtype, any other becomes int64 (a float is truncated).
+_SEQUENCE_KEY_DEPRECATED = (
+    "Using a non-tuple sequence for multidimensional indexing is deprecated and will be "
+    "changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be "
+    "interpreted as tensor index, x[torch.tensor(seq)], which will result either in an error "
+    "or a different result")
+_SEQUENCE_TYPES = (list, tuple, range, ndarray)
+
+
+_EMBER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _warn_at_user(message: str) -> None:
+    # at the user's line: keys reach their checks at depths that vary (getitem recurses)
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_EMBER_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def index_parts(key) -> tuple:
+    """The parts of an index key as torch reads them (NOTE [Sequence keys])."""
+    if isinstance(key, tuple):
+        return key
+    if type(key) in (list, range) and len(key) < 32 and any(
+            k is None or k is Ellipsis or isinstance(k, (Tensor, slice, *_SEQUENCE_TYPES))
+            for k in key):
+        _warn_at_user(_SEQUENCE_KEY_DEPRECATED)
+        return tuple(key)
+    return (key,)
+
+
+def index_array(k) -> ndarray:
+    """The array of an advanced index that is not a tensor (NOTE [Sequence keys])."""
+    arr = np.asarray(k)
+    if arr.dtype == bool or arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind not in "biuf":
+        name = "str" if arr.dtype.kind == "U" else type(arr.flat[0]).__name__
+        raise TypeError(f"new(): invalid data type '{name}'")
+    return arr.astype(np.int64)
+
+
 def _is_advanced(k) -> bool:
-    return isinstance(k, (Tensor, list, ndarray)) or (
-        isinstance(k, bool))
+    return isinstance(k, (Tensor, *_SEQUENCE_TYPES)) or isinstance(k, bool)
 
 
 def _advanced(input: Tensor, key) -> Tensor:
@@ -509,7 +558,8 @@ def _array_key(k, shape: tuple, dim: int, ordinal: int = 0):
         k = batching.values(k)
     elif isinstance(k, Tensor):
         k = k._data
-    k = np.asarray(k)
+    else:
+        k = index_array(k)
     if k.dtype == bool:
         if batched:
             raise RuntimeError(
@@ -532,17 +582,14 @@ def _array_key(k, shape: tuple, dim: int, ordinal: int = 0):
     return batching.Batched(k.astype(np.intp), levels) if batched else k.astype(np.intp)
 
 
-def _dims_named(k) -> int:
+def dims_named(k) -> int:
     """How many of the indexed tensor's dims one part of a key names: a bool mask its own
     dims, anything else one."""
     if isinstance(k, bool):
         return 0
-    if isinstance(k, Tensor):
-        return k._data.ndim if k._data.dtype == bool else 1
-    if isinstance(k, (list, ndarray)):
-        arr = np.asarray(k)
-        return arr.ndim if arr.dtype == bool else 1
-    return 1
+    arr = k._data if isinstance(k, Tensor) else index_array(k) if isinstance(
+        k, _SEQUENCE_TYPES) else None
+    return arr.ndim if arr is not None and arr.dtype in (bool, np.uint8) else 1
 
 
 def getitem(self: Tensor, key) -> Tensor:
@@ -554,7 +601,7 @@ def getitem(self: Tensor, key) -> Tensor:
         if not -shape[0] <= key < shape[0]:
             raise IndexError(f"index {key} is out of bounds for dimension 0 with size {shape[0]}")
         return run(_SELECT, self, (key, Ellipsis), shape)
-    parts = key if isinstance(key, tuple) else (key,)
+    parts = index_parts(key)
     if any(_is_advanced(k) for k in parts):
         if any(type(k) is int for k in parts):
             # torch selects with the integers first (a view), then indexes the view with the
@@ -566,7 +613,7 @@ def getitem(self: Tensor, key) -> Tensor:
         dim = ordinal = 0
         out = []
         # the dims the parts other than ``...`` and None name: ``...`` covers the rest
-        named = sum(_dims_named(k) for k in parts if k is not None and k is not Ellipsis)
+        named = sum(dims_named(k) for k in parts if k is not None and k is not Ellipsis)
         for k in parts:
             if _is_advanced(k):
                 k = _array_key(k, shape, dim, ordinal)
@@ -579,7 +626,7 @@ def getitem(self: Tensor, key) -> Tensor:
                 dim += 1
             out.append(k)
         return _advanced(self, tuple(out))
-    key, name = _index_key(key, shape)
+    key, name = _index_key(parts if type(key) is list else key, shape)
     return run(_BASIC_OPS[name], self, key, shape)
 
 
