@@ -738,6 +738,7 @@ _SEQUENCE_KEYS = {
     "list-of-one-list": lambda L: [[2, 0, 1]],
     "list-with-slice": lambda L: [1, slice(None), [0, 3]],
     "list-with-none": lambda L: [None, 1],
+    "list-with-0d-tensor": lambda L: [L.tensor(1), 2],
     "long-list-of-lists-is-one-index": lambda L: [[0, 1]] * 32,
     "tuple-in-key": lambda L: ((0, 2), (1, 3)),
     "tuple-as-only-part": lambda L: ((0, 2),),
@@ -746,10 +747,14 @@ _SEQUENCE_KEYS = {
     "float-list-in-key": lambda L: (0, [2.9, 0.2]),
     "empty-list-in-key": lambda L: ([], 0),
     "list-of-empty-lists": lambda L: [[], []],
+    "uint8-mask": lambda L: L.tensor([1, 0, 1], dtype=L.uint8),
+    "uint8-mask-after-int": lambda L: (1, L.tensor([0, 1, 1, 0], dtype=L.uint8)),
+    "int32-index": lambda L: L.tensor([2, 0], dtype=L.int32),
 }
 
 
 @pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
+@pytest.mark.filterwarnings("ignore:indexing with dtype torch.uint8")
 @pytest.mark.parametrize("name", sorted(_SEQUENCE_KEYS))
 def test_sequence_keys_match_torch(name: str) -> None:
     check_op(lambda lib, a: a[_SEQUENCE_KEYS[name](lib)], [(3, 4, 5)])
@@ -762,7 +767,23 @@ def test_sequence_keys_match_torch(name: str) -> None:
     check_op(write, [(3, 4, 5), (3, 4, 5)])
 
 
-@pytest.mark.parametrize("key", [lambda L: [[0, 2], [1, 3]]], ids=["sequence"])
+@pytest.mark.parametrize("key", [
+    lambda L: L.tensor([1, 0], dtype=L.int8), lambda L: (0, L.tensor([1], dtype=L.int16)),
+], ids=["int8", "int16 after int"])
+@pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
+def test_sequence_and_dtype_key_errors_match_torch(key) -> None:
+    check_raises_like(lambda L: L.arange(60.0).reshape(3, 4, 5)[key(L)])
+
+    def write(lib):
+        x = lib.arange(60.0).reshape(3, 4, 5)
+        x[key(lib)] = 1.0
+
+    check_raises_like(write)
+
+
+@pytest.mark.parametrize("key", [lambda L: [[0, 2], [1, 3]],
+                                 lambda L: L.tensor([1, 0, 1], dtype=L.uint8)],
+                         ids=["sequence", "uint8"])
 def test_deprecated_keys_warn_as_torch(key) -> None:
     import warnings
 
@@ -775,3 +796,20 @@ def test_deprecated_keys_warn_as_torch(key) -> None:
         messages.append([str(w.message) for w in caught])
     assert len(messages[1]) == 1 and messages[0][0].startswith(messages[1][0])
 
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64"])
+def test_0d_integer_tensor_key_selects_a_view_as_torch(dtype) -> None:
+    # torch selects with a 0-d signed integer tensor as with an int: a view (SelectBackward0)
+    check_op(lambda L, a: a[idx(L, 1, dtype)], [(3, 4)])
+    check_op(lambda L, a: a[:, idx(L, -1, dtype)], [(3, 4)])
+    for lib in (torch, ember):
+        x = lib.zeros(3, 4)
+        x[idx(lib, 1, dtype)][2] = 5.0
+        assert x[1, 2].item() == 5.0
+
+
+@pytest.mark.filterwarnings("ignore:indexing with dtype torch.uint8")
+def test_0d_uint8_tensor_key_is_a_mask_as_torch() -> None:
+    check_op(lambda L, a: a[idx(L, 1, "uint8")], [(3, 4)])
+    check_op(lambda L, a: a[1, idx(L, 0, "uint8")], [(3, 4)])
+    check_op(lambda L, a, v: _set_at(a * 1, idx(L, 1, "uint8"), v[0] * 2), [(3, 4), (3, 4)])

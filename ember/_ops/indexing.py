@@ -26,6 +26,8 @@ from ember._ops.shape import (
     getitem,
     index_array,
     index_parts,
+    is_mask,
+    select_index,
 )
 from ember._tensor import Tensor, int_index, make, wrap_dim
 
@@ -665,7 +667,7 @@ def _index_array(k, shape: tuple, dim: int) -> tuple:
     its nonzero positions (one array per dim it covers)."""
     batched = isinstance(k, Tensor) and batching.is_batched(k)
     arr = batching.values(k) if batched else k._data if isinstance(k, Tensor) else index_array(k)
-    if arr.dtype == bool or arr.dtype == np.uint8:
+    if is_mask(arr):
         if batched:
             raise RuntimeError(
                 "vmap: We do not support batching operators that can support dynamic shape. "
@@ -677,8 +679,6 @@ def _index_array(k, shape: tuple, dim: int) -> tuple:
                     f"The shape of the mask {list(arr.shape)} at index {j} does not match the "
                     f"shape of the indexed tensor {list(shape)} at index {dim + j}")
         return np.nonzero(arr) if arr.ndim else (arr,)
-    if arr.dtype.kind not in "iu":
-        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     size = shape[dim]
     _check_bounds(arr, size, dim, IndexError, negative=True)
     arr = batching.own_values(arr.astype(np.intp, copy=False), arr)
@@ -794,6 +794,16 @@ def _copy_of(self: Tensor, src: Tensor) -> Tensor:
     return run(COPY, self, src)
 
 
+def _setitem_part(k):
+    # torch writes through a view for a 0-d tensor part: an integer one selects, a bool or
+    # uint8 one stands for the Python bool (reading, torch indexes with the latter instead)
+    k = select_index(k)
+    if (isinstance(k, Tensor) and k._data.ndim == 0 and k._data.dtype in (bool, np.uint8)
+            and not batching.is_batched(k)):
+        return bool(k._data)
+    return k
+
+
 def _setitem_parts(self: Tensor, key) -> tuple:
     """Split a ``__setitem__`` key as torch's applySlicing does: (the basic key that views
     ``self``, or None when it names all of it; the tensor indices left for that view, or
@@ -801,11 +811,7 @@ def _setitem_parts(self: Tensor, key) -> tuple:
     shape = self._data.shape
     ndim = len(shape)
     parts = index_parts(key)
-    converted = []
-    for k in parts:
-        if isinstance(k, Tensor) and k._data.ndim == 0 and k._data.dtype.kind in "iu":
-            k = int(k._data)  # torch selects with a 0-d integer tensor
-        converted.append(k)
+    converted = [_setitem_part(k) for k in parts]
     advanced = [isinstance(k, (Tensor, list, tuple, range, ndarray)) for k in converted]
     used = 0
     for k, adv in zip(converted, advanced):

@@ -504,6 +504,8 @@ _SEQUENCE_KEY_DEPRECATED = (
     "interpreted as tensor index, x[torch.tensor(seq)], which will result either in an error "
     "or a different result")
 _SEQUENCE_TYPES = (list, tuple, range, ndarray)
+_UINT8_INDEX_DEPRECATED = (
+    "indexing with dtype torch.uint8 is now deprecated, please use a dtype torch.bool instead.")
 
 
 _EMBER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -540,6 +542,28 @@ def index_array(k) -> ndarray:
     return arr.astype(np.int64)
 
 
+def is_mask(arr: ndarray) -> bool:
+    """Whether an index array is a mask: bool, or uint8 (deprecated, with torch's warning);
+    any other dtype than int64 or int32 is torch's error."""
+    if arr.dtype == bool:
+        return True
+    if arr.dtype == np.uint8:
+        _warn_at_user(_UINT8_INDEX_DEPRECATED)
+        return True
+    if arr.dtype != np.int64 and arr.dtype != np.int32:
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    return False
+
+
+def select_index(k):
+    """A key's part, with a 0-d tensor of a signed integer dtype as the int it holds: torch
+    selects with it (a view) as with an int; a 0-d uint8 or bool tensor is a mask."""
+    if (isinstance(k, Tensor) and k._data.ndim == 0 and k._data.dtype.kind == "i"
+            and not batching.is_batched(k)):
+        return int(k._data)
+    return k
+
+
 def _is_advanced(k) -> bool:
     return isinstance(k, (Tensor, *_SEQUENCE_TYPES)) or isinstance(k, bool)
 
@@ -560,7 +584,8 @@ def _array_key(k, shape: tuple, dim: int, ordinal: int = 0):
         k = k._data
     else:
         k = index_array(k)
-    if k.dtype == bool:
+    if is_mask(k):
+        k = k.astype(bool, copy=False)
         if batched:
             raise RuntimeError(
                 "vmap: We do not support batching operators that can support dynamic shape. "
@@ -571,9 +596,6 @@ def _array_key(k, shape: tuple, dim: int, ordinal: int = 0):
                     f"The shape of the mask {list(k.shape)} at index {j} does not match the "
                     f"shape of the indexed tensor {list(shape)} at index {dim + j}")
         return k
-    if k.dtype.kind not in "iu":
-        raise IndexError(
-            "tensors used as indices must be long, int, byte or bool tensors")
     size = shape[dim] if dim < len(shape) else 0
     bad = (k >= size) | (k < -size)
     if bad.any():
@@ -603,6 +625,9 @@ def getitem(self: Tensor, key) -> Tensor:
         return run(_SELECT, self, (key, Ellipsis), shape)
     parts = index_parts(key)
     if any(_is_advanced(k) for k in parts):
+        parts = tuple(map(select_index, parts))
+        if not any(_is_advanced(k) for k in parts):
+            return getitem(self, parts)
         if any(type(k) is int for k in parts):
             # torch selects with the integers first (a view), then indexes the view with the
             # tensors: NumPy would take the integers as advanced indices too and move the
