@@ -769,7 +769,11 @@ def test_sequence_keys_match_torch(name: str) -> None:
 
 @pytest.mark.parametrize("key", [
     lambda L: L.tensor([1, 0], dtype=L.int8), lambda L: (0, L.tensor([1], dtype=L.int16)),
-], ids=["int8", "int16 after int"])
+    lambda L: [[0, 1], [0, 1, 2]], lambda L: ([0, 1], slice(None), [0, 1, 2]),
+    lambda L: (L.tensor([True, False, True]), [0, 1, 2]), lambda L: [[0], [0], [0], [0]],
+    lambda L: [[True, False, True, False]] * 4,
+], ids=["int8", "int16 after int", "shapes clash", "shapes clash apart", "mask clashes",
+        "too many lists", "too many masks"])
 @pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
 def test_sequence_and_dtype_key_errors_match_torch(key) -> None:
     check_raises_like(lambda L: L.arange(60.0).reshape(3, 4, 5)[key(L)])

@@ -27,6 +27,7 @@ from ember._ops.shape import (
     index_array,
     index_parts,
     is_mask,
+    raise_if_index_shapes_clash,
     select_index,
 )
 from ember._tensor import Tensor, int_index, make, wrap_dim
@@ -717,7 +718,11 @@ def _indexed_shape(shape: tuple, key: tuple) -> tuple:
     # (inside vmap) answers for its first sample: every sample's has its shape.
     key = tuple(e.array[(0,) * len(e.levels)] if type(e) is batching.Batched else e
                 for e in key)
-    return np.broadcast_to(np.zeros((), bool), shape)[key].shape
+    try:
+        return np.broadcast_to(np.zeros((), bool), shape)[key].shape
+    except IndexError:
+        raise_if_index_shapes_clash(key)
+        raise
 
 
 def _strip_leading_ones(value: Tensor) -> Tensor:

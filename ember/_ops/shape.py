@@ -555,6 +555,21 @@ def is_mask(arr: ndarray) -> bool:
     return False
 
 
+def raise_if_index_shapes_clash(key) -> None:
+    """torch's error for index arrays whose shapes do not broadcast together (a mask counts
+    as one index of its number of True entries per dim it covers); NumPy's own would name
+    them otherwise. Called once NumPy has refused a key, so that good keys pay nothing."""
+    shapes = []
+    for k in key:
+        if isinstance(k, ndarray):
+            shapes.extend([[int(k.sum())]] * k.ndim if k.dtype == bool else [list(k.shape)])
+    try:
+        np.broadcast_shapes(*map(tuple, shapes))
+    except ValueError:
+        raise IndexError("shape mismatch: indexing tensors could not be broadcast together "
+                         f"with shapes {', '.join(map(str, shapes))}") from None
+
+
 def select_index(k):
     """A key's part, with a 0-d tensor of a signed integer dtype as the int it holds: torch
     selects with it (a view) as with an int; a 0-d uint8 or bool tensor is a mask."""
@@ -639,6 +654,8 @@ def getitem(self: Tensor, key) -> Tensor:
         out = []
         # the dims the parts other than ``...`` and None name: ``...`` covers the rest
         named = sum(dims_named(k) for k in parts if k is not None and k is not Ellipsis)
+        if named > len(shape):
+            raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
         for k in parts:
             if _is_advanced(k):
                 k = _array_key(k, shape, dim, ordinal)
@@ -650,7 +667,11 @@ def getitem(self: Tensor, key) -> Tensor:
             elif k is not None:
                 dim += 1
             out.append(k)
-        return _advanced(self, tuple(out))
+        try:
+            return _advanced(self, tuple(out))
+        except IndexError:
+            raise_if_index_shapes_clash(out)
+            raise
     key, name = _index_key(parts if type(key) is list else key, shape)
     return run(_BASIC_OPS[name], self, key, shape)
 
