@@ -304,6 +304,11 @@ DTYPE_OPS = {
     "sort_descending": lambda L, a: a.sort(dim=0, descending=True, stable=True),
     "median": lambda L, a: a.median(), "nansum": lambda L, a: a.nansum(),
     "cumsum_dtype": lambda L, a: a.cumsum(0, dtype=L.float64),
+    # a narrower integer dtype is the accumulator and the result's dtype (wrapping)
+    "cumsum_int8": lambda L, a: (a * 50).cumsum(1, dtype=L.int8),
+    "cumsum_uint8_fn": lambda L, a: L.cumsum(a * 70, 0, dtype=L.uint8),
+    "cumprod_int16": lambda L, a: (a * 40).cumprod(1, dtype=L.int16),
+    "cumprod_int32_fn": lambda L, a: L.cumprod(a * 300, 1, dtype=L.int32),
     "sum_of_maxes": lambda L, a: a.max(1).values.sum(),
 }
 
@@ -432,6 +437,8 @@ ERRORS = [
     lambda L: L.zeros(2, 3).prod(5),
     lambda L: L.zeros(2, 3).var(4),
     lambda L: L.zeros(2, 3).cumsum(2),
+    lambda L: L.zeros(2, 3).cumsum(1, dtype=L.bool),
+    lambda L: L.ones(2, 3, dtype=L.bool).cumprod(0, dtype=L.bool),
     lambda L: L.tensor(2.0).cummax(1),
     lambda L: L.zeros(2, 3).sort(3),
     lambda L: L.zeros(2, 3).topk(4),

@@ -920,18 +920,28 @@ CUMPROD = defop("cumprod", node="CumprodBackward0", kind=KEEP, save=(0, "result"
                 forward=_cumprod, backward=_cumprod_backward)
 
 
+def _cumulative(op, input: Tensor, dim: int, dtype) -> Tensor:
+    input = _cast_input(input, dtype)
+    result = run(op, input, wrap_dim(dim, input._data.ndim))
+    if dtype is not None and result._data.dtype != dtype.np:
+        # a narrower integer dtype given: torch accumulates in it, and int64's running
+        # sums and products wrap to the same values modulo its width
+        if dtype.np.kind == "b":
+            raise NotImplementedError(f'"{op.name}_out_cpu" not implemented for \'Bool\'')
+        result = result.to(dtype)
+    return result
+
+
 def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Mirrors ``torch.cumsum``: integers and bools accumulate in int64 unless ``dtype``
     is given."""
-    input = _cast_input(input, dtype)
-    return run(CUMSUM, input, wrap_dim(dim, input._data.ndim))
+    return _cumulative(CUMSUM, input, dim, dtype)
 
 
 def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Mirrors ``torch.cumprod`` (see ``cumsum``). ember differs: where the input holds
     zeros, the gradient cannot be differentiated again."""
-    input = _cast_input(input, dtype)
-    return run(CUMPROD, input, wrap_dim(dim, input._data.ndim))
+    return _cumulative(CUMPROD, input, dim, dtype)
 
 
 def _cum_extreme_index(data, dim: int, largest: bool):
