@@ -445,6 +445,11 @@ ERRORS = [
     lambda L: L.zeros(2, 3).topk(-1),
     lambda L: L.zeros(2, 3).kthvalue(4),
     lambda L: L.zeros(2, 3).kthvalue(0),
+    # an empty tensor's k is checked against its non-empty dim too
+    lambda L: L.zeros(0, 3).kthvalue(4, 1),
+    lambda L: L.zeros(3, 0).kthvalue(4, 0),
+    lambda L: L.zeros(2, 0, 3).kthvalue(0, 2),
+    lambda L: L.zeros(2, 0, 3).kthvalue(1, 1),
     lambda L: L.zeros(2, 3).logsumexp(2),
     lambda L: L.tensor([1, 2]).var(),
     lambda L: L.tensor([1, 2]).std(0),

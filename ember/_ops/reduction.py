@@ -1186,7 +1186,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     data = input._data
     d = wrap_dim(dim, data.ndim)
     size = data.shape[d] if data.ndim else 1
-    if data.size and not 1 <= k <= size:
+    if size and not 1 <= k <= size:  # an empty dim is refused with its own error, later
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
 
     def index_fn(data, d):
