@@ -228,6 +228,13 @@ ERRORS = [
     lambda L: L.histogram(L.tensor([1.0, 2.0]), bins=2, weight=L.ones(3)),
     lambda L: L.histogramdd(L.ones(4, 2), bins=[2, 0]),
     lambda L: L.unique_consecutive(L.ones(2, 3), dim=2),
+    # a 0-d tensor has no dim; an empty one splits only along its one zero-sized dim
+    lambda L: L.unique_consecutive(L.tensor(1.0), dim=0),
+    lambda L: L.unique_consecutive(L.zeros(3, 0), dim=0),
+    lambda L: L.unique_consecutive(L.zeros(0, 0), dim=1),
+    lambda L: L.unique(L.tensor(1.0), dim=-1),
+    lambda L: L.unique(L.zeros(0, 3), dim=1),
+    lambda L: L.unique(L.zeros(2, 0, 0), dim=1),
     lambda L: L.unique_consecutive(L.ones(2, requires_grad=True)).sum().backward(),
 ]
 

@@ -494,7 +494,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,
     asked; every nan starts a run."""
     data = input._data
     if dim is not None:
-        dim = wrap_dim(dim, data.ndim)
+        dim = _reduction.unique_dim(data, dim)
     values, inverse, counts = run(UNIQUE_CONSECUTIVE, input, dim)
     return _reduction.unique_outputs(values, inverse, counts, return_inverse, return_counts)
 

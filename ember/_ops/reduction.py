@@ -1234,8 +1234,24 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
     if dim is None:
         values, inverse, counts = run(UNIQUE, input, None)
     else:
-        values, inverse, counts = run(UNIQUE_DIM, input, wrap_dim(dim, data.ndim))
+        values, inverse, counts = run(UNIQUE_DIM, input, unique_dim(data, dim))
     return unique_outputs(values, inverse, counts, return_inverse, return_counts)
+
+
+def unique_dim(data, dim: int) -> int:
+    """The dim of a unique over slices, with torch's refusals: a 0-d tensor has no dim, and
+    an empty tensor can only be split along its one zero-sized dim."""
+    if data.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    dim = wrap_dim(dim, data.ndim)
+    if data.size == 0:
+        if data.shape.count(0) > 1:
+            raise RuntimeError("Number of zero sized dimensions is more than one, so unique "
+                               "cannot be applied ")
+        if data.shape[dim]:
+            raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so "
+                               "unique cannot be applied")
+    return dim
 
 
 def unique_outputs(values: Tensor, inverse: Tensor, counts: Tensor, return_inverse: bool,
