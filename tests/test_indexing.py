@@ -426,6 +426,8 @@ ERRORS = [
     ("take_along_dim_ndim", lambda L, x: x.take_along_dim(idx(L, [0]), 0)),
     ("take_along_dim_float", lambda L, x: x.take_along_dim(L.tensor([[0.0]]), 1)),
     ("take_along_dim_flat_float", lambda L, x: x.take_along_dim(L.tensor([[0.0]]))),
+    ("take_along_dim_shapes", lambda L, x: x.take_along_dim(idx(L, [[0], [1]]), 1)),
+    ("take_along_dim_shapes_dim0", lambda L, x: x.take_along_dim(idx(L, [[0, 1, 0]]), 0)),
 ]
 
 

@@ -445,7 +445,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     try:
         common = list(np.broadcast_shapes(tuple(ishape), tuple(sshape)))
     except ValueError:
-        raise _promote.broadcast_error([tuple(ishape), tuple(sshape)]) from None
+        raise _promote.broadcast_error([tuple(sshape), tuple(ishape)]) from None
     self_shape = common[:dim] + [input._data.shape[dim]] + common[dim + 1:]
     index_shape = common[:dim] + [idx.shape[dim]] + common[dim + 1:]
     return gather(input.expand(self_shape), dim, indices.expand(index_shape))
