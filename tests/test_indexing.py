@@ -819,3 +819,35 @@ def test_0d_uint8_tensor_key_is_a_mask_as_torch() -> None:
     check_op(lambda L, a: a[idx(L, 1, "uint8")], [(3, 4)])
     check_op(lambda L, a: a[1, idx(L, 0, "uint8")], [(3, 4)])
     check_op(lambda L, a, v: _set_at(a * 1, idx(L, 1, "uint8"), v[0] * 2), [(3, 4), (3, 4)])
+
+
+# ---- numbers that fill a tensor, converted with torch's checks -----------------------------
+_FILLS = {
+    "fill_": lambda L, t, v: t.fill_(v),
+    "fill": lambda L, t, v: L.fill(t, v),
+    "full": lambda L, t, v: L.full((2,), v, dtype=t.dtype),
+    "new_full": lambda L, t, v: t.new_full((2,), v),
+    "masked_fill": lambda L, t, v: t.masked_fill(L.tensor([True, False]), v),
+    "index_fill": lambda L, t, v: t.index_fill(0, idx(L, [1]), v),
+    "scatter": lambda L, t, v: t.scatter(0, idx(L, [1]), v),
+    "setitem": lambda L, t, v: _set_at(t, 0, v),
+    "setitem_mask": lambda L, t, v: _set_at(t, L.tensor([True, False]), v),
+}
+_FILL_VALUES = [-1, -255, -256, 256, 2 ** 31, 2 ** 63, 2 ** 64, -2 ** 63 - 1, -1.0, 1.5,
+                float("nan"), float("inf"), 1e300, 1 + 0j, 1 + 2j, True]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int32", "int64", "bool", "float32",
+                                   "float64", "complex64"])
+@pytest.mark.parametrize("op", sorted(_FILLS))
+def test_fill_values_convert_as_torch(op, dtype) -> None:
+    # out of a dtype's range: torch's overflow error; a negative int wraps into uint8
+    for value in _FILL_VALUES:
+        def fn(L, value=value):
+            return _FILLS[op](L, L.zeros(2, dtype=getattr(L, dtype)), value)
+        try:
+            expected = fn(torch)
+        except Exception:  # noqa: BLE001 - torch's error, whatever it is, is ember's too
+            check_raises_like(fn)
+        else:
+            assert_same(fn(ember), expected)

@@ -9,6 +9,8 @@ lookup; the cache is cleared when the default dtype changes (NOTE [Default dtype
 """
 from __future__ import annotations
 
+import math
+
 from ember import _dtype
 from ember._backend import np
 from ember._tensor import Tensor
@@ -152,3 +154,72 @@ def broadcast_error(shapes: list) -> RuntimeError | None:
             merged.append(b[i] if a[i] == 1 else a[i])
         out = tuple(reversed(merged))
     return None
+
+
+_INT_C_NAMES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+                "int64": "int64_t"}
+
+
+def _overflow(name: str) -> RuntimeError:
+    return RuntimeError(f"value cannot be converted to type {name} without overflow")
+
+
+def fill_value(value, np_dtype):
+    """A Python number that fills a tensor of ``np_dtype`` (fill_, full, masked_fill,
+    index_fill, scatter, ``__setitem__``), converted as torch converts it: an int beyond 64
+    bits is refused as Python refuses it; into an integer dtype, a value outside its range
+    (a NaN, an infinity, a complex number with an imaginary part) is torch's overflow error,
+    and a negative int down to minus an unsigned dtype's maximum wraps, as in C; into a
+    floating dtype, so is a complex number with an imaginary part, and a finite number beyond
+    a 32- or 64-bit dtype's range; into bool, any number is its truth."""
+    kind = type(value)
+    if kind is int:
+        if value < -2 ** 63:
+            raise OverflowError("can't convert negative int to unsigned")
+        if value >= 2 ** 64:
+            raise OverflowError("int too big to convert")
+    elif kind is not float and kind is not complex:
+        return value
+    code = np_dtype.kind
+    if code == "b":
+        return value != 0
+    if code not in "iu":  # floating, complex, and ml_dtypes' floats (kind "V")
+        return _float_fill_value(value, kind, np_dtype)
+    info = np.iinfo(np_dtype)
+    unsigned = info.min == 0
+    if kind is complex:
+        fits = value.imag == 0
+        value, kind = value.real, float
+    else:
+        fits = True
+    if kind is int:
+        fits = (-int(info.max) if unsigned else int(info.min)) <= value <= info.max
+    else:
+        fits = fits and info.min <= value <= info.max  # False for NaN
+    if not fits:
+        raise _overflow(_INT_C_NAMES[np_dtype.name])
+    return value + int(info.max) + 1 if kind is int and unsigned and value < 0 else value
+
+
+_FLOAT_C_NAMES = {"float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float",
+                  "float64": "double", "complex64": "c10::complex<float>",
+                  "complex128": "c10::complex<double>"}
+
+
+def _float_fill_value(value, kind, np_dtype):
+    name = _FLOAT_C_NAMES.get(np_dtype.name)
+    if name is None:
+        return value
+    if kind is complex and np_dtype.kind != "c":
+        if value.imag:
+            raise _overflow(name)
+        value, kind = value.real, float
+    if np_dtype.itemsize == 2:
+        # torch's range checks into the 16-bit floats differ between its ops (and between one
+        # element and more): values beyond them become infinities, as NumPy converts them
+        return value
+    limit = float(np.finfo(np.float32 if np_dtype.name == "complex64" else np_dtype).max)
+    for part in (value.real, value.imag) if kind is complex else (value,):
+        if math.isfinite(part) and abs(part) > limit:
+            raise _overflow(name)
+    return value

@@ -13,6 +13,7 @@ from ember._backend import ndarray, np
 from ember._device import device as _device
 from ember._device import place as _place
 from ember._device import serve as _serve
+from ember._ops import _promote
 from ember._ops.registry import KEEP, attach, defop, run, run_inplace
 from ember._tensor import Size, Tensor, make
 from ember.autograd import grad_mode
@@ -401,7 +402,8 @@ def full(size, fill_value, *, dtype=None, layout=None, device=None, pin_memory: 
         check_tensor_options("full", layout, pin_memory)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    return _factory(parse_size((size,)), fill_value, dtype or _number_dtype(fill_value),
+    dtype = dtype or _number_dtype(fill_value)
+    return _factory(parse_size((size,)), _promote.fill_value(fill_value, dtype.np), dtype,
                     requires_grad)
 
 
@@ -803,7 +805,9 @@ def _new_factory(fill):
 
 def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
     _serve(device)
-    return _factory(parse_size((size,)), fill_value, dtype or self.dtype, requires_grad)
+    dtype = dtype or self.dtype
+    return _factory(parse_size((size,)), _promote.fill_value(fill_value, dtype.np), dtype,
+                    requires_grad)
 
 
 def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
@@ -838,7 +842,7 @@ def _fill_(self: Tensor, value) -> Tensor:
             # torch's Tensor overload: its own node, whose value gets the summed gradient
             from ember._ops import indexing  # imported after this table
             return run_inplace(indexing.FILL, self, value)
-    value = _plain_number(value)
+    value = _promote.fill_value(_plain_number(value), self._data.dtype)
     if (self._requires_grad and grad_mode.state.enabled) or "_fw" in self.__dict__:
         return run_inplace(FILL, self, value)
     return _fill_unrecorded(self, value)

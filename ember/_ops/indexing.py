@@ -86,7 +86,8 @@ def _check_bounds(index: ndarray, size: int, dim: int, exc=RuntimeError, prefix:
 
 def _value_tensor(value, like: Tensor) -> Tensor:
     """A Python number as a 0-d tensor of ``like``'s dtype (torch casts the scalar)."""
-    return make(np.asarray(np.asarray(value).astype(like._data.dtype)))
+    dtype = like._data.dtype
+    return make(np.asarray(np.asarray(_promote.fill_value(value, dtype)).astype(dtype)))
 
 
 # ---- gather, scatter, scatter_add, scatter_reduce ------------------------------------
@@ -259,7 +260,7 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, *,
         return run(SCATTER_REDUCE_LEGACY, input, src, idx, dim, reduce)
     if is_tensor:
         return run(SCATTER, input, src, idx, dim, src._data.shape)
-    return run(SCATTER_VALUE, input, idx, dim, src)
+    return run(SCATTER_VALUE, input, idx, dim, _promote.fill_value(src, input._data.dtype))
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
@@ -637,7 +638,10 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
                 "index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                 f"{value._data.ndim} dimension(s).")
         return run(INDEX_FILL_TENSOR, input, value, idx, dim)
-    return run(INDEX_FILL, input, idx, dim, value)
+    if type(value) is complex and input._data.dtype.kind != "c":
+        raise RuntimeError(
+            "index_fill_(): Converting complex Scalar to non-complex type is not supported")
+    return run(INDEX_FILL, input, idx, dim, _promote.fill_value(value, input._data.dtype))
 
 
 # ---- index, index_put and __setitem__ ------------------------------------------------
@@ -880,6 +884,8 @@ def setitem(self: Tensor, key, value) -> None:
     if isinstance(value, (list, tuple)):
         raise TypeError(
             f"can't assign a {type(value).__name__} to a {legacy_type_name(self._data.dtype)}")
+    if type(value) is int and not -2 ** 63 <= value < 2 ** 63:
+        raise ValueError("Overflow when unpacking long long")  # torch makes it an int64
     view_key, put_parts, empty = _setitem_parts(self, key)
     if empty:
         return
@@ -933,7 +939,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
                 "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                 f"{value._data.ndim} dimension(s).")
         return run(MASKED_FILL_TENSOR, input, mask, value)
-    return run(MASKED_FILL, input, mask, value)
+    return run(MASKED_FILL, input, mask, _promote.fill_value(value, input._data.dtype))
 
 
 def _masked_select(xp, self, mask):

@@ -10,7 +10,7 @@ import warnings
 
 from ember import _dtype
 from ember._backend import np
-from ember._ops import batching
+from ember._ops import _promote, batching
 from ember._ops import creation as _creation
 from ember._ops import indexing as _indexing
 from ember._ops import linalg as _linalg
@@ -457,7 +457,7 @@ def fill(input: Tensor, value) -> Tensor:
             raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor "
                                f"with {value._data.ndim} dimensions.")
         return run(_twin(_indexing.FILL, "FillBackward1", copies=False), input, value)
-    return run(FILL_SCALAR, input, value)
+    return run(FILL_SCALAR, input, _promote.fill_value(value, input._data.dtype))
 
 
 # ---- unique_consecutive -----------------------------------------------------------------
