@@ -242,6 +242,20 @@ class _Float8Tables(dict):
 _FROM_FLOAT8 = _Float8Tables()
 
 
+# NumPy kinds ordered as torch's categories (ml_dtypes' floats are kind "V")
+_CAST_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "V": 2, "c": 3}
+
+
+def can_cast_np(from_np, to_np) -> bool:
+    """torch's canCast on NumPy dtypes, the rule for writing a result into an existing tensor
+    (in-place ops, ``out=``): nothing from a higher category (bool < integer < floating <
+    complex), and to bool only from bool; within a category any cast is allowed, signed to
+    unsigned too (NumPy's ``same_kind`` refuses that one)."""
+    source = _CAST_RANK[from_np.kind]
+    target = _CAST_RANK[to_np.kind]
+    return source <= target if target else source == 0
+
+
 def _promote_pair(a: dtype, b: dtype) -> dtype:
     if a is b:
         return a

@@ -436,3 +436,23 @@ def test_views_made_without_grad_mode_refusals_as_torch(case: str) -> None:
         "base written without grad, then used": lambda L: _written_then_used(L, False),
         "base written, then grad_fn": lambda L: _written_then_used(L, True).grad_fn,
     }[case])
+
+
+_KINDS = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32",
+          "float64", "complex64"]
+
+
+@pytest.mark.parametrize("target", _KINDS)
+@pytest.mark.parametrize("source", _KINDS)
+def test_inplace_casts_follow_torchs_can_cast(target, source) -> None:
+    # any cast within a category is allowed, a signed int into uint8 too (NumPy's same_kind
+    # refuses that one); nothing from a higher category, and into bool only bool
+    def fn(L):
+        x = L.tensor([1, 2, 3]).to(getattr(L, target))
+        return x.mul_(L.tensor([3, 1, 2]).to(getattr(L, source)))
+    try:
+        expected = fn(torch)
+    except RuntimeError:
+        check_raises_like(fn)
+    else:
+        assert_same(fn(ember), expected)

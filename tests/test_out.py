@@ -441,3 +441,18 @@ def test_worded_errors_of_later_outputs():
     e_r = ember.geqrf(e, out=(ember.empty(0, dtype=ember.float64), ember.empty(0)))
     for a, b in zip(e_r, t_r):
         assert_same(a, b, what="geqrf")
+
+
+@pytest.mark.parametrize("out_dtype", ["uint8", "int8", "bool", "float16"])
+@pytest.mark.parametrize("dtype", ["int64", "int16", "uint8", "float32"])
+def test_out_casts_follow_torchs_can_cast(dtype, out_dtype):
+    # an int64 result written into a uint8 out: allowed, as any cast within a category
+    def run(lib):
+        a = lib.tensor([1, 2, 3], dtype=getattr(lib, dtype))
+        return lib.add(a, a, out=lib.empty(3, dtype=getattr(lib, out_dtype)))
+    try:
+        expected = run(torch)
+    except RuntimeError as exc:
+        assert_raises_like(exc, lambda: run(ember))
+    else:
+        assert_same(run(ember), expected)

@@ -347,7 +347,7 @@ def _check_dtype(rule: str, result_dtype, out: Tensor, name: str, index: int = 0
     want = _dtype.from_np(got)
     names = {"have": _dtype.scalar_type_name(have), "want": _dtype.scalar_type_name(want),
              "have_cpp": _CPP_NAMES[have.name], "want_cpp": _CPP_NAMES[want.name]}
-    if rule == "cast" and np.can_cast(result_dtype, got, "same_kind"):
+    if rule == "cast" and _dtype.can_cast_np(result_dtype, got):
         return
     if name in _WORDING:
         wording = _WORDING[name]

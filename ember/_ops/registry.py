@@ -976,7 +976,7 @@ def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
         raise RuntimeError(
             f"output with shape {list(data.shape)} doesn't match the broadcast shape "
             f"{list(result.shape)}")
-    if result.dtype != data.dtype and not np.can_cast(result.dtype, data.dtype, "same_kind"):
+    if result.dtype != data.dtype and not _dtype.can_cast_np(result.dtype, data.dtype):
         raise RuntimeError(
             f"result type {_dtype.scalar_type_name(_dtype.from_np(result.dtype))} can't be "
             f"cast to the desired output type "
