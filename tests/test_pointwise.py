@@ -369,6 +369,13 @@ def test_predicates_return_python_bools() -> None:
 ERRORS = {
     "pow_int_negative": lambda L: _tensor(L, [1, 2]) ** -1,
     "pow_uint8_negative": lambda L: _tensor(L, [1, 2], torch.uint8).pow(-2),
+    # an int exponent beyond the tensor's integer dtype (or int64) is torch's overflow error
+    "pow_int8_beyond": lambda L: _tensor(L, [1, 2], torch.int8) ** 200,
+    "pow_int8_negative_beyond": lambda L: _tensor(L, [1, 2], torch.int8) ** -200,
+    "pow_uint8_beyond_inplace": lambda L: _tensor(L, [1, 2], torch.uint8).pow_(300),
+    "pow_int32_beyond": lambda L: _tensor(L, [1, 2], torch.int32).pow(2 ** 40),
+    "pow_int64_beyond": lambda L: _tensor(L, [1, 2]) ** 2 ** 63,
+    "pow_bool_beyond": lambda L: _tensor(L, [True]) ** 2 ** 63,
     "pow_bool_bool": lambda L: _tensor(L, [True]) ** _tensor(L, [True]),
     "floor_bool": lambda L: _ns(L).floor(_tensor(L, [True])),
     "round_int_decimals": lambda L: _ns(L).round(_tensor(L, [1, 2]), decimals=1),

@@ -23,7 +23,7 @@ from ember._dtype import (
     scalar_type_name,
 )
 from ember._ops import batching, registry
-from ember._ops._promote import OperandTypeError
+from ember._ops._promote import OperandTypeError, fill_value
 from ember._ops.creation import zeros_like
 from ember._ops.fused import fma
 from ember._ops.registry import (
@@ -1598,6 +1598,14 @@ def pow(input, exponent) -> Tensor:  # noqa: A001 - torch's name
         return run(RPOW, exponent, input)
     if isinstance(exponent, Tensor):
         return run(POW, input, exponent)
+    if type(exponent) is int and input._data.dtype.kind in "biu":
+        # torch converts an int exponent to int64, then a non-negative one to the tensor's
+        # integer dtype, with its overflow checks (ember would wrap it: int8 ** 200 as
+        # ** -56); a negative one is refused by the kernel
+        if not -2 ** 63 <= exponent < 2 ** 63:
+            raise RuntimeError("value cannot be converted to type int64_t without overflow")
+        if exponent > 0:
+            fill_value(exponent, input._data.dtype)
     return run(POW_SCALAR, input, exponent)
 
 
