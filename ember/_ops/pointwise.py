@@ -1667,11 +1667,15 @@ clip = clamp
 
 def maximum(input, other) -> Tensor:
     """Mirrors ``torch.maximum`` (nan propagates; ties split the gradient)."""
+    if type(input) is not Tensor or type(other) is not Tensor:
+        _tensors_only("maximum", input=input, other=other)  # torch takes no number
     return run(MAXIMUM, input, other)
 
 
 def minimum(input, other) -> Tensor:
     """Mirrors ``torch.minimum``."""
+    if type(input) is not Tensor or type(other) is not Tensor:
+        _tensors_only("minimum", input=input, other=other)
     return run(MINIMUM, input, other)
 
 
