@@ -13,7 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import ember
-from tests.helpers import check_raises_like, recording_compared, torch
+from tests.helpers import assert_same, check_raises_like, recording_compared, torch
 
 pytestmark = pytest.mark.skipif(
     torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"),
@@ -131,3 +131,25 @@ def test_logspace_default_dtype_and_errors() -> None:
                                 ("float32", float("inf"), 3), ("float16", 1e5, 1)]:
         _bits_equal(ember.logspace(value, 0, steps, dtype=getattr(ember, dtype)),
                     torch.logspace(value, 0, steps, dtype=getattr(torch, dtype)))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.arange(5, 1), lambda L: L.arange(0, 1, -0.5), lambda L: L.arange(-3),
+    lambda L: L.arange(5, dtype=L.bool), lambda L: L.arange(1, 2, 0, dtype=L.bool),
+    lambda L: L.arange(1, 5, 0.5, dtype=L.int64), lambda L: L.arange(1, 0, -0.3, dtype=L.int64),
+    lambda L: L.linspace(0, 1, 5, dtype=L.bool), lambda L: L.logspace(0, 1, 2, dtype=L.bool),
+], ids=["decreasing", "negative-step", "negative-end", "bool", "bool-zero-step",
+        "int64-step-truncates-to-0", "int64-negative-step-to-0", "linspace-bool",
+        "logspace-bool"])
+def test_range_refusals_match_torch(fn) -> None:
+    check_raises_like(fn)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.arange(1, 5, 0.5, dtype=L.int32), lambda L: L.linspace(0, 1, 1, dtype=L.bool),
+    lambda L: L.linspace(0, 1, 0, dtype=L.bool), lambda L: L.logspace(0, 1, 1, dtype=L.bool),
+    lambda L: L.logspace(0, 1, 0, dtype=L.bool),
+], ids=["int32-step-truncates-to-0", "linspace-bool-1", "linspace-bool-0", "logspace-bool-1",
+        "logspace-bool-0"])
+def test_ranges_torch_accepts(fn) -> None:
+    assert_same(fn(ember), fn(torch))

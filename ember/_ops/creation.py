@@ -603,17 +603,21 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
     if dtype is None:
         is_float = any(isinstance(v, float) for v in (start, end, step))
         dtype = _dtype.get_default_dtype() if is_float else _dtype.int64
+    if dtype.category == _dtype.BOOL:
+        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = max(math.ceil((end - start) / step), 0)
     if dtype.category == _dtype.INT:
         # integer dtypes count in int64 from the truncated arguments; int64 also takes its
         # length from them, the others from the arguments as given
         first, last, by = math.trunc(start), math.trunc(end), math.trunc(step)
         if dtype is _dtype.int64:
-            n = max(math.ceil((last - first) / by), 0) if by else 0
+            if not by:  # a fractional step truncates to 0 (the other dtypes repeat start)
+                raise ValueError("step must be nonzero")
+            n = max(math.ceil((last - first) / by), 0)
         data = (first + np.arange(n, dtype=np.int64) * by).astype(dtype.np)
     elif dtype.category == _dtype.FLOAT:
         data = _arange_values(float(start), float(step), n, dtype)
@@ -632,6 +636,8 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dtype = dtype or _dtype.get_default_dtype()
+    if steps > 1 and dtype.category == _dtype.BOOL:
+        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     if steps > 1 and dtype.category in (_dtype.INT, _dtype.FLOAT):
         data = _linspace_values(start, end, steps, dtype)
     elif steps == 1:
@@ -931,12 +937,13 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=N
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dtype = dtype or _dtype.get_default_dtype()
-    if dtype.category == _dtype.BOOL:
+    if steps > 1 and dtype.category == _dtype.BOOL:
         raise NotImplementedError("\"logspace_cpu\" not implemented for 'Bool'")
     with np.errstate(all="ignore"):
         if steps == 1 and dtype.category != _dtype.COMPLEX:
             data = np.float_power(float(base), np.full(1, float(start)))
-            _check_fits(float(data[0]), dtype)
+            if dtype.category != _dtype.BOOL:
+                _check_fits(float(data[0]), dtype)
         elif steps > 1 and dtype.category != _dtype.COMPLEX:
             data = np.float_power(float(base), _logspace_exponents(start, end, steps, dtype))
         else:
