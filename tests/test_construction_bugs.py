@@ -79,6 +79,9 @@ MIXED = {
     "int beyond int64 to float32": lambda m: m.tensor([2 ** 64], dtype=m.float32),
     "int beyond int64 with a float": lambda m: m.tensor([2 ** 64, 1.5]),
     "int beyond int64 to bool": lambda m: m.tensor([2 ** 63, 0], dtype=m.bool),
+    # a 0-d result holds an array, which in-place ops write into
+    "int far beyond int64 to 0-d bool, written": lambda m: m.tensor(
+        2 ** 70, dtype=m.bool).logical_not_(),
     "complex to bool": lambda m: m.tensor([1j, 0j], dtype=m.bool),
     "large float to float16": lambda m: m.tensor([1e30], dtype=m.float16),
     "large float to float32": lambda m: m.tensor([1e300], dtype=m.float32),

@@ -175,7 +175,7 @@ def _store(array: ndarray, dtype: _dtype.dtype) -> ndarray:
                     f"value cannot be converted to type {dtype.name} without overflow")
     elif kind == "O":
         if category == _dtype.BOOL:
-            array = array != 0
+            array = np.asarray(array != 0)  # an array even when 0-d: NumPy gives a scalar
         else:
             array = array.astype(np.complex128 if category == _dtype.COMPLEX else np.float64)
     if array.dtype != dtype.np:
