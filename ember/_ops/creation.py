@@ -168,7 +168,8 @@ def _store(array: ndarray, dtype: _dtype.dtype) -> ndarray:
             raise ValueError("Overflow when unpacking long long")
         if array.size and kind in "if" and (kind == "f" or dtype.itemsize < 8):
             info = np.iinfo(dtype.np)
-            low = min(int(info.min), -int(info.max))  # negatives wrap into unsigned types
+            # negative ints wrap into unsigned types; negative floats do not
+            low = int(info.min) if kind == "f" else min(int(info.min), -int(info.max))
             finite = kind == "i" or bool(np.isfinite(array).all())
             if not finite or array.min() < low or array.max() > info.max:
                 raise RuntimeError(
