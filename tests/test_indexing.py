@@ -827,6 +827,7 @@ _FILLS = {
     "fill": lambda L, t, v: L.fill(t, v),
     "full": lambda L, t, v: L.full((2,), v, dtype=t.dtype),
     "new_full": lambda L, t, v: t.new_full((2,), v),
+    "full_like": lambda L, t, v: L.full_like(t, v),
     "masked_fill": lambda L, t, v: t.masked_fill(L.tensor([True, False]), v),
     "index_fill": lambda L, t, v: t.index_fill(0, idx(L, [1]), v),
     "scatter": lambda L, t, v: t.scatter(0, idx(L, [1]), v),

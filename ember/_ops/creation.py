@@ -476,6 +476,7 @@ def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None
     _serve(device)
     if layout is not None or pin_memory:
         check_tensor_options("full_like", layout, pin_memory)
+    fill_value = _promote.fill_value(fill_value, (dtype or input.dtype).np)
     return _like(input, fill_value, dtype, requires_grad, memory_format, "full_like")
 
 
