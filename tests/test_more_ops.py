@@ -766,6 +766,8 @@ def test_block_diag_dtypes_like_torch() -> None:
 MORE_ERRORS = {
     "unfold_too_big": lambda L: L.ones(3, 4).unfold(0, 4, 1),
     "unfold_step": lambda L: L.ones(3, 4).unfold(0, 2, 0),
+    "unfold_negative_size": lambda L: L.ones(3, 4).unfold(1, -1, 1),
+    "unfold_negative_size_and_step": lambda L: L.ones(3, 4).unfold(1, -2, -1),
     "unfold_dim": lambda L: L.ones(3, 4).unfold(2, 1, 1),
     "sum_to_size": lambda L: L.ones(3, 4).sum_to_size(2, 4),
     "sum_to_size_more_dims": lambda L: L.ones(3, 4).sum_to_size(1, 3, 4),

@@ -1828,6 +1828,8 @@ def _unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
     shape = self._data.shape
     dim = wrap_dim(dimension, len(shape))
     length = shape[dim] if shape else 1
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
     if size > length:
         raise RuntimeError(
             f"maximum size for tensor at dimension {dim} is {length} but size is {size}")
