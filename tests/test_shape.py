@@ -682,6 +682,7 @@ def test_meshgrid_matrix_refused():
     lambda L: L.stack([L.ones(2), L.ones(2)], 3),
     lambda L: L.ones(2, 3).expand(2, 4), lambda L: L.ones(2, 3).expand(3),
     lambda L: L.ones(2, 3).expand(-1, 2, 3), lambda L: L.ones(2, 3).repeat(2),
+    lambda L: L.ones(2, 1, 4).expand(2, 3, 4, 1), lambda L: L.ones(4).expand(-2, 3),
     lambda L: L.ones(2, 3).repeat(2, -1), lambda L: L.ones(4).narrow(0, 3, 2),
     lambda L: L.ones(4).narrow(0, 1, -1), lambda L: L.ones(4).narrow(0, 5, 0),
     lambda L: L.ones(()).narrow(0, 0, 1), lambda L: L.ones(2, 3).diagonal(0, 0, 0),

@@ -356,24 +356,23 @@ def expanded_shape(self: Tensor, sizes: tuple) -> tuple:
             f"expand({legacy_type_name(self._data.dtype)}{{{list(old)}}}, size={list(sizes)}): "
             f"the number of sizes provided ({len(sizes)}) must be greater or equal to the "
             f"number of dimensions in the tensor ({len(old)})")
-    shape = []
-    for i, s in enumerate(sizes):
+    shape = list(sizes)
+    for i in range(len(sizes) - 1, -1, -1):  # from the last dim, as torch checks them
+        s = sizes[i]
         if i < lead:
             if s < 0:
                 raise RuntimeError(
                     f"The expanded size of the tensor ({s}) isn't allowed in a leading, "
                     "non-existing dimension 0")
-            shape.append(s)
             continue
         cur = old[i - lead]
         if s == -1:
-            s = cur
+            shape[i] = cur
         elif cur != 1 and s != cur:
             raise RuntimeError(
                 f"The expanded size of the tensor ({s}) must match the existing size ({cur}) "
                 f"at non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
                 f"{list(old)}")
-        shape.append(s)
     return tuple(shape)
 
 
