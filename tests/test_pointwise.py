@@ -642,3 +642,16 @@ def test_half_unary_within_one_ulp_of_torch_everywhere(op, dtype) -> None:
     apart = _half_ulps_apart(op, dtype)
     assert apart.max() <= 1
     assert np.count_nonzero(apart) <= 8, f"{np.count_nonzero(apart)} values differ"
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("op", ["mul", "div", "add", "sub"])
+@pytest.mark.parametrize("other", ["number", "int tensor", "0-d int tensor"])
+def test_half_results_of_0d_operands_take_in_place_writes(op, dtype, other) -> None:
+    # 0-d half operands with a number (computed in float32): the result is a tensor that
+    # in-place ops write into, as any other
+    def fn(L):
+        a = L.tensor(1.5, dtype=getattr(L, dtype))
+        b = {"number": 3, "int tensor": L.tensor([3]), "0-d int tensor": L.tensor(3)}[other]
+        return getattr(a, op)(b).add_(1).mul_(2)
+    assert_same(fn(ember), fn(torch))

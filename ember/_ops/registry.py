@@ -144,7 +144,8 @@ def _opmath(op, a, b, extra: tuple, out_np):
         if isinstance(x, Tensor):
             return x._data.astype(np.float32)
         return np.asarray(x, np.float32)
-    return op.forward(np, opmath_value(a), opmath_value(b), *extra).astype(out_np)
+    r = op.forward(np, opmath_value(a), opmath_value(b), *extra).astype(out_np)
+    return r if type(r) is ndarray else np.asarray(r)  # 0-d operands: NumPy gives a scalar
 
 
 def _scalar_array(value, kind: type, dtype):
