@@ -309,6 +309,7 @@ DTYPE_OPS = {
     "cumsum_uint8_fn": lambda L, a: L.cumsum(a * 70, 0, dtype=L.uint8),
     "cumprod_int16": lambda L, a: (a * 40).cumprod(1, dtype=L.int16),
     "cumprod_int32_fn": lambda L, a: L.cumprod(a * 300, 1, dtype=L.int32),
+    "cumsum_bool_of_empty": lambda L, a: a[:0].cumsum(1, dtype=L.bool),
     "sum_of_maxes": lambda L, a: a.max(1).values.sum(),
 }
 

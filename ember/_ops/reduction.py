@@ -926,7 +926,7 @@ def _cumulative(op, input: Tensor, dim: int, dtype) -> Tensor:
     if dtype is not None and result._data.dtype != dtype.np:
         # a narrower integer dtype given: torch accumulates in it, and int64's running
         # sums and products wrap to the same values modulo its width
-        if dtype.np.kind == "b":
+        if dtype.np.kind == "b" and result._data.size:  # the kernel's refusal; empty runs none
             raise NotImplementedError(f'"{op.name}_out_cpu" not implemented for \'Bool\'')
         result = result.to(dtype)
     return result
