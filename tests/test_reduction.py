@@ -310,6 +310,10 @@ DTYPE_OPS = {
     "cumprod_int16": lambda L, a: (a * 40).cumprod(1, dtype=L.int16),
     "cumprod_int32_fn": lambda L, a: L.cumprod(a * 300, 1, dtype=L.int32),
     "cumsum_bool_of_empty": lambda L, a: a[:0].cumsum(1, dtype=L.bool),
+    # nansum's dtype is its result's (integers sum to int64 only without one)
+    "nansum_int32": lambda L, a: (a * 40).nansum(dtype=L.int32),
+    "nansum_int8_dim": lambda L, a: L.nansum(a * 40, 1, dtype=L.int8),
+    "nansum_bool": lambda L, a: a.nansum(0, keepdim=True, dtype=L.bool),
     "sum_of_maxes": lambda L, a: a.max(1).values.sum(),
 }
 

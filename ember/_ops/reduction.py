@@ -1091,10 +1091,12 @@ NANSUM = defop("nansum", node="NansumBackward0", kind=KEEP, save=(0,), forward=_
 
 
 def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    """Mirrors ``torch.nansum``: ``sum`` with nan counted as zero."""
+    """Mirrors ``torch.nansum``: ``sum`` with nan counted as zero; integers and bools sum to
+    int64 unless ``dtype`` is given."""
     input = _cast_input(input, dtype)
     data = input._data
-    return run(NANSUM, input, reduce_dims(dim, data.ndim), keepdim, _int64_if_integral(data))
+    out_np = _int64_if_integral(data) if dtype is None else dtype.np
+    return run(NANSUM, input, reduce_dims(dim, data.ndim), keepdim, out_np)
 
 
 def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
