@@ -314,6 +314,8 @@ DTYPE_OPS = {
     "nansum_int32": lambda L, a: (a * 40).nansum(dtype=L.int32),
     "nansum_int8_dim": lambda L, a: L.nansum(a * 40, 1, dtype=L.int8),
     "nansum_bool": lambda L, a: a.nansum(0, keepdim=True, dtype=L.bool),
+    "nanmean_float64": lambda L, a: a.float().nanmean(1, dtype=L.float64),
+    "nansum_complex_of_empty": lambda L, a: a[:0].float().nansum(dtype=L.complex64),
     "sum_of_maxes": lambda L, a: a.max(1).values.sum(),
 }
 
@@ -443,6 +445,15 @@ ERRORS = [
     lambda L: L.zeros(2, 3).var(4),
     lambda L: L.zeros(2, 3).cumsum(2),
     lambda L: L.zeros(2, 3).cumsum(1, dtype=L.bool),
+    # nanmean checks the input's dtype before the one asked for; nansum refuses complex
+    lambda L: L.tensor([1, 2]).nanmean(dtype=L.float32),
+    lambda L: L.tensor([1.0, 2.0]).nanmean(dtype=L.int32),
+    lambda L: L.tensor([1.0, 2.0]).mean(dtype=L.int32),
+    lambda L: L.tensor([1.0, 2.0]).mean(0, dtype=L.bool),
+    lambda L: L.tensor([1.0, 2.0], dtype=L.complex64).nansum(),
+    lambda L: L.tensor([1.0, 2.0], dtype=L.complex64).nanmean(),
+    lambda L: L.tensor([1.0, 2.0]).nansum(dtype=L.complex64),
+    lambda L: L.tensor([1.0, 2.0]).nanmean(0, dtype=L.complex64),
     lambda L: L.ones(2, 3, dtype=L.bool).cumprod(0, dtype=L.bool),
     lambda L: L.tensor(2.0).cummax(1),
     lambda L: L.zeros(2, 3).sort(3),

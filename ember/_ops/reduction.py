@@ -279,8 +279,9 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
     dt = input.dtype
     if dt.category < _dtype.FLOAT:
         raise RuntimeError(
-            "mean(): could not infer output dtype. Input dtype must be either a floating "
-            f"point or complex dtype. Got: {_dtype.scalar_type_name(dt)}")
+            f"mean(): could not infer output dtype. {'Input' if dtype is None else 'Optional'}"
+            f" dtype must be either a floating point or complex dtype. Got: "
+            f"{_dtype.scalar_type_name(dt)}")
     data = input._data
     if dim is None:
         return run(MEAN, input, None, False, data.shape, data.dtype)
@@ -1092,7 +1093,12 @@ NANSUM = defop("nansum", node="NansumBackward0", kind=KEEP, save=(0,), forward=_
 
 def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mirrors ``torch.nansum``: ``sum`` with nan counted as zero; integers and bools sum to
-    int64 unless ``dtype`` is given."""
+    int64 unless ``dtype`` is given; complex numbers are refused, as torch's CPU kernel does."""
+    if input.dtype.category == _dtype.COMPLEX:
+        raise RuntimeError("nansum on CPU does not support complex inputs")
+    if dtype is not None and dtype.category == _dtype.COMPLEX and input._data.size:
+        raise NotImplementedError(  # the kernel's refusal: an empty input runs none
+            f'"nansum_cpu" not implemented for \'{_dtype.scalar_type_name(dtype)}\'')
     input = _cast_input(input, dtype)
     data = input._data
     out_np = _int64_if_integral(data) if dtype is None else dtype.np
@@ -1102,12 +1108,15 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
 def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mirrors ``torch.nanmean``: the mean of the non-nan elements (recorded, as in torch,
     as ``nansum / count``)."""
-    input = _cast_input(input, dtype)
     if input.dtype.category < _dtype.FLOAT:
         raise RuntimeError("nanmean(): expected input to have floating point or complex "
                            f"dtype but got {_dtype.scalar_type_name(input.dtype)}")
+    if dtype is not None and dtype.category < _dtype.FLOAT:
+        raise RuntimeError("nanmean(): could not infer output dtype. Optional dtype must be "
+                           "either a floating point or complex dtype. Got: "
+                           + _dtype.scalar_type_name(dtype))
     counted = (input == input).sum(dim, keepdim=keepdim)
-    return nansum(input, dim, keepdim) / counted
+    return nansum(input, dim, keepdim, dtype=dtype) / counted
 
 
 # ---- sort, argsort, topk, kthvalue ----------------------------------------------------
