@@ -100,6 +100,9 @@ ROWS = [
     Row("all_dim", lambda L, a: F(L, "all")(a > 0, -1), grad=False),
     Row("any", lambda L, a: a.any(), grad=False),
     Row("any_dim_keepdim", lambda L, a: (a > 1).any(0, keepdim=True), grad=False),
+    # an empty dim: each element's truth (sum and the others reduce every dim instead)
+    Row("all_no_dims", lambda L, a: a.all(()), grad=False),
+    Row("any_no_dims_keepdim", lambda L, a: L.any(a, [], keepdim=True), grad=False),
     Row("count_nonzero", lambda L, a: F(L, "count_nonzero")(a > 0), grad=False),
     Row("count_nonzero_dim", lambda L, a: (a > 0).count_nonzero(-1), grad=False),
     Row("median", lambda L, a: a.median()),

@@ -1020,13 +1020,20 @@ COUNT_NONZERO = defop(
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Mirrors ``torch.all``: whether every element is nonzero (over ``dim``); bool, or
-    uint8 for uint8 inputs."""
-    return run(ALL, input, reduce_dims(dim, input._data.ndim), keepdim)
+    uint8 for uint8 inputs. An empty ``dim`` reduces no dim (each element's truth), where
+    sum and the others reduce all of them."""
+    return run(ALL, input, _logical_dims(dim, input._data.ndim), keepdim)
 
 
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    """Mirrors ``torch.any``."""
-    return run(ANY, input, reduce_dims(dim, input._data.ndim), keepdim)
+    """Mirrors ``torch.any`` (see ``all``)."""
+    return run(ANY, input, _logical_dims(dim, input._data.ndim), keepdim)
+
+
+def _logical_dims(dim, ndim: int):
+    if type(dim) in (tuple, list) and not dim:
+        return ()
+    return reduce_dims(dim, ndim)
 
 
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
