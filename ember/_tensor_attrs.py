@@ -375,14 +375,15 @@ def is_set_to(self: Tensor, tensor: Tensor) -> bool:
             and self.storage_offset() == tensor.storage_offset())
 
 
-def resize_(self: Tensor, *sizes, memory_format=None) -> Tensor:
+def resize_(self: Tensor, *sizes, size=None, memory_format=None) -> Tensor:
     """Mirrors ``Tensor.resize_``: ``self`` takes the sizes with contiguous strides (or those
     of ``memory_format``) over its storage from its storage offset; elements beyond the old
     ones are uninitialised. A storage too short grows, and every tensor on it follows
     (NOTE [Storages over arrays])."""
     from ember._memory_format import check_format, check_rank, contiguous_format
+    from ember._ops.shape import keyword_sizes  # the op tables load after this module
 
-    sizes = _sizes("resize_", sizes)
+    sizes = _sizes("resize_", keyword_sizes("resize_", sizes, "size", size))
     if any(n < 0 for n in sizes):
         raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: "
                            f"{list(sizes)}")

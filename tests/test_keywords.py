@@ -391,6 +391,19 @@ SHAPE_KEYWORDS = {
     "concatenate(axis=)": lambda lib, x: lib.concatenate([x, x], axis=2),
     "Tensor.reshape(sizes)": lambda lib, x: x.reshape(4, 6),
     "Tensor.flip(sizes)": lambda lib, x: x.flip(0, 1),
+    # the Tensor methods' own keyword names for their sizes and dims
+    "Tensor.view(size=)": lambda lib, x: x.view(size=(4, 6)),
+    "Tensor.view(dtype=)": lambda lib, x: x.view(dtype=lib.int32),
+    "Tensor.reshape(shape=)": lambda lib, x: x.reshape(shape=[6, -1]),
+    "Tensor.permute(dims=)": lambda lib, x: x.permute(dims=(2, 0, 1)),
+    "Tensor.expand(size=)": lambda lib, x: x[:, :1].expand(size=(2, 3, 2, 4)),
+    "Tensor.repeat(repeats=)": lambda lib, x: x.repeat(repeats=[1, 2, 1]),
+    "Tensor.flip(dims=)": lambda lib, x: x.flip(dims=[0, 2]),
+    "Tensor.new_zeros(size=)": lambda lib, x: x.new_zeros(size=(2,)),
+    "Tensor.new_ones(size=)": lambda lib, x: x.new_ones(size=[2, 1], dtype=lib.int64),
+    "Tensor.resize_(size=)": lambda lib, x: x.resize_(size=(4, 6)),
+    "Tensor.swapaxes(axis0=)": lambda lib, x: x.swapaxes(axis0=0, axis1=2),
+    "Tensor.split(split_size=)": lambda lib, x: x.split(split_size=2, dim=2),
 }
 
 

@@ -804,10 +804,13 @@ def is_contiguous(self: Tensor, memory_format=_mf.contiguous_format) -> bool:
     return _mf.is_format(data.shape, _mf.element_strides(data), memory_format)
 
 
-def _new_factory(fill):
-    def new(self, *size, dtype=None, device=None, requires_grad=False):
+def _new_factory(fill, name: str):
+    def new(self, *sizes, size=None, dtype=None, device=None, requires_grad=False):
+        from ember._ops.shape import keyword_sizes  # shape loads after this table
+
         _serve(device)
-        return _factory(parse_size(size), fill, dtype or self.dtype, requires_grad)
+        sizes = keyword_sizes(name, sizes, "size", size)
+        return _factory(parse_size(sizes), fill, dtype or self.dtype, requires_grad)
     return new
 
 
@@ -868,7 +871,8 @@ def _fill_unrecorded(self: Tensor, value) -> Tensor:
 
 attach({
     "to": _to, "clone": clone, "contiguous": contiguous, "is_contiguous": is_contiguous,
-    "new_zeros": _new_factory(0), "new_ones": _new_factory(1), "new_empty": _new_factory(0),
+    "new_zeros": _new_factory(0, "new_zeros"), "new_ones": _new_factory(1, "new_ones"),
+    "new_empty": _new_factory(0, "new_empty"),
     "new_full": _new_full, "new_tensor": _new_tensor, "zero_": _zero_, "fill_": _fill_,
 })
 

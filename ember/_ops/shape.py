@@ -115,9 +115,21 @@ UNSAFE_VIEW = defop("_unsafe_view", node="UnsafeViewBackward0", kind=KEEP,
                     backward=_reshape_back)
 
 
-def view(self: Tensor, *shape) -> Tensor:
+def keyword_sizes(name: str, given: tuple, keyword: str, value) -> tuple:
+    """A Tensor method's sizes or dims: separate ints or one sequence, or the sequence under
+    torch's keyword (``x.view(size=(2, 3))``, ``x.permute(dims=(1, 0))``)."""
+    if value is None:
+        return given
+    if given:
+        raise TypeError(f"{name}() got multiple values for argument '{keyword}'")
+    return (value,)
+
+
+def view(self: Tensor, *shape, size=None, dtype=None) -> Tensor:
     """Mirrors ``Tensor.view``: a view with a new shape, never a copy; ``view(dtype)``
     reinterprets the memory as another dtype."""
+    shape = keyword_sizes("view", shape, "dtype" if dtype is not None else "size",
+                          dtype if dtype is not None else size)
     if len(shape) == 1 and isinstance(shape[0], _dtype.dtype):
         return _view_as_dtype(self, shape[0])
     data = self._data
@@ -167,13 +179,13 @@ def reshape_as(self: Tensor, other: Tensor) -> Tensor:
     return _reshape(self, other._data.shape)
 
 
-def _reshape(input: Tensor, *shape) -> Tensor:
+def _reshape(input: Tensor, *sizes, shape=None) -> Tensor:
     """Mirrors ``Tensor.reshape`` (the shape as one sequence or as separate sizes): a view
     when the strides allow (recorded as torch records
     it: ``view`` of a contiguous tensor, else ``_reshape_alias``), else a copy (clone, then
     ``_unsafe_view``)."""
     data = input._data
-    shape = infer_shape(shape, data.size)
+    shape = infer_shape(keyword_sizes("reshape", sizes, "shape", shape), data.size)
     if _viewable(data, shape) is not None:
         return run(VIEW if data.flags.c_contiguous else RESHAPE_ALIAS, input, shape, data.shape)
     return run(UNSAFE_VIEW, input.clone(memory_format=contiguous_format), shape, data.shape)
@@ -218,8 +230,9 @@ def t(input: Tensor) -> Tensor:
     return run(T, input)
 
 
-def _permute(input: Tensor, *dims) -> Tensor:
+def _permute(input: Tensor, *order, dims=None) -> Tensor:
     """Mirrors ``Tensor.permute`` (the dims as one sequence or as separate ints)."""
+    dims = keyword_sizes("permute", order, "dims", dims)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     n = input._data.ndim
@@ -339,8 +352,9 @@ EXPAND = defop("expand", node="ExpandBackward0", kind=KEEP, view=True, forward=_
 saved_as(EXPAND, self_sym_sizes=lambda node: node._meta[0][0])
 
 
-def expand(self: Tensor, *sizes) -> Tensor:
+def expand(self: Tensor, *sizes, size=None) -> Tensor:
     """Mirrors ``Tensor.expand``: a broadcast view; -1 keeps a size."""
+    sizes = keyword_sizes("expand", sizes, "size", size)
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     return run(EXPAND, self, expanded_shape(self, sizes))
@@ -848,6 +862,11 @@ SPLIT_WITH_SIZES = defop("split_with_sizes", node="SplitWithSizesBackward0", kin
                          backward=_split_backward)
 
 
+def _split_method(self: Tensor, split_size, dim: int = 0) -> tuple:
+    """Mirrors ``Tensor.split``: ``torch.split`` under the method's argument name."""
+    return split(self, split_size, dim)
+
+
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Mirrors ``torch.split``: views of ``split_size`` along ``dim`` (the last may be
     shorter), or of the given sizes."""
@@ -1262,9 +1281,10 @@ def _dims_list(dims) -> tuple:
 
 
 
-def _flip(input: Tensor, *dims) -> Tensor:
+def _flip(input: Tensor, *order, dims=None) -> Tensor:
     """Mirrors ``Tensor.flip``: reverses the order along ``dims`` (a copy, as in torch)."""
-    return run(FLIP, input, wrap_dims(_dims_list(dims), input._data.ndim))
+    dims = _dims_list(keyword_sizes("flip", order, "dims", dims))
+    return run(FLIP, input, wrap_dims(dims, input._data.ndim))
 
 
 def fliplr(input: Tensor) -> Tensor:
@@ -1345,10 +1365,11 @@ REPEAT = defop("repeat", node="RepeatBackward0", kind=KEEP,
                forward=_repeat_forward, backward=_repeat_backward)
 
 
-def repeat(self: Tensor, *repeats) -> Tensor:
+def repeat(self: Tensor, *counts, repeats=None) -> Tensor:
     """Mirrors ``Tensor.repeat``: the tensor tiled ``repeats`` times along each dim (a
     copy); leading repeats add dims."""
-    repeats = tuple(int(r) for r in _dims_list(repeats))
+    counts = keyword_sizes("repeat", counts, "repeats", repeats)
+    repeats = tuple(int(r) for r in _dims_list(counts))
     shape = self._data.shape
     if len(repeats) < len(shape):
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
@@ -1671,12 +1692,12 @@ def broadcast_to(input: Tensor, size) -> Tensor:
 
 attach({
     "view": view, "view_as": view_as, "reshape": _reshape, "reshape_as": reshape_as,
-    "transpose": transpose, "swapaxes": transpose, "swapdims": transpose, "t": t,
+    "transpose": transpose, "swapaxes": swapaxes, "swapdims": transpose, "t": t,
     "permute": _permute, "T": property(_T), "mT": property(_mT), "mH": property(_mH),
     "H": property(_mH), "adjoint": adjoint,
     "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand, "expand_as": expand_as,
     "__getitem__": getitem, "select": select, "__iter__": _iter, "unbind": unbind,
-    "split": split, "split_with_sizes": split_with_sizes, "chunk": chunk, "narrow": narrow,
+    "split": _split_method, "split_with_sizes": split_with_sizes, "chunk": chunk, "narrow": narrow,
     "tensor_split": tensor_split, "flatten": flatten, "unflatten": unflatten,
     "movedim": movedim, "moveaxis": movedim, "broadcast_to": _broadcast_to,
     "flip": _flip, "fliplr": fliplr, "flipud": flipud, "roll": roll, "rot90": rot90,
