@@ -125,6 +125,10 @@ WHOLE_ROWS = {
     "dist_p3": lambda L, a: a.dist(a.detach() * -0.7 + 0.5, 3),
     "dist_p1": lambda L, a: L.dist(a, a.detach() * -2, p=1),
     "dist_inf": lambda L, a: L.dist(a, a.detach() * 2, float("inf")),
+    # the operands' promoted dtype: an integer or wider other takes part
+    "dist_int_other": lambda L, a: L.dist(a, L.tensor([1, -2, 0]).expand(*a.shape[:-1], 3)
+                                          if a.shape and a.shape[-1] == 3 else L.tensor(3)),
+    "dist_float64_other": lambda L, a: a.dist(a.detach().double() * 0.5 + 0.25),
 }
 
 
@@ -140,6 +144,15 @@ def test_whole_tensor_op_gradcheck() -> None:
     check_gradcheck(WHOLE_ROWS["nanmedian"], [(2, 3)], gradgrad=False)
     for p in (2, 3, 1.5):
         check_gradcheck(lambda L, a, b, p=p: L.dist(a, b, p), [(2, 3), (2, 3)])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.dist(L.ones(3, dtype=L.int32), L.zeros(3, dtype=L.int64)),
+    lambda L: L.dist(L.ones(3, dtype=L.bool), L.zeros(3)),
+    lambda L: L.dist(L.ones(3, dtype=L.bool), L.zeros(3, dtype=L.bool)),
+])
+def test_dist_refuses_as_torch(fn) -> None:
+    check_raises_like(fn)
 
 
 def test_dist_broadcasts() -> None:

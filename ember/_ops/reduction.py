@@ -1789,10 +1789,16 @@ DIST = defop("dist", node="DistBackward0", nin=2, save=(0, 1, "result"),
 
 
 def dist(input: Tensor, other: Tensor, p=2) -> Tensor:
-    """Mirrors ``torch.dist``: the ``p``-norm of ``input - other`` (broadcast)."""
-    for t in (input, other):
-        _require_float(t, "norm(): input dtype should be either floating point or complex. "
-                          f"Got {_dtype.scalar_type_name(t.dtype)} instead.")
+    """Mirrors ``torch.dist``: the ``p``-norm of ``input - other`` (broadcast, in their
+    promoted dtype)."""
+    from ember._ops._promote import result_type
+
+    if input.dtype is _dtype.bool_ or other.dtype is _dtype.bool_:
+        input - other  # noqa: B018 - torch's error for subtracting bools
+    promoted = result_type(input, other)
+    if promoted.category < _dtype.FLOAT:
+        raise RuntimeError("norm(): input dtype should be either floating point or complex. "
+                           f"Got {_dtype.scalar_type_name(promoted)} instead.")
     p = float(p)
     try:
         shape = np.broadcast_shapes(input._data.shape, other._data.shape)
