@@ -330,6 +330,10 @@ INT_CASES = {
     "round_half_even": lambda L: _ns(L).round(_tensor(L, [0.5, 1.5, 2.5, -0.5, -1.5, 3.5])),
     "round_decimals_ties": lambda L: _tensor(L, [1.2345, 0.125, 2.675, 125.0]).round(decimals=2),
     "clamp_int_float_bound": lambda L: _ns(L).clamp_min(_tensor(L, [1, 2]), 1.5),
+    # an int bound takes an integer tensor's dtype: a negative one wraps into uint8
+    "clamp_uint8_negative_bound": lambda L: _tensor(L, [0, 1, 5], L.uint8).clamp(min=-3),
+    "clamp_uint8_negative_max": lambda L: _ns(L).clamp(_tensor(L, [0, 1, 5], L.uint8), 1, -2),
+    "clamp_max_uint8_negative": lambda L: _ns(L).clamp_max(_tensor(L, [0, 9], L.uint8), -1),
     "logical_bitwise_bool": lambda L: (_tensor(L, [True, False]) ^ _tensor(L, [True, True]))
     | ~_tensor(L, [True, False]),
     "invert_int": lambda L: ~_tensor(L, [0, -1, 5]),
@@ -376,6 +380,9 @@ ERRORS = {
     "pow_int32_beyond": lambda L: _tensor(L, [1, 2], torch.int32).pow(2 ** 40),
     "pow_int64_beyond": lambda L: _tensor(L, [1, 2]) ** 2 ** 63,
     "pow_bool_beyond": lambda L: _tensor(L, [True]) ** 2 ** 63,
+    "clamp_int8_beyond": lambda L: _tensor(L, [1, 2], torch.int8).clamp(min=300),
+    "clamp_int32_beyond": lambda L: _tensor(L, [1, 2], torch.int32).clamp(max=2 ** 40),
+    "clamp_min_uint8_beyond": lambda L: _ns(L).clamp_min(_tensor(L, [1], torch.uint8), 256),
     "pow_bool_bool": lambda L: _tensor(L, [True]) ** _tensor(L, [True]),
     "floor_bool": lambda L: _ns(L).floor(_tensor(L, [True])),
     "round_int_decimals": lambda L: _ns(L).round(_tensor(L, [1, 2]), decimals=1),

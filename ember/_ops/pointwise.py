@@ -1659,7 +1659,15 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return run(CLAMP, input, min, max)
-    return run(CLAMP_SCALAR, input, min, max)
+    return run(CLAMP_SCALAR, input, _int_bound(input, min), _int_bound(input, max))
+
+
+def _int_bound(input: Tensor, bound):
+    # torch converts an int bound to an integer tensor's dtype: out of its range is torch's
+    # overflow error, and a negative one wraps into uint8 (clamp(min=-3) clamps to 253)
+    if type(bound) is int and input._data.dtype.kind in "iu":
+        return fill_value(bound, input._data.dtype)
+    return bound
 
 
 clip = clamp
@@ -1999,14 +2007,14 @@ def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002 - torch's name
     """Mirrors ``torch.clamp_min`` (``min`` a number or a tensor)."""
     if isinstance(min, Tensor):
         return run(CLAMP_MIN, input, min)
-    return run(CLAMP_MIN_SCALAR, input, min)
+    return run(CLAMP_MIN_SCALAR, input, _int_bound(input, min))
 
 
 def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002 - torch's name
     """Mirrors ``torch.clamp_max`` (``max`` a number or a tensor)."""
     if isinstance(max, Tensor):
         return run(CLAMP_MAX, input, max)
-    return run(CLAMP_MAX_SCALAR, input, max)
+    return run(CLAMP_MAX_SCALAR, input, _int_bound(input, max))
 
 
 def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
