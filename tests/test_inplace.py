@@ -85,7 +85,15 @@ def test_version_counter_and_views() -> None:
     lambda L: L.ones(2).add_(L.ones(2, 2)),
     lambda L: L.ones(2, dtype=L.long).add_(1.5),
     lambda L: L.ones(2, dtype=L.long).div_(2),
-], ids=["leaf", "view-of-leaf", "broadcast", "cast-float-to-long", "true-div-long"])
+    # clamp's forms with number bounds name the C++ type, with tensor bounds torch's name
+    lambda L: L.ones(2, dtype=L.long).clamp_(min=0.5),
+    lambda L: L.ones(2, dtype=L.uint8).clip_(max=0.5),
+    lambda L: L.ones(2, dtype=L.int32).clamp_min_(0.5),
+    lambda L: L.ones(2, dtype=L.bool).clamp_max_(2),
+    lambda L: L.ones(2, dtype=L.long).clamp_(L.tensor(0.5)),
+], ids=["leaf", "view-of-leaf", "broadcast", "cast-float-to-long", "true-div-long",
+        "clamp-number-bound", "clip-number-bound", "clamp_min-number", "clamp_max-bool",
+        "clamp-tensor-bound"])
 def test_inplace_errors_match_torch(fn) -> None:
     check_raises_like(fn)
 

@@ -50,6 +50,24 @@ def _inplace_method(name: str, fn):
     return method
 
 
+def _number_bounded(fn):
+    """clamp's in-place forms: with number bounds, torch's dtype error names the C++ type of
+    ``self`` (``long int``, not ``Long``)."""
+    def bounded(self, *args, **kwargs):
+        out = fn(self, *args, **kwargs)
+        have, want = out._data.dtype, self._data.dtype
+        if have != want and not _dtype.can_cast_np(have, want) and not any(
+                isinstance(b, Tensor) for b in (*args, *kwargs.values())):
+            raise RuntimeError(
+                f"result type {_dtype.scalar_type_name(_dtype.from_np(have))} can't be cast to "
+                f"the desired output type {_dtype.cpp_type_name(want)}")
+        return out
+    return bounded
+
+
+_NUMBER_BOUNDED = ("clamp", "clip", "clamp_min", "clamp_max")
+
+
 def _float_power_(self, exponent):
     """Mirrors ``Tensor.float_power_``: only a float64 (complex128) ``self`` can hold the
     result, which torch computes in that dtype whatever the operands are."""
@@ -80,6 +98,8 @@ def attach_inplace() -> None:
     for name in NAMES:
         fn = getattr(Tensor, name, None)
         if fn is not None and name + "_" not in vars(Tensor):
+            if name in _NUMBER_BOUNDED:
+                fn = _number_bounded(fn)
             methods[name + "_"] = _inplace_method(name, fn)
     methods.update(float_power_=_float_power_, conj_physical_=_conj_physical_)
     attach(methods)
