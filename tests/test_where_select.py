@@ -10,7 +10,7 @@ import pytest
 
 import ember
 from ember._ops import pointwise
-from tests.helpers import assert_same, records_compared, torch
+from tests.helpers import assert_raises_like, assert_same, records_compared, torch
 
 SIZE = 4 * pointwise._SELECT_MIN  # every case below takes the bitwise path
 
@@ -107,3 +107,21 @@ def test_branching_activations_match_torch(name):
         out[lib], grads[lib] = y, x.grad
     assert_same(out[ember], out[torch])
     assert_same(grads[ember], grads[torch])
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int32", "int64"])
+@pytest.mark.parametrize("value", [-1, 256, 2 ** 40, 2 ** 63])
+def test_where_with_an_int_the_integer_tensor_cannot_hold(dtype, value):
+    # the int takes the tensor's dtype: out of its range is torch's overflow error (ember
+    # wrapped it), a negative one wraps into uint8
+    def run(lib, swap):
+        x = lib.tensor([1, 2], dtype=getattr(lib, dtype))
+        c = lib.tensor([True, False])
+        return lib.where(c, value, x) if swap else lib.where(c, x, value)
+    for swap in (False, True):
+        try:
+            expected = run(torch, swap)
+        except RuntimeError as exc:
+            assert_raises_like(exc, lambda swap=swap: run(ember, swap))
+        else:
+            assert_same(run(ember, swap), expected)

@@ -1663,8 +1663,9 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
 
 
 def _int_bound(input: Tensor, bound):
-    # torch converts an int bound to an integer tensor's dtype: out of its range is torch's
-    # overflow error, and a negative one wraps into uint8 (clamp(min=-3) clamps to 253)
+    # torch converts an int bound (or where's int operand) to an integer tensor's dtype: out
+    # of its range is torch's overflow error, and a negative one wraps into uint8
+    # (clamp(min=-3) clamps to 253)
     if type(bound) is int and input._data.dtype.kind in "iu":
         return fill_value(bound, input._data.dtype)
     return bound
@@ -1696,6 +1697,10 @@ def where(condition, input=None, other=None) -> Tensor:
         raise RuntimeError(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
             + scalar_type_name(condition.dtype))
+    if type(other) is int and isinstance(input, Tensor):
+        other = _int_bound(input, other)  # the integer tensor's dtype holds it, as in torch
+    elif type(input) is int and isinstance(other, Tensor):
+        input = _int_bound(other, input)
     return run(WHERE, condition, input, other)
 
 
