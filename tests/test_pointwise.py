@@ -334,6 +334,12 @@ INT_CASES = {
     "clamp_uint8_negative_bound": lambda L: _tensor(L, [0, 1, 5], L.uint8).clamp(min=-3),
     "clamp_uint8_negative_max": lambda L: _ns(L).clamp(_tensor(L, [0, 1, 5], L.uint8), 1, -2),
     "clamp_max_uint8_negative": lambda L: _ns(L).clamp_max(_tensor(L, [0, 9], L.uint8), -1),
+    # an int outside an integer tensor's dtype wraps into it before comparing, as in torch
+    "eq_uint8_256": lambda L: _tensor(L, [0, 1, 255], L.uint8) == 256,
+    "lt_uint8_negative": lambda L: _tensor(L, [0, 1, 255], L.uint8) < -1,
+    "ge_int8_128": lambda L: _ns(L).ge(_tensor(L, [0, 1, -1], L.int8), 128),
+    "ne_int32_beyond": lambda L: _tensor(L, [0, 1, -1], L.int32).ne(2 ** 32 + 1),
+    "gt_int8_0d_beyond": lambda L: _tensor(L, 1, L.int8) > 2 ** 40,
     "logical_bitwise_bool": lambda L: (_tensor(L, [True, False]) ^ _tensor(L, [True, True]))
     | ~_tensor(L, [True, False]),
     "invert_int": lambda L: ~_tensor(L, [0, -1, 5]),

@@ -156,7 +156,11 @@ def _scalar_array(value, kind: type, dtype):
     try:
         array = np.asarray(value, dtype)
     except OverflowError:
-        return value
+        if dtype.kind not in "iu" or not -2 ** 63 <= value < 2 ** 64:
+            return value
+        # an int outside an integer dtype wraps into it, as torch casts it: NumPy's
+        # comparisons would compare the exact values (uint8 == 256 is True where 0)
+        array = np.array(value).astype(dtype)
     array.flags.writeable = False
     if len(_scalar_arrays) >= 1024:  # a loop over many distinct numbers must not grow it
         _scalar_arrays.clear()
