@@ -427,6 +427,15 @@ ERRORS = [
     ("take_along_dim_float", lambda L, x: x.take_along_dim(L.tensor([[0.0]]), 1)),
     ("take_along_dim_flat_float", lambda L, x: x.take_along_dim(L.tensor([[0.0]]))),
     ("take_along_dim_shapes", lambda L, x: x.take_along_dim(idx(L, [[0], [1]]), 1)),
+    # torch's bool kernels: no mean for scatter_reduce, no mean nor exclusion for index_reduce
+    ("scatter_reduce_bool_mean", lambda L, x: (x > 0).scatter_reduce(
+        0, idx(L, [[0, 1]]), x[:1, :2] > 0, "mean")),
+    ("scatter_reduce_bool_mean_empty", lambda L, x: (x > 0).scatter_reduce(
+        0, idx(L, [[]]), x[:1, :0] > 0, "mean", include_self=False)),
+    ("index_reduce_bool_mean", lambda L, x: (x > 0).index_reduce(0, idx(L, [1]), x[:1] > 0,
+                                                                "mean")),
+    ("index_reduce_bool_exclude", lambda L, x: (x > 0).index_reduce(
+        0, idx(L, [1]), x[:1] > 0, "amax", include_self=False)),
     ("take_along_dim_shapes_dim0", lambda L, x: x.take_along_dim(idx(L, [[0, 1, 0]]), 0)),
 ]
 

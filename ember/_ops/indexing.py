@@ -420,6 +420,9 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
             "reduce argument must be either sum, prod, mean, amax or amin, got " + reduce)
     idx = _check_along("scatter_reduce", input, dim, index, src)
     _check_same_dtype("scatter_reduce", input, src)
+    if reduce == "mean" and input._data.dtype == bool:  # torch's mean kernels have no bool loop
+        kernel = "scatter_gather_tensor_cpu_reduce_mean" if index._data.size else "div_floor_cpu"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
     return run(SCATTER_REDUCE, input, src, idx, dim, reduce, include_self)
 
 

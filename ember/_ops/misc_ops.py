@@ -432,6 +432,10 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
     def spread_over_source(a, k):  # each sample's index along ``dim`` of ``source``
         return np.broadcast_to(a.reshape(a.shape[:k] + tuple(along)), a.shape[:k] + src_shape)
     spread = batching.param(index, spread_over_source)
+    if input._data.dtype == bool and (not include_self or reduce == "mean" and idx.size):
+        # torch's kernels for these have no bool loop (its mean divides only when indexed)
+        kernel = "index_reduce_func_exclude_input_init" if not include_self else "div_floor_cpu"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
     op = _twin(_indexing.SCATTER_REDUCE, "IndexReduceBackward0", copies=False)
     return run(op, input, source, spread, dim, reduce, bool(include_self))
 
