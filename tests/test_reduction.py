@@ -538,3 +538,35 @@ def test_return_types_are_built_from_one_sequence(name: str, fields: tuple) -> N
         assert [getattr(r, f) for f in fields] == values
         assert (r.n_fields, r.n_sequence_fields) == (len(fields), len(fields))
     check_raises_like(lambda L: getattr(L.return_types, name)(values + [0.0]))
+
+
+# ---- complex numbers have no order: torch's ordering ops refuse them --------------------
+_COMPLEX_ORDER_CALLS = {
+    "sort": lambda L, t: t.sort(0), "argsort": lambda L, t: t.argsort(stable=True),
+    "msort": lambda L, t: L.msort(t), "topk": lambda L, t: t.topk(1),
+    "kthvalue": lambda L, t: t.kthvalue(1), "median": lambda L, t: t.median(),
+    "median_dim": lambda L, t: t.median(0), "nanmedian": lambda L, t: t.nanmedian(),
+    "nanmedian_dim": lambda L, t: L.nanmedian(t, 1), "mode": lambda L, t: t.mode(0),
+    "cummax": lambda L, t: t.cummax(0), "cummin": lambda L, t: L.cummin(t, 1),
+    "unique": lambda L, t: t.unique(), "unique_dim": lambda L, t: L.unique(t, dim=0),
+    "unique_consecutive": lambda L, t: t.unique_consecutive(),
+    "unique_consecutive_dim": lambda L, t: L.unique_consecutive(t, dim=1),
+}
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (0, 3), (2, 0)])
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("name", sorted(_COMPLEX_ORDER_CALLS))
+def test_ordering_ops_refuse_complex_as_torch(name, dtype, shape) -> None:
+    # an empty tensor passes where torch's kernel, which refuses, never runs
+    def fn(L):
+        return _COMPLEX_ORDER_CALLS[name](L, L.ones(shape, dtype=getattr(L, dtype)))
+    try:
+        expected = fn(torch)
+    except (RuntimeError, NotImplementedError, IndexError):
+        check_raises_like(fn)
+    else:
+        got = fn(ember)
+        for e, t in zip(got if isinstance(got, tuple) else (got,),
+                        expected if isinstance(expected, tuple) else (expected,)):
+            assert_same(e, t)

@@ -497,6 +497,9 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,
     each run of equal ones, with the run index of every element and the run lengths when
     asked; every nan starts a run."""
     data = input._data
+    if data.dtype.kind == "c":
+        raise NotImplementedError(f'"{"unique" if dim is None else "unique_dim"}" not '
+                                  f"implemented for '{_dtype.scalar_type_name(input.dtype)}'")
     if dim is not None:
         dim = _reduction.unique_dim(data, dim)
     values, inverse, counts = run(UNIQUE_CONSECUTIVE, input, dim)

@@ -466,6 +466,30 @@ def _arg_extreme(data, dim: int, largest: bool):
     return np.expand_dims(fn(data, axis=dim), dim).astype(np.int64, copy=False)
 
 
+def _no_complex_order(input: Tensor, kernel: str | None, message: str | None = None,
+                      empty_too: bool = False) -> None:
+    """torch's refusal to order complex numbers: ``message`` (a RuntimeError its op raises
+    first), or the NotImplementedError of ``kernel``, which an empty input runs only where
+    ``empty_too`` says so."""
+    if input._data.dtype.kind != "c":
+        return
+    if message is not None:
+        raise RuntimeError(message)
+    if input._data.size or empty_too:
+        raise NotImplementedError(
+            f'"{kernel}" not implemented for \'{_dtype.scalar_type_name(input.dtype)}\'')
+
+
+def _reduced_dim_nonempty(input: Tensor, dim: int) -> bool:
+    # an empty tensor whose reduced dim is not empty reaches the kernel (a dtype error); an
+    # empty reduced dim is refused before
+    shape = input._data.shape
+    return not shape or shape[wrap_dim(dim, len(shape))] != 0
+
+
+_SORT_COMPLEX = " Sort does not support complex dtypes on CPU"  # torch's text, space first
+
+
 def _with_indices(op, name: str, input: Tensor, dim, keepdim: bool, index_fn):
     data = input._data
     d = wrap_dim(dim, data.ndim)
@@ -981,6 +1005,7 @@ CUMMIN = defop("cummin", node="CumminBackward0", kind=KEEP, multi=1, forward=_cu
 
 
 def _cum_extreme(name: str, input: Tensor, dim: int):
+    _no_complex_order(input, name + "_cpu")
     data = input._data
     if data.ndim == 0 and dim not in (-1, 0):
         raise IndexError(f"{name}(): Expected reduction dim -1 or 0 for scalar but got {dim}")
@@ -1073,6 +1098,8 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
     """Mirrors ``torch.median``: the lower of the two middle values (not their mean); nan
     when there is a nan. With ``dim``, a ``return_types.median`` with indices."""
     _no_bool_kernel("median", input)
+    _no_complex_order(input, "median_cpu" if dim is None else "median_out",
+                      empty_too=dim is not None and _reduced_dim_nonempty(input, dim))
     if dim is None:
         if input._data.dtype.kind not in "fc":
             # ints have no nan: the empty median has no value
@@ -1164,6 +1191,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False,
          stable: bool | None = None):
     """Mirrors ``torch.sort``: a ``return_types.sort`` of the sorted values and their
     indices; nan sorts as the largest value. ember's sort is always stable."""
+    _no_complex_order(input, None, _SORT_COMPLEX)
     data = input._data
     d = wrap_dim(dim, data.ndim)
     op = SORT if stable is None else SORT_STABLE
@@ -1175,6 +1203,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False,
 def argsort(input: Tensor, dim: int = -1, descending: bool = False,
             stable: bool = False) -> Tensor:
     """Mirrors ``torch.argsort`` (always stable in ember)."""
+    _no_complex_order(input, None, _SORT_COMPLEX)
     return batching.tensor(batching.from_values(
         input, _argsort_array, wrap_dim(dim, input._data.ndim), descending))
 
@@ -1189,6 +1218,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     size = data.shape[d] if data.ndim else 1
     if not 0 <= k <= size:
         raise RuntimeError("selected index k out of range")
+    _no_complex_order(input, None, " topk does not support complex dtypes on CPU")
 
     def index_fn(data, d):
         order = _argsort_array(data, d, largest)
@@ -1201,6 +1231,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     """Mirrors ``torch.kthvalue``: the ``k``-th smallest value along ``dim`` (1-based) and
     its index; nan counts as the largest."""
     _no_bool_kernel("kthvalue", input)
+    _no_complex_order(input, "kthvalue_cpu", empty_too=_reduced_dim_nonempty(input, dim))
     data = input._data
     d = wrap_dim(dim, data.ndim)
     size = data.shape[d] if data.ndim else 1
@@ -1249,6 +1280,9 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
     inverse indices and counts when asked; every nan is distinct. ember always sorts."""
     data = input._data
     batching.refuse_dynamic("_unique2" if dim is None else "unique_dim", input)
+    if data.dtype.kind == "c":  # even an empty one: torch's unique refuses complex first
+        raise NotImplementedError(f'"{"unique" if dim is None else "unique_dim"}" not '
+                                  f"implemented for '{_dtype.scalar_type_name(input.dtype)}'")
     if dim is None:
         values, inverse, counts = run(UNIQUE, input, None)
     else:
@@ -1738,6 +1772,8 @@ def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False):
     """Mirrors ``torch.nanmedian``: ``median`` of the non-nan values (nan only when all are
     nan). With ``dim``, a ``return_types.nanmedian`` with indices."""
     _no_bool_kernel("median", input)  # torch's message names median's kernel
+    _no_complex_order(input, "median_cpu" if dim is None else "median_out",
+                      empty_too=dim is not None and _reduced_dim_nonempty(input, dim))
     if dim is None:
         if input._data.dtype.kind not in "fc":
             _check_nonempty("nanmedian", input._data, None)
@@ -1774,6 +1810,7 @@ def _mode_index(data, dim: int):
 def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
     """Mirrors ``torch.mode``: the most frequent value along ``dim`` (the smallest on a tie)
     and the index of its last occurrence, as a ``return_types.mode``."""
+    _no_complex_order(input, "mode_cpu")
     return _with_indices(MODE, "mode", input, dim, keepdim, _mode_index)
 
 
