@@ -551,6 +551,13 @@ _COMPLEX_ORDER_CALLS = {
     "unique": lambda L, t: t.unique(), "unique_dim": lambda L, t: L.unique(t, dim=0),
     "unique_consecutive": lambda L, t: t.unique_consecutive(),
     "unique_consecutive_dim": lambda L, t: L.unique_consecutive(t, dim=1),
+    "max": lambda L, t: t.max(), "min_dim": lambda L, t: t.min(1),
+    "max_dim_keepdim": lambda L, t: L.max(t, 0, keepdim=True), "amax": lambda L, t: t.amax(),
+    "amin_dim": lambda L, t: L.amin(t, 0), "amax_dim": lambda L, t: t.amax(1),
+    "argmax": lambda L, t: t.argmax(), "argmin_dim": lambda L, t: t.argmin(0),
+    "aminmax": lambda L, t: t.aminmax(), "aminmax_dim": lambda L, t: L.aminmax(t, dim=1),
+    "maximum": lambda L, t: L.maximum(t, t.real), "minimum": lambda L, t: t.real.minimum(t),
+    "max_other": lambda L, t: L.max(t, t),
 }
 
 

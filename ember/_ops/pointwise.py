@@ -70,6 +70,16 @@ def _tensors_only(fname: str, **named) -> None:
                             f"Tensor, not {type(value).__name__}")
 
 
+def _complex_refused(name: str):
+    """The NumPy ufunc ``name`` of two operands, refusing complex ones (after promotion), as
+    torch's extremum kernels do: complex numbers have no order."""
+    def forward(xp, self, other):
+        if self.dtype.kind == "c":
+            raise RuntimeError(f"{name} not implemented for complex tensors.")
+        return getattr(xp, name)(self, other)
+    return forward
+
+
 def _float_only(kernel: str, forward):
     """``forward`` refusing integer and bool arrays (the promoted dtype), as torch's kernel."""
     def checked(xp, *arrays):
@@ -755,13 +765,13 @@ def _ties_split(grad, self, other, keep):
 
 MAXIMUM = defop(
     "maximum", node="MaximumBackward0", nin=2, save=(0, 1),
-    forward=lambda xp, self, other: xp.maximum(self, other),
+    forward=_complex_refused("maximum"),
     backward=(lambda grad, self, other: _ties_split(grad, self, other, self > other),
               lambda grad, self, other: _ties_split(grad, self, other, self < other)))
 
 MINIMUM = defop(
     "minimum", node="MinimumBackward0", nin=2, save=(0, 1),
-    forward=lambda xp, self, other: xp.minimum(self, other),
+    forward=_complex_refused("minimum"),
     backward=(lambda grad, self, other: _ties_split(grad, self, other, self < other),
               lambda grad, self, other: _ties_split(grad, self, other, self > other)))
 
@@ -2203,14 +2213,6 @@ ADDCDIV = defop(
               _addcdiv_tensor1,
               lambda grad, self, tensor1, tensor2, value:
                   -grad * (value * tensor1 / (tensor2 * tensor2))))
-
-
-def _complex_refused(name: str):
-    def forward(xp, self, other):
-        if self.dtype.kind == "c":
-            raise RuntimeError(f"{name} not implemented for complex tensors.")
-        return getattr(xp, name)(self, other)
-    return forward
 
 
 # fmax/fmin ignore nan: the side that was picked gets the gradient; ties go to ``self``.

@@ -507,10 +507,16 @@ def _max_or_min(name: str, input: Tensor, dim, keepdim: bool, other):
         return (pointwise.maximum if name == "max" else pointwise.minimum)(input, other)
     if dim is None:
         _check_nonempty(name, input._data, None)
+        _no_complex_order(input, name + "_all")
         return run(MAX_ALL if name == "max" else MIN_ALL, input)
     if not isinstance(dim, int) or isinstance(dim, bool):
         raise TypeError(f"{name}() received an invalid combination of arguments - got "
                         f"(Tensor, {type(dim).__name__})")
+    data = input._data
+    if data.dtype.kind == "c":  # after the check of an empty reduced dim, as torch orders them
+        _check_nonempty(name, data, (wrap_dim(dim, data.ndim),) if data.ndim else None,
+                        IndexError)
+        raise RuntimeError(f"{name}(): does not support complex input")
     largest = name == "max"
     return _with_indices(MAX_DIM if largest else MIN_DIM, name, input, dim, keepdim,
                          lambda data, d: _arg_extreme(data, d, largest))
@@ -549,6 +555,7 @@ def _amax_or_amin(op, name: str, input: Tensor, dim, keepdim: bool) -> Tensor:
     data = input._data
     dims = reduce_dims(dim, data.ndim)
     _check_nonempty(name, data, dims, given=dim)
+    _no_complex_order(input, name[1:] + "_values_cpu")
     return run(op, input, dims, keepdim)
 
 
@@ -578,8 +585,9 @@ ARGMAX = defop("argmax", kind=KEEP, forward=_argmax_forward)
 
 def _arg(name: str, input: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
     data = input._data
-    if data.dtype.kind == "b":
-        raise RuntimeError(f"{name}(): does not support bool input")
+    if data.dtype.kind in "bc":
+        kind = "bool" if data.dtype.kind == "b" else "complex"
+        raise RuntimeError(f"{name}(): does not support {kind} input")
     if dim is not None:
         dim = wrap_dim(dim, data.ndim)
     _check_nonempty(name, data, None if dim is None or data.ndim == 0 else (dim,), IndexError)
@@ -1734,6 +1742,7 @@ def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False):
         if data.ndim and data.shape[d] == 0:
             raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
         dims = (d,) if data.ndim else None
+    _no_complex_order(input, "aminmax_cpu", empty_too=True)  # its empty dims refused above
     return return_types.aminmax(run(AMINMAX, input, dims, keepdim))
 
 
