@@ -282,6 +282,24 @@ def _no_bool_sub(self, other, alpha=1) -> None:
             "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
+def _relu_check(self) -> None:
+    kind = self._data.dtype.kind
+    if kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
+    if kind == "c":  # relu is torch's clamp_min(0)
+        raise NotImplementedError(_CLAMP_COMPLEX)
+
+
+_CLAMP_COMPLEX = "clamp is not supported for complex types"
+
+
+def _complex_extremum(kernel: str, input: Tensor, bound: Tensor) -> None:
+    # clamp_min/clamp_max with a tensor bound run torch's maximum/minimum kernel
+    for t in (input, bound):
+        if t._data.dtype.kind == "c":
+            raise _unsupported(kernel, t._data.dtype)
+
+
 def _refuse_bool(message: str, error: type = RuntimeError):
     def check(self, *params) -> None:
         if self._data.dtype.kind == "b":
@@ -401,6 +419,12 @@ POW_SCALAR = defop(
     forward=_power_scalar,
     backward=_pow_backward)
 
+def _real_nonnegative(exponent: Tensor) -> Tensor:
+    # where 0 ** exponent has a zero derivative: a complex exponent's real part decides (an
+    # order comparison of complex numbers is refused, as in torch)
+    return (exponent.real if exponent.is_complex() else exponent) >= 0
+
+
 POW = defop(
     "pow", node="PowBackward1", nin=2, save=(0, 1, "result"),
     forward=_power_tensors,
@@ -408,13 +432,13 @@ POW = defop(
         lambda grad, self, exponent, result: where(
             exponent == 0, 0.0, grad * (exponent * self.pow(exponent - 1))),
         lambda grad, self, exponent, result: grad * where(
-            (self == 0) & (exponent >= 0), 0.0, result * self.log())))
+            (self == 0) & _real_nonnegative(exponent), 0.0, result * self.log())))
 
 
 def _rpow_backward(grad, exponent, self, result):
     # ``self`` is the number raised (torch's name: ``_saved_self``)
     if self == 0:  # d/dx 0**x: 0 where x >= 0 (torch's convention), else -inf-scaled
-        return grad * where(exponent >= 0, 0.0, result * -math.inf)
+        return grad * where(_real_nonnegative(exponent), 0.0, result * -math.inf)
     return grad * (result * (math.log(self) if self > 0 else math.nan))
 
 
@@ -437,12 +461,23 @@ NEG = defop("neg", node="NegBackward0", forward=lambda xp, self: xp.negative(sel
 
 # ---- comparisons and logic (no gradient) ---------------------------------------------
 
+def _ordering(ufunc, kernel: str):
+    """An order comparison, refusing complex operands (their promoted dtype) as torch's
+    kernel does: NumPy would order them lexicographically."""
+    def forward(xp, a, b):
+        dt = (a if type(a) is ndarray else b).dtype
+        if dt.kind == "c":
+            raise _unsupported(kernel, dt)
+        return ufunc(a, b)
+    return forward
+
+
 EQ = defop("eq", nin=2, kind=COMPARE, forward=lambda xp, a, b: xp.equal(a, b))
 NE = defop("ne", nin=2, kind=COMPARE, forward=lambda xp, a, b: xp.not_equal(a, b))
-LT = defop("lt", nin=2, kind=COMPARE, forward=lambda xp, a, b: xp.less(a, b))
-LE = defop("le", nin=2, kind=COMPARE, forward=lambda xp, a, b: xp.less_equal(a, b))
-GT = defop("gt", nin=2, kind=COMPARE, forward=lambda xp, a, b: xp.greater(a, b))
-GE = defop("ge", nin=2, kind=COMPARE, forward=lambda xp, a, b: xp.greater_equal(a, b))
+LT = defop("lt", nin=2, kind=COMPARE, forward=_ordering(np.less, "lt_cpu"))
+LE = defop("le", nin=2, kind=COMPARE, forward=_ordering(np.less_equal, "le_cpu"))
+GT = defop("gt", nin=2, kind=COMPARE, forward=_ordering(np.greater, "gt_cpu"))
+GE = defop("ge", nin=2, kind=COMPARE, forward=_ordering(np.greater_equal, "ge_cpu"))
 BITWISE_AND = defop("bitwise_and", nin=2, forward=_bitwise(np.bitwise_and, "bitwise_and_cpu"))
 BITWISE_OR = defop("bitwise_or", nin=2, forward=_bitwise(np.bitwise_or, "bitwise_or_cpu"))
 BITWISE_XOR = defop("bitwise_xor", nin=2, forward=_bitwise(np.bitwise_xor, "bitwise_xor_cpu"))
@@ -660,6 +695,9 @@ ABS = _unary("abs", "AbsBackward0", lambda xp, x: xp.absolute(x),
 def _sign(xp, x):
     if x.dtype.kind == "b":
         return x.copy()
+    if x.dtype.kind == "c":
+        raise NotImplementedError("Unlike NumPy, torch.sign is not intended to support complex "
+                                  "numbers. Please use torch.sgn instead.")
     # torch's sign(nan) is 0
     return xp.where(x != x, 0, xp.sign(x)).astype(x.dtype, copy=False)
 
@@ -693,7 +731,7 @@ def _relu(xp, x):
 
 RELU = _unary("relu", "ReluBackward0", _relu,
               lambda grad, self, result: run(THRESHOLD_BACKWARD, grad, result, 0), ("result",),
-              kind=KEEP, check=_refuse_bool("Boolean inputs not supported for relu"))
+              kind=KEEP, check=_relu_check)
 
 # ---- clamp, maximum, minimum, where --------------------------------------------------
 
@@ -1667,6 +1705,8 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
     """Mirrors ``torch.clamp``: bounds are numbers or tensors; at least one is given."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if input._data.dtype.kind == "c":
+        raise NotImplementedError(_CLAMP_COMPLEX)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return run(CLAMP, input, min, max)
     return run(CLAMP_SCALAR, input, _int_bound(input, min), _int_bound(input, max))
@@ -2021,14 +2061,20 @@ def heaviside(input: Tensor, values: Tensor) -> Tensor:
 def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002 - torch's name
     """Mirrors ``torch.clamp_min`` (``min`` a number or a tensor)."""
     if isinstance(min, Tensor):
+        _complex_extremum("maximum_cpu", input, min)
         return run(CLAMP_MIN, input, min)
+    if input._data.dtype.kind == "c":
+        raise NotImplementedError(_CLAMP_COMPLEX)
     return run(CLAMP_MIN_SCALAR, input, _int_bound(input, min))
 
 
 def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002 - torch's name
     """Mirrors ``torch.clamp_max`` (``max`` a number or a tensor)."""
     if isinstance(max, Tensor):
+        _complex_extremum("minimum_cpu", input, max)
         return run(CLAMP_MAX, input, max)
+    if input._data.dtype.kind == "c":
+        raise NotImplementedError(_CLAMP_COMPLEX)
     return run(CLAMP_MAX_SCALAR, input, _int_bound(input, max))
 
 
