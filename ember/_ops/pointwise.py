@@ -1156,8 +1156,17 @@ def _in_float64(kernel):
 
 
 def _rounding(name: str, node: str, fn, kernel: str):
-    """floor, ceil, trunc, round: integers are returned unchanged, bool is refused."""
-    return defop(name, node=node, kind=KEEP, check=_refuse(kernel, "b"), backward=_zero_grad,
+    """floor, ceil, trunc, round: integers are returned unchanged, bool is refused, and so
+    are complex numbers (round by its kernel, the others by a message of their own)."""
+    refuse_bool = _refuse(kernel, "b")
+
+    def check(self, *params) -> None:
+        if self._data.dtype.kind == "c":
+            if name == "round":
+                raise _unsupported(kernel, self._data.dtype)
+            raise NotImplementedError(f"{name} is not supported for complex inputs")
+        refuse_bool(self)
+    return defop(name, node=node, kind=KEEP, check=check, backward=_zero_grad,
                  forward=lambda xp, x: x.copy() if x.dtype.kind in "iu" else fn(x))
 
 
@@ -1208,19 +1217,25 @@ EXP2 = _unary("exp2", "Exp2Backward0", _half_in_float64(lambda xp, x: xp.exp2(x)
 
 # ---- special functions ----------------------------------------------------------------
 
+# torch's kernels of these special functions have no complex loop (ember's would take the
+# real part)
 ERF = _unary("erf", "ErfBackward0", _in_float64(_erf64),
-             lambda grad, self: grad * (_TWO_OVER_SQRT_PI * (-self * self).exp()), (0,))
+             lambda grad, self: grad * (_TWO_OVER_SQRT_PI * (-self * self).exp()), (0,),
+             check=_refuse("erf_vml_cpu", "c"))
 ERFC = _unary("erfc", "ErfcBackward0", _in_float64(_erfc64),
-              lambda grad, self: grad * (-_TWO_OVER_SQRT_PI * (-self * self).exp()), (0,))
+              lambda grad, self: grad * (-_TWO_OVER_SQRT_PI * (-self * self).exp()), (0,),
+              check=_refuse("erfc_vml_cpu", "c"))
 # torch's node saves the input and computes erfinv again in backward (the same bits as the
 # result: one deterministic kernel), so ``_saved_self`` is what it keeps
 ERFINV = _unary("erfinv", "ErfinvBackward0", _in_float64(_erfinv64),
                 lambda grad, self: grad * (0.5 * _SQRT_PI * self.erfinv().pow(2).exp()),
-                (0,))
+                (0,), check=_refuse("erfinv_vml_cpu", "c"))
 LGAMMA = _unary("lgamma", "LgammaBackward0", _in_float64(_lgamma64),
-                lambda grad, self: grad * digamma(self), (0,))
+                lambda grad, self: grad * digamma(self), (0,),
+                check=_refuse("lgamma_vml_cpu", "c"))
 DIGAMMA = _unary("digamma", "DigammaBackward0", _in_float64(_digamma64),
-                 lambda grad, self: grad * polygamma(1, self), (0,))
+                 lambda grad, self: grad * polygamma(1, self), (0,),
+                 check=_refuse("digamma", "c"))
 POLYGAMMA = defop("polygamma", node="PolygammaBackward0", kind=FLOAT, save=(0,),
                   forward=_in_float64(_polygamma64),
                   backward=lambda grad, self, n: grad * polygamma(n + 1, self))
