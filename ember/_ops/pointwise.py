@@ -1178,6 +1178,8 @@ ROUND = _rounding("round", "RoundBackward0", np.rint, "round_vml_cpu")  # half t
 
 def _round_decimals(xp, x, decimals):
     # As torch: scale by 10^|decimals| in the input's dtype, round half to even, unscale.
+    if x.dtype.kind == "c":
+        raise _unsupported("round_cpu", x.dtype)
     scale = xp.asarray(10.0 ** (decimals if decimals >= 0 else -decimals), dtype=x.dtype)
     if decimals >= 0:
         return xp.rint(x * scale) / scale
@@ -1262,6 +1264,8 @@ SINC = _unary("sinc", "SincBackward0", _sinc, _sinc_backward, (0,))
 
 
 def _logit(xp, x, eps):
+    if x.dtype.kind == "c":
+        raise _unsupported("logit_cpu", x.dtype)
     if eps is not None:
         x = xp.clip(x, eps, 1 - eps)
     return xp.log(x / (1 - x))
@@ -1359,6 +1363,9 @@ LERP_TENSOR = defop("lerp", node="LerpBackward1", nin=3, promote=(0, 1),
 
 
 def _xlogy(xp, x, y):
+    dt = (x if type(x) is ndarray else y).dtype  # the promoted dtype
+    if dt.kind == "c":
+        raise _unsupported("xlogy_cpu", dt)
     return xp.where((x == 0) & (y == y), 0, x * xp.log(y))
 
 
@@ -2068,6 +2075,8 @@ def copysign(input: Tensor, other) -> Tensor:
 def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """Mirrors ``torch.heaviside``: 0 below zero, 1 above, ``values`` at zero."""
     _tensors_only("heaviside", input=input, values=values)
+    if input._data.dtype.kind == "c" or values._data.dtype.kind == "c":
+        raise RuntimeError("heaviside is not yet implemented for complex tensors.")
     if input._data.dtype != values._data.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     return run(HEAVISIDE, input, values)
