@@ -765,7 +765,39 @@ def _check_put_dtypes(input: Tensor, values: Tensor) -> None:
 
 def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
     """Mirrors ``torch.index_put``: ``values`` written (or, with ``accumulate``, added) at
-    ``input[indices]``; ``indices`` is a tuple of index tensors, None for a whole dim."""
+    ``input[indices]``; ``indices`` is a tuple (or list) of index tensors."""
+    _check_put_indices(indices, 1)
+    return _index_put_values(input, indices, values, accumulate)
+
+
+def _index_put_method(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    """Mirrors ``Tensor.index_put`` (see ``index_put``)."""
+    _check_put_indices(indices, 0)
+    return _index_put_values(self, indices, values, accumulate)
+
+
+def _index_put_(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    """Mirrors ``Tensor.index_put_``: ``index_put`` written into ``self``."""
+    _check_put_indices(indices, 0, "index_put_")
+    return inplace(_index_put_values, self, indices, values, accumulate)
+
+
+_index_put_method.__name__ = _index_put_method.__qualname__ = "index_put"
+_index_put_.__name__ = _index_put_.__qualname__ = "index_put_"
+
+
+def _check_put_indices(indices, argument: int, name: str = "index_put") -> None:
+    # torch's argument parser: a tuple of tensors, ``argument`` its place (the method's 0)
+    if isinstance(indices, Tensor):
+        raise TypeError(f"{name}(): argument 'indices' (position {argument + 1}) must be "
+                        "tuple of Tensors, not Tensor")
+    for i, k in enumerate(indices):
+        if not isinstance(k, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument {argument}, but got "
+                            f"{type(k).__name__}")
+
+
+def _index_put_values(input: Tensor, indices, values, accumulate: bool) -> Tensor:
     key = _put_key(tuple(indices), input._data.shape)
     if not isinstance(values, Tensor):
         values = _value_tensor(values, input)
@@ -1076,10 +1108,10 @@ attach({
     "__setitem__": setitem, "index_select": index_select, "gather": gather,
     "scatter": scatter, "scatter_add": scatter_add, "scatter_reduce": scatter_reduce,
     "index_add": index_add, "index_copy": index_copy, "index_fill": index_fill,
-    "index_put": index_put, "masked_fill": masked_fill, "masked_select": masked_select,
+    "index_put": _index_put_method, "masked_fill": masked_fill, "masked_select": masked_select,
     "masked_scatter": masked_scatter, "take": take, "take_along_dim": take_along_dim,
     "nonzero": nonzero, "argwhere": argwhere, "copy_": copy_,
 })
 attach({fn.__name__ + "_": _inplace(fn) for fn in (
-    scatter, scatter_add, scatter_reduce, index_add, index_copy, index_fill, index_put,
-    masked_fill, masked_scatter)})
+    scatter, scatter_add, scatter_reduce, index_add, index_copy, index_fill, masked_fill,
+    masked_scatter)} | {"index_put_": _index_put_})
