@@ -201,13 +201,22 @@ def fill_value(value, np_dtype):
     return value + int(info.max) + 1 if kind is int and unsigned and value < 0 else value
 
 
-_FLOAT_C_NAMES = {"float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float",
-                  "float64": "double", "complex64": "c10::complex<float>",
-                  "complex128": "c10::complex<double>"}
+# by (kind, itemsize): NumPy builds ``dtype.name`` anew on each read; ml_dtypes' bfloat16 is
+# kind V, its float8 types (one byte) are left to NumPy's conversion
+_FLOAT_C_NAMES = {("f", 2): "c10::Half", ("V", 2): "c10::BFloat16", ("f", 4): "float",
+                  ("f", 8): "double", ("c", 8): "c10::complex<float>",
+                  ("c", 16): "c10::complex<double>"}
+
+
+_FLOAT_LIMITS = {("f", 4): float(np.finfo(np.float32).max),
+                 ("f", 8): float(np.finfo(np.float64).max),
+                 ("c", 8): float(np.finfo(np.float32).max),
+                 ("c", 16): float(np.finfo(np.float64).max)}
 
 
 def _float_fill_value(value, kind, np_dtype):
-    name = _FLOAT_C_NAMES.get(np_dtype.name)
+    size = (np_dtype.kind, np_dtype.itemsize)
+    name = _FLOAT_C_NAMES.get(size)
     if name is None:
         return value
     if kind is complex and np_dtype.kind != "c":
@@ -218,7 +227,7 @@ def _float_fill_value(value, kind, np_dtype):
         # torch's range checks into the 16-bit floats differ between its ops (and between one
         # element and more): values beyond them become infinities, as NumPy converts them
         return value
-    limit = float(np.finfo(np.float32 if np_dtype.name == "complex64" else np_dtype).max)
+    limit = _FLOAT_LIMITS[size]
     for part in (value.real, value.imag) if kind is complex else (value,):
         if math.isfinite(part) and abs(part) > limit:
             raise _overflow(name)

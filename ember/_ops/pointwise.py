@@ -1727,11 +1727,14 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
     """Mirrors ``torch.clamp``: bounds are numbers or tensors; at least one is given."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    if input._data.dtype.kind == "c":
+    kind = input._data.dtype.kind
+    if kind == "c":
         raise NotImplementedError(_CLAMP_COMPLEX)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         return run(CLAMP, input, min, max)
-    return run(CLAMP_SCALAR, input, _int_bound(input, min), _int_bound(input, max))
+    if kind in "iu" and (type(min) is int or type(max) is int):
+        min, max = _int_bound(input, min), _int_bound(input, max)
+    return run(CLAMP_SCALAR, input, min, max)
 
 
 def _int_bound(input: Tensor, bound):

@@ -558,12 +558,14 @@ def index_array(k) -> ndarray:
 def is_mask(arr: ndarray) -> bool:
     """Whether an index array is a mask: bool, or uint8 (deprecated, with torch's warning);
     any other dtype than int64 or int32 is torch's error."""
-    if arr.dtype == bool:
+    dt = arr.dtype  # kind and size: comparing dtypes with types costs more than indexing
+    kind = dt.kind
+    if kind == "b":
         return True
-    if arr.dtype == np.uint8:
+    if kind == "u" and dt.itemsize == 1:
         _warn_at_user(_UINT8_INDEX_DEPRECATED)
         return True
-    if arr.dtype != np.int64 and arr.dtype != np.int32:
+    if kind != "i" or dt.itemsize < 4:
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     return False
 
@@ -592,8 +594,11 @@ def select_index(k):
     return k
 
 
+_ADVANCED_TYPES = (Tensor, bool, *_SEQUENCE_TYPES)
+
+
 def _is_advanced(k) -> bool:
-    return isinstance(k, (Tensor, *_SEQUENCE_TYPES)) or isinstance(k, bool)
+    return isinstance(k, _ADVANCED_TYPES)
 
 
 def _advanced(input: Tensor, key) -> Tensor:
@@ -639,7 +644,10 @@ def dims_named(k) -> int:
         return 0
     arr = k._data if isinstance(k, Tensor) else index_array(k) if isinstance(
         k, _SEQUENCE_TYPES) else None
-    return arr.ndim if arr is not None and arr.dtype in (bool, np.uint8) else 1
+    if arr is None:
+        return 1
+    dt = arr.dtype
+    return arr.ndim if dt.kind == "b" or dt.kind == "u" and dt.itemsize == 1 else 1
 
 
 def getitem(self: Tensor, key) -> Tensor:
@@ -651,11 +659,12 @@ def getitem(self: Tensor, key) -> Tensor:
         if not -shape[0] <= key < shape[0]:
             raise IndexError(f"index {key} is out of bounds for dimension 0 with size {shape[0]}")
         return run(_SELECT, self, (key, Ellipsis), shape)
-    parts = index_parts(key)
+    parts = key if type(key) is tuple else index_parts(key)
     if any(_is_advanced(k) for k in parts):
-        parts = tuple(map(select_index, parts))
-        if not any(_is_advanced(k) for k in parts):
-            return getitem(self, parts)
+        if any(type(k) is Tensor and not k._data.ndim for k in parts):
+            parts = tuple(map(select_index, parts))
+            if not any(_is_advanced(k) for k in parts):
+                return getitem(self, parts)
         if any(type(k) is int for k in parts):
             # torch selects with the integers first (a view), then indexes the view with the
             # tensors: NumPy would take the integers as advanced indices too and move the
