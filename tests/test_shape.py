@@ -766,3 +766,21 @@ def test_reshape_copies_once_and_as_torch(make) -> None:
         tracemalloc.stop()
     assert (viewed is None) == (results[ember][0] == "UnsafeViewBackward0")
     assert peak < data.nbytes / 2, peak
+
+
+@pytest.mark.parametrize("name", ["stack", "cat", "hstack", "vstack", "dstack", "column_stack",
+                                  "row_stack"])
+@pytest.mark.parametrize("given", ["a generator", "a tensor", "a string", "a range",
+                                   "an array among them", "None among them", "a number"])
+def test_tensor_lists_read_as_torchs_parser_reads_them(name: str, given: str) -> None:
+    def fn(L):
+        t = L.ones(2)
+        tensors = {"a generator": (x for x in [t, t]), "a tensor": t, "a string": "ab",
+                   "a range": range(2), "an array among them": [t, np.ones(2)],
+                   "None among them": [t, None], "a number": 5}[given]
+        getattr(L, name)(tensors)
+    with pytest.raises(TypeError) as t_info:
+        fn(torch)
+    with pytest.raises(TypeError) as e_info:
+        fn(ember)
+    assert str(e_info.value) == str(t_info.value)

@@ -741,9 +741,27 @@ def _stack_forward(xp, *arrays_and_dim):
     return xp.stack(arrays, dim)
 
 
+def tensor_list(tensors, name: str) -> tuple:
+    """``tensors`` read as torch's argument parser reads a TensorList argument: a list or
+    tuple (not a generator, a tensor or a string) of tensors, else its TypeError."""
+    if type(tensors) is not list and type(tensors) is not tuple:
+        if not isinstance(tensors, (list, tuple)) or isinstance(tensors, Tensor):
+            from ember.autograd.graph import c_type_name
+
+            raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of "
+                            f"Tensors, not {c_type_name(tensors)}")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            from ember.autograd.graph import c_type_name
+
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{c_type_name(t)}")
+    return tuple(tensors)
+
+
 def stack(tensors, dim: int = 0) -> Tensor:
     """Mirrors ``torch.stack``: joins same-shaped tensors along a new dim."""
-    tensors = tuple(tensors)
+    tensors = tensor_list(tensors, "stack")
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     shape = tensors[0]._data.shape
@@ -799,7 +817,7 @@ def _cat_piece_backward(i: int):
 def cat(tensors, dim: int = 0) -> Tensor:
     """Mirrors ``torch.cat``: joins tensors along an existing dim (a copy). As in torch,
     1-D empty tensors are skipped whatever the other inputs' shapes, and dtypes promote."""
-    tensors = tuple(tensors)
+    tensors = tensor_list(tensors, "cat")
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     for i, x in enumerate(tensors):
@@ -1071,7 +1089,7 @@ def atleast_3d(*tensors):
 
 
 def _nonempty(tensors, name: str) -> tuple:
-    tensors = tuple(tensors)
+    tensors = tensor_list(tensors, name)
     if not tensors:
         raise RuntimeError(f"{name} expects a non-empty TensorList")
     return tensors
@@ -1088,7 +1106,9 @@ def vstack(tensors) -> Tensor:
     return cat(atleast_2d(_nonempty(tensors, "vstack")), 0)
 
 
-row_stack = vstack
+def row_stack(tensors) -> Tensor:
+    """Mirrors ``torch.row_stack``: ``vstack``, under its own name in torch's errors."""
+    return cat(atleast_2d(_nonempty(tensors, "row_stack")), 0)
 
 
 def dstack(tensors) -> Tensor:
