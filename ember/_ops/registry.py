@@ -1039,17 +1039,19 @@ def replay_view(t: Tensor, chain: list) -> Tensor:
 
 def _copy_slices_base(grad, base, value, chain):
     from ember._ops.creation import ones_like
+    from ember._ops.pointwise import where
 
     grad = grad.contiguous()  # laid out as the base the chain was recorded on
     with grad_mode.no_grad():
-        keep = ones_like(grad)
+        keep = ones_like(grad, dtype=_dtype.bool_)
         op, params, _ = chain[0]
         if op.name == "as_strided":  # the mask must be laid out like the base to be written
             from ember._ops.shape import lay_out
 
             keep = make(lay_out(np, keep._data, params[4]))
         replay_view(keep, chain).zero_()
-    return grad * keep
+    # zeros where the write landed, whatever arrived there (a nan times 0 would stay nan)
+    return where(keep, grad, 0)
 
 
 COPY_SLICES = defop(
