@@ -519,7 +519,8 @@ def _link_view(out: Tensor, op: Op, args: tuple, index) -> None:
     out._vc = vc
     out._base = parent if parent._base is None else parent._base
     if _state.enabled:
-        out._view_src = (op, parent, args[1:], index, vc[0])
+        # an inference tensor's counter is no list and has no version to read
+        out._view_src = (op, parent, args[1:], index, vc[0] if type(vc) is list else None)
         return
     out._view_src = (op, parent, args[1:], index, None)
     if parent._requires_grad and type(vc) is list:  # NOTE [Views made without grad mode]

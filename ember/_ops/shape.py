@@ -370,9 +370,9 @@ def expanded_shape(self: Tensor, sizes: tuple) -> tuple:
             f"expand({legacy_type_name(self._data.dtype)}{{{list(old)}}}, size={list(sizes)}): "
             f"the number of sizes provided ({len(sizes)}) must be greater or equal to the "
             f"number of dimensions in the tensor ({len(old)})")
-    shape = list(sizes)
-    for i in range(len(sizes) - 1, -1, -1):  # from the last dim, as torch checks them
-        s = sizes[i]
+    shape = [*sizes]  # read from the list: a Size's own __getitem__ is Python code
+    for i in range(len(shape) - 1, -1, -1):  # from the last dim, as torch checks them
+        s = shape[i]
         if i < lead:
             if s < 0:
                 raise RuntimeError(
