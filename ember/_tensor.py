@@ -17,6 +17,19 @@ from ember._device import CPU
 _FLOAT_OR_COMPLEX = (_dtype.FLOAT, _dtype.COMPLEX)
 
 
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
+
+
+def c_type_name(obj) -> str:
+    """The type name torch's C++ errors give a Python object (CPython's ``tp_name``): a
+    class defined in Python by its name alone, an extension type with its module
+    (``numpy.ndarray``), a built-in without one."""
+    kind = type(obj)
+    if kind.__flags__ & _HEAP_TYPE or kind.__module__ == "builtins":
+        return kind.__name__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 class Size(tuple):
     """Mirrors ``torch.Size``: a tuple of ints that prints as ``torch.Size([2, 3])``. Its
     items are ints (a NumPy integer or a one-element integer tensor becomes one); anything
@@ -291,8 +304,6 @@ class Tensor:
     @data.setter
     def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
-            from ember.autograd.graph import c_type_name
-
             raise TypeError(f"Variable data has to be a tensor, but got {c_type_name(value)}")
         self._data = value._data
 
@@ -760,12 +771,7 @@ def _warn_scalar_of_grad(t: Tensor) -> None:
                       UserWarning, stacklevel=3)
 
 
-def _refresh_view(view: Tensor) -> None:
-    from ember._ops.registry import refresh_view
-
-    refresh_view(view)
-
-
 # last: the autograd package imports this module's names
 from ember import autograd as _autograd  # noqa: E402
+from ember._ops.registry import refresh_view as _refresh_view  # noqa: E402
 from ember.autograd.grad_mode import state as _grad_state  # noqa: E402

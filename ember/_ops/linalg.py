@@ -12,7 +12,7 @@ from ember._ops.pointwise import where
 from ember._ops.reduction import _return_type
 from ember._ops.registry import KEEP, attach, defop, run, saved_as, saved_output
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view, expanded_shape
-from ember._tensor import Tensor, make, wrap_dim
+from ember._tensor import Tensor, c_type_name, make, wrap_dim
 from ember.autograd import grad_mode
 from ember.autograd.graph import _watched
 
@@ -1156,8 +1156,6 @@ def _power_of(n, name: str, position: int) -> int:
         return int(n)
     if isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)):
         return int(n)
-    from ember.autograd.graph import c_type_name
-
     raise TypeError(f"{name}(): argument 'n' (position {position}) must be int, not "
                     f"{c_type_name(n)}")
 
@@ -1633,8 +1631,6 @@ def vector_norm(input: Tensor, ord=2, dim=None, keepdim: bool = False, *,
     from ember._ops.reduction import norm as _norm
 
     if not isinstance(ord, (int, float, np.number, Tensor)):
-        from ember.autograd.graph import c_type_name
-
         raise TypeError("linalg_vector_norm(): argument 'ord' (position 2) must be Number, not "
                         f"{c_type_name(ord)}")
     return _norm(input, float(ord), dim, keepdim, dtype)

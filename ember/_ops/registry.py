@@ -1077,8 +1077,9 @@ def _copy_slices(view: Tensor, value: Tensor) -> None:
     base._grad_fn = node
     base._requires_grad = True
     base._output_nr = 0
-    chain = _regenerate(view, base, chain)
-    node._args = node._args[:2] + (chain,)
+    made = _regenerate(view, base, chain)
+    if made is not chain:  # the view had to be made by its memory position
+        node._args = node._args[:2] + (made,)
 
 
 def _regenerate(view: Tensor, base: Tensor, chain: list) -> list:

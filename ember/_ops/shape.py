@@ -24,7 +24,7 @@ from ember._ops.registry import (
     saved_as,
     variadic,
 )
-from ember._tensor import Size, Tensor, int_index, make, wrap_dim, wrap_dims
+from ember._tensor import Size, Tensor, c_type_name, int_index, make, wrap_dim, wrap_dims
 
 
 def _as_strided(xp, array, shape, strides):
@@ -746,14 +746,10 @@ def tensor_list(tensors, name: str) -> tuple:
     tuple (not a generator, a tensor or a string) of tensors, else its TypeError."""
     if type(tensors) is not list and type(tensors) is not tuple:
         if not isinstance(tensors, (list, tuple)) or isinstance(tensors, Tensor):
-            from ember.autograd.graph import c_type_name
-
             raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of "
                             f"Tensors, not {c_type_name(tensors)}")
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
-            from ember.autograd.graph import c_type_name
-
             raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
                             f"{c_type_name(t)}")
     return tuple(tensors)

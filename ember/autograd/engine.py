@@ -16,11 +16,11 @@ from __future__ import annotations
 import threading
 from heapq import heappop, heappush
 
+from ember._tensor import c_type_name
 from ember.autograd import anomaly_mode, grad_mode, programs
 from ember.autograd.graph import (
     AccumulateGrad,
     GraphRoot,
-    c_type_name,
     call_tensor_hook,
     check_hook_result,
     grad_edge,

@@ -143,13 +143,11 @@ def tangent_of(t):
 def unpack_dual(tensor, *, level: int | None = None) -> UnpackedDualTensor:
     """Mirrors ``forward_ad.unpack_dual``: (primal, tangent or None). The primal is a view
     without the tangent of that level (it keeps those of other levels)."""
-    from ember._tensor import Tensor
+    from ember._tensor import Tensor, c_type_name
 
     if not levels:
         return UnpackedDualTensor(tensor, None)
     if not isinstance(tensor, Tensor):
-        from ember.autograd.graph import c_type_name
-
         raise TypeError("_unpack_dual(): argument 'dual' (position 1) must be Tensor, not "
                         f"{c_type_name(tensor)}")
     if "_fw" not in tensor.__dict__:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import warnings
 
+from ember._tensor import c_type_name
 from ember.autograd import grad_mode
 from ember.autograd.graph import (
     _FREED,
     SECOND_BACKWARD,
     Node,
-    c_type_name,
     check_versions,
     fit_gradient,
     grad_edge,

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from ember import _memory_format as _mf
 from ember._backend import np
-from ember._tensor import Tensor
+from ember._tensor import Tensor, c_type_name
 from ember._tensor import make as make_tensor
 from ember.autograd import grad_mode
 
@@ -639,17 +639,6 @@ def hook_name(hook) -> str:
     return name if isinstance(name, str) else "<unknown>"
 
 
-def c_type_name(obj) -> str:
-    """The type name torch's C++ errors give a Python object (CPython's ``tp_name``): a
-    class defined in Python by its name alone, an extension type with its module
-    (``numpy.ndarray``), a built-in without one."""
-    kind = type(obj)
-    if kind.__flags__ & _HEAP_TYPE or kind.__module__ == "builtins":
-        return kind.__name__
-    return f"{kind.__module__}.{kind.__qualname__}"
-
-
-_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
 # the scalar types whose CPU tensors had a class of their own in torch's first type system:
 # torch's ``Tensor::toString()`` names them so, any other as ``CPU<ScalarType>Type``
 _CLASSIC_TYPES = frozenset(("uint8", "int8", "int16", "int32", "int64", "float16", "float32",
