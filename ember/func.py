@@ -10,6 +10,7 @@ on forward-mode AD (``ember.autograd.forward_ad``).
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 
 from ember.autograd import grad as _autograd_grad
 from ember.autograd.forward_ad import detach_dual
@@ -58,28 +59,20 @@ def _only_tensors(out, where: str) -> None:
 
 
 def _tree_map(fn, tree):
-    """``fn`` applied to every tensor of a pytree (dicts, lists and tuples of tensors), as
+    """``fn`` applied to every leaf of a pytree (``_flatten``'s), the structure kept, as
     torch.func's transforms accept parameters given as dicts."""
-    if isinstance(tree, dict):
-        return {k: _tree_map(fn, v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_tree_map(fn, v) for v in tree)
-    return fn(tree)
+    leaves, spec = _flatten(tree)
+    return _unflatten(iter([fn(leaf) for leaf in leaves]), spec)
 
 
 def _tree_leaves(tree) -> list:
-    leaves = []
-    _tree_map(leaves.append, tree)
-    return leaves
+    return _flatten(tree)[0]
 
 
 def _leaf(a):
     """A leaf to differentiate in place of ``a``, connected to ``a`` when it already
     requires grad (so outer transforms can still differentiate through it)."""
-    from ember._tensor import Tensor
-
-    if not isinstance(a, Tensor):
-        raise ValueError(f"Thing passed to transform API must be Tensor, got {type(a)}")
+    _is_tensor_input(a)
     if a.requires_grad:
         return a.view_as(a)
     leaf = a.detach().requires_grad_(True)
@@ -532,23 +525,31 @@ def _function_name(func) -> str:
     return repr(func)
 
 
-# ---- pytrees as torch.func reads them: tuples, lists, dicts and sizes are nodes, all else
-# a leaf.
+# ---- pytrees as torch.func reads them: tuples (sizes, named tuples and return types too),
+# lists and dicts are nodes, all else a leaf.
 # A spec is None for a leaf, else (type, keys of a dict or None, the children's specs).
 
 
-def _flatten(tree) -> tuple[list, object]:
-    from ember._tensor import Size
+def _node_kind(tree):
+    """The type of ``tree`` when it is a pytree node, else None."""
+    if isinstance(tree, (tuple, list)):
+        return type(tree)
+    if isinstance(tree, dict):  # rebuilt as itself, or a plain dict for another mapping
+        return type(tree) if type(tree) in (dict, OrderedDict) else dict
+    return None
 
-    kind = type(tree)
-    if kind is tuple or kind is list or kind is dict or kind is Size:
-        leaves, specs = [], []
-        for child in (tree.values() if kind is dict else tree):
-            found, spec = _flatten(child)
-            leaves += found
-            specs.append(spec)
-        return leaves, (kind, list(tree) if kind is dict else None, specs)
-    return [tree], None
+
+def _flatten(tree) -> tuple[list, object]:
+    kind = _node_kind(tree)
+    if kind is None:
+        return [tree], None
+    keyed = isinstance(tree, dict)
+    leaves, specs = [], []
+    for child in (tree.values() if keyed else tree):
+        found, spec = _flatten(child)
+        leaves += found
+        specs.append(spec)
+    return leaves, (kind, list(tree) if keyed else None, specs)
 
 
 def _unflatten(leaves, spec):
@@ -556,7 +557,9 @@ def _unflatten(leaves, spec):
         return next(leaves)
     kind, keys, children = spec
     values = [_unflatten(leaves, child) for child in children]
-    return dict(zip(keys, values)) if kind is dict else kind(values)
+    if keys is not None:
+        return kind(zip(keys, values))
+    return kind(*values) if hasattr(kind, "_fields") else kind(values)
 
 
 def _spec_repr(spec, indent: int = 0) -> str:
@@ -575,13 +578,13 @@ def _count_leaves(spec) -> int:
 def _broadcast_dims(dims, spec) -> list | None:
     """One dim per leaf of the tree ``spec``: ``dims`` is a prefix of the tree (a dim at a
     node stands for its every leaf); None when it does not fit the tree."""
-    kind = type(dims)
-    if kind is not tuple and kind is not list and kind is not dict:
+    kind = _node_kind(dims)
+    if kind is None:
         return [dims] * _count_leaves(spec)
     if spec is None or kind is not spec[0]:
         return None
     _, keys, children = spec
-    if kind is dict:
+    if keys is not None:
         if set(dims) != set(keys):
             return None
         values = [dims[k] for k in keys]

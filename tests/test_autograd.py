@@ -775,3 +775,9 @@ def test_allow_mutation_on_saved_tensors_as_torch() -> None:
     e, t = fn(ember), fn(torch)
     np.testing.assert_allclose(e[0], t[0], rtol=1e-6)
     assert e[1:] == t[1:]
+
+
+@pytest.mark.parametrize("data", ["array", "list", "number"])
+def test_variable_refuses_what_is_not_a_tensor_as_torch(data: str) -> None:
+    check_raises_like(lambda L: L.autograd.Variable(
+        {"array": np.ones(2), "list": [1.0], "number": 5}[data]))

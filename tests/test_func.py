@@ -363,3 +363,18 @@ REARRANGE_ERRORS = {
 def test_rearrange_refusals_as_torch(name: str) -> None:
     pattern, lengths = REARRANGE_ERRORS[name]
     check_raises_like(lambda L: L.func.rearrange(L.ones(2, 3, 4), pattern, **lengths))
+
+
+def test_named_tuples_ordered_dicts_and_return_types_are_pytree_nodes_as_torch() -> None:
+    def fn(L):
+        from collections import OrderedDict, namedtuple
+
+        pair = namedtuple("pair", "w b")
+        x = L.ones(3)
+        g1 = L.func.grad(lambda p: (p["w"] * x).sum() + p["b"])(
+            OrderedDict(w=L.ones(3), b=L.tensor(2.0)))
+        g2 = L.func.grad(lambda p: (p.w * x * 2).sum() + p.b)(pair(L.ones(3), L.tensor(2.0)))
+        r = L.func.vmap(lambda a: a.max(0))(L.arange(6.0).reshape(2, 3))
+        return (type(g1).__name__, g1["w"].tolist(), type(g2).__name__, g2.w.tolist(),
+                type(r).__name__, r.values.tolist(), r.indices.tolist())
+    assert fn(ember) == fn(torch)

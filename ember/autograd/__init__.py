@@ -63,7 +63,7 @@ class Variable(metaclass=_VariableMeta):
     def __new__(cls, data=None, requires_grad: bool = False, volatile: bool = False,
                 **unknown):
         from ember._ops.creation import empty
-        from ember._tensor import Tensor
+        from ember._tensor import Tensor, c_type_name
 
         for name in unknown:  # torch's argument parser's wording, not Python's
             raise TypeError(f"'{name}' is an invalid keyword argument for this function")
@@ -73,8 +73,7 @@ class Variable(metaclass=_VariableMeta):
         if data is None:
             data = empty(0)
         elif not isinstance(data, Tensor):
-            raise TypeError(
-                f"Variable data has to be a tensor, but got {type(data).__name__}")
+            raise TypeError(f"Variable data has to be a tensor, but got {c_type_name(data)}")
         out = data.detach()
         if requires_grad:
             if out.dtype.category < 2:
