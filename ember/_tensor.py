@@ -114,7 +114,10 @@ class Tensor:
     @property
     def requires_grad(self) -> bool:
         if self._base is not None and not self._requires_grad:
-            _refresh_view(self)  # NOTE [Stale views]: its base may have been given a history
+            try:
+                _refresh_view(self)  # NOTE [Stale views]: its base may have been given a history
+            except RuntimeError:
+                return True  # as torch's: it requires grad as its base does, its history is refused
         return self._requires_grad
 
     @requires_grad.setter

@@ -477,6 +477,8 @@ def run(op: Op, *args, _bare: bool = False):
         if error is None:
             raise
         raise error from None
+    if views_stale and not needs_grad and _state.enabled:
+        needs_grad = _refresh_inputs(args[:op.nin])  # NOTE [Stale views]
     if op.multi:
         return _outputs(op, args, r, needs_grad, phys)
     # ``make``, inlined: this is the hottest line of the library.
@@ -560,10 +562,37 @@ def _leaf_edge(t: Tensor):
 # recipe on the base's present history first (``refresh_view``). torch regenerates such a
 # view with ``as_strided`` (``AsStridedBackward0``); ember replays the recipe, so its node is
 # the view op's (torch's with view replay enabled). A view of a base that needs no gradient
-# keeps none. One gap is left open, as its check would cost every op: a view of a tensor that
-# needed no gradient until a write gave it one (``v = x[:2]; x.mul_(s)``) learns so only when
-# it meets an input that requires grad or its properties are read; ``v * 1`` alone does not
-# require grad in ember (it does in torch).
+# keeps none. A view of a tensor that needed no gradient until a write gave it one
+# (``v = x[:2]; x.mul_(s)``) does not require grad itself, so no input of ``v * 1`` would
+# send the op to ``_record``: once a write has given a tensor that had views and needed no
+# gradient a history (``views_stale``, set for the rest of the process), ops whose inputs
+# need none refresh their views' histories first (``_refresh_inputs``, about 0.5 us an op).
+# Every view holds its base's counter, so a counter held by no tensor but the ones the
+# writer knows of has no view (``history_given``): filling a buffer (``h[t] = cell(h)``)
+# sets nothing, and until something sets it the question costs an op one global's test.
+views_stale = False
+
+
+def history_given(vc: list, holders: int) -> None:
+    """NOTE [Stale views]: a write gave a tensor that needed no gradient a history; when its
+    counter ``vc`` is held by more than the ``holders`` tensors the writer knows of, views of
+    it may be stale from now on (anything else holding a counter, a saved value's record,
+    only costs the check)."""
+    global views_stale
+    if sys.getrefcount(vc) > holders + 2:  # getrefcount's argument and this frame's own
+        views_stale = True
+
+
+def _refresh_inputs(inputs) -> bool:
+    """NOTE [Stale views]: refresh the views among ``inputs``; whether any now needs a
+    gradient."""
+    needs = False
+    for a in inputs:
+        if isinstance(a, Tensor):
+            if a._base is not None:
+                refresh_view(a)
+            needs = needs or a._requires_grad
+    return needs
 
 
 def refresh_view(view: Tensor) -> None:
@@ -573,7 +602,11 @@ def refresh_view(view: Tensor) -> None:
     source = state.get("_view_src")
     if source is None or source[4] is None or source[4] == view._vc[0]:
         made = state.get("_no_grad_version")
-        if made is not None and made != view._vc[0]:
+        if made is not None and made != view._vc[0] or (
+                source is not None and source[4] is None and not view._requires_grad
+                and view._base._grad_fn is not None and type(view._vc) is list):
+            # the second: made without grad mode of a base that needed no gradient then
+            # and was given a history by a write since
             raise RuntimeError("A view was created in no_grad mode and its base or another view "
                                "of its base has been modified inplace with grad mode enabled."
                                + _NO_GRAD_VIEW)
@@ -583,7 +616,11 @@ def refresh_view(view: Tensor) -> None:
         view._view_src = source[:4] + (view._vc[0],)
         return
     kind = _view_kind(view)
-    if kind is not None and view._grad_fn is not None:  # NOTE [Views that refuse writes]
+    if kind is not None:  # NOTE [Views that refuse writes]
+        if view._grad_fn is None:  # made from a tensor that needed no gradient then
+            raise RuntimeError("A view was created in no_grad mode and its base or another "
+                               "view of its base has been modified inplace with grad mode "
+                               f"enabled. {_VIEW_WRITE[kind]}")
         raise _view_refusal(view, kind, "its base or another view of its base has been "
                                         "modified inplace")
     _regenerate(view, base, _view_chain(view))
@@ -1012,6 +1049,8 @@ def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
     if target._base is not None:
         _copy_slices(target, out)
     else:
+        if not target._requires_grad:
+            history_given(target._vc, 1 if node._result is None else 2)
         target._grad_fn = node
         target._requires_grad = True
         target._output_nr = 0
@@ -1074,6 +1113,8 @@ def _copy_slices(view: Tensor, value: Tensor) -> None:
     if view._grad_fn is None:  # check_inplace saw no history: a write that records one
         _check_view_writable(view)
     node = _record(COPY_SLICES, (base, value, chain))  # base's edge is still its old history
+    if not base._requires_grad:
+        history_given(base._vc, 2)  # the base and the view written
     base._grad_fn = node
     base._requires_grad = True
     base._output_nr = 0

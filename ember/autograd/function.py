@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import warnings
 
+from ember._ops import registry
 from ember._tensor import c_type_name
 from ember.autograd import grad_mode
 from ember.autograd.graph import (
@@ -193,6 +194,8 @@ class Function(metaclass=_FunctionMeta):
             # other arguments), one level at a time
             duals = args
             args = tuple(a.detach() if isinstance(a, Tensor) else a for a in args)
+        if registry.views_stale:
+            registry._refresh_inputs(args)  # NOTE [Stale views]
         ctx = cls._backward_cls.__new__(cls._backward_cls)
         ctx._extra = None
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
@@ -304,6 +307,8 @@ def _wrap_outputs(ctx, args: tuple, positions: list, output, record: bool):
                 value._output_nr = nr
                 _copy_slices(out, value)
                 continue
+            if id(out) in dirty and not out._requires_grad:
+                registry.history_given(out._vc, 1)  # NOTE [Stale views]
             out._grad_fn = ctx
             out._requires_grad = out.dtype.category >= 2
             out._output_nr = nr
