@@ -1038,8 +1038,9 @@ def _binomial_sample(draw, count: float, prob: float) -> float:
 def binomial(count: Tensor, prob: Tensor, generator=None) -> Tensor:
     """Mirrors ``torch.binomial``: one draw of Binomial(``count``, ``prob``) per element,
     with torch's sampler and generator stream (NOTE [Binomial sampling]); the result has
-    ``count``'s dtype. Not differentiable."""
-    from ember._ops.random import _gen
+    ``count``'s dtype. Not differentiable: as torch's, a result from inputs that require grad
+    carries the NotImplemented node, whose backward raises."""
+    from ember._ops.random import BINOMIAL, _gen, drawn
 
     if not count.is_floating_point():
         raise ValueError(f"binomial only supports floating-point dtypes for count, got: "
@@ -1059,7 +1060,8 @@ def binomial(count: Tensor, prob: Tensor, generator=None) -> Tensor:
         return pending.pop()
 
     samples = [_binomial_sample(draw, n, p) for n, p in zip(counts, probs)]
-    return make(np.array(samples, np.float64).astype(count._data.dtype).reshape(shape))
+    return drawn(np.array(samples, np.float64).astype(count._data.dtype).reshape(shape),
+                 BINOMIAL, count, prob)
 
 
 # ---- control flow -------------------------------------------------------------------------

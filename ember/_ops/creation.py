@@ -826,13 +826,18 @@ def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
                   requires_grad=requires_grad)
 
 
+def zero_gradient(grad, *args) -> Tensor:
+    """torch's ``zeros_like(grad)``: the gradient of an input whose values the result does
+    not depend on (a fill, a draw, a piecewise-constant op), 0 even where ``grad`` is inf or
+    nan."""
+    return zeros_like(grad)
+
+
 # Filling makes the values constant: the gradient to what was there before is zero.
 ZERO = defop("zero_", node="ZeroBackward0", kind=KEEP,
-             forward=lambda xp, self: xp.zeros_like(self),
-             backward=lambda grad, self: grad * 0)
+             forward=lambda xp, self: xp.zeros_like(self), backward=zero_gradient)
 FILL = defop("fill_", node="FillBackward2", kind=KEEP,
-             forward=lambda xp, self, value: xp.full_like(self, value),
-             backward=lambda grad, self, value: grad * 0)
+             forward=lambda xp, self, value: xp.full_like(self, value), backward=zero_gradient)
 
 
 def _zero_(self: Tensor) -> Tensor:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from ember._backend import ndarray, np
 from ember._dtype import cpp_type_name, legacy_type_name, scalar_type_name
 from ember._ops import _promote, batching
+from ember._ops.creation import zero_gradient
 from ember._ops.registry import KEEP, attach, defop, inplace, not_implemented, run
 from ember._ops.shape import (
     check_slice,
@@ -817,10 +818,10 @@ def _fill(xp, self, value):
 # The self formulas of fill_ and copy_ give zeros, as torch's do: the old values of the
 # overwritten tensor are gone from the result.
 FILL = defop("fill", node="FillBackward3", nin=2, kind=KEEP, promote=(0,), forward=_fill,
-             backward=(lambda grad, self, value: _zeros_like(grad),
+             backward=(zero_gradient,
                        lambda grad, self, value: grad.sum()))
 COPY = defop("copy", node="CopyBackwards", nin=2, kind=KEEP, promote=(0,), forward=_fill,
-             backward=(lambda grad, self, src: _zeros_like(grad),
+             backward=(zero_gradient,
                        lambda grad, self, src: grad))
 COPY.node_cls.name = lambda self: "torch::autograd::CopyBackwards"  # torch's spelling
 

@@ -450,7 +450,7 @@ def index_reduce_(self: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
 
 FILL_SCALAR = defop("fill", node="FillBackward0", kind=KEEP,
                     forward=lambda xp, self, value: xp.full(self.shape, value, self.dtype),
-                    backward=lambda grad, self, value: _indexing._zeros_like(grad))
+                    backward=_creation.zero_gradient)
 
 
 def fill(input: Tensor, value) -> Tensor:

@@ -17,6 +17,7 @@ import math
 
 from ember import _memory_format as _mf
 from ember._backend import np
+from ember._ops.creation import zero_gradient
 from ember._ops.pointwise import (
     THRESHOLD_BACKWARD,
     _erfc32,
@@ -24,7 +25,6 @@ from ember._ops.pointwise import (
     _half_in_float32_n,
     _refuse,
     _sigmoid_of_half,
-    _zero_grad,
     fma32,
     select,
     where,
@@ -184,7 +184,7 @@ HARDTANH_BACKWARD = defop(
     "hardtanh_backward", node="HardtanhBackwardBackward0", nin=2, kind=KEEP, promote=(0, 1),
     save={0: (1,)}, forward=_hardtanh_backward,
     backward=(lambda grad, grad_output, self, min_val, max_val: run(
-                  HARDTANH_BACKWARD, grad, self, min_val, max_val), _zero_grad))
+                  HARDTANH_BACKWARD, grad, self, min_val, max_val), zero_gradient))
 
 
 def _hardtanh_grad(grad, self, min_val, max_val):
@@ -216,7 +216,7 @@ LEAKY_RELU_BACKWARD = defop(
     "leaky_relu_backward", node="LeakyReluBackwardBackward0", nin=2, kind=KEEP,
     promote=(0, 1), save={0: (1,)}, forward=_leaky_relu_backward,
     backward=(lambda grad, grad_output, self, negative_slope: run(
-                  LEAKY_RELU_BACKWARD, grad, self, negative_slope), _zero_grad))
+                  LEAKY_RELU_BACKWARD, grad, self, negative_slope), zero_gradient))
 
 LEAKY_RELU = defop(
     "leaky_relu", node="LeakyReluBackward0", kind=KEEP, save=(0,),
@@ -775,7 +775,7 @@ SOFTSHRINK_BACKWARD = defop(
     "softshrink_backward", node="SoftshrinkBackwardBackward0", nin=2, kind=KEEP,
     promote=(0, 1), save={0: (1,)}, forward=_shrink_backward,
     backward=(lambda grad, grad_output, self, lambd: run(SOFTSHRINK_BACKWARD, grad, self, lambd),
-              _zero_grad))
+              zero_gradient))
 
 SOFTSHRINK = defop(
     "softshrink", node="SoftshrinkBackward0", kind=KEEP, save=(0,), check=_softshrink_check,
@@ -791,7 +791,7 @@ HARDSHRINK_BACKWARD = defop(
     "hardshrink_backward", node="HardshrinkBackwardBackward0", nin=2, kind=KEEP,
     promote=(0, 1), save={0: (1,)}, forward=_shrink_backward,
     backward=(lambda grad, grad_output, self, lambd: run(HARDSHRINK_BACKWARD, grad, self, lambd),
-              _zero_grad))
+              zero_gradient))
 
 HARDSHRINK = defop(
     "hardshrink", node="HardshrinkBackward0", kind=KEEP, save=(0,),

@@ -24,7 +24,7 @@ from ember._dtype import (
 )
 from ember._ops import batching, registry
 from ember._ops._promote import OperandTypeError, fill_value
-from ember._ops.creation import zeros_like
+from ember._ops.creation import zero_gradient, zeros_like
 from ember._ops.fused import fma
 from ember._ops.registry import (
     COMPARE,
@@ -87,11 +87,6 @@ def _float_only(kernel: str, forward):
             raise _unsupported(kernel, arrays[0].dtype)
         return forward(xp, *arrays)
     return checked
-
-
-def _zero_grad(grad, *args):
-    # torch's zeros_like(grad) for piecewise-constant ops: 0 even where grad is inf or nan.
-    return zeros_like(grad)
 
 
 _NEGATIVE_INT_POWER = "Integers to negative integer powers are not allowed."
@@ -702,7 +697,7 @@ def _sign(xp, x):
     return xp.where(x != x, 0, xp.sign(x)).astype(x.dtype, copy=False)
 
 
-SIGN = _unary("sign", "SignBackward0", _sign, _zero_grad, (), kind=KEEP)
+SIGN = _unary("sign", "SignBackward0", _sign, zero_gradient, (), kind=KEEP)
 def _threshold_backward(xp, grad_output, self, threshold):
     # laid out like ``self`` (channels_last stays so), as torch's kernel lays it out; a half
     # input meets the threshold in float32, as torch's kernel compares (ReLU's 0 is exact)
@@ -717,7 +712,7 @@ THRESHOLD_BACKWARD = defop(
     "threshold_backward", node="ThresholdBackwardBackward0", nin=2, save={0: (1,)},
     forward=_threshold_backward,
     backward=(lambda grad, grad_output, self, threshold: run(
-                  THRESHOLD_BACKWARD, grad, self, threshold), _zero_grad))
+                  THRESHOLD_BACKWARD, grad, self, threshold), zero_gradient))
 def _relu(xp, x):
     if registry._modes:
         from ember.autograd.profiler import op_range
@@ -1166,7 +1161,7 @@ def _rounding(name: str, node: str, fn, kernel: str):
                 raise _unsupported(kernel, self._data.dtype)
             raise NotImplementedError(f"{name} is not supported for complex inputs")
         refuse_bool(self)
-    return defop(name, node=node, kind=KEEP, check=check, backward=_zero_grad,
+    return defop(name, node=node, kind=KEEP, check=check, backward=zero_gradient,
                  forward=lambda xp, x: x.copy() if x.dtype.kind in "iu" else fn(x))
 
 
@@ -1187,7 +1182,7 @@ def _round_decimals(xp, x, decimals):
 
 
 ROUND_DECIMALS = defop("round", node="RoundBackward1", kind=KEEP, check=_refuse("round_cpu", "biu"),
-                       forward=_round_decimals, backward=_zero_grad)
+                       forward=_round_decimals, backward=zero_gradient)
 FRAC = defop("frac", node="FracBackward0", kind=KEEP, check=_refuse("frac_cpu", "biu"),
              forward=lambda xp, x: x - xp.trunc(x), backward=lambda grad, self: grad)
 
@@ -1416,7 +1411,7 @@ def _copysign_self(grad, self, other, result):
 COPYSIGN = defop("copysign", node="CopysignBackward0", nin=2, kind=FLOAT,
                  save={0: (0, "result"), 1: ("result",)},
                  forward=lambda xp, self, other: xp.copysign(self, other),
-                 backward=(_copysign_self, _zero_grad))
+                 backward=(_copysign_self, zero_gradient))
 COPYSIGN_SCALAR = defop("copysign", node="CopysignBackward1", nin=2, kind=FLOAT,
                         save=(0, "result"),
                         forward=lambda xp, self, other: xp.copysign(self, other),
@@ -2348,7 +2343,7 @@ def _nextafter(xp, self, other):
 # torch's node keeps both inputs (``_saved_self``, ``_saved_other``), which its formulas
 # do not read
 NEXTAFTER = defop("nextafter", node="NextafterBackward0", nin=2, save=(0, 1),
-                  forward=_nextafter, backward=(lambda grad, self, other: grad, _zero_grad))
+                  forward=_nextafter, backward=(lambda grad, self, other: grad, zero_gradient))
 
 
 def _frexp(xp, x):
@@ -2540,9 +2535,9 @@ def _compare_inplace(op, name: str):
 
     node = name.capitalize() + "Backward"
     number_op = defop(name + "_", node=node + "0", nin=1, kind=COMPARE, forward=op.forward,
-                      backward=_zero_grad)
+                      backward=zero_gradient)
     tensor_op = defop(name + "_", node=node + "1", nin=2, kind=COMPARE, forward=op.forward,
-                      backward=(_zero_grad, _zero_grad))
+                      backward=(zero_gradient, zero_gradient))
 
     def compare(self: Tensor, other) -> Tensor:
         return run(tensor_op if isinstance(other, Tensor) else number_op, self, other)

@@ -45,11 +45,21 @@ from ember import _dtype
 from ember._backend import np
 from ember._device import place as _place
 from ember._device import serve as _serve
-from ember._ops import batching
-from ember._ops.creation import check_tensor_options, like_layout, sizes_or_size
+from ember._ops import _promote, batching
+from ember._ops.creation import check_tensor_options, like_layout, sizes_or_size, zero_gradient
 from ember._ops.fused import fma32, fma64
-from ember._ops.registry import attach, check_inplace
+from ember._ops.registry import (
+    KEEP,
+    Op,
+    attach,
+    check_inplace,
+    defop,
+    not_implemented,
+    run,
+    run_inplace,
+)
 from ember._tensor import Tensor, make
+from ember.autograd import grad_mode
 
 __all__ = [
     "Generator", "default_generator", "manual_seed", "seed", "initial_seed", "get_rng_state",
@@ -1008,8 +1018,8 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
            requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.normal``'s overloads: ``(Tensor, Tensor)``, ``(Tensor, float)``,
     ``(float, Tensor)`` and ``(float, float, size)``. As torch does, tensor overloads draw
-    standard normals of the broadcast shape and then scale and shift them. ember records no
-    gradient through ``mean``/``std``."""
+    standard normals of the broadcast shape and then scale and shift them; a ``mean`` or
+    ``std`` that requires grad gets a zero gradient (NOTE [Draws in the graph])."""
     _place(device)
     if layout is not None or pin_memory:
         check_tensor_options("normal", layout, pin_memory)
@@ -1034,17 +1044,19 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
         _check_std(std)
     if mean_t and std_t:
         shape = np.broadcast_shapes(mean._data.shape, std._data.shape)
-        np_dtype = np.result_type(mean._data.dtype, std._data.dtype)
+        np_dtype = _promote.result_types((mean, std), (0, 1), KEEP)[1]
     else:
         shape = (mean if mean_t else std)._data.shape
         np_dtype = (mean if mean_t else std)._data.dtype
     n = math.prod(shape)
     if mean_t and not std_t:
         draws = _normal_fill(g, n, np_dtype, 0.0, float(std)).reshape(shape)
-        return make((draws + mean._data).astype(np_dtype))
+        return drawn((draws + mean._data).astype(np_dtype), _NORMAL_MEAN, mean)
     draws = _normal_fill(g, n, np_dtype, 0.0, 1.0).reshape(shape)
     shift = mean._data if mean_t else mean
-    return make((draws * std._data.astype(np_dtype) + shift).astype(np_dtype))
+    values = (draws * std._data.astype(np_dtype) + shift).astype(np_dtype)
+    return drawn(values, _NORMAL_BOTH, mean, std) if mean_t else \
+        drawn(values, _NORMAL_STD, std)
 
 
 def _check_std(std: float) -> None:
@@ -1058,8 +1070,11 @@ def bernoulli(input: Tensor, p: float | None = None, *,
     """Mirrors ``torch.bernoulli``: 1 where a uniform falls below the probability (the
     input's elements, or ``p``); float64 probabilities compare with float64 uniforms,
     others with float32 ones."""
-    result = make(np.zeros(input._data.shape, input._data.dtype))
-    return _bernoulli_(result, input if p is None else p, generator=generator)
+    data = input._data
+    values = _bernoulli_values(make(np.zeros(data.shape, data.dtype)),
+                               input if p is None else p, generator)
+    return drawn(values.astype(data.dtype).reshape(data.shape),
+                 _BERNOULLI if p is None else _BERNOULLI_P, input)
 
 
 _SUM_ERROR = "invalid multinomial distribution (sum of probabilities <= 0)"
@@ -1245,18 +1260,82 @@ def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
         for done in range(0, at, 1 << 22):  # two words per float64 uniform
             g._words(2 * min(1 << 22, at - done))
     out = _narrow(np.array(samples, np.int64), data.dtype)
-    return make(out.reshape(data.shape))
+    return drawn(out.reshape(data.shape), _POISSON, input)
+
+
+# ---- draws in the graph ---------------------------------------------------------------------
+
+# NOTE [Draws in the graph]
+# A draw depends on no input's values, and torch defines its gradient so. Written into a
+# tensor that requires grad (``(a * 1).uniform_()``), it becomes that tensor's history as a
+# node of torch's name whose gradient to the old values is zero: they no longer reach the
+# result. A draw from probabilities, means or rates that require grad requires grad too and
+# sends them zeros (``bernoulli(p)``, ``normal(mean, std)``, ``poisson(rates)``), or, where
+# torch defines no gradient (``bernoulli(p, 0.5)``, ``binomial``), carries torch's
+# NotImplemented node. The values are drawn first, as when nothing is recorded, so the
+# generator advances the same way; the record's forward only hands them on (its last
+# argument).
+
+
+def _hand_on(xp, *args):
+    return args[-1]
+
+
+def _draw(name: str, node: str, nin: int = 1) -> Op:
+    """The record of a draw over ``nin`` inputs (NOTE [Draws in the graph])."""
+    if node != "NotImplemented":
+        return defop(name, node=node, nin=nin, kind=KEEP, forward=_hand_on,
+                     backward=zero_gradient if nin == 1 else (zero_gradient,) * nin)
+    op = defop(name, node=node, nin=nin, kind=KEEP, forward=_hand_on,
+               backward=not_implemented(name) if nin == 1 else (not_implemented(name),) * nin)
+    op.node_cls.name = lambda self: "torch::autograd::NotImplemented"
+    return op
+
+
+_UNIFORM_ = _draw("uniform_", "UniformBackward0")
+_NORMAL_ = _draw("normal_", "NormalBackward0")
+_RANDOM_FROM_TO = _draw("random_", "RandomBackward0")
+_RANDOM_TO = _draw("random_", "RandomBackward1")
+_RANDOM_ = _draw("random_", "RandomBackward2")
+_EXPONENTIAL_ = _draw("exponential_", "ExponentialBackward0")
+_BERNOULLI_TENSOR_ = _draw("bernoulli_", "BernoulliBackward1", nin=2)
+_BERNOULLI_FLOAT_ = _draw("bernoulli_", "BernoulliBackward2")
+_GEOMETRIC_ = _draw("geometric_", "GeometricBackward0")
+_CAUCHY_ = _draw("cauchy_", "CauchyBackward0")
+_LOG_NORMAL_ = _draw("log_normal_", "LogNormalBackward0")
+_BERNOULLI = _draw("bernoulli", "BernoulliBackward0")
+_BERNOULLI_P = _draw("bernoulli", "NotImplemented")
+_NORMAL_MEAN = _draw("normal", "NormalBackward1")
+_NORMAL_STD = _draw("normal", "NormalBackward2")
+_NORMAL_BOTH = _draw("normal", "NormalBackward3", nin=2)
+_POISSON = _draw("poisson", "PoissonBackward0")
+BINOMIAL = _draw("binomial", "NotImplemented", nin=2)
+
+
+def drawn(values, op: Op, *inputs: Tensor) -> Tensor:
+    """The tensor of a draw's ``values``: ``op``'s result over ``inputs`` when one of them
+    requires grad (NOTE [Draws in the graph])."""
+    if grad_mode.state.enabled and any(t._requires_grad for t in inputs):
+        return run(op, *inputs, values)
+    return make(values)
 
 
 # ---- in-place Tensor methods ---------------------------------------------------------------
 
 
-def _write(self: Tensor, values) -> Tensor:
-    """Store ``values`` in ``self``'s memory order: torch's serial kernels walk a strided
-    tensor in the order of its strides, not of its indices."""
+def _write(self: Tensor, values, op: Op, *inputs: Tensor) -> Tensor:
+    """Store ``values`` in ``self``'s memory order (torch's serial kernels walk a strided
+    tensor in the order of its strides, not of its indices), as ``op``'s node over ``self``
+    and ``inputs`` when one of them requires grad (NOTE [Draws in the graph])."""
     check_inplace(self)
     data = self._data
     order = sorted(range(data.ndim), key=lambda d: -abs(data.strides[d]))
+    if grad_mode.state.enabled and (self._requires_grad or any(
+            t._requires_grad for t in inputs)):
+        laid = np.empty(data.shape, data.dtype)
+        view = laid.transpose(order)
+        view[...] = values.reshape(view.shape)
+        return run_inplace(op, self, *inputs, laid)
     view = data.transpose(order)
     view[...] = values.reshape(view.shape)
     self._vc[0] += 1
@@ -1272,7 +1351,7 @@ def _uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *,
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                            f"from={from_:g} > to={to:g}")
     return _write(self, _uniform_fill(_gen(generator), self._data.size, self._data.dtype,
-                                      float(from_), float(to)))
+                                      float(from_), float(to)), _UNIFORM_)
 
 
 @_vmap_random("inplace")
@@ -1283,7 +1362,7 @@ def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
     _check_std(std)
     data = self._data
     return _write(self, _normal_fill(_gen(generator), data.size, data.dtype, float(mean),
-                                     float(std), data.flags.c_contiguous))
+                                     float(std), data.flags.c_contiguous), _NORMAL_)
 
 
 @_vmap_random("inplace")
@@ -1294,12 +1373,14 @@ def _random_(self: Tensor, from_: int | None = None, to: int | None = None, *,
     g = _gen(generator)
     n = self._data.size
     if from_ is None and to is None:
-        return _write(self, _random_fill(g, n, self._data.dtype))
+        return _write(self, _random_fill(g, n, self._data.dtype), _RANDOM_)
+    op = _RANDOM_FROM_TO
     if to is None:
         from_, to = 0, from_
+        op = _RANDOM_TO
     from_, to = int(from_), int(to)
     from_, to = _check_random_bounds(self._data.dtype, from_, to)
-    return _write(self, _int_fill(g, n, self._data.dtype, from_, to))
+    return _write(self, _int_fill(g, n, self._data.dtype, from_, to), op)
 
 
 def _exponential_fill(g: Generator, n: int, np_dtype, lambd: float):
@@ -1317,13 +1398,11 @@ def _exponential_(self: Tensor, lambd: float = 1.0, *,
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
     return _write(self, _exponential_fill(_gen(generator), self._data.size, self._data.dtype,
-                                          float(lambd)))
+                                          float(lambd)), _EXPONENTIAL_)
 
 
-@_vmap_random("inplace")
-def _bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> Tensor:
-    """Mirrors ``Tensor.bernoulli_(p)`` for a float or a tensor of probabilities."""
-    check_inplace(self)
+def _bernoulli_values(self: Tensor, p, generator: Generator | None):
+    """``bernoulli_``'s draws for ``self`` (as a flat bool array), after torch's checks."""
     g = _gen(generator)
     shape = self._data.shape
     if isinstance(p, Tensor):
@@ -1336,14 +1415,22 @@ def _bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> T
         else:
             u = g._uniform32(probs.size)
             probs = probs.astype(_F32)
-        values = u < probs
-    else:
-        if _category(self._data.dtype) == _dtype.COMPLEX:
-            raise _unsupported("bernoulli_scalar_cpu_", self._data.dtype)
-        if not 0 <= p <= 1:
-            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
-        values = g._uniform64(self._data.size) < p
-    return _write(self, values.astype(self._data.dtype))
+        return u < probs
+    if _category(self._data.dtype) == _dtype.COMPLEX:
+        raise _unsupported("bernoulli_scalar_cpu_", self._data.dtype)
+    if not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
+    return g._uniform64(self._data.size) < p
+
+
+@_vmap_random("inplace")
+def _bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> Tensor:
+    """Mirrors ``Tensor.bernoulli_(p)`` for a float or a tensor of probabilities."""
+    check_inplace(self)
+    values = _bernoulli_values(self, p, generator).astype(self._data.dtype)
+    if isinstance(p, Tensor):
+        return _write(self, values, _BERNOULLI_TENSOR_, p)
+    return _write(self, values, _BERNOULLI_FLOAT_)
 
 
 @_vmap_random("inplace")
@@ -1355,7 +1442,8 @@ def _geometric_(self: Tensor, p: float, *, generator: Generator | None = None) -
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
     u = _gen(generator)._uniform64(self._data.size)
-    return _write(self, _narrow(np.ceil(_libm("log", u) / math.log1p(-p)), self._data.dtype))
+    return _write(self, _narrow(np.ceil(_libm("log", u) / math.log1p(-p)), self._data.dtype),
+                  _GEOMETRIC_)
 
 
 @_vmap_random("inplace")
@@ -1368,7 +1456,7 @@ def _cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
     u = _gen(generator)._uniform64(self._data.size)
     values = median + sigma * _libm("tan", math.pi * (u - 0.5))
-    return _write(self, _narrow(values, self._data.dtype))
+    return _write(self, _narrow(values, self._data.dtype), _CAUCHY_)
 
 
 @_vmap_random("inplace")
@@ -1380,7 +1468,7 @@ def _log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
     z = _gen(generator)._normals(self._data.size)
-    return _write(self, _narrow(_libm("exp", z * std + mean), self._data.dtype))
+    return _write(self, _narrow(_libm("exp", z * std + mean), self._data.dtype), _LOG_NORMAL_)
 
 
 attach({
