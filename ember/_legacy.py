@@ -43,7 +43,7 @@ tensortype.__module__ = "ember"
 
 def _construct(dt: _dtype.dtype, args: tuple) -> Tensor:
     """A legacy constructor's tensor: from sizes (zero-filled, where torch leaves the memory
-    uninitialised), from data, or the very same memory as a tensor of this dtype."""
+    uninitialised), from data, or an alias of a tensor of this dtype."""
     from ember._ops.creation import tensor
 
     if not args:
@@ -53,7 +53,9 @@ def _construct(dt: _dtype.dtype, args: tuple) -> Tensor:
         if first._data.dtype != dt.np:
             raise TypeError(f"expected {_OPTIONS.format(_dtype.cpp_type_name(dt))} (got "
                             f"{_OPTIONS.format(_dtype.cpp_type_name(first.dtype))})")
-        return make(first._data, False, None, first._vc)
+        from ember._ops.shape import alias
+
+        return alias(first)  # torch's: a view that keeps the history (AliasBackward0)
     if len(args) == 1 and isinstance(first, Size):
         args = tuple(first)
     elif len(args) == 1 and not isinstance(first, int):

@@ -142,6 +142,10 @@ class Tensor:
         self.requires_grad = requires_grad
         return self
 
+    def _is_view(self) -> bool:
+        """Mirrors ``Tensor._is_view``: whether the tensor is a view of another (``_base``)."""
+        return self._base is not None
+
     @property
     def _version(self) -> int:
         """Mirrors torch's ``Tensor._version``: how many in-place writes the tensor (and every

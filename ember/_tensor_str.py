@@ -16,9 +16,9 @@ from typing import Any
 
 from ember._backend import np
 from ember._dtype import bool_, default_complex, float8_e8m0fnu, get_default_dtype, int64
+from ember._tensor import Tensor
 
 _PREFIX = "tensor("
-_INDENT = len(_PREFIX)  # continuation lines line up under the first "[".
 
 
 class _PrintOptions:
@@ -223,8 +223,9 @@ def _layout(strings: Any, full_shape: tuple[int, ...], indent: int, width: int,
     return "[" + sep.join(rows) + "]"
 
 
-def _body(data: Any, dtype: Any) -> str:
-    """The text between ``tensor(`` and the suffixes for a tensor with elements."""
+def _body(data: Any, dtype: Any, indent: int) -> str:
+    """The text between ``tensor(`` (``indent`` columns) and the suffixes for a tensor with
+    elements."""
     if data.ndim == 0:
         return _format_elements(data, dtype)[0][0]
     shape = data.shape
@@ -235,7 +236,7 @@ def _body(data: Any, dtype: Any) -> str:
         data = _summarized(data, PRINT_OPTS.edgeitems)
     strings, width = _format_elements(data, dtype)
     nested = np.array(strings, dtype=object).reshape(data.shape)
-    return _layout(nested, shape, _INDENT, width, summarize)
+    return _layout(nested, shape, indent, width, summarize)
 
 
 def _suffixes(t: Any) -> list[str]:
@@ -276,16 +277,21 @@ def _suffixes(t: Any) -> list[str]:
     return out
 
 
-def tensor_repr(t: Any) -> str:
-    """Mirrors ``torch.Tensor.__repr__`` (and ``__str__``): the full ``tensor(...)`` text."""
-    text = _PREFIX + ("[]" if t._data.size == 0 else _body(t._data, t.dtype))
+def tensor_repr(t: Any, prefix: str | None = None) -> str:
+    """Mirrors ``torch.Tensor.__repr__`` (and ``__str__``): the full ``tensor(...)`` text.
+    A subclass's name stands for ``tensor``, as in torch (``MyTensor([1., 2.])``); continuation
+    lines line up under the first "[" whatever the prefix."""
+    if prefix is None:
+        prefix = _PREFIX if type(t) is Tensor else type(t).__name__ + "("
+    indent = len(prefix)
+    text = prefix + ("[]" if t._data.size == 0 else _body(t._data, t.dtype, indent))
     # Torch measures the last line as two columns longer than it is (before any suffix is
     # wrapped), so a suffix moves to its own line slightly earlier than the width requires.
     line_len = len(text.rpartition("\n")[2]) + 2
     for suffix in _suffixes(t):
         if line_len + len(suffix) + 2 > PRINT_OPTS.linewidth:
-            text += ",\n" + " " * _INDENT + suffix
-            line_len = _INDENT + len(suffix)
+            text += ",\n" + " " * indent + suffix
+            line_len = indent + len(suffix)
         else:
             text += ", " + suffix
             line_len += len(suffix) + 2

@@ -133,3 +133,44 @@ def test_the_issue_one_liner_prints_what_torch_prints() -> None:
                            text=True, check=True).stdout for lib in ("torch", "ember")]
     assert outs[1] == outs[0].replace("torch.Tensor", "ember.Tensor")
     assert outs[1] == "<class 'ember.Tensor'> False torch.FloatTensor\n"
+
+
+@pytest.mark.parametrize("make", [
+    lambda L, x: L.Tensor(x), lambda L, x: L.FloatTensor(x),
+    lambda L, x: type("Sub", (L.Tensor,), {})(x)])
+@pytest.mark.parametrize("grad_mode", [True, False])
+def test_legacy_constructor_of_a_tensor_is_an_alias_as_torch(make, grad_mode: bool) -> None:
+    # torch's alias: a view of the same memory that keeps the history (AliasBackward0)
+    def fn(L):
+        x = L.tensor([1.0, 2.0], requires_grad=True)
+        with L.set_grad_enabled(grad_mode):
+            y = make(L, x)
+        seen = [y._is_view(), y._base is x, y.requires_grad, y.is_leaf,
+                y.grad_fn.name() if y.grad_fn is not None else None,
+                repr(y).replace("ember", "torch")]
+        with L.no_grad():
+            x[0] = 5.0
+        seen.append(y.tolist())
+        if grad_mode:
+            (y * L.tensor([2.0, 3.0])).sum().backward()
+            seen.append(x.grad.tolist())
+        return seen
+    assert fn(ember) == fn(torch)
+
+
+def test_legacy_constructor_of_an_int_tensor_as_torch() -> None:
+    def fn(L):
+        i = L.tensor([1, 2])
+        return [L.Tensor(i).dtype == L.int64, L.Tensor(i)._base is i, L.LongTensor(i)._is_view()]
+    assert fn(ember) == fn(torch)
+    check_raises_like(lambda L: L.DoubleTensor(L.ones(2)))
+
+
+@pytest.mark.parametrize("data", [[1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]], [], [0.5] * 30])
+def test_subclass_prints_its_name_as_torch(data) -> None:
+    def fn(L):
+        sub = type("MyTensor", (L.Tensor,), {})
+        plain = sub(data)
+        return [repr(plain), str(plain), repr(sub(L.tensor(data, dtype=L.float64))),
+                repr(L.nn.Parameter(L.ones(2)))]
+    assert [s.replace("ember", "torch") for s in fn(ember)] == fn(torch)

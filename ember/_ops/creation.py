@@ -676,7 +676,9 @@ def legacy_new(cls, *args, **kwargs) -> Tensor:
     elif len(args) == 1:
         data = args[0]
         if isinstance(data, Tensor):
-            t = data.detach()
+            from ember._ops.shape import alias  # shape's ops come after creation's
+
+            t = alias(data)  # torch's alias: a view that keeps the history (AliasBackward0)
         elif isinstance(data, (_storage.UntypedStorage, _storage.TypedStorage)):
             t = _legacy_from_storage(data)
         elif isinstance(data, (ndarray, str)) or hasattr(data, "__len__"):
@@ -689,7 +691,8 @@ def legacy_new(cls, *args, **kwargs) -> Tensor:
         raise TypeError("new(): invalid arguments")
     if cls is not Tensor:
         obj = object.__new__(cls)
-        obj._data, obj._requires_grad, obj._grad_fn, obj._vc = t._data, False, None, t._vc
+        obj._data, obj._requires_grad, obj._grad_fn, obj._vc = \
+            t._data, t._requires_grad, t._grad_fn, t._vc
         obj.__dict__.update(t.__dict__)
         return obj
     return t

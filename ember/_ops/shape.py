@@ -499,6 +499,11 @@ _BASIC_OPS = {name: defop("getitem", node=name, kind=KEEP, view=True,
 
 _SELECT = _BASIC_OPS["SelectBackward0"]
 
+
+def alias(input: Tensor) -> Tensor:
+    """torch's ``aten::alias``: a view of the whole of ``input`` (``AliasBackward0``)."""
+    return run(_BASIC_OPS["AliasBackward0"], input, (Ellipsis,), input._data.shape)
+
 INDEX = defop("index", node="IndexBackward0", kind=KEEP,
               forward=lambda xp, self, key, self_sym_sizes: self[key],
               backward=lambda grad, self, key, self_sym_sizes: run(
@@ -1183,7 +1188,7 @@ def movedim(input: Tensor, source, destination) -> Tensor:
     if len(set(dst_w)) != len(dst_w):
         raise RuntimeError(f"movedim: repeated dim in `destination` ({list(dst)})")
     if n == 0:  # torch's alias of a 0-d tensor
-        return run(_BASIC_OPS["AliasBackward0"], input, (Ellipsis,), ())
+        return alias(input)
     order = [None] * n
     for s, d in zip(src_w, dst_w):
         order[d] = s

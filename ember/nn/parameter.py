@@ -57,7 +57,9 @@ class Parameter(Tensor):
         pass
 
     def __repr__(self) -> str:
-        return "Parameter containing:\n" + super().__repr__()
+        from ember._tensor_str import tensor_repr
+
+        return "Parameter containing:\n" + tensor_repr(self, "tensor(")
 
     def __deepcopy__(self, memo: dict) -> Parameter:
         if id(self) in memo:
