@@ -253,6 +253,37 @@ def test_rrelu_training_slopes_match_torch(dtype, layout):
     assert_same(e_x.grad, t_x.grad, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+def test_rrelu_double_backward_matches_torch(training, dtype):
+    # torch's rrelu_with_noise_backward: the gradient of the gradient reaches the input as
+    # zeros and the incoming gradient's weights as the slopes
+    def fn(lib):
+        lib.manual_seed(5)
+        x = lib.tensor([-1.0, 2.0, -0.5, 0.0], dtype=getattr(lib, dtype), requires_grad=True)
+        w = lib.tensor([1.0, 2.0, 3.0, 4.0], dtype=x.dtype, requires_grad=True)
+        y = _f(lib).rrelu(x, 0.1, 0.4, training=training)
+        (g,) = lib.autograd.grad((y * w).sum(), x, create_graph=True)
+        gx, gw = lib.autograd.grad((g * g).sum(), (x, w))
+        return g.detach(), g.grad_fn.name(), gx, gw
+    e, t = fn(ember), fn(torch)
+    assert e[1] == t[1]
+    for i in (0, 2, 3):
+        assert_same(e[i], t[i], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int64", "bool"])
+def test_rrelu_training_refuses_dtypes_before_drawing(dtype):
+    def fn(lib):
+        lib.manual_seed(0)
+        try:
+            _f(lib).rrelu(lib.tensor([-1, 2, 0], dtype=getattr(lib, dtype)), training=True)
+        except NotImplementedError as e:
+            return str(e), lib.rand(2).tolist()  # the stream did not move
+        raise AssertionError("no refusal")
+    assert fn(ember) == fn(torch)
+
+
 def test_rrelu_module_train_and_eval():
     for lib in (torch, ember):
         lib.manual_seed(2)

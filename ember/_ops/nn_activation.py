@@ -25,6 +25,7 @@ from ember._ops.pointwise import (
     _half_in_float32_n,
     _refuse,
     _sigmoid_of_half,
+    _unsupported,
     fma32,
     select,
     where,
@@ -865,11 +866,23 @@ def _rrelu(xp, x, noise, lower, upper, training):
     return _leaky_relu(xp, x, (lower + upper) / 2)
 
 
-def _rrelu_grad(grad, self, noise, lower, upper, training):
+def _rrelu_backward(xp, grad_output, self, noise, lower, upper, training):
     if training and upper - lower > 1e-6:
-        return grad * noise.to(grad.dtype)
-    slope = (lower + upper) / 2
-    return where(self > 0, grad, grad * slope)
+        return grad_output * noise._data.astype(grad_output.dtype)
+    return _leaky_relu_backward(xp, grad_output, self, (lower + upper) / 2)
+
+
+# torch's rrelu_with_noise_backward: differentiable in the incoming gradient, and (with a
+# zero gradient) in the input, so a gradient of the gradient reaches the input as zeros
+RRELU_BACKWARD = defop(
+    "rrelu_with_noise_backward", node="RreluWithNoiseBackwardBackward0", nin=2, kind=KEEP,
+    promote=(0, 1), save={0: (1,)}, forward=_rrelu_backward,
+    backward=(lambda grad, grad_output, self, noise, lower, upper, training: run(
+                  RRELU_BACKWARD, grad, self, noise, lower, upper, training), zero_gradient))
+
+
+def _rrelu_grad(grad, self, noise, lower, upper, training):
+    return run(RRELU_BACKWARD, grad, self, noise, lower, upper, training)
 
 
 def _rrelu_result_grad(grad, self, noise, lower, upper, training, result):
@@ -894,6 +907,8 @@ def rrelu_noise(input: Tensor, lower: float, upper: float) -> Tensor:
     from ember._tensor import make
 
     data = input._data
+    if data.dtype.kind in "biu" or data.dtype == np.float16:  # torch's kernel has no such
+        raise _unsupported("rrelu_with_noise_out_cpu", data.dtype)  # loop: refused undrawn
     negative = data <= 0
     unit = empty(int(np.count_nonzero(negative)), dtype=_dtype.float64).uniform_()._data
     # half types: torch multiplies by the float slope and rounds once (the noise it keeps
