@@ -31,8 +31,10 @@ import inspect
 import warnings
 
 from ember import _dtype
+from ember import _memory_format as _mf
 from ember._backend import np
 from ember._ops import _promote
+from ember._ops.registry import PARTIAL_OVERLAP
 from ember._tensor import Tensor
 from ember.autograd import grad_mode
 
@@ -373,16 +375,8 @@ def _check_overlap(out: Tensor, inputs: list) -> None:
             "a single memory location. Please clone() the tensor before performing the "
             "operation.")
     for t in inputs:
-        other = t._data
-        if other is data or not np.may_share_memory(data, other):
-            continue
-        same = (other.shape == data.shape and other.strides == data.strides
-                and other.__array_interface__["data"][0] == data.__array_interface__["data"][0])
-        if not same and np.shares_memory(data, other):
-            raise RuntimeError(
-                "unsupported operation: some elements of the input tensor and the written-to "
-                "tensor refer to a single memory location. Please clone() the tensor before "
-                "performing the operation.")
+        if _mf.partial_overlap(data, t._data):
+            raise RuntimeError(PARTIAL_OVERLAP)
 
 
 def _bound(fn, args: tuple, kwargs: dict) -> inspect.BoundArguments:

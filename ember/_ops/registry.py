@@ -13,6 +13,7 @@ import threading
 
 from ember import _dtype
 from ember._backend import ndarray, np
+from ember._memory_format import partial_overlap
 from ember._ops import _promote, batching
 from ember._tensor import Tensor, make
 from ember.autograd import anomaly_mode, forward_ad, grad_mode
@@ -1003,12 +1004,21 @@ def _check_view_writable(view: Tensor) -> None:
     raise _view_refusal(view, kind, "is being modified inplace")
 
 
+PARTIAL_OVERLAP = ("unsupported operation: some elements of the input tensor and the "
+                   "written-to tensor refer to a single memory location. Please clone() the "
+                   "tensor before performing the operation.")
+
+
 def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
     """torch's ``op_``: compute ``fn(target, *args, **kwargs)`` out of place, then write the
     result into ``target``'s memory (views of it see the change), bump its version counter
     (NOTE [Version counters]) and move its history onto the new node. Nothing is written
     when ``fn`` or a check raises."""
     check_inplace(target)
+    vc = target._vc
+    for a in args:  # a view of the same memory (NOTE [Version counters]) read while written
+        if type(a) is Tensor and a._vc is vc and partial_overlap(target._data, a._data):
+            raise RuntimeError(PARTIAL_OVERLAP)
     out = fn(target, *args, **kwargs)
     phys = out.__dict__.get("_phys")
     if phys is not None:
