@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 import weakref
 from collections import OrderedDict
+from numbers import Number
 
 from ember import _device, _dtype
 from ember._backend import ndarray, np
@@ -402,6 +403,8 @@ class Tensor:
     def __int__(self) -> int:
         return int(_real_value(self._one_element(), "int64_t"))
 
+    __long__ = __int__  # torch keeps Python 2's names
+
     def __complex__(self) -> complex:
         _warn_scalar_of_grad(self)
         return complex(self._one_element())
@@ -426,6 +429,45 @@ class Tensor:
             kind = "no values" if size == 0 else "more than one value"
             raise RuntimeError(f"Boolean value of Tensor with {kind} is ambiguous")
         return bool(self._data.reshape(()))
+
+    __nonzero__ = __bool__
+
+    def __contains__(self, element) -> bool:
+        """Mirrors ``Tensor.__contains__``: whether any element equals ``element`` (a number,
+        or a tensor compared with broadcasting)."""
+        if not isinstance(element, (Tensor, Number)):
+            raise RuntimeError("Tensor.__contains__ only supports Tensor or scalar, but you "
+                               f"passed in a {type(element)}.")
+        return bool((element == self).any())
+
+    def __reversed__(self) -> Tensor:
+        """Mirrors ``Tensor.__reversed__``: flipped along dim 0 (a 0-d tensor is itself)."""
+        return self if self._data.ndim == 0 else self.flip(0)
+
+    def __delitem__(self, key) -> None:
+        raise TypeError("Tensor does not support deleting items")
+
+    def __array_wrap__(self, array, context=None, return_scalar: bool = False) -> Tensor:
+        """Mirrors ``Tensor.__array_wrap__``: a NumPy ufunc of a tensor gives a tensor of
+        its result's memory (a bool result as uint8, as torch's)."""
+        if array.dtype == np.bool_:
+            array = array.astype(np.uint8)
+        return make(np.asarray(array))
+
+    @staticmethod
+    def _make_subclass(cls, data: Tensor, require_grad: bool = False) -> Tensor:
+        """Mirrors ``Tensor._make_subclass``: an instance of ``cls`` (a Tensor subclass)
+        sharing ``data``'s memory and version counter, detached, with ``require_grad``.
+        ember has no C++ dispatch, so torch's dispatch options are not taken."""
+        if require_grad and data.dtype.category not in _FLOAT_OR_COMPLEX:
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                               "gradients")
+        obj = object.__new__(cls)
+        Tensor._data.__set__(obj, data._data)
+        obj._requires_grad = bool(require_grad)
+        obj._grad_fn = None
+        obj._vc = data._vc
+        return obj
 
     def __len__(self) -> int:
         if self._data.ndim == 0:

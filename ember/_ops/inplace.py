@@ -36,6 +36,7 @@ NAMES += (
 # The augmented operators and the in-place method each one is.
 AUGMENTED = {
     "__iadd__": "add", "__isub__": "sub", "__imul__": "mul", "__itruediv__": "div",
+    "__idiv__": "div",
     "__ifloordiv__": "floor_divide", "__imod__": "remainder", "__ipow__": "pow",
     "__iand__": "bitwise_and", "__ior__": "bitwise_or", "__ixor__": "bitwise_xor",
     "__ilshift__": "bitwise_left_shift", "__irshift__": "bitwise_right_shift",

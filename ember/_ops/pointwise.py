@@ -1898,6 +1898,7 @@ attach({
     "__sub__": _dunder(SUB, alpha=True), "__rsub__": _dunder(RSUB, alpha=True),
     "__mul__": _dunder(MUL), "__rmul__": _dunder(MUL),
     "__truediv__": _dunder(DIV), "__rtruediv__": _dispatching_dunder(_rtruediv),
+    "__div__": _dunder(DIV), "__rdiv__": _dispatching_dunder(_rtruediv),  # Python 2's names
     "__floordiv__": _dunder(FLOOR_DIVIDE), "__rfloordiv__": _dunder(FLOOR_DIVIDE, True),
     "__mod__": _dispatching_dunder(remainder), "__rmod__": _dunder(RREMAINDER),
     "__pow__": _dispatching_dunder(pow), "__rpow__": _dispatching_dunder(pow, True),
@@ -2478,7 +2479,8 @@ attach({
     "asinh": asinh, "arcsinh": asinh, "acosh": acosh, "arccosh": acosh, "atanh": atanh,
     "arctanh": atanh, "deg2rad": deg2rad, "rad2deg": rad2deg, "signbit": signbit,
     "addcmul": addcmul, "addcdiv": addcdiv, "fmax": fmax, "fmin": fmin, "gcd": gcd,
-    "lcm": lcm, "positive": positive, "ldexp": ldexp, "nextafter": nextafter, "frexp": frexp,
+    "lcm": lcm, "positive": positive, "__pos__": positive, "ldexp": ldexp,
+    "nextafter": nextafter, "frexp": frexp,
     "asinh_": asinh_, "arcsinh_": asinh_, "acosh_": acosh_, "arccosh_": acosh_,
     "atanh_": atanh_, "arctanh_": atanh_,
 })

@@ -10,28 +10,17 @@ from __future__ import annotations
 from ember import _dtype
 from ember._backend import np
 from ember._device import place
-from ember._tensor import _INTERNAL_ATTRS, Tensor
+from ember._tensor import _INTERNAL_ATTRS, Tensor, make
 
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"]
 
-_FLOAT_OR_COMPLEX = (_dtype.FLOAT, _dtype.COMPLEX)
 _slot_data = Tensor._data  # the slot descriptor: UninitializedTensorMixin shadows ``_data``
 
 
 def _wrap(cls, data: Tensor | None, requires_grad: bool) -> Tensor:
     if data is None:
-        array, version = np.empty((0,), _dtype.get_default_dtype().np), [0]
-    else:
-        array, version = data._data, data._vc
-    if requires_grad and _dtype.from_np(array.dtype).category not in _FLOAT_OR_COMPLEX:
-        raise RuntimeError("Only Tensors of floating point and complex dtype can require "
-                           "gradients")
-    obj = object.__new__(cls)
-    _slot_data.__set__(obj, array)
-    obj._requires_grad = bool(requires_grad)
-    obj._grad_fn = None
-    obj._vc = version
-    return obj
+        data = make(np.empty((0,), _dtype.get_default_dtype().np))
+    return Tensor._make_subclass(cls, data, requires_grad)
 
 
 def _rebuild_parameter(cls, data: Tensor, requires_grad: bool, state: dict) -> Parameter:
