@@ -34,9 +34,9 @@ def bounded_and_clean():
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     # the loaders' workers are gone once their iterators are (an exception's traceback may
-    # have held one)
+    # have held one); a loaded machine may take a while to reap them
     gc.collect()
-    deadline = time.time() + 5
+    deadline = time.time() + 30
     while multiprocessing.active_children() and time.time() < deadline:
         time.sleep(0.05)
     left = multiprocessing.active_children()
