@@ -512,3 +512,80 @@ def test_complex_values_and_gradients(case):
                 assert e is None
             else:
                 assert_same(e.resolve_conj(), t.resolve_conj())
+
+
+_NAN = float("nan")
+_NAN_MATRICES = [
+    [[_NAN, 1.0], [1.0, 1.0]], [[2.0, 1.0], [1.0, _NAN]], [[2.0, 1.0], [_NAN, 3.0]],
+    [[[_NAN, 1.0], [1.0, 1.0]], [[2.0, 0.0], [0.0, 2.0]]],
+]
+
+
+@pytest.mark.parametrize("matrix", _NAN_MATRICES)
+@pytest.mark.parametrize("fn", [
+    lambda L, A: L.linalg.det(A), lambda L, A: L.linalg.slogdet(A),
+    lambda L, A: L.linalg.inv(A), lambda L, A: L.linalg.inv_ex(A),
+    lambda L, A: L.linalg.cholesky_ex(A)[1], lambda L, A: L.linalg.cholesky(A),
+    lambda L, A: L.linalg.svdvals(A), lambda L, A: L.linalg.svd(A),
+    lambda L, A: L.linalg.pinv(A), lambda L, A: L.linalg.matrix_rank(A),
+    lambda L, A: L.linalg.eig(A), lambda L, A: L.det(A.to(L.complex128)),
+    lambda L, A: L.linalg.slogdet(A.to(L.complex128)),
+])
+def test_matrices_holding_nan_as_torch(matrix, fn) -> None:
+    # NOTE [NaN matrices]: nan results where torch gives them (OpenBLAS's LU gave det 0.0),
+    # torch's errors where torch refuses, never NumPy's text
+    def run_it(L):
+        out = fn(L, L.tensor(matrix, dtype=L.float64))
+        return [t.tolist() for t in out] if isinstance(out, tuple) else out.tolist()
+    try:
+        want = run_it(torch)
+    except RuntimeError:
+        check_raises_like(run_it)
+        return
+    got = run_it(ember)
+    assert repr(got) == repr(want)  # nan where torch has nan
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.linalg.eigvals(L.ones(3)), lambda L: L.linalg.eigvals(L.ones(2, 3)),
+    lambda L: L.linalg.lu(L.ones(3)), lambda L: L.linalg.lu_factor_ex(L.ones(3)),
+    lambda L: L.linalg.cond(L.ones(2, 3, dtype=L.long)),
+    lambda L: L.linalg.cond(L.ones(2, 2, dtype=L.long), 1),
+    lambda L: L.linalg.cond(L.ones(2, 3, dtype=L.long), 1),
+    lambda L: L.linalg.cond(L.ones(2, 2, dtype=L.long), 3),
+    lambda L: L.linalg.tensorinv(L.zeros(2, 2, 2, 2), 2),
+    lambda L: L.linalg.solve(L.ones(2, 3), L.ones(2, dtype=L.float64)),
+    lambda L: L.linalg.solve(L.ones(3), L.ones(2, dtype=L.float64)),
+    lambda L: L.linalg.solve(L.ones(2, 2, dtype=L.long), L.ones(2)),
+])
+def test_linalg_errors_name_torch_s_function(call) -> None:
+    check_raises_like(call)
+
+
+def test_cond_of_an_empty_integer_matrix_as_torch() -> None:
+    for p in (None, 1):
+        assert_same(ember.linalg.cond(ember.ones(0, 0, dtype=ember.long), p),
+                    torch.linalg.cond(torch.ones(0, 0, dtype=torch.long), p))
+
+
+def test_cholesky_of_a_large_batch_finds_torch_s_failing_minor() -> None:
+    # one factorisation of the batch; the failing minor is searched only on failure
+    rng = np.random.default_rng(4)
+    base = rng.standard_normal((5, 40, 40))
+    spd = base @ base.transpose(0, 2, 1) + 40 * np.eye(40)
+    spd[3, 17, 17] = -1e3  # the leading minor of order 18 of element 3 is not positive
+    check_raises_like(lambda L: L.linalg.cholesky(L.tensor(spd)))
+    for L in (torch, ember):
+        info = L.linalg.cholesky_ex(L.tensor(spd))[1]
+        assert info.tolist() == [0, 0, 0, 18, 0]
+
+
+def test_cholesky_ex_upper_of_a_complex_batch_with_a_failure_as_torch() -> None:
+    good = [[4.0, 2j], [-2j, 3.0]]
+    bad = [[-1.0, 0.0], [0.0, 1.0]]
+    def fn(L):
+        U, info = L.linalg.cholesky_ex(L.tensor([good, bad]), upper=True)
+        return U[0], info
+    (e_u, e_info), (t_u, t_info) = fn(ember), fn(torch)
+    assert_same(e_u, t_u)
+    assert e_info.tolist() == t_info.tolist()

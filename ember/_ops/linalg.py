@@ -870,6 +870,28 @@ def _raise_if_singular(data, message) -> None:
 
 # ---- inv, det, slogdet, solve -----------------------------------------------------------
 
+# NOTE [NaN matrices]
+# OpenBLAS's LU reads a matrix holding a nan as singular or as anything at all (det of
+# [[nan, 1], [1, 1]] came out 0.0); torch's gives nan wherever a nan takes part. The matrices
+# of a batch that hold a nan go to LAPACK as identities, and their results are set to nan
+# after (inv: all nan, no error; det: nan; slogdet: sign 0 (nan for complex), logabsdet nan).
+
+
+def _nan_matrices(A):
+    """(A with every matrix that holds a nan replaced by the identity, a mask of those
+    matrices over the batch), or (A, None) when none does (NOTE [NaN matrices])."""
+    if A.dtype.kind not in "fc":
+        return A, None
+    bad = np.isnan(A).any(axis=(-2, -1))
+    if not bad.any():
+        return A, None
+    return np.where(bad[..., None, None], np.eye(A.shape[-1], dtype=A.dtype), A), bad
+
+
+def _nan_of(dtype):
+    return np.array(complex(np.nan, np.nan) if np.dtype(dtype).kind == "c" else np.nan, dtype)
+
+
 
 def _inv_message(where: str, info: int) -> str:
     return (f"linalg.inv: {where}The diagonal element {info} is zero, the inversion could not "
@@ -879,6 +901,11 @@ def _inv_message(where: str, info: int) -> str:
 def _inv(xp, A):
     if A.shape[-1] == 0:
         return A.copy()
+    A, nans = _nan_matrices(A)
+    if nans is not None:  # NOTE [NaN matrices]
+        out = _inv(xp, A)
+        out[nans] = _nan_of(out.dtype)
+        return out
     # as in ``_solve_forward``: the batch is searched for torch's singular matrix only when
     # LAPACK's factorisation failed
     try:
@@ -908,9 +935,16 @@ def _det_backward(grad, A, result):
     return (grad * result).unsqueeze(-1).unsqueeze(-1) * _mT(inv(A))
 
 
+def _det_forward(xp, A):
+    A, nans = _nan_matrices(A)
+    out = xp.asarray(xp.linalg.det(A)).astype(A.dtype)
+    if nans is not None:  # NOTE [NaN matrices]
+        out[nans] = _nan_of(out.dtype)
+    return out
+
+
 DET = defop("linalg_det", node="LinalgDetBackward0", kind=KEEP, save=(0, "result"),
-            forward=lambda xp, A: xp.asarray(xp.linalg.det(A)).astype(A.dtype),
-            backward=_det_backward)
+            forward=_det_forward, backward=_det_backward)
 
 
 def det(A: Tensor) -> Tensor:
@@ -922,8 +956,14 @@ def det(A: Tensor) -> Tensor:
 
 
 def _slogdet_forward(xp, A):
+    A, nans = _nan_matrices(A)
     sign, logabsdet = xp.linalg.slogdet(A)
-    return xp.asarray(sign).astype(A.dtype), xp.asarray(logabsdet).astype(A.real.dtype)
+    sign = xp.asarray(sign).astype(A.dtype)
+    logabsdet = xp.asarray(logabsdet).astype(A.real.dtype)
+    if nans is not None:  # NOTE [NaN matrices]: a real sign is 0, a complex one nan
+        sign[nans] = _nan_of(sign.dtype) if sign.dtype.kind == "c" else 0
+        logabsdet[nans] = np.nan
+    return sign, logabsdet
 
 
 def _slogdet_backward(grads, A, result):
@@ -1006,11 +1046,12 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     """Mirrors ``torch.linalg.solve``: X with ``A @ X = B`` (``X @ A = B`` when ``left`` is
     False). ``B`` is a batch of vectors when it is 1-d or has A's batch shape plus one dim
     (refused with ``left=False``, as in torch)."""
-    _check_square(A, "linalg.solve")
+    _check_float(A, "linalg.solve")
     if A._data.dtype != B._data.dtype:
         raise RuntimeError(
             f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
             f"{scalar_type_name(A.dtype)} and B of type {scalar_type_name(B.dtype)} instead")
+    _check_dims(A, "linalg.solve")
     a, b = A._data.shape, B._data.shape
     vector = len(b) == 1 or (len(b) == len(a) - 1 and b == a[:-1])
     n = a[-1]
@@ -1031,28 +1072,50 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
 # ---- cholesky, matrix_exp, matrix_power -------------------------------------------------
 
 
+def _factor_fails(m) -> bool:
+    """Whether LAPACK's potrf fails on the lower triangle of ``m``, as torch's does: a pivot
+    that is not positive, or a nan (OpenBLAS's potrf lets a nan through)."""
+    try:
+        L = np.linalg.cholesky(m)
+    except np.linalg.LinAlgError:
+        return True
+    return bool(np.isnan(np.diagonal(L, axis1=-2, axis2=-1)).any())
+
+
+def failed_minor(m) -> int:
+    """The order of the first leading minor of ``m`` (its lower triangle) that is not
+    positive-definite, 0 when there is none. Failing is inherited by every larger minor,
+    so the order is found by bisection."""
+    n = m.shape[-1]
+    if not n or not _factor_fails(m):
+        return 0
+    low, high = 1, n  # the answer lies in [low, high]
+    while low < high:
+        mid = (low + high) // 2
+        if _factor_fails(m[:mid, :mid]):
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
 def _cholesky_forward(xp, A, upper, name="linalg.cholesky"):
     if A.size == 0:
         return A.copy()
-    flat = A.reshape((-1,) + A.shape[-2:])
-    for b, m in enumerate(flat):
-        # Find the first leading minor that is not positive-definite, as LAPACK potrf does.
-        low = np.tril(m)
-        full = low + np.tril(m, -1).T
-        for k in range(1, m.shape[0] + 1):
-            try:
-                np.linalg.cholesky(full[:k, :k])
-            except np.linalg.LinAlgError:
+    # numpy's cholesky reads the lower triangle only, as LAPACK's does
+    try:
+        L = xp.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        L = None
+    if L is None or np.isnan(np.diagonal(L, axis1=-2, axis2=-1)).any():
+        for b, m in enumerate(A.reshape((-1,) + A.shape[-2:])):
+            k = failed_minor(m)
+            if k:
                 where = f"(Batch element {b}): " if A.ndim > 2 else ""
                 raise LinAlgError(
                     f"{name}: {where}The factorization could not be completed because "
                     f"the input is not positive-definite (the leading minor of order {k} is "
-                    "not positive-definite).") from None
-            else:
-                if k == m.shape[0]:
-                    break
-    sym = xp.tril(A) + xp.conj(xp.swapaxes(xp.tril(A, -1), -1, -2))
-    L = xp.linalg.cholesky(sym)
+                    "not positive-definite).")
     # U = L^H: the conjugate transpose, for a complex input
     return xp.conj(xp.swapaxes(L, -1, -2)) if upper else L
 
@@ -1346,9 +1409,27 @@ def _svd_backward(grads, A, full_matrices, result):
     return U @ inner @ Vh + extra
 
 
+def svd_arrays(A, **options):
+    """NumPy's ``svd`` of the batch ``A``, with torch's error where LAPACK's iteration fails
+    (NumPy's own text never reaches the user)."""
+    try:
+        return np.linalg.svd(A, **options)
+    except np.linalg.LinAlgError:
+        flat = A.reshape((-1,) + A.shape[-2:])
+        finite = np.isfinite(flat).all(axis=(-2, -1))
+        b = int(np.argmin(finite)) if not finite.all() else 0
+        where = f"(Batch element {b}): " if A.ndim > 2 else ""
+        if not finite.all():
+            raise LinAlgError(f"linalg.svd: {where}The algorithm failed to converge because "
+                              "the input matrix contained non-finite values.") from None
+        raise LinAlgError(f"linalg.svd: {where}The algorithm failed to converge because the "
+                          "input matrix is ill-conditioned or has too many repeated singular "
+                          "values.") from None
+
+
 SVD = defop("linalg_svd", node="LinalgSvdBackward0", kind=KEEP, save=("result",), multi=True,
             forward=lambda xp, A, full_matrices: tuple(
-                xp.linalg.svd(A, full_matrices=full_matrices)),
+                svd_arrays(A, full_matrices=full_matrices)),
             backward=_svd_backward, real_formulas=False)
 
 
@@ -1467,7 +1548,7 @@ def _pinv_forward(xp, A, atol, rtol, hermitian=False):
         diagonal = xp.diagonal(A, axis1=-2, axis2=-1).real.astype(A.dtype)
         A = lower + xp.conj(xp.swapaxes(lower, -1, -2)) + diagonal[..., None] * xp.eye(
             A.shape[-1], dtype=A.dtype)
-    U, S, Vh = xp.linalg.svd(A, full_matrices=False)
+    U, S, Vh = svd_arrays(A, full_matrices=False)
     if S.shape[-1] == 0:
         return xp.conj(xp.swapaxes(A, -1, -2))
     smax = S[..., :1]
@@ -1539,7 +1620,7 @@ def _lstsq_forward(xp, A, B, vector, driver, rcond):
     P = _pinv_forward(xp, A, 0.0, rcond)
     X = xp.matmul(P, b)
     m, n = A.shape[-2:]
-    S = xp.linalg.svd(A, compute_uv=False) if A.size else xp.zeros(A.shape[:-2] + (0,))
+    S = svd_arrays(A, compute_uv=False) if A.size else xp.zeros(A.shape[:-2] + (0,))
     tol = rcond * (S[..., :1] if S.shape[-1] else 0)
     rank = (S > tol).sum(-1).astype(np.int64)
     if m > n and driver != "gelsy" and bool((rank == n).all()):

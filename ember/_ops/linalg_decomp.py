@@ -326,9 +326,9 @@ LU = defop("linalg_lu", node="LinalgLuBackward0", kind=KEEP, save=("result",), m
            forward=_lu_forward, backward=_lu_grad, real_formulas=False)
 
 
-def _check_lu_input(A: Tensor, name: str, pivot: bool) -> None:
+def _check_lu_input(A: Tensor, name: str, pivot: bool, caller: str = "torch.lu_factor") -> None:
     if A._data.ndim < 2:
-        raise RuntimeError(f"torch.lu_factor: Expected tensor with 2 or more dimensions. Got "
+        raise RuntimeError(f"{caller}: Expected tensor with 2 or more dimensions. Got "
                            f"size: {list(A._data.shape)} instead")
     if not pivot:
         raise RuntimeError(f"{name}: LU without pivoting is not implemented on the CPU")
@@ -371,7 +371,7 @@ def lu_factor(A: Tensor, *, pivot: bool = True):
 def linalg_lu(A: Tensor, *, pivot: bool = True):
     """Mirrors ``torch.linalg.lu``: (P, L, U) with ``A = P @ L @ U``, L unit lower (m, k),
     U upper (k, n); differentiable through L and U."""
-    _check_lu_input(A, "linalg.lu_factor", pivot)
+    _check_lu_input(A, "linalg.lu_factor", pivot, "linalg.lu")
     L, U, P = run(LU, A)
     return lu_result((P, L, U))
 
@@ -707,6 +707,8 @@ def _complex_of(dtype):
 
 
 def _eig_forward(xp, A, real_input):
+    if not np.isfinite(A).all():
+        raise RuntimeError("torch.linalg.eig: input tensor should not contain infs or NaNs.")
     L, V = np.linalg.eig(A)
     dtype = _complex_of(A.dtype)
     return L.astype(dtype), V.astype(dtype)
@@ -747,11 +749,11 @@ EIG = defop("linalg_eig", node="LinalgEigBackward0", kind=KEEP, save=("result",)
             multi=True, forward=_eig_forward, backward=_eig_backward, real_formulas=False)
 
 
-def _check_eig(A: Tensor) -> None:
+def _check_eig(A: Tensor, name: str = "linalg.eig") -> None:
     if A.dtype.category < FLOAT:
         raise RuntimeError(f"Unknown Complex ScalarType for {scalar_type_name(A.dtype)}")
-    _check_float(A, "linalg.eig")
-    _check_dims(A, "linalg.eig")
+    _check_float(A, name)
+    _check_dims(A, name)
     _check_lapack_dtype(A, "linalg_eig_out_cpu")
 
 
@@ -767,10 +769,17 @@ def eigvals(input: Tensor) -> Tensor:
     """Mirrors ``torch.linalg.eigvals``: output 0 of ``eig`` when a gradient is needed (its
     node is torch's ``LinalgEigBackward0``), else the eigenvalues alone."""
     A = input
-    _check_eig(A)
+    _check_eig(A, "linalg.eigvals")
+    data = A._data
+    finite = np.isfinite(data).all(axis=(-2, -1))
+    if not finite.all():
+        # torch's LAPACK returns what its iteration made of them; ember gives nan for
+        # every eigenvalue of such a matrix (NumPy refuses them)
+        values = np.full(data.shape[:-1], complex(np.nan, np.nan), _complex_of(data.dtype))
+        values[finite] = np.linalg.eigvals(data[finite])
+        return make(values)
     if A.requires_grad:
         return run(EIG, A, A._data.dtype.kind != "c")[0]
-    data = A._data
     return make(np.linalg.eigvals(data).astype(_complex_of(data.dtype)))
 
 

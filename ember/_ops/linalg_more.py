@@ -63,6 +63,8 @@ def _per_matrix(A, fn):
 
 
 def _inv_one(m):
+    if np.isnan(m).any():  # NOTE [NaN matrices]: all nan, and no error
+        return np.full_like(m, E._nan_of(m.dtype)), 0
     info = E._lu_singular_index(m)
     if info is not None:
         return np.full_like(m, np.nan), info
@@ -139,16 +141,11 @@ def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = Fa
 
 def _cholesky_one(upper):
     def cholesky_one(m):
-        full = np.tril(m) + np.tril(m, -1).T
-        try:
-            L = np.linalg.cholesky(full)
-        except np.linalg.LinAlgError:
-            for k in range(1, m.shape[0] + 1):
-                try:
-                    np.linalg.cholesky(full[:k, :k])
-                except np.linalg.LinAlgError:
-                    return np.full_like(m, np.nan), k
-        return (L.T.copy() if upper else L), 0
+        k = E.failed_minor(m)
+        if k:
+            return np.full_like(m, np.nan), k
+        L = np.linalg.cholesky(m)
+        return (np.conj(L.T) if upper else L), 0
     return cholesky_one
 
 
@@ -494,7 +491,7 @@ def matrix_rank(input: Tensor, tol=None, hermitian: bool = False, *, atol=None,
         s = np.abs(np.linalg.eigvalsh(data))
         smax = s.max(-1)
     else:
-        s = np.linalg.svd(data, compute_uv=False)
+        s = E.svd_arrays(data, compute_uv=False)
         smax = s[..., 0]
     real = s.dtype
 
@@ -522,7 +519,6 @@ def cond(input: Tensor, p=None) -> Tensor:
     from ember._ops.pointwise import nan_to_num
 
     A = input
-    E._check_float(A, "linalg.cond")
     if A._data.ndim < 2:
         raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
     valid = p is None or (p in ("fro", "nuc") if isinstance(p, str) else abs(p) in (
@@ -530,12 +526,15 @@ def cond(input: Tensor, p=None) -> Tensor:
     if not valid:
         raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
     data = A._data
-    if p is not None and not (isinstance(p, (int, float)) and abs(p) == 2):
+    by_svd = p is None or p == "nuc" or (isinstance(p, (int, float)) and abs(p) == 2)
+    if not by_svd:
         name = p if isinstance(p, str) else (int(p) if math.isfinite(p) else p)
         E._check_dims(A, f"linalg.cond(ord={name})")
-    if data.size == 0:
+    if data.size == 0:  # zeros of the input's (real) dtype, whatever it is, as torch's
         real = np.empty(0, data.dtype).real.dtype
         return make(np.zeros(data.shape[:-2], dtype=real))
+    # torch checks the dtype in the op it composes
+    E._check_float(A, "linalg.svd" if by_svd else "linalg.inv")
     if p is None or p == 2 or p == -2:
         s = E.svdvals(A)
         largest, smallest = s[..., :1], s[..., -1:]
@@ -638,7 +637,10 @@ def tensorinv(input: Tensor, ind: int = 2) -> Tensor:
             f"prod(self.shape[:ind]), but got {cols} != {rows}")
     from ember._ops.shape import RESHAPE_ALIAS
 
-    inverse = E.inv(A.reshape(rows, cols))
+    try:
+        inverse = E.inv(A.reshape(rows, cols))
+    except E.LinAlgError as error:  # torch's tensorinv names its inverse "inv"
+        raise E.LinAlgError(str(error).replace("linalg.inv:", "inv:", 1)) from None
     # torch's inverse is laid out column-major, so its reshape is an alias (its node name)
     out_shape = tuple(shape[ind:]) + tuple(shape[:ind])
     return run(RESHAPE_ALIAS, inverse, out_shape, tuple(inverse.shape))
