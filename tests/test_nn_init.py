@@ -124,6 +124,18 @@ def test_sparse(sparsity):
     assert_bits(e, t)
 
 
+def test_sparse_with_a_generator_draws_rows_from_the_default_one():
+    # torch's sparse_ hands its generator to the normal draws only
+    out = []
+    for lib in (torch, ember):
+        lib.manual_seed(3)
+        t = lib.empty(8, 6)
+        lib.nn.init.sparse_(t, 0.5, generator=lib.Generator().manual_seed(9))
+        out.append((t, lib.rand(2)))
+    assert_bits(out[1][0], out[0][0])
+    assert_bits(out[1][1], out[0][1])
+
+
 def test_init_on_parameter_keeps_leaf():
     p = ember.nn.Parameter(ember.empty(3, 4))
     for fn in (ember.nn.init.kaiming_uniform_, ember.nn.init.orthogonal_,

@@ -256,7 +256,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
 
 def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
     """Mirrors ``torch.nn.init.sparse_``: N(0, std^2) with a ``sparsity`` fraction of each
-    column zeroed (rows chosen by ``randperm``, one draw per column as torch)."""
+    column zeroed (rows chosen by ``randperm``, one draw per column as torch). As torch's,
+    ``generator`` draws the values only: the rows come from the default generator."""
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     from ember._ops.random import randperm
@@ -267,7 +268,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
         tensor.normal_(0, std, generator=generator)
         data = tensor._data
         for col_idx in range(cols):
-            zero_indices = randperm(rows, generator=generator)._data[:num_zeros]
+            zero_indices = randperm(rows)._data[:num_zeros]
             data[zero_indices, col_idx] = 0
         tensor._vc[0] += 1
     return tensor
