@@ -1103,7 +1103,7 @@ def _higher_order_op(name: str):
         return (None, *found)
 
     return type(name, (Function,), {"forward": staticmethod(forward),
-                                    "backward": staticmethod(backward)})
+                                    "backward": staticmethod(backward), "_composite": True})
 
 
 _higher_order_ops: dict = {}

@@ -9,9 +9,11 @@ on forward-mode AD (``ember.autograd.forward_ad``).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections import OrderedDict
 
+from ember.autograd import function as _function
 from ember.autograd import grad as _autograd_grad
 from ember.autograd.forward_ad import detach_dual
 from ember.autograd.grad_mode import enable_grad
@@ -27,6 +29,17 @@ from ember.autograd.graph import (
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
            "functional_call", "stack_module_state", "linearize", "functionalize",
            "replace_all_batch_norm_modules_", "debug_unwrap", "rearrange"]
+
+
+
+@contextlib.contextmanager
+def _transform():
+    """While a transform runs ``func`` (NOTE [Functions under torch.func])."""
+    _function.transforms[0] += 1
+    try:
+        yield
+    finally:
+        _function.transforms[0] -= 1
 
 
 def _argnums(argnums, args: tuple) -> tuple[bool, tuple]:
@@ -109,7 +122,8 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
             args = _leaves(args, nums)
             _running.append({id(t) for i in nums for t in _tree_leaves(args[i])})
             try:
-                out = func(*args, **kwargs)
+                with _transform():
+                    out = func(*args, **kwargs)
             finally:
                 _running.pop()
             aux = None
@@ -159,7 +173,8 @@ def vjp(func, *primals, has_aux: bool = False):
     nums = tuple(range(len(primals)))
     with enable_grad():
         leaves = _leaves(primals, nums)
-        out = func(*leaves)
+        with _transform():
+            out = func(*leaves)
         aux = None
         if has_aux:
             out, aux = out
@@ -212,7 +227,8 @@ def jvp(func, primals: tuple, tangents: tuple, *, strict: bool = False,
     with fw._nested_level() as level:
         duals = _unflatten(iter([fw._make_dual(p, t, level)
                                  for p, t in zip(flat_primals, flat_tangents)]), spec)
-        out = func(*duals)
+        with _transform():
+            out = func(*duals)
         aux = None
         if has_aux:
             out, aux = out
@@ -253,7 +269,8 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size: int | None = N
             full = list(args)
             for i, d in zip(nums, diff):
                 full[i] = d
-            out = func(*full)
+            with _transform():
+                out = func(*full)
             if has_aux:
                 out, aux = out
                 aux_box.append(aux)
@@ -477,7 +494,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
         batching.levels.append(sizes[0])
         batching.randomness.append(randomness)
         try:
-            out = func(*mapped, **kwargs)
+            with _transform():
+                out = func(*mapped, **kwargs)
         finally:
             batching.levels.pop()
             batching.randomness.pop()
@@ -914,7 +932,8 @@ def functionalize(func, *, remove: str = "mutations"):
         copies = [a.clone() if isinstance(a, Tensor) else a for a in flat]
         versions = [c._version if isinstance(c, Tensor) else None for c in copies]
         inner_args, inner_kwargs = _unflatten(iter(copies), spec)
-        out = func(*inner_args, **inner_kwargs)
+        with _transform():
+            out = func(*inner_args, **inner_kwargs)
         for original, copy, version in zip(flat, copies, versions):
             if version is not None and copy._version != version:
                 original.copy_(copy)

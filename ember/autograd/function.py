@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import warnings
 
-from ember._ops import registry
+from ember._ops import batching, registry
 from ember._tensor import c_type_name
 from ember.autograd import grad_mode
 from ember.autograd.graph import (
@@ -142,6 +142,69 @@ class _FunctionMeta(type):
                                  {"_forward_cls": cls, "__module__": __name__})
 
 
+# NOTE [Functions under torch.func]
+# As torch's, a Function called while a torch.func transform runs (``transforms``: how many
+# are active; func's transforms count themselves) must define ``setup_context``, and under
+# vmap, with an argument batched at the innermost level, either ``generate_vmap_rule =
+# True`` (ember then runs ``forward`` on the batched tensors, as any function) or a ``vmap``
+# staticmethod, which ``_vmap_rule`` calls with that level's batch dims made plain (ember
+# keeps batch dims in front, so a batched argument's in_dim is 0 where torch may pass the
+# dim the user mapped). When an
+# argument requires grad ember runs ``forward`` on the batched tensors instead, which gives
+# the rule's values (a vmap rule computes what ``forward`` does for each sample) and keeps
+# the Function's backward in the graph.
+transforms = [0]
+_FUNC_NOTES = "https://pytorch.org/docs/main/notes/extending.func.html"
+_NEEDS_SETUP_CONTEXT = (
+    "In order to use an autograd.Function with functorch transforms (vmap, grad, jvp, jacrev, "
+    "...), it must override the setup_context staticmethod. For more details, please see "
+    + _FUNC_NOTES)
+
+
+class VmapInfo:
+    """Mirrors torch's ``VmapInfo``, the first argument of a Function's vmap rule."""
+
+    def __init__(self, batch_size: int, randomness: str) -> None:
+        self.batch_size = batch_size
+        self.randomness = randomness
+
+    def __repr__(self) -> str:
+        return f"VmapInfo(batch_size={self.batch_size}, randomness='{self.randomness}')"
+
+
+def _vmap_rule(cls, args: tuple, kwargs: dict):
+    """NOTE [Functions under torch.func]: ``cls.vmap`` at the innermost vmap level."""
+    from ember.func import _into_level, _unbatch
+
+    level = len(batching.levels) - 1
+    size = batching.levels[-1]
+    in_dims, plain = [], []
+    for a in args:
+        if batching.is_batched(a) and level in a._phys.levels:
+            in_dims.append(0)
+            plain.append(_unbatch(a, 0, level, size))
+        else:
+            in_dims.append(None)
+            plain.append(a)
+    info = VmapInfo(size, batching.randomness[-1])
+    saved = batching.levels.pop(), batching.randomness.pop()
+    try:
+        result = cls.vmap(info, tuple(in_dims), *plain, **kwargs)
+    finally:
+        batching.levels.append(saved[0])
+        batching.randomness.append(saved[1])
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise RuntimeError(f"Expected the vmap staticmethod to have two returns, an output and "
+                           f"out_dims with pytree structure compatible with the output. Got a "
+                           f"{type(result)} instead")
+    out, out_dims = result
+    many = isinstance(out, tuple)
+    outs = out if many else (out,)
+    dims = out_dims if isinstance(out_dims, tuple) else (out_dims,) * len(outs)
+    wrapped = tuple(o if d is None else _into_level(o, d, level) for o, d in zip(outs, dims))
+    return wrapped if many else wrapped[0]
+
+
 class Function(metaclass=_FunctionMeta):
     """Mirrors ``torch.autograd.Function``: subclass it with static ``forward(ctx, *args)``
     (or ``forward(*args)`` plus ``setup_context(ctx, inputs, output)``) and
@@ -159,6 +222,20 @@ class Function(metaclass=_FunctionMeta):
             "autograd.Function to use it with backward mode AD.")
 
     setup_context = None
+    generate_vmap_rule = False
+    # ember's own Functions whose forward composes ops that work under every transform
+    # (the higher-order ops' recorded graphs) skip NOTE [Functions under torch.func]
+    _composite = False
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        """Mirrors ``Function.vmap``: override it (or set ``generate_vmap_rule = True``) to
+        use the Function inside ``ember.func.vmap``. It receives ``info`` (``batch_size``,
+        ``randomness``), each argument's batch dim (None: not batched) and the arguments
+        with their batch dims, and returns ``(output, out_dims)``."""
+        raise NotImplementedError(
+            "To use autograd.Function with vmap, you must either override the vmap "
+            "staticmethod or set generate_vmap_rule=True.")
 
     def __init__(self, *args, **kwargs) -> None:
         warnings.warn(
@@ -183,6 +260,25 @@ class Function(metaclass=_FunctionMeta):
     def apply(cls, *args, **kwargs):
         from ember._tensor import Tensor
         from ember.autograd import forward_ad
+
+        if transforms[0] and not cls._composite:  # NOTE [Functions under torch.func]
+            if cls.setup_context is None or cls.setup_context is Function.setup_context:
+                raise RuntimeError(_NEEDS_SETUP_CONTEXT)
+            if batching.levels:
+                custom = cls.vmap is not Function.vmap
+                if cls.generate_vmap_rule and custom:
+                    raise RuntimeError(
+                        f"You tried to vmap over {cls.__name__}, but it has both "
+                        "generate_vmap_rule=True and an overridden vmap staticmethod. Please set "
+                        "generate_vmap_rule=False or delete the overridden vmap staticmethod to "
+                        "avoid ambiguity. For more details, please see " + _FUNC_NOTES)
+                if not cls.generate_vmap_rule and not custom:
+                    raise RuntimeError(
+                        f"You tried to vmap over {cls.__name__}, but it does not have vmap "
+                        "support. Please override and implement the vmap staticmethod or set "
+                        "generate_vmap_rule=True. For more details, please see " + _FUNC_NOTES)
+                if custom and not any(isinstance(a, Tensor) and a._requires_grad for a in args):
+                    return _vmap_rule(cls, args, kwargs)
 
         levels = [level for level in forward_ad.levels if any(
             isinstance(a, Tensor) and a.__dict__.get("_fw", {}).get(level) is not None
