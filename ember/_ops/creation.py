@@ -299,20 +299,103 @@ def from_numpy(ndarray_: ndarray, /) -> Tensor:
 # ---- factories ------------------------------------------------------------------------
 
 
-def parse_size(size: tuple, name: str = "") -> tuple:
-    """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(Size)`` all name shape (2, 3)."""
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+def _is_size_int(value) -> bool:
+    """Whether torch's argument parser takes ``value`` as a whole ``int[]`` argument's
+    first (or only) size: an int or NumPy integer, never a bool, or a one-element integer
+    tensor."""
+    if isinstance(value, Tensor):
+        return value._data.size == 1 and value.dtype.category <= _dtype.INT and \
+            value.dtype is not _dtype.bool_
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _unpack_later(name: str, sizes, start: int) -> None:
+    # The elements after the first go through torch's plain index conversion: a bool is
+    # taken as 0 or 1, a float or a float tensor is refused, an int must fit in 64 bits.
+    from ember._tensor import c_type_name
+
+    for pos in range(start, len(sizes)):
+        item = sizes[pos]
+        if isinstance(item, Tensor) or isinstance(item, (bool, int, np.integer)) and \
+                not isinstance(item, np.bool_):
+            try:
+                value = int(item.__index__())
+            except TypeError:
+                value = None
+            if value is not None and -2 ** 63 <= value < 2 ** 63:
+                continue
+            if value is not None:
+                raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
+                                f"{pos + 1} with error \"Overflow when unpacking long long")
+        raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
+                        f"{pos + 1} with error \"type must be tuple of ints,but got "
+                        f"{c_type_name(item)}\"")
+
+
+def _check_size_args(size: tuple, name: str, keyword: bool, one_int: bool) -> None:
+    """torch's TypeErrors for an ``int[] size`` given as ``size`` (the positionals, or with
+    ``keyword`` the one ``size=`` value): several positionals must start with an int; a
+    sequence's first element is checked more strictly than the others (``zeros((2, True))``
+    passes where ``zeros((True, 2))`` does not); a lone int passes only with ``one_int``."""
+    from ember._tensor import c_type_name
+
+    where = "" if keyword else " (position 1)"
+    if keyword or len(size) == 1:
+        value = size[0]
+        if not keyword and one_int and _is_size_int(value):
+            _unpack_later(name, size, 0)
+            return
+        if not isinstance(value, (tuple, list)):
+            raise TypeError(f"{name}(): argument 'size'{where} must be tuple of ints, not "
+                            f"{c_type_name(value)}")
+        if value and not _is_size_int(value[0]):
+            if keyword:
+                raise TypeError(f"{name}(): argument 'size' must be tuple of ints, not "
+                                f"{c_type_name(value)}")
+            raise TypeError(f"{name}(): argument 'size'{where} must be tuple of ints, but found "
+                            f"element of type {c_type_name(value[0])} at pos 0")
+        _unpack_later(name, value, 1)
+        return
+    if not _is_size_int(size[0]):
+        raise TypeError(f"{name}() takes 1 positional argument but {len(size)} were given")
+    _unpack_later(name, size, 1)
+
+
+_LONG_END = 2 ** 63
+
+
+def parse_size(size: tuple, name: str = "", keyword: bool = False, one_int: bool = True
+               ) -> tuple:
+    """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(Size)`` all name shape (2, 3);
+    ``keyword``: ``size`` holds the one value of a ``size=`` keyword; without ``one_int``
+    a lone int is refused as torch's ``full`` refuses it."""
+    name = name or "new"
+    if not keyword and len(size) == 1 and isinstance(size[0], (tuple, list)):
+        if not all(type(s) is int for s in size[0]):
+            _check_size_args(size, name, keyword, one_int)
+        size = size[0]
+    elif keyword or not one_int:
+        _check_size_args(size, name, keyword, one_int)
         size = size[0]
     elif not size:
-        raise TypeError(f'{name or "new"}() missing 1 required positional arguments: "size"')
+        raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
+    elif not all(type(s) is int for s in size):
+        _check_size_args(size, name, keyword, one_int)
     shape = tuple(int(s) for s in size)
-    for s in shape:
-        if s < 0:
-            if name == "zeros":  # torch's zeros checks sizes with a message of its own
-                raise RuntimeError("zeros: Dimension size must be non-negative.")
-            raise RuntimeError(
-                f"Trying to create tensor with negative dimension {s}: {list(shape)}")
+    for pos, s in enumerate(shape):
+        if not 0 <= s < _LONG_END:
+            _size_refusal(name, shape, pos)
     return shape
+
+
+def _size_refusal(name: str, shape: tuple, pos: int) -> None:
+    s = shape[pos]
+    if s >= _LONG_END or s < -_LONG_END:
+        raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
+                        f"{pos + 1} with error \"Overflow when unpacking long long")
+    if name == "zeros":  # torch's zeros checks sizes with a message of its own
+        raise RuntimeError("zeros: Dimension size must be non-negative.")
+    raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(shape)}")
 
 
 def _factory(shape: tuple, fill, dtype, requires_grad: bool) -> Tensor:
@@ -348,7 +431,7 @@ def sizes_or_size(sizes: tuple, size, name: str) -> tuple:
     if size is not None:
         if sizes:
             raise TypeError(f"{name}() got multiple values for argument 'size'")
-        sizes = (size,)
+        return parse_size((size,), name, keyword=True)
     return parse_size(sizes, name)
 
 
@@ -404,8 +487,8 @@ def full(size, fill_value, *, dtype=None, layout=None, device=None, pin_memory: 
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dtype = dtype or _number_dtype(fill_value)
-    return _factory(parse_size((size,)), _promote.fill_value(fill_value, dtype.np), dtype,
-                    requires_grad)
+    shape = parse_size((size,), "full", one_int=False)
+    return _factory(shape, _promote.fill_value(fill_value, dtype.np), dtype, requires_grad)
 
 
 def like_layout(input: Tensor, np_dtype, memory_format, name: str):
@@ -812,16 +895,19 @@ def _new_factory(fill, name: str):
         from ember._ops.shape import keyword_sizes  # shape loads after this table
 
         _serve(device)
-        sizes = keyword_sizes(name, sizes, "size", size)
-        return _factory(parse_size(sizes), fill, dtype or self.dtype, requires_grad)
+        if size is not None:
+            keyword_sizes(name, sizes, "size", size)
+            return _factory(parse_size((size,), name, keyword=True), fill,
+                            dtype or self.dtype, requires_grad)
+        return _factory(parse_size(sizes, name), fill, dtype or self.dtype, requires_grad)
     return new
 
 
 def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
     _serve(device)
     dtype = dtype or self.dtype
-    return _factory(parse_size((size,)), _promote.fill_value(fill_value, dtype.np), dtype,
-                    requires_grad)
+    shape = parse_size((size,), "new_full", one_int=False)
+    return _factory(shape, _promote.fill_value(fill_value, dtype.np), dtype, requires_grad)
 
 
 def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
