@@ -191,27 +191,6 @@ def is_dense(shape: tuple, strides: tuple) -> bool:
     return True
 
 
-def _element_strides(array: ndarray) -> tuple:
-    return tuple(st // array.itemsize for st in array.strides)
-
-
-def partial_overlap(written: ndarray, read: ndarray) -> bool:
-    """torch's verdict on an op that writes ``written`` while it reads ``read``: True when
-    they share memory without being the same elements in the same layout (an in-place op
-    or ``out=`` then raises). As torch's, the test is by memory range and is made only when
-    both are non-overlapping and dense: otherwise torch does not tell, and lets the op run."""
-    if written is read or not written.size or not read.size:
-        return False
-    if not (is_dense(written.shape, _element_strides(written))
-            and is_dense(read.shape, _element_strides(read))):
-        return False
-    if not np.may_share_memory(written, read):
-        return False
-    return not (written.shape == read.shape and written.strides == read.strides
-                and written.__array_interface__["data"][0]
-                == read.__array_interface__["data"][0])
-
-
 def dim_comparison(shape: tuple, strides: tuple):
     """torch's comparison of two dims by their strides, then sizes: 1 when dim ``a`` lies
     outside dim ``b``, -1 inside, 0 undecided (a zero stride, or equal strides and sizes)."""

@@ -20,7 +20,15 @@ from ember._backend import ndarray, np
 from ember._dtype import cpp_type_name, legacy_type_name, scalar_type_name
 from ember._ops import _promote, batching
 from ember._ops.creation import zero_gradient
-from ember._ops.registry import KEEP, attach, defop, inplace, not_implemented, run
+from ember._ops.registry import (
+    KEEP,
+    attach,
+    check_no_overlap,
+    defop,
+    inplace,
+    not_implemented,
+    run,
+)
 from ember._ops.shape import (
     check_slice,
     dims_named,
@@ -780,11 +788,17 @@ def _index_put_method(self: Tensor, indices, values, accumulate: bool = False) -
 def _index_put_(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:
     """Mirrors ``Tensor.index_put_``: ``index_put`` written into ``self``."""
     _check_put_indices(indices, 0, "index_put_")
+    check_no_overlap(self, values, *_index_tensors(indices))
     return inplace(_index_put_values, self, indices, values, accumulate)
 
 
 _index_put_method.__name__ = _index_put_method.__qualname__ = "index_put"
 _index_put_.__name__ = _index_put_.__qualname__ = "index_put_"
+
+
+def _index_tensors(parts) -> list:
+    # a boolean mask becomes positions before torch writes: it may share self's memory
+    return [k for k in parts if isinstance(k, Tensor) and k._data.dtype != np.bool_]
 
 
 def _check_put_indices(indices, argument: int, name: str = "index_put") -> None:
@@ -832,6 +846,7 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not "
                         f"{type(src).__name__}")
+    check_no_overlap(self, src, partial_only=True)
     return inplace(_copy_of, self, src)
 
 
@@ -858,6 +873,11 @@ def _setitem_parts(self: Tensor, key) -> tuple:
     parts = index_parts(key)
     converted = [_setitem_part(k) for k in parts]
     advanced = [isinstance(k, (Tensor, list, tuple, range, ndarray)) for k in converted]
+    # torch writes through a 0-d boolean tensor as a new dim of size 1 indexed by one
+    # position (True) or none (False): an index_put_ into the view, with its checks
+    for i, (k, part) in enumerate(zip(converted, parts)):
+        if isinstance(k, bool) and isinstance(part, Tensor):
+            converted[i] = (k, make(np.arange(int(k), dtype=np.int64)))
     used = 0
     for k, adv in zip(converted, advanced):
         if adv:
@@ -870,6 +890,7 @@ def _setitem_parts(self: Tensor, key) -> tuple:
     put_parts = []
     trivial = True
     empty = False
+    tensor_bool = False
     dim = 0
     for k, adv in zip(converted, advanced):
         if adv:
@@ -877,6 +898,11 @@ def _setitem_parts(self: Tensor, key) -> tuple:
             view_key.extend([slice(None)] * n)
             put_parts.append(k)
             dim += n
+        elif type(k) is tuple:  # a 0-d boolean tensor, see above
+            view_key.append(None)
+            put_parts.append(k[1])
+            trivial = False
+            tensor_bool = True
         elif k is None or isinstance(k, bool):
             view_key.append(None)
             put_parts.append(None)
@@ -904,7 +930,7 @@ def _setitem_parts(self: Tensor, key) -> tuple:
     if Ellipsis not in view_key:
         view_key.append(Ellipsis)  # NumPy gives a 0-d view, not a scalar, for x[0] of 1-d
     return (None if trivial else tuple(view_key),
-            tuple(put_parts) if any(advanced) else None, empty)
+            tuple(put_parts) if tensor_bool or any(advanced) else None, empty)
 
 
 def _copy_into(target: Tensor, value: Tensor, fill: bool) -> Tensor:
@@ -931,14 +957,20 @@ def setitem(self: Tensor, key, value) -> None:
             _check_put_dtypes(target, value)
         else:
             value = _value_tensor(value, target)
+        value = _strip_leading_ones(value)
+        check_no_overlap(target, value, *_index_tensors(put_parts))
         put_key = _put_key(put_parts, target._data.shape)
-        inplace(_put, target, put_key, _strip_leading_ones(value), False)
+        inplace(_put, target, put_key, value, False)
         return
     if not isinstance(value, Tensor):
         value = _value_tensor(value, target)
     fill = value._data.ndim == 0  # torch fills from a 0-d value, copies from any other
     value = _strip_leading_ones(value)
     value.detach().expand(target._data.shape)  # torch's expand errors for a bad shape
+    if not fill and value._vc is target._vc:  # torch compares the value expanded to the
+        # target's shape, when it is a view of the same memory (NOTE [Memory overlap])
+        check_no_overlap(target, np.broadcast_to(value._data, target._data.shape),
+                         partial_only=True)
     inplace(_copy_into, target, value, fill)
 
 
@@ -1097,8 +1129,15 @@ def argwhere(input: Tensor) -> Tensor:
 # ---- in-place forms ------------------------------------------------------------------
 
 
-def _inplace(fn):
+def _inplace(fn, overlap_checked: str | None = "all"):
+    # torch's index writes refuse an index or source that overlaps self (NOTE [Memory
+    # overlap]), index_fill_ only an index (its value is read first); masked writes do not
+    # check
     def method(self, *args, **kwargs):
+        if overlap_checked == "all":
+            check_no_overlap(self, *args, *kwargs.values())
+        elif overlap_checked == "index":
+            check_no_overlap(self, args[1] if len(args) > 1 else kwargs.get("index"))
         return inplace(fn, self, *args, **kwargs)
     method.__name__ = method.__qualname__ = fn.__name__ + "_"
     method.__doc__ = f"Mirrors ``Tensor.{fn.__name__}_``: ``{fn.__name__}`` written into self."
@@ -1114,5 +1153,7 @@ attach({
     "nonzero": nonzero, "argwhere": argwhere, "copy_": copy_,
 })
 attach({fn.__name__ + "_": _inplace(fn) for fn in (
-    scatter, scatter_add, scatter_reduce, index_add, index_copy, index_fill, masked_fill,
-    masked_scatter)} | {"index_put_": _index_put_})
+    scatter, scatter_add, scatter_reduce, index_add, index_copy)}
+    | {"index_fill_": _inplace(index_fill, "index")}
+    | {fn.__name__ + "_": _inplace(fn, None) for fn in (masked_fill, masked_scatter)}
+    | {"index_put_": _index_put_})

@@ -22,6 +22,7 @@ from ember._ops.registry import (
     Op,
     OpMode,
     attach,
+    check_no_overlap,
     defop,
     inplace,
     not_implemented,
@@ -386,6 +387,7 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
 
 def put_(self: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
     """Mirrors ``Tensor.put_``: ``put`` written into ``self``."""
+    check_no_overlap(self, index, source)
     return inplace(put, self, index, source, accumulate)
 
 
@@ -443,6 +445,7 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
 def index_reduce_(self: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *,
                   include_self: bool = True) -> Tensor:
     """Mirrors ``Tensor.index_reduce_``: ``index_reduce`` written into ``self``."""
+    check_no_overlap(self, index, source)
     return inplace(index_reduce, self, dim, index, source, reduce, include_self=include_self)
 
 

@@ -31,10 +31,9 @@ import inspect
 import warnings
 
 from ember import _dtype
-from ember import _memory_format as _mf
 from ember._backend import np
 from ember._ops import _promote
-from ember._ops.registry import PARTIAL_OVERLAP
+from ember._ops.registry import check_no_overlap
 from ember._tensor import Tensor
 from ember.autograd import grad_mode
 
@@ -374,9 +373,7 @@ def _check_overlap(out: Tensor, inputs: list) -> None:
             "unsupported operation: more than one element of the written-to tensor refers to "
             "a single memory location. Please clone() the tensor before performing the "
             "operation.")
-    for t in inputs:
-        if _mf.partial_overlap(data, t._data):
-            raise RuntimeError(PARTIAL_OVERLAP)
+    check_no_overlap(out, *inputs, partial_only=True)
 
 
 def _bound(fn, args: tuple, kwargs: dict) -> inspect.BoundArguments:

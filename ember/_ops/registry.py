@@ -13,7 +13,6 @@ import threading
 
 from ember import _dtype
 from ember._backend import ndarray, np
-from ember._memory_format import partial_overlap
 from ember._ops import _promote, batching
 from ember._tensor import Tensor, make
 from ember.autograd import anomaly_mode, forward_ad, grad_mode
@@ -1004,9 +1003,70 @@ def _check_view_writable(view: Tensor) -> None:
     raise _view_refusal(view, kind, "is being modified inplace")
 
 
-PARTIAL_OVERLAP = ("unsupported operation: some elements of the input tensor and the "
-                   "written-to tensor refer to a single memory location. Please clone() the "
-                   "tensor before performing the operation.")
+# NOTE [Memory overlap]
+# torch refuses some writes whose input shares memory with the tensor written to, judged as
+# its memory-overlap test judges: only when both tensors cover their memory densely, each
+# element once (any order of dims), is the overlap decided, from their byte ranges: the
+# same range with the same strides is a full overlap, any other intersection a partial
+# one; for a tensor with gaps (``x[::2]``) or repeats it is too hard to tell, and nothing
+# is refused. copy_-like writes refuse a partial overlap, index writes (index_put_,
+# scatter_, index_copy_, put_, ...) any overlap with their source or index.
+_OVERLAP_MESSAGE = ("unsupported operation: some elements of the input tensor and the "
+                    "written-to tensor refer to a single memory location. Please clone() the "
+                    "tensor before performing the operation.")
+
+
+def _dense_range(data: ndarray) -> tuple | None:
+    """The byte range ``[begin, end)`` that ``data`` covers exactly once, or None when it
+    leaves gaps or repeats elements."""
+    begin = data.__array_interface__["data"][0]
+    end = begin + data.size * data.itemsize
+    if data.flags.c_contiguous or data.flags.f_contiguous:
+        return begin, end
+    step = data.itemsize
+    for stride, size in sorted((st, n) for st, n in zip(data.strides, data.shape) if n != 1):
+        if stride != step:
+            return None
+        step *= size
+    return begin, end
+
+
+def memory_overlap(a: ndarray, b: ndarray) -> str | None:
+    """``"full"``, ``"partial"`` or None (no overlap, or too hard to tell): how the memory
+    of ``a`` and ``b`` overlaps as torch judges it (NOTE [Memory overlap])."""
+    if a is b:
+        return "full"
+    if a.size == 0 or b.size == 0 or not np.may_share_memory(a, b):
+        return None
+    range_a = _dense_range(a)
+    range_b = _dense_range(b)
+    if range_a is None or range_b is None:
+        return None
+    if range_a == range_b:
+        # a size-1 dim's stride is arbitrary in NumPy: only the others tell the layouts apart
+        same = a.ndim == b.ndim and all(
+            sa == sb for sa, sb, n in zip(a.strides, b.strides, a.shape) if n != 1)
+        return "full" if same else "partial"
+    return "partial" if range_a[0] < range_b[1] and range_b[0] < range_a[1] else None
+
+
+def check_no_overlap(target: Tensor, *others, partial_only: bool = False) -> None:
+    """torch's refusal of a write into ``target`` from tensors (or arrays) among ``others``
+    that share its memory (NOTE [Memory overlap]); with ``partial_only`` a full overlap is
+    allowed."""
+    data = target._data
+    vc = target._vc
+    for other in others:
+        if isinstance(other, Tensor):
+            # another tensor's memory is its own unless it is a view of the same base, which
+            # shares the counter (NOTE [Version counters]): torch compares storages too
+            if other._vc is not vc:
+                continue
+            other = other._data
+        if isinstance(other, ndarray):
+            found = memory_overlap(data, other)
+            if found == "partial" or found == "full" and not partial_only:
+                raise RuntimeError(_OVERLAP_MESSAGE)
 
 
 def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
@@ -1015,10 +1075,6 @@ def inplace(fn, target: Tensor, *args, **kwargs) -> Tensor:
     (NOTE [Version counters]) and move its history onto the new node. Nothing is written
     when ``fn`` or a check raises."""
     check_inplace(target)
-    vc = target._vc
-    for a in args:  # a view of the same memory (NOTE [Version counters]) read while written
-        if type(a) is Tensor and a._vc is vc and partial_overlap(target._data, a._data):
-            raise RuntimeError(PARTIAL_OVERLAP)
     out = fn(target, *args, **kwargs)
     phys = out.__dict__.get("_phys")
     if phys is not None:
