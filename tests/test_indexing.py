@@ -869,3 +869,49 @@ def test_fill_values_convert_as_torch(op, dtype) -> None:
             check_raises_like(fn)
         else:
             assert_same(fn(ember), expected)
+
+
+# ---- several ellipses in one key ------------------------------------------------------
+
+_SEVERAL_ELLIPSES = [
+    "...,0,...", "0,...,...", "...,...", "...,...,...", "...,None,...", "0,...,1,...",
+    ":,...,0,...", "...,1:3,...", "None,...,None,...,0", "...,L.tensor([0,1]),...",
+    "L.tensor([1,0]),...,...", "...,L.tensor([1,0]),...,0", "1,...,L.tensor([0,2]),...",
+    "...,L.tensor([[True,False,True,False,True]]*4),...", "...,...,0", "...,0,...,None",
+]
+
+
+@pytest.mark.parametrize("key", _SEVERAL_ELLIPSES)
+def test_several_ellipses_read(key) -> None:
+    """torch lets each ``...`` of a key move past the dims the other parts leave: the
+    result, its node, the gradient, or torch's dim error."""
+    def fn(L):
+        x = L.arange(120.).reshape(2, 3, 4, 5).requires_grad_()
+        r = eval(f"x[{key}]", {"x": x, "L": L})
+        r.backward(L.arange(float(r.numel())).reshape(r.shape))
+        return r, x.grad, r.grad_fn.name()
+
+    try:
+        t = fn(torch)
+    except IndexError:
+        check_raises_like(fn)
+        return
+    e = fn(ember)
+    assert_same(e[0], t[0])
+    assert_same(e[1], t[1])
+    assert e[2] == t[2]
+
+
+@pytest.mark.parametrize("key", _SEVERAL_ELLIPSES)
+def test_several_ellipses_write(key) -> None:
+    def fn(L):
+        x = L.arange(120.).reshape(2, 3, 4, 5)
+        exec(f"x[{key}] = -1", {"x": x, "L": L})
+        return x
+
+    try:
+        t = fn(torch)
+    except IndexError:
+        check_raises_like(fn)
+        return
+    assert_same(fn(ember), t)

@@ -38,6 +38,7 @@ from ember._ops.shape import (
     is_mask,
     raise_if_index_shapes_clash,
     select_index,
+    spread_ellipses,
 )
 from ember._tensor import Tensor, int_index, make, wrap_dim
 
@@ -871,6 +872,8 @@ def _setitem_parts(self: Tensor, key) -> tuple:
     shape = self._data.shape
     ndim = len(shape)
     parts = index_parts(key)
+    if sum(k is Ellipsis for k in parts) > 1:
+        parts = spread_ellipses(parts, ndim)
     converted = [_setitem_part(k) for k in parts]
     advanced = [isinstance(k, (Tensor, list, tuple, range, ndarray)) for k in converted]
     # torch writes through a 0-d boolean tensor as a new dim of size 1 indexed by one

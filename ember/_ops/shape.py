@@ -417,6 +417,8 @@ def _index_key(key, shape: tuple):
         if k is None:
             name = "UnsqueezeBackward0"
         elif k is Ellipsis:
+            if Ellipsis in out:
+                return _index_key(spread_ellipses(key, ndim), shape)
             dim += ndim - used
         elif isinstance(k, slice):
             check_slice(k)
@@ -438,6 +440,39 @@ def _index_key(key, shape: tuple):
         # ``...`` keeps the result a 0-d view, so writes through it reach the base.
         out.append(Ellipsis)
     return tuple(out), name
+
+
+def spread_ellipses(parts: tuple, ndim: int) -> tuple:
+    """A key with several ``...`` as torch reads it, without them: each one moves past all
+    the dims the other parts leave, as a lone ``...`` would, so the parts after the first
+    can fall past the last dim (torch's dim error then, counted as it walks the key)."""
+    named = sum(dims_named(k) for k in parts if k is not None and k is not Ellipsis)
+    skip = max(ndim - named, 0)
+    out = []
+    dim = 0
+    result_ndim = ndim
+    for k in parts:
+        if k is Ellipsis:  # past the last dim it moves on without indexing
+            out.extend([slice(None)] * max(0, min(skip, result_ndim - dim)))
+            dim += skip
+            continue
+        out.append(k)
+        if _is_advanced(k):
+            dim += dims_named(k)
+        else:
+            unsqueeze = k is None or isinstance(k, bool)
+            top = result_ndim + unsqueeze  # an unsqueeze may add a dim past the last
+            if dim >= top:
+                raise IndexError(f"Dimension out of range (expected to be in range of "
+                                 f"[{-top}, {top - 1}], but got {dim})")
+            if unsqueeze:
+                result_ndim += 1
+                dim += 1
+            elif isinstance(k, slice):
+                dim += 1
+            else:  # an int selects: the dim goes away
+                result_ndim -= 1
+    return tuple(out)
 
 
 def check_slice(k: slice) -> None:
@@ -666,6 +701,8 @@ def getitem(self: Tensor, key) -> Tensor:
         return run(_SELECT, self, (key, Ellipsis), shape)
     parts = key if type(key) is tuple else index_parts(key)
     if any(_is_advanced(k) for k in parts):
+        if sum(k is Ellipsis for k in parts) > 1:
+            parts = spread_ellipses(parts, len(shape))
         if any(type(k) is Tensor and not k._data.ndim for k in parts):
             parts = tuple(map(select_index, parts))
             if not any(_is_advanced(k) for k in parts):
