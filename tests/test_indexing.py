@@ -915,3 +915,55 @@ def test_several_ellipses_write(key) -> None:
         check_raises_like(fn)
         return
     assert_same(fn(ember), t)
+
+
+# ---- one-element writes through a lone mask: torch's masked_fill_ rules ---------------
+
+_U8 = "L.tensor([1, 0, 1], dtype=L.uint8)"
+_MASK = "L.tensor([True, False, True])"
+
+
+@pytest.mark.parametrize("shape,write", [
+    ((3,), f"x[{_U8}] = 5"), ((3,), f"x[{_U8}] = L.tensor(5.)"),
+    ((3,), f"x[{_U8}] = L.tensor([5.])"), ((3,), f"x[{_U8}] = 5.5"),
+    ((3,), f"x[{_U8}, ...] = 5"), ((3,), f"x[({_U8},)] = 5"),
+    ((3,), f"x[{_U8}] = L.tensor(5., dtype=L.float64)"),
+    ((3,), f"x.index_put_(({_U8},), L.tensor(5.))"),
+    ((3,), "x[np.array([1, 0, 1], dtype=np.uint8)] = 5"),
+    ((2, 3), f"x[0, {_U8}] = 5"), ((2, 3), f"x[:, {_U8}] = 5"),
+    ((2, 3), "x[L.tensor([[1, 0, 1], [0, 1, 0]], dtype=L.uint8)] = 5"),
+    ((3,), f"x[{_MASK}] = L.tensor(5., dtype=L.float64)"),
+    ((3,), f"x[{_MASK}] = L.tensor([[5.]], dtype=L.float64)"),
+    ((2, 3), f"x[:, {_MASK}] = L.tensor(5., dtype=L.float64)"),
+    ((3,), f"x.index_put_(({_MASK},), L.tensor(5., dtype=L.float64))"),
+    ((3,), f"x.index_put_(({_MASK},), L.tensor(5., dtype=L.float64), accumulate=True)"),
+    ((3,), f"x[{_MASK}] = L.tensor([5., 6.], dtype=L.float64)"),
+])
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_one_element_write_through_lone_mask(shape, write, dtype) -> None:
+    def fn(L):
+        x = L.arange(int(np.prod(shape))).reshape(shape).to(getattr(L, dtype))
+        exec(write, {"x": x, "L": L, "np": np})
+        return x
+
+    try:
+        t = fn(torch)
+    except RuntimeError:
+        check_raises_like(fn)
+        return
+    assert_same(fn(ember), t)
+
+
+def test_one_element_write_through_mask_gradient() -> None:
+    def fn(L):
+        x = L.arange(3., requires_grad=True)
+        v = L.tensor(5., dtype=L.float64, requires_grad=True)
+        y = x * 1
+        y[L.tensor([True, False, True])] = v
+        y.backward(L.tensor([1., 2., 3.]))
+        return y, x.grad, v.grad, y.grad_fn.name()
+
+    e, t = fn(ember), fn(torch)
+    for a, b in zip(e[:3], t[:3]):
+        assert_same(a, b)
+    assert e[3] == t[3]

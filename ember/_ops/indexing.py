@@ -814,11 +814,30 @@ def _check_put_indices(indices, argument: int, name: str = "index_put") -> None:
 
 
 def _index_put_values(input: Tensor, indices, values, accumulate: bool) -> Tensor:
-    key = _put_key(tuple(indices), input._data.shape)
     if not isinstance(values, Tensor):
         values = _value_tensor(values, input)
-    _check_put_dtypes(input, values)
+    values = _put_values(input, tuple(indices), values, accumulate)
+    key = _put_key(tuple(indices), input._data.shape)
     return _put(input, key, values, accumulate)
+
+
+def _put_values(input: Tensor, parts: tuple, values: Tensor, accumulate: bool) -> Tensor:
+    """``values`` as an index_put_ of ``parts`` writes them. torch hands a one-element
+    value written (not accumulated) through a lone mask to masked_fill_, whose rules then
+    apply: a uint8 mask is refused, and the value is cast to the written tensor's dtype
+    rather than required to have it."""
+    if not accumulate and values._data.size == 1:
+        indices = [k for k in parts if k is not None and k is not Ellipsis]
+        if len(indices) == 1:
+            arr = indices[0]._data if isinstance(indices[0], Tensor) else np.asarray(indices[0])
+            if arr.dtype == np.uint8:
+                raise RuntimeError("masked_fill_ only supports boolean masks, but got mask "
+                                   "with dtype unsigned char")
+            if arr.dtype == np.bool_:
+                return values if values._data.dtype == input._data.dtype else \
+                    values.to(input.dtype)
+    _check_put_dtypes(input, values)
+    return values
 
 
 def _fill(xp, self, value):
@@ -957,9 +976,9 @@ def setitem(self: Tensor, key, value) -> None:
     target = self if view_key is None else getitem(self, view_key)
     if put_parts is not None:
         if isinstance(value, Tensor):
-            _check_put_dtypes(target, value)
+            value = _put_values(target, put_parts, value, False)
         else:
-            value = _value_tensor(value, target)
+            value = _put_values(target, put_parts, _value_tensor(value, target), False)
         value = _strip_leading_ones(value)
         check_no_overlap(target, value, *_index_tensors(put_parts))
         put_key = _put_key(put_parts, target._data.shape)
