@@ -51,3 +51,39 @@ def test_factory_sizes_accepted(call):
     with recording_compared() as run:
         fn = lambda lib: eval(f"L.{call}", {"L": lib, "np": np}).zero_()  # noqa: E731
         assert_same(run(ember, fn), run(torch, fn))
+
+
+_BAD_SHAPE_ARGS = [
+    "x.view(2.0, 12)", "x.view((2.0, 12))", "x.view(2, 12.0)", "x.view((2, 12.0))",
+    "x.view([2.0])", "x.view(None)", "x.view(24.0)", "x.view(np.float64(2), 12)",
+    "x.view(True, 24)", "x.view()", "x.reshape(2.0)", "x.reshape(2.0, 12)",
+    "x.reshape((2.0, 12))", "x.reshape(2, 12.0)", "x.reshape(shape=(2, 12.0))", "x.reshape()",
+    "x.expand(2.0)", "x.expand(2.0, 24)", "x.expand((2.0, 24))", "x.expand(2, 24.0)",
+    "x.expand(size=(24.0,))", "x.expand()", "x.repeat(2.0)", "x.repeat(2, 1.0)",
+    "x.repeat(repeats=2.0)", "x.repeat()", "x.permute(0.0)", "x.permute((0.0,))",
+    "x.permute(dims=(0.0,))", "x.permute()", "x.tile(2.0)", "x.tile((2.0,))", "x.tile(2, 1.0)",
+    "x.tile(2.0, 1)", "x.tile(dims=2.0)", "x.tile()", "x.flip(0.0)", "x.flip((0.0,))",
+    "x.flip()", "L.reshape(x, (2.0, 12))", "L.reshape(x, 2)", "L.tile(x, 2.0)", "L.tile(x, 2)",
+    "L.tile(x, (2.0,))", "L.permute(x, 0.0)", "L.permute(x, (0.0,))", "L.permute(x, 0)",
+    "L.flip(x, 0.0)", "x.flip(dims=0)", "x.permute(dims=0)", "x.expand(size=24)",
+    "x.reshape(shape=24)",
+]
+
+
+@pytest.mark.parametrize("call", _BAD_SHAPE_ARGS)
+def test_shape_method_ints_refused(call):
+    check_raises_like(lambda lib: eval(call, {"L": lib, "np": np, "x": lib.arange(24.)}))
+
+
+@pytest.mark.parametrize("call", [
+    "x.view(L.tensor(2), 12)", "x.reshape(L.tensor(2), 12)", "x.view(2, L.tensor(12))",
+    "x.reshape(24, True)", "x.reshape(np.int64(2), 12)", "x.tile(2, 1)", "x.tile(2)",
+    "x.tile((2,))", "x.tile(dims=(2,))", "x.flip(0)", "x.flip([0])",
+    "x.view(size=(2, 12))", "x.view(L.Size([2, 12]))", "x.expand(2, -1)", "x.repeat((2, 1))",
+    "x.permute([0])", "x.view(dtype=L.int32)", "L.tensor(1.).flip(())",
+    "L.tensor(1.).permute(())", "L.tensor(1.).reshape(())",
+])
+def test_shape_method_ints_accepted(call):
+    with recording_compared() as run:
+        fn = lambda lib: eval(call, {"L": lib, "np": np, "x": lib.arange(24.)})  # noqa: E731
+        assert_same(run(ember, fn), run(torch, fn))

@@ -309,7 +309,7 @@ def _is_size_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _unpack_later(name: str, sizes, start: int) -> None:
+def _unpack_later(name: str, arg: str, sizes, start: int) -> None:
     # The elements after the first go through torch's plain index conversion: a bool is
     # taken as 0 or 1, a float or a float tensor is refused, an int must fit in 64 bits.
     from ember._tensor import c_type_name
@@ -322,46 +322,73 @@ def _unpack_later(name: str, sizes, start: int) -> None:
                 value = int(item.__index__())
             except TypeError:
                 value = None
-            if value is not None and -2 ** 63 <= value < 2 ** 63:
+            if value is not None and -_LONG_END <= value < _LONG_END:
                 continue
             if value is not None:
-                raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
+                raise TypeError(f"{name}(): argument '{arg}' failed to unpack the object at pos "
                                 f"{pos + 1} with error \"Overflow when unpacking long long")
-        raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
+        raise TypeError(f"{name}(): argument '{arg}' failed to unpack the object at pos "
                         f"{pos + 1} with error \"type must be tuple of ints,but got "
                         f"{c_type_name(item)}\"")
 
 
-def _check_size_args(size: tuple, name: str, keyword: bool, one_int: bool) -> None:
-    """torch's TypeErrors for an ``int[] size`` given as ``size`` (the positionals, or with
-    ``keyword`` the one ``size=`` value): several positionals must start with an int; a
+def _check_int_list(values: tuple, name: str, arg: str, keyword: bool, one_int: bool,
+                    position: int, refuse) -> None:
+    """torch's TypeErrors for an ``int[]`` argument given as ``values`` (the positionals, or
+    with ``keyword`` the one keyword value): several positionals must start with an int; a
     sequence's first element is checked more strictly than the others (``zeros((2, True))``
-    passes where ``zeros((True, 2))`` does not); a lone int passes only with ``one_int``."""
+    passes where ``zeros((True, 2))`` does not); a lone int passes only with ``one_int``.
+    ``refuse``, when given, raises instead of the errors about the argument as a whole (an
+    overloaded function's message)."""
     from ember._tensor import c_type_name
 
-    where = "" if keyword else " (position 1)"
-    if keyword or len(size) == 1:
-        value = size[0]
+    where = "" if keyword else f" (position {position})"
+    if keyword or len(values) == 1:
+        value = values[0]
         if not keyword and one_int and _is_size_int(value):
-            _unpack_later(name, size, 0)
+            _unpack_later(name, arg, values, 0)
             return
         if not isinstance(value, (tuple, list)):
-            raise TypeError(f"{name}(): argument 'size'{where} must be tuple of ints, not "
+            if refuse is not None:
+                refuse()
+            raise TypeError(f"{name}(): argument '{arg}'{where} must be tuple of ints, not "
                             f"{c_type_name(value)}")
         if value and not _is_size_int(value[0]):
+            if refuse is not None:
+                refuse()
             if keyword:
-                raise TypeError(f"{name}(): argument 'size' must be tuple of ints, not "
+                raise TypeError(f"{name}(): argument '{arg}' must be tuple of ints, not "
                                 f"{c_type_name(value)}")
-            raise TypeError(f"{name}(): argument 'size'{where} must be tuple of ints, but found "
-                            f"element of type {c_type_name(value[0])} at pos 0")
-        _unpack_later(name, value, 1)
+            raise TypeError(f"{name}(): argument '{arg}'{where} must be tuple of ints, but "
+                            f"found element of type {c_type_name(value[0])} at pos 0")
+        _unpack_later(name, arg, value, 1)
         return
-    if not _is_size_int(size[0]):
-        raise TypeError(f"{name}() takes 1 positional argument but {len(size)} were given")
-    _unpack_later(name, size, 1)
+    if not _is_size_int(values[0]):
+        if refuse is not None:
+            refuse()
+        raise TypeError(f"{name}() takes 1 positional argument but {len(values)} were given")
+    _unpack_later(name, arg, values, 1)
 
 
 _LONG_END = 2 ** 63
+
+
+def int_list(values: tuple, name: str, arg: str, keyword: bool = False, one_int: bool = True,
+             position: int = 1, refuse=None) -> tuple:
+    """An ``int[]`` argument as torch's argument parser reads it: ``f(2, 3)``, ``f((2, 3))``,
+    ``f([2, 3])`` and ``f(Size)`` all give (2, 3), else torch's TypeError naming ``name``'s
+    argument ``arg`` (see ``_check_int_list``); ``keyword``: ``values`` holds the one value
+    of a keyword argument."""
+    if not keyword and len(values) == 1 and isinstance(values[0], (tuple, list)):
+        if not all(type(s) is int for s in values[0]):
+            _check_int_list(values, name, arg, keyword, one_int, position, refuse)
+        values = values[0]
+    elif keyword or not one_int:
+        _check_int_list(values, name, arg, keyword, one_int, position, refuse)
+        values = values[0]
+    elif not all(type(s) is int for s in values):
+        _check_int_list(values, name, arg, keyword, one_int, position, refuse)
+    return tuple(int(s) for s in values)
 
 
 def parse_size(size: tuple, name: str = "", keyword: bool = False, one_int: bool = True
@@ -370,18 +397,9 @@ def parse_size(size: tuple, name: str = "", keyword: bool = False, one_int: bool
     ``keyword``: ``size`` holds the one value of a ``size=`` keyword; without ``one_int``
     a lone int is refused as torch's ``full`` refuses it."""
     name = name or "new"
-    if not keyword and len(size) == 1 and isinstance(size[0], (tuple, list)):
-        if not all(type(s) is int for s in size[0]):
-            _check_size_args(size, name, keyword, one_int)
-        size = size[0]
-    elif keyword or not one_int:
-        _check_size_args(size, name, keyword, one_int)
-        size = size[0]
-    elif not size:
+    if not size and not keyword:
         raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
-    elif not all(type(s) is int for s in size):
-        _check_size_args(size, name, keyword, one_int)
-    shape = tuple(int(s) for s in size)
+    shape = int_list(size, name, "size", keyword, one_int)
     for pos, s in enumerate(shape):
         if not 0 <= s < _LONG_END:
             _size_refusal(name, shape, pos)

@@ -13,6 +13,7 @@ from ember._dtype import int64, legacy_type_name, scalar_type_name
 from ember._memory_format import contiguous_format
 from ember._ops import batching
 from ember._ops._promote import broadcast_error
+from ember._ops.creation import int_list
 from ember._ops.reduction import FLIP
 from ember._ops.registry import (
     KEEP,
@@ -125,6 +126,36 @@ def keyword_sizes(name: str, given: tuple, keyword: str, value) -> tuple:
     return (value,)
 
 
+def method_ints(name: str, arg: str, given: tuple, value, refuse=None) -> tuple:
+    """A Tensor method's ``int[]`` argument: separate ints or one sequence, or the sequence
+    under torch's keyword, read with torch's errors (see ``creation.int_list``)."""
+    if value is None:
+        if not given:
+            raise TypeError(f'{name}() missing 1 required positional arguments: "{arg}"')
+        return int_list(given, name, arg, refuse=refuse)
+    if given:
+        raise TypeError(f"{name}() got multiple values for argument '{arg}'")
+    return int_list((value,), name, arg, keyword=True)
+
+
+def _view_refusal(given: tuple) -> None:
+    # view is overloaded (dtype or sizes): torch lists both forms
+    got = ", ".join(c_type_name(a) for a in given)
+    lines = ["", " * (torch.dtype dtype)", " * (tuple of ints size)"]
+    if len(given) == 1:
+        value = given[0]
+        if isinstance(value, tuple):
+            what = f"tuple of ({', '.join(c_type_name(v) for v in value)})"
+        elif isinstance(value, list):
+            what = f"list of [{', '.join(c_type_name(v) for v in value)}]"
+        else:
+            what = c_type_name(value)
+        why = f"      didn't match because some of the arguments have invalid types: (!{what}!)"
+        lines = ["", lines[1], why, lines[2], why]
+    raise TypeError(f"view() received an invalid combination of arguments - got ({got}), but "
+                    "expected one of:" + "\n".join(lines) + "\n")
+
+
 def view(self: Tensor, *shape, size=None, dtype=None) -> Tensor:
     """Mirrors ``Tensor.view``: a view with a new shape, never a copy; ``view(dtype)``
     reinterprets the memory as another dtype."""
@@ -132,6 +163,9 @@ def view(self: Tensor, *shape, size=None, dtype=None) -> Tensor:
                           dtype if dtype is not None else size)
     if len(shape) == 1 and isinstance(shape[0], _dtype.dtype):
         return _view_as_dtype(self, shape[0])
+    if not shape:
+        _view_refusal(shape)
+    shape = int_list(shape, "view", "size", refuse=lambda: _view_refusal(shape))
     data = self._data
     return run(VIEW, self, infer_shape(shape, data.size), data.shape)
 
@@ -185,7 +219,7 @@ def _reshape(input: Tensor, *sizes, shape=None) -> Tensor:
     it: ``view`` of a contiguous tensor, else ``_reshape_alias``), else a copy (clone, then
     ``_unsafe_view``)."""
     data = input._data
-    shape = infer_shape(keyword_sizes("reshape", sizes, "shape", shape), data.size)
+    shape = infer_shape(method_ints("reshape", "shape", sizes, shape), data.size)
     if _viewable(data, shape) is not None:
         return run(VIEW if data.flags.c_contiguous else RESHAPE_ALIAS, input, shape, data.shape)
     return run(UNSAFE_VIEW, input.clone(memory_format=contiguous_format), shape, data.shape)
@@ -232,9 +266,7 @@ def t(input: Tensor) -> Tensor:
 
 def _permute(input: Tensor, *order, dims=None) -> Tensor:
     """Mirrors ``Tensor.permute`` (the dims as one sequence or as separate ints)."""
-    dims = keyword_sizes("permute", order, "dims", dims)
-    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-        dims = tuple(dims[0])
+    dims = method_ints("permute", "dims", order, dims)
     n = input._data.ndim
     if len(dims) != n:
         raise RuntimeError(
@@ -354,9 +386,7 @@ saved_as(EXPAND, self_sym_sizes=lambda node: node._meta[0][0])
 
 def expand(self: Tensor, *sizes, size=None) -> Tensor:
     """Mirrors ``Tensor.expand``: a broadcast view; -1 keeps a size."""
-    sizes = keyword_sizes("expand", sizes, "size", size)
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = tuple(sizes[0])
+    sizes = method_ints("expand", "size", sizes, size)
     return run(EXPAND, self, expanded_shape(self, sizes))
 
 
@@ -1341,16 +1371,10 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple:
 # ---- reordering copies ------------------------------------------------------------------
 
 
-def _dims_list(dims) -> tuple:
-    if len(dims) == 1 and isinstance(dims[0], (list, tuple)):
-        return tuple(dims[0])
-    return tuple(dims)
-
-
 
 def _flip(input: Tensor, *order, dims=None) -> Tensor:
     """Mirrors ``Tensor.flip``: reverses the order along ``dims`` (a copy, as in torch)."""
-    dims = _dims_list(keyword_sizes("flip", order, "dims", dims))
+    dims = method_ints("flip", "dims", order, dims)
     return run(FLIP, input, wrap_dims(dims, input._data.ndim))
 
 
@@ -1435,8 +1459,7 @@ REPEAT = defop("repeat", node="RepeatBackward0", kind=KEEP,
 def repeat(self: Tensor, *counts, repeats=None) -> Tensor:
     """Mirrors ``Tensor.repeat``: the tensor tiled ``repeats`` times along each dim (a
     copy); leading repeats add dims."""
-    counts = keyword_sizes("repeat", counts, "repeats", repeats)
-    repeats = tuple(int(r) for r in _dims_list(counts))
+    repeats = method_ints("repeat", "repeats", counts, repeats)
     shape = self._data.shape
     if len(repeats) < len(shape):
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
@@ -1453,7 +1476,12 @@ def repeat(self: Tensor, *counts, repeats=None) -> Tensor:
 def tile(input: Tensor, dims) -> Tensor:
     """Mirrors ``torch.tile``: ``repeat`` with ``dims`` padded by leading ones to the
     tensor's rank."""
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return _tile(input, _sequence("tile", "dims", dims))
+
+
+def _tile(input: Tensor, *given, dims=None) -> Tensor:
+    """Mirrors ``Tensor.tile`` (the dims as one sequence or as separate ints)."""
+    dims = method_ints("tile", "dims", given, dims)
     lead = input._data.ndim - len(dims)
     return repeat(input, (1,) * lead + dims)
 
@@ -1729,10 +1757,7 @@ def data_ptr(self: Tensor) -> int:
 
 
 def _sequence(name: str, arg: str, value) -> tuple:
-    if not isinstance(value, (tuple, list)):
-        raise TypeError(f"{name}(): argument '{arg}' (position 2) must be tuple of ints, not "
-                        f"{type(value).__name__}")
-    return value
+    return int_list((value,), name, arg, one_int=False, position=2)
 
 
 # torch's functions take the sizes or dims as one sequence (its Tensor methods also take them
@@ -1768,7 +1793,7 @@ attach({
     "tensor_split": tensor_split, "flatten": flatten, "unflatten": unflatten,
     "movedim": movedim, "moveaxis": movedim, "broadcast_to": _broadcast_to,
     "flip": _flip, "fliplr": fliplr, "flipud": flipud, "roll": roll, "rot90": rot90,
-    "repeat": repeat, "tile": tile, "repeat_interleave": repeat_interleave,
+    "repeat": repeat, "tile": _tile, "repeat_interleave": repeat_interleave,
     "tril": tril, "triu": triu, "diagonal": diagonal, "diag_embed": diag_embed, "diag": diag,
     "trace": trace, "stride": stride, "storage_offset": storage_offset, "data_ptr": data_ptr,
 })
