@@ -87,3 +87,33 @@ def test_shape_method_ints_accepted(call):
     with recording_compared() as run:
         fn = lambda lib: eval(call, {"L": lib, "np": np, "x": lib.arange(24.)})  # noqa: E731
         assert_same(run(ember, fn), run(torch, fn))
+
+
+_NUMBER_FIRST = ["eq", "ne", "lt", "le", "gt", "ge", "not_equal", "less", "less_equal",
+                 "greater", "greater_equal", "fmod", "copysign", "rsub", "atan2", "arctan2",
+                 "dot", "vdot", "mm", "bmm", "matmul", "outer", "inner", "kron", "cross",
+                 "dist", "complex", "polar"]
+
+
+@pytest.mark.parametrize("args", ["2, x", "2.5, x", "2, 3", "True, x"])
+@pytest.mark.parametrize("name", _NUMBER_FIRST)
+def test_number_where_torch_takes_a_tensor(name, args):
+    """torch.eq(2, x) and the like: torch's parser error, its overloads listed where the
+    function has several."""
+    check_raises_like(lambda lib: eval(f"L.{name}({args})",
+                                       {"L": lib, "x": lib.arange(1., 4.)}))
+
+
+@pytest.mark.parametrize("call", ["L.lerp(2, x, 0.5)", "L.lerp(x, 2, 0.5)"] + [
+    f"L.{name}(x, 2)" for name in _NUMBER_FIRST[14:]])
+def test_number_second_refused(call):
+    check_raises_like(lambda lib: eval(call, {"L": lib, "x": lib.arange(1., 4.)}))
+
+
+@pytest.mark.parametrize("call", ["L.add(2, x)", "L.mul(2.5, x)", "L.sub(2, x)",
+                                  "L.div(2, x)", "L.eq(x, 2)", "L.greater(x, 2.5)",
+                                  "L.fmod(x, 2)", "L.rsub(x, 2)"])
+def test_number_where_torch_takes_one(call):
+    with recording_compared() as run:
+        fn = lambda lib: eval(call, {"L": lib, "x": lib.arange(1., 4.)})  # noqa: E731
+        assert_same(run(ember, fn), run(torch, fn))

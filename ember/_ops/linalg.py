@@ -8,7 +8,7 @@ import warnings
 
 from ember._backend import ndarray, np
 from ember._dtype import FLOAT, INT, cpp_type_name, dtype, scalar_type_name
-from ember._ops.pointwise import where
+from ember._ops.pointwise import _tensors_only, where
 from ember._ops.reduction import _return_type
 from ember._ops.registry import KEEP, attach, defop, run, saved_as, saved_output
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view, expanded_shape
@@ -120,6 +120,7 @@ def _check_vectors(name: str, input: Tensor, other: Tensor) -> None:
 
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """Mirrors ``torch.dot``: the inner product of two 1-d tensors of one dtype."""
+    _tensors_only("dot", input=input, tensor=tensor)
     _check_vectors("dot", input, tensor)
     return run(DOT, input, tensor)
 
@@ -151,6 +152,8 @@ def mm(input: Tensor, mat2: Tensor, out_dtype=None) -> Tensor:
     (torch refuses it)."""
     if out_dtype is not None:
         _refuse_out_dtype("mm", out_dtype)
+    if type(input) is not Tensor or type(mat2) is not Tensor:
+        _tensors_only("mm", input=input, mat2=mat2)
     mm_shape_check(input, mat2)
     return run(MM, input, mat2, _strides_2d(mat2))
 
@@ -160,6 +163,8 @@ def bmm(input: Tensor, mat2: Tensor, out_dtype=None) -> Tensor:
     ``out_dtype`` as in ``mm``."""
     if out_dtype is not None:
         _refuse_out_dtype("bmm", out_dtype)
+    if type(input) is not Tensor or type(mat2) is not Tensor:
+        _tensors_only("bmm", input=input, mat2=mat2)
     _check_batches(input, mat2)
     return run(BMM, input, mat2)
 
@@ -180,6 +185,8 @@ def _broadcast_batch(a: tuple, b: tuple) -> tuple:
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Mirrors ``torch.matmul`` for every rank combination torch accepts."""
+    if type(input) is not Tensor or type(other) is not Tensor:
+        _tensors_only("matmul", input=input, other=other)
     da, db = input._data.ndim, other._data.ndim
     if da == 0 or db == 0:
         raise RuntimeError(
@@ -412,6 +419,7 @@ def mm_shape_check(a: Tensor, b: Tensor) -> None:
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """Mirrors ``torch.outer`` (alias ``ger``): composed as torch composes it, a broadcast
     product (``MulBackward0``)."""
+    _tensors_only("outer", input=input, vec2=vec2)
     for t in (input, vec2):
         if t._data.ndim != 1:
             raise RuntimeError(
@@ -432,6 +440,7 @@ VDOT = defop("vdot", node="VdotBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (
 
 def vdot(input: Tensor, other: Tensor) -> Tensor:
     """Mirrors ``torch.vdot``: the dot product with ``input`` conjugated."""
+    _tensors_only("vdot", input=input, other=other)
     _check_vectors("vdot", input, other)
     return run(VDOT, input, other)
 
@@ -472,6 +481,7 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
 
 def inner(input: Tensor, other: Tensor) -> Tensor:
     """Mirrors ``torch.inner``: contracts the last dims (a product when either is 0-d)."""
+    _tensors_only("inner", input=input, other=other)
     na, nb = input._data.ndim, other._data.ndim
     if na == 0 or nb == 0:
         return input * other
@@ -486,6 +496,7 @@ def inner(input: Tensor, other: Tensor) -> Tensor:
 def kron(input: Tensor, other: Tensor) -> Tensor:
     """Mirrors ``torch.kron``: the Kronecker product, composed as torch composes it (an
     interleaving broadcast product, then ``_unsafe_view``: ``UnsafeViewBackward0``)."""
+    _tensors_only("kron", input=input, other=other)
     n = max(input._data.ndim, other._data.ndim)
     sa = (1,) * (n - input._data.ndim) + input._data.shape
     sb = (1,) * (n - other._data.ndim) + other._data.shape
@@ -530,6 +541,7 @@ def _linalg_cross(input: Tensor, other: Tensor, dim: int) -> Tensor:
 def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
     """Mirrors ``torch.cross``: with ``dim`` None, the first dim of size 3 (torch's
     deprecated default, with its warning)."""
+    _tensors_only("cross", input=input, other=other)
     if dim is None:
         warnings.warn(
             "Using torch.cross without specifying the dim arg is deprecated.\nPlease either "

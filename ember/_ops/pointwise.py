@@ -41,7 +41,7 @@ from ember._ops.registry import (
     saved_as,
     saved_output,
 )
-from ember._tensor import Tensor
+from ember._tensor import Tensor, c_type_name
 
 # ---- helpers: torch's errors, integer powers, moduli, bitwise kernels ------------------
 
@@ -68,6 +68,20 @@ def _tensors_only(fname: str, **named) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"{fname}(): argument '{name}' (position {position}) must be "
                             f"Tensor, not {type(value).__name__}")
+
+
+# The overloads torch lists when a binary function that takes a number only as its second
+# operand gets one first.
+_OTHER_TENSOR_OR_NUMBER = ("(Tensor input, Tensor other, *, Tensor out = None)",
+                           "(Tensor input, Number other, *, Tensor out = None)")
+
+
+def overload_refusal(fname: str, args: tuple, overloads: tuple) -> TypeError:
+    """torch's TypeError for arguments that match none of ``fname``'s ``overloads`` (given
+    positionally: their types are listed)."""
+    got = ", ".join(c_type_name(a) for a in args)
+    return TypeError(f"{fname}() received an invalid combination of arguments - got ({got}), "
+                     "but expected one of:\n" + "".join(f" * {o}\n" for o in overloads))
 
 
 def _complex_refused(name: str):
@@ -1613,6 +1627,10 @@ subtract = sub
 
 def rsub(input, other, *, alpha=1) -> Tensor:
     """Mirrors ``torch.rsub``: ``other - alpha * input``."""
+    if not isinstance(input, Tensor):
+        raise overload_refusal("rsub", (input, other), (
+            "(Tensor input, Tensor other, *, Number alpha = 1)",
+            "(Tensor input, Number other, Number alpha = 1)"))
     return run(RSUB_TENSOR if isinstance(other, Tensor) else RSUB, input, other, alpha)
 
 
@@ -1774,37 +1792,21 @@ def where(condition, input=None, other=None) -> Tensor:
     return run(WHERE, condition, input, other)
 
 
-def eq(input, other) -> Tensor:
-    """Mirrors ``torch.eq``."""
-    return run(EQ, input, other)
+def _comparison(op, name: str):
+    def compare(input, other) -> Tensor:
+        if not isinstance(input, Tensor):  # torch has no overload with a number first
+            raise overload_refusal(name, (input, other), _OTHER_TENSOR_OR_NUMBER)
+        return run(op, input, other)
+    compare.__name__ = compare.__qualname__ = name
+    compare.__doc__ = f"Mirrors ``torch.{name}``."
+    return compare
 
 
-def ne(input, other) -> Tensor:
-    """Mirrors ``torch.ne``."""
-    return run(NE, input, other)
-
-
-def lt(input, other) -> Tensor:
-    """Mirrors ``torch.lt``."""
-    return run(LT, input, other)
-
-
-def le(input, other) -> Tensor:
-    """Mirrors ``torch.le``."""
-    return run(LE, input, other)
-
-
-def gt(input, other) -> Tensor:
-    """Mirrors ``torch.gt``."""
-    return run(GT, input, other)
-
-
-def ge(input, other) -> Tensor:
-    """Mirrors ``torch.ge``."""
-    return run(GE, input, other)
-
-
-not_equal, less, less_equal, greater, greater_equal = ne, lt, le, gt, ge
+eq, ne, lt, le, gt, ge = (_comparison(op, name) for op, name in (
+    (EQ, "eq"), (NE, "ne"), (LT, "lt"), (LE, "le"), (GT, "gt"), (GE, "ge")))
+not_equal, less, less_equal, greater, greater_equal = (_comparison(op, name) for op, name in (
+    (NE, "not_equal"), (LT, "less"), (LE, "less_equal"), (GT, "greater"),
+    (GE, "greater_equal")))
 
 
 def bitwise_and(input, other) -> Tensor:
@@ -1890,8 +1892,9 @@ attach({
     "atan": atan, "arctan": atan, "sinh": sinh, "cosh": cosh, "tanh": tanh,
     "sigmoid": sigmoid, "abs": abs, "absolute": abs, "sign": sign, "relu": relu,
     "clamp": clamp, "clip": clamp, "maximum": maximum, "minimum": minimum, "eq": eq,
-    "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "not_equal": ne, "less": lt,
-    "less_equal": le, "greater": gt, "greater_equal": ge, "bitwise_and": bitwise_and,
+    "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "not_equal": not_equal, "less": less,
+    "less_equal": less_equal, "greater": greater, "greater_equal": greater_equal,
+    "bitwise_and": bitwise_and,
     "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor, "bitwise_not": bitwise_not,
     "where": lambda self, condition, other: where(condition, self, other),
     "__add__": _dunder(ADD, alpha=True), "__radd__": _dunder(ADD, alpha=True),
@@ -2001,7 +2004,10 @@ def atan2(input: Tensor, other: Tensor) -> Tensor:
     return run(ATAN2, input, other)
 
 
-arctan2 = atan2
+def arctan2(input: Tensor, other: Tensor) -> Tensor:
+    """Mirrors ``torch.arctan2``: ``atan2`` under NumPy's name."""
+    _tensors_only("arctan2", input=input, other=other)
+    return run(ATAN2, input, other)
 
 
 def hypot(input: Tensor, other: Tensor) -> Tensor:
@@ -2020,7 +2026,10 @@ def _lerp_dtype(input: Tensor, name: str, value: Tensor) -> None:
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     """Mirrors ``torch.lerp``: ``input + weight * (end - input)``, ``weight`` a number or a
     tensor; ``end`` (and a tensor ``weight`` with dimensions) must have ``input``'s dtype."""
-    _tensors_only("lerp", input=input, end=end)
+    if not isinstance(input, Tensor) or not isinstance(end, Tensor):
+        raise overload_refusal("lerp", (input, end, weight), (
+            "(Tensor input, Tensor end, Tensor weight, *, Tensor out = None)",
+            "(Tensor input, Tensor end, Number weight, *, Tensor out = None)"))
     _lerp_dtype(input, "end", end)
     tensor_weight = isinstance(weight, Tensor)
     if tensor_weight and weight.dim() > 0:
@@ -2057,7 +2066,8 @@ def logaddexp2(input: Tensor, other: Tensor) -> Tensor:
 
 def fmod(input: Tensor, other) -> Tensor:
     """Mirrors ``torch.fmod``: C's remainder, with the sign of the dividend."""
-    _tensors_only("fmod", input=input)
+    if not isinstance(input, Tensor):
+        raise overload_refusal("fmod", (input, other), _OTHER_TENSOR_OR_NUMBER)
     if isinstance(other, Tensor):
         return run(FMOD, input, other)
     return run(FMOD_SCALAR, input, other)
@@ -2065,7 +2075,8 @@ def fmod(input: Tensor, other) -> Tensor:
 
 def copysign(input: Tensor, other) -> Tensor:
     """Mirrors ``torch.copysign``: the magnitude of ``input`` with the sign of ``other``."""
-    _tensors_only("copysign", input=input)
+    if not isinstance(input, Tensor):
+        raise overload_refusal("copysign", (input, other), _OTHER_TENSOR_OR_NUMBER)
     if isinstance(other, Tensor):
         return run(COPYSIGN, input, other)
     return run(COPYSIGN_SCALAR, input, other)
@@ -2490,7 +2501,7 @@ attach({
     "sgn": sgn, "square": square, "exp2": exp2, "float_power": float_power,
     "erf": erf, "erfc": erfc, "erfinv": erfinv, "lgamma": lgamma, "digamma": digamma,
     "polygamma": lambda self, n: polygamma(n, self), "sinc": sinc, "logit": logit,
-    "nan_to_num": nan_to_num, "atan2": atan2, "arctan2": atan2, "hypot": hypot,
+    "nan_to_num": nan_to_num, "atan2": atan2, "arctan2": arctan2, "hypot": hypot,
     "lerp": lerp, "xlogy": xlogy, "logaddexp": logaddexp, "logaddexp2": logaddexp2,
     "fmod": fmod, "copysign": copysign, "heaviside": heaviside, "clamp_min": clamp_min,
     "clamp_max": clamp_max, "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
@@ -2567,12 +2578,10 @@ attach({"eq_": eq_, "ne_": ne_, "lt_": lt_, "le_": le_, "gt_": gt_, "ge_": ge_,
 # ---- complex, polar, i0 (and special.i1, its derivative) -------------------------------
 
 
-def _complex_check(name: str):
+def _complex_check(name: str, first: str, second: str):
     def check(a, b, marker) -> None:
-        for t in (a, b):
-            if not isinstance(t, Tensor):
-                raise TypeError(f"{name}(): argument 'real' must be Tensor, not "
-                                f"{type(t).__name__}")
+        if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+            _tensors_only(name, **{first: a, second: b})
         kinds = (a._data.dtype, b._data.dtype)
         if any(k not in (np.float16, np.float32, np.float64) for k in kinds):
             raise RuntimeError(
@@ -2613,7 +2622,8 @@ def _polar_forward(xp, abs, angle, marker):
 
 
 COMPLEX = defop("complex", node="ComplexBackward0", nin=2, kind=KEEP, promote=(0, 1, 2),
-                check=_complex_check("complex"), forward=_complex_forward, real_formulas=False,
+                check=_complex_check("complex", "real", "imag"), forward=_complex_forward,
+                real_formulas=False,
                 backward=(lambda grad, real, imag, marker: grad.real,
                           lambda grad, real, imag, marker: grad.imag))
 
@@ -2629,7 +2639,7 @@ def _polar_backward_angle(grad, abs, angle, marker):
 
 
 POLAR = defop("polar", node="PolarBackward0", nin=2, kind=KEEP, promote=(0, 1, 2),
-              save=(0, 1), check=_complex_check("polar"), real_formulas=False,
+              save=(0, 1), check=_complex_check("polar", "abs", "angle"), real_formulas=False,
               forward=_polar_forward, backward=(_polar_backward_abs, _polar_backward_angle))
 
 

@@ -1838,7 +1838,9 @@ def dist(input: Tensor, other: Tensor, p=2) -> Tensor:
     """Mirrors ``torch.dist``: the ``p``-norm of ``input - other`` (broadcast, in their
     promoted dtype)."""
     from ember._ops._promote import result_type
+    from ember._ops.pointwise import _tensors_only
 
+    _tensors_only("dist", input=input, other=other)
     if input.dtype is _dtype.bool_ or other.dtype is _dtype.bool_:
         input - other  # noqa: B018 - torch's error for subtracting bools
     promoted = result_type(input, other)
