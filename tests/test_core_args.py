@@ -117,3 +117,44 @@ def test_number_where_torch_takes_one(call):
     with recording_compared() as run:
         fn = lambda lib: eval(call, {"L": lib, "x": lib.arange(1., 4.)})  # noqa: E731
         assert_same(run(ember, fn), run(torch, fn))
+
+
+_SORT_CALLS = [
+    "L.sort(t, 1, stable=True)", "L.sort(t, stable=True)", "L.sort(t, 1, True)",
+    "L.sort(t, 1, True, stable=True)", "L.sort(t, dim=1, descending=True, stable=False)",
+    "L.sort(t, True)", "L.sort(t, stable=None)", "L.sort(t, 1, stable=None)",
+    "L.sort(t, True, 1)", "L.sort(t, dim=1.0)", "L.sort(t, 1.0)", "L.sort(t, stable=1)",
+    "L.sort(t, descending=1)", "L.sort(t, 0, False, True)", "L.sort(t, dim=None)",
+    "L.sort(t, descending=None)", "L.sort(t, np.int64(0))", "t.sort(1, stable=True)",
+    "t.sort(stable=True)", "t.sort(1, True)", "t.sort(True)", "t.sort(1, True, stable=True)",
+    "t.sort(0, False, True)", "t.sort(dim=1.0)", "t.sort(stable=None)",
+    "L.argsort(t, 1, True)", "L.argsort(t, 1, stable=True)", "L.argsort(t, stable=True)",
+    "L.argsort(t, 1, True, stable=True)", "L.argsort(t, 1, True, True)",
+    "L.argsort(t, True)", "L.argsort(t, dim=1.0)", "t.argsort(1, True)",
+    "t.argsort(stable=True)", "t.argsort(1, True, True)", "t.argsort(True)",
+    "t.argsort(dim=0, descending=True)",
+]
+
+
+@pytest.mark.parametrize("call", _SORT_CALLS)
+def test_sort_signatures(call):
+    """sort and argsort take ``stable`` only with dim and descending as keywords."""
+    def fn(lib):
+        t = lib.tensor([[3., 1., 2.], [0., 5., 4.]], requires_grad=True)
+        out = eval(call, {"L": lib, "t": t, "np": np})
+        return (out.values, out.indices, out.values.grad_fn.name()) if isinstance(
+            out, tuple) else (out,)
+
+    try:
+        t_out = fn(torch)
+    except TypeError:
+        check_raises_like(fn)
+        return
+    with recording_compared() as run:
+        e_out = run(ember, fn)
+        run(torch, fn)
+    for e, t in zip(e_out, t_out):
+        if isinstance(t, str):
+            assert e == t
+        else:
+            assert_same(e, t)

@@ -1195,10 +1195,75 @@ TOPK = defop("topk", node="TopkBackward0", kind=KEEP, multi=1, forward=_sorted_f
              backward=_sorted_backward)
 
 
-def sort(input: Tensor, dim: int = -1, descending: bool = False,
-         stable: bool | None = None):
-    """Mirrors ``torch.sort``: a ``return_types.sort`` of the sorted values and their
-    indices; nan sorts as the largest value. ember's sort is always stable."""
+# torch's two overloads of sort and argsort: ``stable`` given makes dim and descending
+# keyword-only. A function form with ``out=`` counts twice in torch's matching (so it never
+# names one overload as the near miss); the others can.
+_SORT_OVERLOADS = {
+    "sort": ("(Tensor input, *, bool stable, int dim = -1, bool descending = False, tuple of "
+             "Tensors out = None)", "(Tensor input, int dim = -1, bool descending = False, *, "
+             "tuple of Tensors out = None)"),
+    "argsort": ("(Tensor input, *, bool stable, int dim = -1, bool descending = False, Tensor "
+                "out = None)", "(Tensor input, int dim = -1, bool descending = False)"),
+    "method": ("(*, bool stable, int dim = -1, bool descending = False)",
+               "(int dim = -1, bool descending = False)"),
+}
+
+
+def _sort_args(name: str, method: bool, input: Tensor, args: tuple, kwargs: dict) -> tuple:
+    """(dim, descending, stable: None when not given) of a sort/argsort call as torch's
+    argument parser reads ``args`` (after ``input``) and ``kwargs``, or its TypeError."""
+    if not args and not kwargs:
+        return -1, False, None
+    names = ("dim", "descending")
+    given = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in ("dim", "descending", "stable") or key in given:
+            raise TypeError(f"{name}() got an unexpected keyword argument '{key}'"
+                            if key not in ("dim", "descending", "stable") else
+                            f"{name}() got multiple values for argument '{key}'")
+        given[key] = value
+    dim = given.get("dim", -1)
+    descending = given.get("descending", False)
+    stable = given.get("stable")
+    takes = 0 if method else 1  # positionals the ``stable`` overload takes
+    count = len(args) + takes
+    near_miss = method or name == "argsort"
+    if near_miss and (count > takes + 2 or "stable" in kwargs and count > takes + 1):
+        raise TypeError(f"{name}() takes from {takes + 1} to {takes} positional arguments but "
+                        f"{count} were given")
+    ok = (len(args) <= 2 and not ("stable" in kwargs and args)
+          and (type(dim) is int or isinstance(dim, np.integer) and not isinstance(dim, bool))
+          and isinstance(descending, bool) and (stable is None or isinstance(stable, bool)))
+    if not ok:
+        overloads = _SORT_OVERLOADS["method" if method else name]
+        from ember._tensor import c_type_name
+
+        got = [c_type_name(a) for a in ((() if method else (input,)) + args)]
+        got += [f"{key}={c_type_name(value)}" for key, value in kwargs.items()]
+        text = ", ".join(got) + (", " if method and not args else "")
+        lines = [f" * {overloads[0]}", f" * {overloads[1]}"]
+        if near_miss and "stable" in kwargs and args and len(args) <= 2:
+            lines.append("      didn't match because some of the keywords were incorrect: "
+                         "stable")
+        raise TypeError(f"{name}() received an invalid combination of arguments - got ({text}"
+                        "), but expected one of:\n" + "\n".join(lines) + "\n")
+    # an explicit stable=None still picks the stable overload (SortBackward1)
+    return int(dim), descending, bool(stable) if "stable" in kwargs else None
+
+
+def sort(input: Tensor, *args, **kwargs):
+    """Mirrors ``torch.sort(input, dim=-1, descending=False, *, stable)``: a
+    ``return_types.sort`` of the sorted values and their indices; nan sorts as the largest
+    value. ember's sort is always stable."""
+    return _sort(input, *_sort_args("sort", False, input, args, kwargs))
+
+
+def _sort_method(self: Tensor, *args, **kwargs):
+    """Mirrors ``Tensor.sort`` (see ``sort``)."""
+    return _sort(self, *_sort_args("sort", True, self, args, kwargs))
+
+
+def _sort(input: Tensor, dim: int, descending: bool, stable):
     _no_complex_order(input, None, _SORT_COMPLEX)
     data = input._data
     d = wrap_dim(dim, data.ndim)
@@ -1208,9 +1273,18 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False,
             data.shape))
 
 
-def argsort(input: Tensor, dim: int = -1, descending: bool = False,
-            stable: bool = False) -> Tensor:
-    """Mirrors ``torch.argsort`` (always stable in ember)."""
+def argsort(input: Tensor, *args, **kwargs) -> Tensor:
+    """Mirrors ``torch.argsort(input, dim=-1, descending=False, *, stable=False)`` (always
+    stable in ember)."""
+    return _argsort(input, *_sort_args("argsort", False, input, args, kwargs))
+
+
+def _argsort_method(self: Tensor, *args, **kwargs) -> Tensor:
+    """Mirrors ``Tensor.argsort`` (see ``argsort``)."""
+    return _argsort(self, *_sort_args("argsort", True, self, args, kwargs))
+
+
+def _argsort(input: Tensor, dim: int, descending: bool, stable) -> Tensor:
     _no_complex_order(input, None, _SORT_COMPLEX)
     return batching.tensor(batching.from_values(
         input, _argsort_array, wrap_dim(dim, input._data.ndim), descending))
@@ -1869,8 +1943,8 @@ attach({
     "amin": amin, "argmax": argmax, "argmin": argmin, "var": var, "std": std, "norm": norm,
     "logsumexp": logsumexp, "cumsum": cumsum, "cumprod": cumprod, "cummax": cummax,
     "cummin": cummin, "all": all, "any": any, "count_nonzero": count_nonzero,
-    "median": median, "nanmean": nanmean, "nansum": nansum, "sort": sort,
-    "argsort": argsort, "topk": topk, "kthvalue": kthvalue, "unique": unique,
+    "median": median, "nanmean": nanmean, "nansum": nansum, "sort": _sort_method,
+    "argsort": _argsort_method, "topk": topk, "kthvalue": kthvalue, "unique": unique,
     "bincount": bincount, "histc": histc,
 })
 
