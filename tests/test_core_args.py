@@ -158,3 +158,37 @@ def test_sort_signatures(call):
             assert e == t
         else:
             assert_same(e, t)
+
+
+_WRONG_GENERATORS = [
+    "L.randperm(5, generator=5)", "L.randperm(5, generator='a')",
+    "L.randperm(5, generator=5, dtype=L.int32)", "L.rand(2, generator=5)",
+    "L.rand(2, 3, generator=5)", "L.rand((2, 3), generator=5)",
+    "L.rand(size=(2, 3), generator=5)", "L.randn(2, generator=5)",
+    "L.randint(5, (2,), generator=5)", "L.randint(0, 5, (2,), generator=1.0)",
+    "L.normal(0., 1., (2,), generator=5)", "L.normal(x, 1., generator=5)",
+    "L.normal(x, x, generator=5)", "L.multinomial(x, 2, True, generator=5)",
+    "L.bernoulli(x * .5, generator=5)", "L.bernoulli(x, 0.5, generator=5)",
+    "x.bernoulli_(0.5, generator=5)", "x.bernoulli_(x, generator=5)",
+    "x.uniform_(generator=5)", "x.normal_(generator=5)", "L.poisson(x, generator=5)",
+    "x.random_(generator=5)", "x.random_(5, generator=5)", "x.random_(1, 5, generator=5)",
+    "x.exponential_(generator=5)", "x.cauchy_(generator=5)", "x.log_normal_(generator=5)",
+    "x.geometric_(0.5, generator=5)", "L.rand_like(x, generator=5)",
+    "L.randn_like(x, generator=5)", "L.randperm(5.0)", "L.randperm(True)",
+    "L.randperm(None)",
+]
+
+
+@pytest.mark.parametrize("call", _WRONG_GENERATORS)
+def test_generator_must_be_a_generator(call):
+    """torch.randperm(5, generator=5) and the like: torch's TypeError, not an error from
+    inside the draw."""
+    check_raises_like(lambda lib: eval(call, {"L": lib, "x": lib.ones(3)}))
+
+
+@pytest.mark.parametrize("call", ["L.randperm(L.tensor(3))", "L.randperm(np.int64(3))",
+                                  "L.randperm(3, generator=None)"])
+def test_randperm_n_accepted(call):
+    with recording_compared() as run:
+        fn = lambda lib: eval(call, {"L": lib, "np": np}).sort().values  # noqa: E731
+        assert_same(run(ember, fn), run(torch, fn))

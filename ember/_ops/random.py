@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import os
 import warnings
 
@@ -58,7 +59,7 @@ from ember._ops.registry import (
     run,
     run_inplace,
 )
-from ember._tensor import Tensor, make
+from ember._tensor import Tensor, c_type_name, make
 from ember.autograd import grad_mode
 
 __all__ = [
@@ -224,10 +225,68 @@ class Generator:
 default_generator = Generator()
 
 
-def _gen(generator: Generator | None) -> Generator:
+def _gen(generator: Generator | None, name: str = "") -> Generator:
+    """The generator a draw uses; ``name``: the function whose ``generator`` argument it is
+    (torch's TypeError for anything but a Generator)."""
     if refusing:  # a jacfwd whose randomness is "error" (NOTE [Random ops inside vmap])
         raise RuntimeError(_ERROR_MODE)
-    return default_generator if generator is None else generator
+    if generator is None:
+        return default_generator
+    if name and not isinstance(generator, Generator):
+        raise TypeError(f"{name}(): argument 'generator' must be torch.Generator, not "
+                        f"{c_type_name(generator)}")
+    return generator
+
+
+# torch's overloads of the factories that take a generator: one with it, one without
+_FACTORY_OPTIONS = ("torch.dtype dtype = None, torch.layout layout = None, torch.device "
+                    "device = None, bool pin_memory = False, bool requires_grad = False")
+_GENERATOR_OVERLOADS = {
+    name: (f"({head}, *, torch.Generator generator, {tail})", f"({head}, *, {tail})")
+    for name, head, tail in (
+        ("rand", "tuple of ints size", "Tensor out = None, " + _FACTORY_OPTIONS),
+        ("randn", "tuple of ints size", "Tensor out = None, " + _FACTORY_OPTIONS),
+        ("randperm", "int n", "Tensor out = None, " + _FACTORY_OPTIONS),
+        ("rand_like", "Tensor input", "torch.memory_format memory_format = None, "
+         + _FACTORY_OPTIONS),
+        ("randn_like", "Tensor input", "torch.memory_format memory_format = None, "
+         + _FACTORY_OPTIONS))}
+_GENERATOR_OVERLOADS["randint"] = tuple(
+    f"({bounds}, {o[1:]}" for bounds in ("int high", "int low, int high")
+    for o in _GENERATOR_OVERLOADS["rand"])
+_GENERATOR_OVERLOADS["normal"] = (
+    "(Tensor mean, Tensor std, *, torch.Generator generator = None, Tensor out = None)",
+    "(Tensor mean, float std = 1, *, torch.Generator generator = None, Tensor out = None)",
+    "(float mean, Tensor std, *, torch.Generator generator = None, Tensor out = None)",
+    "(float mean, float std, tuple of ints size, *, torch.Generator generator = None, Tensor "
+    "out = None, " + _FACTORY_OPTIONS + ")")
+_GENERATOR_OVERLOADS["bernoulli"] = (
+    "(Tensor input, *, torch.Generator generator = None, Tensor out = None)",
+    "(Tensor input, float p, *, torch.Generator generator = None)")
+_GENERATOR_OVERLOADS["bernoulli_"] = ("(Tensor p, *, torch.Generator generator = None)",
+                                      "(float p = 0.5, *, torch.Generator generator = None)")
+_GENERATOR_OVERLOADS["random_"] = ("(*, torch.Generator generator = None)",
+                                   "(int from, int to, *, torch.Generator generator = None)",
+                                   "(int to, *, torch.Generator generator = None)")
+
+
+def _check_generator(name: str, generator, positionals: tuple, **keywords) -> None:
+    """torch's TypeError for a ``generator`` that is not a Generator given to ``name``, an
+    overloaded function: its arguments' types (``keywords``: those given by keyword, in
+    torch's sorted order) and its overloads."""
+    if generator is None or isinstance(generator, Generator):
+        return
+    keywords["generator"] = generator
+    got = [c_type_name(a) for a in positionals] + [
+        f"{key}={'torch.dtype' if isinstance(value, _dtype.dtype) else c_type_name(value)}"
+        for key, value in sorted(keywords.items()) if value is not None]
+    lines = [f" * {o}" for o in _GENERATOR_OVERLOADS[name]]
+    if name == "random_" and len(positionals) == 1:
+        lines.insert(1, "      didn't match because some of the keywords were incorrect: "
+                        "generator")
+    raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                    f"({', '.join(got)}{'' if positionals else ', '}), but expected one of:\n"
+                    + "\n".join(lines) + "\n")
 
 
 # NOTE [Random ops inside vmap]
@@ -702,6 +761,7 @@ def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, layo
          device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.rand``: uniforms in [0, 1), torch's numbers for the same seed (the
     shape as positionals or ``size=``)."""
+    _check_generator("rand", generator, sizes, size=size, dtype=dtype)
     _place(device)
     if layout is not None or pin_memory:
         check_tensor_options("rand", layout, pin_memory)
@@ -716,6 +776,7 @@ def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, lay
           device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.randn``: standard normals, torch's numbers for the same seed (the
     shape as positionals or ``size=``)."""
+    _check_generator("randn", generator, sizes, size=size, dtype=dtype)
     _place(device)
     if layout is not None or pin_memory:
         check_tensor_options("randn", layout, pin_memory)
@@ -786,6 +847,7 @@ def randint(*args, generator: Generator | None = None, dtype=None, device=None,
     """Mirrors ``torch.randint(high, size)`` and ``torch.randint(low, high, size)``, each
     argument also by keyword (``low=``, ``high=``, ``size=``): int64 unless ``dtype`` says
     otherwise."""
+    _check_generator("randint", generator, args, dtype=dtype, **bounds)
     _place(device)
     if bounds:
         unknown = set(bounds) - {"low", "high", "size"}
@@ -926,6 +988,12 @@ def randperm(n: int, *, generator: Generator | None = None, dtype=None, layout=N
     ``i + word % (n - i)`` below ``n = (2**32 - 1) // 20``, and from there on its
     "inside-out" pass on 64-bit draws. Both run vectorised (NOTE [Fisher-Yates without a
     loop])."""
+    if type(n) is not int:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer, Tensor)):
+            raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not "
+                            f"{c_type_name(n)}")
+        n = operator.index(n)
+    _check_generator("randperm", generator, (n,), dtype=dtype)
     _place(device)
     if layout is not None or pin_memory:
         check_tensor_options("randperm", layout, pin_memory)
@@ -957,6 +1025,7 @@ def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, 
               memory_format=None) -> Tensor:
     """Mirrors ``torch.rand_like``: laid out as ``memory_format`` says (preserving
     ``input``'s strides by default), the numbers drawn in memory order as torch's."""
+    _check_generator("rand_like", generator, (input,), dtype=dtype)
     device = _serve(device)
     if layout is not None or pin_memory:
         check_tensor_options("rand_like", layout, pin_memory)
@@ -976,6 +1045,7 @@ def randn_like(input: Tensor, *, generator: Generator | None = None, dtype=None,
     """Mirrors ``torch.randn_like``: laid out as ``memory_format`` says (preserving
     ``input``'s strides by default); a layout other than C order draws one sample at a time
     in memory order, as torch's kernel does for a non-contiguous tensor."""
+    _check_generator("randn_like", generator, (input,), dtype=dtype)
     device = _serve(device)
     if layout is not None or pin_memory:
         check_tensor_options("randn_like", layout, pin_memory)
@@ -1020,6 +1090,8 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
     ``(float, Tensor)`` and ``(float, float, size)``. As torch does, tensor overloads draw
     standard normals of the broadcast shape and then scale and shift them; a ``mean`` or
     ``std`` that requires grad gets a zero gradient (NOTE [Draws in the graph])."""
+    _check_generator("normal", generator, (mean, std) + (() if size is None else (size,)),
+                     dtype=dtype)
     _place(device)
     if layout is not None or pin_memory:
         check_tensor_options("normal", layout, pin_memory)
@@ -1070,6 +1142,7 @@ def bernoulli(input: Tensor, p: float | None = None, *,
     """Mirrors ``torch.bernoulli``: 1 where a uniform falls below the probability (the
     input's elements, or ``p``); float64 probabilities compare with float64 uniforms,
     others with float32 ones."""
+    _check_generator("bernoulli", generator, (input,) if p is None else (input, p))
     data = input._data
     values = _bernoulli_values(make(np.zeros(data.shape, data.dtype)),
                                input if p is None else p, generator)
@@ -1132,7 +1205,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     if data.shape[-1] > 1 << 24:
         raise RuntimeError("number of categories cannot exceed 2^24")
     rows = data.reshape(data.shape[0] if data.ndim == 2 else 1, data.shape[-1])
-    g = _gen(generator)
+    g = _gen(generator, "multinomial")
     if rows.shape[0] == 0:  # no distribution to draw from: nothing drawn, as in torch
         result = np.empty((0, num_samples), np.int64)
     elif not replacement or num_samples == 1:
@@ -1236,7 +1309,7 @@ def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
     rates = np.ascontiguousarray(data).reshape(-1).astype(_F64)
     if not (rates >= 0).all():
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
-    g = _gen(generator)
+    g = _gen(generator, "poisson")
     start = g._bits.state if rates.size else None
     fresh = g._fresh
     # about rate + 1 draws under 10, about 2.3 from 10 on; topped up when short
@@ -1350,8 +1423,9 @@ def _uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *,
     if _category(self._data.dtype) == _dtype.FLOAT and from_ > to:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                            f"from={from_:g} > to={to:g}")
-    return _write(self, _uniform_fill(_gen(generator), self._data.size, self._data.dtype,
-                                      float(from_), float(to)), _UNIFORM_)
+    g = _gen(generator, "uniform_")
+    return _write(self, _uniform_fill(g, self._data.size, self._data.dtype, float(from_),
+                                      float(to)), _UNIFORM_)
 
 
 @_vmap_random("inplace")
@@ -1361,16 +1435,18 @@ def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
     check_inplace(self)
     _check_std(std)
     data = self._data
-    return _write(self, _normal_fill(_gen(generator), data.size, data.dtype, float(mean),
-                                     float(std), data.flags.c_contiguous), _NORMAL_)
+    return _write(self, _normal_fill(_gen(generator, "normal_"), data.size, data.dtype,
+                                     float(mean), float(std), data.flags.c_contiguous), _NORMAL_)
 
 
 @_vmap_random("inplace")
 def _random_(self: Tensor, from_: int | None = None, to: int | None = None, *,
              generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.random_()``, ``random_(to)`` and ``random_(from, to)``."""
+    if to is None:
+        _check_generator("random_", generator, () if from_ is None else (from_,))
     check_inplace(self)
-    g = _gen(generator)
+    g = _gen(generator, "random_")
     n = self._data.size
     if from_ is None and to is None:
         return _write(self, _random_fill(g, n, self._data.dtype), _RANDOM_)
@@ -1397,8 +1473,9 @@ def _exponential_(self: Tensor, lambd: float = 1.0, *,
                      _dtype.scalar_type_name(_dtype.from_np(self._data.dtype)))
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
-    return _write(self, _exponential_fill(_gen(generator), self._data.size, self._data.dtype,
-                                          float(lambd)), _EXPONENTIAL_)
+    g = _gen(generator, "exponential_")
+    return _write(self, _exponential_fill(g, self._data.size, self._data.dtype, float(lambd)),
+                  _EXPONENTIAL_)
 
 
 def _bernoulli_values(self: Tensor, p, generator: Generator | None):
@@ -1426,6 +1503,7 @@ def _bernoulli_values(self: Tensor, p, generator: Generator | None):
 @_vmap_random("inplace")
 def _bernoulli_(self: Tensor, p=0.5, *, generator: Generator | None = None) -> Tensor:
     """Mirrors ``Tensor.bernoulli_(p)`` for a float or a tensor of probabilities."""
+    _check_generator("bernoulli_", generator, (p,))
     check_inplace(self)
     values = _bernoulli_values(self, p, generator).astype(self._data.dtype)
     if isinstance(p, Tensor):
@@ -1441,7 +1519,7 @@ def _geometric_(self: Tensor, p: float, *, generator: Generator | None = None) -
         raise _unsupported("geometric_cpu", self._data.dtype)
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
-    u = _gen(generator)._uniform64(self._data.size)
+    u = _gen(generator, "geometric_")._uniform64(self._data.size)
     return _write(self, _narrow(np.ceil(_libm("log", u) / math.log1p(-p)), self._data.dtype),
                   _GEOMETRIC_)
 
@@ -1454,7 +1532,7 @@ def _cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
     _continuous_only(self._data.dtype, "Cauchy", _dtype.cpp_type_name(self._data.dtype))
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
-    u = _gen(generator)._uniform64(self._data.size)
+    u = _gen(generator, "cauchy_")._uniform64(self._data.size)
     values = median + sigma * _libm("tan", math.pi * (u - 0.5))
     return _write(self, _narrow(values, self._data.dtype), _CAUCHY_)
 
@@ -1467,7 +1545,7 @@ def _log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
     _require_float(self._data.dtype, "log_normal_cpu")
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
-    z = _gen(generator)._normals(self._data.size)
+    z = _gen(generator, "log_normal_")._normals(self._data.size)
     return _write(self, _narrow(_libm("exp", z * std + mean), self._data.dtype), _LOG_NORMAL_)
 
 
