@@ -112,7 +112,8 @@ def from_np(np_dtype) -> dtype:
         _resolve_ml_dtypes()
         return from_np(np_dtype)
     raise TypeError(
-        f"can't convert np.ndarray of type numpy.{np_dtype.name}. The only supported types are: "
+        f"can't convert np.ndarray of type numpy.{np_dtype.type.__name__}. The only supported "
+        "types are: "
         "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, "
         "and bool.")
 

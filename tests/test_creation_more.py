@@ -443,3 +443,73 @@ def test_from_dlpack_copy_and_device_keywords_match_torch():
         shared[0] = 7
         assert source[0] == 7
     check_raises_like(lambda L: L.from_dlpack(np.arange(3.0), device="cuda"))
+
+
+# ---- tensor, as_tensor and from_numpy of NumPy arrays torch refuses or warns about ---------
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+_ARRAYS = {
+    "reversed": lambda: np.arange(4.)[::-1],
+    "reversed_rows": lambda: np.arange(6.).reshape(2, 3)[::-1],
+    "reversed_columns": lambda: np.arange(6.).reshape(2, 3)[:, ::-1],
+    "big_endian": lambda: np.arange(4, dtype=">f8"),
+    "big_endian_int": lambda: np.arange(4, dtype=">i4"),
+    "read_only": lambda: _read_only(np.arange(4.)),
+    "read_only_strided": lambda: _read_only(np.arange(8.).reshape(2, 4)[:, ::2]),
+    "read_only_empty": lambda: _read_only(np.zeros((0, 3))),
+}
+_CONVERSIONS = {
+    "tensor": lambda lib, a: lib.tensor(a),
+    "tensor_float32": lambda lib, a: lib.tensor(a, dtype=lib.float32),
+    "as_tensor": lambda lib, a: lib.as_tensor(a),
+    "as_tensor_float32": lambda lib, a: lib.as_tensor(a, dtype=lib.float32),
+    "from_numpy": lambda lib, a: lib.from_numpy(a),
+    "asarray": lambda lib, a: lib.asarray(a),
+}
+
+
+@pytest.mark.parametrize("convert", list(_CONVERSIONS))
+@pytest.mark.parametrize("array", list(_ARRAYS))
+def test_numpy_sources(warn_always, array, convert):
+    """Negative strides and another byte order refused, a read-only array shared with
+    torch's warning (writes through the tensor reach it, as in torch), copies left apart."""
+    def fn(lib):
+        source = _ARRAYS[array]()
+        out = {}
+        out["warnings"] = _messages(lambda: out.setdefault(
+            "tensor", _CONVERSIONS[convert](lib, source)))
+        t = out["tensor"]
+        if t.numel():
+            t[(0,) * t.dim()] = 7
+        return t, out["warnings"], source.copy()
+
+    try:
+        t = fn(torch)
+    except (TypeError, ValueError):
+        check_raises_like(fn)
+        return
+    with recording_compared() as run:
+        e = run(ember, fn)
+        run(torch, fn)
+    assert_same(e[0], t[0])
+    assert e[1] == t[1]
+    np.testing.assert_array_equal(e[2], t[2])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib: lib.tensor([np.arange(4.), np.arange(4.)]),
+    lambda lib: lib.as_tensor([[np.arange(2.)]]),
+    lambda lib: lib.tensor([np.float64(1.), np.float64(2.)]),
+])
+def test_list_of_arrays_warns(warn_always, fn):
+    assert _messages(lambda: fn(ember)) == _messages(lambda: fn(torch))
+
+
+@pytest.mark.parametrize("value", ["np.float64(3.0)", "[1, 2]", "None"])
+def test_from_numpy_refuses_what_is_not_an_array(value):
+    check_raises_like(lambda lib: lib.from_numpy(eval(value)))

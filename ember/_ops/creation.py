@@ -133,6 +133,7 @@ def _mixed_leaves(data, dtype) -> tuple:
             if item.ndim == 0:
                 raise TypeError("len() of unsized object")
             seen.append(_dtype.from_np(item.dtype))
+            _warn_once("list_of_ndarrays", _LIST_OF_NDARRAYS)
             return item.tolist()
         if isinstance(item, np.generic):
             seen.append(_dtype.from_np(item.dtype))
@@ -257,6 +258,8 @@ def tensor(data, *, dtype: _dtype.dtype | None = None, device=None,
             UserWarning, stacklevel=2)
         array = data._data.copy()
     elif isinstance(data, (ndarray, np.generic)):
+        if isinstance(data, ndarray):
+            _check_numpy_source(data)
         array = np.array(data)
         _dtype.from_np(array.dtype)
     elif isinstance(data, (_storage.UntypedStorage, _storage.TypedStorage)):
@@ -277,22 +280,70 @@ def as_tensor(data, dtype: _dtype.dtype | None = None, device=None) -> Tensor:
     _place(device)
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
-    if isinstance(data, ndarray) and (dtype is None or data.dtype == dtype.np):
-        _dtype.from_np(data.dtype)
-        return make(data)
+    if isinstance(data, ndarray):
+        if dtype is None or data.dtype == dtype.np:
+            return from_numpy(data)
+        _check_numpy_source(data)
+        if not data.flags.writeable:
+            _warn_once("numpy_not_writable", _NUMPY_NOT_WRITABLE)
     return tensor(data, dtype=dtype)
 
 
-def from_numpy(ndarray_: ndarray, /) -> Tensor:
-    """Mirrors ``torch.from_numpy``: the tensor shares the array's memory."""
-    if not isinstance(ndarray_, ndarray):
-        raise TypeError(f"expected np.ndarray (got {type(ndarray_).__name__})")
-    _dtype.from_np(ndarray_.dtype)
-    if any(st < 0 for st in ndarray_.strides):
+_NUMPY_NOT_WRITABLE = (
+    "The given NumPy array is not writable, and PyTorch does not support non-writable "
+    "tensors. This means writing to this tensor will result in undefined behavior. You may "
+    "want to copy the array to protect its data or make it writable before converting it to "
+    "a tensor. This type of warning will be suppressed for the rest of this program.")
+_LIST_OF_NDARRAYS = (
+    "Creating a tensor from a list of numpy.ndarrays is extremely slow. Please consider "
+    "converting the list to a single numpy.ndarray with numpy.array() before converting to a "
+    "tensor.")
+
+
+def _warn_once(key: str, message: str) -> None:
+    from ember._runtime import _warn_once as warn  # loads after the op tables
+
+    warn(key, message, stacklevel=5)
+
+
+def _check_numpy_source(array: ndarray) -> None:
+    """torch's refusals of a NumPy array it would read: another byte order, a dtype it
+    lacks, a negative stride."""
+    if not array.dtype.isnative:
+        raise ValueError("given numpy array has byte order different from the native byte "
+                         "order. Conversion between byte orders is currently not supported.")
+    _dtype.from_np(array.dtype)
+    if any(st < 0 for st in array.strides):
         raise ValueError(
             "At least one stride in the given numpy array is negative, and tensors with "
             "negative strides are not currently supported. (You can probably work around "
             "this by making a copy of your array  with array.copy().) ")
+
+
+def _writable_alias(array: ndarray) -> ndarray:
+    """An array over a read-only array's memory that can be written, as torch's tensor of
+    it can (torch warns instead of refusing); it keeps ``array`` alive."""
+    import ctypes
+
+    if array.size == 0:
+        return array.copy()
+    span = sum((n - 1) * st for n, st in zip(array.shape, array.strides)) + array.itemsize
+    raw = (ctypes.c_char * span).from_address(array.__array_interface__["data"][0])
+    raw.owner = array
+    return np.ndarray(array.shape, array.dtype, buffer=raw, strides=array.strides)
+
+
+def from_numpy(ndarray_: ndarray, /) -> Tensor:
+    """Mirrors ``torch.from_numpy``: the tensor shares the array's memory (a read-only
+    array's too, with torch's warning: writes through the tensor reach it)."""
+    if not isinstance(ndarray_, ndarray):
+        from ember._tensor import c_type_name
+
+        raise TypeError(f"expected np.ndarray (got {c_type_name(ndarray_)})")
+    _check_numpy_source(ndarray_)
+    if not ndarray_.flags.writeable:
+        _warn_once("numpy_not_writable", _NUMPY_NOT_WRITABLE)
+        return make(_writable_alias(ndarray_))
     return make(ndarray_)
 
 
