@@ -967,3 +967,34 @@ def test_one_element_write_through_mask_gradient() -> None:
     for a, b in zip(e[:3], t[:3]):
         assert_same(a, b)
     assert e[3] == t[3]
+
+
+# ---- reads with bools in the key ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", [
+    "True", "False", "1, True", "0, True, 1", "0, False, 1", "True, 1, 2, 3",
+    "0, True, L.tensor([1, 2])", "0, False, L.tensor([1, 2])", "L.tensor([1, 2]), True",
+    "L.tensor([1, 2]), ..., True", "L.tensor(True), 1", "L.tensor(False), L.tensor([0, 1])",
+    "L.tensor(True), L.tensor([0, 1])", "0, L.tensor(True), 1",
+    "L.tensor(0), L.tensor([0, 2]), L.tensor(True), L.tensor(3)", "False, None, True, 1",
+    "None, L.tensor([True, False, True, False]), True", "L.tensor(True), ..., None",
+])
+def test_read_with_bools(key) -> None:
+    """torch reads a bool (Python's or a 0-d tensor) in a key as a new dim indexed by one
+    position or none: values, node and gradient, or its error."""
+    def fn(L):
+        x = L.arange(60., dtype=L.float64).reshape(3, 4, 5).requires_grad_()
+        r = eval(f"x[{key}]", {"x": x, "L": L})
+        r.backward(L.arange(float(r.numel()), dtype=L.float64).reshape(r.shape))
+        return r, x.grad, r.grad_fn.name()
+
+    try:
+        t = fn(torch)
+    except IndexError:
+        check_raises_like(fn)
+        return
+    e = fn(ember)
+    assert_same(e[0], t[0])
+    assert_same(e[1], t[1])
+    assert e[2] == t[2]

@@ -737,6 +737,9 @@ def getitem(self: Tensor, key) -> Tensor:
             parts = tuple(map(select_index, parts))
             if not any(_is_advanced(k) for k in parts):
                 return getitem(self, parts)
+        if any(type(k) is bool or type(k) is Tensor and not k._data.ndim
+               and k._data.dtype == np.bool_ for k in parts):
+            return _getitem_bools(self, parts)
         if any(type(k) is int for k in parts):
             # torch selects with the integers first (a view), then indexes the view with the
             # tensors: NumPy would take the integers as advanced indices too and move the
@@ -768,6 +771,49 @@ def getitem(self: Tensor, key) -> Tensor:
             raise
     key, name = _index_key(parts if type(key) is list else key, shape)
     return run(_BASIC_OPS[name], self, key, shape)
+
+
+def _getitem_bools(self: Tensor, parts: tuple) -> Tensor:
+    """A read whose key holds a bool (Python's or a 0-d boolean tensor), as torch reads it:
+    a new dim indexed by one position (True) or none (False). The view comes first (ints
+    select in it, None and the bools add dims), then the tensor indices index the view."""
+    ndim = self._data.ndim
+    named = sum(dims_named(k) for k in parts
+                if k is not None and k is not Ellipsis and not _is_bool_part(k))
+    view_key = []
+    rest = []
+    dim = 0
+    for k in parts:
+        if _is_bool_part(k):
+            view_key.append(None)
+            rest.append(make(np.arange(int(bool(k if type(k) is bool else k._data)),
+                                       dtype=np.int64)))
+            dim += 1
+        elif k is None:
+            view_key.append(None)
+            rest.append(slice(None))
+            dim += 1
+        elif k is Ellipsis:
+            view_key.append(Ellipsis)
+            rest.append(Ellipsis)
+            dim += max(ndim - named, 0)
+        elif _is_advanced(k):
+            n = dims_named(k)
+            view_key.extend([slice(None)] * n)
+            rest.append(k)
+            dim += n
+        elif isinstance(k, slice):
+            view_key.append(k)
+            rest.append(slice(None))
+            dim += 1
+        else:  # an int selects in the view: its dim goes away
+            view_key.append(k)
+    return getitem(getitem(self, tuple(view_key)), tuple(rest))
+
+
+def _is_bool_part(k) -> bool:
+    return type(k) is bool or (type(k) is Tensor and not k._data.ndim
+                               and k._data.dtype == np.bool_)
 
 
 def select(input: Tensor, dim: int, index: int) -> Tensor:
