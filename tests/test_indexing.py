@@ -998,3 +998,48 @@ def test_read_with_bools(key) -> None:
     assert_same(e[0], t[0])
     assert_same(e[1], t[1])
     assert e[2] == t[2]
+
+
+@pytest.mark.parametrize("key", [
+    "1, False", "1, True", "True, 0", "(True,)", "..., None, False, False", "True",
+    "False", "[0, -1], [3, 3, -1], True", "L.tensor([-1, -1]), False, -3:2",
+    "L.tensor([1]), :-2, ::2, L.tensor(False)", "1, L.tensor(False), -1, L.tensor([1])",
+    "L.tensor([True] * 3), L.tensor(True), :, 0:-3",
+])
+@pytest.mark.parametrize("value", ["7.0", "v"])
+def test_write_with_bools(key, value) -> None:
+    """torch writes through a bool in a key (a Python bool unless it is the whole key) by
+    index_put_ into a new dim: node, values and gradients (or its errors) as torch's."""
+    def fn(L):
+        x0 = L.arange(60., dtype=L.float64).reshape(3, 4, 5).requires_grad_()
+        v = L.tensor(100., dtype=L.float64, requires_grad=True)
+        x = x0 * 1
+        exec(f"x[{key}] = {value}", {"x": x, "v": v, "L": L})
+        x.backward(L.arange(60., dtype=L.float64).reshape(3, 4, 5))
+        return x, x0.grad, v.grad if value == "v" else None, x.grad_fn.name()
+
+    try:
+        t = fn(torch)
+    except IndexError:
+        check_raises_like(fn)
+        return
+    e = fn(ember)
+    for a, b in zip(e[:2], t[:2]):
+        assert_same(a, b)
+    if t[2] is not None:
+        assert_same(e[2], t[2])
+    assert e[3] == t[3]
+
+
+@pytest.mark.parametrize("key", ["True, None, -5", "None, 3", "None, 3, 0", "..., -6", "0, 9",
+                                 "None, L.tensor(3)", "True, -4, :", "None, :, 5"])
+@pytest.mark.parametrize("write", [False, True])
+def test_index_out_of_bounds_names_the_result_dim(key, write) -> None:
+    """torch's error names the out-of-bounds part by its place in the key."""
+    def fn(L):
+        x = L.arange(60.).reshape(3, 4, 5)
+        if write:
+            exec(f"x[{key}] = 1.0", {"x": x, "L": L})
+        else:
+            eval(f"x[{key}]", {"x": x, "L": L})
+    check_raises_like(fn)

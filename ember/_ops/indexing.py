@@ -895,16 +895,17 @@ def _setitem_parts(self: Tensor, key) -> tuple:
         parts = spread_ellipses(parts, ndim)
     converted = [_setitem_part(k) for k in parts]
     advanced = [isinstance(k, (Tensor, list, tuple, range, ndarray)) for k in converted]
-    # torch writes through a 0-d boolean tensor as a new dim of size 1 indexed by one
-    # position (True) or none (False): an index_put_ into the view, with its checks
+    # torch writes through a bool in a key (a 0-d boolean tensor, or a Python bool unless it
+    # is the whole key) as a new dim of size 1 indexed by one position (True) or none
+    # (False): an index_put_ into the view, with its checks
     for i, (k, part) in enumerate(zip(converted, parts)):
-        if isinstance(k, bool) and isinstance(part, Tensor):
+        if isinstance(k, bool) and (isinstance(part, Tensor) or type(key) is not bool):
             converted[i] = (k, make(np.arange(int(k), dtype=np.int64)))
     used = 0
     for k, adv in zip(converted, advanced):
         if adv:
             used += dims_named(k)
-        elif k is not None and k is not Ellipsis and not isinstance(k, bool):
+        elif k is not None and k is not Ellipsis and not isinstance(k, (bool, tuple)):
             used += 1
     if used > ndim:
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
@@ -914,7 +915,8 @@ def _setitem_parts(self: Tensor, key) -> tuple:
     empty = False
     tensor_bool = False
     dim = 0
-    for k, adv in zip(converted, advanced):
+    # torch's errors name a part by its place in the key
+    for pos, (k, adv) in enumerate(zip(converted, advanced)):
         if adv:
             n = dims_named(k)
             view_key.extend([slice(None)] * n)
@@ -945,7 +947,7 @@ def _setitem_parts(self: Tensor, key) -> tuple:
             k = int_index(k)
             if not -shape[dim] <= k < shape[dim]:
                 raise IndexError(
-                    f"index {k} is out of bounds for dimension {dim} with size {shape[dim]}")
+                    f"index {k} is out of bounds for dimension {pos} with size {shape[dim]}")
             view_key.append(k)
             trivial = False
             dim += 1

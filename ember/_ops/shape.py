@@ -443,7 +443,7 @@ def _index_key(key, shape: tuple):
     if used > ndim:
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
     out = []
-    for k in key:
+    for pos, k in enumerate(key):  # torch's errors name a part by its place in the key
         if k is None:
             name = "UnsqueezeBackward0"
         elif k is Ellipsis:
@@ -461,7 +461,7 @@ def _index_key(key, shape: tuple):
             size = shape[dim]
             if not -size <= k < size:
                 raise IndexError(
-                    f"index {k} is out of bounds for dimension {dim} with size {size}")
+                    f"index {k} is out of bounds for dimension {pos} with size {size}")
             name = "SelectBackward0"
             dim += 1
         out.append(k)
