@@ -589,6 +589,13 @@ _OVERLAPS = {
     "index_copy_": lambda L, a: a.index_copy_(0, L.tensor([1, 2]), a[:2]),
     "out= shifted": lambda L, a: L.exp(a[:-1], out=a[1:]),
     "out= transposed": lambda L, a: L.add(a.view(4, 4), 1, out=a.view(4, 4).t()),
+    "setitem from a broadcast part": lambda L, a: a.__setitem__(slice(0, 3), a[:1]),
+    "setitem from an element": lambda L, a: a.__setitem__(slice(0, 3), a[0]),
+    "copy_ from a broadcast part": lambda L, a: a[:3].copy_(a[:1]),
+    "fill_ from an element": lambda L, a: a[:3].fill_(a[0]),
+    "mul_ by an element": lambda L, a: a[:3].mul_(a[0]),
+    "clamp_ by a shifted bound": lambda L, a: a[:3].clamp_(min=a[1:4]),
+    "addcmul_ of shifted parts": lambda L, a: a[:3].addcmul_(a[1:4], a[:3]),
 }
 # (where torch does not tell and the write runs, torch's values then depend on its loop's
 # order when a later element reads one written before it, ``neg(a[:8:2], out=a[2:10:2])``;

@@ -7,7 +7,7 @@ casting rules, and the history moved onto the new node. Imported after the op ta
 from __future__ import annotations
 
 from ember import _dtype
-from ember._ops.registry import KEEP, attach, defop, inplace, run
+from ember._ops.registry import KEEP, attach, check_no_overlap, defop, inplace, run
 from ember._tensor import Tensor
 
 # torch's in-place methods whose out-of-place op ember has; a name missing on Tensor is
@@ -45,6 +45,8 @@ AUGMENTED = {
 
 def _inplace_method(name: str, fn):
     def method(self, *args, **kwargs):
+        # torch refuses an operand that partially overlaps self (NOTE [Memory overlap])
+        check_no_overlap(self, *args, *kwargs.values(), partial_only=True)
         return inplace(fn, self, *args, **kwargs)
     method.__name__ = method.__qualname__ = name + "_"
     method.__doc__ = f"Mirrors ``Tensor.{name}_``: ``{name}`` written into ``self``."
