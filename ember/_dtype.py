@@ -175,6 +175,10 @@ def cast(array, np_dtype):
             return array
         source = float32
     ember_target = _FROM_NP.get(target)
+    if source is bfloat16 and target.kind in "iu":
+        # ml_dtypes' casts to integers saturate (-1.5 -> uint8 0); torch converts the float
+        # value as it converts a float32's (-1.5 -> 255), and bfloat16 -> float32 is exact
+        return array.astype(np.float32).astype(target)
     if (ember_target is bfloat16 or ember_target is float16) and source.category == FLOAT and (
             source is not ember_target):
         return _to_16bit(array, target, ember_target is bfloat16)

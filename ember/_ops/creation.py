@@ -205,7 +205,21 @@ def _from_python(data, dtype) -> ndarray:
         array = np.array(data)
     except OverflowError:  # ints of both signs beyond int64
         array = np.array(data, dtype=object)
-    return _store(array, dtype or inferred)
+    target = dtype or inferred
+    if (array.dtype.kind == "f" and int in leaves and target.category == _dtype.INT
+            and array.size and np.abs(array).max() >= 2.0 ** 63 and _beyond_int64(data)):
+        # NumPy made ints beyond int64 beside floats into floats, which would be stored
+        # as saturated ints; torch refuses the ints
+        raise ValueError("Overflow when unpacking long long")
+    return _store(array, target)
+
+
+_OUTSIDE_INT64 = np.frompyfunc(lambda v: type(v) is int and not -2 ** 63 <= v < 2 ** 63, 1, 1)
+
+
+def _beyond_int64(data) -> bool:
+    """Whether nested Python data holds an int outside int64's range."""
+    return bool(_OUTSIDE_INT64(np.array(data, dtype=object)).any())
 
 
 def _from_storage(data, dtype) -> Tensor:
