@@ -12,7 +12,7 @@ from ember._dtype import (bfloat16, complex64, complex128, dtype, finfo, float8_
                           float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz, float8_e8m0fnu,
                           float16, float32, float64, iinfo,
                           get_default_dtype, int8, int16, int32, int64, promote_types,
-                          uint8)
+                          uint8, uint16, uint32, uint64)
 from ember._tensor import Size, Tensor
 from ember._ops import creation, pointwise, reduction, shape  # noqa: F401 - attach methods
 from ember._ops import indexing  # noqa: F401 - after shape: its __setitem__

@@ -45,7 +45,7 @@ class dtype:
         return {complex64: float32, complex128: float64}.get(self, self)
 
     def to_complex(self) -> dtype:
-        if self._rank is None:
+        if self._rank is None or self in BIG_UNSIGNED:
             raise RuntimeError(f"Unknown Complex ScalarType for {_LEGACY[self.name]}")
         return {float64: complex128, complex128: complex128}.get(self, complex64)
 
@@ -65,6 +65,15 @@ int8 = dtype("int8", np.dtype(np.int8), INT, 1, True, 1)
 int16 = dtype("int16", np.dtype(np.int16), INT, 2, True, 2)
 int32 = dtype("int32", np.dtype(np.int32), INT, 4, True, 3)
 int64 = dtype("int64", np.dtype(np.int64), INT, 8, True, 4)
+# NOTE [Wide unsigned dtypes]: torch's uint16, uint32 and uint64 promote only with
+# themselves and with the floating dtypes (not with bool, other integers or complex: see
+# promote_types), and most of torch's CPU kernels refuse them ("not implemented for
+# 'UInt16'"); creation, conversion, printing, copies, views, ``==``/``!=``, ``*``, ``/``,
+# ``&``/``|``/``^``, sums and sorting work.
+uint16 = dtype("uint16", np.dtype(np.uint16), INT, 2, False, 2)
+uint32 = dtype("uint32", np.dtype(np.uint32), INT, 4, False, 3)
+uint64 = dtype("uint64", np.dtype(np.uint64), INT, 8, False, 4)
+BIG_UNSIGNED = (uint16, uint32, uint64)
 float16 = dtype("float16", np.dtype(np.float16), FLOAT, 2, True, 1)
 bfloat16 = dtype("bfloat16", None, FLOAT, 2, True, 1)
 float32 = dtype("float32", np.dtype(np.float32), FLOAT, 4, True, 2)
@@ -83,7 +92,7 @@ float8_e8m0fnu = dtype("float8_e8m0fnu", None, FLOAT, 1, False, None)
 FLOAT8 = (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, float8_e8m0fnu)
 
 ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64,
-       complex64, complex128) + FLOAT8
+       complex64, complex128) + FLOAT8 + BIG_UNSIGNED
 _FROM_NP = {d._np: d for d in ALL if d._np is not None}
 
 
@@ -113,14 +122,14 @@ def from_np(np_dtype) -> dtype:
         return from_np(np_dtype)
     raise TypeError(
         f"can't convert np.ndarray of type numpy.{np_dtype.type.__name__}. The only supported "
-        "types are: "
-        "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, "
-        "and bool.")
+        "types are: float64, float32, float16, complex64, complex128, int64, int32, int16, int8, "
+        "uint64, uint32, uint16, uint8, and bool.")
 
 
 _LEGACY = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
            "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
            "float64": "Double", "complex64": "ComplexFloat", "complex128": "ComplexDouble",
+           "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64",
            **{d.name: "F" + d.name[1:] for d in FLOAT8}}  # Float8_e4m3fn, ...
 
 
@@ -134,7 +143,8 @@ _CPP_NAMES = {
     "bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
     "int32": "int", "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
     "float32": "float", "float64": "double", "complex64": "c10::complex<float>",
-    "complex128": "c10::complex<double>",
+    "complex128": "c10::complex<double>", "uint16": "short unsigned int",
+    "uint32": "unsigned int", "uint64": "long unsigned int",
     **{d.name: "c10::F" + d.name[1:] for d in FLOAT8}}
 
 
@@ -279,18 +289,32 @@ def _promote_pair(a: dtype, b: dtype) -> dtype:
     return a if a._rank > b._rank else b
 
 
-_PROMOTE = {(a, b): _promote_pair(a, b) for a in ALL for b in ALL
-            if a is b or (a._rank is not None and b._rank is not None)}
+def _promotes(a: dtype, b: dtype) -> bool:
+    """Whether torch promotes the pair at all (NOTE [float8 dtypes], NOTE [Wide unsigned
+    dtypes])."""
+    if a is b:
+        return True
+    if a._rank is None or b._rank is None:
+        return False
+    if a in BIG_UNSIGNED:
+        return b.category == FLOAT
+    return b not in BIG_UNSIGNED or a.category == FLOAT
+
+
+_PROMOTE = {(a, b): _promote_pair(a, b) for a in ALL for b in ALL if _promotes(a, b)}
 
 
 def promote_types(type1: dtype, type2: dtype) -> dtype:
     """Mirrors ``torch.promote_types``: the smallest dtype both inputs convert to safely.
-    A float8 dtype promotes only with itself (NOTE [float8 dtypes])."""
+    A float8 dtype promotes only with itself (NOTE [float8 dtypes]), uint16, uint32 and
+    uint64 with themselves and the floating dtypes (NOTE [Wide unsigned dtypes])."""
     try:
         return _PROMOTE[type1, type2]
     except KeyError:
+        kinds = ("Float8 Types" if type1._rank is None or type2._rank is None
+                 else "uint16, uint32, uint64 types")
         raise RuntimeError(
-            "Promotion for Float8 Types is not supported, attempted to promote "
+            f"Promotion for {kinds} is not supported, attempted to promote "
             f"{_LEGACY[type1.name]} and {_LEGACY[type2.name]}") from None
 
 

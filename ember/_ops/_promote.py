@@ -157,6 +157,7 @@ def broadcast_error(shapes: list) -> RuntimeError | None:
 
 
 _INT_C_NAMES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+                "uint16": "uint16_t", "uint32": "uint32_t", "uint64": "uint64_t",
                 "int64": "int64_t"}
 
 

@@ -136,6 +136,11 @@ def _mixed_leaves(data, dtype) -> tuple:
             _warn_once("list_of_ndarrays", _LIST_OF_NDARRAYS)
             return item.tolist()
         if isinstance(item, np.generic):
+            if item.dtype == np.uint64:  # NOTE [NumPy uint64 scalars]
+                if dtype is None:
+                    raise TypeError("an integer is required")
+                if item >= 2 ** 63:
+                    raise ValueError("Overflow when unpacking long long")
             seen.append(_dtype.from_np(item.dtype))
             value = item.item()
             if isinstance(value, complex) and dtype is not None and not dtype.is_complex:
@@ -195,6 +200,8 @@ def _from_python(data, dtype) -> ndarray:
         data = list(data)  # range, torch.Size and other sequences
     _check_ragged(data)
     leaves = _leaf_types(data) if type(data) in _NESTED else {type(data)}
+    if dtype is _dtype.uint64:
+        return _uint64_from_python(data, leaves)
     if leaves <= _PY_NUMBERS:
         # NumPy may keep big ints as objects, so the category comes from the leaves' types
         inferred = _number_category_dtype(max((_NUMBER_KINDS[k] for k in leaves),
@@ -220,6 +227,25 @@ _OUTSIDE_INT64 = np.frompyfunc(lambda v: type(v) is int and not -2 ** 63 <= v < 
 def _beyond_int64(data) -> bool:
     """Whether nested Python data holds an int outside int64's range."""
     return bool(_OUTSIDE_INT64(np.array(data, dtype=object)).any())
+
+
+# NOTE [NumPy uint64 scalars]: torch reads a NumPy scalar into a uint64 tensor, and a NumPy
+# uint64 scalar into any tensor, through Python's unsigned conversion, which takes only
+# Python ints: both raise "an integer is required" (a uint64 *array* converts). Inside a
+# list, such a scalar is read as an int64 when a dtype is given (so 2**63 and up overflow).
+def _uint64_from_python(data, leaves: set) -> ndarray:
+    """Python data stored as uint64: torch reads each leaf as C's unsigned 64-bit integer
+    (Python's conversion), so only ints and bools are taken, none negative or of 64 bits
+    or more (ints beyond int64 included, which other integer dtypes refuse)."""
+    if not leaves <= {bool, int}:
+        raise TypeError("an integer is required")
+    array = np.array(data, dtype=object) if int in leaves else np.array(data)
+    if array.size and int in leaves:
+        if array.min() < 0:
+            raise OverflowError("can't convert negative int to unsigned")
+        if array.max() >= 2 ** 64:
+            raise OverflowError("int too big to convert")
+    return array.astype(np.uint64)
 
 
 def _from_storage(data, dtype) -> Tensor:
@@ -274,6 +300,8 @@ def tensor(data, *, dtype: _dtype.dtype | None = None, device=None,
     elif isinstance(data, (ndarray, np.generic)):
         if isinstance(data, ndarray):
             _check_numpy_source(data)
+        elif data.dtype == np.uint64 or dtype is _dtype.uint64:
+            raise TypeError("an integer is required")  # NOTE [NumPy uint64 scalars]
         array = np.array(data)
         _dtype.from_np(array.dtype)
     elif isinstance(data, (_storage.UntypedStorage, _storage.TypedStorage)):
