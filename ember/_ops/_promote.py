@@ -22,6 +22,32 @@ class OperandTypeError(TypeError):
     """An operand that is neither a tensor nor a number (dunders answer NotImplemented)."""
 
 
+class WideRefusal:
+    """An op's promotion kind for an op whose torch kernel refuses uint16, uint32 and uint64
+    (``registry.refuse_wide``): ``compute`` raises torch's error when the operands promote
+    to one of them. One object per op keeps its cache entries apart from other ops'."""
+
+    __slots__ = ("kind", "kernel")
+
+    def __init__(self, kind: int, kernel: str) -> None:
+        self.kind = kind
+        self.kernel = kernel
+
+
+def wide_unsupported(kernel: str, d: _dtype.dtype) -> NotImplementedError:
+    """torch's error for a kernel without uint16/32/64 (NOTE [Wide unsigned dtypes])."""
+    return NotImplementedError(
+        f'"{kernel}" not implemented for \'{_dtype.scalar_type_name(d)}\'')
+
+
+def refuse_wide_input(input: Tensor, kernel: str, empty_too: bool = False) -> None:
+    """torch's error for a kernel without uint16/32/64 (NOTE [Wide unsigned dtypes]) when
+    ``input`` holds one; an empty input reaches the kernel only where ``empty_too`` says."""
+    data = input._data
+    if data.dtype.kind == "u" and data.dtype.itemsize > 1 and (data.size or empty_too):
+        raise wide_unsupported(kernel, _dtype.from_np(data.dtype))
+
+
 def clear_caches() -> None:
     cache.clear()
 
@@ -65,6 +91,9 @@ def compute(key: tuple):
     """Promote a key of (kind, then per operand: numpy dtype and is-0-d, or Python type and
     None) to (compute dtype, result dtype), both numpy dtypes."""
     kind = key[0]
+    refusal = None
+    if type(kind) is WideRefusal:
+        refusal, kind = kind, kind.kind
     dims = zeros = wrapped = None
     for i in range(1, len(key), 2):
         item, zero_dim = key[i], key[i + 1]
@@ -80,6 +109,8 @@ def compute(key: tuple):
     compute = _combine(dims, _combine(zeros, wrapped))
     if compute is None:
         raise TypeError("an op needs at least one tensor or number")
+    if refusal is not None and compute in _dtype.BIG_UNSIGNED:
+        raise wide_unsupported(refusal.kernel, compute)
     from ember._ops.registry import COMPARE, FLOAT
 
     if kind == FLOAT and compute.category < _dtype.FLOAT:

@@ -799,8 +799,9 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
     if dtype is None:
         is_float = any(isinstance(v, float) for v in (start, end, step))
         dtype = _dtype.get_default_dtype() if is_float else _dtype.int64
-    if dtype.category == _dtype.BOOL:
-        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    if dtype.category == _dtype.BOOL or dtype in _dtype.BIG_UNSIGNED:
+        raise NotImplementedError(
+            f"\"arange_cpu\" not implemented for '{_dtype.scalar_type_name(dtype)}'")
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
@@ -832,8 +833,9 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dtype = dtype or _dtype.get_default_dtype()
-    if steps > 1 and dtype.category == _dtype.BOOL:
-        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
+    if steps > 1 and (dtype.category == _dtype.BOOL or dtype in _dtype.BIG_UNSIGNED):
+        raise NotImplementedError(
+            f"\"linspace_cpu\" not implemented for '{_dtype.scalar_type_name(dtype)}'")
     if steps > 1 and dtype.category in (_dtype.INT, _dtype.FLOAT):
         data = _linspace_values(start, end, steps, dtype)
     elif steps == 1:
@@ -1148,8 +1150,9 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=N
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dtype = dtype or _dtype.get_default_dtype()
-    if steps > 1 and dtype.category == _dtype.BOOL:
-        raise NotImplementedError("\"logspace_cpu\" not implemented for 'Bool'")
+    if steps > 1 and (dtype.category == _dtype.BOOL or dtype in _dtype.BIG_UNSIGNED):
+        raise NotImplementedError(
+            f"\"logspace_cpu\" not implemented for '{_dtype.scalar_type_name(dtype)}'")
     with np.errstate(all="ignore"):
         if steps == 1 and dtype.category != _dtype.COMPLEX:
             data = np.float_power(float(base), np.full(1, float(start)))

@@ -231,6 +231,7 @@ def _check_along(name: str, self: Tensor, dim: int, index, src: Tensor | None = 
 
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """Mirrors ``torch.gather``: ``out[i][j] = input[i][index[i][j]]`` (for dim 1)."""
+    _promote.refuse_wide_input(input, "scatter_gather_tensor_cpu")
     dim = wrap_dim(dim, input._data.ndim)
     idx = _check_along("gather", input, dim, index)
     return run(GATHER, input, idx, dim)
@@ -251,6 +252,8 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, *,
     """Mirrors ``torch.scatter``: ``src`` (a tensor) or ``value`` (a number) written at
     ``index`` along ``dim``; ``reduce='add'|'multiply'`` combines instead of overwriting
     (not differentiable, as in torch)."""
+    _promote.refuse_wide_input(input, "scatter_gather_tensor_cpu" if isinstance(
+        value if src is None else src, Tensor) else "scatter_gather_scalar_cpu")
     if src is None:
         src = value
     dim = wrap_dim(dim, input._data.ndim)
@@ -554,6 +557,7 @@ def _check_index_vector(name: str, index, long_only: bool = False) -> ndarray:
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """Mirrors ``torch.index_select``: the entries of ``input`` at ``index`` along ``dim``
     (a copy)."""
+    _promote.refuse_wide_input(input, "index_select", empty_too=True)
     shape = input._data.shape
     dim = wrap_dim(dim, len(shape))
     idx = _check_index_vector("index_select", index)
@@ -586,6 +590,7 @@ def _beside(shape: tuple, dim: int) -> tuple:
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
     """Mirrors ``torch.index_add``: ``alpha * source`` added into ``input`` at ``index``
     along ``dim`` (repeated indices accumulate)."""
+    _promote.refuse_wide_input(input, "index_add_", empty_too=True)
     shape = input._data.shape
     dim = wrap_dim(dim, len(shape))
     idx = _check_index_vector("index_add_", index)
@@ -605,6 +610,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
 def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """Mirrors ``torch.index_copy``: slices of ``source`` written at ``index`` along
     ``dim``."""
+    _promote.refuse_wide_input(input, "index_copy_cpu", empty_too=True)
     shape = input._data.shape
     dim = wrap_dim(dim, len(shape))
     idx = _check_index_vector("index_copy_", index, long_only=True)
@@ -633,6 +639,7 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
 def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     """Mirrors ``torch.index_fill``: the slices at ``index`` along ``dim`` set to ``value``
     (a number or a 0-d tensor)."""
+    _promote.refuse_wide_input(input, "index_fill_cpu", empty_too=True)
     shape = input._data.shape
     dim = wrap_dim(dim, len(shape))
     if index._data.dtype != np.int64:
@@ -1022,6 +1029,7 @@ MASKED_FILL_TENSOR = defop(
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     """Mirrors ``torch.masked_fill``: ``value`` (a number or 0-d tensor) where ``mask``
     (bool, broadcast with ``input``) is True."""
+    _promote.refuse_wide_input(input, "masked_fill", empty_too=True)
     if mask._data.dtype != bool:
         raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
                            + cpp_type_name(mask._data.dtype))
@@ -1082,6 +1090,7 @@ MASKED_SCATTER_BACKWARD = defop(
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """Mirrors ``torch.masked_select``: the entries where ``mask`` (broadcast) is True, as
     a 1-D tensor."""
+    _promote.refuse_wide_input(input, "masked_select")
     if mask._data.dtype != bool:
         raise RuntimeError("masked_select: expected BoolTensor for mask")
     if batching.is_batched(mask):
@@ -1118,6 +1127,7 @@ TAKE = defop("take", node="TakeBackward0", kind=KEEP, save=(0,),
 def take(input: Tensor, index: Tensor) -> Tensor:
     """Mirrors ``torch.take``: ``input`` read as 1-D at ``index`` (negative counts from the
     end); the result has ``index``'s shape."""
+    _promote.refuse_wide_input(input, "take_cpu")
     if index._data.dtype != np.int64:
         raise RuntimeError("take(): Expected a long tensor for index, but got "
                            + _type_name(index))
@@ -1134,6 +1144,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:
 def nonzero(input: Tensor, *, as_tuple: bool = False):
     """Mirrors ``torch.nonzero``: the indices of the nonzero entries, one row each (int64),
     or with ``as_tuple`` one 1-D tensor per dim (a 0-d input counts as 1-D)."""
+    _promote.refuse_wide_input(input, "nonzero_count_cpu", empty_too=True)
     if as_tuple and batching.is_batched(input):
         raise RuntimeError("Batching rule not implemented for aten::nonzero_numpy. We could "
                            "not generate a fallback.")

@@ -54,12 +54,18 @@ def _unsupported(kernel: str, np_dtype) -> NotImplementedError:
 
 
 def _refuse(kernel: str, kinds: str):
-    """A check refusing a first input whose dtype kind is in ``kinds``, as torch's kernel."""
+    """A check refusing a first input whose dtype kind is in ``kinds``, and uint16/32/64
+    (NOTE [Wide unsigned dtypes]), as torch's kernel."""
     def check(self, *params) -> None:
-        kind = self._data.dtype.kind
-        if kind in kinds:
-            raise _unsupported(kernel, self._data.dtype)
+        dt = self._data.dtype
+        if dt.kind in kinds or (dt.kind == "u" and dt.itemsize > 1):
+            raise _unsupported(kernel, dt)
     return check
+
+
+def _wide(dt) -> bool:
+    """Whether a NumPy dtype is uint16, uint32 or uint64 (NOTE [Wide unsigned dtypes])."""
+    return dt.kind == "u" and dt.itemsize > 1
 
 
 def _tensors_only(fname: str, **named) -> None:
@@ -88,8 +94,12 @@ def _complex_refused(name: str):
     """The NumPy ufunc ``name`` of two operands, refusing complex ones (after promotion), as
     torch's extremum kernels do: complex numbers have no order."""
     def forward(xp, self, other):
-        if self.dtype.kind == "c":
-            raise RuntimeError(f"{name} not implemented for complex tensors.")
+        kind = self.dtype.kind
+        if kind in "cu":
+            if kind == "c":
+                raise RuntimeError(f"{name} not implemented for complex tensors.")
+            if _wide(self.dtype):
+                raise _unsupported(f"{name}_cpu", self.dtype)
         return getattr(xp, name)(self, other)
     return forward
 
@@ -124,7 +134,7 @@ def _power(xp, base, exponent):
 
 
 def _power_tensors(xp, base, exponent):
-    if base.dtype.kind == "b":
+    if base.dtype.kind in "bu" and (base.dtype.kind == "b" or _wide(base.dtype)):
         raise _unsupported("pow", base.dtype)
     return _power(xp, base, exponent)
 
@@ -202,6 +212,8 @@ def _modulus(ufunc, kernel):
         if kind in "iub":
             if kind == "b" or (isinstance(self, ndarray) and self.dtype.kind == "b"):
                 raise _unsupported(kernel, np.dtype(bool))
+            if _wide(r.dtype):
+                raise _unsupported(kernel, r.dtype)
             # count_nonzero: the cheapest full scan NumPy offers (np.all costs 3x more)
             if (xp.count_nonzero(other) != other.size if isinstance(other, ndarray)
                     else other == 0):
@@ -295,6 +307,8 @@ def _relu_check(self) -> None:
     kind = self._data.dtype.kind
     if kind == "b":
         raise RuntimeError("Boolean inputs not supported for relu")
+    if kind == "u" and self._data.dtype.itemsize > 1:  # relu is torch's clamp_min(0)
+        raise _unsupported("clamp_min_scalar_cpu", self._data.dtype)
     if kind == "c":  # relu is torch's clamp_min(0)
         raise NotImplementedError(_CLAMP_COMPLEX)
 
@@ -309,10 +323,16 @@ def _complex_extremum(kernel: str, input: Tensor, bound: Tensor) -> None:
             raise _unsupported(kernel, t._data.dtype)
 
 
-def _refuse_bool(message: str, error: type = RuntimeError):
+def _refuse_bool(message: str, error: type = RuntimeError, wide: str | None = None):
+    """A check refusing a bool input with ``message``, and, given the kernel's name
+    ``wide``, uint16/32/64 inputs (NOTE [Wide unsigned dtypes])."""
     def check(self, *params) -> None:
-        if self._data.dtype.kind == "b":
-            raise error(message)
+        dt = self._data.dtype
+        if dt.kind in "bu":
+            if dt.kind == "b":
+                raise error(message)
+            if wide is not None and dt.itemsize > 1:
+                raise _unsupported(wide, dt)
     return check
 
 
@@ -370,8 +390,8 @@ def _div_rounded(xp, self, other, mode):
     dt = xp.result_type(self, other)
     kind = dt.kind
     if kind in "biu":  # integer division: bool refused, a zero divisor is torch's error
-        if kind == "b":
-            raise _unsupported(f"div_{mode}_cpu", np.dtype(bool))
+        if kind == "b" or _wide(dt):
+            raise _unsupported(f"div_{mode}_cpu", dt)
         if (xp.count_nonzero(other) != other.size if isinstance(other, ndarray)
                 else other == 0):
             raise RuntimeError("ZeroDivisionError")
@@ -466,7 +486,8 @@ NEG = defop("neg", node="NegBackward0", forward=lambda xp, self: xp.negative(sel
             backward=lambda grad, self: -grad,
             check=_refuse_bool(
                 "Negation, the `-` operator, on a bool tensor is not supported. If you are "
-                "trying to invert a mask, use the `~` or `logical_not()` operator instead."))
+                "trying to invert a mask, use the `~` or `logical_not()` operator instead.",
+                wide="neg_cpu"))
 
 # ---- comparisons and logic (no gradient) ---------------------------------------------
 
@@ -698,12 +719,15 @@ _sigmoid_forward.specialize = lambda xp, x: _sigmoid_forward if x.dtype.itemsize
 SIGMOID = _unary("sigmoid", "SigmoidBackward0", _sigmoid_forward, _sigmoid_grad, ("result",))
 ABS = _unary("abs", "AbsBackward0", lambda xp, x: xp.absolute(x),
              lambda grad, self: grad * self.sgn(), (0,), kind=KEEP,
-             check=_refuse_bool('"abs_cpu" not implemented for \'Bool\'', NotImplementedError))
+             check=_refuse_bool('"abs_cpu" not implemented for \'Bool\'', NotImplementedError,
+                                wide="abs_cpu"))
 
 
 def _sign(xp, x):
     if x.dtype.kind == "b":
         return x.copy()
+    if _wide(x.dtype):
+        raise _unsupported("sign_cpu", x.dtype)
     if x.dtype.kind == "c":
         raise NotImplementedError("Unlike NumPy, torch.sign is not intended to support complex "
                                   "numbers. Please use torch.sgn instead.")
@@ -1496,7 +1520,7 @@ def _shift(left: bool):
 
     def forward(xp, a, b):
         dt = xp.result_type(a, b)
-        if dt.kind not in "iu":
+        if dt.kind not in "iu" or _wide(dt):
             raise _unsupported(kernel, dt)
         a = xp.asarray(a, dtype=dt)
         b = xp.asarray(b, dtype=dt)
@@ -1519,7 +1543,8 @@ LOGICAL_OR = defop("logical_or", nin=2, kind=COMPARE,
                    forward=lambda xp, a, b: xp.logical_or(a != 0, b != 0))
 LOGICAL_XOR = defop("logical_xor", nin=2, kind=COMPARE,
                     forward=lambda xp, a, b: xp.logical_xor(a != 0, b != 0))
-LOGICAL_NOT = defop("logical_not", kind=KEEP, forward=lambda xp, a: a == 0)
+LOGICAL_NOT = defop("logical_not", kind=KEEP, forward=lambda xp, a: a == 0,
+                    check=_refuse("logical_not_cpu", ""))
 
 
 # ---- complex parts ---------------------------------------------------------------------
@@ -1743,7 +1768,16 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
     kind = input._data.dtype.kind
     if kind == "c":
         raise NotImplementedError(_CLAMP_COMPLEX)
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
+    tensors = isinstance(min, Tensor) or isinstance(max, Tensor)
+    if kind == "u" and input._data.dtype.itemsize > 1:  # NOTE [Wide unsigned dtypes]
+        if min is not None and max is not None:
+            kernel = "clamp_cpu" if tensors else "clamp_scalar_cpu"
+        elif tensors:
+            kernel = "maximum_cpu" if max is None else "minimum_cpu"
+        else:
+            kernel = "clamp_min_scalar_cpu" if max is None else "clamp_max_scalar_cpu"
+        raise _unsupported(kernel, input._data.dtype)
+    if tensors:
         return run(CLAMP, input, min, max)
     if kind in "iu" and (type(min) is int or type(max) is int):
         min, max = _int_bound(input, min), _int_bound(input, max)
@@ -2309,7 +2343,7 @@ FMIN = defop(
 def _integer_only(name: str, ufunc):
     def forward(xp, self, other):
         dtype = xp.result_type(self, other)
-        if dtype.kind not in "iu":
+        if dtype.kind not in "iu" or _wide(dtype):
             raise _unsupported(f"{name}_cpu", dtype)
         return ufunc(self, other)
     return forward
@@ -2385,11 +2419,34 @@ def _inplace_underivable(name: str):
     return formula
 
 
+# NOTE [Wide unsigned dtypes] (ember/_dtype.py): the ops whose torch kernels refuse uint16,
+# uint32 and uint64. The promotion cache refuses them wherever operands promote; a call
+# that does not promote (two tensors of one dtype, one tensor alone) is refused by the op's
+# check or forward where it has one that reads the dtype: ``_refuse_wide`` below.
+for _kernel, _ops in (
+        ("add_stub", (ADD, SUB, RSUB, RSUB_TENSOR)),
+        ("div_floor_cpu", (FLOOR_DIVIDE,)),
+        ("remainder_cpu", (REMAINDER_SCALAR, REMAINDER, RREMAINDER)),
+        ("fmod_cpu", (FMOD_SCALAR, FMOD)),
+        ("pow", (POW_SCALAR, POW, RPOW)),
+        ("lt_cpu", (LT,)), ("le_cpu", (LE,)), ("gt_cpu", (GT,)), ("ge_cpu", (GE,)),
+        ("maximum_cpu", (MAXIMUM, CLAMP_MIN)), ("minimum_cpu", (MINIMUM, CLAMP_MAX)),
+        ("clamp_min_scalar_cpu", (CLAMP_MIN_SCALAR,)),
+        ("clamp_max_scalar_cpu", (CLAMP_MAX_SCALAR,)),
+        ("lshift_cpu", (LEFT_SHIFT,)), ("rshift_cpu", (RIGHT_SHIFT,)),
+        ("logical_and_cpu", (LOGICAL_AND,)), ("logical_or_cpu", (LOGICAL_OR,)),
+        ("logical_xor_cpu", (LOGICAL_XOR,)),
+        ("gcd_cpu", (GCD,)), ("lcm_cpu", (LCM,)),
+        ("lerp_kernel_scalar", (LERP,)), ("lerp_kernel_tensor", (LERP_TENSOR,))):
+    registry.refuse_wide(_kernel, *_ops)
+
+
 def _inplace_op(op, node: str):
     from ember._ops.registry import run_inplace
 
     inplace_op = defop(op.name + "_", node=node, forward=op.forward,
                        backward=_inplace_underivable(op.name), kind=op.kind, check=op.check)
+    inplace_op.promo = op.promo
 
     def method(self: Tensor) -> Tensor:
         return run_inplace(inplace_op, self)

@@ -17,7 +17,7 @@ import warnings
 
 from ember import _dtype
 from ember._backend import np
-from ember._ops import batching
+from ember._ops import _promote, batching
 from ember._ops.registry import (
     KEEP,
     attach,
@@ -470,8 +470,12 @@ def _no_complex_order(input: Tensor, kernel: str | None, message: str | None = N
                       empty_too: bool = False) -> None:
     """torch's refusal to order complex numbers: ``message`` (a RuntimeError its op raises
     first), or the NotImplementedError of ``kernel``, which an empty input runs only where
-    ``empty_too`` says so."""
-    if input._data.dtype.kind != "c":
+    ``empty_too`` says so. The same kernel refuses uint16/32/64 (NOTE [Wide unsigned
+    dtypes])."""
+    dt = input._data.dtype
+    if dt.kind != "c":
+        if kernel is not None and dt.kind == "u" and dt.itemsize > 1:
+            _promote.refuse_wide_input(input, kernel, empty_too)
         return
     if message is not None:
         raise RuntimeError(message)
@@ -517,6 +521,7 @@ def _max_or_min(name: str, input: Tensor, dim, keepdim: bool, other):
         _check_nonempty(name, data, (wrap_dim(dim, data.ndim),) if data.ndim else None,
                         IndexError)
         raise RuntimeError(f"{name}(): does not support complex input")
+    _promote.refuse_wide_input(input, name + "_cpu")
     largest = name == "max"
     return _with_indices(MAX_DIM if largest else MIN_DIM, name, input, dim, keepdim,
                          lambda data, d: _arg_extreme(data, d, largest))
@@ -591,6 +596,7 @@ def _arg(name: str, input: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
     if dim is not None:
         dim = wrap_dim(dim, data.ndim)
     _check_nonempty(name, data, None if dim is None or data.ndim == 0 else (dim,), IndexError)
+    _promote.refuse_wide_input(input, name + "_cpu")
     return run(ARGMAX, input, dim, keepdim, largest)
 
 
@@ -1071,6 +1077,8 @@ def _logical_dims(dim, ndim: int):
 
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
     """Mirrors ``torch.count_nonzero``: int64."""
+    if dim is None:
+        _promote.refuse_wide_input(input, "nonzero_count_cpu", empty_too=True)
     return run(COUNT_NONZERO, input, reduce_dims(dim, input._data.ndim))
 
 
@@ -1301,6 +1309,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     if not 0 <= k <= size:
         raise RuntimeError("selected index k out of range")
     _no_complex_order(input, None, " topk does not support complex dtypes on CPU")
+    _promote.refuse_wide_input(input, "topk_cpu", empty_too=True)
 
     def index_fn(data, d):
         order = _argsort_array(data, d, largest)
@@ -1407,7 +1416,7 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     """Mirrors ``torch.bincount``: counts of each value of a 1-d non-negative integer
     tensor (int64), or sums of ``weights`` (their dtype when floating, else float64)."""
     data = input._data
-    if data.dtype.kind not in "iu":
+    if data.dtype.kind not in "iu" or data.dtype.itemsize > 1 and data.dtype.kind == "u":
         raise NotImplementedError(
             f'"bincount_cpu" not implemented for \'{_dtype.scalar_type_name(input.dtype)}\'')
     if minlength < 0:

@@ -181,7 +181,7 @@ class Op:
                  "save_idx", "saves_all", "no_inputs", "save_result", "saved_outputs",
                  "binary", "view", "jvp", "check", "multi", "needs", "kept", "arg_names",
                  "family", "real_formulas", "scalar_array", "layout_params", "replayed",
-                 "audited", "opmath")
+                 "audited", "opmath", "promo")
 
     def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
                  check, multi, real_formulas=True):
@@ -203,6 +203,9 @@ class Op:
         self.backward = backward
         self.nin = nin
         self.kind = kind
+        # what the promotion cache keys on: the kind, or the op's own ``WideRefusal`` for an
+        # op torch refuses on uint16/32/64 (``refuse_wide``)
+        self.promo = kind
         # Positions of the arguments that take part in type promotion; None for the unary
         # fast path (one input, its dtype decides).
         if promote is None and nin > 1:
@@ -266,6 +269,16 @@ class Op:
         nin = self.nin
         return tuple([None if i < nin and i not in keep and isinstance(a, Tensor) else a
                       for i, a in enumerate(args)])
+
+
+def refuse_wide(kernel: str, *ops: Op) -> None:
+    """Make ``ops`` refuse operands that promote to uint16, uint32 or uint64 with torch's
+    error naming ``kernel`` (NOTE [Wide unsigned dtypes]). The refusal lives in the
+    promotion cache's key, so the ops pay nothing for it: it covers every call that
+    promotes (a number or a 0-d tensor beside a tensor, mixed dtypes, comparisons, ops of
+    three operands); the op's own check or forward refuses the rest."""
+    for op in ops:
+        op.promo = _promote.WideRefusal(op.kind, kernel)
 
 
 def saved_as(op: Op, **fetch) -> None:
@@ -702,7 +715,7 @@ def _forward(op: Op, args: tuple) -> tuple:
                 kb, zb = bd.dtype, bd.ndim == 0
             else:
                 kb, zb = type(b), None
-            key = (op.kind, ka, za, kb, zb)
+            key = (op.promo, ka, za, kb, zb)
             hit = _promote.cache.get(key)
             if hit is None:
                 hit = _promote.cache[key] = _promote.compute(key)
@@ -735,7 +748,7 @@ def _forward(op: Op, args: tuple) -> tuple:
         needs_grad = (a_is_t and a._requires_grad) or (b_is_t and b._requires_grad)
     else:
         nin = op.nin
-        compute_np, out_np = _promote.result_types(args, promote, op.kind)
+        compute_np, out_np = _promote.result_types(args, promote, op.promo)
         arrays = []
         needs_grad = False
         for i in range(nin):

@@ -11,7 +11,7 @@ from ember import _dtype
 from ember._backend import ndarray, np
 from ember._dtype import int64, legacy_type_name, scalar_type_name
 from ember._memory_format import contiguous_format
-from ember._ops import batching
+from ember._ops import _promote, batching
 from ember._ops._promote import broadcast_error
 from ember._ops.creation import int_list
 from ember._ops.reduction import FLIP
@@ -1421,6 +1421,7 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple:
 def _flip(input: Tensor, *order, dims=None) -> Tensor:
     """Mirrors ``Tensor.flip``: reverses the order along ``dims`` (a copy, as in torch)."""
     dims = method_ints("flip", "dims", order, dims)
+    _promote.refuse_wide_input(input, "flip_cpu")
     return run(FLIP, input, wrap_dims(dims, input._data.ndim))
 
 
