@@ -153,3 +153,67 @@ def test_range_refusals_match_torch(fn) -> None:
         "logspace-bool-0"])
 def test_ranges_torch_accepts(fn) -> None:
     assert_same(fn(ember), fn(torch))
+
+
+ALL_INT_DTYPES = ["int64", "int32", "int16", "int8", "uint8"]
+
+
+def _range_number(draw_int: int, draw_float: float, which: int):
+    return (draw_int, draw_float, float(draw_int), -draw_int)[which]
+
+
+def _same_range(fn) -> None:
+    """``fn(lib)`` gives torch's bits, or torch's exception."""
+    try:
+        expected = fn(torch)
+    except Exception:  # torch refuses: ember must refuse the same way
+        check_raises_like(fn)
+        return
+    _bits_equal(fn(ember), expected)
+
+
+@pytest.mark.bitexact
+@settings(max_examples=400, deadline=None)
+@given(dtype=st.sampled_from(ALL_INT_DTYPES), scale=st.sampled_from([3, 100, 127, 255, 40000]),
+       ints=st.tuples(st.integers(-1, 1), st.integers(-1, 1)),
+       floats=st.tuples(st.floats(-1, 1), st.floats(-1, 1)),
+       which=st.tuples(st.integers(0, 3), st.integers(0, 3)), steps=st.integers(0, 40))
+def test_integer_linspace_ends_convert_as_torch(dtype, scale, ints, floats, which,
+                                                steps) -> None:
+    # ends outside the dtype are refused (an int down to minus uint8's maximum wraps into
+    # it: -4 is 252), one step is filled with ``start``, and the values truncate
+    start, end = (_range_number(i * scale, round(f * scale, 2), w)
+                  for i, f, w in zip(ints, floats, which))
+    with recording_compared("torch.linspace"):
+        _same_range(lambda L: L.linspace(start, end, steps, dtype=getattr(L, dtype)))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.linspace(0, 2 ** 63, 3, dtype=L.int64),
+    lambda L: L.linspace(0, 2 ** 64, 0), lambda L: L.linspace(-2 ** 63 - 1, 0, 3),
+    lambda L: L.logspace(0, 2 ** 64, 3), lambda L: L.arange(2 ** 63),
+    lambda L: L.arange(0, 2 ** 63, 2 ** 62), lambda L: L.arange(2 ** 64),
+    lambda L: L.arange(-2 ** 63 - 1, 0), lambda L: L.linspace(-256, 0, 3, dtype=L.uint8),
+    lambda L: L.linspace(300, 0, 1, dtype=L.uint8), lambda L: L.linspace(-1.5, 0, 3, dtype=L.uint8),
+    lambda L: L.linspace(0, 70000.0, 3, dtype=L.float16),
+    lambda L: L.linspace(0, 1e39, 3, dtype=L.float32),
+    lambda L: L.linspace(1e39, 0, 1, dtype=L.float32),
+], ids=["int64-end-2**63", "beyond-64-bits", "below-int64", "logspace-beyond-64-bits",
+        "arange-2**63", "arange-end-2**63", "arange-beyond-64-bits", "arange-below-int64",
+        "uint8-start-below-wrap", "uint8-one-step-start", "uint8-negative-float",
+        "float16-end", "float32-end", "float32-one-step-start"])
+def test_range_arguments_refused_as_torch(fn) -> None:
+    check_raises_like(fn)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L: L.linspace(-4, 3.2, 27, dtype=L.uint8),
+    lambda L: L.linspace(-127, 1, 8, dtype=L.uint8),
+    lambda L: L.linspace(-255, 0, 3, dtype=L.uint8),
+    lambda L: L.linspace(0, 40000, 1, dtype=L.int16),
+    lambda L: L.linspace(1e39, 0, 1, dtype=L.float16),
+    lambda L: L.linspace(0, float("inf"), 3, dtype=L.float32),
+], ids=["uint8-negative-int-start", "uint8-negative-int-start-2", "uint8-minus-max",
+        "one-step-end-unchecked", "float16-one-step-overflows-to-inf", "inf-end"])
+def test_range_arguments_accepted_as_torch(fn) -> None:
+    _bits_equal(fn(ember), fn(torch))

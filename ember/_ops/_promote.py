@@ -196,6 +196,15 @@ def _overflow(name: str) -> RuntimeError:
     return RuntimeError(f"value cannot be converted to type {name} without overflow")
 
 
+def check_scalar_int(value: int) -> None:
+    """Python's error for an int that torch's argument parser cannot read as a 64-bit
+    Scalar (one beyond int64 down, beyond uint64 up)."""
+    if value < -2 ** 63:
+        raise OverflowError("can't convert negative int to unsigned")
+    if value >= 2 ** 64:
+        raise OverflowError("int too big to convert")
+
+
 def fill_value(value, np_dtype):
     """A Python number that fills a tensor of ``np_dtype`` (fill_, full, masked_fill,
     index_fill, scatter, ``__setitem__``), converted as torch converts it: an int beyond 64
@@ -206,10 +215,7 @@ def fill_value(value, np_dtype):
     a 32- or 64-bit dtype's range; into bool, any number is its truth."""
     kind = type(value)
     if kind is int:
-        if value < -2 ** 63:
-            raise OverflowError("can't convert negative int to unsigned")
-        if value >= 2 ** 64:
-            raise OverflowError("int too big to convert")
+        check_scalar_int(value)
     elif kind is not float and kind is not complex:
         return value
     code = np_dtype.kind

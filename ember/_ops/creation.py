@@ -675,7 +675,11 @@ def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None
 
 
 def _plain_number(x):
-    return x.item() if isinstance(x, Tensor) else x
+    if isinstance(x, Tensor):
+        return x.item()
+    if type(x) is int and not -2 ** 63 <= x < 2 ** 64:
+        _promote.check_scalar_int(x)
+    return x
 
 
 # NOTE [Exact ranges]
@@ -768,6 +772,8 @@ def _linspace_values(start, end, steps: int, dtype) -> ndarray:
     kind = dtype.np.type
     if dtype.category == _dtype.INT:
         first, last = math.trunc(start), math.trunc(end)
+        if dtype is _dtype.uint8:  # the ends are converted to the dtype first: -4 is 252
+            first, last = first % 256, last % 256
         step = (last - first) / (steps - 1)
         values = np.concatenate([_fma(up, step, first), _fma(down, -step, last)])
         return np.trunc(values).astype(np.int64).astype(kind)
@@ -802,6 +808,10 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
     if dtype.category == _dtype.BOOL or dtype in _dtype.BIG_UNSIGNED:
         raise NotImplementedError(
             f"\"arange_cpu\" not implemented for '{_dtype.scalar_type_name(dtype)}'")
+    if dtype.category == _dtype.INT:
+        for value in (start, end, step):  # torch reads them as int64 for an integer dtype
+            if type(value) is int:
+                _check_fits(value, _dtype.int64)
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
@@ -837,9 +847,13 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
         raise NotImplementedError(
             f"\"linspace_cpu\" not implemented for '{_dtype.scalar_type_name(dtype)}'")
     if steps > 1 and dtype.category in (_dtype.INT, _dtype.FLOAT):
+        _check_fits(start, dtype)
+        _check_fits(end, dtype)
         data = _linspace_values(start, end, steps, dtype)
-    elif steps == 1:
+    elif steps == 1:  # torch fills the one element with ``start``, as ``fill_`` converts it
         data = np.full(1, start, np.float64)
+        if dtype.category in (_dtype.INT, _dtype.FLOAT):
+            _promote.fill_value(start, dtype.np)
     else:
         step = (end - start) / (steps - 1)
         idx = np.arange(steps, dtype=np.float64)
@@ -1108,8 +1122,12 @@ def _check_fits(value, dtype) -> None:
     NaN pass for floating dtypes); a Python int may also be the negative of an unsigned
     dtype's value (it wraps)."""
     info = np.iinfo(dtype.np) if dtype.category == _dtype.INT else np.finfo(dtype.np)
-    low = -int(info.max) if isinstance(value, int) and info.min == 0 else info.min
-    inside = float(low) <= value <= float(info.max)
+    if isinstance(value, int) and dtype.category == _dtype.INT:  # exactly: 2**63 > int64's
+        low = -int(info.max) if info.min == 0 else int(info.min)
+        inside = low <= value <= int(info.max)
+    else:
+        low = -int(info.max) if isinstance(value, int) and info.min == 0 else info.min
+        inside = float(low) <= value <= float(info.max)
     if not inside and (dtype.category == _dtype.INT or math.isfinite(value)):
         raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES[dtype.name]}"
                            " without overflow")
