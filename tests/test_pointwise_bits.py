@@ -155,3 +155,20 @@ def test_sigmoid_backward_kernel_matches_torch(dtype):
     nan = np.isnan(e.float().numpy())
     assert (np.isnan(t.float().numpy()) == nan).all()
     assert (e_bits[~nan] == t_bits[~nan]).all()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("divisor", [-1, 1, -2.0, 2.0, 0.5, "tensor"])
+def test_remainder_zero_signs_match_torch(dtype, divisor):
+    # a zero remainder takes the dividend's sign in torch (fmod, then the divisor added to
+    # a nonzero result of the other sign); NumPy gives it the divisor's
+    raw = [3.0, -3.0, 0.0, -0.0, 2.5, -2.5, 7.0, -7.0, 1e-3, 4.0, -4.0, 6.0, -6.0]
+
+    def bits(lib):
+        x = lib.tensor(raw).to(getattr(lib, dtype))
+        other = lib.tensor([-1.0, 2.0, -2.0, 1.0] * 3 + [2.0]).to(x.dtype) \
+            if divisor == "tensor" else divisor
+        nonzero = lib.tensor([3.0, -3.0, 2.5, -2.5, 7.0, -7.0, 0.5, -0.5]).to(x.dtype)
+        return x.remainder(other).float().view(lib.int32).tolist(), \
+            (7 % nonzero).float().view(lib.int32).tolist()
+    assert bits(ember) == bits(torch)

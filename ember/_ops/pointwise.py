@@ -209,7 +209,13 @@ def _modulus(ufunc, kernel):
     def forward(xp, self, other):
         r = ufunc(self, other)
         kind = r.dtype.kind
-        if kind in "iub":
+        if kind in "fV" and ufunc is np.remainder:
+            # NumPy gives a zero remainder the divisor's sign, torch's kernel (fmod, then
+            # the divisor added to a nonzero result of the other sign) the dividend's
+            zero = r == 0
+            if zero.any():
+                r = xp.where(zero, xp.copysign(xp.zeros_like(r), self), r)
+        elif kind in "iub":
             if kind == "b" or (isinstance(self, ndarray) and self.dtype.kind == "b"):
                 raise _unsupported(kernel, np.dtype(bool))
             if _wide(r.dtype):
