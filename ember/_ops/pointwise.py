@@ -187,8 +187,13 @@ def _inverse_root(xp, base, exponent):
 
 
 def _pow_number(xp, base, exponent):
-    if type(exponent) is int and exponent < 0 and base.dtype.kind in "biu":
-        raise RuntimeError(_NEGATIVE_INT_POWER)
+    dt = base.dtype
+    if dt.kind in "biu":
+        if type(exponent) is int and exponent < 0:
+            raise RuntimeError(_NEGATIVE_INT_POWER)
+        if _wide(dt) and exponent != 0 and exponent != 1:
+            # torch fills ones for ** 0 and copies for ** 1 before its kernel refuses
+            raise _unsupported("pow", dt)
     return xp.power(base, exponent)
 
 
@@ -205,9 +210,13 @@ _REAL_NUMBERS = (int, float)
 
 
 def _modulus(ufunc, kernel):
-    """fmod / remainder: bool refused, an integer division by zero is torch's error."""
+    """fmod / remainder: bool and complex refused, an integer division by zero is torch's
+    error."""
     def forward(xp, self, other):
-        r = ufunc(self, other)
+        try:
+            r = ufunc(self, other)
+        except TypeError:  # complex operands: torch's kernel has no such dtype
+            raise _unsupported(kernel, xp.result_type(self, other)) from None
         kind = r.dtype.kind
         if kind in "fV" and ufunc is np.remainder:
             # NumPy gives a zero remainder the divisor's sign, torch's kernel (fmod, then
@@ -216,7 +225,8 @@ def _modulus(ufunc, kernel):
             if zero.any():
                 r = xp.where(zero, xp.copysign(xp.zeros_like(r), self), r)
         elif kind in "iub":
-            if kind == "b" or (isinstance(self, ndarray) and self.dtype.kind == "b"):
+            if kind == "b" or any(isinstance(x, ndarray) and x.dtype.kind == "b"
+                                  for x in (self, other)):
                 raise _unsupported(kernel, np.dtype(bool))
             if _wide(r.dtype):
                 raise _unsupported(kernel, r.dtype)
@@ -395,8 +405,8 @@ def _floor_divide_half(xp, self, other, dt):
 def _div_rounded(xp, self, other, mode):
     dt = xp.result_type(self, other)
     kind = dt.kind
-    if kind in "biu":  # integer division: bool refused, a zero divisor is torch's error
-        if kind == "b" or _wide(dt):
+    if kind in "biuc":  # bool, complex and uint16/32/64 refused; a zero divisor of an
+        if kind in "bc" or _wide(dt):  # integer is torch's error
             raise _unsupported(f"div_{mode}_cpu", dt)
         if (xp.count_nonzero(other) != other.size if isinstance(other, ndarray)
                 else other == 0):
@@ -478,9 +488,15 @@ def _rpow_backward(grad, exponent, self, result):
 
 
 # ``number ** tensor`` (torch's pow.Scalar): the number is a parameter, not an edge.
+def _rpow(xp, exponent, base):
+    if exponent.dtype.kind == "b":  # a bool number to bool powers: torch has no such kernel
+        raise _unsupported("pow", exponent.dtype)
+    return _power(xp, base, exponent)
+
+
 RPOW = defop(
     "pow", node="PowBackward2", nin=1, promote=(0, 1), save=(0, "result"),
-    forward=lambda xp, exponent, base: _power(xp, base, exponent),
+    forward=_rpow,
     backward=_rpow_backward)
 
 RECIPROCAL = defop(
@@ -1366,8 +1382,15 @@ def _atan2_other(grad, self, other):
     return grad * (-self / (self * self + other * other))
 
 
+def _atan2(xp, self, other):
+    try:
+        return xp.arctan2(self, other)
+    except TypeError:  # complex operands: torch's kernel has no such dtype
+        raise _unsupported("atan2_cpu", xp.result_type(self, other)) from None
+
+
 ATAN2 = defop("atan2", node="Atan2Backward0", nin=2, kind=FLOAT, save=(0, 1),
-              forward=lambda xp, self, other: xp.arctan2(self, other),
+              forward=_atan2,
               backward=(_atan2_self, _atan2_other))
 HYPOT = defop("hypot", node="HypotBackward0", nin=2, save={0: (0, "result"), 1: (1, "result")},
               forward=_float_only("hypot_cpu", lambda xp, self, other: xp.hypot(self, other)),
@@ -2434,7 +2457,7 @@ for _kernel, _ops in (
         ("div_floor_cpu", (FLOOR_DIVIDE,)),
         ("remainder_cpu", (REMAINDER_SCALAR, REMAINDER, RREMAINDER)),
         ("fmod_cpu", (FMOD_SCALAR, FMOD)),
-        ("pow", (POW_SCALAR, POW, RPOW)),
+        ("pow", (POW, RPOW)),
         ("lt_cpu", (LT,)), ("le_cpu", (LE,)), ("gt_cpu", (GT,)), ("ge_cpu", (GE,)),
         ("maximum_cpu", (MAXIMUM, CLAMP_MIN)), ("minimum_cpu", (MINIMUM, CLAMP_MAX)),
         ("clamp_min_scalar_cpu", (CLAMP_MIN_SCALAR,)),
