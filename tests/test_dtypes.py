@@ -143,3 +143,23 @@ def test_binary_promotion_matches_torch(op: str) -> None:
             def call(L, first=first, second=second):
                 return run(L, lambda L: fn(L, _make(L, first, False), _make(L, second, True)))
             _compare(call, what)
+
+
+_ALPHAS = [2, 0, -1, True, False, 300, 128, -128, 255, 1.5, 1.0, -0.5, 1j, 2 + 0j, 1 + 0j]
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "add_", "add_number"])
+@pytest.mark.parametrize("name", [n for n in PROMOTED if n not in WIDE])
+def test_alpha_converts_as_torch(op: str, name: str) -> None:
+    # alpha takes the result's dtype: True for any nonzero alpha of bools, wrapped into
+    # uint8, refused when beyond an integer dtype, when a float meets integers or a complex
+    # number meets non-complex tensors
+    for alpha in _ALPHAS:
+        def call(L, alpha=alpha):
+            a, b = _operand(L, name, False, False), _operand(L, name, False, True)
+            if op == "add_":
+                return a.clone().add_(b, alpha=alpha)
+            if op == "add_number":
+                return a.add(3, alpha=alpha)
+            return getattr(L, op)(a, b, alpha=alpha)
+        _compare(call, f"{op}({name}, alpha={alpha!r})")

@@ -22,7 +22,7 @@ from ember._dtype import (
     int64,
     scalar_type_name,
 )
-from ember._ops import batching, registry
+from ember._ops import _promote, batching, registry
 from ember._ops._promote import OperandTypeError, fill_value
 from ember._ops.creation import zero_gradient, zeros_like
 from ember._ops.fused import fma
@@ -273,8 +273,23 @@ def _float_dtype(dtype) -> bool:
     return dtype.kind == "f" or reduced_float(dtype)
 
 
-def _fused_add(xp, self, other, alpha):
-    """``self + alpha * other`` as torch's kernel rounds it (NOTE [Fused multiply-adds]):
+def _check_alpha(kind: str, alpha) -> None:
+    """torch's refusals of an ``alpha`` for a result of NumPy dtype kind ``kind``, in its
+    order: a bool alpha outside bool results, a non-integral one (float or complex) for
+    integers and bools, a complex one for floats."""
+    if isinstance(alpha, (bool, np.bool_)) and kind != "b":
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if kind in "biu" and isinstance(alpha, (builtins.float, builtins.complex)):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a "
+                           "floating point number.")
+    if kind != "c" and isinstance(alpha, builtins.complex):
+        raise RuntimeError("For non-complex input tensors, argument alpha must not be a "
+                           "complex number.")
+
+
+def _fused_add(xp, self, other, alpha, negated: bool = False):
+    """``self + alpha * other`` (``self - alpha * other`` when ``negated``: torch's sub is
+    add with ``-alpha``, checked first) as torch's kernel rounds it (NOTE [Fused multiply-adds]):
     fused in a floating dtype, ``alpha`` first rounded to a half type. torch's scalar loop
     (tensors of a few elements and the last few of longer ones) rounds otherwise for a
     number operand, and for half types; ember follows the vectorised loop."""
@@ -282,6 +297,17 @@ def _fused_add(xp, self, other, alpha):
     # array depends on their order)
     arrays = [x for x in (self, other) if isinstance(x, ndarray)]
     dtype = arrays[0].dtype if len(arrays) == 1 else xp.result_type(self, other)
+    kind = dtype.kind
+    _check_alpha(kind, alpha)
+    if negated:
+        alpha = -alpha
+    if kind in "biu":
+        # alpha converts to the dtype as a number filling it would (True for any nonzero
+        # alpha of bools, -1 wraps into uint8, 300 overflows int8), a number operand wraps
+        alpha = fill_value(alpha, dtype)
+        self, other = _promote.wrap_ints([self, other], dtype)
+        if kind == "b":
+            return xp.logical_or(self, xp.logical_and(other, alpha))
     if xp is not np or not _float_dtype(dtype):
         return xp.add(self, xp.multiply(other, alpha))
     if dtype == np.float64:
@@ -355,7 +381,7 @@ def _refuse_bool(message: str, error: type = RuntimeError, wide: str | None = No
 SUB = defop(
     "sub", node="SubBackward0", nin=2, check=_no_bool_sub,
     forward=lambda xp, self, other, alpha: (
-        xp.subtract(self, other) if alpha == 1 else _fused_add(xp, self, other, -alpha)),
+        xp.subtract(self, other) if alpha == 1 else _fused_add(xp, self, other, alpha, True)),
     backward=(lambda grad, self, other, alpha: grad,
               lambda grad, self, other, alpha: _scaled(-grad, alpha)))
 
@@ -363,7 +389,7 @@ SUB = defop(
 RSUB = defop(
     "rsub", node="RsubBackward1", nin=2, check=_no_bool_sub,
     forward=lambda xp, self, other, alpha: (
-        xp.subtract(other, self) if alpha == 1 else _fused_add(xp, other, self, -alpha)),
+        xp.subtract(other, self) if alpha == 1 else _fused_add(xp, other, self, alpha, True)),
     backward=(lambda grad, self, other, alpha: _scaled(-grad, alpha),
               lambda grad, self, other, alpha: grad))
 # ``torch.rsub(tensor, tensor)``: the same formulas, torch's other node name.
@@ -1666,13 +1692,25 @@ def is_complex(input: Tensor) -> bool:
 # ---- the public functions (torch.f and Tensor.f) -------------------------------------
 
 
+def _check_unit_alpha(input, other, alpha) -> None:
+    """``_check_alpha`` for an alpha equal to 1 but no int (True, 1.0, 1+0j), which the
+    forward takes as 1 without a look."""
+    if alpha == 1:
+        _check_alpha(_promote.result_type(input, other).np.kind, alpha)
+
+
 def add(input, other, *, alpha=1) -> Tensor:
     """Mirrors ``torch.add``: ``input + alpha * other``."""
+    if type(alpha) is not int:
+        _check_unit_alpha(input, other, alpha)
     return run(ADD, input, other, alpha)
 
 
 def sub(input, other, *, alpha=1) -> Tensor:
     """Mirrors ``torch.sub``: ``input - alpha * other``."""
+    if type(alpha) is not int:
+        _no_bool_sub(input, other)  # torch refuses bools first
+        _check_unit_alpha(input, other, alpha)
     return run(SUB, input, other, alpha)
 
 
@@ -1685,6 +1723,9 @@ def rsub(input, other, *, alpha=1) -> Tensor:
         raise overload_refusal("rsub", (input, other), (
             "(Tensor input, Tensor other, *, Number alpha = 1)",
             "(Tensor input, Number other, Number alpha = 1)"))
+    if type(alpha) is not int:
+        _no_bool_sub(input, other)  # torch refuses bools first
+        _check_unit_alpha(input, other, alpha)
     return run(RSUB_TENSOR if isinstance(other, Tensor) else RSUB, input, other, alpha)
 
 
