@@ -311,11 +311,22 @@ def test_load_refuses_what_safetensors_torch_refuses(tmp_path) -> None:
 
 
 def test_dtypes_ember_lacks_are_refused_clearly(tmp_path) -> None:
-    path = tmp_path / "u16.safetensors"
-    st_torch.save_file({"u": torch.ones(2, dtype=torch.uint16)}, path)
+    path = tmp_path / "f8.safetensors"
+    st_torch.save_file({"u": torch.ones(2, dtype=torch.float8_e5m2)}, path)
     for load in (lambda: est.load_file(path), lambda: est.load(path.read_bytes())):
-        with pytest.raises(TypeError, match="U16"):
+        with pytest.raises(TypeError, match="F8_E5M2"):
             load()
+
+
+@pytest.mark.parametrize("name", ["uint16", "uint32", "uint64"])
+def test_wide_unsigned_round_trip_with_torch(tmp_path, name) -> None:
+    values = np.array([0, 1, 255, 2 ** 15, np.iinfo(name).max], dtype=name)
+    path = tmp_path / "t.safetensors"
+    st_torch.save_file({"u": torch.from_numpy(values)}, path)
+    for loaded in (est.load_file(path)["u"], est.load(path.read_bytes())["u"]):
+        assert repr(loaded) == repr(torch.from_numpy(values))
+    est.save_file({"u": ember.from_numpy(values)}, path)
+    assert repr(st_torch.load_file(path)["u"]) == repr(torch.from_numpy(values))
 
 
 # ---- packaging --------------------------------------------------------------------------

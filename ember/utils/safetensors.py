@@ -8,8 +8,8 @@ takes ml_dtypes' bfloat16 arrays), ``safe_open``/``load_file`` open files with t
 package's ``safe_open(..., framework="numpy")`` (tensors then map the file: NOTE [Mapped
 tensors]) and ``load`` reads through its ``deserialize``, so the package parses and checks
 every header. Files are interchangeable with
-``safetensors.torch``'s in both directions; ember has no uint16/32/64 or float8 dtypes, so
-tensors of those types cannot be loaded, and the format has no complex128.
+``safetensors.torch``'s in both directions; float8 tensors cannot be loaded, and the format
+has no complex128.
 
 Example::
 
@@ -53,7 +53,8 @@ bfloat16_dtype()
 _DTYPES = {"F64": _dtype.float64, "F32": _dtype.float32, "F16": _dtype.float16,
            "BF16": _dtype.bfloat16, "I64": _dtype.int64, "I32": _dtype.int32,
            "I16": _dtype.int16, "I8": _dtype.int8, "U8": _dtype.uint8, "BOOL": _dtype.bool_,
-           "C64": _dtype.complex64}
+           "C64": _dtype.complex64, "U16": _dtype.uint16, "U32": _dtype.uint32,
+           "U64": _dtype.uint64}
 _TENSOR_FRAMEWORKS = frozenset({"pt", "torch", "pytorch", "ember"})
 _NUMPY_FRAMEWORKS = frozenset({"np", "numpy"})
 _SHARED_DOCS = "https://huggingface.co/docs/safetensors/torch_shared_tensors"
