@@ -69,7 +69,9 @@ int64 = dtype("int64", np.dtype(np.int64), INT, 8, True, 4)
 # themselves and with the floating dtypes (not with bool, other integers or complex: see
 # promote_types), and most of torch's CPU kernels refuse them ("not implemented for
 # 'UInt16'"); creation, conversion, printing, copies, views, ``==``/``!=``, ``*``, ``/``,
-# ``&``/``|``/``^``, sums and sorting work.
+# ``&``/``|``/``^``, sums and sorting work. ember refuses what torch refuses (registry.
+# refuse_wide, and the ops' own checks), except ``add``/``sub`` of two tensors of one such
+# dtype, which compute: a check there would cost every addition.
 uint16 = dtype("uint16", np.dtype(np.uint16), INT, 2, False, 2)
 uint32 = dtype("uint32", np.dtype(np.uint32), INT, 4, False, 3)
 uint64 = dtype("uint64", np.dtype(np.uint64), INT, 8, False, 4)
