@@ -163,3 +163,17 @@ def test_alpha_converts_as_torch(op: str, name: str) -> None:
                 return a.add(3, alpha=alpha)
             return getattr(L, op)(a, b, alpha=alpha)
         _compare(call, f"{op}({name}, alpha={alpha!r})")
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, b: b.clamp(min=True), lambda L, b: b.clamp(True, True),
+    lambda L, b: b.clamp(max=False), lambda L, b: b.clamp(b, b), lambda L, b: b.clamp(min=b),
+    lambda L, b: b.clamp_min(True), lambda L, b: b.clamp_max(False),
+    lambda L, b: b.clone().clamp_(min=True), lambda L, b: b.clamp_min(b),
+    lambda L, b: b.clamp(min=0), lambda L, b: b.clamp_min(2), lambda L, b: b.clamp(max=0.5),
+], ids=["min", "both", "max", "tensors", "min-tensor", "clamp_min", "clamp_max", "clamp_",
+        "clamp_min-tensor", "int-bound", "clamp_min-int", "float-bound"])
+def test_bool_clamp_matches_torch(call) -> None:
+    # torch's clamp kernels refuse a bool result (bool bounds); maximum and minimum (one
+    # tensor bound) and number bounds of other types compute
+    _compare(lambda L: call(L, L.tensor([True, False, True])), "bool clamp")

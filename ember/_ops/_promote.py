@@ -27,11 +27,12 @@ class WideRefusal:
     (``registry.refuse_wide``): ``compute`` raises torch's error when the operands promote
     to one of them. One object per op keeps its cache entries apart from other ops'."""
 
-    __slots__ = ("kind", "kernel")
+    __slots__ = ("kind", "kernel", "refused")
 
-    def __init__(self, kind: int, kernel: str) -> None:
+    def __init__(self, kind: int, kernel: str, bool_too: bool = False) -> None:
         self.kind = kind
         self.kernel = kernel
+        self.refused = _dtype.BIG_UNSIGNED + ((_dtype.bool_,) if bool_too else ())
 
 
 def wide_unsupported(kernel: str, d: _dtype.dtype) -> NotImplementedError:
@@ -109,7 +110,7 @@ def compute(key: tuple):
     compute = _combine(dims, _combine(zeros, wrapped))
     if compute is None:
         raise TypeError("an op needs at least one tensor or number")
-    if refusal is not None and compute in _dtype.BIG_UNSIGNED:
+    if refusal is not None and compute in refusal.refused:
         raise wide_unsupported(refusal.kernel, compute)
     from ember._ops.registry import COMPARE, FLOAT
 

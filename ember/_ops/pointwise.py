@@ -1839,14 +1839,18 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
     if kind == "c":
         raise NotImplementedError(_CLAMP_COMPLEX)
     tensors = isinstance(min, Tensor) or isinstance(max, Tensor)
-    if kind == "u" and input._data.dtype.itemsize > 1:  # NOTE [Wide unsigned dtypes]
+    # torch's clamp kernels refuse uint16/32/64 (NOTE [Wide unsigned dtypes]) and bool
+    # results (bool bounds), which its maximum and minimum (one tensor bound) compute
+    if (kind == "u" and input._data.dtype.itemsize > 1) or (kind == "b" and all(
+            bound is None or _is_bool(bound) for bound in (min, max))):
         if min is not None and max is not None:
             kernel = "clamp_cpu" if tensors else "clamp_scalar_cpu"
         elif tensors:
             kernel = "maximum_cpu" if max is None else "minimum_cpu"
         else:
             kernel = "clamp_min_scalar_cpu" if max is None else "clamp_max_scalar_cpu"
-        raise _unsupported(kernel, input._data.dtype)
+        if kind == "u" or kernel.startswith("clamp"):
+            raise _unsupported(kernel, input._data.dtype)
     if tensors:
         return run(CLAMP, input, min, max)
     if kind in "iu" and (type(min) is int or type(max) is int):
@@ -2509,6 +2513,9 @@ for _kernel, _ops in (
         ("gcd_cpu", (GCD,)), ("lcm_cpu", (LCM,)),
         ("lerp_kernel_scalar", (LERP,)), ("lerp_kernel_tensor", (LERP_TENSOR,))):
     registry.refuse_wide(_kernel, *_ops)
+# torch's clamp kernels refuse bool results too (a bool tensor with a bool bound)
+registry.refuse_wide("clamp_min_scalar_cpu", CLAMP_MIN_SCALAR, bool_too=True)
+registry.refuse_wide("clamp_max_scalar_cpu", CLAMP_MAX_SCALAR, bool_too=True)
 
 
 def _inplace_op(op, node: str):

@@ -271,14 +271,15 @@ class Op:
                       for i, a in enumerate(args)])
 
 
-def refuse_wide(kernel: str, *ops: Op) -> None:
-    """Make ``ops`` refuse operands that promote to uint16, uint32 or uint64 with torch's
-    error naming ``kernel`` (NOTE [Wide unsigned dtypes]). The refusal lives in the
-    promotion cache's key, so the ops pay nothing for it: it covers every call that
-    promotes (a number or a 0-d tensor beside a tensor, mixed dtypes, comparisons, ops of
-    three operands); the op's own check or forward refuses the rest."""
+def refuse_wide(kernel: str, *ops: Op, bool_too: bool = False) -> None:
+    """Make ``ops`` refuse operands that promote to uint16, uint32 or uint64 (and, with
+    ``bool_too``, to bool) with torch's error naming ``kernel`` (NOTE [Wide unsigned
+    dtypes]). The refusal lives in the promotion cache's key, so the ops pay nothing for
+    it: it covers every call that promotes (a number or a 0-d tensor beside a tensor, mixed
+    dtypes, comparisons, ops of three operands); the op's own check or forward refuses the
+    rest."""
     for op in ops:
-        op.promo = _promote.WideRefusal(op.kind, kernel)
+        op.promo = _promote.WideRefusal(op.kind, kernel, bool_too)
 
 
 def saved_as(op: Op, **fetch) -> None:
