@@ -177,3 +177,17 @@ def test_bool_clamp_matches_torch(call) -> None:
     # torch's clamp kernels refuse a bool result (bool bounds); maximum and minimum (one
     # tensor bound) and number bounds of other types compute
     _compare(lambda L: call(L, L.tensor([True, False, True])), "bool clamp")
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int8", "int64", "float16", "bfloat16",
+                                   "float32", "float64", "complex64"])
+@pytest.mark.parametrize("number", [2.5, 2.7, -1, 300, True, 0.1, 1 + 2j, 2 ** 70, "a", None])
+def test_copy_from_a_number_matches_torch(dtype: str, number) -> None:
+    # torch's argument parser wraps a number given to copy_ as a 0-d tensor (int64,
+    # float64, complex128 or bool), which then converts as a tensor would
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's complex-to-real warning: its own test
+        _compare(lambda L: L.zeros(2, dtype=getattr(L, dtype)).copy_(number),
+                 f"copy_({number!r}) into {dtype}")

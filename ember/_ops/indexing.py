@@ -869,12 +869,21 @@ COPY.node_cls.name = lambda self: "torch::autograd::CopyBackwards"  # torch's sp
 
 def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     """Mirrors ``Tensor.copy_``: ``src`` broadcast to ``self``'s shape and converted to its
-    dtype, written into ``self``."""
+    dtype, written into ``self``; a Python number is taken as torch's argument parser wraps
+    it (a 0-d int64, float64 or complex128 tensor, a bool as bool)."""
     if not isinstance(src, Tensor):
-        raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not "
-                        f"{type(src).__name__}")
+        wrapped = _WRAPPED_NUMBERS.get(type(src))
+        if wrapped is None:
+            raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not "
+                            f"{type(src).__name__}")
+        if type(src) is int:
+            _promote.check_scalar_int(src)
+        src = make(np.asarray(src, wrapped))
     check_no_overlap(self, src, partial_only=True)
     return inplace(_copy_of, self, src)
+
+
+_WRAPPED_NUMBERS = {bool: np.bool_, int: np.int64, float: np.float64, complex: np.complex128}
 
 
 def _copy_of(self: Tensor, src: Tensor) -> Tensor:
