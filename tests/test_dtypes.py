@@ -191,3 +191,25 @@ def test_copy_from_a_number_matches_torch(dtype: str, number) -> None:
         warnings.simplefilter("ignore")  # torch's complex-to-real warning: its own test
         _compare(lambda L: L.zeros(2, dtype=getattr(L, dtype)).copy_(number),
                  f"copy_({number!r}) into {dtype}")
+
+
+def test_copy_of_complex_into_real_warns_as_torch() -> None:
+    import warnings
+
+    def messages(L, dst, src) -> list:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            L.zeros(1, dtype=getattr(L, dst)).copy_(src(L))
+        return [(w.category.__name__, str(w.message).split(" (Triggered")[0]) for w in caught]
+
+    previous = torch.is_warn_always_enabled(), ember.is_warn_always_enabled()
+    torch.set_warn_always(True)  # torch warns once per process otherwise
+    ember.set_warn_always(True)
+    try:
+        for dst, src in [("float32", lambda L: L.tensor([1 + 2j])), ("int64", lambda L: 1j),
+                         ("complex64", lambda L: L.tensor([1j])),
+                         ("float32", lambda L: L.tensor([1.0]))]:
+            assert messages(ember, dst, src) == messages(torch, dst, src)
+    finally:
+        torch.set_warn_always(previous[0])
+        ember.set_warn_always(previous[1])

@@ -16,6 +16,8 @@ written by ``index_put_``.
 """
 from __future__ import annotations
 
+import warnings
+
 from ember._backend import ndarray, np
 from ember._dtype import cpp_type_name, legacy_type_name, scalar_type_name
 from ember._ops import _promote, batching
@@ -880,6 +882,15 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
             _promote.check_scalar_int(src)
         src = make(np.asarray(src, wrapped))
     check_no_overlap(self, src, partial_only=True)
+    if src._data.dtype.kind == "c" and self._data.dtype.kind != "c":
+        # torch's own warning (once per process), not NumPy's ComplexWarning at each cast
+        from ember._runtime import _warn_once
+
+        _warn_once("copy_complex_to_real",
+                   "Casting complex values to real discards the imaginary part")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+            return inplace(_copy_of, self, src)
     return inplace(_copy_of, self, src)
 
 
