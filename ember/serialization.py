@@ -10,7 +10,9 @@ uncompressed at a 64-byte aligned offset), ``version``, ``byteorder``, ``.format
 ``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)``
 with offset and strides in elements. ember's tensors are NumPy arrays: tensors whose arrays
 share one memory block (views) are written as one storage with their offsets, and loaded
-tensors are strided views of one array per storage, so they share memory again.
+tensors are strided views of one array per storage, so they share memory again. A storage
+object pickles as its persistent id alone (an ``UntypedStorage`` as bytes) and loads as a
+``TypedStorage`` over that memory (NOTE [Loaded storages]).
 
 Loading never imports torch. With ``weights_only=True`` (the default) the pickle is run by
 ``ember._serialization_unpickler``, which resolves globals only through torch's allow-list
@@ -26,6 +28,7 @@ import pickle
 import struct
 import sys
 import warnings
+import weakref
 from collections import Counter, OrderedDict
 from typing import Any
 
@@ -41,6 +44,7 @@ from ember._serialization_unpickler import (
 )
 from ember._serialization_zip import CheckpointError, ZipReader, ZipWriter
 from ember._tensor import Size, Tensor, make
+from ember.storage import TypedStorage, UntypedStorage, register
 
 __all__ = ["save", "load", "add_safe_globals", "safe_globals", "get_safe_globals",
            "clear_safe_globals", "get_unsafe_globals_in_checkpoint", "DEFAULT_PROTOCOL",
@@ -87,22 +91,30 @@ _STORAGE_OF_DTYPE = {t.dtype: t for t in _STORAGE_TYPES.values() if t.dtype is n
 _UNTYPED = _StorageType("UntypedStorage", _dtype.uint8)
 
 
-class _LoadedStorage:
-    """One storage read from a checkpoint: a 1-d array of its elements."""
+# NOTE [Loaded storages]: a loaded storage is the ``TypedStorage`` torch gives for every
+# storage it loads (an untyped one included). Tensors rebuilt on it measure their offset from
+# one element array per storage, registered as the memory of its ``UntypedStorage``, so they
+# share memory and ``untyped_storage()`` objects with one another and with the storage.
+# untyped storage loaded -> that element array
+_LOADED_ELEMENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    __slots__ = ("array", "dtype", "location")
 
-    def __init__(self, array, dtype: _dtype.dtype, location: str) -> None:
-        self.array, self.dtype, self.location = array, dtype, location
+def _loaded_storage(elements, dt: _dtype.dtype) -> TypedStorage:
+    """The storage a checkpoint's record loads as, over ``elements``, a 1-d array of
+    ``dt``'s elements (NOTE [Loaded storages])."""
+    untyped = UntypedStorage._wrap(elements.view(np.uint8))
+    register(elements, untyped)
+    _LOADED_ELEMENTS[untyped] = elements
+    return TypedStorage._wrap(untyped, dt)
 
-    def __len__(self) -> int:
-        return self.array.shape[0]
 
-    def cpu(self) -> _LoadedStorage:
-        return self
-
-    def __repr__(self) -> str:
-        return f"<storage of {len(self)} {self.dtype} on {self.location}>"
+def _elements(storage: TypedStorage):
+    """The element array tensors on a loaded storage measure from (NOTE [Loaded
+    storages]); a storage that a ``map_location`` callable supplied gives a new one."""
+    elements = _LOADED_ELEMENTS.get(storage._untyped_storage)
+    if elements is None or elements.dtype != storage.dtype.np:
+        return storage._values()
+    return elements
 
 
 # ---- rebuilding tensors ---------------------------------------------------------------
@@ -119,8 +131,6 @@ def _ints(values, what: str) -> tuple:
 def _strided(storage, storage_offset, size, stride):
     """The array of a tensor over ``storage``, with torch's bounds check (so no view ever
     reaches past the bytes the file provided)."""
-    if not isinstance(storage, _LoadedStorage):
-        raise RuntimeError(f"ember.load: expected a storage, got {type(storage).__name__}")
     if type(storage_offset) is not int:
         raise RuntimeError("ember.load: the storage offset is not an int")
     size = _ints(size, "size")
@@ -131,7 +141,7 @@ def _strided(storage, storage_offset, size, stride):
     if storage_offset < 0 or any(s < 0 for s in size) or any(s < 0 for s in stride):
         raise RuntimeError(f"ember.load: negative size, stride or offset (size {list(size)}, "
                            f"stride {list(stride)}, offset {storage_offset})")
-    array = storage.array
+    array = storage
     itemsize = array.itemsize
     if 0 in size:
         return np.empty(size, array.dtype)
@@ -154,9 +164,12 @@ def _strided(storage, storage_offset, size, stride):
 
 
 def _tensor_from(storage, storage_offset, size, stride, requires_grad=False) -> Tensor:
-    t = make(_strided(storage, storage_offset, size, stride))
+    if not isinstance(storage, TypedStorage):
+        raise RuntimeError(f"ember.load: expected a storage, got {type(storage).__name__}")
+    elements = _elements(storage)
+    t = make(_strided(elements, storage_offset, size, stride))
     # storage_offset() measures from ``_storage`` (see ember._ops.shape._memory)
-    t._storage = storage.array
+    t._storage = elements
     if requires_grad:
         t.requires_grad = True
     return t
@@ -178,14 +191,14 @@ def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, bac
     (NOTE [Untyped storages]), read as ``dtype``'s elements."""
     if not isinstance(dtype, _dtype.dtype):
         raise RuntimeError(f"ember.load: {dtype!r:.100} is not a dtype")
-    if not isinstance(storage, _LoadedStorage):
+    if not isinstance(storage, TypedStorage):
         raise RuntimeError(f"ember.load: expected a storage, got {type(storage).__name__}")
-    data = storage.array
-    if data.dtype != dtype.np:
+    if storage.dtype is not dtype:
+        data = _elements(storage)
         if data.dtype != np.uint8 or data.shape[0] % dtype.itemsize:
             raise RuntimeError(f"ember.load: a storage of {data.shape[0]} bytes cannot hold "
                                f"{dtype} elements")
-        storage = _LoadedStorage(data.view(dtype.np), dtype, storage.location)
+        storage = _loaded_storage(data.view(dtype.np), dtype)
     return _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
                               backward_hooks, metadata)
 
@@ -525,7 +538,8 @@ class _StorageTable:
         self.by_root: dict = {}  # id(root array) -> (key, root, lo, dtype, numel)
         self.blobs: list = []  # (key, contiguous byte array)
 
-    def _own(self, array, dt) -> tuple:
+    def own(self, array, dt) -> tuple:
+        """A storage of its own for a copy of ``array``; ``locate``'s result."""
         blob = np.ascontiguousarray(array).reshape(-1)
         key = str(len(self.blobs))
         self.blobs.append((key, blob.view(np.uint8)))
@@ -535,16 +549,16 @@ class _StorageTable:
         """``((key, dtype, numel), offset, size, stride)`` of an array, in elements."""
         itemsize = array.itemsize
         if array.size == 0:
-            return self._own(array, dt)
+            return self.own(array, dt)
         root = _root(array)
         if not (root.flags.c_contiguous or root.flags.f_contiguous):
-            return self._own(array, dt)
+            return self.own(array, dt)
         lo, hi = _byte_bounds(root)
         start = array.__array_interface__["data"][0]
         strides = array.strides
         if (start - lo) % itemsize or (hi - lo) % itemsize or any(
                 s < 0 or s % itemsize for s in strides):
-            return self._own(array, dt)
+            return self.own(array, dt)
         entry = self.by_root.get(id(root))
         if entry is None:
             key = str(len(self.blobs))
@@ -587,15 +601,31 @@ class _Pickler(pickle._Pickler):
         self.pid_tail = (None,) if legacy else ()
 
     def persistent_id(self, obj):
-        if type(obj) is _StorageRef:
+        cls = type(obj)
+        if cls is _StorageRef:
             return obj.pid
+        if cls is UntypedStorage:  # torch's pickle names an untyped storage's bytes as such
+            return self._whole_storage(obj._bytes, _dtype.uint8)
+        if isinstance(obj, TypedStorage):  # the legacy ``FloatStorage``-style classes too
+            return self._whole_storage(obj._values(), obj.dtype)
         return None
+
+    def _whole_storage(self, elements, dt: _dtype.dtype) -> tuple:
+        """The persistent id of a storage object: a storage record of its own, shared with
+        the tensors on its memory when its elements are that whole block."""
+        (key, _, numel), offset, size, _ = self.storages.locate(elements, dt)
+        if offset or size != (numel,):
+            (key, _, numel), _, _, _ = self.storages.own(elements, dt)
+        return self._ref(key, dt, numel).pid
 
     def _storage(self, t: Tensor) -> tuple:
         if "_phys" in t.__dict__:
             raise RuntimeError("Cannot save a batched tensor (inside vmap)")
         dt = t.dtype
         (key, dt, numel), offset, size, stride = self.storages.locate(t._data, dt)
+        return self._ref(key, dt, numel), offset, Size(size), stride
+
+    def _ref(self, key: str, dt: _dtype.dtype, numel: int) -> _StorageRef:
         ref = self.refs.get(key)
         if ref is None:
             stype = _STORAGE_OF_DTYPE.get(dt)
@@ -603,7 +633,7 @@ class _Pickler(pickle._Pickler):
                 stype, numel = _UNTYPED, numel * dt.itemsize
             ref = self.refs[key] = _StorageRef(
                 ("storage", stype, key, "cpu", numel) + self.pid_tail)
-        return ref, offset, Size(size), stride
+        return ref
 
     def reducer_override(self, obj):
         cls = type(obj)
@@ -818,7 +848,7 @@ class _Loader:
         self.mmap_path = mmap_path
         self.swap = swap
         self.raw: dict = {}  # key -> 1-d uint8 array of the entry
-        self.typed: dict = {}  # (key, dtype) -> _LoadedStorage
+        self.typed: dict = {}  # (key, dtype) -> the TypedStorage loaded
 
     def _raw(self, key: str):
         raw = self.raw.get(key)
@@ -861,16 +891,20 @@ class _Loader:
         array = self._raw(key).view(dt.np)
         if self.swap and dt.itemsize > 1:
             array = array.byteswap()
-        storage = _LoadedStorage(array, dt, location)
-        if placement is not None:
-            storage = placement(storage, location)
-            if storage is None:
-                storage = _LoadedStorage(array, dt, location)
-            elif not isinstance(storage, _LoadedStorage):
-                raise TypeError("map_location's callable must return the storage it was "
-                                "given (ember keeps tensors on the CPU)")
+        storage = _placed(_loaded_storage(array, dt), location, placement)
         self.typed[key, dt] = storage
         return storage
+
+
+def _placed(storage: TypedStorage, location: str, placement) -> TypedStorage:
+    """``storage`` where a ``map_location`` callable puts it: torch hands the callable the
+    ``UntypedStorage`` and wraps what it returns (None: the storage stays)."""
+    if placement is None:
+        return storage
+    mapped = placement(storage._untyped_storage, location)
+    if mapped is None or mapped is storage._untyped_storage:
+        return storage
+    return TypedStorage(wrap_storage=mapped, dtype=storage.dtype, _internal=True)
 
 
 class _FullUnpickler(pickle.Unpickler):
@@ -1050,7 +1084,7 @@ def _load_legacy(fp, map_location, weights_only: bool, encoding: str):
     end = _pickle_end(rest)
     main, rest = rest[:end], rest[end:]
     pending: dict = {}  # key -> (uint8 buffer, dtype, numel)
-    views: list = []
+    loaded_storages: dict = {}  # (key, view's offset and size) -> its TypedStorage
 
     def persistent_load(pid):
         if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"):
@@ -1071,18 +1105,21 @@ def _load_legacy(fp, map_location, weights_only: bool, encoding: str):
             entry = pending[key] = (np.zeros(numel * dt.itemsize, np.uint8), dt, numel)
         elif entry[1] is not dt or entry[2] != numel:
             raise CheckpointError(f"storage {key} is declared with two types or sizes")
-        storage = _LoadedStorage(entry[0].view(dt.np), dt, location)
         if view is not None:
             if not (isinstance(view, tuple) and len(view) == 3 and type(view[1]) is int
                     and type(view[2]) is int and 0 <= view[1]
                     and view[1] + view[2] <= numel and view[2] >= 0):
                 raise CheckpointError(f"malformed storage view {view!r:.100}")
-            views.append(view)
-            storage = _LoadedStorage(storage.array[view[1]:view[1] + view[2]], dt, location)
-        if placement is not None:
-            mapped = placement(storage, location)
-            storage = storage if mapped is None else mapped
-        return storage
+        loaded_key = (key, None if view is None else view[1:])
+        loaded = loaded_storages.get(loaded_key)
+        if loaded is not None:
+            return loaded
+        elements = entry[0].view(dt.np)
+        if view is not None:
+            elements = elements[view[1]:view[1] + view[2]]
+        loaded = loaded_storages[loaded_key] = _placed(_loaded_storage(elements, dt), location,
+                                                       placement)
+        return loaded
 
     result = _unpickle(main, persistent_load, weights_only, encoding)
     keys_end = _pickle_end(rest)

@@ -154,6 +154,69 @@ def test_different_dtypes_over_one_block_raise_like_torch() -> None:
     assert str(e_err.value) == str(t_err.value)
 
 
+def _storage_objects(lib, legacy: bool) -> dict:
+    """Storages of each kind beside tensors on them, as ``torch.save`` takes them (torch
+    cannot read back an untyped storage from its legacy format)."""
+    base = lib.arange(6.0)
+    objects = {"typed": base.storage(), "legacy": lib.DoubleStorage([1.5, -2.0]),
+               "views": [base[2:], base.view(2, 3).t()]}
+    if not legacy:
+        objects["untyped"] = lib.arange(3, dtype=lib.int16).untyped_storage()
+    return objects
+
+
+def _storage_facts(loaded) -> list:
+    """Type, dtype, size and values of each storage; whether the views share one."""
+    facts = []
+    for name in ("untyped", "typed", "legacy"):
+        if name not in loaded:
+            continue
+        s = loaded[name]
+        facts.append((name, type(s).__name__, repr(s.dtype), s.nbytes(), s.tolist()))
+    typed, (tail, col) = loaded["typed"], loaded["views"]
+    typed[0] = 100.0  # the storage and the tensors on it are one memory block
+    facts.append((tail.storage_offset(), tuple(col.stride()), col[0].tolist(),
+                  typed._untyped_storage is tail.untyped_storage() is col.untyped_storage()))
+    return facts
+
+
+@pytest.mark.filterwarnings("ignore:TypedStorage is deprecated")
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+@pytest.mark.parametrize("weights_only", [True, False])
+def test_storages_saved_and_loaded_like_torch(weights_only, legacy) -> None:
+    expected = None
+    for saver in (torch, ember):
+        for loader in (torch, ember):
+            buf = io.BytesIO()
+            saver.save(_storage_objects(saver, legacy), buf,
+                       _use_new_zipfile_serialization=not legacy)
+            buf.seek(0)
+            facts = _storage_facts(loader.load(buf, weights_only=weights_only))
+            expected = facts if expected is None else expected
+            assert facts == expected, (saver.__name__, loader.__name__)
+
+
+@pytest.mark.filterwarnings("ignore:TypedStorage is deprecated")
+@pytest.mark.parametrize("lib_name", ["torch", "ember"])
+def test_map_location_callables_get_the_untyped_storage_like_torch(lib_name) -> None:
+    lib = torch if lib_name == "torch" else ember
+    base = lib.arange(4.0)
+    seen, files = [], []
+
+    def note(storage, location):
+        seen.append((type(storage).__name__, location, storage.nbytes()))
+
+    for legacy in (False, True):
+        buf = io.BytesIO()
+        lib.save([base.storage(), base[1:]], buf, _use_new_zipfile_serialization=not legacy)
+        files.append(buf.getvalue())
+        lib.load(io.BytesIO(files[-1]), map_location=note)
+    assert seen == [("UntypedStorage", "cpu", 16)] * 2
+    # what the callable returns is wrapped as the storage, as torch's constructor does
+    sevens = lib.full((4,), 7.0).untyped_storage()
+    replaced = lib.load(io.BytesIO(files[0]), map_location=lambda storage, location: sevens)
+    assert replaced[0].tolist() == [7.0] * 4 and replaced[1].tolist() == [7.0] * 3
+
 def _models(lib):
     lib.manual_seed(0)
     nn = lib.nn
