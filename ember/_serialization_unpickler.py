@@ -11,12 +11,17 @@ a hostile checkpoint runs ``os.system``. This module interprets the pickle opcod
   size can never make it allocate more than the file holds;
 - the interpreter is a loop, never recursive: deep nesting costs memory, not the C stack.
 
-Opcodes for out-of-band buffers and the copyreg extension registry are refused.
+Opcodes for out-of-band buffers and the copyreg extension registry are refused. A
+weights-only load (``torch_opcodes``) interprets only the opcodes torch's weights-only
+unpickler does (NOTE [Weights-only opcodes]); the other readers (the legacy format's header
+and key records under ``weights_only=False``) take every protocol.
 """
 from __future__ import annotations
 
 import codecs
+import pickle
 import struct
+import warnings
 from pickle import UnpicklingError
 
 # The texts torch shows when a weights-only load meets something it refuses.
@@ -25,6 +30,13 @@ _HEAD_BLOCKED = (
     "`weights_only` argument in `torch.load` from `False` to `True`. Re-running `torch.load` "
     "with `weights_only` set to `False` will likely succeed, but it can result in arbitrary "
     "code execution. Do it only if you got the file from a trusted source.\n\n\n")
+_HEAD_OTHER = (
+    "Weights only load failed. In PyTorch 2.6, we changed the default value of the "
+    "`weights_only` argument in `torch.load` from `False` to `True`. Re-running `torch.load` "
+    "with `weights_only` set to `False` will likely succeed, but it can result in arbitrary "
+    "code execution. Do it only if you got the file from a trusted source.\nPlease file an "
+    "issue with the following so that we can make `weights_only=True` compatible with your "
+    "use case: WeightsUnpickler error: \n\n")
 _HEAD = (
     "Weights only load failed. This file can still be loaded, to do so you have two options, "
     "\x1b[1mdo those steps only if you trust the source of the checkpoint\x1b[0m. \n\t(1) In "
@@ -37,6 +49,7 @@ _HEAD = (
 _TAIL = (
     "\n\nCheck the documentation of torch.load to learn more about types accepted by default "
     "with weights_only https://pytorch.org/docs/stable/generated/torch.load.html.")
+_NOT_ALLOWED = " was not an allowed global by default."
 # Modules whose globals torch names as blocked rather than merely not allowed.
 BLOCKED_MODULES = frozenset({"sys", "os", "posix", "nt"})
 
@@ -50,10 +63,36 @@ class _Refused(Exception):
 
 
 def weights_only_error(detail: str, blocked: bool = False) -> UnpicklingError:
-    """torch's UnpicklingError text around ``detail``."""
+    """torch's UnpicklingError text around ``detail``: torch offers the allow-list for a
+    global it does not allow, and asks for an issue about anything else it refuses."""
     if blocked:
         return UnpicklingError(_HEAD_BLOCKED + detail + _TAIL)
-    return UnpicklingError(_HEAD + detail + _TAIL)
+    if _NOT_ALLOWED in detail:
+        return UnpicklingError(_HEAD + detail + _TAIL)
+    return UnpicklingError(_HEAD_OTHER + detail + _TAIL)
+
+
+# NOTE [Weights-only opcodes]: torch's weights-only unpickler interprets the opcodes of
+# protocol 2 that its own pickles use and refuses every other one ("Unsupported operand
+# 149" for protocol 4's FRAME): a file saved with ``pickle_protocol=4`` loads only with
+# ``weights_only=False``, and a protocol other than 2 draws its warning first.
+TORCH_OPCODES = frozenset(op[0] for op in (
+    pickle.APPEND, pickle.APPENDS, pickle.BINFLOAT, pickle.BINGET, pickle.BININT,
+    pickle.BININT1, pickle.BININT2, pickle.BINPERSID, pickle.BINPUT, pickle.BINUNICODE,
+    pickle.BUILD, pickle.EMPTY_DICT, pickle.EMPTY_LIST, pickle.EMPTY_SET, pickle.EMPTY_TUPLE,
+    pickle.GLOBAL, pickle.LONG1, pickle.LONG_BINGET, pickle.LONG_BINPUT, pickle.MARK,
+    pickle.NEWFALSE, pickle.NEWOBJ, pickle.NEWTRUE, pickle.NONE, pickle.PROTO, pickle.REDUCE,
+    pickle.SETITEM, pickle.SETITEMS, pickle.SHORT_BINSTRING, pickle.STOP, pickle.TUPLE,
+    pickle.TUPLE1, pickle.TUPLE2, pickle.TUPLE3))
+
+
+def warn_protocol(protocol: int) -> None:
+    """torch's warning when a weights-only load meets a protocol other than 2."""
+    warnings.warn(
+        f"Detected pickle protocol {protocol} in the checkpoint, which was not the default "
+        "pickle protocol used by `torch.load` (2). The weights_only Unpickler might not "
+        "support all instructions implemented by this protocol, please file an issue for "
+        "adding support if you encounter this.", stacklevel=4)
 
 
 def global_display_name(module: str, name: str) -> str:
@@ -67,7 +106,7 @@ def refuse_global(module: str, name: str) -> _Refused:
                         f"{module} is blocked.", blocked=True)
     shown = global_display_name(module, name)
     return _Refused(
-        f"Unsupported global: GLOBAL {shown} was not an allowed global by default. Please use "
+        f"Unsupported global: GLOBAL {shown}{_NOT_ALLOWED} Please use "
         f"`torch.serialization.add_safe_globals([{shown}])` or the "
         f"`torch.serialization.safe_globals([{shown}])` context manager to allowlist this "
         "global if you trust this class/function.")
@@ -102,10 +141,12 @@ class RestrictedUnpickler:
     ``resolve`` returns a ``Callable`` (may be called), a type that the user allow-listed
     (NEWOBJ / BUILD allowed, see ``user_types``) or any other object (a value only), and
     raises ``_Refused`` for anything else. ``encoding`` decodes protocol-0/1 ``str`` data as
-    ``pickle.Unpickler`` does."""
+    ``pickle.Unpickler`` does. ``torch_opcodes``: refuse what torch's weights-only
+    unpickler does not interpret (NOTE [Weights-only opcodes])."""
 
     def __init__(self, data: bytes, resolve, persistent_load, user_types=(),
-                 encoding: str = "utf-8") -> None:
+                 encoding: str = "utf-8", torch_opcodes: bool = False) -> None:
+        self.torch_opcodes = torch_opcodes
         self.data = bytes(data)
         self.pos = 0
         self.resolve = resolve
@@ -153,11 +194,14 @@ class RestrictedUnpickler:
         data = self.data
         size = len(data)
         take = self._take
+        refused = frozenset(range(256)) - TORCH_OPCODES if self.torch_opcodes else frozenset()
         while True:
             if self.pos >= size:
                 raise _Refused("pickle data was truncated (no STOP opcode)")
             op = data[self.pos]
             self.pos += 1
+            if op in refused:
+                raise _Refused(f"Unsupported operand {op}")
             stack = self.stack
             # Ordered roughly by frequency in checkpoints.
             if op == 0x71:  # BINPUT
@@ -308,7 +352,10 @@ class RestrictedUnpickler:
             elif op == 0x32:  # DUP
                 stack.append(stack[-1])
             elif op == 0x80:  # PROTO
-                if take(1)[0] > 5:
+                protocol = take(1)[0]
+                if self.torch_opcodes and protocol != 2:
+                    warn_protocol(protocol)
+                if protocol > 5:
                     raise _Refused("unsupported pickle protocol")
             elif op == 0x95:  # FRAME: a length hint only; frames are not needed in memory
                 take(8)

@@ -36,6 +36,7 @@ from ember import _dtype, _runtime
 from ember._backend import np
 from ember._device import device
 from ember._serialization_unpickler import (
+    TORCH_OPCODES,
     Callable,
     RestrictedUnpickler,
     _Refused,
@@ -938,7 +939,7 @@ def _unpickle(data: bytes, loader, weights_only: bool, encoding: str):
     user = _user_globals()
     user_types = [v for v in user.values() if isinstance(v, type)]
     unpickler = RestrictedUnpickler(data, _restricted_resolver(user), loader, user_types,
-                                    encoding)
+                                    encoding, torch_opcodes=True)
     try:
         return unpickler.load()
     except _Refused as exc:
@@ -1037,7 +1038,7 @@ def _read_small_pickle(fp, weights_only: bool, encoding: str):
     if not window:
         raise EOFError("Ran out of input")
     unpickler = RestrictedUnpickler(window, _restricted_resolver({}), _no_persistent, (),
-                                    encoding)
+                                    encoding, torch_opcodes=weights_only)
     try:
         value = unpickler.load()
     except _Refused as exc:
@@ -1124,11 +1125,12 @@ def _load_legacy(fp, map_location, weights_only: bool, encoding: str):
     result = _unpickle(main, persistent_load, weights_only, encoding)
     keys_end = _pickle_end(rest)
     keys = RestrictedUnpickler(rest[:keys_end], _restricted_resolver({}), _no_persistent,
-                               (), encoding)
+                               (), encoding, torch_opcodes=weights_only)
     try:
         keys = keys.load()
     except _Refused as exc:
-        raise pickle.UnpicklingError(exc.detail) from None
+        raise (weights_only_error(exc.detail, exc.blocked) if weights_only else
+               pickle.UnpicklingError(exc.detail)) from None
     if not isinstance(keys, list):
         raise CheckpointError("malformed legacy checkpoint: no storage key list")
     pos = keys_end
@@ -1164,17 +1166,14 @@ def get_unsafe_globals_in_checkpoint(f) -> list:
             fp.close()
     resolve = _restricted_resolver(_user_globals())
     found: list = []
-    strings: list = []
     try:
         for opcode, arg, _ in pickletools.genops(data):
-            if opcode.name in ("GLOBAL", "INST"):
-                module, name = arg.split(" ", 1)
-            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
-                module, name = strings[-2], strings[-1]
-            else:
-                if isinstance(arg, str) and "UNICODE" in opcode.name:
-                    strings.append(arg)
+            code = ord(opcode.code)
+            if code not in TORCH_OPCODES:  # NOTE [Weights-only opcodes]: torch's scan too
+                raise pickle.UnpicklingError(f"Unsupported operand {code}")
+            if opcode.name != "GLOBAL":
                 continue
+            module, name = arg.split(" ", 1)
             try:
                 resolve(module, name)
             except _Refused:

@@ -325,16 +325,51 @@ def test_pickle_protocols(protocol) -> None:
     buf = io.BytesIO()
     ember.save(obj, buf, pickle_protocol=protocol)
     buf.seek(0)
-    # torch's own weights-only unpickler has no FRAME opcode (protocols 4 and 5)
+    # the weights-only unpicklers have no FRAME opcode (protocols 4 and 5; see
+    # test_weights_only_refuses_protocol_4_like_torch)
     weights_only = protocol < 4
     assert_tree(obj, torch.load(buf, weights_only=weights_only))
     buf.seek(0)
-    assert_tree(ember.load(buf), torch.load(io.BytesIO(buf.getvalue()),
-                                            weights_only=weights_only))
+    assert_tree(ember.load(buf, weights_only=weights_only),
+                torch.load(io.BytesIO(buf.getvalue()), weights_only=weights_only))
     t_buf = io.BytesIO()
     torch.save({"x": torch.arange(5.0)}, t_buf, pickle_protocol=protocol)
     t_buf.seek(0)
-    assert_tree(ember.load(t_buf), {"x": torch.arange(5.0)})
+    assert_tree(ember.load(t_buf, weights_only=weights_only), {"x": torch.arange(5.0)})
+
+
+def _outcome(fn, data: bytes, **kwargs):
+    """What ``fn`` (a ``load``) makes of the file ``data``: ("ok", a description of the
+    object) or the exception's type and message; and the warnings it gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            outcome = ("ok", repr(fn(io.BytesIO(data), **kwargs)).replace("ember", "torch"))
+        except Exception as exc:  # noqa: BLE001 - compared with torch's
+            outcome = (type(exc).__name__, str(exc))
+    return outcome, [(w.category.__name__, str(w.message)) for w in caught]
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_weights_only_refuses_protocol_4_like_torch(protocol, legacy) -> None:
+    def objects(lib):
+        return {"x": lib.arange(3.0), "p": lib.nn.Parameter(lib.ones(2)),
+                "od": collections.OrderedDict(a=1), "s": "text", "n": 2 ** 70}
+
+    files = []
+    for lib in (torch, ember):
+        buf = io.BytesIO()
+        lib.save(objects(lib), buf, pickle_protocol=protocol,
+                 _use_new_zipfile_serialization=not legacy)
+        files.append(buf.getvalue())
+    for data in files:  # each library's file, read by both
+        for weights_only in (True, False):
+            assert _outcome(ember.load, data, weights_only=weights_only) == \
+                _outcome(torch.load, data, weights_only=weights_only)
+        if not legacy:
+            assert _outcome(ember.serialization.get_unsafe_globals_in_checkpoint, data) == \
+                _outcome(torch.serialization.get_unsafe_globals_in_checkpoint, data)
 
 
 def test_paths_mmap_and_map_location(tmp_path) -> None:
@@ -438,7 +473,7 @@ def test_legacy_format_is_written(protocol, tmp_path) -> None:
     serialization.save(obj, buf, protocol, _use_new_zipfile_serialization=False)
     raw = buf.getvalue()
     assert not zipfile.is_zipfile(io.BytesIO(raw))
-    # torch's own weights-only unpickler has no FRAME opcode (protocols 4 and 5)
+    # the weights-only unpicklers have no FRAME opcode (protocols 4 and 5)
     loaded = torch.load(io.BytesIO(raw), weights_only=protocol < 4)
     assert_tree(obj, loaded)
     loaded["b"][0] = -1.0  # views are views of one storage again
@@ -446,11 +481,12 @@ def test_legacy_format_is_written(protocol, tmp_path) -> None:
     t_buf = io.BytesIO()
     torch.save(_legacy_objects(torch), t_buf, pickle_protocol=protocol,
                _use_new_zipfile_serialization=False)
-    assert_tree(ember.load(io.BytesIO(raw)), torch.load(io.BytesIO(t_buf.getvalue()),
-                                                        weights_only=protocol < 4))
+    assert_tree(ember.load(io.BytesIO(raw), weights_only=protocol < 4),
+                torch.load(io.BytesIO(t_buf.getvalue()), weights_only=protocol < 4))
     path = tmp_path / "legacy.pt"
     serialization.save(obj, path, protocol, _use_new_zipfile_serialization=False)
-    assert_tree(ember.load(path), torch.load(path, weights_only=protocol < 4))
+    assert_tree(ember.load(path, weights_only=protocol < 4),
+                torch.load(path, weights_only=protocol < 4))
     with pytest.raises(RuntimeError, match="mmap can only be used"):
         ember.load(path, mmap=True)
 
