@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import warnings
 
 import numpy as np
 import pytest
@@ -460,6 +461,53 @@ def test_lbfgs_rosenbrock(line_search_fn, history_size):
     assert e_sd["state"][0]["n_iter"] == t_sd["state"][0]["n_iter"]
     assert len(e_sd["state"][0]["old_dirs"]) == len(t_sd["state"][0]["old_dirs"])
     assert e_sd["param_groups"] == t_sd["param_groups"]
+
+
+
+def _lbfgs_state_kinds(state: dict) -> dict:
+    """Each state entry's type and dtype (the lists by their first element)."""
+    kinds = {}
+    for key, value in state.items():
+        first = value[0] if isinstance(value, list) else value
+        kinds[key] = (type(value).__name__, type(first).__name__.replace("ember", "torch"),
+                      repr(getattr(first, "dtype", None)))
+    return kinds
+
+
+@pytest.mark.parametrize("lr_dtype", [None, "float32", "float64"])
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+@records_compared()
+def test_lbfgs_tensor_lr_like_torch(line_search_fn, lr_dtype):
+    """A tensor lr keeps its dtype through the step sizes: torch stores ``t`` as a tensor
+    of that dtype and, in the line search, rounds the step bounds and the interpolation's
+    ``number / (x1 - x2)`` (reciprocal, then product) in it."""
+    results = []
+    for lib in (torch, ember):
+        xy = lib.tensor([1.5, -0.5], dtype=lib.float64, requires_grad=True)
+        lr = 0.3 if lr_dtype is None else lib.tensor(0.3, dtype=getattr(lib, lr_dtype))
+        opt = lib.optim.LBFGS([xy], lr=lr, max_iter=5, line_search_fn=line_search_fn)
+
+        def closure(opt=opt, xy=xy):
+            opt.zero_grad()
+            loss = ((xy - 1) ** 4).sum() + (xy[0] * xy[1]) ** 2
+            loss.backward()
+            return loss
+
+        iterates = []
+        for _ in range(4):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # float() of the loss, as torch
+                opt.step(closure)
+            iterates.append(to_numpy(xy))
+        state = opt.state_dict()["state"][0]
+        results.append((np.array(iterates), _lbfgs_state_kinds(state), to_numpy(
+            lib.as_tensor(state["t"])), state["func_evals"]))
+    (t_it, t_kinds, t_t, t_evals), (e_it, e_kinds, e_t, e_evals) = results
+    assert e_kinds == t_kinds and e_evals == t_evals
+    np.testing.assert_array_equal(e_t, t_t)
+    # the last-bit differences of test_lbfgs_rosenbrock's comment; a float32 step bound
+    # rounded as float64 moves these iterates by ~1e-7
+    np.testing.assert_allclose(e_it, t_it, rtol=1e-12, atol=1e-13)
 
 
 def _params(lib):

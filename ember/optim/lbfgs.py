@@ -16,9 +16,17 @@ import numpy as np
 
 import ember
 from ember._tensor import Tensor, make
-from ember.optim.optimizer import Optimizer, _check_lr, _use_grad_for_differentiable, _value
+from ember.optim.optimizer import Optimizer, _check_lr, _use_grad_for_differentiable
 
 __all__ = ["LBFGS"]
+
+
+def _number_over(number: float, x):
+    """``number / x`` as torch computes it: a Python number over a 0-d tensor (a NumPy
+    scalar here) is ``x.reciprocal() * number``, rounded twice in ``x``'s dtype."""
+    if isinstance(x, np.generic):
+        return (1 / x) * number
+    return number / x
 
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
@@ -28,7 +36,7 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
         xmin_bound, xmax_bound = bounds
     else:
         xmin_bound, xmax_bound = (x1, x2) if x1 <= x2 else (x2, x1)
-    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+    d1 = g1 + g2 - _number_over(3 * (f1 - f2), x1 - x2)
     d2_square = d1 ** 2 - g1 * g2
     if d2_square >= 0:
         d2 = np.sqrt(d2_square)
@@ -206,7 +214,9 @@ class LBFGS(Optimizer):
                 return closure()
 
         group = self.param_groups[0]
-        lr = _value(group["lr"])
+        # a tensor lr stays a scalar of its dtype: torch's step sizes are then 0-d tensors,
+        # rounded in that dtype through the line search and kept as tensors in ``state``
+        lr = _from_state(group["lr"])
         max_iter, max_eval = group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
         line_search_fn, history_size = group["line_search_fn"], group["history_size"]
