@@ -636,3 +636,54 @@ def test_kl_div_target_gradient_sums_in_torch_order():
     # torch's order, with NumPy's log (ember's): exact whatever the CPU
     np.testing.assert_array_equal(grads[ember], (np.log(t) + t / t) + -x)
     np.testing.assert_allclose(grads[ember], grads[torch], rtol=1e-15, atol=0)
+
+
+def _graph(node):
+    """A graph as nested (name, inputs) tuples, None where an input needs no gradient."""
+    if node is None:
+        return None
+    return node.name(), tuple(_graph(f) for f, _ in node.next_functions)
+
+
+# The losses whose gradient is an op of its own in torch (nll_loss_backward,
+# _log_softmax_backward_data, _softmax_backward_data): a graph of the gradient has their
+# ...BackwardBackward0 nodes, and its own gradient follows their formulas.
+DOUBLE_BACKWARD_ROWS = {
+    "nll": lambda lib, x, t, w: F(lib).nll_loss(lib.log_softmax(x, 1), t),
+    "nll_weight_sum": lambda lib, x, t, w: F(lib).nll_loss(lib.log_softmax(x, 1), t, weight=w,
+                                                          reduction="sum"),
+    "nll_none_ignored": lambda lib, x, t, w: F(lib).nll_loss(
+        lib.log_softmax(x, 1), t, reduction="none", ignore_index=1).sum(),
+    "nll_of_square": lambda lib, x, t, w: F(lib).nll_loss(x * x, t, weight=w),
+    "nll_one_sample": lambda lib, x, t, w: F(lib).nll_loss((x * x).sum(0), t[0]),
+    "nll2d": lambda lib, x, t, w: F(lib).nll_loss(lib.log_softmax(x.view(2, 3, 2, 2), 1),
+                                                 t.view(2, 2, 2), weight=w),
+    "cross_entropy": lambda lib, x, t, w: F(lib).cross_entropy(x, t),
+    "cross_entropy_smoothed": lambda lib, x, t, w: F(lib).cross_entropy(
+        x, t, weight=w, label_smoothing=0.2),
+    "cross_entropy_probabilities": lambda lib, x, t, w: F(lib).cross_entropy(
+        x, lib.softmax(x.detach() * 2, 1)),
+    "softmax": lambda lib, x, t, w: (lib.softmax(x, 0) * lib.softmax(x, 0).exp()).sum(),
+    "log_softmax_float32": lambda lib, x, t, w: (lib.log_softmax(x.float(), 1).sin()).sum(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOUBLE_BACKWARD_ROWS))
+def test_double_backward_graphs_like_torch(name) -> None:
+    fn = DOUBLE_BACKWARD_ROWS[name]
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((8, 3))
+    results = []
+    for lib in (torch, ember):
+        x = lib.tensor(values, requires_grad=True)
+        target = lib.tensor([0, 1, 2, 1, 0, 2, 1, 1])
+        weight = lib.tensor([0.2, 1.0, 3.0], dtype=lib.float64)
+        (grad,) = lib.autograd.grad(fn(lib, x, target, weight), x, create_graph=True)
+        (second,) = lib.autograd.grad((grad * grad).sum(), x)
+        results.append((_graph(grad.grad_fn), grad, second))
+    (t_graph, t_grad, t_second), (e_graph, e_grad, e_second) = results
+    assert e_graph == t_graph
+    # computed in float32, compared as the float64 of the leaf: float32's tolerances
+    tol = {"rtol": 1.3e-6, "atol": 1e-5} if name.endswith("float32") else {}
+    assert_same(e_grad.detach(), t_grad.detach(), what="gradient", **tol)
+    assert_same(e_second, t_second, what="second derivative", **tol)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ember._backend import np
 from ember._ops import registry
+from ember._ops.pointwise import _zero_grad
 from ember._ops.registry import KEEP, defop, first_order, reduced_float, round_through, run
 from ember._tensor import Tensor, make
 
@@ -427,38 +428,56 @@ def _nll_half(xp, input, weight, target, reduction, ignore_index, batched):
     return xp.asarray(total, input.dtype)
 
 
-def _nll_grad(grad, input, weight, target, reduction, ignore_index):
-    data = input._data
-    batched = data.ndim > 1
-    shape = data.shape if batched else (1,) + data.shape
+def _nll_backward(xp, grad_output, self, weight, target, reduction, ignore_index):
+    """torch's ``nll_loss_backward`` on arrays: the gradient by ``self`` (of the loss's
+    dtype), ``-weight[target] * grad_output`` at each kept target's class (over the total
+    weight for "mean"), zeros elsewhere."""
+    batched = self.ndim > 1
+    shape = self.shape if batched else (1,) + self.shape
     tgt = target if batched else target[None]
-    w, safe = _nll_parts(np, np.empty(shape, data.dtype), None if weight is None else
-                         weight._data, tgt, ignore_index)
+    w, safe = _nll_parts(np, np.empty(shape, self.dtype), weight, tgt, ignore_index)
+    grad_output = grad_output.astype(self.dtype, copy=False)
     if reduction == "mean":
-        if reduced_float(data.dtype):
+        if reduced_float(self.dtype):
             # NOTE [nll_loss of float16/bfloat16]: the gradient divided by the total, rounded
             total = _nll_half_total_weight(w, tgt != ignore_index, weight is not None,
-                                           data.dtype)
-            grad = grad / total if total else grad
+                                           self.dtype)
+            if total:
+                grad_output = (grad_output.astype(np.float32) / np.float32(total)).astype(
+                    self.dtype)
         else:
             total = w.sum()
             # all targets ignored: torch's loss is nan, its gradient 0
             w = w / total if total else w
     # torch writes each target's gradient into zeros and skips ignored targets: the other
     # entries stay 0, never the -0 of a zero coefficient times a negative gradient
-    kept = tgt != ignore_index
-    scaled = grad._data.dtype == data.dtype and first_order()
-    values = -w * (grad._data if batched or reduction != "none" else grad._data[None]) \
-        if scaled else -w
-    values[~kept] = 0
+    values = -w * (grad_output if batched or reduction != "none" else grad_output[None])
+    values[tgt == ignore_index] = 0
     coef = _placed(shape, safe, values)
-    if scaled:
-        return make(coef if batched else coef[0])
-    placed = _placed(shape, safe, kept)
-    if not batched:
-        return (make(coef[0]) * grad).where(make(placed[0]), 0.0)
-    out = make(coef) * (grad.unsqueeze(1) if reduction == "none" else grad)
-    return out.where(make(placed), 0.0)
+    return coef if batched else coef[0]
+
+
+def _nll_loss_op(name: str, node: str):
+    """The record of nll_loss (or nll_loss2d), whose backward is an op of its own (torch's
+    ``nll_loss_backward``): being linear in the incoming gradient, that op's derivatives are
+    the loss of the cotangent (by the gradient) and zeros (by the input), under torch's node
+    (``NllLossBackwardBackward0``)."""
+    op = defop(
+        f"{name}_backward", node=node.replace("Backward0", "BackwardBackward0"), nin=2,
+        kind=KEEP, promote=(1,), save=(), forward=_nll_backward,
+        backward=(lambda grad, grad_output, self, weight, target, reduction, ignore_index:
+                  run(loss_op, grad, None if weight is None else make(weight), target,
+                      reduction, ignore_index), _zero_grad))
+    def input_grad(grad, input, weight, target, reduction, ignore_index):
+        weight = None if weight is None else weight._data
+        if first_order():  # the op's forward without the op runner around it
+            return make(_nll_backward(np, grad._data, input._data, weight, target, reduction,
+                                      ignore_index))
+        return run(op, grad, input, weight, target, reduction, ignore_index)
+
+    loss_op = defop(name, node=node, nin=2, kind=KEEP, promote=(0,), save=(0, 1), forward=_nll,
+                    backward=(input_grad, None))
+    return loss_op
 
 
 def _placed(shape, safe, values):
@@ -471,10 +490,8 @@ def _placed(shape, safe, values):
     return out
 
 
-NLL_LOSS = defop("nll_loss", node="NllLossBackward0", nin=2, kind=KEEP, promote=(0,),
-                 save=(0, 1), forward=_nll, backward=(_nll_grad, None))
-NLL_LOSS2D = defop("nll_loss2d", node="NllLoss2DBackward0", nin=2, kind=KEEP, promote=(0,),
-                   save=(0, 1), forward=_nll, backward=(_nll_grad, None))
+NLL_LOSS = _nll_loss_op("nll_loss", "NllLossBackward0")
+NLL_LOSS2D = _nll_loss_op("nll_loss2d", "NllLoss2DBackward0")
 
 
 # ---- margin losses ----------------------------------------------------------------------

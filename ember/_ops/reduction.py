@@ -1667,17 +1667,12 @@ def _log_softmax_half(x, dim):
     return (shifted - log_total).astype(x.dtype).reshape(shape)
 
 
-def _half_backward(kernel, formula, grad: Tensor, result: Tensor, dim) -> Tensor:
+def _half_backward(kernel, grad, result, dim):
     """The gradient of a half type's softmax or log_softmax: ``kernel(grad, result, dim,
-    last)`` on float32 arrays rounded once (NOTE [Softmax of float16/bfloat16]); under
-    ``create_graph`` the ``formula`` in float32 ember ops, differentiable again (its sums in
-    NumPy's order)."""
-    dtype = result._data.dtype
-    if not first_order():
-        return formula(grad.float(), result.float(), dim).to(grad.dtype)
-    g, _, _ = _kernel_layout(grad._data.astype(np.float32), dim)
-    r, dim, last = _kernel_layout(result._data.astype(np.float32), dim)
-    return make(kernel(g, r, dim, last).astype(dtype).reshape(result._data.shape))
+    last)`` on float32 arrays rounded once (NOTE [Softmax of float16/bfloat16])."""
+    g, _, _ = _kernel_layout(grad.astype(np.float32), dim)
+    r, dim, last = _kernel_layout(result.astype(np.float32), dim)
+    return kernel(g, r, dim, last).astype(result.dtype).reshape(result.shape)
 
 
 def _softmax_grad_kernel(grad, result, dim, last):
@@ -1690,14 +1685,40 @@ def _log_softmax_grad_kernel(grad, result, dim, last):
         np.float32)
 
 
-def _softmax_grad_formula(grad, result, dim):
-    return result * (grad - (grad * result).sum(dim, keepdim=True))
+# NOTE [Softmax backward data]: the gradients of softmax and log_softmax are ops of their own
+# (torch's ``_softmax_backward_data`` and ``_log_softmax_backward_data``) on the incoming
+# gradient and the result, so that a graph of them (``create_graph``) has torch's nodes
+# (``SoftmaxBackwardDataBackward0``...) and is differentiable again through their formulas.
+# The forwards compute on arrays in the result's dtype, the half types by torch's kernels.
+def _softmax_backward_data(xp, grad_output, output, dim):
+    grad_output = grad_output.astype(output.dtype, copy=False)
+    if reduced_float(output.dtype):
+        return _half_backward(_softmax_grad_kernel, grad_output, output, dim)
+    product = grad_output * output
+    return output * (grad_output - np.add.reduce(product, dim, None, None, True))
+
+
+def _softmax_backward_data_grads(grad, grad_output, output, dim):
+    # symmetric in grad and grad_output: d<c, y (g - sum(g y))>/dg = y (c - sum(c y))
+    grad = grad.to(output.dtype)
+    return (run(SOFTMAX_BACKWARD_DATA, grad, output, dim),
+            grad * grad_output - grad * (grad_output * output).sum(dim, keepdim=True)
+            - grad_output * (grad * output).sum(dim, keepdim=True))
+
+
+SOFTMAX_BACKWARD_DATA = defop(
+    "_softmax_backward_data", node="SoftmaxBackwardDataBackward0", nin=2, kind=KEEP,
+    promote=(1,), save=(0, 1), forward=_softmax_backward_data,
+    backward=(lambda grad, grad_output, output, dim: _softmax_backward_data_grads(
+                  grad, grad_output, output, dim)[0],
+              lambda grad, grad_output, output, dim: _softmax_backward_data_grads(
+                  grad, grad_output, output, dim)[1]))
 
 
 def _softmax_grad(grad, self, dim, result):
-    if reduced_float(result._data.dtype):
-        return _half_backward(_softmax_grad_kernel, _softmax_grad_formula, grad, result, dim)
-    return _softmax_grad_formula(grad, result, dim)
+    if first_order():
+        return make(_softmax_backward_data(np, grad._data, result._data, dim))
+    return run(SOFTMAX_BACKWARD_DATA, grad, result, dim)
 
 
 SOFTMAX = defop(
@@ -1705,24 +1726,31 @@ SOFTMAX = defop(
     forward=_softmax, backward=_softmax_grad)
 
 
-def _log_softmax_grad_formula(grad, result, dim):
-    return grad - result.exp() * grad.sum(dim, keepdim=True)
+def _log_softmax_backward_data(xp, grad_output, output, dim):
+    grad_output = grad_output.astype(output.dtype, copy=False)
+    if reduced_float(output.dtype):
+        return _half_backward(_log_softmax_grad_kernel, grad_output, output, dim)
+    total = np.add.reduce(grad_output, dim, None, None, True)
+    e = np.exp(output)
+    e *= total
+    return np.subtract(grad_output, e)
+
+
+LOG_SOFTMAX_BACKWARD_DATA = defop(
+    "_log_softmax_backward_data", node="LogSoftmaxBackwardDataBackward0", nin=2, kind=KEEP,
+    promote=(1,), save=(0, 1), forward=_log_softmax_backward_data,
+    backward=(lambda grad, grad_output, output, dim: grad.to(output.dtype) - (
+                  grad.to(output.dtype) * output.exp()).sum(dim, keepdim=True),
+              lambda grad, grad_output, output, dim: -grad_output.sum(
+                  dim, keepdim=True) * output.exp() * grad.to(output.dtype)))
 
 
 def _log_softmax_grad(grad, self, dim, result):
-    g, r = grad._data, result._data
-    if dim is not None and g.dtype == r.dtype and g.dtype in (np.float32, np.float64) \
-            and g.flags.c_contiguous and r.flags.c_contiguous and first_order():
-        # the formula below on arrays: the NumPy calls its four ops make, bit for bit,
-        # without the op runner around each (most of their cost on a classifier's rows)
-        total = np.add.reduce(g, (dim,), None, None, True)
-        e = np.exp(r)
-        e *= total
-        return make(np.subtract(g, e))
-    if reduced_float(r.dtype):
-        return _half_backward(_log_softmax_grad_kernel, _log_softmax_grad_formula, grad,
-                              result, dim)
-    return _log_softmax_grad_formula(grad, result, dim)
+    if first_order():
+        # the op's forward without the op runner around it (most of the cost on a
+        # classifier's rows)
+        return make(_log_softmax_backward_data(np, grad._data, result._data, dim))
+    return run(LOG_SOFTMAX_BACKWARD_DATA, grad, result, dim)
 
 
 LOG_SOFTMAX = defop(
