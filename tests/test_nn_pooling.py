@@ -554,3 +554,38 @@ def test_adaptive_pool_sizes_checked_as_torch(nd, kind, case):
         check_raises_like(call)
     else:  # torch's 2-d average pools an input without channels
         assert_same(call(ember), call(torch))
+
+
+# NOTE [Average pooling gradients of float16/bfloat16]: torch divides each output's gradient
+# in the half type and adds it into its window's inputs one rounded sum at a time.
+HALF_AVERAGE_ROWS = {
+    "avg_pool1d": (_f("avg_pool1d", 3, 2, 1), (2, 3, 11)),
+    "avg_pool2d": (_f("avg_pool2d", 3, 2, 1), (2, 3, 9, 8)),
+    "avg_pool2d_overlapping": (_f("avg_pool2d", 3, 1), (1, 2, 7, 7)),
+    "avg_pool2d_divisor": (_f("avg_pool2d", 3, 1, divisor_override=7), (1, 2, 7, 7)),
+    "avg_pool2d_no_pad_count": (_f("avg_pool2d", 3, 2, 1, ceil_mode=True,
+                                   count_include_pad=False), (1, 2, 7, 7)),
+    "avg_pool2d_unbatched": (_f("avg_pool2d", (2, 3), (1, 2)), (3, 6, 7)),
+    "adaptive_avg_pool1d": (_f("adaptive_avg_pool1d", 5), (1, 2, 13)),
+    "adaptive_avg_pool2d": (_f("adaptive_avg_pool2d", (3, 4)), (2, 2, 7, 9)),
+    "adaptive_avg_pool3d": (_f("adaptive_avg_pool3d", (2, 3, 4)), (1, 2, 5, 6, 7)),
+}
+
+
+@pytest.mark.bitexact
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name", sorted(HALF_AVERAGE_ROWS))
+def test_half_average_pooling_gradients_match_torch_bits(name, dtype) -> None:
+    fn, shape = HALF_AVERAGE_ROWS[name]
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal(shape) * 4
+    grads = []
+    for lib in (torch, ember):
+        x = lib.tensor(values).to(getattr(lib, dtype)).requires_grad_()
+        out = fn(lib, x)
+        cotangent = np.random.default_rng(1).standard_normal(tuple(out.shape)) * 4
+        out.backward(lib.tensor(cotangent).to(getattr(lib, dtype)))
+        grads.append(x.grad)
+    t_grad, e_grad = grads
+    assert repr(e_grad.dtype) == repr(t_grad.dtype)
+    np.testing.assert_array_equal(np.array(e_grad.float().tolist()), t_grad.float().numpy())
