@@ -901,3 +901,34 @@ def test_scratch_is_not_state(small_thread_work):
     opt.step()
     for a, b in zip(clone.param_groups[0]["params"], params):
         np.testing.assert_array_equal(a._data, b._data)
+
+
+@records_compared()
+def test_adagrad_state_of_groups_like_torch():
+    """Adagrad makes a parameter's state at construction, or at the first step of a group
+    added later; its sum starts at the constructor's initial_accumulator_value (a group's
+    own value is not read, in torch)."""
+    results = []
+    for lib in (torch, ember):
+        first = lib.nn.Parameter(lib.tensor([1.0, -2.0, 0.5]))
+        second = lib.nn.Parameter(lib.tensor([[0.25, -1.5]]))
+        later = lib.nn.Parameter(lib.tensor([3.0, -0.75]))
+        opt = lib.optim.Adagrad([{"params": [first]},
+                                 {"params": [second], "initial_accumulator_value": 5.0}],
+                                lr=0.1, initial_accumulator_value=0.5, lr_decay=0.01)
+        for step in range(3):
+            if step == 1:
+                opt.add_param_group({"params": [later], "lr": 0.05,
+                                     "initial_accumulator_value": 2.0})
+            opt.zero_grad()
+            loss = (first ** 2).sum() + (second ** 3).sum() * (step + 1)
+            if step:
+                loss = loss + (later * first[:2]).sum()
+            loss.backward()
+            opt.step()
+        state = opt.state_dict()
+        results.append((state, [to_numpy(p) for p in (first, second, later)]))
+    (t_state, t_params), (e_state, e_params) = results
+    assert_same_state(e_state, t_state, "float32")
+    for e, t in zip(e_params, t_params):
+        np.testing.assert_allclose(e, t, rtol=1.3e-6, atol=1e-5)

@@ -57,10 +57,16 @@ class Adagrad(Optimizer):
             if group["fused"]:
                 _check_fused_params(group)
             for p in group["params"]:
-                state = self.state[p]
-                state["step"] = _step_tensor(0.0, bool(group["fused"]))
-                init = group["initial_accumulator_value"]
-                state["sum"] = _full_like(p, complex(init, init) if p.is_complex() else init)
+                self._init_state(p, bool(group["fused"]))
+
+    def _init_state(self, p: Tensor, fused: bool) -> None:
+        """torch's state of a parameter: its step, and its sum filled with the constructor's
+        ``initial_accumulator_value`` (torch reads no group's own value). Made at
+        construction, and at the first step of a parameter added later."""
+        state = self.state[p]
+        state["step"] = _step_tensor(0.0, fused)
+        init = self.defaults["initial_accumulator_value"]
+        state["sum"] = _full_like(p, complex(init, init) if p.is_complex() else init)
 
     def __setstate__(self, state) -> None:
         super().__setstate__(state)
@@ -85,6 +91,8 @@ class Adagrad(Optimizer):
                 if p._grad is None:
                     continue
                 state = self.state[p]
+                if not state:  # a parameter of a group added after construction
+                    self._init_state(p, bool(group["fused"]))
                 state["step"]._data += 1
                 step = _value(state["step"])
                 clr = lr / (1 + (step - 1) * lr_decay)
