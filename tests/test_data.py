@@ -515,3 +515,15 @@ def test_import_ember_does_not_load_data():
     code = ("import sys, ember; assert 'ember.utils.data' not in sys.modules; "
             "assert 'multiprocessing' not in sys.modules; ember.utils.data.DataLoader")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_loader_iterator_classes_named_like_torch(num_workers):
+    names = []
+    for lib in (torch, ember):
+        loader = lib.utils.data.DataLoader(lib.utils.data.TensorDataset(lib.arange(4)),
+                                           num_workers=num_workers)
+        it = iter(loader)
+        names.append([cls.__name__ for cls in type(it).__mro__[:2]])
+        assert len(list(it)) == 4  # to the end, which ends the workers
+    assert names[1] == names[0]

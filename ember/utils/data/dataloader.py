@@ -297,9 +297,9 @@ class DataLoader:
 
     def _get_iterator(self):
         if self.num_workers == 0:
-            return _SingleProcessIter(self)
+            return _SingleProcessDataLoaderIter(self)
         self._check_worker_number()
-        return _MultiProcessIter(self)
+        return _MultiProcessingDataLoaderIter(self)
 
     def _check_worker_number(self) -> None:
         try:
@@ -335,7 +335,7 @@ class DataLoader:
         return len(self._index_sampler)
 
 
-class _BaseIter:
+class _BaseDataLoaderIter:
     def __init__(self, loader: DataLoader) -> None:
         self._dataset = loader.dataset
         self._dataset_kind = loader._dataset_kind
@@ -375,7 +375,7 @@ class _BaseIter:
         return len(self._index_sampler)
 
 
-class _SingleProcessIter(_BaseIter):
+class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
     def __init__(self, loader: DataLoader) -> None:
         super().__init__(loader)
         self._fetcher = _make_fetcher(self._dataset_kind, self._dataset,
@@ -386,7 +386,7 @@ class _SingleProcessIter(_BaseIter):
         return self._fetcher.fetch(index)
 
 
-class _MultiProcessIter(_BaseIter):
+class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
     """Worker processes fed round-robin through one index queue each, answering on one
     shared result queue; the main process reorders answers by task index."""
 
