@@ -932,3 +932,19 @@ def test_adagrad_state_of_groups_like_torch():
     assert_same_state(e_state, t_state, "float32")
     for e, t in zip(e_params, t_params):
         np.testing.assert_allclose(e, t, rtol=1.3e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("foreach", [None, False, True])
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "Adamax", "ASGD", "NAdam", "RAdam",
+                                  "RMSprop", "Rprop", "Adadelta"])
+@records_compared()
+def test_capturable_steps_refused_like_torch(name, foreach):
+    """On the CPU torch refuses a capturable step; its foreach kernels word the refusal
+    with their own list of devices (and NAdam's with one more comma)."""
+    def step(lib):
+        p = lib.nn.Parameter(lib.ones(2))
+        opt = getattr(lib.optim, name)([p], capturable=True, foreach=foreach)
+        p.grad = lib.ones(2)
+        opt.step()
+
+    check_raises_like(step)

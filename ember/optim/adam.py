@@ -183,7 +183,7 @@ class Adam(Optimizer):
                     continue
                 state = self._init_state(group, p)
                 if group["capturable"]:
-                    _check_capturable()
+                    _check_capturable(foreach=bool(group["foreach"]))
                 if group["differentiable"]:
                     self._differentiable_update(group, p, grad, state)
                 else:

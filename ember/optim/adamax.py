@@ -61,7 +61,7 @@ class Adamax(Optimizer):
                     state["exp_avg"] = _zeros_like(p)
                     state["exp_inf"] = _zeros_like(p)
                 if group["capturable"]:
-                    _check_capturable()
+                    _check_capturable(foreach=bool(group["foreach"]))
                 state["step"]._data += 1
                 param, grad = K.unwrap(p), K.unwrap(p._grad)
                 exp_avg, exp_inf = K.unwrap(state["exp_avg"]), K.unwrap(state["exp_inf"])

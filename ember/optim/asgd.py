@@ -72,7 +72,8 @@ class ASGD(Optimizer):
                     state["mu"] = _step_tensor(1.0)
                     state["ax"] = _zeros_like(p)
                 if group["capturable"]:
-                    _check_capturable("params, mus, etas, and state_steps")
+                    _check_capturable("params, mus, etas, and state_steps",
+                                      foreach=bool(group["foreach"]))
                 param, grad = K.unwrap(p), K.unwrap(p._grad)
                 ax = K.unwrap(state["ax"])
                 if group["maximize"]:

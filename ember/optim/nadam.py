@@ -82,7 +82,11 @@ class NAdam(Optimizer):
                     state["exp_avg"] = _zeros_like(p)
                     state["exp_avg_sq"] = _zeros_like(p)
                 if group["capturable"]:
-                    _check_capturable("params, mu_products and state_steps")
+                    # torch's foreach kernel words it with one more comma
+                    _check_capturable("params, mu_products, and state_steps"
+                                      if group["foreach"] else
+                                      "params, mu_products and state_steps",
+                                      foreach=bool(group["foreach"]))
                 state["step"]._data += 1
                 step = _value(state["step"])
                 mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))

@@ -452,6 +452,8 @@ class Optimizer:
 # ---- shared pieces of the algorithms ------------------------------------------------------
 
 _CAPTURABLE_DEVICES = "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla']"
+# the devices torch's foreach kernels list (Adadelta's lists them for every kernel)
+_FOREACH_CAPTURABLE_DEVICES = "['cuda', 'xpu', 'hpu', 'privateuseone']"
 
 
 def _check_lr(lr) -> None:
@@ -491,8 +493,12 @@ def _check_fused_params(group: dict) -> None:
 
 
 def _check_capturable(what: str = "params and state_steps",
-                      devices: str = _CAPTURABLE_DEVICES) -> None:
-    # ember's tensors live on the CPU, where torch refuses capturable steps.
+                      devices: str = _CAPTURABLE_DEVICES, foreach: bool = False) -> None:
+    """torch's refusal of a capturable step (ember's tensors live on the CPU, where torch
+    refuses them); ``foreach``: in the words of torch's foreach kernel, whose list of
+    devices has no 'xla'."""
+    if foreach:
+        devices = _FOREACH_CAPTURABLE_DEVICES
     raise AssertionError(
         f"If capturable=True, {what} must be on supported devices: {devices}.")
 

@@ -76,7 +76,7 @@ class RAdam(Optimizer):
                     state["exp_avg"] = _zeros_like(p)
                     state["exp_avg_sq"] = _zeros_like(p)
                 if group["capturable"]:
-                    _check_capturable()
+                    _check_capturable(foreach=bool(group["foreach"]))
                 state["step"]._data += 1
                 step = _value(state["step"])
                 bias_correction1 = 1 - beta1 ** step
