@@ -88,6 +88,23 @@ def _int_items(items: tuple, start: int) -> list:
     return out
 
 
+def accelerator_argument(device, kind: str, shown: str):
+    """The device that ``Tensor.cuda``-style methods (``kind``: their device type, named
+    ``shown`` in errors) move to, with torch's checks of the argument: an index asks an
+    accelerator for its device (none serves one here), and a device of another type is
+    refused."""
+    if device is None:
+        return _device.device(kind)
+    if isinstance(device, int) and not isinstance(device, bool):
+        if device < 0:
+            raise RuntimeError("Device index must not be negative")
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+    device = _device.device(device)
+    if device.type != kind:
+        raise RuntimeError(f"Invalid device, must be {shown} device")
+    return device
+
+
 class Tensor:
     """Mirrors ``torch.Tensor``.
 
@@ -547,11 +564,11 @@ class Tensor:
     def cuda(self, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
         """Mirrors ``Tensor.cuda``: a copy on a CUDA device; raises torch's error when no
         backend serves CUDA (NOTE [Device backends])."""
-        return self.to(_device.device("cuda" if device is None else device))
+        return self.to(accelerator_argument(device, "cuda", "cuda"))
 
     def xpu(self, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
         """Mirrors ``Tensor.xpu``, as ``cuda`` for Intel GPUs."""
-        return self.to(_device.device("xpu" if device is None else device))
+        return self.to(accelerator_argument(device, "xpu", "xpu"))
 
     def get_device(self) -> int:
         """Mirrors ``Tensor.get_device``: -1 for a CPU tensor, else the device index."""

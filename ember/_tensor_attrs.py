@@ -15,7 +15,7 @@ from ember import _dtype
 from ember._backend import np
 from ember._ops.registry import attach, check_inplace
 from ember._runtime import strided
-from ember._tensor import Size, Tensor, make
+from ember._tensor import Size, Tensor, accelerator_argument, make
 from ember.storage import LEGACY_STORAGES, StorageBase, TypedStorage, UntypedStorage, keep_alive
 
 __all__ = ["UntypedStorage", "TypedStorage", "StorageBase", "Storage", "is_storage",
@@ -180,11 +180,13 @@ def dequantize(input=None, tensors=None):
 # ---- devices this build lacks -----------------------------------------------------------
 def ipu(self: Tensor, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
     """Mirrors ``Tensor.ipu``: torch's CPU build is not linked with IPU support."""
+    accelerator_argument(device, "ipu", "ipu")
     raise RuntimeError("PyTorch is not linked with support for ipu devices")
 
 
 def mtia(self: Tensor, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
     """Mirrors ``Tensor.mtia``: torch's AssertionError without MTIA support."""
+    accelerator_argument(device, "mtia", "MTIA")
     raise AssertionError(
         "Torch not compiled with MTIA enabled. Ensure you have `import "
         "mtia.host_runtime.torch_mtia.dynamic_library` in your python src file and include "

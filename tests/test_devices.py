@@ -345,3 +345,23 @@ def test_pinning_device_argument_is_deprecated_as_torch():
                           r"Tensor.is_pinned\(\) is deprecated. Please do not pass this "
                           "argument."):
             assert lib.ones(1).is_pinned("cuda") is False
+
+
+# ("ipu", "index") left out: torch's dispatcher has no IPU kernel to report its error with
+@pytest.mark.parametrize("method,kind,device", [
+    (method, method, device)
+    for method in ("cuda", "xpu", "ipu", "mtia")
+    for device in (0, -1, "cpu", "meta", "foo", "accelerator", "index", "cpu-object")
+    if (method, device) != ("ipu", "index")])
+def test_accelerator_methods_check_their_device_like_torch(method, kind, device):
+    """Tensor.cuda/xpu/ipu/mtia and the Module methods read their device argument as torch
+    does: an index asks for an accelerator, a device of another type is refused."""
+    def call(lib, on_module):
+        arg = {"accelerator": kind, "index": f"{kind}:1",
+               "cpu-object": lib.device("cpu")}.get(device, device)
+        if on_module:
+            return getattr(lib.nn.Linear(1, 1), method)(arg)
+        return getattr(lib.ones(1), method)(arg)
+
+    for on_module in (False, True):
+        check_raises_like(lambda lib, on_module=on_module: call(lib, on_module))

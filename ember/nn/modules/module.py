@@ -543,6 +543,14 @@ class Module:
         """Mirrors ``Module.xpu`` (as ``cuda``, for XPU devices)."""
         return self._apply(lambda t: t.xpu(device))
 
+    def ipu(self, device=None) -> Module:
+        """Mirrors ``Module.ipu`` (as ``cuda``, for IPU devices)."""
+        return self._apply(lambda t: t.ipu(device))
+
+    def mtia(self, device=None) -> Module:
+        """Mirrors ``Module.mtia`` (as ``cuda``, for MTIA devices)."""
+        return self._apply(lambda t: t.mtia(device))
+
     def type(self, dst_type) -> Module:
         """Mirrors ``Module.type``: cast every parameter and buffer to ``dst_type``."""
         return self._apply(lambda t: t.type(dst_type))
