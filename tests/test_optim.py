@@ -948,3 +948,73 @@ def test_capturable_steps_refused_like_torch(name, foreach):
         opt.step()
 
     check_raises_like(step)
+
+
+def _adafactor_run(lib, dtype, options, steps=6, scale=1.0):
+    """Adafactor on parameters of 0 to 3 dims (factored from two on), a second group added
+    after the first step; the parameters after each step and the state dict."""
+    rng = np.random.default_rng(0)
+    params = [lib.nn.Parameter(lib.tensor(rng.standard_normal(shape),
+                                          dtype=getattr(lib, dtype)))
+              for shape in [(3, 4), (5,), (), (2, 3, 4)]]
+    options = {k: lib.tensor(0.1) if v == "tensor" else v for k, v in options.items()}
+    opt = lib.optim.Adafactor(params[:3], **options)
+    iterates = []
+    for k in range(steps):
+        if k == 1:
+            opt.add_param_group({"params": [params[3]], "lr": 0.05})
+        opt.zero_grad()
+        loss = sum(((p * (k + 1)) ** 2).sum() * scale + p.sin().sum() * scale for p in params)
+        loss.backward()
+        opt.step()
+        iterates.append([to_numpy(p).copy() for p in params])
+    return iterates, opt
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-9])
+@pytest.mark.parametrize("options", [
+    {}, {"lr": 0.5, "weight_decay": 0.1, "maximize": True},
+    {"beta2_decay": -0.5, "d": 2.0, "eps": (1e-3, 1e-2)}, {"lr": "tensor"}, {"foreach": True}])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@records_compared()
+def test_adafactor_like_torch(dtype, options, scale):
+    """Iterates, state (step, row_var/col_var or variance) and param groups; the tiny scale
+    reaches epsilon1's floor (the dtype's machine epsilon by default)."""
+    (t_its, t_opt), (e_its, e_opt) = (_adafactor_run(lib, dtype, options, scale=scale)
+                                      for lib in (torch, ember))
+    # float32: torch's mean and norm reductions sum in their own order (last bits)
+    rtol, atol = TOLERANCES[dtype] if dtype == "float32" else TOL64
+    for k, (t_step, e_step) in enumerate(zip(t_its, e_its)):
+        for t, e in zip(t_step, e_step):
+            np.testing.assert_allclose(e, t, rtol=rtol, atol=atol, err_msg=f"step {k}")
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), dtype,
+                      tol=(rtol, atol) if dtype == "float32" else None)
+
+
+@records_compared()
+def test_adafactor_state_dict_round_trip_and_refusals_like_torch():
+    results = []
+    for lib in (torch, ember):
+        _, opt = _adafactor_run(lib, "float64", {"lr": 0.3}, steps=3)
+        params = [p for group in opt.param_groups for p in group["params"]]
+        fresh = lib.optim.Adafactor(params[:3], lr=0.3)
+        fresh.add_param_group({"params": [params[3]], "lr": 0.05})
+        fresh.load_state_dict(opt.state_dict())
+        for p in params:
+            p.grad = lib.ones_like(p)
+        fresh.step()
+        results.append(([to_numpy(p).copy() for p in params], fresh.state_dict()))
+    for t, e in zip(results[0][0], results[1][0]):
+        np.testing.assert_allclose(e, t, rtol=TOL64[0], atol=TOL64[1])
+    assert_same_state(results[1][1], results[0][1], "float64")
+    for bad in ({"lr": -1.0}, {"beta2_decay": 0.1}, {"eps": (-1.0, 1e-3)}, {"eps": (None, -1.0)},
+                {"d": 0.5}, {"weight_decay": -1.0}):
+        check_raises_like(lambda lib, bad=bad: lib.optim.Adafactor(
+            [lib.nn.Parameter(lib.ones(2))], **bad))
+
+    def complex_step(lib):
+        p = lib.nn.Parameter(lib.ones(2, dtype=lib.complex64))
+        p.grad = lib.ones(2, dtype=lib.complex64)
+        lib.optim.Adafactor([p]).step()
+
+    check_raises_like(complex_step)
