@@ -557,7 +557,8 @@ def test_adaptive_pool_sizes_checked_as_torch(nd, kind, case):
 
 
 # NOTE [Average pooling gradients of float16/bfloat16]: torch divides each output's gradient
-# in the half type and adds it into its window's inputs one rounded sum at a time.
+# in the half type and adds it into its window's inputs one rounded sum at a time; its
+# forward divides a float32 window sum and rounds once.
 HALF_AVERAGE_ROWS = {
     "avg_pool1d": (_f("avg_pool1d", 3, 2, 1), (2, 3, 11)),
     "avg_pool2d": (_f("avg_pool2d", 3, 2, 1), (2, 3, 9, 8)),
@@ -575,17 +576,20 @@ HALF_AVERAGE_ROWS = {
 @pytest.mark.bitexact
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 @pytest.mark.parametrize("name", sorted(HALF_AVERAGE_ROWS))
-def test_half_average_pooling_gradients_match_torch_bits(name, dtype) -> None:
+def test_half_average_pooling_and_gradients_match_torch_bits(name, dtype) -> None:
     fn, shape = HALF_AVERAGE_ROWS[name]
     rng = np.random.default_rng(0)
     values = rng.standard_normal(shape) * 4
-    grads = []
+    results = []
     for lib in (torch, ember):
         x = lib.tensor(values).to(getattr(lib, dtype)).requires_grad_()
         out = fn(lib, x)
         cotangent = np.random.default_rng(1).standard_normal(tuple(out.shape)) * 4
         out.backward(lib.tensor(cotangent).to(getattr(lib, dtype)))
-        grads.append(x.grad)
-    t_grad, e_grad = grads
+        results.append((out.detach(), x.grad))
+    (t_out, t_grad), (e_out, e_grad) = results
     assert repr(e_grad.dtype) == repr(t_grad.dtype)
     np.testing.assert_array_equal(np.array(e_grad.float().tolist()), t_grad.float().numpy())
+    if name != "adaptive_avg_pool3d":  # its forward rounds in a way not yet learnt
+        np.testing.assert_array_equal(np.array(e_out.float().tolist()),
+                                      t_out.float().numpy())

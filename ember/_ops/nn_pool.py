@@ -92,8 +92,12 @@ _GRAD_C_ORDERED = _C_ORDERED | frozenset((
 
 
 # NOTE [Average pooling gradients of float16/bfloat16]
-# torch's CPU backward of avg_pool2d/3d and adaptive_avg_pool2d/3d of a half type (channels
-# first) works in that type: each output's gradient is divided by its window's size and
+# torch's CPU forward of avg_pool2d/3d and adaptive_avg_pool2d/3d of a half type (channels
+# first) sums each window in float32 and divides the sum by the window's size (the adaptive
+# ones by each dim's bin length in turn) before rounding to the half type; ember sums in
+# float64, exactly for the few half values of a window, so the float32 of that sum is
+# torch's but where torch's own float32 running sum rounded. The backward works in the half
+# type: each output's gradient is divided by its window's size and
 # rounded (the adaptive ones divide by each dim's bin length in turn, rounding each time),
 # then added into every input of its window, each sum rounded, the outputs taken in raster
 # order. ember adds in that order too: for each input the outputs whose windows hold it,
@@ -102,6 +106,9 @@ _GRAD_C_ORDERED = _C_ORDERED | frozenset((
 # (create_graph) maps in float32 as before.
 _HALF_WINDOW_SUMS = {"AvgPool2DBackward0": False, "AvgPool3DBackward0": False,
                      "AdaptiveAvgPool2DBackward0": True, "AdaptiveAvgPool3DBackward0": True}
+# the forwards learnt so (adaptive_avg_pool3d's rounds otherwise, not yet known)
+_HALF_WINDOW_MEANS = {node: adaptive for node, adaptive in _HALF_WINDOW_SUMS.items()
+                      if node != "AdaptiveAvgPool3DBackward0"}
 
 
 def _window_holders(mat) -> np.ndarray:
@@ -113,6 +120,32 @@ def _window_holders(mat) -> np.ndarray:
     rows, cols = np.nonzero(inside)
     table[cols, rank[rows, cols]] = rows
     return table
+
+
+def _half_avg_pool(x, mats: tuple, adaptive: bool):
+    """An average pooling of a half type as torch's kernel computes it (NOTE [Average
+    pooling gradients of float16/bfloat16])."""
+    nd = len(mats)
+    sums = apply_mats_array(np, x.astype(np.float64),
+                            tuple((m != 0).astype(np.float64) for m in mats))
+    out = sums.astype(np.float32)
+    if adaptive:
+        for d, m in enumerate(mats):
+            length = (m != 0).sum(1).astype(np.float32)
+            out = out / length.reshape((-1,) + (1,) * (nd - 1 - d))
+    else:
+        weight = functools.reduce(np.multiply.outer, [m.max(1) for m in mats])
+        out = out / np.rint(1 / weight).astype(np.float32)
+    return out.astype(x.dtype)
+
+
+def _map(node: str, xp, self, mats: tuple):
+    """A separable map's forward: its matrices, or for a half type's average pooling
+    torch's own rounding (channels first)."""
+    adaptive = _HALF_WINDOW_MEANS.get(node)
+    if adaptive is not None and reduced_float(self.dtype) and not channels_last_format(self):
+        return _half_avg_pool(self, mats, adaptive)
+    return apply_mats_array(xp, self, mats)
 
 
 def _half_avg_pool_grad(grad, mats: tuple, adaptive: bool):
@@ -152,7 +185,7 @@ def _map_back(node: str, grad: Tensor, self_data, mats: tuple) -> Tensor:
 def _separable_op(node: str):
     if node in _C_ORDERED:
         return defop(node, node=node, kind=KEEP,
-                     forward=lambda xp, self, mats: apply_mats_array(xp, self, mats),
+                     forward=lambda xp, self, mats: _map(node, xp, self, mats),
                      backward=lambda grad, self, mats: _map_back(node, grad, None, mats))
     save = ()
     if node in _GRAD_C_ORDERED:
@@ -169,7 +202,7 @@ def _separable_op(node: str):
             return format_of(_map_back(node, grad, self._data, mats),
                              channels_last_format(self._data))
     return defop(node, node=node, kind=KEEP, save=save,
-                 forward=lambda xp, self, mats: in_format(apply_mats_array(xp, self, mats),
+                 forward=lambda xp, self, mats: in_format(_map(node, xp, self, mats),
                                                           channels_last_format(self)),
                  backward=backward)
 
