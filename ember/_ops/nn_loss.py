@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ember._backend import np
 from ember._ops import registry
-from ember._ops.pointwise import _zero_grad
+from ember._ops.creation import zero_gradient
 from ember._ops.registry import KEEP, defop, first_order, reduced_float, round_through, run
 from ember._tensor import Tensor, make
 
@@ -467,7 +467,7 @@ def _nll_loss_op(name: str, node: str):
         kind=KEEP, promote=(1,), save=(), forward=_nll_backward,
         backward=(lambda grad, grad_output, self, weight, target, reduction, ignore_index:
                   run(loss_op, grad, None if weight is None else make(weight), target,
-                      reduction, ignore_index), _zero_grad))
+                      reduction, ignore_index), zero_gradient))
     def input_grad(grad, input, weight, target, reduction, ignore_index):
         weight = None if weight is None else weight._data
         if first_order():  # the op's forward without the op runner around it
