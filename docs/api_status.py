@@ -37,7 +37,11 @@ SECTIONS = {
         Tensor.normal_ Tensor.__iadd__ Tensor.__isub__ Tensor.__imul__ Tensor.__itruediv__""",
     "dtypes": """Tensor.to Tensor.type Tensor.float Tensor.double Tensor.half Tensor.bfloat16
         Tensor.long Tensor.int Tensor.short Tensor.byte Tensor.bool set_default_dtype
-        get_default_dtype finfo iinfo is_floating_point is_complex real imag angle conj""",
+        get_default_dtype finfo iinfo is_floating_point is_complex real imag angle conj
+        uint16 uint32 uint64""",
+    "Python protocols": """Tensor.__contains__ Tensor.__reversed__ Tensor.__pos__
+        Tensor.__delitem__ Tensor.__array_wrap__ Tensor.__div__ Tensor.__rdiv__ Tensor.__idiv__
+        Tensor.__long__ Tensor.__nonzero__ Tensor._make_subclass Tensor._is_view""",
     "Random": """manual_seed seed initial_seed get_rng_state set_rng_state Generator rand
         randn randint randperm rand_like randn_like randint_like normal bernoulli multinomial
         poisson Tensor.uniform_ Tensor.normal_ Tensor.random_ Tensor.exponential_
