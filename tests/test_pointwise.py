@@ -428,6 +428,7 @@ ERRORS = {
     "logaddexp_int": lambda L: _ns(L).logaddexp(_tensor(L, [1]), _tensor(L, [2])),
     "logaddexp2_bool": lambda L: _ns(L).logaddexp2(_tensor(L, [True]), _tensor(L, [True])),
     "logaddexp_number": lambda L: _ns(L).logaddexp(_tensor(L, [1.0]), 1),
+    "logaddexp2_complex": lambda L: _ns(L).logaddexp2(_tensor(L, [1j]), _tensor(L, [1.0])),
     "lerp_end_dtype": lambda L: _ns(L).lerp(_tensor(L, [1.0]), _tensor(L, [1.0], torch.float64),
                                             0.5),
     "lerp_weight_dtype": lambda L: _ns(L).lerp(_tensor(L, [1.0]), _tensor(L, [1.0]),
@@ -692,3 +693,30 @@ def test_half_results_of_0d_operands_take_in_place_writes(op, dtype, other) -> N
         b = {"number": 3, "int tensor": L.tensor([3]), "0-d int tensor": L.tensor(3)}[other]
         return getattr(a, op)(b).add_(1).mul_(2)
     assert_same(fn(ember), fn(torch))
+
+
+_SPECIAL_PARTS = [0.0, 1.0, -1.0, math.inf, -math.inf, math.nan, 1e308, -1e308]
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_logaddexp_complex_matches_torch(dtype: str) -> None:
+    # every pair of complex numbers made of special parts (ties, infinities, nan), then
+    # random values; ember's logaddexp had no complex loop (NumPy's ufunc refused)
+    values = [complex(re, im) for re in _SPECIAL_PARTS for im in _SPECIAL_PARTS]
+    rng = np.random.default_rng(0)
+    a = np.array([x for x in values for _ in values]
+                 + list(rng.standard_normal(50) * 5 + 1j * rng.standard_normal(50) * 5))
+    b = np.array([y for _ in values for y in values]
+                 + list(rng.standard_normal(50) * 5 + 1j * rng.standard_normal(50) * 5))
+    with np.errstate(over="ignore"):
+        a, b = a.astype(dtype), b.astype(dtype)
+    assert_same(ember.logaddexp(ember.tensor(a), ember.tensor(b)),
+                torch.logaddexp(torch.tensor(a), torch.tensor(b)))
+
+
+@pytest.mark.parametrize("shapes", [[(5,), (5,)], [(2, 3), (3,)], [(), (4,)]])
+def test_logaddexp_complex_gradients(shapes) -> None:
+    def fn(L, a, b):
+        return _ns(L).logaddexp(a * (1 + 0.5j), b * (0.3 - 1j))
+    check_op(fn, shapes, dtype="complex128")
+

@@ -577,3 +577,26 @@ def test_ordering_ops_refuse_complex_as_torch(name, dtype, shape) -> None:
         for e, t in zip(got if isinstance(got, tuple) else (got,),
                         expected if isinstance(expected, tuple) else (expected,)):
             assert_same(e, t)
+
+
+@pytest.mark.parametrize("shape,dim", [((7,), 0), ((3, 9), 1), ((5, 4), -2), ((0, 3), 0),
+                                       ((), 0), ((1,), 0)])
+def test_logcumsumexp_complex_matches_torch(shape, dim) -> None:
+    # values and gradients; ember's kernel accumulated NumPy's logaddexp, which has no
+    # complex loop, and its backward compared the gradient with 0
+    def fn(L, a):
+        z = a * (3 + 2j)
+        if z.dim():
+            z = L.where(a.real > 1.5, L.tensor(-math.inf, dtype=L.complex128), z)
+        return L.logcumsumexp(z, dim)
+    check_op(fn, [shape], dtype="complex128")
+
+
+def test_logcumsumexp_complex64_and_infinities() -> None:
+    def fn(L):
+        inf = math.inf
+        z = L.tensor([[complex(-inf, 0), 1 + 1j, complex(inf, 0), 2j],
+                      [1 + 1j, 1 + 1j, complex(-inf, 1), complex(math.nan, 0)]],
+                     dtype=L.complex64)
+        return L.logcumsumexp(z, 1)
+    assert_same(fn(ember), fn(torch))

@@ -104,10 +104,11 @@ def _complex_refused(name: str):
     return forward
 
 
-def _float_only(kernel: str, forward):
-    """``forward`` refusing integer and bool arrays (the promoted dtype), as torch's kernel."""
+def _float_only(kernel: str, forward, refused: str = "biu"):
+    """``forward`` refusing arrays (the promoted dtype) of the NumPy kinds ``refused``
+    (integers and bools unless said otherwise), as torch's kernel."""
     def checked(xp, *arrays):
-        if arrays[0].dtype.kind in "biu":
+        if arrays[0].dtype.kind in refused:
             raise _unsupported(kernel, arrays[0].dtype)
         return forward(xp, *arrays)
     return checked
@@ -1476,14 +1477,39 @@ XLOGY_NUMBER_OTHER = defop("xlogy", node="XlogyBackward2", nin=2, kind=FLOAT, sa
                            forward=_xlogy, backward=(_xlogy_self, None))
 
 
+def logaddexp_complex(xp, a, b):
+    """``log(exp(a) + exp(b))`` of complex arrays, as torch's kernel: the operand of larger
+    real part (``a`` on a tie) is factored out; two real parts of -inf give ``b``, two of
+    +inf the sum taken directly, and a nan anywhere gives nan."""
+    larger = a.real >= b.real
+    big = xp.where(larger, a, b)
+    small = xp.where(larger, b, a)
+    with np.errstate(all="ignore"):
+        out = big + xp.log1p(xp.exp(small - big))
+        both_inf = xp.isinf(big.real) & (small.real == big.real)
+        if both_inf.any():
+            direct = xp.log(xp.exp(big) + xp.exp(small))
+            out = xp.where(both_inf, xp.where(big.real > 0, direct, b), out)
+    nan = xp.isnan(a) | xp.isnan(b)
+    if nan.any():
+        out = xp.where(nan, builtins.complex(math.nan, math.nan), out)
+    return out.astype(a.dtype, copy=False)
+
+
+def _logaddexp(xp, a, b):
+    if a.dtype.kind == "c":
+        return logaddexp_complex(xp, a, b)
+    return xp.logaddexp(a, b)
+
+
 LOGADDEXP = defop(
     "logaddexp", node="LogaddexpBackward0", nin=2, save=(0, 1),
-    forward=_float_only("logaddexp_cpu", lambda xp, a, b: xp.logaddexp(a, b)),
+    forward=_float_only("logaddexp_cpu", _logaddexp),
     backward=(lambda grad, self, other: grad / (1 + (other - self).exp()),
               lambda grad, self, other: grad / (1 + (self - other).exp())))
 LOGADDEXP2 = defop(
     "logaddexp2", node="Logaddexp2Backward0", nin=2, save=(0, 1),
-    forward=_float_only("logaddexp2_cpu", lambda xp, a, b: xp.logaddexp2(a, b)),
+    forward=_float_only("logaddexp2_cpu", lambda xp, a, b: xp.logaddexp2(a, b), "biuc"),
     backward=(lambda grad, self, other: grad / (1 + (other - self).exp2()),
               lambda grad, self, other: grad / (1 + (self - other).exp2())))
 

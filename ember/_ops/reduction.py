@@ -1784,8 +1784,24 @@ def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
 def _logcumsumexp(xp, x, dim):
     if x.ndim == 0:
         return x.copy()
+    if x.dtype.kind == "c":
+        return _complex_logcumsumexp(xp, x, dim)
     with np.errstate(invalid="ignore"):
         return xp.logaddexp.accumulate(x, axis=dim)
+
+
+def _complex_logcumsumexp(xp, x, dim):
+    # NumPy's logaddexp has no complex loop to accumulate with; logaddexp is associative,
+    # so a prefix scan of doubling strides takes log2(n) vectorised steps.
+    from ember._ops.pointwise import logaddexp_complex
+
+    out = xp.moveaxis(x, dim, -1).copy()
+    n = out.shape[-1]
+    stride = 1
+    while stride < n:
+        out[..., stride:] = logaddexp_complex(xp, out[..., :-stride], out[..., stride:])
+        stride *= 2
+    return xp.moveaxis(out, -1, dim)
 
 
 def _logcumsumexp_backward(grad, self, dim, result):
@@ -1798,6 +1814,10 @@ def _logcumsumexp_backward(grad, self, dim, result):
 
     def reverse_cumulative(t):
         return logcumsumexp(t.flip(dim), dim).flip(dim)
+
+    if self.is_complex():
+        # the complex log carries the gradient's sign in its phase: no split is needed
+        return (reverse_cumulative(grad.log() - result) + self).exp()
 
     def log_part(mask, magnitude):
         # -inf where masked out, whatever ``result`` is (-inf - -inf would be nan)
