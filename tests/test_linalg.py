@@ -1022,3 +1022,46 @@ def test_complex_pinv_and_lstsq_values_and_gradients_as_torch(shape) -> None:
         assert_same(e, t)
     A = ember.tensor(data[..., :3, :3] if len(shape) == 2 else data[0, :, :3]).requires_grad_()
     assert ember.autograd.gradcheck(ember.linalg.pinv, (A,))
+
+
+_B = [[True, False], [True, True]]
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.dot(L.tensor([True, False]), L.tensor([True, True])),
+    lambda L: L.dot(L.tensor([True])[:0], L.tensor([True])[:0]),
+    lambda L: L.vdot(L.tensor([True, False]), L.tensor([True, True])),
+    lambda L: L.mm(L.tensor(_B), L.tensor(_B)),
+    lambda L: L.mm(L.tensor(_B)[:1], L.tensor(_B)[:, :1]),
+    lambda L: L.mv(L.tensor(_B), L.tensor([True, False])),
+    lambda L: L.bmm(L.tensor(_B)[None], L.tensor(_B)[None]),
+    lambda L: L.bmm(L.tensor(_B)[None], L.ones(1, 2, 2)),
+    lambda L: L.matmul(L.tensor(_B)[None], L.tensor(_B)),
+    lambda L: L.matmul(L.tensor([True, False]), L.tensor(_B)),
+    lambda L: L.matmul(L.tensor(_B)[None], L.tensor([True, False])),
+    lambda L: L.tensor([True, False]) @ L.tensor([True, True]),
+    lambda L: L.addmm(L.tensor(_B), L.tensor(_B), L.tensor(_B)),
+    lambda L: L.addmm(L.tensor(_B), L.tensor(_B), L.tensor(_B), beta=0),
+    lambda L: L.addmv(L.tensor([True, False]), L.tensor(_B), L.tensor([True, False])),
+    lambda L: L.baddbmm(L.tensor(_B)[None], L.tensor(_B)[None], L.tensor(_B)[None]),
+    lambda L: L.addbmm(L.tensor(_B), L.tensor(_B)[None], L.tensor(_B)[None]),
+    lambda L: L.nn.functional.linear(L.tensor(_B), L.tensor(_B)),
+    lambda L: L.mm(L.tensor(_B), L.ones(2, 2)),
+])
+def test_bool_products_refused_as_torch(call) -> None:
+    # torch's CPU product kernels have no bool loop (ember multiplied the bools)
+    check_raises_like(call)
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.mm(L.tensor(_B)[:0], L.tensor(_B)),
+    lambda L: L.mm(L.tensor(_B)[:, :0], L.tensor(_B)[:0]),
+    lambda L: L.mv(L.tensor(_B)[:0], L.tensor([True, False])),
+    lambda L: L.mv(L.tensor(_B)[:, :0], L.tensor([True])[:0]),
+    lambda L: L.bmm(L.tensor(_B)[None][:, :, :0], L.tensor(_B)[None][:, :0]),
+    lambda L: L.matmul(L.tensor([True])[:0], L.tensor(_B)[:0]),
+    lambda L: L.addmv(L.tensor([True, False]), L.tensor(_B)[:, :0], L.tensor([True])[:0]),
+])
+def test_bool_products_without_work_as_torch(call) -> None:
+    # an empty product never reaches the kernel: torch gives its (zero) result
+    assert_same(call(ember), call(torch))

@@ -16,21 +16,45 @@ from ember._tensor import Tensor, c_type_name, make, wrap_dim
 from ember.autograd import grad_mode
 from ember.autograd.graph import _watched
 
+_BOOL = np.dtype(bool)
+
 
 # NOTE [Product dtype checks]
 # The products' dtype checks are their records' ``check=``, which ``registry.run`` calls
 # after the op modes: autocast casts a bfloat16 activation and a float32 weight to one dtype
 # before they are compared, as torch's autocast does. Shape checks stay before ``run``.
+def _refuse_bool(kernel: str, first: Tensor, second: Tensor) -> None:
+    # torch's CPU product kernels have no bool loop; they are not reached (no error) when
+    # the product has no element to compute or sums over an empty inner dimension
+    a, b = first._data, second._data
+    if a.dtype is _BOOL and a.size and b.size:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+
 def _check_pair(self, other, *params) -> None:
     _same_dtype(self, other)
+    _refuse_bool("addmm_impl_cpu_", self, other)
 
 
-def _check_fused(self, first, second, beta, alpha, *params) -> None:
-    _same_dtype(first, second)
-    if self._data.dtype != first._data.dtype:
-        raise RuntimeError(
-            "self and mat2 must have the same dtype, but got "
-            f"{scalar_type_name(self.dtype)} and {scalar_type_name(first.dtype)}")
+def _check_mv(self, vec) -> None:
+    _same_dtype(self, vec)
+    _refuse_bool("addmv_impl_cpu", self, vec)
+
+
+def _check_bmm(self, mat2) -> None:
+    _refuse_bool("bmm", self, mat2)
+    _same_dtype(self, mat2)
+
+
+def _fused_check(kernel: str):
+    def check(self, first, second, beta, alpha, *params) -> None:
+        _same_dtype(first, second)
+        if self._data.dtype != first._data.dtype:
+            raise RuntimeError(
+                "self and mat2 must have the same dtype, but got "
+                f"{scalar_type_name(self.dtype)} and {scalar_type_name(first.dtype)}")
+        _refuse_bool(kernel, first, second)
+    return check
 
 
 DOT = defop("dot", node="DotBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
@@ -38,7 +62,7 @@ DOT = defop("dot", node="DotBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)
             backward=(lambda grad, self, tensor: grad * tensor,
                       lambda grad, self, tensor: grad * self))
 MV = defop("mv", node="MvBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
-           check=_check_pair,
+           check=_check_mv,
            forward=lambda xp, self, vec: xp.matmul(self, vec),
            backward=(lambda grad, self, vec: grad.unsqueeze(1) * vec,
                      lambda grad, self, vec: self.t().mv(grad)))
@@ -89,7 +113,7 @@ MM = defop("mm", node="MmBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
                      lambda grad, self, mat2, mat2_sym_strides: _mat2_grad(
                          grad, self, mat2_sym_strides)))
 BMM = defop("bmm", node="BmmBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
-            check=_check_pair,
+            check=_check_bmm,
             forward=lambda xp, self, mat2: xp.matmul(self, mat2),
             backward=(lambda grad, self, mat2: grad.bmm(mat2.transpose(1, 2)),
                       lambda grad, self, mat2: self.transpose(1, 2).bmm(grad)))
@@ -116,6 +140,8 @@ def _check_vectors(name: str, input: Tensor, other: Tensor) -> None:
             f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to "
             f"have the same number of elements, but got {a.shape[0]} and {b.shape[0]} elements "
             "respectively")
+    if a.dtype is _BOOL:  # even for empty vectors, unlike the matrix products
+        raise NotImplementedError("\"dot\" not implemented for 'Bool'")
 
 
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
@@ -292,7 +318,7 @@ def _bias_grad(grad, self, mat1, mat2, beta, alpha, mat2_sym_strides=None):
 
 
 ADDMM = defop("addmm", node="AddmmBackward0", nin=3, kind=KEEP,
-              save={1: (2,), 2: (1,)}, check=_check_fused, layout_params=1,
+              save={1: (2,), 2: (1,)}, check=_fused_check("addmm_impl_cpu_"), layout_params=1,
               forward=lambda xp, self, mat1, mat2, beta, alpha, mat2_sym_strides: (
                   _addmm_forward(xp, self, mat1, mat2, beta, alpha)),
               backward=(_bias_grad,
@@ -301,7 +327,7 @@ ADDMM = defop("addmm", node="AddmmBackward0", nin=3, kind=KEEP,
                         lambda grad, self, mat1, mat2, beta, alpha, mat2_sym_strides: _scale(
                             _mat2_grad(grad, mat1, mat2_sym_strides), alpha)))
 ADDMV = defop("addmv", node="AddmvBackward0", nin=3, kind=KEEP,
-              save={1: (2,), 2: (1,)}, check=_check_fused,
+              save={1: (2,), 2: (1,)}, check=_fused_check("addmv_impl_cpu"),
               forward=lambda xp, self, mat, vec, beta, alpha: _fused(
                   xp, self, xp.matmul(mat, vec), beta, alpha),
               backward=(_bias_grad,
@@ -310,7 +336,7 @@ ADDMV = defop("addmv", node="AddmvBackward0", nin=3, kind=KEEP,
                         lambda grad, self, mat, vec, beta, alpha: _scale(
                             mat.t().mv(grad), alpha)))
 BADDBMM = defop("baddbmm", node="BaddbmmBackward0", nin=3, kind=KEEP,
-                save={1: (2,), 2: (1,)}, check=_check_fused,
+                save={1: (2,), 2: (1,)}, check=_fused_check("baddbmm"),
                 forward=lambda xp, self, batch1, batch2, beta, alpha: _fused(
                     xp, self, xp.matmul(batch1, batch2), beta, alpha),
                 backward=(_bias_grad,
@@ -325,7 +351,7 @@ def _batched_grad(grad, batch):
 
 
 ADDBMM = defop("addbmm", node="AddbmmBackward0", nin=3, kind=KEEP,
-               save={1: (2,), 2: (1,)}, check=_check_fused,
+               save={1: (2,), 2: (1,)}, check=_fused_check("addmm_impl_cpu_"),
                forward=lambda xp, self, batch1, batch2, beta, alpha: _fused(
                    xp, self, xp.matmul(batch1, batch2).sum(0), beta, alpha),
                backward=(_bias_grad,
