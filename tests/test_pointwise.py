@@ -18,6 +18,7 @@ import ember
 from ember._ops import pointwise as P
 from tests.helpers import (
     Row,
+    assert_raises_like,
     assert_same,
     check_gradcheck,
     check_op,
@@ -429,6 +430,17 @@ ERRORS = {
     "logaddexp2_bool": lambda L: _ns(L).logaddexp2(_tensor(L, [True]), _tensor(L, [True])),
     "logaddexp_number": lambda L: _ns(L).logaddexp(_tensor(L, [1.0]), 1),
     "logaddexp2_complex": lambda L: _ns(L).logaddexp2(_tensor(L, [1j]), _tensor(L, [1.0])),
+    # bool bounds keep a bool input bool: torch's clamp kernels have no bool loop
+    "clamp_bool_min": lambda L: _tensor(L, [True, False]).clamp(min=True),
+    "clamp_bool_max_empty": lambda L: _ns(L).clamp(_tensor(L, [True])[:0], max=False),
+    "clamp_bool_both": lambda L: _ns(L).clamp(_tensor(L, [True, False]), False, True),
+    "clamp_bool_tensors": lambda L: _ns(L).clamp(_tensor(L, [True, False]),
+                                                 _tensor(L, [False]), _tensor(L, [True])),
+    "clamp_bool_tensors_shapes": lambda L: _ns(L).clamp(
+        _tensor(L, [True])[:0], _tensor(L, [False, True]), _tensor(L, [True])),
+    "clamp_min_bool": lambda L: _ns(L).clamp_min(_tensor(L, [True, False]), True),
+    "clamp_max_bool_inplace": lambda L: _tensor(L, [True, False]).clamp_max_(False),
+    "clamp_bool_inplace": lambda L: _tensor(L, [True, False]).clamp_(True, False),
     "lerp_end_dtype": lambda L: _ns(L).lerp(_tensor(L, [1.0]), _tensor(L, [1.0], torch.float64),
                                             0.5),
     "lerp_weight_dtype": lambda L: _ns(L).lerp(_tensor(L, [1.0]), _tensor(L, [1.0]),
@@ -720,3 +732,26 @@ def test_logaddexp_complex_gradients(shapes) -> None:
         return _ns(L).logaddexp(a * (1 + 0.5j), b * (0.3 - 1j))
     check_op(fn, shapes, dtype="complex128")
 
+
+@pytest.mark.parametrize("call", [
+    lambda L: _tensor(L, [True, False]).clamp(min=0),
+    lambda L: _tensor(L, [True, False]).clamp(0.5),
+    lambda L: _tensor(L, [True, False]).clamp(min=_tensor(L, [True, False])),
+    lambda L: _ns(L).clamp_max(_tensor(L, [True, False]), _tensor(L, True)),
+    lambda L: _ns(L).clamp(_tensor(L, [True, False]), 1, True),
+])
+def test_clamp_bool_accepted_as_torch(call) -> None:
+    assert_same(call(ember), call(torch))
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: _ns(L).clamp(_tensor(L, [1.0, 2]), min=_tensor(L, [1.5]), max=2.0),
+    lambda L: _ns(L).clip(_tensor(L, [1.0, 2]), 0, _tensor(L, [1.5])),
+    lambda L: _tensor(L, [True, False]).clamp(True, _tensor(L, [True])),
+])
+def test_clamp_bounds_one_tensor_one_number_refused(call) -> None:
+    # torch binds the bounds as two tensors or two numbers (ember clamped with both)
+    with pytest.raises(TypeError) as t_info:
+        call(torch)
+    assert_raises_like(t_info.value, lambda: call(ember),
+                       error_match="received an invalid combination of arguments")

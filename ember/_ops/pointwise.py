@@ -859,7 +859,10 @@ def _clamp_scalar(xp, self, lo, hi):
 
 def _clamp(xp, self, lo, hi):
     if lo is not None and hi is not None:
-        return xp.minimum(xp.maximum(self, lo), hi)
+        out = xp.minimum(xp.maximum(self, lo), hi)
+        if out.dtype.kind == "b":  # after the shapes are checked: torch's kernel has no
+            raise _unsupported("clamp_cpu", out.dtype)  # bool loop
+        return out
     if lo is not None:
         return xp.maximum(self, lo)
     return xp.minimum(self, hi)
@@ -1875,13 +1878,34 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
             kernel = "maximum_cpu" if max is None else "minimum_cpu"
         else:
             kernel = "clamp_min_scalar_cpu" if max is None else "clamp_max_scalar_cpu"
-        if kind == "u" or kernel.startswith("clamp"):
+        # (two bool tensor bounds: _clamp refuses the bool result after NumPy's shape check,
+        # as torch reports a shape mismatch first)
+        if kind == "u" or kernel.startswith("clamp") and not tensors:
             raise _unsupported(kernel, input._data.dtype)
     if tensors:
+        _check_tensor_bounds(input, min, max)
         return run(CLAMP, input, min, max)
     if kind in "iu" and (type(min) is int or type(max) is int):
         min, max = _int_bound(input, min), _int_bound(input, max)
     return run(CLAMP_SCALAR, input, min, max)
+
+
+def _check_tensor_bounds(input: Tensor, min, max) -> None:  # noqa: A002 - torch's names
+    """torch binds clamp's bounds as two tensors or two numbers, never one of each."""
+    if min is None or max is None:
+        return
+    if not isinstance(min, Tensor) or not isinstance(max, Tensor):
+        raise TypeError(
+            "clamp() received an invalid combination of arguments - got (Tensor, "
+            f"{c_type_name(min)}, {c_type_name(max)}), but expected one of:\n"
+            " * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)\n"
+            " * (Tensor input, Number min = None, Number max = None, *, Tensor out = None)\n")
+
+
+def _refuse_bool_bounds(kernel: str, *bounds) -> None:
+    # bool bounds keep a bool input's dtype: torch's scalar kernels have no bool loop
+    if all(b is None or type(b) is bool for b in bounds):
+        raise NotImplementedError(f"\"{kernel}_scalar_cpu\" not implemented for 'Bool'")
 
 
 def _int_bound(input: Tensor, bound):
@@ -2231,8 +2255,11 @@ def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002 - torch's name
     if isinstance(min, Tensor):
         _complex_extremum("maximum_cpu", input, min)
         return run(CLAMP_MIN, input, min)
-    if input._data.dtype.kind == "c":
+    kind = input._data.dtype.kind
+    if kind == "c":
         raise NotImplementedError(_CLAMP_COMPLEX)
+    if kind == "b":
+        _refuse_bool_bounds("clamp_min", min)
     return run(CLAMP_MIN_SCALAR, input, _int_bound(input, min))
 
 
@@ -2241,8 +2268,11 @@ def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002 - torch's name
     if isinstance(max, Tensor):
         _complex_extremum("minimum_cpu", input, max)
         return run(CLAMP_MAX, input, max)
-    if input._data.dtype.kind == "c":
+    kind = input._data.dtype.kind
+    if kind == "c":
         raise NotImplementedError(_CLAMP_COMPLEX)
+    if kind == "b":
+        _refuse_bool_bounds("clamp_max", max)
     return run(CLAMP_MAX_SCALAR, input, _int_bound(input, max))
 
 
