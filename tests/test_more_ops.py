@@ -5,6 +5,8 @@ op (see tests/helpers.py), then dtypes, edge values, in-place forms and torch's 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -1354,3 +1356,65 @@ def test_write_through_view_example_like_torch() -> None:
         (x * L.arange(6.).reshape(3, 2)).sum().backward()
         results.append((a.grad.tolist(), w.grad_fn.name(), x.tolist()))
     assert results[1] == results[0]
+
+
+# torch's binary search: its comparisons are false for nan, so a nan in the sequence sends
+# the search right (NumPy's searchsorted orders nan last); unsorted sequences follow its
+# halving too
+SEARCH_SEQUENCES = {
+    "nan_last": ([1.0, 2, math.nan], [2.0, 0, math.nan, 5]),
+    "nan_middle": ([1.0, math.nan, 3, 4], [0.5, 2, 3.5, math.nan]),
+    "nan_alone": ([math.nan], [-1.0, 0.5, math.nan]),
+    "unsorted": ([3.0, 1, 2, 0.5, 7, 6], [2.0, 6.5, 0, 8]),
+    "ties": ([1.0, 1, 1, 2, 2], [1.0, 2, 1.5]),
+    "empty_sequence": ([], [1.0, 2]),
+    "negative_zero": ([-1.0, -0.0, 0.0, 1], [0.0, -0.0]),
+}
+
+
+@pytest.mark.parametrize("right", [False, True])
+@pytest.mark.parametrize("case", sorted(SEARCH_SEQUENCES))
+def test_searchsorted_follows_torchs_search(case: str, right: bool) -> None:
+    seq, values = SEARCH_SEQUENCES[case]
+    # one sequence for all values, then one per row of values
+    for s, v in ((seq, values), ([seq, seq[::-1]], [values, values[::-1]])):
+        assert_same(ember.searchsorted(ember.tensor(s), ember.tensor(v), right=right),
+                    torch.searchsorted(torch.tensor(s), torch.tensor(v), right=right))
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(st.integers(0, 3), st.integers(0, 7), st.integers(0, 4), st.booleans(),
+       st.integers(0, 2 ** 32 - 1))
+def test_searchsorted_hypothesis(rows: int, n: int, m: int, right: bool, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    lead = (rows,) if rows else ()
+    seq = np.sort(np.round(rng.standard_normal(lead + (n,)) * 2, 1), -1)
+    if seq.size and rng.random() < 0.5:
+        seq.flat[rng.integers(0, seq.size)] = math.nan
+    values = np.round(rng.standard_normal(lead + (m,)) * 2, 1)
+    assert_same(ember.searchsorted(ember.tensor(seq), ember.tensor(values), right=right),
+                torch.searchsorted(torch.tensor(seq), torch.tensor(values), right=right))
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.searchsorted(L.tensor([False, True]), L.tensor([True])),
+    lambda L: L.searchsorted(L.tensor([False, True]), True, right=True),
+    lambda L: L.searchsorted(L.tensor([True])[:0], L.tensor([True])),
+    lambda L: L.bucketize(True, L.tensor([False, True])),
+    lambda L: L.searchsorted(L.tensor([1.0, 2]), 1.5 + 1j),
+    lambda L: L.searchsorted(L.tensor([1.0, 2], dtype=L.float64),
+                             L.tensor([1j], dtype=L.complex64)),
+])
+def test_searchsorted_bool_and_complex_refused(call) -> None:
+    # the sequence and values are compared in their promoted dtype: torch's kernel has no
+    # bool or complex loop
+    check_raises_like(call)
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.searchsorted(L.tensor([False, True]), L.tensor([True])[:0]),
+    lambda L: L.searchsorted(L.tensor([False, True]), 1),
+    lambda L: L.searchsorted(L.tensor([0, 1]), L.tensor([False, True])),
+])
+def test_searchsorted_bool_accepted_as_torch(call) -> None:
+    assert_same(call(ember), call(torch))

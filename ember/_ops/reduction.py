@@ -2387,17 +2387,41 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False,
             "dimensions of boundaries tensor and input value tensor must match, but we got "
             f"boundaries tensor {list(seq.shape)} and input value tensor "
             f"{list(values.shape)}")
+    common = _promote.result_type(sorted_sequence, input)
+    if common.category in (_dtype.BOOL, _dtype.COMPLEX) and values.size:
+        raise NotImplementedError('"searchsorted_out_cpu" not implemented for '
+                                  f"'{_dtype.scalar_type_name(common)}'")
     if sorter is not None:
         seq = np.take_along_axis(seq, sorter._data, -1)
-    how = "right" if right else "left"
+    index = _binary_search(seq, values, right)
+    return make(index.astype(np.int32 if out_int32 else np.int64, copy=False))
+
+
+def _binary_search(seq, values, right: bool):
+    """torch's binary search, all values at once: the first position whose element is >=
+    (``right``: >) the value, halving [lo, hi) as torch does. NumPy's searchsorted orders nan
+    last; torch's comparisons are false for nan, so a nan in the sequence sends the search
+    right (searchsorted([1, nan], 2) is 2, not 1), and an unsorted sequence gives torch's
+    answer too."""
+    n = seq.shape[-1]
     if seq.ndim == 1:
-        index = np.searchsorted(seq, values, side=how)
-    else:
-        rows = seq.reshape(-1, seq.shape[-1])
-        wanted = values.reshape(rows.shape[0], -1)
-        index = np.stack([np.searchsorted(r, v, side=how) for r, v in zip(rows, wanted)]
-                         ).reshape(values.shape) if rows.shape[0] else np.zeros(values.shape)
-    return make(np.asarray(index).astype(np.int32 if out_int32 else np.int64))
+        with np.errstate(invalid="ignore"):
+            # false for a nan too (the first element is compared with itself for n == 1)
+            ordered = bool((seq[1:] >= seq[:-1]).all() and (seq[:1] == seq[:1]).all())
+        if ordered:  # every binary search agrees here; NumPy's runs in C
+            return np.asarray(np.searchsorted(seq, values, side="right" if right else "left"))
+    lo = np.zeros(values.shape, np.int64)
+    hi = np.full(values.shape, n, np.int64)
+    for _ in range(n.bit_length()):  # each step halves every value's range
+        mid = (lo + hi) >> 1
+        at = np.minimum(mid, n - 1)
+        probe = seq[at] if seq.ndim == 1 else np.take_along_axis(seq, at, -1)
+        with np.errstate(invalid="ignore"):
+            stop = (probe > values) if right else (probe >= values)
+        searching = lo < hi
+        lo = np.where(searching & ~stop, mid + 1, lo)
+        hi = np.where(searching & stop, mid, hi)
+    return lo
 
 
 def bucketize(input, boundaries: Tensor, *, out_int32: bool = False,
