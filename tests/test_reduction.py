@@ -20,6 +20,7 @@ import ember
 from ember._ops import reduction as R
 from tests.helpers import (
     Row,
+    assert_raises_like,
     assert_same,
     check_gradcheck,
     check_op,
@@ -600,3 +601,24 @@ def test_logcumsumexp_complex64_and_infinities() -> None:
                      dtype=L.complex64)
         return L.logcumsumexp(z, 1)
     assert_same(fn(ember), fn(torch))
+
+
+_SCAN_DTYPES = ["bool", "uint8", "int8", "int64", "float16", "float32", "float64", "complex64"]
+
+
+@pytest.mark.parametrize("name", ["cumsum_", "cumprod_"])
+@pytest.mark.parametrize("dtype", [None, *_SCAN_DTYPES])
+@pytest.mark.parametrize("self_dtype", _SCAN_DTYPES)
+def test_inplace_scans_keep_self_dtype(name: str, dtype, self_dtype: str) -> None:
+    # torch scans in self's dtype (an int8 cumsum_ wraps in int8, a bool one has no kernel)
+    # and refuses any other dtype= ("Bad in-place call"); ember computed in the dtype given
+    # and cast it back, or named the cast in its error
+    def call(L):
+        x = L.tensor([100, 100, -3, 2]).to(getattr(L, self_dtype))
+        return getattr(x, name)(0, dtype=None if dtype is None else getattr(L, dtype))
+    try:
+        expected = call(torch)
+    except Exception as exc:  # noqa: BLE001 - the refusal is what is compared
+        assert_raises_like(exc, lambda: call(ember))
+        return
+    assert_same(call(ember), expected)

@@ -71,6 +71,23 @@ def _number_bounded(fn):
 _NUMBER_BOUNDED = ("clamp", "clip", "clamp_min", "clamp_max")
 
 
+def _scan_inplace(name: str, fn):
+    """cumsum_/cumprod_: torch scans in ``self``'s own dtype (an int8 tensor's cumsum_ wraps
+    in int8, a bool one has no kernel) and refuses a ``dtype`` other than it."""
+    def scan_(self, *args, dtype=None, **kwargs):
+        if dtype is not None and dtype is not self.dtype:
+            raise RuntimeError(
+                f"Bad in-place call: input tensor dtype {_dtype.cpp_type_name(self.dtype)} and "
+                f"output tensor dtype {_dtype.cpp_type_name(dtype)} should match")
+        return inplace(fn, self, *args, dtype=self.dtype, **kwargs)
+    scan_.__name__ = scan_.__qualname__ = name + "_"
+    scan_.__doc__ = f"Mirrors ``Tensor.{name}_``: ``{name}`` in ``self``'s dtype, into ``self``."
+    return scan_
+
+
+_SCANS = ("cumsum", "cumprod")
+
+
 def _float_power_(self, exponent):
     """Mirrors ``Tensor.float_power_``: only a float64 (complex128) ``self`` can hold the
     result, which torch computes in that dtype whatever the operands are."""
@@ -103,7 +120,8 @@ def attach_inplace() -> None:
         if fn is not None and name + "_" not in vars(Tensor):
             if name in _NUMBER_BOUNDED:
                 fn = _number_bounded(fn)
-            methods[name + "_"] = _inplace_method(name, fn)
+            methods[name + "_"] = (_scan_inplace if name in _SCANS else _inplace_method)(
+                name, fn)
     methods.update(float_power_=_float_power_, conj_physical_=_conj_physical_)
     attach(methods)
     attach({dunder: vars(Tensor)[name + "_"] for dunder, name in AUGMENTED.items()
