@@ -622,3 +622,32 @@ def test_inplace_scans_keep_self_dtype(name: str, dtype, self_dtype: str) -> Non
         assert_raises_like(exc, lambda: call(ember))
         return
     assert_same(call(ember), expected)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "nansum", "amax", "std", "var", "logsumexp"])
+@pytest.mark.parametrize("shape", [(2, 3), (0, 3), ()])
+def test_dim_none_keepdim_keeps_every_dim(name: str, shape) -> None:
+    # torch.sum(x, dim=None, keepdim=True) is [[15.]] for a 2x3 x (ember gave 15.), with
+    # SumBackward1; values, node and gradient against torch. logsumexp refuses dim=None.
+    if name == "amax" and 0 in shape:
+        return  # refused by both for an empty reduced dim, checked elsewhere
+    check_op(lambda L, a: getattr(L, name)(a, dim=None, keepdim=True), [shape],
+             dtype="float64")
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "nansum", "amax", "std"])
+def test_zero_dim_repeated_dims_refused(name: str) -> None:
+    # dims -1 and 0 are the same dim of a 0-d tensor: torch's "appears multiple times"
+    check_raises_like(lambda L: getattr(L, name)(L.tensor(2.0), (-1, 0)))
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.prod(L.ones(2, 3), (0, 1)),
+    lambda L: L.prod(L.ones(2, 3), dim=[0]),
+    lambda L: L.ones(2, 3).prod((0,)),
+])
+def test_prod_takes_one_dim(call) -> None:
+    with pytest.raises(TypeError) as t_info:
+        call(torch)
+    assert_raises_like(t_info.value, lambda: call(ember),
+                       error_match="received an invalid combination of arguments")

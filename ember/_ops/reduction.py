@@ -92,9 +92,11 @@ def reduce_dims(dim, ndim: int) -> tuple | None:
     torch's errors; None and ``()`` mean every dim."""
     if dim is None:
         return None
-    if ndim == 0:  # a 0-d tensor accepts dim 0 or -1, and there is nothing to reduce
-        for d in (dim,) if isinstance(dim, int) else dim:
-            wrap_dim(d, 0)
+    if ndim == 0:  # a 0-d tensor accepts dim 0 or -1 (once), and there is nothing to reduce
+        if isinstance(dim, int):
+            wrap_dim(dim, 0)
+        else:
+            wrap_dims(dim, 0)
         return None
     if isinstance(dim, int):
         return (wrap_dim(dim, ndim),)
@@ -267,7 +269,7 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
         out_np = dtype.np
         if data.dtype != out_np:
             input = input.to(dtype)
-    if dim is None:
+    if dim is None and not keepdim:  # keepdim=True keeps every dim, as size 1 (SUM_DIM)
         return run(SUM, input, None, False, data.shape, out_np)
     return run(SUM_DIM, input, reduce_dims(dim, data.ndim), keepdim, data.shape, out_np)
 
@@ -283,7 +285,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
             f" dtype must be either a floating point or complex dtype. Got: "
             f"{_dtype.scalar_type_name(dt)}")
     data = input._data
-    if dim is None:
+    if dim is None and not keepdim:  # keepdim=True keeps every dim, as size 1 (MEAN_DIM)
         return run(MEAN, input, None, False, data.shape, data.dtype)
     return run(MEAN_DIM, input, reduce_dims(dim, data.ndim), keepdim, data.shape, data.dtype)
 
@@ -408,7 +410,14 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *,
     out_np = None if dtype is None else data.dtype
     if dim is None:
         return run(PROD, input, None, False, out_np)
-    return run(PROD_DIM, input, reduce_dims(int(dim), data.ndim), keepdim, out_np)
+    if not isinstance(dim, int):  # torch's prod takes one dim, never a list of them
+        raise TypeError(
+            f"prod() received an invalid combination of arguments - got (Tensor, "
+            f"{type(dim).__name__}), but expected one of:\n"
+            " * (Tensor input, *, torch.dtype dtype = None)\n"
+            " * (Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None, "
+            "Tensor out = None)\n")
+    return run(PROD_DIM, input, reduce_dims(dim, data.ndim), keepdim, out_np)
 
 
 # ---- max, min, amax, amin, argmax, argmin ---------------------------------------------
@@ -877,6 +886,8 @@ LOGSUMEXP = defop(
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     """Mirrors ``torch.logsumexp``: ``log(sum(exp(input)))`` over ``dim``, computed
     stably; integer inputs give the default float dtype."""
+    if dim is None:  # torch requires the dims (an empty tuple reduces them all)
+        raise TypeError("logsumexp(): argument 'dim' must be tuple of ints, not NoneType")
     if input.dtype.category < _dtype.FLOAT:
         input = input.to(_dtype.get_default_dtype())
     return run(LOGSUMEXP, input, reduce_dims(dim, input._data.ndim), keepdim)
