@@ -651,3 +651,11 @@ def test_prod_takes_one_dim(call) -> None:
         call(torch)
     assert_raises_like(t_info.value, lambda: call(ember),
                        error_match="received an invalid combination of arguments")
+
+
+@pytest.mark.parametrize("name", ["std", "var", "std_mean", "var_mean"])
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+@pytest.mark.parametrize("dims", [(), (0,)])
+def test_moments_refuse_integers_in_torchs_words(name: str, dtype: str, dims) -> None:
+    # std_mean and var_mean name themselves (ember said "std and var only support ...")
+    check_raises_like(lambda L: getattr(L, name)(L.ones(2, 3, dtype=getattr(L, dtype)), *dims))

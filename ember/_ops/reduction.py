@@ -709,7 +709,8 @@ def _moments(op, name: str, input: Tensor, dim, unbiased, keepdim: bool, correct
                         "unbiased and correction")
     if correction is None:
         correction = 0 if unbiased is False else 1
-    _require_float(input, "std and var only support floating point and complex dtypes")
+    _require_float(input, f"{name if name.endswith('_mean') else 'std and var'} only support "
+                          "floating point and complex dtypes")
     data = input._data
     dims = reduce_dims(dim, data.ndim)
     if _count(data.shape, dims) - correction <= 0:
