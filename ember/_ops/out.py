@@ -285,6 +285,33 @@ _RESIZE_WARNING = (
     "reuse an out tensor t by resizing it, inplace, to zero elements with t.resize_(0).")
 
 
+def _mean_keywords(name: str, input: Tensor, out: Tensor, kwargs: dict) -> dict:
+    """torch's mean and nanmean over dims with ``out`` compute in ``out``'s floating or
+    complex dtype (a float16 input's mean into a float32 ``out`` is not rounded to float16
+    first); the keywords that make ember do so, after torch's refusals. (mean without dims
+    has rules of its own: the cast family, with its wording.)"""
+    wanted = kwargs.get("dtype")
+    if name == "nanmean":
+        if input.dtype.category < _dtype.FLOAT:
+            raise RuntimeError("nanmean(): integral types and 'Bool' are not supported for "
+                               "nanmean, even for empty tensors.")
+        return kwargs if wanted is not None else {**kwargs, "dtype": out.dtype}
+    if wanted is not None:
+        if wanted is not out.dtype:
+            raise RuntimeError(f"Expected out tensor to have dtype {_CPP_NAMES[wanted.name]}, "
+                               f"but got {_CPP_NAMES[out.dtype.name]} instead")
+        return kwargs  # mean checks the dtype given, in its own words
+    if input.dtype.category < _dtype.FLOAT:
+        return kwargs  # mean refuses to infer a dtype, in its own words
+    if out.dtype.category < _dtype.FLOAT:
+        raise RuntimeError("result type Float can't be cast to the desired output type "
+                           f"{_dtype.scalar_type_name(out.dtype)}")
+    return {**kwargs, "dtype": out.dtype}
+
+
+_MEANS = frozenset(("mean", "nanmean"))
+
+
 def _rule(name: str) -> str:
     for rule, names in (("found", _FOUND), ("exact", _EXACT), ("dtype", _DTYPE),
                         ("factory", _FACTORY), ("any", _ANY)):
@@ -517,6 +544,9 @@ def write(name: str, fn, args: tuple, kwargs: dict, out, given_numpy_names=None)
         kwargs = {**kwargs, "dtype": have}
     elif rule == "dtype" and kwargs.get("dtype") is None:
         kwargs = {**kwargs, "dtype": outs[0].dtype}
+    elif name in _MEANS and inputs and (
+            args[1] if len(args) > 1 else kwargs.get("dim")) is not None:
+        kwargs = _mean_keywords(name, inputs[0], outs[0], kwargs)
     if name == "normal":
         args, kwargs = _normal_args(fn, args, kwargs, outs[0])
     with grad_mode.no_grad():
