@@ -45,8 +45,16 @@ AUGMENTED = {
 
 def _inplace_method(name: str, fn):
     def method(self, *args, **kwargs):
-        # torch refuses an operand that partially overlaps self (NOTE [Memory overlap])
-        check_no_overlap(self, *args, *kwargs.values(), partial_only=True)
+        # torch refuses an operand that partially overlaps self (NOTE [Memory overlap]); only
+        # a view of the same memory can (it shares the version counter)
+        if kwargs:
+            check_no_overlap(self, *args, *kwargs.values(), partial_only=True)
+        else:
+            vc = self._vc
+            for a in args:
+                if type(a) is Tensor and a._vc is vc:
+                    check_no_overlap(self, *args, partial_only=True)
+                    break
         return inplace(fn, self, *args, **kwargs)
     method.__name__ = method.__qualname__ = name + "_"
     method.__doc__ = f"Mirrors ``Tensor.{name}_``: ``{name}`` written into ``self``."
