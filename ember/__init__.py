@@ -160,12 +160,8 @@ def __getattr__(name: str):
         return module
     if name in _LAZY_NN_FUNCTIONS:
         from ember._aten_nn import resolve
-        from ember._ops.numpy_names import accepting
 
-        function = resolve(name)
-        if function.__module__ == "ember._aten_nn":  # torch.nn.functional's stay themselves
-            function = accepting(function)  # torch's NumPy names (ember/_ops/numpy_names.py)
-        globals()[name] = function
+        function = globals()[name] = resolve(name)
         return function
     if name == "GradScaler":  # torch.GradScaler is torch.amp.GradScaler
         from ember.amp import GradScaler
@@ -256,10 +252,3 @@ from ember.torch_version import TorchVersion as _TorchVersion  # noqa: E402
 
 __version__ = _TorchVersion(__version__)
 del _TorchVersion
-
-# torch's NumPy names for arguments (``axis=``, ``keepdims=``; ember/_ops/numpy_names.py),
-# last: for every function defined above
-from ember._ops.numpy_names import install as _install_numpy_names  # noqa: E402
-
-_install_numpy_names(globals(), "")
-del _install_numpy_names

@@ -390,8 +390,6 @@ def ifftshift(input: Tensor, dim=None) -> Tensor:
     return _shift(input, dim, True)
 
 
-from ember._ops.numpy_names import install as _install_numpy_names  # noqa: E402
 from ember._ops.out import install as _install_out  # noqa: E402 - torch's out= keyword
 
 _install_out(globals(), "fft.")
-_install_numpy_names(globals(), "fft.")  # torch's axis=, keepdims=, ...

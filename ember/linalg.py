@@ -24,7 +24,6 @@ from ember._ops.linalg import (
     svdvals,
     vector_norm,
 )
-from ember._ops.numpy_names import install as _install_numpy_names
 from ember._ops.out import install as _install_out
 
 svd = linalg_svd
@@ -53,5 +52,3 @@ __all__ += ["lu", "lu_solve"]
 
 _install_out(globals(), "linalg.")  # torch's out= keyword
 del _install_out
-_install_numpy_names(globals(), "linalg.")  # torch's axis=, keepdims=, ...
-del _install_numpy_names

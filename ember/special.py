@@ -1,6 +1,5 @@
 """``ember.special``: mirrors ``torch.special`` for the functions ember has."""
 from ember._ops import special_more as _special_more
-from ember._ops.numpy_names import install as _install_numpy_names
 from ember._ops.out import install as _install_out
 from ember._ops.pointwise import (
                                   digamma,
@@ -32,5 +31,3 @@ __all__ += _special_more.SPECIAL_ALL
 
 _install_out(globals(), "special.")  # torch's out= keyword
 del _install_out
-_install_numpy_names(globals(), "special.")  # torch's axis=, keepdims=, ...
-del _install_numpy_names

@@ -144,8 +144,7 @@ def torch_keywords(fn, module, ember_names: set) -> set | None:
 
 # torch's argument parser also binds NumPy's names for these (``torch.sum(x, axis=0)``), so
 # ember may accept them beside torch's own (test_numpy_aliases_match_torch checks them).
-ALIASES = {"input": ("x", "a", "x1"), "other": ("x2",), "dim": ("axis",),
-           "keepdim": ("keepdims",)}
+ALIASES = {"input": {"x", "a", "x1"}, "other": {"x2"}, "dim": {"axis"}, "keepdim": {"keepdims"}}
 
 
 def ember_keywords(fn) -> tuple:
@@ -466,105 +465,3 @@ def test_positional_only_as_torch(call):
     for lib in (torch, ember):
         with pytest.raises(TypeError):
             call(lib)
-
-
-# ---- NumPy's names for arguments (NOTE [NumPy argument names]) ----------------------------
-# Which functions take them is torch's answer, read as in NOTE [Asking torch's parser]: a
-# call that passes the NumPy name of a parameter (an object no parameter accepts) in its
-# place is refused as "unexpected keyword argument" only where the name is not bound. The
-# same call is put to ember, its tensors made from torch's.
-def _ember_value(value):
-    return ember.tensor(value.numpy()) if isinstance(value, torch.Tensor) else value
-
-
-def _unexpected(call, keyword: str) -> bool:
-    try:
-        call()
-    except TypeError as e:
-        return f"unexpected keyword argument '{keyword}'" in str(e)
-    except Exception:  # noqa: BLE001 - the name was bound; the function refused the probe
-        return False
-    return False
-
-
-def _alias_cases() -> list:
-    cases = []
-    for name, (torch_names, fn) in FUNCTIONS.items():
-        if getattr(fn, "__module__", "").startswith("ember.nn"):
-            continue  # torch.nn.functional's functions in torch's namespace: nn's own
-        params = [p.name for p in inspect.signature(fn).parameters.values()
-                  if p.kind in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)]
-        for canonical in sorted(set(ALIASES) & torch_names & set(params)):
-            cases += [(name, canonical, alias) for alias in ALIASES[canonical]]
-    return cases
-
-
-_POSITIONALS: dict = {}
-
-
-@pytest.mark.parametrize("name,canonical,alias", _alias_cases())
-def test_numpy_aliases_match_torch(name, canonical, alias):
-    _, fn = FUNCTIONS[name]
-    torch_fn = getattr(_module(name), name.rsplit(".", 1)[-1])
-    if name not in _POSITIONALS:
-        _POSITIONALS[name] = _required_positionals(torch_fn)
-    # the arguments before the aliased parameter, positionally; the probe in its place
-    before = [p.name for p in inspect.signature(fn).parameters.values()].index(canonical)
-    args = _POSITIONALS[name][:before]
-    torch_refuses = _unexpected(lambda: torch_fn(*args, **{alias: _Probe()}), alias)
-    ember_refuses = _unexpected(
-        lambda: fn(*[_ember_value(a) for a in args], **{alias: _Probe()}), alias)
-    assert ember_refuses == torch_refuses, \
-        f"{name}({alias}=): torch {'refuses' if torch_refuses else 'binds'} it"
-
-
-def _alias_calls(lib):
-    x = lib.arange(6.0).reshape(2, 3)
-    return {
-        "sum(axis, keepdims)": lambda: lib.sum(x, axis=1, keepdims=True),
-        "sum(axis=tuple)": lambda: lib.sum(x, axis=(0, 1)),
-        "mean(axis, dtype)": lambda: lib.mean(x, axis=0, dtype=lib.float64),
-        "cumsum(axis)": lambda: lib.cumsum(x, axis=1),
-        "cat(axis)": lambda: lib.cat([x, x], axis=1),
-        "max(axis, keepdims)": lambda: lib.max(x, axis=0, keepdims=True).values,
-        "argmax(axis)": lambda: lib.argmax(x, axis=1),
-        "softmax(axis)": lambda: lib.softmax(x, axis=0),
-        "squeeze(axis)": lambda: lib.squeeze(x[None], axis=0),
-        "std(axis)": lambda: lib.std(x, axis=1),
-        "add(x1, x2)": lambda: lib.add(x1=x, x2=x, alpha=2),
-        "neg(a)": lambda: lib.neg(a=x),
-        "where(x1)": lambda: lib.where(x > 2, x1=x, other=-x),
-        "linalg.vector_norm(axis)": lambda: lib.linalg.vector_norm(x, axis=0),
-        "special.logsumexp(axis, keepdims)": lambda: lib.special.logsumexp(x, axis=1,
-                                                                           keepdims=True),
-        "fft.fft(axis)": lambda: lib.fft.fft(x, axis=0),
-        "sum(axis, out)": lambda: lib.sum(x, axis=0, out=lib.empty(3)),
-    }
-
-
-@pytest.mark.parametrize("call", sorted(_alias_calls(torch)))
-def test_numpy_aliases_honoured(call):
-    assert_same(_alias_calls(ember)[call](), _alias_calls(torch)[call]())
-
-
-@pytest.mark.parametrize("call", [
-    lambda lib, x: lib.sum(x, dim=0, axis=0),
-    lambda lib, x: lib.sum(x, 0, axis=1),
-    lambda lib, x: lib.sum(x, axis=0, foo=1),
-    lambda lib, x: lib.sum(x, foo=1, axis=0),
-    lambda lib, x: lib.sum(x, 0, keepdims=True, keepdim=True),
-    lambda lib, x: lib.sum(x, keepdims=True, axis=0, keepdim=True),
-    lambda lib, x: lib.add(x, other=x, x2=x),
-    lambda lib, x: lib.neg(x=x, a=x),
-    lambda lib, x: lib.neg(a=x, x=x),
-    lambda lib, x: lib.neg(input=x, x1=x),
-    lambda lib, x: lib.cumsum(x, 0, axis=0),
-])
-def test_numpy_alias_and_own_name_refused_as_torch(call):
-    # torch names the first keyword of the call that is not a parameter's own name
-    check_raises_like(lambda lib: call(lib, lib.ones(2, 3)))
-
-
-def test_numpy_alias_and_own_name_of_overloaded_function_refused():
-    # torch words the refusal by a function of several overloads as their list
-    _type_error_alike(lambda lib: lib.squeeze(lib.ones(1, 3), 0, axis=0), "axis")

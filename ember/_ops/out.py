@@ -32,8 +32,7 @@ import warnings
 
 from ember import _dtype
 from ember._backend import np
-from ember._ops import _promote, numpy_names
-from ember._ops.numpy_names import REQUIRED  # noqa: F401 - a global of the generated wrappers
+from ember._ops import _promote
 from ember._ops.registry import check_no_overlap
 from ember._tensor import Tensor
 from ember.autograd import grad_mode
@@ -500,20 +499,11 @@ def _copy_into(results: tuple, outs: tuple) -> None:
         o._vc[0] += 1
 
 
-def write(name: str, fn, args: tuple, kwargs: dict, out, given_numpy_names=None):
+def write(name: str, fn, args: tuple, kwargs: dict, out):
     """Run ``fn(*args, **kwargs)`` and write its result into ``out`` (a tensor, or a tuple
     or list of tensors for the functions that return several) with torch's checks; returns
     ``out`` (a tuple of the same named type as the result for several outputs; None for the
-    functions whose out is a list, as torch). ``given_numpy_names``: the keywords of the
-    call that ``fn`` does not name (NOTE [NumPy argument names]); None on a wrapper's first
-    call, which passes all its keywords in ``kwargs``. Without ``out`` it just runs ``fn``."""
-    if given_numpy_names is None and _takes_numpy_names(name, fn):
-        given_numpy_names = {k: kwargs[k] for k in kwargs if k not in _names(fn)}
-        kwargs = {k: v for k, v in kwargs.items() if k not in given_numpy_names}
-    if given_numpy_names is not None:
-        args, kwargs = numpy_names.rebind(fn, args, kwargs, given_numpy_names)
-    if out is None:
-        return fn(*args, **kwargs)
+    functions whose out is a list, as torch)."""
     short = name.rsplit(".", 1)[-1]
     outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
     for o in outs:
@@ -593,32 +583,10 @@ _P = inspect.Parameter
 _POSITIONAL = (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)
 
 
-def _names(fn) -> set:
-    return {p.name for p in inspect.signature(fn).parameters.values()}
-
-
-def _takes_numpy_names(name: str, fn) -> bool:
-    return numpy_names.applies(fn) and name not in numpy_names.PYTHON_FUNCTIONS
-
-
-def _exact_code(params: tuple, with_numpy_names: bool):
-    key = (tuple((p.name, p.kind, p.default is _P.empty) for p in params), with_numpy_names)
+def _exact_code(params: tuple):
+    key = tuple((p.name, p.kind) for p in params)
     code = _CODES.get(key)
     if code is not None:
-        return code
-    if with_numpy_names:
-        # ``REQUIRED`` is this module's global, the wrapper's (NOTE [NumPy argument names])
-        sig, fast, call, arg_list, kw_dict = numpy_names.wrapper_source(params, out=True)
-        source = (
-            "def _make(_out_fn, _out_name, _out_write):\n"
-            f"    def wrapper({sig}):\n"
-            f"        if out is None and {fast}:\n"
-            f"            return _out_fn({call})\n"
-            f"        return _out_write(_out_name, _out_fn, ({arg_list}), {kw_dict}, out, "
-            "numpy_names)\n"
-            "    return wrapper\n")
-        make = compile(source, "<ember out= wrapper>", "exec").co_consts[0]
-        code = _CODES[key] = next(c for c in make.co_consts if hasattr(c, "co_freevars"))
         return code
     sig, call, arg_list, kw_items, starstar = [], [], [], [], ""
     for p in params:
@@ -665,15 +633,10 @@ def _specialise(name: str, fn) -> None:
     if entry is None or entry[0]._out_wrapped is not fn:
         return
     wrapper, params = entry
-    with_numpy_names = _takes_numpy_names(name, fn)
-    code = _exact_code(params, with_numpy_names)
+    code = _exact_code(params)
     if code.co_freevars != wrapper.__code__.co_freevars:
         return
     wrapper.__code__ = code
-    if with_numpy_names:
-        wrapper.__defaults__, keyword = numpy_names.defaults(params)
-        wrapper.__kwdefaults__ = {**keyword, "out": None}
-        return
     wrapper.__defaults__ = tuple(p.default for p in params if p.kind in _POSITIONAL
                                  and p.default is not _P.empty) or None
     wrapper.__kwdefaults__ = {**{p.name: p.default for p in params if p.kind is _P.KEYWORD_ONLY
@@ -685,6 +648,8 @@ def _pending_wrapper(fn, name: str):
 
     def wrapper(*args, out=None, **kwargs):
         _specialise(_out_name, _out_fn)  # the next call runs the exact code (see NOTE)
+        if out is None:
+            return _out_fn(*args, **kwargs)
         return _out_write(_out_name, _out_fn, args, kwargs, out)
     return wrapper
 
