@@ -472,14 +472,20 @@ def int_list(values: tuple, name: str, arg: str, keyword: bool = False, one_int:
     ``f([2, 3])`` and ``f(Size)`` all give (2, 3), else torch's TypeError naming ``name``'s
     argument ``arg`` (see ``_check_int_list``); ``keyword``: ``values`` holds the one value
     of a keyword argument."""
+    # a tuple of plain ints comes back as it is: a new tuple would be one more object the
+    # collector tracks for every call (an op's parameters live as long as its node)
     if not keyword and len(values) == 1 and isinstance(values[0], (tuple, list)):
-        if not all(type(s) is int for s in values[0]):
-            _check_int_list(values, name, arg, keyword, one_int, position, refuse)
-        values = values[0]
+        inner = values[0]
+        if all(type(s) is int for s in inner):
+            return inner if type(inner) is tuple else tuple(inner)
+        _check_int_list(values, name, arg, keyword, one_int, position, refuse)
+        values = inner
     elif keyword or not one_int:
         _check_int_list(values, name, arg, keyword, one_int, position, refuse)
         values = values[0]
-    elif not all(type(s) is int for s in values):
+    elif all(type(s) is int for s in values):
+        return values
+    else:
         _check_int_list(values, name, arg, keyword, one_int, position, refuse)
     return tuple(int(s) for s in values)
 
