@@ -1065,3 +1065,26 @@ def test_bool_products_refused_as_torch(call) -> None:
 def test_bool_products_without_work_as_torch(call) -> None:
     # an empty product never reaches the kernel: torch gives its (zero) result
     assert_same(call(ember), call(torch))
+
+
+@pytest.mark.parametrize("equation,shapes", [
+    ("ij->", [(2, 3)]), ("ij->i", [(2, 3)]), ("ij->ji", [(2, 3)]), ("ii->i", [(3, 3)]),
+    ("iij->j", [(2, 2, 3)]), ("ij,ij->ij", [(2, 3), (2, 3)]), ("i,j->ij", [(2,), (3,)]),
+    ("ij,k->i", [(2, 3), (4,)]), ("ij,kl->ik", [(2, 3), (4, 5)]), ("ij,ij->", [(2, 3), (2, 3)]),
+    ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,j->i", [(2, 3), (3,)]), ("ij->", [(0, 2)]),
+    ("ij,jk->ik", [(2, 0), (0, 2)]),
+])
+def test_einsum_of_bool_operands_as_torch(equation, shapes) -> None:
+    # torch sums a label of one operand with sum (int64 counts) and refuses to contract a
+    # label two operands share (its bmm has no bool kernel)
+    rng = np.random.default_rng(3)
+    arrays = [rng.random(s) > 0.4 for s in shapes]
+
+    def fn(L):
+        return L.einsum(equation, *[L.tensor(a) for a in arrays])
+    try:
+        want = fn(torch)
+    except NotImplementedError:
+        check_raises_like(fn)
+        return
+    assert_same(fn(ember), want)

@@ -748,6 +748,15 @@ def einsum(equation, /, *operands) -> Tensor:
             raise RuntimeError(
                 f"einsum(): output subscript {c} does not appear in the equation for any "
                 "input operand")
+    if operands and operands[0]._data.dtype == np.bool_:
+        # torch sums a label found in one operand only with sum (bool counts as int64), and
+        # contracts a label two operands share with bmm, which has no bool kernel
+        summed = set("".join(subs)) - set(out)
+        shared = [c for c in summed if sum(c in t for t in subs) > 1]
+        if shared and all(seen[c] for c in shared):
+            raise NotImplementedError('"bmm" not implemented for \'Bool\'')
+        if summed and not shared:
+            operands = [make(o._data.astype(np.int64)) for o in operands]
     return _einsum_run(subs, out, list(operands))
 
 
