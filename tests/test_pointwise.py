@@ -755,3 +755,14 @@ def test_clamp_bounds_one_tensor_one_number_refused(call) -> None:
         call(torch)
     assert_raises_like(t_info.value, lambda: call(ember),
                        error_match="received an invalid combination of arguments")
+
+
+@pytest.mark.parametrize("call", [
+    "L.pow(2, 3)", "L.pow(2.0, 3)", "L.remainder(5, 2)", "L.remainder(5.5, 2)",
+    "L.bitwise_and(5, 3)", "L.bitwise_or(5, 3)", "L.bitwise_xor(True, 3)", "L.xlogy(2., 3.)",
+    "L.float_power(2, 3)", "L.bitwise_left_shift(1, 2)", "L.bitwise_right_shift(8, 2)",
+])
+def test_binary_functions_refuse_two_numbers_as_torch(call: str) -> None:
+    # their overloads take a tensor on one side at least (ember leaked AttributeError from
+    # pow and xlogy, and computed the others)
+    check_raises_like(lambda L: eval(call, {"L": L}))

@@ -90,6 +90,23 @@ def overload_refusal(fname: str, args: tuple, overloads: tuple) -> TypeError:
                      "but expected one of:\n" + "".join(f" * {o}\n" for o in overloads))
 
 
+def _numbers_refused(fname: str, args: tuple, second: str = "other", number_out: bool = False
+                     ) -> TypeError:
+    """torch's TypeError for a binary function given two numbers: its overloads take a
+    tensor on one side at least. ``second``: the name of its second argument;
+    ``number_out``: whether its ``(Number self, Tensor ...)`` form takes ``out=`` (where it
+    does not, torch adds the line saying why that form did not match)."""
+    if number_out:
+        middle = f"(Number self, Tensor {second}, *, Tensor out = None)"
+    else:
+        kinds = ", ".join(f"!{c_type_name(a)}!" for a in args)
+        middle = (f"(Number self, Tensor {second})\n      didn't match because some of the "
+                  f"arguments have invalid types: ({kinds})")
+    return overload_refusal(fname, args, (
+        f"(Tensor input, Tensor {second}, *, Tensor out = None)", middle,
+        f"(Tensor input, Number {second}, *, Tensor out = None)"))
+
+
 def _complex_refused(name: str):
     """The NumPy ufunc ``name`` of two operands, refusing complex ones (after promotion), as
     torch's extremum kernels do: complex numbers have no order."""
@@ -1793,6 +1810,8 @@ def floor_divide(input, other) -> Tensor:
 def remainder(input, other) -> Tensor:
     """Mirrors ``torch.remainder``: Python's modulus, the sign of the divisor."""
     if not isinstance(input, Tensor):
+        if not isinstance(other, Tensor):
+            raise _numbers_refused("remainder", (input, other))
         return run(RREMAINDER, other, input)
     if isinstance(other, Tensor):
         return run(REMAINDER, input, other)
@@ -1802,6 +1821,8 @@ def remainder(input, other) -> Tensor:
 def pow(input, exponent) -> Tensor:  # noqa: A001 - torch's name
     """Mirrors ``torch.pow`` (three overloads, three nodes, as in torch)."""
     if not isinstance(input, Tensor):
+        if not isinstance(exponent, Tensor):
+            raise _numbers_refused("pow", (input, exponent), "exponent", True)
         return run(RPOW, exponent, input)
     if isinstance(exponent, Tensor):
         return run(POW, input, exponent)
@@ -1969,16 +1990,22 @@ not_equal, less, less_equal, greater, greater_equal = (_comparison(op, name) for
 
 def bitwise_and(input, other) -> Tensor:
     """Mirrors ``torch.bitwise_and`` (logical and for bool tensors)."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise _numbers_refused("bitwise_and", (input, other))
     return run(BITWISE_AND, input, other)
 
 
 def bitwise_or(input, other) -> Tensor:
     """Mirrors ``torch.bitwise_or``."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise _numbers_refused("bitwise_or", (input, other))
     return run(BITWISE_OR, input, other)
 
 
 def bitwise_xor(input, other) -> Tensor:
     """Mirrors ``torch.bitwise_xor``."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise _numbers_refused("bitwise_xor", (input, other))
     return run(BITWISE_XOR, input, other)
 
 
@@ -2120,7 +2147,7 @@ def float_power(input, exponent) -> Tensor:
     """Mirrors ``torch.float_power``: ``pow`` computed in float64 (complex128 for complex
     operands), whatever the inputs' dtypes."""
     if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
-        _tensors_only("float_power", input=input)
+        raise _numbers_refused("float_power", (input, exponent), "exponent", True)
     complex_ = any(isinstance(v, builtins.complex) or (isinstance(v, Tensor) and v.is_complex())
                    for v in (input, exponent))
     wide = complex128 if complex_ else float64
@@ -2204,6 +2231,8 @@ def xlogy(input, other) -> Tensor:
     """Mirrors ``torch.xlogy``: ``input * log(other)``, 0 where ``input`` is 0 (unless
     ``other`` is nan); either operand may be a number."""
     if not isinstance(input, Tensor):
+        if not isinstance(other, Tensor):
+            raise _numbers_refused("xlogy", (input, other), "other", True)
         return run(XLOGY_NUMBER_SELF, input, other)
     if not isinstance(other, Tensor):
         return run(XLOGY_NUMBER_OTHER, input, other)
@@ -2308,12 +2337,16 @@ def equal(input: Tensor, other: Tensor) -> bool:
 
 def bitwise_left_shift(input, other) -> Tensor:
     """Mirrors ``torch.bitwise_left_shift``: shifts past the width give 0, as torch."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise _numbers_refused("bitwise_left_shift", (input, other))
     return run(LEFT_SHIFT, input, other)
 
 
 def bitwise_right_shift(input, other) -> Tensor:
     """Mirrors ``torch.bitwise_right_shift``: arithmetic for signed dtypes; shifts past the
     width give 0 (or -1 for negative values), as torch."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise _numbers_refused("bitwise_right_shift", (input, other))
     return run(RIGHT_SHIFT, input, other)
 
 
