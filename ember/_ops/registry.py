@@ -582,8 +582,10 @@ def _leaf_edge(t: Tensor):
 # gradient a history (``views_stale``, set for the rest of the process), ops whose inputs
 # need none refresh their views' histories first (``_refresh_inputs``, about 0.5 us an op).
 # Every view holds its base's counter, so a counter held by no tensor but the ones the
-# writer knows of has no view (``history_given``): filling a buffer (``h[t] = cell(h)``)
-# sets nothing, and until something sets it the question costs an op one global's test.
+# writer knows of has no view (``history_given``): filling a buffer from other tensors
+# (``h[t] = cell(x[t])``) sets nothing (a buffer whose earlier rows a graph saved, as in
+# ``h[t] = cell(h[t - 1])``, does), and until something sets it the question costs an op one
+# global's test.
 views_stale = False
 
 
