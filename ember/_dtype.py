@@ -161,6 +161,12 @@ def scalar_type_name(d: dtype) -> str:
     return _LEGACY[d.name]
 
 
+def scalar_type_mismatch(expected: dtype, found: dtype) -> RuntimeError:
+    """torch's error for an operand of another dtype than the one its kernel expects."""
+    return RuntimeError(f"expected scalar type {scalar_type_name(expected)} but found "
+                        f"{scalar_type_name(found)}")
+
+
 def cast(array, np_dtype):
     """``array`` converted to ``np_dtype`` as torch converts (``Tensor.to``): NumPy's
     ``astype``, except to and from the float8 dtypes (NOTE [float8 dtypes]) and to the 16-bit

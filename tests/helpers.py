@@ -450,6 +450,16 @@ def check_raises_like(fn) -> None:
     assert_raises_like(t_info.value, lambda: fn(ember))
 
 
+def torch_or_refused(fn, *errors):
+    """``fn(torch)``; or, when torch raises one of ``errors``, None once ember has raised
+    what torch raises (``check_raises_like``). ``fn`` must not return None."""
+    try:
+        return fn(torch)
+    except errors:
+        check_raises_like(fn)
+        return None
+
+
 def broadcastable_shapes(nargs: int):
     """A hypothesis strategy: ``nargs`` mutually broadcastable shapes, 0-d to 3-d, with
     sides from 0 (empty) to 4."""

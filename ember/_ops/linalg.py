@@ -7,7 +7,7 @@ import math
 import warnings
 
 from ember._backend import ndarray, np
-from ember._dtype import FLOAT, INT, cpp_type_name, dtype, scalar_type_name
+from ember._dtype import FLOAT, INT, cpp_type_name, dtype, scalar_type_mismatch, scalar_type_name
 from ember._ops.pointwise import _tensors_only, where
 from ember._ops.reduction import _return_type
 from ember._ops.registry import KEEP, attach, defop, run, saved_as, saved_output
@@ -725,10 +725,8 @@ def einsum(equation, /, *operands) -> Tensor:
     subs, out = _parse_einsum(equation, [o._data.shape for o in operands])
     dtypes = {o._data.dtype for o in operands}
     if len(dtypes) > 1:
-        raise RuntimeError(
-            "expected scalar type "
-            f"{scalar_type_name(operands[0].dtype)} but found "
-            f"{scalar_type_name(next(o.dtype for o in operands if o.dtype != operands[0].dtype))}")
+        raise scalar_type_mismatch(
+            operands[0].dtype, next(o.dtype for o in operands if o.dtype != operands[0].dtype))
     seen: dict = {}
     for k, (t, o) in enumerate(zip(subs, operands)):
         for c, size in zip(t, o._data.shape):
@@ -1936,9 +1934,7 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
                 f"cdist only supports floating-point dtypes, {arg} got: "
                 f"{scalar_type_name(t.dtype)}")
     if a.dtype != b.dtype:
-        raise RuntimeError(
-            f"expected scalar type {scalar_type_name(x1.dtype)} but found "
-            f"{scalar_type_name(x2.dtype)}")
+        raise scalar_type_mismatch(x1.dtype, x2.dtype)
     _check_lapack_dtype(x1, "cdist")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")

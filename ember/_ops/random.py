@@ -1144,8 +1144,8 @@ def bernoulli(input: Tensor, p: float | None = None, *,
     others with float32 ones."""
     _check_generator("bernoulli", generator, (input,) if p is None else (input, p))
     data = input._data
-    values = _bernoulli_values(make(np.zeros(data.shape, data.dtype)),
-                               input if p is None else p, generator)
+    # the draws read only the shape and dtype of the tensor they fill: the input's
+    values = _bernoulli_values(input, input if p is None else p, generator)
     return drawn(values.astype(data.dtype).reshape(data.shape),
                  _BERNOULLI if p is None else _BERNOULLI_P, input)
 
@@ -1479,7 +1479,8 @@ def _exponential_(self: Tensor, lambd: float = 1.0, *,
 
 
 def _bernoulli_values(self: Tensor, p, generator: Generator | None):
-    """``bernoulli_``'s draws for ``self`` (as a flat bool array), after torch's checks."""
+    """``bernoulli_``'s draws for a tensor of ``self``'s shape and dtype (as a flat bool
+    array), after torch's checks."""
     g = _gen(generator)
     shape = self._data.shape
     if isinstance(p, Tensor):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 
-from ember._dtype import cpp_type_name, scalar_type_name
+from ember._dtype import cpp_type_name, scalar_type_mismatch, scalar_type_name
 from ember._ops.nn_conv import CONSTANT_PAD, CONV_TBC, convolution
 from ember._ops.registry import run
 from ember._tensor import Tensor
@@ -63,8 +63,7 @@ def _check_common(input: Tensor, weight: Tensor, bias, stride, padding, dilation
     if any(d <= 0 for d in dilation):
         raise RuntimeError("non-positive dilation is not supported")
     if input.dtype is not weight.dtype:
-        raise RuntimeError(f"expected scalar type {scalar_type_name(input.dtype)} but found "
-                           f"{scalar_type_name(weight.dtype)}")
+        raise scalar_type_mismatch(input.dtype, weight.dtype)
     if bias is not None and bias.dtype is not input.dtype:
         raise RuntimeError(f"Input type ({cpp_type_name(input.dtype)}) and bias type "
                            f"({cpp_type_name(bias.dtype)}) should be the same")

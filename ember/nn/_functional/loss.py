@@ -207,8 +207,7 @@ def _check_nll_dtypes(input: Tensor, weight, frame: str) -> None:
         raise NotImplementedError(
             f'"{frame}" not implemented for \'{_dtype.scalar_type_name(dtype)}\'')
     if weight is not None and weight.dtype is not dtype:
-        raise RuntimeError(f"expected scalar type {_dtype.scalar_type_name(dtype)} but found "
-                           f"{_dtype.scalar_type_name(weight.dtype)}")
+        raise _dtype.scalar_type_mismatch(dtype, weight.dtype)
 
 
 def _check_targets(target, classes: int, ignore_index: int) -> None:
@@ -259,8 +258,7 @@ def _nll_nd(input: Tensor, target: Tensor, weight, reduction: str, ignore_index:
                            f"{list(target.shape)}")
     _check_nll_dtypes(input, weight, "nll_loss2d_forward_out_frame")
     if target.dtype is not _dtype.int64:
-        raise RuntimeError(f"expected scalar type Long but found "
-                           f"{_dtype.scalar_type_name(target.dtype)}")
+        raise _dtype.scalar_type_mismatch(_dtype.int64, target.dtype)
     if weight is not None and weight.ndim != 1:
         weight = weight.reshape(-1)  # the spatial kernel reads any weight of C elements
     data = target._data
@@ -608,8 +606,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
         raise RuntimeError("argument #2 'target' is out of range")
     _check_margin_dtype(input, "multilabel_margin_loss_forward_out_frame")
     if target.dtype is not _dtype.int64:
-        raise RuntimeError(f"expected scalar type Long but found "
-                           f"{_dtype.scalar_type_name(target.dtype)}")
+        raise _dtype.scalar_type_mismatch(_dtype.int64, target.dtype)
     x = input.reshape(1) if input.ndim == 0 else input
     return run(nn_loss.MULTILABEL_MARGIN_LOSS, x, data.reshape(x.shape), reduction)
 
@@ -640,11 +637,9 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
                            f"{list(weight.shape)}")
     _check_margin_dtype(input, "multi_margin_loss_cpu_kernel")
     if target.dtype is not _dtype.int64:
-        raise RuntimeError(f"expected scalar type Long but found "
-                           f"{_dtype.scalar_type_name(target.dtype)}")
+        raise _dtype.scalar_type_mismatch(_dtype.int64, target.dtype)
     if weight is not None and weight.dtype is not input.dtype:
-        raise RuntimeError(f"expected scalar type {_dtype.scalar_type_name(input.dtype)} but "
-                           f"found {_dtype.scalar_type_name(weight.dtype)}")
+        raise _dtype.scalar_type_mismatch(input.dtype, weight.dtype)
     data = target._data
     if ((data < 0) | (data >= classes)).any():
         raise RuntimeError("target out of range")

@@ -76,9 +76,7 @@ def _check_dtypes(input: Tensor, weight, bias, running_mean, running_var,
     if input.dtype is not _dtype.float16 and input.dtype is not _dtype.bfloat16:
         for t in params:
             if t is not None and t.dtype is not input.dtype and input.dtype.itemsize > 2:
-                raise RuntimeError(
-                    f"expected scalar type {_dtype.scalar_type_name(input.dtype)} but found "
-                    f"{_dtype.scalar_type_name(t.dtype)}")
+                raise _dtype.scalar_type_mismatch(input.dtype, t.dtype)
         return
     given = [t for t in params if t is not None]
     if not given:
@@ -91,8 +89,7 @@ def _check_dtypes(input: Tensor, weight, bias, running_mean, running_var,
     order = (running_mean, running_var, weight, bias) if training else params
     for t in order:
         if t is not None and t.dtype is not input.dtype:
-            raise RuntimeError(f"expected scalar type {_dtype.scalar_type_name(input.dtype)} "
-                               f"but found {_dtype.scalar_type_name(t.dtype)}")
+            raise _dtype.scalar_type_mismatch(input.dtype, t.dtype)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,

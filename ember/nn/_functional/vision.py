@@ -11,7 +11,7 @@ import math
 import warnings
 
 from ember._backend import np
-from ember._dtype import FLOAT, INT, bool_, scalar_type_name
+from ember._dtype import FLOAT, INT, bool_, scalar_type_mismatch, scalar_type_name
 from ember._dtype import uint8 as uint8_dtype
 from ember._ops import batching, nn_pool, nn_vision
 from ember._ops.creation import _C_TYPE_NAMES
@@ -523,7 +523,6 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
     if mode == "bicubic" and input.dim() == 5:
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     if input.dtype is not grid.dtype:
-        raise RuntimeError(f"expected scalar type {scalar_type_name(input.dtype)} but found "
-                           f"{scalar_type_name(grid.dtype)}")
+        raise scalar_type_mismatch(input.dtype, grid.dtype)
     return run(nn_vision.GRID_SAMPLERS[input.dim() - 2], input, grid, mode, padding_mode,
                bool(align_corners))
