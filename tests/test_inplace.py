@@ -612,3 +612,25 @@ def test_writes_overlapping_their_input_as_torch(name: str) -> None:
     if want is None:
         return
     assert fn(ember) == want
+
+
+@pytest.mark.parametrize("name", ["eq_", "ne_", "lt_", "le_", "gt_", "ge_"])
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64", "bool", "uint16",
+                                   "uint32", "uint64", "float32"])
+@pytest.mark.parametrize("other", [-1, 2, 257, -129, 200, 2 ** 40, -255, 1.5, True])
+def test_inplace_comparison_with_number(name: str, dtype: str, other) -> None:
+    # torch compares an integer tensor with an int in the tensor's dtype, the int wrapped
+    # into it (uint8.lt_(-1) compares with 255), and refuses uint16-64 in its order kernels
+    def fn(L):
+        return getattr(L.tensor([0, 1, 2], dtype=getattr(L, dtype)), name)(other)
+    t = torch_or_refused(fn, RuntimeError, NotImplementedError, OverflowError)
+    if t is not None:
+        assert_same(fn(ember), t)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "uint8"])
+def test_inplace_comparison_with_int_beyond_int64(dtype: str) -> None:
+    for name in ("eq_", "ne_", "lt_", "ge_"):
+        def fn(L, name=name):
+            return getattr(L.tensor([0, 1, -2], dtype=getattr(L, dtype)), name)(2 ** 63 + 1)
+        assert_same(fn(ember), fn(torch))

@@ -2767,10 +2767,13 @@ __all__ += [
 # passing gradients through values the comparison replaced.
 
 def _compare_inplace(op, name: str):
-    from ember._ops.registry import inplace
+    from ember._ops.registry import inplace, number_operands
 
     node = name.capitalize() + "Backward"
-    number_op = defop(name + "_", node=node + "0", nin=1, kind=COMPARE, forward=op.forward,
+    # the number compares as in ``op`` (uint8.lt_(-1) with 255, uint16 refused by the
+    # order kernels), though the node has one edge
+    number_op = defop(name + "_", node=node + "0", nin=1, kind=COMPARE,
+                      forward=lambda xp, x, other: op.forward(xp, *number_operands(op, x, other)),
                       backward=zero_gradient)
     tensor_op = defop(name + "_", node=node + "1", nin=2, kind=COMPARE, forward=op.forward,
                       backward=(zero_gradient, zero_gradient))

@@ -168,6 +168,24 @@ def _scalar_array(value, kind: type, dtype):
     return array
 
 
+def number_operands(op: Op, x: ndarray, number) -> tuple:
+    """``x`` and ``number`` as ``run`` hands them to the forward of ``op``, an op of two
+    inputs, when ``number`` is its second: promoted to the compute dtype, an int wrapped into
+    an integer one (NOTE [Scalar operands as arrays]), with torch's refusals of the
+    promotion. For the ops of one input that take the number as a parameter and must compute
+    as ``op`` does (the in-place comparisons); not on the hot path."""
+    kind = type(number)
+    key = (op.promo, x.dtype, x.ndim == 0, kind, None)
+    hit = _promote.cache.get(key)
+    if hit is None:
+        hit = _promote.cache[key] = _promote.compute(key)
+    compute_np = hit[0]
+    if x.dtype != compute_np:
+        x = x.astype(compute_np)
+    cached = _scalar_arrays.get((number, kind, compute_np))
+    return x, cached if cached is not None else _scalar_array(number, kind, compute_np)
+
+
 # the op families (defining modules) whose formulas may run as programs: their Python code
 # branches on dtypes, shapes and saved numbers only (NOTE [Formula programs] in
 # ember/autograd/programs.py)
