@@ -749,6 +749,27 @@ def int_index(k) -> int:
     return int(index(k))
 
 
+def int_argument(value, fname: str, arg: str, position: int) -> int:
+    """``value`` as torch's argument parser reads an ``int`` argument: an int or a NumPy
+    integer (never a bool), or a 0-d integer tensor; anything else raises its TypeError.
+    ``position`` counts the arguments as torch's parser does (a method's from 1 after
+    ``self``, a function's from 1 at ``input``). Callers test ``type(value) is int`` first:
+    this is the slow path."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, Tensor) and value._data.ndim == 0 and value._data.dtype.kind in "iu":
+        return int(value._data)
+    raise TypeError(f"{fname}(): argument '{arg}' (position {position}) must be int, not "
+                    f"{c_type_name(value)}")
+
+
+def int_arguments(fname: str, position: int, **named) -> list:
+    """Each of ``named`` (in the order of ``fname``'s arguments, the first at ``position``)
+    read by ``int_argument``."""
+    return [int_argument(value, fname, arg, position + i)
+            for i, (arg, value) in enumerate(named.items())]
+
+
 def wrap_dim(dim: int, ndim: int) -> int:
     """A possibly negative dim as a non-negative index, with torch's IndexError."""
     n = ndim if ndim > 0 else 1

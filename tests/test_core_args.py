@@ -196,3 +196,40 @@ def test_randperm_n_accepted(call):
     with recording_compared() as run:
         fn = lambda lib: eval(call, {"L": lib, "np": np}).sort().values  # noqa: E731
         assert_same(run(ember, fn), run(torch, fn))
+
+
+# ints, int lists and narrow's start as torch's parser reads them, as a method (positions
+# after self) and as a function (positions from input); NOTE [Method argument positions]
+_INT_ARGUMENT_CALLS = {
+    "topk": ["'a'", "1.5", "True", "1, 0.0", "L.tensor(1)", "np.int64(1)", "L.tensor(1.)", "2"],
+    "kthvalue": ["1.5", "True", "1, 0.5", "L.tensor(1)", "1"],
+    "flatten": ["'a'", "0.0", "0, 'a'", "0, 1"],
+    "unsqueeze": ["1.0", "True", "L.tensor(0)", "L.tensor(0.)", "np.int32(0)", "np.float64(0)",
+                  "None", "[0]"],
+    "narrow": ["0, 0.5, 1", "0, 0, 1.0", "0.0, 0, 1", "0, L.tensor(0), 1",
+               "0, L.tensor(0.), 1", "1, 0, 2"],
+    "split": ["1.5", "None", "'a'", "np.int64(2)", "L.tensor(2)", "[1.5, 2.5]", "[1, 2], 0.5",
+              "[1, 2]", "1"],
+    "split_with_sizes": ["2", "np.int64(2)", "1.5", "[1.5, 1.5]", "[1, 2]", "[1, 2], 0.5"],
+    "chunk": ["2.0", "None", "L.tensor(2)", "2, 0.5", "2"],
+    "roll": ["1.5", "(1, 1.5), (0, 1)", "1, (0.5,)", "True", "L.tensor(2)", "np.int64(2)",
+             "None", "1, True", "[1, True], [0, 0]", "1, None", "1, 0.5", "1, 1"],
+}
+
+
+@pytest.mark.parametrize("method", [True, False])
+@pytest.mark.parametrize("call", [f"{name}({args})" for name, calls in
+                                  _INT_ARGUMENT_CALLS.items() for args in calls])
+def test_int_arguments_as_torch_reads_them(call: str, method: bool) -> None:
+    # kthvalue(1.5), chunk(2.0), narrow(0, 0.5, 1) and split(1.5) ran with the float where
+    # torch refuses it; the others raised Python's own errors
+    name, args = call.split("(", 1)
+    source = f"x.{call}" if method else f"L.{name}(x, {args}"
+
+    def fn(L):
+        result = eval(source, {"L": L, "np": np, "x": L.tensor([[3., 1., 2.], [0., 5., 4.]])})
+        return tuple(result) if isinstance(result, (tuple, list)) else (result,)
+    t = torch_or_refused(fn, TypeError, RuntimeError, IndexError)
+    if t is not None:
+        for e_part, t_part in zip(fn(ember), t, strict=True):
+            assert_same(e_part, t_part)

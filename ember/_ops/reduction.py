@@ -31,7 +31,7 @@ from ember._ops.registry import (
     run,
     saved_as,
 )
-from ember._tensor import Tensor, make, wrap_dim, wrap_dims
+from ember._tensor import Tensor, int_arguments, make, wrap_dim, wrap_dims
 from ember.autograd import grad_mode
 from ember.autograd.forward_ad import not_supported
 
@@ -1313,6 +1313,8 @@ def _argsort(input: Tensor, dim: int, descending: bool, stable) -> Tensor:
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
     """Mirrors ``torch.topk``: the ``k`` largest (smallest) values along ``dim`` and their
     indices. ember always returns them sorted."""
+    if type(k) is not int or type(dim) is not int:
+        k, dim = int_arguments("topk", 2, k=k, dim=dim)
     data = input._data
     if data.dtype.kind == "b":
         raise RuntimeError("topk does not support bool dtypes on CPU")
@@ -1333,6 +1335,8 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     """Mirrors ``torch.kthvalue``: the ``k``-th smallest value along ``dim`` (1-based) and
     its index; nan counts as the largest."""
+    if type(k) is not int or type(dim) is not int:
+        k, dim = int_arguments("kthvalue", 2, k=k, dim=dim)
     _no_bool_kernel("kthvalue", input)
     _no_complex_order(input, "kthvalue_cpu", empty_too=_reduced_dim_nonempty(input, dim))
     data = input._data
@@ -1346,6 +1350,22 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
             return np.zeros((), np.int64)
         return np.take(_argsort_array(data, d, False), [k - 1], axis=d)
     return _with_indices(KTHVALUE, "kthvalue", input, d, keepdim, index_fn)
+
+
+# NOTE [Method argument positions] (ember/_ops/shape.py)
+def _topk_method(self: Tensor, k: int, dim: int = -1, largest: bool = True,
+                 sorted: bool = True):
+    """Mirrors ``Tensor.topk``."""
+    if type(k) is not int or type(dim) is not int:
+        k, dim = int_arguments("topk", 1, k=k, dim=dim)
+    return topk(self, k, dim, largest, sorted)
+
+
+def _kthvalue_method(self: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    """Mirrors ``Tensor.kthvalue``."""
+    if type(k) is not int or type(dim) is not int:
+        k, dim = int_arguments("kthvalue", 1, k=k, dim=dim)
+    return kthvalue(self, k, dim, keepdim)
 
 
 # ---- unique, bincount, histc ----------------------------------------------------------
@@ -2013,7 +2033,8 @@ attach({
     "logsumexp": logsumexp, "cumsum": cumsum, "cumprod": cumprod, "cummax": cummax,
     "cummin": cummin, "all": all, "any": any, "count_nonzero": count_nonzero,
     "median": median, "nanmean": nanmean, "nansum": nansum, "sort": _sort_method,
-    "argsort": _argsort_method, "topk": topk, "kthvalue": kthvalue, "unique": unique,
+    "argsort": _argsort_method, "topk": _topk_method, "kthvalue": _kthvalue_method,
+    "unique": unique,
     "bincount": bincount, "histc": histc,
 })
 

@@ -25,7 +25,17 @@ from ember._ops.registry import (
     saved_as,
     variadic,
 )
-from ember._tensor import Size, Tensor, c_type_name, int_index, make, wrap_dim, wrap_dims
+from ember._tensor import (
+    Size,
+    Tensor,
+    c_type_name,
+    int_argument,
+    int_arguments,
+    int_index,
+    make,
+    wrap_dim,
+    wrap_dims,
+)
 
 
 def _as_strided(xp, array, shape, strides):
@@ -344,7 +354,22 @@ UNSQUEEZE = defop("unsqueeze", node="UnsqueezeBackward0", kind=KEEP, view=True,
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Mirrors ``torch.unsqueeze``."""
+    if type(dim) is not int:
+        dim = int_argument(dim, "unsqueeze", "dim", 2)
     return run(UNSQUEEZE, input, wrap_dim(dim, input._data.ndim + 1))
+
+
+# NOTE [Method argument positions]: torch's argument parser counts a method's arguments
+# after ``self`` and a function's from ``input``, so its TypeError for a bad argument names
+# another position in each; the ``_*_method`` twins check their arguments with the method's
+# positions, then call the function.
+
+
+def _unsqueeze_method(self: Tensor, dim: int) -> Tensor:
+    """Mirrors ``Tensor.unsqueeze`` (NOTE [Method argument positions])."""
+    if type(dim) is not int:
+        dim = int_argument(dim, "unsqueeze", "dim", 1)
+    return unsqueeze(self, dim)
 
 
 def _expand_steps(old_shape: tuple, old_steps: tuple, shape: tuple) -> tuple:
@@ -1012,9 +1037,13 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Mirrors ``torch.split``: views of ``split_size`` along ``dim`` (the last may be
     shorter), or of the given sizes."""
     data = tensor._data
-    if isinstance(split_size_or_sections, (list, tuple)):
-        return split_with_sizes(tensor, split_size_or_sections, dim)
-    split_size = int(split_size_or_sections)
+    split_size = split_size_or_sections
+    if type(split_size) is not int:
+        if isinstance(split_size, Tensor) and not split_size._data.ndim and \
+                split_size._data.dtype.kind in "iu":
+            split_size = int(split_size._data)
+        else:  # torch's Tensor.split hands anything but an int to split_with_sizes
+            return _split_with_sizes(tensor, split_size, dim, 2)
     if data.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
     dim = wrap_dim(dim, data.ndim)
@@ -1033,12 +1062,23 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
 
 def split_with_sizes(input: Tensor, split_sizes, dim: int = 0) -> tuple:
     """Mirrors ``torch.split_with_sizes``."""
-    self = input
+    return _split_with_sizes(input, split_sizes, dim, 2)
+
+
+def _split_with_sizes_method(self: Tensor, split_sizes, dim: int = 0) -> tuple:
+    """Mirrors ``Tensor.split_with_sizes`` (NOTE [Method argument positions])."""
+    return _split_with_sizes(self, split_sizes, dim, 1)
+
+
+def _split_with_sizes(self: Tensor, split_sizes, dim: int, position: int) -> tuple:
+    sizes = int_list((split_sizes,), "split_with_sizes", "split_sizes", one_int=False,
+                     position=position)
+    if type(dim) is not int:
+        dim = int_argument(dim, "split_with_sizes", "dim", position + 1)
     data = self._data
     if data.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
     dim = wrap_dim(dim, data.ndim)
-    sizes = tuple(int(s) for s in split_sizes)
     if any(s < 0 for s in sizes):
         raise RuntimeError(
             "split_with_sizes expects split_sizes have only non-negative entries, but got "
@@ -1053,6 +1093,8 @@ def split_with_sizes(input: Tensor, split_sizes, dim: int = 0) -> tuple:
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Mirrors ``torch.chunk``: ``split`` into pieces of ``ceil(size / chunks)``, so there
     may be fewer than ``chunks`` pieces (as in torch)."""
+    if type(chunks) is not int or type(dim) is not int:
+        chunks, dim = int_arguments("chunk", 2, chunks=chunks, dim=dim)
     data = input._data
     if data.ndim == 0:
         raise RuntimeError("chunk expects at least a 1-dimensional tensor")
@@ -1066,6 +1108,13 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     return split(input, split_size, dim)
 
 
+def _chunk_method(self: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Mirrors ``Tensor.chunk`` (NOTE [Method argument positions])."""
+    if type(chunks) is not int or type(dim) is not int:
+        chunks, dim = int_arguments("chunk", 1, chunks=chunks, dim=dim)
+    return chunk(self, chunks, dim)
+
+
 _SLICE = _BASIC_OPS["SliceBackward0"]
 
 
@@ -1077,6 +1126,9 @@ def _slice(input: Tensor, dim: int, start: int, end: int) -> Tensor:
 
 def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
     """Mirrors ``torch.narrow``: the view ``input[..., start:start + length, ...]``."""
+    if type(dim) is not int or type(start) is not int or type(length) is not int:
+        dim, start, length = _narrow_arguments((input, dim, start, length), ("Tensor input, ",
+                                                                            "Tensor, "))
     data = input._data
     if data.ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
@@ -1095,6 +1147,44 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
         raise RuntimeError(
             f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     return _slice(input, dim, start, start + length)
+
+
+def _narrow_method(self: Tensor, dim: int, start, length: int) -> Tensor:
+    """Mirrors ``Tensor.narrow`` (NOTE [Method argument positions])."""
+    if type(dim) is not int or type(start) is not int or type(length) is not int:
+        dim, start, length = _narrow_arguments((dim, start, length), ("", ""))
+    return narrow(self, dim, start, length)
+
+
+def _narrow_arguments(args: tuple, lead: tuple) -> tuple:
+    """``narrow``'s (dim, start, length) as torch's parser reads them (``start`` an int or a
+    0-d integer tensor), or its TypeError naming both overloads; ``args`` as the caller gave
+    them (with the input for the function), ``lead``: what its overloads and the type list
+    start with."""
+    dim, start, length = args[-3:]
+
+    def is_int(value) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    tensor_start = isinstance(start, Tensor)
+    if is_int(dim) and is_int(length) and (is_int(start) or tensor_start):
+        if tensor_start:
+            if start._data.ndim or start._data.dtype.kind not in "iu":
+                raise RuntimeError("start must be an 0-dim integral Tensor.")
+            start = start._data
+        return int(dim), int(start), int(length)
+    names = [c_type_name(a) for a in args]
+    offset = len(args) - 3
+
+    def marked(start_ok: bool) -> str:
+        ok = [True] * offset + [is_int(dim), start_ok, is_int(length)]
+        return ", ".join(n if good else f"!{n}!" for n, good in zip(names, ok))
+    raise TypeError(
+        f"narrow() received an invalid combination of arguments - got ({', '.join(names)}), "
+        f"but expected one of:\n * ({lead[0]}int dim, Tensor start, int length)\n"
+        f"      didn't match because some of the arguments have invalid types: "
+        f"({marked(tensor_start)})\n * ({lead[0]}int dim, int start, int length)\n"
+        f"      didn't match because some of the arguments have invalid types: "
+        f"({marked(is_int(start))})\n")
 
 
 def _split_spec(name: str, sections, indices, tensor_indices_or_sections=None):
@@ -1243,6 +1333,8 @@ def column_stack(tensors) -> Tensor:
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Mirrors ``torch.flatten``: a view when the strides allow (``reshape``), else a copy;
     ``input`` itself when there is nothing to merge."""
+    if type(start_dim) is not int or type(end_dim) is not int:
+        start_dim, end_dim = int_arguments("flatten", 2, start_dim=start_dim, end_dim=end_dim)
     data = input._data
     if data.ndim == 0:
         return _reshape(input, (1,))
@@ -1258,6 +1350,13 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     for s in shape[start:end + 1]:
         merged *= s
     return _reshape(input, shape[:start] + (merged,) + shape[end + 1:])
+
+
+def _flatten_method(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Mirrors ``Tensor.flatten`` (NOTE [Method argument positions])."""
+    if type(start_dim) is not int or type(end_dim) is not int:
+        start_dim, end_dim = int_arguments("flatten", 1, start_dim=start_dim, end_dim=end_dim)
+    return flatten(self, start_dim, end_dim)
 
 
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
@@ -1448,8 +1547,17 @@ ROLL = defop("roll", node="RollBackward0", kind=KEEP,
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
     """Mirrors ``torch.roll``: elements shifted circularly along ``dims`` (over the flattened
     tensor when ``dims`` is None), a copy."""
-    shifts = (shifts,) if isinstance(shifts, int) else tuple(int(s) for s in shifts)
-    dims = () if dims is None else (dims,) if isinstance(dims, int) else tuple(dims)
+    return _roll(input, shifts, dims, 2)
+
+
+def _roll_method(self: Tensor, shifts, dims=None) -> Tensor:
+    """Mirrors ``Tensor.roll`` (NOTE [Method argument positions])."""
+    return _roll(self, shifts, dims, 1)
+
+
+def _roll(input: Tensor, shifts, dims, position: int) -> Tensor:
+    shifts = int_list((shifts,), "roll", "shifts", position=position)
+    dims = () if dims is None else int_list((dims,), "roll", "dims", position=position + 1)
     if not shifts:
         raise RuntimeError("`shifts` required")
     if dims or len(shifts) != 1:
@@ -1834,12 +1942,13 @@ attach({
     "transpose": transpose, "swapaxes": swapaxes, "swapdims": transpose, "t": t,
     "permute": _permute, "T": property(_T), "mT": property(_mT), "mH": property(_mH),
     "H": property(_mH), "adjoint": adjoint,
-    "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand, "expand_as": expand_as,
+    "squeeze": squeeze, "unsqueeze": _unsqueeze_method, "expand": expand, "expand_as": expand_as,
     "__getitem__": getitem, "select": select, "__iter__": _iter, "unbind": unbind,
-    "split": _split_method, "split_with_sizes": split_with_sizes, "chunk": chunk, "narrow": narrow,
-    "tensor_split": tensor_split, "flatten": flatten, "unflatten": unflatten,
+    "split": _split_method, "split_with_sizes": _split_with_sizes_method, "chunk": _chunk_method,
+    "narrow": _narrow_method, "tensor_split": tensor_split, "flatten": _flatten_method,
+    "unflatten": unflatten,
     "movedim": movedim, "moveaxis": movedim, "broadcast_to": _broadcast_to,
-    "flip": _flip, "fliplr": fliplr, "flipud": flipud, "roll": roll, "rot90": rot90,
+    "flip": _flip, "fliplr": fliplr, "flipud": flipud, "roll": _roll_method, "rot90": rot90,
     "repeat": repeat, "tile": _tile, "repeat_interleave": repeat_interleave,
     "tril": tril, "triu": triu, "diagonal": diagonal, "diag_embed": diag_embed, "diag": diag,
     "trace": trace, "stride": stride, "storage_offset": storage_offset, "data_ptr": data_ptr,
