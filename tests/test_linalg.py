@@ -1087,3 +1087,14 @@ def test_einsum_of_bool_operands_as_torch(equation, shapes) -> None:
     if want is None:
         return
     assert_same(fn(ember), want)
+
+
+@pytest.mark.parametrize("call", ["mv(m, 2)", "mv(2, v)", "ger(v, 2)", "ger(2, v)",
+                                  "ger(v, m)", "outer(v, 2)", "ger(v, v)"])
+def test_vector_products_refuse_numbers_as_torch(call: str) -> None:
+    # mv(m, 2) leaked AttributeError; ger's errors named outer
+    def fn(L):
+        return eval(f"L.{call}", {"L": L, "m": L.ones(2, 2), "v": L.tensor([1., 2.])})
+    t = torch_or_refused(fn, TypeError, RuntimeError)
+    if t is not None:
+        assert_same(fn(ember), t)

@@ -153,6 +153,7 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Mirrors ``torch.mv``: matrix times vector."""
+    _tensors_only("mv", input=input, vec=vec)
     a, v = input._data, vec._data
     if a.ndim != 2 or v.ndim != 1 or a.shape[1] != v.shape[0]:
         raise RuntimeError(
@@ -443,9 +444,20 @@ def mm_shape_check(a: Tensor, b: Tensor) -> None:
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
-    """Mirrors ``torch.outer`` (alias ``ger``): composed as torch composes it, a broadcast
-    product (``MulBackward0``)."""
+    """Mirrors ``torch.outer``: composed as torch composes it, a broadcast product
+    (``MulBackward0``)."""
     _tensors_only("outer", input=input, vec2=vec2)
+    return _outer(input, vec2)
+
+
+def ger(input: Tensor, vec2: Tensor) -> Tensor:
+    """Mirrors ``torch.ger``, ``outer`` under its old name (which torch's argument errors
+    give)."""
+    _tensors_only("ger", input=input, vec2=vec2)
+    return _outer(input, vec2)
+
+
+def _outer(input: Tensor, vec2: Tensor) -> Tensor:
     for t in (input, vec2):
         if t._data.ndim != 1:
             raise RuntimeError(
@@ -454,8 +466,6 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
                 f"outer: Expected 1-D argument vec2, but got {vec2._data.ndim}-D")
     return input.reshape(-1, 1) * vec2
 
-
-ger = outer
 
 VDOT = defop("vdot", node="VdotBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
              forward=lambda xp, self, other: xp.vdot(self, other),
