@@ -110,6 +110,24 @@ def _leaves(args: tuple, argnums: tuple) -> tuple:
     return tuple(out)
 
 
+def _grads_of(outputs, inputs: list, grad_outputs=None) -> tuple:
+    """torch.func's gradients of ``outputs`` (a tuple) with respect to ``inputs``: outputs
+    that need no gradient (a detached or integer result) take no part, and an input they do
+    not reach gets zeros, as it does when no output needs a gradient at all."""
+    from ember._ops.creation import zeros_like
+
+    if grad_outputs is None:
+        pairs = [(out, None) for out in outputs if out.requires_grad]
+    else:
+        pairs = [(out, g) for out, g in zip(outputs, grad_outputs) if out.requires_grad]
+    if not pairs:
+        return tuple(zeros_like(t) for t in inputs)
+    diff_outputs = tuple(out for out, _ in pairs)
+    diff_grads = None if grad_outputs is None else tuple(g for _, g in pairs)
+    return _autograd_grad(diff_outputs, inputs, diff_grads, retain_graph=True,
+                          create_graph=True, allow_unused=True, materialize_grads=True)
+
+
 def grad_and_value(func, argnums=0, has_aux: bool = False):
     """Mirrors ``torch.func.grad_and_value``: ``(gradient, value)`` (``((gradient, aux),
     ...)``-style with ``has_aux``) of a function returning a one-element tensor."""
@@ -142,8 +160,7 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
                     f"got tensor with {out.dim()} dims. Maybe you wanted to use the vjp or "
                     "jacrev APIs instead?")
             inputs = [_tree_leaves(args[i]) for i in nums]
-            flat = _autograd_grad(out, [t for group in inputs for t in group],
-                                  create_graph=True, allow_unused=True, materialize_grads=True)
+            flat = _grads_of((out,), [t for group in inputs for t in group])
             # back into each argument's structure
             found = iter(flat)
             leaf_grads = {id(t): next(found) for group in inputs for t in group}
@@ -179,6 +196,10 @@ def vjp(func, *primals, has_aux: bool = False):
         if has_aux:
             out, aux = out
     _only_tensors(out, "vjp(f, *primals)")
+    for leaf in _tree_leaves(out):
+        if not leaf.is_floating_point() and not leaf.is_complex():
+            raise RuntimeError("vjp(f, ...): All outputs of f must be floating-point or "
+                               f"complex Tensors, got Tensor with dtype {leaf.dtype}")
     outer = _nested(primals, nums)
 
     def vjp_fn(*cotangents):
@@ -186,8 +207,7 @@ def vjp(func, *primals, has_aux: bool = False):
         cots = cotangents[0] if len(cotangents) == 1 and isinstance(cotangents[0], tuple) \
             else cotangents
         with enable_grad():
-            grads = _autograd_grad(outs, leaves, cots, retain_graph=True, create_graph=True,
-                                   allow_unused=True, materialize_grads=True)
+            grads = _grads_of(outs, list(leaves), cots)
         return _plain(grads, outer)
 
     result = _plain(out, outer)
@@ -485,7 +505,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *,
                                   for a, d in zip(flat_args, flat_dims)]), args_spec)
         if not sizes:
             raise ValueError("vmap: Expected at least one Tensor to vmap over")
-        if len(set(sizes)) != 1 or sizes[0] == 0:
+        if len(set(sizes)) != 1:
             raise ValueError(
                 "vmap: Expected all tensors to have the same size in the mapped dimension, got "
                 f"sizes {sizes} for the mapped dimension")

@@ -378,3 +378,65 @@ def test_named_tuples_ordered_dicts_and_return_types_are_pytree_nodes_as_torch()
         return (type(g1).__name__, g1["w"].tolist(), type(g2).__name__, g2.w.tolist(),
                 type(r).__name__, r.values.tolist(), r.indices.tolist())
     assert fn(ember) == fn(torch)
+
+
+_NO_GRADIENT_CALLS = [
+    "F.grad(lambda a: (a ** 2).sum().int())(x)",
+    "F.grad(lambda a: L.tensor(1.))(x)",
+    "F.grad(lambda a: a.detach().sum())(x)",
+    "F.grad_and_value(lambda a: L.tensor(2.))(x)",
+    "F.vjp(lambda a: a.detach() * 2, x)[1](L.ones(3))",
+    "F.vjp(lambda a: (a.detach(), a * 3), x)[1]((L.ones(3), L.ones(3)))",
+    "F.vjp(lambda a: (a * 2).int(), x)",
+    "F.vjp(lambda a: ((a * 2).int(), a * 3), x)",
+]
+
+
+@pytest.mark.parametrize("call", _NO_GRADIENT_CALLS)
+def test_outputs_without_gradient(call: str) -> None:
+    # torch.func leaves out outputs that need no gradient (zeros when none does; ember
+    # raised autograd's "does not require grad"), and its vjp refuses integer outputs
+    def fn(L):
+        result = eval(call, {"L": L, "F": L.func, "x": L.arange(3.) / 7})
+        return result if isinstance(result, tuple) else (result,)
+    try:
+        expected = fn(torch)
+    except RuntimeError:
+        check_raises_like(fn)
+        return
+    for e, t in zip(fn(ember), expected, strict=True):
+        for e_part, t_part in zip(e if isinstance(e, tuple) else (e,),
+                                  t if isinstance(t, tuple) else (t,), strict=True):
+            assert_same(e_part, t_part)
+
+
+_EMPTY_BATCH_CALLS = [
+    "F.vmap(lambda a: a)(L.ones(0, 3))",
+    "F.vmap(lambda a: a.sum())(L.ones(0, 3))",
+    "F.vmap(lambda a: a * 2, in_dims=1)(L.ones(3, 0))",
+    "F.vmap(F.grad(lambda a: (a ** 2).sum()))(L.ones(0, 3))",
+    "F.vmap(lambda a, b: a @ b)(L.ones(0, 2, 3), L.ones(0, 3, 4))",
+    "F.vmap(lambda a, b: a + b, in_dims=(0, None))(L.ones(0, 3), L.ones(3))",
+    "F.vmap(lambda a: a.softmax(0))(L.ones(0, 3))",
+    "F.vmap(lambda a: L.nn.functional.linear(a, L.ones(4, 3)))(L.ones(0, 3))",
+    "F.vmap(lambda a: a.view(3, 1))(L.ones(0, 3))",
+    "F.vmap(lambda a: a.max(0))(L.ones(0, 3))",
+    "F.vmap(lambda a: a.argmax())(L.ones(0, 3))",
+    "F.vmap(F.vmap(lambda a: a * 2))(L.ones(2, 0, 3))",
+    "F.vmap(lambda a: a.clone().add_(1))(L.ones(0, 3))",
+    "F.vmap(lambda a: L.stack([a, a]))(L.ones(0, 3))",
+    "F.vmap(lambda a: L.zeros(2))(L.ones(0, 3))",
+    "F.vmap(lambda a: a.sum())(L.ones(0, 3, dtype=L.int64))",
+    "F.jacrev(lambda a: a * 2)(L.ones(0))",
+]
+
+
+@pytest.mark.parametrize("call", _EMPTY_BATCH_CALLS)
+def test_vmap_over_no_samples(call: str) -> None:
+    # a batch of size 0 maps to empty results, as torch's; ember refused it (or indexed the
+    # first sample of none)
+    def fn(L):
+        result = eval(call, {"L": L, "F": L.func})
+        return tuple(result) if isinstance(result, tuple) else (result,)
+    for e, t in zip(fn(ember), fn(torch), strict=True):
+        assert_same(e, t)

@@ -225,9 +225,17 @@ def check_inplace(target: Tensor, result: Batched) -> None:
             "operation.")
 
 
+def first_sample(array, lead: int):
+    """The first sample of ``array`` (its ``lead`` leading dims batch dims): a view, 0-d
+    included (written in place), or for a batch of no samples zeros standing in for one."""
+    if 0 in array.shape[:lead]:
+        return np.zeros(array.shape[lead:], array.dtype)
+    return array[(0,) * lead + (Ellipsis,)]
+
+
 def wrap(array, batch_levels: tuple) -> Tensor:
     """A batched tensor over ``array`` (its leading dims are ``batch_levels``)."""
-    t = make(array[(0,) * len(batch_levels) + (Ellipsis,)])
+    t = make(first_sample(array, len(batch_levels)))
     t._phys = Batched(array, batch_levels)
     return t
 
@@ -388,6 +396,12 @@ def _per_sample(op, args, bshape, run_forward):
         return f[j, ...] if type(a) is Batched else a
 
     flats = [flat(a, i) for i, a in enumerate(args)]
+    if n == 0:  # no samples: one run on the stand-ins gives the sample's shape and dtype
+        sample = run_forward(op, tuple(_plain(a) if i < op.nin else a
+                                       for i, a in enumerate(args)))
+        if op.multi:
+            return tuple(np.empty(bshape + np.shape(r), np.asarray(r).dtype) for r in sample)
+        return np.empty(bshape + np.shape(sample), np.asarray(sample).dtype)
     results = [run_forward(op, tuple(pick(a, f, i, j)
                                      for i, (a, f) in enumerate(zip(args, flats))))
                for j in range(n)]
@@ -425,7 +439,7 @@ def _argmax(op, args, bshape, run_forward):
     fn = np.argmax if largest else np.argmin
     ndim = x._data.ndim
     if dim is None:
-        r = fn(array.reshape(bshape + (-1,)), axis=k)
+        r = fn(array.reshape(bshape + (x._data.size,)), axis=k)
         return r.reshape(bshape + (1,) * ndim) if keepdim else r
     if ndim == 0:
         return np.zeros(bshape, np.int64)
@@ -648,10 +662,10 @@ def forward(op, args, run_forward):
     if rule is None:
         rule = _elementwise if op.family == "ember._ops.pointwise" else _per_sample
     phys = rule(op, args, bshape, run_forward)
-    first = (0,) * len(union) + (Ellipsis,)  # a view, 0-d included (written in place)
+    lead = len(union)
     if op.multi:
         arrays = tuple(np.asarray(p._data if isinstance(p, Tensor) else p) for p in phys)
-        return (tuple(a[first] for a in arrays),
+        return (tuple(first_sample(a, lead) for a in arrays),
                 tuple(Batched(a, union) for a in arrays))
     array = np.asarray(phys._data if isinstance(phys, Tensor) else phys)
-    return array[first], Batched(array, union)
+    return first_sample(array, lead), Batched(array, union)
