@@ -1777,7 +1777,7 @@ def matrix_norm(input: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *
     """Mirrors ``torch.linalg.matrix_norm``: fro and nuc, and 1, -1, inf, -inf (largest or
     smallest absolute column or row sum), 2, -2 (largest or smallest singular value),
     composed as torch composes them (so the nodes are torch's)."""
-    from ember._ops.reduction import amax, amin
+    from ember._ops.reduction import amin
 
     A = input
     _check_matrix(A, "linalg.matrix_norm")
@@ -1789,20 +1789,39 @@ def matrix_norm(input: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2):
         _check_precision(A, "linalg.matrix_norm")
-        moved = A.permute([d for d in range(nd) if d not in (d0, d1)] + [d0, d1])
-        s = svdvals(moved)
-        r = s.sum(-1) if ord == "nuc" else (amax(s, -1) if ord == 2 else amin(s, -1))
-        if keepdim:
-            r = r.unsqueeze(min(d0, d1)).unsqueeze(max(d0, d1))
+        order = [d for d in range(nd) if d not in (d0, d1)] + [d0, d1]
+        s = svdvals(A.permute(order))
+        r = s.sum(-1, keepdim=keepdim) if ord == "nuc" else (
+            _largest(s, -1, keepdim) if ord == 2 else amin(s, -1, keepdim=keepdim))
+        if keepdim:  # as torch: back through the permutation, the two dims kept as 1s
+            back = [0] * nd
+            for i, d in enumerate(order):
+                back[d] = i
+            r = r.unsqueeze(-1).permute(back)
         return r
     if ord in (1, -1, math.inf, -math.inf):
         # 1 sums over rows (column sums), inf over columns (row sums)
         sum_dim, red_dim = (d0, d1) if abs(ord) == 1 else (d1, d0)
-        sums = A.abs().sum(sum_dim, keepdim=keepdim)
+        sums = vector_norm(A, 1, sum_dim, keepdim)
         if not keepdim and sum_dim < red_dim:
             red_dim -= 1
-        return (amax if ord > 0 else amin)(sums, red_dim, keepdim=keepdim)
+        return (_largest if ord > 0 else amin)(sums, red_dim, keepdim=keepdim)
     raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+
+
+def _largest(t: Tensor, dim: int, keepdim: bool) -> Tensor:
+    """``amax`` for matrix_norm's positive orders, where torch gives an empty reduction 0 (a
+    tensor without history) instead of amax's error; the negative orders' ``amin`` keeps
+    it."""
+    from ember._ops.creation import zeros
+    from ember._ops.reduction import amax
+
+    shape = t._data.shape
+    if shape[dim] == 0:
+        dim = wrap_dim(dim, len(shape))
+        kept = shape[:dim] + ((1,) if keepdim else ()) + shape[dim + 1:]
+        return zeros(kept, dtype=t.dtype)
+    return amax(t, dim, keepdim=keepdim)
 
 
 def norm(input: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
