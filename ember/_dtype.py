@@ -45,7 +45,7 @@ class dtype:
         return {complex64: float32, complex128: float64}.get(self, self)
 
     def to_complex(self) -> dtype:
-        if self._rank is None or self in BIG_UNSIGNED:
+        if self._rank is None or self.category < FLOAT or self in BIG_UNSIGNED:
             raise RuntimeError(f"Unknown Complex ScalarType for {_LEGACY[self.name]}")
         return {float64: complex128, complex128: complex128}.get(self, complex64)
 
@@ -388,7 +388,10 @@ class iinfo:
 
     def __init__(self, type: dtype) -> None:  # noqa: A002 - torch's name
         if type.category != INT:
-            raise TypeError(f"{type!r} is not supported by torch.iinfo")
+            if type is bool_:
+                raise TypeError(f"{type!r} is not supported by torch.iinfo")
+            raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to "
+                            "handle 'torch.iinfo'")
         info = np.iinfo(type.np)
         self.bits = type.itemsize * 8
         self.max = int(info.max)

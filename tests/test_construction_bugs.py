@@ -581,3 +581,28 @@ def test_size_takes_what_torch_takes_as_ints(items) -> None:
     made = [L.Size(items(L)) for L in (torch, ember)]
     assert repr(made[1]) == repr(made[0])
     assert all(type(s) is int for s in made[1])
+
+
+@pytest.mark.parametrize("call", [
+    "L.Size([2, 3]) * 2", "2 * L.Size([2, 3])", "L.Size([2, 3]) * 0", "L.Size([2, 3]) * 1.5",
+    "L.Size([2, 3]) + [4]", "[4] + L.Size([2, 3])", "(1,) + L.Size([2, 3])",
+    "L.Size([2, 3]) * np.int64(2)", "L.iinfo(L.float32)", "L.iinfo(L.complex64)",
+    "L.iinfo(L.bool)", "L.int32.to_complex()", "L.uint8.to_complex()", "L.bool.to_complex()",
+    "L.bfloat16.to_complex()", "L.tensor(b'ab')", "L.tensor([b'a'])", "L.tensor(bytearray(b'ab'))",
+])
+def test_size_dtype_info_and_bytes_as_torch(call: str) -> None:
+    # Size * 2 was a plain tuple and Size + [4] concatenated a list; iinfo of a float, to_complex
+    # of an integer dtype and tensor(b'ab') answered where torch refuses (or in other words)
+    def fn(L):
+        return eval(call, {"L": L, "np": np})
+    try:
+        expected = fn(torch)
+    except (TypeError, RuntimeError):
+        check_raises_like(fn)
+        return
+    got = fn(ember)
+    if isinstance(expected, torch.Tensor):
+        assert_same(got, expected)
+    else:
+        assert repr(got) == repr(expected)
+        assert type(got).__name__ == type(expected).__name__

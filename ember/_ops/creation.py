@@ -80,8 +80,8 @@ def _bad_leaf(item, dtype) -> Exception:
     """torch's error for a leaf that is no number: inferring its dtype, or storing it."""
     name = type(item).__name__
     if dtype is None:
-        if isinstance(item, str):
-            return TypeError("new(): invalid data type 'str'")
+        if isinstance(item, (str, bytes)):
+            return TypeError(f"new(): invalid data type '{name}'")
         return RuntimeError(f"Could not infer dtype of {name}")
     if dtype.category <= _dtype.INT:
         return TypeError(f"'{name}' object cannot be interpreted as an integer")
@@ -193,8 +193,8 @@ def _store(array: ndarray, dtype: _dtype.dtype) -> ndarray:
 def _from_python(data, dtype) -> ndarray:
     """The array of nested Python data (NOTE [Data to tensors])."""
     if type(data) not in _NESTED and type(data) not in _PY_NUMBERS:
-        if isinstance(data, str):
-            raise TypeError("new(): invalid data type 'str'")
+        if isinstance(data, (str, bytes)):
+            raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
         if not hasattr(data, "__len__"):
             raise _bad_leaf(data, dtype)
         data = list(data)  # range, torch.Size and other sequences
