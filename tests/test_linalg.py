@@ -1132,3 +1132,58 @@ def test_matrix_norm_composition_and_empty_matrices(shape, ord, keepdim, dim) ->
     assert (e[1] is None) == (t[1] is None)
     if t[1] is not None:
         assert_same(e[1], t[1], atol=1e-12)
+
+
+
+_PRODUCT_DTYPE_CALLS = [
+    'L.mv(T(3, 2), T(2, dt=d))',
+    'L.mv(T(3, 2, dt=d), T(2))',
+    'L.addmv(T(3, dt=d), T(3, 2), T(2))',
+    'L.addmv(T(3), T(3, 2), T(2, dt=d))',
+    'L.addmv(T(3), T(3, 2, dt=l), T(2, dt=l))',
+    'L.baddbmm(T(1,3,2, dt=l), T(1,3,2), T(1,2,2))',
+    'L.baddbmm(T(1,3,2), T(1,3,2), T(1,2,2, dt=l))',
+    'L.baddbmm(T(1,3,2), T(1,3,2, dt=L.float16), T(1,2,2))',
+    'L.addbmm(T(3,2, dt=d), T(1,3,2), T(1,2,2))',
+    'L.addbmm(T(3,2), T(1,3,2), T(1,2,2, dt=d))',
+    'L.addbmm(T(3,2), T(1,3,2, dt=d), T(1,2,2))',
+    'L.bmm(T(4,3,2, dt=d), T(4,2,2))',
+    'L.bmm(T(4,3,2), T(4,2,2, dt=d))',
+    'L.bmm(T(4, 3, 2), T(4, 2, 2, dt=l))',
+    'L.addmm(T(2), T(3, 2, dt=d), T(2, 2))',
+    'L.addmm(T(2), T(3, 2), T(2, 2, dt=d))',
+    'L.addmm(T(2, dt=d), T(3, 2), T(2, 2))',
+    'L.matmul(T(3), T(3, 2, dt=d))',
+    'L.matmul(T(3, 2), T(2, dt=d))',
+    'L.matmul(T(2, 3, 2), T(2, 2, 2, dt=d))',
+    'L.matmul(T(2,3,2), T(2, dt=d))',
+    'L.matmul(T(3), T(3, dt=d))',
+    'L.nn.functional.linear(T(3, 2), T(2, 2), T(2, dt=d))',
+    'L.nn.functional.linear(T(3, 2), T(2, 2, dt=d))',
+    'L.nn.functional.linear(T(4, 3, 2, dt=d), T(2, 2))',
+    'L.nn.functional.linear(T(2, dt=d), T(2, 2), T(2))',
+    'L.nn.Linear(2, 2)(L.ones(3, 2, dtype=L.float64))',
+    'L.nn.Linear(2, 2, bias=False)(L.ones(3, 2, dtype=L.float64))',
+    'L.nn.Linear(2, 2)(L.ones(4, 3, 2, dtype=L.float64))',
+    'L.mm(T(3, 2, dt=d), T(2, 2))',
+    'L.dot(T(2, dt=d), T(2))',
+    'L.addr(T(3,2, dt=d), T(3), T(2))',
+    'L.baddbmm(T(1,3,2), T(1,3,2, dt=L.bool), T(1,2,2, dt=L.bool))',
+    'L.bmm(T(1,3,2, dt=L.bool), T(1,2,2, dt=L.bool))',
+    'L.addmm(T(2, dt=L.bool), T(3, 2, dt=L.bool), T(2, 2, dt=L.bool))',
+    'L.addmv(T(3, dt=L.bool), T(3, 2, dt=L.bool), T(2, dt=L.bool))',
+]
+
+
+@pytest.mark.parametrize("call", _PRODUCT_DTYPE_CALLS)
+def test_products_refuse_mixed_dtypes_in_torchs_words(call: str) -> None:
+    # addmm/addbmm check self against mat2, then mat1; addmv lists its three dtypes (mv's
+    # result like vec); baddbmm compares input with batch1 first; bmm says "expected scalar
+    # type": ember gave mm's message for all of them
+    def fn(L):
+        def T(*shape, dt=None):
+            return L.ones(*shape, dtype=dt or L.float32)
+        return eval(call, {"L": L, "T": T, "d": L.float64, "l": L.int64})
+    t = torch_or_refused(fn, RuntimeError, NotImplementedError)
+    if t is not None:
+        assert_same(fn(ember), t)

@@ -37,24 +37,47 @@ def _check_pair(self, other, *params) -> None:
 
 
 def _check_mv(self, vec) -> None:
-    _same_dtype(self, vec)
+    if self._data.dtype != vec._data.dtype:  # torch's mv runs addmv into a result like vec
+        raise _addmv_dtypes(vec, self, vec)
     _refuse_bool("addmv_impl_cpu", self, vec)
 
 
 def _check_bmm(self, mat2) -> None:
     _refuse_bool("bmm", self, mat2)
-    _same_dtype(self, mat2)
+    if self._data.dtype != mat2._data.dtype:
+        raise scalar_type_mismatch(self.dtype, mat2.dtype)
 
 
 def _fused_check(kernel: str):
+    """The dtype checks of addmm, addbmm, addmv and baddbmm (``self + first @ second``), in
+    each kernel's words and order, then its refusal of bool."""
     def check(self, first, second, beta, alpha, *params) -> None:
-        _same_dtype(first, second)
-        if self._data.dtype != first._data.dtype:
-            raise RuntimeError(
-                "self and mat2 must have the same dtype, but got "
-                f"{scalar_type_name(self.dtype)} and {scalar_type_name(first.dtype)}")
+        s, a, b = self._data.dtype, first._data.dtype, second._data.dtype
+        if kernel == "addmv_impl_cpu":
+            if not s == a == b:
+                raise _addmv_dtypes(self, first, second)
+        elif kernel == "baddbmm":
+            if s != a:
+                raise RuntimeError(
+                    f"Input dtypes must be the same, got: input {cpp_type_name(self.dtype)}, "
+                    f"batch1: {cpp_type_name(first.dtype)}, batch2: "
+                    f"{cpp_type_name(second.dtype)}")
+            if a != b:
+                raise scalar_type_mismatch(first.dtype, second.dtype)
+        else:  # addmm, addbmm: self against mat2 first, then mat1 against mat2
+            for name, t in (("self", self), ("mat1", first)):
+                if t._data.dtype != b:
+                    raise RuntimeError(
+                        f"{name} and mat2 must have the same dtype, but got "
+                        f"{scalar_type_name(t.dtype)} and {scalar_type_name(second.dtype)}")
         _refuse_bool(kernel, first, second)
     return check
+
+
+def _addmv_dtypes(self: Tensor, mat: Tensor, vec: Tensor) -> RuntimeError:
+    return RuntimeError(
+        f"addmv input tensors must have the same dtype, but got {scalar_type_name(self.dtype)}"
+        f", {scalar_type_name(mat.dtype)}, and {scalar_type_name(vec.dtype)}")
 
 
 DOT = defop("dot", node="DotBackward0", nin=2, kind=KEEP, save={0: (1,), 1: (0,)},
