@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import pickle
 import warnings
 from collections import OrderedDict
@@ -1091,3 +1092,31 @@ def _mixed(lib, full_first: bool):
     else:
         m.register_backward_hook(lambda *a: None)
         m.register_full_backward_hook(lambda *a: None)
+
+
+def test_module_compile_as_torch() -> None:
+    # Module.compile did not exist (AttributeError); torch's compiles the module's calls in
+    # place: the same class, state dict and repr, None returned, and its eager results (torch's
+    # own compile is not run here: importing its compiler takes seconds)
+    x_np = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    results = {}
+    for lib in (torch, ember):
+        lib.manual_seed(0)
+        m = lib.nn.Sequential(lib.nn.Linear(4, 3), lib.nn.ReLU(), lib.nn.Linear(3, 1))
+        if lib is ember:
+            assert m.compile() is None
+        steps = []
+        for _ in range(3):
+            out = m(lib.tensor(x_np))
+            out.sum().backward()
+            steps.append((out.detach(), m[0].weight.grad.clone()))
+            m.zero_grad()
+        results[lib] = (type(m).__name__, list(m.state_dict()), repr(m), steps)
+    t, e = results[torch], results[ember]
+    assert e[:3] == t[:3]
+    for (e_out, e_grad), (t_out, t_grad) in zip(e[3], t[3]):
+        assert_same(e_out, t_out)
+        assert_same(e_grad, t_grad)
+    assert ember.nn.Module.T_destination.__name__ == torch.nn.Module.T_destination.__name__
+    assert str(inspect.signature(ember.nn.Module.compile, eval_str=True)) == str(
+        inspect.signature(torch.nn.Module.compile))

@@ -14,7 +14,7 @@ import warnings
 import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ember import _dtype
 from ember._memory_format import memory_format as _memory_format_cls
@@ -329,6 +329,7 @@ class Module:
     """
 
     dump_patches: bool = False
+    T_destination = TypeVar("T_destination", bound=dict)  # torch's type of state_dict's
     _version: int = 1
     training: bool
     call_super_init: bool = False
@@ -813,7 +814,20 @@ class Module:
                                 f"{str(e)}", stacklevel=2)
             raise
 
-    __call__: Callable[..., Any] = _call_impl
+    def _wrapped_call_impl(self, *args, **kwargs):
+        if self._compiled_call_impl is not None:  # set by ``compile``
+            return self._compiled_call_impl(*args, **kwargs)
+        return self._call_impl(*args, **kwargs)
+
+    __call__: Callable[..., Any] = _wrapped_call_impl
+
+    def compile(self, *args, **kwargs) -> None:
+        """Mirrors ``Module.compile``: calls of this module run ``ember.compile`` of its
+        ``__call__`` (hooks included), with ``args`` and ``kwargs`` passed to it as given;
+        the module itself stays as it is (its class, state dict and repr)."""
+        from ember._runtime import compile as compile_fn
+
+        self._compiled_call_impl = compile_fn(self._call_impl, *args, **kwargs)
 
     # ---- attributes --------------------------------------------------------------------
     def __getstate__(self) -> dict:
