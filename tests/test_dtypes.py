@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 import ember
-from tests.helpers import assert_raises_like, assert_same, recording_compared, torch
+from tests.helpers import (
+    assert_raises_like,
+    assert_same,
+    recording_compared,
+    torch,
+    torch_or_refused,
+)
 
 INTS = ["uint8", "int8", "int16", "int32", "int64"]
 FLOATS = ["float16", "bfloat16", "float32", "float64"]
@@ -213,3 +219,23 @@ def test_copy_of_complex_into_real_warns_as_torch() -> None:
     finally:
         torch.set_warn_always(previous[0])
         ember.set_warn_always(previous[1])
+
+
+@pytest.mark.parametrize("call", [
+    "L.tensor([True]) + 2**63", "L.tensor(True) * 2**63", "L.tensor([True]) == 2**63",
+    "L.tensor([True]) + (2**64 - 1)", "L.tensor([True]).add_(2**63)", "L.tensor([True]).eq_(2**63)",
+    "L.tensor([1]) + 2**64", "L.tensor([1.]) + 2**64", "L.tensor([1.5]) > 2**64",
+    "L.tensor([1.]) + (-2**63 - 1)", "L.tensor([1]) - (-2**63 - 1)", "L.tensor([1.]).add_(2**64)",
+    "L.tensor([1]) + 2**63", "L.tensor([1], dtype=L.int8) + 2**63", "L.tensor([1.]) / 2**63",
+    "L.tensor([1.5], dtype=L.float16) * (2**63 + 2**62)",
+    "L.tensor([3, 4], dtype=L.uint8).lt_(2**63 + 1)",
+])
+def test_ints_beyond_int64_beside_tensors(call: str) -> None:
+    # torch reads an int in [2**63, 2**64) as a uint64 number (refused beside a bool tensor,
+    # wrapped into integer ones) and refuses ints beyond that range with OverflowError; ember
+    # wrapped bool + 2**63 into int64 and computed float + 2**64
+    def fn(L):
+        return eval(call, {"L": L})
+    t = torch_or_refused(fn, RuntimeError, OverflowError)
+    if t is not None:
+        assert_same(fn(ember), t)

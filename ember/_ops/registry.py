@@ -148,11 +148,14 @@ def _opmath(op, a, b, extra: tuple, out_np):
     return r if type(r) is ndarray else np.asarray(r)  # 0-d operands: NumPy gives a scalar
 
 
-def _scalar_array(value, kind: type, dtype):
+def _scalar_array(value, kind: type, dtype, beside=None):
     """``value`` as a read-only 0-d array of ``dtype`` (NOTE [Scalar operands as arrays]),
-    or ``value`` itself where that could change the result."""
+    or ``value`` itself where that could change the result. ``beside``: the NumPy dtype of
+    the tensor the number meets, for torch's reading of an int beyond int64's range."""
     if value == 0 or value != value:
         return value
+    if kind is int and not -2 ** 63 <= value < 2 ** 63:
+        return _wide_int(value, dtype, beside)
     try:
         array = np.asarray(value, dtype)
     except OverflowError:
@@ -180,10 +183,31 @@ def number_operands(op: Op, x: ndarray, number) -> tuple:
     if hit is None:
         hit = _promote.cache[key] = _promote.compute(key)
     compute_np = hit[0]
-    if x.dtype != compute_np:
+    beside = x.dtype
+    if beside != compute_np:
         x = x.astype(compute_np)
     cached = _scalar_arrays.get((number, kind, compute_np))
-    return x, cached if cached is not None else _scalar_array(number, kind, compute_np)
+    return x, cached if cached is not None else _scalar_array(number, kind, compute_np, beside)
+
+
+def _wide_int(value: int, dtype, beside):
+    """An int beyond int64's range as torch reads it beside a tensor: up to 2**64 a uint64
+    number (wrapped into an integer compute dtype, refused beside a bool tensor, whose
+    promotion to uint64 torch does not support), beyond that its OverflowError. Never kept
+    in the cache: its key does not hold the tensor's dtype."""
+    if value >= 2 ** 64:
+        raise OverflowError("int too big to convert")
+    if value < 0:
+        raise OverflowError("can't convert negative int to unsigned")
+    if beside == np.bool_:
+        raise RuntimeError("Promotion for uint16, uint32, uint64 types is not supported, "
+                           "attempted to promote Bool and UInt64")
+    if dtype.kind in "iu":
+        array = np.array(value, np.uint64).astype(dtype)
+    else:
+        array = np.asarray(value, dtype)
+    array.flags.writeable = False
+    return array
 
 
 # the op families (defining modules) whose formulas may run as programs: their Python code
@@ -749,7 +773,7 @@ def _forward(op: Op, args: tuple) -> tuple:
             elif op.scalar_array and a_is_t and (len(args) == 2 or args[2] == 1):
                 # ``args[2]`` is add/sub's alpha (NOTE [Scalar operands as arrays])
                 cached = _scalar_arrays.get((bd, kb, compute_np))
-                bd = cached if cached is not None else _scalar_array(bd, kb, compute_np)
+                bd = cached if cached is not None else _scalar_array(bd, kb, compute_np, ka)
             if op.opmath and compute_np.itemsize == 2 and reduced_float(compute_np) and (
                     _scalar_operand(a, compute_np) or _scalar_operand(b, compute_np)):
                 r = _opmath(op, a, b, args[2:], compute_np)
