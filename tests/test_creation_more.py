@@ -517,3 +517,51 @@ def test_list_of_arrays_warns(warn_always, fn):
 @pytest.mark.parametrize("value", ["np.float64(3.0)", "[1, 2]", "None"])
 def test_from_numpy_refuses_what_is_not_an_array(value):
     check_raises_like(lambda lib: lib.from_numpy(eval(value)))
+
+
+_HALF_NUMBER_CALLS = [
+    "L.full((k,), v, dtype=D)", "L.full_like(L.zeros(k, dtype=D), v)",
+    "L.zeros(k, dtype=D).new_full((k,), v)", "L.zeros(k, dtype=D).fill_(v)",
+    "L.fill(L.zeros(k, dtype=D), v)", "L.zeros(k, dtype=D).clamp(max=v)",
+    "L.zeros(k, dtype=D).clamp_min(v)", "L.zeros(k, dtype=D).clamp_max(-v)",
+    "L.zeros(k, dtype=D) ** v", "L.zeros(k, dtype=D).add(1, alpha=v)",
+    "L.zeros(k, dtype=D).masked_fill(L.ones(k, dtype=L.bool), v)",
+    "L.zeros(k, dtype=D).index_fill(0, L.tensor([0] * min(k, 1), dtype=L.int64), v)",
+    "L.zeros(k, dtype=D).scatter(0, L.tensor([0] * min(k, 1), dtype=L.int64), v)",
+    "x[...] = v", "x[L.ones(k, dtype=L.bool)] = v", "L.zeros(k, dtype=D) + v",
+    "L.where(L.ones(k, dtype=L.bool), L.zeros(k, dtype=D), v)",
+]
+
+
+@pytest.mark.parametrize("call", _HALF_NUMBER_CALLS)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("value", [1e5, 65504, 65520, 1e39, float("inf")])
+@pytest.mark.parametrize("numel", [0, 1, 2])
+def test_numbers_beyond_half_range(call: str, dtype: str, value, numel: int) -> None:
+    # NOTE [Half fill values]: clamp's bounds, pow's exponent, add's alpha, masked_fill,
+    # index_fill and scatter refuse a number beyond float16/bfloat16's range, as do fill_
+    # (full, full_like, new_full, fill) of more or fewer than one element; ember filled inf
+    def fn(L):
+        g = {"L": L, "D": getattr(L, dtype), "v": value, "k": numel,
+             "x": L.zeros(numel, dtype=getattr(L, dtype))}
+        if call.startswith("x["):
+            exec(call, g)
+            return g["x"]
+        return eval(call, g)
+    t = torch_or_refused(fn, RuntimeError)
+    if t is not None:
+        assert_same(fn(ember), t)
+
+
+@pytest.mark.parametrize("args", [
+    (float("inf"),), (0, float("inf")), (0, float("nan")), (float("-inf"), 0),
+    (0, 5, float("nan")), (float("nan"), 5), (1.5, float("inf")), (1e20, float("inf")),
+    (float("inf"), 0, -1), (0, 5, float("-inf")), (0, 5, float("inf")),
+])
+def test_arange_of_infinite_or_nan_bounds(args) -> None:
+    # torch's "unsupported range: 0 -> inf"; ember leaked Python's OverflowError/ValueError
+    def fn(L):
+        return L.arange(*args)
+    t = torch_or_refused(fn, RuntimeError)
+    if t is not None:
+        assert_same(fn(ember), t)

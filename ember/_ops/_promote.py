@@ -206,14 +206,15 @@ def check_scalar_int(value: int) -> None:
         raise OverflowError("int too big to convert")
 
 
-def fill_value(value, np_dtype):
+def fill_value(value, np_dtype, check_half: bool = True):
     """A Python number that fills a tensor of ``np_dtype`` (fill_, full, masked_fill,
     index_fill, scatter, ``__setitem__``), converted as torch converts it: an int beyond 64
     bits is refused as Python refuses it; into an integer dtype, a value outside its range
     (a NaN, an infinity, a complex number with an imaginary part) is torch's overflow error,
     and a negative int down to minus an unsigned dtype's maximum wraps, as in C; into a
     floating dtype, so is a complex number with an imaginary part, and a finite number beyond
-    a 32- or 64-bit dtype's range; into bool, any number is its truth."""
+    the dtype's range; into bool, any number is its truth. ``check_half``: whether a float16
+    or bfloat16 dtype's range is checked too (NOTE [Half fill values])."""
     kind = type(value)
     if kind is int:
         check_scalar_int(value)
@@ -223,7 +224,7 @@ def fill_value(value, np_dtype):
     if code == "b":
         return value != 0
     if code not in "iu":  # floating, complex, and ml_dtypes' floats (kind "V")
-        return _float_fill_value(value, kind, np_dtype)
+        return _float_fill_value(value, kind, np_dtype, check_half)
     info = np.iinfo(np_dtype)
     unsigned = info.min == 0
     if kind is complex:
@@ -253,7 +254,16 @@ _FLOAT_LIMITS = {("f", 4): float(np.finfo(np.float32).max),
                  ("c", 16): float(np.finfo(np.float64).max)}
 
 
-def _float_fill_value(value, kind, np_dtype):
+# NOTE [Half fill values]: torch checks a number's range against float16 and bfloat16 where
+# it converts the number for a kernel (clamp's bounds, pow's exponent, add's alpha,
+# masked_fill, index_fill, scatter), but fill_ writes a tensor of one element without the
+# check (so do full, full_like, new_full and fill, which fill through it), and index_put
+# (``x[i] = v``) and arange convert without one: a value beyond the range becomes an
+# infinity there, as NumPy converts it. Learnt by experiment against torch 2.13.
+_HALF_LIMITS = {("f", 2): 65504.0, ("V", 2): 3.3895313892515355e38}
+
+
+def _float_fill_value(value, kind, np_dtype, check_half: bool):
     size = (np_dtype.kind, np_dtype.itemsize)
     name = _FLOAT_C_NAMES.get(size)
     if name is None:
@@ -263,8 +273,8 @@ def _float_fill_value(value, kind, np_dtype):
             raise _overflow(name)
         value, kind = value.real, float
     if np_dtype.itemsize == 2:
-        # torch's range checks into the 16-bit floats differ between its ops (and between one
-        # element and more): values beyond them become infinities, as NumPy converts them
+        if check_half and math.isfinite(value) and abs(value) > _HALF_LIMITS[size]:
+            raise _overflow(name)
         return value
     limit = _FLOAT_LIMITS[size]
     for part in (value.real, value.imag) if kind is complex else (value,):

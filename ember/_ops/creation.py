@@ -605,7 +605,9 @@ def full(size, fill_value, *, dtype=None, layout=None, device=None, pin_memory: 
         fill_value = fill_value.item()
     dtype = dtype or _number_dtype(fill_value)
     shape = parse_size((size,), "full", one_int=False)
-    return _factory(shape, _promote.fill_value(fill_value, dtype.np), dtype, requires_grad)
+    # NOTE [Half fill values]: one element is filled unchecked
+    value = _promote.fill_value(fill_value, dtype.np, check_half=math.prod(shape) != 1)
+    return _factory(shape, value, dtype, requires_grad)
 
 
 def like_layout(input: Tensor, np_dtype, memory_format, name: str):
@@ -676,7 +678,8 @@ def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None
     _serve(device)
     if layout is not None or pin_memory:
         check_tensor_options("full_like", layout, pin_memory)
-    fill_value = _promote.fill_value(fill_value, (dtype or input.dtype).np)
+    fill_value = _promote.fill_value(fill_value, (dtype or input.dtype).np,
+                                     check_half=input._data.size != 1)
     return _like(input, fill_value, dtype, requires_grad, memory_format, "full_like")
 
 
@@ -799,6 +802,11 @@ def _linspace_values(start, end, steps: int, dtype) -> ndarray:
     return np.concatenate([ups, downs]).astype(kind)
 
 
+def _c_number(value) -> str:
+    """A number as torch's C++ messages print a Scalar (``%g`` for a float)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def arange(start=0, end=None, step=1, *, dtype=None, device=None,
            requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.arange``: int64 for integer arguments, else the default float;
@@ -818,8 +826,10 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
         for value in (start, end, step):  # torch reads them as int64 for an integer dtype
             if type(value) is int:
                 _check_fits(value, _dtype.int64)
-    if step == 0:
+    if step == 0 or step != step:  # a NaN step counts as zero, as in torch
         raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {_c_number(start)} -> {_c_number(end)}")
     if (end - start) * step < 0:
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = max(math.ceil((end - start) / step), 0)
@@ -859,7 +869,7 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
     elif steps == 1:  # torch fills the one element with ``start``, as ``fill_`` converts it
         data = np.full(1, start, np.float64)
         if dtype.category in (_dtype.INT, _dtype.FLOAT):
-            _promote.fill_value(start, dtype.np)
+            _promote.fill_value(start, dtype.np, check_half=False)
     else:
         step = (end - start) / (steps - 1)
         idx = np.arange(steps, dtype=np.float64)
@@ -1040,7 +1050,8 @@ def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=
     _serve(device)
     dtype = dtype or self.dtype
     shape = parse_size((size,), "new_full", one_int=False)
-    return _factory(shape, _promote.fill_value(fill_value, dtype.np), dtype, requires_grad)
+    value = _promote.fill_value(fill_value, dtype.np, check_half=math.prod(shape) != 1)
+    return _factory(shape, value, dtype, requires_grad)
 
 
 def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
@@ -1080,7 +1091,9 @@ def _fill_(self: Tensor, value) -> Tensor:
             # torch's Tensor overload: its own node, whose value gets the summed gradient
             from ember._ops import indexing  # imported after this table
             return run_inplace(indexing.FILL, self, value)
-    value = _promote.fill_value(_plain_number(value), self._data.dtype)
+    # NOTE [Half fill values]: one element is filled unchecked
+    value = _promote.fill_value(_plain_number(value), self._data.dtype,
+                                check_half=self._data.size != 1)
     if (self._requires_grad and grad_mode.state.enabled) or "_fw" in self.__dict__:
         return run_inplace(FILL, self, value)
     return _fill_unrecorded(self, value)

@@ -97,9 +97,11 @@ def _check_bounds(index: ndarray, size: int, dim: int, exc=RuntimeError, prefix:
 
 
 def _value_tensor(value, like: Tensor) -> Tensor:
-    """A Python number as a 0-d tensor of ``like``'s dtype (torch casts the scalar)."""
+    """A Python number as a 0-d tensor of ``like``'s dtype (torch casts the scalar, without
+    a range check into the 16-bit floats: NOTE [Half fill values])."""
     dtype = like._data.dtype
-    return make(np.asarray(np.asarray(_promote.fill_value(value, dtype)).astype(dtype)))
+    return make(np.asarray(np.asarray(_promote.fill_value(value, dtype, check_half=False))
+                           .astype(dtype)))
 
 
 # ---- gather, scatter, scatter_add, scatter_reduce ------------------------------------
@@ -275,7 +277,9 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, value=None, *,
         return run(SCATTER_REDUCE_LEGACY, input, src, idx, dim, reduce)
     if is_tensor:
         return run(SCATTER, input, src, idx, dim, src._data.shape)
-    return run(SCATTER_VALUE, input, idx, dim, _promote.fill_value(src, input._data.dtype))
+    # an empty index converts no value: no half range check (NOTE [Half fill values])
+    return run(SCATTER_VALUE, input, idx, dim, _promote.fill_value(
+        src, input._data.dtype, check_half=index._data.size != 0))
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:

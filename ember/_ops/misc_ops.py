@@ -464,7 +464,8 @@ def fill(input: Tensor, value) -> Tensor:
             raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor "
                                f"with {value._data.ndim} dimensions.")
         return run(_twin(_indexing.FILL, "FillBackward1", copies=False), input, value)
-    return run(FILL_SCALAR, input, _promote.fill_value(value, input._data.dtype))
+    return run(FILL_SCALAR, input, _promote.fill_value(value, input._data.dtype,
+                                                        check_half=input._data.size != 1))
 
 
 # ---- unique_consecutive -----------------------------------------------------------------

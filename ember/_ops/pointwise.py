@@ -317,6 +317,8 @@ def _fused_add(xp, self, other, alpha, negated: bool = False):
     dtype = arrays[0].dtype if len(arrays) == 1 else xp.result_type(self, other)
     kind = dtype.kind
     _check_alpha(kind, alpha)
+    if dtype.itemsize == 2 and kind in "fV":  # NOTE [Half fill values]
+        fill_value(alpha, dtype)
     if negated:
         alpha = -alpha
     if kind in "biu":
@@ -1834,6 +1836,8 @@ def pow(input, exponent) -> Tensor:  # noqa: A001 - torch's name
             raise RuntimeError("value cannot be converted to type int64_t without overflow")
         if exponent > 0:
             fill_value(exponent, input._data.dtype)
+    elif input._data.dtype.itemsize == 2:
+        _half_number(input, exponent)
     return run(POW_SCALAR, input, exponent)
 
 
@@ -1908,6 +1912,8 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
         return run(CLAMP, input, min, max)
     if kind in "iu" and (type(min) is int or type(max) is int):
         min, max = _int_bound(input, min), _int_bound(input, max)
+    elif _half(input):
+        min, max = _half_number(input, min), _half_number(input, max)
     return run(CLAMP_SCALAR, input, min, max)
 
 
@@ -1927,6 +1933,20 @@ def _refuse_bool_bounds(kernel: str, *bounds) -> None:
     # bool bounds keep a bool input's dtype: torch's scalar kernels have no bool loop
     if all(b is None or type(b) is bool for b in bounds):
         raise NotImplementedError(f"\"{kernel}_scalar_cpu\" not implemented for 'Bool'")
+
+
+def _half(input: Tensor) -> bool:
+    dt = input._data.dtype
+    return dt.itemsize == 2 and dt.kind in "fV"
+
+
+def _half_number(input: Tensor, number):
+    """``number`` (a clamp bound, pow's exponent, add's alpha) as torch converts it for a
+    float16/bfloat16 kernel: beyond the dtype's range its overflow error (NOTE [Half fill
+    values])."""
+    if type(number) in (int, float) and _half(input):
+        fill_value(number, input._data.dtype)
+    return number
 
 
 def _int_bound(input: Tensor, bound):
@@ -2289,7 +2309,7 @@ def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002 - torch's name
         raise NotImplementedError(_CLAMP_COMPLEX)
     if kind == "b":
         _refuse_bool_bounds("clamp_min", min)
-    return run(CLAMP_MIN_SCALAR, input, _int_bound(input, min))
+    return run(CLAMP_MIN_SCALAR, input, _half_number(input, _int_bound(input, min)))
 
 
 def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002 - torch's name
@@ -2302,7 +2322,7 @@ def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002 - torch's name
         raise NotImplementedError(_CLAMP_COMPLEX)
     if kind == "b":
         _refuse_bool_bounds("clamp_max", max)
-    return run(CLAMP_MAX_SCALAR, input, _int_bound(input, max))
+    return run(CLAMP_MAX_SCALAR, input, _half_number(input, _int_bound(input, max)))
 
 
 def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
