@@ -359,7 +359,7 @@ class Tensor:
         """Mirrors ``Tensor.size``."""
         if dim is None:
             return tuple.__new__(Size, self._data.shape)
-        return self._data.shape[wrap_dim(dim, self._data.ndim)]
+        return self._data.shape[dim_of_size("size", dim, self._data.ndim)]
 
     @property
     def device(self):
@@ -782,6 +782,16 @@ def int_arguments(fname: str, position: int, **named) -> list:
     read by ``int_argument``."""
     return [int_argument(value, fname, arg, position + i)
             for i, (arg, value) in enumerate(named.items())]
+
+
+def dim_of_size(fname: str, dim, ndim: int) -> int:
+    """``dim`` of ``size(dim)`` or ``stride(dim)`` wrapped as torch wraps it there: an int
+    (``int_argument``), and no dim at all of a 0-d tensor (where other ops take 0 and -1)."""
+    if type(dim) is not int:
+        dim = int_argument(dim, fname, "dim", 1)
+    if ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return wrap_dim(dim, ndim)
 
 
 def wrap_dim(dim: int, ndim: int) -> int:

@@ -233,3 +233,34 @@ def test_int_arguments_as_torch_reads_them(call: str, method: bool) -> None:
     if t is not None:
         for e_part, t_part in zip(fn(ember), t, strict=True):
             assert_same(e_part, t_part)
+
+
+@pytest.mark.parametrize("call", [
+    "L.zeros(()).size(0)", "L.zeros(()).size(-1)", "L.zeros(()).stride(0)",
+    "L.zeros(()).size('a')", "L.zeros(2).size(1.0)", "L.zeros(2, 3).stride('a')",
+    "L.zeros(2, 3).size(-1)", "L.zeros(2, 3).size(dim=1)", "L.zeros(2).size(L.tensor(0))",
+    "L.tensor([I(1), I(2)])", "L.tensor(I(3))", "L.tensor([F(1.5)])", "L.tensor([E.A, E.B])",
+    "L.tensor(E.B)", "L.as_tensor([E.A])", "L.tensor([[I(1)], [2]])", "L.tensor([True, I(2)])",
+    "L.tensor(F(2.5), dtype=L.int64)", "L.tensor([I(3), 1.5])",
+])
+def test_sizes_of_0d_tensors_and_number_subclasses(call: str) -> None:
+    # size(0)/stride(0) of a 0-d tensor leaked "tuple index out of range", size(1.0) ran; a
+    # subclass of int or float (an IntEnum member) could not make a tensor
+    import enum
+
+    class Int(int):
+        pass
+
+    class F(float):
+        pass
+
+    class E(enum.IntEnum):
+        A = 1
+        B = 2
+
+    def fn(L):
+        result = eval(call, {"L": L, "I": Int, "F": F, "E": E})
+        return result if isinstance(result, L.Tensor) else L.tensor(result)
+    t = torch_or_refused(fn, TypeError, IndexError)
+    if t is not None:
+        assert_same(fn(ember), t)

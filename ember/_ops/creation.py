@@ -146,6 +146,10 @@ def _mixed_leaves(data, dtype) -> tuple:
             if isinstance(value, complex) and dtype is not None and not dtype.is_complex:
                 value = value.real  # a NumPy scalar converts as NumPy converts it
             return value
+        for base in (int, float, complex):  # a subclass (an IntEnum member): its value
+            if isinstance(item, base):
+                seen.append(_number_category_dtype(_NUMBER_KINDS[base]))
+                return base(item)
         raise _bad_leaf(item, dtype)
 
     values = walk(data)
@@ -195,6 +199,9 @@ def _from_python(data, dtype) -> ndarray:
     if type(data) not in _NESTED and type(data) not in _PY_NUMBERS:
         if isinstance(data, (str, bytes)):
             raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+        if isinstance(data, (int, float, complex)):  # a subclass of a number: as a leaf
+            data = [data]
+            return _from_python(data, dtype).reshape(())
         if not hasattr(data, "__len__"):
             raise _bad_leaf(data, dtype)
         data = list(data)  # range, torch.Size and other sequences

@@ -29,6 +29,7 @@ from ember._tensor import (
     Size,
     Tensor,
     c_type_name,
+    dim_of_size,
     int_argument,
     int_arguments,
     int_index,
@@ -1870,7 +1871,7 @@ def stride(self: Tensor, dim: int | None = None):
         if made is not None and made[0] is EXPAND:  # zero strides that torch gives too
             parent = made[1]
             steps = _expand_steps(parent._data.shape, stride(parent), data.shape)
-            return steps if dim is None else steps[wrap_dim(dim, data.ndim)]
+            return steps if dim is None else steps[dim_of_size("stride", dim, data.ndim)]
         steps = []
         step = 1
         for size in reversed(data.shape):
@@ -1880,7 +1881,7 @@ def stride(self: Tensor, dim: int | None = None):
     else:
         item = data.itemsize
         steps = tuple(s // item for s in byte_steps)
-    return steps if dim is None else steps[wrap_dim(dim, data.ndim)]
+    return steps if dim is None else steps[dim_of_size("stride", dim, data.ndim)]
 
 
 def _address(data: ndarray) -> int:
