@@ -224,13 +224,58 @@ def test_loader_frozen_attributes(attr):
     check_raises_like(lambda lib: setattr(lib_data(lib).DataLoader(range(3)), attr, None))
 
 
-def test_loader_pin_memory_warns_like_torch():
+@pytest.mark.parametrize("kw", [dict(), dict(pin_memory_device="cpu"),
+                                dict(pin_memory=False, pin_memory_device="cpu")])
+def test_loader_pin_memory_warns_like_torch(kw):
     def run(lib):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            out = list(lib_data(lib).DataLoader(range(3), pin_memory=True, in_order=False))
-        return out, sorted({str(w.message) for w in caught})
+            out = list(lib_data(lib).DataLoader(range(3), **{"pin_memory": True, **kw},
+                                                in_order=False))
+        return out, [str(w.message) for w in caught]
     both(run)
+
+
+def test_single_process_loader_refuses_a_timeout_like_torch():
+    check_raises_like(lambda lib: iter(lib_data(lib).DataLoader(range(3), timeout=1)))
+
+
+def warned(fn):
+    """``fn(lib)`` as a function of ``lib`` giving (its result, the warnings' texts)."""
+    def run(lib):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = fn(lib)
+        return out, [str(w.message) for w in caught]
+    return run
+
+
+def overlong_stream(lib, n=7, length=5):
+    """An iterable dataset of ``n`` items that claims ``length``."""
+    class Stream(lib_data(lib).IterableDataset):
+        def __iter__(self):
+            return iter(range(n))
+
+        def __len__(self):
+            return length
+
+        def __repr__(self):
+            return "Stream"
+    return Stream()
+
+
+@pytest.mark.parametrize("kw", [dict(batch_size=None), dict(batch_size=1),
+                                dict(batch_size=2), dict(batch_size=None, ask_len=False)])
+def test_loader_iterable_longer_than_its_len_warns_like_torch(kw):
+    # Without ask_len only list() asks for the length, once the pass's iterator exists: the
+    # first pass cannot warn, the second can.
+    def run(lib):
+        kw_loader = dict(kw)
+        ask_len = kw_loader.pop("ask_len", True)
+        dl = lib_data(lib).DataLoader(overlong_stream(lib), **kw_loader)
+        length = len(dl) if ask_len else None
+        return length, list(dl), list(dl)
+    both(warned(run))
 
 
 # ---- samplers ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 import ember
 import ember.utils.data as edata
 from tests.helpers import torch
-from tests.test_data import plain, tensors
+from tests.test_data import overlong_stream, plain, tensors, warned
 
 tdata = torch.utils.data
 TIME_LIMIT = 20  # seconds per test, enforced by SIGALRM
@@ -121,6 +121,16 @@ def test_iterable_dataset_workers(kw, shard):
         lib.manual_seed(0)
         return list(lib_data(lib).DataLoader(make_stream(lib, shard), num_workers=2, **kw))
     assert plain(run(ember)) == plain(run(torch))
+
+
+def test_unsharded_iterable_longer_than_its_len_warns_like_torch():
+    # Each of two workers streams the whole dataset: twice the length len() reported.
+    def run(lib):
+        lib.manual_seed(0)
+        dl = lib_data(lib).DataLoader(overlong_stream(lib, n=3, length=4), batch_size=None,
+                                      num_workers=2)
+        return len(dl), sorted(list(dl))
+    assert plain(warned(run)(ember)) == plain(warned(run)(torch))
 
 
 def test_persistent_workers_two_passes():

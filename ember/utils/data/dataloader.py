@@ -251,6 +251,9 @@ class DataLoader:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
         self.persistent_workers = persistent_workers
+        # The length len() last reported for an iterable dataset: a pass that yields more
+        # batches than that warns (NOTE [Overlong iterable datasets]).
+        self._IterableDataset_len_called = None
         self._iterator = None
         self._initialized = True
         self._check_worker_number()  # torch warns when made, and again at each new iterator
@@ -326,7 +329,7 @@ class DataLoader:
 
     def __len__(self) -> int:
         if self._dataset_kind == _DatasetKind.Iterable:
-            length = len(self.dataset)
+            length = self._IterableDataset_len_called = len(self.dataset)
             if self.batch_size is not None:
                 if self.drop_last:
                     return length // self.batch_size
@@ -349,6 +352,11 @@ class _BaseDataLoaderIter:
         self._persistent_workers = loader.persistent_workers
         self._in_order = loader.in_order
         self._generator = loader.generator
+        self._IterableDataset_len_called = loader._IterableDataset_len_called
+        if loader.pin_memory and loader.pin_memory_device:
+            warnings.warn("pin_memory_device is deprecated, the current accelerator will be "
+                          "used as the device,ignore "
+                          f"pin_memory_device='{loader.pin_memory_device}'.", stacklevel=4)
         if loader.pin_memory:
             warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
                           "then device pinned memory won't be used.", stacklevel=4)
@@ -359,6 +367,7 @@ class _BaseDataLoaderIter:
     def _reset(self, loader: DataLoader) -> None:
         self._sampler_iter = iter(self._index_sampler)
         self._num_yielded = 0  # persistent workers keep their seeds: nothing is drawn
+        self._IterableDataset_len_called = loader._IterableDataset_len_called
 
     def __iter__(self):
         return self
@@ -369,6 +378,21 @@ class _BaseDataLoaderIter:
     def __next__(self):
         data = self._next_data()
         self._num_yielded += 1
+        # NOTE [Overlong iterable datasets]: an iterable dataset whose length was asked for
+        # (len(loader)) and that then yields more batches warns at each extra one, as torch
+        # does; with workers the usual cause is every worker iterating the whole stream.
+        if self._dataset_kind == _DatasetKind.Iterable \
+                and self._IterableDataset_len_called is not None \
+                and self._num_yielded > self._IterableDataset_len_called:
+            message = (f"Length of IterableDataset {self._dataset} was reported to be "
+                       f"{self._IterableDataset_len_called}(when accessing len(dataloader)), "
+                       f"but {self._num_yielded} samples have been fetched. ")
+            if self._num_workers > 0:
+                message += ("For multiprocessing data-loading, this could be caused by not "
+                            "properly configuring the IterableDataset replica at each worker. "
+                            "Please see https://pytorch.org/docs/stable/data.html#torch.utils."
+                            "data.IterableDataset for examples.")
+            warnings.warn(message, stacklevel=2)
         return data
 
     def __len__(self) -> int:
@@ -378,6 +402,8 @@ class _BaseDataLoaderIter:
 class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
     def __init__(self, loader: DataLoader) -> None:
         super().__init__(loader)
+        if self._timeout != 0:  # nothing to wait for in one process: torch refuses it
+            raise AssertionError("_SingleProcessDataLoaderIter requires timeout == 0")
         self._fetcher = _make_fetcher(self._dataset_kind, self._dataset,
                                       self._auto_collation, self._collate_fn, self._drop_last)
 
