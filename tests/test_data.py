@@ -207,8 +207,8 @@ def test_loader_errors(kw):
     check_raises_like(lambda lib: lib_data(lib).DataLoader(range(3), **kw))
 
 
-@pytest.mark.parametrize("kw", [dict(shuffle=True), dict(sampler=[0]),
-                                dict(batch_sampler=[[0]])])
+@pytest.mark.parametrize("kw", [dict(shuffle=True), dict(shuffle=1), dict(shuffle="yes"),
+                                dict(sampler=[0]), dict(batch_sampler=[[0]])])
 def test_loader_iterable_errors(kw):
     def make(lib):
         class Stream(lib_data(lib).IterableDataset):
@@ -216,6 +216,31 @@ def test_loader_iterable_errors(kw):
                 return iter(range(3))
         return lib_data(lib).DataLoader(Stream(), **kw)
     check_raises_like(make)
+
+
+@pytest.mark.parametrize("shuffle", [None, False, 0])
+def test_loader_iterable_accepts_an_unset_shuffle(shuffle):
+    def run(lib):
+        class Stream(lib_data(lib).IterableDataset):
+            def __iter__(self):
+                return iter(range(3))
+        return list(lib_data(lib).DataLoader(Stream(), shuffle=shuffle))
+    both(run)
+
+
+def pickled_iterator(lib, num_workers=0):
+    """``pickle.dumps`` of a loader's iterator (then run to its end, ending any workers)."""
+    import pickle
+
+    it = iter(lib_data(lib).DataLoader(range(3), num_workers=num_workers))
+    try:
+        return pickle.dumps(it)
+    finally:
+        list(it)
+
+
+def test_loader_iterator_refuses_pickling_like_torch():
+    check_raises_like(pickled_iterator)
 
 
 @pytest.mark.parametrize("attr", ["batch_size", "sampler", "dataset", "drop_last",
@@ -468,9 +493,10 @@ def test_more_workers_than_cpus_warn_when_made():
     for lib in (torch, ember):
         with warnings.catch_warnings(record=True) as record:
             warnings.simplefilter("always")
-            lib_data(lib).DataLoader(list(range(4)), num_workers=cpus + 1)
+            loader = lib_data(lib).DataLoader(list(range(4)), num_workers=cpus + 1)
+            loader.check_worker_number_rationality()  # torch's public name for the check
         caught.append([str(w.message) for w in record])
-    assert caught[1] == caught[0] and len(caught[0]) == 1
+    assert caught[1] == caught[0] and len(caught[0]) == 2
 
 
 class Box:

@@ -15,8 +15,8 @@ import pytest
 
 import ember
 import ember.utils.data as edata
-from tests.helpers import torch
-from tests.test_data import overlong_stream, plain, tensors, warned
+from tests.helpers import check_raises_like, torch
+from tests.test_data import overlong_stream, pickled_iterator, plain, tensors, warned
 
 tdata = torch.utils.data
 TIME_LIMIT = 20  # seconds per test, enforced by SIGALRM
@@ -131,6 +131,10 @@ def test_unsharded_iterable_longer_than_its_len_warns_like_torch():
                                       num_workers=2)
         return len(dl), sorted(list(dl))
     assert plain(warned(run)(ember)) == plain(warned(run)(torch))
+
+
+def test_worker_iterator_refuses_pickling_like_torch():
+    check_raises_like(lambda lib: pickled_iterator(lib, num_workers=1))
 
 
 def test_persistent_workers_two_passes():

@@ -207,7 +207,7 @@ class DataLoader:
 
         if isinstance(dataset, IterableDataset):
             self._dataset_kind = _DatasetKind.Iterable
-            if isinstance(shuffle, bool) and shuffle:
+            if shuffle not in {False, None}:  # 0 passes, as it does in torch's set test
                 raise ValueError("DataLoader with IterableDataset: expected unspecified "
                                  f"shuffle option, but got shuffle={shuffle}")
             if sampler is not None:
@@ -256,7 +256,8 @@ class DataLoader:
         self._IterableDataset_len_called = None
         self._iterator = None
         self._initialized = True
-        self._check_worker_number()  # torch warns when made, and again at each new iterator
+        # torch warns when made, and again at each new iterator
+        self.check_worker_number_rationality()
 
     @property
     def multiprocessing_context(self):
@@ -301,10 +302,12 @@ class DataLoader:
     def _get_iterator(self):
         if self.num_workers == 0:
             return _SingleProcessDataLoaderIter(self)
-        self._check_worker_number()
+        self.check_worker_number_rationality()
         return _MultiProcessingDataLoaderIter(self)
 
-    def _check_worker_number(self) -> None:
+    def check_worker_number_rationality(self) -> None:
+        """Mirrors ``DataLoader.check_worker_number_rationality``: warn when ``num_workers``
+        exceeds the CPUs this process may run on."""
         try:
             suggested = len(os.sched_getaffinity(0))
         except AttributeError:
@@ -397,6 +400,11 @@ class _BaseDataLoaderIter:
 
     def __len__(self) -> int:
         return len(self._index_sampler)
+
+    def __getstate__(self):
+        # An iterator holds a pass in progress (and maybe worker processes): torch refuses
+        # to pickle it, with this message (its format arguments left unapplied).
+        raise NotImplementedError("{} cannot be pickled", self.__class__.__name__)
 
 
 class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
