@@ -413,6 +413,50 @@ def test_concat_chain_subset():
     both(run)
 
 
+def test_concat_dataset_old_cummulative_sizes_warns_like_torch():
+    both(warned(lambda lib: lib_data(lib).ConcatDataset([range(3), range(2)]).cummulative_sizes))
+
+
+GENERIC_NAMES = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset",
+                 "ChainDataset", "Subset", "Sampler", "SequentialSampler", "RandomSampler",
+                 "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler",
+                 "DistributedSampler", "DataLoader"]
+
+
+@pytest.mark.parametrize("name", GENERIC_NAMES)
+def test_generic_classes_like_torch(name):
+    """``Dataset[Tensor]``-style annotations: the same classes take a type argument (and
+    the same refuse one) as in torch, with torch's type parameters and base classes."""
+    def run(lib):
+        cls = getattr(lib_data(lib), name)
+        try:
+            alias = repr(cls[int]).replace(lib.__name__ + ".", "")
+        except TypeError as exc:
+            alias = type(exc).__name__ + str(exc).replace(lib.__name__ + ".", "")
+        return (alias, [repr(p) for p in getattr(cls, "__parameters__", ())],
+                [base.__name__ for base in cls.__mro__])
+    assert run(ember) == run(torch)
+
+
+def test_generic_dataset_subclass_loads_like_torch():
+    def run(lib):
+        d = lib_data(lib)
+
+        class Rows(d.Dataset[int]):
+            def __getitem__(self, i):
+                return i * 2
+
+            def __len__(self):
+                return 3
+
+        class Order(d.Sampler[int]):
+            def __iter__(self):
+                return iter([2, 0, 1])
+
+        return list(d.DataLoader(Rows(), batch_size=2, sampler=Order()))
+    both(run)
+
+
 @pytest.mark.parametrize("lengths", [[3, 7], [0.3, 0.7], [0.5, 0.5, 0.0], [0.34, 0.33, 0.33],
                                      [10], [0.1, 0.1, 0.8]])
 @pytest.mark.parametrize("with_generator", [False, True])

@@ -17,7 +17,7 @@ import os
 import queue
 import warnings
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -27,6 +27,8 @@ from ember.utils.data.dataset import Dataset, IterableDataset, Subset, TensorDat
 from ember.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 __all__ = ["DataLoader"]
+
+_T_co = TypeVar("_T_co", covariant=True)
 
 _worker.register_tensor_reducer()
 
@@ -146,7 +148,7 @@ def _draw_seed(generator) -> int:
     return int(ember.empty((), dtype=ember.int64).random_(generator=generator).item())
 
 
-class DataLoader:
+class DataLoader(Generic[_T_co]):
     """Mirrors ``torch.utils.data.DataLoader``: iterates batches of ``dataset``.
 
     Arguments are torch's: ``batch_size=1`` (``None`` turns automatic batching off and

@@ -7,18 +7,25 @@ ember's torch-identical generator so that the same seed splits the same way as t
 from __future__ import annotations
 
 import bisect
-import collections.abc
 import itertools
 import math
+import typing
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from ember._tensor import Tensor
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset",
            "ChainDataset", "Subset", "random_split"]
 
+# The type parameters of torch's generic datasets, by torch's names and variances, so that
+# annotations such as ``Dataset[Tensor]`` (and a subclass of one) work as in torch.
+_T_co = TypeVar("_T_co", covariant=True)
+_T_stack = TypeVar("_T_stack", tuple[_T_co, ...], dict[str, _T_co])
 
-class Dataset:
+
+class Dataset(Generic[_T_co]):
     """Mirrors ``torch.utils.data.Dataset``: an abstract map from keys to samples.
 
     Subclasses define ``__getitem__`` (and usually ``__len__``, which samplers and
@@ -34,7 +41,7 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
-class IterableDataset(Dataset, collections.abc.Iterable):
+class IterableDataset(Dataset[_T_co], typing.Iterable[_T_co]):
     """Mirrors ``torch.utils.data.IterableDataset``: a dataset read as a stream.
 
     Subclasses define ``__iter__``. With ``DataLoader(num_workers > 0)`` each worker
@@ -46,7 +53,7 @@ class IterableDataset(Dataset, collections.abc.Iterable):
         return ChainDataset([self, other])
 
 
-class TensorDataset(Dataset):
+class TensorDataset(Dataset[tuple[Tensor, ...]]):
     """Mirrors ``torch.utils.data.TensorDataset``: sample ``i`` is the tuple of each
     tensor's row ``i``; all tensors must have the same first dimension.
 
@@ -65,7 +72,7 @@ class TensorDataset(Dataset):
         return self.tensors[0].size(0)
 
 
-class StackDataset(Dataset):
+class StackDataset(Dataset[_T_stack]):
     """Mirrors ``torch.utils.data.StackDataset``: zips datasets of one length, as a tuple
     (positional arguments) or a dict (keyword arguments).
 
@@ -119,7 +126,7 @@ class StackDataset(Dataset):
         return self._length
 
 
-class ConcatDataset(Dataset):
+class ConcatDataset(Dataset[_T_co]):
     """Mirrors ``torch.utils.data.ConcatDataset``: map-style datasets one after another.
 
     ``cumulative_sizes`` holds the running lengths; negative indices count from the end.
@@ -141,6 +148,13 @@ class ConcatDataset(Dataset):
 
     def __len__(self) -> int:
         return self.cumulative_sizes[-1]
+
+    @property
+    def cummulative_sizes(self) -> list:
+        """torch's old, misspelled name of ``cumulative_sizes``: warns, then gives it."""
+        warnings.warn("`cummulative_sizes` attribute is renamed to `cumulative_sizes`",
+                      FutureWarning, stacklevel=2)
+        return self.cumulative_sizes
 
     def __getitem__(self, idx):
         if idx < 0:
@@ -175,7 +189,7 @@ class ChainDataset(IterableDataset):
         return total
 
 
-class Subset(Dataset):
+class Subset(Dataset[_T_co]):
     """Mirrors ``torch.utils.data.Subset``: the samples of ``dataset`` at ``indices``."""
 
     def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:

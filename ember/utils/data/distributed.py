@@ -4,11 +4,14 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Iterator
+from typing import TypeVar
 
 from ember.utils.data.dataset import Dataset
 from ember.utils.data.sampler import Sampler
 
 __all__ = ["DistributedSampler"]
+
+_T_co = TypeVar("_T_co", covariant=True)
 
 
 def _process_group():
@@ -19,7 +22,7 @@ def _process_group():
     return dist
 
 
-class DistributedSampler(Sampler):
+class DistributedSampler(Sampler[_T_co]):
     """Mirrors ``torch.utils.data.distributed.DistributedSampler``: this replica's share of
     the dataset's indices.
 

@@ -7,15 +7,17 @@ generator when it is given none), so the same seed gives torch's indices.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence, Sized
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
 
+_T_co = TypeVar("_T_co", covariant=True)  # torch's type parameter: Sampler[int] works
+
 _CHUNK = 32  # RandomSampler(replacement=True) draws this many indices at a time, as torch
 
 
-class Sampler:
+class Sampler(Generic[_T_co]):
     """Mirrors ``torch.utils.data.Sampler``: the base class of index iterators.
 
     Subclasses define ``__iter__`` (yielding dataset keys, or lists of keys for a batch
@@ -26,7 +28,7 @@ class Sampler:
         raise NotImplementedError
 
 
-class SequentialSampler(Sampler):
+class SequentialSampler(Sampler[int]):
     """Mirrors ``torch.utils.data.SequentialSampler``: ``0, 1, ..., len(data_source) - 1``."""
 
     def __init__(self, data_source: Sized) -> None:
@@ -48,7 +50,7 @@ def _seeded_generator():
     return ember.Generator().manual_seed(seed)
 
 
-class RandomSampler(Sampler):
+class RandomSampler(Sampler[int]):
     """Mirrors ``torch.utils.data.RandomSampler``: a random permutation of the dataset's
     indices (``replacement=False``, ``num_samples`` may exceed the length: whole
     permutations then a cut one), or ``num_samples`` uniform draws with replacement.
@@ -99,7 +101,7 @@ class RandomSampler(Sampler):
         return self.num_samples
 
 
-class SubsetRandomSampler(Sampler):
+class SubsetRandomSampler(Sampler[int]):
     """Mirrors ``torch.utils.data.SubsetRandomSampler``: ``indices`` in a random order
     (``randperm`` of their count, from ``generator`` or the default generator)."""
 
@@ -117,7 +119,7 @@ class SubsetRandomSampler(Sampler):
         return len(self.indices)
 
 
-class WeightedRandomSampler(Sampler):
+class WeightedRandomSampler(Sampler[int]):
     """Mirrors ``torch.utils.data.WeightedRandomSampler``: ``num_samples`` indices drawn
     by ``multinomial`` over ``weights`` (float64), with or without replacement."""
 
@@ -152,7 +154,7 @@ class WeightedRandomSampler(Sampler):
         return self.num_samples
 
 
-class BatchSampler(Sampler):
+class BatchSampler(Sampler[list[int]]):
     """Mirrors ``torch.utils.data.BatchSampler``: groups another sampler's indices into
     lists of ``batch_size``; ``drop_last`` drops a short last batch.
 
