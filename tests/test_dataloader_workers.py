@@ -199,6 +199,44 @@ def test_worker_exception_reraised_with_traceback(exc):
     assert errors["ember"].splitlines()[-1] == errors["torch"].splitlines()[-1]
 
 
+class Samples:
+    """A map-style dataset of ``make(lib)``'s samples."""
+
+    def __init__(self, lib, make):
+        self.samples = make(lib)
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        return self.samples[i]
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: [lib.zeros(2), lib.ones(2, dtype=lib.int64)],  # later samples cast
+    lambda lib: [lib.ones(2, dtype=lib.int64), lib.zeros(2)],  # ... or cannot
+    lambda lib: [lib.zeros(2, dtype=lib.float16), lib.ones(2, dtype=lib.float64)],
+    lambda lib: [lib.zeros(2), lib.zeros(3)],
+    lambda lib: [lib.zeros(3), lib.zeros(2)],  # too few elements for the batch's buffer
+    lambda lib: [lib.ones(2), lib.ones(2, requires_grad=True)],
+    lambda lib: [lib.ones(2, 3).t(), lib.ones(3, 2)],
+], ids=["cast", "uncastable", "half-first", "ragged-growing", "ragged-shrinking",
+        "requires-grad", "transposed"])
+def test_worker_collate_stacks_like_torch(make):
+    """A worker stacks a batch as torch's does (into a buffer of the first sample's
+    dtype and shape), so it fails where torch's fails."""
+    def run(lib):
+        it = iter(lib_data(lib).DataLoader(Samples(lib, make), batch_size=2, num_workers=1))
+        try:
+            return [(str(b.dtype), b.tolist(), b.requires_grad) for b in it]
+        except Exception as exc:  # the worker's error, re-raised: type, first and last line
+            lines = str(exc).splitlines()
+            return type(exc).__name__, lines[0], lines[-1]
+        finally:
+            it._shutdown_workers()
+    assert run(ember) == run(torch)
+
+
 class Slow:
     def __init__(self, delay):
         self.delay = delay

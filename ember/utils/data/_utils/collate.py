@@ -125,10 +125,24 @@ def collate(batch: list, *, collate_fn_map: dict | None = None) -> Any:
 
 def collate_tensor_fn(batch: list, *, collate_fn_map: dict | None = None) -> Tensor:
     """Stacks tensors along a new first dimension (torch's ``stack`` errors for ragged
-    shapes)."""
-    import ember
+    shapes).
 
-    return ember.stack(batch, 0)
+    In a ``DataLoader`` worker, torch stacks into a buffer made for the first sample's
+    shape and dtype (its shared memory, of as many elements as the batch holds), and that
+    shows: later samples must cast to the first one's dtype, a batch whose later samples are
+    smaller fails to size the buffer, and samples that require grad are refused (``stack``
+    with ``out=``). Workers stack the same way here, so they fail where torch's fail.
+    """
+    import ember
+    from ember.utils.data._worker import get_worker_info
+
+    if get_worker_info() is None:
+        return ember.stack(batch, 0)
+    elem = batch[0]
+    if sum(sample.numel() for sample in batch) < len(batch) * elem.numel():
+        raise RuntimeError("Trying to resize storage that is not resizable")
+    out = ember.empty((len(batch), *elem.shape), dtype=elem.dtype)
+    return ember.stack(batch, 0, out=out)
 
 
 def collate_numpy_array_fn(batch: list, *, collate_fn_map: dict | None = None) -> Any:
