@@ -554,6 +554,25 @@ def _collate_boxes(batch, *, collate_fn_map=None):
     return sum(box.value for box in batch)
 
 
+def test_collate_map_keys_like_torch(tmp_path):
+    """The map holds torch's keys, so replacing the function for NumPy arrays also collates
+    their subclasses (memmaps) the new way, as in torch."""
+    def run(lib):
+        module = lib.utils.data._utils.collate
+        keys = [getattr(key, "__name__", key) for key in module.default_collate_fn_map]
+        saved = module.default_collate_fn_map[np.ndarray]
+        module.default_collate_fn_map[np.ndarray] = lambda batch, **kw: "replaced"
+        try:
+            path = tmp_path / "values.bin"
+            np.arange(4, dtype=np.float32).tofile(path)
+            arrays = [np.memmap(path, dtype=np.float32, mode="r") for _ in range(2)]
+            collated = lib.utils.data.default_collate(arrays)
+        finally:
+            module.default_collate_fn_map[np.ndarray] = saved
+        return keys, collated, module.default_collate_err_msg_format
+    both(run)
+
+
 def test_collate_extended_through_utils_path():
     """torch's documentation of default_collate extends it through
     ``torch.utils.data._utils.collate``: ``collate`` with a map that knows a new type, and

@@ -19,13 +19,15 @@ from ember._tensor import Tensor
 
 __all__ = ["collate", "default_collate", "default_convert", "default_collate_fn_map",
            "collate_tensor_fn", "collate_numpy_array_fn", "collate_numpy_scalar_fn",
-           "collate_float_fn", "collate_int_fn", "collate_str_fn"]
+           "collate_float_fn", "collate_int_fn", "collate_str_fn",
+           "default_collate_err_msg_format"]
 
 # dtype kinds that cannot become tensors: bytes, str, unicode, object
 _STRING_OR_OBJECT = re.compile(r"[SaUO]")
 
-_ERROR = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or "
-          "lists; found {}")
+# torch's public name: custom collate functions reuse it for their own refusals.
+default_collate_err_msg_format = ("default_collate: batch must contain tensors, numpy arrays, "
+                                  "numbers, dicts or lists; found {}")
 
 
 def _is_namedtuple(obj: Any) -> bool:
@@ -120,7 +122,7 @@ def collate(batch: list, *, collate_fn_map: dict | None = None) -> Any:
             return elem_type(columns)
         except TypeError:
             return columns
-    raise TypeError(_ERROR.format(elem_type))
+    raise TypeError(default_collate_err_msg_format.format(elem_type))
 
 
 def collate_tensor_fn(batch: list, *, collate_fn_map: dict | None = None) -> Tensor:
@@ -151,7 +153,7 @@ def collate_numpy_array_fn(batch: list, *, collate_fn_map: dict | None = None) -
 
     elem = batch[0]
     if _STRING_OR_OBJECT.search(elem.dtype.str) is not None:
-        raise TypeError(_ERROR.format(elem.dtype))
+        raise TypeError(default_collate_err_msg_format.format(elem.dtype))
     return collate([ember.as_tensor(b) for b in batch], collate_fn_map=collate_fn_map)
 
 
@@ -184,7 +186,6 @@ def collate_str_fn(batch: list, *, collate_fn_map: dict | None = None) -> list:
 default_collate_fn_map: dict[type | tuple, Callable] = {
     Tensor: collate_tensor_fn,
     np.ndarray: collate_numpy_array_fn,
-    np.memmap: collate_numpy_array_fn,
     (np.bool_, np.number, np.object_): collate_numpy_scalar_fn,
     float: collate_float_fn,
     int: collate_int_fn,
