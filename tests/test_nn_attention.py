@@ -370,6 +370,13 @@ def test_functional_mha_static_kv():
                                             L.zeros(5, 3, 8)),
     lambda L: L.nn.MultiheadAttention(8, 2)(L.zeros(4, 3, 6), L.zeros(5, 3, 6),
                                             L.zeros(5, 3, 6)),
+    # a key padding mask of the wrong batch size, then of the wrong length
+    lambda L: L.nn.MultiheadAttention(8, 2)(L.zeros(4, 3, 8), L.zeros(5, 3, 8),
+                                            L.zeros(5, 3, 8),
+                                            key_padding_mask=L.zeros(2, 6, dtype=L.bool)),
+    lambda L: L.nn.MultiheadAttention(8, 2, add_zero_attn=True)(
+        L.zeros(4, 3, 8), L.zeros(5, 3, 8), L.zeros(5, 3, 8),
+        key_padding_mask=L.zeros(3, 4, dtype=L.bool), need_weights=False),
 ])
 def test_mha_errors(bad):
     check_raises_like(bad)

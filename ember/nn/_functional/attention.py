@@ -379,9 +379,12 @@ def multi_head_attention_forward(
             key_padding_mask = pad(key_padding_mask, (0, 1))
     src_len = k.size(1)
     if key_padding_mask is not None:
-        if tuple(key_padding_mask.shape) != (bsz, src_len):
-            raise AssertionError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but "
-                                 f"got {tuple(key_padding_mask.shape)}")
+        # torch checks the batch size first, then the length; its message spells the
+        # argument "key_padded_mask"
+        for dim, expected in enumerate((bsz, src_len)):
+            if key_padding_mask.shape[dim] != expected:
+                raise AssertionError(f"Expected key_padded_mask.shape[{dim}] to be {expected}, "
+                                     f"but got {key_padding_mask.shape[dim]}")
         key_padding_mask = key_padding_mask.view(bsz, 1, 1, src_len).expand(
             -1, num_heads, -1, -1).reshape(bsz * num_heads, 1, src_len)
         attn_mask = key_padding_mask if attn_mask is None else attn_mask + key_padding_mask
