@@ -100,6 +100,33 @@ def test_pad_sequence_integer_and_single():
     assert_same(E.pad_sequence([ember.ones(2, 2)], batch_first=True), t_one)
 
 
+@pytest.mark.parametrize("shapes", [
+    [((3, 2), "float32"), ((1, 2), "float64")],  # cast to the first sequence's dtype
+    [((3, 2), "int64"), ((2, 2), "float32")],  # floats truncated into an int64 result
+    [((2, 2), "bool"), ((3, 2), "float32")],
+    [((3, 2), "float32"), ((2, 1), "float32")],  # broadcast to the first trailing shape
+    [((3, 2, 2), "float32"), ((2, 2), "float32")],
+])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_pad_sequence_casts_and_broadcasts_as_copy(shapes, batch_first):
+    rng = np.random.default_rng(4)
+    t_seqs, e_seqs = [], []
+    for shape, dtype in shapes:
+        array = rng.standard_normal(shape) * 3
+        grad = dtype.startswith("float")
+        t_seqs.append(torch.tensor(array).to(getattr(torch, dtype)).requires_grad_(grad))
+        e_seqs.append(ember.tensor(array).to(getattr(ember, dtype)).requires_grad_(grad))
+    t_out = T.pad_sequence(t_seqs, batch_first, 2.5, "left")
+    e_out = E.pad_sequence(e_seqs, batch_first, 2.5, "left")
+    assert_same(e_out, t_out)
+    if t_out.requires_grad:
+        assert e_out.grad_fn.name() == t_out.grad_fn.name()
+        _backward_both(t_out.float(), e_out.float())
+        for t, e in zip(t_seqs, e_seqs):
+            if t.requires_grad:
+                assert_same(e.grad, t.grad)
+
+
 @settings(max_examples=examples(15), deadline=None)
 @given(lengths=st.lists(st.integers(1, 5), min_size=1, max_size=4),
        batch_first=st.booleans(), features=st.integers(1, 3))
@@ -155,6 +182,10 @@ def test_packed_sequence_object():
     lambda L, R: R.pad_sequence([L.ones(2, 3)], padding_side="middle"),
     lambda L, R: R.pad_sequence(5),
     lambda L, R: R.pack_sequence([L.ones(2, 3), L.ones(3, 3)]),
+    lambda L, R: R.pad_sequence([L.ones(2, 1), L.ones(2, 2)]),  # copy_'s broadcast error
+    lambda L, R: R.pad_sequence([L.ones(2, 2), L.ones(2, 1, 2)]),
+    lambda L, R: R.pad_sequence([L.ones(()), L.ones(2)]),
+    lambda L, R: R.pad_sequence([L.ones(2), L.ones(())]),
 ])
 def test_errors(call):
     check_raises_like(lambda L: call(L, _lib_rnn(L)))

@@ -229,16 +229,19 @@ def pad_sequence(sequences: Tensor | list[Tensor], batch_first: bool = False,
     if padding_side not in ("left", "right"):
         raise RuntimeError(
             f"Expected padding_side to be one of left or right, but got {padding_side}.")
-    trailing = tuple(sequences[0].shape[1:])
+    if sequences[0].dim() == 0:
+        raise RuntimeError("ArrayRef: invalid slice, N = 1; size = 0")
     for seq in sequences:
-        shape = tuple(seq.shape[1:])
-        if shape != trailing:
-            for d, (a, b) in enumerate(zip(shape[::-1], trailing[::-1])):
-                if a != b:
-                    dim = len(shape) - d
-                    raise RuntimeError(
-                        f"The size of tensor a ({trailing[-d - 1]}) must match the size of "
-                        f"tensor b ({shape[-d - 1]}) at non-singleton dimension {dim}")
+        if seq.dim() == 0:
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    trailing = tuple(sequences[0].shape[1:])
+    dtype = sequences[0].dtype
+    # torch copies each sequence into its slot: the first sequence's dtype and trailing
+    # shape rule, the others are cast and broadcast to them as copy_ does (with its errors)
+    sequences = tuple(
+        seq if seq.dtype == dtype and tuple(seq.shape[1:]) == trailing
+        else ember.empty((seq.shape[0],) + trailing, dtype=dtype).copy_(seq)
+        for seq in sequences)
     lengths = np.array([seq.shape[0] for seq in sequences], dtype=np.int64)
     longest = int(lengths.max())
     batch = len(sequences)
@@ -249,7 +252,6 @@ def pad_sequence(sequences: Tensor | list[Tensor], batch_first: bool = False,
         filled = steps[None, :] >= longest - lengths[:, None]
     b, t = np.nonzero(filled)
     values = ember.cat(sequences, 0) if batch > 1 else sequences[0]
-    dtype = sequences[0].dtype
     if batch_first:
         padded = ember.full((batch, longest) + trailing, padding_value, dtype=dtype)
         index = (ember.tensor(b), ember.tensor(t))
