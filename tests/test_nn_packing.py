@@ -186,6 +186,13 @@ def test_packed_sequence_object():
     lambda L, R: R.pad_sequence([L.ones(2, 2), L.ones(2, 1, 2)]),
     lambda L, R: R.pad_sequence([L.ones(()), L.ones(2)]),
     lambda L, R: R.pad_sequence([L.ones(2), L.ones(())]),
+    lambda L, R: R.pack_padded_sequence(L.ones(4, 0, 2), []),
+    lambda L, R: R.pack_padded_sequence(L.ones(0, 2, 2), [1]),
+    lambda L, R: R.pack_padded_sequence(L.ones(3, 2, 0), [3, 1], enforce_sorted=False),
+    lambda L, R: R.pack_padded_sequence(L.ones(4), [4]),
+    lambda L, R: R.pack_padded_sequence(L.ones(4), [4], batch_first=True, enforce_sorted=False),
+    lambda L, R: R.pack_padded_sequence(L.ones(()), [4]),
+    lambda L, R: R.pack_padded_sequence(L.ones(()), [4], batch_first=True),
 ])
 def test_errors(call):
     check_raises_like(lambda L: call(L, _lib_rnn(L)))

@@ -144,6 +144,11 @@ def pack_padded_sequence(input: Tensor, lengths: Tensor | list[int], batch_first
     (``sorted_indices``) and ``unsorted_indices`` restores the order after the RNN.
     """
     lengths_array = _lengths_array(lengths)
+    if input.dim() < 2:  # torch reaches for the time or batch dim 1 first
+        if input.dim() == 0 and enforce_sorted and not batch_first:
+            raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but "
+                         "got 1)")
     sorted_indices = None
     if not enforce_sorted:
         order = np.argsort(-lengths_array, kind="stable")
@@ -157,6 +162,8 @@ def pack_padded_sequence(input: Tensor, lengths: Tensor | list[int], batch_first
 def _pack(input: Tensor, lengths: np.ndarray, batch_first: bool) -> tuple:
     shape = tuple(input.shape)
     batch = shape[0] if batch_first else shape[1]
+    if input.numel() == 0:
+        raise RuntimeError("Cannot pack empty tensors.")
     if lengths.size != batch:
         raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got "
                            f"{lengths.size} (batch_size={batch})")
