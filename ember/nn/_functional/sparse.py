@@ -62,6 +62,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
 
 
 _MODES = {"sum": _sparse.MODE_SUM, "mean": _sparse.MODE_MEAN, "max": _sparse.MODE_MAX}
+# The weight dtypes whose unpadded sum and mean bags torch's CPU build runs in its fbgemm
+# kernel, which words a bad index differently from its generic kernel
+_FBGEMM_DTYPES = (_dtype.float32, _dtype.float16, _dtype.bfloat16)
 
 
 def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
@@ -149,6 +152,10 @@ def _bags(indices, offsets, num_weights: int, padding_idx: int, mode: int,
     outside = (indices < 0) | (indices >= num_weights)
     if outside.any():
         k = int(np.argmax(outside))
+        if mode == _sparse.MODE_MAX or padding_idx >= 0 or dtype not in _FBGEMM_DTYPES:
+            # torch's generic kernel: the first bad index, in input order
+            raise RuntimeError("embedding_bag: Expected idx >= 0 && idx < num_embeddings but "
+                               f"found idx to be {int(indices[k])}")
         raise RuntimeError(f"Index {int(bag[k])} of input takes value {int(indices[k])} which "
                            f"is not in the valid range [0, {num_weights})")
     # NOTE [embedding_bag's last offset]: with include_last_offset, torch's CPU kernels
