@@ -372,7 +372,7 @@ def test_parametrize_errors():
 # ---- parametrizations --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dim", [0, 1, None, -1])
+@pytest.mark.parametrize("dim", [0, 1, None, -1, -2])
 def test_weight_norm_parametrization(dim):
     def build(lib):
         m = lib.nn.Linear(4, 3)
@@ -412,6 +412,20 @@ def test_weight_norm_conv_dim_and_old_state_dict():
     torch.nn.utils.parametrizations.weight_norm(t_new)
     t_new.load_state_dict(t_old.state_dict())
     assert_same_module(t_new, e_new)
+
+
+@pytest.mark.parametrize("dim", [2, -3])
+@pytest.mark.parametrize("hooked", [False, True])
+def test_weight_norm_dim_out_of_range(dim, hooked):
+    def build(lib):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            if hooked:
+                lib.nn.utils.weight_norm(lib.nn.Linear(4, 3), dim=dim)
+            else:
+                lib.nn.utils.parametrizations.weight_norm(lib.nn.Linear(4, 3), dim=dim)
+
+    check_raises_like(build)
 
 
 def test_weight_norm_gradcheck():
@@ -551,7 +565,7 @@ def test_orthogonal_batched_and_errors():
 # ---- hook-based weight_norm / spectral_norm ----------------------------------------------
 
 
-@pytest.mark.parametrize("dim", [0, 1, None])
+@pytest.mark.parametrize("dim", [0, 1, None, -2])
 def test_old_weight_norm(dim):
     def build(lib):
         m = lib.nn.Linear(4, 3)

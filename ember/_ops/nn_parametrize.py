@@ -1,13 +1,15 @@
-"""Op records and array pieces of ``nn.utils``' parametrizations: ``torch.norm_except_dim``,
-``torch._weight_norm`` (whose CPU kernel records ``WeightNormInterfaceBackward0`` when the
-norm keeps dim 0 or the last dim) and ``torch.geqrf`` / ``torch.linalg.householder_product``,
-which ``parametrizations.orthogonal`` needs (ember's linalg does not have them yet).
-Imported only by ``ember.nn``.
+"""Op records and array pieces of ``nn.utils``' parametrizations: ``torch._weight_norm``
+(whose CPU kernel records ``WeightNormInterfaceBackward0`` when the norm keeps dim 0 or the
+last dim; the norms are ``torch.norm_except_dim``'s, from ``linalg_more``) and
+``torch.geqrf`` / ``torch.linalg.householder_product``, which
+``parametrizations.orthogonal`` needs (ember's linalg does not have them yet). Imported only
+by ``ember.nn``.
 """
 from __future__ import annotations
 
 from ember._backend import np
 from ember._ops.creation import eye
+from ember._ops.linalg_more import norm_except_dim
 from ember._ops.registry import KEEP, defop, run
 from ember._tensor import Tensor, make
 
@@ -16,14 +18,6 @@ __all__: list = []
 
 def _kept_axes(ndim: int, dim: int) -> tuple:
     return tuple(d for d in range(ndim) if d != dim)
-
-
-def norm_except_dim(v: Tensor, pow: float = 2, dim: int = 0) -> Tensor:
-    """Mirrors ``torch.norm_except_dim``: the ``pow``-norm of ``v`` over every dim but
-    ``dim``, kept as size-1 dims; ``dim=-1`` is the norm of the whole tensor (0-d)."""
-    if dim == -1:
-        return v.norm(pow)
-    return v.norm(pow, dim=_kept_axes(v.dim(), dim), keepdim=True)
 
 
 def _weight_norm_forward(xp, v, g, dim):

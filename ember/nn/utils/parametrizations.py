@@ -7,7 +7,8 @@ from enum import Enum, auto
 from ember._dtype import finfo
 from ember._ops.creation import eye, zeros_like
 from ember._ops.linalg import matrix_exp, solve
-from ember._ops.nn_parametrize import geqrf, householder_product, norm_except_dim
+from ember._ops.linalg_more import norm_except_dim
+from ember._ops.nn_parametrize import geqrf, householder_product
 from ember._ops.nn_parametrize import weight_norm as _weight_norm_op
 from ember._ops.pointwise import allclose
 from ember._ops.random import randn

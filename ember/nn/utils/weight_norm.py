@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 
-from ember._ops.nn_parametrize import norm_except_dim
+from ember._ops.linalg_more import norm_except_dim
 from ember._ops.nn_parametrize import weight_norm as _weight_norm
 from ember._tensor import Tensor
 from ember.nn.modules.module import Module
