@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 import ember
 import ember.nn.functional as EF
-from tests.helpers import assert_same, check_gradcheck, check_op, check_raises_like, torch
+from tests.helpers import (
+    assert_same,
+    check_gradcheck,
+    check_op,
+    check_raises_like,
+    torch,
+    torch_or_refused,
+)
 
 TF = torch.nn.functional
 
@@ -192,6 +199,35 @@ def test_ctc_hypothesis(t, n, c, seed, reduction):
         return F(lib).ctc_loss(x.log_softmax(2), idx(lib, targets), idx(lib, in_lengths),
                                idx(lib, tgt_lengths), reduction=reduction, zero_infinity=True)
     check_op(fn, [(t, n, c)], seed=seed, dtype="float64")
+
+
+def _ctc_lengths(lib, input_lengths, target_lengths, **kwargs):
+    log_probs = lib.tensor(np.random.default_rng(0).normal(size=(5, 2, 4))).log_softmax(2)
+    lengths = [lib.tensor(v) if isinstance(v, np.ndarray) else v
+               for v in (input_lengths, target_lengths)]
+    return F(lib).ctc_loss(log_probs, idx(lib, [[1, 2], [3, 3]]), *lengths, **kwargs)
+
+
+@pytest.mark.parametrize("lengths", [
+    (np.array([5, 4]), np.array([2, 1])), ([5, 4], (2, 1)),
+    (np.array([[5, 4]]), np.array([2, 1])),  # any shape, read flat
+    (np.array([5, 4], dtype=np.int8), np.array([2, 1], dtype=np.uint8)),
+    ([np.int64(5), 4], [2, 1]),
+    # torch's argument parser: two tensors or two lists of ints, nothing else
+    (np.array([5, 4]), [2, 1]), ([5, 4], np.array([2, 1])), (5, np.array([2, 1])), (5, 2),
+    ((5.0, 4.0), (2, 1)), ([True, 4], [2, 1]), (range(5, 3, -1), [2, 1]),
+    ((5, 4), 2),
+    # float or bool length tensors, then the batch size
+    (np.array([5.0, 4.0]), np.array([2, 1])), (np.array([5, 4]), np.array([2.0, 1.0])),
+    (np.array([True, True]), np.array([2, 1])),
+    (np.array([5]), np.array([2, 1])), ((5, 4), (2,)), (np.array(5), np.array(2)),
+])
+@pytest.mark.parametrize("kwargs", [{}, {"blank": 3, "zero_infinity": True}])
+def test_ctc_loss_lengths_as_torch_takes_them(lengths, kwargs):
+    t_out = torch_or_refused(lambda lib: _ctc_lengths(lib, *lengths, **kwargs),
+                             TypeError, RuntimeError)
+    if t_out is not None:
+        assert_same(_ctc_lengths(ember, *lengths, **kwargs), t_out)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

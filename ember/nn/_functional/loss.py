@@ -705,10 +705,59 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
-def _lengths(lengths, name: str):
-    if isinstance(lengths, Tensor):
-        return lengths._data.astype(np.int64).reshape(-1)
-    return np.asarray(lengths, np.int64).reshape(-1)
+_CTC_OVERLOADS = ("(Tensor log_probs, Tensor targets, tuple of ints input_lengths, tuple of "
+                  "ints target_lengths, int blank = 0, int reduction = at::Reduction::Mean, "
+                  "bool zero_infinity = False)",
+                  "(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor "
+                  "target_lengths, int blank = 0, int reduction = at::Reduction::Mean, bool "
+                  "zero_infinity = False)")
+
+
+def _is_int_item(item) -> bool:
+    if isinstance(item, Tensor):
+        return item.dtype.category == _dtype.INT and item.numel() == 1
+    return isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_))
+
+
+def _described(value) -> str:
+    """How torch's argument parser names a value it refused: a list or tuple with the types
+    of its items."""
+    from ember._tensor import c_type_name
+
+    if type(value) is list:
+        return f"list of [{', '.join(c_type_name(v) for v in value)}]"
+    if type(value) is tuple:
+        return f"tuple of ({', '.join(c_type_name(v) for v in value)})"
+    return c_type_name(value)
+
+
+def _ctc_lengths(log_probs, targets, input_lengths, target_lengths, blank,
+                 zero_infinity) -> tuple:
+    """The lengths as int64 arrays, refused as torch's ``ctc_loss`` refuses them: two
+    integer tensors, or two lists or tuples of ints (TypeError listing both overloads for
+    anything else), and no floating point tensors."""
+    from ember._tensor import c_type_name
+
+    both = (input_lengths, target_lengths)
+    if all(isinstance(v, Tensor) for v in both):
+        for name, value in zip(("input_lengths", "target_lengths"), both):
+            if value.dtype.category != _dtype.INT:
+                raise RuntimeError(f"{name} must be integral")
+        return tuple(v._data.astype(np.int64).reshape(-1) for v in both)
+    if all(type(v) in (list, tuple) and all(_is_int_item(i) for i in v) for v in both):
+        return tuple(np.array([int(i) for i in v], np.int64) for v in both)
+    # torch's Python function hands the reduction on as an int (its enum)
+    args = (log_probs, targets, input_lengths, target_lengths, blank, 0, zero_infinity)
+    got = ", ".join(c_type_name(a) for a in args)
+    tail = f"!{c_type_name(blank)}!, !int!, !{c_type_name(zero_infinity)}!"
+    as_ints = ", ".join(f"!{_described(v)}!" for v in both)
+    as_tensors = ", ".join("Tensor" if isinstance(v, Tensor) else f"!{_described(v)}!"
+                           for v in both)
+    why = "      didn't match because some of the arguments have invalid types: "
+    raise TypeError(
+        f"ctc_loss() received an invalid combination of arguments - got ({got}), but "
+        f"expected one of:\n * {_CTC_OVERLOADS[0]}\n{why}(Tensor, Tensor, {as_ints}, {tail})\n"
+        f" * {_CTC_OVERLOADS[1]}\n{why}(Tensor, Tensor, {as_tensors}, {tail})\n")
 
 
 def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
@@ -720,12 +769,12 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
     assumes ``log_probs`` come from ``log_softmax``; ember differs in that a second
     derivative is not refused (it is the derivative of that linear rule)."""
     reduction = _reduction(None, None, reduction)
+    in_lengths, tgt_lengths = _ctc_lengths(log_probs, targets, input_lengths, target_lengths,
+                                           blank, zero_infinity)
     unbatched = log_probs.ndim == 2
     if unbatched:
         log_probs = log_probs.unsqueeze(1)
     t_max, n, classes = log_probs.shape
-    in_lengths = _lengths(input_lengths, "input_lengths")
-    tgt_lengths = _lengths(target_lengths, "target_lengths")
     tgt = targets._data.astype(np.int64)  # unbatched too, as torch: 1-D is concatenated
     checking = "(while checking arguments for ctc_loss_allocate_outputs)"
     if tgt.ndim not in (1, 2):
@@ -734,11 +783,9 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
     if not 0 <= blank < classes:
         raise RuntimeError("blank must be in label range")
     if in_lengths.shape[0] != n:
-        raise RuntimeError(f"input_lengths must be of size batch_size, but got "
-                           f"{in_lengths.shape[0]}")
+        raise RuntimeError("input_lengths must be of size batch_size")
     if tgt_lengths.shape[0] != n:
-        raise RuntimeError(f"target_lengths must be of size batch_size, but got "
-                           f"{tgt_lengths.shape[0]}")
+        raise RuntimeError("target_lengths must be of size batch_size")
     if (tgt_lengths < 0).any():
         raise RuntimeError(f"Expected target_lengths to have value at least 0, but got value "
                            f"{int(tgt_lengths[tgt_lengths < 0][0])} {checking}")
