@@ -208,6 +208,19 @@ def _ctc_lengths(lib, input_lengths, target_lengths, **kwargs):
     return F(lib).ctc_loss(log_probs, idx(lib, [[1, 2], [3, 3]]), *lengths, **kwargs)
 
 
+@pytest.mark.parametrize("targets", [[[3, 1, 2], [1, 3, 3]], [[1, 3, 1], [3, 3, 2]]])
+def test_ctc_loss_target_equal_to_blank(targets):
+    # torch's docs rule such targets out, but its kernel gives them a value: the label is
+    # one like any other, reached by skipping a blank unless it repeats the previous label.
+    # Only the loss is compared: torch's gradient at the last frame there is not the
+    # derivative of its loss (ember's is).
+    def fn(lib):
+        log_probs = lib.tensor(np.random.default_rng(1).normal(size=(6, 2, 4))).log_softmax(2)
+        return F(lib).ctc_loss(log_probs, idx(lib, targets), [6, 5], [3, 2], blank=3,
+                               reduction="none")
+    assert_same(fn(ember), fn(torch))
+
+
 @pytest.mark.parametrize("lengths", [
     (np.array([5, 4]), np.array([2, 1])), ([5, 4], (2, 1)),
     (np.array([[5, 4]]), np.array([2, 1])),  # any shape, read flat

@@ -604,8 +604,10 @@ def _ctc_setup(log_probs, targets, target_lengths, blank):
     pos = np.arange(s)
     valid = pos[None, :] < (2 * target_lengths[:, None] + 1)
     # a label may be reached by skipping the blank before it unless it repeats the previous
+    # one; as torch, a target equal to the blank is compared like any other label (and a
+    # blank position never skips, as the one two before it is a blank too)
     skip = np.zeros((n, s), bool)
-    skip[:, 2:] = (labels[:, 2:] != blank) & (labels[:, 2:] != labels[:, :-2])
+    skip[:, 2:] = labels[:, 2:] != labels[:, :-2]
     return labels, valid, skip
 
 
