@@ -588,3 +588,40 @@ def test_fused_lstm_layer_refuses_forward_mode_as_torch():
             models[lib](lib.autograd.forward_ad.make_dual(lib.tensor(x), lib.tensor(x)))
 
     check_raises_like(call)
+
+
+def _packed(lib, x):
+    return lib.nn.utils.rnn.pack_padded_sequence(x, [5, 3])
+
+
+@pytest.mark.parametrize("call", [
+    # the first step's h @ W_hh refuses an initial state of another dtype
+    lambda L: L.nn.GRU(3, 4)(L.randn(5, 2, 3), L.randn(1, 2, 4).double()),
+    lambda L: L.nn.RNN(3, 4, 2)(L.randn(5, 2, 3), L.ones(2, 2, 4, dtype=L.int64)),
+    lambda L: L.nn.GRU(3, 4).double()(L.randn(5, 3).double(), L.randn(1, 4)),
+    lambda L: L.nn.RNN(3, 4)(_packed(L, L.randn(5, 2, 3)), L.randn(1, 2, 4).half()),
+    lambda L: L.nn.LSTM(3, 4, proj_size=2)(L.randn(5, 2, 3),
+                                           (L.randn(1, 2, 2).double(), L.randn(1, 2, 4))),
+    lambda L: L.nn.LSTM(3, 4)(_packed(L, L.randn(5, 2, 3)),
+                              (L.randn(1, 2, 4).double(), L.randn(1, 2, 4))),
+    # the oneDNN LSTM (float32, no projections, padded) refuses either state
+    lambda L: L.nn.LSTM(3, 4)(L.randn(5, 2, 3), (L.randn(1, 2, 4), L.randn(1, 2, 4).double())),
+    lambda L: L.nn.LSTM(3, 4)(L.randn(5, 3), (L.randn(1, 4).bfloat16(), L.randn(1, 4))),
+    lambda L: L.nn.LSTM(3, 4)(L.randn(5, 2, 3), (L.randn(1, 2, 4),
+                                                 L.ones(1, 2, 4, dtype=L.uint8))),
+])
+def test_initial_state_of_another_dtype_refused_as_torch(call):
+    check_raises_like(call)
+
+
+def test_cell_state_of_a_wider_dtype_promotes_as_torch():
+    # torch's step promotes a float32 cell state of a float64 LSTM, as ember's does
+    def run_lstm(lib):
+        lib.manual_seed(0)
+        model = lib.nn.LSTM(3, 4).double()
+        return model(lib.randn(5, 2, 3).double(), (lib.randn(1, 2, 4).double(),
+                                                   lib.randn(1, 2, 4)))
+
+    (t_out, (t_h, t_c)), (e_out, (e_h, e_c)) = run_lstm(torch), run_lstm(ember)
+    for e, t in ((e_out, t_out), (e_h, t_h), (e_c, t_c)):
+        assert_same(e, t)

@@ -21,7 +21,7 @@ torch's units bit for bit.
 """
 from __future__ import annotations
 
-from ember._dtype import float32
+from ember._dtype import bfloat16, float16, float32, int8, scalar_type_name, uint8
 from ember._ops import nn_rnn
 from ember._ops.registry import run
 from ember._ops.shape import cat, stack
@@ -159,6 +159,32 @@ def _run_packed(mode: str, steps: tuple, batch_sizes: list, state: tuple, w_hh, 
     return outs, state
 
 
+# What torch's oneDNN LSTM says of an initial state of another dtype than float32
+_ONEDNN_REFUSALS = {
+    float16: "could not create a primitive descriptor for the LSTM forward propagation "
+             "primitive. Run workload with environment variable ONEDNN_VERBOSE=all to get "
+             "additional diagnostic information.",
+    uint8: "itensor_view_from_dense expects float, bfloat16 or half tensor input",
+}
+_ONEDNN_REFUSALS[bfloat16] = _ONEDNN_REFUSALS[float16]
+_ONEDNN_REFUSALS[int8] = _ONEDNN_REFUSALS[uint8]
+
+
+def _check_state_dtypes(hx: tuple, weight_dtype, fused: bool) -> None:
+    """torch's refusal of initial states whose dtype is not the weights': its oneDNN LSTM
+    rejects the state; elsewhere the first step's ``h @ W_hh`` rejects ``h`` (a cell state
+    of another dtype is promoted there, as in torch's step)."""
+    if fused:
+        for state in hx:
+            if state.dtype is not float32:
+                raise RuntimeError(_ONEDNN_REFUSALS.get(
+                    state.dtype, "get_mkldnn_dtype: unsupported data type"))
+    elif hx[0].dtype is not weight_dtype:
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                           f"{scalar_type_name(hx[0].dtype)} and "
+                           f"{scalar_type_name(weight_dtype)}")
+
+
 def rnn(mode: str, input: Tensor, hx: tuple, weights: list, has_biases: bool,
         num_layers: int, dropout: float, train: bool, bidirectional: bool,
         batch_first: bool = False, batch_sizes: list | None = None) -> tuple:
@@ -180,6 +206,7 @@ def rnn(mode: str, input: Tensor, hx: tuple, weights: list, has_biases: bool,
     fused = (mode == "LSTM" and not proj and batch_sizes is None and _mkldnn.enabled
              and input.dtype is float32 and input.shape[1 if not batch_first else 0] > 0
              and all(w.dtype is float32 for w in weights))
+    _check_state_dtypes(hx, weights[0].dtype, fused)
     initial = [] if fused else [s.unbind(0) for s in hx]
     if batch_sizes is None and batch_first:
         input = input.transpose(0, 1)
