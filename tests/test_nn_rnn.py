@@ -625,3 +625,14 @@ def test_cell_state_of_a_wider_dtype_promotes_as_torch():
     (t_out, (t_h, t_c)), (e_out, (e_h, e_c)) = run_lstm(torch), run_lstm(ember)
     for e, t in ((e_out, t_out), (e_h, t_h), (e_c, t_c)):
         assert_same(e, t)
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.nn.LSTM(3, 4)(L.randn(5, 2, 3), (L.randn(1, 2, 4),) * 3),
+    lambda L: L.nn.LSTM(3, 4)(_packed(L, L.randn(5, 2, 3)), (L.randn(1, 2, 4),) * 3),
+    lambda L: L.nn.LSTMCell(3, 4)(L.randn(2, 3), (L.randn(2, 4),) * 3),
+    lambda L: L.nn.LSTMCell(3, 4)(L.randn(2, 3), L.randn(2, 4)),
+    lambda L: L.lstm_cell(L.randn(2, 3), (L.randn(2, 4),), L.randn(16, 3), L.randn(16, 4)),
+])
+def test_lstm_hidden_states_not_a_pair_refused_as_torch(call):
+    check_raises_like(call)

@@ -72,6 +72,11 @@ def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor,
               b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple:
     """Mirrors ``torch.lstm_cell``: one LSTM step, ``(h', c')`` from ``hx = (h, c)``, gates
     (i, f, g, o) in that order along the weights' first dim."""
+    if isinstance(hx, Tensor):
+        raise TypeError("lstm_cell(): argument 'hx' (position 2) must be tuple of Tensors, "
+                        "not Tensor")
+    if len(hx) != 2:
+        raise RuntimeError("lstm_cell expects two hidden states")
     h, c = hx
     _check_cell(input, (h, c), w_ih.shape[1], w_hh.shape[1])
     gates = linear(input, w_ih, b_ih) + linear(h, w_hh, b_hh)
@@ -206,6 +211,8 @@ def rnn(mode: str, input: Tensor, hx: tuple, weights: list, has_biases: bool,
     fused = (mode == "LSTM" and not proj and batch_sizes is None and _mkldnn.enabled
              and input.dtype is float32 and input.shape[1 if not batch_first else 0] > 0
              and all(w.dtype is float32 for w in weights))
+    if mode == "LSTM" and len(hx) != 2:
+        raise RuntimeError("lstm expects two hidden states")
     _check_state_dtypes(hx, weights[0].dtype, fused)
     initial = [] if fused else [s.unbind(0) for s in hx]
     if batch_sizes is None and batch_first:
