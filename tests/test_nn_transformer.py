@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ember
-from tests.helpers import assert_same, check_raises_like, torch
+from tests.helpers import assert_same, check_raises_like, torch, torch_or_refused
 from tests.test_nn_attention import _compare_modules, _inputs
 
 
@@ -304,3 +304,46 @@ def test_gpt_character_model(use_sdpa):
         assert_same(e_grads[name], tg, what=f"step-0 grad of {name}")
     np.testing.assert_allclose(e_losses, t_losses, rtol=1e-3)
     assert e_tokens == t_tokens
+
+
+# ---- the fused evaluation paths: fully masked rows and is_causal --------------------------
+
+FULLY_MASKED_ROW = np.array([[True, True, True, True], [False, False, True, True],
+                             [False, False, False, False], [True, True, False, False]])
+FULLY_PADDED = np.array([[True] * 4, [False, False, True, False]])
+
+
+@pytest.mark.parametrize("module", ["mha", "encoder_layer"])
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("grad", [True, False])
+@pytest.mark.parametrize("call", ["attn_mask", "padding", "float_mask", "causal_no_mask"])
+def test_fused_evaluation_paths(module, batch_first, grad, call):
+    """torch's fast paths (evaluation, no gradient, batch_first, ...) attend with a plain
+    softmax: a query with every key masked gives nan (scaled_dot_product_attention gives 0),
+    and is_causal without a mask is ignored."""
+    if module == "mha":
+        factory = lambda L: L.nn.MultiheadAttention(8, 2, batch_first=batch_first)  # noqa: E731
+    else:
+        factory = _encoder_layer(dict(batch_first=batch_first))
+    tm, em = _pair(factory)
+    tm.eval()
+    em.eval()
+
+    def run(m, lib):
+        x = lib.tensor(np.random.default_rng(5).standard_normal((2, 4, 8)), dtype=lib.float32)
+        x = x if batch_first else x.transpose(0, 1)
+        mask = lib.tensor(FULLY_MASKED_ROW)
+        kw = {"attn_mask": dict(mask=mask),
+              "padding": dict(padding=lib.tensor(FULLY_PADDED)),
+              "float_mask": dict(mask=lib.zeros(4, 4).masked_fill(mask, float("-inf"))),
+              "causal_no_mask": dict(is_causal=True)}[call]
+        with lib.set_grad_enabled(grad):
+            if module == "mha":
+                return m(x, x, x, attn_mask=kw.get("mask"), key_padding_mask=kw.get("padding"),
+                         need_weights=False, is_causal=kw.get("is_causal", False))[0]
+            return m(x, src_mask=kw.get("mask"), src_key_padding_mask=kw.get("padding"),
+                     is_causal=kw.get("is_causal", False))
+
+    t_out = torch_or_refused(lambda lib: run(tm if lib is torch else em, lib), RuntimeError)
+    if t_out is not None:
+        assert_same(run(em, ember), t_out, atol=1e-5)

@@ -401,8 +401,9 @@ class MultiheadAttention(Module):
     ``xavier_uniform_`` projections, zero biases, ``xavier_normal_`` ``bias_k``/``bias_v``),
     so ``manual_seed`` gives torch's values. ``forward`` returns ``(output, weights)`` as
     ``F.multi_head_attention_forward`` does. torch's evaluation-mode fast path
-    (``_native_multi_head_attention``) gives the same values to rounding; ember always runs
-    the general path.
+    (``_native_multi_head_attention``) gives the same values to rounding, with two
+    exceptions ember reproduces (NOTE [Transformer fast paths] in
+    ember/nn/modules/transformer.py).
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
@@ -475,6 +476,7 @@ class MultiheadAttention(Module):
         from ember.nn._functional import attention as A
 
         is_batched = query.dim() == 3
+        fast = self._takes_fast_path(query, key, value, key_padding_mask, attn_mask)
         key_padding_mask = A._canonical_mask(key_padding_mask, "key_padding_mask",
                                              A._none_or_dtype(attn_mask), "attn_mask",
                                              query.dtype)
@@ -496,11 +498,37 @@ class MultiheadAttention(Module):
             query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
             self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
             self.out_proj.weight, self.out_proj.bias, training=self.training,
-            key_padding_mask=key_padding_mask, need_weights=need_weights,
+            key_padding_mask=key_padding_mask, need_weights=need_weights or fast,
             attn_mask=attn_mask, use_separate_proj_weight=separate,
             q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
             v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights,
-            is_causal=is_causal)
+            is_causal=is_causal and not fast)
+        if fast and not need_weights:
+            weights = None
         if self.batch_first and is_batched:
             return out.transpose(1, 0), weights
         return out, weights
+
+    def _takes_fast_path(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask,
+                         attn_mask) -> bool:
+        """Whether torch runs this call through ``_native_multi_head_attention`` (NOTE
+        [Transformer fast paths]): batched self-attention in evaluation mode with no gradient
+        to record, on a module without ``bias_k``/``bias_v``, ``add_zero_attn`` or separate
+        projections, an even head count, ``batch_first``, boolean masks, no autocast."""
+        from ember import is_autocast_enabled
+        from ember.autograd import grad_mode
+
+        if any(m is not None and m.is_floating_point() for m in (key_padding_mask, attn_mask)):
+            return False
+        if query.dim() != 3 or query is not key or key is not value or self.training:
+            return False
+        if self.in_proj_weight is None or query.dtype != self.in_proj_weight.dtype or (
+                self.in_proj_bias is None or query.dtype != self.in_proj_bias.dtype):
+            return False
+        if self.num_heads % 2 or not self.batch_first or self.bias_k is not None \
+                or self.bias_v is not None or self.add_zero_attn or is_autocast_enabled():
+            return False
+        tensors = (query, self.in_proj_weight, self.in_proj_bias, self.out_proj.weight,
+                   self.out_proj.bias)
+        return not (grad_mode.state.enabled
+                    and any(t is not None and t.requires_grad for t in tensors))

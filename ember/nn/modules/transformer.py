@@ -5,12 +5,19 @@ Constructor arguments, submodules (so parameter names, order and initial values 
 
 NOTE [Transformer fast paths]: in evaluation, torch swaps in fused kernels
 (``_transformer_encoder_layer_fwd``, ``_native_multi_head_attention``) that give the general
-path's values to float rounding; ember always runs the general path. One fast path changes
-values: ``TransformerEncoder`` with ``enable_nested_tensor`` (and a layer that allows it),
-evaluation mode, no gradient needed, a ``src_key_padding_mask`` padding at the end of each
-sequence and no ``mask`` packs the batch into a nested tensor, and the padded positions come
-out as zeros (before the final ``norm``). ember reproduces that result by zeroing the
-padded positions under the same conditions.
+path's values to float rounding; ember always runs the general path, and reproduces where
+the fast paths change values:
+- ``TransformerEncoder`` with ``enable_nested_tensor`` (and a layer that allows it),
+  evaluation mode, no gradient needed, a ``src_key_padding_mask`` padding at the end of each
+  sequence and no ``mask`` packs the batch into a nested tensor, and the padded positions
+  come out as zeros (before the final ``norm``). ember zeroes the padded positions under the
+  same conditions.
+- The fused attention of ``MultiheadAttention`` and ``TransformerEncoderLayer`` (conditions
+  in their ``_takes_fast_path``) is a plain softmax even without ``need_weights``: a query
+  whose keys are all masked out gives nan there, where the general path's
+  ``scaled_dot_product_attention`` gives 0. And it ignores ``is_causal``: without a mask it
+  attends to every key (the general path refuses, or masks causally). Under those
+  conditions ember runs the weights path (``need_weights``) and drops ``is_causal``.
 """
 from __future__ import annotations
 
@@ -123,18 +130,48 @@ class TransformerEncoderLayer(Module):
             "src_mask", src.dtype)
         src_mask = F_attn._canonical_mask(src_mask, "src_mask", None, "", src.dtype,
                                           check_other=False)
+        fast = self._takes_fast_path(src)
+        is_causal = is_causal and not fast  # NOTE [Transformer fast paths]
         x = src
         if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal,
+                                   fast)
             x = x + self._ff_block(self.norm2(x))
         else:
-            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal,
+                                              fast))
             x = self.norm2(x + self._ff_block(x))
         return x
 
-    def _sa_block(self, x: Tensor, attn_mask, key_padding_mask, is_causal: bool) -> Tensor:
+    def _takes_fast_path(self, src: Tensor) -> bool:
+        """Whether torch runs this call through ``_transformer_encoder_layer_fwd`` (NOTE
+        [Transformer fast paths]): a batched input in evaluation mode with no gradient to
+        record, ``batch_first`` self-attention with biases and one projection, a relu or
+        gelu activation, equal norm eps, an even head count, no autocast and no hooks."""
+        attn = self.self_attn
+        if src.dim() != 3 or self.training or not attn.batch_first:
+            return False
+        if attn.in_proj_bias is None or not attn._qkv_same_embed_dim:
+            return False
+        if not self.activation_relu_or_gelu or self.norm1.eps != self.norm2.eps:
+            return False
+        if attn.num_heads % 2 == 1 or ember.is_autocast_enabled():
+            return False
+        if any(m._forward_hooks or m._forward_pre_hooks for m in self.modules()):
+            return False
+        if grad_mode.state.enabled:
+            tensors = (src, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight,
+                       attn.out_proj.bias, self.norm1.weight, self.norm1.bias,
+                       self.norm2.weight, self.norm2.bias, self.linear1.weight,
+                       self.linear1.bias, self.linear2.weight, self.linear2.bias)
+            return not any(t.requires_grad for t in tensors)
+        return True
+
+    def _sa_block(self, x: Tensor, attn_mask, key_padding_mask, is_causal: bool,
+                  fused: bool = False) -> Tensor:
+        # fused: torch's fast path, a plain softmax (NOTE [Transformer fast paths])
         x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
+                           need_weights=fused, is_causal=is_causal)[0]
         return self.dropout1(x)
 
     def _ff_block(self, x: Tensor) -> Tensor:
