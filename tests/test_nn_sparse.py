@@ -84,6 +84,27 @@ def test_embedding_bag_past_last_offset(dtype, mode):
         [(6, 3)], dtype=dtype, grad=False)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_past_last_offset_padded(dtype, mode):
+    # with a padding_idx torch runs its generic kernel, which sums the positions past the
+    # last offset into the last bag
+    check_op(lambda lib, w: _f(lib).embedding_bag(
+        _idx(lib, BAG_IDX), w, _idx(lib, [0, 2, 3]), mode=mode, include_last_offset=True,
+        padding_idx=5), [(6, 3)], dtype=dtype, grad=False)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("offsets", [[0, 2, 3], [0, 0, 0]])
+def test_embedding_bag_mean_gradient_past_last_offset(dtype, offsets):
+    # NOTE [embedding_bag's last offset]: the mean's backward spreads the last bag's
+    # gradient over the positions past the last offset, whatever the dtype (torch's sum
+    # backward reads uninitialised memory there: not compared)
+    check_op(lambda lib, w: _f(lib).embedding_bag(
+        _idx(lib, BAG_IDX), w, _idx(lib, offsets), mode="mean", include_last_offset=True),
+        [(6, 3)], dtype=dtype)
+
+
 @pytest.mark.parametrize("padding_idx", [None, 5])
 def test_per_sample_weights(padding_idx):
     def fn(lib, w, s):

@@ -129,9 +129,13 @@ class Bags:
         self.kept_bags = bag[keep]
         self.counts = np.bincount(self.kept_bags, minlength=num_bags)
         self.bags, self.starts = np.unique(self.kept_bags, return_index=True)
-        scale = summed.astype(np.float64)
         if mode == MODE_MEAN:
-            scale[summed] /= self.counts[bag[summed]]
+            # torch's mean backward spreads the last bag's gradient over the positions past
+            # the last offset too, as its count does (NOTE [embedding_bag's last offset])
+            scale = keep.astype(np.float64)
+            scale[keep] /= self.counts[bag[keep]]
+        else:
+            scale = summed.astype(np.float64)
         if scale_grad_by_freq and indices.size:
             scale /= _freq_divisors(indices, num_weights)
         self.scale = scale

@@ -160,13 +160,15 @@ def _bags(indices, offsets, num_weights: int, padding_idx: int, mode: int,
                            f"is not in the valid range [0, {num_weights})")
     # NOTE [embedding_bag's last offset]: with include_last_offset, torch's CPU kernels
     # (2.13) count (mean) and take the max over the last bag up to the end of the input, past
-    # the last offset; its float64 sum does too, while its float32 and half sums stop at the
-    # last offset. ember reproduces this: such positions belong to the last bag, and are
-    # summed only for float64.
+    # the last offset, and the mean's backward spreads the gradient over them; its float64
+    # sum (and any sum with a padding_idx: the generic kernel) does too, while its float32
+    # and half sums without one stop at the last offset. ember reproduces this: such
+    # positions belong to the last bag, and are summed only in those cases.
     trailing = bag >= num_bags
     bag = np.minimum(bag, max(num_bags - 1, 0))
     keep = (indices != padding_idx) & (num_bags > 0)
-    summed = keep & ~trailing if dtype is not _dtype.float64 else keep
+    past_last = dtype is _dtype.float64 or padding_idx >= 0
+    summed = keep if past_last else keep & ~trailing
     return _sparse.Bags(indices, bag, keep, summed, num_bags, num_weights, mode,
                         scale_grad_by_freq)
 
