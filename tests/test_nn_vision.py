@@ -427,6 +427,28 @@ def test_interpolate_refuses_dtypes_as_torch(mode, ndim, kwargs, dtype):
         lib.tensor(data).to(getattr(lib, dtype)), scale_factor=2, mode=mode, **kwargs))
 
 
+@pytest.mark.parametrize("mode,kwargs", [
+    ("bilinear", {}), ("bilinear", {"align_corners": True}), ("bicubic", {}),
+    ("bicubic", {"align_corners": True}), ("bilinear", {"antialias": True}),
+    ("bicubic", {"antialias": True}), ("lanczos", {"antialias": True})])
+@pytest.mark.parametrize("size", [(3, 5), (13, 4), (6, 9), (4, 7)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_interpolate_uint8_images_bit_exact(mode, kwargs, size, channels_last):
+    # NOTE [uint8 resampling]: torch resamples uint8 in fixed point, width then height, each
+    # pass rounded and clamped (bicubic overshoots are clamped in between); ember gave zeros
+    data = np.random.default_rng(7).integers(0, 256, (2, 3, 6, 7))
+
+    def call(lib):
+        x = lib.tensor(data, dtype=lib.uint8)
+        if channels_last:
+            x = x.contiguous(memory_format=lib.channels_last)
+        return lib.nn.functional.interpolate(x, size=size, mode=mode, **kwargs)
+    t_out, e_out = call(torch), call(ember)
+    assert_same(e_out, t_out)
+    assert e_out.is_contiguous(memory_format=ember.channels_last) == \
+        t_out.is_contiguous(memory_format=torch.channels_last)
+
+
 _SIZES = [("nearest", (1, 1, 4)), ("nearest", (1, 1, 4, 5)), ("nearest", (1, 1, 3, 4, 5)),
           ("nearest-exact", (1, 1, 4, 5)), ("linear", (1, 1, 4)), ("bilinear", (1, 1, 4, 5)),
           ("bicubic", (1, 1, 4, 5)), ("trilinear", (1, 1, 3, 4, 5))]

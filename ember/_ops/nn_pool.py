@@ -139,9 +139,45 @@ def _half_avg_pool(x, mats: tuple, adaptive: bool):
     return out.astype(x.dtype)
 
 
+_UINT8_RESAMPLES = frozenset((
+    "UpsampleBilinear2DBackward0", "UpsampleBicubic2DBackward0", "UpsampleBilinear2DAaBackward0",
+    "UpsampleBicubic2DAaBackward0", "UpsampleLanczos2DAaBackward0"))
+
+
+def _fixed_point(m):
+    """NOTE [uint8 resampling]: torch's uint8 image kernels weigh in fixed point: the
+    weights of a pass scaled by 2**p, p the largest (below 22) for which twice the largest
+    weight still fits an int16, and rounded half away from zero."""
+    largest = m.max()
+    precision = 0
+    while precision < 22 and int(0.5 + largest * (1 << (precision + 1))) < (1 << 15):
+        precision += 1
+    scaled = m * (1 << precision)
+    return np.trunc(scaled + np.where(scaled >= 0, 0.5, -0.5)).astype(np.int64), precision
+
+
+def _uint8_resample(x, mats: tuple):
+    """A uint8 image resampled as torch's uint8 kernels do (NOTE [uint8 resampling]): the
+    width first, then the height, each pass in fixed point with its sum rounded and clamped
+    to [0, 255]; a dim whose size does not change is left as it is."""
+    lead = x.ndim - len(mats)
+    out = x.astype(np.int64)
+    for i in reversed(range(len(mats))):
+        m = mats[i]
+        if m is None or m.shape[0] == m.shape[1]:
+            continue
+        weights, precision = _fixed_point(m)
+        moved = np.moveaxis(out, lead + i, -1)
+        summed = moved @ weights.T + (1 << (precision - 1))
+        out = np.moveaxis(np.clip(summed >> precision, 0, 255), -1, lead + i)
+    return np.ascontiguousarray(out.astype(np.uint8))
+
+
 def _map(node: str, xp, self, mats: tuple):
     """A separable map's forward: its matrices, or for a half type's average pooling
-    torch's own rounding (channels first)."""
+    torch's own rounding (channels first), or for a uint8 image torch's fixed point."""
+    if self.dtype == np.uint8 and node in _UINT8_RESAMPLES:
+        return _uint8_resample(self, mats)
     adaptive = _HALF_WINDOW_MEANS.get(node)
     if adaptive is not None and reduced_float(self.dtype) and not channels_last_format(self):
         return _half_avg_pool(self, mats, adaptive)
