@@ -449,6 +449,35 @@ def test_interpolate_uint8_images_bit_exact(mode, kwargs, size, channels_last):
         t_out.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.parametrize("call", [
+    # bicubic of another rank: torch's message for an unsupported rank and mode
+    lambda F, x: F.interpolate(x[0], scale_factor=2, mode="bicubic"),
+    lambda F, x: F.interpolate(x[None], size=3, mode="bicubic"),
+    # a size that is not made of ints
+    lambda F, x: F.interpolate(x, size=(3.5, 2)),
+    lambda F, x: F.interpolate(x, size=[3.0, 2], mode="bilinear"),
+    # scales the kernels cannot size an output from (area and recompute_scale_factor size
+    # it in Python, with Python's errors)
+    lambda F, x: F.interpolate(x, scale_factor=0, mode="bilinear"),
+    lambda F, x: F.interpolate(x, scale_factor=(0, 1), mode="bicubic"),
+    lambda F, x: F.interpolate(x, scale_factor=float("nan"), mode="bilinear"),
+    lambda F, x: F.interpolate(x, scale_factor=1e30),
+    lambda F, x: F.interpolate(x, scale_factor=float("-inf"), mode="nearest-exact"),
+    lambda F, x: F.interpolate(x, scale_factor=float("inf"), mode="area"),
+    lambda F, x: F.interpolate(x, scale_factor=float("nan"), mode="area"),
+    lambda F, x: F.interpolate(x, scale_factor=float("inf"), mode="bilinear",
+                               recompute_scale_factor=True),
+])
+def test_interpolate_arguments_refused_as_torch(call):
+    check_raises_like(lambda lib: call(lib.nn.functional, lib.ones(1, 2, 4, 4)))
+
+
+def test_interpolate_int_like_sizes():
+    for size in ((np.int64(3), 2), [3, np.int32(5)]):
+        assert_same(ember.nn.functional.interpolate(ember.ones(1, 2, 4, 4), size=size),
+                    torch.nn.functional.interpolate(torch.ones(1, 2, 4, 4), size=size))
+
+
 _SIZES = [("nearest", (1, 1, 4)), ("nearest", (1, 1, 4, 5)), ("nearest", (1, 1, 3, 4, 5)),
           ("nearest-exact", (1, 1, 4, 5)), ("linear", (1, 1, 4)), ("bilinear", (1, 1, 4, 5)),
           ("bicubic", (1, 1, 4, 5)), ("trilinear", (1, 1, 3, 4, 5))]

@@ -327,6 +327,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                     f"got input with spatial dimensions of {list(input.shape[2:])} and output "
                     f"size of {size}. Please provide input tensor in (N, C, d1, d2, "
                     "...,dK) format and output size in (o1, o2, ...,oK) format.")
+            if not all(isinstance(s, (int, np.integer, Tensor)) for s in size):
+                raise TypeError(
+                    "expected size to be one of int or Tuple[int] or Tuple[int, int] or "
+                    "Tuple[int, int, int], but got size with types "
+                    f"{[type(s) for s in size]}")
             out = tuple(int(s) for s in size)
         else:
             out = (int(size),) * nd
@@ -343,7 +348,13 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             scales = tuple(float(s) for s in scale_factor)
         else:
             scales = (float(scale_factor),) * nd
-        out = tuple(int(math.floor(float(input.shape[2 + i]) * scales[i])) for i in range(nd))
+        products = [float(input.shape[2 + i]) * scales[i] for i in range(nd)]
+        if mode != "area" and not recompute_scale_factor and not all(
+                abs(v) < 2.0 ** 63 for v in products):  # inf and nan too
+            # torch's kernels size the output from the scale (Python floors it for area
+            # and recompute_scale_factor, raising Python's errors)
+            raise RuntimeError("value cannot be converted to type int64_t without overflow")
+        out = tuple(int(math.floor(v)) for v in products)
         if recompute_scale_factor:
             scales = None
     else:
@@ -353,17 +364,19 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.dim() == 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos "
                          "modes and requires a 4-D tensor as input")
-    if mode in _INTERP_DIMS and _INTERP_DIMS[mode] != nd and nd in (1, 2, 3):
+    if mode in _INTERP_DIMS and _INTERP_DIMS[mode] != nd and nd in (1, 2, 3) and \
+            mode != "bicubic":  # torch words a bicubic of another rank as any other mode
         raise NotImplementedError(
             f"Got {input.dim()}D input, but {mode} mode needs {_INTERP_DIMS[mode] + 2}D input")
-    if nd not in (1, 2, 3):
+    if nd not in (1, 2, 3) or (mode == "bicubic" and nd != 2):
         raise NotImplementedError(
             "Input Error: Only 3D, 4D and 5D input Tensors supported (got "
             f"{input.dim()}D) for the modes: nearest | linear | bilinear | bicubic | trilinear "
             f"| lanczos | area | nearest-exact (got {mode})")
     spatial = tuple(input.shape[2:])
     # torch hands the kernels 1 / scale_factor when a scale factor is used
-    inv = tuple(None if scales is None else 1.0 / scales[i] for i in range(nd))
+    inv = tuple(None if scales is None or not scales[i] else 1.0 / scales[i]
+                for i in range(nd))  # a zero scale gives an empty output, refused below
     if mode == "area":
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[nd - 1]
         return pool(input, out)
