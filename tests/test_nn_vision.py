@@ -141,6 +141,8 @@ ERRORS = [
     lambda lib: lib.nn.functional.pixel_shuffle(lib.ones(2, 3, 4, 4), 2),
     lambda lib: lib.nn.functional.pixel_unshuffle(lib.ones(2, 3, 5, 4), 2),
     lambda lib: lib.nn.functional.channel_shuffle(lib.ones(2, 3, 4, 4), 2),
+    lambda lib: lib.nn.functional.channel_shuffle(lib.ones(2, 6), 2),
+    lambda lib: lib.nn.ChannelShuffle(1)(lib.ones(())),
     lambda lib: lib.nn.functional.fold(lib.ones(2, 12, 12), (5, 6), (2, 3), padding=1,
                                        stride=2),
     lambda lib: lib.nn.functional.fold(lib.ones(2, 13, 9), (5, 6), (2, 3), padding=1, stride=2),
