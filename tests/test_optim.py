@@ -991,6 +991,27 @@ def test_adafactor_like_torch(dtype, options, scale):
                       tol=(rtol, atol) if dtype == "float32" else None)
 
 
+@pytest.mark.parametrize("shape", [(1, 2), (3, 5), (2, 3, 4)])
+@records_compared()
+def test_adafactor_row_and_col_means_bit_exact(shape):
+    """torch takes a factored parameter's mean square along a dim as its norm squared over
+    the length, so the running row and column variances hold those bits (a row [1, -1]:
+    sqrt(2) ** 2 / 2 rounds to 0.99999994 in float32, the mean of squares to 1)."""
+    rng = np.random.default_rng(3)
+    grads = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
+    grads[0][..., :2] = [1.0, -1.0]
+    states = []
+    for lib in (torch, ember):
+        p = lib.nn.Parameter(lib.ones(shape))
+        opt = lib.optim.Adafactor([p])
+        for g in grads:
+            p.grad = lib.tensor(g)
+            opt.step()
+        states.append({k: to_numpy(v) for k, v in opt.state[p].items()})
+    for key in ("row_var", "col_var"):
+        np.testing.assert_array_equal(states[1][key], states[0][key], err_msg=key)
+
+
 @records_compared()
 def test_adafactor_state_dict_round_trip_and_refusals_like_torch():
     results = []

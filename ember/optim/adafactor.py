@@ -105,8 +105,11 @@ class Adafactor(Optimizer):
             p.mul_(1 - lr * group["weight_decay"])
         if p.dim() > 1:
             row_var, col_var = state["row_var"], state["col_var"]
-            row_var.lerp_(grad.square().mean(dim=-1, keepdim=True), 1 - beta2)
-            col_var.lerp_(grad.square().mean(dim=-2, keepdim=True), 1 - beta2)
+            # torch's mean of squares along a dim is its norm squared over the length:
+            # the sqrt and square round, so the bits differ from square().mean()
+            for var, dim in ((row_var, -1), (col_var, -2)):
+                mean_square = ember.norm(grad, dim=dim, keepdim=True).square_()
+                var.lerp_(mean_square.div_(grad.size(dim)), 1 - beta2)
             var = row_var * col_var / row_var.mean(dim=-2, keepdim=True).clamp(min=eps1)
         else:
             var = state["variance"]
