@@ -1039,3 +1039,98 @@ def test_adafactor_state_dict_round_trip_and_refusals_like_torch():
         lib.optim.Adafactor([p]).step()
 
     check_raises_like(complex_step)
+
+
+MUON_OPTIONS = [
+    {}, {"nesterov": False, "lr": 0.3}, {"momentum": 0.0, "weight_decay": 0.0},
+    {"adjust_lr_fn": "match_rms_adamw", "weight_decay": 0.3},
+    {"adjust_lr_fn": "original", "eps": 1e-3, "lr": "tensor"},
+]
+
+
+def _muon_run(lib, options, dtype="float32", steps=4):
+    """Muon on a tall and a wide matrix (and a parameter without a gradient) for ``steps``
+    steps of fixed gradients: the iterates and the optimizer."""
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal((5, 3)), rng.standard_normal((4, 6)), np.ones((2, 2))]
+    params = [lib.nn.Parameter(lib.tensor(a, dtype=getattr(lib, dtype))) for a in arrays]
+    options = dict(options)
+    if options.get("lr") == "tensor":
+        options["lr"] = lib.tensor([0.05])
+    opt = lib.optim.Muon(params, **options)
+    iterates = []
+    for k in range(steps):
+        for p, g in zip(params[:2], (rng.standard_normal((5, 3)), rng.standard_normal((4, 6)))):
+            p.grad = lib.tensor(g * (k + 1), dtype=p.dtype)
+        opt.step()
+        iterates.append([to_numpy(p).copy() for p in params])
+    return iterates, opt
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("options", MUON_OPTIONS)
+@records_compared()
+def test_muon_without_iterations_bit_exact(options, dtype):
+    """With ns_steps=0 the update is the bfloat16 momentum (Nesterov's or not) over its norm:
+    every step's parameters and momentum buffers are torch's bits."""
+    options = {**options, "ns_steps": 0}
+    (t_its, t_opt), (e_its, e_opt) = (_muon_run(lib, options, dtype) for lib in (torch, ember))
+    for k, (t_step, e_step) in enumerate(zip(t_its, e_its)):
+        for i, (t, e) in enumerate(zip(t_step, e_step)):
+            np.testing.assert_array_equal(e, t, err_msg=f"step {k} param {i}")
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), dtype, tol=(0, 0))
+
+
+@pytest.mark.parametrize("options", MUON_OPTIONS)
+@records_compared()
+def test_muon_like_torch(options):
+    """The default five Newton-Schulz iterations. They run as bfloat16 addmm calls, whose
+    results torch rounds once from float32 (beta * input + alpha * product) while ember
+    rounds the product to bfloat16 first, and the iterations amplify those last bits: the
+    updates agree to about a tenth of their size (a wrong step is off by all of it)."""
+    (t_its, t_opt), (e_its, e_opt) = (_muon_run(lib, options) for lib in (torch, ember))
+    lr = 0.05 if options.get("lr") == "tensor" else options.get("lr", 1e-3)
+    for k, (t_step, e_step) in enumerate(zip(t_its, e_its)):
+        for i, (t, e) in enumerate(zip(t_step, e_step)):
+            np.testing.assert_allclose(e, t, rtol=0, atol=0.2 * lr * (k + 1),
+                                       err_msg=f"step {k} param {i}")
+    assert_same_state(e_opt.state_dict(), t_opt.state_dict(), "float32", tol=(0, 0))
+    # and the state dict, loaded into a fresh optimizer, carries on as torch's does
+    results = []
+    for lib, opt in ((torch, t_opt), (ember, e_opt)):
+        params = [p for group in opt.param_groups for p in group["params"]]
+        fresh = lib.optim.Muon(params, lr=0.5)
+        fresh.load_state_dict(opt.state_dict())
+        for p in params[:2]:
+            p.grad = lib.ones_like(p)
+        fresh.step()
+        results.append((to_numpy(params[0]), fresh.state_dict()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=0, atol=0.2 * lr * 5)
+    assert_same_state(results[1][1], results[0][1], "float32", tol=(0, 0))
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.optim.Muon([lib.nn.Parameter(lib.ones(2, 2))], lr=-1.0),
+    lambda lib: lib.optim.Muon([lib.nn.Parameter(lib.ones(2, 2))], lr=lib.tensor([0.1, 0.2])),
+    lambda lib: lib.optim.Muon([lib.nn.Parameter(lib.ones(2, 2))], momentum=-0.5),
+    lambda lib: lib.optim.Muon([lib.nn.Parameter(lib.ones(2, 2))], weight_decay=-0.5),
+    lambda lib: lib.optim.Muon([lib.nn.Parameter(lib.ones(2, 2))], adjust_lr_fn="rms"),
+    lambda lib: lib.optim.Muon([lib.nn.Parameter(lib.ones(2, 2))], foreach=True),
+    lambda lib: lib.optim.Muon([lib.nn.Parameter(lib.ones(2, 2)), lib.nn.Parameter(lib.ones(3))]),
+    lambda lib: lib.optim.Muon([lib.nn.Parameter(lib.ones(2, 2, 2))]),
+])
+def test_muon_constructor_errors(make):
+    check_raises_like(make)
+
+
+@pytest.mark.parametrize("options,dtype", [
+    ({"ns_steps": 100}, "float32"), ({"ns_coefficients": (1.0, 2.0)}, "float32"),
+    ({}, "complex64")])
+def test_muon_step_errors(options, dtype):
+    def step(lib):
+        p = lib.nn.Parameter(lib.ones(2, 3, dtype=getattr(lib, dtype)))
+        opt = lib.optim.Muon([p], **options)
+        p.grad = lib.ones_like(p)
+        opt.step()
+
+    check_raises_like(step)
