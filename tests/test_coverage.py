@@ -134,9 +134,7 @@ NOT_PROVIDED = {
     },
     MODULE_NAMESPACE: set(),
     "torch.fft": set(),
-    # not implemented in ember yet (newer than the rest of torch.optim): the backlog of
-    # ember/optim, listed so that this test names them instead of failing on them
-    "torch.optim": {"swap_in_optimizer_params_and_state"},
+    "torch.optim": set(),
     "torch.optim.lr_scheduler": set(),
     "torch.optim.swa_utils": set(),
 }

@@ -1134,3 +1134,70 @@ def test_muon_step_errors(options, dtype):
         opt.step()
 
     check_raises_like(step)
+
+
+def _swap_in_setup(lib):
+    """An Adam with state over two groups, a state dict of other tensors with the first
+    group's lr changed, and other parameters (with gradients) to swap in."""
+    w = lib.nn.Parameter(lib.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    b, c = lib.nn.Parameter(lib.tensor([0.5, -0.5])), lib.nn.Parameter(lib.tensor([2.0]))
+    opt = lib.optim.Adam([{"params": [w, b]}, {"params": [c], "lr": 0.01}], lr=0.1)
+    for p in (w, b, c):
+        p.grad = lib.ones_like(p)
+    opt.step()
+    saved = opt.state_dict()
+    swap_state = {"state": {k: {n: v.clone() for n, v in s.items()}
+                            for k, s in saved["state"].items()},
+                  "param_groups": copy.deepcopy(saved["param_groups"])}
+    swap_state["param_groups"][0]["lr"] = 0.5
+    others = {name: p.detach().clone().requires_grad_() for name, p in zip("wbc", (w, b, c))}
+    for p in others.values():
+        p.grad = lib.full_like(p, 2.0)
+    return opt, [w, b, c], swap_state, others
+
+
+@records_compared("torch.optim.swap_in_optimizer_params_and_state")
+def test_swap_in_optimizer_params_and_state_like_torch():
+    """A step inside the block updates the swapped-in parameters and, in place, the given
+    state dict's tensors (hooks see the swapped-in groups); on exit the optimizer's own
+    groups (the same params list), state and parameters are back, untouched."""
+    results = []
+    for lib in (torch, ember):
+        opt, params, swap_state, others = _swap_in_setup(lib)
+        params_list, seen = opt.param_groups[0]["params"], []
+        opt.register_step_pre_hook(lambda o, args, kwargs, seen=seen, w=others["w"]: seen.append(
+            (o.param_groups[0]["lr"], o.param_groups[0]["params"][0] is w)))
+        del swap_state["state"][2]  # a parameter without state starts afresh
+        with lib.optim.swap_in_optimizer_params_and_state(opt, others, swap_state):
+            opt.step()
+        assert opt.param_groups[0]["params"] is params_list
+        results.append(([to_numpy(p) for p in list(others.values()) + params], swap_state,
+                         opt.state_dict(), seen))
+    (t_values, t_swap, t_sd, t_seen), (e_values, e_swap, e_sd, e_seen) = results
+    for t, e in zip(t_values, e_values):
+        np.testing.assert_allclose(e, t, *TOLERANCES["float32"])
+    assert_same_state(e_swap, t_swap, "float32")
+    assert_same_state(e_sd, t_sd, "float32")
+    assert e_seen == t_seen
+
+
+@pytest.mark.parametrize("edit", [
+    "opt.state.clear()", "swap_state = [swap_state]", "swap_state['state'] = [1]",
+    "del swap_state['state']", "swap_state['state'] = {others['w']: {}}",
+    "swap_state['state'][0] = 5", "swap_state['param_groups'] = (1,)",
+    "swap_state['param_groups'].pop()", "swap_state['param_groups'][1] = [1]",
+    "swap_state['param_groups'][0]['params'] = [0, 1.0]",
+    "swap_state['param_groups'][0]['params'] = [0]",
+    "swap_state['param_groups'][0]['extra'] = 1; del swap_state['param_groups'][0]['eps']",
+    "del others['c']", "swap_state['state'][7] = {}; swap_state['state']['z'] = {}",
+])
+def test_swap_in_optimizer_params_and_state_refusals_like_torch(edit):
+    def swap(lib):
+        opt, params, swap_state, others = _swap_in_setup(lib)
+        scope = {"opt": opt, "swap_state": swap_state, "others": others}
+        exec(edit, scope)
+        with lib.optim.swap_in_optimizer_params_and_state(opt, scope["others"],
+                                                          scope["swap_state"]):
+            opt.step()
+
+    check_raises_like(swap)

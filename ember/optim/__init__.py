@@ -1,5 +1,6 @@
 """ember.optim: mirrors ``torch.optim`` (optimizers, ``lr_scheduler``, ``swa_utils``)."""
 from ember.optim import lr_scheduler
+from ember.optim._stateless import swap_in_optimizer_params_and_state
 from ember.optim.adadelta import Adadelta
 from ember.optim.adafactor import Adafactor
 from ember.optim.adagrad import Adagrad
@@ -19,7 +20,7 @@ from ember.optim.sparse_adam import SparseAdam
 
 __all__ = ["ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "Muon",
            "NAdam", "Optimizer", "RAdam", "RMSprop", "Rprop", "SGD", "SparseAdam", "lr_scheduler",
-           "swa_utils"]
+           "swa_utils", "swap_in_optimizer_params_and_state"]
 
 
 def __getattr__(name: str):
