@@ -9,6 +9,7 @@ from ember.optim.optimizer import (
     _check_lr,
     _closure_loss,
     _kernels,
+    _refuse_foreach_differentiable,
     _step_tensor,
     _upgrade_loaded_state,
     _use_grad_for_differentiable,
@@ -54,6 +55,7 @@ class Adadelta(Optimizer):
         """Mirrors ``Adadelta.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
+            _refuse_foreach_differentiable(group, always=True)
             K = _kernels(group)
             lr, wd, eps, rho = _value(group["lr"]), group["weight_decay"], group["eps"], \
                 group["rho"]

@@ -13,6 +13,7 @@ from ember.optim.optimizer import (
     _full_like,
     _negated_decayed,
     _real,
+    _refuse_foreach_differentiable,
     _step_tensor,
     _TensorKernels,
     _upgrade_loaded_state,
@@ -82,6 +83,7 @@ class Adagrad(Optimizer):
         """Mirrors ``Adagrad.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
+            _refuse_foreach_differentiable(group, always=True)
             differentiable = group["differentiable"]
             lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
             lr_decay, maximize = group["lr_decay"], group["maximize"]

@@ -16,6 +16,7 @@ from ember.optim.optimizer import (
     _check_lr,
     _closure_loss,
     _real,
+    _refuse_foreach_differentiable,
     _step_tensor,
     _upgrade_loaded_state,
     _use_grad_for_differentiable,
@@ -184,6 +185,7 @@ class Adam(Optimizer):
                 state = self._init_state(group, p)
                 if group["capturable"]:
                     _check_capturable(foreach=bool(group["foreach"]))
+                _refuse_foreach_differentiable(group)  # after torch's capturable check
                 if group["differentiable"]:
                     self._differentiable_update(group, p, grad, state)
                 else:

@@ -10,6 +10,7 @@ from ember.optim.optimizer import (
     _check_lr,
     _closure_loss,
     _kernels,
+    _refuse_foreach_differentiable,
     _step_tensor,
     _upgrade_loaded_state,
     _use_grad_for_differentiable,
@@ -49,6 +50,7 @@ class Adamax(Optimizer):
         """Mirrors ``Adamax.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
+            _refuse_foreach_differentiable(group, always=True)
             K = _kernels(group)
             beta1, beta2 = _value(group["betas"][0]), _value(group["betas"][1])
             lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]

@@ -12,6 +12,7 @@ from ember.optim.optimizer import (
     _check_lr,
     _closure_loss,
     _kernels,
+    _refuse_foreach_differentiable,
     _step_tensor,
     _upgrade_loaded_state,
     _use_grad_for_differentiable,
@@ -59,6 +60,7 @@ class ASGD(Optimizer):
         """Mirrors ``ASGD.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
+            _refuse_foreach_differentiable(group)
             K = _kernels(group)
             lr, wd = _value(group["lr"]), group["weight_decay"]
             lambd, alpha, t0 = group["lambd"], group["alpha"], group["t0"]

@@ -13,6 +13,7 @@ from ember.optim.optimizer import (
     _check_lr,
     _closure_loss,
     _real,
+    _refuse_foreach_differentiable,
     _step_tensor,
     _TensorKernels,
     _upgrade_loaded_state,
@@ -61,6 +62,7 @@ class NAdam(Optimizer):
         """Mirrors ``NAdam.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
+            _refuse_foreach_differentiable(group)
             beta1, beta2 = _value(group["betas"][0]), _value(group["betas"][1])
             lr, wd = _value(group["lr"]), group["weight_decay"]
             momentum_decay, maximize = group["momentum_decay"], group["maximize"]

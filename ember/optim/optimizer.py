@@ -492,6 +492,15 @@ def _check_fused_params(group: dict) -> None:
                 f"'privateuseone'] but {p.dtype} and {p.device.type}")
 
 
+def _refuse_foreach_differentiable(group: dict, always: bool = False) -> None:
+    """torch's foreach kernels record no graph, so a differentiable step of a foreach group
+    raises; some kernels check before anything else (``always``), the others once a
+    parameter of the group has a gradient."""
+    if group["foreach"] and group["differentiable"] and (
+            always or any(p._grad is not None for p in group["params"])):
+        raise AssertionError("_foreach ops don't support autograd")
+
+
 def _check_capturable(what: str = "params and state_steps",
                       devices: str = _CAPTURABLE_DEVICES, foreach: bool = False) -> None:
     """torch's refusal of a capturable step (ember's tensors live on the CPU, where torch

@@ -13,6 +13,7 @@ from ember.optim.optimizer import (
     _check_lr,
     _closure_loss,
     _real,
+    _refuse_foreach_differentiable,
     _step_tensor,
     _TensorKernels,
     _upgrade_loaded_state,
@@ -56,6 +57,7 @@ class RAdam(Optimizer):
         """Mirrors ``RAdam.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
+            _refuse_foreach_differentiable(group)
             beta1, beta2 = _value(group["betas"][0]), _value(group["betas"][1])
             lr, wd, maximize = _value(group["lr"]), group["weight_decay"], group["maximize"]
             decay, l2 = None, 0

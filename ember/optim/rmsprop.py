@@ -12,6 +12,7 @@ from ember.optim.optimizer import (
     _lerp_,
     _negated_decayed,
     _real,
+    _refuse_foreach_differentiable,
     _step_tensor,
     _TensorKernels,
     _upgrade_loaded_state,
@@ -63,6 +64,7 @@ class RMSprop(Optimizer):
         """Mirrors ``RMSprop.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
+            _refuse_foreach_differentiable(group)
             differentiable = group["differentiable"]
             lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
             alpha, momentum = group["alpha"], group["momentum"]

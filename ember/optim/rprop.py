@@ -13,6 +13,7 @@ from ember.optim.optimizer import (
     _closure_loss,
     _full_like,
     _real,
+    _refuse_foreach_differentiable,
     _step_tensor,
     _upgrade_loaded_state,
     _use_grad_for_differentiable,
@@ -55,6 +56,7 @@ class Rprop(Optimizer):
         """Mirrors ``Rprop.step``."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
+            _refuse_foreach_differentiable(group)
             etaminus, etaplus = group["etas"]
             step_size_min, step_size_max = group["step_sizes"]
             lr = _value(group["lr"])
