@@ -15,6 +15,7 @@ import ember
 import ember.optim
 from tests.helpers import (
     TOLERANCES,
+    assert_raises_like,
     check_raises_like,
     records_compared,
     to_numpy,
@@ -1243,3 +1244,67 @@ def test_differentiable_foreach_step_refused_like_torch(name, capturable, grads)
     if t_params is not None:
         for t, e in zip(t_params, step(ember)):
             np.testing.assert_array_equal(to_numpy(e), to_numpy(t))
+
+
+DIFFERENTIABLE_CASES = [
+    ("SGD", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
+    ("Adam", {"amsgrad": True, "weight_decay": 0.1}),
+    ("Adam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("AdamW", {}), ("Adamax", {"weight_decay": 0.1}),
+    ("NAdam", {"weight_decay": 0.1}),
+    ("NAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("RAdam", {}), ("RAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("Adagrad", {"lr_decay": 0.01, "weight_decay": 0.1}), ("Adadelta", {"weight_decay": 0.1}),
+    ("RMSprop", {"centered": True, "momentum": 0.5, "weight_decay": 0.1}), ("RMSprop", {}),
+    ("Rprop", {}), ("ASGD", {"t0": 1, "weight_decay": 0.1}),
+]
+
+
+@pytest.mark.parametrize("lr_kind", ["float", "tensor"])
+@pytest.mark.parametrize("case", DIFFERENTIABLE_CASES, ids=_ids)
+@records_compared()
+def test_differentiable_steps_gradients_like_torch(case, lr_kind):
+    """Three differentiable steps of a non-leaf parameter, then the gradients of a loss of
+    the result with respect to the initial values, the gradients fed and the lr (a 0-d
+    tensor that requires grad): torch's values and gradients, or torch's error (a tensor
+    lr reaches an argument typed Number in Adamax, Adagrad, Adadelta, RMSprop and Rprop;
+    torch refuses it)."""
+    name, options = case
+
+    def run(lib):
+        w = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        g = lib.tensor([0.3, 0.2, -0.7], dtype=lib.float64, requires_grad=True)
+        lr = lib.tensor(0.1, dtype=lib.float64, requires_grad=True)
+        p = w.clone()
+        opt = getattr(lib.optim, name)([p], lr=lr if lr_kind == "tensor" else 0.1,
+                                       differentiable=True, **options)
+        for i in range(3):
+            p.grad = g * (i + 1) + p * 0.1
+            opt.step()
+        inputs = (w, g, lr) if lr_kind == "tensor" else (w, g)
+        return p, lib.autograd.grad((p ** 2).sum(), inputs), opt.state_dict()
+
+    try:
+        t_p, t_grads, t_state = run(torch)
+    except (TypeError, RuntimeError) as exc:
+        # Rprop's saved step sizes are clamped in place by the next step: torch's message
+        # names the node that made them ("output 0 of Clamp1"), ember's engine does not
+        assert_raises_like(exc, lambda: run(ember),
+                           error_match="modified by an inplace operation"
+                           if "inplace" in str(exc) else None)
+        return
+    e_p, e_grads, e_state = run(ember)
+    np.testing.assert_allclose(to_numpy(e_p), to_numpy(t_p), *TOL64)
+    for t, e in zip(t_grads, e_grads):  # backward formulas may round in their own order
+        np.testing.assert_allclose(to_numpy(e), to_numpy(t), rtol=1e-12, atol=1e-15)
+    assert_same_state(_detached(e_state), _detached(t_state), "float64")
+
+
+def _detached(value):
+    """A state dict with its tensors detached (a differentiable step's state is in the
+    graph)."""
+    if isinstance(value, dict):
+        return {k: _detached(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_detached(v) for v in value)
+    return value.detach() if isinstance(value, (torch.Tensor, ember.Tensor)) else value

@@ -10,6 +10,7 @@ from ember.optim.optimizer import (
     _closure_loss,
     _kernels,
     _refuse_foreach_differentiable,
+    _refuse_grad_number,
     _step_tensor,
     _upgrade_loaded_state,
     _use_grad_for_differentiable,
@@ -86,6 +87,8 @@ class Adadelta(Optimizer):
                 K.mul_(K.div_(delta, std), grad)
                 K.mul_(acc_delta, rho)
                 K.addcmul_(acc_delta, delta, delta, 1 - rho)
+                if group["differentiable"]:
+                    _refuse_grad_number(group["lr"], "add_(): argument 'alpha'")
                 K.add_(param, delta, -lr)
                 if not group["differentiable"]:
                     _bump(p)

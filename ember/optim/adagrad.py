@@ -14,6 +14,7 @@ from ember.optim.optimizer import (
     _negated_decayed,
     _real,
     _refuse_foreach_differentiable,
+    _refuse_grad_number,
     _step_tensor,
     _TensorKernels,
     _upgrade_loaded_state,
@@ -121,6 +122,7 @@ class Adagrad(Optimizer):
             grad = K.add(grad, p, group["weight_decay"])
         K.addcmul_(state_sum, grad, grad, 1)
         std = K.adds(K.sqrt(state_sum), group["eps"])
+        _refuse_grad_number(group["lr"], "addcdiv_(): argument 'value'")
         K.addcdiv_(p, grad, std, -clr)
 
 

@@ -11,6 +11,7 @@ from ember.optim.optimizer import (
     _closure_loss,
     _kernels,
     _refuse_foreach_differentiable,
+    _refuse_grad_number,
     _step_tensor,
     _upgrade_loaded_state,
     _use_grad_for_differentiable,
@@ -75,6 +76,8 @@ class Adamax(Optimizer):
                 K.mul_(exp_inf, beta2)
                 K.maximum_(exp_inf, K.adds_(K.abs(grad), eps))
                 clr = lr / (1 - beta1 ** _value(state["step"]))
+                if group["differentiable"]:
+                    _refuse_grad_number(group["lr"], "addcdiv_(): argument 'value'")
                 K.addcdiv_(param, exp_avg, exp_inf, -clr)
                 if not group["differentiable"]:
                     _bump(p)

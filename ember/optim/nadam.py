@@ -118,18 +118,25 @@ class NAdam(Optimizer):
     def _differentiable_update(group: dict, p: Tensor, state: dict, step: float, mu: float,
                                mu_next: float) -> None:
         K = _TensorKernels
-        beta2, lr, eps = group["betas"][1], _value(group["lr"]), group["eps"]
+        beta2, lr, eps = group["betas"][1], group["lr"], group["eps"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         grad = _adam_moments_differentiable(group, p, state)
         denom = K.adds(K.sqrt(K.div(exp_avg_sq, 1 - beta2 ** step)), eps)
         # torch's differentiable branch keeps mu_product a tensor: the factors round to its
-        # dtype, and ``float / tensor`` is ``reciprocal * float``
-        mu_product = state["mu_product"]._data
-        mu_product_next = mu_product * mu_next
-        value_grad = np.reciprocal(1.0 - mu_product) * (-lr * (1.0 - mu))
-        value_avg = np.reciprocal(1.0 - mu_product_next) * (-lr * mu_next)
-        K.addcdiv_(p, grad, denom, float(value_grad))
-        K.addcdiv_(p, exp_avg, denom, float(value_avg))
+        # dtype, and ``float / tensor`` is ``reciprocal * float``; a tensor lr divides, in
+        # the wider dtype, and stays in the graph
+        mu_product = state["mu_product"]
+        if isinstance(lr, Tensor):
+            value_grad = (-lr * (1.0 - mu)) / (1.0 - mu_product)
+            value_avg = (-lr * mu_next) / (1.0 - mu_product * mu_next)
+        else:
+            mu_product = mu_product._data
+            value_grad = float(np.reciprocal(1.0 - mu_product) * (-lr * (1.0 - mu)))
+            value_avg = float(np.reciprocal(1.0 - mu_product * mu_next) * (-lr * mu_next))
+        # the scaled copies, not the state, are what addcdiv saves for the backward: the
+        # next step's in-place update of exp_avg must not invalidate this step's graph
+        K.addcdiv_(p, K.mul(grad, value_grad), denom)
+        K.addcdiv_(p, K.mul(exp_avg, value_avg), denom)
 
 
 def _nadam_kernel(param, grad, exp_avg, exp_avg_sq, scratch, maximize, decay, l2, weight,

@@ -492,6 +492,14 @@ def _check_fused_params(group: dict) -> None:
                 f"'privateuseone'] but {p.dtype} and {p.device.type}")
 
 
+def _refuse_grad_number(value, argument: str) -> None:
+    """torch's ops take a 0-d tensor for an argument typed Number only when it does not
+    require grad: an lr that does raises TypeError where a step passes it to one
+    (``argument``, e.g. "addcdiv_(): argument 'value'")."""
+    if isinstance(value, Tensor) and value.requires_grad:
+        raise TypeError(f"{argument} must be Number, not Tensor")
+
+
 def _refuse_foreach_differentiable(group: dict, always: bool = False) -> None:
     """torch's foreach kernels record no graph, so a differentiable step of a foreach group
     raises; some kernels check before anything else (``always``), the others once a
@@ -882,7 +890,7 @@ def _adam_moments_differentiable(group: dict, p: Tensor, state: dict) -> Tensor:
     the gradient the rest of the step reads."""
     K = _TensorKernels
     beta1, beta2 = group["betas"]
-    lr, wd = _value(group["lr"]), group["weight_decay"]
+    lr, wd = group["lr"], group["weight_decay"]  # a tensor lr: torch's decay factor records it
     grad, exp_avg, exp_avg_sq = p._grad, state["exp_avg"], state["exp_avg_sq"]
     if group["maximize"]:
         grad = K.neg(grad)

@@ -108,7 +108,7 @@ class RAdam(Optimizer):
     def _differentiable_update(group: dict, p: Tensor, state: dict, bias_correction1: float,
                                bias_correction2: float, rect: float | None) -> None:
         K = _TensorKernels
-        lr, eps = _value(group["lr"]), group["eps"]
+        lr, eps = group["lr"], group["eps"]  # a tensor lr stays in the graph, as in torch
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         _adam_moments_differentiable(group, p, state)
         corrected = K.div(exp_avg, bias_correction1)

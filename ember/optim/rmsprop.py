@@ -13,6 +13,7 @@ from ember.optim.optimizer import (
     _negated_decayed,
     _real,
     _refuse_foreach_differentiable,
+    _refuse_grad_number,
     _step_tensor,
     _TensorKernels,
     _upgrade_loaded_state,
@@ -128,8 +129,10 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]
             K.mul_(buf, momentum)
             K.addcdiv_(buf, grad, avg)
+            _refuse_grad_number(group["lr"], "add_(): argument 'alpha'")
             K.add_(p, buf, -lr)
         else:
+            _refuse_grad_number(group["lr"], "addcdiv_(): argument 'value'")
             K.addcdiv_(p, grad, avg, -lr)
 
 

@@ -14,6 +14,7 @@ from ember.optim.optimizer import (
     _full_like,
     _real,
     _refuse_foreach_differentiable,
+    _refuse_grad_number,
     _step_tensor,
     _upgrade_loaded_state,
     _use_grad_for_differentiable,
@@ -67,6 +68,8 @@ class Rprop(Optimizer):
                 if len(state) == 0:
                     state["step"] = _step_tensor()
                     state["prev"] = _zeros_like(p)
+                    _refuse_grad_number(group["lr"],
+                                        "full_like(): argument 'fill_value' (position 2)")
                     state["step_size"] = _full_like(
                         p, complex(lr, lr) if p.is_complex() else lr)
                 if group["capturable"]:
