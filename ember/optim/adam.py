@@ -27,6 +27,12 @@ from ember.optim.optimizer import (
 __all__ = ["Adam"]
 
 
+def _requires_grad(value) -> bool:
+    """A hyperparameter given as a tensor that requires grad (a differentiable step keeps
+    it in the graph)."""
+    return isinstance(value, Tensor) and value.requires_grad
+
+
 def _adam_jobs(group: dict, params: list, states: list) -> list:
     """The parameters' updates for ``_adam_kernel`` (NOTE [Optimizer threads]), their steps
     counted and their scalars folded (NOTE [Adam's folded scalars])."""
@@ -208,12 +214,19 @@ class Adam(Optimizer):
         if wd != 0:
             if group["decoupled_weight_decay"]:
                 p.mul_(1 - lr * wd)
+            elif _requires_grad(wd):  # torch's in-place form, into the gradient itself
+                grad = grad.addcmul_(p.clone(), wd)
             else:
                 grad = grad.add(p, alpha=wd)
         exp_avg.lerp_(grad, 1 - beta1)
-        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        bias_correction1 = 1 - beta1 ** step_t
-        bias_correction2 = 1 - beta2 ** step_t
+        if _requires_grad(beta2):  # addcmul's value is a number: torch lerps instead
+            exp_avg_sq.lerp_(grad.square(), 1 - beta2)
+        else:
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        # a beta in the graph saves the step its power reads: a copy, as the next step
+        # counts in place
+        bias_correction1 = 1 - beta1 ** (step_t.clone() if _requires_grad(beta1) else step_t)
+        bias_correction2 = 1 - beta2 ** (step_t.clone() if _requires_grad(beta2) else step_t)
         step_size_neg = (lr / bias_correction1).neg()
         bias_correction2_sqrt = bias_correction2.sqrt()
         second = exp_avg_sq

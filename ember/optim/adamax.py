@@ -54,6 +54,8 @@ class Adamax(Optimizer):
             _refuse_foreach_differentiable(group, always=True)
             K = _kernels(group)
             beta1, beta2 = _value(group["betas"][0]), _value(group["betas"][1])
+            if group["differentiable"]:  # tensor betas stay in the graph, as in torch
+                beta1, beta2 = group["betas"]
             lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
             for p in group["params"]:
                 if p._grad is None:
@@ -76,8 +78,9 @@ class Adamax(Optimizer):
                 K.mul_(exp_inf, beta2)
                 K.maximum_(exp_inf, K.adds_(K.abs(grad), eps))
                 clr = lr / (1 - beta1 ** _value(state["step"]))
-                if group["differentiable"]:
-                    _refuse_grad_number(group["lr"], "addcdiv_(): argument 'value'")
+                if group["differentiable"]:  # either makes torch's value a tensor
+                    for value in (group["lr"], group["betas"][0]):
+                        _refuse_grad_number(value, "addcdiv_(): argument 'value'")
                 K.addcdiv_(param, exp_avg, exp_inf, -clr)
                 if not group["differentiable"]:
                     _bump(p)

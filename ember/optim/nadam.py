@@ -94,10 +94,20 @@ class NAdam(Optimizer):
                 mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
                 mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
                 mu_product = state["mu_product"]
-                mu_product._data *= mu
                 if group["differentiable"]:
+                    beta1_t = group["betas"][0]
+                    if isinstance(beta1_t, Tensor) and beta1_t.requires_grad:
+                        # torch's momentum factors are then tensors in the graph, and so
+                        # is the running product they multiply in place
+                        decay = 1.0 - 0.5 * (0.96 ** (step * momentum_decay))
+                        decay_next = 1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay))
+                        mu, mu_next = beta1_t * decay, beta1_t * decay_next
+                        mu_product.mul_(mu)
+                    else:
+                        mu_product._data *= mu
                     self._differentiable_update(group, p, state, step, mu, mu_next)
                     continue
+                mu_product._data *= mu
                 mu_product_value = _value(mu_product)
                 mu_product_next = mu_product_value * mu_next
                 value_grad = -lr * (1.0 - mu) / (1.0 - mu_product_value)
@@ -126,7 +136,7 @@ class NAdam(Optimizer):
         # dtype, and ``float / tensor`` is ``reciprocal * float``; a tensor lr divides, in
         # the wider dtype, and stays in the graph
         mu_product = state["mu_product"]
-        if isinstance(lr, Tensor):
+        if isinstance(lr, Tensor) or isinstance(mu, Tensor):
             value_grad = (-lr * (1.0 - mu)) / (1.0 - mu_product)
             value_avg = (-lr * mu_next) / (1.0 - mu_product * mu_next)
         else:

@@ -901,6 +901,7 @@ def _adam_moments_differentiable(group: dict, p: Tensor, state: dict) -> Tensor:
             grad = K.add(grad, p, wd)
     K.lerp_(exp_avg, grad, 1 - beta1)
     K.mul_(exp_avg_sq, beta2)
+    _refuse_grad_number(beta2, "addcmul_(): argument 'value'")
     K.addcmul_(exp_avg_sq, grad, grad, 1 - beta2)
     return grad
 

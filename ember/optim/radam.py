@@ -109,6 +109,9 @@ class RAdam(Optimizer):
                                bias_correction2: float, rect: float | None) -> None:
         K = _TensorKernels
         lr, eps = group["lr"], group["eps"]  # a tensor lr stays in the graph, as in torch
+        beta1 = group["betas"][0]
+        if isinstance(beta1, Tensor) and beta1.requires_grad:  # and so does such a beta1
+            bias_correction1 = 1 - beta1 ** _value(state["step"])
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         _adam_moments_differentiable(group, p, state)
         corrected = K.div(exp_avg, bias_correction1)
