@@ -1351,3 +1351,26 @@ def test_differentiable_steps_with_tensor_betas_like_torch(case, which, steps):
         assert (e is None) == (t is None)
         if t is not None:
             np.testing.assert_allclose(to_numpy(e), to_numpy(t), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("to", ["float64", "float16"])
+@pytest.mark.parametrize("case", [
+    ("Adam", {}), ("AdamW", {"amsgrad": True}), ("Adamax", {}), ("NAdam", {}), ("RAdam", {}),
+    ("RMSprop", {"centered": True}), ("Adam", {"differentiable": True}),
+], ids=_ids)
+def test_parameter_dtype_changed_after_state_refused_like_torch(case, to):
+    """A parameter whose dtype changes after its state was made (``p.data =
+    p.data.double()``): torch's lerp of the running average toward the gradient refuses
+    the mix with lerp's RuntimeError."""
+    name, options = case
+
+    def step(lib):
+        p = lib.ones(2, 2)
+        opt = getattr(lib.optim, name)([p], **options)
+        p.grad = lib.ones(2, 2)
+        opt.step()
+        p.data = p.data.to(getattr(lib, to))
+        p.grad = lib.ones(2, 2, dtype=getattr(lib, to))
+        opt.step()
+
+    check_raises_like(step)

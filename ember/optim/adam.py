@@ -14,6 +14,7 @@ from ember.optim.optimizer import (
     _check_fused,
     _check_fused_params,
     _check_lr,
+    _check_moment_dtype,
     _closure_loss,
     _real,
     _refuse_foreach_differentiable,
@@ -189,6 +190,7 @@ class Adam(Optimizer):
                 if grad is None:
                     continue
                 state = self._init_state(group, p)
+                _check_moment_dtype(state["exp_avg"], grad)
                 if group["capturable"]:
                     _check_capturable(foreach=bool(group["foreach"]))
                 _refuse_foreach_differentiable(group)  # after torch's capturable check

@@ -8,6 +8,7 @@ from ember.optim.optimizer import (
     _check_adam_ranges,
     _check_capturable,
     _check_lr,
+    _check_moment_dtype,
     _closure_loss,
     _kernels,
     _refuse_foreach_differentiable,
@@ -67,6 +68,7 @@ class Adamax(Optimizer):
                     state["exp_inf"] = _zeros_like(p)
                 if group["capturable"]:
                     _check_capturable(foreach=bool(group["foreach"]))
+                _check_moment_dtype(state["exp_avg"], p._grad)
                 state["step"]._data += 1
                 param, grad = K.unwrap(p), K.unwrap(p._grad)
                 exp_avg, exp_inf = K.unwrap(state["exp_avg"]), K.unwrap(state["exp_inf"])

@@ -11,6 +11,7 @@ from ember.optim.optimizer import (
     _check_adam_ranges,
     _check_capturable,
     _check_lr,
+    _check_moment_dtype,
     _closure_loss,
     _real,
     _refuse_foreach_differentiable,
@@ -89,6 +90,7 @@ class NAdam(Optimizer):
                                       if group["foreach"] else
                                       "params, mu_products and state_steps",
                                       foreach=bool(group["foreach"]))
+                _check_moment_dtype(state["exp_avg"], p._grad)
                 state["step"]._data += 1
                 step = _value(state["step"])
                 mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))

@@ -43,6 +43,7 @@ import numpy as np
 import ember
 from ember import _blas, _threads
 from ember._ops import registry as _registry
+from ember._ops.pointwise import _lerp_dtype
 from ember._tensor import Tensor, make
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook",
@@ -490,6 +491,14 @@ def _check_fused_params(group: dict) -> None:
                 "`fused=True` requires all the params to be floating point Tensors of "
                 "supported devices: ['mps', 'cuda', 'xpu', 'hpu', 'cpu', 'mtia', "
                 f"'privateuseone'] but {p.dtype} and {p.device.type}")
+
+
+def _check_moment_dtype(moment: Tensor, grad: Tensor) -> None:
+    """torch lerps a running average toward the gradient, and lerp wants both of one dtype:
+    a parameter whose dtype changed after its state was made (``p.data = p.data.double()``)
+    raises lerp's RuntimeError, before this step changes anything."""
+    if moment.dtype is not grad.dtype:
+        _lerp_dtype(moment, "end", grad)
 
 
 def _refuse_grad_number(value, argument: str) -> None:

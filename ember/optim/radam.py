@@ -11,6 +11,7 @@ from ember.optim.optimizer import (
     _check_adam_ranges,
     _check_capturable,
     _check_lr,
+    _check_moment_dtype,
     _closure_loss,
     _real,
     _refuse_foreach_differentiable,
@@ -79,6 +80,7 @@ class RAdam(Optimizer):
                     state["exp_avg_sq"] = _zeros_like(p)
                 if group["capturable"]:
                     _check_capturable(foreach=bool(group["foreach"]))
+                _check_moment_dtype(state["exp_avg"], p._grad)
                 state["step"]._data += 1
                 step = _value(state["step"])
                 bias_correction1 = 1 - beta1 ** step

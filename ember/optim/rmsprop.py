@@ -8,6 +8,7 @@ from ember.optim.optimizer import (
     Optimizer,
     _check_capturable,
     _check_lr,
+    _check_moment_dtype,
     _closure_loss,
     _lerp_,
     _negated_decayed,
@@ -86,6 +87,8 @@ class RMSprop(Optimizer):
                         state["grad_avg"] = _zeros_like(p)
                 if group["capturable"]:
                     _check_capturable()
+                if group["centered"]:
+                    _check_moment_dtype(state["grad_avg"], p._grad)
                 state["step"]._data += 1
                 if differentiable:
                     self._differentiable_update(group, p, state)
