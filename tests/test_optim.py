@@ -1374,3 +1374,28 @@ def test_parameter_dtype_changed_after_state_refused_like_torch(case, to):
         opt.step()
 
     check_raises_like(step)
+
+
+@pytest.mark.parametrize("case", [
+    ("Adam", {}), ("Adam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("AdamW", {"amsgrad": True}), ("Adamax", {}), ("NAdam", {}),
+    ("NAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("RAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("Adagrad", {"lr_decay": 0.1}), ("ASGD", {}),
+], ids=_ids)
+@records_compared()
+def test_float32_tensor_lr_with_float64_parameters_like_torch(case):
+    """torch computes what a step derives from a tensor lr (step sizes, decay factors,
+    ASGD's eta) in the lr's dtype: a float32 lr rounds them to float32, which float64
+    parameters see (ember computed them in float64: 1e-7 apart)."""
+    name, options = case
+    results = []
+    for lib in (torch, ember):
+        rng = np.random.default_rng(0)
+        p = lib.tensor(rng.standard_normal((3, 4)))
+        opt = getattr(lib.optim, name)([p], lr=lib.tensor(0.0123), **options)
+        for _ in range(5):
+            p.grad = lib.tensor(rng.standard_normal((3, 4)))
+            opt.step()
+        results.append(to_numpy(p))
+    np.testing.assert_allclose(results[1], results[0], *TOL64)

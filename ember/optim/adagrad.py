@@ -11,6 +11,7 @@ from ember.optim.optimizer import (
     _check_lr,
     _closure_loss,
     _full_like,
+    _lr_scalar,
     _negated_decayed,
     _real,
     _refuse_foreach_differentiable,
@@ -86,7 +87,7 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             _refuse_foreach_differentiable(group, always=True)
             differentiable = group["differentiable"]
-            lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+            lr, wd, eps = _lr_scalar(group["lr"]), group["weight_decay"], group["eps"]
             lr_decay, maximize = group["lr_decay"], group["maximize"]
             n_scratch = 3 if maximize or wd != 0 else 2
             jobs = []
@@ -98,7 +99,7 @@ class Adagrad(Optimizer):
                     self._init_state(p, bool(group["fused"]))
                 state["step"]._data += 1
                 step = _value(state["step"])
-                clr = lr / (1 + (step - 1) * lr_decay)
+                clr = float(lr / (1 + (step - 1) * lr_decay))
                 if differentiable:
                     self._differentiable_update(group, p, state["sum"], clr)
                     continue

@@ -16,6 +16,7 @@ from ember.optim.optimizer import (
     _check_lr,
     _check_moment_dtype,
     _closure_loss,
+    _lr_scalar,
     _real,
     _refuse_foreach_differentiable,
     _step_tensor,
@@ -38,12 +39,12 @@ def _adam_jobs(group: dict, params: list, states: list) -> list:
     """The parameters' updates for ``_adam_kernel`` (NOTE [Optimizer threads]), their steps
     counted and their scalars folded (NOTE [Adam's folded scalars])."""
     beta1, beta2 = _value(group["betas"][0]), _value(group["betas"][1])
-    lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+    lr, wd, eps = _lr_scalar(group["lr"]), group["weight_decay"], group["eps"]
     maximize, amsgrad = group["maximize"], group["amsgrad"]
     decay, l2 = None, 0.0
     if wd != 0:
         if group["decoupled_weight_decay"]:
-            decay = 1 - lr * wd
+            decay = float(1 - lr * wd)
         else:
             l2 = wd
     n_scratch = 2 if maximize or l2 else 1
@@ -59,7 +60,7 @@ def _adam_jobs(group: dict, params: list, states: list) -> list:
         scalars = folded.get((step, half, blas))
         if scalars is None:
             bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
-            step_size = lr / (1 - beta1 ** step)
+            step_size = float(lr / (1 - beta1 ** step))
             if half:
                 denom_div, eps_, scale = bias_correction2_sqrt, eps, -step_size
             else:

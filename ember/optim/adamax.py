@@ -11,6 +11,7 @@ from ember.optim.optimizer import (
     _check_moment_dtype,
     _closure_loss,
     _kernels,
+    _lr_scalar,
     _refuse_foreach_differentiable,
     _refuse_grad_number,
     _step_tensor,
@@ -57,7 +58,7 @@ class Adamax(Optimizer):
             beta1, beta2 = _value(group["betas"][0]), _value(group["betas"][1])
             if group["differentiable"]:  # tensor betas stay in the graph, as in torch
                 beta1, beta2 = group["betas"]
-            lr, wd, eps = _value(group["lr"]), group["weight_decay"], group["eps"]
+            lr, wd, eps = _lr_scalar(group["lr"]), group["weight_decay"], group["eps"]
             for p in group["params"]:
                 if p._grad is None:
                     continue
@@ -79,7 +80,7 @@ class Adamax(Optimizer):
                 K.lerp_(exp_avg, grad, 1 - beta1)
                 K.mul_(exp_inf, beta2)
                 K.maximum_(exp_inf, K.adds_(K.abs(grad), eps))
-                clr = lr / (1 - beta1 ** _value(state["step"]))
+                clr = float(lr / (1 - beta1 ** _value(state["step"])))
                 if group["differentiable"]:  # either makes torch's value a tensor
                     for value in (group["lr"], group["betas"][0]):
                         _refuse_grad_number(value, "addcdiv_(): argument 'value'")

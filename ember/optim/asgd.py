@@ -12,6 +12,7 @@ from ember.optim.optimizer import (
     _check_lr,
     _closure_loss,
     _kernels,
+    _lr_scalar,
     _refuse_foreach_differentiable,
     _step_tensor,
     _upgrade_loaded_state,
@@ -62,7 +63,7 @@ class ASGD(Optimizer):
         for group in self.param_groups:
             _refuse_foreach_differentiable(group)
             K = _kernels(group)
-            lr, wd = _value(group["lr"]), group["weight_decay"]
+            lr, wd = _lr_scalar(group["lr"]), group["weight_decay"]
             lambd, alpha, t0 = group["lambd"], group["alpha"], group["t0"]
             for p in group["params"]:
                 if p._grad is None:

@@ -13,6 +13,7 @@ from ember.optim.optimizer import (
     _check_lr,
     _check_moment_dtype,
     _closure_loss,
+    _lr_scalar,
     _real,
     _refuse_foreach_differentiable,
     _step_tensor,
@@ -65,12 +66,12 @@ class NAdam(Optimizer):
         for group in self.param_groups:
             _refuse_foreach_differentiable(group)
             beta1, beta2 = _value(group["betas"][0]), _value(group["betas"][1])
-            lr, wd = _value(group["lr"]), group["weight_decay"]
+            lr, wd = _lr_scalar(group["lr"]), group["weight_decay"]
             momentum_decay, maximize = group["momentum_decay"], group["maximize"]
             decay, l2 = None, 0
             if wd != 0:
                 if group["decoupled_weight_decay"]:
-                    decay = 1 - lr * wd
+                    decay = float(1 - lr * wd)
                 else:
                     l2 = wd
             n_scratch = 3 if maximize or l2 else 2

@@ -563,6 +563,14 @@ def _value(x) -> float:
     return x.item() if isinstance(x, Tensor) else x
 
 
+def _lr_scalar(lr):
+    """The lr that torch's single-tensor steps compute with: a tensor lr stays a NumPy
+    scalar of its dtype, so what a step derives from it (step sizes, decay factors) rounds
+    in that dtype, as torch's 0-d tensor arithmetic does (a float32 lr with float64
+    parameters); a number stays a number."""
+    return lr._data[()] if isinstance(lr, Tensor) else lr
+
+
 def _real(a: np.ndarray) -> np.ndarray:
     """A complex array's view as interleaved reals (torch's ``view_as_real``); elementwise
     updates are the same on that view."""

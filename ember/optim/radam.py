@@ -13,6 +13,7 @@ from ember.optim.optimizer import (
     _check_lr,
     _check_moment_dtype,
     _closure_loss,
+    _lr_scalar,
     _real,
     _refuse_foreach_differentiable,
     _step_tensor,
@@ -60,11 +61,11 @@ class RAdam(Optimizer):
         for group in self.param_groups:
             _refuse_foreach_differentiable(group)
             beta1, beta2 = _value(group["betas"][0]), _value(group["betas"][1])
-            lr, wd, maximize = _value(group["lr"]), group["weight_decay"], group["maximize"]
+            lr, wd, maximize = _lr_scalar(group["lr"]), group["weight_decay"], group["maximize"]
             decay, l2 = None, 0
             if wd != 0:
                 if group["decoupled_weight_decay"]:
-                    decay = 1 - lr * wd
+                    decay = float(1 - lr * wd)
                 else:
                     l2 = wd
             n_scratch = 3 if maximize or l2 else 2
@@ -101,7 +102,7 @@ class RAdam(Optimizer):
                 jobs.append((p, (_real(p._data), _real(p._grad._data), _real(exp_avg._data),
                                  _real(exp_avg_sq._data)), n_scratch,
                              (maximize, decay, l2, 1 - beta1, beta2, 1 - beta2,
-                              bias_correction1, bias_correction2 ** 0.5, lr, group["eps"],
+                              bias_correction1, bias_correction2 ** 0.5, float(lr), group["eps"],
                               rect)))
             self._run_jobs(_radam_kernel, jobs, 13)
         return loss
