@@ -1399,3 +1399,20 @@ def test_float32_tensor_lr_with_float64_parameters_like_torch(case):
             opt.step()
         results.append(to_numpy(p))
     np.testing.assert_allclose(results[1], results[0], *TOL64)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adagrad"])
+@records_compared()
+def test_fused_step_checks_only_parameters_with_gradients(name):
+    """torch's fused steps check the dtype of the parameters they update: an integer
+    parameter without a gradient (frozen) in the group does not stop the step."""
+    results = []
+    for lib in (torch, ember):
+        p = lib.nn.Parameter(lib.ones(3))
+        frozen = lib.nn.Parameter(lib.ones(2, dtype=lib.int64), requires_grad=False)
+        opt = getattr(lib.optim, name)([p, frozen], lr=0.1, fused=True)
+        p.grad = lib.tensor([1.0, -2.0, 0.5])
+        opt.step()
+        results.append((to_numpy(p), opt.state_dict()))
+    np.testing.assert_allclose(results[1][0], results[0][0], *TOLERANCES["float32"])
+    assert_same_state(results[1][1], results[0][1], "float32")

@@ -485,8 +485,9 @@ def _check_fused(fused, foreach, differentiable) -> None:
 
 
 def _check_fused_params(group: dict) -> None:
+    """torch checks the parameters a fused step updates: those with a gradient."""
     for p in group["params"]:
-        if not p.is_floating_point():
+        if p._grad is not None and not p.is_floating_point():
             raise RuntimeError(
                 "`fused=True` requires all the params to be floating point Tensors of "
                 "supported devices: ['mps', 'cuda', 'xpu', 'hpu', 'cpu', 'mtia', "
