@@ -1416,3 +1416,26 @@ def test_fused_step_checks_only_parameters_with_gradients(name):
         results.append((to_numpy(p), opt.state_dict()))
     np.testing.assert_allclose(results[1][0], results[0][0], *TOLERANCES["float32"])
     assert_same_state(results[1][1], results[0][1], "float32")
+
+
+@pytest.mark.parametrize("new_shape", [(2, 3), (2, 1), (3, 2, 2), (4,)])
+@pytest.mark.parametrize("case", [
+    ("SGD", {"momentum": 0.9}), ("Adam", {}), ("AdamW", {}), ("Adamax", {}), ("NAdam", {}),
+    ("RAdam", {}), ("Adagrad", {}), ("Adadelta", {}), ("RMSprop", {"centered": True}),
+], ids=_ids)
+def test_parameter_resized_after_state_refused_like_torch(case, new_shape):
+    """A parameter resized after its state was made (``p.data = ...``): torch's update of
+    the state by the gradient (or of the parameter by the state) raises its broadcasting
+    RuntimeError; ember leaked NumPy's ValueError."""
+    name, options = case
+
+    def step(lib):
+        p = lib.ones(2, 2)
+        opt = getattr(lib.optim, name)([p], **options)
+        p.grad = lib.ones(2, 2)
+        opt.step()
+        p.data = lib.ones(new_shape)
+        p.grad = lib.ones(new_shape)
+        opt.step()
+
+    check_raises_like(step)

@@ -7,6 +7,7 @@ from ember.optim.optimizer import (
     _bump,
     _check_capturable,
     _check_lr,
+    _check_state_shape,
     _closure_loss,
     _kernels,
     _refuse_foreach_differentiable,
@@ -70,6 +71,7 @@ class Adadelta(Optimizer):
                     state["acc_delta"] = _zeros_like(p)
                 if group["capturable"]:
                     _check_capturable(devices="['cuda', 'xpu', 'hpu', 'privateuseone']")
+                _check_state_shape(state["square_avg"], p._grad)
                 state["step"]._data += 1
                 param, grad = K.unwrap(p), K.unwrap(p._grad)
                 square_avg, acc_delta = K.unwrap(state["square_avg"]), K.unwrap(

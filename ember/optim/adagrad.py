@@ -9,6 +9,7 @@ from ember.optim.optimizer import (
     _check_fused,
     _check_fused_params,
     _check_lr,
+    _check_state_shape,
     _closure_loss,
     _full_like,
     _lr_scalar,
@@ -97,6 +98,7 @@ class Adagrad(Optimizer):
                 state = self.state[p]
                 if not state:  # a parameter of a group added after construction
                     self._init_state(p, bool(group["fused"]))
+                _check_state_shape(state["sum"], p._grad)
                 state["step"]._data += 1
                 step = _value(state["step"])
                 clr = float(lr / (1 + (step - 1) * lr_decay))

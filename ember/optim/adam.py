@@ -15,6 +15,7 @@ from ember.optim.optimizer import (
     _check_fused_params,
     _check_lr,
     _check_moment_dtype,
+    _check_state_shape,
     _closure_loss,
     _lr_scalar,
     _real,
@@ -192,6 +193,7 @@ class Adam(Optimizer):
                     continue
                 state = self._init_state(group, p)
                 _check_moment_dtype(state["exp_avg"], grad)
+                _check_state_shape(state["exp_avg"], grad)
                 if group["capturable"]:
                     _check_capturable(foreach=bool(group["foreach"]))
                 _refuse_foreach_differentiable(group)  # after torch's capturable check

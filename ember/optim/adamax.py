@@ -9,6 +9,7 @@ from ember.optim.optimizer import (
     _check_capturable,
     _check_lr,
     _check_moment_dtype,
+    _check_state_shape,
     _closure_loss,
     _kernels,
     _lr_scalar,
@@ -70,6 +71,7 @@ class Adamax(Optimizer):
                 if group["capturable"]:
                     _check_capturable(foreach=bool(group["foreach"]))
                 _check_moment_dtype(state["exp_avg"], p._grad)
+                _check_state_shape(state["exp_avg"], p._grad)
                 state["step"]._data += 1
                 param, grad = K.unwrap(p), K.unwrap(p._grad)
                 exp_avg, exp_inf = K.unwrap(state["exp_avg"]), K.unwrap(state["exp_inf"])

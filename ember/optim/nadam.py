@@ -12,6 +12,7 @@ from ember.optim.optimizer import (
     _check_capturable,
     _check_lr,
     _check_moment_dtype,
+    _check_state_shape,
     _closure_loss,
     _lr_scalar,
     _real,
@@ -92,6 +93,7 @@ class NAdam(Optimizer):
                                       "params, mu_products and state_steps",
                                       foreach=bool(group["foreach"]))
                 _check_moment_dtype(state["exp_avg"], p._grad)
+                _check_state_shape(state["exp_avg"], p._grad)
                 state["step"]._data += 1
                 step = _value(state["step"])
                 mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))

@@ -43,6 +43,7 @@ import numpy as np
 import ember
 from ember import _blas, _threads
 from ember._ops import registry as _registry
+from ember._ops._promote import broadcast_error
 from ember._ops.pointwise import _lerp_dtype
 from ember._tensor import Tensor, make
 
@@ -494,11 +495,27 @@ def _check_fused_params(group: dict) -> None:
                 f"'privateuseone'] but {p.dtype} and {p.device.type}")
 
 
+def _check_state_shape(state: Tensor, grad: Tensor) -> None:
+    """A parameter resized after its state was made (``p.data = ...``): torch's in-place
+    update of the state by the gradient, or then of the parameter by the state, refuses
+    the shapes; this raises that error before the step writes anything."""
+    if state._data.shape == grad._data.shape:  # the arrays': cheaper than Size objects
+        return
+    state_shape, grad_shape = tuple(state.shape), tuple(grad.shape)
+    error = broadcast_error([state_shape, grad_shape])
+    if error is None:
+        shape = np.broadcast_shapes(state_shape, grad_shape)
+        error = RuntimeError(
+            f"output with shape {list(state_shape if shape != state_shape else grad_shape)} "
+            f"doesn't match the broadcast shape {list(shape)}")
+    raise error
+
+
 def _check_moment_dtype(moment: Tensor, grad: Tensor) -> None:
     """torch lerps a running average toward the gradient, and lerp wants both of one dtype:
     a parameter whose dtype changed after its state was made (``p.data = p.data.double()``)
     raises lerp's RuntimeError, before this step changes anything."""
-    if moment.dtype is not grad.dtype:
+    if moment._data.dtype != grad._data.dtype:
         _lerp_dtype(moment, "end", grad)
 
 

@@ -12,6 +12,7 @@ from ember.optim.optimizer import (
     _check_capturable,
     _check_lr,
     _check_moment_dtype,
+    _check_state_shape,
     _closure_loss,
     _lr_scalar,
     _real,
@@ -82,6 +83,7 @@ class RAdam(Optimizer):
                 if group["capturable"]:
                     _check_capturable(foreach=bool(group["foreach"]))
                 _check_moment_dtype(state["exp_avg"], p._grad)
+                _check_state_shape(state["exp_avg"], p._grad)
                 state["step"]._data += 1
                 step = _value(state["step"])
                 bias_correction1 = 1 - beta1 ** step

@@ -9,6 +9,7 @@ from ember.optim.optimizer import (
     _check_capturable,
     _check_lr,
     _check_moment_dtype,
+    _check_state_shape,
     _closure_loss,
     _lerp_,
     _negated_decayed,
@@ -87,6 +88,7 @@ class RMSprop(Optimizer):
                         state["grad_avg"] = _zeros_like(p)
                 if group["capturable"]:
                     _check_capturable()
+                _check_state_shape(state["square_avg"], p._grad)
                 if group["centered"]:
                     _check_moment_dtype(state["grad_avg"], p._grad)
                 state["step"]._data += 1

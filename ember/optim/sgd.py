@@ -10,6 +10,7 @@ from ember.optim.optimizer import (
     _check_fused,
     _check_fused_params,
     _check_lr,
+    _check_state_shape,
     _closure_loss,
     _detached_copy,
     _negated_decayed,
@@ -89,6 +90,7 @@ class SGD(Optimizer):
                     jobs.append((p, (_real(p._data), _real(grad._data), _real(buf._data)),
                                  n_scratch, first))
                 else:
+                    _check_state_shape(buf, grad)
                     buf._vc[0] += 1
                     jobs.append((p, (_real(p._data), _real(grad._data), _real(buf._data)),
                                  n_scratch, later))
