@@ -1439,3 +1439,16 @@ def test_parameter_resized_after_state_refused_like_torch(case, new_shape):
         opt.step()
 
     check_raises_like(step)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adagrad"])
+def test_fused_complex_parameter_refused_at_the_step_like_torch(name):
+    """torch makes a fused optimizer over a complex parameter and refuses it at the step
+    that updates it (Adagrad's constructor too checks nothing)."""
+    def step(lib):
+        p = lib.nn.Parameter(lib.ones(2, dtype=lib.complex64))
+        opt = getattr(lib.optim, name)([p], lr=0.1, fused=True)
+        p.grad = lib.ones(2, dtype=lib.complex64)
+        opt.step()
+
+    check_raises_like(step)

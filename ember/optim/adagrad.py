@@ -58,8 +58,6 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         _check_fused(fused, foreach, differentiable)
         for group in self.param_groups:
-            if group["fused"]:
-                _check_fused_params(group)
             for p in group["params"]:
                 self._init_state(p, bool(group["fused"]))
 
@@ -87,6 +85,8 @@ class Adagrad(Optimizer):
         loss = _closure_loss(closure)
         for group in self.param_groups:
             _refuse_foreach_differentiable(group, always=True)
+            if group["fused"]:  # as torch, at the step: the parameters with a gradient
+                _check_fused_params(group)
             differentiable = group["differentiable"]
             lr, wd, eps = _lr_scalar(group["lr"]), group["weight_decay"], group["eps"]
             lr_decay, maximize = group["lr_decay"], group["maximize"]
