@@ -96,6 +96,10 @@ TRANSFORM_ROWS = [
      [(1,)]),
     ("StickBreaking-empty-batch", lambda lib, x: _round_trip(
         _T(lib).StickBreakingTransform(), x), [(0, 4)]),
+    # fractions that round to 0 or 1 are clipped into [tiny, 1 - eps], as in torch, so the
+    # inverse and log-Jacobian stay finite
+    ("StickBreaking-saturated", lambda lib, x: _round_trip(_T(lib).StickBreakingTransform(),
+                                                           x * 60), [(4, 3)]),
     ("StickBreaking-inverse-of-simplex", lambda lib, v: (
         _T(lib).StickBreakingTransform().inv(lib.softmax(v, -1)),
         _T(lib).StickBreakingTransform().inv.log_abs_det_jacobian(

@@ -294,6 +294,14 @@ class ExpTransform(Transform):
         return x
 
 
+def _clipped_sigmoid(x: Tensor) -> Tensor:
+    """``sigmoid(x)`` clamped into ``[tiny, 1 - eps]`` of ``x``'s dtype, as torch's sigmoid
+    and stick-breaking transforms compute it: no fraction is exactly 0 or 1, so the
+    inverses and log-Jacobians that take its log stay finite."""
+    finfo = ember.finfo(x.dtype)
+    return ember.clamp(ember.sigmoid(x), min=finfo.tiny, max=1.0 - finfo.eps)
+
+
 class SigmoidTransform(Transform):
     """Mirrors ``torch.distributions.transforms.SigmoidTransform``: ``y = sigmoid(x)``,
     clamped into ``[tiny, 1 - eps]`` both ways so that the inverse stays finite."""
@@ -309,8 +317,7 @@ class SigmoidTransform(Transform):
     __hash__ = object.__hash__
 
     def _call(self, x: Tensor) -> Tensor:
-        finfo = ember.finfo(x.dtype)
-        return ember.clamp(ember.sigmoid(x), min=finfo.tiny, max=1.0 - finfo.eps)
+        return _clipped_sigmoid(x)
 
     def _inverse(self, y: Tensor) -> Tensor:
         finfo = ember.finfo(y.dtype)
@@ -834,7 +841,7 @@ class StickBreakingTransform(Transform):
     def _call(self, x: Tensor) -> Tensor:
         from ember.nn.functional import pad
 
-        fractions = ember.sigmoid(x - _reversed_counts(x, x.shape[-1]).log())
+        fractions = _clipped_sigmoid(x - _reversed_counts(x, x.shape[-1]).log())
         remaining = (1 - fractions).cumprod(-1)
         return pad(fractions, [0, 1], value=1) * pad(remaining, [1, 0], value=1)
 
