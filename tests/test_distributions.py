@@ -759,6 +759,19 @@ def test_zero_dim_and_empty_batches():
     check_op(fn, [()])
 
 
+def test_shapes_kept_as_given():
+    """A subclass that passes tuples sees tuples, as in torch; draws still get a Size."""
+    class Tupled:
+        arg_constraints = {}
+
+    def fn(lib):
+        d = type("Custom", (Tupled, lib.distributions.Distribution), {})((2,), (3,))
+        return (repr(d.batch_shape), repr(d.event_shape), repr(d._extended_shape((4,))),
+                repr(d._extended_shape()))
+
+    assert fn(ember) == fn(torch)
+
+
 def test_rsample_gradients_reach_parameters():
     def fn(lib, loc, s, lo):
         D = lib.distributions

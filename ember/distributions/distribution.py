@@ -37,8 +37,9 @@ class Distribution:
 
     def __init__(self, batch_shape=_EMPTY_SHAPE, event_shape=_EMPTY_SHAPE,
                  validate_args=None) -> None:
-        self._batch_shape = Size(batch_shape)
-        self._event_shape = Size(event_shape)
+        # kept as given, as torch keeps them: a subclass passing a tuple sees a tuple
+        self._batch_shape = batch_shape
+        self._event_shape = event_shape
         if validate_args is not None:
             self._validate_args = validate_args
         if self._validate_args:
@@ -153,7 +154,7 @@ class Distribution:
     def _extended_shape(self, sample_shape=_EMPTY_SHAPE) -> Size:
         if not isinstance(sample_shape, Size):
             sample_shape = Size(sample_shape)
-        return Size(tuple(sample_shape) + tuple(self._batch_shape) + tuple(self._event_shape))
+        return Size(sample_shape + self._batch_shape + self._event_shape)
 
     def _validate_sample(self, value) -> None:
         if not isinstance(value, Tensor):
