@@ -24,6 +24,7 @@ from tests.helpers import (
     distribution_validation,
     recording_compared,
     torch,
+    torch_or_refused,
 )
 
 _NEW = {"ContinuousBernoulli": ember.distributions.continuous_bernoulli,
@@ -286,11 +287,61 @@ TRANSFORM_ERRORS = {
     "corrcholesky-inverse-few": lambda lib: _T(lib).CorrCholeskyTransform().inverse_shape(
         (3,)),
     "corrcholesky-vector-size": lambda lib: _T(lib).CorrCholeskyTransform()(lib.zeros(5)),
+    # a size just past a triangle number: torch's fill reports the mismatch
+    "corrcholesky-vector-size-4": lambda lib: _T(lib).CorrCholeskyTransform()(lib.zeros(2, 4)),
     "corrcholesky-1x1-ladj": lambda lib: _T(lib).CorrCholeskyTransform().log_abs_det_jacobian(
         lib.zeros(2, 0), lib.ones(2, 1, 1)),
     "positivedefinite-not-pd": lambda lib: _T(lib).PositiveDefiniteTransform().inv(
         -lib.eye(2)),
 }
+
+
+def test_corr_cholesky_of_integers_matches_torch():
+    """tanh makes an integer input floating before the clamp reads its dtype's eps."""
+    def fn(lib):
+        return _T(lib).CorrCholeskyTransform()(lib.arange(-1, 2))
+
+    assert_same(fn(ember), fn(torch))
+
+
+def _tril_cases():
+    """(vector length or matrix shape, diagonal) pairs: every diagonal torch accepts and
+    some it refuses, triangle numbers and the lengths between them."""
+    vectors = [("vec", n, diag) for n in range(12) for diag in range(-4, 5)]
+    matrices = [("mat", shape, diag)
+                for shape in [(3, 3), (2, 4, 4), (1, 1), (2, 0, 0), (4, 3), (1, 9), (3,), ()]
+                for diag in range(-5, 6)]
+    return vectors + matrices
+
+
+@pytest.mark.parametrize("case", _tril_cases(), ids=str)
+def test_tril_vector_utilities_match_torch(case):
+    kind, size, diag = case
+
+    def fn(lib):
+        utils = lib.distributions.utils
+        if kind == "vec":
+            return utils.vec_to_tril_matrix(lib.arange(1.0, size + 1.0), diag)
+        mat = lib.arange(1.0, 1.0 + float(np.prod(size))).reshape(size)
+        return utils.tril_matrix_to_vec(mat, diag)
+
+    expected = torch_or_refused(fn, ValueError, RuntimeError, IndexError)
+    if expected is not None:
+        assert_same(fn(ember), expected)
+
+
+def test_tril_vector_utilities_gradients_and_dtypes():
+    def fn(lib, vec, mat):
+        utils = lib.distributions.utils
+        return (utils.vec_to_tril_matrix(vec), utils.vec_to_tril_matrix(vec, diag=-2),
+                utils.tril_matrix_to_vec(mat, -1), utils.tril_matrix_to_vec(mat, diag=1))
+
+    check_op(fn, [(2, 6), (2, 3, 3)])
+    check_op(fn, [(6,), (3, 3)], dtype="float64")
+    check_raises_like(lambda lib: lib.distributions.utils.vec_to_tril_matrix(lib.arange(6)))
+    assert ember.distributions.utils.euler_constant == torch.distributions.utils.euler_constant
+    assert sorted(ember.distributions.utils.__all__) == sorted(
+        torch.distributions.utils.__all__)
 
 
 @pytest.mark.parametrize("name", list(TRANSFORM_ERRORS))

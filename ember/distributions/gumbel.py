@@ -10,11 +10,9 @@ from ember.distributions import constraints
 from ember.distributions.transformed_distribution import TransformedDistribution
 from ember.distributions.transforms import AffineTransform, ExpTransform
 from ember.distributions.uniform import Uniform
-from ember.distributions.utils import broadcast_all
+from ember.distributions.utils import broadcast_all, euler_constant
 
 __all__ = ["Gumbel"]
-
-_EULER_GAMMA = 0.57721566490153286060
 
 
 class Gumbel(TransformedDistribution):
@@ -53,7 +51,7 @@ class Gumbel(TransformedDistribution):
 
     @property
     def mean(self) -> Tensor:
-        return self.loc + self.scale * _EULER_GAMMA
+        return self.loc + self.scale * euler_constant
 
     @property
     def mode(self) -> Tensor:
@@ -68,4 +66,4 @@ class Gumbel(TransformedDistribution):
         return self.stddev.pow(2)
 
     def entropy(self) -> Tensor:
-        return self.scale.log() + (1 + _EULER_GAMMA)
+        return self.scale.log() + (1 + euler_constant)

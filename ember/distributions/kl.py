@@ -18,7 +18,7 @@ from ember.distributions.exp_family import ExponentialFamily
 from ember.distributions.exponential import Exponential
 from ember.distributions.gamma import Gamma
 from ember.distributions.geometric import Geometric
-from ember.distributions.gumbel import _EULER_GAMMA, Gumbel
+from ember.distributions.gumbel import Gumbel
 from ember.distributions.half_normal import HalfNormal
 from ember.distributions.independent import Independent
 from ember.distributions.laplace import Laplace
@@ -33,7 +33,7 @@ from ember.distributions.pareto import Pareto
 from ember.distributions.poisson import Poisson
 from ember.distributions.transformed_distribution import TransformedDistribution
 from ember.distributions.uniform import Uniform
-from ember.distributions.utils import _sum_rightmost
+from ember.distributions.utils import _sum_rightmost, euler_constant
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -313,9 +313,9 @@ def _kl_gumbel_gumbel(p, q):
     ct2 = q.loc / q.scale
     ct3 = p.loc / q.scale
     t1 = -ct1.log() - ct2 + ct3
-    t2 = ct1 * _EULER_GAMMA
+    t2 = ct1 * euler_constant
     t3 = ember.exp(ct2 + (1 + ct1).lgamma() - ct3)
-    return t1 + t2 + t3 - (1 + _EULER_GAMMA)
+    return t1 + t2 + t3 - (1 + euler_constant)
 
 
 @register_kl(Gumbel, Normal)
@@ -324,8 +324,8 @@ def _kl_gumbel_normal(p, q):
     param_ratio = p.scale / q.scale
     t1 = (param_ratio / math.sqrt(2 * math.pi)).log()
     t2 = (math.pi * param_ratio * 0.5).pow(2) / 3
-    t3 = ((p.loc + p.scale * _EULER_GAMMA - q.loc) / q.scale).pow(2) * 0.5
-    return -t1 + t2 + t3 - (_EULER_GAMMA + 1)
+    t3 = ((p.loc + p.scale * euler_constant - q.loc) / q.scale).pow(2) * 0.5
+    return -t1 + t2 + t3 - (euler_constant + 1)
 
 
 @register_kl(Normal, Gumbel)
@@ -530,8 +530,8 @@ def _kl_exponential_infinity(p, q):
 def _kl_exponential_gamma(p, q):
     ratio = q.rate / p.rate
     t1 = -q.concentration * ember.log(ratio)
-    return (t1 + ratio + q.concentration.lgamma() + q.concentration * _EULER_GAMMA
-            - (1 + _EULER_GAMMA))
+    return (t1 + ratio + q.concentration.lgamma() + q.concentration * euler_constant
+            - (1 + euler_constant))
 
 
 @register_kl(Gamma, Beta)

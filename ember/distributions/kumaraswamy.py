@@ -6,11 +6,10 @@ import math
 import ember
 from ember import Size, Tensor
 from ember.distributions import constraints
-from ember.distributions.gumbel import _EULER_GAMMA
 from ember.distributions.transformed_distribution import TransformedDistribution
 from ember.distributions.transforms import AffineTransform, PowerTransform
 from ember.distributions.uniform import Uniform
-from ember.distributions.utils import broadcast_all
+from ember.distributions.utils import broadcast_all, euler_constant
 
 __all__ = ["Kumaraswamy"]
 
@@ -77,6 +76,6 @@ class Kumaraswamy(TransformedDistribution):
 
     def entropy(self) -> Tensor:
         a, b = self.concentration1, self.concentration0
-        harmonic_b = ember.digamma(b + 1) + _EULER_GAMMA  # the b-th harmonic number
+        harmonic_b = ember.digamma(b + 1) + euler_constant  # the b-th harmonic number
         return ((1 - b.reciprocal()) + (1 - a.reciprocal()) * harmonic_b
                 - ember.log(a) - ember.log(b))

@@ -9,7 +9,12 @@ from numbers import Number, Real
 import ember
 from ember import Tensor
 from ember.distributions import constraints
-from ember.distributions.utils import _sum_rightmost, broadcast_all
+from ember.distributions.utils import (
+    _sum_rightmost,
+    broadcast_all,
+    tril_matrix_to_vec,
+    vec_to_tril_matrix,
+)
 
 __all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform",
            "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform",
@@ -909,41 +914,6 @@ class PositiveDefiniteTransform(Transform):
         return LowerCholeskyTransform().inv(ember.linalg.cholesky(y))
 
 
-def _tril_size(n_elements: int) -> int:
-    """``D`` with ``D (D - 1) / 2 == n_elements``, or torch's error."""
-    size = round((1 + math.sqrt(1 + 8 * n_elements)) / 2)
-    if size * (size - 1) // 2 != n_elements:
-        raise ValueError(f"The size of last dimension is {n_elements} which cannot be "
-                         "expressed as the lower triangular part of a square D x D matrix.")
-    return size
-
-
-def _vec_to_strict_tril(vec: Tensor) -> Tensor:
-    """The ``D (D - 1) / 2`` rightmost values laid row by row into the strictly lower
-    triangle of a ``D x D`` matrix (zeros elsewhere), by one gather from ``[0, vec]``."""
-    from ember.nn.functional import pad
-
-    size = _tril_size(vec.shape[-1])
-    rows = ember.arange(size).unsqueeze(-1)
-    cols = ember.arange(size)
-    # element (i, j < i) is number i (i - 1) / 2 + j of the row-major strict triangle;
-    # everything else points at the padded zero
-    index = ember.where(cols < rows, rows * (rows - 1) // 2 + cols + 1, 0)
-    gathered = pad(vec, [1, 0]).index_select(-1, index.reshape(-1))
-    return gathered.reshape(tuple(vec.shape[:-1]) + (size, size))
-
-
-def _tril_to_vec(mat: Tensor, diag: int) -> Tensor:
-    """The elements on or below diagonal ``diag`` of the rightmost two dimensions, row by
-    row (torch's ``tril_matrix_to_vec``, with its error for a diagonal out of range)."""
-    size = mat.shape[-1]
-    if diag < -size or diag >= size:
-        raise ValueError(f"diag ({diag}) provided is outside [{-size}, {size - 1}].")
-    rows = ember.arange(size).unsqueeze(-1)
-    mask = ember.arange(size) <= rows + diag
-    return mat[..., mask]
-
-
 class CorrCholeskyTransform(Transform):
     """Mirrors ``torch.distributions.transforms.CorrCholeskyTransform``: a vector of
     ``D (D - 1) / 2`` reals to the Cholesky factor of a ``D x D`` correlation matrix (unit
@@ -959,8 +929,9 @@ class CorrCholeskyTransform(Transform):
     def _call(self, x: Tensor) -> Tensor:
         from ember.nn.functional import pad
 
+        x = x.tanh()  # an integer input becomes floating here, as in torch
         eps = ember.finfo(x.dtype).eps
-        partial = _vec_to_strict_tril(x.tanh().clamp(min=-1 + eps, max=1 - eps))
+        partial = vec_to_tril_matrix(x.clamp(min=-1 + eps, max=1 - eps), diag=-1)
         # each row's mass left after each entry: prod over k < j of sqrt(1 - r_ik^2)
         left = (1 - partial.pow(2)).sqrt().cumprod(-1)
         eye = ember.eye(partial.shape[-1], dtype=x.dtype, device=x.device)
@@ -971,7 +942,7 @@ class CorrCholeskyTransform(Transform):
 
         left = 1 - (y * y).cumsum(-1)
         left_before = pad(left[..., :-1], [1, 0], value=1)
-        partial = _tril_to_vec(y, diag=-1) / _tril_to_vec(left_before, diag=-1).sqrt()
+        partial = tril_matrix_to_vec(y, diag=-1) / tril_matrix_to_vec(left_before, diag=-1).sqrt()
         return (partial.log1p() - (-partial).log1p()) / 2
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor, intermediates=None) -> Tensor:
@@ -980,7 +951,7 @@ class CorrCholeskyTransform(Transform):
         from ember.nn.functional import softplus
 
         left = 1 - (y * y).cumsum(-1)
-        stick_breaking = 0.5 * _tril_to_vec(left, diag=-2).log().sum(-1)
+        stick_breaking = 0.5 * tril_matrix_to_vec(left, diag=-2).log().sum(-1)
         tanh_part = -2 * (x + softplus(-2 * x) - math.log(2.0)).sum(-1)
         return stick_breaking + tanh_part
 

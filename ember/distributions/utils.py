@@ -8,7 +8,9 @@ import ember
 from ember import Size, Tensor
 
 __all__ = ["broadcast_all", "clamp_probs", "lazy_property", "logits_to_probs",
-           "probs_to_logits"]
+           "probs_to_logits", "tril_matrix_to_vec", "vec_to_tril_matrix"]
+
+euler_constant = 0.57721566490153286060  # Euler-Mascheroni constant
 
 _EMPTY_SHAPE = Size()  # the default sample_shape
 
@@ -152,3 +154,46 @@ class _BinaryParams:
     def probs(self) -> Tensor:
         return logits_to_probs(self.logits, is_binary=True)
 
+
+
+def _tril_mask(size: int, diag: int, device) -> Tensor:
+    """``size x size`` bools, True on and below diagonal ``diag``."""
+    positions = ember.arange(size, device=device)
+    return positions <= positions.unsqueeze(-1) + diag
+
+
+def tril_matrix_to_vec(mat: Tensor, diag: int = 0) -> Tensor:
+    """Mirrors ``torch.distributions.utils.tril_matrix_to_vec``: the elements of the last
+    two dimensions (a ``D x D`` matrix) on or below diagonal ``diag``, row by row.
+
+    Example: ``tril_matrix_to_vec(torch.arange(9.).reshape(3, 3))`` is
+    ``tensor([0., 3., 4., 6., 7., 8.])``.
+    """
+    size = mat.shape[-1]
+    if not -size <= diag < size:
+        raise ValueError(f"diag ({diag}) provided is outside [{-size}, {size - 1}].")
+    return mat[..., _tril_mask(size, diag, mat.device)]
+
+
+def vec_to_tril_matrix(vec: Tensor, diag: int = 0) -> Tensor:
+    """Mirrors ``torch.distributions.utils.vec_to_tril_matrix``: the last dimension laid row
+    by row on and below diagonal ``diag`` of a ``D x D`` matrix, zeros elsewhere; the inverse
+    of ``tril_matrix_to_vec``.
+
+    Example: ``vec_to_tril_matrix(torch.arange(1., 4.))`` is
+    ``tensor([[1., 0.], [2., 3.]])``.
+    """
+    n = vec.shape[-1]
+    # D solves n = D (D + 1) / 2 + diag D - diag (diag + 1) / 2 for diag >= 0, and
+    # n = (D + diag) (D + diag + 1) / 2 below the main diagonal; as in torch, a root just
+    # above an integer is refused and one just below it is rounded down (the fill then
+    # reports the mismatch)
+    linear = 1 + 2 * diag
+    size = (-linear + (linear * linear + 8 * n + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    if round(size) - size > ember.finfo(vec.dtype).eps:
+        raise ValueError(f"The size of last dimension is {n} which cannot be expressed as "
+                         "the lower triangular part of a square D x D matrix.")
+    size = round(size)
+    mat = vec.new_zeros(vec.shape[:-1] + (size, size))
+    mat[..., _tril_mask(size, diag, vec.device)] = vec
+    return mat

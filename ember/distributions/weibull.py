@@ -5,10 +5,9 @@ import ember
 from ember import Size, Tensor
 from ember.distributions import constraints
 from ember.distributions.exponential import Exponential
-from ember.distributions.gumbel import _EULER_GAMMA
 from ember.distributions.transformed_distribution import TransformedDistribution
 from ember.distributions.transforms import AffineTransform, PowerTransform
-from ember.distributions.utils import broadcast_all
+from ember.distributions.utils import broadcast_all, euler_constant
 
 __all__ = ["Weibull"]
 
@@ -58,5 +57,5 @@ class Weibull(TransformedDistribution):
             - ember.exp(2 * ember.lgamma(1 + self.concentration_reciprocal)))
 
     def entropy(self) -> Tensor:
-        return (_EULER_GAMMA * (1 - self.concentration_reciprocal)
+        return (euler_constant * (1 - self.concentration_reciprocal)
                 + ember.log(self.scale * self.concentration_reciprocal) + 1)
