@@ -275,6 +275,8 @@ TRANSFORM_ERRORS = {
     .forward_shape(()),
     "stickbreaking-inverse-shape": lambda lib: _T(lib).StickBreakingTransform()
     .inverse_shape(()),
+    "stickbreaking-bool": lambda lib: _T(lib).StickBreakingTransform()(
+        lib.tensor([True, False])),
     "stickbreaking-sign": lambda lib: _T(lib).StickBreakingTransform().sign,
     "lowercholesky-ladj": lambda lib: _T(lib).LowerCholeskyTransform().log_abs_det_jacobian(
         lib.eye(2), lib.eye(2)),

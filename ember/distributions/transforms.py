@@ -824,8 +824,10 @@ class ReshapeTransform(Transform):
 
 def _reversed_counts(like: Tensor, n: int) -> Tensor:
     """``[n, n - 1, ..., 1]`` in ``like``'s dtype: how many coordinates each stick-breaking
-    step still shares the remaining mass with."""
-    return ember.arange(n, 0, -1, dtype=like.dtype, device=like.device)
+    step still shares the remaining mass with. Counts for a bool ``like`` are int64, as
+    torch's are, so that subtracting from a bool input raises torch's error."""
+    dtype = ember.int64 if like.dtype is ember.bool else like.dtype
+    return ember.arange(n, 0, -1, dtype=dtype, device=like.device)
 
 
 class StickBreakingTransform(Transform):
