@@ -42,6 +42,13 @@ class Transform:
             raise ValueError("cache_size must be 0 or 1")
         super().__init__()
 
+    def __getstate__(self) -> dict:
+        # the weak reference to the inverse cannot be pickled; as in torch, a copy made
+        # through pickling builds a new inverse when asked
+        state = self.__dict__.copy()
+        state["_inv"] = None
+        return state
+
     @property
     def event_dim(self) -> int:
         if self.domain.event_dim == self.codomain.event_dim:
@@ -127,31 +134,38 @@ class _InverseTransform(Transform):
         super().__init__(cache_size=transform._cache_size)
         self._inv = transform
 
+    def _forward(self) -> Transform:
+        """The transform inverted; an inverse copied through pickling (which drops the
+        link, see ``Transform.__getstate__``) refuses with torch's AssertionError."""
+        if self._inv is None:
+            raise AssertionError("_inv must not be None")
+        return self._inv
+
     @constraints.dependent_property(is_discrete=False)
     def domain(self):
-        return self._inv.codomain
+        return self._forward().codomain
 
     @constraints.dependent_property(is_discrete=False)
     def codomain(self):
-        return self._inv.domain
+        return self._forward().domain
 
     @property
     def bijective(self) -> bool:
-        return self._inv.bijective
+        return self._forward().bijective
 
     @property
     def sign(self):
-        return self._inv.sign
+        return self._forward().sign
 
     @property
     def inv(self) -> Transform:
         return self._inv
 
     def with_cache(self, cache_size: int = 1) -> Transform:
-        return self.inv.with_cache(cache_size).inv
+        return self._forward().with_cache(cache_size).inv
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, _InverseTransform) and self._inv == other._inv
+        return isinstance(other, _InverseTransform) and self._forward() == other._inv
 
     __hash__ = object.__hash__
 
@@ -159,10 +173,10 @@ class _InverseTransform(Transform):
         return f"{self.__class__.__name__}({self._inv!r})"
 
     def __call__(self, x: Tensor) -> Tensor:
-        return self._inv._inv_call(x)
+        return self._forward()._inv_call(x)
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
-        return -self._inv.log_abs_det_jacobian(y, x)
+        return -self._forward().log_abs_det_jacobian(y, x)
 
     def forward_shape(self, shape):
         return self._inv.inverse_shape(shape)
