@@ -378,8 +378,11 @@ def test_kl_infinite_and_zero_terms():
         c = D.Categorical(lib.tensor([[0.0, 1.0], [0.5, 0.5]]))
         u = D.Uniform(lib.tensor([0.0, 0.0]), lib.tensor([1.0, 1.0]))
         v = D.Uniform(lib.tensor([0.5, -1.0]), lib.tensor([2.0, 2.0]))
+        # a uniform reaching an end of the unit interval: x log x is 0 at 0 there
+        beta = D.Beta(lib.tensor([1.0, 2.0]), lib.tensor([3.0, 1.0]))
+        gamma = D.Gamma(lib.tensor([1.0, 2.0]), 1.0)
         return (D.kl_divergence(p, q), D.kl_divergence(c, c.expand((2,))),
-                D.kl_divergence(u, v))
+                D.kl_divergence(u, v), D.kl_divergence(u, beta), D.kl_divergence(u, gamma))
 
     with recording_compared() as run:
         for e, t in zip(run(ember, fn), run(torch, fn)):

@@ -445,7 +445,8 @@ def _kl_lowrankmultivariatenormal_multivariatenormal(p, q):
 
 
 def _x_log_x(tensor: Tensor) -> Tensor:
-    return tensor * tensor.log()
+    """``x log x``, 0 at 0 (xlogy), as torch's KL terms take it."""
+    return ember.xlogy(tensor, tensor)
 
 
 @register_kl(Beta, Beta)
