@@ -414,6 +414,41 @@ def test_register_kl_dispatch_and_missing_pair():
         lib.distributions.Binomial(3, lib.ones(2) / 2)))
 
 
+def test_register_kl_ambiguous_pair_warns_once():
+    """Two registrations equally specific from either side: torch warns (once per pair of
+    types, the lookup being memoized) and uses the one nearest to ``p``'s type."""
+    import warnings
+
+    def fn(lib):
+        D = lib.distributions
+
+        class Left(D.Normal):
+            pass
+
+        class Right(D.Normal):
+            pass
+
+        @D.register_kl(Left, D.Normal)
+        def _kl_left(p, q):
+            return p.loc + 1
+
+        @D.register_kl(D.Normal, Right)
+        def _kl_right(p, q):
+            return p.loc + 2
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first = D.kl_divergence(Left(lib.tensor([0.0]), 1.0), Right(lib.tensor([0.0]), 1.0))
+            again = D.kl_divergence(Left(lib.tensor([0.0]), 1.0), Right(lib.tensor([0.0]), 1.0))
+        messages = [(w.category, str(w.message)) for w in caught if "kl" in str(w.message)]
+        return first, again, messages
+
+    e, t = fn(ember), fn(torch)
+    assert_same(e[0], t[0])
+    assert_same(e[1], t[1])
+    assert e[2] == t[2]
+
+
 def _reprs(lib):
     D, C, T = lib.distributions, lib.distributions.constraints, lib.distributions.transforms
     x = lib.ones(2, 3)

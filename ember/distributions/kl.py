@@ -3,6 +3,7 @@ types through ``register_kl``'s table, the most specific registered pair winning
 from __future__ import annotations
 
 import math
+import warnings
 
 import ember
 from ember import Tensor
@@ -59,14 +60,22 @@ def register_kl(type_p: type, type_q: type):
 
 def _dispatch_kl(type_p: type, type_q: type):
     """The registered function of the most specific pair both types derive from: nearest
-    ``type_p`` base first, then nearest ``type_q`` base."""
-    best, best_rank = NotImplemented, None
-    for (super_p, super_q), fun in _KL_REGISTRY.items():
-        if issubclass(type_p, super_p) and issubclass(type_q, super_q):
-            rank = (type_p.__mro__.index(super_p), type_q.__mro__.index(super_q))
-            if best_rank is None or rank < best_rank:
-                best, best_rank = fun, rank
-    return best
+    ``type_p`` base first, then nearest ``type_q`` base. When ranking by ``type_q`` first
+    picks another function, the pair is ambiguous: torch warns (once, as the lookup is
+    memoized) and keeps the first."""
+    matches = [((type_p.__mro__.index(super_p), type_q.__mro__.index(super_q)), super_p,
+                super_q, fun)
+               for (super_p, super_q), fun in _KL_REGISTRY.items()
+               if issubclass(type_p, super_p) and issubclass(type_q, super_q)]
+    if not matches:
+        return NotImplemented
+    _, left_p, _, left_fun = min(matches, key=lambda match: match[0])
+    _, _, right_q, right_fun = min(matches, key=lambda match: match[0][::-1])
+    if left_fun is not right_fun:
+        warnings.warn(f"Ambiguous kl_divergence({type_p.__name__}, {type_q.__name__}). "
+                      f"Please register_kl({left_p.__name__}, {right_q.__name__})",
+                      RuntimeWarning, stacklevel=1)  # torch points at this module
+    return left_fun
 
 
 def kl_divergence(p: Distribution, q: Distribution) -> Tensor:
