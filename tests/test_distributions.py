@@ -2,6 +2,9 @@
 gradients of every parameter (check_op's random cotangent), the random draws for the same
 seed, reprs, constraints, ``expand``, ``kl_divergence`` and torch's validation errors."""
 
+import fractions
+
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -632,6 +635,26 @@ ERROR_CASES = {
 @pytest.mark.parametrize("name", list(ERROR_CASES))
 def test_errors_match_torch(name):
     check_raises_like(ERROR_CASES[name])
+
+
+_NOT_PYTHON_NUMBERS = {"float32": np.float32(0.5), "int64": np.int64(3),
+                       "Fraction": fractions.Fraction(1, 2), "complex": 1 + 0j}
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib, v: lib.distributions.utils.broadcast_all(v, 1.0),
+    lambda lib, v: lib.distributions.Normal(v, 1.0),
+    lambda lib, v: lib.distributions.Beta(v, 1.0),
+    lambda lib, v: lib.distributions.Gamma(1.0, v),
+    lambda lib, v: lib.distributions.Poisson(v),
+    lambda lib, v: lib.distributions.Wishart(v, lib.eye(2))],
+    ids=["broadcast_all", "Normal", "Beta", "Gamma", "Poisson", "Wishart"])
+@pytest.mark.parametrize("value", list(_NOT_PYTHON_NUMBERS))
+def test_parameters_that_are_not_python_numbers(make, value):
+    """torch takes bool, int and float (and subclasses, such as numpy.float64) as numbers;
+    a numpy.float32 or int64, a Fraction or a complex is refused as torch refuses it."""
+    v = _NOT_PYTHON_NUMBERS[value]
+    check_raises_like(lambda lib: make(lib, v))
 
 
 def test_validate_args_off_and_default():

@@ -1,15 +1,13 @@
 """Mirrors ``torch.distributions.Beta``."""
 from __future__ import annotations
 
-from numbers import Number
-
 import ember
 from ember import Size, Tensor
 from ember.distributions import constraints
 from ember.distributions.dirichlet import Dirichlet
 from ember.distributions.distribution import Distribution
 from ember.distributions.exp_family import ExponentialFamily
-from ember.distributions.utils import broadcast_all
+from ember.distributions.utils import _NUMBER, broadcast_all
 
 __all__ = ["Beta"]
 
@@ -27,7 +25,7 @@ class Beta(ExponentialFamily):
     has_rsample = True
 
     def __init__(self, concentration1, concentration0, validate_args=None) -> None:
-        if isinstance(concentration1, Number) and isinstance(concentration0, Number):
+        if isinstance(concentration1, _NUMBER) and isinstance(concentration0, _NUMBER):
             both = ember.tensor([float(concentration1), float(concentration0)])
         else:
             concentration1, concentration0 = broadcast_all(concentration1, concentration0)

@@ -3,7 +3,6 @@ for it."""
 from __future__ import annotations
 
 import math
-from numbers import Number
 
 import ember
 from ember import Size, Tensor
@@ -12,6 +11,7 @@ from ember.distributions.distribution import Distribution
 from ember.distributions.exp_family import ExponentialFamily
 from ember.distributions.utils import (
     _EMPTY_SHAPE,
+    _NUMBER,
     broadcast_all,
     clamp_probs,
     lazy_property,
@@ -46,7 +46,7 @@ class ContinuousBernoulli(ExponentialFamily):
         if (probs is None) == (logits is None):
             raise ValueError("Either `probs` or `logits` must be specified, but not both.")
         if probs is not None:
-            is_scalar = isinstance(probs, Number)
+            is_scalar = isinstance(probs, _NUMBER)
             (self.probs,) = broadcast_all(probs)
             # torch checks here only when validate_args was passed, True or False alike
             if validate_args is not None and not self.arg_constraints["probs"].check(
@@ -54,7 +54,7 @@ class ContinuousBernoulli(ExponentialFamily):
                 raise ValueError("The parameter probs has invalid values")
             self.probs = clamp_probs(self.probs)
         else:
-            is_scalar = isinstance(logits, Number)
+            is_scalar = isinstance(logits, _NUMBER)
             (self.logits,) = broadcast_all(logits)
         self._param = self.probs if probs is not None else self.logits
         batch_shape = Size() if is_scalar else self._param.size()

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import math
-from numbers import Number
 
 import ember
 from ember import Size, Tensor
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution
 from ember.distributions.gamma import Gamma
-from ember.distributions.utils import _EMPTY_SHAPE, broadcast_all
+from ember.distributions.utils import _EMPTY_SHAPE, _NUMBER, broadcast_all
 
 __all__ = ["FisherSnedecor"]
 
@@ -29,7 +28,7 @@ class FisherSnedecor(Distribution):
         self.df1, self.df2 = broadcast_all(df1, df2)
         self._gamma1 = Gamma(self.df1 * 0.5, self.df1)
         self._gamma2 = Gamma(self.df2 * 0.5, self.df2)
-        if isinstance(df1, Number) and isinstance(df2, Number):
+        if isinstance(df1, _NUMBER) and isinstance(df2, _NUMBER):
             batch_shape = Size()
         else:
             batch_shape = self.df1.size()

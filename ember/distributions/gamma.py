@@ -1,14 +1,12 @@
 """Mirrors ``torch.distributions.Gamma``."""
 from __future__ import annotations
 
-from numbers import Number
-
 import ember
 from ember import Size, Tensor
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution
 from ember.distributions.exp_family import ExponentialFamily
-from ember.distributions.utils import _EMPTY_SHAPE, broadcast_all
+from ember.distributions.utils import _EMPTY_SHAPE, _NUMBER, broadcast_all
 
 __all__ = ["Gamma"]
 
@@ -29,7 +27,7 @@ class Gamma(ExponentialFamily):
 
     def __init__(self, concentration, rate, validate_args=None) -> None:
         self.concentration, self.rate = broadcast_all(concentration, rate)
-        if isinstance(concentration, Number) and isinstance(rate, Number):
+        if isinstance(concentration, _NUMBER) and isinstance(rate, _NUMBER):
             batch_shape = Size()
         else:
             batch_shape = self.concentration.size()

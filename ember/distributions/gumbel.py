@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from numbers import Number
 
 import ember
 from ember import Size, Tensor
@@ -10,7 +9,7 @@ from ember.distributions import constraints
 from ember.distributions.transformed_distribution import TransformedDistribution
 from ember.distributions.transforms import AffineTransform, ExpTransform
 from ember.distributions.uniform import Uniform
-from ember.distributions.utils import broadcast_all, euler_constant
+from ember.distributions.utils import _NUMBER, broadcast_all, euler_constant
 
 __all__ = ["Gumbel"]
 
@@ -26,7 +25,7 @@ class Gumbel(TransformedDistribution):
     def __init__(self, loc, scale, validate_args=None) -> None:
         self.loc, self.scale = broadcast_all(loc, scale)
         finfo = ember.finfo(self.loc.dtype)
-        if isinstance(loc, Number) and isinstance(scale, Number):
+        if isinstance(loc, _NUMBER) and isinstance(scale, _NUMBER):
             base_dist = Uniform(finfo.tiny, 1 - finfo.eps, validate_args=validate_args)
         else:
             base_dist = Uniform(ember.full_like(self.loc, finfo.tiny),

@@ -1,14 +1,12 @@
 """Mirrors ``torch.distributions.Poisson``."""
 from __future__ import annotations
 
-from numbers import Number
-
 import ember
 from ember import Size, Tensor
 from ember.distributions import constraints
 from ember.distributions.distribution import Distribution
 from ember.distributions.exp_family import ExponentialFamily
-from ember.distributions.utils import _EMPTY_SHAPE, broadcast_all
+from ember.distributions.utils import _EMPTY_SHAPE, _NUMBER, broadcast_all
 
 __all__ = ["Poisson"]
 
@@ -22,7 +20,7 @@ class Poisson(ExponentialFamily):
 
     def __init__(self, rate, validate_args=None) -> None:
         (self.rate,) = broadcast_all(rate)
-        batch_shape = Size() if isinstance(rate, Number) else self.rate.size()
+        batch_shape = Size() if isinstance(rate, _NUMBER) else self.rate.size()
         super().__init__(batch_shape, validate_args=validate_args)
 
     @property

@@ -2,8 +2,6 @@
 the cached ``lazy_property``."""
 from __future__ import annotations
 
-from numbers import Number
-
 import ember
 from ember import Size, Tensor
 
@@ -14,12 +12,16 @@ euler_constant = 0.57721566490153286060  # Euler-Mascheroni constant
 
 _EMPTY_SHAPE = Size()  # the default sample_shape
 
+# The numbers torch's distributions take as parameters: Python's bool, int and float (and
+# their subclasses, such as numpy.float64); a numpy.float32, a complex or a Fraction is refused.
+_NUMBER = (int, float)
+
 
 def broadcast_all(*values) -> tuple:
     """Mirrors ``torch.distributions.utils.broadcast_all``: numbers become tensors of the
     first tensor's dtype and device (the default dtype when there is none), then all are
     broadcast together."""
-    if not all(isinstance(v, (Tensor, Number)) for v in values):
+    if not all(isinstance(v, (Tensor, *_NUMBER)) for v in values):
         raise ValueError("Input arguments must all be instances of Number, "
                          "torch.Tensor or objects implementing __torch_function__.")
     if not all(isinstance(v, Tensor) for v in values):
@@ -42,14 +44,14 @@ def _probs_or_logits(dist, probs, logits) -> Size:
     (param,) = broadcast_all(given)
     setattr(dist, "probs" if probs is not None else "logits", param)
     dist._param = param
-    return Size() if isinstance(given, Number) else param.size()
+    return Size() if isinstance(given, _NUMBER) else param.size()
 
 
 def _broadcast_pair(first, second) -> tuple:
     """``broadcast_all(first, second)`` and the batch shape torch's two-parameter families
     give: empty for two numbers, else the broadcast shape."""
     a, b = broadcast_all(first, second)
-    numbers = isinstance(first, Number) and isinstance(second, Number)
+    numbers = isinstance(first, _NUMBER) and isinstance(second, _NUMBER)
     return a, b, Size() if numbers else a.size()
 
 

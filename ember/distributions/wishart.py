@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from numbers import Number
 
 import ember
 from ember import Size, Tensor
@@ -12,7 +11,7 @@ from ember.distributions.chi2 import Chi2
 from ember.distributions.distribution import Distribution
 from ember.distributions.exp_family import ExponentialFamily
 from ember.distributions.multivariate_normal import _precision_to_scale_tril
-from ember.distributions.utils import _EMPTY_SHAPE, lazy_property
+from ember.distributions.utils import _EMPTY_SHAPE, _NUMBER, lazy_property
 
 __all__ = ["Wishart"]
 
@@ -64,7 +63,7 @@ class Wishart(ExponentialFamily):
             # torch names scale_tril here whichever matrix was given
             raise ValueError("scale_tril must be at least two-dimensional, with optional "
                              "leading batch dimensions")
-        if isinstance(df, Number):
+        if isinstance(df, _NUMBER):
             batch_shape = Size(param.shape[:-2])
             self.df = ember.tensor(df, dtype=param.dtype, device=param.device)
         else:
