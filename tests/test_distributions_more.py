@@ -3,6 +3,7 @@ LowerCholesky, PositiveDefinite, CorrCholesky and CumulativeDistribution transfo
 ``biject_to``/``transform_to``, and ContinuousBernoulli, GeneralizedPareto, LogisticNormal
 and VonMises (values, dtypes, node names, gradients of every input, draws for the same seed,
 KL pairs, errors, reprs, ``expand``)."""
+import fractions
 import types
 
 import numpy as np
@@ -310,6 +311,12 @@ TRANSFORM_ERRORS = {
     .forward_shape(()),
     "stickbreaking-inverse-shape": lambda lib: _T(lib).StickBreakingTransform()
     .inverse_shape(()),
+    # torch takes only Python numbers as numbers: another scale is used as a tensor would be
+    "affine-numpy-scale-sign": lambda lib: _T(lib).AffineTransform(1.0, np.float32(2.0)).sign,
+    "affine-numpy-int-scale-sign": lambda lib: _T(lib).AffineTransform(
+        1.0, np.int64(-3)).sign,
+    "affine-fraction-eq": lambda lib: _T(lib).AffineTransform(
+        fractions.Fraction(1, 2), 2.0) == _T(lib).AffineTransform(fractions.Fraction(1, 2), 2.0),
     "stickbreaking-bool": lambda lib: _T(lib).StickBreakingTransform()(
         lib.tensor([True, False])),
     "stickbreaking-sign": lambda lib: _T(lib).StickBreakingTransform().sign,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import weakref
-from numbers import Number, Real
 
 import ember
 from ember import Tensor
 from ember.distributions import constraints
 from ember.distributions.utils import (
+    _NUMBER,
     _sum_rightmost,
     broadcast_all,
     tril_matrix_to_vec,
@@ -412,7 +412,7 @@ class AffineTransform(Transform):
         if not isinstance(other, AffineTransform):
             return False
         for mine, theirs in ((self.loc, other.loc), (self.scale, other.scale)):
-            if isinstance(mine, Number) and isinstance(theirs, Number):
+            if isinstance(mine, _NUMBER) and isinstance(theirs, _NUMBER):
                 if mine != theirs:
                     return False
             elif not bool((mine == theirs).all()):
@@ -423,7 +423,7 @@ class AffineTransform(Transform):
 
     @property
     def sign(self):
-        if isinstance(self.scale, Real):
+        if isinstance(self.scale, _NUMBER):
             scale = float(self.scale)
             return 1 if scale > 0 else -1 if scale < 0 else 0
         return self.scale.sign()
@@ -436,7 +436,7 @@ class AffineTransform(Transform):
 
     def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
         shape = x.shape
-        if isinstance(self.scale, Real):
+        if isinstance(self.scale, _NUMBER):
             result = ember.full_like(x, math.log(abs(self.scale)))
         else:
             result = ember.abs(self.scale).log()
