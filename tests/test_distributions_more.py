@@ -479,6 +479,18 @@ def test_constraint_registry_register_and_errors():
     check_raises_like(lambda lib: _D(lib).biject_to(_C(lib).lower_cholesky))
 
 
+def test_unit_interval_bounds_that_are_not_python_numbers():
+    """Only Python numbers 0 and 1 make the interval the plain unit one (a sigmoid alone);
+    numpy scalars get torch's sigmoid-then-affine, as tensors do."""
+    def fn(lib):
+        D, C = _D(lib), _C(lib)
+        bounds = [(np.float32(0), 1.0), (0, np.int64(1)), (np.float64(0.0), 1.0), (False, True)]
+        return [repr(D.transform_to(C.interval(lo, hi))) + repr(D.biject_to(
+            C.half_open_interval(lo, hi))) for lo, hi in bounds]
+
+    assert fn(ember) == fn(torch)
+
+
 # --------------------------------------------------------------------------- distributions
 
 def _summary(lib, d, value, *, sample_shape=(3,), cdf=None, icdf=None, rsample=True,

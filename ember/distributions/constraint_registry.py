@@ -16,9 +16,9 @@ objects, extended with ``register``::
 from __future__ import annotations
 
 from collections.abc import Callable
-from numbers import Number
 
 from ember.distributions import constraints, transforms
+from ember.distributions.utils import _NUMBER
 
 __all__ = ["ConstraintRegistry", "biject_to", "transform_to"]
 
@@ -103,7 +103,7 @@ def _transform_to_less_than(constraint) -> transforms.Transform:
 def _transform_to_interval(constraint) -> transforms.Transform:
     # the unit interval given as numbers needs no affine part; tensor bounds always get one
     lower, upper = constraint.lower_bound, constraint.upper_bound
-    if isinstance(lower, Number) and lower == 0 and isinstance(upper, Number) and upper == 1:
+    if isinstance(lower, _NUMBER) and lower == 0 and isinstance(upper, _NUMBER) and upper == 1:
         return transforms.SigmoidTransform()
     return transforms.ComposeTransform([transforms.SigmoidTransform(),
                                         transforms.AffineTransform(lower, upper - lower)])
