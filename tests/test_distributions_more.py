@@ -624,6 +624,38 @@ def test_family_float64(row):
     _check(fn, shapes, dtype="float64", seed=1, **options)
 
 
+def test_von_mises_expand_builds_through_the_constructor():
+    """torch's VonMises.expand calls type(self)(...): a subclass with its own __init__
+    expands (the other families refuse it), and validation runs again unless it was set off
+    for the instance. MixtureSameFamily's repr names the family even for a subclass."""
+    def fn(lib):
+        D = _D(lib)
+
+        class Mine(D.VonMises):
+            def __init__(self, loc, concentration, validate_args=None):
+                super().__init__(loc, concentration, validate_args=validate_args)
+
+        class Mixture(lib.distributions.MixtureSameFamily):
+            pass
+
+        mine = Mine(lib.zeros(2), lib.ones(2)).expand((3, 2))
+        out = [type(mine).__name__, repr(mine), sorted(vars(mine))]
+        lib.distributions.Distribution.set_default_validate_args(False)
+        unchecked = D.VonMises(lib.zeros(2), -lib.ones(2))
+        lib.distributions.Distribution.set_default_validate_args(True)
+        try:
+            unchecked.expand((3, 2))
+        except ValueError as exc:
+            out.append(str(exc))
+        off = D.VonMises(lib.zeros(2), -lib.ones(2), validate_args=False).expand((3, 2))
+        out += [repr(off), off._validate_args]
+        mixture = Mixture(lib.distributions.Categorical(lib.ones(2)),
+                          lib.distributions.Normal(lib.zeros(2), 1.0))
+        return out + [repr(mixture), repr(mixture.expand((3,)))]
+
+    assert fn(ember) == fn(torch)
+
+
 def test_von_mises_proposal_matches_torch():
     """The wrapped-Cauchy proposal's ``r`` on both sides of the switch to its expansion
     (``k < 1e-5``), where the two forms differ by more than float64's tolerance."""

@@ -118,5 +118,6 @@ class MixtureSameFamily(Distribution):
         return x.reshape(xs[:-1] + (1,) * pad_ndims + xs[-1:] + (1,) * self._event_ndims)
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}(\n  {self.mixture_distribution},\n  "
+        # torch names the family, not the class, here (a subclass prints as its base)
+        return (f"MixtureSameFamily(\n  {self.mixture_distribution},\n  "
                 f"{self.component_distribution})")

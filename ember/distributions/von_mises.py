@@ -83,13 +83,12 @@ class VonMises(Distribution):
         super().__init__(self.loc.shape, Size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(VonMises, _instance)
-        batch_shape = Size(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.concentration = self.concentration.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        # Unlike the other families, torch's VonMises builds the expanded distribution through
+        # its class's constructor (a subclass's own __init__ included), validating again
+        # unless validation was set off for this instance; it takes _instance for the
+        # common signature and does not use it.
+        return type(self)(self.loc.expand(batch_shape), self.concentration.expand(batch_shape),
+                          validate_args=self.__dict__.get("_validate_args"))
 
     @lazy_property
     def _loc(self) -> Tensor:
