@@ -236,6 +236,23 @@ def test_transform_caching():
     assert fn(ember) == fn(torch)
 
 
+def test_transform_subclass_with_cache_matches_torch():
+    """torch's with_cache of these families builds the family itself, not the subclass."""
+    def fn(lib):
+        T = _T(lib)
+        made = {"cdf": T.CumulativeDistributionTransform(lib.distributions.Normal(0.0, 1.0)),
+                "affine": T.AffineTransform(1.0, 2.0), "power": T.PowerTransform(2.0),
+                "compose": T.ComposeTransform([T.ExpTransform()])}
+        out = []
+        for name, transform in made.items():
+            sub = type("Sub", (type(transform),), {})
+            transform.__class__ = sub
+            out.append((name, repr(transform.with_cache(1)), repr(transform.inv.with_cache(1))))
+        return out
+
+    assert fn(ember) == fn(torch)
+
+
 def test_transform_pickling_matches_torch():
     """A transform whose inverse was asked for pickles (the link to the inverse is dropped
     and rebuilt), and so does a distribution built on one; a pickled inverse alone has lost

@@ -1019,4 +1019,4 @@ class CumulativeDistributionTransform(Transform):
     def with_cache(self, cache_size: int = 1) -> Transform:
         if self._cache_size == cache_size:
             return self
-        return type(self)(self.distribution, cache_size=cache_size)
+        return CumulativeDistributionTransform(self.distribution, cache_size=cache_size)
