@@ -627,6 +627,11 @@ ERROR_CASES = {
         _D(lib).MultivariateNormal(lib.zeros(2), lib.eye(2)),
         _D(lib).MultivariateNormal(lib.zeros(3), lib.eye(3))),
     "mixture-constraint": lambda lib: _D(lib).constraints.MixtureSameFamilyConstraint(3),
+    "independent-constraint-base": lambda lib: _D(lib).constraints.independent(1, 1),
+    "independent-constraint-float-dims": lambda lib: _D(lib).constraints.independent(
+        _D(lib).constraints.real, 1.5),
+    "independent-constraint-negative-dims": lambda lib: _D(lib).constraints.independent(
+        _D(lib).constraints.real, -1),
     "constraint-dim": lambda lib: _D(lib).constraints.independent(
         _D(lib).constraints.real, 2).check(lib.zeros(3)),
 }
