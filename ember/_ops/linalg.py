@@ -299,6 +299,10 @@ attach({"dot": dot, "mv": mv, "mm": mm, "bmm": bmm, "matmul": matmul,
 
 
 def _fused(xp, bias, product, beta, alpha):
+    if bias.dtype.itemsize == 2 and bias.dtype.kind in "fV":
+        # torch adds a half-precision bias to the float32 product in float32 and rounds the
+        # sum once (the op's result dtype rounds it)
+        bias = bias.astype(np.float32)
     if alpha != 1:
         product = product * alpha
     if beta == 0:
@@ -330,7 +334,15 @@ def _addmm_forward(xp, bias, mat1, mat2, beta, alpha):
         if _blas.kernels_for(mat1.dtype):  # NOTE [Wide products of few rows]
             out = xp.empty((rows, cols), mat1.dtype)
             return xp.add(xp.matmul(mat2.T, mat1.T).T, bias, out=out)
-    return _fused(xp, bias, xp.matmul(mat1, mat2), beta, alpha)
+    return _fused(xp, bias, _wide_product(xp, mat1, mat2), beta, alpha)
+
+
+def _wide_product(xp, a, b):
+    """``a @ b`` for the fused products: a float16 product kept in float32 for the bias to
+    be added to before the one rounding (bfloat16 products come in float32 already)."""
+    if a.dtype == np.float16:
+        return xp.matmul(a.astype(np.float32), b.astype(np.float32))
+    return xp.matmul(a, b)
 
 
 def _scale(grad, factor):
@@ -353,7 +365,7 @@ ADDMM = defop("addmm", node="AddmmBackward0", nin=3, kind=KEEP,
 ADDMV = defop("addmv", node="AddmvBackward0", nin=3, kind=KEEP,
               save={1: (2,), 2: (1,)}, check=_fused_check("addmv_impl_cpu"),
               forward=lambda xp, self, mat, vec, beta, alpha: _fused(
-                  xp, self, xp.matmul(mat, vec), beta, alpha),
+                  xp, self, _wide_product(xp, mat, vec), beta, alpha),
               backward=(_bias_grad,
                         lambda grad, self, mat, vec, beta, alpha: _scale(
                             grad.unsqueeze(1) * vec, alpha),
@@ -362,7 +374,7 @@ ADDMV = defop("addmv", node="AddmvBackward0", nin=3, kind=KEEP,
 BADDBMM = defop("baddbmm", node="BaddbmmBackward0", nin=3, kind=KEEP,
                 save={1: (2,), 2: (1,)}, check=_fused_check("baddbmm"),
                 forward=lambda xp, self, batch1, batch2, beta, alpha: _fused(
-                    xp, self, xp.matmul(batch1, batch2), beta, alpha),
+                    xp, self, _wide_product(xp, batch1, batch2), beta, alpha),
                 backward=(_bias_grad,
                           lambda grad, self, batch1, batch2, beta, alpha: _scale(
                               grad.bmm(batch2.transpose(1, 2)), alpha),
@@ -377,7 +389,7 @@ def _batched_grad(grad, batch):
 ADDBMM = defop("addbmm", node="AddbmmBackward0", nin=3, kind=KEEP,
                save={1: (2,), 2: (1,)}, check=_fused_check("addmm_impl_cpu_"),
                forward=lambda xp, self, batch1, batch2, beta, alpha: _fused(
-                   xp, self, xp.matmul(batch1, batch2).sum(0), beta, alpha),
+                   xp, self, _wide_product(xp, batch1, batch2).sum(0), beta, alpha),
                backward=(_bias_grad,
                          lambda grad, self, batch1, batch2, beta, alpha: _scale(
                              _batched_grad(grad, batch1.shape[0]).bmm(
