@@ -264,3 +264,16 @@ def test_sizes_of_0d_tensors_and_number_subclasses(call: str) -> None:
     t = torch_or_refused(fn, TypeError, IndexError)
     if t is not None:
         assert_same(fn(ember), t)
+
+
+@pytest.mark.parametrize("name", [
+    "abs", "acos", "asinh", "atan", "bitwise_not", "ceil", "celu", "clone", "cos", "digamma",
+    "erf", "erfinv", "exp", "exp2", "expm1", "floor", "frac", "i0", "isfinite", "isnan",
+    "lgamma", "log", "log1p", "logical_not", "logit", "nan_to_num", "neg", "reciprocal", "relu",
+    "round", "rsqrt", "sgn", "sigmoid", "sign", "sin", "sinc", "sqrt", "tanh", "trunc",
+])
+@pytest.mark.parametrize("value", [3.0, 2, np.float32(2), None])
+def test_one_input_ops_refuse_numbers(name: str, value) -> None:
+    # torch.exp(3.0) leaked "AttributeError: 'float' object has no attribute '_data'"; torch's
+    # parser says "exp(): argument 'input' (position 1) must be Tensor, not float"
+    check_raises_like(lambda L: getattr(L, name)(value))

@@ -519,7 +519,11 @@ def run(op: Op, *args, _bare: bool = False):
     if _modes and not _bare:
         return _modes[-1].run_op(op, args)
     if op.check is not None:
-        op.check(*args)
+        try:
+            op.check(*args)
+        except AttributeError:
+            _refuse_non_tensor(op, args)
+            raise
     phys = None
     try:
         if _batch_levels and batching.involved(op, args):
@@ -533,6 +537,9 @@ def run(op: Op, *args, _bare: bool = False):
         if error is None:
             raise
         raise error from None
+    except AttributeError:
+        _refuse_non_tensor(op, args)
+        raise
     if views_stale and not needs_grad and _state.enabled:
         needs_grad = _refresh_inputs(args[:op.nin])  # NOTE [Stale views]
     if op.multi:
@@ -565,6 +572,17 @@ def run(op: Op, *args, _bare: bool = False):
     if _dual_levels:
         forward_ad.propagate(op, args, out)
     return out
+
+
+def _refuse_non_tensor(op: Op, args: tuple) -> None:
+    """torch's argument-parser error for a number or NumPy scalar given to an op of one
+    input (``exp(3.0)``), which ember's code met as an AttributeError: raised in its place
+    (and nothing when the input is a tensor, whose AttributeError is ember's own)."""
+    if op.promote is None and args and not isinstance(args[0], Tensor):
+        from ember._tensor import c_type_name
+
+        raise TypeError(f"{op.name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{c_type_name(args[0])}") from None
 
 
 def _link_view(out: Tensor, op: Op, args: tuple, index) -> None:
