@@ -1048,6 +1048,9 @@ def binomial(count: Tensor, prob: Tensor, generator=None) -> Tensor:
     if count.dtype is not prob.dtype:
         raise RuntimeError(f"Found dtype {_dtype.scalar_type_name(prob.dtype)} but expected "
                            f"{_dtype.scalar_type_name(count.dtype)}")
+    if count.dtype.itemsize == 2:  # torch's kernel has no half loops
+        raise NotImplementedError(f'"binomial_cpu" not implemented for '
+                                  f"'{_dtype.scalar_type_name(count.dtype)}'")
     shape = np.broadcast_shapes(count.shape, prob.shape)
     counts = np.broadcast_to(count._data, shape).astype(np.float64).reshape(-1).tolist()
     probs = np.broadcast_to(prob._data, shape).astype(np.float64).reshape(-1).tolist()

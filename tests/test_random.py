@@ -605,3 +605,24 @@ def test_multinomial_of_no_rows_and_no_samples_match_torch(replacement):
     assert_same(ember.rand(3), torch.rand(3))  # nothing was drawn from the generators
     check_raises_like(lambda L: L.multinomial(L.ones(2, 3), 0, replacement))
     check_raises_like(lambda L: L.multinomial(L.ones(3), -1, replacement))
+
+
+@pytest.mark.parametrize("call", [
+    "L.normal(0., L.tensor([float('nan')]))", "L.normal(L.zeros(1), float('nan'))",
+    "L.normal(0., float('nan'), (2,))",
+    "L.binomial(L.tensor([5.], dtype=L.float16), L.tensor([0.5], dtype=L.float16))",
+    "L.binomial(L.tensor([5.], dtype=L.bfloat16), L.tensor([0.5], dtype=L.bfloat16))",
+])
+def test_draws_refuse_nan_std_and_half_binomial(call: str) -> None:
+    # a NaN std drew NaNs where torch refuses it; a half binomial drew where torch has no loop
+    check_raises_like(lambda L: eval(call, {"L": L}))
+
+
+def test_poisson_of_nothing_draws_nothing() -> None:
+    # ember's poisson of an empty tensor moved the default generator on (64 uniforms)
+    values = []
+    for L in (torch, ember):
+        L.manual_seed(0)
+        out = L.poisson(L.ones(0))
+        values.append((tuple(out.shape), L.rand(3).tolist()))
+    assert values[0] == values[1]

@@ -1110,7 +1110,7 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
         std_data = std._data
         if _category(std_data.dtype) == _dtype.COMPLEX:
             raise RuntimeError("normal expects standard deviation to be non-complex")
-        if (std_data < 0).any():
+        if not (std_data >= 0).all():  # NaN too, as torch's check
             raise RuntimeError("normal expects all elements of std >= 0.0")
     else:
         _check_std(std)
@@ -1132,7 +1132,7 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
 
 
 def _check_std(std: float) -> None:
-    if std < 0:
+    if not std >= 0:  # NaN too, as torch's check
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
 
 
@@ -1310,7 +1310,9 @@ def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
     if not (rates >= 0).all():
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
     g = _gen(generator, "poisson")
-    start = g._bits.state if rates.size else None
+    if not rates.size:  # nothing drawn: the generator stays where it is, as torch's
+        return drawn(np.zeros(data.shape, data.dtype), _POISSON, input)
+    start = g._bits.state
     fresh = g._fresh
     # about rate + 1 draws under 10, about 2.3 from 10 on; topped up when short
     budget = int(np.minimum(rates, 10.0).sum()) + 3 * rates.size + 64
@@ -1327,11 +1329,10 @@ def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
         else:
             k, at = _poisson_product(uniforms, at, rate)
         samples.append(k)
-    if start is not None:
-        g._bits.state = start
-        g._fresh = fresh
-        for done in range(0, at, 1 << 22):  # two words per float64 uniform
-            g._words(2 * min(1 << 22, at - done))
+    g._bits.state = start
+    g._fresh = fresh
+    for done in range(0, at, 1 << 22):  # two words per float64 uniform
+        g._words(2 * min(1 << 22, at - done))
     out = _narrow(np.array(samples, np.int64), data.dtype)
     return drawn(out.reshape(data.shape), _POISSON, input)
 
