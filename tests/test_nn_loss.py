@@ -736,3 +736,20 @@ def test_double_backward_graphs_like_torch(name) -> None:
     tol = {"rtol": 1.3e-6, "atol": 1e-5} if name.endswith("float32") else {}
     assert_same(e_grad.detach(), t_grad.detach(), what="gradient", **tol)
     assert_same(e_second, t_second, what="second derivative", **tol)
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_with_logits"])
+@pytest.mark.parametrize("dtypes", [
+    ("float32", "float64"), ("float64", "float32"), ("float32", "int64"), ("float32", "bool"),
+    ("int64", "float32"), ("float32", "float16"), ("float16", "float16"), ("bool", "bool"),
+    ("int64", "int64"), ("bool", "float32"), ("float64", "int32"), ("float16", "bool"),
+])
+def test_binary_cross_entropy_dtypes_as_torch(name: str, dtypes: tuple) -> None:
+    # ember computed where torch refuses: BCE of an int64 input gave 100, BCE with logits of
+    # a bool target gave tensor(True) and of an int64 target tensor(0)
+    def fn(L):
+        inp, tgt = (getattr(L, d) for d in dtypes)
+        return getattr(L.nn.functional, name)(L.tensor([0.5]).to(inp), L.tensor([1]).to(tgt))
+    t = torch_or_refused(fn, RuntimeError, NotImplementedError)
+    if t is not None:
+        assert_same(fn(ember), t)

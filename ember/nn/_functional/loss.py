@@ -380,6 +380,12 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise ValueError(
             f"Using a target size ({target.shape}) that is different to the input size "
             f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    if target.dtype is not input.dtype:  # torch's kernel reads both in one dtype
+        raise RuntimeError(f"Found dtype {_dtype.scalar_type_name(target.dtype)} but expected "
+                           f"{_dtype.scalar_type_name(input.dtype)}")
+    if input.dtype.category != _dtype.FLOAT:
+        raise NotImplementedError(f'"binary_cross_entropy" not implemented for '
+                                  f"'{_dtype.scalar_type_name(input.dtype)}'")
     data = input._data
     if data.size and ((data < 0) | (data > 1)).any():
         raise RuntimeError("all elements of input should be between 0 and 1")
@@ -404,6 +410,18 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                          f"({input.shape})")
     _not_differentiable("binary_cross_entropy_with_logits", "weight", weight)
     _not_differentiable("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
+    # torch's composition: log_sigmoid of the input, then terms written into a buffer of
+    # the target's dtype, whose (1 - target) refuses bool
+    if input.dtype.category != _dtype.FLOAT:
+        raise NotImplementedError(f'"log_sigmoid_cpu" not implemented for '
+                                  f"'{_dtype.scalar_type_name(input.dtype)}'")
+    if target.dtype is _dtype.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if target.dtype.category != _dtype.FLOAT:
+        result = _dtype.promote_types(input.dtype, target.dtype)
+        raise RuntimeError(f"result type {_dtype.scalar_type_name(result)} can't be cast to "
+                           f"the desired output type {_dtype.scalar_type_name(target.dtype)}")
     return run(nn_loss.BCE_WITH_LOGITS, input, target, weight, pos_weight, reduction)
 
 
