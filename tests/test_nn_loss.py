@@ -753,3 +753,53 @@ def test_binary_cross_entropy_dtypes_as_torch(name: str, dtypes: tuple) -> None:
     t = torch_or_refused(fn, RuntimeError, NotImplementedError)
     if t is not None:
         assert_same(fn(ember), t)
+
+
+_LOSS_ROLES = {
+    "mse_loss": ("x", "y"), "l1_loss": ("x", "y"), "smooth_l1_loss": ("x", "y"),
+    "huber_loss": ("x", "y"), "soft_margin_loss": ("x", "y"), "kl_div": ("x", "y"),
+    "poisson_nll_loss": ("x", "y"), "gaussian_nll_loss": ("x", "y", "v"),
+    "multilabel_soft_margin_loss": ("x2", "y2"), "hinge_embedding_loss": ("x", "y"),
+    "margin_ranking_loss": ("x", "x", "y"), "cosine_embedding_loss": ("x2", "x2", "y1"),
+    "triplet_margin_loss": ("x2", "x2", "x2"), "multi_margin_loss": ("x2", "c"),
+    "nll_loss": ("x2", "c"), "cross_entropy": ("x2", "c"),
+}
+_LOSS_DTYPES = ["float32", "float64", "int64", "bool", "float16"]
+
+
+@pytest.mark.parametrize("name", sorted(_LOSS_ROLES))
+@pytest.mark.parametrize("input_dtype", _LOSS_DTYPES)
+@pytest.mark.parametrize("target_dtype", _LOSS_DTYPES)
+def test_losses_over_dtypes_as_torch(name: str, input_dtype: str, target_dtype: str) -> None:
+    # ember computed where torch refuses (kl_div of integers, huber_loss and soft_margin_loss
+    # of an integer input, hinge_embedding_loss's mean of one), returned the promoted dtype
+    # where torch keeps the input's (huber_loss, soft_margin_loss), and refused
+    # margin_ranking_loss of integers, which torch computes in float
+    def fn(L):
+        def make(role):
+            values = {"x": [0.2, 0.7, 0.4], "x2": [[0.2, 0.7, 0.4], [0.1, 0.3, 0.9]],
+                      "y": [1., 0., 1.], "y2": [[1., 0., 1.], [0., 1., 0.]], "y1": [1., -1.],
+                      "v": [0.5, 0.5, 0.5], "c": [0, 2]}[role]
+            dtype = input_dtype if role.startswith("x") else target_dtype
+            return L.tensor(values).to(getattr(L, dtype))
+        return getattr(L.nn.functional, name)(*[make(role) for role in _LOSS_ROLES[name]])
+    t = torch_or_refused(fn, RuntimeError, NotImplementedError, TypeError)
+    if t is not None:
+        assert_same(fn(ember), t)
+
+
+def test_multilabel_soft_margin_loss_nodes_as_torch() -> None:
+    # ember composed log-sigmoid of clamp_max, abs, exp and log1p: other nodes, other
+    # half-precision rounding than torch's LogSigmoidBackward0
+    def nodes(L):
+        x = L.tensor([[0.2, -0.7]], requires_grad=True)
+        fn, names = L.nn.functional.multilabel_soft_margin_loss(
+            x, L.tensor([[1., 0.]])).grad_fn, []
+        stack = [fn]
+        while stack:
+            fn = stack.pop()
+            if fn is not None:
+                names.append(fn.name().split("::")[-1])
+                stack.extend(n for n, _ in fn.next_functions)
+        return names
+    assert nodes(ember) == nodes(torch)

@@ -140,8 +140,11 @@ def _huber_grad(grad, input, target, reduction, delta):
     return _spread(grad, _shape(input), reduction) * (input - target).clamp(-delta, delta)
 
 
+# huber_loss and soft_margin_loss write into a buffer of the input's dtype (torch's
+# kernels): computed in the pair's promoted dtype, stored in the input's (promote=(0,))
 HUBER_LOSS = defop(
-    "huber_loss", node="HuberLossBackward0", nin=2, kind=KEEP, save=(0, 1), forward=_huber,
+    "huber_loss", node="HuberLossBackward0", nin=2, kind=KEEP, promote=(0,), save=(0, 1),
+    forward=_huber,
     backward=(_huber_grad, lambda grad, input, target, reduction, delta: -_huber_grad(
         grad, input, target, reduction, delta)))
 
@@ -152,7 +155,8 @@ def _softplus(xp, x):
 
 
 SOFT_MARGIN_LOSS = defop(
-    "soft_margin_loss", node="SoftMarginLossBackward0", nin=2, kind=KEEP, save=(0, 1),
+    "soft_margin_loss", node="SoftMarginLossBackward0", nin=2, kind=KEEP, promote=(0,),
+    save=(0, 1),
     forward=lambda xp, input, target, reduction: _reduce(
         xp, _softplus(xp, -target * input).astype(input.dtype, copy=False), reduction),
     backward=(lambda grad, input, target, reduction: _spread(grad, _shape(input), reduction)

@@ -101,6 +101,14 @@ def _check_floating(input: Tensor, target: Tensor, frame: str) -> None:
         raise NotImplementedError(f'"{frame}" not implemented for \'{name}\'')
 
 
+def _into_input(input: Tensor, result) -> None:
+    """torch's error where a loss kernel writes its result into a buffer of the input's
+    dtype, an integral one the (floating) result cannot be cast to."""
+    if input.dtype.category < _dtype.FLOAT and result is not input.dtype:
+        raise RuntimeError(f"result type {_dtype.scalar_type_name(result)} can't be cast to "
+                           f"the desired output type {_dtype.scalar_type_name(input.dtype)}")
+
+
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """Mirrors ``torch.nn.functional.mse_loss``: the squared differences (node
@@ -165,6 +173,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
         raise ValueError("Weights and input must have the same size.")
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _into_input(input, _dtype.promote_types(input.dtype, target.dtype))
     _check_floating(input, target, "huber_cpu")
     if weight is None:
         return run(nn_loss.HUBER_LOSS, input, target, reduction, float(delta))
@@ -442,6 +451,8 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
         enum = "sum"
     else:
         enum = _reduction(None, None, reduction)
+    if input.dtype.category < _dtype.FLOAT or target.dtype.category < _dtype.FLOAT:
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if log_target:
         loss = target.exp() * (target - input)
     else:
@@ -548,7 +559,10 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
         raise RuntimeError(
             f"margin_ranking_loss : All input tensors should have same dimension but got "
             f"sizes: input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
-    loss = (-target * (input1 - input2) + margin).clamp_min(0)
+    # torch's margin is a double: it promotes integer inputs to the default dtype; the
+    # difference comes first, as torch's (its error for two bool inputs first)
+    difference = input1 - input2
+    loss = (-target * difference + float(margin)).clamp_min(0)
     return _apply_reduction(loss, reduction)
 
 
@@ -560,6 +574,8 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
     from ember._ops.pointwise import where
 
     zeros = input.new_zeros(input.shape)
+    if input.dtype.category < _dtype.FLOAT:  # torch converts the margin to the input's dtype
+        margin = input.new_tensor(margin)
     margin_part = where(target != 1, (margin - input).clamp_min(0), zeros)
     self_part = where(target != -1, input, zeros)
     return _apply_reduction(margin_part + self_part, reduction)
@@ -572,11 +588,16 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
     reduction = _reduction(size_average, reduce, reduction)
     input, target = _broadcast_pair(input, target)
     _not_differentiable("soft_margin_loss", "target", target)
+    if input.dtype is _dtype.bool_:  # torch's first step negates the input
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
+                           "you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+    result = _dtype.promote_types(input.dtype, target.dtype)
+    _into_input(input, result if result.category >= _dtype.FLOAT
+                else _dtype.get_default_dtype())
+    if target.dtype is _dtype.bool_:  # read as the input's numbers, as torch's kernel does
+        target = target.to(input.dtype)
     return run(nn_loss.SOFT_MARGIN_LOSS, input, target, reduction)
-
-
-def _logsigmoid(x: Tensor) -> Tensor:
-    return x.clamp_max(0) - (-x.abs()).exp().log1p()
 
 
 def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -585,7 +606,13 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
     """Mirrors ``torch.nn.functional.multilabel_soft_margin_loss``: the binary logistic
     loss of every class, averaged over the classes (the last dim)."""
     reduction = _reduction(size_average, reduce, reduction)
-    loss = -(target * _logsigmoid(input) + (1 - target) * _logsigmoid(-input))
+    if input.dtype.category < _dtype.FLOAT:  # torch's log_sigmoid has no integer loop
+        raise NotImplementedError(f'"log_sigmoid_cpu" not implemented for '
+                                  f"'{_dtype.scalar_type_name(input.dtype)}'")
+    from ember.nn._functional.activation import logsigmoid
+
+    # torch's composition, log_sigmoid's node (LogSigmoidBackward0) and half rounding
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
     if weight is not None:
         loss = loss * weight
     class_dim = input.ndim - 1
