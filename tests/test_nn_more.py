@@ -18,6 +18,7 @@ from tests.helpers import (
     check_raises_like,
     recording_compared,
     torch,
+    torch_or_refused,
 )
 
 # ---- conv_tbc ---------------------------------------------------------------------------
@@ -321,3 +322,24 @@ def _compare_containers():
         assert isinstance(c, lib.nn.Module)
     assert reprs[0] == reprs[1] and names[0] == names[1] and messages[0] == messages[1]
     check_raises_like(lambda lib: lib.nn.Container(a=lib.nn.ReLU())(lib.ones(2)))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "bool", "uint8", "int32", "float64"])
+@pytest.mark.parametrize("call", [
+    "F.layer_norm(x, (4,))", "F.group_norm(x, 1)", "F.instance_norm(x)", "F.rms_norm(x, (4,))",
+    "F.hardtanh(x)", "F.hardtanh(x, 0., 2.)", "F.relu6(x)", "F.softmax(x, 0)", "F.softmax(x, 2)",
+    "F.log_softmax(x, 1)", "F.log_softmax(x, -1)", "F.conv1d(x, w)", "F.conv_transpose1d(x, w)",
+    "F.conv2d(x[None], w[None])", "F.conv_transpose2d(x[None], w[None])",
+    "F.conv3d(x[None, None], w[None, None])", "F.conv_transpose3d(x[None, None], w[None, None])",
+])
+def test_integer_and_bool_inputs_as_torch(dtype: str, call: str) -> None:
+    # layer/group/instance norm of integers stored normalised integers ([-1, 0, 0, 1], 255
+    # in uint8), hardtanh of uint8 clamped to negative limits, bool convolutions ran: torch
+    # refuses them all; softmax named its general kernel as the last-dim one
+    def fn(L):
+        x = L.tensor([[[0, 1, 2, 3]]]).to(getattr(L, dtype))
+        w = L.ones(1, 1, 2).to(getattr(L, dtype))
+        return eval(call, {"F": L.nn.functional, "x": x, "w": w})
+    t = torch_or_refused(fn, RuntimeError, NotImplementedError)
+    if t is not None:
+        assert_same(fn(ember), t)

@@ -1808,7 +1808,9 @@ def _softmax_input(kernel: str, input: Tensor, dim: int, dtype) -> tuple:
     input = _cast_input(input, dtype)
     d = wrap_dim(dim, input._data.ndim)
     if input.dtype.category != _dtype.FLOAT:
-        raise NotImplementedError(f'"{kernel}_lastdim_kernel_impl" not implemented for '
+        # torch's kernel over the last dim (or a 0-d input), or its general one
+        last = "_lastdim" if d == builtins.max(input._data.ndim - 1, 0) else ""
+        raise NotImplementedError(f'"{kernel}{last}_kernel_impl" not implemented for '
                                   f"'{_dtype.scalar_type_name(input.dtype)}'")
     return input, (d if input._data.ndim else None)
 

@@ -57,7 +57,17 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     """Mirrors ``torch.nn.functional.hardtanh``: ``x`` clamped to ``[min_val, max_val]``."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    _hardtanh_dtype(input, min_val, max_val)
     return _apply(_act.HARDTANH, _act.HARDTANH_, input, inplace, min_val, max_val)
+
+
+def _hardtanh_dtype(input: Tensor, min_val, max_val) -> None:
+    """torch's hardtanh refusals: bool inputs, and negative limits for an unsigned input."""
+    kind = input._data.dtype.kind
+    if kind == "b":
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    if kind == "u" and (min_val < 0 or max_val < 0):
+        raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
 
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
@@ -68,6 +78,7 @@ def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Ten
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """Mirrors ``torch.nn.functional.relu6``: ``hardtanh(x, 0, 6)`` (its node is torch's
     ``HardtanhBackward0``)."""
+    _hardtanh_dtype(input, 0, 6)
     return _apply(_act.HARDTANH, _act.HARDTANH_, input, inplace, 0, 6)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import warnings
 
+from ember._backend import np
 from ember._dtype import cpp_type_name, scalar_type_mismatch, scalar_type_name
 from ember._ops.nn_conv import CONSTANT_PAD, CONV_TBC, convolution
 from ember._ops.registry import run
@@ -42,6 +43,19 @@ def _check_input_dim(input: Tensor, nd: int, fname: str) -> bool:
             f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {fname}, but got "
             f"input of size: {_size(input.shape)}")
     return dim == nd + 2
+
+
+def _refuse_kernel_dtype(input: Tensor, nd: int, transposed: bool) -> None:
+    """torch's CPU convolution kernels have no bool loop, and its transposed ones no loop
+    for integers but int64: their NotImplementedError, named by the kernel torch runs."""
+    kind = input._data.dtype
+    if kind == np.bool_ or (transposed and kind.kind in "iu" and kind != np.int64):
+        if transposed:
+            kernel = f"slow_conv_transpose{max(nd, 2)}d_out_cpu"
+        else:
+            kernel = "compute_columns3d" if nd == 3 else "slow_conv2d_cpu"
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{scalar_type_name(input.dtype)}'")
 
 
 def _check_common(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups,
@@ -85,6 +99,7 @@ def _check_common(input: Tensor, weight: Tensor, bias, stride, padding, dilation
             f"with {out_channels} elements, but got bias of size {_size(bias.shape)} instead")
     spatial = input.shape[2:]
     kernel = weight.shape[2:]
+    _refuse_kernel_dtype(input, nd, transposed)
     if transposed:
         if any(output_padding[i] >= stride[i] and output_padding[i] >= dilation[i]
                for i in range(nd)):

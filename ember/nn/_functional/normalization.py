@@ -160,6 +160,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
         if count == 1:
             raise ValueError("Expected more than 1 spatial element when training, got input "
                              f"size {size}")
+    _floating_only(input, "batch_norm")
     n, c = size[0], size[1]
     flat = input.contiguous().reshape((1, n * c) + tuple(size[2:]))
     if weight is not None:
@@ -183,6 +184,14 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
         out = run(nn_norm.BATCH_NORM, flat, weight, bias, tiled_mean, tiled_var, False,
                   float(eps))[0]
     return out.view(size)
+
+
+def _floating_only(input: Tensor, kernel: str) -> None:
+    """torch's refusal of an integer or bool input by a normalisation kernel (ember's
+    formulas would normalise the integers and store them back as integers)."""
+    if input._data.dtype.kind in "biu":
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{_dtype.scalar_type_name(input.dtype)}'")
 
 
 def _normalized_shape(fname: str, normalized_shape) -> tuple:
@@ -214,6 +223,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     node is ``NativeLayerNormBackward0``."""
     shape = _normalized_shape("layer_norm", normalized_shape)
     _check_normalized(input, shape, weight, bias)
+    _floating_only(input, "LayerNormKernelImpl")
     return run(nn_norm.LAYER_NORM, input, weight, bias, len(shape), float(eps))[0]
 
 
@@ -236,6 +246,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                 f"Expected {name} to be a vector of size equal to the number of channels in "
                 f"input, but got {name} of shape {list(t.shape)} and input of shape "
                 f"{list(input.shape)}")
+    _floating_only(input, "GroupNormKernelImpl")
     return run(nn_norm.GROUP_NORM, input, weight, bias, int(num_groups), float(eps))[0]
 
 
@@ -253,6 +264,7 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
         raise RuntimeError(
             f"Given normalized_shape={list(shape)}, expected input with shape "
             f"[*{', '.join(str(s) for s in shape)}], but got input of size{list(input.shape)}")
+    _floating_only(input, "rms_norm")
     axes = tuple(range(input.ndim - len(shape), input.ndim))
     if input.dtype in (_dtype.float16, _dtype.bfloat16):
         # as torch: computed in float32 (eps float32's by default), weight included, and
