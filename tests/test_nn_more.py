@@ -343,3 +343,25 @@ def test_integer_and_bool_inputs_as_torch(dtype: str, call: str) -> None:
     t = torch_or_refused(fn, RuntimeError, NotImplementedError)
     if t is not None:
         assert_same(fn(ember), t)
+
+
+@pytest.mark.parametrize("dtype", ["int16", "int32", "int64", "bool", "uint8", "float16",
+                                   "bfloat16", "float64"])
+@pytest.mark.parametrize("call", [
+    "F.local_response_norm(x3, 2)", "F.local_response_norm(x4, 2)",
+    "F.local_response_norm(x4[:0], 2)", "F.local_response_norm(x5, 3)",
+    "F.batch_norm(x4, None, None, training=True)", "F.grid_sample(x4, g4, align_corners=False)",
+    "F.grid_sample(x5, g5, align_corners=False)",
+])
+def test_normalisation_and_sampling_dtypes_as_torch(dtype: str, call: str) -> None:
+    # batch_norm and grid_sample of integers computed where torch refuses; local_response_norm
+    # averaged int64 squares in float (torch's avg_pool in integers) and took the dtypes its
+    # pooling kernels refuse
+    def fn(L):
+        dt = getattr(L, dtype)
+        x4 = (L.arange(48.).reshape(1, 3, 4, 4) % 5).to(dt)
+        return eval(call, {"F": L.nn.functional, "x3": x4[0], "x4": x4, "x5": x4[None],
+                           "g4": L.zeros(1, 2, 2, 2).to(dt), "g5": L.zeros(1, 1, 2, 2, 3).to(dt)})
+    t = torch_or_refused(fn, RuntimeError, NotImplementedError)
+    if t is not None:
+        assert_same(fn(ember), t)

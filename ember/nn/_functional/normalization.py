@@ -131,6 +131,7 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
         raise ValueError("running_mean and running_var must either both be None or neither "
                          "be None")
     _check_dtypes(input, weight, bias, running_mean, running_var, training)
+    _floating_only(input, "batch_norm")
     out, mean, _, var = run(
         nn_norm.BATCH_NORM, input, weight, bias,
         None if running_mean is None else running_mean._data,
@@ -293,6 +294,14 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
                          f"input (got {dim} dimensions)")
     if input.numel() == 0:
         return input
+    # torch averages the squares with avg_pool2d (3-d input) or avg_pool3d, whose loops
+    # take int64 (averaging in integers) and the floats (avg_pool3d no half types)
+    kept = (_dtype.int64, _dtype.float32, _dtype.float64) + (
+        (_dtype.float16, _dtype.bfloat16) if dim == 3 else ())
+    if input.dtype not in kept:
+        kernel = "avg_pool2d" if dim == 3 else "avg_pool3d_out_frame"
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{_dtype.scalar_type_name(input.dtype)}'")
     from ember._ops.shape import cat
 
     squares = input * input
@@ -304,6 +313,8 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     if after:
         pads.append(squares.new_zeros((squares.shape[0], after) + tuple(squares.shape[2:])))
     padded = cat(pads, 1) if len(pads) > 1 else squares
-    window_mean = padded.unfold(1, size, 1).sum(-1) / size
+    window_sum = padded.unfold(1, size, 1).sum(-1)
+    window_mean = window_sum.div(size, rounding_mode="trunc") if input.dtype is _dtype.int64 \
+        else window_sum / size
     div = (window_mean * alpha + k).pow(beta)
     return input / div

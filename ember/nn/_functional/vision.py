@@ -537,5 +537,9 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     if input.dtype is not grid.dtype:
         raise scalar_type_mismatch(input.dtype, grid.dtype)
+    if input.dtype.category != FLOAT:  # torch's samplers have floating loops only
+        kernel = "grid_sampler_2d_cpu_kernel_impl" if input.dim() == 4 else "grid_sampler3d_cpu"
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{scalar_type_name(input.dtype)}'")
     return run(nn_vision.GRID_SAMPLERS[input.dim() - 2], input, grid, mode, padding_mode,
                bool(align_corners))
