@@ -1292,7 +1292,7 @@ def _round_decimals(xp, x, decimals):
 
 ROUND_DECIMALS = defop("round", node="RoundBackward1", kind=KEEP, check=_refuse("round_cpu", "biu"),
                        forward=_round_decimals, backward=zero_gradient)
-FRAC = defop("frac", node="FracBackward0", kind=KEEP, check=_refuse("frac_cpu", "biu"),
+FRAC = defop("frac", node="FracBackward0", kind=KEEP, check=_refuse("frac_cpu", "biuc"),
              forward=lambda xp, x: x - xp.trunc(x), backward=lambda grad, self: grad)
 
 

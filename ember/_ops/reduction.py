@@ -1139,7 +1139,9 @@ def _median_index(data, dim: int):
 def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
     """Mirrors ``torch.median``: the lower of the two middle values (not their mean); nan
     when there is a nan. With ``dim``, a ``return_types.median`` with indices."""
-    _no_bool_kernel("median", input)
+    if input._data.dtype.kind == "b":  # torch's kernel over all elements, or along a dim
+        raise NotImplementedError(f'"median_{"cpu" if dim is None else "out"}" not '
+                                  "implemented for 'Bool'")
     _no_complex_order(input, "median_cpu" if dim is None else "median_out",
                       empty_too=dim is not None and _reduced_dim_nonempty(input, dim))
     if dim is None:
@@ -1491,9 +1493,13 @@ def histc(input: Tensor, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     """Mirrors ``torch.histc``: a histogram of ``bins`` equal bins over [min, max] (the
     data's range when both are 0); values outside are ignored, max falls in the last bin."""
     data = input._data
-    if data.dtype.kind != "f":
+    if data.dtype.kind != "f" and input.dtype is not _dtype.bfloat16:
+        # torch's first kernel to meet the dtype: the range's aminmax for complex, the
+        # bins' linspace for bool, the histogram for the integers
+        kernel = {"c": "aminmax_cpu", "b": "linspace_cpu"}.get(data.dtype.kind,
+                                                              "histogram_cpu")
         raise NotImplementedError(
-            f'"histogram_cpu" not implemented for \'{_dtype.scalar_type_name(input.dtype)}\'')
+            f'"{kernel}" not implemented for \'{_dtype.scalar_type_name(input.dtype)}\'')
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for "
                            "dimension 0")
@@ -2224,6 +2230,8 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
     if data.ndim > 2:
         raise RuntimeError("cov(): expected input to have two or fewer dimensions but got an "
                            f"input with {data.ndim} dimensions")
+    if data.dtype.kind == "b":
+        raise RuntimeError("cov(): bool dtype is not supported for input")
     x = input.reshape(1, -1) if data.ndim < 2 else input
     observations = x._data.shape[1]
     weights = None
@@ -2332,6 +2340,9 @@ def trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
         raise TypeError("trapezoid() received an invalid combination of arguments")
     if y._data.ndim == 0:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    if y._data.dtype.kind == "b":
+        raise RuntimeError("trapezoid: received a bool input for `y`, but bool is not "
+                           "supported")
     d = wrap_dim(dim, y._data.ndim)
     if isinstance(x, Tensor):
         spacing = _trapezoid_spacing(y, x, d)
