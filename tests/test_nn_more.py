@@ -365,3 +365,28 @@ def test_normalisation_and_sampling_dtypes_as_torch(dtype: str, call: str) -> No
     t = torch_or_refused(fn, RuntimeError, NotImplementedError)
     if t is not None:
         assert_same(fn(ember), t)
+
+
+_WRONG_DTYPE_MODULES = {
+    "nn.Linear(4, 3)": (2, 4), "nn.Conv1d(2, 3, 2)": (1, 2, 4), "nn.Conv2d(2, 3, 2)": (1, 2, 4, 4),
+    "nn.Conv2d(2, 3, 2, bias=False)": (1, 2, 4, 4), "nn.ConvTranspose2d(2, 3, 2)": (1, 2, 4, 4),
+    "nn.BatchNorm1d(2)": (3, 2), "nn.BatchNorm2d(2)": (3, 2, 4, 4), "nn.LayerNorm(4)": (2, 4),
+    "nn.GroupNorm(1, 2)": (1, 2, 4), "nn.InstanceNorm2d(2, affine=True)": (1, 2, 4, 4),
+    "nn.Bilinear(4, 4, 3)": (2, 4), "nn.PReLU()": (2, 4), "nn.RMSNorm(4)": (2, 4),
+}
+
+
+@pytest.mark.parametrize("module", sorted(_WRONG_DTYPE_MODULES))
+@pytest.mark.parametrize("dtype", ["float64", "int64", "float16", "bfloat16"])
+def test_modules_given_another_dtype_as_torch(module: str, dtype: str) -> None:
+    # a float64 batch into a float32 model: layer/group/instance norm and prelu computed in
+    # float64 (torch: its "mixed dtype" and "Type promoting" errors), batch norm, bilinear and
+    # biased convolutions raised other messages than torch's
+    def fn(L):
+        L.manual_seed(0)
+        mod = eval(module, {"nn": L.nn})
+        x = L.ones(_WRONG_DTYPE_MODULES[module]).to(getattr(L, dtype))
+        return mod(x, x) if module.startswith("nn.Bilinear") else mod(x)
+    t = torch_or_refused(fn, RuntimeError, NotImplementedError)
+    if t is not None:
+        assert_same(fn(ember), t)

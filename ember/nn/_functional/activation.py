@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 
 import ember
+from ember import _dtype
 from ember._ops import nn_activation as _act
 from ember._ops.registry import run, run_inplace
 from ember._tensor import Tensor
@@ -131,6 +132,10 @@ def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """Mirrors ``torch.nn.functional.prelu``: ``x`` for ``x > 0``, else ``weight * x`` with
     one weight, or one per channel (dimension 1)."""
+    if input.dtype is not weight.dtype:  # torch's first check
+        raise RuntimeError(f"prelu: Type promoting not supported. Got "
+                           f"{_dtype.scalar_type_name(input.dtype)} and "
+                           f"{_dtype.scalar_type_name(weight.dtype)}")
     if input._data.dtype.kind in "biu":
         from ember._ops.pointwise import _unsupported
 

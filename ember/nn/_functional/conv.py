@@ -76,6 +76,11 @@ def _check_common(input: Tensor, weight: Tensor, bias, stride, padding, dilation
         raise RuntimeError("negative output_padding is not supported")
     if any(d <= 0 for d in dilation):
         raise RuntimeError("non-positive dilation is not supported")
+    # the bias first, as torch's convolution checks it (its transposed kernels the weight)
+    bias_first = bias is not None and not transposed
+    if bias_first and bias.dtype is not input.dtype:
+        raise RuntimeError(f"Input type ({cpp_type_name(input.dtype)}) and bias type "
+                           f"({cpp_type_name(bias.dtype)}) should be the same")
     if input.dtype is not weight.dtype:
         raise scalar_type_mismatch(input.dtype, weight.dtype)
     if bias is not None and bias.dtype is not input.dtype:

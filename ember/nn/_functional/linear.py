@@ -68,8 +68,14 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
     ember computes the contraction with one ``einsum`` where torch runs its ``_trilinear``
     kernel; the outer node is torch's (``ViewBackward0``, or ``AddBackward0`` with a bias).
     """
+    from ember._dtype import cpp_type_name
     from ember._ops.linalg import einsum
 
+    given = [("input1", input1), ("input2", input2), ("weight", weight)] + (
+        [("bias", bias)] if bias is not None else [])
+    if any(t.dtype is not input1.dtype for _, t in given):  # torch's first check
+        raise RuntimeError("All tensors must have the same dtype, got " + ", ".join(
+            f"{name}: {cpp_type_name(t.dtype)}" for name, t in given))
     if input1.dim() != input2.dim():
         raise RuntimeError(
             f"bilinear(): input dimensions do not match: got {input1.dim()} and "

@@ -73,23 +73,28 @@ def _check_dtypes(input: Tensor, weight, bias, running_mean, running_var,
     dtype, or all float32 with a float16/bfloat16 input (torch's "mixed" case, decided by the
     first one given)."""
     params = (weight, bias, running_mean, running_var)
-    if input.dtype is not _dtype.float16 and input.dtype is not _dtype.bfloat16:
-        for t in params:
-            if t is not None and t.dtype is not input.dtype and input.dtype.itemsize > 2:
-                raise _dtype.scalar_type_mismatch(input.dtype, t.dtype)
-        return
-    given = [t for t in params if t is not None]
-    if not given:
-        return
-    if given[0].dtype is not input.dtype:
-        if any(t.dtype is not _dtype.float32 for t in given):
-            raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+    if _check_mixed(input, params):
         return
     # torch reads the running statistics first in training, the affine parameters in eval
     order = (running_mean, running_var, weight, bias) if training else params
     for t in order:
         if t is not None and t.dtype is not input.dtype:
             raise _dtype.scalar_type_mismatch(input.dtype, t.dtype)
+
+
+def _check_mixed(input: Tensor, params: tuple) -> bool:
+    """torch's check of a normalisation's "mixed" dtypes: when the first parameter given
+    (weight, bias, then running statistics) differs in dtype from the input, every
+    parameter must be float32 and the input float16 or bfloat16 (torch normalises those in
+    float32); whether the parameters are mixed so."""
+    given = [t for t in params if t is not None]
+    if not given or given[0].dtype is input.dtype:
+        return False
+    if any(t.dtype is not _dtype.float32 for t in given):
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+    if input.dtype is not _dtype.float16 and input.dtype is not _dtype.bfloat16:
+        raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+    return True
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -130,8 +135,8 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must either both be None or neither "
                          "be None")
+    _floating_only(input, "batch_norm")  # before torch's mixed-dtype check, as torch's
     _check_dtypes(input, weight, bias, running_mean, running_var, training)
-    _floating_only(input, "batch_norm")
     out, mean, _, var = run(
         nn_norm.BATCH_NORM, input, weight, bias,
         None if running_mean is None else running_mean._data,
@@ -162,6 +167,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
             raise ValueError("Expected more than 1 spatial element when training, got input "
                              f"size {size}")
     _floating_only(input, "batch_norm")
+    _check_mixed(input, (weight, bias, running_mean, running_var))
     n, c = size[0], size[1]
     flat = input.contiguous().reshape((1, n * c) + tuple(size[2:]))
     if weight is not None:
@@ -224,6 +230,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     node is ``NativeLayerNormBackward0``."""
     shape = _normalized_shape("layer_norm", normalized_shape)
     _check_normalized(input, shape, weight, bias)
+    _check_mixed(input, (weight, bias))
     _floating_only(input, "LayerNormKernelImpl")
     return run(nn_norm.LAYER_NORM, input, weight, bias, len(shape), float(eps))[0]
 
@@ -247,6 +254,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                 f"Expected {name} to be a vector of size equal to the number of channels in "
                 f"input, but got {name} of shape {list(t.shape)} and input of shape "
                 f"{list(input.shape)}")
+    _check_mixed(input, (weight, bias))
     _floating_only(input, "GroupNormKernelImpl")
     return run(nn_norm.GROUP_NORM, input, weight, bias, int(num_groups), float(eps))[0]
 
