@@ -803,3 +803,17 @@ def test_multilabel_soft_margin_loss_nodes_as_torch() -> None:
                 stack.extend(n for n, _ in fn.next_functions)
         return names
     assert nodes(ember) == nodes(torch)
+
+
+@pytest.mark.parametrize("shapes", [((3, 1), (3,)), ((3,), (3, 1)), ((2, 3), (3,)), ((3,), (2,)),
+                                    ((2, 3), (2, 1)), ((), (3,))])
+def test_soft_margin_loss_target_shapes_as_torch(shapes) -> None:
+    # ember warned of the size and broadcast both ways; torch broadcasts the target into the
+    # input's shape silently and refuses a target that would grow it
+    def fn(L):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return L.nn.functional.soft_margin_loss(L.full(shapes[0], 0.4), L.full(shapes[1], 0.7))
+    t = torch_or_refused(fn, RuntimeError)
+    if t is not None:
+        assert_same(fn(ember), t)

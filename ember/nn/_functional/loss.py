@@ -586,7 +586,20 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
     """Mirrors ``torch.nn.functional.soft_margin_loss``: ``log(1 + exp(-target * input))``
     (node ``SoftMarginLossBackward0``)."""
     reduction = _reduction(size_average, reduce, reduction)
-    input, target = _broadcast_pair(input, target)
+    # torch writes the loss into a buffer of the input's shape, without the size warning of
+    # the other pointwise losses: a target that would grow it is refused
+    shape = tuple(input.shape)
+    if tuple(target.shape) != shape:
+        from ember._ops._promote import broadcast_error
+
+        error = broadcast_error([shape, tuple(target.shape)])
+        if error is not None:
+            raise error
+        grown = tuple(np.broadcast_shapes(shape, tuple(target.shape)))
+        if grown != shape:
+            raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast "
+                               f"shape {list(grown)}")
+        target = target.expand(shape)
     _not_differentiable("soft_margin_loss", "target", target)
     if input.dtype is _dtype.bool_:  # torch's first step negates the input
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
