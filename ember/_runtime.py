@@ -17,7 +17,7 @@ import warnings
 from ember import _device, _dtype, _threads
 from ember._device import device
 from ember._ops import registry as _registry
-from ember._tensor import Tensor
+from ember._tensor import Tensor, tensor_argument
 from ember.autograd.grad_mode import state as _grad_state
 
 _settings = {"threads": None, "interop": None, "deterministic": False, "warn_only": False,
@@ -330,7 +330,7 @@ has_mkl = False
 
 def get_device(input: Tensor) -> int:
     """Mirrors ``torch.get_device``: ``input.get_device()``, -1 for a CPU tensor."""
-    _tensor_argument("get_device", "input", 1, input)
+    tensor_argument("get_device", "input", input, 1)
     return input.get_device()
 
 
@@ -357,7 +357,7 @@ def get_device_module(device=None):
 def is_distributed(input: Tensor) -> bool:
     """Mirrors ``torch.is_distributed``: whether ``input`` is a distributed tensor; ember's
     tensors never are (nor are torch's dense CPU ones)."""
-    _tensor_argument("is_distributed", "input", 1, input)
+    tensor_argument("is_distributed", "input", input, 1)
     return False
 
 
@@ -557,12 +557,6 @@ def _inplace_function(name: str):
 globals().update({name: _inplace_function(name) for name in _INPLACE_METHODS})
 
 
-def _tensor_argument(name: str, arg: str, position: int, value) -> None:
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
-                        f"{type(value).__name__}")
-
-
 def can_cast(from_: _dtype.dtype, to: _dtype.dtype) -> bool:
     """Mirrors ``torch.can_cast``: whether torch's type promotion allows casting ``from_`` to
     ``to`` (not from floating to integral, from complex to non-complex, or to bool)."""
@@ -579,7 +573,7 @@ def can_cast(from_: _dtype.dtype, to: _dtype.dtype) -> bool:
 
 def is_signed(input: Tensor) -> bool:
     """Mirrors ``torch.is_signed``: ``input.is_signed()``."""
-    _tensor_argument("is_signed", "input", 1, input)
+    tensor_argument("is_signed", "input", input, 1)
     return input.is_signed()
 
 
@@ -664,21 +658,21 @@ def inference_region_exited() -> None:
 
 def is_inference(input: Tensor) -> bool:
     """Mirrors ``torch.is_inference``: ``input.is_inference()``."""
-    _tensor_argument("is_inference", "input", 1, input)
+    tensor_argument("is_inference", "input", input, 1)
     return input.is_inference()
 
 
 def is_same_size(input: Tensor, other: Tensor) -> bool:
     """Mirrors ``torch.is_same_size``: whether the two shapes are equal."""
-    _tensor_argument("is_same_size", "input", 1, input)
-    _tensor_argument("is_same_size", "other", 2, other)
+    tensor_argument("is_same_size", "input", input, 1)
+    tensor_argument("is_same_size", "other", other, 2)
     return input.is_same_size(other)
 
 
 def isreal(input: Tensor) -> Tensor:
     """Mirrors ``torch.isreal``: True where the imaginary part is zero (everywhere for a
     real tensor)."""
-    _tensor_argument("isreal", "input", 1, input)
+    tensor_argument("isreal", "input", input, 1)
     if input.is_complex():
         return input.imag == 0
     from ember._ops.creation import ones_like

@@ -6,6 +6,7 @@ Attributes and dunders live here; the ops are attached as methods from the op ta
 """
 from __future__ import annotations
 
+import functools
 import warnings
 import weakref
 from collections import OrderedDict
@@ -794,6 +795,26 @@ def dim_of_size(fname: str, dim, ndim: int) -> int:
     return wrap_dim(dim, ndim)
 
 
+def tensor_argument(fname: str, arg: str, value, position: int) -> None:
+    """torch's argument-parser error for a non-tensor given where ``fname`` takes the tensor
+    ``arg`` (``position`` as its parser counts: NOTE [Method argument positions])."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{fname}(): argument '{arg}' (position {position}) must be Tensor, "
+                        f"not {c_type_name(value)}")
+
+
+def method_taking_tensor(fn, arg: str):
+    """``fn`` (whose second argument, ``arg``, is a tensor) as a Tensor method, refusing a
+    non-tensor ``arg`` at the method's position (NOTE [Method argument positions])."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def method(self, *args, **kwargs):
+        tensor_argument(name, arg, args[0] if args else kwargs.get(arg), 1)
+        return fn(self, *args, **kwargs)
+    return method
+
+
 def wrap_dim(dim: int, ndim: int) -> int:
     """A possibly negative dim as a non-negative index, with torch's IndexError."""
     n = ndim if ndim > 0 else 1
@@ -843,11 +864,15 @@ def _is_nonzero(self: Tensor) -> bool:
 
 def _is_same_size(self: Tensor, other: Tensor) -> bool:
     """Mirrors ``Tensor.is_same_size``."""
+    tensor_argument("is_same_size", "other", other, 1)
     return self._data.shape == other._data.shape
 
 
 def _type_as(self: Tensor, other: Tensor) -> Tensor:
     """Mirrors ``Tensor.type_as``: ``self`` in ``other``'s dtype."""
+    if not isinstance(other, Tensor):
+        raise TypeError("type_as(): argument 'other' (position 1) must be Tensor, not "
+                        f"{c_type_name(other)}")
     return self.to(other.dtype)
 
 

@@ -15,7 +15,7 @@ from ember import _dtype
 from ember._backend import np
 from ember._ops.registry import attach, check_inplace
 from ember._runtime import strided
-from ember._tensor import Size, Tensor, accelerator_argument, make
+from ember._tensor import Size, Tensor, accelerator_argument, make, tensor_argument
 from ember.storage import LEGACY_STORAGES, StorageBase, TypedStorage, UntypedStorage, keep_alive
 
 __all__ = ["UntypedStorage", "TypedStorage", "StorageBase", "Storage", "is_storage",
@@ -36,12 +36,6 @@ def _dispatch_error(op: str) -> NotImplementedError:
         f"Could not run 'aten::{op}' with arguments from the 'CPU' backend. This could be "
         "because the operator doesn't exist for this backend, or was omitted during the "
         "selective/custom build process (if using custom build).")
-
-
-def _check_tensor(name: str, arg: str, position: int, value) -> None:
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
-                        f"{type(value).__name__}")
 
 
 # ---- layout and kind flags --------------------------------------------------------------
@@ -105,7 +99,7 @@ def to_dense(self: Tensor, dtype=None, *, masked_grad=None) -> Tensor:
 def sparse_mask(self: Tensor, mask: Tensor) -> Tensor:
     """Mirrors ``Tensor.sparse_mask``, which needs a sparse ``mask``: torch's CPU error for a
     strided one."""
-    _check_tensor("sparse_mask", "mask", 1, mask)
+    tensor_argument("sparse_mask", "mask", mask, 1)
     raise _dispatch_error("sparse_mask")
 
 
@@ -146,7 +140,7 @@ _QUANTIZED_ONLY = ("int_repr", "q_scale", "q_zero_point", "q_per_channel_scales"
 
 def _quantized_function(name: str):
     def function(input: Tensor):
-        _check_tensor(name, "input", 1, input)
+        tensor_argument(name, "input", input, 1)
         raise _dispatch_error(name)
     function.__name__ = function.__qualname__ = name
     function.__doc__ = (f"Mirrors ``torch.{name}``, for quantized tensors: ember has none, so "
@@ -364,7 +358,7 @@ def _untyped_of(source, self: Tensor) -> UntypedStorage:
 def is_set_to(self: Tensor, tensor: Tensor) -> bool:
     """Mirrors ``Tensor.is_set_to``: both tensors use the same storage from the same offset
     with the same sizes and strides (two empty tensors never do)."""
-    _check_tensor("is_set_to", "tensor", 1, tensor)
+    tensor_argument("is_set_to", "tensor", tensor, 1)
     from ember._ops.shape import _memory
 
     a, b = self._data, tensor._data
@@ -454,7 +448,7 @@ def resize(self: Tensor, *sizes) -> Tensor:
 def resize_as_(input: Tensor, the_template: Tensor, *, memory_format=None) -> Tensor:
     """Mirrors ``torch.resize_as_`` / ``Tensor.resize_as_``: ``input.resize_`` to the
     template's sizes."""
-    _check_tensor("resize_as_", "the_template", 2, the_template)
+    tensor_argument("resize_as_", "the_template", the_template, 2)
     return resize_(input, the_template._data.shape, memory_format=memory_format)
 
 
@@ -632,7 +626,7 @@ def apply_(self: Tensor, callable) -> Tensor:
 
 def _mapped(name: str, self: Tensor, others: tuple) -> list:
     for arg, other in others:
-        _check_tensor(name, arg, 1 + [a for a, _ in others].index(arg), other)
+        tensor_argument(name, arg, other, 1 + [a for a, _ in others].index(arg))
     _no_grad_target(name, self, *(o for _, o in others))
     for arg, other in others:
         if other._data.dtype != self._data.dtype:

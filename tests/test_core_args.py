@@ -277,3 +277,23 @@ def test_one_input_ops_refuse_numbers(name: str, value) -> None:
     # torch.exp(3.0) leaked "AttributeError: 'float' object has no attribute '_data'"; torch's
     # parser says "exp(): argument 'input' (position 1) must be Tensor, not float"
     check_raises_like(lambda L: getattr(L, name)(value))
+
+
+@pytest.mark.parametrize("name", [
+    "cholesky_solve", "diagonal_scatter", "expand_as", "is_same_size", "masked_select", "orgqr",
+    "prelu", "reshape_as", "slice_scatter", "take", "take_along_dim", "triangular_solve",
+    "type_as", "view_as",
+])
+@pytest.mark.parametrize("method", [True, False])
+@pytest.mark.parametrize("value", [None, 2.5, np.float32(1), [1]])
+def test_tensor_arguments_refuse_non_tensors(name: str, method: bool, value) -> None:
+    # x.view_as(None), x.take([1]), torch.masked_select(x, None) and the others leaked
+    # AttributeError ('NoneType' object has no attribute '_data'); torch's parser names the
+    # argument, at the method's position or the function's (NOTE [Method argument positions])
+    if not method and not hasattr(torch, name):
+        return  # a method only, in torch as in ember
+
+    def fn(L):
+        x = L.ones(2, 2)
+        return getattr(x, name)(value) if method else getattr(L, name)(x, value)
+    check_raises_like(fn)

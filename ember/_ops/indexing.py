@@ -42,7 +42,7 @@ from ember._ops.shape import (
     select_index,
     spread_ellipses,
 )
-from ember._tensor import Tensor, int_index, make, wrap_dim
+from ember._tensor import Tensor, int_index, make, method_taking_tensor, tensor_argument, wrap_dim
 
 __all__ = [
     "index_select", "gather", "scatter", "scatter_add", "scatter_reduce", "index_add",
@@ -448,6 +448,7 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
     """Mirrors ``torch.take_along_dim``: gather with ``indices`` broadcast against
     ``input`` in every dim but ``dim``; with no dim, on the flattened input."""
+    tensor_argument("take_along_dim", "indices", indices, 2)
     idx = indices._data
     if dim is None:
         return gather(input.reshape(-1), 0, indices.reshape(-1))
@@ -1114,6 +1115,7 @@ MASKED_SCATTER_BACKWARD = defop(
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """Mirrors ``torch.masked_select``: the entries where ``mask`` (broadcast) is True, as
     a 1-D tensor."""
+    tensor_argument("masked_select", "mask", mask, 2)
     _promote.refuse_wide_input(input, "masked_select")
     if mask._data.dtype != bool:
         raise RuntimeError("masked_select: expected BoolTensor for mask")
@@ -1151,6 +1153,7 @@ TAKE = defop("take", node="TakeBackward0", kind=KEEP, save=(0,),
 def take(input: Tensor, index: Tensor) -> Tensor:
     """Mirrors ``torch.take``: ``input`` read as 1-D at ``index`` (negative counts from the
     end); the result has ``index``'s shape."""
+    tensor_argument("take", "index", index, 2)
     _promote.refuse_wide_input(input, "take_cpu")
     if index._data.dtype != np.int64:
         raise RuntimeError("take(): Expected a long tensor for index, but got "
@@ -1207,8 +1210,10 @@ attach({
     "__setitem__": setitem, "index_select": index_select, "gather": gather,
     "scatter": scatter, "scatter_add": scatter_add, "scatter_reduce": scatter_reduce,
     "index_add": index_add, "index_copy": index_copy, "index_fill": index_fill,
-    "index_put": _index_put_method, "masked_fill": masked_fill, "masked_select": masked_select,
-    "masked_scatter": masked_scatter, "take": take, "take_along_dim": take_along_dim,
+    "index_put": _index_put_method, "masked_fill": masked_fill,
+    "masked_select": method_taking_tensor(masked_select, "mask"),
+    "masked_scatter": masked_scatter, "take": method_taking_tensor(take, "index"),
+    "take_along_dim": method_taking_tensor(take_along_dim, "indices"),
     "nonzero": nonzero, "argwhere": argwhere, "copy_": copy_,
 })
 attach({fn.__name__ + "_": _inplace(fn) for fn in (

@@ -22,7 +22,7 @@ from ember._ops.linalg import (
 )
 from ember._ops.reduction import _return_type
 from ember._ops.registry import KEEP, attach, defop, not_implemented, run
-from ember._tensor import Tensor, make
+from ember._tensor import Tensor, make, method_taking_tensor, tensor_argument
 
 lu_factor_result = _return_type("linalg_lu_factor", ("LU", "pivots"))
 lu_factor_ex_result = _return_type("linalg_lu_factor_ex", ("LU", "pivots", "info"))
@@ -628,6 +628,7 @@ def householder_product(input: Tensor, tau: Tensor) -> Tensor:
 
 def orgqr(input: Tensor, input2: Tensor) -> Tensor:
     """Mirrors ``torch.orgqr``: ``linalg.householder_product`` (``input2`` is tau)."""
+    tensor_argument("orgqr", "input2", input2, 2)
     return householder_product(input, input2)
 
 
@@ -1052,5 +1053,6 @@ __all__ = ["geqrf", "lu", "lu_solve", "lu_unpack", "orgqr", "ormqr"]
 LINALG_ALL = ["eig", "eigvals", "householder_product", "ldl_factor", "ldl_factor_ex",
               "ldl_solve", "lu_factor", "lu_factor_ex"]
 
-attach({"lu": lu, "lu_solve": lu_solve, "geqrf": geqrf, "orgqr": orgqr, "ormqr": ormqr,
-        "qr": _qr_method, "svd": _svd_method})
+attach({"lu": lu, "lu_solve": lu_solve, "geqrf": geqrf,
+        "orgqr": method_taking_tensor(orgqr, "input2"), "ormqr": ormqr, "qr": _qr_method,
+        "svd": _svd_method})

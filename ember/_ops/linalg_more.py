@@ -17,7 +17,7 @@ from ember._dtype import FLOAT, cpp_type_name, scalar_type_name
 from ember._ops import linalg as E
 from ember._ops.reduction import _norm_backward, _return_type, _vector_norm
 from ember._ops.registry import KEEP, attach, defop, run
-from ember._tensor import Tensor, make
+from ember._tensor import Tensor, make, method_taking_tensor, tensor_argument
 
 __all__: list[str] = [  # torch's top-level names
     "cholesky_inverse", "cholesky_solve", "triangular_solve", "nuclear_norm", "frobenius_norm",
@@ -310,6 +310,7 @@ def triangular_solve(input: Tensor, A: Tensor, upper: bool = True, transpose: bo
     """Mirrors the deprecated ``torch.triangular_solve(b, A)``: (solution, cloned_coefficient)
     with ``op(A) @ solution = b``, ``op`` transposing when ``transpose``; the clone is ``A``
     broadcast to the batch. Warns as torch does."""
+    tensor_argument("triangular_solve", "A", A, 2)
     warnings.warn(
         "torch.triangular_solve is deprecated in favor of torch.linalg.solve_triangularand "
         "will be removed in a future PyTorch release.\ntorch.linalg.solve_triangular has its "
@@ -376,6 +377,7 @@ CHOLESKY_SOLVE = defop(
 def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor:
     """Mirrors ``torch.cholesky_solve(B, L)``: X with ``L L^H X = B`` (``U^H U X = B`` when
     ``upper``), ``L`` a Cholesky factor; batch dims broadcast."""
+    tensor_argument("cholesky_solve", "input2", input2, 2)
     B, L = input, input2
     for t, arg in ((B, "self"), (L, "A")):
         if t._data.ndim < 2:
@@ -904,5 +906,6 @@ _tensor_solve.__name__ = _tensor_solve.__qualname__ = "solve"
 _tensor_cholesky.__name__ = _tensor_cholesky.__qualname__ = "cholesky"
 
 attach({"cholesky": _tensor_cholesky, "cholesky_inverse": cholesky_inverse,
-        "cholesky_solve": cholesky_solve, "triangular_solve": triangular_solve, "eig": eig,
+        "cholesky_solve": method_taking_tensor(cholesky_solve, "input2"),
+        "triangular_solve": method_taking_tensor(triangular_solve, "A"), "eig": eig,
         "lstsq": _tensor_lstsq, "solve": _tensor_solve, "symeig": symeig})

@@ -30,7 +30,7 @@ from ember._ops.registry import (
     push_mode,
     run,
 )
-from ember._tensor import Tensor, make, wrap_dim
+from ember._tensor import Tensor, make, tensor_argument, wrap_dim
 from ember.autograd import grad_mode
 from ember.autograd.forward_ad import not_supported
 from ember.autograd.graph import MultiOutputNode, node_class
@@ -789,6 +789,8 @@ def _hardshrink(self: Tensor, lambd: float = 0.5) -> Tensor:
 
 def _prelu(self: Tensor, weight: Tensor) -> Tensor:
     from ember.nn._functional.activation import prelu
+
+    tensor_argument("prelu", "weight", weight, 1)
 
     return prelu(self, weight)
 

@@ -73,7 +73,7 @@ def _tensors_only(fname: str, **named) -> None:
     for position, (name, value) in enumerate(named.items(), start=1):
         if not isinstance(value, Tensor):
             raise TypeError(f"{fname}(): argument '{name}' (position {position}) must be "
-                            f"Tensor, not {type(value).__name__}")
+                            f"Tensor, not {c_type_name(value)}")
 
 
 # The overloads torch lists when a binary function that takes a number only as its second

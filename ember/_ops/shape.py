@@ -34,6 +34,8 @@ from ember._tensor import (
     int_arguments,
     int_index,
     make,
+    method_taking_tensor,
+    tensor_argument,
     wrap_dim,
     wrap_dims,
 )
@@ -216,11 +218,13 @@ def _view_as_dtype(self: Tensor, dtype) -> Tensor:
 
 def view_as(self: Tensor, other: Tensor) -> Tensor:
     """Mirrors ``Tensor.view_as``."""
+    tensor_argument("view_as", "other", other, 1)
     return view(self, other._data.shape)
 
 
 def reshape_as(self: Tensor, other: Tensor) -> Tensor:
     """Mirrors ``Tensor.reshape_as``."""
+    tensor_argument("reshape_as", "other", other, 1)
     return _reshape(self, other._data.shape)
 
 
@@ -448,6 +452,7 @@ def expanded_shape(self: Tensor, sizes: tuple) -> tuple:
 
 def expand_as(self: Tensor, other: Tensor) -> Tensor:
     """Mirrors ``Tensor.expand_as``."""
+    tensor_argument("expand_as", "other", other, 1)
     return expand(self, other._data.shape)
 
 
@@ -2312,6 +2317,7 @@ def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start=None, end=None
                   step: int = 1) -> Tensor:
     """Mirrors ``torch.slice_scatter``: ``input`` with the slice ``start:end:step`` of
     ``dim`` replaced by ``src`` (a copy)."""
+    tensor_argument("slice_scatter", "src", src, 2)
     if step <= 0:
         raise RuntimeError("slice step must be positive")
     dim = wrap_dim(dim, input._data.ndim)
@@ -2322,6 +2328,7 @@ def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0,
                      dim2: int = 1) -> Tensor:
     """Mirrors ``torch.diagonal_scatter``: ``input`` with ``input.diagonal(offset, dim1,
     dim2)`` replaced by ``src`` (a copy)."""
+    tensor_argument("diagonal_scatter", "src", src, 2)
     d1, d2 = _distinct_dims(dim1, dim2, input._data.ndim)
     return _scatter(input, src, "diagonal", (int(offset), d1, d2))
 
@@ -2329,7 +2336,8 @@ def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0,
 attach({
     "ravel": ravel, "unfold": _unfold, "sum_to_size": _sum_to_size, "hsplit": hsplit,
     "vsplit": vsplit, "dsplit": dsplit, "diagflat": diagflat, "select_scatter": select_scatter,
-    "slice_scatter": slice_scatter, "diagonal_scatter": diagonal_scatter,
+    "slice_scatter": method_taking_tensor(slice_scatter, "src"),
+    "diagonal_scatter": method_taking_tensor(diagonal_scatter, "src"),
 })
 __all__ += [
     "ravel", "hsplit", "vsplit", "dsplit", "diagflat", "cartesian_prod", "combinations",

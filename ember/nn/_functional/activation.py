@@ -132,6 +132,9 @@ def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """Mirrors ``torch.nn.functional.prelu``: ``x`` for ``x > 0``, else ``weight * x`` with
     one weight, or one per channel (dimension 1)."""
+    from ember._tensor import tensor_argument
+
+    tensor_argument("prelu", "weight", weight, 2)
     if input.dtype is not weight.dtype:  # torch's first check
         raise RuntimeError(f"prelu: Type promoting not supported. Got "
                            f"{_dtype.scalar_type_name(input.dtype)} and "
