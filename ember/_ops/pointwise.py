@@ -41,7 +41,7 @@ from ember._ops.registry import (
     saved_as,
     saved_output,
 )
-from ember._tensor import Tensor, c_type_name
+from ember._tensor import Tensor, c_type_name, tensor_argument
 
 # ---- helpers: torch's errors, integer powers, moduli, bitwise kernels ------------------
 
@@ -71,9 +71,7 @@ def _wide(dt) -> bool:
 def _tensors_only(fname: str, **named) -> None:
     """torch's argument-parser error for a number where only a tensor is accepted."""
     for position, (name, value) in enumerate(named.items(), start=1):
-        if not isinstance(value, Tensor):
-            raise TypeError(f"{fname}(): argument '{name}' (position {position}) must be "
-                            f"Tensor, not {c_type_name(value)}")
+        tensor_argument(fname, name, value, position)
 
 
 # The overloads torch lists when a binary function that takes a number only as its second
