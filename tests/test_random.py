@@ -626,3 +626,14 @@ def test_poisson_of_nothing_draws_nothing() -> None:
         out = L.poisson(L.ones(0))
         values.append((tuple(out.shape), L.rand(3).tolist()))
     assert values[0] == values[1]
+
+
+@pytest.mark.parametrize("call", [
+    "L.randint(5)", "L.randint()", "L.randint(1, 2, 3, 4)", "L.randint(5, dtype=L.int32)",
+    "L.randint(dtype=L.int32)", "L.randint(1, 2, 3, 4, dtype=L.int32)",
+    "L.randint(5, generator=L.Generator())",
+])
+def test_randint_argument_counts_refused_as_torch(call: str) -> None:
+    # ember said "randint() received an invalid combination of arguments" and stopped, where
+    # torch lists its four overloads, or names the missing size when a keyword was given
+    check_raises_like(lambda L: eval(call, {"L": L}))

@@ -832,13 +832,22 @@ def _check_randint_arguments(args: tuple, by_keyword: bool, generator, dtype, de
                             f"but found element of type {_parser_type(size[at])} at pos {at}")
         raise TypeError("randint(): argument 'size' (position 2) must be tuple of ints, not "
                         f"{_parser_type(size)}")
+    raise _randint_refusal(args, generator, dtype, device, requires_grad)
+
+
+def _randint_refusal(args: tuple, generator, dtype, device, requires_grad) -> TypeError:
+    """torch's TypeError listing randint's overloads, with the types it was given."""
     keywords = [(name, value) for name, value, default in (
         ("generator", generator, None), ("requires_grad", requires_grad, False),
         ("device", device, None), ("dtype", dtype, None)) if value is not default]
+    if len(args) == 1 and keywords:  # a keyword picks the two-argument overload
+        return TypeError('randint() missing 1 required positional arguments: "size"')
     got = ", ".join([_parser_type(a) for a in args]
                     + [f"{name}={_parser_type(value)}" for name, value in keywords])
-    raise TypeError(f"randint() received an invalid combination of arguments - got ({got}), "
-                    f"but expected one of:\n{_RANDINT_OVERLOADS}")
+    if keywords and not args:  # torch's list ends so when it holds keywords only
+        got += ", "
+    return TypeError(f"randint() received an invalid combination of arguments - got ({got}), "
+                     f"but expected one of:\n{_RANDINT_OVERLOADS}")
 
 
 @_vmap_random("factory")
@@ -869,7 +878,7 @@ def randint(*args, generator: Generator | None = None, dtype=None, device=None,
     elif len(args) == 3:
         low, high, size = args
     else:
-        raise TypeError("randint() received an invalid combination of arguments")
+        raise _randint_refusal(args, generator, dtype, device, requires_grad)
     _check_randint_arguments(args, bool(bounds), generator, dtype, device, requires_grad)
     low, high = int(low), int(high)
     np_dtype = (dtype or _dtype.int64).np
