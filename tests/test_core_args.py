@@ -297,3 +297,12 @@ def test_tensor_arguments_refuse_non_tensors(name: str, method: bool, value) -> 
         x = L.ones(2, 2)
         return getattr(x, name)(value) if method else getattr(L, name)(x, value)
     check_raises_like(fn)
+
+
+@pytest.mark.parametrize("call", [
+    "L.broadcast_shapes((2,), L.Size([3]))", "L.broadcast_shapes((2,), [3])",
+    "L.broadcast_shapes(2, 3)", "L.broadcast_shapes((2, 3), (4, 3))",
+])
+def test_broadcast_shapes_names_the_argument_as_given(call: str) -> None:
+    # torch's message shows the argument as given (torch.Size([3]), [3]); ember a tuple
+    check_raises_like(lambda L: eval(call, {"L": L}))

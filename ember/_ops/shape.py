@@ -1453,7 +1453,8 @@ def _broadcast_to(input: Tensor, *size) -> Tensor:
 
 def broadcast_shapes(*shapes) -> Size:
     """Mirrors ``torch.broadcast_shapes``: the shape the given shapes broadcast to."""
-    shapes = [(s,) if isinstance(s, int) else tuple(s) for s in shapes]
+    given = [(s,) if isinstance(s, int) else s for s in shapes]  # as torch's error shows them
+    shapes = [tuple(s) for s in given]
     n = max((len(s) for s in shapes), default=0)
     out = [1] * n
     for k, s in enumerate(shapes):
@@ -1466,7 +1467,7 @@ def broadcast_shapes(*shapes) -> Size:
             elif size != 1 and size != out[i]:
                 raise RuntimeError(
                     f"Attempting to broadcast a dimension of length {size} at {i}! Mismatching "
-                    f"argument at index {k} had {s}; but expected shape should be "
+                    f"argument at index {k} had {given[k]!r}; but expected shape should be "
                     f"broadcastable to {out}")
     return Size(out)
 
