@@ -53,6 +53,10 @@ def _fused_check(kernel: str):
     each kernel's words and order, then its refusal of bool."""
     def check(self, first, second, beta, alpha, *params) -> None:
         s, a, b = self._data.dtype, first._data.dtype, second._data.dtype
+        if s is b and a is b:  # one dtype (NumPy shares the dtype object): nothing to refuse
+            if b.kind == "b":
+                _refuse_bool(kernel, first, second)
+            return
         if kernel == "addmv_impl_cpu":
             if not s == a == b:
                 raise _addmv_dtypes(self, first, second)
@@ -340,7 +344,7 @@ def _addmm_forward(xp, bias, mat1, mat2, beta, alpha):
 def _wide_product(xp, a, b):
     """``a @ b`` for the fused products: a float16 product kept in float32 for the bias to
     be added to before the one rounding (bfloat16 products come in float32 already)."""
-    if a.dtype == np.float16:
+    if a.dtype.itemsize == 2 and a.dtype.kind == "f":  # float16 (cheap to ask first)
         return xp.matmul(a.astype(np.float32), b.astype(np.float32))
     return xp.matmul(a, b)
 
