@@ -1211,3 +1211,15 @@ def test_half_fused_products_round_once(dtype: str, call: str) -> None:
     assert str(e.dtype) == str(t.dtype)
     same = np.mean(to_numpy(e.float()) == to_numpy(t.float()))
     assert same >= 0.99, same
+
+
+@pytest.mark.parametrize("name", ["dot", "vdot", "inner", "outer", "ger", "mv", "mm", "matmul",
+                                  "bmm", "cross", "kron"])
+@pytest.mark.parametrize("value", [2, None, np.float32(1)])
+def test_product_methods_name_torchs_positions(name: str, value) -> None:
+    # x.dot(2) said "(position 2)" where torch's parser, counting after self, says 1
+    def fn(L):
+        x = L.ones(1, 3, 3) if name == "bmm" else L.ones(3, 3) if name in ("mv", "mm", "matmul") \
+            else L.ones(3)
+        return getattr(x, name)(value)
+    check_raises_like(fn)

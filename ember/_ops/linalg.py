@@ -12,7 +12,7 @@ from ember._ops.pointwise import _tensors_only, where
 from ember._ops.reduction import _return_type
 from ember._ops.registry import KEEP, attach, defop, run, saved_as, saved_output
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view, expanded_shape
-from ember._tensor import Tensor, c_type_name, make, wrap_dim
+from ember._tensor import Tensor, c_type_name, make, method_taking_tensor, wrap_dim
 from ember.autograd import grad_mode
 from ember.autograd.graph import _watched
 
@@ -293,8 +293,12 @@ def _rmatmul(self: Tensor, other: Tensor) -> Tensor:
     return matmul(other, self)
 
 
-attach({"dot": dot, "mv": mv, "mm": mm, "bmm": bmm, "matmul": matmul,
-        "__matmul__": matmul, "__rmatmul__": _rmatmul})
+# the methods refuse a non-tensor at torch's method position (NOTE [Method argument
+# positions]); ``@`` keeps the function
+attach({"dot": method_taking_tensor(dot, "tensor"), "mv": method_taking_tensor(mv, "vec"),
+        "mm": method_taking_tensor(mm, "mat2"), "bmm": method_taking_tensor(bmm, "mat2"),
+        "matmul": method_taking_tensor(matmul, "other"), "__matmul__": matmul,
+        "__rmatmul__": _rmatmul})
 
 
 # ---- fused products: addmm, addmv, baddbmm, addbmm -------------------------------------
@@ -2073,7 +2077,10 @@ __all__ = [
 
 
 attach({"addmm": addmm, "addmv": addmv, "baddbmm": baddbmm, "addbmm": addbmm,
-        "outer": outer, "ger": ger, "inner": inner, "vdot": vdot, "kron": kron,
-        "cross": cross, "det": _det_top, "inverse": inverse, "slogdet": _slogdet_top,
+        "outer": method_taking_tensor(outer, "vec2"), "ger": method_taking_tensor(ger, "vec2"),
+        "inner": method_taking_tensor(inner, "other"),
+        "vdot": method_taking_tensor(vdot, "other"), "kron": method_taking_tensor(kron, "other"),
+        "cross": method_taking_tensor(cross, "other"), "det": _det_top, "inverse": inverse,
+        "slogdet": _slogdet_top,
         "matrix_power": _matrix_power_method, "matrix_exp": matrix_exp,
         "pinverse": pinverse})
