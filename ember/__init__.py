@@ -68,15 +68,24 @@ newaxis = None
 
 def is_floating_point(input: Tensor) -> bool:
     """Mirrors ``torch.is_floating_point``."""
-    return input.is_floating_point()
+    try:
+        return input.is_floating_point()
+    except AttributeError as error:
+        _refuse_non_tensor("is_floating_point", error, input, "input")
+        raise
 
 
 def numel(input: Tensor) -> int:
     """Mirrors ``torch.numel``."""
-    return input.numel()
+    try:
+        return input.numel()
+    except AttributeError as error:
+        _refuse_non_tensor("numel", error, input, "input")
+        raise
 
 # ---- more of torch's namespace: factories, shape helpers, runtime settings ---------------
 from ember._ops.creation import logspace, scalar_tensor, tril_indices, triu_indices  # noqa: E402
+from ember._tensor import refuse_non_tensor as _refuse_non_tensor  # noqa: E402
 from ember._runtime import *  # noqa: E402, F403 - typename, set_num_threads, detach, ...
 from ember._ops.windows import *  # noqa: E402, F403 - hann_window, kaiser_window, ...
 from ember.func import vmap  # noqa: E402 - torch.vmap is torch.func.vmap

@@ -22,7 +22,7 @@ import warnings
 
 from ember import _dtype
 from ember._ops import registry
-from ember._tensor import Tensor
+from ember._tensor import Tensor, c_type_name
 
 # torch's CPU autocast lists (the ops its AutocastCPU dispatch key registers), by the name
 # of the op record ember runs. Records that implement a listed op under another name are
@@ -253,28 +253,50 @@ class autocast:
 autocast.__module__ = "ember.amp.autocast_mode"
 
 
-def is_autocast_enabled(device_type: str | None = None) -> bool:
+def _argument(fname: str, arg: str, value, position: int, kind: type) -> None:
+    # torch's parser: a bool must be a bool (not 1), a device type a str
+    if type(value) is not kind and not (kind is not bool and isinstance(value, kind)):
+        name = {bool: "bool", str: "str", _dtype.dtype: "torch.dtype"}[kind]
+        raise TypeError(f"{fname}(): argument '{arg}' (position {position}) must be {name}, "
+                        f"not {c_type_name(value)}")
+
+
+def _flag(arg: str, value, kind: type) -> None:
+    # the deprecated per-device setters' own check
+    if type(value) is not kind and not (kind is not bool and isinstance(value, kind)):
+        name = "a bool" if kind is bool else "a torch.dtype"
+        raise TypeError(f"{arg} must be {name} (got {c_type_name(value)})")
+
+
+def is_autocast_enabled(device_type: str = "cuda") -> bool:
     """Mirrors ``torch.is_autocast_enabled``: this thread's autocast state for
     ``device_type`` (CUDA's when omitted, as in torch)."""
-    return is_enabled("cuda" if device_type is None else device_type)
+    _argument("is_autocast_enabled", "device_type", device_type, 1, str)
+    return is_enabled(device_type)
 
 
 def set_autocast_enabled(device_type, enabled: bool | None = None) -> None:
     """Mirrors ``torch.set_autocast_enabled(device_type, enabled)`` (and the older
     ``set_autocast_enabled(enabled)``, for CUDA)."""
-    if enabled is None:
+    if enabled is None and not isinstance(device_type, str):
+        _argument("set_autocast_enabled", "enabled", device_type, 1, bool)
         device_type, enabled = "cuda", device_type
+    _argument("set_autocast_enabled", "device_type", device_type, 1, str)
+    _argument("set_autocast_enabled", "enabled", enabled, 2, bool)
     set_enabled(device_type, enabled)
 
 
 def get_autocast_dtype(device_type: str) -> _dtype.dtype:
     """Mirrors ``torch.get_autocast_dtype``: the lower-precision dtype of ``device_type``'s
     autocast (``torch.bfloat16`` for the CPU by default)."""
+    _argument("get_autocast_dtype", "device_type", device_type, 1, str)
     return get_dtype(device_type)
 
 
 def set_autocast_dtype(device_type: str, dtype: _dtype.dtype) -> None:
     """Mirrors ``torch.set_autocast_dtype``."""
+    _argument("set_autocast_dtype", "device_type", device_type, 1, str)
+    _argument("set_autocast_dtype", "dtype", dtype, 2, _dtype.dtype)
     set_dtype(device_type, dtype)
 
 
@@ -293,6 +315,7 @@ def _deprecated_functions(label: str, device: str) -> dict:
     def set_enabled_(enabled: bool) -> None:
         _deprecated(f"set_autocast_{label}_enabled(enabled)",
                     f"set_autocast_enabled('{device}', enabled)")
+        _flag("enabled", enabled, bool)
         set_enabled(device, enabled)
 
     def get_dtype_() -> _dtype.dtype:
@@ -302,6 +325,7 @@ def _deprecated_functions(label: str, device: str) -> dict:
     def set_dtype_(dtype: _dtype.dtype) -> None:
         _deprecated(f"set_autocast_{label}_dtype(dtype)",
                     f"set_autocast_dtype('{device}', dtype)")
+        _flag("dtype", dtype, _dtype.dtype)
         set_dtype(device, dtype)
 
     functions = {f"is_autocast_{label}_enabled": is_enabled_,
@@ -330,7 +354,8 @@ def is_autocast_cache_enabled() -> bool:
 
 def set_autocast_cache_enabled(enabled: bool) -> None:
     """Mirrors ``torch.set_autocast_cache_enabled``."""
-    state.cache_enabled = bool(enabled)
+    _flag("enabled", enabled, bool)
+    state.cache_enabled = enabled
 
 
 def clear_autocast_cache() -> None:

@@ -17,7 +17,7 @@ import warnings
 from ember import _device, _dtype, _threads
 from ember._device import device
 from ember._ops import registry as _registry
-from ember._tensor import Tensor, tensor_argument
+from ember._tensor import Tensor, refuse_non_tensor, tensor_argument
 from ember.autograd.grad_mode import state as _grad_state
 
 _settings = {"threads": None, "interop": None, "deterministic": False, "warn_only": False,
@@ -344,6 +344,7 @@ def get_device_module(device=None):
     if device is None:
         return ember.cpu
     if not isinstance(device, (str, _device.device)):
+        hash(device)  # torch looks the value up in a dict first: a list is a TypeError
         raise RuntimeError(f"Invalid value of device '{device}', expect torch.device, str, or "
                            "None")
     name = _device.device(device).type
@@ -429,7 +430,11 @@ def set_default_dtype(d, /) -> None:
 
 def detach(input: Tensor) -> Tensor:
     """Mirrors ``torch.detach``: ``input.detach()``."""
-    return input.detach()
+    try:
+        return input.detach()
+    except AttributeError as error:
+        refuse_non_tensor("detach", error, input, "input")
+        raise
 
 
 _PRECISIONS = ("highest", "high", "medium")
@@ -548,7 +553,11 @@ def _inplace_function(name: str):
     method = getattr(Tensor, name)
 
     def fn(input: Tensor, *args, **kwargs) -> Tensor:
-        return method(input, *args, **kwargs)
+        try:
+            return method(input, *args, **kwargs)
+        except AttributeError as error:
+            refuse_non_tensor(name, error, input, "input")
+            raise
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Mirrors ``torch.{name}``: ``input.{name}(...)``."
     return fn

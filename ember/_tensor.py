@@ -799,8 +799,29 @@ def tensor_argument(fname: str, arg: str, value, position: int) -> None:
     """torch's argument-parser error for a non-tensor given where ``fname`` takes the tensor
     ``arg`` (``position`` as its parser counts: NOTE [Method argument positions])."""
     if not isinstance(value, Tensor):
-        raise TypeError(f"{fname}(): argument '{arg}' (position {position}) must be Tensor, "
-                        f"not {c_type_name(value)}")
+        error = TypeError(f"{fname}(): argument '{arg}' (position {position}) must be Tensor, "
+                          f"not {c_type_name(value)}")
+        error.obj = value  # a public alias calling this function names itself (out.py)
+        raise error
+
+
+def refuse_non_tensor(fname: str, error: Exception, value, arg: str | None) -> None:
+    """torch's argument-parser TypeError in place of the AttributeError that ``fname``'s code
+    met reading a number, list or None given as its first argument ``arg``
+    (``torch.sum(3.0)``), or of the op runner's TypeError naming the op (``acos`` where the
+    call was ``torch.arccos``); nothing when the error is about another object. Called from
+    an ``except`` around the function's call, which costs a call without error nothing."""
+    if (arg is not None and getattr(error, "obj", refuse_non_tensor) is value
+            and not isinstance(value, Tensor)):
+        # torch's parser names nn.functional's kernels bare, linalg's as linalg_det
+        binding = _F_BINDINGS.get(fname) or fname.replace("nn.functional.", "").replace(".", "_")
+        refusal = TypeError(f"{binding}(): argument '{arg}' (position 1) must be Tensor, not "
+                            f"{c_type_name(value)}")
+        refusal.obj = value  # a public function calling this one names itself in its place
+        raise refusal from None
+
+
+_F_BINDINGS = {"nn.functional.logsigmoid": "log_sigmoid"}
 
 
 def method_taking_tensor(fn, arg: str):

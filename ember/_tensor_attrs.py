@@ -159,7 +159,10 @@ def dequantize(input=None, tensors=None):
     ``Tensor.dequantize``. Its overload for a sequence of ``tensors`` (given by keyword or in
     ``input``'s place) has no CPU kernel in torch (torch's error)."""
     tensor = tensors if tensors is not None else input
-    if isinstance(tensor, (list, tuple)) and all(isinstance(t, Tensor) for t in tensor):
+    if isinstance(tensor, (list, tuple)):
+        from ember._ops.shape import tensor_list
+
+        tensor_list(tensor, "dequantize")
         raise _dispatch_error("dequantize.tensors")
     if not isinstance(tensor, Tensor):
         bad = f"      didn't match because some of the arguments have invalid types: " \

@@ -16,7 +16,7 @@ from ember._ops.fft import NORM_N, NORM_NONE, NORM_ROOT_N
 from ember._ops.nn_conv import CONSTANT_PAD
 from ember._ops.registry import run
 from ember._ops.shape import ROLL, _slice
-from ember._tensor import Tensor, wrap_dim
+from ember._tensor import Tensor, tensor_argument, wrap_dim
 
 __all__ = ["fft", "fft2", "fftfreq", "fftn", "fftshift", "hfft", "hfft2", "hfftn", "ifft",
            "ifft2", "ifftn", "ifftshift", "ihfft", "ihfft2", "ihfftn", "irfft", "irfft2",
@@ -381,12 +381,14 @@ def _shift(input: Tensor, dim, inverse: bool) -> Tensor:
 def fftshift(input: Tensor, dim=None) -> Tensor:
     """Mirrors ``torch.fft.fftshift``: rolls the zero frequency to the centre of each of
     ``dim`` (default all), by ``n // 2``."""
+    tensor_argument("fft_fftshift", "input", input, 1)
     return _shift(input, dim, False)
 
 
 def ifftshift(input: Tensor, dim=None) -> Tensor:
     """Mirrors ``torch.fft.ifftshift``: the inverse of ``fftshift`` (a roll by
     ``(n + 1) // 2``)."""
+    tensor_argument("fft_ifftshift", "input", input, 1)
     return _shift(input, dim, True)
 
 

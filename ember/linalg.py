@@ -10,11 +10,11 @@ from ember._ops.linalg import (
     eigvalsh,
     inv,
     linalg_cholesky,
+    linalg_matrix_exp,
     linalg_qr,
     linalg_svd,
     lstsq,
     matmul,
-    matrix_exp,
     matrix_norm,
     matrix_power,
     norm,
@@ -29,6 +29,7 @@ from ember._ops.out import install as _install_out
 svd = linalg_svd
 cholesky = linalg_cholesky
 qr = linalg_qr
+matrix_exp = linalg_matrix_exp
 
 __all__ = ["LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "lstsq",
            "matmul", "matrix_exp", "matrix_norm", "matrix_power", "norm", "pinv", "qr",

@@ -3,6 +3,9 @@
 accept."""
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 
@@ -306,3 +309,55 @@ def test_tensor_arguments_refuse_non_tensors(name: str, method: bool, value) -> 
 def test_broadcast_shapes_names_the_argument_as_given(call: str) -> None:
     # torch's message shows the argument as given (torch.Size([3]), [3]); ember a tuple
     check_raises_like(lambda L: eval(call, {"L": L}))
+
+
+_NAMESPACES = ["", "nn.functional", "linalg", "fft", "special"]
+_PARSER_TEXT = re.compile(r"\w+\(\): argument '\w+' \(position 1\) must be Tensor, not \w+"
+                          r"|expected Tensor as element \d+ in argument 0, but got \w+")
+_MISSING_TEXT = re.compile(r"missing \d+ required (keyword-only|positional) argument")
+
+
+def _namespace(L, path: str):
+    for part in filter(None, path.split(".")):
+        L = getattr(L, part)
+    return L
+
+
+@pytest.mark.parametrize("path", _NAMESPACES)
+def test_public_functions_refuse_non_tensors(path: str) -> None:
+    # torch.sum(3.0), torch.sin_(None), torch.linalg.det([1.]) and ~230 more leaked
+    # AttributeError ('float' object has no attribute '_data'): every function torch refuses
+    # a number, None or list as its first argument with a TypeError refuses it with one too,
+    # in torch's words where its parser names the argument (derived from torch's namespaces,
+    # so a function added later is checked as well)
+    if torch is None:
+        pytest.skip("needs torch")
+    T, E = _namespace(torch, path), _namespace(ember, path)
+    wrong = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in sorted(dir(T)):
+            e = getattr(E, name, None)
+            if name.startswith("_") or not callable(e) or isinstance(e, type):
+                continue
+            for value in (3.0, None, [1.0]):
+                try:
+                    getattr(T, name)(value)
+                    continue
+                except TypeError as error:
+                    expected = str(error)
+                except Exception:
+                    continue
+                try:
+                    e(value)
+                    got = "no error"
+                except TypeError as error:
+                    # torch's parser names the wrong type before it counts the arguments;
+                    # Python counts first: either is a TypeError, the texts differ
+                    got = (str(error) if _PARSER_TEXT.fullmatch(expected)
+                           and not _MISSING_TEXT.search(str(error)) else expected)
+                except Exception as error:
+                    got = f"{type(error).__name__}: {error}"
+                if got != expected:
+                    wrong.append(f"{path}.{name}({value!r}): {got!r}, torch {expected!r}")
+    assert not wrong, "\n".join(wrong)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import warnings
 
 from ember import _dtype
@@ -15,7 +16,7 @@ from ember._device import place as _place
 from ember._device import serve as _serve
 from ember._ops import _promote
 from ember._ops.registry import KEEP, attach, defop, run, run_inplace
-from ember._tensor import Size, Tensor, make
+from ember._tensor import Size, Tensor, c_type_name, make, refuse_non_tensor
 from ember.autograd import grad_mode
 
 # ---- dtype inference ------------------------------------------------------------------
@@ -652,30 +653,42 @@ def zeros_like(input: Tensor, *, dtype=None, layout=None, device=None,
                pin_memory: bool = False, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     """Mirrors ``torch.zeros_like``."""
-    _serve(device)
-    if layout is not None or pin_memory:
-        check_tensor_options("zeros_like", layout, pin_memory)
-    return _like(input, 0, dtype, requires_grad, memory_format, "zeros_like")
+    try:
+        _serve(device)
+        if layout is not None or pin_memory:
+            check_tensor_options("zeros_like", layout, pin_memory)
+        return _like(input, 0, dtype, requires_grad, memory_format, "zeros_like")
+    except AttributeError as error:
+        refuse_non_tensor("zeros_like", error, input, "input")
+        raise
 
 
 def ones_like(input: Tensor, *, dtype=None, layout=None, device=None,
               pin_memory: bool = False, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     """Mirrors ``torch.ones_like``."""
-    _serve(device)
-    if layout is not None or pin_memory:
-        check_tensor_options("ones_like", layout, pin_memory)
-    return _like(input, 1, dtype, requires_grad, memory_format, "ones_like")
+    try:
+        _serve(device)
+        if layout is not None or pin_memory:
+            check_tensor_options("ones_like", layout, pin_memory)
+        return _like(input, 1, dtype, requires_grad, memory_format, "ones_like")
+    except AttributeError as error:
+        refuse_non_tensor("ones_like", error, input, "input")
+        raise
 
 
 def empty_like(input: Tensor, *, dtype=None, layout=None, device=None,
                pin_memory: bool = False, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     """Mirrors ``torch.empty_like`` (zero-filled)."""
-    _serve(device)
-    if layout is not None or pin_memory:
-        check_tensor_options("empty_like", layout, pin_memory)
-    return _like(input, 0, dtype, requires_grad, memory_format, "empty_like")
+    try:
+        _serve(device)
+        if layout is not None or pin_memory:
+            check_tensor_options("empty_like", layout, pin_memory)
+        return _like(input, 0, dtype, requires_grad, memory_format, "empty_like")
+    except AttributeError as error:
+        refuse_non_tensor("empty_like", error, input, "input")
+        raise
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None,
@@ -1219,6 +1232,9 @@ def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory: bool =
                   requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.scalar_tensor``: a 0-d tensor of the default float dtype (whatever
     the number's type) unless ``dtype`` says otherwise."""
+    if not isinstance(s, (numbers.Number, Tensor)):
+        raise TypeError(f"scalar_tensor(): argument 's' (position 1) must be Number, not "
+                        f"{c_type_name(s)}")
     _place(device)
     if layout is not None or pin_memory:
         check_tensor_options("scalar_tensor", layout, pin_memory)

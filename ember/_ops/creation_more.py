@@ -11,7 +11,7 @@ from ember import _memory_format as _mf
 from ember._backend import ndarray, np
 from ember._device import place as _place
 from ember._ops.creation import _finish, check_tensor_options, from_numpy, parse_size, tensor
-from ember._tensor import Tensor
+from ember._tensor import Tensor, tensor_argument
 
 __all__ = ["asarray", "frombuffer", "empty_strided", "empty_permuted", "from_file",
            "from_dlpack", "to_dlpack"]
@@ -302,6 +302,7 @@ def _dlpack_device(self: Tensor) -> tuple:
 
 def to_dlpack(tensor: Tensor):
     """Mirrors ``torch.to_dlpack``: ``tensor``'s memory as a DLPack capsule."""
+    tensor_argument("_to_dlpack", "data", tensor, 1)
     return _dlpack(tensor)
 
 

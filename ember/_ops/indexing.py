@@ -1185,6 +1185,7 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
 
 def argwhere(input: Tensor) -> Tensor:
     """Mirrors ``torch.argwhere``: ``nonzero(input)``."""
+    tensor_argument("argwhere", "input", input, 1)
     return nonzero(input)
 
 

@@ -12,7 +12,7 @@ from ember._ops.pointwise import _tensors_only, where
 from ember._ops.reduction import _return_type
 from ember._ops.registry import KEEP, attach, defop, run, saved_as, saved_output
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view, expanded_shape
-from ember._tensor import Tensor, c_type_name, make, method_taking_tensor, wrap_dim
+from ember._tensor import Tensor, c_type_name, make, method_taking_tensor, tensor_argument, wrap_dim
 from ember.autograd import grad_mode
 from ember.autograd.graph import _watched
 
@@ -1303,11 +1303,21 @@ MATRIX_EXP = defop("linalg_matrix_exp", node="LinalgMatrixExpBackward0", kind=KE
                    save=(0,), forward=_expm, backward=_matrix_exp_backward)
 
 
-def matrix_exp(input: Tensor) -> Tensor:
-    """Mirrors ``torch.linalg.matrix_exp`` (and ``torch.matrix_exp``); differentiable to any
-    order."""
+def _matrix_exp(input: Tensor, name: str) -> Tensor:
+    tensor_argument(name, "input", input, 1)
     _check_square(input, "linalg.matrix_exp")
     return run(MATRIX_EXP, input)
+
+
+def matrix_exp(input: Tensor) -> Tensor:
+    """Mirrors ``torch.matrix_exp``; differentiable to any order."""
+    return _matrix_exp(input, "matrix_exp")
+
+
+def linalg_matrix_exp(input: Tensor) -> Tensor:
+    """Mirrors ``torch.linalg.matrix_exp``: ``torch.matrix_exp``, refusing a non-tensor in
+    its own name as torch's parser does."""
+    return _matrix_exp(input, "linalg_matrix_exp")
 
 
 def _power_of(n, name: str, position: int) -> int:
@@ -2026,6 +2036,8 @@ def chain_matmul(*matrices: Tensor) -> Tensor:
                   "or more tensors rather than multiple parameters.", UserWarning, stacklevel=3)
     if not matrices:
         raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    from ember._ops.shape import tensor_list
+    tensor_list(matrices, "chain_matmul")
     for m in matrices:
         if m.dim() != 2:
             raise RuntimeError(f"Tensor dimension is {m.dim()}, expected 2 instead.")
@@ -2044,6 +2056,7 @@ slogdet_legacy_result = _return_type("slogdet", ("sign", "logabsdet"))
 # ``A`` (and torch.det takes no ``out``): functions of their own, named as torch's.
 def _det_top(input: Tensor) -> Tensor:
     """Mirrors ``torch.det`` and ``Tensor.det``: ``torch.linalg.det`` of ``input``."""
+    tensor_argument("det", "input", input, 1)
     return det(input)
 
 
@@ -2066,6 +2079,7 @@ def inverse(input: Tensor) -> Tensor:
 def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
     """Mirrors ``torch.pinverse``: ``torch.linalg.pinv(input, rcond)`` (singular values
     below ``rcond`` times the largest are dropped)."""
+    tensor_argument("pinverse", "input", input, 1)
     return pinv(input, rcond)
 
 

@@ -510,6 +510,7 @@ def lu(A: Tensor, pivot: bool = True, get_infos: bool = False):
     """Mirrors ``torch.lu`` (``torch.functional.lu``, deprecated): the tuple (LU, pivots),
     or with ``get_infos`` a ``torch.return_types._lu_with_info`` (LU, pivots, info). It
     never raises for a singular matrix (torch's does not either)."""
+    tensor_argument("_lu_with_info", "input", A, 1)
     warnings.warn(
         "torch.lu is deprecated in favor of torch.linalg.lu_factor / torch.linalg.lu_factor_ex"
         " and will be removed in a future PyTorch release.\nLU, pivots = torch.lu(A, "

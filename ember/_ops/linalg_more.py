@@ -431,6 +431,7 @@ def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:
 def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Mirrors ``torch.linalg.diagonal``: ``torch.diagonal`` with the last two dims as the
     default matrix dims."""
+    tensor_argument("linalg_diagonal", "A", A, 1)
     return A.diagonal(offset, dim1, dim2)
 
 
@@ -453,6 +454,7 @@ def vander(x: Tensor, *, N: int | None = None) -> Tensor:
     """Mirrors ``torch.linalg.vander``: columns ``x**0, x**1, ..., x**(N-1)`` (N defaults to
     ``x.shape[-1]``), composed as torch composes it: a column of ones and a cumulative
     product (``CatBackward0``)."""
+    tensor_argument("linalg_vander", "x", x, 1)
     from ember._ops.creation import ones_like
     from ember._ops.reduction import cumprod
     from ember._ops.shape import cat
@@ -555,7 +557,9 @@ def multi_dot(tensors) -> Tensor:
     """Mirrors ``torch.linalg.multi_dot``: the product of two or more matrices (the first
     may be 1-d, a row; the last 1-d, a column) in the cheapest bracketing, as torch picks
     it; the result is a view of the last product (``ViewBackward0``)."""
-    tensors = list(tensors)
+    from ember._ops.shape import tensor_list
+
+    tensors = list(tensor_list(tensors, "linalg_multi_dot"))
     n = len(tensors)
     if n < 2:
         raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {n}")
@@ -737,6 +741,7 @@ def norm_except_dim(v: Tensor, pow: float = 2, dim: int = 0) -> Tensor:
     ``dim``, shaped with size-1 dims there; ``dim=-1`` is the norm of the whole tensor
     (0-d, ``NormBackward0``). Composed as torch composes it: the kept dim first, the rest
     flattened, one norm over them, viewed back (and transposed back for a middle dim)."""
+    tensor_argument("norm_except_dim", "v", v, 1)
     ndim = v._data.ndim
     if dim == -1:
         return run(NORM_ALL, v, pow, None, False)

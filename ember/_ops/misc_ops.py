@@ -30,7 +30,7 @@ from ember._ops.registry import (
     push_mode,
     run,
 )
-from ember._tensor import Tensor, make, tensor_argument, wrap_dim
+from ember._tensor import Tensor, make, refuse_non_tensor, tensor_argument, wrap_dim
 from ember.autograd import grad_mode
 from ember.autograd.forward_ad import not_supported
 from ember.autograd.graph import MultiOutputNode, node_class
@@ -104,6 +104,10 @@ def _twinning(rename, fn, *args):
     push_mode(mode)
     try:
         return fn(*args)
+    except TypeError as error:
+        if rename is _copy_name:  # torch.t_copy(2) names t_copy
+            refuse_non_tensor(fn.__name__.lstrip("_") + "_copy", error, args[0], "input")
+        raise
     finally:
         pop_mode(mode)
 
@@ -500,6 +504,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,
     """Mirrors ``torch.unique_consecutive``: the first value (or slice along ``dim``) of
     each run of equal ones, with the run index of every element and the run lengths when
     asked; every nan starts a run."""
+    tensor_argument("unique_consecutive", "input", input, 1)
     data = input._data
     if data.dtype.kind == "c":
         raise NotImplementedError(f'"{"unique" if dim is None else "unique_dim"}" not '
@@ -561,6 +566,7 @@ def gradient(input: Tensor, *, spacing=1, dim=None, edge_order: int = 1) -> tupl
     ``dim`` (all dims when None) by central differences, with one-sided differences of
     ``edge_order`` (1 or 2) at the ends. ``spacing`` is one number for every dim, one per
     dim, or one 1-D tensor of coordinates per dim."""
+    tensor_argument("gradient", "input", input, 1)
     ndim = input._data.ndim
     given_dim = dim is not None
     if dim is None:
@@ -712,6 +718,7 @@ def histogramdd(input: Tensor, bins=10, range=None, weight: Tensor | None = None
     rows of ``input`` (its last dim is D): ``bins`` is one count for every dimension, one
     count per dimension or one tensor of edges per dimension; ``range`` holds a (min, max)
     pair per dimension, flattened."""
+    tensor_argument("histogramdd", "input", input, 1)
     _check_float_input(input)
     data = input._data
     points = data.reshape(-1, data.shape[-1])

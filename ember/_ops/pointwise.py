@@ -41,7 +41,7 @@ from ember._ops.registry import (
     saved_as,
     saved_output,
 )
-from ember._tensor import Tensor, c_type_name, tensor_argument
+from ember._tensor import Tensor, c_type_name, refuse_non_tensor, tensor_argument
 
 # ---- helpers: torch's errors, integer powers, moduli, bitwise kernels ------------------
 
@@ -1681,20 +1681,32 @@ ANGLE = defop("angle", node="AngleBackward0", kind=FLOAT, save=(0,),
 
 def real(input: Tensor) -> Tensor:
     """Mirrors ``torch.real``: the real part, a view (``input`` itself when real)."""
-    return run(REAL, input) if input._data.dtype.kind == "c" else input
+    try:
+        return run(REAL, input) if input._data.dtype.kind == "c" else input
+    except AttributeError as error:
+        refuse_non_tensor("real", error, input, "input")
+        raise
 
 
 def imag(input: Tensor) -> Tensor:
     """Mirrors ``torch.imag``: the imaginary part of a complex tensor, a view."""
-    if input._data.dtype.kind != "c":
-        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    try:
+        if input._data.dtype.kind != "c":
+            raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    except AttributeError as error:
+        refuse_non_tensor("imag", error, input, "input")
+        raise
     return run(IMAG, input)
 
 
 def conj(input: Tensor) -> Tensor:
     """Mirrors ``torch.conj`` (``input`` itself when real). ember conjugates eagerly where
     torch sets a lazy conjugate bit; the values are the same."""
-    return run(CONJ, input) if input._data.dtype.kind == "c" else input
+    try:
+        return run(CONJ, input) if input._data.dtype.kind == "c" else input
+    except AttributeError as error:
+        refuse_non_tensor("conj", error, input, "input")
+        raise
 
 
 def conj_physical(input: Tensor) -> Tensor:
@@ -1706,22 +1718,26 @@ def conj_physical(input: Tensor) -> Tensor:
 def is_conj(input: Tensor) -> bool:
     """Mirrors ``torch.is_conj``. ember has no lazy conjugate bit (``conj`` computes the
     values at once), so this is always False; torch says True for ``x.conj()``."""
+    tensor_argument("is_conj", "input", input, 1)
     return False
 
 
 def is_neg(input: Tensor) -> bool:
     """Mirrors ``torch.is_neg``; ember has no lazy negative bit, so always False."""
+    tensor_argument("is_neg", "input", input, 1)
     return False
 
 
 def resolve_conj(input: Tensor) -> Tensor:
     """Mirrors ``torch.resolve_conj``: ``input`` itself, since ember's conjugates are
     already materialised."""
+    tensor_argument("resolve_conj", "input", input, 1)
     return input
 
 
 def resolve_neg(input: Tensor) -> Tensor:
     """Mirrors ``torch.resolve_neg``: ``input`` itself (ember has no lazy negative bit)."""
+    tensor_argument("resolve_neg", "input", input, 1)
     return input
 
 
@@ -1732,7 +1748,11 @@ def angle(input: Tensor) -> Tensor:
 
 def is_complex(input: Tensor) -> bool:
     """Mirrors ``torch.is_complex``."""
-    return input.is_complex()
+    try:
+        return input.is_complex()
+    except AttributeError as error:
+        refuse_non_tensor("is_complex", error, input, "input")
+        raise
 
 
 # ---- the public functions (torch.f and Tensor.f) -------------------------------------
@@ -1886,6 +1906,7 @@ relu = _unary_function(RELU, "relu")
 def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
     """Mirrors ``torch.clamp``: bounds are numbers or tensors; at least one is given."""
     if min is None and max is None:
+        tensor_argument("clamp", "input", input, 1)
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     kind = input._data.dtype.kind
     if kind == "c":
@@ -2699,8 +2720,12 @@ def lcm(input: Tensor, other: Tensor) -> Tensor:
 
 def positive(input: Tensor) -> Tensor:
     """Mirrors ``torch.positive``: ``input`` itself (bool refused)."""
-    if input._data.dtype.kind == "b":
-        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    try:
+        if input._data.dtype.kind == "b":
+            raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    except AttributeError as error:
+        refuse_non_tensor("positive", error, input, "input")
+        raise
     return input
 
 

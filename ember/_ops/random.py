@@ -59,7 +59,7 @@ from ember._ops.registry import (
     run,
     run_inplace,
 )
-from ember._tensor import Tensor, c_type_name, make
+from ember._tensor import Tensor, c_type_name, make, tensor_argument
 from ember.autograd import grad_mode
 
 __all__ = [
@@ -447,6 +447,8 @@ def get_rng_state() -> Tensor:
 
 def set_rng_state(new_state: Tensor) -> None:
     """Mirrors ``torch.set_rng_state``."""
+    if not isinstance(new_state, Tensor):
+        raise TypeError(f"expected a torch.ByteTensor, but got {c_type_name(new_state)}")
     default_generator.set_state(new_state)
 
 
@@ -1034,6 +1036,7 @@ def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, 
               memory_format=None) -> Tensor:
     """Mirrors ``torch.rand_like``: laid out as ``memory_format`` says (preserving
     ``input``'s strides by default), the numbers drawn in memory order as torch's."""
+    tensor_argument("rand_like", "input", input, 1)
     _check_generator("rand_like", generator, (input,), dtype=dtype)
     device = _serve(device)
     if layout is not None or pin_memory:
@@ -1054,6 +1057,7 @@ def randn_like(input: Tensor, *, generator: Generator | None = None, dtype=None,
     """Mirrors ``torch.randn_like``: laid out as ``memory_format`` says (preserving
     ``input``'s strides by default); a layout other than C order draws one sample at a time
     in memory order, as torch's kernel does for a non-contiguous tensor."""
+    tensor_argument("randn_like", "input", input, 1)
     _check_generator("randn_like", generator, (input,), dtype=dtype)
     device = _serve(device)
     if layout is not None or pin_memory:
@@ -1108,6 +1112,9 @@ def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtyp
     std_t = isinstance(std, Tensor)
     g = _gen(generator)
     if not mean_t and not std_t:
+        if size is None and std == 1.0:  # normal(3.0): the parser wants a mean tensor
+            raise TypeError(f"normal(): argument 'mean' (position 1) must be Tensor, not "
+                            f"{c_type_name(mean)}")
         if size is None:
             raise TypeError("normal() received an invalid combination of arguments")
         shape, n = _shape_size((size,), "normal")
@@ -1313,6 +1320,7 @@ def poisson(input: Tensor, generator: Generator | None = None) -> Tensor:
 
     The uniforms are drawn ahead in batches (a sample's draws depend on their values), and
     the generator is then wound back to just after the last one used."""
+    tensor_argument("poisson", "input", input, 1)
     data = input._data
     _require_float(data.dtype, "poisson_cpu")
     rates = np.ascontiguousarray(data).reshape(-1).astype(_F64)

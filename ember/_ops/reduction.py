@@ -31,7 +31,7 @@ from ember._ops.registry import (
     run,
     saved_as,
 )
-from ember._tensor import Tensor, int_arguments, make, wrap_dim, wrap_dims
+from ember._tensor import Tensor, int_arguments, make, tensor_argument, wrap_dim, wrap_dims
 from ember.autograd import grad_mode
 from ember.autograd.forward_ad import not_supported
 
@@ -737,12 +737,14 @@ def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = F
 def var_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
              correction=None) -> tuple:
     """Mirrors ``torch.var_mean``: the tuple (var, mean), one node for both."""
+    tensor_argument("var_mean", "input", input, 1)
     return _moments(VAR_MEAN, "var_mean", input, dim, unbiased, keepdim, correction)
 
 
 def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
              correction=None) -> tuple:
     """Mirrors ``torch.std_mean``: the tuple (std, mean)."""
+    tensor_argument("std_mean", "input", input, 1)
     return _moments(STD_MEAN, "std_mean", input, dim, unbiased, keepdim, correction)
 
 
@@ -1103,6 +1105,7 @@ def _logical_dims(dim, ndim: int):
 
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
     """Mirrors ``torch.count_nonzero``: int64."""
+    tensor_argument("count_nonzero", "input", input, 1)
     if dim is None:
         _promote.refuse_wide_input(input, "nonzero_count_cpu", empty_too=True)
     return run(COUNT_NONZERO, input, reduce_dims(dim, input._data.ndim))
@@ -1417,6 +1420,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
            return_counts: bool = False, dim: int | None = None):
     """Mirrors ``torch.unique``: the distinct values (or slices along ``dim``), with the
     inverse indices and counts when asked; every nan is distinct. ember always sorts."""
+    tensor_argument("_unique2", "input", input, 1)
     data = input._data
     batching.refuse_dynamic("_unique2" if dim is None else "unique_dim", input)
     if data.dtype.kind == "c":  # even an empty one: torch's unique refuses complex first
@@ -1463,6 +1467,7 @@ def unique_outputs(values: Tensor, inverse: Tensor, counts: Tensor, return_inver
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
     """Mirrors ``torch.bincount``: counts of each value of a 1-d non-negative integer
     tensor (int64), or sums of ``weights`` (their dtype when floating, else float64)."""
+    tensor_argument("bincount", "input", input, 1)
     data = input._data
     if data.dtype.kind not in "iu" or data.dtype.itemsize > 1 and data.dtype.kind == "u":
         raise NotImplementedError(
@@ -2075,6 +2080,7 @@ def logdet(input: Tensor) -> Tensor:
     """Mirrors ``torch.logdet``: ``log(det(input))`` of (batches of) square matrices, from
     ``linalg.slogdet``; a real matrix with a negative determinant gives nan (torch's
     WhereBackward0 node), a complex one ``log(sign) + logabsdet``."""
+    tensor_argument("logdet", "input", input, 1)
     from ember import linalg
     from ember._ops.pointwise import where
 
@@ -2226,6 +2232,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
     """Mirrors ``torch.cov``: the covariance matrix of the variables in ``input``'s rows
     (observations in columns), with integer frequency weights ``fweights`` and
     observation weights ``aweights``; a 0-d result for one variable."""
+    tensor_argument("cov", "input", input, 1)
     data = input._data
     if data.ndim > 2:
         raise RuntimeError("cov(): expected input to have two or fewer dimensions but got an "
@@ -2283,6 +2290,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,
 def corrcoef(input: Tensor) -> Tensor:
     """Mirrors ``torch.corrcoef``: Pearson's correlation coefficients of the variables in
     ``input``'s rows, clipped to [-1, 1] (real and imaginary parts apart for complex)."""
+    tensor_argument("corrcoef", "input", input, 1)
     from ember._ops.pointwise import complex as make_complex
 
     if input._data.ndim > 2:
@@ -2334,6 +2342,7 @@ def _pairs_of(y: Tensor, d: int) -> Tensor:
 def trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
     """Mirrors ``torch.trapezoid``: the trapezoidal rule along ``dim``, at sample points
     ``x`` (a tensor) or spaced ``dx`` apart (default 1)."""
+    tensor_argument("trapezoid", "y", y, 1)
     from ember._ops.creation import zeros
 
     if x is not None and dx is not None:
@@ -2358,12 +2367,14 @@ def trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
 
 def trapz(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
     """Mirrors ``torch.trapz``, an alias of ``trapezoid``."""
+    tensor_argument("trapz", "y", y, 1)
     return trapezoid(y, x, dx=dx, dim=dim)
 
 
 def cumulative_trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
     """Mirrors ``torch.cumulative_trapezoid``: the running trapezoidal integral along
     ``dim`` (one element fewer than ``y``), at sample points ``x`` or ``dx`` apart."""
+    tensor_argument("cumulative_trapezoid", "y", y, 1)
     if y._data.ndim == 0:
         raise IndexError("slice() cannot be applied to a 0-dim tensor.")
     d = wrap_dim(dim, y._data.ndim)

@@ -581,8 +581,10 @@ def _refuse_non_tensor(op: Op, args: tuple) -> None:
     if op.promote is None and args and not isinstance(args[0], Tensor):
         from ember._tensor import c_type_name
 
-        raise TypeError(f"{op.name}(): argument 'input' (position 1) must be Tensor, not "
-                        f"{c_type_name(args[0])}") from None
+        error = TypeError(f"{op.name}(): argument 'input' (position 1) must be Tensor, not "
+                          f"{c_type_name(args[0])}")
+        error.obj = args[0]  # as an AttributeError's: a public alias names itself (out.py)
+        raise error from None
 
 
 def _link_view(out: Tensor, op: Op, args: tuple, index) -> None:

@@ -35,6 +35,7 @@ from ember._tensor import (
     int_index,
     make,
     method_taking_tensor,
+    refuse_non_tensor,
     tensor_argument,
     wrap_dim,
     wrap_dims,
@@ -273,7 +274,11 @@ def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
 
 def t(input: Tensor) -> Tensor:
     """Mirrors ``torch.t``: transposes a tensor of at most 2 dims."""
-    n = input._data.ndim
+    try:
+        n = input._data.ndim
+    except AttributeError as error:
+        refuse_non_tensor("t", error, input, "input")
+        raise
     if n > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {n}D")
     return run(T, input)
@@ -327,7 +332,11 @@ SQUEEZE_INPLACE_DIM = defop("squeeze_", node="SqueezeBackward4", kind=KEEP, view
 
 def squeeze(input: Tensor, dim=None) -> Tensor:
     """Mirrors ``torch.squeeze``: drops size-1 dims (all, one, or a tuple of them)."""
-    data = input._data
+    try:
+        data = input._data
+    except AttributeError as error:
+        refuse_non_tensor("squeeze", error, input, "input")
+        raise
     n = data.ndim
     if dim is None:
         return run(SQUEEZE, input, None, data.shape)
@@ -875,7 +884,11 @@ UNBIND = defop("unbind", node="UnbindBackward0", kind=KEEP, view=True, multi=Tru
 
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """Mirrors ``torch.unbind``: the slices along ``dim``, as views."""
-    data = input._data
+    try:
+        data = input._data
+    except AttributeError as error:
+        refuse_non_tensor("unbind", error, input, "input")
+        raise
     if data.ndim == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     return run(UNBIND, input, wrap_dim(dim, data.ndim), data.shape)
@@ -1267,6 +1280,7 @@ def atleast_1d(*tensors):
     """Mirrors ``torch.atleast_1d``: a 0-d tensor becomes a 1-element view; others are
     returned as they are. Several tensors (or a list) give a tuple."""
     tensors, many = _unpack_tensors(tensors)
+    tensor_list(tensors, "atleast_1d")
     out = tuple(_as_1d(t) for t in tensors)
     return out if many else out[0]
 
@@ -1274,6 +1288,7 @@ def atleast_1d(*tensors):
 def atleast_2d(*tensors):
     """Mirrors ``torch.atleast_2d``."""
     tensors, many = _unpack_tensors(tensors)
+    tensor_list(tensors, "atleast_2d")
     out = []
     for t in tensors:
         n = t._data.ndim
@@ -1285,6 +1300,7 @@ def atleast_3d(*tensors):
     """Mirrors ``torch.atleast_3d``: a vector of n becomes (1, n, 1), a matrix (m, n) becomes
     (m, n, 1)."""
     tensors, many = _unpack_tensors(tensors)
+    tensor_list(tensors, "atleast_3d")
     out = []
     for t in tensors:
         n = t._data.ndim
@@ -1341,7 +1357,11 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     ``input`` itself when there is nothing to merge."""
     if type(start_dim) is not int or type(end_dim) is not int:
         start_dim, end_dim = int_arguments("flatten", 2, start_dim=start_dim, end_dim=end_dim)
-    data = input._data
+    try:
+        data = input._data
+    except AttributeError as error:
+        refuse_non_tensor("flatten", error, input, "input")
+        raise
     if data.ndim == 0:
         return _reshape(input, (1,))
     start = wrap_dim(start_dim, data.ndim)
@@ -1439,7 +1459,11 @@ def _mH(self: Tensor) -> Tensor:
 def adjoint(input: Tensor) -> Tensor:
     """Mirrors ``torch.adjoint``: the conjugate transpose of the last two dims, a view for
     real tensors. ember has no lazy conjugation, so for complex tensors it is a copy."""
-    out = _matrix_transpose(input, "adjoint()")
+    try:
+        out = _matrix_transpose(input, "adjoint()")
+    except AttributeError as error:
+        refuse_non_tensor("adjoint", error, input, "input")
+        raise
     return out.conj() if input._data.dtype.kind == "c" else out
 
 
@@ -1474,9 +1498,9 @@ def broadcast_shapes(*shapes) -> Size:
 
 def broadcast_tensors(*tensors) -> tuple:
     """Mirrors ``torch.broadcast_tensors``: each tensor expanded (a view) to the common
-    shape; a tensor that already has it is returned as it is, as torch does."""
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
-        tensors = tuple(tensors[0])
+    shape; a tensor that already has it is returned as it is, as torch does. A list of
+    tensors is refused, as torch refuses it."""
+    tensor_list(tensors, "broadcast_tensors")
     shapes = [t._data.shape for t in tensors]
     error = broadcast_error(shapes)
     if error is not None:
@@ -1490,6 +1514,7 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple:
     sizes; ``indexing='xy'`` swaps the first two grid dims."""
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
+    tensor_list(tensors, "meshgrid")
     if indexing is None:
         warnings.warn(
             "torch.meshgrid: in an upcoming release, it will be required to pass the indexing "
@@ -1533,15 +1558,23 @@ def _flip(input: Tensor, *order, dims=None) -> Tensor:
 
 def fliplr(input: Tensor) -> Tensor:
     """Mirrors ``torch.fliplr``: ``flip`` of dim 1."""
-    if input._data.ndim < 2:
-        raise RuntimeError("Input must be >= 2-d.")
+    try:
+        if input._data.ndim < 2:
+            raise RuntimeError("Input must be >= 2-d.")
+    except AttributeError as error:
+        refuse_non_tensor("fliplr", error, input, "input")
+        raise
     return run(FLIP, input, (1,))
 
 
 def flipud(input: Tensor) -> Tensor:
     """Mirrors ``torch.flipud``: ``flip`` of dim 0."""
-    if input._data.ndim < 1:
-        raise RuntimeError("Input must be >= 1-d.")
+    try:
+        if input._data.ndim < 1:
+            raise RuntimeError("Input must be >= 1-d.")
+    except AttributeError as error:
+        refuse_non_tensor("flipud", error, input, "input")
+        raise
     return run(FLIP, input, (0,))
 
 
@@ -1586,6 +1619,7 @@ ROT90 = defop("rot90", node="Rot90Backward0", kind=KEEP,
 def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
     """Mirrors ``torch.rot90``: rotates by 90 degrees ``k`` times from the first of ``dims``
     towards the second (a copy)."""
+    tensor_argument("rot90", "input", input, 1)
     dims = tuple(dims)
     n = input._data.ndim
     if len(dims) != 2:
@@ -1654,6 +1688,7 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
     flattened tensor when None). A number of repeats is composed as torch composes it
     (unsqueeze, expand, clone, flatten); a tensor of per-element counts selects with
     ``index_select``; ``repeat_interleave(counts)`` alone gives the repeated indices."""
+    tensor_argument("repeat_interleave", "input" if repeats is not None else "repeats", input, 1)
     if repeats is None:  # repeat_interleave(counts): 0 counts[0] times, 1 counts[1] times...
         return _repeated_indices(input)
     if isinstance(repeats, Tensor) and repeats._data.ndim == 1 and repeats._data.size != 1:
@@ -1799,7 +1834,11 @@ def _distinct_dims(dim1: int, dim2: int, n: int) -> tuple:
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """Mirrors ``torch.diagonal``: a view of the diagonal of dims ``dim1`` and ``dim2``,
     appended as the last dim."""
-    shape = input._data.shape
+    try:
+        shape = input._data.shape
+    except AttributeError as error:
+        refuse_non_tensor("diagonal", error, input, "input")
+        raise
     d1, d2 = _distinct_dims(dim1, dim2, len(shape))
     return run(DIAGONAL, input, int(offset), d1, d2, shape)
 
@@ -1821,7 +1860,11 @@ DIAG_EMBED = defop(
 def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Mirrors ``torch.diag_embed``: the last dim of ``input`` placed on the diagonal of
     new dims ``dim1`` and ``dim2`` (zeros elsewhere)."""
-    d1, d2 = _distinct_dims(dim1, dim2, input._data.ndim + 1)
+    try:
+        d1, d2 = _distinct_dims(dim1, dim2, input._data.ndim + 1)
+    except AttributeError as error:
+        refuse_non_tensor("diag_embed", error, input, "input")
+        raise
     return run(DIAG_EMBED, input, int(offset), d1, d2)
 
 
@@ -1853,7 +1896,11 @@ TRACE = defop("trace", node="TraceBackward0", kind=KEEP,
 
 def trace(input: Tensor) -> Tensor:
     """Mirrors ``torch.trace``: the sum of a matrix's diagonal (integers sum to int64)."""
-    shape = input._data.shape
+    try:
+        shape = input._data.shape
+    except AttributeError as error:
+        refuse_non_tensor("trace", error, input, "input")
+        raise
     if len(shape) != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {len(shape)}")
     if input._data.dtype.kind == "b":
@@ -2067,7 +2114,11 @@ attach({"transpose_": transpose_, "swapaxes_": transpose_, "swapdims_": transpos
 def ravel(input: Tensor) -> Tensor:
     """Mirrors ``torch.ravel``: a 1-D view when the memory allows, else a copy (torch's
     ``contiguous().view(-1)``)."""
-    return view(input.contiguous(), (-1,))
+    try:
+        return view(input.contiguous(), (-1,))
+    except AttributeError as error:
+        refuse_non_tensor("ravel", error, input, "input")
+        raise
 
 
 def _unfold_forward(xp, self, dim, size, step):
@@ -2156,6 +2207,7 @@ def hsplit(input: Tensor, sections=None, *, indices=None) -> tuple:
     """Mirrors ``torch.hsplit``: ``tensor_split`` along dim 1 (dim 0 of a 1-D tensor); a
     number of sections must divide the size. The split is ``sections`` or ``indices`` (see
     ``tensor_split``)."""
+    tensor_argument("hsplit", "input", input, 1)
     dim = 1 if input._data.ndim > 1 else 0
     return _split_by(input, _split_spec("hsplit", sections, indices), dim, "hsplit", 1)
 
@@ -2175,12 +2227,17 @@ def dsplit(input: Tensor, sections=None, *, indices=None) -> tuple:
 def diagflat(input: Tensor, offset: int = 0) -> Tensor:
     """Mirrors ``torch.diagflat``: the flattened ``input`` on the ``offset`` diagonal of a
     square matrix."""
-    return run(DIAG_EMBED, _reshape(input, (-1,)), int(offset), 0, 1)
+    try:
+        return run(DIAG_EMBED, _reshape(input, (-1,)), int(offset), 0, 1)
+    except AttributeError as error:
+        refuse_non_tensor("diagflat", error, input, "input")
+        raise
 
 
 def cartesian_prod(*tensors) -> Tensor:
     """Mirrors ``torch.cartesian_prod``: every combination of one element from each 1-D
     tensor, one per row (a single tensor comes back as it is)."""
+    tensor_list(tensors, "cartesian_prod")
     if len(tensors) == 1:
         return tensors[0]
     grids = meshgrid(*tensors, indexing="ij")
@@ -2190,6 +2247,7 @@ def cartesian_prod(*tensors) -> Tensor:
 def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
     """Mirrors ``torch.combinations``: the length-``r`` combinations of a 1-D tensor's
     elements, one per row, in itertools' order."""
+    tensor_argument("combinations", "input", input, 1)
     import itertools
 
     if input._data.ndim != 1:
@@ -2227,6 +2285,7 @@ def _block_diag_piece(i: int):
 def block_diag(*tensors) -> Tensor:
     """Mirrors ``torch.block_diag``: the tensors (0-, 1- or 2-D; a 1-D one is a row) as the
     blocks of a block-diagonal matrix, dtypes promoted."""
+    tensor_list(tensors, "block_diag")
     spans = []
     r = c = 0
     for i, t in enumerate(tensors):
@@ -2373,15 +2432,23 @@ VIEW_AS_COMPLEX = defop("view_as_complex", node="ViewAsComplexBackward0", kind=K
 def view_as_real(input: Tensor) -> Tensor:
     """Mirrors ``torch.view_as_real``: a float view of a complex tensor's memory with a new
     last dim of size 2 (real, imaginary)."""
-    if input._data.dtype.kind != "c":
-        raise RuntimeError("view_as_real is only supported for complex tensors")
+    try:
+        if input._data.dtype.kind != "c":
+            raise RuntimeError("view_as_real is only supported for complex tensors")
+    except AttributeError as error:
+        refuse_non_tensor("view_as_real", error, input, "input")
+        raise
     return run(VIEW_AS_REAL, input)
 
 
 def view_as_complex(input: Tensor) -> Tensor:
     """Mirrors ``torch.view_as_complex``: a complex view of a float tensor whose last dim
     holds (real, imaginary) pairs. ember has no complex32, so float16 pairs are refused."""
-    data = input._data
+    try:
+        data = input._data
+    except AttributeError as error:
+        refuse_non_tensor("view_as_complex", error, input, "input")
+        raise
     if data.dtype not in (np.float16, np.float32, np.float64):
         raise RuntimeError("view_as_complex is only supported for half, float and double "
                            "tensors, but got a tensor of scalar type: "
@@ -2407,6 +2474,7 @@ def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
     """Mirrors ``torch.vander``: the Vandermonde matrix of the 1-D ``x`` with ``N`` columns
     (``len(x)`` by default): powers ``x**(N-1) ... x**0``, or ascending with
     ``increasing``; integers and bool give int64."""
+    tensor_argument("vander", "x", x, 1)
     from ember._ops.creation import empty, ones
 
     if x._data.ndim != 1:

@@ -14,7 +14,7 @@ import ember
 from ember import _dtype
 from ember._ops import nn_activation as _act
 from ember._ops.registry import run, run_inplace
-from ember._tensor import Tensor
+from ember._tensor import Tensor, refuse_non_tensor, tensor_argument
 
 __all__ = [
     "threshold", "threshold_", "relu", "relu_", "hardtanh", "hardtanh_", "relu6", "elu", "elu_",
@@ -50,15 +50,20 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def relu_(input: Tensor) -> Tensor:
     """Mirrors ``torch.nn.functional.relu_``."""
+    tensor_argument("relu_", "input", input, 1)
     return input.relu_()
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
     """Mirrors ``torch.nn.functional.hardtanh``: ``x`` clamped to ``[min_val, max_val]``."""
-    if min_val > max_val:
-        raise ValueError("min_val cannot be greater than max_val")
-    _hardtanh_dtype(input, min_val, max_val)
+    try:
+        if min_val > max_val:
+            raise ValueError("min_val cannot be greater than max_val")
+        _hardtanh_dtype(input, min_val, max_val)
+    except AttributeError as error:
+        refuse_non_tensor("hardtanh", error, input, "input")
+        raise
     return _apply(_act.HARDTANH, _act.HARDTANH_, input, inplace, min_val, max_val)
 
 
@@ -73,13 +78,18 @@ def _hardtanh_dtype(input: Tensor, min_val, max_val) -> None:
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """Mirrors ``torch.nn.functional.hardtanh_``."""
+    tensor_argument("hardtanh_", "input", input, 1)
     return hardtanh(input, min_val, max_val, inplace=True)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """Mirrors ``torch.nn.functional.relu6``: ``hardtanh(x, 0, 6)`` (its node is torch's
     ``HardtanhBackward0``)."""
-    _hardtanh_dtype(input, 0, 6)
+    try:
+        _hardtanh_dtype(input, 0, 6)
+    except AttributeError as error:
+        refuse_non_tensor("relu6", error, input, "input")
+        raise
     return _apply(_act.HARDTANH, _act.HARDTANH_, input, inplace, 0, 6)
 
 
@@ -91,17 +101,23 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
     """Mirrors ``torch.nn.functional.elu_``."""
+    tensor_argument("elu_", "input", input, 1)
     return run_inplace(_act.ELU_, input, alpha, 1, 1)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """Mirrors ``torch.nn.functional.selu``: ``scale * elu(x, alpha)`` with the SELU constants
     (its node is torch's ``EluBackward0``)."""
-    return _apply(_act.ELU, _act.ELU_, input, inplace, _act.SELU_ALPHA, _act.SELU_SCALE, 1)
+    try:
+        return _apply(_act.ELU, _act.ELU_, input, inplace, _act.SELU_ALPHA, _act.SELU_SCALE, 1)
+    except TypeError as error:  # the op runner names elu
+        refuse_non_tensor("selu", error, input, "input")
+        raise
 
 
 def selu_(input: Tensor) -> Tensor:
     """Mirrors ``torch.nn.functional.selu_``."""
+    tensor_argument("selu_", "input", input, 1)
     return selu(input, inplace=True)
 
 
@@ -115,6 +131,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
     """Mirrors ``torch.nn.functional.celu_``."""
+    tensor_argument("celu_", "input", input, 1)
     return celu(input, alpha, inplace=True)
 
 
@@ -126,6 +143,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     """Mirrors ``torch.nn.functional.leaky_relu_``."""
+    tensor_argument("leaky_relu_", "input", input, 1)
     return run_inplace(_act.LEAKY_RELU_, input, negative_slope)
 
 
@@ -169,6 +187,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
     multiplied by a slope drawn uniformly from ``[lower, upper]`` (from ember's generator, in
     torch's order: the same seed gives torch's slopes); otherwise leaky_relu with slope
     ``(lower + upper) / 2``."""
+    tensor_argument("rrelu", "input", input, 1)
     if lower > upper:
         raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     noise = _act.rrelu_noise(input, lower, upper) if training else None
@@ -178,6 +197,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
 def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
            training: bool = False) -> Tensor:
     """Mirrors ``torch.nn.functional.rrelu_``."""
+    tensor_argument("rrelu_", "input", input, 1)
     return rrelu(input, lower, upper, training, inplace=True)
 
 
@@ -268,6 +288,7 @@ def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: floa
     draws it (so a seeded call gives torch's sample). ``hard=True`` returns the one-hot of
     the argmax with the soft sample's gradient (``y_hard - y_soft.detach() + y_soft``).
     ``eps`` is deprecated and has no effect, as in torch (it warns)."""
+    tensor_argument("empty_like", "input", logits, 1)  # torch fails in its draw
     if eps != 1e-10:
         warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
     gumbels = -ember.empty_like(logits).exponential_().log()

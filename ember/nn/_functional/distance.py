@@ -9,7 +9,7 @@ from __future__ import annotations
 import ember
 from ember._ops import nn_sparse as _sparse
 from ember._ops.registry import run
-from ember._tensor import Tensor
+from ember._tensor import Tensor, tensor_argument
 
 __all__ = ["cosine_similarity", "pairwise_distance", "pdist", "normalize"]
 
@@ -43,6 +43,7 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 def pdist(input: Tensor, p: float = 2) -> Tensor:
     """Mirrors ``torch.nn.functional.pdist``: the ``p``-norm distances between each pair of
     rows ``i < j`` of a 2-D input, in row-major order of the pairs."""
+    tensor_argument("pdist", "input", input, 1)
     if input.dim() != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")
     if not input.is_floating_point():

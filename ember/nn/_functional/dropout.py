@@ -21,7 +21,7 @@ import warnings
 import ember
 from ember._backend import np
 from ember._ops import batching
-from ember._tensor import Tensor
+from ember._tensor import Tensor, tensor_argument
 
 __all__ = ["dropout", "alpha_dropout", "dropout1d", "dropout2d", "dropout3d",
            "feature_alpha_dropout"]
@@ -113,6 +113,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     """Mirrors ``torch.nn.functional.dropout``: zeroes each element with probability ``p``
     and scales the rest by ``1 / (1 - p)``; the mask is torch's for the same seed (NOTE
     [Dropout masks])."""
+    tensor_argument("dropout", "input", input, 1)
     _check_p(p)
     return _dropout_impl(input, p, training, inplace, feature=False, alpha=False)
 
@@ -121,6 +122,7 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
                   inplace: bool = False) -> Tensor:
     """Mirrors ``torch.nn.functional.alpha_dropout``: dropout for SELU networks, keeping zero
     mean and unit variance (dropped units take SELU's negative saturation value)."""
+    tensor_argument("alpha_dropout", "input", input, 1)
     _check_p(p)
     return _dropout_impl(input, p, training, inplace, feature=False, alpha=True)
 
@@ -129,6 +131,7 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
                           inplace: bool = False) -> Tensor:
     """Mirrors ``torch.nn.functional.feature_alpha_dropout``: alpha dropout of whole channels
     (dimension 1)."""
+    tensor_argument("feature_alpha_dropout", "input", input, 1)
     _check_p(p)
     return _dropout_impl(input, p, training, inplace, feature=True, alpha=True)
 

@@ -11,7 +11,7 @@ from ember._backend import np
 from ember._ops import batching
 from ember._ops import nn_sparse as _sparse
 from ember._ops.registry import run
-from ember._tensor import Tensor, make
+from ember._tensor import Tensor, make, tensor_argument
 
 __all__ = ["embedding", "embedding_bag", "one_hot"]
 
@@ -177,6 +177,7 @@ def _bags(indices, offsets, num_weights: int, padding_idx: int, mode: int,
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Mirrors ``torch.nn.functional.one_hot``: an int64 tensor with a new last dimension of
     ``num_classes`` (inferred as ``max + 1`` when -1) holding a 1 at each value."""
+    tensor_argument("one_hot", "input", tensor, 1)
     if tensor.dtype is not _dtype.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     data = tensor._data
