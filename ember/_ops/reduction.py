@@ -622,15 +622,31 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
 # ---- var, std, var_mean, std_mean -----------------------------------------------------
 
 
-def _var(xp, x, dims, correction, keepdim, shape):
+def _variance(xp, x, dims, correction, keepdim, shape):
+    # the two-pass variance of a real x in its own precision (half types in float32)
     n = _count(shape, dims)
-    acc = _accumulator(x)
     with np.errstate(divide="ignore", invalid="ignore"):
-        centred = x - xp.add.reduce(x, axis=dims, keepdims=True, dtype=acc) / n
-        squares = (centred * centred.conj()).real if x.dtype.kind == "c" else centred * centred
-        r = xp.add.reduce(squares, axis=dims, keepdims=keepdim, dtype=acc)
-        r = xp.true_divide(r, builtins.max(n - correction, 0))
-    return xp.asarray(r).astype(x.real.dtype if x.dtype.kind == "c" else x.dtype, copy=False)
+        centred = x - xp.add.reduce(x, axis=dims, keepdims=True, dtype=_accumulator(x)) / n
+        r = xp.add.reduce(centred * centred, axis=dims, keepdims=keepdim,
+                          dtype=_accumulator(x))
+        return xp.asarray(xp.true_divide(r, builtins.max(n - correction, 0)))
+
+
+# torch's CPU var, std and var_mean accumulate float32 in double and round each result once
+# (std's root too): computed in float32, a third to all of the elements were an ulp off
+# torch's. The variance of a complex tensor is those of its real and imaginary parts, each
+# rounded, added.
+_WIDE = {np.dtype(np.float32): np.float64, np.dtype(np.complex64): np.complex128}
+
+
+def _var(xp, x, dims, correction, keepdim, shape):
+    if x.dtype.kind == "c":
+        return (_var(xp, x.real, dims, correction, keepdim, shape)
+                + _var(xp, x.imag, dims, correction, keepdim, shape))
+    wide = _WIDE.get(x.dtype)
+    if wide is None:
+        return _variance(xp, x, dims, correction, keepdim, shape).astype(x.dtype, copy=False)
+    return _variance(xp, x.astype(wide), dims, correction, keepdim, shape).astype(x.dtype)
 
 
 def _std(xp, x, dims, correction, keepdim, shape):
@@ -640,17 +656,26 @@ def _std(xp, x, dims, correction, keepdim, shape):
         # experiment against torch 2.13)
         return xp.sqrt(_var(xp, x.astype(np.float32), dims, correction, keepdim,
                             shape)).astype(x.dtype)
-    return xp.sqrt(_var(xp, x, dims, correction, keepdim, shape))
+    wide = _WIDE.get(x.dtype)
+    if wide is None or x.dtype.kind == "c":
+        return xp.sqrt(_var(xp, x, dims, correction, keepdim, shape))
+    return xp.sqrt(_variance(xp, x.astype(wide), dims, correction, keepdim, shape)).astype(
+        x.dtype)
+
+
+def _moment_mean(xp, x, dims, keepdim, shape):
+    wide = _WIDE.get(x.dtype)  # var_mean's mean is accumulated as its variance is
+    return _mean(xp, x if wide is None else x.astype(wide), dims, keepdim, shape, x.dtype)
 
 
 def _var_mean_forward(xp, x, dims, correction, keepdim, shape):
     return (_var(xp, x, dims, correction, keepdim, shape),
-            _mean(xp, x, dims, keepdim, shape, x.dtype))
+            _moment_mean(xp, x, dims, keepdim, shape))
 
 
 def _std_mean_forward(xp, x, dims, correction, keepdim, shape):
     return (_std(xp, x, dims, correction, keepdim, shape),
-            _mean(xp, x, dims, keepdim, shape, x.dtype))
+            _moment_mean(xp, x, dims, keepdim, shape))
 
 
 def _ratio(numerator: float, denominator: float) -> float:
