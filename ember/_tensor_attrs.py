@@ -8,6 +8,7 @@ have raise the errors torch raises for a dense CPU tensor. The storage classes l
 """
 from __future__ import annotations
 
+import functools
 import operator
 import warnings
 
@@ -443,9 +444,22 @@ def _resize_alone(self: Tensor, sizes: tuple, strides: tuple) -> bool:
 
 
 def resize(self: Tensor, *sizes) -> Tensor:
-    """Mirrors the deprecated ``Tensor.resize``: a resized copy (torch's warning)."""
+    """Mirrors the deprecated ``Tensor.resize`` (torch's warning): unlike ``resize_``, only a
+    new shape of as many elements, a view of ``self`` when it is contiguous, differentiable.
+    ``sizes`` are read as torch reads them: a tuple given whole is refused, in its words."""
     warnings.warn("non-inplace resize is deprecated", UserWarning, stacklevel=2)
-    return resize_(self.detach().clone(), *sizes)
+    return _autograd_resize(self, sizes)
+
+
+def _autograd_resize(self: Tensor, sizes) -> Tensor:
+    numel = functools.reduce(operator.mul, sizes, 1)
+    if self.numel() != numel:
+        raise RuntimeError(
+            f"requested resize to {'x'.join(map(str, sizes))} ({numel} elements in total), but "
+            f"the given tensor has a size of {'x'.join(map(str, self.size()))} "
+            f"({self.numel()} elements). autograd's resize can only change the shape of a "
+            "given tensor, while preserving the number of elements. ")
+    return self.contiguous().view(*sizes)
 
 
 def resize_as_(input: Tensor, the_template: Tensor, *, memory_format=None) -> Tensor:
@@ -456,9 +470,11 @@ def resize_as_(input: Tensor, the_template: Tensor, *, memory_format=None) -> Te
 
 
 def resize_as(self: Tensor, tensor: Tensor) -> Tensor:
-    """Mirrors the deprecated ``Tensor.resize_as``: a resized copy (torch's warning)."""
+    """Mirrors the deprecated ``Tensor.resize_as`` (torch's warning): ``resize`` to
+    ``tensor``'s shape, as many elements."""
     warnings.warn("non-inplace resize_as is deprecated", UserWarning, stacklevel=2)
-    return resize_as_(self.detach().clone(), tensor)
+    tensor_argument("resize_as", "tensor", tensor, 1)
+    return _autograd_resize(self, tensor.shape)
 
 
 def dim_order(self: Tensor, *, ambiguity_check=False) -> tuple:

@@ -1223,3 +1223,19 @@ def test_product_methods_name_torchs_positions(name: str, value) -> None:
             else L.ones(3)
         return getattr(x, name)(value)
     check_raises_like(fn)
+
+
+@pytest.mark.parametrize("fn", ["det", "inverse", "logdet", "slogdet", "matrix_exp",
+                                "linalg.inv", "linalg.cholesky", "linalg.det"])
+@pytest.mark.parametrize("dtype", ["int64", "bool", "float16"])
+@pytest.mark.parametrize("shape", [(2, 3), (3,)])
+def test_square_checks_before_dtype_checks(fn: str, dtype: str, shape) -> None:
+    # torch checks that A is a batch of square matrices before its dtype: ember said
+    # "Expected a floating point or complex tensor" for an int64 2x3 where torch says "A must
+    # be batches of square matrices"
+    def call(L):
+        target = L
+        for part in fn.split("."):
+            target = getattr(target, part)
+        return target(L.ones(*shape, dtype=getattr(L, dtype)))
+    check_raises_like(call)

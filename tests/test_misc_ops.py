@@ -3,6 +3,8 @@ variants, unsafe splits, addr, put, index_reduce, fill, as_strided_scatter,
 unique_consecutive, gradient, nonzero_static, histogram(dd) and the Tensor methods."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -18,6 +20,7 @@ from tests.helpers import (
     examples,
     recording_compared,
     torch,
+    torch_or_refused,
 )
 
 # (name, fn(lib, *inputs), input shapes): values, dtype, node and gradients vs torch
@@ -410,3 +413,41 @@ def test_view_copy_dtype_keyword_and_overload_errors_match_torch():
                 torch.view_copy(torch.tensor(x), size=(2, 2)))
     check_raises_like(lambda L: L.view_copy(L.arange(4.0)))
     check_raises_like(lambda L: L.view_copy(L.arange(4.0), (2, 2), dtype=L.int32))
+
+
+@pytest.mark.parametrize("call", [
+    "L.ones(2, 3).resize(3, 2)", "L.ones(2, 3).resize(2, 2)", "L.ones(2, 3).resize((3, 2))",
+    "L.ones(1).resize()", "L.ones(2, 3).t().resize(6)", "L.ones(2, 3).resize_as(L.ones(3, 2))",
+    "L.ones(2, 3).resize_as(L.ones(2, 2))", "L.ones(2, 3).sum_to_size()",
+    "L.ones(2, 3).sum_to_size(size=(1, 3))", "L.ones(2, 3).sum_to_size(1, size=3)",
+    "L.ones(2, 3).sum_to_size(size=L.Size([3]))", "L.tensor([2]).repeat_interleave()",
+    "L.tensor([1., 2.]).repeat_interleave(repeats=2)", "L.repeat_interleave(L.tensor([2, 1]))",
+    "L.tensor([1 + 1j]).abs_()", "L.tensor([1 + 1j]).absolute_()", "L.abs_(L.tensor([1j]))",
+    "L.tensor([-1.5]).abs_()", "L.tensor([True]).conj_physical_()",
+    "L.tensor([1 + 1j]).conj_physical_()", "L.tensor([1j]).isposinf()",
+    "L.isneginf(L.tensor([1j]))", "L.histogram(L.tensor([1.], dtype=L.float16))",
+    "L.histogram(L.tensor([1.], dtype=L.bfloat16), 3)",
+    "L.histogram(L.tensor([1.], dtype=L.float16), bins=L.tensor([0., 1.], dtype=L.float16))",
+    "L.tensor(1.).mT", "L.tensor(1 + 1j).mH", "L.tensor(1 + 1j).adjoint()",
+    "L.adjoint(L.tensor(2.))", "L.ones(3).mT",
+])
+def test_method_edges_as_torch(call: str) -> None:
+    # each differed from torch: resize of a clone could change the element count (torch's
+    # deprecated resize keeps it, or raises), sum_to_size() and repeat_interleave() without
+    # sizes computed, abs_ wrote |z| into a complex tensor, conj_physical_ of bool raised,
+    # isposinf of complex and histogram of half by a count of bins computed, mT, mH and
+    # adjoint of a 0-d tensor raised where torch warns and gives it back
+    def fn(L):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = eval(call, {"L": L})
+        return out, [str(w.message).split(" (Triggered internally")[0] for w in caught]
+    t = torch_or_refused(fn, RuntimeError, TypeError, NotImplementedError)
+    if t is not None:
+        (e_out, e_warnings), (t_out, t_warnings) = fn(ember), t
+        assert e_warnings == t_warnings
+        e_out = e_out if isinstance(e_out, tuple) else (e_out,)
+        t_out = t_out if isinstance(t_out, tuple) else (t_out,)
+        assert len(e_out) == len(t_out)
+        for a, b in zip(e_out, t_out):
+            assert_same(a, b)

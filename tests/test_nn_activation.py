@@ -645,3 +645,27 @@ def test_gelu_compiled_step_gives_eager_bits(monkeypatch):
     for e, c in zip(eager(), compiled()):
         assert e._data.tobytes() == c._data.tobytes()
     assert len(calls) == 2  # each forward's, none in either backward
+
+
+@pytest.mark.parametrize("call", [
+    "F.elu(z)", "F.celu(z)", "F.selu(z)", "F.hardtanh(z)", "F.relu6(z)", "F.hardshrink(z)",
+    "F.softshrink(z)", "F.leaky_relu(z)", "F.softplus(z)", "F.hardsigmoid(z)", "F.hardswish(z)",
+    "F.mish(z)", "F.gelu(z)", "F.logsigmoid(z)", "F.rrelu(z)", "F.threshold(z, 0.5, 0.)",
+    "F.glu(z.reshape(1, 2))", "F.prelu(z, L.tensor([0.25 + 0j]))", "F.elu_(z.clone())",
+    "F.silu(z.requires_grad_())"])
+def test_real_activations_refuse_complex(call: str) -> None:
+    # ember computed each of these on complex input (elu's exp of the complex value, hardtanh
+    # clamping the real part...) where torch's kernels refuse it; gelu leaked NumPy's
+    # TypeError. silu computes (below) but has no derivative in torch.
+    check_raises_like(lambda L: eval(call, {"F": L.nn.functional, "L": L,
+                                            "z": L.tensor([1 + 1j, -2j])}))
+
+
+def test_complex_silu_as_torch() -> None:
+    # torch's complex silu is z / (1 + e^-z); ember's real formula gave 0.80+0.80j for 1+1j
+    # where torch gives 0.58+0.98j
+    data = np.array([1 + 1j, -2j, 0.3 - 0.7j, -4 + 0.5j], dtype=np.complex64)
+    for inplace in (False, True):
+        e = ember.nn.functional.silu(ember.tensor(data), inplace=inplace)
+        t = torch.nn.functional.silu(torch.tensor(data), inplace=inplace)
+        assert_same(e, t)

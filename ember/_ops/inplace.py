@@ -109,6 +109,17 @@ def _float_power_(self, exponent):
     return inplace(Tensor.float_power, self, exponent)
 
 
+def _real_only(method):
+    """abs_'s refusal of complex ``self``, which cannot hold the real result in torch."""
+    def real_only(self, *args, **kwargs):
+        if self._data.dtype.kind == "c":
+            raise RuntimeError("In-place abs is not supported for complex tensors.")
+        return method(self, *args, **kwargs)
+    real_only.__name__ = real_only.__qualname__ = method.__name__
+    real_only.__doc__ = method.__doc__
+    return real_only
+
+
 def _conj_physical_(self):
     """Mirrors ``Tensor.conj_physical_``: torch records its own node even for a real
     ``self``, whose values stay as they are."""
@@ -116,7 +127,8 @@ def _conj_physical_(self):
 
 
 _CONJ_PHYSICAL_ = defop("conj_physical_", node="ConjPhysicalBackward1", kind=KEEP,
-                        forward=lambda xp, self: xp.conj(self),
+                        forward=lambda xp, self: xp.conj(self) if self.dtype.kind == "c"
+                        else self.copy(),  # NumPy's conj of bools is int8
                         backward=lambda grad, self: grad.conj(), real_formulas=False)
 
 
@@ -131,6 +143,9 @@ def attach_inplace() -> None:
             methods[name + "_"] = (_scan_inplace if name in _SCANS else _inplace_method)(
                 name, fn)
     methods.update(float_power_=_float_power_, conj_physical_=_conj_physical_)
+    for name in ("abs_", "absolute_"):
+        if name in methods:  # (attached on the first run)
+            methods[name] = _real_only(methods[name])
     attach(methods)
     attach({dunder: vars(Tensor)[name + "_"] for dunder, name in AUGMENTED.items()
             if name + "_" in vars(Tensor)})

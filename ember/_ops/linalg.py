@@ -846,8 +846,8 @@ def _tril_mask(n: int, like: Tensor, k: int = 0) -> Tensor:
 
 
 def _check_square(A: Tensor, name: str, arg: str = "A") -> None:
+    _check_dims(A, name, arg)  # torch's shape check comes before its dtype check
     _check_float(A, name)
-    _check_dims(A, name, arg)
 
 
 def _check_dims(A: Tensor, name: str, arg: str = "A") -> None:

@@ -54,8 +54,9 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _floats(kernel: str):
-    """torch's refusal of integer and bool inputs by a floating-point kernel."""
-    return _refuse(kernel, "biu")
+    """torch's refusal of integer, bool and complex inputs by a real floating-point
+    kernel."""
+    return _refuse(kernel, "biuc")
 
 
 def _half_in_float32(fn):
@@ -254,12 +255,12 @@ def _threshold_grad(grad, self, threshold, value):
 
 THRESHOLD = defop(
     "threshold", node="ThresholdBackward0", kind=KEEP, save=(0,), forward=_threshold,
-    check=_refuse("threshold_cpu", "b"), backward=_threshold_grad)
+    check=_refuse("threshold_cpu", "bc"), backward=_threshold_grad)
 # threshold_ keeps a copy of the original input for its formula (the result cannot tell a
 # replaced element from a kept one), as torch's ThresholdBackward1 does.
 THRESHOLD_ = defop(
     "threshold_", node="ThresholdBackward1", kind=KEEP, save=(0,), forward=_threshold,
-    check=_refuse("threshold_cpu", "b"), backward=_threshold_grad)
+    check=_refuse("threshold_cpu", "bc"), backward=_threshold_grad)
 
 # ---- elu family (elu, selu, celu) --------------------------------------------------------
 
@@ -518,6 +519,8 @@ GELU = defop("gelu", node="GeluBackward0", kind=KEEP, multi=1, save=(0, "result1
 
 
 def _silu(xp, x):
+    if x.dtype.kind == "c":  # torch's complex kernel: x / (1 + e^-x)
+        return x / (1 + xp.exp(-x))
     return _as(x, x * stable_sigmoid(xp, x))
 
 
@@ -553,7 +556,15 @@ def _silu_grad(grad, self):
     return run(SILU_BACKWARD, grad, self)
 
 
-SILU = defop("silu", node="SiluBackward0", kind=KEEP, save=(0,), check=_floats("silu_cpu"),
+def _silu_check(self) -> None:
+    _refuse("silu_cpu", "biu")(self)
+    if self._data.dtype.kind == "c" and self._requires_grad and grad_mode.state.enabled:
+        # torch computes complex silu but has no derivative for it
+        raise RuntimeError("silu does not support automatic differentiation for outputs with "
+                           "complex dtype.")
+
+
+SILU = defop("silu", node="SiluBackward0", kind=KEEP, save=(0,), check=_silu_check,
              forward=_half_in_float32(_silu), backward=_silu_grad)
 
 

@@ -1585,17 +1585,21 @@ CLAMP_MAX = defop(
 # ---- floating-point classification (no gradient) ------------------------------------
 
 
-def _classify(name: str, fn, integers: bool):
-    """An is* op: ``fn`` on floating arrays, the constant ``integers`` elsewhere."""
-    return defop(name, kind=KEEP, forward=lambda xp, x: (
+def _classify(name: str, fn, integers: bool, complex_: bool = True):
+    """An is* op: ``fn`` on floating arrays, the constant ``integers`` elsewhere; complex
+    input refused unless ``complex_``."""
+    def check(x) -> None:
+        if x._data.dtype.kind == "c":
+            raise RuntimeError(f"{name} does not support complex inputs.")
+    return defop(name, kind=KEEP, check=None if complex_ else check, forward=lambda xp, x: (
         fn(xp, x) if x.dtype.kind in "fcV" else xp.full(x.shape, integers)))
 
 
 ISNAN = _classify("isnan", lambda xp, x: x != x, False)
 ISINF = _classify("isinf", lambda xp, x: xp.isinf(x), False)
 ISFINITE = _classify("isfinite", lambda xp, x: xp.isfinite(x), True)
-ISPOSINF = _classify("isposinf", lambda xp, x: x == math.inf, False)
-ISNEGINF = _classify("isneginf", lambda xp, x: x == -math.inf, False)
+ISPOSINF = _classify("isposinf", lambda xp, x: x == math.inf, False, complex_=False)
+ISNEGINF = _classify("isneginf", lambda xp, x: x == -math.inf, False, complex_=False)
 
 
 def _isclose(xp, self, other, rtol, atol, equal_nan):

@@ -2109,18 +2109,18 @@ def logdet(input: Tensor) -> Tensor:
     from ember import linalg
     from ember._ops.pointwise import where
 
+    shape = input._data.shape  # torch checks the shape, then the dtype
+    if len(shape) < 2:
+        raise RuntimeError("logdet: The input tensor A must have at least 2 dimensions.")
+    if shape[-1] != shape[-2]:
+        raise RuntimeError(f"logdet: A must be batches of square matrices, but they are "
+                           f"{shape[-2]} by {shape[-1]} matrices")
     if input.dtype.category < _dtype.FLOAT:
         raise RuntimeError("logdet: Expected a floating point or complex tensor as input. "
                            f"Got {_dtype.scalar_type_name(input.dtype)}")
     if input._data.dtype.itemsize == 2:
         raise RuntimeError("logdet: Low precision dtypes not supported. "
                            f"Got {_dtype.scalar_type_name(input.dtype)}")
-    shape = input._data.shape
-    if len(shape) < 2:
-        raise RuntimeError("logdet: The input tensor A must have at least 2 dimensions.")
-    if shape[-1] != shape[-2]:
-        raise RuntimeError(f"logdet: A must be batches of square matrices, but they are "
-                           f"{shape[-2]} by {shape[-1]} matrices")
     sign, logabsdet = linalg.slogdet(input)
     if input.is_complex():
         # ember's slogdet gives its sign no gradient and its logabsdet the complex dtype

@@ -1438,8 +1438,23 @@ def movedim(input: Tensor, source, destination) -> Tensor:
 moveaxis = movedim
 
 
+# torch's warnings for a 0-d tensor, which each of these returns as it is (mH and adjoint
+# conjugated)
+_ZERO_D_TRANSPOSE = {
+    "mT": "Tensor.mT is deprecated on 0-D tensors. This function is the identity in these "
+          "cases.",
+    "mH": "Tensor.mH is deprecated on 0-D tensors. Consider using x.conj().",
+    "adjoint()": "adjoint() is deprecated on 0-D tensors. Consider using x.conj()."}
+_WARNED_ZERO_D: set = set()
+
+
 def _matrix_transpose(self: Tensor, what: str) -> Tensor:
     n = self._data.ndim
+    if n == 0 and what in _ZERO_D_TRANSPOSE:
+        if what not in _WARNED_ZERO_D:  # torch warns once a process
+            _WARNED_ZERO_D.add(what)
+            warnings.warn(_ZERO_D_TRANSPOSE[what], UserWarning, stacklevel=3)
+        return self
     if n < 2:
         raise RuntimeError(
             f"tensor.{what} is only supported on matrices or batches of matrices. Got {n}-D "
@@ -1680,6 +1695,17 @@ def _tile(input: Tensor, *given, dims=None) -> Tensor:
     dims = method_ints("tile", "dims", given, dims)
     lead = input._data.ndim - len(dims)
     return repeat(input, (1,) * lead + dims)
+
+
+def _repeat_interleave_method(self: Tensor, repeats=None, dim: int | None = None, *,
+                              output_size: int | None = None) -> Tensor:
+    # the method has no counts-only overload: torch's parser refuses a call without repeats
+    if repeats is None:
+        raise TypeError(
+            "repeat_interleave() received an invalid combination of arguments - got (), but "
+            "expected one of:\n * (Tensor repeats, int dim = None, *, int output_size = None)"
+            "\n * (int repeats, int dim = None, *, int output_size = None)\n")
+    return repeat_interleave(self, repeats, dim, output_size=output_size)
 
 
 def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
@@ -2003,7 +2029,7 @@ attach({
     "unflatten": unflatten,
     "movedim": movedim, "moveaxis": movedim, "broadcast_to": _broadcast_to,
     "flip": _flip, "fliplr": fliplr, "flipud": flipud, "roll": _roll_method, "rot90": rot90,
-    "repeat": repeat, "tile": _tile, "repeat_interleave": repeat_interleave,
+    "repeat": repeat, "tile": _tile, "repeat_interleave": _repeat_interleave_method,
     "tril": tril, "triu": triu, "diagonal": diagonal, "diag_embed": diag_embed, "diag": diag,
     "trace": trace, "stride": stride, "storage_offset": storage_offset, "data_ptr": data_ptr,
 })
@@ -2172,11 +2198,19 @@ UNFOLD = defop(
         UNFOLD_BACKWARD, grad, self_sym_sizes, dim, size, step))
 
 
-def _sum_to_size(self: Tensor, *size) -> Tensor:
+def _sum_to_size(self: Tensor, *size, **keyword) -> Tensor:
     """Mirrors ``Tensor.sum_to_size``: sums ``self`` down to ``size``, which must expand to
     ``self``'s shape; ``self`` itself when the sizes already agree."""
     from ember.autograd.graph import sum_to
 
+    if "size" in keyword:  # sum_to_size(size=(1, 3))
+        if size:
+            raise TypeError("sum_to_size() got multiple values for argument 'size'")
+        size = (keyword.pop("size"),)
+    if keyword and size:
+        raise TypeError(f"sum_to_size() got an unexpected keyword argument '{next(iter(keyword))}'")
+    if not size:
+        raise TypeError('sum_to_size() missing 1 required positional arguments: "size"')
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     shape = self._data.shape

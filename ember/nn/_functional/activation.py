@@ -72,6 +72,8 @@ def _hardtanh_dtype(input: Tensor, min_val, max_val) -> None:
     kind = input._data.dtype.kind
     if kind == "b":
         raise RuntimeError("Bool inputs not supported for hardtanh")
+    if kind == "c":
+        raise NotImplementedError("clamp is not supported for complex types")
     if kind == "u" and (min_val < 0 or max_val < 0):
         raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
 
@@ -157,7 +159,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         raise RuntimeError(f"prelu: Type promoting not supported. Got "
                            f"{_dtype.scalar_type_name(input.dtype)} and "
                            f"{_dtype.scalar_type_name(weight.dtype)}")
-    if input._data.dtype.kind in "biu":
+    if input._data.dtype.kind in "biuc":
         from ember._ops.pointwise import _unsupported
 
         raise _unsupported("prelu_cpu", input._data.dtype)
