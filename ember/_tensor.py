@@ -805,7 +805,8 @@ def tensor_argument(fname: str, arg: str, value, position: int) -> None:
         raise error
 
 
-def refuse_non_tensor(fname: str, error: Exception, value, arg: str | None) -> None:
+def refuse_non_tensor(fname: str, error: Exception, value, arg: str | None,
+                      position: int = 1) -> None:
     """torch's argument-parser TypeError in place of the AttributeError that ``fname``'s code
     met reading a number, list or None given as its first argument ``arg``
     (``torch.sum(3.0)``), or of the op runner's TypeError naming the op (``acos`` where the
@@ -815,8 +816,8 @@ def refuse_non_tensor(fname: str, error: Exception, value, arg: str | None) -> N
             and not isinstance(value, Tensor)):
         # torch's parser names nn.functional's kernels bare, linalg's as linalg_det
         binding = _F_BINDINGS.get(fname) or fname.replace("nn.functional.", "").replace(".", "_")
-        refusal = TypeError(f"{binding}(): argument '{arg}' (position 1) must be Tensor, not "
-                            f"{c_type_name(value)}")
+        refusal = TypeError(f"{binding}(): argument '{arg}' (position {position}) must be "
+                            f"Tensor, not {c_type_name(value)}")
         refusal.obj = value  # a public function calling this one names itself in its place
         raise refusal from None
 
@@ -824,15 +825,37 @@ def refuse_non_tensor(fname: str, error: Exception, value, arg: str | None) -> N
 _F_BINDINGS = {"nn.functional.logsigmoid": "log_sigmoid"}
 
 
-def method_taking_tensor(fn, arg: str):
-    """``fn`` (whose second argument, ``arg``, is a tensor) as a Tensor method, refusing a
-    non-tensor ``arg`` at the method's position (NOTE [Method argument positions])."""
+def refuse_non_tensors(fname: str, error: Exception, named: tuple) -> None:
+    """``refuse_non_tensor`` for the argument, of the (name, value) pairs ``named`` in their
+    order, that ``error`` is about (``torch.addmm(x, 0, m)``: 'mat1', position 2)."""
+    for position, (arg, value) in enumerate(named, 1):
+        refuse_non_tensor(fname, error, value, arg, position)
+
+
+def method_taking_tensor(fn, *tensors: str | None, overloads: tuple = ()):
+    """``fn`` as a Tensor method refusing a non-tensor where its arguments after ``self``
+    named in ``tensors`` are tensors (None for one that is not), at the method's positions
+    (NOTE [Method argument positions]). An argument not given is left to ``fn``'s own
+    error. A method with several ``overloads`` (their signatures) is refused as torch's
+    parser refuses a call matching none, without its lines on why each did not match."""
     name = fn.__name__
+    checked = tuple((i, arg) for i, arg in enumerate(tensors) if arg is not None)
 
     @functools.wraps(fn)
     def method(self, *args, **kwargs):
-        tensor_argument(name, arg, args[0] if args else kwargs.get(arg), 1)
+        for i, arg in checked:
+            value = args[i] if i < len(args) else kwargs.get(arg, method_taking_tensor)
+            if value is method_taking_tensor or isinstance(value, Tensor):
+                continue
+            if overloads:
+                got = ", ".join([c_type_name(a) for a in args]
+                                + [f"{k}={c_type_name(v)}" for k, v in kwargs.items()])
+                raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                                f"({got}), but expected one of:\n"
+                                + "".join(f" * {o}\n" for o in overloads))
+            tensor_argument(name, arg, value, i + 1)
         return fn(self, *args, **kwargs)
+    method.tensor_arguments = tensors  # for its in-place form (ember/_ops/inplace.py)
     return method
 
 

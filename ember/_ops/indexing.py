@@ -1191,6 +1191,16 @@ def argwhere(input: Tensor) -> Tensor:
 
 # ---- in-place forms ------------------------------------------------------------------
 
+# the tensor arguments of the methods below after self (None: one that need not be), which
+# their method forms refuse at the method's positions
+_TENSORS = {"index_add": (None, "index", "source"), "index_copy": (None, "index", "source"),
+            "index_fill": (None, "index"), "masked_fill": ("mask",),
+            "masked_scatter": ("mask", "source")}
+# the methods whose value may be a tensor or a number (torch's parser lists both forms)
+_OVERLOADS = {"index_fill": ("(int dim, Tensor index, Tensor value)",
+                             "(int dim, Tensor index, Number value)"),
+              "masked_fill": ("(Tensor mask, Tensor value)", "(Tensor mask, Number value)")}
+
 
 def _inplace(fn, overlap_checked: str | None = "all"):
     # torch's index writes refuse an index or source that overlaps self (NOTE [Memory
@@ -1208,17 +1218,29 @@ def _inplace(fn, overlap_checked: str | None = "all"):
 
 
 attach({
-    "__setitem__": setitem, "index_select": index_select, "gather": gather,
-    "scatter": scatter, "scatter_add": scatter_add, "scatter_reduce": scatter_reduce,
-    "index_add": index_add, "index_copy": index_copy, "index_fill": index_fill,
-    "index_put": _index_put_method, "masked_fill": masked_fill,
+    "__setitem__": setitem, "index_select": method_taking_tensor(index_select, None, "index"),
+    "gather": gather, "scatter": scatter, "scatter_add": scatter_add,
+    "scatter_reduce": scatter_reduce,
+    "index_add": method_taking_tensor(index_add, *_TENSORS["index_add"]),
+    "index_copy": method_taking_tensor(index_copy, *_TENSORS["index_copy"]),
+    "index_fill": method_taking_tensor(index_fill, *_TENSORS["index_fill"],
+                                       overloads=_OVERLOADS["index_fill"]),
+    "index_put": _index_put_method,
+    "masked_fill": method_taking_tensor(masked_fill, *_TENSORS["masked_fill"],
+                                        overloads=_OVERLOADS["masked_fill"]),
     "masked_select": method_taking_tensor(masked_select, "mask"),
-    "masked_scatter": masked_scatter, "take": method_taking_tensor(take, "index"),
+    "masked_scatter": method_taking_tensor(masked_scatter, *_TENSORS["masked_scatter"]),
+    "take": method_taking_tensor(take, "index"),
     "take_along_dim": method_taking_tensor(take_along_dim, "indices"),
     "nonzero": nonzero, "argwhere": argwhere, "copy_": copy_,
 })
-attach({fn.__name__ + "_": _inplace(fn) for fn in (
-    scatter, scatter_add, scatter_reduce, index_add, index_copy)}
-    | {"index_fill_": _inplace(index_fill, "index")}
-    | {fn.__name__ + "_": _inplace(fn, None) for fn in (masked_fill, masked_scatter)}
+attach({fn.__name__ + "_": _inplace(fn) for fn in (scatter, scatter_add, scatter_reduce)}
+    | {fn.__name__ + "_": method_taking_tensor(_inplace(fn), *_TENSORS[fn.__name__])
+       for fn in (index_add, index_copy)}
+    | {"index_fill_": method_taking_tensor(_inplace(index_fill, "index"),
+                                          *_TENSORS["index_fill"],
+                                          overloads=_OVERLOADS["index_fill"])}
+    | {fn.__name__ + "_": method_taking_tensor(_inplace(fn, None), *_TENSORS[fn.__name__],
+                                               overloads=_OVERLOADS.get(fn.__name__, ()))
+       for fn in (masked_fill, masked_scatter)}
     | {"index_put_": _index_put_})

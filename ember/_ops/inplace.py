@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ember import _dtype
 from ember._ops.registry import KEEP, attach, check_no_overlap, defop, inplace, run
-from ember._tensor import Tensor
+from ember._tensor import Tensor, method_taking_tensor
 
 # torch's in-place methods whose out-of-place op ember has; a name missing on Tensor is
 # skipped, so the list can run ahead of the tables.
@@ -58,7 +58,8 @@ def _inplace_method(name: str, fn):
         return inplace(fn, self, *args, **kwargs)
     method.__name__ = method.__qualname__ = name + "_"
     method.__doc__ = f"Mirrors ``Tensor.{name}_``: ``{name}`` written into ``self``."
-    return method
+    tensors = getattr(fn, "tensor_arguments", None)
+    return method if tensors is None else method_taking_tensor(method, *tensors)
 
 
 def _number_bounded(fn):

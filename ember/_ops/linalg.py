@@ -2090,7 +2090,10 @@ __all__ = [
 ]
 
 
-attach({"addmm": addmm, "addmv": addmv, "baddbmm": baddbmm, "addbmm": addbmm,
+attach({"addmm": method_taking_tensor(addmm, "mat1", "mat2"),
+        "addmv": method_taking_tensor(addmv, "mat", "vec"),
+        "baddbmm": method_taking_tensor(baddbmm, "batch1", "batch2"),
+        "addbmm": method_taking_tensor(addbmm, "batch1", "batch2"),
         "outer": method_taking_tensor(outer, "vec2"), "ger": method_taking_tensor(ger, "vec2"),
         "inner": method_taking_tensor(inner, "other"),
         "vdot": method_taking_tensor(vdot, "other"), "kron": method_taking_tensor(kron, "other"),

@@ -1054,6 +1054,7 @@ __all__ = ["geqrf", "lu", "lu_solve", "lu_unpack", "orgqr", "ormqr"]
 LINALG_ALL = ["eig", "eigvals", "householder_product", "ldl_factor", "ldl_factor_ex",
               "ldl_solve", "lu_factor", "lu_factor_ex"]
 
-attach({"lu": lu, "lu_solve": lu_solve, "geqrf": geqrf,
-        "orgqr": method_taking_tensor(orgqr, "input2"), "ormqr": ormqr, "qr": _qr_method,
+attach({"lu": lu, "lu_solve": method_taking_tensor(lu_solve, "LU_data", "LU_pivots"),
+        "geqrf": geqrf, "orgqr": method_taking_tensor(orgqr, "input2"),
+        "ormqr": method_taking_tensor(ormqr, "input2", "input3"), "qr": _qr_method,
         "svd": _svd_method})

@@ -30,7 +30,14 @@ from ember._ops.registry import (
     push_mode,
     run,
 )
-from ember._tensor import Tensor, make, refuse_non_tensor, tensor_argument, wrap_dim
+from ember._tensor import (
+    Tensor,
+    make,
+    method_taking_tensor,
+    refuse_non_tensor,
+    tensor_argument,
+    wrap_dim,
+)
 from ember.autograd import grad_mode
 from ember.autograd.forward_ad import not_supported
 from ember.autograd.graph import MultiOutputNode, node_class
@@ -818,7 +825,10 @@ def renorm_(self: Tensor, p, dim: int, maxnorm) -> Tensor:
 
 
 attach({
-    "addr": addr, "addr_": addr_, "put": put, "put_": put_, "index_reduce": index_reduce,
+    "addr": method_taking_tensor(addr, "vec1", "vec2"),
+    "addr_": method_taking_tensor(addr_, "vec1", "vec2"),
+    "put": method_taking_tensor(put, "index", "source"),
+    "put_": method_taking_tensor(put_, "index", "source"), "index_reduce": index_reduce,
     "index_reduce_": index_reduce_, "narrow_copy": narrow_copy, "unsafe_chunk": unsafe_chunk,
     "unsafe_split": unsafe_split, "unsafe_split_with_sizes": unsafe_split_with_sizes,
     "unique_consecutive": unique_consecutive, "histogram": histogram,

@@ -34,7 +34,7 @@ from ember import _dtype
 from ember._backend import np
 from ember._ops import _promote
 from ember._ops.registry import check_no_overlap
-from ember._tensor import Tensor, refuse_non_tensor
+from ember._tensor import Tensor, refuse_non_tensors
 from ember.autograd import grad_mode
 
 _FOUND = frozenset((
@@ -615,7 +615,7 @@ def _exact_code(params: tuple):
         sig.append("**" + starstar)
         call.append("**" + starstar)
         kw_items.append("**" + starstar)
-    first = params[0].name if params and params[0].kind in _POSITIONAL else None
+    named = "".join(f"({p.name!r}, {p.name}), " for p in params if p.kind in _POSITIONAL)
     source = (
         "def _make(_out_fn, _out_name, _out_write):\n"
         f"    def wrapper({', '.join(sig)}):\n"
@@ -623,7 +623,7 @@ def _exact_code(params: tuple):
         "            try:\n"
         f"                return _out_fn({', '.join(call)})\n"
         "            except (AttributeError, TypeError) as _out_error:\n"
-        f"                refuse_non_tensor(_out_name, _out_error, {first}, {first!r})\n"
+        f"                refuse_non_tensors(_out_name, _out_error, ({named}))\n"
         "                raise\n"
         f"        return _out_write(_out_name, _out_fn, ({''.join(arg_list)}), "
         f"{{{', '.join(kw_items)}}}, out)\n"
@@ -648,7 +648,7 @@ def _specialise(name: str, fn) -> None:
                                  and p.default is not _P.empty}, "out": None}
 
 
-def _pending_wrapper(fn, name: str, first: str | None):
+def _pending_wrapper(fn, name: str, names: tuple):
     _out_fn, _out_name, _out_write = fn, name, write
 
     def wrapper(*args, out=None, **kwargs):
@@ -657,8 +657,9 @@ def _pending_wrapper(fn, name: str, first: str | None):
             try:
                 return _out_fn(*args, **kwargs)
             except (AttributeError, TypeError) as error:
-                refuse_non_tensor(_out_name, error, args[0] if args else kwargs.get(first),
-                              first if args or first in kwargs else None)
+                given = dict(zip(names, args), **kwargs)
+                refuse_non_tensors(_out_name, error, tuple(
+                    (n, given[n]) for n in names if n in given))
                 raise
         return _out_write(_out_name, _out_fn, args, kwargs, out)
     return wrapper
@@ -714,8 +715,8 @@ def with_out(fn, name: str):
         if any(p.name.startswith("_out_") or p.name == "wrapper" for p in params):
             call = _generic_wrapper(fn, name)
         else:
-            call = _pending_wrapper(fn, name, params[0].name if params
-                                    and params[0].kind in _POSITIONAL else None)
+            call = _pending_wrapper(fn, name, tuple(p.name for p in params
+                                                    if p.kind in _POSITIONAL))
             _PENDING[name] = (call, params)
         call.__signature__ = sig.replace(parameters=shown)
     call.__name__ = fn.__name__

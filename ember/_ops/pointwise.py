@@ -1998,11 +1998,21 @@ def minimum(input, other) -> Tensor:
     return run(MINIMUM, input, other)
 
 
+_WHERE_OVERLOADS = ("(Tensor condition)",
+                    "(Tensor condition, Tensor input, Tensor other, *, Tensor out = None)",
+                    "(Tensor condition, Number self, Tensor other)",
+                    "(Tensor condition, Tensor input, Number other)",
+                    "(Tensor condition, Number self, Number other)")
+
+
 def where(condition, input=None, other=None) -> Tensor:
-    """Mirrors ``torch.where(condition, input, other)``; inputs may be numbers."""
+    """Mirrors ``torch.where(condition, input, other)``; inputs may be numbers. ember's
+    refusals name the overloads without torch's line on why each did not match."""
     if input is None and other is None:
         batching.refuse_dynamic("where", condition)  # torch names where, not nonzero
         return condition.nonzero(as_tuple=True)
+    if input is None or other is None or not isinstance(condition, Tensor):
+        raise overload_refusal("where", (condition, input, other), _WHERE_OVERLOADS)
     if condition._data.dtype != bool:
         raise RuntimeError(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
@@ -2012,6 +2022,13 @@ def where(condition, input=None, other=None) -> Tensor:
     elif type(input) is int and isinstance(other, Tensor):
         input = _int_bound(other, input)
     return run(WHERE, condition, input, other)
+
+
+def _where_method(self: Tensor, condition, other) -> Tensor:
+    if not isinstance(condition, Tensor) or other is None:
+        raise overload_refusal("where", (condition, other), (
+            "(Tensor condition, Tensor other)", "(Tensor condition, Number other)"))
+    return where(condition, self, other)
 
 
 def _comparison(op, name: str):
@@ -2124,7 +2141,7 @@ attach({
     "less_equal": less_equal, "greater": greater, "greater_equal": greater_equal,
     "bitwise_and": bitwise_and,
     "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor, "bitwise_not": bitwise_not,
-    "where": lambda self, condition, other: where(condition, self, other),
+    "where": _where_method,
     "__add__": _dunder(ADD, alpha=True), "__radd__": _dunder(ADD, alpha=True),
     "__sub__": _dunder(SUB, alpha=True), "__rsub__": _dunder(RSUB, alpha=True),
     "__mul__": _dunder(MUL), "__rmul__": _dunder(MUL),

@@ -1840,7 +1840,15 @@ LOG_SOFTMAX = defop(
     forward=_log_softmax, backward=_log_softmax_grad)
 
 
+def softmax_dtype(name: str, dtype) -> None:
+    """torch's parser refusal of a ``dtype`` that is none (as its keyword form words it)."""
+    if dtype is not None and not isinstance(dtype, _dtype.dtype):
+        raise TypeError(f"{name}(): argument 'dtype' must be torch.dtype, not "
+                        f"{type(dtype).__name__}")
+
+
 def _softmax_input(kernel: str, input: Tensor, dim: int, dtype) -> tuple:
+    softmax_dtype(kernel, dtype)
     input = _cast_input(input, dtype)
     d = wrap_dim(dim, input._data.ndim)
     if input.dtype.category != _dtype.FLOAT:

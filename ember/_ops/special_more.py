@@ -1100,14 +1100,18 @@ def softmax(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Mirrors ``torch.special.softmax``: ``torch.softmax`` along ``dim``, the input cast to
     ``dtype`` first when given."""
     from ember._ops.reduction import softmax as _softmax
+    from ember._ops.reduction import softmax_dtype
 
+    softmax_dtype("special_softmax", dtype)
     return _softmax(input, dim, dtype)
 
 
 def log_softmax(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Mirrors ``torch.special.log_softmax``: ``torch.log_softmax`` along ``dim``."""
     from ember._ops.reduction import log_softmax as _log_softmax
+    from ember._ops.reduction import softmax_dtype
 
+    softmax_dtype("special_log_softmax", dtype)
     return _log_softmax(input, dim, dtype)
 
 
