@@ -122,6 +122,54 @@ def test_inplace_ops_on_complex_tensors() -> None:
         assert_same(e, t, rtol=1e-10, atol=1e-12)
 
 
+def _write_real_part(L, z, w):
+    L.view_as_real(z)[0, :, 0] = w[0]
+
+
+def _write_imag_column(L, z, w):
+    L.view_as_real(z)[:, 1, 1] = w[0, 1]
+
+
+def _scale_pairs(L, z, w):
+    L.view_as_real(z)[1:].mul_(w[0, 0])
+
+
+def _add_pairs(L, z, w):
+    L.view_as_real(z).add_(w[:, :, None])
+
+
+def _clamp_parts(L, z, w):
+    L.view_as_real(z.t())[1:].clamp_(min=0).mul_(w[2, 2])
+
+
+def _write_through_complex_view(L, z, w):
+    L.view_as_complex(L.view_as_real(z))[1:] *= w[0, 0] * 1j
+
+
+# writes into a real view of a complex tensor: a CopySlices whose chain reinterprets dtypes
+WRITES_THROUGH_REAL_VIEWS = {f.__name__[1:]: f for f in (
+    _write_real_part, _write_imag_column, _scale_pairs, _add_pairs, _clamp_parts,
+    _write_through_complex_view)}
+
+
+@pytest.mark.parametrize("name", sorted(WRITES_THROUGH_REAL_VIEWS))
+def test_writes_through_view_as_real(name: str) -> None:
+    """Gradients (first and second order) of the complex base and of the real value written
+    into it through ``view_as_real``, as torch's; ember's CopySlices backward raised
+    KeyError replaying the view on its bool mask."""
+    results = []
+    for L in (torch, ember):
+        x = _complex(L, (3, 3), 1)
+        w = L.tensor(np.linspace(-1.0, 2.0, 9).reshape(3, 3), requires_grad=True)
+        z = x * 1.5
+        WRITES_THROUGH_REAL_VIEWS[name](L, z, w)
+        gx, gw = L.autograd.grad(_real_loss(L, z.exp()), [x, w], create_graph=True)
+        second = L.autograd.grad(_real_loss(L, gx, 7) + (gw * gw).sum(), [x, w])
+        results.append([z.detach(), gx.detach(), gw.detach(), *second])
+    for t, e in zip(*results):
+        assert_same(e, t, rtol=1e-10, atol=1e-12)
+
+
 def _tangents(fn, n_inputs: int, shape=(3, 3)) -> None:
     results = []
     for L in (torch, ember):

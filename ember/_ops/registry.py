@@ -1222,12 +1222,15 @@ def replay_view(t: Tensor, chain: list) -> Tensor:
 
 
 def _copy_slices_base(grad, base, value, chain):
-    from ember._ops.creation import ones_like
+    from ember._ops.creation import full_like
     from ember._ops.pointwise import where
 
     grad = grad.contiguous()  # laid out as the base the chain was recorded on
+    is_complex = grad._data.dtype.kind == "c"
     with grad_mode.no_grad():
-        keep = ones_like(grad, dtype=_dtype.bool_)
+        # The mask has the gradient's dtype, not bool: a chain may reinterpret the dtype
+        # (``view_as_real``, ``view_as_complex``), which a bool mask cannot replay.
+        keep = full_like(grad, 1 + 1j if is_complex else 1)
         op, params, _ = chain[0]
         if op.name == "as_strided":  # the mask must be laid out like the base to be written
             from ember._ops.shape import lay_out
@@ -1235,7 +1238,14 @@ def _copy_slices_base(grad, base, value, chain):
             keep = make(lay_out(np, keep._data, params[4]))
         replay_view(keep, chain).zero_()
     # zeros where the write landed, whatever arrived there (a nan times 0 would stay nan)
-    return where(keep, grad, 0)
+    if is_complex:
+        # A write through ``view_as_real`` may land on one part of a complex element only:
+        # the mask is applied to the real and imaginary parts one by one.
+        from ember._ops.shape import view_as_complex, view_as_real
+
+        parts = where(view_as_real(keep) != 0, view_as_real(grad), 0)
+        return view_as_complex(parts)
+    return where(keep != 0, grad, 0)
 
 
 COPY_SLICES = defop(
@@ -1244,7 +1254,10 @@ COPY_SLICES = defop(
     backward=(_copy_slices_base,
               # the chain was recorded on the (contiguous) base, and a view step such as
               # ``view(12, 2)`` cannot be replayed on a gradient laid out otherwise
-              lambda grad, base, value, chain: replay_view(grad.contiguous(), chain)))
+              lambda grad, base, value, chain: replay_view(grad.contiguous(), chain)),
+    # The formulas only route the gradient: conjugating it around them (NOTE [Complex
+    # gradients]) would flip the imaginary parts that a ``view_as_real`` step reads as reals.
+    real_formulas=False)
 COPY_SLICES.node_cls.name = lambda self: "torch::autograd::CopySlices"  # torch's spelling
 
 
