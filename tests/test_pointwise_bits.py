@@ -125,6 +125,42 @@ def test_square_root_powers_match_torch(dtype, exponent):
     assert np.array_equal(e_bits[keep], t_bits[keep])
 
 
+# special bases and exponents whose exact powers are representable: the values do not
+# depend on which pow kernel rounds them
+_POW_BASES = [-np.inf, np.inf, -0.0, 0.0, -1.0, 1.0, np.nan, -4.0, 4.0, 0.25, -0.25, 16.0]
+_POW_EXPONENTS = [0.5, -0.5, 1.5, -1.5, 2.5, 0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 3.0, np.inf,
+                  -np.inf, np.nan]
+TENSOR_EXPONENTS = {
+    "0-d": lambda lib, x, e: x.pow(lib.tensor(e, dtype=x.dtype)),
+    "1-element": lambda lib, x, e: x.pow(lib.tensor([e], dtype=x.dtype)),
+    "full": lambda lib, x, e: x.pow(lib.full(x.shape, e, dtype=x.dtype)),
+    "expanded": lambda lib, x, e: x.pow(lib.tensor([e], dtype=x.dtype).expand(x.shape)),
+    "column": lambda lib, x, e: x[None].pow(lib.tensor([[e], [e]], dtype=x.dtype)),
+    "0-d float32": lambda lib, x, e: lib.pow(x, lib.tensor(e)),
+    "pow_": lambda lib, x, e: x.clone().pow_(lib.tensor(e, dtype=x.dtype)),
+    "**": lambda lib, x, e: x ** lib.tensor(e, dtype=x.dtype),
+    "number ** 0-d": lambda lib, x, e: lib.stack(
+        [lib.pow(b, lib.tensor(e, dtype=x.dtype)) for b in _POW_BASES]),
+    "float_power": lambda lib, x, e: lib.float_power(x, lib.tensor(e, dtype=x.dtype)),
+}
+
+
+@pytest.mark.parametrize("layout", list(TENSOR_EXPONENTS))
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_tensor_exponents_match_torch(dtype, layout):
+    # pow with a tensor exponent is pow for every element, however the exponent is laid out:
+    # NumPy's power takes sqrt for a repeated 0.5 (-inf ** 0.5 gave nan where torch gives
+    # inf, -0.0 ** 0.5 gave -0.0 where torch gives 0.0)
+    call = TENSOR_EXPONENTS[layout]
+    for exponent in _POW_EXPONENTS:
+        t = call(torch, torch.tensor(_POW_BASES, dtype=getattr(torch, dtype)), exponent)
+        e = call(ember, ember.tensor(_POW_BASES, dtype=getattr(ember, dtype)), exponent)
+        assert str(e.dtype) == str(t.dtype) and tuple(e.shape) == tuple(t.shape)
+        nan = np.isnan(e.to(ember.float64).numpy())
+        assert np.array_equal(nan, np.isnan(t.to(torch.float64).numpy())), exponent
+        assert np.array_equal(_bits(ember, e)[~nan], _bits(torch, t)[~nan]), exponent
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
 def test_half_power_is_sqrt(dtype):
     # pow(x, 0.5) is sqrt(x) bit for bit, as in torch

@@ -149,9 +149,28 @@ def _power(xp, base, exponent):
         return _int_power(xp, base, exponent)
 
 
+def _power_of_repeated_exponent(xp, base, exponent):
+    """``base ** exponent`` for an ``exponent`` that may repeat one value along NumPy's
+    inner loop (a 0-d, broadcast or expanded one). NumPy's power takes the square root when
+    such an exponent is 0.5: -inf ** 0.5 gives nan and -0.0 ** 0.5 gives -0.0 where pow, as
+    torch's kernel for a tensor exponent, gives inf and 0.0. An exponent laid out in full
+    makes NumPy call pow for every element."""
+    half = exponent.item() == 0.5 if exponent.size == 1 else (exponent == 0.5).any()
+    if not half:
+        return xp.power(base, exponent)
+    shape = xp.broadcast_shapes(xp.shape(base), exponent.shape)
+    # a 0-d result is computed as one element: both operands of a 0-d call step by 0 bytes
+    spread = xp.broadcast_to(exponent, shape or (1,)).copy()
+    result = xp.power(base, spread)
+    return result.reshape(shape) if not shape else result
+
+
 def _power_tensors(xp, base, exponent):
     if base.dtype.kind in "bu" and (base.dtype.kind == "b" or _wide(base.dtype)):
         raise _unsupported("pow", base.dtype)
+    if exponent.dtype.kind == "f" and (
+            exponent.ndim == 0 or exponent.shape != base.shape or 0 in exponent.strides):
+        return _power_of_repeated_exponent(xp, base, exponent)
     return _power(xp, base, exponent)
 
 
@@ -535,6 +554,8 @@ def _rpow_backward(grad, exponent, self, result):
 def _rpow(xp, exponent, base):
     if exponent.dtype.kind == "b":  # a bool number to bool powers: torch has no such kernel
         raise _unsupported("pow", exponent.dtype)
+    if exponent.dtype.kind == "f" and (exponent.ndim == 0 or 0 in exponent.strides):
+        return _power_of_repeated_exponent(xp, base, exponent)
     return _power(xp, base, exponent)
 
 
