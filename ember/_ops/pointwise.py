@@ -192,11 +192,11 @@ def _power_rule(dt, exponent):
             # float32 in both libraries, as NumPy's power computes it
             return _square if exponent == 2 else _cube if exponent == 3 else _inverse_square
     elif exponent == 0.5 or exponent == -0.5:
-        if type(exponent) is float and (dt.kind == "f" and dt.itemsize >= 4 or (
-                exponent == 0.5 and _is_bfloat16(dt))):
+        if type(exponent) is float and (dt.kind == "f" and dt.itemsize >= 4
+                                        or _is_bfloat16(dt)):
             # torch takes the square root here (1 / sqrt for -0.5), as its sqrt and rsqrt
-            # give (-0 for -0, nan for -inf), where pow rounds otherwise; float16 (and
-            # bfloat16's -0.5) keep pow, as torch's kernels for them do
+            # give (-0 for -0, nan for -inf), where pow rounds otherwise; float16 keeps pow,
+            # as torch's kernel for it does
             return _root if exponent == 0.5 else _inverse_root
     return _pow_number
 
@@ -218,6 +218,9 @@ def _root(xp, base, exponent):
 
 
 def _inverse_root(xp, base, exponent):
+    if _is_bfloat16(base.dtype):
+        # torch's vectorised bfloat16 kernel computes 1 / sqrt in float32 and rounds once
+        return (1 / xp.sqrt(base.astype(xp.float32))).astype(base.dtype)
     return 1 / xp.sqrt(base)
 
 
