@@ -224,6 +224,22 @@ def test_ex_info_and_errors():
         assert_same(e.grad[0], t.grad[0])
 
 
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("call", [
+    lambda L, a, upper: L.linalg.cholesky(a, upper=upper),
+    lambda L, a, upper: L.linalg.cholesky_ex(a, upper=upper),
+    lambda L, a, upper: L.cholesky(a, upper),
+    lambda L, a, upper: a.cholesky(upper=upper),
+], ids=["linalg.cholesky", "cholesky_ex", "cholesky", "method"])
+def test_cholesky_reads_the_triangle_torch_reads(call, upper):
+    # a matrix that is not symmetric: with upper=True torch factors its upper triangle (ember
+    # read the lower one, as for upper=False)
+    def fn(L, a, b):
+        return call(L, _spd(L, a) + b.triu(1) * 0.5 - b.tril(-1) * 0.5, upper)
+
+    check_op(fn, [(2, 3, 3), (3, 3)], dtype="float64")
+
+
 def test_matrix_rank():
     rng = np.random.default_rng(0)
     low = rng.standard_normal((3, 5, 2)) @ rng.standard_normal((3, 2, 4))

@@ -1197,9 +1197,16 @@ def failed_minor(m) -> int:
     return low
 
 
+def cholesky_read(xp, A, upper: bool):
+    """The matrix whose lower triangle LAPACK factors: ``A``, or for ``upper`` its conjugate
+    transpose (torch reads the upper triangle then, and returns U = L^H)."""
+    return xp.conj(xp.swapaxes(A, -1, -2)) if upper else A
+
+
 def _cholesky_forward(xp, A, upper, name="linalg.cholesky"):
     if A.size == 0:
         return A.copy()
+    A = cholesky_read(xp, A, upper)
     # numpy's cholesky reads the lower triangle only, as LAPACK's does
     try:
         L = xp.linalg.cholesky(A)
