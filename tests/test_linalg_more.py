@@ -240,6 +240,51 @@ def test_cholesky_reads_the_triangle_torch_reads(call, upper):
     check_op(fn, [(2, 3, 3), (3, 3)], dtype="float64")
 
 
+_INF, _NAN = math.inf, math.nan
+# (matrix, dtypes): float32's infinite pivots are left out, as MKL's float32 kernel (torch's
+# build) fails the next pivot of one where LAPACK's order and float64's kernel carry on
+NON_FINITE = [
+    ([[_INF, _INF], [_INF, _INF]], ("float32", "float64", "complex128")),
+    ([[_NAN, _NAN], [_NAN, _NAN]], ("float32", "float64", "complex128")),
+    ([[_INF, 0.0], [0.0, 1.0]], ("float64", "complex128")),
+    ([[1.0, 0.0], [_INF, 1.0]], ("float32", "float64", "complex128")),
+    ([[1.0, _NAN], [0.0, 1.0]], ("float32", "float64", "complex128")),
+    ([[1.0, 0.0], [_NAN, 1.0]], ("float32", "float64", "complex128")),
+    ([[-_INF, 0.0], [0.0, 1.0]], ("float32", "float64")),
+    ([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [_INF, 0.0, 1.0]], ("float32", "float64", "complex128")),
+    ([[1.0, 0.0, 0.0], [_INF, 1.0, 0.0], [0.0, 0.0, 1.0]], ("float32", "float64", "complex128")),
+    ([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, _INF]], ("float32", "float64", "complex128")),
+    ([[1.0, 0.0, 0.0], [0.0, _NAN, 0.0], [0.0, 0.0, 1.0]], ("float32", "float64", "complex128")),
+]
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex128"])
+def test_cholesky_ex_info_of_non_finite_inputs(dtype, upper):
+    # LAPACK's order decides where an infinity enters: an all-inf matrix fails its second
+    # pivot (inf / inf is nan), which ember reported as 0; torch reads the upper triangle for
+    # upper=True (a nan below the diagonal is not read then)
+    cases = [np.array(m) for m, dtypes in NON_FINITE if dtype in dtypes]
+    batch = np.stack([c for c in cases if c.shape == (2, 2)] + [np.eye(2)])[:, None]
+
+    def info(L, a):
+        return L.linalg.cholesky_ex(a, upper=upper).info
+
+    def factor(L, a):
+        return L.linalg.cholesky(a, upper=upper)
+
+    with recording_compared() as run:
+        for data in cases + [batch]:
+            t = torch.tensor(data).to(getattr(torch, dtype))
+            e = ember.tensor(data).to(getattr(ember, dtype))
+            assert_same(run(ember, info, e), run(torch, info, t))
+            if to_numpy(info(torch, t)).any():
+                check_raises_like(lambda L, data=data: factor(L, L.tensor(data).to(
+                    getattr(L, dtype))))
+            else:
+                assert_same(factor(ember, e), factor(torch, t))
+
+
 def test_matrix_rank():
     rng = np.random.default_rng(0)
     low = rng.standard_normal((3, 5, 2)) @ rng.standard_normal((3, 2, 4))

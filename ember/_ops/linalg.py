@@ -1180,12 +1180,34 @@ def _factor_fails(m) -> bool:
     return bool(np.isnan(np.diagonal(L, axis1=-2, axis2=-1)).any())
 
 
+def _first_failed_pivot(m) -> int:
+    """The order of the first pivot of ``m`` (its lower triangle) that is not positive, in
+    LAPACK's unblocked order, 0 when there is none. Where an infinity enters, this order
+    decides the result: inf / inf and inf - inf leave nans that fail a later pivot, which
+    NumPy's factorisation does not report."""
+    n = m.shape[-1]
+    L = np.zeros_like(m)
+    with np.errstate(all="ignore"):
+        for j in range(n):
+            row = L[j, :j]
+            pivot = m[j, j].real - np.vdot(row, row).real  # LAPACK reads the real part
+            if not pivot > 0:  # a nan fails too
+                return j + 1
+            L[j, j] = np.sqrt(pivot)
+            L[j + 1:, j] = (m[j + 1:, j] - L[j + 1:, :j] @ row.conj()) / L[j, j]
+    return 0
+
+
 def failed_minor(m) -> int:
     """The order of the first leading minor of ``m`` (its lower triangle) that is not
     positive-definite, 0 when there is none. Failing is inherited by every larger minor,
-    so the order is found by bisection."""
+    so for a finite ``m`` the order is found by bisection."""
     n = m.shape[-1]
-    if not n or not _factor_fails(m):
+    if not n:
+        return 0
+    if not np.isfinite(m[np.tril_indices(n)]).all():
+        return _first_failed_pivot(m)
+    if not _factor_fails(m):
         return 0
     low, high = 1, n  # the answer lies in [low, high]
     while low < high:
@@ -1212,7 +1234,8 @@ def _cholesky_forward(xp, A, upper, name="linalg.cholesky"):
         L = xp.linalg.cholesky(A)
     except np.linalg.LinAlgError:
         L = None
-    if L is None or np.isnan(np.diagonal(L, axis1=-2, axis2=-1)).any():
+    if L is None or np.isnan(np.diagonal(L, axis1=-2, axis2=-1)).any() \
+            or not np.isfinite(A).all():
         for b, m in enumerate(A.reshape((-1,) + A.shape[-2:])):
             k = failed_minor(m)
             if k:
