@@ -943,8 +943,9 @@ _warned_scalar = [False]
 
 
 def _warn_scalar_of_grad(t: Tensor) -> None:
-    # torch warns once a process, from float() and complex() of a tensor that requires grad
-    if t._requires_grad and not _warned_scalar[0]:
+    # torch warns once a process, from float() and complex() of a tensor that requires grad,
+    # in grad mode only (no_grad and inference_mode neither warn nor spend the once)
+    if t._requires_grad and _grad_state.enabled and not _warned_scalar[0]:
         _warned_scalar[0] = True
         warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
                       "unexpected behavior.\nConsider using tensor.detach() first.",

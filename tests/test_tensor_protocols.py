@@ -92,3 +92,40 @@ def test_make_subclass_as_torch(require_grad: bool) -> None:
     assert fn(ember) == fn(torch)
     check_raises_like(
         lambda L: L.Tensor._make_subclass(L.nn.Parameter, L.ones(2, dtype=L.long), True))
+
+
+_GRAD_MODES = {
+    "enable_grad": lambda L: L.enable_grad(), "no_grad": lambda L: L.no_grad(),
+    "inference_mode": lambda L: L.inference_mode(),
+    "set_grad_enabled(False)": lambda L: L.set_grad_enabled(False),
+}
+
+
+@pytest.mark.parametrize("convert", [float, complex, int, bool, lambda t: t.item()],
+                         ids=["float", "complex", "int", "bool", "item"])
+@pytest.mark.parametrize("mode", list(_GRAD_MODES))
+def test_scalar_of_a_tensor_requiring_grad_warns_as_torch(mode, convert) -> None:
+    # torch warns (once a process) from float() and complex() of a tensor that requires grad,
+    # leaf or not, in grad mode only: ember warned under no_grad and inference_mode too
+    import ember._tensor
+
+    always = torch._C._get_warnAlways()
+    torch._C._set_warnAlways(True)  # each case warns, not only the process's first
+    try:
+        results = []
+        for lib in (torch, ember):
+            leaf = lib.tensor([2.0], requires_grad=True)
+            seen = []
+            for t in (leaf, leaf * 3, leaf[0], lib.tensor(2.0)):
+                ember._tensor._warned_scalar[0] = False
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    with _GRAD_MODES[mode](lib):
+                        value = convert(t)
+                # torch's text ends with where in its C++ sources the warning was raised
+                seen.append((value, [(w.category, str(w.message).split(" (Triggered")[0])
+                                     for w in caught]))
+            results.append(seen)
+        assert results[1] == results[0]
+    finally:
+        torch._C._set_warnAlways(always)
