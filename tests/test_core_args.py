@@ -40,6 +40,25 @@ def test_factory_sizes_refused(call):
     check_raises_like(lambda lib: eval(f"L.{call}", {"L": lib, "np": np}))
 
 
+@pytest.mark.parametrize("call", [
+    "zeros()", "ones(dtype=L.float64)", "empty()", "full()", "full(3)", "full((2,))",
+    "full(fill_value=2)", "full((2,), dtype=L.float64)", "arange()", "arange(dtype=L.int32)",
+    "arange(requires_grad=True)", "eye()", "eye(dtype=L.float64)", "eye(m=3)", "linspace()",
+    "linspace(0)", "linspace(0, 1)", "linspace(0, 1, dtype=L.float64)", "logspace(0, 1)",
+    "logspace(dtype=L.float64)",
+])
+def test_factory_arguments_missing(call):
+    # torch names what is missing ("arguments" after one, "argument" after several, every one
+    # from the first missing), or lists its overloads; ember's arange() gave an empty tensor
+    check_raises_like(lambda lib: eval(f"L.{call}", {"L": lib}))
+
+
+def test_arange_of_end_by_keyword():
+    with recording_compared() as run:
+        fn = lambda lib: lib.arange(end=3)  # noqa: E731
+        assert_same(run(ember, fn), run(torch, fn))
+
+
 @pytest.mark.parametrize("call", ["zeros(2 ** 70)", "zeros(2, 2 ** 63)", "full((2 ** 70,), 1.)"])
 def test_factory_sizes_overflow(call):
     # torch's message goes on with its C++ stack after the first line

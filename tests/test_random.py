@@ -637,3 +637,19 @@ def test_randint_argument_counts_refused_as_torch(call: str) -> None:
     # ember said "randint() received an invalid combination of arguments" and stopped, where
     # torch lists its four overloads, or names the missing size when a keyword was given
     check_raises_like(lambda L: eval(call, {"L": L}))
+
+
+@pytest.mark.parametrize("call", [
+    "L.randn()", "L.rand()", "L.randperm()", "L.rand_like()", "L.randn_like()", "L.normal()",
+    "L.bernoulli()", "L.randn(dtype=L.float64)", "L.rand(requires_grad=True)",
+    "L.randn(generator=5)", "L.randperm(dtype=L.int32)", "L.randn_like(dtype=L.float64)",
+    "L.normal(std=2.0)", "L.normal(dtype=L.float64)", "L.bernoulli(p=0.5)",
+    "L.randint(high=5)", "L.randint(low=0)", "L.randint(size=(2,))", "L.randint(low=0, high=5)",
+    "L.randint(low=0, size=(2,))", "L.randint(dtype=L.int32, low=0)",
+    "L.randint(high=5, requires_grad=True)",
+])
+def test_random_factories_without_arguments_refused_as_torch(call: str) -> None:
+    # with no argument at all torch lists its overloads (ember named the missing size in
+    # Python's words, or torch's for randn and rand); with a keyword it names the missing
+    # arguments, from the first one on, "arguments" after one and "argument" after several
+    check_raises_like(lambda L: eval(call, {"L": L}))

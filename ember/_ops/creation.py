@@ -498,6 +498,47 @@ def int_list(values: tuple, name: str, arg: str, keyword: bool = False, one_int:
     return tuple(int(s) for s in values)
 
 
+def missing_arguments(name: str, *names: str) -> TypeError:
+    """torch's argument parser's TypeError for required arguments of ``name`` not given, in
+    its words: "arguments" after one, "argument" after several."""
+    return TypeError(f"{name}() missing {len(names)} required positional argument"
+                     f"{'s' if len(names) == 1 else ''}: " + ", ".join(f'"{n}"' for n in names))
+
+
+_NOT_GIVEN = object()  # a required argument's default, so that torch's error can name it
+# what torch's factories take after their own arguments, as its overload lists name it
+_FACTORY_OPTIONS = ("torch.dtype dtype = None, torch.layout layout = None, torch.device "
+                    "device = None, bool pin_memory = False, bool requires_grad = False")
+
+
+def overloads_refusal(name: str, overloads: tuple, positionals: tuple,
+                      keywords: dict) -> TypeError:
+    """torch's TypeError for arguments that match none of ``name``'s ``overloads``: the types
+    of its ``positionals`` and of its ``keywords`` (in torch's sorted order; None values are
+    left out), then the overloads."""
+    got = [c_type_name(a) for a in positionals] + [
+        f"{key}={'torch.dtype' if isinstance(value, _dtype.dtype) else c_type_name(value)}"
+        for key, value in sorted(keywords.items()) if value is not None]
+    lines = [f" * {o}" for o in overloads]
+    if name == "random_" and len(positionals) == 1 and "generator" in keywords:
+        lines.insert(1, "      didn't match because some of the keywords were incorrect: "
+                        "generator")
+    # torch's list ends with ", " when it holds keywords only
+    end = ", " if got and not positionals else ""
+    return TypeError(f"{name}() received an invalid combination of arguments - got "
+                     f"({', '.join(got)}{end}), but expected one of:\n" + "\n".join(lines)
+                     + "\n")
+
+
+def first_missing(name: str, overloads: tuple, first: str, keywords: dict) -> TypeError:
+    """torch's TypeError for ``name`` called without its first argument ``first``: with no
+    argument at all, none of its ``overloads`` matched; with a keyword (``keywords``: the
+    keyword arguments' values, None or False where not given), ``first`` is missing."""
+    if any(value is not None and value is not False for value in keywords.values()):
+        return missing_arguments(name, first)
+    return overloads_refusal(name, overloads, (), {})
+
+
 def parse_size(size: tuple, name: str = "", keyword: bool = False, one_int: bool = True
                ) -> tuple:
     """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(Size)`` all name shape (2, 3);
@@ -505,7 +546,7 @@ def parse_size(size: tuple, name: str = "", keyword: bool = False, one_int: bool
     a lone int is refused as torch's ``full`` refuses it."""
     name = name or "new"
     if not size and not keyword:
-        raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
+        raise missing_arguments(name, "size")
     shape = int_list(size, name, "size", keyword, one_int)
     for pos, s in enumerate(shape):
         if not 0 <= s < _LONG_END:
@@ -603,9 +644,14 @@ def _number_dtype(value) -> _dtype.dtype:
     return scalar_dtype(type(value))
 
 
-def full(size, fill_value, *, dtype=None, layout=None, device=None, pin_memory: bool = False,
-         requires_grad: bool = False) -> Tensor:
+def full(size=_NOT_GIVEN, fill_value=_NOT_GIVEN, *, dtype=None, layout=None, device=None,
+         pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.full``: the dtype follows ``fill_value`` when not given."""
+    if size is _NOT_GIVEN:  # torch names every argument from the first one missing
+        raise missing_arguments("full", "size", "fill_value")
+    if fill_value is _NOT_GIVEN:
+        parse_size((size,), "full", one_int=False)  # torch refuses a size that is no list first
+        raise missing_arguments("full", "fill_value")
     _place(device)
     if layout is not None or pin_memory:
         check_tensor_options("full", layout, pin_memory)
@@ -827,11 +873,22 @@ def _c_number(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def arange(start=0, end=None, step=1, *, dtype=None, device=None,
+_ARANGE_OVERLOADS = (f"(Number end, *, Tensor out = None, {_FACTORY_OPTIONS})",
+                     f"(Number start, Number end, *, {_FACTORY_OPTIONS})",
+                     "(Number start, Number end, Number step = 1, *, Tensor out = None, "
+                     f"{_FACTORY_OPTIONS})")
+
+
+def arange(start=_NOT_GIVEN, end=None, step=1, *, dtype=None, device=None,
            requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.arange``: int64 for integer arguments, else the default float;
     element i is ``start + i * step`` in double precision, float32 and float64 bit for bit
     as torch's CPU kernel rounds them (NOTE [Exact ranges])."""
+    if start is _NOT_GIVEN:
+        if end is None:
+            raise first_missing("arange", _ARANGE_OVERLOADS, "end", dict(
+                dtype=dtype, device=device, requires_grad=requires_grad, out=out))
+        start = 0  # arange(end=n)
     _place(device)
     if end is None:
         start, end = 0, start
@@ -869,11 +926,32 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None,
     return _finish(data, requires_grad)
 
 
-def linspace(start, end, steps: int, *, dtype=None, device=None,
-             requires_grad: bool = False, out=None) -> Tensor:
+def _spaced_overloads(base: str) -> tuple:
+    return tuple(f"({start} start, {end} end, int steps, {base}*, Tensor out = None, "
+                 f"{_FACTORY_OPTIONS})"
+                 for start, end in (("Tensor", "Tensor"), ("Number", "Tensor"),
+                                    ("Tensor", "Number"), ("Number", "Number")))
+
+
+_SPACED_OVERLOADS = {"linspace": _spaced_overloads(""),
+                     "logspace": _spaced_overloads("float base = 10.0, ")}
+
+
+def _spaced_refusal(name: str, bounds: tuple, keywords: dict) -> TypeError:
+    """torch's TypeError for ``linspace`` or ``logspace`` called without all of start, end
+    and steps (``bounds``, _NOT_GIVEN where missing): its four overloads."""
+    given = tuple(b for b in bounds if b is not _NOT_GIVEN)
+    return overloads_refusal(name, _SPACED_OVERLOADS[name], given, keywords)
+
+
+def linspace(start=_NOT_GIVEN, end=_NOT_GIVEN, steps: int = _NOT_GIVEN, *, dtype=None,
+             device=None, requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.linspace``: the first half counts up from ``start`` and the second
     half down from ``end``, as torch does, so both ends are exact; float32 and float64 bit
     for bit as torch's CPU kernel rounds them (NOTE [Exact ranges])."""
+    if steps is _NOT_GIVEN or end is _NOT_GIVEN:
+        raise _spaced_refusal("linspace", (start, end, steps), dict(
+            dtype=dtype, device=device, requires_grad=requires_grad or None, out=out))
     _place(device)
     start, end = _plain_number(start), _plain_number(end)
     if steps < 0:
@@ -899,9 +977,17 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
     return _finish(data.astype(dtype.np), requires_grad)
 
 
-def eye(n: int, m: int | None = None, *, dtype=None, layout=None, device=None,
+_EYE_OVERLOADS = (f"(int n, *, Tensor out = None, {_FACTORY_OPTIONS})",
+                  f"(int n, int m, *, Tensor out = None, {_FACTORY_OPTIONS})")
+
+
+def eye(n: int = _NOT_GIVEN, m: int | None = None, *, dtype=None, layout=None, device=None,
         pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.eye``."""
+    if n is _NOT_GIVEN:
+        raise first_missing("eye", _EYE_OVERLOADS, "n", dict(
+            m=m, dtype=dtype, layout=layout, device=device, pin_memory=pin_memory,
+            requires_grad=requires_grad))
     _place(device)
     if layout is not None or pin_memory:
         check_tensor_options("eye", layout, pin_memory)
@@ -1197,11 +1283,14 @@ def _logspace_exponents(start, end, steps: int, dtype) -> ndarray:
     return np.concatenate([up, down])
 
 
-def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
-             requires_grad: bool = False, out=None) -> Tensor:
+def logspace(start=_NOT_GIVEN, end=_NOT_GIVEN, steps: int = _NOT_GIVEN, base: float = 10.0, *,
+             dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
     """Mirrors ``torch.logspace``: ``base ** linspace(start, end, steps)``; integer and
     floating dtypes bit for bit as torch's CPU kernel computes them (NOTE [Exact logspace]),
     complex dtypes from double exponents."""
+    if steps is _NOT_GIVEN or end is _NOT_GIVEN:
+        raise _spaced_refusal("logspace", (start, end, steps), dict(
+            dtype=dtype, device=device, requires_grad=requires_grad or None, out=out))
     _place(device)
     start, end = _plain_number(start), _plain_number(end)
     if steps < 0:

@@ -47,7 +47,17 @@ from ember._backend import np
 from ember._device import place as _place
 from ember._device import serve as _serve
 from ember._ops import _promote, batching
-from ember._ops.creation import check_tensor_options, like_layout, sizes_or_size, zero_gradient
+from ember._ops.creation import (
+    _FACTORY_OPTIONS,
+    _NOT_GIVEN,
+    check_tensor_options,
+    first_missing,
+    like_layout,
+    missing_arguments,
+    overloads_refusal,
+    sizes_or_size,
+    zero_gradient,
+)
 from ember._ops.fused import fma32, fma64
 from ember._ops.registry import (
     KEEP,
@@ -239,8 +249,6 @@ def _gen(generator: Generator | None, name: str = "") -> Generator:
 
 
 # torch's overloads of the factories that take a generator: one with it, one without
-_FACTORY_OPTIONS = ("torch.dtype dtype = None, torch.layout layout = None, torch.device "
-                    "device = None, bool pin_memory = False, bool requires_grad = False")
 _GENERATOR_OVERLOADS = {
     name: (f"({head}, *, torch.Generator generator, {tail})", f"({head}, *, {tail})")
     for name, head, tail in (
@@ -277,16 +285,7 @@ def _check_generator(name: str, generator, positionals: tuple, **keywords) -> No
     if generator is None or isinstance(generator, Generator):
         return
     keywords["generator"] = generator
-    got = [c_type_name(a) for a in positionals] + [
-        f"{key}={'torch.dtype' if isinstance(value, _dtype.dtype) else c_type_name(value)}"
-        for key, value in sorted(keywords.items()) if value is not None]
-    lines = [f" * {o}" for o in _GENERATOR_OVERLOADS[name]]
-    if name == "random_" and len(positionals) == 1:
-        lines.insert(1, "      didn't match because some of the keywords were incorrect: "
-                        "generator")
-    raise TypeError(f"{name}() received an invalid combination of arguments - got "
-                    f"({', '.join(got)}{'' if positionals else ', '}), but expected one of:\n"
-                    + "\n".join(lines) + "\n")
+    raise overloads_refusal(name, _GENERATOR_OVERLOADS[name], positionals, keywords)
 
 
 # NOTE [Random ops inside vmap]
@@ -763,6 +762,10 @@ def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, layo
          device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.rand``: uniforms in [0, 1), torch's numbers for the same seed (the
     shape as positionals or ``size=``)."""
+    if not sizes and size is None:
+        raise first_missing("rand", _GENERATOR_OVERLOADS["rand"], "size", dict(
+            generator=generator, dtype=dtype, layout=layout, device=device,
+            requires_grad=requires_grad, pin_memory=pin_memory))
     _check_generator("rand", generator, sizes, size=size, dtype=dtype)
     _place(device)
     if layout is not None or pin_memory:
@@ -778,6 +781,10 @@ def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, lay
           device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.randn``: standard normals, torch's numbers for the same seed (the
     shape as positionals or ``size=``)."""
+    if not sizes and size is None:
+        raise first_missing("randn", _GENERATOR_OVERLOADS["randn"], "size", dict(
+            generator=generator, dtype=dtype, layout=layout, device=device,
+            requires_grad=requires_grad, pin_memory=pin_memory))
     _check_generator("randn", generator, sizes, size=size, dtype=dtype)
     _place(device)
     if layout is not None or pin_memory:
@@ -843,7 +850,7 @@ def _randint_refusal(args: tuple, generator, dtype, device, requires_grad) -> Ty
         ("generator", generator, None), ("requires_grad", requires_grad, False),
         ("device", device, None), ("dtype", dtype, None)) if value is not default]
     if len(args) == 1 and keywords:  # a keyword picks the two-argument overload
-        return TypeError('randint() missing 1 required positional arguments: "size"')
+        return missing_arguments("randint", "size")
     got = ", ".join([_parser_type(a) for a in args]
                     + [f"{name}={_parser_type(value)}" for name, value in keywords])
     if keywords and not args:  # torch's list ends so when it holds keywords only
@@ -871,9 +878,12 @@ def randint(*args, generator: Generator | None = None, dtype=None, device=None,
             raise TypeError("randint() received an invalid combination of arguments")
         given.update(bounds)
         if set(given) != set(names):
-            missing = ", ".join(f'"{k}"' for k in names if k not in given)
-            raise TypeError(f"randint() missing {len(names) - len(given)} required positional "
-                            f"argument: {missing}")
+            if not args and len(bounds) == 1 and generator is None and dtype is None \
+                    and device is None and not requires_grad:
+                # one keyword alone matches none of the overloads
+                raise overloads_refusal("randint", _GENERATOR_OVERLOADS["randint"], (), bounds)
+            first = next(i for i, k in enumerate(names) if k not in given)
+            raise missing_arguments("randint", *names[first:])  # torch names all from there
         args = tuple(given[k] for k in names)
     if len(args) == 2:
         low, (high, size) = 0, args
@@ -993,12 +1003,17 @@ def _check_randperm_dtype(n: int, np_dtype) -> None:
 
 
 @_vmap_random("perm")
-def randperm(n: int, *, generator: Generator | None = None, dtype=None, layout=None,
-             device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+def randperm(n: int = _NOT_GIVEN, *, generator: Generator | None = None, dtype=None,
+             layout=None, device=None, requires_grad: bool = False,
+             pin_memory: bool = False) -> Tensor:
     """Mirrors ``torch.randperm``: torch's Fisher-Yates pass swapping element ``i`` with
     ``i + word % (n - i)`` below ``n = (2**32 - 1) // 20``, and from there on its
     "inside-out" pass on 64-bit draws. Both run vectorised (NOTE [Fisher-Yates without a
     loop])."""
+    if n is _NOT_GIVEN:
+        raise first_missing("randperm", _GENERATOR_OVERLOADS["randperm"], "n", dict(
+            generator=generator, dtype=dtype, layout=layout, device=device,
+            requires_grad=requires_grad, pin_memory=pin_memory))
     if type(n) is not int:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer, Tensor)):
             raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not "
@@ -1031,11 +1046,15 @@ def _fill_memory_order(data, values):
 
 
 @_vmap_random("like")
-def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, layout=None,
-              device=None, pin_memory: bool = False, requires_grad: bool = False,
+def rand_like(input: Tensor = _NOT_GIVEN, *, generator: Generator | None = None, dtype=None,
+              layout=None, device=None, pin_memory: bool = False, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     """Mirrors ``torch.rand_like``: laid out as ``memory_format`` says (preserving
     ``input``'s strides by default), the numbers drawn in memory order as torch's."""
+    if input is _NOT_GIVEN:
+        raise first_missing("rand_like", _GENERATOR_OVERLOADS["rand_like"], "input", dict(
+            generator=generator, dtype=dtype, layout=layout, device=device,
+            requires_grad=requires_grad, pin_memory=pin_memory, memory_format=memory_format))
     tensor_argument("rand_like", "input", input, 1)
     _check_generator("rand_like", generator, (input,), dtype=dtype)
     device = _serve(device)
@@ -1051,12 +1070,16 @@ def rand_like(input: Tensor, *, generator: Generator | None = None, dtype=None, 
 
 
 @_vmap_random("like")
-def randn_like(input: Tensor, *, generator: Generator | None = None, dtype=None, layout=None,
-               device=None, pin_memory: bool = False, requires_grad: bool = False,
+def randn_like(input: Tensor = _NOT_GIVEN, *, generator: Generator | None = None, dtype=None,
+               layout=None, device=None, pin_memory: bool = False, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     """Mirrors ``torch.randn_like``: laid out as ``memory_format`` says (preserving
     ``input``'s strides by default); a layout other than C order draws one sample at a time
     in memory order, as torch's kernel does for a non-contiguous tensor."""
+    if input is _NOT_GIVEN:
+        raise first_missing("randn_like", _GENERATOR_OVERLOADS["randn_like"], "input", dict(
+            generator=generator, dtype=dtype, layout=layout, device=device,
+            requires_grad=requires_grad, pin_memory=pin_memory, memory_format=memory_format))
     tensor_argument("randn_like", "input", input, 1)
     _check_generator("randn_like", generator, (input,), dtype=dtype)
     device = _serve(device)
@@ -1096,13 +1119,18 @@ def randint_like(input: Tensor, low: int, high: int | None = None, *,
 
 
 @_vmap_random("data")
-def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtype=None,
-           layout=None, device=None, pin_memory: bool = False,
+def normal(mean=_NOT_GIVEN, std=1.0, size=None, *, generator: Generator | None = None,
+           dtype=None, layout=None, device=None, pin_memory: bool = False,
            requires_grad: bool = False) -> Tensor:
     """Mirrors ``torch.normal``'s overloads: ``(Tensor, Tensor)``, ``(Tensor, float)``,
     ``(float, Tensor)`` and ``(float, float, size)``. As torch does, tensor overloads draw
     standard normals of the broadcast shape and then scale and shift them; a ``mean`` or
     ``std`` that requires grad gets a zero gradient (NOTE [Draws in the graph])."""
+    if mean is _NOT_GIVEN:
+        raise first_missing("normal", _GENERATOR_OVERLOADS["normal"], "mean", dict(
+            std=None if type(std) is float and std == 1.0 else std, size=size,
+            generator=generator, dtype=dtype, layout=layout, device=device,
+            requires_grad=requires_grad, pin_memory=pin_memory))
     _check_generator("normal", generator, (mean, std) + (() if size is None else (size,)),
                      dtype=dtype)
     _place(device)
@@ -1153,11 +1181,14 @@ def _check_std(std: float) -> None:
 
 
 @_vmap_random("data")
-def bernoulli(input: Tensor, p: float | None = None, *,
+def bernoulli(input: Tensor = _NOT_GIVEN, p: float | None = None, *,
               generator: Generator | None = None) -> Tensor:
     """Mirrors ``torch.bernoulli``: 1 where a uniform falls below the probability (the
     input's elements, or ``p``); float64 probabilities compare with float64 uniforms,
     others with float32 ones."""
+    if input is _NOT_GIVEN:
+        raise first_missing("bernoulli", _GENERATOR_OVERLOADS["bernoulli"], "input", dict(
+            p=p, generator=generator))
     _check_generator("bernoulli", generator, (input,) if p is None else (input, p))
     data = input._data
     # the draws read only the shape and dtype of the tensor they fill: the input's
