@@ -333,6 +333,21 @@ def test_other_dtypes(op: str, dtype: str) -> None:
     check_op(DTYPE_OPS[op], [(3, 4)], dtype=dtype, low=-3, high=3, grad=False)
 
 
+@pytest.mark.parametrize("call", [
+    "x.sum()", "x.sum(dim=None)", "x.sum(None)", "L.sum(x, None)", "x.sum(dim=())",
+    "x.sum(None, True)", "x.sum(dtype=L.float64)", "x.sum(None, dtype=L.float64)",
+    "L.sum(input=x)", "L.sum(input=x, dim=None)", "x.mean()", "x.mean(dim=None)",
+    "L.mean(x, None)", "x.mean(dim=())", "x.mean(None, keepdim=True)",
+    "x.mean(None, dtype=L.float64)", "x.nansum()", "x.nansum(dim=None)", "x.prod()",
+    "x.amax()", "x.amax(dim=None)", "x.amax(())", "x.amin(dim=())", "x.logsumexp(0)",
+    "x.norm()", "x.norm(dim=None)", "x.var()", "x.var(None)", "x.std(dim=None)",
+])
+def test_reductions_over_every_dim_record_torch_nodes(call: str) -> None:
+    # torch's sum and mean record SumBackward0 / MeanBackward0 without dim and their dim
+    # overload's SumBackward1 / MeanBackward1 for dim=None (ember recorded the first)
+    check_op(lambda L, x: eval(call, {"L": L, "x": x}), [(2, 3)])
+
+
 def test_median_of_ints_with_ties_is_lower() -> None:
     for values in ([1, 2, 3, 4], [4, 1, 3, 2, 5], [7]):
         assert_same(ember.tensor(values).median(), torch.tensor(values).median())

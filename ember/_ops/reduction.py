@@ -260,7 +260,13 @@ del _op
 audit(SUM, SUM_DIM, MEAN, MEAN_DIM)
 
 
-def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+# ``dim``'s default for sum and mean: torch records SumBackward0 / MeanBackward0 for a call
+# without ``dim``, and SumBackward1 / MeanBackward1 for ``dim=None`` (its dim overload).
+_NO_DIM = object()
+
+
+def sum(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *,  # noqa: A001
+        dtype=None) -> Tensor:
     """Mirrors ``torch.sum``: integers and bools sum to int64 unless ``dtype`` is given."""
     data = input._data
     if dtype is None:
@@ -269,12 +275,14 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
         out_np = dtype.np
         if data.dtype != out_np:
             input = input.to(dtype)
-    if dim is None and not keepdim:  # keepdim=True keeps every dim, as size 1 (SUM_DIM)
-        return run(SUM, input, None, False, data.shape, out_np)
+    if dim is _NO_DIM:
+        if not keepdim:
+            return run(SUM, input, None, False, data.shape, out_np)
+        dim = None  # keepdim=True keeps every dim, as size 1 (SUM_DIM)
     return run(SUM_DIM, input, reduce_dims(dim, data.ndim), keepdim, data.shape, out_np)
 
 
-def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def mean(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mirrors ``torch.mean``: floating-point and complex inputs only (or give ``dtype``)."""
     if dtype is not None:
         input = input.to(dtype)
@@ -285,8 +293,10 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
             f" dtype must be either a floating point or complex dtype. Got: "
             f"{_dtype.scalar_type_name(dt)}")
     data = input._data
-    if dim is None and not keepdim:  # keepdim=True keeps every dim, as size 1 (MEAN_DIM)
-        return run(MEAN, input, None, False, data.shape, data.dtype)
+    if dim is _NO_DIM:
+        if not keepdim:
+            return run(MEAN, input, None, False, data.shape, data.dtype)
+        dim = None  # keepdim=True keeps every dim, as size 1 (MEAN_DIM)
     return run(MEAN_DIM, input, reduce_dims(dim, data.ndim), keepdim, data.shape, data.dtype)
 
 
