@@ -406,3 +406,49 @@ def test_saved_names_and_values_match_torch(case: str) -> None:
         seen[L] = (y.grad_fn.name(), before, _saved_view(y.grad_fn, names))
     assert names
     assert seen[ember] == seen[torch]
+
+
+# ops whose nodes torchviz draws with their saved values (it finds them by ``dir``)
+LISTED = {
+    "mul": "a * b", "mul_number": "a * 2", "div": "a / b", "div_number": "a / 2",
+    "pow": "a.pow(2)", "pow_tensor": "a.abs().pow(b)", "rpow": "2 ** a", "exp": "a.exp()",
+    "log": "a.abs().log()", "sum": "a.sum()", "sum_dim": "a.sum(0)", "sum_none": "a.sum(None)",
+    "mean": "a.mean()", "mean_dim": "a.mean(1, keepdim=True)", "bmm": "L.bmm(a[None], b.mT[None])",
+    "relu": "a.relu()", "sigmoid": "a.sigmoid()", "tanh": "a.tanh()", "softmax": "a.softmax(1)",
+    "log_softmax": "a.log_softmax(1)", "view": "a.view(6)", "reshape": "a.reshape(3, 2)",
+    "flatten": "a.flatten()", "expand": "a[:1].expand(4, 3)", "cat": "L.cat([a, b], 1)",
+    "stack": "L.stack([a, b])", "clamp": "a.clamp(-0.5, 0.5)", "clamp_min": "a.clamp(min=0)",
+    "add": "a + b", "sub": "a - b", "neg": "-a", "sqrt": "a.abs().sqrt()", "abs": "a.abs()",
+    "t": "a.t()", "transpose": "a.transpose(0, 1)", "permute": "a.permute(1, 0)",
+    "unsqueeze": "a.unsqueeze(0)", "squeeze": "a[None].squeeze()",
+    "squeeze_dim": "a[None].squeeze(0)",
+    "max_dim": "a.max(1)[0]", "min_dim": "a.min(1)[0]", "median_dim": "a.median(1)[0]",
+    "max": "a.max()", "amax": "a.amax(1)", "amin": "a.amin(())", "prod": "a.prod()",
+    "prod_dim": "a.prod(0)", "gelu": "L.nn.functional.gelu(a)", "silu": "L.nn.functional.silu(a)",
+    "leaky_relu": "L.nn.functional.leaky_relu(a)", "mse_loss": "L.nn.functional.mse_loss(a, b)",
+    "where": "L.where(a > 0, a, b)", "index_select": "a.index_select(1, L.tensor([0, 2]))",
+    "sin": "a.sin()", "cos": "a.cos()", "rsqrt": "a.abs().rsqrt()", "var": "a.var()",
+    "std": "a.std(1)", "norm": "a.norm()", "norm_dim": "a.norm(dim=1)", "unbind": "a.unbind()[0]",
+    "repeat": "a.repeat(2, 1)", "masked_fill": "a.masked_fill(a > 0, 0.0)", "double": "a.double()",
+    "clone": "a.clone()", "contiguous": "a.t().contiguous()", "cumsum": "a.cumsum(1)",
+    "sort": "a.sort(1)[0]", "topk": "a.topk(2)[0]",
+}
+
+
+@pytest.mark.parametrize("case", list(LISTED))
+def test_saved_attributes_listed_as_torch(case: str) -> None:
+    # dir(grad_fn) lists torch's _saved_* names (ember listed none), before and after
+    # backward, and each one listed reads (before backward) as torch's does
+    listed = []
+    for L in (torch, ember):
+        a = L.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], requires_grad=True)
+        b = L.tensor([[1.0, 2.0, 0.5], [-0.5, 1.5, 2.5]], requires_grad=True)
+        node = eval(LISTED[case], {"L": L, "a": a, "b": b}).grad_fn
+        names = [name for name in dir(node) if name.startswith("_saved_")]
+        for name in names:
+            getattr(node, name)
+        out = eval(LISTED[case], {"L": L, "a": a, "b": b})
+        out.sum().backward()
+        after = [name for name in dir(out.grad_fn) if name.startswith("_saved_")]
+        listed.append((names, after))
+    assert listed[1] == listed[0]

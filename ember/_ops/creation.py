@@ -15,7 +15,7 @@ from ember._device import device as _device
 from ember._device import place as _place
 from ember._device import serve as _serve
 from ember._ops import _promote
-from ember._ops.registry import KEEP, attach, defop, run, run_inplace
+from ember._ops.registry import KEEP, attach, defop, run, run_inplace, saved_names
 from ember._tensor import Size, Tensor, c_type_name, make, refuse_non_tensor
 from ember.autograd import grad_mode
 
@@ -1063,6 +1063,10 @@ CLONE_FORMAT = defop("clone", node="CloneBackward0", kind=KEEP,
                      forward=lambda xp, self, memory_format: _mf.copy_in_format(
                          self, memory_format),
                      backward=lambda grad, self, memory_format: grad)
+# torch's copies keep nothing (ember's records keep the dtype and the format as parameters)
+for _op in (TO, TO_FORMAT, CLONE, CLONE_FORMAT):
+    saved_names(_op)
+del _op
 
 
 def _to(self: Tensor, *args, **kwargs) -> Tensor:

@@ -30,6 +30,8 @@ from ember._ops.registry import (
     inplace,
     not_implemented,
     run,
+    saved_as,
+    saved_names,
 )
 from ember._ops.shape import (
     check_slice,
@@ -1049,6 +1051,10 @@ MASKED_FILL_TENSOR = defop(
     forward=_masked_fill, save=(1,),
     backward=(lambda grad, self, mask, value: grad.masked_fill(mask, 0), None,
               lambda grad, self, mask, value: grad.masked_select(mask).sum()))
+saved_names(MASKED_FILL, "mask")  # torch's node keeps the mask, not the value filled
+# torch's node keeps the input's sizes (ember's the input, which its formula reads)
+saved_as(INDEX_SELECT, self_sym_sizes=lambda node: node._meta[0][0])
+saved_names(INDEX_SELECT, "dim", "index", "self_sym_sizes")
 
 
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:

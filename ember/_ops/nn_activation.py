@@ -40,6 +40,7 @@ from ember._ops.registry import (
     not_implemented,
     run,
     saved_as,
+    saved_names,
     saved_output,
 )
 from ember._tensor import Tensor, make
@@ -516,6 +517,7 @@ def _gelu_check(self, approximate):
 
 GELU = defop("gelu", node="GeluBackward0", kind=KEEP, multi=1, save=(0, "result1"),
              check=_gelu_check, forward=_half_in_float32(_gelu), backward=(_gelu_grad,))
+saved_names(GELU, "approximate", "self")  # its workspace output is ember's own
 
 
 def _silu(xp, x):

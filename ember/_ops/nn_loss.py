@@ -13,7 +13,16 @@ from __future__ import annotations
 from ember._backend import np
 from ember._ops import registry
 from ember._ops.creation import zero_gradient
-from ember._ops.registry import KEEP, defop, first_order, reduced_float, round_through, run
+from ember._ops.registry import (
+    KEEP,
+    defop,
+    first_order,
+    reduced_float,
+    round_through,
+    run,
+    saved_as,
+    saved_names,
+)
 from ember._tensor import Tensor, make
 
 
@@ -94,6 +103,8 @@ MSE_LOSS = defop(
                   MSE_LOSS_BACKWARD, grad, input, target, reduction),
               lambda grad, input, target, reduction: run(
                   MSE_LOSS_BACKWARD, grad, target, input, reduction)))
+saved_as(MSE_LOSS, self=lambda node: node._saved_input)  # torch's name for the input
+saved_names(MSE_LOSS, "reduction", "self", "target")
 
 
 def _smooth_l1(xp, input, target, reduction, beta):

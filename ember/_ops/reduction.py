@@ -30,6 +30,7 @@ from ember._ops.registry import (
     reduced_float,
     run,
     saved_as,
+    saved_names,
 )
 from ember._tensor import Tensor, int_arguments, make, tensor_argument, wrap_dim, wrap_dims
 from ember.autograd import grad_mode
@@ -256,6 +257,12 @@ MEAN_DIM = defop("mean", node="MeanBackward1", kind=KEEP, forward=_mean,
 for _op in (MEAN, MEAN_DIM):  # torch's mean nodes also save the input's element count
     saved_as(_op, self_sym_numel=lambda node: math.prod(node._saved_self_sym_sizes))
 del _op
+saved_as(SUM_DIM, dim=lambda node: node._saved_dims)
+saved_as(MEAN_DIM, dim=lambda node: node._saved_dims)
+saved_names(SUM, "self_sym_sizes")
+saved_names(SUM_DIM, "dim", "keepdim", "self_sym_sizes")
+saved_names(MEAN, "self_sym_numel", "self_sym_sizes")
+saved_names(MEAN_DIM, "dim", "keepdim", "self_sym_numel", "self_sym_sizes")
 # their formulas branch on the saved dims only
 audit(SUM, SUM_DIM, MEAN, MEAN_DIM)
 
@@ -409,6 +416,9 @@ PROD = defop("prod", node="ProdBackward0", kind=KEEP, save=(0, "result"), forwar
              backward=_prod_backward)
 PROD_DIM = defop("prod", node="ProdBackward1", kind=KEEP, save=(0, "result"), forward=_prod,
                  backward=_prod_backward)
+saved_as(PROD_DIM, dim=lambda node: node._saved_dims[0])
+saved_names(PROD, "result", "self")
+saved_names(PROD_DIM, "dim", "keepdim", "result", "self")
 
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *,
@@ -474,6 +484,21 @@ MAX_DIM = _selecting_op("max", "MaxBackward0")
 MIN_DIM = _selecting_op("min", "MinBackward0")
 MEDIAN_DIM = _selecting_op("median", "MedianBackward1")
 KTHVALUE = _selecting_op("kthvalue", "KthvalueBackward0")
+
+
+def _saved_indices(node) -> Tensor:
+    """torch's ``_saved_indices`` of a node whose formulas take the indices as an array
+    (along the reduced dim kept as size 1 by the selecting ops)."""
+    index = node._saved_index
+    if "keepdim" in node._op.arg_names and not node._saved_keepdim and index.ndim:
+        index = index.squeeze(node._saved_dim)
+    return make(index)
+
+
+for _op in (MAX_DIM, MIN_DIM, MEDIAN_DIM, KTHVALUE):
+    saved_as(_op, indices=_saved_indices, self_sym_sizes=lambda node: node._saved_shape)
+    saved_names(_op, "dim", "indices", "keepdim", "self_sym_sizes")
+del _op
 
 
 def _arg_extreme(data, dim: int, largest: bool):
@@ -573,6 +598,10 @@ AMAX = defop("amax", node="AmaxBackward0", kind=KEEP, save=(0, "result"),
 AMIN = defop("amin", node="AminBackward0", kind=KEEP, save=(0, "result"),
              forward=lambda xp, self, dims, keepdim: xp.amin(self, axis=dims, keepdims=keepdim),
              backward=_scale_grad_by_count)
+for _op in (AMAX, AMIN):
+    saved_as(_op, dim=lambda node: node._saved_dims)
+    saved_names(_op, "dim", "keepdim", "result", "self")
+del _op
 
 
 def _amax_or_amin(op, name: str, input: Tensor, dim, keepdim: bool) -> Tensor:
@@ -726,6 +755,10 @@ VAR = defop("var", node="VarBackward0", kind=KEEP, save=(0,), forward=_var,
             backward=_var_backward)
 STD = defop("std", node="StdBackward0", kind=KEEP, save=(0, "result"), forward=_std,
             backward=_std_backward)
+saved_as(VAR, dim=lambda node: node._saved_dims)
+saved_as(STD, dim=lambda node: node._saved_dims)
+saved_names(VAR, "correction", "dim", "keepdim", "self")
+saved_names(STD, "correction", "dim", "keepdim", "result", "self")
 VAR_MEAN = defop("var_mean", node="VarMeanBackward0", kind=KEEP, save=(0,), multi=True,
                  forward=_var_mean_forward,
                  backward=lambda grads, self, dims, correction, keepdim, shape:
@@ -844,6 +877,8 @@ def _norm_backward(grad, self, p, dims, keepdim, result):
 
 NORM = defop("linalg_vector_norm", node="LinalgVectorNormBackward0", kind=KEEP,
              save=(0, "result"), forward=_vector_norm, backward=_norm_backward)
+saved_as(NORM, dim=lambda node: node._saved_dims, ord=lambda node: node._saved_p)
+saved_names(NORM, "dim", "keepdim", "ord", "result", "self")
 
 
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
@@ -1267,6 +1302,10 @@ SORT_STABLE = defop("sort", node="SortBackward1", kind=KEEP, multi=1,
                     forward=_sorted_forward, backward=_sorted_backward)
 TOPK = defop("topk", node="TopkBackward0", kind=KEEP, multi=1, forward=_sorted_forward,
              backward=_sorted_backward)
+for _op in (SORT, SORT_STABLE, TOPK):
+    saved_as(_op, indices=_saved_indices, self_sym_sizes=lambda node: node._saved_shape)
+    saved_names(_op, "dim", "indices", "self_sym_sizes")
+del _op
 
 
 # torch's two overloads of sort and argsort: ``stable`` given makes dim and descending

@@ -17,6 +17,7 @@ from ember._ops import _promote, batching
 from ember._tensor import Tensor, make
 from ember.autograd import anomaly_mode, forward_ad, grad_mode
 from ember.autograd.graph import (
+    _FREED,
     MultiOutputNode,
     Packed,
     _counter,
@@ -223,7 +224,7 @@ class Op:
                  "save_idx", "saves_all", "no_inputs", "save_result", "saved_outputs",
                  "binary", "view", "jvp", "check", "multi", "needs", "kept", "arg_names",
                  "family", "real_formulas", "scalar_array", "layout_params", "replayed",
-                 "audited", "opmath", "promo")
+                 "audited", "opmath", "promo", "saved_names")
 
     def __init__(self, name, node, forward, backward, nin, kind, promote, save, view, jvp,
                  check, multi, real_formulas=True):
@@ -295,6 +296,7 @@ class Op:
                 self.arg_names = names[:-1] if self.save_result and names[-1:] == (
                     "result",) else names
                 break
+        self.saved_names = None  # see ``saved_names``
         self.view = view
         self.jvp = jvp  # reserved for forward-mode AD: the tangent rule lives on the record
         self.check = check  # check(*args) raises torch's error for inputs torch refuses
@@ -330,6 +332,15 @@ def saved_as(op: Op, **fetch) -> None:
     (a function of the node)."""
     for name, get in fetch.items():
         setattr(op.node_cls, f"_saved_{name}", property(get))
+
+
+def saved_names(op: Op, *names: str) -> None:
+    """torch's list of ``op``'s node's ``grad_fn._saved_<name>`` attributes (what ``dir``
+    shows, and torchviz reads), for an op whose formulas take parameters under other names
+    or parameters torch's node does not keep. Each name must be readable: a formula's
+    parameter, ``result``, or one ``saved_as`` adds. Without it, ``dir`` lists the formulas'
+    parameters, the inputs the node saved and ``result`` when it keeps its output."""
+    op.saved_names = names
 
 
 def defop(name: str, *, forward, backward=None, node: str | None = None, nin: int = 1,
@@ -377,7 +388,15 @@ def variadic(name: str, node: str, n: int, forward, piece_backward) -> Op:
         op = _VARIADIC[name, n] = defop(
             name, node=node, nin=n, kind=KEEP if n == 1 else SAME, forward=forward,
             backward=tuple(piece_backward(i) for i in range(n)))
+        saved_as(op, dim=_first_parameter)
+        saved_names(op, "dim")
     return op
+
+
+def _first_parameter(node):
+    # the dim of cat and stack (their formulas take it among *args), kept after backward
+    args = node._args
+    return node._params[0] if args is _FREED else args[node._op.nin]
 
 
 def attach(methods: dict) -> None:

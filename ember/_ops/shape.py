@@ -23,6 +23,7 @@ from ember._ops.registry import (
     defop,
     run,
     saved_as,
+    saved_names,
     variadic,
 )
 from ember._tensor import (
@@ -128,6 +129,7 @@ RESHAPE_ALIAS = defop("_reshape_alias", node="ReshapeAliasBackward0", kind=KEEP,
 UNSAFE_VIEW = defop("_unsafe_view", node="UnsafeViewBackward0", kind=KEEP,
                     forward=lambda xp, self, shape, self_sym_sizes: self.reshape(shape),
                     backward=_reshape_back)
+saved_names(VIEW, "self_sym_sizes")
 
 
 def keyword_sizes(name: str, given: tuple, keyword: str, value) -> tuple:
@@ -328,6 +330,11 @@ SQUEEZE_DIMS = defop("squeeze", node="SqueezeBackward2", kind=KEEP, view=True,
 # torch's matmul of a vector by a matrix ends in an in-place squeeze_; its node is this.
 SQUEEZE_INPLACE_DIM = defop("squeeze_", node="SqueezeBackward4", kind=KEEP, view=True,
                             forward=_squeeze, backward=_squeeze_back)
+saved_as(SQUEEZE_DIM, dim=lambda node: node._saved_dims[0])
+saved_as(SQUEEZE_DIMS, dim=lambda node: node._saved_dims)
+saved_names(SQUEEZE, "self_sym_sizes")
+saved_names(SQUEEZE_DIM, "dim", "self_sym_sizes")
+saved_names(SQUEEZE_DIMS, "dim", "self_sym_sizes")
 
 
 def squeeze(input: Tensor, dim=None) -> Tensor:
@@ -421,6 +428,7 @@ EXPAND = defop("expand", node="ExpandBackward0", kind=KEEP, view=True, forward=_
                backward=lambda grad, self, shape: grad)
 # torch's node saves the input's sizes; ember's keeps them among the gradient's fitting facts
 saved_as(EXPAND, self_sym_sizes=lambda node: node._meta[0][0])
+saved_names(EXPAND, "self_sym_sizes")
 
 
 def expand(self: Tensor, *sizes, size=None) -> Tensor:
@@ -880,6 +888,7 @@ UNBIND = defop("unbind", node="UnbindBackward0", kind=KEEP, view=True, multi=Tru
                forward=lambda xp, self, dim, self_sym_sizes: tuple(
                    xp.moveaxis(self, dim, 0)[i] for i in range(self.shape[dim])),
                backward=_unbind_backward)
+saved_names(UNBIND, "dim")
 
 
 def unbind(input: Tensor, dim: int = 0) -> tuple:

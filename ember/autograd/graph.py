@@ -400,6 +400,18 @@ class OpNode(Node):
                 return value
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
+    def __dir__(self) -> list:
+        # torchviz finds a node's saved values by dir(). As torch's, the list is the node
+        # type's: an input this node did not keep is listed, and reads None.
+        op = self._op
+        names = op.saved_names
+        if names is None:
+            names = [name for i, name in enumerate(op.arg_names)
+                     if i >= op.nin or i in op.save_idx]
+            if op.save_result:
+                names.append("result")
+        return sorted(set(super().__dir__()).union(f"_saved_{name}" for name in names))
+
     def _kept_inputs(self) -> tuple:
         # the inputs this node saved (registry's Op.kept, by which inputs need a gradient)
         op = self._op
