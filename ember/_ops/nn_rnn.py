@@ -343,14 +343,23 @@ def _lstm_layer_arrays(grads, input, w_ih, w_hh, hx, cx, reverse, result) -> dic
     # cells[k] is the state step k starts from, in processing order: c_prev in time order
     prev_c = cells[-2::-1] if reverse else cells[:-1]
     # the factors of d_c (o (1 - tanh^2 c)) and of each gate's pre-activation gradient,
-    # (i, f, g) times d_c and o times the hidden gradient, in torch's gate order
-    through = 1 - tanh_c * tanh_c
+    # (i, f, g) times d_c and o times the hidden gradient, in torch's gate order; each made
+    # in one reused buffer and written to its slot by its last product (the operands of a
+    # product commute bit for bit): fresh temporaries took 5-10% longer, passes in place on
+    # the strided slots 40% longer
+    through = np.multiply(tanh_c, tanh_c)
+    np.subtract(1, through, out=through)
     through *= o
     factor = np.empty((steps, 4, hidden, batch), out.dtype)
-    np.multiply(g, i * (1 - i), out=factor[:, 0])
-    np.multiply(prev_c, f * (1 - f), out=factor[:, 1])
-    np.multiply(i, 1 - g * g, out=factor[:, 2])
-    np.multiply(tanh_c, o * (1 - o), out=factor[:, 3])
+    part = np.empty_like(tanh_c)
+    for slot, gate, other in ((0, i, g), (1, f, prev_c), (3, o, tanh_c)):
+        # other * (gate * (1 - gate)), the sigmoid's derivative
+        np.subtract(1, gate, out=part)
+        part *= gate
+        np.multiply(part, other, out=factor[:, slot])
+    np.multiply(g, g, out=part)  # i * (1 - g * g), the tanh's
+    np.subtract(1, part, out=part)
+    np.multiply(part, i, out=factor[:, 2])
     d_gates = np.empty_like(factor)
     carry = g_c.T
     d_h = g_h.T
