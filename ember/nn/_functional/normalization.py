@@ -38,6 +38,14 @@ def _update_running(running_mean, running_var, mean, var, momentum: float, count
             if buffer is not None:
                 _write(buffer, np.full(buffer._data.shape, np.nan, buffer._data.dtype))
         return
+    if var.ndim == mean.ndim and not by_instance:
+        # each moved in place: the sum written into the buffer, no new array and no copy
+        for buffer, batch in ((running_mean, mean), (running_var, var)):
+            if buffer is not None:
+                _moved(buffer._data, batch if batch is mean else _unbiased(var, count),
+                       momentum, out=buffer._data)
+                buffer._vc[0] += 1
+        return
     old_mean = None if running_mean is None else running_mean._data
     old_var = None if running_var is None else running_var._data
     if by_instance:
@@ -46,15 +54,26 @@ def _update_running(running_mean, running_var, mean, var, momentum: float, count
     if var.ndim > mean.ndim:  # a half-type batch norm's record (NOTE [Half-precision batch norm])
         new_mean, new_var = nn_norm.half_running_stats(var, old_mean, old_var, momentum, count)
     else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            unbiased = var * (count / (count - 1)) if count > 1 else var * np.inf
-        new_mean = None if old_mean is None else (
-            (1 - momentum) * old_mean + momentum * mean.reshape(-1))
-        new_var = None if old_var is None else (
-            (1 - momentum) * old_var + momentum * unbiased.reshape(-1))
+        new_mean = None if old_mean is None else _moved(old_mean, mean, momentum)
+        new_var = None if old_var is None else _moved(old_var, _unbiased(var, count), momentum)
     for buffer, new in ((running_mean, new_mean), (running_var, new_var)):
         if buffer is not None:
             _write(buffer, _sample_average(new, by_instance) if by_instance else new)
+
+
+def _moved(old, batch, momentum: float, out=None):
+    """``(1 - momentum) * old + momentum * batch`` (into ``out`` where given: computed in the
+    operands' type and cast to out's, as copying the result into it would)."""
+    return np.add((1 - momentum) * old, momentum * batch.reshape(-1), out=out)
+
+
+def _unbiased(var, count: int):
+    """The unbiased variance from the biased one of ``count`` values (inf times it for one
+    value, nan for none, as torch's)."""
+    if count > 1:  # a product by a finite positive factor: nothing to silence
+        return var * (count / (count - 1))
+    with np.errstate(invalid="ignore"):
+        return var * np.inf
 
 
 def _sample_average(stats, samples: int):
