@@ -146,13 +146,13 @@ def _batch_norm_columns(rows, c, spatial, x_shape, shape, weight, bias, eps):
     ones = ones_vector(n, rows.dtype)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = _channel_sums(ones @ rows, c, spatial) / count
-        out = rows - np.repeat(mean, spatial)  # a fresh C-ordered array: the result
+        out = rows - mean.repeat(spatial)  # a fresh C-ordered array: the result
         var = _channel_sums(np.einsum("ij,ij->j", out, out), c, spatial) / count
         invstd = 1.0 / np.sqrt(var + eps)
-    scale = invstd if weight is None else invstd * weight.astype(rows.dtype)
-    out *= np.repeat(scale, spatial)
+    scale = invstd if weight is None else invstd * weight.astype(rows.dtype, copy=False)
+    out *= scale.repeat(spatial)
     if bias is not None:
-        out += np.repeat(bias.astype(rows.dtype), spatial)
+        out += bias.astype(rows.dtype, copy=False).repeat(spatial)
     return (out.reshape(x_shape), mean.reshape(shape), invstd.reshape(shape),
             var.reshape(shape))
 
@@ -347,21 +347,21 @@ def half_running_stats(record, running_mean, running_var, momentum: float, count
 _fused_sums: list = [None]  # NOTE [Fused batch norm backward]: (keys, sum_grad, sum_grad_xhat)
 
 
-def _first_order_sums(grads, input, result, centred=None) -> tuple:
+def _first_order_sums(grads, input, result, columns=None, centred=None) -> tuple:
     """(sum of grad, sum of grad * xhat) per channel, kept as size-1 dims, for this call of
-    the node (NOTE [Fused batch norm backward]); ``centred`` is ``input - mean`` when the
-    caller has it."""
+    the node (NOTE [Fused batch norm backward]); ``columns`` and ``centred`` are
+    ``_grad_columns`` and ``input - mean`` (on the columns where there are) when the caller
+    has them."""
     grad = grads[0]
     entry = _fused_sums[0]
     if entry is not None and entry[0]() is result[1] and entry[1]() is grad:
         return entry[2], entry[3]
     x = input._data
     g = grad._data
-    columns = _grad_columns(g, x)
+    if centred is None:
+        columns, centred = _centred(g, x, result[1]._data)
     if columns is not None:
         rows, c, spatial = columns
-        if centred is None:
-            centred = rows - np.repeat(result[1]._data.reshape(c), spatial)
         grows = g.reshape(rows.shape)
         shape = result[1]._data.shape
         sum_grad = _channel_sums(ones_vector(rows.shape[0], g.dtype) @ grows, c,
@@ -369,8 +369,6 @@ def _first_order_sums(grads, input, result, centred=None) -> tuple:
         sum_grad_xhat = _channel_sums(np.einsum("ij,ij->j", grows, centred), c,
                                       spatial).reshape(shape) * result[2]._data
     else:
-        if centred is None:
-            centred = x - result[1]._data
         axes = _batch_axes(x.ndim)
         sum_grad = g.sum(axes, keepdims=True)
         sum_grad_xhat = _sum_of_products(g, centred, axes) * result[2]._data
@@ -385,6 +383,15 @@ def _grad_columns(g, x):
     return _channel_rows(x)
 
 
+def _centred(g, x, mean) -> tuple:
+    """(``_grad_columns``, a fresh ``x - mean``: on the columns where there are)."""
+    columns = _grad_columns(g, x)
+    if columns is None:
+        return None, x - mean
+    rows, c, spatial = columns
+    return columns, rows - mean.reshape(c).repeat(spatial)
+
+
 def _fused(training: bool) -> bool:
     return training and first_order()
 
@@ -395,20 +402,17 @@ def _fused_input_grad(grads, input, weight, result) -> Tensor:
     x = input._data
     invstd = result[2]._data
     g = grads[0]._data
-    columns = _grad_columns(g, x)
+    columns, centred = _centred(g, x, result[1]._data)
     if columns is not None:  # NOTE [Batch norm as channel columns]
         rows, c, spatial = columns
         g = g.reshape(rows.shape)
-        centred = rows - np.repeat(result[1]._data.reshape(c), spatial)
 
         def per_channel(v):
-            return np.repeat(v.reshape(c), spatial)
+            return v.reshape(c).repeat(spatial)
     else:
-        centred = x - result[1]._data
-
         def per_channel(v):
             return v
-    sum_grad, sum_grad_xhat = _first_order_sums(grads, input, result, centred)
+    sum_grad, sum_grad_xhat = _first_order_sums(grads, input, result, columns, centred)
     count = x.size // x.shape[1] if x.shape[1] else 0
     with np.errstate(divide="ignore", invalid="ignore"):
         centred *= per_channel(invstd * (sum_grad_xhat / count))
