@@ -30,6 +30,8 @@ users only meet through ``next_functions`` (the outputs users see are ``StackBac
 """
 from __future__ import annotations
 
+import functools
+
 from ember._backend import np
 from ember._ops.pointwise import _sigmoid
 from ember._ops.registry import KEEP, defop, first_order
@@ -380,10 +382,14 @@ def _lstm_layer_arrays(grads, input, w_ih, w_hh, hx, cx, reverse, result) -> dic
         pairs = (out[1:], hx[None]) if reverse else (hx[None], out[:-1])
         return _mm(flat.T, np.concatenate(pairs).reshape(steps * batch, hidden))
 
+    # the two biases' gradients are one sum over the steps: taken once, the second a copy
+    # (each leaf's gradient its own array)
+    bias_grad = functools.cache(lambda: flat.sum(0))
+
     # each made only if its input needs a gradient (the engine asks for those alone)
     return {"input": lambda: _mm(flat, w_ih).reshape(input.shape),
             "w_ih": lambda: _mm(flat.T, input.reshape(steps * batch, -1)),
-            "w_hh": w_hh_grad, "b_ih": lambda: flat.sum(0), "b_hh": lambda: flat.sum(0),
+            "w_hh": w_hh_grad, "b_ih": bias_grad, "b_hh": lambda: bias_grad().copy(),
             "hx": lambda: np.ascontiguousarray(d_h.T),
             "cx": lambda: np.ascontiguousarray(carry.T)}
 
