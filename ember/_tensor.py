@@ -764,7 +764,7 @@ def int_index(k) -> int:
     return int(index(k))
 
 
-def int_argument(value, fname: str, arg: str, position: int) -> int:
+def int_argument(value, fname: str, arg: str, position: int | None) -> int:
     """``value`` as torch's argument parser reads an ``int`` argument: an int or a NumPy
     integer (never a bool), or a 0-d integer tensor; anything else raises its TypeError.
     ``position`` counts the arguments as torch's parser does (a method's from 1 after
@@ -774,8 +774,8 @@ def int_argument(value, fname: str, arg: str, position: int) -> int:
         return int(value)
     if isinstance(value, Tensor) and value._data.ndim == 0 and value._data.dtype.kind in "iu":
         return int(value._data)
-    raise TypeError(f"{fname}(): argument '{arg}' (position {position}) must be int, not "
-                    f"{c_type_name(value)}")
+    at = f" (position {position})" if position else ""  # none for a keyword
+    raise TypeError(f"{fname}(): argument '{arg}'{at} must be int, not {c_type_name(value)}")
 
 
 def int_arguments(fname: str, position: int, **named) -> list:
@@ -783,6 +783,25 @@ def int_arguments(fname: str, position: int, **named) -> list:
     read by ``int_argument``."""
     return [int_argument(value, fname, arg, position + i)
             for i, (arg, value) in enumerate(named.items())]
+
+
+def ints_method(fn, *ints: str | None, name: str | None = None):
+    """``fn`` as a Tensor method whose arguments after ``self`` named in ``ints`` (None for
+    one that is not an int) are read as torch's parser reads ints, refused at the method's
+    positions (NOTE [Method argument positions]); ``name``: the method's, where it is not
+    ``fn``'s."""
+    name = name or fn.__name__
+    checked = tuple((i, arg) for i, arg in enumerate(ints) if arg is not None)
+
+    @functools.wraps(fn)
+    def method(self, *args, **kwargs):
+        for i, arg in checked:
+            value = args[i] if i < len(args) else kwargs.get(arg, 0)
+            if type(value) is not int:
+                int_argument(value, name, arg, i + 1 if i < len(args) else None)
+        return fn(self, *args, **kwargs)
+    method.__name__ = method.__qualname__ = name
+    return method
 
 
 def dim_of_size(fname: str, dim, ndim: int) -> int:

@@ -432,3 +432,19 @@ def test_state_setters_refuse_other_types(call: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check_raises_like(lambda L: eval(call, {"L": L}))
+
+
+@pytest.mark.parametrize("call", [
+    "x.select(True, 0)", "L.select(x, 0, True)", "x.select(0, 1.0)", "x.transpose(True, 0)",
+    "L.transpose(x, 0, True)", "x.transpose(0, 1.0)", "L.swapdims(x, 0, True)",
+    "x.swapdims(0, True)", "x.swapaxes(True, 0)", "L.swapaxes(x, 0, 1.5)",
+    "x.clone().transpose_(0, True)", "x.clone().swapaxes_(0, True)",
+    "x.clone().swapdims_(True, 0)", "L.diagonal(x, 0, 0, True)", "x.diagonal(0, 0, True)",
+    "x.diagonal(True)", "x.diag_embed(0, 0, True)", "L.diag_embed(x, 0.5)",
+    "x.diff(1, True)", "L.diff(x, 1, True)", "x.diff(True)", "x.diff(n=1.5)",
+])
+def test_bools_and_floats_refused_where_torch_reads_ints(call: str) -> None:
+    # each took True as 1 (x.transpose(0, True) transposed dims 0 and 1, L.select(x, 0,
+    # True) indexed with a new axis) or leaked Python's own error for a float; torch's parser
+    # refuses both at the method's or the function's position
+    check_raises_like(lambda L: eval(call, {"L": L, "x": L.ones(2, 3, 4)}))

@@ -32,7 +32,15 @@ from ember._ops.registry import (
     saved_as,
     saved_names,
 )
-from ember._tensor import Tensor, int_arguments, make, tensor_argument, wrap_dim, wrap_dims
+from ember._tensor import (
+    Tensor,
+    int_arguments,
+    ints_method,
+    make,
+    tensor_argument,
+    wrap_dim,
+    wrap_dims,
+)
 from ember.autograd import grad_mode
 from ember.autograd.forward_ad import not_supported
 
@@ -2194,6 +2202,8 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None
     from ember._ops.indexing import COPY
     from ember._ops.shape import cat, narrow
 
+    if type(n) is not int or type(dim) is not int:
+        n, dim = int_arguments("diff", 2, n=n, dim=dim)
     ndim = input._data.ndim
     if ndim == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
@@ -2647,7 +2657,8 @@ def unravel_index(indices, shape) -> tuple:
 
 
 attach({
-    "logdet": logdet, "diff": diff, "quantile": quantile, "nanquantile": nanquantile,
+    "logdet": logdet, "diff": ints_method(diff, "n", "dim"), "quantile": quantile,
+    "nanquantile": nanquantile,
     "cov": cov, "corrcoef": corrcoef, "renorm": renorm,
 })
 __all__ += ["logdet", "diff", "quantile", "nanquantile", "cov", "corrcoef", "trapezoid",

@@ -34,6 +34,7 @@ from ember._tensor import (
     int_argument,
     int_arguments,
     int_index,
+    ints_method,
     make,
     method_taking_tensor,
     refuse_non_tensor,
@@ -262,15 +263,32 @@ PERMUTE = defop("permute", node="PermuteBackward0", kind=KEEP, view=True,
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Mirrors ``torch.transpose``."""
+    if type(dim0) is not int or type(dim1) is not int:
+        dim0, dim1 = int_arguments("transpose", 2, dim0=dim0, dim1=dim1)
     n = input._data.ndim
     return run(TRANSPOSE, input, wrap_dim(dim0, n), wrap_dim(dim1, n))
 
 
-swapdims = transpose
+def _transpose_method(self: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Mirrors ``Tensor.transpose`` (NOTE [Method argument positions]); transpose's body
+    again, not a call of it: a model's attention transposes every step."""
+    if type(dim0) is not int or type(dim1) is not int:
+        dim0, dim1 = int_arguments("transpose", 1, dim0=dim0, dim1=dim1)
+    n = self._data.ndim
+    return run(TRANSPOSE, self, wrap_dim(dim0, n), wrap_dim(dim1, n))
+
+
+def swapdims(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Mirrors ``torch.swapdims``: ``transpose``."""
+    if type(dim0) is not int or type(dim1) is not int:
+        dim0, dim1 = int_arguments("swapdims", 2, dim0=dim0, dim1=dim1)
+    return transpose(input, dim0, dim1)
 
 
 def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
     """Mirrors ``torch.swapaxes``: ``transpose`` under NumPy's argument names."""
+    if type(axis0) is not int or type(axis1) is not int:
+        axis0, axis1 = int_arguments("swapaxes", 2, axis0=axis0, axis1=axis1)
     return transpose(input, axis0, axis1)
 
 
@@ -866,6 +884,8 @@ def _is_bool_part(k) -> bool:
 
 def select(input: Tensor, dim: int, index: int) -> Tensor:
     """Mirrors ``torch.select``."""
+    if type(dim) is not int or type(index) is not int:
+        dim, index = int_arguments("select", 2, dim=dim, index=index)
     shape = input._data.shape
     if not shape:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
@@ -1874,6 +1894,8 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     except AttributeError as error:
         refuse_non_tensor("diagonal", error, input, "input")
         raise
+    if type(offset) is not int or type(dim1) is not int or type(dim2) is not int:
+        offset, dim1, dim2 = int_arguments("diagonal", 2, offset=offset, dim1=dim1, dim2=dim2)
     d1, d2 = _distinct_dims(dim1, dim2, len(shape))
     return run(DIAGONAL, input, int(offset), d1, d2, shape)
 
@@ -1895,6 +1917,9 @@ DIAG_EMBED = defop(
 def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Mirrors ``torch.diag_embed``: the last dim of ``input`` placed on the diagonal of
     new dims ``dim1`` and ``dim2`` (zeros elsewhere)."""
+    if type(offset) is not int or type(dim1) is not int or type(dim2) is not int:
+        offset, dim1, dim2 = int_arguments("diag_embed", 2, offset=offset, dim1=dim1,
+                                           dim2=dim2)
     try:
         d1, d2 = _distinct_dims(dim1, dim2, input._data.ndim + 1)
     except AttributeError as error:
@@ -2028,18 +2053,21 @@ def broadcast_to(input: Tensor, size) -> Tensor:
 
 attach({
     "view": view, "view_as": view_as, "reshape": _reshape, "reshape_as": reshape_as,
-    "transpose": transpose, "swapaxes": swapaxes, "swapdims": transpose, "t": t,
+    "transpose": _transpose_method, "swapaxes": ints_method(swapaxes, "axis0", "axis1"),
+    "swapdims": ints_method(swapdims, "dim0", "dim1"), "t": t,
     "permute": _permute, "T": property(_T), "mT": property(_mT), "mH": property(_mH),
     "H": property(_mH), "adjoint": adjoint,
     "squeeze": squeeze, "unsqueeze": _unsqueeze_method, "expand": expand, "expand_as": expand_as,
-    "__getitem__": getitem, "select": select, "__iter__": _iter, "unbind": unbind,
+    "__getitem__": getitem, "select": ints_method(select, "dim", "index"), "__iter__": _iter,
+    "unbind": unbind,
     "split": _split_method, "split_with_sizes": _split_with_sizes_method, "chunk": _chunk_method,
     "narrow": _narrow_method, "tensor_split": tensor_split, "flatten": _flatten_method,
     "unflatten": unflatten,
     "movedim": movedim, "moveaxis": movedim, "broadcast_to": _broadcast_to,
     "flip": _flip, "fliplr": fliplr, "flipud": flipud, "roll": _roll_method, "rot90": rot90,
     "repeat": repeat, "tile": _tile, "repeat_interleave": _repeat_interleave_method,
-    "tril": tril, "triu": triu, "diagonal": diagonal, "diag_embed": diag_embed, "diag": diag,
+    "tril": tril, "triu": triu, "diagonal": ints_method(diagonal, "offset", "dim1", "dim2"),
+    "diag_embed": ints_method(diag_embed, "offset", "dim1", "dim2"), "diag": diag,
     "trace": trace, "stride": stride, "storage_offset": storage_offset, "data_ptr": data_ptr,
 })
 
@@ -2138,7 +2166,9 @@ def unsqueeze_(self: Tensor, dim: int) -> Tensor:
     return _restride(self, UNSQUEEZE_, wrap_dim(dim, self._data.ndim + 1))
 
 
-attach({"transpose_": transpose_, "swapaxes_": transpose_, "swapdims_": transpose_, "t_": t_,
+attach({"transpose_": ints_method(transpose_, "dim0", "dim1"),
+        "swapaxes_": ints_method(transpose_, "axis0", "axis1", name="swapaxes_"),
+        "swapdims_": ints_method(transpose_, "dim0", "dim1", name="swapdims_"), "t_": t_,
         "squeeze_": squeeze_, "unsqueeze_": unsqueeze_})
 
 
