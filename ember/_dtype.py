@@ -141,6 +141,15 @@ def legacy_type_name(np_dtype) -> str:
     return f"torch.{_LEGACY[from_np(np_dtype).name]}Tensor"
 
 
+def deprecated_type_name(np_dtype) -> str:
+    """The type torch's C++ errors print (``torch.FloatTensor`` for the eight types that had
+    legacy tensor classes in C++, ``CPUBoolType`` for the others): ``expand``'s."""
+    name = _LEGACY[from_np(np_dtype).name]
+    if name in ("Byte", "Char", "Short", "Int", "Long", "Half", "Float", "Double"):
+        return f"torch.{name}Tensor"
+    return f"CPU{name}Type"
+
+
 _CPP_NAMES = {
     "bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
     "int32": "int", "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16",

@@ -279,6 +279,8 @@ class Tensor:
         leaf after its ``.grad`` was accumulated."""
         from ember.utils.hooks import add_hook
 
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self._grad_fn is not None:
             raise RuntimeError(
                 "post accumulate grad hooks cannot be registered on non-leaf tensors")

@@ -448,3 +448,22 @@ def test_bools_and_floats_refused_where_torch_reads_ints(call: str) -> None:
     # True) indexed with a new axis) or leaked Python's own error for a float; torch's parser
     # refuses both at the method's or the function's position
     check_raises_like(lambda L: eval(call, {"L": L, "x": L.ones(2, 3, 4)}))
+
+
+@pytest.mark.parametrize("call", [
+    "L.tensor([1 + 1j]).polygamma(0)", "L.polygamma(1, L.tensor([1 + 1j]))",
+    "L.polygamma(2, L.tensor([1j], dtype=L.complex128))", "L.tensor([1.]).igamma_(0)",
+    "L.tensor([1.]).igammac_(2.0)", "L.ones(2).register_post_accumulate_grad_hook(print)",
+    "L.tensor([True, False]).nanmedian(0)", "L.ones(2, 3, dtype=L.bool).expand(0)",
+    "L.ones(2, 3, dtype=L.complex64).broadcast_to((0,))",
+    "L.ones(2, 3, dtype=L.bfloat16).expand(0)", "L.ones(2, 3, dtype=L.uint16).expand(0)",
+    "L.ones(2, 3, dtype=L.float16).expand(0)", "L.tensor(1.).unbind(1)",
+    "L.tensor(1.).unbind(0)", "L.tensor([1]).bincount(0)", "L.bincount(L.tensor([1]), 0)",
+    "L.ones(2).to(0)", "L.ones(2).to(-1)", "L.ones(2).to(1, L.float64)",
+])
+def test_refused_as_torch_where_the_method_sweep_differed(call: str) -> None:
+    # polygamma of complex and the in-place igammas of a number computed; a post-accumulate
+    # hook was registered on a tensor that needs no gradient; the rest raised other errors
+    # or texts (expand names bool, complex, bfloat16 and the wide unsigned types as torch's
+    # C++ does: CPUBoolType, not torch.BoolTensor)
+    check_raises_like(lambda L: eval(call, {"L": L}))

@@ -1089,6 +1089,9 @@ def _to(self: Tensor, *args, **kwargs) -> Tensor:
             _serve(a)
         elif isinstance(a, bool):
             pass
+        elif type(a) is int:  # a device index: an accelerator's, which this build lacks
+            raise RuntimeError("Device index must not be negative" if a < 0 else
+                               "Cannot access accelerator device when none is available.")
         elif a is not None:
             raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
     if fmt is _mf.preserve_format:

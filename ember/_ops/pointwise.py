@@ -1364,8 +1364,14 @@ LGAMMA = _unary("lgamma", "LgammaBackward0", _in_float64(_lgamma64),
 DIGAMMA = _unary("digamma", "DigammaBackward0", _in_float64(_digamma64),
                  lambda grad, self: grad * polygamma(1, self), (0,),
                  check=_refuse("digamma", "c"))
+def _polygamma_check(self, n) -> None:
+    # torch's kernels for n = 0 and 1 are digamma's and trigamma's
+    if self._data.dtype.kind == "c":
+        raise _unsupported({0: "digamma", 1: "trigamma"}.get(n, "polygamma"), self._data.dtype)
+
+
 POLYGAMMA = defop("polygamma", node="PolygammaBackward0", kind=FLOAT, save=(0,),
-                  forward=_in_float64(_polygamma64),
+                  check=_polygamma_check, forward=_in_float64(_polygamma64),
                   backward=lambda grad, self, n: grad * polygamma(n + 1, self))
 
 

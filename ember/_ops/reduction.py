@@ -37,6 +37,7 @@ from ember._tensor import (
     int_arguments,
     ints_method,
     make,
+    method_taking_tensor,
     tensor_argument,
     wrap_dim,
     wrap_dims,
@@ -1550,6 +1551,8 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     """Mirrors ``torch.bincount``: counts of each value of a 1-d non-negative integer
     tensor (int64), or sums of ``weights`` (their dtype when floating, else float64)."""
     tensor_argument("bincount", "input", input, 1)
+    if weights is not None:
+        tensor_argument("bincount", "weights", weights, 2)
     data = input._data
     if data.dtype.kind not in "iu" or data.dtype.itemsize > 1 and data.dtype.kind == "u":
         raise NotImplementedError(
@@ -2063,7 +2066,9 @@ def _nanmedian_index(data, dim: int):
 def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False):
     """Mirrors ``torch.nanmedian``: ``median`` of the non-nan values (nan only when all are
     nan). With ``dim``, a ``return_types.nanmedian`` with indices."""
-    _no_bool_kernel("median", input)  # torch's message names median's kernel
+    if input._data.dtype.kind == "b":  # torch's message names median's kernels
+        raise NotImplementedError(
+            f'"{"median_cpu" if dim is None else "median_out"}" not implemented for \'Bool\'')
     _no_complex_order(input, "median_cpu" if dim is None else "median_out",
                       empty_too=dim is not None and _reduced_dim_nonempty(input, dim))
     if dim is None:
@@ -2155,7 +2160,7 @@ attach({
     "median": median, "nanmean": nanmean, "nansum": nansum, "sort": _sort_method,
     "argsort": _argsort_method, "topk": _topk_method, "kthvalue": _kthvalue_method,
     "unique": unique,
-    "bincount": bincount, "histc": histc,
+    "bincount": method_taking_tensor(bincount, "weights"), "histc": histc,
 })
 
 __all__ += ["softmax", "log_softmax", "logcumsumexp", "aminmax", "msort", "nanmedian", "mode",

@@ -9,7 +9,7 @@ import warnings
 
 from ember import _dtype
 from ember._backend import ndarray, np
-from ember._dtype import int64, legacy_type_name, scalar_type_name
+from ember._dtype import deprecated_type_name, int64, scalar_type_name
 from ember._memory_format import contiguous_format
 from ember._ops import _promote, batching
 from ember._ops._promote import broadcast_error
@@ -462,7 +462,8 @@ def expanded_shape(self: Tensor, sizes: tuple) -> tuple:
     lead = len(sizes) - len(old)
     if lead < 0:
         raise RuntimeError(
-            f"expand({legacy_type_name(self._data.dtype)}{{{list(old)}}}, size={list(sizes)}): "
+            f"expand({deprecated_type_name(self._data.dtype)}{{{list(old)}}}, "
+            f"size={list(sizes)}): "
             f"the number of sizes provided ({len(sizes)}) must be greater or equal to the "
             f"number of dimensions in the tensor ({len(old)})")
     shape = [*sizes]  # read from the list: a Size's own __getitem__ is Python code
@@ -919,6 +920,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
         refuse_non_tensor("unbind", error, input, "input")
         raise
     if data.ndim == 0:
+        wrap_dim(dim, 0)  # torch's range error for a dim other than 0 and -1
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     return run(UNBIND, input, wrap_dim(dim, data.ndim), data.shape)
 

@@ -42,7 +42,7 @@ from ember._ops.pointwise import (
     where,
 )
 from ember._ops.registry import FLOAT, SAME, attach, defop, run, run_inplace
-from ember._tensor import Tensor, tensor_argument
+from ember._tensor import Tensor, method_taking_tensor, tensor_argument
 
 __all__: list[str] = ["igamma", "igammac", "mvlgamma"]  # torch's top-level names
 SPECIAL_ALL: list[str] = [  # torch.special's names
@@ -1122,5 +1122,7 @@ def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     return _logsumexp(input, dim, keepdim)
 
 
-attach({"igamma": igamma, "igamma_": igamma_, "igammac": igammac, "igammac_": igammac_,
+# torch's in-place forms take only a tensor (the others take numbers too)
+attach({"igamma": igamma, "igamma_": method_taking_tensor(igamma_, "other"), "igammac": igammac,
+        "igammac_": method_taking_tensor(igammac_, "other"),
         "mvlgamma": mvlgamma, "mvlgamma_": mvlgamma_, "polygamma_": polygamma_})
