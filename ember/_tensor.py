@@ -787,20 +787,38 @@ def int_arguments(fname: str, position: int, **named) -> list:
             for i, (arg, value) in enumerate(named.items())]
 
 
+def bool_argument(value, fname: str, arg: str, position: int | None) -> bool:
+    """``value`` as torch's argument parser reads a ``bool`` argument: a bool (not 0 or 1);
+    anything else raises its TypeError (``position`` as for ``int_argument``)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    at = f" (position {position})" if position else ""  # none for a keyword
+    raise TypeError(f"{fname}(): argument '{arg}'{at} must be bool, not {c_type_name(value)}")
+
+
 def ints_method(fn, *ints: str | None, name: str | None = None):
     """``fn`` as a Tensor method whose arguments after ``self`` named in ``ints`` (None for
     one that is not an int) are read as torch's parser reads ints, refused at the method's
     positions (NOTE [Method argument positions]); ``name``: the method's, where it is not
     ``fn``'s."""
+    return _read_method(fn, ints, int, int_argument, name)
+
+
+def bools_method(fn, *bools: str | None, name: str | None = None):
+    """``ints_method`` for bool arguments."""
+    return _read_method(fn, bools, bool, bool_argument, name)
+
+
+def _read_method(fn, names: tuple, kind: type, read, name: str | None):
     name = name or fn.__name__
-    checked = tuple((i, arg) for i, arg in enumerate(ints) if arg is not None)
+    checked = tuple((i, arg) for i, arg in enumerate(names) if arg is not None)
 
     @functools.wraps(fn)
     def method(self, *args, **kwargs):
         for i, arg in checked:
-            value = args[i] if i < len(args) else kwargs.get(arg, 0)
-            if type(value) is not int:
-                int_argument(value, name, arg, i + 1 if i < len(args) else None)
+            value = args[i] if i < len(args) else kwargs.get(arg, kind())
+            if type(value) is not kind:
+                read(value, name, arg, i + 1 if i < len(args) else None)
         return fn(self, *args, **kwargs)
     method.__name__ = method.__qualname__ = name
     return method

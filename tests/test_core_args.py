@@ -467,3 +467,20 @@ def test_refused_as_torch_where_the_method_sweep_differed(call: str) -> None:
     # or texts (expand names bool, complex, bfloat16 and the wide unsigned types as torch's
     # C++ does: CPUBoolType, not torch.BoolTensor)
     check_raises_like(lambda L: eval(call, {"L": L}))
+
+
+@pytest.mark.parametrize("call", [
+    "L.qr(x, 0)", "x.qr(0)", "x.qr(some=0)", "L.svd(x, 0)", "x.svd(1)", "L.svd(x, True, 0)",
+    "x.svd(True, 1)", "x.svd(some=1)", "L.cholesky(x, 0)", "x.cholesky(1)",
+    "x.cholesky(upper=1)", "L.cholesky_inverse(x, 0)", "x.cholesky_inverse(0)", "L.lu(x, 0)",
+    "x.lu(0)", "L.unique(x, 0)", "x.unique(sorted=0)", "x.unique(True, 0)",
+    "x.unique(True, False, 1)", "x.unique(0, dim=0)", "L.unique_consecutive(x, 0)",
+    "x.unique_consecutive(False, 1)", "L.copysign(L.tensor([1j]), 1.)",
+    "L.tensor([1.]).copysign(L.tensor([1j]))",
+])
+def test_ints_refused_where_torch_reads_bools(call: str) -> None:
+    # each took 0 or 1 as a bool (x.qr(0) gave the complete factors); copysign of complex
+    # leaked NumPy's TypeError where torch's kernel refuses it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.qr/svd/lu/cholesky are deprecated
+        check_raises_like(lambda L: eval(call, {"L": L, "x": L.eye(2)}))

@@ -12,7 +12,15 @@ from ember._ops.pointwise import _tensors_only, where
 from ember._ops.reduction import _return_type
 from ember._ops.registry import KEEP, attach, defop, run, saved_as, saved_output
 from ember._ops.shape import SQUEEZE_INPLACE_DIM, _unsafe_view, expanded_shape
-from ember._tensor import Tensor, c_type_name, make, method_taking_tensor, tensor_argument, wrap_dim
+from ember._tensor import (
+    Tensor,
+    bool_argument,
+    c_type_name,
+    make,
+    method_taking_tensor,
+    tensor_argument,
+    wrap_dim,
+)
 from ember.autograd import grad_mode
 from ember.autograd.graph import _watched
 
@@ -1283,6 +1291,8 @@ def cholesky(input: Tensor, upper: bool = False) -> Tensor:
     """Mirrors ``torch.cholesky``, the deprecated form of ``torch.linalg.cholesky``: the
     same factor, with torch's deprecation warning, its ``CholeskyBackward0`` node and
     ``cholesky:`` errors (integer inputs are refused as torch's kernel refuses them)."""
+    if type(upper) is not bool:
+        upper = bool_argument(upper, "cholesky", "upper", 2)
     _check_dims(input, "cholesky")
     if input.dtype.category < FLOAT or input._data.dtype.itemsize < 4:
         raise NotImplementedError(
@@ -1505,6 +1515,8 @@ qr_legacy_result = _return_type("qr", ("Q", "R"))
 def qr(input: Tensor, some: bool = True):
     """Mirrors ``torch.qr``, the older form of ``torch.linalg.qr``: ``some`` picks the
     reduced factors, else the complete ones; a ``torch.return_types.qr`` (Q, R)."""
+    if type(some) is not bool:
+        some = bool_argument(some, "qr", "some", 2)
     return qr_legacy_result(linalg_qr(input, "reduced" if some else "complete"))
 
 
@@ -1598,6 +1610,9 @@ def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
     """Mirrors ``torch.svd`` (torch's older form of ``linalg.svd``): (U, S, V) with V, not
     its transpose; ``some`` keeps the reduced factors. With ``compute_uv=False`` only S is
     computed and U, V are zeros of shapes (m, m) and (n, n), as in torch."""
+    if type(some) is not bool or type(compute_uv) is not bool:
+        some = bool_argument(some, "svd", "some", 2)
+        compute_uv = bool_argument(compute_uv, "svd", "compute_uv", 3)
     _check_matrix(input, "linalg.svd")
     _check_lapack_dtype(input, "linalg_svd_cpu")
     if not compute_uv:

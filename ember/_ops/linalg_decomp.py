@@ -22,7 +22,14 @@ from ember._ops.linalg import (
 )
 from ember._ops.reduction import _return_type
 from ember._ops.registry import KEEP, attach, defop, not_implemented, run
-from ember._tensor import Tensor, make, method_taking_tensor, tensor_argument
+from ember._tensor import (
+    Tensor,
+    bool_argument,
+    bools_method,
+    make,
+    method_taking_tensor,
+    tensor_argument,
+)
 
 lu_factor_result = _return_type("linalg_lu_factor", ("LU", "pivots"))
 lu_factor_ex_result = _return_type("linalg_lu_factor_ex", ("LU", "pivots", "info"))
@@ -511,6 +518,8 @@ def lu(A: Tensor, pivot: bool = True, get_infos: bool = False):
     or with ``get_infos`` a ``torch.return_types._lu_with_info`` (LU, pivots, info). It
     never raises for a singular matrix (torch's does not either)."""
     tensor_argument("_lu_with_info", "input", A, 1)
+    if type(pivot) is not bool:  # torch's Python form passes it by keyword
+        pivot = bool_argument(pivot, "_lu_with_info", "pivot", None)
     warnings.warn(
         "torch.lu is deprecated in favor of torch.linalg.lu_factor / torch.linalg.lu_factor_ex"
         " and will be removed in a future PyTorch release.\nLU, pivots = torch.lu(A, "
@@ -785,12 +794,8 @@ def eigvals(input: Tensor) -> Tensor:
     return make(np.linalg.eigvals(data).astype(_complex_of(data.dtype)))
 
 
-def _qr_method(self: Tensor, some: bool = True):
-    return qr(self, some)
-
-
-def _svd_method(self: Tensor, some: bool = True, compute_uv: bool = True):
-    return svd(self, some, compute_uv)
+_qr_method = bools_method(qr, "some")
+_svd_method = bools_method(svd, "some", "compute_uv")
 
 
 # ---- ldl_factor, ldl_solve --------------------------------------------------------------

@@ -17,7 +17,14 @@ from ember._dtype import FLOAT, cpp_type_name, scalar_type_name
 from ember._ops import linalg as E
 from ember._ops.reduction import _norm_backward, _return_type, _vector_norm
 from ember._ops.registry import KEEP, attach, defop, run
-from ember._tensor import Tensor, make, method_taking_tensor, tensor_argument
+from ember._tensor import (
+    Tensor,
+    bool_argument,
+    bools_method,
+    make,
+    method_taking_tensor,
+    tensor_argument,
+)
 
 __all__: list[str] = [  # torch's top-level names
     "cholesky_inverse", "cholesky_solve", "triangular_solve", "nuclear_norm", "frobenius_norm",
@@ -421,6 +428,8 @@ CHOLESKY_INVERSE = defop(
 def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:
     """Mirrors ``torch.cholesky_inverse(L)``: ``(L L^H)^-1`` from a Cholesky factor
     (``(U^H U)^-1`` when ``upper``), batched."""
+    if type(upper) is not bool:
+        upper = bool_argument(upper, "cholesky_inverse", "upper", 2)
     E._check_dims(input, "cholesky_inverse")
     E._check_lapack_dtype(input, "cholesky_inverse_out_cpu", any_dtype=True)
     return run(CHOLESKY_INVERSE, input, bool(upper))
@@ -911,7 +920,8 @@ _tensor_lstsq.__name__ = _tensor_lstsq.__qualname__ = "lstsq"
 _tensor_solve.__name__ = _tensor_solve.__qualname__ = "solve"
 _tensor_cholesky.__name__ = _tensor_cholesky.__qualname__ = "cholesky"
 
-attach({"cholesky": _tensor_cholesky, "cholesky_inverse": cholesky_inverse,
+attach({"cholesky": bools_method(_tensor_cholesky, "upper", name="cholesky"),
+        "cholesky_inverse": bools_method(cholesky_inverse, "upper"),
         "cholesky_solve": method_taking_tensor(cholesky_solve, "input2"),
         "triangular_solve": method_taking_tensor(triangular_solve, "A"), "eig": eig,
         "lstsq": _tensor_lstsq, "solve": _tensor_solve, "symeig": symeig})

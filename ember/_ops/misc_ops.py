@@ -32,6 +32,7 @@ from ember._ops.registry import (
 )
 from ember._tensor import (
     Tensor,
+    bool_argument,
     make,
     method_taking_tensor,
     refuse_non_tensor,
@@ -512,6 +513,9 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False,
     each run of equal ones, with the run index of every element and the run lengths when
     asked; every nan starts a run."""
     tensor_argument("unique_consecutive", "input", input, 1)
+    if type(return_inverse) is not bool or type(return_counts) is not bool:
+        for arg, value in (("return_inverse", return_inverse), ("return_counts", return_counts)):
+            bool_argument(value, "unique_consecutive", arg, None)
     data = input._data
     if data.dtype.kind == "c":
         raise NotImplementedError(f'"{"unique" if dim is None else "unique_dim"}" not '

@@ -1577,12 +1577,19 @@ def _copysign_self(grad, self, other, result):
     return grad * where(self == 0, 0.0, result / self)
 
 
+def _copysign_check(self, other) -> None:
+    kinds = [a._data.dtype for a in (self, other) if isinstance(a, Tensor)]
+    if any(d.kind == "c" for d in kinds) or type(other) is builtins.complex:
+        raise _unsupported("copysign_cpu", np.result_type(*kinds, *(
+            [] if isinstance(other, Tensor) else [np.complex64])))
+
+
 COPYSIGN = defop("copysign", node="CopysignBackward0", nin=2, kind=FLOAT,
-                 save={0: (0, "result"), 1: ("result",)},
+                 check=_copysign_check, save={0: (0, "result"), 1: ("result",)},
                  forward=lambda xp, self, other: xp.copysign(self, other),
                  backward=(_copysign_self, zero_gradient))
 COPYSIGN_SCALAR = defop("copysign", node="CopysignBackward1", nin=2, kind=FLOAT,
-                        save=(0, "result"),
+                        check=_copysign_check, save=(0, "result"),
                         forward=lambda xp, self, other: xp.copysign(self, other),
                         backward=(_copysign_self, None))
 

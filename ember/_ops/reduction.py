@@ -34,6 +34,7 @@ from ember._ops.registry import (
 )
 from ember._tensor import (
     Tensor,
+    bool_argument,
     int_arguments,
     ints_method,
     make,
@@ -1504,6 +1505,11 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
     """Mirrors ``torch.unique``: the distinct values (or slices along ``dim``), with the
     inverse indices and counts when asked; every nan is distinct. ember always sorts."""
     tensor_argument("_unique2", "input", input, 1)
+    if type(sorted) is not bool or type(return_inverse) is not bool or \
+            type(return_counts) is not bool:
+        for arg, value in (("sorted", sorted), ("return_inverse", return_inverse),
+                           ("return_counts", return_counts)):
+            bool_argument(value, "_unique2" if dim is None else "unique_dim", arg, None)
     data = input._data
     batching.refuse_dynamic("_unique2" if dim is None else "unique_dim", input)
     if data.dtype.kind == "c":  # even an empty one: torch's unique refuses complex first
