@@ -484,3 +484,12 @@ def test_ints_refused_where_torch_reads_bools(call: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.qr/svd/lu/cholesky are deprecated
         check_raises_like(lambda L: eval(call, {"L": L, "x": L.eye(2)}))
+
+
+@pytest.mark.parametrize("call", [
+    "x.cumsum(None)", "L.cumsum(x, None)", "x.cumprod(1.5)", "x.cummax(None)",
+    "L.cummin(x, True)", "x.logcumsumexp(None)", "x.cumsum(dim=None)",
+])
+def test_scans_read_their_dim_as_torch(call: str) -> None:
+    # None leaked Python's "'<=' not supported between 'int' and 'NoneType'", a bool was 1
+    check_raises_like(lambda L: eval(call, {"L": L, "x": L.ones(2, 3)}))

@@ -35,6 +35,7 @@ from ember._ops.registry import (
 from ember._tensor import (
     Tensor,
     bool_argument,
+    int_argument,
     int_arguments,
     ints_method,
     make,
@@ -1068,6 +1069,8 @@ CUMPROD = defop("cumprod", node="CumprodBackward0", kind=KEEP, save=(0, "result"
 
 
 def _cumulative(op, input: Tensor, dim: int, dtype) -> Tensor:
+    if type(dim) is not int:
+        dim = int_argument(dim, op.name, "dim", 2)
     input = _cast_input(input, dtype)
     result = run(op, input, wrap_dim(dim, input._data.ndim))
     if dtype is not None and result._data.dtype != dtype.np:
@@ -1127,6 +1130,8 @@ CUMMIN = defop("cummin", node="CumminBackward0", kind=KEEP, multi=1, forward=_cu
 
 
 def _cum_extreme(name: str, input: Tensor, dim: int):
+    if type(dim) is not int:
+        dim = int_argument(dim, name, "dim", 2)
     _no_complex_order(input, name + "_cpu")
     data = input._data
     if data.ndim == 0 and dim not in (-1, 0):
@@ -1997,6 +2002,8 @@ LOGCUMSUMEXP = defop("logcumsumexp", node="LogcumsumexpBackward0", kind=KEEP,
 
 def logcumsumexp(input: Tensor, dim: int) -> Tensor:
     """Mirrors ``torch.logcumsumexp``: ``log(cumsum(exp(input)))`` along ``dim``, stably."""
+    if type(dim) is not int:
+        dim = int_argument(dim, "logcumsumexp", "dim", 2)
     d = wrap_dim(dim, input._data.ndim)
     if input.dtype.category < _dtype.FLOAT:
         raise NotImplementedError('"logcumsumexp_out_cpu" not implemented for '
@@ -2154,15 +2161,17 @@ def dist(input: Tensor, other: Tensor, p=2) -> Tensor:
 
 
 attach({
-    "softmax": softmax, "log_softmax": log_softmax, "logcumsumexp": logcumsumexp,
+    "softmax": softmax, "log_softmax": log_softmax,
+    "logcumsumexp": ints_method(logcumsumexp, "dim"),
     "aminmax": aminmax, "msort": msort, "nanmedian": nanmedian, "mode": mode, "dist": dist,
 })
 
 attach({
     "sum": sum, "mean": mean, "prod": prod, "max": max, "min": min, "amax": amax,
     "amin": amin, "argmax": argmax, "argmin": argmin, "var": var, "std": std, "norm": norm,
-    "logsumexp": logsumexp, "cumsum": cumsum, "cumprod": cumprod, "cummax": cummax,
-    "cummin": cummin, "all": all, "any": any, "count_nonzero": count_nonzero,
+    "logsumexp": logsumexp, "cumsum": ints_method(cumsum, "dim"),
+    "cumprod": ints_method(cumprod, "dim"), "cummax": ints_method(cummax, "dim"),
+    "cummin": ints_method(cummin, "dim"), "all": all, "any": any, "count_nonzero": count_nonzero,
     "median": median, "nanmean": nanmean, "nansum": nansum, "sort": _sort_method,
     "argsort": _argsort_method, "topk": _topk_method, "kthvalue": _kthvalue_method,
     "unique": unique,
