@@ -648,7 +648,7 @@ def _specialise(name: str, fn) -> None:
                                  and p.default is not _P.empty}, "out": None}
 
 
-def _pending_wrapper(fn, name: str, names: tuple):
+def _pending_wrapper(fn, name: str):
     _out_fn, _out_name, _out_write = fn, name, write
 
     def wrapper(*args, out=None, **kwargs):
@@ -657,6 +657,10 @@ def _pending_wrapper(fn, name: str, names: tuple):
             try:
                 return _out_fn(*args, **kwargs)
             except (AttributeError, TypeError) as error:
+                # (the names are looked up here, not held: the wrapper's free variables must
+                # be the exact code's for _specialise to swap it in)
+                names = [p.name for p in inspect.signature(_out_fn).parameters.values()
+                         if p.kind in _POSITIONAL]
                 given = dict(zip(names, args), **kwargs)
                 refuse_non_tensors(_out_name, error, tuple(
                     (n, given[n]) for n in names if n in given))
@@ -715,8 +719,7 @@ def with_out(fn, name: str):
         if any(p.name.startswith("_out_") or p.name == "wrapper" for p in params):
             call = _generic_wrapper(fn, name)
         else:
-            call = _pending_wrapper(fn, name, tuple(p.name for p in params
-                                                    if p.kind in _POSITIONAL))
+            call = _pending_wrapper(fn, name)
             _PENDING[name] = (call, params)
         call.__signature__ = sig.replace(parameters=shown)
     call.__name__ = fn.__name__
