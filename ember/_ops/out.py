@@ -311,6 +311,15 @@ def _mean_keywords(name: str, input: Tensor, out: Tensor, kwargs: dict) -> dict:
 _MEANS = frozenset(("mean", "nanmean"))
 
 
+def _given_dim(args: tuple, kwargs: dict) -> bool:
+    # a mean over dims: neither None nor mean's own default when none is given (the exact
+    # code passes the default on)
+    from ember._ops.reduction import _NO_DIM
+
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    return dim is not None and dim is not _NO_DIM
+
+
 def _rule(name: str) -> str:
     for rule, names in (("found", _FOUND), ("exact", _EXACT), ("dtype", _DTYPE),
                         ("factory", _FACTORY), ("any", _ANY)):
@@ -534,8 +543,7 @@ def write(name: str, fn, args: tuple, kwargs: dict, out):
         kwargs = {**kwargs, "dtype": have}
     elif rule == "dtype" and kwargs.get("dtype") is None:
         kwargs = {**kwargs, "dtype": outs[0].dtype}
-    elif name in _MEANS and inputs and (
-            args[1] if len(args) > 1 else kwargs.get("dim")) is not None:
+    elif name in _MEANS and inputs and _given_dim(args, kwargs):
         kwargs = _mean_keywords(name, inputs[0], outs[0], kwargs)
     if name == "normal":
         args, kwargs = _normal_args(fn, args, kwargs, outs[0])
